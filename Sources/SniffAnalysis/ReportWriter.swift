@@ -1,0 +1,131 @@
+import SniffCore
+import SniffDecode
+
+/// What the report header describes besides the counters.
+public struct ReportContext: Sendable {
+    public var source: String
+    public var startedAt: Timestamp
+    public var lastUpdate: Timestamp
+    public var intervalSeconds: Int
+    public var updates: Int
+    /// "Running", "Paused" or "Finished".
+    public var status: String
+    public var minPackets: UInt64
+    public var filter: PacketFilter
+    public var bpf: String?
+
+    public init(source: String, startedAt: Timestamp, lastUpdate: Timestamp, intervalSeconds: Int, updates: Int,
+                status: String, minPackets: UInt64, filter: PacketFilter, bpf: String?) {
+        self.source = source
+        self.startedAt = startedAt
+        self.lastUpdate = lastUpdate
+        self.intervalSeconds = intervalSeconds
+        self.updates = updates
+        self.status = status
+        self.minPackets = minPackets
+        self.filter = filter
+        self.bpf = bpf
+    }
+}
+
+/// An extra titled block in the report (the protocol summary, for instance).
+public struct ReportSection: Sendable {
+    public var title: String
+    public var lines: [String]
+    public init(title: String, lines: [String]) {
+        self.title = title
+        self.lines = lines
+    }
+}
+
+/// The plain-text report in sniffnet 0.1's layout: a header with the source, times
+/// and filters; totals; then one block per address:port, busiest first.
+public enum ReportWriter {
+    static let rule = "=================================================================================="
+    static let thin = "----------------------------------------------------------------------------------"
+
+    public static func write(context: ReportContext, totals: CaptureTotals, endpoints: EndpointTable,
+                             sections: [ReportSection] = [], limit: Int? = nil, into s: inout ByteSink) {
+        func line(_ text: String) { s.append(text); s.append(0x0A) }
+        func field(_ name: String, _ value: String) {
+            s.append("  "); s.append(name)
+            s.append(String(repeating: " ", count: max(1, 22 - name.count)))
+            s.append(value); s.append(0x0A)
+        }
+        func time(_ t: Timestamp?) -> String { t.map { $0.utcString(fractionDigits: 6) } ?? "-" }
+
+        line(rule)
+        line("  Sniff report")
+        line(rule)
+        field("Source:", context.source)
+        field("Status:", context.status)
+        field("Report started:", time(context.startedAt))
+        field("Last update:", time(context.lastUpdate))
+        field("Update interval:", "\(context.intervalSeconds) s")
+        field("Updates:", "\(context.updates)")
+        field("First packet:", time(totals.firstTimestamp))
+        field("Last packet:", time(totals.lastTimestamp))
+        line("")
+        line("  Filters")
+        let f = context.filter
+        field("  Min packets:", context.minPackets > 0 ? "\(context.minPackets)" : "none")
+        field("  IP version:", f.ipVersion.map { $0 == .ipv4 ? "IPv4" : "IPv6" } ?? "any")
+        field("  Transport:", f.transport?.label ?? "any")
+        field("  Port range:", f.hasPortRange ? "\(f.lowestPort)-\(f.highestPort)" : "any")
+        field("  IP:", f.networks.isEmpty ? "any" : f.networks.map { n in
+            (n.address.isIPv6 ? n.prefixLength == 128 : n.prefixLength == 32) ? "\(n.address)" : n.description
+        }.joined(separator: ", "))
+        field("  BPF:", context.bpf ?? "none")
+        line(thin)
+        line("  Totals")
+        field("Packets seen:", "\(totals.packetsSeen)")
+        field("Packets matching:", "\(totals.packetsMatched)")
+        field("Bytes matching:", "\(totals.bytesMatched)")
+        var perT: [String] = []
+        for k in TransportKind.allCases {
+            let n = totals.perTransport[Int(k.rawValue)]
+            if n > 0 { perT.append("\(k == .none ? "non-IP" : k.label) \(n)") }
+        }
+        field("Per transport:", perT.isEmpty ? "-" : perT.joined(separator: ", "))
+        field("Undecoded:", "\(totals.undecoded)")
+        field("Malformed:", "\(totals.malformed)")
+        field("Truncated:", "\(totals.truncated)")
+        if totals.kernelDropped > 0 || totals.interfaceDropped > 0 || totals.sniffDropped > 0 || context.status != "Finished" {
+            field("Dropped (kernel):", "\(totals.kernelDropped)")
+            field("Dropped (interface):", "\(totals.interfaceDropped)")
+            field("Dropped (sniff):", "\(totals.sniffDropped)")
+        }
+        if totals.skippedWhilePaused > 0 {
+            field("Skipped (paused):", "\(totals.skippedWhilePaused)")
+        }
+        for section in sections {
+            line(thin)
+            line("  \(section.title)")
+            for l in section.lines { line("  \(l)") }
+        }
+        line(thin)
+        let list = endpoints.sorted(minPackets: context.minPackets, limit: limit)
+        let shown = limit.map { min($0, list.count) } ?? list.count
+        line("  Address:port list: \(shown) of \(endpoints.count) endpoints, by sent + received packets")
+        line(thin)
+        for (ep, st) in list {
+            line("")
+            line("  \(ep.description)")
+            field("  Sent:", "\(st.sentPackets) packets, \(st.sentBytes) bytes")
+            field("  Received:", "\(st.receivedPackets) packets, \(st.receivedBytes) bytes")
+            field("  First seen:", time(st.first))
+            field("  Last seen:", time(st.last))
+            field("  Transport:", st.transportKinds.map(\.label).joined(separator: ", "))
+            let apps = st.apps.members.map(\.name)
+            field("  Application:", apps.isEmpty ? "-" : apps.joined(separator: ", "))
+        }
+        line(rule)
+    }
+
+    public static func render(context: ReportContext, totals: CaptureTotals, endpoints: EndpointTable,
+                              sections: [ReportSection] = [], limit: Int? = nil) -> String {
+        var s = ByteSink(capacity: 16 << 10)
+        write(context: context, totals: totals, endpoints: endpoints, sections: sections, limit: limit, into: &s)
+        return s.string
+    }
+}

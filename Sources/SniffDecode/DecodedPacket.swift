@@ -1,0 +1,226 @@
+import SniffCore
+
+/// The transport-level classification reported as NDJSON `transport`.
+public enum TransportKind: UInt8, Sendable, CaseIterable {
+    case none = 0, tcp, udp, icmp, icmpv6, arp, gre, other
+
+    /// The NDJSON spelling; nil for frames without an IP or ARP layer.
+    public var name: StaticString? {
+        switch self {
+        case .none: return nil
+        case .tcp: return "TCP"
+        case .udp: return "UDP"
+        case .icmp: return "ICMP"
+        case .icmpv6: return "ICMPv6"
+        case .arp: return "ARP"
+        case .gre: return "GRE"
+        case .other: return "OTHER"
+        }
+    }
+
+    public var label: String { name.map { "\($0)" } ?? "none" }
+
+    /// Parses a user's `--transport` value, case-insensitively.
+    public init?(userValue: String) {
+        switch userValue.lowercased() {
+        case "tcp": self = .tcp
+        case "udp": self = .udp
+        case "icmp": self = .icmp
+        case "icmpv6", "icmp6": self = .icmpv6
+        case "arp": self = .arp
+        case "gre": self = .gre
+        case "other": self = .other
+        default: return nil
+        }
+    }
+}
+
+/// Up to eight 802.1Q/802.1ad tags, stored inline.
+public struct VLANStack: Sendable, Equatable {
+    public private(set) var count: Int = 0
+    private var ids: (UInt16, UInt16, UInt16, UInt16, UInt16, UInt16, UInt16, UInt16) = (0, 0, 0, 0, 0, 0, 0, 0)
+    private var tpids: (UInt16, UInt16, UInt16, UInt16, UInt16, UInt16, UInt16, UInt16) = (0, 0, 0, 0, 0, 0, 0, 0)
+    public static let capacity = 8
+
+    public init() {}
+
+    public static func == (a: VLANStack, b: VLANStack) -> Bool {
+        guard a.count == b.count else { return false }
+        for i in 0..<a.count where a[i] != b[i] || a.tpid(i) != b.tpid(i) { return false }
+        return true
+    }
+
+    /// Appends a tag; returns false once the stack is full.
+    @discardableResult
+    public mutating func append(id: UInt16, tpid: UInt16) -> Bool {
+        guard count < VLANStack.capacity else { return false }
+        withUnsafeMutableBytes(of: &ids) { $0.storeBytes(of: id, toByteOffset: count * 2, as: UInt16.self) }
+        withUnsafeMutableBytes(of: &tpids) { $0.storeBytes(of: tpid, toByteOffset: count * 2, as: UInt16.self) }
+        count += 1
+        return true
+    }
+
+    public subscript(i: Int) -> UInt16 {
+        withUnsafeBytes(of: ids) { $0.load(fromByteOffset: i * 2, as: UInt16.self) }
+    }
+
+    public func tpid(_ i: Int) -> UInt16 {
+        withUnsafeBytes(of: tpids) { $0.load(fromByteOffset: i * 2, as: UInt16.self) }
+    }
+
+    /// The outermost 802.1Q (TPID 0x8100) id; with only 802.1ad tags, the outermost tag.
+    public var primary: UInt16? {
+        guard count > 0 else { return nil }
+        for i in 0..<count where tpid(i) == 0x8100 { return self[i] }
+        return self[0]
+    }
+}
+
+/// The 5-tuple carried inside a tunnel (GRE, IP-in-IP, VXLAN, GENEVE) or quoted by an
+/// ICMP error.
+public struct InnerTuple: Sendable, Equatable {
+    public var src: IPAddress
+    public var dst: IPAddress
+    public var proto: UInt8
+    public var sport: UInt16
+    public var dport: UInt16
+    public var hasPorts: Bool
+
+    public init(src: IPAddress, dst: IPAddress, proto: UInt8, sport: UInt16 = 0, dport: UInt16 = 0, hasPorts: Bool = false) {
+        self.src = src; self.dst = dst; self.proto = proto
+        self.sport = sport; self.dport = dport; self.hasPorts = hasPorts
+    }
+}
+
+/// What a DNS decoder found, as offsets into the frame so that names are rendered only
+/// when someone asks for them (no String per packet).
+public struct DNSSummary: Sendable, Equatable {
+    public var id: UInt16 = 0
+    public var flags: UInt16 = 0
+    /// Offset of the DNS header within the frame, and the message length available.
+    public var messageOffset: Int = 0
+    public var messageLength: Int = 0
+    /// Offset of the first question's name relative to the message, or -1.
+    public var questionOffset: Int = -1
+    public var qtype: UInt16 = 0
+    public var questionCount: UInt16 = 0
+    public var answerCount: UInt16 = 0
+    /// Offset of the answer section relative to the message, or -1 if not reachable.
+    public var answersOffset: Int = -1
+
+    public init() {}
+    public var isResponse: Bool { flags & 0x8000 != 0 }
+    public var rcode: UInt8 { UInt8(flags & 0x000F) }
+    public var hasQuestion: Bool { questionOffset >= 0 }
+}
+
+/// TCP header fields worth keeping (raw, not relative or scaled).
+public struct TCPSummary: Sendable, Equatable {
+    public var seq: UInt32 = 0
+    public var ack: UInt32 = 0
+    /// The low 9 bits of the flags field: FIN SYN RST PSH ACK URG ECE CWR AE.
+    public var flags: UInt16 = 0
+    public var window: UInt16 = 0
+    public var headerLength: UInt8 = 0
+    public var mss: UInt16 = 0
+    public var windowScale: UInt8 = 0xFF
+    public var sackPermitted = false
+    public var sackBlocks: UInt8 = 0
+    public var hasTimestamps = false
+    public var tsVal: UInt32 = 0
+    public var tsEcr: UInt32 = 0
+    public init() {}
+}
+
+/// One decoded frame: flat metadata fields, no references, reused across packets.
+///
+/// Absent fields are marked by flags or sentinel values rather than optionals of
+/// classes, so that decoding into a reused value never allocates.
+public struct DecodedPacket: Sendable {
+    // Frame
+    public var number: UInt64 = 0
+    public var timestamp = Timestamp.zero
+    public var wireLength: UInt32 = 0
+    public var capturedLength: UInt32 = 0
+    public var interfaceID: UInt32 = 0
+    public var link = LinkType.ethernet
+
+    // Link layer
+    public var hasEthernet = false
+    public var ethSrc = MACAddress(0)
+    public var ethDst = MACAddress(0)
+    public var hasEthSrc = false
+    public var vlans = VLANStack()
+    /// The innermost ethertype (after tags and SNAP); 0 when none.
+    public var ethertype: UInt16 = 0
+    public var arpOp: UInt16 = 0
+    public var isARP = false
+
+    // Network layer
+    /// 0 when there is no IP header, else 4 or 6.
+    public var ipVersion: UInt8 = 0
+    public var src = IPAddress.none
+    public var dst = IPAddress.none
+    public var ttl: UInt8 = 0
+    /// The upper-layer protocol number after any IPv6 extension headers.
+    public var ipProto: UInt8 = 0
+    public var isFragment = false
+    /// IP header length (IPv4 ihl*4, or IPv6 40 + extension headers) and IP total length.
+    public var ipHeaderLength: UInt16 = 0
+    public var ipTotalLength: UInt32 = 0
+    public var transport = TransportKind.none
+
+    // Transport layer
+    public var hasPorts = false
+    public var sport: UInt16 = 0
+    public var dport: UInt16 = 0
+    public var hasTCP = false
+    public var tcp = TCPSummary()
+    public var hasPayloadLength = false
+    /// Transport payload length as the headers state it (not limited to captured bytes).
+    public var payloadLength: UInt32 = 0
+    /// Where the captured transport payload starts in the frame, and how much of it
+    /// was captured; payload inspection (DNS, TLS, HTTP) reads from here.
+    public var payloadOffset: Int = 0
+    public var payloadCaptured: Int = 0
+    public var hasICMP = false
+    public var icmpType: UInt8 = 0
+    public var icmpCode: UInt8 = 0
+
+    // Application
+    public var app = AppProtocol.unknown
+    public var hasDNS = false
+    public var dns = DNSSummary()
+
+    // Tunnels and ICMP quotes
+    public var hasInner = false
+    public var inner = InnerTuple(src: .none, dst: .none, proto: 0)
+
+    // Health
+    public var truncated = false
+    public var malformed: Malformation? = nil
+    /// True when the link type is not one Sniff decodes.
+    public var undecoded = false
+
+    public init() {}
+
+    /// Clears everything decoded from bytes, keeping nothing from the previous packet.
+    @inlinable
+    public mutating func reset() { self = DecodedPacket() }
+
+    /// Records the first malformation only: later ones are usually consequences.
+    @inlinable
+    public mutating func markMalformed(_ m: Malformation) {
+        if malformed == nil { malformed = m }
+    }
+
+    /// Marks a header cut short. When the capture's snaplen explains it, the packet is
+    /// only truncated; when the whole frame was captured, the packet is also malformed.
+    @inlinable
+    public mutating func markShort(_ layer: Malformation.Layer, have: Int, need: Int) {
+        truncated = true
+        if capturedLength >= wireLength {
+            markMalformed(Malformation(.short, layer, UInt32(clamping: have), UInt32(clamping: need)))
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import SniffCore
+
+/// Ethernet II and IEEE 802.3 frames, with 802.1Q/802.1ad tags and LLC/SNAP.
+///
+///     dst(6) src(6) [TPID(2) TCI(2)]* type-or-length(2) payload
+public enum Ethernet {
+    public static let headerLength = 14
+
+    /// Tag protocol identifiers: 802.1Q, 802.1ad, and the pre-standard QinQ 0x9100.
+    @inlinable
+    public static func isTag(_ type: UInt16) -> Bool {
+        type == 0x8100 || type == 0x88A8 || type == 0x9100
+    }
+
+    public static func decode(_ c: ByteCursor, at start: Int, into p: inout DecodedPacket) -> LinkNext {
+        guard c.has(headerLength, at: start),
+              let dst = MACAddress(c, at: start), let src = MACAddress(c, at: start + 6),
+              var type = c.getUInt16(at: start + 12) else {
+            p.markShort(.ethernet, have: c.count - start, need: headerLength)
+            return .end
+        }
+        p.hasEthernet = true
+        p.ethDst = dst
+        p.ethSrc = src
+        p.hasEthSrc = true
+        var offset = start + headerLength
+        while isTag(type) {
+            guard let tci = c.getUInt16(at: offset), let next = c.getUInt16(at: offset + 2) else {
+                p.markShort(.vlan, have: c.count - offset, need: 4)
+                return .end
+            }
+            if !p.vlans.append(id: tci & 0x0FFF, tpid: type) {
+                p.markMalformed(Malformation(.tooDeep, .vlan, UInt32(VLANStack.capacity)))
+                return .end
+            }
+            type = next
+            offset += 4
+        }
+        if type <= 1500 {
+            // An 802.3 length field: the payload is LLC, maybe with a SNAP header.
+            return decodeLLC(c, at: offset, length: Int(type), into: &p)
+        }
+        p.ethertype = type
+        return .ethertype(type, offset: offset)
+    }
+
+    /// 802.2 LLC; only SNAP (AA AA 03) carries an ethertype Sniff follows.
+    static func decodeLLC(_ c: ByteCursor, at offset: Int, length: Int, into p: inout DecodedPacket) -> LinkNext {
+        guard let dsap = c.getUInt8(at: offset), let ssap = c.getUInt8(at: offset + 1),
+              let control = c.getUInt8(at: offset + 2) else {
+            p.markShort(.llc, have: c.count - offset, need: 3)
+            return .end
+        }
+        if dsap == 0xAA && ssap == 0xAA && control == 0x03 {
+            guard let type = c.getUInt16(at: offset + 6) else {
+                p.markShort(.llc, have: c.count - offset, need: 8)
+                return .end
+            }
+            p.ethertype = type
+            return .ethertype(type, offset: offset + 8)
+        }
+        return .end
+    }
+}

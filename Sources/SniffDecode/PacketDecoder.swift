@@ -1,0 +1,203 @@
+import SniffCore
+
+/// Decodes one frame, layer by layer, into a reused `DecodedPacket`.
+///
+/// Pure and synchronous: it reads the borrowed bytes and writes scalar fields, so that
+/// decoding a packet allocates nothing.
+public enum PacketDecoder {
+    /// Decodes `bytes` captured on `link`. The caller sets the frame fields (number,
+    /// timestamp, lengths, interface) after `reset()`; this fills in the rest.
+    public static func decode(_ bytes: UnsafeRawBufferPointer, link: LinkType, into p: inout DecodedPacket) {
+        let c = ByteCursor(bytes)
+        p.link = link
+        let next: LinkNext
+        switch link.rawValue {
+        case 1: next = Ethernet.decode(c, at: 0, into: &p)
+        case 0, 108: next = NullLoopback.decode(c, at: 0, into: &p)
+        case 12, 14, 101, 228, 229: next = RawIP.decode(c, link: link, into: &p)
+        case 113: next = LinuxSLL.decode(c, at: 0, into: &p)
+        case 276: next = LinuxSLL2.decode(c, at: 0, into: &p)
+        default:
+            p.undecoded = true
+            return
+        }
+        switch next {
+        case .ethertype(let type, let offset):
+            decodeNetwork(type, c, at: offset, into: &p)
+        case .ipByVersion(let offset):
+            guard let first = c.getUInt8(at: offset) else {
+                p.markShort(.raw, have: 0, need: 1)
+                return
+            }
+            switch first >> 4 {
+            case 4: decodeNetwork(0x0800, c, at: offset, into: &p)
+            case 6: decodeNetwork(0x86DD, c, at: offset, into: &p)
+            default: p.markMalformed(Malformation(.badVersion, .raw, UInt32(first >> 4)))
+            }
+        case .end:
+            return
+        }
+    }
+
+    static func decodeNetwork(_ type: UInt16, _ c: ByteCursor, at offset: Int, into p: inout DecodedPacket) {
+        switch type {
+        case 0x0800: decodeIPv4(c, at: offset, into: &p)
+        case 0x86DD: decodeIPv6(c, at: offset, into: &p)
+        case 0x0806, 0x8035: ARP.decode(c, at: offset, into: &p)
+        default: return
+        }
+    }
+
+    static func decodeIPv4(_ c: ByteCursor, at offset: Int, into p: inout DecodedPacket) {
+        switch IPv4Header.parse(c, at: offset) {
+        case .short(let have, let need):
+            p.ipVersion = 4
+            // Addresses may still be there even if options are cut.
+            if let s = c.getUInt32(at: offset + 12), let d = c.getUInt32(at: offset + 16) {
+                p.src = IPAddress(v4: s); p.dst = IPAddress(v4: d)
+                p.ttl = c.getUInt8(at: offset + 8) ?? 0
+                p.ipProto = c.getUInt8(at: offset + 9) ?? 0
+            } else {
+                p.ipVersion = 0
+            }
+            p.markShort(.ipv4, have: have, need: need)
+        case .malformed(let m):
+            p.markMalformed(m)
+            p.truncated = p.truncated || false
+        case .ok(let h):
+            p.ipVersion = 4
+            p.src = h.src
+            p.dst = h.dst
+            p.ttl = h.ttl
+            p.ipProto = h.proto
+            p.isFragment = h.isFragment
+            p.ipHeaderLength = UInt16(h.headerLength)
+            p.ipTotalLength = UInt32(h.totalLength)
+            let available = c.count - offset
+            if h.totalLength > available {
+                p.truncated = true
+                if p.capturedLength >= p.wireLength {
+                    p.markMalformed(Malformation(.totalLengthExceedsCaptured, .ipv4, UInt32(h.totalLength), UInt32(available)))
+                }
+            }
+            let end = Swift.min(c.count, offset + h.totalLength)
+            let l4 = ByteCursor(UnsafeRawBufferPointer(rebasing: c.bytes[0..<end]))
+            decodeTransport(h.proto, l4, at: offset + h.headerLength,
+                            length: h.totalLength - h.headerLength,
+                            firstFragment: h.carriesTransportHeader, into: &p)
+        }
+    }
+
+    static func decodeIPv6(_ c: ByteCursor, at offset: Int, into p: inout DecodedPacket) {
+        // The fixed header first, so that a broken extension chain still reports addresses.
+        guard c.has(IPv6Header.fixedLength, at: offset), c.getUInt8(at: offset).map({ $0 >> 4 }) == 6,
+              let sh = c.getUInt64(at: offset + 8), let sl = c.getUInt64(at: offset + 16),
+              let dh = c.getUInt64(at: offset + 24), let dl = c.getUInt64(at: offset + 32) else {
+            if let v = c.getUInt8(at: offset), v >> 4 != 6 {
+                p.markMalformed(Malformation(.badVersion, .ipv6, UInt32(v >> 4)))
+            } else {
+                p.markShort(.ipv6, have: c.count - offset, need: IPv6Header.fixedLength)
+            }
+            return
+        }
+        p.ipVersion = 6
+        p.src = IPAddress(v6High: sh, low: sl)
+        p.dst = IPAddress(v6High: dh, low: dl)
+        p.ttl = c.getUInt8(at: offset + 7) ?? 0
+        p.ipProto = c.getUInt8(at: offset + 6) ?? 0
+        p.ipHeaderLength = UInt16(IPv6Header.fixedLength)
+        let plen = Int(c.getUInt16(at: offset + 4) ?? 0)
+        p.ipTotalLength = UInt32(IPv6Header.fixedLength + plen)
+        let available = c.count - offset - IPv6Header.fixedLength
+        if plen > available {
+            p.truncated = true
+            if p.capturedLength >= p.wireLength {
+                p.markMalformed(Malformation(.totalLengthExceedsCaptured, .ipv6, UInt32(plen), UInt32(available)))
+            }
+        }
+        switch IPv6Header.parse(c, at: offset) {
+        case .short(let have, let need):
+            p.markShort(.ipv6ext, have: have, need: need)
+        case .malformed(let m):
+            p.markMalformed(m)
+        case .ok(let h):
+            p.ipProto = h.upperProtocol
+            p.isFragment = h.isFragment
+            p.ipHeaderLength = UInt16(clamping: h.upperOffset - offset)
+            let declaredEnd = plen == 0 ? c.count : offset + IPv6Header.fixedLength + plen
+            let end = Swift.min(c.count, declaredEnd)
+            let l4 = ByteCursor(UnsafeRawBufferPointer(rebasing: c.bytes[0..<Swift.max(end, h.upperOffset)]))
+            decodeTransport(h.upperProtocol, l4, at: h.upperOffset,
+                            length: declaredEnd - h.upperOffset,
+                            firstFragment: h.carriesTransportHeader, into: &p)
+        }
+    }
+
+    /// `c` ends where the IP payload ends (padding excluded); `length` is the transport
+    /// length the IP header states, which can exceed what was captured.
+    static func decodeTransport(_ proto: UInt8, _ c: ByteCursor, at offset: Int, length: Int, firstFragment: Bool, into p: inout DecodedPacket) {
+        switch proto {
+        case 6: p.transport = .tcp
+        case 17: p.transport = .udp
+        case 1: p.transport = .icmp
+        case 58: p.transport = .icmpv6
+        case 47: p.transport = .gre
+        default: p.transport = .other
+        }
+        guard firstFragment else { return }
+        switch proto {
+        case 6:
+            TCP.decode(c, at: offset, ipPayloadLength: length, into: &p)
+            if p.hasPorts { classify(c, overTCP: true, into: &p) }
+        case 17:
+            UDP.decode(c, at: offset, ipPayloadLength: length, into: &p)
+            if p.hasPorts {
+                classify(c, overTCP: false, into: &p)
+                decodeUDPTunnel(c, into: &p)
+            }
+        case 1:
+            ICMP.decode(c, at: offset, ipPayloadLength: length, into: &p)
+        case 58:
+            ICMPv6.decode(c, at: offset, ipPayloadLength: length, into: &p)
+        case 47:
+            if case .ok(let g) = GRE.parse(c, at: offset),
+               let t = InnerDecoder.fromEthertype(g.ethertype, c, at: g.offset, depth: 1) {
+                p.hasInner = true
+                p.inner = t
+            }
+        case 4, 41:
+            if let t = InnerDecoder.fromIP(c, at: offset, depth: 1) {
+                p.hasInner = true
+                p.inner = t
+            }
+        default:
+            return
+        }
+    }
+
+    /// The port guess, then DNS from the payload: on DNS ports it is decoded (and its
+    /// errors reported); on other UDP ports only a strictly valid message counts.
+    static func classify(_ c: ByteCursor, overTCP: Bool, into p: inout DecodedPacket) {
+        p.app = AppProtocol.forPorts(p.sport, p.dport, udp: !overTCP)
+        guard p.payloadCaptured > 0 else { return }
+        let dnsPort = AppProtocol.isDNSPort(p.sport) || AppProtocol.isDNSPort(p.dport)
+        if dnsPort {
+            _ = DNS.decode(c, overTCP: overTCP, strict: false, into: &p)
+            if p.app == .unknown { p.app = .dns }
+        } else if !overTCP && p.app == .unknown && p.payloadCaptured >= DNS.headerLength + 5 {
+            if DNS.decode(c, overTCP: false, strict: true, into: &p) { p.app = .dns }
+        }
+    }
+
+    static func decodeUDPTunnel(_ c: ByteCursor, into p: inout DecodedPacket) {
+        if p.dport == VXLAN.port, let inner = VXLAN.innerOffset(c, at: p.payloadOffset),
+           let t = InnerDecoder.fromEthernet(c, at: inner, depth: 1) {
+            p.hasInner = true
+            p.inner = t
+        } else if p.dport == Geneve.port, let g = Geneve.parse(c, at: p.payloadOffset),
+                  let t = InnerDecoder.fromEthertype(g.ethertype, c, at: g.offset, depth: 1) {
+            p.hasInner = true
+            p.inner = t
+        }
+    }
+}

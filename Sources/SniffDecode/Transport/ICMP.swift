@@ -1,0 +1,32 @@
+import SniffCore
+
+/// ICMP for IPv4 (RFC 792): type(1) code(1) checksum(2) rest(4) [quoted IP header + 8].
+public enum ICMP {
+    public static let headerLength = 8
+
+    /// Error messages that quote the offending datagram: unreachable, source quench,
+    /// redirect, time exceeded, parameter problem.
+    @inlinable
+    public static func quotesDatagram(_ type: UInt8) -> Bool {
+        type == 3 || type == 4 || type == 5 || type == 11 || type == 12
+    }
+
+    public static func decode(_ c: ByteCursor, at offset: Int, ipPayloadLength: Int, into p: inout DecodedPacket) {
+        p.transport = .icmp
+        guard let type = c.getUInt8(at: offset), let code = c.getUInt8(at: offset + 1) else {
+            p.markShort(.icmp, have: c.count - offset, need: 4)
+            return
+        }
+        p.hasICMP = true
+        p.icmpType = type
+        p.icmpCode = code
+        p.hasPayloadLength = true
+        p.payloadLength = UInt32(Swift.max(0, ipPayloadLength - headerLength))
+        p.payloadOffset = offset + headerLength
+        p.payloadCaptured = Swift.max(0, Swift.min(c.count, offset + ipPayloadLength) - p.payloadOffset)
+        if quotesDatagram(type), let quoted = InnerDecoder.quotedIPv4(c, at: offset + headerLength) {
+            p.hasInner = true
+            p.inner = quoted
+        }
+    }
+}

@@ -1,0 +1,32 @@
+import SniffCore
+
+/// A UDP header (RFC 768): sport(2) dport(2) length(2) checksum(2).
+public enum UDP {
+    public static let headerLength = 8
+
+    public static func decode(_ c: ByteCursor, at offset: Int, ipPayloadLength: Int, into p: inout DecodedPacket) {
+        p.transport = .udp
+        guard let sport = c.getUInt16(at: offset), let dport = c.getUInt16(at: offset + 2) else {
+            p.markShort(.udp, have: c.count - offset, need: headerLength)
+            return
+        }
+        p.hasPorts = true
+        p.sport = sport
+        p.dport = dport
+        guard let length = c.getUInt16(at: offset + 4), c.has(headerLength, at: offset) else {
+            p.markShort(.udp, have: c.count - offset, need: headerLength)
+            return
+        }
+        // The IP length is authoritative for where the datagram ends; a UDP length that
+        // disagrees with it is recorded, and the IP length is believed.
+        var udpLength = Int(length)
+        if udpLength < headerLength || udpLength > ipPayloadLength {
+            p.markMalformed(Malformation(.lengthField, .udp, UInt32(length)))
+            udpLength = Swift.max(headerLength, ipPayloadLength)
+        }
+        p.hasPayloadLength = true
+        p.payloadLength = UInt32(Swift.max(0, udpLength - headerLength))
+        p.payloadOffset = offset + headerLength
+        p.payloadCaptured = Swift.max(0, Swift.min(c.count, offset + udpLength) - p.payloadOffset)
+    }
+}

@@ -1,0 +1,86 @@
+import ArgumentParser
+import SniffCore
+import SniffDecode
+import SniffAnalysis
+
+/// The report's filters, shared by file reading and live capture.
+struct FilterOptions: ParsableArguments {
+    @Option(name: .customLong("ip"), help: ArgumentHelp("Keep packets whose source or destination is ADDR or inside CIDR (repeatable).", valueName: "ADDR|CIDR"))
+    var ips: [String] = []
+
+    @Option(name: .customLong("net"), help: ArgumentHelp("Keep only this IP version: ipv4 or ipv6.", valueName: "ipv4|ipv6"))
+    var net: String?
+
+    @Option(name: .customLong("transport"), help: ArgumentHelp("Keep only this transport: tcp, udp or icmp (also icmpv6, arp, gre, other).", valueName: "PROTO"))
+    var transport: String?
+
+    @Option(name: .customLong("lowest-port"), help: ArgumentHelp("Keep packets with either port >= N.", valueName: "N"))
+    var lowestPort: Int?
+
+    @Option(name: .customLong("highest-port"), help: ArgumentHelp("Keep packets with either port <= N.", valueName: "N"))
+    var highestPort: Int?
+
+    @Option(name: .customLong("min-packets"), help: ArgumentHelp("Report only address:port pairs with at least N packets.", valueName: "N"))
+    var minPackets: Int = 0
+
+    func validate() throws {
+        for ip in ips where IPNetwork(ip) == nil {
+            throw ValidationError("invalid --ip '\(ip)': expected an IPv4 or IPv6 address or CIDR such as 10.0.0.0/8 or 2001:db8::/32")
+        }
+        if let net, PacketFilter.IPVersion(userValue: net) == nil {
+            throw ValidationError("invalid --net '\(net)': valid values are ipv4, ipv6")
+        }
+        if let transport, TransportKind(userValue: transport) == nil {
+            throw ValidationError("invalid --transport '\(transport)': valid values are tcp, udp, icmp, icmpv6, arp, gre, other")
+        }
+        if let p = lowestPort, !(0...65535).contains(p) {
+            throw ValidationError("invalid --lowest-port \(p): a port is between 0 and 65535")
+        }
+        if let p = highestPort, !(0...65535).contains(p) {
+            throw ValidationError("invalid --highest-port \(p): a port is between 0 and 65535")
+        }
+        if let l = lowestPort, let h = highestPort, l > h {
+            throw ValidationError("--lowest-port \(l) is greater than --highest-port \(h)")
+        }
+        if minPackets < 0 {
+            throw ValidationError("invalid --min-packets \(minPackets): it must be 0 or more")
+        }
+    }
+
+    var packetFilter: PacketFilter {
+        var f = PacketFilter()
+        f.networks = ips.compactMap(IPNetwork.init)
+        f.ipVersion = net.flatMap(PacketFilter.IPVersion.init(userValue:))
+        f.transport = transport.flatMap(TransportKind.init(userValue:))
+        f.lowestPort = UInt16(lowestPort ?? 0)
+        f.highestPort = UInt16(highestPort ?? 65535)
+        return f
+    }
+}
+
+/// Where results go.
+struct OutputOptions: ParsableArguments {
+    @Flag(name: .customLong("json"), help: "Print one JSON object per packet (NDJSON) on stdout instead of the report.")
+    var json = false
+
+    @Option(name: .customLong("report"), help: ArgumentHelp("Also write the report to FILE, rewritten every --interval seconds and at the end.", valueName: "FILE"))
+    var reportFile: String?
+
+    @Option(name: .customLong("interval"), help: ArgumentHelp("Seconds between report rewrites (capture time for files).", valueName: "SECONDS"))
+    var interval: Int = 5
+
+    @Flag(name: .short, help: "Quiet: print nothing on stdout.")
+    var q = false
+
+    @Option(name: .short, help: ArgumentHelp("Stop after N matching packets.", valueName: "N"))
+    var c: Int?
+
+    func validate() throws {
+        if interval < 1 {
+            throw ValidationError("invalid --interval \(interval): it must be at least 1 second")
+        }
+        if let c, c < 1 {
+            throw ValidationError("invalid -c \(c): the packet count must be at least 1")
+        }
+    }
+}

@@ -1,0 +1,37 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// SIGINT and SIGTERM set a flag that the packet loops poll, so that every output is
+/// flushed and the final report printed before exit (tcpdump's behaviour).
+enum Signals {
+    nonisolated(unsafe) static var stopRequested: sig_atomic_t = 0
+    nonisolated(unsafe) static var received: Int32 = 0
+
+    static func install() {
+        signal(SIGPIPE, SIG_IGN)
+        let handler: @convention(c) (Int32) -> Void = { sig in
+            Signals.received = sig
+            Signals.stopRequested = 1
+        }
+        signal(SIGINT, handler)
+        signal(SIGTERM, handler)
+    }
+
+    static var shouldStop: Bool { stopRequested != 0 }
+}
+
+/// Standard error, unbuffered, for warnings and the progress bar.
+enum Stderr {
+    static func print(_ text: String) {
+        var line = text
+        line.append("\n")
+        line.withCString { p in _ = Glibc.write(2, p, strlen(p)) }
+    }
+
+    static func write(_ text: String) {
+        text.withCString { p in _ = Glibc.write(2, p, strlen(p)) }
+    }
+
+    static var isTerminal: Bool { isatty(2) == 1 }
+}

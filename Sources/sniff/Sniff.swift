@@ -1,0 +1,28 @@
+import ArgumentParser
+import SniffCore
+
+@main
+struct Sniff: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sniff",
+        abstract: "Capture and analyse network traffic: pcap/pcapng files or live interfaces.",
+        discussion: """
+            Reads a capture file with -r (tcpdump's letters where they exist), decodes every
+            packet and prints a report of address:port pairs, or one JSON object per packet
+            with --json. A trailing expression is a BPF filter, as in tcpdump.
+
+            Examples:
+              sniff -r capture.pcapng
+              sniff -r capture.pcap --json tcp port 443
+              sniff -r capture.pcap --transport udp --lowest-port 53 --highest-port 53
+              tcpdump -w - | sniff -r - -q --report report.txt
+            """,
+        version: SniffVersion.string,
+        subcommands: [CaptureCommand.self],
+        defaultSubcommand: CaptureCommand.self
+    )
+}
+
+enum SniffVersion {
+    static let string = "0.1.0"
+}
