@@ -45,7 +45,7 @@ let package = Package(
             resources: []
         ),
         .testTarget(name: "SniffAnalysisTests", dependencies: ["SniffCore", "SniffDecode", "SniffCapture", "SniffAnalysis"]),
-        .testTarget(name: "SniffCLITests", dependencies: ["SniffCore"]),
+        .testTarget(name: "SniffCLITests", dependencies: ["SniffCore", "sniff"]),
     ],
     swiftLanguageModes: [.v6]
 )
