@@ -31,37 +31,38 @@ enum CLI {
     static var sample: URL { packageRoot.appendingPathComponent("samples/sample.pcapng") }
 
     static func run(_ args: [String], stdin: Data? = nil, environment: [String: String]? = nil, timeout: TimeInterval = 120) throws -> CLIResult {
+        // Output goes to files rather than pipes: nothing to drain concurrently, and a
+        // large output can never block the child.
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let outURL = dir.appendingPathComponent("stdout"), errURL = dir.appendingPathComponent("stderr")
+        FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let outHandle = try FileHandle(forWritingTo: outURL)
+        let errHandle = try FileHandle(forWritingTo: errURL)
         let p = Process()
         p.executableURL = binary
         p.arguments = args
         if let environment { p.environment = environment }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        let inPipe = Pipe()
-        p.standardInput = stdin == nil ? FileHandle.nullDevice : inPipe
-        try p.run()
+        p.standardOutput = outHandle
+        p.standardError = errHandle
         if let stdin {
-            DispatchQueue.global().async {
-                inPipe.fileHandleForWriting.write(stdin)
-                try? inPipe.fileHandleForWriting.close()
-            }
+            let inURL = dir.appendingPathComponent("stdin")
+            try stdin.write(to: inURL)
+            p.standardInput = try FileHandle(forReadingFrom: inURL)
+        } else {
+            p.standardInput = FileHandle.nullDevice
         }
-        // Drain both pipes concurrently so that a large output cannot block the child.
-        var outData = Data(), errData = Data()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        group.enter()
-        DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        try p.run()
         let deadline = Date().addingTimeInterval(timeout)
         while p.isRunning && Date() < deadline { usleep(10_000) }
         if p.isRunning { p.terminate() }
         p.waitUntilExit()
-        group.wait()
+        try? outHandle.close()
+        try? errHandle.close()
         return CLIResult(status: p.terminationStatus,
-                         stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self))
+                         stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
+                         stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
     }
 
     static func tempDir() throws -> URL {
