@@ -1,23 +1,20 @@
 import SniffCore
 import SniffDecode
 
-/// A set of application protocols as a bitmap (AppProtocol raw values are below 128).
+/// A set of application protocols as a bitmap. `unknown` is never a member, so the
+/// 64 known protocols fit one word (bit = raw value - 1).
 public struct AppSet: Sendable, Equatable {
-    public var low: UInt64 = 0
-    public var high: UInt64 = 0
+    public var bits: UInt64 = 0
     public init() {}
 
     @inlinable
     public mutating func insert(_ a: AppProtocol) {
-        let r = a.rawValue
-        if r < 64 { low |= 1 << UInt64(r) } else { high |= 1 << UInt64(r - 64) }
+        guard a != .unknown else { return }
+        bits |= 1 << UInt64(a.rawValue &- 1)
     }
 
     public var members: [AppProtocol] {
-        AppProtocol.allCases.filter { a in
-            let r = a.rawValue
-            return r < 64 ? low & (1 << UInt64(r)) != 0 : high & (1 << UInt64(r - 64)) != 0
-        }
+        AppProtocol.allCases.filter { $0 != .unknown && bits & (1 << UInt64($0.rawValue - 1)) != 0 }
     }
 }
 
@@ -78,67 +75,188 @@ public struct EndpointStat: Sendable, Equatable {
     }
 }
 
-/// Per address:port counters. Each IP packet updates its source (sent) and its
-/// destination (received).
-public struct EndpointTable: Sendable {
-    public private(set) var entries: [Endpoint: EndpointStat] = [:]
-
-    public init(expectedEndpoints: Int = 1024) {
-        entries.reserveCapacity(expectedEndpoints)
+/// Per address:port counters in an open-addressing table: one probe sequence per
+/// update, no allocation per packet, and a cap so that a scan cannot grow it without
+/// bound (packets for endpoints beyond the cap are counted in `overflowPackets`).
+///
+/// Each IP packet updates its source (sent) and its destination (received).
+public final class EndpointTable {
+    @usableFromInline
+    struct Slot {
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        var port: Int32 = 0
+        /// bit 0: occupied, bit 1: IPv6
+        var flags: UInt8 = 0
+        var transports: UInt16 = 0
+        var sentPackets: UInt64 = 0
+        var sentBytes: UInt64 = 0
+        var receivedPackets: UInt64 = 0
+        var receivedBytes: UInt64 = 0
+        var firstNs: Int64 = 0
+        var lastNs: Int64 = 0
+        var apps = AppSet()
     }
 
-    public var count: Int { entries.count }
+    private var slots: UnsafeMutablePointer<Slot>
+    private var capacity: Int
+    private var shift: UInt64
+    public private(set) var count = 0
+    /// The most endpoints kept; later ones are only counted.
+    public let limit: Int
+    public private(set) var overflowPackets: UInt64 = 0
 
-    mutating func touch(_ e: Endpoint, sent: Bool, bytes: UInt64, p: DecodedPacket) {
-        let bit = UInt16(1) << UInt16(p.transport.rawValue)
-        let app = p.app
-        let ts = p.timestamp
-        entries[e, default: EndpointStat()].update(sent: sent, bytes: bytes, ts: ts, transportBit: bit, app: app)
+    public init(expectedEndpoints: Int = 32768, limit: Int = 4_000_000) {
+        var cap = 16
+        while cap < expectedEndpoints * 2 { cap <<= 1 }
+        capacity = cap
+        shift = UInt64(64 - cap.trailingZeroBitCount)
+        slots = EndpointTable.allocateSlots(cap)
+        self.limit = limit
+    }
+
+    deinit { LargeAllocation.free(slots, bytes: capacity * MemoryLayout<Slot>.stride) }
+
+    /// Zeroed memory is a table of empty slots (flags == 0).
+    private static func allocateSlots(_ n: Int) -> UnsafeMutablePointer<Slot> {
+        LargeAllocation.allocateZeroed(bytes: n * MemoryLayout<Slot>.stride).bindMemory(to: Slot.self, capacity: n)
+    }
+
+    /// Memory the table holds now, for the benchmark and docs.
+    public var bytesAllocated: Int { capacity * MemoryLayout<Slot>.stride }
+
+    @inline(__always)
+    private func index(_ high: UInt64, _ low: UInt64, _ port: Int32, _ v6: Bool) -> Int {
+        var h = high &* 0x9E37_79B9_7F4A_7C15
+        h ^= (low ^ UInt64(UInt32(bitPattern: port)) << 17 ^ (v6 ? 0xABCD : 0)) &* 0xC2B2_AE3D_27D4_EB4F
+        h ^= h >> 29
+        h = h &* 0x1656_67B1_9E37_79F9
+        return Int(truncatingIfNeeded: h >> shift)
+    }
+
+    /// The slot for a key, inserting it when absent; nil once the table is at its limit.
+    @inline(__always)
+    private func slot(_ a: IPAddress, _ port: Int32) -> UnsafeMutablePointer<Slot>? {
+        let v6 = a.isIPv6
+        let mask = capacity - 1
+        var i = index(a.high, a.low, port, v6)
+        let want: UInt8 = v6 ? 3 : 1
+        while true {
+            let s = slots + i
+            if s.pointee.flags == 0 {
+                if count >= limit { return nil }
+                if (count + 1) * 10 > capacity * 7 {
+                    grow()
+                    return slot(a, port)
+                }
+                s.pointee.high = a.high
+                s.pointee.low = a.low
+                s.pointee.port = port
+                s.pointee.flags = want
+                count += 1
+                return s
+            }
+            if s.pointee.low == a.low && s.pointee.high == a.high && s.pointee.port == port && s.pointee.flags == want {
+                return s
+            }
+            i = (i + 1) & mask
+        }
+    }
+
+    private func grow() {
+        let old = slots, oldCap = capacity
+        capacity = oldCap * 2
+        shift -= 1
+        slots = EndpointTable.allocateSlots(capacity)
+        let mask = capacity - 1
+        for j in 0..<oldCap where old[j].flags != 0 {
+            var i = index(old[j].high, old[j].low, old[j].port, old[j].flags & 2 != 0)
+            while slots[i].flags != 0 { i = (i + 1) & mask }
+            slots[i] = old[j]
+        }
+        LargeAllocation.free(old, bytes: oldCap * MemoryLayout<Slot>.stride)
+    }
+
+    @inline(__always)
+    private func touch(_ a: IPAddress, _ port: Int32, sent: Bool, bytes: UInt64, ns: Int64, bit: UInt16, app: AppProtocol) {
+        guard let s = slot(a, port) else {
+            overflowPackets &+= 1
+            return
+        }
+        if s.pointee.sentPackets == 0 && s.pointee.receivedPackets == 0 {
+            s.pointee.firstNs = ns
+            s.pointee.lastNs = ns
+        } else {
+            if ns < s.pointee.firstNs { s.pointee.firstNs = ns }
+            if ns > s.pointee.lastNs { s.pointee.lastNs = ns }
+        }
+        if sent {
+            s.pointee.sentPackets &+= 1
+            s.pointee.sentBytes &+= bytes
+        } else {
+            s.pointee.receivedPackets &+= 1
+            s.pointee.receivedBytes &+= bytes
+        }
+        s.pointee.transports |= bit
+        if app != .unknown { s.pointee.apps.insert(app) }
     }
 
     /// Records one packet; packets without an IP layer are not in the list.
-    public mutating func record(_ p: DecodedPacket) {
+    @inline(__always)
+    public func record(_ p: DecodedPacket) {
         guard p.ipVersion != 0 else { return }
         let bytes = UInt64(p.wireLength)
+        let ns = p.timestamp.totalNanoseconds
+        let bit = UInt16(1) << UInt16(p.transport.rawValue)
         let sp: Int32 = p.hasPorts ? Int32(p.sport) : -1
         let dp: Int32 = p.hasPorts ? Int32(p.dport) : -1
-        touch(Endpoint(address: p.src, port: sp), sent: true, bytes: bytes, p: p)
-        touch(Endpoint(address: p.dst, port: dp), sent: false, bytes: bytes, p: p)
+        touch(p.src, sp, sent: true, bytes: bytes, ns: ns, bit: bit, app: p.app)
+        touch(p.dst, dp, sent: false, bytes: bytes, ns: ns, bit: bit, app: p.app)
+    }
+
+    /// Every entry, unsorted.
+    public func forEach(_ body: (Endpoint, EndpointStat) -> Void) {
+        for j in 0..<capacity where slots[j].flags != 0 {
+            let s = slots[j]
+            let a = s.flags & 2 != 0 ? IPAddress(v6High: s.high, low: s.low) : IPAddress(v4: UInt32(truncatingIfNeeded: s.low))
+            var st = EndpointStat()
+            st.sentPackets = s.sentPackets
+            st.sentBytes = s.sentBytes
+            st.receivedPackets = s.receivedPackets
+            st.receivedBytes = s.receivedBytes
+            st.first = Timestamp(totalNanoseconds: s.firstNs)
+            st.last = Timestamp(totalNanoseconds: s.lastNs)
+            st.transports = s.transports
+            st.apps = s.apps
+            body(Endpoint(address: a, port: s.port), st)
+        }
+    }
+
+    public func stat(for e: Endpoint) -> EndpointStat? {
+        var found: EndpointStat?
+        forEach { k, v in if k == e { found = v } }
+        return found
     }
 
     /// Entries with at least `minPackets`, sorted by sent + received packets, then by
     /// bytes, then by endpoint so that the order is stable.
     public func sorted(minPackets: UInt64 = 0, limit: Int? = nil) -> [(Endpoint, EndpointStat)] {
-        var list = entries.filter { $0.value.totalPackets >= minPackets }.map { ($0.key, $0.value) }
-        list.sort { a, b in
+        var list: [(Endpoint, EndpointStat)] = []
+        forEach { e, s in if s.totalPackets >= minPackets { list.append((e, s)) } }
+        let before: ((Endpoint, EndpointStat), (Endpoint, EndpointStat)) -> Bool = { a, b in
             let pa = a.1.totalPackets, pb = b.1.totalPackets
             if pa != pb { return pa > pb }
             let ba = a.1.sentBytes + a.1.receivedBytes, bb = b.1.sentBytes + b.1.receivedBytes
             if ba != bb { return ba > bb }
             return a.0 < b.0
         }
-        if let limit, list.count > limit { list.removeSubrange(limit...) }
+        if let limit, limit < list.count {
+            // Partial selection would be faster; a full sort of a few million is still < 1 s.
+            list.sort(by: before)
+            list.removeSubrange(limit...)
+        } else {
+            list.sort(by: before)
+        }
         return list
-    }
-}
-
-extension EndpointStat {
-    mutating func update(sent: Bool, bytes: UInt64, ts: Timestamp, transportBit: UInt16, app: AppProtocol) {
-        if sentPackets == 0 && receivedPackets == 0 {
-            first = ts
-            last = ts
-        } else {
-            if ts < first { first = ts }
-            if last < ts { last = ts }
-        }
-        if sent {
-            sentPackets &+= 1
-            sentBytes &+= bytes
-        } else {
-            receivedPackets &+= 1
-            receivedBytes &+= bytes
-        }
-        transports |= transportBit
-        if app != .unknown { apps.insert(app) }
     }
 }

@@ -16,7 +16,7 @@ public final class PacketPipeline {
     public let filter: PacketFilter
     public let bpf: BPFFilter?
     public private(set) var totals = CaptureTotals()
-    public private(set) var endpoints = EndpointTable()
+    public let endpoints = EndpointTable()
     /// The packet just decoded; valid until the next call to `process`.
     public private(set) var packet = DecodedPacket()
     public var consumers: [PacketConsumer] = []

@@ -108,16 +108,39 @@ public enum ReportWriter {
         let shown = limit.map { min($0, list.count) } ?? list.count
         line("  Address:port list: \(shown) of \(endpoints.count) endpoints, by sent + received packets")
         line(thin)
+        // Millions of endpoints are possible: this part writes bytes directly.
         for (ep, st) in list {
-            line("")
-            line("  \(ep.description)")
-            field("  Sent:", "\(st.sentPackets) packets, \(st.sentBytes) bytes")
-            field("  Received:", "\(st.receivedPackets) packets, \(st.receivedBytes) bytes")
-            field("  First seen:", time(st.first))
-            field("  Last seen:", time(st.last))
-            field("  Transport:", st.transportKinds.map(\.label).joined(separator: ", "))
-            let apps = st.apps.members.map(\.name)
-            field("  Application:", apps.isEmpty ? "-" : apps.joined(separator: ", "))
+            s.append("\n  " as StaticString)
+            ep.write(into: &s)
+            s.append("\n    Sent:               " as StaticString)
+            s.append(decimal: st.sentPackets); s.append(" packets, " as StaticString)
+            s.append(decimal: st.sentBytes); s.append(" bytes" as StaticString)
+            s.append("\n    Received:           " as StaticString)
+            s.append(decimal: st.receivedPackets); s.append(" packets, " as StaticString)
+            s.append(decimal: st.receivedBytes); s.append(" bytes" as StaticString)
+            s.append("\n    First seen:         " as StaticString)
+            st.first.writeUTC(into: &s, fractionDigits: 6)
+            s.append("\n    Last seen:          " as StaticString)
+            st.last.writeUTC(into: &s, fractionDigits: 6)
+            s.append("\n    Transport:          " as StaticString)
+            var firstItem = true
+            for k in TransportKind.allCases where k != .none && st.transports & (1 << UInt16(k.rawValue)) != 0 {
+                if !firstItem { s.append(", " as StaticString) }
+                if let n = k.name { s.append(n) }
+                firstItem = false
+            }
+            s.append("\n    Application:        " as StaticString)
+            if st.apps.bits == 0 {
+                s.append(UInt8(ascii: "-"))
+            } else {
+                firstItem = true
+                for a in AppProtocol.allCases where a != .unknown && st.apps.bits & (1 << UInt64(a.rawValue - 1)) != 0 {
+                    if !firstItem { s.append(", " as StaticString) }
+                    s.append(a.name)
+                    firstItem = false
+                }
+            }
+            s.append(0x0A)
         }
         line(rule)
     }

@@ -1,0 +1,63 @@
+import SniffCore
+
+/// Community ID v1 flow hashing (corelight/community-id-spec):
+/// `"1:" + base64(sha1(seed . saddr . daddr . proto . 0 . sport . dport))`, with the
+/// smaller (address, port) first, ICMP types mapped to ports as Zeek does, and no ports
+/// for protocols other than TCP, UDP, SCTP, ICMP and ICMPv6.
+public enum CommunityID {
+    /// Protocols whose ports (or ICMP type/code) go into the hash.
+    @inlinable
+    public static func hasPorts(_ proto: UInt8) -> Bool {
+        proto == 6 || proto == 17 || proto == 132 || proto == 1 || proto == 58
+    }
+
+    /// The hash input for a flow key, which is already in the specification's order
+    /// (canonical, or sender first for one-way ICMP).
+    public static func input(_ key: FlowKey, seed: UInt16 = 0) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(40)
+        bytes.append(UInt8(seed >> 8)); bytes.append(UInt8(seed & 0xFF))
+        func addr(_ high: UInt64, _ low: UInt64) {
+            if key.isIPv6 {
+                for i in (0..<8).reversed() { bytes.append(UInt8(truncatingIfNeeded: high >> UInt64(i * 8))) }
+                for i in (0..<8).reversed() { bytes.append(UInt8(truncatingIfNeeded: low >> UInt64(i * 8))) }
+            } else {
+                for i in (0..<4).reversed() { bytes.append(UInt8(truncatingIfNeeded: low >> UInt64(i * 8))) }
+            }
+        }
+        addr(key.aHigh, key.aLow)
+        addr(key.bHigh, key.bLow)
+        bytes.append(key.proto)
+        bytes.append(0)
+        if hasPorts(key.proto) {
+            bytes.append(UInt8(key.portA >> 8)); bytes.append(UInt8(key.portA & 0xFF))
+            bytes.append(UInt8(key.portB >> 8)); bytes.append(UInt8(key.portB & 0xFF))
+        }
+        return bytes
+    }
+
+    /// Appends "1:..." for `key` to `sink`.
+    public static func append(_ key: FlowKey, seed: UInt16 = 0, into sink: inout ByteSink) {
+        sink.append("1:" as StaticString)
+        Base64.append(SHA1.digest(input(key, seed: seed)), into: &sink)
+    }
+
+    public static func string(_ key: FlowKey, seed: UInt16 = 0) -> String {
+        var s = ByteSink(capacity: 32)
+        append(key, seed: seed, into: &s)
+        return s.string
+    }
+
+    /// The ID for one packet's tuple; ICMP `sport`/`dport` are the raw type and code.
+    public static func string(src: IPAddress, dst: IPAddress, proto: UInt8, sport: UInt16, dport: UInt16, seed: UInt16 = 0) -> String {
+        var sp = sport, dp = dport, oneWay = false
+        if proto == 1 || proto == 58 {
+            let m = FlowKey.icmpPorts(type: UInt8(truncatingIfNeeded: sport), code: UInt8(truncatingIfNeeded: dport), v6: proto == 58)
+            sp = m.sport; dp = m.dport; oneWay = m.oneWay
+        } else if !hasPorts(proto) {
+            sp = 0; dp = 0
+        }
+        let key = FlowKey.canonical(src: src, sport: sp, dst: dst, dport: dp, proto: proto, oneWay: oneWay).key
+        return string(key, seed: seed)
+    }
+}
