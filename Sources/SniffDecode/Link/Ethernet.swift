@@ -37,7 +37,16 @@ public enum Ethernet {
             offset += 4
         }
         if type <= 1500 {
-            // An 802.3 length field: the payload is LLC, maybe with a SNAP header.
+            // An 802.3 length field: the payload is LLC, maybe with a SNAP header. The
+            // length is checked because nothing after it would notice a cut LLC frame
+            // (STP, CDP): a snaplen explains a shortfall, otherwise the frame lies.
+            let present = c.count - offset
+            if Int(type) > present {
+                p.truncated = true
+                if p.capturedLength >= p.wireLength {
+                    p.markMalformed(Malformation(.lengthExceedsFrame, .ethernet, UInt32(type), UInt32(clamping: present)))
+                }
+            }
             return decodeLLC(c, at: offset, length: Int(type), into: &p)
         }
         p.ethertype = type
@@ -52,10 +61,15 @@ public enum Ethernet {
             return .end
         }
         if dsap == 0xAA && ssap == 0xAA && control == 0x03 {
-            guard let type = c.getUInt16(at: offset + 6) else {
+            guard let oui = c.getUInt32(at: offset + 2).map({ $0 & 0x00FF_FFFF }),  // control + OUI
+                  let type = c.getUInt16(at: offset + 6) else {
                 p.markShort(.llc, have: c.count - offset, need: 8)
                 return .end
             }
+            // Only OUI 00-00-00 (RFC 1042) and 00-00-F8 (802.1H) put an ethertype in the
+            // protocol id; under a vendor OUI it is the vendor's number (Cisco's 0x2000
+            // is CDP, 0x010B is PVST+), which must not be reported as an ethertype.
+            guard oui == 0x000000 || oui == 0x0000F8 else { return .end }
             p.ethertype = type
             return .ethertype(type, offset: offset + 8)
         }

@@ -20,7 +20,11 @@ public enum UDP {
         // The IP length is authoritative for where the datagram ends; a UDP length that
         // disagrees with it is recorded, and the IP length is believed.
         var udpLength = Int(length)
-        if udpLength < headerLength || udpLength > ipPayloadLength {
+        // The first fragment of a fragmented datagram carries a UDP length for the whole
+        // datagram, more than this fragment's IP payload: that is normal, not malformed,
+        // and the stated length is the datagram's payload length.
+        let firstFragment = p.isFragment && udpLength > ipPayloadLength
+        if udpLength < headerLength || (udpLength > ipPayloadLength && !firstFragment) {
             p.markMalformed(Malformation(.lengthField, .udp, UInt32(length)))
             udpLength = Swift.max(headerLength, ipPayloadLength)
         }

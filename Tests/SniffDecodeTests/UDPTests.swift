@@ -1,0 +1,145 @@
+import SniffCore
+import SniffDecode
+import Testing
+
+// MARK: - Packets
+
+// tcpdump -nn -XX (linktype 1):
+// 22:13:20.000000 IP 192.0.2.1.40400 > 198.51.100.2.9: UDP, length 10
+//     0x0000:  0000 5e00 5302 0000 5e00 5301 0800 4500  ..^.S...^.S...E.
+//     0x0010:  0026 0028 0000 4011 8e68 c000 0201 c633  .&.(..@..h.....3
+//     0x0020:  6402 9dd0 0009 0012 6af4 6469 7363 6172  d.......j.discar
+//     0x0030:  6420 6d65                                d.me
+private let udpPlain: [UInt8] = [
+    0x00, 0x00, 0x5e, 0x00, 0x53, 0x02, 0x00, 0x00, 0x5e, 0x00, 0x53, 0x01,
+    0x08, 0x00, 0x45, 0x00, 0x00, 0x26, 0x00, 0x28, 0x00, 0x00, 0x40, 0x11,
+    0x8e, 0x68, 0xc0, 0x00, 0x02, 0x01, 0xc6, 0x33, 0x64, 0x02, 0x9d, 0xd0,
+    0x00, 0x09, 0x00, 0x12, 0x6a, 0xf4, 0x64, 0x69, 0x73, 0x63, 0x61, 0x72,
+    0x64, 0x20, 0x6d, 0x65,
+]
+
+// UDP length 4 < 8
+// tcpdump -nn -XX (linktype 1):
+// 22:13:20.000000 IP 192.0.2.1.40401 > 198.51.100.2.9: truncated-udplength 4
+//     0x0000:  0000 5e00 5302 0000 5e00 5301 0800 4500  ..^.S...^.S...E.
+//     0x0010:  0020 0029 0000 4011 8e6d c000 0201 c633  ...)..@..m.....3
+//     0x0020:  6402 9dd1 0009 0004 b105 6162 6364       d.........abcd
+private let udpLengthTooSmall: [UInt8] = [
+    0x00, 0x00, 0x5e, 0x00, 0x53, 0x02, 0x00, 0x00, 0x5e, 0x00, 0x53, 0x01,
+    0x08, 0x00, 0x45, 0x00, 0x00, 0x20, 0x00, 0x29, 0x00, 0x00, 0x40, 0x11,
+    0x8e, 0x6d, 0xc0, 0x00, 0x02, 0x01, 0xc6, 0x33, 0x64, 0x02, 0x9d, 0xd1,
+    0x00, 0x09, 0x00, 0x04, 0xb1, 0x05, 0x61, 0x62, 0x63, 0x64,
+]
+
+// UDP length 100 > 12 bytes of IP payload
+// tcpdump -nn -XX (linktype 1):
+// 22:13:20.000000 IP 192.0.2.1.40402 > 198.51.100.2.9: UDP, bad length 92 > 4
+//     0x0000:  0000 5e00 5302 0000 5e00 5301 0800 4500  ..^.S...^.S...E.
+//     0x0010:  0020 002a 0000 4011 8e6c c000 0201 c633  ...*..@..l.....3
+//     0x0020:  6402 9dd2 0009 0064 b0a4 6162 6364       d......d..abcd
+private let udpLengthTooBig: [UInt8] = [
+    0x00, 0x00, 0x5e, 0x00, 0x53, 0x02, 0x00, 0x00, 0x5e, 0x00, 0x53, 0x01,
+    0x08, 0x00, 0x45, 0x00, 0x00, 0x20, 0x00, 0x2a, 0x00, 0x00, 0x40, 0x11,
+    0x8e, 0x6c, 0xc0, 0x00, 0x02, 0x01, 0xc6, 0x33, 0x64, 0x02, 0x9d, 0xd2,
+    0x00, 0x09, 0x00, 0x64, 0xb0, 0xa4, 0x61, 0x62, 0x63, 0x64,
+]
+
+// UDP length 10 < IP payload 14: 4 bytes of trailing junk inside the IP datagram
+// tcpdump -nn -XX (linktype 1):
+// 22:13:20.000000 IP 192.0.2.1.40403 > 198.51.100.2.9: UDP, length 2
+//     0x0000:  0000 5e00 5302 0000 5e00 5301 0800 4500  ..^.S...^.S...E.
+//     0x0010:  0022 002b 0000 4011 8e69 c000 0201 c633  .".+..@..i.....3
+//     0x0020:  6402 9dd3 0009 000a 4b95 6162 6364 6566  d.......K.abcdef
+private let udpLengthShorter: [UInt8] = [
+    0x00, 0x00, 0x5e, 0x00, 0x53, 0x02, 0x00, 0x00, 0x5e, 0x00, 0x53, 0x01,
+    0x08, 0x00, 0x45, 0x00, 0x00, 0x22, 0x00, 0x2b, 0x00, 0x00, 0x40, 0x11,
+    0x8e, 0x69, 0xc0, 0x00, 0x02, 0x01, 0xc6, 0x33, 0x64, 0x02, 0x9d, 0xd3,
+    0x00, 0x09, 0x00, 0x0a, 0x4b, 0x95, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66,
+]
+
+// cut inside the UDP header (4 of 8 bytes)
+// tcpdump -nn -XX (linktype 1, 38 of 48 bytes captured):
+// 22:13:20.000000 IP 192.0.2.1.40404 > 198.51.100.2.9:  [|udp]
+//     0x0000:  0000 5e00 5302 0000 5e00 5301 0800 4500  ..^.S...^.S...E.
+//     0x0010:  0022 002c 0000 4011 8e68 c000 0201 c633  .".,..@..h.....3
+//     0x0020:  6402 9dd4 0009                           d.....
+private let udpHeaderCut: [UInt8] = [
+    0x00, 0x00, 0x5e, 0x00, 0x53, 0x02, 0x00, 0x00, 0x5e, 0x00, 0x53, 0x01,
+    0x08, 0x00, 0x45, 0x00, 0x00, 0x22, 0x00, 0x2c, 0x00, 0x00, 0x40, 0x11,
+    0x8e, 0x68, 0xc0, 0x00, 0x02, 0x01, 0xc6, 0x33, 0x64, 0x02, 0x9d, 0xd4,
+    0x00, 0x09,
+]
+
+// tcpdump -nn -XX (linktype 1):
+// 22:13:20.000000 IP6 2001:db8::1.40405 > 2001:db8::2.5683: UDP, length 4
+//     0x0000:  0000 5e00 5302 0000 5e00 5301 86dd 6000  ..^.S...^.S...`.
+//     0x0010:  0000 000c 1140 2001 0db8 0000 0000 0000  .....@..........
+//     0x0020:  0000 0000 0001 2001 0db8 0000 0000 0000  ................
+//     0x0030:  0000 0000 0002 9dd5 1633 000c b056 4001  .........3...V@.
+//     0x0040:  0001                                     ..
+private let udpIPv6: [UInt8] = [
+    0x00, 0x00, 0x5e, 0x00, 0x53, 0x02, 0x00, 0x00, 0x5e, 0x00, 0x53, 0x01,
+    0x86, 0xdd, 0x60, 0x00, 0x00, 0x00, 0x00, 0x0c, 0x11, 0x40, 0x20, 0x01,
+    0x0d, 0xb8, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x01, 0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x9d, 0xd5, 0x16, 0x33, 0x00, 0x0c,
+    0xb0, 0x56, 0x40, 0x01, 0x00, 0x01,
+]
+
+// MARK: - Tests
+
+@Suite("UDP")
+struct UDPTests {
+    @Test func plainDatagram() {
+        let p = decode(udpPlain)
+        #expect(p.transport == .udp)
+        #expect(p.hasPorts)
+        #expect(p.sport == 40400)
+        #expect(p.dport == 9)
+        #expect(!p.hasTCP)
+        #expect(p.hasPayloadLength)
+        #expect(p.payloadLength == 10)
+        #expect(p.payloadOffset == 42)
+        #expect(p.payloadCaptured == 10)
+        #expect(p.malformed == nil)
+    }
+
+    @Test func lengthBelowHeader() {
+        let p = decode(udpLengthTooSmall)
+        #expect(p.hasPorts)
+        #expect(p.malformedText == "udp: length field 4 is invalid")
+        #expect(p.payloadLength == 4)
+    }
+
+    @Test func lengthBeyondTheIPPayload() {
+        let p = decode(udpLengthTooBig)
+        #expect(p.malformedText == "udp: length field 100 is invalid")
+        #expect(p.payloadLength == 4)
+        #expect(p.payloadCaptured == 4)
+    }
+
+    @Test func lengthShorterThanTheIPPayload() {
+        let p = decode(udpLengthShorter)
+        #expect(p.payloadLength == 2)
+        #expect(p.payloadCaptured == 2)
+        #expect(p.malformed == nil)
+    }
+
+    @Test func headerCutBySnaplen() {
+        let p = decode(udpHeaderCut, wireLength: 48)
+        #expect(p.hasPorts)
+        #expect(p.sport == 40404)
+        #expect(!p.hasPayloadLength)
+        #expect(p.truncated)
+        #expect(p.malformed == nil)
+    }
+
+    @Test func overIPv6() {
+        let p = decode(udpIPv6)
+        #expect(p.ipVersion == 6)
+        #expect(p.dport == 5683)
+        #expect(p.payloadLength == 4)
+        #expect(p.app == .coap)
+        #expect(p.malformed == nil)
+    }
+}
