@@ -1,0 +1,671 @@
+#!/usr/bin/env bash
+# record-fixtures.sh: re-record the real-traffic test fixtures.
+#
+#   sudo scripts/record-fixtures.sh
+#
+# (Re)creates every capture in Tests/Fixtures/ and samples/sample.pcapng,
+# then writes tshark ground truth next to each (scripts/make-truth.sh).
+# Tests assert on these files, so re-record only on purpose and commit the
+# captures together with their truth files.
+#
+# How the traffic is made
+# - All traffic stays on this machine: every fixture is recorded in fresh
+#   network namespaces (sfx-a, and sfx-b joined to it by the veth pair
+#   sfx0/sfx1) that are deleted afterwards. "Loopback" below is the loopback
+#   of namespace sfx-a, so nothing else running on the host can leak into a
+#   capture and privileged ports (22, 53, 80, 443) are free. Addresses are
+#   127.0.0.1, ::1, 10.77.0.0/24 and fd77::/64.
+# - Real tools only: tcpdump or dumpcap record, the kernel's TCP/IP stack
+#   carries the traffic, dig/ping/openssl and the small python programs in
+#   scripts/gen/ (standard library, plus python3-cryptography for the QUIC
+#   Initial) generate it. Client source ports are fixed where the tool
+#   allows, so re-recordings differ mostly in timestamps, sequence numbers
+#   and random bytes.
+# - Every generator and capture runs under timeout(1); captures also stop
+#   after a packet count. An EXIT trap kills what this script started (by
+#   PID) and deletes its namespaces.
+# - The veth pair has checksum offload, TSO, GSO and GRO turned off, so its
+#   captures look like a wire: frames of at most 1514 bytes with correct
+#   checksums. Loopback cannot do that (tx-checksum-ip-generic is fixed on):
+#   as in any Linux loopback capture, TCP/UDP checksums there are not filled
+#   in, and segments could exceed the MTU (the fixtures send none that big).
+# - IPv6 on the veth has no link-local address (addrgenmode none) and DAD is
+#   off (nodad); veth captures use the filter "not ip6 proto 0" to leave out
+#   the kernel's MLD reports, and "not igmp" where a multicast group is
+#   joined, because how many of those reports fall into a capture depends on
+#   timing.
+#
+# Deviations from the plan, and why
+# - vlan.pcap: this kernel has no CONFIG_VLAN_8021Q (`ip link add ... type
+#   vlan` fails: "Unknown device type", and bridge VLAN filtering depends on
+#   it), so the tagged frames are written and answered by
+#   scripts/gen/sfxvlan.py through AF_PACKET sockets on the two ends of the
+#   veth pair. tcpdump records them on the parent veth as usual.
+# - tcp-states.pcap (e) "SYN-ACK seen first": one connection (client port
+#   41004) is recorded with a capture filter that leaves out its SYN, which is
+#   exactly what a capture started mid-handshake sees.
+# - lo-nano.pcapng is recorded by dumpcap itself; dumpcap 4.0 asks libpcap
+#   for nanosecond time stamps and writes if_tsresol=9 (no conversion).
+set -euo pipefail
+
+[[ $EUID -eq 0 ]] || { echo "record-fixtures.sh: must run as root (sudo $0)" >&2; exit 1; }
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+GEN=$ROOT/scripts/gen
+FIX=$ROOT/Tests/Fixtures
+SAMPLES=$ROOT/samples
+PY=${PYTHON:-python3}
+
+for tool in ip ethtool nft tcpdump dumpcap tshark capinfos dig ping openssl ss timeout "$PY"; do
+    command -v "$tool" >/dev/null 2>&1 || {
+        echo "record-fixtures.sh: $tool not found (Debian: apt-get install iproute2 ethtool nftables" \
+             "tcpdump tshark bind9-dnsutils iputils-ping openssl python3 python3-cryptography)" >&2
+        exit 1
+    }
+done
+"$PY" "$GEN/sfxquic.py" >/dev/null   # checks the QUIC key schedule against RFC 9001
+
+NS_A=sfx-a
+NS_B=sfx-b
+MAC_A=02:77:00:00:00:01
+MAC_B=02:77:00:00:00:02
+WORK=$(mktemp -d /tmp/sfx-record.XXXXXX)
+PIDS=()
+CAP_PID=
+CAP_DROPS=0
+RETRY=0
+
+log() { printf '== %s\n' "$*" >&2; }
+
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    PIDS=()
+    CAP_PID=
+    ip netns del "$NS_A" 2>/dev/null || true
+    ip netns del "$NS_B" 2>/dev/null || true
+}
+trap 'cleanup; rm -rf "$WORK"' EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------- plumbing
+
+# Fresh namespace sfx-a with only loopback (multicast enabled for mDNS).
+ns_lo() {
+    cleanup
+    ip netns add "$NS_A"
+    ip -n "$NS_A" link set lo up
+    ip -n "$NS_A" link set lo multicast on
+    ip -n "$NS_A" route add 224.0.0.0/4 dev lo
+}
+
+# sfx-a and sfx-b joined by sfx0 (10.77.0.1, fd77::1) -- sfx1 (10.77.0.2, fd77::2).
+# With "bare", the veth gets no addresses (for the VLAN fixture).
+ns_pair() {
+    cleanup
+    ip netns add "$NS_A"
+    ip netns add "$NS_B"
+    ip link add sfx0 address "$MAC_A" netns "$NS_A" type veth peer name sfx1 address "$MAC_B" netns "$NS_B"
+    local ns dev n
+    for n in 1 2; do
+        ns=$([[ $n == 1 ]] && echo "$NS_A" || echo "$NS_B")
+        dev=sfx$((n - 1))
+        ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0
+        ip -n "$ns" link set lo up
+        ip -n "$ns" link set "$dev" addrgenmode none
+        # wire-like frames: no TSO/GSO/GRO super-packets, checksums filled in
+        ip netns exec "$ns" ethtool -K "$dev" tx off rx off tso off gso off gro off >/dev/null
+        if [[ ${1:-} != bare ]]; then
+            ip -n "$ns" addr add "10.77.0.$n/24" dev "$dev"
+            ip -n "$ns" addr add "fd77::$n/64" dev "$dev" nodad
+        fi
+        ip -n "$ns" link set "$dev" up
+    done
+    sleep 0.5
+}
+
+# Forget a PID once it has been waited for, so cleanup never signals a
+# number the kernel may have handed to another process since.
+untrack() {
+    local pid keep=()
+    for pid in "${PIDS[@]}"; do
+        [[ $pid == "$1" ]] || keep+=("$pid")
+    done
+    PIDS=("${keep[@]}")
+}
+
+# Run a background service in a namespace; it is killed by cleanup.
+bg() {
+    local ns=$1
+    shift
+    ip netns exec "$ns" timeout 120 "$@" </dev/null >>"$WORK/bg.log" 2>&1 &
+    PIDS+=("$!")
+}
+
+serve() { local ns=$1; shift; bg "$ns" "$PY" "$GEN/sfx.py" serve --timeout 110 "$@"; }
+
+# One bounded client action of scripts/gen/sfx.py.
+cl() { local ns=$1; shift; ip netns exec "$ns" timeout 15 "$PY" "$GEN/sfx.py" "$@"; }
+
+in_ns() { local ns=$1; shift; ip netns exec "$ns" timeout 15 "$@"; }
+
+# wait_listen NS t|u PORT: until something listens on PORT in NS.
+wait_listen() {
+    local i
+    for i in $(seq 100); do
+        ip netns exec "$1" ss -Hln"$2" "sport = :$3" | grep -q . && return 0
+        sleep 0.05
+    done
+    echo "record-fixtures.sh: nothing listening on $2 port $3 in $1" >&2
+    exit 1
+}
+
+# cap_start NS FILE tcpdump|dumpcap ARGS...: start recording, wait until ready.
+# tcpdump runs in immediate mode, where libpcap uses TPACKET_V2 with ring
+# slots as large as the snaplen (256 KiB on "any"); the default 2 MiB ring
+# then holds 8 packets and a loopback burst overflows it, hence -B 65536.
+cap_start() {
+    local ns=$1 out=$2 tool=$3 i
+    shift 3
+    : >"$WORK/cap.log"
+    case $tool in
+        tcpdump)
+            ip netns exec "$ns" timeout -s INT 120 tcpdump -Z root -n -U --immediate-mode \
+                -B 65536 -c 20000 -w "$out" "$@" 2>"$WORK/cap.log" &
+            ;;
+        dumpcap)
+            ip netns exec "$ns" timeout -s INT 120 dumpcap -q -B 64 -c 20000 -a duration:115 \
+                -w "$out" "$@" 2>"$WORK/cap.log" &
+            ;;
+    esac
+    CAP_PID=$!
+    PIDS+=("$CAP_PID")
+    for i in $(seq 100); do
+        grep -qE 'listening on|Capturing on' "$WORK/cap.log" && { sleep 0.3; return 0; }
+        sleep 0.05
+    done
+    cat "$WORK/cap.log" >&2
+    echo "record-fixtures.sh: capture did not start" >&2
+    exit 1
+}
+
+# cap_stop: let the last packets reach the file, stop the recorder, and set
+# CAP_DROPS to the number of packets it reports as dropped.
+cap_stop() {
+    sleep 1.2
+    kill -INT "$CAP_PID"
+    wait "$CAP_PID" || true
+    untrack "$CAP_PID"
+    CAP_DROPS=$(awk '
+        / packets? dropped by kernel/ { n += $1 }
+        /^Packets received\/dropped on interface/ { split($NF, a, "/"); n += a[2] }
+        END { print n + 0 }' "$WORK/cap.log")
+}
+
+# install WORKFILE DEST: atomically replace the committed file, unless the
+# recorder dropped packets (then RETRY=1 and record() runs the fixture again).
+install_capture() {
+    [[ -s $1 ]] || { echo "record-fixtures.sh: $1 is empty" >&2; exit 1; }
+    if [[ $CAP_DROPS != 0 ]]; then
+        log "$(basename "$2"): recorder dropped $CAP_DROPS packets, recording again"
+        RETRY=1
+        return 0
+    fi
+    chmod 0644 "$1"
+    mv -f "$1" "$2"
+    log "$(basename "$2"): $(capinfos -c -M "$2" | sed -n 's/^Number of packets: *//p') packets"
+}
+
+# record FUNCTION: run one fixture recorder, at most three times.
+record() {
+    local try
+    for try in 1 2 3; do
+        RETRY=0
+        "$1"
+        [[ $RETRY == 0 ]] && return 0
+    done
+    echo "record-fixtures.sh: $1: packets dropped in every attempt" >&2
+    exit 1
+}
+
+CERT=$WORK/tls
+make_cert() {
+    mkdir -p "$CERT"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj /CN=sniff.example.test -keyout "$CERT/key.pem" -out "$CERT/cert.pem" 2>/dev/null
+}
+
+# tls_server NS ADDR:PORT N: openssl s_server for N connections.
+tls_server() {
+    bg "$1" openssl s_server -accept "$2" -cert "$CERT/cert.pem" -key "$CERT/key.pem" -naccept "$3" -quiet
+}
+
+# tls_client NS HOST:PORT SNI SRC:SPORT: full TLS 1.3 handshake, then close
+# (stdin is empty).
+tls_client() {
+    in_ns "$1" openssl s_client -connect "$2" -servername "$3" -bind "$4" </dev/null >/dev/null 2>&1
+}
+
+# dig with a fixed source port, one try.
+dg() {
+    local ns=$1
+    shift
+    in_ns "$ns" dig +tries=1 +time=2 "$@" >/dev/null
+}
+
+# ---------------------------------------------------------------- fixtures
+
+# 5 UDP datagrams (payload lengths 8, 64, 200, 512, 1200) to 127.0.0.1:47001
+# from port 40001, then one TCP connection 40002 -> 47002: client sends
+# "hello from the sniff fixture client\n" (36 bytes), server answers
+# "pong from the sniff fixture server\n" (35 bytes), client then server close.
+lo_small_traffic() {
+    local sizes=$1
+    cl "$NS_A" udp-send 127.0.0.1 47001 --sport 40001 --sizes "$sizes" --gap 0.05
+    sleep 0.1
+    cl "$NS_A" tcp-exchange 127.0.0.1 47002 --sport 40002
+}
+
+lo_small_servers() {
+    serve "$NS_A" udp-sink@127.0.0.1:47001 tcp-reply@127.0.0.1:47002
+    wait_listen "$NS_A" u 47001
+    wait_listen "$NS_A" t 47002
+}
+
+rec_lo_udp_tcp() {
+    ns_lo
+    lo_small_servers
+    cap_start "$NS_A" "$WORK/lo-udp-tcp.pcap" tcpdump -i lo
+    lo_small_traffic 8,64,200,512,1200
+    cap_stop
+    install_capture "$WORK/lo-udp-tcp.pcap" "$FIX/lo-udp-tcp.pcap"
+}
+
+# Same kind of traffic (UDP payloads 16, 300, 1000), nanosecond pcap.
+rec_lo_nano() {
+    ns_lo
+    lo_small_servers
+    cap_start "$NS_A" "$WORK/lo-nano.pcap" tcpdump -i lo --time-stamp-precision=nano
+    lo_small_traffic 16,300,1000
+    cap_stop
+    install_capture "$WORK/lo-nano.pcap" "$FIX/lo-nano.pcap"
+}
+
+# Same traffic, written by dumpcap as pcapng (if_tsresol = 9, nanoseconds).
+rec_lo_nano_pcapng() {
+    ns_lo
+    lo_small_servers
+    cap_start "$NS_A" "$WORK/lo-nano.pcapng" dumpcap -i lo
+    lo_small_traffic 16,300,1000
+    cap_stop
+    install_capture "$WORK/lo-nano.pcapng" "$FIX/lo-nano.pcapng"
+}
+
+# Untagged kernel ping, then 802.1Q VLAN 100 and 802.1ad 200 / 802.1Q 300
+# frames from scripts/gen/sfxvlan.py (see the header for why user space).
+rec_vlan() {
+    ns_pair bare
+    ip -n "$NS_A" addr add 10.77.0.1/24 dev sfx0
+    ip -n "$NS_B" addr add 10.77.0.2/24 dev sfx1
+    bg "$NS_B" "$PY" "$GEN/sfxvlan.py" respond sfx1 --timeout 30
+    sleep 0.5
+    cap_start "$NS_A" "$WORK/vlan.pcap" tcpdump -i sfx0 'not ip6 proto 0'
+    in_ns "$NS_A" ping -n -q -c 2 -i 0.2 10.77.0.2 >/dev/null
+    in_ns "$NS_A" "$PY" "$GEN/sfxvlan.py" send sfx0 "$MAC_B" --gap 0.05
+    cap_stop
+    install_capture "$WORK/vlan.pcap" "$FIX/vlan.pcap"
+}
+
+# tcpdump -i any -y LINUX_SLL2 in sfx-a: loopback UDP/TCP/ICMP/UDPv6 and an
+# ICMP echo over the veth (a second interface index in the SLL2 header).
+rec_sll2() {
+    ns_pair
+    serve "$NS_A" udp-sink@127.0.0.1:47001 tcp-reply@127.0.0.1:47002 "udp-sink@[::1]:47003"
+    wait_listen "$NS_A" t 47002
+    wait_listen "$NS_A" u 47003
+    cap_start "$NS_A" "$WORK/sll2.pcap" tcpdump -i any -y LINUX_SLL2 'not ip6 proto 0'
+    cl "$NS_A" udp-send 127.0.0.1 47001 --sport 40001 --sizes 10,100,1000
+    cl "$NS_A" tcp-exchange 127.0.0.1 47002 --sport 40002
+    in_ns "$NS_A" ping -n -q -c 2 -i 0.2 127.0.0.1 >/dev/null
+    cl "$NS_A" udp-send ::1 47003 --sport 40003 --sizes 20,400
+    in_ns "$NS_A" ping -n -q -c 1 10.77.0.2 >/dev/null
+    cap_stop
+    install_capture "$WORK/sll2.pcap" "$FIX/sll2.pcap"
+}
+
+# dumpcap -i lo -i sfx0: two IDBs, both Ethernet; sfx0 has snaplen 200, so its
+# 1000-byte UDP datagram is truncated (cap_len < len) on interface 1 only.
+rec_multi_iface() {
+    ns_pair
+    serve "$NS_A" udp-sink@127.0.0.1:47001 tcp-reply@127.0.0.1:47002
+    serve "$NS_B" udp-sink@10.77.0.2:47010
+    wait_listen "$NS_A" t 47002
+    wait_listen "$NS_B" u 47010
+    cap_start "$NS_A" "$WORK/multi-iface.pcapng" dumpcap -i lo -i sfx0 -s 200 -f 'not ip6 proto 0'
+    cl "$NS_A" udp-send 127.0.0.1 47001 --sport 40001 --sizes 32,64,128
+    in_ns "$NS_A" ping -n -q -c 2 -i 0.2 10.77.0.2 >/dev/null
+    cl "$NS_A" tcp-exchange 127.0.0.1 47002 --sport 40002
+    cl "$NS_A" udp-send 10.77.0.2 47010 --sport 40010 --sizes 64,1000
+    in_ns "$NS_A" ping -n -q -6 -c 2 -i 0.2 fd77::2 >/dev/null
+    cap_stop
+    install_capture "$WORK/multi-iface.pcapng" "$FIX/multi-iface.pcapng"
+}
+
+# DNS over UDP and TCP on loopback: the sfxdns responder on 127.0.0.1 / ::1,
+# ports 5300 and 53, queried by dig with fixed source ports; plus an mDNS
+# query from port 5353 to 224.0.0.251 answered by multicast.
+rec_dns() {
+    ns_lo
+    serve "$NS_A" dns@127.0.0.1:5300 "dns@[::1]:5300" dns@127.0.0.1:53 "dns@[::1]:53" mdns@127.0.0.1:5353
+    wait_listen "$NS_A" t 5300
+    wait_listen "$NS_A" t 53
+    wait_listen "$NS_A" u 5353
+    # not igmp: the responder's group join is re-reported on a timer
+    cap_start "$NS_A" "$WORK/dns.pcap" tcpdump -i lo 'not igmp'
+    dg "$NS_A" -b '127.0.0.1#40531' @127.0.0.1 -p 5300 www.sniff.test A
+    dg "$NS_A" -b '::1#40532' @::1 -p 5300 www.sniff.test AAAA
+    dg "$NS_A" -b '127.0.0.1#40533' @127.0.0.1 -p 53 alias.sniff.test A      # CNAME, CNAME, A
+    dg "$NS_A" -b '127.0.0.1#40534' @127.0.0.1 -p 53 nx.sniff.test A         # NXDOMAIN + SOA
+    dg "$NS_A" -b '::1#40535' @::1 -p 53 multi.sniff.test A                  # 3 A, owners 0xc00c
+    dg "$NS_A" -b '127.0.0.1#40536' @127.0.0.1 -p 53 +tcp alias.sniff.test A # over TCP
+    dg "$NS_A" -b '::1#40537' @::1 -p 5300 +tcp mail.sniff.test MX           # MX + additional A
+    dg "$NS_A" -b '127.0.0.1#40538' @127.0.0.1 -p 5300 txt.sniff.test TXT
+    dg "$NS_A" -b '127.0.0.1#40539' @127.0.0.1 -p 53 www.example.com A       # REFUSED (not our zone)
+    cl "$NS_A" mdns-query 127.0.0.1 sniffer.local
+    cap_stop
+    install_capture "$WORK/dns.pcap" "$FIX/dns.pcap"
+}
+
+# TCP cases on loopback, client ports 41000-41006:
+#  (a) 41000 -> 47100 complete connection, data both ways, FIN both ways
+#  (b) 41001 -> 47101 closed port: SYN, RST-ACK
+#  (c) 41002 -> 47102 data both ways, then the client aborts (SO_LINGER 0): RST
+#  (d) 41003 -> 47103 SYN dropped by an nft input rule; the client gives up
+#      after 0.5 s, before the first retransmission: one unanswered SYN
+#  (e) 41004 -> 47104 complete connection whose SYN the capture filter leaves
+#      out, so the flow starts with the SYN-ACK
+#  (f) 41005 -> 47105 complete connection over IPv6 (::1)
+#  (g) 41006 -> 47106 IPv6 closed port: SYN, RST-ACK
+rec_tcp_states() {
+    ns_lo
+    ip netns exec "$NS_A" nft -f - <<'EOF'
+table inet sfx {
+    chain input {
+        type filter hook input priority 0; policy accept;
+        tcp dport 47103 drop
+    }
+}
+EOF
+    serve "$NS_A" tcp-reply@127.0.0.1:47100 tcp-reply@127.0.0.1:47102 tcp-reply@127.0.0.1:47104 \
+        "tcp-reply@[::1]:47105"
+    wait_listen "$NS_A" t 47105
+    cap_start "$NS_A" "$WORK/tcp-states.pcap" tcpdump -i lo \
+        'not (ip and tcp src port 41004 and tcp[tcpflags] == tcp-syn)'
+    cl "$NS_A" tcp-exchange 127.0.0.1 47100 --sport 41000
+    sleep 0.1
+    cl "$NS_A" tcp-refused 127.0.0.1 47101 --sport 41001
+    sleep 0.1
+    cl "$NS_A" tcp-exchange 127.0.0.1 47102 --sport 41002 --abort
+    sleep 0.1
+    cl "$NS_A" tcp-syn-only 127.0.0.1 47103 --sport 41003 --wait 0.5
+    sleep 0.1
+    cl "$NS_A" tcp-exchange 127.0.0.1 47104 --sport 41004
+    sleep 0.1
+    cl "$NS_A" tcp-exchange ::1 47105 --sport 41005
+    sleep 0.1
+    cl "$NS_A" tcp-refused ::1 47106 --sport 41006
+    cap_stop
+    install_capture "$WORK/tcp-states.pcap" "$FIX/tcp-states.pcap"
+}
+
+# Application payloads on loopback: HTTP/1.1 GET (high port, port 80, IPv6),
+# TLS 1.3 ClientHello with SNI sniff.example.test (openssl), SSH banners on
+# port 22, QUIC v1 Initials to udp/443 (nobody listens: ICMP and ICMPv6 port
+# unreachable quote them), ICMP and ICMPv6 echo.
+rec_app() {
+    ns_lo
+    make_cert
+    serve "$NS_A" http@127.0.0.1:48080 http@127.0.0.1:80 "http@[::1]:80" ssh@127.0.0.1:22
+    tls_server "$NS_A" 127.0.0.1:443 1
+    wait_listen "$NS_A" t 48080
+    wait_listen "$NS_A" t 22
+    wait_listen "$NS_A" t 443
+    cap_start "$NS_A" "$WORK/app.pcap" tcpdump -i lo
+    cl "$NS_A" http-get 127.0.0.1 48080 --sport 42001 --host 127.0.0.1:48080 --path /index.html
+    cl "$NS_A" http-get 127.0.0.1 80 --sport 42002 --host www.sniff.test --path /
+    cl "$NS_A" http-get ::1 80 --sport 42003 --host '[::1]' --path /v6
+    tls_client "$NS_A" 127.0.0.1:443 sniff.example.test 127.0.0.1:42004
+    cl "$NS_A" ssh-banner 127.0.0.1 22 --sport 42005
+    cl "$NS_A" quic-initial 127.0.0.1 443 --sport 42006
+    cl "$NS_A" quic-initial ::1 443 --sport 42007 --dcid 5f1ff00d5f1ff00d
+    in_ns "$NS_A" ping -n -q -c 2 -i 0.2 127.0.0.1 >/dev/null
+    in_ns "$NS_A" ping -n -q -6 -c 2 -i 0.2 ::1 >/dev/null
+    cap_stop
+    install_capture "$WORK/app.pcap" "$FIX/app.pcap"
+}
+
+# Hostile strings in names a UI will display: DNS question names with HTML
+# in their labels (hand-built queries; the responder answers NXDOMAIN and
+# echoes the name), HTTP Host headers, a path, a User-Agent and a TLS SNI.
+rec_xss() {
+    ns_lo
+    make_cert
+    serve "$NS_A" dns@127.0.0.1:53 http@127.0.0.1:80
+    tls_server "$NS_A" 127.0.0.1:443 1
+    wait_listen "$NS_A" u 53
+    wait_listen "$NS_A" t 80
+    wait_listen "$NS_A" t 443
+    cap_start "$NS_A" "$WORK/xss.pcap" tcpdump -i lo
+    cl "$NS_A" dns-query 127.0.0.1 53 --sport 43001 --id 0x1337 \
+        --label '<img src=x onerror=alert(1)>' --label '<script>' --label xss --label sniff --label test
+    cl "$NS_A" dns-query 127.0.0.1 53 --sport 43002 --id 0x1338 --qtype AAAA \
+        --label '<script>alert(1)</script>' --label sniff --label test
+    cl "$NS_A" http-get 127.0.0.1 80 --sport 43003 --host '<script>alert(1)</script>.example'
+    cl "$NS_A" http-get 127.0.0.1 80 --sport 43004 --host '<img src=x onerror=alert(1)>' \
+        --path '/?q=<svg/onload=alert(1)>' --user-agent '"><script>alert(document.domain)</script>'
+    tls_client "$NS_A" 127.0.0.1:443 '<script>alert(1)</script>' 127.0.0.1:43005
+    cap_stop
+    install_capture "$WORK/xss.pcap" "$FIX/xss.pcap"
+}
+
+# The newcomer's sample: client sfx-a talks to services in sfx-b over the
+# veth; dumpcap records sfx0 (pcapng, Ethernet, nanoseconds).
+rec_sample() {
+    ns_pair
+    make_cert
+    ip netns exec "$NS_B" nft -f - <<'EOF'
+table inet sfx {
+    chain input {
+        type filter hook input priority 0; policy accept;
+        tcp dport 8443 drop
+    }
+}
+EOF
+    serve "$NS_B" dns@10.77.0.2:53 "dns@[fd77::2]:53" mdns@10.77.0.2:5353 \
+        http@10.77.0.2:80 "http@[fd77::2]:80" ssh@10.77.0.2:22 tcp-reply@10.77.0.2:7000 \
+        udp-echo@10.77.0.2:7 "udp-echo@[fd77::2]:7"
+    tls_server "$NS_B" 10.77.0.2:443 2
+    wait_listen "$NS_B" t 7000
+    wait_listen "$NS_B" u 5353
+    wait_listen "$NS_B" t 443
+    cap_start "$NS_A" "$WORK/sample.pcapng" dumpcap -i sfx0 -f 'not ip6 proto 0 and not igmp'
+    local a=10.77.0.2 a6=fd77::2 i
+    in_ns "$NS_A" ping -n -q -c 3 -i 0.2 "$a" >/dev/null
+    in_ns "$NS_A" ping -n -q -6 -c 3 -i 0.2 "$a6" >/dev/null
+    dg "$NS_A" -b '10.77.0.1#40531' @"$a" www.sniff.test A
+    dg "$NS_A" -b 'fd77::1#40532' @"$a6" www.sniff.test AAAA
+    dg "$NS_A" -b '10.77.0.1#40533' @"$a" alias.sniff.test A
+    dg "$NS_A" -b '10.77.0.1#40534' @"$a" nx.sniff.test A
+    dg "$NS_A" -b 'fd77::1#40535' @"$a6" multi.sniff.test A
+    dg "$NS_A" -b '10.77.0.1#40536' @"$a" +tcp mail.sniff.test MX
+    dg "$NS_A" -b '10.77.0.1#40537' @"$a" txt.sniff.test TXT
+    cl "$NS_A" mdns-query 10.77.0.1 sniffer.local
+    for i in 1 2 3 4 5 6; do
+        cl "$NS_A" http-get "$a" 80 --sport $((42000 + i)) --host www.sniff.test --path "/page/$i"
+    done
+    cl "$NS_A" http-get "$a6" 80 --sport 42010 --host '[fd77::2]' --path /v6
+    cl "$NS_A" http-get "$a" 80 --sport 42013 --host www.sniff.test --path /big/1
+    cl "$NS_A" http-get "$a6" 80 --sport 42014 --host '[fd77::2]' --path /big/2
+    dg "$NS_A" -b 'fd77::1#40538' @"$a6" alias.sniff.test AAAA
+    dg "$NS_A" -b 'fd77::1#40539' @"$a6" +tcp multi.sniff.test AAAA
+    dg "$NS_A" -b '10.77.0.1#40540' @"$a" www.example.com A
+    tls_client "$NS_A" "$a:443" sniff.example.test 10.77.0.1:42011
+    tls_client "$NS_A" "$a:443" api.sniff.test 10.77.0.1:42012
+    cl "$NS_A" ssh-banner "$a" 22 --sport 42020
+    cl "$NS_A" quic-initial "$a" 443 --sport 42021
+    cl "$NS_A" quic-initial "$a6" 443 --sport 42022 --dcid 5f1ff00d5f1ff00d
+    cl "$NS_A" tcp-exchange "$a" 7000 --sport 41000
+    cl "$NS_A" tcp-exchange "$a" 7000 --sport 41002 --abort
+    cl "$NS_A" tcp-refused "$a" 9999 --sport 41001
+    cl "$NS_A" tcp-refused "$a6" 9999 --sport 41006
+    cl "$NS_A" tcp-syn-only "$a" 8443 --sport 41003 --wait 0.5
+    cl "$NS_A" udp-send "$a" 7 --sport 40007 --expect-echo --gap 0.01 \
+        --sizes 1,2,4,8,16,32,64,100,128,200,256,300,400,512,600,700,800,900,1000,1200,1400,1472
+    cl "$NS_A" udp-send "$a6" 7 --sport 40008 --expect-echo --gap 0.01 --sizes 8,64,512,1024,1452
+    cap_stop
+    install_capture "$WORK/sample.pcapng" "$SAMPLES/sample.pcapng"
+}
+
+# ---------------------------------------------------------------- main
+
+mkdir -p "$FIX" "$SAMPLES"
+record rec_lo_udp_tcp
+record rec_lo_nano
+record rec_lo_nano_pcapng
+record rec_vlan
+record rec_sll2
+record rec_multi_iface
+record rec_dns
+record rec_tcp_states
+record rec_app
+record rec_xss
+record rec_sample
+cleanup
+
+"$ROOT/scripts/make-truth.sh" \
+    "$FIX/lo-udp-tcp.pcap" "$FIX/lo-nano.pcap" "$FIX/lo-nano.pcapng" "$FIX/vlan.pcap" \
+    "$FIX/sll2.pcap" "$FIX/multi-iface.pcapng" "$FIX/dns.pcap" "$FIX/tcp-states.pcap" \
+    "$FIX/app.pcap" "$FIX/xss.pcap" "$SAMPLES/sample.pcapng"
+
+# ---------------------------------------------------------------- checks
+# Each capture must still show what tests and the README rely on. A failed
+# check means a recording went wrong; fix it before committing the files.
+
+mkdir -p "$WORK/wsconfig"
+export WIRESHARK_CONFIG_DIR=$WORK/wsconfig LC_ALL=C
+FAILED=0
+
+fail() { echo "CHECK FAILED: $*" >&2; FAILED=1; }
+
+# check FILE FILTER OP N: the number of frames matching FILTER must be OP N.
+check() {
+    local n
+    n=$(tshark -n -r "$1" -Y "$2" 2>/dev/null | wc -l)
+    [ "$n" "$3" "$4" ] || fail "$(basename "$1"): [$2] matched $n frames, expected $3 $4"
+}
+
+# check_bytes FILE OFFSET HEX: the file has these bytes at OFFSET.
+check_bytes() {
+    local got
+    got=$(od -An -tx1 -j "$2" -N $((${#3} / 2)) "$1" | tr -d ' \n')
+    [[ $got == "$3" ]] || fail "$(basename "$1"): bytes at $2 are $got, expected $3"
+}
+
+# check_info FILE TEXT: capinfos output contains TEXT.
+check_info() {
+    capinfos "$1" 2>/dev/null | grep -qF "$2" || fail "$(basename "$1"): capinfos lacks '$2'"
+}
+
+F=$FIX
+PCAP_US=d4c3b2a1 PCAP_NS=4d3cb2a1 PCAPNG=0a0d0d0a
+
+check_bytes "$F/lo-udp-tcp.pcap" 0 $PCAP_US
+check_bytes "$F/lo-udp-tcp.pcap" 20 01000000                      # LINKTYPE_ETHERNET
+check "$F/lo-udp-tcp.pcap" 'udp.dstport == 47001' -eq 5
+for n in 8 64 200 512 1200; do
+    check "$F/lo-udp-tcp.pcap" "udp.length == $((n + 8))" -eq 1
+done
+check "$F/lo-udp-tcp.pcap" 'tcp.flags == 0x002' -eq 1
+check "$F/lo-udp-tcp.pcap" 'tcp.flags.fin == 1' -eq 2
+check "$F/lo-udp-tcp.pcap" 'tcp.len == 36 || tcp.len == 35' -eq 2
+
+check_bytes "$F/lo-nano.pcap" 0 $PCAP_NS
+check "$F/lo-nano.pcap" 'udp.dstport == 47001' -eq 3
+check "$F/lo-nano.pcap" 'tcp.flags.fin == 1' -eq 2
+check_bytes "$F/lo-nano.pcapng" 0 $PCAPNG
+check_info "$F/lo-nano.pcapng" 'Time precision = nanoseconds (9)'
+check "$F/lo-nano.pcapng" 'udp.dstport == 47001' -eq 3
+
+check "$F/vlan.pcap" 'eth.type == 0x8100 && vlan.id == 100' -eq 14
+check "$F/vlan.pcap" 'eth.type == 0x88a8 && ieee8021ad.id == 200 && vlan.id == 300' -eq 10
+check "$F/vlan.pcap" 'vlan.id == 100 && icmpv6.type == 129' -eq 1
+check "$F/vlan.pcap" 'vlan.priority == 3 || ieee8021ad.priority == 5' -eq 4
+check "$F/vlan.pcap" 'not vlan && not ieee8021ad && icmp' -eq 4
+
+check_bytes "$F/sll2.pcap" 20 14010000                             # LINKTYPE_LINUX_SLL2 (276)
+check "$F/sll2.pcap" 'sll.ifindex == 1' -ge 18
+check "$F/sll2.pcap" 'sll.ifindex != 1' -ge 4
+check "$F/sll2.pcap" 'icmp.type == 8' -eq 3
+check "$F/sll2.pcap" 'ipv6 && udp' -eq 2
+check "$F/sll2.pcap" 'tcp.flags.fin == 1' -eq 2
+
+check_bytes "$F/multi-iface.pcapng" 0 $PCAPNG
+check_info "$F/multi-iface.pcapng" 'Number of interfaces in file: 2'
+check "$F/multi-iface.pcapng" 'frame.interface_id == 0' -ge 13
+check "$F/multi-iface.pcapng" 'frame.interface_id == 1' -ge 12
+check "$F/multi-iface.pcapng" 'frame.interface_id == 1 && frame.cap_len < frame.len' -eq 1
+
+check "$F/dns.pcap" 'dns.flags.response == 0 && udp.dstport == 53' -eq 4
+check "$F/dns.pcap" 'dns.flags.response == 1 && dns.resp.type == 5' -ge 2   # CNAME chain
+check "$F/dns.pcap" 'dns.flags.rcode == 3' -eq 1                           # NXDOMAIN
+check "$F/dns.pcap" 'dns.flags.rcode == 5' -eq 1                           # REFUSED
+check "$F/dns.pcap" 'tcp.port == 53 && dns' -eq 2
+check "$F/dns.pcap" 'ipv6 && dns' -ge 4
+check "$F/dns.pcap" 'mdns && ip.dst == 224.0.0.251' -eq 2
+check "$F/dns.pcap" 'dns.flags.response == 1 && udp.payload contains c0:0c' -eq 5  # -> question name
+check "$F/dns.pcap" 'dns.flags.rcode == 3 && udp.payload contains c0:0f' -eq 1       # -> its suffix
+
+check "$F/tcp-states.pcap" 'tcp.flags == 0x014' -eq 3                    # refused v4/v6, abort
+check "$F/tcp-states.pcap" 'tcp.srcport == 41002 && tcp.flags.reset == 1' -eq 1
+check "$F/tcp-states.pcap" 'tcp.port == 47103' -eq 1                     # lone SYN
+check "$F/tcp-states.pcap" 'tcp.port == 41004 && tcp.flags == 0x002' -eq 0
+check "$F/tcp-states.pcap" 'tcp.port == 41004 && tcp.flags == 0x012' -eq 1
+check "$F/tcp-states.pcap" 'tcp.flags.fin == 1' -eq 6
+check "$F/tcp-states.pcap" 'ipv6 && tcp' -eq 12
+
+check "$F/app.pcap" 'http.host == "www.sniff.test" && tcp.dstport == 80' -eq 1
+check "$F/app.pcap" 'http.host == "127.0.0.1:48080"' -eq 1
+check "$F/app.pcap" 'ipv6 && http.request' -eq 1
+check "$F/app.pcap" 'tls.handshake.type == 1 && tls.handshake.extensions_server_name == "sniff.example.test"' -eq 3
+check "$F/app.pcap" 'ssh.protocol == "SSH-2.0-OpenSSH_9.2"' -eq 1
+check "$F/app.pcap" 'udp.dstport == 443 && quic.long.packet_type == 0 && !icmp && !icmpv6' -eq 2
+check "$F/app.pcap" 'icmp.type == 3 && icmp.code == 3' -eq 1
+check "$F/app.pcap" 'icmpv6.type == 1 && icmpv6.code == 4' -eq 1
+check "$F/app.pcap" 'icmp.type == 8 || icmpv6.type == 128' -eq 4
+
+check "$F/xss.pcap" 'dns.qry.name contains "<img src=x onerror=alert(1)>" && dns.qry.name contains "<script>"' -eq 2
+check "$F/xss.pcap" 'dns.qry.name == "<script>alert(1)</script>.sniff.test"' -eq 2
+check "$F/xss.pcap" 'http.host == "<script>alert(1)</script>.example"' -eq 1
+check "$F/xss.pcap" 'http.host == "<img src=x onerror=alert(1)>"' -eq 1
+check "$F/xss.pcap" 'tls.handshake.extensions_server_name == "<script>alert(1)</script>"' -eq 1
+
+S=$SAMPLES/sample.pcapng
+check_bytes "$S" 0 $PCAPNG
+[[ $(stat -c %s "$S") -lt 500000 ]] || fail "sample.pcapng is 500 kB or more"
+check "$S" 'frame' -ge 300
+check "$S" 'frame' -le 2000
+check "$S" 'frame.len > 1514' -eq 0
+check "$S" 'dns.flags.rcode == 3' -ge 1
+check "$S" 'http.request' -eq 9
+check "$S" 'tls.handshake.extensions_server_name == "sniff.example.test"' -ge 2
+check "$S" 'tcp.flags.reset == 1' -eq 3
+check "$S" 'tcp.dstport == 8443' -eq 1
+check "$S" 'icmp.type == 3 || icmpv6.type == 1' -eq 2
+check "$S" 'ipv6' -ge 50
+check "$S" 'icmp.type == 8 || icmpv6.type == 128' -eq 6
+
+[[ $FAILED == 0 ]] || { echo "record-fixtures.sh: some checks failed (see above)" >&2; exit 1; }
+log "all checks passed"
