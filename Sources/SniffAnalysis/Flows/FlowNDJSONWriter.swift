@@ -1,0 +1,123 @@
+import SniffCore
+import SniffDecode
+
+/// Writes flows as NDJSON with Zeek's conn.log field names (`id.orig_h` ...), then
+/// Sniff's extra fields. Fields Zeek would leave unset are omitted, as in Zeek's own
+/// JSON logs.
+///
+///     {"ts":1700000000.123456,"uid":"C...","id.orig_h":"10.0.0.1","id.orig_p":51000,
+///      "id.resp_h":"10.0.0.2","id.resp_p":443,"proto":"tcp","service":"ssl",
+///      "duration":1.5,"orig_bytes":517,"resp_bytes":4000,"conn_state":"SF",
+///      "local_orig":true,"local_resp":true,"missed_bytes":0,"history":"ShADadFf",
+///      "orig_pkts":9,"orig_ip_bytes":1000,"resp_pkts":8,"resp_ip_bytes":4500,
+///      "community_id":"1:...","app":"TLS","app_source":"payload","tls_sni":"example.com",...}
+public struct FlowNDJSONWriter: Sendable {
+    public var format: FlowFormat
+
+    public init(format: FlowFormat = FlowFormat()) { self.format = format }
+
+    /// Appends one line (with its newline).
+    public func write(_ f: Flow, reason: FlowEndReason? = nil, into s: inout ByteSink) {
+        s.append("{\"ts\":" as StaticString)
+        FlowFormat.appendSeconds(f.startNanos, into: &s)
+        s.append(",\"uid\":\"" as StaticString)
+        FlowUID.append(seed: format.uidSeed, flow: f, into: &s)
+        s.append("\",\"id.orig_h\":\"" as StaticString)
+        f.origAddress.write(into: &s)
+        s.append("\",\"id.orig_p\":" as StaticString)
+        s.append(decimal: UInt64(f.origPort))
+        s.append(",\"id.resp_h\":\"" as StaticString)
+        f.respAddress.write(into: &s)
+        s.append("\",\"id.resp_p\":" as StaticString)
+        s.append(decimal: UInt64(f.respPort))
+        s.append(",\"proto\":\"" as StaticString)
+        s.append(f.transportName)
+        s.append(UInt8(ascii: "\""))
+        if let service = f.service {
+            s.append(",\"service\":\"" as StaticString)
+            s.append(service)
+            s.append(UInt8(ascii: "\""))
+        }
+        if FlowFormat.hasDuration(f) {
+            s.append(",\"duration\":" as StaticString)
+            FlowFormat.appendSeconds(f.durationNanos, into: &s)
+            s.append(",\"orig_bytes\":" as StaticString)
+            s.append(decimal: f.origBytes)
+            s.append(",\"resp_bytes\":" as StaticString)
+            s.append(decimal: f.respBytes)
+        }
+        s.append(",\"conn_state\":\"" as StaticString)
+        s.append(f.connState.name)
+        s.append(UInt8(ascii: "\""))
+        if !format.localNetworks.isEmpty {
+            s.append(",\"local_orig\":" as StaticString)
+            s.append(format.localNetworks.contains(f.origAddress) ? "true" as StaticString : "false")
+            s.append(",\"local_resp\":" as StaticString)
+            s.append(format.localNetworks.contains(f.respAddress) ? "true" as StaticString : "false")
+        }
+        s.append(",\"missed_bytes\":0" as StaticString)
+        if !f.history.isEmpty {
+            s.append(",\"history\":\"" as StaticString)
+            f.history.write(into: &s)
+            s.append(UInt8(ascii: "\""))
+        }
+        s.append(",\"orig_pkts\":" as StaticString)
+        s.append(decimal: UInt64(f.orig.packets))
+        s.append(",\"orig_ip_bytes\":" as StaticString)
+        s.append(decimal: f.orig.ipBytes)
+        s.append(",\"resp_pkts\":" as StaticString)
+        s.append(decimal: UInt64(f.resp.packets))
+        s.append(",\"resp_ip_bytes\":" as StaticString)
+        s.append(decimal: f.resp.ipBytes)
+        s.append(",\"community_id\":\"" as StaticString)
+        CommunityID.append(f.key, seed: format.communityIDSeed, into: &s)
+        s.append(UInt8(ascii: "\""))
+        if f.key.vlan != 0 {
+            s.append(",\"vlan\":" as StaticString)
+            s.append(decimal: UInt64(f.key.vlan))
+        }
+        s.append(",\"app\":\"" as StaticString)
+        s.appendJSONEscaped(f.app.name)
+        s.append("\",\"app_source\":\"" as StaticString)
+        s.append(f.appSource.name)
+        s.append(UInt8(ascii: "\""))
+        let d = f.details
+        string(",\"dns_query\":\"", d.dnsQuery, &s)
+        string(",\"tls_sni\":\"", d.tlsSNI, &s)
+        if d.tlsVersion != 0 { string(",\"tls_version\":\"", TLS.versionName(d.tlsVersion), &s) }
+        string(",\"http_host\":\"", d.httpHost, &s)
+        if let m = d.httpMethod {
+            s.append(",\"http_method\":\"" as StaticString)
+            s.append(m.name)
+            s.append(UInt8(ascii: "\""))
+        }
+        string(",\"http_uri\":\"", d.httpPath, &s)
+        string(",\"ssh_client\":\"", d.sshClient, &s)
+        string(",\"ssh_server\":\"", d.sshServer, &s)
+        if let v = d.quicVersion { string(",\"quic_version\":\"", QUIC.versionName(v), &s) }
+        if f.isTCP {
+            s.append(",\"orig_tcp_flags\":\"" as StaticString)
+            TCP.writeFlagLetters(f.orig.tcpFlags, into: &s)
+            s.append("\",\"resp_tcp_flags\":\"" as StaticString)
+            TCP.writeFlagLetters(f.resp.tcpFlags, into: &s)
+            s.append(UInt8(ascii: "\""))
+        }
+        s.append(",\"orig_l2_bytes\":" as StaticString)
+        s.append(decimal: f.orig.wireBytes)
+        s.append(",\"resp_l2_bytes\":" as StaticString)
+        s.append(decimal: f.resp.wireBytes)
+        if let reason {
+            s.append(",\"end_reason\":\"" as StaticString)
+            s.append(reason.name)
+            s.append(UInt8(ascii: "\""))
+        }
+        s.append("}\n" as StaticString)
+    }
+
+    private func string(_ prefix: StaticString, _ value: String?, _ s: inout ByteSink) {
+        guard let value else { return }
+        s.append(prefix)
+        s.appendJSONEscaped(value)
+        s.append(UInt8(ascii: "\""))
+    }
+}

@@ -1,0 +1,144 @@
+import SniffCore
+
+/// What a TLS ClientHello says about the connection, as offsets into the buffer it was
+/// read from, so that nothing is copied unless someone asks for the name.
+public struct TLSClientHello: Sendable, Equatable {
+    /// The record layer's version (often 0x0301 even for TLS 1.3).
+    public var recordVersion: UInt16 = 0
+    /// The hello's `legacy_version` (0x0303 for TLS 1.2 and 1.3).
+    public var clientVersion: UInt16 = 0
+    /// The highest non-GREASE version in the supported_versions extension, or 0.
+    public var supportedVersion: UInt16 = 0
+    /// Offset and length of the server_name host name, or -1/0 when absent or cut off.
+    public var sniOffset: Int = -1
+    public var sniLength: Int = 0
+    /// True when the extensions were read to their end (the hello was fully captured).
+    public var complete = false
+
+    public init() {}
+
+    public var hasSNI: Bool { sniOffset >= 0 }
+
+    /// The version the client offers: supported_versions when present, else legacy_version.
+    public var version: UInt16 { supportedVersion != 0 ? supportedVersion : clientVersion }
+}
+
+/// TLS records (RFC 8446 section 5.1) and the ClientHello handshake message (section
+/// 4.1.2), with the server_name extension (RFC 6066 section 3).
+///
+///     record: type(1)=22 version(2) length(2)
+///     handshake: type(1)=1 length(3) legacy_version(2) random(32) session_id<0..32>
+///                cipher_suites<2..2^16-2> compression_methods<1..2^8-1> extensions<0..2^16-1>
+public enum TLS {
+    public static let recordHeaderLength = 5
+    public static let handshakeContentType: UInt8 = 22
+    public static let clientHelloType: UInt8 = 1
+    public static let serverNameExtension: UInt16 = 0
+    public static let supportedVersionsExtension: UInt16 = 43
+
+    /// True for the GREASE values of RFC 8701 (0x0A0A, 0x1A1A, ... 0xFAFA).
+    @inlinable
+    public static func isGREASE(_ v: UInt16) -> Bool { v & 0x0F0F == 0x0A0A && v >> 8 == v & 0xFF }
+
+    /// Parses a ClientHello that starts a TCP payload at `offset`, reading at most
+    /// `length` bytes. Returns nil unless the bytes are a handshake record holding a
+    /// ClientHello; a hello cut short by the capture still returns what was read.
+    public static func parseClientHello(_ c: ByteCursor, at offset: Int, length: Int) -> TLSClientHello? {
+        guard length >= recordHeaderLength + 4,
+              c.getUInt8(at: offset) == handshakeContentType,
+              let recordVersion = c.getUInt16(at: offset + 1), recordVersion >> 8 == 3, recordVersion & 0xFF <= 4,
+              let recordLength = c.getUInt16(at: offset + 3), recordLength >= 4,
+              c.getUInt8(at: offset + 5) == clientHelloType,
+              let hsHigh = c.getUInt8(at: offset + 6), let hsLow = c.getUInt16(at: offset + 7) else { return nil }
+        let handshakeLength = Int(hsHigh) << 16 | Int(hsLow)
+        guard handshakeLength >= 38 else { return nil }
+        var hello = TLSClientHello()
+        hello.recordVersion = recordVersion
+        // The body ends where the handshake says, but never past the captured bytes.
+        let bodyStart = offset + 9
+        let end = Swift.min(offset + Swift.min(length, c.count - offset), bodyStart + handshakeLength)
+        guard let clientVersion = c.getUInt16(at: bodyStart), clientVersion >> 8 == 3 else { return nil }
+        hello.clientVersion = clientVersion
+        var pos = bodyStart + 2 + 32
+        guard pos < end, let sidLength = c.getUInt8(at: pos), sidLength <= 32 else { return hello }
+        pos += 1 + Int(sidLength)
+        guard pos + 2 <= end, let csLength = c.getUInt16(at: pos), csLength & 1 == 0 else { return hello }
+        pos += 2 + Int(csLength)
+        guard pos + 1 <= end, let compLength = c.getUInt8(at: pos) else { return hello }
+        pos += 1 + Int(compLength)
+        guard pos + 2 <= end, let extTotal = c.getUInt16(at: pos) else {
+            // A hello without extensions is legal (TLS 1.2 and older).
+            if pos == bodyStart + handshakeLength { hello.complete = true }
+            return hello
+        }
+        pos += 2
+        let extEnd = pos + Int(extTotal)
+        while pos + 4 <= Swift.min(end, extEnd) {
+            guard let type = c.getUInt16(at: pos), let len16 = c.getUInt16(at: pos + 2) else { break }
+            let dataStart = pos + 4
+            let dataEnd = dataStart + Int(len16)
+            guard dataEnd <= extEnd else { return hello }  // an extension overruns the list
+            if dataEnd > end { return hello }              // cut off by the capture
+            switch type {
+            case serverNameExtension:
+                readServerName(c, from: dataStart, to: dataEnd, into: &hello)
+            case supportedVersionsExtension:
+                readSupportedVersions(c, from: dataStart, to: dataEnd, into: &hello)
+            default:
+                break
+            }
+            pos = dataEnd
+        }
+        if pos == extEnd { hello.complete = true }
+        return hello
+    }
+
+    /// server_name_list<1..2^16-1> of { name_type(1) HostName<1..2^16-1> }; the first
+    /// host_name (type 0) wins.
+    static func readServerName(_ c: ByteCursor, from start: Int, to end: Int, into hello: inout TLSClientHello) {
+        guard let listLength = c.getUInt16(at: start), start + 2 + Int(listLength) <= end else { return }
+        var pos = start + 2
+        let listEnd = pos + Int(listLength)
+        while pos + 3 <= listEnd {
+            guard let nameType = c.getUInt8(at: pos), let nameLength = c.getUInt16(at: pos + 1) else { return }
+            let nameStart = pos + 3
+            guard nameStart + Int(nameLength) <= listEnd else { return }
+            if nameType == 0 && nameLength > 0 {
+                hello.sniOffset = nameStart
+                hello.sniLength = Int(nameLength)
+                return
+            }
+            pos = nameStart + Int(nameLength)
+        }
+    }
+
+    /// versions<2..254> in a ClientHello: the highest that is not GREASE.
+    static func readSupportedVersions(_ c: ByteCursor, from start: Int, to end: Int, into hello: inout TLSClientHello) {
+        guard let listLength = c.getUInt8(at: start), start + 1 + Int(listLength) <= end else { return }
+        var pos = start + 1
+        let listEnd = pos + Int(listLength)
+        var best: UInt16 = 0
+        while pos + 2 <= listEnd {
+            if let v = c.getUInt16(at: pos), !isGREASE(v), v > best { best = v }
+            pos += 2
+        }
+        hello.supportedVersion = best
+    }
+
+    /// The name of a protocol version: "SSLv3", "TLSv1.0" ... "TLSv1.3", else hex.
+    public static func versionName(_ v: UInt16) -> String {
+        switch v {
+        case 0x0200: return "SSLv2"
+        case 0x0300: return "SSLv3"
+        case 0x0301: return "TLSv1.0"
+        case 0x0302: return "TLSv1.1"
+        case 0x0303: return "TLSv1.2"
+        case 0x0304: return "TLSv1.3"
+        default:
+            var s = ByteSink(capacity: 8)
+            s.append("0x" as StaticString)
+            s.appendHex(UInt64(v), width: 4)
+            return s.string
+        }
+    }
+}
