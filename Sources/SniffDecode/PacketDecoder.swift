@@ -160,10 +160,18 @@ public enum PacketDecoder {
         case 58:
             ICMPv6.decode(c, at: offset, ipPayloadLength: length, into: &p)
         case 47:
-            if case .ok(let g) = GRE.parse(c, at: offset),
-               let t = InnerDecoder.fromEthertype(g.ethertype, c, at: g.offset, depth: 1) {
-                p.hasInner = true
-                p.inner = t
+            // The outer GRE header's problems are the packet's (an unknown version, a
+            // header cut short); those of headers inside the tunnel are not reported.
+            switch GRE.parse(c, at: offset) {
+            case .ok(let g):
+                if let t = InnerDecoder.fromEthertype(g.ethertype, c, at: g.offset, depth: 1) {
+                    p.hasInner = true
+                    p.inner = t
+                }
+            case .short(let have, let need):
+                p.markShort(.gre, have: have, need: need)
+            case .malformed(let m):
+                p.markMalformed(m)
             }
         case 4, 41:
             if let t = InnerDecoder.fromIP(c, at: offset, depth: 1) {

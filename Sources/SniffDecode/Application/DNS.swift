@@ -190,10 +190,12 @@ public enum DNS {
     public static func decode(_ frame: ByteCursor, overTCP: Bool, strict: Bool, into p: inout DecodedPacket) -> Bool {
         var start = p.payloadOffset
         var length = p.payloadCaptured
+        var declared = Int(p.payloadLength)
         if overTCP {
             guard let prefix = frame.getUInt16(at: start), Int(prefix) >= headerLength else { return false }
             start += 2
             length = Swift.min(Int(prefix), length - 2)
+            declared = Int(prefix)
         }
         guard length > 0, let msgBytes = frame.slice(at: start, count: length) else { return false }
         let msg = ByteCursor(msgBytes)
@@ -204,9 +206,18 @@ public enum DNS {
             p.dns = d
             return true
         case .failure(let m):
-            if !strict {
-                if m.kind == .short { p.markShort(.dns, have: Int(m.a), need: Int(m.b)) } else { p.markMalformed(m) }
+            guard !strict else { return false }
+            // A message that ends early because the capture cut it (snaplen), or because
+            // the rest is in a later TCP segment or IP fragment, fails with a name that
+            // "runs past the message": that is a cut, not a malformed message.
+            let cutError = m.kind == .short || (m.kind == .dnsName && m.a == UInt32(DNSNameError.truncated.rawValue))
+            if cutError && length < declared {
+                if !(overTCP || p.isFragment) || p.capturedLength < p.wireLength {
+                    p.markShort(.dns, have: length, need: declared)
+                }
+                return false
             }
+            if m.kind == .short { p.markShort(.dns, have: Int(m.a), need: Int(m.b)) } else { p.markMalformed(m) }
             return false
         }
     }
