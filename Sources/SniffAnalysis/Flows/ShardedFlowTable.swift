@@ -1,0 +1,67 @@
+import SniffCore
+import SniffDecode
+
+/// N flow tables chosen by the direction-independent key hash, so that both directions
+/// of a flow always reach the same table and the tables never share state. Each table
+/// can then be owned by its own thread (see `ParallelFlowTables`); this type dispatches
+/// on the caller's thread, which is also what the equivalence test runs.
+///
+/// The cap is split evenly between the shards.
+public final class ShardedFlowTable: PacketConsumer {
+    public let shards: [FlowTable]
+    public var useWallClock = false
+    private var sinceExpiry = 0
+
+    public init(shards n: Int, config: FlowTableConfig = FlowTableConfig(), observer: FlowObserver? = nil) {
+        var c = config
+        c.maxFlows = Swift.max(1, config.maxFlows / Swift.max(1, n))
+        c.initialCapacity = Swift.max(16, config.initialCapacity / Swift.max(1, n))
+        shards = (0..<Swift.max(1, n)).map { _ in FlowTable(config: c, observer: observer) }
+    }
+
+    /// The shard for a packet: the same for both directions of its flow. Packets with no
+    /// flow go to shard 0, which only counts them.
+    public static func shard(of p: DecodedPacket, count: Int) -> Int {
+        guard count > 1, let key = flowKey(of: p) else { return 0 }
+        return Int(truncatingIfNeeded: (key.fastHash >> 40) % UInt64(count))
+    }
+
+    /// The canonical key of a packet's flow, or nil when it has none.
+    public static func flowKey(of p: DecodedPacket) -> FlowKey? {
+        guard p.ipVersion != 0 else { return nil }
+        var sport: UInt16 = 0, dport: UInt16 = 0, oneWay = false
+        switch p.ipProto {
+        case 6, 17:
+            guard p.hasPorts else { return nil }
+            sport = p.sport; dport = p.dport
+        case 1, 58:
+            if p.hasICMP {
+                let m = FlowKey.icmpPorts(type: p.icmpType, code: p.icmpCode, v6: p.ipProto == 58)
+                sport = m.sport; dport = m.dport; oneWay = m.oneWay
+            } else if p.isFragment {
+                return nil
+            }
+        default:
+            break
+        }
+        return FlowKey.canonical(src: p.src, sport: sport, dst: p.dst, dport: dport, proto: p.ipProto,
+                                 vlan: p.vlans.primary ?? 0, oneWay: oneWay).key
+    }
+
+    public func consume(_ packet: DecodedPacket, frame: UnsafeRawBufferPointer) {
+        let now = useWallClock ? Timestamp.now() : packet.timestamp
+        shards[ShardedFlowTable.shard(of: packet, count: shards.count)].process(packet, frame: frame, now: now)
+        // Quiet shards still need their timers to run.
+        sinceExpiry += 1
+        if sinceExpiry >= 1024 {
+            sinceExpiry = 0
+            for s in shards { s.expire(now: now) }
+        }
+    }
+
+    public func expire(now: Timestamp) { for s in shards { s.expire(now: now) } }
+
+    public func flush(reason: FlowEndReason = .end) { for s in shards { s.flush(reason: reason) } }
+
+    public var count: Int { shards.reduce(0) { $0 + $1.count } }
+}
