@@ -22,7 +22,9 @@ public enum ICMP {
         p.icmpCode = code
         p.hasPayloadLength = true
         p.payloadLength = UInt32(Swift.max(0, ipPayloadLength - headerLength))
-        p.payloadOffset = offset + headerLength
+        // Clamped so that a header cut after type and code never hands out an offset
+        // past the end of the frame (readers slice the frame with it).
+        p.payloadOffset = Swift.min(offset + headerLength, c.count)
         p.payloadCaptured = Swift.max(0, Swift.min(c.count, offset + ipPayloadLength) - p.payloadOffset)
         if quotesDatagram(type), let quoted = InnerDecoder.quotedIPv4(c, at: offset + headerLength) {
             p.hasInner = true

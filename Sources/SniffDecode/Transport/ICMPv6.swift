@@ -16,7 +16,9 @@ public enum ICMPv6 {
         p.icmpCode = code
         p.hasPayloadLength = true
         p.payloadLength = UInt32(Swift.max(0, ipPayloadLength - 4))
-        p.payloadOffset = offset + 4
+        // Clamped so that a header cut after type and code never hands out an offset
+        // past the end of the frame (readers slice the frame with it).
+        p.payloadOffset = Swift.min(offset + 4, c.count)
         p.payloadCaptured = Swift.max(0, Swift.min(c.count, offset + ipPayloadLength) - p.payloadOffset)
         if type >= 1 && type <= 4, let quoted = InnerDecoder.quotedIPv6(c, at: offset + headerLength) {
             p.hasInner = true
