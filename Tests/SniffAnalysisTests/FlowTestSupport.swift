@@ -88,3 +88,15 @@ func udpPacket(_ src: String, _ sport: UInt16, _ dst: String, _ dport: UInt16, p
 }
 
 var emptyFrame: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: nil, count: 0) }
+
+/// The same run through `ShardedFlowTable` with `shards` tables.
+func shardedFlows(of file: URL, shards: Int, config: FlowTableConfig = FlowTableConfig()) throws -> [Flow] {
+    let reader = try CaptureFileReader(path: file.path)
+    let pipeline = PacketPipeline()
+    let collector = FlowCollector()
+    let table = ShardedFlowTable(shards: shards, config: config, observer: collector)
+    pipeline.consumers = [table]
+    while let raw = try reader.next() { pipeline.process(raw) }
+    table.flush()
+    return collector.flows
+}

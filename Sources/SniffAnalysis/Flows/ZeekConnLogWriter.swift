@@ -89,6 +89,9 @@ public struct ZeekConnLogWriter: Sendable {
         s.append(0x0A)
     }
 
+    /// Exposed for tests: the escaping of one string value.
+    public static func appendEscapedForTest(_ v: String, into s: inout ByteSink) { appendEscaped(v, into: &s) }
+
     static func appendOptional(_ v: String?, into s: inout ByteSink) {
         guard let v else { s.append(UInt8(ascii: "-")); return }
         appendEscaped(v, into: &s)
