@@ -99,6 +99,15 @@ public struct ByteSink: Sendable {
     /// Seconds since the epoch with exactly nine fractional digits.
     @inlinable
     public mutating func appendEpoch(_ ts: Timestamp) {
+        if ts.seconds < 0 && ts.nanoseconds > 0 && ts.nanoseconds < 1_000_000_000 {
+            // The value is seconds + nanoseconds/1e9, so -1 s + 999999999 ns is
+            // -0.000000001, not "-1.999999999": print the magnitude with one sign.
+            bytes.append(0x2D)
+            append(decimal: UInt64(bitPattern: 0 &- ts.seconds) &- 1)
+            bytes.append(0x2E)
+            append(decimal: UInt64(1_000_000_000 - ts.nanoseconds), width: 9)
+            return
+        }
         append(decimal: ts.seconds)
         bytes.append(0x2E)
         append(decimal: UInt64(ts.nanoseconds), width: 9)

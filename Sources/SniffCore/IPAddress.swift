@@ -144,7 +144,9 @@ public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible
                     guard allowV4Tail, idx == fields.count - 1, let v4 = parseV4(f) else { return nil }
                     out.append(UInt16(v4 >> 16)); out.append(UInt16(v4 & 0xFFFF))
                 } else {
-                    guard !f.isEmpty, f.count <= 4, let g = UInt16(f, radix: 16) else { return nil }
+                    // UInt16(_:radix:) alone would also take "+1" and "-0".
+                    guard !f.isEmpty, f.count <= 4, f.allSatisfy({ $0.isASCII && $0.isHexDigit }),
+                          let g = UInt16(f, radix: 16) else { return nil }
                     out.append(g)
                 }
             }
@@ -187,9 +189,12 @@ public struct IPNetwork: Hashable, Sendable, CustomStringConvertible {
         self.init(address: a, prefixLength: len)
     }
 
+    /// A length outside 0...32 (IPv4) or 0...128 (IPv6) is clamped: masking with it
+    /// would otherwise trap.
     public init(address: IPAddress, prefixLength: Int) {
-        self.prefixLength = prefixLength
-        self.address = IPNetwork.masked(address, prefixLength)
+        let length = Swift.min(Swift.max(prefixLength, 0), address.isIPv6 ? 128 : 32)
+        self.prefixLength = length
+        self.address = IPNetwork.masked(address, length)
     }
 
     @usableFromInline
