@@ -153,7 +153,9 @@ public enum PacketDecoder {
             UDP.decode(c, at: offset, ipPayloadLength: length, into: &p)
             if p.hasPorts {
                 classify(c, overTCP: false, into: &p)
-                decodeUDPTunnel(c, into: &p)
+                // Only with the whole UDP header: before that, payloadOffset is still 0
+                // and the tunnel header would be read from the start of the frame.
+                if p.hasPayloadLength { decodeUDPTunnel(c, into: &p) }
             }
         case 1:
             ICMP.decode(c, at: offset, ipPayloadLength: length, into: &p)

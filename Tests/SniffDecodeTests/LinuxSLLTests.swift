@@ -149,6 +149,23 @@ struct LinuxSLLTests {
         #expect(p.malformed == nil)
     }
 
+    @Test func nineTagsAreTooDeepAsOnEthernet() {
+        // sllVLAN: 16-byte header with protocol 0x8100, one tag, then IPv4.
+        func frame(tags: Int) -> [UInt8] {
+            var b = Array(sllVLAN[0..<16])
+            for i in 0..<(tags - 1) { b += [0x00, UInt8(i + 1), 0x81, 0x00] }
+            return b + Array(sllVLAN[16...])
+        }
+        let eight = decode(frame(tags: 8), link: .linuxSLL)
+        #expect(eight.vlans.count == 8)
+        #expect(eight.ipVersion == 4)
+        #expect(eight.malformed == nil)
+        let nine = decode(frame(tags: 9), link: .linuxSLL)
+        #expect(nine.vlans.count == 8)
+        #expect(nine.ipVersion == 0)
+        #expect(nine.malformedText == "vlan: more than 8 nested headers")
+    }
+
     @Test func llcProtocol() {
         let p = decode(sllLLC, link: .linuxSLL)
         #expect(p.ethertype == 0x0800)

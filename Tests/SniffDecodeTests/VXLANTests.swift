@@ -144,3 +144,30 @@ struct VXLANTests {
         #expect(p.malformed == nil)
     }
 }
+
+@Suite("VXLAN and GENEVE behind a cut UDP header")
+struct TunnelCutTests {
+    @Test(arguments: 38..<42)
+    func vxlanPortWithoutAUDPHeaderIsNotFollowed(_ n: Int) {
+        // Destination MAC 0e:...: its first byte has the bit that VXLAN's I flag uses, so
+        // reading "VXLAN" at offset 0 instead of after the UDP header would find one.
+        let frame = patched(vxlanTCP, 0, 0x0E)
+        let p = decodePrefix(frame, n)
+        #expect(p.dport == 4789)
+        #expect(p.truncated)
+        #expect(!p.hasInner)
+    }
+
+    @Test(arguments: 58..<62)
+    func geneveOverIPv6WithoutAUDPHeaderIsNotFollowed(_ n: Int) {
+        // MACs crafted so that the frame's first bytes read as GENEVE (version 0, no
+        // options, protocol 0x0800) followed by an IPv4 header (45 00 00 28 ...): that
+        // is what reading GENEVE at offset 0 instead of after the UDP header would see.
+        var frame = geneveIPv6
+        frame.replaceSubrange(0..<12, with: [0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x45, 0x00, 0x00, 0x28])
+        let p = decodePrefix(frame, n)
+        #expect(p.dport == 6081)
+        #expect(p.truncated)
+        #expect(!p.hasInner)
+    }
+}

@@ -43,7 +43,11 @@ public enum LinuxSLL {
                         p.markShort(.vlan, have: c.count - off, need: 4)
                         return .end
                     }
-                    if !p.vlans.append(id: tci & 0x0FFF, tpid: type) { return .end }
+                    // As on Ethernet: a ninth tag is reported, not dropped silently.
+                    if !p.vlans.append(id: tci & 0x0FFF, tpid: type) {
+                        p.markMalformed(Malformation(.tooDeep, .vlan, UInt32(VLANStack.capacity)))
+                        return .end
+                    }
                     type = nxt
                     off += 4
                 }
