@@ -1,0 +1,220 @@
+import ArgumentParser
+import SniffCore
+import SniffDecode
+import SniffCapture
+import SniffAnalysis
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Flow records, the protocol summary and alerts: options shared by -r and -i.
+struct FlowOptions: ParsableArguments {
+    @Flag(name: .customLong("flows"), help: "Print one JSON object per flow (Zeek conn.log field names) on stdout instead of the report.")
+    var flows = false
+
+    @Option(name: .customLong("flows-file"), help: ArgumentHelp("Also write the flows as NDJSON to FILE.", valueName: "FILE"))
+    var flowsFile: String?
+
+    @Option(name: .customLong("conn-log"), help: ArgumentHelp("Write the flows as a Zeek TSV conn.log to FILE (zeek-cut reads it).", valueName: "FILE"))
+    var connLog: String?
+
+    @Option(name: .customLong("local-nets"), help: ArgumentHelp("Networks counted as local for local_orig/local_resp and the new_host/new_port rules (default: RFC 1918, ULA, loopback, link-local; '' for none).", valueName: "CIDR,..."))
+    var localNets: String?
+
+    @Option(name: .customLong("rules"), help: ArgumentHelp("Alert rules from a YAML FILE (see docs/rules.example.yaml); without it the built-in port-scan and SYN-flood rules apply.", valueName: "FILE"))
+    var rules: String?
+
+    @Option(name: .customLong("alerts"), help: ArgumentHelp("Write alerts as NDJSON to FILE (instead of stderr).", valueName: "FILE"))
+    var alerts: String?
+
+    @Option(name: .customLong("webhook"), help: ArgumentHelp("POST each alert as JSON to an http:// URL (instead of stderr).", valueName: "URL"))
+    var webhook: String?
+
+    @Option(name: .customLong("webhook-timeout"), help: ArgumentHelp("Seconds before a webhook request is abandoned (default 5).", valueName: "SECONDS"))
+    var webhookTimeout: Double = 5
+
+    @Option(name: .customLong("webhook-retries"), help: ArgumentHelp("Retries of a failed webhook request (default 2).", valueName: "N"))
+    var webhookRetries: Int = 2
+
+    @Option(name: .customLong("tcp-timeout"), help: ArgumentHelp("Idle timeout of an established TCP flow (default 3600).", valueName: "SECONDS"))
+    var tcpTimeout: Double = 3600
+
+    @Option(name: .customLong("tcp-closed-timeout"), help: ArgumentHelp("Idle timeout of a closed, reset or half-open TCP flow (default 10).", valueName: "SECONDS"))
+    var tcpClosedTimeout: Double = 10
+
+    @Option(name: .customLong("udp-timeout"), help: ArgumentHelp("Idle timeout of a UDP flow (default 60).", valueName: "SECONDS"))
+    var udpTimeout: Double = 60
+
+    @Option(name: .customLong("icmp-timeout"), help: ArgumentHelp("Idle timeout of ICMP and other IP flows (default 60).", valueName: "SECONDS"))
+    var icmpTimeout: Double = 60
+
+    @Option(name: .customLong("active-timeout"), help: ArgumentHelp("Split flows open longer than this (default 1800).", valueName: "SECONDS"))
+    var activeTimeout: Double = 1800
+
+    @Option(name: .customLong("max-flows"), help: ArgumentHelp("Flows kept at once; beyond it the longest idle is evicted (default 1000000).", valueName: "N"))
+    var maxFlows: Int = 1_000_000
+
+    func validate() throws {
+        for (name, v) in [("--tcp-timeout", tcpTimeout), ("--tcp-closed-timeout", tcpClosedTimeout), ("--udp-timeout", udpTimeout),
+                          ("--icmp-timeout", icmpTimeout), ("--active-timeout", activeTimeout), ("--webhook-timeout", webhookTimeout)]
+            where !(v > 0) {
+            throw ValidationError("invalid \(name) \(v): it must be a positive number of seconds")
+        }
+        if maxFlows < 1 { throw ValidationError("invalid --max-flows \(maxFlows): it must be at least 1") }
+        if webhookRetries < 0 { throw ValidationError("invalid --webhook-retries \(webhookRetries): it must be 0 or more") }
+        if let l = localNets {
+            do { _ = try LocalNetworks(parsing: l) } catch let e as SniffError { throw ValidationError(e.userMessage) }
+        }
+        if let w = webhook {
+            do { _ = try WebhookURL(w) } catch let e as SniffError { throw ValidationError(e.userMessage) }
+        }
+    }
+
+    var tableConfig: FlowTableConfig {
+        var c = FlowTableConfig()
+        c.tcpEstablishedTimeout = FlowTableConfig.nanos(seconds: tcpTimeout)
+        c.tcpClosedTimeout = FlowTableConfig.nanos(seconds: tcpClosedTimeout)
+        c.udpTimeout = FlowTableConfig.nanos(seconds: udpTimeout)
+        c.icmpTimeout = FlowTableConfig.nanos(seconds: icmpTimeout)
+        c.otherTimeout = FlowTableConfig.nanos(seconds: icmpTimeout)
+        c.activeTimeout = FlowTableConfig.nanos(seconds: activeTimeout)
+        c.maxFlows = maxFlows
+        return c
+    }
+}
+
+/// The flow side of a run: the table, its writers, the protocol summary and the alert
+/// engine, wired as packet consumers. Owned by the analysis thread.
+final class FlowRun: FlowObserver {
+    let options: FlowOptions
+    let live: Bool
+    let table: FlowTable
+    let summary = ProtocolSummaryCollector()
+    let engine: AlertEngine
+    let alertSinks: AlertSink
+    private let format: FlowFormat
+    private let ndjson: FlowNDJSONWriter
+    private let connLog: ZeekConnLogWriter
+    private var stdoutSink = ByteSink(capacity: 1 << 16)
+    private var fileSink = ByteSink(capacity: 1 << 16)
+    private var connSink = ByteSink(capacity: 1 << 16)
+    private var flowsFD: Int32 = -1
+    private var connFD: Int32 = -1
+    private(set) var stdoutBroken = false
+    private var finished = false
+
+    init(options: FlowOptions, live: Bool) throws {
+        self.options = options
+        self.live = live
+        let local = try options.localNets.map { try LocalNetworks(parsing: $0) } ?? .defaults
+        format = FlowFormat(localNetworks: local)
+        ndjson = FlowNDJSONWriter(format: format)
+        connLog = ZeekConnLogWriter(format: format)
+        let alertConfig = try options.rules.map { try RulesFile.load(path: $0) } ?? AlertConfig()
+        var sinks: [AlertSink] = []
+        if let a = options.alerts { sinks.append(try NDJSONAlertSink(path: a)) }
+        if let w = options.webhook {
+            sinks.append(try WebhookAlertSink(url: w, timeoutSeconds: options.webhookTimeout, retries: options.webhookRetries))
+        }
+        if sinks.isEmpty { sinks.append(StderrAlertSink()) }
+        alertSinks = sinks.count == 1 ? sinks[0] : AlertSinkList(sinks)
+        engine = AlertEngine(config: alertConfig, sink: alertSinks, format: format)
+        table = FlowTable(config: options.tableConfig)
+        table.useWallClock = live
+        if let f = options.flowsFile { flowsFD = try FlowRun.create(f, what: "--flows-file") }
+        if let f = options.connLog {
+            connFD = try FlowRun.create(f, what: "--conn-log")
+            connLog.writeHeader(open: Timestamp.now(), into: &connSink)
+        }
+        table.observer = FlowObserverList([self, summary, engine])
+    }
+
+    static func create(_ path: String, what: String) throws -> Int32 {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        if fd < 0 {
+            throw RuntimeFailure("cannot open \(path) for \(what): \(String(cString: strerror(errno))); check the path and permissions")
+        }
+        return fd
+    }
+
+    /// In pipeline order: the summary counts every packet, the engine sees packets
+    /// for rate rules, then the table.
+    var consumers: [PacketConsumer] { [summary, engine, table] }
+
+    func flowEnded(_ flow: Flow, reason: FlowEndReason) {
+        if options.flows && !stdoutBroken {
+            ndjson.write(flow, into: &stdoutSink)
+            if stdoutSink.count >= 1 << 16, !stdoutSink.flush(to: 1) { stdoutBroken = true }
+        }
+        if flowsFD >= 0 {
+            ndjson.write(flow, into: &fileSink)
+            if fileSink.count >= 1 << 16 { fileSink.flush(to: flowsFD) }
+        }
+        if connFD >= 0 {
+            connLog.write(flow, into: &connSink)
+            if connSink.count >= 1 << 16 { connSink.flush(to: connFD) }
+        }
+    }
+
+    /// Live capture: runs the idle timers on wall time between packets, and pushes
+    /// finished flows out.
+    func tick() {
+        table.expire(now: Timestamp.now())
+        if options.flows && !stdoutBroken && !stdoutSink.isEmpty, !stdoutSink.flush(to: 1) { stdoutBroken = true }
+        if flowsFD >= 0 { fileSink.flush(to: flowsFD) }
+        if connFD >= 0 { connSink.flush(to: connFD) }
+    }
+
+    /// Emits the open flows, delivers held-back alert summaries and closes the files.
+    /// Safe to call more than once.
+    func finish() {
+        guard !finished else { return }
+        finished = true
+        table.flush()
+        engine.finish()
+        alertSinks.close()
+        if options.flows && !stdoutBroken { if !stdoutSink.flush(to: 1) { stdoutBroken = true } }
+        if flowsFD >= 0 { fileSink.flush(to: flowsFD); _ = close(flowsFD); flowsFD = -1 }
+        if connFD >= 0 {
+            connLog.writeFooter(close: Timestamp.now(), into: &connSink)
+            connSink.flush(to: connFD)
+            _ = close(connFD)
+            connFD = -1
+        }
+    }
+
+    /// The report's extra sections: the protocol summary, flow counts and alerts.
+    func sections() -> [ReportSection] {
+        let s = summary.summary
+        var lines: [String] = []
+        func row(_ name: String, _ c: ProtocolSummary.Counts) -> String {
+            name.padding(12) + String(c.packets).leftPadded(12) + String(c.bytes).leftPadded(16) + String(c.flows).leftPadded(10)
+        }
+        lines.append("transport".padding(12) + "packets".leftPadded(12) + "bytes".leftPadded(16) + "flows".leftPadded(10))
+        for t in TransportKind.allCases {
+            let c = s.transport(t)
+            guard c.packets > 0 || c.flows > 0 else { continue }
+            lines.append(row(t.label, c))
+        }
+        let apps = s.appsByBytes
+        if !apps.isEmpty {
+            lines.append("")
+            lines.append("app".padding(12) + "packets".leftPadded(12) + "bytes".leftPadded(16) + "flows".leftPadded(10))
+            for (a, c) in apps { lines.append(row(a.name, c)) }
+        }
+        let st = table.stats
+        var flowLines = ["flows started \(st.flowsCreated), finished \(st.flowsEnded), open \(table.count), peak \(st.peakFlows)"]
+        let reasons = FlowEndReason.allCases.filter { st.ended($0) > 0 }.map { "\($0.name) \(st.ended($0))" }
+        if !reasons.isEmpty { flowLines.append("ended by: " + reasons.joined(separator: ", ")) }
+        var alertLines = ["raised \(engine.alertsRaised), delivered \(engine.alertsDelivered), held back \(engine.limiter.suppressed + engine.limiter.droppedByRate)"]
+        alertLines.append("rules: " + engine.config.rules.map { "\($0.name) (\($0.kindName))" }.joined(separator: ", "))
+        return [ReportSection(title: "Protocol summary", lines: lines),
+                ReportSection(title: "Flows", lines: flowLines),
+                ReportSection(title: "Alerts", lines: alertLines)]
+    }
+}
+
+extension String {
+    func padding(_ width: Int) -> String { count >= width ? self + " " : self + String(repeating: " ", count: width - count) }
+    func leftPadded(_ width: Int) -> String { count >= width ? " " + self : String(repeating: " ", count: width - count) + self }
+}
