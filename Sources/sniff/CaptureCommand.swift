@@ -7,15 +7,54 @@ import SniffAnalysis
 import Glibc
 #endif
 
-/// `sniff -r FILE [options] [expression]`: the default command.
+/// `sniff [-r FILE | -i IFACE] [options] [expression]`: the default command.
 struct CaptureCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "capture",
-        abstract: "Read packets from a capture file (or standard input) and analyse them."
+        abstract: "Capture from an interface, or read a capture file, and analyse the packets.",
+        discussion: """
+            With neither -r nor -i, Sniff captures on the first interface that is up and
+            not a loopback (tcpdump's rule) and says which. On a terminal, live capture
+            redraws the report every --interval seconds; keys: p pause, r resume, s stop.
+            On loopback every packet is seen twice (out and in); --direction in counts it once.
+            """
     )
 
     @Option(name: .short, help: ArgumentHelp("Read packets from FILE (pcap or pcapng); '-' reads standard input.", valueName: "FILE"))
     var r: String?
+
+    @Option(name: .short, help: ArgumentHelp("Capture live on IFACE (see -D).", valueName: "IFACE"))
+    var i: String?
+
+    @Flag(name: .customShort("D"), help: "List the interfaces Sniff can capture on, and exit.")
+    var listInterfaces = false
+
+    @Option(name: .customShort("B"), help: ArgumentHelp("Kernel capture buffer in MiB (default 64).", valueName: "MiB"))
+    var bufferMiB: Int = 64
+
+    @Option(name: .short, help: ArgumentHelp("Snapshot length: bytes kept of each packet (default 262144; 0 means the default).", valueName: "SNAPLEN"))
+    var s: Int = 262_144
+
+    @Flag(name: .short, help: "Do not put the interface in promiscuous mode.")
+    var noPromiscuous = false
+
+    @Option(name: .customLong("direction"), help: ArgumentHelp("Capture only packets received (in), sent (out), or both (inout).", valueName: "in|out|inout"))
+    var direction: String?
+
+    @Option(name: .short, help: ArgumentHelp("Write the packets that pass the filters to FILE: pcapng, or pcap when the name ends in .pcap.", valueName: "FILE"))
+    var w: String?
+
+    @Option(name: .customShort("G"), help: ArgumentHelp("With -w, start a new file every SECONDS (a strftime pattern in the name is expanded).", valueName: "SECONDS"))
+    var rotateSeconds: Int?
+
+    @Option(name: .customShort("C"), help: ArgumentHelp("With -w, start a new file when the current one passes MB million bytes.", valueName: "MB"))
+    var rotateMegabytes: Int?
+
+    @Option(name: .customShort("W"), help: ArgumentHelp("With -G or -C, keep at most N files, reusing their names in a ring.", valueName: "N"))
+    var rotateFiles: Int?
+
+    @Option(name: .customLong("user"), help: ArgumentHelp("After opening the capture, switch to this user and keep no privileges.", valueName: "NAME"))
+    var user: String?
 
     @OptionGroup(title: "Output") var output: OutputOptions
     @OptionGroup(title: "Filters") var filters: FilterOptions
@@ -28,16 +67,68 @@ struct CaptureCommand: ParsableCommand {
         return e.isEmpty ? nil : e
     }
 
+    var writeFile: String? { w }
+    var snaplenValue: Int { s == 0 ? 262_144 : s }
+
+    static var isCI: Bool { getenv("CI") != nil }
+
     func validate() throws {
-        if r == nil {
-            throw ValidationError("no capture source: give -r FILE (or -r - for standard input)")
+        if r != nil && i != nil {
+            throw ValidationError("give either -r FILE or -i IFACE, not both")
+        }
+        if !(1...4096).contains(bufferMiB) {
+            throw ValidationError("invalid -B \(bufferMiB): the buffer is between 1 and 4096 MiB")
+        }
+        if !(0...262_144).contains(s) {
+            throw ValidationError("invalid -s \(s): the snapshot length is between 1 and 262144 bytes (0 means 262144)")
+        }
+        if let d = direction, LiveCapture.Direction(rawValue: d.lowercased()) == nil {
+            throw ValidationError("invalid --direction '\(d)': valid values are in, out, inout")
+        }
+        if let g = rotateSeconds, g < 1 { throw ValidationError("invalid -G \(g): it must be at least 1 second") }
+        if let c = rotateMegabytes, c < 1 { throw ValidationError("invalid -C \(c): it must be at least 1 (million bytes)") }
+        if let n = rotateFiles, n < 1 { throw ValidationError("invalid -W \(n): it must be at least 1 file") }
+        if (rotateSeconds != nil || rotateMegabytes != nil || rotateFiles != nil) && w == nil {
+            throw ValidationError("-G, -C and -W need -w FILE")
+        }
+        if rotateFiles != nil && rotateSeconds == nil && rotateMegabytes == nil {
+            throw ValidationError("-W needs -G or -C")
+        }
+        if r != nil && direction != nil {
+            throw ValidationError("--direction applies to live capture (-i), not to -r")
         }
     }
 
     func run() throws {
         Signals.install()
         do {
-            try FileRun(command: self).run()
+            if listInterfaces {
+                print(Interfaces.render(try Interfaces.list()), terminator: "")
+                return
+            }
+            if r != nil {
+                try FileRun(command: self).run()
+            } else {
+                try LiveRun(command: self).run()
+            }
+        } catch let e as SniffError {
+            TerminalMode.restore()
+            Stderr.print("sniff: \(e.userMessage)")
+            throw ExitCode(e.exitCode)
+        }
+    }
+}
+
+/// `sniff devices`: the same list as `sniff -D`.
+struct DevicesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "devices",
+        abstract: "List the interfaces Sniff can capture on, with addresses and flags."
+    )
+
+    func run() throws {
+        do {
+            print(Interfaces.render(try Interfaces.list()), terminator: "")
         } catch let e as SniffError {
             Stderr.print("sniff: \(e.userMessage)")
             throw ExitCode(e.exitCode)

@@ -16,6 +16,13 @@ enum Signals {
         }
         signal(SIGINT, handler)
         signal(SIGTERM, handler)
+        // A parent may have started us with these blocked (some process launchers pass
+        // their thread's mask on); unblock them, or Ctrl-C and kill would be ignored.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 
     static var shouldStop: Bool { stopRequested != 0 }

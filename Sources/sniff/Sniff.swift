@@ -5,7 +5,7 @@ import SniffCore
 struct Sniff: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sniff",
-        abstract: "Capture and analyse network traffic: pcap/pcapng files or live interfaces.",
+        abstract: "Capture and analyse network traffic: live interfaces or pcap/pcapng files.",
         discussion: """
             Reads a capture file with -r (tcpdump's letters where they exist), decodes every
             packet and prints a report of address:port pairs, or one JSON object per packet
@@ -18,7 +18,7 @@ struct Sniff: ParsableCommand {
               tcpdump -w - | sniff -r - -q --report report.txt
             """,
         version: SniffVersion.string,
-        subcommands: [CaptureCommand.self],
+        subcommands: [CaptureCommand.self, DevicesCommand.self],
         defaultSubcommand: CaptureCommand.self
     )
 }

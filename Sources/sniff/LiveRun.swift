@@ -1,0 +1,120 @@
+import ArgumentParser
+import SniffCore
+import SniffDecode
+import SniffCapture
+import SniffAnalysis
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Captures from an interface: the capture thread fills batches, this thread
+/// decodes and aggregates them, redraws the report and writes the outputs.
+struct LiveRun {
+    let command: CaptureCommand
+
+    func run() throws {
+        let name: String
+        if let i = command.i {
+            name = i
+        } else {
+            guard let d = try Interfaces.defaultCaptureInterface() else { throw LiveCaptureError.noInterface }
+            name = d.name
+            Stderr.print("sniff: no -i given; capturing on \(name), the first interface that is up and not a loopback")
+        }
+        var options = LiveCapture.Options(interface: name)
+        options.snaplen = Int32(command.snaplenValue)
+        options.bufferMiB = command.bufferMiB
+        options.promiscuous = !command.noPromiscuous
+        options.direction = command.direction.flatMap(LiveCapture.Direction.init(rawValue:))
+        options.filter = command.bpfExpression
+        let capture = try LiveCapture(options)
+        if let user = command.user { try Privileges.drop(to: user) }
+        Stderr.print("sniff: listening on \(name), link-type \(capture.link.name) (\(capture.link.rawValue)), snapshot length \(options.snaplen) bytes, buffer \(options.bufferMiB) MiB")
+
+        let queue = BatchQueue()
+        let pipeline = PacketPipeline(filter: command.filters.packetFilter, bpf: nil)
+        let outputs = try Outputs(command: command, source: "interface \(name)", includeInterface: true, live: true,
+                                  link: capture.link, interfaceName: name)
+        let keys = KeyControl(enabled: true)
+        defer { keys.finish() }
+        capture.start(into: queue)
+
+        var stopping = false
+        var runError: Error? = nil
+        var lastInterfaceCheck = Timestamp.now()
+        while true {
+            let now = Timestamp.now()
+            if !stopping && now.nanoseconds(since: lastInterfaceCheck) > 500_000_000 {
+                lastInterfaceCheck = now
+                if capture.checkInterface() != nil { stopping = true }
+            }
+            if !stopping && (Signals.shouldStop || keys.stopRequested) {
+                stopping = true
+                capture.stop()
+            }
+            if let batch = queue.take(milliseconds: 100) {
+                let paused = keys.paused
+                do {
+                    try batch.forEach(link: capture.link) { raw in
+                        if stopping { return }
+                        if paused { pipeline.skip(raw); return }
+                        if pipeline.process(raw), try !outputs.matched(pipeline, raw) {
+                            stopping = true
+                            capture.stop()
+                        }
+                    }
+                } catch {
+                    runError = error
+                    stopping = true
+                    capture.stop()
+                }
+                queue.release(batch)
+            } else if queue.isDrained {
+                break
+            }
+            let k = queue.kernelStats
+            pipeline.setDrops(kernel: k.dropped, interface: k.ifDropped, sniff: queue.sniffDropped)
+            outputs.status = keys.paused ? "Paused" : "Running"
+            if !stopping {
+                do { try outputs.tick(now: Timestamp.now(), pipeline) } catch { runError = error; stopping = true; capture.stop() }
+            }
+        }
+        capture.join()
+        keys.finish()
+        let k = queue.kernelStats
+        pipeline.setDrops(kernel: k.dropped, interface: k.ifDropped, sniff: queue.sniffDropped)
+        try outputs.finish(pipeline)
+        let t = pipeline.totals
+        // tcpdump's closing lines, so scripts that parse them keep working.
+        Stderr.print("\(t.packetsSeen) packets captured")
+        Stderr.print("\(k.received) packets received by filter")
+        Stderr.print("\(k.dropped) packets dropped by kernel")
+        if k.ifDropped > 0 { Stderr.print("\(k.ifDropped) packets dropped by interface") }
+        Stderr.print("\(queue.sniffDropped) packets dropped by sniff")
+        if t.skippedWhilePaused > 0 { Stderr.print("\(t.skippedWhilePaused) packets skipped while paused") }
+        if let runError { throw runError }
+        if let e = queue.error {
+            throw RuntimeFailure("capture on \(name) stopped: \(e). Outputs were flushed; if the interface went down, bring it up with: ip link set dev \(name) up")
+        }
+    }
+}
+
+/// `--user NAME`: after the capture is open, become NAME (and its primary group, with
+/// no supplementary groups), keeping no capabilities, so that packet parsing runs
+/// unprivileged.
+enum Privileges {
+    static func drop(to user: String) throws {
+        guard let pw = getpwnam(user) else {
+            throw RuntimeFailure("--user \(user): no such user", exitCode: 64)
+        }
+        let uid = pw.pointee.pw_uid, gid = pw.pointee.pw_gid
+        guard setgroups(0, nil) == 0, setgid(gid) == 0, setuid(uid) == 0 else {
+            throw RuntimeFailure("cannot switch to user \(user): \(String(cString: strerror(errno))); run as root to use --user")
+        }
+        // setuid from root to another user clears the permitted capability set; check
+        // that root cannot be regained.
+        if uid != 0 && setuid(0) == 0 {
+            throw RuntimeFailure("privilege drop to \(user) failed: root could be regained")
+        }
+    }
+}

@@ -1,0 +1,195 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Live capture with real traffic on loopback and in a network namespace the test
+/// creates. These need root (CI runs as root); elsewhere they are skipped.
+@Suite(.serialized, .enabled(if: getuid() == 0, "live capture needs root (CAP_NET_RAW)"))
+struct LiveCaptureCLITests {
+    func jsonObjects(_ text: String) -> [[String: Any]] {
+        text.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+
+    @Test func loopbackUDPAndTCPExactCounts() throws {
+        let udpPort = LoopbackTraffic.randomPort()
+        let tcpPort = udpPort &+ 1
+        let sniff = try BackgroundSniff(["-i", "lo", "--direction", "in", "--json",
+                                         "port \(udpPort) or port \(tcpPort)"])
+        #expect(sniff.waitUntilListening())
+        LoopbackTraffic.sendUDP(to: udpPort, payloadLengths: [10, 20, 30, 40, 50])
+        #expect(LoopbackTraffic.tcpExchange(port: tcpPort, request: 100, response: 200))
+        usleep(500_000)
+        let r = sniff.stop()
+        #expect(r.status == 0, "\(r.stderr)")
+        let objs = jsonObjects(r.stdout)
+        let udp = objs.filter { $0["transport"] as? String == "UDP" }
+        #expect(udp.count == 5, "each datagram once with --direction in")
+        #expect(udp.compactMap { $0["payload_len"] as? Int } == [10, 20, 30, 40, 50])
+        #expect(udp.allSatisfy { $0["dport"] as? Int == Int(udpPort) && $0["src"] as? String == "127.0.0.1" })
+        let tcp = objs.filter { $0["transport"] as? String == "TCP" }
+        // Handshake (3), request, response and their ACKs, FINs and ACKs: the flags and
+        // payloads are what matter.
+        #expect(tcp.filter { $0["flags"] as? String == "S" }.count == 1)
+        #expect(tcp.filter { $0["flags"] as? String == "S." }.count == 1)
+        #expect(tcp.compactMap { $0["payload_len"] as? Int }.filter { $0 > 0 }.sorted() == [100, 200])
+        #expect(tcp.filter { ($0["flags"] as? String ?? "").contains("F") }.count == 2)
+        #expect(r.stderr.contains("packets captured") && r.stderr.contains("packets dropped by kernel"))
+    }
+
+    /// The kernel hands every loopback packet to a packet socket twice (out and in),
+    /// and pcap_stats counts both; libpcap 1.10 discards the outgoing copy on lo, and
+    /// `--direction in` makes "once" hold whatever libpcap does.
+    @Test func loopbackPacketsReachTheKernelFilterTwiceAndSniffOnce() throws {
+        let port = LoopbackTraffic.randomPort()
+        let sniff = try BackgroundSniff(["-i", "lo", "--direction", "in", "--json", "udp port \(port)"])
+        #expect(sniff.waitUntilListening())
+        LoopbackTraffic.sendUDP(to: port, payloadLengths: [7, 8, 9])
+        usleep(500_000)
+        let r = sniff.stop()
+        #expect(jsonObjects(r.stdout).count == 3)
+        #expect(r.stderr.contains("3 packets captured"))
+        #expect(r.stderr.contains("6 packets received by filter"), "\(r.stderr)")
+    }
+
+    @Test func countStopsTheCapture() throws {
+        let port = LoopbackTraffic.randomPort()
+        let sniff = try BackgroundSniff(["-i", "lo", "--direction", "in", "--json", "-c", "3", "udp port \(port)"])
+        #expect(sniff.waitUntilListening())
+        LoopbackTraffic.sendUDP(to: port, payloadLengths: [1, 2, 3, 4, 5, 6])
+        let r = sniff.wait(seconds: 10)
+        #expect(r.status == 0)
+        #expect(jsonObjects(r.stdout).compactMap { $0["payload_len"] as? Int } == [1, 2, 3])
+    }
+
+    @Test func writeProducesAReadablePcapng() throws {
+        let port = LoopbackTraffic.randomPort()
+        let dir = try CLI.tempDir()
+        let file = dir.appendingPathComponent("live.pcapng").path
+        let sniff = try BackgroundSniff(["-i", "lo", "--direction", "in", "-q", "-w", file, "udp port \(port)"])
+        #expect(sniff.waitUntilListening())
+        LoopbackTraffic.sendUDP(to: port, payloadLengths: [11, 22, 33, 44])
+        usleep(400_000)
+        let r = sniff.stop(signal: SIGTERM)
+        #expect(r.status == 0, "\(r.stderr)")
+        let back = try CLI.run(["-r", file, "--json"])
+        #expect(back.status == 0)
+        let objs = jsonObjects(back.stdout)
+        #expect(objs.compactMap { $0["payload_len"] as? Int } == [11, 22, 33, 44])
+        let head = try Data(contentsOf: URL(fileURLWithPath: file)).prefix(4)
+        #expect(Array(head) == [0x0A, 0x0D, 0x0D, 0x0A], "pcapng section header")
+        if let tshark = ["/usr/bin/tshark", "/usr/local/bin/tshark"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: tshark)
+            p.arguments = ["-r", file, "-T", "fields", "-e", "udp.length"]
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0)
+            #expect(String(decoding: data, as: UTF8.self).split(separator: "\n") == ["19", "30", "41", "52"])
+        }
+    }
+
+    @Test func writePcapWhenTheNameSaysSo() throws {
+        let port = LoopbackTraffic.randomPort()
+        let dir = try CLI.tempDir()
+        let file = dir.appendingPathComponent("live.pcap").path
+        let sniff = try BackgroundSniff(["-i", "lo", "--direction", "in", "-q", "-w", file, "udp port \(port)"])
+        #expect(sniff.waitUntilListening())
+        LoopbackTraffic.sendUDP(to: port, payloadLengths: [5, 6])
+        usleep(400_000)
+        _ = sniff.stop()
+        let head = try Data(contentsOf: URL(fileURLWithPath: file)).prefix(4)
+        #expect(Array(head) == [0x4D, 0x3C, 0xB2, 0xA1], "nanosecond pcap magic, little-endian")
+        #expect(jsonObjects(try CLI.run(["-r", file, "--json"]).stdout).count == 2)
+    }
+
+    @Test func rotationBySizeKeepsARing() throws {
+        let port = LoopbackTraffic.randomPort()
+        let dir = try CLI.tempDir()
+        let base = dir.appendingPathComponent("ring.pcap").path
+        let sniff = try BackgroundSniff(["-i", "lo", "--direction", "in", "-q", "-w", base, "-C", "1", "-W", "3", "udp port \(port)"])
+        #expect(sniff.waitUntilListening())
+        // About 3 MB in 1400-byte datagrams: the ring of 1 MB files wraps around.
+        for _ in 0..<30 { LoopbackTraffic.sendUDP(to: port, payloadLengths: Array(repeating: 1400, count: 80)) }
+        usleep(500_000)
+        let r = sniff.stop()
+        #expect(r.status == 0, "\(r.stderr)")
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+        #expect(names == ["ring.pcap0", "ring.pcap1", "ring.pcap2"])
+        for n in names {
+            #expect(try CLI.run(["-r", dir.appendingPathComponent(n).path, "-q"]).status == 0)
+        }
+    }
+
+    @Test func unknownInterfaceNamesItAndListsOthers() throws {
+        let r = try CLI.run(["-i", "nosuch0", "-q"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("no such interface 'nosuch0'"))
+        #expect(r.stderr.contains("lo"))
+    }
+
+    @Test func invalidFilterIsAUsageError() throws {
+        let r = try CLI.run(["-i", "lo", "-q", "udp", "port", "nope"])
+        #expect(r.status == 64)
+        #expect(r.stderr.contains("invalid filter expression 'udp port nope'"))
+    }
+
+    @Test(arguments: [["-B", "0"], ["-B", "999999"], ["-s", "-5"], ["-s", "300000"], ["-c", "0"], ["--direction", "sideways"]])
+    func badCaptureOptionsExit64(args: [String]) throws {
+        let r = try CLI.run(["-i", "lo", "-q"] + args)
+        #expect(r.status == 64, "\(args): \(r.stderr)")
+    }
+
+    @Test func permissionDeniedSaysTheFix() throws {
+        // Run as an unprivileged user; skip where no such user exists.
+        guard getpwnam("nobody") != nil else { return }
+        let r = try CLI.run(["-i", "lo", "-q", "-c", "1", "--user", "nobody"])
+        // As root the capture opens, then drops to nobody; that must work.
+        #expect(r.status == 0 || r.status == 1)
+        let su = Process()
+        su.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
+        guard FileManager.default.isExecutableFile(atPath: su.executableURL!.path) else { return }
+        su.arguments = ["-u", "nobody", "--", CLI.binary.path, "-i", "lo", "-q", "-c", "1"]
+        let err = Pipe()
+        su.standardError = err
+        su.standardOutput = FileHandle.nullDevice
+        try su.run()
+        let data = err.fileHandleForReading.readDataToEndOfFile()
+        su.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(su.terminationStatus == 1, "\(text)")
+        #expect(text.contains("permission denied") && text.contains("setcap cap_net_raw,cap_net_admin=eip"))
+    }
+
+    @Test func listsInterfaces() throws {
+        let r = try CLI.run(["-D"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("lo") && r.stdout.contains("loopback") && r.stdout.contains("127.0.0.1"))
+        let d = try CLI.run(["devices"])
+        #expect(d.stdout == r.stdout)
+    }
+
+    @Test func reportFileIsRewrittenLive() throws {
+        let port = LoopbackTraffic.randomPort()
+        let dir = try CLI.tempDir()
+        let report = dir.appendingPathComponent("live.txt").path
+        let sniff = try BackgroundSniff(["-i", "lo", "--direction", "in", "-q", "--report", report, "--interval", "1", "udp port \(port)"])
+        #expect(sniff.waitUntilListening())
+        LoopbackTraffic.sendUDP(to: port, payloadLengths: [3, 4])
+        usleep(2_500_000)
+        let during = (try? String(contentsOfFile: report, encoding: .utf8)) ?? ""
+        #expect(during.contains("Status:               Running"))
+        #expect(during.contains("127.0.0.1:\(port)"))
+        let r = sniff.stop()
+        #expect(r.status == 0)
+        let after = try String(contentsOfFile: report, encoding: .utf8)
+        #expect(after.contains("Status:               Finished"))
+    }
+}

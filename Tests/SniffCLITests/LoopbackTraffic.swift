@@ -1,0 +1,133 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Real traffic on 127.0.0.1 for live-capture tests, bounded in count and time.
+enum LoopbackTraffic {
+    /// A random port in the dynamic range, so that concurrent runs do not collide.
+    static func randomPort() -> UInt16 { UInt16.random(in: 40000...59999) }
+
+    static func address(_ port: UInt16) -> sockaddr_in {
+        var a = sockaddr_in()
+        a.sin_family = sa_family_t(AF_INET)
+        a.sin_port = port.bigEndian
+        a.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return a
+    }
+
+    /// Sends one UDP datagram of each given payload length to 127.0.0.1:port.
+    static func sendUDP(to port: UInt16, payloadLengths: [Int]) {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var addr = address(port)
+        for n in payloadLengths {
+            let payload = [UInt8](repeating: 0x61, count: n)
+            _ = withUnsafePointer(to: &addr) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                    sendto(fd, payload, payload.count, 0, sa, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            usleep(2000)
+        }
+    }
+
+    /// One TCP exchange on 127.0.0.1:port: connect, send `request` bytes, the server
+    /// answers `response` bytes, both close. Returns false if it could not run.
+    @discardableResult
+    static func tcpExchange(port: UInt16, request: Int, response: Int) -> Bool {
+        let lfd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard lfd >= 0 else { return false }
+        defer { close(lfd) }
+        var one: Int32 = 1
+        setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = address(port)
+        let bound = withUnsafePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(lfd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(lfd, 1) == 0 else { return false }
+        let cfd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard cfd >= 0 else { return false }
+        let connected = withUnsafePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(cfd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { close(cfd); return false }
+        let sfd = accept(lfd, nil, nil)
+        guard sfd >= 0 else { close(cfd); return false }
+        let req = [UInt8](repeating: 0x71, count: request)
+        _ = send(cfd, req, req.count, 0)
+        var buf = [UInt8](repeating: 0, count: 65536)
+        var got = 0
+        while got < request {
+            let n = recv(sfd, &buf, buf.count, 0)
+            if n <= 0 { break }
+            got += n
+        }
+        let resp = [UInt8](repeating: 0x72, count: response)
+        _ = send(sfd, resp, resp.count, 0)
+        got = 0
+        while got < response {
+            let n = recv(cfd, &buf, buf.count, 0)
+            if n <= 0 { break }
+            got += n
+        }
+        close(cfd)
+        usleep(20_000)
+        close(sfd)
+        usleep(20_000)
+        return true
+    }
+}
+
+/// A `sniff` process running in the background, stopped by signal.
+final class BackgroundSniff: @unchecked Sendable {
+    let process = Process()
+    let dir: URL
+    let outURL: URL
+    let errURL: URL
+
+    init(_ args: [String], stdin: FileHandle? = nil, stdout: FileHandle? = nil) throws {
+        dir = try CLI.tempDir()
+        outURL = dir.appendingPathComponent("stdout")
+        errURL = dir.appendingPathComponent("stderr")
+        FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        process.executableURL = CLI.binary
+        process.arguments = args
+        process.standardOutput = try stdout ?? FileHandle(forWritingTo: outURL)
+        process.standardError = try FileHandle(forWritingTo: errURL)
+        process.standardInput = stdin ?? FileHandle.nullDevice
+        try process.run()
+    }
+
+    /// Waits until sniff reports it is listening (its first stderr line), at most `seconds`.
+    func waitUntilListening(seconds: Double = 10) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let s = try? String(contentsOf: errURL, encoding: .utf8), s.contains("listening on") {
+                usleep(300_000)  // the capture thread starts right after the message
+                return true
+            }
+            if !process.isRunning { return false }
+            usleep(50_000)
+        }
+        return false
+    }
+
+    /// Sends `signal` and waits for exit, at most `seconds` (then SIGKILL).
+    func stop(signal: Int32 = SIGINT, seconds: Double = 10) -> CLIResult {
+        if process.isRunning { kill(process.processIdentifier, signal) }
+        return wait(seconds: seconds)
+    }
+
+    func wait(seconds: Double = 10) -> CLIResult {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        return CLIResult(status: process.terminationStatus,
+                         stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
+                         stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
+    }
+}
