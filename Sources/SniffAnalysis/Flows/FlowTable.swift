@@ -31,44 +31,73 @@ public final class FlowTable: PacketConsumer {
     public var observer: FlowObserver?
     /// Take `now` from the wall clock instead of the packet (live capture).
     public var useWallClock = false
-    public private(set) var stats = FlowTableStats()
+    public var stats: FlowTableStats { st.pointee.stats }
+    public var count: Int { st.pointee.count }
 
-    private var flows: UnsafeMutablePointer<Flow>
-    private var capacity: Int
-    /// Flows ever placed (indices below this are initialised memory).
-    private var highWater: Int32 = 0
-    private var freeList: [Int32] = []
-    public private(set) var count = 0
+    /// The mutable state lives behind one pointer: class stored properties would pay a
+    /// dynamic exclusivity check on every access, several times per packet.
+    struct Store {
+        var flows: UnsafeMutablePointer<Flow>
+        var flowBytes: Int
+        var capacity: Int
+        /// Flows ever placed (indices below this are initialised memory).
+        var highWater: Int32 = 0
+        var freeList: [Int32] = []
+        var count = 0
+        var slots: UnsafeMutablePointer<UInt64>
+        var slotBytes: Int
+        var slotMask: Int
+        var heads: [Int32] = Array(repeating: -1, count: FlowTable.classCount)
+        var tails: [Int32] = Array(repeating: -1, count: FlowTable.classCount)
+        var timeouts: [Int64]
+        var stats = FlowTableStats()
+    }
+    private let st: UnsafeMutablePointer<Store>
 
-    private var slots: UnsafeMutablePointer<UInt64>
-    private var slotMask: Int
+    private var flows: UnsafeMutablePointer<Flow> { st.pointee.flows }
+    private var slots: UnsafeMutablePointer<UInt64> { st.pointee.slots }
+    private var slotMask: Int { st.pointee.slotMask }
+    private var highWater: Int32 { st.pointee.highWater }
 
     private static let classCount = 5
     private static let deadClass: UInt8 = 255
-    private var heads: [Int32] = Array(repeating: -1, count: FlowTable.classCount)
-    private var tails: [Int32] = Array(repeating: -1, count: FlowTable.classCount)
-    private var timeouts: [Int64]
+    /// Slot layout: 38 bits of the key hash (whose low bits are the home slot) above a
+    /// 26-bit flow index + 1, so probing and deletion never touch the flows.
+    private static let indexBits: UInt64 = 26
+    private static let indexMask: UInt64 = (1 << 26) - 1
+    public static let maximumFlows = (1 << 26) - 2
 
     public init(config: FlowTableConfig = FlowTableConfig(), observer: FlowObserver? = nil) {
+        var config = config
+        config.maxFlows = Swift.min(Swift.max(1, config.maxFlows), FlowTable.maximumFlows)
         self.config = config
         self.observer = observer
-        capacity = Swift.max(16, Swift.min(config.initialCapacity, Swift.max(16, config.maxFlows)))
-        flows = .allocate(capacity: capacity)
+        // Up to a few million flows the whole cap is reserved at once: the pages are
+        // mapped lazily, so memory grows with use, and the table never copies or rehashes.
+        let reserveAll = config.maxFlows <= FlowTable.reserveLimit
+        let capacity = reserveAll ? config.maxFlows : Swift.max(16, Swift.min(config.initialCapacity, config.maxFlows))
+        let flowBytes = capacity * MemoryLayout<Flow>.stride
         let slotCount = FlowTable.slotCount(for: capacity)
-        slots = .allocate(capacity: slotCount)
-        slots.initialize(repeating: 0, count: slotCount)
-        slotMask = slotCount - 1
-        freeList.reserveCapacity(capacity)
-        timeouts = [config.tcpEstablishedTimeout, config.tcpClosedTimeout, config.udpTimeout, config.icmpTimeout, config.otherTimeout]
+        let slotBytes = slotCount * MemoryLayout<UInt64>.stride
+        st = .allocate(capacity: 1)
+        st.initialize(to: Store(
+            flows: LargeAllocation.allocateZeroed(bytes: flowBytes).bindMemory(to: Flow.self, capacity: capacity),
+            flowBytes: flowBytes, capacity: capacity,
+            slots: LargeAllocation.allocateZeroed(bytes: slotBytes).bindMemory(to: UInt64.self, capacity: slotCount),
+            slotBytes: slotBytes, slotMask: slotCount - 1,
+            timeouts: [config.tcpEstablishedTimeout, config.tcpClosedTimeout, config.udpTimeout, config.icmpTimeout, config.otherTimeout]))
+        st.pointee.freeList.reserveCapacity(Swift.min(capacity, 1 << 16))
     }
 
+    /// Caps up to this many flows are reserved up front (about 900 MB of address space).
+    public static let reserveLimit = 4_000_000
+
     deinit {
-        for i in 0..<Int(highWater) where flows[i].timeoutClass != FlowTable.deadClass {
-            (flows + i).deinitialize(count: 1)
-        }
-        // Dead entries hold no references (their details box was released on removal).
-        flows.deallocate()
-        slots.deallocate()
+        for i in 0..<Int(highWater) { (flows + i).deinitialize(count: 1) }
+        LargeAllocation.free(UnsafeMutableRawPointer(flows), bytes: st.pointee.flowBytes)
+        LargeAllocation.free(UnsafeMutableRawPointer(slots), bytes: st.pointee.slotBytes)
+        st.deinitialize(count: 1)
+        st.deallocate()
     }
 
     private static func slotCount(for capacity: Int) -> Int {
@@ -80,7 +109,7 @@ public final class FlowTable: PacketConsumer {
     /// Bytes the table holds per flow of capacity: the flow record plus its share of
     /// the index (for the memory figure in docs/FLOWS.md).
     public var bytesPerFlowSlot: Double {
-        Double(MemoryLayout<Flow>.stride) + Double((slotMask + 1) * MemoryLayout<UInt64>.stride) / Double(capacity)
+        Double(MemoryLayout<Flow>.stride) + Double((slotMask + 1) * MemoryLayout<UInt64>.stride) / Double(st.pointee.capacity)
     }
 
     // MARK: packets
@@ -94,21 +123,21 @@ public final class FlowTable: PacketConsumer {
     /// live.
     public func process(_ p: DecodedPacket, frame: UnsafeRawBufferPointer, now: Timestamp) {
         let nowNanos = now.totalNanoseconds
-        stats.packets &+= 1
+        st.pointee.stats.packets &+= 1
         expire(nanos: nowNanos)
-        guard p.ipVersion != 0 else { stats.packetsWithoutFlow &+= 1; return }
+        guard p.ipVersion != 0 else { st.pointee.stats.packetsWithoutFlow &+= 1; return }
         let proto = p.ipProto
         var sport: UInt16 = 0, dport: UInt16 = 0, oneWay = false
         switch proto {
         case 6, 17:
-            guard p.hasPorts else { stats.packetsWithoutFlow &+= 1; return }
+            guard p.hasPorts else { st.pointee.stats.packetsWithoutFlow &+= 1; return }
             sport = p.sport; dport = p.dport
         case 1, 58:
             if p.hasICMP {
                 let m = FlowKey.icmpPorts(type: p.icmpType, code: p.icmpCode, v6: proto == 58)
                 sport = m.sport; dport = m.dport; oneWay = m.oneWay
             } else if p.isFragment {
-                stats.packetsWithoutFlow &+= 1
+                st.pointee.stats.packetsWithoutFlow &+= 1
                 return
             }
         default:
@@ -138,7 +167,7 @@ public final class FlowTable: PacketConsumer {
         }
         var isNew = false
         if index < 0 {
-            if count >= config.maxFlows { evictOldest() }
+            if st.pointee.count >= config.maxFlows { evictOldest() }
             var origIsA = continuedOrigIsA ?? srcIsA
             var flip = false
             if continuedOrigIsA == nil, FlowTable.shouldFlip(proto: proto, sport: sport, dport: dport, tcp: tcp) {
@@ -150,7 +179,7 @@ public final class FlowTable: PacketConsumer {
             if flip { flow.markFlipped() }
             index = insert(flow, hash: hash)
             isNew = true
-            stats.flowsCreated &+= 1
+            st.pointee.stats.flowsCreated &+= 1
         }
         let f = flows + Int(index)
         let isOrig = srcIsA == f.pointee.origIsA
@@ -238,10 +267,10 @@ public final class FlowTable: PacketConsumer {
 
     func expire(nanos now: Int64) {
         for c in 0..<FlowTable.classCount {
-            let timeout = timeouts[c]
+            let timeout = st.pointee.timeouts[c]
             if timeout == .max { continue }
-            while heads[c] >= 0 {
-                let i = heads[c]
+            while st.pointee.heads[c] >= 0 {
+                let i = st.pointee.heads[c]
                 let f = flows + Int(i)
                 guard now &- f.pointee.lastNanos >= timeout else { break }
                 end(i, hash: f.pointee.key.fastHash, reason: .idle)
@@ -252,7 +281,7 @@ public final class FlowTable: PacketConsumer {
     /// Emits every open flow (end of capture), oldest first.
     public func flush(reason: FlowEndReason = .end) {
         var open: [(Int64, Int32)] = []
-        open.reserveCapacity(count)
+        open.reserveCapacity(st.pointee.count)
         for i in 0..<Int(highWater) where flows[i].timeoutClass != FlowTable.deadClass {
             open.append((flows[i].startNanos, Int32(i)))
         }
@@ -270,9 +299,10 @@ public final class FlowTable: PacketConsumer {
     private func evictOldest() {
         var best: Int32 = -1
         var bestLast = Int64.max
-        for c in 0..<FlowTable.classCount where heads[c] >= 0 {
-            let l = flows[Int(heads[c])].lastNanos
-            if l < bestLast { bestLast = l; best = heads[c] }
+        for c in 0..<FlowTable.classCount where st.pointee.heads[c] >= 0 {
+            let h = st.pointee.heads[c]
+            let l = flows[Int(h)].lastNanos
+            if l < bestLast { bestLast = l; best = h }
         }
         if best >= 0 { end(best, hash: flows[Int(best)].key.fastHash, reason: .evicted) }
     }
@@ -281,101 +311,112 @@ public final class FlowTable: PacketConsumer {
         let f = flows + Int(index)
         unlink(index)
         removeSlot(index: index, hash: hash)
-        let flow = f.move()
-        // Keep the slot's memory initialised as a dead entry so the storage stays one
-        // typed buffer.
-        var dead = Flow(key: flow.key, origIsA: true, nanos: 0)
-        dead.timeoutClass = FlowTable.deadClass
-        f.initialize(to: dead)
-        freeList.append(index)
-        count -= 1
-        stats.flowsEnded &+= 1
-        stats.endedBy[Int(reason.rawValue)] &+= 1
+        let flow = f.pointee
+        // The entry stays initialised, marked dead, holding no reference.
+        f.pointee.detailsBox = nil
+        f.pointee.timeoutClass = FlowTable.deadClass
+        st.pointee.freeList.append(index)
+        st.pointee.count -= 1
+        st.pointee.stats.flowsEnded &+= 1
+        st.pointee.stats.endedBy[Int(reason.rawValue)] &+= 1
         observer?.flowEnded(flow, reason: reason)
     }
 
     // MARK: storage
 
+    @inline(__always)
+    private static func slotValue(hash: UInt64, index: Int32) -> UInt64 {
+        (hash << FlowTable.indexBits) | (UInt64(UInt32(index)) + 1)
+    }
+
     private func insert(_ flow: Flow, hash: UInt64) -> Int32 {
         let index: Int32
-        if let free = freeList.popLast() {
+        if let free = st.pointee.freeList.popLast() {
             index = free
             flows[Int(free)] = flow
         } else {
-            if Int(highWater) == capacity { grow() }
+            if Int(highWater) == st.pointee.capacity { grow() }
             index = highWater
             (flows + Int(index)).initialize(to: flow)
-            highWater += 1
+            st.pointee.highWater += 1
         }
         flows[Int(index)].lruPrev = -2
-        count += 1
-        if count > stats.peakFlows { stats.peakFlows = count }
-        var s = Int(truncatingIfNeeded: hash) & slotMask
-        while slots[s] != 0 { s = (s + 1) & slotMask }
-        slots[s] = (hash >> 32) << 32 | UInt64(UInt32(index) + 1)
+        st.pointee.count += 1
+        if st.pointee.count > st.pointee.stats.peakFlows { st.pointee.stats.peakFlows = st.pointee.count }
+        let mask = slotMask, sl = slots
+        var s = Int(truncatingIfNeeded: hash) & mask
+        while sl[s] != 0 { s = (s + 1) & mask }
+        sl[s] = FlowTable.slotValue(hash: hash, index: index)
         return index
     }
 
     private func find(_ key: FlowKey, hash: UInt64) -> Int32 {
-        let tag = hash >> 32
-        var s = Int(truncatingIfNeeded: hash) & slotMask
+        let tag = (hash << FlowTable.indexBits) >> FlowTable.indexBits
+        let mask = slotMask, sl = slots, fl = flows
+        var s = Int(truncatingIfNeeded: hash) & mask
         while true {
-            let v = slots[s]
+            let v = sl[s]
             if v == 0 { return -1 }
-            if v >> 32 == tag {
-                let i = Int32(truncatingIfNeeded: (v & 0xFFFF_FFFF) - 1)
-                if flows[Int(i)].key == key { return i }
+            if v >> FlowTable.indexBits == tag {
+                let i = Int32(truncatingIfNeeded: (v & FlowTable.indexMask) - 1)
+                if fl[Int(i)].key == key { return i }
             }
-            s = (s + 1) & slotMask
+            s = (s + 1) & mask
         }
     }
 
     /// Backward-shift deletion: later entries of the probe run move up so that lookups
-    /// never need tombstones.
+    /// never need tombstones. Home slots come from the slot values themselves.
     private func removeSlot(index: Int32, hash: UInt64) {
-        let want = UInt64(UInt32(index) + 1)
-        var s = Int(truncatingIfNeeded: hash) & slotMask
-        while slots[s] & 0xFFFF_FFFF != want {
-            if slots[s] == 0 { return }
-            s = (s + 1) & slotMask
+        let want = UInt64(UInt32(index)) + 1
+        let mask = slotMask, sl = slots
+        var s = Int(truncatingIfNeeded: hash) & mask
+        while sl[s] & FlowTable.indexMask != want {
+            if sl[s] == 0 { return }
+            s = (s + 1) & mask
         }
         var hole = s
-        var next = (hole + 1) & slotMask
-        while slots[next] != 0 {
-            let i = Int((slots[next] & 0xFFFF_FFFF) - 1)
-            let home = Int(truncatingIfNeeded: flows[i].key.fastHash) & slotMask
+        var next = (hole + 1) & mask
+        while sl[next] != 0 {
+            let home = Int(truncatingIfNeeded: sl[next] >> FlowTable.indexBits) & mask
             // Move the entry into the hole unless its home lies cyclically in (hole, next].
-            let distNext = (next - home) & slotMask
-            let distHole = (hole - home) & slotMask
-            if distHole < distNext {
-                slots[hole] = slots[next]
+            if (hole - home) & mask < (next - home) & mask {
+                sl[hole] = sl[next]
                 hole = next
             }
-            next = (next + 1) & slotMask
+            next = (next + 1) & mask
         }
-        slots[hole] = 0
+        sl[hole] = 0
     }
 
     private func grow() {
-        let newCapacity = Swift.max(capacity * 2, 16)
-        let newFlows = UnsafeMutablePointer<Flow>.allocate(capacity: newCapacity)
+        let oldCapacity = st.pointee.capacity
+        let newCapacity = Swift.min(Swift.max(oldCapacity * 2, 16), Swift.max(config.maxFlows, oldCapacity + 1))
+        let newBytes = newCapacity * MemoryLayout<Flow>.stride
+        let newFlows = LargeAllocation.allocateZeroed(bytes: newBytes).bindMemory(to: Flow.self, capacity: newCapacity)
         newFlows.moveInitialize(from: flows, count: Int(highWater))
-        flows.deallocate()
-        flows = newFlows
-        capacity = newCapacity
-        freeList.reserveCapacity(newCapacity)
+        LargeAllocation.free(UnsafeMutableRawPointer(flows), bytes: st.pointee.flowBytes)
+        st.pointee.flows = newFlows
+        st.pointee.flowBytes = newBytes
+        st.pointee.capacity = newCapacity
+        st.pointee.freeList.reserveCapacity(newCapacity)
         let slotCount = FlowTable.slotCount(for: newCapacity)
         if slotCount != slotMask + 1 {
-            slots.deallocate()
-            slots = .allocate(capacity: slotCount)
-            slots.initialize(repeating: 0, count: slotCount)
-            slotMask = slotCount - 1
-            for i in 0..<Int(highWater) where flows[i].timeoutClass != FlowTable.deadClass {
-                let h = flows[i].key.fastHash
-                var s = Int(truncatingIfNeeded: h) & slotMask
-                while slots[s] != 0 { s = (s + 1) & slotMask }
-                slots[s] = (h >> 32) << 32 | UInt64(UInt32(i) + 1)
+            let old = slots, oldCount = slotMask + 1
+            let bytes = slotCount * MemoryLayout<UInt64>.stride
+            let sl = LargeAllocation.allocateZeroed(bytes: bytes).bindMemory(to: UInt64.self, capacity: slotCount)
+            let mask = slotCount - 1
+            for j in 0..<oldCount where old[j] != 0 {
+                // Rehash from the stored hash bits (38 of them: enough for any table size).
+                let v = old[j]
+                var s = Int(truncatingIfNeeded: v >> FlowTable.indexBits) & mask
+                while sl[s] != 0 { s = (s + 1) & mask }
+                sl[s] = v
             }
+            LargeAllocation.free(UnsafeMutableRawPointer(old), bytes: st.pointee.slotBytes)
+            st.pointee.slots = sl
+            st.pointee.slotBytes = bytes
+            st.pointee.slotMask = mask
         }
     }
 
@@ -386,8 +427,8 @@ public final class FlowTable: PacketConsumer {
         let c = Int(f.pointee.timeoutClass)
         guard c < FlowTable.classCount, f.pointee.lruPrev != -2 else { return }
         let prev = f.pointee.lruPrev, next = f.pointee.lruNext
-        if prev >= 0 { flows[Int(prev)].lruNext = next } else if heads[c] == i { heads[c] = next }
-        if next >= 0 { flows[Int(next)].lruPrev = prev } else if tails[c] == i { tails[c] = prev }
+        if prev >= 0 { flows[Int(prev)].lruNext = next } else if st.pointee.heads[c] == i { st.pointee.heads[c] = next }
+        if next >= 0 { flows[Int(next)].lruPrev = prev } else if st.pointee.tails[c] == i { st.pointee.tails[c] = prev }
         f.pointee.lruPrev = -2
         f.pointee.lruNext = -1
     }
@@ -396,9 +437,10 @@ public final class FlowTable: PacketConsumer {
         let f = flows + Int(i)
         f.pointee.timeoutClass = c
         let cls = Int(c)
-        f.pointee.lruPrev = tails[cls]
+        let tail = st.pointee.tails[cls]
+        f.pointee.lruPrev = tail
         f.pointee.lruNext = -1
-        if tails[cls] >= 0 { flows[Int(tails[cls])].lruNext = i } else { heads[cls] = i }
-        tails[cls] = i
+        if tail >= 0 { flows[Int(tail)].lruNext = i } else { st.pointee.heads[cls] = i }
+        st.pointee.tails[cls] = i
     }
 }
