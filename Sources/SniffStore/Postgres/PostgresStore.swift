@@ -1,0 +1,711 @@
+import PostgresNIO
+import SniffCore
+import SniffDecode
+
+/// The PostgreSQL store: batches load through `COPY ... FROM STDIN` (text format)
+/// inside a transaction that also records the batch id; tables are partitioned by day.
+public final class PostgresStore: PacketStore, @unchecked Sendable {
+    public let target: PostgresTarget
+    public var backend: String { "postgresql" }
+    public var location: String { target.redacted }
+    let logger: Logger
+    private let pool: PGPool
+    private let lock = ConditionLock()
+    /// "table:day" of partitions created (or known to be served by the default one).
+    private var knownPartitions: Set<String> = []
+
+    static let dayNanos: Int64 = 86_400_000_000_000
+    /// New day partitions made for one batch at most; other days go to the default partition.
+    static let maxNewPartitionsPerBatch = 32
+
+    public init(target: PostgresTarget) {
+        self.target = target
+        var l = Logger(label: "sniff.store")
+        l.logLevel = .critical
+        logger = l
+        pool = PGPool(target: target, logger: l)
+    }
+
+    public func close() async { await pool.close() }
+
+    /// Runs `body` on a pooled connection; a connection that failed is closed, not reused.
+    func withConnection<T: Sendable>(_ what: String, _ body: (PostgresConnection) async throws -> T) async throws -> T {
+        let conn: PostgresConnection
+        do { conn = try await pool.acquire() } catch { throw PostgresStore.map(error, what: "connect", target: target) }
+        do {
+            let r = try await body(conn)
+            await pool.release(conn, reusable: true)
+            return r
+        } catch {
+            await pool.release(conn, reusable: false)
+            throw PostgresStore.map(error, what: what, target: target)
+        }
+    }
+
+    static func map(_ error: Error, what: String, target: PostgresTarget) -> StoreError {
+        if let e = error as? StoreError { return e }
+        if let e = error as? PSQLError {
+            let state = e.serverInfo?[.sqlState] ?? ""
+            let message = e.serverInfo?[.message] ?? "\(e.code)"
+            if e.code == .server {
+                // 08: connection exception, 57P: operator intervention (shutdown),
+                // 53: insufficient resources, 40: serialization/deadlock: try again.
+                if state.hasPrefix("08") || state.hasPrefix("57P") || state.hasPrefix("53") || state.hasPrefix("40") {
+                    return .unreachable("PostgreSQL at \(target.redacted): \(message)", detail: "\(what) sqlstate \(state)")
+                }
+                if state == "28P01" || state == "28000" {
+                    return .unreachable("PostgreSQL at \(target.redacted) refused the login: \(message); check the user and password (PGUSER, PGPASSWORD)",
+                                        detail: "\(what) sqlstate \(state)")
+                }
+                if state == "3D000" {
+                    return .unreachable("PostgreSQL at \(target.redacted): \(message); create it with: createdb \(target.database)",
+                                        detail: "\(what) sqlstate \(state)")
+                }
+                return .database("PostgreSQL: \(message)", detail: "\(what) sqlstate \(state)")
+            }
+            return .unreachable("cannot reach PostgreSQL at \(target.redacted): \(e.code)", detail: "\(what) \(String(reflecting: e))")
+        }
+        return .unreachable("cannot reach PostgreSQL at \(target.redacted): \(error)", detail: "\(what) \(String(reflecting: error))")
+    }
+
+    // MARK: schema
+
+    @discardableResult
+    public func migrate() async throws -> [Migration] {
+        try await withConnection("migrate") { c in
+            try await PG.exec(c, "BEGIN", logger)
+            do {
+                try await PG.exec(c, "SELECT pg_advisory_xact_lock(\(PostgresSchema.ddlLockKey))", logger)
+                try await PG.exec(c, PostgresQuery(unsafeSQL: PostgresSchema.bootstrap), logger)
+                var applied = Set<Int>()
+                for try await v in try await c.query("SELECT version FROM sniff_migrations", logger: logger).decode(Int.self) {
+                    applied.insert(v)
+                }
+                if let top = applied.max(), top > Schema.latestVersion {
+                    throw StoreError.schemaTooNew(found: top, known: Schema.latestVersion)
+                }
+                var done: [Migration] = []
+                for m in Schema.migrations where !applied.contains(m.version) {
+                    for sql in PostgresSchema.statements(version: m.version) {
+                        try await PG.exec(c, PostgresQuery(unsafeSQL: sql), logger)
+                    }
+                    let now = Timestamp.now().totalNanoseconds
+                    try await PG.exec(c, "INSERT INTO sniff_migrations (version, name, applied_at) VALUES (\(m.version), \(m.name), \(now))", logger)
+                    done.append(Migration(version: m.version, name: m.name, appliedAt: now))
+                }
+                try await PG.exec(c, "COMMIT", logger)
+                return done
+            } catch {
+                try? await PG.exec(c, "ROLLBACK", logger)
+                throw error
+            }
+        }
+    }
+
+    public func info() async throws -> StoreInfo {
+        let target = self.target
+        return try await withConnection("info") { c in
+            var version = ""
+            for try await v in try await c.query("SHOW server_version", logger: logger).decode(String.self) { version = v }
+            var info = StoreInfo(backend: "postgresql", location: target.redacted, serverVersion: version,
+                                 schemaVersion: 0, latestKnownVersion: Schema.latestVersion)
+            var hasTable = false
+            for try await n in try await c.query("SELECT count(*) FROM pg_tables WHERE tablename = 'sniff_migrations' AND schemaname = current_schema()", logger: logger).decode(Int.self) {
+                hasTable = n > 0
+            }
+            var applied: [Int: Int64] = [:]
+            if hasTable {
+                for try await (v, at) in try await c.query("SELECT version, applied_at FROM sniff_migrations", logger: logger).decode((Int, Int64).self) {
+                    applied[v] = at
+                }
+            }
+            info.schemaVersion = applied.keys.max() ?? 0
+            info.migrations = Schema.migrations.map { Migration(version: $0.version, name: $0.name, appliedAt: applied[$0.version]) }
+            if info.schemaVersion > 0 {
+                // Estimates from the planner's statistics for the partitioned tables
+                // (count(*) over millions of rows is slow), exact for the small ones.
+                for t in ["captures", "packets", "flows", "alerts", "traffic", "sniff_batches"] {
+                    let q: PostgresQuery = """
+                        SELECT COALESCE(SUM(GREATEST(c.reltuples, 0)), 0)::bigint FROM pg_class c
+                        WHERE c.relkind = 'r' AND (c.relname = \(t) OR c.oid IN (
+                            SELECT i.inhrelid FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = \(t)))
+                        """
+                    for try await n in try await c.query(q, logger: logger).decode(Int64.self) { info.tables.append((t, n)) }
+                }
+                for t in Schema.timeTables {
+                    let names = try await PostgresStore.partitionNames(c, table: t, logger: logger)
+                    let days = names.compactMap { PostgresStore.day(fromPartition: $0, table: t) }.sorted()
+                    info.partitions.append((t, days.count, days.first.map(TimeText.dayName), days.last.map(TimeText.dayName)))
+                }
+                for try await s in try await c.query("SELECT pg_database_size(current_database())", logger: logger).decode(Int64.self) {
+                    info.sizeBytes = s
+                }
+            }
+            return info
+        }
+    }
+
+    // MARK: partitions
+
+    static func partitionName(_ table: String, day: Int64) -> String { "\(table)_p" + TimeText.dayName(day) }
+
+    static func day(fromPartition name: String, table: String) -> Int64? {
+        let prefix = table + "_p"
+        guard name.hasPrefix(prefix) else { return nil }
+        let d = name.dropFirst(prefix.count)
+        guard d.count == 8, d.allSatisfy(\.isASCIIDigit), let y = Int(d.prefix(4)), let m = Int(d.dropFirst(4).prefix(2)),
+              let dd = Int(d.suffix(2)) else { return nil }
+        return Int64(TimeText.daysFromCivil(y, m, dd))
+    }
+
+    static func partitionNames(_ c: PostgresConnection, table: String, logger: Logger) async throws -> [String] {
+        var out: [String] = []
+        let q: PostgresQuery = """
+            SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+            JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = \(table)
+            """
+        for try await n in try await c.query(q, logger: logger).decode(String.self) { out.append(n) }
+        return out
+    }
+
+    /// Creates the day partitions `days` of `table` that this process has not made yet.
+    func ensurePartitions(_ table: String, days: Set<Int64>) async throws -> [String] {
+        let missing: [Int64] = lock.withLock {
+            days.filter { !knownPartitions.contains("\(table):\($0)") }.sorted()
+        }
+        guard !missing.isEmpty else { return [] }
+        var created: [String] = []
+        for (k, day) in missing.enumerated() {
+            if k >= PostgresStore.maxNewPartitionsPerBatch {
+                // Far too many distinct days in one batch (a capture with broken clocks):
+                // leave them to the default partition.
+                lock.withLock { _ = knownPartitions.insert("\(table):\(day)") }
+                continue
+            }
+            let name = PostgresStore.partitionName(table, day: day)
+            let lo = day &* PostgresStore.dayNanos, hi = (day &+ 1) &* PostgresStore.dayNanos
+            // DDL takes no parameters; the name and bounds are computed from integers here.
+            let sql = "CREATE TABLE IF NOT EXISTS \(name) PARTITION OF \(table) FOR VALUES FROM (\(lo)) TO (\(hi))"
+            let made: Bool = try await withConnection("create partition \(name)") { c in
+                try await PG.exec(c, "BEGIN", logger)
+                do {
+                    try await PG.exec(c, "SELECT pg_advisory_xact_lock(\(PostgresSchema.ddlLockKey))", logger)
+                    try await PG.exec(c, PostgresQuery(unsafeSQL: sql), logger)
+                    try await PG.exec(c, "COMMIT", logger)
+                    return true
+                } catch let e as PSQLError where e.serverInfo?[.sqlState] == "23514" {
+                    // Rows of that day already sit in the default partition: keep using it.
+                    try? await PG.exec(c, "ROLLBACK", logger)
+                    return false
+                } catch {
+                    try? await PG.exec(c, "ROLLBACK", logger)
+                    throw error
+                }
+            }
+            lock.withLock { _ = knownPartitions.insert("\(table):\(day)") }
+            if made { created.append(name) }
+        }
+        return created
+    }
+
+    static func days<S: Sequence>(_ times: S) -> Set<Int64> where S.Element == Int64 {
+        var out = Set<Int64>()
+        var last = Int64.min
+        for t in times {
+            let d = t >= 0 ? t / dayNanos : (t + 1) / dayNanos - 1
+            if d != last { out.insert(d); last = d }
+        }
+        return out
+    }
+
+    // MARK: writing
+
+    @discardableResult
+    public func write(_ batch: StoreBatch) async throws -> Bool {
+        switch batch.content {
+        case .packets(let rows): _ = try await ensurePartitions("packets", days: PostgresStore.days(rows.lazy.map(\.ts)))
+        case .flows(let rows): _ = try await ensurePartitions("flows", days: PostgresStore.days(rows.lazy.map(\.ts)))
+        case .traffic(let rows): _ = try await ensurePartitions("traffic", days: PostgresStore.days(rows.lazy.map(\.ts)))
+        default: break
+        }
+        return try await withConnection("write \(batch.content.kindName) batch \(batch.id)") { c in
+            try await PG.exec(c, "BEGIN", logger)
+            do {
+                let range = batch.timeRange
+                let now = Timestamp.now().totalNanoseconds
+                let mark: PostgresQuery = """
+                    INSERT INTO sniff_batches (writer_id, seq, sensor, capture_id, kind, row_count, first_ts, last_ts, created_at, stored_at)
+                    VALUES (\(batch.id.writer), \(batch.id.seq), \(batch.sensor), \(batch.captureID), \(batch.content.kindName),
+                            \(Int64(batch.content.rowCount)), \(range?.0), \(range?.1), \(batch.createdAt), \(now))
+                    ON CONFLICT DO NOTHING RETURNING 1
+                    """
+                var inserted = false
+                for try await _ in try await c.query(mark, logger: logger) { inserted = true }
+                guard inserted else {
+                    try await PG.exec(c, "ROLLBACK", logger)
+                    return false
+                }
+                try await self.writeContent(batch, c)
+                try await PG.exec(c, "COMMIT", logger)
+                return true
+            } catch {
+                try? await PG.exec(c, "ROLLBACK", logger)
+                throw error
+            }
+        }
+    }
+
+    /// Bytes sent to the server per COPY message.
+    static let copyChunk = 1 << 18
+
+    private func writeContent(_ batch: StoreBatch, _ c: PostgresConnection) async throws {
+        let prefix = CopyText.prefix(captureID: batch.captureID, sensor: batch.sensor)
+        switch batch.content {
+        case .capture(let i):
+            try await PG.exec(c, PostgresStore.upsertCapture(i), logger)
+        case .packets(let rows):
+            try await copy(c, table: "packets", columns: Schema.packetColumns, count: rows.count) { out, k in
+                out.packet(rows[k], prefix: prefix)
+            }
+        case .flows(let rows):
+            try await copy(c, table: "flows", columns: Array(Schema.flowColumns), count: rows.count) { out, k in
+                out.flow(rows[k], prefix: prefix)
+            }
+        case .traffic(let rows):
+            try await copy(c, table: "traffic", columns: Schema.trafficColumns, count: rows.count) { out, k in
+                out.traffic(rows[k], prefix: prefix)
+            }
+        case .alerts(let rows):
+            for a in rows {
+                let hosts = a.hosts.map(\.description).joined(separator: ",")
+                let q: PostgresQuery = """
+                    INSERT INTO alerts (capture_id, sensor, alert_id, ts, severity, severity_level, rule, kind, message, uid, hosts, suppressed)
+                    VALUES (\(batch.captureID), \(batch.sensor), \(a.id), \(a.ts), \(a.severity), \(Schema.severityLevel(a.severity)),
+                            \(a.rule), \(a.kind), \(a.message), \(a.uid), \(hosts), \(Int64(clamping: a.suppressed)))
+                    """
+                try await PG.exec(c, q, logger)
+            }
+        }
+    }
+
+    /// Streams rows through COPY in chunks, encoding the next chunk while the server
+    /// parses the previous one.
+    private func copy(_ c: PostgresConnection, table: String, columns: [String], count: Int,
+                      _ encode: (inout CopyText, Int) -> Void) async throws {
+        try await c.copyFrom(table: table, columns: columns, format: .text(.init()), logger: logger) { writer in
+            var out = CopyText()
+            for k in 0..<count {
+                encode(&out, k)
+                if out.sink.count >= PostgresStore.copyChunk {
+                    try await writer.write(ByteBuffer(bytes: out.sink.bytes))
+                    out.sink.removeAll()
+                }
+            }
+            if !out.sink.isEmpty { try await writer.write(ByteBuffer(bytes: out.sink.bytes)) }
+        }
+    }
+
+    static func upsertCapture(_ i: CaptureInfo) -> PostgresQuery {
+        var b = PostgresBindings()
+        b.append(i.id); b.append(i.sensor); b.append(i.source); b.append(i.start); b.append(i.end); b.append(i.filters)
+        b.append(i.firstPacket); b.append(i.lastPacket)
+        for v in [i.packetsSeen, i.packetsMatched, i.bytesSeen, i.packetsStored, i.flows, i.alerts,
+                  i.kernelDropped, i.interfaceDropped, i.sniffDropped] { b.append(Int64(clamping: v)) }
+        b.append(i.storePackets)
+        let counters = Schema.captureCounters
+        let cols = ["id", "sensor", "source", "start_ns", "end_ns", "filters", "first_packet_ns", "last_packet_ns"] + counters + ["store_packets"]
+        let values = (1...cols.count).map { "$\($0)" }.joined(separator: ", ")
+        let updates = ["end_ns = COALESCE(EXCLUDED.end_ns, captures.end_ns)",
+                       "first_packet_ns = LEAST(captures.first_packet_ns, EXCLUDED.first_packet_ns)",
+                       "last_packet_ns = GREATEST(captures.last_packet_ns, EXCLUDED.last_packet_ns)"]
+            + counters.map { "\($0) = GREATEST(captures.\($0), EXCLUDED.\($0))" }
+        let sql = "INSERT INTO captures (\(cols.joined(separator: ", "))) VALUES (\(values)) ON CONFLICT (id) DO UPDATE SET "
+            + updates.joined(separator: ", ")
+        return PostgresQuery(unsafeSQL: sql, binds: b)
+    }
+
+    // MARK: retention
+
+    @discardableResult
+    public func maintain(now: Int64, retentionCutoff: Int64?) async throws -> MaintenanceReport {
+        var report = MaintenanceReport()
+        let today = PostgresStore.days([now]).first!
+        // Today and the two days ahead exist before any packet of theirs arrives.
+        for t in Schema.timeTables {
+            report.partitionsCreated += try await ensurePartitions(t, days: [today, today + 1, today + 2])
+        }
+        guard let cutoff = retentionCutoff else { return report }
+        try await withConnection("retention") { c in
+            for t in Schema.timeTables {
+                for name in try await PostgresStore.partitionNames(c, table: t, logger: logger) {
+                    guard let day = PostgresStore.day(fromPartition: name, table: t),
+                          (day + 1) * PostgresStore.dayNanos <= cutoff,
+                          name == PostgresStore.partitionName(t, day: day) else { continue }
+                    // The name was rebuilt from the parsed day, so it is one of ours.
+                    try await PG.exec(c, PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(name)"), logger)
+                    report.partitionsDropped.append(name)
+                    lock.withLock { _ = knownPartitions.remove("\(t):\(day)") }
+                }
+            }
+            for sql in ["DELETE FROM packets_default WHERE ts < $1", "DELETE FROM flows_default WHERE ts < $1",
+                        "DELETE FROM traffic_default WHERE ts < $1", "DELETE FROM alerts WHERE ts < $1",
+                        "DELETE FROM captures WHERE end_ns IS NOT NULL AND end_ns < $1",
+                        "DELETE FROM sniff_batches WHERE stored_at < $1 AND (last_ts IS NULL OR last_ts < $1)"] {
+                var b = PostgresBindings()
+                b.append(cutoff)
+                try await PG.exec(c, PostgresQuery(unsafeSQL: sql, binds: b), logger)
+            }
+            return ()
+        }
+        return report
+    }
+
+    // MARK: reading
+
+    func rows(_ what: String, _ sql: String, _ binds: [SQLValue]) async throws -> [PostgresRow] {
+        var b = PostgresBindings()
+        for v in binds {
+            switch v {
+            case .int(let x): b.append(x)
+            case .text(let s): b.append(s)
+            }
+        }
+        let q = PostgresQuery(unsafeSQL: sql, binds: b)
+        return try await withConnection(what) { c in
+            var out: [PostgresRow] = []
+            for try await r in try await c.query(q, logger: logger) { out.append(r) }
+            return out
+        }
+    }
+
+    static let packetSelect = "SELECT " + Schema.packetColumns.map { col -> String in
+        switch col {
+        case "src", "dst": return "host(\(col))"
+        case "eth_src", "eth_dst": return "\(col)::text"
+        default: return col
+        }
+    }.joined(separator: ", ") + " FROM packets"
+
+    public func packets(_ q: PacketQuery) async throws -> Page<StoredPacket> {
+        let cursor = try Cursor.parse(q.cursor, kind: "p", count: 3)
+        var b = SQLBuilder(.postgres)
+        b.packetFilter(q.filter)
+        if let cursor {
+            b.add("(ts, capture_id, n) < (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])), \(b.param(cursor.values[2])))")
+        }
+        let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
+        let sql = Self.packetSelect + b.whereClause + " ORDER BY ts DESC, capture_id DESC, n DESC LIMIT \(limit + 1)"
+        let rows = try await rows("packets", sql, b.binds).map { try PostgresStore.readPacket(PGCells($0)) }
+        let more = rows.count > limit
+        let page = Array(rows.prefix(limit))
+        let next = more ? page.last.map { Cursor(kind: "p", values: [$0.row.ts, $0.captureID, Int64(bitPattern: $0.row.n)]).text } : nil
+        return Page(rows: page, nextCursor: next)
+    }
+
+    static func readPacket(_ c: PGCells) throws -> StoredPacket {
+        var r = PacketRow()
+        var f: PacketRow.Fields = []
+        let captureID = try c.int(0) ?? 0
+        let sensor = try c.text(1) ?? ""
+        r.n = UInt64(truncatingIfNeeded: try c.int(2) ?? 0)
+        r.ts = try c.int(3) ?? 0
+        r.len = UInt32(truncatingIfNeeded: try c.int(4) ?? 0)
+        r.caplen = UInt32(truncatingIfNeeded: try c.int(5) ?? 0)
+        r.iface = UInt32(truncatingIfNeeded: try c.int(6) ?? 0)
+        r.link = RowNames.link(try c.text(7) ?? "")
+        if let m = try c.text(8).flatMap(RowNames.mac) { r.ethSrc = m; f.insert(.ethSrc) }
+        if let m = try c.text(9).flatMap(RowNames.mac) { r.ethDst = m; f.insert(.ethDst) }
+        if let v = try c.int(10) { r.vlan = UInt16(truncatingIfNeeded: v); f.insert(.vlan) }
+        if let v = try c.int(11) {
+            f.insert(.ip)
+            r.ipVersion = UInt8(truncatingIfNeeded: v)
+            r.src = IPAddress(try c.text(12) ?? "") ?? .none
+            r.dst = IPAddress(try c.text(13) ?? "") ?? .none
+            r.proto = UInt8(truncatingIfNeeded: try c.int(14) ?? 0)
+        }
+        r.transport = try c.text(15).map(RowNames.transport) ?? .none
+        if let s = try c.int(16) {
+            f.insert(.ports)
+            r.sport = UInt16(truncatingIfNeeded: s); r.dport = UInt16(truncatingIfNeeded: try c.int(17) ?? 0)
+        }
+        if let s = try c.int(18) {
+            f.insert(.tcp)
+            r.seq = UInt32(truncatingIfNeeded: s); r.ack = UInt32(truncatingIfNeeded: try c.int(19) ?? 0)
+            r.tcpFlags = UInt16(truncatingIfNeeded: try c.int(20) ?? 0); r.window = UInt16(truncatingIfNeeded: try c.int(21) ?? 0)
+        }
+        if let v = try c.int(22) { r.payloadLen = UInt32(truncatingIfNeeded: v); f.insert(.payloadLen) }
+        if let v = try c.int(23) {
+            f.insert(.icmp)
+            r.icmpType = UInt8(truncatingIfNeeded: v); r.icmpCode = UInt8(truncatingIfNeeded: try c.int(24) ?? 0)
+        }
+        if let q = try c.text(25) { r.dnsQuery = q; f.insert(.dnsQuery) }
+        r.app = try c.text(26).map(RowNames.app) ?? .unknown
+        if let u = try c.text(27) { r.flowUID = u; f.insert(.flowUID) }
+        r.present = f
+        return StoredPacket(sensor: sensor, captureID: captureID, row: r)
+    }
+
+    static let flowSelect = "SELECT id, " + Schema.flowColumns.map { col -> String in
+        col == "orig_h" || col == "resp_h" ? "host(\(col))" : col
+    }.joined(separator: ", ") + " FROM flows"
+
+    public func flows(_ q: FlowQuery) async throws -> Page<StoredFlow> {
+        let cursor = try Cursor.parse(q.cursor, kind: "f", count: 2)
+        var b = SQLBuilder(.postgres)
+        b.flowFilter(q.filter)
+        if let s = q.connState { b.add("conn_state = \(b.param(s))") }
+        if let m = q.minBytes { b.add("total_bytes >= \(b.param(Int64(clamping: m)))") }
+        let key = FlowSortKey(q.sort)
+        if let cursor { b.add("(\(key.column), id) < (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])))") }
+        let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
+        let sql = Self.flowSelect + b.whereClause + " ORDER BY \(key.column) DESC, id DESC LIMIT \(limit + 1)"
+        let rows = try await rows("flows", sql, b.binds).map { row -> (Int64, StoredFlow) in
+            let c = PGCells(row)
+            return (try c.int(0) ?? 0, try PostgresStore.readFlow(c, from: 1))
+        }
+        let more = rows.count > limit
+        let page = Array(rows.prefix(limit))
+        let next = more ? page.last.map { Cursor(kind: "f", values: [key.value($0.1.row), $0.0]).text } : nil
+        return Page(rows: page.map(\.1), nextCursor: next)
+    }
+
+    static func readFlow(_ c: PGCells, from c0: Int) throws -> StoredFlow {
+        var k = c0 - 1
+        func int() throws -> Int64? { k += 1; return try c.int(k) }
+        func text() throws -> String? { k += 1; return try c.text(k) }
+        func bool() throws -> Bool? { k += 1; return try c.bool(k) }
+        func u64() throws -> UInt64 { UInt64(clamping: try int() ?? 0) }
+        var f = FlowRow()
+        let capture = try int() ?? 0
+        let sensor = try text() ?? ""
+        f.ts = try int() ?? 0; f.lastTs = try int() ?? 0; f.uid = try text() ?? ""
+        f.origH = IPAddress(try text() ?? "") ?? .none; f.origP = UInt16(truncatingIfNeeded: try int() ?? 0)
+        f.respH = IPAddress(try text() ?? "") ?? .none; f.respP = UInt16(truncatingIfNeeded: try int() ?? 0)
+        f.proto = try text() ?? ""; f.ipProto = UInt8(truncatingIfNeeded: try int() ?? 0); f.service = try text()
+        f.durationNanos = try int(); f.origBytes = try int().map { UInt64(clamping: $0) }
+        f.respBytes = try int().map { UInt64(clamping: $0) }
+        f.connState = try text() ?? ""; f.localOrig = try bool(); f.localResp = try bool()
+        f.missedBytes = try u64(); f.history = try text()
+        f.origPkts = try u64(); f.origIPBytes = try u64(); f.respPkts = try u64(); f.respIPBytes = try u64()
+        f.communityID = try text() ?? ""; f.vlan = try int().map { UInt16(truncatingIfNeeded: $0) }
+        f.app = try text() ?? ""; f.appSource = try text() ?? ""
+        f.dnsQuery = try text(); f.tlsSNI = try text(); f.tlsVersion = try text(); f.httpHost = try text()
+        f.httpMethod = try text(); f.httpURI = try text(); f.sshClient = try text(); f.sshServer = try text()
+        f.quicVersion = try text(); f.origTCPFlags = try text(); f.respTCPFlags = try text()
+        f.origL2Bytes = try u64(); f.respL2Bytes = try u64(); f.endReason = try text()
+        return StoredFlow(sensor: sensor, captureID: capture, row: f)
+    }
+
+    public func protocolSummary(_ range: RangeQuery) async throws -> ProtocolSummaryTable {
+        var b = SQLBuilder(.postgres)
+        b.rangeFilter(range.asFilter, ts: "ts")
+        let w = b.whereClause
+        let byTransport = try await rows("summary", "SELECT transport, SUM(packets)::bigint, SUM(bytes)::bigint FROM traffic\(w) GROUP BY transport", b.binds).map {
+            let c = PGCells($0)
+            return (try c.text(0) ?? "none", UInt64(clamping: try c.int(1) ?? 0), UInt64(clamping: try c.int(2) ?? 0))
+        }
+        let byApp = try await rows("summary", "SELECT app, SUM(packets)::bigint, SUM(bytes)::bigint FROM traffic\(w) GROUP BY app", b.binds).map {
+            let c = PGCells($0)
+            return (try c.text(0) ?? "unknown", UInt64(clamping: try c.int(1) ?? 0), UInt64(clamping: try c.int(2) ?? 0))
+        }
+        let flowsByProto = try await rows("summary", "SELECT ip_proto, count(*) FROM flows\(w) GROUP BY ip_proto", b.binds).map {
+            let c = PGCells($0)
+            return (UInt8(truncatingIfNeeded: try c.int(0) ?? 0), UInt64(clamping: try c.int(1) ?? 0))
+        }
+        let flowsByApp = try await rows("summary", "SELECT app, count(*) FROM flows\(w) GROUP BY app", b.binds).map {
+            let c = PGCells($0)
+            return (try c.text(0) ?? "unknown", UInt64(clamping: try c.int(1) ?? 0))
+        }
+        return SummaryAssembler.assemble(byTransport: byTransport, byApp: byApp, flowsByProto: flowsByProto, flowsByApp: flowsByApp)
+    }
+
+    public func timeSeries(_ q: TimeSeriesQuery) async throws -> [TimeSeriesPoint] {
+        var b = SQLBuilder(.postgres)
+        b.rangeFilter(q.range.asFilter, ts: "ts")
+        let key = q.by == .transport ? "transport" : "app"
+        let none = q.by == .transport ? "none" : "unknown"
+        let step = b.param(q.step.nanoseconds)
+        let sql = "SELECT (div(ts, \(step)) * \(step))::bigint AS bucket, \(key), SUM(packets)::bigint, SUM(bytes)::bigint FROM traffic\(b.whereClause)"
+            + " GROUP BY bucket, \(key) ORDER BY bucket DESC, \(key) LIMIT \(q.maxPoints)"
+        let points = try await rows("timeseries", sql, b.binds).map {
+            let c = PGCells($0)
+            return TimeSeriesPoint(ts: try c.int(0) ?? 0, key: try c.text(1) ?? none, packets: UInt64(clamping: try c.int(2) ?? 0),
+                                   bytes: UInt64(clamping: try c.int(3) ?? 0))
+        }
+        return points.reversed()
+    }
+
+    public func talkers(_ q: TalkersQuery) async throws -> Talkers {
+        var b = SQLBuilder(.postgres)
+        b.rangeFilter(q.range.asFilter, ts: "ts")
+        let w = b.whereClause
+        let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
+        let endpoints = """
+            SELECT orig_h AS h, orig_p AS p, proto, total_pkts AS pk, total_bytes AS b FROM flows\(w)
+            UNION ALL SELECT resp_h, resp_p, proto, total_pkts, total_bytes FROM flows\(w)
+            """
+        var t = Talkers()
+        t.pairs = try await rows("talkers", "SELECT host(h), p, proto, SUM(pk)::bigint, SUM(b)::bigint, count(*) FROM (\(endpoints)) e GROUP BY h, p, proto ORDER BY SUM(b) DESC, h, p LIMIT \(limit)", b.binds).map {
+            let c = PGCells($0)
+            return Talkers.Pair(address: IPAddress(try c.text(0) ?? "") ?? .none, port: UInt16(truncatingIfNeeded: try c.int(1) ?? 0),
+                                proto: try c.text(2) ?? "", packets: UInt64(clamping: try c.int(3) ?? 0),
+                                bytes: UInt64(clamping: try c.int(4) ?? 0), flows: UInt64(clamping: try c.int(5) ?? 0))
+        }
+        t.hosts = try await rows("talkers", "SELECT host(h), SUM(pk)::bigint, SUM(b)::bigint, count(*) FROM (\(endpoints)) e GROUP BY h ORDER BY SUM(b) DESC, h LIMIT \(limit)", b.binds).map {
+            let c = PGCells($0)
+            return Talkers.Host(address: IPAddress(try c.text(0) ?? "") ?? .none, packets: UInt64(clamping: try c.int(1) ?? 0),
+                                bytes: UInt64(clamping: try c.int(2) ?? 0), flows: UInt64(clamping: try c.int(3) ?? 0))
+        }
+        return t
+    }
+
+    public func alerts(_ q: AlertQuery) async throws -> Page<StoredAlert> {
+        let cursor = try Cursor.parse(q.cursor, kind: "a", count: 2)
+        var b = SQLBuilder(.postgres)
+        b.rangeFilter(q.range.asFilter, ts: "ts")
+        if let s = q.minSeverity { b.add("severity_level >= \(b.param(Schema.severityLevel(s)))") }
+        if let r = q.rule { b.add("rule = \(b.param(r))") }
+        if let cursor { b.add("(ts, id) < (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])))") }
+        let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
+        let sql = "SELECT id, capture_id, sensor, alert_id, ts, severity, rule, kind, message, uid, hosts, suppressed FROM alerts"
+            + b.whereClause + " ORDER BY ts DESC, id DESC LIMIT \(limit + 1)"
+        let rows = try await rows("alerts", sql, b.binds).map { row -> (Int64, StoredAlert) in
+            let c = PGCells(row)
+            var a = AlertRow()
+            a.id = try c.text(3) ?? ""; a.ts = try c.int(4) ?? 0; a.severity = try c.text(5) ?? ""; a.rule = try c.text(6) ?? ""
+            a.kind = try c.text(7) ?? ""; a.message = try c.text(8) ?? ""; a.uid = try c.text(9)
+            a.hosts = (try c.text(10) ?? "").split(separator: ",").compactMap { IPAddress(String($0)) }
+            a.suppressed = UInt64(clamping: try c.int(11) ?? 0)
+            return (try c.int(0) ?? 0, StoredAlert(sensor: try c.text(2) ?? "", captureID: try c.int(1) ?? 0, row: a))
+        }
+        let more = rows.count > limit
+        let page = Array(rows.prefix(limit))
+        let next = more ? page.last.map { Cursor(kind: "a", values: [$0.1.row.ts, $0.0]).text } : nil
+        return Page(rows: page.map(\.1), nextCursor: next)
+    }
+
+    public func captures(_ q: CaptureQuery) async throws -> [CaptureInfo] {
+        var b = SQLBuilder(.postgres)
+        if let s = q.sensor { b.add("sensor = \(b.param(s))") }
+        let sql = SQLiteStore.captureSelect + b.whereClause + " ORDER BY start_ns DESC, id DESC LIMIT \(min(max(q.limit, 1), PacketQuery.maximumLimit))"
+        return try await rows("captures", sql, b.binds).map {
+            let c = PGCells($0)
+            var i = CaptureInfo(id: try c.int(0) ?? 0, sensor: try c.text(1) ?? "", source: try c.text(2) ?? "", start: try c.int(3) ?? 0)
+            i.end = try c.int(4); i.filters = try c.text(5) ?? ""
+            i.firstPacket = try c.int(6); i.lastPacket = try c.int(7)
+            let v = try (0..<9).map { UInt64(clamping: try c.int(8 + $0) ?? 0) }
+            i.packetsSeen = v[0]; i.packetsMatched = v[1]; i.bytesSeen = v[2]; i.packetsStored = v[3]; i.flows = v[4]
+            i.alerts = v[5]; i.kernelDropped = v[6]; i.interfaceDropped = v[7]; i.sniffDropped = v[8]
+            i.storePackets = try c.text(17) ?? ""
+            return i
+        }
+    }
+
+    public func stats() async throws -> StoreStats {
+        var s = StoreStats()
+        for row in try await rows("stats", "SELECT kind, SUM(row_count)::bigint, count(*) FROM sniff_batches GROUP BY kind", []) {
+            let c = PGCells(row)
+            let n = try c.int(1) ?? 0
+            switch try c.text(0) ?? "" {
+            case "packets": s.packets = n
+            case "flows": s.flows = n
+            case "alerts": s.alerts = n
+            default: break
+            }
+            s.batches += try c.int(2) ?? 0
+        }
+        if let row = try await rows("stats", "SELECT stored_at, created_at FROM sniff_batches ORDER BY stored_at DESC LIMIT 1", []).first {
+            let c = PGCells(row)
+            s.lastWrite = try c.int(0)
+            if let a = try c.int(0), let b = try c.int(1) { s.lagNanos = max(0, a - b) }
+        }
+        if let row = try await rows("stats", "SELECT count(*), SUM(packets_seen)::bigint, SUM(kernel_dropped)::bigint, SUM(interface_dropped)::bigint, SUM(sniff_dropped)::bigint FROM captures", []).first {
+            let c = PGCells(row)
+            s.captures = try c.int(0) ?? 0
+            s.packetsSeen = UInt64(clamping: try c.int(1) ?? 0); s.kernelDropped = UInt64(clamping: try c.int(2) ?? 0)
+            s.interfaceDropped = UInt64(clamping: try c.int(3) ?? 0); s.sniffDropped = UInt64(clamping: try c.int(4) ?? 0)
+        }
+        return s
+    }
+}
+
+/// Small helpers over postgres-nio.
+enum PG {
+    /// Runs a statement and drains its (empty) result.
+    static func exec(_ c: PostgresConnection, _ q: PostgresQuery, _ logger: Logger) async throws {
+        for try await _ in try await c.query(q, logger: logger) {}
+    }
+}
+
+/// Typed access to one result row by column index.
+struct PGCells {
+    let row: PostgresRandomAccessRow
+    init(_ r: PostgresRow) { row = r.makeRandomAccess() }
+    func int(_ i: Int) throws -> Int64? { try row[i].decode(Int64?.self) }
+    func text(_ i: Int) throws -> String? { try row[i].decode(String?.self) }
+    func bool(_ i: Int) throws -> Bool? { try row[i].decode(Bool?.self) }
+}
+
+/// Connections for one store: reused while healthy, closed after a failure.
+actor PGPool {
+    let target: PostgresTarget
+    let logger: Logger
+    private var idle: [PostgresConnection] = []
+    private var nextID = 1
+    private var tlsContext: NIOSSLContext? = nil
+    private var closed = false
+
+    init(target: PostgresTarget, logger: Logger) {
+        self.target = target
+        self.logger = logger
+    }
+
+    func acquire() async throws -> PostgresConnection {
+        guard !closed else { throw StoreError.unreachable("the PostgreSQL store is closed", detail: "pool closed") }
+        while let c = idle.popLast() {
+            if !c.isClosed { return c }
+        }
+        nextID += 1
+        return try await PostgresConnection.connect(configuration: try configuration(), id: nextID, logger: logger)
+    }
+
+    func release(_ c: PostgresConnection, reusable: Bool) async {
+        if reusable && !closed && !c.isClosed && idle.count < 8 {
+            idle.append(c)
+        } else {
+            try? await c.close()
+        }
+    }
+
+    func close() async {
+        closed = true
+        let all = idle
+        idle.removeAll()
+        for c in all { try? await c.close() }
+    }
+
+    private func configuration() throws -> PostgresConnection.Configuration {
+        var config: PostgresConnection.Configuration
+        if target.isUnixSocket {
+            config = .init(unixSocketPath: target.socketPath, username: target.user, password: target.password, database: target.database)
+        } else {
+            let tls: PostgresConnection.Configuration.TLS
+            switch target.sslMode {
+            case "disable", "allow":
+                tls = .disable
+            default:
+                if tlsContext == nil {
+                    var t = TLSConfiguration.makeClientConfiguration()
+                    // libpq's prefer and require encrypt without checking the certificate.
+                    if target.sslMode != "verify-ca" && target.sslMode != "verify-full" { t.certificateVerification = .none }
+                    tlsContext = try NIOSSLContext(configuration: t)
+                }
+                tls = target.sslMode == "prefer" ? .prefer(tlsContext!) : .require(tlsContext!)
+            }
+            config = .init(host: target.host, port: target.port, username: target.user, password: target.password,
+                           database: target.database, tls: tls)
+        }
+        config.options.connectTimeout = .seconds(Int64(target.connectTimeoutSeconds))
+        return config
+    }
+}

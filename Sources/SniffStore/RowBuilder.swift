@@ -1,0 +1,204 @@
+import SniffCore
+import SniffDecode
+import SniffAnalysis
+
+/// Turns decoded packets, flows and alerts into rows. Field presence follows
+/// `PacketJSONWriter` and `FlowNDJSONWriter` exactly, so that a stored row and the
+/// NDJSON line of the same packet or flow carry the same values.
+public struct RowBuilder {
+    public var format: FlowFormat
+    private var scratch = ByteSink(capacity: 256)
+
+    public init(format: FlowFormat = FlowFormat()) { self.format = format }
+
+    /// Fills `row` from a decoded packet; `frame` is the captured bytes (DNS names are
+    /// rendered from them). The flow uid is left to the caller.
+    public mutating func fill(_ row: inout PacketRow, from p: DecodedPacket, frame: UnsafeRawBufferPointer) {
+        var f: PacketRow.Fields = []
+        row.n = p.number
+        row.ts = p.timestamp.totalNanoseconds
+        row.len = p.wireLength
+        row.caplen = p.capturedLength
+        row.iface = p.interfaceID
+        row.link = p.link
+        if p.hasEthernet {
+            f.insert(.ethSrc); f.insert(.ethDst)
+            row.ethSrc = p.ethSrc; row.ethDst = p.ethDst
+        } else if p.hasEthSrc {
+            f.insert(.ethSrc)
+            row.ethSrc = p.ethSrc
+        }
+        if let v = p.vlans.primary { f.insert(.vlan); row.vlan = v }
+        if p.ipVersion != 0 {
+            f.insert(.ip)
+            row.ipVersion = p.ipVersion
+            row.src = p.src; row.dst = p.dst
+            row.proto = p.ipProto
+        }
+        row.transport = p.transport
+        if p.hasPorts { f.insert(.ports); row.sport = p.sport; row.dport = p.dport }
+        if p.hasTCP {
+            f.insert(.tcp)
+            row.seq = p.tcp.seq; row.ack = p.tcp.ack; row.tcpFlags = p.tcp.flags; row.window = p.tcp.window
+        }
+        if p.hasPayloadLength { f.insert(.payloadLen); row.payloadLen = p.payloadLength }
+        if p.hasICMP { f.insert(.icmp); row.icmpType = p.icmpType; row.icmpCode = p.icmpCode }
+        row.dnsQuery = nil
+        if p.hasDNS, p.dns.hasQuestion, let q = dnsQuery(p.dns, frame: frame) {
+            f.insert(.dnsQuery)
+            row.dnsQuery = q
+        }
+        row.app = p.app
+        row.flowUID = nil
+        row.present = f
+    }
+
+    public mutating func row(from p: DecodedPacket, frame: UnsafeRawBufferPointer) -> PacketRow {
+        var r = PacketRow()
+        fill(&r, from: p, frame: frame)
+        return r
+    }
+
+    /// The first question's name as `PacketJSONWriter` renders it, made storable.
+    mutating func dnsQuery(_ d: DNSSummary, frame: UnsafeRawBufferPointer) -> String? {
+        guard let msgBytes = ByteCursor(frame).slice(at: d.messageOffset, count: d.messageLength) else { return nil }
+        scratch.removeAll()
+        guard DNS.writeName(ByteCursor(msgBytes), at: d.questionOffset, into: &scratch) == nil else { return nil }
+        return scratch.bytes.withUnsafeBytes { StoreText.string($0) }
+    }
+
+    /// A finished flow as a row, with the values `FlowNDJSONWriter` writes.
+    public func row(from f: Flow, reason: FlowEndReason?) -> FlowRow {
+        var r = FlowRow()
+        r.ts = f.startNanos
+        r.lastTs = f.lastNanos
+        r.uid = FlowUID.string(seed: format.uidSeed, flow: f)
+        r.origH = f.origAddress; r.origP = f.origPort
+        r.respH = f.respAddress; r.respP = f.respPort
+        r.proto = "\(f.transportName)"
+        r.ipProto = f.proto
+        r.service = f.service.map { "\($0)" }
+        if f.durationNanos > 0 {
+            r.durationNanos = f.durationNanos
+            r.origBytes = f.origBytes
+            r.respBytes = f.respBytes
+        }
+        r.connState = f.connState.string
+        if !format.localNetworks.isEmpty {
+            r.localOrig = format.localNetworks.contains(f.origAddress)
+            r.localResp = format.localNetworks.contains(f.respAddress)
+        }
+        r.missedBytes = 0
+        r.history = f.history.isEmpty ? nil : f.history.string
+        r.origPkts = UInt64(f.orig.packets); r.origIPBytes = f.orig.ipBytes
+        r.respPkts = UInt64(f.resp.packets); r.respIPBytes = f.resp.ipBytes
+        r.communityID = CommunityID.string(f.key, seed: format.communityIDSeed)
+        r.vlan = f.key.vlan != 0 ? f.key.vlan : nil
+        r.app = f.app.name
+        r.appSource = "\(f.appSource.name)"
+        let d = f.details
+        r.dnsQuery = d.dnsQuery.map(StoreText.clean)
+        r.tlsSNI = d.tlsSNI.map(StoreText.clean)
+        r.tlsVersion = d.tlsVersion != 0 ? TLS.versionName(d.tlsVersion) : nil
+        r.httpHost = d.httpHost.map(StoreText.clean)
+        r.httpMethod = d.httpMethod.map { "\($0.name)" }
+        r.httpURI = d.httpPath.map(StoreText.clean)
+        r.sshClient = d.sshClient.map(StoreText.clean)
+        r.sshServer = d.sshServer.map(StoreText.clean)
+        r.quicVersion = d.quicVersion.map { QUIC.versionName($0) }
+        if f.isTCP {
+            r.origTCPFlags = Self.flagLetters(f.orig.tcpFlags)
+            r.respTCPFlags = Self.flagLetters(f.resp.tcpFlags)
+        }
+        r.origL2Bytes = f.orig.wireBytes
+        r.respL2Bytes = f.resp.wireBytes
+        r.endReason = reason.map { "\($0.name)" }
+        return r
+    }
+
+    static func flagLetters(_ flags: UInt16) -> String {
+        var s = ByteSink(capacity: 8)
+        TCP.writeFlagLetters(flags, into: &s)
+        return s.string
+    }
+
+    public func row(from a: Alert) -> AlertRow {
+        var r = AlertRow()
+        r.id = StoreText.clean(a.id)
+        r.ts = a.time.totalNanoseconds
+        r.severity = a.severity.name
+        r.rule = StoreText.clean(a.rule)
+        r.kind = StoreText.clean(a.kind)
+        r.message = StoreText.clean(a.message)
+        r.uid = a.uid.map(StoreText.clean)
+        r.hosts = a.hosts
+        r.suppressed = a.suppressed
+        return r
+    }
+}
+
+/// Text from packets made storable in both databases: invalid UTF-8 becomes U+FFFD
+/// byte by byte, as the NDJSON writer does, and NUL (which PostgreSQL text cannot
+/// hold) becomes U+FFFD too.
+public enum StoreText {
+    public static func string(_ raw: UnsafeRawBufferPointer) -> String {
+        // Fast path: printable ASCII and valid UTF-8 without NUL is kept as is.
+        var clean = true
+        var i = 0
+        while i < raw.count {
+            let b = raw[i]
+            if b == 0 { clean = false; break }
+            if b < 0x80 { i += 1; continue }
+            let n = sequenceLength(raw, at: i)
+            if n == 0 { clean = false; break }
+            i += n
+        }
+        if clean { return String(decoding: raw, as: UTF8.self) }
+        var out: [UInt8] = []
+        out.reserveCapacity(raw.count + 8)
+        i = 0
+        while i < raw.count {
+            let b = raw[i]
+            if b == 0 { out.append(contentsOf: [0xEF, 0xBF, 0xBD]); i += 1; continue }
+            if b < 0x80 { out.append(b); i += 1; continue }
+            let n = sequenceLength(raw, at: i)
+            if n == 0 {
+                out.append(contentsOf: [0xEF, 0xBF, 0xBD])
+                i += 1
+            } else {
+                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[i..<(i + n)]))
+                i += n
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// A Swift string is valid UTF-8 already; only NUL needs replacing.
+    public static func clean(_ s: String) -> String {
+        guard s.utf8.contains(0) else { return s }
+        return String(s.unicodeScalars.map { $0 == "\0" ? "\u{FFFD}" : Character($0) })
+    }
+
+    /// Length of the valid UTF-8 sequence at `i`, or 0 (the rule of `ByteSink`'s JSON
+    /// escaping: overlong forms, surrogates and values past U+10FFFF are invalid).
+    static func sequenceLength(_ raw: UnsafeRawBufferPointer, at i: Int) -> Int {
+        let b0 = raw[i]
+        let need: Int
+        let minValue: UInt32
+        var value: UInt32
+        switch b0 {
+        case 0xC2...0xDF: need = 1; minValue = 0x80; value = UInt32(b0 & 0x1F)
+        case 0xE0...0xEF: need = 2; minValue = 0x800; value = UInt32(b0 & 0x0F)
+        case 0xF0...0xF4: need = 3; minValue = 0x10000; value = UInt32(b0 & 0x07)
+        default: return 0
+        }
+        guard i + need < raw.count else { return 0 }
+        for k in 1...need {
+            let c = raw[i + k]
+            guard c & 0xC0 == 0x80 else { return 0 }
+            value = (value << 6) | UInt32(c & 0x3F)
+        }
+        if value < minValue || value > 0x10FFFF || (0xD800...0xDFFF).contains(value) { return 0 }
+        return need + 1
+    }
+}

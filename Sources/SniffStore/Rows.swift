@@ -1,0 +1,261 @@
+import SniffCore
+import SniffDecode
+
+/// One stored packet: the flat per-packet fields of `DecodedPacket` that the schema
+/// keeps, with a presence set standing in for SQL NULL, so that a row is a plain value
+/// (one optional String, the DNS name) and a batch of rows is one array.
+public struct PacketRow: Sendable, Equatable {
+    /// Which nullable columns have a value; the same rule as the NDJSON writer's
+    /// "a field a packet lacks is left out".
+    public struct Fields: OptionSet, Sendable, Hashable {
+        public let rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        public static let ethSrc = Fields(rawValue: 1 << 0)
+        public static let ethDst = Fields(rawValue: 1 << 1)
+        public static let vlan = Fields(rawValue: 1 << 2)
+        /// ip, src, dst, proto
+        public static let ip = Fields(rawValue: 1 << 3)
+        public static let ports = Fields(rawValue: 1 << 4)
+        /// seq, ack, tcp_flags, window
+        public static let tcp = Fields(rawValue: 1 << 5)
+        public static let payloadLen = Fields(rawValue: 1 << 6)
+        public static let icmp = Fields(rawValue: 1 << 7)
+        public static let dnsQuery = Fields(rawValue: 1 << 8)
+        public static let flowUID = Fields(rawValue: 1 << 9)
+    }
+
+    public var present: Fields = []
+    /// Frame number within the capture (1-based): with the capture id, the row's identity.
+    public var n: UInt64 = 0
+    /// Nanoseconds since the epoch, exact.
+    public var ts: Int64 = 0
+    public var len: UInt32 = 0
+    public var caplen: UInt32 = 0
+    public var iface: UInt32 = 0
+    public var link: LinkType = .ethernet
+    public var ethSrc = MACAddress(0)
+    public var ethDst = MACAddress(0)
+    public var vlan: UInt16 = 0
+    public var ipVersion: UInt8 = 0
+    public var proto: UInt8 = 0
+    public var src = IPAddress.none
+    public var dst = IPAddress.none
+    /// `.none` is stored as NULL.
+    public var transport = TransportKind.none
+    public var sport: UInt16 = 0
+    public var dport: UInt16 = 0
+    public var seq: UInt32 = 0
+    public var ack: UInt32 = 0
+    public var tcpFlags: UInt16 = 0
+    public var window: UInt16 = 0
+    public var payloadLen: UInt32 = 0
+    public var icmpType: UInt8 = 0
+    public var icmpCode: UInt8 = 0
+    /// `.unknown` is stored as NULL.
+    public var app = AppProtocol.unknown
+    public var dnsQuery: String? = nil
+    /// The Zeek-style uid of the flow the packet belongs to ("C" and 17 base62 digits).
+    public var flowUID: String? = nil
+
+    public init() {}
+
+    @inlinable public func has(_ f: Fields) -> Bool { present.contains(f) }
+}
+
+/// One finished flow, with Zeek's conn.log fields as `FlowNDJSONWriter` writes them,
+/// plus Sniff's extras. Times are nanoseconds; NULL where the NDJSON leaves a field out.
+public struct FlowRow: Sendable, Equatable {
+    public var ts: Int64 = 0
+    /// Last packet time (start + duration).
+    public var lastTs: Int64 = 0
+    public var uid: String = ""
+    public var origH = IPAddress.none
+    public var origP: UInt16 = 0
+    public var respH = IPAddress.none
+    public var respP: UInt16 = 0
+    /// "tcp", "udp", "icmp" or "unknown_transport".
+    public var proto: String = ""
+    /// The IP protocol number (6, 17, 1, 58 ...).
+    public var ipProto: UInt8 = 0
+    public var service: String? = nil
+    /// Nanoseconds; nil when Zeek would not log a duration (zero length).
+    public var durationNanos: Int64? = nil
+    public var origBytes: UInt64? = nil
+    public var respBytes: UInt64? = nil
+    public var connState: String = ""
+    public var localOrig: Bool? = nil
+    public var localResp: Bool? = nil
+    public var missedBytes: UInt64 = 0
+    public var history: String? = nil
+    public var origPkts: UInt64 = 0
+    public var origIPBytes: UInt64 = 0
+    public var respPkts: UInt64 = 0
+    public var respIPBytes: UInt64 = 0
+    public var communityID: String = ""
+    public var vlan: UInt16? = nil
+    public var app: String = ""
+    public var appSource: String = ""
+    public var dnsQuery: String? = nil
+    public var tlsSNI: String? = nil
+    public var tlsVersion: String? = nil
+    public var httpHost: String? = nil
+    public var httpMethod: String? = nil
+    public var httpURI: String? = nil
+    public var sshClient: String? = nil
+    public var sshServer: String? = nil
+    public var quicVersion: String? = nil
+    public var origTCPFlags: String? = nil
+    public var respTCPFlags: String? = nil
+    public var origL2Bytes: UInt64 = 0
+    public var respL2Bytes: UInt64 = 0
+    public var endReason: String? = nil
+
+    public init() {}
+
+    /// Both directions' wire bytes: what `min_bytes` and the bytes sort use.
+    public var totalBytes: UInt64 { origL2Bytes &+ respL2Bytes }
+    public var totalPackets: UInt64 { origPkts &+ respPkts }
+}
+
+/// One alert, as `Alert` carries it.
+public struct AlertRow: Sendable, Equatable {
+    public var id: String = ""
+    public var ts: Int64 = 0
+    public var severity: String = ""
+    public var rule: String = ""
+    public var kind: String = ""
+    public var message: String = ""
+    public var uid: String? = nil
+    /// Addresses as text, comma separated in storage.
+    public var hosts: [IPAddress] = []
+    public var suppressed: UInt64 = 0
+
+    public init() {}
+}
+
+/// Packets and bytes of one second for one (transport, app): counted from every
+/// matching packet, whatever `--store-packets` keeps, so that the protocol summary and
+/// the time series stay exact when packets are sampled or not stored.
+public struct TrafficRow: Sendable, Equatable, Hashable {
+    /// Start of the second, in nanoseconds.
+    public var ts: Int64
+    public var transport: TransportKind
+    public var app: AppProtocol
+    public var packets: UInt64
+    public var bytes: UInt64
+
+    public init(ts: Int64, transport: TransportKind, app: AppProtocol, packets: UInt64, bytes: UInt64) {
+        self.ts = ts; self.transport = transport; self.app = app; self.packets = packets; self.bytes = bytes
+    }
+}
+
+/// A capture run: what was read or listened on, and its counters. Written when the
+/// capture starts, updated while it runs (live) and when it ends.
+public struct CaptureInfo: Sendable, Equatable {
+    public var id: Int64
+    public var sensor: String
+    /// "file /path/x.pcap" or "interface eth0".
+    public var source: String
+    /// Wall-clock start and end (nanoseconds); end is nil while running.
+    public var start: Int64
+    public var end: Int64? = nil
+    /// The BPF expression and the report filters, as the user gave them.
+    public var filters: String = ""
+    /// Times of the first and last packet seen.
+    public var firstPacket: Int64? = nil
+    public var lastPacket: Int64? = nil
+    public var packetsSeen: UInt64 = 0
+    public var packetsMatched: UInt64 = 0
+    public var bytesSeen: UInt64 = 0
+    /// Packet rows handed to storage (after sampling).
+    public var packetsStored: UInt64 = 0
+    public var flows: UInt64 = 0
+    public var alerts: UInt64 = 0
+    public var kernelDropped: UInt64 = 0
+    public var interfaceDropped: UInt64 = 0
+    public var sniffDropped: UInt64 = 0
+    /// "packets all", "packets none", "packets sample:10".
+    public var storePackets: String = "all"
+
+    public init(id: Int64, sensor: String, source: String, start: Int64) {
+        self.id = id; self.sensor = sensor; self.source = source; self.start = start
+    }
+}
+
+/// Identifies a batch across retries and journal replays: the writer that made it (a
+/// random id per run) and its sequence number. Storing a batch records the pair in the
+/// same transaction as the rows, so a replayed batch is recognised and skipped.
+public struct BatchID: Sendable, Hashable, CustomStringConvertible {
+    public var writer: Int64
+    public var seq: Int64
+    public init(writer: Int64, seq: Int64) { self.writer = writer; self.seq = seq }
+    public var description: String { "\(writer).\(seq)" }
+}
+
+/// What a batch carries.
+public enum BatchContent: Sendable, Equatable {
+    /// Insert or update the capture row (idempotent by capture id).
+    case capture(CaptureInfo)
+    case packets([PacketRow])
+    case flows([FlowRow])
+    case alerts([AlertRow])
+    case traffic([TrafficRow])
+
+    public var kindName: String {
+        switch self {
+        case .capture: return "capture"
+        case .packets: return "packets"
+        case .flows: return "flows"
+        case .alerts: return "alerts"
+        case .traffic: return "traffic"
+        }
+    }
+
+    /// Rows in the batch (1 for a capture update).
+    public var rowCount: Int {
+        switch self {
+        case .capture: return 1
+        case .packets(let r): return r.count
+        case .flows(let r): return r.count
+        case .alerts(let r): return r.count
+        case .traffic(let r): return r.count
+        }
+    }
+}
+
+/// The unit of writing: rows of one kind from one capture of one sensor.
+public struct StoreBatch: Sendable, Equatable {
+    public var id: BatchID
+    public var sensor: String
+    public var captureID: Int64
+    public var content: BatchContent
+    /// Wall-clock time the batch was closed (nanoseconds): the start of its write lag.
+    public var createdAt: Int64
+
+    public init(id: BatchID, sensor: String, captureID: Int64, content: BatchContent, createdAt: Int64? = nil) {
+        self.id = id; self.sensor = sensor; self.captureID = captureID; self.content = content
+        self.createdAt = createdAt ?? Timestamp.now().totalNanoseconds
+    }
+
+    /// Packet rows in the batch (0 for other kinds): what "stored" and "pending" count.
+    public var packetCount: Int {
+        if case .packets(let r) = content { return r.count }
+        return 0
+    }
+
+    /// First and last row time, for the batches table and the write-lag figure.
+    public var timeRange: (Int64, Int64)? {
+        func range<S: Sequence>(_ s: S) -> (Int64, Int64)? where S.Element == Int64 {
+            var lo = Int64.max, hi = Int64.min
+            for t in s { lo = min(lo, t); hi = max(hi, t) }
+            return lo <= hi ? (lo, hi) : nil
+        }
+        switch content {
+        case .capture(let c): return c.lastPacket.map { (c.firstPacket ?? $0, $0) }
+        case .packets(let r): return range(r.lazy.map(\.ts))
+        case .flows(let r): return range(r.lazy.map(\.ts))
+        case .alerts(let r): return range(r.lazy.map(\.ts))
+        case .traffic(let r): return range(r.lazy.map(\.ts))
+        }
+    }
+}

@@ -1,0 +1,106 @@
+import SniffCore
+import SniffDecode
+
+enum SQLDialect: Sendable { case sqlite, postgres }
+
+/// A bound value. Queries are built from fixed SQL text and these; user input never
+/// becomes SQL text.
+enum SQLValue: Sendable, Equatable {
+    case int(Int64)
+    case text(String)
+}
+
+/// Builds a WHERE clause with numbered placeholders (`?1` for SQLite, `$1` for
+/// PostgreSQL) and collects the values to bind.
+struct SQLBuilder {
+    let dialect: SQLDialect
+    private(set) var binds: [SQLValue] = []
+    private(set) var conditions: [String] = []
+
+    init(_ dialect: SQLDialect) { self.dialect = dialect }
+
+    mutating func param(_ v: SQLValue) -> String {
+        binds.append(v)
+        return (dialect == .postgres ? "$" : "?") + String(binds.count)
+    }
+
+    mutating func param(_ v: Int64) -> String { param(.int(v)) }
+    mutating func param(_ v: String) -> String { param(.text(v)) }
+
+    mutating func add(_ condition: String) { conditions.append(condition) }
+
+    var whereClause: String { conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ") }
+
+    /// `column` equal to the address, or inside the network.
+    mutating func address(_ column: String, _ net: IPNetwork) -> String {
+        let full = net.prefixLength == (net.address.isIPv6 ? 128 : 32)
+        switch dialect {
+        case .postgres:
+            return full ? "\(column) = \(param(net.address.description))::inet" : "\(column) <<= \(param(net.description))::inet"
+        case .sqlite:
+            // Addresses are stored in their canonical text form, so equality is exact.
+            return full ? "\(column) = \(param(net.address.description))" : "sniff_in_network(\(column), \(param(net.description)))"
+        }
+    }
+
+    /// A case-insensitive substring match of `column` (LIKE wildcards in the value are literal).
+    mutating func contains(_ column: String, _ text: String) -> String {
+        var escaped = ""
+        for c in text {
+            if c == "\\" || c == "%" || c == "_" { escaped.append("\\") }
+            escaped.append(c)
+        }
+        let p = param("%" + escaped + "%")
+        return dialect == .postgres ? "\(column) ILIKE \(p) ESCAPE '\\'" : "\(column) LIKE \(p) ESCAPE '\\'"
+    }
+
+    /// The filters of packet queries.
+    mutating func packetFilter(_ f: TrafficFilter) {
+        if let n = f.ip { add("(\(address("src", n)) OR \(address("dst", n)))") }
+        if let n = f.src { add(address("src", n)) }
+        if let n = f.dst { add(address("dst", n)) }
+        if let p = f.port { let v = param(Int64(p)); add("(sport = \(v) OR dport = \(v))") }
+        if let p = f.sport { add("sport = \(param(Int64(p)))") }
+        if let p = f.dport { add("dport = \(param(Int64(p)))") }
+        if let t = f.transport { add(t == .none ? "transport IS NULL" : "transport = \(param(t.label))") }
+        if let a = f.app { add(a == .unknown ? "app IS NULL" : "app = \(param(a.name))") }
+        rangeFilter(f, ts: "ts")
+        if let q = f.text {
+            let host = contains("http_host", q), sni = contains("tls_sni", q), dq = contains("flows.dns_query", q)
+            add("(\(contains("dns_query", q)) OR flow_uid IN (SELECT uid FROM flows WHERE \(host) OR \(sni) OR \(dq)))")
+        }
+    }
+
+    /// The filters of flow queries (src/sport are the originator's).
+    mutating func flowFilter(_ f: TrafficFilter) {
+        if let n = f.ip { add("(\(address("orig_h", n)) OR \(address("resp_h", n)))") }
+        if let n = f.src { add(address("orig_h", n)) }
+        if let n = f.dst { add(address("resp_h", n)) }
+        if let p = f.port { let v = param(Int64(p)); add("(orig_p = \(v) OR resp_p = \(v))") }
+        if let p = f.sport { add("orig_p = \(param(Int64(p)))") }
+        if let p = f.dport { add("resp_p = \(param(Int64(p)))") }
+        if let t = f.transport {
+            switch t {
+            case .tcp: add("ip_proto = 6")
+            case .udp: add("ip_proto = 17")
+            case .icmp: add("ip_proto = 1")
+            case .icmpv6: add("ip_proto = 58")
+            case .gre: add("ip_proto = 47")
+            case .other: add("ip_proto NOT IN (1, 6, 17, 47, 58)")
+            case .arp, .none: add("1 = 0")
+            }
+        }
+        if let a = f.app { add("app = \(param(a.name))") }
+        rangeFilter(f, ts: "ts")
+        if let q = f.text {
+            add("(\(contains("dns_query", q)) OR \(contains("http_host", q)) OR \(contains("tls_sni", q)))")
+        }
+    }
+
+    mutating func rangeFilter(_ f: TrafficFilter, ts: String) {
+        if let v = f.from { add("\(ts) >= \(param(v))") }
+        if let v = f.to { add("\(ts) < \(param(v))") }
+        if let v = f.capture { add("capture_id = \(param(v))") }
+        if let v = f.sensor { add("sensor = \(param(v))") }
+    }
+}

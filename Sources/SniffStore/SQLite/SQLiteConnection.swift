@@ -1,0 +1,186 @@
+import CSQLite
+import SniffCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A thin owner of one `sqlite3*`: open, exec, prepare. Used by one thread at a time
+/// (its executor's); SQLite is opened in multi-thread mode, with no mutex of its own.
+final class SQLiteConnection {
+    let db: OpaquePointer
+    let path: String
+    var statementCache: [String: SQLiteStatement] = [:]
+
+    init(path: String, readOnly: Bool = false) throws {
+        var handle: OpaquePointer? = nil
+        let flags = (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_NOMUTEX
+        let rc = sqlite3_open_v2(path, &handle, flags, nil)
+        guard rc == SQLITE_OK, let handle else {
+            let msg = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            if let handle { sqlite3_close_v2(handle) }
+            throw StoreError.unreachable("cannot open the SQLite database \(path): \(msg); check that the directory exists and is writable",
+                                         detail: "sqlite3_open_v2 rc=\(rc)")
+        }
+        db = handle
+        self.path = path
+        sqlite3_busy_timeout(db, 10_000)
+        sqlite3_extended_result_codes(db, 1)
+        SQLiteFunctions.register(on: db)
+    }
+
+    deinit {
+        statementCache.removeAll()
+        sqlite3_close_v2(db)
+    }
+
+    var errorMessage: String { String(cString: sqlite3_errmsg(db)) }
+
+    func error(_ what: String, rc: Int32) -> StoreError {
+        let msg = errorMessage
+        let primary = rc & 0xFF
+        if primary == SQLITE_BUSY || primary == SQLITE_LOCKED || primary == SQLITE_FULL || primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN {
+            return .unreachable("SQLite \(path): \(msg)", detail: "\(what) rc=\(rc)")
+        }
+        return .database("SQLite \(path): \(msg)", detail: "\(what) rc=\(rc)")
+    }
+
+    /// Runs SQL text without parameters (schema, pragmas, transactions).
+    func exec(_ sql: String) throws {
+        var err: UnsafeMutablePointer<CChar>? = nil
+        let rc = sqlite3_exec(db, sql, nil, nil, &err)
+        if rc != SQLITE_OK {
+            let msg = err.map { String(cString: $0) } ?? errorMessage
+            sqlite3_free(err)
+            let e = error(sql.prefix(60).description, rc: rc)
+            if case .unreachable = e { throw e }
+            throw StoreError.database("SQLite \(path): \(msg)", detail: "\(sql.prefix(200)) rc=\(rc)")
+        }
+    }
+
+    func prepare(_ sql: String) throws -> SQLiteStatement {
+        var stmt: OpaquePointer? = nil
+        let rc = sqlite3_prepare_v3(db, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
+        guard rc == SQLITE_OK, let stmt else { throw error("prepare \(sql.prefix(80))", rc: rc) }
+        return SQLiteStatement(stmt, connection: self)
+    }
+
+    var changes: Int { Int(sqlite3_changes(db)) }
+
+    /// Runs one query with bound values and collects rows with `read`.
+    func query<T>(_ sql: String, _ binds: [SQLValue], _ read: (SQLiteStatement) throws -> T) throws -> [T] {
+        let st = try prepare(sql)
+        try st.bind(binds)
+        var out: [T] = []
+        while try st.step() { out.append(try read(st)) }
+        return out
+    }
+
+    func scalar(_ sql: String, _ binds: [SQLValue] = []) throws -> Int64? {
+        try query(sql, binds) { $0.isNull(0) ? nil : $0.int64(0) }.first ?? nil
+    }
+}
+
+/// A prepared statement; binds are 1-based, columns 0-based, as in the C API.
+final class SQLiteStatement {
+    let stmt: OpaquePointer
+    unowned let connection: SQLiteConnection
+
+    init(_ stmt: OpaquePointer, connection: SQLiteConnection) {
+        self.stmt = stmt
+        self.connection = connection
+    }
+
+    deinit { sqlite3_finalize(stmt) }
+
+    @inline(__always) func bind(_ i: Int32, _ v: Int64) { sqlite3_bind_int64(stmt, i, v) }
+    @inline(__always) func bindNull(_ i: Int32) { sqlite3_bind_null(stmt, i) }
+
+    /// Binds bytes that stay valid until the next `step` (SQLITE_STATIC: no copy).
+    @inline(__always) func bindStatic(_ i: Int32, _ p: UnsafeRawPointer, _ count: Int) {
+        sqlite3_bind_text(stmt, i, p.assumingMemoryBound(to: CChar.self), Int32(count), sniff_sqlite_static())
+    }
+
+    func bind(_ i: Int32, _ s: String) {
+        sqlite3_bind_text(stmt, i, s, -1, sniff_sqlite_transient())
+    }
+
+    func bind(_ i: Int32, _ s: String?) {
+        if let s { bind(i, s) } else { bindNull(i) }
+    }
+
+    func bind(_ values: [SQLValue]) throws {
+        for (k, v) in values.enumerated() {
+            switch v {
+            case .int(let x): bind(Int32(k + 1), x)
+            case .text(let s): bind(Int32(k + 1), s)
+            }
+        }
+    }
+
+    /// Steps once: true when a row is available, false when done.
+    @inline(__always)
+    func step() throws -> Bool {
+        let rc = sqlite3_step(stmt)
+        if rc == SQLITE_ROW { return true }
+        if rc == SQLITE_DONE { return false }
+        throw connection.error("step", rc: rc)
+    }
+
+    /// Runs a statement that returns no rows, then resets it for reuse.
+    @inline(__always)
+    func run() throws {
+        let rc = sqlite3_step(stmt)
+        sqlite3_reset(stmt)
+        if rc != SQLITE_DONE && rc != SQLITE_ROW { throw connection.error("step", rc: rc) }
+    }
+
+    func reset() {
+        sqlite3_reset(stmt)
+        sqlite3_clear_bindings(stmt)
+    }
+
+    @inline(__always) func isNull(_ c: Int32) -> Bool { sqlite3_column_type(stmt, c) == SQLITE_NULL }
+    @inline(__always) func int64(_ c: Int32) -> Int64 { sqlite3_column_int64(stmt, c) }
+    func optionalInt64(_ c: Int32) -> Int64? { isNull(c) ? nil : int64(c) }
+
+    func text(_ c: Int32) -> String {
+        guard let p = sqlite3_column_text(stmt, c) else { return "" }
+        let n = Int(sqlite3_column_bytes(stmt, c))
+        return String(decoding: UnsafeRawBufferPointer(start: p, count: n), as: UTF8.self)
+    }
+
+    func optionalText(_ c: Int32) -> String? { isNull(c) ? nil : text(c) }
+}
+
+/// SQL functions Sniff adds to SQLite: `sniff_in_network(address_text, cidr_text)`.
+enum SQLiteFunctions {
+    static func register(on db: OpaquePointer) {
+        sqlite3_create_function_v2(db, "sniff_in_network", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nil, { ctx, argc, argv in
+            guard let argv, argc == 2,
+                  let a = sqlite3_value_text(argv[0]), let n = sqlite3_value_text(argv[1]) else {
+                sqlite3_result_int(ctx, 0)
+                return
+            }
+            let addressText = String(cString: a)
+            // The network is the same for every row: parse it once per statement.
+            let net: IPNetwork?
+            if let cached = sqlite3_get_auxdata(ctx, 1) {
+                net = Unmanaged<NetworkBox>.fromOpaque(cached).takeUnretainedValue().network
+            } else {
+                let parsed = IPNetwork(String(cString: n))
+                let box = Unmanaged.passRetained(NetworkBox(parsed))
+                sqlite3_set_auxdata(ctx, 1, box.toOpaque(), { p in
+                    if let p { Unmanaged<NetworkBox>.fromOpaque(p).release() }
+                })
+                net = parsed
+            }
+            guard let net, let addr = IPAddress(addressText) else { sqlite3_result_int(ctx, 0); return }
+            sqlite3_result_int(ctx, net.contains(addr) ? 1 : 0)
+        }, nil, nil, nil)
+    }
+}
+
+final class NetworkBox {
+    let network: IPNetwork?
+    init(_ n: IPNetwork?) { network = n }
+}

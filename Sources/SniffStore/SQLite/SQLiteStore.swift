@@ -1,0 +1,590 @@
+import CSQLite
+import SniffCore
+import SniffDecode
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The embedded store: one SQLite file in WAL mode. Writes go through one connection
+/// on a writer thread (prepared statements inside one transaction per batch); reads
+/// through another connection on a reader thread, which WAL lets run beside the writes.
+public final class SQLiteStore: PacketStore, @unchecked Sendable {
+    public let path: String
+    public var backend: String { "sqlite" }
+    public var location: String { "sqlite:" + path }
+    private let writer: SQLiteExecutor
+    private let reader: SQLiteExecutor
+
+    public init(path: String) {
+        self.path = path
+        writer = SQLiteExecutor(name: "sniff-sqlite-writer") { try SQLiteStore.open(path, writer: true) }
+        reader = SQLiteExecutor(name: "sniff-sqlite-reader") { try SQLiteStore.open(path, writer: false) }
+    }
+
+    static func open(_ path: String, writer: Bool) throws -> SQLiteConnection {
+        let c = try SQLiteConnection(path: path)
+        // WAL: readers do not block the writer; synchronous=NORMAL syncs at checkpoints
+        // only (a power cut may lose the last transactions, never corrupt the file).
+        try c.exec("PRAGMA journal_mode=WAL")
+        try c.exec("PRAGMA synchronous=NORMAL")
+        try c.exec("PRAGMA temp_store=MEMORY")
+        try c.exec(writer ? "PRAGMA cache_size=-262144" : "PRAGMA cache_size=-65536")
+        try c.exec("PRAGMA mmap_size=268435456")
+        return c
+    }
+
+    public func close() async {
+        writer.stop()
+        reader.stop()
+    }
+
+    // MARK: schema
+
+    @discardableResult
+    public func migrate() async throws -> [Migration] {
+        try await writer.run { c in try SQLiteStore.migrate(c) }
+    }
+
+    static func migrate(_ c: SQLiteConnection) throws -> [Migration] {
+        try c.exec(SQLiteSchema.bootstrap)
+        try c.exec("BEGIN IMMEDIATE")
+        do {
+            let applied = Set(try c.query("SELECT version FROM sniff_migrations", []) { Int($0.int64(0)) })
+            if let top = applied.max(), top > Schema.latestVersion {
+                throw StoreError.schemaTooNew(found: top, known: Schema.latestVersion)
+            }
+            var done: [Migration] = []
+            for m in Schema.migrations where !applied.contains(m.version) {
+                for sql in SQLiteSchema.statements(version: m.version) { try c.exec(sql) }
+                let now = Timestamp.now().totalNanoseconds
+                let st = try c.prepare("INSERT INTO sniff_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)")
+                try st.bind([.int(Int64(m.version)), .text(m.name), .int(now)])
+                try st.run()
+                done.append(Migration(version: m.version, name: m.name, appliedAt: now))
+            }
+            try c.exec("COMMIT")
+            return done
+        } catch {
+            try? c.exec("ROLLBACK")
+            throw error
+        }
+    }
+
+    public func info() async throws -> StoreInfo {
+        let path = self.path
+        return try await reader.run { c in
+            var info = StoreInfo(backend: "sqlite", location: "sqlite:" + path, serverVersion: String(cString: sqlite3_libversion()),
+                                 schemaVersion: 0, latestKnownVersion: Schema.latestVersion)
+            let hasTable = try c.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'sniff_migrations'") ?? 0
+            var applied: [Int: Int64] = [:]
+            if hasTable > 0 {
+                for (v, at) in try c.query("SELECT version, applied_at FROM sniff_migrations", [], { (Int($0.int64(0)), $0.int64(1)) }) {
+                    applied[v] = at
+                }
+            }
+            info.schemaVersion = applied.keys.max() ?? 0
+            info.migrations = Schema.migrations.map { Migration(version: $0.version, name: $0.name, appliedAt: applied[$0.version]) }
+            let tables = Set(try c.query("SELECT name FROM sqlite_master WHERE type = 'table'", []) { $0.text(0) })
+            for t in ["captures", "packets", "flows", "alerts", "traffic", "sniff_batches"] where tables.contains(t) {
+                // Table names come from the fixed list above, never from input.
+                info.tables.append((t, try c.scalar("SELECT count(*) FROM \(t)") ?? 0))
+            }
+            let pages = try c.scalar("PRAGMA page_count") ?? 0
+            let size = try c.scalar("PRAGMA page_size") ?? 0
+            info.sizeBytes = pages * size
+            return info
+        }
+    }
+
+    // MARK: writing
+
+    @discardableResult
+    public func write(_ batch: StoreBatch) async throws -> Bool {
+        try await writer.run { c in try SQLiteStore.write(batch, c) }
+    }
+
+    static let insertBatchSQL = """
+        INSERT OR IGNORE INTO sniff_batches (writer_id, seq, sensor, capture_id, kind, row_count, first_ts, last_ts, created_at, stored_at)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+        """
+
+    static func write(_ batch: StoreBatch, _ c: SQLiteConnection) throws -> Bool {
+        try c.exec("BEGIN IMMEDIATE")
+        do {
+            let mark = try c.cached(insertBatchSQL)
+            mark.bind(1, batch.id.writer); mark.bind(2, batch.id.seq); mark.bind(3, batch.sensor)
+            mark.bind(4, batch.captureID); mark.bind(5, batch.content.kindName); mark.bind(6, Int64(batch.content.rowCount))
+            if let (lo, hi) = batch.timeRange { mark.bind(7, lo); mark.bind(8, hi) } else { mark.bindNull(7); mark.bindNull(8) }
+            mark.bind(9, batch.createdAt); mark.bind(10, Timestamp.now().totalNanoseconds)
+            try mark.run()
+            guard c.changes == 1 else {
+                try c.exec("ROLLBACK")
+                return false
+            }
+            switch batch.content {
+            case .capture(let info): try upsertCapture(info, c)
+            case .packets(let rows): try insertPackets(rows, batch, c)
+            case .flows(let rows): try insertFlows(rows, batch, c)
+            case .alerts(let rows): try insertAlerts(rows, batch, c)
+            case .traffic(let rows): try insertTraffic(rows, batch, c)
+            }
+            try c.exec("COMMIT")
+            return true
+        } catch {
+            try? c.exec("ROLLBACK")
+            throw error
+        }
+    }
+
+    static let upsertCaptureSQL: String = {
+        let counters = Schema.captureCounters
+        let cols = ["id", "sensor", "source", "start_ns", "end_ns", "filters", "first_packet_ns", "last_packet_ns"] + counters + ["store_packets"]
+        let values = (1...cols.count).map { "?\($0)" }.joined(separator: ", ")
+        let updates = ["end_ns = COALESCE(excluded.end_ns, end_ns)",
+                       "first_packet_ns = MIN(COALESCE(first_packet_ns, excluded.first_packet_ns), COALESCE(excluded.first_packet_ns, first_packet_ns))",
+                       "last_packet_ns = MAX(COALESCE(last_packet_ns, excluded.last_packet_ns), COALESCE(excluded.last_packet_ns, last_packet_ns))"]
+            + counters.map { "\($0) = MAX(\($0), excluded.\($0))" }
+        return "INSERT INTO captures (\(cols.joined(separator: ", "))) VALUES (\(values)) ON CONFLICT (id) DO UPDATE SET "
+            + updates.joined(separator: ", ")
+    }()
+
+    static func upsertCapture(_ i: CaptureInfo, _ c: SQLiteConnection) throws {
+        let st = try c.cached(upsertCaptureSQL)
+        st.bind(1, i.id); st.bind(2, i.sensor); st.bind(3, i.source); st.bind(4, i.start)
+        if let e = i.end { st.bind(5, e) } else { st.bindNull(5) }
+        st.bind(6, i.filters)
+        if let v = i.firstPacket { st.bind(7, v) } else { st.bindNull(7) }
+        if let v = i.lastPacket { st.bind(8, v) } else { st.bindNull(8) }
+        let counters = [i.packetsSeen, i.packetsMatched, i.bytesSeen, i.packetsStored, i.flows, i.alerts,
+                        i.kernelDropped, i.interfaceDropped, i.sniffDropped]
+        for (k, v) in counters.enumerated() { st.bind(Int32(9 + k), Int64(clamping: v)) }
+        st.bind(Int32(9 + counters.count), i.storePackets)
+        try st.run()
+    }
+
+    static let insertPacketSQL = "INSERT INTO packets (\(Schema.packetColumns.joined(separator: ", "))) VALUES ("
+        + (1...Schema.packetColumns.count).map { "?\($0)" }.joined(separator: ", ") + ")"
+
+    /// The hot loop: text columns are rendered into one scratch buffer and bound
+    /// without copies; integers bound directly; bindings that do not change (capture,
+    /// sensor) are bound once per batch.
+    static func insertPackets(_ rows: [PacketRow], _ batch: StoreBatch, _ c: SQLiteConnection) throws {
+        let st = try c.cached(insertPacketSQL)
+        st.bind(1, batch.captureID)
+        st.bind(2, batch.sensor)
+        var s = ByteSink(capacity: 16_384)
+        // Start and length in `s` of the text columns; -1 is NULL.
+        var starts = [Int](repeating: -1, count: 9)
+        var ends = [Int](repeating: 0, count: 9)
+        let textParams: [Int32] = [8, 9, 10, 13, 14, 16, 26, 27, 28]
+        for r in rows {
+            s.removeAll()
+            @inline(__always) func mark(_ k: Int, _ body: (inout ByteSink) -> Void) {
+                starts[k] = s.count
+                body(&s)
+                ends[k] = s.count
+            }
+            mark(0) { $0.append(r.link.name) }
+            if r.has(.ethSrc) { mark(1) { r.ethSrc.write(into: &$0) } } else { starts[1] = -1 }
+            if r.has(.ethDst) { mark(2) { r.ethDst.write(into: &$0) } } else { starts[2] = -1 }
+            if r.has(.ip) {
+                mark(3) { r.src.write(into: &$0) }
+                mark(4) { r.dst.write(into: &$0) }
+            } else {
+                starts[3] = -1; starts[4] = -1
+            }
+            if let t = r.transport.name { mark(5) { $0.append(t) } } else { starts[5] = -1 }
+            if r.has(.dnsQuery), let q = r.dnsQuery { mark(6) { $0.append(q) } } else { starts[6] = -1 }
+            if r.app != .unknown { mark(7) { $0.append(r.app.name) } } else { starts[7] = -1 }
+            if r.has(.flowUID), let u = r.flowUID { mark(8) { $0.append(u) } } else { starts[8] = -1 }
+
+            st.bind(3, Int64(r.n)); st.bind(4, r.ts); st.bind(5, Int64(r.len)); st.bind(6, Int64(r.caplen))
+            st.bind(7, Int64(r.iface))
+            if r.has(.vlan) { st.bind(11, Int64(r.vlan)) } else { st.bindNull(11) }
+            if r.has(.ip) {
+                st.bind(12, Int64(r.ipVersion)); st.bind(15, Int64(r.proto))
+            } else {
+                st.bindNull(12); st.bindNull(15)
+            }
+            if r.has(.ports) { st.bind(17, Int64(r.sport)); st.bind(18, Int64(r.dport)) } else { st.bindNull(17); st.bindNull(18) }
+            if r.has(.tcp) {
+                st.bind(19, Int64(r.seq)); st.bind(20, Int64(r.ack)); st.bind(21, Int64(r.tcpFlags)); st.bind(22, Int64(r.window))
+            } else {
+                st.bindNull(19); st.bindNull(20); st.bindNull(21); st.bindNull(22)
+            }
+            if r.has(.payloadLen) { st.bind(23, Int64(r.payloadLen)) } else { st.bindNull(23) }
+            if r.has(.icmp) { st.bind(24, Int64(r.icmpType)); st.bind(25, Int64(r.icmpCode)) } else { st.bindNull(24); st.bindNull(25) }
+            try s.bytes.withUnsafeBytes { raw in
+                for k in 0..<9 {
+                    if starts[k] < 0 { st.bindNull(textParams[k]) } else {
+                        st.bindStatic(textParams[k], raw.baseAddress! + starts[k], ends[k] - starts[k])
+                    }
+                }
+                try st.run()
+            }
+        }
+    }
+
+    static let insertFlowSQL = "INSERT INTO flows (\(Schema.flowColumns.joined(separator: ", "))) VALUES ("
+        + (1...Schema.flowColumns.count).map { "?\($0)" }.joined(separator: ", ") + ")"
+
+    static func insertFlows(_ rows: [FlowRow], _ batch: StoreBatch, _ c: SQLiteConnection) throws {
+        let st = try c.cached(insertFlowSQL)
+        for f in rows {
+            var k: Int32 = 0
+            func int(_ v: Int64?) { k += 1; if let v { st.bind(k, v) } else { st.bindNull(k) } }
+            func text(_ v: String?) { k += 1; st.bind(k, v) }
+            func bool(_ v: Bool?) { int(v.map { $0 ? 1 : 0 }) }
+            int(batch.captureID); text(batch.sensor); int(f.ts); int(f.lastTs); text(f.uid)
+            text(f.origH.description); int(Int64(f.origP)); text(f.respH.description); int(Int64(f.respP))
+            text(f.proto); int(Int64(f.ipProto)); text(f.service); int(f.durationNanos)
+            int(f.origBytes.map { Int64(clamping: $0) }); int(f.respBytes.map { Int64(clamping: $0) })
+            text(f.connState); bool(f.localOrig); bool(f.localResp); int(Int64(clamping: f.missedBytes)); text(f.history)
+            int(Int64(clamping: f.origPkts)); int(Int64(clamping: f.origIPBytes)); int(Int64(clamping: f.respPkts))
+            int(Int64(clamping: f.respIPBytes)); text(f.communityID); int(f.vlan.map { Int64($0) }); text(f.app); text(f.appSource)
+            text(f.dnsQuery); text(f.tlsSNI); text(f.tlsVersion); text(f.httpHost); text(f.httpMethod); text(f.httpURI)
+            text(f.sshClient); text(f.sshServer); text(f.quicVersion); text(f.origTCPFlags); text(f.respTCPFlags)
+            int(Int64(clamping: f.origL2Bytes)); int(Int64(clamping: f.respL2Bytes)); text(f.endReason)
+            int(Int64(clamping: f.totalBytes)); int(Int64(clamping: f.totalPackets))
+            try st.run()
+        }
+    }
+
+    static let insertAlertSQL = "INSERT INTO alerts (\(Schema.alertColumns.joined(separator: ", "))) VALUES ("
+        + (1...Schema.alertColumns.count).map { "?\($0)" }.joined(separator: ", ") + ")"
+
+    static func insertAlerts(_ rows: [AlertRow], _ batch: StoreBatch, _ c: SQLiteConnection) throws {
+        let st = try c.cached(insertAlertSQL)
+        for a in rows {
+            st.bind(1, batch.captureID); st.bind(2, batch.sensor); st.bind(3, a.id); st.bind(4, a.ts)
+            st.bind(5, a.severity); st.bind(6, Schema.severityLevel(a.severity)); st.bind(7, a.rule); st.bind(8, a.kind)
+            st.bind(9, a.message); st.bind(10, a.uid); st.bind(11, a.hosts.map(\.description).joined(separator: ","))
+            st.bind(12, Int64(clamping: a.suppressed))
+            try st.run()
+        }
+    }
+
+    static let insertTrafficSQL = "INSERT INTO traffic (\(Schema.trafficColumns.joined(separator: ", "))) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+
+    static func insertTraffic(_ rows: [TrafficRow], _ batch: StoreBatch, _ c: SQLiteConnection) throws {
+        let st = try c.cached(insertTrafficSQL)
+        st.bind(1, batch.captureID); st.bind(2, batch.sensor)
+        for t in rows {
+            st.bind(3, t.ts)
+            if t.transport == .none { st.bindNull(4) } else { st.bind(4, t.transport.label) }
+            if t.app == .unknown { st.bindNull(5) } else { st.bind(5, t.app.name) }
+            st.bind(6, Int64(clamping: t.packets)); st.bind(7, Int64(clamping: t.bytes))
+            try st.run()
+        }
+    }
+
+    // MARK: retention
+
+    @discardableResult
+    public func maintain(now: Int64, retentionCutoff: Int64?) async throws -> MaintenanceReport {
+        guard let cutoff = retentionCutoff else { return MaintenanceReport() }
+        return try await writer.run { c in
+            var report = MaintenanceReport()
+            // In slices, so that a long delete never holds the write lock for long.
+            for table in ["packets", "flows", "traffic", "alerts"] {
+                while true {
+                    try c.exec("BEGIN IMMEDIATE")
+                    do {
+                        let st = try c.prepare("DELETE FROM \(table) WHERE rowid IN (SELECT rowid FROM \(table) WHERE ts < ?1 LIMIT 50000)")
+                        st.bind(1, cutoff)
+                        try st.run()
+                        let n = c.changes
+                        try c.exec("COMMIT")
+                        report.rowsDeleted += Int64(n)
+                        if n < 50_000 { break }
+                    } catch {
+                        try? c.exec("ROLLBACK")
+                        throw error
+                    }
+                }
+            }
+            for sql in ["DELETE FROM captures WHERE end_ns IS NOT NULL AND end_ns < ?1",
+                        "DELETE FROM sniff_batches WHERE stored_at < ?1 AND (last_ts IS NULL OR last_ts < ?1)"] {
+                let st = try c.prepare(sql)
+                st.bind(1, cutoff)
+                try st.run()
+                report.rowsDeleted += Int64(c.changes)
+            }
+            return report
+        }
+    }
+
+    // MARK: reading
+
+    static let packetSelect = "SELECT id, " + Schema.packetColumns.joined(separator: ", ") + " FROM packets"
+
+    public func packets(_ q: PacketQuery) async throws -> Page<StoredPacket> {
+        let cursor = try Cursor.parse(q.cursor, kind: "p", count: 2)
+        var b = SQLBuilder(.sqlite)
+        b.packetFilter(q.filter)
+        if let cursor { b.add("(ts, id) < (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])))") }
+        let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
+        let sql = Self.packetSelect + b.whereClause + " ORDER BY ts DESC, id DESC LIMIT \(limit + 1)"
+        let binds = b.binds
+        let rows = try await reader.run { c in
+            try c.query(sql, binds) { st in (st.int64(0), SQLiteStore.readPacket(st, from: 1)) }
+        }
+        let more = rows.count > limit
+        let page = Array(rows.prefix(limit))
+        let next = more ? page.last.map { Cursor(kind: "p", values: [$0.1.row.ts, $0.0]).text } : nil
+        return Page(rows: page.map(\.1), nextCursor: next)
+    }
+
+    static func readPacket(_ st: SQLiteStatement, from c0: Int32) -> StoredPacket {
+        var r = PacketRow()
+        var f: PacketRow.Fields = []
+        let captureID = st.int64(c0)
+        let sensor = st.text(c0 + 1)
+        r.n = UInt64(truncatingIfNeeded: st.int64(c0 + 2))
+        r.ts = st.int64(c0 + 3)
+        r.len = UInt32(truncatingIfNeeded: st.int64(c0 + 4))
+        r.caplen = UInt32(truncatingIfNeeded: st.int64(c0 + 5))
+        r.iface = UInt32(truncatingIfNeeded: st.int64(c0 + 6))
+        r.link = RowNames.link(st.text(c0 + 7))
+        if let m = st.optionalText(c0 + 8).flatMap(RowNames.mac) { r.ethSrc = m; f.insert(.ethSrc) }
+        if let m = st.optionalText(c0 + 9).flatMap(RowNames.mac) { r.ethDst = m; f.insert(.ethDst) }
+        if let v = st.optionalInt64(c0 + 10) { r.vlan = UInt16(truncatingIfNeeded: v); f.insert(.vlan) }
+        if let v = st.optionalInt64(c0 + 11) {
+            f.insert(.ip)
+            r.ipVersion = UInt8(truncatingIfNeeded: v)
+            r.src = IPAddress(st.text(c0 + 12)) ?? .none
+            r.dst = IPAddress(st.text(c0 + 13)) ?? .none
+            r.proto = UInt8(truncatingIfNeeded: st.int64(c0 + 14))
+        }
+        r.transport = st.optionalText(c0 + 15).map(RowNames.transport) ?? .none
+        if let s = st.optionalInt64(c0 + 16) {
+            f.insert(.ports)
+            r.sport = UInt16(truncatingIfNeeded: s); r.dport = UInt16(truncatingIfNeeded: st.int64(c0 + 17))
+        }
+        if let s = st.optionalInt64(c0 + 18) {
+            f.insert(.tcp)
+            r.seq = UInt32(truncatingIfNeeded: s); r.ack = UInt32(truncatingIfNeeded: st.int64(c0 + 19))
+            r.tcpFlags = UInt16(truncatingIfNeeded: st.int64(c0 + 20)); r.window = UInt16(truncatingIfNeeded: st.int64(c0 + 21))
+        }
+        if let v = st.optionalInt64(c0 + 22) { r.payloadLen = UInt32(truncatingIfNeeded: v); f.insert(.payloadLen) }
+        if let v = st.optionalInt64(c0 + 23) {
+            f.insert(.icmp)
+            r.icmpType = UInt8(truncatingIfNeeded: v); r.icmpCode = UInt8(truncatingIfNeeded: st.int64(c0 + 24))
+        }
+        if let q = st.optionalText(c0 + 25) { r.dnsQuery = q; f.insert(.dnsQuery) }
+        r.app = st.optionalText(c0 + 26).map(RowNames.app) ?? .unknown
+        if let u = st.optionalText(c0 + 27) { r.flowUID = u; f.insert(.flowUID) }
+        r.present = f
+        return StoredPacket(sensor: sensor, captureID: captureID, row: r)
+    }
+
+    static let flowSelect = "SELECT id, " + Schema.flowColumns.joined(separator: ", ") + " FROM flows"
+
+    public func flows(_ q: FlowQuery) async throws -> Page<StoredFlow> {
+        let cursor = try Cursor.parse(q.cursor, kind: "f", count: 2)
+        var b = SQLBuilder(.sqlite)
+        b.flowFilter(q.filter)
+        if let s = q.connState { b.add("conn_state = \(b.param(s))") }
+        if let m = q.minBytes { b.add("total_bytes >= \(b.param(Int64(clamping: m)))") }
+        let key = FlowSortKey(q.sort)
+        if let cursor { b.add("(\(key.column), id) < (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])))") }
+        let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
+        let sql = Self.flowSelect + b.whereClause + " ORDER BY \(key.column) DESC, id DESC LIMIT \(limit + 1)"
+        let binds = b.binds
+        let rows = try await reader.run { c in
+            try c.query(sql, binds) { st in (st.int64(0), SQLiteStore.readFlow(st, from: 1)) }
+        }
+        let more = rows.count > limit
+        let page = Array(rows.prefix(limit))
+        let next = more ? page.last.map { Cursor(kind: "f", values: [key.value($0.1.row), $0.0]).text } : nil
+        return Page(rows: page.map(\.1), nextCursor: next)
+    }
+
+    static func readFlow(_ st: SQLiteStatement, from c0: Int32) -> StoredFlow {
+        var k = c0 - 1
+        func int() -> Int64? { k += 1; return st.optionalInt64(k) }
+        func text() -> String? { k += 1; return st.optionalText(k) }
+        func u64() -> UInt64 { UInt64(clamping: int() ?? 0) }
+        var f = FlowRow()
+        let capture = int() ?? 0
+        let sensor = text() ?? ""
+        f.ts = int() ?? 0; f.lastTs = int() ?? 0; f.uid = text() ?? ""
+        f.origH = IPAddress(text() ?? "") ?? .none; f.origP = UInt16(truncatingIfNeeded: int() ?? 0)
+        f.respH = IPAddress(text() ?? "") ?? .none; f.respP = UInt16(truncatingIfNeeded: int() ?? 0)
+        f.proto = text() ?? ""; f.ipProto = UInt8(truncatingIfNeeded: int() ?? 0); f.service = text()
+        f.durationNanos = int(); f.origBytes = int().map { UInt64(clamping: $0) }; f.respBytes = int().map { UInt64(clamping: $0) }
+        f.connState = text() ?? ""; f.localOrig = int().map { $0 != 0 }; f.localResp = int().map { $0 != 0 }
+        f.missedBytes = u64(); f.history = text()
+        f.origPkts = u64(); f.origIPBytes = u64(); f.respPkts = u64(); f.respIPBytes = u64()
+        f.communityID = text() ?? ""; f.vlan = int().map { UInt16(truncatingIfNeeded: $0) }
+        f.app = text() ?? ""; f.appSource = text() ?? ""
+        f.dnsQuery = text(); f.tlsSNI = text(); f.tlsVersion = text(); f.httpHost = text(); f.httpMethod = text()
+        f.httpURI = text(); f.sshClient = text(); f.sshServer = text(); f.quicVersion = text()
+        f.origTCPFlags = text(); f.respTCPFlags = text()
+        f.origL2Bytes = u64(); f.respL2Bytes = u64(); f.endReason = text()
+        return StoredFlow(sensor: sensor, captureID: capture, row: f)
+    }
+
+    public func protocolSummary(_ range: RangeQuery) async throws -> ProtocolSummaryTable {
+        var b = SQLBuilder(.sqlite)
+        b.rangeFilter(range.asFilter, ts: "ts")
+        let w = b.whereClause, binds = b.binds
+        return try await reader.run { c in
+            let byTransport = try c.query("SELECT transport, SUM(packets), SUM(bytes) FROM traffic\(w) GROUP BY transport", binds) {
+                ($0.optionalText(0) ?? "none", UInt64(clamping: $0.int64(1)), UInt64(clamping: $0.int64(2)))
+            }
+            let byApp = try c.query("SELECT app, SUM(packets), SUM(bytes) FROM traffic\(w) GROUP BY app", binds) {
+                ($0.optionalText(0) ?? "unknown", UInt64(clamping: $0.int64(1)), UInt64(clamping: $0.int64(2)))
+            }
+            let flowsByProto = try c.query("SELECT ip_proto, count(*) FROM flows\(w) GROUP BY ip_proto", binds) {
+                (UInt8(truncatingIfNeeded: $0.int64(0)), UInt64(clamping: $0.int64(1)))
+            }
+            let flowsByApp = try c.query("SELECT app, count(*) FROM flows\(w) GROUP BY app", binds) {
+                ($0.text(0), UInt64(clamping: $0.int64(1)))
+            }
+            return SummaryAssembler.assemble(byTransport: byTransport, byApp: byApp, flowsByProto: flowsByProto, flowsByApp: flowsByApp)
+        }
+    }
+
+    public func timeSeries(_ q: TimeSeriesQuery) async throws -> [TimeSeriesPoint] {
+        var b = SQLBuilder(.sqlite)
+        b.rangeFilter(q.range.asFilter, ts: "ts")
+        let step = q.step.nanoseconds
+        let key = q.by == .transport ? "transport" : "app"
+        let none = q.by == .transport ? "none" : "unknown"
+        let stepParam = b.param(step)
+        let sql = "SELECT (ts / \(stepParam)) * \(stepParam) AS bucket, \(key), SUM(packets), SUM(bytes) FROM traffic\(b.whereClause)"
+            + " GROUP BY bucket, \(key) ORDER BY bucket DESC, \(key) LIMIT \(q.maxPoints)"
+        let binds = b.binds
+        let points = try await reader.run { c in
+            try c.query(sql, binds) {
+                TimeSeriesPoint(ts: $0.int64(0), key: $0.optionalText(1) ?? none, packets: UInt64(clamping: $0.int64(2)),
+                                bytes: UInt64(clamping: $0.int64(3)))
+            }
+        }
+        return points.reversed()
+    }
+
+    public func talkers(_ q: TalkersQuery) async throws -> Talkers {
+        var b = SQLBuilder(.sqlite)
+        b.rangeFilter(q.range.asFilter, ts: "ts")
+        let w = b.whereClause, binds = b.binds
+        let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
+        let endpoints = """
+            SELECT orig_h AS h, orig_p AS p, proto, total_pkts AS pk, total_bytes AS b FROM flows\(w)
+            UNION ALL SELECT resp_h, resp_p, proto, total_pkts, total_bytes FROM flows\(w)
+            """
+        return try await reader.run { c in
+            var t = Talkers()
+            t.pairs = try c.query("SELECT h, p, proto, SUM(pk), SUM(b), count(*) FROM (\(endpoints)) GROUP BY h, p, proto ORDER BY SUM(b) DESC, h, p LIMIT \(limit)", binds) {
+                Talkers.Pair(address: IPAddress($0.text(0)) ?? .none, port: UInt16(truncatingIfNeeded: $0.int64(1)), proto: $0.text(2),
+                             packets: UInt64(clamping: $0.int64(3)), bytes: UInt64(clamping: $0.int64(4)), flows: UInt64(clamping: $0.int64(5)))
+            }
+            t.hosts = try c.query("SELECT h, SUM(pk), SUM(b), count(*) FROM (\(endpoints)) GROUP BY h ORDER BY SUM(b) DESC, h LIMIT \(limit)", binds) {
+                Talkers.Host(address: IPAddress($0.text(0)) ?? .none, packets: UInt64(clamping: $0.int64(1)),
+                             bytes: UInt64(clamping: $0.int64(2)), flows: UInt64(clamping: $0.int64(3)))
+            }
+            return t
+        }
+    }
+
+    public func alerts(_ q: AlertQuery) async throws -> Page<StoredAlert> {
+        let cursor = try Cursor.parse(q.cursor, kind: "a", count: 2)
+        var b = SQLBuilder(.sqlite)
+        b.rangeFilter(q.range.asFilter, ts: "ts")
+        if let s = q.minSeverity { b.add("severity_level >= \(b.param(Schema.severityLevel(s)))") }
+        if let r = q.rule { b.add("rule = \(b.param(r))") }
+        if let cursor { b.add("(ts, id) < (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])))") }
+        let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
+        let sql = "SELECT id, capture_id, sensor, alert_id, ts, severity, rule, kind, message, uid, hosts, suppressed FROM alerts"
+            + b.whereClause + " ORDER BY ts DESC, id DESC LIMIT \(limit + 1)"
+        let binds = b.binds
+        let rows = try await reader.run { c in
+            try c.query(sql, binds) { st -> (Int64, StoredAlert) in
+                var a = AlertRow()
+                a.id = st.text(3); a.ts = st.int64(4); a.severity = st.text(5); a.rule = st.text(6); a.kind = st.text(7)
+                a.message = st.text(8); a.uid = st.optionalText(9)
+                a.hosts = st.text(10).split(separator: ",").compactMap { IPAddress(String($0)) }
+                a.suppressed = UInt64(clamping: st.int64(11))
+                return (st.int64(0), StoredAlert(sensor: st.text(2), captureID: st.int64(1), row: a))
+            }
+        }
+        let more = rows.count > limit
+        let page = Array(rows.prefix(limit))
+        let next = more ? page.last.map { Cursor(kind: "a", values: [$0.1.row.ts, $0.0]).text } : nil
+        return Page(rows: page.map(\.1), nextCursor: next)
+    }
+
+    static let captureSelect = "SELECT id, sensor, source, start_ns, end_ns, filters, first_packet_ns, last_packet_ns, "
+        + Schema.captureCounters.joined(separator: ", ") + ", store_packets FROM captures"
+
+    public func captures(_ q: CaptureQuery) async throws -> [CaptureInfo] {
+        var b = SQLBuilder(.sqlite)
+        if let s = q.sensor { b.add("sensor = \(b.param(s))") }
+        let sql = Self.captureSelect + b.whereClause + " ORDER BY start_ns DESC, id DESC LIMIT \(min(max(q.limit, 1), PacketQuery.maximumLimit))"
+        let binds = b.binds
+        return try await reader.run { c in
+            try c.query(sql, binds) { st in
+                var i = CaptureInfo(id: st.int64(0), sensor: st.text(1), source: st.text(2), start: st.int64(3))
+                i.end = st.optionalInt64(4); i.filters = st.text(5)
+                i.firstPacket = st.optionalInt64(6); i.lastPacket = st.optionalInt64(7)
+                let v = (0..<9).map { UInt64(clamping: st.int64(Int32(8 + $0))) }
+                i.packetsSeen = v[0]; i.packetsMatched = v[1]; i.bytesSeen = v[2]; i.packetsStored = v[3]; i.flows = v[4]
+                i.alerts = v[5]; i.kernelDropped = v[6]; i.interfaceDropped = v[7]; i.sniffDropped = v[8]
+                i.storePackets = st.text(17)
+                return i
+            }
+        }
+    }
+
+    public func stats() async throws -> StoreStats {
+        try await reader.run { c in
+            var s = StoreStats()
+            for (kind, n) in try c.query("SELECT kind, SUM(row_count), count(*) FROM sniff_batches GROUP BY kind", [], { ($0.text(0), $0.int64(1)) }) {
+                switch kind {
+                case "packets": s.packets = n
+                case "flows": s.flows = n
+                case "alerts": s.alerts = n
+                default: break
+                }
+            }
+            s.batches = try c.scalar("SELECT count(*) FROM sniff_batches") ?? 0
+            if let last = try c.query("SELECT stored_at, created_at FROM sniff_batches ORDER BY stored_at DESC LIMIT 1", [], { ($0.int64(0), $0.int64(1)) }).first {
+                s.lastWrite = last.0
+                s.lagNanos = max(0, last.0 - last.1)
+            }
+            if let row = try c.query("SELECT count(*), SUM(packets_seen), SUM(kernel_dropped), SUM(interface_dropped), SUM(sniff_dropped) FROM captures", [], {
+                ($0.int64(0), $0.optionalInt64(1) ?? 0, $0.optionalInt64(2) ?? 0, $0.optionalInt64(3) ?? 0, $0.optionalInt64(4) ?? 0)
+            }).first {
+                s.captures = row.0
+                s.packetsSeen = UInt64(clamping: row.1); s.kernelDropped = UInt64(clamping: row.2)
+                s.interfaceDropped = UInt64(clamping: row.3); s.sniffDropped = UInt64(clamping: row.4)
+            }
+            return s
+        }
+    }
+}
+
+extension SQLiteConnection {
+    /// A statement prepared once per connection and reset after each use.
+    func cached(_ sql: String) throws -> SQLiteStatement {
+        if let st = statementCache[sql] { return st }
+        let st = try prepare(sql)
+        statementCache[sql] = st
+        return st
+    }
+}
+
+/// The column used by each flow sort, and its value in a row (for the cursor).
+struct FlowSortKey {
+    let column: String
+    let value: (FlowRow) -> Int64
+
+    init(_ sort: FlowSort) {
+        switch sort {
+        case .bytes: column = "total_bytes"; value = { Int64(clamping: $0.totalBytes) }
+        case .packets: column = "total_pkts"; value = { Int64(clamping: $0.totalPackets) }
+        case .time: column = "ts"; value = { $0.ts }
+        }
+    }
+}

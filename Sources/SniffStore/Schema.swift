@@ -1,0 +1,45 @@
+/// The logical schema shared by both databases: table and column names, in the order
+/// the writers send them. SQLite keeps addresses as text; PostgreSQL as `inet`.
+enum Schema {
+    /// Migrations, in order. Each database has its own statements for each version.
+    static let migrations: [Migration] = [
+        Migration(version: 1, name: "captures, packets, batches"),
+        Migration(version: 2, name: "flows, alerts"),
+        Migration(version: 3, name: "traffic per second"),
+    ]
+    static var latestVersion: Int { migrations.last!.version }
+
+    static let packetColumns = [
+        "capture_id", "sensor", "n", "ts", "len", "caplen", "iface", "link", "eth_src", "eth_dst", "vlan", "ip",
+        "src", "dst", "proto", "transport", "sport", "dport", "seq", "ack", "tcp_flags", "tcp_window",
+        "payload_len", "icmp_type", "icmp_code", "dns_query", "app", "flow_uid",
+    ]
+
+    static let flowColumns = [
+        "capture_id", "sensor", "ts", "last_ts", "uid", "orig_h", "orig_p", "resp_h", "resp_p", "proto", "ip_proto",
+        "service", "duration_ns", "orig_bytes", "resp_bytes", "conn_state", "local_orig", "local_resp",
+        "missed_bytes", "history", "orig_pkts", "orig_ip_bytes", "resp_pkts", "resp_ip_bytes", "community_id",
+        "vlan", "app", "app_source", "dns_query", "tls_sni", "tls_version", "http_host", "http_method", "http_uri",
+        "ssh_client", "ssh_server", "quic_version", "orig_tcp_flags", "resp_tcp_flags", "orig_l2_bytes",
+        "resp_l2_bytes", "end_reason", "total_bytes", "total_pkts",
+    ]
+
+    static let alertColumns = [
+        "capture_id", "sensor", "alert_id", "ts", "severity", "severity_level", "rule", "kind", "message", "uid",
+        "hosts", "suppressed",
+    ]
+
+    static let trafficColumns = ["capture_id", "sensor", "ts", "transport", "app", "packets", "bytes"]
+
+    static let captureCounters = [
+        "packets_seen", "packets_matched", "bytes_seen", "packets_stored", "flows", "alerts",
+        "kernel_dropped", "interface_dropped", "sniff_dropped",
+    ]
+
+    /// Tables partitioned by day in PostgreSQL, and deleted by time on retention.
+    static let timeTables = ["packets", "flows", "traffic"]
+
+    static func severityLevel(_ s: String) -> Int64 {
+        Int64(AlertQuery.severities.firstIndex(of: s) ?? 0)
+    }
+}

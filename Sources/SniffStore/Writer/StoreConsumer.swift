@@ -1,0 +1,248 @@
+import SniffCore
+import SniffDecode
+import SniffAnalysis
+
+/// What `--store-packets` keeps of the packets (flows, alerts and the per-second
+/// traffic sums are always stored).
+public enum PacketPolicy: Sendable, Equatable, CustomStringConvertible {
+    case all
+    case none
+    /// One packet in N (the 1st, the N+1th ...).
+    case sample(Int)
+
+    public init?(_ text: String) {
+        switch text.lowercased() {
+        case "all": self = .all
+        case "none": self = .none
+        default:
+            guard text.lowercased().hasPrefix("sample:"), let n = Int(text.dropFirst(7)), n >= 1 else { return nil }
+            self = n == 1 ? .all : .sample(n)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .all: return "all"
+        case .none: return "none"
+        case .sample(let n): return "sample:\(n)"
+        }
+    }
+}
+
+/// The analysis-thread side of storage: a packet consumer, flow observer and alert
+/// sink that copies rows into batch buffers and hands full batches to a `StoreWriter`.
+/// Per packet it fills one row in place (no allocation but the DNS name) and updates
+/// the per-second traffic sums; it never waits for the database.
+///
+/// Put it after the flow table in the pipeline's consumers, so that a packet's flow
+/// exists when the packet is stored (its uid goes in the row).
+public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink {
+    public let writer: StoreWriter
+    public let policy: PacketPolicy
+    public private(set) var capture: CaptureInfo
+    public var packetBatchSize = 8192
+    public var flowBatchSize = 2048
+    /// Live capture: partial batches older than this go out at `tick`.
+    public var flushIntervalNanos: Int64 = 1_000_000_000
+    public var captureUpdateIntervalNanos: Int64 = 10_000_000_000
+
+    private var builder: RowBuilder
+    private var packets: [PacketRow] = []
+    private var flows: [FlowRow] = []
+    private var alerts: [AlertRow] = []
+    private var traffic: [TrafficRow] = []
+    private var trafficIndex: [TrafficKey: Int] = [:]
+    private var lastTrafficKey = TrafficKey(second: .min, transport: 0, app: 0)
+    private var lastTrafficSlot = -1
+    private var flowUIDs: [FlowKey: String] = [:]
+    private var matched: UInt64 = 0
+    private var lastFlush = Timestamp.now()
+    private var lastCaptureUpdate = Timestamp.now()
+    private var finished = false
+    public private(set) var packetsHandedOver: UInt64 = 0
+    public private(set) var flowsHandedOver: UInt64 = 0
+    public private(set) var alertsHandedOver: UInt64 = 0
+
+    struct TrafficKey: Hashable {
+        var second: Int64
+        var transport: UInt8
+        var app: UInt8
+    }
+
+    /// `format` must be the one the flow writers use, so that uids match.
+    public init(writer: StoreWriter, capture: CaptureInfo, policy: PacketPolicy, format: FlowFormat = FlowFormat()) {
+        self.writer = writer
+        self.capture = capture
+        self.policy = policy
+        builder = RowBuilder(format: format)
+        self.capture.storePackets = policy.description
+        packets.reserveCapacity(packetBatchSize)
+    }
+
+    /// Records the capture's start.
+    public func start() {
+        submit(.capture(capture))
+    }
+
+    private func submit(_ content: BatchContent) {
+        writer.submit(StoreBatch(id: writer.makeBatchID(), sensor: capture.sensor, captureID: capture.id, content: content))
+    }
+
+    // MARK: packets
+
+    public func consume(_ p: DecodedPacket, frame: UnsafeRawBufferPointer) {
+        matched &+= 1
+        countTraffic(p)
+        switch policy {
+        case .none: return
+        case .all: break
+        case .sample(let n): if (matched &- 1) % UInt64(n) != 0 { return }
+        }
+        packets.append(PacketRow())
+        let i = packets.count - 1
+        builder.fill(&packets[i], from: p, frame: frame)
+        if !flowUIDs.isEmpty, let key = StoreConsumer.flowKey(p), let uid = flowUIDs[key] {
+            packets[i].flowUID = uid
+            packets[i].present.insert(.flowUID)
+        }
+        if packets.count >= packetBatchSize { flushPackets() }
+    }
+
+    /// The flow table's key for a packet (the same rules as `FlowTable.process`).
+    static func flowKey(_ p: DecodedPacket) -> FlowKey? {
+        guard p.ipVersion != 0 else { return nil }
+        var sport: UInt16 = 0, dport: UInt16 = 0, oneWay = false
+        switch p.ipProto {
+        case 6, 17:
+            guard p.hasPorts else { return nil }
+            sport = p.sport; dport = p.dport
+        case 1, 58:
+            if p.hasICMP {
+                let m = FlowKey.icmpPorts(type: p.icmpType, code: p.icmpCode, v6: p.ipProto == 58)
+                sport = m.sport; dport = m.dport; oneWay = m.oneWay
+            } else if p.isFragment {
+                return nil
+            }
+        default:
+            break
+        }
+        return FlowKey.canonical(src: p.src, sport: sport, dst: p.dst, dport: dport, proto: p.ipProto,
+                                 vlan: p.vlans.primary ?? 0, oneWay: oneWay).key
+    }
+
+    @inline(__always)
+    private func countTraffic(_ p: DecodedPacket) {
+        let ns = p.timestamp.totalNanoseconds
+        let second = ns >= 0 ? ns / 1_000_000_000 : (ns + 1) / 1_000_000_000 - 1
+        let key = TrafficKey(second: second, transport: p.transport.rawValue, app: p.app.rawValue)
+        let slot: Int
+        if key == lastTrafficKey {
+            slot = lastTrafficSlot
+        } else if let s = trafficIndex[key] {
+            slot = s
+        } else {
+            slot = traffic.count
+            traffic.append(TrafficRow(ts: second &* 1_000_000_000, transport: p.transport, app: p.app, packets: 0, bytes: 0))
+            trafficIndex[key] = slot
+        }
+        lastTrafficKey = key
+        lastTrafficSlot = slot
+        traffic[slot].packets &+= 1
+        traffic[slot].bytes &+= UInt64(p.wireLength)
+        if traffic.count >= 8192 { flushTraffic() }
+    }
+
+    // MARK: flows and alerts
+
+    public func flowStarted(_ flow: Flow) {
+        flowUIDs[flow.key] = FlowUID.string(seed: builder.format.uidSeed, flow: flow)
+    }
+
+    public func flowEnded(_ flow: Flow, reason: FlowEndReason) {
+        let row = builder.row(from: flow, reason: reason)
+        if flowUIDs[flow.key] == row.uid { flowUIDs.removeValue(forKey: flow.key) }
+        flows.append(row)
+        if flows.count >= flowBatchSize { flushFlows() }
+    }
+
+    public func deliver(_ alert: Alert) {
+        alerts.append(builder.row(from: alert))
+        if alerts.count >= 256 { flushAlerts() }
+    }
+
+    public func close() {}
+
+    // MARK: flushing
+
+    private func flushPackets() {
+        guard !packets.isEmpty else { return }
+        packetsHandedOver &+= UInt64(packets.count)
+        let rows = packets
+        packets.removeAll(keepingCapacity: true)
+        submit(.packets(rows))
+        // Traffic sums go out with the packets they count, so that a reader sees both.
+        flushTraffic()
+    }
+
+    private func flushTraffic() {
+        guard !traffic.isEmpty else { return }
+        submit(.traffic(traffic))
+        traffic.removeAll(keepingCapacity: true)
+        trafficIndex.removeAll(keepingCapacity: true)
+        lastTrafficKey = TrafficKey(second: .min, transport: 0, app: 0)
+        lastTrafficSlot = -1
+    }
+
+    private func flushFlows() {
+        guard !flows.isEmpty else { return }
+        flowsHandedOver &+= UInt64(flows.count)
+        submit(.flows(flows))
+        flows.removeAll(keepingCapacity: true)
+    }
+
+    private func flushAlerts() {
+        guard !alerts.isEmpty else { return }
+        alertsHandedOver &+= UInt64(alerts.count)
+        submit(.alerts(alerts))
+        alerts.removeAll(keepingCapacity: true)
+    }
+
+    /// Sends everything buffered now.
+    public func flush() {
+        flushPackets()
+        flushTraffic()
+        flushFlows()
+        flushAlerts()
+        lastFlush = Timestamp.now()
+    }
+
+    /// Live capture, called often from the analysis loop: flushes partial batches
+    /// every `flushIntervalNanos` and records the capture's counters every
+    /// `captureUpdateIntervalNanos`.
+    public func tick(now: Timestamp = Timestamp.now(), update: (inout CaptureInfo) -> Void) {
+        if now.nanoseconds(since: lastFlush) >= flushIntervalNanos { flush() }
+        if now.nanoseconds(since: lastCaptureUpdate) >= captureUpdateIntervalNanos {
+            lastCaptureUpdate = now
+            update(&capture)
+            capture.packetsStored = packetsHandedOver
+            capture.flows = flowsHandedOver
+            capture.alerts = alertsHandedOver
+            submit(.capture(capture))
+        }
+    }
+
+    /// Flushes everything and records the capture's end with its final counters. Call
+    /// after the flow table and alert engine have flushed (they hand over their last
+    /// flows and alerts).
+    public func finish(update: (inout CaptureInfo) -> Void) {
+        guard !finished else { return }
+        finished = true
+        flush()
+        update(&capture)
+        capture.end = capture.end ?? Timestamp.now().totalNanoseconds
+        capture.packetsStored = packetsHandedOver
+        capture.flows = flowsHandedOver
+        capture.alerts = alertsHandedOver
+        submit(.capture(capture))
+    }
+}

@@ -1,0 +1,406 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import SniffCore
+
+/// Moves batches from the analysis thread to the database without ever blocking the
+/// analysis thread and without losing a batch.
+///
+/// `submit` puts a batch in a bounded in-memory queue; past the bound (the database is
+/// slow or gone) batches go to a journal file instead, and keep going there until the
+/// writer has caught up, so that order is kept. One writer task takes the oldest batch,
+/// writes it, and removes it only once the database has committed it; a failure is
+/// retried with exponential backoff, reconnecting as needed. Batches carry ids that the
+/// store records with the rows, so a batch written twice (a commit whose answer was
+/// lost, a journal replayed after a crash) is stored once.
+public final class StoreWriter: @unchecked Sendable {
+    public struct Configuration: Sendable {
+        /// Rows kept in memory before batches spill to the journal.
+        public var memoryLimitRows = 1_000_000
+        /// Where journals are written, and where journals of earlier runs are looked for.
+        public var journalDirectory = "sniff-journal"
+        /// Replay journals that earlier runs left in `journalDirectory`.
+        public var replayOldJournals = true
+        public var retryInitialSeconds = 0.1
+        public var retryMaxSeconds = 5.0
+        /// Rows older than this (nanoseconds) are deleted, or their partitions dropped.
+        public var retentionNanos: Int64? = nil
+        /// Partitions ahead and retention run at start and then this often.
+        public var maintenanceIntervalSeconds = 3600.0
+        /// Apply the schema migrations before the first write.
+        public var migrate = true
+        /// Called with one line when the database fails or recovers.
+        public var log: @Sendable (String) -> Void = { _ in }
+        public init() {}
+    }
+
+    /// A snapshot of the writer's counters.
+    public struct Stats: Sendable, Equatable {
+        public var packetsSubmitted: UInt64 = 0
+        /// Packet rows the database holds (a replayed duplicate counts once).
+        public var packetsStored: UInt64 = 0
+        /// Packet rows not yet stored: in memory, in flight, or in a journal.
+        public var packetsPending: UInt64 = 0
+        public var batchesStored: UInt64 = 0
+        /// Batches the database already had (replays).
+        public var batchesDuplicate: UInt64 = 0
+        public var rowsStored: UInt64 = 0
+        public var memoryRows = 0
+        public var journalBatches = 0
+        public var journalPaths: [String] = []
+        public var failing = false
+        public var lastError: String? = nil
+        /// Seconds spent in successful writes (for rows/s).
+        public var writeSeconds: Double = 0
+        /// Nanoseconds between a batch being handed over and being committed, for the
+        /// last batch stored: the database write lag.
+        public var lagNanos: Int64 = 0
+        public init() {}
+    }
+
+    /// How `finish` ended.
+    public struct FinishReport: Sendable {
+        public var stats: Stats
+        /// True when every batch was stored.
+        public var complete: Bool { stats.packetsPending == 0 && stats.journalBatches == 0 && pendingBatches == 0 }
+        public var pendingBatches: Int
+        /// Journals holding what could not be stored.
+        public var journalPaths: [String]
+    }
+
+    struct Entry {
+        var batch: StoreBatch
+        var submittedAt: Int64
+    }
+
+    public let store: any PacketStore
+    public let writerID: Int64
+    public let configuration: Configuration
+    private let lock = ConditionLock()
+    // Guarded by `lock`.
+    private var memory: [Entry] = []
+    private var memoryHead = 0
+    private var memoryRows = 0
+    private var memoryPackets = 0
+    private var journal: Journal? = nil
+    private var adopted: [Journal] = []
+    private var nextSeq: Int64 = 0
+    private var closed = false
+    private var abandoned = false
+    private var inFlight = false
+    private var waiter: CheckedContinuation<Void, Never>? = nil
+    private var stats = Stats()
+    private var task: Task<Void, Never>? = nil
+    private var journalError: String? = nil
+
+    public init(store: any PacketStore, configuration: Configuration = Configuration(), writerID: Int64? = nil) {
+        self.store = store
+        self.configuration = configuration
+        var id = writerID ?? 0
+        while id == 0 { id = Int64.random(in: 1...Int64.max) }
+        self.writerID = id
+    }
+
+    /// Starts the writer task (and the replay of earlier journals).
+    public func start() {
+        if configuration.replayOldJournals {
+            for path in Journal.files(in: configuration.journalDirectory) {
+                do {
+                    if let j = try Journal.adopt(path: path) {
+                        if j.isEmpty { j.close() } else {
+                            adopted.append(j)
+                            configuration.log("replaying \(j.pendingRecords) batches (\(j.pendingPackets) packets) from the journal \(path)")
+                        }
+                    }
+                } catch {
+                    configuration.log("\(error)")
+                }
+            }
+        }
+        task = Task.detached { [self] in await self.run() }
+    }
+
+    /// A new batch id; ids increase in submission order.
+    public func makeBatchID() -> BatchID {
+        lock.withLock {
+            nextSeq += 1
+            return BatchID(writer: writerID, seq: nextSeq)
+        }
+    }
+
+    /// Hands a batch over. Never blocks on the database: past the memory bound the
+    /// batch is appended to the journal file.
+    public func submit(_ batch: StoreBatch) {
+        let now = Timestamp.now().totalNanoseconds
+        let rows = batch.content.rowCount
+        var resume: CheckedContinuation<Void, Never>? = nil
+        lock.withLock {
+            stats.packetsSubmitted &+= UInt64(batch.packetCount)
+            if abandoned {
+                spill(batch)
+                return
+            }
+            if (journal?.isEmpty ?? true) && memoryRows + rows <= configuration.memoryLimitRows {
+                memory.append(Entry(batch: batch, submittedAt: now))
+                memoryRows += rows
+                memoryPackets += batch.packetCount
+            } else {
+                spill(batch)
+            }
+            resume = waiter
+            waiter = nil
+        }
+        resume?.resume()
+    }
+
+    /// Appends to this run's journal (lock held).
+    private func spill(_ batch: StoreBatch) {
+        do {
+            if journal == nil {
+                let name = "\(configuration.journalDirectory)/\(StoreWriter.safeFileName(batch.sensor))-\(String(UInt64(bitPattern: writerID), radix: 16)).\(Journal.fileExtension)"
+                journal = try Journal.create(path: name)
+                configuration.log("the database is behind; batches now go to the journal \(name)")
+            }
+            try journal!.append(batch)
+        } catch {
+            // The journal is the last resort: keep the batch in memory past the bound
+            // rather than drop it.
+            if journalError == nil {
+                journalError = "\(error)"
+                configuration.log("\(error); keeping batches in memory")
+            }
+            memory.append(Entry(batch: batch, submittedAt: Timestamp.now().totalNanoseconds))
+            memoryRows += batch.content.rowCount
+            memoryPackets += batch.packetCount
+        }
+    }
+
+    static func safeFileName(_ s: String) -> String {
+        let cleaned = String(s.unicodeScalars.map { c -> Character in
+            (c.properties.isAlphabetic && c.isASCII) || ("0"..."9").contains(c) || c == "-" || c == "_" ? Character(c) : "_"
+        })
+        return cleaned.isEmpty ? "sniff" : String(cleaned.prefix(64))
+    }
+
+    public var currentStats: Stats {
+        lock.withLock { snapshotLocked() }
+    }
+
+    private func snapshotLocked() -> Stats {
+        var s = stats
+        s.memoryRows = memoryRows
+        var packets = memoryPackets
+        var batches = 0
+        var paths: [String] = []
+        for j in adopted where !j.isEmpty { packets += j.pendingPackets; batches += j.pendingRecords; paths.append(j.path) }
+        if let j = journal, !j.isEmpty { packets += j.pendingPackets; batches += j.pendingRecords; paths.append(j.path) }
+        s.packetsPending = UInt64(packets)
+        s.journalBatches = batches
+        s.journalPaths = paths
+        return s
+    }
+
+    private var queueEmptyLocked: Bool {
+        memoryHead >= memory.count && (journal?.isEmpty ?? true) && adopted.allSatisfy { $0.isEmpty }
+    }
+
+    // MARK: the writer task
+
+    private enum Source { case adopted(Journal), memory, journal }
+
+    private enum Head { case batch(StoreBatch, Source, Int64), empty, finished }
+
+    /// The oldest batch: earlier runs' journals, then memory, then this run's journal.
+    /// Waits for `submit` when there is none; nil once finished or abandoned.
+    private func head() async -> (StoreBatch, Source, Int64)? {
+        while true {
+            switch lock.withLock({ headLocked() }) {
+            case .batch(let b, let s, let t): return (b, s, t)
+            case .finished: return nil
+            case .empty:
+                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                    let resumeNow: Bool = lock.withLock {
+                        if memoryHead < memory.count || !(journal?.isEmpty ?? true) || closed || abandoned { return true }
+                        waiter = c
+                        return false
+                    }
+                    if resumeNow { c.resume() }
+                }
+            }
+        }
+    }
+
+    private func headLocked() -> Head {
+        if abandoned { return .finished }
+        while let j = adopted.first {
+            if j.isEmpty { j.close(); adopted.removeFirst(); continue }
+            do {
+                if let b = try j.peek() { return .batch(b, .adopted(j), 0) }
+            } catch {
+                configuration.log("\(error)")
+            }
+            // Unreadable from here on: keep the file for a look, move on.
+            j.close(removeIfEmpty: false)
+            adopted.removeFirst()
+        }
+        if memoryHead < memory.count {
+            let e = memory[memoryHead]
+            return .batch(e.batch, .memory, e.submittedAt)
+        }
+        if let j = journal, !j.isEmpty {
+            do {
+                if let b = try j.peek() { return .batch(b, .journal, 0) }
+            } catch {
+                configuration.log("\(error)")
+            }
+        }
+        return closed ? .finished : .empty
+    }
+
+    private func run() async {
+        var delay = configuration.retryInitialSeconds
+        var failures = 0
+        var migrated = !configuration.migrate
+        var nextMaintenance: Int64 = 0
+        while let (batch, source, submittedAt) = await head() {
+            lock.withLock { inFlight = true }
+            do {
+                if !migrated {
+                    let applied = try await store.migrate()
+                    migrated = true
+                    if !applied.isEmpty {
+                        configuration.log("schema migrated to version \(applied.last!.version) (\(applied.map { "\($0.version) \($0.name)" }.joined(separator: ", ")))")
+                    }
+                }
+                let now = Timestamp.now().totalNanoseconds
+                if now >= nextMaintenance {
+                    nextMaintenance = now + Int64(configuration.maintenanceIntervalSeconds * 1e9)
+                    await maintain(now: now)
+                }
+                let t0 = Timestamp.now()
+                let stored = try await store.write(batch)
+                let t1 = Timestamp.now()
+                lock.withLock {
+                    inFlight = false
+                    guard !abandoned else { return }
+                    pop(source)
+                    stats.batchesStored &+= 1
+                    if !stored { stats.batchesDuplicate &+= 1 }
+                    stats.packetsStored &+= UInt64(batch.packetCount)
+                    stats.rowsStored &+= UInt64(batch.content.rowCount)
+                    stats.writeSeconds += Double(t1.nanoseconds(since: t0)) / 1e9
+                    if submittedAt > 0 { stats.lagNanos = t1.totalNanoseconds - submittedAt }
+                    if stats.failing {
+                        stats.failing = false
+                        configuration.log("the database is back after \(failures) failed attempts; writing the queued batches")
+                    }
+                    lock.broadcast()
+                }
+                delay = configuration.retryInitialSeconds
+                failures = 0
+            } catch {
+                failures += 1
+                let message = (error as? SniffError)?.userMessage ?? "\(error)"
+                let first: Bool = lock.withLock {
+                    inFlight = false
+                    let first = !stats.failing
+                    stats.failing = true
+                    stats.lastError = message
+                    lock.broadcast()
+                    return first
+                }
+                if first { configuration.log("cannot write to the database: \(message); capture goes on, retrying") }
+                try? await Task.sleep(nanoseconds: UInt64(delay * 1e9))
+                delay = min(delay * 2, configuration.retryMaxSeconds)
+            }
+        }
+        lock.withLock { lock.broadcast() }
+    }
+
+    private func maintain(now: Int64) async {
+        do {
+            let r = try await store.maintain(now: now, retentionCutoff: configuration.retentionNanos.map { now - $0 })
+            if !r.partitionsDropped.isEmpty || r.rowsDeleted > 0 {
+                configuration.log("retention: dropped \(r.partitionsDropped.count) day partitions, deleted \(r.rowsDeleted) rows")
+            }
+        } catch {
+            configuration.log("maintenance failed: \((error as? SniffError)?.userMessage ?? "\(error)"); writing goes on")
+        }
+    }
+
+    /// Removes the batch just written (lock held).
+    private func pop(_ source: Source) {
+        switch source {
+        case .adopted(let j):
+            j.advance()
+        case .memory:
+            let e = memory[memoryHead]
+            memoryHead += 1
+            memoryRows -= e.batch.content.rowCount
+            memoryPackets -= e.batch.packetCount
+            if memoryHead >= 1024 && memoryHead * 2 >= memory.count {
+                memory.removeFirst(memoryHead)
+                memoryHead = 0
+            }
+        case .journal:
+            journal?.advance()
+        }
+    }
+
+    /// Waits until everything submitted is stored, or until `timeoutSeconds` pass or
+    /// `giveUp` returns true; then whatever is left goes to the journal. Blocks the
+    /// calling thread. `progress` is called about once a second while waiting.
+    public func finish(timeoutSeconds: Double, giveUp: () -> Bool = { false },
+                       progress: (Stats) -> Void = { _ in }) -> FinishReport {
+        var resume: CheckedContinuation<Void, Never>? = nil
+        lock.withLock {
+            closed = true
+            resume = waiter
+            waiter = nil
+        }
+        resume?.resume()
+        let start = Timestamp.now()
+        var lastProgress = start
+        var done = false
+        while !done {
+            let now = Timestamp.now()
+            let waited = Double(now.nanoseconds(since: start)) / 1e9
+            let stop = waited >= timeoutSeconds || giveUp()
+            done = lock.withLock {
+                if queueEmptyLocked && !inFlight { return true }
+                if stop {
+                    abandonLocked()
+                    return true
+                }
+                lock.wait(milliseconds: 100)
+                return false
+            }
+            if !done && now.nanoseconds(since: lastProgress) >= 1_000_000_000 {
+                lastProgress = now
+                progress(currentStats)
+            }
+        }
+        let s = currentStats
+        lock.withLock {
+            journal?.close()
+            for j in adopted { j.close() }
+        }
+        return FinishReport(stats: s, pendingBatches: s.journalBatches, journalPaths: s.journalPaths)
+    }
+
+    /// Moves everything still in memory to the journal (lock held) and stops the writer.
+    private func abandonLocked() {
+        abandoned = true
+        let rest = memory[memoryHead...]
+        memory.removeAll()
+        memoryHead = 0
+        memoryRows = 0
+        memoryPackets = 0
+        for e in rest { spill(e.batch) }
+        journal?.sync()
+        waiter?.resume()
+        waiter = nil
+        task?.cancel()
+    }
+}
+
