@@ -58,6 +58,7 @@ struct CaptureCommand: ParsableCommand {
 
     @OptionGroup(title: "Output") var output: OutputOptions
     @OptionGroup(title: "Filters") var filters: FilterOptions
+    @OptionGroup(title: "Flows and alerts") var flowOptions: FlowOptions
 
     @Argument(help: ArgumentHelp("A BPF filter expression, as in tcpdump (e.g. 'tcp port 80').", valueName: "expression"))
     var expression: [String] = []
@@ -73,6 +74,9 @@ struct CaptureCommand: ParsableCommand {
     static var isCI: Bool { getenv("CI") != nil }
 
     func validate() throws {
+        if flowOptions.flows && output.json {
+            throw ValidationError("give --flows (one JSON object per flow) or --json (one per packet), not both; --flows-file FILE writes flows beside --json")
+        }
         if r != nil && i != nil {
             throw ValidationError("give either -r FILE or -i IFACE, not both")
         }

@@ -25,9 +25,11 @@ struct FileRun {
         var reported = reader.warnings.count
 
         let pipeline = PacketPipeline(filter: command.filters.packetFilter, bpf: bpf)
+        let flowRun = try FlowRun(options: command.flowOptions, live: false)
+        pipeline.consumers += flowRun.consumers
         let outputs = try Outputs(command: command, source: path == "-" ? "standard input" : path,
                                   includeInterface: reader.format == .pcapng, live: false, link: reader.linkType,
-                                  interfaceName: nil)
+                                  interfaceName: nil, sections: { flowRun.sections() })
         var progress = ProgressBar(total: reader.fileSize, enabled: Stderr.isTerminal && !command.output.json)
         var readError: Error? = nil
         var runError: Error? = nil
@@ -51,6 +53,7 @@ struct FileRun {
         progress.finish()
         for w in reader.warnings.dropFirst(reported) { Stderr.print("sniff: warning: \(w)") }
         reported = reader.warnings.count
+        flowRun.finish()
         try outputs.finish(pipeline)
         if let bpf, !bpf.failedLinkTypes.isEmpty {
             for (link, msg) in bpf.failedLinkTypes.sorted(by: { $0.key < $1.key }) {

@@ -117,7 +117,8 @@ final class FlowRun: FlowObserver {
             sinks.append(try WebhookAlertSink(url: w, timeoutSeconds: options.webhookTimeout, retries: options.webhookRetries))
         }
         if sinks.isEmpty { sinks.append(StderrAlertSink()) }
-        alertSinks = sinks.count == 1 ? sinks[0] : AlertSinkList(sinks)
+        // Always a list, so that storage and live feeds can add their own sink.
+        alertSinks = AlertSinkList(sinks)
         engine = AlertEngine(config: alertConfig, sink: alertSinks, format: format)
         table = FlowTable(config: options.tableConfig)
         table.useWallClock = live

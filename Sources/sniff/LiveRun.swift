@@ -33,8 +33,10 @@ struct LiveRun {
 
         let queue = BatchQueue()
         let pipeline = PacketPipeline(filter: command.filters.packetFilter, bpf: nil)
+        let flowRun = try FlowRun(options: command.flowOptions, live: true)
+        pipeline.consumers += flowRun.consumers
         let outputs = try Outputs(command: command, source: "interface \(name)", includeInterface: true, live: true,
-                                  link: capture.link, interfaceName: name)
+                                  link: capture.link, interfaceName: name, sections: { flowRun.sections() })
         let keys = KeyControl(enabled: true)
         defer { keys.finish() }
         capture.start(into: queue)
@@ -75,6 +77,7 @@ struct LiveRun {
             let k = queue.kernelStats
             pipeline.setDrops(kernel: k.dropped, interface: k.ifDropped, sniff: queue.sniffDropped)
             outputs.status = keys.paused ? "Paused" : "Running"
+            flowRun.tick()
             if !stopping {
                 do { try outputs.tick(now: Timestamp.now(), pipeline) } catch { runError = error; stopping = true; capture.stop() }
             }
@@ -83,6 +86,7 @@ struct LiveRun {
         keys.finish()
         let k = queue.kernelStats
         pipeline.setDrops(kernel: k.dropped, interface: k.ifDropped, sniff: queue.sniffDropped)
+        flowRun.finish()
         try outputs.finish(pipeline)
         let t = pipeline.totals
         // tcpdump's closing lines, so scripts that parse them keep working.

@@ -34,7 +34,7 @@ final class Outputs {
         self.live = live
         self.sections = sections
         let out = command.output
-        drawOnTerminal = live && !out.json && !out.q && isatty(1) == 1
+        drawOnTerminal = live && !out.json && !out.q && !command.flowOptions.flows && isatty(1) == 1
         if let w = command.writeFile {
             writer = try RotatingCaptureWriter(
                 path: w, rotateSeconds: command.rotateSeconds, rotateMegabytes: command.rotateMegabytes,
@@ -126,7 +126,7 @@ final class Outputs {
                                sections: sections(), into: &s)
             do { try ReportFile.write(s, to: file) } catch { firstError = firstError ?? error }
         }
-        if !command.output.q && !command.output.json && !stdoutBroken {
+        if !command.output.q && !command.output.json && !command.flowOptions.flows && !stdoutBroken {
             var s = ByteSink(capacity: 16 << 10)
             if drawOnTerminal { s.append("\u{1B}[H\u{1B}[2J" as StaticString) }
             ReportWriter.write(context: context(pipeline), totals: pipeline.totals, endpoints: pipeline.endpoints,
