@@ -1,0 +1,160 @@
+import Foundation
+import Testing
+
+/// `sniff -r FILE --flows`, `--flows-file`, `--conn-log`, `--local-nets`, `--rules`,
+/// `--alerts`, `--webhook` and the timeout options, as a user runs them.
+@Suite(.serialized)
+struct FlowsCLITests {
+    var app: String { CLI.fixtures.appendingPathComponent("app.pcap").path }
+    var states: String { CLI.fixtures.appendingPathComponent("tcp-states.pcap").path }
+
+    static func objects(_ text: String) throws -> [[String: Any]] {
+        try text.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+    }
+
+    @Test func flowsOnStdout() throws {
+        let r = try CLI.run(["-r", states, "--flows"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(!r.stdout.contains("Sniff report"))
+        let flows = try FlowsCLITests.objects(r.stdout)
+        #expect(flows.count == 7)
+        let states = Set(flows.compactMap { $0["conn_state"] as? String })
+        #expect(states == ["SF", "REJ", "RSTO", "S0"])
+        for f in flows {
+            for k in ["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "conn_state", "history",
+                      "orig_pkts", "orig_ip_bytes", "resp_pkts", "resp_ip_bytes", "community_id", "local_orig", "local_resp"] {
+                #expect(f[k] != nil, "missing \(k)")
+            }
+        }
+    }
+
+    @Test func applicationFields() throws {
+        let r = try CLI.run(["-r", app, "--flows"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let flows = try FlowsCLITests.objects(r.stdout)
+        #expect(flows.contains { $0["tls_sni"] as? String == "sniff.example.test" && $0["service"] as? String == "ssl" })
+        #expect(flows.contains { $0["http_host"] as? String == "www.sniff.test" && $0["app_source"] as? String == "payload" })
+        #expect(flows.contains { ($0["ssh_server"] as? String)?.hasPrefix("SSH-2.0-") == true })
+        #expect(flows.contains { $0["quic_version"] as? String == "1" })
+    }
+
+    @Test func filesAndConnLog() throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let flowsFile = dir.appendingPathComponent("flows.ndjson").path
+        let connLog = dir.appendingPathComponent("conn.log").path
+        let r = try CLI.run(["-r", states, "-q", "--flows-file", flowsFile, "--conn-log", connLog, "--local-nets", "10.0.0.0/8"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.isEmpty)
+        let flows = try FlowsCLITests.objects(try String(contentsOfFile: flowsFile, encoding: .utf8))
+        #expect(flows.count == 7)
+        // Loopback is not in 10.0.0.0/8.
+        #expect(flows.allSatisfy { $0["local_orig"] as? Bool == false })
+        let log = try String(contentsOfFile: connLog, encoding: .utf8)
+        let lines = log.split(separator: "\n")
+        #expect(lines.first == "#separator \\x09")
+        #expect(lines.contains { $0.hasPrefix("#fields\tts\tuid\tid.orig_h") })
+        #expect(lines.last?.hasPrefix("#close\t") == true)
+        #expect(lines.filter { !$0.hasPrefix("#") }.count == 7)
+    }
+
+    @Test func reportHasProtocolSummary() throws {
+        let r = try CLI.run(["-r", app])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("Protocol summary"))
+        #expect(r.stdout.contains("TLS"))
+        #expect(r.stdout.contains("flows started"))
+    }
+
+    @Test func alertsToFile() throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let rules = dir.appendingPathComponent("rules.yaml").path
+        try """
+            rules:
+              - name: listed-sni-host
+                kind: blocklist
+                addresses: [127.0.0.0/8]
+                severity: high
+                suppress: 1h
+              - name: refused
+                kind: port_scan
+                ports: 2
+                hosts: 50
+                window: 1m
+            """.write(toFile: rules, atomically: true, encoding: .utf8)
+        let alerts = dir.appendingPathComponent("alerts.ndjson").path
+        let r = try CLI.run(["-r", states, "-q", "--rules", rules, "--alerts", alerts])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(!r.stderr.contains("alert"))
+        let objs = try FlowsCLITests.objects(try String(contentsOfFile: alerts, encoding: .utf8))
+        #expect(objs.contains { $0["rule"] as? String == "listed-sni-host" && $0["severity"] as? String == "high" })
+        #expect(objs.contains { $0["rule"] as? String == "refused" && $0["kind"] as? String == "port_scan" })
+        // The blocklist fired for each of the five IPv4 flows: one delivered, the other
+        // four aggregated into a summary at the end.
+        let block = objs.filter { $0["rule"] as? String == "listed-sni-host" }
+        #expect(block.count == 2)
+        #expect(block.last?["suppressed"] as? Int == 4)
+    }
+
+    @Test func alertsGoToStderrByDefault() throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let rules = dir.appendingPathComponent("rules.yaml").path
+        try "rules:\n  - name: any-refusal\n    kind: port_scan\n    ports: 1\n".write(toFile: rules, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["-r", states, "-q", "--rules", rules])
+        #expect(r.status == 0)
+        #expect(r.stderr.contains("alert medium any-refusal"))
+    }
+
+    @Test func badArguments() throws {
+        let both = try CLI.run(["-r", states, "--flows", "--json"])
+        #expect(both.status == 64)
+        #expect(both.stderr.contains("--flows"))
+        let nets = try CLI.run(["-r", states, "--flows", "--local-nets", "10.0.0.0/33"])
+        #expect(nets.status == 64)
+        #expect(nets.stderr.contains("10.0.0.0/33"))
+        let hook = try CLI.run(["-r", states, "--webhook", "https://example.invalid/x"])
+        #expect(hook.status == 64)
+        #expect(hook.stderr.contains("http://"))
+        let timeout = try CLI.run(["-r", states, "--udp-timeout", "0"])
+        #expect(timeout.status == 64)
+        let missing = try CLI.run(["-r", states, "--rules", "/nonexistent/rules.yaml"])
+        #expect(missing.status == 64)
+        #expect(missing.stderr.contains("cannot read rules file"))
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let bad = dir.appendingPathComponent("bad.yaml").path
+        try "rules:\n  - name: x\n    kind: teleport\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        let badRules = try CLI.run(["-r", states, "--rules", bad])
+        #expect(badRules.status == 64)
+        #expect(badRules.stderr.contains("unknown kind \"teleport\""))
+    }
+
+    @Test func timeoutsSplitFlows() throws {
+        // The two IPv4 pings are 0.2 s apart: a 0.1 s ICMP idle timeout makes them two flows.
+        let r = try CLI.run(["-r", app, "--flows", "--icmp-timeout", "0.1"])
+        #expect(r.status == 0)
+        let pings = try FlowsCLITests.objects(r.stdout).filter { $0["proto"] as? String == "icmp" && ($0["id.orig_p"] as? Int == 8) }
+        #expect(pings.count == 2)
+    }
+
+    @Test func webhookFailureDoesNotFailTheRun() throws {
+        // Nothing listens on the discard port of loopback: every POST is refused.
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let rules = dir.appendingPathComponent("rules.yaml").path
+        try "rules:\n  - name: any-refusal\n    kind: port_scan\n    ports: 1\n".write(toFile: rules, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["-r", states, "-q", "--rules", rules, "--webhook", "http://127.0.0.1:9/hook",
+                             "--webhook-timeout", "0.5", "--webhook-retries", "0"])
+        #expect(r.status == 0)
+        #expect(r.stderr.contains("webhook 127.0.0.1:9: 0 alerts delivered"))
+    }
+
+    @Test func helpMentionsFlowOptions() throws {
+        let r = try CLI.run(["capture", "--help"])
+        for option in ["--flows", "--flows-file", "--conn-log", "--local-nets", "--rules", "--alerts", "--webhook", "--tcp-timeout", "--max-flows"] {
+            #expect(r.stdout.contains(option), "help lacks \(option)")
+        }
+    }
+}
