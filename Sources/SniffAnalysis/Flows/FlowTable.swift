@@ -198,7 +198,11 @@ public final class FlowTable: PacketConsumer {
             updated = PayloadInspector.inspect(&f.pointee, isOrig: isOrig, p, frame: frame)
         }
         let cls = FlowTable.timeoutClass(of: f.pointee)
-        if cls != f.pointee.timeoutClass || f.pointee.lastNanos != lastBefore {
+        // A new flow is on no idle list yet: link it even when its class is the
+        // initial 0 and its first packet left lastNanos as it was (TCP first seen
+        // midstream), or it never expires, is never evicted, and the table grows past
+        // its cap one flow at a time (found by the flows fuzz target).
+        if isNew || cls != f.pointee.timeoutClass || f.pointee.lastNanos != lastBefore {
             unlink(index)
             link(index, cls)
         }

@@ -1,0 +1,193 @@
+import SniffCore
+import SniffDecode
+import SniffCapture
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// The libFuzzer entry points. One binary holds every target; FUZZ_TARGET picks one.
+// Built and run by scripts/fuzz.sh, not by SwiftPM.
+
+nonisolated(unsafe) var fuzzTarget = ""
+
+@_cdecl("LLVMFuzzerInitialize")
+public func fuzzInitialize(_ argc: UnsafeMutablePointer<Int32>,
+                           _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> Int32 {
+    let target = getenv("FUZZ_TARGET").map { String(cString: $0) } ?? ""
+    guard FuzzTargets.all.contains(target) else {
+        fputs("sniff-fuzz: set FUZZ_TARGET to one of: \(FuzzTargets.all.joined(separator: " "))\n", stderr)
+        exit(2)
+    }
+    fuzzTarget = target
+    // Seed mode: FUZZ_SEED_OUT=DIR FUZZ_SEED_FROM="file1\nfile2..." writes the target's
+    // seeds into DIR and exits before fuzzing.
+    if let out = getenv("FUZZ_SEED_OUT").map({ String(cString: $0) }) {
+        let from = getenv("FUZZ_SEED_FROM").map { String(cString: $0) } ?? ""
+        let files = from.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+        let n = Seeds.write(target: target, from: files, into: out)
+        print("sniff-fuzz: \(n) seeds for \(target) in \(out)")
+        exit(0)
+    }
+    return 0
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    FuzzTargets.run(fuzzTarget, UnsafeRawBufferPointer(start: data, count: size))
+    if let first = FuzzTargets.failures.first {
+        // A broken promise is a finding like a crash: stop so that libFuzzer keeps it.
+        fatalError("fuzz check failed: \(first)")
+    }
+    return 0
+}
+
+/// Seeds for each target, cut from real captures: whole files for the readers,
+/// frames by link type, IP packets, TCP segments, DNS messages and the first payloads
+/// of TCP and UDP flows for the parsers, and packet records for flows and report.
+enum Seeds {
+    static func write(target: String, from files: [String], into dir: String) -> Int {
+        var seeds: [[UInt8]] = []
+        for file in files {
+            guard let bytes = readFile(file) else { continue }
+            if file.contains("/Regressions/") {
+                // Kept findings seed the target they belong to, as they are.
+                let name = file.split(separator: "/").last.map(String.init) ?? ""
+                if name.hasPrefix(target + "-") { seeds.append(bytes) }
+                continue
+            }
+            let magic = bytes.count >= 4 ? UInt32(bytes[0]) | UInt32(bytes[1]) << 8 | UInt32(bytes[2]) << 16 | UInt32(bytes[3]) << 24 : 0
+            let isPcapng = magic == 0x0A0D_0D0A
+            switch target {
+            case "pcap", "pcapng":
+                guard isPcapng == (target == "pcapng") else { continue }
+                // Small files whole; big ones cut (a cut file is a good seed too).
+                seeds.append(Array(bytes.prefix(48 << 10)))
+                if bytes.count > 4096 { seeds.append(Array(bytes.prefix(4096))) }
+            default:
+                seeds.append(contentsOf: fromFrames(target: target, path: file))
+            }
+        }
+        if target == "flows" || target == "report" {
+            // Packets built from fields: a few fixed pseudo-random programs.
+            var x: UInt64 = 0x9E37_79B9_7F4A_7C15
+            for _ in 0..<16 {
+                var s: [UInt8] = []
+                for _ in 0..<512 {
+                    x ^= x << 13; x ^= x >> 7; x ^= x << 17
+                    s.append(UInt8(truncatingIfNeeded: x))
+                }
+                seeds.append(s)
+            }
+        }
+        mkdir(dir, 0o755)
+        var written = Set<UInt64>()
+        for s in seeds where !s.isEmpty {
+            let h = s.withUnsafeBytes { FuzzTargets.fnv($0, 0xCBF2_9CE4_8422_2325) }
+            guard written.insert(h).inserted else { continue }
+            writeFile("\(dir)/seed-\(String(h, radix: 16))", s)
+        }
+        return written.count
+    }
+
+    static func fromFrames(target: String, path: String) -> [[UInt8]] {
+        guard let reader = try? CaptureFileReader(path: path) else { return [] }
+        var out: [[UInt8]] = []
+        var record: [UInt8] = []
+        var lastTime: Timestamp? = nil
+        var perFile = 0
+        while let raw = try? reader.next(), perFile < 400 {
+            let frame = Array(raw.bytes)
+            let link = raw.link
+            var p = DecodedPacket()
+            p.capturedLength = UInt32(frame.count)
+            p.wireLength = raw.wireLength
+            PacketDecoder.decode(raw.bytes, link: link, into: &p)
+            let before = out.count
+            switch target {
+            case "ethernet": if link == .ethernet { out.append(frame) }
+            case "linux_sll": if link == .linuxSLL { out.append(frame) }
+            case "linux_sll2": if link == .linuxSLL2 { out.append(frame) }
+            case "null": if link == .null || link == .loop { out.append(frame) }
+            case "raw": if [LinkType.raw, .rawOpenBSD, .rawBSDOS, .ipv4, .ipv6].contains(link) { out.append(frame) }
+            case "ipv4", "ipv6":
+                if let ip = ipPacket(frame, link: link), ip.first.map({ $0 >> 4 }) == (target == "ipv4" ? 4 : 6) { out.append(ip) }
+            case "tcp":
+                if p.hasTCP, p.payloadOffset >= Int(p.tcp.headerLength), p.tcp.headerLength >= 20 {
+                    let start = p.payloadOffset - Int(p.tcp.headerLength)
+                    out.append(Array(frame[start..<(p.payloadOffset + p.payloadCaptured)]))
+                }
+            case "dns":
+                if p.hasDNS { out.append(Array(frame[p.dns.messageOffset..<(p.dns.messageOffset + p.dns.messageLength)])) }
+            case "tls", "http":
+                if p.payloadCaptured > 0 {
+                    let payload = Array(frame[p.payloadOffset..<(p.payloadOffset + p.payloadCaptured)])
+                    let first = payload[0]
+                    let wanted = target == "tls" ? (first == 0x16 || first & 0xC0 == 0xC0) : (first >= 0x41 && first <= 0x5A)
+                    if wanted { out.append(payload) }
+                }
+            case "flows", "report":
+                // One record per frame (op bit 7: a real frame), 200 per seed.
+                guard let code = PacketRecords.links.firstIndex(of: link) else { break }
+                let dtMs = lastTime.map { min(0xFFFF, max(0, raw.timestamp.nanoseconds(since: $0) / 1_000_000)) } ?? 0
+                lastTime = raw.timestamp
+                let f = frame.prefix(2047)
+                record.append(0x80 | UInt8(code))
+                record.append(UInt8(dtMs >> 8)); record.append(UInt8(dtMs & 0xFF))
+                record.append(UInt8(f.count >> 8)); record.append(UInt8(f.count & 0xFF))
+                record.append(contentsOf: f)
+                perFile += 1
+                if perFile % 200 == 0 { out.append(record); record = [] }
+            default:
+                break
+            }
+            if out.count > before && target != "flows" && target != "report" { perFile += 1 }
+        }
+        if !record.isEmpty { out.append(record) }
+        if target == "flows" || target == "report" {
+            // The targets read their settings first: for flows a cap of 64 flows, no
+            // established or active timeout, 10 s for closed TCP, 60 s for the rest,
+            // 6 packets inspected; for report 64 expected endpoints and a limit of 512.
+            let header: [UInt8] = target == "flows" ? [63, 16, 0, 10, 60, 60, 60, 0, 6] : [63, 0x01, 0xFF]
+            out = out.map { header + $0 }
+        }
+        return out
+    }
+
+    /// The IP packet inside a frame: after the link header and any VLAN tags.
+    static func ipPacket(_ f: [UInt8], link: LinkType) -> [UInt8]? {
+        var off: Int
+        switch link.rawValue {
+        case 1:
+            off = 12
+            while off + 2 <= f.count, f[off] == 0x81 || f[off] == 0x88, f[off + 1] == 0x00 || f[off + 1] == 0xA8 { off += 4 }
+            off += 2
+        case 113: off = 16
+        case 276: off = 20
+        case 0, 108: off = 4
+        default: off = 0
+        }
+        guard off < f.count else { return nil }
+        return Array(f[off...])
+    }
+
+    static func readFile(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = read(fd, &buf, buf.count)
+            if n <= 0 { break }
+            out.append(contentsOf: buf[0..<n])
+        }
+        return out
+    }
+
+    static func writeFile(_ path: String, _ bytes: [UInt8]) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { return }
+        _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+    }
+}
