@@ -60,7 +60,13 @@ let package = Package(
         ),
         .testTarget(name: "SniffAnalysisTests", dependencies: ["SniffCore", "SniffDecode", "SniffCapture", "SniffAnalysis"]),
         .testTarget(name: "SniffCLITests", dependencies: ["SniffCore", "sniff"]),
-        .testTarget(name: "SniffStoreTests", dependencies: ["SniffCore", "SniffDecode", "SniffCapture", "SniffAnalysis", "SniffStore"]),
+        .testTarget(
+            name: "SniffStoreTests",
+            dependencies: [
+                "SniffCore", "SniffDecode", "SniffCapture", "SniffAnalysis", "SniffStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

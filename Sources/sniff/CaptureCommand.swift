@@ -59,6 +59,7 @@ struct CaptureCommand: ParsableCommand {
     @OptionGroup(title: "Output") var output: OutputOptions
     @OptionGroup(title: "Filters") var filters: FilterOptions
     @OptionGroup(title: "Flows and alerts") var flowOptions: FlowOptions
+    @OptionGroup(title: "Storage") var storeOptions: StoreOptions
 
     @Argument(help: ArgumentHelp("A BPF filter expression, as in tcpdump (e.g. 'tcp port 80').", valueName: "expression"))
     var expression: [String] = []

@@ -30,6 +30,7 @@ struct FileRun {
         let outputs = try Outputs(command: command, source: path == "-" ? "standard input" : path,
                                   includeInterface: reader.format == .pcapng, live: false, link: reader.linkType,
                                   interfaceName: nil, sections: { flowRun.sections() })
+        let storage = StoreRun.start(command, source: "file " + path, pipeline: pipeline, flows: flowRun)
         var progress = ProgressBar(total: reader.fileSize, enabled: Stderr.isTerminal && !command.output.json)
         var readError: Error? = nil
         var runError: Error? = nil
@@ -54,6 +55,7 @@ struct FileRun {
         for w in reader.warnings.dropFirst(reported) { Stderr.print("sniff: warning: \(w)") }
         reported = reader.warnings.count
         flowRun.finish()
+        let stored = storage?.finish(pipeline)
         try outputs.finish(pipeline)
         if let bpf, !bpf.failedLinkTypes.isEmpty {
             for (link, msg) in bpf.failedLinkTypes.sorted(by: { $0.key < $1.key }) {
@@ -62,6 +64,7 @@ struct FileRun {
         }
         if let runError { throw runError }
         if let readError { throw readError }
+        try stored?.check()
     }
 }
 

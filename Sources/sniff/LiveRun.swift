@@ -37,6 +37,7 @@ struct LiveRun {
         pipeline.consumers += flowRun.consumers
         let outputs = try Outputs(command: command, source: "interface \(name)", includeInterface: true, live: true,
                                   link: capture.link, interfaceName: name, sections: { flowRun.sections() })
+        let storage = StoreRun.start(command, source: "interface " + name, pipeline: pipeline, flows: flowRun)
         let keys = KeyControl(enabled: true)
         defer { keys.finish() }
         capture.start(into: queue)
@@ -78,6 +79,7 @@ struct LiveRun {
             pipeline.setDrops(kernel: k.dropped, interface: k.ifDropped, sniff: queue.sniffDropped)
             outputs.status = keys.paused ? "Paused" : "Running"
             flowRun.tick()
+            storage?.tick(pipeline)
             if !stopping {
                 do { try outputs.tick(now: Timestamp.now(), pipeline) } catch { runError = error; stopping = true; capture.stop() }
             }
@@ -87,6 +89,7 @@ struct LiveRun {
         let k = queue.kernelStats
         pipeline.setDrops(kernel: k.dropped, interface: k.ifDropped, sniff: queue.sniffDropped)
         flowRun.finish()
+        let stored = storage?.finish(pipeline)
         try outputs.finish(pipeline)
         let t = pipeline.totals
         // tcpdump's closing lines, so scripts that parse them keep working.
@@ -100,6 +103,7 @@ struct LiveRun {
         if let e = queue.error {
             throw RuntimeFailure("capture on \(name) stopped: \(e). Outputs were flushed; if the interface went down, bring it up with: ip link set dev \(name) up")
         }
+        try stored?.check()
     }
 }
 

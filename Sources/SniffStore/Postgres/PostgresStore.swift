@@ -122,13 +122,13 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
             info.schemaVersion = applied.keys.max() ?? 0
             info.migrations = Schema.migrations.map { Migration(version: $0.version, name: $0.name, appliedAt: applied[$0.version]) }
             if info.schemaVersion > 0 {
-                // Estimates from the planner's statistics for the partitioned tables
-                // (count(*) over millions of rows is slow), exact for the small ones.
+                // Live-row counts from the statistics (count(*) over millions of rows is
+                // slow), summed over the partitions.
                 for t in ["captures", "packets", "flows", "alerts", "traffic", "sniff_batches"] {
                     let q: PostgresQuery = """
-                        SELECT COALESCE(SUM(GREATEST(c.reltuples, 0)), 0)::bigint FROM pg_class c
-                        WHERE c.relkind = 'r' AND (c.relname = \(t) OR c.oid IN (
-                            SELECT i.inhrelid FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = \(t)))
+                        SELECT COALESCE(SUM(s.n_live_tup), 0)::bigint FROM pg_stat_user_tables s
+                        WHERE s.relname = \(t) OR s.relid IN (
+                            SELECT i.inhrelid FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = \(t))
                         """
                     for try await n in try await c.query(q, logger: logger).decode(Int64.self) { info.tables.append((t, n)) }
                 }

@@ -349,9 +349,43 @@ public final class StoreWriter: @unchecked Sendable {
 
     /// Waits until everything submitted is stored, or until `timeoutSeconds` pass or
     /// `giveUp` returns true; then whatever is left goes to the journal. Blocks the
-    /// calling thread. `progress` is called about once a second while waiting.
+    /// calling thread (not for use on the cooperative pool: see `finishing`).
+    /// `progress` is called about once a second while waiting.
     public func finish(timeoutSeconds: Double, giveUp: () -> Bool = { false },
                        progress: (Stats) -> Void = { _ in }) -> FinishReport {
+        beginFinish()
+        let start = Timestamp.now()
+        var lastProgress = start
+        while true {
+            let now = Timestamp.now()
+            let stop = Double(now.nanoseconds(since: start)) / 1e9 >= timeoutSeconds || giveUp()
+            let done: Bool = lock.withLock {
+                if doneLocked(stop: stop) { return true }
+                lock.wait(milliseconds: 100)
+                return false
+            }
+            if done { break }
+            if now.nanoseconds(since: lastProgress) >= 1_000_000_000 {
+                lastProgress = now
+                progress(currentStats)
+            }
+        }
+        return endFinish()
+    }
+
+    /// `finish` for async callers: polls instead of blocking a thread.
+    public func finishing(timeoutSeconds: Double) async -> FinishReport {
+        beginFinish()
+        let start = Timestamp.now()
+        while true {
+            let stop = Double(Timestamp.now().nanoseconds(since: start)) / 1e9 >= timeoutSeconds
+            if lock.withLock({ doneLocked(stop: stop) }) { break }
+            try? await Task.sleep(nanoseconds: 20_000_000)
+        }
+        return endFinish()
+    }
+
+    private func beginFinish() {
         var resume: CheckedContinuation<Void, Never>? = nil
         lock.withLock {
             closed = true
@@ -359,27 +393,19 @@ public final class StoreWriter: @unchecked Sendable {
             waiter = nil
         }
         resume?.resume()
-        let start = Timestamp.now()
-        var lastProgress = start
-        var done = false
-        while !done {
-            let now = Timestamp.now()
-            let waited = Double(now.nanoseconds(since: start)) / 1e9
-            let stop = waited >= timeoutSeconds || giveUp()
-            done = lock.withLock {
-                if queueEmptyLocked && !inFlight { return true }
-                if stop {
-                    abandonLocked()
-                    return true
-                }
-                lock.wait(milliseconds: 100)
-                return false
-            }
-            if !done && now.nanoseconds(since: lastProgress) >= 1_000_000_000 {
-                lastProgress = now
-                progress(currentStats)
-            }
+    }
+
+    /// True when everything is stored, or (with `stop`) after moving the rest to the journal.
+    private func doneLocked(stop: Bool) -> Bool {
+        if queueEmptyLocked && !inFlight { return true }
+        if stop {
+            abandonLocked()
+            return true
         }
+        return false
+    }
+
+    private func endFinish() -> FinishReport {
         let s = currentStats
         lock.withLock {
             journal?.close()
