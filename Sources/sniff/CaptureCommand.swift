@@ -60,6 +60,7 @@ struct CaptureCommand: ParsableCommand {
     @OptionGroup(title: "Filters") var filters: FilterOptions
     @OptionGroup(title: "Flows and alerts") var flowOptions: FlowOptions
     @OptionGroup(title: "Storage") var storeOptions: StoreOptions
+    @OptionGroup(title: "Server") var serveOptions: ServeOptions
 
     @Argument(help: ArgumentHelp("A BPF filter expression, as in tcpdump (e.g. 'tcp port 80').", valueName: "expression"))
     var expression: [String] = []
@@ -111,10 +112,13 @@ struct CaptureCommand: ParsableCommand {
                 print(Interfaces.render(try Interfaces.list()), terminator: "")
                 return
             }
+            // --serve stores (sniff.db unless --db) so that the API has data.
+            var command = self
+            if serveOptions.serve { command.storeOptions.store = true }
             if r != nil {
-                try FileRun(command: self).run()
+                try FileRun(command: command).run()
             } else {
-                try LiveRun(command: self).run()
+                try LiveRun(command: command).run()
             }
         } catch let e as SniffError {
             TerminalMode.restore()

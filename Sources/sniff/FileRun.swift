@@ -31,6 +31,7 @@ struct FileRun {
                                   includeInterface: reader.format == .pcapng, live: false, link: reader.linkType,
                                   interfaceName: nil, sections: { flowRun.sections() })
         let storage = StoreRun.start(command, source: "file " + path, pipeline: pipeline, flows: flowRun)
+        let serving = try ServeRun.start(command, source: "file " + path, live: false, pipeline: pipeline, flows: flowRun, storage: storage)
         var progress = ProgressBar(total: reader.fileSize, enabled: Stderr.isTerminal && !command.output.json)
         var readError: Error? = nil
         var runError: Error? = nil
@@ -55,8 +56,10 @@ struct FileRun {
         for w in reader.warnings.dropFirst(reported) { Stderr.print("sniff: warning: \(w)") }
         reported = reader.warnings.count
         flowRun.finish()
+        serving?.captureEnded("finished")
         let stored = storage?.finish(pipeline)
         try outputs.finish(pipeline)
+        serving?.serveUntilStopped()
         if let bpf, !bpf.failedLinkTypes.isEmpty {
             for (link, msg) in bpf.failedLinkTypes.sorted(by: { $0.key < $1.key }) {
                 Stderr.print("sniff: warning: the filter does not apply to link type \(LinkType(link).name): \(msg); those packets were skipped")

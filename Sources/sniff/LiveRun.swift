@@ -38,6 +38,7 @@ struct LiveRun {
         let outputs = try Outputs(command: command, source: "interface \(name)", includeInterface: true, live: true,
                                   link: capture.link, interfaceName: name, sections: { flowRun.sections() })
         let storage = StoreRun.start(command, source: "interface " + name, pipeline: pipeline, flows: flowRun)
+        let serving = try ServeRun.start(command, source: "interface " + name, live: true, pipeline: pipeline, flows: flowRun, storage: storage)
         let keys = KeyControl(enabled: true)
         defer { keys.finish() }
         capture.start(into: queue)
@@ -51,12 +52,12 @@ struct LiveRun {
                 lastInterfaceCheck = now
                 if capture.checkInterface() != nil { stopping = true }
             }
-            if !stopping && (Signals.shouldStop || keys.stopRequested) {
+            if !stopping && (Signals.shouldStop || keys.stopRequested || serving?.control.stopRequested == true) {
                 stopping = true
                 capture.stop()
             }
             if let batch = queue.take(milliseconds: 100) {
-                let paused = keys.paused
+                let paused = keys.paused || serving?.control.paused == true
                 do {
                     try batch.forEach(link: capture.link) { raw in
                         if stopping { return }
@@ -80,6 +81,7 @@ struct LiveRun {
             outputs.status = keys.paused ? "Paused" : "Running"
             flowRun.tick()
             storage?.tick(pipeline)
+            serving?.tick()
             if !stopping {
                 do { try outputs.tick(now: Timestamp.now(), pipeline) } catch { runError = error; stopping = true; capture.stop() }
             }
@@ -89,8 +91,11 @@ struct LiveRun {
         let k = queue.kernelStats
         pipeline.setDrops(kernel: k.dropped, interface: k.ifDropped, sniff: queue.sniffDropped)
         flowRun.finish()
+        serving?.captureEnded("stopped")
         let stored = storage?.finish(pipeline)
         try outputs.finish(pipeline)
+        // Stopped from the dashboard: keep serving until Ctrl-C; stopped by Ctrl-C: end.
+        if serving?.control.stopRequested == true { serving?.serveUntilStopped() } else { serving?.stop() }
         let t = pipeline.totals
         // tcpdump's closing lines, so scripts that parse them keep working.
         Stderr.print("\(t.packetsSeen) packets captured")

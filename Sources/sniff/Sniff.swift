@@ -18,7 +18,7 @@ struct Sniff: ParsableCommand {
               tcpdump -w - | sniff -r - -q --report report.txt
             """,
         version: SniffVersion.string,
-        subcommands: [CaptureCommand.self, DevicesCommand.self, DBCommand.self],
+        subcommands: [CaptureCommand.self, DevicesCommand.self, DBCommand.self, ServeCommand.self, ExportCommand.self],
         defaultSubcommand: CaptureCommand.self
     )
 }

@@ -1,0 +1,239 @@
+import Foundation
+import Hummingbird
+import Logging
+import SniffCore
+import SniffDecode
+import SniffStore
+
+/// Pause, resume and stop of a live capture, for POST /api/capture/... . Provided by
+/// the command that runs the capture; absent when serving a database only.
+public protocol CaptureControl: AnyObject, Sendable {
+    func pause()
+    func resume()
+    func stop()
+}
+
+/// The JSON API over a `PacketStore`.
+struct APIRoutes {
+    let store: any PacketStore
+    let broadcaster: LiveBroadcaster
+    let control: (any CaptureControl)?
+    let metrics: ServerMetrics
+    let configuration: ServerConfiguration
+    let dashboard: DashboardFiles
+    let logger: Logger
+
+    static let filterNames = ["ip", "src", "dst", "port", "sport", "dport", "transport", "app", "from", "to", "capture", "sensor", "q"]
+    static let rangeNames = ["from", "to", "sensor", "capture"]
+
+    /// The query string as a dictionary, rejecting names the route does not know and
+    /// repeated names (which would be ambiguous).
+    static func parameters(_ request: Request, allowed: [String]) throws -> [String: String] {
+        var out: [String: String] = [:]
+        let allowedSet = Set(allowed + ["token"])
+        for (k, v) in request.uri.queryParameters {
+            let name = String(k)
+            guard allowedSet.contains(name) else {
+                throw APIError.badParameter(String(name.prefix(40)), "unknown parameter; this route takes " + allowed.joined(separator: ", "))
+            }
+            guard out[name] == nil else { throw APIError.badParameter(name, "given more than once") }
+            guard v.utf8.count <= 1024 else { throw APIError.badParameter(name, "longer than 1024 bytes") }
+            out[name] = String(v)
+        }
+        out["token"] = nil
+        return out
+    }
+
+    func add<Context: RequestContext>(to router: Router<Context>) {
+        router.get("/api/packets") { req, _ in try await self.packets(req) }
+        router.get("/api/filter") { req, _ in try await self.packets(req) }
+        router.get("/api/flows") { req, _ in try await self.flows(req) }
+        router.get("/api/protocol_summary") { req, _ in try await self.protocolSummary(req) }
+        router.get("/api/timeseries") { req, _ in try await self.timeSeries(req) }
+        router.get("/api/talkers") { req, _ in try await self.talkers(req) }
+        router.get("/api/alerts") { req, _ in try await self.alerts(req) }
+        router.get("/api/captures") { req, _ in try await self.captures(req) }
+        router.get("/api/stats") { req, _ in try await self.stats(req) }
+        router.get("/api/openapi.json") { _, _ in try self.dashboard.response(for: "openapi.json") }
+        router.get("/api/export") { req, _ in try await Exporter(store: self.store, limit: self.configuration.exportLimit, logger: self.logger).response(req) }
+        for action in ["pause", "resume", "stop"] {
+            router.post("/api/capture/\(action)") { req, _ in try self.captureControl(action) }
+        }
+        router.get("/metrics") { _, _ in
+            if let s = try? await self.store.stats() { self.metrics.recordStore(s) }
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                            body: .init(byteBuffer: ByteBuffer(string: self.metrics.text())))
+        }
+        router.get("/") { _, _ in try self.dashboard.response(for: "index.html") }
+        router.get("/ui/{file}") { _, ctx in try self.dashboard.response(for: ctx.parameters.get("file") ?? "") }
+    }
+
+    func packets(_ req: Request) async throws -> Response {
+        let q = try PacketQuery(parameters: Self.parameters(req, allowed: Self.filterNames + ["cursor", "limit"]))
+        let page = try await store.packets(q)
+        var o = JSONObject(capacity: 1024 + page.rows.count * 400)
+        o.raw("rows") { s in JSONArray.write(page.rows, into: &s) { r, s in r.writeJSON(into: &s) } }
+        o.number("count", page.rows.count)
+        o.string("next_cursor", page.nextCursor)
+        o.number("limit", q.limit)
+        return JSONResponse.make(o.finish())
+    }
+
+    func flows(_ req: Request) async throws -> Response {
+        let q = try FlowQuery(parameters: Self.parameters(req, allowed: Self.filterNames + ["conn_state", "min_bytes", "sort", "cursor", "limit"]))
+        let page = try await store.flows(q)
+        var o = JSONObject(capacity: 1024 + page.rows.count * 800)
+        o.raw("rows") { s in JSONArray.write(page.rows, into: &s) { r, s in r.writeJSON(into: &s) } }
+        o.number("count", page.rows.count)
+        o.string("next_cursor", page.nextCursor)
+        o.number("limit", q.limit)
+        return JSONResponse.make(o.finish())
+    }
+
+    func protocolSummary(_ req: Request) async throws -> Response {
+        let q = try RangeQuery(parameters: Self.parameters(req, allowed: Self.rangeNames))
+        let t = try await store.protocolSummary(q)
+        func entries(_ e: [ProtocolSummaryTable.Entry]) -> (inout ByteSink) -> Void {
+            { s in JSONArray.write(e, into: &s) { x, s in
+                var o = JSONObject(capacity: 96)
+                o.string("name", x.name); o.number("packets", x.packets); o.number("bytes", x.bytes); o.number("flows", x.flows)
+                s.bytes.append(contentsOf: o.finish().bytes)
+            } }
+        }
+        var o = JSONObject(capacity: 2048)
+        o.raw("transports", entries(t.transports))
+        o.raw("apps", entries(t.apps))
+        return JSONResponse.make(o.finish())
+    }
+
+    func timeSeries(_ req: Request) async throws -> Response {
+        let q = try TimeSeriesQuery(parameters: Self.parameters(req, allowed: Self.rangeNames + ["step", "by"]))
+        let points = try await store.timeSeries(q)
+        var o = JSONObject(capacity: 256 + points.count * 80)
+        o.string("step", q.step.rawValue)
+        o.string("by", q.by.rawValue)
+        o.raw("points") { s in JSONArray.write(points, into: &s) { p, s in
+            var x = JSONObject(capacity: 96)
+            x.seconds("ts", nanos: p.ts); x.string("key", p.key); x.number("packets", p.packets); x.number("bytes", p.bytes)
+            s.bytes.append(contentsOf: x.finish().bytes)
+        } }
+        return JSONResponse.make(o.finish())
+    }
+
+    func talkers(_ req: Request) async throws -> Response {
+        let q = try TalkersQuery(parameters: Self.parameters(req, allowed: Self.rangeNames + ["limit"]))
+        let t = try await store.talkers(q)
+        var o = JSONObject(capacity: 4096)
+        o.raw("pairs") { s in JSONArray.write(t.pairs, into: &s) { p, s in
+            var x = JSONObject(capacity: 128)
+            x.string("address", p.address.description); x.number("port", Int(p.port)); x.string("proto", p.proto)
+            x.number("packets", p.packets); x.number("bytes", p.bytes); x.number("flows", p.flows)
+            s.bytes.append(contentsOf: x.finish().bytes)
+        } }
+        o.raw("hosts") { s in JSONArray.write(t.hosts, into: &s) { p, s in
+            var x = JSONObject(capacity: 128)
+            x.string("address", p.address.description)
+            x.number("packets", p.packets); x.number("bytes", p.bytes); x.number("flows", p.flows)
+            s.bytes.append(contentsOf: x.finish().bytes)
+        } }
+        return JSONResponse.make(o.finish())
+    }
+
+    func alerts(_ req: Request) async throws -> Response {
+        let q = try AlertQuery(parameters: Self.parameters(req, allowed: Self.rangeNames + ["severity", "rule", "cursor", "limit"]))
+        let page = try await store.alerts(q)
+        var o = JSONObject(capacity: 1024 + page.rows.count * 400)
+        o.raw("rows") { s in JSONArray.write(page.rows, into: &s) { r, s in r.writeJSON(into: &s) } }
+        o.number("count", page.rows.count)
+        o.string("next_cursor", page.nextCursor)
+        return JSONResponse.make(o.finish())
+    }
+
+    func captures(_ req: Request) async throws -> Response {
+        let q = try CaptureQuery(parameters: Self.parameters(req, allowed: ["sensor", "limit"]))
+        let list = try await store.captures(q)
+        var o = JSONObject(capacity: 1024 + list.count * 600)
+        o.raw("rows") { s in JSONArray.write(list, into: &s) { c, s in c.writeJSON(into: &s) } }
+        o.number("count", list.count)
+        return JSONResponse.make(o.finish())
+    }
+
+    func stats(_ req: Request) async throws -> Response {
+        _ = try Self.parameters(req, allowed: [])
+        let s = try await store.stats()
+        metrics.recordStore(s)
+        let live = broadcaster.liveSummary
+        var o = JSONObject(capacity: 1024)
+        o.string("backend", store.backend)
+        o.string("source", broadcaster.hub?.source ?? "database " + store.location)
+        o.string("state", broadcaster.hub?.state ?? "idle")
+        o.bool("live", broadcaster.hub != nil)
+        o.bool("capture_control", control != nil)
+        o.raw("store") { sink in
+            var x = JSONObject(capacity: 512)
+            x.number("packets", s.packets); x.number("flows", s.flows); x.number("alerts", s.alerts)
+            x.number("captures", s.captures); x.number("batches", s.batches)
+            x.seconds("last_write", nanos: s.lastWrite)
+            if let l = s.lagNanos { x.double("lag_seconds", Double(l) / 1e9) } else { x.string("lag_seconds", nil) }
+            x.number("packets_seen", s.packetsSeen)
+            x.number("kernel_dropped", s.kernelDropped); x.number("interface_dropped", s.interfaceDropped); x.number("sniff_dropped", s.sniffDropped)
+            sink.bytes.append(contentsOf: x.finish().bytes)
+        }
+        o.raw("live_stats") { sink in
+            var x = JSONObject(capacity: 512)
+            x.number("packets", live.packets); x.number("bytes", live.bytes)
+            x.number("packets_per_second", live.packetsPerSecond); x.number("bytes_per_second", live.bytesPerSecond)
+            x.number("kernel_dropped", live.kernelDropped); x.number("interface_dropped", live.interfaceDropped); x.number("sniff_dropped", live.sniffDropped)
+            x.number("active_flows", live.activeFlows)
+            x.number("clients", broadcaster.clientCount)
+            x.number("slow_clients_disconnected", broadcaster.slowDisconnects)
+            sink.bytes.append(contentsOf: x.finish().bytes)
+        }
+        return JSONResponse.make(o.finish())
+    }
+
+    func captureControl(_ action: String) throws -> Response {
+        guard let control else {
+            throw APIError(.conflict, "no live capture runs in this process; start one with sniff -i IFACE --serve")
+        }
+        switch action {
+        case "pause": control.pause(); broadcaster.hub?.state = "paused"
+        case "resume": control.resume(); broadcaster.hub?.state = "running"
+        default: control.stop(); broadcaster.hub?.state = "stopped"
+        }
+        var o = JSONObject()
+        o.string("state", broadcaster.hub?.state ?? "idle")
+        return JSONResponse.make(o.finish())
+    }
+}
+
+/// The dashboard's files and the OpenAPI document, read once at start from the
+/// resource bundle (or a directory given for development). Only names in the bundle
+/// are served: no path from a request ever reaches the file system.
+public struct DashboardFiles: Sendable {
+    let files: [String: (type: String, data: [UInt8])]
+
+    public init(directory: String? = nil) {
+        var files: [String: (String, [UInt8])] = [:]
+        let dir = directory ?? Bundle.module.resourceURL.map { $0.appendingPathComponent("Dashboard").path } ?? "."
+        let types = ["html": "text/html; charset=utf-8", "js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8",
+                     "json": "application/json; charset=utf-8", "svg": "image/svg+xml", "png": "image/png", "ico": "image/x-icon"]
+        if let names = try? FileManager.default.contentsOfDirectory(atPath: dir) {
+            for n in names {
+                let ext = String(n.split(separator: ".").last ?? "")
+                guard let t = types[ext], let d = FileManager.default.contents(atPath: dir + "/" + n) else { continue }
+                files[n] = (t, [UInt8](d))
+            }
+        }
+        self.files = files
+    }
+
+    func response(for name: String) throws -> Response {
+        guard let f = files[name] else { throw APIError(.notFound, "no such file") }
+        var headers: HTTPFields = [.contentType: f.type, .cacheControl: "no-cache"]
+        if f.type.hasPrefix("text/html") {
+            headers[.contentSecurityPolicy] = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: f.data)))
+    }
+}

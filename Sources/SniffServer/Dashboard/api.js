@@ -1,0 +1,69 @@
+// Talking to the server: the token (from ?token= or the session), JSON GETs, and
+// the WebSocket with reconnect backoff. No packet text is ever parsed as HTML here.
+
+const params = new URLSearchParams(location.search);
+if (params.get("token")) sessionStorage.setItem("sniff-token", params.get("token"));
+export const token = sessionStorage.getItem("sniff-token") || "";
+
+export function withToken(url) {
+  if (!token) return url;
+  return url + (url.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token);
+}
+
+export class APIError extends Error {
+  constructor(status, body) {
+    super((body && body.error) || ("HTTP " + status));
+    this.status = status;
+    this.parameter = body && body.parameter;
+  }
+}
+
+export async function getJSON(path, query = {}) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null && v !== "") q.set(k, v);
+  const url = path + (q.toString() ? "?" + q : "");
+  const headers = token ? { Authorization: "Bearer " + token } : {};
+  const r = await fetch(url, { headers });
+  let body = null;
+  try { body = await r.json(); } catch { body = null; }
+  if (!r.ok) throw new APIError(r.status, body);
+  return body;
+}
+
+export async function post(path) {
+  const headers = token ? { Authorization: "Bearer " + token } : {};
+  const r = await fetch(path, { method: "POST", headers });
+  let body = null;
+  try { body = await r.json(); } catch { body = null; }
+  if (!r.ok) throw new APIError(r.status, body);
+  return body;
+}
+
+/// A WebSocket to /ws/live that reconnects with exponential backoff (0.5 s to 15 s).
+export class LiveSocket {
+  constructor(onMessage, onState) {
+    this.onMessage = onMessage;
+    this.onState = onState;
+    this.delay = 500;
+    this.filter = {};
+    this.connect();
+  }
+  connect() {
+    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    const ws = new WebSocket(withToken(proto + "//" + location.host + "/ws/live"));
+    this.ws = ws;
+    this.onState("connecting");
+    ws.onopen = () => { this.delay = 500; this.onState("up"); this.send(this.filter); };
+    ws.onmessage = (e) => { try { this.onMessage(JSON.parse(e.data)); } catch { /* ignore malformed */ } };
+    ws.onclose = () => {
+      this.onState("down", this.delay);
+      setTimeout(() => this.connect(), this.delay);
+      this.delay = Math.min(this.delay * 2, 15000);
+    };
+    ws.onerror = () => ws.close();
+  }
+  send(filter) {
+    this.filter = filter;
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(filter));
+  }
+}

@@ -1,0 +1,374 @@
+// The dashboard: live header, traffic chart, summary, packets (virtualised), flows,
+// talkers, alerts, filters in the URL, downloads and capture control.
+// Every string that comes from a packet is set with textContent, never innerHTML.
+
+import { getJSON, post, withToken, LiveSocket } from "/ui/api.js";
+import { drawStacked, drawBars, human } from "/ui/chart.js";
+
+const $ = (id) => document.getElementById(id);
+const MAX_ROWS = 10000;
+const ROW_H = 24;
+
+const state = {
+  filter: {},          // API parameter names → values
+  rows: [],            // packets, newest first
+  cursor: null,
+  livePaused: false,
+  selected: -1,
+  liveStats: [],       // last 300 stats messages
+  skipped: 0,
+  live: false,
+};
+
+// ---------- filters and the URL ----------
+
+const FILTER_NAMES = ["ip", "port", "transport", "app", "from", "to"];
+
+function toLocalInput(v) {
+  // API time (RFC 3339 or epoch seconds) → datetime-local value in UTC.
+  if (!v) return "";
+  const d = /^\d+(\.\d+)?$/.test(v) ? new Date(parseFloat(v) * 1000) : new Date(v);
+  return isNaN(d) ? "" : d.toISOString().slice(0, 19);
+}
+function fromLocalInput(v) {
+  // datetime-local values are read as UTC, as the tables show UTC.
+  return v ? v + (v.length === 16 ? ":00Z" : "Z") : "";
+}
+
+function readFilterFromURL() {
+  const p = new URLSearchParams(location.search);
+  const f = {};
+  for (const k of FILTER_NAMES) if (p.get(k)) f[k] = p.get(k);
+  return f;
+}
+
+function writeFilterToForm(f) {
+  $("f-ip").value = f.ip || ""; $("f-port").value = f.port || "";
+  $("f-transport").value = f.transport || ""; $("f-app").value = f.app || "";
+  $("f-from").value = toLocalInput(f.from); $("f-to").value = toLocalInput(f.to);
+}
+
+function readFilterFromForm() {
+  const f = {};
+  const ip = $("f-ip").value.trim(), port = $("f-port").value.trim(), app = $("f-app").value.trim();
+  if (ip) f.ip = ip;
+  if (port) f.port = port;
+  if ($("f-transport").value) f.transport = $("f-transport").value;
+  if (app) f.app = app;
+  if ($("f-from").value) f.from = fromLocalInput($("f-from").value);
+  if ($("f-to").value) f.to = fromLocalInput($("f-to").value);
+  return f;
+}
+
+function syncURL() {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(state.filter)) p.set(k, v);
+  history.replaceState(null, "", location.pathname + (p.toString() ? "?" + p : ""));
+}
+
+function rangeOnly(f) {
+  const r = {};
+  if (f.from) r.from = f.from;
+  if (f.to) r.to = f.to;
+  return r;
+}
+
+function showError(e) { $("f-error").textContent = e ? (e.message || String(e)) : ""; }
+
+// ---------- cells ----------
+
+function td(text, cls) {
+  const c = document.createElement("td");
+  c.textContent = text === undefined || text === null ? "" : String(text);
+  if (cls) c.className = cls;
+  return c;
+}
+function fmtTime(ts) {
+  if (ts === undefined || ts === null) return "";
+  const d = new Date(ts * 1000);
+  const us = String(Math.round((ts % 1) * 1e6)).padStart(6, "0");
+  return d.toISOString().slice(0, 19).replace("T", " ") + "." + us;
+}
+function info(p) { return p.dns_query || p.tls_sni || p.http_host || ""; }
+
+// ---------- packets table (virtualised) ----------
+
+const scroller = $("p-scroll");
+const tbody = document.querySelector("#packets tbody");
+
+function renderPackets() {
+  const total = state.rows.length;
+  const view = scroller.clientHeight || 420;
+  const start = Math.max(0, Math.floor(scroller.scrollTop / ROW_H) - 5);
+  const end = Math.min(total, start + Math.ceil(view / ROW_H) + 15);
+  const frag = document.createDocumentFragment();
+  const top = document.createElement("tr"); top.style.height = start * ROW_H + "px"; top.className = "spacer";
+  frag.appendChild(top);
+  for (let i = start; i < end; i++) {
+    const p = state.rows[i];
+    const tr = document.createElement("tr");
+    tr.dataset.index = String(i);
+    if (i === state.selected) tr.className = "sel";
+    tr.append(td(fmtTime(p.ts)), td(p.src), td(p.sport), td(p.dst), td(p.dport), td(p.transport), td(p.app),
+      td(p.len, "num"), td(p.flags), td(p.seq, "num"), td(p.ack, "num"), td(p.window, "num"), td(info(p)));
+    frag.appendChild(tr);
+  }
+  const bottom = document.createElement("tr"); bottom.style.height = Math.max(0, (total - end) * ROW_H) + "px"; bottom.className = "spacer";
+  frag.appendChild(bottom);
+  tbody.replaceChildren(frag);
+  $("p-count").textContent = total + " rows" + (total >= MAX_ROWS ? " (newest " + MAX_ROWS + " kept)" : "");
+}
+scroller.addEventListener("scroll", () => requestAnimationFrame(renderPackets));
+tbody.addEventListener("click", (e) => {
+  const tr = e.target.closest("tr[data-index]");
+  if (tr) select(Number(tr.dataset.index), true);
+});
+
+function select(i, open) {
+  if (i < 0 || i >= state.rows.length) return;
+  state.selected = i;
+  const top = i * ROW_H;
+  if (top < scroller.scrollTop) scroller.scrollTop = top;
+  else if (top + ROW_H > scroller.scrollTop + scroller.clientHeight - ROW_H) scroller.scrollTop = top - scroller.clientHeight + 2 * ROW_H;
+  renderPackets();
+  if (open) showDetail(state.rows[i]);
+}
+
+function showDetail(p) {
+  const body = $("detail-body");
+  body.replaceChildren(...Object.entries(p).map(([k, v]) => {
+    const tr = document.createElement("tr");
+    const th = document.createElement("th"); th.textContent = k;
+    tr.append(th, td(typeof v === "object" ? JSON.stringify(v) : v));
+    return tr;
+  }));
+  $("detail").hidden = false;
+  $("detail-close").focus();
+}
+$("detail-close").addEventListener("click", () => { $("detail").hidden = true; scroller.focus(); });
+
+scroller.addEventListener("keydown", (e) => {
+  if (e.key === "ArrowDown" || e.key === "j") { select(Math.max(0, state.selected + 1), false); e.preventDefault(); }
+  else if (e.key === "ArrowUp" || e.key === "k") { select(Math.max(0, state.selected - 1), false); e.preventDefault(); }
+  else if (e.key === "PageDown") { select(Math.min(state.rows.length - 1, state.selected + 15), false); e.preventDefault(); }
+  else if (e.key === "PageUp") { select(Math.max(0, state.selected - 15), false); e.preventDefault(); }
+  else if (e.key === "Home") { select(0, false); e.preventDefault(); }
+  else if (e.key === "Enter") { select(Math.max(0, state.selected), true); e.preventDefault(); }
+});
+document.addEventListener("keydown", (e) => {
+  if (e.key === "Escape") { $("detail").hidden = true; }
+  if (e.key === "/" && document.activeElement.tagName !== "INPUT") { $("f-ip").focus(); e.preventDefault(); }
+});
+
+async function loadPackets(more) {
+  const q = { ...state.filter, limit: 500 };
+  if (more && state.cursor) q.cursor = state.cursor;
+  const page = await getJSON("/api/packets", q);
+  state.rows = more ? state.rows.concat(page.rows) : page.rows;
+  state.rows.length = Math.min(state.rows.length, MAX_ROWS);
+  state.cursor = page.next_cursor;
+  $("p-more").disabled = !state.cursor;
+  renderPackets();
+}
+$("p-more").addEventListener("click", () => loadPackets(true).catch(showError));
+$("p-pause").addEventListener("click", () => {
+  state.livePaused = !state.livePaused;
+  $("p-pause").setAttribute("aria-pressed", String(state.livePaused));
+  $("p-pause").textContent = state.livePaused ? "Resume live rows" : "Pause live rows";
+});
+
+function addLiveRows(rows) {
+  if (state.livePaused || state.filter.to || rows.length === 0) return;
+  state.rows = rows.concat(state.rows);
+  if (state.rows.length > MAX_ROWS) state.rows.length = MAX_ROWS;
+  if (state.selected >= 0) state.selected += rows.length;
+  renderPackets();
+}
+
+// ---------- downloads ----------
+
+function updateDownloads() {
+  const all = $("d-all").checked;
+  for (const fmt of ["xlsx", "csv", "ndjson", "pcap"]) {
+    const q = new URLSearchParams(all ? {} : state.filter);
+    q.set("format", fmt);
+    const a = $("d-" + fmt);
+    a.href = withToken("/api/export?" + q);
+    a.setAttribute("download", "sniff-packets." + fmt);
+  }
+}
+$("d-all").addEventListener("change", updateDownloads);
+
+// ---------- summary, talkers, flows, alerts ----------
+
+async function loadSummary() {
+  const s = await getJSON("/api/protocol_summary", rangeOnly(state.filter));
+  const rows = [];
+  for (const [kind, list] of [["transport", s.transports], ["app", s.apps]]) {
+    for (const e of list) {
+      const tr = document.createElement("tr");
+      tr.append(td(kind), td(e.name), td(e.packets, "num"), td(human(e.bytes), "num"), td(e.flows, "num"));
+      rows.push(tr);
+    }
+  }
+  document.querySelector("#summary tbody").replaceChildren(...rows);
+  drawBars($("summary-chart"), s.transports.concat(s.apps).sort((a, b) => b.packets - a.packets).map((e) => ({ label: e.name, value: e.packets })));
+  $("apps").replaceChildren(...s.apps.map((a) => { const o = document.createElement("option"); o.value = a.name; return o; }));
+}
+
+async function loadTalkers() {
+  const t = await getJSON("/api/talkers", { ...rangeOnly(state.filter), limit: 15 });
+  document.querySelector("#talkers tbody").replaceChildren(...t.pairs.map((p) => {
+    const tr = document.createElement("tr");
+    tr.append(td(p.address), td(p.port), td(p.proto), td(p.packets, "num"), td(human(p.bytes), "num"), td(p.flows, "num"));
+    return tr;
+  }));
+  document.querySelector("#hosts tbody").replaceChildren(...t.hosts.map((p) => {
+    const tr = document.createElement("tr");
+    tr.append(td(p.address), td(p.packets, "num"), td(human(p.bytes), "num"), td(p.flows, "num"));
+    return tr;
+  }));
+}
+
+async function loadFlows() {
+  const f = await getJSON("/api/flows", { ...state.filter, sort: $("flows-sort").value, limit: 200 });
+  document.querySelector("#flows tbody").replaceChildren(...f.rows.map((r) => {
+    const tr = document.createElement("tr");
+    tr.append(td(fmtTime(r.ts)), td(r["id.orig_h"]), td(r["id.orig_p"]), td(r["id.resp_h"]), td(r["id.resp_p"]), td(r.proto),
+      td(r.app), td(r.conn_state), td(human(r.orig_l2_bytes), "num"), td(human(r.resp_l2_bytes), "num"),
+      td(r.duration !== undefined ? Number(r.duration).toFixed(3) + " s" : "", "num"), td(info(r)));
+    return tr;
+  }));
+}
+$("flows-sort").addEventListener("change", () => loadFlows().catch(showError));
+
+function alertItem(a) {
+  const li = document.createElement("li");
+  const sev = String(a.severity || "info").toLowerCase();
+  li.className = ["info", "low", "medium", "high", "critical"].includes(sev) ? sev : "info";
+  const s = document.createElement("span"); s.className = "sev"; s.textContent = sev;
+  const t = document.createElement("span"); t.className = "muted"; t.textContent = " " + fmtTime(a.ts) + " " + (a.rule || "");
+  const m = document.createElement("div"); m.textContent = a.message || "";
+  li.append(s, m, t);
+  return li;
+}
+async function loadAlerts() {
+  const a = await getJSON("/api/alerts", { ...rangeOnly(state.filter), limit: 100 });
+  $("alerts").replaceChildren(...a.rows.map(alertItem));
+}
+
+// ---------- chart ----------
+
+function seriesFromStats(stats, by, metric) {
+  const times = stats.map((s) => s.ts);
+  const keys = [...new Set(stats.flatMap((s) => Object.keys(s[by] || {})))].sort();
+  const values = {};
+  for (const k of keys) values[k] = stats.map((s) => ((s[by] || {})[k] || {})[metric] || 0);
+  return { times, keys, values };
+}
+
+async function drawChart() {
+  const by = $("chart-by").value, metric = $("chart-metric").value;
+  if ($("chart-range").value === "live" && state.live) {
+    drawStacked($("chart"), seriesFromStats(state.liveStats, by, metric), $("chart-legend"));
+    return;
+  }
+  const r = rangeOnly(state.filter);
+  let step = "1m";
+  if (r.from && r.to) {
+    const span = (new Date(r.to) - new Date(r.from)) / 1000;
+    step = span <= 900 ? "1s" : span <= 86400 ? "1m" : "1h";
+  }
+  const t = await getJSON("/api/timeseries", { ...r, step, by });
+  const times = [...new Set(t.points.map((p) => p.ts))].sort((a, b) => a - b);
+  const index = new Map(times.map((x, i) => [x, i]));
+  const keys = [...new Set(t.points.map((p) => p.key))].sort();
+  const div = step === "1s" ? 1 : step === "1m" ? 60 : 3600;
+  const values = {};
+  for (const k of keys) values[k] = new Array(times.length).fill(0);
+  for (const p of t.points) values[p.key][index.get(p.ts)] += p[metric] / div;
+  drawStacked($("chart"), { times, keys, values }, $("chart-legend"));
+}
+for (const id of ["chart-by", "chart-metric", "chart-range"]) $(id).addEventListener("change", () => drawChart().catch(showError));
+window.addEventListener("resize", () => { drawChart().catch(() => {}); renderPackets(); });
+
+// ---------- header ----------
+
+async function loadStats() {
+  const s = await getJSON("/api/stats");
+  $("h-source").textContent = s.source;
+  $("h-source").title = s.source;
+  $("h-state").textContent = s.state;
+  $("h-stored").textContent = human(s.store.packets);
+  $("h-lag").textContent = s.store.lag_seconds === null ? "–" : (s.store.lag_seconds * 1000).toFixed(0) + " ms";
+  if (!state.live) $("h-drops").textContent = String(s.store.kernel_dropped + s.store.interface_dropped + s.store.sniff_dropped);
+  state.live = s.live;
+  $("controls").hidden = !s.capture_control;
+}
+
+function onLive(m) {
+  if (m.type === "hello") {
+    state.live = m.live;
+    $("h-source").textContent = m.source; $("h-state").textContent = m.state;
+  } else if (m.type === "history") {
+    state.liveStats = m.stats.slice(-300);
+  } else if (m.type === "stats") {
+    state.liveStats.push(m);
+    if (state.liveStats.length > 300) state.liveStats.shift();
+    $("h-pps").textContent = human(m.packets);
+    $("h-bps").textContent = human(m.bytes);
+    $("h-drops").textContent = String(m.drops.kernel + m.drops.interface + m.drops.sniff);
+    $("h-flows").textContent = String(m.active_flows);
+    $("h-state").textContent = m.state;
+    if ($("chart-range").value === "live") drawChart().catch(() => {});
+  } else if (m.type === "packets") {
+    addLiveRows(m.rows);
+    state.skipped += m.skipped;
+    $("p-skipped").textContent = state.skipped ? state.skipped + " live rows skipped (rate limit)" : "";
+  } else if (m.type === "alert") {
+    $("alerts").prepend(alertItem(m.alert));
+  } else if (m.type === "error") {
+    showError(m);
+  }
+}
+
+const socket = new LiveSocket(onLive, (s, delay) => {
+  const c = $("conn");
+  c.className = "conn " + (s === "up" ? "up" : s === "down" ? "down" : "");
+  c.textContent = s === "up" ? "live" : s === "down" ? "reconnecting in " + (delay / 1000).toFixed(1) + " s" : "connecting";
+});
+
+// ---------- capture control ----------
+
+for (const action of ["pause", "resume", "stop"]) {
+  $("c-" + action).addEventListener("click", async () => {
+    try { const r = await post("/api/capture/" + action); $("h-state").textContent = r.state; } catch (e) { showError(e); }
+  });
+}
+
+// ---------- apply ----------
+
+async function applyFilter() {
+  showError(null);
+  syncURL();
+  updateDownloads();
+  const live = {};
+  for (const k of ["ip", "port", "transport", "app"]) if (state.filter[k]) live[k] = state.filter[k];
+  socket.send(live);
+  state.selected = -1;
+  try {
+    await Promise.all([loadPackets(false), loadSummary(), loadTalkers(), loadFlows(), loadAlerts(), drawChart()]);
+    document.body.dataset.loaded = "true";
+  } catch (e) {
+    showError(e);
+    document.body.dataset.loaded = "error";
+  }
+}
+
+$("filters").addEventListener("submit", (e) => { e.preventDefault(); state.filter = readFilterFromForm(); applyFilter(); });
+$("f-clear").addEventListener("click", () => { state.filter = {}; writeFilterToForm({}); applyFilter(); });
+
+state.filter = readFilterFromURL();
+writeFilterToForm(state.filter);
+loadStats().catch(showError).finally(applyFilter);
+setInterval(() => loadStats().catch(() => {}), 5000);

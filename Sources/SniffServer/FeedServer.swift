@@ -1,0 +1,142 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import SniffCore
+import SniffStore
+
+/// The plain TCP feed (`--feed 127.0.0.1:8000`, seed 000): one tcpdump-like line per
+/// packet to every client, sampled and queued like the WebSocket stream. Commands, one
+/// per line: `json`, `text`, `filter <expr>` (`filter` alone clears it), `pause`,
+/// `resume`, `quit`; with a token, `token <TOKEN>` first.
+public final class FeedServer: Service, Sendable {
+    public let host: String
+    public let port: Int
+    let token: String?
+    let broadcaster: LiveBroadcaster
+    let logger: Logger
+    private let bound = LockedBox<Int?>(nil)
+    /// Socket send buffer for clients (small buffers make a stuck reader show sooner).
+    let sendBufferBytes: Int?
+
+    public init(host: String, port: Int, token: String?, broadcaster: LiveBroadcaster, logger: Logger, sendBufferBytes: Int? = nil) {
+        self.host = host; self.port = port; self.token = token; self.broadcaster = broadcaster; self.logger = logger
+        self.sendBufferBytes = sendBufferBytes
+    }
+
+    /// The port actually bound (for port 0), once listening.
+    public var boundPort: Int? { bound.get() }
+
+    public func run() async throws {
+        let sendBuffer = sendBufferBytes
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let sendBuffer {
+                        try channel.syncOptions?.setOption(.socketOption(.so_sndbuf), value: SocketOptionValue(sendBuffer))
+                    }
+                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        bound.set(server.channel.localAddress?.port)
+        logger.info("feed listening on \(host):\(server.channel.localAddress?.port ?? port)")
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                try await server.executeThenClose { inbound in
+                    for try await connection in inbound {
+                        group.addTask { await self.handle(connection) }
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            server.channel.close(promise: nil)
+        }
+    }
+
+    func handle(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
+        let client = broadcaster.register(.feed)
+        defer { broadcaster.unregister(client) }
+        let authenticated = LockedBox(token == nil)
+        if !authenticated.get() { client.paused = true }
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                client.enqueue(authenticated.get() ? Self.greeting : "# sniff feed: send 'token TOKEN' first")
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        while let m = await client.next() {
+                            var b = ByteBuffer(string: m)
+                            b.writeInteger(UInt8(0x0A))
+                            try await outbound.write(b)
+                            client.wrote()
+                        }
+                    }
+                    group.addTask {
+                        var pending: [UInt8] = []
+                        for try await chunk in inbound {
+                            pending += chunk.readableBytesView
+                            guard pending.count <= 4096 else { client.enqueue("# line too long"); return }
+                            while let nl = pending.firstIndex(of: 0x0A) {
+                                let line = String(decoding: pending[..<nl], as: UTF8.self).trimmingCharacters(in: [" ", "\r", "\t"])
+                                pending.removeSubrange(...nl)
+                                if !authenticated.get() {
+                                    if let token = self.token, line.hasPrefix("token "),
+                                       SecurityMiddleware<BasicRequestContextStub>.constantTimeEquals(line.dropFirst(6), token) {
+                                        authenticated.set(true)
+                                        client.paused = false
+                                        client.enqueue(Self.greeting)
+                                    } else {
+                                        client.enqueue("# wrong or missing token")
+                                    }
+                                    continue
+                                }
+                                if let reply = Self.command(line, client) { client.enqueue(reply) } else { return }
+                            }
+                        }
+                    }
+                    group.addTask {
+                        while !client.isClosed { try await Task.sleep(for: .milliseconds(200)) }
+                    }
+                    _ = try? await group.next()
+                    client.close()
+                    group.cancelAll()
+                }
+            }
+        } catch {
+            logger.debug("feed client ended: \(String(describing: error))")
+        }
+    }
+
+    static let greeting = "# sniff feed: one line per packet; commands: json, text, filter <expr>, pause, resume, quit"
+
+    /// Applies one command; nil means quit.
+    static func command(_ line: String, _ client: LiveClient) -> String? {
+        let word = line.split(separator: " ", maxSplits: 1).first.map { $0.lowercased() } ?? ""
+        switch word {
+        case "": return "# commands: json, text, filter <expr>, pause, resume, quit"
+        case "quit", "exit": return nil
+        case "json": client.json = true; return "# json"
+        case "text": client.json = false; return "# text"
+        case "pause": client.paused = true; return "# paused"
+        case "resume": client.paused = false; return "# resumed"
+        case "filter":
+            let expr = String(line.dropFirst("filter".count)).trimmingCharacters(in: [" "])
+            do {
+                client.filter = try LiveFilter(expression: expr)
+                return expr.isEmpty ? "# filter cleared" : "# filter " + PacketLine.printable(expr)
+            } catch let e as StoreError {
+                return "# error: " + PacketLine.printable(e.userMessage)
+            } catch {
+                return "# error: invalid filter"
+            }
+        default:
+            return "# unknown command '\(PacketLine.printable(String(word.prefix(40))))'; commands: json, text, filter <expr>, pause, resume, quit"
+        }
+    }
+}
+
+/// Only to reach the token comparison, which does not depend on the context type.
+typealias BasicRequestContextStub = Hummingbird.BasicRequestContext

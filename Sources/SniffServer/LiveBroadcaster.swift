@@ -1,0 +1,214 @@
+import Logging
+import ServiceLifecycle
+import SniffCore
+import SniffDecode
+import SniffStore
+
+/// The server side of the live stream: drains the hub's batches four times a second,
+/// gives each client its filtered and rate-limited rows, sends per-second stats and
+/// new alerts, keeps the last five minutes of stats for new dashboards, and closes
+/// clients whose writes are stuck. It is a ServiceLifecycle service.
+public final class LiveBroadcaster: Service, @unchecked Sendable {
+    public let hub: LiveHub?
+    let configuration: ServerConfiguration
+    let logger: Logger
+    let metrics: ServerMetrics?
+
+    private let lock = ConditionLock()
+    private var clients: [ObjectIdentifier: LiveClient] = [:]
+    private var history: [String] = []
+    private var current = SecondStats()
+    private var lastSecond: SecondStats? = nil
+    private var totalPackets: UInt64 = 0
+    private var totalBytes: UInt64 = 0
+    private var disconnectedSlow: UInt64 = 0
+
+    struct SecondStats {
+        var second: Int64 = 0
+        var packets: UInt64 = 0
+        var bytes: UInt64 = 0
+        var transports: [String: LiveBatch.Counter] = [:]
+        var apps: [String: LiveBatch.Counter] = [:]
+        var kernelDropped: UInt64 = 0
+        var interfaceDropped: UInt64 = 0
+        var sniffDropped: UInt64 = 0
+        var activeFlows = 0
+    }
+
+    public init(hub: LiveHub?, configuration: ServerConfiguration, logger: Logger, metrics: ServerMetrics? = nil) {
+        self.hub = hub; self.configuration = configuration; self.logger = logger; self.metrics = metrics
+    }
+
+    public func register(_ kind: LiveClient.Kind) -> LiveClient {
+        let c = LiveClient(kind: kind, capacity: kind == .webSocket ? configuration.clientQueueCapacity : configuration.feedQueueCapacity,
+                           rowsPerSecond: configuration.liveRowsPerSecond)
+        let n = lock.withLock { clients[ObjectIdentifier(c)] = c; return clients.values.filter { $0.kind == kind }.count }
+        metrics?.setClients(kind, n)
+        return c
+    }
+
+    public func unregister(_ c: LiveClient) {
+        c.close()
+        let n = lock.withLock { clients[ObjectIdentifier(c)] = nil; return clients.values.filter { $0.kind == c.kind }.count }
+        metrics?.setClients(c.kind, n)
+    }
+
+    public var clientCount: Int { lock.withLock { clients.count } }
+    public var slowDisconnects: UInt64 { lock.withLock { disconnectedSlow } }
+
+    /// The last five minutes of stats messages, oldest first (for a new dashboard).
+    public var recentStats: [String] { lock.withLock { history } }
+
+    /// Counters for /api/stats: totals since start and the last full second.
+    public var liveSummary: (packets: UInt64, bytes: UInt64, packetsPerSecond: UInt64, bytesPerSecond: UInt64,
+                             kernelDropped: UInt64, interfaceDropped: UInt64, sniffDropped: UInt64, activeFlows: Int) {
+        lock.withLock {
+            let l = lastSecond ?? SecondStats()
+            return (totalPackets, totalBytes, l.packets, l.bytes, max(l.kernelDropped, current.kernelDropped),
+                    max(l.interfaceDropped, current.interfaceDropped), max(l.sniffDropped, current.sniffDropped),
+                    max(l.activeFlows, current.activeFlows))
+        }
+    }
+
+    public func run() async throws {
+        let timeout = Duration.milliseconds(Int64(configuration.slowClientTimeoutSeconds * 1000))
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: .milliseconds(250))
+            step(now: Timestamp.now())
+            let now = ContinuousClock.now
+            let stuck = lock.withLock { clients.values.filter { $0.isStuck(now: now, timeout: timeout) } }
+            for c in stuck {
+                logger.warning("disconnecting a \(c.kind == .webSocket ? "WebSocket" : "feed") client: no write progress for \(configuration.slowClientTimeoutSeconds) s (\(c.dropped) messages dropped)")
+                lock.withLock { disconnectedSlow &+= 1 }
+                unregister(c)
+            }
+        }
+        let all = lock.withLock { Array(clients.values) }
+        for c in all { c.close() }
+    }
+
+    /// One round: drain the hub, fan out rows and alerts, and close the second when the
+    /// wall clock moved on.
+    func step(now: Timestamp) {
+        let batches = hub?.drain() ?? []
+        let nowSecond = now.seconds
+        let all = lock.withLock { Array(clients.values) }
+        var secondDone: SecondStats? = nil
+        lock.withLock {
+            if current.second == 0 { current.second = nowSecond }
+            for b in batches {
+                current.packets &+= b.packets; current.bytes &+= b.bytes
+                totalPackets &+= b.packets; totalBytes &+= b.bytes
+                for (k, v) in b.transports { current.transports[k, default: .init()].packets &+= v.packets; current.transports[k, default: .init()].bytes &+= v.bytes }
+                for (k, v) in b.apps { current.apps[k, default: .init()].packets &+= v.packets; current.apps[k, default: .init()].bytes &+= v.bytes }
+                current.kernelDropped = b.kernelDropped; current.interfaceDropped = b.interfaceDropped
+                current.sniffDropped = b.sniffDropped; current.activeFlows = b.activeFlows
+            }
+            if nowSecond != current.second {
+                secondDone = current
+                lastSecond = current
+                var next = SecondStats()
+                next.second = nowSecond
+                next.kernelDropped = current.kernelDropped; next.interfaceDropped = current.interfaceDropped
+                next.sniffDropped = current.sniffDropped; next.activeFlows = current.activeFlows
+                current = next
+            }
+        }
+        if !batches.isEmpty { metrics?.recordLive(batches) }
+        // Rows and alerts.
+        for c in all {
+            var rows: [PacketRow] = []
+            var skipped: UInt64 = 0
+            for b in batches {
+                let r = c.select(b.rows, unsampled: b.unsampled, nowSecond: nowSecond)
+                rows += r.rows; skipped &+= r.skipped
+            }
+            switch c.kind {
+            case .webSocket:
+                // At most 100 rows per message, so that a message stays well under 64 KB.
+                var start = 0
+                repeat {
+                    let end = min(rows.count, start + 100)
+                    let chunk = Array(rows[start..<end])
+                    if !chunk.isEmpty || skipped > 0 {
+                        c.enqueue(packetsMessage(chunk, skipped: end == rows.count ? skipped : 0, dropped: c.dropped))
+                    }
+                    start = end
+                } while start < rows.count
+                for b in batches { for a in b.alerts { c.enqueue(alertMessage(a)) } }
+            case .feed:
+                let json = c.json
+                for r in rows { c.enqueue(json ? StoredPacket(sensor: hub?.sensor ?? "", captureID: hub?.captureID ?? 0, row: r).json : PacketLine.text(r)) }
+                if skipped > 0 { c.enqueue("# skipped \(skipped) packets (at most \(c.rowsPerSecond) lines per second)") }
+            }
+        }
+        if let s = secondDone {
+            let message = statsMessage(s)
+            lock.withLock {
+                history.append(message)
+                if history.count > 300 { history.removeFirst(history.count - 300) }
+            }
+            for c in all where c.kind == .webSocket { c.enqueue(message) }
+        }
+    }
+
+    func statsMessage(_ s: SecondStats) -> String {
+        var o = JSONObject(capacity: 512)
+        o.string("type", "stats")
+        o.number("ts", s.second)
+        o.number("packets", s.packets)
+        o.number("bytes", s.bytes)
+        func counters(_ d: [String: LiveBatch.Counter]) -> (inout ByteSink) -> Void {
+            { sink in
+                var m = JSONObject()
+                for (k, v) in d.sorted(by: { $0.key < $1.key }) {
+                    m.raw(k) { s in
+                        var c = JSONObject(capacity: 48)
+                        c.number("packets", v.packets); c.number("bytes", v.bytes)
+                        s.bytes.append(contentsOf: c.finish().bytes)
+                    }
+                }
+                sink.bytes.append(contentsOf: m.finish().bytes)
+            }
+        }
+        o.raw("transport", counters(s.transports))
+        o.raw("app", counters(s.apps))
+        o.raw("drops") { sink in
+            var d = JSONObject(capacity: 64)
+            d.number("kernel", s.kernelDropped); d.number("interface", s.interfaceDropped); d.number("sniff", s.sniffDropped)
+            sink.bytes.append(contentsOf: d.finish().bytes)
+        }
+        o.number("active_flows", s.activeFlows)
+        o.string("state", hub?.state ?? "idle")
+        o.string("source", hub?.source ?? "database")
+        return o.finish().string
+    }
+
+    func packetsMessage(_ rows: [PacketRow], skipped: UInt64, dropped: UInt64) -> String {
+        var o = JSONObject(capacity: 256 + rows.count * 300)
+        o.string("type", "packets")
+        let sensor = hub?.sensor ?? "", capture = hub?.captureID ?? 0
+        // Newest first, as the packets table shows them.
+        o.raw("rows") { s in JSONArray.write(rows.reversed(), into: &s) { r, s in StoredPacket(sensor: sensor, captureID: capture, row: r).writeJSON(into: &s) } }
+        o.number("skipped", skipped)
+        o.number("dropped_messages", dropped)
+        return o.finish().string
+    }
+
+    func alertMessage(_ a: AlertRow) -> String {
+        var o = JSONObject(capacity: 512)
+        o.string("type", "alert")
+        o.raw("alert") { s in StoredAlert(sensor: hub?.sensor ?? "", captureID: hub?.captureID ?? 0, row: a).writeJSON(into: &s) }
+        return o.finish().string
+    }
+
+    func helloMessage() -> String {
+        var o = JSONObject()
+        o.string("type", "hello")
+        o.string("source", hub?.source ?? "database")
+        o.string("state", hub?.state ?? "idle")
+        o.bool("live", hub != nil)
+        o.number("rows_per_second", configuration.liveRowsPerSecond)
+        return o.finish().string
+    }
+}

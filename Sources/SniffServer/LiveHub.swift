@@ -1,0 +1,156 @@
+import SniffCore
+import SniffDecode
+import SniffAnalysis
+import SniffStore
+
+/// What the analysis thread hands to the server side: counters for a short interval,
+/// a bounded sample of packet rows, and the alerts raised. One batch every ~250 ms,
+/// so the analysis thread takes a lock four times a second, never per packet.
+public struct LiveBatch: Sendable {
+    public struct Counter: Sendable { public var packets: UInt64 = 0; public var bytes: UInt64 = 0 }
+    /// Wall clock when the interval ended (nanoseconds).
+    public var wallEnd: Int64 = 0
+    public var packets: UInt64 = 0
+    public var bytes: UInt64 = 0
+    public var transports: [String: Counter] = [:]
+    public var apps: [String: Counter] = [:]
+    /// Totals since the capture started (kernel, interface, sniff).
+    public var kernelDropped: UInt64 = 0
+    public var interfaceDropped: UInt64 = 0
+    public var sniffDropped: UInt64 = 0
+    public var activeFlows: Int = 0
+    /// Sampled rows, oldest first; `unsampled` matching packets did not fit.
+    public var rows: [PacketRow] = []
+    public var unsampled: UInt64 = 0
+    public var alerts: [AlertRow] = []
+}
+
+/// The in-process bridge from capture to the live feeds. It is a `PacketConsumer` (and
+/// an `AlertSink`) on the analysis thread: per packet it bumps counters in plain
+/// arrays and, while the interval's sample has room, builds one row. Every 64 packets
+/// it looks at the clock and publishes the interval as a `LiveBatch` into a bounded
+/// outbox that the server side drains. When the server falls behind, old batches are
+/// dropped and counted; capture never waits for the server.
+public final class LiveHub: PacketConsumer, AlertSink, @unchecked Sendable {
+    public let sensor: String
+    public let captureID: Int64
+    /// Rows kept per interval (the server samples further per client).
+    public let sampleCapacity: Int
+    public let publishIntervalNanos: Int64
+    /// Read on the analysis thread when publishing.
+    public var totals: (() -> CaptureTotals)? = nil
+    public var activeFlows: (() -> Int)? = nil
+
+    // Analysis-thread state.
+    private var builder = RowBuilder()
+    private var packets: UInt64 = 0
+    private var bytes: UInt64 = 0
+    private var transportPackets = [UInt64](repeating: 0, count: 256)
+    private var transportBytes = [UInt64](repeating: 0, count: 256)
+    private var appPackets = [UInt64](repeating: 0, count: 256)
+    private var appBytes = [UInt64](repeating: 0, count: 256)
+    private var rows: [PacketRow] = []
+    private var unsampled: UInt64 = 0
+    private var alerts: [AlertRow] = []
+    private var sinceCheck: UInt32 = 0
+    private var lastPublish = Timestamp.now()
+
+    // Shared with the server side, under `lock`.
+    private let lock = ConditionLock()
+    private var outbox: [LiveBatch] = []
+    private var outboxDropped: UInt64 = 0
+    private let outboxCapacity = 64
+    private var _source: String
+    private var _state = "running"
+
+    public init(sensor: String = "sniff", captureID: Int64 = 0, source: String = "", sampleCapacity: Int = 2000,
+                publishIntervalNanos: Int64 = 250_000_000) {
+        self.sensor = sensor; self.captureID = captureID; self._source = source
+        self.sampleCapacity = sampleCapacity; self.publishIntervalNanos = publishIntervalNanos
+        rows.reserveCapacity(sampleCapacity)
+    }
+
+    // MARK: analysis thread
+
+    public func consume(_ p: DecodedPacket, frame: UnsafeRawBufferPointer) {
+        packets &+= 1
+        let len = UInt64(p.wireLength)
+        bytes &+= len
+        let t = Int(p.transport.rawValue), a = Int(p.app.rawValue)
+        transportPackets[t] &+= 1; transportBytes[t] &+= len
+        appPackets[a] &+= 1; appBytes[a] &+= len
+        if rows.count < sampleCapacity {
+            rows.append(builder.row(from: p, frame: frame))
+        } else {
+            unsampled &+= 1
+        }
+        sinceCheck &+= 1
+        if sinceCheck & 63 == 0 { tick() }
+    }
+
+    public func deliver(_ alert: Alert) {
+        if alerts.count < 1000 { alerts.append(builder.row(from: alert)) }
+    }
+
+    public func close() {}
+
+    /// Publishes the interval when it is old enough. Call from the analysis thread
+    /// (the consumer does every 64 packets; live loops call it when idle).
+    public func tick(force: Bool = false) {
+        let now = Timestamp.now()
+        guard force || now.nanoseconds(since: lastPublish) >= publishIntervalNanos else { return }
+        lastPublish = now
+        var b = LiveBatch()
+        b.wallEnd = now.totalNanoseconds
+        b.packets = packets; b.bytes = bytes
+        for k in TransportKind.allCases where transportPackets[Int(k.rawValue)] > 0 {
+            let name = k.name.map { "\($0)" } ?? "none"
+            b.transports[name] = .init(packets: transportPackets[Int(k.rawValue)], bytes: transportBytes[Int(k.rawValue)])
+            transportPackets[Int(k.rawValue)] = 0; transportBytes[Int(k.rawValue)] = 0
+        }
+        for k in AppProtocol.allCases where appPackets[Int(k.rawValue)] > 0 {
+            b.apps[k.name] = .init(packets: appPackets[Int(k.rawValue)], bytes: appBytes[Int(k.rawValue)])
+            appPackets[Int(k.rawValue)] = 0; appBytes[Int(k.rawValue)] = 0
+        }
+        if let t = totals?() {
+            b.kernelDropped = t.kernelDropped; b.interfaceDropped = t.interfaceDropped; b.sniffDropped = t.sniffDropped
+        }
+        b.activeFlows = activeFlows?() ?? 0
+        b.rows = rows; b.unsampled = unsampled; b.alerts = alerts
+        rows.removeAll(keepingCapacity: true); unsampled = 0; alerts.removeAll()
+        packets = 0; bytes = 0
+        lock.withLock {
+            if outbox.count >= outboxCapacity {
+                outbox.removeFirst()
+                outboxDropped &+= 1
+            }
+            outbox.append(b)
+        }
+    }
+
+    // MARK: server side
+
+    /// Takes the published batches, oldest first.
+    public func drain() -> [LiveBatch] {
+        lock.withLock {
+            let b = outbox
+            outbox.removeAll(keepingCapacity: true)
+            return b
+        }
+    }
+
+    /// Batches dropped because the server side did not drain in time.
+    public var droppedBatches: UInt64 { lock.withLock { outboxDropped } }
+
+    /// What the dashboard's header shows as the source ("file x.pcap", "interface eth0").
+    public var source: String {
+        get { lock.withLock { _source } }
+        set { lock.withLock { _source = newValue } }
+    }
+
+    /// "running", "paused", "finished" or "stopped".
+    public var state: String {
+        get { lock.withLock { _state } }
+        set { lock.withLock { _state = newValue } }
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import Logging
+import SniffCore
+
+/// swift-log set up for Sniff: one label per component ("sniff.capture", "sniff.decode",
+/// "sniff.store", "sniff.api", "sniff.ws", "sniff.feed"), lines
+/// `2023-11-14T22:13:20Z warning sniff.ws: message` on stderr or appended to a file.
+public enum SniffLogging {
+    public static let components = ["capture", "decode", "store", "api", "ws", "feed"]
+
+    /// Call once, before any logger is made. Throws a sentence when the file cannot be opened.
+    public static func bootstrap(level: String, file: String?) throws {
+        guard let lvl = Logger.Level(rawValue: level.lowercased()) else {
+            throw LoggingSetupError(message: "invalid --log-level '\(level)': valid values are trace, debug, info, notice, warning, error, critical")
+        }
+        var fd: Int32 = 2
+        if let file {
+            fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
+            if fd < 0 { throw LoggingSetupError(message: "cannot open --log-file \(file): \(String(cString: strerror(errno)))") }
+        }
+        let output = LogOutput(fd: fd)
+        LoggingSystem.bootstrap { label in
+            var h = LineLogHandler(label: label, output: output)
+            h.logLevel = lvl
+            return h
+        }
+    }
+
+    public static func logger(_ component: String) -> Logger { Logger(label: "sniff." + component) }
+}
+
+public struct LoggingSetupError: Error, SniffError {
+    public let message: String
+    public var userMessage: String { message }
+    public var logMessage: String { message }
+    public var exitCode: Int32 { 64 }
+    public var description: String { message }
+}
+
+final class LogOutput: @unchecked Sendable {
+    let fd: Int32
+    let lock = ConditionLock()
+    init(fd: Int32) { self.fd = fd }
+    func write(_ line: String) {
+        lock.withLock { line.utf8CString.withUnsafeBufferPointer { p in _ = Foundation.write(fd, p.baseAddress, p.count - 1) } }
+    }
+}
+
+struct LineLogHandler: LogHandler {
+    let label: String
+    let output: LogOutput
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        var all = metadata
+        if let extra { all.merge(extra) { $1 } }
+        let meta = all.isEmpty ? "" : " " + all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        let time = Timestamp.now().utcString(fractionDigits: 3)
+        // One line per record: newlines inside a message (from a packet, say) are escaped.
+        let text = "\(message)".replacingOccurrences(of: "\n", with: "\\n")
+        output.write("\(time) \(level) \(label): \(text)\(meta)\n")
+    }
+}

@@ -1,0 +1,177 @@
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import ServiceLifecycle
+import SniffCore
+import SniffStore
+
+/// The whole server: the Hummingbird application (API, dashboard, /ws/live, /metrics),
+/// the live broadcaster and, when asked, the TCP feed, run together as one
+/// ServiceLifecycle group with graceful shutdown.
+public final class SniffServerApp: Sendable {
+    public let store: any PacketStore
+    public let configuration: ServerConfiguration
+    public let broadcaster: LiveBroadcaster
+    public let metrics: ServerMetrics
+    public let control: (any CaptureControl)?
+    public let feed: FeedServer?
+    let dashboard: DashboardFiles
+    let logger: Logger
+    private let group = LockedBox<ServiceGroup?>(nil)
+
+    public init(store: any PacketStore, configuration: ServerConfiguration, hub: LiveHub? = nil,
+                control: (any CaptureControl)? = nil, logger: Logger = Logger(label: "sniff.api")) {
+        self.store = store
+        self.configuration = configuration
+        self.metrics = ServerMetrics()
+        let broadcaster = LiveBroadcaster(hub: hub, configuration: configuration, logger: Logger(label: "sniff.ws"), metrics: metrics)
+        self.broadcaster = broadcaster
+        self.control = control
+        self.dashboard = DashboardFiles(directory: configuration.dashboardDirectory)
+        self.logger = logger
+        self.feed = configuration.feedHost.map { FeedServer(host: $0, port: configuration.feedPort, token: configuration.token,
+                                                            broadcaster: broadcaster, logger: Logger(label: "sniff.feed")) }
+    }
+
+    /// The router with every route; `BasicWebSocketRequestContext` so that the same
+    /// router answers HTTP and upgrades /ws/live.
+    public func makeRouter() -> Router<BasicWebSocketRequestContext> {
+        let router = Router(context: BasicWebSocketRequestContext.self)
+        router.add(middleware: SecurityMiddleware(token: configuration.token, maxURILength: configuration.maxURILength))
+        router.add(middleware: ErrorMiddleware(logger: logger))
+        router.add(middleware: CountingMiddleware(metrics: metrics))
+        APIRoutes(store: store, broadcaster: broadcaster, control: control, metrics: metrics, configuration: configuration,
+                  dashboard: dashboard, logger: logger).add(to: router)
+        let broadcaster = self.broadcaster
+        router.ws("/ws/live") { _, _ in .upgrade([:]) } onUpgrade: { inbound, outbound, _ in
+            try await LiveSocket.run(inbound: inbound, outbound: outbound, broadcaster: broadcaster)
+        }
+        return router
+    }
+
+    public func makeApplication(onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in })
+        -> some ApplicationProtocol {
+        let router = makeRouter()
+        return Application(
+            router: router,
+            server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(maxFrameSize: 1 << 16)),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+            onServerRunning: onServerRunning,
+            logger: logger
+        )
+    }
+
+    /// Runs until `shutdown()` (or cancellation). No signal handling here: the command
+    /// decides when to stop.
+    public func run(onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) async throws {
+        var services: [any Service] = [makeApplication(onServerRunning: onServerRunning), broadcaster]
+        if let feed { services.append(feed) }
+        let g = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [], logger: logger))
+        group.set(g)
+        try await g.run()
+    }
+
+    /// Graceful shutdown: stop accepting, finish requests in flight, close live clients.
+    public func shutdown() async {
+        await group.get()?.triggerGracefulShutdown()
+    }
+}
+
+struct CountingMiddleware<Context: RequestContext>: RouterMiddleware {
+    let metrics: ServerMetrics
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        metrics.requests.increment()
+        return try await next(request, context)
+    }
+}
+
+final class LockedBox<T: Sendable>: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var value: T
+    init(_ v: T) { value = v }
+    func get() -> T { lock.withLock { value } }
+    func set(_ v: T) { lock.withLock { value = v } }
+}
+
+/// One /ws/live connection: a writer task draining the client's queue, a reader task
+/// applying filter messages, and a watchdog that ends the connection when the
+/// broadcaster closed the client (slow or shutting down).
+enum LiveSocket {
+    static func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, broadcaster: LiveBroadcaster) async throws {
+        let client = broadcaster.register(.webSocket)
+        defer { broadcaster.unregister(client) }
+        client.enqueue(broadcaster.helloMessage())
+        let history = broadcaster.recentStats
+        if !history.isEmpty { client.enqueue("{\"type\":\"history\",\"stats\":[" + history.joined(separator: ",") + "]}") }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while let m = await client.next() {
+                    try await outbound.write(.text(m))
+                    client.wrote()
+                }
+            }
+            group.addTask {
+                for try await message in inbound.messages(maxSize: 4096) {
+                    guard case .text(let text) = message else { continue }
+                    client.enqueue(apply(text, to: client))
+                }
+            }
+            group.addTask {
+                while !client.isClosed { try await Task.sleep(for: .milliseconds(200)) }
+            }
+            _ = try? await group.next()
+            client.close()
+            group.cancelAll()
+        }
+    }
+
+    /// A filter message: {"ip": "10.0.0.0/8", "port": 53, "transport": "udp"}; also
+    /// {"paused": true}. Answers with the filter in force or an error.
+    static func apply(_ text: String, to client: LiveClient) -> String {
+        func failure(_ message: String, _ parameter: String?) -> String {
+            var o = JSONObject()
+            o.string("type", "error"); o.string("error", message)
+            if let parameter { o.string("parameter", parameter) }
+            return o.finish().string
+        }
+        guard let data = text.data(using: .utf8), let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            return failure("a filter message is a JSON object such as {\"ip\":\"10.0.0.0/8\",\"port\":53}", nil)
+        }
+        var p: [String: String] = [:]
+        var paused: Bool? = nil
+        for (k, v) in obj {
+            if k == "type" { continue }
+            if k == "paused" {
+                guard let b = v as? Bool else { return failure("paused is true or false", "paused") }
+                paused = b; continue
+            }
+            switch v {
+            case let s as String: p[k] = s
+            case let n as NSNumber: p[k] = n.stringValue
+            case is NSNull: continue
+            default: return failure("\(k.prefix(40)) must be a string or a number", String(k.prefix(40)))
+            }
+        }
+        do {
+            let f = try LiveFilter(parameters: p)
+            client.filter = f
+            if let paused { client.paused = paused }
+            var o = JSONObject()
+            o.string("type", "filter")
+            o.raw("filter") { s in
+                var x = JSONObject()
+                for (k, v) in p.sorted(by: { $0.key < $1.key }) where !v.isEmpty { x.string(k, v) }
+                s.bytes.append(contentsOf: x.finish().bytes)
+            }
+            o.bool("paused", client.paused)
+            return o.finish().string
+        } catch let e as StoreError {
+            if case .badParameter(let name, let message) = e { return failure("invalid \(name): \(message)", name) }
+            return failure("invalid filter", nil)
+        } catch {
+            return failure("invalid filter", nil)
+        }
+    }
+}

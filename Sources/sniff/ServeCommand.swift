@@ -1,0 +1,145 @@
+import ArgumentParser
+import Foundation
+import SniffCore
+import SniffStore
+import SniffServer
+
+/// `sniff serve [--db URL] [--listen 127.0.0.1:8086]`: the API and dashboard over a
+/// database, without capturing.
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the JSON API, the dashboard and the live stream over a database.",
+        discussion: """
+            Listens on 127.0.0.1:8086 unless --listen says otherwise; any address other
+            than loopback needs --token (or SNIFF_TOKEN). Open http://127.0.0.1:8086/ for
+            the dashboard; the API is described at /api/openapi.json. Ctrl-C stops it
+            gracefully.
+            """
+    )
+
+    @Option(name: .customLong("db"), help: ArgumentHelp("The database: sqlite:PATH (default sqlite:sniff.db) or postgres://... .", valueName: "URL"))
+    var db: String = "sqlite:" + StoreURL.defaultSQLitePath
+
+    @OptionGroup var server: ServerOptions
+
+    func validate() throws {
+        do { _ = try StoreURL(db) } catch let e as StoreError { throw ValidationError(e.userMessage) }
+    }
+
+    func run() throws {
+        Signals.install()
+        try server.bootstrapLogging()
+        let store = StoreFactory.open(try StoreURL(db))
+        do {
+            try Blocking.run { try await store.migrate() }
+        } catch let e as SniffError {
+            Stderr.print("sniff: \(e.userMessage)")
+            throw ExitCode(e.exitCode)
+        }
+        let c = server.configuration
+        let app = SniffServerApp(store: store, configuration: c, logger: SniffLogging.logger("api"))
+        let state = ServerRunState()
+        Task.detached {
+            var err: Error? = nil
+            do { try await app.run() } catch { err = error }
+            state.finish(err)
+        }
+        Stderr.print("sniff: serving \(store.location) on http://\(c.host.contains(":") ? "[\(c.host)]" : c.host):\(c.port)/" + (c.feedHost.map { "; feed on \($0):\(c.feedPort)" } ?? ""))
+        while !Signals.shouldStop && !state.done { usleep(100_000) }
+        Task.detached { await app.shutdown() }
+        state.wait()
+        try? Blocking.run { await store.close() }
+        if let failure = state.failure {
+            Stderr.print("sniff: server stopped: \(failure)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// Whether the server task ended, and how; shared between it and the command's thread.
+final class ServerRunState: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var _done = false
+    private var _failure: Error? = nil
+    func finish(_ error: Error?) { lock.withLock { _done = true; _failure = error; lock.broadcast() } }
+    var done: Bool { lock.withLock { _done } }
+    var failure: Error? { lock.withLock { _failure } }
+    func wait() { lock.withLock { while !_done { lock.wait(milliseconds: 200) } } }
+}
+
+/// `sniff export --db URL --format csv|xlsx|ndjson|pcap [filters] -o FILE`.
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write stored packets that match filters as CSV, xlsx, NDJSON (or pcap when bytes were kept).",
+        discussion: """
+            Filters are the API's: --ip 10.0.0.0/8 --port 53 --transport udp --app DNS
+            --from 2023-11-14T22:00:00Z --to 1700000000 ... Rows are newest first.
+            """
+    )
+
+    @Option(name: .customLong("db"), help: ArgumentHelp("The database (default sqlite:sniff.db).", valueName: "URL"))
+    var db: String = "sqlite:" + StoreURL.defaultSQLitePath
+    @Option(name: .customLong("format"), help: ArgumentHelp("csv, xlsx, ndjson or pcap.", valueName: "FORMAT"))
+    var format: String
+    @Option(name: .short, help: ArgumentHelp("Output file ('-' for standard output).", valueName: "FILE"))
+    var o: String
+    @Option(name: .customLong("limit"), help: ArgumentHelp("At most N rows (default 5000000; xlsx at most 1048575).", valueName: "N"))
+    var limit: Int = 5_000_000
+    @Option(name: .customLong("ip")) var ip: String?
+    @Option(name: .customLong("src")) var src: String?
+    @Option(name: .customLong("dst")) var dst: String?
+    @Option(name: .customLong("port")) var port: String?
+    @Option(name: .customLong("sport")) var sport: String?
+    @Option(name: .customLong("dport")) var dport: String?
+    @Option(name: .customLong("transport")) var transport: String?
+    @Option(name: .customLong("app")) var app: String?
+    @Option(name: .customLong("from")) var from: String?
+    @Option(name: .customLong("to")) var to: String?
+    @Option(name: .customLong("capture")) var capture: String?
+    @Option(name: .customLong("sensor")) var sensor: String?
+    @Option(name: .customLong("q"), help: "Substring of the DNS query name or host.") var q: String?
+
+    var parameters: [String: String] {
+        var p: [String: String] = [:]
+        let pairs: [(String, String?)] = [("ip", ip), ("src", src), ("dst", dst), ("port", port), ("sport", sport), ("dport", dport),
+                                          ("transport", transport), ("app", app), ("from", from), ("to", to), ("capture", capture),
+                                          ("sensor", sensor), ("q", q)]
+        for (k, v) in pairs { if let v { p[k] = v } }
+        return p
+    }
+
+    func validate() throws {
+        guard let f = ExportFormat(rawValue: format.lowercased()) else { throw ValidationError("invalid --format '\(format)': valid values are csv, xlsx, ndjson, pcap") }
+        if let why = PacketExport.unavailable(f) { throw ValidationError(why) }
+        do { _ = try TrafficFilter(parameters: parameters) } catch let e as StoreError { throw ValidationError(e.userMessage) }
+        do { _ = try StoreURL(db) } catch let e as StoreError { throw ValidationError(e.userMessage) }
+        if limit < 1 { throw ValidationError("invalid --limit \(limit): at least 1") }
+    }
+
+    func run() throws {
+        let store = StoreFactory.open(try StoreURL(db))
+        let export = PacketExport(store: store, filter: try TrafficFilter(parameters: parameters),
+                                  format: ExportFormat(rawValue: format.lowercased())!, limit: limit)
+        let fd: Int32 = o == "-" ? 1 : open(o, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            Stderr.print("sniff: cannot create \(o): \(String(cString: strerror(errno)))")
+            throw ExitCode(1)
+        }
+        do {
+            let n = try Blocking.run {
+                try await export.run { chunk in
+                    var c = chunk
+                    guard c.flush(to: fd) else { throw RuntimeFailure("cannot write \(o): \(String(cString: strerror(errno)))") }
+                }
+            }
+            if fd != 1 { close(fd) }
+            Stderr.print("sniff: exported \(n) packets to \(o)")
+        } catch let e as SniffError {
+            Stderr.print("sniff: \(e.userMessage)")
+            throw ExitCode(e.exitCode)
+        }
+        try? Blocking.run { await store.close() }
+    }
+}

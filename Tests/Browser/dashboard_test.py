@@ -1,0 +1,288 @@
+#!/usr/bin/env python3
+"""Browser tests of the dashboard (issue 7 §11): headless Chromium driven by selenium.
+
+Builds databases with the sniff binary, starts `sniff serve` (and `sniff -i lo --serve`
+for the live case), loads the dashboard and checks: the table equals the API, the chart
+canvas is drawn, the filter narrows rows and is reflected in the URL, the xlsx download
+arrives and parses, the XSS capture shows as text with no dialog, live rows arrive.
+Screenshots go to a folder printed at the start. Ends with "N passed, N failed".
+
+usage: dashboard_test.py --sniff PATH [--capture FILE] [--keep-screenshot docs/dashboard.png]
+"""
+import argparse, json, os, shutil, socket, subprocess, sys, tempfile, time, traceback, urllib.request
+
+from selenium import webdriver
+from selenium.common.exceptions import NoAlertPresentException, TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+results = []
+
+
+def check(name, ok, detail=""):
+    results.append((name, bool(ok)))
+    print(("PASS " if ok else "FAIL ") + name + ("" if ok else ": " + str(detail)), flush=True)
+
+
+def free_port():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
+
+
+def wait_http(url, timeout=30):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            urllib.request.urlopen(url, timeout=2).read(); return True
+        except Exception:
+            time.sleep(0.2)
+    return False
+
+
+def api(base, path):
+    return json.loads(urllib.request.urlopen(base + path, timeout=30).read())
+
+
+class Server:
+    def __init__(self, args, log):
+        self.log = open(log, "w")
+        self.p = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def stop(self):
+        self.p.send_signal(2)
+        try: self.p.wait(15)
+        except subprocess.TimeoutExpired: self.p.kill()
+        self.log.close()
+
+
+def make_driver(download_dir):
+    o = webdriver.ChromeOptions()
+    for b in ["/usr/bin/chromium", "/usr/bin/chromium-browser"]:
+        if os.path.exists(b): o.binary_location = b
+    o.add_argument("--headless=new"); o.add_argument("--no-sandbox"); o.add_argument("--disable-dev-shm-usage")
+    o.add_argument("--window-size=1280,800")
+    o.add_experimental_option("prefs", {"download.default_directory": download_dir, "download.prompt_for_download": False})
+    o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+    d = webdriver.Chrome(service=Service(driver_path), options=o)
+    d.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": download_dir})
+    return d
+
+
+def wait_loaded(d, timeout=30):
+    WebDriverWait(d, timeout).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") in ("true", "error"))
+    return d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded")
+
+
+def no_alert(d):
+    try:
+        a = d.switch_to.alert
+        text = a.text; a.dismiss(); return False, text
+    except NoAlertPresentException:
+        return True, ""
+
+
+def table_rows(d, n):
+    rows = d.find_elements(By.CSS_SELECTOR, "#packets tbody tr[data-index]")[:n]
+    return [[c.text for c in r.find_elements(By.TAG_NAME, "td")] for r in rows]
+
+
+def canvas_pixels(d, cid):
+    return d.execute_script("""
+        const c = document.getElementById(arguments[0]); const x = c.getContext('2d');
+        const data = x.getImageData(0, 0, c.width, c.height).data; let n = 0;
+        for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n++;
+        return n;""", cid)
+
+
+def fmt_time(ts):
+    # The table's format: UTC, microseconds.
+    import datetime
+    d = datetime.datetime.fromtimestamp(int(ts), datetime.timezone.utc)
+    us = round((ts % 1) * 1e6)
+    return d.strftime("%Y-%m-%d %H:%M:%S") + "." + str(us).zfill(6)
+
+
+def test_database(d, base, shots, downloads):
+    d.get(base + "/")
+    check("dashboard loads over a stored capture", wait_loaded(d) == "true")
+    ok, text = no_alert(d); check("no dialog", ok, text)
+    page = api(base, "/api/packets?limit=500")
+    want = [[fmt_time(p["ts"]), p.get("src", ""), str(p.get("sport", "")), p.get("dst", ""), str(p.get("dport", "")),
+             p.get("transport", ""), p.get("app", ""), str(p["len"])] for p in page["rows"][:12]]
+    got = [r[:8] for r in table_rows(d, 12)]
+    check("packets table equals /api/packets (first 12 rows)", got == want, f"\n table {got[:2]}\n api   {want[:2]}")
+    summary = api(base, "/api/protocol_summary")
+    cells = [[c.text for c in r.find_elements(By.TAG_NAME, "td")] for r in d.find_elements(By.CSS_SELECTOR, "#summary tbody tr")]
+    want_s = [["transport", e["name"], str(e["packets"])] for e in summary["transports"]] + [["app", e["name"], str(e["packets"])] for e in summary["apps"]]
+    check("protocol summary table equals the API", [c[:3] for c in cells] == want_s, f"{cells[:3]} vs {want_s[:3]}")
+    time.sleep(0.5)
+    check("traffic chart canvas is drawn", canvas_pixels(d, "chart") > 500, canvas_pixels(d, "chart"))
+    check("summary bar chart is drawn", canvas_pixels(d, "summary-chart") > 100)
+    d.save_screenshot(os.path.join(shots, "dashboard-1280x800.png"))
+
+    # Filter: UDP only.
+    total = len(api(base, "/api/packets?limit=1000")["rows"])
+    udp = api(base, "/api/packets?limit=1000&transport=udp")["rows"]
+    Select(d.find_element(By.ID, "f-transport")).select_by_value("udp")
+    d.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
+    WebDriverWait(d, 20).until(lambda d: "transport=udp" in d.current_url)
+    time.sleep(1)
+    rows = table_rows(d, 50)
+    check("filter is reflected in the URL", "transport=udp" in d.current_url, d.current_url)
+    check("filter narrows the rows", len(udp) < total and all(r[5].lower() == "udp" for r in rows) and len(rows) == min(50, len(udp)),
+          f"{len(rows)} rows, udp {len(udp)} of {total}")
+    d.save_screenshot(os.path.join(shots, "dashboard-filtered.png"))
+
+    # Download xlsx for the current filter.
+    for f in os.listdir(downloads): os.remove(os.path.join(downloads, f))
+    d.find_element(By.ID, "d-xlsx").click()
+    path = os.path.join(downloads, "sniff-packets.xlsx")
+    end = time.time() + 30
+    while time.time() < end and not (os.path.exists(path) and not any(x.endswith(".crdownload") for x in os.listdir(downloads))):
+        time.sleep(0.2)
+    ok = os.path.exists(path)
+    check("xlsx download arrives", ok, os.listdir(downloads))
+    if ok:
+        import openpyxl
+        wb = openpyxl.load_workbook(path)
+        ws = wb.active
+        data = list(ws.iter_rows(values_only=True))
+        n_udp = len(urllib.request.urlopen(base + "/api/export?format=ndjson&transport=udp").read().splitlines())
+        check("xlsx parses with the filter's rows", data[0][0] == "time" and len(data) - 1 == n_udp and all(r[5].lower() == "udp" for r in data[1:]),
+              f"{len(data) - 1} rows vs {n_udp}")
+
+    # Click a row: details.
+    d.find_element(By.CSS_SELECTOR, "#packets tbody tr[data-index='0']").click()
+    check("clicking a row shows all its fields", d.find_element(By.ID, "detail").is_displayed() and
+          len(d.find_elements(By.CSS_SELECTOR, "#detail-body tr")) >= 8)
+    d.find_element(By.ID, "detail-close").click()
+
+    # Keyboard: arrow down selects the next row.
+    scroller = d.find_element(By.ID, "p-scroll"); scroller.click()
+    from selenium.webdriver.common.keys import Keys
+    scroller.send_keys(Keys.ARROW_DOWN); scroller.send_keys(Keys.ARROW_DOWN)
+    sel = d.find_elements(By.CSS_SELECTOR, "#packets tbody tr.sel")
+    check("keyboard moves the selection", len(sel) == 1)
+
+    # Phone width.
+    d.set_window_size(390, 844); time.sleep(0.5)
+    width = d.execute_script("return document.documentElement.scrollWidth")
+    d.save_screenshot(os.path.join(shots, "dashboard-phone.png"))
+    check("phone width: no page-wide horizontal scroll", width <= 400, width)
+    d.set_window_size(1280, 800)
+
+
+def test_xss(d, base, shots):
+    d.get(base + "/")
+    wait_loaded(d)
+    time.sleep(0.5)
+    ok, text = no_alert(d)
+    check("XSS capture: no alert dialog", ok, text)
+    texts = [c.text for c in d.find_elements(By.CSS_SELECTOR, "#packets tbody td")]
+    injected = d.execute_script("return document.querySelectorAll('main img, main script, #detail img').length")
+    check("XSS capture: no element injected", injected == 0, injected)
+    check("XSS capture: markup shows as text", any("<img src=x onerror=alert(1)>" in t for t in texts) and any("<script>" in t for t in texts),
+          [t for t in texts if "<" in t][:4])
+    d.save_screenshot(os.path.join(shots, "dashboard-xss.png"))
+
+
+def test_live(d, base, shots):
+    d.get(base + "/")
+    wait_loaded(d)
+    WebDriverWait(d, 20).until(lambda d: "live" in d.find_element(By.ID, "conn").text)
+    check("live: WebSocket connected", True)
+    before = len(d.find_elements(By.CSS_SELECTOR, "#packets tbody tr[data-index]"))
+    stop = time.time() + 8
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    while time.time() < stop:
+        s.sendto(b"sniff-live-test" * 4, ("127.0.0.1", 39998)); time.sleep(0.01)
+    s.close()
+    count = d.find_element(By.ID, "p-count").text
+    rows = table_rows(d, 5)
+    check("live: rows arrive over the WebSocket", any(r[4] == "39998" for r in rows), rows[:2])
+    check("live: header shows packets/s", d.find_element(By.ID, "h-pps").text not in ("", "0"))
+    check("live: chart drawn from live stats", canvas_pixels(d, "chart") > 500)
+    d.save_screenshot(os.path.join(shots, "dashboard-live.png"))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sniff", required=True)
+    ap.add_argument("--capture", default=None)
+    ap.add_argument("--keep-screenshot", default=None)
+    args = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="sniff-browser-")
+    shots = os.path.join(work, "screenshots"); os.makedirs(shots)
+    downloads = os.path.join(work, "downloads"); os.makedirs(downloads)
+    print("browser test: screenshots in " + shots, flush=True)
+
+    try:
+        from openapi_spec_validator import validate
+        from openapi_spec_validator.readers import read_from_filename
+        spec, _ = read_from_filename(os.path.join(ROOT, "docs/openapi.json"))
+        validate(spec)
+        check("docs/openapi.json is a valid OpenAPI 3 document", True)
+    except ImportError:
+        print("skip: openapi-spec-validator not installed")
+    except Exception as e:
+        check("docs/openapi.json is a valid OpenAPI 3 document", False, e)
+
+    # A shared capture when present (SNIFF_SHARED_PCAPS or ../shared/pcaps), else a fixture.
+    capture = args.capture
+    if not capture:
+        shared = os.environ.get("SNIFF_SHARED_PCAPS") or os.path.join(os.path.dirname(ROOT), "shared/pcaps")
+        candidates = [os.path.join(shared, n) for n in ["mptcp-v0.pcap", "resp_1_benchmark.pcap"]]
+        capture = next((c for c in candidates if os.path.exists(c)), os.path.join(ROOT, "Tests/Fixtures/app.pcap"))
+    print("browser test: capture " + capture, flush=True)
+    servers = []
+    d = make_driver(downloads)
+    try:
+        # 1. A database built from a capture.
+        db = os.path.join(work, "a.db")
+        subprocess.run([args.sniff, "-r", capture, "-q", "--db", "sqlite:" + db], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, cwd=work)
+        subprocess.run([args.sniff, "-r", os.path.join(ROOT, "Tests/Fixtures/dns.pcap"), "-q", "--db", "sqlite:" + db], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
+        port = free_port(); base = f"http://127.0.0.1:{port}"
+        servers.append(Server([args.sniff, "serve", "--db", "sqlite:" + db, "--listen", f"127.0.0.1:{port}"], os.path.join(work, "serve.log")))
+        check("sniff serve starts", wait_http(base + "/api/stats"))
+        test_database(d, base, shots, downloads)
+        servers.pop().stop()
+
+        # 2. The XSS capture.
+        xdb = os.path.join(work, "xss.db")
+        subprocess.run([args.sniff, "-r", os.path.join(ROOT, "Tests/Fixtures/xss.pcap"), "-q", "--db", "sqlite:" + xdb], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
+        port = free_port(); base = f"http://127.0.0.1:{port}"
+        servers.append(Server([args.sniff, "serve", "--db", "sqlite:" + xdb, "--listen", f"127.0.0.1:{port}"], os.path.join(work, "xss.log")))
+        wait_http(base + "/api/stats")
+        test_xss(d, base, shots)
+        servers.pop().stop()
+
+        # 3. Live: capture on lo with the server in the same process (root only).
+        if os.geteuid() == 0:
+            port = free_port(); base = f"http://127.0.0.1:{port}"
+            servers.append(Server([args.sniff, "-i", "lo", "-q", "--serve", "--db", "sqlite:" + os.path.join(work, "live.db"),
+                                   "--listen", f"127.0.0.1:{port}", "udp", "port", "39998"], os.path.join(work, "live.log")))
+            check("sniff -i lo --serve starts", wait_http(base + "/api/stats"))
+            test_live(d, base, shots)
+            servers.pop().stop()
+        else:
+            print("skip: live test needs root")
+    except Exception as e:
+        traceback.print_exc()
+        check("browser test ran to the end", False, e)
+    finally:
+        for s in servers: s.stop()
+        d.quit()
+    if args.keep_screenshot and os.path.exists(os.path.join(shots, "dashboard-1280x800.png")):
+        shutil.copy(os.path.join(shots, "dashboard-1280x800.png"), args.keep_screenshot)
+    passed = sum(1 for _, ok in results if ok); failed = len(results) - passed
+    print(f"browser tests: {passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,303 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import HummingbirdWSClient
+import Logging
+import NIOCore
+import Testing
+import SniffCore
+import SniffDecode
+import SniffCapture
+import SniffAnalysis
+import SniffStore
+@testable import SniffServer
+
+/// Feeds a hub from a capture file on its own thread, as the analysis thread would,
+/// pacing the packets and looping until stopped.
+final class Replayer: @unchecked Sendable {
+    let hub: LiveHub
+    let files: [URL]
+    private let lock = ConditionLock()
+    private var stopFlag = false
+    private var thread: WorkerThread? = nil
+    let pauseMicros: UInt32
+
+    init(hub: LiveHub, files: [URL], pauseMicros: UInt32 = 200) { self.hub = hub; self.files = files; self.pauseMicros = pauseMicros }
+
+    func start() {
+        thread = WorkerThread(name: "replay") { [self] in
+            let pipeline = PacketPipeline()
+            pipeline.consumers = [hub]
+            while !lock.withLock({ stopFlag }) {
+                for f in files {
+                    guard let reader = try? CaptureFileReader(path: f.path) else { continue }
+                    while let raw = try? reader.next() {
+                        pipeline.process(raw)
+                        if pauseMicros > 0 { usleep(pauseMicros) }
+                        if lock.withLock({ stopFlag }) { break }
+                    }
+                    hub.tick()
+                }
+            }
+            hub.tick(force: true)
+        }
+    }
+
+    func stop() {
+        lock.withLock { stopFlag = true }
+        thread?.join()
+    }
+}
+
+/// Collects what a WebSocket client received.
+final class Received: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var messages: [[String: Any]] = []
+    func add(_ m: [String: Any]) { lock.withLock { messages.append(m) } }
+    func of(_ type: String) -> [[String: Any]] { lock.withLock { messages.filter { $0["type"] as? String == type } } }
+}
+
+func connectAndCollect(port: Int, query: String = "", send: String? = nil, until: @escaping @Sendable (Received) -> Bool) async throws -> Received {
+    let received = Received()
+    let logger = Logger(label: "test.ws")
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask {
+            _ = try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/ws/live\(query)", configuration: .init(maxFrameSize: 1 << 22), logger: logger) { inbound, outbound, _ in
+                if let send { try await outbound.write(.text(send)) }
+                for try await message in inbound.messages(maxSize: 1 << 22) {
+                    guard case .text(let t) = message,
+                          let o = try? JSONSerialization.jsonObject(with: Data(t.utf8)) as? [String: Any] else { continue }
+                    received.add(o)
+                    if until(received) { break }
+                }
+                try? await outbound.close(.normalClosure, reason: nil)
+            }
+        }
+        group.addTask { try await Task.sleep(for: .seconds(20)); throw CancellationError() }
+        try await group.next()
+        group.cancelAll()
+    }
+    return received
+}
+
+@Suite("Live streams", .serialized)
+struct LiveTests {
+    @Test("a WebSocket client receives stats and packets while a capture file is replayed, and its filter applies")
+    func webSocketReplay() async throws {
+        let db = try await SharedDatabase.shared.get()
+        let hub = LiveHub(sensor: "test", captureID: 1, source: "file test")
+        let (server, app) = makeApp(db.store, hub: hub)
+        let replay = Replayer(hub: hub, files: [ServerTestEnv.fixtures.appendingPathComponent("dns.pcap"),
+                                                 ServerTestEnv.fixtures.appendingPathComponent("lo-udp-tcp.pcap")])
+        replay.start()
+        defer { replay.stop() }
+        let broadcaster = Task { try await server.broadcaster.run() }
+        defer { broadcaster.cancel() }
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            let r = try await connectAndCollect(port: port) { r in
+                r.of("stats").count >= 2 && r.of("packets").count >= 2
+            }
+            #expect(r.of("hello").count == 1)
+            let stats = r.of("stats")
+            #expect(stats.count >= 2)
+            #expect(stats.contains { ($0["packets"] as? Int ?? 0) > 0 })
+            #expect(stats.allSatisfy { $0["transport"] is [String: Any] && $0["drops"] is [String: Any] })
+            let rows = r.of("packets").flatMap { $0["rows"] as? [[String: Any]] ?? [] }
+            #expect(!rows.isEmpty)
+            // At most N rows per second per client.
+            #expect(rows.count <= 200 * 25)
+
+            // With a filter: only UDP rows.
+            let f = try await connectAndCollect(port: port, send: "{\"transport\":\"udp\"}") { r in
+                r.of("packets").flatMap { $0["rows"] as? [[String: Any]] ?? [] }.count >= 20
+            }
+            #expect(f.of("filter").count == 1)
+            let frows = f.of("packets").flatMap { $0["rows"] as? [[String: Any]] ?? [] }
+            #expect(frows.count >= 20)
+            #expect(frows.allSatisfy { ($0["transport"] as? String)?.lowercased() == "udp" })
+
+            // A bad filter gets an error message naming the field.
+            let e = try await connectAndCollect(port: port, send: "{\"port\":\"http\"}") { !$0.of("error").isEmpty }
+            #expect(e.of("error").first?["parameter"] as? String == "port")
+        }
+    }
+
+    @Test("the WebSocket needs ?token= on a non-loopback bind")
+    func webSocketToken() async throws {
+        let db = try await SharedDatabase.shared.get()
+        let hub = LiveHub()
+        let (server, app) = makeApp(db.store, configure: { $0.host = "0.0.0.0"; $0.token = "ws-token-123" }, hub: hub)
+        let broadcaster = Task { try await server.broadcaster.run() }
+        defer { broadcaster.cancel() }
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            await #expect(throws: (any Error).self) {
+                _ = try await connectAndCollect(port: port) { _ in true }
+            }
+            let ok = try await connectAndCollect(port: port, query: "?token=ws-token-123") { !$0.of("hello").isEmpty }
+            #expect(ok.of("hello").count == 1)
+        }
+    }
+
+    @Test("a WebSocket client receives live traffic captured on lo", .enabled(if: getuid() == 0))
+    func webSocketLoopback() async throws {
+        let db = try await SharedDatabase.shared.get()
+        let hub = LiveHub(sensor: "test", captureID: 2, source: "interface lo")
+        let (server, app) = makeApp(db.store, hub: hub)
+        var options = LiveCapture.Options(interface: "lo")
+        options.filter = "udp port 39999"
+        let capture = try LiveCapture(options)
+        let queue = BatchQueue()
+        capture.start(into: queue)
+        let stop = LockedBox(false)
+        let analysis = WorkerThread(name: "analysis") {
+            let pipeline = PacketPipeline()
+            pipeline.consumers = [hub]
+            while !stop.get() {
+                if let b = queue.take(milliseconds: 50) {
+                    b.forEach(link: capture.link) { pipeline.process($0) }
+                    queue.release(b)
+                }
+                hub.tick()
+            }
+        }
+        let sender = WorkerThread(name: "sender") {
+            let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = UInt16(39999).bigEndian
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let payload = [UInt8](repeating: 0x41, count: 64)
+            while !stop.get() {
+                _ = withUnsafePointer(to: &addr) { p in
+                    p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, payload, payload.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                }
+                usleep(2000)
+            }
+            close(fd)
+        }
+        let broadcaster = Task { try await server.broadcaster.run() }
+        defer {
+            broadcaster.cancel()
+            stop.set(true)
+            capture.stop(); capture.join()
+            analysis.join(); sender.join()
+        }
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            let r = try await connectAndCollect(port: port) { r in
+                r.of("stats").contains { ($0["packets"] as? Int ?? 0) > 0 } && !r.of("packets").isEmpty
+            }
+            let rows = r.of("packets").flatMap { $0["rows"] as? [[String: Any]] ?? [] }
+            #expect(rows.contains { $0["dport"] as? Int == 39999 && ($0["transport"] as? String)?.lowercased() == "udp" })
+            #expect(r.of("stats").contains { (($0["transport"] as? [String: Any])?["UDP"] as? [String: Any])?["packets"] as? Int ?? 0 > 0 })
+        }
+    }
+
+    @Test("telnet feed: 20 clients, one never reads and is dropped, the others keep receiving")
+    func feedSlowClient() async throws {
+        let db = try await SharedDatabase.shared.get()
+        let hub = LiveHub(sensor: "test", captureID: 3, source: "file test", sampleCapacity: 4000, publishIntervalNanos: 100_000_000)
+        var c = ServerConfiguration()
+        c.liveRowsPerSecond = 3000
+        c.feedQueueCapacity = 256
+        c.slowClientTimeoutSeconds = 2
+        let server = SniffServerApp(store: db.store, configuration: c, hub: hub)
+        let feed = FeedServer(host: "127.0.0.1", port: 0, token: nil, broadcaster: server.broadcaster, logger: Logger(label: "test.feed"), sendBufferBytes: 4096)
+        let feedTask = Task { try await feed.run() }
+        let broadcaster = Task { try await server.broadcaster.run() }
+        let replay = Replayer(hub: hub, files: [ServerTestEnv.fixtures.appendingPathComponent("lo-udp-tcp.pcap"),
+                                                 ServerTestEnv.fixtures.appendingPathComponent("dns.pcap")], pauseMicros: 20)
+        defer { replay.stop(); broadcaster.cancel(); feedTask.cancel() }
+        var port: Int? = nil
+        for _ in 0..<100 where port == nil { port = feed.boundPort; try await Task.sleep(for: .milliseconds(50)) }
+        let p = try #require(port)
+
+        func connectSocket(receiveBuffer: Int32? = nil) -> Int32 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            if var rb = receiveBuffer { setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rb, socklen_t(4)) }
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = UInt16(p).bigEndian
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let rc = withUnsafePointer(to: &addr) { ptr in
+                ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            #expect(rc == 0)
+            var tv = timeval(tv_sec: 1, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            return fd
+        }
+        let silent = connectSocket(receiveBuffer: 1024)
+        let readers = (0..<19).map { _ in connectSocket() }
+        // One reader switches to JSON and filters UDP.
+        _ = "json\nfilter udp\n".withCString { write(readers[0], $0, strlen($0)) }
+        replay.start()
+
+        final class Counts: @unchecked Sendable {
+            var lines = [Int](repeating: 0, count: 19)
+            var lastLine = [Double](repeating: 0, count: 19)
+            var sample = [String](repeating: "", count: 19)
+        }
+        let counts = Counts()
+        let start = Date()
+        let duration = 6.0
+        let threads = readers.enumerated().map { (i, fd) in
+            WorkerThread(name: "reader\(i)") {
+                var buf = [UInt8](repeating: 0, count: 65536)
+                var tail = ""
+                while Date().timeIntervalSince(start) < duration {
+                    let n = read(fd, &buf, buf.count)
+                    if n <= 0 { if n == 0 { break }; continue }
+                    let text = tail + String(decoding: buf[0..<n], as: UTF8.self)
+                    var parts = text.components(separatedBy: "\n")
+                    tail = parts.removeLast()
+                    let packetLines = parts.filter { !$0.hasPrefix("#") && !$0.isEmpty }
+                    counts.lines[i] += packetLines.count
+                    if !packetLines.isEmpty { counts.lastLine[i] = Date().timeIntervalSince(start); counts.sample[i] = packetLines.last! }
+                }
+            }
+        }
+        for t in threads { t.join() }
+        #expect(server.broadcaster.slowDisconnects >= 1, "the client that never reads was not disconnected; clients \(server.broadcaster.clientCount)")
+        for i in 0..<19 {
+            #expect(counts.lines[i] > 100, "reader \(i): \(counts.lines[i]) lines")
+            #expect(counts.lastLine[i] > duration - 1.5, "reader \(i) stopped receiving at \(counts.lastLine[i]) s")
+        }
+        // The JSON reader got NDJSON rows of UDP only.
+        let row = try #require(try JSONSerialization.jsonObject(with: Data(counts.sample[0].utf8)) as? [String: Any])
+        #expect((row["transport"] as? String)?.lowercased() == "udp")
+        #expect(counts.sample[1].contains(" > "))
+        // The silent client's connection was closed by the server: draining it ends in EOF.
+        var buf = [UInt8](repeating: 0, count: 65536)
+        var sawEOF = false
+        for _ in 0..<10_000 {
+            let n = read(silent, &buf, buf.count)
+            if n == 0 { sawEOF = true; break }
+            if n < 0 { break }
+        }
+        #expect(sawEOF)
+        close(silent)
+        for fd in readers { close(fd) }
+    }
+
+    @Test("feed commands")
+    func feedCommands() throws {
+        let client = LiveClient(kind: .feed, capacity: 10, rowsPerSecond: 5)
+        #expect(FeedServer.command("json", client) == "# json")
+        #expect(client.json)
+        #expect(FeedServer.command("filter tcp port 80", client) == "# filter tcp port 80")
+        #expect(client.filter.filter.transport == .tcp && client.filter.filter.port == 80)
+        #expect(FeedServer.command("filter src 10.0.0.1 dst port 53", client)?.hasPrefix("# filter") == true)
+        #expect(client.filter.filter.src?.description == "10.0.0.1/32" && client.filter.filter.dport == 53)
+        #expect(FeedServer.command("filter port x", client)?.hasPrefix("# error") == true)
+        #expect(FeedServer.command("pause", client) == "# paused")
+        #expect(client.paused)
+        #expect(FeedServer.command("resume", client) == "# resumed")
+        #expect(FeedServer.command("quit", client) == nil)
+        // Queue bound: oldest dropped and counted.
+        for i in 0..<15 { client.enqueue("m\(i)") }
+        #expect(client.dropped == 5)
+    }
+}

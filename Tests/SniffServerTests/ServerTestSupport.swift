@@ -1,0 +1,162 @@
+import Foundation
+import Testing
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import SniffCore
+import SniffDecode
+import SniffCapture
+import SniffAnalysis
+import SniffStore
+@testable import SniffServer
+
+enum ServerTestEnv {
+    static let env = ProcessInfo.processInfo.environment
+
+    static let packageRoot: URL = {
+        var url = URL(fileURLWithPath: #filePath)
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
+        }
+        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+    }()
+
+    static var fixtures: URL { packageRoot.appendingPathComponent("Tests/Fixtures") }
+
+    static var sharedPcaps: URL? {
+        if let e = env["SNIFF_SHARED_PCAPS"] { return URL(fileURLWithPath: e) }
+        let u = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/pcaps")
+        return FileManager.default.fileExists(atPath: u.path) ? u : nil
+    }
+
+    /// The fixtures and the shared captures (when present), largest shared ones first
+    /// up to a budget, so that the database has variety without a slow test.
+    static var captures: [URL] {
+        func list(_ d: URL) -> [URL] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: d.path)) ?? [])
+                .filter { $0.hasSuffix(".pcap") || $0.hasSuffix(".pcapng") }.sorted().map { d.appendingPathComponent($0) }
+        }
+        var out = list(fixtures)
+        if let s = sharedPcaps {
+            var budget = 4_000_000
+            for u in list(s) {
+                let size = (try? FileManager.default.attributesOfItem(atPath: u.path)[.size] as? Int) ?? 0
+                if size <= budget { out.append(u); budget -= size }
+            }
+        }
+        return out
+    }
+
+    static func tempDirectory(_ name: String) -> String {
+        let d = NSTemporaryDirectory() + "sniff-server-tests-\(name)-\(UUID().uuidString.prefix(8))"
+        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        return d
+    }
+}
+
+/// A database loaded from captures, with the packets' NDJSON lines kept for counting
+/// independently of the store.
+struct LoadedDatabase: Sendable {
+    let url: String
+    let store: any PacketStore
+    /// One dictionary per packet from PacketJSONWriter (values as JSON-decoded).
+    let packets: [[String: String]]
+}
+
+/// Loads captures through the same pipeline as `sniff -r FILE --db`.
+func loadDatabase(_ files: [URL], path: String, hub: LiveHub? = nil) async throws -> LoadedDatabase {
+    let url = "sqlite:" + path
+    let store = StoreFactory.open(try StoreURL(url))
+    try await store.migrate()
+    var lines: [[String: String]] = []
+    for file in files {
+        guard let reader = try? CaptureFileReader(path: file.path) else { continue }
+        var config = StoreWriter.Configuration()
+        config.journalDirectory = ServerTestEnv.tempDirectory("journal")
+        config.replayOldJournals = false
+        let writer = StoreWriter(store: store, configuration: config)
+        let format = FlowFormat()
+        let consumer = StoreConsumer(writer: writer, capture: CaptureInfo(id: Int64.random(in: 1...Int64.max), sensor: "test",
+                                                                          source: "file \(file.lastPathComponent)", start: Timestamp.now().totalNanoseconds),
+                                     policy: .all, format: format)
+        let sinks: [AlertSink] = [consumer] + (hub.map { [$0] } ?? [])
+        let engine = AlertEngine(config: AlertConfig(), sink: AlertSinkList(sinks), format: format)
+        let table = FlowTable(config: FlowTableConfig())
+        table.observer = FlowObserverList([engine, consumer])
+        let pipeline = PacketPipeline()
+        pipeline.consumers = [engine, table, consumer] + (hub.map { [$0 as PacketConsumer] } ?? [])
+        writer.start()
+        consumer.start()
+        var json = PacketJSONWriter()
+        var sink = ByteSink(capacity: 1 << 12)
+        while true {
+            let raw: RawPacket?
+            do { raw = try reader.next() } catch { break }
+            guard let raw else { break }
+            guard pipeline.process(raw) else { continue }
+            sink.removeAll()
+            json.write(pipeline.packet, frame: raw.bytes, includeInterface: reader.format == .pcapng, into: &sink)
+            lines.append(jsonFields(sink.bytes))
+        }
+        table.flush()
+        engine.finish()
+        consumer.finish { c in
+            let t = pipeline.totals
+            c.packetsSeen = t.packetsSeen; c.packetsMatched = t.packetsMatched; c.bytesSeen = t.bytesSeen
+            c.firstPacket = t.firstTimestamp?.totalNanoseconds; c.lastPacket = t.lastTimestamp?.totalNanoseconds
+        }
+        _ = await writer.finishing(timeoutSeconds: 60)
+    }
+    return LoadedDatabase(url: url, store: store, packets: lines)
+}
+
+func jsonFields(_ bytes: [UInt8]) -> [String: String] {
+    var b = bytes
+    while b.last == 0x0A { b.removeLast() }
+    guard let o = try? JSONSerialization.jsonObject(with: Data(b)) as? [String: Any] else { return [:] }
+    var out: [String: String] = [:]
+    for (k, v) in o {
+        switch v {
+        case let s as String: out[k] = s
+        case let n as NSNumber: out[k] = n.stringValue
+        default: out[k] = String(describing: v)
+        }
+    }
+    return out
+}
+
+func jsonObject(_ buffer: ByteBuffer) -> [String: Any] {
+    (try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any]) ?? [:]
+}
+
+/// One database shared by the API tests (loading takes a few seconds).
+actor SharedDatabase {
+    static let shared = SharedDatabase()
+    private var loaded: LoadedDatabase? = nil
+
+    func get() async throws -> LoadedDatabase {
+        if let loaded { return loaded }
+        let dir = ServerTestEnv.tempDirectory("db")
+        let db = try await loadDatabase(ServerTestEnv.captures, path: dir + "/api.db")
+        loaded = db
+        return db
+    }
+}
+
+func makeApp(_ store: any PacketStore, configure: (inout ServerConfiguration) -> Void = { _ in }, hub: LiveHub? = nil)
+    -> (SniffServerApp, some ApplicationProtocol) {
+    var c = ServerConfiguration()
+    c.port = 0
+    c.dashboardDirectory = ServerTestEnv.packageRoot.appendingPathComponent("Sources/SniffServer/Dashboard").path
+    configure(&c)
+    let server = SniffServerApp(store: store, configuration: c, hub: hub)
+    return (server, server.makeApplication())
+}
+
+extension TestingSetup: @retroactive CustomTestStringConvertible {
+    public var testDescription: String { String(describing: self).contains("live") ? "live" : "router" }
+}
+
+let bothSetups: [TestingSetup] = [.router, .live]
