@@ -84,8 +84,10 @@ def no_alert(d):
 
 
 def table_rows(d, n):
-    rows = d.find_elements(By.CSS_SELECTOR, "#packets tbody tr[data-index]")[:n]
-    return [[c.text for c in r.find_elements(By.TAG_NAME, "td")] for r in rows]
+    # One script call: live rows re-render the table, so element handles go stale.
+    return d.execute_script("""
+        return Array.from(document.querySelectorAll('#packets tbody tr[data-index]')).slice(0, arguments[0])
+            .map(tr => Array.from(tr.cells).map(td => td.textContent));""", n)
 
 
 def canvas_pixels(d, cid):
@@ -175,16 +177,23 @@ def test_database(d, base, shots, downloads):
 
 
 def test_xss(d, base, shots):
-    d.get(base + "/")
+    d.get(base + "/?app=DNS")
     wait_loaded(d)
     time.sleep(0.5)
     ok, text = no_alert(d)
     check("XSS capture: no alert dialog", ok, text)
-    texts = [c.text for c in d.find_elements(By.CSS_SELECTOR, "#packets tbody td")]
+    texts = d.execute_script("return Array.from(document.querySelectorAll('#packets tbody td, #flows tbody td')).map(td => td.textContent)")
+    d.get(base + "/?app=HTTP")
+    wait_loaded(d)
+    time.sleep(0.5)
+    ok, text = no_alert(d)
+    check("XSS capture (HTTP hosts): no alert dialog", ok, text)
+    texts += d.execute_script("return Array.from(document.querySelectorAll('#packets tbody td, #flows tbody td')).map(td => td.textContent)")
     injected = d.execute_script("return document.querySelectorAll('main img, main script, #detail img').length")
     check("XSS capture: no element injected", injected == 0, injected)
     check("XSS capture: markup shows as text", any("<img src=x onerror=alert(1)>" in t for t in texts) and any("<script>" in t for t in texts),
           [t for t in texts if "<" in t][:4])
+    d.execute_script("document.getElementById('packets-h').scrollIntoView()")
     d.save_screenshot(os.path.join(shots, "dashboard-xss.png"))
 
 
@@ -193,7 +202,6 @@ def test_live(d, base, shots):
     wait_loaded(d)
     WebDriverWait(d, 20).until(lambda d: "live" in d.find_element(By.ID, "conn").text)
     check("live: WebSocket connected", True)
-    before = len(d.find_elements(By.CSS_SELECTOR, "#packets tbody tr[data-index]"))
     stop = time.time() + 8
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     while time.time() < stop:
@@ -213,6 +221,7 @@ def main():
     ap.add_argument("--capture", default=None)
     ap.add_argument("--keep-screenshot", default=None)
     args = ap.parse_args()
+    args.sniff = os.path.abspath(args.sniff)
     work = tempfile.mkdtemp(prefix="sniff-browser-")
     shots = os.path.join(work, "screenshots"); os.makedirs(shots)
     downloads = os.path.join(work, "downloads"); os.makedirs(downloads)

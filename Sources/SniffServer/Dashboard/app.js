@@ -294,6 +294,7 @@ window.addEventListener("resize", () => { drawChart().catch(() => {}); renderPac
 
 // ---------- header ----------
 
+let statsLoadedOnce = false;
 async function loadStats() {
   const s = await getJSON("/api/stats");
   $("h-source").textContent = s.source;
@@ -302,6 +303,8 @@ async function loadStats() {
   $("h-stored").textContent = human(s.store.packets);
   $("h-lag").textContent = s.store.lag_seconds === null ? "–" : (s.store.lag_seconds * 1000).toFixed(0) + " ms";
   if (!state.live) $("h-drops").textContent = String(s.store.kernel_dropped + s.store.interface_dropped + s.store.sniff_dropped);
+  if (!statsLoadedOnce && !s.live) $("chart-range").value = "history";
+  statsLoadedOnce = true;
   state.live = s.live;
   $("controls").hidden = !s.capture_control;
 }

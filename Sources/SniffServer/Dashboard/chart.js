@@ -24,7 +24,8 @@ export function human(n) {
   const units = ["", "k", "M", "G", "T"];
   let i = 0;
   while (Math.abs(n) >= 1000 && i < units.length - 1) { n /= 1000; i++; }
-  return (i === 0 ? Math.round(n) : n.toFixed(n < 10 ? 1 : 0)) + units[i];
+  if (i === 0 && Number.isInteger(n)) return String(n);
+  return n.toFixed(Math.abs(n) < 10 ? 1 : 0) + units[i];
 }
 
 /// series: { times: [sec...], keys: [k...], values: { k: [v per time] } }
@@ -52,6 +53,21 @@ export function drawStacked(canvas, series, legend) {
     ctx.fillText(last, w - padR - ctx.measureText(last).width, h - 4);
   }
   const base = new Array(n).fill(0);
+  if (n <= 120) {
+    // Few buckets: stacked columns, so that a single bucket still shows.
+    const slot = (w - padL - padR) / Math.max(1, n);
+    const bx = (i) => padL + i * slot + slot * 0.1;
+    for (const k of series.keys) {
+      ctx.fillStyle = colorFor(k, series.keys);
+      series.values[k].forEach((v, i) => {
+        const y0 = y(base[i]), y1 = y(base[i] + v);
+        ctx.fillRect(bx(i), y1, Math.max(1, slot * 0.8), y0 - y1);
+        base[i] += v;
+      });
+    }
+    if (legend) legendOf(series, legend);
+    return;
+  }
   for (const k of series.keys) {
     const vals = series.values[k];
     ctx.beginPath();
@@ -62,14 +78,16 @@ export function drawStacked(canvas, series, legend) {
     ctx.globalAlpha = 0.85; ctx.fill(); ctx.globalAlpha = 1;
     for (let i = 0; i < n; i++) base[i] += vals[i];
   }
-  if (legend) {
-    legend.replaceChildren(...series.keys.map((k) => {
-      const s = document.createElement("span");
-      s.style.setProperty("--c", colorFor(k, series.keys));
-      s.textContent = k;
-      return s;
-    }));
-  }
+  if (legend) legendOf(series, legend);
+}
+
+function legendOf(series, legend) {
+  legend.replaceChildren(...series.keys.map((k) => {
+    const s = document.createElement("span");
+    s.style.setProperty("--c", colorFor(k, series.keys));
+    s.textContent = k;
+    return s;
+  }));
 }
 
 /// items: [{ label, value }]
