@@ -14,6 +14,7 @@ final class ServeRun {
     let hub: LiveHub
     let control = ControlFlags()
     private let state = ServerRunState()
+    let readStore: any PacketStore
 
     /// The capture's pause/resume/stop buttons: flags the capture loop reads.
     final class ControlFlags: CaptureControl, @unchecked Sendable {
@@ -40,7 +41,10 @@ final class ServeRun {
         pipeline.consumers.append(hub)
         if let sinks = flows.alertSinks as? AlertSinkList { sinks.sinks.append(hub) }
         let configuration = options.configuration
-        app = SniffServerApp(store: storage.store, configuration: configuration, hub: hub, control: live ? control : nil,
+        // The server reads through its own store: the run's store is closed when the
+        // capture's writer finishes, and the server goes on after that.
+        readStore = StoreFactory.open(storage.options.url)
+        app = SniffServerApp(store: readStore, configuration: configuration, hub: hub, control: live ? control : nil,
                              logger: SniffLogging.logger("api"))
         let app = self.app
         let state = self.state
@@ -73,6 +77,8 @@ final class ServeRun {
         let app = self.app
         Task.detached { await app.shutdown() }
         state.wait()
+        let store = readStore
+        try? Blocking.run { await store.close() }
         if let failure = state.failure { Stderr.print("sniff: server: \(failure)") }
     }
 }
