@@ -52,6 +52,7 @@ def main():
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--ws-clients", type=int, default=100)
     a = ap.parse_args()
+    a.bin = os.path.abspath(a.bin)
     work = tempfile.mkdtemp(prefix="sniff-bench-")
     db = a.db or "sqlite:" + os.path.join(work, "bench.db")
     pcap = os.path.join(work, "synthetic.pcap")

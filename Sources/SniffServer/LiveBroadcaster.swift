@@ -115,7 +115,9 @@ public final class LiveBroadcaster: Service, @unchecked Sendable {
             }
         }
         if !batches.isEmpty { metrics?.recordLive(batches) }
-        // Rows and alerts.
+        // Rows and alerts. Clients that get the same rows share one rendered message
+        // (the common case: many dashboards without a filter).
+        var rendered: [String: String] = [:]
         for c in all {
             var rows: [PacketRow] = []
             var skipped: UInt64 = 0
@@ -131,7 +133,16 @@ public final class LiveBroadcaster: Service, @unchecked Sendable {
                     let end = min(rows.count, start + 100)
                     let chunk = Array(rows[start..<end])
                     if !chunk.isEmpty || skipped > 0 {
-                        c.enqueue(packetsMessage(chunk, skipped: end == rows.count ? skipped : 0, dropped: c.dropped))
+                        let sk = end == rows.count ? skipped : 0
+                        let dropped = c.dropped
+                        let key = "\(chunk.first?.n ?? 0).\(chunk.first?.ts ?? 0).\(chunk.last?.n ?? 0).\(chunk.last?.ts ?? 0).\(chunk.count).\(sk)"
+                        if dropped == 0, let m = rendered[key] {
+                            c.enqueue(m)
+                        } else {
+                            let m = packetsMessage(chunk, skipped: sk, dropped: dropped)
+                            if dropped == 0 { rendered[key] = m }
+                            c.enqueue(m)
+                        }
                     }
                     start = end
                 } while start < rows.count
