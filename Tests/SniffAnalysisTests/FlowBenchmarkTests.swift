@@ -72,6 +72,21 @@ struct FlowBenchmarkTests {
         var ru = rusage()
         getrusage(RUSAGE_SELF.rawValue, &ru)
         print("bench: peak RSS              \(ru.ru_maxrss / 1024) MiB")
+        // Allocations in a second pass through a warmed table, when the counting
+        // allocator (Benchmarks/malloc-count) is preloaded.
+        if let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sniff_malloc_count") {
+            typealias CountFn = @convention(c) () -> UInt64
+            let mallocCount = unsafeBitCast(sym, to: CountFn.self)
+            let counter = Counter()
+            let table = FlowTable(config: FlowTableConfig(), observer: counter)
+            _ = try FlowBenchmarkTests.run(path, consumer: table)
+            table.flush()
+            let before = mallocCount()
+            _ = try FlowBenchmarkTests.run(path, consumer: table)
+            let during = mallocCount() - before
+            table.flush()
+            print("bench: allocations, warm pass \(during) for \(packets) packets and \(counter.ended / 2) flows = \(String(format: "%.4f", Double(during) / Double(packets))) per packet")
+        }
         let sharded = ShardedFlowTable(shards: 2, config: FlowTableConfig(), observer: Counter())
         let (ts, _) = try FlowBenchmarkTests.run(path, consumer: sharded)
         sharded.flush()

@@ -50,7 +50,12 @@ public final class FlowTable: PacketConsumer {
         var heads: [Int32] = Array(repeating: -1, count: FlowTable.classCount)
         var tails: [Int32] = Array(repeating: -1, count: FlowTable.classCount)
         var timeouts: [Int64]
+        /// No flow can expire before this time: expiry is a single comparison per
+        /// packet until then.
+        var nextDue: Int64 = .min
         var stats = FlowTableStats()
+        /// Reused for names rendered during payload inspection.
+        var scratch = ByteSink(capacity: 256)
     }
     private let st: UnsafeMutablePointer<Store>
 
@@ -195,14 +200,16 @@ public final class FlowTable: PacketConsumer {
         var updated = false
         if Int(f.pointee.inspected) < config.inspectPackets && (p.payloadCaptured > 0 || p.hasDNS) {
             f.pointee.inspected &+= 1
-            updated = PayloadInspector.inspect(&f.pointee, isOrig: isOrig, p, frame: frame)
+            updated = PayloadInspector.inspect(&f.pointee, isOrig: isOrig, p, frame: frame, scratch: &st.pointee.scratch)
         }
         let cls = FlowTable.timeoutClass(of: f.pointee)
         // A new flow is on no idle list yet: link it even when its class is the
         // initial 0 and its first packet left lastNanos as it was (TCP first seen
         // midstream), or it never expires, is never evicted, and the table grows past
         // its cap one flow at a time (found by the flows fuzz target).
-        if isNew || cls != f.pointee.timeoutClass || f.pointee.lastNanos != lastBefore {
+        // A flow already at the tail of its list stays there.
+        if isNew || cls != f.pointee.timeoutClass
+            || (f.pointee.lastNanos != lastBefore && st.pointee.tails[Int(cls)] != index) {
             unlink(index)
             link(index, cls)
         }
@@ -270,13 +277,20 @@ public final class FlowTable: PacketConsumer {
     public func expire(now: Timestamp) { expire(nanos: now.totalNanoseconds) }
 
     func expire(nanos now: Int64) {
+        guard now >= st.pointee.nextDue else { return }
+        var due = Int64.max
+        defer { st.pointee.nextDue = due }
         for c in 0..<FlowTable.classCount {
             let timeout = st.pointee.timeouts[c]
             if timeout == .max { continue }
             while st.pointee.heads[c] >= 0 {
                 let i = st.pointee.heads[c]
                 let f = flows + Int(i)
-                guard now &- f.pointee.lastNanos >= timeout else { break }
+                guard now &- f.pointee.lastNanos >= timeout else {
+                    let d = f.pointee.lastNanos.addingReportingOverflow(timeout)
+                    due = Swift.min(due, d.overflow ? .max : d.partialValue)
+                    break
+                }
                 end(i, hash: f.pointee.key.fastHash, reason: .idle)
             }
         }
@@ -444,7 +458,17 @@ public final class FlowTable: PacketConsumer {
         let tail = st.pointee.tails[cls]
         f.pointee.lruPrev = tail
         f.pointee.lruNext = -1
-        if tail >= 0 { flows[Int(tail)].lruNext = i } else { st.pointee.heads[cls] = i }
+        if tail >= 0 {
+            flows[Int(tail)].lruNext = i
+        } else {
+            st.pointee.heads[cls] = i
+            // A new head can only bring the next expiry forward when its list was empty.
+            let timeout = st.pointee.timeouts[cls]
+            if timeout != .max {
+                let d = f.pointee.lastNanos.addingReportingOverflow(timeout)
+                st.pointee.nextDue = Swift.min(st.pointee.nextDue, d.overflow ? .max : d.partialValue)
+            }
+        }
         st.pointee.tails[cls] = i
     }
 }

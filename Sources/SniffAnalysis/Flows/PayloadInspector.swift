@@ -5,13 +5,14 @@ import SniffDecode
 /// QUIC. Reads the borrowed frame; copies a string only when it is new to the flow.
 enum PayloadInspector {
     /// Inspects one packet; returns true when the flow learned something.
-    static func inspect(_ flow: inout Flow, isOrig: Bool, _ p: DecodedPacket, frame: UnsafeRawBufferPointer) -> Bool {
+    static func inspect(_ flow: inout Flow, isOrig: Bool, _ p: DecodedPacket, frame: UnsafeRawBufferPointer,
+                        scratch: inout ByteSink) -> Bool {
         let c = ByteCursor(frame)
         let offset = p.payloadOffset
         let length = p.payloadCaptured
         if p.hasDNS && p.dns.hasQuestion {
             return sawDNS(&flow, c, messageOffset: p.dns.messageOffset, messageLength: p.dns.messageLength,
-                          questionOffset: p.dns.questionOffset)
+                          questionOffset: p.dns.questionOffset, scratch: &scratch)
         }
         guard length > 0, offset > 0 else { return false }
         if flow.isTCP {
@@ -71,20 +72,26 @@ enum PayloadInspector {
             // DNS on a port the decoder did not try (any UDP port), strictly checked.
             if length >= DNS.headerLength + 5, let b = c.slice(at: offset, count: length),
                case .success(let d) = DNS.parse(ByteCursor(b), strict: true), d.hasQuestion {
-                return sawDNS(&flow, c, messageOffset: offset, messageLength: length, questionOffset: d.questionOffset)
+                return sawDNS(&flow, c, messageOffset: offset, messageLength: length, questionOffset: d.questionOffset,
+                              scratch: &scratch)
             }
         }
         return false
     }
 
-    static func sawDNS(_ flow: inout Flow, _ c: ByteCursor, messageOffset: Int, messageLength: Int, questionOffset: Int) -> Bool {
+    /// The name is rendered into the table's reusable `scratch` buffer: a short name
+    /// then becomes a String without any allocation.
+    static func sawDNS(_ flow: inout Flow, _ c: ByteCursor, messageOffset: Int, messageLength: Int, questionOffset: Int,
+                       scratch: inout ByteSink) -> Bool {
         let wasPayload = flow.appSource == .payload
         // mDNS and LLMNR are DNS too; keep the more precise port name.
         let family: AppProtocol = (flow.app == .mdns || flow.app == .llmnr) ? flow.app : .dns
         flow.setPayloadApp(family)
         var changed = !wasPayload
         guard flow.details.dnsQuery == nil, let msgBytes = c.slice(at: messageOffset, count: messageLength) else { return changed }
-        if let name = DNS.nameString(ByteCursor(msgBytes), at: questionOffset) {
+        scratch.removeAll()
+        if DNS.writeName(ByteCursor(msgBytes), at: questionOffset, into: &scratch) == nil {
+            let name = scratch.bytes.withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) }
             flow.updateDetails { $0.dnsQuery = name }
             changed = true
         }
