@@ -91,6 +91,15 @@ struct FlowBenchmarkTests {
         let (ts, _) = try FlowBenchmarkTests.run(path, consumer: sharded)
         sharded.flush()
         print("bench: 2 shards, one thread  \(String(format: "%.3f", ts)) s")
+        for n in [1, 2] {
+            let counter = Counter()
+            let parallel = ParallelFlowTables(shards: n, config: FlowTableConfig(), observer: counter)
+            let (tp, _) = try FlowBenchmarkTests.run(path, consumer: parallel)
+            let t1 = FlowBenchmarkTests.now()
+            parallel.flush()
+            let total = tp + (FlowBenchmarkTests.now() - t1)
+            print("bench: \(n) shard thread(s)     \(String(format: "%.3f", total)) s = \(String(format: "%.2f", Double(packets) / total / 1e6)) Mpps, \(counter.ended) flows")
+        }
         #expect(flows > 0)
     }
 

@@ -3,6 +3,7 @@ import Testing
 import SniffCore
 import SniffDecode
 import SniffAnalysis
+import SniffCapture
 
 /// Idle and active timeouts, the cap, connection reuse and sharding, driven by the
 /// `now` passed to the table (a mock clock: no test waits).
@@ -186,4 +187,33 @@ struct FlowTimerTests {
 
 extension Flow {
     var local_origIsRFC1918: Bool { LocalNetworks.defaults.contains(origAddress) }
+}
+
+/// The threaded shards give the same flows as one table.
+struct ParallelFlowTablesTests {
+    @Test func threadedEqualsSingle() throws {
+        var files = [TestPaths.fixtures.appendingPathComponent("app.pcap"), TestPaths.fixtures.appendingPathComponent("tcp-states.pcap"),
+                     TestPaths.fixtures.appendingPathComponent("dns.pcap")]
+        if let shared = TestPaths.sharedPcaps {
+            files += ["resp_1_benchmark.pcap", "mptcp-v0.pcap", "eapon1.pcap"].map { shared.appendingPathComponent($0) }
+        }
+        var sink = ByteSink()
+        let writer = FlowNDJSONWriter()
+        func lines(_ fl: [Flow]) -> [String] {
+            fl.map { sink.removeAll(); writer.write($0, into: &sink); return sink.string }.sorted()
+        }
+        for file in files {
+            let single = try flows(of: file, config: FlowTableConfig())
+            for n in [1, 2, 3] {
+                let reader = try CaptureFileReader(path: file.path)
+                let pipeline = PacketPipeline()
+                let collector = FlowCollector()
+                let parallel = ParallelFlowTables(shards: n, config: FlowTableConfig(), observer: collector)
+                pipeline.consumers = [parallel]
+                while let raw = try reader.next() { pipeline.process(raw) }
+                parallel.flush()
+                #expect(lines(collector.flows) == lines(single), "\(file.lastPathComponent) with \(n) threads")
+            }
+        }
+    }
 }
