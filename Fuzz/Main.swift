@@ -15,7 +15,8 @@ public func fuzzInitialize(_ argc: UnsafeMutablePointer<Int32>,
                            _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> Int32 {
     let target = getenv("FUZZ_TARGET").map { String(cString: $0) } ?? ""
     guard FuzzTargets.all.contains(target) else {
-        fputs("sniff-fuzz: set FUZZ_TARGET to one of: \(FuzzTargets.all.joined(separator: " "))\n", stderr)
+        let message = "sniff-fuzz: set FUZZ_TARGET to one of: \(FuzzTargets.all.joined(separator: " "))\n"
+        _ = message.withCString { Glibc.write(2, $0, strlen($0)) }
         exit(2)
     }
     fuzzTarget = target

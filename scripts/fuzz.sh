@@ -35,7 +35,7 @@ build() {
     stamp=$( { swiftc --version 2>&1; cat "$0"; find Fuzz "${MODULES[@]/#/Sources/}" Sources/CPcap -type f | sort | xargs cat; } | sha256sum | cut -c1-16)
     if [[ -x $BIN && -f $OUT/stamp && $(cat "$OUT/stamp") == "$stamp" ]]; then return; fi
     echo "== fuzz build ($OUT)"
-    local flags=(-O -wmo -sanitize=fuzzer,address -parse-as-library -I "$OUT/mods" -I Sources/CPcap)
+    local flags=(-swift-version 6 -O -wmo -sanitize=fuzzer,address -parse-as-library -I "$OUT/mods" -I Sources/CPcap)
     local objs=()
     for m in "${MODULES[@]}"; do
         objs+=("$OUT/$m.o")

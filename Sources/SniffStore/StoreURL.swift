@@ -22,7 +22,43 @@ public enum StoreURL: Sendable, Equatable {
             self = .postgres(try PostgresTarget(url: text, environment: environment))
             return
         }
-        throw StoreError.badURL("invalid --db '\(text)': use sqlite:PATH (e.g. sqlite:sniff.db) or postgres://user:password@host:5432/database")
+        // Echo the value without its credentials: a mistyped scheme ("postgress://",
+        // "mysql://") must not print the password it carries.
+        throw StoreError.badURL("invalid --db '\(StoreURL.withoutCredentials(text))': use sqlite:PATH (e.g. sqlite:sniff.db) or postgres://user:password@host:5432/database")
+    }
+
+    /// `text` with the password of any `user:password@` and any `password=` value
+    /// replaced by `***`, for messages about a value that could not be parsed (so not
+    /// even a scheme is assumed: "postgresql:/u:pw@h" hides "pw" too).
+    public static func withoutCredentials(_ text: String) -> String {
+        var b = Array(text.utf8)
+        let stars = Array("***".utf8)
+        // Before each '@', back to the nearest ':' is a password, unless that ':' ends a
+        // scheme ("scheme:/"), which means there is none. A raw '/' in it is covered too.
+        var at = b.count - 1
+        while at >= 0 {
+            if b[at] == UInt8(ascii: "@") {
+                var colon = at - 1
+                while colon >= 0, b[colon] != UInt8(ascii: ":") { colon -= 1 }
+                if colon >= 0, b[colon + 1] != UInt8(ascii: "/") {
+                    b.replaceSubrange((colon + 1)..<at, with: stars)
+                    at = colon
+                }
+            }
+            at -= 1
+        }
+        let key = Array("password=".utf8)
+        var i = 0
+        while i + key.count <= b.count {
+            // ASCII case-insensitive match ('=' is unchanged by the case bit).
+            guard zip(b[i..<(i + key.count)], key).allSatisfy({ $0 | 0x20 == $1 }) else { i += 1; continue }
+            let valueStart = i + key.count
+            var valueEnd = valueStart
+            while valueEnd < b.count, b[valueEnd] != UInt8(ascii: "&"), b[valueEnd] != UInt8(ascii: "#") { valueEnd += 1 }
+            b.replaceSubrange(valueStart..<valueEnd, with: stars)
+            i = valueStart + stars.count
+        }
+        return String(decoding: b, as: UTF8.self)
     }
 
     /// The URL without the password, for messages.
@@ -174,4 +210,17 @@ public enum StoreFactory {
     public static func open(_ text: String) throws -> any PacketStore {
         open(try StoreURL(text))
     }
+}
+
+// Interpolating, printing, dumping or reflecting a target shows its redacted form, so
+// that no log line or error detail can carry the password by accident.
+extension PostgresTarget: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public var description: String { redacted }
+    public var debugDescription: String { redacted }
+    public var customMirror: Mirror { Mirror(self, children: ["redacted": redacted]) }
+}
+
+extension StoreURL: CustomStringConvertible, CustomDebugStringConvertible {
+    public var description: String { redacted }
+    public var debugDescription: String { redacted }
 }

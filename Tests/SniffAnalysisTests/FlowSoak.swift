@@ -1,0 +1,1 @@
+../../Soak/FlowSoak.swift
