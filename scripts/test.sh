@@ -11,9 +11,9 @@ swift build --build-tests
 swift test --skip-build "$@"
 
 # Browser tests of the dashboard (headless Chromium + selenium, installed by .ci/run).
-# They print "browser tests: N passed, N failed" and fail the run on any failure.
+# They print "browser: N passed, N failed" and fail the run on any failure.
 if command -v chromium >/dev/null && python3 -c "import selenium, openpyxl" 2>/dev/null; then
     python3 Tests/Browser/dashboard_test.py --sniff "$(swift build --show-bin-path)/sniff"
 else
-    echo "browser tests: skipped (needs chromium, chromium-driver and pip selenium openpyxl)"
+    echo "browser: skipped (needs chromium, chromium-driver and pip selenium openpyxl)"
 fi

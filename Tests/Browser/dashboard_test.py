@@ -289,7 +289,7 @@ def main():
     if args.keep_screenshot and os.path.exists(os.path.join(shots, "dashboard-1280x800.png")):
         shutil.copy(os.path.join(shots, "dashboard-1280x800.png"), args.keep_screenshot)
     passed = sum(1 for _, ok in results if ok); failed = len(results) - passed
-    print(f"browser tests: {passed} passed, {failed} failed")
+    print(f"browser: {passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 
 
