@@ -7,7 +7,8 @@
 #
 # The harness (Fuzz/) is compiled with the library modules by swiftc with
 # -sanitize=fuzzer,address into .build-fuzz/ (rebuilt only when a source changes); it
-# is not a SwiftPM target, so `swift build` is unaffected. One fuzzer process runs at a
+# is not a SwiftPM target, so `swift build` is unaffected (FUZZ_BUILD_DIR overrides the
+# folder). One fuzzer process runs at a
 # time, on one core. The corpus lives in a scratch directory (FUZZ_CORPUS, default
 # /tmp/sniff-fuzz/corpus/TARGET), seeded from Tests/Fixtures, samples/,
 # /work/shared/pcaps (or SNIFF_SHARED_PCAPS) and Tests/Regressions. A crash, leak or
@@ -17,7 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-OUT=.build-fuzz
+OUT=${FUZZ_BUILD_DIR:-.build-fuzz}
 BIN=$OUT/sniff-fuzz
 MODULES=(SniffCore SniffDecode SniffCapture SniffAnalysis)
 TARGETS=(pcap pcapng ethernet linux_sll linux_sll2 null raw ipv4 ipv6 tcp dns tls http flows report)
