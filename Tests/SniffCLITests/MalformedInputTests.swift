@@ -185,7 +185,11 @@ struct MalformedInputTests {
                 Self.expectGraceful(r, name)
                 #expect(r.status == 1 && r.stderr.contains("corrupt"), "\(name): \(r.stderr)")
                 // A debug build of sniff alone is some tens of MB; 4 GB would not fit.
-                #expect(r.maxRSSKiB < 256 * 1024, "\(name)\(stdin ? " on stdin" : ""): peak RSS \(r.maxRSSKiB) KiB")
+                // wait4's ru_maxrss is not usable here: posix_spawn starts the child on the
+                // test process's memory (vfork), and exec records that as the child's peak.
+                // GNU time's own child starts from time's small image, so its figure is sniff's.
+                let rss = try Spawned.peakRSSKiB(["-r", stdin ? "-" : f.path, "--json"], stdinFile: stdin ? f.path : nil)
+                #expect(rss < 256 * 1024, "\(name)\(stdin ? " on stdin" : ""): peak RSS \(rss) KiB")
             }
             // In-process: the reader refuses the length before reading it.
             let got = Self.readAll(data, at: f)
@@ -245,6 +249,19 @@ struct Spawned {
                        maxRSSKiB: usage.ru_maxrss,
                        stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
                        stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+    }
+}
+
+extension Spawned {
+    /// sniff's own peak RSS, measured by /usr/bin/time (installed by .ci/run).
+    static func peakRSSKiB(_ args: [String], stdinFile: String?) throws -> Int {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let report = dir.appendingPathComponent("rss").path
+        _ = try Spawned.run(["-f", "%M", "-o", report, CLI.binary.path] + args, binary: "/usr/bin/time", stdinFile: stdinFile)
+        let text = (try? String(contentsOfFile: report, encoding: .utf8)) ?? ""
+        let kib = text.split(separator: "\n").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }.last
+        return try #require(kib, "GNU time printed no peak RSS: \(text)")
     }
 }
 
