@@ -30,6 +30,7 @@ var packets = 3_600_000
 var path = "/tmp/sniff-bench-small.pcap"
 var keep = false
 var only: String? = nil
+var allocCheck = false
 var args = CommandLine.arguments.dropFirst()
 while let a = args.popFirst() {
     switch a {
@@ -37,8 +38,9 @@ while let a = args.popFirst() {
     case "--file": path = args.popFirst() ?? path
     case "--keep": keep = true
     case "--only": only = args.popFirst()
+    case "--alloc-check": allocCheck = true
     default:
-        print("usage: sniff-bench [--packets N] [--file PATH] [--keep] [--only decode|pipeline]")
+        print("usage: sniff-bench [--packets N] [--file PATH] [--keep] [--only decode|pipeline] [--alloc-check]")
         exit(64)
     }
 }
@@ -112,4 +114,8 @@ if only == nil || only == "pipeline" {
     print(format("full pipeline (-q)", t, n))
 }
 print("peak RSS \(Int(peakRSSMiB())) MiB")
+
+if allocCheck {
+    try runAllocationCheck(path: path)
+}
 if !keep { unlink(path) }

@@ -1,0 +1,84 @@
+import SniffCore
+import SniffDecode
+import SniffCapture
+import SniffAnalysis
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The allocation counter of Benchmarks/malloc-count, when it is preloaded.
+func mallocCounter() -> (() -> UInt64)? {
+    guard let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sniff_malloc_count") else { return nil }
+    let f = unsafeBitCast(sym, to: (@convention(c) () -> UInt64).self)
+    return { f() }
+}
+
+/// Limits from Benchmarks/allocation-limits.txt ("name limit" lines).
+func allocationLimits() -> [String: Double] {
+    var limits: [String: Double] = ["decode": 0, "pipeline": 0.0001]
+    var url = #filePath
+    for _ in 0..<3 { url = String(url[..<(url.lastIndex(of: "/") ?? url.endIndex)]) }
+    guard let f = fopen(url + "/Benchmarks/allocation-limits.txt", "r") else { return limits }
+    defer { fclose(f) }
+    var line = [CChar](repeating: 0, count: 256)
+    while fgets(&line, 256, f) != nil {
+        let text = String(cString: line)
+        if text.hasPrefix("#") { continue }
+        let parts = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
+        if parts.count == 2, let v = Double(parts[1]) { limits[String(parts[0])] = v }
+    }
+    return limits
+}
+
+/// Counts allocations over the second half of the file for read + decode and for the
+/// whole pipeline, and exits 1 when a count per packet passes its committed limit.
+func runAllocationCheck(path: String) throws {
+    guard let count = mallocCounter() else {
+        print("allocation check: run with LD_PRELOAD=libmalloccount.so (see Benchmarks/malloc-count); not measured")
+        exit(2)
+    }
+    let limits = allocationLimits()
+    var failed = false
+    // How many packets the file holds, to find its half.
+    var total: UInt64 = 0
+    do {
+        let r = try CaptureFileReader(path: path)
+        while try r.next() != nil { total &+= 1 }
+    }
+    let half = total / 2
+
+    do {
+        let reader = try CaptureFileReader(path: path)
+        var p = DecodedPacket()
+        var n: UInt64 = 0
+        var start: UInt64 = 0
+        while let raw = try reader.next() {
+            if n == half { start = count() }
+            p.reset()
+            p.capturedLength = UInt32(raw.bytes.count)
+            p.wireLength = raw.wireLength
+            PacketDecoder.decode(raw.bytes, link: raw.link, into: &p)
+            n &+= 1
+        }
+        let per = Double(count() - start) / Double(max(1, total - half))
+        let ok = per <= limits["decode", default: 0]
+        failed = failed || !ok
+        print("allocations per packet, read + decode: \(per) (limit \(limits["decode", default: 0])) \(ok ? "ok" : "FAILED")")
+    }
+    do {
+        let reader = try CaptureFileReader(path: path)
+        let pipeline = PacketPipeline()
+        var n: UInt64 = 0
+        var start: UInt64 = 0
+        while let raw = try reader.next() {
+            if n == half { start = count() }
+            pipeline.process(raw)
+            n &+= 1
+        }
+        let per = Double(count() - start) / Double(max(1, total - half))
+        let ok = per <= limits["pipeline", default: 0]
+        failed = failed || !ok
+        print("allocations per packet, full pipeline: \(per) (limit \(limits["pipeline", default: 0])) \(ok ? "ok" : "FAILED")")
+    }
+    if failed { exit(1) }
+}
