@@ -17,9 +17,11 @@ scratch=$(mktemp -d /tmp/sniff-bench-live.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 
 command -v tcpdump >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q tcpdump >/dev/null; }
-swift build -c release --product sniff >/dev/null
+# SNIFF_BIN points at an existing binary (for instance a debug build) to skip the
+# release build; figures are only comparable between release builds.
+if [ -z "${SNIFF_BIN:-}" ]; then swift build -c release --product sniff >/dev/null; fi
 cc -O2 -o "$scratch/udpgen" Benchmarks/livegen/udpgen.c
-sniff=.build/release/sniff
+sniff=${SNIFF_BIN:-.build/release/sniff}
 
 run_one() {  # tool rate port -> prints "sent captured kernel_dropped sniff_dropped"
     local tool=$1 rate=$2 port=$3 err="$scratch/$1.err" pid
