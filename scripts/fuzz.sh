@@ -76,11 +76,12 @@ run_one() {
     seed "$target" "$corpus"
     echo "== fuzz $target for ${seconds}s"
     local status=0
-    # One process, one core. -timeout: a single input taking 10 s is a hang. The Swift
+    # One process, one core. A fixed seed (FUZZ_SEED) makes short CI runs repeatable.
+    # -timeout: a single input taking 10 s is a hang. The Swift
     # backtracer is off: ASan prints the stack, and the backtracer could outlive a crash.
     SWIFT_BACKTRACE=enable=no FUZZ_TARGET=$target ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1} \
         "$BIN" "$corpus" -max_total_time="$seconds" -max_len="$(max_len "$target")" -timeout=10 \
-        -rss_limit_mb=2048 -malloc_limit_mb=1024 -print_final_stats=1 -artifact_prefix="$findings/" \
+        -rss_limit_mb=2048 -malloc_limit_mb=1024 -print_final_stats=1 -artifact_prefix="$findings/" -seed="${FUZZ_SEED:-1}" \
         > "$log" 2>&1 || status=$?
     local execs rate
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
