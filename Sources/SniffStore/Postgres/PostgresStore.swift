@@ -8,7 +8,6 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
     public let target: PostgresTarget
     public var backend: String { "postgresql" }
     public var location: String { target.redacted }
-    let logger: Logger
     private let pool: PGPool
     private let lock = ConditionLock()
     /// "table:day" of partitions created (or known to be served by the default one).
@@ -20,20 +19,28 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
 
     public init(target: PostgresTarget) {
         self.target = target
-        var l = Logger(label: "sniff.store")
-        l.logLevel = .critical
-        logger = l
-        pool = PGPool(target: target, logger: l)
+        pool = PGPool(target: target, logger: pgLogger)
     }
 
     public func close() async { await pool.close() }
 
-    /// Runs `body` on a pooled connection; a connection that failed is closed, not reused.
-    func withConnection<T: Sendable>(_ what: String, _ body: (PostgresConnection) async throws -> T) async throws -> T {
+    /// Seconds one operation (a batch's transaction, a query) may take before its
+    /// connection is given up as dead.
+    public var operationTimeoutSeconds: Double {
+        get { lock.withLock { timeout } }
+        set { lock.withLock { timeout = newValue } }
+    }
+    private var timeout = 60.0
+
+    /// Runs `body` on a pooled connection; a connection that failed or did not answer
+    /// in time is closed, not reused.
+    func withConnection<T: Sendable>(_ what: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let conn: PostgresConnection
         do { conn = try await pool.acquire() } catch { throw PostgresStore.map(error, what: "connect", target: target) }
         do {
-            let r = try await body(conn)
+            let r = try await Deadline.run(seconds: operationTimeoutSeconds, what: what, onTimeout: {
+                Task { try? await conn.close() }
+            }) { try await body(conn) }
             await pool.release(conn, reusable: true)
             return r
         } catch {
@@ -73,12 +80,12 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
     @discardableResult
     public func migrate() async throws -> [Migration] {
         try await withConnection("migrate") { c in
-            try await PG.exec(c, "BEGIN", logger)
+            try await PG.exec(c, "BEGIN", pgLogger)
             do {
-                try await PG.exec(c, "SELECT pg_advisory_xact_lock(\(PostgresSchema.ddlLockKey))", logger)
-                try await PG.exec(c, PostgresQuery(unsafeSQL: PostgresSchema.bootstrap), logger)
+                try await PG.exec(c, "SELECT pg_advisory_xact_lock(\(PostgresSchema.ddlLockKey))", pgLogger)
+                try await PG.exec(c, PostgresQuery(unsafeSQL: PostgresSchema.bootstrap), pgLogger)
                 var applied = Set<Int>()
-                for try await v in try await c.query("SELECT version FROM sniff_migrations", logger: logger).decode(Int.self) {
+                for try await v in try await c.query("SELECT version FROM sniff_migrations", logger: pgLogger).decode(Int.self) {
                     applied.insert(v)
                 }
                 if let top = applied.max(), top > Schema.latestVersion {
@@ -87,16 +94,16 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
                 var done: [Migration] = []
                 for m in Schema.migrations where !applied.contains(m.version) {
                     for sql in PostgresSchema.statements(version: m.version) {
-                        try await PG.exec(c, PostgresQuery(unsafeSQL: sql), logger)
+                        try await PG.exec(c, PostgresQuery(unsafeSQL: sql), pgLogger)
                     }
                     let now = Timestamp.now().totalNanoseconds
-                    try await PG.exec(c, "INSERT INTO sniff_migrations (version, name, applied_at) VALUES (\(m.version), \(m.name), \(now))", logger)
+                    try await PG.exec(c, "INSERT INTO sniff_migrations (version, name, applied_at) VALUES (\(m.version), \(m.name), \(now))", pgLogger)
                     done.append(Migration(version: m.version, name: m.name, appliedAt: now))
                 }
-                try await PG.exec(c, "COMMIT", logger)
+                try await PG.exec(c, "COMMIT", pgLogger)
                 return done
             } catch {
-                try? await PG.exec(c, "ROLLBACK", logger)
+                try? await PG.exec(c, "ROLLBACK", pgLogger)
                 throw error
             }
         }
@@ -106,16 +113,16 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
         let target = self.target
         return try await withConnection("info") { c in
             var version = ""
-            for try await v in try await c.query("SHOW server_version", logger: logger).decode(String.self) { version = v }
+            for try await v in try await c.query("SHOW server_version", logger: pgLogger).decode(String.self) { version = v }
             var info = StoreInfo(backend: "postgresql", location: target.redacted, serverVersion: version,
                                  schemaVersion: 0, latestKnownVersion: Schema.latestVersion)
             var hasTable = false
-            for try await n in try await c.query("SELECT count(*) FROM pg_tables WHERE tablename = 'sniff_migrations' AND schemaname = current_schema()", logger: logger).decode(Int.self) {
+            for try await n in try await c.query("SELECT count(*) FROM pg_tables WHERE tablename = 'sniff_migrations' AND schemaname = current_schema()", logger: pgLogger).decode(Int.self) {
                 hasTable = n > 0
             }
             var applied: [Int: Int64] = [:]
             if hasTable {
-                for try await (v, at) in try await c.query("SELECT version, applied_at FROM sniff_migrations", logger: logger).decode((Int, Int64).self) {
+                for try await (v, at) in try await c.query("SELECT version, applied_at FROM sniff_migrations", logger: pgLogger).decode((Int, Int64).self) {
                     applied[v] = at
                 }
             }
@@ -130,14 +137,14 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
                         WHERE s.relname = \(t) OR s.relid IN (
                             SELECT i.inhrelid FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = \(t))
                         """
-                    for try await n in try await c.query(q, logger: logger).decode(Int64.self) { info.tables.append((t, n)) }
+                    for try await n in try await c.query(q, logger: pgLogger).decode(Int64.self) { info.tables.append((t, n)) }
                 }
                 for t in Schema.timeTables {
-                    let names = try await PostgresStore.partitionNames(c, table: t, logger: logger)
+                    let names = try await PostgresStore.partitionNames(c, table: t, logger: pgLogger)
                     let days = names.compactMap { PostgresStore.day(fromPartition: $0, table: t) }.sorted()
                     info.partitions.append((t, days.count, days.first.map(TimeText.dayName), days.last.map(TimeText.dayName)))
                 }
-                for try await s in try await c.query("SELECT pg_database_size(current_database())", logger: logger).decode(Int64.self) {
+                for try await s in try await c.query("SELECT pg_database_size(current_database())", logger: pgLogger).decode(Int64.self) {
                     info.sizeBytes = s
                 }
             }
@@ -164,7 +171,7 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
             SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
             JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = \(table)
             """
-        for try await n in try await c.query(q, logger: logger).decode(String.self) { out.append(n) }
+        for try await n in try await c.query(q, logger: pgLogger).decode(String.self) { out.append(n) }
         return out
     }
 
@@ -187,18 +194,18 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
             // DDL takes no parameters; the name and bounds are computed from integers here.
             let sql = "CREATE TABLE IF NOT EXISTS \(name) PARTITION OF \(table) FOR VALUES FROM (\(lo)) TO (\(hi))"
             let made: Bool = try await withConnection("create partition \(name)") { c in
-                try await PG.exec(c, "BEGIN", logger)
+                try await PG.exec(c, "BEGIN", pgLogger)
                 do {
-                    try await PG.exec(c, "SELECT pg_advisory_xact_lock(\(PostgresSchema.ddlLockKey))", logger)
-                    try await PG.exec(c, PostgresQuery(unsafeSQL: sql), logger)
-                    try await PG.exec(c, "COMMIT", logger)
+                    try await PG.exec(c, "SELECT pg_advisory_xact_lock(\(PostgresSchema.ddlLockKey))", pgLogger)
+                    try await PG.exec(c, PostgresQuery(unsafeSQL: sql), pgLogger)
+                    try await PG.exec(c, "COMMIT", pgLogger)
                     return true
                 } catch let e as PSQLError where e.serverInfo?[.sqlState] == "23514" {
                     // Rows of that day already sit in the default partition: keep using it.
-                    try? await PG.exec(c, "ROLLBACK", logger)
+                    try? await PG.exec(c, "ROLLBACK", pgLogger)
                     return false
                 } catch {
-                    try? await PG.exec(c, "ROLLBACK", logger)
+                    try? await PG.exec(c, "ROLLBACK", pgLogger)
                     throw error
                 }
             }
@@ -229,7 +236,7 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
         default: break
         }
         return try await withConnection("write \(batch.content.kindName) batch \(batch.id)") { c in
-            try await PG.exec(c, "BEGIN", logger)
+            try await PG.exec(c, "BEGIN", pgLogger)
             do {
                 let range = batch.timeRange
                 let now = Timestamp.now().totalNanoseconds
@@ -240,16 +247,16 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
                     ON CONFLICT DO NOTHING RETURNING 1
                     """
                 var inserted = false
-                for try await _ in try await c.query(mark, logger: logger) { inserted = true }
+                for try await _ in try await c.query(mark, logger: pgLogger) { inserted = true }
                 guard inserted else {
-                    try await PG.exec(c, "ROLLBACK", logger)
+                    try await PG.exec(c, "ROLLBACK", pgLogger)
                     return false
                 }
                 try await self.writeContent(batch, c)
-                try await PG.exec(c, "COMMIT", logger)
+                try await PG.exec(c, "COMMIT", pgLogger)
                 return true
             } catch {
-                try? await PG.exec(c, "ROLLBACK", logger)
+                try? await PG.exec(c, "ROLLBACK", pgLogger)
                 throw error
             }
         }
@@ -262,7 +269,7 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
         let prefix = CopyText.prefix(captureID: batch.captureID, sensor: batch.sensor)
         switch batch.content {
         case .capture(let i):
-            try await PG.exec(c, PostgresStore.upsertCapture(i), logger)
+            try await PG.exec(c, PostgresStore.upsertCapture(i), pgLogger)
         case .packets(let rows):
             try await copy(c, table: "packets", columns: Schema.packetColumns, count: rows.count) { out, k in
                 out.packet(rows[k], prefix: prefix)
@@ -283,7 +290,7 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
                     VALUES (\(batch.captureID), \(batch.sensor), \(a.id), \(a.ts), \(a.severity), \(Schema.severityLevel(a.severity)),
                             \(a.rule), \(a.kind), \(a.message), \(a.uid), \(hosts), \(Int64(clamping: a.suppressed)))
                     """
-                try await PG.exec(c, q, logger)
+                try await PG.exec(c, q, pgLogger)
             }
         }
     }
@@ -292,7 +299,7 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
     /// parses the previous one.
     private func copy(_ c: PostgresConnection, table: String, columns: [String], count: Int,
                       _ encode: (inout CopyText, Int) -> Void) async throws {
-        try await c.copyFrom(table: table, columns: columns, format: .text(.init()), logger: logger) { writer in
+        try await c.copyFrom(table: table, columns: columns, format: .text(.init()), logger: pgLogger) { writer in
             var out = CopyText()
             for k in 0..<count {
                 encode(&out, k)
@@ -335,16 +342,16 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
             report.partitionsCreated += try await ensurePartitions(t, days: [today, today + 1, today + 2])
         }
         guard let cutoff = retentionCutoff else { return report }
-        try await withConnection("retention") { c in
+        let dropped: [(String, String, Int64)] = try await withConnection("retention") { c in
+            var dropped: [(String, String, Int64)] = []
             for t in Schema.timeTables {
-                for name in try await PostgresStore.partitionNames(c, table: t, logger: logger) {
+                for name in try await PostgresStore.partitionNames(c, table: t, logger: pgLogger) {
                     guard let day = PostgresStore.day(fromPartition: name, table: t),
                           (day + 1) * PostgresStore.dayNanos <= cutoff,
                           name == PostgresStore.partitionName(t, day: day) else { continue }
                     // The name was rebuilt from the parsed day, so it is one of ours.
-                    try await PG.exec(c, PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(name)"), logger)
-                    report.partitionsDropped.append(name)
-                    lock.withLock { _ = knownPartitions.remove("\(t):\(day)") }
+                    try await PG.exec(c, PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(name)"), pgLogger)
+                    dropped.append((t, name, day))
                 }
             }
             for sql in ["DELETE FROM packets_default WHERE ts < $1", "DELETE FROM flows_default WHERE ts < $1",
@@ -353,9 +360,13 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
                         "DELETE FROM sniff_batches WHERE stored_at < $1 AND (last_ts IS NULL OR last_ts < $1)"] {
                 var b = PostgresBindings()
                 b.append(cutoff)
-                try await PG.exec(c, PostgresQuery(unsafeSQL: sql, binds: b), logger)
+                try await PG.exec(c, PostgresQuery(unsafeSQL: sql, binds: b), pgLogger)
             }
-            return ()
+            return dropped
+        }
+        for (t, name, day) in dropped {
+            report.partitionsDropped.append(name)
+            lock.withLock { _ = knownPartitions.remove("\(t):\(day)") }
         }
         return report
     }
@@ -373,7 +384,7 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
         let q = PostgresQuery(unsafeSQL: sql, binds: b)
         return try await withConnection(what) { c in
             var out: [PostgresRow] = []
-            for try await r in try await c.query(q, logger: logger) { out.append(r) }
+            for try await r in try await c.query(q, logger: pgLogger) { out.append(r) }
             return out
         }
     }
@@ -669,11 +680,13 @@ actor PGPool {
         return try await PostgresConnection.connect(configuration: try configuration(), id: nextID, logger: logger)
     }
 
-    func release(_ c: PostgresConnection, reusable: Bool) async {
+    func release(_ c: PostgresConnection, reusable: Bool) {
         if reusable && !closed && !c.isClosed && idle.count < 8 {
             idle.append(c)
         } else {
-            try? await c.close()
+            // Not awaited: closing a connection left mid-COPY by a dead server can wait
+            // forever, and the writer must not wait with it.
+            Task { try? await c.close() }
         }
     }
 
@@ -681,7 +694,7 @@ actor PGPool {
         closed = true
         let all = idle
         idle.removeAll()
-        for c in all { try? await c.close() }
+        for c in all { Task { try? await c.close() } }
     }
 
     private func configuration() throws -> PostgresConnection.Configuration {
@@ -709,3 +722,11 @@ actor PGPool {
         return config
     }
 }
+
+/// postgres-nio logs through swift-log; Sniff reports failures itself, so only its
+/// critical messages would be shown.
+let pgLogger: Logger = {
+    var l = Logger(label: "sniff.store")
+    l.logLevel = .critical
+    return l
+}()
