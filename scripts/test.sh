@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# Runs every test of Sniff. It starts what the tests need and stops it afterwards;
-# today that is nothing beyond the Swift toolchain, libpcap-dev and (optionally)
-# tcpdump/tshark, which .ci/run installs.
+# Runs every test of Sniff. It starts what the tests need and stops it afterwards:
+# a throwaway PostgreSQL for the storage tests; beyond that the Swift toolchain,
+# libpcap-dev, libsqlite3-dev and (optionally) tcpdump/tshark, which .ci/run installs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# PostgreSQL for the storage tests: initdb (as the postgres user when root) into a
+# temporary directory, a random free port, stopped on exit (scripts/pg-temp.sh). It
+# exports SNIFF_TEST_PG_URL; without server binaries the PostgreSQL suite is skipped.
+# shellcheck source=scripts/pg-temp.sh
+. scripts/pg-temp.sh
+if [ -z "${SNIFF_TEST_PG_URL:-}" ] && pg_temp_start; then trap pg_temp_stop EXIT; fi
 
 # Build first so that a compile error is reported on its own, then run every suite.
 # Swift Testing prints the closing summary line ("Test run with N tests ... passed").
