@@ -157,12 +157,16 @@ final class StoreRun {
         let url: String
 
         func check() throws {
+            // Lost rows cannot be replayed: a failure, not "try again later".
+            if report.lost { throw ExitCode(StoreRun.lostExitCode) }
             if !report.complete { throw ExitCode(StoreRun.incompleteExitCode) }
         }
     }
 
     /// Exit status when rows are left in the journal (EX_TEMPFAIL: try again later).
     static let incompleteExitCode: Int32 = 75
+    /// Exit status when rows were lost (the journal's disk was full).
+    static let lostExitCode: Int32 = 1
 
     /// Flushes the last rows (call after the flows were finished), waits for the
     /// writer and prints the final line: captured, stored, pending.
@@ -175,14 +179,18 @@ final class StoreRun {
         }
         let s = report.stats
         let captured = pipeline.totals.packetsSeen
-        var line = "sniff: store: \(captured) packets captured, \(s.packetsStored) stored, \(s.packetsPending) pending"
+        var line = "sniff: store: \(captured) packets captured, \(s.packetsStored) stored, \(s.packetsPending) pending, \(s.packetsLost) lost"
         if case .sample(let n) = consumer.policy { line += " (1 in \(n) kept)" }
         if case .none = consumer.policy { line += " (packets not kept; flows and traffic sums stored)" }
         if s.writeSeconds > 0 && s.rowsStored > 0 {
             line += "; \(s.rowsStored) rows in \(Int(s.writeSeconds * 1000)) ms of writing (\(Int(Double(s.rowsStored) / s.writeSeconds)) rows/s)"
         }
         Stderr.print(line)
-        if !report.complete {
+        if report.lost {
+            let why = s.lastJournalFailure ?? "the journal could not be written"
+            Stderr.print("sniff: store: error: \(s.packetsLost) packets (\(s.rowsLost) rows in \(s.batchesLost) batches) were lost, kept neither in memory nor in the journal \(options.journal): \(why)")
+        }
+        if s.journalBatches > 0 {
             let paths = report.journalPaths.joined(separator: ", ")
             Stderr.print("sniff: store: \(report.pendingBatches) batches could not be stored and are kept in \(paths); replay them with: sniff db replay --db '\(options.url.redacted)' \(report.journalPaths.joined(separator: " "))")
         }

@@ -41,12 +41,30 @@ final class Journal {
         }
         let fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw StoreError.journal("cannot create the journal \(path): \(String(cString: strerror(errno))); free disk space or pass --journal DIR")
+            throw failure(creating: true, path: path, errno: errno)
         }
         _ = flock(fd, LOCK_EX | LOCK_NB)
         let j = Journal(path: path, fd: fd, readOffset: magic.count, writeOffset: magic.count)
-        try j.writeAll(magic, at: 0)
+        do {
+            try j.writeAll(magic, at: 0)
+        } catch {
+            // A file without its magic would be refused as "not a Sniff journal" by the
+            // next run: leave nothing behind.
+            unlink(path)
+            throw error
+        }
         return j
+    }
+
+    /// A failed write or create, with the words a user looks for when the disk is full.
+    static func failure(creating: Bool, path: String, errno e: Int32) -> StoreError {
+        let reason = String(cString: strerror(e))
+        let verb = creating ? "create" : "write"
+        if e == ENOSPC || e == EDQUOT {
+            let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+            return StoreError.journal("the journal's disk is full: cannot \(verb) \(path) (\(reason)); free space in \(dir.isEmpty ? "/" : dir) or pass --journal DIR on a disk with room")
+        }
+        return StoreError.journal("cannot \(verb) the journal \(path): \(reason); check the directory or pass --journal DIR")
     }
 
     /// Opens a journal left by an earlier run; nil when another process holds it.
@@ -88,7 +106,14 @@ final class Journal {
         rec.uint32(Journal.fnv(w.bytes))
         rec.uint32(UInt32(batch.packetCount))
         rec.bytes.append(contentsOf: w.bytes)
-        try writeAll(rec.bytes, at: writeOffset)
+        do {
+            try writeAll(rec.bytes, at: writeOffset)
+        } catch {
+            // Cut the torn record off: the file stays a valid journal of the batches
+            // before it, and the blocks it took go back to the disk.
+            _ = ftruncate(fd, off_t(writeOffset))
+            throw error
+        }
         writeOffset += rec.bytes.count
         pendingRecords += 1
         pendingPackets += batch.packetCount
@@ -156,7 +181,7 @@ final class Journal {
             let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw StoreError.journal("cannot write the journal \(path): \(String(cString: strerror(errno))); free disk space")
+                throw Journal.failure(creating: false, path: path, errno: errno)
             }
             done += n
         }

@@ -13,6 +13,12 @@ import SniffCore
 /// retried with exponential backoff, reconnecting as needed. Batches carry ids that the
 /// store records with the rows, so a batch written twice (a commit whose answer was
 /// lost, a journal replayed after a crash) is stored once.
+///
+/// The one way to lose rows: the database is behind, memory is at its bound, and the
+/// journal cannot be written (its disk is full). Holding on in memory would trade a
+/// counted loss for an out-of-memory kill of the whole capture, so such a batch is
+/// dropped, counted (`packetsLost`, `rowsLost`) and logged; the capture goes on, and
+/// the journal is tried again with the next batch.
 public final class StoreWriter: @unchecked Sendable {
     public struct Configuration: Sendable {
         /// Rows kept in memory before batches spill to the journal.
@@ -48,6 +54,15 @@ public final class StoreWriter: @unchecked Sendable {
         public var memoryRows = 0
         public var journalBatches = 0
         public var journalPaths: [String] = []
+        /// Packet rows, rows of any kind, and batches dropped because neither memory
+        /// nor the journal could take them.
+        public var packetsLost: UInt64 = 0
+        public var rowsLost: UInt64 = 0
+        public var batchesLost: UInt64 = 0
+        /// Why the journal last refused a batch (nil once it takes writes again).
+        public var journalFailure: String? = nil
+        /// The last journal error of the run, kept for the final report.
+        public var lastJournalFailure: String? = nil
         public var failing = false
         public var lastError: String? = nil
         /// Seconds spent in successful writes (for rows/s).
@@ -62,7 +77,9 @@ public final class StoreWriter: @unchecked Sendable {
     public struct FinishReport: Sendable {
         public var stats: Stats
         /// True when every batch was stored.
-        public var complete: Bool { stats.packetsPending == 0 && stats.journalBatches == 0 && pendingBatches == 0 }
+        public var complete: Bool { stats.packetsPending == 0 && stats.journalBatches == 0 && pendingBatches == 0 && !lost }
+        /// True when some rows could be neither stored nor kept in the journal.
+        public var lost: Bool { stats.batchesLost > 0 }
         public var pendingBatches: Int
         /// Journals holding what could not be stored.
         public var journalPaths: [String]
@@ -91,7 +108,7 @@ public final class StoreWriter: @unchecked Sendable {
     private var waiter: CheckedContinuation<Void, Never>? = nil
     private var stats = Stats()
     private var task: Task<Void, Never>? = nil
-    private var journalError: String? = nil
+    private var lastLossLog: Int64 = 0
 
     public init(store: any PacketStore, configuration: Configuration = Configuration(), writerID: Int64? = nil) {
         self.store = store
@@ -153,7 +170,8 @@ public final class StoreWriter: @unchecked Sendable {
         resume?.resume()
     }
 
-    /// Appends to this run's journal (lock held).
+    /// Appends to this run's journal (lock held); past that, the batch is lost and
+    /// counted.
     private func spill(_ batch: StoreBatch) {
         do {
             if journal == nil {
@@ -162,16 +180,31 @@ public final class StoreWriter: @unchecked Sendable {
                 configuration.log("the database is behind; batches now go to the journal \(name)")
             }
             try journal!.append(batch)
+            // Quietly: a small batch that fits says little about the next big one, and
+            // the losses are reported at most every 30 s and at the end.
+            stats.journalFailure = nil
         } catch {
-            // The journal is the last resort: keep the batch in memory past the bound
-            // rather than drop it.
-            if journalError == nil {
-                journalError = "\(error)"
-                configuration.log("\(error); keeping batches in memory")
-            }
-            memory.append(Entry(batch: batch, submittedAt: Timestamp.now().totalNanoseconds))
-            memoryRows += batch.content.rowCount
-            memoryPackets += batch.packetCount
+            lose(batch, because: (error as? SniffError)?.userMessage ?? "\(error)")
+        }
+    }
+
+    /// Drops a batch that neither memory nor the journal can take (lock held). Never
+    /// silent: the first loss is logged as an error, later ones every 30 s, and the
+    /// counts reach the final report.
+    private func lose(_ batch: StoreBatch, because reason: String) {
+        stats.packetsLost &+= UInt64(batch.packetCount)
+        stats.rowsLost &+= UInt64(batch.content.rowCount)
+        stats.batchesLost &+= 1
+        let now = Timestamp.now().totalNanoseconds
+        stats.journalFailure = reason
+        if stats.lastJournalFailure == nil {
+            stats.lastJournalFailure = reason
+            lastLossLog = now
+            configuration.log("error: \(reason). Capture goes on, but batches that fit neither in memory (\(configuration.memoryLimitRows) rows) nor in the journal are lost and counted")
+        } else if now - lastLossLog >= 30_000_000_000 {
+            lastLossLog = now
+            stats.lastJournalFailure = reason
+            configuration.log("error: the journal still cannot take every batch (\(reason)); \(stats.packetsLost) packets (\(stats.rowsLost) rows) lost so far")
         }
     }
 
