@@ -23,28 +23,31 @@ public enum ExportFormat: String, Sendable, CaseIterable {
 /// Writes the packets that match a filter as CSV, NDJSON or an xlsx workbook, one page
 /// of 1000 rows at a time, so memory stays flat however many rows there are. The xlsx
 /// sheet is written to a temporary file first (a ZIP entry needs its size), then zipped
-/// and streamed.
+/// and streamed. pcap writes the kept bytes (`--store-raw`), oldest first; see
+/// `PcapLayout` for pcap or pcapng.
 public struct PacketExport: Sendable {
     public let store: any PacketStore
     public let query: PacketQuery
     public let format: ExportFormat
     public let limit: Int
+    /// pcap only: the file's layout, from `PcapLayout.plan` (made by `run` when nil).
+    public var pcapLayout: PcapLayout?
 
     /// Excel's last row is 1 048 576; one is the header.
     public static let xlsxRowLimit = 1_048_575
 
-    public init(store: any PacketStore, filter: TrafficFilter, format: ExportFormat, limit: Int) {
+    public init(store: any PacketStore, filter: TrafficFilter, format: ExportFormat, limit: Int, pcapLayout: PcapLayout? = nil) {
         self.store = store
+        self.pcapLayout = pcapLayout
         self.query = PacketQuery(filter: filter, cursor: nil, limit: PacketQuery.maximumLimit)
         self.format = format
         self.limit = format == .xlsx ? min(limit, Self.xlsxRowLimit) : limit
     }
 
-    /// Why this export cannot be made, or nil. The store keeps no packet bytes (its rows
-    /// hold decoded fields only), so pcap is never possible from a database.
-    public static func unavailable(_ format: ExportFormat) -> String? {
-        guard format == .pcap else { return nil }
-        return "this database holds decoded packet fields, not packet bytes, so it cannot rebuild a pcap; write one while capturing with -w FILE, or export csv, xlsx or ndjson"
+    /// pcap: what file the matching packets make, or `PcapUnavailable` when some were
+    /// stored without their bytes.
+    public static func pcapLayout(store: any PacketStore, filter: TrafficFilter) async throws -> PcapLayout {
+        try PcapLayout.plan(try await store.frameSummary(filter))
     }
 
     public static let columns = ["time", "src", "sport", "dst", "dport", "transport", "app", "len", "caplen", "flags",
@@ -70,7 +73,9 @@ public struct PacketExport: Sendable {
         case .xlsx:
             return try await XLSXWriter.write(self, output: write)
         case .pcap:
-            throw APIError(.conflict, Self.unavailable(.pcap)!, parameter: "format")
+            let layout: PcapLayout
+            if let l = pcapLayout { layout = l } else { layout = try await Self.pcapLayout(store: store, filter: query.filter) }
+            return try await PcapStream(layout: layout).write(self, output: write)
         }
     }
 
@@ -303,8 +308,15 @@ struct Exporter {
             rows = v
         }
         let filter = try TrafficFilter(parameters: p)
-        if let why = PacketExport.unavailable(format) { throw APIError(.conflict, why, parameter: "format") }
-        let export = PacketExport(store: store, filter: filter, format: format, limit: rows)
+        var layout: PcapLayout? = nil
+        if format == .pcap {
+            // Decided before the answer starts: a 409 when bytes are missing, and the
+            // file type (pcap or pcapng) for the headers.
+            do { layout = try await PacketExport.pcapLayout(store: store, filter: filter) } catch let e as PcapUnavailable {
+                throw APIError(.conflict, e.message, parameter: "format")
+            }
+        }
+        let export = PacketExport(store: store, filter: filter, format: format, limit: rows, pcapLayout: layout)
         // Ask for the first page now, so that a database error is a clean 503 rather
         // than a cut-off download.
         _ = try await store.packets(PacketQuery(filter: filter, cursor: nil, limit: 1))
@@ -320,8 +332,8 @@ struct Exporter {
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: [
-            .contentType: format.contentType,
-            .contentDisposition: "attachment; filename=\"sniff-packets.\(format.rawValue)\"",
+            .contentType: layout?.contentType ?? format.contentType,
+            .contentDisposition: "attachment; filename=\"sniff-packets.\(layout?.fileExtension ?? format.rawValue)\"",
             .cacheControl: "no-store",
         ], body: body)
     }

@@ -8,8 +8,26 @@ import SniffCore
 public enum SniffLogging {
     public static let components = ["capture", "decode", "store", "api", "ws", "feed"]
 
-    /// Call once, before any logger is made. Throws a sentence when the file cannot be opened.
+    /// Metadata of a record whose message the user already read on stderr (the CLI's
+    /// "sniff: store: ..." lines): kept in a --log-file, not repeated on stderr.
+    public static let shownOnStderr: Logger.Metadata = [shownKey: "stderr"]
+    static let shownKey = "shown"
+
+    private static let once = ConditionLock()
+    nonisolated(unsafe) private static var bootstrapped = false
+
+    /// Call before any logger is made; later calls do nothing (swift-log takes one
+    /// bootstrap per process, and a capture with --serve reaches this twice). Throws a
+    /// sentence when the file cannot be opened.
     public static func bootstrap(level: String, file: String?) throws {
+        try once.withLock {
+            guard !bootstrapped else { return }
+            try bootstrapOnce(level: level, file: file)
+            bootstrapped = true
+        }
+    }
+
+    private static func bootstrapOnce(level: String, file: String?) throws {
         guard let lvl = Logger.Level(rawValue: level.lowercased()) else {
             throw LoggingSetupError(message: "invalid --log-level '\(level)': valid values are trace, debug, info, notice, warning, error, critical")
         }
@@ -60,6 +78,8 @@ struct LineLogHandler: LogHandler {
     func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
         var all = metadata
         if let extra { all.merge(extra) { $1 } }
+        // The user read it on stderr already; a log file keeps it.
+        if all.removeValue(forKey: SniffLogging.shownKey) != nil && output.fd == 2 { return }
         let meta = all.isEmpty ? "" : " " + all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         let time = Timestamp.now().utcString(fractionDigits: 3)
         // One line per record: newlines inside a message (from a packet, say) are escaped.

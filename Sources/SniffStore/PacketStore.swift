@@ -47,6 +47,60 @@ public protocol PacketStore: AnyObject, Sendable {
     func captures(_ query: CaptureQuery) async throws -> [CaptureInfo]
     /// Row totals, the newest batch and the write lag.
     func stats() async throws -> StoreStats
+
+    // MARK: packet bytes (pcap export)
+
+    /// Per link type, the packets that match `filter` and how many of them kept their
+    /// bytes (`--store-raw`): what a pcap export needs to know before it starts.
+    func frameSummary(_ filter: TrafficFilter) async throws -> FrameSummary
+    /// The kept bytes of the packets that match `query.filter`, oldest first (the order
+    /// of a capture file), with keyset pagination; packets without bytes are left out.
+    func frames(_ query: PacketQuery) async throws -> FramePage
+}
+
+/// What the packets matching a filter hold, per link type.
+public struct FrameSummary: Sendable, Equatable {
+    public struct Link: Sendable, Equatable {
+        public var link: LinkType
+        public var packets: Int64
+        /// Packets whose bytes were kept.
+        public var withBytes: Int64
+        /// Largest captured length among them.
+        public var maxCaplen: Int64
+        public init(link: LinkType, packets: Int64, withBytes: Int64, maxCaplen: Int64) {
+            self.link = link; self.packets = packets; self.withBytes = withBytes; self.maxCaplen = maxCaplen
+        }
+    }
+    /// Sorted by link type number.
+    public var links: [Link]
+    public init(links: [Link]) { self.links = links.sorted { $0.link.rawValue < $1.link.rawValue } }
+
+    public var packets: Int64 { links.reduce(0) { $0 + $1.packets } }
+    public var withoutBytes: Int64 { links.reduce(0) { $0 + $1.packets - $1.withBytes } }
+}
+
+/// A page of kept packet bytes: one array for the page, each frame a range of it.
+public struct FramePage: Sendable {
+    public struct Frame: Sendable, Equatable {
+        /// Nanoseconds since the epoch.
+        public var ts: Int64
+        /// Length on the wire (the bytes kept may be fewer).
+        public var wireLength: UInt32
+        public var link: LinkType
+        public var offset: Int
+        public var count: Int
+        public init(ts: Int64, wireLength: UInt32, link: LinkType, offset: Int, count: Int) {
+            self.ts = ts; self.wireLength = wireLength; self.link = link; self.offset = offset; self.count = count
+        }
+    }
+    public var frames: [Frame] = []
+    public var bytes: [UInt8] = []
+    public var nextCursor: String? = nil
+    public init() {}
+
+    /// Frames per page: at most 256 × the 262 144-byte snaplen in memory, and usually
+    /// a few hundred kilobytes.
+    public static let pageSize = 256
 }
 
 /// One schema migration.

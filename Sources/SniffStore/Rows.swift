@@ -22,6 +22,9 @@ public struct PacketRow: Sendable, Equatable {
         public static let icmp = Fields(rawValue: 1 << 7)
         public static let dnsQuery = Fields(rawValue: 1 << 8)
         public static let flowUID = Fields(rawValue: 1 << 9)
+        /// The captured bytes are kept (`--store-raw`): `frameOffset`/`frameLength` in
+        /// the batch's `frames` on the way in; the `raw` column once stored.
+        public static let frame = Fields(rawValue: 1 << 10)
     }
 
     public var present: Fields = []
@@ -56,6 +59,11 @@ public struct PacketRow: Sendable, Equatable {
     public var dnsQuery: String? = nil
     /// The Zeek-style uid of the flow the packet belongs to ("C" and 17 base62 digits).
     public var flowUID: String? = nil
+    /// Where this row's captured bytes sit in its batch's `frames` (with `.frame`).
+    /// Offsets rather than an array per row, so that keeping bytes costs no allocation
+    /// per packet.
+    public var frameOffset: UInt32 = 0
+    public var frameLength: UInt32 = 0
 
     public init() {}
 
@@ -231,10 +239,21 @@ public struct StoreBatch: Sendable, Equatable {
     public var content: BatchContent
     /// Wall-clock time the batch was closed (nanoseconds): the start of its write lag.
     public var createdAt: Int64
+    /// Packet batches with `--store-raw`: the captured bytes of the rows that have
+    /// `.frame`, back to back (each row says where its own are). Empty otherwise.
+    public var frames: [UInt8]
 
-    public init(id: BatchID, sensor: String, captureID: Int64, content: BatchContent, createdAt: Int64? = nil) {
+    public init(id: BatchID, sensor: String, captureID: Int64, content: BatchContent, createdAt: Int64? = nil,
+                frames: [UInt8] = []) {
         self.id = id; self.sensor = sensor; self.captureID = captureID; self.content = content
         self.createdAt = createdAt ?? Timestamp.now().totalNanoseconds
+        self.frames = frames
+    }
+
+    /// True when `row`'s frame range lies inside `frames` (a decoded journal is checked
+    /// with this before any byte is read).
+    func frameInBounds(_ row: PacketRow) -> Bool {
+        !row.has(.frame) || UInt64(row.frameOffset) + UInt64(row.frameLength) <= UInt64(frames.count)
     }
 
     /// Packet rows in the batch (0 for other kinds): what "stored" and "pending" count.

@@ -31,6 +31,26 @@ struct SQLBuilder {
 
     var whereClause: String { conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ") }
 
+    /// The WHERE clause so far, with the conditions cleared and the bound values kept:
+    /// the next branch of a UNION numbers its parameters after this one's.
+    mutating func takeWhereClause() -> String {
+        defer { conditions.removeAll() }
+        return whereClause
+    }
+
+    /// Which part of an "either column" filter (`port`, or `ip` as one address) a
+    /// query reads. `whole` is the OR. A UNION ALL of `first` and `second` returns the
+    /// same rows, each once, and each branch is one index range in time order —
+    /// (sport, ts) then (dport, ts) — where the OR made SQLite and PostgreSQL collect
+    /// every matching row and sort them before taking a page.
+    enum Branch { case whole, first, second }
+
+    /// Whether `packetFilter` can be split into branches for `f`: a port, or an exact
+    /// address (a CIDR has no index to read in order).
+    static func canSplit(_ f: TrafficFilter) -> Bool {
+        f.port != nil || f.ip.map { $0.prefixLength == ($0.address.isIPv6 ? 128 : 32) } == true
+    }
+
     /// `column` equal to the address, or inside the network.
     mutating func address(_ column: String, _ net: IPNetwork) -> String {
         let full = net.prefixLength == (net.address.isIPv6 ? 128 : 32)
@@ -54,12 +74,29 @@ struct SQLBuilder {
         return dialect == .postgres ? "\(column) ILIKE \(p) ESCAPE '\\'" : "\(column) LIKE \(p) ESCAPE '\\'"
     }
 
-    /// The filters of packet queries.
-    mutating func packetFilter(_ f: TrafficFilter) {
-        if let n = f.ip { add("(\(address("src", n)) OR \(address("dst", n)))") }
+    /// The filters of packet queries; `branch` splits `port`, or else an exact `ip`.
+    mutating func packetFilter(_ f: TrafficFilter, branch: Branch = .whole) {
+        let splitPort = branch != .whole && f.port != nil
+        if let n = f.ip {
+            if branch == .whole || splitPort {
+                add("(\(address("src", n)) OR \(address("dst", n)))")
+            } else if branch == .first {
+                add(address("src", n))
+            } else {
+                // A packet from and to the address is the first branch's.
+                add(address("dst", n)); add("NOT (\(address("src", n)))")
+            }
+        }
         if let n = f.src { add(address("src", n)) }
         if let n = f.dst { add(address("dst", n)) }
-        if let p = f.port { let v = param(Int64(p)); add("(sport = \(v) OR dport = \(v))") }
+        if let p = f.port {
+            let v = param(Int64(p))
+            switch branch {
+            case .whole: add("(sport = \(v) OR dport = \(v))")
+            case .first: add("sport = \(v)")
+            case .second: add("dport = \(v)"); add("sport <> \(v)")
+            }
+        }
         if let p = f.sport { add("sport = \(param(Int64(p)))") }
         if let p = f.dport { add("dport = \(param(Int64(p)))") }
         if let t = f.transport { add(t == .none ? "transport IS NULL" : "transport = \(param(t.label))") }

@@ -6,6 +6,8 @@ enum Schema {
         Migration(version: 1, name: "captures, packets, batches"),
         Migration(version: 2, name: "flows, alerts"),
         Migration(version: 3, name: "traffic per second"),
+        Migration(version: 4, name: "packet bytes (--store-raw)"),
+        Migration(version: 5, name: "flows per second"),
     ]
     static var latestVersion: Int { migrations.last!.version }
 
@@ -14,6 +16,11 @@ enum Schema {
         "src", "dst", "proto", "transport", "sport", "dport", "seq", "ack", "tcp_flags", "tcp_window",
         "payload_len", "icmp_type", "icmp_code", "dns_query", "app", "flow_uid",
     ]
+
+    /// What the writers send for a packet: the columns above and the kept bytes
+    /// (`raw`, NULL without --store-raw). Reads name `raw` only when they need bytes, so
+    /// that pages of rows never load them.
+    static let packetWriteColumns = packetColumns + ["raw"]
 
     static let flowColumns = [
         "capture_id", "sensor", "ts", "last_ts", "uid", "orig_h", "orig_p", "resp_h", "resp_p", "proto", "ip_proto",
@@ -30,6 +37,19 @@ enum Schema {
     ]
 
     static let trafficColumns = ["capture_id", "sensor", "ts", "transport", "app", "packets", "bytes"]
+
+    /// Finished flows counted per second of their start, per IP protocol and app:
+    /// written with each batch of flows, so that the protocol summary reads a few rows
+    /// per second instead of every flow.
+    static let flowCountColumns = ["capture_id", "sensor", "ts", "ip_proto", "app", "flows"]
+
+    /// SQL for the start of `ts`'s second, rounding down for times before 1970 too (`%`
+    /// keeps the dividend's sign in SQLite and PostgreSQL).
+    static func secondOf(_ ts: String) -> String { "(\(ts) - ((\(ts) % 1000000000) + 1000000000) % 1000000000)" }
+
+    /// The backfill of `flow_counts` from the flows already stored.
+    static let flowCountBackfill = "INSERT INTO flow_counts (\(flowCountColumns.joined(separator: ", "))) "
+        + "SELECT capture_id, sensor, \(secondOf("ts")) AS second, ip_proto, app, count(*) FROM flows GROUP BY capture_id, sensor, second, ip_proto, app"
 
     static let captureCounters = [
         "packets_seen", "packets_matched", "bytes_seen", "packets_stored", "flows", "alerts",

@@ -112,6 +112,9 @@ struct CaptureCommand: ParsableCommand {
                 print(Interfaces.render(try Interfaces.list()), terminator: "")
                 return
             }
+            // Before anything logs: swift-log's default would write to stdout, where
+            // --json goes. --log-level and --log-file are the server's options.
+            try serveOptions.server.bootstrapLogging()
             // --serve stores (sniff.db unless --db) so that the API has data.
             var command = self
             if serveOptions.serve { command.storeOptions.store = true }

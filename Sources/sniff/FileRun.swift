@@ -21,7 +21,7 @@ struct FileRun {
             for iface in reader.interfaces { try bpf.compile(for: iface.link) }
             if reader.interfaces.isEmpty { try bpf.compile(for: .ethernet) }
         }
-        for w in reader.warnings { Stderr.print("sniff: warning: \(w)") }
+        for w in reader.warnings { ComponentLog.captureWarning(w) }
         var reported = reader.warnings.count
 
         let pipeline = PacketPipeline(filter: command.filters.packetFilter, bpf: bpf)
@@ -53,7 +53,10 @@ struct FileRun {
             }
         }
         progress.finish()
-        for w in reader.warnings.dropFirst(reported) { Stderr.print("sniff: warning: \(w)") }
+        let t = pipeline.totals
+        ComponentLog.captureLogger.info("read \(t.packetsSeen) packets (\(t.bytesSeen) bytes) from \(path == "-" ? "standard input" : path), \(t.packetsMatched) matched")
+        ComponentLog.decodeTotals(seen: t.packetsSeen, malformed: t.malformed, truncated: t.truncated, undecoded: t.undecoded)
+        for w in reader.warnings.dropFirst(reported) { ComponentLog.captureWarning(w) }
         reported = reader.warnings.count
         flowRun.finish()
         serving?.captureEnded("finished")
@@ -62,7 +65,7 @@ struct FileRun {
         serving?.serveUntilStopped()
         if let bpf, !bpf.failedLinkTypes.isEmpty {
             for (link, msg) in bpf.failedLinkTypes.sorted(by: { $0.key < $1.key }) {
-                Stderr.print("sniff: warning: the filter does not apply to link type \(LinkType(link).name): \(msg); those packets were skipped")
+                ComponentLog.captureWarning("the filter does not apply to link type \(LinkType(link).name): \(msg); those packets were skipped")
             }
         }
         if let runError { throw runError }

@@ -19,7 +19,7 @@ struct LiveRun {
         } else {
             guard let d = try Interfaces.defaultCaptureInterface() else { throw LiveCaptureError.noInterface }
             name = d.name
-            Stderr.print("sniff: no -i given; capturing on \(name), the first interface that is up and not a loopback")
+            ComponentLog.captureInfo("no -i given; capturing on \(name), the first interface that is up and not a loopback")
         }
         var options = LiveCapture.Options(interface: name)
         options.snaplen = Int32(command.snaplenValue)
@@ -29,7 +29,7 @@ struct LiveRun {
         options.filter = command.bpfExpression
         let capture = try LiveCapture(options)
         if let user = command.user { try Privileges.drop(to: user) }
-        Stderr.print("sniff: listening on \(name), link-type \(capture.link.name) (\(capture.link.rawValue)), snapshot length \(options.snaplen) bytes, buffer \(options.bufferMiB) MiB")
+        ComponentLog.captureInfo("listening on \(name), link-type \(capture.link.name) (\(capture.link.rawValue)), snapshot length \(options.snaplen) bytes, buffer \(options.bufferMiB) MiB")
 
         let queue = BatchQueue()
         let pipeline = PacketPipeline(filter: command.filters.packetFilter, bpf: nil)
@@ -104,6 +104,9 @@ struct LiveRun {
         if k.ifDropped > 0 { Stderr.print("\(k.ifDropped) packets dropped by interface") }
         Stderr.print("\(queue.sniffDropped) packets dropped by sniff")
         if t.skippedWhilePaused > 0 { Stderr.print("\(t.skippedWhilePaused) packets skipped while paused") }
+        ComponentLog.captureEnded("capture on \(name) ended: \(t.packetsSeen) captured, \(k.received) received by filter, \(k.dropped) dropped by kernel, \(k.ifDropped) by interface, \(queue.sniffDropped) by sniff",
+                                  dropped: k.dropped > 0 || k.ifDropped > 0 || queue.sniffDropped > 0)
+        ComponentLog.decodeTotals(seen: t.packetsSeen, malformed: t.malformed, truncated: t.truncated, undecoded: t.undecoded)
         if let runError { throw runError }
         if let e = queue.error {
             throw RuntimeFailure("capture on \(name) stopped: \(e). Outputs were flushed; if the interface went down, bring it up with: ip link set dev \(name) up")

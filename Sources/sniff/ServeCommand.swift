@@ -112,7 +112,7 @@ struct ExportCommand: ParsableCommand {
 
     func validate() throws {
         guard let f = ExportFormat(rawValue: format.lowercased()) else { throw ValidationError("invalid --format '\(format)': valid values are csv, xlsx, ndjson, pcap") }
-        if let why = PacketExport.unavailable(f) { throw ValidationError(why) }
+        _ = f
         do { _ = try TrafficFilter(parameters: parameters) } catch let e as StoreError { throw ValidationError(e.userMessage) }
         do { _ = try StoreURL(db) } catch let e as StoreError { throw ValidationError(e.userMessage) }
         if limit < 1 { throw ValidationError("invalid --limit \(limit): at least 1") }
@@ -120,8 +120,27 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         let store = StoreFactory.open(try StoreURL(db))
-        let export = PacketExport(store: store, filter: try TrafficFilter(parameters: parameters),
-                                  format: ExportFormat(rawValue: format.lowercased())!, limit: limit)
+        let filter = try TrafficFilter(parameters: parameters)
+        let exportFormat = ExportFormat(rawValue: format.lowercased())!
+        var layout: PcapLayout? = nil
+        if exportFormat == .pcap {
+            // Before the output file is created: a refusal leaves nothing behind.
+            do {
+                layout = try Blocking.run { try await PacketExport.pcapLayout(store: store, filter: filter) }
+            } catch let e as PcapUnavailable {
+                try? Blocking.run { await store.close() }
+                Stderr.print("sniff: cannot export pcap: \(e.message)")
+                throw ExitCode(1)
+            } catch let e as SniffError {
+                try? Blocking.run { await store.close() }
+                Stderr.print("sniff: \(e.userMessage)")
+                throw ExitCode(e.exitCode)
+            }
+            if case .pcapng(let links, _)? = layout {
+                Stderr.print("sniff: the packets have \(links.count) link types (\(links.map(\.name).joined(separator: ", "))), which a pcap cannot mix: writing pcapng")
+            }
+        }
+        let export = PacketExport(store: store, filter: filter, format: exportFormat, limit: limit, pcapLayout: layout)
         let fd: Int32 = o == "-" ? 1 : open(o, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             Stderr.print("sniff: cannot create \(o): \(String(cString: strerror(errno)))")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Logging
 import SniffCore
 import SniffDecode
 import SniffCapture
@@ -18,6 +19,9 @@ struct StoreOptions: ParsableArguments {
 
     @Option(name: .customLong("store-packets"), help: ArgumentHelp("Packets to store: all (default), none, or sample:N (one in N). Flows are always stored.", valueName: "all|none|sample:N"))
     var storePackets: String = "all"
+
+    @Flag(name: .customLong("store-raw"), help: "Also store each stored packet's captured bytes, so that `sniff export --format pcap` and /api/export?format=pcap can rebuild a capture (about the capture file's size again in the database).")
+    var storeRaw = false
 
     @Option(name: .customLong("sensor"), help: ArgumentHelp("Name stored with every row, to tell sensors apart in one database (default: the host name).", valueName: "NAME"))
     var sensor: String?
@@ -51,10 +55,14 @@ struct StoreOptions: ParsableArguments {
                 throw ValidationError("invalid --sensor: a name of 1 to 128 bytes without control characters")
             }
         }
+        if storeRaw, PacketPolicy(storePackets) == PacketPolicy.none {
+            throw ValidationError("--store-raw keeps the bytes of stored packets, and --store-packets none stores none: drop one of them")
+        }
         if !(storeTimeout >= 0) { throw ValidationError("invalid --store-timeout \(storeTimeout): it must be 0 or more seconds") }
         if storeMemory < 1 { throw ValidationError("invalid --store-memory \(storeMemory): it must be at least 1 row") }
         if !enabled {
-            let given = [(storePackets != "all", "--store-packets"), (sensor != nil, "--sensor"), (retention != nil, "--retention")]
+            let given = [(storePackets != "all", "--store-packets"), (storeRaw, "--store-raw"), (sensor != nil, "--sensor"),
+                         (retention != nil, "--retention")]
             if let (_, name) = given.first(where: { $0.0 }) {
                 throw ValidationError("\(name) applies to storage: add --store (SQLite sniff.db) or --db URL")
             }
@@ -102,7 +110,8 @@ final class StoreRun {
         config.memoryLimitRows = o.storeMemory
         config.journalDirectory = o.journal
         config.retentionNanos = o.retention.flatMap(RetentionText.nanoseconds)
-        config.log = { Stderr.print("sniff: store: \($0)") }
+        // Database trouble and recovery, journal spills and replays, retention.
+        config.log = { ComponentLog.store(.warning, $0) }
         writer = StoreWriter(store: store, configuration: config)
 
         var filters: [String] = []
@@ -117,7 +126,7 @@ final class StoreRun {
                                start: Timestamp.now().totalNanoseconds)
         info.filters = filters.joined(separator: "; ")
         consumer = StoreConsumer(writer: writer, capture: info, policy: PacketPolicy(o.storePackets) ?? .all,
-                                 format: flows.engine.format)
+                                 format: flows.engine.format, storeFrames: o.storeRaw)
         // Flows and alerts reach storage beside the other outputs.
         if let list = flows.table.observer as? FlowObserverList {
             list.observers.append(consumer)
@@ -127,10 +136,11 @@ final class StoreRun {
         if let sinks = flows.alertSinks as? AlertSinkList {
             sinks.sinks.append(consumer)
         } else {
-            Stderr.print("sniff: store: warning: alerts are not stored in this run (the alert sink takes no second receiver)")
+            ComponentLog.store(.warning, "warning: alerts are not stored in this run (the alert sink takes no second receiver)")
         }
         pipeline.consumers.append(consumer)
-        Stderr.print("sniff: storing in \(url.redacted) as sensor \(o.sensorName) (packets: \(consumer.policy), capture \(info.id))")
+        let storing = "storing in \(url.redacted) as sensor \(o.sensorName) (packets: \(consumer.policy)\(o.storeRaw ? " with their bytes" : ""), capture \(info.id))"
+        ComponentLog.say(ComponentLog.storeLogger, .info, "sniff: " + storing, message: storing)
         writer.start()
         consumer.start()
     }
@@ -175,7 +185,7 @@ final class StoreRun {
         // The first Ctrl-C ended the capture; a second one stops waiting for the database.
         Signals.stopRequested = 0
         let report = writer.finish(timeoutSeconds: options.storeTimeout, giveUp: { Signals.shouldStop }) { s in
-            Stderr.print("sniff: store: waiting for the database: \(s.packetsPending) packets pending (\(s.lastError ?? "writing")); Ctrl-C again to leave them in the journal")
+            ComponentLog.store(.notice, "waiting for the database: \(s.packetsPending) packets pending (\(s.lastError ?? "writing")); Ctrl-C again to leave them in the journal")
         }
         let s = report.stats
         let captured = pipeline.totals.packetsSeen
@@ -185,14 +195,14 @@ final class StoreRun {
         if s.writeSeconds > 0 && s.rowsStored > 0 {
             line += "; \(s.rowsStored) rows in \(Int(s.writeSeconds * 1000)) ms of writing (\(Int(Double(s.rowsStored) / s.writeSeconds)) rows/s)"
         }
-        Stderr.print(line)
+        ComponentLog.store(.info, String(line.dropFirst("sniff: store: ".count)))
         if report.lost {
             let why = s.lastJournalFailure ?? "the journal could not be written"
-            Stderr.print("sniff: store: error: \(s.packetsLost) packets (\(s.rowsLost) rows in \(s.batchesLost) batches) were lost, kept neither in memory nor in the journal \(options.journal): \(why)")
+            ComponentLog.store(.error, "error: \(s.packetsLost) packets (\(s.rowsLost) rows in \(s.batchesLost) batches) were lost, kept neither in memory nor in the journal \(options.journal): \(why)")
         }
         if s.journalBatches > 0 {
             let paths = report.journalPaths.joined(separator: ", ")
-            Stderr.print("sniff: store: \(report.pendingBatches) batches could not be stored and are kept in \(paths); replay them with: sniff db replay --db '\(options.url.redacted)' \(report.journalPaths.joined(separator: " "))")
+            ComponentLog.store(.warning, "\(report.pendingBatches) batches could not be stored and are kept in \(paths); replay them with: sniff db replay --db '\(options.url.redacted)' \(report.journalPaths.joined(separator: " "))")
         }
         let store = self.store
         try? Blocking.run { await store.close() }

@@ -66,7 +66,8 @@ struct LoadedDatabase: Sendable {
 }
 
 /// Loads captures through the same pipeline as `sniff -r FILE --db`.
-func loadDatabase(_ files: [URL], path: String, hub: LiveHub? = nil) async throws -> LoadedDatabase {
+/// `storeFrames` keeps the packets' bytes (`--store-raw`).
+func loadDatabase(_ files: [URL], path: String, hub: LiveHub? = nil, storeFrames: Bool = false) async throws -> LoadedDatabase {
     let url = "sqlite:" + path
     let store = StoreFactory.open(try StoreURL(url))
     try await store.migrate()
@@ -80,7 +81,7 @@ func loadDatabase(_ files: [URL], path: String, hub: LiveHub? = nil) async throw
         let format = FlowFormat()
         let consumer = StoreConsumer(writer: writer, capture: CaptureInfo(id: Int64.random(in: 1...Int64.max), sensor: "test",
                                                                           source: "file \(file.lastPathComponent)", start: Timestamp.now().totalNanoseconds),
-                                     policy: .all, format: format)
+                                     policy: .all, format: format, storeFrames: storeFrames)
         let sinks: [AlertSink] = [consumer] + (hub.map { [$0] } ?? [])
         let engine = AlertEngine(config: AlertConfig(), sink: AlertSinkList(sinks), format: format)
         let table = FlowTable(config: FlowTableConfig())

@@ -36,6 +36,19 @@ struct CopyText {
 
     mutating func text(_ s: String?) { if let s { text(s) } else { nullValue() } }
 
+    /// A bytea value in hex form. bytea's input is `\x` and two hex digits per byte;
+    /// COPY's text format then doubles the backslash.
+    mutating func bytea(_ bytes: UnsafeRawBufferPointer) {
+        sink.append("\\\\x" as StaticString)
+        let digits: StaticString = "0123456789abcdef"
+        digits.withUTF8Buffer { hex in
+            for b in bytes {
+                sink.append(hex[Int(b >> 4)])
+                sink.append(hex[Int(b & 0x0F)])
+            }
+        }
+    }
+
     /// Text known to need no escaping (names from fixed tables, addresses).
     @inline(__always) mutating func plain(_ s: StaticString) { sink.append(s) }
 
@@ -90,7 +103,7 @@ struct CopyText {
         if r.app != .unknown { sink.append(r.app.name) } else { nullValue() }
         tab()
         if r.has(.flowUID), let u = r.flowUID { text(u) } else { nullValue() }
-        newline()
+        // No newline: the caller adds the `raw` column and ends the line.
     }
 
     mutating func flow(_ f: FlowRow, prefix: [UInt8]) {

@@ -108,6 +108,22 @@ enum PostgresSchema {
                 "CREATE TABLE traffic_default PARTITION OF traffic DEFAULT",
                 "CREATE INDEX traffic_ts ON traffic (ts)",
             ]
+        case 4:
+            // Nullable, no default: a catalog change only, on every partition. EXTERNAL:
+            // packet bytes hardly compress, so large ones are not worth trying.
+            return ["ALTER TABLE packets ADD COLUMN raw bytea",
+                    "ALTER TABLE packets ALTER COLUMN raw SET STORAGE EXTERNAL"]
+        case 5:
+            // A few rows per second: not partitioned; retention deletes by ts.
+            return [
+                """
+                CREATE TABLE flow_counts (
+                    capture_id bigint NOT NULL, sensor text NOT NULL, ts bigint NOT NULL,
+                    ip_proto smallint NOT NULL, app text NOT NULL, flows bigint NOT NULL)
+                """,
+                "CREATE INDEX flow_counts_ts ON flow_counts (ts)",
+                Schema.flowCountBackfill,
+            ]
         default:
             return []
         }

@@ -271,12 +271,28 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
         case .capture(let i):
             try await PG.exec(c, PostgresStore.upsertCapture(i), pgLogger)
         case .packets(let rows):
-            try await copy(c, table: "packets", columns: Schema.packetColumns, count: rows.count) { out, k in
-                out.packet(rows[k], prefix: prefix)
+            try await copy(c, table: "packets", columns: Schema.packetWriteColumns, count: rows.count) { out, k in
+                let r = rows[k]
+                out.packet(r, prefix: prefix)
+                out.tab()
+                if r.has(.frame), batch.frameInBounds(r) {
+                    batch.frames.withUnsafeBytes { f in
+                        out.bytea(UnsafeRawBufferPointer(rebasing: f[Int(r.frameOffset)..<(Int(r.frameOffset) + Int(r.frameLength))]))
+                    }
+                } else {
+                    out.nullValue()
+                }
+                out.newline()
             }
         case .flows(let rows):
             try await copy(c, table: "flows", columns: Array(Schema.flowColumns), count: rows.count) { out, k in
                 out.flow(rows[k], prefix: prefix)
+            }
+            let counts = FlowCounts.count(rows)
+            try await copy(c, table: "flow_counts", columns: Schema.flowCountColumns, count: counts.count) { out, k in
+                out.sink.bytes.append(contentsOf: prefix)
+                out.int(counts[k].key.second); out.tab(); out.uint(UInt64(counts[k].key.ipProto)); out.tab()
+                out.text(counts[k].key.app); out.tab(); out.int(counts[k].flows); out.newline()
             }
         case .traffic(let rows):
             try await copy(c, table: "traffic", columns: Schema.trafficColumns, count: rows.count) { out, k in
@@ -355,7 +371,8 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
                 }
             }
             for sql in ["DELETE FROM packets_default WHERE ts < $1", "DELETE FROM flows_default WHERE ts < $1",
-                        "DELETE FROM traffic_default WHERE ts < $1", "DELETE FROM alerts WHERE ts < $1",
+                        "DELETE FROM traffic_default WHERE ts < $1", "DELETE FROM flow_counts WHERE ts < $1",
+                        "DELETE FROM alerts WHERE ts < $1",
                         "DELETE FROM captures WHERE end_ns IS NOT NULL AND end_ns < $1",
                         "DELETE FROM sniff_batches WHERE stored_at < $1 AND (last_ts IS NULL OR last_ts < $1)"] {
                 var b = PostgresBindings()
@@ -391,21 +408,33 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
 
     static let packetSelect = "SELECT " + Schema.packetColumns.map { col -> String in
         switch col {
-        case "src", "dst": return "host(\(col))"
-        case "eth_src", "eth_dst": return "\(col)::text"
+        // Named, so that a UNION of two such selects has one column per name.
+        case "src", "dst": return "host(\(col)) AS \(col)"
+        case "eth_src", "eth_dst": return "\(col)::text AS \(col)"
         default: return col
         }
     }.joined(separator: ", ") + " FROM packets"
 
     public func packets(_ q: PacketQuery) async throws -> Page<StoredPacket> {
         let cursor = try Cursor.parse(q.cursor, kind: "p", count: 3)
-        var b = SQLBuilder(.postgres)
-        b.packetFilter(q.filter)
-        if let cursor {
-            b.add("(ts, capture_id, n) < (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])), \(b.param(cursor.values[2])))")
-        }
         let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
-        let sql = Self.packetSelect + b.whereClause + " ORDER BY ts DESC, capture_id DESC, n DESC LIMIT \(limit + 1)"
+        let order = " ORDER BY ts DESC, capture_id DESC, n DESC LIMIT \(limit + 1)"
+        var b = SQLBuilder(.postgres)
+        func clause(_ branch: SQLBuilder.Branch) -> String {
+            b.packetFilter(q.filter, branch: branch)
+            if let cursor {
+                b.add("(ts, capture_id, n) < (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])), \(b.param(cursor.values[2])))")
+            }
+            return b.takeWhereClause()
+        }
+        let sql: String
+        if SQLBuilder.canSplit(q.filter) {
+            // Two index ranges read newest first, each stopped at a page; see SQLBuilder.Branch.
+            let first = clause(.first), second = clause(.second)
+            sql = "SELECT * FROM (\(Self.packetSelect)\(first)\(order)) AS a UNION ALL SELECT * FROM (\(Self.packetSelect)\(second)\(order)) AS b" + order
+        } else {
+            sql = Self.packetSelect + clause(.whole) + order
+        }
         let rows = try await rows("packets", sql, b.binds).map { try PostgresStore.readPacket(PGCells($0)) }
         let more = rows.count > limit
         let page = Array(rows.prefix(limit))
@@ -454,6 +483,47 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
         if let u = try c.text(27) { r.flowUID = u; f.insert(.flowUID) }
         r.present = f
         return StoredPacket(sensor: sensor, captureID: captureID, row: r)
+    }
+
+    public func frameSummary(_ filter: TrafficFilter) async throws -> FrameSummary {
+        var b = SQLBuilder(.postgres)
+        b.packetFilter(filter)
+        let sql = "SELECT link, count(*), count(raw), max(caplen) FROM packets" + b.whereClause + " GROUP BY link"
+        let links = try await rows("frame summary", sql, b.binds).map {
+            let c = PGCells($0)
+            return FrameSummary.Link(link: RowNames.link(try c.text(0) ?? ""), packets: try c.int(1) ?? 0,
+                                     withBytes: try c.int(2) ?? 0, maxCaplen: try c.int(3) ?? 0)
+        }
+        return FrameSummary(links: links)
+    }
+
+    public func frames(_ q: PacketQuery) async throws -> FramePage {
+        let cursor = try Cursor.parse(q.cursor, kind: "r", count: 3)
+        var b = SQLBuilder(.postgres)
+        b.packetFilter(q.filter)
+        b.add("raw IS NOT NULL")
+        if let cursor {
+            b.add("(ts, capture_id, n) > (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])), \(b.param(cursor.values[2])))")
+        }
+        let limit = min(max(q.limit, 1), FramePage.pageSize)
+        let sql = "SELECT ts, capture_id, n, len, link, raw FROM packets" + b.whereClause + " ORDER BY ts, capture_id, n LIMIT \(limit + 1)"
+        var page = FramePage()
+        var last: [Int64] = []
+        for row in try await rows("frames", sql, b.binds) {
+            let c = PGCells(row)
+            guard page.frames.count < limit else {
+                page.nextCursor = Cursor(kind: "r", values: last).text
+                break
+            }
+            let ts = try c.int(0) ?? 0
+            last = [ts, try c.int(1) ?? 0, try c.int(2) ?? 0]
+            let bytes = try c.row[5].decode(ByteBuffer.self)
+            let n = bytes.readableBytes
+            page.frames.append(FramePage.Frame(ts: ts, wireLength: UInt32(clamping: try c.int(3) ?? 0),
+                                               link: RowNames.link(try c.text(4) ?? ""), offset: page.bytes.count, count: n))
+            bytes.withUnsafeReadableBytes { page.bytes.append(contentsOf: $0) }
+        }
+        return page
     }
 
     static let flowSelect = "SELECT id, " + Schema.flowColumns.map { col -> String in
@@ -519,13 +589,24 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
             let c = PGCells($0)
             return (try c.text(0) ?? "unknown", UInt64(clamping: try c.int(1) ?? 0), UInt64(clamping: try c.int(2) ?? 0))
         }
-        let flowsByProto = try await rows("summary", "SELECT ip_proto, count(*) FROM flows\(w) GROUP BY ip_proto", b.binds).map {
-            let c = PGCells($0)
-            return (UInt8(truncatingIfNeeded: try c.int(0) ?? 0), UInt64(clamping: try c.int(1) ?? 0))
-        }
-        let flowsByApp = try await rows("summary", "SELECT app, count(*) FROM flows\(w) GROUP BY app", b.binds).map {
-            let c = PGCells($0)
-            return (try c.text(0) ?? "unknown", UInt64(clamping: try c.int(1) ?? 0))
+        // Flows: whole seconds from flow_counts, the ends of the range from flows.
+        let plan = FlowCounts.plan(range)
+        var sources: [(table: String, count: String, range: RangeQuery)] = plan.edges.map { ("flows", "count(*)", $0) }
+        if let r = plan.counts { sources.append(("flow_counts", "SUM(flows)::bigint", r)) }
+        var flowsByProto: [(UInt8, UInt64)] = []
+        var flowsByApp: [(String, UInt64)] = []
+        for s in sources {
+            var fb = SQLBuilder(.postgres)
+            fb.rangeFilter(s.range.asFilter, ts: "ts")
+            let fw = fb.whereClause
+            flowsByProto += try await rows("summary", "SELECT ip_proto, \(s.count) FROM \(s.table)\(fw) GROUP BY ip_proto", fb.binds).map {
+                let c = PGCells($0)
+                return (UInt8(truncatingIfNeeded: try c.int(0) ?? 0), UInt64(clamping: try c.int(1) ?? 0))
+            }
+            flowsByApp += try await rows("summary", "SELECT app, \(s.count) FROM \(s.table)\(fw) GROUP BY app", fb.binds).map {
+                let c = PGCells($0)
+                return (try c.text(0) ?? "unknown", UInt64(clamping: try c.int(1) ?? 0))
+            }
         }
         return SummaryAssembler.assemble(byTransport: byTransport, byApp: byApp, flowsByProto: flowsByProto, flowsByApp: flowsByApp)
     }

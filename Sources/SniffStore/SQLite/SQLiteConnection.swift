@@ -100,6 +100,16 @@ final class SQLiteStatement {
         sqlite3_bind_text(stmt, i, p.assumingMemoryBound(to: CChar.self), Int32(count), sniff_sqlite_static())
     }
 
+    /// Binds bytes as a BLOB that stay valid until the next `step` (no copy).
+    @inline(__always) func bindBlobStatic(_ i: Int32, _ p: UnsafeRawBufferPointer) {
+        // A zero-length buffer may have no address, which SQLite would take for NULL.
+        if let base = p.baseAddress, p.count > 0 {
+            sqlite3_bind_blob(stmt, i, base, Int32(p.count), sniff_sqlite_static())
+        } else {
+            sqlite3_bind_zeroblob(stmt, i, 0)
+        }
+    }
+
     func bind(_ i: Int32, _ s: String) {
         sqlite3_bind_text(stmt, i, s, -1, sniff_sqlite_transient())
     }
@@ -150,6 +160,14 @@ final class SQLiteStatement {
     }
 
     func optionalText(_ c: Int32) -> String? { isNull(c) ? nil : text(c) }
+
+    /// A BLOB column's bytes, valid until the next `step` or column call.
+    func blob(_ c: Int32) -> UnsafeRawBufferPointer {
+        let p = sqlite3_column_blob(stmt, c)
+        let n = Int(sqlite3_column_bytes(stmt, c))
+        guard let p, n > 0 else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: p, count: n)
+    }
 }
 
 /// SQL functions Sniff adds to SQLite: `sniff_in_network(address_text, cidr_text)`.

@@ -90,6 +90,19 @@ enum SQLiteSchema {
                 """,
                 "CREATE INDEX traffic_ts ON traffic (ts)",
             ]
+        case 4:
+            // Nullable, no default: adding it rewrites nothing.
+            return ["ALTER TABLE packets ADD COLUMN raw BLOB"]
+        case 5:
+            return [
+                """
+                CREATE TABLE flow_counts (
+                    capture_id INTEGER NOT NULL, sensor TEXT NOT NULL, ts INTEGER NOT NULL,
+                    ip_proto INTEGER NOT NULL, app TEXT NOT NULL, flows INTEGER NOT NULL)
+                """,
+                "CREATE INDEX flow_counts_ts ON flow_counts (ts)",
+                Schema.flowCountBackfill,
+            ]
         default:
             return []
         }

@@ -162,8 +162,8 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         try st.run()
     }
 
-    static let insertPacketSQL = "INSERT INTO packets (\(Schema.packetColumns.joined(separator: ", "))) VALUES ("
-        + (1...Schema.packetColumns.count).map { "?\($0)" }.joined(separator: ", ") + ")"
+    static let insertPacketSQL = "INSERT INTO packets (\(Schema.packetWriteColumns.joined(separator: ", "))) VALUES ("
+        + (1...Schema.packetWriteColumns.count).map { "?\($0)" }.joined(separator: ", ") + ")"
 
     /// The hot loop: text columns are rendered into one scratch buffer and bound
     /// without copies; integers bound directly; bindings that do not change (capture,
@@ -177,50 +177,58 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         var starts = [Int](repeating: -1, count: 9)
         var ends = [Int](repeating: 0, count: 9)
         let textParams: [Int32] = [8, 9, 10, 13, 14, 16, 26, 27, 28]
-        for r in rows {
-            s.removeAll()
-            @inline(__always) func mark(_ k: Int, _ body: (inout ByteSink) -> Void) {
-                starts[k] = s.count
-                body(&s)
-                ends[k] = s.count
-            }
-            mark(0) { $0.append(r.link.name) }
-            if r.has(.ethSrc) { mark(1) { r.ethSrc.write(into: &$0) } } else { starts[1] = -1 }
-            if r.has(.ethDst) { mark(2) { r.ethDst.write(into: &$0) } } else { starts[2] = -1 }
-            if r.has(.ip) {
-                mark(3) { r.src.write(into: &$0) }
-                mark(4) { r.dst.write(into: &$0) }
-            } else {
-                starts[3] = -1; starts[4] = -1
-            }
-            if let t = r.transport.name { mark(5) { $0.append(t) } } else { starts[5] = -1 }
-            if r.has(.dnsQuery), let q = r.dnsQuery { mark(6) { $0.append(q) } } else { starts[6] = -1 }
-            if r.app != .unknown { mark(7) { $0.append(r.app.name) } } else { starts[7] = -1 }
-            if r.has(.flowUID), let u = r.flowUID { mark(8) { $0.append(u) } } else { starts[8] = -1 }
-
-            st.bind(3, Int64(r.n)); st.bind(4, r.ts); st.bind(5, Int64(r.len)); st.bind(6, Int64(r.caplen))
-            st.bind(7, Int64(r.iface))
-            if r.has(.vlan) { st.bind(11, Int64(r.vlan)) } else { st.bindNull(11) }
-            if r.has(.ip) {
-                st.bind(12, Int64(r.ipVersion)); st.bind(15, Int64(r.proto))
-            } else {
-                st.bindNull(12); st.bindNull(15)
-            }
-            if r.has(.ports) { st.bind(17, Int64(r.sport)); st.bind(18, Int64(r.dport)) } else { st.bindNull(17); st.bindNull(18) }
-            if r.has(.tcp) {
-                st.bind(19, Int64(r.seq)); st.bind(20, Int64(r.ack)); st.bind(21, Int64(r.tcpFlags)); st.bind(22, Int64(r.window))
-            } else {
-                st.bindNull(19); st.bindNull(20); st.bindNull(21); st.bindNull(22)
-            }
-            if r.has(.payloadLen) { st.bind(23, Int64(r.payloadLen)) } else { st.bindNull(23) }
-            if r.has(.icmp) { st.bind(24, Int64(r.icmpType)); st.bind(25, Int64(r.icmpCode)) } else { st.bindNull(24); st.bindNull(25) }
-            try s.bytes.withUnsafeBytes { raw in
-                for k in 0..<9 {
-                    if starts[k] < 0 { st.bindNull(textParams[k]) } else {
-                        st.bindStatic(textParams[k], raw.baseAddress! + starts[k], ends[k] - starts[k])
-                    }
+        let rawParam = Int32(Schema.packetWriteColumns.count)
+        try batch.frames.withUnsafeBytes { frames in
+            for r in rows {
+                s.removeAll()
+                @inline(__always) func mark(_ k: Int, _ body: (inout ByteSink) -> Void) {
+                    starts[k] = s.count
+                    body(&s)
+                    ends[k] = s.count
                 }
-                try st.run()
+                mark(0) { $0.append(r.link.name) }
+                if r.has(.ethSrc) { mark(1) { r.ethSrc.write(into: &$0) } } else { starts[1] = -1 }
+                if r.has(.ethDst) { mark(2) { r.ethDst.write(into: &$0) } } else { starts[2] = -1 }
+                if r.has(.ip) {
+                    mark(3) { r.src.write(into: &$0) }
+                    mark(4) { r.dst.write(into: &$0) }
+                } else {
+                    starts[3] = -1; starts[4] = -1
+                }
+                if let t = r.transport.name { mark(5) { $0.append(t) } } else { starts[5] = -1 }
+                if r.has(.dnsQuery), let q = r.dnsQuery { mark(6) { $0.append(q) } } else { starts[6] = -1 }
+                if r.app != .unknown { mark(7) { $0.append(r.app.name) } } else { starts[7] = -1 }
+                if r.has(.flowUID), let u = r.flowUID { mark(8) { $0.append(u) } } else { starts[8] = -1 }
+
+                st.bind(3, Int64(r.n)); st.bind(4, r.ts); st.bind(5, Int64(r.len)); st.bind(6, Int64(r.caplen))
+                st.bind(7, Int64(r.iface))
+                if r.has(.vlan) { st.bind(11, Int64(r.vlan)) } else { st.bindNull(11) }
+                if r.has(.ip) {
+                    st.bind(12, Int64(r.ipVersion)); st.bind(15, Int64(r.proto))
+                } else {
+                    st.bindNull(12); st.bindNull(15)
+                }
+                if r.has(.ports) { st.bind(17, Int64(r.sport)); st.bind(18, Int64(r.dport)) } else { st.bindNull(17); st.bindNull(18) }
+                if r.has(.tcp) {
+                    st.bind(19, Int64(r.seq)); st.bind(20, Int64(r.ack)); st.bind(21, Int64(r.tcpFlags)); st.bind(22, Int64(r.window))
+                } else {
+                    st.bindNull(19); st.bindNull(20); st.bindNull(21); st.bindNull(22)
+                }
+                if r.has(.payloadLen) { st.bind(23, Int64(r.payloadLen)) } else { st.bindNull(23) }
+                if r.has(.icmp) { st.bind(24, Int64(r.icmpType)); st.bind(25, Int64(r.icmpCode)) } else { st.bindNull(24); st.bindNull(25) }
+                if r.has(.frame), batch.frameInBounds(r) {
+                    st.bindBlobStatic(rawParam, UnsafeRawBufferPointer(rebasing: frames[Int(r.frameOffset)..<(Int(r.frameOffset) + Int(r.frameLength))]))
+                } else {
+                    st.bindNull(rawParam)
+                }
+                try s.bytes.withUnsafeBytes { raw in
+                    for k in 0..<9 {
+                        if starts[k] < 0 { st.bindNull(textParams[k]) } else {
+                            st.bindStatic(textParams[k], raw.baseAddress! + starts[k], ends[k] - starts[k])
+                        }
+                    }
+                    try st.run()
+                }
             }
         }
     }
@@ -248,7 +256,15 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
             int(Int64(clamping: f.totalBytes)); int(Int64(clamping: f.totalPackets))
             try st.run()
         }
+        let counts = try c.cached(insertFlowCountSQL)
+        counts.bind(1, batch.captureID); counts.bind(2, batch.sensor)
+        for (k, n) in FlowCounts.count(rows) {
+            counts.bind(3, k.second); counts.bind(4, Int64(k.ipProto)); counts.bind(5, k.app); counts.bind(6, n)
+            try counts.run()
+        }
     }
+
+    static let insertFlowCountSQL = "INSERT INTO flow_counts (\(Schema.flowCountColumns.joined(separator: ", "))) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
 
     static let insertAlertSQL = "INSERT INTO alerts (\(Schema.alertColumns.joined(separator: ", "))) VALUES ("
         + (1...Schema.alertColumns.count).map { "?\($0)" }.joined(separator: ", ") + ")"
@@ -286,7 +302,7 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         return try await writer.run { c in
             var report = MaintenanceReport()
             // In slices, so that a long delete never holds the write lock for long.
-            for table in ["packets", "flows", "traffic", "alerts"] {
+            for table in ["packets", "flows", "flow_counts", "traffic", "alerts"] {
                 while true {
                     try c.exec("BEGIN IMMEDIATE")
                     do {
@@ -320,11 +336,22 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
 
     public func packets(_ q: PacketQuery) async throws -> Page<StoredPacket> {
         let cursor = try Cursor.parse(q.cursor, kind: "p", count: 2)
-        var b = SQLBuilder(.sqlite)
-        b.packetFilter(q.filter)
-        if let cursor { b.add("(ts, id) < (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])))") }
         let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
-        let sql = Self.packetSelect + b.whereClause + " ORDER BY ts DESC, id DESC LIMIT \(limit + 1)"
+        let order = " ORDER BY ts DESC, id DESC LIMIT \(limit + 1)"
+        var b = SQLBuilder(.sqlite)
+        func clause(_ branch: SQLBuilder.Branch) -> String {
+            b.packetFilter(q.filter, branch: branch)
+            if let cursor { b.add("(ts, id) < (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])))") }
+            return b.takeWhereClause()
+        }
+        let sql: String
+        if SQLBuilder.canSplit(q.filter) {
+            // Two index ranges read newest first, each stopped at a page; see Branch.
+            let first = clause(.first), second = clause(.second)
+            sql = "SELECT * FROM (\(Self.packetSelect)\(first)\(order)) AS a UNION ALL SELECT * FROM (\(Self.packetSelect)\(second)\(order)) AS b" + order
+        } else {
+            sql = Self.packetSelect + clause(.whole) + order
+        }
         let binds = b.binds
         let rows = try await reader.run { c in
             try c.query(sql, binds) { st in (st.int64(0), SQLiteStore.readPacket(st, from: 1)) }
@@ -378,6 +405,49 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         return StoredPacket(sensor: sensor, captureID: captureID, row: r)
     }
 
+    public func frameSummary(_ filter: TrafficFilter) async throws -> FrameSummary {
+        var b = SQLBuilder(.sqlite)
+        b.packetFilter(filter)
+        let sql = "SELECT link, count(*), count(raw), max(caplen) FROM packets" + b.whereClause + " GROUP BY link"
+        let binds = b.binds
+        let links = try await reader.run { c in
+            try c.query(sql, binds) {
+                FrameSummary.Link(link: RowNames.link($0.text(0)), packets: $0.int64(1), withBytes: $0.int64(2), maxCaplen: $0.int64(3))
+            }
+        }
+        return FrameSummary(links: links)
+    }
+
+    public func frames(_ q: PacketQuery) async throws -> FramePage {
+        let cursor = try Cursor.parse(q.cursor, kind: "r", count: 2)
+        var b = SQLBuilder(.sqlite)
+        b.packetFilter(q.filter)
+        b.add("raw IS NOT NULL")
+        if let cursor { b.add("(ts, id) > (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])))") }
+        let limit = min(max(q.limit, 1), FramePage.pageSize)
+        let sql = "SELECT id, ts, len, link, raw FROM packets" + b.whereClause + " ORDER BY ts, id LIMIT \(limit + 1)"
+        let binds = b.binds
+        return try await reader.run { c in
+            let st = try c.prepare(sql)
+            try st.bind(binds)
+            var page = FramePage()
+            var last: (Int64, Int64) = (0, 0)
+            while try st.step() {
+                guard page.frames.count < limit else {
+                    page.nextCursor = Cursor(kind: "r", values: [last.0, last.1]).text
+                    break
+                }
+                let ts = st.int64(1)
+                last = (ts, st.int64(0))
+                let bytes = st.blob(4)
+                page.frames.append(FramePage.Frame(ts: ts, wireLength: UInt32(clamping: st.int64(2)), link: RowNames.link(st.text(3)),
+                                                   offset: page.bytes.count, count: bytes.count))
+                page.bytes.append(contentsOf: bytes)
+            }
+            return page
+        }
+    }
+
     static let flowSelect = "SELECT id, " + Schema.flowColumns.joined(separator: ", ") + " FROM flows"
 
     public func flows(_ q: FlowQuery) async throws -> Page<StoredFlow> {
@@ -429,6 +499,22 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         var b = SQLBuilder(.sqlite)
         b.rangeFilter(range.asFilter, ts: "ts")
         let w = b.whereClause, binds = b.binds
+        // Flows: whole seconds from flow_counts, the ends of the range from flows.
+        let plan = FlowCounts.plan(range)
+        var counted: [(sql: String, binds: [SQLValue])] = []
+        if let r = plan.counts {
+            var cb = SQLBuilder(.sqlite)
+            cb.rangeFilter(r.asFilter, ts: "ts")
+            counted.append(("SELECT ip_proto, SUM(flows) FROM flow_counts\(cb.whereClause) GROUP BY ip_proto", cb.binds))
+            counted.append(("SELECT app, SUM(flows) FROM flow_counts\(cb.whereClause) GROUP BY app", cb.binds))
+        }
+        for r in plan.edges {
+            var eb = SQLBuilder(.sqlite)
+            eb.rangeFilter(r.asFilter, ts: "ts")
+            counted.append(("SELECT ip_proto, count(*) FROM flows\(eb.whereClause) GROUP BY ip_proto", eb.binds))
+            counted.append(("SELECT app, count(*) FROM flows\(eb.whereClause) GROUP BY app", eb.binds))
+        }
+        let flowQueries = counted
         return try await reader.run { c in
             let byTransport = try c.query("SELECT transport, SUM(packets), SUM(bytes) FROM traffic\(w) GROUP BY transport", binds) {
                 ($0.optionalText(0) ?? "none", UInt64(clamping: $0.int64(1)), UInt64(clamping: $0.int64(2)))
@@ -436,11 +522,15 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
             let byApp = try c.query("SELECT app, SUM(packets), SUM(bytes) FROM traffic\(w) GROUP BY app", binds) {
                 ($0.optionalText(0) ?? "unknown", UInt64(clamping: $0.int64(1)), UInt64(clamping: $0.int64(2)))
             }
-            let flowsByProto = try c.query("SELECT ip_proto, count(*) FROM flows\(w) GROUP BY ip_proto", binds) {
-                (UInt8(truncatingIfNeeded: $0.int64(0)), UInt64(clamping: $0.int64(1)))
-            }
-            let flowsByApp = try c.query("SELECT app, count(*) FROM flows\(w) GROUP BY app", binds) {
-                ($0.text(0), UInt64(clamping: $0.int64(1)))
+            var flowsByProto: [(UInt8, UInt64)] = []
+            var flowsByApp: [(String, UInt64)] = []
+            for k in stride(from: 0, to: flowQueries.count, by: 2) {
+                flowsByProto += try c.query(flowQueries[k].sql, flowQueries[k].binds) {
+                    (UInt8(truncatingIfNeeded: $0.int64(0)), UInt64(clamping: $0.int64(1)))
+                }
+                flowsByApp += try c.query(flowQueries[k + 1].sql, flowQueries[k + 1].binds) {
+                    ($0.text(0), UInt64(clamping: $0.int64(1)))
+                }
             }
             return SummaryAssembler.assemble(byTransport: byTransport, byApp: byApp, flowsByProto: flowsByProto, flowsByApp: flowsByApp)
         }

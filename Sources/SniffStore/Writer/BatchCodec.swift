@@ -17,6 +17,12 @@ enum BatchCodec {
             w.uint8(1)
             w.uint32(UInt32(rows.count))
             for r in rows { encode(r, into: &w) }
+            // The kept bytes follow the rows, only when a row has some: a journal
+            // written before --store-raw existed reads the same.
+            if rows.contains(where: { $0.has(.frame) }) {
+                w.uint32(UInt32(b.frames.count))
+                w.bytes.append(contentsOf: b.frames)
+            }
         case .flows(let rows):
             w.uint8(2)
             w.uint32(UInt32(rows.count))
@@ -42,6 +48,7 @@ enum BatchCodec {
         let createdAt = try r.int64()
         let kind = try r.uint8()
         let content: BatchContent
+        var frames: [UInt8] = []
         switch kind {
         case 0:
             content = .capture(try decodeCapture(&r))
@@ -50,6 +57,9 @@ enum BatchCodec {
             var rows: [PacketRow] = []
             rows.reserveCapacity(n)
             for _ in 0..<n { rows.append(try decodePacket(&r)) }
+            if rows.contains(where: { $0.has(.frame) }) {
+                frames = Array(try r.take(Int(try r.uint32())))
+            }
             content = .packets(rows)
         case 2:
             let n = Int(try r.uint32())
@@ -76,7 +86,9 @@ enum BatchCodec {
         default:
             throw BinaryReader.Failure.invalid
         }
-        return StoreBatch(id: id, sensor: sensor, captureID: capture, content: content, createdAt: createdAt)
+        let batch = StoreBatch(id: id, sensor: sensor, captureID: capture, content: content, createdAt: createdAt, frames: frames)
+        if case .packets(let rows) = content, !rows.allSatisfy(batch.frameInBounds) { throw BinaryReader.Failure.invalid }
+        return batch
     }
 
     // MARK: rows
@@ -118,6 +130,7 @@ enum BatchCodec {
         w.uint8(p.app.rawValue)
         if p.has(.dnsQuery) { w.string(p.dnsQuery ?? "") }
         if p.has(.flowUID) { w.string(p.flowUID ?? "") }
+        if p.has(.frame) { w.uint32(p.frameOffset); w.uint32(p.frameLength) }
     }
 
     static func decodePacket(_ r: inout BinaryReader) throws -> PacketRow {
@@ -139,6 +152,7 @@ enum BatchCodec {
         p.app = a
         if p.has(.dnsQuery) { p.dnsQuery = try r.string() }
         if p.has(.flowUID) { p.flowUID = try r.string() }
+        if p.has(.frame) { p.frameOffset = try r.uint32(); p.frameLength = try r.uint32() }
         return p
     }
 

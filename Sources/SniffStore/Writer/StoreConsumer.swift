@@ -39,15 +39,22 @@ public enum PacketPolicy: Sendable, Equatable, CustomStringConvertible {
 public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink {
     public let writer: StoreWriter
     public let policy: PacketPolicy
+    /// `--store-raw`: the stored packets keep their captured bytes.
+    public let storeFrames: Bool
     public private(set) var capture: CaptureInfo
     public var packetBatchSize = 8192
     public var flowBatchSize = 2048
+    /// With `storeFrames`, a packet batch also goes out once it holds this many bytes,
+    /// so that a batch of jumbo frames stays a few megabytes.
+    public var frameBatchBytes = 8 << 20
     /// Live capture: partial batches older than this go out at `tick`.
     public var flushIntervalNanos: Int64 = 1_000_000_000
     public var captureUpdateIntervalNanos: Int64 = 10_000_000_000
 
     private var builder: RowBuilder
     private var packets: [PacketRow] = []
+    /// The kept bytes of the rows in `packets`, back to back (the batch's `frames`).
+    private var frames: [UInt8] = []
     private var flows: [FlowRow] = []
     private var alerts: [AlertRow] = []
     private var traffic: [TrafficRow] = []
@@ -70,13 +77,16 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink {
     }
 
     /// `format` must be the one the flow writers use, so that uids match.
-    public init(writer: StoreWriter, capture: CaptureInfo, policy: PacketPolicy, format: FlowFormat = FlowFormat()) {
+    public init(writer: StoreWriter, capture: CaptureInfo, policy: PacketPolicy, format: FlowFormat = FlowFormat(),
+                storeFrames: Bool = false) {
         self.writer = writer
         self.capture = capture
         self.policy = policy
+        self.storeFrames = storeFrames
         builder = RowBuilder(format: format)
         self.capture.storePackets = policy.description
         packets.reserveCapacity(packetBatchSize)
+        if storeFrames { frames.reserveCapacity(frameBatchBytes + 65_536) }
     }
 
     /// Records the capture's start.
@@ -84,8 +94,9 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink {
         submit(.capture(capture))
     }
 
-    private func submit(_ content: BatchContent) {
-        writer.submit(StoreBatch(id: writer.makeBatchID(), sensor: capture.sensor, captureID: capture.id, content: content))
+    private func submit(_ content: BatchContent, frames: [UInt8] = []) {
+        writer.submit(StoreBatch(id: writer.makeBatchID(), sensor: capture.sensor, captureID: capture.id, content: content,
+                                 frames: frames))
     }
 
     // MARK: packets
@@ -104,6 +115,15 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink {
         if !flowUIDs.isEmpty, let key = StoreConsumer.flowKey(p), let uid = flowUIDs[key] {
             packets[i].flowUID = uid
             packets[i].present.insert(.flowUID)
+        }
+        if storeFrames {
+            // Appended to the batch's one byte array (capacity reserved per batch): no
+            // allocation per packet.
+            packets[i].frameOffset = UInt32(frames.count)
+            packets[i].frameLength = UInt32(frame.count)
+            packets[i].present.insert(.frame)
+            frames.append(contentsOf: frame)
+            if frames.count >= frameBatchBytes { flushPackets(); return }
         }
         if packets.count >= packetBatchSize { flushPackets() }
     }
@@ -179,7 +199,9 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink {
         packetsHandedOver &+= UInt64(packets.count)
         let rows = packets
         packets.removeAll(keepingCapacity: true)
-        submit(.packets(rows))
+        let bytes = frames
+        frames.removeAll(keepingCapacity: storeFrames)
+        submit(.packets(rows), frames: bytes)
         // Traffic sums go out with the packets they count, so that a reader sees both.
         flushTraffic()
     }
