@@ -13,12 +13,22 @@ import Glibc
 /// - 10% of all flows over IPv6.
 /// Frames are 60 to ~200 bytes; about 2.4 packets per flow, so 3.6 M packets make
 /// ~1.5 M flows. Up to 512 flows are open at once and their packets interleave.
+///
+/// The `mixed` profile adds bulk TCP transfers so that the size mix looks like a real
+/// link rather than a DNS flood: 8% of flows are downloads of 10 to 90 full-size
+/// segments (1514-byte frames, 1534 over IPv6) from the server, each second one
+/// acknowledged by the client (60-byte frames), the rest split as above (46% / 32% /
+/// 14%). Measured on the default 1.5 M packets: 730 bytes per frame on average, 55% of
+/// the frames under 200 bytes, 94% of the bytes in full-size frames; 1.1 GB.
 struct SyntheticCapture {
+    enum Profile: String { case small, mixed }
     var rng: SplitMix64
     let packets: Int
+    let profile: Profile
 
-    init(packets: Int, seed: UInt64 = 0x5eed) {
+    init(packets: Int, profile: Profile = .small, seed: UInt64 = 0x5eed) {
         self.packets = packets
+        self.profile = profile
         rng = SplitMix64(seed: seed)
     }
 
@@ -33,21 +43,31 @@ struct SyntheticCapture {
         var steps: Int
         var seqC: UInt32
         var seqS: UInt32
+        var segments = 0       // bulk transfers: data segments sent so far
+        var total = 0          // bulk transfers: data segments to send
     }
 
     mutating func newFlow() -> FlowPlan {
         let r = rng.next() % 100
-        let kind: UInt8 = r < 50 ? 0 : (r < 85 ? 1 : 2)
+        let kind: UInt8
+        if profile == .mixed {
+            kind = r < 8 ? 3 : (r < 54 ? 0 : (r < 86 ? 1 : 2))
+        } else {
+            kind = r < 50 ? 0 : (r < 85 ? 1 : 2)
+        }
         let v6 = rng.next() % 10 == 0
         let client = UInt32(truncatingIfNeeded: rng.next())
         let server = UInt32(truncatingIfNeeded: rng.next() % 4096)
         let sport = UInt16(1024 + rng.next() % 64000)
         let ports: [UInt16] = [80, 443, 22, 8080, 5432]
-        let dport: UInt16 = kind == 2 ? ports[Int(rng.next() % 5)] : 53
-        let steps = kind == 0 ? 1 : (kind == 1 ? 2 : 8)
+        let dport: UInt16 = kind >= 2 ? ports[Int(rng.next() % 5)] : 53
+        // A bulk transfer: handshake (3), request (1), `total` segments with an ACK after
+        // each second one, FIN/ACK both ways and the last ACK (3).
+        let total = kind == 3 ? 10 + Int(rng.next() % 81) : 0
+        let steps = kind == 0 ? 1 : (kind == 1 ? 2 : (kind == 2 ? 8 : 4 + total + total / 2 + 3))
         return FlowPlan(kind: kind, v6: v6, client: client, server: server, sport: sport, dport: dport,
                         step: 0, steps: steps, seqC: UInt32(truncatingIfNeeded: rng.next()),
-                        seqS: UInt32(truncatingIfNeeded: rng.next()))
+                        seqS: UInt32(truncatingIfNeeded: rng.next()), segments: 0, total: total)
     }
 
     /// Writes the capture; returns (packets, bytes of frames).
@@ -61,7 +81,7 @@ struct SyntheticCapture {
 
         var open: [FlowPlan] = []
         open.reserveCapacity(512)
-        var frame = [UInt8](repeating: 0, count: 512)
+        var frame = [UInt8](repeating: 0, count: 1600)
         var written = 0
         var bytes = 0
         var tsUsec: UInt64 = 1_700_000_000_000_000
@@ -88,7 +108,7 @@ struct SyntheticCapture {
 
     /// Builds the next frame of a flow into `buf`; returns its length.
     mutating func build(_ fl: inout FlowPlan, into buf: inout [UInt8]) -> Int {
-        let fromClient: Bool
+        var fromClient = true
         var tcpFlags: UInt8 = 0
         var payload = 0
         switch fl.kind {
@@ -96,13 +116,29 @@ struct SyntheticCapture {
             fromClient = true; payload = 28 + Int(rng.next() % 20)
         case 1:
             fromClient = fl.step == 0; payload = fl.step == 0 ? 28 + Int(rng.next() % 20) : 60 + Int(rng.next() % 80)
+        case 3:
+            let bulkStart = 4, bulkEnd = fl.steps - 3
+            if fl.step < bulkStart {
+                let plan: [(Bool, UInt8, Int)] = [(true, 0x02, 0), (false, 0x12, 0), (true, 0x10, 0), (true, 0x18, 60 + Int(rng.next() % 60))]
+                (fromClient, tcpFlags, payload) = plan[fl.step]
+            } else if fl.step < bulkEnd {
+                // Two segments, then an ACK from the client.
+                if (fl.step - bulkStart) % 3 == 2 {
+                    fromClient = true; tcpFlags = 0x10
+                } else {
+                    fromClient = false; tcpFlags = 0x10; payload = fl.v6 ? 1440 : 1460; fl.segments += 1
+                }
+            } else {
+                let plan: [(Bool, UInt8, Int)] = [(false, 0x11, 0), (true, 0x11, 0), (false, 0x10, 0)]
+                (fromClient, tcpFlags, payload) = plan[fl.step - bulkEnd]
+            }
         default:
             let plan: [(Bool, UInt8, Int)] = [(true, 0x02, 0), (false, 0x12, 0), (true, 0x10, 0), (true, 0x18, 40 + Int(rng.next() % 60)),
                                              (false, 0x18, 60 + Int(rng.next() % 80)), (true, 0x11, 0), (false, 0x11, 0), (true, 0x10, 0)]
             let s = plan[fl.step]
             fromClient = s.0; tcpFlags = s.1; payload = s.2
         }
-        let isTCP = fl.kind == 2
+        let isTCP = fl.kind >= 2
         let l4 = isTCP ? 20 : 8
         let ipLen = (fl.v6 ? 40 : 20)
         let total = 14 + ipLen + l4 + payload

@@ -8,7 +8,8 @@ import Glibc
 
 // sniff-bench: release-build throughput figures for the packet path.
 //
-//   swift run -c release sniff-bench [--packets N] [--file PATH] [--keep]
+//   swift run -c release sniff-bench [--packets N] [--profile small|mixed] [--file PATH] [--keep]
+//   sniff-bench --generate-only --profile mixed --file PATH    (scripts/bench.sh's captures)
 //
 // Generates a deterministic synthetic pcap (see SyntheticCapture for the mix), then
 // times (1) read + decode and (2) the full `sniff -r FILE -q` pipeline (decode,
@@ -26,31 +27,44 @@ func peakRSSMiB() -> Double {
     return Double(ru.ru_maxrss) / 1024
 }
 
-var packets = 3_600_000
+var packets: Int? = nil
 var path = "/tmp/sniff-bench-small.pcap"
 var keep = false
 var only: String? = nil
 var allocCheck = false
+var profile = SyntheticCapture.Profile.small
+var generateOnly = false
 var args = CommandLine.arguments.dropFirst()
 while let a = args.popFirst() {
     switch a {
-    case "--packets": packets = Int(args.popFirst() ?? "") ?? packets
+    case "--packets":
+        guard let n = Int(args.popFirst() ?? ""), n > 0 else { print("sniff-bench: --packets takes a positive count"); exit(64) }
+        packets = n
     case "--file": path = args.popFirst() ?? path
     case "--keep": keep = true
     case "--only": only = args.popFirst()
     case "--alloc-check": allocCheck = true
+    case "--profile":
+        guard let p = SyntheticCapture.Profile(rawValue: args.popFirst() ?? "") else {
+            print("sniff-bench: --profile takes small or mixed"); exit(64)
+        }
+        profile = p
+    case "--generate-only": generateOnly = true; keep = true
     default:
-        print("usage: sniff-bench [--packets N] [--file PATH] [--keep] [--only decode|pipeline] [--alloc-check]")
+        print("usage: sniff-bench [--packets N] [--profile small|mixed] [--file PATH] [--keep] [--generate-only] [--only decode|pipeline] [--alloc-check]")
         exit(64)
     }
 }
 
 if access(path, R_OK) != 0 || !keep {
     let t0 = monotonicNow()
-    var gen = SyntheticCapture(packets: packets)
+    // The small profile's 3.6 M packets make ~1.5 M flows; the mixed one's 1.5 M ~1 GB.
+    var gen = SyntheticCapture(packets: packets ?? (profile == .small ? 3_600_000 : 1_500_000), profile: profile)
     let (n, bytes) = try gen.write(to: path)
     print("generated \(path): \(n) packets, \(bytes / 1_000_000) MB of frames in \(Int((monotonicNow() - t0) * 1000)) ms")
 }
+
+if generateOnly { exit(0) }
 
 var st = stat()
 stat(path, &st)

@@ -42,7 +42,7 @@ struct FileRun {
             do {
                 if pipeline.process(raw), try !outputs.matched(pipeline, raw) { break loop }
                 // Report rewrites follow capture time, so a file replays as it was captured.
-                if command.output.reportFile != nil { try outputs.tick(now: raw.timestamp, pipeline) }
+                if outputs.reportFile != nil { try outputs.tick(now: raw.timestamp, pipeline) }
             } catch {
                 runError = error
                 break

@@ -25,6 +25,13 @@ final class Outputs {
     let drawOnTerminal: Bool
     var status = "Running"
     let sections: () -> [ReportSection]
+    // The options read per packet, copied once: reading them through ArgumentParser's
+    // property wrappers costs a generic metadata lookup and a copy of the whole command
+    // each time, which was most of a second per million packets.
+    let wantsJSON: Bool
+    private let maxPackets: UInt64?
+    let reportFile: String?
+    private let interval: Int
 
     init(command: CaptureCommand, source: String, includeInterface: Bool, live: Bool, link: LinkType?,
          interfaceName: String?, sections: @escaping () -> [ReportSection] = { [] }) throws {
@@ -35,6 +42,10 @@ final class Outputs {
         self.sections = sections
         let out = command.output
         drawOnTerminal = live && !out.json && !out.q && !command.flowOptions.flows && isatty(1) == 1
+        wantsJSON = out.json && !out.q
+        maxPackets = out.c.map { UInt64($0) }
+        reportFile = out.reportFile
+        interval = out.interval
         if let w = command.writeFile {
             writer = try RotatingCaptureWriter(
                 path: w, rotateSeconds: command.rotateSeconds, rotateMegabytes: command.rotateMegabytes,
@@ -42,8 +53,6 @@ final class Outputs {
                 link: live ? link : nil, startTime: live ? Timestamp.now().seconds : nil)
         }
     }
-
-    var wantsJSON: Bool { command.output.json && !command.output.q }
 
     /// Called for each packet that passed every filter. Returns false when the run
     /// should end (-c reached, stdout closed).
@@ -56,13 +65,13 @@ final class Outputs {
             }
         }
         if let writer { try writer.write(raw) }
-        if let c = command.output.c, pipeline.totals.packetsMatched >= UInt64(c) { return false }
+        if let maxPackets, pipeline.totals.packetsMatched >= maxPackets { return false }
         return true
     }
 
     func context(_ pipeline: PacketPipeline) -> ReportContext {
         ReportContext(source: source, startedAt: startedAt, lastUpdate: Timestamp.now(),
-                      intervalSeconds: command.output.interval, updates: updates, status: status,
+                      intervalSeconds: interval, updates: updates, status: status,
                       minPackets: UInt64(command.filters.minPackets), filter: pipeline.filter,
                       bpf: command.bpfExpression)
     }
@@ -71,19 +80,19 @@ final class Outputs {
     /// passed the next interval. Live JSON output is flushed on the same beat.
     func tick(now: Timestamp, _ pipeline: PacketPipeline) throws {
         guard let due = nextReportAt else {
-            nextReportAt = Timestamp(seconds: now.seconds + Int64(command.output.interval), nanoseconds: now.nanoseconds)
+            nextReportAt = Timestamp(seconds: now.seconds + Int64(interval), nanoseconds: now.nanoseconds)
             if live { try refresh(pipeline) }
             return
         }
         if live && wantsJSON && !sink.isEmpty { if !sink.flush(to: 1) { stdoutBroken = true } }
         guard now >= due else { return }
-        nextReportAt = Timestamp(seconds: now.seconds + Int64(command.output.interval), nanoseconds: now.nanoseconds)
+        nextReportAt = Timestamp(seconds: now.seconds + Int64(interval), nanoseconds: now.nanoseconds)
         try refresh(pipeline)
     }
 
     func refresh(_ pipeline: PacketPipeline) throws {
         updates += 1
-        if let file = command.output.reportFile {
+        if let file = reportFile {
             var s = ByteSink(capacity: 16 << 10)
             ReportWriter.write(context: context(pipeline), totals: pipeline.totals, endpoints: pipeline.endpoints,
                                sections: sections(), into: &s)
@@ -120,7 +129,7 @@ final class Outputs {
         var firstError: Error? = nil
         do { try writer?.close() } catch { firstError = error }
         updates += 1
-        if let file = command.output.reportFile {
+        if let file = reportFile {
             var s = ByteSink(capacity: 16 << 10)
             ReportWriter.write(context: context(pipeline), totals: pipeline.totals, endpoints: pipeline.endpoints,
                                sections: sections(), into: &s)
