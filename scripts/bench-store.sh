@@ -85,6 +85,33 @@ if command -v sqlite3 >/dev/null; then
     imported=$(sqlite3 "$WORK/import.db" "SELECT count(*) FROM packets")
     report "sqlite3 .import (CSV, same rows)" "$imported" "$best"
     python3 -c "print(f'sniff into SQLite: {$best / $sqlite_seconds * 100:.0f}% of sqlite3 .import')"
+
+    # The same two without the packets table's six secondary indexes (the API's), to
+    # show what index upkeep costs: each packet row is seven B-tree inserts with them.
+    best=""
+    for _ in $(seq "$RUNS"); do
+        rm -rf "$WORK/noidx.db"* "$WORK/j"
+        "$SNIFF" db migrate --db "sqlite:$WORK/noidx.db" >/dev/null
+        for i in $(sqlite3 "$WORK/noidx.db" "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'packets' AND sql IS NOT NULL"); do
+            sqlite3 "$WORK/noidx.db" "DROP INDEX $i"
+        done
+        t0=$(now)
+        "$SNIFF" -r "$FILE" -q --db "sqlite:$WORK/noidx.db" --sensor bench --journal "$WORK/j" 2>"$WORK/noidx.log"
+        t1=$(now)
+        keep_best "$(python3 -c "print($t1 - $t0)")"
+    done
+    report "sniff -r --db sqlite: (no pkt idx)" "$rows" "$best"
+    grep "rows/s" "$WORK/noidx.log" | sed 's/^sniff: store: /    writer: /' || true
+    best=""
+    for _ in $(seq "$RUNS"); do
+        rm -f "$WORK/import.db"*
+        sqlite3 "$WORK/bench.db" .schema | grep -v "^CREATE INDEX packets_" | sqlite3 "$WORK/import.db"
+        t0=$(now)
+        sqlite3 "$WORK/import.db" "PRAGMA journal_mode=WAL" "PRAGMA synchronous=NORMAL" ".import --csv $WORK/sqlite-packets.csv packets" >/dev/null
+        t1=$(now)
+        keep_best "$(python3 -c "print($t1 - $t0)")"
+    done
+    report "sqlite3 .import (no pkt idx)" "$imported" "$best"
 else
     echo "sqlite3 .import: skipped (apt-get install sqlite3)"
 fi
