@@ -3,8 +3,9 @@
 /api/protocol_summary over a database of N stored packets, and WebSocket fan-out.
 
 usage: scripts/bench-server.py --bin .build-server/debug [--packets 1000000] [--db sqlite:/tmp/bench.db]
-       [--requests 200] [--ws-clients 100]
-Loads a synthetic capture (sniff-bench's generator) with `sniff -r FILE --db URL`, starts
+       [--requests 200] [--ws-clients 100] [--pcap FILE] [--no-load]
+Loads a synthetic capture (sniff-bench's generator, or --pcap FILE) with `sniff -r FILE --db URL`
+(--no-load: measure the database --db already holds), starts
 `sniff serve`, then measures over keep-alive connections. Prints one line per figure.
 """
 import argparse, http.client, json, os, socket, statistics, subprocess, sys, tempfile, threading, time, base64
@@ -51,19 +52,25 @@ def main():
     ap.add_argument("--db", default=None)
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--ws-clients", type=int, default=100)
+    ap.add_argument("--pcap", default=None, help="load this capture instead of generating one")
+    ap.add_argument("--no-load", action="store_true", help="measure what --db holds; load nothing")
     a = ap.parse_args()
     a.bin = os.path.abspath(a.bin)
     work = tempfile.mkdtemp(prefix="sniff-bench-")
     db = a.db or "sqlite:" + os.path.join(work, "bench.db")
-    pcap = os.path.join(work, "synthetic.pcap")
-    t = time.time()
-    subprocess.run([os.path.join(a.bin, "sniff-bench"), "--packets", str(a.packets), "--file", pcap, "--keep", "--only", "decode"],
-                   check=True, stdout=subprocess.DEVNULL)
-    print(f"generated {a.packets} packets in {time.time() - t:.1f} s", flush=True)
-    t = time.time()
-    r = subprocess.run([os.path.join(a.bin, "sniff"), "-r", pcap, "-q", "--db", db], cwd=work, capture_output=True, text=True)
-    load = time.time() - t
-    print(f"loaded into {db} in {load:.1f} s ({a.packets / load:.0f} packets/s): {r.stderr.strip().splitlines()[-1] if r.stderr else ''}", flush=True)
+    pcap = a.pcap or os.path.join(work, "synthetic.pcap")
+    if a.no_load:
+        print(f"measuring {db} as it is", flush=True)
+    else:
+        if not a.pcap:
+            t = time.time()
+            subprocess.run([os.path.join(a.bin, "sniff-bench"), "--packets", str(a.packets), "--file", pcap, "--keep", "--only", "decode"],
+                           check=True, stdout=subprocess.DEVNULL)
+            print(f"generated {a.packets} packets in {time.time() - t:.1f} s", flush=True)
+        t = time.time()
+        r = subprocess.run([os.path.join(a.bin, "sniff"), "-r", pcap, "-q", "--db", db], cwd=work, capture_output=True, text=True)
+        load = time.time() - t
+        print(f"loaded {pcap} into {db} in {load:.1f} s: {r.stderr.strip().splitlines()[-1] if r.stderr else ''}", flush=True)
     s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
     srv = subprocess.Popen([os.path.join(a.bin, "sniff"), "serve", "--db", db, "--listen", f"127.0.0.1:{port}"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -59,6 +59,19 @@ struct FrameStoreTests {
             #expect(got.map(\.0) == want.map(\.0), "oldest first, rows without bytes left out")
             #expect(got.map(\.1) == want.map(\.1))
 
+            // Either port (read as two index ranges per page) gives the same frames.
+            var pf = TrafficFilter()
+            pf.port = 443
+            var pq = PacketQuery(filter: pf, limit: 64)
+            var byPort: [Int64] = []
+            while true {
+                let page = try await store.frames(pq)
+                byPort += page.frames.map(\.ts)
+                guard let c = page.nextCursor else { break }
+                pq.cursor = c
+            }
+            #expect(byPort == want.map(\.0))
+
             // Filters apply; a row without bytes is counted as such.
             var f = TrafficFilter()
             f.sport = rows[2].sport

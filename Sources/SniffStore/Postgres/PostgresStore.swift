@@ -499,14 +499,25 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
 
     public func frames(_ q: PacketQuery) async throws -> FramePage {
         let cursor = try Cursor.parse(q.cursor, kind: "r", count: 3)
-        var b = SQLBuilder(.postgres)
-        b.packetFilter(q.filter)
-        b.add("raw IS NOT NULL")
-        if let cursor {
-            b.add("(ts, capture_id, n) > (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])), \(b.param(cursor.values[2])))")
-        }
         let limit = min(max(q.limit, 1), FramePage.pageSize)
-        let sql = "SELECT ts, capture_id, n, len, link, raw FROM packets" + b.whereClause + " ORDER BY ts, capture_id, n LIMIT \(limit + 1)"
+        let select = "SELECT ts, capture_id, n, len, link, raw FROM packets", order = " ORDER BY ts, capture_id, n LIMIT \(limit + 1)"
+        var b = SQLBuilder(.postgres)
+        func clause(_ branch: SQLBuilder.Branch) -> String {
+            b.packetFilter(q.filter, branch: branch)
+            b.add("raw IS NOT NULL")
+            if let cursor {
+                b.add("(ts, capture_id, n) > (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])), \(b.param(cursor.values[2])))")
+            }
+            return b.takeWhereClause()
+        }
+        let sql: String
+        if SQLBuilder.canSplit(q.filter) {
+            // As in `packets`: each page reads two index ranges, not every match.
+            let first = clause(.first), second = clause(.second)
+            sql = "SELECT * FROM (\(select)\(first)\(order)) AS a UNION ALL SELECT * FROM (\(select)\(second)\(order)) AS b" + order
+        } else {
+            sql = select + clause(.whole) + order
+        }
         var page = FramePage()
         var last: [Int64] = []
         for row in try await rows("frames", sql, b.binds) {

@@ -420,12 +420,23 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
 
     public func frames(_ q: PacketQuery) async throws -> FramePage {
         let cursor = try Cursor.parse(q.cursor, kind: "r", count: 2)
-        var b = SQLBuilder(.sqlite)
-        b.packetFilter(q.filter)
-        b.add("raw IS NOT NULL")
-        if let cursor { b.add("(ts, id) > (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])))") }
         let limit = min(max(q.limit, 1), FramePage.pageSize)
-        let sql = "SELECT id, ts, len, link, raw FROM packets" + b.whereClause + " ORDER BY ts, id LIMIT \(limit + 1)"
+        let select = "SELECT id, ts, len, link, raw FROM packets", order = " ORDER BY ts, id LIMIT \(limit + 1)"
+        var b = SQLBuilder(.sqlite)
+        func clause(_ branch: SQLBuilder.Branch) -> String {
+            b.packetFilter(q.filter, branch: branch)
+            b.add("raw IS NOT NULL")
+            if let cursor { b.add("(ts, id) > (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])))") }
+            return b.takeWhereClause()
+        }
+        let sql: String
+        if SQLBuilder.canSplit(q.filter) {
+            // As in `packets`: each page reads two index ranges, not every match.
+            let first = clause(.first), second = clause(.second)
+            sql = "SELECT * FROM (\(select)\(first)\(order)) AS a UNION ALL SELECT * FROM (\(select)\(second)\(order)) AS b" + order
+        } else {
+            sql = select + clause(.whole) + order
+        }
         let binds = b.binds
         return try await reader.run { c in
             let st = try c.prepare(sql)
