@@ -32,7 +32,7 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .customLong("journal"), help: ArgumentHelp("Directory for batches waiting for the database (default sniff-journal); journals left there are replayed at start.", valueName: "DIR"))
     var journal: String = "sniff-journal"
 
-    @Option(name: .customLong("store-timeout"), help: ArgumentHelp("At exit, seconds to keep retrying an unreachable database before leaving the rest in the journal (default 60; Ctrl-C again stops waiting).", valueName: "SECONDS"))
+    @Option(name: .customLong("store-timeout"), help: ArgumentHelp("At exit, seconds to wait for the database while it stores nothing (an unreachable one is retried) before leaving the rest in the journal; a slow database still storing is waited for (default 60; Ctrl-C again stops waiting).", valueName: "SECONDS"))
     var storeTimeout: Double = 60
 
     @Option(name: .customLong("store-memory"), help: ArgumentHelp("Rows held in memory while the database is behind, before batches spill to the journal (default 1000000).", valueName: "ROWS"))

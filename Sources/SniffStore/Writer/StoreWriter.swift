@@ -387,17 +387,21 @@ public final class StoreWriter: @unchecked Sendable {
     public func finish(timeoutSeconds: Double, giveUp: () -> Bool = { false },
                        progress: (Stats) -> Void = { _ in }) -> FinishReport {
         beginFinish()
-        let start = Timestamp.now()
+        // The timeout counts time without progress: a slow database that is still storing
+        // batches (a large file loaded into SQLite) is waited for; an unreachable one is not.
+        var start = Timestamp.now()
         var lastProgress = start
+        var storedSeen = lock.withLock { stats.batchesStored }
         while true {
             let now = Timestamp.now()
             let stop = Double(now.nanoseconds(since: start)) / 1e9 >= timeoutSeconds || giveUp()
-            let done: Bool = lock.withLock {
-                if doneLocked(stop: stop) { return true }
+            let (done, stored): (Bool, UInt64) = lock.withLock {
+                if doneLocked(stop: stop) { return (true, stats.batchesStored) }
                 lock.wait(milliseconds: 100)
-                return false
+                return (false, stats.batchesStored)
             }
             if done { break }
+            if stored != storedSeen { storedSeen = stored; start = now }
             if now.nanoseconds(since: lastProgress) >= 1_000_000_000 {
                 lastProgress = now
                 progress(currentStats)
@@ -409,10 +413,14 @@ public final class StoreWriter: @unchecked Sendable {
     /// `finish` for async callers: polls instead of blocking a thread.
     public func finishing(timeoutSeconds: Double) async -> FinishReport {
         beginFinish()
-        let start = Timestamp.now()
+        var start = Timestamp.now()
+        var storedSeen = lock.withLock { stats.batchesStored }
         while true {
-            let stop = Double(Timestamp.now().nanoseconds(since: start)) / 1e9 >= timeoutSeconds
-            if lock.withLock({ doneLocked(stop: stop) }) { break }
+            let now = Timestamp.now()
+            let stop = Double(now.nanoseconds(since: start)) / 1e9 >= timeoutSeconds
+            let (done, stored) = lock.withLock { (doneLocked(stop: stop), stats.batchesStored) }
+            if done { break }
+            if stored != storedSeen { storedSeen = stored; start = now }
             try? await Task.sleep(nanoseconds: 20_000_000)
         }
         return endFinish()
