@@ -20,10 +20,10 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .customLong("live-rate"), help: ArgumentHelp("Live packet rows per second per client (default 200).", valueName: "N"))
     var liveRate: Int = 200
 
-    @Option(name: .customLong("log-level"), help: ArgumentHelp("trace, debug, info, notice, warning (default), error or critical.", valueName: "LEVEL"))
+    @Option(name: .customLong("log-level"), help: ArgumentHelp("Logs of the capture, decode, store, api, ws and feed components: trace, debug, info, notice, warning (default), error or critical.", valueName: "LEVEL"))
     var logLevel: String = "warning"
 
-    @Option(name: .customLong("log-file"), help: ArgumentHelp("Append server logs to FILE instead of standard error.", valueName: "FILE"))
+    @Option(name: .customLong("log-file"), help: ArgumentHelp("Append logs to FILE instead of standard error (messages also printed as sniff: lines are kept there too).", valueName: "FILE"))
     var logFile: String?
 
     @Option(name: .customLong("dashboard-dir"), help: .hidden)
