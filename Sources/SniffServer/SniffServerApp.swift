@@ -35,10 +35,10 @@ public final class SniffServerApp: Sendable {
                                                             broadcaster: broadcaster, logger: Logger(label: "sniff.feed")) }
     }
 
-    /// The router with every route; `BasicWebSocketRequestContext` so that the same
+    /// The router with every route; a WebSocket request context so that the same
     /// router answers HTTP and upgrades /ws/live.
-    public func makeRouter() -> Router<BasicWebSocketRequestContext> {
-        let router = Router(context: BasicWebSocketRequestContext.self)
+    public func makeRouter() -> Router<SniffRequestContext> {
+        let router = Router(context: SniffRequestContext.self)
         router.add(middleware: SecurityMiddleware(token: configuration.token, maxURILength: configuration.maxURILength))
         router.add(middleware: ErrorMiddleware(logger: logger))
         router.add(middleware: CountingMiddleware(metrics: metrics))

@@ -30,6 +30,7 @@ struct ServeCommand: ParsableCommand {
     func run() throws {
         Signals.install()
         try server.bootstrapLogging()
+        FileLimit.prepareServer()
         let store = StoreFactory.open(try StoreURL(db))
         do {
             try Blocking.run { try await store.migrate() }

@@ -31,6 +31,7 @@ final class ServeRun {
     static func start(_ command: CaptureCommand, source: String, live: Bool, pipeline: PacketPipeline, flows: FlowRun, storage: StoreRun?) throws -> ServeRun? {
         guard command.serveOptions.serve, let storage else { return nil }
         try command.serveOptions.server.bootstrapLogging()
+        FileLimit.prepareServer()
         return ServeRun(command.serveOptions.server, source: source, live: live, pipeline: pipeline, flows: flows, storage: storage)
     }
 
