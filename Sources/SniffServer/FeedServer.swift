@@ -58,7 +58,12 @@ public final class FeedServer: Service, Sendable {
     }
 
     func handle(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
-        let client = broadcaster.register(.feed)
+        guard let client = broadcaster.register(.feed) else {
+            try? await connection.executeThenClose { _, outbound in
+                try await outbound.write(ByteBuffer(string: Self.tooManyClients(broadcaster.configuration.maxLiveClients) + "\n"))
+            }
+            return
+        }
         defer { broadcaster.unregister(client) }
         let authenticated = LockedBox(token == nil)
         if !authenticated.get() { client.paused = true }
@@ -108,6 +113,10 @@ public final class FeedServer: Service, Sendable {
         } catch {
             logger.debug("feed client ended: \(String(describing: error))")
         }
+    }
+
+    static func tooManyClients(_ n: Int) -> String {
+        "# sniff feed: too many clients (\(n) connected); try again later"
     }
 
     static let greeting = "# sniff feed: one line per packet; commands: json, text, filter <expr>, pause, resume, quit"

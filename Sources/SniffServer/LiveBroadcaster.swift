@@ -16,6 +16,10 @@ public final class LiveBroadcaster: Service, @unchecked Sendable {
 
     private let lock = ConditionLock()
     private var clients: [ObjectIdentifier: LiveClient] = [:]
+    private var webSocketClients = 0
+    private var feedClients = 0
+    private var refused: UInt64 = 0
+    private var lastRefusalLog: ContinuousClock.Instant? = nil
     private var history: [String] = []
     private var current = SecondStats()
     private var lastSecond: SecondStats? = nil
@@ -39,19 +43,51 @@ public final class LiveBroadcaster: Service, @unchecked Sendable {
         self.hub = hub; self.configuration = configuration; self.logger = logger; self.metrics = metrics
     }
 
-    public func register(_ kind: LiveClient.Kind) -> LiveClient {
+    /// A new client, or nil when `maxLiveClients` are connected already (the caller
+    /// tells the client and closes the connection).
+    public func register(_ kind: LiveClient.Kind) -> LiveClient? {
         let c = LiveClient(kind: kind, capacity: kind == .webSocket ? configuration.clientQueueCapacity : configuration.feedQueueCapacity,
                            rowsPerSecond: configuration.liveRowsPerSecond)
-        let n = lock.withLock { clients[ObjectIdentifier(c)] = c; return clients.values.filter { $0.kind == kind }.count }
+        let now = ContinuousClock.now
+        let (n, logRefusal) = lock.withLock { () -> (Int?, Bool) in
+            guard clients.count < configuration.maxLiveClients else {
+                refused &+= 1
+                // One line per 10 s at most: a flood must not flood the log too.
+                let log = lastRefusalLog.map { now - $0 >= .seconds(10) } ?? true
+                if log { lastRefusalLog = now }
+                return (nil, log)
+            }
+            clients[ObjectIdentifier(c)] = c
+            return (adjustCount(kind, by: 1), false)
+        }
+        if logRefusal {
+            logger.warning("refusing live clients: \(configuration.maxLiveClients) connected already (\(refusedClients) refused so far)")
+        }
+        guard let n else { return nil }
         metrics?.setClients(kind, n)
         return c
     }
 
     public func unregister(_ c: LiveClient) {
         c.close()
-        let n = lock.withLock { clients[ObjectIdentifier(c)] = nil; return clients.values.filter { $0.kind == c.kind }.count }
-        metrics?.setClients(c.kind, n)
+        let n = lock.withLock { () -> Int? in
+            guard clients.removeValue(forKey: ObjectIdentifier(c)) != nil else { return nil }
+            return adjustCount(c.kind, by: -1)
+        }
+        if let n { metrics?.setClients(c.kind, n) }
     }
+
+    /// Clients of one kind after a change (lock held); counted rather than filtered
+    /// from the table, which held thousands of clients in the connect-and-drop test.
+    private func adjustCount(_ kind: LiveClient.Kind, by delta: Int) -> Int {
+        switch kind {
+        case .webSocket: webSocketClients += delta; return webSocketClients
+        case .feed: feedClients += delta; return feedClients
+        }
+    }
+
+    /// Clients refused because `maxLiveClients` were connected.
+    public var refusedClients: UInt64 { lock.withLock { refused } }
 
     public var clientCount: Int { lock.withLock { clients.count } }
     public var slowDisconnects: UInt64 { lock.withLock { disconnectedSlow } }

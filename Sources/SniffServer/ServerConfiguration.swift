@@ -18,6 +18,10 @@ public struct ServerConfiguration: Sendable {
     public var clientQueueCapacity = 256
     /// Lines a feed client may have waiting.
     public var feedQueueCapacity = 4096
+    /// WebSocket and feed clients held at once; more are refused with a message. Each
+    /// holds a descriptor and about 40 KB, and the server raises its open-file limit,
+    /// so this is what keeps a flood of idle connections from exhausting memory.
+    public var maxLiveClients = 4096
     /// A client whose writes make no progress for this long is disconnected.
     public var slowClientTimeoutSeconds: Double = 10
     /// Where the dashboard files are; nil means the ones built into Sniff.

@@ -100,7 +100,13 @@ final class LockedBox<T: Sendable>: @unchecked Sendable {
 /// broadcaster closed the client (slow or shutting down).
 enum LiveSocket {
     static func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, broadcaster: LiveBroadcaster) async throws {
-        let client = broadcaster.register(.webSocket)
+        guard let client = broadcaster.register(.webSocket) else {
+            var o = JSONObject()
+            o.string("type", "error")
+            o.string("error", "too many clients (\(broadcaster.configuration.maxLiveClients) connected); try again later")
+            try await outbound.write(.text(o.finish().string))
+            return
+        }
         defer { broadcaster.unregister(client) }
         client.enqueue(broadcaster.helloMessage())
         let history = broadcaster.recentStats

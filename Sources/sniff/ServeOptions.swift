@@ -20,6 +20,9 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .customLong("live-rate"), help: ArgumentHelp("Live packet rows per second per client (default 200).", valueName: "N"))
     var liveRate: Int = 200
 
+    @Option(name: .customLong("max-clients"), help: ArgumentHelp("WebSocket and feed clients served at once (default 4096); more are refused with a message.", valueName: "N"))
+    var maxClients: Int = 4096
+
     @Option(name: .customLong("log-level"), help: ArgumentHelp("Logs of the capture, decode, store, api, ws and feed components: trace, debug, info, notice, warning (default), error or critical.", valueName: "LEVEL"))
     var logLevel: String = "warning"
 
@@ -35,6 +38,7 @@ struct ServerOptions: ParsableArguments {
         c.token = token ?? ProcessInfo.processInfo.environment["SNIFF_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         if let f = feed, let l = ServerConfiguration.parseListen(f) { c.feedHost = l.host; c.feedPort = l.port }
         c.liveRowsPerSecond = liveRate
+        c.maxLiveClients = maxClients
         c.dashboardDirectory = dashboardDir
         return c
     }
@@ -47,6 +51,7 @@ struct ServerOptions: ParsableArguments {
             throw ValidationError("invalid --feed '\(f)': give HOST:PORT such as 127.0.0.1:8000")
         }
         if !(1...100_000).contains(liveRate) { throw ValidationError("invalid --live-rate \(liveRate): between 1 and 100000") }
+        if !(1...1_000_000).contains(maxClients) { throw ValidationError("invalid --max-clients \(maxClients): between 1 and 1000000") }
         if Logger.Level(rawValue: logLevel.lowercased()) == nil {
             throw ValidationError("invalid --log-level '\(logLevel)': valid values are trace, debug, info, notice, warning, error, critical")
         }

@@ -140,6 +140,54 @@ struct ClientChurnTests {
         let r = server.stop()
         #expect(r.exited && r.status == 0, "sniff ended with \(r.status) (exited \(r.exited)): \(server.stderr.suffix(2000))")
     }
+
+    /// `--max-clients`: past the cap, a feed client gets one line and EOF, a WebSocket
+    /// client an error message and a close; the API still answers; once clients leave,
+    /// new ones are served again.
+    @Test func clientsPastTheCapAreRefusedWithAMessage() throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let http = try Net.freePort(), feed = try Net.freePort()
+        let server = try ServerProcess(["-r", CLI.sample.path, "-q", "--serve", "--max-clients", "20",
+                                        "--db", "sqlite:" + dir.appendingPathComponent("cap.db").path,
+                                        "--listen", "127.0.0.1:\(http)", "--feed", "127.0.0.1:\(feed)"],
+                                       executable: CLI.binary.path, dir: dir)
+        defer { server.stop() }
+        #expect(server.waitFor("still serving", seconds: 60), "the server did not start: \(server.stderr)")
+        var held: [Int32] = []
+        for i in 0..<20 {
+            let fd = Net.connect(feed)
+            #expect(Net.readUntil(fd, "\n", max: 512).hasPrefix("# sniff feed: one line"), "client \(i) was not served")
+            held.append(fd)
+        }
+        let refused = Net.connect(feed)
+        #expect(Net.readUntil(refused, "\n", max: 512).hasPrefix("# sniff feed: too many clients (20 connected)"))
+        #expect(Net.readSome(refused, max: 512).isEmpty, "a refused feed client is closed")
+        close(refused)
+
+        let ws = Net.connect(http)
+        Net.send(ws, Net.upgradeRequest(http))
+        var got = Net.readUntilBytes(ws, "too many clients", max: 8192)
+        for _ in 0..<10 where !got.isEmpty { let more = Net.readSome(ws, max: 4096); if more.isEmpty { break }; got += more }
+        let text = String(decoding: got, as: UTF8.self)
+        #expect(text.hasPrefix("HTTP/1.1 101") && text.contains("\"type\":\"error\"") && text.contains("too many clients"),
+                "refused WebSocket client got: \(text.prefix(300))")
+        close(ws)
+        #expect(try Net.get(http, "/api/stats").status == 200, "the API answers at the cap")
+
+        for fd in held.prefix(5) { Net.reset(fd) }
+        var served = false
+        let deadline = Date().addingTimeInterval(10)
+        while !served && Date() < deadline {
+            let fd = Net.connect(feed)
+            served = Net.readUntil(fd, "\n", max: 512).hasPrefix("# sniff feed: one line")
+            close(fd)
+            if !served { usleep(100_000) }
+        }
+        #expect(served, "no client served after others left")
+        for fd in held.dropFirst(5) { close(fd) }
+        #expect(server.stderr.contains("refusing live clients: 20 connected already"), "the refusal is not logged: \(server.stderr)")
+    }
 }
 
 /// A sniff server (or anything that execs one, such as prlimit) run in the background.
