@@ -371,7 +371,9 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
                 }
             }
             for sql in ["DELETE FROM packets_default WHERE ts < $1", "DELETE FROM flows_default WHERE ts < $1",
-                        "DELETE FROM traffic_default WHERE ts < $1", "DELETE FROM flow_counts WHERE ts < $1",
+                        "DELETE FROM traffic_default WHERE ts < $1",
+                        // Flows go by whole days (partitions), so do their counts.
+                        "DELETE FROM flow_counts WHERE ts < $1 - (($1 % \(PostgresStore.dayNanos)) + \(PostgresStore.dayNanos)) % \(PostgresStore.dayNanos)",
                         "DELETE FROM alerts WHERE ts < $1",
                         "DELETE FROM captures WHERE end_ns IS NOT NULL AND end_ns < $1",
                         "DELETE FROM sniff_batches WHERE stored_at < $1 AND (last_ts IS NULL OR last_ts < $1)"] {
