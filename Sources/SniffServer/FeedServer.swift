@@ -102,8 +102,18 @@ public final class FeedServer: Service, Sendable {
                             }
                         }
                     }
+                    let tokenTimeout = self.broadcaster.configuration.feedTokenTimeoutSeconds
                     group.addTask {
-                        while !client.isClosed { try await Task.sleep(for: .milliseconds(200)) }
+                        let deadline = ContinuousClock.now + .milliseconds(Int64(tokenTimeout * 1000))
+                        while !client.isClosed {
+                            if !authenticated.get() && ContinuousClock.now >= deadline {
+                                client.enqueue("# no token within \(Self.seconds(tokenTimeout)) s; closing")
+                                // Time for the writer to send it before the connection closes.
+                                try await Task.sleep(for: .milliseconds(200))
+                                return
+                            }
+                            try await Task.sleep(for: .milliseconds(200))
+                        }
                     }
                     _ = try? await group.next()
                     client.close()
@@ -113,6 +123,10 @@ public final class FeedServer: Service, Sendable {
         } catch {
             logger.debug("feed client ended: \(String(describing: error))")
         }
+    }
+
+    static func seconds(_ s: Double) -> String {
+        s == s.rounded() ? String(Int(s)) : String(s)
     }
 
     static func tooManyClients(_ n: Int) -> String {

@@ -22,6 +22,9 @@ public struct ServerConfiguration: Sendable {
     /// holds a descriptor and about 40 KB, and the server raises its open-file limit,
     /// so this is what keeps a flood of idle connections from exhausting memory.
     public var maxLiveClients = 4096
+    /// With a token, a feed client that has not sent it within this many seconds is
+    /// closed, so that unauthenticated connections cannot hold the places above.
+    public var feedTokenTimeoutSeconds: Double = 10
     /// A client whose writes make no progress for this long is disconnected.
     public var slowClientTimeoutSeconds: Double = 10
     /// Where the dashboard files are; nil means the ones built into Sniff.

@@ -1,0 +1,76 @@
+import Foundation
+import Logging
+import Testing
+import SniffCore
+@testable import SniffServer
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// With a token, the feed must not let unauthenticated connections sit on the places
+/// that `--max-clients` allows: one that sends no token in time is told so and closed;
+/// one that sends it is served and stays.
+@Suite("Feed token deadline", .serialized)
+struct FeedTokenTests {
+    @Test("a feed client without the token is closed after the deadline; one with it stays")
+    func unauthenticatedFeedClientIsClosed() async throws {
+        let db = try await SharedDatabase.shared.get()
+        var c = ServerConfiguration()
+        c.feedTokenTimeoutSeconds = 1
+        c.token = "s3cret"
+        let server = SniffServerApp(store: db.store, configuration: c)
+        let feed = FeedServer(host: "127.0.0.1", port: 0, token: "s3cret", broadcaster: server.broadcaster, logger: Logger(label: "test.feed"))
+        let feedTask = Task { try await feed.run() }
+        defer { feedTask.cancel() }
+        var port: Int? = nil
+        for _ in 0..<100 where port == nil { port = feed.boundPort; try await Task.sleep(for: .milliseconds(50)) }
+        let p = try #require(port)
+
+        let silent = Self.connect(p), member = Self.connect(p)
+        defer { close(silent); close(member) }
+        #expect(Self.readLine(member).hasPrefix("# sniff feed: send 'token TOKEN' first"))
+        Self.send(member, "token s3cret\n")
+        #expect(Self.readLine(member).hasPrefix("# sniff feed: one line per packet"))
+        #expect(Self.readLine(silent).hasPrefix("# sniff feed: send 'token TOKEN' first"))
+        let start = Date()
+        #expect(Self.readLine(silent) == "# no token within 1 s; closing")
+        #expect(Self.readLine(silent).isEmpty, "the connection is closed after the message")
+        let waited = Date().timeIntervalSince(start)
+        #expect(waited > 0.5 && waited < 4, "closed after \(waited) s")
+        // The authenticated client is still served after the deadline.
+        try await Task.sleep(for: .milliseconds(500))
+        Self.send(member, "pause\n")
+        #expect(Self.readLine(member) == "# paused")
+        #expect(server.broadcaster.clientCount == 1)
+    }
+
+    static func connect(_ port: Int) -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var tv = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = UInt16(port).bigEndian
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) { ptr in
+            ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        #expect(rc == 0)
+        return fd
+    }
+
+    static func send(_ fd: Int32, _ text: String) {
+        _ = text.withCString { Glibc.send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// One line without its newline; "" at EOF or after the 5 s receive timeout.
+    static func readLine(_ fd: Int32) -> String {
+        var line: [UInt8] = []
+        var b: UInt8 = 0
+        while read(fd, &b, 1) == 1 {
+            if b == 0x0A { return String(decoding: line, as: UTF8.self) }
+            line.append(b)
+        }
+        return String(decoding: line, as: UTF8.self)
+    }
+}
