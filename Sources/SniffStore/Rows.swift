@@ -250,6 +250,11 @@ public struct StoreBatch: Sendable, Equatable {
         self.frames = frames
     }
 
+    /// What the batch counts for in the writer's memory bound (`--store-memory`, in
+    /// rows): its rows, plus its kept bytes at one row per 512 bytes (about what a
+    /// stored row takes).
+    public var memoryWeight: Int { content.rowCount + frames.count / 512 }
+
     /// True when `row`'s frame range lies inside `frames` (a decoded journal is checked
     /// with this before any byte is read).
     func frameInBounds(_ row: PacketRow) -> Bool {

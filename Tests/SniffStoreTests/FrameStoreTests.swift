@@ -123,6 +123,32 @@ struct FrameStoreTests {
         #expect(w3.bytes == w4.bytes)
     }
 
+    @Test("Kept bytes count toward --store-memory: a batch of them goes to the journal where its rows alone would not")
+    func memoryWeight() async throws {
+        let dir = StoreTestEnv.tempDirectory("frames-memory")
+        // A database that cannot be opened: batches wait in memory, then in the journal.
+        let store = StoreFactory.open(try StoreURL("sqlite:\(dir)/missing/dir/x.db"))
+        var config = StoreWriter.Configuration()
+        config.memoryLimitRows = 1000
+        config.journalDirectory = dir + "/journal"
+        config.replayOldJournals = false
+        let writer = StoreWriter(store: store, configuration: config)
+        writer.start()
+        let plain = syntheticRows(count: 10, start: 1)
+        writer.submit(StoreBatch(id: writer.makeBatchID(), sensor: "t", captureID: 1, content: .packets(plain)))
+        #expect(writer.currentStats.journalBatches == 0)
+        #expect(writer.currentStats.memoryRows == 10)
+        // 10 rows holding 600 000 bytes weigh 10 + 1171 rows: past the bound of 1000.
+        let (rows, _, _) = rowsWithFrames(count: 10, start: 1)
+        let bytes = [UInt8](repeating: 0xAB, count: 600_000)
+        writer.submit(StoreBatch(id: writer.makeBatchID(), sensor: "t", captureID: 1, content: .packets(rows), frames: bytes))
+        #expect(writer.currentStats.journalBatches == 1)
+        #expect(writer.currentStats.memoryRows == 10)
+        #expect(StoreBatch(id: BatchID(writer: 1, seq: 1), sensor: "t", captureID: 1, content: .packets(rows), frames: bytes).memoryWeight == 10 + 1171)
+        _ = await writer.finishing(timeoutSeconds: 0)
+        await store.close()
+    }
+
     @Test("Migration 4 (the raw column) is applied once; rows written without bytes count as such")
     func migration() async throws {
         try await TestDatabase.forEachBackend("frames_migrate") { url in

@@ -149,7 +149,9 @@ public final class StoreWriter: @unchecked Sendable {
     /// batch is appended to the journal file.
     public func submit(_ batch: StoreBatch) {
         let now = Timestamp.now().totalNanoseconds
-        let rows = batch.content.rowCount
+        // Kept packet bytes (--store-raw) weigh in too, or a million rows of them
+        // could hold over a gigabyte before the journal takes over.
+        let rows = batch.memoryWeight
         var resume: CheckedContinuation<Void, Never>? = nil
         lock.withLock {
             stats.packetsSubmitted &+= UInt64(batch.packetCount)
@@ -369,7 +371,7 @@ public final class StoreWriter: @unchecked Sendable {
         case .memory:
             let e = memory[memoryHead]
             memoryHead += 1
-            memoryRows -= e.batch.content.rowCount
+            memoryRows -= e.batch.memoryWeight
             memoryPackets -= e.batch.packetCount
             if memoryHead >= 1024 && memoryHead * 2 >= memory.count {
                 memory.removeFirst(memoryHead)
