@@ -6,14 +6,17 @@ import Glibc
 /// requested: tables of hundreds of megabytes are probed at random, and 2 MiB pages
 /// spare most TLB misses. Zero pages come from the kernel, so the table needs no
 /// initialising pass when all-zero bytes mean "empty".
+///
+/// Measured on `sniff -r -q` over 3.6 M packets (1.5 M endpoints and flows) on this
+/// 2-core VM: without the huge-page advice, user time rose by about as much as system
+/// time fell (compaction for 2 MiB pages), so the advice stays; the kernel's cost of
+/// zeroing first-touched pages is a fifth of that run either way.
 public enum LargeAllocation {
     public static func allocateZeroed(bytes: Int) -> UnsafeMutableRawPointer {
         let length = max(bytes, 1)
         guard let p = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else {
-            // Out of address space: fall back to the allocator, zeroed by hand.
-            let q = UnsafeMutableRawPointer.allocate(byteCount: length, alignment: 64)
-            q.initializeMemory(as: UInt8.self, repeating: 0, count: length)
-            return q
+            // `free` unmaps, so memory from the allocator cannot be handed out instead.
+            fatalError("sniff: out of memory: cannot map \(length) bytes for a table (errno \(errno))")
         }
         if length >= 4 << 20 { madvise(p, length, MADV_HUGEPAGE) }
         return p
