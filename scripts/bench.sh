@@ -14,7 +14,8 @@
 # RSS (GNU time's maxrss of the process itself) and each peer's time over Sniff's. Then
 # allocations per packet (sniff-bench --alloc-check under Benchmarks/malloc-count; exits
 # non-zero above Benchmarks/allocation-limits.txt) and storage (scripts/bench-store.sh:
-# sniff into SQLite and PostgreSQL beside sqlite3 .import and psql \copy).
+# sniff into SQLite and PostgreSQL beside sqlite3 .import and psql \copy; STORE=0 skips
+# it, STORE_RUNS sets its runs, default 1).
 #
 # SNIFF_BIN and BENCH_BIN (a sniff and a sniff-bench already built) skip the build.
 #
@@ -152,8 +153,12 @@ LD_PRELOAD="$BENCH_DIR/libmalloccount.so" "$SNIFF_BENCH" --alloc-check --keep --
     | grep -v '^peak RSS'
 
 # --- storage ------------------------------------------------------------------------
-echo "== storage (scripts/bench-store.sh)"
-SNIFF_BIN=$SNIFF RUNS=$([ "$SMALL" = 1 ] && echo 1 || echo 3) scripts/bench-store.sh "$SMALL_FILE"
+# One run each: loading 3.6 M rows takes minutes, which evens out noise by itself.
+# STORE=0 skips this part.
+if [ "${STORE:-1}" != 0 ]; then
+    echo "== storage (scripts/bench-store.sh)"
+    SNIFF_BIN=$SNIFF RUNS=${STORE_RUNS:-1} scripts/bench-store.sh "$SMALL_FILE"
+fi
 
 # --- live ---------------------------------------------------------------------------
 if [ "$LIVE" = 1 ]; then
