@@ -9,8 +9,10 @@
 # deterministically with sniff-bench (Sources/sniff-bench/SyntheticCapture.swift gives
 # the mix) into BENCH_DIR (default /tmp/sniff-bench, never the repository); run
 # `sniff -r F -q`, the C baseline (Benchmarks/baseline/flowcount.c, -O2), `tcpdump -nn
-# -r F` and `tshark -q -z conv,tcp -z conv,udp -r F` alternately, RUNS times each
-# (TSHARK_RUNS for tshark, which is slow); print median wall time, packets/s, MB/s, peak
+# -r F` and `tshark -q -z conv,tcp -z conv,udp -r F` alternately: Sniff and the C loop
+# RUNS times (5), tcpdump and tshark PEER_RUNS times (1: on the small-packet capture
+# tcpdump takes minutes, its TCP sequence table growing with every connection, and one
+# run of a tool 10-100x slower decides the ratios as well as five); print median wall time, packets/s, MB/s, peak
 # RSS (GNU time's maxrss of the process itself) and each peer's time over Sniff's. Then
 # allocations per packet (sniff-bench --alloc-check under Benchmarks/malloc-count; exits
 # non-zero above Benchmarks/allocation-limits.txt) and storage (scripts/bench-store.sh:
@@ -37,10 +39,10 @@ SCRATCH=${SCRATCH:-.build}
 BENCH_DIR=${BENCH_DIR:-/tmp/sniff-bench}
 if [ "$SMALL" = 1 ]; then
     SMALL_PACKETS=${SMALL_PACKETS:-100000}; MIXED_PACKETS=${MIXED_PACKETS:-20000}
-    RUNS=${RUNS:-1}; TSHARK_RUNS=${TSHARK_RUNS:-1}
+    RUNS=${RUNS:-1}; PEER_RUNS=${PEER_RUNS:-1}
 else
     SMALL_PACKETS=${SMALL_PACKETS:-3600000}; MIXED_PACKETS=${MIXED_PACKETS:-1500000}
-    RUNS=${RUNS:-5}; TSHARK_RUNS=${TSHARK_RUNS:-3}
+    RUNS=${RUNS:-5}; PEER_RUNS=${PEER_RUNS:-1}
 fi
 mkdir -p "$BENCH_DIR"
 
@@ -100,15 +102,15 @@ run() { # label command...
 bench_file() { # name file packets
     local name=$1 file=$2 packets=$3
     : >"$RESULTS"
-    echo "== $name: $file ($packets packets, $(( $(stat -c %s "$file") / 1000000 )) MB), median of $RUNS (tshark $TSHARK_RUNS), alternating"
+    echo "== $name: $file ($packets packets, $(( $(stat -c %s "$file") / 1000000 )) MB), median of $RUNS (tcpdump and tshark: $PEER_RUNS), alternating"
     # One warm-up read so every tool starts from the page cache.
     cat "$file" >/dev/null
     for i in $(seq "$RUNS"); do
         run sniff "$SNIFF" -r "$file" -q
         run c-baseline "$BENCH_DIR/flowcount" "$file"
-        command -v tcpdump >/dev/null && run tcpdump tcpdump -nn -r "$file"
-        if command -v tshark >/dev/null && [ "$i" -le "$TSHARK_RUNS" ]; then
-            run tshark tshark -q -z conv,tcp -z conv,udp -r "$file"
+        if [ "$i" -le "$PEER_RUNS" ]; then
+            if command -v tcpdump >/dev/null; then run tcpdump tcpdump -nn -r "$file"; fi
+            if command -v tshark >/dev/null; then run tshark tshark -q -z conv,tcp -z conv,udp -r "$file"; fi
         fi
     done
     python3 - "$RESULTS" "$file" "$packets" "$SMALL" <<'PY'
