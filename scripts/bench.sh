@@ -8,7 +8,7 @@
 # Steps: build release (CONFIG=debug to reuse a test build); generate the captures
 # deterministically with sniff-bench (Sources/sniff-bench/SyntheticCapture.swift gives
 # the mix) into BENCH_DIR (default /tmp/sniff-bench, never the repository); run
-# `sniff -r F -q`, the C baseline (Benchmarks/baseline/flowcount.c, -O2), `tcpdump -nn
+# `sniff -r F -q` (and, as `sniff-report`, with `--report FILE`), the C baseline (Benchmarks/baseline/flowcount.c, -O2), `tcpdump -nn
 # -r F` and `tshark -q -z conv,tcp -z conv,udp -r F` alternately: Sniff and the C loop
 # RUNS times (5), tcpdump and tshark PEER_RUNS times (1: on the small-packet capture
 # tcpdump takes minutes, its TCP sequence table growing with every connection, and one
@@ -108,6 +108,9 @@ bench_file() { # name file packets
     cat "$file" >/dev/null
     for i in $(seq "$RUNS"); do
         run sniff "$SNIFF" -r "$file" -q
+        # The same read with the address:port report asked for: -q alone skips that
+        # table, which nothing reads then; this row shows what the report costs.
+        run sniff-report "$SNIFF" -r "$file" -q --report "$BENCH_DIR/report.txt"
         run c-baseline "$BENCH_DIR/flowcount" "$file"
         # The peers get PEER_TIMEOUT seconds (default 900): tcpdump caches every IPv4
         # address it prints, even with -n, in a 4096-bucket chained table, so on the
@@ -128,7 +131,7 @@ runs = {}
 for line in open(path):
     tool, secs, rss, rc = line.split()
     runs.setdefault(tool, []).append((float(secs), int(rss), int(rc)))
-order = [t for t in ("sniff", "c-baseline", "tcpdump", "tshark") if t in runs]
+order = [t for t in ("sniff", "sniff-report", "c-baseline", "tcpdump", "tshark") if t in runs]
 med = {t: statistics.median(s for s, _, _ in runs[t]) for t in order}
 rss = {t: max(r for _, r, _ in runs[t]) / 1024 for t in order}
 # timeout(1) exits 124 when the limit passed: the time is a lower bound.

@@ -17,6 +17,10 @@ public final class PacketPipeline {
     public let bpf: BPFFilter?
     public private(set) var totals = CaptureTotals()
     public let endpoints = EndpointTable()
+    /// Whether packets update `endpoints`. Only the report reads that table; a run that
+    /// prints no report (`-q` without `--report`) turns this off, since on captures with
+    /// millions of address:port pairs the table's growth is the largest cost of a read.
+    public var tracksEndpoints = true
     /// The packet just decoded; valid until the next call to `process`.
     public private(set) var packet = DecodedPacket()
     public var consumers: [PacketConsumer] = []
@@ -47,7 +51,7 @@ public final class PacketPipeline {
         totals.recordSeen(packet)
         guard filter.matches(packet) else { return false }
         totals.recordMatched(packet)
-        endpoints.record(packet)
+        if tracksEndpoints { endpoints.record(packet) }
         for c in consumers { c.consume(packet, frame: raw.bytes) }
         return true
     }

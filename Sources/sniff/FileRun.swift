@@ -30,6 +30,7 @@ struct FileRun {
         let outputs = try Outputs(command: command, source: path == "-" ? "standard input" : path,
                                   includeInterface: reader.format == .pcapng, live: false, link: reader.linkType,
                                   interfaceName: nil, sections: { flowRun.sections() })
+        pipeline.tracksEndpoints = outputs.needsEndpoints
         let storage = StoreRun.start(command, source: "file " + path, pipeline: pipeline, flows: flowRun)
         let serving = try ServeRun.start(command, source: "file " + path, live: false, pipeline: pipeline, flows: flowRun, storage: storage)
         var progress = ProgressBar(total: reader.fileSize, enabled: Stderr.isTerminal && !command.output.json)

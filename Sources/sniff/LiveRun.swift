@@ -37,6 +37,7 @@ struct LiveRun {
         pipeline.consumers += flowRun.consumers
         let outputs = try Outputs(command: command, source: "interface \(name)", includeInterface: true, live: true,
                                   link: capture.link, interfaceName: name, sections: { flowRun.sections() })
+        pipeline.tracksEndpoints = outputs.needsEndpoints
         let storage = StoreRun.start(command, source: "interface " + name, pipeline: pipeline, flows: flowRun)
         let serving = try ServeRun.start(command, source: "interface " + name, live: true, pipeline: pipeline, flows: flowRun, storage: storage)
         let keys = KeyControl(enabled: true)

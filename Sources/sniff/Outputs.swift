@@ -54,6 +54,14 @@ final class Outputs {
         }
     }
 
+    /// Whether anything this run writes reads the address:port table: the report on
+    /// stdout at the end, in a file, or redrawn on the terminal (the same conditions as
+    /// `finish` and `refresh`).
+    var needsEndpoints: Bool {
+        let out = command.output
+        return reportFile != nil || drawOnTerminal || (!out.q && !out.json && !command.flowOptions.flows)
+    }
+
     /// Called for each packet that passed every filter. Returns false when the run
     /// should end (-c reached, stdout closed).
     @inline(__always)

@@ -41,6 +41,18 @@ struct ReadFileCLITests {
         #expect(r.stdout.isEmpty)
         let text = try String(contentsOfFile: report, encoding: .utf8)
         #expect(text.contains("Sniff report") && text.contains("Finished"))
+        // -q alone skips the address:port table; with --report it must still be filled,
+        // and the same as without -q.
+        let plain = try CLI.run(["-r", sample])
+        // From "Address:port list" on: the list itself, which both outputs print the same.
+        let endpointList = { (t: String) -> [Substring] in
+            t.split(separator: "\n").drop { !$0.contains("Address:port list:") }.filter { !$0.contains("Last update") }
+        }
+        let fromReport = endpointList(text)
+        #expect(fromReport.contains { $0.hasPrefix("  ") && ($0.dropFirst(2).first?.isNumber == true || $0.dropFirst(2).first == "[") },
+                "the report lists address:port entries")
+        #expect(!fromReport.contains { $0.contains(" of 0 endpoints") })
+        #expect(fromReport == endpointList(plain.stdout))
     }
 
     @Test func standardInput() throws {
