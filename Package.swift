@@ -51,6 +51,7 @@ let package = Package(
             dependencies: [
                 "SniffCore", "SniffDecode", "SniffCapture", "SniffAnalysis", "SniffStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -27,6 +27,15 @@ public struct ServerConfiguration: Sendable {
     public var feedTokenTimeoutSeconds: Double = 10
     /// A client whose writes make no progress for this long is disconnected.
     public var slowClientTimeoutSeconds: Double = 10
+    /// An HTTP connection that has not been answered once within this many seconds is
+    /// closed: a client that connects and sends nothing, or trickles its request head,
+    /// cannot hold a connection (and a place below) for long.
+    public var firstResponseTimeoutSeconds: Double = 30
+    /// A keep-alive HTTP connection idle this long between requests is closed.
+    public var httpIdleTimeoutSeconds: Double = 60
+    /// HTTP connections (WebSocket ones included) open at once. Past it the server stops
+    /// accepting: new connections wait in the kernel's backlog until one closes.
+    public var maxHTTPConnections: Int { maxLiveClients + 1024 }
     /// Where the dashboard files are; nil means the ones built into Sniff.
     public var dashboardDirectory: String? = nil
     /// The plain TCP feed (`--feed`), if any.

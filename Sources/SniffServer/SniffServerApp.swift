@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
 import NIOCore
@@ -54,10 +55,23 @@ public final class SniffServerApp: Sendable {
     public func makeApplication(onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in })
         -> some ApplicationProtocol {
         let router = makeRouter()
+        let webSocketResponder = router.buildResponder()
+        let c = configuration
+        let channel = HTTP1WebSocketUpgradeChannel.Configuration(
+            http1: .init(idleTimeout: .nanoseconds(Int64(c.httpIdleTimeoutSeconds * 1e9))),
+            ws: .init(maxFrameSize: 1 << 16))
+        // Hummingbird's idle timeout starts once a request head has been read; the
+        // deadline wrapper covers the time before that.
+        let server = HTTPServerBuilder { responder in
+            FirstResponseDeadline(
+                inner: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: channel),
+                timeout: .nanoseconds(Int64(c.firstResponseTimeoutSeconds * 1e9)))
+        }
         return Application(
             router: router,
-            server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(maxFrameSize: 1 << 16)),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+            server: server,
+            configuration: .init(address: .hostname(c.host, port: c.port), serverName: nil,
+                                 availableConnectionsDelegate: .maximum(c.maxHTTPConnections, logger: logger)),
             onServerRunning: onServerRunning,
             logger: logger
         )
