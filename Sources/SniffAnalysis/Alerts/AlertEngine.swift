@@ -62,7 +62,9 @@ public final class AlertEngine: PacketConsumer, FlowObserver {
                 continue
             }
             guard p.ipVersion != 0 else { continue }
-            for host in [p.src, p.dst] {
+            // Source and destination in turn, without an array literal per packet.
+            for side in 0..<2 {
+                let host = side == 0 ? p.src : p.dst
                 if st.perHost[host] == nil && st.perHost.count >= maxTrackedKeys { continue }
                 if let v = Self.add(&st.perHost[host, default: Window(start: now)], amount, now: now, window: window, threshold: threshold) {
                     raise(rule, time: p.timestamp, subject: host.description,
