@@ -40,7 +40,19 @@ import SniffCapture
 
     /// The resident size of this process's mapping of `path`, from /proc/self/smaps.
     static func residentKiB(of path: String) -> Int? {
-        guard let text = try? String(contentsOfFile: "/proc/self/smaps", encoding: .utf8) else { return nil }
+        // Read with plain read(2): /proc files report a size of 0, which Foundation's
+        // file readers may take at its word.
+        let fd = open("/proc/self/smaps", O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = read(fd, &chunk, chunk.count)
+            if n <= 0 { break }
+            bytes.append(contentsOf: chunk[0..<n])
+        }
+        let text = String(decoding: bytes, as: UTF8.self)
         var inMapping = false
         for line in text.split(separator: "\n") {
             if let first = line.first, first.isHexDigit, line.contains(" ") && line.split(separator: " ").count >= 5 {
