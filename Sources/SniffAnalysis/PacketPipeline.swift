@@ -15,58 +15,88 @@ public protocol PacketConsumer: AnyObject {
 public final class PacketPipeline {
     public let filter: PacketFilter
     public let bpf: BPFFilter?
-    public private(set) var totals = CaptureTotals()
     public let endpoints = EndpointTable()
+
+    /// The mutable state lives behind one pointer, as in FlowTable: stored `var`s of a
+    /// class pay a dynamic exclusivity check on every access (swift_beginAccess and a
+    /// thread-local access set), several times per packet, which a profile of
+    /// `sniff -r -q` showed at about 5% of the run.
+    struct State {
+        var totals = CaptureTotals()
+        /// The packet just decoded; valid until the next call to `process`.
+        var packet = DecodedPacket()
+        var frameNumber: UInt64 = 0
+        var tracksEndpoints = true
+        var consumers: [PacketConsumer] = []
+    }
+    private let st: UnsafeMutablePointer<State>
+
+    public var totals: CaptureTotals { st.pointee.totals }
+    /// The packet just decoded; valid until the next call to `process`.
+    public var packet: DecodedPacket {
+        _read { yield st.pointee.packet }
+    }
     /// Whether packets update `endpoints`. Only the report reads that table; a run that
     /// prints no report (`-q` without `--report`) turns this off, since on captures with
     /// millions of address:port pairs the table's growth is the largest cost of a read.
-    public var tracksEndpoints = true
-    /// The packet just decoded; valid until the next call to `process`.
-    public private(set) var packet = DecodedPacket()
-    public var consumers: [PacketConsumer] = []
-    private var frameNumber: UInt64 = 0
+    public var tracksEndpoints: Bool {
+        get { st.pointee.tracksEndpoints }
+        set { st.pointee.tracksEndpoints = newValue }
+    }
+    public var consumers: [PacketConsumer] {
+        get { st.pointee.consumers }
+        set { st.pointee.consumers = newValue }
+    }
 
     public init(filter: PacketFilter = PacketFilter(), bpf: BPFFilter? = nil) {
         self.filter = filter
         self.bpf = bpf
+        st = .allocate(capacity: 1)
+        st.initialize(to: State())
+    }
+
+    deinit {
+        st.deinitialize(count: 1)
+        st.deallocate()
     }
 
     /// Decodes and accounts one frame; returns true when it passed every filter.
     @inline(__always)
     @discardableResult
     public func process(_ raw: RawPacket) -> Bool {
-        frameNumber &+= 1
-        packet.reset()
-        packet.number = frameNumber
-        packet.timestamp = raw.timestamp
-        packet.wireLength = raw.wireLength
-        packet.capturedLength = UInt32(raw.bytes.count)
-        packet.interfaceID = raw.interfaceID
-        packet.link = raw.link
+        let s = st
+        s.pointee.frameNumber &+= 1
+        s.pointee.packet.reset()
+        s.pointee.packet.number = s.pointee.frameNumber
+        s.pointee.packet.timestamp = raw.timestamp
+        s.pointee.packet.wireLength = raw.wireLength
+        s.pointee.packet.capturedLength = UInt32(raw.bytes.count)
+        s.pointee.packet.interfaceID = raw.interfaceID
+        s.pointee.packet.link = raw.link
         if let bpf, !bpf.matches(raw) {
-            totals.recordSeen(packet)
+            s.pointee.totals.recordSeen(s.pointee.packet)
             return false
         }
-        PacketDecoder.decode(raw.bytes, link: raw.link, into: &packet)
-        totals.recordSeen(packet)
-        guard filter.matches(packet) else { return false }
-        totals.recordMatched(packet)
-        if tracksEndpoints { endpoints.record(packet) }
-        for c in consumers { c.consume(packet, frame: raw.bytes) }
+        PacketDecoder.decode(raw.bytes, link: raw.link, into: &s.pointee.packet)
+        s.pointee.totals.recordSeen(s.pointee.packet)
+        guard filter.matches(s.pointee.packet) else { return false }
+        s.pointee.totals.recordMatched(s.pointee.packet)
+        if s.pointee.tracksEndpoints { endpoints.record(s.pointee.packet) }
+        for c in s.pointee.consumers { c.consume(s.pointee.packet, frame: raw.bytes) }
         return true
     }
 
     /// Counts a frame that was captured but not analysed (live capture while paused).
     public func skip(_ raw: RawPacket) {
-        frameNumber &+= 1
-        totals.packetsSeen &+= 1
-        totals.bytesSeen &+= UInt64(raw.wireLength)
-        totals.skippedWhilePaused &+= 1
+        st.pointee.frameNumber &+= 1
+        st.pointee.totals.packetsSeen &+= 1
+        st.pointee.totals.bytesSeen &+= UInt64(raw.wireLength)
+        st.pointee.totals.skippedWhilePaused &+= 1
     }
 
     public func setDrops(kernel: UInt64, interface: UInt64, sniff: UInt64) {
-        totals.kernelDropped = kernel
-        totals.interfaceDropped = interface
-        totals.sniffDropped = sniff
+        st.pointee.totals.kernelDropped = kernel
+        st.pointee.totals.interfaceDropped = interface
+        st.pointee.totals.sniffDropped = sniff
     }
 }
