@@ -329,15 +329,17 @@ public final class FlowTable: PacketConsumer {
         let f = flows + Int(index)
         unlink(index)
         removeSlot(index: index, hash: hash)
-        let flow = f.pointee
+        st.pointee.count -= 1
+        st.pointee.stats.flowsEnded &+= 1
+        st.pointee.stats.endedBy[Int(reason.rawValue)] &+= 1
+        // The observers read the flow where it lies (no copy of the record): it has
+        // left the index and the idle lists, and its place is not on the free list
+        // yet, so nothing an observer does to the table can overwrite it.
+        observer?.flowEnded(f.pointee, reason: reason)
         // The entry stays initialised, marked dead, holding no reference.
         f.pointee.detailsBox = nil
         f.pointee.timeoutClass = FlowTable.deadClass
         st.pointee.freeList.append(index)
-        st.pointee.count -= 1
-        st.pointee.stats.flowsEnded &+= 1
-        st.pointee.stats.endedBy[Int(reason.rawValue)] &+= 1
-        observer?.flowEnded(flow, reason: reason)
     }
 
     // MARK: storage
