@@ -78,11 +78,16 @@ public final class PacketPipeline {
             return false
         }
         PacketDecoder.decode(raw.bytes, link: raw.link, into: &s.pointee.packet)
-        s.pointee.totals.recordSeen(s.pointee.packet)
-        guard filter.matches(s.pointee.packet) else { return false }
-        s.pointee.totals.recordMatched(s.pointee.packet)
-        if s.pointee.tracksEndpoints { endpoints.record(s.pointee.packet) }
-        for c in s.pointee.consumers { c.consume(s.pointee.packet, frame: raw.bytes) }
+        // One copy out of the state, then borrowed by every reader: passing
+        // `s.pointee.packet` itself makes the compiler copy the whole record for each
+        // call (it cannot prove the callee leaves that memory alone), which was 7% of a
+        // read in memmove.
+        let packet = s.pointee.packet
+        s.pointee.totals.recordSeen(packet)
+        guard filter.matches(packet) else { return false }
+        s.pointee.totals.recordMatched(packet)
+        if s.pointee.tracksEndpoints { endpoints.record(packet) }
+        for c in s.pointee.consumers { c.consume(packet, frame: raw.bytes) }
         return true
     }
 
