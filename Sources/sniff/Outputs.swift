@@ -21,6 +21,8 @@ final class Outputs {
     private var writer: RotatingCaptureWriter?
     private var updates = 0
     private var nextReportAt: Timestamp? = nil
+    /// The report goes to stdout: no -q, --json or --flows took stdout over.
+    let reportOnStdout: Bool
     /// Redraw the report in place on stdout (live capture on a terminal, no --json).
     let drawOnTerminal: Bool
     var status = "Running"
@@ -41,7 +43,8 @@ final class Outputs {
         self.live = live
         self.sections = sections
         let out = command.output
-        drawOnTerminal = live && !out.json && !out.q && !command.flowOptions.flows && isatty(1) == 1
+        reportOnStdout = !out.json && !out.q && !command.flowOptions.flows
+        drawOnTerminal = live && reportOnStdout && isatty(1) == 1
         wantsJSON = out.json && !out.q
         maxPackets = out.c.map { UInt64($0) }
         reportFile = out.reportFile
@@ -54,13 +57,9 @@ final class Outputs {
         }
     }
 
-    /// Whether anything this run writes reads the address:port table: the report on
-    /// stdout at the end, in a file, or redrawn on the terminal (the same conditions as
-    /// `finish` and `refresh`).
-    var needsEndpoints: Bool {
-        let out = command.output
-        return reportFile != nil || drawOnTerminal || (!out.q && !out.json && !command.flowOptions.flows)
-    }
+    /// Whether anything this run writes reads the address:port table: the report in a
+    /// file, or on stdout (at the end, or redrawn on the terminal).
+    var needsEndpoints: Bool { reportFile != nil || reportOnStdout }
 
     /// Called for each packet that passed every filter. Returns false when the run
     /// should end (-c reached, stdout closed).
@@ -143,7 +142,7 @@ final class Outputs {
                                sections: sections(), into: &s)
             do { try ReportFile.write(s, to: file) } catch { firstError = firstError ?? error }
         }
-        if !command.output.q && !command.output.json && !command.flowOptions.flows && !stdoutBroken {
+        if reportOnStdout && !stdoutBroken {
             var s = ByteSink(capacity: 16 << 10)
             if drawOnTerminal { s.append("\u{1B}[H\u{1B}[2J" as StaticString) }
             ReportWriter.write(context: context(pipeline), totals: pipeline.totals, endpoints: pipeline.endpoints,
