@@ -33,26 +33,26 @@ struct ConnectionDeadlineTests {
         let p = try #require(port.get())
 
         // Each client on its own thread, so that the busy one asks while the others wait.
-        async let waited = FeedTokenTests.onThread { () -> Seen in
+        async let waited = BlockingSocket.onThread { () -> Seen in
             var r = Seen()
-            let silent = FeedTokenTests.connect(p)
-            let idle = FeedTokenTests.connect(p)
+            let silent = BlockingSocket.connect(p)
+            let idle = BlockingSocket.connect(p)
             defer { close(silent); close(idle) }
             let start = Date()
-            FeedTokenTests.send(idle, "GET /api/stats HTTP/1.1\r\nHost: x\r\n\r\n")
-            r.idleResponse = FeedTokenTests.readLine(idle)
+            BlockingSocket.send(idle, "GET /api/stats HTTP/1.1\r\nHost: x\r\n\r\n")
+            r.idleResponse = BlockingSocket.readLine(idle)
             let answered = Date()
             r.silentClosedAfter = Self.waitForClose(silent).map { $0.timeIntervalSince(start) } ?? -1
             r.idleClosedAfter = Self.waitForClose(idle).map { $0.timeIntervalSince(answered) } ?? -1
             return r
         }
         // The busy client asks every 300 ms for 2.4 s: longer than both timeouts.
-        async let busyAnswers = FeedTokenTests.onThread { () -> Int in
-            let busy = FeedTokenTests.connect(p)
+        async let busyAnswers = BlockingSocket.onThread { () -> Int in
+            let busy = BlockingSocket.connect(p)
             defer { close(busy) }
             var n = 0
             for _ in 0..<8 {
-                FeedTokenTests.send(busy, "GET /api/stats HTTP/1.1\r\nHost: x\r\n\r\n")
+                BlockingSocket.send(busy, "GET /api/stats HTTP/1.1\r\nHost: x\r\n\r\n")
                 if Self.readResponse(busy) { n += 1 }
                 usleep(300_000)
             }
@@ -73,7 +73,7 @@ struct ConnectionDeadlineTests {
     static func readResponse(_ fd: Int32) -> Bool {
         var length = -1
         while true {
-            let line = FeedTokenTests.readLine(fd)
+            let line = BlockingSocket.readLine(fd)
             if line.isEmpty { return false }
             if line == "\r" { break }
             let lower = line.lowercased()
