@@ -65,7 +65,9 @@ def main():
         r = subprocess.run([gen, "127.0.0.1", "39997", str(a.rate), str(a.seconds)], capture_output=True, text=True,
                            timeout=a.seconds + 30)
         elapsed = time.time() - t0
-        sent = int("".join(ch for ch in r.stdout.split()[0] if ch.isdigit()) or 0) if r.stdout.split() else 0
+        # udpgen prints "SENT SECONDS RATE"; nothing if it failed.
+        fields = r.stdout.split()
+        sent = int(fields[0]) if fields else 0
     else:
         with multiprocessing.Pool(a.senders) as pool:
             t0 = time.time()

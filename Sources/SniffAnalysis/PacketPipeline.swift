@@ -23,7 +23,6 @@ public final class PacketPipeline {
     /// `sniff -r -q` showed at about 5% of the run.
     struct State {
         var totals = CaptureTotals()
-        /// The packet just decoded; valid until the next call to `process`.
         var packet = DecodedPacket()
         var frameNumber: UInt64 = 0
         var tracksEndpoints = true

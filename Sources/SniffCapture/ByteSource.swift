@@ -6,9 +6,10 @@ import Glibc
 /// Bytes of a capture file, seen through a sliding window.
 ///
 /// Regular files are mapped whole, so every record is a view into the mapping and
-/// nothing is copied; pages already read are given back as reading goes on. Pipes and standard input are read in large chunks into one
-/// buffer that grows only as real data arrives; a corrupt length field therefore cannot
-/// make Sniff allocate more than twice what the input actually contained.
+/// nothing is copied; pages already read are given back as reading goes on. Pipes and
+/// standard input are read in large chunks into one buffer that grows only as real data
+/// arrives; a corrupt length field therefore cannot make Sniff allocate more than twice
+/// what the input actually contained.
 final class ByteSource {
     let path: String
     private let fd: Int32
