@@ -27,6 +27,10 @@ public final class PacketPipeline {
         var frameNumber: UInt64 = 0
         var tracksEndpoints = true
         var consumers: [PacketConsumer] = []
+        /// The flow table among the consumers, and its place: it labels each packet
+        /// with its flow's app for the consumers after it.
+        var flowTable: FlowTable? = nil
+        var flowTableIndex = -1
     }
     private let st: UnsafeMutablePointer<State>
 
@@ -44,7 +48,11 @@ public final class PacketPipeline {
     }
     public var consumers: [PacketConsumer] {
         get { st.pointee.consumers }
-        set { st.pointee.consumers = newValue }
+        set {
+            st.pointee.consumers = newValue
+            st.pointee.flowTableIndex = newValue.firstIndex { $0 is FlowTable } ?? -1
+            st.pointee.flowTable = st.pointee.flowTableIndex >= 0 ? newValue[st.pointee.flowTableIndex] as? FlowTable : nil
+        }
     }
 
     public init(filter: PacketFilter = PacketFilter(), bpf: BPFFilter? = nil) {
@@ -81,12 +89,24 @@ public final class PacketPipeline {
         // `s.pointee.packet` itself makes the compiler copy the whole record for each
         // call (it cannot prove the callee leaves that memory alone), which was 7% of a
         // read in memmove.
-        let packet = s.pointee.packet
+        var packet = s.pointee.packet
         s.pointee.totals.recordSeen(packet)
         guard filter.matches(packet) else { return false }
         s.pointee.totals.recordMatched(packet)
+        let tableAt = s.pointee.flowTableIndex
+        var i = 0
+        for c in s.pointee.consumers {
+            if i == tableAt, let table = s.pointee.flowTable {
+                table.label(&packet, frame: raw.bytes)
+                s.pointee.packet.app = packet.app
+                s.pointee.packet.appSource = packet.appSource
+            } else {
+                c.consume(packet, frame: raw.bytes)
+            }
+            i &+= 1
+        }
+        // After the flow table, so that the report's apps per endpoint use flow names.
         if s.pointee.tracksEndpoints { endpoints.record(packet) }
-        for c in s.pointee.consumers { c.consume(packet, frame: raw.bytes) }
         return true
     }
 

@@ -3,8 +3,11 @@ import SniffDecode
 
 /// Packets, bytes and flows per transport and per application, for the report.
 ///
-/// Transport packet and byte counts come from every packet; per-application counts and
-/// all flow counts come from finished flows (the app is only final then).
+/// Packet and byte counts come from every packet: per application, under the app the
+/// flow table gave it (its flow's payload finding once known, else the port guess; a
+/// packet in no flow keeps the port guess). When a payload decides a flow's app, the
+/// flow's earlier packets move to it (`moveApp`), so that each flow's packets end up
+/// under one name, as the store's traffic sums do. Flow counts come from finished flows.
 public struct ProtocolSummary: Sendable, Equatable {
     public struct Counts: Sendable, Equatable {
         public var packets: UInt64 = 0
@@ -14,25 +17,35 @@ public struct ProtocolSummary: Sendable, Equatable {
     }
 
     public private(set) var transports = [Counts](repeating: Counts(), count: TransportKind.allCases.count)
-    public private(set) var apps = [Counts](repeating: Counts(), count: AppProtocol.allCases.count)
+    public private(set) var apps = [Counts](repeating: Counts(), count: AppProtocol.rawValueBound)
 
     public init() {}
 
     public func transport(_ t: TransportKind) -> Counts { transports[Int(t.rawValue)] }
     public func app(_ a: AppProtocol) -> Counts { apps[Int(a.rawValue)] }
 
+    /// Counts a packet labeled by the flow table (see `FlowTable.label`).
     public mutating func add(packet p: DecodedPacket) {
         let i = Int(p.transport.rawValue)
         transports[i].packets &+= 1
         transports[i].bytes &+= UInt64(p.wireLength)
+        let a = Int(p.app.rawValue)
+        apps[a].packets &+= 1
+        apps[a].bytes &+= UInt64(p.wireLength)
     }
 
     public mutating func add(flow f: Flow) {
         transports[Int(f.transport.rawValue)].flows &+= 1
-        let i = Int(f.app.rawValue)
-        apps[i].flows &+= 1
-        apps[i].packets &+= UInt64(f.orig.packets) &+ UInt64(f.resp.packets)
-        apps[i].bytes &+= f.orig.wireBytes &+ f.resp.wireBytes
+        apps[Int(f.app.rawValue)].flows &+= 1
+    }
+
+    /// Moves packets counted under `old` to `new` (a flow's packets seen before its
+    /// payload decided).
+    public mutating func moveApp(from old: AppProtocol, to new: AppProtocol, packets: UInt64, bytes: UInt64) {
+        apps[Int(old.rawValue)].packets &-= packets
+        apps[Int(old.rawValue)].bytes &-= bytes
+        apps[Int(new.rawValue)].packets &+= packets
+        apps[Int(new.rawValue)].bytes &+= bytes
     }
 
     public mutating func merge(_ o: ProtocolSummary) {
@@ -50,7 +63,7 @@ public struct ProtocolSummary: Sendable, Equatable {
 
     /// The applications seen, most bytes first.
     public var appsByBytes: [(AppProtocol, Counts)] {
-        AppProtocol.allCases.map { ($0, apps[Int($0.rawValue)]) }.filter { $0.1.flows > 0 }
+        AppProtocol.allCases.map { ($0, apps[Int($0.rawValue)]) }.filter { $0.1.flows > 0 || $0.1.packets > 0 }
             .sorted { $0.1.bytes != $1.1.bytes ? $0.1.bytes > $1.1.bytes : $0.0.rawValue < $1.0.rawValue }
     }
 
@@ -117,7 +130,8 @@ public struct ProtocolSummary: Sendable, Equatable {
     }
 }
 
-/// Feeds a `ProtocolSummary` from the packet pipeline and the flow table.
+/// Feeds a `ProtocolSummary` from the packet pipeline and the flow table. Place it after
+/// the flow table among the consumers, so that packets arrive labeled.
 public final class ProtocolSummaryCollector: PacketConsumer, FlowObserver {
     public private(set) var summary = ProtocolSummary()
 
@@ -125,4 +139,7 @@ public final class ProtocolSummaryCollector: PacketConsumer, FlowObserver {
 
     public func consume(_ packet: DecodedPacket, frame: UnsafeRawBufferPointer) { summary.add(packet: packet) }
     public func flowEnded(_ flow: Flow, reason: FlowEndReason) { summary.add(flow: flow) }
+    public func flowAppChanged(_ flow: Flow, from old: AppProtocol, packets: UInt64, bytes: UInt64, at nanos: Int64) {
+        summary.moveApp(from: old, to: flow.app, packets: packets, bytes: bytes)
+    }
 }

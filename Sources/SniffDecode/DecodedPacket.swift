@@ -188,7 +188,11 @@ public struct DecodedPacket: Sendable {
     public var icmpCode: UInt8 = 0
 
     // Application
+    /// The decoder's port guess; once the flow table has seen the packet, its flow's
+    /// current app (see `appSource`).
     public var app = AppProtocol.unknown
+    /// `.payload` when `app` is its flow's payload finding.
+    public var appSource = AppSource.port
     public var hasDNS = false
     public var dns = DNSSummary()
 

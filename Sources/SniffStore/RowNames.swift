@@ -84,8 +84,10 @@ enum SummaryAssembler {
         let order: (ProtocolSummaryTable.Entry, ProtocolSummaryTable.Entry) -> Bool = {
             $0.bytes != $1.bytes ? $0.bytes > $1.bytes : $0.name < $1.name
         }
-        t.transports = transports.values.sorted(by: order)
-        t.apps = apps.values.sorted(by: order)
+        // An app whose packets all moved to their flows' payload findings nets to zero.
+        let seen: (ProtocolSummaryTable.Entry) -> Bool = { $0.packets != 0 || $0.bytes != 0 || $0.flows != 0 }
+        t.transports = transports.values.filter(seen).sorted(by: order)
+        t.apps = apps.values.filter(seen).sorted(by: order)
         return t
     }
 }

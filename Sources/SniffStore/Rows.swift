@@ -144,15 +144,19 @@ public struct AlertRow: Sendable, Equatable {
 /// Packets and bytes of one second for one (transport, app): counted from every
 /// matching packet, whatever `--store-packets` keeps, so that the protocol summary and
 /// the time series stay exact when packets are sampled or not stored.
+///
+/// Counts are signed: when a payload decides a flow's app, a pair of rows moves the
+/// flow's earlier packets from the port guess to the finding (see
+/// `FlowObserver.flowAppChanged`), so sums per app equal the report's.
 public struct TrafficRow: Sendable, Equatable, Hashable {
     /// Start of the second, in nanoseconds.
     public var ts: Int64
     public var transport: TransportKind
     public var app: AppProtocol
-    public var packets: UInt64
-    public var bytes: UInt64
+    public var packets: Int64
+    public var bytes: Int64
 
-    public init(ts: Int64, transport: TransportKind, app: AppProtocol, packets: UInt64, bytes: UInt64) {
+    public init(ts: Int64, transport: TransportKind, app: AppProtocol, packets: Int64, bytes: Int64) {
         self.ts = ts; self.transport = transport; self.app = app; self.packets = packets; self.bytes = bytes
     }
 }

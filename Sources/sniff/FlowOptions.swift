@@ -138,9 +138,9 @@ final class FlowRun: FlowObserver {
         return fd
     }
 
-    /// In pipeline order: the summary counts every packet, the engine sees packets
-    /// for rate rules, then the table.
-    var consumers: [PacketConsumer] { [summary, engine, table] }
+    /// In pipeline order: the engine sees packets for rate rules, the table labels
+    /// each with its flow's app, then the summary counts it under that app.
+    var consumers: [PacketConsumer] { [engine, table, summary] }
 
     func flowEnded(_ flow: Flow, reason: FlowEndReason) {
         if options.flows && !stdoutBroken {

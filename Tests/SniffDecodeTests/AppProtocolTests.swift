@@ -57,9 +57,34 @@ let sshReply: [UInt8] = [
 struct AppProtocolTests {
     @Test func quicOnlyOnUDP443() {
         #expect(AppProtocol.forPort(443, udp: true) == .quic)
-        #expect(AppProtocol.forPort(443, udp: false) == .https)
+        #expect(AppProtocol.forPort(443, udp: false) == .tls)
         #expect(decode(quicInitial).app == .quic)
-        #expect(decode(httpsSYN).app == .https)
+        #expect(decode(httpsSYN).app == .tls)
+    }
+
+    /// A port guess is named as the payload finding on that port would be.
+    @Test func oneNamePerPortAndPayload() {
+        #expect(AppProtocol.forPort(8080, udp: false) == .http)
+        #expect(AppProtocol.payloadName(.tls, portGuess: AppProtocol.forPort(443, udp: false)) == .tls)
+        #expect(AppProtocol.payloadName(.quic, portGuess: AppProtocol.forPort(443, udp: true)) == .quic)
+        #expect(AppProtocol.payloadName(.http, portGuess: AppProtocol.forPort(8080, udp: false)) == .http)
+        #expect(AppProtocol.payloadName(.dns, portGuess: AppProtocol.forPort(53, udp: true)) == .dns)
+        #expect(AppProtocol.payloadName(.ssh, portGuess: AppProtocol.forPort(22, udp: false)) == .ssh)
+        // A more precise port name of the same family is kept; another family's is not.
+        #expect(AppProtocol.payloadName(.tls, portGuess: .imaps) == .imaps)
+        #expect(AppProtocol.payloadName(.dns, portGuess: .mdns) == .mdns)
+        #expect(AppProtocol.payloadName(.tls, portGuess: .http) == .tls)
+        #expect(AppProtocol.payloadName(.ssh, portGuess: .unknown) == .ssh)
+    }
+
+    /// Journals store raw values: the retired ones read as their new names, and every
+    /// other keeps its meaning.
+    @Test func storedRawValues() {
+        #expect(AppProtocol.stored(rawValue: 16) == .tls)
+        #expect(AppProtocol.stored(rawValue: 47) == .http)
+        #expect(AppProtocol.ldaps.rawValue == 17 && AppProtocol.vnc.rawValue == 46 && AppProtocol.kerberos.rawValue == 48)
+        #expect(AppProtocol.tls.rawValue == 64 && AppProtocol.rawValueBound == 65)
+        #expect(AppProtocol.stored(rawValue: 65) == nil)
     }
 
     @Test func serverPortFromEitherSide() {
@@ -81,7 +106,7 @@ struct AppProtocolTests {
 
     @Test func lowerPortWins() {
         #expect(AppProtocol.forPorts(50000, 22, udp: false) == .ssh)
-        #expect(AppProtocol.forPorts(443, 8080, udp: false) == .https)
+        #expect(AppProtocol.forPorts(443, 8080, udp: false) == .tls)
         #expect(AppProtocol.forPorts(8080, 443, udp: true) == .quic)
         // When the lower port is unknown, the higher one is tried.
         #expect(AppProtocol.forPorts(1000, 3306, udp: false) == .mysql)

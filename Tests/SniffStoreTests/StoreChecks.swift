@@ -94,8 +94,8 @@ enum StoreChecks {
         let recent = syntheticRows(count: 200, start: now - day / 2, firstNumber: 1000)
         try await store.write(StoreBatch(id: BatchID(writer: 9, seq: 1), sensor: "r", captureID: 5, content: .packets(old)))
         try await store.write(StoreBatch(id: BatchID(writer: 9, seq: 2), sensor: "r", captureID: 5, content: .packets(recent)))
-        var t1 = TrafficRow(ts: now - 10 * day, transport: .tcp, app: .https, packets: 300, bytes: 1)
-        let t2 = TrafficRow(ts: now - day / 2, transport: .tcp, app: .https, packets: 200, bytes: 1)
+        var t1 = TrafficRow(ts: now - 10 * day, transport: .tcp, app: .tls, packets: 300, bytes: 1)
+        let t2 = TrafficRow(ts: now - day / 2, transport: .tcp, app: .tls, packets: 200, bytes: 1)
         try await store.write(StoreBatch(id: BatchID(writer: 9, seq: 3), sensor: "r", captureID: 5, content: .traffic([t1, t2])))
         t1.packets = 0
         var oldFlow = FlowRow()

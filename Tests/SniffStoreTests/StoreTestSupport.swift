@@ -171,6 +171,8 @@ struct LoadResult {
     var totals = CaptureTotals()
     var captureID: Int64 = 0
     var report: StoreWriter.FinishReport? = nil
+    /// The report's protocol summary of the same run.
+    var summary = ProtocolSummary()
 }
 
 /// Reads a capture through the pipeline of `sniff -r FILE --db URL` (flow table,
@@ -195,9 +197,10 @@ func load(_ file: URL, into store: any PacketStore, sensor: String = "test", pol
     let alerts = AlertCollector()
     let engine = AlertEngine(config: AlertConfig(), sink: AlertSinkList([alerts, consumer]), format: format)
     let table = FlowTable(config: FlowTableConfig())
-    table.observer = FlowObserverList([flows, engine, consumer])
+    let summary = ProtocolSummaryCollector()
+    table.observer = FlowObserverList([flows, engine, summary, consumer])
     let pipeline = PacketPipeline()
-    pipeline.consumers = [engine, table, consumer]
+    pipeline.consumers = [engine, table, summary, consumer]
     writer.start()
     consumer.start()
     var json = PacketJSONWriter()
@@ -227,6 +230,7 @@ func load(_ file: URL, into store: any PacketStore, sensor: String = "test", pol
     }
     result.alerts = alerts.alerts
     result.totals = pipeline.totals
+    result.summary = summary.summary
     return result
 }
 
@@ -296,7 +300,7 @@ func syntheticRows(count: Int, start: Int64, firstNumber: UInt64 = 1) -> [Packet
         r.src = IPAddress(v4: 0x0A00_0000 | UInt32(i % 250)); r.dst = IPAddress(v4: 0xC0A8_0101)
         r.sport = UInt16(1024 + i % 60000); r.dport = 443
         r.seq = UInt32(truncatingIfNeeded: i &* 7919); r.ack = 1; r.tcpFlags = 0x18; r.window = 512
-        r.payloadLen = r.len - 54; r.app = .https
+        r.payloadLen = r.len - 54; r.app = .tls
         return r
     }
 }

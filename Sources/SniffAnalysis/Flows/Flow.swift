@@ -1,16 +1,6 @@
 import SniffCore
 import SniffDecode
 
-/// Where a flow's `app` came from.
-public enum AppSource: UInt8, Sendable {
-    /// Guessed from the port numbers.
-    case port
-    /// Shown by the payload (TLS, HTTP, SSH, DNS, QUIC).
-    case payload
-
-    public var name: StaticString { self == .port ? "port" : "payload" }
-}
-
 /// The TCP header fields the state machine needs from one segment.
 public struct TCPSegment: Sendable, Equatable {
     public var flags: UInt16
@@ -115,8 +105,8 @@ public struct Flow: Sendable {
         guard appSource == .payload else { return nil }
         switch app {
         case .dns, .mdns, .llmnr: return "dns"
-        case .http, .httpAlt: return "http"
-        case .tls, .https: return "ssl"
+        case .http, .prometheus, .elasticsearch: return "http"
+        case .tls, .ldaps, .ftps, .dot, .smtps, .imaps, .pop3s: return "ssl"
         case .ssh: return "ssh"
         case .quic: return "quic"
         default: return nil
@@ -124,10 +114,11 @@ public struct Flow: Sendable {
     }
 
     /// Records what a payload showed; the first result wins over the port guess and is
-    /// not replaced by later ones.
+    /// not replaced by later ones. A port name more precise than the finding (IMAPS for
+    /// TLS, mDNS for DNS) is kept.
     public mutating func setPayloadApp(_ app: AppProtocol) {
         guard appSource == .port else { return }
-        self.app = app
+        self.app = AppProtocol.payloadName(app, portGuess: self.app)
         bits |= Flow.payloadAppBit
     }
 

@@ -1,3 +1,5 @@
+import SniffDecode
+
 /// Why a flow left the table.
 public enum FlowEndReason: UInt8, Sendable, CaseIterable {
     /// No packet for the idle timeout of its class.
@@ -31,11 +33,16 @@ public protocol FlowObserver: AnyObject {
     func flowUpdated(_ flow: Flow)
     /// The flow is finished and has left the table.
     func flowEnded(_ flow: Flow, reason: FlowEndReason)
+    /// A payload gave the flow another app than its port guess, at `nanos`. `packets`
+    /// and `bytes` (wire) are the flow's packets before this one: those labeled `old`,
+    /// which counts kept per app move to `flow.app`.
+    func flowAppChanged(_ flow: Flow, from old: AppProtocol, packets: UInt64, bytes: UInt64, at nanos: Int64)
 }
 
 extension FlowObserver {
     public func flowStarted(_ flow: Flow) {}
     public func flowUpdated(_ flow: Flow) {}
+    public func flowAppChanged(_ flow: Flow, from old: AppProtocol, packets: UInt64, bytes: UInt64, at nanos: Int64) {}
 }
 
 /// Hands every event to several observers, in order.
@@ -47,6 +54,9 @@ public final class FlowObserverList: FlowObserver {
     public func flowStarted(_ flow: Flow) { for o in observers { o.flowStarted(flow) } }
     public func flowUpdated(_ flow: Flow) { for o in observers { o.flowUpdated(flow) } }
     public func flowEnded(_ flow: Flow, reason: FlowEndReason) { for o in observers { o.flowEnded(flow, reason: reason) } }
+    public func flowAppChanged(_ flow: Flow, from old: AppProtocol, packets: UInt64, bytes: UInt64, at nanos: Int64) {
+        for o in observers { o.flowAppChanged(flow, from: old, packets: packets, bytes: bytes, at: nanos) }
+    }
 }
 
 /// Collects finished flows in memory (tests, small captures).

@@ -123,19 +123,30 @@ public final class FlowTable: PacketConsumer {
         process(packet, frame: frame, now: useWallClock ? Timestamp.now() : packet.timestamp)
     }
 
+    /// Accounts the packet, then gives it its flow's current app (the payload finding
+    /// once there is one), so that every later reader counts it under the flow's name.
+    /// A packet in no flow (ARP, non-IP, later fragments) keeps the decoder's port guess.
+    public func label(_ packet: inout DecodedPacket, frame: UnsafeRawBufferPointer) {
+        let i = process(packet, frame: frame, now: useWallClock ? Timestamp.now() : packet.timestamp)
+        guard i >= 0 else { return }
+        packet.app = flows[Int(i)].app
+        packet.appSource = flows[Int(i)].appSource
+    }
+
     /// Accounts one decoded packet. `frame` is the captured bytes (for payload
     /// inspection); `now` drives the timers: the packet time for files, the wall clock
-    /// live.
-    public func process(_ p: DecodedPacket, frame: UnsafeRawBufferPointer, now: Timestamp) {
+    /// live. Returns the index of the packet's flow, or -1 when it has none.
+    @discardableResult
+    public func process(_ p: DecodedPacket, frame: UnsafeRawBufferPointer, now: Timestamp) -> Int32 {
         let nowNanos = now.totalNanoseconds
         st.pointee.stats.packets &+= 1
         expire(nanos: nowNanos)
-        guard p.ipVersion != 0 else { st.pointee.stats.packetsWithoutFlow &+= 1; return }
+        guard p.ipVersion != 0 else { st.pointee.stats.packetsWithoutFlow &+= 1; return -1 }
         let proto = p.ipProto
         var sport: UInt16 = 0, dport: UInt16 = 0, oneWay = false
         switch proto {
         case 6, 17:
-            guard p.hasPorts else { st.pointee.stats.packetsWithoutFlow &+= 1; return }
+            guard p.hasPorts else { st.pointee.stats.packetsWithoutFlow &+= 1; return -1 }
             sport = p.sport; dport = p.dport
         case 1, 58:
             if p.hasICMP {
@@ -143,7 +154,7 @@ public final class FlowTable: PacketConsumer {
                 sport = m.sport; dport = m.dport; oneWay = m.oneWay
             } else if p.isFragment {
                 st.pointee.stats.packetsWithoutFlow &+= 1
-                return
+                return -1
             }
         default:
             break
@@ -198,9 +209,16 @@ public final class FlowTable: PacketConsumer {
         f.pointee.packet(isOrig: isOrig, nanos: packetNanos, ipBytes: p.ipTotalLength, wireBytes: p.wireLength,
                          payloadLength: payload, tcp: tcp)
         var updated = false
+        var appChange: (old: AppProtocol, packets: UInt64, bytes: UInt64)? = nil
         if Int(f.pointee.inspected) < config.inspectPackets && (p.payloadCaptured > 0 || p.hasDNS) {
             f.pointee.inspected &+= 1
+            let appBefore = f.pointee.app
             updated = PayloadInspector.inspect(&f.pointee, isOrig: isOrig, p, frame: frame, scratch: &st.pointee.scratch)
+            let before = UInt64(f.pointee.orig.packets) &+ UInt64(f.pointee.resp.packets) &- 1
+            if f.pointee.app != appBefore && before > 0 {
+                let bytes = f.pointee.orig.wireBytes &+ f.pointee.resp.wireBytes &- UInt64(p.wireLength)
+                appChange = (appBefore, before, bytes)
+            }
         }
         let cls = FlowTable.timeoutClass(of: f.pointee)
         // A new flow is on no idle list yet: link it even when its class is the
@@ -218,6 +236,10 @@ public final class FlowTable: PacketConsumer {
         } else if updated {
             observer?.flowUpdated(f.pointee)
         }
+        if let c = appChange {
+            observer?.flowAppChanged(f.pointee, from: c.old, packets: c.packets, bytes: c.bytes, at: packetNanos)
+        }
+        return index
     }
 
     /// Zeek's heuristics for a first packet sent by the server: a SYN-ACK always flips

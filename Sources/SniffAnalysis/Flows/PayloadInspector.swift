@@ -84,9 +84,7 @@ enum PayloadInspector {
     static func sawDNS(_ flow: inout Flow, _ c: ByteCursor, messageOffset: Int, messageLength: Int, questionOffset: Int,
                        scratch: inout ByteSink) -> Bool {
         let wasPayload = flow.appSource == .payload
-        // mDNS and LLMNR are DNS too; keep the more precise port name.
-        let family: AppProtocol = (flow.app == .mdns || flow.app == .llmnr) ? flow.app : .dns
-        flow.setPayloadApp(family)
+        flow.setPayloadApp(.dns)
         var changed = !wasPayload
         guard flow.details.dnsQuery == nil, let msgBytes = c.slice(at: messageOffset, count: messageLength) else { return changed }
         scratch.removeAll()

@@ -71,7 +71,8 @@ public struct PacketJSONWriter: Sendable {
         }
         if p.hasDNS { writeDNS(p.dns, frame: frame, into: &s) }
         if p.app != .unknown {
-            s.append(",\"app\":\"" as StaticString); s.append(p.app.name); s.append(0x22)
+            s.append(",\"app\":\"" as StaticString); s.append(p.app.name)
+            s.append("\",\"app_source\":\"" as StaticString); s.append(p.appSource.name); s.append(0x22)
         }
         if p.hasInner {
             let i = p.inner

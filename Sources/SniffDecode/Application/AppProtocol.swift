@@ -1,13 +1,49 @@
 /// Application protocols, first guessed from ports (sniffnet's table plus the common
 /// modern ones) and later confirmed or corrected from payloads.
+///
+/// One table of names serves both: a port guess is named as the payload finding on
+/// that port would be (443/tcp is TLS, 443/udp QUIC, 8080 HTTP), so a flow's packets
+/// keep one name when its payload confirms the guess. The table is in docs/FLOWS.md.
+///
+/// Raw values are stored in journals: they never change meaning. 16 (once "HTTPS") and
+/// 47 (once "HTTP-Alt") are retired; `stored(rawValue:)` reads them as TLS and HTTP.
 public enum AppProtocol: UInt8, Sendable, CaseIterable {
     case unknown = 0
     case ftp, ssh, telnet, smtp, dns, dhcp, tftp, http, pop, ntp, netbios, imap, snmp, bgp, ldap
-    case https, ldaps, ftps
+    case ldaps = 17, ftps
     case mdns, llmnr, quic, dot, rdp, postgresql, mysql, redis, mqtt, kafka, submission, smtps
     case imaps, pop3s, syslog, dhcpv6, ssdp, sip, rtsp, openvpn, wireguard, ipsecNAT, isakmp
-    case memcached, mongodb, elasticsearch, amqp, vnc, httpAlt, kerberos, smb, rpcbind, nfs
+    case memcached, mongodb, elasticsearch, amqp, vnc
+    case kerberos = 48, smb, rpcbind, nfs
     case babel, ldp, radius, bfd, stun, gtp, vxlan, geneve, coap, prometheus, pptp, socks, tls
+
+    /// One past the largest raw value: the size of arrays indexed by raw value.
+    public static let rawValueBound = Int(AppProtocol.tls.rawValue) + 1
+
+    /// Reads a raw value written by any version, mapping the retired ones.
+    public static func stored(rawValue: UInt8) -> AppProtocol? {
+        switch rawValue {
+        case 16: return .tls
+        case 47: return .http
+        default: return AppProtocol(rawValue: rawValue)
+        }
+    }
+
+    /// The name a payload finding gets on a flow whose port guess is `port`: the port's
+    /// name when it is a more precise member of the same family (IMAPS is TLS, mDNS is
+    /// DNS), else the finding's.
+    public static func payloadName(_ found: AppProtocol, portGuess port: AppProtocol) -> AppProtocol {
+        switch found {
+        case .tls:
+            switch port {
+            case .ldaps, .ftps, .dot, .smtps, .imaps, .pop3s: return port
+            default: return .tls
+            }
+        case .dns: return port == .mdns || port == .llmnr ? port : .dns
+        case .http: return port == .prometheus || port == .elasticsearch ? port : .http
+        default: return found
+        }
+    }
 
     /// The label shown in outputs.
     public var name: String {
@@ -28,7 +64,6 @@ public enum AppProtocol: UInt8, Sendable, CaseIterable {
         case .snmp: return "SNMP"
         case .bgp: return "BGP"
         case .ldap: return "LDAP"
-        case .https: return "HTTPS"
         case .ldaps: return "LDAPS"
         case .ftps: return "FTPS"
         case .mdns: return "mDNS"
@@ -59,7 +94,6 @@ public enum AppProtocol: UInt8, Sendable, CaseIterable {
         case .elasticsearch: return "Elasticsearch"
         case .amqp: return "AMQP"
         case .vnc: return "VNC"
-        case .httpAlt: return "HTTP-Alt"
         case .kerberos: return "Kerberos"
         case .smb: return "SMB"
         case .rpcbind: return "RPCbind"
@@ -109,7 +143,7 @@ public enum AppProtocol: UInt8, Sendable, CaseIterable {
         case 161, 162: return .snmp
         case 179: return .bgp
         case 389: return .ldap
-        case 443: return udp ? .quic : .https
+        case 443: return udp ? .quic : .tls
         case 445: return .smb
         case 465: return .smtps
         case 500: return .isakmp
@@ -147,7 +181,7 @@ public enum AppProtocol: UInt8, Sendable, CaseIterable {
         case 6081: return udp ? .geneve : .unknown
         case 6379: return .redis
         case 6696: return .babel
-        case 8080: return .httpAlt
+        case 8080: return .http
         case 9090: return .prometheus
         case 9092: return .kafka
         case 9200: return .elasticsearch
@@ -170,4 +204,14 @@ public enum AppProtocol: UInt8, Sendable, CaseIterable {
     /// True for the ports whose payload is decoded as DNS.
     @inlinable
     public static func isDNSPort(_ p: UInt16) -> Bool { p == 53 || p == 5353 || p == 5355 }
+}
+
+/// Where a packet's or flow's `app` came from.
+public enum AppSource: UInt8, Sendable {
+    /// Guessed from the port numbers.
+    case port
+    /// Shown by the payload (TLS, HTTP, SSH, DNS, QUIC).
+    case payload
+
+    public var name: StaticString { self == .port ? "port" : "payload" }
 }

@@ -135,7 +135,7 @@ struct CopyText {
         tab()
         if t.app != .unknown { sink.append(t.app.name) } else { nullValue() }
         tab()
-        uint(t.packets); tab(); uint(t.bytes)
+        int(t.packets); tab(); int(t.bytes)
         newline()
     }
 

@@ -289,7 +289,7 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
             st.bind(3, t.ts)
             if t.transport == .none { st.bindNull(4) } else { st.bind(4, t.transport.label) }
             if t.app == .unknown { st.bindNull(5) } else { st.bind(5, t.app.name) }
-            st.bind(6, Int64(clamping: t.packets)); st.bind(7, Int64(clamping: t.bytes))
+            st.bind(6, t.packets); st.bind(7, t.bytes)
             try st.run()
         }
     }

@@ -36,7 +36,7 @@ enum BatchCodec {
             w.uint32(UInt32(rows.count))
             for r in rows {
                 w.int64(r.ts); w.uint8(r.transport.rawValue); w.uint8(r.app.rawValue)
-                w.uint64(r.packets); w.uint64(r.bytes)
+                w.int64(r.packets); w.int64(r.bytes)
             }
         }
     }
@@ -77,10 +77,10 @@ enum BatchCodec {
             var rows: [TrafficRow] = []
             for _ in 0..<n {
                 let ts = try r.int64()
-                guard let t = TransportKind(rawValue: try r.uint8()), let a = AppProtocol(rawValue: try r.uint8()) else {
+                guard let t = TransportKind(rawValue: try r.uint8()), let a = AppProtocol.stored(rawValue: try r.uint8()) else {
                     throw BinaryReader.Failure.invalid
                 }
-                rows.append(TrafficRow(ts: ts, transport: t, app: a, packets: try r.uint64(), bytes: try r.uint64()))
+                rows.append(TrafficRow(ts: ts, transport: t, app: a, packets: try r.int64(), bytes: try r.int64()))
             }
             content = .traffic(rows)
         default:
@@ -148,7 +148,7 @@ enum BatchCodec {
         if p.has(.tcp) { p.seq = try r.uint32(); p.ack = try r.uint32(); p.tcpFlags = try r.uint16(); p.window = try r.uint16() }
         if p.has(.payloadLen) { p.payloadLen = try r.uint32() }
         if p.has(.icmp) { p.icmpType = try r.uint8(); p.icmpCode = try r.uint8() }
-        guard let a = AppProtocol(rawValue: try r.uint8()) else { throw BinaryReader.Failure.invalid }
+        guard let a = AppProtocol.stored(rawValue: try r.uint8()) else { throw BinaryReader.Failure.invalid }
         p.app = a
         if p.has(.dnsQuery) { p.dnsQuery = try r.string() }
         if p.has(.flowUID) { p.flowUID = try r.string() }

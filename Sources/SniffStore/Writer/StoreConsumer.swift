@@ -168,7 +168,18 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink {
         lastTrafficKey = key
         lastTrafficSlot = slot
         traffic[slot].packets &+= 1
-        traffic[slot].bytes &+= UInt64(p.wireLength)
+        traffic[slot].bytes &+= Int64(p.wireLength)
+        if traffic.count >= 8192 { flushTraffic() }
+    }
+
+    /// The flow's earlier packets were counted under the port guess: move them, in the
+    /// second of the packet that decided (exact in every total; a time series shows
+    /// them a little later when the flow's first packets fell in an earlier second).
+    public func flowAppChanged(_ flow: Flow, from old: AppProtocol, packets: UInt64, bytes: UInt64, at nanos: Int64) {
+        let second = nanos >= 0 ? nanos / 1_000_000_000 : (nanos + 1) / 1_000_000_000 - 1
+        let p = Int64(clamping: packets), b = Int64(clamping: bytes)
+        traffic.append(TrafficRow(ts: second &* 1_000_000_000, transport: flow.transport, app: old, packets: -p, bytes: -b))
+        traffic.append(TrafficRow(ts: second &* 1_000_000_000, transport: flow.transport, app: flow.app, packets: p, bytes: b))
         if traffic.count >= 8192 { flushTraffic() }
     }
 
