@@ -14,7 +14,12 @@ if [ -z "${SNIFF_TEST_PG_URL:-}" ] && pg_temp_start; then trap pg_temp_stop EXIT
 
 # Build first so that a compile error is reported on its own, then run every suite.
 # Swift Testing prints the closing summary line ("Test run with N tests ... passed").
-swift build --build-tests
+# A warning from Sources/ fails the run (scripts/check-warnings.sh); an incremental
+# build only sees the files it recompiles, a fresh clone sees them all.
+build_log=$(mktemp)
+swift build --build-tests 2>&1 | tee "$build_log"
+scripts/check-warnings.sh "$build_log"
+rm -f "$build_log"
 swift test --skip-build "$@"
 
 # Browser tests of the dashboard (headless Chromium + selenium, installed by .ci/run).

@@ -193,7 +193,7 @@ public final class RotatingCaptureWriter {
             gmtime_r(&t, &tmv)
             var out = [CChar](repeating: 0, count: 4096)
             let n = strftime(&out, out.count, base, &tmv)
-            if n > 0 { base = String(cString: out) }
+            if n > 0 { base = String(nulTerminated: out) }
         }
         if let maxFiles {
             let width = String(max(0, maxFiles - 1)).count

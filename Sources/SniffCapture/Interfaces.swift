@@ -30,7 +30,7 @@ public enum Interfaces {
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
         var head: UnsafeMutablePointer<pcap_if_t>?
         guard pcap_findalldevs(&head, &errbuf) == 0 else {
-            throw RuntimeFailure("cannot list interfaces: \(String(cString: errbuf))")
+            throw RuntimeFailure("cannot list interfaces: \(String(nulTerminated: errbuf))")
         }
         defer { pcap_freealldevs(head) }
         var out: [NetworkInterface] = []
@@ -63,13 +63,13 @@ public enum Interfaces {
             return sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { sin in
                 var addr = sin.pointee.sin_addr
                 guard inet_ntop(AF_INET, &addr, &buf, socklen_t(buf.count)) != nil else { return nil }
-                return String(cString: buf)
+                return String(nulTerminated: buf)
             }
         case AF_INET6:
             return sa.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { sin6 in
                 var addr = sin6.pointee.sin6_addr
                 guard inet_ntop(AF_INET6, &addr, &buf, socklen_t(buf.count)) != nil else { return nil }
-                return String(cString: buf)
+                return String(nulTerminated: buf)
             }
         default:
             return nil

@@ -66,7 +66,7 @@ public final class LiveCapture: @unchecked Sendable {
         self.options = options
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
         guard let h = pcap_create(options.interface, &errbuf) else {
-            throw LiveCaptureError.failed(name: options.interface, detail: String(cString: errbuf))
+            throw LiveCaptureError.failed(name: options.interface, detail: String(nulTerminated: errbuf))
         }
         pcap_set_snaplen(h, options.snaplen)
         pcap_set_promisc(h, options.promiscuous ? 1 : 0)

@@ -152,7 +152,8 @@ enum XLSXWriter {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let sheetURL = dir.appendingPathComponent("sheet1.xml")
-        FileManager.default.createFile(atPath: sheetURL.path, contents: nil)
+        // A failure shows as the FileHandle open below throwing.
+        _ = FileManager.default.createFile(atPath: sheetURL.path, contents: nil)
         let sheet = try FileHandle(forWritingTo: sheetURL)
         var s = ByteSink(capacity: 1 << 16)
         s.append("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<worksheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"><sheetViews><sheetView workbookViewId=\"0\"><pane ySplit=\"1\" topLeftCell=\"A2\" activePane=\"bottomLeft\" state=\"frozen\"/></sheetView></sheetViews><cols><col min=\"1\" max=\"1\" width=\"26\" customWidth=\"1\"/></cols><sheetData>" as StaticString)

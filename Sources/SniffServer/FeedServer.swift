@@ -70,7 +70,7 @@ public final class FeedServer: Service, Sendable {
         do {
             try await connection.executeThenClose { inbound, outbound in
                 client.enqueue(authenticated.get() ? Self.greeting : "# sniff feed: send 'token TOKEN' first")
-                try await withThrowingTaskGroup(of: Void.self) { group in
+                await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
                         while let m = await client.next() {
                             var b = ByteBuffer(string: m)

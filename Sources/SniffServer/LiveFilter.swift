@@ -82,7 +82,8 @@ public struct LiveFilter: Sendable, Equatable {
 }
 
 /// One packet as a tcpdump-like line for the feed:
-/// `2023-11-14 22:13:20.123456 IP 10.0.0.1.51000 > 10.0.0.2.443: TCP [S] seq 1 ack 0 win 64240 len 74 HTTPS`.
+/// `2023-11-14 22:13:20.123456 IP 10.0.0.1.51000 > 10.0.0.2.443: TCP [S] seq 1 ack 0 win 64240 len 74 HTTPS`;
+/// UDP gives the payload length as tcpdump does: `... > 10.0.0.2.53: UDP, length 29 DNS example.com.`.
 enum PacketLine {
     static func text(_ r: PacketRow) -> String {
         var s = Timestamp(totalNanoseconds: r.ts).utcString(fractionDigits: 6)
@@ -103,7 +104,7 @@ enum PacketLine {
             s += " [\(f.string)] seq \(r.seq) ack \(r.ack) win \(r.window)"
         }
         if r.has(.icmp) { s += " type \(r.icmpType) code \(r.icmpCode)" }
-        s += " len \(r.len)"
+        if r.transport == .udp && r.has(.payloadLen) { s += ", length \(r.payloadLen)" } else { s += " len \(r.len)" }
         if r.app != .unknown { s += " " + r.app.name }
         if let q = r.dnsQuery { s += " " + printable(q) }
         return s

@@ -16,19 +16,23 @@ public final class ServerMetrics: Sendable {
     let requests: Counter
 
     public init() {
-        packets = registry.makeCounter(name: "sniff_packets_total", help: "Packets analysed by the capture in this process")
-        bytes = registry.makeCounter(name: "sniff_bytes_total", help: "Wire bytes of the packets analysed")
-        var d: [String: Gauge] = [:]
+        // Names are given whole (no namespace or unit parts), so they read as in the docs.
+        func d(_ name: String, _ help: String) -> MetricNameDescriptor { .init(metricName: name, unitName: "", helpText: help) }
+        packets = registry.makeCounter(descriptor: d("sniff_packets_total", "Packets analysed by the capture in this process"))
+        bytes = registry.makeCounter(descriptor: d("sniff_bytes_total", "Wire bytes of the packets analysed"))
+        var drop: [String: Gauge] = [:]
         for where_ in ["kernel", "interface", "sniff"] {
-            d[where_] = registry.makeGauge(name: "sniff_dropped_packets", labels: [("where", where_)], help: "Packets dropped since the capture started")
+            drop[where_] = registry.makeGauge(descriptor: d("sniff_dropped_packets", "Packets dropped since the capture started"),
+                                              labels: [("where", where_)])
         }
-        drops = d
-        activeFlows = registry.makeGauge(name: "sniff_active_flows", help: "Flows in the flow table")
-        dbLag = registry.makeGauge(name: "sniff_db_write_lag_seconds", help: "Time from a batch being handed to the writer to its commit (newest batch)")
-        dbPackets = registry.makeGauge(name: "sniff_db_packets", help: "Packet rows in the database")
-        wsClients = registry.makeGauge(name: "sniff_websocket_clients", help: "Connected /ws/live clients")
-        feedClients = registry.makeGauge(name: "sniff_feed_clients", help: "Connected feed clients")
-        requests = registry.makeCounter(name: "sniff_http_requests_total", help: "HTTP requests answered")
+        drops = drop
+        activeFlows = registry.makeGauge(descriptor: d("sniff_active_flows", "Flows in the flow table"))
+        dbLag = registry.makeGauge(descriptor: d("sniff_db_write_lag_seconds",
+                                                 "Time from a batch being handed to the writer to its commit (newest batch)"))
+        dbPackets = registry.makeGauge(descriptor: d("sniff_db_packets", "Packet rows in the database"))
+        wsClients = registry.makeGauge(descriptor: d("sniff_websocket_clients", "Connected /ws/live clients"))
+        feedClients = registry.makeGauge(descriptor: d("sniff_feed_clients", "Connected feed clients"))
+        requests = registry.makeCounter(descriptor: d("sniff_http_requests_total", "HTTP requests answered"))
     }
 
     func recordLive(_ batches: [LiveBatch]) {

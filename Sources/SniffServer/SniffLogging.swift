@@ -75,15 +75,15 @@ struct LineLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+    func log(event: LogEvent) {
         var all = metadata
-        if let extra { all.merge(extra) { $1 } }
+        if let extra = event.metadata { all.merge(extra) { $1 } }
         // The user read it on stderr already; a log file keeps it.
         if all.removeValue(forKey: SniffLogging.shownKey) != nil && output.fd == 2 { return }
         let meta = all.isEmpty ? "" : " " + all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         let time = Timestamp.now().utcString(fractionDigits: 3)
         // One line per record: newlines inside a message (from a packet, say) are escaped.
-        let text = "\(message)".replacingOccurrences(of: "\n", with: "\\n")
-        output.write("\(time) \(level) \(label): \(text)\(meta)\n")
+        let text = "\(event.message)".replacingOccurrences(of: "\n", with: "\\n")
+        output.write("\(time) \(event.level) \(label): \(text)\(meta)\n")
     }
 }

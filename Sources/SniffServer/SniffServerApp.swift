@@ -39,7 +39,10 @@ public final class SniffServerApp: Sendable {
     /// The router with every route; a WebSocket request context so that the same
     /// router answers HTTP and upgrades /ws/live.
     public func makeRouter() -> Router<SniffRequestContext> {
-        let router = Router(context: SniffRequestContext.self)
+        // HEAD of every GET route (dashboard, API, /metrics) answers as GET would, with the
+        // same status, Content-Type and Content-Length, and no body (RFC 9110 9.3.2).
+        let router = Router(context: SniffRequestContext.self, options: .autoGenerateHeadEndpoints)
+        router.add(middleware: HeadMiddleware())
         router.add(middleware: SecurityMiddleware(token: configuration.token, maxURILength: configuration.maxURILength))
         router.add(middleware: ErrorMiddleware(logger: logger))
         router.add(middleware: CountingMiddleware(metrics: metrics))
@@ -101,6 +104,15 @@ struct CountingMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
+/// Errors (404, 400, 401) answer HEAD with their status and headers and, like the
+/// routes, no body: the generated HEAD routes cover matched paths only.
+struct HeadMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let response = try await next(request, context)
+        return request.method == .head ? response.createHeadResponse() : response
+    }
+}
+
 final class LockedBox<T: Sendable>: @unchecked Sendable {
     private let lock = ConditionLock()
     private var value: T
@@ -125,7 +137,7 @@ enum LiveSocket {
         client.enqueue(broadcaster.helloMessage())
         let history = broadcaster.recentStats
         if !history.isEmpty { client.enqueue("{\"type\":\"history\",\"stats\":[" + history.joined(separator: ",") + "]}") }
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 while let m = await client.next() {
                     try await outbound.write(.text(m))

@@ -22,7 +22,7 @@ func allocationLimits() -> [String: Double] {
     defer { fclose(f) }
     var line = [CChar](repeating: 0, count: 256)
     while fgets(&line, 256, f) != nil {
-        let text = String(cString: line)
+        let text = String(nulTerminated: line)
         if text.hasPrefix("#") { continue }
         let parts = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
         if parts.count == 2, let v = Double(parts[1]) { limits[String(parts[0])] = v }

@@ -13,9 +13,9 @@ struct CaptureCommand: ParsableCommand {
         commandName: "capture",
         abstract: "Capture from an interface, or read a capture file, and analyse the packets.",
         discussion: """
-            With neither -r nor -i, Sniff captures on the first interface that is up and
-            not a loopback (tcpdump's rule) and says which. On a terminal, live capture
-            redraws the report every --interval seconds; keys: p pause, r resume, s stop.
+            With neither -r nor -i, Sniff captures on the first interface that is up and \
+            not a loopback (tcpdump's rule) and says which. On a terminal, live capture \
+            redraws the report every --interval seconds; keys: p pause, r resume, s stop. \
             On loopback every packet is seen twice (out and in); --direction in counts it once.
             """
     )
@@ -29,10 +29,10 @@ struct CaptureCommand: ParsableCommand {
     @Flag(name: .customShort("D"), help: "List the interfaces Sniff can capture on, and exit.")
     var listInterfaces = false
 
-    @Option(name: .customShort("B"), help: ArgumentHelp("Kernel capture buffer in MiB (default 64).", valueName: "MiB"))
+    @Option(name: .customShort("B"), help: ArgumentHelp("Kernel capture buffer in MiB.", valueName: "MiB"))
     var bufferMiB: Int = 64
 
-    @Option(name: .short, help: ArgumentHelp("Snapshot length: bytes kept of each packet (default 262144; 0 means the default).", valueName: "SNAPLEN"))
+    @Option(name: .short, help: ArgumentHelp("Snapshot length: bytes kept of each packet (0 means the default).", valueName: "SNAPLEN"))
     var s: Int = 262_144
 
     @Flag(name: .short, help: "Do not put the interface in promiscuous mode.")

@@ -8,9 +8,9 @@ struct DBCommand: ParsableCommand {
         commandName: "db",
         abstract: "Set up and inspect the database Sniff stores into.",
         discussion: """
-            The database is SQLite (sniff.db unless --db sqlite:PATH names another) or
-            PostgreSQL (--db postgres://user:password@host:5432/database; PGHOST, PGPORT,
-            PGUSER, PGPASSWORD, PGDATABASE and PGSSLMODE fill what the URL leaves out).
+            The database is SQLite (sniff.db unless --db sqlite:PATH names another) or \
+            PostgreSQL (--db postgres://user:password@host:5432/database; PGHOST, PGPORT, \
+            PGUSER, PGPASSWORD, PGDATABASE and PGSSLMODE fill what the URL leaves out). \
             Captures apply migrations themselves; these commands do it ahead of time.
             """,
         subcommands: [DBMigrate.self, DBInfo.self, DBReplay.self]
@@ -18,7 +18,7 @@ struct DBCommand: ParsableCommand {
 }
 
 struct DBTarget: ParsableArguments {
-    @Option(name: .customLong("db"), help: ArgumentHelp("The database: sqlite:PATH (default sqlite:sniff.db) or postgres://... .", valueName: "URL"))
+    @Option(name: .customLong("db"), help: ArgumentHelp("The database: sqlite:PATH or postgres://... .", valueName: "URL"))
     var db: String = "sqlite:" + StoreURL.defaultSQLitePath
 
     func validate() throws {

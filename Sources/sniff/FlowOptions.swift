@@ -30,28 +30,28 @@ struct FlowOptions: ParsableArguments {
     @Option(name: .customLong("webhook"), help: ArgumentHelp("POST each alert as JSON to an http:// URL (instead of stderr).", valueName: "URL"))
     var webhook: String?
 
-    @Option(name: .customLong("webhook-timeout"), help: ArgumentHelp("Seconds before a webhook request is abandoned (default 5).", valueName: "SECONDS"))
+    @Option(name: .customLong("webhook-timeout"), help: ArgumentHelp("Seconds before a webhook request is abandoned.", valueName: "SECONDS"))
     var webhookTimeout: Double = 5
 
-    @Option(name: .customLong("webhook-retries"), help: ArgumentHelp("Retries of a failed webhook request (default 2).", valueName: "N"))
+    @Option(name: .customLong("webhook-retries"), help: ArgumentHelp("Retries of a failed webhook request.", valueName: "N"))
     var webhookRetries: Int = 2
 
-    @Option(name: .customLong("tcp-timeout"), help: ArgumentHelp("Idle timeout of an established TCP flow (default 3600).", valueName: "SECONDS"))
+    @Option(name: .customLong("tcp-timeout"), help: ArgumentHelp("Idle timeout of an established TCP flow.", valueName: "SECONDS"))
     var tcpTimeout: Double = 3600
 
-    @Option(name: .customLong("tcp-closed-timeout"), help: ArgumentHelp("Idle timeout of a closed, reset or half-open TCP flow (default 10).", valueName: "SECONDS"))
+    @Option(name: .customLong("tcp-closed-timeout"), help: ArgumentHelp("Idle timeout of a closed, reset or half-open TCP flow.", valueName: "SECONDS"))
     var tcpClosedTimeout: Double = 10
 
-    @Option(name: .customLong("udp-timeout"), help: ArgumentHelp("Idle timeout of a UDP flow (default 60).", valueName: "SECONDS"))
+    @Option(name: .customLong("udp-timeout"), help: ArgumentHelp("Idle timeout of a UDP flow.", valueName: "SECONDS"))
     var udpTimeout: Double = 60
 
-    @Option(name: .customLong("icmp-timeout"), help: ArgumentHelp("Idle timeout of ICMP and other IP flows (default 60).", valueName: "SECONDS"))
+    @Option(name: .customLong("icmp-timeout"), help: ArgumentHelp("Idle timeout of ICMP and other IP flows.", valueName: "SECONDS"))
     var icmpTimeout: Double = 60
 
-    @Option(name: .customLong("active-timeout"), help: ArgumentHelp("Split flows open longer than this (default 1800).", valueName: "SECONDS"))
+    @Option(name: .customLong("active-timeout"), help: ArgumentHelp("Split flows open longer than this.", valueName: "SECONDS"))
     var activeTimeout: Double = 1800
 
-    @Option(name: .customLong("max-flows"), help: ArgumentHelp("Flows kept at once; beyond it the longest idle is evicted (default 1000000).", valueName: "N"))
+    @Option(name: .customLong("max-flows"), help: ArgumentHelp("Flows kept at once; beyond it the longest idle is evicted.", valueName: "N"))
     var maxFlows: Int = 1_000_000
 
     func validate() throws {

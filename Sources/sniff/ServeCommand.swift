@@ -11,14 +11,14 @@ struct ServeCommand: ParsableCommand {
         commandName: "serve",
         abstract: "Serve the JSON API, the dashboard and the live stream over a database.",
         discussion: """
-            Listens on 127.0.0.1:8086 unless --listen says otherwise; any address other
-            than loopback needs --token (or SNIFF_TOKEN). Open http://127.0.0.1:8086/ for
-            the dashboard; the API is described at /api/openapi.json. Ctrl-C stops it
+            Listens on 127.0.0.1:8086 unless --listen says otherwise; any address other \
+            than loopback needs --token (or SNIFF_TOKEN). Open http://127.0.0.1:8086/ for \
+            the dashboard; the API is described at /api/openapi.json. Ctrl-C stops it \
             gracefully.
             """
     )
 
-    @Option(name: .customLong("db"), help: ArgumentHelp("The database: sqlite:PATH (default sqlite:sniff.db) or postgres://... .", valueName: "URL"))
+    @Option(name: .customLong("db"), help: ArgumentHelp("The database: sqlite:PATH or postgres://... .", valueName: "URL"))
     var db: String = "sqlite:" + StoreURL.defaultSQLitePath
 
     @OptionGroup var server: ServerOptions
@@ -33,7 +33,7 @@ struct ServeCommand: ParsableCommand {
         FileLimit.prepareServer()
         let store = StoreFactory.open(try StoreURL(db))
         do {
-            try Blocking.run { try await store.migrate() }
+            _ = try Blocking.run { try await store.migrate() }
         } catch let e as SniffError {
             Stderr.print("sniff: \(e.userMessage)")
             throw ExitCode(e.exitCode)
@@ -75,18 +75,18 @@ struct ExportCommand: ParsableCommand {
         commandName: "export",
         abstract: "Write stored packets that match filters as CSV, xlsx, NDJSON (or pcap when bytes were kept).",
         discussion: """
-            Filters are the API's: --ip 10.0.0.0/8 --port 53 --transport udp --app DNS
+            Filters are the API's: --ip 10.0.0.0/8 --port 53 --transport udp --app DNS \
             --from 2023-11-14T22:00:00Z --to 1700000000 ... Rows are newest first.
             """
     )
 
-    @Option(name: .customLong("db"), help: ArgumentHelp("The database (default sqlite:sniff.db).", valueName: "URL"))
+    @Option(name: .customLong("db"), help: ArgumentHelp("The database: sqlite:PATH or postgres://... .", valueName: "URL"))
     var db: String = "sqlite:" + StoreURL.defaultSQLitePath
     @Option(name: .customLong("format"), help: ArgumentHelp("csv, xlsx, ndjson or pcap.", valueName: "FORMAT"))
     var format: String
     @Option(name: .short, help: ArgumentHelp("Output file ('-' for standard output).", valueName: "FILE"))
     var o: String
-    @Option(name: .customLong("limit"), help: ArgumentHelp("At most N rows (default 5000000; xlsx at most 1048575).", valueName: "N"))
+    @Option(name: .customLong("limit"), help: ArgumentHelp("At most N rows (xlsx at most 1048575).", valueName: "N"))
     var limit: Int = 5_000_000
     @Option(name: .customLong("ip")) var ip: String?
     @Option(name: .customLong("src")) var src: String?

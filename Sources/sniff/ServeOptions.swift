@@ -8,7 +8,7 @@ import SniffServer
 
 /// The server's options, shared by `sniff serve` and `sniff -r/-i ... --serve`.
 struct ServerOptions: ParsableArguments {
-    @Option(name: .customLong("listen"), help: ArgumentHelp("Address and port of the HTTP server (default 127.0.0.1:8086); other than loopback needs --token.", valueName: "HOST:PORT"))
+    @Option(name: .customLong("listen"), help: ArgumentHelp("Address and port of the HTTP server; other than loopback needs --token.", valueName: "HOST:PORT"))
     var listen: String = "127.0.0.1:8086"
 
     @Option(name: .customLong("token"), help: ArgumentHelp("Token every API and WebSocket request must present (Authorization: Bearer, or ?token=); default $SNIFF_TOKEN.", valueName: "TOKEN"))
@@ -17,13 +17,13 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .customLong("feed"), help: ArgumentHelp("Also open the plain TCP feed (one text line per packet) on HOST:PORT, e.g. 127.0.0.1:8000.", valueName: "HOST:PORT"))
     var feed: String?
 
-    @Option(name: .customLong("live-rate"), help: ArgumentHelp("Live packet rows per second per client (default 200).", valueName: "N"))
+    @Option(name: .customLong("live-rate"), help: ArgumentHelp("Live packet rows per second per client.", valueName: "N"))
     var liveRate: Int = 200
 
-    @Option(name: .customLong("max-clients"), help: ArgumentHelp("WebSocket and feed clients served at once (default 4096); more are refused with a message.", valueName: "N"))
+    @Option(name: .customLong("max-clients"), help: ArgumentHelp("WebSocket and feed clients served at once; more are refused with a message.", valueName: "N"))
     var maxClients: Int = 4096
 
-    @Option(name: .customLong("log-level"), help: ArgumentHelp("Logs of the capture, decode, store, api, ws and feed components: trace, debug, info, notice, warning (default), error or critical.", valueName: "LEVEL"))
+    @Option(name: .customLong("log-level"), help: ArgumentHelp("Logs of the capture, decode, store, api, ws and feed components: trace, debug, info, notice, warning, error or critical.", valueName: "LEVEL"))
     var logLevel: String = "warning"
 
     @Option(name: .customLong("log-file"), help: ArgumentHelp("Append logs to FILE instead of standard error (messages also printed as sniff: lines are kept there too).", valueName: "FILE"))

@@ -7,8 +7,8 @@ struct Sniff: ParsableCommand {
         commandName: "sniff",
         abstract: "Capture and analyse network traffic: live interfaces or pcap/pcapng files.",
         discussion: """
-            Reads a capture file with -r (tcpdump's letters where they exist), decodes every
-            packet and prints a report of address:port pairs, or one JSON object per packet
+            Reads a capture file with -r (tcpdump's letters where they exist), decodes every \
+            packet and prints a report of address:port pairs, or one JSON object per packet \
             with --json. A trailing expression is a BPF filter, as in tcpdump.
 
             Examples:

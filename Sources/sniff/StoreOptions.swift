@@ -17,7 +17,7 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .customLong("db"), help: ArgumentHelp("The database: sqlite:PATH, or postgres://user:password@host:5432/database (PG* variables fill the gaps). Implies --store.", valueName: "URL"))
     var db: String?
 
-    @Option(name: .customLong("store-packets"), help: ArgumentHelp("Packets to store: all (default), none, or sample:N (one in N). Flows are always stored.", valueName: "all|none|sample:N"))
+    @Option(name: .customLong("store-packets"), help: ArgumentHelp("Packets to store: all, none, or sample:N (one in N). Flows are always stored.", valueName: "all|none|sample:N"))
     var storePackets: String = "all"
 
     @Flag(name: .customLong("store-raw"), help: "Also store each stored packet's captured bytes, so that `sniff export --format pcap` and /api/export?format=pcap can rebuild a capture (about the capture file's size again in the database).")
@@ -29,13 +29,13 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .customLong("retention"), help: ArgumentHelp("Delete stored rows older than this (s, m, h, d or w: 7d); PostgreSQL drops whole day partitions.", valueName: "AGE"))
     var retention: String?
 
-    @Option(name: .customLong("journal"), help: ArgumentHelp("Directory for batches waiting for the database (default sniff-journal); journals left there are replayed at start.", valueName: "DIR"))
+    @Option(name: .customLong("journal"), help: ArgumentHelp("Directory for batches waiting for the database; journals left there are replayed at start.", valueName: "DIR"))
     var journal: String = "sniff-journal"
 
-    @Option(name: .customLong("store-timeout"), help: ArgumentHelp("At exit, seconds to wait for the database while it stores nothing (an unreachable one is retried) before leaving the rest in the journal; a slow database still storing is waited for (default 60; Ctrl-C again stops waiting).", valueName: "SECONDS"))
+    @Option(name: .customLong("store-timeout"), help: ArgumentHelp("At exit, seconds to wait for the database while it stores nothing (an unreachable one is retried) before leaving the rest in the journal; a slow database still storing is waited for (Ctrl-C again stops waiting).", valueName: "SECONDS"))
     var storeTimeout: Double = 60
 
-    @Option(name: .customLong("store-memory"), help: ArgumentHelp("Rows held in memory while the database is behind, before batches spill to the journal (default 1000000).", valueName: "ROWS"))
+    @Option(name: .customLong("store-memory"), help: ArgumentHelp("Rows held in memory while the database is behind, before batches spill to the journal.", valueName: "ROWS"))
     var storeMemory: Int = 1_000_000
 
     var enabled: Bool { store || db != nil }

@@ -91,8 +91,8 @@ final class BackgroundSniff: @unchecked Sendable {
         dir = try CLI.tempDir()
         outURL = dir.appendingPathComponent("stdout")
         errURL = dir.appendingPathComponent("stderr")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         process.executableURL = CLI.binary
         process.arguments = args
         process.standardOutput = try stdout ?? FileHandle(forWritingTo: outURL)

@@ -111,6 +111,35 @@ struct APITests {
         }
     }
 
+    @Test("HEAD answers as GET does, without a body", arguments: bothSetups)
+    func head(_ setup: TestingSetup) async throws {
+        let db = try await SharedDatabase.shared.get()
+        let (_, app) = makeApp(db.store)
+        try await app.test(setup) { client in
+            for uri in ["/", "/ui/app.js", "/api/stats", "/api/packets?limit=5", "/api/flows?limit=3", "/api/timeseries?step=1s",
+                        "/api/protocol_summary", "/api/captures", "/api/openapi.json", "/api/export?format=csv&limit=2",
+                        "/api/packets?limit=0", "/nope"] {
+                let get = try await client.execute(uri: uri, method: .get) { ($0.status, $0.headers, $0.body.readableBytes) }
+                try await client.execute(uri: uri, method: .head) { r in
+                    #expect(r.status == get.0, "\(uri)")
+                    #expect(r.headers[.contentType] == get.1[.contentType], "\(uri)")
+                    #expect(r.body.readableBytes == 0, "\(uri)")
+                    if get.0 == .ok, let length = get.1[.contentLength] {
+                        #expect(r.headers[.contentLength] == length, "\(uri)")
+                        #expect(length == String(get.2), "\(uri)")
+                    }
+                }
+            }
+            try await client.execute(uri: "/", method: .head) { #expect($0.headers[.contentSecurityPolicy] != nil) }
+            // The Prometheus text changes with every request: status and type only.
+            try await client.execute(uri: "/metrics", method: .head) { r in
+                #expect(r.status == .ok)
+                #expect(r.headers[.contentType]?.hasPrefix("text/plain") == true)
+                #expect(r.body.readableBytes == 0)
+            }
+        }
+    }
+
     @Test("bad parameters are 400 with the parameter named", arguments: bothSetups)
     func badParameters(_ setup: TestingSetup) async throws {
         let db = try await SharedDatabase.shared.get()

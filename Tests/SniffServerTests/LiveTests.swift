@@ -297,6 +297,62 @@ struct LiveTests {
         for fd in readers { close(fd) }
     }
 
+    /// The feed's text line of every packet of a capture, built as the live hub builds rows.
+    func feedLines(_ file: URL) throws -> [(row: PacketRow, line: String)] {
+        final class Collect: PacketConsumer {
+            var builder = RowBuilder()
+            var out: [(row: PacketRow, line: String)] = []
+            func consume(_ p: DecodedPacket, frame: UnsafeRawBufferPointer) {
+                let r = builder.row(from: p, frame: frame)
+                out.append((r, PacketLine.text(r)))
+            }
+        }
+        let c = Collect()
+        let pipeline = PacketPipeline()
+        pipeline.consumers = [c]
+        let reader = try CaptureFileReader(path: file.path)
+        while let raw = try reader.next() { _ = pipeline.process(raw) }
+        return c.out
+    }
+
+    @Test("feed text lines give UDP's payload length as tcpdump does")
+    func feedUDPLength() throws {
+        // tcpdump -q -n -r lo-udp-tcp.pcap, first packet:
+        // 00:13:42.678779 IP 127.0.0.1.40001 > 127.0.0.1.47001: UDP, length 8
+        let lines = try feedLines(ServerTestEnv.fixtures.appendingPathComponent("lo-udp-tcp.pcap"))
+        #expect(lines.first?.line.hasSuffix("IP 127.0.0.1.40001 > 127.0.0.1.47001: UDP, length 8") == true,
+                "\(lines.first?.line ?? "no packet")")
+        // Not UDP: the frame length as before.
+        #expect(lines.contains { $0.row.transport == .tcp && $0.line.contains(" len \($0.row.len)") })
+    }
+
+    @Test("feed UDP lengths equal tcpdump's on every fixture", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tcpdump"),
+                                                                       "needs tcpdump"))
+    func feedUDPLengthMatchesTcpdump() throws {
+        var compared = 0
+        for file in ServerTestEnv.captures where !file.lastPathComponent.hasPrefix("xss") {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/tcpdump")
+            // -q: transport-level lines only, so UDP always reads "UDP, length N".
+            p.arguments = ["-q", "-n", "-r", file.path]
+            let out = Pipe()
+            p.standardOutput = out; p.standardError = FileHandle.nullDevice
+            try p.run()
+            let theirs = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
+            p.waitUntilExit()
+            let ours = try feedLines(file)
+            guard theirs.count == ours.count else { continue }
+            for (t, o) in zip(theirs, ours) where o.row.transport == .udp {
+                // tcpdump's outermost header only: tunnelled packets print differently.
+                guard let r = t.range(of: ": UDP, length ") else { continue }
+                let n = t[r.upperBound...].prefix { $0.isNumber }
+                #expect(o.line.contains(": UDP, length \(n)"), "\(file.lastPathComponent): ours \(o.line) / tcpdump \(t)")
+                compared += 1
+            }
+        }
+        #expect(compared > 50, "only \(compared) UDP packets compared")
+    }
+
     @Test("feed commands")
     func feedCommands() throws {
         let client = LiveClient(kind: .feed, capacity: 10, rowsPerSecond: 5)

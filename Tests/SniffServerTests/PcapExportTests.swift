@@ -59,7 +59,7 @@ func runSniff(_ args: [String]) throws -> (status: Int32, stderr: String) {
         .first { FileManager.default.isExecutableFile(atPath: $0.path) }
         ?? ServerTestEnv.packageRoot.appendingPathComponent(".build/debug/sniff")
     let errURL = URL(fileURLWithPath: ServerTestEnv.tempDirectory("cli") + "/stderr")
-    FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
     let err = try FileHandle(forWritingTo: errURL)
     let p = Process()
     p.executableURL = binary
