@@ -110,7 +110,7 @@ public final class ParallelFlowTables: PacketConsumer, @unchecked Sendable {
                 recorder.batch = b
                 for i in 0..<b.packets.count {
                     let start = b.frameStarts[i], end = b.frameStarts[i + 1]
-                    b.bytes.withUnsafeBytes { raw in
+                    _ = b.bytes.withUnsafeBytes { raw in
                         table.process(b.packets[i], frame: UnsafeRawBufferPointer(rebasing: raw[start..<end]), now: b.nows[i])
                     }
                 }
