@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of Sniff. It starts what the tests need and stops it afterwards:
-# a throwaway PostgreSQL for the storage tests; beyond that the Swift toolchain,
-# libpcap-dev, libsqlite3-dev and (optionally) tcpdump/tshark, which .ci/run installs.
+# a throwaway PostgreSQL for the storage tests; beyond that the Swift toolchain and
+# what `scripts/setup.sh --tests` installs (tests whose tools are missing skip and say so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +22,7 @@ scripts/check-warnings.sh "$build_log"
 rm -f "$build_log"
 swift test --skip-build "$@"
 
-# Browser tests of the dashboard (headless Chromium + selenium, installed by .ci/run).
+# Browser tests of the dashboard (headless Chromium + selenium: scripts/setup.sh --tests).
 # They print "browser: N passed, N failed" and fail the run on any failure.
 if command -v chromium >/dev/null && python3 -c "import selenium, openpyxl" 2>/dev/null; then
     python3 Tests/Browser/dashboard_test.py --sniff "$(swift build --show-bin-path)/sniff"
