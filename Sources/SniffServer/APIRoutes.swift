@@ -5,23 +5,17 @@ import SniffCore
 import SniffDecode
 import SniffStore
 
-/// Pause, resume and stop of a live capture, for POST /api/capture/... . Provided by
-/// the command that runs the capture; absent when serving a database only.
-public protocol CaptureControl: AnyObject, Sendable {
-    func pause()
-    func resume()
-    func stop()
-}
-
 /// The JSON API over a `PacketStore`.
 struct APIRoutes {
     let store: any PacketStore
     let broadcaster: LiveBroadcaster
-    let control: (any CaptureControl)?
+    let control: CaptureControl?
     let metrics: ServerMetrics
     let configuration: ServerConfiguration
     let dashboard: DashboardFiles
     let logger: Logger
+    /// The per-process secret that state-changing requests send in X-Sniff-CSRF.
+    let csrfToken: String
 
     static let filterNames = ["ip", "src", "dst", "port", "sport", "dport", "transport", "app", "from", "to", "capture", "sensor", "q"]
     static let rangeNames = ["from", "to", "sensor", "capture"]
@@ -54,10 +48,11 @@ struct APIRoutes {
         router.get("/api/alerts") { req, _ in try await self.alerts(req) }
         router.get("/api/captures") { req, _ in try await self.captures(req) }
         router.get("/api/stats") { req, _ in try await self.stats(req) }
+        router.get("/api/session") { req, _ in try self.session(req) }
         router.get("/api/openapi.json") { _, _ in try self.dashboard.response(for: "openapi.json") }
         router.get("/api/export") { req, _ in try await Exporter(store: self.store, limit: self.configuration.exportLimit, logger: self.logger).response(req) }
         for action in ["pause", "resume", "stop"] {
-            router.post("/api/capture/\(action)") { req, _ in try self.captureControl(action) }
+            router.post("/api/capture/\(action)") { req, _ in try await self.captureControl(req, action) }
         }
         router.get("/metrics") { _, _ in
             if let s = try? await self.store.stats() { self.metrics.recordStore(s) }
@@ -192,17 +187,38 @@ struct APIRoutes {
         return JSONResponse.make(o.finish())
     }
 
-    func captureControl(_ action: String) throws -> Response {
+    /// What the dashboard needs before it may change anything: the CSRF token. Pages of
+    /// other sites cannot read it (same-origin policy, and their Origin is refused).
+    func session(_ req: Request) throws -> Response {
+        _ = try Self.parameters(req, allowed: [])
+        var o = JSONObject()
+        o.string("csrf_token", csrfToken)
+        o.string("csrf_header", "X-Sniff-CSRF")
+        o.bool("token_required", configuration.token != nil)
+        return JSONResponse.make(o.finish())
+    }
+
+    /// Answers the state of the capture after the action, as the capture loop reports
+    /// it: a stop waits (up to 5 s) until the capture has really stopped.
+    func captureControl(_ req: Request, _ action: String) async throws -> Response {
+        _ = try Self.parameters(req, allowed: [])
         guard let control else {
             throw APIError(.conflict, "no live capture runs in this process; start one with sniff -i IFACE --serve")
         }
+        let state: CaptureControl.State
         switch action {
-        case "pause": control.pause(); broadcaster.hub?.state = "paused"
-        case "resume": control.resume(); broadcaster.hub?.state = "running"
-        default: control.stop(); broadcaster.hub?.state = "stopped"
+        case "pause", "resume":
+            guard let s = action == "pause" ? control.pause() : control.resume() else {
+                throw APIError(.conflict, "the capture was stopped, so it cannot be paused or resumed; the server still " +
+                               "serves what was stored. Start a new capture with sniff -i IFACE --serve")
+            }
+            state = s
+        default:
+            control.stop()
+            state = await control.waitUntilStopped(seconds: 5)
         }
         var o = JSONObject()
-        o.string("state", broadcaster.hub?.state ?? "idle")
+        o.string("state", state.rawValue)
         return JSONResponse.make(o.finish())
     }
 }

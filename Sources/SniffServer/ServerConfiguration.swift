@@ -8,6 +8,9 @@ public struct ServerConfiguration: Sendable {
     /// Required (and checked on every API and WebSocket request) when `host` is not a
     /// loopback address.
     public var token: String? = nil
+    /// Names (or addresses) besides the listen address that requests may give in Host
+    /// and pages may have in Origin: a reverse proxy's name, the machine's DNS name.
+    public var allowedHosts: [String] = []
     /// Rows an export may hold (xlsx is further capped at Excel's 1 048 575 data rows).
     public var exportLimit = 5_000_000
     /// Longest request target accepted (the API takes no request bodies).
@@ -82,6 +85,9 @@ public struct ServerConfiguration: Sendable {
         }
         if let feedHost, !ServerConfiguration.isLoopback(feedHost) && (token ?? "").isEmpty {
             return "the feed on \(feedHost) would expose captured traffic to the network; give --token TOKEN (or set SNIFF_TOKEN), or use 127.0.0.1"
+        }
+        for name in allowedHosts where HostPolicy.Authority(bare: name) == nil {
+            return "invalid --allow-host '\(name.prefix(100))': give a host name or an address without port, such as sniff.example.com or 192.0.2.7"
         }
         if let t = token, t.utf8.count < 8 || t.utf8.count > 256 || t.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value >= 0x7F }) {
             return "the token must be 8 to 256 printable ASCII characters without spaces"

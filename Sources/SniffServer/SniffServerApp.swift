@@ -16,14 +16,17 @@ public final class SniffServerApp: Sendable {
     public let configuration: ServerConfiguration
     public let broadcaster: LiveBroadcaster
     public let metrics: ServerMetrics
-    public let control: (any CaptureControl)?
+    public let control: CaptureControl?
+    /// The per-process secret that state-changing requests from the dashboard carry
+    /// (X-Sniff-CSRF); the page gets it from GET /api/session.
+    public let csrfToken = SecurityMiddleware<SniffRequestContext>.makeCSRFToken()
     public let feed: FeedServer?
     let dashboard: DashboardFiles
     let logger: Logger
     private let group = LockedBox<ServiceGroup?>(nil)
 
     public init(store: any PacketStore, configuration: ServerConfiguration, hub: LiveHub? = nil,
-                control: (any CaptureControl)? = nil, logger: Logger = Logger(label: "sniff.api")) {
+                control: CaptureControl? = nil, logger: Logger = Logger(label: "sniff.api")) {
         self.store = store
         self.configuration = configuration
         self.metrics = ServerMetrics()
@@ -43,11 +46,12 @@ public final class SniffServerApp: Sendable {
         // same status, Content-Type and Content-Length, and no body (RFC 9110 9.3.2).
         let router = Router(context: SniffRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: HeadMiddleware())
-        router.add(middleware: SecurityMiddleware(token: configuration.token, maxURILength: configuration.maxURILength))
+        router.add(middleware: SecurityMiddleware(token: configuration.token, maxURILength: configuration.maxURILength,
+                                                  hosts: HostPolicy(configuration: configuration), csrfToken: csrfToken))
         router.add(middleware: ErrorMiddleware(logger: logger))
         router.add(middleware: CountingMiddleware(metrics: metrics))
         APIRoutes(store: store, broadcaster: broadcaster, control: control, metrics: metrics, configuration: configuration,
-                  dashboard: dashboard, logger: logger).add(to: router)
+                  dashboard: dashboard, logger: logger, csrfToken: csrfToken).add(to: router)
         let broadcaster = self.broadcaster
         router.ws("/ws/live") { _, _ in .upgrade([:]) } onUpgrade: { inbound, outbound, _ in
             try await LiveSocket.run(inbound: inbound, outbound: outbound, broadcaster: broadcaster)

@@ -79,10 +79,11 @@ struct LiveRun {
             }
             let k = queue.kernelStats
             pipeline.setDrops(kernel: k.dropped, interface: k.ifDropped, sniff: queue.sniffDropped)
-            outputs.status = keys.paused ? "Paused" : "Running"
+            let paused = keys.paused || serving?.control.paused == true
+            outputs.status = paused ? "Paused" : "Running"
             flowRun.tick()
             storage?.tick(pipeline)
-            serving?.tick()
+            serving?.tick(stopping: stopping, paused: paused)
             if !stopping {
                 do { try outputs.tick(now: Timestamp.now(), pipeline) } catch { runError = error; stopping = true; capture.stop() }
             }

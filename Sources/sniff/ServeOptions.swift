@@ -14,6 +14,9 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .customLong("token"), help: ArgumentHelp("Token every API and WebSocket request must present (Authorization: Bearer, or ?token=); default $SNIFF_TOKEN.", valueName: "TOKEN"))
     var token: String?
 
+    @Option(name: .customLong("allow-host"), help: ArgumentHelp("Also answer requests that name the server NAME (Host header) and pages served as NAME (Origin): a reverse proxy's name or the machine's DNS name. Repeatable. Without it only the --listen address (and localhost, 127.0.0.1, [::1] on loopback; any address on 0.0.0.0 or ::) is answered; other names get 421.", valueName: "NAME"))
+    var allowHost: [String] = []
+
     @Option(name: .customLong("feed"), help: ArgumentHelp("Also open the plain TCP feed (one text line per packet) on HOST:PORT, e.g. 127.0.0.1:8000.", valueName: "HOST:PORT"))
     var feed: String?
 
@@ -35,6 +38,7 @@ struct ServerOptions: ParsableArguments {
     var configuration: ServerConfiguration {
         var c = ServerConfiguration()
         if let l = ServerConfiguration.parseListen(listen) { c.host = l.host; c.port = l.port }
+        c.allowedHosts = allowHost
         c.token = token ?? ProcessInfo.processInfo.environment["SNIFF_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         if let f = feed, let l = ServerConfiguration.parseListen(f) { c.feedHost = l.host; c.feedPort = l.port }
         c.liveRowsPerSecond = liveRate

@@ -12,21 +12,11 @@ import SniffServer
 final class ServeRun {
     let app: SniffServerApp
     let hub: LiveHub
-    let control = ControlFlags()
+    /// The dashboard's pause/resume/stop buttons: flags the capture loop reads, and the
+    /// state it reports back.
+    let control = CaptureControl()
     private let state = ServerRunState()
     let readStore: any PacketStore
-
-    /// The capture's pause/resume/stop buttons: flags the capture loop reads.
-    final class ControlFlags: CaptureControl, @unchecked Sendable {
-        private let lock = ConditionLock()
-        private var _paused = false
-        private var _stop = false
-        func pause() { lock.withLock { _paused = true } }
-        func resume() { lock.withLock { _paused = false } }
-        func stop() { lock.withLock { _stop = true } }
-        var paused: Bool { lock.withLock { _paused } }
-        var stopRequested: Bool { lock.withLock { _stop } }
-    }
 
     static func start(_ command: CaptureCommand, source: String, live: Bool, pipeline: PacketPipeline, flows: FlowRun, storage: StoreRun?) throws -> ServeRun? {
         guard command.serveOptions.serve, let storage else { return nil }
@@ -58,12 +48,22 @@ final class ServeRun {
                      (configuration.feedHost.map { "; feed on \($0):\(configuration.feedPort)" } ?? ""))
     }
 
-    /// Analysis thread, when idle: publish the live interval.
+    /// Analysis thread, when idle: publish the live interval (file runs).
     func tick() { hub.tick() }
+
+    /// Live capture loop, once per batch or idle wait: publish the interval and the
+    /// capture's real state, which the header, /api/stats and the buttons show.
+    func tick(stopping: Bool, paused: Bool) {
+        if stopping { control.captureEnding() }
+        hub.state = stopping ? CaptureControl.State.stopping.rawValue
+            : (paused ? CaptureControl.State.paused : CaptureControl.State.running).rawValue
+        hub.tick()
+    }
 
     func captureEnded(_ state: String) {
         hub.tick(force: true)
         hub.state = state
+        control.captureEnded()
     }
 
     /// After a file was read: keep serving until SIGINT/SIGTERM, then shut down gracefully.

@@ -70,7 +70,7 @@ struct APITests {
         try await app.test(setup) { client in
             for uri in ["/api/packets", "/api/filter", "/api/flows?sort=bytes", "/api/flows?sort=time&limit=3", "/api/protocol_summary",
                         "/api/timeseries?step=1m&by=transport", "/api/timeseries?step=1s&by=app", "/api/timeseries?step=1h",
-                        "/api/talkers", "/api/alerts", "/api/captures", "/api/stats", "/api/openapi.json"] {
+                        "/api/talkers", "/api/alerts", "/api/captures", "/api/stats", "/api/openapi.json", "/api/session"] {
                 try await client.execute(uri: uri, method: .get) { r in
                     #expect(r.status == .ok, "\(uri)")
                     #expect(r.headers[.contentType]?.hasPrefix("application/json") == true, "\(uri)")
@@ -101,8 +101,12 @@ struct APITests {
                 #expect(r.status == .notFound)
                 #expect(jsonObject(r.body)["error"] != nil)
             }
-            // No live capture here: control is a 409.
-            try await client.execute(uri: "/api/capture/pause", method: .post) { #expect($0.status == .conflict) }
+            // No live capture here: control is a 409 (once the CSRF token is given).
+            try await client.execute(uri: "/api/capture/pause", method: .post) { #expect($0.status == .forbidden) }
+            let csrf = try await client.execute(uri: "/api/session", method: .get) { jsonObject($0.body)["csrf_token"] as? String }
+            try await client.execute(uri: "/api/capture/pause", method: .post, headers: [SecurityTests.csrf: csrf ?? ""]) {
+                #expect($0.status == .conflict)
+            }
             // No packet bytes in the database: pcap is a 409 that says why.
             try await client.execute(uri: "/api/export?format=pcap", method: .get) { r in
                 #expect(r.status == .conflict)
@@ -224,7 +228,7 @@ struct APITests {
         #expect((spec["info"] as? [String: Any])?["title"] != nil)
         let paths = try #require(spec["paths"] as? [String: [String: Any]])
         for route in ["/api/packets", "/api/filter", "/api/flows", "/api/protocol_summary", "/api/timeseries", "/api/talkers",
-                      "/api/alerts", "/api/captures", "/api/stats", "/api/openapi.json", "/api/export", "/api/capture/pause",
+                      "/api/alerts", "/api/captures", "/api/stats", "/api/session", "/api/openapi.json", "/api/export", "/api/capture/pause",
                       "/api/capture/resume", "/api/capture/stop", "/ws/live", "/metrics", "/"] {
             #expect(paths[route] != nil, "\(route) missing from openapi.json")
         }

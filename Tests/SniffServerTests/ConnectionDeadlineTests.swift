@@ -39,7 +39,7 @@ struct ConnectionDeadlineTests {
             let idle = BlockingSocket.connect(p)
             defer { close(silent); close(idle) }
             let start = Date()
-            BlockingSocket.send(idle, "GET /api/stats HTTP/1.1\r\nHost: x\r\n\r\n")
+            BlockingSocket.send(idle, "GET /api/stats HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             r.idleResponse = BlockingSocket.readLine(idle)
             let answered = Date()
             r.silentClosedAfter = Self.waitForClose(silent).map { $0.timeIntervalSince(start) } ?? -1
@@ -52,7 +52,7 @@ struct ConnectionDeadlineTests {
             defer { close(busy) }
             var n = 0
             for _ in 0..<8 {
-                BlockingSocket.send(busy, "GET /api/stats HTTP/1.1\r\nHost: x\r\n\r\n")
+                BlockingSocket.send(busy, "GET /api/stats HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
                 if Self.readResponse(busy) { n += 1 }
                 usleep(300_000)
             }

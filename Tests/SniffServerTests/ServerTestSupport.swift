@@ -146,13 +146,13 @@ actor SharedDatabase {
     }
 }
 
-func makeApp(_ store: any PacketStore, configure: (inout ServerConfiguration) -> Void = { _ in }, hub: LiveHub? = nil)
-    -> (SniffServerApp, some ApplicationProtocol) {
+func makeApp(_ store: any PacketStore, configure: (inout ServerConfiguration) -> Void = { _ in }, hub: LiveHub? = nil,
+             control: CaptureControl? = nil) -> (SniffServerApp, some ApplicationProtocol) {
     var c = ServerConfiguration()
     c.port = 0
     c.dashboardDirectory = ServerTestEnv.packageRoot.appendingPathComponent("Sources/SniffServer/Dashboard").path
     configure(&c)
-    let server = SniffServerApp(store: store, configuration: c, hub: hub)
+    let server = SniffServerApp(store: store, configuration: c, hub: hub, control: control)
     return (server, server.makeApplication())
 }
 

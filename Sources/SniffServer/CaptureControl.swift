@@ -1,0 +1,77 @@
+import SniffCore
+
+/// Pause, resume and stop of a live capture: what POST /api/capture/... asks and what
+/// the capture loop reads and reports back. The state it answers is the capture's,
+/// not the last request's: once a stop is asked, or the capture ends for any other
+/// reason, pause and resume are refused, since nothing would capture again.
+public final class CaptureControl: @unchecked Sendable {
+    public enum State: String, Sendable {
+        /// Capturing.
+        case running
+        /// Capturing stopped for a while; packets seen meanwhile are counted and skipped.
+        case paused
+        /// A stop was asked or the capture is ending; the loop still drains its queue.
+        case stopping
+        /// The capture loop has ended; the server goes on serving what was stored.
+        case stopped
+    }
+
+    private let lock = ConditionLock()
+    private var _paused = false
+    private var _stopRequested = false
+    private var _ending = false
+    private var _ended = false
+
+    public init() {}
+
+    /// Read by the capture loop for each batch.
+    public var paused: Bool { lock.withLock { _paused } }
+    /// Read by the capture loop: stop capturing (asked through the API).
+    public var stopRequested: Bool { lock.withLock { _stopRequested } }
+
+    public var state: State {
+        lock.withLock {
+            if _ended { return .stopped }
+            if _stopRequested || _ending { return .stopping }
+            return _paused ? .paused : .running
+        }
+    }
+
+    /// Pauses; nil (nothing changed) when the capture is stopping or stopped.
+    public func pause() -> State? { setPaused(true) }
+
+    /// Resumes; nil (nothing changed) when the capture is stopping or stopped.
+    public func resume() -> State? { setPaused(false) }
+
+    private func setPaused(_ p: Bool) -> State? {
+        lock.withLock {
+            if _ended || _stopRequested || _ending { return nil }
+            _paused = p
+            return p ? .paused : .running
+        }
+    }
+
+    /// Asks the capture to stop; asking again changes nothing.
+    @discardableResult
+    public func stop() -> State {
+        lock.withLock { if !_ended { _stopRequested = true } }
+        return state
+    }
+
+    /// The capture loop is ending for a reason of its own (Ctrl-C, count reached, the
+    /// interface went down).
+    public func captureEnding() { lock.withLock { _ending = true } }
+
+    /// The capture loop has ended.
+    public func captureEnded() { lock.withLock { _ending = true; _ended = true } }
+
+    /// Waits (polling, at most `seconds`) until the capture loop has ended, so that a
+    /// stop answers "stopped" when the capture really is; returns the state then.
+    public func waitUntilStopped(seconds: Double) async -> State {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while state != .stopped && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return state
+    }
+}
