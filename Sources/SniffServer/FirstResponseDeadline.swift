@@ -16,6 +16,7 @@ struct FirstResponseDeadline<Inner: ServerChildChannel>: ServerChildChannel {
         return channel.eventLoop.makeCompletedFuture {
             // First in the pipeline, next to the socket: it sees every byte written.
             try channel.pipeline.syncOperations.addHandler(DeadlineHandler(timeout: timeout), position: .first)
+            try channel.pipeline.syncOperations.addHandler(RefusedUpgradeAnswer(), position: .first)
         }.flatMap {
             inner.setup(channel: channel, logger: logger)
         }

@@ -1,4 +1,5 @@
 import Hummingbird
+import NIOCore
 import SniffCore
 
 /// Checks every request before any route runs, in this order:
@@ -28,7 +29,12 @@ struct SecurityMiddleware<Context: RequestContext>: RouterMiddleware {
     static var hostHeader: HeaderName { HeaderName("Host")! }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if let refusal = refusal(request) { return refusal.response }
+        if let refusal = refusal(request) {
+            if request.headers[.upgrade]?.lowercased() == "websocket", let c = context as? SniffRequestContext {
+                await RefusedUpgradeAnswer.record(refusal, on: c.slot.channel)
+            }
+            return refusal.response
+        }
         var response = try await next(request, context)
         response.headers[HeaderName("X-Content-Type-Options")!] = "nosniff"
         response.headers[HeaderName("Referrer-Policy")!] = "no-referrer"
@@ -149,6 +155,10 @@ struct HostPolicy: Sendable {
     /// An Origin header ("http://host:port") from a page allowed to call us. `host` is
     /// the request's Host (already checked), nil when the request had none.
     func allowsOrigin(_ origin: String, host: Authority?) -> Bool {
+        // Pages have http(s) origins (or "null"); a ws:// one comes from a WebSocket
+        // library outside any browser (swift-websocket sends it), which could as well
+        // send none: no page stands behind it.
+        if origin.hasPrefix("ws://") || origin.hasPrefix("wss://") { return true }
         let scheme: String
         if origin.hasPrefix("http://") { scheme = "http" } else if origin.hasPrefix("https://") { scheme = "https" } else { return false }
         guard let o = Authority(origin.dropFirst(scheme.count + 3)) else { return false }
@@ -206,5 +216,43 @@ struct HostPolicy: Sendable {
             else { return nil }
             self.name = name; self.address = nil; self.port = nil
         }
+    }
+}
+
+/// The answer to a refused WebSocket upgrade. hummingbird-websocket answers every
+/// upgrade its responder declines with a bare "400 Bad Request", dropping the status and
+/// the sentence that the middleware chose; this handler, next to the socket, writes
+/// those instead and closes the connection.
+final class RefusedUpgradeAnswer: ChannelOutboundHandler, RemovableChannelHandler, @unchecked Sendable {
+    typealias OutboundIn = Any
+    typealias OutboundOut = ByteBuffer
+    // Set from the responder's task, read on the event loop.
+    private let lock = ConditionLock()
+    private var answer: [UInt8]? = nil
+    private var written = false
+
+    static func record(_ refusal: APIError, on channel: any Channel) async {
+        guard let handler = try? await channel.pipeline.handler(type: RefusedUpgradeAnswer.self).get() else { return }
+        var o = JSONObject()
+        o.string("error", refusal.message)
+        let body = o.finish().bytes
+        let head = "HTTP/1.1 \(refusal.status.code) \(refusal.status.reasonPhrase)\r\n" +
+            "Content-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\n" +
+            "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+        handler.lock.withLock { handler.answer = Array(head.utf8) + body }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard let answer = lock.withLock({ answer }) else {
+            context.write(data, promise: promise)
+            return
+        }
+        if written {
+            promise?.succeed(())
+            return
+        }
+        written = true
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: answer)), promise: promise)
+        context.close(promise: nil)
     }
 }

@@ -29,7 +29,7 @@ final class WebSocketSlot: @unchecked Sendable {
     private let lock = ConditionLock()
     private var held: WebSocketHandlerReference<SniffRequestContext>? = nil
     private var released = false
-    private let channel: any Channel
+    let channel: any Channel
 
     init(channel: any Channel) { self.channel = channel }
 

@@ -103,12 +103,10 @@ struct SecurityTests {
                     #expect((jsonObject(r.body)["error"] as? String)?.contains("evil.example") == true, "\(uri)")
                 }
             }
-            for origin in ["null", "http://localhost.evil.example", "file://", "http://localhost:3000"] {
-                // The test client's Host is "localhost" without a port: a port in the
-                // Origin then matches any, so :3000 is only refused with a port in Host.
-                var headers: HTTPFields = [.origin: origin]
-                headers[Self.host] = "localhost:8086"
-                try await client.execute(uri: "/api/stats", method: .get, headers: headers) {
+            // (A page on another local port is refused in `rawSocket`: the test clients'
+            // Host has no port, and then only the name is compared.)
+            for origin in ["null", "http://localhost.evil.example", "file://", "https://127.0.0.1"] {
+                try await client.execute(uri: "/api/stats", method: .get, headers: [.origin: origin]) {
                     #expect($0.status == .forbidden, "\(origin)")
                 }
             }
@@ -157,7 +155,7 @@ struct SecurityTests {
             #expect(await statusLine(get("/api/stats", host: me)).hasPrefix("HTTP/1.1 200"))
             #expect(await statusLine(get("/", host: "localhost:\(port)")).hasPrefix("HTTP/1.1 200"))
             // HTTP/1.0 without Host: browsers always send one, so rebinding cannot omit it.
-            #expect(await statusLine("GET /api/stats HTTP/1.0\r\n\r\n").hasPrefix("HTTP/1.0 200"))
+            #expect(await statusLine("GET /api/stats HTTP/1.0\r\n\r\n").hasSuffix(" 200 OK"))
             #expect(await statusLine(upgrade(host: "evil.example:\(port)", origin: "http://evil.example:\(port)"))
                 .hasPrefix("HTTP/1.1 421"))
             #expect(await statusLine(upgrade(host: me, origin: "http://evil.example")).hasPrefix("HTTP/1.1 403"))
