@@ -215,6 +215,89 @@ def test_live(d, base, shots):
     d.save_screenshot(os.path.join(shots, "dashboard-live.png"))
 
 
+def buttons(d):
+    """Enabled state of Pause, Resume, Stop (True = enabled)."""
+    return tuple(d.find_element(By.ID, i).is_enabled() for i in ("c-pause", "c-resume", "c-stop"))
+
+
+def header_state(d):
+    return d.find_element(By.ID, "h-state").text
+
+
+def wait_for(d, predicate, timeout=8):
+    try:
+        WebDriverWait(d, timeout).until(lambda d: predicate())
+        return True
+    except TimeoutException:
+        return False
+
+
+def test_live_controls(d, base, shots):
+    """Capture control on a live capture: the buttons follow the real state, Stop asks
+    first in a modal dialog, and a stop is final."""
+    d.get(base + "/")
+    wait_loaded(d)
+    check("controls: shown on a live capture", d.find_element(By.ID, "controls").is_displayed())
+    check("controls: running -> Pause and Stop enabled, Resume disabled",
+          wait_for(d, lambda: buttons(d) == (True, False, True)), buttons(d))
+    d.find_element(By.ID, "c-pause").click()
+    check("controls: Pause -> header paused, Resume enabled, Pause disabled",
+          wait_for(d, lambda: header_state(d) == "paused" and buttons(d) == (False, True, True)), (header_state(d), buttons(d)))
+    check("controls: /api/stats says paused", api(base, "/api/stats")["state"] == "paused")
+    d.find_element(By.ID, "c-resume").click()
+    check("controls: Resume -> running", wait_for(d, lambda: header_state(d) == "running" and buttons(d) == (True, False, True)),
+          (header_state(d), buttons(d)))
+
+    dialog = d.find_element(By.ID, "stop-dialog")
+    stop = d.find_element(By.ID, "c-stop")
+    stop.click()
+    check("stop: asks for confirmation in a modal dialog", dialog.get_attribute("open") is not None and
+          d.execute_script("return document.getElementById('stop-dialog').matches(':modal')"))
+    check("stop: focus starts on Cancel", d.switch_to.active_element.get_attribute("id") == "stop-cancel")
+    # Modal: Tab stays inside the dialog.
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.common.action_chains import ActionChains
+    seen = set()
+    for _ in range(4):
+        ActionChains(d).send_keys(Keys.TAB).perform()
+        seen.add(d.execute_script("return document.getElementById('stop-dialog').contains(document.activeElement) || "
+                                  "document.activeElement === document.body"))
+    check("stop: Tab keeps focus in the dialog", seen == {True}, seen)
+    ActionChains(d).send_keys(Keys.ESCAPE).perform()
+    check("stop: Escape cancels", wait_for(d, lambda: dialog.get_attribute("open") is None, 3))
+    check("stop: focus returns to the Stop button", d.switch_to.active_element.get_attribute("id") == "c-stop",
+          d.switch_to.active_element.get_attribute("id"))
+    time.sleep(0.5)
+    check("stop: cancelled -> still running", header_state(d) == "running" and api(base, "/api/stats")["state"] == "running",
+          header_state(d))
+    stop.click()
+    d.find_element(By.ID, "stop-cancel").click()
+    check("stop: Cancel button keeps it running", dialog.get_attribute("open") is None and header_state(d) == "running")
+
+    # Phone width: Stop sits apart from Pause.
+    d.set_window_size(390, 844)
+    time.sleep(0.3)
+    pr = d.find_element(By.ID, "c-pause").rect; sr = stop.rect
+    gap = sr["x"] - (pr["x"] + pr["width"])
+    check("phone: Stop is not beside Pause", gap > 60 or abs(sr["y"] - pr["y"]) > pr["height"], (pr, sr))
+    d.save_screenshot(os.path.join(shots, "dashboard-controls-phone.png"))
+    d.set_window_size(1280, 800)
+
+    stop.click()
+    d.find_element(By.ID, "stop-confirm").click()
+    check("stop: confirmed -> header says stopped", wait_for(d, lambda: header_state(d) == "stopped"), header_state(d))
+    check("stop: all buttons disabled after stop", wait_for(d, lambda: buttons(d) == (False, False, False)), buttons(d))
+    check("stop: /api/stats says stopped", api(base, "/api/stats")["state"] == "stopped")
+    time.sleep(1.5)
+    check("stop: stays stopped (live stream and polling agree)", header_state(d) == "stopped" and buttons(d) == (False, False, False),
+          (header_state(d), buttons(d)))
+    d.refresh()
+    wait_loaded(d)
+    check("stop: after a reload the buttons stay disabled",
+          wait_for(d, lambda: header_state(d) == "stopped" and buttons(d) == (False, False, False)), (header_state(d), buttons(d)))
+    d.save_screenshot(os.path.join(shots, "dashboard-stopped.png"))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sniff", required=True)
@@ -277,6 +360,7 @@ def main():
                                    "--listen", f"127.0.0.1:{port}", "udp", "port", "39998"], os.path.join(work, "live.log")))
             check("sniff -i lo --serve starts", wait_http(base + "/api/stats"))
             test_live(d, base, shots)
+            test_live_controls(d, base, shots)
             servers.pop().stop()
         else:
             print("skip: live test needs root")

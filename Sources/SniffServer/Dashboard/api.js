@@ -18,26 +18,32 @@ export class APIError extends Error {
   }
 }
 
-export async function getJSON(path, query = {}) {
+// The CSRF token that requests other than GET must carry (X-Sniff-CSRF), read once
+// from /api/session: pages of other sites cannot read it.
+let session = null;
+function csrfToken() {
+  if (!session) session = request("GET", "/api/session").then((s) => s.csrf_token).catch((e) => { session = null; throw e; });
+  return session;
+}
+
+// The one fetch helper: the token when there is one, the CSRF header on anything but
+// GET, JSON back, errors as APIError with the server's sentence.
+async function request(method, path, query = {}) {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null && v !== "") q.set(k, v);
   const url = path + (q.toString() ? "?" + q : "");
   const headers = token ? { Authorization: "Bearer " + token } : {};
-  const r = await fetch(url, { headers });
+  if (method !== "GET") headers["X-Sniff-CSRF"] = await csrfToken();
+  const r = await fetch(url, { method, headers });
   let body = null;
   try { body = await r.json(); } catch { body = null; }
   if (!r.ok) throw new APIError(r.status, body);
   return body;
 }
 
-export async function post(path) {
-  const headers = token ? { Authorization: "Bearer " + token } : {};
-  const r = await fetch(path, { method: "POST", headers });
-  let body = null;
-  try { body = await r.json(); } catch { body = null; }
-  if (!r.ok) throw new APIError(r.status, body);
-  return body;
-}
+export function getJSON(path, query = {}) { return request("GET", path, query); }
+
+export function post(path) { return request("POST", path); }
 
 /// A WebSocket to /ws/live that reconnects with exponential backoff (0.5 s to 15 s).
 export class LiveSocket {

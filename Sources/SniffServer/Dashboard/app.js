@@ -18,6 +18,8 @@ const state = {
   liveStats: [],       // last 300 stats messages
   skipped: 0,
   live: false,
+  capture: "",         // the capture's state as the server reports it
+  captureControl: false,
 };
 
 // ---------- filters and the URL ----------
@@ -299,7 +301,8 @@ async function loadStats() {
   const s = await getJSON("/api/stats");
   $("h-source").textContent = s.source;
   $("h-source").title = s.source;
-  $("h-state").textContent = s.state;
+  state.captureControl = s.capture_control;
+  showState(s.state);
   $("h-stored").textContent = human(s.store.packets);
   $("h-lag").textContent = s.store.lag_seconds === null ? "–" : (s.store.lag_seconds * 1000).toFixed(0) + " ms";
   if (!state.live) $("h-drops").textContent = String(s.store.kernel_dropped + s.store.interface_dropped + s.store.sniff_dropped);
@@ -307,12 +310,13 @@ async function loadStats() {
   statsLoadedOnce = true;
   state.live = s.live;
   $("controls").hidden = !s.capture_control;
+  updateControls();
 }
 
 function onLive(m) {
   if (m.type === "hello") {
     state.live = m.live;
-    $("h-source").textContent = m.source; $("h-state").textContent = m.state;
+    $("h-source").textContent = m.source; showState(m.state);
   } else if (m.type === "history") {
     state.liveStats = m.stats.slice(-300);
   } else if (m.type === "stats") {
@@ -322,7 +326,7 @@ function onLive(m) {
     $("h-bps").textContent = human(m.bytes);
     $("h-drops").textContent = String(m.drops.kernel + m.drops.interface + m.drops.sniff);
     $("h-flows").textContent = String(m.active_flows);
-    $("h-state").textContent = m.state;
+    showState(m.state);
     if ($("chart-range").value === "live") drawChart().catch(() => {});
   } else if (m.type === "packets") {
     addLiveRows(m.rows);
@@ -343,11 +347,45 @@ const socket = new LiveSocket(onLive, (s, delay) => {
 
 // ---------- capture control ----------
 
-for (const action of ["pause", "resume", "stop"]) {
-  $("c-" + action).addEventListener("click", async () => {
-    try { const r = await post("/api/capture/" + action); $("h-state").textContent = r.state; } catch (e) { showError(e); }
-  });
+// The buttons follow the capture's real state (from /api/stats, the live stream and the
+// answers to the buttons): Pause only while running, Resume only while paused, none
+// once stopping or stopped, or when this server runs no live capture.
+function showState(s) {
+  if (!s) return;
+  state.capture = s;
+  $("h-state").textContent = s;
+  updateControls();
 }
+function updateControls() {
+  const on = state.captureControl === true, s = state.capture;
+  $("c-pause").disabled = !on || s !== "running";
+  $("c-resume").disabled = !on || s !== "paused";
+  $("c-stop").disabled = !on || !(s === "running" || s === "paused");
+}
+async function control(action) {
+  try { showState((await post("/api/capture/" + action)).state); } catch (e) { showError(e); loadStats().catch(() => {}); }
+}
+$("c-pause").addEventListener("click", () => control("pause"));
+$("c-resume").addEventListener("click", () => control("resume"));
+
+// Stop asks first, in a modal <dialog>: it keeps focus inside, Escape cancels, and
+// focus goes back to the Stop button (or wherever it was) when it closes.
+const stopDialog = $("stop-dialog");
+let focusBeforeDialog = null;
+$("c-stop").addEventListener("click", () => {
+  focusBeforeDialog = document.activeElement;
+  stopDialog.returnValue = "";
+  stopDialog.showModal();
+  $("stop-cancel").focus();
+});
+$("stop-cancel").addEventListener("click", () => stopDialog.close("cancel"));
+$("stop-confirm").addEventListener("click", () => stopDialog.close("stop"));
+stopDialog.addEventListener("close", async () => {
+  const back = focusBeforeDialog || $("c-stop");
+  if (stopDialog.returnValue === "stop") await control("stop");
+  // After a stop every button is disabled: focus the state that now says "stopped".
+  (back.disabled ? $("h-state") : back).focus();
+});
 
 // ---------- apply ----------
 
