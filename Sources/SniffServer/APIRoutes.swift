@@ -163,6 +163,10 @@ struct APIRoutes {
         o.string("source", broadcaster.hub?.source ?? "database " + store.location)
         o.string("state", broadcaster.hub?.state ?? "idle")
         o.bool("live", broadcaster.hub != nil)
+        o.bool("live_capture", broadcaster.hub?.liveCapture ?? false)
+        let span = broadcaster.hub?.packetSpan
+        o.seconds("first_packet", nanos: span?.first)
+        o.seconds("last_packet", nanos: span?.last)
         o.bool("capture_control", control != nil)
         o.raw("store") { sink in
             var x = JSONObject(capacity: 512)

@@ -62,6 +62,8 @@ public final class LiveHub: PacketConsumer, AlertSink, @unchecked Sendable {
     private let outboxCapacity = 64
     private var _source: String
     private var _state = "running"
+    private var _liveCapture = true
+    private var _span: (first: Int64, last: Int64)? = nil
 
     public init(sensor: String = "sniff", captureID: Int64 = 0, source: String = "", sampleCapacity: Int = 2000,
                 publishIntervalNanos: Int64 = 250_000_000) {
@@ -112,14 +114,17 @@ public final class LiveHub: PacketConsumer, AlertSink, @unchecked Sendable {
             b.apps[k.name] = .init(packets: appPackets[Int(k.rawValue)], bytes: appBytes[Int(k.rawValue)])
             appPackets[Int(k.rawValue)] = 0; appBytes[Int(k.rawValue)] = 0
         }
+        var span: (first: Int64, last: Int64)? = nil
         if let t = totals?() {
             b.kernelDropped = t.kernelDropped; b.interfaceDropped = t.interfaceDropped; b.sniffDropped = t.sniffDropped
+            if let f = t.firstTimestamp, let l = t.lastTimestamp { span = (f.totalNanoseconds, l.totalNanoseconds) }
         }
         b.activeFlows = activeFlows?() ?? 0
         b.rows = rows; b.unsampled = unsampled; b.alerts = alerts
         rows.removeAll(keepingCapacity: true); unsampled = 0; alerts.removeAll()
         packets = 0; bytes = 0
         lock.withLock {
+            if span != nil { _span = span }
             if outbox.count >= outboxCapacity {
                 outbox.removeFirst()
                 outboxDropped &+= 1
@@ -147,6 +152,17 @@ public final class LiveHub: PacketConsumer, AlertSink, @unchecked Sendable {
         get { lock.withLock { _source } }
         set { lock.withLock { _source = newValue } }
     }
+
+    /// True while an interface is captured: the dashboard's chart then follows the wall
+    /// clock. False when a file is read: its packets keep their own times.
+    public var liveCapture: Bool {
+        get { lock.withLock { _liveCapture } }
+        set { lock.withLock { _liveCapture = newValue } }
+    }
+
+    /// Times of the first and last packet read so far (nanoseconds), as of the last
+    /// published interval; nil before the first packet.
+    public var packetSpan: (first: Int64, last: Int64)? { lock.withLock { _span } }
 
     /// "running", "paused", "finished" or "stopped".
     public var state: String {

@@ -27,6 +27,7 @@ final class ServeRun {
 
     private init(_ options: ServerOptions, source: String, live: Bool, pipeline: PacketPipeline, flows: FlowRun, storage: StoreRun) {
         hub = LiveHub(sensor: storage.consumer.capture.sensor, captureID: storage.consumer.capture.id, source: source)
+        hub.liveCapture = live
         hub.totals = { [unowned pipeline] in pipeline.totals }
         hub.activeFlows = { [unowned flows] in flows.table.count }
         pipeline.consumers.append(hub)

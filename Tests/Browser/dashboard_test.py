@@ -4,7 +4,8 @@
 Builds databases with the sniff binary, starts `sniff serve` (and `sniff -i lo --serve`
 for the live case), loads the dashboard and checks: the table equals the API, the chart
 canvas is drawn, the filter narrows rows and is reflected in the URL, the xlsx download
-arrives and parses, the XSS capture shows as text with no dialog, live rows arrive.
+arrives and parses, the XSS capture shows as text with no dialog, live rows arrive; a
+file served with -r FILE --serve charts in its own (capture) time, live in the last 5 min.
 Screenshots go to a folder printed at the start. Ends with "N passed, N failed".
 
 usage: dashboard_test.py --sniff PATH [--capture FILE] [--keep-screenshot docs/dashboard.png]
@@ -121,6 +122,8 @@ def test_database(d, base, shots, downloads):
     check("protocol summary table equals the API", [c[:3] for c in cells] == want_s, f"{cells[:3]} vs {want_s[:3]}")
     time.sleep(0.5)
     check("traffic chart canvas is drawn", canvas_pixels(d, "chart") > 500, canvas_pixels(d, "chart"))
+    caps = api(base, "/api/captures")["rows"]
+    check_capture_time(d, "database", min(c["first_packet"] for c in caps), max(c["last_packet"] for c in caps))
     check("summary bar chart is drawn", canvas_pixels(d, "summary-chart") > 100)
     d.save_screenshot(os.path.join(shots, "dashboard-1280x800.png"))
 
@@ -176,6 +179,55 @@ def test_database(d, base, shots, downloads):
     d.set_window_size(1280, 800)
 
 
+def chart_axis(d):
+    """What the traffic chart shows: its data attributes, axis labels and caption."""
+    return d.execute_script(
+        "const c = document.getElementById('chart');"
+        "return {mode: c.dataset.mode || '', from: c.dataset.from || '', to: c.dataset.to || '', step: c.dataset.step || '',"
+        " labels: JSON.parse(c.dataset.labels || '[]'), text: document.getElementById('chart-axis').textContent,"
+        " range: document.getElementById('chart-range').value};")
+
+
+def check_capture_time(d, name, first, last):
+    """The chart opens on [first, last] (epoch seconds) in capture time, labels inside it."""
+    import datetime
+    try:
+        WebDriverWait(d, 15).until(lambda d: chart_axis(d)["mode"] == "capture" and chart_axis(d)["from"] != "")
+    except TimeoutException:
+        pass
+    a = chart_axis(d)
+    check(name + ": chart opens on stored packets in capture time", a["range"] == "history" and a["mode"] == "capture", a)
+    if a["from"] == "":
+        check(name + ": chart has buckets", False, a); return a
+    step, lo, hi = float(a["step"]), float(a["from"]), float(a["to"])
+    check(name + ": chart spans the first to the last packet", lo <= first < lo + step and hi <= last < hi + step,
+          f"chart {lo}..{hi} step {step}, packets {first}..{last}")
+    utc = lambda t: datetime.datetime.fromtimestamp(t, datetime.timezone.utc)
+    # The labels are the first and last bucket's times, both within the packets' span.
+    check(name + ": x-axis labels fall inside the capture's time span",
+          a["labels"] == [utc(lo).strftime("%H:%M:%S"), utc(hi).strftime("%H:%M:%S")]
+          and first - step < lo <= hi <= last, a)
+    check(name + ": caption names the capture's day, not today's", utc(first).strftime("%Y-%m-%d") in a["text"], a["text"])
+    return a
+
+
+def test_file_timeline(d, base, shots):
+    """sniff -r FILE --serve: the chart and the time filters in the file's own time."""
+    d.get(base + "/")
+    check("file: dashboard loads", wait_loaded(d) == "true")
+    stats = api(base, "/api/stats")
+    cap = api(base, "/api/captures")["rows"][0]
+    first, last = cap["first_packet"], cap["last_packet"]
+    check("file: /api/stats gives the file's span and no wall-clock capture",
+          stats["live_capture"] is False and abs(stats["first_packet"] - first) < 1e-6 and abs(stats["last_packet"] - last) < 1e-6,
+          stats)
+    a = check_capture_time(d, "file", first, last)
+    check("file: 1 s buckets for a capture of a few seconds", a["step"] == "1" and last - first < 60, a)
+    m = d.find_element(By.ID, "f-from").get_attribute("min")
+    check("file: the From filter offers the capture's time", m[:10] == time.strftime("%Y-%m-%d", time.gmtime(first)), m)
+    d.save_screenshot(os.path.join(shots, "dashboard-file.png"))
+
+
 def test_xss(d, base, shots):
     d.get(base + "/?app=DNS")
     wait_loaded(d)
@@ -212,6 +264,9 @@ def test_live(d, base, shots):
     check("live: rows arrive over the WebSocket", any(r[4] == "39998" for r in rows), rows[:2])
     check("live: header shows packets/s", d.find_element(By.ID, "h-pps").text not in ("", "0"))
     check("live: chart drawn from live stats", canvas_pixels(d, "chart") > 500)
+    a = chart_axis(d); now = time.time()
+    check("live: chart shows the last 5 minutes of wall clock", a["range"] == "live" and a["mode"] == "live" and a["from"] != ""
+          and now - 330 <= float(a["from"]) and now - 30 <= float(a["to"]) <= now + 5, a)
     d.save_screenshot(os.path.join(shots, "dashboard-live.png"))
 
 
@@ -341,6 +396,15 @@ def main():
         servers.append(Server([args.sniff, "serve", "--db", "sqlite:" + db, "--listen", f"127.0.0.1:{port}"], os.path.join(work, "serve.log")))
         check("sniff serve starts", wait_http(base + "/api/stats"))
         test_database(d, base, shots, downloads)
+        servers.pop().stop()
+
+        # 1b. A file read with --serve: the sample, whose packets are from another day.
+        port = free_port(); base = f"http://127.0.0.1:{port}"
+        servers.append(Server([args.sniff, "-r", os.path.join(ROOT, "samples/sample.pcapng"), "-q", "--serve",
+                               "--db", "sqlite:" + os.path.join(work, "file.db"), "--listen", f"127.0.0.1:{port}"],
+                              os.path.join(work, "file.log")))
+        check("sniff -r FILE --serve starts", wait_http(base + "/api/stats"))
+        test_file_timeline(d, base, shots)
         servers.pop().stop()
 
         # 2. The XSS capture.

@@ -17,7 +17,9 @@ const state = {
   selected: -1,
   liveStats: [],       // last 300 stats messages
   skipped: 0,
-  live: false,
+  live: false,         // a capture in this process feeds /ws/live
+  liveCapture: false,  // ... from an interface: the chart follows the wall clock
+  span: null,          // { first, last } epoch seconds of the packets (capture time)
   capture: "",         // the capture's state as the server reports it
   captureControl: false,
 };
@@ -73,6 +75,16 @@ function rangeOnly(f) {
   if (f.from) r.from = f.from;
   if (f.to) r.to = f.to;
   return r;
+}
+
+// The From/To inputs offer the packets' span (capture time, UTC).
+function setTimeBounds() {
+  if (!state.span) return;
+  for (const id of ["f-from", "f-to"]) {
+    $(id).min = toLocalInput(String(Math.floor(state.span.first)));
+    $(id).max = toLocalInput(String(Math.ceil(state.span.last)));
+    $(id).title = "packets from " + $(id).min.replace("T", " ") + " to " + $(id).max.replace("T", " ") + " UTC";
+  }
 }
 
 function showError(e) { $("f-error").textContent = e ? (e.message || String(e)) : ""; }
@@ -269,27 +281,78 @@ function seriesFromStats(stats, by, metric) {
   return { times, keys, values };
 }
 
+// Seconds since the epoch of an API time (RFC 3339 or epoch seconds).
+function epochOf(v) { return /^\d+(\.\d+)?$/.test(v) ? parseFloat(v) : Date.parse(v) / 1000; }
+function isoOf(t) { return new Date(t * 1000).toISOString(); }
+
+// What the chart shows, as text beside it and as data attributes: its first and last
+// bucket (epoch seconds), the bucket size and the axis labels.
+function describeChart(times, step, mode, labels) {
+  const c = $("chart");
+  const n = times.length;
+  c.dataset.mode = mode;
+  c.dataset.step = String(step);
+  c.dataset.from = n ? String(times[0]) : "";
+  c.dataset.to = n ? String(times[n - 1]) : "";
+  c.dataset.labels = JSON.stringify(labels || []);
+  const when = (t) => new Date(t * 1000).toISOString().slice(0, 19).replace("T", " ");
+  const size = step >= 3600 ? step / 3600 + " h" : step >= 60 ? step / 60 + " min" : step + " s";
+  const text = n === 0 ? "No traffic in this range."
+    : `${when(times[0])} to ${when(times[n - 1])} UTC, ${size} buckets, ` +
+      (mode === "live" ? "last 5 minutes (wall clock)." : "capture time.");
+  $("chart-axis").textContent = text;
+  c.setAttribute("aria-label", "Traffic chart: " + text);
+}
+
+// The span of the stored packets when no capture runs here: every capture's first and
+// last packet.
+async function loadSpan() {
+  if (state.span || state.live) return;
+  const c = await getJSON("/api/captures", { limit: 1000 });
+  const firsts = c.rows.map((r) => r.first_packet).filter((x) => typeof x === "number");
+  const lasts = c.rows.map((r) => r.last_packet).filter((x) => typeof x === "number");
+  if (firsts.length) state.span = { first: Math.min(...firsts), last: Math.max(...lasts) };
+  setTimeBounds();
+}
+
 async function drawChart() {
   const by = $("chart-by").value, metric = $("chart-metric").value;
   if ($("chart-range").value === "live" && state.live) {
-    drawStacked($("chart"), seriesFromStats(state.liveStats, by, metric), $("chart-legend"));
+    const series = seriesFromStats(state.liveStats, by, metric);
+    describeChart(series.times, 1, "live", drawStacked($("chart"), series, $("chart-legend")));
     return;
   }
+  // Capture time: the filter's range, else the packets' own first-to-last span, in
+  // buckets that give up to ~1500 points (1 s to 15 min, 1 min to a day, then 1 h).
+  await loadSpan();
   const r = rangeOnly(state.filter);
+  const from = r.from ? epochOf(r.from) : state.span ? state.span.first : null;
+  const to = r.to ? epochOf(r.to) : state.span ? state.span.last : null;
   let step = "1m";
-  if (r.from && r.to) {
-    const span = (new Date(r.to) - new Date(r.from)) / 1000;
+  if (from !== null && to !== null) {
+    const span = to - from;
     step = span <= 900 ? "1s" : span <= 86400 ? "1m" : "1h";
   }
-  const t = await getJSON("/api/timeseries", { ...r, step, by });
-  const times = [...new Set(t.points.map((p) => p.ts))].sort((a, b) => a - b);
+  const div = step === "1s" ? 1 : step === "1m" ? 60 : 3600;
+  const q = { ...r, step, by };
+  if (from !== null && !q.from) q.from = isoOf(Math.floor(from / div) * div);
+  if (to !== null && !q.to) q.to = isoOf(to + div);
+  const t = await getJSON("/api/timeseries", q);
+  let times = [...new Set(t.points.map((p) => p.ts))].sort((a, b) => a - b);
+  if (from !== null && to !== null) {
+    // Every bucket of the span, empty ones too, so that the x axis is linear in time.
+    const first = Math.floor(from / div) * div, count = Math.floor(to / div) - Math.floor(from / div) + 1;
+    if (count > 0 && count <= 5000) times = Array.from({ length: count }, (_, i) => first + i * div);
+  }
   const index = new Map(times.map((x, i) => [x, i]));
   const keys = [...new Set(t.points.map((p) => p.key))].sort();
-  const div = step === "1s" ? 1 : step === "1m" ? 60 : 3600;
   const values = {};
   for (const k of keys) values[k] = new Array(times.length).fill(0);
-  for (const p of t.points) values[p.key][index.get(p.ts)] += p[metric] / div;
-  drawStacked($("chart"), { times, keys, values }, $("chart-legend"));
+  for (const p of t.points) {
+    const i = index.get(p.ts);
+    if (i !== undefined) values[p.key][i] += p[metric] / div;
+  }
+  describeChart(times, div, "capture", drawStacked($("chart"), { times, keys, values }, $("chart-legend")));
 }
 for (const id of ["chart-by", "chart-metric", "chart-range"]) $(id).addEventListener("change", () => drawChart().catch(showError));
 window.addEventListener("resize", () => { drawChart().catch(() => {}); renderPackets(); });
@@ -306,9 +369,20 @@ async function loadStats() {
   $("h-stored").textContent = human(s.store.packets);
   $("h-lag").textContent = s.store.lag_seconds === null ? "–" : (s.store.lag_seconds * 1000).toFixed(0) + " ms";
   if (!state.live) $("h-drops").textContent = String(s.store.kernel_dropped + s.store.interface_dropped + s.store.sniff_dropped);
-  if (!statsLoadedOnce && !s.live) $("chart-range").value = "history";
+  // A file keeps its own times: its chart is the stored packets in capture time; only
+  // an interface capture opens on the last 5 minutes of wall clock.
+  const firstLoad = !statsLoadedOnce;
+  if (firstLoad && !s.live_capture) $("chart-range").value = "history";
   statsLoadedOnce = true;
   state.live = s.live;
+  state.liveCapture = s.live_capture;
+  if (typeof s.first_packet === "number" && typeof s.last_packet === "number") {
+    const grown = !state.span || state.span.last !== s.last_packet;
+    state.span = { first: s.first_packet, last: s.last_packet };
+    setTimeBounds();
+    // A file still being read: its chart grows with it.
+    if (grown && !firstLoad && $("chart-range").value === "history" && !state.liveCapture) drawChart().catch(() => {});
+  }
   $("controls").hidden = !s.capture_control;
   updateControls();
 }

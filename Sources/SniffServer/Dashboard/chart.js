@@ -29,6 +29,7 @@ export function human(n) {
 }
 
 /// series: { times: [sec...], keys: [k...], values: { k: [v per time] } }
+/// Returns the x-axis labels drawn (UTC times of the first and last bucket).
 export function drawStacked(canvas, series, legend) {
   const { ctx, w, h } = fit(canvas);
   const c = themeColors(canvas);
@@ -46,11 +47,12 @@ export function drawStacked(canvas, series, legend) {
     ctx.beginPath(); ctx.moveTo(padL, yy); ctx.lineTo(w - padR, yy); ctx.stroke();
     ctx.fillText(human(v), 4, yy + 4);
   }
+  const labels = [];
   if (n > 0) {
     const fmt = (t) => new Date(t * 1000).toISOString().slice(11, 19);
-    ctx.fillText(fmt(series.times[0]), padL, h - 4);
-    const last = fmt(series.times[n - 1]);
-    ctx.fillText(last, w - padR - ctx.measureText(last).width, h - 4);
+    labels.push(fmt(series.times[0]), fmt(series.times[n - 1]));
+    ctx.fillText(labels[0], padL, h - 4);
+    ctx.fillText(labels[1], w - padR - ctx.measureText(labels[1]).width, h - 4);
   }
   const base = new Array(n).fill(0);
   if (n <= 120) {
@@ -66,7 +68,7 @@ export function drawStacked(canvas, series, legend) {
       });
     }
     if (legend) legendOf(series, legend);
-    return;
+    return labels;
   }
   for (const k of series.keys) {
     const vals = series.values[k];
@@ -79,6 +81,7 @@ export function drawStacked(canvas, series, legend) {
     for (let i = 0; i < n; i++) base[i] += vals[i];
   }
   if (legend) legendOf(series, legend);
+  return labels;
 }
 
 function legendOf(series, legend) {
