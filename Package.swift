@@ -23,6 +23,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        // Already in the graph through postgres-nio (same range); QUIC Initial decryption
+        // and TLS fingerprints need HKDF, AES-GCM, the AES block function, MD5 and SHA-256.
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.9.0" ..< "6.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -31,7 +34,14 @@ let package = Package(
             providers: [.apt(["libpcap-dev"])]
         ),
         .target(name: "SniffCore"),
-        .target(name: "SniffDecode", dependencies: ["SniffCore"]),
+        .target(
+            name: "SniffDecode",
+            dependencies: [
+                "SniffCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         .target(name: "SniffCapture", dependencies: ["SniffCore", "SniffDecode", "CPcap"]),
         .target(name: "SniffAnalysis", dependencies: ["SniffCore", "SniffDecode", "SniffCapture"]),
         .systemLibrary(
@@ -72,7 +82,10 @@ let package = Package(
             dependencies: ["SniffCore", "SniffDecode", "SniffCapture", "SniffAnalysis", "SniffStore"]
         ),
         .testTarget(name: "SniffCoreTests", dependencies: ["SniffCore"]),
-        .testTarget(name: "SniffDecodeTests", dependencies: ["SniffCore", "SniffDecode"]),
+        .testTarget(
+            name: "SniffDecodeTests",
+            dependencies: ["SniffCore", "SniffDecode", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(
             name: "SniffCaptureTests",
             dependencies: ["SniffCore", "SniffDecode", "SniffCapture"],

@@ -14,6 +14,23 @@ public struct TLSClientHello: Sendable, Equatable {
     public var sniLength: Int = 0
     /// True when the extensions were read to their end (the hello was fully captured).
     public var complete = false
+    /// The lists a fingerprint is made of, as the offset of their first byte and their
+    /// length in bytes (offset -1 when absent): cipher suites (2 bytes each), the
+    /// extensions (type, length, data), and inside them supported_groups (2 bytes each),
+    /// ec_point_formats (1 byte each), signature_algorithms (2 bytes each) and the ALPN
+    /// protocol_name_list (each name with a 1-byte length).
+    public var cipherSuitesOffset = -1
+    public var cipherSuitesLength = 0
+    public var extensionsOffset = -1
+    public var extensionsLength = 0
+    public var groupsOffset = -1
+    public var groupsLength = 0
+    public var pointFormatsOffset = -1
+    public var pointFormatsLength = 0
+    public var signatureAlgorithmsOffset = -1
+    public var signatureAlgorithmsLength = 0
+    public var alpnOffset = -1
+    public var alpnLength = 0
 
     public init() {}
 
@@ -21,6 +38,29 @@ public struct TLSClientHello: Sendable, Equatable {
 
     /// The version the client offers: supported_versions when present, else legacy_version.
     public var version: UInt16 { supportedVersion != 0 ? supportedVersion : clientVersion }
+}
+
+/// What a TLS ServerHello says, as offsets into the buffer it was read from.
+public struct TLSServerHello: Sendable, Equatable {
+    public var recordVersion: UInt16 = 0
+    /// The hello's `legacy_version` (0x0303 for TLS 1.2 and 1.3).
+    public var serverVersion: UInt16 = 0
+    public var cipherSuite: UInt16 = 0
+    /// The version chosen in supported_versions (TLS 1.3), or 0.
+    public var supportedVersion: UInt16 = 0
+    /// The extensions (type, length, data), offset -1 when there are none.
+    public var extensionsOffset = -1
+    public var extensionsLength = 0
+    /// The protocol name the server chose with ALPN (TLS 1.2 and older; TLS 1.3 sends it
+    /// encrypted), offset -1 when absent.
+    public var alpnOffset = -1
+    public var alpnLength = 0
+    public var complete = false
+
+    public init() {}
+
+    /// The negotiated version: supported_versions when present, else legacy_version.
+    public var version: UInt16 { supportedVersion != 0 ? supportedVersion : serverVersion }
 }
 
 /// TLS records (RFC 8446 section 5.1) and the ClientHello handshake message (section
@@ -34,6 +74,11 @@ public enum TLS {
     public static let handshakeContentType: UInt8 = 22
     public static let clientHelloType: UInt8 = 1
     public static let serverNameExtension: UInt16 = 0
+    public static let serverHelloType: UInt8 = 2
+    public static let supportedGroupsExtension: UInt16 = 10
+    public static let ecPointFormatsExtension: UInt16 = 11
+    public static let signatureAlgorithmsExtension: UInt16 = 13
+    public static let alpnExtension: UInt16 = 16
     public static let supportedVersionsExtension: UInt16 = 43
 
     /// True for the GREASE values of RFC 8701 (0x0A0A, 0x1A1A, ... 0xFAFA).
@@ -48,14 +93,22 @@ public enum TLS {
               c.getUInt8(at: offset) == handshakeContentType,
               let recordVersion = c.getUInt16(at: offset + 1), recordVersion >> 8 == 3, recordVersion & 0xFF <= 4,
               let recordLength = c.getUInt16(at: offset + 3), recordLength >= 4,
-              c.getUInt8(at: offset + 5) == clientHelloType,
-              let hsHigh = c.getUInt8(at: offset + 6), let hsLow = c.getUInt16(at: offset + 7) else { return nil }
+              var hello = parseClientHelloMessage(c, at: offset + recordHeaderLength,
+                                                  length: length - recordHeaderLength) else { return nil }
+        hello.recordVersion = recordVersion
+        return hello
+    }
+
+    /// Parses a ClientHello handshake message (no record header, as QUIC carries it in
+    /// CRYPTO frames) at `offset`, reading at most `length` bytes.
+    public static func parseClientHelloMessage(_ c: ByteCursor, at offset: Int, length: Int) -> TLSClientHello? {
+        guard length >= 4, offset >= 0, c.getUInt8(at: offset) == clientHelloType,
+              let hsHigh = c.getUInt8(at: offset + 1), let hsLow = c.getUInt16(at: offset + 2) else { return nil }
         let handshakeLength = Int(hsHigh) << 16 | Int(hsLow)
         guard handshakeLength >= 38 else { return nil }
         var hello = TLSClientHello()
-        hello.recordVersion = recordVersion
         // The body ends where the handshake says, but never past the captured bytes.
-        let bodyStart = offset + 9
+        let bodyStart = offset + 4
         let end = Swift.min(offset + Swift.min(length, c.count - offset), bodyStart + handshakeLength)
         guard let clientVersion = c.getUInt16(at: bodyStart), clientVersion >> 8 == 3 else { return nil }
         hello.clientVersion = clientVersion
@@ -63,6 +116,10 @@ public enum TLS {
         guard pos < end, let sidLength = c.getUInt8(at: pos), sidLength <= 32 else { return hello }
         pos += 1 + Int(sidLength)
         guard pos + 2 <= end, let csLength = c.getUInt16(at: pos), csLength & 1 == 0 else { return hello }
+        if pos + 2 + Int(csLength) <= end {
+            hello.cipherSuitesOffset = pos + 2
+            hello.cipherSuitesLength = Int(csLength)
+        }
         pos += 2 + Int(csLength)
         guard pos + 1 <= end, let compLength = c.getUInt8(at: pos) else { return hello }
         pos += 1 + Int(compLength)
@@ -73,6 +130,8 @@ public enum TLS {
         }
         pos += 2
         let extEnd = pos + Int(extTotal)
+        hello.extensionsOffset = pos
+        hello.extensionsLength = Swift.min(extEnd, end) - pos
         while pos + 4 <= Swift.min(end, extEnd) {
             guard let type = c.getUInt16(at: pos), let len16 = c.getUInt16(at: pos + 2) else { break }
             let dataStart = pos + 4
@@ -84,8 +143,85 @@ public enum TLS {
                 readServerName(c, from: dataStart, to: dataEnd, into: &hello)
             case supportedVersionsExtension:
                 readSupportedVersions(c, from: dataStart, to: dataEnd, into: &hello)
+            case supportedGroupsExtension:
+                if let (o, n) = list16(c, from: dataStart, to: dataEnd) { (hello.groupsOffset, hello.groupsLength) = (o, n) }
+            case signatureAlgorithmsExtension:
+                if let (o, n) = list16(c, from: dataStart, to: dataEnd) {
+                    (hello.signatureAlgorithmsOffset, hello.signatureAlgorithmsLength) = (o, n)
+                }
+            case alpnExtension:
+                if let (o, n) = list16(c, from: dataStart, to: dataEnd, even: false) { (hello.alpnOffset, hello.alpnLength) = (o, n) }
+            case ecPointFormatsExtension:
+                if let n = c.getUInt8(at: dataStart), dataStart + 1 + Int(n) <= dataEnd {
+                    (hello.pointFormatsOffset, hello.pointFormatsLength) = (dataStart + 1, Int(n))
+                }
             default:
                 break
+            }
+            pos = dataEnd
+        }
+        if pos == extEnd { hello.complete = true }
+        return hello
+    }
+
+    /// A list with a 2-byte length prefix inside an extension: where its elements start and
+    /// their byte length, or nil when it does not fit (or has an odd length for 2-byte items).
+    static func list16(_ c: ByteCursor, from start: Int, to end: Int, even: Bool = true) -> (Int, Int)? {
+        guard let n = c.getUInt16(at: start), start + 2 + Int(n) <= end, !even || n & 1 == 0 else { return nil }
+        return (start + 2, Int(n))
+    }
+
+    /// Parses a ServerHello that starts a TCP payload at `offset` (a record header first).
+    public static func parseServerHello(_ c: ByteCursor, at offset: Int, length: Int) -> TLSServerHello? {
+        guard length >= recordHeaderLength + 4,
+              c.getUInt8(at: offset) == handshakeContentType,
+              let recordVersion = c.getUInt16(at: offset + 1), recordVersion >> 8 == 3, recordVersion & 0xFF <= 4,
+              var hello = parseServerHelloMessage(c, at: offset + recordHeaderLength,
+                                                  length: length - recordHeaderLength) else { return nil }
+        hello.recordVersion = recordVersion
+        return hello
+    }
+
+    /// Parses a ServerHello handshake message (RFC 8446 section 4.1.3) at `offset`:
+    ///
+    ///     legacy_version(2) random(32) legacy_session_id_echo<0..32> cipher_suite(2)
+    ///     legacy_compression_method(1) extensions<6..2^16-1>
+    public static func parseServerHelloMessage(_ c: ByteCursor, at offset: Int, length: Int) -> TLSServerHello? {
+        guard length >= 4, offset >= 0, c.getUInt8(at: offset) == serverHelloType,
+              let hsHigh = c.getUInt8(at: offset + 1), let hsLow = c.getUInt16(at: offset + 2) else { return nil }
+        let handshakeLength = Int(hsHigh) << 16 | Int(hsLow)
+        guard handshakeLength >= 38 else { return nil }
+        let bodyStart = offset + 4
+        let end = Swift.min(offset + Swift.min(length, c.count - offset), bodyStart + handshakeLength)
+        guard let version = c.getUInt16(at: bodyStart), version >> 8 == 3 else { return nil }
+        var hello = TLSServerHello()
+        hello.serverVersion = version
+        var pos = bodyStart + 2 + 32
+        guard pos < end, let sidLength = c.getUInt8(at: pos), sidLength <= 32 else { return hello }
+        pos += 1 + Int(sidLength)
+        guard pos + 3 <= end, let suite = c.getUInt16(at: pos) else { return hello }
+        hello.cipherSuite = suite
+        pos += 3
+        guard pos + 2 <= end, let extTotal = c.getUInt16(at: pos) else {
+            if pos == bodyStart + handshakeLength { hello.complete = true }
+            return hello
+        }
+        pos += 2
+        let extEnd = pos + Int(extTotal)
+        hello.extensionsOffset = pos
+        hello.extensionsLength = Swift.min(extEnd, end) - pos
+        while pos + 4 <= Swift.min(end, extEnd) {
+            guard let type = c.getUInt16(at: pos), let len16 = c.getUInt16(at: pos + 2) else { break }
+            let dataStart = pos + 4
+            let dataEnd = dataStart + Int(len16)
+            guard dataEnd <= extEnd, dataEnd <= end else { return hello }
+            if type == supportedVersionsExtension, len16 == 2, let v = c.getUInt16(at: dataStart) {
+                hello.supportedVersion = v
+            }
+            // The server names the one protocol it chose (RFC 7301 section 3.1).
+            if type == alpnExtension, let (o, n) = list16(c, from: dataStart, to: dataEnd, even: false),
+               n >= 2, let nameLength = c.getUInt8(at: o), Int(nameLength) + 1 == n {
+                (hello.alpnOffset, hello.alpnLength) = (o + 1, Int(nameLength))
             }
             pos = dataEnd
         }
