@@ -17,7 +17,8 @@ import Glibc
 enum FuzzTargets {
     /// Every target, in the order `scripts/fuzz.sh all` runs them.
     static let all = ["pcap", "pcapng", "ethernet", "linux_sll", "linux_sll2", "null", "raw",
-                      "ipv4", "ipv6", "tcp", "dns", "tls", "http", "flows", "report"]
+                      "ipv4", "ipv6", "tcp", "dns", "tls", "quic_initial", "tls_fingerprint", "http", "flows",
+                      "report"]
 
     /// Runs `target` on `data`; false when there is no such target. Broken promises
     /// are left in `failures` (the harness stops on them; the regression tests report
@@ -37,6 +38,8 @@ enum FuzzTargets {
         case "tcp": tcp(data)
         case "dns": dns(data)
         case "tls": tls(data)
+        case "quic_initial": quicInitial(data)
+        case "tls_fingerprint": tlsFingerprint(data)
         case "http": http(data)
         case "flows": flows(data)
         case "report": report(data)
@@ -239,6 +242,77 @@ enum FuzzTargets {
                 _ = QUIC.versionName(q.version)
             }
         }
+    }
+
+    /// A QUIC datagram through Initial packet protection (keys from its own header), the
+    /// same bytes as the frames of a decrypted payload with their CRYPTO data reassembled
+    /// into a ClientHello, and the connection tracker fed the bytes from both sides.
+    static func quicInitial(_ data: UnsafeRawBufferPointer) {
+        let c = ByteCursor(data)
+        if let h = QUIC.parseLongHeader(c, at: 0, length: data.count),
+           let dcid = c.slice(at: h.dcidOffset, count: h.dcidLength),
+           let keys = QUICInitialKeys(version: h.version, dcid: dcid, server: false),
+           let p = QUICInitial.open(c, at: 0, length: data.count, keys: keys) {
+            require(p.end <= data.count && p.payload.count < data.count, "Initial packet past the datagram")
+        }
+        var stream = QUICCryptoStream(capacity: 2048)
+        var frames = 0
+        QUICInitial.forEachFrame(c, from: 0, to: data.count) { frame in
+            frames += 1
+            switch frame {
+            case .crypto(let offset, let at, let n):
+                require(at >= 0 && at + n <= data.count, "CRYPTO data past the buffer")
+                if let b = c.slice(at: at, count: n) { stream.add(offset: offset, b) }
+            case .connectionClose(_, _, let at, let n):
+                require(at >= 0 && at + n <= data.count, "reason past the buffer")
+            case .padding(let n):
+                require(n >= 1 && n <= data.count, "padding run \(n)")
+            case .ping, .ack:
+                break
+            }
+            return true
+        }
+        require(frames <= data.count, "more frames than bytes")
+        require(stream.contiguous <= stream.capacity && stream.bytes.count <= stream.capacity, "stream over capacity")
+        if let (hello, bytes) = QUICInitial.clientHello(in: stream) {
+            bytes.withUnsafeBytes { fingerprints(ByteCursor($0), hello, .quic) }
+        }
+        var conn = QUICHandshake()
+        _ = conn.add(c, at: 0, length: data.count, fromClient: true)
+        _ = conn.add(c, at: 0, length: data.count, fromClient: false)
+    }
+
+    /// ClientHello and ServerHello messages and records, and their fingerprints.
+    static func tlsFingerprint(_ data: UnsafeRawBufferPointer) {
+        let c = ByteCursor(data)
+        for h in [TLS.parseClientHello(c, at: 0, length: data.count),
+                  TLS.parseClientHelloMessage(c, at: 0, length: data.count)] {
+            if let h { fingerprints(c, h, .tcp) }
+        }
+        for h in [TLS.parseServerHello(c, at: 0, length: data.count),
+                  TLS.parseServerHelloMessage(c, at: 0, length: data.count)] {
+            guard let h else { continue }
+            if let ja3s = TLSFingerprint.ja3s(c, h) { require(ja3s.utf8.count == 32, "JA3S \(ja3s)") }
+            if h.alpnOffset >= 0 { require(h.alpnOffset + h.alpnLength <= data.count, "ALPN past the buffer") }
+        }
+    }
+
+    static func fingerprints(_ c: ByteCursor, _ h: TLSClientHello, _ transport: TLSFingerprint.Transport) {
+        for (o, n) in [(h.cipherSuitesOffset, h.cipherSuitesLength), (h.extensionsOffset, h.extensionsLength),
+                       (h.groupsOffset, h.groupsLength), (h.alpnOffset, h.alpnLength),
+                       (h.signatureAlgorithmsOffset, h.signatureAlgorithmsLength)] where o >= 0 {
+            require(n >= 0 && o + n <= c.count, "list \(o)+\(n) past the buffer of \(c.count)")
+        }
+        let ja3 = TLSFingerprint.ja3(c, h)
+        let ja4 = TLSFingerprint.ja4(c, h, transport: transport)
+        require((ja3 == nil) == !h.complete && (ja4 == nil) == !h.complete, "fingerprint of an incomplete hello")
+        if let ja3 { require(ja3.utf8.count == 32, "JA3 \(ja3)") }
+        if let ja4 {
+            let parts = ja4.hash.split(separator: "_")
+            require(parts.count == 3 && parts[0].utf8.count == 10 && parts[1].utf8.count == 12
+                    && parts[2].utf8.count == 12, "JA4 \(ja4.hash)")
+        }
+        _ = TLSFingerprint.alpnNames(c, h)
     }
 
     /// An HTTP request line and headers; the same bytes as an SSH banner.

@@ -119,12 +119,27 @@ enum Seeds {
                 }
             case "dns":
                 if p.hasDNS { out.append(Array(frame[p.dns.messageOffset..<(p.dns.messageOffset + p.dns.messageLength)])) }
-            case "tls", "http":
+            case "tls", "http", "quic_initial", "tls_fingerprint":
                 if p.payloadCaptured > 0 {
                     let payload = Array(frame[p.payloadOffset..<(p.payloadOffset + p.payloadCaptured)])
                     let first = payload[0]
-                    let wanted = target == "tls" ? (first == 0x16 || first & 0xC0 == 0xC0) : (first >= 0x41 && first <= 0x5A)
+                    let wanted: Bool
+                    switch target {
+                    case "tls": wanted = first == 0x16 || first & 0xC0 == 0xC0
+                    case "quic_initial": wanted = first & 0xC0 == 0xC0
+                    case "tls_fingerprint": wanted = first == 0x16
+                    default: wanted = first >= 0x41 && first <= 0x5A
+                    }
                     if wanted { out.append(payload) }
+                    // The decrypted frames too: random bytes never authenticate, so the
+                    // frame and CRYPTO code is reached through seeds like these.
+                    if target == "quic_initial", wanted, let opened = payload.withUnsafeBytes({ b -> [UInt8]? in
+                        let c = ByteCursor(b)
+                        guard let h = QUIC.parseLongHeader(c, at: 0, length: b.count),
+                              let id = c.slice(at: h.dcidOffset, count: h.dcidLength),
+                              let keys = QUICInitialKeys(version: h.version, dcid: id, server: false) else { return nil }
+                        return QUICInitial.open(c, at: 0, length: b.count, keys: keys)?.payload
+                    }) { out.append(opened) }
                 }
             case "flows", "report":
                 // One record per frame (op bit 7: a real frame), 200 per seed.

@@ -21,7 +21,8 @@ cd "$(dirname "$0")/.."
 OUT=${FUZZ_BUILD_DIR:-.build-fuzz}
 BIN=$OUT/sniff-fuzz
 MODULES=(SniffCore SniffDecode SniffCapture SniffAnalysis)
-TARGETS=(pcap pcapng ethernet linux_sll linux_sll2 null raw ipv4 ipv6 tcp dns tls http flows report)
+TARGETS=(pcap pcapng ethernet linux_sll linux_sll2 null raw ipv4 ipv6 tcp dns tls quic_initial tls_fingerprint http flows
+         report)
 SHARED=${SNIFF_SHARED_PCAPS:-/work/shared/pcaps}
 CORPUS_ROOT=${FUZZ_CORPUS:-${TMPDIR:-/tmp}/sniff-fuzz/corpus}
 
@@ -36,8 +37,20 @@ build() {
     stamp=$( { swiftc --version 2>&1; cat "$0"; find Fuzz "${MODULES[@]/#/Sources/}" Sources/CPcap -type f | sort | xargs cat; } | sha256sum | cut -c1-16)
     if [[ -x $BIN && -f $OUT/stamp && $(cat "$OUT/stamp") == "$stamp" ]]; then return; fi
     echo "== fuzz build ($OUT)"
-    local flags=(-swift-version 6 -O -wmo -sanitize=fuzzer,address -parse-as-library -I "$OUT/mods" -I Sources/CPcap)
+    # swift-crypto (SniffDecode's QUIC Initial keys and TLS fingerprints) is not rebuilt
+    # here: its modules and objects come from the package build, uninstrumented.
+    local spm=${FUZZ_SWIFTPM_BUILD:-.build/debug}
+    [[ -f $spm/Modules/Crypto.swiftmodule ]] || { echo "fuzz build needs \`swift build\` first ($spm)" >&2; exit 1; }
+    local flags=(-swift-version 6 -O -wmo -sanitize=fuzzer,address -parse-as-library -I "$OUT/mods" -I Sources/CPcap
+                 -I "$spm/Modules")
     local objs=()
+    local dep
+    for dep in Crypto CryptoBoringWrapper CryptoExtras _CryptoExtras SwiftASN1 CCryptoBoringSSL CCryptoBoringSSLShims \
+               CXKCP CXKCPShims; do
+        if [[ -d $spm/$dep.build ]]; then
+            while IFS= read -r o; do objs+=("$o"); done < <(find "$spm/$dep.build" -name '*.o')
+        fi
+    done
     for m in "${MODULES[@]}"; do
         objs+=("$OUT/$m.o")
         # Each module as the package builds it (one module per folder), instrumented.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # record-fixtures.sh: re-record the real-traffic test fixtures.
 #
-#   sudo scripts/record-fixtures.sh
+#   sudo scripts/record-fixtures.sh            # everything
+#   sudo scripts/record-fixtures.sh tls quic   # only these fixtures
 #
 # (Re)creates every capture in Tests/Fixtures/ and samples/sample.pcapng,
 # then writes tshark ground truth next to each (scripts/make-truth.sh).
@@ -56,7 +57,7 @@ FIX=$ROOT/Tests/Fixtures
 SAMPLES=$ROOT/samples
 PY=${PYTHON:-python3}
 
-for tool in ip ethtool nft tcpdump dumpcap tshark capinfos dig ping openssl ss timeout "$PY"; do
+for tool in ip ethtool nft tcpdump dumpcap tshark capinfos dig ping openssl curl ss timeout "$PY"; do
     command -v "$tool" >/dev/null 2>&1 || {
         echo "record-fixtures.sh: $tool not found (Debian: apt-get install iproute2 ethtool nftables" \
              "tcpdump tshark bind9-dnsutils iputils-ping openssl python3 python3-cryptography)" >&2
@@ -471,6 +472,47 @@ rec_xss() {
     install_capture "$WORK/xss.pcap" "$FIX/xss.pcap"
 }
 
+# TLS handshakes on loopback, each with SNI and ALPN: openssl s_client to
+# openssl s_server with TLS 1.3 (port 8443, client port 42201) and with TLS 1.2
+# (42202), and curl with TLS 1.2 (42203) and TLS 1.3 (42204), then close.
+rec_tls() {
+    ns_lo
+    make_cert
+    bg "$NS_A" openssl s_server -accept 127.0.0.1:8443 -cert "$CERT/cert.pem" -key "$CERT/key.pem" \
+        -naccept 4 -alpn h2,http/1.1 -www -quiet
+    wait_listen "$NS_A" t 8443
+    cap_start "$NS_A" "$WORK/tls.pcap" tcpdump -i lo
+    in_ns "$NS_A" openssl s_client -connect 127.0.0.1:8443 -servername tls13.sniff.test -alpn h2,http/1.1 \
+        -tls1_3 -bind 127.0.0.1:42201 </dev/null >/dev/null 2>&1
+    in_ns "$NS_A" openssl s_client -connect 127.0.0.1:8443 -servername tls12.sniff.test -alpn http/1.1 \
+        -tls1_2 -bind 127.0.0.1:42202 </dev/null >/dev/null 2>&1
+    in_ns "$NS_A" curl -sk --tlsv1.2 --tls-max 1.2 --http1.1 --local-port 42203 \
+        --resolve curl12.sniff.test:8443:127.0.0.1 https://curl12.sniff.test:8443/ >/dev/null
+    in_ns "$NS_A" curl -sk --tlsv1.3 --http1.1 --local-port 42204 \
+        --resolve curl13.sniff.test:8443:127.0.0.1 https://curl13.sniff.test:8443/ >/dev/null
+    cap_stop
+    install_capture "$WORK/tls.pcap" "$FIX/tls.pcap"
+}
+
+# QUIC handshakes on loopback between aioquic's client and server
+# (scripts/gen/sfxaioquic.py): v1 with SNI quic.sniff.test (client port
+# 42301), v2 (42302), and v1 with a ClientHello that spans two Initial
+# packets (42303); each client pings once and closes.
+rec_quic() {
+    "$PY" -c 'import aioquic' 2>/dev/null || { echo "record-fixtures.sh: needs aioquic (pip install aioquic)" >&2; exit 1; }
+    ns_lo
+    make_cert
+    bg "$NS_A" "$PY" "$GEN/sfxaioquic.py" serve 127.0.0.1 4433 "$CERT/cert.pem" "$CERT/key.pem" --timeout 60
+    wait_listen "$NS_A" u 4433
+    cap_start "$NS_A" "$WORK/quic.pcap" tcpdump -i lo
+    in_ns "$NS_A" "$PY" "$GEN/sfxaioquic.py" connect 127.0.0.1 4433 --sni quic.sniff.test --sport 42301
+    in_ns "$NS_A" "$PY" "$GEN/sfxaioquic.py" connect 127.0.0.1 4433 --sni quic2.sniff.test --version 2 \
+        --sport 42302
+    in_ns "$NS_A" "$PY" "$GEN/sfxaioquic.py" connect 127.0.0.1 4433 --sni big.sniff.test --big --sport 42303
+    cap_stop
+    install_capture "$WORK/quic.pcap" "$FIX/quic.pcap"
+}
+
 # The newcomer's sample: client sfx-a talks to services in sfx-b over the
 # veth; dumpcap records sfx0 (pcapng, Ethernet, nanoseconds).
 rec_sample() {
@@ -531,24 +573,33 @@ EOF
 
 # ---------------------------------------------------------------- main
 
+# With arguments, only the named fixtures are recorded (e.g. `tls quic`), so that
+# adding one does not re-record the others; the checks below run on all of them.
 mkdir -p "$FIX" "$SAMPLES"
-record rec_lo_udp_tcp
-record rec_lo_nano
-record rec_lo_nano_pcapng
-record rec_vlan
-record rec_sll2
-record rec_multi_iface
-record rec_dns
-record rec_tcp_states
-record rec_app
-record rec_xss
-record rec_sample
+ALL=(lo_udp_tcp:lo-udp-tcp.pcap lo_nano:lo-nano.pcap lo_nano_pcapng:lo-nano.pcapng vlan:vlan.pcap
+     sll2:sll2.pcap multi_iface:multi-iface.pcapng dns:dns.pcap tcp_states:tcp-states.pcap app:app.pcap
+     xss:xss.pcap tls:tls.pcap quic:quic.pcap sample:../../samples/sample.pcapng)
+TRUTH=()
+for entry in "${ALL[@]}"; do
+    name=${entry%%:*}
+    if [[ $# -gt 0 ]]; then
+        want=0
+        for arg in "$@"; do [[ $arg == "$name" || $arg == "${name//_/-}" ]] && want=1; done
+        [[ $want == 1 ]] || continue
+    fi
+    record "rec_$name"
+    TRUTH+=("$FIX/${entry#*:}")
+done
 cleanup
+[[ ${#TRUTH[@]} -gt 0 ]] || { echo "record-fixtures.sh: no such fixture: $*" >&2; exit 2; }
 
-"$ROOT/scripts/make-truth.sh" \
-    "$FIX/lo-udp-tcp.pcap" "$FIX/lo-nano.pcap" "$FIX/lo-nano.pcapng" "$FIX/vlan.pcap" \
-    "$FIX/sll2.pcap" "$FIX/multi-iface.pcapng" "$FIX/dns.pcap" "$FIX/tcp-states.pcap" \
-    "$FIX/app.pcap" "$FIX/xss.pcap" "$SAMPLES/sample.pcapng"
+"$ROOT/scripts/make-truth.sh" "${TRUTH[@]}"
+# TLS and QUIC handshakes as tshark sees them (SNI, ALPN, JA3, JA3S, QUIC version).
+TLS_TRUTH=()
+for f in "${TRUTH[@]}"; do
+    case $(basename "$f") in app.pcap|xss.pcap|tls.pcap|quic.pcap|sample.pcapng) TLS_TRUTH+=("$f") ;; esac
+done
+[[ ${#TLS_TRUTH[@]} -eq 0 ]] || "$ROOT/scripts/make-tls-truth.sh" "${TLS_TRUTH[@]}"
 
 # ---------------------------------------------------------------- checks
 # Each capture must still show what tests and the README rely on. A failed
@@ -651,6 +702,13 @@ check "$F/xss.pcap" 'dns.qry.name == "<script>alert(1)</script>.sniff.test"' -eq
 check "$F/xss.pcap" 'http.host == "<script>alert(1)</script>.example"' -eq 1
 check "$F/xss.pcap" 'http.host == "<img src=x onerror=alert(1)>"' -eq 1
 check "$F/xss.pcap" 'tls.handshake.extensions_server_name == "<script>alert(1)</script>"' -eq 1
+
+check "$F/tls.pcap" 'tls.handshake.type == 1 && tls.handshake.extensions_alpn_str' -eq 4
+check "$F/tls.pcap" 'tls.handshake.type == 2 && tls.handshake.version == 0x0303 && !tls.handshake.extensions.supported_version' -eq 2
+check "$F/tls.pcap" 'tls.handshake.extensions.supported_version == 0x0304 && tls.handshake.type == 2' -eq 2
+check "$F/quic.pcap" 'tls.handshake.type == 1 && quic.version == 1' -eq 2
+check "$F/quic.pcap" 'tls.handshake.type == 1 && quic.version == 0x6b3343cf' -eq 1
+check "$F/quic.pcap" 'tls.handshake.extensions_server_name == "big.sniff.test"' -eq 1
 
 S=$SAMPLES/sample.pcapng
 check_bytes "$S" 0 $PCAPNG
