@@ -186,6 +186,10 @@ public struct DecodedPacket: Sendable {
     public var hasICMP = false
     public var icmpType: UInt8 = 0
     public var icmpCode: UInt8 = 0
+    /// Where the ICMP or ICMPv6 header, and the ARP body, start in the frame (-1 when
+    /// none): the Info line reads echo ids and ARP addresses there.
+    public var icmpOffset: Int = -1
+    public var arpOffset: Int = -1
 
     // Application
     /// The decoder's port guess; once the flow table has seen the packet, its flow's

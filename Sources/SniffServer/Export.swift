@@ -51,7 +51,8 @@ public struct PacketExport: Sendable {
     }
 
     public static let columns = ["time", "src", "sport", "dst", "dport", "transport", "app", "len", "caplen", "flags",
-                                 "seq", "ack", "window", "payload_len", "icmp_type", "icmp_code", "dns_query", "flow_uid", "sensor", "capture", "n"]
+                                 "seq", "ack", "window", "payload_len", "icmp_type", "icmp_code", "dns_query", "flow_uid", "sensor", "capture", "n",
+                                 "app_source", "info"]
 
     /// Calls `write` with successive chunks of output. Returns the number of rows.
     @discardableResult
@@ -120,7 +121,9 @@ enum CSVRow {
         num(r.icmpType, r.has(.icmp)); num(r.icmpCode, r.has(.icmp))
         text(r.dnsQuery); text(r.flowUID); text(p.sensor)
         num(p.captureID)
-        s.append(String(r.n)); s.append("\r\n" as StaticString)
+        num(r.n)
+        text(r.app == .unknown ? nil : "\(r.appSource.name)")
+        text(r.infoLine, last: true)
     }
 
     static func flags(_ f: UInt16) -> String {
@@ -264,6 +267,9 @@ enum XLSXWriter {
         inlineString(p.sensor, col: 18, row: n, into: &s)
         number(p.captureID, col: 19, row: n, into: &s)
         number(r.n, col: 20, row: n, into: &s)
+        if r.app != .unknown { inlineString("\(r.appSource.name)", col: 21, row: n, into: &s) }
+        let info = r.infoLine
+        if !info.isEmpty { inlineString(info, col: 22, row: n, into: &s) }
         s.append("</row>" as StaticString)
     }
 

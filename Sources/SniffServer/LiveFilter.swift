@@ -82,8 +82,9 @@ public struct LiveFilter: Sendable, Equatable {
 }
 
 /// One packet as a tcpdump-like line for the feed:
-/// `2023-11-14 22:13:20.123456 IP 10.0.0.1.51000 > 10.0.0.2.443: TCP [S] seq 1 ack 0 win 64240 len 74 HTTPS`;
-/// UDP gives the payload length as tcpdump does: `... > 10.0.0.2.53: UDP, length 29 DNS example.com.`.
+/// `2023-11-14 22:13:20.123456 IP 10.0.0.1.51000 > 10.0.0.2.443: TCP [P.] seq 1 ack 1 win 502 len 583 TLS
+/// | Client Hello (SNI example.com)`; UDP gives the payload length as tcpdump does:
+/// `... > 10.0.0.2.53: UDP, length 29 DNS | query A example.com`.
 enum PacketLine {
     static func text(_ r: PacketRow) -> String {
         var s = Timestamp(totalNanoseconds: r.ts).utcString(fractionDigits: 6)
@@ -106,7 +107,13 @@ enum PacketLine {
         if r.has(.icmp) { s += " type \(r.icmpType) code \(r.icmpCode)" }
         if r.transport == .udp && r.has(.payloadLen) { s += ", length \(r.payloadLen)" } else { s += " len \(r.len)" }
         if r.app != .unknown { s += " " + r.app.name }
-        if let q = r.dnsQuery { s += " " + printable(q) }
+        // The Info line where it says more than the fields above: what the frame gave
+        // (DNS, TLS, HTTP, ARP, echo ids, malformed) or an ICMP type's name.
+        if r.has(.info) || r.has(.icmp) {
+            s += " | " + printable(r.infoLine)
+        } else if let q = r.dnsQuery {
+            s += " " + printable(q)
+        }
         return s
     }
 

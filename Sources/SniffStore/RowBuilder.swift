@@ -49,6 +49,13 @@ public struct RowBuilder {
             row.dnsQuery = q
         }
         row.app = p.app
+        if p.app != .unknown && p.appSource == .payload { f.insert(.appPayload) }
+        row.info = nil
+        scratch.removeAll()
+        if PacketInfo.writeFrameLine(p, frame: frame, into: &scratch) {
+            f.insert(.info)
+            row.info = scratch.bytes.withUnsafeBytes { StoreText.string($0) }
+        }
         row.flowUID = nil
         row.present = f
     }

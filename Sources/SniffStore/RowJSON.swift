@@ -40,7 +40,17 @@ extension StoredPacket {
             s.append(",\"icmp_code\":" as StaticString); s.append(decimal: UInt64(p.icmpCode))
         }
         if p.has(.dnsQuery), let q = p.dnsQuery { s.append(",\"dns_query\":\"" as StaticString); s.appendJSONEscaped(q); s.append(0x22) }
-        if p.app != .unknown { s.append(",\"app\":\"" as StaticString); s.append(p.app.name); s.append(0x22) }
+        if p.app != .unknown {
+            s.append(",\"app\":\"" as StaticString); s.append(p.app.name)
+            s.append("\",\"app_source\":\"" as StaticString); s.append(p.appSource.name); s.append(0x22)
+        }
+        var line = ByteSink(capacity: 96)
+        p.writeInfo(into: &line)
+        if !line.isEmpty {
+            s.append(",\"info\":\"" as StaticString)
+            line.bytes.withUnsafeBytes { s.appendJSONEscaped($0) }
+            s.append(0x22)
+        }
         if p.has(.flowUID), let u = p.flowUID { s.append(",\"flow_uid\":\"" as StaticString); s.appendJSONEscaped(u); s.append(0x22) }
         s.append(",\"sensor\":\"" as StaticString); s.appendJSONEscaped(sensor)
         s.append("\",\"capture\":" as StaticString); s.append(decimal: captureID)

@@ -25,6 +25,10 @@ public struct PacketRow: Sendable, Equatable {
         /// The captured bytes are kept (`--store-raw`): `frameOffset`/`frameLength` in
         /// the batch's `frames` on the way in; the `raw` column once stored.
         public static let frame = Fields(rawValue: 1 << 10)
+        /// `app` came from the flow's payload (`app_source` "payload"; else "port").
+        public static let appPayload = Fields(rawValue: 1 << 11)
+        /// `info` holds the Info line the frame gave (`PacketInfo.writeFrameLine`).
+        public static let info = Fields(rawValue: 1 << 12)
     }
 
     public var present: Fields = []
@@ -57,6 +61,9 @@ public struct PacketRow: Sendable, Equatable {
     /// `.unknown` is stored as NULL.
     public var app = AppProtocol.unknown
     public var dnsQuery: String? = nil
+    /// The Info line when only the frame could give it (DNS, TLS, HTTP, ARP, ICMP echo,
+    /// malformed ...); nil when the header fields render it (`infoLine`).
+    public var info: String? = nil
     /// The Zeek-style uid of the flow the packet belongs to ("C" and 17 base62 digits).
     public var flowUID: String? = nil
     /// Where this row's captured bytes sit in its batch's `frames` (with `.frame`).
@@ -68,6 +75,30 @@ public struct PacketRow: Sendable, Equatable {
     public init() {}
 
     @inlinable public func has(_ f: Fields) -> Bool { present.contains(f) }
+
+    public var appSource: AppSource { has(.appPayload) ? .payload : .port }
+
+    /// The header fields the Info line is made of when the frame adds nothing.
+    public var infoHeader: PacketInfo.Header {
+        var h = PacketInfo.Header()
+        h.transport = transport; h.ipProto = proto
+        h.hasPorts = has(.ports); h.sport = sport; h.dport = dport
+        h.hasTCP = has(.tcp); h.tcpFlags = tcpFlags; h.seq = seq; h.ack = ack; h.window = window
+        h.hasPayloadLength = has(.payloadLen); h.payloadLength = payloadLen
+        h.hasICMP = has(.icmp); h.icmpType = icmpType; h.icmpCode = icmpCode
+        return h
+    }
+
+    /// The packet's Info line, as `PacketInfo.write` rendered it from the frame.
+    public func writeInfo(into s: inout ByteSink) {
+        if has(.info), let i = info { s.append(i) } else { PacketInfo.writeHeaderLine(infoHeader, into: &s) }
+    }
+
+    public var infoLine: String {
+        var s = ByteSink(capacity: 96)
+        writeInfo(into: &s)
+        return s.string
+    }
 }
 
 /// One finished flow, with Zeek's conn.log fields as `FlowNDJSONWriter` writes them,

@@ -8,13 +8,14 @@ enum Schema {
         Migration(version: 3, name: "traffic per second"),
         Migration(version: 4, name: "packet bytes (--store-raw)"),
         Migration(version: 5, name: "flows per second"),
+        Migration(version: 6, name: "packet app source and Info line"),
     ]
     static var latestVersion: Int { migrations.last!.version }
 
     static let packetColumns = [
         "capture_id", "sensor", "n", "ts", "len", "caplen", "iface", "link", "eth_src", "eth_dst", "vlan", "ip",
         "src", "dst", "proto", "transport", "sport", "dport", "seq", "ack", "tcp_flags", "tcp_window",
-        "payload_len", "icmp_type", "icmp_code", "dns_query", "app", "flow_uid",
+        "payload_len", "icmp_type", "icmp_code", "dns_query", "app", "flow_uid", "app_payload", "info",
     ]
 
     /// What the writers send for a packet: the columns above and the kept bytes

@@ -228,6 +228,20 @@ def test_file_timeline(d, base, shots):
     d.save_screenshot(os.path.join(shots, "dashboard-file.png"))
 
 
+def test_info_column(d, base):
+    # The sample capture: every packet has an Info line, shown as text in the last column.
+    d.get(base + "/")
+    check("dashboard loads over the sample capture", wait_loaded(d) == "true")
+    time.sleep(0.5)
+    page = api(base, "/api/packets?limit=30")["rows"]
+    rows = table_rows(d, 30)
+    infos = [r[12] for r in rows]
+    check("Info column is filled for the sample's rows", len(rows) >= 20 and all(i.strip() for i in infos),
+          f"{sum(1 for i in infos if not i.strip())} empty of {len(rows)}")
+    check("Info column equals the API's info", infos == [p.get("info", "") for p in page[:len(rows)]],
+          f"\n table {infos[:3]}\n api   {[p.get('info') for p in page[:3]]}")
+
+
 def test_xss(d, base, shots):
     d.get(base + "/?app=DNS")
     wait_loaded(d)
@@ -405,6 +419,7 @@ def main():
                               os.path.join(work, "file.log")))
         check("sniff -r FILE --serve starts", wait_http(base + "/api/stats"))
         test_file_timeline(d, base, shots)
+        test_info_column(d, base)
         servers.pop().stop()
 
         # 2. The XSS capture.

@@ -57,6 +57,10 @@ struct ExportTests {
                 let q = p["dns_query"] as? String ?? ""
                 let want = q.unicodeScalars.first.map { "=+-@\t\r".unicodeScalars.contains($0) } == true ? "'" + q : q
                 #expect(line[col["dns_query"]!] == want)
+                // The Info line and the app's source, as the API gives them.
+                let info = p["info"] as? String ?? ""
+                #expect(line[col["info"]!] == (info.unicodeScalars.first.map { "=+-@\t\r".unicodeScalars.contains($0) } == true ? "'" + info : info))
+                #expect(line[col["app_source"]!] == p["app_source"] as? String ?? "")
             }
         }
     }
@@ -93,6 +97,7 @@ struct ExportTests {
             #expect(xml.contains("<c r=\"A2\" s=\"1\"><v>"))   // a date cell
             #expect(xml.contains("<c r=\"H2\"><v>"))           // len, numeric
             #expect(!xml.contains("<script>"))                 // packet text escaped
+            #expect(xml.contains("<c r=\"W"))                 // info, the last column
             // Parse the whole sheet as XML.
             let parser = XMLParser(data: sheet)
             #expect(parser.parse(), "\(parser.parserError.map(String.init(describing:)) ?? "")")

@@ -11,7 +11,7 @@ import SniffCapture
 let storedPacketKeys: Set<String> = [
     "n", "ts", "len", "caplen", "iface", "link", "eth_src", "eth_dst", "vlan", "ip", "src", "dst", "proto",
     "transport", "sport", "dport", "seq", "ack", "tcp_flags", "flags", "window", "payload_len", "icmp_type",
-    "icmp_code", "dns_query", "app",
+    "icmp_code", "dns_query", "app", "app_source", "info",
 ]
 
 /// The NDJSON fields of flows compared exactly (times are compared to the microsecond,

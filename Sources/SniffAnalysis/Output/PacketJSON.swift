@@ -74,6 +74,7 @@ public struct PacketJSONWriter: Sendable {
             s.append(",\"app\":\"" as StaticString); s.append(p.app.name)
             s.append("\",\"app_source\":\"" as StaticString); s.append(p.appSource.name); s.append(0x22)
         }
+        writeInfo(p, frame: frame, into: &s)
         if p.hasInner {
             let i = p.inner
             s.append(",\"inner\":{\"src\":\"" as StaticString); i.src.write(into: &s)
@@ -98,6 +99,20 @@ public struct PacketJSONWriter: Sendable {
             s.append(0x22)
         }
         s.append("}\n" as StaticString)
+    }
+
+    /// `info`, Wireshark's Info column (`PacketInfo`), when the packet has one.
+    mutating func writeInfo(_ p: DecodedPacket, frame: UnsafeRawBufferPointer, into s: inout ByteSink) {
+        var line = ByteSink(capacity: 0)
+        swap(&line, &scratch)
+        line.removeAll()
+        PacketInfo.write(p, frame: frame, into: &line)
+        if !line.isEmpty {
+            s.append(",\"info\":\"" as StaticString)
+            line.bytes.withUnsafeBytes { s.appendJSONEscaped($0) }
+            s.append(0x22)
+        }
+        swap(&line, &scratch)
     }
 
     mutating func writeDNS(_ d: DNSSummary, frame: UnsafeRawBufferPointer, into s: inout ByteSink) {

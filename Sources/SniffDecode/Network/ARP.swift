@@ -15,6 +15,7 @@ public enum ARP {
             return
         }
         p.arpOp = op
+        p.arpOffset = offset
         let need = fixedLength + 2 * (Int(hlen) + Int(plen))
         if !c.has(need, at: offset) {
             p.markShort(.arp, have: c.count - offset, need: need)

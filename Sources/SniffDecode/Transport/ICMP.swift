@@ -18,6 +18,7 @@ public enum ICMP {
             return
         }
         p.hasICMP = true
+        p.icmpOffset = offset
         p.icmpType = type
         p.icmpCode = code
         p.hasPayloadLength = true

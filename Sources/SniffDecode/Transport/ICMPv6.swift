@@ -12,6 +12,7 @@ public enum ICMPv6 {
             return
         }
         p.hasICMP = true
+        p.icmpOffset = offset
         p.icmpType = type
         p.icmpCode = code
         p.hasPayloadLength = true

@@ -103,7 +103,8 @@ function fmtTime(ts) {
   const us = String(Math.round((ts % 1) * 1e6)).padStart(6, "0");
   return d.toISOString().slice(0, 19).replace("T", " ") + "." + us;
 }
-function info(p) { return p.dns_query || p.tls_sni || p.http_host || ""; }
+// Packets carry `info` (the server renders Wireshark's Info column); flows the names.
+function info(p) { return p.info || p.dns_query || p.tls_sni || p.http_host || ""; }
 
 // ---------- packets table (virtualised) ----------
 

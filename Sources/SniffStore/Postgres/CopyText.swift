@@ -103,6 +103,10 @@ struct CopyText {
         if r.app != .unknown { sink.append(r.app.name) } else { nullValue() }
         tab()
         if r.has(.flowUID), let u = r.flowUID { text(u) } else { nullValue() }
+        tab()
+        if r.app != .unknown { sink.append(r.has(.appPayload) ? UInt8(ascii: "1") : UInt8(ascii: "0")) } else { nullValue() }
+        tab()
+        if r.has(.info), let i = r.info { text(i) } else { nullValue() }
         // No newline: the caller adds the `raw` column and ends the line.
     }
 

@@ -124,6 +124,9 @@ enum PostgresSchema {
                 "CREATE INDEX flow_counts_ts ON flow_counts (ts)",
                 Schema.flowCountBackfill,
             ]
+        case 6:
+            // Nullable, no default: catalog changes only, on every partition.
+            return ["ALTER TABLE packets ADD COLUMN app_payload smallint", "ALTER TABLE packets ADD COLUMN info text"]
         default:
             return []
         }

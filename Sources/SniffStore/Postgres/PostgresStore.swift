@@ -483,6 +483,8 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
         if let q = try c.text(25) { r.dnsQuery = q; f.insert(.dnsQuery) }
         r.app = try c.text(26).map(RowNames.app) ?? .unknown
         if let u = try c.text(27) { r.flowUID = u; f.insert(.flowUID) }
+        if try c.int(28) == 1 { f.insert(.appPayload) }
+        if let i = try c.text(29) { r.info = i; f.insert(.info) }
         r.present = f
         return StoredPacket(sensor: sensor, captureID: captureID, row: r)
     }

@@ -103,6 +103,11 @@ enum SQLiteSchema {
                 "CREATE INDEX flow_counts_ts ON flow_counts (ts)",
                 Schema.flowCountBackfill,
             ]
+        case 6:
+            // app_payload: 1 when the app came from the flow's payload, 0 from the port
+            // (SQLite stores both in the record header, no body byte). info: the Info
+            // line only when the frame gave it; NULL when the header columns render it.
+            return ["ALTER TABLE packets ADD COLUMN app_payload INTEGER", "ALTER TABLE packets ADD COLUMN info TEXT"]
         default:
             return []
         }

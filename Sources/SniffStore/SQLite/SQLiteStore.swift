@@ -174,9 +174,9 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         st.bind(2, batch.sensor)
         var s = ByteSink(capacity: 16_384)
         // Start and length in `s` of the text columns; -1 is NULL.
-        var starts = [Int](repeating: -1, count: 9)
-        var ends = [Int](repeating: 0, count: 9)
-        let textParams: [Int32] = [8, 9, 10, 13, 14, 16, 26, 27, 28]
+        var starts = [Int](repeating: -1, count: 10)
+        var ends = [Int](repeating: 0, count: 10)
+        let textParams: [Int32] = [8, 9, 10, 13, 14, 16, 26, 27, 28, 30]
         let rawParam = Int32(Schema.packetWriteColumns.count)
         try batch.frames.withUnsafeBytes { frames in
             for r in rows {
@@ -199,6 +199,8 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
                 if r.has(.dnsQuery), let q = r.dnsQuery { mark(6) { $0.append(q) } } else { starts[6] = -1 }
                 if r.app != .unknown { mark(7) { $0.append(r.app.name) } } else { starts[7] = -1 }
                 if r.has(.flowUID), let u = r.flowUID { mark(8) { $0.append(u) } } else { starts[8] = -1 }
+                if r.has(.info), let i = r.info { mark(9) { $0.append(i) } } else { starts[9] = -1 }
+                if r.app != .unknown { st.bind(29, r.has(.appPayload) ? 1 : 0) } else { st.bindNull(29) }
 
                 st.bind(3, Int64(r.n)); st.bind(4, r.ts); st.bind(5, Int64(r.len)); st.bind(6, Int64(r.caplen))
                 st.bind(7, Int64(r.iface))
@@ -222,7 +224,7 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
                     st.bindNull(rawParam)
                 }
                 try s.bytes.withUnsafeBytes { raw in
-                    for k in 0..<9 {
+                    for k in 0..<10 {
                         if starts[k] < 0 { st.bindNull(textParams[k]) } else {
                             st.bindStatic(textParams[k], raw.baseAddress! + starts[k], ends[k] - starts[k])
                         }
@@ -401,6 +403,8 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         if let q = st.optionalText(c0 + 25) { r.dnsQuery = q; f.insert(.dnsQuery) }
         r.app = st.optionalText(c0 + 26).map(RowNames.app) ?? .unknown
         if let u = st.optionalText(c0 + 27) { r.flowUID = u; f.insert(.flowUID) }
+        if st.optionalInt64(c0 + 28) == 1 { f.insert(.appPayload) }
+        if let i = st.optionalText(c0 + 29) { r.info = i; f.insert(.info) }
         r.present = f
         return StoredPacket(sensor: sensor, captureID: captureID, row: r)
     }

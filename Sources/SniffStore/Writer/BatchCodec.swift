@@ -131,6 +131,8 @@ enum BatchCodec {
         if p.has(.dnsQuery) { w.string(p.dnsQuery ?? "") }
         if p.has(.flowUID) { w.string(p.flowUID ?? "") }
         if p.has(.frame) { w.uint32(p.frameOffset); w.uint32(p.frameLength) }
+        // Last, so that a journal written before the Info line reads the same.
+        if p.has(.info) { w.string(p.info ?? "") }
     }
 
     static func decodePacket(_ r: inout BinaryReader) throws -> PacketRow {
@@ -153,6 +155,7 @@ enum BatchCodec {
         if p.has(.dnsQuery) { p.dnsQuery = try r.string() }
         if p.has(.flowUID) { p.flowUID = try r.string() }
         if p.has(.frame) { p.frameOffset = try r.uint32(); p.frameLength = try r.uint32() }
+        if p.has(.info) { p.info = try r.string() }
         return p
     }
 
