@@ -43,14 +43,17 @@ struct LiveCaptureCLITests {
     /// The kernel hands every loopback packet to a packet socket twice (out and in),
     /// and pcap_stats counts both; libpcap 1.10 discards the outgoing copy on lo, and
     /// `--direction in` makes "once" hold whatever libpcap does.
+    /// The filter names both ports of a socket pair held open for the test, so the
+    /// kernel's count (which `--direction` does not narrow) includes no other traffic.
     @Test func loopbackPacketsReachTheKernelFilterTwiceAndSniffOnce() throws {
-        let port = LoopbackTraffic.randomPort()
-        let sniff = try BackgroundSniff(["-i", "lo", "--direction", "in", "--json", "udp port \(port)"])
+        let pair = try #require(LoopbackTraffic.UDPPair())
+        defer { pair.close() }
+        let sniff = try BackgroundSniff(["-i", "lo", "--direction", "in", "--json", pair.filter])
         #expect(sniff.waitUntilListening())
-        LoopbackTraffic.sendUDP(to: port, payloadLengths: [7, 8, 9])
+        pair.send(payloadLengths: [7, 8, 9])
         usleep(500_000)
         let r = sniff.stop()
-        #expect(jsonObjects(r.stdout).count == 3)
+        #expect(jsonObjects(r.stdout).compactMap { $0["payload_len"] as? Int } == [7, 8, 9])
         #expect(r.stderr.contains("3 packets captured"))
         #expect(r.stderr.contains("6 packets received by filter"), "\(r.stderr)")
     }

@@ -33,6 +33,56 @@ enum LoopbackTraffic {
         }
     }
 
+    /// A UDP sender and receiver on 127.0.0.1, both bound to ports the kernel picked and
+    /// held until `close()`: while open, no other socket can send from `sourcePort` or
+    /// be bound to `destinationPort`, so the filter `udp src port S and dst port D`
+    /// matches this pair's datagrams and nothing else on lo (a random port alone can be
+    /// another socket's ephemeral source port).
+    final class UDPPair {
+        let sender: Int32
+        let receiver: Int32
+        let sourcePort: UInt16
+        let destinationPort: UInt16
+
+        init?() {
+            func bound() -> (fd: Int32, port: UInt16)? {
+                let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+                guard fd >= 0 else { return nil }
+                var a = LoopbackTraffic.address(0)
+                var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+                let ok = withUnsafeMutablePointer(to: &a) { p in
+                    p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0
+                    }
+                }
+                guard ok else { Glibc.close(fd); return nil }
+                return (fd, UInt16(bigEndian: a.sin_port))
+            }
+            guard let s = bound() else { return nil }
+            guard let r = bound() else { Glibc.close(s.fd); return nil }
+            sender = s.fd; sourcePort = s.port; receiver = r.fd; destinationPort = r.port
+        }
+
+        /// The BPF expression for this pair's datagrams only.
+        var filter: String { "udp and host 127.0.0.1 and src port \(sourcePort) and dst port \(destinationPort)" }
+
+        /// Sends one datagram of each payload length, 2 ms apart.
+        func send(payloadLengths: [Int]) {
+            var addr = LoopbackTraffic.address(destinationPort)
+            for n in payloadLengths {
+                let payload = [UInt8](repeating: 0x61, count: n)
+                _ = withUnsafePointer(to: &addr) { p in
+                    p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                        sendto(sender, payload, payload.count, 0, sa, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    }
+                }
+                usleep(2000)
+            }
+        }
+
+        func close() { Glibc.close(sender); Glibc.close(receiver) }
+    }
+
     /// One TCP exchange on 127.0.0.1:port: connect, send `request` bytes, the server
     /// answers `response` bytes, both close. Returns false if it could not run.
     @discardableResult
