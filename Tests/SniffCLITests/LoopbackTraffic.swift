@@ -21,11 +21,11 @@ enum LoopbackTraffic {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         guard fd >= 0 else { return }
         defer { close(fd) }
-        send(from: fd, to: port, payloadLengths: payloadLengths)
+        sendDatagrams(from: fd, to: port, payloadLengths: payloadLengths)
     }
 
     /// One datagram of each payload length from socket `fd` to 127.0.0.1:port, 2 ms apart.
-    static func send(from fd: Int32, to port: UInt16, payloadLengths: [Int]) {
+    static func sendDatagrams(from fd: Int32, to port: UInt16, payloadLengths: [Int]) {
         var addr = address(port)
         for n in payloadLengths {
             let payload = [UInt8](repeating: 0x61, count: n)
@@ -73,7 +73,7 @@ enum LoopbackTraffic {
 
         /// Sends one datagram of each payload length, 2 ms apart.
         func send(payloadLengths: [Int]) {
-            LoopbackTraffic.send(from: sender, to: destinationPort, payloadLengths: payloadLengths)
+            LoopbackTraffic.sendDatagrams(from: sender, to: destinationPort, payloadLengths: payloadLengths)
         }
 
         func close() { Glibc.close(sender); Glibc.close(receiver) }
