@@ -77,6 +77,12 @@ struct PostgresStoreTests {
         }
     }
 
+    @Test("report totals equal the API's on every capture",
+          .enabled(if: StoreTestEnv.sharedPcaps != nil, "needs ../shared/pcaps beside the repository"))
+    func reportEqualsAPI() async throws {
+        try await TestDatabase.withPostgres("summary") { try await SummaryConsistencyTests.expectReportEqualsAPI($0) }
+    }
+
     @Test("migrations apply from an empty database and are idempotent")
     func migrations() async throws {
         try await TestDatabase.withPostgres("migrate") { try await StoreChecks.migrations($0) }
