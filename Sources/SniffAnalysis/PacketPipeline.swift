@@ -28,8 +28,9 @@ public final class PacketPipeline {
         var tracksEndpoints = true
         var consumers: [PacketConsumer] = []
         /// The flow table among the consumers, and its place: it labels each packet
-        /// with its flow's app for the consumers after it.
-        var flowTable: FlowTable? = nil
+        /// with its flow's app for the consumers after it. Unowned: `consumers` holds
+        /// it, and a strong reference here cost a retain and release per packet.
+        unowned(unsafe) var flowTable: FlowTable? = nil
         var flowTableIndex = -1
     }
     private let st: UnsafeMutablePointer<State>

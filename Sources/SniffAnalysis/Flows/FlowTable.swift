@@ -29,8 +29,12 @@ public final class FlowTable: PacketConsumer {
     public let config: FlowTableConfig
     /// Receives started, updated and finished flows.
     public var observer: FlowObserver?
-    /// Take `now` from the wall clock instead of the packet (live capture).
-    public var useWallClock = false
+    /// Take `now` from the wall clock instead of the packet (live capture). Kept in the
+    /// state behind the pointer: it is read for every packet.
+    public var useWallClock: Bool {
+        get { st.pointee.useWallClock }
+        set { st.pointee.useWallClock = newValue }
+    }
     public var stats: FlowTableStats { st.pointee.stats }
     public var count: Int { st.pointee.count }
 
@@ -56,6 +60,7 @@ public final class FlowTable: PacketConsumer {
         var stats = FlowTableStats()
         /// Reused for names rendered during payload inspection.
         var scratch = ByteSink(capacity: 256)
+        var useWallClock = false
     }
     private let st: UnsafeMutablePointer<Store>
 
