@@ -108,7 +108,10 @@ func loadDatabase(_ files: [URL], path: String, hub: LiveHub? = nil, storeFrames
             c.packetsSeen = t.packetsSeen; c.packetsMatched = t.packetsMatched; c.bytesSeen = t.bytesSeen
             c.firstPacket = t.firstTimestamp?.totalNanoseconds; c.lastPacket = t.lastTimestamp?.totalNanoseconds
         }
-        _ = await writer.finishing(timeoutSeconds: 60)
+        // A bound against a hang, not a speed check: in the full suite, tests that wait on
+        // subprocesses can hold both cooperative threads for about 100 s, and the writer
+        // waits with them.
+        _ = await writer.finishing(timeoutSeconds: 300)
     }
     return LoadedDatabase(url: url, store: store, packets: lines)
 }

@@ -221,7 +221,10 @@ func load(_ file: URL, into store: any PacketStore, sensor: String = "test", pol
         c.packetsSeen = t.packetsSeen; c.packetsMatched = t.packetsMatched; c.bytesSeen = t.bytesSeen
         c.firstPacket = t.firstTimestamp?.totalNanoseconds; c.lastPacket = t.lastTimestamp?.totalNanoseconds
     }
-    result.report = await writer.finishing(timeoutSeconds: 60)
+    // A bound against a hang, not a speed check: in the full suite, tests that wait on
+    // subprocesses can hold both cooperative threads for about 100 s, and the writer
+    // waits with them.
+    result.report = await writer.finishing(timeoutSeconds: 300)
     let ndjson = FlowNDJSONWriter(format: format)
     for (f, reason) in zip(flows.flows, flows.reasons) {
         var s = ByteSink(capacity: 512)
