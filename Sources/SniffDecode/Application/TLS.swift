@@ -89,27 +89,44 @@ public enum TLS {
     /// `length` bytes. Returns nil unless the bytes are a handshake record holding a
     /// ClientHello; a hello cut short by the capture still returns what was read.
     public static func parseClientHello(_ c: ByteCursor, at offset: Int, length: Int) -> TLSClientHello? {
-        guard length >= recordHeaderLength + 4,
-              c.getUInt8(at: offset) == handshakeContentType,
-              let recordVersion = c.getUInt16(at: offset + 1), recordVersion >> 8 == 3, recordVersion & 0xFF <= 4,
-              let recordLength = c.getUInt16(at: offset + 3), recordLength >= 4,
+        guard let recordVersion = handshakeRecordVersion(c, at: offset, length: length),
               var hello = parseClientHelloMessage(c, at: offset + recordHeaderLength,
                                                   length: length - recordHeaderLength) else { return nil }
         hello.recordVersion = recordVersion
         return hello
     }
 
-    /// Parses a ClientHello handshake message (no record header, as QUIC carries it in
-    /// CRYPTO frames) at `offset`, reading at most `length` bytes.
-    public static func parseClientHelloMessage(_ c: ByteCursor, at offset: Int, length: Int) -> TLSClientHello? {
-        guard length >= 4, offset >= 0, c.getUInt8(at: offset) == clientHelloType,
+    /// The version of the handshake record that starts at `offset`, or nil when the bytes
+    /// are not one (content type 22, version 3.x, room for a handshake header).
+    static func handshakeRecordVersion(_ c: ByteCursor, at offset: Int, length: Int) -> UInt16? {
+        guard length >= recordHeaderLength + 4, c.getUInt8(at: offset) == handshakeContentType,
+              let version = c.getUInt16(at: offset + 1), version >> 8 == 3, version & 0xFF <= 4,
+              let recordLength = c.getUInt16(at: offset + 3), recordLength >= 4 else { return nil }
+        return version
+    }
+
+    /// The body of the hello of `type` at `offset`: where it starts, where its captured part
+    /// ends (never past the buffer or `length`) and where it should end; nil unless the type
+    /// matches and the declared length holds version and random.
+    static func helloBody(_ c: ByteCursor, at offset: Int, length: Int,
+                          type: UInt8) -> (start: Int, end: Int, declaredEnd: Int)? {
+        guard length >= 4, offset >= 0, c.getUInt8(at: offset) == type,
               let hsHigh = c.getUInt8(at: offset + 1), let hsLow = c.getUInt16(at: offset + 2) else { return nil }
         let handshakeLength = Int(hsHigh) << 16 | Int(hsLow)
         guard handshakeLength >= 38 else { return nil }
-        var hello = TLSClientHello()
+        let start = offset + 4
+        return (start, Swift.min(offset + Swift.min(length, c.count - offset), start + handshakeLength),
+                start + handshakeLength)
+    }
+
+    /// Parses a ClientHello handshake message (no record header, as QUIC carries it in
+    /// CRYPTO frames) at `offset`, reading at most `length` bytes.
+    public static func parseClientHelloMessage(_ c: ByteCursor, at offset: Int, length: Int) -> TLSClientHello? {
         // The body ends where the handshake says, but never past the captured bytes.
-        let bodyStart = offset + 4
-        let end = Swift.min(offset + Swift.min(length, c.count - offset), bodyStart + handshakeLength)
+        guard let (bodyStart, end, declaredEnd) = helloBody(c, at: offset, length: length, type: clientHelloType) else {
+            return nil
+        }
+        var hello = TLSClientHello()
         guard let clientVersion = c.getUInt16(at: bodyStart), clientVersion >> 8 == 3 else { return nil }
         hello.clientVersion = clientVersion
         var pos = bodyStart + 2 + 32
@@ -125,7 +142,7 @@ public enum TLS {
         pos += 1 + Int(compLength)
         guard pos + 2 <= end, let extTotal = c.getUInt16(at: pos) else {
             // A hello without extensions is legal (TLS 1.2 and older).
-            if pos == bodyStart + handshakeLength { hello.complete = true }
+            if pos == declaredEnd { hello.complete = true }
             return hello
         }
         pos += 2
@@ -144,13 +161,17 @@ public enum TLS {
             case supportedVersionsExtension:
                 readSupportedVersions(c, from: dataStart, to: dataEnd, into: &hello)
             case supportedGroupsExtension:
-                if let (o, n) = list16(c, from: dataStart, to: dataEnd) { (hello.groupsOffset, hello.groupsLength) = (o, n) }
+                if let (o, n) = list16(c, from: dataStart, to: dataEnd) {
+                    (hello.groupsOffset, hello.groupsLength) = (o, n)
+                }
             case signatureAlgorithmsExtension:
                 if let (o, n) = list16(c, from: dataStart, to: dataEnd) {
                     (hello.signatureAlgorithmsOffset, hello.signatureAlgorithmsLength) = (o, n)
                 }
             case alpnExtension:
-                if let (o, n) = list16(c, from: dataStart, to: dataEnd, even: false) { (hello.alpnOffset, hello.alpnLength) = (o, n) }
+                if let (o, n) = list16(c, from: dataStart, to: dataEnd, even: false) {
+                    (hello.alpnOffset, hello.alpnLength) = (o, n)
+                }
             case ecPointFormatsExtension:
                 if let n = c.getUInt8(at: dataStart), dataStart + 1 + Int(n) <= dataEnd {
                     (hello.pointFormatsOffset, hello.pointFormatsLength) = (dataStart + 1, Int(n))
@@ -173,9 +194,7 @@ public enum TLS {
 
     /// Parses a ServerHello that starts a TCP payload at `offset` (a record header first).
     public static func parseServerHello(_ c: ByteCursor, at offset: Int, length: Int) -> TLSServerHello? {
-        guard length >= recordHeaderLength + 4,
-              c.getUInt8(at: offset) == handshakeContentType,
-              let recordVersion = c.getUInt16(at: offset + 1), recordVersion >> 8 == 3, recordVersion & 0xFF <= 4,
+        guard let recordVersion = handshakeRecordVersion(c, at: offset, length: length),
               var hello = parseServerHelloMessage(c, at: offset + recordHeaderLength,
                                                   length: length - recordHeaderLength) else { return nil }
         hello.recordVersion = recordVersion
@@ -187,12 +206,9 @@ public enum TLS {
     ///     legacy_version(2) random(32) legacy_session_id_echo<0..32> cipher_suite(2)
     ///     legacy_compression_method(1) extensions<6..2^16-1>
     public static func parseServerHelloMessage(_ c: ByteCursor, at offset: Int, length: Int) -> TLSServerHello? {
-        guard length >= 4, offset >= 0, c.getUInt8(at: offset) == serverHelloType,
-              let hsHigh = c.getUInt8(at: offset + 1), let hsLow = c.getUInt16(at: offset + 2) else { return nil }
-        let handshakeLength = Int(hsHigh) << 16 | Int(hsLow)
-        guard handshakeLength >= 38 else { return nil }
-        let bodyStart = offset + 4
-        let end = Swift.min(offset + Swift.min(length, c.count - offset), bodyStart + handshakeLength)
+        guard let (bodyStart, end, declaredEnd) = helloBody(c, at: offset, length: length, type: serverHelloType) else {
+            return nil
+        }
         guard let version = c.getUInt16(at: bodyStart), version >> 8 == 3 else { return nil }
         var hello = TLSServerHello()
         hello.serverVersion = version
@@ -203,7 +219,7 @@ public enum TLS {
         hello.cipherSuite = suite
         pos += 3
         guard pos + 2 <= end, let extTotal = c.getUInt16(at: pos) else {
-            if pos == bodyStart + handshakeLength { hello.complete = true }
+            if pos == declaredEnd { hello.complete = true }
             return hello
         }
         pos += 2

@@ -103,7 +103,9 @@ public enum TLSFingerprint {
         guard hello.alpnOffset >= 0, let n = c.getUInt8(at: hello.alpnOffset), n > 0,
               Int(n) + 1 <= hello.alpnLength,
               let name = c.slice(at: hello.alpnOffset + 1, count: Int(n)) else { return "00" }
-        func alnum(_ b: UInt8) -> Bool { (0x30...0x39).contains(b) || (0x41...0x5A).contains(b) || (0x61...0x7A).contains(b) }
+        func alnum(_ b: UInt8) -> Bool {
+            (0x30...0x39).contains(b) || (0x41...0x5A).contains(b) || (0x61...0x7A).contains(b)
+        }
         let first = name[0], last = name[name.count - 1]
         if alnum(first) && alnum(last) {
             return String(decoding: [first, last], as: UTF8.self)
@@ -135,7 +137,8 @@ public enum TLSFingerprint {
 
     /// JA4 (FoxIO's specification), e.g. `t13d1516h2_8daaf6152771_e5627efa2ab1`, and its
     /// raw form with the lists before hashing. Nil unless the hello was read to its end.
-    public static func ja4(_ c: ByteCursor, _ hello: TLSClientHello, transport: Transport) -> (hash: String, raw: String)? {
+    public static func ja4(_ c: ByteCursor, _ hello: TLSClientHello,
+                           transport: Transport) -> (hash: String, raw: String)? {
         guard hello.complete else { return nil }
         let ciphers = values16(c, offset: hello.cipherSuitesOffset, length: hello.cipherSuitesLength)
         let extensions = extensionTypes(c, offset: hello.extensionsOffset, length: hello.extensionsLength)
@@ -145,7 +148,8 @@ public enum TLSFingerprint {
         let cipherList = hex4(ciphers.sorted())
         // SNI and ALPN are already in the prefix; leaving them out keeps the last part the
         // same for one client whatever it connects to.
-        let sortedExtensions = hex4(extensions.filter { $0 != TLS.serverNameExtension && $0 != TLS.alpnExtension }.sorted())
+        let sortedExtensions = hex4(extensions.filter { $0 != TLS.serverNameExtension && $0 != TLS.alpnExtension }
+            .sorted())
         let extensionList = sortedExtensions.isEmpty || algorithms.isEmpty
             ? sortedExtensions : sortedExtensions + "_" + hex4(algorithms)
         let hash = prefix + "_" + truncatedSHA256(cipherList) + "_"
