@@ -240,9 +240,9 @@ public final class EndpointTable {
 
     /// Entries with at least `minPackets`, sorted by sent + received packets, then by
     /// bytes, then by endpoint so that the order is stable.
-    public func sorted(minPackets: UInt64 = 0, limit: Int? = nil) -> [(Endpoint, EndpointStat)] {
-        var list: [(Endpoint, EndpointStat)] = []
-        forEach { e, s in if s.totalPackets >= minPackets { list.append((e, s)) } }
+    /// The endpoints with at least `minPackets`, busiest first (then by bytes, then by
+    /// address), at most `limit` of them, and how many passed `minPackets` in all.
+    public func top(minPackets: UInt64 = 0, limit: Int? = nil) -> (list: [(Endpoint, EndpointStat)], eligible: Int) {
         let before: ((Endpoint, EndpointStat), (Endpoint, EndpointStat)) -> Bool = { a, b in
             let pa = a.1.totalPackets, pb = b.1.totalPackets
             if pa != pb { return pa > pb }
@@ -250,13 +250,31 @@ public final class EndpointTable {
             if ba != bb { return ba > bb }
             return a.0 < b.0
         }
-        if let limit, limit < list.count {
-            // Partial selection would be faster; a full sort of a few million is still < 1 s.
+        var eligible = 0
+        guard let limit else {
+            var list: [(Endpoint, EndpointStat)] = []
+            list.reserveCapacity(count)
+            forEach { e, s in if s.totalPackets >= minPackets { list.append((e, s)) } }
             list.sort(by: before)
-            list.removeSubrange(limit...)
-        } else {
-            list.sort(by: before)
+            return (list, list.count)
         }
-        return list
+        // A terminal shows 20 of possibly millions: keep the best `limit` in a sorted
+        // buffer instead of sorting them all (the full sort was most of a default run).
+        var best: [(Endpoint, EndpointStat)] = []
+        best.reserveCapacity(limit + 1)
+        forEach { e, s in
+            guard s.totalPackets >= minPackets else { return }
+            eligible += 1
+            let item = (e, s)
+            if best.count == limit, let last = best.last, !before(item, last) { return }
+            var lo = 0, hi = best.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if before(best[mid], item) { lo = mid + 1 } else { hi = mid }
+            }
+            best.insert(item, at: lo)
+            if best.count > limit { best.removeLast() }
+        }
+        return (best, eligible)
     }
 }

@@ -104,9 +104,8 @@ public enum ReportWriter {
             for l in section.lines { line("  \(l)") }
         }
         line(thin)
-        let list = endpoints.sorted(minPackets: context.minPackets, limit: limit)
-        let shown = limit.map { min($0, list.count) } ?? list.count
-        line("  Address:port list: \(shown) of \(endpoints.count) endpoints, by sent + received packets")
+        let (list, eligible) = endpoints.top(minPackets: context.minPackets, limit: limit)
+        line("  Address:port list: \(list.count) of \(endpoints.count) endpoints, by sent + received packets")
         line(thin)
         // Millions of endpoints are possible: this part writes bytes directly.
         for (ep, st) in list {
@@ -141,6 +140,10 @@ public enum ReportWriter {
                 }
             }
             s.append(0x0A)
+        }
+        if eligible > list.count {
+            line("")
+            line("  \(eligible - list.count) more address:port pairs (use --top all or --report FILE)")
         }
         line(rule)
     }

@@ -63,11 +63,21 @@ struct OutputOptions: ParsableArguments {
     @Flag(name: .customLong("json"), help: "Print one JSON object per packet (NDJSON) on stdout instead of the report.")
     var json = false
 
-    @Option(name: .customLong("report"), help: ArgumentHelp("Also write the report to FILE, rewritten every --interval seconds and at the end.", valueName: "FILE"))
+    @Option(name: .customLong("report"), help: ArgumentHelp(
+        "Also write the whole report to FILE: at the end of a capture file (and every --interval seconds of capture time when --interval is given); live, every --interval seconds and at the end.",
+        valueName: "FILE"))
     var reportFile: String?
 
-    @Option(name: .customLong("interval"), help: ArgumentHelp("Seconds between report rewrites (capture time for files).", valueName: "SECONDS"))
-    var interval: Int = 5
+    @Option(name: .customLong("interval"), help: ArgumentHelp("Seconds between report rewrites (default 5; capture time for files).", valueName: "SECONDS"))
+    var interval: Int?
+
+    @Option(name: .customLong("top"), help: ArgumentHelp(
+        "Address:port pairs the report shows on stdout: a number, or all (default 20 on a terminal, all when stdout is a file or pipe; --report FILE always has all).",
+        valueName: "N|all"))
+    var top: ReportTop?
+
+    /// Seconds between rewrites of the report file and of the live terminal view.
+    var intervalSeconds: Int { interval ?? 5 }
 
     @Flag(name: .short, help: "Quiet: print nothing on stdout.")
     var q = false
@@ -76,11 +86,31 @@ struct OutputOptions: ParsableArguments {
     var c: Int?
 
     func validate() throws {
-        if interval < 1 {
+        if let interval, interval < 1 {
             throw ValidationError("invalid --interval \(interval): it must be at least 1 second")
         }
         if let c, c < 1 {
             throw ValidationError("invalid -c \(c): the packet count must be at least 1")
         }
+    }
+}
+
+/// `--top`: how many address:port pairs the report prints on stdout.
+enum ReportTop: ExpressibleByArgument, Equatable {
+    case all
+    case count(Int)
+
+    /// The terminal's default: enough to read without scrolling past the totals.
+    static let terminalDefault = ReportTop.count(20)
+
+    init?(argument: String) {
+        if argument == "all" { self = .all; return }
+        guard let n = Int(argument), n >= 1 else { return nil }
+        self = .count(n)
+    }
+
+    var limit: Int? {
+        if case .count(let n) = self { return n }
+        return nil
     }
 }

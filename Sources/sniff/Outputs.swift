@@ -34,6 +34,12 @@ final class Outputs {
     private let maxPackets: UInt64?
     let reportFile: String?
     private let interval: Int
+    /// Rewrite the report file every interval. A capture file's report is written
+    /// once at the end unless --interval was given: the rewrites of a large report cost
+    /// more than reading the file.
+    private let rewriteReportFile: Bool
+    /// How many address:port pairs the report on stdout shows (nil: all).
+    let stdoutTop: Int?
 
     init(command: CaptureCommand, source: String, includeInterface: Bool, live: Bool, link: LinkType?,
          interfaceName: String?, sections: @escaping () -> [ReportSection] = { [] }) throws {
@@ -48,7 +54,9 @@ final class Outputs {
         wantsJSON = out.json && !out.q
         maxPackets = out.c.map { UInt64($0) }
         reportFile = out.reportFile
-        interval = out.interval
+        interval = out.intervalSeconds
+        rewriteReportFile = live || out.interval != nil
+        stdoutTop = (out.top ?? (isatty(1) == 1 ? .terminalDefault : .all)).limit
         if let w = command.writeFile {
             writer = try RotatingCaptureWriter(
                 path: w, rotateSeconds: command.rotateSeconds, rotateMegabytes: command.rotateMegabytes,
@@ -98,8 +106,9 @@ final class Outputs {
     }
 
     func refresh(_ pipeline: PacketPipeline) throws {
-        updates += 1
-        if let file = reportFile {
+        // "Updates" counts the reports a reader saw: not the skipped file rewrites.
+        if (reportFile != nil && rewriteReportFile) || drawOnTerminal { updates += 1 }
+        if let file = reportFile, rewriteReportFile {
             var s = ByteSink(capacity: 16 << 10)
             ReportWriter.write(context: context(pipeline), totals: pipeline.totals, endpoints: pipeline.endpoints,
                                sections: sections(), into: &s)
@@ -116,9 +125,9 @@ final class Outputs {
         var s = ByteSink(capacity: 16 << 10)
         s.append("\u{1B}[H\u{1B}[2J" as StaticString)
         // About 40 header lines; each endpoint block takes 8.
-        let fit = max(1, (rows - 42) / 8)
+        let fit = max(1, (rows - 44) / 8)
         ReportWriter.write(context: context(pipeline), totals: pipeline.totals, endpoints: pipeline.endpoints,
-                           sections: sections(), limit: fit, into: &s)
+                           sections: sections(), limit: min(fit, stdoutTop ?? fit), into: &s)
         s.append("  keys: p pause, r resume, s stop\n" as StaticString)
         // The terminal is in raw mode: lines need an explicit carriage return.
         var raw = ByteSink(capacity: s.count + s.count / 16)
@@ -146,7 +155,7 @@ final class Outputs {
             var s = ByteSink(capacity: 16 << 10)
             if drawOnTerminal { s.append("\u{1B}[H\u{1B}[2J" as StaticString) }
             ReportWriter.write(context: context(pipeline), totals: pipeline.totals, endpoints: pipeline.endpoints,
-                               sections: sections(), into: &s)
+                               sections: sections(), limit: stdoutTop, into: &s)
             _ = s.flush(to: 1)
         }
         if let firstError { throw firstError }
