@@ -77,11 +77,20 @@ struct APIRoutes {
     func flows(_ req: Request) async throws -> Response {
         let q = try FlowQuery(parameters: Self.parameters(req, allowed: Self.filterNames + ["conn_state", "min_bytes", "sort", "cursor", "limit"]))
         let page = try await store.flows(q)
-        var o = JSONObject(capacity: 1024 + page.rows.count * 800)
+        // The first page on a server beside a capture also lists the flows still in
+        // progress (not stored until they end), less any that ended meanwhile.
+        var open: [StoredFlow]? = nil
+        if q.cursor == nil, let hub = broadcaster.hub {
+            let stored = Set(page.rows.map(\.row.uid))
+            let matching = hub.openFlows.filter { !stored.contains($0.row.uid) && OpenFlows.matches($0, q) }
+            open = Array(OpenFlows.sorted(matching, by: q.sort).prefix(min(max(q.limit, 1), PacketQuery.maximumLimit)))
+        }
+        var o = JSONObject(capacity: 1024 + (page.rows.count + (open?.count ?? 0)) * 800)
         o.raw("rows") { s in JSONArray.write(page.rows, into: &s) { r, s in r.writeJSON(into: &s) } }
         o.number("count", page.rows.count)
         o.string("next_cursor", page.nextCursor)
         o.number("limit", q.limit)
+        if let open { o.raw("open_rows") { s in JSONArray.write(open, into: &s) { r, s in r.writeJSON(into: &s) } } }
         return JSONResponse.make(o.finish())
     }
 
@@ -117,7 +126,12 @@ struct APIRoutes {
 
     func talkers(_ req: Request) async throws -> Response {
         let q = try TalkersQuery(parameters: Self.parameters(req, allowed: Self.rangeNames + ["limit"]))
-        let t = try await store.talkers(q)
+        var t = try await store.talkers(q)
+        if let hub = broadcaster.hub {
+            let r = q.range
+            let open = hub.openFlows.filter { OpenFlows.inRange($0, from: r.from, to: r.to, capture: r.capture, sensor: r.sensor) }
+            t = OpenFlows.talkers(t, open: open, limit: min(max(q.limit, 1), PacketQuery.maximumLimit))
+        }
         var o = JSONObject(capacity: 4096)
         o.raw("pairs") { s in JSONArray.write(t.pairs, into: &s) { p, s in
             var x = JSONObject(capacity: 128)

@@ -21,8 +21,15 @@ public final class LiveBroadcaster: Service, @unchecked Sendable {
     private var refused: UInt64 = 0
     private var lastRefusalLog: ContinuousClock.Instant? = nil
     private var history: [String] = []
-    private var current = SecondStats()
+    /// Seconds with counters, not yet sent; `nextSecond` is the next one to send.
+    private var pending: [Int64: SecondStats] = [:]
+    private var nextSecond: Int64? = nil
+    private var latestSecond: Int64? = nil
     private var lastSecond: SecondStats? = nil
+    private var kernelDropped: UInt64 = 0
+    private var interfaceDropped: UInt64 = 0
+    private var sniffDropped: UInt64 = 0
+    private var activeFlows = 0
     private var totalPackets: UInt64 = 0
     private var totalBytes: UInt64 = 0
     private var disconnectedSlow: UInt64 = 0
@@ -100,9 +107,7 @@ public final class LiveBroadcaster: Service, @unchecked Sendable {
                              kernelDropped: UInt64, interfaceDropped: UInt64, sniffDropped: UInt64, activeFlows: Int) {
         lock.withLock {
             let l = lastSecond ?? SecondStats()
-            return (totalPackets, totalBytes, l.packets, l.bytes, max(l.kernelDropped, current.kernelDropped),
-                    max(l.interfaceDropped, current.interfaceDropped), max(l.sniffDropped, current.sniffDropped),
-                    max(l.activeFlows, current.activeFlows))
+            return (totalPackets, totalBytes, l.packets, l.bytes, kernelDropped, interfaceDropped, sniffDropped, activeFlows)
         }
     }
 
@@ -123,31 +128,41 @@ public final class LiveBroadcaster: Service, @unchecked Sendable {
         for c in all { c.close() }
     }
 
-    /// One round: drain the hub, fan out rows and alerts, and close the second when the
-    /// wall clock moved on.
+    /// One round: drain the hub, fan out rows and alerts, and send the seconds that are
+    /// complete. A batch's counters belong to its `second` (the packets' second on an
+    /// interface capture, else the wall-clock second it was drained in). A second is
+    /// complete once a later second's counters arrived, or one whole second after it
+    /// ended on the wall clock (an idle capture sends zeros). `latestSecond` is the
+    /// newest second known to have begun.
     func step(now: Timestamp) {
         let batches = hub?.drain() ?? []
         let nowSecond = now.seconds
         let all = lock.withLock { Array(clients.values) }
-        var secondDone: SecondStats? = nil
+        var secondsDone: [SecondStats] = []
         lock.withLock {
-            if current.second == 0 { current.second = nowSecond }
             for b in batches {
-                current.packets &+= b.packets; current.bytes &+= b.bytes
+                var second = b.second ?? nowSecond
+                if nextSecond == nil || second > nextSecond! + 300 { nextSecond = max(second - 300, nextSecond ?? second) }
+                // Counters for a second already sent (a clock step back) join the next one.
+                second = max(second, nextSecond!)
+                var s = pending[second] ?? SecondStats(second: second)
+                s.packets &+= b.packets; s.bytes &+= b.bytes
+                for (k, v) in b.transports { s.transports[k, default: .init()].packets &+= v.packets; s.transports[k, default: .init()].bytes &+= v.bytes }
+                for (k, v) in b.apps { s.apps[k, default: .init()].packets &+= v.packets; s.apps[k, default: .init()].bytes &+= v.bytes }
+                pending[second] = s
+                latestSecond = max(latestSecond ?? second, b.closesSecond ? second + 1 : second)
                 totalPackets &+= b.packets; totalBytes &+= b.bytes
-                for (k, v) in b.transports { current.transports[k, default: .init()].packets &+= v.packets; current.transports[k, default: .init()].bytes &+= v.bytes }
-                for (k, v) in b.apps { current.apps[k, default: .init()].packets &+= v.packets; current.apps[k, default: .init()].bytes &+= v.bytes }
-                current.kernelDropped = b.kernelDropped; current.interfaceDropped = b.interfaceDropped
-                current.sniffDropped = b.sniffDropped; current.activeFlows = b.activeFlows
+                kernelDropped = b.kernelDropped; interfaceDropped = b.interfaceDropped
+                sniffDropped = b.sniffDropped; activeFlows = b.activeFlows
             }
-            if nowSecond != current.second {
-                secondDone = current
-                lastSecond = current
-                var next = SecondStats()
-                next.second = nowSecond
-                next.kernelDropped = current.kernelDropped; next.interfaceDropped = current.interfaceDropped
-                next.sniffDropped = current.sniffDropped; next.activeFlows = current.activeFlows
-                current = next
+            if nextSecond == nil { nextSecond = nowSecond }
+            while let n = nextSecond, n < (latestSecond ?? .min) || n + 2 <= nowSecond {
+                var s = pending.removeValue(forKey: n) ?? SecondStats(second: n)
+                s.kernelDropped = kernelDropped; s.interfaceDropped = interfaceDropped
+                s.sniffDropped = sniffDropped; s.activeFlows = activeFlows
+                secondsDone.append(s)
+                lastSecond = s
+                nextSecond = n + 1
             }
         }
         if !batches.isEmpty { metrics?.recordLive(batches) }
@@ -189,7 +204,7 @@ public final class LiveBroadcaster: Service, @unchecked Sendable {
                 if skipped > 0 { c.enqueue("# skipped \(skipped) packets (at most \(c.rowsPerSecond) lines per second)") }
             }
         }
-        if let s = secondDone {
+        for s in secondsDone {
             let message = statsMessage(s)
             lock.withLock {
                 history.append(message)

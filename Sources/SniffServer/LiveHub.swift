@@ -10,6 +10,12 @@ public struct LiveBatch: Sendable {
     public struct Counter: Sendable { public var packets: UInt64 = 0; public var bytes: UInt64 = 0 }
     /// Wall clock when the interval ended (nanoseconds).
     public var wallEnd: Int64 = 0
+    /// On an interface capture, the packets' second (capture time) that every counter
+    /// of this batch belongs to: the hub cuts intervals where that second changes, so
+    /// per-second figures equal what /api/timeseries counts. Nil when reading a file.
+    public var second: Int64? = nil
+    /// True when a packet of a later second closed this batch: its second is complete.
+    public var closesSecond = false
     public var packets: UInt64 = 0
     public var bytes: UInt64 = 0
     public var transports: [String: Counter] = [:]
@@ -40,6 +46,13 @@ public final class LiveHub: PacketConsumer, AlertSink, @unchecked Sendable {
     /// Read on the analysis thread when publishing.
     public var totals: (() -> CaptureTotals)? = nil
     public var activeFlows: (() -> Int)? = nil
+    /// The flows still in progress, largest first (called on the analysis thread at
+    /// most every `openFlowsIntervalNanos`), for the API's flows and talkers.
+    public var openFlowRows: (() -> [FlowRow])? = nil
+    public var openFlowsIntervalNanos: Int64 = 500_000_000
+    /// Cut intervals at the packets' second changes (an interface capture); set before
+    /// the first packet.
+    public var secondsFromPackets = false
 
     // Analysis-thread state.
     private var builder = RowBuilder()
@@ -54,6 +67,9 @@ public final class LiveHub: PacketConsumer, AlertSink, @unchecked Sendable {
     private var alerts: [AlertRow] = []
     private var sinceCheck: UInt32 = 0
     private var lastPublish = Timestamp.now()
+    private var lastOpenFlows: Timestamp? = nil
+    /// The packets' second the current counters belong to (with `secondsFromPackets`).
+    private var currentSecond: Int64 = .min
 
     // Shared with the server side, under `lock`.
     private let lock = ConditionLock()
@@ -64,6 +80,7 @@ public final class LiveHub: PacketConsumer, AlertSink, @unchecked Sendable {
     private var _state = "running"
     private var _liveCapture = true
     private var _span: (first: Int64, last: Int64)? = nil
+    private var _openFlows: [FlowRow] = []
 
     public init(sensor: String = "sniff", captureID: Int64 = 0, source: String = "", sampleCapacity: Int = 2000,
                 publishIntervalNanos: Int64 = 250_000_000) {
@@ -75,6 +92,16 @@ public final class LiveHub: PacketConsumer, AlertSink, @unchecked Sendable {
     // MARK: analysis thread
 
     public func consume(_ p: DecodedPacket, frame: UnsafeRawBufferPointer) {
+        if secondsFromPackets {
+            // A later second closes the interval (an empty one too: it tells the server
+            // that the second is complete). A packet stamped a little earlier (out of
+            // order across a second boundary) counts in the current second.
+            let s = p.timestamp.seconds
+            if s > currentSecond {
+                if currentSecond != .min { publish(now: Timestamp.now(), closing: true) }
+                currentSecond = s
+            }
+        }
         packets &+= 1
         let len = UInt64(p.wireLength)
         bytes &+= len
@@ -101,9 +128,14 @@ public final class LiveHub: PacketConsumer, AlertSink, @unchecked Sendable {
     public func tick(force: Bool = false) {
         let now = Timestamp.now()
         guard force || now.nanoseconds(since: lastPublish) >= publishIntervalNanos else { return }
+        publish(now: now, closing: false)
+    }
+
+    private func publish(now: Timestamp, closing: Bool) {
         lastPublish = now
         var b = LiveBatch()
         b.wallEnd = now.totalNanoseconds
+        if secondsFromPackets && currentSecond != .min { b.second = currentSecond; b.closesSecond = closing }
         b.packets = packets; b.bytes = bytes
         for k in TransportKind.allCases where transportPackets[Int(k.rawValue)] > 0 {
             let name = k.name.map { "\($0)" } ?? "none"
@@ -123,8 +155,14 @@ public final class LiveHub: PacketConsumer, AlertSink, @unchecked Sendable {
         b.rows = rows; b.unsampled = unsampled; b.alerts = alerts
         rows.removeAll(keepingCapacity: true); unsampled = 0; alerts.removeAll()
         packets = 0; bytes = 0
+        var open: [FlowRow]? = nil
+        if let f = openFlowRows, lastOpenFlows.map({ now.nanoseconds(since: $0) >= openFlowsIntervalNanos }) ?? true {
+            lastOpenFlows = now
+            open = f()
+        }
         lock.withLock {
             if span != nil { _span = span }
+            if let open { _openFlows = open }
             if outbox.count >= outboxCapacity {
                 outbox.removeFirst()
                 outboxDropped &+= 1
@@ -142,6 +180,13 @@ public final class LiveHub: PacketConsumer, AlertSink, @unchecked Sendable {
             outbox.removeAll(keepingCapacity: true)
             return b
         }
+    }
+
+    /// The capture's flows still in progress as of the last snapshot (at most every
+    /// `openFlowsIntervalNanos`), largest first; empty when none or not provided.
+    public var openFlows: [StoredFlow] {
+        let rows = lock.withLock { _openFlows }
+        return rows.map { StoredFlow(sensor: sensor, captureID: captureID, row: $0) }
     }
 
     /// Batches dropped because the server side did not drain in time.

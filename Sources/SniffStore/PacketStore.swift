@@ -230,12 +230,19 @@ public struct Talkers: Sendable, Equatable {
         public var packets: UInt64
         public var bytes: UInt64
         public var flows: UInt64
+        public init(address: IPAddress, port: UInt16, proto: String, packets: UInt64 = 0, bytes: UInt64 = 0, flows: UInt64 = 0) {
+            self.address = address; self.port = port; self.proto = proto
+            self.packets = packets; self.bytes = bytes; self.flows = flows
+        }
     }
     public struct Host: Sendable, Equatable {
         public var address: IPAddress
         public var packets: UInt64
         public var bytes: UInt64
         public var flows: UInt64
+        public init(address: IPAddress, packets: UInt64 = 0, bytes: UInt64 = 0, flows: UInt64 = 0) {
+            self.address = address; self.packets = packets; self.bytes = bytes; self.flows = flows
+        }
     }
     public var pairs: [Pair] = []
     public var hosts: [Host] = []

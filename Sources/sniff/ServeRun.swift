@@ -28,6 +28,13 @@ final class ServeRun {
     private init(_ options: ServerOptions, source: String, live: Bool, pipeline: PacketPipeline, flows: FlowRun, storage: StoreRun) {
         hub = LiveHub(sensor: storage.consumer.capture.sensor, captureID: storage.consumer.capture.id, source: source)
         hub.liveCapture = live
+        // An interface capture: per-second figures in the packets' own seconds (what
+        // /api/timeseries counts), and partial store batches out every 0.5 s so that
+        // the dashboard's panels stay within about a second of the capture.
+        hub.secondsFromPackets = live
+        if live { storage.consumer.flushIntervalNanos = 500_000_000 }
+        let builder = RowBuilder(format: flows.engine.format)
+        hub.openFlowRows = { [unowned flows] in flows.table.openFlows(largest: 1000).map { builder.row(from: $0, reason: nil) } }
         hub.totals = { [unowned pipeline] in pipeline.totals }
         hub.activeFlows = { [unowned flows] in flows.table.count }
         pipeline.consumers.append(hub)

@@ -341,6 +341,37 @@ public final class FlowTable: PacketConsumer {
         return out
     }
 
+    /// The `limit` open flows with the most bytes (both directions), largest first:
+    /// a live view's snapshot. A bounded min-heap, so that a table of a million flows
+    /// costs one pass and `limit` copies, not a copy of every flow.
+    public func openFlows(largest limit: Int) -> [Flow] {
+        guard limit > 0 else { return [] }
+        var heap: [(bytes: UInt64, index: Int32)] = []
+        heap.reserveCapacity(min(limit, st.pointee.count))
+        func less(_ a: Int, _ b: Int) -> Bool { heap[a].bytes < heap[b].bytes }
+        for i in 0..<Int(highWater) where flows[i].timeoutClass != FlowTable.deadClass {
+            let bytes = flows[i].orig.wireBytes &+ flows[i].resp.wireBytes
+            if heap.count < limit {
+                heap.append((bytes, Int32(i)))
+                var c = heap.count - 1
+                while c > 0, less(c, (c - 1) / 2) { heap.swapAt(c, (c - 1) / 2); c = (c - 1) / 2 }
+            } else if bytes > heap[0].bytes {
+                heap[0] = (bytes, Int32(i))
+                var p = 0
+                while true {
+                    let l = 2 * p + 1, r = l + 1
+                    var m = p
+                    if l < heap.count, less(l, m) { m = l }
+                    if r < heap.count, less(r, m) { m = r }
+                    if m == p { break }
+                    heap.swapAt(p, m); p = m
+                }
+            }
+        }
+        heap.sort { $0.bytes != $1.bytes ? $0.bytes > $1.bytes : $0.index < $1.index }
+        return heap.map { flows[Int($0.index)] }
+    }
+
     private func evictOldest() {
         var best: Int32 = -1
         var bestLast = Int64.max

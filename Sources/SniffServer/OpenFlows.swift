@@ -1,0 +1,87 @@
+import SniffCore
+import SniffDecode
+import SniffStore
+
+/// The running capture's flows in progress (the hub's snapshot of its flow table),
+/// filtered and ranked as the API ranks stored flows, so that /api/flows and
+/// /api/talkers show a flow before it ends. Filters mean what they mean in SQL
+/// (`SQLBuilder.flowFilter`): ip/port match either end, transport is the IP protocol.
+enum OpenFlows {
+    static func matches(_ s: StoredFlow, _ q: FlowQuery) -> Bool {
+        let f = q.filter, r = s.row
+        if let n = f.ip, !(n.contains(r.origH) || n.contains(r.respH)) { return false }
+        if let n = f.src, !n.contains(r.origH) { return false }
+        if let n = f.dst, !n.contains(r.respH) { return false }
+        if let p = f.port, r.origP != p && r.respP != p { return false }
+        if let p = f.sport, r.origP != p { return false }
+        if let p = f.dport, r.respP != p { return false }
+        if let t = f.transport {
+            switch t {
+            case .tcp: if r.ipProto != 6 { return false }
+            case .udp: if r.ipProto != 17 { return false }
+            case .icmp: if r.ipProto != 1 { return false }
+            case .icmpv6: if r.ipProto != 58 { return false }
+            case .gre: if r.ipProto != 47 { return false }
+            case .other: if [1, 6, 17, 47, 58].contains(r.ipProto) { return false }
+            case .arp, .none: return false
+            }
+        }
+        if let a = f.app, r.app != a.name { return false }
+        if !inRange(s, from: f.from, to: f.to, capture: f.capture, sensor: f.sensor) { return false }
+        if let t = f.text?.lowercased() {
+            let names = [r.dnsQuery, r.httpHost, r.tlsSNI].compactMap { $0?.lowercased() }
+            if !names.contains(where: { $0.contains(t) }) { return false }
+        }
+        if let c = q.connState, r.connState != c { return false }
+        if let m = q.minBytes, r.totalBytes < m { return false }
+        return true
+    }
+
+    /// A flow counts in a range by its start, as stored flows do.
+    static func inRange(_ s: StoredFlow, from: Int64?, to: Int64?, capture: Int64?, sensor: String?) -> Bool {
+        if let v = from, s.row.ts < v { return false }
+        if let v = to, s.row.ts >= v { return false }
+        if let v = capture, s.captureID != v { return false }
+        if let v = sensor, s.sensor != v { return false }
+        return true
+    }
+
+    /// Largest (or newest) first, as the store orders flows.
+    static func sorted(_ rows: [StoredFlow], by sort: FlowSort) -> [StoredFlow] {
+        func key(_ r: FlowRow) -> Int64 {
+            switch sort {
+            case .bytes: Int64(clamping: r.totalBytes)
+            case .packets: Int64(clamping: r.totalPackets)
+            case .time: r.ts
+            }
+        }
+        return rows.sorted { key($0.row) > key($1.row) }
+    }
+
+    /// Stored talkers plus the flows in progress (both ends of each, as the store
+    /// counts them), ranked by bytes again and cut to `limit`.
+    static func talkers(_ stored: Talkers, open: [StoredFlow], limit: Int) -> Talkers {
+        guard !open.isEmpty else { return stored }
+        struct PairKey: Hashable { let address: IPAddress; let port: UInt16; let proto: String }
+        var pairs: [PairKey: Talkers.Pair] = [:]
+        var hosts: [IPAddress: Talkers.Host] = [:]
+        for p in stored.pairs { pairs[PairKey(address: p.address, port: p.port, proto: p.proto)] = p }
+        for h in stored.hosts { hosts[h.address] = h }
+        for f in open {
+            let r = f.row
+            for (a, port) in [(r.origH, r.origP), (r.respH, r.respP)] {
+                let k = PairKey(address: a, port: port, proto: r.proto)
+                var p = pairs[k] ?? Talkers.Pair(address: a, port: port, proto: r.proto)
+                p.packets &+= r.totalPackets; p.bytes &+= r.totalBytes; p.flows &+= 1
+                pairs[k] = p
+                var h = hosts[a] ?? Talkers.Host(address: a)
+                h.packets &+= r.totalPackets; h.bytes &+= r.totalBytes; h.flows &+= 1
+                hosts[a] = h
+            }
+        }
+        var t = Talkers()
+        t.pairs = Array(pairs.values.sorted { ($0.bytes, $1.address.description, $1.port) > ($1.bytes, $0.address.description, $0.port) }.prefix(limit))
+        t.hosts = Array(hosts.values.sorted { ($0.bytes, $1.address.description) > ($1.bytes, $0.address.description) }.prefix(limit))
+        return t
+    }
+}
