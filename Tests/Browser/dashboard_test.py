@@ -284,6 +284,128 @@ def test_live(d, base, shots):
     d.save_screenshot(os.path.join(shots, "dashboard-live.png"))
 
 
+def summary_cell(d, kind, name):
+    """Packets of one row of the protocol summary table, or None."""
+    return d.execute_script("""
+        for (const tr of document.querySelectorAll('#summary tbody tr')) {
+          const c = Array.from(tr.cells).map(td => td.textContent);
+          if (c[0] === arguments[0] && c[1] === arguments[1]) return Number(c[2]); }
+        return null;""", kind, name)
+
+
+def talker_packets(d, address, port):
+    return d.execute_script("""
+        for (const tr of document.querySelectorAll('#talkers tbody tr')) {
+          const c = Array.from(tr.cells).map(td => td.textContent);
+          if (c[0] === arguments[0] && c[1] === String(arguments[1])) return Number(c[3]); }
+        return null;""", address, port)
+
+
+def open_flow_row(d, sport):
+    return d.execute_script("""
+        for (const tr of document.querySelectorAll('#flows tbody tr')) {
+          const c = Array.from(tr.cells).map(td => td.textContent);
+          if (c[2] === String(arguments[0])) return c; }
+        return null;""", sport)
+
+
+def send_steady(port, sport, rate, seconds):
+    """A bounded generator: `rate` UDP packets/s from 127.0.0.1:sport for `seconds`,
+    paced on an absolute schedule so that every second gets the same count. Returns
+    the number sent and the time of the last packet."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", sport))
+    start = time.time(); sent = 0; total = int(rate * seconds)
+    while sent < total:
+        due = min(total, int((time.time() - start) * rate))
+        while sent < due:
+            s.sendto(b"sniff-steady" * 4, ("127.0.0.1", port)); sent += 1
+        time.sleep(0.005)
+    s.close()
+    return sent, time.time()
+
+
+def test_live_panels(d, base, shots):
+    """Item 1 and 4: every panel follows a live capture within 2 s; the header's and the
+    chart's per-second rates equal /api/timeseries."""
+    d.get(base + "/")
+    wait_loaded(d)
+    WebDriverWait(d, 20).until(lambda d: "live" in d.find_element(By.ID, "conn").text)
+    time.sleep(2.5)
+    base_udp = sum(e["packets"] for e in api(base, "/api/protocol_summary")["transports"] if e["name"] == "UDP")
+    check("live panels: summary shows what is stored before the burst", wait_for(d, lambda: (summary_cell(d, "transport", "UDP") or 0) == base_udp, 5),
+          (summary_cell(d, "transport", "UDP"), base_udp))
+    import threading
+    result = {}
+    sport = 39877
+    t = threading.Thread(target=lambda: result.update(zip(("sent", "end"), send_steady(39998, sport, 1000, 6))))
+    t.start()
+    time.sleep(3.5)
+    hdr = d.execute_script("const p = document.getElementById('h-pps'), b = document.getElementById('h-bps');"
+                           "return [p.dataset.ts, p.dataset.value, b.dataset.value, p.textContent, b.textContent];")
+    row = open_flow_row(d, sport)
+    check("live panels: a flow in progress is in Flows while it runs", row is not None and "in progress" in row[7], row)
+    check("live panels: its endpoint is in Top talkers while it runs", (talker_packets(d, "127.0.0.1", sport) or 0) > 1000,
+          talker_packets(d, "127.0.0.1", sport))
+    check("live panels: the summary grows while the capture runs", (summary_cell(d, "transport", "UDP") or 0) > base_udp + 1000,
+          summary_cell(d, "transport", "UDP"))
+    t.join()
+    n, end = result["sent"], result["end"]
+    want = base_udp + n
+    ok = wait_for(d, lambda: summary_cell(d, "transport", "UDP") == want and talker_packets(d, "127.0.0.1", sport) == n, 10)
+    lag = time.time() - end
+    check(f"live panels: summary and talkers count all {n} packets {lag:.2f} s after the last (at most 2 s)", ok and lag <= 2.0,
+          (summary_cell(d, "transport", "UDP"), want, talker_packets(d, "127.0.0.1", sport), n))
+    hosts = d.execute_script("return Array.from(document.querySelectorAll('#hosts tbody tr')).map(tr => tr.cells[0].textContent)")
+    check("live panels: hosts list the capture's host", "127.0.0.1" in hosts, hosts)
+    d.save_screenshot(os.path.join(shots, "dashboard-live-panels.png"))
+
+    # Rates: the chart's table and the header against /api/timeseries, second by second.
+    time.sleep(1.5)
+    d.find_element(By.CSS_SELECTOR, "#chart-table-wrap summary").click()
+    lo, hi = int(end) - 5, int(end) - 1
+    ts = api(base, f"/api/timeseries?step=1s&by=transport&from={lo}&to={hi + 1}")["points"]
+    api_pps = {}
+    api_bits = {}
+    for p in ts:
+        api_pps[int(p["ts"])] = api_pps.get(int(p["ts"]), 0) + p["packets"]
+        api_bits[int(p["ts"])] = api_bits.get(int(p["ts"]), 0) + p["bytes"] * 8
+    def table():
+        return d.execute_script("""
+            const o = {}; for (const tr of document.querySelectorAll('#chart-table tbody tr'))
+              o[tr.dataset.ts] = Number(tr.lastChild.dataset.value); return o;""")
+    got = table()
+    seconds = list(range(lo, hi + 1))
+    check("rates: the chart's packets/s equal /api/timeseries for each whole second",
+          all(got.get(str(s)) == api_pps.get(s) for s in seconds), [(s, got.get(str(s)), api_pps.get(s)) for s in seconds])
+    inner = [api_pps.get(s, 0) for s in seconds]
+    check("rates: a steady 1000 packets/s reads steady (no saw-tooth)", min(inner) >= 970 and max(inner) <= 1030, inner)
+    Select(d.find_element(By.ID, "chart-metric")).select_by_value("bits")
+    time.sleep(0.3)
+    got = table()
+    check("rates: bits/s equal 8 × the API's bytes", all(got.get(str(s)) == api_bits.get(s) for s in seconds),
+          [(s, got.get(str(s)), api_bits.get(s)) for s in seconds])
+    head = d.find_element(By.CSS_SELECTOR, "#chart-table thead").text
+    check("rates: units in the table and the axis", "bit/s" in head and "bit/s" in d.find_element(By.ID, "chart-axis").text, head)
+    ticks = json.loads(d.find_element(By.ID, "chart").get_attribute("data-ticks") or "[]")
+    import math
+    def round_ticks(t):
+        # Evenly spaced from 0 by 1, 2 or 5 times a power of ten.
+        if len(t) < 2 or t[0] != 0: return False
+        step = t[1] - t[0]
+        m = step / 10 ** math.floor(math.log10(step))
+        return any(abs(m - k) < 1e-9 for k in (1, 2, 5)) and all(abs(b - a - step) < 1e-9 * step for a, b in zip(t, t[1:]))
+    check("chart: round y ticks", round_ticks(ticks), ticks)
+    Select(d.find_element(By.ID, "chart-metric")).select_by_value("packets")
+    # The header during the burst: the second it showed, against the API.
+    hts = int(hdr[0])
+    one = api(base, f"/api/timeseries?step=1s&by=transport&from={hts}&to={hts + 1}")["points"]
+    check("rates: header packets/s and bits/s during the burst equal the API's for their second, with units",
+          int(hdr[1]) == sum(p["packets"] for p in one) > 900 and int(hdr[2]) == 8 * sum(p["bytes"] for p in one)
+          and hdr[3].endswith("pkt/s") and hdr[4].endswith("bit/s"), (hdr, one))
+    d.find_element(By.CSS_SELECTOR, "#chart-table-wrap summary").click()
+
+
 def buttons(d):
     """Enabled state of Pause, Resume, Stop (True = enabled)."""
     return tuple(d.find_element(By.ID, i).is_enabled() for i in ("c-pause", "c-resume", "c-stop"))
@@ -295,7 +417,7 @@ def header_state(d):
 
 def wait_for(d, predicate, timeout=8):
     try:
-        WebDriverWait(d, timeout).until(lambda d: predicate())
+        WebDriverWait(d, timeout, poll_frequency=0.1).until(lambda d: predicate())
         return True
     except TimeoutException:
         return False
@@ -439,6 +561,7 @@ def main():
                                    "--listen", f"127.0.0.1:{port}", "udp", "port", "39998"], os.path.join(work, "live.log")))
             check("sniff -i lo --serve starts", wait_http(base + "/api/stats"))
             test_live(d, base, shots)
+            test_live_panels(d, base, shots)
             test_live_controls(d, base, shots)
             servers.pop().stop()
         else:

@@ -3,7 +3,7 @@
 // Every string that comes from a packet is set with textContent, never innerHTML.
 
 import { getJSON, post, withToken, LiveSocket } from "/ui/api.js";
-import { drawStacked, drawBars, human } from "/ui/chart.js";
+import { drawStacked, drawBars, human, rate } from "/ui/chart.js";
 
 const $ = (id) => document.getElementById(id);
 const MAX_ROWS = 10000;
@@ -97,12 +97,31 @@ function td(text, cls) {
   if (cls) c.className = cls;
   return c;
 }
-function fmtTime(ts) {
-  if (ts === undefined || ts === null) return "";
-  const d = new Date(ts * 1000);
-  const us = String(Math.round((ts % 1) * 1e6)).padStart(6, "0");
-  return d.toISOString().slice(0, 19).replace("T", " ") + "." + us;
+// Times show in UTC or in the browser's time zone, as the header's "Times" choice says
+// (kept in localStorage); every place that shows a time names the zone.
+state.tz = localStorage.getItem("sniff-tz") === "local" ? "local" : "utc";
+function tzName() {
+  if (state.tz === "utc") return "UTC";
+  const off = -new Date().getTimezoneOffset();
+  const a = Math.abs(off);
+  return "local, UTC" + (off < 0 ? "−" : "+") + String(Math.floor(a / 60)).padStart(2, "0") + ":" + String(a % 60).padStart(2, "0");
 }
+const pad = (n, w = 2) => String(n).padStart(w, "0");
+// "2026-12-05 00:14:25.123456" in the chosen zone (24-hour clock, microseconds).
+function fmtTime(ts) {
+  if (ts === undefined || ts === null || ts === "") return "";
+  ts = Number(ts);
+  const whole = Math.floor(ts);
+  const d = new Date(whole * 1000);
+  const us = pad(Math.min(999999, Math.round((ts - whole) * 1e6)), 6);
+  const u = state.tz === "utc";
+  const date = (u ? d.getUTCFullYear() : d.getFullYear()) + "-" + pad((u ? d.getUTCMonth() : d.getMonth()) + 1) + "-" +
+    pad(u ? d.getUTCDate() : d.getDate());
+  const time = pad(u ? d.getUTCHours() : d.getHours()) + ":" + pad(u ? d.getUTCMinutes() : d.getMinutes()) + ":" +
+    pad(u ? d.getUTCSeconds() : d.getSeconds());
+  return date + " " + time + "." + us;
+}
+function chartTime(t) { return fmtTime(t).slice(11, 19); }
 // Packets carry `info` (the server renders Wireshark's Info column); flows the names.
 function info(p) { return p.info || p.dns_query || p.tls_sni || p.http_host || ""; }
 
@@ -245,15 +264,28 @@ async function loadTalkers() {
   }));
 }
 
+// Stored flows and, beside a capture, the flows still in progress (open_rows), ranked
+// together by the chosen key; a flow in progress says so in its State cell.
+const FLOW_KEYS = {
+  bytes: (r) => (r.orig_l2_bytes || 0) + (r.resp_l2_bytes || 0),
+  packets: (r) => (r.orig_pkts || 0) + (r.resp_pkts || 0),
+  time: (r) => r.ts,
+};
 async function loadFlows() {
-  const f = await getJSON("/api/flows", { ...state.filter, sort: $("flows-sort").value, limit: 200 });
-  document.querySelector("#flows tbody").replaceChildren(...f.rows.map((r) => {
+  const sort = $("flows-sort").value;
+  const f = await getJSON("/api/flows", { ...state.filter, sort, limit: 200 });
+  const open = (f.open_rows || []).map((r) => ({ ...r, open: true }));
+  const key = FLOW_KEYS[sort] || FLOW_KEYS.time;
+  const rows = f.rows.concat(open).sort((a, b) => key(b) - key(a)).slice(0, 200);
+  document.querySelector("#flows tbody").replaceChildren(...rows.map((r) => {
     const tr = document.createElement("tr");
+    if (r.open) tr.className = "open";
     tr.append(td(fmtTime(r.ts)), td(r["id.orig_h"]), td(r["id.orig_p"]), td(r["id.resp_h"]), td(r["id.resp_p"]), td(r.proto),
-      td(r.app), td(r.conn_state), td(human(r.orig_l2_bytes), "num"), td(human(r.resp_l2_bytes), "num"),
-      td(r.duration !== undefined ? Number(r.duration).toFixed(3) + " s" : "", "num"), td(info(r)));
+      td(r.app), td(r.open ? r.conn_state + " · in progress" : r.conn_state), td(human(r.orig_l2_bytes), "num"),
+      td(human(r.resp_l2_bytes), "num"), td(r.duration !== undefined ? Number(r.duration).toFixed(3) + " s" : "", "num"), td(info(r)));
     return tr;
   }));
+  $("flows-count").textContent = f.rows.length + " stored" + (f.open_rows ? ", " + open.length + " in progress" : "");
 }
 $("flows-sort").addEventListener("change", () => loadFlows().catch(showError));
 
@@ -274,11 +306,17 @@ async function loadAlerts() {
 
 // ---------- chart ----------
 
+// metric "packets" (packets/s) or "bits" (bits/s, from the counters' bytes).
+const UNIT = { packets: "pkt/s", bits: "bit/s" };
+function valueOf(counter, metric) {
+  if (!counter) return 0;
+  return metric === "bits" ? (counter.bytes || 0) * 8 : counter.packets || 0;
+}
 function seriesFromStats(stats, by, metric) {
   const times = stats.map((s) => s.ts);
   const keys = [...new Set(stats.flatMap((s) => Object.keys(s[by] || {})))].sort();
   const values = {};
-  for (const k of keys) values[k] = stats.map((s) => ((s[by] || {})[k] || {})[metric] || 0);
+  for (const k of keys) values[k] = stats.map((s) => valueOf((s[by] || {})[k], metric));
   return { times, keys, values };
 }
 
@@ -288,7 +326,7 @@ function isoOf(t) { return new Date(t * 1000).toISOString(); }
 
 // What the chart shows, as text beside it and as data attributes: its first and last
 // bucket (epoch seconds), the bucket size and the axis labels.
-function describeChart(times, step, mode, labels) {
+function describeChart(times, step, mode, labels, series, metric) {
   const c = $("chart");
   const n = times.length;
   c.dataset.mode = mode;
@@ -296,14 +334,41 @@ function describeChart(times, step, mode, labels) {
   c.dataset.from = n ? String(times[0]) : "";
   c.dataset.to = n ? String(times[n - 1]) : "";
   c.dataset.labels = JSON.stringify(labels || []);
-  const when = (t) => new Date(t * 1000).toISOString().slice(0, 19).replace("T", " ");
+  const when = (t) => fmtTime(t).slice(0, 19);
   const size = step >= 3600 ? step / 3600 + " h" : step >= 60 ? step / 60 + " min" : step + " s";
   const text = n === 0 ? "No traffic in this range."
-    : `${when(times[0])} to ${when(times[n - 1])} UTC, ${size} buckets, ` +
+    : `${when(times[0])} to ${when(times[n - 1])} ${tzName()}, ${size} buckets of ${UNIT[metric]}, ` +
       (mode === "live" ? "last 5 minutes (wall clock)." : "capture time.");
   $("chart-axis").textContent = text;
-  c.setAttribute("aria-label", "Traffic chart: " + text);
+  c.setAttribute("aria-label", "Traffic chart: " + text + " The data is in the table below the chart.");
+  state.chartData = { series, step, metric };
+  if ($("chart-table-wrap").open) renderChartTable();
 }
+
+// The chart's text alternative: its data as a table (time, one column per series,
+// total), drawn when the disclosure is open.
+function renderChartTable() {
+  const d = state.chartData;
+  if (!d || !d.series) return;
+  const { times, keys, values } = d.series;
+  const unit = UNIT[d.metric];
+  const head = document.createElement("tr");
+  const th = (t, cls) => { const e = document.createElement("th"); e.textContent = t; e.scope = "col"; if (cls) e.className = cls; return e; };
+  head.append(th("Time (" + tzName() + ")"), ...keys.map((k) => th(k + " (" + unit + ")", "num")), th("Total (" + unit + ")", "num"));
+  const rows = times.map((t, i) => {
+    const tr = document.createElement("tr");
+    tr.dataset.ts = String(t);
+    let total = 0;
+    const cells = keys.map((k) => { total += values[k][i]; return td(fmtRate(values[k][i]), "num"); });
+    tr.append(td(fmtTime(t).slice(0, 19)), ...cells, td(fmtRate(total), "num"));
+    tr.lastChild.dataset.value = String(total);
+    return tr;
+  });
+  $("chart-table").querySelector("thead").replaceChildren(head);
+  $("chart-table").querySelector("tbody").replaceChildren(...rows.reverse());
+}
+function fmtRate(v) { return Number.isInteger(v) ? String(v) : v.toFixed(2); }
+$("chart-table-wrap").addEventListener("toggle", renderChartTable);
 
 // The span of the stored packets when no capture runs here: every capture's first and
 // last packet.
@@ -320,7 +385,7 @@ async function drawChart() {
   const by = $("chart-by").value, metric = $("chart-metric").value;
   if ($("chart-range").value === "live" && state.live) {
     const series = seriesFromStats(state.liveStats, by, metric);
-    describeChart(series.times, 1, "live", drawStacked($("chart"), series, $("chart-legend")));
+    describeChart(series.times, 1, "live", drawStacked($("chart"), series, $("chart-legend"), UNIT[metric], chartTime), series, metric);
     return;
   }
   // Capture time: the filter's range, else the packets' own first-to-last span, in
@@ -351,9 +416,10 @@ async function drawChart() {
   for (const k of keys) values[k] = new Array(times.length).fill(0);
   for (const p of t.points) {
     const i = index.get(p.ts);
-    if (i !== undefined) values[p.key][i] += p[metric] / div;
+    if (i !== undefined) values[p.key][i] += valueOf(p, metric) / div;
   }
-  describeChart(times, div, "capture", drawStacked($("chart"), { times, keys, values }, $("chart-legend")));
+  const series = { times, keys, values };
+  describeChart(times, div, "capture", drawStacked($("chart"), series, $("chart-legend"), UNIT[metric], chartTime), series, metric);
 }
 for (const id of ["chart-by", "chart-metric", "chart-range"]) $(id).addEventListener("change", () => drawChart().catch(showError));
 window.addEventListener("resize", () => { drawChart().catch(() => {}); renderPackets(); });
@@ -388,6 +454,44 @@ async function loadStats() {
   updateControls();
 }
 
+// The header's rates are the last complete second's counts (capture time on an
+// interface), the numbers /api/timeseries gives for that second.
+function showRates(m) {
+  const pps = $("h-pps"), bps = $("h-bps");
+  pps.textContent = m.packets.toLocaleString("en-US") + " pkt/s";
+  bps.textContent = rate(m.bytes * 8, "bit/s");
+  pps.title = "second " + fmtTime(m.ts).slice(0, 19) + " " + tzName();
+  bps.title = (m.bytes * 8).toLocaleString("en-US") + " bit/s";
+  for (const e of [pps, bps]) { e.dataset.ts = String(m.ts); }
+  pps.dataset.value = String(m.packets); bps.dataset.value = String(m.bytes * 8);
+}
+
+// Beside a capture (live, or a file still being read) the summary, talkers, hosts and
+// flows are fetched again every second, so that they stay within about two seconds of
+// the capture (the store takes partial batches every 0.5 s). Once the capture ends,
+// two last rounds take what was stored at the end.
+let refreshing = false, finalRounds = 2;
+async function refreshPanels() {
+  if (refreshing || document.hidden) return;
+  refreshing = true;
+  try {
+    await Promise.all([loadSummary(), loadTalkers(), loadFlows()]);
+    document.body.dataset.refreshed = String(Date.now());
+  } catch (e) {
+    showError(e);
+  } finally {
+    refreshing = false;
+  }
+}
+setInterval(() => {
+  if (!state.live) return;
+  const running = ["running", "paused", "stopping"].includes(state.capture);
+  if (running) finalRounds = 2;
+  else if (finalRounds > 0) finalRounds--;
+  else return;
+  refreshPanels();
+}, 1000);
+
 function onLive(m) {
   if (m.type === "hello") {
     state.live = m.live;
@@ -397,8 +501,7 @@ function onLive(m) {
   } else if (m.type === "stats") {
     state.liveStats.push(m);
     if (state.liveStats.length > 300) state.liveStats.shift();
-    $("h-pps").textContent = human(m.packets);
-    $("h-bps").textContent = human(m.bytes);
+    showRates(m);
     $("h-drops").textContent = String(m.drops.kernel + m.drops.interface + m.drops.sniff);
     $("h-flows").textContent = String(m.active_flows);
     showState(m.state);
