@@ -38,6 +38,30 @@ struct FlowsCLITests {
         #expect(flows.contains { $0["quic_version"] as? String == "1" })
     }
 
+    /// The handshake facts of tls.pcap's TLS 1.2 connection and quic.pcap's QUIC v2 one,
+    /// under ssl.log's names; values are tshark's (Tests/Fixtures/*.tls.tsv).
+    @Test func handshakeFields() throws {
+        let tls = try CLI.run(["-r", CLI.fixtures.appendingPathComponent("tls.pcap").path, "--flows"])
+        #expect(tls.status == 0, "\(tls.stderr)")
+        let t = try FlowsCLITests.objects(tls.stdout).first { $0["server_name"] as? String == "tls12.sniff.test" }
+        #expect(t?["version"] as? String == "TLSv12")
+        #expect(t?["cipher"] as? String == "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384")
+        #expect(t?["next_protocol"] as? String == "http/1.1")
+        #expect(t?["client_alpn"] as? [String] == ["http/1.1"])
+        #expect(t?["ja3"] as? String == "22558766122974704364c9c75c5cce0a")
+        #expect(t?["ja3s"] as? String == "e195432758194ce2d482396b82e0d48e")
+        #expect((t?["ja4"] as? String)?.hasPrefix("t12d2808h1_") == true)
+        let quic = try CLI.run(["-r", CLI.fixtures.appendingPathComponent("quic.pcap").path, "--flows"])
+        let q = try FlowsCLITests.objects(quic.stdout).first { $0["server_name"] as? String == "quic2.sniff.test" }
+        #expect(q?["quic_version"] as? String == "2")
+        #expect(q?["version"] as? String == "TLSv13")
+        #expect(q?["client_versions"] as? [String] == ["TLSv13"])
+        #expect(q?["client_alpn"] as? [String] == ["h3"])
+        #expect(q?["ja3"] as? String == "121f6e4f22ee3205214b0676ed64b9e2")
+        #expect(q?["ja3s"] as? String == "15af977ce25de452b96affa2addb1036")
+        #expect((q?["ja4"] as? String)?.hasPrefix("q13d0307h3_") == true)
+    }
+
     @Test func filesAndConnLog() throws {
         let dir = try CLI.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }

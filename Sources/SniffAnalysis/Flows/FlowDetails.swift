@@ -5,9 +5,22 @@ import SniffDecode
 public struct FlowDetails: Sendable, Equatable {
     /// The first DNS question name seen in the flow.
     public var dnsQuery: String?
-    /// TLS ClientHello server name and offered version.
+    /// The server name of the ClientHello (over TCP, or in QUIC's decrypted Initials) and
+    /// the highest version it offers.
     public var tlsSNI: String?
     public var tlsVersion: UInt16 = 0
+    /// The client's supported_versions list (GREASE left out) and ALPN names, in its order.
+    public var tlsOfferedVersions: [UInt16] = []
+    public var tlsALPNOffered: [String] = []
+    /// From the ServerHello: the version and cipher suite chosen (0 before one was seen),
+    /// and the ALPN protocol chosen when the server sends it in the clear (TLS 1.2).
+    public var tlsChosenVersion: UInt16 = 0
+    public var tlsCipher: UInt16 = 0
+    public var tlsALPNChosen: String?
+    /// Fingerprints of the hellos (made only when a hello was read to its end).
+    public var ja3: String?
+    public var ja3s: String?
+    public var ja4: String?
     /// The first HTTP request: method, Host header and path.
     public var httpMethod: HTTPMethod?
     public var httpHost: String?

@@ -85,6 +85,7 @@ public struct FlowNDJSONWriter: Sendable {
         string(",\"dns_query\":\"", d.dnsQuery, &s)
         string(",\"tls_sni\":\"", d.tlsSNI, &s)
         if d.tlsVersion != 0 { string(",\"tls_version\":\"", TLS.versionName(d.tlsVersion), &s) }
+        writeHandshake(d, into: &s)
         string(",\"http_host\":\"", d.httpHost, &s)
         if let m = d.httpMethod {
             s.append(",\"http_method\":\"" as StaticString)
@@ -112,6 +113,33 @@ public struct FlowNDJSONWriter: Sendable {
             s.append(UInt8(ascii: "\""))
         }
         s.append("}\n" as StaticString)
+    }
+
+    /// The TLS handshake facts under ssl.log's names (server_name, version, cipher,
+    /// next_protocol, ja3, ja3s, ja4) and Sniff's for what ssl.log lacks (client_versions,
+    /// client_alpn). Written only for flows whose hellos were seen.
+    private func writeHandshake(_ d: FlowDetails, into s: inout ByteSink) {
+        string(",\"server_name\":\"", d.tlsSNI, &s)
+        if d.tlsChosenVersion != 0 {
+            string(",\"version\":\"", TLS.logVersionName(d.tlsChosenVersion), &s)
+            string(",\"cipher\":\"", TLS.cipherSuiteName(d.tlsCipher), &s)
+        }
+        string(",\"next_protocol\":\"", d.tlsALPNChosen, &s)
+        if !d.tlsOfferedVersions.isEmpty {
+            s.append(",\"client_versions\":[" as StaticString)
+            for (i, v) in d.tlsOfferedVersions.enumerated() {
+                string(i == 0 ? "\"" : ",\"", TLS.logVersionName(v), &s)
+            }
+            s.append(UInt8(ascii: "]"))
+        }
+        if !d.tlsALPNOffered.isEmpty {
+            s.append(",\"client_alpn\":[" as StaticString)
+            for (i, name) in d.tlsALPNOffered.enumerated() { string(i == 0 ? "\"" : ",\"", name, &s) }
+            s.append(UInt8(ascii: "]"))
+        }
+        string(",\"ja3\":\"", d.ja3, &s)
+        string(",\"ja3s\":\"", d.ja3s, &s)
+        string(",\"ja4\":\"", d.ja4, &s)
     }
 
     private func string(_ prefix: StaticString, _ value: String?, _ s: inout ByteSink) {

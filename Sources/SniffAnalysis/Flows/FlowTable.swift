@@ -58,8 +58,7 @@ public final class FlowTable: PacketConsumer {
         /// packet until then.
         var nextDue: Int64 = .min
         var stats = FlowTableStats()
-        /// Reused for names rendered during payload inspection.
-        var scratch = ByteSink(capacity: 256)
+        var inspection = InspectionState()
         var useWallClock = false
     }
     private let st: UnsafeMutablePointer<Store>
@@ -218,7 +217,8 @@ public final class FlowTable: PacketConsumer {
         if Int(f.pointee.inspected) < config.inspectPackets && (p.payloadCaptured > 0 || p.hasDNS) {
             f.pointee.inspected &+= 1
             let appBefore = f.pointee.app
-            updated = PayloadInspector.inspect(&f.pointee, isOrig: isOrig, p, frame: frame, scratch: &st.pointee.scratch)
+            updated = PayloadInspector.inspect(&f.pointee, index: index, isOrig: isOrig, p, frame: frame,
+                                               state: &st.pointee.inspection)
             let before = UInt64(f.pointee.orig.packets) &+ UInt64(f.pointee.resp.packets) &- 1
             if f.pointee.app != appBefore && before > 0 {
                 let bytes = f.pointee.orig.wireBytes &+ f.pointee.resp.wireBytes &- UInt64(p.wireLength)
@@ -396,6 +396,7 @@ public final class FlowTable: PacketConsumer {
         observer?.flowEnded(f.pointee, reason: reason)
         // The entry stays initialised, marked dead, holding no reference.
         f.pointee.detailsBox = nil
+        if !st.pointee.inspection.quic.isEmpty { st.pointee.inspection.quic[index] = nil }
         f.pointee.timeoutClass = FlowTable.deadClass
         st.pointee.freeList.append(index)
     }

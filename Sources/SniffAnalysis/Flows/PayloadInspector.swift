@@ -1,18 +1,30 @@
 import SniffCore
 import SniffDecode
 
+/// What inspection keeps between packets, owned by one flow table.
+struct InspectionState {
+    /// Reused for names rendered during payload inspection.
+    var scratch = ByteSink(capacity: 256)
+    /// The QUIC handshakes being read, by flow index; an entry leaves when both hellos
+    /// were read, the datagram budget is spent, or the flow ends.
+    var quic: [Int32: QUICHandshake] = [:]
+    /// Handshakes read at once at most: each may hold a few KB of CRYPTO data, and a
+    /// flood of Initials must not grow memory without bound (later flows go without SNI).
+    static let maximumQUICHandshakes = 1024
+}
+
 /// Looks at the first payload-carrying packets of a flow for TLS, HTTP, SSH, DNS and
 /// QUIC. Reads the borrowed frame; copies a string only when it is new to the flow.
 enum PayloadInspector {
     /// Inspects one packet; returns true when the flow learned something.
-    static func inspect(_ flow: inout Flow, isOrig: Bool, _ p: DecodedPacket, frame: UnsafeRawBufferPointer,
-                        scratch: inout ByteSink) -> Bool {
+    static func inspect(_ flow: inout Flow, index: Int32, isOrig: Bool, _ p: DecodedPacket,
+                        frame: UnsafeRawBufferPointer, state: inout InspectionState) -> Bool {
         let c = ByteCursor(frame)
         let offset = p.payloadOffset
         let length = p.payloadCaptured
         if p.hasDNS && p.dns.hasQuestion {
             return sawDNS(&flow, c, messageOffset: p.dns.messageOffset, messageLength: p.dns.messageLength,
-                          questionOffset: p.dns.questionOffset, scratch: &scratch)
+                          questionOffset: p.dns.questionOffset, scratch: &state.scratch)
         }
         guard length > 0, offset > 0 else { return false }
         if flow.isTCP {
@@ -20,12 +32,14 @@ enum PayloadInspector {
                 let before = flow.details
                 let wasPayload = flow.appSource == .payload
                 flow.setPayloadApp(.tls)
-                flow.updateDetails { d in
-                    if d.tlsSNI == nil, hello.hasSNI, let b = c.slice(at: hello.sniOffset, count: hello.sniLength) {
-                        d.tlsSNI = String(decoding: b, as: UTF8.self)
-                    }
-                    if d.tlsVersion == 0 { d.tlsVersion = hello.version }
-                }
+                sawClientHello(&flow, c, hello, transport: .tcp)
+                return before != flow.details || !wasPayload
+            }
+            if let hello = TLS.parseServerHello(c, at: offset, length: length) {
+                let before = flow.details
+                let wasPayload = flow.appSource == .payload
+                flow.setPayloadApp(.tls)
+                sawServerHello(&flow, c, hello)
                 return before != flow.details || !wasPayload
             }
             if let req = HTTP.parseRequest(c, at: offset, length: length) {
@@ -67,16 +81,79 @@ enum PayloadInspector {
                         if d.quicVersion == nil { d.quicVersion = h.version; changed = true }
                     }
                 }
+                if h.isInitial && (h.version == QUIC.version1 || h.version == QUIC.version2) {
+                    let before = flow.details
+                    sawQUICInitial(&flow, index: index, isOrig: isOrig, c, at: offset, length: length, state: &state)
+                    changed = changed || before != flow.details
+                }
                 return changed
             }
             // DNS on a port the decoder did not try (any UDP port), strictly checked.
             if length >= DNS.headerLength + 5, let b = c.slice(at: offset, count: length),
                case .success(let d) = DNS.parse(ByteCursor(b), strict: true), d.hasQuestion {
                 return sawDNS(&flow, c, messageOffset: offset, messageLength: length, questionOffset: d.questionOffset,
-                              scratch: &scratch)
+                              scratch: &state.scratch)
             }
         }
         return false
+    }
+
+    /// Records what a complete or partial ClientHello says, once per flow: SNI, offered
+    /// versions and ALPN, and the fingerprints when the hello was read to its end.
+    static func sawClientHello(_ flow: inout Flow, _ c: ByteCursor, _ hello: TLSClientHello,
+                               transport: TLSFingerprint.Transport) {
+        guard flow.details.ja3 == nil else { return }
+        flow.updateDetails { d in
+            if d.tlsSNI == nil, hello.hasSNI, let b = c.slice(at: hello.sniOffset, count: hello.sniLength) {
+                d.tlsSNI = String(decoding: b, as: UTF8.self)
+            }
+            if d.tlsVersion == 0 { d.tlsVersion = hello.version }
+            if d.tlsOfferedVersions.isEmpty { d.tlsOfferedVersions = TLSFingerprint.offeredVersions(c, hello) }
+            if d.tlsALPNOffered.isEmpty { d.tlsALPNOffered = TLSFingerprint.alpnNames(c, hello) }
+            d.ja3 = TLSFingerprint.ja3(c, hello)
+            d.ja4 = TLSFingerprint.ja4(c, hello, transport: transport)?.hash
+        }
+    }
+
+    /// Records the ServerHello's choices and JA3S, once per flow.
+    static func sawServerHello(_ flow: inout Flow, _ c: ByteCursor, _ hello: TLSServerHello) {
+        guard flow.details.tlsChosenVersion == 0 else { return }
+        flow.updateDetails { d in
+            d.tlsChosenVersion = hello.version
+            d.tlsCipher = hello.cipherSuite
+            d.tlsALPNChosen = TLSFingerprint.alpnChosen(c, hello)
+            d.ja3s = TLSFingerprint.ja3s(c, hello)
+        }
+    }
+
+    /// Feeds a v1/v2 Initial to the flow's handshake reader while the flow still lacks a
+    /// hello (the decryption costs a few microseconds, so only Initials of flows not yet
+    /// identified pay it), and records the hellos it completes.
+    static func sawQUICInitial(_ flow: inout Flow, index: Int32, isOrig: Bool, _ c: ByteCursor, at offset: Int,
+                               length: Int, state: inout InspectionState) {
+        let d = flow.details
+        guard d.ja3 == nil || d.tlsChosenVersion == 0 else { return }
+        var hs: QUICHandshake
+        if let existing = state.quic.removeValue(forKey: index) {
+            hs = existing
+        } else {
+            // Only a client's first Initial starts a handshake: its DCID makes the keys.
+            guard isOrig, d.ja3 == nil, state.quic.count < InspectionState.maximumQUICHandshakes else { return }
+            hs = QUICHandshake()
+        }
+        switch hs.add(c, at: offset, length: length, fromClient: isOrig) {
+        case .clientHello:
+            if let (hello, bytes) = hs.clientHello {
+                bytes.withUnsafeBytes { sawClientHello(&flow, ByteCursor($0), hello, transport: .quic) }
+            }
+        case .serverHello:
+            if let (hello, bytes) = hs.serverHello {
+                bytes.withUnsafeBytes { sawServerHello(&flow, ByteCursor($0), hello) }
+            }
+        case .none:
+            break
+        }
+        if !hs.isDone { state.quic[index] = hs }
     }
 
     /// The name is rendered into the table's reusable `scratch` buffer: a short name

@@ -31,6 +31,9 @@ public struct TLSClientHello: Sendable, Equatable {
     public var signatureAlgorithmsLength = 0
     public var alpnOffset = -1
     public var alpnLength = 0
+    /// The supported_versions list (2 bytes each), offset -1 when absent.
+    public var supportedVersionsOffset = -1
+    public var supportedVersionsLength = 0
 
     public init() {}
 
@@ -269,6 +272,8 @@ public enum TLS {
         guard let listLength = c.getUInt8(at: start), start + 1 + Int(listLength) <= end else { return }
         var pos = start + 1
         let listEnd = pos + Int(listLength)
+        hello.supportedVersionsOffset = pos
+        hello.supportedVersionsLength = Int(listLength)
         var best: UInt16 = 0
         while pos + 2 <= listEnd {
             if let v = c.getUInt16(at: pos), !isGREASE(v), v > best { best = v }
