@@ -8,6 +8,8 @@ enum SQLDialect: Sendable { case sqlite, postgres }
 enum SQLValue: Sendable, Equatable {
     case int(Int64)
     case text(String)
+    /// SQLite's compact packet columns (addresses as 4 or 16 bytes); never sent to PostgreSQL.
+    case blob([UInt8])
 }
 
 /// Builds a WHERE clause with numbered placeholders (`?1` for SQLite, `$1` for
@@ -60,6 +62,35 @@ struct SQLBuilder {
         case .sqlite:
             // Addresses are stored in their canonical text form, so equality is exact.
             return full ? "\(column) = \(param(net.address.description))" : "sniff_in_network(\(column), \(param(net.description)))"
+        }
+    }
+
+    /// SQLite's packets keep an address as its 4 or 16 network-order bytes (`CompactPacket`),
+    /// so equality is exact and a CIDR is one byte range; the length test keeps IPv6
+    /// addresses that begin with the same bytes out of an IPv4 range.
+    mutating func compactAddress(_ column: String, _ net: IPNetwork) -> String {
+        let full = net.prefixLength == (net.address.isIPv6 ? 128 : 32)
+        if full { return "\(column) = \(param(.blob(CompactPacket.bytes(net.address))))" }
+        let (lo, hi) = CompactPacket.range(net)
+        return "(\(column) BETWEEN \(param(.blob(lo))) AND \(param(.blob(hi))) AND length(\(column)) = \(lo.count))"
+    }
+
+    /// The filters of packet queries on SQLite's compact table (schema 7): addresses as
+    /// bytes, transport and app as their codes. The key runs only narrow the rows a
+    /// query visits; this is the exact condition every returned row meets.
+    mutating func compactPacketFilter(_ f: TrafficFilter) {
+        if let n = f.ip { add("(\(compactAddress("src", n)) OR \(compactAddress("dst", n)))") }
+        if let n = f.src { add(compactAddress("src", n)) }
+        if let n = f.dst { add(compactAddress("dst", n)) }
+        if let p = f.port { let v = param(Int64(p)); add("(sport = \(v) OR dport = \(v))") }
+        if let p = f.sport { add("sport = \(param(Int64(p)))") }
+        if let p = f.dport { add("dport = \(param(Int64(p)))") }
+        if let t = f.transport { add(t == .none ? "transport IS NULL" : "transport = \(param(Int64(t.rawValue)))") }
+        if let a = f.app { add(a == .unknown ? "app IS NULL" : "app = \(param(Int64(a.rawValue)))") }
+        rangeFilter(f, ts: "ts")
+        if let q = f.text {
+            let host = contains("http_host", q), sni = contains("tls_sni", q), dq = contains("flows.dns_query", q)
+            add("(\(contains("dns_query", q)) OR flow_uid IN (SELECT uid FROM flows WHERE \(host) OR \(sni) OR \(dq)))")
         }
     }
 

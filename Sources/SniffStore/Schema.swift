@@ -9,6 +9,8 @@ enum Schema {
         Migration(version: 4, name: "packet bytes (--store-raw)"),
         Migration(version: 5, name: "flows per second"),
         Migration(version: 6, name: "packet app source and Info line"),
+        // SQLite only (PostgreSQL records it and changes nothing): see SQLiteSchema.
+        Migration(version: 7, name: "compact packets with per-segment key runs (SQLite)"),
     ]
     static var latestVersion: Int { migrations.last!.version }
 

@@ -398,6 +398,7 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
             switch v {
             case .int(let x): b.append(x)
             case .text(let s): b.append(s)
+            case .blob(let v): b.append(ByteBuffer(bytes: v))
             }
         }
         let q = PostgresQuery(unsafeSQL: sql, binds: b)

@@ -123,6 +123,7 @@ final class SQLiteStatement {
             switch v {
             case .int(let x): bind(Int32(k + 1), x)
             case .text(let s): bind(Int32(k + 1), s)
+            case .blob(let v): v.withUnsafeBytes { sqlite3_bind_blob(stmt, Int32(k + 1), $0.baseAddress, Int32(v.count), sniff_sqlite_transient()) }
             }
         }
     }
@@ -143,6 +144,9 @@ final class SQLiteStatement {
         sqlite3_reset(stmt)
         if rc != SQLITE_DONE && rc != SQLITE_ROW { throw connection.error("step", rc: rc) }
     }
+
+    /// Resets for another run with the same bindings.
+    @inline(__always) func rewind() { sqlite3_reset(stmt) }
 
     func reset() {
         sqlite3_reset(stmt)

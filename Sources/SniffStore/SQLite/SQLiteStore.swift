@@ -14,9 +14,12 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
     public var location: String { "sqlite:" + path }
     private let writer: SQLiteExecutor
     private let reader: SQLiteExecutor
+    /// Packets per indexed segment (see `PacketSegments`). Tests use small ones.
+    let segmentRows: Int64
 
-    public init(path: String) {
+    public init(path: String, segmentRows: Int64 = 65_536) {
         self.path = path
+        self.segmentRows = max(segmentRows, 1)
         writer = SQLiteExecutor(name: "sniff-sqlite-writer") { try SQLiteStore.open(path, writer: true) }
         reader = SQLiteExecutor(name: "sniff-sqlite-reader") { try SQLiteStore.open(path, writer: false) }
     }
@@ -42,10 +45,11 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
 
     @discardableResult
     public func migrate() async throws -> [Migration] {
-        try await writer.run { c in try SQLiteStore.migrate(c) }
+        let segmentRows = self.segmentRows
+        return try await writer.run { c in try SQLiteStore.migrate(c, segmentRows: segmentRows) }
     }
 
-    static func migrate(_ c: SQLiteConnection) throws -> [Migration] {
+    static func migrate(_ c: SQLiteConnection, segmentRows: Int64) throws -> [Migration] {
         try c.exec(SQLiteSchema.bootstrap)
         try c.exec("BEGIN IMMEDIATE")
         do {
@@ -55,12 +59,19 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
             }
             var done: [Migration] = []
             for m in Schema.migrations where !applied.contains(m.version) {
-                for sql in SQLiteSchema.statements(version: m.version) { try c.exec(sql) }
+                if m.version == SQLiteSchema.compactPacketsVersion {
+                    try SQLiteSchema.migrateToCompactPackets(c, segmentRows: segmentRows)
+                } else {
+                    for sql in SQLiteSchema.statements(version: m.version) { try c.exec(sql) }
+                }
                 let now = Timestamp.now().totalNanoseconds
                 let st = try c.prepare("INSERT INTO sniff_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)")
                 try st.bind([.int(Int64(m.version)), .text(m.name), .int(now)])
                 try st.run()
                 done.append(Migration(version: m.version, name: m.name, appliedAt: now))
+            }
+            if applied.contains(SQLiteSchema.compactPacketsVersion) || done.contains(where: { $0.version == SQLiteSchema.compactPacketsVersion }) {
+                try SQLiteSchema.refreshLookups(c)
             }
             try c.exec("COMMIT")
             return done
@@ -100,7 +111,8 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
 
     @discardableResult
     public func write(_ batch: StoreBatch) async throws -> Bool {
-        try await writer.run { c in try SQLiteStore.write(batch, c) }
+        let segmentRows = self.segmentRows
+        return try await writer.run { c in try SQLiteStore.write(batch, c, segmentRows: segmentRows) }
     }
 
     static let insertBatchSQL = """
@@ -108,7 +120,7 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
         """
 
-    static func write(_ batch: StoreBatch, _ c: SQLiteConnection) throws -> Bool {
+    static func write(_ batch: StoreBatch, _ c: SQLiteConnection, segmentRows: Int64) throws -> Bool {
         try c.exec("BEGIN IMMEDIATE")
         do {
             let mark = try c.cached(insertBatchSQL)
@@ -123,7 +135,9 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
             }
             switch batch.content {
             case .capture(let info): try upsertCapture(info, c)
-            case .packets(let rows): try insertPackets(rows, batch, c)
+            case .packets(let rows):
+                try insertPackets(rows, batch, c)
+                try PacketSegments.indexComplete(c, segmentRows: segmentRows)
             case .flows(let rows): try insertFlows(rows, batch, c)
             case .alerts(let rows): try insertAlerts(rows, batch, c)
             case .traffic(let rows): try insertTraffic(rows, batch, c)
@@ -162,75 +176,23 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         try st.run()
     }
 
-    static let insertPacketSQL = "INSERT INTO packets (\(Schema.packetWriteColumns.joined(separator: ", "))) VALUES ("
-        + (1...Schema.packetWriteColumns.count).map { "?\($0)" }.joined(separator: ", ") + ")"
-
-    /// The hot loop: text columns are rendered into one scratch buffer and bound
-    /// without copies; integers bound directly; bindings that do not change (capture,
-    /// sensor) are bound once per batch.
+    /// The hot loop: ids are given (see `PacketSegments.nextID`), bindings that do not
+    /// change (capture, sensor) are bound once per batch, addresses and kept bytes
+    /// without copies.
     static func insertPackets(_ rows: [PacketRow], _ batch: StoreBatch, _ c: SQLiteConnection) throws {
-        let st = try c.cached(insertPacketSQL)
-        st.bind(1, batch.captureID)
-        st.bind(2, batch.sensor)
-        var s = ByteSink(capacity: 16_384)
-        // Start and length in `s` of the text columns; -1 is NULL.
-        var starts = [Int](repeating: -1, count: 10)
-        var ends = [Int](repeating: 0, count: 10)
-        let textParams: [Int32] = [8, 9, 10, 13, 14, 16, 26, 27, 28, 30]
-        let rawParam = Int32(Schema.packetWriteColumns.count)
+        let st = try c.cached(CompactPacket.insertSQL)
+        st.bind(2, batch.captureID)
+        st.bind(3, batch.sensor)
+        var id = try PacketSegments.nextID(c)
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 32, alignment: 8)
+        defer { scratch.deallocate() }
         try batch.frames.withUnsafeBytes { frames in
             for r in rows {
-                s.removeAll()
-                @inline(__always) func mark(_ k: Int, _ body: (inout ByteSink) -> Void) {
-                    starts[k] = s.count
-                    body(&s)
-                    ends[k] = s.count
-                }
-                mark(0) { $0.append(r.link.name) }
-                if r.has(.ethSrc) { mark(1) { r.ethSrc.write(into: &$0) } } else { starts[1] = -1 }
-                if r.has(.ethDst) { mark(2) { r.ethDst.write(into: &$0) } } else { starts[2] = -1 }
-                if r.has(.ip) {
-                    mark(3) { r.src.write(into: &$0) }
-                    mark(4) { r.dst.write(into: &$0) }
-                } else {
-                    starts[3] = -1; starts[4] = -1
-                }
-                if let t = r.transport.name { mark(5) { $0.append(t) } } else { starts[5] = -1 }
-                if r.has(.dnsQuery), let q = r.dnsQuery { mark(6) { $0.append(q) } } else { starts[6] = -1 }
-                if r.app != .unknown { mark(7) { $0.append(r.app.name) } } else { starts[7] = -1 }
-                if r.has(.flowUID), let u = r.flowUID { mark(8) { $0.append(u) } } else { starts[8] = -1 }
-                if r.has(.info), let i = r.info { mark(9) { $0.append(i) } } else { starts[9] = -1 }
-                if r.app != .unknown { st.bind(29, r.has(.appPayload) ? 1 : 0) } else { st.bindNull(29) }
-
-                st.bind(3, Int64(r.n)); st.bind(4, r.ts); st.bind(5, Int64(r.len)); st.bind(6, Int64(r.caplen))
-                st.bind(7, Int64(r.iface))
-                if r.has(.vlan) { st.bind(11, Int64(r.vlan)) } else { st.bindNull(11) }
-                if r.has(.ip) {
-                    st.bind(12, Int64(r.ipVersion)); st.bind(15, Int64(r.proto))
-                } else {
-                    st.bindNull(12); st.bindNull(15)
-                }
-                if r.has(.ports) { st.bind(17, Int64(r.sport)); st.bind(18, Int64(r.dport)) } else { st.bindNull(17); st.bindNull(18) }
-                if r.has(.tcp) {
-                    st.bind(19, Int64(r.seq)); st.bind(20, Int64(r.ack)); st.bind(21, Int64(r.tcpFlags)); st.bind(22, Int64(r.window))
-                } else {
-                    st.bindNull(19); st.bindNull(20); st.bindNull(21); st.bindNull(22)
-                }
-                if r.has(.payloadLen) { st.bind(23, Int64(r.payloadLen)) } else { st.bindNull(23) }
-                if r.has(.icmp) { st.bind(24, Int64(r.icmpType)); st.bind(25, Int64(r.icmpCode)) } else { st.bindNull(24); st.bindNull(25) }
-                if r.has(.frame), batch.frameInBounds(r) {
-                    st.bindBlobStatic(rawParam, UnsafeRawBufferPointer(rebasing: frames[Int(r.frameOffset)..<(Int(r.frameOffset) + Int(r.frameLength))]))
-                } else {
-                    st.bindNull(rawParam)
-                }
-                try s.bytes.withUnsafeBytes { raw in
-                    for k in 0..<10 {
-                        if starts[k] < 0 { st.bindNull(textParams[k]) } else {
-                            st.bindStatic(textParams[k], raw.baseAddress! + starts[k], ends[k] - starts[k])
-                        }
-                    }
-                    try st.run()
-                }
+                let raw = r.has(.frame) && batch.frameInBounds(r)
+                    ? UnsafeRawBufferPointer(rebasing: frames[Int(r.frameOffset)..<(Int(r.frameOffset) + Int(r.frameLength))]) : nil
+                CompactPacket.bind(st, id: id, r, raw: raw, scratch: scratch)
+                try st.run()
+                id += 1
             }
         }
     }
@@ -304,7 +266,8 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         return try await writer.run { c in
             var report = MaintenanceReport()
             // In slices, so that a long delete never holds the write lock for long.
-            for table in ["packets", "flows", "flow_counts", "traffic", "alerts"] {
+            report.rowsDeleted += try PacketSegments.deleteBefore(cutoff, c)
+            for table in ["flows", "flow_counts", "traffic", "alerts"] {
                 while true {
                     try c.exec("BEGIN IMMEDIATE")
                     do {
@@ -334,89 +297,32 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
 
     // MARK: reading
 
-    static let packetSelect = "SELECT id, " + Schema.packetColumns.joined(separator: ", ") + " FROM packets"
-
     public func packets(_ q: PacketQuery) async throws -> Page<StoredPacket> {
         let cursor = try Cursor.parse(q.cursor, kind: "p", count: 2)
         let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
-        let order = " ORDER BY ts DESC, id DESC LIMIT \(limit + 1)"
-        var b = SQLBuilder(.sqlite)
-        func clause(_ branch: SQLBuilder.Branch) -> String {
-            b.packetFilter(q.filter, branch: branch)
-            if let cursor { b.add("(ts, id) < (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])))") }
-            return b.takeWhereClause()
+        let filter = q.filter
+        let found = try await reader.run { c in
+            // One read transaction: the segments, their runs and the rows are one snapshot.
+            try c.exec("BEGIN")
+            defer { try? c.exec("COMMIT") }
+            var search = try PacketSearch(c, filter: filter, need: limit + 1, cursor: cursor.map { ($0.values[0], $0.values[1]) })
+            try search.run()
+            return search.found.map { ($0.id, $0.row) }
         }
-        let sql: String
-        if SQLBuilder.canSplit(q.filter) {
-            // Two index ranges read newest first, each stopped at a page; see Branch.
-            let first = clause(.first), second = clause(.second)
-            sql = "SELECT * FROM (\(Self.packetSelect)\(first)\(order)) AS a UNION ALL SELECT * FROM (\(Self.packetSelect)\(second)\(order)) AS b" + order
-        } else {
-            sql = Self.packetSelect + clause(.whole) + order
-        }
-        let binds = b.binds
-        let rows = try await reader.run { c in
-            try c.query(sql, binds) { st in (st.int64(0), SQLiteStore.readPacket(st, from: 1)) }
-        }
-        let more = rows.count > limit
-        let page = Array(rows.prefix(limit))
+        let more = found.count > limit
+        let page = Array(found.prefix(limit))
         let next = more ? page.last.map { Cursor(kind: "p", values: [$0.1.row.ts, $0.0]).text } : nil
         return Page(rows: page.map(\.1), nextCursor: next)
     }
 
-    static func readPacket(_ st: SQLiteStatement, from c0: Int32) -> StoredPacket {
-        var r = PacketRow()
-        var f: PacketRow.Fields = []
-        let captureID = st.int64(c0)
-        let sensor = st.text(c0 + 1)
-        r.n = UInt64(truncatingIfNeeded: st.int64(c0 + 2))
-        r.ts = st.int64(c0 + 3)
-        r.len = UInt32(truncatingIfNeeded: st.int64(c0 + 4))
-        r.caplen = UInt32(truncatingIfNeeded: st.int64(c0 + 5))
-        r.iface = UInt32(truncatingIfNeeded: st.int64(c0 + 6))
-        r.link = RowNames.link(st.text(c0 + 7))
-        if let m = st.optionalText(c0 + 8).flatMap(RowNames.mac) { r.ethSrc = m; f.insert(.ethSrc) }
-        if let m = st.optionalText(c0 + 9).flatMap(RowNames.mac) { r.ethDst = m; f.insert(.ethDst) }
-        if let v = st.optionalInt64(c0 + 10) { r.vlan = UInt16(truncatingIfNeeded: v); f.insert(.vlan) }
-        if let v = st.optionalInt64(c0 + 11) {
-            f.insert(.ip)
-            r.ipVersion = UInt8(truncatingIfNeeded: v)
-            r.src = IPAddress(st.text(c0 + 12)) ?? .none
-            r.dst = IPAddress(st.text(c0 + 13)) ?? .none
-            r.proto = UInt8(truncatingIfNeeded: st.int64(c0 + 14))
-        }
-        r.transport = st.optionalText(c0 + 15).map(RowNames.transport) ?? .none
-        if let s = st.optionalInt64(c0 + 16) {
-            f.insert(.ports)
-            r.sport = UInt16(truncatingIfNeeded: s); r.dport = UInt16(truncatingIfNeeded: st.int64(c0 + 17))
-        }
-        if let s = st.optionalInt64(c0 + 18) {
-            f.insert(.tcp)
-            r.seq = UInt32(truncatingIfNeeded: s); r.ack = UInt32(truncatingIfNeeded: st.int64(c0 + 19))
-            r.tcpFlags = UInt16(truncatingIfNeeded: st.int64(c0 + 20)); r.window = UInt16(truncatingIfNeeded: st.int64(c0 + 21))
-        }
-        if let v = st.optionalInt64(c0 + 22) { r.payloadLen = UInt32(truncatingIfNeeded: v); f.insert(.payloadLen) }
-        if let v = st.optionalInt64(c0 + 23) {
-            f.insert(.icmp)
-            r.icmpType = UInt8(truncatingIfNeeded: v); r.icmpCode = UInt8(truncatingIfNeeded: st.int64(c0 + 24))
-        }
-        if let q = st.optionalText(c0 + 25) { r.dnsQuery = q; f.insert(.dnsQuery) }
-        r.app = st.optionalText(c0 + 26).map(RowNames.app) ?? .unknown
-        if let u = st.optionalText(c0 + 27) { r.flowUID = u; f.insert(.flowUID) }
-        if st.optionalInt64(c0 + 28) == 1 { f.insert(.appPayload) }
-        if let i = st.optionalText(c0 + 29) { r.info = i; f.insert(.info) }
-        r.present = f
-        return StoredPacket(sensor: sensor, captureID: captureID, row: r)
-    }
-
     public func frameSummary(_ filter: TrafficFilter) async throws -> FrameSummary {
         var b = SQLBuilder(.sqlite)
-        b.packetFilter(filter)
+        b.compactPacketFilter(filter)
         let sql = "SELECT link, count(*), count(raw), max(caplen) FROM packets" + b.whereClause + " GROUP BY link"
         let binds = b.binds
         let links = try await reader.run { c in
             try c.query(sql, binds) {
-                FrameSummary.Link(link: RowNames.link($0.text(0)), packets: $0.int64(1), withBytes: $0.int64(2), maxCaplen: $0.int64(3))
+                FrameSummary.Link(link: LinkType(UInt32(truncatingIfNeeded: $0.int64(0))), packets: $0.int64(1), withBytes: $0.int64(2), maxCaplen: $0.int64(3))
             }
         }
         return FrameSummary(links: links)
@@ -427,20 +333,12 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         let limit = min(max(q.limit, 1), FramePage.pageSize)
         let select = "SELECT id, ts, len, link, raw FROM packets", order = " ORDER BY ts, id LIMIT \(limit + 1)"
         var b = SQLBuilder(.sqlite)
-        func clause(_ branch: SQLBuilder.Branch) -> String {
-            b.packetFilter(q.filter, branch: branch)
-            b.add("raw IS NOT NULL")
-            if let cursor { b.add("(ts, id) > (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])))") }
-            return b.takeWhereClause()
-        }
-        let sql: String
-        if SQLBuilder.canSplit(q.filter) {
-            // As in `packets`: each page reads two index ranges, not every match.
-            let first = clause(.first), second = clause(.second)
-            sql = "SELECT * FROM (\(select)\(first)\(order)) AS a UNION ALL SELECT * FROM (\(select)\(second)\(order)) AS b" + order
-        } else {
-            sql = select + clause(.whole) + order
-        }
+        // Oldest first through every match (an export reads them all): SQLite scans the
+        // table and sorts the matches for each page; see docs/SCALING.md.
+        b.compactPacketFilter(q.filter)
+        b.add("raw IS NOT NULL")
+        if let cursor { b.add("(ts, id) > (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])))") }
+        let sql = select + b.whereClause + order
         let binds = b.binds
         return try await reader.run { c in
             let st = try c.prepare(sql)
@@ -455,7 +353,7 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
                 let ts = st.int64(1)
                 last = (ts, st.int64(0))
                 let bytes = st.blob(4)
-                page.frames.append(FramePage.Frame(ts: ts, wireLength: UInt32(clamping: st.int64(2)), link: RowNames.link(st.text(3)),
+                page.frames.append(FramePage.Frame(ts: ts, wireLength: UInt32(clamping: st.int64(2)), link: LinkType(UInt32(truncatingIfNeeded: st.int64(3))),
                                                    offset: page.bytes.count, count: bytes.count))
                 page.bytes.append(contentsOf: bytes)
             }

@@ -1,0 +1,203 @@
+/// One segment's rows sorted by one key: the SQLite store's replacement for a secondary
+/// B-tree. A B-tree on near-random keys (client addresses, fresh ports) costs a few
+/// microseconds per row and entry because every insert lands on a different page; a
+/// run is written once, by the writer, when a segment of rows is complete, from pages
+/// it has just written, so indexing costs one sort per segment and key.
+///
+/// Encoding (all integers are LEB128 varints, keys compared as bytes, shorter first
+/// when one is a prefix of the other, which is how SQLite compares BLOBs):
+///
+///     run       := version(1) blockCount directory* block*
+///     directory := keyLength key blockOffset      first key of the block; offset from
+///                                                 the first block's start
+///     block     := group*                         up to `groupsPerBlock` groups
+///     group     := shared suffixLength suffix count firstRow rowDelta*
+///
+/// `shared` is the number of leading bytes the key has in common with the previous key
+/// of the same block (0 for a block's first group); rows are offsets from the
+/// segment's first id, ascending within a group. A lookup reads the directory (one
+/// entry per `groupsPerBlock` distinct keys), then decodes only the blocks that can
+/// hold the key range.
+enum KeyRun {
+    static let version: UInt8 = 1
+    static let groupsPerBlock = 64
+
+    /// A key of up to 16 bytes held as two big-endian words, so that sorting compares
+    /// integers; `length` breaks ties the way byte comparison does.
+    struct Entry {
+        var k0: UInt64
+        var k1: UInt64
+        var length: UInt8
+        var row: UInt32
+
+        @inline(__always)
+        static func before(_ a: Entry, _ b: Entry) -> Bool {
+            if a.k0 != b.k0 { return a.k0 < b.k0 }
+            if a.k1 != b.k1 { return a.k1 < b.k1 }
+            if a.length != b.length { return a.length < b.length }
+            return a.row < b.row
+        }
+
+        @inline(__always)
+        func sameKey(_ o: Entry) -> Bool { k0 == o.k0 && k1 == o.k1 && length == o.length }
+
+        /// The key's bytes: `length` leading bytes of k0 then k1, big-endian.
+        func key(into out: inout [UInt8]) {
+            out.removeAll(keepingCapacity: true)
+            for i in 0..<Int(length) {
+                let word = i < 8 ? k0 : k1
+                out.append(UInt8(truncatingIfNeeded: word >> UInt64(56 - 8 * (i % 8))))
+            }
+        }
+
+        /// An entry for a key given as bytes (at most 16).
+        init(bytes: UnsafeRawBufferPointer, row: UInt32) {
+            var a: UInt64 = 0, b: UInt64 = 0
+            for i in 0..<min(bytes.count, 16) {
+                if i < 8 { a |= UInt64(bytes[i]) << UInt64(56 - 8 * i) } else { b |= UInt64(bytes[i]) << UInt64(56 - 8 * (i - 8)) }
+            }
+            k0 = a; k1 = b; length = UInt8(min(bytes.count, 16)); self.row = row
+        }
+
+        /// An entry for an unsigned integer key of `width` bytes.
+        init(integer v: UInt64, width: Int, row: UInt32) {
+            k0 = v << UInt64(64 - 8 * width); k1 = 0; length = UInt8(width); self.row = row
+        }
+    }
+
+    static func appendVarint(_ v: UInt64, to out: inout [UInt8]) {
+        var v = v
+        while v >= 0x80 {
+            out.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        out.append(UInt8(v))
+    }
+
+    /// Encodes entries already sorted by `Entry.before`.
+    static func encode(_ entries: [Entry]) -> [UInt8] {
+        var directory: [UInt8] = []
+        var blocks: [UInt8] = []
+        var blockCount = 0
+        var key: [UInt8] = [], previous: [UInt8] = []
+        var groupsInBlock = groupsPerBlock
+        var i = 0
+        while i < entries.count {
+            var j = i + 1
+            while j < entries.count && entries[j].sameKey(entries[i]) { j += 1 }
+            entries[i].key(into: &key)
+            var shared = 0
+            if groupsInBlock == groupsPerBlock {
+                groupsInBlock = 0
+                blockCount += 1
+                appendVarint(UInt64(key.count), to: &directory)
+                directory += key
+                appendVarint(UInt64(blocks.count), to: &directory)
+            } else {
+                while shared < min(key.count, previous.count) && key[shared] == previous[shared] { shared += 1 }
+            }
+            groupsInBlock += 1
+            appendVarint(UInt64(shared), to: &blocks)
+            appendVarint(UInt64(key.count - shared), to: &blocks)
+            blocks += key[shared...]
+            appendVarint(UInt64(j - i), to: &blocks)
+            var last: UInt32 = 0
+            for k in i..<j {
+                appendVarint(UInt64(k == i ? entries[k].row : entries[k].row - last), to: &blocks)
+                last = entries[k].row
+            }
+            swap(&key, &previous)
+            i = j
+        }
+        var out: [UInt8] = [version]
+        appendVarint(UInt64(blockCount), to: &out)
+        out += directory
+        out += blocks
+        return out
+    }
+
+    /// Byte comparison with SQLite's BLOB order.
+    @inline(__always)
+    static func compare(_ a: UnsafeRawBufferPointer, _ b: [UInt8]) -> Int {
+        let n = min(a.count, b.count)
+        for i in 0..<n where a[i] != b[i] { return a[i] < b[i] ? -1 : 1 }
+        return a.count == b.count ? 0 : (a.count < b.count ? -1 : 1)
+    }
+
+    struct Reader {
+        let bytes: UnsafeRawBufferPointer
+        var at = 0
+        var failed = false
+
+        mutating func varint() -> UInt64 {
+            var v: UInt64 = 0, shift: UInt64 = 0
+            while at < bytes.count {
+                let b = bytes[at]
+                at += 1
+                if shift < 64 { v |= UInt64(b & 0x7F) << shift }
+                if b < 0x80 { return v }
+                shift += 7
+            }
+            failed = true
+            return 0
+        }
+    }
+
+    /// Appends to `rows` the row offsets of every key in `lo...hi` (byte order).
+    /// A damaged run yields what it could read; the caller checks every row it fetches
+    /// against the filter anyway, so a run only ever narrows the search.
+    static func rows(in run: UnsafeRawBufferPointer, from lo: [UInt8], through hi: [UInt8], into rows: inout [UInt32]) {
+        guard run.count > 1, run[0] == version else { return }
+        var r = Reader(bytes: run, at: 1)
+        let blockCount = Int(min(r.varint(), UInt64(run.count)))
+        // Directory: first key of each block (as a slice of `run`) and its offset.
+        var starts: [(key: UnsafeRawBufferPointer, offset: Int)] = []
+        starts.reserveCapacity(blockCount)
+        for _ in 0..<blockCount {
+            let n = Int(min(r.varint(), 16))
+            guard r.at + n <= run.count else { return }
+            let key = UnsafeRawBufferPointer(rebasing: run[r.at..<(r.at + n)])
+            r.at += n
+            starts.append((key, Int(min(r.varint(), UInt64(run.count)))))
+            if r.failed { return }
+        }
+        let base = r.at
+        // The last block whose first key is <= lo: the range starts in it or later.
+        var a = 0, b = starts.count
+        while a < b {
+            let m = (a + b) / 2
+            if compare(starts[m].key, lo) <= 0 { a = m + 1 } else { b = m }
+        }
+        var block = max(a - 1, 0)
+        var key = [UInt8](repeating: 0, count: 16)
+        var keyLength = 0
+        while block < starts.count {
+            if compare(starts[block].key, hi) > 0 { return }
+            r.at = base + starts[block].offset
+            let end = block + 1 < starts.count ? base + starts[block + 1].offset : run.count
+            keyLength = 0
+            while r.at < end && !r.failed {
+                let shared = Int(min(r.varint(), 16))
+                let suffix = Int(r.varint())
+                guard shared <= keyLength, shared + suffix <= 16, r.at + suffix <= run.count else { return }
+                for i in 0..<suffix { key[shared + i] = run[r.at + i] }
+                r.at += suffix
+                keyLength = shared + suffix
+                let count = Int(min(r.varint(), UInt64(run.count)))
+                let c = key.withUnsafeBytes { k -> (Int, Int) in
+                    let kb = UnsafeRawBufferPointer(rebasing: k[0..<keyLength])
+                    return (compare(kb, lo), compare(kb, hi))
+                }
+                if c.1 > 0 { return }
+                var row: UInt32 = 0
+                for i in 0..<count {
+                    let v = UInt32(truncatingIfNeeded: r.varint())
+                    row = i == 0 ? v : row &+ v
+                    if c.0 >= 0 { rows.append(row) }
+                }
+            }
+            if r.failed { return }
+            block += 1
+        }
+    }
+}

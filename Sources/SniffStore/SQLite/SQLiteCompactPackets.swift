@@ -1,0 +1,117 @@
+import SniffCore
+import SniffDecode
+
+/// Schema version 7 of SQLite: packets with compact types and no secondary index (see
+/// `CompactPacket`, `PacketSegments`), and the converter from versions 1-6.
+extension SQLiteSchema {
+    static let compactPacketsVersion = 7
+
+    static let compactPacketStatements = [
+        """
+        CREATE TABLE packets (
+            id INTEGER PRIMARY KEY, capture_id INTEGER NOT NULL, sensor TEXT NOT NULL,
+            n INTEGER NOT NULL, ts INTEGER NOT NULL, len INTEGER NOT NULL, caplen INTEGER NOT NULL,
+            iface INTEGER NOT NULL, link INTEGER NOT NULL, eth_src INTEGER, eth_dst INTEGER, vlan INTEGER,
+            ip INTEGER, src BLOB, dst BLOB, proto INTEGER, transport INTEGER, sport INTEGER, dport INTEGER,
+            seq INTEGER, ack INTEGER, tcp_flags INTEGER, tcp_window INTEGER, payload_len INTEGER,
+            icmp_type INTEGER, icmp_code INTEGER, dns_query TEXT, app INTEGER, flow_uid TEXT,
+            app_payload INTEGER, info TEXT, raw BLOB)
+        """,
+        """
+        CREATE TABLE sniff_segments (
+            tbl TEXT NOT NULL, first_id INTEGER NOT NULL, last_id INTEGER NOT NULL,
+            min_ts INTEGER NOT NULL, max_ts INTEGER NOT NULL, ordered INTEGER NOT NULL,
+            PRIMARY KEY (tbl, first_id)) WITHOUT ROWID
+        """,
+        """
+        CREATE TABLE sniff_key_runs (
+            tbl TEXT NOT NULL, first_id INTEGER NOT NULL, kind TEXT NOT NULL, data BLOB NOT NULL,
+            PRIMARY KEY (tbl, first_id, kind))
+        """,
+        "CREATE TABLE sniff_transports (code INTEGER PRIMARY KEY, name TEXT NOT NULL)",
+        "CREATE TABLE sniff_apps (code INTEGER PRIMARY KEY, name TEXT NOT NULL)",
+        "CREATE TABLE sniff_links (code INTEGER PRIMARY KEY, name TEXT NOT NULL)",
+        CompactPacket.viewSQL,
+    ]
+
+    /// Converts the text-typed packets table of versions 1-6: rows are copied in id
+    /// order into the compact table (new ids, consecutive), the old table and its six
+    /// indexes are dropped, and the complete segments are indexed. Runs inside the
+    /// migration's transaction: an interrupted conversion leaves version 6 intact.
+    static func migrateToCompactPackets(_ c: SQLiteConnection, segmentRows: Int64) throws {
+        try c.exec("ALTER TABLE packets RENAME TO packets_v6")
+        for sql in compactPacketStatements { try c.exec(sql) }
+        let read = try c.prepare("SELECT id, " + Schema.packetColumns.joined(separator: ", ") + ", raw FROM packets_v6 ORDER BY id")
+        let write = try c.prepare(CompactPacket.insertSQL)
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 32, alignment: 8)
+        defer { scratch.deallocate() }
+        let rawColumn = Int32(Schema.packetColumns.count + 1)
+        var id: Int64 = 1
+        while try read.step() {
+            let p = readTextPacket(read)
+            write.bind(2, p.captureID)
+            write.bind(3, p.sensor)
+            CompactPacket.bind(write, id: id, p.row, raw: read.isNull(rawColumn) ? nil : read.blob(rawColumn), scratch: scratch)
+            try write.run()
+            id += 1
+        }
+        try c.exec("DROP TABLE packets_v6")
+        try PacketSegments.indexComplete(c, segmentRows: segmentRows)
+    }
+
+    static func refreshLookups(_ c: SQLiteConnection) throws {
+        for (table, code, name) in CompactPacket.lookupRows() {
+            // Table names come from CompactPacket's fixed list, never from input.
+            let st = try c.cached("INSERT OR REPLACE INTO \(table) (code, name) VALUES (?1, ?2)")
+            st.bind(1, code); st.bind(2, name)
+            try st.run()
+        }
+    }
+
+    /// A row of the text-typed packets table (versions 1-6), with the id at column 0.
+    static func readTextPacket(_ st: SQLiteStatement) -> StoredPacket {
+        let c0: Int32 = 1
+        var r = PacketRow()
+        var f: PacketRow.Fields = []
+        let captureID = st.int64(c0)
+        let sensor = st.text(c0 + 1)
+        r.n = UInt64(truncatingIfNeeded: st.int64(c0 + 2))
+        r.ts = st.int64(c0 + 3)
+        r.len = UInt32(truncatingIfNeeded: st.int64(c0 + 4))
+        r.caplen = UInt32(truncatingIfNeeded: st.int64(c0 + 5))
+        r.iface = UInt32(truncatingIfNeeded: st.int64(c0 + 6))
+        r.link = RowNames.link(st.text(c0 + 7))
+        if let m = st.optionalText(c0 + 8).flatMap(RowNames.mac) { r.ethSrc = m; f.insert(.ethSrc) }
+        if let m = st.optionalText(c0 + 9).flatMap(RowNames.mac) { r.ethDst = m; f.insert(.ethDst) }
+        if let v = st.optionalInt64(c0 + 10) { r.vlan = UInt16(truncatingIfNeeded: v); f.insert(.vlan) }
+        if let v = st.optionalInt64(c0 + 11) {
+            f.insert(.ip)
+            r.ipVersion = UInt8(truncatingIfNeeded: v)
+            r.src = IPAddress(st.text(c0 + 12)) ?? .none
+            r.dst = IPAddress(st.text(c0 + 13)) ?? .none
+            r.proto = UInt8(truncatingIfNeeded: st.int64(c0 + 14))
+        }
+        r.transport = st.optionalText(c0 + 15).map(RowNames.transport) ?? .none
+        if let s = st.optionalInt64(c0 + 16) {
+            f.insert(.ports)
+            r.sport = UInt16(truncatingIfNeeded: s); r.dport = UInt16(truncatingIfNeeded: st.int64(c0 + 17))
+        }
+        if let s = st.optionalInt64(c0 + 18) {
+            f.insert(.tcp)
+            r.seq = UInt32(truncatingIfNeeded: s); r.ack = UInt32(truncatingIfNeeded: st.int64(c0 + 19))
+            r.tcpFlags = UInt16(truncatingIfNeeded: st.int64(c0 + 20)); r.window = UInt16(truncatingIfNeeded: st.int64(c0 + 21))
+        }
+        if let v = st.optionalInt64(c0 + 22) { r.payloadLen = UInt32(truncatingIfNeeded: v); f.insert(.payloadLen) }
+        if let v = st.optionalInt64(c0 + 23) {
+            f.insert(.icmp)
+            r.icmpType = UInt8(truncatingIfNeeded: v); r.icmpCode = UInt8(truncatingIfNeeded: st.int64(c0 + 24))
+        }
+        if let q = st.optionalText(c0 + 25) { r.dnsQuery = q; f.insert(.dnsQuery) }
+        r.app = st.optionalText(c0 + 26).map(RowNames.app) ?? .unknown
+        if let u = st.optionalText(c0 + 27) { r.flowUID = u; f.insert(.flowUID) }
+        if st.optionalInt64(c0 + 28) == 1 { f.insert(.appPayload) }
+        if let i = st.optionalText(c0 + 29) { r.info = i; f.insert(.info) }
+        r.present = f
+        return StoredPacket(sensor: sensor, captureID: captureID, row: r)
+    }
+}
