@@ -60,6 +60,8 @@ struct APIRoutes {
                             body: .init(byteBuffer: ByteBuffer(string: self.metrics.text())))
         }
         router.get("/") { _, _ in try self.dashboard.response(for: "index.html") }
+        // Browsers ask for /favicon.ico on their own: the dashboard's icon (SVG).
+        router.get("/favicon.ico") { _, _ in try self.dashboard.response(for: "favicon.svg") }
         router.get("/ui/{file}") { _, ctx in try self.dashboard.response(for: ctx.parameters.get("file") ?? "") }
     }
 

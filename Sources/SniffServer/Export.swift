@@ -265,7 +265,8 @@ enum XLSXWriter {
         if let d = r.dnsQuery { inlineString(d, col: 16, row: n, into: &s) }
         if let u = r.flowUID { inlineString(u, col: 17, row: n, into: &s) }
         inlineString(p.sensor, col: 18, row: n, into: &s)
-        number(p.captureID, col: 19, row: n, into: &s)
+        // Text: Excel keeps 15 significant digits, and capture ids are 63-bit numbers.
+        inlineString(String(p.captureID), col: 19, row: n, into: &s)
         number(r.n, col: 20, row: n, into: &s)
         if r.app != .unknown { inlineString("\(r.appSource.name)", col: 21, row: n, into: &s) }
         let info = r.infoLine

@@ -68,7 +68,7 @@ extension StoredAlert {
         o.raw("hosts") { s in JSONArray.write(row.hosts, into: &s) { h, s in s.append(0x22); s.append(h.description); s.append(0x22) } }
         o.number("suppressed", row.suppressed)
         o.string("sensor", sensor)
-        o.number("capture", captureID)
+        o.string("capture", String(captureID))
         let done = o.finish()
         s.bytes.append(contentsOf: done.bytes)
     }
@@ -77,7 +77,8 @@ extension StoredAlert {
 extension CaptureInfo {
     func writeJSON(into s: inout ByteSink) {
         var o = JSONObject()
-        o.number("id", id)
+        // A string: capture ids are random 63-bit numbers that JavaScript would round.
+        o.string("id", String(id))
         o.string("sensor", sensor)
         o.string("source", source)
         o.seconds("start", nanos: start)

@@ -53,7 +53,9 @@ extension StoredPacket {
         }
         if p.has(.flowUID), let u = p.flowUID { s.append(",\"flow_uid\":\"" as StaticString); s.appendJSONEscaped(u); s.append(0x22) }
         s.append(",\"sensor\":\"" as StaticString); s.appendJSONEscaped(sensor)
-        s.append("\",\"capture\":" as StaticString); s.append(decimal: captureID)
+        // Ids as strings: capture ids are random 63-bit numbers, which JavaScript (and
+        // jq) would round to the nearest double.
+        s.append("\",\"capture\":\"" as StaticString); s.append(decimal: captureID); s.append(0x22)
         s.append(0x7D)
     }
 
@@ -103,7 +105,7 @@ extension StoredFlow {
         str("end_reason", f.endReason)
         seconds("last_ts", f.lastTs)
         str("sensor", sensor)
-        s.append(",\"capture\":" as StaticString); s.append(decimal: captureID)
+        s.append(",\"capture\":\"" as StaticString); s.append(decimal: captureID); s.append(0x22)
         s.append(0x7D)
     }
 

@@ -18,6 +18,13 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+# The live capture's UDP port: a free one per run, so that runs at the same time on one
+# machine (lo is shared) do not count each other's packets.
+def free_udp_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
+
+
+LIVE_PORT = free_udp_port()
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 results = []
 
@@ -99,6 +106,14 @@ def canvas_pixels(d, cid):
         return n;""", cid)
 
 
+LABELS = {"tcp": "TCP", "udp": "UDP", "icmp": "ICMP", "icmpv6": "ICMPv6", "arp": "ARP", "gre": "GRE", "other": "other", "none": "none"}
+
+
+def label(p):
+    """The dashboard's one spelling of a protocol."""
+    return LABELS.get(str(p).lower(), p) if p else ""
+
+
 def fmt_time(ts):
     # The table's format: UTC, microseconds.
     import datetime
@@ -112,13 +127,13 @@ def test_database(d, base, shots, downloads):
     check("dashboard loads over a stored capture", wait_loaded(d) == "true")
     ok, text = no_alert(d); check("no dialog", ok, text)
     page = api(base, "/api/packets?limit=500")
-    want = [[fmt_time(p["ts"]), p.get("src", ""), str(p.get("sport", "")), p.get("dst", ""), str(p.get("dport", "")),
-             p.get("transport", ""), p.get("app", ""), str(p["len"])] for p in page["rows"][:12]]
+    want = [[fmt_time(p["ts"]), p.get("src") or p.get("eth_src", ""), str(p.get("sport", "")), p.get("dst") or p.get("eth_dst", ""),
+             str(p.get("dport", "")), label(p.get("transport", "")), p.get("app", ""), str(p["len"])] for p in page["rows"][:12]]
     got = [r[:8] for r in table_rows(d, 12)]
     check("packets table equals /api/packets (first 12 rows)", got == want, f"\n table {got[:2]}\n api   {want[:2]}")
     summary = api(base, "/api/protocol_summary")
     cells = [[c.text for c in r.find_elements(By.TAG_NAME, "td")] for r in d.find_elements(By.CSS_SELECTOR, "#summary tbody tr")]
-    want_s = [["transport", e["name"], str(e["packets"])] for e in summary["transports"]] + [["app", e["name"], str(e["packets"])] for e in summary["apps"]]
+    want_s = [["transport", label(e["name"]), str(e["packets"])] for e in summary["transports"]] + [["app", e["name"], str(e["packets"])] for e in summary["apps"]]
     check("protocol summary table equals the API", [c[:3] for c in cells] == want_s, f"{cells[:3]} vs {want_s[:3]}")
     time.sleep(0.5)
     check("traffic chart canvas is drawn", canvas_pixels(d, "chart") > 500, canvas_pixels(d, "chart"))
@@ -163,6 +178,8 @@ def test_database(d, base, shots, downloads):
     check("clicking a row shows all its fields", d.find_element(By.ID, "detail").is_displayed() and
           len(d.find_elements(By.CSS_SELECTOR, "#detail-body tr")) >= 8)
     d.find_element(By.ID, "detail-close").click()
+    check("details close; focus returns to the packets table", wait_for(d, lambda: d.find_element(By.ID, "detail").get_attribute("open") is None, 3)
+          and d.switch_to.active_element.get_attribute("id") == "p-scroll", d.switch_to.active_element.get_attribute("id"))
 
     # Keyboard: arrow down selects the next row.
     scroller = d.find_element(By.ID, "p-scroll"); scroller.click()
@@ -223,7 +240,7 @@ def test_file_timeline(d, base, shots):
           stats)
     a = check_capture_time(d, "file", first, last)
     check("file: 1 s buckets for a capture of a few seconds", a["step"] == "1" and last - first < 60, a)
-    m = d.find_element(By.ID, "f-from").get_attribute("min")
+    m = d.find_element(By.ID, "f-from").get_attribute("data-min")
     check("file: the From filter offers the capture's time", m[:10] == time.strftime("%Y-%m-%d", time.gmtime(first)), m)
     d.save_screenshot(os.path.join(shots, "dashboard-file.png"))
 
@@ -271,17 +288,24 @@ def test_live(d, base, shots):
     stop = time.time() + 8
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     while time.time() < stop:
-        s.sendto(b"sniff-live-test" * 4, ("127.0.0.1", 39998)); time.sleep(0.01)
+        s.sendto(b"sniff-live-test" * 4, ("127.0.0.1", LIVE_PORT)); time.sleep(0.01)
     s.close()
     count = d.find_element(By.ID, "p-count").text
     rows = table_rows(d, 5)
-    check("live: rows arrive over the WebSocket", any(r[4] == "39998" for r in rows), rows[:2])
+    check("live: rows arrive over the WebSocket", any(r[4] == str(LIVE_PORT) for r in rows), rows[:2])
     check("live: header shows packets/s", d.find_element(By.ID, "h-pps").text not in ("", "0"))
     check("live: chart drawn from live stats", canvas_pixels(d, "chart") > 500)
     a = chart_axis(d); now = time.time()
     check("live: chart shows the last 5 minutes of wall clock", a["range"] == "live" and a["mode"] == "live" and a["from"] != ""
           and now - 330 <= float(a["from"]) and now - 30 <= float(a["to"]) <= now + 5, a)
     d.save_screenshot(os.path.join(shots, "dashboard-live.png"))
+
+
+def click_center(d, css):
+    """Clicks an element scrolled to the middle of the window (not under the sticky header)."""
+    e = d.find_element(By.CSS_SELECTOR, css)
+    d.execute_script("arguments[0].scrollIntoView({block: 'center'})", e)
+    e.click()
 
 
 def summary_cell(d, kind, name):
@@ -309,12 +333,10 @@ def open_flow_row(d, sport):
         return null;""", sport)
 
 
-def send_steady(port, sport, rate, seconds):
-    """A bounded generator: `rate` UDP packets/s from 127.0.0.1:sport for `seconds`,
+def send_steady(port, s, rate, seconds):
+    """A bounded generator: `rate` UDP packets/s from the bound socket s for `seconds`,
     paced on an absolute schedule so that every second gets the same count. Returns
     the number sent and the time of the last packet."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", sport))
     start = time.time(); sent = 0; total = int(rate * seconds)
     while sent < total:
         due = min(total, int((time.time() - start) * rate))
@@ -337,8 +359,10 @@ def test_live_panels(d, base, shots):
           (summary_cell(d, "transport", "UDP"), base_udp))
     import threading
     result = {}
-    sport = 39877
-    t = threading.Thread(target=lambda: result.update(zip(("sent", "end"), send_steady(39998, sport, 1000, 6))))
+    src = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    src.bind(("127.0.0.1", 0))
+    sport = src.getsockname()[1]
+    t = threading.Thread(target=lambda: result.update(zip(("sent", "end"), send_steady(LIVE_PORT, src, 1000, 6))))
     t.start()
     time.sleep(3.5)
     hdr = d.execute_script("const p = document.getElementById('h-pps'), b = document.getElementById('h-bps');"
@@ -362,7 +386,7 @@ def test_live_panels(d, base, shots):
 
     # Rates: the chart's table and the header against /api/timeseries, second by second.
     time.sleep(1.5)
-    d.find_element(By.CSS_SELECTOR, "#chart-table-wrap summary").click()
+    click_center(d, "#chart-table-wrap summary")
     lo, hi = int(end) - 5, int(end) - 1
     ts = api(base, f"/api/timeseries?step=1s&by=transport&from={lo}&to={hi + 1}")["points"]
     api_pps = {}
@@ -403,7 +427,250 @@ def test_live_panels(d, base, shots):
     check("rates: header packets/s and bits/s during the burst equal the API's for their second, with units",
           int(hdr[1]) == sum(p["packets"] for p in one) > 900 and int(hdr[2]) == 8 * sum(p["bytes"] for p in one)
           and hdr[3].endswith("pkt/s") and hdr[4].endswith("bit/s"), (hdr, one))
-    d.find_element(By.CSS_SELECTOR, "#chart-table-wrap summary").click()
+    click_center(d, "#chart-table-wrap summary")
+
+
+CONTRAST_JS = """
+function lum(c) {
+  const m = c.match(/[\\d.]+/g).map(Number);
+  const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+  return [0.2126 * f(m[0]) + 0.7152 * f(m[1]) + 0.0722 * f(m[2]), m.length > 3 ? m[3] : 1];
+}
+function background(e) {
+  for (; e; e = e.parentElement) {
+    const b = getComputedStyle(e).backgroundColor;
+    if (lum(b)[1] > 0.5) return b;
+  }
+  return 'rgb(255,255,255)';
+}
+const out = [];
+for (const sel of arguments[0]) {
+  for (const e of Array.from(document.querySelectorAll(sel)).slice(0, 3)) {
+    if (!e.offsetParent && getComputedStyle(e).position !== 'fixed') continue;
+    if (!e.textContent.trim()) continue;
+    const a = lum(getComputedStyle(e).color)[0], b = lum(background(e))[0];
+    out.push([sel, e.textContent.trim().slice(0, 30), (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)]);
+  }
+}
+return out;"""
+
+
+def test_file_details_and_a11y(d, base, shots):
+    """Items 6-11 on a file served with -r FILE --serve (no --store-raw)."""
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.common.action_chains import ActionChains
+    d.get(base + "/")
+    check("details: dashboard loads", wait_loaded(d) == "true")
+    time.sleep(0.5)
+    page = api(base, "/api/packets?limit=5")["rows"]
+    caps = api(base, "/api/captures")["rows"]
+    check("ids: capture ids are strings in the API", isinstance(page[0]["capture"], str) and isinstance(caps[0]["id"], str)
+          and page[0]["capture"] == caps[0]["id"] and len(page[0]["capture"]) >= 10, (page[0]["capture"], caps[0]["id"]))
+
+    # Details: a modal dialog with every field of the row, readable times, the exact id.
+    d.find_element(By.CSS_SELECTOR, "#packets tbody tr[data-index='0']").click()
+    dialog = d.find_element(By.ID, "detail")
+    fields = d.execute_script("return Array.from(document.querySelectorAll('#detail-body tr')).map(tr => [tr.cells[0].textContent, tr.cells[1].textContent])")
+    f = dict(fields)
+    check("details: a modal dialog", d.execute_script("return document.getElementById('detail').matches(':modal')"))
+    check("details: every field of the API's row", all(("ts (epoch seconds)" if k == "ts" else k) in f for k in page[0]),
+          [k for k in page[0] if k not in f and k != "ts"])
+    check("details: the capture id exactly as stored", f.get("capture") == page[0]["capture"], (f.get("capture"), page[0]["capture"]))
+    check("details: readable UTC and local time, labelled", f.get("time (UTC)") == fmt_time(page[0]["ts"])
+          and any(k.startswith("time (local") for k in f), [k for k in f if k.startswith("time")])
+    inside = set()
+    for _ in range(3):
+        ActionChains(d).send_keys(Keys.TAB).perform()
+        inside.add(d.execute_script("return document.getElementById('detail').contains(document.activeElement)"))
+    check("details: Tab keeps focus in the dialog", inside == {True}, inside)
+    ActionChains(d).send_keys(Keys.ESCAPE).perform()
+    check("details: Escape closes and focus returns to the table", wait_for(d, lambda: dialog.get_attribute("open") is None, 3)
+          and d.switch_to.active_element.get_attribute("id") == "p-scroll", d.switch_to.active_element.get_attribute("id"))
+
+    # Time zone toggle: labelled, and every time follows it.
+    d.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": "Asia/Kolkata"})
+    d.get(base + "/")
+    wait_loaded(d); time.sleep(0.3)
+    head = d.find_element(By.CSS_SELECTOR, "#packets thead th").text
+    check("time: the Time column names its zone (UTC by default)", head == "Time (UTC)", head)
+    Select(d.find_element(By.ID, "tz")).select_by_value("local")
+    time.sleep(0.5)
+    import datetime
+    head = d.find_element(By.CSS_SELECTOR, "#packets thead th").text
+    first = table_rows(d, 1)[0][0]
+    want = (datetime.datetime.fromtimestamp(int(page[0]["ts"]), datetime.timezone.utc) + datetime.timedelta(hours=5, minutes=30)).strftime("%Y-%m-%d %H:%M:%S")
+    check("time: local times, labelled with their offset", head == "Time (local, UTC+05:30)" and first.startswith(want), (head, first, want))
+    check("time: the chart caption and From field name the zone", "UTC+05:30" in d.find_element(By.ID, "chart-axis").text
+          and "UTC+05:30" in d.find_element(By.ID, "f-from-zone").text, d.find_element(By.ID, "chart-axis").text)
+    Select(d.find_element(By.ID, "tz")).select_by_value("utc")
+    d.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": "UTC"})
+
+    # Date fields: text in the table's format, one Tab stop each, 24-hour clock.
+    d.get(base + "/")
+    wait_loaded(d)
+    fr = d.find_element(By.ID, "f-from")
+    check("time: From/To are single text fields with a 24-hour placeholder", fr.get_attribute("type") == "text"
+          and ":" in (fr.get_attribute("placeholder") or ""), fr.get_attribute("placeholder"))
+    d.find_element(By.ID, "f-app").click()
+    ActionChains(d).send_keys(Keys.TAB).perform()
+    a1 = d.switch_to.active_element.get_attribute("id")
+    ActionChains(d).send_keys(Keys.TAB).perform()
+    a2 = d.switch_to.active_element.get_attribute("id")
+    check("time: one Tab stop per date field", (a1, a2) == ("f-from", "f-to"), (a1, a2))
+    all_rows = api(base, "/api/packets?limit=1000")["rows"]
+    mid = sorted(p["ts"] for p in all_rows)[len(all_rows) // 2]
+    start = datetime.datetime.fromtimestamp(int(mid), datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    fr.send_keys(start)
+    d.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
+    WebDriverWait(d, 10).until(lambda d: "from=" in d.current_url)
+    time.sleep(0.8)
+    rows = table_rows(d, 50)
+    shown = int(d.find_element(By.ID, "p-count").text.split()[0])
+    want_n = sum(1 for p in all_rows if p["ts"] >= int(mid))
+    check("time: a typed From time filters in that zone", shown == want_n and rows and all(r[0] >= start for r in rows), (shown, want_n))
+
+    # Errors: at their field, stale results cleared.
+    d.get(base + "/?from=garbage")
+    wait_loaded(d); time.sleep(0.3)
+    check("errors: ?from=garbage shows at the From field, which shows the value",
+          d.find_element(By.ID, "e-from").text != "" and d.find_element(By.ID, "f-from").get_attribute("value") == "garbage"
+          and d.find_element(By.ID, "f-from").get_attribute("aria-invalid") == "true", d.find_element(By.ID, "e-from").text)
+    check("errors: no stale results under an error", len(table_rows(d, 5)) == 0
+          and len(d.find_elements(By.CSS_SELECTOR, "#summary tbody tr")) == 0, len(table_rows(d, 5)))
+    contrast_pages = [("error", d)]
+    shots_err = os.path.join(shots, "dashboard-error.png"); d.save_screenshot(shots_err)
+    # Contrast, both themes, with an error on screen.
+    sels = ["body", "h2", ".muted", ".error", "#conn", ".stats dt", ".stats dd", "label", "a", "th", "td", "button", ".tz"]
+    for scheme in ["light", "dark"]:
+        d.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": scheme}]})
+        time.sleep(0.2)
+        bad = [r for r in d.execute_script(CONTRAST_JS, sels) if r[2] < 4.5]
+        check(f"a11y: text contrast at least 4.5:1 ({scheme} theme)", not bad, bad[:5])
+    d.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "light"}]})
+    d.get(base + "/")
+    wait_loaded(d)
+    fr = d.find_element(By.ID, "f-from"); to = d.find_element(By.ID, "f-to")
+    fr.send_keys("2030-01-02 00:00:00"); to.send_keys("2030-01-01 00:00:00")
+    d.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
+    time.sleep(0.3)
+    check("errors: From after To is refused at the To field", "after" in d.find_element(By.ID, "e-to").text
+          and d.switch_to.active_element.get_attribute("id") == "f-to", d.find_element(By.ID, "e-to").text)
+    fr.clear(); to.clear()
+    d.find_element(By.ID, "f-ip").send_keys("10.0.0.300")
+    d.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
+    time.sleep(0.8)
+    check("errors: the server's error about ip shows at the IP field, results cleared",
+          d.find_element(By.ID, "e-ip").text != "" and len(table_rows(d, 5)) == 0 and "no results" in d.find_element(By.ID, "p-count").text,
+          (d.find_element(By.ID, "e-ip").text, d.find_element(By.ID, "p-count").text))
+    d.find_element(By.ID, "f-clear").click()
+    check("errors: Clear removes the error and brings the rows back", wait_for(d, lambda: d.find_element(By.ID, "e-ip").text == ""
+          and len(table_rows(d, 5)) == 5, 5))
+
+    # pcap without --store-raw: the server's explanation beside the link.
+    d.find_element(By.ID, "d-pcap").click()
+    check("pcap: refusal explained beside the link", wait_for(d, lambda: "store-raw" in d.find_element(By.ID, "d-pcap-error").text, 5),
+          d.find_element(By.ID, "d-pcap-error").text)
+
+    # Summary: transports and apps in separate charts; one spelling per protocol.
+    tr_items = json.loads(d.find_element(By.ID, "summary-chart").get_attribute("data-items") or "[]")
+    app_items = json.loads(d.find_element(By.ID, "apps-chart").get_attribute("data-items") or "[]")
+    stored = sum(e["packets"] for e in api(base, "/api/protocol_summary")["transports"])
+    check("charts: transports and apps charted apart, each packet once per chart",
+          sum(i["value"] for i in tr_items) == stored and all(i["label"] in LABELS.values() for i in tr_items)
+          and not any(i["label"] in ("TCP", "UDP") for i in app_items), (tr_items, app_items[:3], stored))
+    protos = d.execute_script("return Array.from(document.querySelectorAll('#talkers tbody tr, #flows tbody tr'))"
+                              ".map(tr => tr.cells[tr.closest('#talkers') ? 2 : 5].textContent)")
+    check("labels: talkers and flows spell protocols one way", protos and all(p in LABELS.values() for p in protos), sorted(set(protos)))
+    icmp = d.execute_script("return Array.from(document.querySelectorAll('#talkers tbody tr')).map(tr => Array.from(tr.cells).map(c => c.textContent))"
+                            ".filter(c => c[2].startsWith('ICMP'))")
+    check("labels: ICMP talkers show no port", all(c[1] == "–" for c in icmp) and all(c[2] == ("ICMPv6" if ":" in c[0] else "ICMP") for c in icmp),
+          icmp[:3])
+    click_center(d, "#chart-table-wrap summary")
+    a = chart_axis(d)
+    n_rows = len(d.find_elements(By.CSS_SELECTOR, "#chart-table tbody tr"))
+    check("a11y: the chart's data as a table, one row per bucket", n_rows >= 1 and n_rows == int((float(a["to"]) - float(a["from"])) / float(a["step"])) + 1,
+          (n_rows, a))
+
+    # Keyboard and focus.
+    d.get(base + "/")
+    wait_loaded(d)
+    d.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB) if False else ActionChains(d).send_keys(Keys.TAB).perform()
+    skip = d.switch_to.active_element
+    check("a11y: the first Tab reaches a visible skip link", skip.get_attribute("class") == "skip" and skip.rect["x"] >= 0, skip.get_attribute("outerHTML")[:80])
+    ActionChains(d).send_keys(Keys.ENTER).perform()
+    check("a11y: the skip link moves focus to the content", d.switch_to.active_element.get_attribute("id") == "main")
+    d.execute_script("document.getElementById('d-csv').focus();"
+                     "const r = document.getElementById('d-xlsx').getBoundingClientRect(); window.scrollBy(0, r.top - 20);")
+    ActionChains(d).key_down(Keys.SHIFT).send_keys(Keys.TAB).key_up(Keys.SHIFT).perform()
+    time.sleep(0.3)
+    pos = d.execute_script("const a = document.activeElement, h = document.getElementById('top');"
+                           "return [a.id, a.getBoundingClientRect().top, h.getBoundingClientRect().bottom];")
+    check("a11y: Shift-Tab does not leave focus under the sticky header", pos[0] == "d-xlsx" and pos[1] >= pos[2], pos)
+    outline = d.execute_script("return getComputedStyle(document.activeElement).outlineStyle")
+    check("a11y: the focused control shows an outline", outline not in ("none", ""), outline)
+    fav = urllib.request.urlopen(base + "/favicon.ico")
+    check("a11y: a favicon (link and /favicon.ico)", fav.status == 200 and "svg" in fav.headers.get("Content-Type", "")
+          and d.find_elements(By.CSS_SELECTOR, "link[rel=icon]"), fav.headers.get("Content-Type"))
+    d.set_window_size(390, 844); time.sleep(0.4)
+    hh = d.execute_script("return document.getElementById('top').getBoundingClientRect().height")
+    check(f"phone: a compact header ({hh:.0f} of 844 px)", hh <= 130, hh)
+    d.save_screenshot(os.path.join(shots, "dashboard-phone-header.png"))
+    d.set_window_size(1280, 800)
+
+
+def test_unreachable(d, base, restart):
+    """Item 8: a stopped server shows as unreachable and retrying; the page recovers."""
+    d.get(base + "/")
+    wait_loaded(d)
+    server = restart(None)
+    check("unreachable: says so and that it retries", wait_for(d, lambda: d.find_element(By.ID, "unreachable").is_displayed()
+          and "retrying" in d.find_element(By.ID, "unreachable").text and "unreachable" in d.find_element(By.ID, "conn").text, 12),
+          (d.find_element(By.ID, "conn").text,))
+    check("unreachable: no 'Failed to fetch'", "Failed to fetch" not in d.find_element(By.TAG_NAME, "body").text)
+    restart(server)
+    check("unreachable: recovers when the server is back", wait_for(d, lambda: not d.find_element(By.ID, "unreachable").is_displayed()
+          and d.find_element(By.ID, "conn").text == "live" and len(table_rows(d, 3)) == 3, 20), d.find_element(By.ID, "conn").text)
+
+
+def test_live_details(d, base):
+    """Item 6 live: the dialog and the selected row keep their packet while rows stream."""
+    d.get(base + "/")
+    wait_loaded(d)
+    WebDriverWait(d, 20).until(lambda d: "live" in d.find_element(By.ID, "conn").text)
+    import threading
+    stop = threading.Event()
+    def gen():
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        end = time.time() + 12
+        while not stop.is_set() and time.time() < end:
+            s.sendto(b"sniff-detail" * 4, ("127.0.0.1", LIVE_PORT)); time.sleep(0.004)
+        s.close()
+    t = threading.Thread(target=gen); t.start()
+    try:
+        WebDriverWait(d, 10).until(lambda d: len(table_rows(d, 20)) >= 20)
+        d.execute_script("document.getElementById('p-scroll').scrollTop = 5 * 24")
+        time.sleep(0.3)
+        # One script: the rows re-render as packets arrive. The table keeps the rows in
+        # view, so the row clicked is a few below the top of what is shown.
+        d.execute_script("const r = Array.from(document.querySelectorAll('#packets tbody tr[data-index]'));"
+                         "r[Math.min(8, r.length - 1)].click();")
+        before = d.find_element(By.ID, "detail").get_attribute("data-packet")
+        sel = lambda: d.execute_script("const tr = document.querySelector('#packets tbody tr.sel'); if (!tr) return null;"
+                                       "const s = document.getElementById('p-scroll').getBoundingClientRect();"
+                                       "return [tr.cells[0].textContent, Math.round(tr.getBoundingClientRect().top - s.top)];")
+        ActionChains = __import__("selenium.webdriver.common.action_chains", fromlist=["ActionChains"]).ActionChains
+        from selenium.webdriver.common.keys import Keys
+        first = sel()
+        time.sleep(2.5)
+        check("live details: the dialog keeps its packet while rows arrive", d.find_element(By.ID, "detail").get_attribute("data-packet") == before, before)
+        ActionChains(d).send_keys(Keys.ESCAPE).perform()
+        time.sleep(0.2)
+        rows_now = int(d.find_element(By.ID, "p-count").text.split()[0])
+        after = sel()
+        check("live details: the selected row keeps its packet and its place", first and after and first[0] == after[0]
+              and abs(first[1] - after[1]) <= 24, (first, after, rows_now))
+    finally:
+        stop.set(); t.join()
 
 
 def buttons(d):
@@ -532,6 +799,15 @@ def main():
         servers.append(Server([args.sniff, "serve", "--db", "sqlite:" + db, "--listen", f"127.0.0.1:{port}"], os.path.join(work, "serve.log")))
         check("sniff serve starts", wait_http(base + "/api/stats"))
         test_database(d, base, shots, downloads)
+
+        def restart(server):
+            # None: stop the server and return its arguments; else start it again.
+            if server is None:
+                servers.pop().stop()
+                return [args.sniff, "serve", "--db", "sqlite:" + db, "--listen", f"127.0.0.1:{port}"]
+            servers.append(Server(server, os.path.join(work, "serve2.log")))
+            wait_http(base + "/api/stats")
+        test_unreachable(d, base, restart)
         servers.pop().stop()
 
         # 1b. A file read with --serve: the sample, whose packets are from another day.
@@ -542,6 +818,7 @@ def main():
         check("sniff -r FILE --serve starts", wait_http(base + "/api/stats"))
         test_file_timeline(d, base, shots)
         test_info_column(d, base)
+        test_file_details_and_a11y(d, base, shots)
         servers.pop().stop()
 
         # 2. The XSS capture.
@@ -558,10 +835,11 @@ def main():
         if os.geteuid() == 0:
             port = free_port(); base = f"http://127.0.0.1:{port}"
             servers.append(Server([args.sniff, "-i", "lo", "-q", "--serve", "--db", "sqlite:" + os.path.join(work, "live.db"),
-                                   "--listen", f"127.0.0.1:{port}", "udp", "port", "39998"], os.path.join(work, "live.log")))
+                                   "--listen", f"127.0.0.1:{port}", "udp", "port", str(LIVE_PORT)], os.path.join(work, "live.log")))
             check("sniff -i lo --serve starts", wait_http(base + "/api/stats"))
             test_live(d, base, shots)
             test_live_panels(d, base, shots)
+            test_live_details(d, base)
             test_live_controls(d, base, shots)
             servers.pop().stop()
         else:

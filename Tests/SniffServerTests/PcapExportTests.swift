@@ -178,7 +178,7 @@ struct PcapExportTests {
             if let n = tsharkCount(path) { #expect(n == want.count, "tshark -r") }
 
             let captures = try await client.execute(uri: "/api/captures", method: .get) { jsonObject($0.body)["rows"] as? [[String: Any]] ?? [] }
-            let sll2 = try #require((captures.first { ($0["source"] as? String)?.contains("sll2") == true }?["id"] as? NSNumber)?.int64Value)
+            let sll2 = try #require((captures.first { ($0["source"] as? String)?.contains("sll2") == true }?["id"] as? String).flatMap { Int64($0) })
             let (s2, h2, one) = try await download(client, "&capture=\(sll2)")
             #expect(s2 == .ok)
             #expect(h2[.contentType] == "application/vnd.tcpdump.pcap")

@@ -34,7 +34,15 @@ async function request(method, path, query = {}) {
   const url = path + (q.toString() ? "?" + q : "");
   const headers = token ? { Authorization: "Bearer " + token } : {};
   if (method !== "GET") headers["X-Sniff-CSRF"] = await csrfToken();
-  const r = await fetch(url, { method, headers });
+  let r;
+  try {
+    r = await fetch(url, { method, headers });
+  } catch {
+    // No answer at all (server stopped, network down): not an HTTP error.
+    const e = new APIError(0, { error: "server unreachable" });
+    e.unreachable = true;
+    throw e;
+  }
   let body = null;
   try { body = await r.json(); } catch { body = null; }
   if (!r.ok) throw new APIError(r.status, body);

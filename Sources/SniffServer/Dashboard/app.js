@@ -28,15 +28,31 @@ const state = {
 
 const FILTER_NAMES = ["ip", "port", "transport", "app", "from", "to"];
 
-function toLocalInput(v) {
-  // API time (RFC 3339 or epoch seconds) → datetime-local value in UTC.
-  if (!v) return "";
-  const d = /^\d+(\.\d+)?$/.test(v) ? new Date(parseFloat(v) * 1000) : new Date(v);
-  return isNaN(d) ? "" : d.toISOString().slice(0, 19);
+// The From/To fields are plain text in the chosen zone, "YYYY-MM-DD HH:MM:SS" on a
+// 24-hour clock, one Tab stop each; RFC 3339 and epoch seconds are accepted too. The
+// filter and the URL keep RFC 3339 in UTC.
+const FIELD_TIME = /^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(\.\d+)?)?)?$/;
+function parseTimeField(text) {
+  const v = text.trim();
+  if (!v) return { value: "" };
+  let t = null;
+  const m = FIELD_TIME.exec(v);
+  if (/^\d+(\.\d+)?$/.test(v)) t = parseFloat(v) * 1000;
+  else if (m) {
+    const [y, mo, d, h, mi, sec] = m.slice(1, 7).map((x) => Number(x || 0));
+    const ms = m[7] ? Math.round(parseFloat(m[7]) * 1000) : 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59) return { error: "no such date or time" };
+    t = state.tz === "utc" ? Date.UTC(y, mo - 1, d, h, mi, sec, ms) : new Date(y, mo - 1, d, h, mi, sec, ms).getTime();
+  } else if (/[zZ]$|[+-]\d\d:?\d\d$/.test(v)) t = Date.parse(v);
+  if (t === null || isNaN(t)) return { error: "expected a time as YYYY-MM-DD HH:MM:SS (" + tzName() + ")" };
+  return { value: new Date(t).toISOString() };
 }
-function fromLocalInput(v) {
-  // datetime-local values are read as UTC, as the tables show UTC.
-  return v ? v + (v.length === 16 ? ":00Z" : "Z") : "";
+// An API time → the field's text in the chosen zone; what cannot be read stays as
+// given, so that a bad value in the URL shows in its field with its error.
+function formatTimeField(v) {
+  if (!v) return "";
+  const t = /^\d+(\.\d+)?$/.test(v) ? parseFloat(v) : Date.parse(v) / 1000;
+  return isNaN(t) ? v : fmtTime(t).slice(0, 19);
 }
 
 function readFilterFromURL() {
@@ -49,20 +65,29 @@ function readFilterFromURL() {
 function writeFilterToForm(f) {
   $("f-ip").value = f.ip || ""; $("f-port").value = f.port || "";
   $("f-transport").value = f.transport || ""; $("f-app").value = f.app || "";
-  $("f-from").value = toLocalInput(f.from); $("f-to").value = toLocalInput(f.to);
+  $("f-from").value = formatTimeField(f.from); $("f-to").value = formatTimeField(f.to);
 }
 
+// The form's filter, or the first problem the page can see itself (at its field).
 function readFilterFromForm() {
   const f = {};
   const ip = $("f-ip").value.trim(), port = $("f-port").value.trim(), app = $("f-app").value.trim();
   if (ip) f.ip = ip;
-  if (port) f.port = port;
+  if (port) {
+    if (!/^\d+$/.test(port) || Number(port) > 65535) return { error: fieldError("port", "a port is a number from 0 to 65535") };
+    f.port = port;
+  }
   if ($("f-transport").value) f.transport = $("f-transport").value;
   if (app) f.app = app;
-  if ($("f-from").value) f.from = fromLocalInput($("f-from").value);
-  if ($("f-to").value) f.to = fromLocalInput($("f-to").value);
-  return f;
+  for (const k of ["from", "to"]) {
+    const r = parseTimeField($("f-" + k).value);
+    if (r.error) return { error: fieldError(k, r.error) };
+    if (r.value) f[k] = r.value;
+  }
+  if (f.from && f.to && Date.parse(f.from) >= Date.parse(f.to)) return { error: fieldError("to", "To must be after From") };
+  return { filter: f };
 }
+function fieldError(parameter, message) { return { parameter, message }; }
 
 function syncURL() {
   const p = new URLSearchParams();
@@ -77,17 +102,74 @@ function rangeOnly(f) {
   return r;
 }
 
-// The From/To inputs offer the packets' span (capture time, UTC).
+// The From/To fields offer the packets' span (capture time) as their placeholders and
+// in the hint under the form.
 function setTimeBounds() {
+  for (const k of ["from", "to"]) $("f-" + k + "-zone").textContent = "(" + tzName() + ")";
   if (!state.span) return;
-  for (const id of ["f-from", "f-to"]) {
-    $(id).min = toLocalInput(String(Math.floor(state.span.first)));
-    $(id).max = toLocalInput(String(Math.ceil(state.span.last)));
-    $(id).title = "packets from " + $(id).min.replace("T", " ") + " to " + $(id).max.replace("T", " ") + " UTC";
-  }
+  const first = fmtTime(Math.floor(state.span.first)).slice(0, 19), last = fmtTime(Math.ceil(state.span.last)).slice(0, 19);
+  $("f-from").placeholder = first; $("f-to").placeholder = last;
+  $("f-from").dataset.min = first; $("f-to").dataset.max = last;
+  $("f-span").textContent = "Packets from " + first + " to " + last + " (" + tzName() + ").";
 }
 
-function showError(e) { $("f-error").textContent = e ? (e.message || String(e)) : ""; }
+// ---------- errors ----------
+
+const FIELDS = ["ip", "port", "transport", "app", "from", "to"];
+// An error about one parameter shows at its field (aria-invalid, described by the
+// message); any other under the form. Results of the previous filter are cleared, so
+// that an error never sits above figures that do not answer the question.
+function showError(e) {
+  for (const k of FIELDS) {
+    const input = $("f-" + k);
+    input.removeAttribute("aria-invalid");
+    $("e-" + k).textContent = "";
+  }
+  $("f-error").textContent = "";
+  if (!e) return;
+  if (e.unreachable) { setUnreachable(true); return; }
+  const at = e.parameter && FIELDS.includes(e.parameter) ? e.parameter : null;
+  if (at) {
+    // The server speaks of the API's time formats; the fields take the page's own.
+    const message = (at === "from" || at === "to") && e.status === 400 && !/after/.test(e.message)
+      ? "expected a time as YYYY-MM-DD HH:MM:SS (" + tzName() + ")" : e.message;
+    $("f-" + at).setAttribute("aria-invalid", "true");
+    $("e-" + at).textContent = message;
+    $("f-error").textContent = "Fix the " + $("f-" + at).closest("label").firstChild.textContent.trim() + " field.";
+  } else {
+    $("f-error").textContent = e.message || String(e);
+  }
+  if (e.status === 400 || e.parameter) clearResults();
+}
+function clearResults() {
+  state.rows = []; state.cursor = null; state.selected = -1;
+  renderPackets();
+  $("p-count").textContent = "no results: the filter has an error";
+  for (const sel of ["#summary tbody", "#talkers tbody", "#hosts tbody", "#flows tbody"]) document.querySelector(sel).replaceChildren();
+  $("flows-count").textContent = "";
+  state.chartData = null;
+  for (const id of ["chart", "summary-chart", "apps-chart"]) { const c = $(id); c.getContext("2d").clearRect(0, 0, c.width, c.height); }
+  $("chart-legend").replaceChildren();
+  $("chart-axis").textContent = "No chart: the filter has an error.";
+}
+
+// Server unreachable: said in the status pill, and the page tries again every 2 s
+// until the server answers, then reloads its panels.
+let unreachableTimer = null;
+function setUnreachable(on) {
+  document.body.dataset.unreachable = String(on);
+  $("unreachable").hidden = !on;
+  if (on && !unreachableTimer) {
+    unreachableTimer = setInterval(async () => {
+      try {
+        await loadStats();
+        clearInterval(unreachableTimer); unreachableTimer = null;
+        setUnreachable(false);
+        applyFilter();
+      } catch { /* still unreachable */ }
+    }, 2000);
+  }
+}
 
 // ---------- cells ----------
 
@@ -122,6 +204,14 @@ function fmtTime(ts) {
   return date + " " + time + "." + us;
 }
 function chartTime(t) { return fmtTime(t).slice(11, 19); }
+// One spelling per protocol everywhere (the API has "tcp" in flows, "TCP" in packets).
+const PROTO = { tcp: "TCP", udp: "UDP", icmp: "ICMP", icmpv6: "ICMPv6", arp: "ARP", gre: "GRE", other: "other", none: "none" };
+function protoLabel(p, address) {
+  if (p === undefined || p === null) return "";
+  const l = PROTO[String(p).toLowerCase()] || String(p);
+  // Flows name ICMPv6 "icmp" (Zeek's conn.log does): an IPv6 address tells them apart.
+  return l === "ICMP" && address && String(address).includes(":") ? "ICMPv6" : l;
+}
 // Packets carry `info` (the server renders Wireshark's Info column); flows the names.
 function info(p) { return p.info || p.dns_query || p.tls_sni || p.http_host || ""; }
 
@@ -143,7 +233,8 @@ function renderPackets() {
     const tr = document.createElement("tr");
     tr.dataset.index = String(i);
     if (i === state.selected) tr.className = "sel";
-    tr.append(td(fmtTime(p.ts)), td(p.src), td(p.sport), td(p.dst), td(p.dport), td(p.transport), td(p.app),
+    // Without IP (ARP and other link-layer frames) the MAC addresses are the ends.
+    tr.append(td(fmtTime(p.ts)), td(p.src || p.eth_src), td(p.sport), td(p.dst || p.eth_dst), td(p.dport), td(protoLabel(p.transport)), td(p.app),
       td(p.len, "num"), td(p.flags), td(p.seq, "num"), td(p.ack, "num"), td(p.window, "num"), td(info(p)));
     frag.appendChild(tr);
   }
@@ -168,18 +259,51 @@ function select(i, open) {
   if (open) showDetail(state.rows[i]);
 }
 
+// Packet details in a modal dialog: it holds a copy of the packet, so live rows
+// arriving underneath do not change it; Tab stays inside, Escape closes it and focus
+// returns to the packets table.
+const DETAIL_ORDER = ["n", "ts", "len", "caplen", "iface", "link", "eth_src", "eth_dst", "vlan", "ip", "src", "sport", "dst", "dport",
+  "proto", "transport", "flags", "tcp_flags", "seq", "ack", "window", "payload_len", "icmp_type", "icmp_code", "app", "app_source",
+  "dns_query", "info", "flow_uid", "sensor", "capture"];
 function showDetail(p) {
   const body = $("detail-body");
-  body.replaceChildren(...Object.entries(p).map(([k, v]) => {
+  const row = (k, v) => {
     const tr = document.createElement("tr");
-    const th = document.createElement("th"); th.textContent = k;
+    const th = document.createElement("th"); th.textContent = k; th.scope = "row";
     tr.append(th, td(typeof v === "object" ? JSON.stringify(v) : v));
     return tr;
-  }));
-  $("detail").hidden = false;
+  };
+  const keys = Object.keys(p).sort((a, b) => {
+    const i = DETAIL_ORDER.indexOf(a), j = DETAIL_ORDER.indexOf(b);
+    return (i < 0 ? 99 : i) - (j < 0 ? 99 : j);
+  });
+  const saved = state.tz;
+  state.tz = "utc"; const utc = fmtTime(p.ts);
+  state.tz = "local"; const local = fmtTime(p.ts), localName = tzName();
+  state.tz = saved;
+  body.replaceChildren(row("time (UTC)", utc), row("time (" + localName + ")", local),
+    ...keys.map((k) => row(k === "ts" ? "ts (epoch seconds)" : k, p[k])));
+  $("detail-h").textContent = "Packet " + (p.n !== undefined ? p.n : "");
+  $("detail").dataset.packet = String(p.capture) + ":" + String(p.n);
+  if (!$("detail").open) $("detail").showModal();
   $("detail-close").focus();
 }
-$("detail-close").addEventListener("click", () => { $("detail").hidden = true; scroller.focus(); });
+$("detail-close").addEventListener("click", () => $("detail").close());
+
+// Modal dialogs keep Tab and Shift-Tab among their own controls (the browser would
+// otherwise let focus leave for its own toolbar).
+for (const dlg of document.querySelectorAll("dialog")) {
+  dlg.addEventListener("keydown", (e) => {
+    if (e.key !== "Tab") return;
+    const f = Array.from(dlg.querySelectorAll("button, [href], input, select, [tabindex]:not([tabindex='-1'])")).filter((x) => !x.disabled);
+    if (!f.length) return;
+    const i = f.indexOf(document.activeElement);
+    const next = e.shiftKey ? (i <= 0 ? f.length - 1 : i - 1) : (i < 0 || i === f.length - 1 ? 0 : i + 1);
+    f[next].focus();
+    e.preventDefault();
+  });
+}
+$("detail").addEventListener("close", () => scroller.focus());
 
 scroller.addEventListener("keydown", (e) => {
   if (e.key === "ArrowDown" || e.key === "j") { select(Math.max(0, state.selected + 1), false); e.preventDefault(); }
@@ -190,7 +314,6 @@ scroller.addEventListener("keydown", (e) => {
   else if (e.key === "Enter") { select(Math.max(0, state.selected), true); e.preventDefault(); }
 });
 document.addEventListener("keydown", (e) => {
-  if (e.key === "Escape") { $("detail").hidden = true; }
   if (e.key === "/" && document.activeElement.tagName !== "INPUT") { $("f-ip").focus(); e.preventDefault(); }
 });
 
@@ -215,7 +338,11 @@ function addLiveRows(rows) {
   if (state.livePaused || state.filter.to || rows.length === 0) return;
   state.rows = rows.concat(state.rows);
   if (state.rows.length > MAX_ROWS) state.rows.length = MAX_ROWS;
+  // Rows come in at the top: a reader who selected a row or scrolled down keeps the
+  // same rows in view (the selection moves with its packet), others see the newest.
   if (state.selected >= 0) state.selected += rows.length;
+  if (state.selected >= MAX_ROWS) state.selected = -1;
+  if (state.selected >= 0 || scroller.scrollTop > 0) scroller.scrollTop += rows.length * ROW_H;
   renderPackets();
 }
 
@@ -233,20 +360,51 @@ function updateDownloads() {
 }
 $("d-all").addEventListener("change", updateDownloads);
 
+// pcap needs the packets' bytes (--store-raw): the link asks first (HEAD), and when the
+// server refuses, its explanation shows beside the link instead of a failed download.
+$("d-pcap").addEventListener("click", async (e) => {
+  e.preventDefault();
+  const a = $("d-pcap"), msg = $("d-pcap-error");
+  msg.textContent = "";
+  try {
+    const head = await fetch(a.href, { method: "HEAD" });
+    if (head.ok) {
+      const go = document.createElement("a");
+      go.href = a.href; go.download = "sniff-packets.pcap"; go.hidden = true;
+      document.body.append(go); go.click(); go.remove();
+      return;
+    }
+    let text = "pcap download refused (HTTP " + head.status + ")";
+    try { const r = await fetch(a.href); const b = await r.json(); if (b && b.error) text = b.error; } catch { /* keep the status */ }
+    msg.textContent = text;
+  } catch {
+    msg.textContent = "server unreachable: the pcap could not be fetched";
+  }
+});
+
 // ---------- summary, talkers, flows, alerts ----------
 
+// Transports and apps are two views of the same packets: each has its own chart, so
+// that no packet is counted twice in one ranking.
 async function loadSummary() {
   const s = await getJSON("/api/protocol_summary", rangeOnly(state.filter));
   const rows = [];
   for (const [kind, list] of [["transport", s.transports], ["app", s.apps]]) {
     for (const e of list) {
       const tr = document.createElement("tr");
-      tr.append(td(kind), td(e.name), td(e.packets, "num"), td(human(e.bytes), "num"), td(e.flows, "num"));
+      tr.append(td(kind), td(kind === "transport" ? protoLabel(e.name) : e.name), td(e.packets, "num"), td(human(e.bytes), "num"),
+        td(e.flows, "num"));
       rows.push(tr);
     }
   }
   document.querySelector("#summary tbody").replaceChildren(...rows);
-  drawBars($("summary-chart"), s.transports.concat(s.apps).sort((a, b) => b.packets - a.packets).map((e) => ({ label: e.name, value: e.packets })));
+  for (const [id, list, label] of [["summary-chart", s.transports, protoLabel], ["apps-chart", s.apps, (x) => x]]) {
+    const items = list.slice().sort((a, b) => b.packets - a.packets).map((e) => ({ label: label(e.name), value: e.packets }));
+    drawBars($(id), items, "pkts");
+    $(id).dataset.items = JSON.stringify(items);
+    $(id).setAttribute("aria-label", (id === "apps-chart" ? "Packets per app: " : "Packets per transport: ") +
+      items.map((i) => i.label + " " + i.value).join(", "));
+  }
   $("apps").replaceChildren(...s.apps.map((a) => { const o = document.createElement("option"); o.value = a.name; return o; }));
 }
 
@@ -254,7 +412,12 @@ async function loadTalkers() {
   const t = await getJSON("/api/talkers", { ...rangeOnly(state.filter), limit: 15 });
   document.querySelector("#talkers tbody").replaceChildren(...t.pairs.map((p) => {
     const tr = document.createElement("tr");
-    tr.append(td(p.address), td(p.port), td(p.proto), td(p.packets, "num"), td(human(p.bytes), "num"), td(p.flows, "num"));
+    // ICMP has no ports: the store keeps its type (and code) in the port fields, as
+    // Zeek does; the table says so rather than calling them a port.
+    const icmp = String(p.proto).toLowerCase().startsWith("icmp");
+    const port = td(icmp ? "–" : p.port);
+    if (icmp) port.title = "ICMP has no ports (type or code " + p.port + ")";
+    tr.append(td(p.address), port, td(protoLabel(p.proto, p.address)), td(p.packets, "num"), td(human(p.bytes), "num"), td(p.flows, "num"));
     return tr;
   }));
   document.querySelector("#hosts tbody").replaceChildren(...t.hosts.map((p) => {
@@ -280,7 +443,7 @@ async function loadFlows() {
   document.querySelector("#flows tbody").replaceChildren(...rows.map((r) => {
     const tr = document.createElement("tr");
     if (r.open) tr.className = "open";
-    tr.append(td(fmtTime(r.ts)), td(r["id.orig_h"]), td(r["id.orig_p"]), td(r["id.resp_h"]), td(r["id.resp_p"]), td(r.proto),
+    tr.append(td(fmtTime(r.ts)), td(r["id.orig_h"]), td(r["id.orig_p"]), td(r["id.resp_h"]), td(r["id.resp_p"]), td(protoLabel(r.proto, r["id.orig_h"])),
       td(r.app), td(r.open ? r.conn_state + " · in progress" : r.conn_state), td(human(r.orig_l2_bytes), "num"),
       td(human(r.resp_l2_bytes), "num"), td(r.duration !== undefined ? Number(r.duration).toFixed(3) + " s" : "", "num"), td(info(r)));
     return tr;
@@ -517,10 +680,18 @@ function onLive(m) {
   }
 }
 
+let socketWasDown = false;
 const socket = new LiveSocket(onLive, (s, delay) => {
   const c = $("conn");
   c.className = "conn " + (s === "up" ? "up" : s === "down" ? "down" : "");
-  c.textContent = s === "up" ? "live" : s === "down" ? "reconnecting in " + (delay / 1000).toFixed(1) + " s" : "connecting";
+  c.textContent = s === "up" ? "live" : s === "down" ? "server unreachable, retrying in " + (delay / 1000).toFixed(1) + " s" : "connecting";
+  // Back after a loss: the panels may have missed what happened meanwhile.
+  if (s === "up" && socketWasDown) { socketWasDown = false; if (document.body.dataset.unreachable === "true") setUnreachable(false); }
+  if (s === "down") {
+    socketWasDown = true;
+    // Is it the server or only the stream? A request tells.
+    loadStats().catch((e) => { if (e.unreachable) setUnreachable(true); });
+  }
 });
 
 // ---------- capture control ----------
@@ -584,10 +755,51 @@ async function applyFilter() {
   }
 }
 
-$("filters").addEventListener("submit", (e) => { e.preventDefault(); state.filter = readFilterFromForm(); applyFilter(); });
+$("filters").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const r = readFilterFromForm();
+  if (r.error) { showError(r.error); document.body.dataset.loaded = "error"; $("f-" + r.error.parameter).focus(); return; }
+  state.filter = r.filter;
+  applyFilter();
+});
 $("f-clear").addEventListener("click", () => { state.filter = {}; writeFilterToForm({}); applyFilter(); });
+
+// The time zone of every time on the page (and of the From/To fields).
+$("tz").value = state.tz;
+$("tz").addEventListener("change", () => {
+  state.tz = $("tz").value === "local" ? "local" : "utc";
+  localStorage.setItem("sniff-tz", state.tz);
+  writeFilterToForm(state.filter);
+  showTimeLabels();
+  renderPackets();
+  refreshPanels();
+  loadAlerts().catch(() => {});
+  drawChart().catch(() => {});
+});
+function showTimeLabels() {
+  const z = tzName();
+  for (const el of document.querySelectorAll(".tz-name")) el.textContent = z;
+  setTimeBounds();
+}
+showTimeLabels();
 
 state.filter = readFilterFromURL();
 writeFilterToForm(state.filter);
 loadStats().catch(showError).finally(applyFilter);
-setInterval(() => loadStats().catch(() => {}), 5000);
+setInterval(() => loadStats().catch((e) => { if (e.unreachable) setUnreachable(true); }), 5000);
+// Where the sticky header ends, so that a focused control scrolled into view is not
+// hidden under it.
+function headerOffset() {
+  const h = $("top");
+  const sticky = getComputedStyle(h).position === "sticky";
+  document.documentElement.style.scrollPaddingTop = sticky ? h.offsetHeight + 8 + "px" : "0px";
+}
+headerOffset();
+window.addEventListener("resize", headerOffset);
+// A focused element under the sticky header (Shift-Tab upwards) is scrolled clear of it.
+document.addEventListener("focusin", (e) => {
+  const h = $("top");
+  if (getComputedStyle(h).position !== "sticky" || h.contains(e.target) || e.target === document.body) return;
+  const r = e.target.getBoundingClientRect(), bottom = h.getBoundingClientRect().bottom;
+  if (r.top < bottom) window.scrollBy(0, r.top - bottom - 8);
+});
