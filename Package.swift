@@ -26,6 +26,12 @@ let package = Package(
         // Already in the graph through postgres-nio (same range); QUIC Initial decryption
         // and TLS fingerprints need HKDF, AES-GCM, the AES block function, MD5 and SHA-256.
         .package(url: "https://github.com/apple/swift-crypto.git", "3.9.0" ..< "6.0.0"),
+        // Alert rule files are YAML.
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // The alert webhook's client: the versions already resolved through Hummingbird.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
     ],
     targets: [
         .systemLibrary(
@@ -43,7 +49,15 @@ let package = Package(
             ]
         ),
         .target(name: "SniffCapture", dependencies: ["SniffCore", "SniffDecode", "CPcap"]),
-        .target(name: "SniffAnalysis", dependencies: ["SniffCore", "SniffDecode", "SniffCapture"]),
+        .target(
+            name: "SniffAnalysis",
+            dependencies: [
+                "SniffCore", "SniffDecode", "SniffCapture",
+                // SHA-1 for Community ID.
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         .systemLibrary(
             name: "CSQLite",
             pkgConfig: "sqlite3",
@@ -67,6 +81,12 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                // The alert webhook's client (https, timeouts).
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             resources: [.copy("Dashboard")]
         ),

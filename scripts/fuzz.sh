@@ -37,16 +37,17 @@ build() {
     stamp=$( { swiftc --version 2>&1; cat "$0"; find Fuzz "${MODULES[@]/#/Sources/}" Sources/CPcap -type f | sort | xargs cat; } | sha256sum | cut -c1-16)
     if [[ -x $BIN && -f $OUT/stamp && $(cat "$OUT/stamp") == "$stamp" ]]; then return; fi
     echo "== fuzz build ($OUT)"
-    # swift-crypto (SniffDecode's QUIC Initial keys and TLS fingerprints) is not rebuilt
-    # here: its modules and objects come from the package build, uninstrumented.
+    # swift-crypto (SniffDecode's QUIC Initial keys and TLS fingerprints, Community ID's
+    # SHA-1) and Yams (SniffAnalysis's rule files) are not rebuilt here: their modules
+    # and objects come from the package build, uninstrumented.
     local spm=${FUZZ_SWIFTPM_BUILD:-.build/debug}
     [[ -f $spm/Modules/Crypto.swiftmodule ]] || { echo "fuzz build needs \`swift build\` first ($spm)" >&2; exit 1; }
     local flags=(-swift-version 6 -O -wmo -sanitize=fuzzer,address -parse-as-library -I "$OUT/mods" -I Sources/CPcap
-                 -I "$spm/Modules")
+                 -I "$spm/Modules" -I "$(dirname "$spm")/checkouts/Yams/Sources/CYaml/include")
     local objs=()
     local dep
     for dep in Crypto CryptoBoringWrapper CryptoExtras _CryptoExtras SwiftASN1 CCryptoBoringSSL CCryptoBoringSSLShims \
-               CXKCP CXKCPShims; do
+               CXKCP CXKCPShims Yams CYaml; do
         if [[ -d $spm/$dep.build ]]; then
             while IFS= read -r o; do objs+=("$o"); done < <(find "$spm/$dep.build" -name '*.o')
         fi

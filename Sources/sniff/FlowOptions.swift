@@ -3,6 +3,7 @@ import SniffCore
 import SniffDecode
 import SniffCapture
 import SniffAnalysis
+import SniffServer
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -27,8 +28,11 @@ struct FlowOptions: ParsableArguments {
     @Option(name: .customLong("alerts"), help: ArgumentHelp("Write alerts as NDJSON to FILE (instead of stderr).", valueName: "FILE"))
     var alerts: String?
 
-    @Option(name: .customLong("webhook"), help: ArgumentHelp("POST each alert as JSON to an http:// URL (instead of stderr).", valueName: "URL"))
+    @Option(name: .customLong("webhook"), help: ArgumentHelp("POST each alert as JSON to an http:// or https:// URL (instead of stderr).", valueName: "URL"))
     var webhook: String?
+
+    @Option(name: .customLong("webhook-ca"), help: ArgumentHelp("Trust the CA certificates in this PEM file for an https webhook (default: the system's).", valueName: "FILE"))
+    var webhookCA: String?
 
     @Option(name: .customLong("webhook-timeout"), help: ArgumentHelp("Seconds before a webhook request is abandoned.", valueName: "SECONDS"))
     var webhookTimeout: Double = 5
@@ -64,6 +68,9 @@ struct FlowOptions: ParsableArguments {
         if webhookRetries < 0 { throw ValidationError("invalid --webhook-retries \(webhookRetries): it must be 0 or more") }
         if let l = localNets {
             do { _ = try LocalNetworks(parsing: l) } catch let e as SniffError { throw ValidationError(e.userMessage) }
+        }
+        if webhookCA != nil && webhook == nil {
+            throw ValidationError("--webhook-ca is for an https --webhook; give the webhook's URL too")
         }
         if let w = webhook {
             do { _ = try WebhookURL(w) } catch let e as SniffError { throw ValidationError(e.userMessage) }
@@ -114,7 +121,8 @@ final class FlowRun: FlowObserver {
         var sinks: [AlertSink] = []
         if let a = options.alerts { sinks.append(try NDJSONAlertSink(path: a)) }
         if let w = options.webhook {
-            sinks.append(try WebhookAlertSink(url: w, timeoutSeconds: options.webhookTimeout, retries: options.webhookRetries))
+            sinks.append(try WebhookAlertSink(url: w, timeoutSeconds: options.webhookTimeout, retries: options.webhookRetries,
+                                               caFile: options.webhookCA))
         }
         if sinks.isEmpty { sinks.append(StderrAlertSink()) }
         // Always a list, so that storage and live feeds can add their own sink.

@@ -186,7 +186,21 @@ struct AlertTests {
         #expect(try RulesFile.parse("defaults:\n  suppress: 5m\n").rules == AlertRule.defaults)
     }
 
-    @Test func yamlSubset() throws {
+    @Test func yamlRejectsWhatRuleFilesShouldNotHold() throws {
+        do {
+            _ = try YAMLValue.parse("a: 1\na: 2\n")
+            Issue.record("accepted a duplicate key")
+        } catch let e as YAMLValue.ParseError {
+            #expect(e.line >= 1 && e.message.contains("duplicate key \"a\""), "\(e)")
+        }
+        // Anchors and aliases are YAML: one value written once, used twice.
+        #expect(try YAMLValue.parse("a: &x [1, 2]\nb: *x\n")["b"] == .list([.scalar("1"), .scalar("2")]))
+        #expect(try YAMLValue.parse("") == .map([]))
+        // Scalars keep the text written: no YAML typing of yes/no, numbers or times.
+        #expect(try YAMLValue.parse("a: yes\nb: 010\nc: 1:30\n")["b"]?.string == "010")
+    }
+
+    @Test func yamlTree() throws {
         let v = try YAMLValue.parse("""
             a: 1   # comment
             b:

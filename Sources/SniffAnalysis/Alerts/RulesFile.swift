@@ -79,8 +79,14 @@ public enum RulesFile {
             guard let text = readText(path) else {
                 throw Error(userMessage: "\(what): cannot read \(key) \(path): \(String(cString: strerror(errno)))")
             }
-            return text.split(separator: "\n").map { String($0).split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? "" }
-                .map { $0.trimmingLeadingSpaces().trimmingTrailingSpaces() }.filter { !$0.isEmpty }
+            var lines: [String] = []
+            for raw in text.split(separator: "\n") {
+                // A '#' starts a comment, as in FireHOL and Spamhaus lists.
+                let content: Substring = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+                let line = String(content.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" || $0 == "\r" }.reversed())
+                if !line.isEmpty { lines.append(line) }
+            }
+            return lines
         }
         var severity = AlertSeverity.medium
         if let s = v["severity"]?.string {

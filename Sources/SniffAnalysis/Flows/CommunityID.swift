@@ -1,3 +1,4 @@
+import Crypto
 import SniffCore
 
 /// Community ID v1 flow hashing (corelight/community-id-spec):
@@ -14,32 +15,38 @@ public enum CommunityID {
     /// The hash input for a flow key, which is already in the specification's order
     /// (canonical, or sender first for one-way ICMP).
     public static func input(_ key: FlowKey, seed: UInt16 = 0) -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(40)
-        bytes.append(UInt8(seed >> 8)); bytes.append(UInt8(seed & 0xFF))
-        func addr(_ high: UInt64, _ low: UInt64) {
-            if key.isIPv6 {
-                for i in (0..<8).reversed() { bytes.append(UInt8(truncatingIfNeeded: high >> UInt64(i * 8))) }
-                for i in (0..<8).reversed() { bytes.append(UInt8(truncatingIfNeeded: low >> UInt64(i * 8))) }
-            } else {
-                for i in (0..<4).reversed() { bytes.append(UInt8(truncatingIfNeeded: low >> UInt64(i * 8))) }
-            }
-        }
-        addr(key.aHigh, key.aLow)
-        addr(key.bHigh, key.bLow)
-        bytes.append(key.proto)
-        bytes.append(0)
-        if hasPorts(key.proto) {
-            bytes.append(UInt8(key.portA >> 8)); bytes.append(UInt8(key.portA & 0xFF))
-            bytes.append(UInt8(key.portB >> 8)); bytes.append(UInt8(key.portB & 0xFF))
-        }
-        return bytes
+        withInput(key, seed: seed) { Array($0) }
     }
 
-    /// Appends "1:..." for `key` to `sink`.
+    /// Calls `body` with the hash input, built on the stack (at most 2 + 16 + 16 + 2 + 4 bytes).
+    static func withInput<R>(_ key: FlowKey, seed: UInt16, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 40) { buf in
+            var n = 0
+            func put(_ b: UInt8) { buf[n] = b; n += 1 }
+            func put16(_ v: UInt16) { put(UInt8(v >> 8)); put(UInt8(v & 0xFF)) }
+            func addr(_ high: UInt64, _ low: UInt64) {
+                if key.isIPv6 {
+                    for i in (0..<8).reversed() { put(UInt8(truncatingIfNeeded: high >> UInt64(i * 8))) }
+                    for i in (0..<8).reversed() { put(UInt8(truncatingIfNeeded: low >> UInt64(i * 8))) }
+                } else {
+                    for i in (0..<4).reversed() { put(UInt8(truncatingIfNeeded: low >> UInt64(i * 8))) }
+                }
+            }
+            put16(seed)
+            addr(key.aHigh, key.aLow)
+            addr(key.bHigh, key.bLow)
+            put(key.proto)
+            put(0)
+            if hasPorts(key.proto) { put16(key.portA); put16(key.portB) }
+            return body(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: buf[0..<n])))
+        }
+    }
+
+    /// Appends "1:..." for `key` to `sink`, allocating nothing.
     public static func append(_ key: FlowKey, seed: UInt16 = 0, into sink: inout ByteSink) {
         sink.append("1:" as StaticString)
-        Base64.append(SHA1.digest(input(key, seed: seed)), into: &sink)
+        let digest = withInput(key, seed: seed) { Insecure.SHA1.hash(data: $0) }
+        digest.withUnsafeBytes { Base64.append($0, into: &sink) }
     }
 
     public static func string(_ key: FlowKey, seed: UInt16 = 0) -> String {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import SniffCore
 import SniffAnalysis
+import SniffServer
 
 /// The webhook sink against a throwaway HTTP server on 127.0.0.1 (bounded: it serves a
 /// fixed number of connections and stops).
@@ -118,7 +119,86 @@ struct WebhookTests {
         #expect(try WebhookURL("http://127.0.0.1:8080/x/y") == WebhookURL("http://127.0.0.1:8080/x/y"))
         let u = try WebhookURL("http://[::1]:9000")
         #expect(u.host == "::1" && u.port == 9000 && u.path == "/")
-        #expect(throws: (any Error).self) { try WebhookURL("https://hooks.example/x") }
+        let s = try WebhookURL("https://hooks.example/x")
+        #expect(s.secure && s.port == 443 && s.text == "https://hooks.example/x")
+        #expect(try WebhookURL("http://[::1]:9000/a").text == "http://[::1]:9000/a")
         #expect(throws: (any Error).self) { try WebhookURL("ftp://x") }
+        #expect(throws: (any Error).self) { try WebhookURL("https://:443/") }
+    }
+
+    /// An https receiver: Python's HTTP server behind TLS with a certificate for
+    /// 127.0.0.1 signed by a CA made here. Trusted through `caFile`, the alert arrives;
+    /// with the system's trust store the handshake fails and says so.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl")
+                   && FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"), "needs openssl and python3"))
+    func postsOverHTTPS() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sniff-webhook-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func run(_ tool: String, _ args: [String]) throws {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: tool)
+            p.arguments = args
+            p.currentDirectoryURL = dir
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            p.waitUntilExit()
+            try #require(p.terminationStatus == 0, "\(tool) \(args)")
+        }
+        try run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=sniff test CA",
+                                     "-keyout", "ca.key", "-out", "ca.pem"])
+        try run("/usr/bin/openssl", ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+                                     "-keyout", "server.key", "-out", "server.csr"])
+        try "subjectAltName=IP:127.0.0.1\n".write(to: dir.appendingPathComponent("san.ext"), atomically: true, encoding: .utf8)
+        try run("/usr/bin/openssl", ["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                                     "-days", "1", "-extfile", "san.ext", "-out", "server.pem"])
+        // Serves POSTs until it has two bodies or 20 s have passed; prints its port first.
+        let script = """
+            import http.server, ssl, sys, threading
+            bodies = []
+            class H(http.server.BaseHTTPRequestHandler):
+                def do_POST(self):
+                    bodies.append(self.rfile.read(int(self.headers['Content-Length'])).decode())
+                    self.send_response(200); self.send_header('Content-Length', '0'); self.end_headers()
+                def log_message(self, *a): pass
+            s = http.server.HTTPServer(('127.0.0.1', 0), H)
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain('server.pem', 'server.key')
+            s.socket = ctx.wrap_socket(s.socket, server_side=True)
+            s.timeout = 1
+            print(s.server_address[1], flush=True)
+            import time; end = time.time() + 20
+            while len(bodies) < 1 and time.time() < end:
+                s.handle_request()
+            open('bodies.txt', 'w').write('\\n'.join(bodies))
+            """
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        server.arguments = ["-c", script]
+        server.currentDirectoryURL = dir
+        let out = Pipe()
+        server.standardOutput = out
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { if server.isRunning { server.terminate() } }
+        let portLine = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+        let port = try #require(Int(portLine.trimmingCharacters(in: .whitespacesAndNewlines)))
+
+        // Not trusted by the system's store: the handshake fails, the alert is counted.
+        let untrusted = try WebhookAlertSink(url: "https://127.0.0.1:\(port)/hook", timeoutSeconds: 2, retries: 0, log: { _ in })
+        untrusted.deliver(WebhookTests.alert(1))
+        untrusted.close()
+        #expect(untrusted.failed == 1 && untrusted.sent == 0)
+        #expect(untrusted.lastError?.contains("TLS") == true, "\(untrusted.lastError ?? "-")")
+
+        let sink = try WebhookAlertSink(url: "https://127.0.0.1:\(port)/hook", timeoutSeconds: 5, retries: 1,
+                                        caFile: dir.appendingPathComponent("ca.pem").path, log: { _ in })
+        sink.deliver(WebhookTests.alert(7))
+        sink.close()
+        server.waitUntilExit()
+        #expect(sink.sent == 1 && sink.failed == 0, "\(sink.lastError ?? "-")")
+        let body = try String(contentsOf: dir.appendingPathComponent("bodies.txt"), encoding: .utf8)
+        let obj = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
+        #expect(obj?["id"] as? String == "A7")
     }
 }

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import SniffCore
+import SniffAnalysis
 
 /// POSTs each alert as JSON to a URL from its own thread, with a timeout and retries,
 /// so the analysis thread never waits on the network. The queue is bounded: when the
@@ -13,6 +14,7 @@ public final class WebhookAlertSink: AlertSink, @unchecked Sendable {
     public let timeoutMillis: Int
     public let retries: Int
     public let queueLimit: Int
+    private let http: HTTPPost
 
     private var mutex = pthread_mutex_t()
     private var cond = pthread_cond_t()
@@ -28,7 +30,7 @@ public final class WebhookAlertSink: AlertSink, @unchecked Sendable {
     public private(set) var lastError: String?
     private let log: (String) -> Void
 
-    public init(url: String, timeoutSeconds: Double = 5, retries: Int = 2, queueLimit: Int = 1000,
+    public init(url: String, timeoutSeconds: Double = 5, retries: Int = 2, queueLimit: Int = 1000, caFile: String? = nil,
                 log: @escaping (String) -> Void = { msg in
                     var s = ByteSink(capacity: 128); s.append("sniff: " + msg + "\n"); s.flush(to: 2)
                 }) throws {
@@ -37,6 +39,7 @@ public final class WebhookAlertSink: AlertSink, @unchecked Sendable {
         self.retries = max(0, retries)
         self.queueLimit = max(1, queueLimit)
         self.log = log
+        http = try HTTPPost(timeoutMillis: timeoutMillis, caFile: caFile)
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&cond, nil)
         let box = Unmanaged.passRetained(self).toOpaque()
@@ -48,6 +51,7 @@ public final class WebhookAlertSink: AlertSink, @unchecked Sendable {
         }, box)
         if rc != 0 {
             Unmanaged<WebhookAlertSink>.fromOpaque(box).release()
+            http.shutdown()
             throw RuntimeFailure("cannot start the webhook thread (error \(rc))")
         }
         thread = t
@@ -75,6 +79,7 @@ public final class WebhookAlertSink: AlertSink, @unchecked Sendable {
         if !wasClosing, let t = thread {
             pthread_join(t, nil)
             thread = nil
+            http.shutdown()
             if failed > 0 || dropped > 0 {
                 log("webhook \(url.host):\(url.port): \(sent) alerts delivered, \(failed) failed, \(dropped) dropped"
                     + (lastError.map { " (last error: \($0))" } ?? ""))
@@ -94,7 +99,7 @@ public final class WebhookAlertSink: AlertSink, @unchecked Sendable {
             var attempt = 0
             var delivered = false
             while attempt <= retries {
-                switch HTTPPost.post(url, body: body.bytes, timeoutMillis: timeoutMillis) {
+                switch http.post(url, body: body.bytes) {
                 case .success:
                     delivered = true
                 case .failure(let e):
