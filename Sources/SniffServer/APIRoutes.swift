@@ -77,7 +77,8 @@ struct APIRoutes {
     }
 
     func flows(_ req: Request) async throws -> Response {
-        let q = try FlowQuery(parameters: Self.parameters(req, allowed: Self.filterNames + ["conn_state", "min_bytes", "sort", "cursor", "limit"]))
+        let names = Self.filterNames + ["conn_state", "min_bytes", "tls", "sort", "cursor", "limit"]
+        let q = try FlowQuery(parameters: Self.parameters(req, allowed: names))
         let page = try await store.flows(q)
         // The first page on a server beside a capture also lists the flows still in
         // progress (not stored until they end), less any that ended meanwhile.

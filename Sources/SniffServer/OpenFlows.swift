@@ -33,6 +33,11 @@ enum OpenFlows {
             if !names.contains(where: { $0.contains(t) }) { return false }
         }
         if let c = q.connState, r.connState != c { return false }
+        if let t = q.tls {
+            let fingerprint = t.lowercased()
+            let sni = r.tlsSNI?.lowercased().contains(fingerprint) ?? false
+            if !sni && ![r.ja3, r.ja3s, r.ja4].contains(fingerprint) { return false }
+        }
         if let m = q.minBytes, r.totalBytes < m { return false }
         return true
     }

@@ -117,6 +117,9 @@ public struct FlowQuery: Sendable, Equatable {
     public var connState: String? = nil
     /// Both directions' bytes at least this.
     public var minBytes: UInt64? = nil
+    /// `tls`: the TLS/QUIC server name contains this text, or a fingerprint (JA3, JA3S,
+    /// JA4) equals it.
+    public var tls: String? = nil
     /// Largest first for bytes and packets, newest first for time.
     public var sort = FlowSort.time
     public var cursor: String? = nil
@@ -142,6 +145,12 @@ public struct FlowQuery: Sendable, Equatable {
                 throw StoreError.badParameter(name: "min_bytes", message: "a number of bytes")
             }
             minBytes = v
+        }
+        if let t = p["tls"] {
+            guard !t.isEmpty, t.utf8.count <= 255 else {
+                throw StoreError.badParameter(name: "tls", message: "a server name or fingerprint, 1 to 255 bytes")
+            }
+            tls = t
         }
         if let s = p["sort"] {
             guard let v = FlowSort(rawValue: s.lowercased()) else {

@@ -113,6 +113,16 @@ public struct RowBuilder {
         r.sshClient = d.sshClient.map(StoreText.clean)
         r.sshServer = d.sshServer.map(StoreText.clean)
         r.quicVersion = d.quicVersion.map { QUIC.versionName($0) }
+        if d.tlsChosenVersion != 0 {
+            r.tlsChosenVersion = TLS.logVersionName(d.tlsChosenVersion)
+            r.tlsCipher = TLS.cipherSuiteName(d.tlsCipher)
+        }
+        r.tlsNextProtocol = d.tlsALPNChosen.map(StoreText.clean)
+        if !d.tlsOfferedVersions.isEmpty {
+            r.tlsClientVersions = d.tlsOfferedVersions.map { TLS.logVersionName($0) }.joined(separator: ",")
+        }
+        if !d.tlsALPNOffered.isEmpty { r.tlsClientALPN = StoreText.clean(d.tlsALPNOffered.joined(separator: ",")) }
+        r.ja3 = d.ja3; r.ja3s = d.ja3s; r.ja4 = d.ja4
         if f.isTCP {
             r.origTCPFlags = Self.flagLetters(f.orig.tcpFlags)
             r.respTCPFlags = Self.flagLetters(f.resp.tcpFlags)

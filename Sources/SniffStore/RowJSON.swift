@@ -77,6 +77,17 @@ extension StoredFlow {
             guard let v else { return }
             s.append(",\"" as StaticString); s.append(name); s.append("\":" as StaticString); s.append(decimal: v)
         }
+        // A comma-separated column as a JSON array of strings, as --flows writes it.
+        func list(_ name: StaticString, _ v: String?) {
+            guard let v else { return }
+            s.append(",\"" as StaticString); s.append(name); s.append("\":[" as StaticString)
+            for (i, item) in v.split(separator: ",", omittingEmptySubsequences: false).enumerated() {
+                s.append(i == 0 ? "\"" as StaticString : ",\"")
+                s.appendJSONEscaped(String(item))
+                s.append(0x22)
+            }
+            s.append(0x5D)
+        }
         func seconds(_ name: StaticString, _ nanos: Int64) {
             s.append(",\"" as StaticString); s.append(name); s.append("\":" as StaticString)
             s.appendEpoch(Timestamp(totalNanoseconds: nanos))
@@ -100,6 +111,10 @@ extension StoredFlow {
         str("dns_query", f.dnsQuery); str("tls_sni", f.tlsSNI); str("tls_version", f.tlsVersion)
         str("http_host", f.httpHost); str("http_method", f.httpMethod); str("http_uri", f.httpURI)
         str("ssh_client", f.sshClient); str("ssh_server", f.sshServer); str("quic_version", f.quicVersion)
+        str("server_name", f.tlsSNI); str("version", f.tlsChosenVersion); str("cipher", f.tlsCipher)
+        str("next_protocol", f.tlsNextProtocol)
+        list("client_versions", f.tlsClientVersions); list("client_alpn", f.tlsClientALPN)
+        str("ja3", f.ja3); str("ja3s", f.ja3s); str("ja4", f.ja4)
         str("orig_tcp_flags", f.origTCPFlags); str("resp_tcp_flags", f.respTCPFlags)
         num("orig_l2_bytes", f.origL2Bytes); num("resp_l2_bytes", f.respL2Bytes)
         str("end_reason", f.endReason)

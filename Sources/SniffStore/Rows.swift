@@ -143,6 +143,17 @@ public struct FlowRow: Sendable, Equatable {
     public var sshClient: String? = nil
     public var sshServer: String? = nil
     public var quicVersion: String? = nil
+    /// The TLS handshake (TCP or QUIC): the version chosen as ssl.log writes it ("TLSv13"),
+    /// the cipher suite's name, the ALPN protocol chosen, the versions and ALPN names the
+    /// client offered (comma-separated), and the fingerprints.
+    public var tlsChosenVersion: String? = nil
+    public var tlsCipher: String? = nil
+    public var tlsNextProtocol: String? = nil
+    public var tlsClientVersions: String? = nil
+    public var tlsClientALPN: String? = nil
+    public var ja3: String? = nil
+    public var ja3s: String? = nil
+    public var ja4: String? = nil
     public var origTCPFlags: String? = nil
     public var respTCPFlags: String? = nil
     public var origL2Bytes: UInt64 = 0
@@ -154,6 +165,18 @@ public struct FlowRow: Sendable, Equatable {
     /// Both directions' wire bytes: what `min_bytes` and the bytes sort use.
     public var totalBytes: UInt64 { origL2Bytes &+ respL2Bytes }
     public var totalPackets: UInt64 { origPkts &+ respPkts }
+
+    /// The handshake fields in the order of `Schema.flowHandshakeColumns`, so that every
+    /// codec writes and reads them in one loop.
+    var handshakeColumns: [String?] {
+        get { [tlsChosenVersion, tlsCipher, tlsNextProtocol, tlsClientVersions, tlsClientALPN, ja3, ja3s, ja4] }
+        set {
+            guard newValue.count == 8 else { return }
+            (tlsChosenVersion, tlsCipher, tlsNextProtocol, tlsClientVersions) = (newValue[0], newValue[1], newValue[2],
+                                                                                 newValue[3])
+            (tlsClientALPN, ja3, ja3s, ja4) = (newValue[4], newValue[5], newValue[6], newValue[7])
+        }
+    }
 }
 
 /// One alert, as `Alert` carries it.

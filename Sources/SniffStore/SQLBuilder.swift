@@ -165,6 +165,13 @@ struct SQLBuilder {
         }
     }
 
+    /// Flows whose server name contains `t`, or whose JA3, JA3S or JA4 is `t`.
+    mutating func tlsFilter(_ t: String) {
+        let sni = contains("tls_sni", t)
+        let v = param(t.lowercased())
+        add("(\(sni) OR ja3 = \(v) OR ja3s = \(v) OR ja4 = \(v))")
+    }
+
     mutating func rangeFilter(_ f: TrafficFilter, ts: String) {
         if let v = f.from { add("\(ts) >= \(param(v))") }
         if let v = f.to { add("\(ts) < \(param(v))") }

@@ -11,6 +11,7 @@ enum Schema {
         Migration(version: 6, name: "packet app source and Info line"),
         // SQLite only (PostgreSQL records it and changes nothing): see SQLiteSchema.
         Migration(version: 7, name: "compact packets with per-segment key runs (SQLite)"),
+        Migration(version: 8, name: "flow TLS handshake"),
     ]
     static var latestVersion: Int { migrations.last!.version }
 
@@ -32,6 +33,13 @@ enum Schema {
         "vlan", "app", "app_source", "dns_query", "tls_sni", "tls_version", "http_host", "http_method", "http_uri",
         "ssh_client", "ssh_server", "quic_version", "orig_tcp_flags", "resp_tcp_flags", "orig_l2_bytes",
         "resp_l2_bytes", "end_reason", "total_bytes", "total_pkts",
+    ] + flowHandshakeColumns
+
+    /// The TLS/QUIC handshake of a flow (migration 8), in `FlowRow.handshakeColumns` order:
+    /// all nullable text, added to the end of the table.
+    static let flowHandshakeColumns = [
+        "tls_chosen_version", "tls_cipher", "tls_next_protocol", "tls_client_versions", "tls_client_alpn",
+        "ja3", "ja3s", "ja4",
     ]
 
     static let alertColumns = [

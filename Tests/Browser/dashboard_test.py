@@ -259,6 +259,33 @@ def test_info_column(d, base):
           f"\n table {infos[:3]}\n api   {[p.get('info') for p in page[:3]]}")
 
 
+def test_flow_details(d, base):
+    # The sample's TLS flow to api.sniff.test: a click on its row shows every field of
+    # the flow, the handshake's included, equal to the API's.
+    flows = api(base, "/api/flows?tls=api.sniff.test")["rows"]
+    check("/api/flows?tls= finds the sample's flow to api.sniff.test", len(flows) == 1, len(flows))
+    if not flows:
+        return
+    flow = flows[0]
+    d.get(base + "/")
+    wait_loaded(d)
+    time.sleep(0.5)
+    # The table refreshes every second beside a capture: find and click in one script.
+    clicked = d.execute_script(
+        "const tr = Array.from(document.querySelectorAll('#flows tbody tr')).find(tr =>"
+        " tr.cells[6].textContent === 'TLS' && tr.cells[11].textContent === 'api.sniff.test');"
+        "if (tr) tr.click(); return !!tr;")
+    check("flows table lists the TLS flow to api.sniff.test", clicked)
+    if not clicked:
+        return
+    shown = d.execute_script(
+        "return Object.fromEntries(Array.from(document.querySelectorAll('#detail-body tr'))"
+        ".map(tr => [tr.cells[0].textContent, tr.cells[1].textContent]))")
+    for k in ["server_name", "version", "cipher", "ja3", "ja3s", "ja4"]:
+        check(f"flow details show {k} as the API does", k in flow and shown.get(k) == flow[k], (shown.get(k), flow.get(k)))
+    d.find_element(By.ID, "detail-close").click()
+
+
 def test_xss(d, base, shots):
     d.get(base + "/?app=DNS")
     wait_loaded(d)
@@ -819,6 +846,7 @@ def main():
         test_file_timeline(d, base, shots)
         test_info_column(d, base)
         test_file_details_and_a11y(d, base, shots)
+        test_flow_details(d, base)
         servers.pop().stop()
 
         # 2. The XSS capture.

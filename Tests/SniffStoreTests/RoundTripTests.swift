@@ -21,7 +21,8 @@ let storedFlowKeys: Set<String> = [
     "conn_state", "local_orig", "local_resp", "missed_bytes", "history", "orig_pkts", "orig_ip_bytes", "resp_pkts",
     "resp_ip_bytes", "community_id", "vlan", "app", "app_source", "dns_query", "tls_sni", "tls_version", "http_host",
     "http_method", "http_uri", "ssh_client", "ssh_server", "quic_version", "orig_tcp_flags", "resp_tcp_flags",
-    "orig_l2_bytes", "resp_l2_bytes", "end_reason",
+    "orig_l2_bytes", "resp_l2_bytes", "end_reason", "server_name", "version", "cipher", "next_protocol",
+    "client_versions", "client_alpn", "ja3", "ja3s", "ja4",
 ]
 
 /// Checks that what the store holds for one loaded capture is what the NDJSON writers

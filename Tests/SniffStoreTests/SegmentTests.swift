@@ -200,7 +200,8 @@ struct SegmentTests {
         let store = SQLiteStore(path: path, segmentRows: 50)
         defer { Task { await store.close() } }
         let applied = try await store.migrate()
-        #expect(applied.map(\.version) == [7])
+        // 7 converts the packets; 8 adds the flows' handshake columns.
+        #expect(applied.map(\.version) == [7, 8])
         #expect(try await store.info().schemaVersion == Schema.latestVersion)
         // The same text through the readable view.
         var view = columns
@@ -218,6 +219,9 @@ struct SegmentTests {
         let http = try await store.packets(q).rows
         #expect(!http.isEmpty && http.allSatisfy { $0.row.app == .http })
         #expect(try await store.frameSummary(TrafficFilter()).withoutBytes == 0)
+        // Flows stored before version 8 read back without a handshake.
+        let flows = try await store.flows(FlowQuery(limit: 1000)).rows
+        #expect(!flows.isEmpty && flows.allSatisfy { $0.row.ja3 == nil && $0.row.tlsCipher == nil })
         let v6After = page.rows.filter { $0.row.ipVersion == 6 }.sorted { ($0.captureID, $0.row.n) < ($1.captureID, $1.row.n) }
             .map { "\($0.row.n)|\($0.captureID)|'\($0.row.src)'|'\($0.row.dst)'" }.joined(separator: "\n")
         let v6Sorted = v6Before.split(separator: "\n").sorted { a, b in

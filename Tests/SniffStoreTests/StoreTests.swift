@@ -88,6 +88,11 @@ struct PostgresStoreTests {
         try await TestDatabase.withPostgres("migrate") { try await StoreChecks.migrations($0) }
     }
 
+    @Test("flow TLS/QUIC handshake columns stored and searched with tls=")
+    func handshake() async throws {
+        try await TestDatabase.withPostgres("handshake") { try await FlowHandshakeStoreTests.storedAndSearched($0) }
+    }
+
     @Test("types: inet addresses, bigint nanoseconds, day partitions with a default")
     func types() async throws {
         try await TestDatabase.withPostgres("types") { url in

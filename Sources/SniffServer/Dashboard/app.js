@@ -265,7 +265,9 @@ function select(i, open) {
 const DETAIL_ORDER = ["n", "ts", "len", "caplen", "iface", "link", "eth_src", "eth_dst", "vlan", "ip", "src", "sport", "dst", "dport",
   "proto", "transport", "flags", "tcp_flags", "seq", "ack", "window", "payload_len", "icmp_type", "icmp_code", "app", "app_source",
   "dns_query", "info", "flow_uid", "sensor", "capture"];
-function showDetail(p) {
+// A flow (a click in Flows) shows the same way, its TLS/QUIC handshake included, titled
+// `title`.
+function showDetail(p, title) {
   const body = $("detail-body");
   const row = (k, v) => {
     const tr = document.createElement("tr");
@@ -283,8 +285,8 @@ function showDetail(p) {
   state.tz = saved;
   body.replaceChildren(row("time (UTC)", utc), row("time (" + localName + ")", local),
     ...keys.map((k) => row(k === "ts" ? "ts (epoch seconds)" : k, p[k])));
-  $("detail-h").textContent = "Packet " + (p.n !== undefined ? p.n : "");
-  $("detail").dataset.packet = String(p.capture) + ":" + String(p.n);
+  $("detail-h").textContent = title || "Packet " + (p.n !== undefined ? p.n : "");
+  $("detail").dataset.packet = title ? "" : String(p.capture) + ":" + String(p.n);
   if (!$("detail").open) $("detail").showModal();
   $("detail-close").focus();
 }
@@ -446,6 +448,7 @@ async function loadFlows() {
     tr.append(td(fmtTime(r.ts)), td(r["id.orig_h"]), td(r["id.orig_p"]), td(r["id.resp_h"]), td(r["id.resp_p"]), td(protoLabel(r.proto, r["id.orig_h"])),
       td(r.app), td(r.open ? r.conn_state + " · in progress" : r.conn_state), td(human(r.orig_l2_bytes), "num"),
       td(human(r.resp_l2_bytes), "num"), td(r.duration !== undefined ? Number(r.duration).toFixed(3) + " s" : "", "num"), td(info(r)));
+    tr.addEventListener("click", () => showDetail(r, "Flow " + r.uid));
     return tr;
   }));
   $("flows-count").textContent = f.rows.length + " stored" + (f.open_rows ? ", " + open.length + " in progress" : "");

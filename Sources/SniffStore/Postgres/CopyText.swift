@@ -129,6 +129,7 @@ struct CopyText {
         }
         int(Int64(clamping: f.origL2Bytes)); tab(); int(Int64(clamping: f.respL2Bytes)); tab(); text(f.endReason); tab()
         int(Int64(clamping: f.totalBytes)); tab(); int(Int64(clamping: f.totalPackets))
+        for s in f.handshakeColumns { tab(); text(s) }
         newline()
     }
 

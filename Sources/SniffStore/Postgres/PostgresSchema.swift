@@ -127,6 +127,9 @@ enum PostgresSchema {
         case 6:
             // Nullable, no default: catalog changes only, on every partition.
             return ["ALTER TABLE packets ADD COLUMN app_payload smallint", "ALTER TABLE packets ADD COLUMN info text"]
+        case 8:
+            // Nullable, no default: catalog changes only, on every partition.
+            return Schema.flowHandshakeColumns.map { "ALTER TABLE flows ADD COLUMN \($0) text" }
         default:
             return []
         }

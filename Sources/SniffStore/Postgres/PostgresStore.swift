@@ -552,6 +552,7 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
         b.flowFilter(q.filter)
         if let s = q.connState { b.add("conn_state = \(b.param(s))") }
         if let m = q.minBytes { b.add("total_bytes >= \(b.param(Int64(clamping: m)))") }
+        if let t = q.tls { b.tlsFilter(t) }
         let key = FlowSortKey(q.sort)
         if let cursor { b.add("(\(key.column), id) < (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])))") }
         let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
@@ -590,6 +591,8 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
         f.httpMethod = try text(); f.httpURI = try text(); f.sshClient = try text(); f.sshServer = try text()
         f.quicVersion = try text(); f.origTCPFlags = try text(); f.respTCPFlags = try text()
         f.origL2Bytes = try u64(); f.respL2Bytes = try u64(); f.endReason = try text()
+        k += 2  // total_bytes, total_pkts: sums of the above
+        f.handshakeColumns = try Schema.flowHandshakeColumns.map { _ in try text() }
         return StoredFlow(sensor: sensor, captureID: capture, row: f)
     }
 

@@ -108,6 +108,8 @@ enum SQLiteSchema {
             // (SQLite stores both in the record header, no body byte). info: the Info
             // line only when the frame gave it; NULL when the header columns render it.
             return ["ALTER TABLE packets ADD COLUMN app_payload INTEGER", "ALTER TABLE packets ADD COLUMN info TEXT"]
+        case 8:
+            return Schema.flowHandshakeColumns.map { "ALTER TABLE flows ADD COLUMN \($0) TEXT" }
         default:
             return []
         }

@@ -218,6 +218,7 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
             text(f.sshClient); text(f.sshServer); text(f.quicVersion); text(f.origTCPFlags); text(f.respTCPFlags)
             int(Int64(clamping: f.origL2Bytes)); int(Int64(clamping: f.respL2Bytes)); text(f.endReason)
             int(Int64(clamping: f.totalBytes)); int(Int64(clamping: f.totalPackets))
+            for s in f.handshakeColumns { text(s) }
             try st.run()
         }
         let counts = try c.cached(insertFlowCountSQL)
@@ -369,6 +370,7 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         b.flowFilter(q.filter)
         if let s = q.connState { b.add("conn_state = \(b.param(s))") }
         if let m = q.minBytes { b.add("total_bytes >= \(b.param(Int64(clamping: m)))") }
+        if let t = q.tls { b.tlsFilter(t) }
         let key = FlowSortKey(q.sort)
         if let cursor { b.add("(\(key.column), id) < (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])))") }
         let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
@@ -405,6 +407,8 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         f.httpURI = text(); f.sshClient = text(); f.sshServer = text(); f.quicVersion = text()
         f.origTCPFlags = text(); f.respTCPFlags = text()
         f.origL2Bytes = u64(); f.respL2Bytes = u64(); f.endReason = text()
+        k += 2  // total_bytes, total_pkts: sums of the above
+        f.handshakeColumns = Schema.flowHandshakeColumns.map { _ in text() }
         return StoredFlow(sensor: sensor, captureID: capture, row: f)
     }
 

@@ -24,9 +24,14 @@ enum BatchCodec {
                 w.bytes.append(contentsOf: b.frames)
             }
         case .flows(let rows):
-            w.uint8(2)
+            // Kind 5: kind 2's row followed by the handshake columns. Journals written
+            // before those existed hold kind 2, which still reads.
+            w.uint8(5)
             w.uint32(UInt32(rows.count))
-            for r in rows { encode(r, into: &w) }
+            for r in rows {
+                encode(r, into: &w)
+                for s in r.handshakeColumns { w.optionalString(s) }
+            }
         case .alerts(let rows):
             w.uint8(3)
             w.uint32(UInt32(rows.count))
@@ -66,6 +71,16 @@ enum BatchCodec {
             var rows: [FlowRow] = []
             rows.reserveCapacity(n)
             for _ in 0..<n { rows.append(try decodeFlow(&r)) }
+            content = .flows(rows)
+        case 5:
+            let n = Int(try r.uint32())
+            var rows: [FlowRow] = []
+            rows.reserveCapacity(n)
+            for _ in 0..<n {
+                var f = try decodeFlow(&r)
+                f.handshakeColumns = try Schema.flowHandshakeColumns.map { _ in try r.optionalString() }
+                rows.append(f)
+            }
             content = .flows(rows)
         case 3:
             let n = Int(try r.uint32())
