@@ -150,15 +150,13 @@ struct LiveCaptureCLITests {
         #expect(r.status == 64, "\(args): \(r.stderr)")
     }
 
-    @Test func permissionDeniedSaysTheFix() throws {
-        // Run as an unprivileged user; skip where no such user exists.
-        guard getpwnam("nobody") != nil else { return }
-        let r = try CLI.run(["-i", "lo", "-q", "-c", "1", "--user", "nobody"])
-        // As root the capture opens, then drops to nobody; that must work.
-        #expect(r.status == 0 || r.status == 1)
+    /// sniff started as an unprivileged user: capture is refused with the fix in the
+    /// message. (Dropping to that user after opening the capture is LiveFaultTests'.)
+    @Test(.enabled(if: getpwnam("nobody") != nil && FileManager.default.isExecutableFile(atPath: "/usr/sbin/runuser"),
+                   "needs a user named nobody and runuser"))
+    func permissionDeniedSaysTheFix() throws {
         let su = Process()
         su.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-        guard FileManager.default.isExecutableFile(atPath: su.executableURL!.path) else { return }
         su.arguments = ["-u", "nobody", "--", CLI.binary.path, "-i", "lo", "-q", "-c", "1"]
         let err = Pipe()
         su.standardError = err

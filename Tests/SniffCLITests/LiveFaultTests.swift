@@ -99,8 +99,9 @@ struct LiveFaultTests {
 
     /// `--user nobody`: once the capture is open, every thread of the process runs as
     /// nobody with no capabilities and no supplementary groups, and the capture works.
-    @Test func userOptionDropsPrivilegesDuringCapture() throws {
-        guard let pw = getpwnam("nobody") else { return }
+    @Test(.enabled(if: getpwnam("nobody") != nil, "no user named nobody on this machine"))
+    func userOptionDropsPrivilegesDuringCapture() throws {
+        let pw = try #require(getpwnam("nobody"))
         let uid = pw.pointee.pw_uid, gid = pw.pointee.pw_gid
         let port = LoopbackTraffic.randomPort()
         let sniff = try BackgroundSniff(["-i", "lo", "--direction", "in", "--user", "nobody", "-c", "1", "--json",

@@ -53,9 +53,9 @@ struct MalformedInputTests {
 
     // MARK: whole captures
 
-    @Test func sharedCapturesIncludingOobrFilesAreHandled() throws {
+    @Test(.enabled(if: !MalformedInputTests.sharedCaptures.isEmpty, "../shared/pcaps is not beside the package"))
+    func sharedCapturesIncludingOobrFilesAreHandled() throws {
         let files = Self.sharedCaptures
-        guard !files.isEmpty else { return }  // the shared set is optional
         #expect(files.contains { $0.lastPathComponent.contains("oobr") })
         for f in files {
             for args in Self.modes(f.path) {
