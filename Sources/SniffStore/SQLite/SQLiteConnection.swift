@@ -123,7 +123,7 @@ final class SQLiteStatement {
             switch v {
             case .int(let x): bind(Int32(k + 1), x)
             case .text(let s): bind(Int32(k + 1), s)
-            case .blob(let v): v.withUnsafeBytes { sqlite3_bind_blob(stmt, Int32(k + 1), $0.baseAddress, Int32(v.count), sniff_sqlite_transient()) }
+            case .blob(let v): _ = v.withUnsafeBytes { sqlite3_bind_blob(stmt, Int32(k + 1), $0.baseAddress, Int32(v.count), sniff_sqlite_transient()) }
             }
         }
     }
