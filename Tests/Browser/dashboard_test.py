@@ -140,6 +140,8 @@ def test_database(d, base, shots, downloads):
     caps = api(base, "/api/captures")["rows"]
     check_capture_time(d, "database", min(c["first_packet"] for c in caps), max(c["last_packet"] for c in caps))
     check("summary bar chart is drawn", canvas_pixels(d, "summary-chart") > 100)
+    tl = json.loads(d.find_element(By.ID, "chart").get_attribute("data-tick-labels") or "[]")
+    check("chart: y tick labels distinct for small rates too", len(tl) >= 2 and len(set(tl)) == len(tl), tl)
     d.save_screenshot(os.path.join(shots, "dashboard-1280x800.png"))
 
     # Filter: UDP only.
@@ -447,6 +449,8 @@ def test_live_panels(d, base, shots):
         m = step / 10 ** math.floor(math.log10(step))
         return any(abs(m - k) < 1e-9 for k in (1, 2, 5)) and all(abs(b - a - step) < 1e-9 * step for a, b in zip(t, t[1:]))
     check("chart: round y ticks", round_ticks(ticks), ticks)
+    tl = json.loads(d.find_element(By.ID, "chart").get_attribute("data-tick-labels") or "[]")
+    check("chart: y tick labels are distinct, with units", len(set(tl)) == len(tl) == len(ticks) and all(t.endswith("bit/s") for t in tl), tl)
     Select(d.find_element(By.ID, "chart-metric")).select_by_value("packets")
     # The header during the burst: the second it showed, against the API.
     hts = int(hdr[0])
@@ -878,8 +882,9 @@ def main():
     finally:
         for s in servers: s.stop()
         d.quit()
-    if args.keep_screenshot and os.path.exists(os.path.join(shots, "dashboard-1280x800.png")):
-        shutil.copy(os.path.join(shots, "dashboard-1280x800.png"), args.keep_screenshot)
+    # The README's picture: the sample capture served with -r FILE --serve.
+    if args.keep_screenshot and os.path.exists(os.path.join(shots, "dashboard-file.png")):
+        shutil.copy(os.path.join(shots, "dashboard-file.png"), args.keep_screenshot)
     passed = sum(1 for _, ok in results if ok); failed = len(results) - passed
     print(f"browser: {passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)

@@ -31,13 +31,20 @@ struct LivePanelTests {
         }
     }
 
-    @Test("a steady 2000 packets/s gives exactly 2000 in every second's stats, however the drains fall")
-    func exactSeconds() throws {
+    /// A hub as on an interface capture (seconds from the packets), its broadcaster,
+    /// and a pipeline that feeds it.
+    static func interfaceCapture() -> (LiveHub, LiveBroadcaster, PacketPipeline) {
         let hub = LiveHub(sensor: "t", captureID: 1, source: "interface test")
         hub.secondsFromPackets = true
         let broadcaster = LiveBroadcaster(hub: hub, configuration: ServerConfiguration(), logger: Logger(label: "t"))
         let pipeline = PacketPipeline()
         pipeline.consumers = [hub]
+        return (hub, broadcaster, pipeline)
+    }
+
+    @Test("a steady 2000 packets/s gives exactly 2000 in every second's stats, however the drains fall")
+    func exactSeconds() throws {
+        let (hub, broadcaster, pipeline) = Self.interfaceCapture()
         let bytes = Self.frame(size: 100)
         let base: Int64 = 1_800_000_000
         // Five seconds at 2000 packets/s (one every 0.5 ms, starting 0.3 ms into a
@@ -67,11 +74,7 @@ struct LivePanelTests {
 
     @Test("a second is sent once a later second's packets arrive, not later than a second after it ends")
     func secondsComplete() throws {
-        let hub = LiveHub(sensor: "t", captureID: 1, source: "interface test")
-        hub.secondsFromPackets = true
-        let broadcaster = LiveBroadcaster(hub: hub, configuration: ServerConfiguration(), logger: Logger(label: "t"))
-        let pipeline = PacketPipeline()
-        pipeline.consumers = [hub]
+        let (hub, broadcaster, pipeline) = Self.interfaceCapture()
         let bytes = Self.frame(size: 60)
         func packet(_ s: Int64, _ ms: UInt32) {
             bytes.withUnsafeBytes {

@@ -145,10 +145,15 @@ function clearResults() {
   state.rows = []; state.cursor = null; state.selected = -1;
   renderPackets();
   $("p-count").textContent = "no results: the filter has an error";
-  for (const sel of ["#summary tbody", "#talkers tbody", "#hosts tbody", "#flows tbody"]) document.querySelector(sel).replaceChildren();
+  for (const sel of ["#summary tbody", "#talkers tbody", "#hosts tbody", "#flows tbody"]) {
+    document.querySelector(sel).replaceChildren();
+  }
   $("flows-count").textContent = "";
   state.chartData = null;
-  for (const id of ["chart", "summary-chart", "apps-chart"]) { const c = $(id); c.getContext("2d").clearRect(0, 0, c.width, c.height); }
+  for (const id of ["chart", "summary-chart", "apps-chart"]) {
+    const c = $(id);
+    c.getContext("2d").clearRect(0, 0, c.width, c.height);
+  }
   $("chart-legend").replaceChildren();
   $("chart-axis").textContent = "No chart: the filter has an error.";
 }
@@ -186,7 +191,8 @@ function tzName() {
   if (state.tz === "utc") return "UTC";
   const off = -new Date().getTimezoneOffset();
   const a = Math.abs(off);
-  return "local, UTC" + (off < 0 ? "−" : "+") + String(Math.floor(a / 60)).padStart(2, "0") + ":" + String(a % 60).padStart(2, "0");
+  return "local, UTC" + (off < 0 ? "−" : "+") + String(Math.floor(a / 60)).padStart(2, "0") + ":" +
+    String(a % 60).padStart(2, "0");
 }
 const pad = (n, w = 2) => String(n).padStart(w, "0");
 // "2026-12-05 00:14:25.123456" in the chosen zone (24-hour clock, microseconds).
@@ -234,7 +240,8 @@ function renderPackets() {
     tr.dataset.index = String(i);
     if (i === state.selected) tr.className = "sel";
     // Without IP (ARP and other link-layer frames) the MAC addresses are the ends.
-    tr.append(td(fmtTime(p.ts)), td(p.src || p.eth_src), td(p.sport), td(p.dst || p.eth_dst), td(p.dport), td(protoLabel(p.transport)), td(p.app),
+    tr.append(td(fmtTime(p.ts)), td(p.src || p.eth_src), td(p.sport), td(p.dst || p.eth_dst), td(p.dport),
+      td(protoLabel(p.transport)), td(p.app),
       td(p.len, "num"), td(p.flags), td(p.seq, "num"), td(p.ack, "num"), td(p.window, "num"), td(info(p)));
     frag.appendChild(tr);
   }
@@ -297,7 +304,8 @@ $("detail-close").addEventListener("click", () => $("detail").close());
 for (const dlg of document.querySelectorAll("dialog")) {
   dlg.addEventListener("keydown", (e) => {
     if (e.key !== "Tab") return;
-    const f = Array.from(dlg.querySelectorAll("button, [href], input, select, [tabindex]:not([tabindex='-1'])")).filter((x) => !x.disabled);
+    const f = Array.from(dlg.querySelectorAll("button, [href], input, select, [tabindex]:not([tabindex='-1'])"))
+      .filter((x) => !x.disabled);
     if (!f.length) return;
     const i = f.indexOf(document.activeElement);
     const next = e.shiftKey ? (i <= 0 ? f.length - 1 : i - 1) : (i < 0 || i === f.length - 1 ? 0 : i + 1);
@@ -632,16 +640,16 @@ function showRates(m) {
   pps.dataset.value = String(m.packets); bps.dataset.value = String(m.bytes * 8);
 }
 
-// Beside a capture (live, or a file still being read) the summary, talkers, hosts and
-// flows are fetched again every second, so that they stay within about two seconds of
-// the capture (the store takes partial batches every 0.5 s). Once the capture ends,
-// two last rounds take what was stored at the end.
+// Beside a capture (live, or a file still being read) the summary, talkers, hosts,
+// flows and the header's stored counts are fetched again every second, so that they
+// stay within about two seconds of the capture (the store takes partial batches every
+// 0.5 s). Once the capture ends, two last rounds take what was stored at the end.
 let refreshing = false, finalRounds = 2;
 async function refreshPanels() {
   if (refreshing || document.hidden) return;
   refreshing = true;
   try {
-    await Promise.all([loadSummary(), loadTalkers(), loadFlows()]);
+    await Promise.all([loadSummary(), loadTalkers(), loadFlows(), loadStats()]);
     document.body.dataset.refreshed = String(Date.now());
   } catch (e) {
     showError(e);

@@ -48,6 +48,16 @@ export function rate(n, unit) {
   return text + " " + prefixes[i] + unit;
 }
 
+/// An axis label: one SI prefix for the whole axis (from its top), and as many
+/// decimals as the step needs (ticks are 1, 2 or 5 times a power of ten).
+export function tickLabel(v, step, top, unit) {
+  const prefixes = ["", "k", "M", "G", "T"];
+  let i = 0, scale = 1;
+  while (top / scale >= 1000 && i < prefixes.length - 1) { scale *= 1000; i++; }
+  const decimals = Math.max(0, Math.min(6, -Math.floor(Math.log10(step / scale) + 1e-9)));
+  return (v / scale).toFixed(decimals) + " " + prefixes[i] + unit;
+}
+
 /// Round axis ticks from 0: a step of 1, 2 or 5 times a power of ten, about four steps
 /// up to `max` or just above.
 export function niceTicks(max) {
@@ -77,10 +87,11 @@ export function drawStacked(canvas, series, legend, unit, fmtTime) {
   const y = (v) => h - padB - (v / top) * (h - padB - padT);
   ctx.strokeStyle = c.line; ctx.fillStyle = c.muted; ctx.font = "11px system-ui, sans-serif"; ctx.lineWidth = 1;
   canvas.dataset.ticks = JSON.stringify(ticks);
+  canvas.dataset.tickLabels = JSON.stringify(ticks.map((v) => tickLabel(v, ticks[1] - ticks[0], top, unit || "")));
   for (const v of ticks) {
     const yy = y(v);
     ctx.beginPath(); ctx.moveTo(padL, yy); ctx.lineTo(w - padR, yy); ctx.stroke();
-    const label = rate(v, unit || "");
+    const label = tickLabel(v, ticks[1] - ticks[0], top, unit || "");
     ctx.fillText(label, padL - 6 - ctx.measureText(label).width, yy + 4);
   }
   const labels = [];
