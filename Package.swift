@@ -39,6 +39,11 @@ let package = Package(
             pkgConfig: "libpcap",
             providers: [.apt(["libpcap-dev"])]
         ),
+        .systemLibrary(
+            name: "CNcurses",
+            pkgConfig: "ncursesw",
+            providers: [.apt(["libncurses-dev"])]
+        ),
         .target(name: "SniffCore"),
         .target(
             name: "SniffDecode",
@@ -90,10 +95,16 @@ let package = Package(
             ],
             resources: [.copy("Dashboard")]
         ),
+        // `sniff top`'s model and layout: pure, drawn by the CLI through ncurses.
+        .target(
+            name: "SniffTop",
+            dependencies: ["SniffCore", "SniffDecode", "SniffCapture", "SniffAnalysis", "SniffStore", "SniffServer"]
+        ),
         .executableTarget(
             name: "sniff",
             dependencies: [
                 "SniffCore", "SniffDecode", "SniffCapture", "SniffAnalysis", "SniffStore", "SniffServer",
+                "SniffTop", "CNcurses",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -112,6 +123,10 @@ let package = Package(
             resources: []
         ),
         .testTarget(name: "SniffAnalysisTests", dependencies: ["SniffCore", "SniffDecode", "SniffCapture", "SniffAnalysis"]),
+        .testTarget(
+            name: "SniffTopTests",
+            dependencies: ["SniffCore", "SniffDecode", "SniffCapture", "SniffAnalysis", "SniffStore", "SniffServer", "SniffTop"]
+        ),
         .testTarget(name: "SniffCLITests", dependencies: ["SniffCore", "sniff"]),
         .testTarget(
             name: "SniffStoreTests",

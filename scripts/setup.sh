@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Sniff needs on Debian 12 (or Ubuntu), with Swift already installed:
-#   scripts/setup.sh          the build's libraries: libpcap-dev, libsqlite3-dev, pkg-config
+#   scripts/setup.sh          the build's libraries: libpcap-dev, libsqlite3-dev, libncurses-dev,
+#                             pkg-config
 #   scripts/setup.sh --tests  also what scripts/test.sh uses: tcpdump and tshark (compared
 #                             with), iproute2 (namespaces), PostgreSQL's server when its
 #                             binaries are missing (a throwaway server), Chromium, its driver
@@ -14,12 +15,12 @@ tests=0
 for arg in "$@"; do
     case "$arg" in
         --tests) tests=1 ;;
-        -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "setup.sh: unknown option '$arg' (valid: --tests, --help)" >&2; exit 64 ;;
     esac
 done
 
-packages=(libpcap-dev libsqlite3-dev pkg-config)
+packages=(libpcap-dev libsqlite3-dev libncurses-dev pkg-config)
 if [ "$tests" = 1 ]; then
     packages+=(tcpdump tshark iproute2 time sqlite3 gcc libc6-dev chromium chromium-driver python3-pip)
     # Any installed PostgreSQL major version will do (scripts/pg-temp.sh finds it).

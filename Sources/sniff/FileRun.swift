@@ -13,14 +13,7 @@ struct FileRun {
 
     func run() throws {
         let path = command.r!
-        let reader = try CaptureFileReader(path: path)
-        let bpf: BPFFilter? = command.bpfExpression.map { BPFFilter(expression: $0, snaplen: Int32(command.snaplenValue)) }
-        if let bpf {
-            // Compile now so that a bad expression is reported before any output; link
-            // types met later in a pcapng file compile on first use.
-            for iface in reader.interfaces { try bpf.compile(for: iface.link) }
-            if reader.interfaces.isEmpty { try bpf.compile(for: .ethernet) }
-        }
+        let (reader, bpf) = try FileRun.open(path: path, filter: command.bpfExpression, snaplen: command.snaplenValue)
         for w in reader.warnings { ComponentLog.captureWarning(w) }
         var reported = reader.warnings.count
 
@@ -64,14 +57,33 @@ struct FileRun {
         let stored = storage?.finish(pipeline)
         try outputs.finish(pipeline)
         serving?.serveUntilStopped()
-        if let bpf, !bpf.failedLinkTypes.isEmpty {
-            for (link, msg) in bpf.failedLinkTypes.sorted(by: { $0.key < $1.key }) {
-                ComponentLog.captureWarning("the filter does not apply to link type \(LinkType(link).name): \(msg); those packets were skipped")
-            }
-        }
+        FileRun.reportFilterFailures(bpf)
         if let runError { throw runError }
         if let readError { throw readError }
         try stored?.check()
+    }
+}
+
+extension FileRun {
+    /// Opens a capture file and compiles the BPF filter for its link types now, so that
+    /// a bad expression is reported before any output; link types met later in a
+    /// pcapng file compile on first use.
+    static func open(path: String, filter: String?, snaplen: Int) throws -> (CaptureFileReader, BPFFilter?) {
+        let reader = try CaptureFileReader(path: path)
+        let bpf = filter.map { BPFFilter(expression: $0, snaplen: Int32(snaplen)) }
+        if let bpf {
+            for iface in reader.interfaces { try bpf.compile(for: iface.link) }
+            if reader.interfaces.isEmpty { try bpf.compile(for: .ethernet) }
+        }
+        return (reader, bpf)
+    }
+
+    /// Logs the link types the filter could not be compiled for (their packets were skipped).
+    static func reportFilterFailures(_ bpf: BPFFilter?) {
+        guard let bpf, !bpf.failedLinkTypes.isEmpty else { return }
+        for (link, msg) in bpf.failedLinkTypes.sorted(by: { $0.key < $1.key }) {
+            ComponentLog.captureWarning("the filter does not apply to link type \(LinkType(link).name): \(msg); those packets were skipped")
+        }
     }
 }
 

@@ -99,7 +99,7 @@ final class FlowRun: FlowObserver {
     let summary = ProtocolSummaryCollector()
     let engine: AlertEngine
     let alertSinks: AlertSink
-    private let format: FlowFormat
+    let format: FlowFormat
     private let ndjson: FlowNDJSONWriter
     private let connLog: ZeekConnLogWriter
     private var stdoutSink = ByteSink(capacity: 1 << 16)
@@ -110,7 +110,9 @@ final class FlowRun: FlowObserver {
     private(set) var stdoutBroken = false
     private var finished = false
 
-    init(options: FlowOptions, live: Bool) throws {
+    /// `alertsToStderr`: without --alerts or --webhook, alerts go to stderr (not when
+    /// `sniff top` owns the terminal and lists them itself).
+    init(options: FlowOptions, live: Bool, alertsToStderr: Bool = true) throws {
         self.options = options
         self.live = live
         let local = try options.localNets.map { try LocalNetworks(parsing: $0) } ?? .defaults
@@ -124,7 +126,7 @@ final class FlowRun: FlowObserver {
             sinks.append(try WebhookAlertSink(url: w, timeoutSeconds: options.webhookTimeout, retries: options.webhookRetries,
                                                caFile: options.webhookCA))
         }
-        if sinks.isEmpty { sinks.append(StderrAlertSink()) }
+        if sinks.isEmpty && alertsToStderr { sinks.append(StderrAlertSink()) }
         // Always a list, so that storage and live feeds can add their own sink.
         alertSinks = AlertSinkList(sinks)
         engine = AlertEngine(config: alertConfig, sink: alertSinks, format: format)

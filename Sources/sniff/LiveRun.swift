@@ -13,23 +13,9 @@ struct LiveRun {
     let command: CaptureCommand
 
     func run() throws {
-        let name: String
-        if let i = command.i {
-            name = i
-        } else {
-            guard let d = try Interfaces.defaultCaptureInterface() else { throw LiveCaptureError.noInterface }
-            name = d.name
-            ComponentLog.captureInfo("no -i given; capturing on \(name), the first interface that is up and not a loopback")
-        }
-        var options = LiveCapture.Options(interface: name)
-        options.snaplen = Int32(command.snaplenValue)
-        options.bufferMiB = command.bufferMiB
-        options.promiscuous = !command.noPromiscuous
-        options.direction = command.direction.flatMap(LiveCapture.Direction.init(rawValue:))
-        options.filter = command.bpfExpression
-        let capture = try LiveCapture(options)
-        if let user = command.user { try Privileges.drop(to: user) }
-        ComponentLog.captureInfo("listening on \(name), link-type \(capture.link.name) (\(capture.link.rawValue)), snapshot length \(options.snaplen) bytes, buffer \(options.bufferMiB) MiB")
+        let (capture, name) = try LiveRun.open(interface: command.i, snaplen: command.snaplenValue, bufferMiB: command.bufferMiB,
+                                               promiscuous: !command.noPromiscuous, direction: command.direction,
+                                               filter: command.bpfExpression, user: command.user)
 
         let queue = BatchQueue()
         let pipeline = PacketPipeline(filter: command.filters.packetFilter, bpf: nil)
@@ -114,6 +100,32 @@ struct LiveRun {
             throw RuntimeFailure("capture on \(name) stopped: \(e). Outputs were flushed; if the interface went down, bring it up with: ip link set dev \(name) up")
         }
         try stored?.check()
+    }
+}
+
+extension LiveRun {
+    /// Opens the capture as `sniff -i` and `sniff top -i` do: the named interface, or
+    /// the first that is up and not a loopback; then drops privileges for `--user`.
+    static func open(interface: String?, snaplen: Int, bufferMiB: Int, promiscuous: Bool, direction: String?,
+                     filter: String?, user: String?) throws -> (LiveCapture, String) {
+        let name: String
+        if let i = interface {
+            name = i
+        } else {
+            guard let d = try Interfaces.defaultCaptureInterface() else { throw LiveCaptureError.noInterface }
+            name = d.name
+            ComponentLog.captureInfo("no -i given; capturing on \(name), the first interface that is up and not a loopback")
+        }
+        var options = LiveCapture.Options(interface: name)
+        options.snaplen = Int32(snaplen)
+        options.bufferMiB = bufferMiB
+        options.promiscuous = promiscuous
+        options.direction = direction.flatMap(LiveCapture.Direction.init(rawValue:))
+        options.filter = filter
+        let capture = try LiveCapture(options)
+        if let user { try Privileges.drop(to: user) }
+        ComponentLog.captureInfo("listening on \(name), link-type \(capture.link.name) (\(capture.link.rawValue)), snapshot length \(options.snaplen) bytes, buffer \(options.bufferMiB) MiB")
+        return (capture, name)
     }
 }
 

@@ -16,9 +16,10 @@ struct Sniff: ParsableCommand {
               sniff -r capture.pcap --json tcp port 443
               sniff -r capture.pcap --transport udp --lowest-port 53 --highest-port 53
               tcpdump -w - | sniff -r - -q --report report.txt
+              sniff top -i eth0        (a full-screen terminal UI; see sniff top --help)
             """,
         version: SniffVersion.string,
-        subcommands: [CaptureCommand.self, DevicesCommand.self, DBCommand.self, ServeCommand.self, ExportCommand.self],
+        subcommands: [CaptureCommand.self, TopCommand.self, DevicesCommand.self, DBCommand.self, ServeCommand.self, ExportCommand.self],
         defaultSubcommand: CaptureCommand.self
     )
 }

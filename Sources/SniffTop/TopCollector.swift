@@ -1,0 +1,197 @@
+import SniffCore
+import SniffDecode
+import SniffAnalysis
+import SniffStore
+import SniffServer
+
+/// The analysis-thread side of `sniff top`. Per packet it adds to one per-second
+/// bucket (no allocation); a few times a second `publish` builds a `TopSnapshot` from
+/// the pipeline's tables and swaps it into a slot the UI thread takes. Packet rows and
+/// alerts travel through a `LiveHub`, which batches them the same way for the server.
+/// Nothing here waits for the UI: a snapshot the UI has not taken is replaced.
+public final class TopCollector: PacketConsumer, FlowObserver, @unchecked Sendable {
+    /// Talkers copied per snapshot: the busiest; the view sorts within them.
+    public static let talkerLimit = 2000
+    /// Open flows converted per snapshot (newest and biggest halves) and finished flows kept.
+    public static let openFlowLimit = 1000
+    /// Finished flows kept: the newest, live; a file's first ones (its whole list, usually).
+    public let finishedFlowLimit: Int
+
+    public let hub: LiveHub
+    public let publishIntervalNanos: Int64
+    let source: String
+    let live: Bool
+
+    // Analysis thread.
+    private unowned let pipeline: PacketPipeline
+    private let table: FlowTable
+    private let summary: ProtocolSummaryCollector
+    private let engine: AlertEngine
+    private let rows: RowBuilder
+    private var packetRing: [UInt64]
+    private var byteRing: [UInt64]
+    private var headSecond: Int64? = nil
+    /// Finished flows as rows, made once when the flow ends (per flow, not per packet).
+    private var finished: [TopFlow] = []
+    private var finishedNext = 0
+    public private(set) var finishedNotKept: UInt64 = 0
+    private var lastPublish: Int64 = 0
+
+    // Shared with the UI thread.
+    private let lock = ConditionLock()
+    private var slot: TopSnapshot? = nil
+
+    /// `sampleCapacity`: packet rows per 250 ms the hub keeps (the packet list's input).
+    public init(pipeline: PacketPipeline, table: FlowTable, summary: ProtocolSummaryCollector, engine: AlertEngine,
+                format: FlowFormat, source: String, live: Bool, sampleCapacity: Int, finishedFlowLimit: Int,
+                publishIntervalNanos: Int64 = 250_000_000) {
+        self.finishedFlowLimit = finishedFlowLimit
+        self.pipeline = pipeline
+        self.table = table
+        self.summary = summary
+        self.engine = engine
+        self.rows = RowBuilder(format: format)
+        self.source = source
+        self.live = live
+        self.publishIntervalNanos = publishIntervalNanos
+        let n = TopHistory.seconds * TransportKind.allCases.count
+        packetRing = Array(repeating: 0, count: n)
+        byteRing = Array(repeating: 0, count: n)
+        hub = LiveHub(source: source, sampleCapacity: sampleCapacity, publishIntervalNanos: publishIntervalNanos)
+        hub.liveCapture = live
+        hub.totals = { [unowned pipeline] in pipeline.totals }
+        hub.activeFlows = { [unowned table] in table.count }
+    }
+
+    /// Adds itself and its hub to the pipeline, the flow table's observers and the alert sinks.
+    public func attach(alertSinks: AlertSinkList) {
+        pipeline.consumers += [self, hub]
+        let previous = table.observer
+        table.observer = FlowObserverList(previous.map { [$0, self] } ?? [self])
+        alertSinks.sinks.append(hub)
+    }
+
+    // MARK: analysis thread
+
+    public func consume(_ p: DecodedPacket, frame: UnsafeRawBufferPointer) {
+        advance(to: p.timestamp.seconds)
+        let sec = p.timestamp.seconds
+        guard let head = headSecond, sec > head - Int64(TopHistory.seconds) else { return }
+        let i = Int(p.transport.rawValue) * TopHistory.seconds + TopCollector.slot(sec)
+        packetRing[i] &+= 1
+        byteRing[i] &+= UInt64(p.wireLength)
+    }
+
+    public func flowEnded(_ flow: Flow, reason: FlowEndReason) {
+        let row = TopFlow(row: rows.row(from: flow, reason: reason), open: false)
+        if finished.count < finishedFlowLimit {
+            finished.append(row)
+        } else if live {
+            finished[finishedNext] = row
+        } else {
+            finishedNotKept &+= 1
+        }
+        finishedNext = (finishedNext + 1) % finishedFlowLimit
+    }
+
+    static func slot(_ second: Int64) -> Int {
+        let m = Int(second % Int64(TopHistory.seconds))
+        return m < 0 ? m + TopHistory.seconds : m
+    }
+
+    /// Moves the newest second forward, clearing the seconds skipped. Live capture
+    /// calls it with the wall clock too, so quiet seconds show as zero.
+    public func advance(to second: Int64) {
+        guard let head = headSecond else { headSecond = second; return }
+        guard second > head else { return }
+        let gap = min(Int64(TopHistory.seconds), second - head)
+        var s = head + 1
+        for _ in 0..<gap {
+            let j = TopCollector.slot(s)
+            for t in 0..<TransportKind.allCases.count {
+                packetRing[t * TopHistory.seconds + j] = 0
+                byteRing[t * TopHistory.seconds + j] = 0
+            }
+            s += 1
+        }
+        headSecond = second
+    }
+
+    /// Publishes a snapshot when the last is older than the interval (or `force`).
+    /// Called by the analysis loop between packets.
+    public func publish(state: String, fileProgress: (done: Int, total: Int)? = nil, force: Bool = false) {
+        let now = Timestamp.now().totalNanoseconds
+        guard force || now - lastPublish >= publishIntervalNanos else { return }
+        lastPublish = now
+        if live { advance(to: now / 1_000_000_000) }
+        let snap = snapshot(state: state, wallNanos: now, fileProgress: fileProgress)
+        hub.state = state
+        hub.tick(force: true)
+        lock.withLock { slot = snap }
+    }
+
+    func snapshot(state: String, wallNanos: Int64, fileProgress: (done: Int, total: Int)?) -> TopSnapshot {
+        var s = TopSnapshot()
+        s.source = source
+        s.live = live
+        s.state = state
+        s.totals = pipeline.totals
+        s.wallNanos = wallNanos
+        s.fileProgress = fileProgress
+        if let head = headSecond {
+            s.history.lastSecond = head
+            for t in 0..<TransportKind.allCases.count {
+                for k in 0..<TopHistory.seconds {
+                    let sec = head - Int64(TopHistory.seconds - 1 - k)
+                    let j = t * TopHistory.seconds + TopCollector.slot(sec)
+                    s.history.packets[t][k] = packetRing[j]
+                    s.history.bytes[t][k] = byteRing[j]
+                }
+            }
+        }
+        let sum = summary.summary
+        s.transports = TransportKind.allCases.map { sum.transport($0) }
+        s.apps = sum.appsByBytes.map { TopApp(name: $0.0.name, packets: $0.1.packets, bytes: $0.1.bytes, flows: $0.1.flows) }
+        let top = pipeline.endpoints.top(limit: TopCollector.talkerLimit)
+        s.talkers = top.list.map { TopTalker(endpoint: $0.0, stat: $0.1) }
+        s.talkersTotal = top.eligible
+        s.flows = flowRows()
+        let st = table.stats
+        s.openFlows = table.count
+        s.flowsStarted = st.flowsCreated
+        s.flowsEnded = st.flowsEnded
+        s.alertsRaised = engine.alertsRaised
+        return s
+    }
+
+    /// The open flows (at most `openFlowLimit`: the newest half and the biggest half)
+    /// and the last finished ones, as Zeek rows.
+    func flowRows() -> [TopFlow] {
+        var open = table.openFlows()
+        if open.count > TopCollector.openFlowLimit {
+            let half = TopCollector.openFlowLimit / 2
+            open.sort { $0.startNanos > $1.startNanos }
+            var picked = Array(open.prefix(half))
+            var rest = Array(open.dropFirst(half))
+            rest.sort { ($0.orig.ipBytes + $0.resp.ipBytes) > ($1.orig.ipBytes + $1.resp.ipBytes) }
+            picked += rest.prefix(half)
+            open = picked
+        }
+        var out: [TopFlow] = []
+        out.reserveCapacity(open.count + finished.count)
+        for f in open { out.append(TopFlow(row: rows.row(from: f, reason: nil), open: true)) }
+        out += finished
+        return out
+    }
+
+    // MARK: UI thread
+
+    /// The newest snapshot since the last call, if any.
+    public func take() -> TopSnapshot? {
+        lock.withLock {
+            let s = slot
+            slot = nil
+            return s
+        }
+    }
+}

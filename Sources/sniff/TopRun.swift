@@ -1,0 +1,220 @@
+import SniffCore
+import SniffDecode
+import SniffCapture
+import SniffAnalysis
+import SniffTop
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Flags between the UI thread and the analysis thread, read once per batch.
+final class TopControl: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var _paused = false
+    private var _stop = false
+    private var _done = false
+    var paused: Bool {
+        get { lock.withLock { _paused } }
+        set { lock.withLock { _paused = newValue } }
+    }
+    var stopRequested: Bool {
+        get { lock.withLock { _stop } }
+        set { lock.withLock { _stop = newValue } }
+    }
+    var done: Bool {
+        get { lock.withLock { _done } }
+        set { lock.withLock { _done = newValue } }
+    }
+}
+
+/// `sniff top`: the analysis runs on its own thread through the same pipeline as
+/// `sniff -r` and `sniff -i` and publishes snapshots; this thread owns the terminal,
+/// takes the newest snapshot and redraws at most ten times a second.
+struct TopRun {
+    let command: TopCommand
+
+    /// Rows the hub keeps per 250 ms: live, the list is a sample at high rates; a file
+    /// is read fast, so its hub keeps far more, for a list of the whole file.
+    static let liveSample = 2000
+    static let fileSample = 100_000
+
+    func run() throws {
+        let control = TopControl()
+        var collector: TopCollector? = nil
+        var failure: Error? = nil
+        var closing: [String] = []
+        // Open the source before the screen, so that a bad file or interface is a plain
+        // error message.
+        let worker: WorkerThread
+        if let path = command.r {
+            let (reader, bpf) = try FileRun.open(path: path, filter: command.bpfExpression, snaplen: command.snaplenValue)
+            let (pipeline, flows, c) = try setUp(source: "file " + path, live: false)
+            collector = c
+            worker = WorkerThread(name: "sniff-top-read") {
+                failure = TopRun.read(reader, pipeline: pipeline, flows: flows, collector: c, control: control)
+                FileRun.reportFilterFailures(bpf)
+            }
+        } else {
+            let (capture, name) = try LiveRun.open(interface: command.i, snaplen: command.snaplenValue, bufferMiB: command.bufferMiB,
+                                                   promiscuous: !command.noPromiscuous, direction: command.direction,
+                                                   filter: command.bpfExpression, user: command.user)
+            let (pipeline, flows, c) = try setUp(source: "interface " + name, live: true)
+            collector = c
+            worker = WorkerThread(name: "sniff-top-capture") {
+                let r = TopRun.capture(capture, name: name, pipeline: pipeline, flows: flows, collector: c, control: control)
+                failure = r.error
+                closing = r.closing
+            }
+        }
+        guard let collector else { return }
+        var uiError: Error? = nil
+        do {
+            let screen = try TopTerminal()
+            TopRun.interact(screen, collector: collector, control: control, live: command.r == nil)
+            screen.close()
+        } catch {
+            uiError = error
+        }
+        control.stopRequested = true
+        worker.join()
+        for line in closing { Stderr.print(line) }
+        if let uiError { throw uiError }
+        if let failure { throw failure }
+    }
+
+    func setUp(source: String, live: Bool) throws -> (PacketPipeline, FlowRun, TopCollector) {
+        let pipeline = PacketPipeline(filter: command.filters.packetFilter, bpf: nil)
+        let flows = try FlowRun(options: command.flowOptions, live: live, alertsToStderr: false)
+        pipeline.consumers += flows.consumers
+        pipeline.tracksEndpoints = true
+        let collector = TopCollector(pipeline: pipeline, table: flows.table, summary: flows.summary, engine: flows.engine,
+                                     format: flows.format, source: source, live: live,
+                                     sampleCapacity: live ? TopRun.liveSample : TopRun.fileSample,
+                                     finishedFlowLimit: live ? 1000 : 100_000)
+        if let sinks = flows.alertSinks as? AlertSinkList { collector.attach(alertSinks: sinks) }
+        return (pipeline, flows, collector)
+    }
+
+    /// The UI loop: keys, snapshots, redraws (at most ten a second, and only when
+    /// something changed), until q, Ctrl-C or SIGTERM.
+    static func interact(_ screen: TopTerminal, collector: TopCollector, control: TopControl, live: Bool) {
+        var model = TopModel(packetLimit: live ? 20_000 : TopRun.fileSample, keepNewest: live)
+        model.unicode = screen.unicode
+        var dirty = true
+        var lastDraw: Int64 = 0
+        while !Signals.shouldStop {
+            let now = Timestamp.now().totalNanoseconds
+            let wait = dirty ? max(0, 100 - Int((now - lastDraw) / 1_000_000)) : 100
+            if let key = screen.readKey(timeoutMilliseconds: max(1, wait)) {
+                switch key {
+                case .resize: dirty = true
+                case .key(let k):
+                    dirty = true
+                    switch model.handle(k) {
+                    case .quit: return
+                    case .pause: control.paused = true
+                    case .resume: control.paused = false
+                    case .stop: control.stopRequested = true
+                    case .none: break
+                    }
+                }
+            }
+            if let s = collector.take() { model.ingest(s); dirty = true }
+            let batches = collector.hub.drain()
+            if !batches.isEmpty { model.ingest(batches); dirty = true }
+            let t = Timestamp.now().totalNanoseconds
+            if dirty && t - lastDraw >= 100_000_000 {
+                let size = screen.size
+                let grid = TopLayout.render(&model, width: size.cols, height: size.rows)
+                screen.draw(grid)
+                lastDraw = t
+                dirty = false
+            }
+        }
+    }
+
+    /// Reads the file on the analysis thread; p/r/s pause, resume and stop the read.
+    static func read(_ reader: CaptureFileReader, pipeline: PacketPipeline, flows: FlowRun, collector: TopCollector,
+                     control: TopControl) -> Error? {
+        var failure: Error? = nil
+        var stopped = false
+        while true {
+            if control.stopRequested || Signals.shouldStop { stopped = true; break }
+            if control.paused {
+                collector.publish(state: "paused", fileProgress: progress(reader))
+                usleep(50_000)
+                continue
+            }
+            let raw: RawPacket?
+            do { raw = try reader.next() } catch { failure = error; break }
+            guard let raw else { break }
+            pipeline.process(raw)
+            if pipeline.totals.packetsSeen & 0x3FF == 0 {
+                collector.publish(state: "reading", fileProgress: progress(reader))
+            }
+        }
+        for w in reader.warnings { ComponentLog.captureWarning(w) }
+        flows.finish()
+        collector.publish(state: stopped ? "stopped" : "finished", fileProgress: progress(reader), force: true)
+        control.done = true
+        return failure
+    }
+
+    static func progress(_ reader: CaptureFileReader) -> (done: Int, total: Int)? {
+        reader.fileSize.map { (reader.bytesRead, $0) }
+    }
+
+    /// Live capture on the analysis thread, as `LiveRun`: batches from the capture
+    /// thread, paused packets counted and skipped. Returns the closing lines that
+    /// `sniff -i` prints (printed once the terminal is restored).
+    static func capture(_ capture: LiveCapture, name: String, pipeline: PacketPipeline, flows: FlowRun, collector: TopCollector,
+                        control: TopControl) -> (error: Error?, closing: [String]) {
+        let queue = BatchQueue()
+        capture.start(into: queue)
+        var stopping = false
+        var lastInterfaceCheck = Timestamp.now()
+        while true {
+            let now = Timestamp.now()
+            if !stopping && now.nanoseconds(since: lastInterfaceCheck) > 500_000_000 {
+                lastInterfaceCheck = now
+                if capture.checkInterface() != nil { stopping = true }
+            }
+            if !stopping && (Signals.shouldStop || control.stopRequested) {
+                stopping = true
+                capture.stop()
+            }
+            let paused = control.paused
+            if let batch = queue.take(milliseconds: 100) {
+                try? batch.forEach(link: capture.link) { raw in
+                    if stopping { return }
+                    if paused { pipeline.skip(raw); return }
+                    pipeline.process(raw)
+                }
+                queue.release(batch)
+            } else if queue.isDrained {
+                break
+            }
+            let k = queue.kernelStats
+            pipeline.setDrops(kernel: k.dropped, interface: k.ifDropped, sniff: queue.sniffDropped)
+            flows.tick()
+            collector.publish(state: stopping ? "stopping" : (paused ? "paused" : "running"))
+        }
+        capture.join()
+        let k = queue.kernelStats
+        pipeline.setDrops(kernel: k.dropped, interface: k.ifDropped, sniff: queue.sniffDropped)
+        flows.finish()
+        collector.publish(state: "stopped", force: true)
+        control.done = true
+        let t = pipeline.totals
+        var closing = ["\(t.packetsSeen) packets captured", "\(k.received) packets received by filter",
+                       "\(k.dropped) packets dropped by kernel"]
+        if k.ifDropped > 0 { closing.append("\(k.ifDropped) packets dropped by interface") }
+        closing.append("\(queue.sniffDropped) packets dropped by sniff")
+        if t.skippedWhilePaused > 0 { closing.append("\(t.skippedWhilePaused) packets skipped while paused") }
+        var error: Error? = nil
+        if let e = queue.error {
+            error = RuntimeFailure("capture on \(name) stopped: \(e). If the interface went down, bring it up with: ip link set dev \(name) up")
+        }
+        return (error, closing)
+    }
+}
