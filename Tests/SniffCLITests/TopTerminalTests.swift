@@ -1,0 +1,255 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `sniff top` in a pseudo-terminal, as a user over SSH sees it: the child is a session
+/// leader with the pty as its controlling terminal (so Ctrl-C raises SIGINT), its
+/// output is interpreted by a VT100 screen model, keys are written to the master.
+final class PtySniff: @unchecked Sendable {
+    let master: Int32
+    let slave: Int32
+    let pid: pid_t
+    let rows: Int, cols: Int
+    let errPath: String
+    private let lock = NSLock()
+    private var screen: VTScreen
+    private var raw: [UInt8] = []
+    private var done = false
+    private var reader: Thread?
+    private(set) var before = termios()
+
+    init(_ args: [String], rows: Int, cols: Int, environment: [String: String] = [:]) throws {
+        self.rows = rows; self.cols = cols
+        var m: Int32 = -1, s: Int32 = -1
+        var ws = winsize(ws_row: UInt16(rows), ws_col: UInt16(cols), ws_xpixel: 0, ws_ypixel: 0)
+        var name = [CChar](repeating: 0, count: 128)
+        guard openpty(&m, &s, &name, nil, &ws) == 0 else { throw CocoaError(.fileNoSuchFile) }
+        master = m; slave = s
+        _ = fcntl(m, F_SETFD, FD_CLOEXEC); _ = fcntl(s, F_SETFD, FD_CLOEXEC)
+        tcgetattr(s, &before)
+        screen = VTScreen(rows: rows, cols: cols)
+        let dir = try CLI.tempDir()
+        errPath = dir.appendingPathComponent("stderr").path
+        var fa = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&fa)
+        defer { posix_spawn_file_actions_destroy(&fa) }
+        let ttyPath = String(cString: name)
+        // Opened after setsid: the pty becomes the child's controlling terminal.
+        posix_spawn_file_actions_addopen(&fa, 0, ttyPath, O_RDWR, 0)
+        posix_spawn_file_actions_adddup2(&fa, 0, 1)
+        posix_spawn_file_actions_addopen(&fa, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        posix_spawnattr_setflags(&attr, Int16(0x80 /* POSIX_SPAWN_SETSID */ | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var empty = sigset_t(); sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attr, &empty)
+        var defaults = sigset_t(); sigemptyset(&defaults)
+        for sig in [SIGINT, SIGTERM, SIGPIPE, SIGQUIT] { sigaddset(&defaults, sig) }
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        var env = ProcessInfo.processInfo.environment.filter { $0.key != "NO_COLOR" && !$0.key.hasPrefix("LC_") }
+        env["TERM"] = "xterm-256color"
+        env["LANG"] = "C.UTF-8"
+        for (k, v) in environment { env[k] = v }
+        let argv = ([CLI.binary.path] + args).map { strdup($0) } + [nil]
+        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for p in argv { free(p) }; for p in envp { free(p) } }
+        var child: pid_t = 0
+        let rc = posix_spawn(&child, CLI.binary.path, &fa, &attr, argv, envp)
+        guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO) }
+        pid = child
+        let t = Thread { [self] in
+            var buf = [UInt8](repeating: 0, count: 65536)
+            var pfd = pollfd(fd: master, events: Int16(POLLIN), revents: 0)
+            while !lock.withLock({ done }) {
+                guard poll(&pfd, 1, 50) > 0 else { continue }
+                let n = read(master, &buf, buf.count)
+                if n <= 0 { break }
+                lock.withLock {
+                    raw.append(contentsOf: buf[0..<n])
+                    screen.feed(Array(buf[0..<n]))
+                }
+            }
+        }
+        reader = t
+        t.start()
+    }
+
+    deinit {
+        lock.withLock { done = true }
+        if waitpid(pid, nil, WNOHANG) == 0 { kill(pid, SIGKILL); waitpid(pid, nil, 0) }
+        usleep(100_000)
+        close(master); close(slave)
+    }
+
+    var current: VTScreen { lock.withLock { screen } }
+    var output: [UInt8] { lock.withLock { raw } }
+
+    /// Waits until the screen satisfies `ok` (up to `seconds`).
+    @discardableResult
+    func waitFor(_ seconds: Double = 20, _ ok: (VTScreen) -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if ok(current) { return true }
+            usleep(50_000)
+        }
+        return ok(current)
+    }
+
+    func send(_ s: String) {
+        let b = Array(s.utf8)
+        _ = b.withUnsafeBytes { write(master, $0.baseAddress, $0.count) }
+    }
+
+    /// The exit status (or 128 + signal), nil if still running after `seconds`.
+    func waitExit(_ seconds: Double = 20) -> Int32? {
+        let deadline = Date().addingTimeInterval(seconds)
+        var status: Int32 = 0
+        while Date() < deadline {
+            if waitpid(pid, &status, WNOHANG) == pid {
+                usleep(200_000)  // let the reader take the last bytes
+                let sig = status & 0x7F
+                return sig == 0 ? (status >> 8) & 0xFF : 128 + sig
+            }
+            usleep(50_000)
+        }
+        return nil
+    }
+
+    var stderr: String { (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "" }
+
+    /// The terminal's modes now equal those before sniff started.
+    var terminalRestored: Bool {
+        var now = termios()
+        tcgetattr(slave, &now)
+        return now.c_lflag == before.c_lflag && now.c_iflag == before.c_iflag && now.c_oflag == before.c_oflag
+            && now.c_cflag == before.c_cflag
+    }
+}
+
+@Suite(.serialized)
+struct TopTerminalTests {
+    static let sizes: [(Int, Int)] = [(24, 80), (60, 200)]
+
+    func startOnSample(rows: Int, cols: Int, environment: [String: String] = [:]) throws -> PtySniff {
+        let p = try PtySniff(["top", "-r", CLI.sample.path], rows: rows, cols: cols, environment: environment)
+        let ok = p.waitFor { $0.line(0).contains("| finished |") && $0.text.contains("391 matched of 391 seen") }
+        #expect(ok, "overview never showed the finished file:\n\(p.current.text)\n\(p.stderr)")
+        return p
+    }
+
+    @Test(arguments: [0, 1])
+    func eachViewDrawsTheSampleAndKeysSwitchAndSort(size: Int) throws {
+        let (rows, cols) = Self.sizes[size]
+        let p = try startOnSample(rows: rows, cols: cols)
+        var s = p.current
+        #expect(s.line(rows - 1).hasPrefix("1 Overview 2 Talkers 3 Flows 4 Apps 5 Alerts 6 Packets"))
+        #expect(s.text.range(of: #"\n tcp +299 +"#, options: .regularExpression) != nil, "\(s.text)")
+        #expect(s.text.contains("▁") || s.text.contains("█"), "a sparkline:\n\(s.text)")
+
+        p.send("2")
+        #expect(p.waitFor { $0.line(1).hasPrefix("address:port") && $0.line(2).hasPrefix("10.77.0.2:80 ") }, "\(p.current.text)")
+        p.send(">")
+        #expect(p.waitFor { $0.text.contains("sort: pkts desc") && $0.line(2).range(of: #" 138( |$)"#, options: .regularExpression) != nil }, "\(p.current.text)")
+
+        p.send("3")
+        #expect(p.waitFor { $0.line(1).hasPrefix("ts") && $0.text.contains("[fd77::1]:40008") && $0.text.contains("row 1/39") },
+                "\(p.current.text)")
+        if cols >= 200 {
+            s = p.current
+            for field in ["uid", "conn_state", "history", "orig_bytes"] { #expect(s.line(1).contains(field)) }
+            #expect(s.text.contains("ShADadFf"))
+        }
+
+        p.send("4")
+        #expect(p.waitFor { $0.line(1).hasPrefix("app") && $0.line(2).hasPrefix("HTTP ") }, "\(p.current.text)")
+        p.send("5")
+        #expect(p.waitFor { $0.line(1).hasPrefix("time") && $0.text.contains("nothing yet") }, "\(p.current.text)")
+        p.send("6")
+        #expect(p.waitFor { $0.text.contains("-- Frame 391 ") && $0.text.contains("Info: 7 → 40008 len=1452") }, "\(p.current.text)")
+        p.send("\u{1B}OH")  // Home, as xterm sends it in keypad mode: the first packet
+        #expect(p.waitFor { $0.text.contains("-- Frame 1 ") }, "\(p.current.text)")
+        p.send("?")
+        #expect(p.waitFor { $0.text.contains("reverse the sort") }, "\(p.current.text)")
+        p.send(" ")
+        p.send("q")
+        #expect(p.waitExit() == 0, "\(p.stderr)")
+        #expect(p.current.alternateExits >= 1, "left the alternate screen")
+        #expect(p.terminalRestored)
+    }
+
+    @Test func ctrlCRestoresTheTerminal() throws {
+        let p = try startOnSample(rows: 24, cols: 80)
+        p.send("3")
+        #expect(p.waitFor { $0.line(1).hasPrefix("ts") })
+        p.send("\u{03}")
+        #expect(p.waitExit() == 0, "Ctrl-C ends cleanly: \(p.stderr)")
+        #expect(p.current.alternateExits >= 1)
+        #expect(p.terminalRestored)
+    }
+
+    @Test func sigtermRestoresTheTerminal() throws {
+        let p = try startOnSample(rows: 24, cols: 80)
+        kill(p.pid, SIGTERM)
+        #expect(p.waitExit() == 0, "\(p.stderr)")
+        #expect(p.current.alternateExits >= 1)
+        #expect(p.terminalRestored)
+    }
+
+    @Test func noColorDrawsWithoutColours() throws {
+        let colored = try startOnSample(rows: 24, cols: 80)
+        colored.send("q")
+        #expect(colored.waitExit() == 0)
+        let plain = try startOnSample(rows: 24, cols: 80, environment: ["NO_COLOR": "1"])
+        plain.send("q")
+        #expect(plain.waitExit() == 0)
+        // The title bar: black on cyan (setab 6), or reverse video without colour.
+        let cyanBackground = Array("\u{1B}[46m".utf8)
+        func contains(_ hay: [UInt8], _ needle: [UInt8]) -> Bool {
+            guard hay.count >= needle.count else { return false }
+            return (0...(hay.count - needle.count)).contains { hay[$0..<($0 + needle.count)].elementsEqual(needle) }
+        }
+        #expect(contains(colored.output, cyanBackground))
+        #expect(!contains(plain.output, cyanBackground))
+        #expect(contains(plain.output, Array("\u{1B}[7m".utf8)) || contains(plain.output, Array(";7m".utf8)), "reverse video")
+    }
+
+    @Test func refusesWithoutATerminal() throws {
+        let r = try CLI.run(["top", "-r", CLI.sample.path])
+        #expect(r.status == 64)
+        #expect(r.stderr.contains("sniff top draws on a terminal"))
+        let bad = try CLI.run(["top", "-r", CLI.sample.path, "--flows"])
+        #expect(bad.status == 64)
+        #expect(bad.stderr.contains("--flows-file"))
+    }
+
+    @Test(.enabled(if: getuid() == 0, "live capture needs root (CAP_NET_RAW)"))
+    func liveCaptureOnLoopbackShowsThePackets() throws {
+        let port = LoopbackTraffic.randomPort()
+        let p = try PtySniff(["top", "-i", "lo", "--direction", "in", "udp port \(port)"], rows: 24, cols: 80)
+        #expect(p.waitFor { $0.line(0).contains("interface lo") && $0.line(0).contains("running") }, "\(p.current.text)\n\(p.stderr)")
+        LoopbackTraffic.sendUDP(to: port, payloadLengths: [10, 20, 30])
+        #expect(p.waitFor { $0.text.contains("3 matched of 3 seen") }, "\(p.current.text)")
+        p.send("6")
+        #expect(p.waitFor { $0.text.contains(":\(port)") && $0.text.contains("-- Frame 3 ") }, "\(p.current.text)")
+        p.send("s")
+        #expect(p.waitFor { $0.line(0).contains("stopped") }, "\(p.current.text)")
+        p.send("q")
+        #expect(p.waitExit() == 0, "\(p.stderr)")
+        #expect(p.terminalRestored)
+        #expect(p.stderr.contains("3 packets captured"), "\(p.stderr)")
+    }
+}
+
+extension TopTerminalTests {
+    /// A fatal signal (a trap on any thread ends this way) still gives the terminal back.
+    @Test func fatalSignalRestoresTheTerminal() throws {
+        let p = try startOnSample(rows: 24, cols: 80)
+        kill(p.pid, SIGSEGV)
+        #expect(p.waitExit() == 128 + SIGSEGV, "the signal's default action follows")
+        #expect(p.current.alternateExits >= 1)
+        #expect(p.terminalRestored)
+    }
+}

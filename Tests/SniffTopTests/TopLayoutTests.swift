@@ -1,0 +1,192 @@
+import Foundation
+import Testing
+import SniffCore
+import SniffDecode
+import SniffCapture
+import SniffAnalysis
+import SniffStore
+import SniffServer
+@testable import SniffTop
+
+/// The pure layer of `sniff top`: a real capture through the pipeline and the
+/// collector, then the model and layout as the terminal would draw them.
+struct TopLayoutTests {
+    static let sample = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("samples/sample.pcapng").path
+
+    /// samples/sample.pcapng read as `sniff top -r` reads it.
+    static func model(filter: PacketFilter = PacketFilter()) throws -> TopModel {
+        let reader = try CaptureFileReader(path: sample)
+        let pipeline = PacketPipeline(filter: filter)
+        let table = FlowTable()
+        let summary = ProtocolSummaryCollector()
+        let sinks = AlertSinkList([])
+        let engine = AlertEngine(sink: sinks)
+        table.observer = FlowObserverList([summary, engine])
+        pipeline.consumers = [engine, table, summary]
+        let collector = TopCollector(pipeline: pipeline, table: table, summary: summary, engine: engine, format: FlowFormat(),
+                                     source: "file sample.pcapng", live: false, sampleCapacity: 100_000, finishedFlowLimit: 100_000)
+        collector.attach(alertSinks: sinks)
+        while let raw = try reader.next() { pipeline.process(raw) }
+        table.flush()
+        engine.finish()
+        collector.publish(state: "finished", force: true)
+        var m = TopModel(keepNewest: false)
+        m.ingest(try #require(collector.take()))
+        m.ingest(collector.hub.drain())
+        #expect(collector.take() == nil, "a snapshot is taken once")
+        return m
+    }
+
+    static func screen(_ m: inout TopModel, _ w: Int = 80, _ h: Int = 24) -> TopGrid {
+        TopLayout.render(&m, width: w, height: h)
+    }
+
+    @Test func overviewShowsTotalsAndTransports() throws {
+        var m = try Self.model()
+        let g = Self.screen(&m)
+        let text = g.text
+        #expect(g.line(0).hasPrefix(" sniff top | file sample.pcapng | finished | 391 pkts"))
+        #expect(text.contains("391 matched of 391 seen"))
+        #expect(text.contains("open 0, started 39, finished 39"))
+        // tshark -r samples/sample.pcapng -qz io,phs: 299 TCP, 74 UDP frames.
+        #expect(text.range(of: #"\n tcp +299 +"#, options: .regularExpression) != nil, "\(text)")
+        #expect(text.range(of: #"\n udp +74 +"#, options: .regularExpression) != nil, "\(text)")
+        #expect(g.line(23).hasPrefix("1 Overview 2 Talkers 3 Flows 4 Apps 5 Alerts 6 Packets"))
+        #expect(g.style(row: 23, col: 0) == .tabActive)
+    }
+
+    @Test func everyViewFitsBothSizes() throws {
+        var m = try Self.model()
+        for (w, h) in [(80, 24), (200, 60)] {
+            for v in TopView.allCases {
+                m.view = v
+                let g = Self.screen(&m, w, h)
+                #expect(g.height == h && g.width == w)
+                for r in 0..<h { #expect(g.line(r).unicodeScalars.count <= w) }
+                #expect(g.line(h - 1).contains("\(v.rawValue + 1) \(v.title)"))
+            }
+        }
+    }
+
+    @Test func talkersFlowsAppsAndPacketsShowTheCapture() throws {
+        var m = try Self.model()
+        #expect(m.handle(.char("2")) == .none)
+        var g = Self.screen(&m)
+        #expect(g.line(1).hasPrefix("address:port"))
+        #expect(g.line(2).hasPrefix("10.77.0.2:80 "), "busiest by bytes first:\n\(g.text)")
+        #expect(g.style(row: 2, col: 0) == .selected)
+        #expect(g.line(22).hasPrefix("row 1/52"))
+
+        _ = m.handle(.char("3"))
+        g = Self.screen(&m)
+        #expect(g.line(1).hasPrefix("ts"))
+        #expect(g.text.contains("[fd77::1]:40008"))
+        #expect(g.line(22).hasPrefix("row 1/39"))
+        let wide = Self.screen(&m, 200, 60)
+        for field in ["uid", "id.orig_h:p", "id.resp_h:p", "proto", "service", "duration", "orig_bytes", "resp_bytes", "conn_state", "history"] {
+            #expect(wide.line(1).contains(field), "\(field) in \(wide.line(1))")
+        }
+        #expect(wide.text.contains("ShADadFf"))
+
+        _ = m.handle(.char("4"))
+        g = Self.screen(&m)
+        #expect(g.line(2).hasPrefix("HTTP "), "\(g.text)")
+
+        _ = m.handle(.char("6"))
+        g = Self.screen(&m)
+        #expect(g.text.contains("-- Frame 391 "))
+        #expect(g.text.contains("UDP: 7 -> 40008, payload 1452 bytes"))
+        _ = m.handle(.home)
+        g = Self.screen(&m)
+        #expect(g.text.contains("-- Frame 1 "), "\(g.text)")
+        #expect(!m.followPackets)
+    }
+
+    @Test func keysSortAndReverse() throws {
+        var m = try Self.model()
+        _ = m.handle(.tab)
+        #expect(m.view == .talkers)
+        _ = m.handle(.char(">"))
+        var g = Self.screen(&m)
+        #expect(m.sorts[.talkers] == TopSort(column: 6, descending: true))
+        #expect(g.text.contains("sort: pkts desc"))
+        // By packets: 10.77.0.2:80 has 138.
+        #expect(g.line(2).hasSuffix(" 138"))
+        _ = m.handle(.char("i"))
+        g = Self.screen(&m)
+        #expect(g.text.contains("sort: pkts asc"))
+        #expect(g.line(2).hasSuffix(" 1"))
+        _ = m.handle(.char("<")); _ = m.handle(.char("<")); _ = m.handle(.char("<")); _ = m.handle(.char("<"))
+        _ = m.handle(.char("<")); _ = m.handle(.char("<"))
+        g = Self.screen(&m)
+        #expect(m.sorts[.talkers]?.column == 0)
+        #expect(g.text.contains("sort: address:port asc"))
+        _ = m.handle(.backTab)
+        #expect(m.view == .overview)
+    }
+
+    @Test func slashFiltersWithTheFeedWords() throws {
+        var m = try Self.model()
+        _ = m.handle(.char("3"))
+        _ = m.handle(.char("/"))
+        for c in "tcp port 53" { _ = m.handle(.char(c)) }
+        var g = Self.screen(&m)
+        #expect(g.line(22).hasPrefix("filter (Enter applies, Esc cancels): tcp port 53_"))
+        _ = m.handle(.enter)
+        g = Self.screen(&m)
+        #expect(m.filterText == "tcp port 53")
+        // tshark -Y tcp.port==53: two connections (IPv4 and IPv6) of 10 packets each.
+        #expect(g.line(22).hasPrefix("row 1/2"), "\(g.text)")
+        #expect(g.line(2).contains("[fd77::2]:53"))
+        #expect(g.line(3).contains("10.77.0.2:53"))
+        #expect(g.line(0).contains("filter: tcp port"))
+        _ = m.handle(.char("6"))
+        g = Self.screen(&m)
+        #expect(g.line(22).hasPrefix("row 20/20"), "\(g.text)")
+
+        _ = m.handle(.char("/"))
+        for _ in 0..<20 { _ = m.handle(.backspace) }
+        for c in "port banana" { _ = m.handle(.char(c)) }
+        _ = m.handle(.enter)
+        #expect(m.filterText == "tcp port 53", "a bad filter keeps the old one")
+        #expect(Self.screen(&m).line(22).hasPrefix("invalid port"), "\(m.message ?? "")")
+        #expect(m.message?.contains("port") == true)
+        _ = m.handle(.escape)
+        #expect(m.filter == nil)
+    }
+
+    @Test func pauseResumeStopAndQuit() throws {
+        var m = try Self.model()
+        #expect(m.handle(.char("p")) == .pause)
+        #expect(Self.screen(&m).line(22).hasPrefix("paused"))
+        #expect(m.handle(.char("r")) == .resume)
+        #expect(m.handle(.char("s")) == .stop)
+        #expect(m.handle(.char("p")) == .none, "nothing to pause once stopped")
+        #expect(m.handle(.char("?")) == .none)
+        #expect(Self.screen(&m).text.contains("reverse the sort"))
+        #expect(m.handle(.char("x")) == .none)
+        #expect(!m.showHelp)
+        #expect(m.handle(.char("q")) == .quit)
+    }
+
+    @Test func gridKeepsPacketTextFromMovingTheCursor() {
+        var g = TopGrid(width: 10, height: 1)
+        g.put("a\u{1B}[2Jb\u{7}c\u{4E00}", row: 0, col: 0)
+        #expect(g.line(0) == "a?[2Jb?c?")
+        #expect(LivePrintable.text("x\u{1B}y") == "x\\x1by")
+    }
+
+    @Test func formats() {
+        #expect(TopFormat.count(9999) == "9999")
+        #expect(TopFormat.count(12_345) == "12.3k")
+        #expect(TopFormat.bytes(999) == "999 B")
+        #expect(TopFormat.bytes(1_234_567) == "1.23 MB")
+        #expect(TopFormat.bytes(999_960) == "1.00 MB")
+        #expect(TopFormat.sparkline([0, 1, 2, 4, 8], unicode: true) == " ▂▃▅█")
+        #expect(TopFormat.sparkline([0, 8], unicode: false) == " #")
+        #expect(TopFormat.relative(nanos: 1_500_000_000, origin: 0) == "1.500000")
+        #expect(TopFormat.fit("abcdef", 4) == "abc~")
+        #expect(TopFormat.fit("12", 4, right: true) == "  12")
+    }
+}
