@@ -173,12 +173,12 @@ public enum TopLayout {
         // Per transport: totals, then packets/s and bytes/s for as many seconds as fit,
         // from the first packet's second at most.
         let labelWidth = 32
-        var seconds = max(0, min(TopHistory.seconds, g.width - labelWidth - 2))
+        var seconds = max(0, min(TopHistory.seconds, g.width - labelWidth - 3))
         if let first = t.firstTimestamp?.seconds, let lastSec = s.history.lastSecond {
             seconds = max(1, min(seconds, Int(lastSec - first + 1)))
         }
-        g.put("transport  packets     bytes", row: r, col: 1, style: .header)
-        g.put("per second, last \(seconds) s" + (s.live ? "" : " of capture time"), row: r, col: labelWidth + 1, style: .header)
+        g.put("transport packets     bytes", row: r, col: 1, style: .header)
+        g.put("per second, last \(seconds) s" + (s.live ? "" : " of capture time"), row: r, col: labelWidth + 2, style: .header)
         r += 1
         for k in TransportKind.allCases where k.rawValue < s.transports.count {
             let c = s.transports[Int(k.rawValue)]
@@ -186,13 +186,14 @@ public enum TopLayout {
             guard r + 1 < area.top + area.rows else { break }
             let pk = s.history.packets[Int(k.rawValue)].suffix(seconds)
             let by = s.history.bytes[Int(k.rawValue)].suffix(seconds)
+            // Both labels end at labelWidth, where the sparklines start.
             g.put(TopFormat.fit(k == .none ? "non-IP" : k.label.lowercased(), 8)
-                  + TopFormat.fit(TopFormat.count(c.packets), 9, right: true)
-                  + TopFormat.fit(TopFormat.bytes(c.bytes), 10, right: true) + "  pkt/s", row: r, col: 1)
-            g.put(TopFormat.fit("  peak \(TopFormat.count(pk.max() ?? 0)) pkt/s, \(TopFormat.bytes(by.max() ?? 0))/s", 27)
-                  + "  B/s", row: r + 1, col: 1, style: .dim)
-            g.put(TopFormat.sparkline(pk, unicode: m.unicode), row: r, col: labelWidth + 1, style: .spark)
-            g.put(TopFormat.sparkline(by, unicode: m.unicode), row: r + 1, col: labelWidth + 1, style: .good)
+                  + TopFormat.fit(TopFormat.count(c.packets), 8, right: true)
+                  + TopFormat.fit(TopFormat.bytes(c.bytes), 10, right: true) + " pkt/s", row: r, col: 1)
+            g.put(TopFormat.fit("  peak \(TopFormat.count(pk.max() ?? 0))/s, \(TopFormat.bytes(by.max() ?? 0))/s", 26)
+                  + "   B/s", row: r + 1, col: 1, style: .dim)
+            g.put(TopFormat.sparkline(pk, unicode: m.unicode), row: r, col: labelWidth + 2, style: .spark)
+            g.put(TopFormat.sparkline(by, unicode: m.unicode), row: r + 1, col: labelWidth + 2, style: .good)
             r += 2
         }
     }
@@ -390,7 +391,7 @@ public enum TopLayout {
     static let alertColumns: [TopColumn<AlertRow>] = [
         TopColumn("time", 12, text: { TopFormat.clock(nanos: $0.ts) }, less: { $0.ts < $1.ts }),
         .string("severity", 8) { $0.severity },
-        .string("rule", 14, priority: 2) { $0.rule },
+        .string("rule", 16, priority: 2) { $0.rule },
         .string("message", 30, flexible: true) { LivePrintable.text($0.message) },
         .string("hosts", 16, priority: 1) { $0.hosts.map(\.description).joined(separator: ",") },
     ]

@@ -5,7 +5,7 @@ import Testing
 /// default said once, and paragraphs wrapped by the width, not by the source's lines.
 @Suite("help text")
 struct HelpTextTests {
-    static let commands: [[String]] = [[], ["capture"], ["devices"], ["serve"], ["export"],
+    static let commands: [[String]] = [[], ["capture"], ["top"], ["devices"], ["serve"], ["export"],
                                        ["db"], ["db", "migrate"], ["db", "info"], ["db", "replay"]]
 
     /// Help entries: an option or subcommand line with its continuation lines, joined.
