@@ -85,7 +85,7 @@ public struct LiveFilter: Sendable, Equatable {
 /// `2023-11-14 22:13:20.123456 IP 10.0.0.1.51000 > 10.0.0.2.443: TCP [P.] seq 1 ack 1 win 502 len 583 TLS
 /// | Client Hello (SNI example.com)`; UDP gives the payload length as tcpdump does:
 /// `... > 10.0.0.2.53: UDP, length 29 DNS | query A example.com`.
-enum PacketLine {
+public enum PacketLine {
     static func text(_ r: PacketRow) -> String {
         var s = Timestamp(totalNanoseconds: r.ts).utcString(fractionDigits: 6)
         if r.has(.ip) {
@@ -118,7 +118,7 @@ enum PacketLine {
     }
 
     /// Control characters would let a packet move a terminal's cursor; show them escaped.
-    static func printable(_ s: String) -> String {
+    public static func printable(_ s: String) -> String {
         var out = ""
         for u in s.unicodeScalars {
             if u.value < 0x20 || u.value == 0x7F || (0x80..<0xA0).contains(u.value) {

@@ -151,7 +151,9 @@ public final class TopCollector: PacketConsumer, FlowObserver, @unchecked Sendab
         }
         let sum = summary.summary
         s.transports = TransportKind.allCases.map { sum.transport($0) }
-        s.apps = sum.appsByBytes.map { TopApp(name: $0.0.name, packets: $0.1.packets, bytes: $0.1.bytes, flows: $0.1.flows) }
+        s.apps = sum.appsByBytes.map {
+            TopApp(name: $0.0.name, packets: $0.1.packets, bytes: $0.1.bytes, flows: $0.1.flows)
+        }
         let top = pipeline.endpoints.top(limit: TopCollector.talkerLimit)
         s.talkers = top.list.map { TopTalker(endpoint: $0.0, stat: $0.1) }
         s.talkersTotal = top.eligible

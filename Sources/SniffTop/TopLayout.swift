@@ -67,7 +67,8 @@ public enum TopLayout {
 
     static func title(_ m: TopModel, _ g: inout TopGrid) {
         let s = m.snapshot
-        var parts = ["sniff top", s.source.isEmpty ? "-" : s.source, m.stopped && s.state != "finished" ? "stopped" : s.state]
+        let state = m.stopped && s.state != "finished" ? "stopped" : s.state
+        var parts = ["sniff top", s.source.isEmpty ? "-" : s.source, state]
         parts.append("\(TopFormat.count(s.totals.packetsMatched)) pkts \(TopFormat.bytes(s.totals.bytesMatched))")
         if let p = s.fileProgress, p.total > 0, s.state != "finished" {
             parts.append("read \(min(100, p.done * 100 / p.total))%")
@@ -143,7 +144,8 @@ public enum TopLayout {
         func pair(_ a: (String, String), _ b: (String, String)) {
             func one(_ kv: (String, String), _ col: Int) {
                 g.put(kv.0, row: r, col: col, style: .header)
-                g.put(kv.1, row: r, col: col + 10, maxWidth: max(0, (half > 0 && col == 1 ? half - 12 : g.width - col - 10)))
+                let room = half > 0 && col == 1 ? half - 12 : g.width - col - 10
+                g.put(kv.1, row: r, col: col + 10, maxWidth: max(0, room))
             }
             if half > 0 {
                 one(a, 1); one(b, half)
@@ -160,14 +162,17 @@ public enum TopLayout {
         pair(("Source", s.source), ("State", m.stopped && s.state != "finished" ? "stopped" : s.state))
         pair(("Packets", "\(t.packetsMatched) matched of \(t.packetsSeen) seen"),
              ("Bytes", "\(TopFormat.bytes(t.bytesMatched)) matched of \(TopFormat.bytes(t.bytesSeen))"))
-        pair(("Rate", "\(TopFormat.rate(Double(last.packets), unit: "pkt/s")), \(TopFormat.bytes(last.bytes))/s last second"),
+        let lastRate = "\(TopFormat.rate(Double(last.packets), unit: "pkt/s")), \(TopFormat.bytes(last.bytes))/s"
+        pair(("Rate", lastRate + " last second"),
              ("Average", span > 0 ? "\(TopFormat.rate(Double(t.packetsMatched) / span, unit: "pkt/s")), "
-                + "\(TopFormat.bytes(UInt64(Double(t.bytesMatched) / span)))/s over \(TopFormat.duration(nanos: Int64(span * 1e9)))" : "-"))
+                + "\(TopFormat.bytes(UInt64(Double(t.bytesMatched) / span)))/s"
+                + " over \(TopFormat.duration(nanos: Int64(span * 1e9)))" : "-"))
         pair(("Drops", "kernel \(t.kernelDropped), interface \(t.interfaceDropped), sniff \(t.sniffDropped)"
                 + (t.skippedWhilePaused > 0 ? ", paused \(t.skippedWhilePaused)" : "")),
              ("Decode", "malformed \(t.malformed), truncated \(t.truncated), undecoded \(t.undecoded)"))
         pair(("Flows", "open \(s.openFlows), started \(s.flowsStarted), finished \(s.flowsEnded)"),
-             ("Alerts", "\(s.alertsRaised) raised" + (m.packetsNotListed > 0 ? "; \(m.packetsNotListed) packets not listed" : "")))
+             ("Alerts", "\(s.alertsRaised) raised"
+                + (m.packetsNotListed > 0 ? "; \(m.packetsNotListed) packets not listed" : "")))
         r += 1
         guard r < area.top + area.rows else { return }
         // Per transport: totals, then packets/s and bytes/s for as many seconds as fit,
@@ -221,7 +226,8 @@ public enum TopLayout {
         var col = 0
         g.paint(row: r, style: .header)
         for (i, w) in visible {
-            let arrow = i == sort.column ? (m.unicode ? (sort.descending ? "↓" : "↑") : (sort.descending ? "v" : "^")) : ""
+            let down = m.unicode ? "↓" : "v", up = m.unicode ? "↑" : "^"
+            let arrow = i == sort.column ? (sort.descending ? down : up) : ""
             let t = all[i].right ? arrow + all[i].title : all[i].title + arrow
             g.put(TopFormat.fit(t, w, right: all[i].right), row: r, col: col, style: .header)
             col += w + 1
@@ -392,7 +398,7 @@ public enum TopLayout {
         TopColumn("time", 12, text: { TopFormat.clock(nanos: $0.ts) }, less: { $0.ts < $1.ts }),
         .string("severity", 8) { $0.severity },
         .string("rule", 16, priority: 2) { $0.rule },
-        .string("message", 30, flexible: true) { LivePrintable.text($0.message) },
+        .string("message", 30, flexible: true) { PacketLine.printable($0.message) },
         .string("hosts", 16, priority: 1) { $0.hosts.map(\.description).joined(separator: ",") },
     ]
 
@@ -412,7 +418,7 @@ public enum TopLayout {
             .string("destination", 19) { r in r.has(.ip) ? TopFormat.endpoint(r.dst, r.has(.ports) ? r.dport : nil) : r.ethDst.description },
             .string("proto", 6, priority: 2) { r in r.app != .unknown ? r.app.name : (r.transport.name.map { "\($0)" } ?? r.link.name) },
             .number("len", 5, priority: 1) { UInt64($0.len) },
-            .string("info", 14, flexible: true) { LivePrintable.text($0.infoLine) },
+            .string("info", 14, flexible: true) { PacketLine.printable($0.infoLine) },
         ]
     }
 
@@ -458,9 +464,9 @@ public enum TopLayout {
         }
         if r.has(.icmp) { out.append("\(r.transport.label): type \(r.icmpType), code \(r.icmpCode)") }
         if r.app != .unknown { out.append("App: \(r.app.name) (from the \(r.appSource.name))") }
-        if let q = r.dnsQuery { out.append("DNS query: " + LivePrintable.text(q)) }
+        if let q = r.dnsQuery { out.append("DNS query: " + PacketLine.printable(q)) }
         if let u = r.flowUID { out.append("Flow: " + u) }
-        out.append("Info: " + LivePrintable.text(r.infoLine))
+        out.append("Info: " + PacketLine.printable(r.infoLine))
         return out
     }
 
@@ -499,20 +505,5 @@ public enum TopLayout {
         case .alerts: return alerts(m).count
         case .packets: return packetItems(m).count
         }
-    }
-}
-
-/// Packet-derived text made safe for a terminal: control characters as \xNN.
-enum LivePrintable {
-    static func text(_ s: String) -> String {
-        var out = ""
-        for u in s.unicodeScalars {
-            if u.value < 0x20 || u.value == 0x7F || (0x80..<0xA0).contains(u.value) {
-                out += "\\x" + String(u.value, radix: 16)
-            } else {
-                out.unicodeScalars.append(u)
-            }
-        }
-        return out
     }
 }

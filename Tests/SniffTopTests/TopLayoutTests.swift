@@ -174,7 +174,7 @@ struct TopLayoutTests {
         var g = TopGrid(width: 10, height: 1)
         g.put("a\u{1B}[2Jb\u{7}c\u{4E00}", row: 0, col: 0)
         #expect(g.line(0) == "a?[2Jb?c?")
-        #expect(LivePrintable.text("x\u{1B}y") == "x\\x1by")
+        #expect(PacketLine.printable("x\u{1B}y") == "x\\x1by")
     }
 
     @Test func formats() {
