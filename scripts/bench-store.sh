@@ -1,147 +1,128 @@
 #!/usr/bin/env bash
-# Storage throughput: `sniff -r CAPTURE -q --db URL` into SQLite and into PostgreSQL,
-# beside psql's \copy of the same packet rows (exported as CSV) into the same table
-# with the same indexes: the practical limit of the server.
+# Storage throughput and API latency.
 #
-#   scripts/bench-store.sh [CAPTURE]     (default /tmp/sniff-bench-small.pcap, made by
-#                                         swift run -c release sniff-bench --keep)
+#   scripts/bench-store.sh [CAPTURE...]   (default /tmp/sniff-bench-small.pcap, made by
+#                                          swift run -c release sniff-bench --keep)
 #
-# Beside them, the sqlite3 shell's .import of the same rows (CSV) into an empty copy of
-# the schema, which is SQLite's practical limit.
+# For each capture, SQLite: `sniff -r CAPTURE -q --db sqlite:...` wall time, giving
+# packet rows/s; the writer's own count of all rows (packets, flows, per-second
+# traffic, flow counts) per second of writing; bytes per packet on disk (the file after
+# a checkpoint, flows and key runs included, divided by the packets). Beside them the
+# sqlite3 shell's peer: INSERT ... SELECT of the same packet rows into an empty copy of
+# the same schema (the packets table has no secondary index since schema 7; CSV
+# `.import` cannot carry its BLOB address columns).
 #
-# A throwaway PostgreSQL (scripts/pg-temp.sh, fsync on) is started and stopped. Each
-# figure is the best of RUNS (default 3). Rows/s counts packet rows; sniff also writes
-# flows and per-second traffic sums in the same time.
+# Then the API: the first capture is loaded LOADS times (default 1) into one database
+# (3 x the small capture is about 11 M packets), and scripts/bench-queries.py sends
+# REQUESTS (default 200) requests per route to `sniff serve`, printing p50/p99.
+#
+# PG=1 adds the PostgreSQL comparison (`sniff -r --db postgres://` against psql \copy of
+# the same rows), with a throwaway server (scripts/pg-temp.sh, fsync on).
 #
 # SNIFF_BIN=path reuses a built sniff (scripts/bench.sh does); otherwise a release
-# build is made in SCRATCH (default .build).
+# build is made in SCRATCH (default .build). RUNS (default 1) repeats each load and
+# keeps the best.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCRATCH=${SCRATCH:-.build}
-FILE=${1:-/tmp/sniff-bench-small.pcap}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-1}
+LOADS=${LOADS:-1}
+REQUESTS=${REQUESTS:-200}
+[ $# -gt 0 ] || set -- /tmp/sniff-bench-small.pcap
 
 if [ -n "${SNIFF_BIN:-}" ]; then
     SNIFF=$SNIFF_BIN
-    [ -f "$FILE" ] || { echo "bench-store: $FILE does not exist (scripts/bench.sh makes it)"; exit 1; }
 else
     swift build -c release --scratch-path "$SCRATCH" --product sniff >/dev/null
     BIN=$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path)
     SNIFF=$BIN/sniff
-    if [ ! -f "$FILE" ]; then
+    if [ ! -f "$1" ]; then
         swift build -c release --scratch-path "$SCRATCH" --product sniff-bench >/dev/null
-        "$BIN/sniff-bench" --generate-only --file "$FILE" >/dev/null
+        "$BIN/sniff-bench" --generate-only --file "$1" >/dev/null
     fi
 fi
+for f in "$@"; do [ -f "$f" ] || { echo "bench-store: $f does not exist (scripts/bench.sh makes one)"; exit 1; }; done
 
-WORK=$(mktemp -d /tmp/sniff-bench-store.XXXXXX)
-# shellcheck source=scripts/pg-temp.sh
-. scripts/pg-temp.sh
-PG_TEMP_FSYNC=on pg_temp_start
-trap 'pg_temp_stop; rm -rf "$WORK"' EXIT
-PSQL="$SNIFF_TEST_PG_BIN/psql -X -q -v ON_ERROR_STOP=1"
-export PGOPTIONS="-c client_min_messages=warning"
-# Schema.packetColumns, in order.
-COLS=capture_id,sensor,n,ts,len,caplen,iface,link,eth_src,eth_dst,vlan,ip,src,dst,proto,transport,sport,dport,seq,ack,tcp_flags,tcp_window,payload_len,icmp_type,icmp_code,dns_query,app,flow_uid
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/sniff-bench-store.XXXXXX")
+cleanup() { if [ "${PG:-0}" = 1 ]; then pg_temp_stop; fi; rm -rf "$WORK"; }
+trap cleanup EXIT
 
 now() { date +%s.%N; }
-best=""
-keep_best() { # seconds
-    if [ -z "$best" ] || python3 -c "import sys; sys.exit(0 if $1 < $best else 1)"; then best=$1; fi
-}
-report() { # name rows seconds
-    python3 -c 'import sys; n, r, t = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]); print(f"{n:<34} {r:>9} rows  {t:7.2f} s  {r / t / 1000:7.0f} k rows/s")' "$1" "$2" "$3"
-}
+secs() { python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$1" "$2"; }
+min() { python3 -c "import sys; print(min(float(x) for x in sys.argv[1:]))" "$@"; }
+stored() { sed -n 's/.* \([0-9]*\) stored,.*/\1/p' "$1"; }
+# "... 95 rows in 21 ms of writing (4454 rows/s)" -> "95 4454"
+writer() { sed -n 's/.* \([0-9]*\) rows in .* (\([0-9]*\) rows\/s).*/\1 \2/p' "$1"; }
 
-echo "capture: $FILE ($(du -m "$FILE" | cut -f1) MB), best of $RUNS, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-
-# SQLite
-best=""
-for _ in $(seq "$RUNS"); do
-    rm -rf "$WORK/bench.db"* "$WORK/j"
+echo "sniff: $SNIFF; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); best of $RUNS"
+printf '%-22s %9s %10s %12s %12s %10s %14s\n' capture packets "wall s" "packets/s" "all rows/s" "B/packet" "sqlite3 peer/s"
+for FILE in "$@"; do
+    best=""
+    for _ in $(seq "$RUNS"); do
+        rm -rf "$WORK/bench.db"* "$WORK/j"
+        t0=$(now)
+        "$SNIFF" -r "$FILE" -q --db "sqlite:$WORK/bench.db" --sensor bench --journal "$WORK/j" 2>"$WORK/sqlite.log"
+        t1=$(now)
+        s=$(secs "$t0" "$t1")
+        best=$(min "$s" "${best:-$s}")
+    done
+    packets=$(stored "$WORK/sqlite.log")
+    read -r allrows writerrate <<<"$(writer "$WORK/sqlite.log")"
+    sqlite3 "$WORK/bench.db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
+    size=$(stat -c %s "$WORK/bench.db")
+    # The peer: the same packet rows into an empty copy of the schema, by sqlite3 alone.
+    rm -f "$WORK/peer.db"*
+    sqlite3 "$WORK/bench.db" .schema | grep -v '^CREATE TABLE sqlite_' | sqlite3 "$WORK/peer.db"
     t0=$(now)
-    "$SNIFF" -r "$FILE" -q --db "sqlite:$WORK/bench.db" --sensor bench --journal "$WORK/j" 2>"$WORK/sqlite.log"
+    sqlite3 "$WORK/peer.db" "PRAGMA journal_mode=WAL" "PRAGMA synchronous=NORMAL" \
+        "ATTACH '$WORK/bench.db' AS b" "INSERT INTO main.packets SELECT * FROM b.packets" >/dev/null
     t1=$(now)
-    keep_best "$(python3 -c "print($t1 - $t0)")"
+    peer=$(secs "$t0" "$t1")
+    python3 - "$(basename "$FILE")" "$packets" "$best" "$allrows" "$writerrate" "$size" "$peer" <<'EOF'
+import sys
+name, packets, wall, allrows, writer, size, peer = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7])
+print(f"{name:<22} {packets:>9} {wall:>10.1f} {packets / wall / 1000:>10.0f} k {writer / 1000:>10.0f} k {size / packets:>10.1f} {packets / peer / 1000:>12.0f} k")
+EOF
+    if sqlite3 "$WORK/bench.db" "SELECT 1 FROM dbstat LIMIT 1" >/dev/null 2>&1; then
+        sqlite3 "$WORK/bench.db" "SELECT '    of which packets ' || printf('%.1f', sum(pgsize) * 1.0 / $packets) || ' B, key runs ' || printf('%.1f', (SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'sniff_key_runs%' OR name = 'sniff_segments') * 1.0 / $packets) || ' B, flows ' || printf('%.1f', (SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'flows%') * 1.0 / $packets) || ' B per packet' FROM dbstat WHERE name = 'packets'"
+    fi
 done
-rows=$(sed -n 's/.* \([0-9]*\) stored,.*/\1/p' "$WORK/sqlite.log")
-report "sniff -r --db sqlite:" "$rows" "$best"
-grep "rows/s" "$WORK/sqlite.log" | sed 's/^sniff: store: /    writer: /' || true
-sqlite_seconds=$best
 
-# sqlite3 .import of the same packet rows into an empty copy of the schema (same
-# indexes, WAL, synchronous=NORMAL as sniff sets), in one transaction as .import does.
-if command -v sqlite3 >/dev/null; then
-    sqlite3 -csv "$WORK/bench.db" "SELECT * FROM packets" >"$WORK/sqlite-packets.csv"
-    best=""
-    for _ in $(seq "$RUNS"); do
-        rm -f "$WORK/import.db"*
-        sqlite3 "$WORK/bench.db" .schema | sqlite3 "$WORK/import.db"
-        t0=$(now)
-        sqlite3 "$WORK/import.db" "PRAGMA journal_mode=WAL" "PRAGMA synchronous=NORMAL" ".import --csv $WORK/sqlite-packets.csv packets" >/dev/null
-        t1=$(now)
-        keep_best "$(python3 -c "print($t1 - $t0)")"
-    done
-    imported=$(sqlite3 "$WORK/import.db" "SELECT count(*) FROM packets")
-    report "sqlite3 .import (CSV, same rows)" "$imported" "$best"
-    python3 -c "print(f'sniff into SQLite: {$best / $sqlite_seconds * 100:.0f}% of sqlite3 .import')"
+# API latency over LOADS copies of the first capture.
+rm -rf "$WORK/query.db"* "$WORK/j"
+for i in $(seq "$LOADS"); do
+    "$SNIFF" -r "$1" -q --db "sqlite:$WORK/query.db" --sensor "bench$i" --journal "$WORK/j" 2>/dev/null
+done
+packets=$(sqlite3 "$WORK/query.db" "SELECT count(*) FROM packets")
+span=$(sqlite3 "$WORK/query.db" "SELECT printf('%.6f,%.6f', min(ts) / 1e9, max(ts) / 1e9) FROM packets")
+echo
+echo "API over $packets stored packets ($LOADS x $(basename "$1")), $REQUESTS requests per route, nothing else running:"
+python3 scripts/bench-queries.py --sniff "$SNIFF" --db "sqlite:$WORK/query.db" --requests "$REQUESTS" --span "$span"
 
-    # The same two without the packets table's six secondary indexes (the API's), to
-    # show what index upkeep costs: each packet row is seven B-tree inserts with them.
-    best=""
-    for _ in $(seq "$RUNS"); do
-        rm -rf "$WORK/noidx.db"* "$WORK/j"
-        "$SNIFF" db migrate --db "sqlite:$WORK/noidx.db" >/dev/null
-        for i in $(sqlite3 "$WORK/noidx.db" "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'packets' AND sql IS NOT NULL"); do
-            sqlite3 "$WORK/noidx.db" "DROP INDEX $i"
-        done
+if [ "${PG:-0}" = 1 ]; then
+    # shellcheck source=scripts/pg-temp.sh
+    . scripts/pg-temp.sh
+    PG_TEMP_FSYNC=on pg_temp_start
+    PSQL="$SNIFF_TEST_PG_BIN/psql -X -q -v ON_ERROR_STOP=1"
+    export PGOPTIONS="-c client_min_messages=warning"
+    COLS=capture_id,sensor,n,ts,len,caplen,iface,link,eth_src,eth_dst,vlan,ip,src,dst,proto,transport,sport,dport,seq,ack,tcp_flags,tcp_window,payload_len,icmp_type,icmp_code,dns_query,app,flow_uid
+    echo
+    for FILE in "$@"; do
+        $PSQL "$SNIFF_TEST_PG_URL" -c "DROP DATABASE IF EXISTS bench" -c "CREATE DATABASE bench"
+        URL="${SNIFF_TEST_PG_URL%/postgres}/bench"
+        "$SNIFF" db migrate --db "$URL" >/dev/null
         t0=$(now)
-        "$SNIFF" -r "$FILE" -q --db "sqlite:$WORK/noidx.db" --sensor bench --journal "$WORK/j" 2>"$WORK/noidx.log"
+        "$SNIFF" -r "$FILE" -q --db "$URL" --sensor bench --journal "$WORK/j" 2>"$WORK/pg.log"
         t1=$(now)
-        keep_best "$(python3 -c "print($t1 - $t0)")"
-    done
-    report "sniff -r --db sqlite: (no pkt idx)" "$rows" "$best"
-    grep "rows/s" "$WORK/noidx.log" | sed 's/^sniff: store: /    writer: /' || true
-    best=""
-    for _ in $(seq "$RUNS"); do
-        rm -f "$WORK/import.db"*
-        sqlite3 "$WORK/bench.db" .schema | grep -v "^CREATE INDEX packets_" | sqlite3 "$WORK/import.db"
+        wall=$(secs "$t0" "$t1")
+        rows=$(stored "$WORK/pg.log")
+        $PSQL "$URL" -c "\\copy (SELECT $COLS FROM packets) TO '$WORK/packets.csv' WITH (FORMAT csv)"
+        $PSQL "$URL" -c "TRUNCATE packets" -c "CHECKPOINT"
         t0=$(now)
-        sqlite3 "$WORK/import.db" "PRAGMA journal_mode=WAL" "PRAGMA synchronous=NORMAL" ".import --csv $WORK/sqlite-packets.csv packets" >/dev/null
+        $PSQL "$URL" -c "\\copy packets ($COLS) FROM '$WORK/packets.csv' WITH (FORMAT csv)"
         t1=$(now)
-        keep_best "$(python3 -c "print($t1 - $t0)")"
+        copy=$(secs "$t0" "$t1")
+        python3 -c "import sys; n, w, c = int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]); print(f'{sys.argv[1]:<22} PostgreSQL {n / w / 1000:.0f} k packet rows/s, psql \\\\copy (same table) {n / c / 1000:.0f} k')" \
+            "$(basename "$FILE")" "$rows" "$wall" "$copy"
     done
-    report "sqlite3 .import (no pkt idx)" "$imported" "$best"
-else
-    echo "sqlite3 .import: skipped (apt-get install sqlite3)"
 fi
-
-# PostgreSQL
-best=""
-for i in $(seq "$RUNS"); do
-    $PSQL "$SNIFF_TEST_PG_URL" -c "DROP DATABASE IF EXISTS bench" -c "CREATE DATABASE bench"
-    URL="${SNIFF_TEST_PG_URL%/postgres}/bench"
-    "$SNIFF" db migrate --db "$URL" >/dev/null
-    t0=$(now)
-    "$SNIFF" -r "$FILE" -q --db "$URL" --sensor bench --journal "$WORK/j" 2>"$WORK/pg.log"
-    t1=$(now)
-    keep_best "$(python3 -c "print($t1 - $t0)")"
-done
-rows=$(sed -n 's/.* \([0-9]*\) stored,.*/\1/p' "$WORK/pg.log")
-report "sniff -r --db postgres://" "$rows" "$best"
-grep "rows/s" "$WORK/pg.log" | sed 's/^sniff: store: /    writer: /' || true
-pg_seconds=$best
-
-# psql \copy of the same rows, as CSV, into the same (emptied) table.
-$PSQL "$URL" -c "\\copy (SELECT $COLS FROM packets) TO '$WORK/packets.csv' WITH (FORMAT csv)"
-best=""
-for _ in $(seq "$RUNS"); do
-    $PSQL "$URL" -c "TRUNCATE packets" -c "CHECKPOINT"
-    t0=$(now)
-    $PSQL "$URL" -c "\\copy packets ($COLS) FROM '$WORK/packets.csv' WITH (FORMAT csv)"
-    t1=$(now)
-    keep_best "$(python3 -c "print($t1 - $t0)")"
-done
-copied=$($PSQL "$URL" -At -c "SELECT count(*) FROM packets")
-report "psql \\copy (CSV, same rows)" "$copied" "$best"
-python3 -c "print(f'sniff into PostgreSQL: {$best / $pg_seconds * 100:.0f}% of psql \\\\copy')"

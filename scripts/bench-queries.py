@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""API latency over a stored database: p50/p99 per route, N requests each.
+
+    scripts/bench-queries.py --sniff PATH --db sqlite:FILE [--requests 200]
+
+Starts `sniff serve` on a free loopback port, samples filter values (addresses,
+ports, a one-second time range) from rows of the database through the API itself,
+then sends each route's requests one after another on one keep-alive connection and
+prints one line per route: route, p50 ms, p99 ms, max ms, rows on the first page.
+Used by scripts/bench-store.sh.
+"""
+import argparse
+import http.client
+import json
+import random
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sniff", required=True)
+    ap.add_argument("--db", required=True)
+    ap.add_argument("--requests", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--span", help="FIRST,LAST: epoch seconds of the oldest and newest stored packet")
+    a = ap.parse_args()
+    port = free_port()
+    server = subprocess.Popen([a.sniff, "serve", "--db", a.db, "--listen", f"127.0.0.1:{port}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        conn = None
+        for _ in range(300):
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+                conn.request("GET", "/api/stats")
+                conn.getresponse().read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            sys.exit("bench-queries: the server did not answer")
+
+        def get(path):
+            conn.request("GET", path)
+            r = conn.getresponse()
+            body = r.read()
+            if r.status != 200:
+                raise SystemExit(f"bench-queries: {path} answered {r.status}: {body[:200]!r}")
+            return json.loads(body)
+
+        rnd = random.Random(a.seed)
+        # Sample values from stored rows: the newest page and pages ending at random
+        # times of the stored span (--span FIRST,LAST in epoch seconds).
+        rows = list(get("/api/packets?limit=1000")["rows"])
+        if a.span:
+            lo, hi = (float(x) for x in a.span.split(","))
+            for _ in range(10):
+                rows += get(f"/api/packets?limit=200&to={rnd.uniform(lo, hi):.9f}")["rows"]
+        ips = [r["src"] for r in rows if "src" in r] or ["10.0.0.1"]
+        ports = [r["sport"] for r in rows if "sport" in r] or [80]
+        dports = [r["dport"] for r in rows if "dport" in r] or [80]
+        times = [float(r["ts"]) for r in rows]
+
+        def q(**kw):
+            return "/api/packets?" + urllib.parse.urlencode(kw)
+
+        def net(ip):
+            if ":" in ip:
+                return ip + "/64"
+            return ".".join(ip.split(".")[:3]) + ".0/24"
+
+        routes = [
+            ("/api/packets", lambda: "/api/packets"),
+            ("/api/packets?ip=", lambda: q(ip=rnd.choice(ips))),
+            ("/api/packets?ip=NET/24", lambda: q(ip=net(rnd.choice(ips)))),
+            ("/api/packets?port=", lambda: q(port=rnd.choice(ports + dports))),
+            ("/api/packets?sport=", lambda: q(sport=rnd.choice(ports))),
+            ("/api/packets?dport=", lambda: q(dport=rnd.choice(dports))),
+            ("/api/packets?transport=", lambda: q(transport=rnd.choice(["tcp", "udp", "icmp"]))),
+            ("/api/packets?app=", lambda: q(app=rnd.choice(["DNS", "TLS", "HTTP", "SSH"]))),
+            ("/api/packets?from=&to= (1 s)", lambda: (lambda t: q(**{"from": f"{t:.6f}", "to": f"{t + 1:.6f}"}))(rnd.choice(times))),
+            ("/api/packets?ip=&port=", lambda: (lambda r: q(ip=r.get("src", "10.0.0.1"), port=r.get("dport", 80)))(rnd.choice(rows))),
+            ("/api/flows", lambda: "/api/flows"),
+            ("/api/flows?sort=bytes", lambda: "/api/flows?sort=bytes"),
+            ("/api/protocol_summary", lambda: "/api/protocol_summary"),
+            ("/api/talkers", lambda: "/api/talkers"),
+            ("/api/timeseries", lambda: "/api/timeseries"),
+        ]
+        print(f"{'route':<34} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+        for name, make in routes:
+            lat = []
+            for _ in range(a.requests):
+                path = make()
+                t0 = time.perf_counter()
+                get(path)
+                lat.append((time.perf_counter() - t0) * 1000)
+            lat.sort()
+            p50 = lat[len(lat) // 2]
+            p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+            print(f"{name:<34} {p50:8.1f} {p99:8.1f} {lat[-1]:8.1f}", flush=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
