@@ -54,7 +54,7 @@ stored() { sed -n 's/.* \([0-9]*\) stored,.*/\1/p' "$1"; }
 # "... 95 rows in 21 ms of writing (4454 rows/s)" -> "95 4454"
 writer() { sed -n 's/.* \([0-9]*\) rows in .* (\([0-9]*\) rows\/s).*/\1 \2/p' "$1"; }
 
-echo "sniff: $SNIFF; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); best of $RUNS"
+echo "sniff: $SNIFF; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine slows every figure); best of $RUNS"
 printf '%-22s %9s %10s %12s %12s %10s %14s\n' capture packets "wall s" "packets/s" "all rows/s" "B/packet" "sqlite3 peer/s"
 for FILE in "$@"; do
     best=""
@@ -83,6 +83,9 @@ import sys
 name, packets, wall, allrows, writer, size, peer = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7])
 print(f"{name:<22} {packets:>9} {wall:>10.1f} {packets / wall / 1000:>10.0f} k {writer / 1000:>10.0f} k {size / packets:>10.1f} {packets / peer / 1000:>12.0f} k")
 EOF
+    # When each kind's last batch was stored, counted from the first batch made: the
+    # packets finish long before the flows when the flows' indexes are the bottleneck.
+    sqlite3 "$WORK/bench.db" "SELECT '    ' || kind || ': ' || sum(row_count) || ' rows, last stored at ' || printf('%.1f', (max(stored_at) - (SELECT min(created_at) FROM sniff_batches)) / 1e9) || ' s' FROM sniff_batches WHERE kind IN ('packets', 'flows') GROUP BY kind"
     if sqlite3 "$WORK/bench.db" "SELECT 1 FROM dbstat LIMIT 1" >/dev/null 2>&1; then
         sqlite3 "$WORK/bench.db" "SELECT '    of which packets ' || printf('%.1f', sum(pgsize) * 1.0 / $packets) || ' B, key runs ' || printf('%.1f', (SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'sniff_key_runs%' OR name = 'sniff_segments') * 1.0 / $packets) || ' B, flows ' || printf('%.1f', (SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'flows%') * 1.0 / $packets) || ' B per packet' FROM dbstat WHERE name = 'packets'"
     fi

@@ -85,6 +85,53 @@ enum PacketSegments {
         }
     }
 
+    /// The open tail's id and time range, and whether its times rise with its ids, kept
+    /// by the writer in `sniff_segments` as table 'packets_tail' (one row, rewritten
+    /// with every batch): a reader then takes the newest rows of an ordered tail from
+    /// its highest ids instead of reading every (id, ts) of it.
+    static func updateTail(_ c: SQLiteConnection, batch rows: [PacketRow], firstNewID: Int64) throws {
+        let start = try tailStart(c)
+        guard let top = try c.scalar("SELECT max(id) FROM packets"), top >= start else { return }
+        let old = try c.query("SELECT first_id, last_id, min_ts, max_ts, ordered FROM sniff_segments WHERE tbl = 'packets_tail'", []) {
+            Segment(first: $0.int64(0), last: $0.int64(1), minTs: $0.int64(2), maxTs: $0.int64(3), ordered: $0.int64(4) != 0)
+        }.first
+        var t: Segment
+        if let old, old.first == start, old.last == firstNewID - 1, firstNewID >= start, !rows.isEmpty {
+            var ordered = old.ordered, previous = old.maxTs, lo = old.minTs, hi = old.maxTs
+            for r in rows {
+                if r.ts < previous { ordered = false }
+                previous = r.ts; lo = min(lo, r.ts); hi = max(hi, r.ts)
+            }
+            t = Segment(first: start, last: top, minTs: lo, maxTs: hi, ordered: ordered)
+        } else {
+            // A new tail (a segment was just indexed, or the first batch): read it once.
+            let st = try c.prepare("SELECT ts FROM packets WHERE id >= ?1 ORDER BY id")
+            st.bind(1, start)
+            var ordered = true, previous = Int64.min, lo = Int64.max, hi = Int64.min
+            while try st.step() {
+                let ts = st.int64(0)
+                if ts < previous { ordered = false }
+                previous = ts; lo = min(lo, ts); hi = max(hi, ts)
+            }
+            t = Segment(first: start, last: top, minTs: lo, maxTs: hi, ordered: ordered)
+        }
+        let put = try c.cached("""
+            INSERT OR REPLACE INTO sniff_segments (tbl, first_id, last_id, min_ts, max_ts, ordered) VALUES ('packets_tail', ?1, ?2, ?3, ?4, ?5)
+            """)
+        try c.exec("DELETE FROM sniff_segments WHERE tbl = 'packets_tail'")
+        put.bind(1, t.first); put.bind(2, t.last); put.bind(3, t.minTs); put.bind(4, t.maxTs); put.bind(5, t.ordered ? 1 : 0)
+        try put.run()
+    }
+
+    /// The tail as an ordered segment, when the writer's note of it covers every row.
+    static func orderedTail(_ c: SQLiteConnection, start: Int64) throws -> Segment? {
+        guard let t = try c.query("SELECT first_id, last_id, min_ts, max_ts, ordered FROM sniff_segments WHERE tbl = 'packets_tail'", [], {
+            Segment(first: $0.int64(0), last: $0.int64(1), minTs: $0.int64(2), maxTs: $0.int64(3), ordered: $0.int64(4) != 0)
+        }).first, t.ordered, t.first == start else { return nil }
+        let top = try c.scalar("SELECT max(id) FROM packets") ?? 0
+        return top <= t.last ? t : nil
+    }
+
     static func segments(_ c: SQLiteConnection) throws -> [Segment] {
         try c.query("SELECT first_id, last_id, min_ts, max_ts, ordered FROM sniff_segments WHERE tbl = 'packets'", []) {
             Segment(first: $0.int64(0), last: $0.int64(1), minTs: $0.int64(2), maxTs: $0.int64(3), ordered: $0.int64(4) != 0)
@@ -233,7 +280,11 @@ struct PacketSearch {
 
     mutating func run() throws {
         let tail = try PacketSegments.tailStart(c)
-        try scan(byTime, from: tail, to: Int64.max)
+        if let t = try PacketSegments.orderedTail(c, start: tail) {
+            try search(t)
+        } else {
+            try scan(byTime, from: tail, to: Int64.max)
+        }
         let segments = try PacketSegments.segments(c).sorted { ($0.maxTs, $0.last) > ($1.maxTs, $1.last) }
         for s in segments {
             if full, let last = found.last, (s.maxTs, s.last) < (last.ts, last.id) { break }

@@ -57,6 +57,7 @@ extension SQLiteSchema {
         }
         try c.exec("DROP TABLE packets_v6")
         try PacketSegments.indexComplete(c, segmentRows: segmentRows)
+        try PacketSegments.updateTail(c, batch: [], firstNewID: id)
     }
 
     static func refreshLookups(_ c: SQLiteConnection) throws {

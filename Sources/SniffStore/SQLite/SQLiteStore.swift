@@ -136,8 +136,9 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
             switch batch.content {
             case .capture(let info): try upsertCapture(info, c)
             case .packets(let rows):
-                try insertPackets(rows, batch, c)
+                let first = try insertPackets(rows, batch, c)
                 try PacketSegments.indexComplete(c, segmentRows: segmentRows)
+                try PacketSegments.updateTail(c, batch: rows, firstNewID: first)
             case .flows(let rows): try insertFlows(rows, batch, c)
             case .alerts(let rows): try insertAlerts(rows, batch, c)
             case .traffic(let rows): try insertTraffic(rows, batch, c)
@@ -179,11 +180,13 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
     /// The hot loop: ids are given (see `PacketSegments.nextID`), bindings that do not
     /// change (capture, sensor) are bound once per batch, addresses and kept bytes
     /// without copies.
-    static func insertPackets(_ rows: [PacketRow], _ batch: StoreBatch, _ c: SQLiteConnection) throws {
+    @discardableResult
+    static func insertPackets(_ rows: [PacketRow], _ batch: StoreBatch, _ c: SQLiteConnection) throws -> Int64 {
         let st = try c.cached(CompactPacket.insertSQL)
         st.bind(2, batch.captureID)
         st.bind(3, batch.sensor)
         var id = try PacketSegments.nextID(c)
+        let first = id
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: 32, alignment: 8)
         defer { scratch.deallocate() }
         try batch.frames.withUnsafeBytes { frames in
@@ -195,6 +198,7 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
                 id += 1
             }
         }
+        return first
     }
 
     static let insertFlowSQL = "INSERT INTO flows (\(Schema.flowColumns.joined(separator: ", "))) VALUES ("
