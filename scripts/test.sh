@@ -20,7 +20,18 @@ build_log=$(mktemp)
 swift build --build-tests 2>&1 | tee "$build_log"
 scripts/check-warnings.sh "$build_log"
 rm -f "$build_log"
-swift test --skip-build "$@"
+# Suites that measure one-second deadlines of an in-process server run on their own,
+# after the rest: in the full run, tests that wait synchronously (on subprocesses, on
+# SQLite) can hold both cooperative threads of a 2-core machine for a minute or more,
+# and a server whose handlers need those threads then answers nothing within the
+# deadline being measured (seen once in a full run; never when run alone).
+timing='ConnectionDeadlineTests|FeedTokenTests'
+if [ $# -eq 0 ]; then
+    swift test --skip-build --skip "$timing"
+    swift test --skip-build --filter "$timing"
+else
+    swift test --skip-build "$@"
+fi
 
 # Browser tests of the dashboard (headless Chromium + selenium: scripts/setup.sh --tests).
 # They print "browser: N passed, N failed" and fail the run on any failure.
