@@ -19,6 +19,12 @@ struct FlowOptions: ParsableArguments {
     @Option(name: .customLong("conn-log"), help: ArgumentHelp("Write the flows as a Zeek TSV conn.log to FILE (zeek-cut reads it).", valueName: "FILE"))
     var connLog: String?
 
+    @Option(name: .customLong("logs"), help: ArgumentHelp("Write Zeek-style conn.log and ssl.log (TLS and QUIC handshakes) into DIR, created if missing.", valueName: "DIR"))
+    var logs: String?
+
+    @Option(name: .customLong("logs-format"), help: ArgumentHelp("Format of the --logs files: tsv (Zeek's ASCII logs, zeek-cut reads them, the default) or json (JSON lines).", valueName: "tsv|json"))
+    var logsFormat: String?
+
     @Option(name: .customLong("local-nets"), help: ArgumentHelp("Networks counted as local for local_orig/local_resp and the new_host/new_port rules (default: RFC 1918, ULA, loopback, link-local; '' for none).", valueName: "CIDR,..."))
     var localNets: String?
 
@@ -64,6 +70,11 @@ struct FlowOptions: ParsableArguments {
             where !(v > 0) {
             throw ValidationError("invalid \(name) \(v): it must be a positive number of seconds")
         }
+        if let f = logsFormat {
+            guard ZeekLogFormat(rawValue: f) != nil else { throw ValidationError("invalid --logs-format \(f): use tsv or json") }
+            if logs == nil { throw ValidationError("--logs-format is for --logs DIR; give the directory too") }
+        }
+        if logs == "" { throw ValidationError("--logs needs a directory") }
         if maxFlows < 1 { throw ValidationError("invalid --max-flows \(maxFlows): it must be at least 1") }
         if webhookRetries < 0 { throw ValidationError("invalid --webhook-retries \(webhookRetries): it must be 0 or more") }
         if let l = localNets {
@@ -107,6 +118,7 @@ final class FlowRun: FlowObserver {
     private var connSink = ByteSink(capacity: 1 << 16)
     private var flowsFD: Int32 = -1
     private var connFD: Int32 = -1
+    private var logFiles: ZeekLogFiles?
     private(set) var stdoutBroken = false
     private var finished = false
 
@@ -137,6 +149,10 @@ final class FlowRun: FlowObserver {
             connFD = try FlowRun.create(f, what: "--conn-log")
             connLog.writeHeader(open: Timestamp.now(), into: &connSink)
         }
+        if let dir = options.logs {
+            let logFormat = options.logsFormat.flatMap(ZeekLogFormat.init(rawValue:)) ?? .tsv
+            logFiles = try ZeekLogFiles(directory: dir, format: logFormat, flowFormat: format)
+        }
         table.observer = FlowObserverList([self, summary, engine])
     }
 
@@ -165,6 +181,7 @@ final class FlowRun: FlowObserver {
             connLog.write(flow, into: &connSink)
             if connSink.count >= 1 << 16 { connSink.flush(to: connFD) }
         }
+        logFiles?.write(flow)
     }
 
     /// Live capture: runs the idle timers on wall time between packets, and pushes
@@ -174,6 +191,7 @@ final class FlowRun: FlowObserver {
         if options.flows && !stdoutBroken && !stdoutSink.isEmpty, !stdoutSink.flush(to: 1) { stdoutBroken = true }
         if flowsFD >= 0 { fileSink.flush(to: flowsFD) }
         if connFD >= 0 { connSink.flush(to: connFD) }
+        logFiles?.flush()
     }
 
     /// Emits the open flows, delivers held-back alert summaries and closes the files.
@@ -192,6 +210,7 @@ final class FlowRun: FlowObserver {
             _ = close(connFD)
             connFD = -1
         }
+        logFiles?.finish()
     }
 
     /// The report's extra sections: the protocol summary, flow counts and alerts.

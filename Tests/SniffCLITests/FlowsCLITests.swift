@@ -62,6 +62,75 @@ struct FlowsCLITests {
         #expect((q?["ja4"] as? String)?.hasPrefix("q13d0307h3_") == true)
     }
 
+    /// Reads a Zeek TSV log as zeek-cut does: the `#fields` line names the columns.
+    static func zeekRows(_ text: String) -> (header: [String: [String]], rows: [[String: String]]) {
+        var header: [String: [String]] = [:]
+        var rows: [[String: String]] = []
+        for line in text.split(separator: "\n") {
+            let cells = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            if line.hasPrefix("#") {
+                header[cells[0]] = Array(cells.dropFirst())
+                continue
+            }
+            let names = header["#fields"] ?? []
+            rows.append(Dictionary(uniqueKeysWithValues: zip(names, cells)))
+        }
+        return (header, rows)
+    }
+
+    /// `--logs DIR`: conn.log and ssl.log as Zeek writes them, TSV and JSON, on tls.pcap
+    /// and quic.pcap; the ssl.log values are tshark's (Tests/Fixtures/*.tls.tsv).
+    @Test func zeekLogs() throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let tsv = dir.appendingPathComponent("tsv").path
+        let r = try CLI.run(["-r", CLI.fixtures.appendingPathComponent("tls.pcap").path, "-q", "--logs", tsv])
+        #expect(r.status == 0, "\(r.stderr)")
+        let conn = Self.zeekRows(try String(contentsOfFile: tsv + "/conn.log", encoding: .utf8))
+        #expect(conn.header["#separator"] == nil)  // "#separator \x09" has a space, not a tab
+        #expect(conn.header["#path"] == ["conn"])
+        #expect(conn.header["#fields"]?.prefix(6) == ["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p"])
+        #expect(conn.header["#types"]?.count == conn.header["#fields"]?.count)
+        #expect(conn.header["#close"] != nil)
+        #expect(conn.rows.count == 4 && conn.rows.allSatisfy { $0["service"] == "ssl" })
+        let text = try String(contentsOfFile: tsv + "/ssl.log", encoding: .utf8)
+        #expect(text.hasPrefix("#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tssl\n"))
+        let ssl = Self.zeekRows(text)
+        #expect(ssl.header["#fields"]?.count == ssl.header["#types"]?.count)
+        #expect(ssl.header["#fields"]?.contains("ja3") == true)
+        #expect(ssl.rows.map { $0["server_name"] ?? "" }.sorted()
+                == ["curl12.sniff.test", "curl13.sniff.test", "tls12.sniff.test", "tls13.sniff.test"])
+        let t12 = ssl.rows.first { $0["server_name"] == "tls12.sniff.test" }
+        #expect(t12?["version"] == "TLSv12")
+        #expect(t12?["cipher"] == "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384")
+        #expect(t12?["next_protocol"] == "http/1.1")
+        #expect(t12?["ja3"] == "22558766122974704364c9c75c5cce0a")
+        #expect(t12?["ja3s"] == "e195432758194ce2d482396b82e0d48e")
+        #expect(t12?["curve"] == "-")
+        #expect(ssl.rows.first { $0["server_name"] == "tls13.sniff.test" }?["client_alpn"] == "h2,http/1.1")
+        // Each ssl.log row is a conn.log flow.
+        #expect(Set(ssl.rows.compactMap { $0["uid"] }).isSubset(of: Set(conn.rows.compactMap { $0["uid"] })))
+
+        let json = dir.appendingPathComponent("json").path
+        let q = try CLI.run(["-r", CLI.fixtures.appendingPathComponent("quic.pcap").path, "-q", "--logs", json,
+                             "--logs-format", "json"])
+        #expect(q.status == 0, "\(q.stderr)")
+        let sslJSON = try FlowsCLITests.objects(try String(contentsOfFile: json + "/ssl.log", encoding: .utf8))
+        #expect(sslJSON.count == 3)
+        let v2 = sslJSON.first { $0["server_name"] as? String == "quic2.sniff.test" }
+        #expect(v2?["quic_version"] as? String == "2")
+        #expect(v2?["version"] as? String == "TLSv13")
+        #expect(v2?["ja3"] as? String == "121f6e4f22ee3205214b0676ed64b9e2")
+        #expect(v2?["client_alpn"] as? [String] == ["h3"])
+        #expect(v2?["curve"] == nil)  // unset fields are left out, as in Zeek's JSON
+        let connJSON = try FlowsCLITests.objects(try String(contentsOfFile: json + "/conn.log", encoding: .utf8))
+        #expect(connJSON.count == 3 && connJSON.allSatisfy { $0["ja3"] == nil && $0["service"] as? String == "quic" })
+
+        let bad = try CLI.run(["-r", CLI.fixtures.appendingPathComponent("quic.pcap").path, "--logs", json,
+                               "--logs-format", "xml"])
+        #expect(bad.status == 64 && bad.stderr.contains("--logs-format"))
+    }
+
     @Test func filesAndConnLog() throws {
         let dir = try CLI.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }

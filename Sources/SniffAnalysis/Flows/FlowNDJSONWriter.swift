@@ -13,8 +13,14 @@ import SniffDecode
 ///      "community_id":"1:...","app":"TLS","app_source":"payload","tls_sni":"example.com",...}
 public struct FlowNDJSONWriter: Sendable {
     public var format: FlowFormat
+    /// Whether the TLS/QUIC handshake fields are written (a JSON conn.log leaves them to
+    /// ssl.log).
+    public var handshake: Bool
 
-    public init(format: FlowFormat = FlowFormat()) { self.format = format }
+    public init(format: FlowFormat = FlowFormat(), handshake: Bool = true) {
+        self.format = format
+        self.handshake = handshake
+    }
 
     /// Appends one line (with its newline).
     public func write(_ f: Flow, reason: FlowEndReason? = nil, into s: inout ByteSink) {
@@ -85,7 +91,7 @@ public struct FlowNDJSONWriter: Sendable {
         string(",\"dns_query\":\"", d.dnsQuery, &s)
         string(",\"tls_sni\":\"", d.tlsSNI, &s)
         if d.tlsVersion != 0 { string(",\"tls_version\":\"", TLS.versionName(d.tlsVersion), &s) }
-        writeHandshake(d, into: &s)
+        if handshake { writeHandshake(d, into: &s) }
         string(",\"http_host\":\"", d.httpHost, &s)
         if let m = d.httpMethod {
             s.append(",\"http_method\":\"" as StaticString)

@@ -29,12 +29,21 @@ public struct ZeekConnLogWriter: Sendable {
     }
 
     public func writeHeader(open: Timestamp, into s: inout ByteSink) {
-        s.append("#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n#open\t" as StaticString)
+        ZeekConnLogWriter.writeHeader(path: "conn", fields: ZeekConnLogWriter.fields, types: ZeekConnLogWriter.types,
+                                      open: open, into: &s)
+    }
+
+    /// The `#` lines Zeek's ASCII writer starts a log with (conn.log, ssl.log ...).
+    static func writeHeader(path: StaticString, fields: [String], types: [String], open: Timestamp,
+                            into s: inout ByteSink) {
+        s.append("#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\t" as StaticString)
+        s.append(path)
+        s.append("\n#open\t" as StaticString)
         ZeekConnLogWriter.appendLogTime(open, into: &s)
         s.append("\n#fields" as StaticString)
-        for f in ZeekConnLogWriter.fields { s.append(0x09); s.append(f) }
+        for f in fields { s.append(0x09); s.append(f) }
         s.append("\n#types" as StaticString)
-        for t in ZeekConnLogWriter.types { s.append(0x09); s.append(t) }
+        for t in types { s.append(0x09); s.append(t) }
         s.append(0x0A)
     }
 

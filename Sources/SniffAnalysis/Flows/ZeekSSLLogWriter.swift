@@ -1,0 +1,165 @@
+import SniffCore
+import SniffDecode
+
+/// How `--logs` writes a Zeek log: TSV with Zeek's `#` header lines, or one JSON object
+/// per line as Zeek's JSON writer does (unset fields left out, times as epoch seconds).
+public enum ZeekLogFormat: String, Sendable, CaseIterable {
+    case tsv
+    case json
+}
+
+/// Writes Zeek's ssl.log for the flows whose TLS or QUIC handshake was seen: one row per
+/// flow, at its end. Zeek's standard columns come first, unset (`-`) where Sniff does not
+/// know the value (curve, resumption, alerts, completion, certificates); then `ja3`,
+/// `ja3s` and `ja4` (as Zeek's ja3 and ja4 packages add them) and Sniff's
+/// `client_versions`, `client_alpn` and `quic_version`. `ts` is the flow's start.
+public struct ZeekSSLLogWriter: Sendable {
+    public var format: FlowFormat
+    public var logFormat: ZeekLogFormat
+
+    public static let fields = ["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "version", "cipher",
+                                "curve", "server_name", "resumed", "last_alert", "next_protocol", "established",
+                                "ssl_history", "cert_chain_fps", "client_cert_chain_fps", "sni_matches_cert",
+                                "ja3", "ja3s", "ja4", "client_versions", "client_alpn", "quic_version"]
+    public static let types = ["time", "string", "addr", "port", "addr", "port", "string", "string",
+                               "string", "string", "bool", "string", "string", "bool",
+                               "string", "vector[string]", "vector[string]", "bool",
+                               "string", "string", "string", "vector[string]", "vector[string]", "string"]
+
+    public init(format: FlowFormat = FlowFormat(), logFormat: ZeekLogFormat = .tsv) {
+        self.format = format
+        self.logFormat = logFormat
+    }
+
+    /// True when the flow has something for ssl.log: a ClientHello or a ServerHello.
+    public static func hasHandshake(_ f: Flow) -> Bool {
+        let d = f.details
+        return d.ja3 != nil || d.tlsSNI != nil || d.tlsChosenVersion != 0
+    }
+
+    public func writeHeader(open: Timestamp, into s: inout ByteSink) {
+        guard logFormat == .tsv else { return }
+        ZeekConnLogWriter.writeHeader(path: "ssl", fields: Self.fields, types: Self.types, open: open, into: &s)
+    }
+
+    public func writeFooter(close: Timestamp, into s: inout ByteSink) {
+        guard logFormat == .tsv else { return }
+        s.append("#close\t" as StaticString)
+        ZeekConnLogWriter.appendLogTime(close, into: &s)
+        s.append(0x0A)
+    }
+
+    /// Appends the flow's row, or nothing when it had no handshake.
+    public func write(_ f: Flow, into s: inout ByteSink) {
+        guard Self.hasHandshake(f) else { return }
+        let d = f.details
+        var row = ZeekRow(json: logFormat == .json, sink: s)
+        s = ByteSink(capacity: 0)
+        row.begin()
+        row.raw("ts") { FlowFormat.appendSeconds(f.startNanos, into: &$0) }
+        row.raw("uid", quoted: true) { FlowUID.append(seed: format.uidSeed, flow: f, into: &$0) }
+        row.raw("id.orig_h", quoted: true) { f.origAddress.write(into: &$0) }
+        row.raw("id.orig_p") { $0.append(decimal: UInt64(f.origPort)) }
+        row.raw("id.resp_h", quoted: true) { f.respAddress.write(into: &$0) }
+        row.raw("id.resp_p") { $0.append(decimal: UInt64(f.respPort)) }
+        row.string("version", d.tlsChosenVersion != 0 ? TLS.logVersionName(d.tlsChosenVersion) : nil)
+        row.string("cipher", d.tlsChosenVersion != 0 ? TLS.cipherSuiteName(d.tlsCipher) : nil)
+        row.string("curve", nil)
+        row.string("server_name", d.tlsSNI)
+        row.string("resumed", nil)
+        row.string("last_alert", nil)
+        row.string("next_protocol", d.tlsALPNChosen)
+        for name in ["established", "ssl_history", "cert_chain_fps", "client_cert_chain_fps", "sni_matches_cert"] {
+            row.string(name, nil)
+        }
+        row.string("ja3", d.ja3)
+        row.string("ja3s", d.ja3s)
+        row.string("ja4", d.ja4)
+        row.vector("client_versions", d.tlsOfferedVersions.map { TLS.logVersionName($0) })
+        row.vector("client_alpn", d.tlsALPNOffered)
+        row.string("quic_version", d.quicVersion.map { QUIC.versionName($0) })
+        row.end()
+        s = row.sink
+    }
+}
+
+/// One row of a Zeek log being written, in TSV (tab-separated, `-` for unset, sets and
+/// vectors comma-joined, Zeek's escaping) or JSON (unset fields omitted, vectors as
+/// arrays).
+struct ZeekRow {
+    let json: Bool
+    var sink: ByteSink
+    private var first = true
+
+    init(json: Bool, sink: ByteSink) {
+        self.json = json
+        self.sink = sink
+    }
+
+    mutating func begin() { if json { sink.append(UInt8(ascii: "{")) } }
+
+    mutating func end() {
+        if json { sink.append(UInt8(ascii: "}")) }
+        sink.append(0x0A)
+    }
+
+    private mutating func key(_ name: String) {
+        if json {
+            if !first { sink.append(UInt8(ascii: ",")) }
+            sink.append(UInt8(ascii: "\""))
+            sink.append(name)
+            sink.append("\":" as StaticString)
+        } else if !first {
+            sink.append(0x09)
+        }
+        first = false
+    }
+
+    /// A value rendered by `body`: numbers, addresses and uids (never escaped).
+    mutating func raw(_ name: String, quoted: Bool = false, _ body: (inout ByteSink) -> Void) {
+        key(name)
+        if json && quoted { sink.append(UInt8(ascii: "\"")) }
+        body(&sink)
+        if json && quoted { sink.append(UInt8(ascii: "\"")) }
+    }
+
+    mutating func string(_ name: String, _ v: String?) {
+        guard let v else {
+            if !json { key(name); sink.append(UInt8(ascii: "-")) }
+            return
+        }
+        key(name)
+        if json {
+            sink.append(UInt8(ascii: "\""))
+            sink.appendJSONEscaped(v)
+            sink.append(UInt8(ascii: "\""))
+        } else {
+            ZeekConnLogWriter.appendEscaped(v, into: &sink)
+        }
+    }
+
+    mutating func vector(_ name: String, _ items: [String]) {
+        guard !items.isEmpty else {
+            if !json { key(name); sink.append(UInt8(ascii: "-")) }
+            return
+        }
+        key(name)
+        if json { sink.append(UInt8(ascii: "[")) }
+        for (i, item) in items.enumerated() {
+            if i > 0 { sink.append(UInt8(ascii: ",")) }
+            if json {
+                sink.append(UInt8(ascii: "\""))
+                sink.appendJSONEscaped(item)
+                sink.append(UInt8(ascii: "\""))
+            } else {
+                // The set separator inside an element is escaped, as Zeek does.
+                var escaped = ByteSink(capacity: item.utf8.count + 4)
+                ZeekConnLogWriter.appendEscaped(item, into: &escaped)
+                for b in escaped.bytes {
+                    if b == UInt8(ascii: ",") { sink.append("\\x2c" as StaticString) } else { sink.append(b) }
+                }
+            }
+        }
+        if json { sink.append(UInt8(ascii: "]")) }
+    }
+}

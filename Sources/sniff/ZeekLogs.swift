@@ -1,0 +1,58 @@
+import SniffCore
+import SniffAnalysis
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `--logs DIR`: conn.log and ssl.log as Zeek writes them, in TSV with its `#` header or
+/// as JSON lines. conn.log has conn.log's fields (the handshake goes to ssl.log).
+final class ZeekLogFiles {
+    private let format: ZeekLogFormat
+    private let conn: ZeekConnLogWriter
+    private let connJSON: FlowNDJSONWriter
+    private let ssl: ZeekSSLLogWriter
+    private var connSink = ByteSink(capacity: 1 << 16)
+    private var sslSink = ByteSink(capacity: 1 << 14)
+    private var connFD: Int32 = -1
+    private var sslFD: Int32 = -1
+
+    init(directory: String, format: ZeekLogFormat, flowFormat: FlowFormat) throws {
+        self.format = format
+        conn = ZeekConnLogWriter(format: flowFormat)
+        connJSON = FlowNDJSONWriter(format: flowFormat, handshake: false)
+        ssl = ZeekSSLLogWriter(format: flowFormat, logFormat: format)
+        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
+            throw RuntimeFailure("cannot create \(directory) for --logs: \(String(cString: strerror(errno))); check the path and permissions")
+        }
+        connFD = try FlowRun.create(directory + "/conn.log", what: "--logs")
+        sslFD = try FlowRun.create(directory + "/ssl.log", what: "--logs")
+        let now = Timestamp.now()
+        if format == .tsv { conn.writeHeader(open: now, into: &connSink) }
+        ssl.writeHeader(open: now, into: &sslSink)
+    }
+
+    func write(_ flow: Flow) {
+        if format == .tsv { conn.write(flow, into: &connSink) } else { connJSON.write(flow, into: &connSink) }
+        ssl.write(flow, into: &sslSink)
+        if connSink.count >= 1 << 16 { connSink.flush(to: connFD) }
+        if sslSink.count >= 1 << 14 { sslSink.flush(to: sslFD) }
+    }
+
+    func flush() {
+        connSink.flush(to: connFD)
+        sslSink.flush(to: sslFD)
+    }
+
+    /// Writes the `#close` lines and closes both files. Safe to call more than once.
+    func finish() {
+        guard connFD >= 0 else { return }
+        let now = Timestamp.now()
+        if format == .tsv { conn.writeFooter(close: now, into: &connSink) }
+        ssl.writeFooter(close: now, into: &sslSink)
+        flush()
+        _ = close(connFD)
+        _ = close(sslFD)
+        connFD = -1
+        sslFD = -1
+    }
+}
