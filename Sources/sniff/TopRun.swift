@@ -185,7 +185,7 @@ struct TopRun {
             }
             let paused = control.paused
             if let batch = queue.take(milliseconds: 100) {
-                try? batch.forEach(link: capture.link) { raw in
+                batch.forEach(link: capture.link) { raw in
                     if stopping { return }
                     if paused { pipeline.skip(raw); return }
                     pipeline.process(raw)
