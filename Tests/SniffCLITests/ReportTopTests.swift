@@ -21,17 +21,29 @@ struct ReportTopTests {
         var master: Int32 = -1, slave: Int32 = -1
         var ws = winsize(ws_row: 40, ws_col: 120, ws_xpixel: 0, ws_ypixel: 0)
         try #require(openpty(&master, &slave, nil, nil, &ws) == 0)
+        // Drained while sniff writes: a pty holds only a few KB, and a report larger than
+        // that would block the writer until the reader comes.
+        final class Collected: @unchecked Sendable {
+            var bytes: [UInt8] = []
+            let done = DispatchSemaphore(value: 0)
+        }
+        let collected = Collected()
+        let masterFD = master
+        Thread {
+            var buf = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = read(masterFD, &buf, buf.count)
+                if n <= 0 { break }  // EIO once the writer side is closed and drained
+                collected.bytes += buf[0..<n]
+            }
+            collected.done.signal()
+        }.start()
         let sniff = try BackgroundSniff(args, stdout: FileHandle(fileDescriptor: slave, closeOnDealloc: false))
         let r = sniff.wait(seconds: 60)
         close(slave)
-        var out = [UInt8](), buf = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = read(master, &buf, buf.count)
-            if n <= 0 { break }  // EIO once the writer side is closed and drained
-            out += buf[0..<n]
-        }
+        _ = collected.done.wait(timeout: .now() + 10)
         close(master)
-        return (r.status, String(decoding: out, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n"))
+        return (r.status, String(decoding: collected.bytes, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n"))
     }
 
     @Test func terminalShowsTheTopTwentyAndSaysHowManyMore() throws {
