@@ -20,14 +20,19 @@ build_log=$(mktemp)
 swift build --build-tests 2>&1 | tee "$build_log"
 scripts/check-warnings.sh "$build_log"
 rm -f "$build_log"
-# Suites that measure one-second deadlines of an in-process server run on their own,
-# after the rest: in the full run, tests that wait synchronously (on subprocesses, on
-# SQLite) can hold both cooperative threads of a 2-core machine for a minute or more,
-# and a server whose handlers need those threads then answers nothing within the
-# deadline being measured (seen once in a full run; never when run alone).
+# Swift Testing runs synchronous tests on the cooperative thread pool, which has as
+# many threads as cores. The command-line suites wait synchronously on the sniff
+# processes they start, so on a 2-core machine they can hold both threads for a
+# minute; an in-process server's handlers, which need those threads, then answer
+# nothing in time (seen twice in full runs, never when run alone: a deadline test
+# and a request with HummingbirdTesting's 20 s read timeout). So the command-line
+# suites run first on their own, then the rest, then the suites that measure an
+# in-process server's one-second deadlines.
+cli='SniffCLITests'
 timing='ConnectionDeadlineTests|FeedTokenTests'
 if [ $# -eq 0 ]; then
-    swift test --skip-build --skip "$timing"
+    swift test --skip-build --filter "$cli"
+    swift test --skip-build --skip "$cli|$timing"
     swift test --skip-build --filter "$timing"
 else
     swift test --skip-build "$@"

@@ -15,21 +15,25 @@ struct LiveCaptureCLITests {
     }
 
     @Test func loopbackUDPAndTCPExactCounts() throws {
-        let udpPort = LoopbackTraffic.randomPort()
-        let tcpPort = udpPort &+ 1
+        // Both ends held for the test: a random port alone can be another test's
+        // ephemeral port, and a stray segment on it once broke the exact counts.
+        let udp = try #require(LoopbackTraffic.UDPPair())
+        defer { udp.close() }
+        let listener = try #require(LoopbackTraffic.TCPListener())
+        defer { listener.close() }
         let sniff = try BackgroundSniff(["-i", "lo", "--direction", "in", "--json",
-                                         "port \(udpPort) or port \(tcpPort)"])
+                                         "(\(udp.filter)) or (\(listener.filter))"])
         #expect(sniff.waitUntilListening())
-        LoopbackTraffic.sendUDP(to: udpPort, payloadLengths: [10, 20, 30, 40, 50])
-        #expect(LoopbackTraffic.tcpExchange(port: tcpPort, request: 100, response: 200))
+        udp.send(payloadLengths: [10, 20, 30, 40, 50])
+        #expect(listener.exchange(request: 100, response: 200))
         usleep(500_000)
         let r = sniff.stop()
         #expect(r.status == 0, "\(r.stderr)")
         let objs = jsonObjects(r.stdout)
-        let udp = objs.filter { $0["transport"] as? String == "UDP" }
-        #expect(udp.count == 5, "each datagram once with --direction in")
-        #expect(udp.compactMap { $0["payload_len"] as? Int } == [10, 20, 30, 40, 50])
-        #expect(udp.allSatisfy { $0["dport"] as? Int == Int(udpPort) && $0["src"] as? String == "127.0.0.1" })
+        let datagrams = objs.filter { $0["transport"] as? String == "UDP" }
+        #expect(datagrams.count == 5, "each datagram once with --direction in")
+        #expect(datagrams.compactMap { $0["payload_len"] as? Int } == [10, 20, 30, 40, 50])
+        #expect(datagrams.allSatisfy { $0["dport"] as? Int == Int(udp.destinationPort) && $0["src"] as? String == "127.0.0.1" })
         let tcp = objs.filter { $0["transport"] as? String == "TCP" }
         // Handshake (3), request, response and their ACKs, FINs and ACKs: the flags and
         // payloads are what matter.

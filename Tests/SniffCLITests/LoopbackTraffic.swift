@@ -79,50 +79,64 @@ enum LoopbackTraffic {
         func close() { Glibc.close(sender); Glibc.close(receiver) }
     }
 
-    /// One TCP exchange on 127.0.0.1:port: connect, send `request` bytes, the server
-    /// answers `response` bytes, both close. Returns false if it could not run.
-    @discardableResult
-    static func tcpExchange(port: UInt16, request: Int, response: Int) -> Bool {
-        let lfd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard lfd >= 0 else { return false }
-        defer { close(lfd) }
-        var one: Int32 = 1
-        setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var addr = address(port)
-        let bound = withUnsafePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(lfd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    /// A TCP listener on 127.0.0.1, on a port the kernel picked, held until `close()`.
+    /// While it listens the kernel gives that port to no other socket (not even as an
+    /// outgoing connection's ephemeral port), so `tcp port P` matches this listener's
+    /// connections and nothing else on lo, as `UDPPair` does for UDP.
+    final class TCPListener {
+        let fd: Int32
+        let port: UInt16
+
+        init?() {
+            let lfd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard lfd >= 0 else { return nil }
+            var a = LoopbackTraffic.address(0)
+            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let ok = withUnsafeMutablePointer(to: &a) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(lfd, $0, len) == 0 && getsockname(lfd, $0, &len) == 0
+                }
+            }
+            guard ok, listen(lfd, 1) == 0 else { Glibc.close(lfd); return nil }
+            fd = lfd; port = UInt16(bigEndian: a.sin_port)
         }
-        guard bound == 0, listen(lfd, 1) == 0 else { return false }
-        let cfd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard cfd >= 0 else { return false }
-        let connected = withUnsafePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(cfd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+
+        /// The BPF expression for this listener's connections only.
+        var filter: String { "tcp and host 127.0.0.1 and port \(port)" }
+
+        /// One exchange: connect, send `request` bytes, the server answers `response`
+        /// bytes, both close. Returns false if it could not run.
+        func exchange(request: Int, response: Int) -> Bool {
+            var addr = LoopbackTraffic.address(port)
+            let cfd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard cfd >= 0 else { return false }
+            let connected = withUnsafePointer(to: &addr) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(cfd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard connected == 0 else { Glibc.close(cfd); return false }
+            let sfd = accept(fd, nil, nil)
+            guard sfd >= 0 else { Glibc.close(cfd); return false }
+            func transfer(_ count: Int, _ byte: UInt8, from: Int32, to: Int32) {
+                let data = [UInt8](repeating: byte, count: count)
+                _ = send(from, data, data.count, 0)
+                var buf = [UInt8](repeating: 0, count: 65536)
+                var got = 0
+                while got < count {
+                    let n = recv(to, &buf, buf.count, 0)
+                    if n <= 0 { break }
+                    got += n
+                }
+            }
+            transfer(request, 0x71, from: cfd, to: sfd)
+            transfer(response, 0x72, from: sfd, to: cfd)
+            Glibc.close(cfd)
+            usleep(20_000)
+            Glibc.close(sfd)
+            usleep(20_000)
+            return true
         }
-        guard connected == 0 else { close(cfd); return false }
-        let sfd = accept(lfd, nil, nil)
-        guard sfd >= 0 else { close(cfd); return false }
-        let req = [UInt8](repeating: 0x71, count: request)
-        _ = send(cfd, req, req.count, 0)
-        var buf = [UInt8](repeating: 0, count: 65536)
-        var got = 0
-        while got < request {
-            let n = recv(sfd, &buf, buf.count, 0)
-            if n <= 0 { break }
-            got += n
-        }
-        let resp = [UInt8](repeating: 0x72, count: response)
-        _ = send(sfd, resp, resp.count, 0)
-        got = 0
-        while got < response {
-            let n = recv(cfd, &buf, buf.count, 0)
-            if n <= 0 { break }
-            got += n
-        }
-        close(cfd)
-        usleep(20_000)
-        close(sfd)
-        usleep(20_000)
-        return true
+
+        func close() { Glibc.close(fd) }
     }
 }
 
