@@ -36,6 +36,12 @@ public final class TopCollector: PacketConsumer, FlowObserver, @unchecked Sendab
     private var finishedNext = 0
     public private(set) var finishedNotKept: UInt64 = 0
     private var lastPublish: Int64 = 0
+    /// Live capture: which process owns each flow (set by the run).
+    public var processes: FlowProcesses?
+    /// Totals per process at two earlier moments at least a second apart: rates are
+    /// the difference to the older one, over one to two seconds.
+    private var rateOlder: (nanos: Int64, bytes: [String: (UInt64, UInt64)])? = nil
+    private var rateNewer: (nanos: Int64, bytes: [String: (UInt64, UInt64)])? = nil
 
     // Shared with the UI thread.
     private let lock = ConditionLock()
@@ -157,7 +163,12 @@ public final class TopCollector: PacketConsumer, FlowObserver, @unchecked Sendab
         let top = pipeline.endpoints.top(limit: TopCollector.talkerLimit)
         s.talkers = top.list.map { TopTalker(endpoint: $0.0, stat: $0.1) }
         s.talkersTotal = top.eligible
-        s.flows = flowRows()
+        let open = table.openFlows()
+        s.flows = flowRows(open: open)
+        if let processes {
+            s.processesShown = true
+            s.processes = processRows(processes, open: open, nanos: wallNanos)
+        }
         let st = table.stats
         s.openFlows = table.count
         s.flowsStarted = st.flowsCreated
@@ -168,8 +179,8 @@ public final class TopCollector: PacketConsumer, FlowObserver, @unchecked Sendab
 
     /// The open flows (at most `openFlowLimit`: the newest half and the biggest half)
     /// and the last finished ones, as Zeek rows.
-    func flowRows() -> [TopFlow] {
-        var open = table.openFlows()
+    func flowRows(open all: [Flow]) -> [TopFlow] {
+        var open = all
         if open.count > TopCollector.openFlowLimit {
             let half = TopCollector.openFlowLimit / 2
             open.sort { $0.startNanos > $1.startNanos }
@@ -184,6 +195,36 @@ public final class TopCollector: PacketConsumer, FlowObserver, @unchecked Sendab
         for f in open { out.append(TopFlow(row: rows.row(from: f, reason: nil), open: true)) }
         out += finished
         return out
+    }
+
+    /// The processes view's rows, with rates from the totals a second or two ago.
+    func processRows(_ p: FlowProcesses, open: [Flow], nanos: Int64) -> [TopProcess] {
+        let (list, unknown, others) = p.usage(open: open)
+        var rows: [TopProcess] = list.compactMap { u in
+            guard let pr = u.process else { return nil }
+            return TopProcess(pid: pr.pid, command: pr.command, user: pr.user, container: pr.container ?? "-",
+                              flows: u.flows, sent: u.sent, received: u.received)
+        }
+        // No direction can be told for these: their bytes count as received.
+        for (name, u) in [("(unknown)", unknown), ("(not local)", others)] where u.flows > 0 {
+            rows.append(TopProcess(pid: 0, command: name, user: "-", container: "-", flows: u.flows, sent: 0, received: u.bytes))
+        }
+        func key(_ r: TopProcess) -> String { "\(r.pid) \(r.command)" }
+        var now: [String: (UInt64, UInt64)] = [:]
+        for r in rows { now[key(r)] = (r.sent, r.received) }
+        if let base = rateOlder ?? rateNewer, nanos > base.nanos {
+            let secs = Double(nanos - base.nanos) / 1e9
+            for i in rows.indices {
+                let before = base.bytes[key(rows[i])] ?? (0, 0)
+                rows[i].sentPerSecond = UInt64(Double(rows[i].sent &- min(before.0, rows[i].sent)) / secs)
+                rows[i].receivedPerSecond = UInt64(Double(rows[i].received &- min(before.1, rows[i].received)) / secs)
+            }
+        }
+        if rateNewer == nil || nanos - rateNewer!.nanos >= 1_000_000_000 {
+            rateOlder = rateNewer
+            rateNewer = (nanos, now)
+        }
+        return rows
     }
 
     // MARK: UI thread

@@ -56,6 +56,13 @@ public enum TopLayout {
             case .apps: table(&model, &g, area, items: model.snapshot.apps, columns: appColumns)
             case .alerts: table(&model, &g, area, items: alerts(model), columns: alertColumns)
             case .packets: packets(&model, &g, area)
+            case .processes:
+                if model.snapshot.processesShown || !model.snapshot.processes.isEmpty {
+                    table(&model, &g, area, items: model.snapshot.processes, columns: processColumns)
+                } else {
+                    g.put("  processes are known for live capture only (sniff top -i IFACE), without --no-processes",
+                          row: area.top, col: 0, style: .dim)
+                }
             }
         }
         status(model, &g)
@@ -113,8 +120,9 @@ public enum TopLayout {
 
     static let helpLines = [
         "Keys",
-        "  1-6, Tab, Shift-Tab  views: overview, talkers, flows, apps, alerts, packets",
-        "  o t f a e l          the same views by letter",
+        "  1-7, Tab, Shift-Tab  views: overview, talkers, flows, apps, alerts, packets,",
+        "                       processes (bytes per local process, live capture)",
+        "  o t f a e l n        the same views by letter",
         "  Up Down PgUp PgDn    move the selection (j k); Home End (g G) first, last",
         "  < >  (Left Right)    sort by the previous / next column",
         "  i  (-)               reverse the sort",
@@ -386,6 +394,20 @@ public enum TopLayout {
         .number("flows", 8) { $0.flows },
     ]
 
+    // MARK: processes
+
+    static let processColumns: [TopColumn<TopProcess>] = [
+        TopColumn("pid", 7, right: true, text: { $0.pid > 0 ? String($0.pid) : "-" }, less: { $0.pid < $1.pid }),
+        .string("process", 15, flexible: true) { $0.command },
+        .string("user", 9, priority: 3) { $0.user },
+        .string("container", 14, priority: 1) { $0.container },
+        .number("recv/s", 10, { $0.receivedPerSecond }, text: { TopFormat.bytes($0.receivedPerSecond) + "/s" }),
+        .number("sent/s", 10, { $0.sentPerSecond }, text: { TopFormat.bytes($0.sentPerSecond) + "/s" }),
+        .number("received", 9, priority: 4, { $0.received }, text: { TopFormat.bytes($0.received) }),
+        .number("sent", 9, priority: 4, { $0.sent }, text: { TopFormat.bytes($0.sent) }),
+        .number("flows", 6, priority: 2) { $0.flows },
+    ]
+
     // MARK: alerts
 
     static func alerts(_ m: TopModel) -> [AlertRow] {
@@ -480,6 +502,7 @@ public enum TopLayout {
         case .apps: return appColumns.map(\.title)
         case .alerts: return alertColumns.map(\.title)
         case .packets: return packetColumns(origin: 0).map(\.title)
+        case .processes: return processColumns.map(\.title)
         }
     }
 
@@ -493,6 +516,7 @@ public enum TopLayout {
         case .apps: return appColumns[c].right
         case .alerts: return c == 0
         case .packets: return false
+        case .processes: return processColumns[c].right
         }
     }
 
@@ -504,6 +528,7 @@ public enum TopLayout {
         case .apps: return m.snapshot.apps.count
         case .alerts: return alerts(m).count
         case .packets: return packetItems(m).count
+        case .processes: return m.snapshot.processes.count
         }
     }
 }

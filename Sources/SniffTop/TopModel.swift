@@ -4,9 +4,9 @@ import SniffAnalysis
 import SniffStore
 import SniffServer
 
-/// The views, in the order of the bottom line's keys 1-6.
+/// The views, in the order of the bottom line's keys 1-7.
 public enum TopView: Int, CaseIterable, Sendable {
-    case overview, talkers, flows, apps, alerts, packets
+    case overview, talkers, flows, apps, alerts, packets, processes
 
     public var title: String {
         switch self {
@@ -16,6 +16,8 @@ public enum TopView: Int, CaseIterable, Sendable {
         case .apps: return "Apps"
         case .alerts: return "Alerts"
         case .packets: return "Packets"
+        // Short, so that the bottom line with its keys fits 80 columns.
+        case .processes: return "Procs"
         }
     }
 }
@@ -50,6 +52,7 @@ public struct TopModel {
         .apps: TopSort(column: 2, descending: true),      // bytes
         .alerts: TopSort(column: 0, descending: true),    // newest first
         .packets: TopSort(column: 0, descending: false),  // frame order
+        .processes: TopSort(column: 4, descending: true), // received per second
     ]
     /// The filter in force (`/`), with the words of the CLI's feed and the API.
     public private(set) var filter: LiveFilter? = nil
@@ -161,13 +164,14 @@ public struct TopModel {
                 return .stop
             case "?", "h": showHelp = true
             case "/": prompt = filterText
-            case "1", "2", "3", "4", "5", "6": view = TopView(rawValue: Int(String(c))! - 1)!
+            case "1", "2", "3", "4", "5", "6", "7": view = TopView(rawValue: Int(String(c))! - 1)!
             case "o": view = .overview
             case "t": view = .talkers
             case "f": view = .flows
             case "a": view = .apps
             case "e": view = .alerts
             case "l": view = .packets
+            case "n": view = .processes
             case "<", ",": moveSort(-1)
             case ">", ".": moveSort(1)
             case "i", "-": flipSort()

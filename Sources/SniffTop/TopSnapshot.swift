@@ -55,6 +55,27 @@ public struct TopApp: Sendable, Equatable {
     }
 }
 
+/// One process of the processes view: what its sockets sent and received, in all
+/// and per second (over the last one to two seconds). `pid` 0 with a command in
+/// parentheses is the flows no process was found for.
+public struct TopProcess: Sendable, Equatable {
+    public var pid: Int32
+    public var command: String
+    public var user: String
+    public var container: String
+    public var flows: UInt64
+    public var sent: UInt64
+    public var received: UInt64
+    public var sentPerSecond: UInt64
+    public var receivedPerSecond: UInt64
+    public init(pid: Int32, command: String, user: String, container: String, flows: UInt64, sent: UInt64,
+                received: UInt64, sentPerSecond: UInt64 = 0, receivedPerSecond: UInt64 = 0) {
+        self.pid = pid; self.command = command; self.user = user; self.container = container; self.flows = flows
+        self.sent = sent; self.received = received
+        self.sentPerSecond = sentPerSecond; self.receivedPerSecond = receivedPerSecond
+    }
+}
+
 /// Everything the views show except the packet list and alerts (which arrive as
 /// LiveHub batches): built on the analysis thread a few times a second and handed to
 /// the UI thread whole.
@@ -78,6 +99,10 @@ public struct TopSnapshot: Sendable, Equatable {
     public var flowsStarted: UInt64 = 0
     public var flowsEnded: UInt64 = 0
     public var alertsRaised: UInt64 = 0
+    /// The processes view's rows; `processesShown` is false when attribution is off
+    /// (reading a file, --no-processes).
+    public var processes: [TopProcess] = []
+    public var processesShown = false
     /// Bytes read of the file and its size (a file being read); nil live.
     public var fileProgress: (done: Int, total: Int)? = nil
 
@@ -85,7 +110,7 @@ public struct TopSnapshot: Sendable, Equatable {
 
     public static func == (a: TopSnapshot, b: TopSnapshot) -> Bool {
         a.source == b.source && a.state == b.state && a.totals == b.totals && a.wallNanos == b.wallNanos
-            && a.talkers == b.talkers && a.flows == b.flows && a.apps == b.apps && a.history == b.history
+            && a.talkers == b.talkers && a.flows == b.flows && a.processes == b.processes && a.apps == b.apps && a.history == b.history
             && a.fileProgress?.done == b.fileProgress?.done && a.fileProgress?.total == b.fileProgress?.total
     }
 }

@@ -61,6 +61,9 @@ struct FlowOptions: ParsableArguments {
     @Option(name: .customLong("active-timeout"), help: ArgumentHelp("Split flows open longer than this.", valueName: "SECONDS"))
     var activeTimeout: Double = 1800
 
+    @Flag(name: .customLong("no-processes"), help: "Live capture: do not look up which local process owns each flow's socket.")
+    var noProcesses = false
+
     @Option(name: .customLong("max-flows"), help: ArgumentHelp("Flows kept at once; beyond it the longest idle is evicted.", valueName: "N"))
     var maxFlows: Int = 1_000_000
 
@@ -121,6 +124,13 @@ final class FlowRun: FlowObserver {
     private var logFiles: ZeekLogFiles?
     private(set) var stdoutBroken = false
     private var finished = false
+    /// Live capture: which local process owns each flow (nil reading a file, or with
+    /// --no-processes).
+    let processes: FlowProcesses?
+    /// What process attribution cannot see, said once; printed on stderr unless
+    /// `holdNotices` (`sniff top` prints them after restoring the terminal).
+    var holdNotices = false
+    private(set) var heldNotices: [String] = []
 
     /// `alertsToStderr`: without --alerts or --webhook, alerts go to stderr (not when
     /// `sniff top` owns the terminal and lists them itself).
@@ -153,6 +163,13 @@ final class FlowRun: FlowObserver {
             let logFormat = options.logsFormat.flatMap(ZeekLogFormat.init(rawValue:)) ?? .tsv
             logFiles = try ZeekLogFiles(directory: dir, format: logFormat, flowFormat: format)
         }
+        if live && !options.noProcesses {
+            let t = ProcessTable()
+            t.start()
+            processes = FlowProcesses(table: t)
+        } else {
+            processes = nil
+        }
         table.observer = FlowObserverList([self, summary, engine])
     }
 
@@ -168,26 +185,33 @@ final class FlowRun: FlowObserver {
     /// each with its flow's app, then the summary counts it under that app.
     var consumers: [PacketConsumer] { [engine, table, summary] }
 
+    func flowStarted(_ flow: Flow) { processes?.flowStarted(flow) }
+
     func flowEnded(_ flow: Flow, reason: FlowEndReason) {
+        let process = processes?.process(of: flow)
         if options.flows && !stdoutBroken {
-            ndjson.write(flow, into: &stdoutSink)
+            ndjson.write(flow, process: process, into: &stdoutSink)
             if stdoutSink.count >= 1 << 16, !stdoutSink.flush(to: 1) { stdoutBroken = true }
         }
         if flowsFD >= 0 {
-            ndjson.write(flow, into: &fileSink)
+            ndjson.write(flow, process: process, into: &fileSink)
             if fileSink.count >= 1 << 16 { fileSink.flush(to: flowsFD) }
         }
         if connFD >= 0 {
-            connLog.write(flow, into: &connSink)
+            connLog.write(flow, process: process, into: &connSink)
             if connSink.count >= 1 << 16 { connSink.flush(to: connFD) }
         }
-        logFiles?.write(flow)
+        logFiles?.write(flow, process: process)
+        processes?.flowEnded(flow)
     }
 
     /// Live capture: runs the idle timers on wall time between packets, and pushes
     /// finished flows out.
     func tick() {
         table.expire(now: Timestamp.now())
+        if let notice = processes?.tick() {
+            if holdNotices { heldNotices.append("sniff: warning: " + notice) } else { ComponentLog.captureWarning(notice) }
+        }
         if options.flows && !stdoutBroken && !stdoutSink.isEmpty, !stdoutSink.flush(to: 1) { stdoutBroken = true }
         if flowsFD >= 0 { fileSink.flush(to: flowsFD) }
         if connFD >= 0 { connSink.flush(to: connFD) }
@@ -200,6 +224,7 @@ final class FlowRun: FlowObserver {
         guard !finished else { return }
         finished = true
         table.flush()
+        processes?.table.stop()
         engine.finish()
         alertSinks.close()
         if options.flows && !stdoutBroken { if !stdoutSink.flush(to: 1) { stdoutBroken = true } }
@@ -238,9 +263,11 @@ final class FlowRun: FlowObserver {
         if !reasons.isEmpty { flowLines.append("ended by: " + reasons.joined(separator: ", ")) }
         var alertLines = ["raised \(engine.alertsRaised), delivered \(engine.alertsDelivered), held back \(engine.limiter.suppressed + engine.limiter.droppedByRate)"]
         alertLines.append("rules: " + engine.config.rules.map { "\($0.name) (\($0.kindName))" }.joined(separator: ", "))
-        return [ReportSection(title: "Protocol summary", lines: lines),
-                ReportSection(title: "Flows", lines: flowLines),
-                ReportSection(title: "Alerts", lines: alertLines)]
+        var out = [ReportSection(title: "Protocol summary", lines: lines),
+                   ReportSection(title: "Flows", lines: flowLines)]
+        if let processes { out.append(ReportSection(title: "Processes", lines: ProcessReport.lines(processes, open: table.openFlows()))) }
+        out.append(ReportSection(title: "Alerts", lines: alertLines))
+        return out
     }
 }
 

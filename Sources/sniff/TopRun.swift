@@ -85,6 +85,8 @@ struct TopRun {
     func setUp(source: String, live: Bool) throws -> (PacketPipeline, FlowRun, TopCollector) {
         let pipeline = PacketPipeline(filter: command.filters.packetFilter, bpf: nil)
         let flows = try FlowRun(options: command.flowOptions, live: live, alertsToStderr: false)
+        // The terminal belongs to the UI: what process attribution cannot see is said after.
+        flows.holdNotices = true
         pipeline.consumers += flows.consumers
         pipeline.tracksEndpoints = true
         let collector = TopCollector(pipeline: pipeline, table: flows.table, summary: flows.summary, engine: flows.engine,
@@ -92,6 +94,7 @@ struct TopRun {
                                      sampleCapacity: live ? TopRun.liveSample : TopRun.fileSample,
                                      finishedFlowLimit: live ? 1000 : 100_000)
         if let sinks = flows.alertSinks as? AlertSinkList { collector.attach(alertSinks: sinks) }
+        collector.processes = flows.processes
         return (pipeline, flows, collector)
     }
 
@@ -211,6 +214,7 @@ struct TopRun {
         if k.ifDropped > 0 { closing.append("\(k.ifDropped) packets dropped by interface") }
         closing.append("\(queue.sniffDropped) packets dropped by sniff")
         if t.skippedWhilePaused > 0 { closing.append("\(t.skippedWhilePaused) packets skipped while paused") }
+        closing += flows.heldNotices
         var error: Error? = nil
         if let e = queue.error {
             error = RuntimeFailure("capture on \(name) stopped: \(e). If the interface went down, bring it up with: ip link set dev \(name) up")

@@ -1,4 +1,5 @@
 import SniffCore
+import SniffCapture
 import SniffAnalysis
 #if canImport(Glibc)
 import Glibc
@@ -31,8 +32,12 @@ final class ZeekLogFiles {
         ssl.writeHeader(open: now, into: &sslSink)
     }
 
-    func write(_ flow: Flow) {
-        if format == .tsv { conn.write(flow, into: &connSink) } else { connJSON.write(flow, into: &connSink) }
+    func write(_ flow: Flow, process: LocalProcess? = nil) {
+        if format == .tsv {
+            conn.write(flow, process: process, into: &connSink)
+        } else {
+            connJSON.write(flow, process: process, into: &connSink)
+        }
         ssl.write(flow, into: &sslSink)
         if connSink.count >= 1 << 16 { connSink.flush(to: connFD) }
         if sslSink.count >= 1 << 14 { sslSink.flush(to: sslFD) }

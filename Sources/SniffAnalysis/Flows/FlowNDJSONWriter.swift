@@ -1,5 +1,6 @@
 import SniffCore
 import SniffDecode
+import SniffCapture
 
 /// Writes flows as NDJSON with Zeek's conn.log field names (`id.orig_h` ...), then
 /// Sniff's extra fields. Fields Zeek would leave unset are omitted, as in Zeek's own
@@ -22,8 +23,9 @@ public struct FlowNDJSONWriter: Sendable {
         self.handshake = handshake
     }
 
-    /// Appends one line (with its newline).
-    public func write(_ f: Flow, reason: FlowEndReason? = nil, into s: inout ByteSink) {
+    /// Appends one line (with its newline). `process` is the local process that owns the
+    /// flow's socket (live capture), written as `pid`, `process`, `user`, `container`.
+    public func write(_ f: Flow, reason: FlowEndReason? = nil, process: LocalProcess? = nil, into s: inout ByteSink) {
         s.append("{\"ts\":" as StaticString)
         FlowFormat.appendSeconds(f.startNanos, into: &s)
         s.append(",\"uid\":\"" as StaticString)
@@ -118,7 +120,23 @@ public struct FlowNDJSONWriter: Sendable {
             s.append(reason.name)
             s.append(UInt8(ascii: "\""))
         }
+        if let process { FlowNDJSONWriter.writeProcess(process, into: &s) }
         s.append("}\n" as StaticString)
+    }
+
+    static func writeProcess(_ p: LocalProcess, into s: inout ByteSink) {
+        s.append(",\"pid\":" as StaticString)
+        s.append(decimal: UInt64(UInt32(bitPattern: p.pid)))
+        s.append(",\"process\":\"" as StaticString)
+        s.appendJSONEscaped(p.command)
+        s.append("\",\"user\":\"" as StaticString)
+        s.appendJSONEscaped(p.user)
+        s.append(UInt8(ascii: "\""))
+        if let c = p.container {
+            s.append(",\"container\":\"" as StaticString)
+            s.appendJSONEscaped(c)
+            s.append(UInt8(ascii: "\""))
+        }
     }
 
     /// The TLS handshake facts under ssl.log's names (server_name, version, cipher,

@@ -1,5 +1,6 @@
 import SniffCore
 import SniffDecode
+import SniffCapture
 
 /// Writes Zeek's tab-separated conn.log: the `#separator` ... `#types` header, one row
 /// per flow, and `#close`, so that zeek-cut and Zeek log parsers read it. Zeek's
@@ -12,12 +13,12 @@ public struct ZeekConnLogWriter: Sendable {
                                 "duration", "orig_bytes", "resp_bytes", "conn_state", "local_orig", "local_resp",
                                 "missed_bytes", "history", "orig_pkts", "orig_ip_bytes", "resp_pkts", "resp_ip_bytes",
                                 "tunnel_parents", "community_id", "vlan", "app", "app_source", "dns_query", "tls_sni",
-                                "http_host"]
+                                "http_host", "pid", "process", "user", "container"]
     public static let types = ["time", "string", "addr", "port", "addr", "port", "enum", "string",
                                "interval", "count", "count", "string", "bool", "bool",
                                "count", "string", "count", "count", "count", "count",
                                "set[string]", "string", "int", "string", "string", "string", "string",
-                               "string"]
+                               "string", "count", "string", "string", "string"]
 
     public init(format: FlowFormat = FlowFormat()) { self.format = format }
 
@@ -53,7 +54,8 @@ public struct ZeekConnLogWriter: Sendable {
         s.append(0x0A)
     }
 
-    public func write(_ f: Flow, into s: inout ByteSink) {
+    /// One row; `process` (live capture) fills the last four columns, else they are unset.
+    public func write(_ f: Flow, process: LocalProcess? = nil, into s: inout ByteSink) {
         let tab: UInt8 = 0x09
         FlowFormat.appendSeconds(f.startNanos, into: &s); s.append(tab)
         FlowUID.append(seed: format.uidSeed, flow: f, into: &s); s.append(tab)
@@ -94,7 +96,15 @@ public struct ZeekConnLogWriter: Sendable {
         let d = f.details
         ZeekConnLogWriter.appendOptional(d.dnsQuery, into: &s); s.append(tab)
         ZeekConnLogWriter.appendOptional(d.tlsSNI, into: &s); s.append(tab)
-        ZeekConnLogWriter.appendOptional(d.httpHost, into: &s)
+        ZeekConnLogWriter.appendOptional(d.httpHost, into: &s); s.append(tab)
+        if let p = process {
+            s.append(decimal: UInt64(UInt32(bitPattern: p.pid))); s.append(tab)
+            ZeekConnLogWriter.appendEscaped(p.command, into: &s); s.append(tab)
+            ZeekConnLogWriter.appendEscaped(p.user, into: &s); s.append(tab)
+            ZeekConnLogWriter.appendOptional(p.container, into: &s)
+        } else {
+            s.append("-\t-\t-\t-" as StaticString)
+        }
         s.append(0x0A)
     }
 
