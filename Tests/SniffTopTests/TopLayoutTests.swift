@@ -103,6 +103,49 @@ struct TopLayoutTests {
         #expect(!m.followPackets)
     }
 
+    @Test func processesViewIsForLiveCapture() throws {
+        var m = try Self.model()
+        _ = m.handle(.char("7"))
+        #expect(m.view == .processes)
+        let g = Self.screen(&m)
+        #expect(g.text.contains("processes are known for live capture only"), "\(g.text)")
+        #expect(g.line(23).hasPrefix("1 Overview 2 Talkers 3 Flows 4 Apps 5 Alerts 6 Packets 7 Procs"))
+        #expect(g.line(23).hasSuffix("? help  q quit"), "the keys still fit 80 columns")
+    }
+
+    @Test func processesViewListsBandwidthPerProcess() throws {
+        var snap = TopSnapshot()
+        snap.live = true
+        snap.processesShown = true
+        snap.processes = [
+            TopProcess(pid: 4242, command: "curl", user: "root", container: "-", flows: 3, sent: 1200, received: 50_000,
+                       sentPerSecond: 100, receivedPerSecond: 25_000),
+            TopProcess(pid: 77, command: "sshd", user: "root", container: "ssh.service", flows: 1, sent: 9_000_000,
+                       received: 20_000, sentPerSecond: 4_000, receivedPerSecond: 50),
+            TopProcess(pid: 0, command: "(unknown)", user: "-", container: "-", flows: 2, sent: 0, received: 640),
+        ]
+        var m = TopModel()
+        m.ingest(snap)
+        _ = m.handle(.char("n"))
+        for (w, h) in [(80, 24), (200, 60)] {
+            let g = Self.screen(&m, w, h)
+            let lines = (0..<h).map { g.line($0) }
+            let header = try #require(lines.first { $0.contains("pid") && $0.contains("process") })
+            #expect(header.contains("recv/s") && header.contains("sent/s"), "\(header)")
+            // Sorted by received per second, the busiest first.
+            let rows = lines.filter { $0.contains("curl") || $0.contains("sshd") || $0.contains("(unknown)") }
+            #expect(rows.count == 3)
+            #expect(rows.first?.contains("curl") == true && rows.first?.contains("25.0 kB/s") == true, "\(rows)")
+            #expect(rows.first?.hasPrefix("   4242 ") == true, "\(rows)")
+            if w == 200 { #expect(rows.contains { $0.contains("ssh.service") && $0.contains("9.00 MB") }, "\(rows)") }
+        }
+        // Sort by sent per second: sshd first.
+        _ = m.handle(.char(">"))
+        let g = Self.screen(&m)
+        let first = (0..<24).map { g.line($0) }.first { $0.contains("curl") || $0.contains("sshd") }
+        #expect(first?.contains("sshd") == true, "\(g.text)")
+    }
+
     @Test func keysSortAndReverse() throws {
         var m = try Self.model()
         _ = m.handle(.tab)
