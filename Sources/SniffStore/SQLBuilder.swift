@@ -141,6 +141,10 @@ struct SQLBuilder {
 
     /// The filters of flow queries (src/sport are the originator's).
     mutating func flowFilter(_ f: TrafficFilter) {
+        // SQLite's flows keep addresses as bytes since schema 9, like its packets.
+        func address(_ column: String, _ n: IPNetwork) -> String {
+            dialect == .sqlite ? compactAddress(column, n) : self.address(column, n)
+        }
         if let n = f.ip { add("(\(address("orig_h", n)) OR \(address("resp_h", n)))") }
         if let n = f.src { add(address("orig_h", n)) }
         if let n = f.dst { add(address("resp_h", n)) }

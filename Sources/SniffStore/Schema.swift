@@ -12,6 +12,8 @@ enum Schema {
         // SQLite only (PostgreSQL records it and changes nothing): see SQLiteSchema.
         Migration(version: 7, name: "compact packets with per-segment key runs (SQLite)"),
         Migration(version: 8, name: "flow TLS handshake"),
+        // SQLite only (PostgreSQL records it and changes nothing): see SQLiteFlows.
+        Migration(version: 9, name: "flows with per-segment key runs (SQLite)"),
     ]
     static var latestVersion: Int { migrations.last!.version }
 

@@ -208,8 +208,8 @@ struct SegmentTests {
         let store = SQLiteStore(path: path, segmentRows: 50)
         defer { Task { await store.close() } }
         let applied = try await store.migrate()
-        // 7 converts the packets; 8 adds the flows' handshake columns.
-        #expect(applied.map(\.version) == [7, 8])
+        // 7 converts the packets; 8 adds the flows' handshake columns; 9 converts the flows.
+        #expect(applied.map(\.version) == [7, 8, 9])
         #expect(try await store.info().schemaVersion == Schema.latestVersion)
         // The same text through the readable view.
         var view = columns

@@ -143,61 +143,124 @@ enum KeyRun {
         }
     }
 
+    /// Where each block of a run starts: its first key (a slice of the run) and offset.
+    struct Directory {
+        var starts: [(key: UnsafeRawBufferPointer, offset: Int)] = []
+        var base = 0
+    }
+
+    static func directory(_ run: UnsafeRawBufferPointer) -> Directory? {
+        guard run.count > 1, run[0] == version else { return nil }
+        var r = Reader(bytes: run, at: 1)
+        let blockCount = Int(min(r.varint(), UInt64(run.count)))
+        var d = Directory()
+        d.starts.reserveCapacity(blockCount)
+        for _ in 0..<blockCount {
+            let n = Int(min(r.varint(), 16))
+            guard r.at + n <= run.count else { return nil }
+            let key = UnsafeRawBufferPointer(rebasing: run[r.at..<(r.at + n)])
+            r.at += n
+            d.starts.append((key, Int(min(r.varint(), UInt64(run.count)))))
+            if r.failed { return nil }
+        }
+        d.base = r.at
+        return d
+    }
+
+    /// Calls `body` with each group of block `block` in key order: the key and its rows
+    /// (in a buffer reused between calls). `body` returns false to stop. Returns false
+    /// when stopped or when the block is damaged.
+    static func forEachGroup(in run: UnsafeRawBufferPointer, _ d: Directory, block: Int,
+                             _ body: (UnsafeRawBufferPointer, [UInt32]) -> Bool) -> Bool {
+        var r = Reader(bytes: run, at: d.base + d.starts[block].offset)
+        let end = block + 1 < d.starts.count ? d.base + d.starts[block + 1].offset : run.count
+        var key = [UInt8](repeating: 0, count: 16)
+        var keyLength = 0
+        var rows: [UInt32] = []
+        while r.at < end && !r.failed {
+            let shared = Int(min(r.varint(), 16))
+            let suffix = Int(r.varint())
+            guard shared <= keyLength, shared + suffix <= 16, r.at + suffix <= run.count else { return false }
+            for i in 0..<suffix { key[shared + i] = run[r.at + i] }
+            r.at += suffix
+            keyLength = shared + suffix
+            let count = Int(min(r.varint(), UInt64(run.count)))
+            rows.removeAll(keepingCapacity: true)
+            var row: UInt32 = 0
+            for i in 0..<count {
+                let v = UInt32(truncatingIfNeeded: r.varint())
+                row = i == 0 ? v : row &+ v
+                rows.append(row)
+            }
+            if r.failed { return false }
+            let go = key.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[0..<keyLength]), rows) }
+            if !go { return false }
+        }
+        return !r.failed
+    }
+
     /// Appends to `rows` the row offsets of every key in `lo...hi` (byte order).
     /// A damaged run yields what it could read; the caller checks every row it fetches
     /// against the filter anyway, so a run only ever narrows the search.
     static func rows(in run: UnsafeRawBufferPointer, from lo: [UInt8], through hi: [UInt8], into rows: inout [UInt32]) {
-        guard run.count > 1, run[0] == version else { return }
-        var r = Reader(bytes: run, at: 1)
-        let blockCount = Int(min(r.varint(), UInt64(run.count)))
-        // Directory: first key of each block (as a slice of `run`) and its offset.
-        var starts: [(key: UnsafeRawBufferPointer, offset: Int)] = []
-        starts.reserveCapacity(blockCount)
-        for _ in 0..<blockCount {
-            let n = Int(min(r.varint(), 16))
-            guard r.at + n <= run.count else { return }
-            let key = UnsafeRawBufferPointer(rebasing: run[r.at..<(r.at + n)])
-            r.at += n
-            starts.append((key, Int(min(r.varint(), UInt64(run.count)))))
-            if r.failed { return }
-        }
-        let base = r.at
+        guard let d = directory(run) else { return }
         // The last block whose first key is <= lo: the range starts in it or later.
-        var a = 0, b = starts.count
+        var a = 0, b = d.starts.count
         while a < b {
             let m = (a + b) / 2
-            if compare(starts[m].key, lo) <= 0 { a = m + 1 } else { b = m }
+            if compare(d.starts[m].key, lo) <= 0 { a = m + 1 } else { b = m }
         }
         var block = max(a - 1, 0)
-        var key = [UInt8](repeating: 0, count: 16)
-        var keyLength = 0
-        while block < starts.count {
-            if compare(starts[block].key, hi) > 0 { return }
-            r.at = base + starts[block].offset
-            let end = block + 1 < starts.count ? base + starts[block + 1].offset : run.count
-            keyLength = 0
-            while r.at < end && !r.failed {
-                let shared = Int(min(r.varint(), 16))
-                let suffix = Int(r.varint())
-                guard shared <= keyLength, shared + suffix <= 16, r.at + suffix <= run.count else { return }
-                for i in 0..<suffix { key[shared + i] = run[r.at + i] }
-                r.at += suffix
-                keyLength = shared + suffix
-                let count = Int(min(r.varint(), UInt64(run.count)))
-                let c = key.withUnsafeBytes { k -> (Int, Int) in
-                    let kb = UnsafeRawBufferPointer(rebasing: k[0..<keyLength])
-                    return (compare(kb, lo), compare(kb, hi))
-                }
-                if c.1 > 0 { return }
-                var row: UInt32 = 0
-                for i in 0..<count {
-                    let v = UInt32(truncatingIfNeeded: r.varint())
-                    row = i == 0 ? v : row &+ v
-                    if c.0 >= 0 { rows.append(row) }
-                }
+        while block < d.starts.count {
+            if compare(d.starts[block].key, hi) > 0 { return }
+            var past = false
+            let complete = forEachGroup(in: run, d, block: block) { key, groupRows in
+                if compare(key, hi) > 0 { past = true; return false }
+                if compare(key, lo) >= 0 { rows += groupRows }
+                return true
             }
-            if r.failed { return }
+            if past || !complete { return }
             block += 1
+        }
+    }
+
+    /// An integer sort key (a time, a byte count) as 8 bytes that compare like the
+    /// numbers: the sign bit flipped, big-endian.
+    @inline(__always)
+    static func sortKey(_ v: Int64) -> UInt64 { UInt64(bitPattern: v) ^ (1 << 63) }
+
+    static func sortKeyBytes(_ v: Int64) -> [UInt8] {
+        let k = sortKey(v)
+        return (0..<8).map { UInt8(truncatingIfNeeded: k >> UInt64(56 - 8 * $0)) }
+    }
+
+    /// The rows of a run of `sortKey`s from the largest key at most `hi` down, a block at
+    /// a time: `body` gets each block's (value, row) pairs, largest first, and returns
+    /// false to stop. This is how "biggest first" reads a segment without sorting it.
+    static func descending(in run: UnsafeRawBufferPointer, through hi: Int64,
+                           _ body: ([(value: Int64, row: UInt32)]) -> Bool) {
+        guard let d = directory(run) else { return }
+        let bound = sortKeyBytes(hi)
+        var a = 0, b = d.starts.count
+        while a < b {
+            let m = (a + b) / 2
+            if compare(d.starts[m].key, bound) <= 0 { a = m + 1 } else { b = m }
+        }
+        var block = a - 1
+        var pairs: [(value: Int64, row: UInt32)] = []
+        while block >= 0 {
+            pairs.removeAll(keepingCapacity: true)
+            _ = forEachGroup(in: run, d, block: block) { key, groupRows in
+                guard key.count == 8 else { return true }
+                let k = key.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+                let v = Int64(bitPattern: k ^ (1 << 63))
+                if v > hi { return false }
+                for r in groupRows { pairs.append((v, r)) }
+                return true
+            }
+            pairs.reverse()
+            if !body(pairs) { return }
+            block -= 1
         }
     }
 }

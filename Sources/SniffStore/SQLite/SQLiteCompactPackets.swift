@@ -2,7 +2,7 @@ import SniffCore
 import SniffDecode
 
 /// Schema version 7 of SQLite: packets with compact types and no secondary index (see
-/// `CompactPacket`, `PacketSegments`), and the converter from versions 1-6.
+/// `CompactPacket`, `SegmentedTable`), and the converter from versions 1-6.
 extension SQLiteSchema {
     static let compactPacketsVersion = 7
 
@@ -56,8 +56,8 @@ extension SQLiteSchema {
             id += 1
         }
         try c.exec("DROP TABLE packets_v6")
-        try PacketSegments.indexComplete(c, segmentRows: segmentRows)
-        try PacketSegments.updateTail(c, batch: [], firstNewID: id)
+        try SegmentedTable.packets.indexComplete(c, segmentRows: segmentRows)
+        try SegmentedTable.packets.updateTail(c, times: [], firstNewID: id)
     }
 
     static func refreshLookups(_ c: SQLiteConnection) throws {

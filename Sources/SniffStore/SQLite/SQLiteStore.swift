@@ -14,12 +14,16 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
     public var location: String { "sqlite:" + path }
     private let writer: SQLiteExecutor
     private let reader: SQLiteExecutor
-    /// Packets per indexed segment (see `PacketSegments`). Tests use small ones.
+    /// Packets per indexed segment (see `SegmentedTable`). Tests use small ones.
     let segmentRows: Int64
+    /// Flows per indexed segment: smaller than the packets', because every query reads
+    /// the open tail of flows by scanning it, and flow rows are wider.
+    let flowSegmentRows: Int64
 
-    public init(path: String, segmentRows: Int64 = 65_536) {
+    public init(path: String, segmentRows: Int64 = 65_536, flowSegmentRows: Int64? = nil) {
         self.path = path
         self.segmentRows = max(segmentRows, 1)
+        self.flowSegmentRows = max(flowSegmentRows ?? min(segmentRows, 16_384), 1)
         writer = SQLiteExecutor(name: "sniff-sqlite-writer") { try SQLiteStore.open(path, writer: true) }
         reader = SQLiteExecutor(name: "sniff-sqlite-reader") { try SQLiteStore.open(path, writer: false) }
     }
@@ -45,11 +49,11 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
 
     @discardableResult
     public func migrate() async throws -> [Migration] {
-        let segmentRows = self.segmentRows
-        return try await writer.run { c in try SQLiteStore.migrate(c, segmentRows: segmentRows) }
+        let sizes = (self.segmentRows, self.flowSegmentRows)
+        return try await writer.run { c in try SQLiteStore.migrate(c, segmentRows: sizes.0, flowSegmentRows: sizes.1) }
     }
 
-    static func migrate(_ c: SQLiteConnection, segmentRows: Int64) throws -> [Migration] {
+    static func migrate(_ c: SQLiteConnection, segmentRows: Int64, flowSegmentRows: Int64) throws -> [Migration] {
         try c.exec(SQLiteSchema.bootstrap)
         try c.exec("BEGIN IMMEDIATE")
         do {
@@ -61,6 +65,8 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
             for m in Schema.migrations where !applied.contains(m.version) {
                 if m.version == SQLiteSchema.compactPacketsVersion {
                     try SQLiteSchema.migrateToCompactPackets(c, segmentRows: segmentRows)
+                } else if m.version == SQLiteSchema.segmentedFlowsVersion {
+                    try SQLiteSchema.migrateToSegmentedFlows(c, segmentRows: flowSegmentRows) { _ in }
                 } else {
                     for sql in SQLiteSchema.statements(version: m.version) { try c.exec(sql) }
                 }
@@ -111,8 +117,8 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
 
     @discardableResult
     public func write(_ batch: StoreBatch) async throws -> Bool {
-        let segmentRows = self.segmentRows
-        return try await writer.run { c in try SQLiteStore.write(batch, c, segmentRows: segmentRows) }
+        let sizes = (self.segmentRows, self.flowSegmentRows)
+        return try await writer.run { c in try SQLiteStore.write(batch, c, segmentRows: sizes.0, flowSegmentRows: sizes.1) }
     }
 
     static let insertBatchSQL = """
@@ -120,7 +126,7 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
         """
 
-    static func write(_ batch: StoreBatch, _ c: SQLiteConnection, segmentRows: Int64) throws -> Bool {
+    static func write(_ batch: StoreBatch, _ c: SQLiteConnection, segmentRows: Int64, flowSegmentRows: Int64) throws -> Bool {
         try c.exec("BEGIN IMMEDIATE")
         do {
             let mark = try c.cached(insertBatchSQL)
@@ -137,9 +143,12 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
             case .capture(let info): try upsertCapture(info, c)
             case .packets(let rows):
                 let first = try insertPackets(rows, batch, c)
-                try PacketSegments.indexComplete(c, segmentRows: segmentRows)
-                try PacketSegments.updateTail(c, batch: rows, firstNewID: first)
-            case .flows(let rows): try insertFlows(rows, batch, c)
+                try SegmentedTable.packets.indexComplete(c, segmentRows: segmentRows)
+                try SegmentedTable.packets.updateTail(c, times: rows.map(\.ts), firstNewID: first)
+            case .flows(let rows):
+                let first = try insertFlows(rows, batch, c)
+                try SegmentedTable.flows.indexComplete(c, segmentRows: flowSegmentRows)
+                try SegmentedTable.flows.updateTail(c, times: rows.map(\.ts), firstNewID: first)
             case .alerts(let rows): try insertAlerts(rows, batch, c)
             case .traffic(let rows): try insertTraffic(rows, batch, c)
             }
@@ -177,7 +186,7 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         try st.run()
     }
 
-    /// The hot loop: ids are given (see `PacketSegments.nextID`), bindings that do not
+    /// The hot loop: ids are given (see `SegmentedTable.nextID`), bindings that do not
     /// change (capture, sensor) are bound once per batch, addresses and kept bytes
     /// without copies.
     @discardableResult
@@ -185,7 +194,7 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         let st = try c.cached(CompactPacket.insertSQL)
         st.bind(2, batch.captureID)
         st.bind(3, batch.sensor)
-        var id = try PacketSegments.nextID(c)
+        var id = try SegmentedTable.packets.nextID(c)
         let first = id
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: 32, alignment: 8)
         defer { scratch.deallocate() }
@@ -199,38 +208,6 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
             }
         }
         return first
-    }
-
-    static let insertFlowSQL = "INSERT INTO flows (\(Schema.flowColumns.joined(separator: ", "))) VALUES ("
-        + (1...Schema.flowColumns.count).map { "?\($0)" }.joined(separator: ", ") + ")"
-
-    static func insertFlows(_ rows: [FlowRow], _ batch: StoreBatch, _ c: SQLiteConnection) throws {
-        let st = try c.cached(insertFlowSQL)
-        for f in rows {
-            var k: Int32 = 0
-            func int(_ v: Int64?) { k += 1; if let v { st.bind(k, v) } else { st.bindNull(k) } }
-            func text(_ v: String?) { k += 1; st.bind(k, v) }
-            func bool(_ v: Bool?) { int(v.map { $0 ? 1 : 0 }) }
-            int(batch.captureID); text(batch.sensor); int(f.ts); int(f.lastTs); text(f.uid)
-            text(f.origH.description); int(Int64(f.origP)); text(f.respH.description); int(Int64(f.respP))
-            text(f.proto); int(Int64(f.ipProto)); text(f.service); int(f.durationNanos)
-            int(f.origBytes.map { Int64(clamping: $0) }); int(f.respBytes.map { Int64(clamping: $0) })
-            text(f.connState); bool(f.localOrig); bool(f.localResp); int(Int64(clamping: f.missedBytes)); text(f.history)
-            int(Int64(clamping: f.origPkts)); int(Int64(clamping: f.origIPBytes)); int(Int64(clamping: f.respPkts))
-            int(Int64(clamping: f.respIPBytes)); text(f.communityID); int(f.vlan.map { Int64($0) }); text(f.app); text(f.appSource)
-            text(f.dnsQuery); text(f.tlsSNI); text(f.tlsVersion); text(f.httpHost); text(f.httpMethod); text(f.httpURI)
-            text(f.sshClient); text(f.sshServer); text(f.quicVersion); text(f.origTCPFlags); text(f.respTCPFlags)
-            int(Int64(clamping: f.origL2Bytes)); int(Int64(clamping: f.respL2Bytes)); text(f.endReason)
-            int(Int64(clamping: f.totalBytes)); int(Int64(clamping: f.totalPackets))
-            for s in f.handshakeColumns { text(s) }
-            try st.run()
-        }
-        let counts = try c.cached(insertFlowCountSQL)
-        counts.bind(1, batch.captureID); counts.bind(2, batch.sensor)
-        for (k, n) in FlowCounts.count(rows) {
-            counts.bind(3, k.second); counts.bind(4, Int64(k.ipProto)); counts.bind(5, k.app); counts.bind(6, n)
-            try counts.run()
-        }
     }
 
     static let insertFlowCountSQL = "INSERT INTO flow_counts (\(Schema.flowCountColumns.joined(separator: ", "))) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
@@ -271,8 +248,9 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         return try await writer.run { c in
             var report = MaintenanceReport()
             // In slices, so that a long delete never holds the write lock for long.
-            report.rowsDeleted += try PacketSegments.deleteBefore(cutoff, c)
-            for table in ["flows", "flow_counts", "traffic", "alerts"] {
+            report.rowsDeleted += try SegmentedTable.packets.deleteBefore(cutoff, c)
+            report.rowsDeleted += try SegmentedTable.flows.deleteBefore(cutoff, c)
+            for table in ["flow_counts", "traffic", "alerts"] {
                 while true {
                     try c.exec("BEGIN IMMEDIATE")
                     do {
@@ -310,9 +288,8 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
             // One read transaction: the segments, their runs and the rows are one snapshot.
             try c.exec("BEGIN")
             defer { try? c.exec("COMMIT") }
-            var search = try PacketSearch(c, filter: filter, need: limit + 1, cursor: cursor.map { ($0.values[0], $0.values[1]) })
-            try search.run()
-            return search.found.map { ($0.id, $0.row) }
+            return try PacketSearch.run(c, filter: filter, need: limit + 1, cursor: cursor.map { ($0.values[0], $0.values[1]) })
+                .map { ($0.id, $0.row) }
         }
         let more = found.count > limit
         let page = Array(found.prefix(limit))
@@ -366,8 +343,6 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         }
     }
 
-    static let flowSelect = "SELECT id, " + Schema.flowColumns.joined(separator: ", ") + " FROM flows"
-
     public func flows(_ q: FlowQuery) async throws -> Page<StoredFlow> {
         let cursor = try Cursor.parse(q.cursor, kind: "f", count: 2)
         var b = SQLBuilder(.sqlite)
@@ -378,42 +353,26 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         let key = FlowSortKey(q.sort)
         if let cursor { b.add("(\(key.column), id) < (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])))") }
         let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
-        let sql = Self.flowSelect + b.whereClause + " ORDER BY \(key.column) DESC, id DESC LIMIT \(limit + 1)"
-        let binds = b.binds
+        let (conditions, binds, filter, sortColumn, sortRun) = (b.conditions, b.binds, q.filter, key.column, key.run)
+        let keyColumn = Int32(1 + Schema.flowColumns.firstIndex(of: key.column)!)
+        let columns = String(Self.flowColumnsSelect.dropFirst("SELECT ".count))
         let rows = try await reader.run { c in
-            try c.query(sql, binds) { st in (st.int64(0), SQLiteStore.readFlow(st, from: 1)) }
+            // One read transaction: the segments, their runs and the rows are one snapshot.
+            try c.exec("BEGIN")
+            defer { try? c.exec("COMMIT") }
+            var search = try SegmentSearch<StoredFlow>(
+                c, table: .flows, columns: columns, keyColumn: keyColumn, sortColumn: sortColumn, sortRun: sortRun,
+                conditions: conditions, binds: binds, from: filter.from, to: filter.to, need: limit + 1,
+                cursor: cursor.map { ($0.values[0], $0.values[1]) }, lookup: SQLiteStore.flowLookup(filter)) {
+                SQLiteStore.readFlow($0, from: 1)
+            }
+            try search.run()
+            return search.found.map { ($0.id, $0.row) }
         }
         let more = rows.count > limit
         let page = Array(rows.prefix(limit))
         let next = more ? page.last.map { Cursor(kind: "f", values: [key.value($0.1.row), $0.0]).text } : nil
         return Page(rows: page.map(\.1), nextCursor: next)
-    }
-
-    static func readFlow(_ st: SQLiteStatement, from c0: Int32) -> StoredFlow {
-        var k = c0 - 1
-        func int() -> Int64? { k += 1; return st.optionalInt64(k) }
-        func text() -> String? { k += 1; return st.optionalText(k) }
-        func u64() -> UInt64 { UInt64(clamping: int() ?? 0) }
-        var f = FlowRow()
-        let capture = int() ?? 0
-        let sensor = text() ?? ""
-        f.ts = int() ?? 0; f.lastTs = int() ?? 0; f.uid = text() ?? ""
-        f.origH = IPAddress(text() ?? "") ?? .none; f.origP = UInt16(truncatingIfNeeded: int() ?? 0)
-        f.respH = IPAddress(text() ?? "") ?? .none; f.respP = UInt16(truncatingIfNeeded: int() ?? 0)
-        f.proto = text() ?? ""; f.ipProto = UInt8(truncatingIfNeeded: int() ?? 0); f.service = text()
-        f.durationNanos = int(); f.origBytes = int().map { UInt64(clamping: $0) }; f.respBytes = int().map { UInt64(clamping: $0) }
-        f.connState = text() ?? ""; f.localOrig = int().map { $0 != 0 }; f.localResp = int().map { $0 != 0 }
-        f.missedBytes = u64(); f.history = text()
-        f.origPkts = u64(); f.origIPBytes = u64(); f.respPkts = u64(); f.respIPBytes = u64()
-        f.communityID = text() ?? ""; f.vlan = int().map { UInt16(truncatingIfNeeded: $0) }
-        f.app = text() ?? ""; f.appSource = text() ?? ""
-        f.dnsQuery = text(); f.tlsSNI = text(); f.tlsVersion = text(); f.httpHost = text(); f.httpMethod = text()
-        f.httpURI = text(); f.sshClient = text(); f.sshServer = text(); f.quicVersion = text()
-        f.origTCPFlags = text(); f.respTCPFlags = text()
-        f.origL2Bytes = u64(); f.respL2Bytes = u64(); f.endReason = text()
-        k += 2  // total_bytes, total_pkts: sums of the above
-        f.handshakeColumns = Schema.flowHandshakeColumns.map { _ in text() }
-        return StoredFlow(sensor: sensor, captureID: capture, row: f)
     }
 
     public func protocolSummary(_ range: RangeQuery) async throws -> ProtocolSummaryTable {
@@ -429,12 +388,7 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
             counted.append(("SELECT ip_proto, SUM(flows) FROM flow_counts\(cb.whereClause) GROUP BY ip_proto", cb.binds))
             counted.append(("SELECT app, SUM(flows) FROM flow_counts\(cb.whereClause) GROUP BY app", cb.binds))
         }
-        for r in plan.edges {
-            var eb = SQLBuilder(.sqlite)
-            eb.rangeFilter(r.asFilter, ts: "ts")
-            counted.append(("SELECT ip_proto, count(*) FROM flows\(eb.whereClause) GROUP BY ip_proto", eb.binds))
-            counted.append(("SELECT app, count(*) FROM flows\(eb.whereClause) GROUP BY app", eb.binds))
-        }
+        let edges = plan.edges
         let flowQueries = counted
         return try await reader.run { c in
             let byTransport = try c.query("SELECT transport, SUM(packets), SUM(bytes) FROM traffic\(w) GROUP BY transport", binds) {
@@ -452,6 +406,22 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
                 flowsByApp += try c.query(flowQueries[k + 1].sql, flowQueries[k + 1].binds) {
                     ($0.text(0), UInt64(clamping: $0.int64(1)))
                 }
+            }
+            // The partial seconds at the ends: their few flows found through the time runs.
+            for r in edges {
+                let point = try c.prepare("SELECT ip_proto, app, capture_id, sensor FROM flows WHERE id = ?1")
+                var protos: [UInt8: UInt64] = [:], apps: [String: UInt64] = [:]
+                for id in try SegmentedTable.flows.ids(c, from: r.from ?? Int64.min, to: r.to ?? Int64.max) {
+                    point.bind(1, id)
+                    defer { point.rewind() }
+                    guard try point.step() else { continue }
+                    if let cap = r.capture, point.int64(2) != cap { continue }
+                    if let s = r.sensor, point.text(3) != s { continue }
+                    protos[UInt8(truncatingIfNeeded: point.int64(0)), default: 0] += 1
+                    apps[point.text(1), default: 0] += 1
+                }
+                flowsByProto += protos.map { ($0.key, $0.value) }
+                flowsByApp += apps.map { ($0.key, $0.value) }
             }
             return SummaryAssembler.assemble(byTransport: byTransport, byApp: byApp, flowsByProto: flowsByProto, flowsByApp: flowsByApp)
         }
@@ -488,11 +458,11 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         return try await reader.run { c in
             var t = Talkers()
             t.pairs = try c.query("SELECT h, p, proto, SUM(pk), SUM(b), count(*) FROM (\(endpoints)) GROUP BY h, p, proto ORDER BY SUM(b) DESC, h, p LIMIT \(limit)", binds) {
-                Talkers.Pair(address: IPAddress($0.text(0)) ?? .none, port: UInt16(truncatingIfNeeded: $0.int64(1)), proto: $0.text(2),
+                Talkers.Pair(address: CompactPacket.address($0.blob(0)) ?? .none, port: UInt16(truncatingIfNeeded: $0.int64(1)), proto: $0.text(2),
                              packets: UInt64(clamping: $0.int64(3)), bytes: UInt64(clamping: $0.int64(4)), flows: UInt64(clamping: $0.int64(5)))
             }
             t.hosts = try c.query("SELECT h, SUM(pk), SUM(b), count(*) FROM (\(endpoints)) GROUP BY h ORDER BY SUM(b) DESC, h LIMIT \(limit)", binds) {
-                Talkers.Host(address: IPAddress($0.text(0)) ?? .none, packets: UInt64(clamping: $0.int64(1)),
+                Talkers.Host(address: CompactPacket.address($0.blob(0)) ?? .none, packets: UInt64(clamping: $0.int64(1)),
                              bytes: UInt64(clamping: $0.int64(2)), flows: UInt64(clamping: $0.int64(3)))
             }
             return t
@@ -589,13 +559,15 @@ extension SQLiteConnection {
 /// The column used by each flow sort, and its value in a row (for the cursor).
 struct FlowSortKey {
     let column: String
+    /// The kind of SQLite's per-segment run sorted by this key (`SegmentedTable.flows`).
+    let run: String
     let value: (FlowRow) -> Int64
 
     init(_ sort: FlowSort) {
         switch sort {
-        case .bytes: column = "total_bytes"; value = { Int64(clamping: $0.totalBytes) }
-        case .packets: column = "total_pkts"; value = { Int64(clamping: $0.totalPackets) }
-        case .time: column = "ts"; value = { $0.ts }
+        case .bytes: column = "total_bytes"; run = "bytes"; value = { Int64(clamping: $0.totalBytes) }
+        case .packets: column = "total_pkts"; run = "pkts"; value = { Int64(clamping: $0.totalPackets) }
+        case .time: column = "ts"; run = "ts"; value = { $0.ts }
         }
     }
 }

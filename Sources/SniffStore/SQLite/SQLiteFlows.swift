@@ -1,0 +1,172 @@
+import SniffCore
+import SniffDecode
+
+/// Schema version 9 of SQLite: flows like packets since version 7, with no secondary
+/// B-tree. Ids are given by the writer; `SegmentedTable.flows` indexes every complete
+/// segment with key runs on the addresses, ports and the three sort keys. Addresses are
+/// their 4 or 16 network-order bytes (`CompactPacket`); `flows_v` shows them as text.
+extension SQLiteSchema {
+    static let segmentedFlowsVersion = 9
+
+    static let segmentedFlowStatements = [
+        """
+        CREATE TABLE flows (
+            id INTEGER PRIMARY KEY, capture_id INTEGER NOT NULL, sensor TEXT NOT NULL,
+            ts INTEGER NOT NULL, last_ts INTEGER NOT NULL, uid TEXT NOT NULL,
+            orig_h BLOB NOT NULL, orig_p INTEGER NOT NULL, resp_h BLOB NOT NULL, resp_p INTEGER NOT NULL,
+            proto TEXT NOT NULL, ip_proto INTEGER NOT NULL, service TEXT, duration_ns INTEGER,
+            orig_bytes INTEGER, resp_bytes INTEGER, conn_state TEXT NOT NULL, local_orig INTEGER,
+            local_resp INTEGER, missed_bytes INTEGER NOT NULL, history TEXT,
+            orig_pkts INTEGER NOT NULL, orig_ip_bytes INTEGER NOT NULL, resp_pkts INTEGER NOT NULL,
+            resp_ip_bytes INTEGER NOT NULL, community_id TEXT NOT NULL, vlan INTEGER, app TEXT NOT NULL,
+            app_source TEXT NOT NULL, dns_query TEXT, tls_sni TEXT, tls_version TEXT, http_host TEXT,
+            http_method TEXT, http_uri TEXT, ssh_client TEXT, ssh_server TEXT, quic_version TEXT,
+            orig_tcp_flags TEXT, resp_tcp_flags TEXT, orig_l2_bytes INTEGER NOT NULL,
+            resp_l2_bytes INTEGER NOT NULL, end_reason TEXT,
+            total_bytes INTEGER NOT NULL, total_pkts INTEGER NOT NULL,
+            tls_chosen_version TEXT, tls_cipher TEXT, tls_next_protocol TEXT, tls_client_versions TEXT,
+            tls_client_alpn TEXT, ja3 TEXT, ja3s TEXT, ja4 TEXT)
+        """,
+        flowViewSQL,
+    ]
+
+    /// `flows_v`: the flows with addresses as text and `time` as RFC 3339, for people in
+    /// the sqlite3 shell (built-in SQL functions only).
+    static let flowViewSQL: String = {
+        let rest = Schema.flowColumns.map { c -> String in
+            c == "orig_h" || c == "resp_h" ? "\(CompactPacket.addressText("f.\(c)")) AS \(c)" : "f.\(c)"
+        }.joined(separator: ", ")
+        return """
+            CREATE VIEW flows_v AS SELECT f.id,
+                strftime('%Y-%m-%dT%H:%M:%S', f.ts / 1000000000, 'unixepoch') || '.' || printf('%09d', f.ts % 1000000000) || 'Z' AS time,
+                \(rest)
+            FROM flows f
+            """
+    }()
+
+    /// Converts the flows of versions 2-8 (text addresses, six indexes): rows copied in id
+    /// order into the new table (new ids, consecutive), the old table and its indexes
+    /// dropped, the complete segments indexed. Inside the migration's transaction: an
+    /// interrupted conversion leaves version 8 as it was.
+    static func migrateToSegmentedFlows(_ c: SQLiteConnection, segmentRows: Int64,
+                                        closed: (SegmentedTable.Segment) throws -> Void) throws {
+        try c.exec("ALTER TABLE flows RENAME TO flows_v8")
+        for sql in segmentedFlowStatements { try c.exec(sql) }
+        let read = try c.prepare(SQLiteStore.flowColumnsSelect + " FROM flows_v8 ORDER BY id")
+        let write = try c.prepare(SQLiteStore.insertFlowSQL)
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 32, alignment: 8)
+        defer { scratch.deallocate() }
+        var id: Int64 = 1
+        var times: [Int64] = []
+        while try read.step() {
+            let f = SQLiteStore.readFlow(read, from: 1, addresses: .text)
+            SQLiteStore.bindFlow(write, id: id, captureID: f.captureID, sensor: f.sensor, f.row, scratch: scratch)
+            try write.run()
+            times.append(f.row.ts)
+            id += 1
+        }
+        try c.exec("DROP TABLE flows_v8")
+        try SegmentedTable.flows.indexComplete(c, segmentRows: segmentRows, closed: closed)
+        try SegmentedTable.flows.updateTail(c, times: [], firstNewID: id)
+    }
+}
+
+extension SQLiteStore {
+    static let flowColumnsSelect = "SELECT id, " + Schema.flowColumns.joined(separator: ", ")
+
+    static let insertFlowSQL = "INSERT INTO flows (id, \(Schema.flowColumns.joined(separator: ", "))) VALUES ("
+        + (1...(Schema.flowColumns.count + 1)).map { "?\($0)" }.joined(separator: ", ") + ")"
+
+    /// Binds one flow to `insertFlowSQL`; `scratch` (32 bytes) holds the two addresses
+    /// until the statement runs.
+    static func bindFlow(_ st: SQLiteStatement, id: Int64, captureID: Int64, sensor: String, _ f: FlowRow,
+                         scratch: UnsafeMutableRawPointer) {
+        var k: Int32 = 0
+        func int(_ v: Int64?) { k += 1; if let v { st.bind(k, v) } else { st.bindNull(k) } }
+        func text(_ v: String?) { k += 1; st.bind(k, v) }
+        func bool(_ v: Bool?) { int(v.map { $0 ? 1 : 0 }) }
+        func address(_ a: IPAddress, at offset: Int) {
+            k += 1
+            let n = CompactPacket.write(a, to: scratch + offset)
+            st.bindBlobStatic(k, UnsafeRawBufferPointer(start: scratch + offset, count: n))
+        }
+        int(id); int(captureID); text(sensor); int(f.ts); int(f.lastTs); text(f.uid)
+        address(f.origH, at: 0); int(Int64(f.origP)); address(f.respH, at: 16); int(Int64(f.respP))
+        text(f.proto); int(Int64(f.ipProto)); text(f.service); int(f.durationNanos)
+        int(f.origBytes.map { Int64(clamping: $0) }); int(f.respBytes.map { Int64(clamping: $0) })
+        text(f.connState); bool(f.localOrig); bool(f.localResp); int(Int64(clamping: f.missedBytes)); text(f.history)
+        int(Int64(clamping: f.origPkts)); int(Int64(clamping: f.origIPBytes)); int(Int64(clamping: f.respPkts))
+        int(Int64(clamping: f.respIPBytes)); text(f.communityID); int(f.vlan.map { Int64($0) }); text(f.app); text(f.appSource)
+        text(f.dnsQuery); text(f.tlsSNI); text(f.tlsVersion); text(f.httpHost); text(f.httpMethod); text(f.httpURI)
+        text(f.sshClient); text(f.sshServer); text(f.quicVersion); text(f.origTCPFlags); text(f.respTCPFlags)
+        int(Int64(clamping: f.origL2Bytes)); int(Int64(clamping: f.respL2Bytes)); text(f.endReason)
+        int(Int64(clamping: f.totalBytes)); int(Int64(clamping: f.totalPackets))
+        for s in f.handshakeColumns { text(s) }
+    }
+
+    /// How a flows table keeps its addresses: text before version 9, bytes since.
+    enum AddressForm { case text, bytes }
+
+    static func readFlow(_ st: SQLiteStatement, from c0: Int32, addresses: AddressForm = .bytes) -> StoredFlow {
+        var k = c0 - 1
+        func int() -> Int64? { k += 1; return st.optionalInt64(k) }
+        func text() -> String? { k += 1; return st.optionalText(k) }
+        func u64() -> UInt64 { UInt64(clamping: int() ?? 0) }
+        func address() -> IPAddress {
+            k += 1
+            switch addresses {
+            case .text: return st.optionalText(k).flatMap { IPAddress($0) } ?? .none
+            case .bytes: return st.isNull(k) ? .none : CompactPacket.address(st.blob(k)) ?? .none
+            }
+        }
+        var f = FlowRow()
+        let capture = int() ?? 0
+        let sensor = text() ?? ""
+        f.ts = int() ?? 0; f.lastTs = int() ?? 0; f.uid = text() ?? ""
+        f.origH = address(); f.origP = UInt16(truncatingIfNeeded: int() ?? 0)
+        f.respH = address(); f.respP = UInt16(truncatingIfNeeded: int() ?? 0)
+        f.proto = text() ?? ""; f.ipProto = UInt8(truncatingIfNeeded: int() ?? 0); f.service = text()
+        f.durationNanos = int(); f.origBytes = int().map { UInt64(clamping: $0) }; f.respBytes = int().map { UInt64(clamping: $0) }
+        f.connState = text() ?? ""; f.localOrig = int().map { $0 != 0 }; f.localResp = int().map { $0 != 0 }
+        f.missedBytes = u64(); f.history = text()
+        f.origPkts = u64(); f.origIPBytes = u64(); f.respPkts = u64(); f.respIPBytes = u64()
+        f.communityID = text() ?? ""; f.vlan = int().map { UInt16(truncatingIfNeeded: $0) }
+        f.app = text() ?? ""; f.appSource = text() ?? ""
+        f.dnsQuery = text(); f.tlsSNI = text(); f.tlsVersion = text(); f.httpHost = text(); f.httpMethod = text()
+        f.httpURI = text(); f.sshClient = text(); f.sshServer = text(); f.quicVersion = text()
+        f.origTCPFlags = text(); f.respTCPFlags = text()
+        f.origL2Bytes = u64(); f.respL2Bytes = u64(); f.endReason = text()
+        k += 2  // total_bytes, total_pkts: sums of the above
+        f.handshakeColumns = Schema.flowHandshakeColumns.map { _ in text() }
+        return StoredFlow(sensor: sensor, captureID: capture, row: f)
+    }
+
+    /// The hot loop for flows: ids given (`SegmentedTable.nextID`), the addresses bound
+    /// without copies. Returns the first id written.
+    static func insertFlows(_ rows: [FlowRow], _ batch: StoreBatch, _ c: SQLiteConnection) throws -> Int64 {
+        let st = try c.cached(insertFlowSQL)
+        var id = try SegmentedTable.flows.nextID(c)
+        let first = id
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 32, alignment: 8)
+        defer { scratch.deallocate() }
+        for f in rows {
+            bindFlow(st, id: id, captureID: batch.captureID, sensor: batch.sensor, f, scratch: scratch)
+            try st.run()
+            id += 1
+        }
+        let counts = try c.cached(insertFlowCountSQL)
+        counts.bind(1, batch.captureID); counts.bind(2, batch.sensor)
+        for (k, n) in FlowCounts.count(rows) {
+            counts.bind(3, k.second); counts.bind(4, Int64(k.ipProto)); counts.bind(5, k.app); counts.bind(6, n)
+            try counts.run()
+        }
+        return first
+    }
+
+    /// The run lookup for a flow filter: addresses and ports (src/sport are the
+    /// originator's). Other filters are checked on the rows.
+    static func flowLookup(_ f: TrafficFilter) -> SegmentSearch<StoredFlow>.Lookup? {
+        SegmentLookup.addressOrPort(f, src: "orig_h", dst: "resp_h", sport: "orig_p", dport: "resp_p")
+            .map { .init(kinds: $0.kinds, lo: $0.lo, hi: $0.hi) }
+    }
+}
