@@ -9,26 +9,24 @@ extension SQLiteSchema {
     static let segmentedFlowsVersion = 9
 
     static let segmentedFlowStatements = [
-        """
-        CREATE TABLE flows (
-            id INTEGER PRIMARY KEY, capture_id INTEGER NOT NULL, sensor TEXT NOT NULL,
-            ts INTEGER NOT NULL, last_ts INTEGER NOT NULL, uid TEXT NOT NULL,
-            orig_h BLOB NOT NULL, orig_p INTEGER NOT NULL, resp_h BLOB NOT NULL, resp_p INTEGER NOT NULL,
-            proto TEXT NOT NULL, ip_proto INTEGER NOT NULL, service TEXT, duration_ns INTEGER,
-            orig_bytes INTEGER, resp_bytes INTEGER, conn_state TEXT NOT NULL, local_orig INTEGER,
-            local_resp INTEGER, missed_bytes INTEGER NOT NULL, history TEXT,
-            orig_pkts INTEGER NOT NULL, orig_ip_bytes INTEGER NOT NULL, resp_pkts INTEGER NOT NULL,
-            resp_ip_bytes INTEGER NOT NULL, community_id TEXT NOT NULL, vlan INTEGER, app TEXT NOT NULL,
-            app_source TEXT NOT NULL, dns_query TEXT, tls_sni TEXT, tls_version TEXT, http_host TEXT,
-            http_method TEXT, http_uri TEXT, ssh_client TEXT, ssh_server TEXT, quic_version TEXT,
-            orig_tcp_flags TEXT, resp_tcp_flags TEXT, orig_l2_bytes INTEGER NOT NULL,
-            resp_l2_bytes INTEGER NOT NULL, end_reason TEXT,
-            total_bytes INTEGER NOT NULL, total_pkts INTEGER NOT NULL,
-            tls_chosen_version TEXT, tls_cipher TEXT, tls_next_protocol TEXT, tls_client_versions TEXT,
-            tls_client_alpn TEXT, ja3 TEXT, ja3s TEXT, ja4 TEXT)
-        """,
+        "CREATE TABLE flows (id INTEGER PRIMARY KEY, "
+            + Schema.flowColumns.map { "\($0) \(flowColumnType($0))" }.joined(separator: ", ") + ")",
         flowViewSQL,
     ]
+
+    /// A flow column's SQLite type: the addresses are bytes, counters and times integers,
+    /// the rest text; NOT NULL where `FlowRow` has no nil.
+    static func flowColumnType(_ column: String) -> String {
+        let integers: Set = ["capture_id", "ts", "last_ts", "orig_p", "resp_p", "ip_proto", "duration_ns", "orig_bytes",
+                             "resp_bytes", "local_orig", "local_resp", "missed_bytes", "orig_pkts", "orig_ip_bytes",
+                             "resp_pkts", "resp_ip_bytes", "vlan", "orig_l2_bytes", "resp_l2_bytes", "total_bytes", "total_pkts"]
+        let nullable = Set<String>(["service", "duration_ns", "orig_bytes", "resp_bytes", "local_orig", "local_resp", "history",
+                             "vlan", "dns_query", "tls_sni", "tls_version", "http_host", "http_method", "http_uri",
+                             "ssh_client", "ssh_server", "quic_version", "orig_tcp_flags", "resp_tcp_flags", "end_reason"])
+            .union(Schema.flowHandshakeColumns)
+        let type = column == "orig_h" || column == "resp_h" ? "BLOB" : integers.contains(column) ? "INTEGER" : "TEXT"
+        return nullable.contains(column) ? type : type + " NOT NULL"
+    }
 
     /// `flows_v`: the flows with addresses as text and `time` as RFC 3339, for people in
     /// the sqlite3 shell (built-in SQL functions only).
