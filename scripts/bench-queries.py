@@ -94,8 +94,13 @@ def main():
             ("/api/packets?ip=&port=", lambda: (lambda r: q(ip=r.get("src", "10.0.0.1"), port=r.get("dport", 80)))(rnd.choice(rows))),
             ("/api/flows", lambda: "/api/flows"),
             ("/api/flows?sort=bytes", lambda: "/api/flows?sort=bytes"),
+            ("/api/flows?sort=packets", lambda: "/api/flows?sort=packets"),
+            ("/api/flows?ip=", lambda: "/api/flows?" + urllib.parse.urlencode({"ip": rnd.choice(ips)})),
+            ("/api/flows?dport=", lambda: "/api/flows?" + urllib.parse.urlencode({"dport": rnd.choice(dports)})),
             ("/api/protocol_summary", lambda: "/api/protocol_summary"),
             ("/api/talkers", lambda: "/api/talkers"),
+            ("/api/talkers?from=&to= (1 s)", lambda: (lambda t: "/api/talkers?" + urllib.parse.urlencode(
+                {"from": f"{t:.6f}", "to": f"{t + 1:.6f}"}))(rnd.choice(times))),
             ("/api/timeseries", lambda: "/api/timeseries"),
         ]
         print(f"{'route':<34} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")

@@ -122,6 +122,17 @@ struct FlowSegmentTests {
             // The readable view shows addresses as text.
             let row = try TestDatabase.sqlite(url, "SELECT orig_h || '|' || resp_h || '|' || resp_p FROM flows_v WHERE uid = 'C10'")
             #expect(row == "10.9.9.9|10.8.8.8|53")
+            // Talkers over a time range read the segments that can hold it (no ts index).
+            var tq = TalkersQuery(limit: 1000)
+            tq.range.from = start - 900_000_000; tq.range.to = start + 1_050_000_000
+            var want: [IPAddress: UInt64] = [:]
+            for f in all where f.ts >= tq.range.from! && f.ts < tq.range.to! {
+                want[f.origH, default: 0] += f.totalBytes; want[f.respH, default: 0] += f.totalBytes
+            }
+            var got: [IPAddress: UInt64] = [:]
+            for h in try await store.talkers(tq).hosts { got[h.address] = h.bytes }
+            #expect(want.count < 1000)
+            #expect(got == want)
             // The protocol summary's partial seconds are counted through the time runs.
             var r = RangeQuery(); r.from = start + 150_000_000; r.to = start + 250_000_000
             let summary = try await store.protocolSummary(r)

@@ -447,15 +447,31 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
     }
 
     public func talkers(_ q: TalkersQuery) async throws -> Talkers {
-        var b = SQLBuilder(.sqlite)
-        b.rangeFilter(q.range.asFilter, ts: "ts")
-        let w = b.whereClause, binds = b.binds
+        let range = q.range.asFilter
         let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
-        let endpoints = """
-            SELECT orig_h AS h, orig_p AS p, proto, total_pkts AS pk, total_bytes AS b FROM flows\(w)
-            UNION ALL SELECT resp_h, resp_p, proto, total_pkts, total_bytes FROM flows\(w)
-            """
         return try await reader.run { c in
+            try c.exec("BEGIN")
+            defer { try? c.exec("COMMIT") }
+            var b = SQLBuilder(.sqlite)
+            b.rangeFilter(range, ts: "ts")
+            if range.from != nil || range.to != nil {
+                // No index on ts since schema 9: a time range reads the id ranges of the
+                // segments whose times can hold it, and the tail.
+                let table = SegmentedTable.flows
+                let hit = try table.segments(c).filter { s in
+                    range.from.map { s.maxTs >= $0 } ?? true && range.to.map { s.minTs < $0 } ?? true
+                }
+                if hit.count <= 500 {
+                    var parts = hit.map { "id BETWEEN \(b.param($0.first)) AND \(b.param($0.last))" }
+                    parts.append("id >= \(b.param(try table.tailStart(c)))")
+                    b.add("(" + parts.joined(separator: " OR ") + ")")
+                }
+            }
+            let w = b.whereClause, binds = b.binds
+            let endpoints = """
+                SELECT orig_h AS h, orig_p AS p, proto, total_pkts AS pk, total_bytes AS b FROM flows\(w)
+                UNION ALL SELECT resp_h, resp_p, proto, total_pkts, total_bytes FROM flows\(w)
+                """
             var t = Talkers()
             t.pairs = try c.query("SELECT h, p, proto, SUM(pk), SUM(b), count(*) FROM (\(endpoints)) GROUP BY h, p, proto ORDER BY SUM(b) DESC, h, p LIMIT \(limit)", binds) {
                 Talkers.Pair(address: CompactPacket.address($0.blob(0)) ?? .none, port: UInt16(truncatingIfNeeded: $0.int64(1)), proto: $0.text(2),
