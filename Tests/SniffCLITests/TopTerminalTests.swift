@@ -244,6 +244,28 @@ struct TopTerminalTests {
 }
 
 extension TopTerminalTests {
+    @Test(.enabled(if: getuid() == 0, "live capture needs root (CAP_NET_RAW)"),
+          .enabled(if: Peers.hasPython && Peers.hasCurl, "needs python3 and curl"))
+    func processesViewShowsTheLocalProcesses() throws {
+        let port = LoopbackTraffic.randomPort()
+        let p = try PtySniff(["top", "-i", "lo", "tcp port \(port)"], rows: 24, cols: 80)
+        #expect(p.waitFor { $0.line(0).contains("interface lo") && $0.line(0).contains("running") }, "\(p.current.text)\n\(p.stderr)")
+        let server = try Peers.tcpServer(host: "127.0.0.1", port: port)
+        defer { server.stop() }
+        #expect(server.firstLine() == "ready")
+        p.send("7")
+        let curl = try Peers.Peer(["curl", "-s", "-o", "/dev/null", "--max-time", "10", "http://127.0.0.1:\(port)/"])
+        curl.finish()
+        #expect(p.waitFor { s in (0..<24).contains { s.line($0).hasPrefix(String(repeating: " ", count: 7 - String(curl.pid).count) + "\(curl.pid) curl") } },
+                "\(p.current.text)")
+        // The server's python3 is the responder of the same flow: the flow is curl's.
+        #expect(p.current.text.contains("recv/s") && p.current.text.contains("sent/s"))
+        print(p.current.text)
+        p.send("q")
+        #expect(p.waitExit() == 0, "\(p.stderr)")
+        #expect(p.terminalRestored)
+    }
+
     /// A fatal signal (a trap on any thread ends this way) still gives the terminal back.
     @Test func fatalSignalRestoresTheTerminal() throws {
         let p = try startOnSample(rows: 24, cols: 80)

@@ -238,6 +238,29 @@ struct ProcessTableTests {
                             secondPort: receiver.port, startedAt: now - 1) == nil)
     }
 
+    /// Two thousand sockets of this process: each is placed, and the cost of a scan
+    /// with and without a walk of /proc/PID/fd is printed (docs/FLOWS.md quotes it).
+    @Test func manySocketsArePlacedAndTheCostIsMeasured() throws {
+        var fds: [(fd: Int32, port: UInt16, inode: UInt64)] = []
+        defer { for s in fds { close(s.fd) } }
+        for _ in 0..<2000 { fds.append(try ProcNetParsingTests.bound(AF_INET, datagramType, listen: false)) }
+        let table = ProcessTable()
+        let now = Timestamp.now().totalNanoseconds
+        table.scan(now: now)
+        let first = table.currentStats
+        table.scan(now: Timestamp.now().totalNanoseconds)
+        let second = table.currentStats
+        let lo = IPAddress("127.0.0.1")!
+        let placed = fds.filter {
+            table.owner(proto: 17, first: lo, firstPort: 40000, second: lo, secondPort: $0.port, startedAt: now - 1)?
+                .process.pid == getpid()
+        }
+        #expect(placed.count == fds.count)
+        #expect(second.fdWalks == first.fdWalks, "no walk when no socket is new")
+        print("process table: \(first.sockets) sockets, first scan \(first.scanNanos / 1000) us "
+              + "(fd walk \(first.walkNanos / 1000) us), next scan \(second.scanNanos / 1000) us")
+    }
+
     @Test func backgroundThreadScansWhenAsked() throws {
         let server = try ProcNetParsingTests.bound(AF_INET, streamType, listen: true)
         defer { close(server.fd) }

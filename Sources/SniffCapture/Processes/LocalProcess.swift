@@ -77,18 +77,23 @@ public enum CgroupName {
 enum ProcFile {
     /// The whole of a small file (files under /proc report size 0, so this reads to EOF).
     static func read(_ path: String, limit: Int = 4 << 20) -> String? {
+        readBytes(path, limit: limit).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The whole of a file's bytes, read to EOF (at most `limit`).
+    static func readBytes(_ path: String, limit: Int = 64 << 20) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16384)
+        var chunk = [UInt8](repeating: 0, count: 65536)
         while bytes.count < limit {
             let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else { break }
             bytes.append(contentsOf: chunk[0..<n])
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return bytes
     }
 
     /// The target of a symbolic link (/proc/PID/fd/N, /proc/PID/ns/net), or nil.

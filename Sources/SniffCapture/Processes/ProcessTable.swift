@@ -40,6 +40,9 @@ public final class ProcessTable: @unchecked Sendable {
         public var owned = 0
         /// Processes whose open files or namespace could not be read (other users').
         public var hidden = 0
+        /// How long the last scan took, and the last fd walk within a scan (nanoseconds).
+        public var scanNanos: Int64 = 0
+        public var walkNanos: Int64 = 0
     }
 
     struct Tuple: Hashable {
@@ -229,8 +232,11 @@ public final class ProcessTable: @unchecked Sendable {
             if inodeOwner[e.inode] == nil { unknown.insert(e.inode) }
         }
         var hidden: Int? = nil
+        var walkNanos: Int64 = 0
         if !unknown.isEmpty {
+            let t = Timestamp.now().totalNanoseconds
             hidden = walk(wanted: unknown)
+            walkNanos = Timestamp.now().totalNanoseconds - t
         }
         for inode in inodeOwner.keys where !present.contains(inode) { inodeOwner[inode] = nil }
 
@@ -253,6 +259,7 @@ public final class ProcessTable: @unchecked Sendable {
             }
         }
         let addresses = ProcessTable.interfaceAddresses()
+        let took = Timestamp.now().totalNanoseconds - now
         lock.withLock {
             for (k, var h) in exact where freshExact[k] == nil {
                 if h.goneAt == nil { h.goneAt = now; exact[k] = h } else if now - h.goneAt! > keepNanos { exact[k] = nil }
@@ -270,8 +277,10 @@ public final class ProcessTable: @unchecked Sendable {
             stats.scans += 1
             stats.sockets = entries.count
             stats.owned = owned
+            stats.scanNanos = took
             if let hidden {
                 stats.fdWalks += 1
+                stats.walkNanos = walkNanos
                 stats.hidden = hidden
                 if hidden > 0 && !noticeGiven {
                     noticeGiven = true
