@@ -13,6 +13,7 @@ import argparse
 import http.client
 import json
 import random
+import re
 import socket
 import subprocess
 import sys
@@ -34,6 +35,7 @@ def main():
     ap.add_argument("--db", required=True)
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--only", help="a regular expression: time only the routes whose names match")
     ap.add_argument("--span", help="FIRST,LAST: epoch seconds of the oldest and newest stored packet")
     a = ap.parse_args()
     port = free_port()
@@ -104,6 +106,8 @@ def main():
             ("/api/timeseries", lambda: "/api/timeseries"),
         ]
         print(f"{'route':<34} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+        if a.only:
+            routes = [(n, m) for n, m in routes if re.search(a.only, n)]
         for name, make in routes:
             lat = []
             for _ in range(a.requests):

@@ -14,7 +14,8 @@
 #
 # Then the API: the first capture is loaded LOADS times (default 1) into one database
 # (3 x the small capture is about 11 M packets), and scripts/bench-queries.py sends
-# REQUESTS (default 200) requests per route to `sniff serve`, printing p50/p99.
+# REQUESTS (default 200) requests per route to `sniff serve`, printing p50/p99; ROUTES (a
+# regular expression) times only the routes whose names match.
 #
 # PG=1 adds the PostgreSQL comparison (`sniff -r --db postgres://` against psql \copy of
 # the same rows), with a throwaway server (scripts/pg-temp.sh, fsync on).
@@ -100,7 +101,8 @@ packets=$(sqlite3 "$WORK/query.db" "SELECT count(*) FROM packets")
 span=$(sqlite3 "$WORK/query.db" "SELECT printf('%.6f,%.6f', min(ts) / 1e9, max(ts) / 1e9) FROM packets")
 echo
 echo "API over $packets stored packets ($LOADS x $(basename "$1")), $REQUESTS requests per route, nothing else running:"
-python3 scripts/bench-queries.py --sniff "$SNIFF" --db "sqlite:$WORK/query.db" --requests "$REQUESTS" --span "$span"
+python3 scripts/bench-queries.py --sniff "$SNIFF" --db "sqlite:$WORK/query.db" --requests "$REQUESTS" --span "$span" \
+    ${ROUTES:+--only "$ROUTES"}
 
 if [ "${PG:-0}" = 1 ]; then
     # shellcheck source=scripts/pg-temp.sh
