@@ -44,6 +44,12 @@ let package = Package(
             pkgConfig: "ncursesw",
             providers: [.apt(["libncurses-dev"])]
         ),
+        // MaxMind DB files (GeoLite2, DB-IP lite): country, city and ASN per address.
+        .systemLibrary(
+            name: "CMaxMindDB",
+            pkgConfig: "libmaxminddb",
+            providers: [.apt(["libmaxminddb-dev"])]
+        ),
         .target(name: "SniffCore"),
         .target(
             name: "SniffDecode",
@@ -57,7 +63,7 @@ let package = Package(
         .target(
             name: "SniffAnalysis",
             dependencies: [
-                "SniffCore", "SniffDecode", "SniffCapture",
+                "SniffCore", "SniffDecode", "SniffCapture", "CMaxMindDB",
                 // SHA-1 for Community ID.
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),

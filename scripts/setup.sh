@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what Sniff needs on Debian 12 (or Ubuntu), with Swift already installed:
 #   scripts/setup.sh          the build's libraries: libpcap-dev, libsqlite3-dev, libncurses-dev,
-#                             pkg-config
+#                             libmaxminddb-dev (GeoIP), pkg-config; ieee-data (MAC vendors)
 #   scripts/setup.sh --tests  also what scripts/test.sh uses: tcpdump and tshark (compared
 #                             with), iproute2 (namespaces), PostgreSQL's server when its
 #                             binaries are missing (a throwaway server), Chromium, its driver
 #                             and pip's selenium, openpyxl and openapi-spec-validator (the
-#                             dashboard's browser tests), sqlite3, gcc and time (benchmarks)
+#                             dashboard's browser tests), sqlite3, gcc and time (benchmarks),
+#                             libmaxmind-db-writer-perl (the GeoIP tests write their .mmdb files)
 # Root runs apt-get itself; anyone else goes through sudo. Packages already installed are
 # not asked for again, and apt-get runs (update, then install) only when one is missing.
 set -euo pipefail
@@ -15,14 +16,15 @@ tests=0
 for arg in "$@"; do
     case "$arg" in
         --tests) tests=1 ;;
-        -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "setup.sh: unknown option '$arg' (valid: --tests, --help)" >&2; exit 64 ;;
     esac
 done
 
-packages=(libpcap-dev libsqlite3-dev libncurses-dev pkg-config)
+packages=(libpcap-dev libsqlite3-dev libncurses-dev libmaxminddb-dev pkg-config ieee-data)
 if [ "$tests" = 1 ]; then
-    packages+=(tcpdump tshark iproute2 time sqlite3 gcc libc6-dev chromium chromium-driver python3-pip)
+    packages+=(tcpdump tshark iproute2 time sqlite3 gcc libc6-dev chromium chromium-driver python3-pip
+               libmaxmind-db-writer-perl)
     # Any installed PostgreSQL major version will do (scripts/pg-temp.sh finds it).
     if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then packages+=(postgresql); fi
 fi

@@ -13,6 +13,8 @@ public struct ReportContext: Sendable {
     public var minPackets: UInt64
     public var filter: PacketFilter
     public var bpf: String?
+    /// Names, countries and ASNs for each address's "Host" line.
+    public var hosts: HostEnrichment?
 
     public init(source: String, startedAt: Timestamp, lastUpdate: Timestamp, intervalSeconds: Int, updates: Int,
                 status: String, minPackets: UInt64, filter: PacketFilter, bpf: String?) {
@@ -111,6 +113,7 @@ public enum ReportWriter {
         for (ep, st) in list {
             s.append("\n  " as StaticString)
             ep.write(into: &s)
+            if let hosts = context.hosts { writeHost(hosts.host(ep.address), into: &s) }
             s.append("\n    Sent:               " as StaticString)
             s.append(decimal: st.sentPackets); s.append(" packets, " as StaticString)
             s.append(decimal: st.sentBytes); s.append(" bytes" as StaticString)
@@ -146,6 +149,33 @@ public enum ReportWriter {
             line("  \(eligible - list.count) more address:port pairs (use --top all or --report FILE)")
         }
         line(rule)
+    }
+
+    /// "Host: www.example.com, US, AS15133 Edgecast Inc." as Sniffnet showed it, with the
+    /// category of a special address ("private", "multicast" ...) and "local" for
+    /// --local-nets; nothing for a public address nobody named.
+    static func writeHost(_ h: HostInfo, into s: inout ByteSink) {
+        var first = true
+        func part(_ text: String) {
+            s.append(first ? "\n    Host:               " as StaticString : ", " as StaticString)
+            s.append(text)
+            first = false
+        }
+        if let name = h.name { part(name.name) }
+        if let cc = h.geo.countryCode { part(cc) }
+        switch (h.geo.asn, h.geo.organization) {
+        case (let asn?, let org?): part("AS\(asn) \(org)")
+        case (let asn?, nil): part("AS\(asn)")
+        case (nil, let org?): part(org)
+        case (nil, nil): break
+        }
+        var kinds: [String] = []
+        if h.category != .public { kinds.append(h.category.rawValue) }
+        if h.isLocal { kinds.append("local") }
+        if !kinds.isEmpty {
+            let text = kinds.joined(separator: ", ")
+            if first { part(text) } else { s.append(" (" + text + ")") }
+        }
     }
 
     public static func render(context: ReportContext, totals: CaptureTotals, endpoints: EndpointTable,

@@ -18,11 +18,11 @@ struct FileRun {
         var reported = reader.warnings.count
 
         let pipeline = PacketPipeline(filter: command.filters.packetFilter, bpf: bpf)
-        let flowRun = try FlowRun(options: command.flowOptions, live: false)
+        let flowRun = try FlowRun(options: command.flowOptions, live: false, showsHosts: command.output.showsReport)
         pipeline.consumers += flowRun.consumers
         let outputs = try Outputs(command: command, source: path == "-" ? "standard input" : path,
                                   includeInterface: reader.format == .pcapng, live: false, link: reader.linkType,
-                                  interfaceName: nil, sections: { flowRun.sections() })
+                                  interfaceName: nil, hosts: flowRun.hosts, sections: { flowRun.sections() })
         pipeline.tracksEndpoints = outputs.needsEndpoints
         let storage = StoreRun.start(command, source: "file " + path, pipeline: pipeline, flows: flowRun)
         let serving = try ServeRun.start(command, source: "file " + path, live: false, pipeline: pipeline, flows: flowRun, storage: storage)

@@ -28,6 +28,9 @@ struct FlowOptions: ParsableArguments {
     @Option(name: .customLong("local-nets"), help: ArgumentHelp("Networks counted as local for local_orig/local_resp and the new_host/new_port rules (default: RFC 1918, ULA, loopback, link-local; '' for none).", valueName: "CIDR,..."))
     var localNets: String?
 
+    @Option(name: .customLong("geoip"), help: ArgumentHelp("Countries, cities and ASNs from MaxMind DB files (GeoLite2 or DB-IP lite): an .mmdb FILE, or a DIR holding Country/City and ASN files (default: found in /usr/share/GeoIP or /var/lib/GeoIP).", valueName: "FILE|DIR"))
+    var geoip: String?
+
     @Option(name: .customLong("rules"), help: ArgumentHelp("Alert rules from a YAML FILE (see docs/rules.example.yaml); without it the built-in port-scan and SYN-flood rules apply.", valueName: "FILE"))
     var rules: String?
 
@@ -80,6 +83,7 @@ struct FlowOptions: ParsableArguments {
         if logs == "" { throw ValidationError("--logs needs a directory") }
         if maxFlows < 1 { throw ValidationError("invalid --max-flows \(maxFlows): it must be at least 1") }
         if webhookRetries < 0 { throw ValidationError("invalid --webhook-retries \(webhookRetries): it must be 0 or more") }
+        if geoip == "" { throw ValidationError("--geoip needs an .mmdb file or a folder holding them") }
         if let l = localNets {
             do { _ = try LocalNetworks(parsing: l) } catch let e as SniffError { throw ValidationError(e.userMessage) }
         }
@@ -114,6 +118,8 @@ final class FlowRun: FlowObserver {
     let engine: AlertEngine
     let alertSinks: AlertSink
     let format: FlowFormat
+    /// Names (passive DNS), countries and ASNs of addresses, for every writer.
+    let hosts: HostEnrichment
     private let ndjson: FlowNDJSONWriter
     private let connLog: ZeekConnLogWriter
     private var stdoutSink = ByteSink(capacity: 1 << 16)
@@ -134,11 +140,33 @@ final class FlowRun: FlowObserver {
 
     /// `alertsToStderr`: without --alerts or --webhook, alerts go to stderr (not when
     /// `sniff top` owns the terminal and lists them itself).
-    init(options: FlowOptions, live: Bool, alertsToStderr: Bool = true) throws {
+    /// `showsHosts`: the run writes something where countries would show (the report),
+    /// so that a missing GeoIP database is worth a note.
+    init(options: FlowOptions, live: Bool, alertsToStderr: Bool = true, showsHosts: Bool = false) throws {
         self.options = options
         self.live = live
         let local = try options.localNets.map { try LocalNetworks(parsing: $0) } ?? .defaults
-        format = FlowFormat(localNetworks: local)
+        let geo: GeoIPDatabases
+        if let path = options.geoip {
+            // Asked for by name: anything wrong with it stops the run (exit 64).
+            geo = try GeoIPDatabases.open(path: path)
+        } else {
+            let (found, warnings) = GeoIPDatabases.discover()
+            for w in warnings { ComponentLog.captureWarning(w) }
+            geo = found
+            let writesFlows = options.flows || options.flowsFile != nil || options.connLog != nil || options.logs != nil
+            if found.isEmpty && (showsHosts || writesFlows) {
+                // Once per run, and on stderr only for a person at a terminal: scripts
+                // reading stderr for errors would take the note for one.
+                if Stderr.isTerminal {
+                    ComponentLog.captureInfo("note: " + GeoIPDatabases.howToGet)
+                } else {
+                    ComponentLog.captureLogger.info("\(GeoIPDatabases.howToGet)")
+                }
+            }
+        }
+        hosts = HostEnrichment(geo: geo, localNetworks: local)
+        format = FlowFormat(localNetworks: local, hosts: hosts)
         ndjson = FlowNDJSONWriter(format: format)
         connLog = ZeekConnLogWriter(format: format)
         let alertConfig = try options.rules.map { try RulesFile.load(path: $0) } ?? AlertConfig()
@@ -183,7 +211,8 @@ final class FlowRun: FlowObserver {
 
     /// In pipeline order: the engine sees packets for rate rules, the table labels
     /// each with its flow's app, then the summary counts it under that app.
-    var consumers: [PacketConsumer] { [engine, table, summary] }
+    /// Passive DNS first: a name answered in a packet is known to the flows it ends.
+    var consumers: [PacketConsumer] { [hosts, engine, table, summary] }
 
     func flowStarted(_ flow: Flow) { processes?.flowStarted(flow) }
 

@@ -19,10 +19,11 @@ struct LiveRun {
 
         let queue = BatchQueue()
         let pipeline = PacketPipeline(filter: command.filters.packetFilter, bpf: nil)
-        let flowRun = try FlowRun(options: command.flowOptions, live: true)
+        let flowRun = try FlowRun(options: command.flowOptions, live: true, showsHosts: command.output.showsReport)
         pipeline.consumers += flowRun.consumers
         let outputs = try Outputs(command: command, source: "interface \(name)", includeInterface: true, live: true,
-                                  link: capture.link, interfaceName: name, sections: { flowRun.sections() })
+                                  link: capture.link, interfaceName: name, hosts: flowRun.hosts,
+                                  sections: { flowRun.sections() })
         pipeline.tracksEndpoints = outputs.needsEndpoints
         let storage = StoreRun.start(command, source: "interface " + name, pipeline: pipeline, flows: flowRun)
         let serving = try ServeRun.start(command, source: "interface " + name, live: true, pipeline: pipeline, flows: flowRun, storage: storage)

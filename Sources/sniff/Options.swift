@@ -76,6 +76,9 @@ struct OutputOptions: ParsableArguments {
         valueName: "N|all"))
     var top: ReportTop?
 
+    /// Whether a report (with its Host lines) is written somewhere.
+    var showsReport: Bool { reportFile != nil || (!json && !q) }
+
     /// Seconds between rewrites of the report file and of the live terminal view.
     var intervalSeconds: Int { interval ?? 5 }
 

@@ -27,6 +27,8 @@ final class Outputs {
     let drawOnTerminal: Bool
     var status = "Running"
     let sections: () -> [ReportSection]
+    /// Names, countries and ASNs for the report's Host lines.
+    let hosts: HostEnrichment?
     // The options read per packet, copied once: reading them through ArgumentParser's
     // property wrappers costs a generic metadata lookup and a copy of the whole command
     // each time, which was most of a second per million packets.
@@ -42,8 +44,10 @@ final class Outputs {
     let stdoutTop: Int?
 
     init(command: CaptureCommand, source: String, includeInterface: Bool, live: Bool, link: LinkType?,
-         interfaceName: String?, sections: @escaping () -> [ReportSection] = { [] }) throws {
+         interfaceName: String?, hosts: HostEnrichment? = nil,
+         sections: @escaping () -> [ReportSection] = { [] }) throws {
         self.command = command
+        self.hosts = hosts
         self.source = source
         self.includeInterface = includeInterface
         self.live = live
@@ -52,6 +56,8 @@ final class Outputs {
         reportOnStdout = !out.json && !out.q && !command.flowOptions.flows
         drawOnTerminal = live && reportOnStdout && isatty(1) == 1
         wantsJSON = out.json && !out.q
+        // The registry takes a moment to read: only for the packet NDJSON, which shows it.
+        if wantsJSON { json.vendors = MACVendors.load() }
         maxPackets = out.c.map { UInt64($0) }
         reportFile = out.reportFile
         interval = out.intervalSeconds
@@ -85,10 +91,12 @@ final class Outputs {
     }
 
     func context(_ pipeline: PacketPipeline) -> ReportContext {
-        ReportContext(source: source, startedAt: startedAt, lastUpdate: Timestamp.now(),
-                      intervalSeconds: interval, updates: updates, status: status,
-                      minPackets: UInt64(command.filters.minPackets), filter: pipeline.filter,
-                      bpf: command.bpfExpression)
+        var c = ReportContext(source: source, startedAt: startedAt, lastUpdate: Timestamp.now(),
+                              intervalSeconds: interval, updates: updates, status: status,
+                              minPackets: UInt64(command.filters.minPackets), filter: pipeline.filter,
+                              bpf: command.bpfExpression)
+        c.hosts = hosts
+        return c
     }
 
     /// Rewrites the report when `now` (capture time for files, wall time live) has
@@ -124,8 +132,8 @@ final class Outputs {
         let rows = ioctl(1, UInt(TIOCGWINSZ), &ws) == 0 && ws.ws_row > 0 ? Int(ws.ws_row) : 40
         var s = ByteSink(capacity: 16 << 10)
         s.append("\u{1B}[H\u{1B}[2J" as StaticString)
-        // About 40 header lines; each endpoint block takes 8.
-        let fit = max(1, (rows - 44) / 8)
+        // About 40 header lines; each endpoint block takes 8, or 9 with its Host line.
+        let fit = max(1, (rows - 44) / 9)
         ReportWriter.write(context: context(pipeline), totals: pipeline.totals, endpoints: pipeline.endpoints,
                            sections: sections(), limit: min(fit, stdoutTop ?? fit), into: &s)
         s.append("  keys: p pause, r resume, s stop\n" as StaticString)

@@ -1,17 +1,27 @@
 import SniffCore
 import SniffDecode
 
-/// Settings shared by the flow writers: what counts as local, and the seeds for uid and
-/// Community ID.
+/// Settings shared by the flow writers: what counts as local, the seeds for uid and
+/// Community ID, and where names, countries and ASNs of addresses come from.
 public struct FlowFormat: Sendable {
     public var localNetworks: LocalNetworks
     public var uidSeed: UInt64
     public var communityIDSeed: UInt16
+    /// When set, flows carry `orig_name`/`resp_name`, `_cc`, `_asn` and `_org` where known.
+    public var hosts: HostEnrichment?
 
-    public init(localNetworks: LocalNetworks = .defaults, uidSeed: UInt64 = 0, communityIDSeed: UInt16 = 0) {
+    public init(localNetworks: LocalNetworks = .defaults, uidSeed: UInt64 = 0, communityIDSeed: UInt16 = 0,
+                hosts: HostEnrichment? = nil) {
         self.localNetworks = localNetworks
         self.uidSeed = uidSeed
         self.communityIDSeed = communityIDSeed
+        self.hosts = hosts
+    }
+
+    /// The host facts of both ends, asked once per flow end (each cached per address).
+    func hostPair(_ f: Flow) -> (orig: HostInfo, resp: HostInfo)? {
+        guard let hosts else { return nil }
+        return (hosts.host(f.origAddress), hosts.host(f.respAddress))
     }
 
     /// Seconds with six decimals from nanoseconds (Zeek's precision), rounded.

@@ -11,7 +11,8 @@ import SniffCapture
 ///      "duration":1.5,"orig_bytes":517,"resp_bytes":4000,"conn_state":"SF",
 ///      "local_orig":true,"local_resp":true,"missed_bytes":0,"history":"ShADadFf",
 ///      "orig_pkts":9,"orig_ip_bytes":1000,"resp_pkts":8,"resp_ip_bytes":4500,
-///      "community_id":"1:...","app":"TLS","app_source":"payload","tls_sni":"example.com",...}
+///      "community_id":"1:...","resp_name":"example.com","resp_cc":"US","resp_asn":15133,
+///      "resp_org":"Edgecast Inc.","app":"TLS","app_source":"payload","tls_sni":"example.com",...}
 public struct FlowNDJSONWriter: Sendable {
     public var format: FlowFormat
     /// Whether the TLS/QUIC handshake fields are written (a JSON conn.log leaves them to
@@ -84,6 +85,7 @@ public struct FlowNDJSONWriter: Sendable {
             s.append(",\"vlan\":" as StaticString)
             s.append(decimal: UInt64(f.key.vlan))
         }
+        if let hosts = format.hostPair(f) { writeHosts(hosts.orig, hosts.resp, into: &s) }
         s.append(",\"app\":\"" as StaticString)
         s.appendJSONEscaped(f.app.name)
         s.append("\",\"app_source\":\"" as StaticString)
@@ -164,6 +166,19 @@ public struct FlowNDJSONWriter: Sendable {
         string(",\"ja3\":\"", d.ja3, &s)
         string(",\"ja3s\":\"", d.ja3s, &s)
         string(",\"ja4\":\"", d.ja4, &s)
+    }
+
+    /// orig_name, resp_name, orig_cc, resp_cc, orig_asn, resp_asn, orig_org, resp_org:
+    /// each only when known.
+    private func writeHosts(_ o: HostInfo, _ r: HostInfo, into s: inout ByteSink) {
+        string(",\"orig_name\":\"", o.name?.name, &s)
+        string(",\"resp_name\":\"", r.name?.name, &s)
+        string(",\"orig_cc\":\"", o.geo.countryCode, &s)
+        string(",\"resp_cc\":\"", r.geo.countryCode, &s)
+        if let asn = o.geo.asn { s.append(",\"orig_asn\":" as StaticString); s.append(decimal: UInt64(asn)) }
+        if let asn = r.geo.asn { s.append(",\"resp_asn\":" as StaticString); s.append(decimal: UInt64(asn)) }
+        string(",\"orig_org\":\"", o.geo.organization, &s)
+        string(",\"resp_org\":\"", r.geo.organization, &s)
     }
 
     private func string(_ prefix: StaticString, _ value: String?, _ s: inout ByteSink) {

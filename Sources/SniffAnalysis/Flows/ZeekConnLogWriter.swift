@@ -5,7 +5,8 @@ import SniffCapture
 /// Writes Zeek's tab-separated conn.log: the `#separator` ... `#types` header, one row
 /// per flow, and `#close`, so that zeek-cut and Zeek log parsers read it. Zeek's
 /// standard columns come first (with `tunnel_parents` always unset), then
-/// `community_id` (as the zeek-community-id package adds it) and Sniff's extras.
+/// `community_id` (as the zeek-community-id package adds it) and Sniff's extras, the
+/// last of them the names, countries and ASNs of both ends (unset when unknown).
 public struct ZeekConnLogWriter: Sendable {
     public var format: FlowFormat
 
@@ -13,12 +14,14 @@ public struct ZeekConnLogWriter: Sendable {
                                 "duration", "orig_bytes", "resp_bytes", "conn_state", "local_orig", "local_resp",
                                 "missed_bytes", "history", "orig_pkts", "orig_ip_bytes", "resp_pkts", "resp_ip_bytes",
                                 "tunnel_parents", "community_id", "vlan", "app", "app_source", "dns_query", "tls_sni",
-                                "http_host", "pid", "process", "user", "container"]
+                                "http_host", "pid", "process", "user", "container", "orig_name", "resp_name", "orig_cc",
+                                "resp_cc", "orig_asn", "resp_asn", "orig_org", "resp_org"]
     public static let types = ["time", "string", "addr", "port", "addr", "port", "enum", "string",
                                "interval", "count", "count", "string", "bool", "bool",
                                "count", "string", "count", "count", "count", "count",
                                "set[string]", "string", "int", "string", "string", "string", "string",
-                               "string", "count", "string", "string", "string"]
+                               "string", "count", "string", "string", "string",
+                               "string", "string", "string", "string", "count", "count", "string", "string"]
 
     public init(format: FlowFormat = FlowFormat()) { self.format = format }
 
@@ -105,6 +108,20 @@ public struct ZeekConnLogWriter: Sendable {
         } else {
             s.append("-\t-\t-\t-" as StaticString)
         }
+        let hosts = format.hostPair(f)
+        let o = hosts?.orig, r = hosts?.resp
+        func asn(_ v: UInt32?) {
+            s.append(tab)
+            if let v { s.append(decimal: UInt64(v)) } else { s.append(UInt8(ascii: "-")) }
+        }
+        s.append(tab); ZeekConnLogWriter.appendOptional(o?.name?.name, into: &s)
+        s.append(tab); ZeekConnLogWriter.appendOptional(r?.name?.name, into: &s)
+        s.append(tab); ZeekConnLogWriter.appendOptional(o?.geo.countryCode, into: &s)
+        s.append(tab); ZeekConnLogWriter.appendOptional(r?.geo.countryCode, into: &s)
+        asn(o?.geo.asn)
+        asn(r?.geo.asn)
+        s.append(tab); ZeekConnLogWriter.appendOptional(o?.geo.organization, into: &s)
+        s.append(tab); ZeekConnLogWriter.appendOptional(r?.geo.organization, into: &s)
         s.append(0x0A)
     }
 

@@ -8,8 +8,10 @@ import SniffDecode
 public struct PacketJSONWriter: Sendable {
     /// Reused for rendering names before escaping them.
     var scratch = ByteSink(capacity: 256)
+    /// When set, `eth_src_vendor` and `eth_dst_vendor` name the makers of the cards.
+    public var vendors: MACVendors?
 
-    public init() {}
+    public init(vendors: MACVendors? = nil) { self.vendors = vendors }
 
     /// `frame` is the captured bytes the packet was decoded from; DNS names are
     /// rendered from it. `includeInterface` is true for pcapng and live sources.
@@ -26,6 +28,14 @@ public struct PacketJSONWriter: Sendable {
             s.append(",\"eth_dst\":\"" as StaticString); p.ethDst.write(into: &s); s.append(0x22)
         } else if p.hasEthSrc {
             s.append(",\"eth_src\":\"" as StaticString); p.ethSrc.write(into: &s); s.append(0x22)
+        }
+        if let vendors, p.hasEthernet || p.hasEthSrc {
+            if let v = vendors.vendor(p.ethSrc) {
+                s.append(",\"eth_src_vendor\":\"" as StaticString); s.appendJSONEscaped(v); s.append(0x22)
+            }
+            if p.hasEthernet, let v = vendors.vendor(p.ethDst) {
+                s.append(",\"eth_dst_vendor\":\"" as StaticString); s.appendJSONEscaped(v); s.append(0x22)
+            }
         }
         if let v = p.vlans.primary {
             s.append(",\"vlan\":" as StaticString); s.append(decimal: UInt64(v))

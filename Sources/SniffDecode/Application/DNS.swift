@@ -61,24 +61,31 @@ public enum DNS {
     /// same rules as `skipName`. Label bytes are copied as they are; output escaping is
     /// the writer's job.
     public static func writeName(_ msg: ByteCursor, at offset: Int, into s: inout ByteSink) -> DNSNameError? {
+        var first = true
+        let error = forEachLabel(msg, at: offset) { label in
+            if !first { s.append(UInt8(ascii: ".")) }
+            s.append(bytes: label)
+            first = false
+        }
+        if error == nil && first { s.append(UInt8(ascii: ".")) }
+        return error
+    }
+
+    /// Calls `body` with each label of the name at `offset` in order, following pointers
+    /// with the same rules as `skipName` (backwards only, 255 bytes at most).
+    static func forEachLabel(_ msg: ByteCursor, at offset: Int, _ body: (UnsafeRawBufferPointer) -> Void) -> DNSNameError? {
         var pos = offset
         var total = 0
         var lowestJump = offset
-        var first = true
         while true {
             guard let len = msg.getUInt8(at: pos) else { return .truncated }
             switch len & 0xC0 {
             case 0x00:
-                if len == 0 {
-                    if first { s.append(UInt8(ascii: ".")) }
-                    return nil
-                }
+                if len == 0 { return nil }
                 total += Int(len) + 1
                 guard total <= 255 else { return .nameTooLong }
                 guard let label = msg.slice(at: pos + 1, count: Int(len)) else { return .truncated }
-                if !first { s.append(UInt8(ascii: ".")) }
-                s.append(bytes: label)
-                first = false
+                body(label)
                 pos += 1 + Int(len)
             case 0xC0:
                 guard let lo = msg.getUInt8(at: pos + 1) else { return .truncated }
@@ -120,7 +127,11 @@ public enum DNS {
                 return .failure(Malformation(.lengthField, .dns, UInt32(qd)))
             }
         }
-        guard qd > 0 else { return .success(d) }
+        guard qd > 0 else {
+            // No question (an mDNS announcement): the answers start right after the header.
+            d.answersOffset = headerLength
+            return .success(d)
+        }
         switch skipName(msg, at: headerLength) {
         case .failure(let e):
             return .failure(Malformation(.dnsName, .dns, UInt32(e.rawValue)))
@@ -162,6 +173,14 @@ public enum DNS {
     /// Calls `body` for each A, AAAA and CNAME answer, stopping at the first record
     /// that does not fit. At most `limit` records are examined.
     public static func forEachAnswer(_ msg: ByteCursor, _ d: DNSSummary, limit: Int = 64, _ body: (Answer) -> Void) {
+        forEachAnswerRecord(msg, d, limit: limit) { _, answer in body(answer) }
+    }
+
+    /// As `forEachAnswer`, with the offset of each record's owner name: passive DNS
+    /// follows a CNAME chain from the question by the owners, and an mDNS answer,
+    /// which has no question, names its address only there.
+    public static func forEachAnswerRecord(_ msg: ByteCursor, _ d: DNSSummary, limit: Int = 64,
+                                           _ body: (_ ownerOffset: Int, Answer) -> Void) {
         guard d.answersOffset >= 0 else { return }
         var pos = d.answersOffset
         for _ in 0..<Swift.min(Int(d.answerCount), limit) {
@@ -171,18 +190,35 @@ public enum DNS {
             guard msg.has(Int(rdlen), at: rdata) else { return }
             switch type {
             case 1 where rdlen == 4:
-                if let v = msg.getUInt32(at: rdata) { body(.a(IPAddress(v4: v))) }
+                if let v = msg.getUInt32(at: rdata) { body(pos, .a(IPAddress(v4: v))) }
             case 28 where rdlen == 16:
                 if let h = msg.getUInt64(at: rdata), let l = msg.getUInt64(at: rdata + 8) {
-                    body(.aaaa(IPAddress(v6High: h, low: l)))
+                    body(pos, .aaaa(IPAddress(v6High: h, low: l)))
                 }
             case 5:
-                body(.cname(nameOffset: rdata))
+                body(pos, .cname(nameOffset: rdata))
             default:
                 break
             }
             pos = rdata + Int(rdlen)
         }
+    }
+
+    /// A hash of the name at `offset`, the same for names that differ only in ASCII
+    /// case (DNS compares names that way) and whatever compression spelled them; nil
+    /// when the name is unreadable. Lets a caller compare names without rendering them.
+    public static func nameHash(_ msg: ByteCursor, at offset: Int) -> UInt64? {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
+        var labels = 0
+        let error = forEachLabel(msg, at: offset) { label in
+            if labels > 0 { h = (h ^ 0x2E) &* 0x100_0000_01b3 }
+            labels += 1
+            for b in label {
+                let lower = b >= 0x41 && b <= 0x5A ? b | 0x20 : b
+                h = (h ^ UInt64(lower)) &* 0x100_0000_01b3
+            }
+        }
+        return error == nil ? h : nil
     }
 
     /// Decodes DNS from the packet's transport payload. Over TCP the message follows a

@@ -1,0 +1,258 @@
+import SniffCore
+import CMaxMindDB
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a MaxMind DB file says about one address. Fields the file does not have
+/// stay nil.
+public struct GeoRecord: Sendable, Equatable {
+    /// ISO 3166-1 alpha-2, as GeoLite2 and DB-IP write it ("DE").
+    public var countryCode: String?
+    public var city: String?
+    public var asn: UInt32?
+    /// The ASN's organisation ("Deutsche Telekom AG").
+    public var organization: String?
+
+    public init(countryCode: String? = nil, city: String? = nil, asn: UInt32? = nil, organization: String? = nil) {
+        self.countryCode = countryCode
+        self.city = city
+        self.asn = asn
+        self.organization = organization
+    }
+
+    public var isEmpty: Bool { countryCode == nil && city == nil && asn == nil && organization == nil }
+
+    /// Fills what this record lacks from `other` (a City file and an ASN file together).
+    mutating func merge(_ other: GeoRecord) {
+        countryCode = countryCode ?? other.countryCode
+        city = city ?? other.city
+        asn = asn ?? other.asn
+        organization = organization ?? other.organization
+    }
+}
+
+/// Why a MaxMind DB file cannot be used, with the file named.
+public struct GeoIPError: SniffError, Equatable {
+    public let path: String
+    public let reason: String
+    /// A readable MaxMind DB of another kind (Anonymous-IP, ISP ...): skipped in folders.
+    public var isWrongKind = false
+    public var userMessage: String { "cannot use GeoIP database \(path): \(reason)" }
+    /// Only a file the user named reaches the user as an error: a usage error.
+    public var exitCode: Int32 { 64 }
+}
+
+/// One open MaxMind DB file (GeoLite2 or DB-IP lite) of a kind Sniff reads: Country,
+/// City or ASN, told by the file's `database_type`. The file is memory-mapped;
+/// lookups are read-only and safe from any thread.
+public final class MaxMindDatabase: @unchecked Sendable {
+    public enum Kind: String, Sendable {
+        case country, city, asn
+    }
+    public let path: String
+    public let kind: Kind
+    /// The file's own name for itself ("GeoLite2-City", "DBIP-ASN-Lite").
+    public let databaseType: String
+    private let mmdb: UnsafeMutablePointer<MMDB_s>
+
+    public init(path: String) throws {
+        self.path = path
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            throw GeoIPError(path: path, reason: "\(String(cString: strerror(errno))); check the path")
+        }
+        guard st.st_mode & S_IFMT == S_IFREG else {
+            throw GeoIPError(path: path, reason: "not a regular file; give an .mmdb file or a folder holding them")
+        }
+        mmdb = .allocate(capacity: 1)
+        let status = MMDB_open(path, UInt32(MMDB_MODE_MMAP), mmdb)
+        guard status == MMDB_SUCCESS else {
+            mmdb.deallocate()
+            let why = String(cString: MMDB_strerror(status))
+            throw GeoIPError(path: path, reason: "\(why) (not a MaxMind DB file, or a damaged one); download it again")
+        }
+        let type = mmdb.pointee.metadata.database_type.map { String(cString: $0) } ?? ""
+        databaseType = type
+        let lower = type.lowercased()
+        if lower.contains("asn") {
+            kind = .asn
+        } else if lower.contains("city") {
+            kind = .city
+        } else if lower.contains("country") {
+            kind = .country
+        } else {
+            MMDB_close(mmdb)
+            mmdb.deallocate()
+            throw GeoIPError(path: path, reason: "its database type is \"\(type)\", not a Country, City or ASN database",
+                             isWrongKind: true)
+        }
+    }
+
+    deinit {
+        MMDB_close(mmdb)
+        mmdb.deallocate()
+    }
+
+    /// What the file says about `address`; an empty record when it has nothing.
+    public func lookup(_ address: IPAddress) -> GeoRecord {
+        var mmdbError: Int32 = 0
+        var result = withSockaddr(address) { MMDB_lookup_sockaddr(mmdb, $0, &mmdbError) }
+        var record = GeoRecord()
+        guard mmdbError == MMDB_SUCCESS, result.found_entry else { return record }
+        switch kind {
+        case .asn:
+            record.asn = Self.uint32(&result.entry, ["autonomous_system_number"])
+            record.organization = Self.string(&result.entry, ["autonomous_system_organization"])
+        case .city, .country:
+            record.countryCode = Self.string(&result.entry, ["country", "iso_code"])
+                ?? Self.string(&result.entry, ["registered_country", "iso_code"])
+            if kind == .city { record.city = Self.string(&result.entry, ["city", "names", "en"]) }
+        }
+        return record
+    }
+
+    private func withSockaddr<T>(_ a: IPAddress, _ body: (UnsafePointer<sockaddr>) -> T) -> T {
+        // An IPv4-mapped address is looked up as IPv4: not every file aliases ::ffff:0:0/96.
+        if a.isIPv6 && a.high == 0 && a.low >> 32 == 0xFFFF {
+            return withSockaddr(IPAddress(v4: UInt32(truncatingIfNeeded: a.low)), body)
+        }
+        if a.isIPv6 {
+            var sa = sockaddr_in6()
+            sa.sin6_family = sa_family_t(AF_INET6)
+            withUnsafeMutableBytes(of: &sa.sin6_addr) { b in
+                for i in 0..<8 { b[i] = UInt8(truncatingIfNeeded: a.high >> UInt64(56 - 8 * i)) }
+                for i in 0..<8 { b[8 + i] = UInt8(truncatingIfNeeded: a.low >> UInt64(56 - 8 * i)) }
+            }
+            return withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1, body) }
+        }
+        var sa = sockaddr_in()
+        sa.sin_family = sa_family_t(AF_INET)
+        sa.sin_addr.s_addr = a.v4.bigEndian
+        return withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1, body) }
+    }
+
+    private static func value(_ entry: inout MMDB_entry_s, _ path: [StaticString]) -> MMDB_entry_data_s? {
+        var data = MMDB_entry_data_s()
+        // MMDB_aget_value takes a NULL-terminated array of C strings.
+        var keys: [UnsafePointer<CChar>?] = path.map {
+            UnsafeRawPointer($0.utf8Start).assumingMemoryBound(to: CChar.self)
+        }
+        keys.append(nil)
+        let status = keys.withUnsafeBufferPointer { MMDB_aget_value(&entry, &data, $0.baseAddress) }
+        guard status == MMDB_SUCCESS, data.has_data else { return nil }
+        return data
+    }
+
+    private static func string(_ entry: inout MMDB_entry_s, _ path: [StaticString]) -> String? {
+        guard let d = value(&entry, path), d.type == UInt32(MMDB_DATA_TYPE_UTF8_STRING),
+              let p = d.utf8_string else { return nil }
+        let bytes = UnsafeRawBufferPointer(start: p, count: Int(d.data_size))
+        // Control bytes would break the text report's layout; writers escape the rest.
+        return String(decoding: bytes.map { $0 < 0x20 || $0 == 0x7F ? UInt8(ascii: "?") : $0 }, as: UTF8.self)
+    }
+
+    private static func uint32(_ entry: inout MMDB_entry_s, _ path: [StaticString]) -> UInt32? {
+        guard let d = value(&entry, path) else { return nil }
+        switch Int32(d.type) {
+        case MMDB_DATA_TYPE_UINT32: return d.uint32
+        case MMDB_DATA_TYPE_UINT16: return UInt32(d.uint16)
+        default: return nil
+        }
+    }
+}
+
+/// The MaxMind DB files of a run: a Country or City file, and an ASN file.
+public struct GeoIPDatabases: Sendable {
+    public private(set) var databases: [MaxMindDatabase] = []
+
+    /// Where Debian's geoipupdate and the geoip packages put them.
+    public static let standardFolders = ["/usr/share/GeoIP", "/var/lib/GeoIP"]
+
+    /// How to get one, said once when none was found.
+    public static let howToGet = """
+        no GeoIP database found (looked in \(standardFolders.joined(separator: " and "))); for countries \
+        and ASNs, download GeoLite2 Country/City and ASN (free account at maxmind.com, or Debian's \
+        geoipupdate) or DB-IP's lite .mmdb files (db-ip.com/db/lite.php), and pass --geoip FILE|DIR
+        """
+
+    public init(_ databases: [MaxMindDatabase] = []) {
+        for d in databases { add(d) }
+    }
+
+    public var isEmpty: Bool { databases.isEmpty }
+
+    /// Keeps one file per role: City over Country for the country, one ASN file.
+    mutating func add(_ d: MaxMindDatabase) {
+        switch d.kind {
+        case .asn:
+            if databases.contains(where: { $0.kind == .asn }) { return }
+        case .city:
+            databases.removeAll { $0.kind == .country }
+            if databases.contains(where: { $0.kind == .city }) { return }
+        case .country:
+            if databases.contains(where: { $0.kind == .city || $0.kind == .country }) { return }
+        }
+        databases.append(d)
+    }
+
+    public func lookup(_ address: IPAddress) -> GeoRecord {
+        var r = GeoRecord()
+        for d in databases { r.merge(d.lookup(address)) }
+        return r
+    }
+
+    /// `--geoip PATH`: a file, or a folder whose .mmdb files are read (those of other
+    /// kinds are skipped). Anything wrong with what the user named is an error naming
+    /// the file.
+    public static func open(path: String) throws -> GeoIPDatabases {
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            throw GeoIPError(path: path, reason: "\(String(cString: strerror(errno))); check the path")
+        }
+        guard st.st_mode & S_IFMT == S_IFDIR else { return GeoIPDatabases([try MaxMindDatabase(path: path)]) }
+        var found = GeoIPDatabases()
+        for file in mmdbFiles(in: path) {
+            do {
+                found.add(try MaxMindDatabase(path: file))
+            } catch let e as GeoIPError where e.isWrongKind {
+                continue
+            }
+        }
+        if found.isEmpty {
+            throw GeoIPError(path: path, reason: "no Country, City or ASN .mmdb file in this folder")
+        }
+        return found
+    }
+
+    /// The databases in the standard folders, and a warning for each file there that
+    /// cannot be read (a damaged download must not stop a capture nobody asked geo of).
+    public static func discover(folders: [String] = standardFolders) -> (GeoIPDatabases, warnings: [String]) {
+        var found = GeoIPDatabases()
+        var warnings: [String] = []
+        for folder in folders {
+            for file in mmdbFiles(in: folder) {
+                do {
+                    found.add(try MaxMindDatabase(path: file))
+                } catch let e as GeoIPError {
+                    if !e.isWrongKind { warnings.append(e.userMessage + "; skipped") }
+                } catch {}
+            }
+        }
+        return (found, warnings)
+    }
+
+    /// The `*.mmdb` files directly in `folder`, sorted; none when it cannot be read.
+    static func mmdbFiles(in folder: String) -> [String] {
+        guard let dir = opendir(folder) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let e = readdir(dir) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name.hasSuffix(".mmdb") && !name.hasPrefix(".") { names.append(folder + "/" + name) }
+        }
+        return names.sorted()
+    }
+}

@@ -1,0 +1,73 @@
+import SniffCore
+import SniffDecode
+
+/// Everything known about one address: "who is that?".
+public struct HostInfo: Sendable, Equatable {
+    /// The name DNS answers on the wire gave it, with first and last seen.
+    public var name: LearnedName?
+    public var geo: GeoRecord
+    public var category: AddressCategory
+    /// Inside `--local-nets`.
+    public var isLocal: Bool
+
+    public init(name: LearnedName? = nil, geo: GeoRecord = GeoRecord(), category: AddressCategory, isLocal: Bool) {
+        self.name = name
+        self.geo = geo
+        self.category = category
+        self.isLocal = isLocal
+    }
+}
+
+/// The sources of host facts for one run, behind one lock: passive DNS fed by the
+/// packets (as a consumer), GeoIP lookups cached per address, address categories and
+/// the local networks.
+///
+/// Only DNS responses reach the lock from the packet path; GeoIP is asked once per
+/// address, when a writer (flow end, report) first wants it, and the answer cached.
+public final class HostEnrichment: PacketConsumer, @unchecked Sendable {
+    public let geo: GeoIPDatabases
+    public let localNetworks: LocalNetworks
+    private let lock = ConditionLock()
+    private var dns: PassiveDNS
+    private var geoCache: LRUCache<IPAddress, GeoRecord>
+
+    public init(geo: GeoIPDatabases = GeoIPDatabases(), localNetworks: LocalNetworks = .defaults,
+                capacity: Int = 65_536) {
+        self.geo = geo
+        self.localNetworks = localNetworks
+        dns = PassiveDNS(capacity: capacity)
+        geoCache = LRUCache(capacity: capacity)
+    }
+
+    public func consume(_ packet: DecodedPacket, frame: UnsafeRawBufferPointer) {
+        // Checked before the lock: nearly every packet stops here.
+        guard packet.hasDNS, packet.dns.isResponse, packet.dns.answerCount > 0 else { return }
+        lock.withLock { dns.record(packet, frame: frame) }
+    }
+
+    /// The name passive DNS learned for `address`.
+    public func name(for address: IPAddress) -> LearnedName? {
+        lock.withLock { dns.name(for: address) }
+    }
+
+    /// All names learned, most recently seen first.
+    public var names: [(address: IPAddress, learned: LearnedName)] {
+        lock.withLock { dns.entries }
+    }
+
+    /// What GeoIP says of `address`: empty for private and special addresses, which
+    /// no database places.
+    public func geo(for address: IPAddress) -> GeoRecord {
+        guard !geo.isEmpty, AddressCategory(address).isRoutable else { return GeoRecord() }
+        if let cached = lock.withLock({ geoCache.get(address) }) { return cached }
+        // Outside the lock: the database is read-only, and a lookup is the slow part.
+        let record = geo.lookup(address)
+        lock.withLock { geoCache.set(address, record) }
+        return record
+    }
+
+    public func host(_ address: IPAddress) -> HostInfo {
+        HostInfo(name: name(for: address), geo: geo(for: address), category: AddressCategory(address),
+                 isLocal: localNetworks.contains(address))
+    }
+}

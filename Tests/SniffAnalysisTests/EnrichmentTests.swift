@@ -1,0 +1,259 @@
+import Foundation
+import Testing
+import SniffCore
+import SniffDecode
+import SniffCapture
+@testable import SniffAnalysis
+
+/// Test databases written at test time by scripts/gen/write-test-mmdb.pl (Debian's
+/// libmaxmind-db-writer-perl): no downloaded database in the repository.
+enum TestMMDB {
+    static let writerInstalled = FileManager.default.fileExists(atPath: "/usr/share/perl5/MaxMind/DB/Writer/Tree.pm")
+        || FileManager.default.fileExists(atPath: "/usr/lib/x86_64-linux-gnu/perl5/5.36/MaxMind/DB/Writer/Tree.pm")
+        || (try? run(["/usr/bin/perl", "-MMaxMind::DB::Writer::Tree", "-e", "1"])) == 0
+
+    /// A fresh folder holding Test-City.mmdb, Test-ASN.mmdb and Test-Other.mmdb.
+    static func write() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sniff-mmdb-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let script = TestPaths.packageRoot.appendingPathComponent("scripts/gen/write-test-mmdb.pl").path
+        let status = try run(["/usr/bin/perl", script, dir.path])
+        #expect(status == 0, "write-test-mmdb.pl failed")
+        return dir
+    }
+
+    static func run(_ args: [String]) throws -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: args[0])
+        p.arguments = Array(args.dropFirst())
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        return p.terminationStatus
+    }
+}
+
+/// Runs a capture through the pipeline with a HostEnrichment consumer, as `sniff -r` does.
+func enrich(_ file: URL, capacity: Int = 65_536, geo: GeoIPDatabases = GeoIPDatabases()) throws
+    -> (HostEnrichment, [Timestamp]) {
+    let reader = try CaptureFileReader(path: file.path)
+    let pipeline = PacketPipeline()
+    let hosts = HostEnrichment(geo: geo, capacity: capacity)
+    pipeline.consumers = [hosts]
+    var times: [Timestamp] = []
+    while let raw = try reader.next() {
+        times.append(raw.timestamp)
+        pipeline.process(raw)
+    }
+    return (hosts, times)
+}
+
+@Suite struct PassiveDNSTests {
+    static func ip(_ s: String) -> IPAddress { IPAddress(s)! }
+
+    /// dns.pcap: dig against a responder on loopback (Tests/Fixtures/README.md).
+    @Test func namesFromRecordedAnswers() throws {
+        let (hosts, times) = try enrich(TestPaths.fixtures.appendingPathComponent("dns.pcap"))
+        // www.sniff.test's AAAA answer.
+        #expect(hosts.name(for: Self.ip("fd77::80"))?.name == "www.sniff.test")
+        // A then alias.sniff.test (CNAME → CNAME → www → A, frames 6 and 16): the name asked
+        // last wins, first seen is when that name was first answered.
+        let alias = try #require(hosts.name(for: Self.ip("10.77.0.80")))
+        #expect(alias.name == "alias.sniff.test")
+        #expect(alias.firstSeen == times[5])
+        #expect(alias.lastSeen == times[15])
+        for a in ["10.77.0.11", "10.77.0.12", "10.77.0.13"] {
+            #expect(hosts.name(for: Self.ip(a))?.name == "multi.sniff.test", "\(a)")
+        }
+        // The mDNS answer has no question: its record's own name.
+        #expect(hosts.name(for: Self.ip("10.77.0.2"))?.name == "sniffer.local")
+        // The responder's own address was never an answer.
+        #expect(hosts.name(for: Self.ip("127.0.0.1")) == nil)
+    }
+
+    /// A capture from elsewhere (../shared/pcaps/dns_tcp.pcap, DNS over TCP), checked
+    /// against tshark's reading of the same answers.
+    @Test(.enabled(if: TestPaths.sharedPcaps != nil && FileManager.default.isExecutableFile(atPath: "/usr/bin/tshark"),
+                   "needs ../shared/pcaps and tshark"))
+    func namesAgreeWithTshark() throws {
+        let file = TestPaths.sharedPcaps!.appendingPathComponent("dns_tcp.pcap")
+        let (hosts, _) = try enrich(file)
+        // tshark's verbose tree: the records under "Answers" (not the additional ones).
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/tshark")
+        p.arguments = ["-n", "-r", file.path, "-O", "dns", "-V", "-Y", "dns.flags.response == 1 && dns.flags.rcode == 0"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        var inAnswers = false
+        var checked = 0
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("    ") && !line.hasPrefix("     ") { inAnswers = line == "    Answers" }
+            // "        www.tcpdump.org: type A, class IN, addr 192.139.46.66"
+            guard inAnswers, line.hasPrefix("        "), !line.hasPrefix("         "),
+                  let colon = line.range(of: ": type "), let addr = line.range(of: ", addr ") else { continue }
+            let name = line[line.index(line.startIndex, offsetBy: 8)..<colon.lowerBound]
+            let a = String(line[addr.upperBound...])
+            #expect(hosts.name(for: Self.ip(a))?.name == String(name), "\(a)")
+            checked += 1
+        }
+        #expect(checked == 2)
+        #expect(hosts.names.count == checked)
+    }
+
+    /// Past its capacity the least recently answered address goes first.
+    @Test func bounded() throws {
+        let (hosts, _) = try enrich(TestPaths.fixtures.appendingPathComponent("dns.pcap"), capacity: 2)
+        #expect(hosts.names.map(\.address) == [Self.ip("10.77.0.2"), Self.ip("10.77.0.80")])
+    }
+
+    /// Answers carrying an error (NXDOMAIN with hostile names in xss.pcap) teach nothing.
+    @Test func errorsTeachNothing() throws {
+        let (hosts, _) = try enrich(TestPaths.fixtures.appendingPathComponent("xss.pcap"))
+        #expect(hosts.names.isEmpty)
+    }
+
+    @Test func lruOrder() {
+        var c = LRUCache<Int, String>(capacity: 3)
+        c.set(1, "a"); c.set(2, "b"); c.set(3, "c")
+        #expect(c.get(1) == "a")
+        c.set(4, "d")  // evicts 2, the least recently used
+        #expect(c.peek(2) == nil)
+        #expect(c.entries.map(\.key) == [4, 1, 3])
+        #expect(c.update(3) { $0 = "C" })
+        #expect(c.entries.map(\.value) == ["C", "d", "a"])
+        #expect(c.count == 3)
+    }
+}
+
+@Suite struct GeoIPTests {
+    @Test(.enabled(if: TestMMDB.writerInstalled, "libmaxmind-db-writer-perl is not installed (scripts/setup.sh --tests)"))
+    func lookups() throws {
+        let dir = try TestMMDB.write()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let geo = try GeoIPDatabases.open(path: dir.path)
+        // City and ASN; the Anonymous-IP file in the folder is skipped.
+        #expect(Set(geo.databases.map(\.kind)) == [.city, .asn])
+        #expect(geo.lookup(IPAddress("8.8.8.8")!) == GeoRecord(countryCode: "US", city: "Mountain View", asn: 15169,
+                                                               organization: "Google LLC"))
+        #expect(geo.lookup(IPAddress("2a02:1000::1")!) == GeoRecord(countryCode: "DE", asn: 3320,
+                                                                    organization: "Deutsche Telekom AG"))
+        // Only the registered country is known.
+        #expect(geo.lookup(IPAddress("5.5.5.5")!).countryCode == "FR")
+        #expect(geo.lookup(IPAddress("1.1.1.1")!).isEmpty)
+        // IPv4-mapped IPv6 reads the IPv4 tree.
+        #expect(geo.lookup(IPAddress("::ffff:81.2.69.160")!).countryCode == "GB")
+
+        let one = try GeoIPDatabases.open(path: dir.appendingPathComponent("Test-ASN.mmdb").path)
+        #expect(one.lookup(IPAddress("81.2.69.160")!) == GeoRecord(asn: 20712, organization: "Andrews & Arnold Ltd"))
+
+        // Private addresses are not looked up; public ones once, then cached.
+        let hosts = HostEnrichment(geo: geo)
+        #expect(hosts.geo(for: IPAddress("10.0.0.1")!).isEmpty)
+        #expect(hosts.host(IPAddress("8.8.8.8")!).geo.countryCode == "US")
+        #expect(hosts.host(IPAddress("8.8.8.8")!).category == .public)
+    }
+
+    @Test(.enabled(if: TestMMDB.writerInstalled, "libmaxmind-db-writer-perl is not installed (scripts/setup.sh --tests)"))
+    func badFilesAreNamed() throws {
+        let dir = try TestMMDB.write()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let other = dir.appendingPathComponent("Test-Other.mmdb").path
+        #expect { try GeoIPDatabases.open(path: other) } throws: { e in
+            let g = e as? GeoIPError
+            return g?.isWrongKind == true && g?.exitCode == 64 && g!.userMessage.contains(other)
+                && g!.userMessage.contains("Sniff-Test-Anonymous-IP")
+        }
+        let corrupt = dir.appendingPathComponent("Broken.mmdb")
+        try Data("this is not a MaxMind DB file".utf8).write(to: corrupt)
+        #expect { try GeoIPDatabases.open(path: corrupt.path) } throws: { e in
+            (e as? GeoIPError)?.userMessage.contains(corrupt.path) == true
+        }
+        let missing = dir.appendingPathComponent("nowhere.mmdb").path
+        #expect { try GeoIPDatabases.open(path: missing) } throws: { e in
+            (e as? GeoIPError)?.userMessage.contains(missing) == true
+        }
+        // Found on its own, a damaged file is skipped with a warning naming it; the
+        // good files beside it are still used.
+        let (found, warnings) = GeoIPDatabases.discover(folders: [dir.path, "/nonexistent-geoip"])
+        #expect(found.databases.count == 2)
+        #expect(warnings.count == 1 && warnings[0].contains(corrupt.path), "\(warnings)")
+        // An explicit folder with a damaged file is an error.
+        #expect(throws: GeoIPError.self) { try GeoIPDatabases.open(path: dir.path) }
+    }
+}
+
+@Suite struct MACVendorTests {
+    static let installed = FileManager.default.fileExists(atPath: MACVendors.standardFolder + "/oui.csv")
+
+    @Test(.enabled(if: installed, "ieee-data is not installed (apt-get install ieee-data)"))
+    func registry() throws {
+        let v = try #require(MACVendors.load())
+        #expect(v.count > 40_000)
+        #expect(v.vendor(MACAddress(0x0000_0C12_3456)) == "Cisco Systems, Inc")
+        // 70:B3:D5 is the IEEE's own MA-L block, carved into MA-S blocks: the longest wins.
+        #expect(v.vendor(MACAddress(0x70B3_D5F2_F123)) == "TELEPLATFORMS")
+        #expect(v.vendor(MACAddress(0x70B3_D5FF_F123)) != "TELEPLATFORMS")
+        // Locally administered (random) addresses belong to nobody.
+        #expect(v.vendor(MACAddress(0x0200_0C12_3456)) == nil)
+        // Group addresses and the zero address of loopback captures, though 00:00:00 is Xerox's.
+        #expect(v.vendor(MACAddress(0x0100_0C12_3456)) == nil)
+        #expect(v.vendor(MACAddress(0)) == nil)
+    }
+
+    @Test func csvParsing() {
+        let text = Array("""
+            Registry,Assignment,Organization Name,Organization Address
+            MA-L,ABCDEF,"Foo, ""Bar"" Inc",addr
+            MA-M,ABCDEF1,Baz,"x,
+            y"
+            MA-S,nothex123,Bad,
+            MA-S,ABCDEF123, Spaced ,
+
+            """.utf8)
+        var got: [String] = []
+        MACVendors.parse(text) { bits, prefix, name in got.append("\(bits) \(String(prefix, radix: 16)) \(name)") }
+        #expect(got == ["24 abcdef Foo, \"Bar\" Inc", "28 abcdef1 Baz", "36 abcdef123 Spaced"])
+    }
+}
+
+@Suite struct AddressCategoryTests {
+    @Test func categories() {
+        let cases: [(String, AddressCategory)] = [
+            ("10.1.2.3", .private), ("172.31.0.1", .private), ("192.168.1.1", .private), ("fd00::1", .private),
+            ("127.0.0.1", .loopback), ("::1", .loopback), ("169.254.1.1", .linkLocal), ("fe80::1", .linkLocal),
+            ("224.0.0.251", .multicast), ("ff02::fb", .multicast), ("255.255.255.255", .broadcast),
+            ("100.64.0.1", .cgnat), ("100.127.255.255", .cgnat), ("100.128.0.0", .public),
+            ("192.0.2.1", .documentation), ("2001:db8::1", .documentation), ("0.0.0.0", .unspecified),
+            ("8.8.8.8", .public), ("2a00::1", .public), ("::ffff:192.168.0.1", .private),
+        ]
+        for (a, want) in cases { #expect(AddressCategory(IPAddress(a)!) == want, "\(a)") }
+    }
+}
+
+@Suite struct DNSNameHashTests {
+    static func hash(_ bytes: [UInt8], at offset: Int) -> UInt64? {
+        bytes.withUnsafeBytes { DNS.nameHash(ByteCursor($0), at: offset) }
+    }
+
+    static func name(_ labels: [String]) -> [UInt8] {
+        labels.flatMap { [UInt8($0.utf8.count)] + Array($0.utf8) } + [0]
+    }
+
+    /// Passive DNS compares names by hash: case and compression must not matter.
+    @Test func caseAndCompression() {
+        let header = [UInt8](repeating: 0, count: 12)
+        let upper = Self.hash(header + Self.name(["WWW", "Example", "COM"]), at: 12)
+        let lower = Self.hash(header + Self.name(["www", "example", "com"]), at: 12)
+        #expect(upper != nil && upper == lower)
+        #expect(Self.hash(header + Self.name(["www", "example", "org"]), at: 12) != lower)
+        // "com" at 12, then "www.example" + pointer to it at 17.
+        let compressed = header + Self.name(["com"]) + [3] + Array("www".utf8) + [7] + Array("example".utf8) + [0xC0, 12]
+        #expect(Self.hash(compressed, at: 17) == lower)
+        // A pointer loop is no name.
+        #expect(Self.hash(header + [0xC0, 12], at: 12) == nil)
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import Testing
+
+/// Names, countries, ASNs and MAC vendors beside addresses: `--geoip`, passive DNS and
+/// ieee-data, as a user sees them in flows, conn.log, the report and packet NDJSON.
+@Suite struct EnrichmentCLITests {
+    static let mmdbWriter = FileManager.default.fileExists(atPath: "/usr/share/perl5/MaxMind/DB/Writer/Tree.pm")
+        || FileManager.default.fileExists(atPath: "/usr/lib/x86_64-linux-gnu/perl5/5.36/MaxMind/DB/Writer/Tree.pm")
+    static var dnsTCP: URL { CLI.packageRoot.deletingLastPathComponent().appendingPathComponent("shared/pcaps/dns_tcp.pcap") }
+    static var hasDNSTCP: Bool { FileManager.default.fileExists(atPath: dnsTCP.path) }
+
+    /// Test databases from scripts/gen/write-test-mmdb.pl, in a fresh folder.
+    static func writeMMDB() throws -> URL {
+        let dir = try CLI.tempDir()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/perl")
+        p.arguments = [CLI.packageRoot.appendingPathComponent("scripts/gen/write-test-mmdb.pl").path, dir.path]
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        return dir
+    }
+
+    /// The sample's mDNS answer names 10.77.0.2: its flows and report entries say so.
+    @Test func passiveDNSNamesInFlowsAndReport() throws {
+        let flows = try CLI.run(["-r", CLI.sample.path, "--flows"])
+        #expect(flows.status == 0, "\(flows.stderr)")
+        let objects = try FlowsCLITests.objects(flows.stdout)
+        let toServer = objects.filter { $0["id.resp_h"] as? String == "10.77.0.2" }
+        #expect(!toServer.isEmpty)
+        #expect(toServer.allSatisfy { $0["resp_name"] as? String == "sniffer.local" })
+        // Nobody named the client, and without a database there is no country.
+        #expect(objects.filter { $0["id.orig_h"] as? String == "10.77.0.1" }.allSatisfy { $0["orig_name"] == nil })
+        #expect(objects.allSatisfy { $0["resp_cc"] == nil && $0["orig_cc"] == nil })
+
+        let report = try CLI.run(["-r", CLI.sample.path, "--top", "all"])
+        #expect(report.status == 0, "\(report.stderr)")
+        #expect(report.stdout.contains("\n  10.77.0.2:80\n    Host:               sniffer.local (private, local)\n"),
+                "\(report.stdout.prefix(4000))")
+        #expect(report.stdout.contains("\n  10.77.0.1:42013\n    Host:               private, local\n"))
+    }
+
+    @Test(.enabled(if: mmdbWriter && hasDNSTCP, "needs libmaxmind-db-writer-perl and ../shared/pcaps"))
+    func geoipInFlowsConnLogAndReport() throws {
+        let dir = try Self.writeMMDB()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let flows = try CLI.run(["-r", Self.dnsTCP.path, "--flows", "--geoip", dir.path])
+        #expect(flows.status == 0, "\(flows.stderr)")
+        let f = try #require(try FlowsCLITests.objects(flows.stdout).first)
+        #expect(f["resp_cc"] as? String == "CA")
+        #expect(f["resp_asn"] as? Int == 64500)
+        #expect(f["resp_org"] as? String == "Sniff Test Network")
+        // 192.168.1.11 is private: no database is asked about it.
+        #expect(f["orig_cc"] == nil && f["orig_asn"] == nil)
+
+        let log = dir.appendingPathComponent("conn.log").path
+        let conn = try CLI.run(["-r", Self.dnsTCP.path, "-q", "--conn-log", log, "--geoip", dir.path])
+        #expect(conn.status == 0, "\(conn.stderr)")
+        let rows = FlowOutputCut.cut(try String(contentsOfFile: log, encoding: .utf8),
+                                     ["orig_cc", "resp_cc", "orig_asn", "resp_asn", "resp_org", "resp_name"])
+        #expect(rows == [["-", "CA", "-", "64500", "Sniff Test Network", "-"]])
+
+        let report = try CLI.run(["-r", Self.dnsTCP.path, "--geoip", dir.path])
+        #expect(report.stdout.contains("\n  209.87.249.18:53\n    Host:               CA, AS64500 Sniff Test Network\n"),
+                "\(report.stdout)")
+    }
+
+    @Test func badGeoipIsAUsageErrorNamingTheFile() throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let corrupt = dir.appendingPathComponent("GeoLite2-City.mmdb").path
+        try Data("not a database".utf8).write(to: URL(fileURLWithPath: corrupt))
+        let empty = dir.appendingPathComponent("empty")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        for path in [corrupt, dir.appendingPathComponent("missing.mmdb").path, empty.path] {
+            let r = try CLI.run(["-r", CLI.sample.path, "--geoip", path])
+            #expect(r.status == 64, "\(path): \(r.stderr)")
+            #expect(r.stderr.contains("cannot use GeoIP database \(path):"), "\(r.stderr)")
+            #expect(r.stdout.isEmpty)
+        }
+        let none = try CLI.run(["-r", CLI.sample.path, "--geoip", ""])
+        #expect(none.status == 64 && none.stderr.contains("--geoip needs"), "\(none.stderr)")
+    }
+
+    @Test(.enabled(if: mmdbWriter, "libmaxmind-db-writer-perl is not installed"))
+    func wrongKindIsNamed() throws {
+        let dir = try Self.writeMMDB()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let other = dir.appendingPathComponent("Test-Other.mmdb").path
+        let r = try CLI.run(["-r", CLI.sample.path, "--geoip", other])
+        #expect(r.status == 64)
+        #expect(r.stderr.contains(other) && r.stderr.contains("not a Country, City or ASN database"), "\(r.stderr)")
+    }
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/usr/share/ieee-data/oui.csv") && hasDNSTCP,
+                   "needs ieee-data and ../shared/pcaps"))
+    func macVendorsInPacketJSON() throws {
+        let r = try CLI.run(["-r", Self.dnsTCP.path, "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let first = try #require(try FlowsCLITests.objects(r.stdout).first)
+        // 00:11:22 is registered to CIMSYS Inc.
+        #expect(first["eth_src"] as? String == "00:11:22:33:44:55")
+        #expect(first["eth_src_vendor"] as? String == "CIMSYS Inc")
+        #expect(first["eth_dst_vendor"] as? String == "CIMSYS Inc")
+        // The sample's veth addresses (02:77:...) are locally administered: no vendor.
+        let sample = try CLI.run(["-r", CLI.sample.path, "--json", "-c", "5"])
+        #expect(!sample.stdout.contains("_vendor"))
+    }
+}
+
+/// Columns of a Zeek TSV log by name, as zeek-cut picks them.
+enum FlowOutputCut {
+    static func cut(_ text: String, _ columns: [String]) -> [[String]] {
+        var fields: [String] = []
+        var rows: [[String]] = []
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("#fields\t") { fields = line.split(separator: "\t").dropFirst().map(String.init); continue }
+            if line.hasPrefix("#") { continue }
+            let cells = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            rows.append(columns.map { c in fields.firstIndex(of: c).map { cells[$0] } ?? "?" })
+        }
+        return rows
+    }
+}
