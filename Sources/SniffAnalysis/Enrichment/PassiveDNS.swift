@@ -64,14 +64,14 @@ public struct PassiveDNS {
                 grew = false
                 DNS.forEachAnswerRecord(msg, d, limit: PassiveDNS.recordLimit) { owner, answer in
                     guard case .cname(let target) = answer, chain.count < PassiveDNS.chainLimit,
-                          let o = DNS.nameHash(msg, at: owner), chain.contains(o),
-                          let t = DNS.nameHash(msg, at: target), !chain.contains(t) else { return }
+                          let o = DNS.nameHash(msg, at: owner), inChain(o),
+                          let t = DNS.nameHash(msg, at: target), !inChain(t) else { return }
                     chain.append(t)
                     grew = true
                 }
             }
         }
-        let questionHash = chain.first
+        let questionHash: UInt64? = chain.isEmpty ? nil : chain[0]
         DNS.forEachAnswerRecord(msg, d, limit: PassiveDNS.recordLimit) { owner, answer in
             let address: IPAddress
             switch answer {
@@ -82,7 +82,7 @@ public struct PassiveDNS {
             let nameHash: UInt64
             let nameOffset: Int
             if let questionHash {
-                guard chain.contains(ownerHash) else { return }
+                guard inChain(ownerHash) else { return }
                 nameHash = questionHash
                 nameOffset = d.questionOffset
             } else {
@@ -91,6 +91,17 @@ public struct PassiveDNS {
             }
             learn(address, nameHash: nameHash, msg: msg, nameOffset: nameOffset, at: p.timestamp)
         }
+    }
+
+    /// An index loop: the generic `contains`, `first` and iterator allocate in a debug build,
+    /// which the allocation check runs.
+    private func inChain(_ h: UInt64) -> Bool {
+        var i = 0
+        while i < chain.count {
+            if chain[i] == h { return true }
+            i += 1
+        }
+        return false
     }
 
     private mutating func learn(_ address: IPAddress, nameHash: UInt64, msg: ByteCursor, nameOffset: Int,
