@@ -47,7 +47,9 @@ func runAllocationCheck(path: String) throws {
     }
     let half = total / 2
 
-    do {
+    // Read and decode every packet, then `after` on it; allocations per packet counted
+    // over the second half of the file.
+    func decoded(_ after: (DecodedPacket, RawPacket) -> Void) throws -> Double {
         let reader = try CaptureFileReader(path: path)
         var p = DecodedPacket()
         var n: UInt64 = 0
@@ -57,10 +59,15 @@ func runAllocationCheck(path: String) throws {
             p.reset()
             p.capturedLength = UInt32(raw.bytes.count)
             p.wireLength = raw.wireLength
+            p.timestamp = raw.timestamp
             PacketDecoder.decode(raw.bytes, link: raw.link, into: &p)
+            after(p, raw)
             n &+= 1
         }
-        let per = Double(count() - start) / Double(max(1, total - half))
+        return Double(count() - start) / Double(max(1, total - half))
+    }
+    do {
+        let per = try decoded { _, _ in }
         let ok = per <= limits["decode", default: 0]
         failed = failed || !ok
         print("allocations per packet, read + decode: \(per) (limit \(limits["decode", default: 0])) \(ok ? "ok" : "FAILED")")
@@ -82,25 +89,11 @@ func runAllocationCheck(path: String) throws {
     }
     do {
         // Passive DNS, which every `sniff` run feeds with each packet: a DNS response
-        // whose names are known must cost nothing. Fed directly after decoding, as the
-        // decode check does, so that a debug build measures it too (the pipeline's
+        // whose names are known must cost nothing. Fed straight after decoding rather
+        // than through a pipeline, so that a debug build measures it too (the pipeline's
         // consumer loop and packet accessor allocate there, not in release).
-        let reader = try CaptureFileReader(path: path)
         let hosts = HostEnrichment()
-        var p = DecodedPacket()
-        var n: UInt64 = 0
-        var start: UInt64 = 0
-        while let raw = try reader.next() {
-            if n == half { start = count() }
-            p.reset()
-            p.capturedLength = UInt32(raw.bytes.count)
-            p.wireLength = raw.wireLength
-            p.timestamp = raw.timestamp
-            PacketDecoder.decode(raw.bytes, link: raw.link, into: &p)
-            hosts.consume(p, frame: raw.bytes)
-            n &+= 1
-        }
-        let per = Double(count() - start) / Double(max(1, total - half))
+        let per = try decoded { p, raw in hosts.consume(p, frame: raw.bytes) }
         let ok = per <= limits["hosts", default: 0]
         failed = failed || !ok
         print("allocations per packet, decode + passive DNS: \(per) (limit \(limits["hosts", default: 0])) \(ok ? "ok" : "FAILED")")
@@ -108,22 +101,11 @@ func runAllocationCheck(path: String) throws {
     do {
         // The Info line into a reused sink, as the NDJSON writer and the row builder
         // render it: names, SNI and paths are copied bytes, never a String.
-        let reader = try CaptureFileReader(path: path)
-        var p = DecodedPacket()
         var sink = ByteSink(capacity: 1024)
-        var n: UInt64 = 0
-        var start: UInt64 = 0
-        while let raw = try reader.next() {
-            if n == half { start = count() }
-            p.reset()
-            p.capturedLength = UInt32(raw.bytes.count)
-            p.wireLength = raw.wireLength
-            PacketDecoder.decode(raw.bytes, link: raw.link, into: &p)
+        let per = try decoded { p, raw in
             sink.removeAll()
             PacketInfo.write(p, frame: raw.bytes, into: &sink)
-            n &+= 1
         }
-        let per = Double(count() - start) / Double(max(1, total - half))
         // Gated once allocation-limits.txt has an "info" line (measured in a release build).
         if let limit = limits["info"] {
             let ok = per <= limit
