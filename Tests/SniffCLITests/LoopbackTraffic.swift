@@ -38,6 +38,21 @@ enum LoopbackTraffic {
         }
     }
 
+    /// A socket of `type` bound to 127.0.0.1 on a port the kernel picked, and that port.
+    static func boundSocket(_ type: Int32) -> (fd: Int32, port: UInt16)? {
+        let fd = socket(AF_INET, type, 0)
+        guard fd >= 0 else { return nil }
+        var a = address(0)
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &a) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0
+            }
+        }
+        guard ok else { Glibc.close(fd); return nil }
+        return (fd, UInt16(bigEndian: a.sin_port))
+    }
+
     /// A UDP sender and receiver on 127.0.0.1, both bound to ports the kernel picked and
     /// held until `close()`: while open, no other socket can send from `sourcePort` or
     /// be bound to `destinationPort`, so the filter `udp src port S and dst port D`
@@ -50,21 +65,9 @@ enum LoopbackTraffic {
         let destinationPort: UInt16
 
         init?() {
-            func bound() -> (fd: Int32, port: UInt16)? {
-                let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-                guard fd >= 0 else { return nil }
-                var a = LoopbackTraffic.address(0)
-                var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-                let ok = withUnsafeMutablePointer(to: &a) { p in
-                    p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0
-                    }
-                }
-                guard ok else { Glibc.close(fd); return nil }
-                return (fd, UInt16(bigEndian: a.sin_port))
-            }
-            guard let s = bound() else { return nil }
-            guard let r = bound() else { Glibc.close(s.fd); return nil }
+            let udp = Int32(SOCK_DGRAM.rawValue)
+            guard let s = LoopbackTraffic.boundSocket(udp) else { return nil }
+            guard let r = LoopbackTraffic.boundSocket(udp) else { Glibc.close(s.fd); return nil }
             sender = s.fd; sourcePort = s.port; receiver = r.fd; destinationPort = r.port
         }
 
@@ -88,17 +91,9 @@ enum LoopbackTraffic {
         let port: UInt16
 
         init?() {
-            let lfd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            guard lfd >= 0 else { return nil }
-            var a = LoopbackTraffic.address(0)
-            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let ok = withUnsafeMutablePointer(to: &a) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    bind(lfd, $0, len) == 0 && getsockname(lfd, $0, &len) == 0
-                }
-            }
-            guard ok, listen(lfd, 1) == 0 else { Glibc.close(lfd); return nil }
-            fd = lfd; port = UInt16(bigEndian: a.sin_port)
+            guard let b = LoopbackTraffic.boundSocket(Int32(SOCK_STREAM.rawValue)) else { return nil }
+            guard listen(b.fd, 1) == 0 else { Glibc.close(b.fd); return nil }
+            fd = b.fd; port = b.port
         }
 
         /// The BPF expression for this listener's connections only.
