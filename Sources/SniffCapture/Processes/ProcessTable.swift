@@ -284,9 +284,14 @@ public final class ProcessTable: @unchecked Sendable {
                 stats.hidden = hidden
                 if hidden > 0 && !noticeGiven {
                     noticeGiven = true
-                    notice = "process attribution: cannot read the open files of \(hidden) processes of other users "
-                        + "(Sniff runs as \(ProcFile.userName(getuid()))); flows of their sockets have no process. "
-                        + "Run as root, without --user, to see them"
+                    // Root is refused only by a security module or a sandbox (PID 1 of some
+                    // containers); telling root to run as root would be no help.
+                    notice = getuid() == 0
+                        ? "process attribution: cannot read the open files of \(hidden) processes even as root "
+                            + "(a security module or sandbox refuses it); flows of their sockets have no process"
+                        : "process attribution: cannot read the open files of \(hidden) processes of other users "
+                            + "(Sniff runs as \(ProcFile.userName(getuid()))); flows of their sockets have no process. "
+                            + "Run as root, without --user, to see them"
                 }
             }
             lastScanStartValue = now
@@ -366,7 +371,7 @@ public final class ProcessTable: @unchecked Sendable {
             defer { p = ifa.pointee.ifa_next }
             guard let sa = ifa.pointee.ifa_addr else { continue }
             if Int32(sa.pointee.sa_family) == AF_INET {
-                sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+                _ = sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
                     out.insert(IPAddress(v4: UInt32(bigEndian: $0.pointee.sin_addr.s_addr)))
                 }
             } else if Int32(sa.pointee.sa_family) == AF_INET6 {
