@@ -32,6 +32,7 @@ public final class PacketPipeline {
         /// it, and a strong reference here cost a retain and release per packet.
         unowned(unsafe) var flowTable: FlowTable? = nil
         var flowTableIndex = -1
+        var dnsAnswers: PacketConsumer? = nil
     }
     private let st: UnsafeMutablePointer<State>
 
@@ -54,6 +55,15 @@ public final class PacketPipeline {
             st.pointee.flowTableIndex = newValue.firstIndex { $0 is FlowTable } ?? -1
             st.pointee.flowTable = st.pointee.flowTableIndex >= 0 ? newValue[st.pointee.flowTableIndex] as? FlowTable : nil
         }
+    }
+
+    /// Sees the DNS responses that carry answers (passive DNS), before the consumers.
+    /// Not a consumer: a consumer is called for every packet, and that call (a retain,
+    /// a release and a copy of the record) made a whole read 5% slower for a hook that
+    /// returns at once for everything but DNS answers; here it is a branch on the packet.
+    public var dnsAnswers: PacketConsumer? {
+        get { st.pointee.dnsAnswers }
+        set { st.pointee.dnsAnswers = newValue }
     }
 
     public init(filter: PacketFilter = PacketFilter(), bpf: BPFFilter? = nil) {
@@ -94,6 +104,9 @@ public final class PacketPipeline {
         s.pointee.totals.recordSeen(packet)
         guard filter.matches(packet) else { return false }
         s.pointee.totals.recordMatched(packet)
+        if packet.hasDNS, packet.dns.isResponse, packet.dns.answerCount > 0, let d = s.pointee.dnsAnswers {
+            d.consume(packet, frame: raw.bytes)
+        }
         let tableAt = s.pointee.flowTableIndex
         var i = 0
         for c in s.pointee.consumers {

@@ -187,26 +187,27 @@ public final class LiveCapture: @unchecked Sendable {
             let ctx = LoopContext(queue: queue, scale: scale)
             let user = Unmanaged.passUnretained(ctx).toOpaque().assumingMemoryBound(to: UInt8.self)
             var failure: String? = nil
+            let onPacket: pcap_handler = { user, hdr, bytes in
+                let ctx = Unmanaged<LoopContext>.fromOpaque(UnsafeRawPointer(user!)).takeUnretainedValue()
+                let caplen = Int(hdr!.pointee.caplen)
+                let ts = hdr!.pointee.ts
+                let sec = Int64(ts.tv_sec)
+                let nsec = UInt32(clamping: Int(ts.tv_usec) * ctx.scale)
+                if ctx.batch == nil { ctx.batch = ctx.queue.acquireFree() }
+                guard let b = ctx.batch else { ctx.drops &+= 1; return }
+                if !b.append(bytes!, caplen: caplen, wireLength: hdr!.pointee.len, seconds: sec, nanoseconds: nsec) {
+                    ctx.queue.publish(b)
+                    ctx.batch = ctx.queue.acquireFree()
+                    guard let nb = ctx.batch,
+                          nb.append(bytes!, caplen: caplen, wireLength: hdr!.pointee.len, seconds: sec, nanoseconds: nsec) else {
+                        ctx.drops &+= 1
+                        return
+                    }
+                }
+            }
             var lastStats = Timestamp.now()
             while !shouldStop {
-                let n = pcap_dispatch(h, -1, { user, hdr, bytes in
-                    let ctx = Unmanaged<LoopContext>.fromOpaque(UnsafeRawPointer(user!)).takeUnretainedValue()
-                    let caplen = Int(hdr!.pointee.caplen)
-                    let ts = hdr!.pointee.ts
-                    let sec = Int64(ts.tv_sec)
-                    let nsec = UInt32(clamping: Int(ts.tv_usec) * ctx.scale)
-                    if ctx.batch == nil { ctx.batch = ctx.queue.acquireFree() }
-                    guard let b = ctx.batch else { ctx.drops &+= 1; return }
-                    if !b.append(bytes!, caplen: caplen, wireLength: hdr!.pointee.len, seconds: sec, nanoseconds: nsec) {
-                        ctx.queue.publish(b)
-                        ctx.batch = ctx.queue.acquireFree()
-                        guard let nb = ctx.batch,
-                              nb.append(bytes!, caplen: caplen, wireLength: hdr!.pointee.len, seconds: sec, nanoseconds: nsec) else {
-                            ctx.drops &+= 1
-                            return
-                        }
-                    }
-                }, user)
+                let n = pcap_dispatch(h, -1, onPacket, user)
                 if n == PCAP_ERROR {
                     failure = String(cString: pcap_geterr(h))
                     break
@@ -225,6 +226,20 @@ public final class LiveCapture: @unchecked Sendable {
                     let s = self.stats()
                     queue.setKernelStats(received: s.received, dropped: s.dropped, ifDropped: s.ifDropped)
                     lastStats = now
+                }
+            }
+            // Stopped (SIGINT, -c, a control): one last non-blocking pass takes what the
+            // kernel has already queued in the ring, so that packets it counted as
+            // received are analysed rather than dropped with the ring. The first call
+            // may only clear the flag pcap_breakloop left (PCAP_ERROR_BREAK).
+            if failure == nil {
+                var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
+                if pcap_setnonblock(h, 1, &errbuf) == 0 {
+                    for _ in 0..<64 {
+                        let n = pcap_dispatch(h, -1, onPacket, user)
+                        if n == PCAP_ERROR_BREAK { continue }
+                        if n <= 0 { break }
+                    }
                 }
             }
             if let b = ctx.batch {

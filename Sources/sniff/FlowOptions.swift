@@ -209,10 +209,14 @@ final class FlowRun: FlowObserver {
         return fd
     }
 
-    /// In pipeline order: the engine sees packets for rate rules, the table labels
-    /// each with its flow's app, then the summary counts it under that app.
-    /// Passive DNS first: a name answered in a packet is known to the flows it ends.
-    var consumers: [PacketConsumer] { [hosts, engine, table, summary] }
+    /// Wires the run into `pipeline`. Consumers in order: the engine sees packets for
+    /// rate rules, the table labels each with its flow's app, then the summary counts it
+    /// under that app. Passive DNS sees answers before them all, so that a name answered
+    /// in a packet is known to the flows it ends.
+    func attach(to pipeline: PacketPipeline) {
+        pipeline.consumers += [engine, table, summary]
+        pipeline.dnsAnswers = hosts
+    }
 
     func flowStarted(_ flow: Flow) { processes?.flowStarted(flow) }
 

@@ -20,7 +20,7 @@ struct LiveRun {
         let queue = BatchQueue()
         let pipeline = PacketPipeline(filter: command.filters.packetFilter, bpf: nil)
         let flowRun = try FlowRun(options: command.flowOptions, live: true, showsHosts: command.output.showsReport)
-        pipeline.consumers += flowRun.consumers
+        flowRun.attach(to: pipeline)
         let outputs = try Outputs(command: command, source: "interface \(name)", includeInterface: true, live: true,
                                   link: capture.link, interfaceName: name, hosts: flowRun.hosts,
                                   sections: { flowRun.sections() })
@@ -31,7 +31,11 @@ struct LiveRun {
         defer { keys.finish() }
         capture.start(into: queue)
 
+        // Stopping (a signal, q, the dashboard) still analyses every frame the capture
+        // hands over before it ends, so that Ctrl-C loses nothing already captured;
+        // discarding (the -c count reached, or an error) ignores the rest.
         var stopping = false
+        var discarding = false
         var runError: Error? = nil
         var lastInterfaceCheck = Timestamp.now()
         while true {
@@ -48,16 +52,18 @@ struct LiveRun {
                 let paused = keys.paused || serving?.control.paused == true
                 do {
                     try batch.forEach(link: capture.link) { raw in
-                        if stopping { return }
+                        if discarding { return }
                         if paused { pipeline.skip(raw); return }
                         if pipeline.process(raw), try !outputs.matched(pipeline, raw) {
                             stopping = true
+                            discarding = true
                             capture.stop()
                         }
                     }
                 } catch {
                     runError = error
                     stopping = true
+                    discarding = true
                     capture.stop()
                 }
                 queue.release(batch)

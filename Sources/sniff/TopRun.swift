@@ -87,7 +87,7 @@ struct TopRun {
         let flows = try FlowRun(options: command.flowOptions, live: live, alertsToStderr: false)
         // The terminal belongs to the UI: what process attribution cannot see is said after.
         flows.holdNotices = true
-        pipeline.consumers += flows.consumers
+        flows.attach(to: pipeline)
         pipeline.tracksEndpoints = true
         let collector = TopCollector(pipeline: pipeline, table: flows.table, summary: flows.summary, engine: flows.engine,
                                      format: flows.format, source: source, live: live,
