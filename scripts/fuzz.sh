@@ -34,7 +34,7 @@ quiet() { grep -v -e "Cannot export local symbol" -e "^$" || true; }
 build() {
     mkdir -p "$OUT/mods"
     local stamp
-    stamp=$( { swiftc --version 2>&1; cat "$0"; find Fuzz "${MODULES[@]/#/Sources/}" Sources/CPcap -type f | sort | xargs cat; } | sha256sum | cut -c1-16)
+    stamp=$( { swiftc --version 2>&1; cat "$0"; find Fuzz "${MODULES[@]/#/Sources/}" Sources/CPcap Sources/CMaxMindDB -type f | sort | xargs cat; } | sha256sum | cut -c1-16)
     if [[ -x $BIN && -f $OUT/stamp && $(cat "$OUT/stamp") == "$stamp" ]]; then return; fi
     echo "== fuzz build ($OUT)"
     # swift-crypto (SniffDecode's QUIC Initial keys and TLS fingerprints, Community ID's
@@ -42,7 +42,7 @@ build() {
     # and objects come from the package build, uninstrumented.
     local spm=${FUZZ_SWIFTPM_BUILD:-.build/debug}
     [[ -f $spm/Modules/Crypto.swiftmodule ]] || { echo "fuzz build needs \`swift build\` first ($spm)" >&2; exit 1; }
-    local flags=(-swift-version 6 -O -wmo -sanitize=fuzzer,address -parse-as-library -I "$OUT/mods" -I Sources/CPcap
+    local flags=(-swift-version 6 -O -wmo -sanitize=fuzzer,address -parse-as-library -I "$OUT/mods" -I Sources/CPcap -I Sources/CMaxMindDB
                  -I "$spm/Modules" -I "$(dirname "$spm")/checkouts/Yams/Sources/CYaml/include")
     local objs=()
     local dep
@@ -59,7 +59,7 @@ build() {
             -c $(find "Sources/$m" -name '*.swift' | sort) -o "$OUT/$m.o" > "$OUT/build.log" 2>&1 \
             || { grep -v "warning:" "$OUT/build.log" | quiet >&2; echo "fuzz build failed in $m" >&2; exit 1; }
     done
-    swiftc "${flags[@]}" -module-name SniffFuzz Fuzz/*.swift "${objs[@]}" -Xlinker -lpcap -o "$BIN" \
+    swiftc "${flags[@]}" -module-name SniffFuzz Fuzz/*.swift "${objs[@]}" -Xlinker -lpcap -Xlinker -lmaxminddb -o "$BIN" \
         > "$OUT/build.log" 2>&1 || { quiet < "$OUT/build.log" >&2; echo "fuzz build failed at link" >&2; exit 1; }
     echo "$stamp" > "$OUT/stamp"
 }
