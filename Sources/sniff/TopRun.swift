@@ -174,6 +174,8 @@ struct TopRun {
                         control: TopControl) -> (error: Error?, closing: [String]) {
         let queue = BatchQueue()
         capture.start(into: queue)
+        // Stopping (q, s, Ctrl-C, SIGTERM) still analyses every frame the capture hands
+        // over before it ends, as `sniff -i` does: nothing already captured is lost.
         var stopping = false
         var lastInterfaceCheck = Timestamp.now()
         while true {
@@ -189,7 +191,6 @@ struct TopRun {
             let paused = control.paused
             if let batch = queue.take(milliseconds: 100) {
                 batch.forEach(link: capture.link) { raw in
-                    if stopping { return }
                     if paused { pipeline.skip(raw); return }
                     pipeline.process(raw)
                 }
