@@ -49,57 +49,12 @@ struct LiveTerminalAndNamespaceTests {
         #expect(r.stderr.contains("4 packets skipped while paused"))
     }
 
-    /// Runs `ip` with arguments; returns the exit status.
-    @discardableResult
-    func ip(_ args: [String]) -> Int32 {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip").standardized
-        if !FileManager.default.isExecutableFile(atPath: p.executableURL!.path) { p.executableURL = URL(fileURLWithPath: "/sbin/ip") }
-        p.arguments = args
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        do { try p.run() } catch { return -1 }
-        p.waitUntilExit()
-        return p.terminationStatus
-    }
-
-    /// A namespace with one end of a veth pair; the other end stays here.
-    struct VethPair {
-        let ns: String
-        let outside: String
-        let inside: String
-        let outsideAddress = "10.79.0.1"
-        let insideAddress = "10.79.0.2"
-    }
-
-    func makeVeth(_ t: LiveTerminalAndNamespaceTests) -> VethPair? {
-        let tag = String(UInt32.random(in: 0..<0xFFFFF), radix: 16)
-        let v = VethPair(ns: "sniff-t-\(tag)", outside: "snt\(tag)a", inside: "snt\(tag)b")
-        guard ip(["netns", "add", v.ns]) == 0 else { return nil }
-        guard ip(["link", "add", v.outside, "type", "veth", "peer", "name", v.inside]) == 0,
-              ip(["link", "set", v.inside, "netns", v.ns]) == 0,
-              ip(["addr", "add", "\(v.outsideAddress)/24", "dev", v.outside]) == 0,
-              ip(["link", "set", v.outside, "up"]) == 0,
-              ip(["-n", v.ns, "addr", "add", "\(v.insideAddress)/24", "dev", v.inside]) == 0,
-              ip(["-n", v.ns, "link", "set", v.inside, "up"]) == 0,
-              ip(["-n", v.ns, "link", "set", "lo", "up"]) == 0 else {
-            removeVeth(v)
-            return nil
-        }
-        return v
-    }
-
-    func removeVeth(_ v: VethPair) {
-        ip(["link", "del", v.outside])
-        ip(["netns", "del", v.ns])
-    }
-
     /// Sends UDP datagrams from inside the namespace (python3 runs the sender there).
     func sendFromNamespace(_ v: VethPair, port: UInt16, lengths: [Int]) -> Bool {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         let code = "import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\nfor n in \(lengths):\n    s.sendto(b'z'*n,('\(v.outsideAddress)',\(port)))\n    time.sleep(0.01)\n"
-        p.arguments = ["ip", "netns", "exec", v.ns, "timeout", "10", "python3", "-c", code]
+        p.arguments = v.inNamespace + ["timeout", "10", "python3", "-c", code]
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         do { try p.run() } catch { return false }
@@ -108,11 +63,8 @@ struct LiveTerminalAndNamespaceTests {
     }
 
     @Test func captureOnAVethPairInANamespace() throws {
-        guard let v = makeVeth(self) else {
-            print("skipped: ip netns / veth are not permitted here")
-            return
-        }
-        defer { removeVeth(v) }
+        let v = try VethPair.make(tag: "t")
+        defer { v.remove() }
         let port = LoopbackTraffic.randomPort()
         let sniff = try BackgroundSniff(["-i", v.outside, "--json", "udp port \(port)"])
         #expect(sniff.waitUntilListening())
@@ -127,11 +79,8 @@ struct LiveTerminalAndNamespaceTests {
     }
 
     @Test func interfaceGoingDownIsReportedAndOutputsAreFlushed() throws {
-        guard let v = makeVeth(self) else {
-            print("skipped: ip netns / veth are not permitted here")
-            return
-        }
-        defer { removeVeth(v) }
+        let v = try VethPair.make(tag: "t")
+        defer { v.remove() }
         let port = LoopbackTraffic.randomPort()
         let dir = try CLI.tempDir()
         let file = dir.appendingPathComponent("down.pcapng").path
@@ -139,7 +88,7 @@ struct LiveTerminalAndNamespaceTests {
         #expect(sniff.waitUntilListening())
         #expect(sendFromNamespace(v, port: port, lengths: [10, 20]))
         usleep(400_000)
-        ip(["link", "set", "dev", v.outside, "down"])
+        VethPair.ip(["link", "set", "dev", v.outside, "down"])
         let r = sniff.wait(seconds: 10)
         if r.status == 0 && !r.stderr.contains("stopped") {
             // Some kernels keep the socket open on a downed veth; then stop it ourselves.

@@ -6,20 +6,8 @@ import Glibc
 
 /// Programs the tests run as the two ends of a conversation.
 enum Peers {
-    static var hasPython: Bool { run(["python3", "-c", "pass"]) == 0 }
+    static var hasPython: Bool { CLI.status(["python3", "-c", "pass"]) == 0 }
     static var hasCurl: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/curl") }
-
-    @discardableResult
-    static func run(_ args: [String]) -> Int32 {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = args
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        do { try p.run() } catch { return -1 }
-        p.waitUntilExit()
-        return p.terminationStatus
-    }
 
     /// A started program whose first output line says it is ready.
     final class Peer {
@@ -224,48 +212,13 @@ struct ProcessAttributionTests {
     }
 }
 
-/// A veth pair into a namespace made for the test, always removed.
+/// Attribution over a veth pair into a namespace made for the test: only local sockets count.
 @Suite(.serialized, .enabled(if: getuid() == 0, "namespaces and live capture need root"),
        .enabled(if: Peers.hasPython, "the peers are python3 programs"))
 struct ProcessNamespaceTests {
-    struct Veth {
-        let ns: String
-        let outside: String
-        let inside: String
-        let outsideAddress: String
-        let insideAddress: String
-        var inNamespace: [String] { ["ip", "netns", "exec", ns] }
-    }
-
-    func ip(_ args: [String]) -> Bool { Peers.run(["ip"] + args) == 0 }
-
-    func makeVeth() throws -> Veth {
-        let tag = String(UInt32.random(in: 0..<0xFFFFF), radix: 16)
-        // A subnet of its own, so that parallel runs do not share routes.
-        let net = "10.\(Int.random(in: 150...199)).\(Int.random(in: 1...254))"
-        let v = Veth(ns: "sniff-p-\(tag)", outside: "snp\(tag)a", inside: "snp\(tag)b",
-                     outsideAddress: net + ".1", insideAddress: net + ".2")
-        try #require(ip(["netns", "add", v.ns]), "ip netns add")
-        let ok = ip(["link", "add", v.outside, "type", "veth", "peer", "name", v.inside])
-            && ip(["link", "set", v.inside, "netns", v.ns])
-            && ip(["addr", "add", v.outsideAddress + "/24", "dev", v.outside])
-            && ip(["link", "set", v.outside, "up"])
-            && ip(["-n", v.ns, "addr", "add", v.insideAddress + "/24", "dev", v.inside])
-            && ip(["-n", v.ns, "link", "set", v.inside, "up"])
-            && ip(["-n", v.ns, "link", "set", "lo", "up"])
-        if !ok { removeVeth(v) }
-        try #require(ok, "veth setup")
-        return v
-    }
-
-    func removeVeth(_ v: Veth) {
-        _ = ip(["link", "del", v.outside])
-        _ = ip(["netns", "del", v.ns])
-    }
-
     @Test func flowsOverAVethPairGoToLocalProcessesOnly() throws {
-        let v = try makeVeth()
-        defer { removeVeth(v) }
+        let v = try VethPair.make(tag: "p")
+        defer { v.remove() }
         let p1 = LoopbackTraffic.randomPort(), p2 = p1 &+ 1, p3 = p1 &+ 2
         let dir = try CLI.tempDir()
         let flowsFile = dir.appendingPathComponent("flows.ndjson").path
