@@ -74,6 +74,7 @@ def main():
         ports = [r["sport"] for r in rows if "sport" in r] or [80]
         dports = [r["dport"] for r in rows if "dport" in r] or [80]
         times = [float(r["ts"]) for r in rows]
+        capture = get("/api/captures?limit=1")["rows"][0]["id"]
 
         def q(**kw):
             return "/api/packets?" + urllib.parse.urlencode(kw)
@@ -104,6 +105,14 @@ def main():
             ("/api/talkers?from=&to= (1 s)", lambda: (lambda t: "/api/talkers?" + urllib.parse.urlencode(
                 {"from": f"{t:.6f}", "to": f"{t + 1:.6f}"}))(rnd.choice(times))),
             ("/api/timeseries", lambda: "/api/timeseries"),
+            # The dashboard's filters on its summaries: transport/app from the rollups,
+            # an address or port from flows.
+            ("/api/timeseries?transport=", lambda: "/api/timeseries?transport=" + rnd.choice(["tcp", "udp"])),
+            ("/api/protocol_summary?transport=", lambda: "/api/protocol_summary?transport=" + rnd.choice(["tcp", "udp"])),
+            ("/api/protocol_summary?ip=", lambda: "/api/protocol_summary?" + urllib.parse.urlencode({"ip": rnd.choice(ips)})),
+            ("/api/protocol_summary?port=", lambda: "/api/protocol_summary?" + urllib.parse.urlencode({"port": rnd.choice(dports)})),
+            ("/api/talkers?ip=", lambda: "/api/talkers?" + urllib.parse.urlencode({"ip": rnd.choice(ips)})),
+            ("/api/stats?capture=", lambda: "/api/stats?capture=" + capture),
         ]
         print(f"{'route':<34} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
         if a.only:

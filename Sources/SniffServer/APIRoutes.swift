@@ -98,7 +98,8 @@ struct APIRoutes {
     }
 
     func protocolSummary(_ req: Request) async throws -> Response {
-        let q = try RangeQuery(parameters: Self.parameters(req, allowed: Self.rangeNames))
+        let q = try RangeQuery(parameters: Self.parameters(req, allowed: Self.rangeNames + RangeQuery.flowNames),
+                               trafficNames: RangeQuery.flowNames)
         let t = try await store.protocolSummary(q)
         func entries(_ e: [ProtocolSummaryTable.Entry]) -> (inout ByteSink) -> Void {
             { s in JSONArray.write(e, into: &s) { x, s in
@@ -110,11 +111,14 @@ struct APIRoutes {
         var o = JSONObject(capacity: 2048)
         o.raw("transports", entries(t.transports))
         o.raw("apps", entries(t.apps))
+        // "packets": each packet in the range once (per-second rollups); "flows": an
+        // address or port filter, answered from the flows that start in the range.
+        o.string("counted", t.countedFromFlows ? "flows" : "packets")
         return JSONResponse.make(o.finish())
     }
 
     func timeSeries(_ req: Request) async throws -> Response {
-        let q = try TimeSeriesQuery(parameters: Self.parameters(req, allowed: Self.rangeNames + ["step", "by"]))
+        let q = try TimeSeriesQuery(parameters: Self.parameters(req, allowed: Self.rangeNames + RangeQuery.rollupNames + ["step", "by"]))
         let points = try await store.timeSeries(q)
         var o = JSONObject(capacity: 256 + points.count * 80)
         o.string("step", q.step.rawValue)
@@ -128,11 +132,11 @@ struct APIRoutes {
     }
 
     func talkers(_ req: Request) async throws -> Response {
-        let q = try TalkersQuery(parameters: Self.parameters(req, allowed: Self.rangeNames + ["limit"]))
+        let q = try TalkersQuery(parameters: Self.parameters(req, allowed: Self.rangeNames + RangeQuery.flowNames + ["limit"]))
         var t = try await store.talkers(q)
         if let hub = broadcaster.hub {
-            let r = q.range
-            let open = hub.openFlows.filter { OpenFlows.inRange($0, from: r.from, to: r.to, capture: r.capture, sensor: r.sensor) }
+            let match = FlowQuery(filter: q.range.asFilter)
+            let open = hub.openFlows.filter { OpenFlows.matches($0, match) }
             t = OpenFlows.talkers(t, open: open, limit: min(max(q.limit, 1), PacketQuery.maximumLimit))
         }
         var o = JSONObject(capacity: 4096)
@@ -171,7 +175,14 @@ struct APIRoutes {
     }
 
     func stats(_ req: Request) async throws -> Response {
-        _ = try Self.parameters(req, allowed: [])
+        let p = try Self.parameters(req, allowed: ["capture"])
+        // capture=ID: that capture's row beside the totals (the header of a page that
+        // shows one capture); an id the database does not hold is an error.
+        var chosen: CaptureInfo? = nil
+        if let id = try RangeQuery(parameters: p).capture {
+            chosen = try await store.captures(CaptureQuery(limit: PacketQuery.maximumLimit)).first { $0.id == id }
+            guard chosen != nil else { throw APIError.badParameter("capture", "no capture \(id) in this database") }
+        }
         let s = try await store.stats()
         metrics.recordStore(s)
         let live = broadcaster.liveSummary
@@ -195,6 +206,7 @@ struct APIRoutes {
             x.number("kernel_dropped", s.kernelDropped); x.number("interface_dropped", s.interfaceDropped); x.number("sniff_dropped", s.sniffDropped)
             sink.bytes.append(contentsOf: x.finish().bytes)
         }
+        if let chosen { o.raw("capture") { sink in chosen.writeJSON(into: &sink) } }
         o.raw("live_stats") { sink in
             var x = JSONObject(capacity: 512)
             x.number("packets", live.packets); x.number("bytes", live.bytes)

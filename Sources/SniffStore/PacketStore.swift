@@ -206,6 +206,10 @@ public struct ProtocolSummaryTable: Sendable, Equatable {
     }
     public var transports: [Entry] = []
     public var apps: [Entry] = []
+    /// Counted from flows (an address or port filter, which the per-second rollups
+    /// cannot answer): each flow that starts in the range with all its packets and
+    /// bytes, instead of the packets whose own time is in the range.
+    public var countedFromFlows = false
     public init() {}
 }
 

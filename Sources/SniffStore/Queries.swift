@@ -163,24 +163,47 @@ public struct FlowQuery: Sendable, Equatable {
     }
 }
 
-/// A time range with the sensor and capture filters (protocol summary, talkers).
+/// A time range with the sensor and capture filters (protocol summary, talkers), and
+/// the traffic filters a summary can honour.
 public struct RangeQuery: Sendable, Equatable {
     public var from: Int64? = nil
     public var to: Int64? = nil
     public var sensor: String? = nil
     public var capture: Int64? = nil
+    /// Address, port, transport and app filters (`ip` ... `app`; time, capture and
+    /// sensor are the fields above). The per-second rollups keep transport and app
+    /// only; an address or a port makes the protocol summary count flows instead.
+    public var traffic = TrafficFilter()
 
-    public init(from: Int64? = nil, to: Int64? = nil, sensor: String? = nil, capture: Int64? = nil) {
-        self.from = from; self.to = to; self.sensor = sensor; self.capture = capture
+    public static let names = ["from", "to", "sensor", "capture"]
+    /// What flows carry: a flow-based summary or talkers list can honour all of these.
+    public static let flowNames = ["ip", "src", "dst", "port", "sport", "dport", "transport", "app"]
+    /// What the per-second rollups (`traffic`, `flow_counts`) carry.
+    public static let rollupNames = ["transport", "app"]
+
+    public init(from: Int64? = nil, to: Int64? = nil, sensor: String? = nil, capture: Int64? = nil,
+                traffic: TrafficFilter = TrafficFilter()) {
+        self.from = from; self.to = to; self.sensor = sensor; self.capture = capture; self.traffic = traffic
     }
 
-    public init(parameters p: [String: String]) throws {
-        let f = try TrafficFilter(parameters: p.filter { ["from", "to", "sensor", "capture"].contains($0.key) })
+    /// The range parameters, plus those of `trafficNames` (a subset of `flowNames`)
+    /// that the caller's route takes.
+    public init(parameters p: [String: String], trafficNames: [String] = []) throws {
+        let keep = Set(Self.names + trafficNames)
+        let f = try TrafficFilter(parameters: p.filter { keep.contains($0.key) })
         from = f.from; to = f.to; sensor = f.sensor; capture = f.capture
+        traffic = f
+        traffic.from = nil; traffic.to = nil; traffic.sensor = nil; traffic.capture = nil
     }
 
-    var asFilter: TrafficFilter {
-        var f = TrafficFilter()
+    /// An address or port filter: only flows can answer it.
+    public var needsFlows: Bool {
+        traffic.ip != nil || traffic.src != nil || traffic.dst != nil || traffic.port != nil
+            || traffic.sport != nil || traffic.dport != nil
+    }
+
+    public var asFilter: TrafficFilter {
+        var f = traffic
         f.from = from; f.to = to; f.sensor = sensor; f.capture = capture
         return f
     }
@@ -212,7 +235,7 @@ public struct TimeSeriesQuery: Sendable, Equatable {
     }
 
     public init(parameters p: [String: String]) throws {
-        range = try RangeQuery(parameters: p)
+        range = try RangeQuery(parameters: p, trafficNames: RangeQuery.rollupNames)
         if let s = p["step"] {
             guard let v = TimeStep(rawValue: s) else { throw StoreError.badParameter(name: "step", message: "valid values are 1s, 1m, 1h") }
             step = v
@@ -232,7 +255,7 @@ public struct TalkersQuery: Sendable, Equatable {
     public init(range: RangeQuery = RangeQuery(), limit: Int = 20) { self.range = range; self.limit = limit }
 
     public init(parameters p: [String: String]) throws {
-        range = try RangeQuery(parameters: p)
+        range = try RangeQuery(parameters: p, trafficNames: RangeQuery.flowNames)
         limit = try PacketQuery.limit(p, default: 20)
     }
 }

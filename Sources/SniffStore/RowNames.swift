@@ -80,6 +80,24 @@ enum SummaryAssembler {
         for (name, n) in flowsByApp {
             apps[name, default: .init(name: name, packets: 0, bytes: 0, flows: 0)].flows += n
         }
+        return sorted(transports, apps)
+    }
+
+    /// The summary of flows grouped by (IP protocol, app): packets, bytes, flows.
+    static func assembleFlows(_ rows: [(UInt8, String, UInt64, UInt64, UInt64)]) -> ProtocolSummaryTable {
+        var transports: [String: ProtocolSummaryTable.Entry] = [:], apps: [String: ProtocolSummaryTable.Entry] = [:]
+        for (proto, app, p, b, n) in rows {
+            for (key, name) in [(0, RowNames.transportName(ipProto: proto)), (1, app)] {
+                var e = (key == 0 ? transports : apps)[name] ?? .init(name: name, packets: 0, bytes: 0, flows: 0)
+                e.packets += p; e.bytes += b; e.flows += n
+                if key == 0 { transports[name] = e } else { apps[name] = e }
+            }
+        }
+        return sorted(transports, apps)
+    }
+
+    static func sorted(_ transports: [String: ProtocolSummaryTable.Entry],
+                       _ apps: [String: ProtocolSummaryTable.Entry]) -> ProtocolSummaryTable {
         var t = ProtocolSummaryTable()
         let order: (ProtocolSummaryTable.Entry, ProtocolSummaryTable.Entry) -> Bool = {
             $0.bytes != $1.bytes ? $0.bytes > $1.bytes : $0.name < $1.name

@@ -151,22 +151,42 @@ struct SQLBuilder {
         if let p = f.port { let v = param(Int64(p)); add("(orig_p = \(v) OR resp_p = \(v))") }
         if let p = f.sport { add("orig_p = \(param(Int64(p)))") }
         if let p = f.dport { add("resp_p = \(param(Int64(p)))") }
-        if let t = f.transport {
-            switch t {
-            case .tcp: add("ip_proto = 6")
-            case .udp: add("ip_proto = 17")
-            case .icmp: add("ip_proto = 1")
-            case .icmpv6: add("ip_proto = 58")
-            case .gre: add("ip_proto = 47")
-            case .other: add("ip_proto NOT IN (1, 6, 17, 47, 58)")
-            case .arp, .none: add("1 = 0")
-            }
-        }
-        if let a = f.app { add("app = \(param(a.name))") }
+        flowProtoFilter(f)
         rangeFilter(f, ts: "ts")
         if let q = f.text {
             add("(\(contains("dns_query", q)) OR \(contains("http_host", q)) OR \(contains("tls_sni", q)))")
         }
+    }
+
+    /// The IP protocol of a flow of each transport (ARP and "none" have no flows).
+    static let flowIPProtos: [TransportKind: Int64] = [.tcp: 6, .udp: 17, .icmp: 1, .icmpv6: 58, .gre: 47]
+
+    /// Whether a flow with this IP protocol is of transport `t` (as the condition below says).
+    static func flowTransport(_ t: TransportKind, matches ipProto: UInt8) -> Bool {
+        if let p = flowIPProtos[t] { return Int64(ipProto) == p }
+        return t == .other && !flowIPProtos.values.contains(Int64(ipProto))
+    }
+
+    /// Transport and app on tables of flows (`flows`, `flow_counts`): the IP protocol
+    /// number and the app's name.
+    mutating func flowProtoFilter(_ f: TrafficFilter) {
+        if let t = f.transport {
+            if let p = Self.flowIPProtos[t] {
+                add("ip_proto = \(p)")
+            } else if t == .other {
+                add("ip_proto NOT IN (" + Self.flowIPProtos.values.sorted().map(String.init).joined(separator: ", ") + ")")
+            } else {
+                add("1 = 0")
+            }
+        }
+        if let a = f.app { add("app = \(param(a.name))") }
+    }
+
+    /// Transport and app on the per-second `traffic` rollup, written as the labels and
+    /// names with NULL for "none" and "unknown".
+    mutating func trafficRollupFilter(_ f: TrafficFilter) {
+        if let t = f.transport { add(t == .none ? "transport IS NULL" : "transport = \(param(t.label))") }
+        if let a = f.app { add(a == .unknown ? "app IS NULL" : "app = \(param(a.name))") }
     }
 
     /// Flows whose server name contains `t`, or whose JA3, JA3S or JA4 is `t`.

@@ -173,6 +173,28 @@ final class StoreRun {
         }
     }
 
+    /// A file read again into the same database is stored again, as a new capture (as
+    /// tshark and Zeek read a file as often as asked), and said here: the same file
+    /// name, first packet time and packet count as a capture already stored. The
+    /// dashboard and the API's capture= show each capture apart.
+    func sameFileNote(_ t: CaptureTotals) -> String? {
+        let mine = consumer.capture
+        guard mine.source.hasPrefix("file "), let first = t.firstTimestamp?.totalNanoseconds else { return nil }
+        // The file's name without its directory: the same file given another way.
+        func fileName(_ source: String) -> Substring? {
+            guard source.hasPrefix("file ") else { return nil }
+            return source.dropFirst(5).split(separator: "/").last
+        }
+        let path = String(mine.source.dropFirst(5)), name = fileName(mine.source)
+        let store = self.store
+        guard let stored = try? Blocking.run({ try await store.captures(CaptureQuery(limit: PacketQuery.maximumLimit)) }),
+              let same = stored.filter({
+                  $0.id != mine.id && fileName($0.source) == name && $0.firstPacket == first && $0.packetsSeen == t.packetsSeen
+              }).min(by: { $0.start < $1.start }) else { return nil }
+        return "\(path) is already stored as capture \(same.id) (\(same.packetsSeen) packets); stored it again as capture "
+            + "\(mine.id); the dashboard and the API (capture=) show each capture apart"
+    }
+
     /// Exit status when rows are left in the journal (EX_TEMPFAIL: try again later).
     static let incompleteExitCode: Int32 = 75
     /// Exit status when rows were lost (the journal's disk was full).
@@ -204,6 +226,7 @@ final class StoreRun {
             let paths = report.journalPaths.joined(separator: ", ")
             ComponentLog.store(.warning, "\(report.pendingBatches) batches could not be stored and are kept in \(paths); replay them with: sniff db replay --db '\(options.url.redacted)' \(report.journalPaths.joined(separator: " "))")
         }
+        if let note = sameFileNote(pipeline.totals) { ComponentLog.store(.warning, note) }
         let store = self.store
         try? Blocking.run { await store.close() }
         return Outcome(report: report, url: options.url.redacted)

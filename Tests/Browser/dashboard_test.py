@@ -230,6 +230,106 @@ def check_capture_time(d, name, first, last):
     return a
 
 
+def chart_total(d):
+    """Sum of the chart's buckets (its data table, opened), and the chart's step."""
+    d.execute_script("document.getElementById('chart-table-wrap').open = true")
+    wait_for(d, lambda: len(d.find_elements(By.CSS_SELECTOR, "#chart-table tbody tr")) > 0, 5)
+    return d.execute_script("""
+        return Array.from(document.querySelectorAll('#chart-table tbody tr'))
+          .reduce((s, tr) => s + Number(tr.lastChild.dataset.value), 0) * Number(document.getElementById('chart').dataset.step);""")
+
+
+def summary_packets(d):
+    """Packets per transport in the summary table."""
+    return d.execute_script("""
+        const o = {};
+        for (const tr of document.querySelectorAll('#summary tbody tr')) {
+          const c = Array.from(tr.cells).map(td => td.textContent);
+          if (c[0] === 'transport') o[c[1]] = Number(c[2]); }
+        return o;""")
+
+
+def scope(d, id):
+    e = d.find_element(By.ID, id)
+    return {"text": e.text, "unfiltered": e.get_attribute("data-unfiltered") or "", "counted": e.get_attribute("data-counted"),
+            "role": e.get_attribute("role"), "shown": e.is_displayed()}
+
+
+def test_captures_and_filters(d, base, shots):
+    """The sample stored twice: the Capture choice, and the filters in every panel."""
+    caps = api(base, "/api/captures")["rows"]
+    check("captures: the API lists the two runs of the sample", len(caps) == 2 and all(c["packets_stored"] == 391 for c in caps), caps)
+    d.get(base + "/")
+    check("captures: dashboard loads", wait_loaded(d) == "true")
+    options = [(o.get_attribute("value"), o.text) for o in Select(d.find_element(By.ID, "f-capture")).options]
+    check("captures: the selector lists all and both captures",
+          [v for v, _ in options] == [""] + [c["id"] for c in caps] and options[0][1] == "all 2 captures"
+          and all("sample.pcapng" in t and "391 packets" in t for _, t in options[1:]), options)
+    cap_label = d.find_element(By.ID, "capture-label")
+    check("captures: 'all' says so, with 782 packets in the header and the summary",
+          "all 2 captures" in cap_label.text and cap_label.get_attribute("role") == "status"
+          and d.find_element(By.ID, "h-stored").get_attribute("data-value") == "782" and sum(summary_packets(d).values()) == 782,
+          (cap_label.text, d.find_element(By.ID, "h-stored").get_attribute("data-value"), summary_packets(d)))
+
+    one = caps[-1]["id"]
+    Select(d.find_element(By.ID, "f-capture")).select_by_value(one)
+    WebDriverWait(d, 20).until(lambda d: "capture=" + one in d.current_url)
+    wait_loaded(d)
+    def shows_one():
+        return (d.find_element(By.ID, "h-stored").get_attribute("data-value") == "391" and sum(summary_packets(d).values()) == 391
+                and d.find_element(By.ID, "p-count").text == "391 rows")
+    check("captures: choosing one shows 391 packets in the header, summary and table", wait_for(d, shows_one, 10),
+          (d.find_element(By.ID, "h-stored").get_attribute("data-value"), summary_packets(d), d.find_element(By.ID, "p-count").text))
+    check("captures: the label names the capture, its file, packets and span",
+          ("capture " + one + ": file ") in cap_label.text and "sample.pcapng, 391 packets, " in cap_label.text and " to " in cap_label.text,
+          cap_label.text)
+    check("captures: the chart counts that capture only", chart_total(d) == 391, chart_total(d))
+    d.refresh()
+    wait_loaded(d)
+    check("captures: the choice survives a reload (URL)", wait_for(d, lambda: Select(d.find_element(By.ID, "f-capture"))
+          .first_selected_option.get_attribute("value") == one and shows_one(), 10), d.current_url)
+    d.save_screenshot(os.path.join(shots, "dashboard-capture.png"))
+
+    # An address: the summary counts flows, talkers follow, the chart says it is not filtered.
+    q = f"capture={one}&ip=10.77.0.2"
+    d.get(base + "/?" + q)
+    wait_loaded(d)
+    time.sleep(0.5)
+    want = {label(e["name"]): e["packets"] for e in api(base, "/api/protocol_summary?" + q)["transports"]}
+    s = scope(d, "summary-scope")
+    check("filters: ip reaches the summary (flows), as the API counts it",
+          summary_packets(d) == want and 0 < sum(want.values()) < 391 and s["counted"] == "flows" and "flows" in s["text"]
+          and s["shown"], (summary_packets(d), want, s))
+    talkers = api(base, "/api/talkers?limit=15&" + q)
+    got = d.execute_script("return Array.from(document.querySelectorAll('#hosts tbody tr')).map(tr => [tr.cells[0].textContent, Number(tr.cells[1].textContent)])")
+    check("filters: ip reaches Top talkers, as the API lists them",
+          got == [[h["address"], h["packets"]] for h in talkers["hosts"]] and "10.77.0.2" in [h[0] for h in got]
+          and len(got) < len(api(base, f"/api/talkers?limit=15&capture={one}")["hosts"]), (got, talkers["hosts"]))
+    c = scope(d, "chart-scope")
+    all_packets = sum(p["packets"] for p in api(base, f"/api/timeseries?step=1s&capture={one}")["points"])
+    check("filters: the chart says it is not filtered by IP, and shows the capture's traffic",
+          c["unfiltered"] == "IP" and "not filtered by IP" in c["text"] and c["role"] == "status" and c["shown"]
+          and chart_total(d) == all_packets == 391, (c, chart_total(d), all_packets))
+    h = scope(d, "h-scope")
+    check("filters: the header says what it is not filtered by", h["unfiltered"] == "IP" and h["shown"] and h["role"] == "status", h)
+    a = scope(d, "alerts-scope")
+    check("filters: alerts say they are not filtered by IP", a["unfiltered"] == "IP" and "not filtered by IP" in a["text"], a)
+    d.save_screenshot(os.path.join(shots, "dashboard-ip-filter.png"))
+
+    # Transport: the rollups answer it, so every panel follows and none is labelled.
+    q = f"capture={one}&transport=udp"
+    d.get(base + "/?" + q)
+    wait_loaded(d)
+    time.sleep(0.5)
+    udp = sum(p["packets"] for p in api(base, "/api/timeseries?step=1s&" + q)["points"])
+    check("filters: transport reaches the chart, as the API's time series",
+          chart_total(d) == udp and 0 < udp < 391 and scope(d, "chart-scope")["text"] == "", (chart_total(d), udp, scope(d, "chart-scope")))
+    check("filters: transport reaches the summary, counted per packet",
+          summary_packets(d) == {"UDP": udp} and scope(d, "summary-scope")["counted"] == "packets"
+          and scope(d, "summary-scope")["text"] == "", (summary_packets(d), udp))
+    check("filters: the header says it is not filtered by transport", scope(d, "h-scope")["unfiltered"] == "transport", scope(d, "h-scope"))
+
+
 def test_file_timeline(d, base, shots):
     """sniff -r FILE --serve: the chart and the time filters in the file's own time."""
     d.get(base + "/")
@@ -851,6 +951,17 @@ def main():
         test_info_column(d, base)
         test_file_details_and_a11y(d, base, shots)
         test_flow_details(d, base)
+        servers.pop().stop()
+
+        # 1c. The sample read twice into one database: two captures.
+        tdb = os.path.join(work, "twice.db")
+        for _ in range(2):
+            subprocess.run([args.sniff, "-r", os.path.join(ROOT, "samples/sample.pcapng"), "-q", "--db", "sqlite:" + tdb], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
+        port = free_port(); base = f"http://127.0.0.1:{port}"
+        servers.append(Server([args.sniff, "serve", "--db", "sqlite:" + tdb, "--listen", f"127.0.0.1:{port}"], os.path.join(work, "twice.log")))
+        check("sniff serve starts over two captures", wait_http(base + "/api/stats"))
+        test_captures_and_filters(d, base, shots)
         servers.pop().stop()
 
         # 2. The XSS capture.

@@ -115,6 +115,38 @@ struct APITests {
         }
     }
 
+    @Test("the summaries take the dashboard's filters; stats take a capture", arguments: bothSetups)
+    func filteredSummaries(_ setup: TestingSetup) async throws {
+        let db = try await SharedDatabase.shared.get()
+        let (_, app) = makeApp(db.store)
+        let udp = db.packets.filter { $0["transport"]?.lowercased() == "udp" }.count
+        let someIP = db.packets.compactMap { $0["src"] }.first ?? "10.0.0.1"
+        try await app.test(setup) { client in
+            func get(_ uri: String) async throws -> [String: Any] {
+                try await client.execute(uri: uri, method: .get) { r in
+                    #expect(r.status == .ok, "\(uri): \(String(buffer: r.body))")
+                    return jsonObject(r.body)
+                }
+            }
+            func packets(_ list: Any?) -> Int { (list as? [[String: Any]] ?? []).reduce(0) { $0 + ($1["packets"] as? Int ?? 0) } }
+            #expect(packets(try await get("/api/timeseries?step=1s&transport=udp")["points"]) == udp)
+            let s = try await get("/api/protocol_summary?transport=udp")
+            #expect(s["counted"] as? String == "packets")
+            #expect((s["transports"] as? [[String: Any]])?.map { $0["name"] as? String } == ["UDP"])
+            #expect(packets(s["transports"]) == udp && packets(s["apps"]) == udp)
+            let byIP = try await get("/api/protocol_summary?ip=\(someIP)")
+            #expect(byIP["counted"] as? String == "flows")
+            #expect(packets(byIP["transports"]) > 0 && packets(byIP["transports"]) < db.packets.count)
+            let talkers = try await get("/api/talkers?limit=1000&ip=\(someIP)")
+            #expect((talkers["hosts"] as? [[String: Any]])?.contains { $0["address"] as? String == someIP } == true)
+            let caps = try await get("/api/captures")["rows"] as? [[String: Any]] ?? []
+            let id = try #require(caps.first?["id"] as? String)
+            let stats = try await get("/api/stats?capture=\(id)")
+            #expect((stats["capture"] as? [String: Any])?["id"] as? String == id)
+            #expect((stats["store"] as? [String: Any])?["packets"] as? Int == db.packets.count)
+        }
+    }
+
     @Test("HEAD answers as GET does, without a body", arguments: bothSetups)
     func head(_ setup: TestingSetup) async throws {
         let db = try await SharedDatabase.shared.get()
@@ -155,6 +187,11 @@ struct APITests {
             ("/api/flows?sort=size", "sort"), ("/api/flows?conn_state=XX", "conn_state"), ("/api/flows?min_bytes=-1", "min_bytes"),
             ("/api/timeseries?step=2s", "step"), ("/api/timeseries?by=host", "by"), ("/api/alerts?severity=huge", "severity"),
             ("/api/export?format=doc", "format"), ("/api/export", "format"), ("/api/packets?port=1&port=2", "port"),
+            // The summaries' filters: as the packets' are parsed; the time series has no address or port.
+            ("/api/protocol_summary?ip=10.0.0.300", "ip"), ("/api/protocol_summary?port=70000", "port"),
+            ("/api/talkers?transport=tcpx", "transport"), ("/api/talkers?app=nope", "app"), ("/api/talkers?dport=x", "dport"),
+            ("/api/timeseries?transport=tcpx", "transport"), ("/api/timeseries?ip=10.0.0.1", "ip"),
+            ("/api/timeseries?port=53", "port"), ("/api/stats?capture=abc", "capture"), ("/api/stats?capture=12345", "capture"),
         ]
         try await app.test(setup) { client in
             for (uri, parameter) in cases {

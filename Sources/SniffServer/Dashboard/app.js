@@ -26,7 +26,7 @@ const state = {
 
 // ---------- filters and the URL ----------
 
-const FILTER_NAMES = ["ip", "port", "transport", "app", "from", "to"];
+const FILTER_NAMES = ["ip", "port", "transport", "app", "from", "to", "capture"];
 
 // The From/To fields are plain text in the chosen zone, "YYYY-MM-DD HH:MM:SS" on a
 // 24-hour clock, one Tab stop each; RFC 3339 and epoch seconds are accepted too. The
@@ -66,6 +66,8 @@ function writeFilterToForm(f) {
   $("f-ip").value = f.ip || ""; $("f-port").value = f.port || "";
   $("f-transport").value = f.transport || ""; $("f-app").value = f.app || "";
   $("f-from").value = formatTimeField(f.from); $("f-to").value = formatTimeField(f.to);
+  captureOption(f.capture);
+  $("f-capture").value = f.capture || "";
 }
 
 // The form's filter, or the first problem the page can see itself (at its field).
@@ -79,6 +81,7 @@ function readFilterFromForm() {
   }
   if ($("f-transport").value) f.transport = $("f-transport").value;
   if (app) f.app = app;
+  if ($("f-capture").value) f.capture = $("f-capture").value;
   for (const k of ["from", "to"]) {
     const r = parseTimeField($("f-" + k).value);
     if (r.error) return { error: fieldError(k, r.error) };
@@ -99,8 +102,33 @@ function rangeOnly(f) {
   const r = {};
   if (f.from) r.from = f.from;
   if (f.to) r.to = f.to;
+  if (f.capture) r.capture = f.capture;
   return r;
 }
+
+// Which filters each figure honours. The chart's per-second totals keep transport and
+// app but no addresses or ports; the summary and talkers take every filter (an address
+// or port makes the summary count flows); the header's rates, drops and active flows
+// are the live capture's, and its Stored count follows only the capture.
+const SCOPE_NAMES = { ip: "IP", port: "port", transport: "transport", app: "app", from: "time", to: "time", capture: "capture" };
+function pick(f, names) {
+  const r = {};
+  for (const k of names) if (f[k]) r[k] = f[k];
+  return r;
+}
+function notFilteredBy(honoured) {
+  const names = Object.keys(state.filter).filter((k) => !honoured.includes(k)).map((k) => SCOPE_NAMES[k] || k);
+  return [...new Set(names)];
+}
+// The label beside a panel's title (a status region: screen readers announce it), and
+// the same list in data-unfiltered for scripts and tests.
+function setScope(id, unfiltered, why) {
+  const el = $(id);
+  el.dataset.unfiltered = unfiltered.join(",");
+  el.textContent = unfiltered.length ? "not filtered by " + unfiltered.join(", ") + (why ? ": " + why : "") : "";
+}
+const CHART_FILTERS = ["from", "to", "capture", "transport", "app"];
+const FLOW_FILTERS = ["ip", "port", "transport", "app", "from", "to", "capture"];
 
 // The From/To fields offer the packets' span (capture time) as their placeholders and
 // in the hint under the form.
@@ -115,7 +143,7 @@ function setTimeBounds() {
 
 // ---------- errors ----------
 
-const FIELDS = ["ip", "port", "transport", "app", "from", "to"];
+const FIELDS = ["ip", "port", "transport", "app", "from", "to", "capture"];
 // An error about one parameter shows at its field (aria-invalid, described by the
 // message); any other under the form. Results of the previous filter are cleared, so
 // that an error never sits above figures that do not answer the question.
@@ -149,6 +177,7 @@ function clearResults() {
     document.querySelector(sel).replaceChildren();
   }
   $("flows-count").textContent = "";
+  for (const id of ["chart-scope", "summary-scope", "alerts-scope"]) $(id).textContent = "";
   state.chartData = null;
   for (const id of ["chart", "summary-chart", "apps-chart"]) {
     const c = $(id);
@@ -345,6 +374,8 @@ $("p-pause").addEventListener("click", () => {
 });
 
 function addLiveRows(rows) {
+  // One capture chosen: live rows of another (the one running here) stay out.
+  if (state.filter.capture) rows = rows.filter((r) => String(r.capture) === state.filter.capture);
   if (state.livePaused || state.filter.to || rows.length === 0) return;
   state.rows = rows.concat(state.rows);
   if (state.rows.length > MAX_ROWS) state.rows.length = MAX_ROWS;
@@ -397,7 +428,11 @@ $("d-pcap").addEventListener("click", async (e) => {
 // Transports and apps are two views of the same packets: each has its own chart, so
 // that no packet is counted twice in one ranking.
 async function loadSummary() {
-  const s = await getJSON("/api/protocol_summary", rangeOnly(state.filter));
+  const s = await getJSON("/api/protocol_summary", pick(state.filter, FLOW_FILTERS));
+  const scope = $("summary-scope");
+  scope.dataset.counted = s.counted;
+  scope.textContent = s.counted === "flows"
+    ? "counted from flows: each flow that starts in the range, with all its packets (an address or port filter)" : "";
   const rows = [];
   for (const [kind, list] of [["transport", s.transports], ["app", s.apps]]) {
     for (const e of list) {
@@ -419,7 +454,7 @@ async function loadSummary() {
 }
 
 async function loadTalkers() {
-  const t = await getJSON("/api/talkers", { ...rangeOnly(state.filter), limit: 15 });
+  const t = await getJSON("/api/talkers", { ...pick(state.filter, FLOW_FILTERS), limit: 15 });
   document.querySelector("#talkers tbody").replaceChildren(...t.pairs.map((p) => {
     const tr = document.createElement("tr");
     // ICMP has no ports: the store keeps its type (and code) in the port fields, as
@@ -475,7 +510,53 @@ function alertItem(a) {
 }
 async function loadAlerts() {
   const a = await getJSON("/api/alerts", { ...rangeOnly(state.filter), limit: 100 });
+  setScope("alerts-scope", notFilteredBy(["from", "to", "capture"]), "alerts are kept per rule, not per packet");
   $("alerts").replaceChildren(...a.rows.map(alertItem));
+}
+
+// ---------- captures ----------
+
+// The captures in the database, newest first, offered in the Capture field; the page
+// shows one capture or all of them, and says which under the form.
+state.captures = [];
+function chosenCapture() {
+  return state.filter.capture ? state.captures.find((c) => c.id === state.filter.capture) : undefined;
+}
+function captureSpan(c) {
+  return typeof c.first_packet === "number" && typeof c.last_packet === "number" ? { first: c.first_packet, last: c.last_packet } : null;
+}
+function captureText(c) {
+  const span = captureSpan(c);
+  const when = span ? ", " + fmtTime(span.first).slice(0, 19) + " to " + fmtTime(span.last).slice(0, 19) + " " + tzName() : "";
+  return "capture " + c.id + ": " + c.source + ", " + c.packets_stored.toLocaleString("en-US") + " packets" + when +
+    (c.running ? " (running)" : "");
+}
+function allText(n) { return "all " + n + " capture" + (n === 1 ? "" : "s"); }
+// A capture id from the URL that the list lacks still shows in the field (the server
+// then says what is wrong with it).
+function captureOption(id) {
+  const sel = $("f-capture");
+  if (!id || Array.from(sel.options).some((o) => o.value === id)) return;
+  const o = document.createElement("option");
+  o.value = id; o.textContent = "capture " + id;
+  sel.append(o);
+}
+async function loadCaptures() {
+  const c = await getJSON("/api/captures", { limit: 1000 });
+  state.captures = c.rows;
+  const sel = $("f-capture");
+  const all = document.createElement("option");
+  all.value = ""; all.textContent = allText(c.rows.length);
+  sel.replaceChildren(all, ...c.rows.map((r) => {
+    const o = document.createElement("option");
+    o.value = r.id; o.textContent = captureText(r);
+    return o;
+  }));
+  captureOption(state.filter.capture);
+  sel.value = state.filter.capture || "";
+  const chosen = chosenCapture();
+  $("capture-label").textContent = "Showing " + (chosen ? captureText(chosen) : state.filter.capture
+    ? "capture " + state.filter.capture + ", which this database does not hold" : allText(c.rows.length)) + ".";
 }
 
 // ---------- chart ----------
@@ -558,6 +639,7 @@ async function loadSpan() {
 async function drawChart() {
   const by = $("chart-by").value, metric = $("chart-metric").value;
   if ($("chart-range").value === "live" && state.live) {
+    setScope("chart-scope", notFilteredBy([]), "the live stream's per-second totals are the whole capture's");
     const series = seriesFromStats(state.liveStats, by, metric);
     describeChart(series.times, 1, "live", drawStacked($("chart"), series, $("chart-legend"), UNIT[metric], chartTime), series, metric);
     return;
@@ -565,16 +647,18 @@ async function drawChart() {
   // Capture time: the filter's range, else the packets' own first-to-last span, in
   // buckets that give up to ~1500 points (1 s to 15 min, 1 min to a day, then 1 h).
   await loadSpan();
+  setScope("chart-scope", notFilteredBy(CHART_FILTERS), "the per-second totals keep no addresses or ports");
   const r = rangeOnly(state.filter);
-  const from = r.from ? epochOf(r.from) : state.span ? state.span.first : null;
-  const to = r.to ? epochOf(r.to) : state.span ? state.span.last : null;
+  const span = chosenCapture() ? captureSpan(chosenCapture()) || state.span : state.span;
+  const from = r.from ? epochOf(r.from) : span ? span.first : null;
+  const to = r.to ? epochOf(r.to) : span ? span.last : null;
   let step = "1m";
   if (from !== null && to !== null) {
     const span = to - from;
     step = span <= 900 ? "1s" : span <= 86400 ? "1m" : "1h";
   }
   const div = step === "1s" ? 1 : step === "1m" ? 60 : 3600;
-  const q = { ...r, step, by };
+  const q = { ...pick(state.filter, CHART_FILTERS), step, by };
   if (from !== null && !q.from) q.from = isoOf(Math.floor(from / div) * div);
   if (to !== null && !q.to) q.to = isoOf(to + div);
   const t = await getJSON("/api/timeseries", q);
@@ -602,12 +686,18 @@ window.addEventListener("resize", () => { drawChart().catch(() => {}); renderPac
 
 let statsLoadedOnce = false;
 async function loadStats() {
-  const s = await getJSON("/api/stats");
+  const s = await getJSON("/api/stats", pick(state.filter, ["capture"]));
   $("h-source").textContent = s.source;
   $("h-source").title = s.source;
   state.captureControl = s.capture_control;
   showState(s.state);
-  $("h-stored").textContent = human(s.store.packets);
+  // One capture chosen: Stored is that capture's packets.
+  const stored = s.capture ? s.capture.packets_stored : s.store.packets;
+  $("h-stored").textContent = human(stored);
+  $("h-stored").dataset.value = String(stored);
+  $("h-stored").title = s.capture ? "packets stored by capture " + s.capture.id : "packets stored (all captures)";
+  setScope("h-scope", notFilteredBy(["capture"]), "the header's rates, drops and active flows are the whole capture's and " +
+    "Stored counts every packet" + (s.capture ? " of the chosen capture" : ""));
   $("h-lag").textContent = s.store.lag_seconds === null ? "–" : (s.store.lag_seconds * 1000).toFixed(0) + " ms";
   if (!state.live) $("h-drops").textContent = String(s.store.kernel_dropped + s.store.interface_dropped + s.store.sniff_dropped);
   // A file keeps its own times: its chart is the stored packets in capture time; only
@@ -649,7 +739,7 @@ async function refreshPanels() {
   if (refreshing || document.hidden) return;
   refreshing = true;
   try {
-    await Promise.all([loadSummary(), loadTalkers(), loadFlows(), loadStats()]);
+    await Promise.all([loadSummary(), loadTalkers(), loadFlows(), loadStats(), loadCaptures()]);
     document.body.dataset.refreshed = String(Date.now());
   } catch (e) {
     showError(e);
@@ -758,7 +848,8 @@ async function applyFilter() {
   socket.send(live);
   state.selected = -1;
   try {
-    await Promise.all([loadPackets(false), loadSummary(), loadTalkers(), loadFlows(), loadAlerts(), drawChart()]);
+    await loadCaptures();
+    await Promise.all([loadPackets(false), loadSummary(), loadTalkers(), loadFlows(), loadAlerts(), drawChart(), loadStats()]);
     document.body.dataset.loaded = "true";
   } catch (e) {
     showError(e);
@@ -774,6 +865,8 @@ $("filters").addEventListener("submit", (e) => {
   applyFilter();
 });
 $("f-clear").addEventListener("click", () => { state.filter = {}; writeFilterToForm({}); applyFilter(); });
+// Choosing a capture applies at once, with the rest of the form.
+$("f-capture").addEventListener("change", () => $("filters").requestSubmit());
 
 // The time zone of every time on the page (and of the From/To fields).
 $("tz").value = state.tz;

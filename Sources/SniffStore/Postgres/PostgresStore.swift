@@ -597,8 +597,10 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
     }
 
     public func protocolSummary(_ range: RangeQuery) async throws -> ProtocolSummaryTable {
+        if range.needsFlows { return try await flowSummary(range) }
         var b = SQLBuilder(.postgres)
         b.rangeFilter(range.asFilter, ts: "ts")
+        b.trafficRollupFilter(range.traffic)
         let w = b.whereClause
         let byTransport = try await rows("summary", "SELECT transport, SUM(packets)::bigint, SUM(bytes)::bigint FROM traffic\(w) GROUP BY transport", b.binds).map {
             let c = PGCells($0)
@@ -617,6 +619,7 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
         for s in sources {
             var fb = SQLBuilder(.postgres)
             fb.rangeFilter(s.range.asFilter, ts: "ts")
+            fb.flowProtoFilter(s.range.traffic)
             let fw = fb.whereClause
             flowsByProto += try await rows("summary", "SELECT ip_proto, \(s.count) FROM \(s.table)\(fw) GROUP BY ip_proto", fb.binds).map {
                 let c = PGCells($0)
@@ -630,9 +633,27 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
         return SummaryAssembler.assemble(byTransport: byTransport, byApp: byApp, flowsByProto: flowsByProto, flowsByApp: flowsByApp)
     }
 
+    /// The protocol summary of the flows that match an address or port filter and
+    /// start in the range (what the per-second rollups cannot answer).
+    func flowSummary(_ range: RangeQuery) async throws -> ProtocolSummaryTable {
+        var b = SQLBuilder(.postgres)
+        b.flowFilter(range.asFilter)
+        let sql = "SELECT ip_proto, app, SUM(total_pkts)::bigint, SUM(total_bytes)::bigint, count(*) FROM flows\(b.whereClause)"
+            + " GROUP BY ip_proto, app"
+        let grouped = try await rows("summary", sql, b.binds).map {
+            let c = PGCells($0)
+            return (UInt8(truncatingIfNeeded: try c.int(0) ?? 0), try c.text(1) ?? "unknown", UInt64(clamping: try c.int(2) ?? 0),
+                    UInt64(clamping: try c.int(3) ?? 0), UInt64(clamping: try c.int(4) ?? 0))
+        }
+        var t = SummaryAssembler.assembleFlows(grouped)
+        t.countedFromFlows = true
+        return t
+    }
+
     public func timeSeries(_ q: TimeSeriesQuery) async throws -> [TimeSeriesPoint] {
         var b = SQLBuilder(.postgres)
         b.rangeFilter(q.range.asFilter, ts: "ts")
+        b.trafficRollupFilter(q.range.traffic)
         let key = q.by == .transport ? "transport" : "app"
         let none = q.by == .transport ? "none" : "unknown"
         let step = b.param(q.step.nanoseconds)
@@ -648,7 +669,7 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
 
     public func talkers(_ q: TalkersQuery) async throws -> Talkers {
         var b = SQLBuilder(.postgres)
-        b.rangeFilter(q.range.asFilter, ts: "ts")
+        b.flowFilter(q.range.asFilter)
         let w = b.whereClause
         let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
         let endpoints = """

@@ -376,8 +376,10 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
     }
 
     public func protocolSummary(_ range: RangeQuery) async throws -> ProtocolSummaryTable {
+        if range.needsFlows { return try await flowSummary(range) }
         var b = SQLBuilder(.sqlite)
         b.rangeFilter(range.asFilter, ts: "ts")
+        b.trafficRollupFilter(range.traffic)
         let w = b.whereClause, binds = b.binds
         // Flows: whole seconds from flow_counts, the ends of the range from flows.
         let plan = FlowCounts.plan(range)
@@ -385,6 +387,7 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         if let r = plan.counts {
             var cb = SQLBuilder(.sqlite)
             cb.rangeFilter(r.asFilter, ts: "ts")
+            cb.flowProtoFilter(r.traffic)
             counted.append(("SELECT ip_proto, SUM(flows) FROM flow_counts\(cb.whereClause) GROUP BY ip_proto", cb.binds))
             counted.append(("SELECT app, SUM(flows) FROM flow_counts\(cb.whereClause) GROUP BY app", cb.binds))
         }
@@ -417,8 +420,11 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
                     guard try point.step() else { continue }
                     if let cap = r.capture, point.int64(2) != cap { continue }
                     if let s = r.sensor, point.text(3) != s { continue }
-                    protos[UInt8(truncatingIfNeeded: point.int64(0)), default: 0] += 1
-                    apps[point.text(1), default: 0] += 1
+                    let proto = UInt8(truncatingIfNeeded: point.int64(0)), app = point.text(1)
+                    if let t = r.traffic.transport, !SQLBuilder.flowTransport(t, matches: proto) { continue }
+                    if let a = r.traffic.app, app != a.name { continue }
+                    protos[proto, default: 0] += 1
+                    apps[app, default: 0] += 1
                 }
                 flowsByProto += protos.map { ($0.key, $0.value) }
                 flowsByApp += apps.map { ($0.key, $0.value) }
@@ -427,9 +433,53 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         }
     }
 
+    /// The protocol summary of the flows that match an address or port filter and
+    /// start in the range: one pass over those flows, as the talkers list makes.
+    func flowSummary(_ range: RangeQuery) async throws -> ProtocolSummaryTable {
+        try await readFlows(range.asFilter) { c, w, binds in
+            let rows = try c.query("SELECT ip_proto, app, SUM(total_pkts), SUM(total_bytes), count(*) FROM flows\(w)"
+                                   + " GROUP BY ip_proto, app", binds) {
+                (UInt8(truncatingIfNeeded: $0.int64(0)), $0.text(1), UInt64(clamping: $0.int64(2)), UInt64(clamping: $0.int64(3)),
+                 UInt64(clamping: $0.int64(4)))
+            }
+            var t = SummaryAssembler.assembleFlows(rows)
+            t.countedFromFlows = true
+            return t
+        }
+    }
+
+    /// One read transaction (segments, runs and rows one snapshot) over the flows that
+    /// match `filter`: `body` gets the WHERE clause and its values.
+    func readFlows<T: Sendable>(_ filter: TrafficFilter,
+                                _ body: @escaping @Sendable (SQLiteConnection, String, [SQLValue]) throws -> T) async throws -> T {
+        try await reader.run { c in
+            try c.exec("BEGIN")
+            defer { try? c.exec("COMMIT") }
+            var b = SQLBuilder(.sqlite)
+            b.flowFilter(filter)
+            try Self.flowSegmentRange(c, &b, filter)
+            return try body(c, b.whereClause, b.binds)
+        }
+    }
+
+    /// No index on the flows' ts since schema 9: a time range reads the id ranges of
+    /// the segments whose times can hold it, and the tail.
+    static func flowSegmentRange(_ c: SQLiteConnection, _ b: inout SQLBuilder, _ range: TrafficFilter) throws {
+        guard range.from != nil || range.to != nil else { return }
+        let table = SegmentedTable.flows
+        let hit = try table.segments(c).filter { s in
+            range.from.map { s.maxTs >= $0 } ?? true && range.to.map { s.minTs < $0 } ?? true
+        }
+        guard hit.count <= 500 else { return }
+        var parts = hit.map { "id BETWEEN \(b.param($0.first)) AND \(b.param($0.last))" }
+        parts.append("id >= \(b.param(try table.tailStart(c)))")
+        b.add("(" + parts.joined(separator: " OR ") + ")")
+    }
+
     public func timeSeries(_ q: TimeSeriesQuery) async throws -> [TimeSeriesPoint] {
         var b = SQLBuilder(.sqlite)
         b.rangeFilter(q.range.asFilter, ts: "ts")
+        b.trafficRollupFilter(q.range.traffic)
         let step = q.step.nanoseconds
         let key = q.by == .transport ? "transport" : "app"
         let none = q.by == .transport ? "none" : "unknown"
@@ -447,27 +497,8 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
     }
 
     public func talkers(_ q: TalkersQuery) async throws -> Talkers {
-        let range = q.range.asFilter
         let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
-        return try await reader.run { c in
-            try c.exec("BEGIN")
-            defer { try? c.exec("COMMIT") }
-            var b = SQLBuilder(.sqlite)
-            b.rangeFilter(range, ts: "ts")
-            if range.from != nil || range.to != nil {
-                // No index on ts since schema 9: a time range reads the id ranges of the
-                // segments whose times can hold it, and the tail.
-                let table = SegmentedTable.flows
-                let hit = try table.segments(c).filter { s in
-                    range.from.map { s.maxTs >= $0 } ?? true && range.to.map { s.minTs < $0 } ?? true
-                }
-                if hit.count <= 500 {
-                    var parts = hit.map { "id BETWEEN \(b.param($0.first)) AND \(b.param($0.last))" }
-                    parts.append("id >= \(b.param(try table.tailStart(c)))")
-                    b.add("(" + parts.joined(separator: " OR ") + ")")
-                }
-            }
-            let w = b.whereClause, binds = b.binds
+        return try await readFlows(q.range.asFilter) { c, w, binds in
             let endpoints = """
                 SELECT orig_h AS h, orig_p AS p, proto, total_pkts AS pk, total_bytes AS b FROM flows\(w)
                 UNION ALL SELECT resp_h, resp_p, proto, total_pkts, total_bytes FROM flows\(w)
