@@ -87,18 +87,28 @@ enum CompactPacket {
             LEFT JOIN sniff_apps a ON a.code = p.app
         """
 
-    static let insertSQL = "INSERT INTO packets (id, " + Schema.packetWriteColumns.joined(separator: ", ") + ") VALUES ("
-        + (1...(Schema.packetWriteColumns.count + 1)).map { "?\($0)" }.joined(separator: ", ") + ")"
+    static var insertColumns: [String] { ["id"] + Schema.packetWriteColumns }
 
-    /// Binds one row to `insertSQL` but for capture_id and sensor (parameters 2 and 3),
-    /// which the caller binds once per batch. `scratch` (32 bytes) holds the addresses
-    /// until the statement runs.
+    static let insertSQL = MultiRowInsert.sql(table: "packets", columns: insertColumns, rows: 1)
+
+    /// Rows per statement of the writer's INSERT. One statement per row paid SQLite's
+    /// per-statement work (step, program start, cursor open, halt, reset) every row;
+    /// with 64 rows, 1984 parameters, it is paid once per 64. Measured in
+    /// docs/PERFORMANCE.md ("Faster SQLite writer").
+    static let rowsPerInsert = 64
+    static let insertManySQL = MultiRowInsert.sql(table: "packets", columns: insertColumns, rows: rowsPerInsert)
+    static let parametersPerRow = Int32(Schema.packetWriteColumns.count + 1)
+
+    /// Binds one row to `insertSQL`, or to row `base / parametersPerRow` of
+    /// `insertManySQL`. `scratch` (32 bytes) holds the addresses and `arena` the text
+    /// until the statement runs (both bound without a copy).
     @inline(__always)
-    static func bind(_ st: SQLiteStatement, id: Int64, _ r: PacketRow, raw: UnsafeRawBufferPointer?,
-                     scratch: UnsafeMutableRawPointer) {
+    static func bind(_ st: SQLiteStatement, base: Int32 = 0, id: Int64, captureID: Int64, sensor: String,
+                     _ r: PacketRow, raw: UnsafeRawBufferPointer?, scratch: UnsafeMutableRawPointer, arena: BindArena) {
         // Parameter of column k of Schema.packetWriteColumns.
-        @inline(__always) func p(_ k: Int32) -> Int32 { k + 2 }
-        st.bind(1, id)
+        @inline(__always) func p(_ k: Int32) -> Int32 { base + k + 2 }
+        st.bind(base + 1, id)
+        st.bind(p(0), captureID); st.bind(p(1), sensor, arena: arena)
         st.bind(p(2), Int64(r.n)); st.bind(p(3), r.ts); st.bind(p(4), Int64(r.len)); st.bind(p(5), Int64(r.caplen))
         st.bind(p(6), Int64(r.iface)); st.bind(p(7), Int64(r.link.rawValue))
         if r.has(.ethSrc) { st.bind(p(8), Int64(r.ethSrc.value)) } else { st.bindNull(p(8)) }
@@ -122,14 +132,14 @@ enum CompactPacket {
         }
         if r.has(.payloadLen) { st.bind(p(22), Int64(r.payloadLen)) } else { st.bindNull(p(22)) }
         if r.has(.icmp) { st.bind(p(23), Int64(r.icmpType)); st.bind(p(24), Int64(r.icmpCode)) } else { st.bindNull(p(23)); st.bindNull(p(24)) }
-        if r.has(.dnsQuery), let q = r.dnsQuery { st.bind(p(25), q) } else { st.bindNull(p(25)) }
+        if r.has(.dnsQuery), let q = r.dnsQuery { st.bind(p(25), q, arena: arena) } else { st.bindNull(p(25)) }
         if r.app == .unknown {
             st.bindNull(p(26)); st.bindNull(p(28))
         } else {
             st.bind(p(26), Int64(r.app.rawValue)); st.bind(p(28), r.has(.appPayload) ? 1 : 0)
         }
-        if r.has(.flowUID), let u = r.flowUID { st.bind(p(27), u) } else { st.bindNull(p(27)) }
-        if r.has(.info), let i = r.info { st.bind(p(29), i) } else { st.bindNull(p(29)) }
+        if r.has(.flowUID), let u = r.flowUID { st.bind(p(27), u, arena: arena) } else { st.bindNull(p(27)) }
+        if r.has(.info), let i = r.info { st.bind(p(29), i, arena: arena) } else { st.bindNull(p(29)) }
         if let raw { st.bindBlobStatic(p(30), raw) } else { st.bindNull(p(30)) }
     }
 

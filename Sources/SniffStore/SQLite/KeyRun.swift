@@ -65,6 +65,69 @@ enum KeyRun {
         }
     }
 
+    /// Sorts entries that were appended in ascending `row` order into `Entry.before`
+    /// order: a stable LSD radix sort on the key bytes (length, then k1, then k0, least
+    /// significant first), which keeps equal keys in row order. Passes over a byte that
+    /// every entry shares are skipped, so a port run takes two passes and an IPv4 run
+    /// four. It replaced `sort(by: Entry.before)`, a stable merge sort through a
+    /// comparison closure, which was 6% of the whole `sniff -r --db` profile.
+    /// `scratch` is reused between calls to avoid allocating per segment.
+    static func sort(_ entries: inout [Entry], scratch: inout [Entry]) {
+        let n = entries.count
+        guard n > 1 else { return }
+        if scratch.count < n { scratch = entries } // contents are overwritten below
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: 256)
+        defer { counts.deallocate() }
+        // Digits, least significant first: the length, k1's 8 bytes, k0's 8 bytes.
+        // Digit 0 is the length; digit d in 1...8 is byte d-1 of k1; 9...16 of k0.
+        @inline(__always) func digit(_ e: Entry, _ d: Int) -> Int {
+            if d == 0 { return Int(e.length) }
+            if d <= 8 { return Int(truncatingIfNeeded: (e.k1 >> UInt64(8 * (d - 1))) & 0xFF) }
+            return Int(truncatingIfNeeded: (e.k0 >> UInt64(8 * (d - 9))) & 0xFF)
+        }
+        // Which digits vary at all: a byte that differs from the first entry's in
+        // some entry. Only those need a pass.
+        var diff0: UInt64 = 0, diff1: UInt64 = 0, lengthVaries = false
+        entries.withUnsafeBufferPointer { e in
+            let f = e[0]
+            for x in e {
+                diff0 |= x.k0 ^ f.k0
+                diff1 |= x.k1 ^ f.k1
+                if x.length != f.length { lengthVaries = true }
+            }
+        }
+        var inScratch = false
+        for d in 0...16 {
+            let varies: Bool
+            if d == 0 { varies = lengthVaries } else if d <= 8 { varies = (diff1 >> UInt64(8 * (d - 1))) & 0xFF != 0 }
+            else { varies = (diff0 >> UInt64(8 * (d - 9))) & 0xFF != 0 }
+            guard varies else { continue }
+            counts.initialize(repeating: 0, count: 256)
+            entries.withUnsafeMutableBufferPointer { a in
+                scratch.withUnsafeMutableBufferPointer { b in
+                    let src = inScratch ? b : a, dst = inScratch ? a : b
+                    for i in 0..<n { counts[digit(src[i], d)] += 1 }
+                    var sum = 0
+                    for i in 0..<256 { let c = counts[i]; counts[i] = sum; sum += c }
+                    for i in 0..<n {
+                        let x = src[i]
+                        let k = digit(x, d)
+                        dst[counts[k]] = x
+                        counts[k] += 1
+                    }
+                }
+            }
+            inScratch.toggle()
+        }
+        if inScratch {
+            entries.withUnsafeMutableBufferPointer { a in
+                scratch.withUnsafeBufferPointer { b in
+                    for i in 0..<n { a[i] = b[i] }
+                }
+            }
+        }
+    }
+
     static func appendVarint(_ v: UInt64, to out: inout [UInt8]) {
         var v = v
         while v >= 0x80 {

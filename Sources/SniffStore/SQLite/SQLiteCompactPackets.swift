@@ -45,14 +45,15 @@ extension SQLiteSchema {
         let write = try c.prepare(CompactPacket.insertSQL)
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: 32, alignment: 8)
         defer { scratch.deallocate() }
+        let arena = BindArena()
         let rawColumn = Int32(Schema.packetColumns.count + 1)
         var id: Int64 = 1
         while try read.step() {
             let p = readTextPacket(read)
-            write.bind(2, p.captureID)
-            write.bind(3, p.sensor)
-            CompactPacket.bind(write, id: id, p.row, raw: read.isNull(rawColumn) ? nil : read.blob(rawColumn), scratch: scratch)
+            CompactPacket.bind(write, id: id, captureID: p.captureID, sensor: p.sensor, p.row,
+                               raw: read.isNull(rawColumn) ? nil : read.blob(rawColumn), scratch: scratch, arena: arena)
             try write.run()
+            arena.reset()
             id += 1
         }
         try c.exec("DROP TABLE packets_v6")

@@ -54,12 +54,14 @@ extension SQLiteSchema {
         let write = try c.prepare(SQLiteStore.insertFlowSQL)
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: 32, alignment: 8)
         defer { scratch.deallocate() }
+        let arena = BindArena()
         var id: Int64 = 1
         var times: [Int64] = []
         while try read.step() {
             let f = SQLiteStore.readFlow(read, from: 1, addresses: .text)
-            SQLiteStore.bindFlow(write, id: id, captureID: f.captureID, sensor: f.sensor, f.row, scratch: scratch)
+            SQLiteStore.bindFlow(write, id: id, captureID: f.captureID, sensor: f.sensor, f.row, scratch: scratch, arena: arena)
             try write.run()
+            arena.reset()
             times.append(f.row.ts)
             id += 1
         }
@@ -72,16 +74,20 @@ extension SQLiteSchema {
 extension SQLiteStore {
     static let flowColumnsSelect = "SELECT id, " + Schema.flowColumns.joined(separator: ", ")
 
-    static let insertFlowSQL = "INSERT INTO flows (id, \(Schema.flowColumns.joined(separator: ", "))) VALUES ("
-        + (1...(Schema.flowColumns.count + 1)).map { "?\($0)" }.joined(separator: ", ") + ")"
+    static let insertFlowSQL = MultiRowInsert.sql(table: "flows", columns: ["id"] + Schema.flowColumns, rows: 1)
 
-    /// Binds one flow to `insertFlowSQL`; `scratch` (32 bytes) holds the two addresses
-    /// until the statement runs.
-    static func bindFlow(_ st: SQLiteStatement, id: Int64, captureID: Int64, sensor: String, _ f: FlowRow,
-                         scratch: UnsafeMutableRawPointer) {
-        var k: Int32 = 0
+    /// Flows per statement of the writer's INSERT: see `CompactPacket.rowsPerInsert`.
+    static let flowsPerInsert = 32
+    static let insertFlowsSQL = MultiRowInsert.sql(table: "flows", columns: ["id"] + Schema.flowColumns, rows: flowsPerInsert)
+
+    /// Binds one flow to `insertFlowSQL`, or to the row of `insertFlowsSQL` whose first
+    /// parameter is `base + 1`; `scratch` (32 bytes) and `arena` hold the two addresses
+    /// and the text until the statement runs.
+    static func bindFlow(_ st: SQLiteStatement, base: Int32 = 0, id: Int64, captureID: Int64, sensor: String, _ f: FlowRow,
+                         scratch: UnsafeMutableRawPointer, arena: BindArena) {
+        var k: Int32 = base
         func int(_ v: Int64?) { k += 1; if let v { st.bind(k, v) } else { st.bindNull(k) } }
-        func text(_ v: String?) { k += 1; st.bind(k, v) }
+        func text(_ v: String?) { k += 1; st.bind(k, v, arena: arena) }
         func bool(_ v: Bool?) { int(v.map { $0 ? 1 : 0 }) }
         func address(_ a: IPAddress, at offset: Int) {
             k += 1
@@ -142,15 +148,29 @@ extension SQLiteStore {
     /// The hot loop for flows: ids given (`SegmentedTable.nextID`), the addresses bound
     /// without copies. Returns the first id written.
     static func insertFlows(_ rows: [FlowRow], _ batch: StoreBatch, _ c: SQLiteConnection) throws -> Int64 {
-        let st = try c.cached(insertFlowSQL)
+        let one = try c.cached(insertFlowSQL)
+        let many = try c.cached(insertFlowsSQL)
         var id = try SegmentedTable.flows.nextID(c)
         let first = id
-        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 32, alignment: 8)
+        let per = flowsPerInsert
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 32 * per, alignment: 8)
         defer { scratch.deallocate() }
-        for f in rows {
-            bindFlow(st, id: id, captureID: batch.captureID, sensor: batch.sensor, f, scratch: scratch)
-            try st.run()
-            id += 1
+        let arena = BindArena()
+        let columns = Int32(Schema.flowColumns.count + 1)
+        try rows.withUnsafeBufferPointer { rows in
+            var i = 0
+            while i < rows.count {
+                let k = rows.count - i >= per ? per : 1
+                let st = k == per ? many : one
+                for j in 0..<k {
+                    bindFlow(st, base: Int32(j) * columns, id: id, captureID: batch.captureID, sensor: batch.sensor, rows[i + j],
+                             scratch: scratch + 32 * j, arena: arena)
+                    id += 1
+                }
+                try st.run()
+                arena.reset()
+                i += k
+            }
         }
         let counts = try c.cached(insertFlowCountSQL)
         counts.bind(1, batch.captureID); counts.bind(2, batch.sensor)

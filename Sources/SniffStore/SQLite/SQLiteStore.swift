@@ -186,28 +186,44 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         try st.run()
     }
 
-    /// The hot loop: ids are given (see `SegmentedTable.nextID`), bindings that do not
-    /// change (capture, sensor) are bound once per batch, addresses and kept bytes
-    /// without copies.
+    /// The hot loop: ids are given (see `SegmentedTable.nextID`), rows go in
+    /// `CompactPacket.rowsPerInsert` at a time (the rest one by one), addresses, text and
+    /// kept bytes are bound without copies by SQLite, and rows are read in place.
     @discardableResult
     static func insertPackets(_ rows: [PacketRow], _ batch: StoreBatch, _ c: SQLiteConnection) throws -> Int64 {
-        let st = try c.cached(CompactPacket.insertSQL)
-        st.bind(2, batch.captureID)
-        st.bind(3, batch.sensor)
+        let one = try c.cached(CompactPacket.insertSQL)
+        let many = try c.cached(CompactPacket.insertManySQL)
         var id = try SegmentedTable.packets.nextID(c)
         let first = id
-        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 32, alignment: 8)
+        let per = CompactPacket.rowsPerInsert
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 32 * per, alignment: 8)
         defer { scratch.deallocate() }
+        let arena = BindArena()
         try batch.frames.withUnsafeBytes { frames in
-            for r in rows {
-                let raw = r.has(.frame) && batch.frameInBounds(r)
-                    ? UnsafeRawBufferPointer(rebasing: frames[Int(r.frameOffset)..<(Int(r.frameOffset) + Int(r.frameLength))]) : nil
-                CompactPacket.bind(st, id: id, r, raw: raw, scratch: scratch)
-                try st.run()
-                id += 1
+            try rows.withUnsafeBufferPointer { rows in
+                var i = 0
+                while i < rows.count {
+                    let k = rows.count - i >= per ? per : 1
+                    let st = k == per ? many : one
+                    for j in 0..<k {
+                        let n = i + j
+                        let raw = rows[n].has(.frame) && batch.frameInBounds(rows[n]) ? frame(of: rows[n], in: frames) : nil
+                        CompactPacket.bind(st, base: Int32(j) * CompactPacket.parametersPerRow, id: id, captureID: batch.captureID,
+                                           sensor: batch.sensor, rows[n], raw: raw, scratch: scratch + 32 * j, arena: arena)
+                        id += 1
+                    }
+                    try st.run()
+                    arena.reset()
+                    i += k
+                }
             }
         }
         return first
+    }
+
+    @inline(__always)
+    static func frame(of r: PacketRow, in frames: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: frames[Int(r.frameOffset)..<(Int(r.frameOffset) + Int(r.frameLength))])
     }
 
     static let insertFlowCountSQL = "INSERT INTO flow_counts (\(Schema.flowCountColumns.joined(separator: ", "))) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"

@@ -117,8 +117,10 @@ struct SegmentedTable: Sendable {
         seg.bind(1, first); seg.bind(2, last); seg.bind(3, minTs); seg.bind(4, maxTs); seg.bind(5, ordered ? 1 : 0); seg.bind(6, name)
         try seg.run()
         let put = try c.cached("INSERT OR REPLACE INTO sniff_key_runs (tbl, first_id, kind, data) VALUES (?4, ?1, ?2, ?3)")
+        var scratch: [KeyRun.Entry] = []
         for (k, kind) in kinds.enumerated() {
-            entries[k].sort(by: KeyRun.Entry.before)
+            // Entries were appended in id order (the SELECT above), as `KeyRun.sort` needs.
+            KeyRun.sort(&entries[k], scratch: &scratch)
             let run = KeyRun.encode(entries[k])
             put.bind(1, first); put.bind(2, kind); put.bind(4, name)
             try run.withUnsafeBytes { b in
