@@ -11,7 +11,15 @@ final class SQLiteConnection {
     let path: String
     var statementCache: [String: SQLiteStatement] = [:]
 
+    /// Process-wide settings, made once before SQLite's first use: no memory
+    /// statistics, which took a global mutex and a counter update around every one of
+    /// SQLite's allocations (several per row written). Sniff never reads them.
+    private static let configured: Bool = {
+        sniff_sqlite_disable_memstatus() == SQLITE_OK
+    }()
+
     init(path: String, readOnly: Bool = false) throws {
+        _ = SQLiteConnection.configured
         var handle: OpaquePointer? = nil
         let flags = (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &handle, flags, nil)

@@ -30,6 +30,10 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
 
     static func open(_ path: String, writer: Bool) throws -> SQLiteConnection {
         let c = try SQLiteConnection(path: path)
+        // A new file gets 16 KiB pages (an existing one keeps its own): measured 5-15%
+        // faster writing than the default 4 KiB on the small capture, file size equal
+        // (docs/PERFORMANCE.md, "Faster SQLite writer"). Must come before WAL is set.
+        try c.exec("PRAGMA page_size=16384")
         // WAL: readers do not block the writer; synchronous=NORMAL syncs at checkpoints
         // only (a power cut may lose the last transactions, never corrupt the file).
         try c.exec("PRAGMA journal_mode=WAL")
