@@ -128,7 +128,7 @@ final class SQLiteStatement {
     @inline(__always)
     func bind(_ i: Int32, _ s: String, arena: BindArena) {
         var s = s
-        s.withUTF8 { u in
+        _ = s.withUTF8 { u in
             if let p = arena.copy(u) {
                 sqlite3_bind_text(stmt, i, p.assumingMemoryBound(to: CChar.self), Int32(u.count), sniff_sqlite_static())
             } else {
