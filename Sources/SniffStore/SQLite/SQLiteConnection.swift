@@ -269,6 +269,33 @@ final class BindArena {
 }
 
 enum MultiRowInsert {
+    /// Where one row's bytes bound without a copy live until its statement runs: 32
+    /// bytes of scratch (two addresses) and the statement's text arena.
+    struct Space {
+        let scratch: UnsafeMutableRawPointer
+        let arena: BindArena
+    }
+
+    /// Inserts rows 0..<count: full statements of `per` rows through `many`, the rest
+    /// one by one through `one`. `bind(statement, slot, row, space)` binds row `row` as
+    /// the statement's `slot`th row. Inlined so that `bind` is too (it runs per row).
+    @inline(__always)
+    static func run(count: Int, per: Int, one: SQLiteStatement, many: SQLiteStatement,
+                    bind: (SQLiteStatement, Int, Int, Space) -> Void) throws {
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 32 * per, alignment: 8)
+        defer { scratch.deallocate() }
+        let arena = BindArena()
+        var i = 0
+        while i < count {
+            let k = count - i >= per ? per : 1
+            let st = k == per ? many : one
+            for j in 0..<k { bind(st, j, i + j, Space(scratch: scratch + 32 * j, arena: arena)) }
+            try st.run()
+            arena.reset()
+            i += k
+        }
+    }
+
     /// `INSERT INTO table (columns) VALUES (?1, ..., ?k), (?k+1, ..., ?2k), ...` for
     /// `rows` rows: row j's column c is parameter j * columns.count + c + 1, so one
     /// row's binding code serves every row given its base.

@@ -150,26 +150,12 @@ extension SQLiteStore {
     static func insertFlows(_ rows: [FlowRow], _ batch: StoreBatch, _ c: SQLiteConnection) throws -> Int64 {
         let one = try c.cached(insertFlowSQL)
         let many = try c.cached(insertFlowsSQL)
-        var id = try SegmentedTable.flows.nextID(c)
-        let first = id
-        let per = flowsPerInsert
-        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 32 * per, alignment: 8)
-        defer { scratch.deallocate() }
-        let arena = BindArena()
+        let first = try SegmentedTable.flows.nextID(c)
         let columns = Int32(Schema.flowColumns.count + 1)
         try rows.withUnsafeBufferPointer { rows in
-            var i = 0
-            while i < rows.count {
-                let k = rows.count - i >= per ? per : 1
-                let st = k == per ? many : one
-                for j in 0..<k {
-                    bindFlow(st, base: Int32(j) * columns, id: id, captureID: batch.captureID, sensor: batch.sensor, rows[i + j],
-                             scratch: scratch + 32 * j, arena: arena)
-                    id += 1
-                }
-                try st.run()
-                arena.reset()
-                i += k
+            try MultiRowInsert.run(count: rows.count, per: flowsPerInsert, one: one, many: many) { st, slot, n, space in
+                bindFlow(st, base: Int32(slot) * columns, id: first + Int64(n), captureID: batch.captureID, sensor: batch.sensor,
+                         rows[n], scratch: space.scratch, arena: space.arena)
             }
         }
         let counts = try c.cached(insertFlowCountSQL)

@@ -197,28 +197,15 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
     static func insertPackets(_ rows: [PacketRow], _ batch: StoreBatch, _ c: SQLiteConnection) throws -> Int64 {
         let one = try c.cached(CompactPacket.insertSQL)
         let many = try c.cached(CompactPacket.insertManySQL)
-        var id = try SegmentedTable.packets.nextID(c)
-        let first = id
-        let per = CompactPacket.rowsPerInsert
-        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 32 * per, alignment: 8)
-        defer { scratch.deallocate() }
-        let arena = BindArena()
+        let first = try SegmentedTable.packets.nextID(c)
         try batch.frames.withUnsafeBytes { frames in
             try rows.withUnsafeBufferPointer { rows in
-                var i = 0
-                while i < rows.count {
-                    let k = rows.count - i >= per ? per : 1
-                    let st = k == per ? many : one
-                    for j in 0..<k {
-                        let n = i + j
-                        let raw = rows[n].has(.frame) && batch.frameInBounds(rows[n]) ? frame(of: rows[n], in: frames) : nil
-                        CompactPacket.bind(st, base: Int32(j) * CompactPacket.parametersPerRow, id: id, captureID: batch.captureID,
-                                           sensor: batch.sensor, rows[n], raw: raw, scratch: scratch + 32 * j, arena: arena)
-                        id += 1
-                    }
-                    try st.run()
-                    arena.reset()
-                    i += k
+                try MultiRowInsert.run(count: rows.count, per: CompactPacket.rowsPerInsert, one: one, many: many) {
+                    st, slot, n, space in
+                    let raw = rows[n].has(.frame) && batch.frameInBounds(rows[n]) ? frame(of: rows[n], in: frames) : nil
+                    CompactPacket.bind(st, base: Int32(slot) * CompactPacket.parametersPerRow, id: first + Int64(n),
+                                       captureID: batch.captureID, sensor: batch.sensor, rows[n], raw: raw,
+                                       scratch: space.scratch, arena: space.arena)
                 }
             }
         }
