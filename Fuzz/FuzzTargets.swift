@@ -17,8 +17,8 @@ import Glibc
 enum FuzzTargets {
     /// Every target, in the order `scripts/fuzz.sh all` runs them.
     static let all = ["pcap", "pcapng", "ethernet", "linux_sll", "linux_sll2", "null", "raw",
-                      "ipv4", "ipv6", "tcp", "dns", "tls", "quic_initial", "tls_fingerprint", "http", "flows",
-                      "report"]
+                      "ipv4", "ipv6", "ip_reassembly", "tcp", "dns", "tls", "quic_initial", "tls_fingerprint", "http",
+                      "flows", "report"]
 
     /// Runs `target` on `data`; false when there is no such target. Broken promises
     /// are left in `failures` (the harness stops on them; the regression tests report
@@ -35,6 +35,7 @@ enum FuzzTargets {
         case "raw": frame(data, links: [.raw, .rawOpenBSD])
         case "ipv4": ipv4(data)
         case "ipv6": ipv6(data)
+        case "ip_reassembly": ipReassembly(data)
         case "tcp": tcp(data)
         case "dns": dns(data)
         case "tls": tls(data)
@@ -144,6 +145,87 @@ enum FuzzTargets {
         if case .ok(let h) = IPv6Header.parse(ByteCursor(data), at: 0) {
             require(h.upperOffset >= 40 && h.upperOffset <= data.count, "IPv6 upper offset \(h.upperOffset)")
         }
+    }
+
+    // MARK: IP reassembly
+
+    /// Fragment sequences through the reassembler, as the pipeline feeds it: small caps
+    /// and a timeout read from the input, then 8-byte records, each an IPv4 or IPv6
+    /// fragment (one of four ids, so that fragments meet; any offset, length and More
+    /// flag; data cut from a template at the start of the input, so that reassembled
+    /// datagrams start with real-looking transport headers; sometimes cut by a snaplen).
+    /// Checks: the caps hold after every fragment, a completed datagram is at most
+    /// 65535 bytes of payload and its offsets lie inside it, its NDJSON is one valid
+    /// line, and nothing is held after `finish`.
+    static func ipReassembly(_ data: UnsafeRawBufferPointer) {
+        var r = FuzzReader(data)
+        let limits = IPReassembler.Limits(maxDatagrams: 1 + Int(r.u8() % 16),
+                                          maxHeldBytes: (1 + Int(r.u8() % 8)) * 70_000,
+                                          timeoutNanos: Int64(1 + r.u8() % 60) * 1_000_000_000)
+        let reassembler = IPReassembler(limits: limits)
+        let template = r.bytes(Int(r.u8()) + 8)
+        var nanos: Int64 = 1_700_000_000_000_000_000
+        var n: UInt64 = 0
+        while !r.atEnd, n < 4096 {
+            let flags = r.u8()
+            let unit = Int(r.u16() & 0x1FFF)
+            let length = Int(r.u16() % 2048)
+            let dt = r.u8()
+            let cut = r.u8()
+            let v6 = flags & 1 != 0, more = flags & 2 != 0
+            let id = UInt32((flags >> 2) & 3)
+            let proto: UInt8 = [17, 6, 1, 58, 17, 47, 17, 132][Int((flags >> 4) & 7)]
+            var body = [UInt8](repeating: 0, count: length)
+            if !template.isEmpty {
+                for i in 0..<length { body[i] = template[(unit * 8 + i) % template.count] }
+            }
+            if flags & 0x80 != 0 { body = r.bytes(length) }
+            var frame: [UInt8]
+            if v6 {
+                let plen = min(65535, 8 + body.count)
+                frame = [0x60, 0, 0, 0, UInt8(plen >> 8), UInt8(plen & 0xFF), 44, 64]
+                frame += [0xfd, 0x78] + [UInt8](repeating: 0, count: 13) + [1]
+                frame += [0xfd, 0x78] + [UInt8](repeating: 0, count: 13) + [2]
+                let fo = UInt16(unit << 3) | (more ? 1 : 0)
+                frame += [proto == 1 ? 58 : proto, 0, UInt8(fo >> 8), UInt8(fo & 0xFF), 0, 0, 0, UInt8(id)]
+            } else {
+                let total = min(65535, 20 + body.count)
+                let fo = UInt16(unit) | (more ? 0x2000 : 0)
+                frame = [0x45, 0, UInt8(total >> 8), UInt8(total & 0xFF), 0, UInt8(id), UInt8(fo >> 8), UInt8(fo & 0xFF),
+                         64, proto == 58 ? 1 : proto, 0, 0, 10, 78, 0, 1, 10, 78, 0, 2]
+            }
+            frame += body
+            let wire = frame.count
+            if cut != 0 && cut < 128 { frame = Array(frame.prefix(20 + Int(cut) * 4)) }
+            nanos += Int64(dt) * 125_000_000
+            n += 1
+            var p = DecodedPacket()
+            p.number = n
+            p.timestamp = Timestamp(totalNanoseconds: nanos)
+            p.capturedLength = UInt32(frame.count)
+            p.wireLength = UInt32(wire)
+            frame.withUnsafeBytes { raw in
+                PacketDecoder.decode(raw, link: v6 ? .ipv6 : .ipv4, into: &p, holdFragments: true)
+                var bytes = raw
+                if let whole = reassembler.process(&p, frame: raw) {
+                    bytes = whole
+                    require(p.reassembledFrames > 0, "a completed datagram without its frame count")
+                    require(p.reassembledLength <= 65535, "reassembled \(p.reassembledLength) bytes")
+                    require(whole.count <= 65535 + 40 + 64, "datagram buffer of \(whole.count) bytes")
+                } else {
+                    require(p.reassembledFrames == 0, "frame count on a frame that completed nothing")
+                }
+                checkDecoded(p, frame: bytes)
+                writeAndValidateJSON(p, frame: bytes)
+            }
+            require(reassembler.heldBytes <= limits.maxHeldBytes,
+                    "\(reassembler.heldBytes) bytes held above the cap \(limits.maxHeldBytes)")
+            require(reassembler.inProgress <= limits.maxDatagrams,
+                    "\(reassembler.inProgress) datagrams above the cap \(limits.maxDatagrams)")
+        }
+        reassembler.finish()
+        require(reassembler.heldBytes == 0 && reassembler.inProgress == 0,
+                "\(reassembler.heldBytes) bytes in \(reassembler.inProgress) datagrams after finish")
     }
 
     /// A TCP segment (header, options, payload): decoded alone with the captured length

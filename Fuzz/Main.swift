@@ -68,7 +68,23 @@ enum Seeds {
                 seeds.append(contentsOf: fromFrames(target: target, path: file))
             }
         }
-        if target == "flows" || target == "report" {
+        if target == "ip_reassembly" {
+            // Settings (16 datagrams, 140 kB, 30 s), a UDP header to port 53 as the
+            // template, then a 4000-byte datagram in four fragments in order, and the
+            // same out of order with a duplicate, for each IP version.
+            let template: [UInt8] = [0x9d, 0x5d, 0x00, 0x35, 0x0f, 0xa8, 0, 0, 0x12, 0x34, 0x81, 0x80, 0, 1, 0, 0]
+            var s: [UInt8] = [15, 1, 29, UInt8(template.count - 8)] + template
+            for v6: UInt8 in [0, 1] {
+                for (k, unit) in [0, 157, 314, 471, 314, 0, 471, 157, 157].enumerated() {
+                    let last = unit == 471
+                    let length = last ? 4008 - 471 * 8 : 1256
+                    let flags: UInt8 = v6 | (last ? 0 : 2) | (k >= 4 ? 4 : 0)
+                    s += [flags, UInt8(unit >> 8), UInt8(unit & 0xFF), UInt8(length >> 8), UInt8(length & 0xFF), 1, 0]
+                }
+            }
+            seeds.append(s)
+        }
+        if target == "flows" || target == "report" || target == "ip_reassembly" {
             // Packets built from fields: a few fixed pseudo-random programs.
             var x: UInt64 = 0x9E37_79B9_7F4A_7C15
             for _ in 0..<16 {

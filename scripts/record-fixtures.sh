@@ -66,8 +66,9 @@ for tool in ip ethtool nft tcpdump dumpcap tshark capinfos dig ping openssl curl
 done
 "$PY" "$GEN/sfxquic.py" >/dev/null   # checks the QUIC key schedule against RFC 9001
 
-NS_A=sfx-a
-NS_B=sfx-b
+# SFX_NS_A / SFX_NS_B rename the namespaces, so that two recordings can run at once.
+NS_A=${SFX_NS_A:-sfx-a}
+NS_B=${SFX_NS_B:-sfx-b}
 MAC_A=02:77:00:00:00:01
 MAC_B=02:77:00:00:00:02
 WORK=$(mktemp -d /tmp/sfx-record.XXXXXX)
@@ -571,6 +572,30 @@ EOF
     install_capture "$WORK/sample.pcapng" "$SAMPLES/sample.pcapng"
 }
 
+# IP fragments over the veth with MTU 1280 on both ends (IPv6's minimum), so that
+# the kernel fragments what it sends: ICMP echo with 3000 bytes of data (IPv4 and
+# IPv6, requests and replies), UDP datagrams of 4000 bytes to the echo service
+# (client ports 40200 and 40201; echoed back, fragmented too), and a DNS answer
+# with 200 A records (about 3.2 kB, dig with a 4096-byte EDNS buffer, client port
+# 40541) over IPv4 and IPv6.
+rec_frag() {
+    ns_pair
+    ip -n "$NS_A" link set sfx0 mtu 1280
+    ip -n "$NS_B" link set sfx1 mtu 1280
+    serve "$NS_B" udp-echo@10.77.0.2:7 "udp-echo@[fd77::2]:7" dns@10.77.0.2:53 "dns@[fd77::2]:53"
+    wait_listen "$NS_B" u 7
+    wait_listen "$NS_B" t 53
+    cap_start "$NS_A" "$WORK/frag.pcap" tcpdump -i sfx0 'not ip6 proto 0'
+    in_ns "$NS_A" ping -n -q -c 2 -i 0.2 -s 3000 10.77.0.2 >/dev/null
+    in_ns "$NS_A" ping -n -q -6 -c 2 -i 0.2 -s 3000 fd77::2 >/dev/null
+    cl "$NS_A" udp-send 10.77.0.2 7 --sport 40200 --expect-echo --gap 0.05 --sizes 4000
+    cl "$NS_A" udp-send fd77::2 7 --sport 40201 --expect-echo --gap 0.05 --sizes 4000
+    dg "$NS_A" -b '10.77.0.1#40541' +bufsize=4096 +ignore @10.77.0.2 big.sniff.test A
+    dg "$NS_A" -b 'fd77::1#40542' +bufsize=4096 +ignore @fd77::2 big.sniff.test A
+    cap_stop
+    install_capture "$WORK/frag.pcap" "$FIX/frag.pcap"
+}
+
 # ---------------------------------------------------------------- main
 
 # With arguments, only the named fixtures are recorded (e.g. `tls quic`), so that
@@ -578,7 +603,7 @@ EOF
 mkdir -p "$FIX" "$SAMPLES"
 ALL=(lo_udp_tcp:lo-udp-tcp.pcap lo_nano:lo-nano.pcap lo_nano_pcapng:lo-nano.pcapng vlan:vlan.pcap
      sll2:sll2.pcap multi_iface:multi-iface.pcapng dns:dns.pcap tcp_states:tcp-states.pcap app:app.pcap
-     xss:xss.pcap tls:tls.pcap quic:quic.pcap sample:../../samples/sample.pcapng)
+     xss:xss.pcap tls:tls.pcap quic:quic.pcap frag:frag.pcap sample:../../samples/sample.pcapng)
 TRUTH=()
 for entry in "${ALL[@]}"; do
     name=${entry%%:*}
@@ -600,6 +625,10 @@ for f in "${TRUTH[@]}"; do
     case $(basename "$f") in app.pcap|xss.pcap|tls.pcap|quic.pcap|sample.pcapng) TLS_TRUTH+=("$f") ;; esac
 done
 [[ ${#TLS_TRUTH[@]} -eq 0 ]] || "$ROOT/scripts/make-tls-truth.sh" "${TLS_TRUTH[@]}"
+# IP fragments as tshark reassembles them.
+for f in "${TRUTH[@]}"; do
+    if [[ $(basename "$f") == frag.pcap ]]; then "$ROOT/scripts/make-frag-truth.sh" "$f"; fi
+done
 
 # ---------------------------------------------------------------- checks
 # Each capture must still show what tests and the README rely on. A failed
@@ -709,6 +738,14 @@ check "$F/tls.pcap" 'tls.handshake.extensions.supported_version == 0x0304 && tls
 check "$F/quic.pcap" 'tls.handshake.type == 1 && quic.version == 1' -eq 2
 check "$F/quic.pcap" 'tls.handshake.type == 1 && quic.version == 0x6b3343cf' -eq 1
 check "$F/quic.pcap" 'tls.handshake.extensions_server_name == "big.sniff.test"' -eq 1
+
+check "$F/frag.pcap" 'ip.fragment && icmp.type == 8' -eq 2
+check "$F/frag.pcap" 'ip.fragment && icmp.type == 0' -eq 2
+check "$F/frag.pcap" 'ipv6.fragment && icmpv6.type == 128' -eq 2
+check "$F/frag.pcap" 'ipv6.fragment && icmpv6.type == 129' -eq 2
+check "$F/frag.pcap" '(ip.fragment || ipv6.fragment) && udp.length == 4008' -eq 4
+check "$F/frag.pcap" '(ip.fragment || ipv6.fragment) && dns.count.answers == 200' -eq 2
+check "$F/frag.pcap" 'frame.len > 1294' -eq 0
 
 S=$SAMPLES/sample.pcapng
 check_bytes "$S" 0 $PCAPNG

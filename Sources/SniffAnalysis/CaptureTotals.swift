@@ -20,6 +20,8 @@ public struct CaptureTotals: Sendable, Equatable {
     public var sniffDropped: UInt64 = 0
     /// Packets seen while paused (counted, not analysed).
     public var skippedWhilePaused: UInt64 = 0
+    /// IP fragment reassembly (all zero when it is off or there were no fragments).
+    public var reassembly = IPReassembler.Counters()
 
     public init() {}
 

@@ -33,6 +33,11 @@ public final class PacketPipeline {
         unowned(unsafe) var flowTable: FlowTable? = nil
         var flowTableIndex = -1
         var dnsAnswers: PacketConsumer? = nil
+        /// IP fragments are reassembled when set (the default).
+        var reassembler: IPReassembler? = nil
+        var reassembles = false
+        /// What the packet's offsets point into: the frame, or the reassembled datagram.
+        var frame = UnsafeRawBufferPointer(start: nil, count: 0)
     }
     private let st: UnsafeMutablePointer<State>
 
@@ -48,6 +53,21 @@ public final class PacketPipeline {
         get { st.pointee.tracksEndpoints }
         set { st.pointee.tracksEndpoints = newValue }
     }
+    /// The bytes the packet's payload, DNS and ICMP offsets point into: the captured
+    /// frame, or for a frame that completed a fragmented datagram, the reassembled
+    /// datagram. Valid until the next call to `process`.
+    public var frame: UnsafeRawBufferPointer { st.pointee.frame }
+
+    /// The IP fragment reassembler; nil turns reassembly off (fragments then keep what
+    /// the decoder gives each on its own: the first has the transport header).
+    public var reassembler: IPReassembler? {
+        get { st.pointee.reassembler }
+        set {
+            st.pointee.reassembler = newValue
+            st.pointee.reassembles = newValue != nil
+        }
+    }
+
     public var consumers: [PacketConsumer] {
         get { st.pointee.consumers }
         set {
@@ -66,11 +86,13 @@ public final class PacketPipeline {
         set { st.pointee.dnsAnswers = newValue }
     }
 
-    public init(filter: PacketFilter = PacketFilter(), bpf: BPFFilter? = nil) {
+    public init(filter: PacketFilter = PacketFilter(), bpf: BPFFilter? = nil,
+                reassembly: IPReassembler.Limits? = IPReassembler.Limits()) {
         self.filter = filter
         self.bpf = bpf
         st = .allocate(capacity: 1)
         st.initialize(to: State())
+        reassembler = reassembly.map { IPReassembler(limits: $0) }
     }
 
     deinit {
@@ -95,7 +117,14 @@ public final class PacketPipeline {
             s.pointee.totals.recordSeen(s.pointee.packet)
             return false
         }
-        PacketDecoder.decode(raw.bytes, link: raw.link, into: &s.pointee.packet)
+        PacketDecoder.decode(raw.bytes, link: raw.link, into: &s.pointee.packet, holdFragments: s.pointee.reassembles)
+        var frame = raw.bytes
+        // Fragments only: any other packet pays this one branch.
+        if s.pointee.packet.isFragment, let r = s.pointee.reassembler {
+            if let whole = r.process(&s.pointee.packet, frame: raw.bytes) { frame = whole }
+            s.pointee.totals.reassembly = r.counters
+        }
+        s.pointee.frame = frame
         // One copy out of the state, then borrowed by every reader: passing
         // `s.pointee.packet` itself makes the compiler copy the whole record for each
         // call (it cannot prove the callee leaves that memory alone), which was 7% of a
@@ -105,23 +134,30 @@ public final class PacketPipeline {
         guard filter.matches(packet) else { return false }
         s.pointee.totals.recordMatched(packet)
         if packet.hasDNS, packet.dns.isResponse, packet.dns.answerCount > 0, let d = s.pointee.dnsAnswers {
-            d.consume(packet, frame: raw.bytes)
+            d.consume(packet, frame: frame)
         }
         let tableAt = s.pointee.flowTableIndex
         var i = 0
         for c in s.pointee.consumers {
             if i == tableAt, let table = s.pointee.flowTable {
-                table.label(&packet, frame: raw.bytes)
+                table.label(&packet, frame: frame)
                 s.pointee.packet.app = packet.app
                 s.pointee.packet.appSource = packet.appSource
             } else {
-                c.consume(packet, frame: raw.bytes)
+                c.consume(packet, frame: frame)
             }
             i &+= 1
         }
         // After the flow table, so that the report's apps per endpoint use flow names.
         if s.pointee.tracksEndpoints { endpoints.record(packet) }
         return true
+    }
+
+    /// The capture ended: datagrams still waiting for fragments are counted unfinished.
+    public func finishReassembly() {
+        guard let r = st.pointee.reassembler else { return }
+        r.finish()
+        st.pointee.totals.reassembly = r.counters
     }
 
     /// Counts a frame that was captured but not analysed (live capture while paused).

@@ -92,6 +92,19 @@ public enum ReportWriter {
         field("Undecoded:", "\(totals.undecoded)")
         field("Malformed:", "\(totals.malformed)")
         field("Truncated:", "\(totals.truncated)")
+        let r = totals.reassembly
+        if r.fragments > 0 {
+            var parts = ["\(r.fragments) fragments", "\(r.reassembled) datagrams reassembled"]
+            if r.incomplete > 0 {
+                parts.append("\(r.incomplete) incomplete (\(r.timedOut) timed out, \(r.unfinished) at the end, "
+                             + "\(r.evicted) over the caps, \(r.tooLarge) too large)")
+            }
+            if r.overlaps > 0 { parts.append("\(r.overlaps) overlapping") }
+            if r.duplicates > 0 { parts.append("\(r.duplicates) duplicate") }
+            if r.tinyFragments > 0 { parts.append("\(r.tinyFragments) tiny first fragments") }
+            if r.badLength > 0 { parts.append("\(r.badLength) with bad lengths") }
+            field("IP fragments:", parts.joined(separator: ", "))
+        }
         if totals.kernelDropped > 0 || totals.interfaceDropped > 0 || totals.sniffDropped > 0 || context.status != "Finished" {
             field("Dropped (kernel):", "\(totals.kernelDropped)")
             field("Dropped (interface):", "\(totals.interfaceDropped)")

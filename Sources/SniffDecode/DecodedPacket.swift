@@ -114,6 +114,33 @@ public struct DNSSummary: Sendable, Equatable {
     public var hasQuestion: Bool { questionOffset >= 0 }
 }
 
+/// Where a fragment's pieces lie in its frame, for reassembly (`IPReassembler`); set
+/// by the decoder on every IPv4 and IPv6 fragment. Offsets are into the frame.
+public struct FragmentInfo: Sendable, Equatable {
+    /// IPv4 identification (16 bits) or IPv6 Fragment header identification.
+    public var id: UInt32 = 0
+    /// Offset of this fragment's data within the datagram's fragmentable part, in bytes.
+    public var offset: UInt16 = 0
+    /// The More Fragments flag.
+    public var more = false
+    /// The protocol of the fragmentable part: IPv4's protocol, or the Fragment header's
+    /// next header (which may be a further extension header).
+    public var nextHeader: UInt8 = 0
+    /// Where the IP header starts.
+    public var ipOffset: Int32 = 0
+    /// Where the fragment's data starts (after the IPv4 header, or after the IPv6
+    /// Fragment header), and how long the header says it is.
+    public var dataOffset: Int32 = 0
+    public var dataLength: Int32 = 0
+    /// IPv6: where the next-header byte that names the Fragment header (44) is.
+    public var nextHeaderField: Int32 = -1
+
+    public init() {}
+
+    /// An IPv6 fragment with offset 0 and no more fragments (RFC 6946): a whole datagram.
+    @inlinable public var isAtomic: Bool { offset == 0 && !more }
+}
+
 /// TCP header fields worth keeping (raw, not relative or scaled).
 public struct TCPSummary: Sendable, Equatable {
     public var seq: UInt32 = 0
@@ -165,6 +192,16 @@ public struct DecodedPacket: Sendable {
     /// The upper-layer protocol number after any IPv6 extension headers.
     public var ipProto: UInt8 = 0
     public var isFragment = false
+    /// Where the fragment's pieces are; meaningful when `isFragment`.
+    public var fragment = FragmentInfo()
+    /// On the frame that completed a reassembled datagram: how many frames it took and
+    /// the datagram's IP payload length (tshark's `ip.reassembled.length`); 0 otherwise.
+    /// The transport fields of that frame are then the whole datagram's.
+    /// A fragment kept for reassembly: its datagram is accounted (in flows, as one
+    /// packet) on the frame that completes it, so this frame belongs to no flow.
+    public var heldFragment = false
+    public var reassembledFrames: UInt16 = 0
+    public var reassembledLength: UInt32 = 0
     /// IP header length (IPv4 ihl*4, or IPv6 40 + extension headers) and IP total length.
     public var ipHeaderLength: UInt16 = 0
     public var ipTotalLength: UInt32 = 0

@@ -56,6 +56,16 @@ public struct Malformation: Error, Sendable, Equatable {
         case unknownFamily
         /// a = tvalue of the 802.3 length, b = bytes present
         case lengthExceedsFrame
+        /// A fragment whose data overlaps data already received with different bytes
+        /// (or only partly): a = its offset, b = its length
+        case fragmentOverlap
+        /// The first fragment cannot hold the transport header: a = bytes, b = needed
+        case tinyFragment
+        /// A datagram past 65535 bytes: a = fragment offset, b = fragment length
+        case fragmentTooLarge
+        /// A fragment that is not the last whose length is not a multiple of 8, or that
+        /// ends past the end the last fragment set: a = offset, b = length
+        case fragmentLength
     }
 
     public var kind: Kind
@@ -106,6 +116,21 @@ public struct Malformation: Error, Sendable, Equatable {
             s.append("length " as StaticString); s.append(decimal: UInt64(a))
             s.append(" > " as StaticString); s.append(decimal: UInt64(b))
             s.append(" bytes in frame" as StaticString)
+        case .fragmentOverlap:
+            s.append("fragment at offset " as StaticString); s.append(decimal: UInt64(a))
+            s.append(" (" as StaticString); s.append(decimal: UInt64(b))
+            s.append(" bytes) overlaps data already received" as StaticString)
+        case .tinyFragment:
+            s.append("first fragment holds " as StaticString); s.append(decimal: UInt64(a))
+            s.append(" bytes of a " as StaticString); s.append(decimal: UInt64(b))
+            s.append("-byte transport header" as StaticString)
+        case .fragmentTooLarge:
+            s.append("fragment at offset " as StaticString); s.append(decimal: UInt64(a))
+            s.append(" (" as StaticString); s.append(decimal: UInt64(b))
+            s.append(" bytes) makes the datagram larger than 65535 bytes" as StaticString)
+        case .fragmentLength:
+            s.append("fragment at offset " as StaticString); s.append(decimal: UInt64(a))
+            s.append(" has an invalid length " as StaticString); s.append(decimal: UInt64(b))
         }
     }
 

@@ -7,7 +7,13 @@ import SniffCore
 public enum PacketDecoder {
     /// Decodes `bytes` captured on `link`. The caller sets the frame fields (number,
     /// timestamp, lengths, interface) after `reset()`; this fills in the rest.
-    public static func decode(_ bytes: UnsafeRawBufferPointer, link: LinkType, into p: inout DecodedPacket) {
+    ///
+    /// With `holdFragments`, an IP fragment (other than an atomic one) gets no transport
+    /// fields, not even the first: its datagram's are decoded once it is reassembled
+    /// (`IPReassembler`), as tshark does. Without it, the first fragment's transport
+    /// header is decoded on its own.
+    public static func decode(_ bytes: UnsafeRawBufferPointer, link: LinkType, into p: inout DecodedPacket,
+                              holdFragments: Bool = false) {
         let c = ByteCursor(bytes)
         p.link = link
         let next: LinkNext
@@ -23,15 +29,15 @@ public enum PacketDecoder {
         }
         switch next {
         case .ethertype(let type, let offset):
-            decodeNetwork(type, c, at: offset, into: &p)
+            decodeNetwork(type, c, at: offset, into: &p, holdFragments: holdFragments)
         case .ipByVersion(let offset):
             guard let first = c.getUInt8(at: offset) else {
                 p.markShort(.raw, have: 0, need: 1)
                 return
             }
             switch first >> 4 {
-            case 4: decodeNetwork(0x0800, c, at: offset, into: &p)
-            case 6: decodeNetwork(0x86DD, c, at: offset, into: &p)
+            case 4: decodeNetwork(0x0800, c, at: offset, into: &p, holdFragments: holdFragments)
+            case 6: decodeNetwork(0x86DD, c, at: offset, into: &p, holdFragments: holdFragments)
             default: p.markMalformed(Malformation(.badVersion, .raw, UInt32(first >> 4)))
             }
         case .end:
@@ -39,16 +45,17 @@ public enum PacketDecoder {
         }
     }
 
-    static func decodeNetwork(_ type: UInt16, _ c: ByteCursor, at offset: Int, into p: inout DecodedPacket) {
+    static func decodeNetwork(_ type: UInt16, _ c: ByteCursor, at offset: Int, into p: inout DecodedPacket,
+                              holdFragments: Bool) {
         switch type {
-        case 0x0800: decodeIPv4(c, at: offset, into: &p)
-        case 0x86DD: decodeIPv6(c, at: offset, into: &p)
+        case 0x0800: decodeIPv4(c, at: offset, into: &p, holdFragments: holdFragments)
+        case 0x86DD: decodeIPv6(c, at: offset, into: &p, holdFragments: holdFragments)
         case 0x0806, 0x8035: ARP.decode(c, at: offset, into: &p)
         default: return
         }
     }
 
-    static func decodeIPv4(_ c: ByteCursor, at offset: Int, into p: inout DecodedPacket) {
+    static func decodeIPv4(_ c: ByteCursor, at offset: Int, into p: inout DecodedPacket, holdFragments: Bool) {
         switch IPv4Header.parse(c, at: offset) {
         case .short(let have, let need):
             p.ipVersion = 4
@@ -80,15 +87,24 @@ public enum PacketDecoder {
                     p.markMalformed(Malformation(.totalLengthExceedsCaptured, .ipv4, UInt32(h.totalLength), UInt32(available)))
                 }
             }
+            if h.isFragment {
+                p.fragment.id = UInt32(h.identification)
+                p.fragment.offset = h.fragmentOffset &* 8
+                p.fragment.more = h.moreFragments
+                p.fragment.nextHeader = h.proto
+                p.fragment.ipOffset = Int32(offset)
+                p.fragment.dataOffset = Int32(offset + h.headerLength)
+                p.fragment.dataLength = Int32(h.totalLength - h.headerLength)
+            }
             let end = Swift.min(c.count, offset + h.totalLength)
             let l4 = ByteCursor(UnsafeRawBufferPointer(rebasing: c.bytes[0..<end]))
             decodeTransport(h.proto, l4, at: offset + h.headerLength,
                             length: h.totalLength - h.headerLength,
-                            firstFragment: h.carriesTransportHeader, into: &p)
+                            firstFragment: h.carriesTransportHeader && !(holdFragments && h.isFragment), into: &p)
         }
     }
 
-    static func decodeIPv6(_ c: ByteCursor, at offset: Int, into p: inout DecodedPacket) {
+    static func decodeIPv6(_ c: ByteCursor, at offset: Int, into p: inout DecodedPacket, holdFragments: Bool) {
         // The fixed header first, so that a broken extension chain still reports addresses.
         guard c.has(IPv6Header.fixedLength, at: offset), c.getUInt8(at: offset).map({ $0 >> 4 }) == 6,
               let sh = c.getUInt64(at: offset + 8), let sl = c.getUInt64(at: offset + 16),
@@ -125,11 +141,23 @@ public enum PacketDecoder {
             p.isFragment = h.isFragment
             p.ipHeaderLength = UInt16(clamping: h.upperOffset - offset)
             let declaredEnd = plen == 0 ? c.count : offset + IPv6Header.fixedLength + plen
+            var held = false
+            if h.isFragment {
+                p.fragment.id = h.fragmentID
+                p.fragment.offset = h.fragmentOffset
+                p.fragment.more = h.moreFragments
+                p.fragment.nextHeader = h.fragmentNextHeader
+                p.fragment.ipOffset = Int32(offset)
+                p.fragment.dataOffset = Int32(h.fragmentHeaderOffset + 8)
+                p.fragment.dataLength = Int32(declaredEnd - h.fragmentHeaderOffset - 8)
+                p.fragment.nextHeaderField = Int32(h.fragmentNextHeaderField)
+                held = holdFragments && !p.fragment.isAtomic
+            }
             let end = Swift.min(c.count, declaredEnd)
             let l4 = ByteCursor(UnsafeRawBufferPointer(rebasing: c.bytes[0..<Swift.max(end, h.upperOffset)]))
             decodeTransport(h.upperProtocol, l4, at: h.upperOffset,
                             length: declaredEnd - h.upperOffset,
-                            firstFragment: h.carriesTransportHeader, into: &p)
+                            firstFragment: h.carriesTransportHeader && !held, into: &p)
         }
     }
 

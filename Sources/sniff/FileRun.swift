@@ -52,6 +52,7 @@ struct FileRun {
         ComponentLog.decodeTotals(seen: t.packetsSeen, malformed: t.malformed, truncated: t.truncated, undecoded: t.undecoded)
         for w in reader.warnings.dropFirst(reported) { ComponentLog.captureWarning(w) }
         reported = reader.warnings.count
+        pipeline.finishReassembly()
         flowRun.finish()
         serving?.captureEnded("finished")
         let stored = storage?.finish(pipeline)

@@ -85,6 +85,7 @@ struct LiveRun {
         keys.finish()
         let k = queue.kernelStats
         pipeline.setDrops(kernel: k.dropped, interface: k.ifDropped, sniff: queue.sniffDropped)
+        pipeline.finishReassembly()
         flowRun.finish()
         serving?.captureEnded("stopped")
         let stored = storage?.finish(pipeline)

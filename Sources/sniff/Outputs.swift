@@ -80,7 +80,7 @@ final class Outputs {
     @inline(__always)
     func matched(_ pipeline: PacketPipeline, _ raw: RawPacket) throws -> Bool {
         if wantsJSON {
-            json.write(pipeline.packet, frame: raw.bytes, includeInterface: includeInterface, into: &sink)
+            json.write(pipeline.packet, frame: pipeline.frame, includeInterface: includeInterface, into: &sink)
             if sink.count >= 1 << 16 {
                 if !sink.flush(to: 1) { stdoutBroken = true; return false }
             }

@@ -157,6 +157,7 @@ struct TopRun {
             }
         }
         for w in reader.warnings { ComponentLog.captureWarning(w) }
+        pipeline.finishReassembly()
         flows.finish()
         collector.publish(state: stopped ? "stopped" : "finished", fileProgress: progress(reader), force: true)
         control.done = true
@@ -206,6 +207,7 @@ struct TopRun {
         capture.join()
         let k = queue.kernelStats
         pipeline.setDrops(kernel: k.dropped, interface: k.ifDropped, sniff: queue.sniffDropped)
+        pipeline.finishReassembly()
         flows.finish()
         collector.publish(state: "stopped", force: true)
         control.done = true

@@ -24,7 +24,7 @@ struct PacketInfoTests {
         while let raw = try reader.next() {
             guard pipeline.process(raw) else { continue }
             sink.removeAll()
-            writer.write(pipeline.packet, frame: raw.bytes, includeInterface: true, into: &sink)
+            writer.write(pipeline.packet, frame: pipeline.frame, includeInterface: true, into: &sink)
             let obj = try JSONSerialization.jsonObject(with: Data(sink.bytes)) as? [String: Any] ?? [:]
             out.append((pipeline.packet.number, obj["app"] as? String ?? "", obj["app_source"] as? String ?? "",
                         obj["info"] as? String ?? ""))

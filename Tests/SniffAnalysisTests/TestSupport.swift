@@ -44,7 +44,7 @@ func ndjsonLines(of file: URL) throws -> (lines: [String], warnings: [String], t
     while let raw = try reader.next() {
         guard pipeline.process(raw) else { continue }
         sink.removeAll()
-        writer.write(pipeline.packet, frame: raw.bytes, includeInterface: reader.format == .pcapng, into: &sink)
+        writer.write(pipeline.packet, frame: pipeline.frame, includeInterface: reader.format == .pcapng, into: &sink)
         lines.append(String(decoding: sink.bytes.dropLast(), as: UTF8.self))
     }
     return (lines, reader.warnings, pipeline.totals)

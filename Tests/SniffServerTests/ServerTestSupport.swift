@@ -98,7 +98,7 @@ func loadDatabase(_ files: [URL], path: String, hub: LiveHub? = nil, storeFrames
             guard let raw else { break }
             guard pipeline.process(raw) else { continue }
             sink.removeAll()
-            json.write(pipeline.packet, frame: raw.bytes, includeInterface: reader.format == .pcapng, into: &sink)
+            json.write(pipeline.packet, frame: pipeline.frame, includeInterface: reader.format == .pcapng, into: &sink)
             lines.append(jsonFields(sink.bytes))
         }
         table.flush()

@@ -211,7 +211,7 @@ func load(_ file: URL, into store: any PacketStore, sensor: String = "test", pol
         guard let raw else { break }
         guard pipeline.process(raw) else { continue }
         sink.removeAll()
-        json.write(pipeline.packet, frame: raw.bytes, includeInterface: reader.format == .pcapng, into: &sink)
+        json.write(pipeline.packet, frame: pipeline.frame, includeInterface: reader.format == .pcapng, into: &sink)
         result.packetLines.append(String(decoding: sink.bytes.dropLast(), as: UTF8.self))
     }
     table.flush()

@@ -47,6 +47,9 @@ ZONE = {
     "mx1.sniff.test": [(T_A, 300, "10.77.0.25")],
     "mx2.sniff.test": [(T_A, 300, "10.77.0.26")],
     "txt.sniff.test": [(T_TXT, 300, ["v=sniff1", "fixture text record"])],
+    # 200 A records (3.2 kB of answers): a UDP answer larger than one frame, which the
+    # IP layer fragments (frag.pcap).
+    "big.sniff.test": [(T_A, 60, "10.79.%d.%d" % (i // 250, i % 250 + 1)) for i in range(200)],
 }
 ZONE = {key_of(labels_of(k)): v for k, v in ZONE.items()}
 

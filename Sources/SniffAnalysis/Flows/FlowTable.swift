@@ -161,7 +161,8 @@ public final class FlowTable: PacketConsumer {
                 return -1
             }
         default:
-            break
+            // A fragment kept for reassembly: its datagram counts on the completing frame.
+            if p.heldFragment { st.pointee.stats.packetsWithoutFlow &+= 1; return -1 }
         }
         let (key, srcIsA) = FlowKey.canonical(src: p.src, sport: sport, dst: p.dst, dport: dport, proto: proto,
                                               vlan: p.vlans.primary ?? 0, oneWay: oneWay)

@@ -13,8 +13,8 @@ public struct PacketJSONWriter: Sendable {
 
     public init(vendors: MACVendors? = nil) { self.vendors = vendors }
 
-    /// `frame` is the captured bytes the packet was decoded from; DNS names are
-    /// rendered from it. `includeInterface` is true for pcapng and live sources.
+    /// `frame` is what the packet's offsets point into (`PacketPipeline.frame`: the
+    /// captured bytes, or a reassembled datagram); DNS names are rendered from it. `includeInterface` is true for pcapng and live sources.
     public mutating func write(_ p: DecodedPacket, frame: UnsafeRawBufferPointer, includeInterface: Bool, into s: inout ByteSink) {
         s.append("{\"n\":" as StaticString); s.append(decimal: p.number)
         s.append(",\"ts\":" as StaticString); s.appendEpoch(p.timestamp)
@@ -61,6 +61,10 @@ public struct PacketJSONWriter: Sendable {
             s.append(",\"transport\":\"" as StaticString); s.append(t); s.append(0x22)
         }
         if p.isFragment { s.append(",\"frag\":true" as StaticString) }
+        if p.reassembledFrames > 0 {
+            s.append(",\"reassembled\":{\"frames\":" as StaticString); s.append(decimal: UInt64(p.reassembledFrames))
+            s.append(",\"len\":" as StaticString); s.append(decimal: UInt64(p.reassembledLength)); s.append(0x7D)
+        }
         if p.hasPorts {
             s.append(",\"sport\":" as StaticString); s.append(decimal: UInt64(p.sport))
             s.append(",\"dport\":" as StaticString); s.append(decimal: UInt64(p.dport))

@@ -19,6 +19,14 @@ public struct IPv6Header: Sendable {
     public let isFragment: Bool
     /// False for a non-first fragment: its payload does not start with a transport header.
     public let carriesTransportHeader: Bool
+    /// The first Fragment header, when `isFragment`: where it is, where the next-header
+    /// byte naming it is, and its fields (offset in bytes).
+    public let fragmentHeaderOffset: Int
+    public let fragmentNextHeaderField: Int
+    public let fragmentNextHeader: UInt8
+    public let fragmentOffset: UInt16
+    public let moreFragments: Bool
+    public let fragmentID: UInt32
 
     @inlinable
     static func isExtension(_ nh: UInt8) -> Bool {
@@ -45,6 +53,11 @@ public struct IPv6Header: Sendable {
         var pos = offset + fixedLength
         var fragment = false
         var transportHere = true
+        var fragAt = -1, fragField = -1, fragNext: UInt8 = 0, fragOffset: UInt16 = 0, fragMore = false
+        var fragID: UInt32 = 0
+        // Where the byte naming the header at `pos` is: the fixed header's next header,
+        // then the first byte of each extension header.
+        var field = offset + 6
         // A jumbogram (payload length 0 with hop-by-hop) or a cut capture: bound the
         // walk by what was captured; each header is at least 8 bytes, so it ends.
         let declaredEnd = plen == 0 ? c.count : offset + fixedLength + Int(plen)
@@ -55,8 +68,12 @@ public struct IPv6Header: Sendable {
             }
             let len: Int
             if next == 44 {
-                guard let fo = c.getUInt16(at: pos + 2), pos + 8 <= end else {
+                guard let fo = c.getUInt16(at: pos + 2), let id = c.getUInt32(at: pos + 4), pos + 8 <= end else {
                     return .short(have: end - pos, need: 8)
+                }
+                if !fragment {
+                    fragAt = pos; fragField = field; fragNext = hdrNext
+                    fragOffset = fo & 0xFFF8; fragMore = fo & 1 != 0; fragID = id
                 }
                 fragment = true
                 if fo & 0xFFF8 != 0 { transportHere = false }
@@ -72,6 +89,7 @@ public struct IPv6Header: Sendable {
                 return .short(have: end - pos, need: len)
             }
             next = hdrNext
+            field = pos
             pos += len
             if !transportHere { break }
         }
@@ -79,6 +97,7 @@ public struct IPv6Header: Sendable {
             offset: offset, payloadLength: Int(plen), firstNextHeader: nh, hopLimit: hop,
             src: IPAddress(v6High: sh, low: sl), dst: IPAddress(v6High: dh, low: dl),
             upperProtocol: next, upperOffset: pos, isFragment: fragment,
-            carriesTransportHeader: transportHere))
+            carriesTransportHeader: transportHere, fragmentHeaderOffset: fragAt, fragmentNextHeaderField: fragField,
+            fragmentNextHeader: fragNext, fragmentOffset: fragOffset, moreFragments: fragMore, fragmentID: fragID))
     }
 }

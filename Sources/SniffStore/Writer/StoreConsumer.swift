@@ -144,7 +144,7 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink {
                 return nil
             }
         default:
-            break
+            if p.heldFragment { return nil }
         }
         return FlowKey.canonical(src: p.src, sport: sport, dst: p.dst, dport: dport, proto: p.ipProto,
                                  vlan: p.vlans.primary ?? 0, oneWay: oneWay).key
