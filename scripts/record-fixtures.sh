@@ -596,23 +596,346 @@ rec_frag() {
     install_capture "$WORK/frag.pcap" "$FIX/frag.pcap"
 }
 
+# ---------------------------------------------------------------- application fixtures
+# Tests/Fixtures/apps/NAME.pcap: one application protocol each, spoken by the Debian
+# daemon and client named in each function, on the loopback of a fresh namespace (or
+# the veth pair for DHCP and the tunnels). Servers run in the foreground under
+# timeout(1) from bg(), with their state in $WORK; clients run under in_ns's timeout.
+# `sudo scripts/record-fixtures.sh apps` records all of them.
+APPS=$FIX/apps
+# Debian's python3, for its packaged servers (python3-aiosmtpd, python3-pyftpdlib).
+SYSPY=/usr/bin/python3
+
+# app_capture NAME FUNCTION ARGS...: record what FUNCTION does on the loopback.
+app_lo() {
+    local name=$1
+    shift
+    cap_start "$NS_A" "$WORK/$name.pcap" tcpdump -i lo -s 2048
+    "$@"
+    cap_stop
+    install_capture "$WORK/$name.pcap" "$APPS/$name.pcap"
+}
+
+rec_app_redis() {
+    ns_lo
+    bg "$NS_A" redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK"
+    wait_listen "$NS_A" t 6379
+    app_lo redis redis_talk
+}
+redis_talk() {
+    in_ns "$NS_A" redis-cli -h 127.0.0.1 -p 6379 SET sniff:key hello >/dev/null
+    in_ns "$NS_A" redis-cli -h 127.0.0.1 -p 6379 GET sniff:key >/dev/null
+}
+
+rec_app_mqtt() {
+    ns_lo
+    printf 'listener 1883 127.0.0.1\nallow_anonymous true\npersistence false\n' >"$WORK/mosquitto.conf"
+    bg "$NS_A" mosquitto -c "$WORK/mosquitto.conf"
+    wait_listen "$NS_A" t 1883
+    app_lo mqtt mqtt_talk
+}
+mqtt_talk() {
+    in_ns "$NS_A" mosquitto_pub -h 127.0.0.1 -p 1883 -V mqttv311 -t sniff/test -m hello
+    in_ns "$NS_A" mosquitto_pub -h 127.0.0.1 -p 1883 -V mqttv5 -t sniff/test -m hello5
+}
+
+rec_app_postgresql() {
+    ns_lo
+    local bin
+    bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+    mkdir -p "$WORK/pg"
+    chown postgres "$WORK/pg"
+    chmod o+x "$WORK"   # the server runs as postgres (initdb refuses root)
+    runuser -u postgres -- "$bin/initdb" -D "$WORK/pg/data" -U postgres -A trust --no-sync >/dev/null
+    ip netns exec "$NS_A" timeout 120 runuser -u postgres -- "$bin/postgres" -D "$WORK/pg/data" \
+        -c listen_addresses=127.0.0.1 -c port=5432 -c unix_socket_directories="$WORK/pg" \
+        </dev/null >>"$WORK/bg.log" 2>&1 &
+    PIDS+=("$!")
+    wait_listen "$NS_A" t 5432
+    app_lo postgresql pg_talk
+}
+pg_talk() {
+    # sslmode=prefer sends an SSLRequest first (the server says N), disable does not.
+    in_ns "$NS_A" psql "host=127.0.0.1 port=5432 user=postgres dbname=postgres sslmode=prefer" -c 'select 1' >/dev/null
+    in_ns "$NS_A" psql "host=127.0.0.1 port=5432 user=postgres dbname=postgres sslmode=disable" -c 'select 2' >/dev/null
+}
+
+rec_app_mysql() {
+    ns_lo
+    mkdir -p "$WORK/my"
+    mariadb-install-db --user=root --datadir="$WORK/my/data" --auth-root-authentication-method=normal \
+        --skip-test-db >/dev/null 2>&1
+    bg "$NS_A" mariadbd --user=root --datadir="$WORK/my/data" --socket="$WORK/my/sock" --port=3306 \
+        --bind-address=127.0.0.1 --skip-grant-tables --skip-log-bin --pid-file="$WORK/my/pid"
+    wait_listen "$NS_A" t 3306
+    app_lo mysql mysql_talk
+}
+mysql_talk() {
+    in_ns "$NS_A" mariadb --protocol=tcp -h 127.0.0.1 -P 3306 -u root --skip-ssl -e 'select 1' >/dev/null
+}
+
+rec_app_smtp() {
+    ns_lo
+    bg "$NS_A" "$SYSPY" -m aiosmtpd -n -l 127.0.0.1:25
+    wait_listen "$NS_A" t 25
+    printf 'Subject: sniff\r\n\r\nhello\r\n' >"$WORK/mail.txt"
+    app_lo smtp in_ns "$NS_A" curl -s smtp://127.0.0.1:25 --mail-from a@sniff.test --mail-rcpt b@sniff.test \
+        -T "$WORK/mail.txt"
+}
+
+rec_app_ftp() {
+    ns_lo
+    mkdir -p "$WORK/ftp"
+    echo hello >"$WORK/ftp/hello.txt"
+    bg "$NS_A" "$SYSPY" -m pyftpdlib -i 127.0.0.1 -p 21 -d "$WORK/ftp"
+    wait_listen "$NS_A" t 21
+    app_lo ftp in_ns "$NS_A" curl -s -o /dev/null ftp://127.0.0.1:21/hello.txt
+}
+
+rec_app_mail() {
+    ns_lo
+    mkdir -p "$WORK/dovecot/mail"
+    chmod 0777 "$WORK/dovecot/mail"
+    chmod o+x "$WORK"
+    echo "sniff:{PLAIN}secret:$(id -u dovecot):$(id -g dovecot)::$WORK/dovecot/mail" >"$WORK/dovecot/passwd"
+    cat >"$WORK/dovecot/dovecot.conf" <<EOC
+protocols = imap pop3
+listen = 127.0.0.1
+base_dir = $WORK/dovecot/run
+ssl = no
+disable_plaintext_auth = no
+first_valid_uid = 100
+log_path = $WORK/dovecot/log
+mail_location = maildir:$WORK/dovecot/mail
+passdb {
+  driver = passwd-file
+  args = $WORK/dovecot/passwd
+}
+userdb {
+  driver = passwd-file
+  args = $WORK/dovecot/passwd
+}
+EOC
+    bg "$NS_A" dovecot -F -c "$WORK/dovecot/dovecot.conf"
+    wait_listen "$NS_A" t 143
+    wait_listen "$NS_A" t 110
+    app_lo imap in_ns "$NS_A" curl -s -o /dev/null imap://sniff:secret@127.0.0.1:143/
+    app_lo pop3 in_ns "$NS_A" curl -s -o /dev/null pop3://sniff:secret@127.0.0.1:110/
+}
+
+rec_app_telnet() {
+    ns_lo
+    bg "$NS_A" socat TCP-LISTEN:23,bind=127.0.0.1,reuseaddr EXEC:"/usr/sbin/telnetd -h"
+    wait_listen "$NS_A" t 23
+    app_lo telnet telnet_talk
+}
+telnet_talk() {
+    { sleep 1; printf 'exit\r\n'; sleep 1; } | ip netns exec "$NS_A" timeout 5 busybox telnet 127.0.0.1 23 \
+        >/dev/null 2>&1 || true
+}
+
+rec_app_snmp() {
+    ns_lo
+    printf 'agentaddress udp:127.0.0.1:161\nrocommunity public 127.0.0.1\n' >"$WORK/snmpd.conf"
+    bg "$NS_A" env MIBS= snmpd -f -Lf /dev/null -C -c "$WORK/snmpd.conf" -p "$WORK/snmpd.pid"
+    wait_listen "$NS_A" u 161
+    app_lo snmp snmp_talk
+}
+snmp_talk() {
+    in_ns "$NS_A" snmpget -v1 -c public -t 2 -r 0 127.0.0.1 1.3.6.1.2.1.1.5.0 >/dev/null
+    in_ns "$NS_A" snmpget -v2c -c public -t 2 -r 0 127.0.0.1 1.3.6.1.2.1.1.3.0 >/dev/null
+}
+
+rec_app_ntp() {
+    ns_lo
+    printf 'port 123\nbindaddress 127.0.0.1\nallow 127.0.0.1\nlocal stratum 8\ncmdport 0\n' >"$WORK/chrony.conf"
+    bg "$NS_A" chronyd -d -x -f "$WORK/chrony.conf" -r -n
+    wait_listen "$NS_A" u 123
+    sleep 1
+    app_lo ntp in_ns "$NS_A" ntpdate -q 127.0.0.1
+}
+
+rec_app_syslog() {
+    ns_lo
+    bg "$NS_A" socat -u UDP-RECV:514,bind=127.0.0.1 OPEN:/dev/null
+    wait_listen "$NS_A" u 514
+    app_lo syslog syslog_talk
+}
+syslog_talk() {
+    in_ns "$NS_A" logger --udp -n 127.0.0.1 -P 514 --rfc5424 -t sniff 'hello from logger (RFC 5424)'
+    in_ns "$NS_A" logger --udp -n 127.0.0.1 -P 514 --rfc3164 -t sniff 'hello from logger (RFC 3164)'
+}
+
+rec_app_ldap() {
+    ns_lo
+    mkdir -p "$WORK/ldap"
+    printf 'include /etc/ldap/schema/core.schema\npidfile %s/ldap/pid\n' "$WORK" >"$WORK/ldap/slapd.conf"
+    bg "$NS_A" slapd -d 0 -f "$WORK/ldap/slapd.conf" -h ldap://127.0.0.1:389/
+    wait_listen "$NS_A" t 389
+    app_lo ldap in_ns "$NS_A" ldapsearch -x -H ldap://127.0.0.1:389 -b '' -s base '(objectClass=*)' namingContexts >/dev/null
+}
+
+rec_app_sip() {
+    ns_lo
+    # Nothing answers: sipsak's OPTIONS requests and the kernel's port unreachable.
+    app_lo sip sip_talk
+}
+sip_talk() {
+    in_ns "$NS_A" sipsak -s sip:sniff@127.0.0.1:5060 -l 45060 >/dev/null 2>&1 || true
+}
+
+rec_app_radius() {
+    ns_lo
+    bg "$NS_A" freeradius -f -d /etc/freeradius/3.0 -l stdout
+    wait_listen "$NS_A" u 1812
+    app_lo radius radius_talk
+}
+radius_talk() {
+    in_ns "$NS_A" radtest sniff secret 127.0.0.1 0 testing123 >/dev/null || true
+}
+
+rec_app_memcached() {
+    ns_lo
+    bg "$NS_A" memcached -u root -l 127.0.0.1 -p 11211 -U 0
+    wait_listen "$NS_A" t 11211
+    app_lo memcached memcached_talk
+}
+memcached_talk() {
+    in_ns "$NS_A" memcstat --servers=127.0.0.1:11211 >/dev/null
+    echo hello >"$WORK/sniff-key"
+    in_ns "$NS_A" memccp --servers=127.0.0.1:11211 "$WORK/sniff-key"
+    in_ns "$NS_A" memccat --servers=127.0.0.1:11211 sniff-key >/dev/null
+}
+
+rec_app_openvpn() {
+    ns_lo
+    make_cert
+    app_lo openvpn openvpn_talk
+}
+openvpn_talk() {
+    # A client with no server: its hard-reset requests, retried, and port unreachable.
+    ip netns exec "$NS_A" timeout 4 openvpn --client --dev null --proto udp --remote 127.0.0.1 1194 \
+        --lport 41194 --ca "$CERT/cert.pem" --cert "$CERT/cert.pem" --key "$CERT/key.pem" \
+        --connect-retry-max 1 --verb 0 >/dev/null 2>&1 || true
+}
+
+rec_app_isakmp() {
+    ns_lo
+    app_lo isakmp isakmp_talk
+}
+isakmp_talk() {
+    in_ns "$NS_A" ike-scan -q -r 1 127.0.0.1 >/dev/null || true
+    in_ns "$NS_A" ike-scan -q -r 1 --ikev2 127.0.0.1 >/dev/null || true
+}
+
+rec_app_coap() {
+    ns_lo
+    bg "$NS_A" coap-server-notls -A 127.0.0.1 -p 5683
+    wait_listen "$NS_A" u 5683
+    app_lo coap in_ns "$NS_A" coap-client-notls -m get -B 3 coap://127.0.0.1/.well-known/core
+}
+
+rec_app_socks() {
+    ns_lo
+    bg "$NS_A" microsocks -i 127.0.0.1 -p 1080
+    serve "$NS_A" http@127.0.0.1:48080
+    wait_listen "$NS_A" t 1080
+    wait_listen "$NS_A" t 48080
+    app_lo socks in_ns "$NS_A" curl -s -o /dev/null --socks5 127.0.0.1:1080 http://127.0.0.1:48080/
+}
+
+rec_app_stun() {
+    ns_lo
+    bg "$NS_A" turnserver -n --listening-ip 127.0.0.1 --listening-port 3478 --no-tls --no-dtls --stun-only \
+        --log-file stdout --pidfile "$WORK/turn.pid" --no-cli
+    wait_listen "$NS_A" u 3478
+    app_lo stun in_ns "$NS_A" turnutils_stunclient -p 3478 127.0.0.1
+}
+
+rec_app_rtsp() {
+    ns_lo
+    # The server side is socat answering with a fixed RTSP/1.0 reply; the client is curl.
+    bg "$NS_A" socat TCP-LISTEN:554,bind=127.0.0.1,reuseaddr \
+        SYSTEM:"sleep 0.2; printf 'RTSP/1.0 200 OK\\\\r\\\\nCSeq: 1\\\\r\\\\nPublic: OPTIONS, DESCRIBE\\\\r\\\\n\\\\r\\\\n'"
+    wait_listen "$NS_A" t 554
+    app_lo rtsp rtsp_talk
+}
+rtsp_talk() {
+    in_ns "$NS_A" curl -s -o /dev/null --request OPTIONS rtsp://127.0.0.1:554/stream || true
+}
+
+rec_app_netbios() {
+    ns_lo
+    app_lo netbios nmb_talk
+}
+nmb_talk() {
+    in_ns "$NS_A" nmblookup --unicast=127.0.0.1 SNIFF >/dev/null 2>&1 || true
+}
+
+# DHCP and TFTP from dnsmasq on the veth pair; busybox udhcpc and curl are the clients.
+rec_app_dhcp() {
+    ns_pair
+    mkdir -p "$WORK/tftp"
+    echo hello >"$WORK/tftp/hello.txt"
+    bg "$NS_A" dnsmasq -d -C /dev/null --port=0 --interface=sfx0 --bind-interfaces --dhcp-range=10.77.0.50,10.77.0.60,1h \
+        --enable-tftp --tftp-root="$WORK/tftp" --pid-file="$WORK/dnsmasq.pid" --dhcp-leasefile="$WORK/leases"
+    wait_listen "$NS_A" u 67
+    cap_start "$NS_A" "$WORK/dhcp.pcap" tcpdump -i sfx0 -s 2048 'udp port 67 or udp port 68'
+    ip netns exec "$NS_B" timeout 10 busybox udhcpc -i sfx1 -n -q -f -s /bin/true >/dev/null 2>&1
+    cap_stop
+    install_capture "$WORK/dhcp.pcap" "$APPS/dhcp.pcap"
+    cap_start "$NS_A" "$WORK/tftp.pcap" tcpdump -i sfx0 -s 2048 'udp and not port 67 and not port 68'
+    in_ns "$NS_B" curl -s -o /dev/null tftp://10.77.0.1/hello.txt
+    cap_stop
+    install_capture "$WORK/tftp.pcap" "$APPS/tftp.pcap"
+}
+
+# DHCPv6 from dnsmasq on the veth pair; ISC dhclient -6 is the client (one exchange).
+rec_app_dhcpv6() {
+    ns_pair
+    bg "$NS_A" dnsmasq -d -C /dev/null --port=0 --interface=sfx0 --bind-interfaces \
+        --dhcp-range=fd77::50,fd77::60,64,1h --pid-file="$WORK/dnsmasq6.pid" --dhcp-leasefile="$WORK/leases6"
+    wait_listen "$NS_A" u 547
+    # dhclient needs a link-local source address; the veth has none (addrgenmode none).
+    ip -n "$NS_B" addr add fe80::77:2/64 dev sfx1 nodad
+    ip -n "$NS_A" addr add fe80::77:1/64 dev sfx0 nodad
+    cap_start "$NS_A" "$WORK/dhcpv6.pcap" tcpdump -i sfx0 -s 2048 'udp port 546 or udp port 547'
+    ip netns exec "$NS_B" timeout 10 dhclient -6 -1 -sf /bin/true -lf "$WORK/dhclient6.leases" \
+        -pf "$WORK/dhclient6.pid" sfx1 >/dev/null 2>&1 || true
+    [[ -s $WORK/dhclient6.pid ]] && kill "$(cat "$WORK/dhclient6.pid")" 2>/dev/null || true
+    cap_stop
+    install_capture "$WORK/dhcpv6.pcap" "$APPS/dhcpv6.pcap"
+}
+
 # ---------------------------------------------------------------- main
 
 # With arguments, only the named fixtures are recorded (e.g. `tls quic`), so that
 # adding one does not re-record the others; the checks below run on all of them.
-mkdir -p "$FIX" "$SAMPLES"
+mkdir -p "$FIX" "$FIX/apps" "$SAMPLES"
 ALL=(lo_udp_tcp:lo-udp-tcp.pcap lo_nano:lo-nano.pcap lo_nano_pcapng:lo-nano.pcapng vlan:vlan.pcap
      sll2:sll2.pcap multi_iface:multi-iface.pcapng dns:dns.pcap tcp_states:tcp-states.pcap app:app.pcap
      xss:xss.pcap tls:tls.pcap quic:quic.pcap frag:frag.pcap sample:../../samples/sample.pcapng)
+# Application fixtures: `apps` records all of them.
+APP_FIXTURES=(redis mqtt postgresql mysql smtp ftp mail:imap,pop3 telnet snmp ntp syslog ldap sip radius memcached
+              openvpn isakmp coap socks stun rtsp netbios dhcp:dhcp,tftp dhcpv6)
+for entry in "${APP_FIXTURES[@]}"; do
+    IFS=, read -ra outs <<<"${entry#*:}"
+    for out in "${outs[@]}"; do ALL+=("app_${entry%%:*}:apps/$out.pcap"); done
+done
 TRUTH=()
+DONE=()
 for entry in "${ALL[@]}"; do
     name=${entry%%:*}
     if [[ $# -gt 0 ]]; then
         want=0
-        for arg in "$@"; do [[ $arg == "$name" || $arg == "${name//_/-}" ]] && want=1; done
+        for arg in "$@"; do
+            [[ $arg == "$name" || $arg == "${name//_/-}" || ($arg == apps && $name == app_*) ]] && want=1
+        done
         [[ $want == 1 ]] || continue
     fi
-    record "rec_$name"
+    # One recorder may write several captures (app_mail: imap and pop3).
+    [[ " ${DONE[*]} " == *" $name "* ]] || record "rec_$name"
+    DONE+=("$name")
     TRUTH+=("$FIX/${entry#*:}")
 done
 cleanup
