@@ -18,6 +18,7 @@ enum FuzzTargets {
     /// Every target, in the order `scripts/fuzz.sh all` runs them.
     static let all = ["pcap", "pcapng", "ethernet", "linux_sll", "linux_sll2", "null", "raw",
                       "ipv4", "ipv6", "ip_reassembly", "tcp", "dns", "tls", "quic_initial", "tls_fingerprint", "http",
+                      "detectors",
                       "flows", "report"]
 
     /// Runs `target` on `data`; false when there is no such target. Broken promises
@@ -42,6 +43,7 @@ enum FuzzTargets {
         case "quic_initial": quicInitial(data)
         case "tls_fingerprint": tlsFingerprint(data)
         case "http": http(data)
+        case "detectors": detectors(data)
         case "flows": flows(data)
         case "report": report(data)
         default: return false
@@ -410,6 +412,21 @@ enum FuzzTargets {
         if let b = SSH.parseBanner(c, at: 0, length: data.count) {
             require(b.lineLength <= SSH.maximumLineLength && b.lineOffset + b.lineLength <= data.count, "SSH line past the buffer")
             require(b.softwareOffset + b.softwareLength <= b.lineOffset + b.lineLength, "SSH software past the line")
+        }
+    }
+
+    /// Every payload detector on the bytes, on both transports, and on every prefix
+    /// of them (a payload cut by the snaplen); `detect` must return the first match.
+    static func detectors(_ data: UnsafeRawBufferPointer) {
+        for udp in [false, true] {
+            let list = udp ? AppDetectors.udp : AppDetectors.tcp
+            let first = list.first { $0.matches(ByteCursor(data)) }?.app
+            require(AppDetectors.detect(ByteCursor(data), udp: udp) == (data.isEmpty ? nil : first),
+                    "detect disagrees with the table's first match")
+        }
+        for n in stride(from: 0, to: min(data.count, 64), by: 1) {
+            let prefix = UnsafeRawBufferPointer(rebasing: data[0..<n])
+            for d in AppDetectors.all { _ = d.matches(ByteCursor(prefix)) }
         }
     }
 

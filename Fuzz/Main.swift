@@ -135,6 +135,8 @@ enum Seeds {
                 }
             case "dns":
                 if p.hasDNS { out.append(Array(frame[p.dns.messageOffset..<(p.dns.messageOffset + p.dns.messageLength)])) }
+            case "detectors":
+                if p.payloadCaptured > 0 { out.append(Array(frame[p.payloadOffset..<(p.payloadOffset + p.payloadCaptured)])) }
             case "tls", "http", "quic_initial", "tls_fingerprint":
                 if p.payloadCaptured > 0 {
                     let payload = Array(frame[p.payloadOffset..<(p.payloadOffset + p.payloadCaptured)])

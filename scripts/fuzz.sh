@@ -21,8 +21,8 @@ cd "$(dirname "$0")/.."
 OUT=${FUZZ_BUILD_DIR:-.build-fuzz}
 BIN=$OUT/sniff-fuzz
 MODULES=(SniffCore SniffDecode SniffCapture SniffAnalysis)
-TARGETS=(pcap pcapng ethernet linux_sll linux_sll2 null raw ipv4 ipv6 ip_reassembly tcp dns tls quic_initial tls_fingerprint http flows
-         report)
+TARGETS=(pcap pcapng ethernet linux_sll linux_sll2 null raw ipv4 ipv6 ip_reassembly tcp dns tls quic_initial tls_fingerprint http
+         detectors flows report)
 SHARED=${SNIFF_SHARED_PCAPS:-/work/shared/pcaps}
 CORPUS_ROOT=${FUZZ_CORPUS:-${TMPDIR:-/tmp}/sniff-fuzz/corpus}
 
@@ -76,7 +76,7 @@ max_len() {
 seed() {
     local target=$1 dir=$2 files=()
     mkdir -p "$dir"
-    for f in Tests/Fixtures/*.pcap Tests/Fixtures/*.pcapng samples/*.pcap* "$SHARED"/*.pcap "$SHARED"/*.pcapng Tests/Regressions/*; do
+    for f in Tests/Fixtures/*.pcap Tests/Fixtures/*.pcapng Tests/Fixtures/apps/*.pcap samples/*.pcap* "$SHARED"/*.pcap "$SHARED"/*.pcapng Tests/Regressions/*; do
         [[ -f $f && $f != *.txt && $f != *.tsv && $f != *.json ]] && files+=("$f")
     done
     SWIFT_BACKTRACE=enable=no FUZZ_TARGET=$target FUZZ_SEED_OUT=$dir FUZZ_SEED_FROM="$(printf '%s\n' "${files[@]}")" \

@@ -14,7 +14,8 @@ struct InspectionState {
 }
 
 /// Looks at the first payload-carrying packets of a flow for TLS, HTTP, SSH, DNS and
-/// QUIC. Reads the borrowed frame; copies a string only when it is new to the flow.
+/// QUIC (with their details), then for the protocols of `AppDetectors`. Reads the
+/// borrowed frame; copies a string only when it is new to the flow.
 enum PayloadInspector {
     /// Inspects one packet; returns true when the flow learned something.
     static func inspect(_ flow: inout Flow, index: Int32, isOrig: Bool, _ p: DecodedPacket,
@@ -69,7 +70,7 @@ enum PayloadInspector {
                 }
                 return changed
             }
-            return false
+            return detect(&flow, c, at: offset, length: length, udp: false)
         }
         if flow.isUDP {
             if let h = QUIC.parseLongHeader(c, at: offset, length: length) {
@@ -88,6 +89,8 @@ enum PayloadInspector {
                 }
                 return changed
             }
+            // Before DNS: a NetBIOS name service message is also a valid DNS message.
+            if detect(&flow, c, at: offset, length: length, udp: true) { return true }
             // DNS on a port the decoder did not try (any UDP port), strictly checked.
             if length >= DNS.headerLength + 5, let b = c.slice(at: offset, count: length),
                case .success(let d) = DNS.parse(ByteCursor(b), strict: true), d.hasQuestion {
@@ -96,6 +99,16 @@ enum PayloadInspector {
             }
         }
         return false
+    }
+
+    /// Names a flow not yet named from its payload with the first of `AppDetectors`
+    /// that recognises this packet (a few byte comparisons each; only the flow's first
+    /// `inspectPackets` payloads get here).
+    static func detect(_ flow: inout Flow, _ c: ByteCursor, at offset: Int, length: Int, udp: Bool) -> Bool {
+        guard flow.appSource == .port, let bytes = c.slice(at: offset, count: length),
+              let app = AppDetectors.detect(ByteCursor(bytes), udp: udp) else { return false }
+        flow.setPayloadApp(app)
+        return true
     }
 
     /// Records what a complete or partial ClientHello says, once per flow: SNI, offered

@@ -41,6 +41,8 @@ public enum AppProtocol: UInt8, Sendable, CaseIterable {
             }
         case .dns: return port == .mdns || port == .llmnr ? port : .dns
         case .http: return port == .prometheus || port == .elasticsearch ? port : .http
+        case .smtp: return port == .submission ? port : .smtp
+        case .isakmp: return port == .ipsecNAT ? port : .isakmp
         default: return found
         }
     }
@@ -210,7 +212,8 @@ public enum AppProtocol: UInt8, Sendable, CaseIterable {
 public enum AppSource: UInt8, Sendable {
     /// Guessed from the port numbers.
     case port
-    /// Shown by the payload (TLS, HTTP, SSH, DNS, QUIC).
+    /// Shown by the payload (TLS, HTTP, SSH, DNS, QUIC, and the protocols of
+    /// `AppDetectors`).
     case payload
 
     public var name: StaticString { self == .port ? "port" : "payload" }

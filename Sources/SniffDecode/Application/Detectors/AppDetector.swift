@@ -1,0 +1,185 @@
+import SniffCore
+
+/// One application protocol recognised from the payload of a single TCP segment or UDP
+/// datagram, whatever its ports.
+///
+/// A detector is a pure function over the payload's bytes (the cursor covers exactly
+/// the captured payload): it reads fixed structure (magic numbers, header fields that
+/// must agree with the length, keywords at fixed places) and allocates nothing. It may
+/// answer no for a packet of its protocol (a server's reply, a segment in the middle);
+/// it must not answer yes for another protocol's packet.
+public struct AppDetector: Sendable {
+    public enum Transport: UInt8, Sendable {
+        case tcp, udp, both
+
+        @inlinable public func includes(udp: Bool) -> Bool { self == .both || (self == .udp) == udp }
+    }
+
+    public let app: AppProtocol
+    public let transport: Transport
+    /// What is checked, for docs/FLOWS.md's table and test messages.
+    public let checks: String
+    public let matches: @Sendable (ByteCursor) -> Bool
+
+    public init(_ app: AppProtocol, _ transport: Transport, _ checks: String,
+                _ matches: @escaping @Sendable (ByteCursor) -> Bool) {
+        self.app = app
+        self.transport = transport
+        self.checks = checks
+        self.matches = matches
+    }
+}
+
+/// The payload detectors, in the order they are tried: the single list the flow table
+/// uses, the tests cross-check and docs/FLOWS.md describes. TLS, HTTP, SSH, QUIC and
+/// DNS are read by their own parsers first (they also yield details such as the SNI);
+/// this table names the rest. Stronger checks (magic numbers, exact lengths) come before
+/// text keywords, so that a weak rule never gets to claim a packet a strong one knows.
+public enum AppDetectors {
+    public static let all: [AppDetector] = [
+        // Binary headers with a magic number or an exact length.
+        AppDetector(.dhcp, .udp, "BOOTP op 1/2, hlen 6, magic cookie 0x63825363 at offset 236", ServiceDetectors.dhcp),
+        AppDetector(.stun, .both, "message type with the top two bits 0, length = payload - 20, "
+                    + "magic cookie 0x2112A442", MediaDetectors.stun),
+        AppDetector(.pptp, .tcp, "length = payload, message type 1 or 2, magic cookie 0x1A2B3C4D", TunnelDetectors.pptp),
+        AppDetector(.bgp, .tcp, "16-byte 0xFF marker, length 19...4096, type 1...5", RoutingDetectors.bgp),
+        AppDetector(.babel, .udp, "magic 42, version 2, body length within the datagram", RoutingDetectors.babel),
+        AppDetector(.postgresql, .tcp, "length then protocol 3.0, SSLRequest, GSSENCRequest or CancelRequest code",
+                    DatabaseDetectors.postgresql),
+        AppDetector(.mysql, .tcp, "3-byte length = payload - 4, sequence 0, protocol 10, "
+                    + "NUL-terminated version starting with a digit", DatabaseDetectors.mysql),
+        AppDetector(.mqtt, .tcp, "CONNECT fixed header, remaining length = payload, protocol name MQTT/MQIsdp, "
+                    + "level 3...5", MessagingDetectors.mqtt),
+        AppDetector(.isakmp, .udp, "initiator SPI non-zero, version 1.0 or 2.0, known exchange type, "
+                    + "length = payload (after a non-ESP marker on 4500)", TunnelDetectors.isakmp),
+        AppDetector(.vxlan, .udp, "flags 0x08 with zero reserved bytes around the VNI, an Ethernet frame after",
+                    TunnelDetectors.vxlan),
+        AppDetector(.dhcpv6, .udp, "message type 1...13 with transaction id (or relay header), options tiling "
+                    + "the rest", ServiceDetectors.dhcpv6),
+        AppDetector(.radius, .udp, "known code, length = payload, attributes fill the rest exactly", ServiceDetectors.radius),
+        AppDetector(.snmp, .udp, "BER SEQUENCE, INTEGER version 0/1/3, then community OCTET STRING and PDU tag "
+                    + "(v1/v2c) or header SEQUENCE (v3)", DirectoryDetectors.snmp),
+        AppDetector(.ldap, .tcp, "BER SEQUENCE = payload, INTEGER message id, LDAP application tag "
+                    + "with its length inside", DirectoryDetectors.ldap),
+        AppDetector(.netbios, .udp, "NetBIOS name service header and a 32-byte encoded name (A...P), "
+                    + "or a datagram service header with one", ServiceDetectors.netbios),
+        AppDetector(.openvpn, .udp, "hard-reset opcode and key id, session id, ack array, packet id 0",
+                    TunnelDetectors.openvpn),
+        AppDetector(.tftp, .udp, "RRQ/WRQ with a NUL-terminated file name and mode netascii/octet/mail, "
+                    + "or DATA block 1 / ACK block 0 / OACK", ServiceDetectors.tftp),
+        AppDetector(.ntp, .udp, "48-byte header (plus extensions), version 1...4, mode 1...5, stratum <= 16, "
+                    + "poll and precision in range", ServiceDetectors.ntp),
+        AppDetector(.coap, .udp, "version 1, token length <= 8, a request or response code, options that end "
+                    + "at the payload marker or the end", MessagingDetectors.coap),
+        AppDetector(.redis, .tcp, "RESP array of bulk strings: *N CRLF $N CRLF", DatabaseDetectors.redis),
+        AppDetector(.socks, .tcp, "SOCKS5 greeting (version 5, method count = payload - 2) or SOCKS4 "
+                    + "CONNECT/BIND ending in a NUL user id", TunnelDetectors.socks),
+        AppDetector(.telnet, .tcp, "starts with two option negotiations: IAC (0xFF), DO/DONT/WILL/WONT or SB",
+                    TextDetectors.telnet),
+        // Text protocols: a command or greeting line, ending in CRLF, at the start.
+        AppDetector(.sip, .both, "request line \"METHOD sip:... SIP/2.0\" or status line \"SIP/2.0 NNN \"",
+                    MediaDetectors.sip),
+        AppDetector(.rtsp, .tcp, "request line \"METHOD URI RTSP/1.0\" or status line \"RTSP/1.0 NNN \"",
+                    MediaDetectors.rtsp),
+        AppDetector(.ssdp, .udp, "\"M-SEARCH * HTTP/1.1\" or \"NOTIFY * HTTP/1.1\" request line", MediaDetectors.ssdp),
+        AppDetector(.syslog, .udp, "<PRI> (0...191) then RFC 5424 version 1 or an RFC 3164 month", ServiceDetectors.syslog),
+        AppDetector(.smtp, .tcp, "\"EHLO \"/\"HELO \" command line, or a 220 greeting naming SMTP", TextDetectors.smtp),
+        AppDetector(.ftp, .tcp, "a 220 greeting naming FTP, 331/230/257 replies, or PASV/EPSV/PWD/SYST/FEAT/TYPE",
+                    TextDetectors.ftp),
+        AppDetector(.imap, .tcp, "\"* OK \"/\"* PREAUTH \" greeting, or tag + CAPABILITY/LOGIN/AUTHENTICATE/"
+                    + "STARTTLS/SELECT", TextDetectors.imap),
+        AppDetector(.pop, .tcp, "\"+OK \" greeting line, or CAPA/STLS/STAT/UIDL/APOP", TextDetectors.pop3),
+        AppDetector(.memcached, .tcp, "text command (get/set/stats/version...) or reply (VALUE/STAT/VERSION) line, "
+                    + "or binary magic 0x80/0x81 with a 24-byte header", DatabaseDetectors.memcached),
+    ]
+
+    /// The detectors tried on TCP and on UDP payloads, in `all`'s order.
+    public static let tcp: [AppDetector] = all.filter { $0.transport.includes(udp: false) }
+    public static let udp: [AppDetector] = all.filter { $0.transport.includes(udp: true) }
+
+    /// The protocols this table names (for docs and tests).
+    public static var protocols: [AppProtocol] { all.map(\.app) }
+
+    /// The first detector that recognises `payload`, or nil.
+    @inlinable
+    public static func detect(_ payload: ByteCursor, udp: Bool) -> AppProtocol? {
+        guard payload.count > 0 else { return nil }
+        for d in udp ? AppDetectors.udp : AppDetectors.tcp where d.matches(payload) { return d.app }
+        return nil
+    }
+}
+
+/// Byte helpers shared by the detectors: nothing here traps on short input.
+enum Bytes {
+    /// True when the payload has `s` at `offset`.
+    @inline(__always)
+    static func has(_ c: ByteCursor, _ s: StaticString, at offset: Int = 0) -> Bool {
+        let n = s.utf8CodeUnitCount
+        guard offset >= 0, c.has(n, at: offset) else { return false }
+        return s.withUTF8Buffer { bytes in
+            for i in 0..<n where c.getUInt8(at: offset + i) != bytes[i] { return false }
+            return true
+        }
+    }
+
+    /// True when the payload has `s` at `offset`, ignoring ASCII case.
+    static func hasCaseless(_ c: ByteCursor, _ s: StaticString, at offset: Int) -> Bool {
+        let n = s.utf8CodeUnitCount
+        guard offset >= 0, c.has(n, at: offset) else { return false }
+        return s.withUTF8Buffer { bytes in
+            for i in 0..<n {
+                guard let b = c.getUInt8(at: offset + i), b | 0x20 == bytes[i] | 0x20 else { return false }
+            }
+            return true
+        }
+    }
+
+    /// The end (index of CR) of the first line when it is printable ASCII (tabs allowed)
+    /// and ends in CRLF within `limit` bytes; nil otherwise.
+    static func firstLineEnd(_ c: ByteCursor, from start: Int = 0, limit: Int = 1024) -> Int? {
+        var i = start
+        let end = Swift.min(c.count, start + limit)
+        while i < end, let b = c.getUInt8(at: i) {
+            if b == 0x0D { return c.getUInt8(at: i + 1) == 0x0A ? i : nil }
+            guard (b >= 0x20 && b < 0x7F) || b == 0x09 else { return nil }
+            i += 1
+        }
+        return nil
+    }
+
+    /// True when `s` occurs in bytes [from, to), ignoring ASCII case.
+    static func contains(_ c: ByteCursor, _ s: StaticString, from: Int, to: Int) -> Bool {
+        let n = s.utf8CodeUnitCount
+        var i = from
+        while i + n <= to {
+            if hasCaseless(c, s, at: i) { return true }
+            i += 1
+        }
+        return false
+    }
+
+    /// Decimal digits at `offset`: their value and count (at most 9 digits), or nil.
+    static func decimal(_ c: ByteCursor, at offset: Int) -> (value: Int, count: Int)? {
+        var v = 0, n = 0
+        while n < 9, let b = c.getUInt8(at: offset + n), b >= 0x30, b <= 0x39 {
+            v = v * 10 + Int(b - 0x30)
+            n += 1
+        }
+        return n > 0 ? (v, n) : nil
+    }
+
+    /// A BER length at `offset`: the value and the number of bytes it took (definite
+    /// form, at most 4 length bytes).
+    static func berLength(_ c: ByteCursor, at offset: Int) -> (value: Int, size: Int)? {
+        guard let first = c.getUInt8(at: offset) else { return nil }
+        if first < 0x80 { return (Int(first), 1) }
+        let n = Int(first & 0x7F)
+        guard n >= 1, n <= 4 else { return nil }
+        var v = 0
+        for i in 1...n {
+            guard let b = c.getUInt8(at: offset + i) else { return nil }
+            v = v << 8 | Int(b)
+        }
+        return (v, 1 + n)
+    }
+}
