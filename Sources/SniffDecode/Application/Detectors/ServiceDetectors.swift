@@ -89,7 +89,9 @@ enum ServiceDetectors {
         case 3: return c.getUInt16(at: 2) == 1 && c.count <= 516
         case 4: return c.count == 4 && c.getUInt16(at: 2) == 0
         case 5:
-            guard let code = c.getUInt16(at: 2), code <= 8, c.getUInt8(at: c.count - 1) == 0 else { return false }
+            // At least the message's NUL after the code (4 bytes would make 4..<3 trap).
+            guard c.count >= 5, let code = c.getUInt16(at: 2), code <= 8, c.getUInt8(at: c.count - 1) == 0
+            else { return false }
             for i in 4..<(c.count - 1) {
                 guard let b = c.getUInt8(at: i), b >= 0x20, b < 0x7F else { return false }
             }
