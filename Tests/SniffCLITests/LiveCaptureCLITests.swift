@@ -26,7 +26,12 @@ struct LiveCaptureCLITests {
         #expect(sniff.waitUntilListening())
         udp.send(payloadLengths: [10, 20, 30, 40, 50])
         #expect(listener.exchange(request: 100, response: 200))
-        usleep(500_000)
+        // Both FINs are the last packets sent; wait for them rather than a fixed time
+        // (under load a 500 ms sleep once stopped sniff before the second was read).
+        let sawEnd = sniff.waitForOutput { out in
+            self.jsonObjects(out).filter { ($0["flags"] as? String ?? "").contains("F") }.count >= 2
+        }
+        #expect(sawEnd, "both FINs printed within 10 s")
         let r = sniff.stop()
         #expect(r.status == 0, "\(r.stderr)")
         let objs = jsonObjects(r.stdout)

@@ -170,6 +170,20 @@ final class BackgroundSniff: @unchecked Sendable {
         return false
     }
 
+    /// Waits until what sniff has written on stdout so far satisfies `done`, at most
+    /// `seconds`; false when the deadline passed or sniff ended first. Live output is
+    /// flushed every interval, so a test can wait for the packets it expects instead of
+    /// sleeping a fixed time that a loaded machine may overrun.
+    func waitForOutput(seconds: Double = 10, until done: (String) -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let s = try? String(contentsOf: outURL, encoding: .utf8), done(s) { return true }
+            if !process.isRunning { return false }
+            usleep(50_000)
+        }
+        return false
+    }
+
     /// Sends `signal` and waits for exit, at most `seconds` (then SIGKILL).
     func stop(signal: Int32 = SIGINT, seconds: Double = 10) -> CLIResult {
         if process.isRunning { kill(process.processIdentifier, signal) }
