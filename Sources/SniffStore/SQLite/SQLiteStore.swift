@@ -441,13 +441,30 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
     }
 
     /// The protocol summary of the flows that match an address or port filter and
-    /// start in the range: one pass over those flows, as the talkers list makes.
+    /// start in the range: the few flows the key runs name (`FlowScan`), else one SQL
+    /// pass over the flows of the range, as the talkers list makes.
     func flowSummary(_ range: RangeQuery) async throws -> ProtocolSummaryTable {
-        try await readFlows(range.asFilter) { c, w, binds in
-            let rows = try c.query("SELECT ip_proto, app, SUM(total_pkts), SUM(total_bytes), count(*) FROM flows\(w)"
+        let filter = range.asFilter
+        return try await reader.run { c in
+            try c.exec("BEGIN")
+            defer { try? c.exec("COMMIT") }
+            struct Key: Hashable { let proto: UInt8; let app: String }
+            var sums: [Key: (packets: UInt64, bytes: UInt64, flows: UInt64)] = [:]
+            var rows: [(UInt8, String, UInt64, UInt64, UInt64)]
+            let narrow = try FlowScan(c: c, columns: "ip_proto, app, total_pkts, total_bytes", filter: filter).run { st in
+                let k = Key(proto: UInt8(truncatingIfNeeded: st.int64(0)), app: st.text(1))
+                let v = sums[k] ?? (0, 0, 0)
+                sums[k] = (v.packets &+ UInt64(clamping: st.int64(2)), v.bytes &+ UInt64(clamping: st.int64(3)), v.flows &+ 1)
+            }
+            if narrow {
+                rows = sums.map { ($0.key.proto, $0.key.app, $0.value.packets, $0.value.bytes, $0.value.flows) }
+            } else {
+                let (w, binds) = try Self.flowWhere(c, filter)
+                rows = try c.query("SELECT ip_proto, app, SUM(total_pkts), SUM(total_bytes), count(*) FROM flows\(w)"
                                    + " GROUP BY ip_proto, app", binds) {
-                (UInt8(truncatingIfNeeded: $0.int64(0)), $0.text(1), UInt64(clamping: $0.int64(2)), UInt64(clamping: $0.int64(3)),
-                 UInt64(clamping: $0.int64(4)))
+                    (UInt8(truncatingIfNeeded: $0.int64(0)), $0.text(1), UInt64(clamping: $0.int64(2)), UInt64(clamping: $0.int64(3)),
+                     UInt64(clamping: $0.int64(4)))
+                }
             }
             var t = SummaryAssembler.assembleFlows(rows)
             t.countedFromFlows = true
@@ -455,32 +472,23 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         }
     }
 
-    /// One read transaction (segments, runs and rows one snapshot) over the flows that
-    /// match `filter`: `body` gets the WHERE clause and its values.
-    func readFlows<T: Sendable>(_ filter: TrafficFilter,
-                                _ body: @escaping @Sendable (SQLiteConnection, String, [SQLValue]) throws -> T) async throws -> T {
-        try await reader.run { c in
-            try c.exec("BEGIN")
-            defer { try? c.exec("COMMIT") }
-            var b = SQLBuilder(.sqlite)
-            b.flowFilter(filter)
-            try Self.flowSegmentRange(c, &b, filter)
-            return try body(c, b.whereClause, b.binds)
+    /// The WHERE clause of a flow filter. No index on the flows' ts since schema 9: a
+    /// time range reads the id ranges of the segments whose times can hold it, and the tail.
+    static func flowWhere(_ c: SQLiteConnection, _ filter: TrafficFilter) throws -> (String, [SQLValue]) {
+        var b = SQLBuilder(.sqlite)
+        b.flowFilter(filter)
+        if filter.from != nil || filter.to != nil {
+            let table = SegmentedTable.flows
+            let hit = try table.segments(c).filter { s in
+                filter.from.map { s.maxTs >= $0 } ?? true && filter.to.map { s.minTs < $0 } ?? true
+            }
+            if hit.count <= 500 {
+                var parts = hit.map { "id BETWEEN \(b.param($0.first)) AND \(b.param($0.last))" }
+                parts.append("id >= \(b.param(try table.tailStart(c)))")
+                b.add("(" + parts.joined(separator: " OR ") + ")")
+            }
         }
-    }
-
-    /// No index on the flows' ts since schema 9: a time range reads the id ranges of
-    /// the segments whose times can hold it, and the tail.
-    static func flowSegmentRange(_ c: SQLiteConnection, _ b: inout SQLBuilder, _ range: TrafficFilter) throws {
-        guard range.from != nil || range.to != nil else { return }
-        let table = SegmentedTable.flows
-        let hit = try table.segments(c).filter { s in
-            range.from.map { s.maxTs >= $0 } ?? true && range.to.map { s.minTs < $0 } ?? true
-        }
-        guard hit.count <= 500 else { return }
-        var parts = hit.map { "id BETWEEN \(b.param($0.first)) AND \(b.param($0.last))" }
-        parts.append("id >= \(b.param(try table.tailStart(c)))")
-        b.add("(" + parts.joined(separator: " OR ") + ")")
+        return (b.whereClause, b.binds)
     }
 
     public func timeSeries(_ q: TimeSeriesQuery) async throws -> [TimeSeriesPoint] {
@@ -503,15 +511,26 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         return points.reversed()
     }
 
+    /// Endpoints and hosts of the flows that match: the few flows the key runs name,
+    /// summed here (`FlowScan`), else grouped in SQL over the flows of the range.
     public func talkers(_ q: TalkersQuery) async throws -> Talkers {
         let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
-        return try await readFlows(q.range.asFilter) { c, w, binds in
+        let filter = q.range.asFilter
+        return try await reader.run { c in
+            try c.exec("BEGIN")
+            defer { try? c.exec("COMMIT") }
+            var totals = TalkerTotals()
+            if try FlowScan(c: c, columns: TalkerTotals.columns, filter: filter).run({ totals.add($0) }) {
+                return totals.talkers(limit: limit)
+            }
+            let (w, binds) = try Self.flowWhere(c, filter)
             let endpoints = """
                 SELECT orig_h AS h, orig_p AS p, proto, total_pkts AS pk, total_bytes AS b FROM flows\(w)
                 UNION ALL SELECT resp_h, resp_p, proto, total_pkts, total_bytes FROM flows\(w)
                 """
             var t = Talkers()
-            t.pairs = try c.query("SELECT h, p, proto, SUM(pk), SUM(b), count(*) FROM (\(endpoints)) GROUP BY h, p, proto ORDER BY SUM(b) DESC, h, p LIMIT \(limit)", binds) {
+            t.pairs = try c.query("SELECT h, p, proto, SUM(pk), SUM(b), count(*) FROM (\(endpoints)) GROUP BY h, p, proto"
+                                  + " ORDER BY SUM(b) DESC, h, p, proto LIMIT \(limit)", binds) {
                 Talkers.Pair(address: CompactPacket.address($0.blob(0)) ?? .none, port: UInt16(truncatingIfNeeded: $0.int64(1)), proto: $0.text(2),
                              packets: UInt64(clamping: $0.int64(3)), bytes: UInt64(clamping: $0.int64(4)), flows: UInt64(clamping: $0.int64(5)))
             }
