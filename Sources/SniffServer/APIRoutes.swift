@@ -192,6 +192,8 @@ struct APIRoutes {
         o.string("state", broadcaster.hub?.state ?? "idle")
         o.bool("live", broadcaster.hub != nil)
         o.bool("live_capture", broadcaster.hub?.liveCapture ?? false)
+        // The capture this process writes (a string: ids exceed 2^53); null without one.
+        o.string("live_capture_id", broadcaster.hub.map { String($0.captureID) })
         let span = broadcaster.hub?.packetSpan
         o.seconds("first_packet", nanos: span?.first)
         o.seconds("last_packet", nanos: span?.last)

@@ -169,7 +169,11 @@ public final class LiveBroadcaster: Service, @unchecked Sendable {
         // Rows and alerts. Clients that get the same rows share one rendered message
         // (the common case: many dashboards without a filter).
         var rendered: [String: String] = [:]
+        let running = hub?.captureID
         for c in all {
+            // A client that chose another capture (a stored one) gets none of this one's
+            // rows or alerts; the per-second stats still reach it, labelled by the page.
+            if let chosen = c.capture, chosen != running { continue }
             var rows: [PacketRow] = []
             var skipped: UInt64 = 0
             for b in batches {
@@ -270,6 +274,8 @@ public final class LiveBroadcaster: Service, @unchecked Sendable {
         o.string("source", hub?.source ?? "database")
         o.string("state", hub?.state ?? "idle")
         o.bool("live", hub != nil)
+        // The capture whose rows and stats stream here, as a string (ids exceed 2^53).
+        if let hub { o.string("capture", String(hub.captureID)) }
         o.number("rows_per_second", configuration.liveRowsPerSecond)
         return o.finish().string
     }

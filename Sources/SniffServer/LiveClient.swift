@@ -21,6 +21,7 @@ public final class LiveClient: @unchecked Sendable {
     private var _dropped: UInt64 = 0
     private var _filter = LiveFilter()
     private var _paused = false
+    private var _capture: Int64? = nil
     private var _json = false
     // Row budget of the current second.
     private var second: Int64 = 0
@@ -40,6 +41,12 @@ public final class LiveClient: @unchecked Sendable {
     public var paused: Bool {
         get { lock.withLock { _paused } }
         set { lock.withLock { _paused = newValue } }
+    }
+    /// The capture this client shows (nil: all). Rows and alerts of the capture running
+    /// in this process reach it only when that is the one chosen.
+    public var capture: Int64? {
+        get { lock.withLock { _capture } }
+        set { lock.withLock { _capture = newValue } }
     }
     /// Feed clients: NDJSON lines instead of text.
     public var json: Bool {

@@ -53,8 +53,14 @@ public final class SniffServerApp: Sendable {
         APIRoutes(store: store, broadcaster: broadcaster, control: control, metrics: metrics, configuration: configuration,
                   dashboard: dashboard, logger: logger, csrfToken: csrfToken).add(to: router)
         let broadcaster = self.broadcaster
-        router.ws("/ws/live") { _, _ in .upgrade([:]) } onUpgrade: { inbound, outbound, _ in
-            try await LiveSocket.run(inbound: inbound, outbound: outbound, broadcaster: broadcaster)
+        // The query may hold the first filter (the message's fields: ip, port, ...,
+        // capture); a bad one is refused before the upgrade, with the API's 400.
+        router.ws("/ws/live") { request, _ in
+            _ = try LiveSocket.initialFilter(request.uri.queryParameters)
+            return .upgrade([:])
+        } onUpgrade: { inbound, outbound, context in
+            let first = try LiveSocket.initialFilter(context.request.uri.queryParameters)
+            try await LiveSocket.run(inbound: inbound, outbound: outbound, broadcaster: broadcaster, first: first)
         }
         return router
     }
@@ -129,7 +135,28 @@ final class LockedBox<T: Sendable>: @unchecked Sendable {
 /// applying filter messages, and a watchdog that ends the connection when the
 /// broadcaster closed the client (slow or shutting down).
 enum LiveSocket {
-    static func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, broadcaster: LiveBroadcaster) async throws {
+    /// The filter of the connection's query: the filter message's fields; `token` is
+    /// the API's. Throws the API's 400 for a bad value.
+    static func initialFilter(_ query: Parameters) throws -> (filter: LiveFilter, capture: Int64?) {
+        var p: [String: String] = [:]
+        for (k, v) in query where k != "token" { p[String(k)] = String(v) }
+        let capture = try parseCapture(p.removeValue(forKey: "capture"))
+        do {
+            return (try LiveFilter(parameters: p), capture)
+        } catch StoreError.badParameter(let name, let message) {
+            throw APIError.badParameter(name, message)
+        }
+    }
+
+    /// A capture id (a string of digits, as the API writes ids); empty means all.
+    static func parseCapture(_ v: String?) throws -> Int64? {
+        guard let v, !v.isEmpty else { return nil }
+        guard let id = Int64(v) else { throw APIError.badParameter("capture", "a capture id is a number") }
+        return id
+    }
+
+    static func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, broadcaster: LiveBroadcaster,
+                    first: (filter: LiveFilter, capture: Int64?) = (LiveFilter(), nil)) async throws {
         guard let client = broadcaster.register(.webSocket) else {
             var o = JSONObject()
             o.string("type", "error")
@@ -138,6 +165,7 @@ enum LiveSocket {
             return
         }
         defer { broadcaster.unregister(client) }
+        client.filter = first.filter; client.capture = first.capture
         client.enqueue(broadcaster.helloMessage())
         let history = broadcaster.recentStats
         if !history.isEmpty { client.enqueue("{\"type\":\"history\",\"stats\":[" + history.joined(separator: ",") + "]}") }
@@ -151,7 +179,7 @@ enum LiveSocket {
             group.addTask {
                 for try await message in inbound.messages(maxSize: 4096) {
                     guard case .text(let text) = message else { continue }
-                    client.enqueue(apply(text, to: client))
+                    client.enqueue(apply(text, to: client, running: broadcaster.hub?.captureID))
                 }
             }
             group.addTask {
@@ -164,8 +192,10 @@ enum LiveSocket {
     }
 
     /// A filter message: {"ip": "10.0.0.0/8", "port": 53, "transport": "udp"}; also
-    /// {"paused": true}. Answers with the filter in force or an error.
-    static func apply(_ text: String, to client: LiveClient) -> String {
+    /// {"paused": true}; {"capture": "12"} shows one capture ("" or null: all). Answers
+    /// with the filter in force, and whether the chosen capture's rows stream here
+    /// (`streaming`: false when it is another capture than the one running), or an error.
+    static func apply(_ text: String, to client: LiveClient, running: Int64? = nil) -> String {
         func failure(_ message: String, _ parameter: String?) -> String {
             var o = JSONObject()
             o.string("type", "error"); o.string("error", message)
@@ -190,18 +220,25 @@ enum LiveSocket {
             default: return failure("\(k.prefix(40)) must be a string or a number", String(k.prefix(40)))
             }
         }
+        let capture: Int64?
+        do { capture = try parseCapture(p.removeValue(forKey: "capture")) } catch let e as APIError {
+            return failure(e.message, "capture")
+        } catch { return failure("invalid capture", "capture") }
         do {
             let f = try LiveFilter(parameters: p)
             client.filter = f
+            client.capture = capture
             if let paused { client.paused = paused }
             var o = JSONObject()
             o.string("type", "filter")
             o.raw("filter") { s in
                 var x = JSONObject()
                 for (k, v) in p.sorted(by: { $0.key < $1.key }) where !v.isEmpty { x.string(k, v) }
+                if let capture { x.string("capture", String(capture)) }
                 s.bytes.append(contentsOf: x.finish().bytes)
             }
             o.bool("paused", client.paused)
+            o.bool("streaming", running != nil && (capture == nil || capture == running))
             return o.finish().string
         } catch let e as StoreError {
             if case .badParameter(let name, let message) = e { return failure("invalid \(name): \(message)", name) }

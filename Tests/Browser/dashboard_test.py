@@ -804,6 +804,104 @@ def test_live_details(d, base):
         stop.set(); t.join()
 
 
+WS_COUNT_JS = """
+const done = arguments[arguments.length - 1], out = {};
+const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+let pending = arguments[0].length;
+for (const q of arguments[0]) {
+  const r = out[q] = { open: false, rows: 0, captures: [], stats: 0, hello: null };
+  const ws = new WebSocket(proto + '//' + location.host + '/ws/live?' + q);
+  ws.onopen = () => { r.open = true; };
+  ws.onmessage = (e) => { const m = JSON.parse(e.data);
+    if (m.type === 'hello') r.hello = m.capture;
+    if (m.type === 'stats') r.stats++;
+    if (m.type === 'packets') for (const x of m.rows) { r.rows++; if (!r.captures.includes(x.capture)) r.captures.push(x.capture); } };
+  setTimeout(() => { ws.close(); if (--pending === 0) done(out); }, 3500);
+}"""
+
+
+def test_live_capture_choice(d, base, shots):
+    """Item 5 live: a stored capture chosen beside the running one. /ws/live?capture=
+    streams rows of the running capture only; the page shows the stored one in capture
+    time, says that its rates are the running capture's, and gets no live rows."""
+    import threading
+    stats = api(base, "/api/stats")
+    live_id = stats.get("live_capture_id")
+    caps = api(base, "/api/captures")["rows"]
+    older = next((c for c in caps if c["id"] != live_id), None)
+    check("live captures: /api/stats names the running capture (a string), /api/captures lists the stored one too",
+          isinstance(live_id, str) and any(c["id"] == live_id for c in caps) and older is not None, (live_id, caps))
+    if older is None: return
+
+    def burst(seconds):
+        stop = threading.Event()
+        def gen():
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            end = time.time() + seconds
+            while not stop.is_set() and time.time() < end:
+                s.sendto(b"sniff-choice" * 4, ("127.0.0.1", LIVE_PORT)); time.sleep(0.01)
+            s.close()
+        t = threading.Thread(target=gen); t.start()
+        return lambda: (stop.set(), t.join())
+
+    d.get(base + "/")
+    wait_loaded(d)
+    d.set_script_timeout(15)
+    end = burst(4)
+    try:
+        ws = d.execute_async_script(WS_COUNT_JS, ["capture=" + live_id, "capture=" + older["id"], "capture=x"])
+    finally:
+        end()
+    mine, other, bad = ws["capture=" + live_id], ws["capture=" + older["id"]], ws["capture=x"]
+    check("live captures: /ws/live?capture=<running> streams that capture's rows, and hello names it",
+          mine["rows"] > 0 and mine["captures"] == [live_id] and mine["hello"] == live_id, mine)
+    check("live captures: /ws/live?capture=<stored> gets the stats but no rows", other["open"] and other["rows"] == 0
+          and other["stats"] >= 2, other)
+    try:
+        urllib.request.urlopen(base + "/ws/live?capture=x", timeout=5); code = 200
+    except urllib.error.HTTPError as e:
+        code = e.code
+    check("live captures: a bad capture id is refused (400, no upgrade)", not bad["open"] and code == 400, (bad, code))
+
+    for width, name in ((1280, "desktop"), (390, "phone")):
+        d.set_window_size(width, 844 if width < 500 else 800)
+        d.get(base + "/?capture=" + older["id"])
+        wait_loaded(d)
+        label = d.find_element(By.ID, "capture-label")
+        ok = wait_for(d, lambda: label.get_attribute("data-live") == "other" and
+                      d.find_element(By.TAG_NAME, "body").get_attribute("data-streaming") == "false", 8)
+        check(f"live captures ({name}): a stored capture chosen is labelled as not the running one, no rows stream",
+              ok and "not the capture running here" in label.text and live_id in label.text, (label.text, label.get_attribute("data-live")))
+        a = chart_axis(d)
+        check(f"live captures ({name}): its chart is its stored packets in capture time", a["range"] == "history" and a["mode"] == "capture"
+              and a["from"] != "" and float(older["first_packet"]) - 1 <= float(a["from"]) <= float(older["first_packet"]), (a, older["first_packet"]))
+        check(f"live captures ({name}): the header says its rates are the running capture's",
+              "running capture " + live_id in d.find_element(By.ID, "h-scope").text, d.find_element(By.ID, "h-scope").text)
+        end = burst(2.5)
+        time.sleep(3)
+        end()
+        rows = table_rows(d, 30)
+        count = d.find_element(By.ID, "p-count").text
+        check(f"live captures ({name}): no live rows join the stored capture's table",
+              rows and not any(r[4] == str(LIVE_PORT) for r in rows) and count.startswith(str(min(500, older["packets_stored"]))), (count, rows[:2]))
+        width_px = d.execute_script("return document.documentElement.scrollWidth")
+        check(f"live captures ({name}): no page-wide horizontal scroll", width_px <= width, width_px)
+    d.set_window_size(1280, 800)
+    # Back to the running capture: the wall-clock chart and live rows again.
+    Select(d.find_element(By.ID, "f-capture")).select_by_value(live_id)
+    wait_loaded(d)
+    ok = wait_for(d, lambda: d.find_element(By.ID, "capture-label").get_attribute("data-live") == "running" and
+                  d.find_element(By.TAG_NAME, "body").get_attribute("data-streaming") == "true", 8)
+    end = burst(3)
+    try:
+        arrived = wait_for(d, lambda: any(r[4] == str(LIVE_PORT) for r in table_rows(d, 5)), 6)
+    finally:
+        end()
+    check("live captures: choosing the running capture brings back live rows and the wall-clock chart",
+          ok and arrived and chart_axis(d)["range"] == "live", (ok, arrived, chart_axis(d)))
+    d.get(base + "/")
+
+
 def buttons(d):
     """Enabled state of Pause, Resume, Stop (True = enabled)."""
     return tuple(d.find_element(By.ID, i).is_enabled() for i in ("c-pause", "c-resume", "c-stop"))
@@ -976,6 +1074,10 @@ def main():
 
         # 3. Live: capture on lo with the server in the same process (root only).
         if os.geteuid() == 0:
+            # An older capture in the same database: the sample, stored before the live one.
+            subprocess.run([args.sniff, "-r", os.path.join(ROOT, "samples/sample.pcapng"), "-q", "--db",
+                            "sqlite:" + os.path.join(work, "live.db")], check=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, cwd=work)
             port = free_port(); base = f"http://127.0.0.1:{port}"
             servers.append(Server([args.sniff, "-i", "lo", "-q", "--serve", "--db", "sqlite:" + os.path.join(work, "live.db"),
                                    "--listen", f"127.0.0.1:{port}", "udp", "port", str(LIVE_PORT)], os.path.join(work, "live.log")))
@@ -983,6 +1085,7 @@ def main():
             test_live(d, base, shots)
             test_live_panels(d, base, shots)
             test_live_details(d, base)
+            test_live_capture_choice(d, base, shots)
             test_live_controls(d, base, shots)
             servers.pop().stop()
         else:

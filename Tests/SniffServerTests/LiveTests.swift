@@ -133,6 +133,46 @@ struct LiveTests {
         }
     }
 
+    @Test("/ws/live?capture= and the capture field: rows and alerts only of the running capture; another capture gets stats only")
+    func webSocketCapture() async throws {
+        let db = try await SharedDatabase.shared.get()
+        let hub = LiveHub(sensor: "test", captureID: 7, source: "file test")
+        let (server, app) = makeApp(db.store, hub: hub)
+        let replay = Replayer(hub: hub, files: [ServerTestEnv.fixtures.appendingPathComponent("dns.pcap")])
+        replay.start()
+        defer { replay.stop() }
+        let broadcaster = Task { try await server.broadcaster.run() }
+        defer { broadcaster.cancel() }
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            // The running capture, chosen in the query: its rows, and the hello names it.
+            let mine = try await connectAndCollect(port: port, query: "?capture=7") { $0.of("packets").count >= 2 }
+            #expect(mine.of("hello").first?["capture"] as? String == "7")
+            let rows = mine.of("packets").flatMap { $0["rows"] as? [[String: Any]] ?? [] }
+            #expect(!rows.isEmpty && rows.allSatisfy { $0["capture"] as? String == "7" })
+            // Another (stored) capture: three seconds of stats, no rows.
+            let other = try await connectAndCollect(port: port, query: "?capture=8") { $0.of("stats").count >= 3 }
+            #expect(other.of("packets").isEmpty)
+            #expect(other.of("stats").count >= 3)
+            // The same through the filter message, which says whether rows stream.
+            let msg = try await connectAndCollect(port: port, send: "{\"capture\":\"8\"}") { $0.of("stats").count >= 3 }
+            #expect(msg.of("filter").first?["streaming"] as? Bool == false)
+            #expect((msg.of("filter").first?["filter"] as? [String: Any])?["capture"] as? String == "8")
+            #expect(msg.of("packets", after: "filter", skip: 1).isEmpty)
+            let back = try await connectAndCollect(port: port, send: "{\"capture\":7}") {
+                !$0.of("packets", after: "filter", skip: 1).isEmpty
+            }
+            #expect(back.of("filter").first?["streaming"] as? Bool == true)
+            // A bad id: a message naming the field; in the query, the API's 400 before the upgrade.
+            let bad = try await connectAndCollect(port: port, send: "{\"capture\":\"x\"}") { !$0.of("error").isEmpty }
+            #expect(bad.of("error").first?["parameter"] as? String == "capture")
+            try await client.execute(uri: "/ws/live?capture=x", method: .get) { r in
+                #expect(r.status == .badRequest)
+                #expect(String(buffer: r.body).contains("capture"))
+            }
+        }
+    }
+
     @Test("the WebSocket needs ?token= on a non-loopback bind")
     func webSocketToken() async throws {
         let db = try await SharedDatabase.shared.get()

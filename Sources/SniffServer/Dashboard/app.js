@@ -21,6 +21,7 @@ const state = {
   liveCapture: false,  // ... from an interface: the chart follows the wall clock
   span: null,          // { first, last } epoch seconds of the packets (capture time)
   capture: "",         // the capture's state as the server reports it
+  liveCaptureId: "",   // the id of the capture running in this process, if any
   captureControl: false,
 };
 
@@ -556,7 +557,15 @@ async function loadCaptures() {
   sel.value = state.filter.capture || "";
   const chosen = chosenCapture();
   $("capture-label").textContent = "Showing " + (chosen ? captureText(chosen) : state.filter.capture
-    ? "capture " + state.filter.capture + ", which this database does not hold" : allText(c.rows.length)) + ".";
+    ? "capture " + state.filter.capture + ", which this database does not hold" : allText(c.rows.length)) + "." +
+    (otherCapture() ? " It is stored, not the capture running here (capture " + state.liveCaptureId + "): no live rows " +
+      "or alerts, its chart in capture time; the header's rates are capture " + state.liveCaptureId + "'s." : "");
+  $("capture-label").dataset.live = otherCapture() ? "other" : state.liveCaptureId ? "running" : "";
+}
+// Beside a running capture, one other (stored) capture chosen: the live stream sends
+// none of its rows (there are none), and the live chart would be another capture's.
+function otherCapture() {
+  return Boolean(state.live && state.liveCaptureId && state.filter.capture && state.filter.capture !== state.liveCaptureId);
 }
 
 // ---------- chart ----------
@@ -638,7 +647,7 @@ async function loadSpan() {
 
 async function drawChart() {
   const by = $("chart-by").value, metric = $("chart-metric").value;
-  if ($("chart-range").value === "live" && state.live) {
+  if ($("chart-range").value === "live" && state.live && !otherCapture()) {
     setScope("chart-scope", notFilteredBy([]), "the live stream's per-second totals are the whole capture's");
     const series = seriesFromStats(state.liveStats, by, metric);
     describeChart(series.times, 1, "live", drawStacked($("chart"), series, $("chart-legend"), UNIT[metric], chartTime), series, metric);
@@ -696,8 +705,11 @@ async function loadStats() {
   $("h-stored").textContent = human(stored);
   $("h-stored").dataset.value = String(stored);
   $("h-stored").title = s.capture ? "packets stored by capture " + s.capture.id : "packets stored (all captures)";
-  setScope("h-scope", notFilteredBy(["capture"]), "the header's rates, drops and active flows are the whole capture's and " +
-    "Stored counts every packet" + (s.capture ? " of the chosen capture" : ""));
+  state.liveCaptureId = s.live_capture_id || "";
+  const whose = otherCapture() ? "the running capture " + state.liveCaptureId + "'s" : "the whole capture's";
+  setScope("h-scope", otherCapture() ? notFilteredBy([]) : notFilteredBy(["capture"]),
+    "the header's rates, drops and active flows are " + whose + " and Stored counts every packet" +
+    (s.capture ? " of the chosen capture" : ""));
   $("h-lag").textContent = s.store.lag_seconds === null ? "–" : (s.store.lag_seconds * 1000).toFixed(0) + " ms";
   if (!state.live) $("h-drops").textContent = String(s.store.kernel_dropped + s.store.interface_dropped + s.store.sniff_dropped);
   // A file keeps its own times: its chart is the stored packets in capture time; only
@@ -759,6 +771,7 @@ setInterval(() => {
 function onLive(m) {
   if (m.type === "hello") {
     state.live = m.live;
+    state.liveCaptureId = m.capture || "";
     $("h-source").textContent = m.source; showState(m.state);
   } else if (m.type === "history") {
     state.liveStats = m.stats.slice(-300);
@@ -769,13 +782,16 @@ function onLive(m) {
     $("h-drops").textContent = String(m.drops.kernel + m.drops.interface + m.drops.sniff);
     $("h-flows").textContent = String(m.active_flows);
     showState(m.state);
-    if ($("chart-range").value === "live") drawChart().catch(() => {});
+    if ($("chart-range").value === "live" && !otherCapture()) drawChart().catch(() => {});
   } else if (m.type === "packets") {
     addLiveRows(m.rows);
     state.skipped += m.skipped;
     $("p-skipped").textContent = state.skipped ? state.skipped + " live rows skipped (rate limit)" : "";
   } else if (m.type === "alert") {
     $("alerts").prepend(alertItem(m.alert));
+  } else if (m.type === "filter") {
+    // Whether the chosen capture's rows stream here (false: a stored capture chosen).
+    document.body.dataset.streaming = String(m.streaming);
   } else if (m.type === "error") {
     showError(m);
   }
@@ -844,11 +860,15 @@ async function applyFilter() {
   syncURL();
   updateDownloads();
   const live = {};
-  for (const k of ["ip", "port", "transport", "app"]) if (state.filter[k]) live[k] = state.filter[k];
+  for (const k of ["ip", "port", "transport", "app", "capture"]) if (state.filter[k]) live[k] = state.filter[k];
   socket.send(live);
   state.selected = -1;
   try {
     await loadCaptures();
+    // A stored capture beside the running one has no live view: its stored packets in
+    // capture time; back to the wall clock when the running capture (or all) is chosen.
+    if (otherCapture() && $("chart-range").value === "live") { $("chart-range").value = "history"; state.rangeForced = true; }
+    else if (!otherCapture() && state.rangeForced) { $("chart-range").value = "live"; state.rangeForced = false; }
     await Promise.all([loadPackets(false), loadSummary(), loadTalkers(), loadFlows(), loadAlerts(), drawChart(), loadStats()]);
     document.body.dataset.loaded = "true";
   } catch (e) {
