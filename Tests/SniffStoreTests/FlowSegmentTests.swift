@@ -142,6 +142,67 @@ struct FlowSegmentTests {
         }
     }
 
+    @Test("talkers and the protocol summary under ip, port and time filters equal Swift's sums, runs and tail alike",
+          arguments: [Int64(64), 100_000])
+    func filteredAggregates(flowSegmentRows: Int64) async throws {
+        try await TestDatabase.withSQLite("flow_aggregates") { url in
+            guard case .sqlite(let path) = try StoreURL(url) else { Issue.record("not sqlite: \(url)"); return }
+            let store = SQLiteStore(path: path, segmentRows: 128, flowSegmentRows: flowSegmentRows)
+            defer { Task { await store.close() } }
+            try await store.migrate()
+            let start = Timestamp.now().totalNanoseconds
+            let batches = Self.flows(start: start)
+            for (k, rows) in batches.enumerated() {
+                try await store.write(StoreBatch(id: BatchID(writer: 1, seq: Int64(k + 1)), sensor: "t", captureID: 1, content: .flows(rows)))
+            }
+            let all = batches.flatMap { $0 }
+            func r(_ body: (inout RangeQuery) -> Void) -> RangeQuery { var x = RangeQuery(); body(&x); return x }
+            // Rare keys (the runs name few rows: read by id), busy ones (the SQL path), and
+            // both with a time range.
+            let cases: [(String, RangeQuery)] = [
+                ("ip v6, 1 in 7", r { $0.traffic.ip = IPNetwork("2001:db8::9/128") }),
+                ("ip, busy", r { $0.traffic.ip = IPNetwork("10.9.9.9/32") }),
+                ("sport, 1 in 40", r { $0.traffic.sport = 30007 }),
+                ("port, 1 in 40", r { $0.traffic.port = 30011 }),
+                ("port 443", r { $0.traffic.port = 443 }),
+                ("net /24", r { $0.traffic.ip = IPNetwork("10.0.0.0/24") }),
+                ("dst v6 + time", r { $0.traffic.dst = IPNetwork("2001:db8::9/128"); $0.from = start - 900_000_000; $0.to = start + 1_050_000_000 }),
+                ("sport + time", r { $0.traffic.sport = 30007; $0.from = start; $0.to = start + 2_000_000_000 }),
+                ("nothing", r { $0.traffic.port = 9 }),
+            ]
+            for (name, range) in cases {
+                var fq = FlowQuery(); fq.filter = range.asFilter
+                let want = all.filter { Self.matches(fq, $0) }
+                var tq = TalkersQuery(limit: 1000); tq.range = range
+                let t = try await store.talkers(tq)
+                struct E: Hashable { let a: IPAddress; let p: UInt16; let proto: String }
+                var pairs: [E: (UInt64, UInt64, UInt64)] = [:], hosts: [IPAddress: (UInt64, UInt64, UInt64)] = [:]
+                for f in want {
+                    for (a, p) in [(f.origH, f.origP), (f.respH, f.respP)] {
+                        let e = E(a: a, p: p, proto: f.proto)
+                        let v = pairs[e] ?? (0, 0, 0), h = hosts[a] ?? (0, 0, 0)
+                        pairs[e] = (v.0 + f.totalPackets, v.1 + f.totalBytes, v.2 + 1)
+                        hosts[a] = (h.0 + f.totalPackets, h.1 + f.totalBytes, h.2 + 1)
+                    }
+                }
+                #expect(t.pairs.count == pairs.count, "\(name)")
+                for x in t.pairs {
+                    let v = pairs[E(a: x.address, p: x.port, proto: x.proto)]
+                    #expect(v.map { $0 == (x.packets, x.bytes, x.flows) } == true, "\(name): \(x)")
+                }
+                #expect(t.hosts.count == hosts.count, "\(name)")
+                for x in t.hosts { #expect(hosts[x.address].map { $0 == (x.packets, x.bytes, x.flows) } == true, "\(name): \(x)") }
+                #expect(t.pairs.map(\.bytes) == t.pairs.map(\.bytes).sorted(by: >), "\(name)")
+                #expect(t.hosts.map(\.bytes) == t.hosts.map(\.bytes).sorted(by: >), "\(name)")
+                let s = try await store.protocolSummary(range)
+                #expect(s.countedFromFlows, "\(name)")
+                #expect(s.transports.reduce(0) { $0 + $1.flows } == UInt64(want.count), "\(name)")
+                #expect(s.transports.reduce(0) { $0 + $1.packets } == want.reduce(0) { $0 + $1.totalPackets }, "\(name)")
+                #expect(s.apps.reduce(0) { $0 + $1.bytes } == want.reduce(0) { $0 + $1.totalBytes }, "\(name)")
+            }
+        }
+    }
+
     @Test("retention drops old flow segments by id range and old flows of the others")
     func retention() async throws {
         try await TestDatabase.withSQLite("flow_retention") { url in
