@@ -19,14 +19,73 @@ public struct AppDetector: Sendable {
     public let transport: Transport
     /// What is checked, for docs/FLOWS.md's table and test messages.
     public let checks: String
-    public let matches: @Sendable (ByteCursor) -> Bool
+    /// Only payloads that open with text (`AppPayload.opensWithText`) can match: the
+    /// table skips the detector for the others without calling it.
+    @usableFromInline let needsText: Bool
+    @usableFromInline let check: @Sendable (inout AppPayload) -> Bool
 
+    /// A detector that reads fixed binary structure.
     public init(_ app: AppProtocol, _ transport: Transport, _ checks: String,
                 _ matches: @escaping @Sendable (ByteCursor) -> Bool) {
+        self.init(app, transport, checks, opensWithText: false) { matches($0.bytes) }
+    }
+
+    /// A detector that may read the payload's first line (`AppPayload.firstLineEnd`),
+    /// found once for all the detectors tried on one payload.
+    public init(_ app: AppProtocol, _ transport: Transport, _ checks: String, opensWithText: Bool,
+                _ matches: @escaping @Sendable (inout AppPayload) -> Bool) {
         self.app = app
         self.transport = transport
         self.checks = checks
-        self.matches = matches
+        self.needsText = opensWithText
+        self.check = matches
+    }
+
+    /// True when this detector recognises `payload`.
+    public func matches(_ payload: ByteCursor) -> Bool {
+        var p = AppPayload(payload)
+        return test(&p)
+    }
+
+    @inlinable
+    func test(_ p: inout AppPayload) -> Bool {
+        (!needsText || p.opensWithText) && check(&p)
+    }
+}
+
+/// One payload as the detectors see it: its bytes, and the end of its first line once a
+/// text detector asked for it. Several text detectors need that line; a payload that is
+/// printable for a long way without a CRLF (a mid-stream segment of text) would
+/// otherwise be scanned up to 2 KB by each of them.
+public struct AppPayload {
+    public let bytes: ByteCursor
+    /// The first three bytes are printable ASCII, as every keyword the text detectors
+    /// look for is: a binary or encrypted payload fails this at once (a random one
+    /// passes 2 times in 100), and the text detectors are not tried on it.
+    public let opensWithText: Bool
+    /// -2: not looked for yet; -1: no line; else the CR's index.
+    @usableFromInline var lineEnd = -2
+
+    @inlinable public init(_ bytes: ByteCursor) {
+        self.bytes = bytes
+        var text = bytes.count >= 3
+        if text {
+            for i in 0..<3 {
+                let b = bytes.bytes.load(fromByteOffset: i, as: UInt8.self)
+                if b < 0x20 || b > 0x7E { text = false }
+            }
+        }
+        opensWithText = text
+    }
+
+    /// The longest first line any detector accepts.
+    static let lineLimit = 2048
+
+    /// The end (index of CR) of the first line when it is printable ASCII (tabs allowed)
+    /// and ends in CRLF within `limit` (at most `lineLimit`) bytes; nil otherwise.
+    mutating func firstLineEnd(limit: Int = 1024) -> Int? {
+        if lineEnd == -2 { lineEnd = Bytes.firstLineEnd(bytes, limit: Self.lineLimit) ?? -1 }
+        return lineEnd >= 0 && lineEnd < limit ? lineEnd : nil
     }
 }
 
@@ -78,19 +137,22 @@ public enum AppDetectors {
                     TextDetectors.telnet),
         // Text protocols: a command or greeting line, ending in CRLF, at the start.
         AppDetector(.sip, .both, "request line \"METHOD sip:... SIP/2.0\" or status line \"SIP/2.0 NNN \"",
-                    MediaDetectors.sip),
+                    opensWithText: true, MediaDetectors.sip),
         AppDetector(.rtsp, .tcp, "request line \"METHOD URI RTSP/1.0\" or status line \"RTSP/1.0 NNN \"",
-                    MediaDetectors.rtsp),
+                    opensWithText: true, MediaDetectors.rtsp),
         AppDetector(.ssdp, .udp, "\"M-SEARCH * HTTP/1.1\" or \"NOTIFY * HTTP/1.1\" request line", MediaDetectors.ssdp),
         AppDetector(.syslog, .udp, "<PRI> (0...191) then RFC 5424 version 1 or an RFC 3164 month", ServiceDetectors.syslog),
-        AppDetector(.smtp, .tcp, "\"EHLO \"/\"HELO \" command line, or a 220 greeting naming SMTP", TextDetectors.smtp),
+        AppDetector(.smtp, .tcp, "\"EHLO \"/\"HELO \" command line, or a 220 greeting naming SMTP", opensWithText: true,
+                    TextDetectors.smtp),
         AppDetector(.ftp, .tcp, "a 220 greeting naming FTP, 331/230/257 replies, or PASV/EPSV/PWD/SYST/FEAT/TYPE",
-                    TextDetectors.ftp),
+                    opensWithText: true, TextDetectors.ftp),
         AppDetector(.imap, .tcp, "\"* OK \"/\"* PREAUTH \" greeting, or tag + CAPABILITY/LOGIN/AUTHENTICATE/"
-                    + "STARTTLS/SELECT", TextDetectors.imap),
-        AppDetector(.pop, .tcp, "\"+OK \" greeting line, or CAPA/STLS/STAT/UIDL/APOP", TextDetectors.pop3),
+                    + "STARTTLS/SELECT", opensWithText: true, TextDetectors.imap),
+        AppDetector(.pop, .tcp, "\"+OK \" greeting line, or CAPA/STLS/STAT/UIDL/APOP", opensWithText: true,
+                    TextDetectors.pop3),
         AppDetector(.memcached, .tcp, "text command (get/set/stats/version...) or reply (VALUE/STAT/VERSION) line, "
-                    + "or binary magic 0x80/0x81 with a 24-byte header", DatabaseDetectors.memcached),
+                    + "or binary magic 0x80/0x81 with a 24-byte header", opensWithText: false,
+                    DatabaseDetectors.memcached),
     ]
 
     /// The detectors tried on TCP and on UDP payloads, in `all`'s order.
@@ -104,7 +166,8 @@ public enum AppDetectors {
     @inlinable
     public static func detect(_ payload: ByteCursor, udp: Bool) -> AppProtocol? {
         guard payload.count > 0 else { return nil }
-        for d in udp ? AppDetectors.udp : AppDetectors.tcp where d.matches(payload) { return d.app }
+        var p = AppPayload(payload)
+        for d in udp ? AppDetectors.udp : AppDetectors.tcp where d.test(&p) { return d.app }
         return nil
     }
 }

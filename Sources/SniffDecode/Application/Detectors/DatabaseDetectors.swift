@@ -50,20 +50,22 @@ enum DatabaseDetectors {
     /// Memcached: a text command or reply line (protocol.txt) ending in CRLF, or the
     /// binary protocol's 24-byte header with magic 0x80/0x81 and a body length equal to
     /// the rest.
-    static func memcached(_ c: ByteCursor) -> Bool {
+    static func memcached(_ p: inout AppPayload) -> Bool {
+        let c = p.bytes
         if let magic = c.getUInt8(at: 0), magic == 0x80 || magic == 0x81 {
             guard c.count >= 24, let keyLen = c.getUInt16(at: 2), let extras = c.getUInt8(at: 4),
                   c.getUInt8(at: 5) == 0, let body = c.getUInt32(at: 8), Int(body) == c.count - 24 else { return false }
             return Int(keyLen) + Int(extras) <= Int(body)
         }
-        guard let end = Bytes.firstLineEnd(c, limit: 512) else { return false }
-        // Commands alone on their line, then those followed by arguments.
-        for w in memcachedAlone where Bytes.has(c, w) {
+        // Commands alone on their line, then those followed by arguments; the keyword
+        // before the line, which most payloads lack.
+        guard p.opensWithText else { return false }
+        if let w = memcachedAlone.first(where: { Bytes.has(c, $0) }) {
+            guard let end = p.firstLineEnd(limit: 512) else { return false }
             return end == w.utf8CodeUnitCount || c.getUInt8(at: w.utf8CodeUnitCount) == 0x20
         }
-        for w in memcachedWithArguments where Bytes.has(c, w) {
-            return end > w.utf8CodeUnitCount
-        }
-        return false
+        guard let w = memcachedWithArguments.first(where: { Bytes.has(c, $0) }),
+              let end = p.firstLineEnd(limit: 512) else { return false }
+        return end > w.utf8CodeUnitCount
     }
 }

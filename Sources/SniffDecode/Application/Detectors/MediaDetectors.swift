@@ -19,27 +19,32 @@ enum MediaDetectors {
 
     /// A first line "METHOD target VERSION" (one of `methods`, the version at the end of
     /// the line) or "VERSION NNN reason".
-    static func startLine(_ c: ByteCursor, methods: [StaticString], version: StaticString) -> Bool {
-        guard let end = Bytes.firstLineEnd(c, limit: 2048) else { return false }
+    static func startLine(_ p: inout AppPayload, methods: [StaticString], version: StaticString) -> Bool {
+        let c = p.bytes
         let vlen = version.utf8CodeUnitCount
-        if Bytes.has(c, version), c.getUInt8(at: vlen) == 0x20, let (_, n) = Bytes.decimal(c, at: vlen + 1) {
-            return n == 3 && (end == vlen + 4 || c.getUInt8(at: vlen + 4) == 0x20)
+        if Bytes.has(c, version) {
+            guard let end = p.firstLineEnd(limit: 2048) else { return false }
+            if c.getUInt8(at: vlen) == 0x20, let (_, n) = Bytes.decimal(c, at: vlen + 1) {
+                return n == 3 && (end == vlen + 4 || c.getUInt8(at: vlen + 4) == 0x20)
+            }
         }
-        for m in methods where Bytes.has(c, m) {
-            let target = m.utf8CodeUnitCount
-            guard end > target + vlen + 1, c.getUInt8(at: target) != 0x20 else { return false }
-            return c.getUInt8(at: end - vlen - 1) == 0x20 && Bytes.has(c, version, at: end - vlen)
+        // The method first: it rules out almost every payload without finding the line.
+        guard let m = methods.first(where: { Bytes.has(c, $0) }), let end = p.firstLineEnd(limit: 2048) else {
+            return false
         }
-        return false
+        let target = m.utf8CodeUnitCount
+        guard end > target + vlen + 1, c.getUInt8(at: target) != 0x20 else { return false }
+        return c.getUInt8(at: end - vlen - 1) == 0x20 && Bytes.has(c, version, at: end - vlen)
     }
 
     /// SIP (RFC 3261 §7.1): a request line ending in SIP/2.0, or a status line.
-    static func sip(_ c: ByteCursor) -> Bool { startLine(c, methods: sipMethods, version: "SIP/2.0") }
+    static func sip(_ p: inout AppPayload) -> Bool { startLine(&p, methods: sipMethods, version: "SIP/2.0") }
 
     /// RTSP (RFC 2326 §6.1, RFC 7826): a request line ending in RTSP/1.0 or 2.0, or a
     /// status line.
-    static func rtsp(_ c: ByteCursor) -> Bool {
-        startLine(c, methods: rtspMethods, version: "RTSP/1.0") || startLine(c, methods: rtspMethods, version: "RTSP/2.0")
+    static func rtsp(_ p: inout AppPayload) -> Bool {
+        startLine(&p, methods: rtspMethods, version: "RTSP/1.0")
+            || startLine(&p, methods: rtspMethods, version: "RTSP/2.0")
     }
 
     /// SSDP (UPnP Device Architecture §1): HTTP over UDP with the "*" target of a search

@@ -26,29 +26,30 @@ enum TextDetectors {
     }
 
     /// A reply line "NNN text" or "NNN-text" with code `code`, ending in CRLF.
-    static func reply(_ c: ByteCursor, _ code: StaticString) -> Int? {
+    static func reply(_ p: inout AppPayload, _ code: StaticString) -> Int? {
+        let c = p.bytes
         guard Bytes.has(c, code), let sep = c.getUInt8(at: 3), sep == 0x20 || sep == 0x2D else { return nil }
-        return Bytes.firstLineEnd(c)
+        return p.firstLineEnd()
     }
 
     /// A command alone on its line ("PWD\r\n") or followed by arguments ("TYPE I\r\n").
-    static func command(_ c: ByteCursor, _ words: [StaticString], arguments: Bool) -> Bool {
-        guard let end = Bytes.firstLineEnd(c, limit: 512) else { return false }
-        for w in words where Bytes.hasCaseless(c, w, at: 0) {
-            let n = w.utf8CodeUnitCount
-            if arguments { return c.getUInt8(at: n) == 0x20 && end > n + 1 }
-            return end == n
-        }
-        return false
+    static func command(_ p: inout AppPayload, _ words: [StaticString], arguments: Bool) -> Bool {
+        let c = p.bytes
+        // The keyword first: it rules out almost every payload without finding the line.
+        guard let w = words.first(where: { Bytes.hasCaseless(c, $0, at: 0) }),
+              let end = p.firstLineEnd(limit: 512) else { return false }
+        let n = w.utf8CodeUnitCount
+        if arguments { return c.getUInt8(at: n) == 0x20 && end > n + 1 }
+        return end == n
     }
 
     static let smtpHello: [StaticString] = ["EHLO", "HELO"]
 
     /// SMTP (RFC 5321): the client's EHLO/HELO, or a 220 greeting that names SMTP.
-    static func smtp(_ c: ByteCursor) -> Bool {
-        if command(c, smtpHello, arguments: true) { return true }
-        guard let end = reply(c, "220") else { return false }
-        return Bytes.contains(c, "SMTP", from: 4, to: end)
+    static func smtp(_ p: inout AppPayload) -> Bool {
+        if command(&p, smtpHello, arguments: true) { return true }
+        guard let end = reply(&p, "220") else { return false }
+        return Bytes.contains(p.bytes, "SMTP", from: 4, to: end)
     }
 
     static let ftpAlone: [StaticString] = ["PASV", "EPSV", "PWD", "XPWD", "SYST", "FEAT"]
@@ -56,11 +57,11 @@ enum TextDetectors {
 
     /// FTP (RFC 959): a 220 greeting naming FTP, the replies only FTP sends (331 user
     /// okay, need password; 257 "path"), or a command only FTP has.
-    static func ftp(_ c: ByteCursor) -> Bool {
-        if let end = reply(c, "220") { return Bytes.contains(c, "FTP", from: 4, to: end) }
-        if reply(c, "331") != nil { return true }
-        if reply(c, "257") != nil { return c.getUInt8(at: 4) == 0x22 }
-        return command(c, ftpAlone, arguments: false) || command(c, ftpWithArgument, arguments: true)
+    static func ftp(_ p: inout AppPayload) -> Bool {
+        if let end = reply(&p, "220") { return Bytes.contains(p.bytes, "FTP", from: 4, to: end) }
+        if reply(&p, "331") != nil { return true }
+        if reply(&p, "257") != nil { return p.bytes.getUInt8(at: 4) == 0x22 }
+        return command(&p, ftpAlone, arguments: false) || command(&p, ftpWithArgument, arguments: true)
     }
 
     static let imapCommands: [StaticString] = ["CAPABILITY", "LOGIN ", "AUTHENTICATE ", "STARTTLS", "SELECT ",
@@ -68,27 +69,27 @@ enum TextDetectors {
 
     /// IMAP (RFC 9051): the server's untagged OK/PREAUTH greeting, or a tagged command
     /// (tag of 1...20 letters and digits) IMAP owns.
-    static func imap(_ c: ByteCursor) -> Bool {
-        if Bytes.has(c, "* OK ") || Bytes.has(c, "* PREAUTH ") { return Bytes.firstLineEnd(c) != nil }
+    static func imap(_ p: inout AppPayload) -> Bool {
+        let c = p.bytes
+        if Bytes.has(c, "* OK ") || Bytes.has(c, "* PREAUTH ") { return p.firstLineEnd() != nil }
         var tag = 0
         while tag < 20, let b = c.getUInt8(at: tag),
               (b >= 0x30 && b <= 0x39) || (b | 0x20 >= 0x61 && b | 0x20 <= 0x7A) || b == 0x2E { tag += 1 }
-        guard tag >= 1, c.getUInt8(at: tag) == 0x20, let end = Bytes.firstLineEnd(c) else { return false }
+        guard tag >= 1, c.getUInt8(at: tag) == 0x20 else { return false }
         // Upper case only: clients send commands so, and FTP's "230 Login successful"
         // would otherwise read as tag 230 and LOGIN.
-        for w in imapCommands where Bytes.has(c, w, at: tag + 1) {
-            let after = tag + 1 + w.utf8CodeUnitCount
-            return after == end || c.getUInt8(at: after - 1) == 0x20 || c.getUInt8(at: after) == 0x20
-        }
-        return false
+        guard let w = imapCommands.first(where: { Bytes.has(c, $0, at: tag + 1) }),
+              let end = p.firstLineEnd() else { return false }
+        let after = tag + 1 + w.utf8CodeUnitCount
+        return after == end || c.getUInt8(at: after - 1) == 0x20 || c.getUInt8(at: after) == 0x20
     }
 
     static let pop3Alone: [StaticString] = ["CAPA", "STLS", "STAT", "UIDL"]
     static let pop3WithArgument: [StaticString] = ["APOP"]
 
     /// POP3 (RFC 1939, 2449): a "+OK " greeting line, or a command only POP3 has.
-    static func pop3(_ c: ByteCursor) -> Bool {
-        if Bytes.has(c, "+OK ") { return Bytes.firstLineEnd(c) != nil }
-        return command(c, pop3Alone, arguments: false) || command(c, pop3WithArgument, arguments: true)
+    static func pop3(_ p: inout AppPayload) -> Bool {
+        if Bytes.has(p.bytes, "+OK ") { return p.firstLineEnd() != nil }
+        return command(&p, pop3Alone, arguments: false) || command(&p, pop3WithArgument, arguments: true)
     }
 }
