@@ -90,19 +90,24 @@ func connectAndCollect(port: Int, query: String = "", send: String? = nil, until
 
 @Suite("Live streams", .serialized)
 struct LiveTests {
-    @Test("a WebSocket client receives stats and packets while a capture file is replayed, and its filter applies")
-    func webSocketReplay() async throws {
+    /// A server whose hub replays fixtures (in a loop) as capture `captureID`; `body` gets
+    /// the test client and the port it listens on.
+    static func replaying(_ fixtures: [String], captureID: Int64,
+                          _ body: @escaping @Sendable (any TestClientProtocol, Int) async throws -> Void) async throws {
         let db = try await SharedDatabase.shared.get()
-        let hub = LiveHub(sensor: "test", captureID: 1, source: "file test")
+        let hub = LiveHub(sensor: "test", captureID: captureID, source: "file test")
         let (server, app) = makeApp(db.store, hub: hub)
-        let replay = Replayer(hub: hub, files: [ServerTestEnv.fixtures.appendingPathComponent("dns.pcap"),
-                                                 ServerTestEnv.fixtures.appendingPathComponent("lo-udp-tcp.pcap")])
+        let replay = Replayer(hub: hub, files: fixtures.map { ServerTestEnv.fixtures.appendingPathComponent($0) })
         replay.start()
         defer { replay.stop() }
         let broadcaster = Task { try await server.broadcaster.run() }
         defer { broadcaster.cancel() }
-        try await app.test(.live) { client in
-            let port = try #require(client.port)
+        try await app.test(.live) { client in try await body(client, try #require(client.port)) }
+    }
+
+    @Test("a WebSocket client receives stats and packets while a capture file is replayed, and its filter applies")
+    func webSocketReplay() async throws {
+        try await Self.replaying(["dns.pcap", "lo-udp-tcp.pcap"], captureID: 1) { _, port in
             let r = try await connectAndCollect(port: port) { r in
                 r.of("stats").count >= 2 && r.of("packets").count >= 2
             }
@@ -135,16 +140,7 @@ struct LiveTests {
 
     @Test("/ws/live?capture= and the capture field: rows and alerts only of the running capture; another capture gets stats only")
     func webSocketCapture() async throws {
-        let db = try await SharedDatabase.shared.get()
-        let hub = LiveHub(sensor: "test", captureID: 7, source: "file test")
-        let (server, app) = makeApp(db.store, hub: hub)
-        let replay = Replayer(hub: hub, files: [ServerTestEnv.fixtures.appendingPathComponent("dns.pcap")])
-        replay.start()
-        defer { replay.stop() }
-        let broadcaster = Task { try await server.broadcaster.run() }
-        defer { broadcaster.cancel() }
-        try await app.test(.live) { client in
-            let port = try #require(client.port)
+        try await Self.replaying(["dns.pcap"], captureID: 7) { client, port in
             // The running capture, chosen in the query: its rows, and the hello names it.
             let mine = try await connectAndCollect(port: port, query: "?capture=7") { $0.of("packets").count >= 2 }
             #expect(mine.of("hello").first?["capture"] as? String == "7")

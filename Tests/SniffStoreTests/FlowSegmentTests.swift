@@ -59,10 +59,10 @@ struct FlowSegmentTests {
         return true
     }
 
-    @Test("every flow filter and sort pages through the same flows as Swift does, runs and tail alike",
-          arguments: [Int64(64), 100_000])
-    func filtersAndSorts(flowSegmentRows: Int64) async throws {
-        try await TestDatabase.withSQLite("flow_segments") { url in
+    /// A new SQLite file holding `flows(start:)` in flow segments of `flowSegmentRows`.
+    static func withFlows(_ name: String, flowSegmentRows: Int64,
+                          _ body: (String, SQLiteStore, Int64, [FlowRow]) async throws -> Void) async throws {
+        try await TestDatabase.withSQLite(name) { url in
             guard case .sqlite(let path) = try StoreURL(url) else { Issue.record("not sqlite: \(url)"); return }
             let store = SQLiteStore(path: path, segmentRows: 128, flowSegmentRows: flowSegmentRows)
             defer { Task { await store.close() } }
@@ -72,7 +72,14 @@ struct FlowSegmentTests {
             for (k, rows) in batches.enumerated() {
                 try await store.write(StoreBatch(id: BatchID(writer: 1, seq: Int64(k + 1)), sensor: "t", captureID: 1, content: .flows(rows)))
             }
-            let all = batches.flatMap { $0 }
+            try await body(url, store, start, batches.flatMap { $0 })
+        }
+    }
+
+    @Test("every flow filter and sort pages through the same flows as Swift does, runs and tail alike",
+          arguments: [Int64(64), 100_000])
+    func filtersAndSorts(flowSegmentRows: Int64) async throws {
+        try await Self.withFlows("flow_segments", flowSegmentRows: flowSegmentRows) { url, store, start, all in
             let segments = try TestDatabase.sqlite(url, "SELECT count(*) FROM sniff_segments WHERE tbl = 'flows'")
             #expect(segments == (flowSegmentRows == 64 ? "14" : "0"))
             #expect(try TestDatabase.sqlite(url, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'flows'") == "0")
@@ -145,17 +152,7 @@ struct FlowSegmentTests {
     @Test("talkers and the protocol summary under ip, port and time filters equal Swift's sums, runs and tail alike",
           arguments: [Int64(64), 100_000])
     func filteredAggregates(flowSegmentRows: Int64) async throws {
-        try await TestDatabase.withSQLite("flow_aggregates") { url in
-            guard case .sqlite(let path) = try StoreURL(url) else { Issue.record("not sqlite: \(url)"); return }
-            let store = SQLiteStore(path: path, segmentRows: 128, flowSegmentRows: flowSegmentRows)
-            defer { Task { await store.close() } }
-            try await store.migrate()
-            let start = Timestamp.now().totalNanoseconds
-            let batches = Self.flows(start: start)
-            for (k, rows) in batches.enumerated() {
-                try await store.write(StoreBatch(id: BatchID(writer: 1, seq: Int64(k + 1)), sensor: "t", captureID: 1, content: .flows(rows)))
-            }
-            let all = batches.flatMap { $0 }
+        try await Self.withFlows("flow_aggregates", flowSegmentRows: flowSegmentRows) { _, store, start, all in
             func r(_ body: (inout RangeQuery) -> Void) -> RangeQuery { var x = RangeQuery(); body(&x); return x }
             // Rare keys (the runs name few rows: read by id), busy ones (the SQL path), and
             // both with a time range.
