@@ -872,6 +872,123 @@ nmb_talk() {
     in_ns "$NS_A" nmblookup --unicast=127.0.0.1 SNIFF >/dev/null 2>&1 || true
 }
 
+rec_app_irc() {
+    ns_lo
+    mkdir -p "$WORK/ngircd"
+    cat >"$WORK/ngircd/ngircd.conf" <<EOC
+[Global]
+Name = irc.sniff.test
+Info = Sniff fixture
+Listen = 127.0.0.1
+Ports = 6667
+PidFile = $WORK/ngircd/pid
+MotdPhrase = hello
+[Options]
+PAM = no
+Ident = no
+DNS = no
+EOC
+    bg "$NS_A" ngircd -n -f "$WORK/ngircd/ngircd.conf"
+    wait_listen "$NS_A" t 6667
+    app_lo irc irc_talk
+}
+irc_talk() {
+    # ii: the connection's commands are lines written to FIFOs under its directory.
+    local dir=$WORK/ii/127.0.0.1 i pid
+    ip netns exec "$NS_A" timeout 10 ii -s 127.0.0.1 -p 6667 -n sniff -i "$WORK/ii" >/dev/null 2>&1 &
+    pid=$!
+    for i in $(seq 50); do [[ -p $dir/in ]] && break; sleep 0.1; done
+    sleep 1
+    echo "/j #sniff" >"$dir/in"
+    for i in $(seq 30); do [[ -p $dir/#sniff/in ]] && break; sleep 0.1; done
+    echo "hello from ii" >"$dir/#sniff/in"
+    sleep 0.5
+    echo "/q" >"$dir/in"
+    wait "$pid" 2>/dev/null || true
+}
+
+rec_app_xmpp() {
+    ns_lo
+    mkdir -p "$WORK/prosody/data"
+    cat >"$WORK/prosody/prosody.cfg.lua" <<EOC
+daemonize = false
+pidfile = "$WORK/prosody/pid"
+data_path = "$WORK/prosody/data"
+interfaces = { "127.0.0.1" }
+c2s_ports = { 5222 }
+s2s_ports = { }
+modules_enabled = { "roster", "saslauth", "disco", "ping" }
+modules_disabled = { "s2s" }
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+authentication = "internal_plain"
+log = { info = "$WORK/prosody/log" }
+VirtualHost "sniff.test"
+EOC
+    chown -R prosody "$WORK/prosody"
+    chmod o+x "$WORK"
+    ip netns exec "$NS_A" runuser -u prosody -- prosodyctl --config "$WORK/prosody/prosody.cfg.lua" \
+        register sniff sniff.test secret
+    ip netns exec "$NS_A" timeout 120 runuser -u prosody -- prosody --config "$WORK/prosody/prosody.cfg.lua" \
+        </dev/null >>"$WORK/bg.log" 2>&1 &
+    PIDS+=("$!")
+    wait_listen "$NS_A" t 5222
+    app_lo xmpp xmpp_talk
+}
+xmpp_talk() {
+    echo "hello from sendxmpp" | in_ns "$NS_A" sendxmpp -u sniff -p secret -j 127.0.0.1:5222 -o sniff.test \
+        sniff@sniff.test >/dev/null 2>&1 || true
+}
+
+rec_app_kerberos() {
+    ns_lo
+    local k=$WORK/krb5
+    mkdir -p "$k"
+    cat >"$k/krb5.conf" <<EOC
+[libdefaults]
+    default_realm = SNIFF.TEST
+    dns_lookup_kdc = false
+    dns_lookup_realm = false
+[realms]
+    SNIFF.TEST = {
+        kdc = 127.0.0.1:88
+    }
+EOC
+    # The same, but every request over TCP (RFC 4120 §7.2.2's length prefix).
+    sed 's/dns_lookup_kdc = false/dns_lookup_kdc = false\n    udp_preference_limit = 1/' "$k/krb5.conf" >"$k/krb5-tcp.conf"
+    cat >"$k/kdc.conf" <<EOC
+[kdcdefaults]
+    kdc_ports = 88
+    kdc_tcp_ports = 88
+[realms]
+    SNIFF.TEST = {
+        database_name = $k/principal
+        key_stash_file = $k/stash
+        acl_file = $k/kadm5.acl
+    }
+[logging]
+    kdc = FILE:$k/kdc.log
+EOC
+    export KRB5_CONFIG=$k/krb5.conf KRB5_KDC_PROFILE=$k/kdc.conf
+    kdb5_util create -s -r SNIFF.TEST -P master-secret >/dev/null
+    kadmin.local -q "addprinc -pw secret sniff" >/dev/null
+    bg "$NS_A" krb5kdc -n
+    wait_listen "$NS_A" u 88
+    wait_listen "$NS_A" t 88
+    app_lo kerberos kerberos_talk
+    unset KRB5_CONFIG KRB5_KDC_PROFILE
+}
+kerberos_talk() {
+    local k=$WORK/krb5
+    echo secret | KRB5CCNAME=$k/cc in_ns "$NS_A" kinit sniff >/dev/null
+    echo secret | KRB5CCNAME=$k/cc KRB5_CONFIG=$k/krb5-tcp.conf in_ns "$NS_A" kinit sniff >/dev/null
+}
+
+rec_app_bittorrent() {
+    ns_lo
+    app_lo bittorrent in_ns "$NS_A" "$SYSPY" "$GEN/sfxtorrent.py" "$WORK/torrent" 10
+}
+
 # DHCP and TFTP from dnsmasq on the veth pair; busybox udhcpc and curl are the clients.
 rec_app_dhcp() {
     ns_pair
@@ -917,7 +1034,7 @@ ALL=(lo_udp_tcp:lo-udp-tcp.pcap lo_nano:lo-nano.pcap lo_nano_pcapng:lo-nano.pcap
      xss:xss.pcap tls:tls.pcap quic:quic.pcap frag:frag.pcap sample:../../samples/sample.pcapng)
 # Application fixtures: `apps` records all of them.
 APP_FIXTURES=(redis mqtt postgresql mysql smtp ftp mail:imap,pop3 telnet snmp ntp syslog ldap sip radius memcached
-              openvpn isakmp coap socks stun rtsp netbios dhcp:dhcp,tftp dhcpv6)
+              openvpn isakmp coap socks stun rtsp netbios dhcp:dhcp,tftp dhcpv6 irc xmpp kerberos bittorrent)
 for entry in "${APP_FIXTURES[@]}"; do
     IFS=, read -ra outs <<<"${entry#*:}"
     for out in "${outs[@]}"; do ALL+=("app_${entry%%:*}:apps/$out.pcap"); done

@@ -4,18 +4,29 @@ import SniffDecode
 /// A set of application protocols as a bitmap. `unknown` is never a member, so the
 /// 64 known protocols fit one word (bit = raw value - 1).
 public struct AppSet: Sendable, Equatable {
-    public var bits: UInt64 = 0
+    /// Bit n - 1 (of `low`, then `high`) stands for the app of raw value n: two words
+    /// hold raw values 1...128, a plain value that needs no allocation.
+    public var low: UInt64 = 0
+    public var high: UInt64 = 0
     public init() {}
 
     @inlinable
     public mutating func insert(_ a: AppProtocol) {
         guard a != .unknown else { return }
-        bits |= 1 << UInt64(a.rawValue &- 1)
+        let bit = UInt64(a.rawValue &- 1)
+        if bit < 64 { low |= 1 << bit } else { high |= 1 << (bit &- 64) }
     }
 
-    public var members: [AppProtocol] {
-        AppProtocol.allCases.filter { $0 != .unknown && bits & (1 << UInt64($0.rawValue - 1)) != 0 }
+    @inlinable
+    public func contains(_ a: AppProtocol) -> Bool {
+        guard a != .unknown else { return false }
+        let bit = UInt64(a.rawValue &- 1)
+        return (bit < 64 ? low >> bit : high >> (bit &- 64)) & 1 != 0
     }
+
+    public var isEmpty: Bool { low == 0 && high == 0 }
+
+    public var members: [AppProtocol] { AppProtocol.allCases.filter { contains($0) } }
 }
 
 /// An address and, for TCP/UDP, a port: the unit of the report's list.

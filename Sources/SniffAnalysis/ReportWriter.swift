@@ -145,11 +145,11 @@ public enum ReportWriter {
                 firstItem = false
             }
             s.append("\n    Application:        " as StaticString)
-            if st.apps.bits == 0 {
+            if st.apps.isEmpty {
                 s.append(UInt8(ascii: "-"))
             } else {
                 firstItem = true
-                for a in AppProtocol.allCases where a != .unknown && st.apps.bits & (1 << UInt64(a.rawValue - 1)) != 0 {
+                for a in AppProtocol.allCases where st.apps.contains(a) {
                     if !firstItem { s.append(", " as StaticString) }
                     s.append(a.name)
                     firstItem = false

@@ -83,8 +83,11 @@ struct AppProtocolTests {
         #expect(AppProtocol.stored(rawValue: 16) == .tls)
         #expect(AppProtocol.stored(rawValue: 47) == .http)
         #expect(AppProtocol.ldaps.rawValue == 17 && AppProtocol.vnc.rawValue == 46 && AppProtocol.kerberos.rawValue == 48)
-        #expect(AppProtocol.tls.rawValue == 64 && AppProtocol.rawValueBound == 65)
-        #expect(AppProtocol.stored(rawValue: 65) == nil)
+        #expect(AppProtocol.tls.rawValue == 64 && AppProtocol.irc.rawValue == 65)
+        #expect(AppProtocol.bittorrent.rawValue == 67 && AppProtocol.rawValueBound == 68)
+        #expect(AppProtocol.stored(rawValue: 68) == nil)
+        // Stores keep the raw value in one byte; AppSet has 128 bits.
+        #expect(AppProtocol.allCases.allSatisfy { $0.rawValue < 128 })
     }
 
     @Test func serverPortFromEitherSide() {

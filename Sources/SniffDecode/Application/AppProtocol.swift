@@ -16,9 +16,11 @@ public enum AppProtocol: UInt8, Sendable, CaseIterable {
     case memcached, mongodb, elasticsearch, amqp, vnc
     case kerberos = 48, smb, rpcbind, nfs
     case babel, ldp, radius, bfd, stun, gtp, vxlan, geneve, coap, prometheus, pptp, socks, tls
+    case irc, xmpp, bittorrent
 
-    /// One past the largest raw value: the size of arrays indexed by raw value.
-    public static let rawValueBound = Int(AppProtocol.tls.rawValue) + 1
+    /// One past the largest raw value: the size of arrays indexed by raw value. Stores
+    /// keep the raw value in one byte, and `AppSet` has a bit for each below 129.
+    public static let rawValueBound = Int(AppProtocol.bittorrent.rawValue) + 1
 
     /// Reads a raw value written by any version, mapping the retired ones.
     public static func stored(rawValue: UInt8) -> AppProtocol? {
@@ -113,6 +115,9 @@ public enum AppProtocol: UInt8, Sendable, CaseIterable {
         case .pptp: return "PPTP"
         case .socks: return "SOCKS"
         case .tls: return "TLS"
+        case .irc: return "IRC"
+        case .xmpp: return "XMPP"
+        case .bittorrent: return "BitTorrent"
         }
     }
 
@@ -174,6 +179,7 @@ public enum AppProtocol: UInt8, Sendable, CaseIterable {
         case 4500: return udp ? .ipsecNAT : .unknown
         case 4789: return udp ? .vxlan : .unknown
         case 5060, 5061: return .sip
+        case 5222, 5269: return udp ? .unknown : .xmpp
         case 5353: return .mdns
         case 5355: return .llmnr
         case 5432: return .postgresql
@@ -182,7 +188,9 @@ public enum AppProtocol: UInt8, Sendable, CaseIterable {
         case 5900: return .vnc
         case 6081: return udp ? .geneve : .unknown
         case 6379: return .redis
+        case 6667: return udp ? .unknown : .irc
         case 6696: return .babel
+        case 6881...6889: return udp ? .unknown : .bittorrent
         case 8080: return .http
         case 9090: return .prometheus
         case 9092: return .kafka

@@ -120,6 +120,10 @@ public enum AppDetectors {
                     + "(v1/v2c) or header SEQUENCE (v3)", DirectoryDetectors.snmp),
         AppDetector(.ldap, .tcp, "BER SEQUENCE = payload, INTEGER message id, LDAP application tag "
                     + "with its length inside", DirectoryDetectors.ldap),
+        AppDetector(.kerberos, .both, "APPLICATION 10...13 or 30 covering the message (after a 4-byte record "
+                    + "length on TCP), SEQUENCE, pvno 5, msg-type = the tag's number", DirectoryDetectors.kerberos),
+        AppDetector(.bittorrent, .tcp, "handshake: 19, \"BitTorrent protocol\", reserved bytes, info hash",
+                    MessagingDetectors.bittorrent),
         AppDetector(.netbios, .udp, "NetBIOS name service header and a 32-byte encoded name (A...P), "
                     + "or a datagram service header with one", ServiceDetectors.netbios),
         AppDetector(.openvpn, .udp, "hard-reset opcode and key id, session id, ack array, packet id 0",
@@ -150,6 +154,10 @@ public enum AppDetectors {
                     + "STARTTLS/SELECT", opensWithText: true, TextDetectors.imap),
         AppDetector(.pop, .tcp, "\"+OK \" greeting line, or CAPA/STLS/STAT/UIDL/APOP", opensWithText: true,
                     TextDetectors.pop3),
+        AppDetector(.irc, .tcp, "\"NICK \"/\"CAP LS\"/\"CAP REQ \" line, or \":prefix\" then a 3-digit reply or "
+                    + "NOTICE on a CRLF line", opensWithText: true, MessagingDetectors.irc),
+        AppDetector(.xmpp, .tcp, "\"<stream:stream\" (after an optional <?xml ...?>) declaring jabber:client or "
+                    + "jabber:server", MessagingDetectors.xmpp),
         AppDetector(.memcached, .tcp, "text command (get/set/stats/version...) or reply (VALUE/STAT/VERSION) line, "
                     + "or binary magic 0x80/0x81 with a 24-byte header", opensWithText: false,
                     DatabaseDetectors.memcached),

@@ -1,6 +1,6 @@
 import SniffCore
 
-/// Messaging and IoT: MQTT and CoAP.
+/// Messaging, chat, IoT and peer-to-peer: MQTT, CoAP, IRC, XMPP and BitTorrent.
 enum MessagingDetectors {
     /// MQTT CONNECT (3.1.1 §3.1, 5.0 §3.1): packet type 1 with zero flags, a remaining
     /// length, then the protocol name "MQTT" (level 4 or 5) or "MQIsdp" (level 3) and
@@ -91,5 +91,54 @@ enum MessagingDetectors {
             pos += length
         }
         return pos == c.count
+    }
+
+    static let ircCommands: [StaticString] = ["NICK ", "CAP LS", "CAP REQ "]
+
+    /// IRC (RFC 2812 §2.3): a client's registration ("NICK name", or the capability
+    /// negotiation of IRCv3 "CAP LS"/"CAP REQ") or a server's message: ":prefix", then
+    /// a three-digit reply or NOTICE, on a CRLF-terminated line. "USER" and "PASS" are
+    /// left out: FTP and POP3 have them too.
+    static func irc(_ p: inout AppPayload) -> Bool {
+        let c = p.bytes
+        if c.getUInt8(at: 0) != 0x3A {
+            guard ircCommands.contains(where: { Bytes.has(c, $0) }), let end = p.firstLineEnd(limit: 512) else {
+                return false
+            }
+            return end > 5
+        }
+        var i = 1
+        while i < 64, let b = c.getUInt8(at: i), b > 0x20, b < 0x7F { i += 1 }
+        guard i > 1, c.getUInt8(at: i) == 0x20 else { return false }
+        let command = i + 1
+        let reply = Bytes.decimal(c, at: command).map { $0.count == 3 } ?? false
+        guard (reply || Bytes.has(c, "NOTICE ", at: command)), let end = p.firstLineEnd(limit: 512) else {
+            return false
+        }
+        return end > command + 4 && (!reply || c.getUInt8(at: command + 3) == 0x20)
+    }
+
+    /// XMPP (RFC 6120 §4.2, 4.7): the stream header, "<stream:stream" after an optional
+    /// XML declaration, declaring the jabber:client or jabber:server namespace.
+    static func xmpp(_ c: ByteCursor) -> Bool {
+        var start = 0
+        if Bytes.has(c, "<?xml ") {
+            var i = 6
+            while i < 100, c.has(2, at: i), !Bytes.has(c, "?>", at: i) { i += 1 }
+            guard Bytes.has(c, "?>", at: i) else { return false }
+            start = i + 2
+            while let b = c.getUInt8(at: start), b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 { start += 1 }
+        }
+        guard Bytes.has(c, "<stream:stream", at: start), let after = c.getUInt8(at: start + 14),
+              after == 0x20 || after == 0x0A || after == 0x0D || after == 0x09 else { return false }
+        let end = Swift.min(c.count, start + 512)
+        return Bytes.contains(c, "jabber:client", from: start + 15, to: end)
+            || Bytes.contains(c, "jabber:server", from: start + 15, to: end)
+    }
+
+    /// BitTorrent (BEP 3): the peer handshake, a length byte 19, "BitTorrent protocol",
+    /// 8 reserved bytes and the 20-byte info hash (the peer id may follow later).
+    static func bittorrent(_ c: ByteCursor) -> Bool {
+        c.count >= 48 && c.getUInt8(at: 0) == 19 && Bytes.has(c, "BitTorrent protocol", at: 1)
     }
 }
