@@ -141,6 +141,10 @@ public struct Flow: Sendable {
         case .ssdp: return "ssdp"
         case .dhcpv6: return "dhcpv6"
         case .vxlan: return "vxlan"
+        case .kerberos: return "krb"
+        case .irc: return "irc"
+        case .xmpp: return "xmpp"
+        case .bittorrent: return "bittorrent"
         default: return nil
         }
     }
