@@ -74,12 +74,13 @@ public struct RowBuilder {
         return scratch.bytes.withUnsafeBytes { StoreText.string($0) }
     }
 
-    /// A finished flow as a row, with the values `FlowNDJSONWriter` writes.
-    public func row(from f: Flow, reason: FlowEndReason?) -> FlowRow {
+    /// A finished flow as a row, with the values `FlowNDJSONWriter` writes. `uid`, when
+    /// given, is the flow's uid made earlier (`FlowUID.string` with this seed).
+    public func row(from f: Flow, reason: FlowEndReason?, uid: String? = nil) -> FlowRow {
         var r = FlowRow()
         r.ts = f.startNanos
         r.lastTs = f.lastNanos
-        r.uid = FlowUID.string(seed: format.uidSeed, flow: f)
+        r.uid = uid ?? FlowUID.string(seed: format.uidSeed, flow: f)
         r.origH = f.origAddress; r.origP = f.origPort
         r.respH = f.respAddress; r.respP = f.respPort
         r.proto = "\(f.transportName)"

@@ -10,6 +10,9 @@ final class SQLiteConnection {
     let db: OpaquePointer
     let path: String
     var statementCache: [String: SQLiteStatement] = [:]
+    /// The writer's keys of the rows after the last indexed segment, by table
+    /// (`SegmentedTable.kept`).
+    var tailKeys: [String: TailKeys] = [:]
 
     /// Process-wide settings, made once before SQLite's first use: no memory
     /// statistics, which took a global mutex and a counter update around every one of

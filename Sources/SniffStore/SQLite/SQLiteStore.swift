@@ -147,10 +147,12 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
             case .capture(let info): try upsertCapture(info, c)
             case .packets(let rows):
                 let first = try insertPackets(rows, batch, c)
+                SegmentedTable.packets.kept(c).append(rows, firstID: first)
                 try SegmentedTable.packets.indexComplete(c, segmentRows: segmentRows)
                 try SegmentedTable.packets.updateTail(c, times: rows.map(\.ts), firstNewID: first)
             case .flows(let rows):
                 let first = try insertFlows(rows, batch, c)
+                SegmentedTable.flows.kept(c).append(rows, firstID: first)
                 try SegmentedTable.flows.indexComplete(c, segmentRows: flowSegmentRows)
                 try SegmentedTable.flows.updateTail(c, times: rows.map(\.ts), firstNewID: first)
             case .alerts(let rows): try insertAlerts(rows, batch, c)
@@ -160,6 +162,8 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
             return true
         } catch {
             try? c.exec("ROLLBACK")
+            // The kept keys may name rows that were rolled back.
+            c.tailKeys.removeAll()
             throw error
         }
     }

@@ -93,22 +93,44 @@ struct SegmentedTable: Sendable {
         }
     }
 
+    /// The keys this connection collected while writing (`TailKeys`); they stay
+    /// with the connection, between batches.
+    func kept(_ c: SQLiteConnection) -> TailKeys {
+        if let t = c.tailKeys[name] { return t }
+        let t = TailKeys(kinds: kinds.count)
+        c.tailKeys[name] = t
+        return t
+    }
+
+    /// Indexes the segment `first...last`: from the keys the writer kept when they
+    /// cover it, else (`readBack`, a migration, another writer, a restart) by reading
+    /// the segment's rows back.
     @discardableResult
-    func index(_ c: SQLiteConnection, first: Int64, last: Int64) throws -> Segment {
-        let st = try c.cached("SELECT id, ts, \(keyColumns) FROM \(name) WHERE id BETWEEN ?1 AND ?2 ORDER BY id")
-        st.bind(1, first); st.bind(2, last)
-        var entries = [[KeyRun.Entry]](repeating: [], count: kinds.count)
-        for k in entries.indices { entries[k].reserveCapacity(Int(last - first + 1)) }
+    func index(_ c: SQLiteConnection, first: Int64, last: Int64, readBack: Bool = false) throws -> Segment {
+        var entries: [[KeyRun.Entry]]
         var minTs = Int64.max, maxTs = Int64.min, previous = Int64.min
         var ordered = true
-        defer { st.reset() }
-        while try st.step() {
-            let row = UInt32(truncatingIfNeeded: st.int64(0) - first)
-            let ts = st.int64(1)
-            if ts < previous { ordered = false }
-            previous = ts
-            minTs = min(minTs, ts); maxTs = max(maxTs, ts)
-            addKeys(st, row, &entries)
+        if !readBack, let held = c.tailKeys[name]?.take(first: first, last: last) {
+            entries = held.entries
+            for ts in held.times {
+                if ts < previous { ordered = false }
+                previous = ts
+                minTs = min(minTs, ts); maxTs = max(maxTs, ts)
+            }
+        } else {
+            let st = try c.cached("SELECT id, ts, \(keyColumns) FROM \(name) WHERE id BETWEEN ?1 AND ?2 ORDER BY id")
+            st.bind(1, first); st.bind(2, last)
+            entries = [[KeyRun.Entry]](repeating: [], count: kinds.count)
+            for k in entries.indices { entries[k].reserveCapacity(Int(last - first + 1)) }
+            defer { st.reset() }
+            while try st.step() {
+                let row = UInt32(truncatingIfNeeded: st.int64(0) - first)
+                let ts = st.int64(1)
+                if ts < previous { ordered = false }
+                previous = ts
+                minTs = min(minTs, ts); maxTs = max(maxTs, ts)
+                addKeys(st, row, &entries)
+            }
         }
         if minTs > maxTs { minTs = 0; maxTs = 0 }
         let seg = try c.cached("""
@@ -119,7 +141,7 @@ struct SegmentedTable: Sendable {
         let put = try c.cached("INSERT OR REPLACE INTO sniff_key_runs (tbl, first_id, kind, data) VALUES (?4, ?1, ?2, ?3)")
         var scratch: [KeyRun.Entry] = []
         for (k, kind) in kinds.enumerated() {
-            // Entries were appended in id order (the SELECT above), as `KeyRun.sort` needs.
+            // Entries were appended in id order (kept or read back), as `KeyRun.sort` needs.
             KeyRun.sort(&entries[k], scratch: &scratch)
             let run = KeyRun.encode(entries[k])
             put.bind(1, first); put.bind(2, kind); put.bind(4, name)
@@ -192,6 +214,8 @@ struct SegmentedTable: Sendable {
     /// whether it is gone.
     func deleteBefore(_ cutoff: Int64, _ c: SQLiteConnection,
                       changed: (Segment, _ dropped: Bool) throws -> Void = { _, _ in }) throws -> Int64 {
+        // Deleted rows must not reach a run: the next segment is read back.
+        c.tailKeys[name] = nil
         var deleted: Int64 = 0
         for s in try segments(c) where s.minTs < cutoff {
             try c.exec("BEGIN IMMEDIATE")

@@ -61,7 +61,10 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink {
     private var trafficIndex: [TrafficKey: Int] = [:]
     private var lastTrafficKey = TrafficKey(second: .min, transport: 0, app: 0)
     private var lastTrafficSlot = -1
-    private var flowUIDs: [FlowKey: String] = [:]
+    /// The uid of each open flow, for its packets' rows, with the flow's start: a key
+    /// can be reused by a later flow, and the start tells whether the uid is the ending
+    /// flow's (then its row takes it instead of making it again).
+    private var flowUIDs: [FlowKey: OpenFlowUID] = [:]
     private var matched: UInt64 = 0
     private var lastFlush = Timestamp.now()
     private var lastCaptureUpdate = Timestamp.now()
@@ -69,6 +72,11 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink {
     public private(set) var packetsHandedOver: UInt64 = 0
     public private(set) var flowsHandedOver: UInt64 = 0
     public private(set) var alertsHandedOver: UInt64 = 0
+
+    struct OpenFlowUID {
+        var start: Int64
+        var uid: String
+    }
 
     struct TrafficKey: Hashable {
         var second: Int64
@@ -112,8 +120,8 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink {
         packets.append(PacketRow())
         let i = packets.count - 1
         builder.fill(&packets[i], from: p, frame: frame)
-        if !flowUIDs.isEmpty, let key = StoreConsumer.flowKey(p), let uid = flowUIDs[key] {
-            packets[i].flowUID = uid
+        if !flowUIDs.isEmpty, let key = StoreConsumer.flowKey(p), let open = flowUIDs[key] {
+            packets[i].flowUID = open.uid
             packets[i].present.insert(.flowUID)
         }
         if storeFrames {
@@ -186,13 +194,16 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink {
     // MARK: flows and alerts
 
     public func flowStarted(_ flow: Flow) {
-        flowUIDs[flow.key] = FlowUID.string(seed: builder.format.uidSeed, flow: flow)
+        flowUIDs[flow.key] = OpenFlowUID(start: flow.startNanos, uid: FlowUID.string(seed: builder.format.uidSeed, flow: flow))
     }
 
     public func flowEnded(_ flow: Flow, reason: FlowEndReason) {
-        let row = builder.row(from: flow, reason: reason)
-        if flowUIDs[flow.key] == row.uid { flowUIDs.removeValue(forKey: flow.key) }
-        flows.append(row)
+        var uid: String? = nil
+        if let i = flowUIDs.index(forKey: flow.key), flowUIDs.values[i].start == flow.startNanos {
+            uid = flowUIDs.values[i].uid
+            flowUIDs.remove(at: i)
+        }
+        flows.append(builder.row(from: flow, reason: reason, uid: uid))
         if flows.count >= flowBatchSize { flushFlows() }
     }
 
