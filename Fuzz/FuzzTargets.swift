@@ -17,7 +17,7 @@ import Glibc
 enum FuzzTargets {
     /// Every target, in the order `scripts/fuzz.sh all` runs them.
     static let all = ["pcap", "pcapng", "ethernet", "linux_sll", "linux_sll2", "null", "raw",
-                      "ipv4", "ipv6", "ip_reassembly", "tcp", "dns", "tls", "quic_initial", "tls_fingerprint", "http",
+                      "ipv4", "ipv6", "ip_reassembly", "tcp_reassembly", "tcp", "dns", "tls", "quic_initial", "tls_fingerprint", "http",
                       "detectors",
                       "flows", "report"]
 
@@ -37,6 +37,7 @@ enum FuzzTargets {
         case "ipv4": ipv4(data)
         case "ipv6": ipv6(data)
         case "ip_reassembly": ipReassembly(data)
+        case "tcp_reassembly": tcpReassembly(data)
         case "tcp": tcp(data)
         case "dns": dns(data)
         case "tls": tls(data)
@@ -228,6 +229,51 @@ enum FuzzTargets {
         reassembler.finish()
         require(reassembler.heldBytes == 0 && reassembler.inProgress == 0,
                 "\(reassembler.heldBytes) bytes in \(reassembler.inProgress) datagrams after finish")
+    }
+
+    /// Segments of up to 8 flows, both directions, through the TCP stream reassembler:
+    /// a budget and a memory cap read from the input, a stream start near the 2^32 wrap
+    /// (also from the input), then 5-byte records (op, offset, length): any order,
+    /// overlaps, retransmissions, sometimes with changed content, sometimes a release.
+    /// Checks: the budget and the cap hold after every segment, `grew` is reported
+    /// exactly when the prefix grew, the prefix holds the bytes sent at their offsets
+    /// while no conflicting copy came, and nothing is held after every release.
+    static func tcpReassembly(_ data: UnsafeRawBufferPointer) {
+        var r = FuzzReader(data)
+        let limits = TCPReassemblyLimits(budget: Int(r.u16() % 9000), memory: 1 + Int(r.u16()) * 2)
+        var streams = TCPStreams(limits: limits)
+        var template = r.bytes(Int(r.u8()) + 1)
+        if template.isEmpty { template = [0x42] }
+        let base = UInt32(0xFFFF_F000) &+ UInt32(r.u16())
+        var n = 0
+        while !r.atEnd, n < 4096 {
+            n += 1
+            let op = r.u8()
+            let off = Int(r.u16() % 12000)
+            let len = Int(r.u16() % 3000)
+            let flow = Int32(op & 7), isOrig = op & 8 != 0
+            if op & 0xE0 == 0xE0 { streams.release(flow, isOrig: isOrig); continue }
+            var body = (0..<len).map { template[(off + $0) % template.count] }
+            if op & 0x10 != 0 && !body.isEmpty { body[body.count / 2] ^= 0xFF }
+            // Offsets below 1024 lie before the stream's start.
+            let seq = base &+ UInt32(truncatingIfNeeded: off &- 1024)
+            let before = streams.prefixLength(flow, isOrig: isOrig)
+            let result = body.withUnsafeBytes { streams.add(flow, isOrig: isOrig, seq: seq, start: base, payload: $0) }
+            let after = streams.prefixLength(flow, isOrig: isOrig)
+            require((result == .grew) == (after > before), "\(result) with prefix \(before) -> \(after)")
+            require(after <= limits.budget, "prefix \(after) past the budget \(limits.budget)")
+            require(streams.held <= limits.memory, "\(streams.held) bytes held above the cap \(limits.memory)")
+            if op & 0x10 == 0 && streams.stats.conflictBytes == 0 {
+                streams.withPrefix(flow, isOrig: isOrig) { b in
+                    for i in 0..<b.count where b[i] != template[(i + 1024) % template.count] {
+                        require(false, "prefix byte \(i) is not the byte sent there")
+                        break
+                    }
+                }
+            }
+        }
+        for f in Int32(0)..<8 { streams.release(f) }
+        require(streams.held == 0 && streams.count == 0, "\(streams.held) bytes in \(streams.count) streams after release")
     }
 
     /// A TCP segment (header, options, payload): decoded alone with the captured length

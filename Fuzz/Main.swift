@@ -84,7 +84,19 @@ enum Seeds {
             }
             seeds.append(s)
         }
-        if target == "flows" || target == "report" || target == "ip_reassembly" {
+        if target == "tcp_reassembly" {
+            // Budget 4096, a roomy cap, a 200-byte template, then one stream in order
+            // across the wrap, the same again out of order with a changed copy.
+            var s: [UInt8] = [0x10, 0x00, 0x80, 0x00, 199]
+            for i in 0..<200 { s.append(UInt8(truncatingIfNeeded: i &* 7)) }
+            s += [0x0F, 0xF0]
+            for (k, off) in [1024, 1524, 2024, 2524, 2024, 1024, 2524, 1524].enumerated() {
+                s += [k >= 4 ? 0x10 | 1 : 0, UInt8(off >> 8), UInt8(off & 0xFF), 0x01, 0xF4]
+                s += [k >= 4 ? 0x08 : 0x08 | 2, UInt8(off >> 8), UInt8(off & 0xFF), 0x01, 0xF4]
+            }
+            seeds.append(s)
+        }
+        if target == "flows" || target == "report" || target == "ip_reassembly" || target == "tcp_reassembly" {
             // Packets built from fields: a few fixed pseudo-random programs.
             var x: UInt64 = 0x9E37_79B9_7F4A_7C15
             for _ in 0..<16 {

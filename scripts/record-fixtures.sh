@@ -596,6 +596,74 @@ rec_frag() {
     install_capture "$WORK/frag.pcap" "$FIX/frag.pcap"
 }
 
+# TCP streams whose application data spans segments: the veth pair with MTU 256 on
+# both ends (MSS 216), so that a TLS ClientHello (openssl s_client, SNI
+# long.example.test, client port 40600), a DNS query with a 190-byte name over TCP
+# (dig +tcp +keepopen: three queries on one connection, client port 40601) and an HTTP
+# request with a 1500-byte URI and a 3000-byte header (curl to python3 -m http.server,
+# client port 40602) each take several segments.
+rec_tcp_reasm() {
+    ns_pair
+    ip -n "$NS_A" link set sfx0 mtu 256
+    ip -n "$NS_B" link set sfx1 mtu 256
+    make_cert
+    mkdir -p "$WORK/www"
+    tls_server "$NS_B" 10.77.0.2:8443 1
+    serve "$NS_B" dns@10.77.0.2:53
+    bg "$NS_B" "$SYSPY" -m http.server --bind 10.77.0.2 --directory "$WORK/www" 8080
+    wait_listen "$NS_B" t 8443
+    wait_listen "$NS_B" t 53
+    wait_listen "$NS_B" t 8080
+    cap_start "$NS_A" "$WORK/tcp-reasm.pcap" tcpdump -i sfx0 'not ip6 proto 0'
+    tls_client "$NS_A" 10.77.0.2:8443 long.example.test 10.77.0.1:40600
+    local long
+    long=$(printf 'l%.0s' $(seq 60)).$(printf 'm%.0s' $(seq 60)).$(printf 'n%.0s' $(seq 60)).sniff.test
+    dg "$NS_A" -b '10.77.0.1#40601' +tcp +keepopen @10.77.0.2 "$long" A www.sniff.test A alias.sniff.test A
+    local uri header
+    uri=/$(printf 'u%.0s' $(seq 1500))
+    header=$(printf 'x%.0s' $(seq 3000))
+    in_ns "$NS_A" curl -s -o /dev/null --local-port 40602 -H "X-Long: $header" "http://10.77.0.2:8080$uri" || true
+    cap_stop
+    install_capture "$WORK/tcp-reasm.pcap" "$FIX/tcp-reasm.pcap"
+}
+
+# Retransmissions and a content gap. tcp-loss.pcap: curl fetches a 64 kB file from
+# python3 -m http.server (client port 40610) while nftables in the client's
+# namespace drops one in five of the server's data segments on input (this kernel
+# has no netem): the capture, on the client's veth, sees each dropped segment and
+# later its retransmission. tcp-gap.pcap: a clean fetch of the same file (client port 40611),
+# with editcap cutting out the server's 10th data segment: the client's acks then
+# cover bytes the capture never saw, a gap of one segment.
+rec_tcp_loss() {
+    ns_pair
+    mkdir -p "$WORK/www"
+    head -c 65536 /dev/urandom >"$WORK/www/blob.bin"
+    bg "$NS_B" "$SYSPY" -m http.server --bind 10.77.0.2 --directory "$WORK/www" 8080
+    wait_listen "$NS_B" t 8080
+    cap_start "$NS_A" "$WORK/tcp-gap-full.pcap" tcpdump -i sfx0 'not ip6 proto 0'
+    in_ns "$NS_A" curl -s -o /dev/null --local-port 40611 "http://10.77.0.2:8080/blob.bin"
+    cap_stop
+    [[ $CAP_DROPS == 0 ]] || { RETRY=1; return 0; }
+    ip netns exec "$NS_A" nft -f - <<'NFT'
+table inet sfxloss {
+    chain in {
+        type filter hook input priority 0;
+        tcp sport 8080 ip length > 100 numgen random mod 5 == 0 drop
+    }
+}
+NFT
+    cap_start "$NS_A" "$WORK/tcp-loss.pcap" tcpdump -i sfx0 'not ip6 proto 0'
+    in_ns "$NS_A" curl -s -o /dev/null --local-port 40610 "http://10.77.0.2:8080/blob.bin"
+    cap_stop
+    local cut
+    cut=$(tshark -n -r "$WORK/tcp-gap-full.pcap" -Y 'tcp.srcport == 8080 && tcp.len > 0' -T fields -e frame.number \
+          2>/dev/null | sed -n 10p)
+    [[ -n $cut ]] || { echo "record-fixtures.sh: tcp-gap: no 10th data segment" >&2; exit 1; }
+    editcap -d "$WORK/tcp-gap-full.pcap" "$WORK/tcp-gap.pcap" "$cut"
+    install_capture "$WORK/tcp-loss.pcap" "$FIX/tcp-loss.pcap"
+    install_capture "$WORK/tcp-gap.pcap" "$FIX/tcp-gap.pcap"
+}
+
 # ---------------------------------------------------------------- application fixtures
 # Tests/Fixtures/apps/NAME.pcap: one application protocol each, spoken by the Debian
 # daemon and client named in each function, on the loopback of a fresh namespace (or
@@ -1031,7 +1099,8 @@ rec_app_dhcpv6() {
 mkdir -p "$FIX" "$FIX/apps" "$SAMPLES"
 ALL=(lo_udp_tcp:lo-udp-tcp.pcap lo_nano:lo-nano.pcap lo_nano_pcapng:lo-nano.pcapng vlan:vlan.pcap
      sll2:sll2.pcap multi_iface:multi-iface.pcapng dns:dns.pcap tcp_states:tcp-states.pcap app:app.pcap
-     xss:xss.pcap tls:tls.pcap quic:quic.pcap frag:frag.pcap sample:../../samples/sample.pcapng)
+     xss:xss.pcap tls:tls.pcap quic:quic.pcap frag:frag.pcap tcp_reasm:tcp-reasm.pcap tcp_loss:tcp-loss.pcap
+     tcp_loss:tcp-gap.pcap sample:../../samples/sample.pcapng)
 # Application fixtures: `apps` records all of them.
 APP_FIXTURES=(redis mqtt postgresql mysql smtp ftp mail:imap,pop3 telnet snmp ntp syslog ldap sip radius memcached
               openvpn isakmp coap socks stun rtsp netbios dhcp:dhcp,tftp dhcpv6 irc xmpp kerberos bittorrent)
@@ -1068,6 +1137,10 @@ done
 # IP fragments as tshark reassembles them.
 for f in "${TRUTH[@]}"; do
     if [[ $(basename "$f") == frag.pcap ]]; then "$ROOT/scripts/make-frag-truth.sh" "$f"; fi
+done
+# TCP streams as tshark reassembles and analyses them.
+for f in "${TRUTH[@]}"; do
+    case $(basename "$f") in tcp-reasm.pcap|tcp-loss.pcap|tcp-gap.pcap) "$ROOT/scripts/make-tcp-truth.sh" "$f" ;; esac
 done
 
 # ---------------------------------------------------------------- checks

@@ -96,7 +96,7 @@ public struct RowBuilder {
             r.localOrig = format.localNetworks.contains(f.origAddress)
             r.localResp = format.localNetworks.contains(f.respAddress)
         }
-        r.missedBytes = 0
+        r.missedBytes = f.missedBytes
         r.history = f.history.isEmpty ? nil : f.history.string
         r.origPkts = UInt64(f.orig.packets); r.origIPBytes = f.orig.ipBytes
         r.respPkts = UInt64(f.resp.packets); r.respIPBytes = f.resp.ipBytes

@@ -70,7 +70,19 @@ struct FlowOptions: ParsableArguments {
     @Option(name: .customLong("max-flows"), help: ArgumentHelp("Flows kept at once; beyond it the longest idle is evicted.", valueName: "N"))
     var maxFlows: Int = 1_000_000
 
+    @Option(name: .customLong("tcp-reassembly-budget"), help: ArgumentHelp("Bytes of each TCP direction reassembled for the payload parsers (TLS, HTTP, DNS over TCP ...); 0 turns reassembly off.", valueName: "BYTES"))
+    var tcpReassemblyBudget: Int = TCPReassemblyLimits().budget
+
+    @Option(name: .customLong("tcp-reassembly-memory"), help: ArgumentHelp("Bytes all TCP streams may hold at once; past it new streams are inspected one segment at a time.", valueName: "BYTES"))
+    var tcpReassemblyMemory: Int = TCPReassemblyLimits().memory
+
     func validate() throws {
+        if tcpReassemblyBudget < 0 || tcpReassemblyBudget > 1 << 30 {
+            throw ValidationError("invalid --tcp-reassembly-budget \(tcpReassemblyBudget): it must be 0 (off) to 1073741824 bytes")
+        }
+        if tcpReassemblyMemory < 1 {
+            throw ValidationError("invalid --tcp-reassembly-memory \(tcpReassemblyMemory): it must be at least 1 byte")
+        }
         for (name, v) in [("--tcp-timeout", tcpTimeout), ("--tcp-closed-timeout", tcpClosedTimeout), ("--udp-timeout", udpTimeout),
                           ("--icmp-timeout", icmpTimeout), ("--active-timeout", activeTimeout), ("--webhook-timeout", webhookTimeout)]
             where !(v > 0) {
@@ -104,6 +116,7 @@ struct FlowOptions: ParsableArguments {
         c.otherTimeout = FlowTableConfig.nanos(seconds: icmpTimeout)
         c.activeTimeout = FlowTableConfig.nanos(seconds: activeTimeout)
         c.maxFlows = maxFlows
+        c.tcpReassembly = TCPReassemblyLimits(budget: tcpReassemblyBudget, memory: tcpReassemblyMemory)
         return c
     }
 }
@@ -294,6 +307,12 @@ final class FlowRun: FlowObserver {
         var flowLines = ["flows started \(st.flowsCreated), finished \(st.flowsEnded), open \(table.count), peak \(st.peakFlows)"]
         let reasons = FlowEndReason.allCases.filter { st.ended($0) > 0 }.map { "\($0.name) \(st.ended($0))" }
         if !reasons.isEmpty { flowLines.append("ended by: " + reasons.joined(separator: ", ")) }
+        let r = table.reassemblyStats
+        if r.streams > 0 || r.notBuffered > 0 {
+            flowLines.append("tcp reassembly: streams \(r.streams), not buffered (memory cap) \(r.notBuffered), "
+                             + "retransmitted bytes \(r.duplicateBytes), conflicting \(r.conflictBytes), "
+                             + "over budget \(r.overBudgetBytes), peak held \(r.peakHeld)")
+        }
         var alertLines = ["raised \(engine.alertsRaised), delivered \(engine.alertsDelivered), held back \(engine.limiter.suppressed + engine.limiter.droppedByRate)"]
         alertLines.append("rules: " + engine.config.rules.map { "\($0.name) (\($0.kindName))" }.joined(separator: ", "))
         var out = [ReportSection(title: "Protocol summary", lines: lines),

@@ -106,6 +106,7 @@ struct FlowBenchmarkTests {
     @Test func flowRecordFitsTheBudget() {
         #expect(MemoryLayout<FlowKey>.size == 40)
         #expect(MemoryLayout<FlowEndpoint>.size == 64)
-        #expect(MemoryLayout<Flow>.stride <= 224)
+        // 224 plus missed_bytes (TCP content gaps); the goal is 256 (docs/FLOWS.md).
+        #expect(MemoryLayout<Flow>.stride <= 232)
     }
 }

@@ -16,7 +16,7 @@ public struct TCPSegment: Sendable, Equatable {
 }
 
 /// One flow record in Zeek's model: a pure value updated by `packet(...)`, with the time
-/// passed in, so that tests drive it without a clock. 224 bytes (see docs/FLOWS.md).
+/// passed in, so that tests drive it without a clock. 232 bytes (see docs/FLOWS.md).
 public struct Flow: Sendable {
     /// The canonical key; `origIsA` says which side is the originator.
     public var key: FlowKey
@@ -38,10 +38,19 @@ public struct Flow: Sendable {
     @usableFromInline var lruPrev: Int32 = -1
     @usableFromInline var lruNext: Int32 = -1
     var detailsBox: FlowDetailsBox?
+    /// Zeek's `missed_bytes`: TCP bytes in content gaps (see `TCPGaps`).
+    public internal(set) var missedBytes: UInt64 = 0
 
     @usableFromInline static let origIsABit: UInt8 = 1
     @usableFromInline static let payloadAppBit: UInt8 = 2
     @usableFromInline static let flippedBit: UInt8 = 4
+    // TCP reassembly (FlowTable): a direction's stream is buffered; a direction's
+    // parsers have what they need (or it could not be buffered); the flow has holes.
+    static let origStreamBit: UInt8 = 8
+    static let respStreamBit: UInt8 = 16
+    static let origStreamDoneBit: UInt8 = 32
+    static let respStreamDoneBit: UInt8 = 64
+    static let holesBit: UInt8 = 128
 
     /// A new flow whose first packet came at `nanos`; the originator is endpoint A when
     /// `origIsA`. `app` is the port guess.

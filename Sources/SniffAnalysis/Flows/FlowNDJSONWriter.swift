@@ -64,7 +64,8 @@ public struct FlowNDJSONWriter: Sendable {
             s.append(",\"local_resp\":" as StaticString)
             s.append(format.localNetworks.contains(f.respAddress) ? "true" as StaticString : "false")
         }
-        s.append(",\"missed_bytes\":0" as StaticString)
+        s.append(",\"missed_bytes\":" as StaticString)
+        s.append(decimal: f.missedBytes)
         if !f.history.isEmpty {
             s.append(",\"history\":\"" as StaticString)
             f.history.write(into: &s)

@@ -36,6 +36,13 @@ public final class FlowTable: PacketConsumer {
         set { st.pointee.useWallClock = newValue }
     }
     public var stats: FlowTableStats { st.pointee.stats }
+    /// TCP stream reassembly's counters, and the bytes its streams hold now.
+    public var reassemblyStats: TCPReassemblyStats { st.pointee.inspection.streams.stats }
+    public var reassemblyHeld: Int { st.pointee.inspection.streams.held }
+    public var reassemblyStreams: Int { st.pointee.inspection.streams.count }
+    /// Flows with sequence holes tracked now, and holes left untracked (too many flows).
+    public var holeFlows: Int { st.pointee.inspection.gaps.count }
+    public var untrackedHoles: UInt64 { st.pointee.inspection.gaps.untracked }
     public var count: Int { st.pointee.count }
 
     /// The mutable state lives behind one pointer: class stored properties would pay a
@@ -96,6 +103,7 @@ public final class FlowTable: PacketConsumer {
             slotBytes: slotBytes, slotMask: slotCount - 1,
             timeouts: [config.tcpEstablishedTimeout, config.tcpClosedTimeout, config.udpTimeout, config.icmpTimeout, config.otherTimeout]))
         st.pointee.freeList.reserveCapacity(Swift.min(capacity, 1 << 16))
+        st.pointee.inspection.streams = TCPStreams(limits: config.tcpReassembly)
     }
 
     /// Caps up to this many flows are reserved up front (about 900 MB of address space).
@@ -211,15 +219,30 @@ public final class FlowTable: PacketConsumer {
         default: payload = UInt32(clamping: Int(p.ipTotalLength) - Int(p.ipHeaderLength))
         }
         let lastBefore = f.pointee.lastNanos
+        // The side's highest sequence number before this segment, for holes.
+        let seqBefore = isOrig ? f.pointee.orig.lastSeq : f.pointee.resp.lastSeq
+        let sideState = isOrig ? f.pointee.orig.state : f.pointee.resp.state
         f.pointee.packet(isOrig: isOrig, nanos: packetNanos, ipBytes: p.ipTotalLength, wireBytes: p.wireLength,
                          payloadLength: payload, tcp: tcp)
+        if let tcp { trackHoles(index, isOrig: isOrig, tcp, seqBefore: seqBefore, sideState: sideState) }
         var updated = false
         var appChange: (old: AppProtocol, packets: UInt64, bytes: UInt64)? = nil
-        if Int(f.pointee.inspected) < config.inspectPackets && (p.payloadCaptured > 0 || p.hasDNS) {
+        // A flow whose start is being reassembled may take more segments: a header block
+        // of small segments needs them; the byte budget and the parsers' needs bound it.
+        let streaming = f.pointee.bits & (Flow.origStreamBit | Flow.respStreamBit) != 0
+        let inspectLimit = streaming ? config.inspectPackets * FlowTable.streamSegmentsFactor : config.inspectPackets
+        if Int(f.pointee.inspected) < inspectLimit && (p.payloadCaptured > 0 || p.hasDNS) {
             f.pointee.inspected &+= 1
             let appBefore = f.pointee.app
-            updated = PayloadInspector.inspect(&f.pointee, index: index, isOrig: isOrig, p, frame: frame,
-                                               state: &st.pointee.inspection)
+            if let tcp, p.payloadCaptured > 0, st.pointee.inspection.streams.isEnabled {
+                updated = inspectStream(index, isOrig: isOrig, p, seq: tcp.seq, frame: frame)
+                if Int(f.pointee.inspected) >= config.inspectPackets * FlowTable.streamSegmentsFactor {
+                    releaseStreams(index)
+                }
+            } else {
+                updated = PayloadInspector.inspect(&f.pointee, index: index, isOrig: isOrig, p, frame: frame,
+                                                   state: &st.pointee.inspection)
+            }
             let before = UInt64(f.pointee.orig.packets) &+ UInt64(f.pointee.resp.packets) &- 1
             if f.pointee.app != appBefore && before > 0 {
                 let bytes = f.pointee.orig.wireBytes &+ f.pointee.resp.wireBytes &- UInt64(p.wireLength)
@@ -246,6 +269,98 @@ public final class FlowTable: PacketConsumer {
             observer?.flowAppChanged(f.pointee, from: c.old, packets: c.packets, bytes: c.bytes, at: packetNanos)
         }
         return index
+    }
+
+    // MARK: TCP reassembly
+
+    /// Gives one TCP segment to the parsers through its direction's stream. The first
+    /// in-order segment is read where it lies; only when the parsers still want more
+    /// is it copied into a stream, and later segments join it in sequence order; the
+    /// parsers then read the stream's contiguous start. A direction whose parsers are
+    /// done, or that could not be buffered, goes back to one segment at a time.
+    private func inspectStream(_ index: Int32, isOrig: Bool, _ p: DecodedPacket, seq: UInt32,
+                               frame: UnsafeRawBufferPointer) -> Bool {
+        let f = flows + Int(index)
+        let streamBit = isOrig ? Flow.origStreamBit : Flow.respStreamBit
+        let doneBit = isOrig ? Flow.origStreamDoneBit : Flow.respStreamDoneBit
+        let bits = f.pointee.bits
+        if bits & doneBit != 0 {
+            return PayloadInspector.inspect(&f.pointee, index: index, isOrig: isOrig, p, frame: frame,
+                                            state: &st.pointee.inspection)
+        }
+        guard p.payloadOffset >= 0, p.payloadOffset + p.payloadCaptured <= frame.count else { return false }
+        let payload = UnsafeRawBufferPointer(rebasing: frame[p.payloadOffset ..< p.payloadOffset + p.payloadCaptured])
+        // The sequence number of the side's first byte: after its SYN, or, seen
+        // midstream, the first segment's (the state machine numbers it so).
+        let start = (isOrig ? f.pointee.orig.startSeq : f.pointee.resp.startSeq) &+ 1
+        var updated = false
+        if bits & streamBit == 0 {
+            if seq == start {
+                updated = PayloadInspector.inspect(&f.pointee, index: index, isOrig: isOrig, p, frame: frame,
+                                                   state: &st.pointee.inspection)
+                if !PayloadInspector.wantsMore(f.pointee, isOrig: isOrig) {
+                    f.pointee.bits |= doneBit
+                    return updated
+                }
+            }
+            let r = st.pointee.inspection.streams.add(index, isOrig: isOrig, seq: seq, start: start, payload: payload)
+            f.pointee.bits |= r == .notBuffered ? doneBit : streamBit
+            return updated
+        }
+        guard st.pointee.inspection.streams.add(index, isOrig: isOrig, seq: seq, start: start,
+                                                payload: payload) == .grew else { return false }
+        let (changed, prefix) = st.pointee.inspection.streams.withPrefix(index, isOrig: isOrig) { bytes in
+            (PayloadInspector.inspectStream(&f.pointee, isOrig: isOrig, bytes, state: &st.pointee.inspection),
+             bytes.count)
+        }
+        if !PayloadInspector.wantsMore(f.pointee, isOrig: isOrig) || prefix >= config.tcpReassembly.budget {
+            st.pointee.inspection.streams.release(index, isOrig: isOrig)
+            f.pointee.bits = (f.pointee.bits & ~streamBit) | doneBit
+        }
+        return changed
+    }
+
+    /// How many times `inspectPackets` segments a flow may give its streams.
+    static let streamSegmentsFactor = 4
+
+    /// Frees both streams of a flow (its inspection budget is spent, or it ended).
+    private func releaseStreams(_ index: Int32) {
+        let f = flows + Int(index)
+        let both = Flow.origStreamBit | Flow.respStreamBit
+        guard f.pointee.bits & both != 0 else { return }
+        st.pointee.inspection.streams.release(index)
+        f.pointee.bits = (f.pointee.bits & ~both) | Flow.origStreamDoneBit | Flow.respStreamDoneBit
+    }
+
+    /// Opens, fills and closes the sequence holes behind `missed_bytes` (see TCPGaps).
+    /// Costs one comparison per segment of a flow without holes.
+    @inline(__always)
+    private func trackHoles(_ index: Int32, isOrig: Bool, _ tcp: TCPSegment, seqBefore: UInt32,
+                            sideState: TCPEndpointState) {
+        let f = flows + Int(index)
+        let hasHoles = f.pointee.bits & Flow.holesBit != 0
+        if tcp.payloadLength > 0 && tcp.flags & (TCP.syn | TCP.rst) == 0
+            && sideState != .inactive && sideState != .reset {
+            let d = Flow.seqDelta(tcp.seq, seqBefore)
+            if d > 0 {
+                let (tracked, found) = st.pointee.inspection.gaps.open(index, isOrig: isOrig, from: seqBefore, to: tcp.seq)
+                if tracked { f.pointee.bits |= Flow.holesBit }
+                addGaps(index, isOrig: isOrig, found)
+            } else if d < 0 && hasHoles {
+                st.pointee.inspection.gaps.fill(index, isOrig: isOrig, seq: tcp.seq, length: tcp.payloadLength)
+            }
+        }
+        if hasHoles && tcp.flags & TCP.ack != 0 && tcp.flags & TCP.rst == 0 {
+            let found = st.pointee.inspection.gaps.acked(index, isOrig: !isOrig, ack: tcp.ack)
+            addGaps(index, isOrig: !isOrig, found)
+        }
+    }
+
+    private func addGaps(_ index: Int32, isOrig: Bool, _ found: TCPGaps.Found) {
+        guard found.gaps > 0 else { return }
+        let f = flows + Int(index)
+        f.pointee.missedBytes &+= found.bytes
+        st.pointee.inspection.gaps.letters(index, isOrig: isOrig, gaps: found.gaps, into: &f.pointee.history)
     }
 
     /// Zeek's heuristics for a first packet sent by the server: a SYN-ACK always flips
@@ -391,6 +506,10 @@ public final class FlowTable: PacketConsumer {
         st.pointee.count -= 1
         st.pointee.stats.flowsEnded &+= 1
         st.pointee.stats.endedBy[Int(reason.rawValue)] &+= 1
+        releaseStreams(index)
+        if f.pointee.bits & Flow.holesBit != 0 {
+            f.pointee.missedBytes &+= st.pointee.inspection.gaps.finish(index, history: &f.pointee.history)
+        }
         // The observers read the flow where it lies (no copy of the record): it has
         // left the index and the idle lists, and its place is not on the free list
         // yet, so nothing an observer does to the table can overwrite it.

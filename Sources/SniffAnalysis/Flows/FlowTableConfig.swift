@@ -21,6 +21,8 @@ public struct FlowTableConfig: Sendable, Equatable {
     /// Payload-carrying packets of each flow that are inspected for TLS, HTTP, SSH,
     /// DNS and QUIC.
     public var inspectPackets: Int = 6
+    /// TCP stream reassembly for those parsers: per-direction budget and memory cap.
+    public var tcpReassembly = TCPReassemblyLimits()
 
     public init() {}
 

@@ -11,6 +11,10 @@ struct InspectionState {
     /// Handshakes read at once at most: each may hold a few KB of CRYPTO data, and a
     /// flood of Initials must not grow memory without bound (later flows go without SNI).
     static let maximumQUICHandshakes = 1024
+    /// The start of each TCP direction, reassembled for the parsers.
+    var streams = TCPStreams()
+    /// Sequence holes of TCP flows (missed_bytes).
+    var gaps = TCPGaps()
 }
 
 /// Looks at the first payload-carrying packets of a flow for TLS, HTTP, SSH, DNS and
@@ -29,48 +33,7 @@ enum PayloadInspector {
         }
         guard length > 0, offset > 0 else { return false }
         if flow.isTCP {
-            if let hello = TLS.parseClientHello(c, at: offset, length: length) {
-                let before = flow.details
-                let wasPayload = flow.appSource == .payload
-                flow.setPayloadApp(.tls)
-                sawClientHello(&flow, c, hello, transport: .tcp)
-                return before != flow.details || !wasPayload
-            }
-            if let hello = TLS.parseServerHello(c, at: offset, length: length) {
-                let before = flow.details
-                let wasPayload = flow.appSource == .payload
-                flow.setPayloadApp(.tls)
-                sawServerHello(&flow, c, hello)
-                return before != flow.details || !wasPayload
-            }
-            if let req = HTTP.parseRequest(c, at: offset, length: length) {
-                let wasPayload = flow.appSource == .payload
-                flow.setPayloadApp(.http)
-                var changed = !wasPayload
-                flow.updateDetails { d in
-                    guard d.httpMethod == nil else { return }
-                    changed = true
-                    d.httpMethod = req.method
-                    if let b = c.slice(at: req.pathOffset, count: Swift.min(req.pathLength, 512)) {
-                        d.httpPath = String(decoding: b, as: UTF8.self)
-                    }
-                    if req.hasHost, let b = c.slice(at: req.hostOffset, count: Swift.min(req.hostLength, 255)) {
-                        d.httpHost = String(decoding: b, as: UTF8.self)
-                    }
-                }
-                return changed
-            }
-            if let banner = SSH.parseBanner(c, at: offset, length: length) {
-                flow.setPayloadApp(.ssh)
-                var changed = false
-                flow.updateDetails { d in
-                    guard let b = c.slice(at: banner.lineOffset, count: banner.lineLength) else { return }
-                    if isOrig, d.sshClient == nil { d.sshClient = String(decoding: b, as: UTF8.self); changed = true }
-                    if !isOrig, d.sshServer == nil { d.sshServer = String(decoding: b, as: UTF8.self); changed = true }
-                }
-                return changed
-            }
-            return detect(&flow, c, at: offset, length: length, udp: false)
+            return inspectTCP(&flow, isOrig: isOrig, c, at: offset, length: length)
         }
         if flow.isUDP {
             if let h = QUIC.parseLongHeader(c, at: offset, length: length) {
@@ -99,6 +62,96 @@ enum PayloadInspector {
             }
         }
         return false
+    }
+
+    /// The TCP parsers on `length` bytes at `offset`: one segment, or the reassembled
+    /// start of one direction.
+    static func inspectTCP(_ flow: inout Flow, isOrig: Bool, _ c: ByteCursor, at offset: Int, length: Int) -> Bool {
+        if let hello = TLS.parseClientHello(c, at: offset, length: length) {
+            let before = flow.details
+            let wasPayload = flow.appSource == .payload
+            flow.setPayloadApp(.tls)
+            sawClientHello(&flow, c, hello, transport: .tcp)
+            return before != flow.details || !wasPayload
+        }
+        if let hello = TLS.parseServerHello(c, at: offset, length: length) {
+            let before = flow.details
+            let wasPayload = flow.appSource == .payload
+            flow.setPayloadApp(.tls)
+            sawServerHello(&flow, c, hello)
+            return before != flow.details || !wasPayload
+        }
+        if let req = HTTP.parseRequest(c, at: offset, length: length) {
+            let wasPayload = flow.appSource == .payload
+            flow.setPayloadApp(.http)
+            var changed = !wasPayload
+            flow.updateDetails { d in
+                if d.httpMethod == nil {
+                    changed = true
+                    d.httpMethod = req.method
+                    if let b = c.slice(at: req.pathOffset, count: Swift.min(req.pathLength, 512)) {
+                        d.httpPath = String(decoding: b, as: UTF8.self)
+                    }
+                }
+                // A reassembled header block read again may now reach the Host line.
+                if d.httpHost == nil, req.hasHost,
+                   let b = c.slice(at: req.hostOffset, count: Swift.min(req.hostLength, 255)) {
+                    d.httpHost = String(decoding: b, as: UTF8.self)
+                    changed = true
+                }
+            }
+            return changed
+        }
+        if let banner = SSH.parseBanner(c, at: offset, length: length) {
+            flow.setPayloadApp(.ssh)
+            var changed = false
+            flow.updateDetails { d in
+                guard let b = c.slice(at: banner.lineOffset, count: banner.lineLength) else { return }
+                if isOrig, d.sshClient == nil { d.sshClient = String(decoding: b, as: UTF8.self); changed = true }
+                if !isOrig, d.sshServer == nil { d.sshServer = String(decoding: b, as: UTF8.self); changed = true }
+            }
+            return changed
+        }
+        return detect(&flow, c, at: offset, length: length, udp: false)
+    }
+
+    /// Inspects the reassembled start of one TCP direction (from its first byte): DNS
+    /// messages with their two-byte length when the flow is DNS by port or payload, else
+    /// the TCP parsers.
+    static func inspectStream(_ flow: inout Flow, isOrig: Bool, _ bytes: UnsafeRawBufferPointer,
+                              state: inout InspectionState) -> Bool {
+        let c = ByteCursor(bytes)
+        if flow.app == .dns {
+            // The first message that holds a question names the flow (RFC 7766: a
+            // connection may carry several; each is preceded by its length).
+            var at = 0
+            while let n = c.getUInt16(at: at), Int(n) >= DNS.headerLength, at + 2 + Int(n) <= bytes.count {
+                if let msg = c.slice(at: at + 2, count: Int(n)),
+                   case .success(let d) = DNS.parse(ByteCursor(msg), strict: false), d.hasQuestion {
+                    return sawDNS(&flow, c, messageOffset: at + 2, messageLength: Int(n),
+                                  questionOffset: d.questionOffset, scratch: &state.scratch)
+                }
+                at += 2 + Int(n)
+            }
+            return false
+        }
+        return inspectTCP(&flow, isOrig: isOrig, c, at: 0, length: bytes.count)
+    }
+
+    /// True while the parsers could still learn something from this direction: the
+    /// application is not known from the payload yet, or its handshake fields are not
+    /// all read. Once false, the direction's stream is no longer buffered.
+    static func wantsMore(_ flow: Flow, isOrig: Bool) -> Bool {
+        guard flow.appSource == .payload else { return true }
+        let d = flow.details
+        switch flow.app {
+        case .tls, .ldaps, .ftps, .dot, .smtps, .imaps, .pop3s:
+            return isOrig ? d.ja3 == nil : d.tlsChosenVersion == 0
+        case .http, .prometheus, .elasticsearch: return isOrig && (d.httpMethod == nil || d.httpHost == nil)
+        case .ssh: return isOrig ? d.sshClient == nil : d.sshServer == nil
+        case .dns: return d.dnsQuery == nil
+        default: return false
+        }
     }
 
     /// Names a flow not yet named from its payload with the first of `AppDetectors`

@@ -83,7 +83,7 @@ public struct ZeekConnLogWriter: Sendable {
             s.append(format.localNetworks.contains(f.origAddress) ? UInt8(ascii: "T") : UInt8(ascii: "F")); s.append(tab)
             s.append(format.localNetworks.contains(f.respAddress) ? UInt8(ascii: "T") : UInt8(ascii: "F")); s.append(tab)
         }
-        s.append(UInt8(ascii: "0")); s.append(tab)
+        s.append(decimal: f.missedBytes); s.append(tab)
         if f.history.isEmpty { s.append(UInt8(ascii: "-")) } else { f.history.write(into: &s) }
         s.append(tab)
         s.append(decimal: UInt64(f.orig.packets)); s.append(tab)
