@@ -47,6 +47,7 @@ struct APIRoutes {
         router.get("/api/talkers") { req, _ in try await self.talkers(req) }
         router.get("/api/alerts") { req, _ in try await self.alerts(req) }
         router.get("/api/captures") { req, _ in try await self.captures(req) }
+        addHostRoutes(to: router)
         router.get("/api/stats") { req, _ in try await self.stats(req) }
         router.get("/api/session") { req, _ in try self.session(req) }
         router.get("/api/openapi.json") { _, _ in try self.dashboard.response(for: "openapi.json") }
@@ -77,7 +78,7 @@ struct APIRoutes {
     }
 
     func flows(_ req: Request) async throws -> Response {
-        let names = Self.filterNames + ["conn_state", "min_bytes", "tls", "sort", "cursor", "limit"]
+        let names = Self.filterNames + ["conn_state", "min_bytes", "tls", "sort", "cursor", "limit"] + FlowQuery.enrichmentNames
         let q = try FlowQuery(parameters: Self.parameters(req, allowed: names))
         let page = try await store.flows(q)
         // The first page on a server beside a capture also lists the flows still in

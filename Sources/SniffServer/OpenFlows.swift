@@ -38,6 +38,11 @@ enum OpenFlows {
             let sni = r.tlsSNI?.lowercased().contains(fingerprint) ?? false
             if !sni && ![r.ja3, r.ja3s, r.ja4].contains(fingerprint) { return false }
         }
+        if let p = q.process {
+            if let pid = Int32(p) { if r.pid != pid { return false } } else if r.process != p { return false }
+        }
+        if let c = q.country, r.origCC != c && r.respCC != c { return false }
+        if let a = q.asn, r.origASN != a && r.respASN != a { return false }
         if let m = q.minBytes, r.totalBytes < m { return false }
         return true
     }

@@ -47,6 +47,12 @@ public protocol PacketStore: AnyObject, Sendable {
     func captures(_ query: CaptureQuery) async throws -> [CaptureInfo]
     /// Row totals, the newest batch and the write lag.
     func stats() async throws -> StoreStats
+    /// The addresses enrichment learned about (names, country, ASN, category).
+    func hosts(_ query: HostQuery) async throws -> Page<HostSummary>
+    /// One address: what enrichment learned and its flows' totals, peers and apps.
+    func host(_ address: IPAddress, range: RangeQuery) async throws -> HostDetail
+    /// Bytes and flows per local process (flows captured live with process attribution).
+    func processes(_ range: RangeQuery, process: String?, limit: Int) async throws -> [ProcessUsage]
 
     // MARK: packet bytes (pcap export)
 

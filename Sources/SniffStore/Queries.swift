@@ -120,6 +120,12 @@ public struct FlowQuery: Sendable, Equatable {
     /// `tls`: the TLS/QUIC server name contains this text, or a fingerprint (JA3, JA3S,
     /// JA4) equals it.
     public var tls: String? = nil
+    /// `process`: the local process's command name (exact), or its pid when a number.
+    public var process: String? = nil
+    /// `country`: either end's ISO country code (GeoIP).
+    public var country: String? = nil
+    /// `asn`: either end's autonomous system number (GeoIP); "AS" prefix allowed.
+    public var asn: UInt32? = nil
     /// Largest first for bytes and packets, newest first for time.
     public var sort = FlowSort.time
     public var cursor: String? = nil
@@ -152,6 +158,8 @@ public struct FlowQuery: Sendable, Equatable {
             }
             tls = t
         }
+        process = try Self.processParameter(p)
+        (country, asn) = try Self.geoParameters(p)
         if let s = p["sort"] {
             guard let v = FlowSort(rawValue: s.lowercased()) else {
                 throw StoreError.badParameter(name: "sort", message: "valid values are bytes, packets, time")
@@ -160,6 +168,37 @@ public struct FlowQuery: Sendable, Equatable {
         }
         cursor = p["cursor"]
         limit = try PacketQuery.limit(p)
+    }
+}
+
+extension FlowQuery {
+    /// The names the host and process filters take (flows, hosts, processes).
+    public static let enrichmentNames = ["process", "country", "asn"]
+
+    static func processParameter(_ p: [String: String]) throws -> String? {
+        guard let v = p["process"] else { return nil }
+        guard !v.isEmpty, v.utf8.count <= 255 else {
+            throw StoreError.badParameter(name: "process", message: "a command name or pid, 1 to 255 bytes")
+        }
+        return v
+    }
+
+    static func geoParameters(_ p: [String: String]) throws -> (country: String?, asn: UInt32?) {
+        var country: String? = nil, asn: UInt32? = nil
+        if let c = p["country"] {
+            guard c.utf8.count == 2, c.utf8.allSatisfy({ (0x41...0x5A).contains($0 & 0xDF) }) else {
+                throw StoreError.badParameter(name: "country", message: "a two-letter ISO 3166 code (DE, US ...)")
+            }
+            country = c.uppercased()
+        }
+        if let a = p["asn"] {
+            let digits = a.uppercased().hasPrefix("AS") ? String(a.dropFirst(2)) : a
+            guard let v = UInt32(digits) else {
+                throw StoreError.badParameter(name: "asn", message: "an AS number (15169 or AS15169)")
+            }
+            asn = v
+        }
+        return (country, asn)
     }
 }
 
@@ -266,6 +305,8 @@ public struct AlertQuery: Sendable, Equatable {
     /// This severity or higher.
     public var minSeverity: String? = nil
     public var rule: String? = nil
+    /// Alerts that name this address among their hosts (a host page's alerts).
+    public var host: IPAddress? = nil
     public var cursor: String? = nil
     public var limit = 100
 

@@ -1,6 +1,7 @@
 import SniffCore
 import SniffDecode
 import SniffAnalysis
+import SniffCapture
 
 /// Turns decoded packets, flows and alerts into rows. Field presence follows
 /// `PacketJSONWriter` and `FlowNDJSONWriter` exactly, so that a stored row and the
@@ -75,9 +76,24 @@ public struct RowBuilder {
     }
 
     /// A finished flow as a row, with the values `FlowNDJSONWriter` writes. `uid`, when
-    /// given, is the flow's uid made earlier (`FlowUID.string` with this seed).
-    public func row(from f: Flow, reason: FlowEndReason?, uid: String? = nil) -> FlowRow {
+    /// given, is the flow's uid made earlier (`FlowUID.string` with this seed); `hosts`
+    /// what `format.hostPair` said of its ends, `process` the local owner of its socket.
+    public func row(from f: Flow, reason: FlowEndReason?, uid: String? = nil,
+                    hosts: (orig: HostInfo, resp: HostInfo)? = nil,
+                    process: (process: LocalProcess, isOrig: Bool)? = nil) -> FlowRow {
         var r = FlowRow()
+        if let hosts {
+            r.origName = hosts.orig.name.map { StoreText.clean($0.name) }
+            r.respName = hosts.resp.name.map { StoreText.clean($0.name) }
+            r.origCC = hosts.orig.geo.countryCode; r.respCC = hosts.resp.geo.countryCode
+            r.origASN = hosts.orig.geo.asn; r.respASN = hosts.resp.geo.asn
+            r.origOrg = hosts.orig.geo.organization.map(StoreText.clean)
+            r.respOrg = hosts.resp.geo.organization.map(StoreText.clean)
+        }
+        if let (p, isOrig) = process {
+            r.pid = p.pid; r.process = StoreText.clean(p.command); r.user = StoreText.clean(p.user)
+            r.container = p.container.map(StoreText.clean); r.processIsOrig = isOrig
+        }
         r.ts = f.startNanos
         r.lastTs = f.lastNanos
         r.uid = uid ?? FlowUID.string(seed: format.uidSeed, flow: f)

@@ -107,6 +107,10 @@ extension StoredFlow {
         num("orig_pkts", f.origPkts); num("orig_ip_bytes", f.origIPBytes)
         num("resp_pkts", f.respPkts); num("resp_ip_bytes", f.respIPBytes)
         str("community_id", f.communityID); num("vlan", f.vlan.map { UInt64($0) })
+        // FlowNDJSONWriter.hostFields, in its order.
+        str("orig_name", f.origName); str("resp_name", f.respName); str("orig_cc", f.origCC); str("resp_cc", f.respCC)
+        num("orig_asn", f.origASN.map { UInt64($0) }); num("resp_asn", f.respASN.map { UInt64($0) })
+        str("orig_org", f.origOrg); str("resp_org", f.respOrg)
         str("app", f.app); str("app_source", f.appSource)
         str("dns_query", f.dnsQuery); str("tls_sni", f.tlsSNI); str("tls_version", f.tlsVersion)
         str("http_host", f.httpHost); str("http_method", f.httpMethod); str("http_uri", f.httpURI)
@@ -118,6 +122,9 @@ extension StoredFlow {
         str("orig_tcp_flags", f.origTCPFlags); str("resp_tcp_flags", f.respTCPFlags)
         num("orig_l2_bytes", f.origL2Bytes); num("resp_l2_bytes", f.respL2Bytes)
         str("end_reason", f.endReason)
+        // FlowNDJSONWriter.processFields.
+        num("pid", f.pid.map { UInt64(UInt32(bitPattern: $0)) }); str("process", f.process); str("user", f.user)
+        str("container", f.container)
         seconds("last_ts", f.lastTs)
         str("sensor", sensor)
         s.append(",\"capture\":\"" as StaticString); s.append(decimal: captureID); s.append(0x22)

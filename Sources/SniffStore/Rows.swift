@@ -162,6 +162,23 @@ public struct FlowRow: Sendable, Equatable {
 
     public init() {}
 
+    /// Who each end is (names from passive DNS, country, ASN and its organisation from
+    /// GeoIP) and the local process that owns the flow's socket (live capture): see
+    /// `Schema.flowEnrichmentColumns`. `processIsOrig`: the process owns the
+    /// originator's socket (its bytes sent are the originator's).
+    public var origName: String? = nil
+    public var respName: String? = nil
+    public var origCC: String? = nil
+    public var respCC: String? = nil
+    public var origASN: UInt32? = nil
+    public var respASN: UInt32? = nil
+    public var origOrg: String? = nil
+    public var respOrg: String? = nil
+    public var pid: Int32? = nil
+    public var process: String? = nil
+    public var user: String? = nil
+    public var container: String? = nil
+    public var processIsOrig: Bool? = nil
     /// Both directions' wire bytes: what `min_bytes` and the bytes sort use.
     public var totalBytes: UInt64 { origL2Bytes &+ respL2Bytes }
     public var totalPackets: UInt64 { origPkts &+ respPkts }
@@ -176,6 +193,28 @@ public struct FlowRow: Sendable, Equatable {
                                                                                  newValue[3])
             (tlsClientALPN, ja3, ja3s, ja4) = (newValue[4], newValue[5], newValue[6], newValue[7])
         }
+    }
+}
+
+/// What enrichment knew of one address when a flow of it ended: written to `hosts`
+/// (and `host_names` when passive DNS named it) as an upsert.
+public struct HostRow: Sendable, Equatable {
+    public var address: IPAddress
+    /// The first and last flow time of the address in this capture.
+    public var firstTs: Int64
+    public var lastTs: Int64
+    public var country: String? = nil
+    public var asn: UInt32? = nil
+    public var org: String? = nil
+    /// `AddressCategory`'s name ("public", "private" ...).
+    public var category: String
+    /// The name passive DNS gave, with its first and last answer.
+    public var name: String? = nil
+    public var nameFirstSeen: Int64 = 0
+    public var nameLastSeen: Int64 = 0
+
+    public init(address: IPAddress, firstTs: Int64, lastTs: Int64, category: String) {
+        self.address = address; self.firstTs = firstTs; self.lastTs = lastTs; self.category = category
     }
 }
 
@@ -266,6 +305,7 @@ public enum BatchContent: Sendable, Equatable {
     case flows([FlowRow])
     case alerts([AlertRow])
     case traffic([TrafficRow])
+    case hosts([HostRow])
 
     public var kindName: String {
         switch self {
@@ -274,6 +314,7 @@ public enum BatchContent: Sendable, Equatable {
         case .flows: return "flows"
         case .alerts: return "alerts"
         case .traffic: return "traffic"
+        case .hosts: return "hosts"
         }
     }
 
@@ -285,6 +326,7 @@ public enum BatchContent: Sendable, Equatable {
         case .flows(let r): return r.count
         case .alerts(let r): return r.count
         case .traffic(let r): return r.count
+        case .hosts(let r): return r.count
         }
     }
 }
@@ -338,6 +380,7 @@ public struct StoreBatch: Sendable, Equatable {
         case .flows(let r): return range(r.lazy.map(\.ts))
         case .alerts(let r): return range(r.lazy.map(\.ts))
         case .traffic(let r): return range(r.lazy.map(\.ts))
+        case .hosts(let r): return range(r.lazy.map(\.lastTs))
         }
     }
 }

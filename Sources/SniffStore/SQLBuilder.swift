@@ -189,6 +189,26 @@ struct SQLBuilder {
         if let a = f.app { add(a == .unknown ? "app IS NULL" : "app = \(param(a.name))") }
     }
 
+    /// Alerts naming `a` among their hosts (a comma-separated column).
+    mutating func alertHost(_ a: IPAddress) -> String {
+        "(',' || hosts || ',') LIKE \(param("%," + a.description + ",%"))"
+    }
+
+    /// The process, country and ASN filters of flows (`FlowQuery`).
+    mutating func enrichmentFilter(_ q: FlowQuery) {
+        if let p = q.process {
+            if let pid = Int32(p) { add("pid = \(param(Int64(pid)))") } else { add("process = \(param(p))") }
+        }
+        if let c = q.country {
+            let v = param(c)
+            add("(orig_cc = \(v) OR resp_cc = \(v))")
+        }
+        if let a = q.asn {
+            let v = param(Int64(a))
+            add("(orig_asn = \(v) OR resp_asn = \(v))")
+        }
+    }
+
     /// Flows whose server name contains `t`, or whose JA3, JA3S or JA4 is `t`.
     mutating func tlsFilter(_ t: String) {
         let sni = contains("tls_sni", t)

@@ -1,3 +1,5 @@
+import SniffAnalysis
+
 /// The logical schema shared by both databases: table and column names, in the order
 /// the writers send them. SQLite keeps addresses as text; PostgreSQL as `inet`.
 enum Schema {
@@ -14,6 +16,7 @@ enum Schema {
         Migration(version: 8, name: "flow TLS handshake"),
         // SQLite only (PostgreSQL records it and changes nothing): see SQLiteFlows.
         Migration(version: 9, name: "flows with per-segment key runs (SQLite)"),
+        Migration(version: 10, name: "flow hosts and processes, hosts table"),
     ]
     static var latestVersion: Int { migrations.last!.version }
 
@@ -28,7 +31,11 @@ enum Schema {
     /// that pages of rows never load them.
     static let packetWriteColumns = packetColumns + ["raw"]
 
-    static let flowColumns = [
+    /// The flows' columns up to version 9 (what the version-9 conversion copies), then
+    /// the names, countries, ASNs and process of migration 10.
+    static let flowColumns = flowColumnsV9 + flowEnrichmentColumns
+
+    static let flowColumnsV9 = [
         "capture_id", "sensor", "ts", "last_ts", "uid", "orig_h", "orig_p", "resp_h", "resp_p", "proto", "ip_proto",
         "service", "duration_ns", "orig_bytes", "resp_bytes", "conn_state", "local_orig", "local_resp",
         "missed_bytes", "history", "orig_pkts", "orig_ip_bytes", "resp_pkts", "resp_ip_bytes", "community_id",
@@ -43,6 +50,37 @@ enum Schema {
         "tls_chosen_version", "tls_cipher", "tls_next_protocol", "tls_client_versions", "tls_client_alpn",
         "ja3", "ja3s", "ja4",
     ]
+
+    /// Migration 10: who each end is and which local process owns the flow, under the
+    /// flows NDJSON's names (one list, `FlowNDJSONWriter`'s), then `process_orig`: 1 when
+    /// the process owns the originator's socket, 0 the responder's (what makes its bytes
+    /// sent or received). All nullable, added at the end of the table. `user` is a
+    /// reserved word in PostgreSQL, so it is quoted in both databases.
+    static let flowEnrichmentColumns = FlowNDJSONWriter.hostFields
+        + FlowNDJSONWriter.processFields.map { $0 == "user" ? "\"user\"" : $0 } + ["process_orig"]
+    /// The integer columns among them (the rest are text).
+    static let flowEnrichmentIntegers: Set = ["orig_asn", "resp_asn", "pid", "process_orig"]
+
+    /// What enrichment learned of each address seen in a capture's flows (migration 10):
+    /// one row per (capture, sensor, address), updated as flows end, and one per name
+    /// passive DNS gave it, with the times of the first and last answer.
+    static let hostColumns = ["capture_id", "sensor", "address", "first_ts", "last_ts", "country", "asn", "org", "category"]
+    static let hostNameColumns = ["capture_id", "sensor", "address", "name", "first_seen", "last_seen"]
+
+    /// The upserts of both databases (SQLite since 3.24 and PostgreSQL share the syntax):
+    /// times widen, a later country/ASN/org replaces an earlier one only when known.
+    static let hostUpsert = "INSERT INTO hosts (\(hostColumns.joined(separator: ", "))) VALUES "
+        + "($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (capture_id, sensor, address) DO UPDATE SET "
+        + "first_ts = CASE WHEN excluded.first_ts < hosts.first_ts THEN excluded.first_ts ELSE hosts.first_ts END, "
+        + "last_ts = CASE WHEN excluded.last_ts > hosts.last_ts THEN excluded.last_ts ELSE hosts.last_ts END, "
+        + "country = COALESCE(excluded.country, hosts.country), asn = COALESCE(excluded.asn, hosts.asn), "
+        + "org = COALESCE(excluded.org, hosts.org), category = excluded.category"
+    static let hostNameUpsert = "INSERT INTO host_names (\(hostNameColumns.joined(separator: ", "))) VALUES "
+        + "($1, $2, $3, $4, $5, $6) ON CONFLICT (capture_id, sensor, address, name) DO UPDATE SET "
+        + "first_seen = CASE WHEN excluded.first_seen < host_names.first_seen THEN excluded.first_seen "
+        + "ELSE host_names.first_seen END, "
+        + "last_seen = CASE WHEN excluded.last_seen > host_names.last_seen THEN excluded.last_seen "
+        + "ELSE host_names.last_seen END"
 
     static let alertColumns = [
         "capture_id", "sensor", "alert_id", "ts", "severity", "severity_level", "rule", "kind", "message", "uid",

@@ -127,9 +127,11 @@ final class StoreRun {
         info.filters = filters.joined(separator: "; ")
         consumer = StoreConsumer(writer: writer, capture: info, policy: PacketPolicy(o.storePackets) ?? .all,
                                  format: flows.engine.format, storeFrames: o.storeRaw)
-        // Flows and alerts reach storage beside the other outputs.
+        // Flows and alerts reach storage beside the other outputs; first among the
+        // flow observers, so that a flow's process is asked before the run forgets it.
+        if let processes = flows.processes { consumer.processOf = { processes.owner(of: $0) } }
         if let list = flows.table.observer as? FlowObserverList {
-            list.observers.append(consumer)
+            list.observers.insert(consumer, at: 0)
         } else {
             flows.table.observer = FlowObserverList([flows.table.observer, consumer].compactMap { $0 })
         }

@@ -67,7 +67,9 @@ struct LoadedDatabase: Sendable {
 
 /// Loads captures through the same pipeline as `sniff -r FILE --db`.
 /// `storeFrames` keeps the packets' bytes (`--store-raw`).
-func loadDatabase(_ files: [URL], path: String, hub: LiveHub? = nil, storeFrames: Bool = false) async throws -> LoadedDatabase {
+/// `hosts`: names from passive DNS (and GeoIP when it has databases) for the flows.
+func loadDatabase(_ files: [URL], path: String, hub: LiveHub? = nil, storeFrames: Bool = false,
+                  hosts: HostEnrichment? = nil) async throws -> LoadedDatabase {
     let url = "sqlite:" + path
     let store = StoreFactory.open(try StoreURL(url))
     try await store.migrate()
@@ -78,7 +80,7 @@ func loadDatabase(_ files: [URL], path: String, hub: LiveHub? = nil, storeFrames
         config.journalDirectory = ServerTestEnv.tempDirectory("journal")
         config.replayOldJournals = false
         let writer = StoreWriter(store: store, configuration: config)
-        let format = FlowFormat()
+        let format = FlowFormat(hosts: hosts)
         let consumer = StoreConsumer(writer: writer, capture: CaptureInfo(id: Int64.random(in: 1...Int64.max), sensor: "test",
                                                                           source: "file \(file.lastPathComponent)", start: Timestamp.now().totalNanoseconds),
                                      policy: .all, format: format, storeFrames: storeFrames)
@@ -88,6 +90,7 @@ func loadDatabase(_ files: [URL], path: String, hub: LiveHub? = nil, storeFrames
         table.observer = FlowObserverList([engine, consumer])
         let pipeline = PacketPipeline()
         pipeline.consumers = [engine, table, consumer] + (hub.map { [$0 as PacketConsumer] } ?? [])
+        pipeline.dnsAnswers = hosts
         writer.start()
         consumer.start()
         var json = PacketJSONWriter()

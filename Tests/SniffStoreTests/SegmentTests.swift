@@ -209,7 +209,7 @@ struct SegmentTests {
         defer { Task { await store.close() } }
         let applied = try await store.migrate()
         // 7 converts the packets; 8 adds the flows' handshake columns; 9 converts the flows.
-        #expect(applied.map(\.version) == [7, 8, 9])
+        #expect(applied.map(\.version) == [7, 8, 9, 10])
         #expect(try await store.info().schemaVersion == Schema.latestVersion)
         // The same text through the readable view.
         var view = columns

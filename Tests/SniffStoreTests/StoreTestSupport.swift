@@ -178,7 +178,7 @@ struct LoadResult {
 /// Reads a capture through the pipeline of `sniff -r FILE --db URL` (flow table,
 /// alert engine, store consumer, writer) and, beside it, the NDJSON writers.
 func load(_ file: URL, into store: any PacketStore, sensor: String = "test", policy: PacketPolicy = .all,
-          captureID: Int64? = nil, journal: String? = nil) async throws -> LoadResult {
+          captureID: Int64? = nil, journal: String? = nil, format: FlowFormat = FlowFormat()) async throws -> LoadResult {
     var result = LoadResult()
     let reader: CaptureFileReader
     do { reader = try CaptureFileReader(path: file.path) } catch { return result }
@@ -188,7 +188,6 @@ func load(_ file: URL, into store: any PacketStore, sensor: String = "test", pol
     let writer = StoreWriter(store: store, configuration: config)
     let id = captureID ?? Int64.random(in: 1...Int64.max)
     result.captureID = id
-    let format = FlowFormat()
     let consumer = StoreConsumer(writer: writer, capture: CaptureInfo(id: id, sensor: sensor, source: "file \(file.lastPathComponent)",
                                                                       start: Timestamp.now().totalNanoseconds),
                                  policy: policy, format: format)
@@ -201,6 +200,7 @@ func load(_ file: URL, into store: any PacketStore, sensor: String = "test", pol
     table.observer = FlowObserverList([flows, engine, summary, consumer])
     let pipeline = PacketPipeline()
     pipeline.consumers = [engine, table, summary, consumer]
+    pipeline.dnsAnswers = format.hosts
     writer.start()
     consumer.start()
     var json = PacketJSONWriter()

@@ -93,6 +93,11 @@ struct PostgresStoreTests {
         try await TestDatabase.withPostgres("handshake") { try await FlowHandshakeStoreTests.storedAndSearched($0) }
     }
 
+    @Test("flow names, countries, ASNs and processes; the hosts tables")
+    func hosts() async throws {
+        try await TestDatabase.withPostgres("hosts") { try await HostStoreTests.storedAndRead($0) }
+    }
+
     @Test("types: inet addresses, bigint nanoseconds, day partitions with a default")
     func types() async throws {
         try await TestDatabase.withPostgres("types") { url in

@@ -19,7 +19,7 @@ public struct FlowFormat: Sendable {
     }
 
     /// The host facts of both ends, asked once per flow end (each cached per address).
-    func hostPair(_ f: Flow) -> (orig: HostInfo, resp: HostInfo)? {
+    public func hostPair(_ f: Flow) -> (orig: HostInfo, resp: HostInfo)? {
         guard let hosts else { return nil }
         return (hosts.host(f.origAddress), hosts.host(f.respAddress))
     }

@@ -19,6 +19,12 @@ public struct FlowNDJSONWriter: Sendable {
     /// ssl.log).
     public var handshake: Bool
 
+    /// The names of the host fields (`writeHosts`) and process fields (`writeProcess`):
+    /// the store's columns and the API's keys are these too.
+    public static let hostFields = ["orig_name", "resp_name", "orig_cc", "resp_cc", "orig_asn", "resp_asn", "orig_org",
+                                    "resp_org"]
+    public static let processFields = ["pid", "process", "user", "container"]
+
     public init(format: FlowFormat = FlowFormat(), handshake: Bool = true) {
         self.format = format
         self.handshake = handshake

@@ -56,6 +56,13 @@ public final class FlowProcesses {
         return nil
     }
 
+    /// The process of a flow (open or just ended) and whether it owns the originator's
+    /// socket (so that its bytes sent are the originator's), if known.
+    public func owner(of f: Flow) -> (process: LocalProcess, isOrig: Bool)? {
+        guard let p = placed[f.key] ?? (pending[f.key] != nil ? place(f, final: true) : nil) else { return nil }
+        return (p.process, p.localIsA == f.origIsA)
+    }
+
     /// Accounts a finished flow to its process and forgets it. Call after the writers
     /// asked `process(of:)`.
     public func flowEnded(_ f: Flow) {

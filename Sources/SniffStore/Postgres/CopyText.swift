@@ -130,6 +130,11 @@ struct CopyText {
         int(Int64(clamping: f.origL2Bytes)); tab(); int(Int64(clamping: f.respL2Bytes)); tab(); text(f.endReason); tab()
         int(Int64(clamping: f.totalBytes)); tab(); int(Int64(clamping: f.totalPackets))
         for s in f.handshakeColumns { tab(); text(s) }
+        for s in [f.origName, f.respName, f.origCC, f.respCC] { tab(); text(s) }
+        tab(); int(f.origASN.map { Int64($0) }); tab(); int(f.respASN.map { Int64($0) })
+        tab(); text(f.origOrg); tab(); text(f.respOrg)
+        tab(); int(f.pid.map { Int64($0) }); tab(); text(f.process); tab(); text(f.user); tab(); text(f.container)
+        tab(); bool(f.processIsOrig)
         newline()
     }
 

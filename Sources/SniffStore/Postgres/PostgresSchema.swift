@@ -130,6 +130,31 @@ enum PostgresSchema {
         case 8:
             // Nullable, no default: catalog changes only, on every partition.
             return Schema.flowHandshakeColumns.map { "ALTER TABLE flows ADD COLUMN \($0) text" }
+        case 10:
+            // Nullable, no default: catalog changes only, on every partition. The hosts
+            // tables are small (a row per address and capture): not partitioned.
+            return Schema.flowEnrichmentColumns.map { c in
+                let type = c == "process_orig" ? "boolean" : c == "pid" ? "integer"
+                    : Schema.flowEnrichmentIntegers.contains(c) ? "bigint" : "text"
+                return "ALTER TABLE flows ADD COLUMN \(c) \(type)"
+            } + [
+                """
+                CREATE TABLE hosts (
+                    capture_id bigint NOT NULL, sensor text NOT NULL, address inet NOT NULL, first_ts bigint NOT NULL,
+                    last_ts bigint NOT NULL, country text, asn bigint, org text, category text NOT NULL,
+                    PRIMARY KEY (capture_id, sensor, address))
+                """,
+                "CREATE INDEX hosts_address ON hosts (address)",
+                "CREATE INDEX hosts_last ON hosts (last_ts)",
+                """
+                CREATE TABLE host_names (
+                    capture_id bigint NOT NULL, sensor text NOT NULL, address inet NOT NULL, name text NOT NULL,
+                    first_seen bigint NOT NULL, last_seen bigint NOT NULL,
+                    PRIMARY KEY (capture_id, sensor, address, name))
+                """,
+                "CREATE INDEX host_names_address ON host_names (address)",
+                "CREATE INDEX host_names_name ON host_names (name)",
+            ]
         default:
             return []
         }

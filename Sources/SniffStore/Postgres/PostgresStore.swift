@@ -285,7 +285,9 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
                 out.newline()
             }
         case .flows(let rows):
-            try await copy(c, table: "flows", columns: Array(Schema.flowColumns), count: rows.count) { out, k in
+            // COPY quotes each name itself.
+            let columns = Schema.flowColumns.map { $0.replacingOccurrences(of: "\"", with: "") }
+            try await copy(c, table: "flows", columns: columns, count: rows.count) { out, k in
                 out.flow(rows[k], prefix: prefix)
             }
             let counts = FlowCounts.count(rows)
@@ -297,6 +299,20 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
         case .traffic(let rows):
             try await copy(c, table: "traffic", columns: Schema.trafficColumns, count: rows.count) { out, k in
                 out.traffic(rows[k], prefix: prefix)
+            }
+        case .hosts(let rows):
+            for h in rows {
+                var b = PostgresBindings()
+                b.append(batch.captureID); b.append(batch.sensor); b.append(h.address.description); b.append(h.firstTs)
+                b.append(h.lastTs); b.append(h.country); b.append(h.asn.map { Int64($0) }); b.append(h.org)
+                b.append(h.category)
+                try await PG.exec(c, PostgresQuery(unsafeSQL: PostgresStore.upsertHostSQL, binds: b), pgLogger)
+                guard let name = h.name else { continue }
+                var n = PostgresBindings()
+                n.append(batch.captureID); n.append(batch.sensor); n.append(h.address.description); n.append(name)
+                n.append(h.nameFirstSeen); n.append(h.nameLastSeen)
+                try await PG.exec(c, PostgresQuery(unsafeSQL: Schema.hostNameUpsert.replacingOccurrences(of: "$3,", with: "$3::inet,"),
+                                                   binds: n), pgLogger)
             }
         case .alerts(let rows):
             for a in rows {
@@ -327,6 +343,9 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
             if !out.sink.isEmpty { try await writer.write(ByteBuffer(bytes: out.sink.bytes)) }
         }
     }
+
+    /// The address is bound as text and cast (the table's column is inet).
+    static let upsertHostSQL = Schema.hostUpsert.replacingOccurrences(of: "$3,", with: "$3::inet,")
 
     static func upsertCapture(_ i: CaptureInfo) -> PostgresQuery {
         var b = PostgresBindings()
@@ -553,6 +572,7 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
         if let s = q.connState { b.add("conn_state = \(b.param(s))") }
         if let m = q.minBytes { b.add("total_bytes >= \(b.param(Int64(clamping: m)))") }
         if let t = q.tls { b.tlsFilter(t) }
+        b.enrichmentFilter(q)
         let key = FlowSortKey(q.sort)
         if let cursor { b.add("(\(key.column), id) < (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])))") }
         let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
@@ -565,6 +585,32 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
         let page = Array(rows.prefix(limit))
         let next = more ? page.last.map { Cursor(kind: "f", values: [key.value($0.1.row), $0.0]).text } : nil
         return Page(rows: page.map(\.1), nextCursor: next)
+    }
+
+    var hostQueries: HostQueries {
+        HostQueries(dialect: .postgres) { sql, binds in
+            try await self.rows("hosts", sql, binds).map { row in
+                row.map { cell -> Cell in
+                    guard var bytes = cell.bytes else { return .null }
+                    switch cell.dataType {
+                    case .int2, .int4, .int8, .bool: return (try? cell.decode(Int64.self)).map { .int($0) }
+                        ?? (try? cell.decode(Bool.self)).map { .int($0 ? 1 : 0) } ?? .null
+                    case .bytea: return .blob(bytes.readBytes(length: bytes.readableBytes) ?? [])
+                    default: return (try? cell.decode(String.self)).map { .text($0) } ?? .null
+                    }
+                }
+            }
+        }
+    }
+
+    public func hosts(_ q: HostQuery) async throws -> Page<HostSummary> { try await hostQueries.hosts(q) }
+
+    public func host(_ address: IPAddress, range: RangeQuery) async throws -> HostDetail {
+        try await hostQueries.detail(address, range: range)
+    }
+
+    public func processes(_ range: RangeQuery, process: String?, limit: Int) async throws -> [ProcessUsage] {
+        try await hostQueries.processes(range, process: process, limit: limit)
     }
 
     static func readFlow(_ c: PGCells, from c0: Int) throws -> StoredFlow {
@@ -593,6 +639,11 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
         f.origL2Bytes = try u64(); f.respL2Bytes = try u64(); f.endReason = try text()
         k += 2  // total_bytes, total_pkts: sums of the above
         f.handshakeColumns = try Schema.flowHandshakeColumns.map { _ in try text() }
+        f.origName = try text(); f.respName = try text(); f.origCC = try text(); f.respCC = try text()
+        f.origASN = try int().map { UInt32(truncatingIfNeeded: $0) }; f.respASN = try int().map { UInt32(truncatingIfNeeded: $0) }
+        f.origOrg = try text(); f.respOrg = try text()
+        f.pid = try int().map { Int32(truncatingIfNeeded: $0) }; f.process = try text(); f.user = try text()
+        f.container = try text(); f.processIsOrig = try bool()
         return StoredFlow(sensor: sensor, captureID: capture, row: f)
     }
 
@@ -697,6 +748,7 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
         b.rangeFilter(q.range.asFilter, ts: "ts")
         if let s = q.minSeverity { b.add("severity_level >= \(b.param(Schema.severityLevel(s)))") }
         if let r = q.rule { b.add("rule = \(b.param(r))") }
+        if let h = q.host { b.add(b.alertHost(h)) }
         if let cursor { b.add("(ts, id) < (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])))") }
         let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
         let sql = "SELECT id, capture_id, sensor, alert_id, ts, severity, rule, kind, message, uid, hosts, suppressed FROM alerts"

@@ -197,6 +197,18 @@ final class SQLiteStatement {
 
     func optionalText(_ c: Int32) -> String? { isNull(c) ? nil : text(c) }
 
+    /// Every column of the current row as cells (the host and process queries).
+    func cells() -> [Cell] {
+        (0..<sqlite3_column_count(stmt)).map { c in
+            switch sqlite3_column_type(stmt, c) {
+            case SQLITE_NULL: return .null
+            case SQLITE_INTEGER: return .int(int64(c))
+            case SQLITE_BLOB: return .blob(Array(blob(c)))
+            default: return .text(text(c))
+            }
+        }
+    }
+
     /// A BLOB column's bytes, valid until the next `step` or column call.
     func blob(_ c: Int32) -> UnsafeRawBufferPointer {
         let p = sqlite3_column_blob(stmt, c)

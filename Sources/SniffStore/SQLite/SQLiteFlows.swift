@@ -8,10 +8,34 @@ import SniffDecode
 extension SQLiteSchema {
     static let segmentedFlowsVersion = 9
 
+    /// Version 9's table: its columns then; migration 10 adds the rest.
     static let segmentedFlowStatements = [
         "CREATE TABLE flows (id INTEGER PRIMARY KEY, "
-            + Schema.flowColumns.map { "\($0) \(flowColumnType($0))" }.joined(separator: ", ") + ")",
-        flowViewSQL,
+            + Schema.flowColumnsV9.map { "\($0) \(flowColumnType($0))" }.joined(separator: ", ") + ")",
+        flowViewSQL(Schema.flowColumnsV9),
+    ]
+
+    /// Migration 10: the hosts and process columns (nullable, no default: nothing is
+    /// rewritten), `flows_v` made again with them, and the hosts tables.
+    static let enrichmentStatements: [String] = Schema.flowEnrichmentColumns.map {
+        "ALTER TABLE flows ADD COLUMN \($0) \(flowColumnType($0))"
+    } + ["DROP VIEW flows_v", flowViewSQL(Schema.flowColumns)] + [
+        """
+        CREATE TABLE hosts (
+            capture_id INTEGER NOT NULL, sensor TEXT NOT NULL, address TEXT NOT NULL, first_ts INTEGER NOT NULL,
+            last_ts INTEGER NOT NULL, country TEXT, asn INTEGER, org TEXT, category TEXT NOT NULL,
+            PRIMARY KEY (capture_id, sensor, address)) WITHOUT ROWID
+        """,
+        "CREATE INDEX hosts_address ON hosts (address)",
+        "CREATE INDEX hosts_last ON hosts (last_ts)",
+        """
+        CREATE TABLE host_names (
+            capture_id INTEGER NOT NULL, sensor TEXT NOT NULL, address TEXT NOT NULL, name TEXT NOT NULL,
+            first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,
+            PRIMARY KEY (capture_id, sensor, address, name)) WITHOUT ROWID
+        """,
+        "CREATE INDEX host_names_address ON host_names (address)",
+        "CREATE INDEX host_names_name ON host_names (name)",
     ]
 
     /// A flow column's SQLite type: the addresses are bytes, counters and times integers,
@@ -23,15 +47,16 @@ extension SQLiteSchema {
         let nullable = Set<String>(["service", "duration_ns", "orig_bytes", "resp_bytes", "local_orig", "local_resp", "history",
                              "vlan", "dns_query", "tls_sni", "tls_version", "http_host", "http_method", "http_uri",
                              "ssh_client", "ssh_server", "quic_version", "orig_tcp_flags", "resp_tcp_flags", "end_reason"])
-            .union(Schema.flowHandshakeColumns)
-        let type = column == "orig_h" || column == "resp_h" ? "BLOB" : integers.contains(column) ? "INTEGER" : "TEXT"
+            .union(Schema.flowHandshakeColumns).union(Schema.flowEnrichmentColumns)
+        let type = column == "orig_h" || column == "resp_h" ? "BLOB"
+            : integers.contains(column) || Schema.flowEnrichmentIntegers.contains(column) ? "INTEGER" : "TEXT"
         return nullable.contains(column) ? type : type + " NOT NULL"
     }
 
     /// `flows_v`: the flows with addresses as text and `time` as RFC 3339, for people in
     /// the sqlite3 shell (built-in SQL functions only).
-    static let flowViewSQL: String = {
-        let rest = Schema.flowColumns.map { c -> String in
+    static func flowViewSQL(_ columns: [String]) -> String {
+        let rest = columns.map { c -> String in
             c == "orig_h" || c == "resp_h" ? "\(CompactPacket.addressText("f.\(c)")) AS \(c)" : "f.\(c)"
         }.joined(separator: ", ")
         return """
@@ -40,7 +65,7 @@ extension SQLiteSchema {
                 \(rest)
             FROM flows f
             """
-    }()
+    }
 
     /// Converts the flows of versions 2-8 (text addresses, six indexes): rows copied in id
     /// order into the new table (new ids, consecutive), the old table and its indexes
@@ -50,16 +75,17 @@ extension SQLiteSchema {
                                         closed: (SegmentedTable.Segment) throws -> Void) throws {
         try c.exec("ALTER TABLE flows RENAME TO flows_v8")
         for sql in segmentedFlowStatements { try c.exec(sql) }
-        let read = try c.prepare(SQLiteStore.flowColumnsSelect + " FROM flows_v8 ORDER BY id")
-        let write = try c.prepare(SQLiteStore.insertFlowSQL)
+        let read = try c.prepare("SELECT id, " + Schema.flowColumnsV9.joined(separator: ", ") + " FROM flows_v8 ORDER BY id")
+        let write = try c.prepare(MultiRowInsert.sql(table: "flows", columns: ["id"] + Schema.flowColumnsV9, rows: 1))
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: 32, alignment: 8)
         defer { scratch.deallocate() }
         let arena = BindArena()
         var id: Int64 = 1
         var times: [Int64] = []
         while try read.step() {
-            let f = SQLiteStore.readFlow(read, from: 1, addresses: .text)
-            SQLiteStore.bindFlow(write, id: id, captureID: f.captureID, sensor: f.sensor, f.row, scratch: scratch, arena: arena)
+            let f = SQLiteStore.readFlow(read, from: 1, addresses: .text, enrichment: false)
+            SQLiteStore.bindFlow(write, id: id, captureID: f.captureID, sensor: f.sensor, f.row, scratch: scratch, arena: arena,
+                                 enrichment: false)
             try write.run()
             arena.reset()
             times.append(f.row.ts)
@@ -84,7 +110,7 @@ extension SQLiteStore {
     /// parameter is `base + 1`; `scratch` (32 bytes) and `arena` hold the two addresses
     /// and the text until the statement runs.
     static func bindFlow(_ st: SQLiteStatement, base: Int32 = 0, id: Int64, captureID: Int64, sensor: String, _ f: FlowRow,
-                         scratch: UnsafeMutableRawPointer, arena: BindArena) {
+                         scratch: UnsafeMutableRawPointer, arena: BindArena, enrichment: Bool = true) {
         var k: Int32 = base
         func int(_ v: Int64?) { k += 1; if let v { st.bind(k, v) } else { st.bindNull(k) } }
         func text(_ v: String?) { k += 1; st.bind(k, v, arena: arena) }
@@ -106,12 +132,17 @@ extension SQLiteStore {
         int(Int64(clamping: f.origL2Bytes)); int(Int64(clamping: f.respL2Bytes)); text(f.endReason)
         int(Int64(clamping: f.totalBytes)); int(Int64(clamping: f.totalPackets))
         for s in f.handshakeColumns { text(s) }
+        guard enrichment else { return }
+        text(f.origName); text(f.respName); text(f.origCC); text(f.respCC)
+        int(f.origASN.map { Int64($0) }); int(f.respASN.map { Int64($0) }); text(f.origOrg); text(f.respOrg)
+        int(f.pid.map { Int64($0) }); text(f.process); text(f.user); text(f.container); bool(f.processIsOrig)
     }
 
     /// How a flows table keeps its addresses: text before version 9, bytes since.
     enum AddressForm { case text, bytes }
 
-    static func readFlow(_ st: SQLiteStatement, from c0: Int32, addresses: AddressForm = .bytes) -> StoredFlow {
+    static func readFlow(_ st: SQLiteStatement, from c0: Int32, addresses: AddressForm = .bytes,
+                         enrichment: Bool = true) -> StoredFlow {
         var k = c0 - 1
         func int() -> Int64? { k += 1; return st.optionalInt64(k) }
         func text() -> String? { k += 1; return st.optionalText(k) }
@@ -142,6 +173,13 @@ extension SQLiteStore {
         f.origL2Bytes = u64(); f.respL2Bytes = u64(); f.endReason = text()
         k += 2  // total_bytes, total_pkts: sums of the above
         f.handshakeColumns = Schema.flowHandshakeColumns.map { _ in text() }
+        if enrichment {
+            f.origName = text(); f.respName = text(); f.origCC = text(); f.respCC = text()
+            f.origASN = int().map { UInt32(truncatingIfNeeded: $0) }; f.respASN = int().map { UInt32(truncatingIfNeeded: $0) }
+            f.origOrg = text(); f.respOrg = text()
+            f.pid = int().map { Int32(truncatingIfNeeded: $0) }; f.process = text(); f.user = text(); f.container = text()
+            f.processIsOrig = int().map { $0 != 0 }
+        }
         return StoredFlow(sensor: sensor, captureID: capture, row: f)
     }
 

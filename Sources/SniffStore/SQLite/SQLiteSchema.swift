@@ -110,6 +110,8 @@ enum SQLiteSchema {
             return ["ALTER TABLE packets ADD COLUMN app_payload INTEGER", "ALTER TABLE packets ADD COLUMN info TEXT"]
         case 8:
             return Schema.flowHandshakeColumns.map { "ALTER TABLE flows ADD COLUMN \($0) TEXT" }
+        case 10:
+            return enrichmentStatements
         default:
             return []
         }

@@ -157,6 +157,7 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
                 try SegmentedTable.flows.updateTail(c, times: rows.map(\.ts), firstNewID: first)
             case .alerts(let rows): try insertAlerts(rows, batch, c)
             case .traffic(let rows): try insertTraffic(rows, batch, c)
+            case .hosts(let rows): try upsertHosts(rows, batch, c)
             }
             try c.exec("COMMIT")
             return true
@@ -234,6 +235,26 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
             st.bind(9, a.message); st.bind(10, a.uid); st.bind(11, a.hosts.map(\.description).joined(separator: ","))
             st.bind(12, Int64(clamping: a.suppressed))
             try st.run()
+        }
+    }
+
+    static let upsertHostSQL = Schema.hostUpsert.replacingOccurrences(of: "$", with: "?")
+    static let upsertHostNameSQL = Schema.hostNameUpsert.replacingOccurrences(of: "$", with: "?")
+
+    static func upsertHosts(_ rows: [HostRow], _ batch: StoreBatch, _ c: SQLiteConnection) throws {
+        let st = try c.cached(upsertHostSQL)
+        let names = try c.cached(upsertHostNameSQL)
+        for h in rows {
+            let address = h.address.description
+            st.bind(1, batch.captureID); st.bind(2, batch.sensor); st.bind(3, address); st.bind(4, h.firstTs)
+            st.bind(5, h.lastTs); st.bind(6, h.country)
+            if let a = h.asn { st.bind(7, Int64(a)) } else { st.bindNull(7) }
+            st.bind(8, h.org); st.bind(9, h.category)
+            try st.run()
+            guard let name = h.name else { continue }
+            names.bind(1, batch.captureID); names.bind(2, batch.sensor); names.bind(3, address); names.bind(4, name)
+            names.bind(5, h.nameFirstSeen); names.bind(6, h.nameLastSeen)
+            try names.run()
         }
     }
 
@@ -361,6 +382,7 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         if let s = q.connState { b.add("conn_state = \(b.param(s))") }
         if let m = q.minBytes { b.add("total_bytes >= \(b.param(Int64(clamping: m)))") }
         if let t = q.tls { b.tlsFilter(t) }
+        b.enrichmentFilter(q)
         let key = FlowSortKey(q.sort)
         if let cursor { b.add("(\(key.column), id) < (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])))") }
         let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
@@ -546,12 +568,29 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         }
     }
 
+    var hostQueries: HostQueries {
+        HostQueries(dialect: .sqlite) { sql, binds in
+            try await self.reader.run { c in try c.query(sql, binds) { $0.cells() } }
+        }
+    }
+
+    public func hosts(_ q: HostQuery) async throws -> Page<HostSummary> { try await hostQueries.hosts(q) }
+
+    public func host(_ address: IPAddress, range: RangeQuery) async throws -> HostDetail {
+        try await hostQueries.detail(address, range: range)
+    }
+
+    public func processes(_ range: RangeQuery, process: String?, limit: Int) async throws -> [ProcessUsage] {
+        try await hostQueries.processes(range, process: process, limit: limit)
+    }
+
     public func alerts(_ q: AlertQuery) async throws -> Page<StoredAlert> {
         let cursor = try Cursor.parse(q.cursor, kind: "a", count: 2)
         var b = SQLBuilder(.sqlite)
         b.rangeFilter(q.range.asFilter, ts: "ts")
         if let s = q.minSeverity { b.add("severity_level >= \(b.param(Schema.severityLevel(s)))") }
         if let r = q.rule { b.add("rule = \(b.param(r))") }
+        if let h = q.host { b.add(b.alertHost(h)) }
         if let cursor { b.add("(ts, id) < (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])))") }
         let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
         let sql = "SELECT id, capture_id, sensor, alert_id, ts, severity, rule, kind, message, uid, hosts, suppressed FROM alerts"

@@ -24,18 +24,23 @@ enum BatchCodec {
                 w.bytes.append(contentsOf: b.frames)
             }
         case .flows(let rows):
-            // Kind 5: kind 2's row followed by the handshake columns. Journals written
-            // before those existed hold kind 2, which still reads.
-            w.uint8(5)
+            // Kind 6: kind 5's row (kind 2's and the handshake) followed by the hosts and
+            // the process. Journals written before hold kind 2 or 5, which still read.
+            w.uint8(6)
             w.uint32(UInt32(rows.count))
             for r in rows {
                 encode(r, into: &w)
                 for s in r.handshakeColumns { w.optionalString(s) }
+                encodeEnrichment(r, into: &w)
             }
         case .alerts(let rows):
             w.uint8(3)
             w.uint32(UInt32(rows.count))
             for r in rows { encode(r, into: &w) }
+        case .hosts(let rows):
+            w.uint8(7)
+            w.uint32(UInt32(rows.count))
+            for h in rows { encode(h, into: &w) }
         case .traffic(let rows):
             w.uint8(4)
             w.uint32(UInt32(rows.count))
@@ -72,16 +77,22 @@ enum BatchCodec {
             rows.reserveCapacity(n)
             for _ in 0..<n { rows.append(try decodeFlow(&r)) }
             content = .flows(rows)
-        case 5:
+        case 5, 6:
             let n = Int(try r.uint32())
             var rows: [FlowRow] = []
             rows.reserveCapacity(n)
             for _ in 0..<n {
                 var f = try decodeFlow(&r)
                 f.handshakeColumns = try Schema.flowHandshakeColumns.map { _ in try r.optionalString() }
+                if kind == 6 { try decodeEnrichment(&r, into: &f) }
                 rows.append(f)
             }
             content = .flows(rows)
+        case 7:
+            let n = Int(try r.uint32())
+            var rows: [HostRow] = []
+            for _ in 0..<n { rows.append(try decodeHost(&r)) }
+            content = .hosts(rows)
         case 3:
             let n = Int(try r.uint32())
             var rows: [AlertRow] = []
@@ -215,6 +226,42 @@ enum BatchCodec {
         f.origL2Bytes = try r.uint64(); f.respL2Bytes = try r.uint64()
         f.endReason = try r.optionalString()
         return f
+    }
+
+    static func encodeEnrichment(_ f: FlowRow, into w: inout BinaryWriter) {
+        for s in [f.origName, f.respName, f.origCC, f.respCC] { w.optionalString(s) }
+        w.optionalInt64(f.origASN.map { Int64($0) }); w.optionalInt64(f.respASN.map { Int64($0) })
+        w.optionalString(f.origOrg); w.optionalString(f.respOrg)
+        w.optionalInt64(f.pid.map { Int64($0) })
+        w.optionalString(f.process); w.optionalString(f.user); w.optionalString(f.container)
+        w.optionalBool(f.processIsOrig)
+    }
+
+    static func decodeEnrichment(_ r: inout BinaryReader, into f: inout FlowRow) throws {
+        f.origName = try r.optionalString(); f.respName = try r.optionalString()
+        f.origCC = try r.optionalString(); f.respCC = try r.optionalString()
+        f.origASN = try r.optionalInt64().map { UInt32(truncatingIfNeeded: $0) }
+        f.respASN = try r.optionalInt64().map { UInt32(truncatingIfNeeded: $0) }
+        f.origOrg = try r.optionalString(); f.respOrg = try r.optionalString()
+        f.pid = try r.optionalInt64().map { Int32(truncatingIfNeeded: $0) }
+        f.process = try r.optionalString(); f.user = try r.optionalString(); f.container = try r.optionalString()
+        f.processIsOrig = try r.optionalBool()
+    }
+
+    static func encode(_ h: HostRow, into w: inout BinaryWriter) {
+        w.address(h.address); w.int64(h.firstTs); w.int64(h.lastTs)
+        w.optionalString(h.country); w.optionalInt64(h.asn.map { Int64($0) }); w.optionalString(h.org)
+        w.string(h.category)
+        w.optionalString(h.name); w.int64(h.nameFirstSeen); w.int64(h.nameLastSeen)
+    }
+
+    static func decodeHost(_ r: inout BinaryReader) throws -> HostRow {
+        var h = HostRow(address: try r.address(), firstTs: try r.int64(), lastTs: try r.int64(), category: "")
+        h.country = try r.optionalString(); h.asn = try r.optionalInt64().map { UInt32(truncatingIfNeeded: $0) }
+        h.org = try r.optionalString()
+        h.category = try r.string()
+        h.name = try r.optionalString(); h.nameFirstSeen = try r.int64(); h.nameLastSeen = try r.int64()
+        return h
     }
 
     static func encode(_ a: AlertRow, into w: inout BinaryWriter) {

@@ -1,6 +1,7 @@
 import SniffCore
 import SniffDecode
 import SniffAnalysis
+import SniffCapture
 
 /// What `--store-packets` keeps of the packets (flows, alerts and the per-second
 /// traffic sums are always stored).
@@ -65,6 +66,13 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink {
     /// can be reused by a later flow, and the start tells whether the uid is the ending
     /// flow's (then its row takes it instead of making it again).
     private var flowUIDs: [FlowKey: OpenFlowUID] = [:]
+    /// What the `hosts` table was last told of each address, and what is to tell.
+    private var hostsTold: [IPAddress: HostRow] = [:]
+    private var hostsToTell: [IPAddress: HostRow] = [:]
+    /// Live capture: the local process that owns a flow's socket (`FlowProcesses.owner`),
+    /// asked as the flow ends. Put the consumer before the observer that makes the
+    /// processes forget ended flows.
+    public var processOf: ((Flow) -> (process: LocalProcess, isOrig: Bool)?)?
     private var matched: UInt64 = 0
     private var lastFlush = Timestamp.now()
     private var lastCaptureUpdate = Timestamp.now()
@@ -203,8 +211,39 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink {
             uid = flowUIDs.values[i].uid
             flowUIDs.remove(at: i)
         }
-        flows.append(builder.row(from: flow, reason: reason, uid: uid))
+        let pair = builder.format.hostPair(flow)
+        flows.append(builder.row(from: flow, reason: reason, uid: uid, hosts: pair, process: processOf?(flow)))
+        if let pair {
+            noteHost(flow.origAddress, pair.orig, flow)
+            noteHost(flow.respAddress, pair.resp, flow)
+        }
         if flows.count >= flowBatchSize { flushFlows() }
+    }
+
+    /// A host row goes out when the address is new to this run, its name, country or ASN
+    /// changed, a DNS answer named it again, or its times moved by more than a minute
+    /// (the table's first/last seen are that precise; most flow ends write nothing).
+    private func noteHost(_ address: IPAddress, _ info: HostInfo, _ flow: Flow) {
+        guard address != .none else { return }
+        var h = HostRow(address: address, firstTs: flow.startNanos, lastTs: flow.lastNanos, category: info.category.rawValue)
+        h.country = info.geo.countryCode; h.asn = info.geo.asn; h.org = info.geo.organization.map(StoreText.clean)
+        if let n = info.name {
+            h.name = StoreText.clean(n.name)
+            h.nameFirstSeen = n.firstSeen.totalNanoseconds; h.nameLastSeen = n.lastSeen.totalNanoseconds
+        }
+        if let old = hostsTold[address] {
+            h.firstTs = min(h.firstTs, old.firstTs)
+            h.lastTs = max(h.lastTs, old.lastTs)
+            let minute: Int64 = 60_000_000_000
+            if old.name == h.name && old.nameLastSeen == h.nameLastSeen && old.country == h.country && old.asn == h.asn
+                && h.firstTs == old.firstTs && h.lastTs - old.lastTs < minute {
+                return
+            }
+        }
+        // Bounded: past this many addresses, start over (an upsert told twice is harmless).
+        if hostsTold.count >= 262_144 { hostsTold.removeAll(keepingCapacity: true) }
+        hostsTold[address] = h
+        hostsToTell[address] = h
     }
 
     public func deliver(_ alert: Alert) {
@@ -242,6 +281,11 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink {
         flowsHandedOver &+= UInt64(flows.count)
         submit(.flows(flows))
         flows.removeAll(keepingCapacity: true)
+        // Host facts go out with the flows that taught them.
+        if !hostsToTell.isEmpty {
+            submit(.hosts(Array(hostsToTell.values)))
+            hostsToTell.removeAll(keepingCapacity: true)
+        }
     }
 
     private func flushAlerts() {

@@ -1,0 +1,273 @@
+import SniffCore
+import SniffDecode
+
+/// GET /api/hosts: the addresses enrichment learned about, most recently seen first.
+public struct HostQuery: Sendable, Equatable {
+    public var from: Int64? = nil
+    public var to: Int64? = nil
+    public var sensor: String? = nil
+    public var capture: Int64? = nil
+    /// `name`: a name passive DNS gave the address contains this (case-insensitive).
+    public var name: String? = nil
+    public var country: String? = nil
+    public var asn: UInt32? = nil
+    /// `AddressCategory`'s names: public, private, loopback, link-local ...
+    public var category: String? = nil
+    public var cursor: String? = nil
+    public var limit = 100
+
+    public static let parameterNames = ["from", "to", "sensor", "capture", "name", "country", "asn", "category", "cursor",
+                                        "limit"]
+    public static let categories = ["unspecified", "loopback", "private", "link-local", "multicast", "broadcast", "CGNAT",
+                                    "documentation", "public"]
+
+    public init() {}
+
+    public init(parameters p: [String: String]) throws {
+        let range = try RangeQuery(parameters: p.filter { ["from", "to", "sensor", "capture"].contains($0.key) })
+        from = range.from; to = range.to; sensor = range.sensor; capture = range.capture
+        if let n = p["name"] {
+            guard !n.isEmpty, n.utf8.count <= 255 else {
+                throw StoreError.badParameter(name: "name", message: "a name or part of one, 1 to 255 bytes")
+            }
+            name = n
+        }
+        (country, asn) = try FlowQuery.geoParameters(p)
+        if let c = p["category"] {
+            guard let known = Self.categories.first(where: { $0.lowercased() == c.lowercased() }) else {
+                throw StoreError.badParameter(name: "category", message: "valid values are " + Self.categories.joined(separator: ", "))
+            }
+            category = known
+        }
+        cursor = p["cursor"]
+        limit = try PacketQuery.limit(p)
+    }
+}
+
+/// GET /api/processes.
+public struct ProcessQuery: Sendable, Equatable {
+    public var range = RangeQuery()
+    /// A command name (exact) or a pid.
+    public var process: String? = nil
+    public var limit = 100
+
+    public static let parameterNames = RangeQuery.names + ["process", "limit"]
+
+    public init(range: RangeQuery = RangeQuery(), process: String? = nil, limit: Int = 100) {
+        self.range = range; self.process = process; self.limit = limit
+    }
+
+    public init(parameters p: [String: String]) throws {
+        range = try RangeQuery(parameters: p.filter { RangeQuery.names.contains($0.key) })
+        process = try FlowQuery.processParameter(p)
+        limit = try PacketQuery.limit(p)
+    }
+}
+
+/// A name passive DNS gave an address, with its first and last answer.
+public struct HostName: Sendable, Equatable {
+    public var name: String
+    public var firstSeen: Int64
+    public var lastSeen: Int64
+}
+
+/// One address in `hosts`: merged over the captures the query covers.
+public struct HostSummary: Sendable, Equatable {
+    public var address: IPAddress
+    public var firstTs: Int64
+    public var lastTs: Int64
+    public var country: String?
+    public var asn: UInt32?
+    public var org: String?
+    public var category: String
+    /// Most recently answered first.
+    public var names: [HostName] = []
+}
+
+/// GET /api/hosts/{ip}: the host and its traffic in the range.
+public struct HostDetail: Sendable, Equatable {
+    public struct Share: Sendable, Equatable {
+        /// A peer's address or an application's name.
+        public var key: String
+        /// A peer's most recent name.
+        public var name: String?
+        public var bytes: UInt64
+        public var flows: UInt64
+    }
+    /// Nil when enrichment never wrote the address (its flows may still be stored).
+    public var host: HostSummary?
+    /// Wire bytes the address sent and received in its stored flows.
+    public var sent: UInt64 = 0
+    public var received: UInt64 = 0
+    public var flows: UInt64 = 0
+    public var peers: [Share] = []
+    public var apps: [Share] = []
+}
+
+/// GET /api/processes: a local process's flows (live capture), busiest first.
+public struct ProcessUsage: Sendable, Equatable {
+    public var process: String
+    public var pid: Int32
+    public var user: String?
+    public var container: String?
+    /// Wire bytes its sockets sent and received.
+    public var sent: UInt64
+    public var received: UInt64
+    public var flows: UInt64
+}
+
+/// One result cell of the host and process queries, whichever database answered.
+enum Cell: Sendable, Equatable {
+    case null, int(Int64), text(String), blob([UInt8])
+
+    var int: Int64? { if case .int(let v) = self { return v }; return nil }
+    var text: String? { if case .text(let v) = self { return v }; return nil }
+    /// An address column: SQLite's flows keep bytes, its hosts text; PostgreSQL text (host()).
+    var address: IPAddress? {
+        switch self {
+        case .text(let s): return IPAddress(s)
+        case .blob(let b): return b.withUnsafeBytes { CompactPacket.address($0) }
+        default: return nil
+        }
+    }
+}
+
+/// The SQL of the host and process queries, shared by both databases: each store runs
+/// the statements (`run`) and hands back cells. Flows' addresses are bytes in SQLite
+/// (`compactAddress`) and inet in PostgreSQL; `hosts` keeps text in SQLite.
+struct HostQueries {
+    let dialect: SQLDialect
+    /// Runs one statement and returns its rows.
+    let run: (String, [SQLValue]) async throws -> [[Cell]]
+
+    /// A column holding an address, as the statement should return it.
+    private func addressOut(_ column: String) -> String { dialect == .postgres ? "host(\(column))" : column }
+    /// SUM of a bigint is numeric in PostgreSQL: cast back.
+    private func sum(_ e: String) -> String { dialect == .postgres ? "SUM(\(e))::bigint" : "SUM(\(e))" }
+
+    private func hostAddress(_ b: inout SQLBuilder, _ a: IPAddress) -> String {
+        dialect == .postgres ? "address = \(b.param(a.description))::inet" : "address = \(b.param(a.description))"
+    }
+
+    private func flowAddress(_ b: inout SQLBuilder, _ column: String, _ a: IPAddress) -> String {
+        let net = IPNetwork(address: a, prefixLength: a.isIPv6 ? 128 : 32)
+        return dialect == .postgres ? b.address(column, net) : b.compactAddress(column, net)
+    }
+
+    func hosts(_ q: HostQuery, address: IPAddress? = nil) async throws -> Page<HostSummary> {
+        let offset = try Cursor.parse(q.cursor, kind: "h", count: 1)?.values[0] ?? 0
+        var b = SQLBuilder(dialect)
+        if let a = address { b.add(hostAddress(&b, a)) }
+        if let s = q.sensor { b.add("sensor = \(b.param(s))") }
+        if let c = q.capture { b.add("capture_id = \(b.param(c))") }
+        if let f = q.from { b.add("last_ts >= \(b.param(f))") }
+        if let t = q.to { b.add("first_ts < \(b.param(t))") }
+        if let c = q.country { b.add("country = \(b.param(c))") }
+        if let a = q.asn { b.add("asn = \(b.param(Int64(a)))") }
+        if let c = q.category { b.add("category = \(b.param(c))") }
+        if let n = q.name { b.add("address IN (SELECT address FROM host_names WHERE \(b.contains("name", n)))") }
+        let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
+        let sql = "SELECT \(addressOut("address")), MIN(first_ts), MAX(last_ts), MAX(country), MAX(asn), MAX(org), "
+            + "MAX(category) FROM hosts\(b.whereClause) GROUP BY address ORDER BY MAX(last_ts) DESC, address "
+            + "LIMIT \(limit + 1) OFFSET \(max(offset, 0))"
+        var hosts = try await run(sql, b.binds).compactMap { r -> HostSummary? in
+            guard let a = r[0].address else { return nil }
+            return HostSummary(address: a, firstTs: r[1].int ?? 0, lastTs: r[2].int ?? 0, country: r[3].text,
+                               asn: r[4].int.map { UInt32(truncatingIfNeeded: $0) }, org: r[5].text, category: r[6].text ?? "")
+        }
+        let more = hosts.count > limit
+        hosts = Array(hosts.prefix(limit))
+        let names = try await self.names(hosts.map(\.address), sensor: q.sensor, capture: q.capture)
+        for i in hosts.indices { hosts[i].names = names[hosts[i].address] ?? [] }
+        return Page(rows: hosts, nextCursor: more ? Cursor(kind: "h", values: [offset + Int64(limit)]).text : nil)
+    }
+
+    /// The names of each address, most recently answered first.
+    func names(_ addresses: [IPAddress], sensor: String? = nil, capture: Int64? = nil) async throws -> [IPAddress: [HostName]] {
+        guard !addresses.isEmpty else { return [:] }
+        var b = SQLBuilder(dialect)
+        let list = addresses.map { a in dialect == .postgres ? b.param(a.description) + "::inet" : b.param(a.description) }
+        b.add("address IN (\(list.joined(separator: ", ")))")
+        if let s = sensor { b.add("sensor = \(b.param(s))") }
+        if let c = capture { b.add("capture_id = \(b.param(c))") }
+        let sql = "SELECT \(addressOut("address")), name, MIN(first_seen), MAX(last_seen) FROM host_names\(b.whereClause) "
+            + "GROUP BY address, name ORDER BY MAX(last_seen) DESC, name"
+        var out: [IPAddress: [HostName]] = [:]
+        for r in try await run(sql, b.binds) {
+            guard let a = r[0].address, let n = r[1].text else { continue }
+            out[a, default: []].append(HostName(name: n, firstSeen: r[2].int ?? 0, lastSeen: r[3].int ?? 0))
+        }
+        return out
+    }
+
+    /// The host's row and its flows' totals, peers and applications in `range`. The
+    /// flows are read with a plain WHERE (a scan of the range's flows: SQLite keeps no
+    /// address index on them; a host page is asked for one address at a time).
+    func detail(_ a: IPAddress, range: RangeQuery, peerLimit: Int = 10) async throws -> HostDetail {
+        var q = HostQuery()
+        q.from = range.from; q.to = range.to; q.sensor = range.sensor; q.capture = range.capture
+        var d = HostDetail()
+        d.host = try await hosts(q, address: a).rows.first
+
+        func where_(_ b: inout SQLBuilder) -> String {
+            b.add("(\(flowAddress(&b, "orig_h", a)) OR \(flowAddress(&b, "resp_h", a)))")
+            b.rangeFilter(RangeQuery(from: range.from, to: range.to, sensor: range.sensor, capture: range.capture).asFilter,
+                          ts: "ts")
+            return b.whereClause
+        }
+        var b = SQLBuilder(dialect)
+        let isOrig = flowAddress(&b, "orig_h", a)
+        var w = where_(&b)
+        let totals = "SELECT \(sum("CASE WHEN \(isOrig) THEN orig_l2_bytes ELSE resp_l2_bytes END")), "
+            + "\(sum("CASE WHEN \(isOrig) THEN resp_l2_bytes ELSE orig_l2_bytes END")), COUNT(*) FROM flows\(w)"
+        if let r = try await run(totals, b.binds).first {
+            d.sent = UInt64(clamping: r[0].int ?? 0); d.received = UInt64(clamping: r[1].int ?? 0)
+            d.flows = UInt64(clamping: r[2].int ?? 0)
+        }
+        b = SQLBuilder(dialect)
+        let isOrig2 = flowAddress(&b, "orig_h", a)
+        w = where_(&b)
+        let peer = "CASE WHEN \(isOrig2) THEN resp_h ELSE orig_h END"
+        let peers = "SELECT \(addressOut("peer")), b, n FROM (SELECT \(peer) AS peer, \(sum("total_bytes")) AS b, "
+            + "COUNT(*) AS n FROM flows\(w) GROUP BY peer) t ORDER BY b DESC LIMIT \(peerLimit)"
+        let peerRows = try await run(peers, b.binds).compactMap { r -> (IPAddress, UInt64, UInt64)? in
+            guard let p = r[0].address else { return nil }
+            return (p, UInt64(clamping: r[1].int ?? 0), UInt64(clamping: r[2].int ?? 0))
+        }
+        let peerNames = try await names(peerRows.map(\.0), sensor: range.sensor, capture: range.capture)
+        d.peers = peerRows.map { HostDetail.Share(key: $0.0.description, name: peerNames[$0.0]?.first?.name, bytes: $0.1,
+                                                  flows: $0.2) }
+        b = SQLBuilder(dialect)
+        w = where_(&b)
+        let apps = "SELECT app, \(sum("total_bytes")) AS b, COUNT(*) FROM flows\(w) GROUP BY app ORDER BY b DESC LIMIT 20"
+        d.apps = try await run(apps, b.binds).map {
+            HostDetail.Share(key: $0[0].text ?? "", name: nil, bytes: UInt64(clamping: $0[1].int ?? 0),
+                             flows: UInt64(clamping: $0[2].int ?? 0))
+        }
+        return d
+    }
+
+    /// Flows per local process in `range`, busiest first.
+    func processes(_ range: RangeQuery, process: String?, limit: Int) async throws -> [ProcessUsage] {
+        var b = SQLBuilder(dialect)
+        b.add("process IS NOT NULL")
+        b.rangeFilter(RangeQuery(from: range.from, to: range.to, sensor: range.sensor, capture: range.capture).asFilter,
+                      ts: "ts")
+        if let p = process {
+            var f = FlowQuery()
+            f.process = p
+            b.enrichmentFilter(f)
+        }
+        let sent = sum("CASE WHEN process_orig THEN orig_l2_bytes ELSE resp_l2_bytes END")
+        let received = sum("CASE WHEN process_orig THEN resp_l2_bytes ELSE orig_l2_bytes END")
+        // A subquery: PostgreSQL's ORDER BY takes an output name alone, not in an expression.
+        let sql = "SELECT * FROM (SELECT process, pid, \"user\", container, \(sent) AS s, \(received) AS r, COUNT(*) AS n "
+            + "FROM flows\(b.whereClause) GROUP BY process, pid, \"user\", container) t ORDER BY s + r DESC, pid "
+            + "LIMIT \(min(max(limit, 1), PacketQuery.maximumLimit))"
+        return try await run(sql, b.binds).map {
+            ProcessUsage(process: $0[0].text ?? "", pid: Int32(truncatingIfNeeded: $0[1].int ?? 0), user: $0[2].text,
+                         container: $0[3].text, sent: UInt64(clamping: $0[4].int ?? 0),
+                         received: UInt64(clamping: $0[5].int ?? 0), flows: UInt64(clamping: $0[6].int ?? 0))
+        }
+    }
+}

@@ -1,0 +1,203 @@
+import Foundation
+import Testing
+import SniffCore
+import SniffAnalysis
+import SniffCapture
+@testable import SniffStore
+
+/// Migration 10: each flow's names, countries, ASNs and process, and the hosts tables,
+/// stored by both backends and read back as --flows writes them. The PostgreSQL run is
+/// in `PostgresStoreTests`.
+struct HostStoreTests {
+    @Test func sqlite() async throws {
+        try await TestDatabase.withSQLite("hosts") { try await Self.storedAndRead($0) }
+    }
+
+    static func storedAndRead(_ url: String) async throws {
+        let store = StoreFactory.open(try StoreURL(url))
+        defer { Task { await store.close() } }
+        // The shipped sample through the pipeline with passive DNS: the stored names are
+        // the ones the NDJSON writer gives the same flows.
+        let hosts = HostEnrichment()
+        let sample = StoreTestEnv.packageRoot.appendingPathComponent("samples/sample.pcapng")
+        let loaded = try await load(sample, into: store, format: FlowFormat(hosts: hosts))
+        let stored = try await allFlows(store, capture: loaded.captureID)
+        var named = 0
+        for line in loaded.flowLines {
+            let f = jsonFields(line)
+            guard let uid = f["uid"], let row = stored.first(where: { $0.row.uid == uid })?.row else {
+                Issue.record("flow \(line) not stored"); continue
+            }
+            #expect(row.origName == f["orig_name"] && row.respName == f["resp_name"], "\(uid)")
+            if row.respName != nil { named += 1 }
+        }
+        #expect(named > 0, "the sample's DNS answers name some flows' responders")
+        // The hosts table: every named responder with its name.
+        let page = try await store.hosts(HostQuery())
+        let namedHosts = page.rows.filter { !$0.names.isEmpty }
+        #expect(!namedHosts.isEmpty)
+        for r in stored where r.row.respName != nil {
+            let h = try #require(page.rows.first { $0.address == r.row.respH }, "\(r.row.respH)")
+            #expect(h.names.contains { $0.name == r.row.respName })
+            #expect(h.firstTs <= r.row.ts && h.lastTs >= r.row.lastTs - 60_000_000_000)
+        }
+        let someName = try #require(namedHosts.first?.names.first?.name)
+        var byName = HostQuery(); byName.name = String(someName.dropFirst(1).uppercased())
+        #expect(try await store.hosts(byName).rows.contains { $0.names.contains { $0.name == someName } })
+        var priv = HostQuery(); priv.category = "private"
+        #expect(try await store.hosts(priv).rows.allSatisfy { $0.category == "private" })
+
+        // One host's page: its flows' totals equal the stored flows'.
+        let address = namedHosts[0].address
+        let detail = try await store.host(address, range: RangeQuery(capture: loaded.captureID))
+        let mine = stored.filter { $0.row.origH == address || $0.row.respH == address }
+        #expect(detail.flows == UInt64(mine.count))
+        #expect(detail.sent == mine.reduce(0) { $0 + ($1.row.origH == address ? $1.row.origL2Bytes : $1.row.respL2Bytes) })
+        #expect(detail.received == mine.reduce(0) { $0 + ($1.row.origH == address ? $1.row.respL2Bytes : $1.row.origL2Bytes) })
+        #expect(!detail.peers.isEmpty && !detail.apps.isEmpty)
+        #expect(detail.host?.names.first?.name != nil)
+
+        // GeoIP and process columns, as a live capture with a database writes them.
+        var f = FlowRow()
+        f.ts = 1_700_000_000_000_000_000; f.lastTs = f.ts + 5; f.uid = "Chosts1"; f.proto = "tcp"; f.connState = "SF"
+        f.communityID = "1:x"; f.app = "TLS"; f.appSource = "payload"
+        f.origH = IPAddress("192.168.1.5")!; f.origP = 40000; f.respH = IPAddress("81.2.69.142")!; f.respP = 443
+        f.origL2Bytes = 700; f.respL2Bytes = 9000; f.origPkts = 5; f.respPkts = 7
+        f.respName = "www.example.co.uk"; f.respCC = "GB"; f.respASN = 64500; f.respOrg = "Example \"Net\" Ltd"
+        f.pid = 4242; f.process = "curl"; f.user = "alice"; f.container = "docker:0123456789ab"; f.processIsOrig = true
+        var g = f
+        g.uid = "Chosts2"; g.ts += 10; g.lastTs = g.ts + 1; g.respH = IPAddress("2001:db8::7")!; g.respCC = "DE"
+        g.respASN = 64501; g.respOrg = nil; g.respName = nil; g.pid = 77; g.process = "sshd"; g.user = "root"
+        g.container = nil; g.processIsOrig = false; g.origL2Bytes = 100; g.respL2Bytes = 50
+        let capture: Int64 = 99
+        _ = try await store.write(StoreBatch(id: BatchID(writer: 7, seq: 1), sensor: "s1", captureID: capture,
+                                             content: .capture(CaptureInfo(id: capture, sensor: "s1", source: "interface lo",
+                                                                           start: f.ts))))
+        _ = try await store.write(StoreBatch(id: BatchID(writer: 7, seq: 2), sensor: "s1", captureID: capture,
+                                             content: .flows([f, g])))
+        var h = HostRow(address: f.respH, firstTs: f.ts, lastTs: f.lastTs, category: "public")
+        h.country = "GB"; h.asn = 64500; h.org = f.respOrg; h.name = f.respName
+        h.nameFirstSeen = f.ts - 100; h.nameLastSeen = f.ts - 50
+        var h2 = h
+        h2.firstTs = f.ts - 1000; h2.lastTs = f.ts + 1000; h2.country = nil; h2.nameFirstSeen = f.ts - 200
+        h2.nameLastSeen = f.ts - 10
+        _ = try await store.write(StoreBatch(id: BatchID(writer: 7, seq: 3), sensor: "s1", captureID: capture,
+                                             content: .hosts([h])))
+        _ = try await store.write(StoreBatch(id: BatchID(writer: 7, seq: 4), sensor: "s1", captureID: capture,
+                                             content: .hosts([h2])))
+
+        let back = try await allFlows(store, capture: capture).sorted { $0.row.uid < $1.row.uid }
+        #expect(back.map(\.row) == [f, g])
+        let json = jsonFields(back[0].json)
+        #expect(json["resp_cc"] == "GB" && json["resp_asn"] == "64500" && json["pid"] == "4242")
+        #expect(json["process"] == "curl" && json["user"] == "alice" && json["container"] == "docker:0123456789ab")
+
+        func uids(_ p: [String: String]) async throws -> [String] {
+            try await store.flows(FlowQuery(parameters: p.merging(["capture": String(capture)]) { a, _ in a }))
+                .rows.map(\.row.uid).sorted()
+        }
+        #expect(try await uids(["country": "gb"]) == ["Chosts1"])
+        #expect(try await uids(["country": "DE"]) == ["Chosts2"])
+        #expect(try await uids(["asn": "AS64501"]) == ["Chosts2"])
+        #expect(try await uids(["process": "curl"]) == ["Chosts1"])
+        #expect(try await uids(["process": "77"]) == ["Chosts2"])
+        #expect(try await uids(["process": "cur"]).isEmpty)
+        #expect(throws: StoreError.self) { try FlowQuery(parameters: ["country": "GBR"]) }
+        #expect(throws: StoreError.self) { try FlowQuery(parameters: ["asn": "x1"]) }
+
+        // The upserts widened the times and kept what the second row lacked.
+        var q = HostQuery(); q.capture = capture; q.country = "GB"
+        let gb = try await store.hosts(q).rows
+        #expect(gb.count == 1)
+        #expect(gb.first?.firstTs == f.ts - 1000 && gb.first?.lastTs == f.ts + 1000)
+        #expect(gb.first?.asn == 64500 && gb.first?.org == f.respOrg)
+        #expect(gb.first?.names == [HostName(name: "www.example.co.uk", firstSeen: f.ts - 200, lastSeen: f.ts - 10)])
+        q.country = nil; q.asn = 64500
+        #expect(try await store.hosts(q).rows.map(\.address) == [f.respH])
+
+        // Processes: curl owns the originator (sent = orig bytes), sshd the responder.
+        let procs = try await store.processes(RangeQuery(capture: capture), process: nil, limit: 10)
+        #expect(procs == [
+            ProcessUsage(process: "curl", pid: 4242, user: "alice", container: "docker:0123456789ab", sent: 700,
+                         received: 9000, flows: 1),
+            ProcessUsage(process: "sshd", pid: 77, user: "root", container: nil, sent: 50, received: 100, flows: 1),
+        ])
+        #expect(try await store.processes(RangeQuery(capture: capture), process: "sshd", limit: 10).map(\.pid) == [77])
+        // The processes of the sample's capture: none (a file has no processes).
+        #expect(try await store.processes(RangeQuery(capture: loaded.captureID), process: nil, limit: 10).isEmpty)
+    }
+
+    /// Journals: flows are written as kind 6 and read back equal; kind 5, as journals
+    /// held before migration 10, still reads (without hosts and process); hosts batches
+    /// round-trip.
+    @Test func journalCodec() throws {
+        var f = FlowRow()
+        f.uid = "Cabc"; f.proto = "tcp"; f.connState = "SF"; f.communityID = "1:x"; f.app = "TLS"; f.appSource = "port"
+        f.ja3 = "abc"; f.origName = "a.test"; f.respCC = "FR"; f.respASN = 3215; f.respOrg = "Orange"
+        f.pid = 12; f.process = "firefox"; f.user = "bob"; f.processIsOrig = true
+        var host = HostRow(address: IPAddress("2001:db8::1")!, firstTs: 5, lastTs: 9, category: "documentation")
+        host.name = "v6.test"; host.nameFirstSeen = 1; host.nameLastSeen = 2; host.asn = 1
+        for content in [BatchContent.flows([f]), .hosts([host])] {
+            let batch = StoreBatch(id: BatchID(writer: 1, seq: 2), sensor: "s", captureID: 3, content: content, createdAt: 4)
+            var w = BinaryWriter()
+            BatchCodec.encode(batch, into: &w)
+            let back = try w.bytes.withUnsafeBytes { raw -> StoreBatch in
+                var r = BinaryReader(raw)
+                let d = try BatchCodec.decode(&r)
+                #expect(r.isAtEnd)
+                return d
+            }
+            #expect(back == batch)
+        }
+        var old = BinaryWriter()
+        old.int64(1); old.int64(2); old.string("s"); old.int64(3); old.int64(4)
+        old.uint8(5); old.uint32(1)
+        BatchCodec.encode(f, into: &old)
+        for s in f.handshakeColumns { old.optionalString(s) }
+        let oldBack = try old.bytes.withUnsafeBytes { raw -> StoreBatch in
+            var r = BinaryReader(raw)
+            return try BatchCodec.decode(&r)
+        }
+        var plain = f
+        plain.origName = nil; plain.respCC = nil; plain.respASN = nil; plain.respOrg = nil
+        plain.pid = nil; plain.process = nil; plain.user = nil; plain.processIsOrig = nil
+        #expect(oldBack.content == .flows([plain]))
+    }
+
+    /// The column names are the flows NDJSON's (one list), and every one is in both
+    /// databases' tables after migration 10.
+    @Test func columnNames() {
+        let names = Schema.flowEnrichmentColumns.map { $0.replacingOccurrences(of: "\"", with: "") }
+        #expect(names == FlowNDJSONWriter.hostFields + FlowNDJSONWriter.processFields + ["process_orig"])
+    }
+
+    @Test("a version-9 file written by the previous Sniff (Tests/Fixtures/store/sniff-v9.db) gains the columns")
+    func migrateVersion9() async throws {
+        let fixture = StoreTestEnv.packageRoot.appendingPathComponent("Tests/Fixtures/store/sniff-v9.db")
+        let dir = StoreTestEnv.tempDirectory("v9")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/sniff.db"
+        try FileManager.default.copyItem(atPath: fixture.path, toPath: path)
+        let before = try TestDatabase.sqlite("sqlite:" + path,
+                                             "SELECT group_concat(uid || '|' || orig_l2_bytes, ',') FROM (SELECT * FROM flows ORDER BY id)")
+        let store = SQLiteStore(path: path)
+        defer { Task { await store.close() } }
+        #expect(try await store.migrate().map(\.version) == [10])
+        #expect(try await store.info().schemaVersion == Schema.latestVersion)
+        let flows = try await store.flows(FlowQuery(limit: 1000)).rows
+        #expect(flows.count == 39)
+        #expect(flows.allSatisfy { $0.row.respName == nil && $0.row.process == nil })
+        let after = try TestDatabase.sqlite("sqlite:" + path,
+                                            "SELECT group_concat(uid || '|' || orig_l2_bytes, ',') FROM (SELECT * FROM flows_v ORDER BY id)")
+        #expect(after == before)
+        #expect(try TestDatabase.sqlite("sqlite:" + path, "SELECT count(*) FROM flows_v WHERE resp_name IS NULL") == "39")
+        #expect(try await store.hosts(HostQuery()).rows.isEmpty)
+        // New flows with names store beside the old ones.
+        var f = flows[0].row
+        f.uid = "Cnew"; f.respName = "new.test"; f.process = "curl"; f.pid = 1; f.processIsOrig = true
+        _ = try await store.write(StoreBatch(id: BatchID(writer: 9, seq: 1), sensor: "vm", captureID: flows[0].captureID,
+                                             content: .flows([f])))
+        #expect(try await store.flows(FlowQuery(parameters: ["process": "curl"])).rows.map(\.row.respName) == ["new.test"])
+        #expect(try await store.migrate().isEmpty)
+    }
+}
