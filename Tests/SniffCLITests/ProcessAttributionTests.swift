@@ -129,8 +129,9 @@ struct ProcessAttributionTests {
         let flowsFile = dir.appendingPathComponent("flows.ndjson").path
         let connLog = dir.appendingPathComponent("conn.log").path
         let report = dir.appendingPathComponent("report.txt").path
+        let db = "sqlite:" + dir.appendingPathComponent("flows.db").path
         let sniff = try BackgroundSniff(["-i", "lo", "-q", "--flows-file", flowsFile, "--conn-log", connLog, "--report", report,
-                                         "tcp port \(tcpPort) or udp port \(udpPort)"])
+                                         "--db", db, "--store-packets", "none", "tcp port \(tcpPort) or udp port \(udpPort)"])
         #expect(sniff.waitUntilListening())
         let server = try Peers.tcpServer(host: "127.0.0.1", port: tcpPort)
         defer { server.stop() }
@@ -175,6 +176,27 @@ struct ProcessAttributionTests {
         #expect(text.contains("  Processes\n"), "\(text)")
         let curlLine = text.split(separator: "\n").first { $0.contains(" curl ") }
         #expect(curlLine?.hasPrefix("  \(curl.pid) ") == true, "\(text)")
+
+        // The store: the same process in the flows' columns, and per process in
+        // /api/processes of `sniff serve` on the database (curl owns the originator: its
+        // bytes sent are the flow's orig_l2_bytes).
+        let port = try Net.freePort()
+        let api = try ServerProcess(["serve", "--db", db, "--listen", "127.0.0.1:\(port)"], executable: CLI.binary.path,
+                                       dir: dir)
+        defer { api.stop() }
+        #expect(api.waitFor(" on http://127.0.0.1:", seconds: 60), "the server did not start: \(api.stderr)")
+        let (fs, stored) = CaptureControlCLITests.request(port, "GET", "/api/flows?process=curl")
+        #expect(fs == 200)
+        let rows = stored["rows"] as? [[String: Any]] ?? []
+        #expect(rows.count == 1 && rows.first?["id.resp_p"] as? Int == Int(tcpPort), "\(stored)")
+        #expect(rows.first?["pid"] as? Int == Int(curl.pid) && rows.first?["user"] as? String == "root")
+        let (ps, procs) = CaptureControlCLITests.request(port, "GET", "/api/processes")
+        #expect(ps == 200)
+        let list = procs["rows"] as? [[String: Any]] ?? []
+        let curlRow = try #require(list.first { $0["process"] as? String == "curl" }, "\(procs)")
+        #expect(curlRow["pid"] as? Int == Int(curl.pid) && curlRow["flows"] as? Int == 1)
+        #expect(curlRow["sent"] as? Int == http["orig_l2_bytes"] as? Int && curlRow["received"] as? Int == http["resp_l2_bytes"] as? Int)
+        #expect(list.contains { ($0["process"] as? String)?.hasPrefix("python3") == true && $0["pid"] as? Int == Int(sender.pid) })
     }
 
     @Test func readingAFileHasNoProcesses() throws {
