@@ -266,7 +266,8 @@ struct APITests {
         let paths = try #require(spec["paths"] as? [String: [String: Any]])
         for route in ["/api/packets", "/api/filter", "/api/flows", "/api/protocol_summary", "/api/timeseries", "/api/talkers",
                       "/api/alerts", "/api/captures", "/api/stats", "/api/session", "/api/openapi.json", "/api/export", "/api/capture/pause",
-                      "/api/capture/resume", "/api/capture/stop", "/ws/live", "/metrics", "/"] {
+                      "/api/capture/resume", "/api/capture/stop", "/ws/live", "/metrics", "/", "/api/hosts", "/api/hosts/{ip}",
+                      "/api/processes"] {
             #expect(paths[route] != nil, "\(route) missing from openapi.json")
         }
         // Every $ref resolves.
@@ -279,5 +280,11 @@ struct APITests {
         // Every parameter the code accepts is documented.
         let packetParams = Set(((paths["/api/packets"]?["get"] as? [String: Any])?["parameters"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String })
         #expect(packetParams == Set(APIRoutes.filterNames + ["cursor", "limit"]))
+        func params(_ route: String) -> Set<String> {
+            Set(((paths[route]?["get"] as? [String: Any])?["parameters"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String })
+        }
+        #expect(params("/api/hosts") == Set(HostQuery.parameterNames))
+        #expect(params("/api/processes") == Set(ProcessQuery.parameterNames))
+        #expect(params("/api/flows").isSuperset(of: FlowQuery.enrichmentNames))
     }
 }
