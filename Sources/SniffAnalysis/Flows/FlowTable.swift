@@ -298,7 +298,7 @@ public final class FlowTable: PacketConsumer {
             if seq == start {
                 updated = PayloadInspector.inspect(&f.pointee, index: index, isOrig: isOrig, p, frame: frame,
                                                    state: &st.pointee.inspection)
-                if !PayloadInspector.wantsMore(f.pointee, isOrig: isOrig) {
+                if !PayloadInspector.wantsStream(f.pointee, isOrig: isOrig, payload) {
                     f.pointee.bits |= doneBit
                     return updated
                 }
@@ -309,11 +309,11 @@ public final class FlowTable: PacketConsumer {
         }
         guard st.pointee.inspection.streams.add(index, isOrig: isOrig, seq: seq, start: start,
                                                 payload: payload) == .grew else { return false }
-        let (changed, prefix) = st.pointee.inspection.streams.withPrefix(index, isOrig: isOrig) { bytes in
-            (PayloadInspector.inspectStream(&f.pointee, isOrig: isOrig, bytes, state: &st.pointee.inspection),
-             bytes.count)
+        let (changed, prefix, wanted) = st.pointee.inspection.streams.withPrefix(index, isOrig: isOrig) { bytes in
+            let changed = PayloadInspector.inspectStream(&f.pointee, isOrig: isOrig, bytes, state: &st.pointee.inspection)
+            return (changed, bytes.count, PayloadInspector.wantsStream(f.pointee, isOrig: isOrig, bytes))
         }
-        if !PayloadInspector.wantsMore(f.pointee, isOrig: isOrig) || prefix >= config.tcpReassembly.budget {
+        if !wanted || prefix >= config.tcpReassembly.budget {
             st.pointee.inspection.streams.release(index, isOrig: isOrig)
             f.pointee.bits = (f.pointee.bits & ~streamBit) | doneBit
         }

@@ -138,6 +138,56 @@ enum PayloadInspector {
         return inspectTCP(&flow, isOrig: isOrig, c, at: 0, length: bytes.count)
     }
 
+    /// Whether a direction is worth buffering, given its first bytes: the parsers still
+    /// want something (`wantsMore`), and, while the application is not known from the
+    /// payload, those bytes begin a message a stream parser reads that is not complete
+    /// yet. The payload detectors need only a message's first bytes, so a direction
+    /// that begins with anything else is read one segment at a time: buffering it
+    /// would copy a bulk transfer (up to the inspection allowance) and parse the
+    /// growing prefix again at every segment, for nothing.
+    static func wantsStream(_ flow: Flow, isOrig: Bool, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard wantsMore(flow, isOrig: isOrig) else { return false }
+        return flow.appSource == .payload || beginsPartialMessage(flow, bytes)
+    }
+
+    /// A TLS handshake record, a DNS message over TCP (on a flow that is DNS by port),
+    /// an SSH banner or an HTTP request or status line, cut before its end. Two bytes
+    /// or fewer cannot tell, and are kept.
+    static func beginsPartialMessage(_ flow: Flow, _ b: UnsafeRawBufferPointer) -> Bool {
+        let n = b.count
+        guard n > 2 else { return n > 0 }
+        if flow.app == .dns { return 2 + (Int(b[0]) << 8 | Int(b[1])) > n }
+        if b[0] == 0x16 && b[1] == 0x03 {
+            guard n >= 5 else { return true }
+            return 5 + (Int(b[3]) << 8 | Int(b[4])) > n
+        }
+        if n >= 4 && b[0] == 0x53 && b[1] == 0x53 && b[2] == 0x48 && b[3] == 0x2D {  // "SSH-"
+            return !b.contains(0x0A)
+        }
+        return beginsHTTP(b) && !endsHeaderBlock(b)
+    }
+
+    /// "HTTP/" or an upper-case token of 3 to 16 letters and a space (a request line).
+    private static func beginsHTTP(_ b: UnsafeRawBufferPointer) -> Bool {
+        if b.count >= 5 && b[0] == 0x48 && b[1] == 0x54 && b[2] == 0x54 && b[3] == 0x50 && b[4] == 0x2F { return true }
+        var i = 0
+        while i < b.count && i <= 16 {
+            let c = b[i]
+            if c == 0x20 { return i >= 3 }
+            guard c >= 0x41 && c <= 0x5A else { return false }
+            i += 1
+        }
+        return i == b.count
+    }
+
+    private static func endsHeaderBlock(_ b: UnsafeRawBufferPointer) -> Bool {
+        guard b.count >= 4 else { return false }
+        for i in 0 ... b.count - 4 where b[i] == 0x0D && b[i + 1] == 0x0A && b[i + 2] == 0x0D && b[i + 3] == 0x0A {
+            return true
+        }
+        return false
+    }
+
     /// True while the parsers could still learn something from this direction: the
     /// application is not known from the payload yet, or its handshake fields are not
     /// all read. Once false, the direction's stream is no longer buffered.
