@@ -61,25 +61,14 @@ extension FlowHandshakeStoreTests {
         f.ja4 = "q13d0307h3_55b375c5d22e_1cecd519fee8"
         let batch = StoreBatch(id: BatchID(writer: 1, seq: 2), sensor: "s", captureID: 3, content: .flows([f]),
                                createdAt: 4)
-        var w = BinaryWriter()
-        BatchCodec.encode(batch, into: &w)
-        let back = try w.bytes.withUnsafeBytes { raw -> StoreBatch in
-            var r = BinaryReader(raw)
-            let d = try BatchCodec.decode(&r)
-            #expect(r.isAtEnd)
-            return d
-        }
-        #expect(back == batch)
+        #expect(try JournalCodec.roundTrip(batch) == batch)
 
         // The same batch as an older Sniff wrote it: kind 2, rows without the handshake.
         var old = BinaryWriter()
         old.int64(1); old.int64(2); old.string("s"); old.int64(3); old.int64(4)
         old.uint8(2); old.uint32(1)
         BatchCodec.encode(f, into: &old)
-        let oldBack = try old.bytes.withUnsafeBytes { raw -> StoreBatch in
-            var r = BinaryReader(raw)
-            return try BatchCodec.decode(&r)
-        }
+        let oldBack = try JournalCodec.decode(old)
         var plain = f
         plain.handshakeColumns = Array(repeating: nil, count: Schema.flowHandshakeColumns.count)
         #expect(oldBack.content == .flows([plain]))
