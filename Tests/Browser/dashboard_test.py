@@ -301,7 +301,7 @@ def test_captures_and_filters(d, base, shots):
           summary_packets(d) == want and 0 < sum(want.values()) < 391 and s["counted"] == "flows" and "flows" in s["text"]
           and s["shown"], (summary_packets(d), want, s))
     talkers = api(base, "/api/talkers?limit=15&" + q)
-    got = d.execute_script("return Array.from(document.querySelectorAll('#hosts tbody tr')).map(tr => [tr.cells[0].textContent, Number(tr.cells[1].textContent)])")
+    got = d.execute_script("return Array.from(document.querySelectorAll('#hosts tbody tr')).map(tr => [tr.cells[0].dataset.address || tr.cells[0].textContent, Number(tr.cells[1].textContent)])")
     check("filters: ip reaches Top talkers, as the API lists them",
           got == [[h["address"], h["packets"]] for h in talkers["hosts"]] and "10.77.0.2" in [h[0] for h in got]
           and len(got) < len(api(base, f"/api/talkers?limit=15&capture={one}")["hosts"]), (got, talkers["hosts"]))
@@ -388,6 +388,49 @@ def test_flow_details(d, base):
     d.find_element(By.ID, "detail-close").click()
 
 
+def test_host_names(d, base, shots):
+    # Issue 18: the sample's DNS answers name addresses; the tables show the names with
+    # the address on hover, and a click on an address opens its host page.
+    named = [h for h in api(base, "/api/hosts?limit=1000")["rows"] if h.get("name")]
+    check("/api/hosts names addresses from the sample's DNS answers", named, len(named))
+    if not named:
+        return
+    names = {h["address"]: h["name"] for h in named}
+    d.get(base + "/")
+    wait_loaded(d)
+    ok = wait_for(d, lambda: d.execute_script(
+        "return Array.from(document.querySelectorAll('#flows tbody td.addr, #talkers tbody td.addr'))"
+        ".some(c => c.textContent.endsWith(arguments[0][c.dataset.address] || '\u0000'))", names), 10)
+    shown = d.execute_script(
+        "return Array.from(document.querySelectorAll('#flows tbody td.addr, #talkers tbody td.addr'))"
+        ".map(c => [c.dataset.address, c.textContent, c.title])")
+    check("tables show names beside addresses (flows, talkers)", ok, shown[:6])
+    wrong = [c for c in shown if c[0] in names and not (c[1].endswith(names[c[0]]) and c[0] in c[2])]
+    check("every named address shows its name, the address on hover", not wrong, wrong[:3])
+    unnamed = [c for c in shown if c[0] not in names and c[1] != c[0]]
+    check("addresses without a name show the address", not unnamed, unnamed[:3])
+    address = next(c[0] for c in shown if c[0] in names)
+    d.execute_script("const c = Array.from(document.querySelectorAll('#flows tbody td.addr'))"
+                     ".find(c => c.dataset.address === arguments[0]) || document.querySelector('td.addr');"
+                     "c.click();", address)
+    opened = wait_for(d, lambda: d.execute_script("return document.getElementById('host').open"), 5)
+    check("a click on an address opens its host page", opened)
+    if not opened:
+        return
+    clicked = d.execute_script("return document.getElementById('host').dataset.address")
+    page = api(base, "/api/hosts/" + clicked)
+    rows = d.execute_script("return Object.fromEntries(Array.from(document.querySelectorAll('#host-body tr'))"
+                            ".map(tr => [tr.cells[0].textContent, tr.cells[1].textContent]))")
+    want_name = (page.get("host") or {}).get("name")
+    check("the host page shows the address, its names and flows as the API",
+          rows.get("address") == clicked and (not want_name or want_name in rows.get("names", ""))
+          and rows.get("flows") == str(page["flows"]), (rows, page))
+    peers = d.execute_script("return Array.from(document.querySelectorAll('#host-peers li')).map(li => li.textContent)")
+    check("the host page lists its top peers", len(peers) == len(page["peers"]) and len(peers) > 0, peers)
+    d.save_screenshot(os.path.join(shots, "dashboard-host.png"))
+    d.find_element(By.ID, "host-close").click()
+
+
 def test_xss(d, base, shots):
     d.get(base + "/?app=DNS")
     wait_loaded(d)
@@ -449,7 +492,7 @@ def summary_cell(d, kind, name):
 def talker_packets(d, address, port):
     return d.execute_script("""
         for (const tr of document.querySelectorAll('#talkers tbody tr')) {
-          const c = Array.from(tr.cells).map(td => td.textContent);
+          const c = Array.from(tr.cells).map(td => td.dataset.address || td.textContent);
           if (c[0] === arguments[0] && c[1] === String(arguments[1])) return Number(c[3]); }
         return null;""", address, port)
 
@@ -509,7 +552,7 @@ def test_live_panels(d, base, shots):
     lag = time.time() - end
     check(f"live panels: summary and talkers count all {n} packets {lag:.2f} s after the last (at most 2 s)", ok and lag <= 2.0,
           (summary_cell(d, "transport", "UDP"), want, talker_packets(d, "127.0.0.1", sport), n))
-    hosts = d.execute_script("return Array.from(document.querySelectorAll('#hosts tbody tr')).map(tr => tr.cells[0].textContent)")
+    hosts = d.execute_script("return Array.from(document.querySelectorAll('#hosts tbody tr')).map(tr => tr.cells[0].dataset.address || tr.cells[0].textContent)")
     check("live panels: hosts list the capture's host", "127.0.0.1" in hosts, hosts)
     d.save_screenshot(os.path.join(shots, "dashboard-live-panels.png"))
 
@@ -712,7 +755,7 @@ def test_file_details_and_a11y(d, base, shots):
     protos = d.execute_script("return Array.from(document.querySelectorAll('#talkers tbody tr, #flows tbody tr'))"
                               ".map(tr => tr.cells[tr.closest('#talkers') ? 2 : 5].textContent)")
     check("labels: talkers and flows spell protocols one way", protos and all(p in LABELS.values() for p in protos), sorted(set(protos)))
-    icmp = d.execute_script("return Array.from(document.querySelectorAll('#talkers tbody tr')).map(tr => Array.from(tr.cells).map(c => c.textContent))"
+    icmp = d.execute_script("return Array.from(document.querySelectorAll('#talkers tbody tr')).map(tr => Array.from(tr.cells).map(c => c.dataset.address || c.textContent))"
                             ".filter(c => c[2].startsWith('ICMP'))")
     check("labels: ICMP talkers show no port", all(c[1] == "–" for c in icmp) and all(c[2] == ("ICMPv6" if ":" in c[0] else "ICMP") for c in icmp),
           icmp[:3])
@@ -1147,6 +1190,7 @@ def main():
         test_info_column(d, base)
         test_file_details_and_a11y(d, base, shots)
         test_flow_details(d, base)
+        test_host_names(d, base, shots)
         test_phone_file(d, base)
         servers.pop().stop()
 

@@ -4,6 +4,7 @@
 
 import { getJSON, post, withToken, LiveSocket } from "/ui/api.js";
 import { drawStacked, drawBars, human, rate } from "/ui/chart.js";
+import { loadHostNames, addressCell, countryCell, setUpHostPage } from "/ui/hosts.js";
 
 const $ = (id) => document.getElementById(id);
 const MAX_ROWS = 10000;
@@ -328,6 +329,7 @@ function showDetail(p, title) {
   $("detail-close").focus();
 }
 $("detail-close").addEventListener("click", () => $("detail").close());
+setUpHostPage();
 
 // Modal dialogs keep Tab and Shift-Tab among their own controls (the browser would
 // otherwise let focus leave for its own toolbar).
@@ -463,12 +465,12 @@ async function loadTalkers() {
     const icmp = String(p.proto).toLowerCase().startsWith("icmp");
     const port = td(icmp ? "–" : p.port);
     if (icmp) port.title = "ICMP has no ports (type or code " + p.port + ")";
-    tr.append(td(p.address), port, td(protoLabel(p.proto, p.address)), td(p.packets, "num"), td(human(p.bytes), "num"), td(p.flows, "num"));
+    tr.append(addressCell(p.address), port, td(protoLabel(p.proto, p.address)), td(p.packets, "num"), td(human(p.bytes), "num"), td(p.flows, "num"));
     return tr;
   }));
   document.querySelector("#hosts tbody").replaceChildren(...t.hosts.map((p) => {
     const tr = document.createElement("tr");
-    tr.append(td(p.address), td(p.packets, "num"), td(human(p.bytes), "num"), td(p.flows, "num"));
+    tr.append(addressCell(p.address), td(p.packets, "num"), td(human(p.bytes), "num"), td(p.flows, "num"));
     return tr;
   }));
 }
@@ -489,9 +491,10 @@ async function loadFlows() {
   document.querySelector("#flows tbody").replaceChildren(...rows.map((r) => {
     const tr = document.createElement("tr");
     if (r.open) tr.className = "open";
-    tr.append(td(fmtTime(r.ts)), td(r["id.orig_h"]), td(r["id.orig_p"]), td(r["id.resp_h"]), td(r["id.resp_p"]), td(protoLabel(r.proto, r["id.orig_h"])),
+    tr.append(td(fmtTime(r.ts)), addressCell(r["id.orig_h"]), td(r["id.orig_p"]), addressCell(r["id.resp_h"]), td(r["id.resp_p"]), td(protoLabel(r.proto, r["id.orig_h"])),
       td(r.app), td(r.open ? r.conn_state + " · in progress" : r.conn_state), td(human(r.orig_l2_bytes), "num"),
-      td(human(r.resp_l2_bytes), "num"), td(r.duration !== undefined ? Number(r.duration).toFixed(3) + " s" : "", "num"), td(info(r)));
+      td(human(r.resp_l2_bytes), "num"), td(r.duration !== undefined ? Number(r.duration).toFixed(3) + " s" : "", "num"), td(info(r)),
+      countryCell(r.resp_cc || r.orig_cc));
     tr.addEventListener("click", () => showDetail(r, "Flow " + r.uid));
     return tr;
   }));
@@ -751,6 +754,8 @@ async function refreshPanels() {
   if (refreshing || document.hidden) return;
   refreshing = true;
   try {
+    // Names first: the talkers and flows tables put them beside their addresses.
+    await loadHostNames(state.filter).catch(() => {});
     await Promise.all([loadSummary(), loadTalkers(), loadFlows(), loadStats(), loadCaptures()]);
     document.body.dataset.refreshed = String(Date.now());
   } catch (e) {
