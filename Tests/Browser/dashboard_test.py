@@ -98,6 +98,22 @@ def table_rows(d, n):
             .map(tr => Array.from(tr.cells).map(td => td.textContent));""", n)
 
 
+def overflowing(d):
+    """The elements that widen the page: past the window's right edge with no ancestor
+    that scrolls or clips them (what to fix when a phone check finds a sideways scroll)."""
+    return d.execute_script("""
+        const out = [];
+        for (const e of document.querySelectorAll('body *')) {
+          const r = e.getBoundingClientRect();
+          if (r.width === 0 || r.right <= document.documentElement.clientWidth + 1) continue;
+          let clipped = false;
+          for (let p = e.parentElement; p && p !== document.body; p = p.parentElement)
+            if (getComputedStyle(p).overflowX !== 'visible') { clipped = true; break; }
+          if (!clipped) out.push(e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + ' ' + Math.round(r.right));
+        }
+        return out.slice(0, 8);""")
+
+
 def canvas_pixels(d, cid):
     return d.execute_script("""
         const c = document.getElementById(arguments[0]); const x = c.getContext('2d');
@@ -194,7 +210,7 @@ def test_database(d, base, shots, downloads):
     d.set_window_size(390, 844); time.sleep(0.5)
     width = d.execute_script("return document.documentElement.scrollWidth")
     d.save_screenshot(os.path.join(shots, "dashboard-phone.png"))
-    check("phone width: no page-wide horizontal scroll", width <= 400, width)
+    check("phone width: no page-wide horizontal scroll", width <= 400, (width, overflowing(d)))
     d.set_window_size(1280, 800)
 
 
@@ -1026,7 +1042,7 @@ def test_live_capture_choice(d, base, shots):
         check(f"live captures ({name}): no live rows join the stored capture's table",
               rows and not any(r[4] == str(LIVE_PORT) for r in rows) and count.startswith(str(min(500, older["packets_stored"]))), (count, rows[:2]))
         width_px = d.execute_script("return document.documentElement.scrollWidth")
-        check(f"live captures ({name}): no page-wide horizontal scroll", width_px <= width + 10, width_px)
+        check(f"live captures ({name}): no page-wide horizontal scroll", width_px <= width + 10, (width_px, overflowing(d)))
     d.set_window_size(1280, 800)
     # Back to the running capture: the wall-clock chart and live rows again.
     Select(d.find_element(By.ID, "f-capture")).select_by_value(live_id)

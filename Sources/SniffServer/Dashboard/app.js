@@ -549,13 +549,20 @@ async function loadCaptures() {
   const c = await getJSON("/api/captures", { limit: 1000 });
   state.captures = c.rows;
   const sel = $("f-capture");
-  const all = document.createElement("option");
-  all.value = ""; all.textContent = allText(c.rows.length);
-  sel.replaceChildren(all, ...c.rows.map((r) => {
-    const o = document.createElement("option");
-    o.value = r.id; o.textContent = captureText(r);
-    return o;
-  }));
+  const want = [["", allText(c.rows.length)], ...c.rows.map((r) => [r.id, captureText(r)])];
+  // The same captures keep their option elements (a running one's count is updated in
+  // place): a refresh every few seconds must not take the list from under a user (or a
+  // test) choosing in it.
+  const same = sel.options.length === want.length && want.every(([value], i) => sel.options[i].value === value);
+  if (same) {
+    want.forEach(([, text], i) => { if (sel.options[i].textContent !== text) sel.options[i].textContent = text; });
+  } else {
+    sel.replaceChildren(...want.map(([value, text]) => {
+      const o = document.createElement("option");
+      o.value = value; o.textContent = text;
+      return o;
+    }));
+  }
   captureOption(state.filter.capture);
   sel.value = state.filter.capture || "";
   const chosen = chosenCapture();
