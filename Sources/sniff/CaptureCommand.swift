@@ -20,26 +20,10 @@ struct CaptureCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .short, help: ArgumentHelp("Read packets from FILE (pcap or pcapng); '-' reads standard input.", valueName: "FILE"))
-    var r: String?
-
-    @Option(name: .short, help: ArgumentHelp("Capture live on IFACE (see -D).", valueName: "IFACE"))
-    var i: String?
+    @OptionGroup var source: SourceOptions
 
     @Flag(name: .customShort("D"), help: "List the interfaces Sniff can capture on, and exit.")
     var listInterfaces = false
-
-    @Option(name: .customShort("B"), help: ArgumentHelp("Kernel capture buffer in MiB.", valueName: "MiB"))
-    var bufferMiB: Int = 64
-
-    @Option(name: .short, help: ArgumentHelp("Snapshot length: bytes kept of each packet (0 means the default).", valueName: "SNAPLEN"))
-    var s: Int = 262_144
-
-    @Flag(name: .short, help: "Do not put the interface in promiscuous mode.")
-    var noPromiscuous = false
-
-    @Option(name: .customLong("direction"), help: ArgumentHelp("Capture only packets received (in), sent (out), or both (inout).", valueName: "in|out|inout"))
-    var direction: String?
 
     @Option(name: .short, help: ArgumentHelp("Write the packets that pass the filters to FILE: pcapng, or pcap when the name ends in .pcap.", valueName: "FILE"))
     var w: String?
@@ -53,43 +37,19 @@ struct CaptureCommand: ParsableCommand {
     @Option(name: .customShort("W"), help: ArgumentHelp("With -G or -C, keep at most N files, reusing their names in a ring.", valueName: "N"))
     var rotateFiles: Int?
 
-    @Option(name: .customLong("user"), help: ArgumentHelp("After opening the capture, switch to this user and keep no privileges.", valueName: "NAME"))
-    var user: String?
-
     @OptionGroup(title: "Output") var output: OutputOptions
     @OptionGroup(title: "Filters") var filters: FilterOptions
     @OptionGroup(title: "Flows and alerts") var flowOptions: FlowOptions
     @OptionGroup(title: "Storage") var storeOptions: StoreOptions
     @OptionGroup(title: "Server") var serveOptions: ServeOptions
 
-    @Argument(help: ArgumentHelp("A BPF filter expression, as in tcpdump (e.g. 'tcp port 80').", valueName: "expression"))
-    var expression: [String] = []
-
-    var bpfExpression: String? {
-        let e = expression.joined(separator: " ").trimmingCharactersInSpaces()
-        return e.isEmpty ? nil : e
-    }
-
     var writeFile: String? { w }
-    var snaplenValue: Int { s == 0 ? 262_144 : s }
 
     static var isCI: Bool { getenv("CI") != nil }
 
     func validate() throws {
         if flowOptions.flows && output.json {
             throw ValidationError("give --flows (one JSON object per flow) or --json (one per packet), not both; --flows-file FILE writes flows beside --json")
-        }
-        if r != nil && i != nil {
-            throw ValidationError("give either -r FILE or -i IFACE, not both")
-        }
-        if !(1...4096).contains(bufferMiB) {
-            throw ValidationError("invalid -B \(bufferMiB): the buffer is between 1 and 4096 MiB")
-        }
-        if !(0...262_144).contains(s) {
-            throw ValidationError("invalid -s \(s): the snapshot length is between 1 and 262144 bytes (0 means 262144)")
-        }
-        if let d = direction, LiveCapture.Direction(rawValue: d.lowercased()) == nil {
-            throw ValidationError("invalid --direction '\(d)': valid values are in, out, inout")
         }
         if let g = rotateSeconds, g < 1 { throw ValidationError("invalid -G \(g): it must be at least 1 second") }
         if let c = rotateMegabytes, c < 1 { throw ValidationError("invalid -C \(c): it must be at least 1 (million bytes)") }
@@ -99,9 +59,6 @@ struct CaptureCommand: ParsableCommand {
         }
         if rotateFiles != nil && rotateSeconds == nil && rotateMegabytes == nil {
             throw ValidationError("-W needs -G or -C")
-        }
-        if r != nil && direction != nil {
-            throw ValidationError("--direction applies to live capture (-i), not to -r")
         }
     }
 
@@ -118,7 +75,7 @@ struct CaptureCommand: ParsableCommand {
             // --serve stores (sniff.db unless --db) so that the API has data.
             var command = self
             if serveOptions.serve { command.storeOptions.store = true }
-            if r != nil {
+            if source.r != nil {
                 try FileRun(command: command).run()
             } else {
                 try LiveRun(command: command).run()

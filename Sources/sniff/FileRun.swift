@@ -12,8 +12,8 @@ struct FileRun {
     let command: CaptureCommand
 
     func run() throws {
-        let path = command.r!
-        let (reader, bpf) = try FileRun.open(path: path, filter: command.bpfExpression, snaplen: command.snaplenValue)
+        let path = command.source.r!
+        let (reader, bpf) = try command.source.openFile(path)
         for w in reader.warnings { ComponentLog.captureWarning(w) }
         var reported = reader.warnings.count
 

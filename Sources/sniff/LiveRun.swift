@@ -13,11 +13,8 @@ struct LiveRun {
     let command: CaptureCommand
 
     func run() throws {
-        let (capture, name) = try LiveRun.open(interface: command.i, snaplen: command.snaplenValue, bufferMiB: command.bufferMiB,
-                                               promiscuous: !command.noPromiscuous, direction: command.direction,
-                                               filter: command.bpfExpression, user: command.user)
+        let (capture, name) = try command.source.openLive()
 
-        let queue = BatchQueue()
         let pipeline = PacketPipeline(filter: command.filters.packetFilter, bpf: nil)
         let flowRun = try FlowRun(options: command.flowOptions, live: true, showsHosts: command.output.showsReport)
         flowRun.attach(to: pipeline)
@@ -29,62 +26,44 @@ struct LiveRun {
         let serving = try ServeRun.start(command, source: "interface " + name, live: true, pipeline: pipeline, flows: flowRun, storage: storage)
         let keys = KeyControl(enabled: true)
         defer { keys.finish() }
-        capture.start(into: queue)
+        let loop = LiveLoop(capture, pipeline: pipeline)
 
-        // Stopping (a signal, q, the dashboard) still analyses every frame the capture
-        // hands over before it ends, so that Ctrl-C loses nothing already captured;
-        // discarding (the -c count reached, or an error) ignores the rest.
-        var stopping = false
+        // Discarding (the -c count reached, or an error) ignores the frames still to come.
         var discarding = false
         var runError: Error? = nil
-        var lastInterfaceCheck = Timestamp.now()
+        func fail(_ error: Error) {
+            runError = error
+            discarding = true
+            loop.stop()
+        }
         while true {
-            let now = Timestamp.now()
-            if !stopping && now.nanoseconds(since: lastInterfaceCheck) > 500_000_000 {
-                lastInterfaceCheck = now
-                if capture.checkInterface() != nil { stopping = true }
-            }
-            if !stopping && (Signals.shouldStop || keys.stopRequested || serving?.control.stopRequested == true) {
-                stopping = true
-                capture.stop()
-            }
-            if let batch = queue.take(milliseconds: 100) {
-                let paused = keys.paused || serving?.control.paused == true
+            let paused = keys.paused || serving?.control.paused == true
+            let more = loop.next(stopRequested: keys.stopRequested || serving?.control.stopRequested == true) { batch in
                 do {
                     try batch.forEach(link: capture.link) { raw in
                         if discarding { return }
                         if paused { pipeline.skip(raw); return }
                         if pipeline.process(raw), try !outputs.matched(pipeline, raw) {
-                            stopping = true
                             discarding = true
-                            capture.stop()
+                            loop.stop()
                         }
                     }
                 } catch {
-                    runError = error
-                    stopping = true
-                    discarding = true
-                    capture.stop()
+                    fail(error)
                 }
-                queue.release(batch)
-            } else if queue.isDrained {
-                break
             }
-            let k = queue.kernelStats
-            pipeline.setDrops(kernel: k.dropped, interface: k.ifDropped, sniff: queue.sniffDropped)
-            let paused = keys.paused || serving?.control.paused == true
-            outputs.status = paused ? "Paused" : "Running"
+            guard more else { break }
+            let pausedNow = keys.paused || serving?.control.paused == true
+            outputs.status = pausedNow ? "Paused" : "Running"
             flowRun.tick()
             storage?.tick(pipeline)
-            serving?.tick(stopping: stopping, paused: paused)
-            if !stopping {
-                do { try outputs.tick(now: Timestamp.now(), pipeline) } catch { runError = error; stopping = true; capture.stop() }
+            serving?.tick(stopping: loop.stopping, paused: pausedNow)
+            if !loop.stopping {
+                do { try outputs.tick(now: Timestamp.now(), pipeline) } catch { fail(error) }
             }
         }
-        capture.join()
+        loop.finish()
         keys.finish()
-        let k = queue.kernelStats
-        pipeline.setDrops(kernel: k.dropped, interface: k.ifDropped, sniff: queue.sniffDropped)
         pipeline.finishReassembly()
         flowRun.finish()
         serving?.captureEnded("stopped")
@@ -92,22 +71,91 @@ struct LiveRun {
         try outputs.finish(pipeline)
         // Stopped from the dashboard: keep serving until Ctrl-C; stopped by Ctrl-C: end.
         if serving?.control.stopRequested == true { serving?.serveUntilStopped() } else { serving?.stop() }
-        let t = pipeline.totals
-        // tcpdump's closing lines, so scripts that parse them keep working.
-        Stderr.print("\(t.packetsSeen) packets captured")
-        Stderr.print("\(k.received) packets received by filter")
-        Stderr.print("\(k.dropped) packets dropped by kernel")
-        if k.ifDropped > 0 { Stderr.print("\(k.ifDropped) packets dropped by interface") }
-        Stderr.print("\(queue.sniffDropped) packets dropped by sniff")
-        if t.skippedWhilePaused > 0 { Stderr.print("\(t.skippedWhilePaused) packets skipped while paused") }
-        ComponentLog.captureEnded("capture on \(name) ended: \(t.packetsSeen) captured, \(k.received) received by filter, \(k.dropped) dropped by kernel, \(k.ifDropped) by interface, \(queue.sniffDropped) by sniff",
-                                  dropped: k.dropped > 0 || k.ifDropped > 0 || queue.sniffDropped > 0)
+        for line in loop.closingLines() { Stderr.print(line) }
+        let t = pipeline.totals, k = loop.queue.kernelStats, sniffDropped = loop.queue.sniffDropped
+        ComponentLog.captureEnded("capture on \(name) ended: \(t.packetsSeen) captured, \(k.received) received by filter, \(k.dropped) dropped by kernel, \(k.ifDropped) by interface, \(sniffDropped) by sniff",
+                                  dropped: k.dropped > 0 || k.ifDropped > 0 || sniffDropped > 0)
         ComponentLog.decodeTotals(seen: t.packetsSeen, malformed: t.malformed, truncated: t.truncated, undecoded: t.undecoded)
         if let runError { throw runError }
-        if let e = queue.error {
-            throw RuntimeFailure("capture on \(name) stopped: \(e). Outputs were flushed; if the interface went down, bring it up with: ip link set dev \(name) up")
-        }
+        if let error = loop.captureError(interface: name, flushed: true) { throw error }
         try stored?.check()
+    }
+}
+
+/// The analysis side of a live capture, shared by `sniff -i` and `sniff top -i`: the
+/// capture thread fills batches, this loop takes them, checks the interface twice a
+/// second and keeps the drop counts current. Stopping (a signal, a key, the dashboard)
+/// still analyses every frame the capture hands over before it ends, so that Ctrl-C
+/// loses nothing already captured.
+final class LiveLoop {
+    let capture: LiveCapture
+    let pipeline: PacketPipeline
+    let queue = BatchQueue()
+    private(set) var stopping = false
+    private var lastInterfaceCheck = Timestamp.now()
+
+    /// Starts the capture thread.
+    init(_ capture: LiveCapture, pipeline: PacketPipeline) {
+        self.capture = capture
+        self.pipeline = pipeline
+        capture.start(into: queue)
+    }
+
+    /// Asks the capture to end; the frames it already holds still arrive.
+    func stop() {
+        guard !stopping else { return }
+        stopping = true
+        capture.stop()
+    }
+
+    /// Waits up to 100 ms for a batch and hands it to `body`; stops on SIGINT, SIGTERM,
+    /// `stopRequested` or an interface that went away. Returns false once the capture
+    /// has ended and its last batch was handled.
+    func next(stopRequested: Bool, _ body: (PacketBatch) -> Void) -> Bool {
+        let now = Timestamp.now()
+        if !stopping && now.nanoseconds(since: lastInterfaceCheck) > 500_000_000 {
+            lastInterfaceCheck = now
+            // The capture ends by itself when its interface is gone.
+            if capture.checkInterface() != nil { stopping = true }
+        }
+        if Signals.shouldStop || stopRequested { stop() }
+        if let batch = queue.take(milliseconds: 100) {
+            body(batch)
+            queue.release(batch)
+        } else if queue.isDrained {
+            return false
+        }
+        updateDrops()
+        return true
+    }
+
+    /// After the last batch: waits for the capture thread, then takes the final drop counts.
+    func finish() {
+        capture.join()
+        updateDrops()
+    }
+
+    private func updateDrops() {
+        let k = queue.kernelStats
+        pipeline.setDrops(kernel: k.dropped, interface: k.ifDropped, sniff: queue.sniffDropped)
+    }
+
+    /// tcpdump's closing lines, so that scripts that parse them keep working.
+    func closingLines() -> [String] {
+        let t = pipeline.totals, k = queue.kernelStats
+        var lines = ["\(t.packetsSeen) packets captured", "\(k.received) packets received by filter",
+                     "\(k.dropped) packets dropped by kernel"]
+        if k.ifDropped > 0 { lines.append("\(k.ifDropped) packets dropped by interface") }
+        lines.append("\(queue.sniffDropped) packets dropped by sniff")
+        if t.skippedWhilePaused > 0 { lines.append("\(t.skippedWhilePaused) packets skipped while paused") }
+        return lines
+    }
+
+    /// The capture thread's failure, said with the fix, if it stopped on one.
+    func captureError(interface name: String, flushed: Bool) -> Error? {
+        guard let e = queue.error else { return nil }
+        return RuntimeFailure("capture on \(name) stopped: \(e). " + (flushed ? "Outputs were flushed; if" : "If")
+                              + " the interface went down, bring it up with: ip link set dev \(name) up")
     }
 }
 

@@ -66,7 +66,7 @@ final class Outputs {
         if let w = command.writeFile {
             writer = try RotatingCaptureWriter(
                 path: w, rotateSeconds: command.rotateSeconds, rotateMegabytes: command.rotateMegabytes,
-                maxFiles: command.rotateFiles, snaplen: UInt32(command.snaplenValue), interfaceName: interfaceName,
+                maxFiles: command.rotateFiles, snaplen: UInt32(command.source.snaplenValue), interfaceName: interfaceName,
                 link: live ? link : nil, startTime: live ? Timestamp.now().seconds : nil)
         }
     }
@@ -94,7 +94,7 @@ final class Outputs {
         var c = ReportContext(source: source, startedAt: startedAt, lastUpdate: Timestamp.now(),
                               intervalSeconds: interval, updates: updates, status: status,
                               minPackets: UInt64(command.filters.minPackets), filter: pipeline.filter,
-                              bpf: command.bpfExpression)
+                              bpf: command.source.bpfExpression)
         c.hosts = hosts
         return c
     }

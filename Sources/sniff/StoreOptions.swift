@@ -115,7 +115,7 @@ final class StoreRun {
         writer = StoreWriter(store: store, configuration: config)
 
         var filters: [String] = []
-        if let e = command.bpfExpression { filters.append("bpf: \(e)") }
+        if let e = command.source.bpfExpression { filters.append("bpf: \(e)") }
         let f = command.filters
         if !f.ips.isEmpty { filters.append("ip: " + f.ips.joined(separator: ",")) }
         if let n = f.net { filters.append("net: \(n)") }

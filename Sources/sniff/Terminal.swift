@@ -3,13 +3,31 @@ import SniffCore
 import Glibc
 #endif
 
-/// The p/r/s keys of a live capture, read from a terminal in raw mode by a small
-/// thread. Without a terminal on stdin there is no raw mode and no key thread.
-final class KeyControl: @unchecked Sendable {
+/// Pause and stop requests between the thread that takes them (keys, the UI) and the
+/// analysis thread, which reads them once per batch.
+final class RunFlags: @unchecked Sendable {  // every flag is read and written under `lock`
     private let lock = ConditionLock()
     private var _paused = false
     private var _stop = false
     private var _done = false
+    var paused: Bool {
+        get { lock.withLock { _paused } }
+        set { lock.withLock { _paused = newValue } }
+    }
+    var stopRequested: Bool {
+        get { lock.withLock { _stop } }
+        set { lock.withLock { _stop = newValue } }
+    }
+    var done: Bool {
+        get { lock.withLock { _done } }
+        set { lock.withLock { _done = newValue } }
+    }
+}
+
+/// The p/r/s keys of a live capture, read from a terminal in raw mode by a small
+/// thread. Without a terminal on stdin there is no raw mode and no key thread.
+final class KeyControl {
+    private let flags = RunFlags()
     private var thread: WorkerThread?
     let enabled: Bool
 
@@ -17,29 +35,30 @@ final class KeyControl: @unchecked Sendable {
         self.enabled = enabled && isatty(0) == 1
         guard self.enabled else { return }
         TerminalMode.enterRaw()
-        thread = WorkerThread(name: "sniff-keys") { [self] in
+        let flags = self.flags
+        thread = WorkerThread(name: "sniff-keys") {
             var pfd = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
-            while !lock.withLock({ _done }) {
+            while !flags.done {
                 guard poll(&pfd, 1, 200) > 0 else { continue }
                 var c: UInt8 = 0
                 let n = read(0, &c, 1)
                 if n <= 0 { break }
                 switch c {
-                case UInt8(ascii: "p"), UInt8(ascii: "P"): lock.withLock { _paused = true }
-                case UInt8(ascii: "r"), UInt8(ascii: "R"): lock.withLock { _paused = false }
-                case UInt8(ascii: "s"), UInt8(ascii: "S"), UInt8(ascii: "q"): lock.withLock { _stop = true }
+                case UInt8(ascii: "p"), UInt8(ascii: "P"): flags.paused = true
+                case UInt8(ascii: "r"), UInt8(ascii: "R"): flags.paused = false
+                case UInt8(ascii: "s"), UInt8(ascii: "S"), UInt8(ascii: "q"): flags.stopRequested = true
                 default: break
                 }
             }
         }
     }
 
-    var paused: Bool { lock.withLock { _paused } }
-    var stopRequested: Bool { lock.withLock { _stop } }
+    var paused: Bool { flags.paused }
+    var stopRequested: Bool { flags.stopRequested }
 
     /// Stops the key thread and gives the terminal back as it was.
     func finish() {
-        lock.withLock { _done = true }
+        flags.done = true
         thread?.join()
         thread = nil
         if enabled { TerminalMode.restore() }

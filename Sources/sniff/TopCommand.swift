@@ -27,54 +27,14 @@ struct TopCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .short, help: ArgumentHelp("Read packets from FILE (pcap or pcapng).", valueName: "FILE"))
-    var r: String?
-
-    @Option(name: .short, help: ArgumentHelp("Capture live on IFACE (see sniff -D); default: the first that is up and not a loopback.", valueName: "IFACE"))
-    var i: String?
-
-    @Option(name: .customShort("B"), help: ArgumentHelp("Kernel capture buffer in MiB.", valueName: "MiB"))
-    var bufferMiB: Int = 64
-
-    @Option(name: .short, help: ArgumentHelp("Snapshot length: bytes kept of each packet (0 means the default).", valueName: "SNAPLEN"))
-    var s: Int = 262_144
-
-    @Flag(name: .short, help: "Do not put the interface in promiscuous mode.")
-    var noPromiscuous = false
-
-    @Option(name: .customLong("direction"), help: ArgumentHelp("Capture only packets received (in), sent (out), or both (inout).", valueName: "in|out|inout"))
-    var direction: String?
-
-    @Option(name: .customLong("user"), help: ArgumentHelp("After opening the capture, switch to this user and keep no privileges.", valueName: "NAME"))
-    var user: String?
+    @OptionGroup var source: SourceOptions
 
     @OptionGroup(title: "Filters") var filters: FilterOptions
     @OptionGroup(title: "Flows and alerts") var flowOptions: FlowOptions
 
-    @Argument(help: ArgumentHelp("A BPF filter expression, as in tcpdump (e.g. 'tcp port 80').", valueName: "expression"))
-    var expression: [String] = []
-
-    var bpfExpression: String? {
-        let e = expression.joined(separator: " ").trimmingCharactersInSpaces()
-        return e.isEmpty ? nil : e
-    }
-
-    var snaplenValue: Int { s == 0 ? 262_144 : s }
-
     func validate() throws {
-        if r != nil && i != nil { throw ValidationError("give either -r FILE or -i IFACE, not both") }
-        if r == "-" { throw ValidationError("sniff top reads keys from standard input: give -r a file, not '-'") }
+        if source.r == "-" { throw ValidationError("sniff top reads keys from standard input: give -r a file, not '-'") }
         if flowOptions.flows { throw ValidationError("--flows prints on stdout, which sniff top draws on; use --flows-file FILE") }
-        if !(1...4096).contains(bufferMiB) {
-            throw ValidationError("invalid -B \(bufferMiB): the buffer is between 1 and 4096 MiB")
-        }
-        if !(0...262_144).contains(s) {
-            throw ValidationError("invalid -s \(s): the snapshot length is between 1 and 262144 bytes (0 means 262144)")
-        }
-        if let d = direction, LiveCapture.Direction(rawValue: d.lowercased()) == nil {
-            throw ValidationError("invalid --direction '\(d)': valid values are in, out, inout")
-        }
-        if r != nil && direction != nil { throw ValidationError("--direction applies to live capture (-i), not to -r") }
     }
 
     func run() throws {

@@ -7,26 +7,6 @@ import SniffTop
 import Glibc
 #endif
 
-/// Flags between the UI thread and the analysis thread, read once per batch.
-final class TopControl: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var _paused = false
-    private var _stop = false
-    private var _done = false
-    var paused: Bool {
-        get { lock.withLock { _paused } }
-        set { lock.withLock { _paused = newValue } }
-    }
-    var stopRequested: Bool {
-        get { lock.withLock { _stop } }
-        set { lock.withLock { _stop = newValue } }
-    }
-    var done: Bool {
-        get { lock.withLock { _done } }
-        set { lock.withLock { _done = newValue } }
-    }
-}
-
 /// `sniff top`: the analysis runs on its own thread through the same pipeline as
 /// `sniff -r` and `sniff -i` and publishes snapshots; this thread owns the terminal,
 /// takes the newest snapshot and redraws at most ten times a second.
@@ -39,15 +19,15 @@ struct TopRun {
     static let fileSample = 100_000
 
     func run() throws {
-        let control = TopControl()
+        let control = RunFlags()
         var collector: TopCollector? = nil
         var failure: Error? = nil
         var closing: [String] = []
         // Open the source before the screen, so that a bad file or interface is a plain
         // error message.
         let worker: WorkerThread
-        if let path = command.r {
-            let (reader, bpf) = try FileRun.open(path: path, filter: command.bpfExpression, snaplen: command.snaplenValue)
+        if let path = command.source.r {
+            let (reader, bpf) = try command.source.openFile(path)
             let (pipeline, flows, c) = try setUp(source: "file " + path, live: false)
             collector = c
             worker = WorkerThread(name: "sniff-top-read") {
@@ -55,9 +35,7 @@ struct TopRun {
                 FileRun.reportFilterFailures(bpf)
             }
         } else {
-            let (capture, name) = try LiveRun.open(interface: command.i, snaplen: command.snaplenValue, bufferMiB: command.bufferMiB,
-                                                   promiscuous: !command.noPromiscuous, direction: command.direction,
-                                                   filter: command.bpfExpression, user: command.user)
+            let (capture, name) = try command.source.openLive()
             let (pipeline, flows, c) = try setUp(source: "interface " + name, live: true)
             collector = c
             worker = WorkerThread(name: "sniff-top-capture") {
@@ -70,7 +48,7 @@ struct TopRun {
         var uiError: Error? = nil
         do {
             let screen = try TopTerminal()
-            TopRun.interact(screen, collector: collector, control: control, live: command.r == nil)
+            TopRun.interact(screen, collector: collector, control: control, live: command.source.r == nil)
             screen.close()
         } catch {
             uiError = error
@@ -100,7 +78,7 @@ struct TopRun {
 
     /// The UI loop: keys, snapshots, redraws (at most ten a second, and only when
     /// something changed), until q, Ctrl-C or SIGTERM.
-    static func interact(_ screen: TopTerminal, collector: TopCollector, control: TopControl, live: Bool) {
+    static func interact(_ screen: TopTerminal, collector: TopCollector, control: RunFlags, live: Bool) {
         var model = TopModel(packetLimit: live ? 20_000 : TopRun.fileSample, keepNewest: live)
         model.unicode = screen.unicode
         var dirty = true
@@ -138,7 +116,7 @@ struct TopRun {
 
     /// Reads the file on the analysis thread; p/r/s pause, resume and stop the read.
     static func read(_ reader: CaptureFileReader, pipeline: PacketPipeline, flows: FlowRun, collector: TopCollector,
-                     control: TopControl) -> Error? {
+                     control: RunFlags) -> Error? {
         var failure: Error? = nil
         var stopped = false
         while true {
@@ -172,56 +150,25 @@ struct TopRun {
     /// thread, paused packets counted and skipped. Returns the closing lines that
     /// `sniff -i` prints (printed once the terminal is restored).
     static func capture(_ capture: LiveCapture, name: String, pipeline: PacketPipeline, flows: FlowRun, collector: TopCollector,
-                        control: TopControl) -> (error: Error?, closing: [String]) {
-        let queue = BatchQueue()
-        capture.start(into: queue)
-        // Stopping (q, s, Ctrl-C, SIGTERM) still analyses every frame the capture hands
-        // over before it ends, as `sniff -i` does: nothing already captured is lost.
-        var stopping = false
-        var lastInterfaceCheck = Timestamp.now()
+                        control: RunFlags) -> (error: Error?, closing: [String]) {
+        let loop = LiveLoop(capture, pipeline: pipeline)
         while true {
-            let now = Timestamp.now()
-            if !stopping && now.nanoseconds(since: lastInterfaceCheck) > 500_000_000 {
-                lastInterfaceCheck = now
-                if capture.checkInterface() != nil { stopping = true }
-            }
-            if !stopping && (Signals.shouldStop || control.stopRequested) {
-                stopping = true
-                capture.stop()
-            }
             let paused = control.paused
-            if let batch = queue.take(milliseconds: 100) {
+            let more = loop.next(stopRequested: control.stopRequested) { batch in
                 batch.forEach(link: capture.link) { raw in
                     if paused { pipeline.skip(raw); return }
                     pipeline.process(raw)
                 }
-                queue.release(batch)
-            } else if queue.isDrained {
-                break
             }
-            let k = queue.kernelStats
-            pipeline.setDrops(kernel: k.dropped, interface: k.ifDropped, sniff: queue.sniffDropped)
+            guard more else { break }
             flows.tick()
-            collector.publish(state: stopping ? "stopping" : (paused ? "paused" : "running"))
+            collector.publish(state: loop.stopping ? "stopping" : (paused ? "paused" : "running"))
         }
-        capture.join()
-        let k = queue.kernelStats
-        pipeline.setDrops(kernel: k.dropped, interface: k.ifDropped, sniff: queue.sniffDropped)
+        loop.finish()
         pipeline.finishReassembly()
         flows.finish()
         collector.publish(state: "stopped", force: true)
         control.done = true
-        let t = pipeline.totals
-        var closing = ["\(t.packetsSeen) packets captured", "\(k.received) packets received by filter",
-                       "\(k.dropped) packets dropped by kernel"]
-        if k.ifDropped > 0 { closing.append("\(k.ifDropped) packets dropped by interface") }
-        closing.append("\(queue.sniffDropped) packets dropped by sniff")
-        if t.skippedWhilePaused > 0 { closing.append("\(t.skippedWhilePaused) packets skipped while paused") }
-        closing += flows.heldNotices
-        var error: Error? = nil
-        if let e = queue.error {
-            error = RuntimeFailure("capture on \(name) stopped: \(e). If the interface went down, bring it up with: ip link set dev \(name) up")
-        }
-        return (error, closing)
+        return (loop.captureError(interface: name, flushed: false), loop.closingLines() + flows.heldNotices)
     }
 }
