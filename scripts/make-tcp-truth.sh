@@ -11,29 +11,19 @@
 #                 TLS SNI, JA3 and JA3S, DNS question name (over TCP), HTTP host and
 #                 request URI.
 # next to FILE. tshark reassembles TCP by default (tcp.desegment_tcp_streams). Lists
-# are comma-separated. Like make-truth.sh, it runs with -n, LC_ALL=C and an empty
-# private config dir; the committed files come from tshark 4.0.17.
+# are comma-separated. Its tshark runs as
+# scripts/truth-common.sh sets it up.
 set -euo pipefail
+# shellcheck source=scripts/truth-common.sh
+. "$(dirname "$0")/truth-common.sh"
+truth_init make-tcp-truth.sh "FILE..." "$@"
 
-command -v tshark >/dev/null 2>&1 || { echo "make-tcp-truth.sh: tshark not found" >&2; exit 1; }
-[[ $# -ge 1 ]] || { echo "usage: make-tcp-truth.sh FILE..." >&2; exit 2; }
-
-export LC_ALL=C TZ=UTC
-cfg=$(mktemp -d)
-export WIRESHARK_CONFIG_DIR=$cfg
-trap 'rm -rf "$cfg"' EXIT
-
-for path in "$@"; do
-    [[ -f $path ]] || { echo "make-tcp-truth.sh: no such file: $path" >&2; exit 1; }
-    dest=$path.tcp.tsv
+for path in "${TRUTH_FILES[@]}"; do
     # Port 8080 is HTTP, 8443 TLS (tshark's defaults already say so; stated for clarity).
-    tshark -n -r "$path" -d tcp.port==8443,tls -d tcp.port==8080,http -Y tcp \
+    truth_fields "$path" "$path.tcp.tsv" frames -d tcp.port==8443,tls -d tcp.port==8080,http -Y tcp \
         -T fields -E header=y -E separator=/t -E aggregator=, -E occurrence=a \
         -e frame.number -e tcp.stream -e tcp.srcport -e tcp.dstport -e tcp.len -e tcp.seq -e tcp.nxtseq \
         -e tcp.analysis.retransmission -e tcp.analysis.lost_segment -e tcp.analysis.out_of_order \
         -e tls.handshake.extensions_server_name -e tls.handshake.ja3 -e tls.handshake.ja3s \
-        -e dns.qry.name -e http.host -e http.request.uri \
-        2> >(grep -v 'Running as user' >&2) > "$dest.tmp"
-    mv "$dest.tmp" "$dest"
-    printf '%s\t%d frames\n' "$dest" "$(($(wc -l < "$dest") - 1))"
+        -e dns.qry.name -e http.host -e http.request.uri
 done

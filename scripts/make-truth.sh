@@ -17,13 +17,9 @@
 # depends on the tshark version (4.0.17 for the committed files).
 set -euo pipefail
 
-command -v tshark >/dev/null 2>&1 || { echo "make-truth.sh: tshark not found" >&2; exit 1; }
-[[ $# -ge 1 ]] || { echo "usage: make-truth.sh FILE..." >&2; exit 2; }
-
-export LC_ALL=C TZ=UTC
-cfg=$(mktemp -d)
-export WIRESHARK_CONFIG_DIR=$cfg
-trap 'rm -rf "$cfg"' EXIT
+# shellcheck source=scripts/truth-common.sh
+. "$(dirname "$0")/truth-common.sh"
+truth_init make-truth.sh "FILE..." "$@"
 
 HEADER=$'frame.number\tframe.time_epoch\tframe.len\tframe.cap_len\tip.src|ipv6.src\tip.dst|ipv6.dst\tip.proto|ipv6.nxt\ttcp.srcport|udp.srcport\ttcp.dstport|udp.dstport\ttcp.seq_raw\ttcp.ack_raw\ttcp.flags\ttcp.window_size_value\tdns.qry.name\ticmp.type|icmpv6.type\tvlan.id\t_ws.col.Protocol'
 
@@ -44,8 +40,7 @@ truth() {
                 pick($20, $21), $22, $23 }'
 }
 
-for path in "$@"; do
-    [[ -f $path ]] || { echo "make-truth.sh: no such file: $path" >&2; exit 1; }
+for path in "${TRUTH_FILES[@]}"; do
     dir=$(dirname "$path")
     f=$(basename "$path")
     (
