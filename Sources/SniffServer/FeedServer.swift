@@ -17,7 +17,7 @@ public final class FeedServer: Service, Sendable {
     let token: String?
     let broadcaster: LiveBroadcaster
     let logger: Logger
-    private let bound = LockedBox<Int?>(nil)
+    private let readiness = ListenerReadiness()
     /// Socket send buffer for clients (small buffers make a stuck reader show sooner).
     let sendBufferBytes: Int?
 
@@ -26,23 +26,21 @@ public final class FeedServer: Service, Sendable {
         self.sendBufferBytes = sendBufferBytes
     }
 
-    /// The port actually bound (for port 0), once listening.
-    public var boundPort: Int? { bound.get() }
+    /// Waits until the feed is listening and returns the port it bound (the one given,
+    /// or the system's choice for port 0); nil when it could not bind.
+    public func listening() async -> Int? { await readiness.wait() }
+
+    func resolveReadiness(_ port: Int?) { readiness.resolve(port) }
 
     public func run() async throws {
-        let sendBuffer = sendBufferBytes
-        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .bind(host: host, port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let sendBuffer {
-                        try channel.syncOptions?.setOption(.socketOption(.so_sndbuf), value: SocketOptionValue(sendBuffer))
-                    }
-                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
-            }
-        bound.set(server.channel.localAddress?.port)
+        let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+        do {
+            server = try await bind()
+        } catch {
+            resolveReadiness(nil)
+            throw error
+        }
+        resolveReadiness(server.channel.localAddress?.port ?? port)
         logger.info("feed listening on \(host):\(server.channel.localAddress?.port ?? port)")
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
@@ -55,6 +53,21 @@ public final class FeedServer: Service, Sendable {
         } onGracefulShutdown: {
             server.channel.close(promise: nil)
         }
+    }
+
+    private func bind() async throws -> NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never> {
+        let sendBuffer = sendBufferBytes
+        return try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let sendBuffer {
+                        try channel.syncOptions?.setOption(.socketOption(.so_sndbuf), value: SocketOptionValue(sendBuffer))
+                    }
+                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
     }
 
     func handle(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {

@@ -24,6 +24,7 @@ public final class SniffServerApp: Sendable {
     let dashboard: DashboardFiles
     let logger: Logger
     private let group = LockedBox<ServiceGroup?>(nil)
+    private let httpReadiness = ListenerReadiness()
 
     public init(store: any PacketStore, configuration: ServerConfiguration, hub: LiveHub? = nil,
                 control: CaptureControl? = nil, logger: Logger = Logger(label: "sniff.api")) {
@@ -92,12 +93,29 @@ public final class SniffServerApp: Sendable {
 
     /// Runs until `shutdown()` (or cancellation). No signal handling here: the command
     /// decides when to stop.
-    public func run(onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) async throws {
-        var services: [any Service] = [makeApplication(onServerRunning: onServerRunning), broadcaster]
+    public func run() async throws {
+        let http = httpReadiness
+        let application = makeApplication(onServerRunning: { channel in http.resolve(channel.localAddress?.port) })
+        var services: [any Service] = [application, broadcaster]
         if let feed { services.append(feed) }
         let g = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [], logger: logger))
         group.set(g)
+        // A listener that never bound (a bind failed and ended the group, or it was shut
+        // down first) answers its waiters with nil; one that bound keeps its port.
+        defer {
+            http.resolve(nil)
+            feed?.resolveReadiness(nil)
+        }
         try await g.run()
+    }
+
+    /// Waits until the HTTP server (and the feed, when asked) accept connections and
+    /// returns their ports; nil when one of them could not bind. Call it beside `run()`.
+    public func listening() async -> ListeningPorts? {
+        guard let httpPort = await httpReadiness.wait() else { return nil }
+        guard let feed else { return ListeningPorts(http: httpPort, feed: nil) }
+        guard let feedPort = await feed.listening() else { return nil }
+        return ListeningPorts(http: httpPort, feed: feedPort)
     }
 
     /// Graceful shutdown: stop accepting, finish requests in flight, close live clients.

@@ -38,20 +38,12 @@ struct ServeCommand: ParsableCommand {
             Stderr.print("sniff: \(e.userMessage)")
             throw ExitCode(e.exitCode)
         }
-        let c = server.configuration
-        let app = SniffServerApp(store: store, configuration: c, logger: SniffLogging.logger("api"))
-        let state = ServerRunState()
-        Task.detached {
-            var err: Error? = nil
-            do { try await app.run() } catch { err = error }
-            state.finish(err)
-        }
-        Stderr.print("sniff: serving \(store.location) on http://\(c.host.contains(":") ? "[\(c.host)]" : c.host):\(c.port)/" + (c.feedHost.map { "; feed on \($0):\(c.feedPort)" } ?? ""))
-        while !Signals.shouldStop && !state.done { usleep(100_000) }
-        Task.detached { await app.shutdown() }
-        state.wait()
+        let app = SniffServerApp(store: store, configuration: server.configuration, logger: SniffLogging.logger("api"))
+        let running = RunningServer(app, serving: store.location)
+        running.waitForSignal()
+        running.stop()
         try? Blocking.run { await store.close() }
-        if let failure = state.failure {
+        if let failure = running.failure {
             Stderr.print("sniff: server stopped: \(failure)")
             throw ExitCode(1)
         }

@@ -10,12 +10,11 @@ import SniffServer
 /// The server running beside a capture (`--serve`): a live hub in the pipeline, the
 /// application on its own tasks, capture control for the dashboard's buttons.
 final class ServeRun {
-    let app: SniffServerApp
+    let server: RunningServer
     let hub: LiveHub
     /// The dashboard's pause/resume/stop buttons: flags the capture loop reads, and the
     /// state it reports back.
     let control = CaptureControl()
-    private let state = ServerRunState()
     let readStore: any PacketStore
 
     static func start(_ command: CaptureCommand, source: String, live: Bool, pipeline: PacketPipeline, flows: FlowRun, storage: StoreRun?) throws -> ServeRun? {
@@ -43,17 +42,12 @@ final class ServeRun {
         // The server reads through its own store: the run's store is closed when the
         // capture's writer finishes, and the server goes on after that.
         readStore = StoreFactory.open(storage.options.url)
-        app = SniffServerApp(store: readStore, configuration: configuration, hub: hub, control: live ? control : nil,
-                             logger: SniffLogging.logger("api"))
-        let app = self.app
-        let state = self.state
-        Task.detached {
-            var err: Error? = nil
-            do { try await app.run() } catch { err = error }
-            state.finish(err)
+        let app = SniffServerApp(store: readStore, configuration: configuration, hub: hub, control: live ? control : nil,
+                                 logger: SniffLogging.logger("api"))
+        server = RunningServer(app, serving: nil)
+        if !server.listening {
+            Stderr.print("sniff: server: \(server.failure.map { "\($0)" } ?? "it stopped"); the capture goes on")
         }
-        Stderr.print("sniff: serving on http://\(configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host):\(configuration.port)/" +
-                     (configuration.feedHost.map { "; feed on \($0):\(configuration.feedPort)" } ?? ""))
     }
 
     /// Analysis thread, when idle: publish the live interval (file runs).
@@ -76,18 +70,63 @@ final class ServeRun {
 
     /// After a file was read: keep serving until SIGINT/SIGTERM, then shut down gracefully.
     func serveUntilStopped() {
+        guard server.listening else { return stop() }
         Signals.stopRequested = 0
         Stderr.print("sniff: capture done; still serving — Ctrl-C to stop")
-        while !Signals.shouldStop && !state.done { usleep(100_000) }
+        server.waitForSignal()
         stop()
     }
 
     func stop() {
+        server.stop()
+        let store = readStore
+        try? Blocking.run { await store.close() }
+        // A server that never listened said why when it started.
+        if server.listening, let failure = server.failure { Stderr.print("sniff: server: \(failure)") }
+    }
+}
+
+/// A server application running on its own tasks, for the commands' synchronous threads:
+/// started, announced once it listens, stopped gracefully.
+final class RunningServer {
+    let app: SniffServerApp
+    private let state = ServerRunState()
+    /// Whether every listener bound (the "serving" line was printed).
+    private(set) var listening = false
+
+    /// Starts `app` and waits until it accepts connections, then prints where
+    /// ("sniff: serving [WHAT ]on URL"): whoever waits for that line can connect at once.
+    /// When a listener cannot bind, waits for the application to end instead.
+    init(_ app: SniffServerApp, serving what: String?) {
+        self.app = app
+        let state = self.state
+        Task.detached {
+            var err: Error? = nil
+            do { try await app.run() } catch { err = error }
+            state.finish(err)
+        }
+        guard let ports = try? Blocking.run({ await app.listening() }) else {
+            state.wait()
+            return
+        }
+        listening = true
+        let c = app.configuration
+        let host = c.host.contains(":") ? "[\(c.host)]" : c.host
+        let feed = c.feedHost.map { "; feed on \($0):\(ports.feed ?? c.feedPort)" } ?? ""
+        Stderr.print("sniff: serving \(what.map { $0 + " " } ?? "")on http://\(host):\(ports.http)/" + feed)
+    }
+
+    var failure: Error? { state.failure }
+
+    /// Returns on SIGINT or SIGTERM, or when the application ends by itself.
+    func waitForSignal() {
+        while !Signals.shouldStop && !state.done { usleep(100_000) }
+    }
+
+    /// Graceful shutdown: stop accepting, finish requests in flight; returns when done.
+    func stop() {
         let app = self.app
         Task.detached { await app.shutdown() }
         state.wait()
-        let store = readStore
-        try? Blocking.run { await store.close() }
-        if let failure = state.failure { Stderr.print("sniff: server: \(failure)") }
     }
 }

@@ -26,11 +26,9 @@ struct ConnectionDeadlineTests {
         c.firstResponseTimeoutSeconds = 1
         c.httpIdleTimeoutSeconds = 1
         let server = SniffServerApp(store: db.store, configuration: c)
-        let port = LockedBox<Int?>(nil)
-        let run = Task { try await server.run(onServerRunning: { ch in port.set(ch.localAddress?.port) }) }
+        let run = Task { try await server.run() }
         defer { run.cancel() }
-        for _ in 0..<200 where port.get() == nil { try await Task.sleep(for: .milliseconds(25)) }
-        let p = try #require(port.get())
+        let p = try #require(await server.listening()?.http, "the server did not bind")
 
         // Each client on its own thread, so that the busy one asks while the others wait.
         async let waited = BlockingSocket.onThread { () -> Seen in

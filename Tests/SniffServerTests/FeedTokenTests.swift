@@ -22,9 +22,7 @@ struct FeedTokenTests {
         let feed = FeedServer(host: "127.0.0.1", port: 0, token: "s3cret", broadcaster: server.broadcaster, logger: Logger(label: "test.feed"))
         let feedTask = Task { try await feed.run() }
         defer { feedTask.cancel() }
-        var port: Int? = nil
-        for _ in 0..<100 where port == nil { port = feed.boundPort; try await Task.sleep(for: .milliseconds(50)) }
-        let p = try #require(port)
+        let p = try #require(await feed.listening(), "the feed did not bind")
 
         struct Seen: Sendable {
             var memberPrompt = "", memberGreeting = "", silentPrompt = "", silentNotice = "", silentAfter = "", paused = ""

@@ -259,9 +259,7 @@ struct LiveTests {
         let replay = Replayer(hub: hub, files: [ServerTestEnv.fixtures.appendingPathComponent("lo-udp-tcp.pcap"),
                                                  ServerTestEnv.fixtures.appendingPathComponent("dns.pcap")], pauseMicros: 20)
         defer { replay.stop(); broadcaster.cancel(); feedTask.cancel() }
-        var port: Int? = nil
-        for _ in 0..<100 where port == nil { port = feed.boundPort; try await Task.sleep(for: .milliseconds(50)) }
-        let p = try #require(port)
+        let p = try #require(await feed.listening(), "the feed did not bind")
 
         func connectSocket(receiveBuffer: Int32? = nil) -> Int32 {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
