@@ -20,6 +20,19 @@ public enum TransportKind: UInt8, Sendable, CaseIterable {
 
     public var label: String { name.map { "\($0)" } ?? "none" }
 
+    /// The transport of an IP protocol number (a flow's or a stored row's): ARP and
+    /// non-IP frames have no protocol number, so never come from here.
+    public init(ipProto: UInt8) {
+        switch ipProto {
+        case 6: self = .tcp
+        case 17: self = .udp
+        case 1: self = .icmp
+        case 58: self = .icmpv6
+        case 47: self = .gre
+        default: self = .other
+        }
+    }
+
     /// Parses a user's `--transport` value, case-insensitively.
     public init?(userValue: String) {
         switch userValue.lowercased() {

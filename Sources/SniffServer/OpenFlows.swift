@@ -2,6 +2,28 @@ import SniffCore
 import SniffDecode
 import SniffStore
 
+extension TrafficFilter {
+    /// Whether a flow row passes the filter's address, port, transport, app and text
+    /// fields, as `SQLBuilder.flowFilter` decides in SQL: ip and port match either end,
+    /// transport is the IP protocol, text is a substring of the DNS query, SNI or Host.
+    /// The time range, capture and sensor are the caller's (they are not in the row).
+    public func matchesFlow(_ r: FlowRow) -> Bool {
+        if let n = ip, !(n.contains(r.origH) || n.contains(r.respH)) { return false }
+        if let n = src, !n.contains(r.origH) { return false }
+        if let n = dst, !n.contains(r.respH) { return false }
+        if let p = port, r.origP != p && r.respP != p { return false }
+        if let p = sport, r.origP != p { return false }
+        if let p = dport, r.respP != p { return false }
+        if let t = transport, TransportKind(ipProto: r.ipProto) != t { return false }
+        if let a = app, r.app != a.name { return false }
+        if let t = text?.lowercased() {
+            let names = [r.dnsQuery, r.httpHost, r.tlsSNI].compactMap { $0?.lowercased() }
+            if !names.contains(where: { $0.contains(t) }) { return false }
+        }
+        return true
+    }
+}
+
 /// The running capture's flows in progress (the hub's snapshot of its flow table),
 /// filtered and ranked as the API ranks stored flows, so that /api/flows and
 /// /api/talkers show a flow before it ends. Filters mean what they mean in SQL
@@ -9,29 +31,8 @@ import SniffStore
 enum OpenFlows {
     static func matches(_ s: StoredFlow, _ q: FlowQuery) -> Bool {
         let f = q.filter, r = s.row
-        if let n = f.ip, !(n.contains(r.origH) || n.contains(r.respH)) { return false }
-        if let n = f.src, !n.contains(r.origH) { return false }
-        if let n = f.dst, !n.contains(r.respH) { return false }
-        if let p = f.port, r.origP != p && r.respP != p { return false }
-        if let p = f.sport, r.origP != p { return false }
-        if let p = f.dport, r.respP != p { return false }
-        if let t = f.transport {
-            switch t {
-            case .tcp: if r.ipProto != 6 { return false }
-            case .udp: if r.ipProto != 17 { return false }
-            case .icmp: if r.ipProto != 1 { return false }
-            case .icmpv6: if r.ipProto != 58 { return false }
-            case .gre: if r.ipProto != 47 { return false }
-            case .other: if [1, 6, 17, 47, 58].contains(r.ipProto) { return false }
-            case .arp, .none: return false
-            }
-        }
-        if let a = f.app, r.app != a.name { return false }
+        if !f.matchesFlow(r) { return false }
         if !inRange(s, from: f.from, to: f.to, capture: f.capture, sensor: f.sensor) { return false }
-        if let t = f.text?.lowercased() {
-            let names = [r.dnsQuery, r.httpHost, r.tlsSNI].compactMap { $0?.lowercased() }
-            if !names.contains(where: { $0.contains(t) }) { return false }
-        }
         if let c = q.connState, r.connState != c { return false }
         if let t = q.tls {
             let fingerprint = t.lowercased()

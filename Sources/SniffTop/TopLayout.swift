@@ -338,33 +338,7 @@ public enum TopLayout {
 
     static func flows(_ m: TopModel) -> [TopFlow] {
         guard let f = m.filter?.filter else { return m.snapshot.flows }
-        return m.snapshot.flows.filter { fl in
-            let r = fl.row
-            if let n = f.ip, !(n.contains(r.origH) || n.contains(r.respH)) { return false }
-            if let n = f.src, !n.contains(r.origH) { return false }
-            if let n = f.dst, !n.contains(r.respH) { return false }
-            if let p = f.port, r.origP != p && r.respP != p { return false }
-            if let p = f.sport, r.origP != p { return false }
-            if let p = f.dport, r.respP != p { return false }
-            if let k = f.transport, transport(ipProto: r.ipProto) != k { return false }
-            if let a = f.app, r.app != a.name { return false }
-            if let q = f.text?.lowercased() {
-                let names = [r.dnsQuery, r.tlsSNI, r.httpHost].compactMap { $0?.lowercased() }
-                if !names.contains(where: { $0.contains(q) }) { return false }
-            }
-            return true
-        }
-    }
-
-    static func transport(ipProto: UInt8) -> TransportKind {
-        switch ipProto {
-        case 6: return .tcp
-        case 17: return .udp
-        case 1: return .icmp
-        case 58: return .icmpv6
-        case 47: return .gre
-        default: return .other
-        }
+        return m.snapshot.flows.filter { f.matchesFlow($0.row) }
     }
 
     static let flowColumns: [TopColumn<TopFlow>] = [

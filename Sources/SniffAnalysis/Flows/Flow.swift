@@ -91,16 +91,7 @@ public struct Flow: Sendable {
     }
 
     /// The transport classification used by the protocol summary.
-    public var transport: TransportKind {
-        switch key.proto {
-        case 6: return .tcp
-        case 17: return .udp
-        case 1: return .icmp
-        case 58: return .icmpv6
-        case 47: return .gre
-        default: return .other
-        }
-    }
+    public var transport: TransportKind { TransportKind(ipProto: key.proto) }
 
     // MARK: application
 
