@@ -16,34 +16,54 @@ struct ReportTopTests {
     /// Endpoint blocks in a report: each has one "Sent:" line.
     func blocks(_ report: String) -> Int { report.components(separatedBy: "\n    Sent:").count - 1 }
 
-    /// Runs sniff with stdout on a pseudo-terminal of 40 rows and returns what it printed.
-    func onTerminal(_ args: [String]) throws -> (status: Int32, stdout: String) {
-        var master: Int32 = -1, slave: Int32 = -1
-        var ws = winsize(ws_row: 40, ws_col: 120, ws_xpixel: 0, ws_ypixel: 0)
-        try #require(openpty(&master, &slave, nil, nil, &ws) == 0)
-        // Drained while sniff writes: a pty holds only a few KB, and a report larger than
-        // that would block the writer until the reader comes.
+    /// Runs sniff with a pseudo-terminal of 40 rows as its controlling terminal, stdin
+    /// and stdout (as `sniff top`'s tests do) and returns what it printed.
+    func onTerminal(_ args: [String]) throws -> (status: Int32?, stdout: String) {
+        let p = try PtySniff(args, rows: 40, cols: 120)
+        let status = p.waitExit(60)
+        return (status, String(decoding: p.output, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n"))
+    }
+
+    /// Runs sniff with `--report` naming a FIFO and returns every report written to it:
+    /// sniff opens, truncates and writes a file that is not a regular one each time it
+    /// writes the report, so the reports read here are the writes it made.
+    func reportsWritten(_ args: [String]) throws -> (status: Int32, reports: [String]) {
+        let fifo = try CLI.tempDir().appendingPathComponent("report.fifo").path
+        try #require(mkfifo(fifo, 0o600) == 0)
+        // Read-write, so that the FIFO never reports end of file between two writes.
+        let fd = open(fifo, O_RDWR | O_NONBLOCK)
+        try #require(fd >= 0)
+        defer { close(fd) }
         final class Collected: @unchecked Sendable {
+            let lock = NSLock()
             var bytes: [UInt8] = []
-            let done = DispatchSemaphore(value: 0)
+            var sniffEnded = false
+            let drained = DispatchSemaphore(value: 0)
         }
         let collected = Collected()
-        let masterFD = master
         Thread {
             var buf = [UInt8](repeating: 0, count: 65536)
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            // Until sniff has ended and the FIFO is empty.
             while true {
-                let n = read(masterFD, &buf, buf.count)
-                if n <= 0 { break }  // EIO once the writer side is closed and drained
-                collected.bytes += buf[0..<n]
+                let ended = collected.lock.withLock { collected.sniffEnded }
+                guard poll(&pfd, 1, 50) > 0 else {
+                    if ended { break }
+                    continue
+                }
+                let n = read(fd, &buf, buf.count)
+                if n > 0 { collected.lock.withLock { collected.bytes += buf[0..<n] } }
             }
-            collected.done.signal()
+            collected.drained.signal()
         }.start()
-        let sniff = try BackgroundSniff(args, stdout: FileHandle(fileDescriptor: slave, closeOnDealloc: false))
-        let r = sniff.wait(seconds: 60)
-        close(slave)
-        _ = collected.done.wait(timeout: .now() + 10)
-        close(master)
-        return (r.status, String(decoding: collected.bytes, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n"))
+        let r = try CLI.run(args + ["--report", fifo])
+        collected.lock.withLock { collected.sniffEnded = true }
+        collected.drained.wait()
+        let text = String(decoding: collected.lock.withLock { collected.bytes }, as: UTF8.self)
+        // Each report begins with its title line.
+        let title = "  Sniff report\n"
+        let reports = text.components(separatedBy: title).dropFirst().map { title + $0 }
+        return (r.status, reports)
     }
 
     @Test func terminalShowsTheTopTwentyAndSaysHowManyMore() throws {
@@ -102,6 +122,17 @@ struct ReportTopTests {
         // Rewritten at each second of capture time after the first packet, then at the end.
         let updates = rewritten.split(separator: "\n").first { $0.contains("Updates:") }?.split(separator: " ").last
         #expect(updates.flatMap { Int($0) } == 6, "\(rewritten)")
+    }
+
+    @Test func aCaptureFileWritesItsReportOnceAndLiveRewritesAtEachInterval() throws {
+        let once = try reportsWritten(["-r", sample, "-q"])
+        #expect(once.status == 0)
+        #expect(once.reports.count == 1, "\(once.reports.count) writes: \(once.reports.map { $0.prefix(200) })")
+        #expect(once.reports.first.map(blocks) == sampleEndpoints)
+        // --interval 1 over the sample's 6.3 s: five rewrites in capture time, then the end.
+        let every = try reportsWritten(["-r", sample, "-q", "--interval", "1"])
+        #expect(every.status == 0)
+        #expect(every.reports.count == 6, "\(every.reports.count) writes")
     }
 
     @Test(arguments: ["0", "-3", "twenty"])
