@@ -64,7 +64,7 @@ struct CaptureCommand: ParsableCommand {
 
     func run() throws {
         Signals.install()
-        do {
+        try exitOnSniffError(cleanup: TerminalMode.restore) {
             if listInterfaces {
                 print(Interfaces.render(try Interfaces.list()), terminator: "")
                 return
@@ -80,10 +80,6 @@ struct CaptureCommand: ParsableCommand {
             } else {
                 try LiveRun(command: command).run()
             }
-        } catch let e as SniffError {
-            TerminalMode.restore()
-            Stderr.print("sniff: \(e.userMessage)")
-            throw ExitCode(e.exitCode)
         }
     }
 }
@@ -96,12 +92,7 @@ struct DevicesCommand: ParsableCommand {
     )
 
     func run() throws {
-        do {
-            print(Interfaces.render(try Interfaces.list()), terminator: "")
-        } catch let e as SniffError {
-            Stderr.print("sniff: \(e.userMessage)")
-            throw ExitCode(e.exitCode)
-        }
+        try exitOnSniffError { print(Interfaces.render(try Interfaces.list()), terminator: "") }
     }
 }
 

@@ -28,14 +28,10 @@ struct DBTarget: ParsableArguments {
     /// Runs `body` with the store open, turning store errors into messages and exit codes.
     func withStore<T>(_ body: @escaping @Sendable (any PacketStore) async throws -> T) throws -> T {
         let store = StoreFactory.open(try StoreURL(db))
-        do {
+        return try exitOnSniffError(cleanup: { try? Blocking.run { await store.close() } }) {
             let r = try Blocking.run { try await body(store) }
             try? Blocking.run { await store.close() }
             return r
-        } catch let e as SniffError {
-            try? Blocking.run { await store.close() }
-            Stderr.print("sniff: \(e.userMessage)")
-            throw ExitCode(e.exitCode)
         }
     }
 }

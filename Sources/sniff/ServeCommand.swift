@@ -32,12 +32,7 @@ struct ServeCommand: ParsableCommand {
         try server.bootstrapLogging()
         FileLimit.prepareServer()
         let store = StoreFactory.open(try StoreURL(db))
-        do {
-            _ = try Blocking.run { try await store.migrate() }
-        } catch let e as SniffError {
-            Stderr.print("sniff: \(e.userMessage)")
-            throw ExitCode(e.exitCode)
-        }
+        try exitOnSniffError { _ = try Blocking.run { try await store.migrate() } }
         let app = SniffServerApp(store: store, configuration: server.configuration, logger: SniffLogging.logger("api"))
         let running = RunningServer(app, serving: store.location)
         running.waitForSignal()
@@ -119,15 +114,13 @@ struct ExportCommand: ParsableCommand {
         if exportFormat == .pcap {
             // Before the output file is created: a refusal leaves nothing behind.
             do {
-                layout = try Blocking.run { try await PacketExport.pcapLayout(store: store, filter: filter) }
+                layout = try exitOnSniffError(cleanup: { try? Blocking.run { await store.close() } }) {
+                    try Blocking.run { try await PacketExport.pcapLayout(store: store, filter: filter) }
+                }
             } catch let e as PcapUnavailable {
                 try? Blocking.run { await store.close() }
                 Stderr.print("sniff: cannot export pcap: \(e.message)")
                 throw ExitCode(1)
-            } catch let e as SniffError {
-                try? Blocking.run { await store.close() }
-                Stderr.print("sniff: \(e.userMessage)")
-                throw ExitCode(e.exitCode)
             }
             if case .pcapng(let links, _)? = layout {
                 Stderr.print("sniff: the packets have \(links.count) link types (\(links.map(\.name).joined(separator: ", "))), which a pcap cannot mix: writing pcapng")
@@ -139,7 +132,7 @@ struct ExportCommand: ParsableCommand {
             Stderr.print("sniff: cannot create \(o): \(String(cString: strerror(errno)))")
             throw ExitCode(1)
         }
-        do {
+        try exitOnSniffError {
             let n = try Blocking.run {
                 try await export.run { chunk in
                     var c = chunk
@@ -148,9 +141,6 @@ struct ExportCommand: ParsableCommand {
             }
             if fd != 1 { close(fd) }
             Stderr.print("sniff: exported \(n) packets to \(o)")
-        } catch let e as SniffError {
-            Stderr.print("sniff: \(e.userMessage)")
-            throw ExitCode(e.exitCode)
         }
         try? Blocking.run { await store.close() }
     }

@@ -1,3 +1,5 @@
+import ArgumentParser
+import SniffCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -41,4 +43,17 @@ enum Stderr {
     }
 
     static var isTerminal: Bool { isatty(2) == 1 }
+}
+
+/// How every command ends on a failure the user can act on: `sniff: MESSAGE` on standard
+/// error and the error's exit status (64 for usage, 1 at run time). `cleanup` runs
+/// first (give the terminal back, close a store).
+func exitOnSniffError<T>(cleanup: () -> Void = {}, _ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let e as SniffError {
+        cleanup()
+        Stderr.print("sniff: \(e.userMessage)")
+        throw ExitCode(e.exitCode)
+    }
 }

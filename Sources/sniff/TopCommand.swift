@@ -43,11 +43,6 @@ struct TopCommand: ParsableCommand {
             Stderr.print("sniff: sniff top draws on a terminal: standard input and output must be one (for a report, run sniff -r FILE or sniff -i IFACE)")
             throw ExitCode(64)
         }
-        do {
-            try TopRun(command: self).run()
-        } catch let e as SniffError {
-            Stderr.print("sniff: \(e.userMessage)")
-            throw ExitCode(e.exitCode)
-        }
+        try exitOnSniffError { try TopRun(command: self).run() }
     }
 }
