@@ -4,12 +4,37 @@ import SniffAnalysis
 import SniffStore
 
 /// The routes that answer "who is that?" and "which process?": /api/hosts,
-/// /api/hosts/{ip} and /api/processes.
+/// /api/hosts/{ip}, /api/countries, /api/asns and /api/processes.
 extension APIRoutes {
     func addHostRoutes<Context: RequestContext>(to router: Router<Context>) {
         router.get("/api/hosts") { req, _ in try await self.hosts(req) }
         router.get("/api/hosts/{ip}") { req, ctx in try await self.host(req, ctx.parameters.get("ip") ?? "") }
         router.get("/api/processes") { req, _ in try await self.processes(req) }
+        router.get("/api/countries") { req, _ in try await self.networkShares(req, by: .country) }
+        router.get("/api/asns") { req, _ in try await self.networkShares(req, by: .asn) }
+    }
+
+    /// /api/countries, /api/asns: stored flows per country or AS of their ends, and the
+    /// running capture's flows in progress (as /api/talkers adds them).
+    func networkShares(_ req: Request, by: NetworkShareQuery.Key) async throws -> Response {
+        let q = try NetworkShareQuery(by: by, parameters: Self.parameters(req, allowed: NetworkShareQuery.parameterNames))
+        var list = try await store.networkShares(q)
+        if let hub = broadcaster.hub {
+            let match = FlowQuery(filter: q.range.asFilter)
+            list = OpenFlows.networkShares(list, open: hub.openFlows.filter { OpenFlows.matches($0, match) }, by: by,
+                                           limit: min(max(q.limit, 1), PacketQuery.maximumLimit))
+        }
+        var o = JSONObject(capacity: 512 + list.count * 128)
+        o.raw("rows") { s in JSONArray.write(list, into: &s) { n, s in
+            var x = JSONObject(capacity: 128)
+            if by == .country { x.string("country", n.country) } else {
+                x.number("asn", n.asn.map { Int64($0) }); x.string("org", n.org)
+            }
+            x.number("bytes", n.bytes); x.number("flows", n.flows)
+            s.bytes.append(contentsOf: x.finish().bytes)
+        } }
+        o.number("count", list.count)
+        return JSONResponse.make(o.finish())
     }
 
     func hosts(_ req: Request) async throws -> Response {

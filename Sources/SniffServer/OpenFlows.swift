@@ -95,4 +95,32 @@ enum OpenFlows {
         t.hosts = Array(hosts.values.sorted { ($0.bytes, $1.address.description) > ($1.bytes, $0.address.description) }.prefix(limit))
         return t
     }
+
+    /// Stored countries (or ASes) plus the flows in progress, counted as the store counts
+    /// them (`HostQueries.networkShares`: a flow once per distinct country or AS of its
+    /// ends), ranked by bytes again and cut to `limit`.
+    static func networkShares(_ stored: [NetworkShare], open: [StoredFlow], by: NetworkShareQuery.Key,
+                              limit: Int) -> [NetworkShare] {
+        guard !open.isEmpty else { return stored }
+        var shares: [String: NetworkShare] = [:]
+        func key(_ s: NetworkShare) -> String { s.country ?? s.asn.map { String($0) } ?? "" }
+        for s in stored { shares[key(s)] = s }
+        for f in open {
+            let r = f.row
+            let sides = by == .country
+                ? [NetworkShare(country: r.origCC, bytes: 0, flows: 0), NetworkShare(country: r.respCC, bytes: 0, flows: 0)]
+                : [NetworkShare(asn: r.origASN, org: r.origOrg, bytes: 0, flows: 0),
+                   NetworkShare(asn: r.respASN, org: r.respOrg, bytes: 0, flows: 0)]
+            var counted = Set<String>()
+            for side in sides where side.country != nil || side.asn != nil {
+                let k = key(side)
+                guard counted.insert(k).inserted else { continue }
+                var s = shares[k] ?? side
+                if s.org == nil { s.org = side.org }
+                s.bytes &+= r.totalBytes; s.flows &+= 1
+                shares[k] = s
+            }
+        }
+        return Array(shares.values.sorted { ($0.bytes, key($1)) > ($1.bytes, key($0)) }.prefix(limit))
+    }
 }

@@ -64,6 +64,44 @@ public struct ProcessQuery: Sendable, Equatable {
     }
 }
 
+/// GET /api/countries and /api/asns: stored flows' bytes per country or autonomous
+/// system of their endpoints, with the range, capture and traffic filters of talkers.
+public struct NetworkShareQuery: Sendable, Equatable {
+    public enum Key: String, Sendable { case country, asn }
+    public var by: Key
+    public var range = RangeQuery()
+    public var limit = 20
+
+    public static let parameterNames = RangeQuery.names + RangeQuery.flowNames + ["limit"]
+
+    public init(by: Key, range: RangeQuery = RangeQuery(), limit: Int = 20) {
+        self.by = by; self.range = range; self.limit = limit
+    }
+
+    public init(by: Key, parameters p: [String: String]) throws {
+        self.by = by
+        range = try RangeQuery(parameters: p, trafficNames: RangeQuery.flowNames)
+        limit = try PacketQuery.limit(p, default: 20)
+    }
+}
+
+/// One country or autonomous system: the flows with an endpoint in it. A flow between
+/// two hosts of the same country (or AS) counts once; between two countries, once in each.
+public struct NetworkShare: Sendable, Equatable {
+    /// The ISO 3166 code (`by: .country`).
+    public var country: String?
+    /// The AS number and its organisation (`by: .asn`).
+    public var asn: UInt32?
+    public var org: String?
+    /// Wire bytes of those flows, both directions.
+    public var bytes: UInt64
+    public var flows: UInt64
+
+    public init(country: String? = nil, asn: UInt32? = nil, org: String? = nil, bytes: UInt64, flows: UInt64) {
+        self.country = country; self.asn = asn; self.org = org; self.bytes = bytes; self.flows = flows
+    }
+}
+
 /// A name passive DNS gave an address, with its first and last answer.
 public struct HostName: Sendable, Equatable {
     public var name: String
@@ -245,6 +283,33 @@ struct HostQueries {
                              flows: UInt64(clamping: $0[2].int ?? 0))
         }
         return d
+    }
+
+    /// Bytes and flows per country or AS of the flows' endpoints in the range, largest
+    /// first. One branch per side of the flow; the responder's side leaves out a flow
+    /// whose originator is in the same country (or AS), which the first branch counted.
+    func networkShares(_ q: NetworkShareQuery) async throws -> [NetworkShare] {
+        // (key column, organisation column) of the originator's and the responder's side.
+        let (orig, resp) = q.by == .country ? (("orig_cc", "NULL"), ("resp_cc", "NULL"))
+            : (("orig_asn", "orig_org"), ("resp_asn", "resp_org"))
+        var b = SQLBuilder(dialect)
+        var branches: [String] = []
+        for (side, other) in [(orig, resp), (resp, orig)] {
+            b.flowFilter(q.range.asFilter)
+            b.add("\(side.0) IS NOT NULL")
+            if side == resp { b.add("(\(other.0) IS NULL OR \(other.0) <> \(side.0))") }
+            branches.append("SELECT \(side.0) AS k, \(side.1) AS o, total_bytes AS b FROM flows" + b.takeWhereClause())
+        }
+        let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
+        // A subquery: PostgreSQL's ORDER BY takes an output name alone, not in an expression.
+        let sql = "SELECT * FROM (SELECT k, MAX(o) AS o, \(sum("b")) AS b, COUNT(*) AS n FROM ("
+            + branches.joined(separator: " UNION ALL ") + ") t GROUP BY k) u ORDER BY b DESC, k LIMIT \(limit)"
+        return try await run(sql, b.binds).map { r in
+            let bytes = UInt64(clamping: r[2].int ?? 0), flows = UInt64(clamping: r[3].int ?? 0)
+            return q.by == .country
+                ? NetworkShare(country: r[0].text, bytes: bytes, flows: flows)
+                : NetworkShare(asn: r[0].int.map { UInt32(truncatingIfNeeded: $0) }, org: r[1].text, bytes: bytes, flows: flows)
+        }
     }
 
     /// Flows per local process in `range`, busiest first.

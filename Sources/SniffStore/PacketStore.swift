@@ -53,6 +53,8 @@ public protocol PacketStore: AnyObject, Sendable {
     func host(_ address: IPAddress, range: RangeQuery) async throws -> HostDetail
     /// Bytes and flows per local process (flows captured live with process attribution).
     func processes(_ range: RangeQuery, process: String?, limit: Int) async throws -> [ProcessUsage]
+    /// Bytes and flows per country or AS of the flows' endpoints (GeoIP enrichment).
+    func networkShares(_ query: NetworkShareQuery) async throws -> [NetworkShare]
 
     // MARK: packet bytes (pcap export)
 

@@ -447,6 +447,89 @@ def test_host_names(d, base, shots):
     d.find_element(By.ID, "host-close").click()
 
 
+GEO_CAPTURES = ["dns_tcp.pcap", "tcp-handshake-nano.pcap", "icmp-rfc8335.pcap"]
+
+
+def page_human(d, numbers):
+    """The numbers as the page writes bytes (chart.js's human), formatted by the page itself."""
+    return d.execute_async_script("const done = arguments[arguments.length - 1], n = arguments[0];"
+                                  "import('/ui/chart.js').then(m => done(n.map(m.human)))", numbers)
+
+
+def geo_rows(d, table):
+    """The countries or AS panel: [name title, label, bytes, flows, bar share] per row."""
+    return d.execute_script("""
+        return Array.from(document.querySelectorAll('#' + arguments[0] + ' tbody tr')).map(tr =>
+          [tr.cells[0].title, tr.cells[0].textContent, tr.cells[1].textContent, tr.cells[2].textContent,
+           Number(tr.cells[3].dataset.share), tr.cells[3].firstChild.getBoundingClientRect().width])""", table)
+
+
+def test_geo(d, base, shots):
+    """Issue 18: countries and AS panels with bars, flags in the flows' country column and
+    the host page's country and AS, from flows stored with test GeoIP databases."""
+    d.set_window_size(1280, 800)
+    d.get(base + "/")
+    wait_loaded(d)
+    want = api(base, "/api/countries?limit=10")["rows"]
+    check("/api/countries: four countries from the test databases", sorted(r["country"] for r in want) == ["CA", "IE", "NL", "US"], want)
+    ok = wait_for(d, lambda: len(geo_rows(d, "countries")) == len(want), 8)
+    rows = geo_rows(d, "countries")
+    human = page_human(d, [w["bytes"] for w in want])
+    check("countries panel: one row per country in the API's order, bytes and flows as the API",
+          ok and [r[0] for r in rows] == [w["country"] for w in want]
+          and [(r[2], r[3]) for r in rows] == [(h, str(w["flows"])) for h, w in zip(human, want)], (rows, want))
+    check("countries panel: flag and name (NL as Netherlands)",
+          any(r[0] == "NL" and r[1] == "\U0001F1F3\U0001F1F1 Netherlands" for r in rows), [r[1] for r in rows])
+    biggest = max(w["bytes"] for w in want)
+    check("countries panel: each bar's length is its bytes against the largest",
+          all(abs(r[4] - w["bytes"] / biggest) < 1e-6 for r, w in zip(rows, want)) and rows[0][5] > 0
+          and all(r[5] <= rows[0][5] + 0.5 for r in rows), [(r[4], r[5]) for r in rows])
+    asns = api(base, "/api/asns?limit=10")["rows"]
+    arows = geo_rows(d, "asns")
+    check("AS panel: AS numbers and organisations as the API, bars drawn",
+          [r[1] for r in arows] == ["AS%d %s" % (a["asn"], a["org"]) if a.get("org") else "AS%d" % a["asn"] for a in asns]
+          and all(r[5] > 0 for r in arows), (arows, asns))
+    check("AS panel: an organisation's markup shows as text", any(r[1] == "AS64504 Sniff Test <b>ISP</b>" for r in arows)
+          and d.execute_script("return document.querySelectorAll('#asns b').length") == 0, [r[1] for r in arows])
+    flags = d.execute_script("return Array.from(document.querySelectorAll('#flows tbody tr')).map(tr => tr.cells[tr.cells.length - 1].textContent)")
+    check("flows table: the country column shows flag and code", "\U0001F1E8\U0001F1E6 CA" in flags and "\U0001F1FA\U0001F1F8 US" in flags, flags)
+    d.execute_script("document.getElementById('countries-h').scrollIntoView()")
+    d.save_screenshot(os.path.join(shots, "dashboard-countries.png"))
+    # A host page with its country and AS.
+    d.execute_script("Array.from(document.querySelectorAll('#flows tbody td.addr')).find(c => c.dataset.address === '209.87.249.18').click()")
+    opened = wait_for(d, lambda: d.execute_script("return document.getElementById('host').open"), 5)
+    host = d.execute_script("return Object.fromEntries(Array.from(document.querySelectorAll('#host-body tr'))"
+                            ".map(tr => [tr.cells[0].textContent, tr.cells[1].textContent]))") if opened else {}
+    check("host page: country with its flag and the AS with its organisation",
+          host.get("country") == "\U0001F1E8\U0001F1E6 CA" and host.get("ASN") == "AS64500 Sniff Test Network", host)
+    if opened: d.find_element(By.ID, "host-close").click()
+    # The filter reaches both panels as it reaches talkers.
+    d.get(base + "/?transport=tcp")
+    wait_loaded(d)
+    ok = wait_for(d, lambda: sorted(r[0] for r in geo_rows(d, "countries")) == ["CA", "IE", "NL"], 8)
+    check("countries panel: transport=tcp leaves CA, IE and NL (the ICMP flows were US)", ok, geo_rows(d, "countries"))
+    # A phone: the panels fit.
+    d.set_window_size(390, 844)
+    d.get(base + "/")
+    wait_loaded(d)
+    wait_for(d, lambda: len(geo_rows(d, "asns")) == len(asns), 8)
+    width = d.execute_script("return document.documentElement.scrollWidth")
+    check("countries and AS panels on a phone: no page-wide horizontal scroll", width <= 400, (width, overflowing(d)))
+    d.execute_script("document.getElementById('asns-h').scrollIntoView()")
+    d.save_screenshot(os.path.join(shots, "dashboard-asns-phone.png"))
+    d.set_window_size(1280, 800)
+
+
+def test_no_geo(d, base):
+    """Without a database that answers, both panels say so instead of staying blank."""
+    d.get(base + "/")
+    wait_loaded(d)
+    ok = wait_for(d, lambda: "no GeoIP database answered" in d.find_element(By.ID, "countries-note").text, 8)
+    check("countries and AS panels without GeoIP data say why they are empty", ok
+          and "no GeoIP database answered" in d.find_element(By.ID, "asns-note").text
+          and not geo_rows(d, "countries"), d.find_element(By.ID, "countries-note").text)
+
+
 def test_xss(d, base, shots):
     d.get(base + "/?app=DNS")
     wait_loaded(d)
@@ -1207,8 +1290,29 @@ def main():
         test_file_details_and_a11y(d, base, shots)
         test_flow_details(d, base)
         test_host_names(d, base, shots)
+        test_no_geo(d, base)
         test_phone_file(d, base)
         servers.pop().stop()
+
+        # 1b'. Public addresses with test GeoIP databases (scripts/gen/write-test-mmdb.pl).
+        shared = os.environ.get("SNIFF_SHARED_PCAPS") or os.path.join(os.path.dirname(ROOT), "shared/pcaps")
+        geo_files = [os.path.join(shared, n) for n in GEO_CAPTURES]
+        writer = subprocess.run(["perl", "-MMaxMind::DB::Writer::Tree", "-e", "1"], stderr=subprocess.DEVNULL).returncode == 0
+        if writer and all(os.path.exists(f) for f in geo_files):
+            geo = os.path.join(work, "geoip"); os.makedirs(geo)
+            subprocess.run(["perl", os.path.join(ROOT, "scripts/gen/write-test-mmdb.pl"), geo], check=True)
+            gdb = os.path.join(work, "geo.db")
+            for f in geo_files:
+                subprocess.run([args.sniff, "-r", f, "-q", "--geoip", geo, "--db", "sqlite:" + gdb], check=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
+            port = free_port(); base = f"http://127.0.0.1:{port}"
+            servers.append(Server([args.sniff, "serve", "--db", "sqlite:" + gdb, "--listen", f"127.0.0.1:{port}"],
+                                  os.path.join(work, "geo.log")))
+            check("sniff serve starts over flows with countries", wait_http(base + "/api/stats"))
+            test_geo(d, base, shots)
+            servers.pop().stop()
+        else:
+            print("skip: countries and AS panels need libmaxmind-db-writer-perl and " + ", ".join(GEO_CAPTURES) + " in " + shared)
 
         # 1c. The sample read twice into one database: two captures.
         tdb = os.path.join(work, "twice.db")

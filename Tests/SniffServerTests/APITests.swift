@@ -267,7 +267,7 @@ struct APITests {
         for route in ["/api/packets", "/api/filter", "/api/flows", "/api/protocol_summary", "/api/timeseries", "/api/talkers",
                       "/api/alerts", "/api/captures", "/api/stats", "/api/session", "/api/openapi.json", "/api/export", "/api/capture/pause",
                       "/api/capture/resume", "/api/capture/stop", "/ws/live", "/metrics", "/", "/api/hosts", "/api/hosts/{ip}",
-                      "/api/processes"] {
+                      "/api/processes", "/api/countries", "/api/asns"] {
             #expect(paths[route] != nil, "\(route) missing from openapi.json")
         }
         // Every $ref resolves.
@@ -285,6 +285,8 @@ struct APITests {
         }
         #expect(params("/api/hosts") == Set(HostQuery.parameterNames))
         #expect(params("/api/processes") == Set(ProcessQuery.parameterNames))
+        #expect(params("/api/countries") == Set(NetworkShareQuery.parameterNames))
+        #expect(params("/api/asns") == Set(NetworkShareQuery.parameterNames))
         #expect(params("/api/flows").isSuperset(of: FlowQuery.enrichmentNames))
     }
 }

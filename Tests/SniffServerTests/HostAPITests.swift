@@ -85,4 +85,101 @@ struct HostAPITests {
             #expect(try await get("/api/processes?limit=0").0 == .badRequest)
         }
     }
+
+    static let mmdbWriter = (try? perl(["-MMaxMind::DB::Writer::Tree", "-e", "1"])) == 0
+    static let geoCaptures = ["dns_tcp.pcap", "tcp-handshake-nano.pcap", "icmp-rfc8335.pcap"]
+    static var hasGeoCaptures: Bool {
+        guard let d = ServerTestEnv.sharedPcaps else { return false }
+        return geoCaptures.allSatisfy { FileManager.default.fileExists(atPath: d.appendingPathComponent($0).path) }
+    }
+
+    static func perl(_ arguments: [String]) throws -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/perl")
+        p.arguments = arguments
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        return p.terminationStatus
+    }
+
+    /// Public addresses from three shared captures, with test GeoIP databases
+    /// (scripts/gen/write-test-mmdb.pl): /api/countries and /api/asns answer what the
+    /// stored flows' countries and ASes add up to, each flow once per distinct country.
+    @Test(.enabled(if: mmdbWriter && hasGeoCaptures, "needs libmaxmind-db-writer-perl and ../shared/pcaps"),
+          arguments: bothSetups)
+    func countriesAndASNs(_ setup: TestingSetup) async throws {
+        let dir = ServerTestEnv.tempDirectory("geo")
+        #expect(try Self.perl([ServerTestEnv.packageRoot.appendingPathComponent("scripts/gen/write-test-mmdb.pl").path, dir]) == 0)
+        let geo = try GeoIPDatabases.open(path: dir)
+        let files = Self.geoCaptures.map { ServerTestEnv.sharedPcaps!.appendingPathComponent($0) }
+        let db = try await loadDatabase(files, path: dir + "/geo.db", hosts: HostEnrichment(geo: geo))
+        let flows = try await db.store.flows(FlowQuery(limit: 1000)).rows.map(\.row)
+        // The expected shares, summed here from the stored flows.
+        var byCountry: [String: (bytes: UInt64, flows: Int)] = [:], byASN: [Int: (bytes: UInt64, flows: Int)] = [:]
+        for f in flows {
+            for c in Set([f.origCC, f.respCC].compactMap { $0 }) {
+                byCountry[c, default: (0, 0)].bytes += f.totalBytes; byCountry[c, default: (0, 0)].flows += 1
+            }
+            for a in Set([f.origASN, f.respASN].compactMap { $0 }) {
+                byASN[Int(a), default: (0, 0)].bytes += f.totalBytes; byASN[Int(a), default: (0, 0)].flows += 1
+            }
+        }
+        let countries = byCountry, asns = byASN
+        #expect(Set(countries.keys) == ["CA", "NL", "IE", "US"])
+        #expect(countries["US"]?.flows == flows.filter { $0.proto == "icmp" }.count, "both ends of the ICMP flows are in US")
+        let (_, app) = makeApp(db.store)
+        try await app.test(setup) { client in
+            func get(_ uri: String) async throws -> (HTTPResponse.Status, [String: Any]) {
+                try await client.execute(uri: uri, method: .get) { r in (r.status, jsonObject(r.body)) }
+            }
+            let (cs, c) = try await get("/api/countries")
+            #expect(cs == .ok)
+            let crows = c["rows"] as? [[String: Any]] ?? []
+            #expect(crows.map { $0["country"] as? String ?? "" } == countries.sorted { ($0.value.bytes, $1.key) > ($1.value.bytes, $0.key) }.map(\.key))
+            for r in crows {
+                let want = countries[r["country"] as? String ?? ""]
+                #expect((r["bytes"] as? NSNumber)?.uint64Value == want?.bytes && r["flows"] as? Int == want?.flows, "\(r)")
+                #expect(r["asn"] == nil)
+            }
+            let (_, a) = try await get("/api/asns")
+            let arows = a["rows"] as? [[String: Any]] ?? []
+            #expect(Set(arows.compactMap { $0["asn"] as? Int }) == Set(asns.keys))
+            for r in arows {
+                let want = asns[r["asn"] as? Int ?? -1]
+                #expect((r["bytes"] as? NSNumber)?.uint64Value == want?.bytes && r["flows"] as? Int == want?.flows, "\(r)")
+            }
+            #expect(arows.contains { $0["asn"] as? Int == 64504 && $0["org"] as? String == "Sniff Test <b>ISP</b>" })
+            // Filters as talkers take them; bad ones are refused.
+            let (_, tcp) = try await get("/api/countries?transport=tcp")
+            #expect(Set((tcp["rows"] as? [[String: Any]] ?? []).compactMap { $0["country"] as? String }) == ["CA", "NL", "IE"])
+            let (_, one) = try await get("/api/asns?ip=209.87.249.18")
+            #expect((one["rows"] as? [[String: Any]] ?? []).map { $0["asn"] as? Int } == [64500])
+            #expect(try await get("/api/countries?limit=0").0 == .badRequest)
+            #expect(try await get("/api/asns?country=US").0 == .badRequest)
+            #expect(try await get("/api/countries?from=soon").0 == .badRequest)
+        }
+    }
+
+    /// Beside a running capture, its flows in progress join the stored shares as the
+    /// store counts them: once per distinct country (or AS) of their ends.
+    @Test func openFlowsJoinTheStoredShares() {
+        func flow(_ occ: String?, _ rcc: String?, _ oasn: UInt32?, _ rasn: UInt32?, bytes: UInt64) -> StoredFlow {
+            var r = FlowRow()
+            r.origCC = occ; r.respCC = rcc; r.origASN = oasn; r.respASN = rasn; r.respOrg = rasn.map { "Org \($0)" }
+            r.origL2Bytes = bytes; r.respL2Bytes = 0
+            return StoredFlow(sensor: "s", captureID: 1, row: r)
+        }
+        let open = [flow("GB", "GB", 1, 2, bytes: 500), flow("DE", "GB", 3, 2, bytes: 40), flow(nil, nil, nil, nil, bytes: 9)]
+        let stored = [NetworkShare(country: "DE", bytes: 1000, flows: 3), NetworkShare(country: "FR", bytes: 10, flows: 1)]
+        #expect(OpenFlows.networkShares(stored, open: open, by: .country, limit: 10) == [
+            NetworkShare(country: "DE", bytes: 1040, flows: 4), NetworkShare(country: "GB", bytes: 540, flows: 2),
+            NetworkShare(country: "FR", bytes: 10, flows: 1),
+        ])
+        #expect(OpenFlows.networkShares(stored, open: open, by: .country, limit: 1).map(\.country) == ["DE"])
+        #expect(OpenFlows.networkShares([], open: open, by: .asn, limit: 10) == [
+            NetworkShare(asn: 2, org: "Org 2", bytes: 540, flows: 2), NetworkShare(asn: 1, bytes: 500, flows: 1),
+            NetworkShare(asn: 3, bytes: 40, flows: 1),
+        ])
+    }
 }

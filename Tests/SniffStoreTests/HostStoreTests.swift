@@ -125,6 +125,28 @@ struct HostStoreTests {
         #expect(try await store.processes(RangeQuery(capture: capture), process: "sshd", limit: 10).map(\.pid) == [77])
         // The processes of the sample's capture: none (a file has no processes).
         #expect(try await store.processes(RangeQuery(capture: loaded.captureID), process: nil, limit: 10).isEmpty)
+
+        // Countries and ASes (/api/countries, /api/asns): a flow counts once per distinct
+        // country (or AS) of its ends; a third flow inside GB, between two ASes.
+        var k = f
+        k.uid = "Chosts3"; k.ts += 20; k.lastTs = k.ts + 1; k.origH = IPAddress("81.2.69.1")!
+        k.origCC = "GB"; k.origASN = 64502; k.origOrg = "Other Net"; k.origL2Bytes = 10; k.respL2Bytes = 20
+        _ = try await store.write(StoreBatch(id: BatchID(writer: 7, seq: 5), sensor: "s1", captureID: capture,
+                                             content: .flows([k])))
+        func shares(_ by: NetworkShareQuery.Key, _ p: [String: String] = [:]) async throws -> [NetworkShare] {
+            try await store.networkShares(NetworkShareQuery(by: by, parameters: p.merging(["capture": String(capture)]) { a, _ in a }))
+        }
+        #expect(try await shares(.country) == [NetworkShare(country: "GB", bytes: 9730, flows: 2),
+                                               NetworkShare(country: "DE", bytes: 150, flows: 1)])
+        #expect(try await shares(.asn) == [NetworkShare(asn: 64500, org: f.respOrg, bytes: 9730, flows: 2),
+                                           NetworkShare(asn: 64501, bytes: 150, flows: 1),
+                                           NetworkShare(asn: 64502, org: "Other Net", bytes: 30, flows: 1)])
+        // The traffic filters of talkers narrow them; limit cuts the list.
+        #expect(try await shares(.country, ["ip": "2001:db8::7"]) == [NetworkShare(country: "DE", bytes: 150, flows: 1)])
+        #expect(try await shares(.asn, ["limit": "1"]).map(\.asn) == [64500])
+        #expect(try await store.networkShares(NetworkShareQuery(by: .country, range: RangeQuery(capture: loaded.captureID)))
+            .isEmpty, "the sample's addresses are private: no country")
+        #expect(throws: StoreError.self) { try NetworkShareQuery(by: .asn, parameters: ["limit": "0"]) }
     }
 
     /// Journals: flows are written as kind 6 and read back equal; kind 5, as journals

@@ -38,6 +38,12 @@ write_tree('Test-City.mmdb', 'Sniff-Test-City', \%city_types, [
     ['5.5.5.0/24',  { registered_country => { iso_code => 'FR' } }],
     # The DNS server of ../shared/pcaps/dns_tcp.pcap; made-up facts.
     ['209.87.249.0/24', { country => { iso_code => 'CA' } }],
+    # The ends of ../shared/pcaps/tcp-handshake-nano.pcap (two countries) and of
+    # icmp-rfc8335.pcap (one country, two ASes); made-up facts.
+    ['131.155.0.0/16', { country => { iso_code => 'NL' } }],
+    ['137.116.0.0/16', { country => { iso_code => 'IE' } }],
+    ['149.28.0.0/16', { country => { iso_code => 'US' } }],
+    ['204.194.23.0/24', { country => { iso_code => 'US' } }],
 ]);
 
 my %asn_types = (autonomous_system_number => 'uint32', autonomous_system_organization => 'utf8_string');
@@ -46,6 +52,10 @@ write_tree('Test-ASN.mmdb', 'Sniff-Test-ASN', \%asn_types, [
     ['81.2.69.0/24', { autonomous_system_number => 20712, autonomous_system_organization => 'Andrews & Arnold Ltd' }],
     ['2a02:1000::/32', { autonomous_system_number => 3320, autonomous_system_organization => "Deutsche Telekom AG" }],
     ['209.87.249.0/24', { autonomous_system_number => 64500, autonomous_system_organization => 'Sniff Test Network' }],
+    ['131.155.0.0/16', { autonomous_system_number => 64501, autonomous_system_organization => 'Sniff Test University' }],
+    ['137.116.0.0/16', { autonomous_system_number => 64502, autonomous_system_organization => 'Sniff Test Cloud' }],
+    ['149.28.0.0/16', { autonomous_system_number => 64503, autonomous_system_organization => 'Sniff Test Hosting' }],
+    ['204.194.23.0/24', { autonomous_system_number => 64504, autonomous_system_organization => 'Sniff Test <b>ISP</b>' }],
 ]);
 
 write_tree('Test-Other.mmdb', 'Sniff-Test-Anonymous-IP', { is_anonymous => 'boolean' }, [

@@ -5,6 +5,7 @@
 import { getJSON, post, withToken, LiveSocket } from "/ui/api.js";
 import { drawStacked, drawBars, human, rate } from "/ui/chart.js";
 import { loadHostNames, addressCell, countryCell, setUpHostPage } from "/ui/hosts.js";
+import { loadNetworkShares, clearNetworkShares } from "/ui/geo.js";
 
 const $ = (id) => document.getElementById(id);
 const MAX_ROWS = 10000;
@@ -178,6 +179,7 @@ function clearResults() {
   for (const sel of ["#summary tbody", "#talkers tbody", "#hosts tbody", "#flows tbody"]) {
     document.querySelector(sel).replaceChildren();
   }
+  clearNetworkShares();
   $("flows-count").textContent = "";
   for (const id of ["chart-scope", "summary-scope", "alerts-scope"]) $(id).textContent = "";
   state.chartData = null;
@@ -763,7 +765,8 @@ async function refreshPanels() {
   try {
     // Names first: the talkers and flows tables put them beside their addresses.
     await loadHostNames(state.filter).catch(() => {});
-    await Promise.all([loadSummary(), loadTalkers(), loadFlows(), loadStats(), loadCaptures()]);
+    await Promise.all([loadSummary(), loadTalkers(), loadFlows(), loadStats(), loadCaptures(),
+      loadNetworkShares(pick(state.filter, FLOW_FILTERS))]);
     document.body.dataset.refreshed = String(Date.now());
   } catch (e) {
     showError(e);
@@ -881,7 +884,10 @@ async function applyFilter() {
     // capture time; back to the wall clock when the running capture (or all) is chosen.
     if (otherCapture() && $("chart-range").value === "live") { $("chart-range").value = "history"; state.rangeForced = true; }
     else if (!otherCapture() && state.rangeForced) { $("chart-range").value = "live"; state.rangeForced = false; }
-    await Promise.all([loadPackets(false), loadSummary(), loadTalkers(), loadFlows(), loadAlerts(), drawChart(), loadStats()]);
+    // Names first: the talkers and flows tables put them beside their addresses.
+    await loadHostNames(state.filter).catch(() => {});
+    await Promise.all([loadPackets(false), loadSummary(), loadTalkers(), loadFlows(), loadAlerts(), drawChart(), loadStats(),
+      loadNetworkShares(pick(state.filter, FLOW_FILTERS))]);
     document.body.dataset.loaded = "true";
   } catch (e) {
     showError(e);

@@ -613,6 +613,10 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
         try await hostQueries.processes(range, process: process, limit: limit)
     }
 
+    public func networkShares(_ q: NetworkShareQuery) async throws -> [NetworkShare] {
+        try await hostQueries.networkShares(q)
+    }
+
     static func readFlow(_ c: PGCells, from c0: Int) throws -> StoredFlow {
         var k = c0 - 1
         func int() throws -> Int64? { k += 1; return try c.int(k) }

@@ -584,6 +584,10 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         try await hostQueries.processes(range, process: process, limit: limit)
     }
 
+    public func networkShares(_ q: NetworkShareQuery) async throws -> [NetworkShare] {
+        try await hostQueries.networkShares(q)
+    }
+
     public func alerts(_ q: AlertQuery) async throws -> Page<StoredAlert> {
         let cursor = try Cursor.parse(q.cursor, kind: "a", count: 2)
         var b = SQLBuilder(.sqlite)
