@@ -94,7 +94,14 @@ extension APIRoutes {
 
     func processes(_ req: Request) async throws -> Response {
         let q = try ProcessQuery(parameters: Self.parameters(req, allowed: ProcessQuery.parameterNames))
-        let list = try await store.processes(q.range, process: q.process, limit: q.limit)
+        var list = try await store.processes(q.range, process: q.process, limit: q.limit)
+        if let hub = broadcaster.hub {
+            // The running capture's flows in progress count too, as in /api/talkers.
+            var match = FlowQuery(filter: q.range.asFilter)
+            match.process = q.process
+            list = OpenFlows.processes(list, open: hub.openFlows.filter { OpenFlows.matches($0, match) },
+                                       limit: min(max(q.limit, 1), PacketQuery.maximumLimit))
+        }
         var o = JSONObject(capacity: 1024 + list.count * 200)
         o.raw("rows") { s in JSONArray.write(list, into: &s) { u, s in
             var x = JSONObject(capacity: 192)

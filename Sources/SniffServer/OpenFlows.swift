@@ -123,4 +123,25 @@ enum OpenFlows {
         }
         return Array(shares.values.sorted { ($0.bytes, key($1)) > ($1.bytes, key($0)) }.prefix(limit))
     }
+
+    /// Stored process usage plus the flows in progress that a scan placed already (bytes
+    /// sent are the side its socket is on), busiest first, cut to `limit`.
+    static func processes(_ stored: [ProcessUsage], open: [StoredFlow], limit: Int) -> [ProcessUsage] {
+        struct Key: Hashable { let process: String; let pid: Int32; let user: String?; let container: String? }
+        var usage: [Key: ProcessUsage] = [:]
+        for u in stored { usage[Key(process: u.process, pid: u.pid, user: u.user, container: u.container)] = u }
+        for f in open {
+            let r = f.row
+            guard let pid = r.pid, let name = r.process else { continue }
+            let k = Key(process: name, pid: pid, user: r.user, container: r.container)
+            var u = usage[k] ?? ProcessUsage(process: name, pid: pid, user: r.user, container: r.container, sent: 0, received: 0,
+                                             flows: 0)
+            let isOrig = r.processIsOrig ?? true
+            u.sent &+= isOrig ? r.origL2Bytes : r.respL2Bytes
+            u.received &+= isOrig ? r.respL2Bytes : r.origL2Bytes
+            u.flows &+= 1
+            usage[k] = u
+        }
+        return Array(usage.values.sorted { ($0.sent &+ $0.received, $1.pid) > ($1.sent &+ $1.received, $0.pid) }.prefix(limit))
+    }
 }

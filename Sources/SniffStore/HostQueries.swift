@@ -152,6 +152,12 @@ public struct ProcessUsage: Sendable, Equatable {
     public var sent: UInt64
     public var received: UInt64
     public var flows: UInt64
+
+    public init(process: String, pid: Int32, user: String?, container: String?, sent: UInt64, received: UInt64,
+                flows: UInt64) {
+        self.process = process; self.pid = pid; self.user = user; self.container = container
+        self.sent = sent; self.received = received; self.flows = flows
+    }
 }
 
 /// One result cell of the host and process queries, whichever database answered.

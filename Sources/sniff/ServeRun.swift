@@ -33,7 +33,13 @@ final class ServeRun {
         hub.secondsFromPackets = live
         if live { storage.consumer.flushIntervalNanos = 500_000_000 }
         let builder = RowBuilder(format: flows.engine.format)
-        hub.openFlowRows = { [unowned flows] in flows.table.openFlows(largest: 1000).map { builder.row(from: $0, reason: nil) } }
+        // Flows in progress with what is known of their ends and their process so far (the
+        // analysis thread, which owns both, at most once per snapshot interval).
+        hub.openFlowRows = { [unowned flows] in
+            flows.table.openFlows(largest: 1000).map {
+                builder.row(from: $0, reason: nil, hosts: builder.format.hostPair($0), process: flows.processes?.placedOwner(of: $0))
+            }
+        }
         hub.totals = { [unowned pipeline] in pipeline.totals }
         hub.activeFlows = { [unowned flows] in flows.table.count }
         pipeline.consumers.append(hub)

@@ -491,7 +491,8 @@ def test_geo(d, base, shots):
           and all(r[5] > 0 for r in arows), (arows, asns))
     check("AS panel: an organisation's markup shows as text", any(r[1] == "AS64504 Sniff Test <b>ISP</b>" for r in arows)
           and d.execute_script("return document.querySelectorAll('#asns b').length") == 0, [r[1] for r in arows])
-    flags = d.execute_script("return Array.from(document.querySelectorAll('#flows tbody tr')).map(tr => tr.cells[tr.cells.length - 1].textContent)")
+    flags = d.execute_script("const i = Array.from(document.querySelectorAll('#flows thead th')).findIndex(th => th.textContent === 'Country');"
+                             "return Array.from(document.querySelectorAll('#flows tbody tr')).map(tr => tr.cells[i].textContent)")
     check("flows table: the country column shows flag and code", "\U0001F1E8\U0001F1E6 CA" in flags and "\U0001F1FA\U0001F1F8 US" in flags, flags)
     d.execute_script("document.getElementById('countries-h').scrollIntoView()")
     d.save_screenshot(os.path.join(shots, "dashboard-countries.png"))
@@ -525,6 +526,9 @@ def test_no_geo(d, base):
     d.get(base + "/")
     wait_loaded(d)
     ok = wait_for(d, lambda: "no GeoIP database answered" in d.find_element(By.ID, "countries-note").text, 8)
+    check("processes panel over a file says why it is empty",
+          wait_for(d, lambda: "captured live on this machine" in d.find_element(By.ID, "procs-note").text, 8),
+          d.find_element(By.ID, "procs-note").text)
     check("countries and AS panels without GeoIP data say why they are empty", ok
           and "no GeoIP database answered" in d.find_element(By.ID, "asns-note").text
           and not geo_rows(d, "countries"), d.find_element(By.ID, "countries-note").text)
@@ -1044,6 +1048,66 @@ def test_live_details(d, base):
         stop.set(); t.join()
 
 
+def test_live_processes(d, base, shots):
+    """Issue 21: the live capture's flows carry the local process that owns their socket
+    (this test's own UDP sender): in the flows in progress, their details dialog, the
+    flows table's Process column and the processes panel, as /api/processes says."""
+    import threading
+    pid = os.getpid()
+    comm = open(f"/proc/{pid}/comm").read().strip()
+    stop = threading.Event()
+    def gen():
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        end = time.time() + 15
+        while not stop.is_set() and time.time() < end:
+            s.sendto(b"sniff-process" * 4, ("127.0.0.1", LIVE_PORT)); time.sleep(0.01)
+        s.close()
+    t = threading.Thread(target=gen); t.start()
+    try:
+        d.get(base + "/")
+        wait_loaded(d)
+        mine = lambda: [r for r in api(base, "/api/flows?limit=50&dport=%d" % LIVE_PORT).get("open_rows", []) if r.get("pid") == pid]
+        ok = wait_for(d, lambda: bool(mine()), 12)
+        rows = mine()
+        check("live processes: the flow in progress names this test's process (pid, command, user)",
+              ok and rows[0].get("process") == comm and rows[0].get("user") == "root", rows[:1] or api(base, "/api/flows?limit=5").get("open_rows"))
+        want = "%s (%d)" % (comm, pid)
+        cell = lambda: d.execute_script(
+            "const i = Array.from(document.querySelectorAll('#flows thead th')).findIndex(th => th.textContent === 'Process');"
+            "const tr = Array.from(document.querySelectorAll('#flows tbody tr.open')).find(tr => tr.cells[i].textContent === arguments[0]);"
+            "return tr ? [tr.cells[i].textContent, tr.cells[i].title] : null;", want)
+        ok = wait_for(d, lambda: cell() is not None, 8)
+        c = cell()
+        check("live processes: the flows table's Process column shows command and pid, user on hover",
+              ok and c and "user root" in c[1], c)
+        if ok:
+            d.execute_script("const i = Array.from(document.querySelectorAll('#flows thead th')).findIndex(th => th.textContent === 'Process');"
+                             "Array.from(document.querySelectorAll('#flows tbody tr.open')).find(tr => tr.cells[i].textContent === arguments[0]).click();", want)
+            wait_for(d, lambda: d.execute_script("return document.getElementById('detail').open"), 5)
+            fields = d.execute_script("return Object.fromEntries(Array.from(document.querySelectorAll('#detail-body tr'))"
+                                      ".map(tr => [tr.cells[0].textContent, tr.cells[1].textContent]))")
+            check("live processes: the flow's details list pid, process and user",
+                  fields.get("pid") == str(pid) and fields.get("process") == comm and fields.get("user") == "root", fields)
+            d.find_element(By.ID, "detail-close").click()
+        api_rows = lambda: [r for r in api(base, "/api/processes").get("rows", []) if r["pid"] == pid]
+        ok = wait_for(d, lambda: bool(api_rows()) and api_rows()[0]["sent"] > 0, 8)
+        got = api_rows()
+        check("live processes: /api/processes counts the flow in progress: bytes sent, none received",
+              ok and got[0]["process"] == comm and got[0]["received"] == 0 and got[0]["flows"] >= 1, got)
+        panel = lambda: d.execute_script(
+            "const tr = document.querySelector('#procs tbody tr[data-pid=\"' + arguments[0] + '\"]');"
+            "return tr ? [tr.cells[0].textContent, tr.cells[2].textContent, tr.cells[4].textContent, tr.cells[5].textContent,"
+            " tr.cells[7].querySelector('span.up').getBoundingClientRect().width, tr.cells[7].querySelector('span.down').getBoundingClientRect().width] : null", pid)
+        ok = wait_for(d, lambda: panel() is not None and panel()[4] > 0, 8)
+        p = panel()
+        check("live processes: the processes panel shows the process, its user, bytes up and an up bar",
+              ok and p[0] == comm and p[1] == "root" and p[3] == "0" and p[5] <= 1, p)
+        d.execute_script("document.getElementById('procs-h').scrollIntoView()")
+        d.save_screenshot(os.path.join(shots, "dashboard-processes.png"))
+    finally:
+        stop.set(); t.join()
+
+
 WS_COUNT_JS = """
 const done = arguments[arguments.length - 1], out = {};
 const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -1347,6 +1411,7 @@ def main():
             check("sniff -i lo --serve starts", wait_http(base + "/api/stats"))
             test_live(d, base, shots)
             test_live_panels(d, base, shots)
+            test_live_processes(d, base, shots)
             test_live_details(d, base)
             test_live_capture_choice(d, base, shots)
             test_phone_live(d, base)

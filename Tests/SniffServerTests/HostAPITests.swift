@@ -182,4 +182,23 @@ struct HostAPITests {
             NetworkShare(asn: 3, bytes: 40, flows: 1),
         ])
     }
+
+    /// The flows in progress whose socket a scan placed count in /api/processes beside
+    /// the stored usage: bytes sent from the side the socket is on.
+    @Test func openFlowsJoinTheStoredProcesses() {
+        func flow(_ pid: Int32?, isOrig: Bool, orig: UInt64, resp: UInt64) -> StoredFlow {
+            var r = FlowRow()
+            r.pid = pid; r.process = pid.map { "p\($0)" }; r.user = "u"; r.processIsOrig = isOrig
+            r.origL2Bytes = orig; r.respL2Bytes = resp
+            return StoredFlow(sensor: "s", captureID: 1, row: r)
+        }
+        let stored = [ProcessUsage(process: "p7", pid: 7, user: "u", container: nil, sent: 100, received: 5, flows: 2)]
+        let open = [flow(7, isOrig: true, orig: 10, resp: 1), flow(8, isOrig: false, orig: 300, resp: 20),
+                    flow(nil, isOrig: true, orig: 999, resp: 999)]
+        #expect(OpenFlows.processes(stored, open: open, limit: 10) == [
+            ProcessUsage(process: "p8", pid: 8, user: "u", container: nil, sent: 20, received: 300, flows: 1),
+            ProcessUsage(process: "p7", pid: 7, user: "u", container: nil, sent: 110, received: 6, flows: 3),
+        ])
+        #expect(OpenFlows.processes(stored, open: open, limit: 1).map(\.pid) == [8])
+    }
 }

@@ -63,6 +63,13 @@ public final class FlowProcesses {
         return (p.process, p.localIsA == f.origIsA)
     }
 
+    /// The owner of a flow still open, if a scan placed it already. Unlike `owner(of:)`
+    /// it never settles a pending flow as unknown: a later scan may still find it.
+    public func placedOwner(of f: Flow) -> (process: LocalProcess, isOrig: Bool)? {
+        guard let p = placed[f.key] else { return nil }
+        return (p.process, p.localIsA == f.origIsA)
+    }
+
     /// Accounts a finished flow to its process and forgets it. Call after the writers
     /// asked `process(of:)`.
     public func flowEnded(_ f: Flow) {

@@ -6,6 +6,7 @@ import { getJSON, post, withToken, LiveSocket } from "/ui/api.js";
 import { drawStacked, drawBars, human, rate } from "/ui/chart.js";
 import { loadHostNames, addressCell, countryCell, setUpHostPage } from "/ui/hosts.js";
 import { loadNetworkShares, clearNetworkShares } from "/ui/geo.js";
+import { loadProcesses, clearProcesses, processCell } from "/ui/procs.js";
 
 const $ = (id) => document.getElementById(id);
 const MAX_ROWS = 10000;
@@ -180,6 +181,7 @@ function clearResults() {
     document.querySelector(sel).replaceChildren();
   }
   clearNetworkShares();
+  clearProcesses();
   $("flows-count").textContent = "";
   for (const id of ["chart-scope", "summary-scope", "alerts-scope"]) $(id).textContent = "";
   state.chartData = null;
@@ -496,7 +498,7 @@ async function loadFlows() {
     tr.append(td(fmtTime(r.ts)), addressCell(r["id.orig_h"]), td(r["id.orig_p"]), addressCell(r["id.resp_h"]), td(r["id.resp_p"]), td(protoLabel(r.proto, r["id.orig_h"])),
       td(r.app), td(r.open ? r.conn_state + " · in progress" : r.conn_state), td(human(r.orig_l2_bytes), "num"),
       td(human(r.resp_l2_bytes), "num"), td(r.duration !== undefined ? Number(r.duration).toFixed(3) + " s" : "", "num"), td(info(r)),
-      countryCell(r.resp_cc || r.orig_cc));
+      countryCell(r.resp_cc || r.orig_cc), processCell(r));
     tr.addEventListener("click", () => showDetail(r, "Flow " + r.uid));
     return tr;
   }));
@@ -513,6 +515,12 @@ function alertItem(a) {
   const m = document.createElement("div"); m.textContent = a.message || "";
   li.append(s, m, t);
   return li;
+}
+// Processes answer the time and capture range only (a flow filter would need each
+// process's flows counted again).
+async function loadProcessPanel() {
+  setScope("procs-scope", notFilteredBy(["from", "to", "capture"]));
+  await loadProcesses(rangeOnly(state.filter));
 }
 async function loadAlerts() {
   const a = await getJSON("/api/alerts", { ...rangeOnly(state.filter), limit: 100 });
@@ -766,7 +774,7 @@ async function refreshPanels() {
     // Names first: the talkers and flows tables put them beside their addresses.
     await loadHostNames(state.filter).catch(() => {});
     await Promise.all([loadSummary(), loadTalkers(), loadFlows(), loadStats(), loadCaptures(),
-      loadNetworkShares(pick(state.filter, FLOW_FILTERS))]);
+      loadNetworkShares(pick(state.filter, FLOW_FILTERS)), loadProcessPanel()]);
     document.body.dataset.refreshed = String(Date.now());
   } catch (e) {
     showError(e);
@@ -871,6 +879,9 @@ stopDialog.addEventListener("close", async () => {
 // ---------- apply ----------
 
 async function applyFilter() {
+  // "loading" until this filter's panels are in: a script (or test) waiting for
+  // "true" or "error" must not take the previous filter's state for this one's.
+  document.body.dataset.loaded = "loading";
   showError(null);
   syncURL();
   updateDownloads();
@@ -887,7 +898,7 @@ async function applyFilter() {
     // Names first: the talkers and flows tables put them beside their addresses.
     await loadHostNames(state.filter).catch(() => {});
     await Promise.all([loadPackets(false), loadSummary(), loadTalkers(), loadFlows(), loadAlerts(), drawChart(), loadStats(),
-      loadNetworkShares(pick(state.filter, FLOW_FILTERS))]);
+      loadNetworkShares(pick(state.filter, FLOW_FILTERS)), loadProcessPanel()]);
     document.body.dataset.loaded = "true";
   } catch (e) {
     showError(e);
