@@ -627,6 +627,32 @@ rec_tcp_reasm() {
     install_capture "$WORK/tcp-reasm.pcap" "$FIX/tcp-reasm.pcap"
 }
 
+# Protocol logs (dns.log, http.log) on the veth pair: logs.pcap.
+#  - client port 40620: six HTTP/1.1 requests written at once (pipelined) to a
+#    keep-alive server: GET, POST with a 300-byte body, GET of 48 KiB (many segments),
+#    GET in chunked coding, HEAD, and a 404 with Connection: close
+#  - client port 40621: a second connection, one GET
+#  - DNS over UDP: NS, SOA, MX and NXDOMAIN queries (client ports 40622-40625)
+#  - DNS over TCP: three queries on one connection (+keepopen, client port 40626)
+rec_logs() {
+    ns_pair
+    serve "$NS_B" http-keepalive@10.77.0.2:8080 dns@10.77.0.2:53
+    wait_listen "$NS_B" t 8080
+    wait_listen "$NS_B" t 53
+    cap_start "$NS_A" "$WORK/logs.pcap" tcpdump -i sfx0 'not ip6 proto 0'
+    cl "$NS_A" http-pipeline 10.77.0.2 8080 --sport 40620 --host www.sniff.test \
+        "GET /index.html" "POST /form" "GET /big.bin" "GET /chunked.txt" "HEAD /index.html" "GET /missing/x"
+    cl "$NS_A" http-pipeline 10.77.0.2 8080 --sport 40621 --host www.sniff.test --user-agent "other agent/2.0" \
+        "GET /second?q=a,b"
+    dg "$NS_A" -b '10.77.0.1#40622' @10.77.0.2 sniff.test NS
+    dg "$NS_A" -b '10.77.0.1#40623' @10.77.0.2 sniff.test SOA
+    dg "$NS_A" -b '10.77.0.1#40624' @10.77.0.2 mail.sniff.test MX
+    dg "$NS_A" -b '10.77.0.1#40625' @10.77.0.2 nothing.sniff.test A
+    dg "$NS_A" -b '10.77.0.1#40626' +tcp +keepopen @10.77.0.2 www.sniff.test AAAA multi.sniff.test A nx2.sniff.test A
+    cap_stop
+    install_capture "$WORK/logs.pcap" "$FIX/logs.pcap"
+}
+
 # Retransmissions and a content gap. tcp-loss.pcap: curl fetches a 64 kB file from
 # python3 -m http.server (client port 40610) while nftables in the client's
 # namespace drops one in five of the server's data segments on input (this kernel
@@ -1100,7 +1126,7 @@ mkdir -p "$FIX" "$FIX/apps" "$SAMPLES"
 ALL=(lo_udp_tcp:lo-udp-tcp.pcap lo_nano:lo-nano.pcap lo_nano_pcapng:lo-nano.pcapng vlan:vlan.pcap
      sll2:sll2.pcap multi_iface:multi-iface.pcapng dns:dns.pcap tcp_states:tcp-states.pcap app:app.pcap
      xss:xss.pcap tls:tls.pcap quic:quic.pcap frag:frag.pcap tcp_reasm:tcp-reasm.pcap tcp_loss:tcp-loss.pcap
-     tcp_loss:tcp-gap.pcap sample:../../samples/sample.pcapng)
+     tcp_loss:tcp-gap.pcap logs:logs.pcap sample:../../samples/sample.pcapng)
 # Application fixtures: `apps` records all of them.
 APP_FIXTURES=(redis mqtt postgresql mysql smtp ftp mail:imap,pop3 telnet snmp ntp syslog ldap sip radius memcached
               openvpn isakmp coap socks stun rtsp netbios dhcp:dhcp,tftp dhcpv6 irc xmpp kerberos bittorrent)
@@ -1142,6 +1168,13 @@ done
 for f in "${TRUTH[@]}"; do
     case $(basename "$f") in tcp-reasm.pcap|tcp-loss.pcap|tcp-gap.pcap) "$ROOT/scripts/make-tcp-truth.sh" "$f" ;; esac
 done
+
+# DNS and HTTP messages as tshark reads them, for dns.log and http.log.
+LOGS_TRUTH=()
+for f in "${TRUTH[@]}"; do
+    case $(basename "$f") in dns.pcap|tcp-reasm.pcap|app.pcap|logs.pcap|sample.pcapng) LOGS_TRUTH+=("$f") ;; esac
+done
+[[ ${#LOGS_TRUTH[@]} -eq 0 ]] || "$ROOT/scripts/make-logs-truth.sh" "${LOGS_TRUTH[@]}"
 
 # ---------------------------------------------------------------- checks
 # Each capture must still show what tests and the README rely on. A failed

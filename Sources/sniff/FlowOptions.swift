@@ -19,7 +19,7 @@ struct FlowOptions: ParsableArguments {
     @Option(name: .customLong("conn-log"), help: ArgumentHelp("Write the flows as a Zeek TSV conn.log to FILE (zeek-cut reads it).", valueName: "FILE"))
     var connLog: String?
 
-    @Option(name: .customLong("logs"), help: ArgumentHelp("Write Zeek-style conn.log and ssl.log (TLS and QUIC handshakes) into DIR, created if missing.", valueName: "DIR"))
+    @Option(name: .customLong("logs"), help: ArgumentHelp("Write Zeek-style conn.log, ssl.log (TLS and QUIC handshakes), dns.log and http.log (one row per transaction) into DIR, created if missing.", valueName: "DIR"))
     var logs: String?
 
     @Option(name: .customLong("logs-format"), help: ArgumentHelp("Format of the --logs files: tsv (Zeek's ASCII logs, zeek-cut reads them, the default) or json (JSON lines).", valueName: "tsv|json"))
@@ -141,6 +141,8 @@ final class FlowRun: FlowObserver {
     private var flowsFD: Int32 = -1
     private var connFD: Int32 = -1
     private var logFiles: ZeekLogFiles?
+    /// dns.log and http.log's transactions (with --logs).
+    private var transactions: TransactionTracker?
     private(set) var stdoutBroken = false
     private var finished = false
     /// Live capture: which local process owns each flow (nil reading a file, or with
@@ -202,7 +204,10 @@ final class FlowRun: FlowObserver {
         }
         if let dir = options.logs {
             let logFormat = options.logsFormat.flatMap(ZeekLogFormat.init(rawValue:)) ?? .tsv
-            logFiles = try ZeekLogFiles(directory: dir, format: logFormat, flowFormat: format)
+            let files = try ZeekLogFiles(directory: dir, format: logFormat, flowFormat: format)
+            logFiles = files
+            transactions = TransactionTracker(observer: files)
+            table.transactions = transactions
         }
         if live && !options.noProcesses {
             let t = ProcessTable()

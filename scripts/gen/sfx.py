@@ -9,6 +9,9 @@ A SPEC is KIND@ADDR:PORT (IPv6 as KIND@[::1]:53). Kinds:
     udp-echo   send every datagram back
     tcp-reply  read one request, answer REPLY, close after the peer closes
     http       http.server: 200 with a fixed 19-byte body (48 KiB for /big...)
+    http-keepalive  http.server that keeps connections open (pipelining): GET and
+               HEAD as http, /chunked... in chunked coding, POST read and answered
+               201, anything under /missing 404; closes on "Connection: close"
     ssh        send an SSH-2.0 banner, read the client's banner, close
     dns        the sfxdns responder on UDP and TCP (length-prefixed)
     mdns       multicast DNS on ADDR's interface (ADDR = interface address),
@@ -210,12 +213,57 @@ class QuietHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def start_http(addr, port):
+class KeepAliveHandler(http.server.BaseHTTPRequestHandler):
+    server_version = "SniffFixture/1.0"
+    sys_version = ""
+    protocol_version = "HTTP/1.1"
+
+    def reply(self, code, body, ctype="text/plain", head=False):
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        if self.path.startswith("/chunked") and not head:
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for i in range(0, len(body), 700):
+                part = body[i:i + 700]
+                self.wfile.write(b"%x\r\n" % len(part) + part + b"\r\n")
+            self.wfile.write(b"0\r\n\r\n")
+            return
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+
+    def body_for(self):
+        if self.path.startswith("/missing"):
+            return 404, b"not here\n"
+        if self.path.startswith("/big") or self.path.startswith("/chunked"):
+            return 200, pattern(BIG_BODY_LEN, "http")
+        return 200, HTTP_BODY
+
+    def do_GET(self):
+        code, body = self.body_for()
+        self.reply(code, body)
+
+    def do_HEAD(self):
+        code, body = self.body_for()
+        self.reply(code, body, head=True)
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        data = self.rfile.read(n)
+        self.reply(201, b"stored %d bytes\n" % len(data), ctype="application/json; charset=utf-8")
+
+    def log_message(self, *args):
+        pass
+
+
+def start_http(addr, port, handler=QuietHandler):
     class Server(http.server.ThreadingHTTPServer):
         address_family = family(addr)
         allow_reuse_address = True
         daemon_threads = True
-    srv = Server((addr, port), QuietHandler)
+    srv = Server((addr, port), handler)
     srv.timeout = IO_TIMEOUT
     threading.Thread(target=srv.serve_forever, daemon=True).start()
 
@@ -248,6 +296,8 @@ def start_service(spec):
             run_dns_udp(u)
     elif kind == "http":
         start_http(addr, port)
+    elif kind == "http-keepalive":
+        start_http(addr, port, KeepAliveHandler)
     elif kind == "mdns":
         if port != 5353:
             raise SystemExit("mdns must use port 5353")
@@ -349,6 +399,27 @@ def cmd_http_get(a):
     s.close()
 
 
+def cmd_http_pipeline(a):
+    """Sends every request in one write (pipelining), the last with Connection: close,
+    then reads until the server closes."""
+    s = tcp_connect(a)
+    reqs = []
+    for i, item in enumerate(a.requests):
+        method, path = item.split(" ", 1)
+        last = i == len(a.requests) - 1
+        headers = "Host: %s\r\nUser-Agent: %s\r\nReferer: http://%s/start\r\n" % (a.host, a.user_agent, a.host)
+        body = b""
+        if method == "POST":
+            body = pattern(300, "post")
+            headers += "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n" % len(body)
+        if last:
+            headers += "Connection: close\r\n"
+        reqs.append(("%s %s HTTP/1.1\r\n%s\r\n" % (method, path, headers)).encode("utf-8") + body)
+    s.sendall(b"".join(reqs))
+    drain_until_eof(s)
+    s.close()
+
+
 def cmd_ssh_banner(a):
     s = tcp_connect(a)
     banner = s.recv(4096)
@@ -446,6 +517,10 @@ def main():
     c.add_argument("--host", required=True)
     c.add_argument("--path", default="/")
     c.add_argument("--user-agent", default="sniff-fixture/1.0")
+    c = client("http-pipeline", cmd_http_pipeline)
+    c.add_argument("--host", required=True)
+    c.add_argument("--user-agent", default="sniff-fixture/1.0")
+    c.add_argument("requests", nargs="+", help='"METHOD /path", in order')
     client("ssh-banner", cmd_ssh_banner)
     c = client("dns-query", cmd_dns_query)
     c.add_argument("--label", action="append", required=True, help="one label; repeat")

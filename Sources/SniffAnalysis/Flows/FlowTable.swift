@@ -44,6 +44,12 @@ public final class FlowTable: PacketConsumer {
     public var holeFlows: Int { st.pointee.inspection.gaps.count }
     public var untrackedHoles: UInt64 { st.pointee.inspection.gaps.untracked }
     public var count: Int { st.pointee.count }
+    /// Follows DNS and HTTP transactions (dns.log, http.log) when set; off by default,
+    /// so that runs without protocol logs read no payload past the first packets.
+    public var transactions: TransactionTracker? {
+        get { st.pointee.transactions }
+        set { st.pointee.transactions = newValue }
+    }
 
     /// The mutable state lives behind one pointer: class stored properties would pay a
     /// dynamic exclusivity check on every access, several times per packet.
@@ -67,6 +73,8 @@ public final class FlowTable: PacketConsumer {
         var stats = FlowTableStats()
         var inspection = InspectionState()
         var useWallClock = false
+        /// DNS and HTTP transactions for the protocol logs; nil unless asked for.
+        var transactions: TransactionTracker?
     }
     private let st: UnsafeMutablePointer<Store>
 
@@ -248,6 +256,10 @@ public final class FlowTable: PacketConsumer {
                 let bytes = f.pointee.orig.wireBytes &+ f.pointee.resp.wireBytes &- UInt64(p.wireLength)
                 appChange = (appBefore, before, bytes)
             }
+        }
+        if let t = st.pointee.transactions, p.payloadCaptured > 0,
+           p.hasDNS || f.pointee.app == .dns || f.pointee.app == .http {
+            t.packet(f.pointee, index: index, isOrig: isOrig, p, frame: frame)
         }
         let cls = FlowTable.timeoutClass(of: f.pointee)
         // A new flow is on no idle list yet: link it even when its class is the
@@ -513,6 +525,7 @@ public final class FlowTable: PacketConsumer {
         // The observers read the flow where it lies (no copy of the record): it has
         // left the index and the idle lists, and its place is not on the free list
         // yet, so nothing an observer does to the table can overwrite it.
+        st.pointee.transactions?.flowEnded(f.pointee, index: index)
         observer?.flowEnded(f.pointee, reason: reason)
         // The entry stays initialised, marked dead, holding no reference.
         f.pointee.detailsBox = nil

@@ -13,10 +13,11 @@ public enum ZeekLogFormat: String, Sendable, CaseIterable {
 /// know the value (curve, resumption, alerts, completion, certificates); then `ja3`,
 /// `ja3s` and `ja4` (as Zeek's ja3 and ja4 packages add them) and Sniff's
 /// `client_versions`, `client_alpn` and `quic_version`. `ts` is the flow's start.
-public struct ZeekSSLLogWriter: Sendable {
+public struct ZeekSSLLogWriter: ZeekLogWriter {
     public var format: FlowFormat
     public var logFormat: ZeekLogFormat
 
+    public static let path: StaticString = "ssl"
     public static let fields = ["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "version", "cipher",
                                 "curve", "server_name", "resumed", "last_alert", "next_protocol", "established",
                                 "ssl_history", "cert_chain_fps", "client_cert_chain_fps", "sni_matches_cert",
@@ -37,17 +38,6 @@ public struct ZeekSSLLogWriter: Sendable {
         return d.ja3 != nil || d.tlsSNI != nil || d.tlsChosenVersion != 0
     }
 
-    public func writeHeader(open: Timestamp, into s: inout ByteSink) {
-        guard logFormat == .tsv else { return }
-        ZeekConnLogWriter.writeHeader(path: "ssl", fields: Self.fields, types: Self.types, open: open, into: &s)
-    }
-
-    public func writeFooter(close: Timestamp, into s: inout ByteSink) {
-        guard logFormat == .tsv else { return }
-        s.append("#close\t" as StaticString)
-        ZeekConnLogWriter.appendLogTime(close, into: &s)
-        s.append(0x0A)
-    }
 
     /// Appends the flow's row, or nothing when it had no handshake.
     public func write(_ f: Flow, into s: inout ByteSink) {
