@@ -162,7 +162,7 @@ final class LiveLoop {
 extension LiveRun {
     /// Opens the capture as `sniff -i` and `sniff top -i` do: the named interface, or
     /// the first that is up and not a loopback; then drops privileges for `--user`.
-    static func open(interface: String?, snaplen: Int, bufferMiB: Int, promiscuous: Bool, direction: String?,
+    static func open(interface: String?, snaplen: Int, bufferMiB: Int, promiscuous: Bool, direction: LiveCapture.Direction?,
                      filter: String?, user: String?) throws -> (LiveCapture, String) {
         let name: String
         if let i = interface {
@@ -176,7 +176,7 @@ extension LiveRun {
         options.snaplen = Int32(snaplen)
         options.bufferMiB = bufferMiB
         options.promiscuous = promiscuous
-        options.direction = direction.flatMap(LiveCapture.Direction.init(rawValue:))
+        options.direction = direction
         options.filter = filter
         let capture = try LiveCapture(options)
         if let user { try Privileges.drop(to: user) }

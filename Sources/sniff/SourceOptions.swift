@@ -25,7 +25,7 @@ struct SourceOptions: ParsableArguments {
 
     @Option(name: .customLong("direction"), help: ArgumentHelp(
         "Capture only packets received (in), sent (out), or both (inout).", valueName: "in|out|inout"))
-    var direction: String?
+    var direction: LiveCapture.Direction?
 
     @Option(name: .customLong("user"), help: ArgumentHelp(
         "After opening the capture, switch to this user and keep no privileges.", valueName: "NAME"))
@@ -51,9 +51,6 @@ struct SourceOptions: ParsableArguments {
             throw ValidationError(
                 "invalid -s \(s): the snapshot length is between 1 and 262144 bytes (0 means 262144)")
         }
-        if let d = direction, LiveCapture.Direction(rawValue: d.lowercased()) == nil {
-            throw ValidationError("invalid --direction '\(d)': valid values are in, out, inout")
-        }
         if r != nil && direction != nil {
             throw ValidationError("--direction applies to live capture (-i), not to -r")
         }
@@ -69,4 +66,9 @@ struct SourceOptions: ParsableArguments {
         try LiveRun.open(interface: i, snaplen: snaplenValue, bufferMiB: bufferMiB, promiscuous: !noPromiscuous,
                          direction: direction, filter: bpfExpression, user: user)
     }
+}
+
+/// `--direction`, parsed once, in any case (as -i's other words are).
+extension LiveCapture.Direction: ExpressibleByArgument {
+    public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
 }

@@ -67,9 +67,12 @@ struct LiveCaptureCLITests {
         #expect(r.stderr.contains("6 packets received by filter"), "\(r.stderr)")
     }
 
-    @Test func countStopsTheCapture() throws {
+    /// Also the direction in capitals: it was accepted but not applied, and every packet
+    /// on lo came twice (1, 1, 2).
+    @Test(arguments: ["in", "IN"])
+    func countStopsTheCapture(direction: String) throws {
         let port = LoopbackTraffic.randomPort()
-        let sniff = try BackgroundSniff(["-i", "lo", "--direction", "in", "--json", "-c", "3", "udp port \(port)"])
+        let sniff = try BackgroundSniff(["-i", "lo", "--direction", direction, "--json", "-c", "3", "udp port \(port)"])
         #expect(sniff.waitUntilListening())
         LoopbackTraffic.sendUDP(to: port, payloadLengths: [1, 2, 3, 4, 5, 6])
         let r = sniff.wait(seconds: 10)
