@@ -33,6 +33,7 @@ public final class PacketPipeline {
         unowned(unsafe) var flowTable: FlowTable? = nil
         var flowTableIndex = -1
         var dnsAnswers: PacketConsumer? = nil
+        var geoFilter: GeoFilter? = nil
         /// IP fragments are reassembled when set (the default).
         var reassembler: IPReassembler? = nil
         var reassembles = false
@@ -86,6 +87,12 @@ public final class PacketPipeline {
         set { st.pointee.dnsAnswers = newValue }
     }
 
+    /// `--country`/`--asn`: asked after the packet filter, only when set.
+    public var geoFilter: GeoFilter? {
+        get { st.pointee.geoFilter }
+        set { st.pointee.geoFilter = newValue }
+    }
+
     public init(filter: PacketFilter = PacketFilter(), bpf: BPFFilter? = nil,
                 reassembly: IPReassembler.Limits? = IPReassembler.Limits()) {
         self.filter = filter
@@ -132,6 +139,7 @@ public final class PacketPipeline {
         var packet = s.pointee.packet
         s.pointee.totals.recordSeen(packet)
         guard filter.matches(packet) else { return false }
+        if let g = s.pointee.geoFilter, !g.matches(packet) { return false }
         s.pointee.totals.recordMatched(packet)
         if packet.hasDNS, packet.dns.isResponse, packet.dns.answerCount > 0, let d = s.pointee.dnsAnswers {
             d.consume(packet, frame: frame)

@@ -20,6 +20,7 @@ struct FileRun {
         let pipeline = PacketPipeline(filter: command.filters.packetFilter, bpf: bpf)
         let flowRun = try FlowRun(options: command.flowOptions, live: false, showsHosts: command.output.showsReport)
         flowRun.attach(to: pipeline)
+        pipeline.geoFilter = try command.filters.geoFilter(hosts: flowRun.hosts)
         let outputs = try Outputs(command: command, source: path == "-" ? "standard input" : path,
                                   includeInterface: reader.format == .pcapng, live: false, link: reader.linkType,
                                   interfaceName: nil, hosts: flowRun.hosts, sections: { flowRun.sections() })

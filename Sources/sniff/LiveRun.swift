@@ -18,6 +18,7 @@ struct LiveRun {
         let pipeline = PacketPipeline(filter: command.filters.packetFilter, bpf: nil)
         let flowRun = try FlowRun(options: command.flowOptions, live: true, showsHosts: command.output.showsReport)
         flowRun.attach(to: pipeline)
+        pipeline.geoFilter = try command.filters.geoFilter(hosts: flowRun.hosts)
         let outputs = try Outputs(command: command, source: "interface \(name)", includeInterface: true, live: true,
                                   link: capture.link, interfaceName: name, hosts: flowRun.hosts,
                                   sections: { flowRun.sections() })

@@ -23,6 +23,16 @@ struct FilterOptions: ParsableArguments {
     @Option(name: .customLong("min-packets"), help: ArgumentHelp("Report only address:port pairs with at least N packets.", valueName: "N"))
     var minPackets: Int = 0
 
+    @Option(name: .customLong("country"), help: ArgumentHelp(
+        "Keep packets with an end in one of these countries (ISO 3166 codes; needs a GeoIP Country or City database).",
+        valueName: "CC[,CC]"))
+    var countries: String?
+
+    @Option(name: .customLong("asn"), help: ArgumentHelp(
+        "Keep packets with an end in one of these autonomous systems (15169 or AS15169; needs a GeoIP ASN database).",
+        valueName: "N[,N]"))
+    var asns: String?
+
     func validate() throws {
         for ip in ips where IPNetwork(ip) == nil {
             throw ValidationError("invalid --ip '\(ip)': expected an IPv4 or IPv6 address or CIDR such as 10.0.0.0/8 or 2001:db8::/32")
@@ -45,6 +55,50 @@ struct FilterOptions: ParsableArguments {
         if minPackets < 0 {
             throw ValidationError("invalid --min-packets \(minPackets): it must be 0 or more")
         }
+        _ = try countryCodes()
+        _ = try asNumbers()
+    }
+
+    /// `--country DE,us`: upper-case two-letter codes, as the API's `country` takes one.
+    func countryCodes() throws -> Set<String> {
+        guard let countries else { return [] }
+        var out = Set<String>()
+        for c in countries.split(separator: ",", omittingEmptySubsequences: false) {
+            guard c.utf8.count == 2, c.unicodeScalars.allSatisfy({ ("A"..."Z").contains($0) || ("a"..."z").contains($0) }) else {
+                throw ValidationError("invalid --country '\(c)': expected two-letter ISO 3166 codes such as DE or US, comma-separated")
+            }
+            out.insert(c.uppercased())
+        }
+        return out
+    }
+
+    /// `--asn 15169,AS3320`: AS numbers, with or without the AS prefix (the API's `asn`).
+    func asNumbers() throws -> Set<UInt32> {
+        guard let asns else { return [] }
+        var out = Set<UInt32>()
+        for a in asns.split(separator: ",", omittingEmptySubsequences: false) {
+            let digits = a.uppercased().hasPrefix("AS") ? a.dropFirst(2) : a
+            guard let v = UInt32(digits) else {
+                throw ValidationError("invalid --asn '\(a)': expected AS numbers such as 15169 or AS15169, comma-separated")
+            }
+            out.insert(v)
+        }
+        return out
+    }
+
+    /// The `--country`/`--asn` filter, on the run's host enrichment; nil without them. A
+    /// filter no database can answer would keep nothing: a usage error instead.
+    func geoFilter(hosts: HostEnrichment) throws -> GeoFilter? {
+        let countries = try countryCodes(), asns = try asNumbers()
+        guard !countries.isEmpty || !asns.isEmpty else { return nil }
+        let kinds = Set(hosts.geo.databases.map(\.kind))
+        if !countries.isEmpty && kinds.isDisjoint(with: [.country, .city]) {
+            throw GeoFilterError(option: "--country", kind: "Country or City")
+        }
+        if !asns.isEmpty && !kinds.contains(.asn) {
+            throw GeoFilterError(option: "--asn", kind: "ASN")
+        }
+        return GeoFilter(countries: countries, asns: asns, hosts: hosts)
     }
 
     var packetFilter: PacketFilter {
@@ -116,4 +170,17 @@ enum ReportTop: ExpressibleByArgument, Equatable {
         if case .count(let n) = self { return n }
         return nil
     }
+}
+
+/// `--country` or `--asn` with no database of the kind that answers it (exit 64).
+struct GeoFilterError: SniffError {
+    let option: String
+    let kind: String
+    var userMessage: String {
+        "\(option) needs a GeoIP \(kind) database: pass --geoip FILE|DIR, or put one in "
+            + GeoIPDatabases.standardFolders.joined(separator: " or ")
+    }
+    var logMessage: String { userMessage }
+    var exitCode: Int32 { 64 }
+    var description: String { userMessage }
 }

@@ -66,6 +66,7 @@ struct TopRun {
         // The terminal belongs to the UI: what process attribution cannot see is said after.
         flows.holdNotices = true
         flows.attach(to: pipeline)
+        pipeline.geoFilter = try command.filters.geoFilter(hosts: flows.hosts)
         pipeline.tracksEndpoints = true
         let collector = TopCollector(pipeline: pipeline, table: flows.table, summary: flows.summary, engine: flows.engine,
                                      format: flows.format, source: source, live: live,

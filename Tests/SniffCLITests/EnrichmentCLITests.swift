@@ -106,6 +106,47 @@ import Testing
         let sample = try CLI.run(["-r", CLI.sample.path, "--json", "-c", "5"])
         #expect(!sample.stdout.contains("_vendor"))
     }
+
+    /// `--country` and `--asn` keep the packets (so the flows) with an end there, as the
+    /// API's parameters keep flows; bad values and a missing database are usage errors.
+    @Test(.enabled(if: mmdbWriter && hasDNSTCP, "needs libmaxmind-db-writer-perl and ../shared/pcaps"))
+    func countryAndASNFilters() throws {
+        let dir = try Self.writeMMDB()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func flows(_ extra: [String]) throws -> [[String: Any]] {
+            let r = try CLI.run(["-r", Self.dnsTCP.path, "--flows", "--geoip", dir.path] + extra)
+            #expect(r.status == 0, "\(extra) \(r.stderr)")
+            return try FlowsCLITests.objects(r.stdout)
+        }
+        // The capture's one flow: 192.168.1.11 (private) to 209.87.249.18 (CA, AS64500).
+        #expect(try flows([]).count == 1)
+        #expect(try flows(["--country", "CA"]).map { $0["resp_cc"] as? String } == ["CA"])
+        #expect(try flows(["--country", "us,ca"]).count == 1)
+        #expect(try flows(["--country", "US"]).isEmpty)
+        #expect(try flows(["--asn", "AS64500"]).map { $0["resp_asn"] as? Int } == [64500])
+        #expect(try flows(["--asn", "15169,64500", "--country", "CA"]).count == 1)
+        #expect(try flows(["--asn", "64500", "--country", "GB"]).isEmpty, "both options must hold")
+        // Packets: all 11 of the flow, or none.
+        let packets = try CLI.run(["-r", Self.dnsTCP.path, "--json", "--geoip", dir.path, "--country", "CA"])
+        #expect(packets.status == 0 && packets.stdout.split(separator: "\n").count == 11, "\(packets.stderr)")
+        let none = try CLI.run(["-r", Self.dnsTCP.path, "--json", "--geoip", dir.path, "--asn", "1"])
+        #expect(none.status == 0 && none.stdout.isEmpty)
+
+        for (args, message) in [(["--country", "CAN"], "invalid --country 'CAN'"), (["--country", "C1"], "invalid --country 'C1'"),
+                                (["--country", "CA,"], "invalid --country ''"), (["--asn", "x15169"], "invalid --asn 'x15169'"),
+                                (["--asn", "99999999999"], "invalid --asn '99999999999'")] {
+            let r = try CLI.run(["-r", Self.dnsTCP.path, "--geoip", dir.path] + args)
+            #expect(r.status == 64 && r.stderr.contains(message), "\(args): \(r.status) \(r.stderr)")
+        }
+        // A filter no database answers would keep nothing: said, exit 64.
+        let asnOnly = dir.appendingPathComponent("Test-ASN.mmdb").path
+        let noCountry = try CLI.run(["-r", Self.dnsTCP.path, "--geoip", asnOnly, "--country", "CA"])
+        #expect(noCountry.status == 64 && noCountry.stderr.contains("--country needs a GeoIP Country or City database"),
+                "\(noCountry.stderr)")
+        let cityOnly = dir.appendingPathComponent("Test-City.mmdb").path
+        let noASN = try CLI.run(["-r", Self.dnsTCP.path, "--geoip", cityOnly, "--asn", "64500"])
+        #expect(noASN.status == 64 && noASN.stderr.contains("--asn needs a GeoIP ASN database"), "\(noASN.stderr)")
+    }
 }
 
 /// Columns of a Zeek TSV log by name, as zeek-cut picks them.
