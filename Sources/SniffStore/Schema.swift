@@ -17,6 +17,8 @@ enum Schema {
         // SQLite only (PostgreSQL records it and changes nothing): see SQLiteFlows.
         Migration(version: 9, name: "flows with per-segment key runs (SQLite)"),
         Migration(version: 10, name: "flow hosts and processes, hosts table"),
+        // SQLite only (PostgreSQL records it and changes nothing): see PacketTable, FlowTable.
+        Migration(version: 11, name: "cold packet and flow fields in one BLOB per row (SQLite)"),
     ]
     static var latestVersion: Int { migrations.last!.version }
 

@@ -51,7 +51,7 @@ struct WriterPathTests {
     func multiRowSQL() {
         #expect(MultiRowInsert.sql(table: "t", columns: ["a", "b"], rows: 3)
                 == "INSERT INTO t (a, b) VALUES (?1, ?2), (?3, ?4), (?5, ?6)")
-        #expect(CompactPacket.insertSQL == MultiRowInsert.sql(table: "packets", columns: CompactPacket.insertColumns, rows: 1))
+        #expect(PacketTable.insertSQL == MultiRowInsert.sql(table: "packets", columns: PacketTable.insertColumns, rows: 1))
     }
 
     /// Rows of every shape: each optional field present and absent, IPv4 and IPv6, text
@@ -62,6 +62,7 @@ struct WriterPathTests {
             var r = PacketRow()
             r.n = UInt64(i + 1); r.ts = start + Int64(i) * 1000; r.len = UInt32(60 + i); r.caplen = UInt32(60 + i % 7)
             r.iface = UInt32(i % 3); r.link = i % 11 == 0 ? LinkType(101) : .ethernet
+            if i == 5 { r.n = 1 << 40 }  // past 32 bits: the cold BLOB's 8-byte form
             var f: PacketRow.Fields = []
             if i % 2 == 0 { f.insert(.ethSrc); r.ethSrc = MACAddress(0x0200_0000_0000 | UInt64(i)) }
             if i % 3 == 0 { f.insert(.ethDst); r.ethDst = MACAddress(0xFFFF_FFFF_FFFF) }
@@ -104,7 +105,7 @@ struct WriterPathTests {
             defer { Task { await store.close() } }
             try await store.migrate()
             let start = Timestamp.now().totalNanoseconds
-            let rows = Self.packets(count: CompactPacket.rowsPerInsert * 3 + 5, start: start)
+            let rows = Self.packets(count: PacketTable.rowsPerInsert * 3 + 5, start: start)
             let small = Self.packets(count: 3, start: start + 1_000_000_000).map { r -> PacketRow in
                 var r = r
                 r.n += 10_000
@@ -134,30 +135,8 @@ struct WriterPathTests {
             try await store.migrate()
             let start = Timestamp.now().totalNanoseconds
             var rows: [FlowRow] = []
-            for k in 0..<(SQLiteStore.flowsPerInsert * 2 + 7) {
-                var f = FlowRow()
-                f.ts = start + Int64(k) * 1_000_000; f.lastTs = f.ts + Int64(k)
-                f.uid = "CU\(k)"
-                f.origH = k % 3 == 0 ? IPAddress("2001:db8::\(k + 1)")! : IPAddress(v4: 0x0A00_0000 | UInt32(k))
-                f.respH = k % 3 == 0 ? IPAddress("2001:db8::ffff")! : IPAddress(v4: 0x0808_0808)
-                f.origP = UInt16(30000 + k); f.respP = k % 2 == 0 ? 53 : 443
-                f.proto = k % 2 == 0 ? "udp" : "tcp"; f.ipProto = k % 2 == 0 ? 17 : 6
-                f.service = k % 4 == 0 ? nil : "dns"
-                f.durationNanos = k % 5 == 0 ? nil : Int64(k) * 10
-                f.origBytes = k % 6 == 0 ? nil : UInt64(k); f.respBytes = k % 7 == 0 ? nil : UInt64(2 * k)
-                f.connState = "SF"; f.localOrig = k % 3 == 0 ? nil : k % 2 == 0; f.localResp = k % 4 == 0
-                f.missedBytes = UInt64(k % 2); f.history = k % 2 == 0 ? "Dd" : ""
-                f.origPkts = UInt64(k + 1); f.origIPBytes = UInt64(40 * k); f.respPkts = UInt64(k); f.respIPBytes = UInt64(k)
-                f.communityID = "1:\(k)"; f.vlan = k % 8 == 0 ? UInt16(k) : nil
-                f.app = "dns"; f.appSource = "port"; f.dnsQuery = k % 2 == 0 ? "q\(k).example" : nil
-                f.tlsSNI = k % 2 == 1 ? "ñ.example" : nil; f.tlsVersion = k % 2 == 1 ? "TLSv1.3" : nil
-                f.httpHost = k % 9 == 0 ? "h" : nil; f.httpMethod = k % 9 == 0 ? "GET" : nil
-                f.httpURI = k % 9 == 0 ? "/" + String(repeating: "u", count: k == 9 ? 300_000 : 5) : nil
-                f.sshClient = k % 10 == 0 ? "SSH-2.0-x" : nil; f.sshServer = nil; f.quicVersion = k % 11 == 0 ? "1" : nil
-                f.tlsCipher = k % 2 == 1 ? "TLS_AES_128_GCM_SHA256" : nil; f.ja4 = k % 2 == 1 ? "t13d" : nil
-                f.origTCPFlags = k % 2 == 1 ? "SA" : nil; f.respTCPFlags = nil
-                f.origL2Bytes = UInt64(60 * (k + 1)); f.respL2Bytes = UInt64(k); f.endReason = k % 2 == 0 ? "idle" : nil
-                rows.append(f)
+            for k in 0..<(FlowTable.rowsPerInsert * 2 + 7) {
+                rows.append(Self.flow(k, start: start))
             }
             try await store.write(StoreBatch(id: BatchID(writer: 1, seq: 1), sensor: "s", captureID: 2, content: .flows(rows)))
             let got = try await allFlows(store, capture: 2).sorted { $0.row.ts < $1.row.ts }
@@ -165,5 +144,43 @@ struct WriterPathTests {
             for (g, w) in zip(got, rows) { #expect(g.row == w, "flow \(w.uid)") }
             #expect(try TestDatabase.sqlite(url, "SELECT count(*) FROM flows") == "\(rows.count)")
         }
+    }
+
+    /// A flow with every field set or left nil by `k`: texts empty, non-ASCII and
+    /// longer than the bind arena; counters past 32 bits; the hosts and process fields.
+    static func flow(_ k: Int, start: Int64) -> FlowRow {
+        var f = FlowRow()
+        f.ts = start + Int64(k) * 1_000_000; f.lastTs = f.ts + Int64(k)
+        f.uid = "CU\(k)"
+        f.origH = k % 3 == 0 ? IPAddress("2001:db8::\(k + 1)")! : IPAddress(v4: 0x0A00_0000 | UInt32(k))
+        f.respH = k % 3 == 0 ? IPAddress("2001:db8::ffff")! : IPAddress(v4: 0x0808_0808)
+        f.origP = UInt16(30000 + k); f.respP = k % 2 == 0 ? 53 : 443
+        f.proto = k % 2 == 0 ? "udp" : "tcp"; f.ipProto = k % 2 == 0 ? 17 : 6
+        f.service = k % 4 == 0 ? nil : "dns"
+        f.durationNanos = k % 5 == 0 ? nil : Int64(k) * 10
+        f.origBytes = k % 6 == 0 ? nil : UInt64(k); f.respBytes = k % 7 == 0 ? nil : UInt64(2 * k)
+        f.connState = "SF"; f.localOrig = k % 3 == 0 ? nil : k % 2 == 0; f.localResp = k % 4 == 0
+        f.missedBytes = UInt64(k % 2); f.history = k % 2 == 0 ? "Dd" : ""
+        f.origPkts = UInt64(k + 1); f.origIPBytes = UInt64(40 * k); f.respPkts = UInt64(k); f.respIPBytes = UInt64(k)
+        f.communityID = "1:\(k)"; f.vlan = k % 8 == 0 ? UInt16(k) : nil
+        f.app = "dns"; f.appSource = "port"; f.dnsQuery = k % 2 == 0 ? "q\(k).example" : nil
+        f.tlsSNI = k % 2 == 1 ? "ñ.example" : nil; f.tlsVersion = k % 2 == 1 ? "TLSv1.3" : nil
+        f.httpHost = k % 9 == 0 ? "h" : nil; f.httpMethod = k % 9 == 0 ? "GET" : nil
+        f.httpURI = k % 9 == 0 ? "/" + String(repeating: "u", count: k == 9 ? 300_000 : 5) : nil
+        f.sshClient = k % 10 == 0 ? "SSH-2.0-x" : nil; f.sshServer = nil; f.quicVersion = k % 11 == 0 ? "1" : nil
+        f.tlsCipher = k % 2 == 1 ? "TLS_AES_128_GCM_SHA256" : nil; f.ja4 = k % 2 == 1 ? "t13d" : nil
+        f.origTCPFlags = k % 2 == 1 ? "SA" : nil; f.respTCPFlags = nil
+        f.origL2Bytes = UInt64(60 * (k + 1)); f.respL2Bytes = UInt64(k); f.endReason = k % 2 == 0 ? "idle" : nil
+        f.tlsChosenVersion = k % 3 == 1 ? "TLSv13" : nil; f.tlsNextProtocol = k % 3 == 1 ? "h2" : nil
+        f.tlsClientVersions = k % 3 == 1 ? "TLSv13,TLSv12" : nil; f.tlsClientALPN = k % 3 == 2 ? "" : nil
+        f.ja3 = k % 4 == 1 ? "ja3" : nil; f.ja3s = k % 4 == 1 ? "ja3s" : nil
+        if k % 5 == 1 { f.origPkts = 5_000_000_000; f.origBytes = UInt64.max >> 1; f.missedBytes = 1 << 40 }
+        if k == 4 { f.durationNanos = -5; f.lastTs = f.ts - 3 }
+        if k % 3 == 2 {
+            f.origName = "a.example"; f.respName = "b.éxample"; f.origCC = "DE"; f.respCC = "US"; f.origASN = 3320
+            f.respASN = 4_200_000_000; f.origOrg = "Org A"; f.respOrg = ""
+            f.pid = 1234; f.process = "curl"; f.user = "root"; f.container = k % 2 == 0 ? "c1" : nil; f.processIsOrig = k % 2 == 0
+        }
+        return f
     }
 }

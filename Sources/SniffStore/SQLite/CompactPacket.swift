@@ -72,13 +72,17 @@ enum CompactPacket {
         let parts = (0..<6).map { "((\(column) >> \(40 - 8 * $0)) & 255)" }.joined(separator: ", ")
         return "CASE WHEN \(column) IS NOT NULL THEN printf('%02x:%02x:%02x:%02x:%02x:%02x', \(parts)) END"
     }
+}
 
-    /// `packets_v`: the packets with readable columns, for people in the sqlite3 shell.
+/// The packets table of schemas 7-10 (every field a column): what migration 7 writes and
+/// migration 11 reads back.
+enum PacketsV10 {
+    /// `packets_v` of schemas 7-10: the packets with readable columns.
     static let viewSQL = """
         CREATE VIEW packets_v AS SELECT p.id, p.capture_id, p.sensor, p.n, p.ts,
             strftime('%Y-%m-%dT%H:%M:%S', p.ts / 1000000000, 'unixepoch') || '.' || printf('%09d', p.ts % 1000000000) || 'Z' AS time,
-            p.len, p.caplen, p.iface, l.name AS link, \(macText("p.eth_src")) AS eth_src, \(macText("p.eth_dst")) AS eth_dst,
-            p.vlan, p.ip, \(addressText("p.src")) AS src, \(addressText("p.dst")) AS dst, p.proto, t.name AS transport,
+            p.len, p.caplen, p.iface, l.name AS link, \(CompactPacket.macText("p.eth_src")) AS eth_src, \(CompactPacket.macText("p.eth_dst")) AS eth_dst,
+            p.vlan, p.ip, \(CompactPacket.addressText("p.src")) AS src, \(CompactPacket.addressText("p.dst")) AS dst, p.proto, t.name AS transport,
             p.sport, p.dport, p.seq, p.ack, p.tcp_flags, p.tcp_window, p.payload_len, p.icmp_type, p.icmp_code,
             p.dns_query, COALESCE(a.name, 'unknown') AS app,
             CASE p.app_payload WHEN 1 THEN 'payload' WHEN 0 THEN 'port' END AS app_source, p.flow_uid, p.info,
@@ -91,23 +95,14 @@ enum CompactPacket {
 
     static let insertSQL = MultiRowInsert.sql(table: "packets", columns: insertColumns, rows: 1)
 
-    /// Rows per statement of the writer's INSERT. One statement per row paid SQLite's
-    /// per-statement work (step, program start, cursor open, halt, reset) every row;
-    /// with 64 rows, 1984 parameters, it is paid once per 64. Measured in
-    /// docs/PERFORMANCE.md ("Faster SQLite writer").
-    static let rowsPerInsert = 64
-    static let insertManySQL = MultiRowInsert.sql(table: "packets", columns: insertColumns, rows: rowsPerInsert)
-    static let parametersPerRow = Int32(Schema.packetWriteColumns.count + 1)
-
-    /// Binds one row to `insertSQL`, or to row `base / parametersPerRow` of
-    /// `insertManySQL`. `scratch` (32 bytes) holds the addresses and `arena` the text
+    /// Binds one row to `insertSQL`. `scratch` (32 bytes) holds the addresses and `arena` the text
     /// until the statement runs (both bound without a copy).
     @inline(__always)
-    static func bind(_ st: SQLiteStatement, base: Int32 = 0, id: Int64, captureID: Int64, sensor: String,
+    static func bind(_ st: SQLiteStatement, id: Int64, captureID: Int64, sensor: String,
                      _ r: PacketRow, raw: UnsafeRawBufferPointer?, scratch: UnsafeMutableRawPointer, arena: BindArena) {
         // Parameter of column k of Schema.packetWriteColumns.
-        @inline(__always) func p(_ k: Int32) -> Int32 { base + k + 2 }
-        st.bind(base + 1, id)
+        @inline(__always) func p(_ k: Int32) -> Int32 { k + 2 }
+        st.bind(1, id)
         st.bind(p(0), captureID); st.bind(p(1), sensor, arena: arena)
         st.bind(p(2), Int64(r.n)); st.bind(p(3), r.ts); st.bind(p(4), Int64(r.len)); st.bind(p(5), Int64(r.caplen))
         st.bind(p(6), Int64(r.iface)); st.bind(p(7), Int64(r.link.rawValue))
@@ -116,9 +111,9 @@ enum CompactPacket {
         if r.has(.vlan) { st.bind(p(10), Int64(r.vlan)) } else { st.bindNull(p(10)) }
         if r.has(.ip) {
             st.bind(p(11), Int64(r.ipVersion)); st.bind(p(14), Int64(r.proto))
-            let n = write(r.src, to: scratch)
+            let n = CompactPacket.write(r.src, to: scratch)
             st.bindBlobStatic(p(12), UnsafeRawBufferPointer(start: scratch, count: n))
-            let m = write(r.dst, to: scratch + 16)
+            let m = CompactPacket.write(r.dst, to: scratch + 16)
             st.bindBlobStatic(p(13), UnsafeRawBufferPointer(start: scratch + 16, count: m))
         } else {
             st.bindNull(p(11)); st.bindNull(p(12)); st.bindNull(p(13)); st.bindNull(p(14))
@@ -165,8 +160,8 @@ enum CompactPacket {
         if let v = st.optionalInt64(c(11)) {
             f.insert(.ip)
             r.ipVersion = UInt8(truncatingIfNeeded: v)
-            r.src = address(st.blob(c(12))) ?? .none
-            r.dst = address(st.blob(c(13))) ?? .none
+            r.src = CompactPacket.address(st.blob(c(12))) ?? .none
+            r.dst = CompactPacket.address(st.blob(c(13))) ?? .none
             r.proto = UInt8(truncatingIfNeeded: st.int64(c(14)))
         }
         if let t = st.optionalInt64(c(15)) { r.transport = TransportKind(rawValue: UInt8(truncatingIfNeeded: t)) ?? .other }

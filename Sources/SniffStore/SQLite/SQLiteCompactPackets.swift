@@ -31,7 +31,7 @@ extension SQLiteSchema {
         "CREATE TABLE sniff_transports (code INTEGER PRIMARY KEY, name TEXT NOT NULL)",
         "CREATE TABLE sniff_apps (code INTEGER PRIMARY KEY, name TEXT NOT NULL)",
         "CREATE TABLE sniff_links (code INTEGER PRIMARY KEY, name TEXT NOT NULL)",
-        CompactPacket.viewSQL,
+        PacketsV10.viewSQL,
     ]
 
     /// Converts the text-typed packets table of versions 1-6: rows are copied in id
@@ -42,7 +42,7 @@ extension SQLiteSchema {
         try c.exec("ALTER TABLE packets RENAME TO packets_v6")
         for sql in compactPacketStatements { try c.exec(sql) }
         let read = try c.prepare("SELECT id, " + Schema.packetColumns.joined(separator: ", ") + ", raw FROM packets_v6 ORDER BY id")
-        let write = try c.prepare(CompactPacket.insertSQL)
+        let write = try c.prepare(PacketsV10.insertSQL)
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: 32, alignment: 8)
         defer { scratch.deallocate() }
         let arena = BindArena()
@@ -50,7 +50,7 @@ extension SQLiteSchema {
         var id: Int64 = 1
         while try read.step() {
             let p = readTextPacket(read)
-            CompactPacket.bind(write, id: id, captureID: p.captureID, sensor: p.sensor, p.row,
+            PacketsV10.bind(write, id: id, captureID: p.captureID, sensor: p.sensor, p.row,
                                raw: read.isNull(rawColumn) ? nil : read.blob(rawColumn), scratch: scratch, arena: arena)
             try write.run()
             arena.reset()
@@ -115,5 +115,53 @@ extension SQLiteSchema {
         if let i = st.optionalText(c0 + 29) { r.info = i; f.insert(.info) }
         r.present = f
         return StoredPacket(sensor: sensor, captureID: captureID, row: r)
+    }
+}
+
+/// Schema version 11 of SQLite: the packet and flow fields no filter, sort, key run or
+/// aggregate reads move into one `cold` BLOB per row (`PacketCold`, `FlowCold`).
+extension SQLiteSchema {
+    static let coldColumnsVersion = 11
+
+    /// Rewrites packets and flows of version 10 into the tables of `PacketTable` and
+    /// `FlowTable`, keeping every id (so the segments and key runs stay as they are),
+    /// and makes the views again. Inside the migration's transaction: an interrupted
+    /// conversion leaves version 10 as it was.
+    static func migrateToColdColumns(_ c: SQLiteConnection) throws {
+        try c.exec("DROP VIEW IF EXISTS packets_v")
+        try c.exec("DROP VIEW IF EXISTS flows_v")
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 32, alignment: 8)
+        defer { scratch.deallocate() }
+        let arena = BindArena()
+
+        try c.exec("ALTER TABLE packets RENAME TO packets_v10")
+        try c.exec(PacketTable.createSQL)
+        let readPackets = try c.prepare("SELECT \(PacketsV10.selectColumns), raw FROM packets_v10 ORDER BY id")
+        let writePacket = try c.prepare(PacketTable.insertSQL)
+        let rawColumn = Int32(Schema.packetColumns.count + 1)
+        while try readPackets.step() {
+            let p = PacketsV10.read(readPackets)
+            PacketTable.bind(writePacket, id: readPackets.int64(0), captureID: p.captureID, sensor: p.sensor, p.row,
+                             raw: readPackets.isNull(rawColumn) ? nil : readPackets.blob(rawColumn),
+                             scratch: scratch, arena: arena)
+            try writePacket.run()
+            arena.reset()
+        }
+        try c.exec("DROP TABLE packets_v10")
+        try c.exec(PacketTable.viewSQL)
+
+        try c.exec("ALTER TABLE flows RENAME TO flows_v10")
+        try c.exec(FlowTable.createSQL)
+        let readFlows = try c.prepare("SELECT id, \(Schema.flowColumns.joined(separator: ", ")) FROM flows_v10 ORDER BY id")
+        let writeFlow = try c.prepare(FlowTable.insertSQL)
+        while try readFlows.step() {
+            let f = SQLiteStore.readFlowV10(readFlows, from: 1)
+            FlowTable.bind(writeFlow, id: readFlows.int64(0), captureID: f.captureID, sensor: f.sensor, f.row,
+                           scratch: scratch, arena: arena)
+            try writeFlow.run()
+            arena.reset()
+        }
+        try c.exec("DROP TABLE flows_v10")
+        try c.exec(FlowTable.viewSQL)
     }
 }

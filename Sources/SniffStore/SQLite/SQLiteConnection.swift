@@ -121,6 +121,11 @@ final class SQLiteStatement {
         }
     }
 
+    /// Binds a copy of `p` that SQLite owns (SQLITE_TRANSIENT).
+    func bindBlobCopy(_ i: Int32, _ p: UnsafeRawBufferPointer) {
+        sqlite3_bind_blob(stmt, i, p.baseAddress, Int32(p.count), sniff_sqlite_transient())
+    }
+
     func bind(_ i: Int32, _ s: String) {
         sqlite3_bind_text(stmt, i, s, -1, sniff_sqlite_transient())
     }
@@ -278,6 +283,15 @@ final class BindArena {
         if n > 0, let b = bytes.baseAddress { p.copyMemory(from: b, byteCount: n) }
         used += n
         return UnsafeRawPointer(p)
+    }
+
+    /// `n` bytes of the arena for the caller to fill (a cold BLOB), or nil when it has
+    /// no room.
+    @inline(__always)
+    func reserve(_ n: Int) -> UnsafeMutableRawPointer? {
+        guard used + n <= capacity else { return nil }
+        defer { used += n }
+        return base + used
     }
 
     @inline(__always) func reset() { used = 0 }

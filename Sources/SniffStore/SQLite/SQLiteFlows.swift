@@ -83,8 +83,8 @@ extension SQLiteSchema {
         var id: Int64 = 1
         var times: [Int64] = []
         while try read.step() {
-            let f = SQLiteStore.readFlow(read, from: 1, addresses: .text, enrichment: false)
-            SQLiteStore.bindFlow(write, id: id, captureID: f.captureID, sensor: f.sensor, f.row, scratch: scratch, arena: arena,
+            let f = SQLiteStore.readFlowV10(read, from: 1, addresses: .text, enrichment: false)
+            SQLiteStore.bindFlowV10(write, id: id, captureID: f.captureID, sensor: f.sensor, f.row, scratch: scratch, arena: arena,
                                  enrichment: false)
             try write.run()
             arena.reset()
@@ -98,18 +98,13 @@ extension SQLiteSchema {
 }
 
 extension SQLiteStore {
-    static let flowColumnsSelect = "SELECT id, " + Schema.flowColumns.joined(separator: ", ")
+    /// The flows table of schemas 9-10 (every field a column), as migration 9 writes it.
+    static let insertFlowV10SQL = MultiRowInsert.sql(table: "flows", columns: ["id"] + Schema.flowColumns, rows: 1)
 
-    static let insertFlowSQL = MultiRowInsert.sql(table: "flows", columns: ["id"] + Schema.flowColumns, rows: 1)
-
-    /// Flows per statement of the writer's INSERT: see `CompactPacket.rowsPerInsert`.
-    static let flowsPerInsert = 32
-    static let insertFlowsSQL = MultiRowInsert.sql(table: "flows", columns: ["id"] + Schema.flowColumns, rows: flowsPerInsert)
-
-    /// Binds one flow to `insertFlowSQL`, or to the row of `insertFlowsSQL` whose first
-    /// parameter is `base + 1`; `scratch` (32 bytes) and `arena` hold the two addresses
-    /// and the text until the statement runs.
-    static func bindFlow(_ st: SQLiteStatement, base: Int32 = 0, id: Int64, captureID: Int64, sensor: String, _ f: FlowRow,
+    /// Binds one flow to `insertFlowV10SQL` (or, `enrichment` false, version 9's
+    /// columns); `scratch` (32 bytes) and `arena` hold the two addresses and the text
+    /// until the statement runs.
+    static func bindFlowV10(_ st: SQLiteStatement, base: Int32 = 0, id: Int64, captureID: Int64, sensor: String, _ f: FlowRow,
                          scratch: UnsafeMutableRawPointer, arena: BindArena, enrichment: Bool = true) {
         var k: Int32 = base
         func int(_ v: Int64?) { k += 1; if let v { st.bind(k, v) } else { st.bindNull(k) } }
@@ -141,7 +136,8 @@ extension SQLiteStore {
     /// How a flows table keeps its addresses: text before version 9, bytes since.
     enum AddressForm { case text, bytes }
 
-    static func readFlow(_ st: SQLiteStatement, from c0: Int32, addresses: AddressForm = .bytes,
+    /// A flow of the tables of versions 2-10 (every field a column).
+    static func readFlowV10(_ st: SQLiteStatement, from c0: Int32, addresses: AddressForm = .bytes,
                          enrichment: Bool = true) -> StoredFlow {
         var k = c0 - 1
         func int() -> Int64? { k += 1; return st.optionalInt64(k) }
@@ -186,13 +182,12 @@ extension SQLiteStore {
     /// The hot loop for flows: ids given (`SegmentedTable.nextID`), the addresses bound
     /// without copies. Returns the first id written.
     static func insertFlows(_ rows: [FlowRow], _ batch: StoreBatch, _ c: SQLiteConnection) throws -> Int64 {
-        let one = try c.cached(insertFlowSQL)
-        let many = try c.cached(insertFlowsSQL)
+        let one = try c.cached(FlowTable.insertSQL)
+        let many = try c.cached(FlowTable.insertManySQL)
         let first = try SegmentedTable.flows.nextID(c)
-        let columns = Int32(Schema.flowColumns.count + 1)
         try rows.withUnsafeBufferPointer { rows in
-            try MultiRowInsert.run(count: rows.count, per: flowsPerInsert, one: one, many: many) { st, slot, n, space in
-                bindFlow(st, base: Int32(slot) * columns, id: first + Int64(n), captureID: batch.captureID, sensor: batch.sensor,
+            try MultiRowInsert.run(count: rows.count, per: FlowTable.rowsPerInsert, one: one, many: many) { st, slot, n, space in
+                FlowTable.bind(st, base: Int32(slot) * FlowTable.parametersPerRow, id: first + Int64(n), captureID: batch.captureID, sensor: batch.sensor,
                          rows[n], scratch: space.scratch, arena: space.arena)
             }
         }

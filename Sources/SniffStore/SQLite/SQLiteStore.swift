@@ -71,6 +71,8 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
                     try SQLiteSchema.migrateToCompactPackets(c, segmentRows: segmentRows)
                 } else if m.version == SQLiteSchema.segmentedFlowsVersion {
                     try SQLiteSchema.migrateToSegmentedFlows(c, segmentRows: flowSegmentRows) { _ in }
+                } else if m.version == SQLiteSchema.coldColumnsVersion {
+                    try SQLiteSchema.migrateToColdColumns(c)
                 } else {
                     for sql in SQLiteSchema.statements(version: m.version) { try c.exec(sql) }
                 }
@@ -196,21 +198,21 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
     }
 
     /// The hot loop: ids are given (see `SegmentedTable.nextID`), rows go in
-    /// `CompactPacket.rowsPerInsert` at a time (the rest one by one), addresses, text and
+    /// `PacketTable.rowsPerInsert` at a time (the rest one by one), addresses, text and
     /// kept bytes are bound without copies by SQLite, and rows are read in place.
     @discardableResult
     static func insertPackets(_ rows: [PacketRow], _ batch: StoreBatch, _ c: SQLiteConnection) throws -> Int64 {
-        let one = try c.cached(CompactPacket.insertSQL)
-        let many = try c.cached(CompactPacket.insertManySQL)
+        let one = try c.cached(PacketTable.insertSQL)
+        let many = try c.cached(PacketTable.insertManySQL)
         let first = try SegmentedTable.packets.nextID(c)
         try batch.frames.withUnsafeBytes { frames in
             try rows.withUnsafeBufferPointer { rows in
-                try MultiRowInsert.run(count: rows.count, per: CompactPacket.rowsPerInsert, one: one, many: many) {
+                try MultiRowInsert.run(count: rows.count, per: PacketTable.rowsPerInsert, one: one, many: many) {
                     st, slot, n, space in
                     let raw = rows[n].has(.frame) && batch.frameInBounds(rows[n]) ? frame(of: rows[n], in: frames) : nil
-                    CompactPacket.bind(st, base: Int32(slot) * CompactPacket.parametersPerRow, id: first + Int64(n),
-                                       captureID: batch.captureID, sensor: batch.sensor, rows[n], raw: raw,
-                                       scratch: space.scratch, arena: space.arena)
+                    PacketTable.bind(st, base: Int32(slot) * PacketTable.parametersPerRow, id: first + Int64(n),
+                                     captureID: batch.captureID, sensor: batch.sensor, rows[n], raw: raw,
+                                     scratch: space.scratch, arena: space.arena)
                 }
             }
         }
@@ -387,8 +389,8 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         if let cursor { b.add("(\(key.column), id) < (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])))") }
         let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
         let (conditions, binds, filter, sortColumn, sortRun) = (b.conditions, b.binds, q.filter, key.column, key.run)
-        let keyColumn = Int32(1 + Schema.flowColumns.firstIndex(of: key.column)!)
-        let columns = String(Self.flowColumnsSelect.dropFirst("SELECT ".count))
+        let keyColumn = FlowTable.selectIndex(key.column)
+        let columns = FlowTable.selectColumns
         let rows = try await reader.run { c in
             // One read transaction: the segments, their runs and the rows are one snapshot.
             try c.exec("BEGIN")
@@ -397,7 +399,7 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
                 c, table: .flows, columns: columns, keyColumn: keyColumn, sortColumn: sortColumn, sortRun: sortRun,
                 conditions: conditions, binds: binds, from: filter.from, to: filter.to, need: limit + 1,
                 cursor: cursor.map { ($0.values[0], $0.values[1]) }, lookup: SQLiteStore.flowLookup(filter)) {
-                SQLiteStore.readFlow($0, from: 1)
+                FlowTable.read($0)
             }
             try search.run()
             return search.found.map { ($0.id, $0.row) }

@@ -537,9 +537,9 @@ enum PacketSearch {
         b.compactPacketFilter(filter)
         if let cursor { b.add("(ts, id) < (\(b.param(cursor.ts)), \(b.param(cursor.id)))") }
         var search = try SegmentSearch<StoredPacket>(
-            c, table: .packets, columns: CompactPacket.selectColumns, keyColumn: 4, sortColumn: "ts", sortRun: nil,
+            c, table: .packets, columns: PacketTable.selectColumns, keyColumn: PacketTable.tsColumn, sortColumn: "ts", sortRun: nil,
             conditions: b.conditions, binds: b.binds, from: filter.from, to: filter.to, need: need,
-            cursor: cursor.map { ($0.ts, $0.id) }, lookup: lookup(filter), read: CompactPacket.read)
+            cursor: cursor.map { ($0.ts, $0.id) }, lookup: lookup(filter), read: PacketTable.read)
         try search.run()
         return search.found
     }

@@ -39,7 +39,7 @@ final class TailKeys {
     }
 
     /// Packets written with ids from `firstID`: the keys `SegmentedTable.packets` reads
-    /// back from the columns `CompactPacket.bind` writes (NULL transport and app as 0).
+    /// back from the columns `PacketTable.bind` writes (NULL transport and app as 0).
     func append(_ rows: [PacketRow], firstID: Int64) {
         var row = follow(firstID, count: rows.count)
         for r in rows {

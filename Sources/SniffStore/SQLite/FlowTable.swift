@@ -1,0 +1,295 @@
+import SniffCore
+import SniffDecode
+
+/// SQLite's flows table since schema 11: the columns a filter, a sort, a key run, a
+/// rollup or the hosts and processes queries read stay columns; the other 34 fields of
+/// a `FlowRow` are one `cold` BLOB (`FlowCold`). 33 parameters per row where version 10
+/// bound 54.
+enum FlowTable {
+    static let columns = [
+        "capture_id", "sensor", "ts", "uid", "orig_h", "orig_p", "resp_h", "resp_p", "proto", "ip_proto", "conn_state",
+        "app", "dns_query", "tls_sni", "http_host", "ja3", "ja3s", "ja4", "orig_l2_bytes", "resp_l2_bytes",
+        "total_bytes", "total_pkts", "orig_cc", "resp_cc", "orig_asn", "resp_asn", "pid", "process", "\"user\"",
+        "container", "process_orig", "cold",
+    ]
+
+    static var createSQL: String {
+        "CREATE TABLE flows (id INTEGER PRIMARY KEY, "
+            + columns.map { c in
+                c == "cold" ? "cold BLOB NOT NULL" : "\(c) \(SQLiteSchema.flowColumnType(c))"
+            }.joined(separator: ", ") + ")"
+    }
+
+    static let insertSQL = MultiRowInsert.sql(table: "flows", columns: ["id"] + columns, rows: 1)
+    /// Flows per statement of the writer's INSERT (see `PacketTable.rowsPerInsert`).
+    static let rowsPerInsert = 32
+    static let insertManySQL = MultiRowInsert.sql(table: "flows", columns: ["id"] + columns, rows: rowsPerInsert)
+    static let parametersPerRow = Int32(columns.count + 1)
+
+    /// Binds one flow to `insertSQL`, or to the row of `insertManySQL` whose first
+    /// parameter is `base + 1`; `scratch` (32 bytes) and `arena` hold the two addresses,
+    /// the text and the cold BLOB until the statement runs.
+    @inline(__always)
+    static func bind(_ st: SQLiteStatement, base: Int32 = 0, id: Int64, captureID: Int64, sensor: String, _ f: FlowRow,
+                     scratch: UnsafeMutableRawPointer, arena: BindArena) {
+        var k: Int32 = base
+        func int(_ v: Int64?) { k += 1; if let v { st.bind(k, v) } else { st.bindNull(k) } }
+        func text(_ v: String?) { k += 1; st.bind(k, v, arena: arena) }
+        func address(_ a: IPAddress, at offset: Int) {
+            k += 1
+            let n = CompactPacket.write(a, to: scratch + offset)
+            st.bindBlobStatic(k, UnsafeRawBufferPointer(start: scratch + offset, count: n))
+        }
+        int(id); int(captureID); text(sensor); int(f.ts); text(f.uid)
+        address(f.origH, at: 0); int(Int64(f.origP)); address(f.respH, at: 16); int(Int64(f.respP))
+        text(f.proto); int(Int64(f.ipProto)); text(f.connState); text(f.app)
+        text(f.dnsQuery); text(f.tlsSNI); text(f.httpHost); text(f.ja3); text(f.ja3s); text(f.ja4)
+        int(Int64(clamping: f.origL2Bytes)); int(Int64(clamping: f.respL2Bytes))
+        int(Int64(clamping: f.origL2Bytes &+ f.respL2Bytes)); int(Int64(clamping: f.origPkts &+ f.respPkts))
+        text(f.origCC); text(f.respCC); int(f.origASN.map { Int64($0) }); int(f.respASN.map { Int64($0) })
+        int(f.pid.map { Int64($0) }); text(f.process); text(f.user); text(f.container)
+        int(f.processIsOrig.map { $0 ? 1 : 0 })
+        k += 1
+        FlowCold.bind(st, k, f, arena: arena)
+    }
+
+    /// "id, capture_id, ... cold": what `read` expects.
+    static let selectColumns = "id, " + columns.joined(separator: ", ")
+
+    /// Where a column is in `selectColumns`.
+    static func selectIndex(_ column: String) -> Int32 { Int32(1 + columns.firstIndex(of: column)!) }
+
+    /// Reads a row of `selectColumns` from column `c0` (the id before it).
+    static func read(_ st: SQLiteStatement, from c0: Int32 = 1) -> StoredFlow {
+        var k = c0 - 1
+        func int() -> Int64? { k += 1; return st.optionalInt64(k) }
+        func text() -> String? { k += 1; return st.optionalText(k) }
+        func address() -> IPAddress { k += 1; return st.isNull(k) ? .none : CompactPacket.address(st.blob(k)) ?? .none }
+        var f = FlowRow()
+        let capture = int() ?? 0
+        let sensor = text() ?? ""
+        f.ts = int() ?? 0; f.uid = text() ?? ""
+        f.origH = address(); f.origP = UInt16(truncatingIfNeeded: int() ?? 0)
+        f.respH = address(); f.respP = UInt16(truncatingIfNeeded: int() ?? 0)
+        f.proto = text() ?? ""; f.ipProto = UInt8(truncatingIfNeeded: int() ?? 0)
+        f.connState = text() ?? ""; f.app = text() ?? ""
+        f.dnsQuery = text(); f.tlsSNI = text(); f.httpHost = text(); f.ja3 = text(); f.ja3s = text(); f.ja4 = text()
+        f.origL2Bytes = UInt64(clamping: int() ?? 0); f.respL2Bytes = UInt64(clamping: int() ?? 0)
+        k += 2  // total_bytes, total_pkts: sums
+        f.origCC = text(); f.respCC = text()
+        f.origASN = int().map { UInt32(truncatingIfNeeded: $0) }; f.respASN = int().map { UInt32(truncatingIfNeeded: $0) }
+        f.pid = int().map { Int32(truncatingIfNeeded: $0) }; f.process = text(); f.user = text(); f.container = text()
+        f.processIsOrig = int().map { $0 != 0 }
+        k += 1
+        FlowCold.read(st.blob(k), into: &f)
+        return StoredFlow(sensor: sensor, captureID: capture, row: f)
+    }
+
+    /// `flows_v`: every field of the flows as a readable column (addresses as text,
+    /// `time` as RFC 3339), in the version-10 order, for people in the sqlite3 shell.
+    static var viewSQL: String {
+        let rest = Schema.flowColumns.map { c -> String in
+            c == "orig_h" || c == "resp_h" ? "\(CompactPacket.addressText("f.\(c)")) AS \(c)" : "f.\(c)"
+        }.joined(separator: ", ")
+        return """
+            CREATE VIEW flows_v AS SELECT f.id,
+                strftime('%Y-%m-%dT%H:%M:%S', f.ts / 1000000000, 'unixepoch') || '.' || printf('%09d', f.ts % 1000000000) || 'Z' AS time,
+                \(rest)
+            FROM (\(FlowCold.viewColumns)) f
+            """
+    }
+}
+
+/// The `cold` BLOB of a flow row, layout version 1. Big-endian; W is 4 bytes, or 8
+/// when flag bit 8 is set (a value does not fit 32 bits):
+///
+/// | bytes | what |
+/// |---|---|
+/// | 1 | layout version (1) |
+/// | 4 | flags (bits below) |
+/// | 4 | texts present: bit k for text k of `texts` |
+/// | W × 5 | last_ts − ts, orig_pkts, orig_ip_bytes, resp_pkts, resp_ip_bytes |
+/// | W (bit 9) | missed_bytes (absent: 0) |
+/// | W (bit 0) | duration_ns |
+/// | W (bit 1) | orig_bytes |
+/// | W (bit 2) | resp_bytes |
+/// | 2 (bit 7) | vlan |
+/// | 2 per present text, 4 with bit 10 | each present text's end, from the start of the text bytes |
+/// | rest | the present texts' UTF-8, one after another |
+///
+/// Bits 3 and 4: local_orig is known, and its value; bits 5 and 6 the same for local_resp.
+enum FlowCold {
+    static let version: UInt8 = 1
+
+    /// The text fields in the BLOB, in order (bit k of the texts-present word).
+    static let texts = [
+        "service", "history", "community_id", "app_source", "tls_version", "http_method", "http_uri", "ssh_client",
+        "ssh_server", "quic_version", "orig_tcp_flags", "resp_tcp_flags", "end_reason", "tls_chosen_version",
+        "tls_cipher", "tls_next_protocol", "tls_client_versions", "tls_client_alpn", "orig_name", "resp_name",
+        "orig_org", "resp_org",
+    ]
+
+    enum Bit {
+        static let duration: UInt32 = 1 << 0, origBytes: UInt32 = 1 << 1, respBytes: UInt32 = 1 << 2
+        static let localOrigKnown: UInt32 = 1 << 3, localOrig: UInt32 = 1 << 4
+        static let localRespKnown: UInt32 = 1 << 5, localResp: UInt32 = 1 << 6
+        static let vlan: UInt32 = 1 << 7, wide: UInt32 = 1 << 8, missed: UInt32 = 1 << 9, wideText: UInt32 = 1 << 10
+    }
+
+    /// Calls `body` with each text of `texts`, in order. Inlined: no array per flow.
+    @inline(__always)
+    static func forEachText(_ f: FlowRow, _ body: (String?) -> Void) {
+        body(f.service); body(f.history); body(f.communityID); body(f.appSource); body(f.tlsVersion)
+        body(f.httpMethod); body(f.httpURI); body(f.sshClient); body(f.sshServer); body(f.quicVersion)
+        body(f.origTCPFlags); body(f.respTCPFlags); body(f.endReason); body(f.tlsChosenVersion); body(f.tlsCipher)
+        body(f.tlsNextProtocol); body(f.tlsClientVersions); body(f.tlsClientALPN); body(f.origName); body(f.respName)
+        body(f.origOrg); body(f.respOrg)
+    }
+
+    @inline(__always)
+    static func bind(_ st: SQLiteStatement, _ k: Int32, _ f: FlowRow, arena: BindArena) {
+        var present: UInt32 = 0, count = 0, textBytes = 0, bit: UInt32 = 1
+        forEachText(f) { s in
+            if let s { present |= bit; count += 1; textBytes += s.utf8.count }
+            bit <<= 1
+        }
+        let d = f.lastTs &- f.ts
+        let big = UInt64(UInt32.max)
+        var fl: UInt32 = 0
+        if d < 0 || UInt64(d) > big || f.origPkts > big || f.origIPBytes > big || f.respPkts > big || f.respIPBytes > big
+            || f.missedBytes > big || (f.durationNanos ?? 0) < 0 || UInt64(f.durationNanos ?? 0) > big
+            || (f.origBytes ?? 0) > big || (f.respBytes ?? 0) > big { fl |= Bit.wide }
+        let w = fl & Bit.wide != 0 ? 8 : 4
+        var size = 9 + 5 * w
+        if f.missedBytes != 0 { fl |= Bit.missed; size += w }
+        if f.durationNanos != nil { fl |= Bit.duration; size += w }
+        if f.origBytes != nil { fl |= Bit.origBytes; size += w }
+        if f.respBytes != nil { fl |= Bit.respBytes; size += w }
+        if let v = f.localOrig { fl |= Bit.localOrigKnown | (v ? Bit.localOrig : 0) }
+        if let v = f.localResp { fl |= Bit.localRespKnown | (v ? Bit.localResp : 0) }
+        if f.vlan != nil { fl |= Bit.vlan; size += 2 }
+        if textBytes > Int(UInt16.max) { fl |= Bit.wideText }
+        size += count * (fl & Bit.wideText != 0 ? 4 : 2) + textBytes
+        let write = { (p: UnsafeMutableRawPointer) in
+            var o = BlobWriter(p)
+            o.u8(version); o.u32(fl); o.u32(present)
+            let wide = fl & Bit.wide != 0
+            o.word(UInt64(bitPattern: d), wide: wide)
+            o.word(f.origPkts, wide: wide); o.word(f.origIPBytes, wide: wide)
+            o.word(f.respPkts, wide: wide); o.word(f.respIPBytes, wide: wide)
+            if fl & Bit.missed != 0 { o.word(f.missedBytes, wide: wide) }
+            if let v = f.durationNanos { o.word(UInt64(bitPattern: v), wide: wide) }
+            if let v = f.origBytes { o.word(v, wide: wide) }
+            if let v = f.respBytes { o.word(v, wide: wide) }
+            if let v = f.vlan { o.u16(v) }
+            var end = 0
+            forEachText(f) { s in
+                guard let s else { return }
+                end += s.utf8.count
+                if fl & Bit.wideText != 0 { o.u32(UInt32(end)) } else { o.u16(UInt16(end)) }
+            }
+            forEachText(f) { s in
+                guard var s else { return }
+                s.withUTF8 { o.bytes($0) }
+            }
+        }
+        if let p = arena.reserve(size) {
+            write(p)
+            st.bindBlobStatic(k, UnsafeRawBufferPointer(start: p, count: size))
+        } else {
+            let p = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
+            defer { p.deallocate() }
+            write(p)
+            st.bindBlobCopy(k, UnsafeRawBufferPointer(start: p, count: size))
+        }
+    }
+
+    static func read(_ b: UnsafeRawBufferPointer, into f: inout FlowRow) {
+        var x = BlobReader(b)
+        _ = x.u8()  // version 1: the only layout so far
+        let fl = x.u32(), present = x.u32()
+        let wide = fl & Bit.wide != 0
+        f.lastTs = f.ts &+ Int64(bitPattern: x.word(wide: wide))
+        f.origPkts = x.word(wide: wide); f.origIPBytes = x.word(wide: wide)
+        f.respPkts = x.word(wide: wide); f.respIPBytes = x.word(wide: wide)
+        f.missedBytes = fl & Bit.missed != 0 ? x.word(wide: wide) : 0
+        f.durationNanos = fl & Bit.duration != 0 ? Int64(bitPattern: x.word(wide: wide)) : nil
+        f.origBytes = fl & Bit.origBytes != 0 ? x.word(wide: wide) : nil
+        f.respBytes = fl & Bit.respBytes != 0 ? x.word(wide: wide) : nil
+        f.localOrig = fl & Bit.localOrigKnown != 0 ? fl & Bit.localOrig != 0 : nil
+        f.localResp = fl & Bit.localRespKnown != 0 ? fl & Bit.localResp != 0 : nil
+        f.vlan = fl & Bit.vlan != 0 ? x.u16() : nil
+        let count = present.nonzeroBitCount
+        let ow = fl & Bit.wideText != 0 ? 4 : 2
+        let data = x.at + count * ow
+        var start = 0
+        var values: [String?] = []
+        values.reserveCapacity(texts.count)
+        for k in 0..<texts.count {
+            guard present & (1 << UInt32(k)) != 0 else { values.append(nil); continue }
+            let end = Int(x.uint(ow))
+            values.append(x.text(from: data + start, to: data + end))
+            start = end
+        }
+        f.service = values[0]; f.history = values[1]; f.communityID = values[2] ?? ""; f.appSource = values[3] ?? ""
+        f.tlsVersion = values[4]; f.httpMethod = values[5]; f.httpURI = values[6]; f.sshClient = values[7]
+        f.sshServer = values[8]; f.quicVersion = values[9]; f.origTCPFlags = values[10]; f.respTCPFlags = values[11]
+        f.endReason = values[12]; f.tlsChosenVersion = values[13]; f.tlsCipher = values[14]; f.tlsNextProtocol = values[15]
+        f.tlsClientVersions = values[16]; f.tlsClientALPN = values[17]; f.origName = values[18]; f.respName = values[19]
+        f.origOrg = values[20]; f.respOrg = values[21]
+    }
+
+    /// A SELECT of every flows column plus the cold fields under their version-10
+    /// names, in built-in SQL: offsets from the flags (level 1), each present text's
+    /// start and end from the table of ends (level 2), the values (level 3).
+    static let viewColumns: String = {
+        let fl = "_fl", tp = "_tp"
+        func bit(_ b: UInt32) -> String { ColdSQL.bit(fl, b.trailingZeroBitCount) }
+        let w = "(4 + 4 * \(bit(Bit.wide)))", ow = "(2 + 2 * \(bit(Bit.wideText)))"
+        var at = "9 + 5 * \(w)"
+        var offsets: [String: String] = [:]
+        for (name, b, size) in [("missed", Bit.missed, w), ("duration", Bit.duration, w), ("orig_bytes", Bit.origBytes, w),
+                                ("resp_bytes", Bit.respBytes, w), ("vlan", Bit.vlan, "2")] {
+            offsets[name] = at
+            at += " + \(size) * \(bit(b))"
+        }
+        let table = at
+        // Level 1: the header, the start of the table of ends and each text's index in it.
+        let popcount = { (k: Int) in (0..<k).map { ColdSQL.bit(tp, $0) }.joined(separator: " + ") }
+        let level1 = "SELECT l0.*, \(table) AS _t0, \(k0(popcount(texts.count))) AS _n, "
+            + texts.indices.map { "\(k0(popcount($0))) AS _i\($0)" }.joined(separator: ", ")
+            + " FROM (SELECT fl.*, hex(fl.cold) AS _h, \(ColdSQL.uint("hex(fl.cold)", "1", 4)) AS _fl, "
+            + "\(ColdSQL.uint("hex(fl.cold)", "5", 4)) AS _tp FROM flows fl) l0"
+        // Level 2: each present text's bytes, as offsets into the BLOB.
+        func end(_ index: String) -> String {
+            let at = "_t0 + (\(index)) * \(ow)"
+            return "CASE \(ow) WHEN 2 THEN \(ColdSQL.uint("_h", at, 2)) ELSE \(ColdSQL.uint("_h", at, 4)) END"
+        }
+        let level2 = "SELECT l1.*, " + texts.indices.map { k in
+            "CASE WHEN _i\(k) = 0 THEN 0 ELSE \(end("_i\(k) - 1")) END AS _s\(k), \(end("_i\(k)")) AS _e\(k)"
+        }.joined(separator: ", ") + " FROM (\(level1)) l1"
+        func word(_ offset: String) -> String {
+            "CASE \(bit(Bit.wide)) WHEN 1 THEN \(ColdSQL.uint("_h", offset, 8)) ELSE \(ColdSQL.uint("_h", offset, 4)) END"
+        }
+        func optional(_ name: String, _ b: UInt32) -> String { "CASE WHEN \(bit(b)) = 1 THEN \(word(offsets[name]!)) END" }
+        func boolean(_ known: UInt32, _ value: UInt32) -> String { "CASE WHEN \(bit(known)) = 1 THEN \(bit(value)) END" }
+        let data = "(_t0 + _n * \(ow))"
+        var cold = [
+            "ts + \(word("9")) AS last_ts", "\(word("9 + \(w)")) AS orig_pkts", "\(word("9 + 2 * \(w)")) AS orig_ip_bytes",
+            "\(word("9 + 3 * \(w)")) AS resp_pkts", "\(word("9 + 4 * \(w)")) AS resp_ip_bytes",
+            "COALESCE(\(optional("missed", Bit.missed)), 0) AS missed_bytes",
+            "\(optional("duration", Bit.duration)) AS duration_ns", "\(optional("orig_bytes", Bit.origBytes)) AS orig_bytes",
+            "\(optional("resp_bytes", Bit.respBytes)) AS resp_bytes",
+            "\(boolean(Bit.localOrigKnown, Bit.localOrig)) AS local_orig",
+            "\(boolean(Bit.localRespKnown, Bit.localResp)) AS local_resp",
+            "CASE WHEN \(bit(Bit.vlan)) = 1 THEN \(ColdSQL.uint("_h", offsets["vlan"]!, 2)) END AS vlan",
+        ]
+        cold += texts.enumerated().map { k, name in
+            "CASE WHEN \(ColdSQL.bit(tp, k)) = 1 THEN CAST(substr(cold, \(data) + _s\(k) + 1, _e\(k) - _s\(k)) AS TEXT) END AS \(name)"
+        }
+        return "SELECT l2.*, " + cold.joined(separator: ", ") + " FROM (\(level2)) l2"
+    }()
+
+    /// `0 + ...`: a sum that is 0 with no terms.
+    private static func k0(_ sum: String) -> String { sum.isEmpty ? "0" : "(\(sum))" }
+}
