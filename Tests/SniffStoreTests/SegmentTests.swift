@@ -178,7 +178,7 @@ struct SegmentTests {
             // New rows get ids after every segment, even the deleted ones.
             try await store.write(StoreBatch(id: BatchID(writer: 1, seq: 3), sensor: "r", captureID: 1,
                                              content: .packets(syntheticRows(count: 100, start: now, firstNumber: 5000))))
-            #expect(try TestDatabase.sqlite(url, "SELECT min(id) > 400 FROM packets WHERE n >= 5000") == "1")
+            #expect(try TestDatabase.sqlite(url, "SELECT min(id) > 400 FROM packets_v WHERE n >= 5000") == "1")
             var q = PacketQuery(); q.filter.dport = 443; q.limit = 1000
             #expect(try await store.packets(q).rows.count == 220)
         }
@@ -208,8 +208,9 @@ struct SegmentTests {
         let store = SQLiteStore(path: path, segmentRows: 50)
         defer { Task { await store.close() } }
         let applied = try await store.migrate()
-        // 7 converts the packets; 8 adds the flows' handshake columns; 9 converts the flows.
-        #expect(applied.map(\.version) == [7, 8, 9, 10])
+        // 7 converts the packets; 8 adds the flows' handshake columns; 9 converts the flows;
+        // 11 packs the cold fields.
+        #expect(applied.map(\.version) == [7, 8, 9, 10, 11])
         #expect(try await store.info().schemaVersion == Schema.latestVersion)
         // The same text through the readable view.
         var view = columns

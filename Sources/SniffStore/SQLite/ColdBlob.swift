@@ -59,17 +59,15 @@ struct BlobReader {
 /// SQL that decodes the cold BLOBs with SQLite's built-in functions only (hex, substr,
 /// instr), so that the `packets_v` and `flows_v` views work in any sqlite3 shell, with
 /// no function of Sniff's loaded. SQLite has no built-in that turns BLOB bytes into an
-/// integer, hence the hex digits.
+/// integer, hence the hex digits of each field's own bytes.
 enum ColdSQL {
-    /// The byte at 0-based offset `offset` of the BLOB whose `hex()` is the column `hex`.
-    static func byte(_ hex: String, _ offset: String) -> String {
-        let digit = { (k: Int) in "instr('0123456789ABCDEF', substr(\(hex), 2 * (\(offset)) + \(k), 1)) - 1" }
-        return "((\(digit(1))) * 16 + \(digit(2)))"
-    }
-
-    /// The big-endian unsigned integer of `width` bytes at `offset`.
-    static func uint(_ hex: String, _ offset: String, _ width: Int) -> String {
-        "(" + (0..<width).map { "(\(byte(hex, "\(offset) + \($0)")) << \(8 * (width - 1 - $0)))" }.joined(separator: " | ") + ")"
+    /// The big-endian unsigned integer of `width` bytes at 0-based `offset` of `blob`.
+    static func uint(_ blob: String, _ offset: String, _ width: Int) -> String {
+        let hex = "hex(substr(\(blob), \(offset) + 1, \(width)))"
+        let digits = (0..<(2 * width)).map { k in
+            "((instr('0123456789ABCDEF', substr(\(hex), \(k + 1), 1)) - 1) << \(4 * (2 * width - 1 - k)))"
+        }
+        return "(" + digits.joined(separator: " | ") + ")"
     }
 
     /// 1 when bit `bit` of the column `flags` is set, else 0.

@@ -100,24 +100,27 @@ enum FlowTable {
     }
 }
 
-/// The `cold` BLOB of a flow row, layout version 1. Big-endian; W is 4 bytes, or 8
-/// when flag bit 8 is set (a value does not fit 32 bits):
+/// The `cold` BLOB of a flow row, layout version 1. Big-endian; E is 1 byte, 2 when flag
+/// bit 10 is set (the texts take more than 255 bytes), 4 with bit 11 (more than 65 535);
+/// W is 4 bytes, or 8 when flag bit 8 is set (a value does not fit 32 bits):
 ///
 /// | bytes | what |
 /// |---|---|
 /// | 1 | layout version (1) |
 /// | 4 | flags (bits below) |
-/// | 4 | texts present: bit k for text k of `texts` |
+/// | 4 | texts present: bit k for text k of `texts` (an absent text is NULL) |
+/// | E × 22 | the end of each text k, from the start of the text bytes (absent: the end before) |
 /// | W × 5 | last_ts − ts, orig_pkts, orig_ip_bytes, resp_pkts, resp_ip_bytes |
 /// | W (bit 9) | missed_bytes (absent: 0) |
 /// | W (bit 0) | duration_ns |
 /// | W (bit 1) | orig_bytes |
 /// | W (bit 2) | resp_bytes |
 /// | 2 (bit 7) | vlan |
-/// | 2 per present text, 4 with bit 10 | each present text's end, from the start of the text bytes |
 /// | rest | the present texts' UTF-8, one after another |
 ///
-/// Bits 3 and 4: local_orig is known, and its value; bits 5 and 6 the same for local_resp.
+/// Bits 3 and 4: local_orig is known, and its value; bits 5 and 6 the same for
+/// local_resp. The ends sit at fixed places so that plain SQL finds text k with two
+/// reads (`viewColumns`).
 enum FlowCold {
     static let version: UInt8 = 1
 
@@ -134,7 +137,12 @@ enum FlowCold {
         static let localOrigKnown: UInt32 = 1 << 3, localOrig: UInt32 = 1 << 4
         static let localRespKnown: UInt32 = 1 << 5, localResp: UInt32 = 1 << 6
         static let vlan: UInt32 = 1 << 7, wide: UInt32 = 1 << 8, missed: UInt32 = 1 << 9, wideText: UInt32 = 1 << 10
+        static let widestText: UInt32 = 1 << 11
     }
+
+    /// Bytes per text end for the flags.
+    @inline(__always)
+    static func endWidth(_ fl: UInt32) -> Int { fl & Bit.widestText != 0 ? 4 : fl & Bit.wideText != 0 ? 2 : 1 }
 
     /// Calls `body` with each text of `texts`, in order. Inlined: no array per flow.
     @inline(__always)
@@ -148,9 +156,9 @@ enum FlowCold {
 
     @inline(__always)
     static func bind(_ st: SQLiteStatement, _ k: Int32, _ f: FlowRow, arena: BindArena) {
-        var present: UInt32 = 0, count = 0, textBytes = 0, bit: UInt32 = 1
+        var present: UInt32 = 0, textBytes = 0, bit: UInt32 = 1
         forEachText(f) { s in
-            if let s { present |= bit; count += 1; textBytes += s.utf8.count }
+            if let s { present |= bit; textBytes += s.utf8.count }
             bit <<= 1
         }
         let d = f.lastTs &- f.ts
@@ -160,7 +168,9 @@ enum FlowCold {
             || f.missedBytes > big || (f.durationNanos ?? 0) < 0 || UInt64(f.durationNanos ?? 0) > big
             || (f.origBytes ?? 0) > big || (f.respBytes ?? 0) > big { fl |= Bit.wide }
         let w = fl & Bit.wide != 0 ? 8 : 4
-        var size = 9 + 5 * w
+        if textBytes > Int(UInt16.max) { fl |= Bit.widestText } else if textBytes > Int(UInt8.max) { fl |= Bit.wideText }
+        let e = endWidth(fl)
+        var size = 9 + texts.count * e + 5 * w + textBytes
         if f.missedBytes != 0 { fl |= Bit.missed; size += w }
         if f.durationNanos != nil { fl |= Bit.duration; size += w }
         if f.origBytes != nil { fl |= Bit.origBytes; size += w }
@@ -168,11 +178,18 @@ enum FlowCold {
         if let v = f.localOrig { fl |= Bit.localOrigKnown | (v ? Bit.localOrig : 0) }
         if let v = f.localResp { fl |= Bit.localRespKnown | (v ? Bit.localResp : 0) }
         if f.vlan != nil { fl |= Bit.vlan; size += 2 }
-        if textBytes > Int(UInt16.max) { fl |= Bit.wideText }
-        size += count * (fl & Bit.wideText != 0 ? 4 : 2) + textBytes
         let write = { (p: UnsafeMutableRawPointer) in
             var o = BlobWriter(p)
             o.u8(version); o.u32(fl); o.u32(present)
+            var end = 0
+            forEachText(f) { s in
+                if let s { end += s.utf8.count }
+                switch e {
+                case 1: o.u8(UInt8(truncatingIfNeeded: end))
+                case 2: o.u16(UInt16(truncatingIfNeeded: end))
+                default: o.u32(UInt32(truncatingIfNeeded: end))
+                }
+            }
             let wide = fl & Bit.wide != 0
             o.word(UInt64(bitPattern: d), wide: wide)
             o.word(f.origPkts, wide: wide); o.word(f.origIPBytes, wide: wide)
@@ -182,12 +199,6 @@ enum FlowCold {
             if let v = f.origBytes { o.word(v, wide: wide) }
             if let v = f.respBytes { o.word(v, wide: wide) }
             if let v = f.vlan { o.u16(v) }
-            var end = 0
-            forEachText(f) { s in
-                guard let s else { return }
-                end += s.utf8.count
-                if fl & Bit.wideText != 0 { o.u32(UInt32(end)) } else { o.u16(UInt16(end)) }
-            }
             forEachText(f) { s in
                 guard var s else { return }
                 s.withUTF8 { o.bytes($0) }
@@ -208,6 +219,9 @@ enum FlowCold {
         var x = BlobReader(b)
         _ = x.u8()  // version 1: the only layout so far
         let fl = x.u32(), present = x.u32()
+        let e = endWidth(fl)
+        let table = x.at
+        x.at += texts.count * e
         let wide = fl & Bit.wide != 0
         f.lastTs = f.ts &+ Int64(bitPattern: x.word(wide: wide))
         f.origPkts = x.word(wide: wide); f.origIPBytes = x.word(wide: wide)
@@ -219,77 +233,65 @@ enum FlowCold {
         f.localOrig = fl & Bit.localOrigKnown != 0 ? fl & Bit.localOrig != 0 : nil
         f.localResp = fl & Bit.localRespKnown != 0 ? fl & Bit.localResp != 0 : nil
         f.vlan = fl & Bit.vlan != 0 ? x.u16() : nil
-        let count = present.nonzeroBitCount
-        let ow = fl & Bit.wideText != 0 ? 4 : 2
-        let data = x.at + count * ow
+        let data = x.at
+        var ends = BlobReader(b)
+        ends.at = table
         var start = 0
-        var values: [String?] = []
-        values.reserveCapacity(texts.count)
-        for k in 0..<texts.count {
-            guard present & (1 << UInt32(k)) != 0 else { values.append(nil); continue }
-            let end = Int(x.uint(ow))
-            values.append(x.text(from: data + start, to: data + end))
-            start = end
+        func next(_ k: Int) -> String? {
+            let end = Int(ends.uint(e))
+            defer { start = end }
+            return present & (1 << UInt32(k)) != 0 ? x.text(from: data + start, to: data + end) : nil
         }
-        f.service = values[0]; f.history = values[1]; f.communityID = values[2] ?? ""; f.appSource = values[3] ?? ""
-        f.tlsVersion = values[4]; f.httpMethod = values[5]; f.httpURI = values[6]; f.sshClient = values[7]
-        f.sshServer = values[8]; f.quicVersion = values[9]; f.origTCPFlags = values[10]; f.respTCPFlags = values[11]
-        f.endReason = values[12]; f.tlsChosenVersion = values[13]; f.tlsCipher = values[14]; f.tlsNextProtocol = values[15]
-        f.tlsClientVersions = values[16]; f.tlsClientALPN = values[17]; f.origName = values[18]; f.respName = values[19]
-        f.origOrg = values[20]; f.respOrg = values[21]
+        f.service = next(0); f.history = next(1); f.communityID = next(2) ?? ""; f.appSource = next(3) ?? ""
+        f.tlsVersion = next(4); f.httpMethod = next(5); f.httpURI = next(6); f.sshClient = next(7)
+        f.sshServer = next(8); f.quicVersion = next(9); f.origTCPFlags = next(10); f.respTCPFlags = next(11)
+        f.endReason = next(12); f.tlsChosenVersion = next(13); f.tlsCipher = next(14); f.tlsNextProtocol = next(15)
+        f.tlsClientVersions = next(16); f.tlsClientALPN = next(17); f.origName = next(18); f.respName = next(19)
+        f.origOrg = next(20); f.respOrg = next(21)
     }
 
-    /// A SELECT of every flows column plus the cold fields under their version-10
-    /// names, in built-in SQL: offsets from the flags (level 1), each present text's
-    /// start and end from the table of ends (level 2), the values (level 3).
+    /// A SELECT of every flows column plus the cold fields under their version-10 names,
+    /// in built-in SQL: every offset is a sum of the flag bits, and text k lies between
+    /// the ends k − 1 and k.
     static let viewColumns: String = {
         let fl = "_fl", tp = "_tp"
         func bit(_ b: UInt32) -> String { ColdSQL.bit(fl, b.trailingZeroBitCount) }
-        let w = "(4 + 4 * \(bit(Bit.wide)))", ow = "(2 + 2 * \(bit(Bit.wideText)))"
-        var at = "9 + 5 * \(w)"
+        let w = "(4 + 4 * \(bit(Bit.wide)))", e = "(1 + \(bit(Bit.wideText)) + 3 * \(bit(Bit.widestText)))"
+        let numbers = "(9 + \(texts.count) * \(e))"
+        var at = "\(numbers) + 5 * \(w)"
         var offsets: [String: String] = [:]
         for (name, b, size) in [("missed", Bit.missed, w), ("duration", Bit.duration, w), ("orig_bytes", Bit.origBytes, w),
                                 ("resp_bytes", Bit.respBytes, w), ("vlan", Bit.vlan, "2")] {
             offsets[name] = at
             at += " + \(size) * \(bit(b))"
         }
-        let table = at
-        // Level 1: the header, the start of the table of ends and each text's index in it.
-        let popcount = { (k: Int) in (0..<k).map { ColdSQL.bit(tp, $0) }.joined(separator: " + ") }
-        let level1 = "SELECT l0.*, \(table) AS _t0, \(k0(popcount(texts.count))) AS _n, "
-            + texts.indices.map { "\(k0(popcount($0))) AS _i\($0)" }.joined(separator: ", ")
-            + " FROM (SELECT fl.*, hex(fl.cold) AS _h, \(ColdSQL.uint("hex(fl.cold)", "1", 4)) AS _fl, "
-            + "\(ColdSQL.uint("hex(fl.cold)", "5", 4)) AS _tp FROM flows fl) l0"
-        // Level 2: each present text's bytes, as offsets into the BLOB.
-        func end(_ index: String) -> String {
-            let at = "_t0 + (\(index)) * \(ow)"
-            return "CASE \(ow) WHEN 2 THEN \(ColdSQL.uint("_h", at, 2)) ELSE \(ColdSQL.uint("_h", at, 4)) END"
+        let data = "(\(at))"
+        func end(_ k: Int) -> String {
+            k < 0 ? "0" : "CASE WHEN \(bit(Bit.widestText)) = 1 THEN \(ColdSQL.uint("cold", "\(9 + 4 * k)", 4)) "
+                + "WHEN \(bit(Bit.wideText)) = 1 THEN \(ColdSQL.uint("cold", "\(9 + 2 * k)", 2)) "
+                + "ELSE \(ColdSQL.uint("cold", "\(9 + k)", 1)) END"
         }
-        let level2 = "SELECT l1.*, " + texts.indices.map { k in
-            "CASE WHEN _i\(k) = 0 THEN 0 ELSE \(end("_i\(k) - 1")) END AS _s\(k), \(end("_i\(k)")) AS _e\(k)"
-        }.joined(separator: ", ") + " FROM (\(level1)) l1"
         func word(_ offset: String) -> String {
-            "CASE \(bit(Bit.wide)) WHEN 1 THEN \(ColdSQL.uint("_h", offset, 8)) ELSE \(ColdSQL.uint("_h", offset, 4)) END"
+            "CASE \(bit(Bit.wide)) WHEN 1 THEN \(ColdSQL.uint("cold", offset, 8)) ELSE \(ColdSQL.uint("cold", offset, 4)) END"
         }
         func optional(_ name: String, _ b: UInt32) -> String { "CASE WHEN \(bit(b)) = 1 THEN \(word(offsets[name]!)) END" }
         func boolean(_ known: UInt32, _ value: UInt32) -> String { "CASE WHEN \(bit(known)) = 1 THEN \(bit(value)) END" }
-        let data = "(_t0 + _n * \(ow))"
         var cold = [
-            "ts + \(word("9")) AS last_ts", "\(word("9 + \(w)")) AS orig_pkts", "\(word("9 + 2 * \(w)")) AS orig_ip_bytes",
-            "\(word("9 + 3 * \(w)")) AS resp_pkts", "\(word("9 + 4 * \(w)")) AS resp_ip_bytes",
+            "ts + \(word(numbers)) AS last_ts", "\(word("\(numbers) + \(w)")) AS orig_pkts",
+            "\(word("\(numbers) + 2 * \(w)")) AS orig_ip_bytes", "\(word("\(numbers) + 3 * \(w)")) AS resp_pkts",
+            "\(word("\(numbers) + 4 * \(w)")) AS resp_ip_bytes",
             "COALESCE(\(optional("missed", Bit.missed)), 0) AS missed_bytes",
             "\(optional("duration", Bit.duration)) AS duration_ns", "\(optional("orig_bytes", Bit.origBytes)) AS orig_bytes",
             "\(optional("resp_bytes", Bit.respBytes)) AS resp_bytes",
             "\(boolean(Bit.localOrigKnown, Bit.localOrig)) AS local_orig",
             "\(boolean(Bit.localRespKnown, Bit.localResp)) AS local_resp",
-            "CASE WHEN \(bit(Bit.vlan)) = 1 THEN \(ColdSQL.uint("_h", offsets["vlan"]!, 2)) END AS vlan",
+            "CASE WHEN \(bit(Bit.vlan)) = 1 THEN \(ColdSQL.uint("cold", offsets["vlan"]!, 2)) END AS vlan",
         ]
         cold += texts.enumerated().map { k, name in
-            "CASE WHEN \(ColdSQL.bit(tp, k)) = 1 THEN CAST(substr(cold, \(data) + _s\(k) + 1, _e\(k) - _s\(k)) AS TEXT) END AS \(name)"
+            "CASE WHEN \(ColdSQL.bit(tp, k)) = 1 THEN CAST(substr(cold, \(data) + \(end(k - 1)) + 1, "
+                + "\(end(k)) - \(end(k - 1))) AS TEXT) END AS \(name)"
         }
-        return "SELECT l2.*, " + cold.joined(separator: ", ") + " FROM (\(level2)) l2"
+        return "SELECT l0.*, " + cold.joined(separator: ", ") + " FROM (SELECT fl.*, \(ColdSQL.uint("fl.cold", "1", 4)) AS _fl, "
+            + "\(ColdSQL.uint("fl.cold", "5", 4)) AS _tp FROM flows fl) l0"
     }()
-
-    /// `0 + ...`: a sum that is 0 with no terms.
-    private static func k0(_ sum: String) -> String { sum.isEmpty ? "0" : "(\(sum))" }
 }

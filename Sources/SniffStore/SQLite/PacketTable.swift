@@ -209,7 +209,7 @@ enum PacketCold {
     /// A SELECT of every packets column plus the cold fields as columns (`n`, `iface`,
     /// `eth_src` as a 48-bit integer ..., `app_payload`, `info`), in built-in SQL.
     static let viewColumns: String = {
-        let h = "q._h", fl = "q._fl"
+        let h = "q.cold", fl = "q._fl"
         func bit(_ b: UInt16) -> String { ColdSQL.bit(fl, b.trailingZeroBitCount) }
         // Each section's offset: the header, then the sizes of the sections before it.
         let sections: [(name: String, bit: UInt16?, size: Int)] = [
@@ -240,6 +240,6 @@ enum PacketCold {
             "CASE WHEN \(bit(Bit.info)) = 1 THEN CAST(substr(q.cold, \(offsets["info"]!) + 1) AS TEXT) END AS info",
         ]
         return "SELECT q.*, " + cold.joined(separator: ", ")
-            + " FROM (SELECT pk.*, hex(pk.cold) AS _h, \(ColdSQL.uint("hex(pk.cold)", "1", 2)) AS _fl FROM packets pk) q"
+            + " FROM (SELECT pk.*, \(ColdSQL.uint("pk.cold", "1", 2)) AS _fl FROM packets pk) q"
     }()
 }
