@@ -2,15 +2,15 @@ import SniffCore
 import SniffDecode
 
 /// SQLite's flows table since schema 11: the columns a filter, a sort, a key run, a
-/// rollup or the hosts and processes queries read stay columns; the other 34 fields of
-/// a `FlowRow` are one `cold` BLOB (`FlowCold`). 33 parameters per row where version 10
-/// bound 54.
+/// rollup or the hosts, processes, countries and networks queries read stay columns;
+/// the other 32 fields of a `FlowRow` are one `cold` BLOB (`FlowCold`). 35 parameters
+/// per row where version 10 bound 54.
 enum FlowTable {
     static let columns = [
         "capture_id", "sensor", "ts", "uid", "orig_h", "orig_p", "resp_h", "resp_p", "proto", "ip_proto", "conn_state",
         "app", "dns_query", "tls_sni", "http_host", "ja3", "ja3s", "ja4", "orig_l2_bytes", "resp_l2_bytes",
-        "total_bytes", "total_pkts", "orig_cc", "resp_cc", "orig_asn", "resp_asn", "pid", "process", "\"user\"",
-        "container", "process_orig", "cold",
+        "total_bytes", "total_pkts", "orig_cc", "resp_cc", "orig_asn", "resp_asn", "orig_org", "resp_org", "pid", "process",
+        "\"user\"", "container", "process_orig", "cold",
     ]
 
     static var createSQL: String {
@@ -47,6 +47,7 @@ enum FlowTable {
         int(Int64(clamping: f.origL2Bytes)); int(Int64(clamping: f.respL2Bytes))
         int(Int64(clamping: f.origL2Bytes &+ f.respL2Bytes)); int(Int64(clamping: f.origPkts &+ f.respPkts))
         text(f.origCC); text(f.respCC); int(f.origASN.map { Int64($0) }); int(f.respASN.map { Int64($0) })
+        text(f.origOrg); text(f.respOrg)
         int(f.pid.map { Int64($0) }); text(f.process); text(f.user); text(f.container)
         int(f.processIsOrig.map { $0 ? 1 : 0 })
         k += 1
@@ -78,6 +79,7 @@ enum FlowTable {
         k += 2  // total_bytes, total_pkts: sums
         f.origCC = text(); f.respCC = text()
         f.origASN = int().map { UInt32(truncatingIfNeeded: $0) }; f.respASN = int().map { UInt32(truncatingIfNeeded: $0) }
+        f.origOrg = text(); f.respOrg = text()
         f.pid = int().map { Int32(truncatingIfNeeded: $0) }; f.process = text(); f.user = text(); f.container = text()
         f.processIsOrig = int().map { $0 != 0 }
         k += 1
@@ -109,7 +111,7 @@ enum FlowTable {
 /// | 1 | layout version (1) |
 /// | 4 | flags (bits below) |
 /// | 4 | texts present: bit k for text k of `texts` (an absent text is NULL) |
-/// | E × 22 | the end of each text k, from the start of the text bytes (absent: the end before) |
+/// | E × 20 | the end of each text k, from the start of the text bytes (absent: the end before) |
 /// | W × 5 | last_ts − ts, orig_pkts, orig_ip_bytes, resp_pkts, resp_ip_bytes |
 /// | W (bit 9) | missed_bytes (absent: 0) |
 /// | W (bit 0) | duration_ns |
@@ -129,7 +131,6 @@ enum FlowCold {
         "service", "history", "community_id", "app_source", "tls_version", "http_method", "http_uri", "ssh_client",
         "ssh_server", "quic_version", "orig_tcp_flags", "resp_tcp_flags", "end_reason", "tls_chosen_version",
         "tls_cipher", "tls_next_protocol", "tls_client_versions", "tls_client_alpn", "orig_name", "resp_name",
-        "orig_org", "resp_org",
     ]
 
     enum Bit {
@@ -151,7 +152,6 @@ enum FlowCold {
         body(f.httpMethod); body(f.httpURI); body(f.sshClient); body(f.sshServer); body(f.quicVersion)
         body(f.origTCPFlags); body(f.respTCPFlags); body(f.endReason); body(f.tlsChosenVersion); body(f.tlsCipher)
         body(f.tlsNextProtocol); body(f.tlsClientVersions); body(f.tlsClientALPN); body(f.origName); body(f.respName)
-        body(f.origOrg); body(f.respOrg)
     }
 
     @inline(__always)
@@ -247,7 +247,6 @@ enum FlowCold {
         f.sshServer = next(8); f.quicVersion = next(9); f.origTCPFlags = next(10); f.respTCPFlags = next(11)
         f.endReason = next(12); f.tlsChosenVersion = next(13); f.tlsCipher = next(14); f.tlsNextProtocol = next(15)
         f.tlsClientVersions = next(16); f.tlsClientALPN = next(17); f.origName = next(18); f.respName = next(19)
-        f.origOrg = next(20); f.respOrg = next(21)
     }
 
     /// A SELECT of every flows column plus the cold fields under their version-10 names,
