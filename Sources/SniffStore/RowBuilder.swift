@@ -99,9 +99,9 @@ public struct RowBuilder {
         r.uid = uid ?? FlowUID.string(seed: format.uidSeed, flow: f)
         r.origH = f.origAddress; r.origP = f.origPort
         r.respH = f.respAddress; r.respP = f.respPort
-        r.proto = "\(f.transportName)"
+        r.proto = StoreText.name(f.transportName)
         r.ipProto = f.proto
-        r.service = f.service.map { "\($0)" }
+        r.service = f.service.map(StoreText.name)
         if f.durationNanos > 0 {
             r.durationNanos = f.durationNanos
             r.origBytes = f.origBytes
@@ -119,13 +119,13 @@ public struct RowBuilder {
         r.communityID = CommunityID.string(f.key, seed: format.communityIDSeed)
         r.vlan = f.key.vlan != 0 ? f.key.vlan : nil
         r.app = f.app.name
-        r.appSource = "\(f.appSource.name)"
+        r.appSource = StoreText.name(f.appSource.name)
         let d = f.details
         r.dnsQuery = d.dnsQuery.map(StoreText.clean)
         r.tlsSNI = d.tlsSNI.map(StoreText.clean)
         r.tlsVersion = d.tlsVersion != 0 ? TLS.versionName(d.tlsVersion) : nil
         r.httpHost = d.httpHost.map(StoreText.clean)
-        r.httpMethod = d.httpMethod.map { "\($0.name)" }
+        r.httpMethod = d.httpMethod.map { StoreText.name($0.name) }
         r.httpURI = d.httpPath.map(StoreText.clean)
         r.sshClient = d.sshClient.map(StoreText.clean)
         r.sshServer = d.sshServer.map(StoreText.clean)
@@ -146,15 +146,20 @@ public struct RowBuilder {
         }
         r.origL2Bytes = f.orig.wireBytes
         r.respL2Bytes = f.resp.wireBytes
-        r.endReason = reason.map { "\($0.name)" }
+        r.endReason = reason.map { StoreText.name($0.name) }
         return r
     }
 
-    static func flagLetters(_ flags: UInt16) -> String {
-        var s = ByteSink(capacity: 8)
-        TCP.writeFlagLetters(flags, into: &s)
+    /// The letters of every combination of the nine flags, made once: a flow's two
+    /// strings are then copies of short strings (no allocation, no ByteSink) instead of
+    /// being built per flow.
+    static let flagLetterTable: [String] = (0..<512).map { flags in
+        var s = ByteSink(capacity: 12)
+        TCP.writeFlagLetters(UInt16(flags), into: &s)
         return s.string
     }
+
+    static func flagLetters(_ flags: UInt16) -> String { flagLetterTable[Int(flags & 0x1FF)] }
 
     public func row(from a: Alert) -> AlertRow {
         var r = AlertRow()
@@ -205,6 +210,14 @@ public enum StoreText {
             }
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// A name from the code (a protocol, a state) as a String. Names of up to 15 bytes
+    /// are kept inside the String itself, so this allocates nothing, where `"\(name)"`
+    /// ran the interpolation machinery for each of a flow's half-dozen names.
+    @inline(__always)
+    public static func name(_ s: StaticString) -> String {
+        s.withUTF8Buffer { String(decoding: $0, as: UTF8.self) }
     }
 
     /// A Swift string is valid UTF-8 already; only NUL needs replacing.

@@ -45,7 +45,10 @@ public enum ConnState: UInt8, Sendable, CaseIterable {
         }
     }
 
-    public var string: String { "\(name)" }
+    /// The names as Strings, made once (this runs for every flow stored).
+    private static let strings: [String] = allCases.map { "\($0.name)" }
+
+    public var string: String { Self.strings[Int(rawValue)] }
 
     public init?(name: String) {
         guard let s = ConnState.allCases.first(where: { "\($0.name)" == name }) else { return nil }

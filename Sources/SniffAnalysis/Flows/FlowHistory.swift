@@ -55,10 +55,14 @@ public struct FlowHistory: Sendable, Equatable {
         for i in 0..<Int(count) { sink.append(self[i]) }
     }
 
+    /// Built on the stack: a history of up to 15 letters becomes a String without any
+    /// allocation (this runs for every flow stored).
     public var string: String {
-        var s = ByteSink(capacity: 16)
-        write(into: &s)
-        return s.string
+        let n = Int(count)
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(n, 1)) { b in
+            for i in 0..<n { b[i] = self[i] }
+            return String(decoding: UnsafeBufferPointer(rebasing: b[0..<n]), as: UTF8.self)
+        }
     }
 
     /// Zeek's RSTOS0 test, `/\^?S[^HAFGIQ]*R.*/` matched against the whole history.
