@@ -19,7 +19,7 @@ enum FuzzTargets {
     static let all = ["pcap", "pcapng", "ethernet", "linux_sll", "linux_sll2", "null", "raw",
                       "ipv4", "ipv6", "ip_reassembly", "tcp_reassembly", "tcp", "dns", "tls", "quic_initial", "tls_fingerprint", "http",
                       "detectors",
-                      "flows", "report"]
+                      "flows", "transactions", "report"]
 
     /// Runs `target` on `data`; false when there is no such target. Broken promises
     /// are left in `failures` (the harness stops on them; the regression tests report
@@ -46,6 +46,7 @@ enum FuzzTargets {
         case "http": http(data)
         case "detectors": detectors(data)
         case "flows": flows(data)
+        case "transactions": transactions(data)
         case "report": report(data)
         default: return false
         }
@@ -511,6 +512,10 @@ enum FuzzTargets {
     /// creation, reuse, eviction at the cap, idle and active expiry all happen. Records
     /// are real frames (decoded) or packets built field by field (see `PacketRecords`).
     static func flows(_ data: UnsafeRawBufferPointer) {
+        flows(data, transactions: nil)
+    }
+
+    static func flows(_ data: UnsafeRawBufferPointer, transactions: TransactionTracker?) {
         var r = FuzzReader(data)
         var config = FlowTableConfig()
         config.maxFlows = 1 + Int(r.u8() % 64)
@@ -524,6 +529,7 @@ enum FuzzTargets {
         config.inspectPackets = Int(r.u8() % 8)
         let checker = FlowChecker()
         let table = FlowTable(config: config, observer: checker)
+        table.transactions = transactions
         var records = PacketRecords()
         while let (p, frame) = records.next(&r) {
             frame.withUnsafeBytes { f in table.process(p, frame: f, now: p.timestamp) }
@@ -536,6 +542,63 @@ enum FuzzTargets {
         require(s.flowsCreated == s.flowsEnded && Int(s.flowsEnded) == checker.ended,
                 "created \(s.flowsCreated), ended \(s.flowsEnded), observed \(checker.ended)")
         require(s.peakFlows <= config.maxFlows, "peak \(s.peakFlows) above the cap")
+    }
+
+    // MARK: transactions
+
+    /// Writes every DNS and HTTP transaction as dns.log/http.log rows in both formats
+    /// and checks each row's shape.
+    final class TransactionChecker: TransactionObserver {
+        let dnsTSV = ZeekDNSLogWriter(), dnsJSON = ZeekDNSLogWriter(logFormat: .json)
+        let httpTSV = ZeekHTTPLogWriter(), httpJSON = ZeekHTTPLogWriter(logFormat: .json)
+        var sink = ByteSink(capacity: 4096)
+        var seen: UInt64 = 0
+
+        func dnsTransaction(_ t: DNSTransaction) {
+            seen += 1
+            FuzzTargets.require(t.answers.count == t.ttls.count && t.answers.count <= DNSMessage.maximumAnswers,
+                                "\(t.answers.count) answers with \(t.ttls.count) TTLs")
+            sink.removeAll(); dnsTSV.write(t, into: &sink); checkRow(ZeekDNSLogWriter.fields.count, "dns.log")
+            sink.removeAll(); dnsJSON.write(t, into: &sink)
+            sink.bytes.withUnsafeBytes { FuzzTargets.requireJSONLine($0, "dns.log JSON") }
+        }
+
+        func httpTransaction(_ t: HTTPTransaction) {
+            seen += 1
+            FuzzTargets.require(t.depth >= 1 && t.requestBodyLength >= 0 && t.responseBodyLength >= 0,
+                                "depth \(t.depth), bodies \(t.requestBodyLength)/\(t.responseBodyLength)")
+            sink.removeAll(); httpTSV.write(t, into: &sink); checkRow(ZeekHTTPLogWriter.fields.count, "http.log")
+            sink.removeAll(); httpJSON.write(t, into: &sink)
+            sink.bytes.withUnsafeBytes { FuzzTargets.requireJSONLine($0, "http.log JSON") }
+        }
+
+        /// One TSV row: a tab between each of `fields` columns and one final newline,
+        /// whatever bytes the packets held.
+        private func checkRow(_ fields: Int, _ what: String) {
+            let tabs = sink.bytes.reduce(0) { $0 + ($1 == 0x09 ? 1 : 0) }
+            let newlines = sink.bytes.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+            FuzzTargets.require(tabs == fields - 1 && newlines == 1 && sink.bytes.last == 0x0A,
+                                "\(what) row with \(tabs) tabs and \(newlines) newlines: \(sink.string)")
+        }
+    }
+
+    /// The protocol logs' parsers on the bytes themselves (a DNS message, an HTTP head),
+    /// then the flows target's packets with the DNS/HTTP transaction tracker on: every
+    /// transaction writes well-formed rows, and no state is left once the flows end.
+    static func transactions(_ data: UnsafeRawBufferPointer) {
+        if let m = DNSMessage.read(ByteCursor(data)) {
+            require(m.answers.count == m.ttls.count && m.answers.count <= DNSMessage.maximumAnswers,
+                    "DNS message with \(m.answers.count) answers, \(m.ttls.count) TTLs")
+        }
+        if let h = HTTPMessageHead.parse(data) {
+            require(h.isRequest == (h.method != nil), "HTTP head: request \(h.isRequest), method \(h.method ?? "nil")")
+        }
+        let checker = TransactionChecker()
+        let tracker = TransactionTracker(observer: checker)
+        flows(data, transactions: tracker)
+        require(tracker.trackedFlows == 0, "\(tracker.trackedFlows) flows still tracked after the flush")
+        let s = tracker.stats
+        require(s.dns + s.http == checker.seen, "stats \(s.dns)+\(s.http), observed \(checker.seen)")
     }
 
     // MARK: report

@@ -96,7 +96,7 @@ enum Seeds {
             }
             seeds.append(s)
         }
-        if target == "flows" || target == "report" || target == "ip_reassembly" || target == "tcp_reassembly" {
+        if target == "flows" || target == "transactions" || target == "report" || target == "ip_reassembly" || target == "tcp_reassembly" {
             // Packets built from fields: a few fixed pseudo-random programs.
             var x: UInt64 = 0x9E37_79B9_7F4A_7C15
             for _ in 0..<16 {
@@ -171,7 +171,7 @@ enum Seeds {
                         return QUICInitial.open(c, at: 0, length: b.count, keys: keys)?.payload
                     }) { out.append(opened) }
                 }
-            case "flows", "report":
+            case "flows", "transactions", "report":
                 // One record per frame (op bit 7: a real frame), 200 per seed.
                 guard let code = PacketRecords.links.firstIndex(of: link) else { break }
                 let dtMs = lastTime.map { min(0xFFFF, max(0, raw.timestamp.nanoseconds(since: $0) / 1_000_000)) } ?? 0
@@ -186,14 +186,14 @@ enum Seeds {
             default:
                 break
             }
-            if out.count > before && target != "flows" && target != "report" { perFile += 1 }
+            if out.count > before && target != "flows" && target != "transactions" && target != "report" { perFile += 1 }
         }
         if !record.isEmpty { out.append(record) }
-        if target == "flows" || target == "report" {
+        if target == "flows" || target == "transactions" || target == "report" {
             // The targets read their settings first: for flows a cap of 64 flows, no
             // established or active timeout, 10 s for closed TCP, 60 s for the rest,
             // 6 packets inspected; for report 64 expected endpoints and a limit of 512.
-            let header: [UInt8] = target == "flows" ? [63, 16, 0, 10, 60, 60, 60, 0, 6] : [63, 0x01, 0xFF]
+            let header: [UInt8] = target != "report" ? [63, 16, 0, 10, 60, 60, 60, 0, 6] : [63, 0x01, 0xFF]
             out = out.map { header + $0 }
         }
         return out

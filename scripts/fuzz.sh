@@ -22,7 +22,7 @@ OUT=${FUZZ_BUILD_DIR:-.build-fuzz}
 BIN=$OUT/sniff-fuzz
 MODULES=(SniffCore SniffDecode SniffCapture SniffAnalysis)
 TARGETS=(pcap pcapng ethernet linux_sll linux_sll2 null raw ipv4 ipv6 ip_reassembly tcp_reassembly tcp dns tls quic_initial tls_fingerprint http
-         detectors flows report)
+         detectors flows transactions report)
 SHARED=${SNIFF_SHARED_PCAPS:-/work/shared/pcaps}
 CORPUS_ROOT=${FUZZ_CORPUS:-${TMPDIR:-/tmp}/sniff-fuzz/corpus}
 
@@ -68,7 +68,7 @@ build() {
 max_len() {
     case $1 in
         pcap|pcapng) echo 65536 ;;
-        flows|report) echo 32768 ;;
+        flows|transactions|report) echo 32768 ;;
         *) echo 4096 ;;
     esac
 }
