@@ -90,15 +90,7 @@ enum FlowTable {
     /// `flows_v`: every field of the flows as a readable column (addresses as text,
     /// `time` as RFC 3339), in the version-10 order, for people in the sqlite3 shell.
     static var viewSQL: String {
-        let rest = Schema.flowColumns.map { c -> String in
-            c == "orig_h" || c == "resp_h" ? "\(CompactPacket.addressText("f.\(c)")) AS \(c)" : "f.\(c)"
-        }.joined(separator: ", ")
-        return """
-            CREATE VIEW flows_v AS SELECT f.id,
-                strftime('%Y-%m-%dT%H:%M:%S', f.ts / 1000000000, 'unixepoch') || '.' || printf('%09d', f.ts % 1000000000) || 'Z' AS time,
-                \(rest)
-            FROM (\(FlowCold.viewColumns)) f
-            """
+        SQLiteSchema.flowViewSQL(Schema.flowColumns, from: "(\(FlowCold.viewColumns))")
     }
 }
 

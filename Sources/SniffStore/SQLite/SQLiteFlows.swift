@@ -54,8 +54,9 @@ extension SQLiteSchema {
     }
 
     /// `flows_v`: the flows with addresses as text and `time` as RFC 3339, for people in
-    /// the sqlite3 shell (built-in SQL functions only).
-    static func flowViewSQL(_ columns: [String]) -> String {
+    /// the sqlite3 shell (built-in SQL functions only). `source` is the flows table, or
+    /// since version 11 a subquery that takes the cold BLOB apart (`FlowTable.viewSQL`).
+    static func flowViewSQL(_ columns: [String], from source: String = "flows") -> String {
         let rest = columns.map { c -> String in
             c == "orig_h" || c == "resp_h" ? "\(CompactPacket.addressText("f.\(c)")) AS \(c)" : "f.\(c)"
         }.joined(separator: ", ")
@@ -63,7 +64,7 @@ extension SQLiteSchema {
             CREATE VIEW flows_v AS SELECT f.id,
                 strftime('%Y-%m-%dT%H:%M:%S', f.ts / 1000000000, 'unixepoch') || '.' || printf('%09d', f.ts % 1000000000) || 'Z' AS time,
                 \(rest)
-            FROM flows f
+            FROM \(source) f
             """
     }
 
