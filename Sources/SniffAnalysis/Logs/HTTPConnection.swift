@@ -37,8 +37,14 @@ struct HTTPConnection {
                       tracker: TransactionTracker) {
         self.flow = flow
         let start = (isOrig ? flow.orig.startSeq : flow.resp.startSeq) &+ 1
-        var order = isOrig ? origOrder : respOrder
-        var parser = isOrig ? origParser : respParser
+        // Moved out, not copied: a copy would share the held segments and the header
+        // buffer with the field, and the first append would copy them whole.
+        var order = TCPOrderedSide(), parser = HTTPParser()
+        if isOrig {
+            swap(&order, &origOrder); swap(&parser, &origParser)
+        } else {
+            swap(&order, &respOrder); swap(&parser, &respParser)
+        }
         order.add(seq: seq, start: start, payload) { chunk in
             consume(chunk, isOrig: isOrig, parser: &parser, nanos: nanos, tracker: tracker)
         }

@@ -87,10 +87,7 @@ public final class TransactionTracker {
     func dnsMessage(_ flow: Flow, index: Int32, _ bytes: UnsafeRawBufferPointer, nanos: Int64, isOrig: Bool) {
         guard let m = DNSMessage.read(ByteCursor(bytes)) else { return }
         if !m.isResponse {
-            var t = DNSTransaction(flow: flow, nanos: nanos, transID: m.id, query: m.query,
-                                   qclass: m.query == nil ? nil : m.qclass, qtype: m.query == nil ? nil : m.qtype,
-                                   queryFlags: m.flags)
-            t.flow = flow
+            let t = DNSTransaction(flow: flow, nanos: nanos, begunBy: m)
             if dnsPendingCount >= TransactionTracker.maximumDNSPending {
                 // Full: the oldest query of this flow (or this one) goes out unanswered.
                 stats.dnsPendingDropped &+= 1
@@ -123,9 +120,7 @@ public final class TransactionTracker {
             t.rttNanos = nanos - t.nanos
             if t.query == nil, let q = m.query { t.query = q; t.qclass = m.qclass; t.qtype = m.qtype }
         } else {
-            t = DNSTransaction(flow: flow, nanos: nanos, transID: m.id, query: m.query,
-                               qclass: m.query == nil ? nil : m.qclass, qtype: m.query == nil ? nil : m.qtype,
-                               queryFlags: m.flags)
+            t = DNSTransaction(flow: flow, nanos: nanos, begunBy: m)
         }
         t.flow = flow
         t.responseFlags = m.flags
@@ -140,8 +135,13 @@ public final class TransactionTracker {
         var s = dnsStreams.removeValue(forKey: index) ?? DNSStream()
         let start = (isOrig ? flow.orig.startSeq : flow.resp.startSeq) &+ 1
         var messages: [[UInt8]] = []
-        var side = isOrig ? s.orig : s.resp
-        var framing = isOrig ? s.origBuffer : s.respBuffer
+        // Moved out of `s`, not copied (see HTTPConnection.add).
+        var side = TCPOrderedSide(), framing = LengthPrefixed()
+        if isOrig {
+            swap(&side, &s.orig); swap(&framing, &s.origBuffer)
+        } else {
+            swap(&side, &s.resp); swap(&framing, &s.respBuffer)
+        }
         side.add(seq: seq, start: start, payload) { chunk in framing.take(chunk, into: &messages) }
         if isOrig { s.orig = side; s.origBuffer = framing } else { s.resp = side; s.respBuffer = framing }
         dnsStreams[index] = s
@@ -176,6 +176,16 @@ public final class TransactionTracker {
     }
 
     func lostHTTPDirection() { stats.httpLost &+= 1 }
+}
+
+extension DNSTransaction {
+    /// The record a message begins: a query, or a response whose query was not seen.
+    /// The question's class and type are kept only when it has a question.
+    init(flow: Flow, nanos: Int64, begunBy m: DNSMessage) {
+        self.init(flow: flow, nanos: nanos, transID: m.id, query: m.query,
+                  qclass: m.query == nil ? nil : m.qclass, qtype: m.query == nil ? nil : m.qtype,
+                  queryFlags: m.flags)
+    }
 }
 
 /// Both directions of a DNS-over-TCP flow: bytes in order, cut into messages at their
