@@ -89,7 +89,7 @@ public struct DNSMessage: Sendable, Equatable {
                 first = false
                 at += 1 + Int(n)
             }
-        case 64, 65 where length > 2:
+        case 64 where length > 2, 65 where length > 2:
             s.append(decimal: UInt64(msg.getUInt16(at: rdata) ?? 0))
             s.append(UInt8(ascii: " "))
             name(at: rdata + 2)
