@@ -3,10 +3,10 @@
 #   scripts/setup.sh          the build's libraries: libpcap-dev, libsqlite3-dev, libncurses-dev,
 #                             libmaxminddb-dev (GeoIP), pkg-config; ieee-data (MAC vendors)
 #   scripts/setup.sh --tests  also what scripts/test.sh uses: tcpdump and tshark (compared
-#                             with), iproute2 (namespaces), PostgreSQL's server when its
-#                             binaries are missing (a throwaway server), Chromium, its driver
-#                             and pip's selenium, openpyxl and openapi-spec-validator (the
-#                             dashboard's browser tests), sqlite3, gcc and time (benchmarks),
+#                             with), iproute2 (namespaces), PostgreSQL's server when missing
+#                             (a throwaway server), Chromium, its driver and pip's selenium,
+#                             openpyxl and openapi-spec-validator (the dashboard's browser
+#                             tests), sqlite3, gcc, time and tcpreplay (benchmarks),
 #                             libmaxmind-db-writer-perl (the GeoIP tests write their .mmdb files)
 # Root runs apt-get itself; anyone else goes through sudo. Packages already installed are
 # not asked for again, and apt-get runs (update, then install) only when one is missing.
@@ -23,7 +23,7 @@ done
 
 packages=(libpcap-dev libsqlite3-dev libncurses-dev libmaxminddb-dev pkg-config ieee-data)
 if [ "$tests" = 1 ]; then
-    packages+=(tcpdump tshark iproute2 time sqlite3 gcc libc6-dev chromium chromium-driver python3-pip
+    packages+=(tcpdump tshark tcpreplay iproute2 time sqlite3 gcc libc6-dev chromium chromium-driver python3-pip
                libmaxmind-db-writer-perl)
     # Any installed PostgreSQL major version will do (scripts/pg-temp.sh finds it).
     if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then packages+=(postgresql); fi
