@@ -1,5 +1,6 @@
 import SniffCore
 import SniffDecode
+import SniffAnalysis
 
 /// The filters shared by packet and flow queries. For flows, `src`/`sport` are the
 /// originator and `dst`/`dport` the responder.
@@ -186,14 +187,13 @@ extension FlowQuery {
     static func geoParameters(_ p: [String: String]) throws -> (country: String?, asn: UInt32?) {
         var country: String? = nil, asn: UInt32? = nil
         if let c = p["country"] {
-            guard c.utf8.count == 2, c.utf8.allSatisfy({ (0x41...0x5A).contains($0 & 0xDF) }) else {
+            guard let code = GeoFilter.countryCode(c) else {
                 throw StoreError.badParameter(name: "country", message: "a two-letter ISO 3166 code (DE, US ...)")
             }
-            country = c.uppercased()
+            country = code
         }
         if let a = p["asn"] {
-            let digits = a.uppercased().hasPrefix("AS") ? String(a.dropFirst(2)) : a
-            guard let v = UInt32(digits) else {
+            guard let v = GeoFilter.asNumber(a) else {
                 throw StoreError.badParameter(name: "asn", message: "an AS number (15169 or AS15169)")
             }
             asn = v

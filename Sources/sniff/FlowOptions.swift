@@ -185,6 +185,13 @@ final class FlowRun: FlowObserver {
         ndjson = FlowNDJSONWriter(format: format)
         connLog = ZeekConnLogWriter(format: format)
         let alertConfig = try options.rules.map { try RulesFile.load(path: $0) } ?? AlertConfig()
+        // A rule no database can answer would never fire: a usage error, as for --country.
+        if let rule = alertConfig.countryRule, !geo.answersCountries {
+            throw GeoFilterError(option: "alert rule \"\(rule.name)\" (kind country)", kind: "Country or City")
+        }
+        if let rule = alertConfig.asnRule, !geo.answersASNs {
+            throw GeoFilterError(option: "alert rule \"\(rule.name)\" (kind asn)", kind: "ASN")
+        }
         var sinks: [AlertSink] = []
         if let a = options.alerts { sinks.append(try NDJSONAlertSink(path: a)) }
         if let w = options.webhook {

@@ -64,10 +64,10 @@ struct FilterOptions: ParsableArguments {
         guard let countries else { return [] }
         var out = Set<String>()
         for c in countries.split(separator: ",", omittingEmptySubsequences: false) {
-            guard c.utf8.count == 2, c.unicodeScalars.allSatisfy({ ("A"..."Z").contains($0) || ("a"..."z").contains($0) }) else {
+            guard let code = GeoFilter.countryCode(c) else {
                 throw ValidationError("invalid --country '\(c)': expected two-letter ISO 3166 codes such as DE or US, comma-separated")
             }
-            out.insert(c.uppercased())
+            out.insert(code)
         }
         return out
     }
@@ -77,8 +77,7 @@ struct FilterOptions: ParsableArguments {
         guard let asns else { return [] }
         var out = Set<UInt32>()
         for a in asns.split(separator: ",", omittingEmptySubsequences: false) {
-            let digits = a.uppercased().hasPrefix("AS") ? a.dropFirst(2) : a
-            guard let v = UInt32(digits) else {
+            guard let v = GeoFilter.asNumber(a) else {
                 throw ValidationError("invalid --asn '\(a)': expected AS numbers such as 15169 or AS15169, comma-separated")
             }
             out.insert(v)
@@ -91,11 +90,10 @@ struct FilterOptions: ParsableArguments {
     func geoFilter(hosts: HostEnrichment) throws -> GeoFilter? {
         let countries = try countryCodes(), asns = try asNumbers()
         guard !countries.isEmpty || !asns.isEmpty else { return nil }
-        let kinds = Set(hosts.geo.databases.map(\.kind))
-        if !countries.isEmpty && kinds.isDisjoint(with: [.country, .city]) {
+        if !countries.isEmpty && !hosts.geo.answersCountries {
             throw GeoFilterError(option: "--country", kind: "Country or City")
         }
-        if !asns.isEmpty && !kinds.contains(.asn) {
+        if !asns.isEmpty && !hosts.geo.answersASNs {
             throw GeoFilterError(option: "--asn", kind: "ASN")
         }
         return GeoFilter(countries: countries, asns: asns, hosts: hosts)
@@ -172,7 +170,8 @@ enum ReportTop: ExpressibleByArgument, Equatable {
     }
 }
 
-/// `--country` or `--asn` with no database of the kind that answers it (exit 64).
+/// `--country` or `--asn`, or an alert rule naming countries or ASNs, with no database
+/// of the kind that answers it (exit 64).
 struct GeoFilterError: SniffError {
     let option: String
     let kind: String

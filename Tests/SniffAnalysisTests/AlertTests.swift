@@ -15,8 +15,9 @@ struct AlertTests {
         let table: FlowTable
         var seconds: Double = 1000
 
-        init(_ rules: [AlertRule], maxPerSecond: Int = 1000) {
-            engine = AlertEngine(config: AlertConfig(rules: rules, maxAlertsPerSecond: maxPerSecond), sink: collector)
+        init(_ rules: [AlertRule], maxPerSecond: Int = 1000, format: FlowFormat = FlowFormat()) {
+            engine = AlertEngine(config: AlertConfig(rules: rules, maxAlertsPerSecond: maxPerSecond), sink: collector,
+                                 format: format)
             table = FlowTable(config: FlowTableConfig(), observer: engine)
         }
 
@@ -134,6 +135,172 @@ struct AlertTests {
         #expect(alerts.allSatisfy { $0.severity == .high && $0.kind == "blocklist" })
     }
 
+    static func listDirectory() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sniff-lists-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    /// The shapes of the lists people download: FireHOL's .netset (a "#" header, bare
+    /// addresses and CIDRs) and Spamhaus DROP (";" header, "CIDR ; SBL id" lines, CRLF
+    /// as some mirrors serve it).
+    static let fireHOL = """
+        #
+        # firehol_level1
+        #
+        # ipv4 hash:net ipset
+        #
+        # A firewall blacklist composed from IP lists, providing
+        # maximum protection with minimum false positives.
+        #
+        # Source URL: https://iplists.firehol.org/?ipset=firehol_level1
+        #
+        # Maintainer      : FireHOL
+        # List source URL : https://iplists.firehol.org/
+        #
+        0.0.0.0/8
+        192.0.2.66
+        198.51.100.0/25
+        198.51.100.64/26
+        224.0.0.0/3
+
+        """
+    static let spamhausDROP = "; Spamhaus DROP List 2026/12/01 - (c) 2026 The Spamhaus Project SLU\r\n"
+        + "; https://www.spamhaus.org/drop/drop.txt\r\n; Last-Modified: Tue, 01 Dec 2026 15:41:27 GMT\r\n"
+        + "; Expires: Wed, 02 Dec 2026 16:44:36 GMT\r\n"
+        + "203.0.113.0/24 ; SBL581127\r\n100.64.128.0/18 ; SBL291016\r\n2001:db8:bad::/48 ; SBL300000\r\n"
+
+    @Test func blocklistReadsFireHOLAndSpamhausFiles() throws {
+        let dir = try Self.listDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Self.fireHOL.write(to: dir.appendingPathComponent("firehol_level1.netset"), atomically: true, encoding: .utf8)
+        try Self.spamhausDROP.write(to: dir.appendingPathComponent("drop.txt"), atomically: true, encoding: .utf8)
+        let yaml = """
+            rules:
+              - name: firehol
+                kind: blocklist
+                file: firehol_level1.netset
+              - name: drop
+                kind: blocklist
+                file: drop.txt
+                severity: critical
+            """
+        let config = try RulesFile.parse(yaml, baseDirectory: dir.path)
+        let net = { (s: String) in IPNetwork(s)! }
+        #expect(config.rules[0].kind == .blocklist(networks: [net("0.0.0.0/8"), net("192.0.2.66"), net("198.51.100.0/25"),
+                                                             net("198.51.100.64/26"), net("224.0.0.0/3")]))
+        #expect(config.rules[1].kind == .blocklist(networks: [net("203.0.113.0/24"), net("100.64.128.0/18"),
+                                                             net("2001:db8:bad::/48")]))
+        let h = Harness(config.rules)
+        h.send(tcpPacket("10.0.0.1", 40000, "198.51.100.100", 443, flags: TCP.syn, at: h.seconds))  // inside the /26
+        h.send(tcpPacket("10.0.0.1", 40001, "198.51.100.200", 443, flags: TCP.syn, at: h.seconds))  // in neither
+        h.send(tcpPacket("10.0.0.1", 40002, "192.0.2.66", 443, flags: TCP.syn, at: h.seconds))
+        h.send(tcpPacket("10.0.0.1", 40003, "192.0.2.67", 443, flags: TCP.syn, at: h.seconds))
+        h.send(tcpPacket("100.64.130.1", 5000, "10.0.0.1", 80, flags: TCP.syn, at: h.seconds))
+        h.send(tcpPacket("2001:db8:bad:ffff::1", 5000, "2001:db8::1", 80, flags: TCP.syn, at: h.seconds))
+        let alerts = h.finish()
+        #expect(alerts.filter { $0.rule == "firehol" }.map(\.message).sorted() == [
+            "traffic with blocklisted 192.0.2.66: tcp 10.0.0.1:40002 -> 192.0.2.66:443",
+            "traffic with blocklisted 198.51.100.100: tcp 10.0.0.1:40000 -> 198.51.100.100:443",
+        ])
+        #expect(alerts.filter { $0.rule == "drop" }.count == 2)
+        #expect(alerts.filter { $0.rule == "drop" }.allSatisfy { $0.severity == .critical && $0.kind == "blocklist" })
+
+        // A line that is not an address names its file and line.
+        try "# list\n10.0.0.0/8\n\n10.0.0.300 ; typo\n".write(to: dir.appendingPathComponent("bad.txt"), atomically: true,
+                                                                 encoding: .utf8)
+        #expect { try RulesFile.parse("rules:\n  - kind: blocklist\n    file: bad.txt\n", baseDirectory: dir.path) } throws: { e in
+            let m = (e as? RulesFile.Error)?.userMessage ?? ""
+            return m.contains(dir.path + "/bad.txt:4: \"10.0.0.300\" is not an IP address or CIDR network") && (e as? RulesFile.Error)?.exitCode == 64
+        }
+    }
+
+    @Test func networkSetMatchesTheScanOfItsNetworks() {
+        let texts = ["10.0.0.0/8", "10.1.0.0/16", "10.255.255.255", "11.0.0.0/31", "0.0.0.0/32", "255.255.255.255",
+                     "192.168.1.128/25", "192.168.1.0/25", "fe80::/10", "2001:db8::/127", "::/128", "ffff::/16"]
+        let nets = texts.map { IPNetwork($0)! }
+        let set = NetworkSet(nets)
+        // 10.1/16 and 10.255.255.255 are inside 10/8: one range.
+        #expect(set.rangeCount == 10)
+        var probes = ["9.255.255.255", "10.0.0.0", "10.200.3.4", "11.0.0.0", "11.0.0.1", "11.0.0.2", "0.0.0.0", "0.0.0.1",
+                      "255.255.255.255", "255.255.255.254", "192.168.0.255", "192.168.1.0", "192.168.1.255", "192.168.2.0",
+                      "fe80::1", "febf:ffff::1", "fec0::", "2001:db8::1", "2001:db8::2", "::", "::1", "ffff:ffff::1",
+                      "::ffff:10.0.0.1"].map { IPAddress($0)! }
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<2000 { probes.append(IPAddress(v4: UInt32.random(in: 0x0900_0000...0x0C00_0000, using: &rng))) }
+        for a in probes {
+            #expect(set.contains(a) == nets.contains { $0.contains(a) }, "\(a)")
+        }
+        #expect(!NetworkSet([]).contains(IPAddress("10.0.0.1")!))
+        #expect(NetworkSet([IPNetwork("0.0.0.0/0")!]).contains(IPAddress("203.0.113.9")!))
+        #expect(!NetworkSet([IPNetwork("0.0.0.0/0")!]).contains(IPAddress("2001:db8::9")!))
+        #expect(NetworkSet([IPNetwork("::/0")!]).contains(IPAddress("2001:db8::9")!))
+    }
+
+    @Test func domainListFile() throws {
+        let dir = try Self.listDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "# domains\nEvil.Example.\n  malware.test   # with a comment\n*.tracker.test\n".write(
+            to: dir.appendingPathComponent("domains.txt"), atomically: true, encoding: .utf8)
+        let config = try RulesFile.parse("rules:\n  - name: d\n    kind: dns_domain\n    domains: [sniff.test]\n    file: domains.txt\n",
+                                         baseDirectory: dir.path)
+        #expect(config.rules[0].kind == .dnsDomain(domains: ["sniff.test", "evil.example", "malware.test", "tracker.test"]))
+        try "good.test\nbad domain.test\n".write(to: dir.appendingPathComponent("bad.txt"), atomically: true, encoding: .utf8)
+        #expect { try RulesFile.parse("rules:\n  - kind: dns_domain\n    file: bad.txt\n", baseDirectory: dir.path) } throws: { e in
+            (e as? RulesFile.Error)?.userMessage.contains("bad.txt:2: \"bad domain.test\" is not a domain name") == true
+        }
+    }
+
+    @Test func countryAndASNRuleErrors() throws {
+        func message(_ yaml: String) -> String {
+            do { _ = try RulesFile.parse(yaml); return "accepted" } catch let e as RulesFile.Error {
+                #expect(e.exitCode == 64)
+                return e.userMessage
+            } catch { return "\(error)" }
+        }
+        #expect(message("rules:\n  - name: c\n    kind: country\n    countries: [DE, USA]\n")
+            == "rules: rule \"c\", countries: \"USA\" is not a two-letter ISO 3166 country code (DE, US ...)")
+        #expect(message("rules:\n  - name: a\n    kind: asn\n    asns: [AS15169, ASX]\n")
+            == "rules: rule \"a\", asns: \"ASX\" is not an AS number (15169 or AS15169)")
+        #expect(message("rules:\n  - name: a\n    kind: asn\n    asns: [\"-1\"]\n").contains("\"-1\" is not an AS number"))
+        #expect(message("rules:\n  - name: c\n    kind: country\n    countries: [DE]\n    end: outbound\n")
+            .contains("end must be any, orig (flows from there) or resp (flows to there), not \"outbound\""))
+        #expect(message("rules:\n  - name: c\n    kind: country\n") == "rules: rule \"c\" needs countries or a file")
+        #expect(message("rules:\n  - name: c\n    kind: countries\n").contains("unknown kind \"countries\" (rate, new_host"))
+        let ok = try RulesFile.parse("rules:\n  - kind: country\n    countries: [de, Us]\n  - kind: asn\n    asns: 4200000000\n    end: orig\n")
+        #expect(ok.rules.map(\.kind) == [.country(codes: ["DE", "US"], end: .any), .asn(numbers: [4_200_000_000], end: .orig)])
+        #expect(ok.countryRule?.name == "rule-1" && ok.asnRule?.name == "rule-2")
+    }
+
+    @Test(.enabled(if: TestMMDB.writerInstalled, "libmaxmind-db-writer-perl is not installed (scripts/setup.sh --tests)"))
+    func countryAndASNRulesFire() throws {
+        let dir = try TestMMDB.write()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let hosts = HostEnrichment(geo: try GeoIPDatabases.open(path: dir.path))
+        let rules = [
+            AlertRule(name: "us-de", kind: .country(codes: ["US", "DE"], end: .any), severity: .high),
+            AlertRule(name: "to-aa", kind: .asn(numbers: [20712], end: .resp), severity: .low),
+            AlertRule(name: "from-gb", kind: .country(codes: ["GB"], end: .orig), severity: .low),
+        ]
+        let h = Harness(rules, format: FlowFormat(hosts: hosts))
+        h.send(tcpPacket("10.0.0.1", 40000, "8.8.8.8", 443, flags: TCP.syn, at: h.seconds))          // to US
+        h.send(tcpPacket("10.0.0.1", 40001, "81.2.69.160", 443, flags: TCP.syn, at: h.seconds))      // to GB, AS20712
+        h.send(tcpPacket("2a02:1000::7", 40002, "fd00::1", 22, flags: TCP.syn, at: h.seconds))       // from DE
+        h.send(tcpPacket("10.0.0.1", 40003, "5.5.5.5", 443, flags: TCP.syn, at: h.seconds))          // FR: none
+        h.send(tcpPacket("10.0.0.1", 40004, "10.0.0.2", 443, flags: TCP.syn, at: h.seconds))         // private: none
+        let alerts = h.finish()
+        #expect(alerts.filter { $0.rule == "us-de" }.map(\.message).sorted() == [
+            "flow from 2a02:1000::7 in DE: tcp 2a02:1000::7:40002 -> fd00::1:22",
+            "flow to 8.8.8.8 in US: tcp 10.0.0.1:40000 -> 8.8.8.8:443",
+        ])
+        #expect(alerts.filter { $0.rule == "to-aa" }.map(\.message)
+            == ["flow to 81.2.69.160 in AS20712 (Andrews & Arnold Ltd): tcp 10.0.0.1:40001 -> 81.2.69.160:443"])
+        #expect(alerts.filter { $0.rule == "to-aa" }.allSatisfy { $0.kind == "asn" && $0.uid != nil })
+        // GB is the responder's country there, not the originator's.
+        #expect(alerts.filter { $0.rule == "from-gb" }.isEmpty)
+        #expect(alerts.count == 3)
+    }
+
     @Test func dnsDomainOnRecordedQueries() throws {
         let hit = AlertRule(name: "listed", kind: .dnsDomain(domains: ["sniff.test"]), severity: .high)
         let alerts = try AlertTests.run([hit], file: TestPaths.fixtures.appendingPathComponent("dns.pcap"))
@@ -170,7 +337,9 @@ struct AlertTests {
         let config = try RulesFile.load(path: path)
         #expect(config.rules.count >= 7)
         let kinds = Set(config.rules.map(\.kindName))
-        #expect(kinds == ["rate", "new_host", "new_port", "port_scan", "syn_flood", "blocklist", "dns_domain"])
+        #expect(kinds == Set(AlertRule.kindNames))
+        #expect(config.rules.contains { $0.kind == .country(codes: ["KP", "IR"], end: .any) })
+        #expect(config.rules.contains { $0.kind == .asn(numbers: [64496, 64511], end: .resp) })
     }
 
     @Test func rulesFileErrorsNameTheLine() throws {

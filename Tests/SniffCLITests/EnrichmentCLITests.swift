@@ -147,6 +147,47 @@ import Testing
         let noASN = try CLI.run(["-r", Self.dnsTCP.path, "--geoip", cityOnly, "--asn", "64500"])
         #expect(noASN.status == 64 && noASN.stderr.contains("--asn needs a GeoIP ASN database"), "\(noASN.stderr)")
     }
+
+    /// Alert rules naming countries and ASes: the alert names the country or AS; a rule
+    /// no database answers, or a bad code in the rules file, is exit 64 before any output.
+    @Test(.enabled(if: mmdbWriter && hasDNSTCP, "needs libmaxmind-db-writer-perl and ../shared/pcaps"))
+    func countryAndASNAlertRules() throws {
+        let dir = try Self.writeMMDB()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let rules = dir.appendingPathComponent("rules.yaml")
+        try """
+            rules:
+              - name: canada
+                kind: country
+                countries: [ca]
+                severity: high
+              - name: from-test-network
+                kind: asn
+                asns: [AS64500]
+                end: orig
+              - name: to-test-network
+                kind: asn
+                asns: [AS64500]
+                end: resp
+            """.write(to: rules, atomically: true, encoding: .utf8)
+        let alertsFile = dir.appendingPathComponent("alerts.ndjson").path
+        let r = try CLI.run(["-r", Self.dnsTCP.path, "-q", "--geoip", dir.path, "--rules", rules.path, "--alerts", alertsFile])
+        #expect(r.status == 0, "\(r.stderr)")
+        let alerts = try FlowsCLITests.objects(try String(contentsOfFile: alertsFile, encoding: .utf8))
+        #expect(alerts.map { $0["rule"] as? String } .sorted { ($0 ?? "") < ($1 ?? "") } == ["canada", "to-test-network"])
+        #expect(alerts.contains { $0["kind"] as? String == "country" && $0["severity"] as? String == "high"
+            && ($0["message"] as? String ?? "").hasPrefix("flow to 209.87.249.18 in CA: ") })
+        #expect(alerts.contains { ($0["message"] as? String ?? "").hasPrefix("flow to 209.87.249.18 in AS64500 (Sniff Test Network): ") })
+
+        let asnOnly = dir.appendingPathComponent("Test-ASN.mmdb").path
+        let noCountry = try CLI.run(["-r", Self.dnsTCP.path, "--geoip", asnOnly, "--rules", rules.path])
+        #expect(noCountry.status == 64 && noCountry.stdout.isEmpty, "\(noCountry.stderr)")
+        #expect(noCountry.stderr.contains("alert rule \"canada\" (kind country) needs a GeoIP Country or City database"),
+                "\(noCountry.stderr)")
+        try "rules:\n  - name: bad\n    kind: country\n    countries: [CAN]\n".write(to: rules, atomically: true, encoding: .utf8)
+        let bad = try CLI.run(["-r", Self.dnsTCP.path, "--geoip", dir.path, "--rules", rules.path])
+        #expect(bad.status == 64 && bad.stderr.contains("\"CAN\" is not a two-letter ISO 3166 country code"), "\(bad.stderr)")
+    }
 }
 
 /// Columns of a Zeek TSV log by name, as zeek-cut picks them.

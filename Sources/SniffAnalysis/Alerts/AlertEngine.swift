@@ -5,7 +5,8 @@ import SniffDecode
 /// the results and hands them to an `AlertSink`.
 ///
 /// Owned by the analysis thread. Per packet it only does work when a rate rule exists
-/// (a dictionary update per packet for per-host rates); the other rules run per flow.
+/// (a dictionary update per packet for per-host rates); the other rules run per flow
+/// (country and ASN rules ask `format.hosts`, which looks each address up once).
 /// State per host or port is bounded by `maxTrackedKeys` per rule.
 public final class AlertEngine: PacketConsumer, FlowObserver {
     public let config: AlertConfig
@@ -21,6 +22,8 @@ public final class AlertEngine: PacketConsumer, FlowObserver {
     private var firstPacketNanos: Int64? = nil
     private var states: [RuleState]
     private let hasRateRules: Bool
+    /// Each blocklist rule's networks as sorted ranges (empty for other rules).
+    private let blocklists: [NetworkSet]
 
     struct Window { var start: Int64 = 0; var value: UInt64 = 0; var alerted = false }
     struct ScanState { var start: Int64; var ports: Set<UInt32> = []; var hosts: Set<IPAddress> = []; var alerted = false }
@@ -42,6 +45,10 @@ public final class AlertEngine: PacketConsumer, FlowObserver {
         limiter = AlertLimiter(maxPerSecond: config.maxAlertsPerSecond)
         states = config.rules.map { _ in RuleState() }
         hasRateRules = config.rules.contains { if case .rate = $0.kind { return true }; return false }
+        blocklists = config.rules.map { rule in
+            if case .blocklist(let nets) = rule.kind { return NetworkSet(nets) }
+            return NetworkSet([])
+        }
     }
 
     // MARK: packets
@@ -93,11 +100,37 @@ public final class AlertEngine: PacketConsumer, FlowObserver {
         for (i, rule) in config.rules.enumerated() {
             let st = states[i]
             switch rule.kind {
-            case .blocklist(let nets):
-                for host in [flow.origAddress, flow.respAddress] where nets.contains(where: { $0.contains(host) }) {
+            case .blocklist:
+                for host in [flow.origAddress, flow.respAddress] where blocklists[i].contains(host) {
                     let other = host == flow.origAddress ? flow.respAddress : flow.origAddress
                     raise(rule, flow: flow, subject: "\(host)|\(other)",
                           message: "traffic with blocklisted \(host): \(describe(flow))", hosts: [flow.origAddress, flow.respAddress])
+                    break
+                }
+            case .country(let codes, let end):
+                // GeoIP through the run's enrichment: looked up once per address and
+                // cached, as the flow writers ask it; private addresses are never asked.
+                guard let hosts = format.hosts else { continue }
+                for side in 0..<2 where end.includes(orig: side == 0) {
+                    let host = side == 0 ? flow.origAddress : flow.respAddress
+                    guard let cc = hosts.geo(for: host).countryCode, codes.contains(cc) else { continue }
+                    let other = side == 0 ? flow.respAddress : flow.origAddress
+                    raise(rule, flow: flow, subject: "\(host)|\(other)",
+                          message: "flow \(side == 0 ? "from" : "to") \(host) in \(cc): \(describe(flow))",
+                          hosts: [flow.origAddress, flow.respAddress])
+                    break
+                }
+            case .asn(let numbers, let end):
+                guard let hosts = format.hosts else { continue }
+                for side in 0..<2 where end.includes(orig: side == 0) {
+                    let host = side == 0 ? flow.origAddress : flow.respAddress
+                    let geo = hosts.geo(for: host)
+                    guard let asn = geo.asn, numbers.contains(asn) else { continue }
+                    let other = side == 0 ? flow.respAddress : flow.origAddress
+                    let org = geo.organization.map { " (\($0))" } ?? ""
+                    raise(rule, flow: flow, subject: "\(host)|\(other)",
+                          message: "flow \(side == 0 ? "from" : "to") \(host) in AS\(asn)\(org): \(describe(flow))",
+                          hosts: [flow.origAddress, flow.respAddress])
                     break
                 }
             case .newHost(let localOnly, let learn):

@@ -19,6 +19,19 @@ public struct AlertRule: Sendable, Equatable {
         case blocklist(networks: [IPNetwork])
         /// A DNS query for a listed domain or any name under it.
         case dnsDomain(domains: [String])
+        /// A flow with an end (`end` says which) in one of the countries: ISO 3166
+        /// alpha-2 codes, upper case, as the run's GeoIP databases place the address.
+        case country(codes: Set<String>, end: FlowEnd)
+        /// A flow with an end (`end` says which) in one of the autonomous systems.
+        case asn(numbers: Set<UInt32>, end: FlowEnd)
+    }
+
+    /// Which end of a flow a country or ASN rule looks at: either, the originator (flows
+    /// from there) or the responder (flows to there).
+    public enum FlowEnd: String, Sendable, Equatable, CaseIterable {
+        case any, orig, resp
+
+        public func includes(orig: Bool) -> Bool { self == .any || (self == .orig) == orig }
     }
 
     public enum RateMetric: String, Sendable, Equatable { case bytes, packets }
@@ -42,8 +55,14 @@ public struct AlertRule: Sendable, Equatable {
         case .synFlood: return "syn_flood"
         case .blocklist: return "blocklist"
         case .dnsDomain: return "dns_domain"
+        case .country: return "country"
+        case .asn: return "asn"
         }
     }
+
+    /// Every kind's name, as rules files write it.
+    public static let kindNames = ["rate", "new_host", "new_port", "port_scan", "syn_flood", "blocklist", "dns_domain",
+                                   "country", "asn"]
 
     /// What applies without a rules file: port scans and SYN floods.
     public static let defaults: [AlertRule] = [
@@ -62,4 +81,9 @@ public struct AlertConfig: Sendable, Equatable {
         self.rules = rules
         self.maxAlertsPerSecond = maxAlertsPerSecond
     }
+
+    /// The first rule naming countries and the first naming ASNs: what the GeoIP
+    /// databases of the run must answer.
+    public var countryRule: AlertRule? { rules.first { if case .country = $0.kind { return true }; return false } }
+    public var asnRule: AlertRule? { rules.first { if case .asn = $0.kind { return true }; return false } }
 }

@@ -55,7 +55,9 @@ public enum RulesFile {
     static func rule(_ v: YAMLValue, index: Int, defaultSuppress: Int64, source: String, base: String) throws -> AlertRule {
         let name = v["name"]?.string ?? "rule-\(index + 1)"
         let what = "\(source): rule \"\(name)\""
-        guard let kindName = v["kind"]?.string else { throw Error(userMessage: "\(what) has no kind (rate, new_host, new_port, port_scan, syn_flood, blocklist, dns_domain)") }
+        guard let kindName = v["kind"]?.string else {
+            throw Error(userMessage: "\(what) has no kind (\(AlertRule.kindNames.joined(separator: ", ")))")
+        }
         func int(_ key: String, _ def: Int) throws -> Int {
             guard let s = v[key]?.string else { return def }
             guard let n = Int(s.replacingUnderscores()), n > 0 else { throw Error(userMessage: "\(what): \(key) must be a positive integer, not \"\(s)\"") }
@@ -65,28 +67,23 @@ public enum RulesFile {
             guard let s = v[key]?.string else { return def }
             return try duration(s, "\(name).\(key)", source)
         }
-        func list(_ key: String) throws -> [String] {
-            guard let x = v[key] else { return [] }
-            switch x {
-            case .list(let items): return items.compactMap(\.string)
-            case .scalar(let s): return s.isEmpty ? [] : [s]
-            case .map: throw Error(userMessage: "\(what): \(key) must be a list")
+        /// The rule's `key` list, then the lines of the file its `file` names, each with
+        /// where it came from (for the error that names a bad entry).
+        func entries(_ key: String) throws -> [(text: String, origin: String)] {
+            var out: [(text: String, origin: String)] = []
+            switch v[key] {
+            case nil: break
+            case .list(let items)?: out = items.compactMap(\.string).map { ($0, "\(what), \(key)") }
+            case .scalar(let s)?: if !s.isEmpty { out = [(s, "\(what), \(key)")] }
+            case .map?: throw Error(userMessage: "\(what): \(key) must be a list")
             }
-        }
-        func fileLines(_ key: String) throws -> [String] {
-            guard let p = v[key]?.string, !p.isEmpty else { return [] }
+            guard let p = v["file"]?.string, !p.isEmpty else { return out }
             let path = p.hasPrefix("/") ? p : base + "/" + p
             guard let text = readText(path) else {
-                throw Error(userMessage: "\(what): cannot read \(key) \(path): \(String(cString: strerror(errno)))")
+                throw Error(userMessage: "\(what): cannot read file \(path): \(String(cString: strerror(errno)))")
             }
-            var lines: [String] = []
-            for raw in text.split(separator: "\n") {
-                // A '#' starts a comment, as in FireHOL and Spamhaus lists.
-                let content: Substring = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-                let line = String(content.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" || $0 == "\r" }.reversed())
-                if !line.isEmpty { lines.append(line) }
-            }
-            return lines
+            for (n, line) in listLines(text) { out.append((line, "\(path):\(n)")) }
+            return out
         }
         var severity = AlertSeverity.medium
         if let s = v["severity"]?.string {
@@ -100,6 +97,24 @@ public enum RulesFile {
         case "host": scopeLocal = true
         case "total": scopeLocal = false
         case let other: throw Error(userMessage: "\(what): unknown scope \"\(other)\"")
+        }
+        /// The `key` entries (and the file's lines) through `parse`: at least one, and
+        /// each one valid.
+        func set<T: Hashable>(_ key: String, _ parse: (String) -> T?, _ expected: String) throws -> Set<T> {
+            var out = Set<T>()
+            for (s, origin) in try entries(key) {
+                guard let value = parse(s) else { throw Error(userMessage: "\(origin): \"\(s)\" is not \(expected)") }
+                out.insert(value)
+            }
+            guard !out.isEmpty else { throw Error(userMessage: "\(what) needs \(key) or a file") }
+            return out
+        }
+        func end() throws -> AlertRule.FlowEnd {
+            guard let s = v["end"]?.string else { return .any }
+            guard let e = AlertRule.FlowEnd(rawValue: s) else {
+                throw Error(userMessage: "\(what): end must be any, orig (flows from there) or resp (flows to there), not \"\(s)\"")
+            }
+            return e
         }
         let kind: AlertRule.Kind
         switch kindName {
@@ -122,20 +137,58 @@ public enum RulesFile {
             kind = .synFlood(threshold: try int("threshold", 200), window: try dur("window", 10 * 1_000_000_000))
         case "blocklist":
             var nets: [IPNetwork] = []
-            for s in try list("addresses") + fileLines("file") {
-                guard let n = IPNetwork(s) else { throw Error(userMessage: "\(what): \"\(s)\" is not an IP address or CIDR network") }
+            for (s, origin) in try entries("addresses") {
+                guard let n = IPNetwork(s) else { throw Error(userMessage: "\(origin): \"\(s)\" is not an IP address or CIDR network") }
                 nets.append(n)
             }
             guard !nets.isEmpty else { throw Error(userMessage: "\(what): a blocklist needs addresses or a file") }
             kind = .blocklist(networks: nets)
         case "dns_domain":
-            let domains = (try list("domains") + fileLines("file")).map { normalizeDomain($0) }.filter { !$0.isEmpty }
+            var domains: [String] = []
+            for (s, origin) in try entries("domains") {
+                let d = normalizeDomain(s)
+                guard isDomain(d) else { throw Error(userMessage: "\(origin): \"\(s)\" is not a domain name") }
+                domains.append(d)
+            }
             guard !domains.isEmpty else { throw Error(userMessage: "\(what): a dns_domain rule needs domains or a file") }
             kind = .dnsDomain(domains: domains)
+        case "country":
+            let codes = try set("countries", GeoFilter.countryCode, "a two-letter ISO 3166 country code (DE, US ...)")
+            kind = .country(codes: codes, end: try end())
+        case "asn":
+            kind = .asn(numbers: try set("asns", GeoFilter.asNumber, "an AS number (15169 or AS15169)"), end: try end())
         default:
-            throw Error(userMessage: "\(what): unknown kind \"\(kindName)\" (rate, new_host, new_port, port_scan, syn_flood, blocklist, dns_domain)")
+            throw Error(userMessage: "\(what): unknown kind \"\(kindName)\" (\(AlertRule.kindNames.joined(separator: ", ")))")
         }
         return AlertRule(name: name, kind: kind, severity: severity, suppress: try dur("suppress", defaultSuppress))
+    }
+
+    /// The entries of a list file, with their line numbers: one per line, after
+    /// removing what follows a `#` (FireHOL's .netset and .ipset, hosts-style comments)
+    /// or a `;` (Spamhaus DROP: `1.10.16.0/20 ; SBL256894`, and its `;` header lines),
+    /// and the spaces around it. LF or CRLF line ends.
+    public static func listLines(_ text: String) -> [(line: Int, text: String)] {
+        var out: [(line: Int, text: String)] = []
+        // "\r\n" is one Character in Swift: a file with CRLF endings splits on it too.
+        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+        for (i, raw) in lines.enumerated() {
+            let content = raw.prefix { $0 != "#" && $0 != ";" }
+            let trimmed = content.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" || $0 == "\r" }
+            if !trimmed.isEmpty { out.append((i + 1, String(trimmed.reversed()))) }
+        }
+        return out
+    }
+
+    /// Letters, digits, `-` and `_` in dot-separated labels of 1 to 63 bytes, 253 at
+    /// most in all (after `normalizeDomain`).
+    static func isDomain(_ d: String) -> Bool {
+        guard !d.isEmpty, d.utf8.count <= 253 else { return false }
+        for label in d.split(separator: ".", omittingEmptySubsequences: false) {
+            guard !label.isEmpty, label.utf8.count <= 63,
+                  label.utf8.allSatisfy({ b in (0x61...0x7A).contains(b) || (0x30...0x39).contains(b) || b == 0x2D || b == 0x5F })
+            else { return false }
+        }
+        return true
     }
 
     /// Lower case, without a trailing dot.

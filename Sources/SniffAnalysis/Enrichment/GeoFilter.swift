@@ -31,3 +31,28 @@ public final class GeoFilter: @unchecked Sendable {
         return true
     }
 }
+
+extension GeoFilter {
+    /// A two-letter ISO 3166 code in either case, upper-cased (as the databases give
+    /// them); nil for anything else. `--country`, the API's `country` and the rules'
+    /// `countries` take the same codes.
+    public static func countryCode(_ text: some StringProtocol) -> String? {
+        guard text.utf8.count == 2, text.unicodeScalars.allSatisfy({ ("A"..."Z").contains($0) || ("a"..."z").contains($0) })
+        else { return nil }
+        return text.uppercased()
+    }
+
+    /// An AS number written `15169` or `AS15169` (any case); nil for anything else.
+    public static func asNumber(_ text: some StringProtocol) -> UInt32? {
+        let digits = text.uppercased().hasPrefix("AS") ? Substring(text.dropFirst(2)) : Substring(text)
+        guard !digits.isEmpty, digits.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        return UInt32(digits)
+    }
+}
+
+extension GeoIPDatabases {
+    /// A Country or City file is there: countries can be asked.
+    public var answersCountries: Bool { databases.contains { $0.kind == .country || $0.kind == .city } }
+    /// An ASN file is there.
+    public var answersASNs: Bool { databases.contains { $0.kind == .asn } }
+}
