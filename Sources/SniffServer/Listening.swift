@@ -1,22 +1,21 @@
-import SniffCore
+import Synchronization
 
 /// One listener's readiness: the port it bound, or nil when it could not bind. Awaited by
 /// whoever says "serving on ...", so that the line is printed only once a connection to
 /// that port would be accepted.
-final class ListenerReadiness: @unchecked Sendable {  // all state behind `lock`
+final class ListenerReadiness: Sendable {
     private enum State {
         case waiting([CheckedContinuation<Int?, Never>])
         case resolved(Int?)
     }
-    private let lock = ConditionLock()
-    private var state = State.waiting([])
+    private let state = Mutex(State.waiting([]))
 
     /// Called once by the listener: after its bind, or with nil when the bind failed.
     /// Later calls change nothing.
     func resolve(_ port: Int?) {
-        let waiting: [CheckedContinuation<Int?, Never>] = lock.withLock {
-            guard case .waiting(let list) = state else { return [] }
-            state = .resolved(port)
+        let waiting: [CheckedContinuation<Int?, Never>] = state.withLock { s in
+            guard case .waiting(let list) = s else { return [] }
+            s = .resolved(port)
             return list
         }
         for c in waiting { c.resume(returning: port) }
@@ -25,11 +24,11 @@ final class ListenerReadiness: @unchecked Sendable {  // all state behind `lock`
     /// The bound port, once the listener has bound (nil if it failed).
     func wait() async -> Int? {
         await withCheckedContinuation { (c: CheckedContinuation<Int?, Never>) in
-            let done: Int?? = lock.withLock {
-                switch state {
+            let done: Int?? = state.withLock { s in
+                switch s {
                 case .resolved(let port): return .some(port)
                 case .waiting(let list):
-                    state = .waiting(list + [c])
+                    s = .waiting(list + [c])
                     return .none
                 }
             }

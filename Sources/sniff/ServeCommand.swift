@@ -5,7 +5,8 @@ import SniffStore
 import SniffServer
 
 /// `sniff serve [--db URL] [--listen 127.0.0.1:8086]`: the API and dashboard over a
-/// database, without capturing.
+/// database, without capturing. The server's service group owns SIGINT and SIGTERM, as
+/// a Hummingbird application's does; this thread only waits for it to end.
 struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
@@ -28,32 +29,20 @@ struct ServeCommand: ParsableCommand {
     }
 
     func run() throws {
+        // Until the service group takes SIGINT and SIGTERM over, the flag handler notes them.
         Signals.install()
         try server.bootstrapLogging()
         FileLimit.prepareServer()
         let store = StoreFactory.open(try StoreURL(db))
         try exitOnSniffError { _ = try Blocking.run { try await store.migrate() } }
         let app = SniffServerApp(store: store, configuration: server.configuration, logger: SniffLogging.logger("api"))
-        let running = RunningServer(app, serving: store.location)
-        running.waitForSignal()
-        running.stop()
+        let failure = try Blocking.run { await app.serveUntilSignalled(announcing: store.location) }
         try? Blocking.run { await store.close() }
-        if let failure = running.failure {
+        if let failure {
             Stderr.print("sniff: server stopped: \(failure)")
             throw ExitCode(1)
         }
     }
-}
-
-/// Whether the server task ended, and how; shared between it and the command's thread.
-final class ServerRunState: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var _done = false
-    private var _failure: Error? = nil
-    func finish(_ error: Error?) { lock.withLock { _done = true; _failure = error; lock.broadcast() } }
-    var done: Bool { lock.withLock { _done } }
-    var failure: Error? { lock.withLock { _failure } }
-    func wait() { lock.withLock { while !_done { lock.wait(milliseconds: 200) } } }
 }
 
 /// `sniff export --db URL --format csv|xlsx|ndjson|pcap [filters] -o FILE`.

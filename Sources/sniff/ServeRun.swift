@@ -6,6 +6,7 @@ import SniffAnalysis
 import SniffCapture
 import SniffStore
 import SniffServer
+import Synchronization
 
 /// The server running beside a capture (`--serve`): a live hub in the pipeline, the
 /// application on its own tasks, capture control for the dashboard's buttons.
@@ -92,11 +93,13 @@ final class ServeRun {
     }
 }
 
-/// A server application running on its own tasks, for the commands' synchronous threads:
-/// started, announced once it listens, stopped gracefully.
+/// The server beside a capture's synchronous loop (`--serve`), on its own tasks: started,
+/// announced once it listens, stopped gracefully. SIGINT and SIGTERM stay with the
+/// capture's flag handler, since the packet loop must see them first and a second one
+/// gives up the store's flush; this thread sleeps until one of them or the server's end.
 final class RunningServer {
     let app: SniffServerApp
-    private let state = ServerRunState()
+    private let outcome = ServerOutcome()
     /// Whether every listener bound (the "serving" line was printed).
     private(set) var listening = false
 
@@ -105,34 +108,84 @@ final class RunningServer {
     /// When a listener cannot bind, waits for the application to end instead.
     init(_ app: SniffServerApp, serving what: String?) {
         self.app = app
-        let state = self.state
+        let outcome = self.outcome
         Task.detached {
-            var err: Error? = nil
-            do { try await app.run() } catch { err = error }
-            state.finish(err)
+            do {
+                try await app.run()
+                outcome.finish(nil)
+            } catch {
+                outcome.finish(error)
+            }
         }
         guard let ports = try? Blocking.run({ await app.listening() }) else {
-            state.wait()
+            outcome.wait()
             return
         }
         listening = true
-        let c = app.configuration
-        let host = c.host.contains(":") ? "[\(c.host)]" : c.host
-        let feed = c.feedHost.map { "; feed on \($0):\(ports.feed ?? c.feedPort)" } ?? ""
-        Stderr.print("sniff: serving \(what.map { $0 + " " } ?? "")on http://\(host):\(ports.http)/" + feed)
+        Stderr.print(app.servingLine(ports, what: what))
     }
 
-    var failure: Error? { state.failure }
+    var failure: Error? { outcome.failure }
 
     /// Returns on SIGINT or SIGTERM, or when the application ends by itself.
     func waitForSignal() {
-        while !Signals.shouldStop && !state.done { usleep(100_000) }
+        while !Signals.shouldStop && !outcome.done { Signals.waitForWake() }
     }
 
     /// Graceful shutdown: stop accepting, finish requests in flight; returns when done.
     func stop() {
         let app = self.app
         Task.detached { await app.shutdown() }
-        state.wait()
+        outcome.wait()
+    }
+}
+
+/// How the server's task ended, for the synchronous thread that waits for it.
+final class ServerOutcome: Sendable {
+    private let state = Mutex<(done: Bool, failure: (any Error)?)>((false, nil))
+
+    func finish(_ error: (any Error)?) {
+        state.withLock { $0 = (true, error) }
+        Signals.wake()
+    }
+
+    var done: Bool { state.withLock { $0.done } }
+    var failure: (any Error)? { state.withLock { $0.failure } }
+
+    /// Sleeps until the task has ended.
+    func wait() {
+        while !done { Signals.waitForWake() }
+    }
+}
+
+extension SniffServerApp {
+    /// `sniff serve`: runs until SIGINT or SIGTERM, which the service group owns (a
+    /// graceful shutdown), and prints the "serving" line once every listener is bound.
+    /// Returns the error the server stopped on, if any.
+    func serveUntilSignalled(announcing what: String?) async -> (any Error)? {
+        await withTaskGroup(of: (any Error)?.self) { group in
+            group.addTask {
+                do {
+                    try await self.run(ownsSignals: true)
+                } catch {
+                    return error
+                }
+                return nil
+            }
+            if let ports = await listening() {
+                Stderr.print(servingLine(ports, what: what))
+                // A signal that came before the group took them over was only noted.
+                if Signals.shouldStop { await shutdown() }
+            }
+            return await group.next() ?? nil
+        }
+    }
+
+    /// "sniff: serving [WHAT ]on URL[; feed on HOST:PORT]".
+    func servingLine(_ ports: ListeningPorts, what: String?) -> String {
+        let c = configuration
+        let host = c.host.contains(":") ? "[\(c.host)]" : c.host
+        let feed = c.feedHost.map { "; feed on \($0):\(ports.feed ?? c.feedPort)" } ?? ""
+        return "sniff: serving \(what.map { $0 + " " } ?? "")on http://\(host):\(ports.http)/" + feed
     }
 }

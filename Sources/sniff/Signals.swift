@@ -5,16 +5,27 @@ import Glibc
 #endif
 
 /// SIGINT and SIGTERM set a flag that the packet loops poll, so that every output is
-/// flushed and the final report printed before exit (tcpdump's behaviour).
+/// flushed and the final report printed before exit (tcpdump's behaviour), and wake a
+/// thread that sleeps in `waitForWake()`.
 enum Signals {
     nonisolated(unsafe) static var stopRequested: sig_atomic_t = 0
     nonisolated(unsafe) static var received: Int32 = 0
+    /// Posted by the handler (sem_post is async-signal-safe) and by `wake()`.
+    nonisolated(unsafe) private static let wakeUp: UnsafeMutablePointer<sem_t> = {
+        let s = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
+        sem_init(s, 0, 0)
+        return s
+    }()
 
     static func install() {
         signal(SIGPIPE, SIG_IGN)
+        // Created before the handler can run: a lazy global's first use is not
+        // async-signal-safe.
+        _ = wakeUp
         let handler: @convention(c) (Int32) -> Void = { sig in
             Signals.received = sig
             Signals.stopRequested = 1
+            sem_post(Signals.wakeUp)
         }
         signal(SIGINT, handler)
         signal(SIGTERM, handler)
@@ -28,6 +39,15 @@ enum Signals {
     }
 
     static var shouldStop: Bool { stopRequested != 0 }
+
+    /// Sleeps until a signal or a `wake()` that this thread has not yet seen; callers
+    /// check what they wait for and sleep again.
+    static func waitForWake() {
+        while sem_wait(wakeUp) != 0 && errno == EINTR {}
+    }
+
+    /// Ends one `waitForWake()`, now or the next one.
+    static func wake() { sem_post(wakeUp) }
 }
 
 /// Standard error, unbuffered, for warnings and the progress bar.

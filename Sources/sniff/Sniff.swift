@@ -1,6 +1,9 @@
 import ArgumentParser
 import SniffCore
 
+/// Synchronous, as every command is: under an async main (tried for `serve`), one
+/// thread of the process kept uid 0 after `--user`'s setuid (LiveFaultTests'
+/// privilege-drop test), so `serve` waits for its service group from this thread.
 @main
 struct Sniff: ParsableCommand {
     static let configuration = CommandConfiguration(
