@@ -38,6 +38,7 @@ public enum LiveCaptureError: SniffError {
 ///
 /// `start(into:)` runs the capture loop on its own thread; it copies frames into
 /// batches and never blocks on the consumer.
+/// Unchecked Sendable: the pcap handle is used by the capture thread only; the stop flag is under `stopFlag`.
 public final class LiveCapture: @unchecked Sendable {
     public enum Direction: String, Sendable, CaseIterable {
         case `in`, out, `inout`

@@ -5,6 +5,7 @@ import Glibc
 
 /// A block of captured frames copied out of libpcap's ring, handed from the capture
 /// thread to the analysis thread as one unit.
+/// Unchecked Sendable: owned by one thread at a time, handed over through BatchQueue's lock.
 public final class PacketBatch: @unchecked Sendable {
     public struct Record {
         var offset: Int32
@@ -64,6 +65,7 @@ public final class PacketBatch: @unchecked Sendable {
 /// Hands batches from one producer (the capture thread) to one consumer through a
 /// fixed set of buffers. The producer never waits: with no free buffer, the frame is
 /// dropped and counted in `sniffDropped`, kept apart from the kernel's drops.
+/// Unchecked Sendable: every var is under `lock`.
 public final class BatchQueue: @unchecked Sendable {
     private let lock = ConditionLock()
     private var free: [PacketBatch] = []

@@ -4,6 +4,7 @@ import Glibc
 
 /// A mutex with a condition variable, for handing batches between threads. Locked
 /// once per batch, never per packet.
+/// Unchecked Sendable: a pthread mutex and condition, made for sharing.
 public final class ConditionLock: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let cond: UnsafeMutablePointer<pthread_cond_t>
@@ -48,6 +49,7 @@ public final class ConditionLock: @unchecked Sendable {
 }
 
 /// Starts a detached-style POSIX thread running `body`; `join()` waits for it.
+/// Unchecked Sendable: `thread` and `started` are used by the creating thread only.
 public final class WorkerThread: @unchecked Sendable {
     private var thread = pthread_t()
     private let body: () -> Void

@@ -4,6 +4,7 @@ import SniffCore
 /// the capture loop reads and reports back. The state it answers is the capture's,
 /// not the last request's: once a stop is asked, or the capture ends for any other
 /// reason, pause and resume are refused, since nothing would capture again.
+/// Unchecked Sendable: every flag is under `lock`.
 public final class CaptureControl: @unchecked Sendable {
     public enum State: String, Sendable {
         /// Capturing.

@@ -8,6 +8,7 @@ import SniffStore
 /// gives each client its filtered and rate-limited rows, sends per-second stats and
 /// new alerts, keeps the last five minutes of stats for new dashboards, and closes
 /// clients whose writes are stuck. It is a ServiceLifecycle service.
+/// Unchecked Sendable: every var is under `lock`.
 public final class LiveBroadcaster: Service, @unchecked Sendable {
     public let hub: LiveHub?
     let configuration: ServerConfiguration

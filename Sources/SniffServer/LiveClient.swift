@@ -7,6 +7,7 @@ import SniffStore
 /// broadcaster and the task that writes to the socket. When the queue is full the
 /// oldest message is dropped and counted; a write that makes no progress for the
 /// configured time marks the client as stuck, and its connection is closed.
+/// Unchecked Sendable: every var is read and written under `lock`.
 public final class LiveClient: @unchecked Sendable {
     public enum Kind: Sendable { case webSocket, feed }
     public let kind: Kind

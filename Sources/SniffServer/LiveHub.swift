@@ -37,6 +37,7 @@ public struct LiveBatch: Sendable {
 /// it looks at the clock and publishes the interval as a `LiveBatch` into a bounded
 /// outbox that the server side drains. When the server falls behind, old batches are
 /// dropped and counted; capture never waits for the server.
+/// Unchecked Sendable: analysis-thread vars are touched only by the pipeline; the outbox is under `lock`.
 public final class LiveHub: PacketConsumer, AlertSink, @unchecked Sendable {
     public let sensor: String
     public let captureID: Int64

@@ -223,6 +223,7 @@ struct HostPolicy: Sendable {
 /// upgrade its responder declines with a bare "400 Bad Request", dropping the status and
 /// the sentence that the middleware chose; this handler, next to the socket, writes
 /// those instead and closes the connection.
+/// Unchecked Sendable: its two vars are under `lock`.
 final class RefusedUpgradeAnswer: ChannelOutboundHandler, RemovableChannelHandler, @unchecked Sendable {
     typealias OutboundIn = Any
     typealias OutboundOut = ByteBuffer

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SniffCore
+import Synchronization
 
 /// swift-log set up for Sniff: one label per component ("sniff.capture", "sniff.decode",
 /// "sniff.store", "sniff.api", "sniff.ws", "sniff.feed"), lines
@@ -55,12 +56,15 @@ public struct LoggingSetupError: Error, SniffError {
     public var description: String { message }
 }
 
-final class LogOutput: @unchecked Sendable {
+/// One log line at a time to a descriptor, from any thread.
+final class LogOutput: Sendable {
     let fd: Int32
-    let lock = ConditionLock()
+    private let lock = Mutex(())
     init(fd: Int32) { self.fd = fd }
     func write(_ line: String) {
-        lock.withLock { line.utf8CString.withUnsafeBufferPointer { p in _ = Foundation.write(fd, p.baseAddress, p.count - 1) } }
+        lock.withLock { _ in
+            line.utf8CString.withUnsafeBufferPointer { p in _ = Foundation.write(fd, p.baseAddress, p.count - 1) }
+        }
     }
 }
 

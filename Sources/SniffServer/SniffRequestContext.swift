@@ -25,6 +25,7 @@ public struct SniffRequestContext: RequestContext, WebSocketRequestContext {
 
 /// Holds a context's WebSocket handler reference until its connection closes. Plain
 /// HTTP requests never ask for it, so they cost no close callback.
+/// Unchecked Sendable: `held` and `released` are under `lock`; `channel` is Sendable.
 final class WebSocketSlot: @unchecked Sendable {
     private let lock = ConditionLock()
     private var held: WebSocketHandlerReference<SniffRequestContext>? = nil

@@ -9,6 +9,7 @@ import SniffAnalysis
 /// POSTs each alert as JSON to a URL from its own thread, with a timeout and retries,
 /// so the analysis thread never waits on the network. The queue is bounded: when the
 /// receiver cannot keep up, alerts are dropped and counted.
+/// Unchecked Sendable: the queue and flags are under `mutex`; counters are read after close().
 public final class WebhookAlertSink: AlertSink, @unchecked Sendable {
     public let url: WebhookURL
     public let timeoutMillis: Int

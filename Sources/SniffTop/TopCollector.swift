@@ -9,6 +9,7 @@ import SniffServer
 /// the pipeline's tables and swaps it into a slot the UI thread takes. Packet rows and
 /// alerts travel through a `LiveHub`, which batches them the same way for the server.
 /// Nothing here waits for the UI: a snapshot the UI has not taken is replaced.
+/// Unchecked Sendable: pipeline state is the analysis thread's; the snapshot slot is under `lock`.
 public final class TopCollector: PacketConsumer, FlowObserver, @unchecked Sendable {
     /// Talkers copied per snapshot: the busiest; the view sorts within them.
     public static let talkerLimit = 2000

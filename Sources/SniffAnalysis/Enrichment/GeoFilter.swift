@@ -5,7 +5,7 @@ import SniffDecode
 /// with both options, in one of the ASes), as the API's `country` and `asn` parameters
 /// keep flows with either end there. Asks `HostEnrichment`, which looks an address up
 /// once and caches it; a run without these options never calls it.
-public final class GeoFilter: @unchecked Sendable {
+public final class GeoFilter: Sendable {
     public let countries: Set<String>
     public let asns: Set<UInt32>
     let hosts: HostEnrichment

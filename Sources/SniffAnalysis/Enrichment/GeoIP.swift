@@ -46,6 +46,7 @@ public struct GeoIPError: SniffError, Equatable {
 /// One open MaxMind DB file (GeoLite2 or DB-IP lite) of a kind Sniff reads: Country,
 /// City or ASN, told by the file's `database_type`. The file is memory-mapped;
 /// lookups are read-only and safe from any thread.
+/// Unchecked Sendable: the mapped file is only read after open.
 public final class MaxMindDatabase: @unchecked Sendable {
     public enum Kind: String, Sendable {
         case country, city, asn

@@ -24,6 +24,7 @@ public struct HostInfo: Sendable, Equatable {
 ///
 /// Only DNS responses reach the lock from the packet path; GeoIP is asked once per
 /// address, when a writer (flow end, report) first wants it, and the answer cached.
+/// Unchecked Sendable: the caches are under `lock`; the databases are read-only.
 public final class HostEnrichment: PacketConsumer, @unchecked Sendable {
     public let geo: GeoIPDatabases
     public let localNetworks: LocalNetworks

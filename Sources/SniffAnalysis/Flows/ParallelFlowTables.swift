@@ -15,6 +15,7 @@ import SniffDecode
 /// is lost). Each shard owns its table outright, so no lock is taken per packet. Flow
 /// events come back in batches and are handed to `observer` on the caller's thread, in
 /// `drain()` (called from `consume` as batches complete) and in `flush()`.
+/// Unchecked Sendable: the caller's thread owns it; shards are reached only through their queues.
 public final class ParallelFlowTables: PacketConsumer, @unchecked Sendable {
     public static let batchSize = 256
     /// Frame bytes kept per packet: headers and the start of the payload.
@@ -49,6 +50,7 @@ public final class ParallelFlowTables: PacketConsumer, @unchecked Sendable {
     }
 
     /// A mutex-and-condition queue of batches.
+    /// Unchecked Sendable: every var is under `mutex`.
     final class Queue: @unchecked Sendable {
         private var mutex = pthread_mutex_t()
         private var cond = pthread_cond_t()
@@ -95,6 +97,7 @@ public final class ParallelFlowTables: PacketConsumer, @unchecked Sendable {
         func flowEnded(_ flow: Flow, reason: FlowEndReason) { batch?.events.append(.ended(flow, reason)) }
     }
 
+    // Unchecked Sendable: its table is touched only by its own thread.
     final class Shard: @unchecked Sendable {
         let table: FlowTable
         let recorder = Recorder()
@@ -153,6 +156,7 @@ public final class ParallelFlowTables: PacketConsumer, @unchecked Sendable {
         }
     }
 
+    // Unchecked Sendable: set before the thread starts, read by it only.
     final class ShardStart: @unchecked Sendable {
         let shard: Shard
         let output: Queue

@@ -21,6 +21,7 @@ import Glibc
 /// Why /proc rather than netlink sock_diag: sock_diag gives a socket's inode by its
 /// addresses, which is the cheap half; the owner still has to be found by walking
 /// /proc/PID/fd, which is the expensive half, and only when unknown inodes appear.
+/// Unchecked Sendable: shared tables are under `lock`; the scan thread keeps its caches to itself.
 public final class ProcessTable: @unchecked Sendable {
     /// The local process, and whether the conversation's first endpoint is its socket.
     public struct Owner: Sendable, Equatable {
