@@ -44,6 +44,8 @@ public protocol PacketStore: AnyObject, Sendable {
     /// The top address:port pairs (the report's list) and the top hosts, by bytes.
     func talkers(_ query: TalkersQuery) async throws -> Talkers
     func alerts(_ query: AlertQuery) async throws -> Page<StoredAlert>
+    /// Protocol log rows of one kind (dns.log, http.log, ssl.log), newest first.
+    func logs(_ query: LogQuery) async throws -> Page<StoredLog>
     func captures(_ query: CaptureQuery) async throws -> [CaptureInfo]
     /// Row totals, the newest batch and the write lag.
     func stats() async throws -> StoreStats

@@ -306,6 +306,8 @@ public enum BatchContent: Sendable, Equatable {
     case alerts([AlertRow])
     case traffic([TrafficRow])
     case hosts([HostRow])
+    /// Protocol log rows (dns, http, tls), of any kinds.
+    case logs([LogRow])
 
     public var kindName: String {
         switch self {
@@ -315,6 +317,7 @@ public enum BatchContent: Sendable, Equatable {
         case .alerts: return "alerts"
         case .traffic: return "traffic"
         case .hosts: return "hosts"
+        case .logs: return "logs"
         }
     }
 
@@ -327,6 +330,7 @@ public enum BatchContent: Sendable, Equatable {
         case .alerts(let r): return r.count
         case .traffic(let r): return r.count
         case .hosts(let r): return r.count
+        case .logs(let r): return r.count
         }
     }
 }
@@ -381,6 +385,7 @@ public struct StoreBatch: Sendable, Equatable {
         case .alerts(let r): return range(r.lazy.map(\.ts))
         case .traffic(let r): return range(r.lazy.map(\.ts))
         case .hosts(let r): return range(r.lazy.map(\.lastTs))
+        case .logs(let r): return range(r.lazy.map(\.ts))
         }
     }
 }

@@ -19,6 +19,7 @@ enum Schema {
         Migration(version: 10, name: "flow hosts and processes, hosts table"),
         // SQLite only (PostgreSQL records it and changes nothing): see PacketTable, FlowTable.
         Migration(version: 11, name: "cold packet and flow fields in one BLOB per row (SQLite)"),
+        Migration(version: logsVersion, name: "protocol logs: dns, http, tls"),
     ]
     static var latestVersion: Int { migrations.last!.version }
 

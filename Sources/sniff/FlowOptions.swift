@@ -141,8 +141,9 @@ final class FlowRun: FlowObserver {
     private var flowsFD: Int32 = -1
     private var connFD: Int32 = -1
     private var logFiles: ZeekLogFiles?
-    /// dns.log and http.log's transactions (with --logs).
+    /// dns.log and http.log's transactions (with --logs or storage), and who receives them.
     private var transactions: TransactionTracker?
+    private let transactionObservers = TransactionObserverList()
     private(set) var stdoutBroken = false
     private var finished = false
     /// Live capture: which local process owns each flow (nil reading a file, or with
@@ -213,7 +214,8 @@ final class FlowRun: FlowObserver {
             let logFormat = options.logsFormat.flatMap(ZeekLogFormat.init(rawValue:)) ?? .tsv
             let files = try ZeekLogFiles(directory: dir, format: logFormat, flowFormat: format)
             logFiles = files
-            transactions = TransactionTracker(observer: files)
+            transactionObservers.observers.append(files)
+            transactions = TransactionTracker(observer: transactionObservers)
             table.transactions = transactions
         }
         if live && !options.noProcesses {
@@ -224,6 +226,15 @@ final class FlowRun: FlowObserver {
             processes = nil
         }
         table.observer = FlowObserverList([self, summary, engine])
+    }
+
+    /// Turns the DNS/HTTP transaction tracker on (once) and adds a receiver.
+    func observeTransactions(_ o: TransactionObserver) {
+        transactionObservers.observers.append(o)
+        if transactions == nil {
+            transactions = TransactionTracker(observer: transactionObservers)
+            table.transactions = transactions
+        }
     }
 
     static func create(_ path: String, what: String) throws -> Int32 {

@@ -141,6 +141,8 @@ final class StoreRun {
             ComponentLog.store(.warning, "warning: alerts are not stored in this run (the alert sink takes no second receiver)")
         }
         pipeline.consumers.append(consumer)
+        // dns, http (and tls, from the flows) tables: the tracker runs as with --logs.
+        flows.observeTransactions(consumer)
         let storing = "storing in \(url.redacted) as sensor \(o.sensorName) (packets: \(consumer.policy)\(o.storeRaw ? " with their bytes" : ""), capture \(info.id))"
         ComponentLog.say(ComponentLog.storeLogger, .info, "sniff: " + storing, message: storing)
         writer.start()

@@ -173,6 +173,32 @@ struct LoadResult {
     var report: StoreWriter.FinishReport? = nil
     /// The report's protocol summary of the same run.
     var summary = ProtocolSummary()
+    /// dns.log, http.log and ssl.log as `--logs DIR --logs-format json` writes them.
+    var dnsLines: [String] = []
+    var httpLines: [String] = []
+    var sslLines: [String] = []
+}
+
+/// The JSON lines of dns.log and http.log, as `--logs` writes them.
+final class TransactionLines: TransactionObserver {
+    let dns: ZeekDNSLogWriter
+    let http: ZeekHTTPLogWriter
+    var dnsLines: [String] = []
+    var httpLines: [String] = []
+    init(format: FlowFormat) {
+        dns = ZeekDNSLogWriter(format: format, logFormat: .json)
+        http = ZeekHTTPLogWriter(format: format, logFormat: .json)
+    }
+    func dnsTransaction(_ t: DNSTransaction) {
+        var s = ByteSink(capacity: 512)
+        dns.write(t, into: &s)
+        dnsLines.append(String(decoding: s.bytes.dropLast(), as: UTF8.self))
+    }
+    func httpTransaction(_ t: HTTPTransaction) {
+        var s = ByteSink(capacity: 512)
+        http.write(t, into: &s)
+        httpLines.append(String(decoding: s.bytes.dropLast(), as: UTF8.self))
+    }
 }
 
 /// Reads a capture through the pipeline of `sniff -r FILE --db URL` (flow table,
@@ -198,6 +224,9 @@ func load(_ file: URL, into store: any PacketStore, sensor: String = "test", pol
     let table = FlowTable(config: FlowTableConfig())
     let summary = ProtocolSummaryCollector()
     table.observer = FlowObserverList([flows, engine, summary, consumer])
+    let lines = TransactionLines(format: format)
+    let observers = TransactionObserverList([lines, consumer])
+    table.transactions = TransactionTracker(observer: observers)
     let pipeline = PacketPipeline()
     pipeline.consumers = [engine, table, summary, consumer]
     pipeline.dnsAnswers = format.hosts
@@ -231,6 +260,15 @@ func load(_ file: URL, into store: any PacketStore, sensor: String = "test", pol
         ndjson.write(f, reason: reason, into: &s)
         result.flowLines.append(String(decoding: s.bytes.dropLast(), as: UTF8.self))
     }
+    let ssl = ZeekSSLLogWriter(format: format, logFormat: .json)
+    for f in flows.flows {
+        var s = ByteSink(capacity: 512)
+        ssl.write(f, into: &s)
+        if !s.bytes.isEmpty { result.sslLines.append(String(decoding: s.bytes.dropLast(), as: UTF8.self)) }
+    }
+    withExtendedLifetime(observers) {}
+    result.dnsLines = lines.dnsLines
+    result.httpLines = lines.httpLines
     result.alerts = alerts.alerts
     result.totals = pipeline.totals
     result.summary = summary.summary

@@ -93,6 +93,21 @@ struct PostgresStoreTests {
         try await TestDatabase.withPostgres("handshake") { try await FlowHandshakeStoreTests.storedAndSearched($0) }
     }
 
+    @Test("protocol logs: every field, filters and paging")
+    func logs() async throws {
+        try await TestDatabase.withPostgres("logs") { try await LogStoreTests.roundTrip($0) }
+    }
+
+    @Test("protocol logs: a capture's rows equal --logs JSON")
+    func logsCapture() async throws {
+        try await TestDatabase.withPostgres("logscap") { try await LogStoreTests.captureEqualsLogFiles($0) }
+    }
+
+    @Test("protocol logs: journaled batches replayed once")
+    func logsJournal() async throws {
+        try await TestDatabase.withPostgres("logsjournal") { try await LogStoreTests.journalReplay($0) }
+    }
+
     @Test("flow names, countries, ASNs and processes; the hosts tables")
     func hosts() async throws {
         try await TestDatabase.withPostgres("hosts") { try await HostStoreTests.storedAndRead($0) }

@@ -22,6 +22,13 @@ public struct DNSTransaction: Sendable {
     public var ttls: [UInt32] = []
 
     public var rcode: UInt8? { responseFlags.map { UInt8($0 & 0xF) } }
+    /// Zeek's AA, TC, RD, RA and Z: the response's bits (RD the query's; Z the
+    /// query's when there was no response).
+    public var authoritative: Bool { (responseFlags ?? 0) & 0x0400 != 0 }
+    public var truncated: Bool { (responseFlags ?? 0) & 0x0200 != 0 }
+    public var recursionDesired: Bool { queryFlags & 0x0100 != 0 }
+    public var recursionAvailable: Bool { (responseFlags ?? 0) & 0x0080 != 0 }
+    public var z: UInt16 { ((responseFlags ?? queryFlags) >> 6) & 1 }
     /// Zeek's `rejected`: the server answered with an error code and no question section.
     public var rejected: Bool = false
 }
@@ -57,6 +64,16 @@ public struct HTTPTransaction: Sendable {
 public protocol TransactionObserver: AnyObject {
     func dnsTransaction(_ t: DNSTransaction)
     func httpTransaction(_ t: HTTPTransaction)
+}
+
+/// Hands each transaction to several observers in order (the `--logs` files and
+/// storage). Holds them strongly: the tracker holds its observer weakly, so whoever
+/// sets the list as the observer keeps it.
+public final class TransactionObserverList: TransactionObserver {
+    public var observers: [TransactionObserver]
+    public init(_ observers: [TransactionObserver] = []) { self.observers = observers }
+    public func dnsTransaction(_ t: DNSTransaction) { for o in observers { o.dnsTransaction(t) } }
+    public func httpTransaction(_ t: HTTPTransaction) { for o in observers { o.httpTransaction(t) } }
 }
 
 /// Counters of the transaction trackers, for the report and the tests.

@@ -37,12 +37,11 @@ public struct ZeekDNSLogWriter: ZeekLogWriter {
         row.string("qtype_name", t.qtype.map(DNSMessage.typeName))
         row.count("rcode", t.rcode.map(UInt64.init))
         row.string("rcode_name", t.rcode.map(DNSMessage.rcodeName))
-        let r = t.responseFlags ?? 0
-        row.bool("AA", r & 0x0400 != 0)
-        row.bool("TC", r & 0x0200 != 0)
-        row.bool("RD", t.queryFlags & 0x0100 != 0)
-        row.bool("RA", r & 0x0080 != 0)
-        row.raw("Z") { $0.append(decimal: UInt64(((t.responseFlags ?? t.queryFlags) >> 6) & 1)) }
+        row.bool("AA", t.authoritative)
+        row.bool("TC", t.truncated)
+        row.bool("RD", t.recursionDesired)
+        row.bool("RA", t.recursionAvailable)
+        row.raw("Z") { $0.append(decimal: UInt64(t.z)) }
         row.vector("answers", t.answers)
         row.intervals("TTLs", t.ttls.map { Int64($0) * 1_000_000_000 })
         row.bool("rejected", t.rejected)

@@ -155,6 +155,8 @@ enum PostgresSchema {
                 "CREATE INDEX host_names_address ON host_names (address)",
                 "CREATE INDEX host_names_name ON host_names (name)",
             ]
+        case Schema.logsVersion:
+            return Schema.logTableStatements(.postgres)
         default:
             return []
         }

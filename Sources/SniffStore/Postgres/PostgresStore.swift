@@ -314,6 +314,8 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
                 try await PG.exec(c, PostgresQuery(unsafeSQL: Schema.hostNameUpsert.replacingOccurrences(of: "$3,", with: "$3::inet,"),
                                                    binds: n), pgLogger)
             }
+        case .logs(let rows):
+            try await copyLogs(rows, prefix: prefix, c)
         case .alerts(let rows):
             for a in rows {
                 let hosts = a.hosts.map(\.description).joined(separator: ",")
@@ -329,7 +331,7 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
 
     /// Streams rows through COPY in chunks, encoding the next chunk while the server
     /// parses the previous one.
-    private func copy(_ c: PostgresConnection, table: String, columns: [String], count: Int,
+    func copy(_ c: PostgresConnection, table: String, columns: [String], count: Int,
                       _ encode: (inout CopyText, Int) -> Void) async throws {
         try await c.copyFrom(table: table, columns: columns, format: .text(.init()), logger: pgLogger) { writer in
             var out = CopyText()
@@ -394,6 +396,7 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
                         // Flows go by whole days (partitions), so do their counts.
                         "DELETE FROM flow_counts WHERE ts < $1 - (($1 % \(PostgresStore.dayNanos)) + \(PostgresStore.dayNanos)) % \(PostgresStore.dayNanos)",
                         "DELETE FROM alerts WHERE ts < $1",
+                        "DELETE FROM dns WHERE ts < $1", "DELETE FROM http WHERE ts < $1", "DELETE FROM tls WHERE ts < $1",
                         "DELETE FROM captures WHERE end_ns IS NOT NULL AND end_ns < $1",
                         "DELETE FROM sniff_batches WHERE stored_at < $1 AND (last_ts IS NULL OR last_ts < $1)"] {
                 var b = PostgresBindings()

@@ -112,6 +112,8 @@ enum SQLiteSchema {
             return Schema.flowHandshakeColumns.map { "ALTER TABLE flows ADD COLUMN \($0) TEXT" }
         case 10:
             return enrichmentStatements
+        case Schema.logsVersion:
+            return Schema.logTableStatements(.sqlite)
         default:
             return []
         }

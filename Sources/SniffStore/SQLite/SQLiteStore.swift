@@ -13,7 +13,7 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
     public var backend: String { "sqlite" }
     public var location: String { "sqlite:" + path }
     private let writer: SQLiteExecutor
-    private let reader: SQLiteExecutor
+    let reader: SQLiteExecutor
     /// Packets per indexed segment (see `SegmentedTable`). Tests use small ones.
     let segmentRows: Int64
     /// Flows per indexed segment: smaller than the packets', because every query reads
@@ -108,7 +108,8 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
             info.schemaVersion = applied.keys.max() ?? 0
             info.migrations = Schema.migrations.map { Migration(version: $0.version, name: $0.name, appliedAt: applied[$0.version]) }
             let tables = Set(try c.query("SELECT name FROM sqlite_master WHERE type = 'table'", []) { $0.text(0) })
-            for t in ["captures", "packets", "flows", "alerts", "traffic", "sniff_batches"] where tables.contains(t) {
+            for t in ["captures", "packets", "flows", "alerts", "traffic", "sniff_batches"] + LogKind.allCases.map(\.table)
+            where tables.contains(t) {
                 // Table names come from the fixed list above, never from input.
                 info.tables.append((t, try c.scalar("SELECT count(*) FROM \(t)") ?? 0))
             }
@@ -160,6 +161,7 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
             case .alerts(let rows): try insertAlerts(rows, batch, c)
             case .traffic(let rows): try insertTraffic(rows, batch, c)
             case .hosts(let rows): try upsertHosts(rows, batch, c)
+            case .logs(let rows): try insertLogs(rows, batch, c)
             }
             try c.exec("COMMIT")
             return true
@@ -284,7 +286,7 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
             // In slices, so that a long delete never holds the write lock for long.
             report.rowsDeleted += try SegmentedTable.packets.deleteBefore(cutoff, c)
             report.rowsDeleted += try SegmentedTable.flows.deleteBefore(cutoff, c)
-            for table in ["flow_counts", "traffic", "alerts"] {
+            for table in ["flow_counts", "traffic", "alerts"] + LogKind.allCases.map(\.table) {
                 while true {
                     try c.exec("BEGIN IMMEDIATE")
                     do {

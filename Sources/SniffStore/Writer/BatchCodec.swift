@@ -41,6 +41,10 @@ enum BatchCodec {
             w.uint8(7)
             w.uint32(UInt32(rows.count))
             for h in rows { encode(h, into: &w) }
+        case .logs(let rows):
+            w.uint8(8)
+            w.uint32(UInt32(rows.count))
+            for r in rows { encode(r, into: &w) }
         case .traffic(let rows):
             w.uint8(4)
             w.uint32(UInt32(rows.count))
@@ -93,6 +97,11 @@ enum BatchCodec {
             var rows: [HostRow] = []
             for _ in 0..<n { rows.append(try decodeHost(&r)) }
             content = .hosts(rows)
+        case 8:
+            let n = Int(try r.uint32())
+            var rows: [LogRow] = []
+            for _ in 0..<n { rows.append(try decodeLog(&r)) }
+            content = .logs(rows)
         case 3:
             let n = Int(try r.uint32())
             var rows: [AlertRow] = []
@@ -262,6 +271,49 @@ enum BatchCodec {
         h.category = try r.string()
         h.name = try r.optionalString(); h.nameFirstSeen = try r.int64(); h.nameLastSeen = try r.int64()
         return h
+    }
+
+    /// A log row: its kind, the connection, then each value as a tag (0 unset, 1
+    /// integer, 2 text, 3 boolean, 4 vector) and its payload.
+    static func encode(_ l: LogRow, into w: inout BinaryWriter) {
+        w.uint8(l.kind.code); w.int64(l.ts); w.string(l.uid)
+        w.address(l.origH); w.uint16(l.origP); w.address(l.respH); w.uint16(l.respP); w.string(l.proto)
+        w.uint16(UInt16(l.values.count))
+        for v in l.values {
+            switch v {
+            case .null: w.uint8(0)
+            case .int(let x): w.uint8(1); w.int64(x)
+            case .text(let s): w.uint8(2); w.string(s)
+            case .bool(let b): w.uint8(3); w.uint8(b ? 1 : 0)
+            case .list(let items):
+                w.uint8(4); w.uint32(UInt32(items.count))
+                for s in items { w.string(s) }
+            }
+        }
+    }
+
+    static func decodeLog(_ r: inout BinaryReader) throws -> LogRow {
+        guard let kind = LogKind(code: try r.uint8()) else { throw BinaryReader.Failure.invalid }
+        var l = LogRow(kind: kind, ts: try r.int64(), uid: try r.string(), origH: try r.address(), origP: try r.uint16(),
+                       respH: try r.address(), respP: try r.uint16(), proto: try r.string(), values: [])
+        let n = Int(try r.uint16())
+        guard n == kind.columns.count else { throw BinaryReader.Failure.invalid }
+        for _ in 0..<n {
+            switch try r.uint8() {
+            case 0: l.values.append(.null)
+            case 1: l.values.append(.int(try r.int64()))
+            case 2: l.values.append(.text(try r.string()))
+            case 3: l.values.append(.bool(try r.uint8() != 0))
+            case 4:
+                let count = Int(try r.uint32())
+                guard count <= 65_536 else { throw BinaryReader.Failure.invalid }
+                var items: [String] = []
+                for _ in 0..<count { items.append(try r.string()) }
+                l.values.append(.list(items))
+            default: throw BinaryReader.Failure.invalid
+            }
+        }
+        return l
     }
 
     static func encode(_ a: AlertRow, into w: inout BinaryWriter) {

@@ -37,7 +37,7 @@ public enum PacketPolicy: Sendable, Equatable, CustomStringConvertible {
 ///
 /// Put it after the flow table in the pipeline's consumers, so that a packet's flow
 /// exists when the packet is stored (its uid goes in the row).
-public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink {
+public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, TransactionObserver {
     public let writer: StoreWriter
     public let policy: PacketPolicy
     /// `--store-raw`: the stored packets keep their captured bytes.
@@ -45,6 +45,8 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink {
     public private(set) var capture: CaptureInfo
     public var packetBatchSize = 8192
     public var flowBatchSize = 2048
+    /// Protocol log rows (DNS and HTTP transactions, TLS handshakes) per batch.
+    public var logBatchSize = 1024
     /// With `storeFrames`, a packet batch also goes out once it holds this many bytes,
     /// so that a batch of jumbo frames stays a few megabytes.
     public var frameBatchBytes = 8 << 20
@@ -58,6 +60,7 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink {
     private var frames: [UInt8] = []
     private var flows: [FlowRow] = []
     private var alerts: [AlertRow] = []
+    private var logs: [LogRow] = []
     private var traffic: [TrafficRow] = []
     private var trafficIndex: [TrafficKey: Int] = [:]
     private var lastTrafficKey = TrafficKey(second: .min, transport: 0, app: 0)
@@ -80,6 +83,7 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink {
     public private(set) var packetsHandedOver: UInt64 = 0
     public private(set) var flowsHandedOver: UInt64 = 0
     public private(set) var alertsHandedOver: UInt64 = 0
+    public private(set) var logsHandedOver: UInt64 = 0
 
     struct OpenFlowUID {
         var start: Int64
@@ -218,6 +222,19 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink {
             noteHost(flow.respAddress, pair.resp, flow)
         }
         if flows.count >= flowBatchSize { flushFlows() }
+        if let tls = builder.tlsRow(from: flow) { addLog(tls) }
+    }
+
+    // MARK: protocol logs
+
+    /// A DNS query and its response (the flow table's `TransactionTracker`, on when storing).
+    public func dnsTransaction(_ t: DNSTransaction) { addLog(builder.row(from: t)) }
+
+    public func httpTransaction(_ t: HTTPTransaction) { addLog(builder.row(from: t)) }
+
+    private func addLog(_ row: LogRow) {
+        logs.append(row)
+        if logs.count >= logBatchSize { flushLogs() }
     }
 
     /// A host row goes out when the address is new to this run, its name, country or ASN
@@ -295,12 +312,20 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink {
         alerts.removeAll(keepingCapacity: true)
     }
 
+    private func flushLogs() {
+        guard !logs.isEmpty else { return }
+        logsHandedOver &+= UInt64(logs.count)
+        submit(.logs(logs))
+        logs.removeAll(keepingCapacity: true)
+    }
+
     /// Sends everything buffered now.
     public func flush() {
         flushPackets()
         flushTraffic()
         flushFlows()
         flushAlerts()
+        flushLogs()
         lastFlush = Timestamp.now()
     }
 

@@ -1,0 +1,53 @@
+import SniffCore
+
+/// The protocol log tables in SQLite (`LogKind`): written with the rows' batch,
+/// read newest first.
+extension SQLiteStore {
+    static let insertLogSQL: [LogKind: String] = Dictionary(uniqueKeysWithValues: LogKind.allCases.map { k in
+        let cols = Schema.logColumns(k)
+        return (k, "INSERT INTO \(k.table) (\(cols.joined(separator: ", "))) VALUES ("
+            + (1...cols.count).map { "?\($0)" }.joined(separator: ", ") + ")")
+    })
+
+    static func insertLogs(_ rows: [LogRow], _ batch: StoreBatch, _ c: SQLiteConnection) throws {
+        for k in LogKind.allCases where rows.contains(where: { $0.kind == k }) {
+            let st = try c.cached(insertLogSQL[k]!)
+            st.bind(1, batch.captureID); st.bind(2, batch.sensor)
+            for r in rows where r.kind == k {
+                st.bind(3, r.ts); st.bind(4, r.uid); st.bind(5, r.origH.description); st.bind(6, Int64(r.origP))
+                st.bind(7, r.respH.description); st.bind(8, Int64(r.respP)); st.bind(9, r.proto)
+                for (j, v) in r.values.enumerated() {
+                    let i = Int32(10 + j)
+                    switch v {
+                    case .null: st.bindNull(i)
+                    case .int(let x): st.bind(i, x)
+                    case .text(let s): st.bind(i, s)
+                    case .bool(let b): st.bind(i, Int64(b ? 1 : 0))
+                    case .list(let l): st.bind(i, LogValue.joined(l))
+                    }
+                }
+                try st.run()
+            }
+        }
+    }
+
+    public func logs(_ q: LogQuery) async throws -> Page<StoredLog> {
+        let (sql, binds, limit) = try Schema.logQuerySQL(q, .sqlite)
+        let kind = q.kind
+        let rows = try await reader.run { c in
+            try c.query(sql, binds) { st in
+                try Schema.logRow(kind) { i, type -> LogValue in
+                    let k = Int32(i)
+                    if st.isNull(k) { return .null }
+                    switch type {
+                    case .int: return .int(st.int64(k))
+                    case .bool: return .bool(st.int64(k) != 0)
+                    case .text: return .text(st.text(k))
+                    case .texts, .ints: return .list(LogValue.split(st.text(k)))
+                    }
+                }
+            }
+        }
+        return Schema.logPage(rows, limit: limit)
+    }
+}
