@@ -46,6 +46,9 @@ struct APIRoutes {
         router.get("/api/timeseries") { req, _ in try await self.timeSeries(req) }
         router.get("/api/talkers") { req, _ in try await self.talkers(req) }
         router.get("/api/alerts") { req, _ in try await self.alerts(req) }
+        for kind in LogKind.allCases {
+            router.get("/api/\(kind.table)") { req, _ in try await self.logs(req, kind) }
+        }
         router.get("/api/captures") { req, _ in try await self.captures(req) }
         addHostRoutes(to: router)
         router.get("/api/stats") { req, _ in try await self.stats(req) }
@@ -163,6 +166,18 @@ struct APIRoutes {
         o.raw("rows") { s in JSONArray.write(page.rows, into: &s) { r, s in r.writeJSON(into: &s) } }
         o.number("count", page.rows.count)
         o.string("next_cursor", page.nextCursor)
+        return JSONResponse.make(o.finish())
+    }
+
+    /// /api/dns, /api/http, /api/tls: the protocol logs, newest first.
+    func logs(_ req: Request, _ kind: LogKind) async throws -> Response {
+        let q = try LogQuery(kind: kind, parameters: Self.parameters(req, allowed: LogQuery.names + ["cursor", "limit"]))
+        let page = try await store.logs(q)
+        var o = JSONObject(capacity: 1024 + page.rows.count * 500)
+        o.raw("rows") { s in JSONArray.write(page.rows, into: &s) { r, s in r.writeJSON(into: &s) } }
+        o.number("count", page.rows.count)
+        o.string("next_cursor", page.nextCursor)
+        o.number("limit", q.limit)
         return JSONResponse.make(o.finish())
     }
 

@@ -74,6 +74,41 @@ extension StoredAlert {
     }
 }
 
+extension StoredLog {
+    /// The row's columns under their names (`LogKind.columns`), unset ones null;
+    /// vectors as arrays (the TTLs as numbers).
+    func writeJSON(into s: inout ByteSink) {
+        var o = JSONObject()
+        o.seconds("ts", nanos: row.ts)
+        o.string("uid", row.uid)
+        o.string("orig_h", row.origH.description); o.number("orig_p", Int(row.origP))
+        o.string("resp_h", row.respH.description); o.number("resp_p", Int(row.respP))
+        o.string("proto", row.proto)
+        for (c, v) in zip(row.kind.columns, row.values) {
+            switch v {
+            case .null: o.raw(c.name) { $0.append("null" as StaticString) }
+            case .int(let x): o.number(c.name, x)
+            case .text(let t): o.string(c.name, t)
+            case .bool(let b): o.bool(c.name, b)
+            case .list(let items):
+                o.raw(c.name) { s in
+                    JSONArray.write(items, into: &s) { item, s in
+                        if c.kind == .ints, let n = Int64(item) {
+                            s.append(decimal: n)
+                        } else {
+                            s.append(0x22); s.appendJSONEscaped(item); s.append(0x22)
+                        }
+                    }
+                }
+            }
+        }
+        o.string("sensor", sensor)
+        o.string("capture", String(captureID))
+        let done = o.finish()
+        s.bytes.append(contentsOf: done.bytes)
+    }
+}
+
 extension CaptureInfo {
     func writeJSON(into s: inout ByteSink) {
         var o = JSONObject()

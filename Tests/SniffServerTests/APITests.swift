@@ -267,7 +267,7 @@ struct APITests {
         for route in ["/api/packets", "/api/filter", "/api/flows", "/api/protocol_summary", "/api/timeseries", "/api/talkers",
                       "/api/alerts", "/api/captures", "/api/stats", "/api/session", "/api/openapi.json", "/api/export", "/api/capture/pause",
                       "/api/capture/resume", "/api/capture/stop", "/ws/live", "/metrics", "/", "/api/hosts", "/api/hosts/{ip}",
-                      "/api/processes", "/api/countries", "/api/asns"] {
+                      "/api/processes", "/api/countries", "/api/asns", "/api/dns", "/api/http", "/api/tls"] {
             #expect(paths[route] != nil, "\(route) missing from openapi.json")
         }
         // Every $ref resolves.
@@ -288,5 +288,8 @@ struct APITests {
         #expect(params("/api/countries") == Set(NetworkShareQuery.parameterNames))
         #expect(params("/api/asns") == Set(NetworkShareQuery.parameterNames))
         #expect(params("/api/flows").isSuperset(of: FlowQuery.enrichmentNames))
+        for kind in LogKind.allCases {
+            #expect(params("/api/\(kind.table)") == Set(LogQuery.names + ["cursor", "limit"]), "/api/\(kind.table)")
+        }
     }
 }

@@ -63,17 +63,22 @@ struct LoadedDatabase: Sendable {
     let store: any PacketStore
     /// One dictionary per packet from PacketJSONWriter (values as JSON-decoded).
     let packets: [[String: String]]
+    /// The capture id of each file, in order.
+    var captureIDs: [Int64] = []
 }
 
 /// Loads captures through the same pipeline as `sniff -r FILE --db`.
 /// `storeFrames` keeps the packets' bytes (`--store-raw`).
 /// `hosts`: names from passive DNS (and GeoIP when it has databases) for the flows.
-func loadDatabase(_ files: [URL], path: String, hub: LiveHub? = nil, storeFrames: Bool = false,
+/// `url`: another database than the SQLite file at `path`.
+/// DNS and HTTP transactions are followed (the protocol logs), as when `sniff` stores.
+func loadDatabase(_ files: [URL], path: String, url: String? = nil, hub: LiveHub? = nil, storeFrames: Bool = false,
                   hosts: HostEnrichment? = nil) async throws -> LoadedDatabase {
-    let url = "sqlite:" + path
+    let url = url ?? "sqlite:" + path
     let store = StoreFactory.open(try StoreURL(url))
     try await store.migrate()
     var lines: [[String: String]] = []
+    var captureIDs: [Int64] = []
     for file in files {
         guard let reader = try? CaptureFileReader(path: file.path) else { continue }
         var config = StoreWriter.Configuration()
@@ -81,13 +86,16 @@ func loadDatabase(_ files: [URL], path: String, hub: LiveHub? = nil, storeFrames
         config.replayOldJournals = false
         let writer = StoreWriter(store: store, configuration: config)
         let format = FlowFormat(hosts: hosts)
-        let consumer = StoreConsumer(writer: writer, capture: CaptureInfo(id: Int64.random(in: 1...Int64.max), sensor: "test",
+        let captureID = Int64.random(in: 1...Int64.max)
+        captureIDs.append(captureID)
+        let consumer = StoreConsumer(writer: writer, capture: CaptureInfo(id: captureID, sensor: "test",
                                                                           source: "file \(file.lastPathComponent)", start: Timestamp.now().totalNanoseconds),
                                      policy: .all, format: format, storeFrames: storeFrames)
         let sinks: [AlertSink] = [consumer] + (hub.map { [$0] } ?? [])
         let engine = AlertEngine(config: AlertConfig(), sink: AlertSinkList(sinks), format: format)
         let table = FlowTable(config: FlowTableConfig())
         table.observer = FlowObserverList([engine, consumer])
+        table.transactions = TransactionTracker(observer: consumer)
         let pipeline = PacketPipeline()
         pipeline.consumers = [engine, table, consumer] + (hub.map { [$0 as PacketConsumer] } ?? [])
         pipeline.dnsAnswers = hosts
@@ -116,7 +124,7 @@ func loadDatabase(_ files: [URL], path: String, hub: LiveHub? = nil, storeFrames
         // waits with them.
         _ = await writer.finishing(timeoutSeconds: 300)
     }
-    return LoadedDatabase(url: url, store: store, packets: lines)
+    return LoadedDatabase(url: url, store: store, packets: lines, captureIDs: captureIDs)
 }
 
 func jsonFields(_ bytes: [UInt8]) -> [String: String] {
