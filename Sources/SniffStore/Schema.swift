@@ -105,6 +105,9 @@ enum Schema {
     static let flowCountBackfill = "INSERT INTO flow_counts (\(flowCountColumns.joined(separator: ", "))) "
         + "SELECT capture_id, sensor, \(secondOf("ts")) AS second, ip_proto, app, count(*) FROM flows GROUP BY capture_id, sensor, second, ip_proto, app"
 
+    /// The tables `sniff db info` counts.
+    static let infoTables = ["captures", "packets", "flows", "alerts", "traffic", "sniff_batches"] + LogKind.allCases.map(\.table)
+
     static let captureCounters = [
         "packets_seen", "packets_matched", "bytes_seen", "packets_stored", "flows", "alerts",
         "kernel_dropped", "interface_dropped", "sniff_dropped",

@@ -106,7 +106,7 @@ import SniffDecode
         let before = try readAll()
         let store = SQLiteStore(path: path)
         defer { Task { await store.close() } }
-        #expect(try await store.migrate().map(\.version) == [SQLiteSchema.coldColumnsVersion])
+        #expect(try await store.migrate().map(\.version) == Schema.migrations.map(\.version).filter { $0 >= SQLiteSchema.coldColumnsVersion })
         #expect(try await store.info().schemaVersion == Schema.latestVersion)
         let after = try readAll()
         #expect(before[0].count == 282 && before[1].count == 42 && before[2].count == 73)

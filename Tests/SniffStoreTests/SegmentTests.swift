@@ -209,8 +209,8 @@ struct SegmentTests {
         defer { Task { await store.close() } }
         let applied = try await store.migrate()
         // 7 converts the packets; 8 adds the flows' handshake columns; 9 converts the flows;
-        // 11 packs the cold fields.
-        #expect(applied.map(\.version) == [7, 8, 9, 10, 11])
+        // 11 packs the cold fields; the later ones follow.
+        #expect(applied.map(\.version) == Schema.migrations.map(\.version).filter { $0 >= 7 })
         #expect(try await store.info().schemaVersion == Schema.latestVersion)
         // The same text through the readable view.
         var view = columns

@@ -131,7 +131,7 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
             if info.schemaVersion > 0 {
                 // Live-row counts from the statistics (count(*) over millions of rows is
                 // slow), summed over the partitions.
-                for t in ["captures", "packets", "flows", "alerts", "traffic", "sniff_batches"] {
+                for t in Schema.infoTables {
                     let q: PostgresQuery = """
                         SELECT COALESCE(SUM(s.n_live_tup), 0)::bigint FROM pg_stat_user_tables s
                         WHERE s.relname = \(t) OR s.relid IN (

@@ -108,8 +108,7 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
             info.schemaVersion = applied.keys.max() ?? 0
             info.migrations = Schema.migrations.map { Migration(version: $0.version, name: $0.name, appliedAt: applied[$0.version]) }
             let tables = Set(try c.query("SELECT name FROM sqlite_master WHERE type = 'table'", []) { $0.text(0) })
-            for t in ["captures", "packets", "flows", "alerts", "traffic", "sniff_batches"] + LogKind.allCases.map(\.table)
-            where tables.contains(t) {
+            for t in Schema.infoTables where tables.contains(t) {
                 // Table names come from the fixed list above, never from input.
                 info.tables.append((t, try c.scalar("SELECT count(*) FROM \(t)") ?? 0))
             }
