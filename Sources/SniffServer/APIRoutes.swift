@@ -72,11 +72,17 @@ struct APIRoutes {
     func packets(_ req: Request) async throws -> Response {
         let q = try PacketQuery(parameters: Self.parameters(req, allowed: Self.filterNames + ["cursor", "limit"]))
         let page = try await store.packets(q)
-        var o = JSONObject(capacity: 1024 + page.rows.count * 400)
-        o.raw("rows") { s in JSONArray.write(page.rows, into: &s) { r, s in r.writeJSON(into: &s) } }
-        o.number("count", page.rows.count)
-        o.string("next_cursor", page.nextCursor)
-        o.number("limit", q.limit)
+        return Self.pageResponse(page.rows, next: page.nextCursor, limit: q.limit, rowBytes: 400) { r, s in r.writeJSON(into: &s) }
+    }
+
+    /// A page of rows: `rows`, `count`, `next_cursor` and `limit`.
+    static func pageResponse<Row>(_ rows: [Row], next: String?, limit: Int, rowBytes: Int,
+                                  _ write: (Row, inout ByteSink) -> Void) -> Response {
+        var o = JSONObject(capacity: 1024 + rows.count * rowBytes)
+        o.raw("rows") { s in JSONArray.write(rows, into: &s, write) }
+        o.number("count", rows.count)
+        o.string("next_cursor", next)
+        o.number("limit", limit)
         return JSONResponse.make(o.finish())
     }
 
@@ -173,12 +179,7 @@ struct APIRoutes {
     func logs(_ req: Request, _ kind: LogKind) async throws -> Response {
         let q = try LogQuery(kind: kind, parameters: Self.parameters(req, allowed: LogQuery.names + ["cursor", "limit"]))
         let page = try await store.logs(q)
-        var o = JSONObject(capacity: 1024 + page.rows.count * 500)
-        o.raw("rows") { s in JSONArray.write(page.rows, into: &s) { r, s in r.writeJSON(into: &s) } }
-        o.number("count", page.rows.count)
-        o.string("next_cursor", page.nextCursor)
-        o.number("limit", q.limit)
-        return JSONResponse.make(o.finish())
+        return Self.pageResponse(page.rows, next: page.nextCursor, limit: q.limit, rowBytes: 500) { r, s in r.writeJSON(into: &s) }
     }
 
     func captures(_ req: Request) async throws -> Response {

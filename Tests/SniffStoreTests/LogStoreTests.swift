@@ -201,14 +201,7 @@ struct LogStoreTests {
     static func journalReplay(_ goodURL: String) async throws {
         let journalDir = StoreTestEnv.tempDirectory("logspill")
         defer { try? FileManager.default.removeItem(atPath: journalDir) }
-        let dead = PostgresStore(target: try PostgresTarget(url: "postgres://nobody@127.0.0.1:1/none", environment: [:]))
-        var config = StoreWriter.Configuration()
-        config.journalDirectory = journalDir
-        config.memoryLimitRows = 4
-        config.retryMaxSeconds = 0.2
-        config.replayOldJournals = false
-        let writer = StoreWriter(store: dead, configuration: config)
-        writer.start()
+        let (writer, dead, _) = try StoreChecks.unreachableWriter(journal: journalDir, memoryLimitRows: 4)
         let rows = sampleRows()
         for b in 0..<3 {
             writer.submit(StoreBatch(id: writer.makeBatchID(), sensor: "spill", captureID: 80 + Int64(b), content: .logs(rows)))

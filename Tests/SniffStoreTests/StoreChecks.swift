@@ -310,18 +310,25 @@ enum StoreChecks {
 
     /// A database that cannot be reached: capture goes on, batches spill to the
     /// journal, and a later replay stores each batch exactly once.
-    static func journalAndReplay(_ goodURL: String) async throws {
-        let journalDir = StoreTestEnv.tempDirectory("spill")
-        defer { try? FileManager.default.removeItem(atPath: journalDir) }
-        // A closed port: every connection is refused.
+    /// A started writer whose database refuses every connection (a closed port), so that
+    /// batches past `memoryLimitRows` go to the journal in `journal`.
+    static func unreachableWriter(journal: String, memoryLimitRows: Int) throws
+        -> (StoreWriter, PostgresStore, StoreWriter.Configuration) {
         let dead = PostgresStore(target: try PostgresTarget(url: "postgres://nobody@127.0.0.1:1/none", environment: [:]))
         var config = StoreWriter.Configuration()
-        config.journalDirectory = journalDir
-        config.memoryLimitRows = 1500
+        config.journalDirectory = journal
+        config.memoryLimitRows = memoryLimitRows
         config.retryMaxSeconds = 0.2
         config.replayOldJournals = false
         let writer = StoreWriter(store: dead, configuration: config)
         writer.start()
+        return (writer, dead, config)
+    }
+
+    static func journalAndReplay(_ goodURL: String) async throws {
+        let journalDir = StoreTestEnv.tempDirectory("spill")
+        defer { try? FileManager.default.removeItem(atPath: journalDir) }
+        let (writer, dead, config) = try unreachableWriter(journal: journalDir, memoryLimitRows: 1500)
         let now = Timestamp.now().totalNanoseconds
         for b in 0..<10 {
             writer.submit(StoreBatch(id: writer.makeBatchID(), sensor: "spill", captureID: 77,
