@@ -22,8 +22,11 @@
 #            client distinct) replayed by tcpreplay (Debian's) over a veth pair whose two ends
 #            are both in a network namespace this script makes and deletes, IPv6 off there:
 #            the tools capture on the receiving end inside it, and no frame leaves it
-#   Rate 0 is as fast as the generator goes (udpgen unpaced, tcpreplay --topspeed): its
-#   "offered" figure is the generator's ceiling on this machine at that moment.
+#   Rate 0 is as fast as the generator goes: udpgen unpaced for the run's seconds, or one
+#   pass over the whole capture with tcpreplay --topspeed --preload-pcap (3.6 M packets: a
+#   preload of about 20 s and 2.5 GB, then about 8 s of sending). Its "offered/s" is the
+#   generator's ceiling on this machine at that moment. Paced replays read the file as
+#   they go (tcpreplay --pps R, looped for the run's seconds).
 #
 #   sudo scripts/bench-live.sh                        # both sources, 4 rates, 3 rounds (about 25 min)
 #   sudo scripts/bench-live.sh --source lo --rates "100000 0" --seconds 5 --repeat 5
@@ -257,19 +260,33 @@ run_one() {
     local rx0 rx1 sent=0 took=0
     rx0=$("${in_ns[@]}" cat "/sys/class/net/$iface/statistics/rx_packets")
     if [ "$ready" = 1 ]; then
-        [ "$tool" = top ] && kill -USR1 "$pid"
+        local gen_out=$scratch/gen.out gen
         if [ "$src" = lo ]; then
-            read -r sent took _ < <("$scratch/udpgen" 127.0.0.1 "$port" "$rate" "$secs")
+            "$scratch/udpgen" 127.0.0.1 "$port" "$rate" "$secs" >"$gen_out" & gen=$!
+        elif [ "$rate" = 0 ]; then
+            # One pass over the whole capture, preloaded so that reading the file does not
+            # set the pace (the preload takes a while before the first frame).
+            ip netns exec "$ns" timeout 300 tcpreplay -i "$va" --preload-pcap --topspeed --loop=1 "$capture" >"$gen_out" 2>&1 & gen=$!
         else
-            local pace=(--topspeed) limit=$((secs * 5000000))
-            [ "$rate" != 0 ] && { pace=(--pps="$rate"); limit=$((rate * secs)); }
-            local out
-            out=$(ip netns exec "$ns" timeout $((secs + 30)) tcpreplay -i "$va" --preload-pcap "${pace[@]}" --loop=0 \
-                  --limit="$limit" --duration="$secs" "$capture" 2>&1 || true)
-            sent=$(awk '/Actual:/{print $2; exit}' <<<"$out"); sent=${sent:-0}
-            took=$(awk '/Actual:/{for(i=1;i<=NF;i++) if($i=="in") {print $(i+1); exit}}' <<<"$out"); took=${took:-0}
+            ip netns exec "$ns" timeout $((secs + 30)) tcpreplay -i "$va" --pps="$rate" --loop=0 --limit=$((rate * secs)) \
+                --duration="$secs" "$capture" >"$gen_out" 2>&1 & gen=$!
         fi
+        if [ "$tool" = top ]; then
+            # The drawing is counted from the first frame on.
+            while kill -0 "$gen" 2>/dev/null && [ "$("${in_ns[@]}" cat "/sys/class/net/$iface/statistics/rx_packets")" = "$rx0" ]; do
+                sleep 0.05
+            done
+            kill -USR1 "$pid"
+        fi
+        wait "$gen" || true
         [ "$tool" = top ] && kill -USR2 "$pid"
+        if [ "$src" = lo ]; then
+            read -r sent took _ <"$gen_out" || true
+        else
+            sent=$(awk '/Actual:/{print $2; exit}' "$gen_out")
+            took=$(awk '/Actual:/{for(i=1;i<=NF;i++) if($i=="in") {print $(i+1); exit}}' "$gen_out")
+        fi
+        sent=${sent:-0}; took=${took:-0}
     fi
     rx1=$("${in_ns[@]}" cat "/sys/class/net/$iface/statistics/rx_packets")
     sleep 1
