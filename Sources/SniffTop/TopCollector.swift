@@ -15,6 +15,12 @@ public final class TopCollector: PacketConsumer, FlowObserver, @unchecked Sendab
     public static let talkerLimit = 2000
     /// Open flows converted per snapshot (newest and biggest halves) and finished flows kept.
     public static let openFlowLimit = 1000
+    /// The largest share of the analysis thread the tables (talkers, flows, processes)
+    /// may take. Each is a pass over the address:port or flow table, which live under
+    /// load hold millions of entries: built at every snapshot, they took three quarters
+    /// of the thread and made the capture drop. After a build that took t, the next
+    /// waits t / tableShare; totals, rates and history still go out every interval.
+    public static let tableShare = 0.05
     /// Finished flows kept: the newest, live; a file's first ones (its whole list, usually).
     public let finishedFlowLimit: Int
 
@@ -37,6 +43,9 @@ public final class TopCollector: PacketConsumer, FlowObserver, @unchecked Sendab
     private var finishedNext = 0
     public private(set) var finishedNotKept: UInt64 = 0
     private var lastPublish: Int64 = 0
+    /// The last tables built, republished until `tablesDue` (wall nanoseconds).
+    private var tables = Tables()
+    private var tablesDue: Int64 = 0
     /// Live capture: which process owns each flow (set by the run).
     public var processes: FlowProcesses?
     /// Totals per process at two earlier moments at least a second apart: rates are
@@ -131,6 +140,11 @@ public final class TopCollector: PacketConsumer, FlowObserver, @unchecked Sendab
         guard force || now - lastPublish >= publishIntervalNanos else { return }
         lastPublish = now
         if live { advance(to: now / 1_000_000_000) }
+        if force || now >= tablesDue {
+            tables = buildTables(nanos: now)
+            let cost = Timestamp.now().totalNanoseconds - now
+            tablesDue = now + Int64(Double(cost) / TopCollector.tableShare)
+        }
         let snap = snapshot(state: state, wallNanos: now, fileProgress: fileProgress)
         hub.state = state
         hub.tick(force: true)
@@ -161,15 +175,11 @@ public final class TopCollector: PacketConsumer, FlowObserver, @unchecked Sendab
         s.apps = sum.appsByBytes.map {
             TopApp(name: $0.0.name, packets: $0.1.packets, bytes: $0.1.bytes, flows: $0.1.flows)
         }
-        let top = pipeline.endpoints.top(limit: TopCollector.talkerLimit)
-        s.talkers = top.list.map { TopTalker(endpoint: $0.0, stat: $0.1) }
-        s.talkersTotal = top.eligible
-        let open = table.openFlows()
-        s.flows = flowRows(open: open)
-        if let processes {
-            s.processesShown = true
-            s.processes = processRows(processes, open: open, nanos: wallNanos)
-        }
+        s.talkers = tables.talkers
+        s.talkersTotal = tables.talkersTotal
+        s.flows = tables.flows
+        s.processesShown = processes != nil
+        s.processes = tables.processes
         let st = table.stats
         s.openFlows = table.count
         s.flowsStarted = st.flowsCreated
@@ -178,18 +188,38 @@ public final class TopCollector: PacketConsumer, FlowObserver, @unchecked Sendab
         return s
     }
 
-    /// The open flows (at most `openFlowLimit`: the newest half and the biggest half)
-    /// and the last finished ones, as Zeek rows.
-    func flowRows(open all: [Flow]) -> [TopFlow] {
-        var open = all
-        if open.count > TopCollector.openFlowLimit {
+    /// The views' tables, paced by their cost (`tableShare`).
+    struct Tables {
+        var talkers: [TopTalker] = []
+        var talkersTotal = 0
+        var flows: [TopFlow] = []
+        var processes: [TopProcess] = []
+    }
+
+    func buildTables(nanos: Int64) -> Tables {
+        var t = Tables()
+        let top = pipeline.endpoints.top(limit: TopCollector.talkerLimit)
+        t.talkers = top.list.map { TopTalker(endpoint: $0.0, stat: $0.1) }
+        t.talkersTotal = top.eligible
+        t.flows = flowRows()
+        if let processes { t.processes = processRows(processes, nanos: nanos) }
+        return t
+    }
+
+    /// The open flows (at most `openFlowLimit`: the newest half, then the biggest by
+    /// wire bytes) and the last finished ones, as Zeek rows. Picked in one pass each
+    /// over the table, never a copy or a sort of all its flows.
+    func flowRows() -> [TopFlow] {
+        var open: [Flow]
+        if table.count <= TopCollector.openFlowLimit {
+            open = table.openFlows()
+        } else {
             let half = TopCollector.openFlowLimit / 2
-            open.sort { $0.startNanos > $1.startNanos }
-            var picked = Array(open.prefix(half))
-            var rest = Array(open.dropFirst(half))
-            rest.sort { ($0.orig.ipBytes + $0.resp.ipBytes) > ($1.orig.ipBytes + $1.resp.ipBytes) }
-            picked += rest.prefix(half)
-            open = picked
+            open = table.openFlows(newest: half)
+            let newest = Set(open.map(\.key))
+            for f in table.openFlows(largest: TopCollector.openFlowLimit) where open.count < TopCollector.openFlowLimit {
+                if !newest.contains(f.key) { open.append(f) }
+            }
         }
         var out: [TopFlow] = []
         out.reserveCapacity(open.count + finished.count)
@@ -199,8 +229,8 @@ public final class TopCollector: PacketConsumer, FlowObserver, @unchecked Sendab
     }
 
     /// The processes view's rows, with rates from the totals a second or two ago.
-    func processRows(_ p: FlowProcesses, open: [Flow], nanos: Int64) -> [TopProcess] {
-        let (list, unknown, others) = p.usage(open: open)
+    func processRows(_ p: FlowProcesses, nanos: Int64) -> [TopProcess] {
+        let (list, unknown, others) = p.usage(table: table)
         var rows: [TopProcess] = list.compactMap { u in
             guard let pr = u.process else { return nil }
             return TopProcess(pid: pr.pid, command: pr.command, user: pr.user, container: pr.container ?? "-",

@@ -108,10 +108,20 @@ public final class FlowProcesses {
     /// unknown and not-local totals are separate (`unknown`, `others` include only
     /// finished flows; `openUnknown` adds the open ones).
     public func usage(open: [Flow]) -> (processes: [Usage], unknown: Usage, others: Usage) {
+        usage { each in open.forEach(each) }
+    }
+
+    /// As `usage(open:)`, with the table's open flows read where they lie (a live view's
+    /// snapshot, a million flows under load).
+    public func usage(table: FlowTable) -> (processes: [Usage], unknown: Usage, others: Usage) {
+        usage { each in table.forEachOpen(each) }
+    }
+
+    private func usage(_ forEachOpen: ((Flow) -> Void) -> Void) -> (processes: [Usage], unknown: Usage, others: Usage) {
         var byProcess = endedUsage
         var u = unknown, o = others
-        for f in open {
-            if let p = placed[f.key] {
+        forEachOpen { f in
+            if !placed.isEmpty, let p = placed[f.key] {
                 byProcess[p.process, default: Usage(process: p.process)].add(f, localIsA: p.localIsA)
             } else if notLocal.contains(f.key) {
                 o.add(f, localIsA: true)

@@ -469,22 +469,41 @@ public final class FlowTable: PacketConsumer {
         return out
     }
 
+    /// Calls `body` with each open flow where it lies, copying none: a pass over a live
+    /// table of a million flows for a view's totals.
+    public func forEachOpen(_ body: (Flow) -> Void) {
+        for i in 0..<Int(highWater) where flows[i].timeoutClass != FlowTable.deadClass { body(flows[i]) }
+    }
+
     /// The `limit` open flows with the most bytes (both directions), largest first:
-    /// a live view's snapshot. A bounded min-heap, so that a table of a million flows
-    /// costs one pass and `limit` copies, not a copy of every flow.
+    /// a live view's snapshot.
     public func openFlows(largest limit: Int) -> [Flow] {
+        openFlows(top: limit) { $0.orig.wireBytes &+ $0.resp.wireBytes }
+    }
+
+    /// The `limit` open flows that began last, newest first: a live view's snapshot.
+    public func openFlows(newest limit: Int) -> [Flow] {
+        // Order-preserving from Int64 to UInt64.
+        openFlows(top: limit) { UInt64(bitPattern: $0.startNanos) ^ (1 << 63) }
+    }
+
+    /// The `limit` open flows with the greatest `key`, greatest first (equal keys: the
+    /// lower slot first). A bounded min-heap of slots, so that a table of a million
+    /// flows costs one pass and `limit` copies, not a copy of every flow.
+    @inline(__always)
+    private func openFlows(top limit: Int, key: (Flow) -> UInt64) -> [Flow] {
         guard limit > 0 else { return [] }
-        var heap: [(bytes: UInt64, index: Int32)] = []
+        var heap: [(key: UInt64, index: Int32)] = []
         heap.reserveCapacity(min(limit, st.pointee.count))
-        func less(_ a: Int, _ b: Int) -> Bool { heap[a].bytes < heap[b].bytes }
+        func less(_ a: Int, _ b: Int) -> Bool { heap[a].key < heap[b].key }
         for i in 0..<Int(highWater) where flows[i].timeoutClass != FlowTable.deadClass {
-            let bytes = flows[i].orig.wireBytes &+ flows[i].resp.wireBytes
+            let k = key(flows[i])
             if heap.count < limit {
-                heap.append((bytes, Int32(i)))
+                heap.append((k, Int32(i)))
                 var c = heap.count - 1
                 while c > 0, less(c, (c - 1) / 2) { heap.swapAt(c, (c - 1) / 2); c = (c - 1) / 2 }
-            } else if bytes > heap[0].bytes {
-                heap[0] = (bytes, Int32(i))
+            } else if k > heap[0].key {
+                heap[0] = (k, Int32(i))
                 var p = 0
                 while true {
                     let l = 2 * p + 1, r = l + 1
@@ -496,7 +515,7 @@ public final class FlowTable: PacketConsumer {
                 }
             }
         }
-        heap.sort { $0.bytes != $1.bytes ? $0.bytes > $1.bytes : $0.index < $1.index }
+        heap.sort { $0.key != $1.key ? $0.key > $1.key : $0.index < $1.index }
         return heap.map { flows[Int($0.index)] }
     }
 
