@@ -45,6 +45,7 @@
 #                               and every flow)
 #   --replay-packets N          packets in the replayed capture (3600000, bench.sh's full
 #                               one; generated once into $BENCH_DIR by sniff-bench)
+#   --sniff-args "ARGS"         more options for every Sniff run (e.g. "--no-processes")
 #   --raw FILE                  also keep one line per run in FILE
 #   --small                     CI's mode (scripts/bench.sh --small runs it): both sources at
 #                               20000 packets/s for 2 s, one round, every tool, the 100 k-packet
@@ -71,6 +72,7 @@ tools=sniff,top,tcpdump
 store_packets=sample:10
 replay_packets=3600000
 raw_out=""
+sniff_args=()
 small=0
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -82,6 +84,7 @@ while [ $# -gt 0 ]; do
         --serve) tools="$tools,serve" ;;
         --store-packets) store_packets=${2:?}; shift ;;
         --replay-packets) replay_packets=${2:?}; shift ;;
+        --sniff-args) read -r -a sniff_args <<<"${2:?}"; shift ;;
         --raw) raw_out=${2:?}; shift ;;
         # CI's preset; options after it still apply.
         --small) small=1; rates=20000; secs=2; repeat=1; tools=sniff,top,tcpdump,serve; replay_packets=100000 ;;
@@ -235,15 +238,16 @@ run_one() {
     fi
     local load; load=$(cut -d' ' -f1 /proc/loadavg)
     case "$tool" in
-        sniff) "${in_ns[@]}" "$sniff" -i "$iface" --direction in -q "${filter[@]}" 2>"$err" & pid=$! ;;
-        top) python3 "$scratch/ptyrun.py" "$err" "$stats" "${in_ns[@]}" "$sniff" top -i "$iface" --direction in "${filter[@]}" & pid=$! ;;
+        sniff) "${in_ns[@]}" "$sniff" -i "$iface" --direction in -q "${sniff_args[@]}" "${filter[@]}" 2>"$err" & pid=$! ;;
+        top) python3 "$scratch/ptyrun.py" "$err" "$stats" "${in_ns[@]}" "$sniff" top -i "$iface" --direction in "${sniff_args[@]}" \
+                 "${filter[@]}" & pid=$! ;;
         tcpdump) "${in_ns[@]}" tcpdump -i "$iface" -Q in -w /dev/null "${filter[@]}" 2>"$err" & pid=$! ;;
         serve)
             rm -f "$scratch"/serve.db*
             # In the namespace the server listens on the namespace's own loopback.
             "${in_ns[@]}" "$sniff" -i "$iface" --direction in -q --serve --db "sqlite:$scratch/serve.db" \
                 --store-packets "$store_packets" --journal "$scratch/journal" --listen "127.0.0.1:$((20000 + RANDOM % 10000))" \
-                "${filter[@]}" 2>"$err" & pid=$! ;;
+                "${sniff_args[@]}" "${filter[@]}" 2>"$err" & pid=$! ;;
     esac
     running=$pid
     local ready=0
@@ -319,7 +323,7 @@ run_one() {
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 echo "== live capture: $(nproc) cores, $cpu, $(uname -r); sniff $sniff; $(tcpdump --version 2>&1 | head -1); $(tcpreplay --version 2>&1 | head -1 | sed 's/ (.*//')"
-echo "== sources ${run_sources[*]}; rates $rates; ${secs} s per run; $repeat round(s); tools ${run_tools[*]}; load at start $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== sources ${run_sources[*]}; rates $rates; ${secs} s per run; $repeat round(s); tools ${run_tools[*]}${sniff_args[*]:+; sniff options ${sniff_args[*]}}; load at start $(cut -d' ' -f1-3 /proc/loadavg)"
 [ -n "$capture" ] && echo "== replayed: $capture ($(( $(stat -c %s "$capture") / 1000000 )) MB), over a veth pair in namespace $ns"
 start=$SECONDS
 for round in $(seq "$repeat"); do
