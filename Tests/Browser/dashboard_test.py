@@ -401,6 +401,15 @@ def test_flow_details(d, base):
         ".map(tr => [tr.cells[0].textContent, tr.cells[1].textContent]))")
     for k in ["server_name", "version", "cipher", "ja3", "ja3s", "ja4"]:
         check(f"flow details show {k} as the API does", k in flow and shown.get(k) == flow[k], (shown.get(k), flow.get(k)))
+    # The flow's ssl.log record (/api/tls?flow=) shows below its fields.
+    tls = api(base, "/api/tls?flow=" + flow["uid"])["rows"]
+    check("/api/tls?flow= has the flow's handshake", len(tls) == 1 and tls[0]["server_name"] == "api.sniff.test", tls)
+    script = ("const t = document.querySelector('#detail-logs table[data-log=tls]'); return t && Object.fromEntries("
+              "Array.from(t.querySelectorAll('tr')).map(tr => [tr.cells[0].textContent, tr.cells[1].textContent]))")
+    wait_for(d, lambda: d.execute_script(script))
+    logged = d.execute_script(script)
+    check("flow details list the ssl.log record as the API does", bool(logged) and bool(tls)
+          and all(logged.get(k) == tls[0][k] for k in ["server_name", "version", "cipher", "ja3", "ja3s", "ja4"]), logged)
     d.find_element(By.ID, "detail-close").click()
 
 
@@ -547,8 +556,23 @@ def test_xss(d, base, shots):
     ok, text = no_alert(d)
     check("XSS capture (HTTP hosts): no alert dialog", ok, text)
     texts += d.execute_script("return Array.from(document.querySelectorAll('#packets tbody td, #flows tbody td')).map(td => td.textContent)")
-    injected = d.execute_script("return document.querySelectorAll('main img, main script, #detail img').length")
+    # An HTTP flow's details list its http.log records: the Host with markup is text.
+    clicked = d.execute_script(
+        "const tr = Array.from(document.querySelectorAll('#flows tbody tr')).find(tr => tr.cells[6].textContent === 'HTTP');"
+        "if (tr) tr.click(); return !!tr;")
+    check("XSS capture: an HTTP flow to open", clicked)
+    script = ("return Array.from(document.querySelectorAll('#detail-logs table[data-log=http] tr'))"
+              ".filter(tr => tr.cells[0].textContent === 'host').map(tr => tr.cells[1].textContent)")
+    wait_for(d, lambda: len(d.execute_script(script)) > 0)
+    hosts = d.execute_script(script)
+    check("XSS capture: the http.log records show in the flow's details", bool(hosts), hosts)
+    texts += hosts or []
+    ok, text = no_alert(d)
+    check("XSS capture (flow's http.log records): no alert dialog", ok, text)
+    injected = d.execute_script("return document.querySelectorAll('main img, main script, #detail img, #detail script').length")
     check("XSS capture: no element injected", injected == 0, injected)
+    if clicked:
+        d.find_element(By.ID, "detail-close").click()
     check("XSS capture: markup shows as text", any("<img src=x onerror=alert(1)>" in t for t in texts) and any("<script>" in t for t in texts),
           [t for t in texts if "<" in t][:4])
     d.execute_script("document.getElementById('packets-h').scrollIntoView()")

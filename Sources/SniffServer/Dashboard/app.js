@@ -327,12 +327,49 @@ function showDetail(p, title) {
   state.tz = saved;
   body.replaceChildren(row("time (UTC)", utc), row("time (" + localName + ")", local),
     ...keys.map((k) => row(k === "ts" ? "ts (epoch seconds)" : k, p[k])));
+  $("detail-logs").replaceChildren();
+  delete $("detail-logs").dataset.uid;
   $("detail-h").textContent = title || "Packet " + (p.n !== undefined ? p.n : "");
   $("detail").dataset.packet = title ? "" : String(p.capture) + ":" + String(p.n);
   if (!$("detail").open) $("detail").showModal();
   $("detail-close").focus();
 }
 $("detail-close").addEventListener("click", () => $("detail").close());
+
+// A flow's protocol log records (/api/dns, /api/http, /api/tls) below its fields, one
+// small table per record. Values from packets go in as text only (td, textContent).
+const LOG_TITLES = { dns: "DNS (dns.log)", http: "HTTP (http.log)", tls: "TLS/QUIC (ssl.log)" };
+const LOG_HIDDEN = ["uid", "orig_h", "orig_p", "resp_h", "resp_p", "sensor", "capture"];
+async function showFlowLogs(uid) {
+  const box = $("detail-logs");
+  box.dataset.uid = uid;
+  const pages = await Promise.all(Object.keys(LOG_TITLES).map((k) =>
+    getJSON("/api/" + k, { flow: uid, limit: 50 }).then((p) => [k, p.rows])));
+  // Another row opened meanwhile.
+  if (box.dataset.uid !== uid) return;
+  const parts = [];
+  for (const [k, rows] of pages) {
+    if (!rows.length) continue;
+    const h = document.createElement("h3");
+    h.textContent = LOG_TITLES[k] + " · " + rows.length + (rows.length === 50 ? " (first 50)" : "");
+    parts.push(h);
+    for (const r of rows) {
+      const body = document.createElement("tbody");
+      for (const [key, v] of Object.entries(r)) {
+        if (v === null || LOG_HIDDEN.includes(key)) continue;
+        const tr = document.createElement("tr");
+        const th = document.createElement("th"); th.scope = "row"; th.textContent = key;
+        tr.append(th, td(key === "ts" ? fmtTime(v) : Array.isArray(v) ? v.join(", ") : v));
+        body.append(tr);
+      }
+      const t = document.createElement("table");
+      t.className = "grid"; t.dataset.log = k;
+      t.append(body);
+      parts.push(t);
+    }
+  }
+  box.replaceChildren(...parts);
+}
 setUpHostPage();
 
 // Modal dialogs keep Tab and Shift-Tab among their own controls (the browser would
@@ -499,7 +536,11 @@ async function loadFlows() {
       td(r.app), td(r.open ? r.conn_state + " · in progress" : r.conn_state), td(human(r.orig_l2_bytes), "num"),
       td(human(r.resp_l2_bytes), "num"), td(r.duration !== undefined ? Number(r.duration).toFixed(3) + " s" : "", "num"), td(info(r)),
       countryCell(r.resp_cc || r.orig_cc), processCell(r));
-    tr.addEventListener("click", () => showDetail(r, "Flow " + r.uid));
+    tr.addEventListener("click", () => {
+      showDetail(r, "Flow " + r.uid);
+      // Flows in progress have no records stored yet.
+      if (!r.open) showFlowLogs(r.uid).catch(showError);
+    });
     return tr;
   }));
   $("flows-count").textContent = f.rows.length + " stored" + (f.open_rows ? ", " + open.length + " in progress" : "");
