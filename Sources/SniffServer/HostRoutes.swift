@@ -61,6 +61,7 @@ extension APIRoutes {
         x.number("asn", h.asn.map { Int64($0) })
         x.string("org", h.org)
         x.string("category", h.category)
+        x.string("mac", h.mac); x.string("vendor", h.vendor)
         x.seconds("first_seen", nanos: h.firstTs); x.seconds("last_seen", nanos: h.lastTs)
         s.bytes.append(contentsOf: x.finish().bytes)
     }

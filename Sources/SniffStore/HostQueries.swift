@@ -120,6 +120,9 @@ public struct HostSummary: Sendable, Equatable {
     public var category: String
     /// Most recently answered first.
     public var names: [HostName] = []
+    /// A local address's MAC and its vendor (see `HostRow`).
+    public var mac: String? = nil
+    public var vendor: String? = nil
 }
 
 /// GET /api/hosts/{ip}: the host and its traffic in the range.
@@ -212,12 +215,14 @@ struct HostQueries {
         if let n = q.name { b.add("address IN (SELECT address FROM host_names WHERE \(b.contains("name", n)))") }
         let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
         let sql = "SELECT \(addressOut("address")), MIN(first_ts), MAX(last_ts), MAX(country), MAX(asn), MAX(org), "
-            + "MAX(category) FROM hosts\(b.whereClause) GROUP BY address ORDER BY MAX(last_ts) DESC, address "
+            + "MAX(category), MAX(mac), MAX(vendor) FROM hosts\(b.whereClause) GROUP BY address "
+            + "ORDER BY MAX(last_ts) DESC, address "
             + "LIMIT \(limit + 1) OFFSET \(max(offset, 0))"
         var hosts = try await run(sql, b.binds).compactMap { r -> HostSummary? in
             guard let a = r[0].address else { return nil }
             return HostSummary(address: a, firstTs: r[1].int ?? 0, lastTs: r[2].int ?? 0, country: r[3].text,
-                               asn: r[4].int.map { UInt32(truncatingIfNeeded: $0) }, org: r[5].text, category: r[6].text ?? "")
+                               asn: r[4].int.map { UInt32(truncatingIfNeeded: $0) }, org: r[5].text, category: r[6].text ?? "",
+                               mac: r[7].text, vendor: r[8].text)
         }
         let more = hosts.count > limit
         hosts = Array(hosts.prefix(limit))

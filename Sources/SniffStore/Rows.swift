@@ -212,6 +212,10 @@ public struct HostRow: Sendable, Equatable {
     public var name: String? = nil
     public var nameFirstSeen: Int64 = 0
     public var nameLastSeen: Int64 = 0
+    /// A local address's MAC ("00:11:22:33:44:55"), from the first packet of one of its
+    /// flows, and the vendor the IEEE registry (ieee-data) gives it.
+    public var mac: String? = nil
+    public var vendor: String? = nil
 
     public init(address: IPAddress, firstTs: Int64, lastTs: Int64, category: String) {
         self.address = address; self.firstTs = firstTs; self.lastTs = lastTs; self.category = category

@@ -20,8 +20,11 @@ enum Schema {
         // SQLite only (PostgreSQL records it and changes nothing): see PacketTable, FlowTable.
         Migration(version: 11, name: "cold packet and flow fields in one BLOB per row (SQLite)"),
         Migration(version: logsVersion, name: "protocol logs: dns, http, tls"),
+        Migration(version: Schema.hostMACVersion, name: "hosts: MAC address and its vendor"),
     ]
     static var latestVersion: Int { migrations.last!.version }
+    /// Adds `mac` and `vendor` (text, nullable) to `hosts`.
+    static let hostMACVersion = 13
 
     static let packetColumns = [
         "capture_id", "sensor", "n", "ts", "len", "caplen", "iface", "link", "eth_src", "eth_dst", "vlan", "ip",
@@ -67,17 +70,22 @@ enum Schema {
     /// What enrichment learned of each address seen in a capture's flows (migration 10):
     /// one row per (capture, sensor, address), updated as flows end, and one per name
     /// passive DNS gave it, with the times of the first and last answer.
-    static let hostColumns = ["capture_id", "sensor", "address", "first_ts", "last_ts", "country", "asn", "org", "category"]
+    /// `mac` and `vendor` (migration 13): the MAC address a local address last sent
+    /// from and the IEEE registry's organisation for it.
+    static let hostColumns = ["capture_id", "sensor", "address", "first_ts", "last_ts", "country", "asn", "org", "category",
+                              "mac", "vendor"]
     static let hostNameColumns = ["capture_id", "sensor", "address", "name", "first_seen", "last_seen"]
 
     /// The upserts of both databases (SQLite since 3.24 and PostgreSQL share the syntax):
     /// times widen, a later country/ASN/org replaces an earlier one only when known.
     static let hostUpsert = "INSERT INTO hosts (\(hostColumns.joined(separator: ", "))) VALUES "
-        + "($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (capture_id, sensor, address) DO UPDATE SET "
+        + "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (capture_id, sensor, address) DO UPDATE SET "
         + "first_ts = CASE WHEN excluded.first_ts < hosts.first_ts THEN excluded.first_ts ELSE hosts.first_ts END, "
         + "last_ts = CASE WHEN excluded.last_ts > hosts.last_ts THEN excluded.last_ts ELSE hosts.last_ts END, "
         + "country = COALESCE(excluded.country, hosts.country), asn = COALESCE(excluded.asn, hosts.asn), "
-        + "org = COALESCE(excluded.org, hosts.org), category = excluded.category"
+        + "org = COALESCE(excluded.org, hosts.org), category = excluded.category, "
+        + "mac = COALESCE(excluded.mac, hosts.mac), "
+        + "vendor = CASE WHEN excluded.mac IS NULL THEN hosts.vendor ELSE excluded.vendor END"
     static let hostNameUpsert = "INSERT INTO host_names (\(hostNameColumns.joined(separator: ", "))) VALUES "
         + "($1, $2, $3, $4, $5, $6) ON CONFLICT (capture_id, sensor, address, name) DO UPDATE SET "
         + "first_seen = CASE WHEN excluded.first_seen < host_names.first_seen THEN excluded.first_seen "

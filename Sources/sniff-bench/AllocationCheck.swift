@@ -15,7 +15,7 @@ func mallocCounter() -> (() -> UInt64)? {
 
 /// Limits from Benchmarks/allocation-limits.txt ("name limit" lines).
 func allocationLimits() -> [String: Double] {
-    var limits: [String: Double] = ["decode": 0, "pipeline": 0.0001, "hosts": 0]
+    var limits: [String: Double] = ["decode": 0, "pipeline": 0.0001, "hosts": 0, "geoip": 0]
     var url = #filePath
     for _ in 0..<3 { url = String(url[..<(url.lastIndex(of: "/") ?? url.endIndex)]) }
     guard let f = fopen(url + "/Benchmarks/allocation-limits.txt", "r") else { return limits }
@@ -32,7 +32,9 @@ func allocationLimits() -> [String: Double] {
 
 /// Counts allocations over the second half of the file for read + decode and for the
 /// whole pipeline, and exits 1 when a count per packet passes its committed limit.
-func runAllocationCheck(path: String) throws {
+/// With `geoip` (a .mmdb file or folder), also passive DNS plus a GeoIP answer for
+/// both ends of every packet, through the enrichment's cache.
+func runAllocationCheck(path: String, geoip: String? = nil) throws {
     guard let count = mallocCounter() else {
         print("allocation check: run with LD_PRELOAD=libmalloccount.so (see Benchmarks/malloc-count); not measured")
         exit(2)
@@ -97,6 +99,22 @@ func runAllocationCheck(path: String) throws {
         let ok = per <= limits["hosts", default: 0]
         failed = failed || !ok
         print("allocations per packet, decode + passive DNS: \(per) (limit \(limits["hosts", default: 0])) \(ok ? "ok" : "FAILED")")
+    }
+    if let geoip {
+        // Both ends of every packet asked of GeoIP (what --country/--asn do, and more
+        // than the flow writers and country/ASN rules, which ask once per flow end):
+        // after the cache has seen an address, an answer is a probe and a move to the
+        // front of the LRU list; a new address is one libmaxminddb lookup into a reused
+        // slot once the cache is full.
+        let hosts = HostEnrichment(geo: try GeoIPDatabases.open(path: geoip))
+        let per = try decoded { p, raw in
+            hosts.consume(p, frame: raw.bytes)
+            if p.ipVersion != 0 { _ = hosts.geo(for: p.src); _ = hosts.geo(for: p.dst) }
+        }
+        let limit = limits["geoip", default: 0]
+        let ok = per <= limit
+        failed = failed || !ok
+        print("allocations per packet, decode + passive DNS + GeoIP of both ends: \(per) (limit \(limit)) \(ok ? "ok" : "FAILED")")
     }
     do {
         // The Info line into a reused sink, as the NDJSON writer and the row builder

@@ -34,6 +34,7 @@ var only: String? = nil
 var allocCheck = false
 var profile = SyntheticCapture.Profile.small
 var generateOnly = false
+var geoip: String? = nil
 var args = CommandLine.arguments.dropFirst()
 while let a = args.popFirst() {
     switch a {
@@ -50,8 +51,9 @@ while let a = args.popFirst() {
         }
         profile = p
     case "--generate-only": generateOnly = true; keep = true
+    case "--geoip": geoip = args.popFirst()
     default:
-        print("usage: sniff-bench [--packets N] [--profile small|mixed] [--file PATH] [--keep] [--generate-only] [--only decode|pipeline] [--alloc-check]")
+        print("usage: sniff-bench [--packets N] [--profile small|mixed] [--file PATH] [--keep] [--generate-only] [--only decode|pipeline] [--alloc-check [--geoip FILE|DIR]]")
         exit(64)
     }
 }
@@ -130,6 +132,6 @@ if only == nil || only == "pipeline" {
 print("peak RSS \(Int(peakRSSMiB())) MiB")
 
 if allocCheck {
-    try runAllocationCheck(path: path)
+    try runAllocationCheck(path: path, geoip: geoip)
 }
 if !keep { unlink(path) }

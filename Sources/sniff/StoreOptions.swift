@@ -127,6 +127,9 @@ final class StoreRun {
         info.filters = filters.joined(separator: "; ")
         consumer = StoreConsumer(writer: writer, capture: info, policy: PacketPolicy(o.storePackets) ?? .all,
                                  format: flows.engine.format, storeFrames: o.storeRaw)
+        // The hosts table's vendors (ieee-data, when installed): read once, before the
+        // first packet.
+        consumer.vendors = MACVendors.load()
         // Flows and alerts reach storage beside the other outputs; first among the
         // flow observers, so that a flow's process is asked before the run forgets it.
         if let processes = flows.processes { consumer.processOf = { processes.owner(of: $0) } }

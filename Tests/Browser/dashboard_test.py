@@ -512,7 +512,20 @@ def test_geo(d, base, shots):
                             ".map(tr => [tr.cells[0].textContent, tr.cells[1].textContent]))") if opened else {}
     check("host page: country with its flag and the AS with its organisation",
           host.get("country") == "\U0001F1E8\U0001F1E6 CA" and host.get("ASN") == "AS64500 Sniff Test Network", host)
+    check("host page: a public address has no MAC (its frames carry a router's)", host.get("MAC") == "", host)
     if opened: d.find_element(By.ID, "host-close").click()
+    # A local address's MAC and its vendor (ieee-data), on its page and in its hover text.
+    if os.path.exists("/usr/share/ieee-data/oui.csv"):
+        d.execute_script("Array.from(document.querySelectorAll('#flows tbody td.addr')).find(c => c.dataset.address === '192.168.1.11').click()")
+        opened = wait_for(d, lambda: d.execute_script("return document.getElementById('host').open"), 5)
+        host = d.execute_script("return Object.fromEntries(Array.from(document.querySelectorAll('#host-body tr'))"
+                                ".map(tr => [tr.cells[0].textContent, tr.cells[1].textContent]))") if opened else {}
+        check("host page: a local address's MAC with its vendor", host.get("MAC") == "00:11:22:33:44:55 \u00b7 CIMSYS Inc", host)
+        if opened: d.find_element(By.ID, "host-close").click()
+        title = d.execute_script("return Array.from(document.querySelectorAll('#flows tbody td.addr')).find(c => c.dataset.address === '192.168.1.11').title")
+        check("an address's hover text names its vendor", title.endswith("\u00b7 CIMSYS Inc"), title)
+    else:
+        print("skip: MAC vendors need ieee-data (/usr/share/ieee-data)")
     # The filter reaches both panels as it reaches talkers.
     d.get(base + "/?transport=tcp")
     wait_loaded(d)

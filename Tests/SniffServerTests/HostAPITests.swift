@@ -86,6 +86,33 @@ struct HostAPITests {
         }
     }
 
+    static var hasVendorCapture: Bool {
+        FileManager.default.fileExists(atPath: MACVendors.standardFolder + "/oui.csv") && hasGeoCaptures
+    }
+
+    /// A local address's MAC and vendor in /api/hosts and on its page; none for a public
+    /// address, whose frames carry a router's MAC.
+    @Test(.enabled(if: hasVendorCapture, "needs ieee-data (/usr/share/ieee-data) and ../shared/pcaps"),
+          arguments: bothSetups)
+    func macVendors(_ setup: TestingSetup) async throws {
+        let dir = ServerTestEnv.tempDirectory("macs")
+        let db = try await loadDatabase([ServerTestEnv.sharedPcaps!.appendingPathComponent("dns_tcp.pcap")],
+                                        path: dir + "/macs.db", hosts: HostEnrichment(), vendors: MACVendors.load())
+        let (_, app) = makeApp(db.store)
+        try await app.test(setup) { client in
+            func get(_ uri: String) async throws -> [String: Any] {
+                try await client.execute(uri: uri, method: .get) { r in jsonObject(r.body) }
+            }
+            let rows = try await get("/api/hosts")["rows"] as? [[String: Any]] ?? []
+            let local = rows.first { $0["address"] as? String == "192.168.1.11" }
+            #expect(local?["mac"] as? String == "00:11:22:33:44:55" && local?["vendor"] as? String == "CIMSYS Inc", "\(rows)")
+            let remote = rows.first { $0["address"] as? String == "209.87.249.18" }
+            #expect(remote != nil && !(remote?["mac"] is String) && !(remote?["vendor"] is String), "\(rows)")
+            let page = try await get("/api/hosts/192.168.1.11")["host"] as? [String: Any]
+            #expect(page?["vendor"] as? String == "CIMSYS Inc")
+        }
+    }
+
     static let mmdbWriter = (try? perl(["-MMaxMind::DB::Writer::Tree", "-e", "1"])) == 0
     static let geoCaptures = ["dns_tcp.pcap", "tcp-handshake-nano.pcap", "icmp-rfc8335.pcap"]
     static var hasGeoCaptures: Bool {

@@ -73,7 +73,7 @@ struct LoadedDatabase: Sendable {
 /// `url`: another database than the SQLite file at `path`.
 /// DNS and HTTP transactions are followed (the protocol logs), as when `sniff` stores.
 func loadDatabase(_ files: [URL], path: String, url: String? = nil, hub: LiveHub? = nil, storeFrames: Bool = false,
-                  hosts: HostEnrichment? = nil) async throws -> LoadedDatabase {
+                  hosts: HostEnrichment? = nil, vendors: MACVendors? = nil) async throws -> LoadedDatabase {
     let url = url ?? "sqlite:" + path
     let store = StoreFactory.open(try StoreURL(url))
     try await store.migrate()
@@ -91,6 +91,7 @@ func loadDatabase(_ files: [URL], path: String, url: String? = nil, hub: LiveHub
         let consumer = StoreConsumer(writer: writer, capture: CaptureInfo(id: captureID, sensor: "test",
                                                                           source: "file \(file.lastPathComponent)", start: Timestamp.now().totalNanoseconds),
                                      policy: .all, format: format, storeFrames: storeFrames)
+        consumer.vendors = vendors
         let sinks: [AlertSink] = [consumer] + (hub.map { [$0] } ?? [])
         let engine = AlertEngine(config: AlertConfig(), sink: AlertSinkList(sinks), format: format)
         let table = FlowTable(config: FlowTableConfig())

@@ -13,6 +13,46 @@ struct HostStoreTests {
         try await TestDatabase.withSQLite("hosts") { try await Self.storedAndRead($0) }
     }
 
+    static var dnsTCP: URL? { StoreTestEnv.sharedPcaps?.appendingPathComponent("dns_tcp.pcap") }
+    static var hasVendorCapture: Bool {
+        FileManager.default.fileExists(atPath: MACVendors.standardFolder + "/oui.csv")
+            && dnsTCP.map { FileManager.default.fileExists(atPath: $0.path) } == true
+    }
+
+    @Test(.enabled(if: hasVendorCapture, "needs ieee-data (/usr/share/ieee-data) and ../shared/pcaps"))
+    func sqliteMACs() async throws {
+        try await TestDatabase.withSQLite("hostmacs") { try await Self.macsStoredAndRead($0) }
+    }
+
+    /// Migration 13: dns_tcp.pcap's frames go between 00:11:22:33:44:55 (CIMSYS Inc's
+    /// block, both ways) and a local and a public address; only the local one (inside
+    /// --local-nets) is that card, the public one sits behind a router. The sample's
+    /// MACs (02:77:...) are locally administered: kept, with no vendor.
+    static func macsStoredAndRead(_ url: String) async throws {
+        let store = StoreFactory.open(try StoreURL(url))
+        defer { Task { await store.close() } }
+        let vendors = try #require(MACVendors.load())
+        let loaded = try await load(try #require(dnsTCP), into: store, format: FlowFormat(hosts: HostEnrichment()),
+                                    vendors: vendors)
+        var q = HostQuery(); q.capture = loaded.captureID
+        let rows = try await store.hosts(q).rows
+        #expect(Set(rows.map(\.address)) == [IPAddress("192.168.1.11")!, IPAddress("209.87.249.18")!])
+        let local = try #require(rows.first { $0.address == IPAddress("192.168.1.11")! })
+        #expect(local.mac == "00:11:22:33:44:55" && local.vendor == "CIMSYS Inc", "\(local)")
+        let remote = try #require(rows.first { $0.address == IPAddress("209.87.249.18")! })
+        #expect(remote.mac == nil && remote.vendor == nil)
+        let page = try await store.host(local.address, range: RangeQuery(capture: loaded.captureID))
+        #expect(page.host?.vendor == "CIMSYS Inc")
+
+        let sample = try await load(StoreTestEnv.packageRoot.appendingPathComponent("samples/sample.pcapng"), into: store,
+                                    format: FlowFormat(hosts: HostEnrichment()), vendors: vendors)
+        q.capture = sample.captureID
+        let sampleRows = try await store.hosts(q).rows
+        let server = try #require(sampleRows.first { $0.address == IPAddress("10.77.0.2")! })
+        #expect(server.mac?.hasPrefix("02:77:") == true && server.vendor == nil, "\(server)")
+        #expect(sampleRows.allSatisfy { $0.vendor == nil })
+    }
+
     static func storedAndRead(_ url: String) async throws {
         let store = StoreFactory.open(try StoreURL(url))
         defer { Task { await store.close() } }
@@ -77,9 +117,11 @@ struct HostStoreTests {
                                              content: .flows([f, g])))
         var h = HostRow(address: f.respH, firstTs: f.ts, lastTs: f.lastTs, category: "public")
         h.country = "GB"; h.asn = 64500; h.org = f.respOrg; h.name = f.respName
+        h.mac = "00:00:0c:12:34:56"; h.vendor = "Cisco Systems, Inc"
         h.nameFirstSeen = f.ts - 100; h.nameLastSeen = f.ts - 50
         var h2 = h
         h2.firstTs = f.ts - 1000; h2.lastTs = f.ts + 1000; h2.country = nil; h2.nameFirstSeen = f.ts - 200
+        h2.mac = nil; h2.vendor = nil
         h2.nameLastSeen = f.ts - 10
         _ = try await store.write(StoreBatch(id: BatchID(writer: 7, seq: 3), sensor: "s1", captureID: capture,
                                              content: .hosts([h])))
@@ -111,6 +153,7 @@ struct HostStoreTests {
         #expect(gb.count == 1)
         #expect(gb.first?.firstTs == f.ts - 1000 && gb.first?.lastTs == f.ts + 1000)
         #expect(gb.first?.asn == 64500 && gb.first?.org == f.respOrg)
+        #expect(gb.first?.mac == "00:00:0c:12:34:56" && gb.first?.vendor == "Cisco Systems, Inc", "a row without a MAC keeps it")
         #expect(gb.first?.names == [HostName(name: "www.example.co.uk", firstSeen: f.ts - 200, lastSeen: f.ts - 10)])
         q.country = nil; q.asn = 64500
         #expect(try await store.hosts(q).rows.map(\.address) == [f.respH])
@@ -159,6 +202,7 @@ struct HostStoreTests {
         f.pid = 12; f.process = "firefox"; f.user = "bob"; f.processIsOrig = true
         var host = HostRow(address: IPAddress("2001:db8::1")!, firstTs: 5, lastTs: 9, category: "documentation")
         host.name = "v6.test"; host.nameFirstSeen = 1; host.nameLastSeen = 2; host.asn = 1
+        host.mac = "00:11:22:33:44:55"; host.vendor = "CIMSYS Inc"
         for content in [BatchContent.flows([f]), .hosts([host])] {
             let batch = StoreBatch(id: BatchID(writer: 1, seq: 2), sensor: "s", captureID: 3, content: content, createdAt: 4)
             #expect(try JournalCodec.roundTrip(batch) == batch)
@@ -173,6 +217,16 @@ struct HostStoreTests {
         plain.origName = nil; plain.respCC = nil; plain.respASN = nil; plain.respOrg = nil
         plain.pid = nil; plain.process = nil; plain.user = nil; plain.processIsOrig = nil
         #expect(oldBack.content == .flows([plain]))
+        // Kind 7, as journals held before migration 13: hosts without MAC and vendor.
+        var old7 = BinaryWriter()
+        old7.int64(1); old7.int64(2); old7.string("s"); old7.int64(3); old7.int64(4)
+        old7.uint8(7); old7.uint32(1)
+        old7.address(host.address); old7.int64(host.firstTs); old7.int64(host.lastTs)
+        old7.optionalString(nil); old7.optionalInt64(1); old7.optionalString(nil); old7.string(host.category)
+        old7.optionalString(host.name); old7.int64(1); old7.int64(2)
+        var plainHost = host
+        plainHost.mac = nil; plainHost.vendor = nil
+        #expect(try JournalCodec.decode(old7).content == .hosts([plainHost]))
     }
 
     /// The column names are the flows NDJSON's (one list), and every one is in both

@@ -204,7 +204,8 @@ final class TransactionLines: TransactionObserver {
 /// Reads a capture through the pipeline of `sniff -r FILE --db URL` (flow table,
 /// alert engine, store consumer, writer) and, beside it, the NDJSON writers.
 func load(_ file: URL, into store: any PacketStore, sensor: String = "test", policy: PacketPolicy = .all,
-          captureID: Int64? = nil, journal: String? = nil, format: FlowFormat = FlowFormat()) async throws -> LoadResult {
+          captureID: Int64? = nil, journal: String? = nil, format: FlowFormat = FlowFormat(),
+          vendors: MACVendors? = nil) async throws -> LoadResult {
     var result = LoadResult()
     let reader: CaptureFileReader
     do { reader = try CaptureFileReader(path: file.path) } catch { return result }
@@ -218,6 +219,7 @@ func load(_ file: URL, into store: any PacketStore, sensor: String = "test", pol
                                                                       start: Timestamp.now().totalNanoseconds),
                                  policy: policy, format: format)
     consumer.packetBatchSize = 500
+    consumer.vendors = vendors
     let flows = FlowCollector()
     let alerts = AlertCollector()
     let engine = AlertEngine(config: AlertConfig(), sink: AlertSinkList([alerts, consumer]), format: format)

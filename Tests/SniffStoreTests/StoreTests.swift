@@ -113,6 +113,12 @@ struct PostgresStoreTests {
         try await TestDatabase.withPostgres("hosts") { try await HostStoreTests.storedAndRead($0) }
     }
 
+    @Test("hosts: the MAC of local addresses and its vendor",
+          .enabled(if: HostStoreTests.hasVendorCapture, "needs ieee-data (/usr/share/ieee-data) and ../shared/pcaps"))
+    func hostMACs() async throws {
+        try await TestDatabase.withPostgres("hostmacs") { try await HostStoreTests.macsStoredAndRead($0) }
+    }
+
     @Test("types: inet addresses, bigint nanoseconds, day partitions with a default")
     func types() async throws {
         try await TestDatabase.withPostgres("types") { url in

@@ -5,7 +5,7 @@ import { getJSON } from "/ui/api.js";
 import { human } from "/ui/chart.js";
 
 const $ = (id) => document.getElementById(id);
-// address → { name, country, asn, org }, from the last /api/hosts page.
+// address → { name, country, asn, org, vendor ... }, from the last /api/hosts page.
 let known = new Map();
 
 // A country code as its flag: two Unicode regional indicator letters (no images).
@@ -33,7 +33,7 @@ export function addressCell(address) {
   const h = known.get(a);
   const label = h && h.name ? h.name : a;
   c.textContent = (h && h.country ? flag(h.country) + " " : "") + label;
-  c.title = h && h.name ? a + " (" + h.name + ")" : a;
+  c.title = (h && h.name ? a + " (" + h.name + ")" : a) + (h && h.vendor ? " · " + h.vendor : "");
   c.dataset.address = a;
   c.className = "addr";
   if (a) {
@@ -84,6 +84,7 @@ export async function showHost(address) {
     row("address", d.address), row("names", names.join("; ") || "none seen in DNS answers"),
     row("country", h.country ? flag(h.country) + " " + h.country : ""),
     row("ASN", h.asn !== undefined ? "AS" + h.asn + (h.org ? " " + h.org : "") : ""),
+    row("MAC", h.mac ? h.mac + (h.vendor ? " · " + h.vendor : "") : ""),
     row("category", d.category), row("sent", human(d.sent)), row("received", human(d.received)), row("flows", d.flows));
   const peers = $("host-peers");
   peers.replaceChildren(list(d.peers || [], (p) => (p.name ? p.name + " (" + p.address + ")" : p.address)

@@ -157,6 +157,9 @@ enum PostgresSchema {
             ]
         case Schema.logsVersion:
             return Schema.logTableStatements(.postgres)
+        case Schema.hostMACVersion:
+            // Text, as in SQLite: the API hands both out as written.
+            return ["ALTER TABLE hosts ADD COLUMN mac text", "ALTER TABLE hosts ADD COLUMN vendor text"]
         default:
             return []
         }

@@ -305,7 +305,7 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
                 var b = PostgresBindings()
                 b.append(batch.captureID); b.append(batch.sensor); b.append(h.address.description); b.append(h.firstTs)
                 b.append(h.lastTs); b.append(h.country); b.append(h.asn.map { Int64($0) }); b.append(h.org)
-                b.append(h.category)
+                b.append(h.category); b.append(h.mac); b.append(h.vendor)
                 try await PG.exec(c, PostgresQuery(unsafeSQL: PostgresStore.upsertHostSQL, binds: b), pgLogger)
                 guard let name = h.name else { continue }
                 var n = PostgresBindings()

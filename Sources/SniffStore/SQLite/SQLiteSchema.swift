@@ -114,6 +114,8 @@ enum SQLiteSchema {
             return enrichmentStatements
         case Schema.logsVersion:
             return Schema.logTableStatements(.sqlite)
+        case Schema.hostMACVersion:
+            return ["ALTER TABLE hosts ADD COLUMN mac TEXT", "ALTER TABLE hosts ADD COLUMN vendor TEXT"]
         default:
             return []
         }

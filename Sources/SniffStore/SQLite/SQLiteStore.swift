@@ -252,7 +252,7 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
             st.bind(1, batch.captureID); st.bind(2, batch.sensor); st.bind(3, address); st.bind(4, h.firstTs)
             st.bind(5, h.lastTs); st.bind(6, h.country)
             if let a = h.asn { st.bind(7, Int64(a)) } else { st.bindNull(7) }
-            st.bind(8, h.org); st.bind(9, h.category)
+            st.bind(8, h.org); st.bind(9, h.category); st.bind(10, h.mac); st.bind(11, h.vendor)
             try st.run()
             guard let name = h.name else { continue }
             names.bind(1, batch.captureID); names.bind(2, batch.sensor); names.bind(3, address); names.bind(4, name)

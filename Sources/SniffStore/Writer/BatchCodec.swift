@@ -38,7 +38,9 @@ enum BatchCodec {
             w.uint32(UInt32(rows.count))
             for r in rows { encode(r, into: &w) }
         case .hosts(let rows):
-            w.uint8(7)
+            // Kind 9: kind 7's row followed by the MAC and vendor (journals written
+            // before hold kind 7, which still reads).
+            w.uint8(9)
             w.uint32(UInt32(rows.count))
             for h in rows { encode(h, into: &w) }
         case .logs(let rows):
@@ -92,10 +94,14 @@ enum BatchCodec {
                 rows.append(f)
             }
             content = .flows(rows)
-        case 7:
+        case 7, 9:
             let n = Int(try r.uint32())
             var rows: [HostRow] = []
-            for _ in 0..<n { rows.append(try decodeHost(&r)) }
+            for _ in 0..<n {
+                var h = try decodeHost(&r)
+                if kind == 9 { h.mac = try r.optionalString(); h.vendor = try r.optionalString() }
+                rows.append(h)
+            }
             content = .hosts(rows)
         case 8:
             let n = Int(try r.uint32())
@@ -262,6 +268,7 @@ enum BatchCodec {
         w.optionalString(h.country); w.optionalInt64(h.asn.map { Int64($0) }); w.optionalString(h.org)
         w.string(h.category)
         w.optionalString(h.name); w.int64(h.nameFirstSeen); w.int64(h.nameLastSeen)
+        w.optionalString(h.mac); w.optionalString(h.vendor)
     }
 
     static func decodeHost(_ r: inout BinaryReader) throws -> HostRow {

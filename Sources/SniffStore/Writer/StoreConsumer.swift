@@ -72,6 +72,13 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
     /// What the `hosts` table was last told of each address, and what is to tell.
     private var hostsTold: [IPAddress: HostRow] = [:]
     private var hostsToTell: [IPAddress: HostRow] = [:]
+    /// The MAC each local address sent from (or was sent to) in the first packet of a
+    /// flow; a remote address's frames carry its router's MAC, so it gets none.
+    private var hostMACs: [IPAddress: MACAddress] = [:]
+    /// Set by `flowStarted`: the packet this consumer sees next opened a flow.
+    private var packetOpensFlow = false
+    /// The IEEE registry (ieee-data) for the hosts' vendors; nil without it.
+    public var vendors: MACVendors?
     /// Live capture: the local process that owns a flow's socket (`FlowProcesses.owner`),
     /// asked as the flow ends. Put the consumer before the observer that makes the
     /// processes forget ended flows.
@@ -124,6 +131,11 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
     public func consume(_ p: DecodedPacket, frame: UnsafeRawBufferPointer) {
         matched &+= 1
         countTraffic(p)
+        if packetOpensFlow {
+            // Once per flow, not per packet: an address's MAC seldom changes.
+            packetOpensFlow = false
+            learnMACs(p)
+        }
         switch policy {
         case .none: return
         case .all: break
@@ -146,6 +158,18 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
             if frames.count >= frameBatchBytes { flushPackets(); return }
         }
         if packets.count >= packetBatchSize { flushPackets() }
+    }
+
+    private func learnMACs(_ p: DecodedPacket) {
+        guard p.ipVersion != 0, p.link == .ethernet else { return }
+        let local = builder.format.localNetworks
+        for side in 0..<2 {
+            let address = side == 0 ? p.src : p.dst, mac = side == 0 ? p.ethSrc : p.ethDst
+            // Not the all-zero MAC of loopback captures, nor a group (multicast, broadcast) one.
+            guard mac.value != 0, mac.value >> 40 & 1 == 0, local.contains(address) else { continue }
+            if hostMACs[address] == nil && hostMACs.count >= 262_144 { hostMACs.removeAll(keepingCapacity: true) }
+            hostMACs[address] = mac
+        }
     }
 
     /// The flow table's key for a packet (the same rules as `FlowTable.process`).
@@ -206,6 +230,7 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
     // MARK: flows and alerts
 
     public func flowStarted(_ flow: Flow) {
+        packetOpensFlow = true
         flowUIDs[flow.key] = OpenFlowUID(start: flow.startNanos, uid: FlowUID.string(seed: builder.format.uidSeed, flow: flow))
     }
 
@@ -237,8 +262,8 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
         if logs.count >= logBatchSize { flushLogs() }
     }
 
-    /// A host row goes out when the address is new to this run, its name, country or ASN
-    /// changed, a DNS answer named it again, or its times moved by more than a minute
+    /// A host row goes out when the address is new to this run, its name, country, ASN
+    /// or MAC changed, a DNS answer named it again, or its times moved by more than a minute
     /// (the table's first/last seen are that precise; most flow ends write nothing).
     private func noteHost(_ address: IPAddress, _ info: HostInfo, _ flow: Flow) {
         guard address != .none else { return }
@@ -248,12 +273,16 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
             h.name = StoreText.clean(n.name)
             h.nameFirstSeen = n.firstSeen.totalNanoseconds; h.nameLastSeen = n.lastSeen.totalNanoseconds
         }
+        if let mac = hostMACs[address] {
+            h.mac = mac.description
+            h.vendor = vendors?.vendor(mac).map(StoreText.clean)
+        }
         if let old = hostsTold[address] {
             h.firstTs = min(h.firstTs, old.firstTs)
             h.lastTs = max(h.lastTs, old.lastTs)
             let minute: Int64 = 60_000_000_000
             if old.name == h.name && old.nameLastSeen == h.nameLastSeen && old.country == h.country && old.asn == h.asn
-                && h.firstTs == old.firstTs && h.lastTs - old.lastTs < minute {
+                && old.mac == h.mac && h.firstTs == old.firstTs && h.lastTs - old.lastTs < minute {
                 return
             }
         }
