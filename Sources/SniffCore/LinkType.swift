@@ -3,16 +3,22 @@ public struct LinkType: Hashable, Sendable, CustomStringConvertible {
     public var rawValue: UInt32
     @inlinable public init(_ rawValue: UInt32) { self.rawValue = rawValue }
 
-    public static let null = LinkType(0)
-    public static let ethernet = LinkType(1)
-    public static let rawOpenBSD = LinkType(12)  // DLT_RAW on some BSDs
-    public static let rawBSDOS = LinkType(14)    // DLT_RAW on BSD/OS
-    public static let raw = LinkType(101)
-    public static let loop = LinkType(108)
-    public static let linuxSLL = LinkType(113)
-    public static let ipv4 = LinkType(228)
-    public static let ipv6 = LinkType(229)
-    public static let linuxSLL2 = LinkType(276)
+    // Computed and inlinable: PacketDecoder switches on them for every frame, and a
+    // stored static would be a call (and a once-check) from another module.
+    @inlinable public static var null: LinkType { LinkType(0) }
+    @inlinable public static var ethernet: LinkType { LinkType(1) }
+    /// DLT_RAW on some BSDs.
+    @inlinable public static var rawOpenBSD: LinkType { LinkType(12) }
+    /// DLT_RAW on BSD/OS.
+    @inlinable public static var rawBSDOS: LinkType { LinkType(14) }
+    @inlinable public static var raw: LinkType { LinkType(101) }
+    @inlinable public static var loop: LinkType { LinkType(108) }
+    @inlinable public static var linuxSLL: LinkType { LinkType(113) }
+    @inlinable public static var ipv4: LinkType { LinkType(228) }
+    @inlinable public static var ipv6: LinkType { LinkType(229) }
+    @inlinable public static var linuxSLL2: LinkType { LinkType(276) }
+
+    @inlinable public static func ~= (pattern: LinkType, value: LinkType) -> Bool { pattern.rawValue == value.rawValue }
 
     /// The name used in NDJSON's `link` field.
     public var name: String {

@@ -17,12 +17,12 @@ public enum PacketDecoder {
         let c = ByteCursor(bytes)
         p.link = link
         let next: LinkNext
-        switch link.rawValue {
-        case 1: next = Ethernet.decode(c, at: 0, into: &p)
-        case 0, 108: next = NullLoopback.decode(c, at: 0, into: &p)
-        case 12, 14, 101, 228, 229: next = RawIP.decode(c, link: link, into: &p)
-        case 113: next = LinuxSLL.decode(c, at: 0, into: &p)
-        case 276: next = LinuxSLL2.decode(c, at: 0, into: &p)
+        switch link {
+        case .ethernet: next = Ethernet.decode(c, at: 0, into: &p)
+        case .null, .loop: next = NullLoopback.decode(c, at: 0, into: &p)
+        case .rawOpenBSD, .rawBSDOS, .raw, .ipv4, .ipv6: next = RawIP.decode(c, link: link, into: &p)
+        case .linuxSLL: next = LinuxSLL.decode(c, at: 0, into: &p)
+        case .linuxSLL2: next = LinuxSLL2.decode(c, at: 0, into: &p)
         default:
             p.undecoded = true
             return
@@ -165,19 +165,19 @@ public enum PacketDecoder {
     /// length the IP header states, which can exceed what was captured.
     static func decodeTransport(_ proto: UInt8, _ c: ByteCursor, at offset: Int, length: Int, firstFragment: Bool, into p: inout DecodedPacket) {
         switch proto {
-        case 6: p.transport = .tcp
-        case 17: p.transport = .udp
-        case 1: p.transport = .icmp
-        case 58: p.transport = .icmpv6
-        case 47: p.transport = .gre
+        case IPProtocol.tcp: p.transport = .tcp
+        case IPProtocol.udp: p.transport = .udp
+        case IPProtocol.icmp: p.transport = .icmp
+        case IPProtocol.icmpv6: p.transport = .icmpv6
+        case IPProtocol.gre: p.transport = .gre
         default: p.transport = .other
         }
         guard firstFragment else { return }
         switch proto {
-        case 6:
+        case IPProtocol.tcp:
             TCP.decode(c, at: offset, ipPayloadLength: length, into: &p)
             if p.hasPorts { classify(c, overTCP: true, into: &p) }
-        case 17:
+        case IPProtocol.udp:
             UDP.decode(c, at: offset, ipPayloadLength: length, into: &p)
             if p.hasPorts {
                 classify(c, overTCP: false, into: &p)
@@ -185,11 +185,11 @@ public enum PacketDecoder {
                 // and the tunnel header would be read from the start of the frame.
                 if p.hasPayloadLength { decodeUDPTunnel(c, into: &p) }
             }
-        case 1:
+        case IPProtocol.icmp:
             ICMP.decode(c, at: offset, ipPayloadLength: length, into: &p)
-        case 58:
+        case IPProtocol.icmpv6:
             ICMPv6.decode(c, at: offset, ipPayloadLength: length, into: &p)
-        case 47:
+        case IPProtocol.gre:
             // The outer GRE header's problems are the packet's (an unknown version, a
             // header cut short); those of headers inside the tunnel are not reported.
             switch GRE.parse(c, at: offset) {
@@ -203,7 +203,7 @@ public enum PacketDecoder {
             case .malformed(let m):
                 p.markMalformed(m)
             }
-        case 4, 41:
+        case IPProtocol.ipip, IPProtocol.ipv6:
             if let t = InnerDecoder.fromIP(c, at: offset, depth: 1) {
                 p.hasInner = true
                 p.inner = t

@@ -177,9 +177,9 @@ struct FlowTimerTests {
 
     @Test func hashIsDirectionIndependent() {
         var p = tcpPacket("10.0.0.1", 40000, "10.9.0.2", 443, flags: TCP.syn, at: 0)
-        let k1 = ShardedFlowTable.flowKey(of: p)
+        let k1 = FlowKey(packet: p)
         p = tcpPacket("10.9.0.2", 443, "10.0.0.1", 40000, flags: TCP.syn | TCP.ack, at: 0)
-        let k2 = ShardedFlowTable.flowKey(of: p)
+        let k2 = FlowKey(packet: p)
         #expect(k1 == k2)
         #expect(k1?.fastHash == k2?.fastHash)
     }

@@ -9,7 +9,10 @@ public enum CommunityID {
     /// Protocols whose ports (or ICMP type/code) go into the hash.
     @inlinable
     public static func hasPorts(_ proto: UInt8) -> Bool {
-        proto == 6 || proto == 17 || proto == 132 || proto == 1 || proto == 58
+        switch proto {
+        case IPProtocol.tcp, IPProtocol.udp, IPProtocol.sctp, IPProtocol.icmp, IPProtocol.icmpv6: return true
+        default: return false
+        }
     }
 
     /// The hash input for a flow key, which is already in the specification's order
@@ -58,8 +61,9 @@ public enum CommunityID {
     /// The ID for one packet's tuple; ICMP `sport`/`dport` are the raw type and code.
     public static func string(src: IPAddress, dst: IPAddress, proto: UInt8, sport: UInt16, dport: UInt16, seed: UInt16 = 0) -> String {
         var sp = sport, dp = dport, oneWay = false
-        if proto == 1 || proto == 58 {
-            let m = FlowKey.icmpPorts(type: UInt8(truncatingIfNeeded: sport), code: UInt8(truncatingIfNeeded: dport), v6: proto == 58)
+        if IPProtocol(rawValue: proto).isICMP {
+            let m = FlowKey.icmpPorts(type: UInt8(truncatingIfNeeded: sport), code: UInt8(truncatingIfNeeded: dport),
+                                      v6: proto == IPProtocol.icmpv6.rawValue)
             sp = m.sport; dp = m.dport; oneWay = m.oneWay
         } else if !hasPorts(proto) {
             sp = 0; dp = 0

@@ -74,7 +74,7 @@ public struct Flow: Sendable {
     @inlinable public var proto: UInt8 { key.proto }
     @inlinable public var isTCP: Bool { key.proto == 6 }
     @inlinable public var isUDP: Bool { key.proto == 17 }
-    @inlinable public var isICMP: Bool { key.proto == 1 || key.proto == 58 }
+    @inlinable public var isICMP: Bool { IPProtocol(rawValue: key.proto).isICMP }
 
     public var start: Timestamp { Timestamp(totalNanoseconds: startNanos) }
     public var last: Timestamp { Timestamp(totalNanoseconds: lastNanos) }

@@ -1,4 +1,5 @@
 import SniffCore
+import SniffDecode
 
 /// The bidirectional identity of a flow: both addresses and ports in a canonical order,
 /// the IP protocol, and the VLAN.
@@ -128,4 +129,43 @@ public struct FlowKey: Hashable, Sendable {
     }
 
     public func hash(into h: inout Hasher) { h.combine(fastHash) }
+}
+
+extension FlowKey {
+    /// The canonical key of a packet's flow, or nil when the packet belongs to none (see
+    /// `canonical(packet:)`): the one rule of the flow table, its shards and the store.
+    @inlinable
+    public init?(packet p: DecodedPacket) {
+        guard let k = FlowKey.canonical(packet: p) else { return nil }
+        self = k.key
+    }
+
+    /// The canonical key of a packet's flow and whether its sender is endpoint A; nil
+    /// without an IP header, for TCP or UDP without ports, for a later ICMP fragment
+    /// and for a fragment held for reassembly (its datagram counts on the frame that
+    /// completes it). Other protocols key on the addresses alone.
+    @inlinable
+    public static func canonical(packet p: DecodedPacket) -> (key: FlowKey, srcIsA: Bool)? {
+        guard p.ipVersion != 0 else { return nil }
+        var sport: UInt16 = 0, dport: UInt16 = 0, oneWay = false
+        switch p.ipProto {
+        case IPProtocol.tcp, IPProtocol.udp:
+            guard p.hasPorts else { return nil }
+            sport = p.sport
+            dport = p.dport
+        case IPProtocol.icmp, IPProtocol.icmpv6:
+            if p.hasICMP {
+                let m = FlowKey.icmpPorts(type: p.icmpType, code: p.icmpCode, v6: p.ipProto == IPProtocol.icmpv6.rawValue)
+                sport = m.sport
+                dport = m.dport
+                oneWay = m.oneWay
+            } else if p.isFragment {
+                return nil
+            }
+        default:
+            if p.heldFragment { return nil }
+        }
+        return FlowKey.canonical(src: p.src, sport: sport, dst: p.dst, dport: dport, proto: p.ipProto,
+                                 vlan: p.vlans.primary ?? 0, oneWay: oneWay)
+    }
 }

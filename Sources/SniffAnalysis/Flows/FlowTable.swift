@@ -161,27 +161,11 @@ public final class FlowTable: PacketConsumer {
         let nowNanos = now.totalNanoseconds
         st.pointee.stats.packets &+= 1
         expire(nanos: nowNanos)
-        guard p.ipVersion != 0 else { st.pointee.stats.packetsWithoutFlow &+= 1; return -1 }
-        let proto = p.ipProto
-        var sport: UInt16 = 0, dport: UInt16 = 0, oneWay = false
-        switch proto {
-        case 6, 17:
-            guard p.hasPorts else { st.pointee.stats.packetsWithoutFlow &+= 1; return -1 }
-            sport = p.sport; dport = p.dport
-        case 1, 58:
-            if p.hasICMP {
-                let m = FlowKey.icmpPorts(type: p.icmpType, code: p.icmpCode, v6: proto == 58)
-                sport = m.sport; dport = m.dport; oneWay = m.oneWay
-            } else if p.isFragment {
-                st.pointee.stats.packetsWithoutFlow &+= 1
-                return -1
-            }
-        default:
-            // A fragment kept for reassembly: its datagram counts on the completing frame.
-            if p.heldFragment { st.pointee.stats.packetsWithoutFlow &+= 1; return -1 }
+        guard let (key, srcIsA) = FlowKey.canonical(packet: p) else {
+            st.pointee.stats.packetsWithoutFlow &+= 1
+            return -1
         }
-        let (key, srcIsA) = FlowKey.canonical(src: p.src, sport: sport, dst: p.dst, dport: dport, proto: proto,
-                                              vlan: p.vlans.primary ?? 0, oneWay: oneWay)
+        let proto = p.ipProto
         let hash = key.fastHash
         let packetNanos = p.timestamp.totalNanoseconds
         let tcp: TCPSegment? = p.hasTCP
@@ -207,11 +191,15 @@ public final class FlowTable: PacketConsumer {
             if st.pointee.count >= config.maxFlows { evictOldest() }
             var origIsA = continuedOrigIsA ?? srcIsA
             var flip = false
+            // The packet's own ports (ICMP's mapped ones), sender first.
+            let sport = srcIsA ? key.portA : key.portB
+            let dport = srcIsA ? key.portB : key.portA
             if continuedOrigIsA == nil, FlowTable.shouldFlip(proto: proto, sport: sport, dport: dport, tcp: tcp) {
                 origIsA = !srcIsA
                 flip = true
             }
-            let app: AppProtocol = (proto == 6 || proto == 17) ? AppProtocol.forPorts(sport, dport, udp: proto == 17) : .unknown
+            let app: AppProtocol = proto == IPProtocol.tcp.rawValue || proto == IPProtocol.udp.rawValue
+                ? AppProtocol.forPorts(sport, dport, udp: proto == IPProtocol.udp.rawValue) : .unknown
             var flow = Flow(key: key, origIsA: origIsA, nanos: packetNanos, app: app)
             if flip { flow.markFlipped() }
             index = insert(flow, hash: hash)
@@ -222,8 +210,8 @@ public final class FlowTable: PacketConsumer {
         let isOrig = srcIsA == f.pointee.origIsA
         let payload: UInt32
         switch proto {
-        case 6, 17: payload = p.payloadLength
-        case 1, 58: payload = UInt32(clamping: Int(p.ipTotalLength) - Int(p.ipHeaderLength) - 8)
+        case IPProtocol.tcp, IPProtocol.udp: payload = p.payloadLength
+        case IPProtocol.icmp, IPProtocol.icmpv6: payload = UInt32(clamping: Int(p.ipTotalLength) - Int(p.ipHeaderLength) - 8)
         default: payload = UInt32(clamping: Int(p.ipTotalLength) - Int(p.ipHeaderLength))
         }
         let lastBefore = f.pointee.lastNanos

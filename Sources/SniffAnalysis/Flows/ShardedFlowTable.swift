@@ -22,30 +22,8 @@ public final class ShardedFlowTable: PacketConsumer {
     /// The shard for a packet: the same for both directions of its flow. Packets with no
     /// flow go to shard 0, which only counts them.
     public static func shard(of p: DecodedPacket, count: Int) -> Int {
-        guard count > 1, let key = flowKey(of: p) else { return 0 }
+        guard count > 1, let key = FlowKey(packet: p) else { return 0 }
         return Int(truncatingIfNeeded: (key.fastHash >> 40) % UInt64(count))
-    }
-
-    /// The canonical key of a packet's flow, or nil when it has none.
-    public static func flowKey(of p: DecodedPacket) -> FlowKey? {
-        guard p.ipVersion != 0 else { return nil }
-        var sport: UInt16 = 0, dport: UInt16 = 0, oneWay = false
-        switch p.ipProto {
-        case 6, 17:
-            guard p.hasPorts else { return nil }
-            sport = p.sport; dport = p.dport
-        case 1, 58:
-            if p.hasICMP {
-                let m = FlowKey.icmpPorts(type: p.icmpType, code: p.icmpCode, v6: p.ipProto == 58)
-                sport = m.sport; dport = m.dport; oneWay = m.oneWay
-            } else if p.isFragment {
-                return nil
-            }
-        default:
-            if p.heldFragment { return nil }
-        }
-        return FlowKey.canonical(src: p.src, sport: sport, dst: p.dst, dport: dport, proto: p.ipProto,
-                                 vlan: p.vlans.primary ?? 0, oneWay: oneWay).key
     }
 
     public func consume(_ packet: DecodedPacket, frame: UnsafeRawBufferPointer) {

@@ -53,10 +53,10 @@ public enum InnerDecoder {
         guard carries else { return tuple }
         let sub = ByteCursor(UnsafeRawBufferPointer(rebasing: c.bytes[0..<Swift.max(l4, end)]))
         switch tuple.proto {
-        case 6, 17, 132:
+        case IPProtocol.tcp, IPProtocol.udp, IPProtocol.sctp:
             if let sp = sub.getUInt16(at: l4), let dp = sub.getUInt16(at: l4 + 2) {
                 tuple.sport = sp; tuple.dport = dp; tuple.hasPorts = true
-                if depth < maximumDepth && tuple.proto == 17 {
+                if depth < maximumDepth && tuple.proto == IPProtocol.udp.rawValue {
                     if dp == VXLAN.port, let inner = VXLAN.innerOffset(sub, at: l4 + 8),
                        let t = fromEthernet(sub, at: inner, depth: depth + 1) { return t }
                     if dp == Geneve.port, let g = Geneve.parse(sub, at: l4 + 8),

@@ -144,7 +144,7 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
         packets.append(PacketRow())
         let i = packets.count - 1
         builder.fill(&packets[i], from: p, frame: frame)
-        if !flowUIDs.isEmpty, let key = StoreConsumer.flowKey(p), let open = flowUIDs[key] {
+        if !flowUIDs.isEmpty, let key = FlowKey(packet: p), let open = flowUIDs[key] {
             packets[i].flowUID = open.uid
             packets[i].present.insert(.flowUID)
         }
@@ -170,28 +170,6 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
             if hostMACs[address] == nil && hostMACs.count >= 262_144 { hostMACs.removeAll(keepingCapacity: true) }
             hostMACs[address] = mac
         }
-    }
-
-    /// The flow table's key for a packet (the same rules as `FlowTable.process`).
-    static func flowKey(_ p: DecodedPacket) -> FlowKey? {
-        guard p.ipVersion != 0 else { return nil }
-        var sport: UInt16 = 0, dport: UInt16 = 0, oneWay = false
-        switch p.ipProto {
-        case 6, 17:
-            guard p.hasPorts else { return nil }
-            sport = p.sport; dport = p.dport
-        case 1, 58:
-            if p.hasICMP {
-                let m = FlowKey.icmpPorts(type: p.icmpType, code: p.icmpCode, v6: p.ipProto == 58)
-                sport = m.sport; dport = m.dport; oneWay = m.oneWay
-            } else if p.isFragment {
-                return nil
-            }
-        default:
-            if p.heldFragment { return nil }
-        }
-        return FlowKey.canonical(src: p.src, sport: sport, dst: p.dst, dport: dport, proto: p.ipProto,
-                                 vlan: p.vlans.primary ?? 0, oneWay: oneWay).key
     }
 
     @inline(__always)
