@@ -103,12 +103,12 @@ public final class MaxMindDatabase: @unchecked Sendable {
         guard mmdbError == MMDB_SUCCESS, result.found_entry else { return record }
         switch kind {
         case .asn:
-            record.asn = Self.uint32(&result.entry, ["autonomous_system_number"])
-            record.organization = Self.string(&result.entry, ["autonomous_system_organization"])
+            record.asn = Self.uint32(&result.entry, MMDBPath.asNumber)
+            record.organization = Self.string(&result.entry, MMDBPath.asOrganization)
         case .city, .country:
-            record.countryCode = Self.string(&result.entry, ["country", "iso_code"])
-                ?? Self.string(&result.entry, ["registered_country", "iso_code"])
-            if kind == .city { record.city = Self.string(&result.entry, ["city", "names", "en"]) }
+            record.countryCode = Self.string(&result.entry, MMDBPath.countryCode)
+                ?? Self.string(&result.entry, MMDBPath.registeredCountryCode)
+            if kind == .city { record.city = Self.string(&result.entry, MMDBPath.cityName) }
         }
         return record
     }
@@ -133,27 +133,29 @@ public final class MaxMindDatabase: @unchecked Sendable {
         return withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1, body) }
     }
 
-    private static func value(_ entry: inout MMDB_entry_s, _ path: [StaticString]) -> MMDB_entry_data_s? {
+    private static func value(_ entry: inout MMDB_entry_s, _ path: MMDBPath) -> MMDB_entry_data_s? {
         var data = MMDB_entry_data_s()
-        // MMDB_aget_value takes a NULL-terminated array of C strings.
-        var keys: [UnsafePointer<CChar>?] = path.map {
-            UnsafeRawPointer($0.utf8Start).assumingMemoryBound(to: CChar.self)
-        }
-        keys.append(nil)
-        let status = keys.withUnsafeBufferPointer { MMDB_aget_value(&entry, &data, $0.baseAddress) }
+        let status = MMDB_aget_value(&entry, &data, path.keys)
         guard status == MMDB_SUCCESS, data.has_data else { return nil }
         return data
     }
 
-    private static func string(_ entry: inout MMDB_entry_s, _ path: [StaticString]) -> String? {
+    private static func string(_ entry: inout MMDB_entry_s, _ path: MMDBPath) -> String? {
         guard let d = value(&entry, path), d.type == UInt32(MMDB_DATA_TYPE_UTF8_STRING),
               let p = d.utf8_string else { return nil }
         let bytes = UnsafeRawBufferPointer(start: p, count: Int(d.data_size))
         // Control bytes would break the text report's layout; writers escape the rest.
-        return String(decoding: bytes.map { $0 < 0x20 || $0 == 0x7F ? UInt8(ascii: "?") : $0 }, as: UTF8.self)
+        // Most values have none: the String is then made from the mapped bytes directly
+        // (no allocation at all for up to 15 bytes, as country codes and most city names).
+        let isControl = { (b: UInt8) in b < 0x20 || b == 0x7F }
+        guard bytes.contains(where: isControl) else { return String(decoding: bytes, as: UTF8.self) }
+        return String(unsafeUninitializedCapacity: bytes.count) { out in
+            for (i, b) in bytes.enumerated() { out[i] = isControl(b) ? UInt8(ascii: "?") : b }
+            return bytes.count
+        }
     }
 
-    private static func uint32(_ entry: inout MMDB_entry_s, _ path: [StaticString]) -> UInt32? {
+    private static func uint32(_ entry: inout MMDB_entry_s, _ path: MMDBPath) -> UInt32? {
         guard let d = value(&entry, path) else { return nil }
         switch Int32(d.type) {
         case MMDB_DATA_TYPE_UINT32: return d.uint32
@@ -161,6 +163,30 @@ public final class MaxMindDatabase: @unchecked Sendable {
         default: return nil
         }
     }
+}
+
+/// A path into a MaxMind DB record as MMDB_aget_value takes it: a NULL-terminated array
+/// of C strings. Built once per path for the process, so that a lookup allocates no
+/// arrays (a lookup runs once per new address, which on busy links is per new flow).
+/// Unchecked Sendable: the array is written once in init and only read after; it points
+/// at static strings and lives as long as the process (never freed, like the statics).
+struct MMDBPath: @unchecked Sendable {
+    let keys: UnsafeMutablePointer<UnsafePointer<CChar>?>
+
+    init(_ path: StaticString...) {
+        keys = .allocate(capacity: path.count + 1)
+        for (i, key) in path.enumerated() {
+            // String literals are stored NUL-terminated.
+            keys[i] = UnsafeRawPointer(key.utf8Start).assumingMemoryBound(to: CChar.self)
+        }
+        keys[path.count] = nil
+    }
+
+    static let asNumber = MMDBPath("autonomous_system_number")
+    static let asOrganization = MMDBPath("autonomous_system_organization")
+    static let countryCode = MMDBPath("country", "iso_code")
+    static let registeredCountryCode = MMDBPath("registered_country", "iso_code")
+    static let cityName = MMDBPath("city", "names", "en")
 }
 
 /// The MaxMind DB files of a run: a Country or City file, and an ASN file.
