@@ -108,30 +108,14 @@ public final class AlertEngine: PacketConsumer, FlowObserver {
                     break
                 }
             case .country(let codes, let end):
-                // GeoIP through the run's enrichment: looked up once per address and
-                // cached, as the flow writers ask it; private addresses are never asked.
-                guard let hosts = format.hosts else { continue }
-                for side in 0..<2 where end.includes(orig: side == 0) {
-                    let host = side == 0 ? flow.origAddress : flow.respAddress
-                    guard let cc = hosts.geo(for: host).countryCode, codes.contains(cc) else { continue }
-                    let other = side == 0 ? flow.respAddress : flow.origAddress
-                    raise(rule, flow: flow, subject: "\(host)|\(other)",
-                          message: "flow \(side == 0 ? "from" : "to") \(host) in \(cc): \(describe(flow))",
-                          hosts: [flow.origAddress, flow.respAddress])
-                    break
+                raiseOnGeo(rule, flow, end) { geo in
+                    guard let cc = geo.countryCode, codes.contains(cc) else { return nil }
+                    return "in \(cc)"
                 }
             case .asn(let numbers, let end):
-                guard let hosts = format.hosts else { continue }
-                for side in 0..<2 where end.includes(orig: side == 0) {
-                    let host = side == 0 ? flow.origAddress : flow.respAddress
-                    let geo = hosts.geo(for: host)
-                    guard let asn = geo.asn, numbers.contains(asn) else { continue }
-                    let other = side == 0 ? flow.respAddress : flow.origAddress
-                    let org = geo.organization.map { " (\($0))" } ?? ""
-                    raise(rule, flow: flow, subject: "\(host)|\(other)",
-                          message: "flow \(side == 0 ? "from" : "to") \(host) in AS\(asn)\(org): \(describe(flow))",
-                          hosts: [flow.origAddress, flow.respAddress])
-                    break
+                raiseOnGeo(rule, flow, end) { geo in
+                    guard let asn = geo.asn, numbers.contains(asn) else { return nil }
+                    return "in AS\(asn)" + (geo.organization.map { " (\($0))" } ?? "")
                 }
             case .newHost(let localOnly, let learn):
                 for host in [flow.origAddress, flow.respAddress] {
@@ -218,6 +202,24 @@ public final class AlertEngine: PacketConsumer, FlowObserver {
     }
 
     // MARK: raising
+
+    /// Country and ASN rules: the first end that `end` names and whose GeoIP answer
+    /// `place` matches ("in DE", "in AS64500 (Org)") raises one alert for the flow.
+    /// GeoIP through the run's enrichment: looked up once per address and cached, as the
+    /// flow writers ask it; private addresses are never asked.
+    private func raiseOnGeo(_ rule: AlertRule, _ flow: Flow, _ end: AlertRule.FlowEnd,
+                            place: (GeoRecord) -> String?) {
+        guard let hosts = format.hosts else { return }
+        for side in 0..<2 where end.includes(orig: side == 0) {
+            let host = side == 0 ? flow.origAddress : flow.respAddress
+            guard let place = place(hosts.geo(for: host)) else { continue }
+            let other = side == 0 ? flow.respAddress : flow.origAddress
+            raise(rule, flow: flow, subject: "\(host)|\(other)",
+                  message: "flow \(side == 0 ? "from" : "to") \(host) \(place): \(describe(flow))",
+                  hosts: [flow.origAddress, flow.respAddress])
+            return
+        }
+    }
 
     private func describe(_ f: Flow) -> String {
         "\(f.transportName) \(f.origAddress):\(f.origPort) -> \(f.respAddress):\(f.respPort)"
