@@ -3,29 +3,6 @@ import SniffAnalysis
 /// The logical schema shared by both databases: table and column names, in the order
 /// the writers send them. SQLite keeps addresses as text; PostgreSQL as `inet`.
 enum Schema {
-    /// Migrations, in order. Each database has its own statements for each version.
-    static let migrations: [Migration] = [
-        Migration(version: 1, name: "captures, packets, batches"),
-        Migration(version: 2, name: "flows, alerts"),
-        Migration(version: 3, name: "traffic per second"),
-        Migration(version: 4, name: "packet bytes (--store-raw)"),
-        Migration(version: 5, name: "flows per second"),
-        Migration(version: 6, name: "packet app source and Info line"),
-        // SQLite only (PostgreSQL records it and changes nothing): see SQLiteSchema.
-        Migration(version: 7, name: "compact packets with per-segment key runs (SQLite)"),
-        Migration(version: 8, name: "flow TLS handshake"),
-        // SQLite only (PostgreSQL records it and changes nothing): see SQLiteFlows.
-        Migration(version: 9, name: "flows with per-segment key runs (SQLite)"),
-        Migration(version: 10, name: "flow hosts and processes, hosts table"),
-        // SQLite only (PostgreSQL records it and changes nothing): see PacketTable, FlowTable.
-        Migration(version: 11, name: "cold packet and flow fields in one BLOB per row (SQLite)"),
-        Migration(version: logsVersion, name: "protocol logs: dns, http, tls"),
-        Migration(version: Schema.hostMACVersion, name: "hosts: MAC address and its vendor"),
-    ]
-    static var latestVersion: Int { migrations.last!.version }
-    /// Adds `mac` and `vendor` (text, nullable) to `hosts`.
-    static let hostMACVersion = 13
-
     static let packetColumns = [
         "capture_id", "sensor", "n", "ts", "len", "caplen", "iface", "link", "eth_src", "eth_dst", "vlan", "ip",
         "src", "dst", "proto", "transport", "sport", "dport", "seq", "ack", "tcp_flags", "tcp_window",

@@ -88,6 +88,11 @@ struct PostgresStoreTests {
         try await TestDatabase.withPostgres("migrate") { try await StoreChecks.migrations($0) }
     }
 
+    @Test("a database stopped at version 6 migrates with its packets kept")
+    func migrateFromVersion6() async throws {
+        try await TestDatabase.withPostgres("v6") { try await MigrationRegistryTests.fromVersion6($0) }
+    }
+
     @Test("flow TLS/QUIC handshake columns stored and searched with tls=")
     func handshake() async throws {
         try await TestDatabase.withPostgres("handshake") { try await FlowHandshakeStoreTests.storedAndSearched($0) }

@@ -78,22 +78,22 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
     // MARK: schema
 
     @discardableResult
-    public func migrate() async throws -> [Migration] {
+    public func migrate() async throws -> [Migration] { try await migrate(through: Schema.latestVersion) }
+
+    /// Applies the versions up to `last` (tests stop early to write an older schema).
+    func migrate(through last: Int) async throws -> [Migration] {
         try await withConnection("migrate") { c in
             try await PG.exec(c, "BEGIN", pgLogger)
             do {
                 try await PG.exec(c, "SELECT pg_advisory_xact_lock(\(PostgresSchema.ddlLockKey))", pgLogger)
-                try await PG.exec(c, PostgresQuery(unsafeSQL: PostgresSchema.bootstrap), pgLogger)
+                try await PG.exec(c, PostgresQuery(unsafeSQL: Schema.migrationsTable(.postgres)), pgLogger)
                 var applied = Set<Int>()
                 for try await v in try await c.query("SELECT version FROM sniff_migrations", logger: pgLogger).decode(Int.self) {
                     applied.insert(v)
                 }
-                if let top = applied.max(), top > Schema.latestVersion {
-                    throw StoreError.schemaTooNew(found: top, known: Schema.latestVersion)
-                }
                 var done: [Migration] = []
-                for m in Schema.migrations where !applied.contains(m.version) {
-                    for sql in PostgresSchema.statements(version: m.version) {
+                for m in try Schema.pending(applied: applied, through: last) {
+                    for sql in m.postgres {
                         try await PG.exec(c, PostgresQuery(unsafeSQL: sql), pgLogger)
                     }
                     let now = Timestamp.now().totalNanoseconds
@@ -127,7 +127,7 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
                 }
             }
             info.schemaVersion = applied.keys.max() ?? 0
-            info.migrations = Schema.migrations.map { Migration(version: $0.version, name: $0.name, appliedAt: applied[$0.version]) }
+            info.migrations = Schema.migrationStatus(applied: applied)
             if info.schemaVersion > 0 {
                 // Live-row counts from the statistics (count(*) over millions of rows is
                 // slow), summed over the partitions.

@@ -52,29 +52,31 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
     // MARK: schema
 
     @discardableResult
-    public func migrate() async throws -> [Migration] {
+    public func migrate() async throws -> [Migration] { try await migrate(through: Schema.latestVersion) }
+
+    /// Applies the versions up to `last` (tests stop early to write an older schema).
+    func migrate(through last: Int) async throws -> [Migration] {
         let sizes = (self.segmentRows, self.flowSegmentRows)
-        return try await writer.run { c in try SQLiteStore.migrate(c, segmentRows: sizes.0, flowSegmentRows: sizes.1) }
+        return try await writer.run { c in try SQLiteStore.migrate(c, segmentRows: sizes.0, flowSegmentRows: sizes.1, through: last) }
     }
 
-    static func migrate(_ c: SQLiteConnection, segmentRows: Int64, flowSegmentRows: Int64) throws -> [Migration] {
-        try c.exec(SQLiteSchema.bootstrap)
+    static func migrate(_ c: SQLiteConnection, segmentRows: Int64, flowSegmentRows: Int64,
+                        through last: Int = Schema.latestVersion) throws -> [Migration] {
+        try c.exec(Schema.migrationsTable(.sqlite))
         try c.exec("BEGIN IMMEDIATE")
         do {
             let applied = Set(try c.query("SELECT version FROM sniff_migrations", []) { Int($0.int64(0)) })
-            if let top = applied.max(), top > Schema.latestVersion {
-                throw StoreError.schemaTooNew(found: top, known: Schema.latestVersion)
-            }
             var done: [Migration] = []
-            for m in Schema.migrations where !applied.contains(m.version) {
-                if m.version == SQLiteSchema.compactPacketsVersion {
+            for m in try Schema.pending(applied: applied, through: last) {
+                switch m.sqlite {
+                case .statements(let statements):
+                    for sql in statements { try c.exec(sql) }
+                case .convert(.compactPackets):
                     try SQLiteSchema.migrateToCompactPackets(c, segmentRows: segmentRows)
-                } else if m.version == SQLiteSchema.segmentedFlowsVersion {
+                case .convert(.segmentedFlows):
                     try SQLiteSchema.migrateToSegmentedFlows(c, segmentRows: flowSegmentRows) { _ in }
-                } else if m.version == SQLiteSchema.coldColumnsVersion {
+                case .convert(.coldColumns):
                     try SQLiteSchema.migrateToColdColumns(c)
-                } else {
-                    for sql in SQLiteSchema.statements(version: m.version) { try c.exec(sql) }
                 }
                 let now = Timestamp.now().totalNanoseconds
                 let st = try c.prepare("INSERT INTO sniff_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)")
@@ -106,7 +108,7 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
                 }
             }
             info.schemaVersion = applied.keys.max() ?? 0
-            info.migrations = Schema.migrations.map { Migration(version: $0.version, name: $0.name, appliedAt: applied[$0.version]) }
+            info.migrations = Schema.migrationStatus(applied: applied)
             let tables = Set(try c.query("SELECT name FROM sqlite_master WHERE type = 'table'", []) { $0.text(0) })
             for t in Schema.infoTables where tables.contains(t) {
                 // Table names come from the fixed list above, never from input.
