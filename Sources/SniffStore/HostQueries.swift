@@ -189,8 +189,7 @@ struct HostQueries {
 
     /// A column holding an address, as the statement should return it.
     private func addressOut(_ column: String) -> String { dialect == .postgres ? "host(\(column))" : column }
-    /// SUM of a bigint is numeric in PostgreSQL: cast back.
-    private func sum(_ e: String) -> String { dialect == .postgres ? "SUM(\(e))::bigint" : "SUM(\(e))" }
+    private func sum(_ e: String) -> String { dialect.sum(e) }
 
     private func hostAddress(_ b: inout SQLBuilder, _ a: IPAddress) -> String {
         dialect == .postgres ? "address = \(b.param(a.description))::inet" : "address = \(b.param(a.description))"

@@ -53,6 +53,23 @@ struct SQLBuilder {
         f.port != nil || f.ip.map { $0.prefixLength == ($0.address.isIPv6 ? 128 : 32) } == true
     }
 
+    /// A page of packets: `select` (which ends in its FROM) with `filter` and what
+    /// `more` adds (a cursor, a column test), then `order` (ORDER BY and LIMIT). A filter
+    /// that `canSplit` becomes a UNION ALL of two branches, each one index range read in
+    /// order and stopped at a page, then ordered and limited again.
+    mutating func packetPage(_ select: String, _ filter: TrafficFilter, order: String,
+                             _ more: (inout SQLBuilder) -> Void = { _ in }) -> SQLQuery {
+        func branch(_ part: Branch) -> String {
+            packetFilter(filter, branch: part)
+            more(&self)
+            return takeWhereClause()
+        }
+        guard Self.canSplit(filter) else { return SQLQuery(sql: select + branch(.whole) + order, binds: binds) }
+        let first = branch(.first), second = branch(.second)
+        let sql = "SELECT * FROM (\(select)\(first)\(order)) AS a UNION ALL SELECT * FROM (\(select)\(second)\(order)) AS b" + order
+        return SQLQuery(sql: sql, binds: binds)
+    }
+
     /// `column` equal to the address, or inside the network.
     mutating func address(_ column: String, _ net: IPNetwork) -> String {
         let full = net.prefixLength == (net.address.isIPv6 ? 128 : 32)

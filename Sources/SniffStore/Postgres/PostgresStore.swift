@@ -445,71 +445,16 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
         let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
         let order = " ORDER BY ts DESC, capture_id DESC, n DESC LIMIT \(limit + 1)"
         var b = SQLBuilder(.postgres)
-        func clause(_ branch: SQLBuilder.Branch) -> String {
-            b.packetFilter(q.filter, branch: branch)
+        let query = b.packetPage(Self.packetSelect, q.filter, order: order) { b in
             if let cursor {
                 b.add("(ts, capture_id, n) < (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])), \(b.param(cursor.values[2])))")
             }
-            return b.takeWhereClause()
         }
-        let sql: String
-        if SQLBuilder.canSplit(q.filter) {
-            // Two index ranges read newest first, each stopped at a page; see SQLBuilder.Branch.
-            let first = clause(.first), second = clause(.second)
-            sql = "SELECT * FROM (\(Self.packetSelect)\(first)\(order)) AS a UNION ALL SELECT * FROM (\(Self.packetSelect)\(second)\(order)) AS b" + order
-        } else {
-            sql = Self.packetSelect + clause(.whole) + order
-        }
-        let rows = try await rows("packets", sql, b.binds).map { try PostgresStore.readPacket(PGCells($0)) }
+        let rows = try await read("packets", query) { try RowMapping.packet($0) }
         let more = rows.count > limit
         let page = Array(rows.prefix(limit))
         let next = more ? page.last.map { Cursor(kind: "p", values: [$0.row.ts, $0.captureID, Int64(bitPattern: $0.row.n)]).text } : nil
         return Page(rows: page, nextCursor: next)
-    }
-
-    static func readPacket(_ c: PGCells) throws -> StoredPacket {
-        var r = PacketRow()
-        var f: PacketRow.Fields = []
-        let captureID = try c.int(0) ?? 0
-        let sensor = try c.text(1) ?? ""
-        r.n = UInt64(truncatingIfNeeded: try c.int(2) ?? 0)
-        r.ts = try c.int(3) ?? 0
-        r.len = UInt32(truncatingIfNeeded: try c.int(4) ?? 0)
-        r.caplen = UInt32(truncatingIfNeeded: try c.int(5) ?? 0)
-        r.iface = UInt32(truncatingIfNeeded: try c.int(6) ?? 0)
-        r.link = RowNames.link(try c.text(7) ?? "")
-        if let m = try c.text(8).flatMap(RowNames.mac) { r.ethSrc = m; f.insert(.ethSrc) }
-        if let m = try c.text(9).flatMap(RowNames.mac) { r.ethDst = m; f.insert(.ethDst) }
-        if let v = try c.int(10) { r.vlan = UInt16(truncatingIfNeeded: v); f.insert(.vlan) }
-        if let v = try c.int(11) {
-            f.insert(.ip)
-            r.ipVersion = UInt8(truncatingIfNeeded: v)
-            r.src = IPAddress(try c.text(12) ?? "") ?? .none
-            r.dst = IPAddress(try c.text(13) ?? "") ?? .none
-            r.proto = UInt8(truncatingIfNeeded: try c.int(14) ?? 0)
-        }
-        r.transport = try c.text(15).map(RowNames.transport) ?? .none
-        if let s = try c.int(16) {
-            f.insert(.ports)
-            r.sport = UInt16(truncatingIfNeeded: s); r.dport = UInt16(truncatingIfNeeded: try c.int(17) ?? 0)
-        }
-        if let s = try c.int(18) {
-            f.insert(.tcp)
-            r.seq = UInt32(truncatingIfNeeded: s); r.ack = UInt32(truncatingIfNeeded: try c.int(19) ?? 0)
-            r.tcpFlags = UInt16(truncatingIfNeeded: try c.int(20) ?? 0); r.window = UInt16(truncatingIfNeeded: try c.int(21) ?? 0)
-        }
-        if let v = try c.int(22) { r.payloadLen = UInt32(truncatingIfNeeded: v); f.insert(.payloadLen) }
-        if let v = try c.int(23) {
-            f.insert(.icmp)
-            r.icmpType = UInt8(truncatingIfNeeded: v); r.icmpCode = UInt8(truncatingIfNeeded: try c.int(24) ?? 0)
-        }
-        if let q = try c.text(25) { r.dnsQuery = q; f.insert(.dnsQuery) }
-        r.app = try c.text(26).map(RowNames.app) ?? .unknown
-        if let u = try c.text(27) { r.flowUID = u; f.insert(.flowUID) }
-        if try c.int(28) == 1 { f.insert(.appPayload) }
-        if let i = try c.text(29) { r.info = i; f.insert(.info) }
-        r.present = f
-        return StoredPacket(sensor: sensor, captureID: captureID, row: r)
     }
 
     public func frameSummary(_ filter: TrafficFilter) async throws -> FrameSummary {
@@ -529,25 +474,16 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
         let limit = min(max(q.limit, 1), FramePage.pageSize)
         let select = "SELECT ts, capture_id, n, len, link, raw FROM packets", order = " ORDER BY ts, capture_id, n LIMIT \(limit + 1)"
         var b = SQLBuilder(.postgres)
-        func clause(_ branch: SQLBuilder.Branch) -> String {
-            b.packetFilter(q.filter, branch: branch)
+        // As in `packets`: each page reads two index ranges, not every match.
+        let query = b.packetPage(select, q.filter, order: order) { b in
             b.add("raw IS NOT NULL")
             if let cursor {
                 b.add("(ts, capture_id, n) > (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])), \(b.param(cursor.values[2])))")
             }
-            return b.takeWhereClause()
-        }
-        let sql: String
-        if SQLBuilder.canSplit(q.filter) {
-            // As in `packets`: each page reads two index ranges, not every match.
-            let first = clause(.first), second = clause(.second)
-            sql = "SELECT * FROM (\(select)\(first)\(order)) AS a UNION ALL SELECT * FROM (\(select)\(second)\(order)) AS b" + order
-        } else {
-            sql = select + clause(.whole) + order
         }
         var page = FramePage()
         var last: [Int64] = []
-        for row in try await rows("frames", sql, b.binds) {
+        for row in try await rows("frames", query.sql, query.binds) {
             let c = PGCells(row)
             guard page.frames.count < limit else {
                 page.nextCursor = Cursor(kind: "r", values: last).text
@@ -749,76 +685,22 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
         return t
     }
 
-    public func alerts(_ q: AlertQuery) async throws -> Page<StoredAlert> {
-        let cursor = try Cursor.parse(q.cursor, kind: "a", count: 2)
-        var b = SQLBuilder(.postgres)
-        b.rangeFilter(q.range.asFilter, ts: "ts")
-        if let s = q.minSeverity { b.add("severity_level >= \(b.param(Schema.severityLevel(s)))") }
-        if let r = q.rule { b.add("rule = \(b.param(r))") }
-        if let h = q.host { b.add(b.alertHost(h)) }
-        if let cursor { b.add("(ts, id) < (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])))") }
-        let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
-        let sql = "SELECT id, capture_id, sensor, alert_id, ts, severity, rule, kind, message, uid, hosts, suppressed FROM alerts"
-            + b.whereClause + " ORDER BY ts DESC, id DESC LIMIT \(limit + 1)"
-        let rows = try await rows("alerts", sql, b.binds).map { row -> (Int64, StoredAlert) in
-            let c = PGCells(row)
-            var a = AlertRow()
-            a.id = try c.text(3) ?? ""; a.ts = try c.int(4) ?? 0; a.severity = try c.text(5) ?? ""; a.rule = try c.text(6) ?? ""
-            a.kind = try c.text(7) ?? ""; a.message = try c.text(8) ?? ""; a.uid = try c.text(9)
-            a.hosts = (try c.text(10) ?? "").split(separator: ",").compactMap { IPAddress(String($0)) }
-            a.suppressed = UInt64(clamping: try c.int(11) ?? 0)
-            return (try c.int(0) ?? 0, StoredAlert(sensor: try c.text(2) ?? "", captureID: try c.int(1) ?? 0, row: a))
-        }
-        let more = rows.count > limit
-        let page = Array(rows.prefix(limit))
-        let next = more ? page.last.map { Cursor(kind: "a", values: [$0.1.row.ts, $0.0]).text } : nil
-        return Page(rows: page.map(\.1), nextCursor: next)
-    }
+    public func alerts(_ q: AlertQuery) async throws -> Page<StoredAlert> { try await readAlerts(q) }
 
-    public func captures(_ q: CaptureQuery) async throws -> [CaptureInfo] {
-        var b = SQLBuilder(.postgres)
-        if let s = q.sensor { b.add("sensor = \(b.param(s))") }
-        let sql = SQLiteStore.captureSelect + b.whereClause + " ORDER BY start_ns DESC, id DESC LIMIT \(min(max(q.limit, 1), PacketQuery.maximumLimit))"
-        return try await rows("captures", sql, b.binds).map {
-            let c = PGCells($0)
-            var i = CaptureInfo(id: try c.int(0) ?? 0, sensor: try c.text(1) ?? "", source: try c.text(2) ?? "", start: try c.int(3) ?? 0)
-            i.end = try c.int(4); i.filters = try c.text(5) ?? ""
-            i.firstPacket = try c.int(6); i.lastPacket = try c.int(7)
-            let v = try (0..<9).map { UInt64(clamping: try c.int(8 + $0) ?? 0) }
-            i.packetsSeen = v[0]; i.packetsMatched = v[1]; i.bytesSeen = v[2]; i.packetsStored = v[3]; i.flows = v[4]
-            i.alerts = v[5]; i.kernelDropped = v[6]; i.interfaceDropped = v[7]; i.sniffDropped = v[8]
-            i.storePackets = try c.text(17) ?? ""
-            return i
-        }
-    }
+    public func captures(_ q: CaptureQuery) async throws -> [CaptureInfo] { try await readCaptures(q) }
 
-    public func stats() async throws -> StoreStats {
-        var s = StoreStats()
-        for row in try await rows("stats", "SELECT kind, SUM(row_count)::bigint, count(*) FROM sniff_batches GROUP BY kind", []) {
-            let c = PGCells(row)
-            let n = try c.int(1) ?? 0
-            switch try c.text(0) ?? "" {
-            case "packets": s.packets = n
-            case "flows": s.flows = n
-            case "alerts": s.alerts = n
-            default: break
-            }
-            s.batches += try c.int(2) ?? 0
-        }
-        if let row = try await rows("stats", "SELECT stored_at, created_at FROM sniff_batches ORDER BY stored_at DESC LIMIT 1", []).first {
-            let c = PGCells(row)
-            s.lastWrite = try c.int(0)
-            if let a = try c.int(0), let b = try c.int(1) { s.lagNanos = max(0, a - b) }
-        }
-        if let row = try await rows("stats", "SELECT count(*), SUM(packets_seen)::bigint, SUM(kernel_dropped)::bigint, SUM(interface_dropped)::bigint, SUM(sniff_dropped)::bigint FROM captures", []).first {
-            let c = PGCells(row)
-            s.captures = try c.int(0) ?? 0
-            s.packetsSeen = UInt64(clamping: try c.int(1) ?? 0); s.kernelDropped = UInt64(clamping: try c.int(2) ?? 0)
-            s.interfaceDropped = UInt64(clamping: try c.int(3) ?? 0); s.sniffDropped = UInt64(clamping: try c.int(4) ?? 0)
-        }
-        return s
+    public func stats() async throws -> StoreStats { try await readStats() }
+}
+
+extension PostgresStore: SQLReading {
+    var dialect: SQLDialect { .postgres }
+
+    func read<T: Sendable>(_ what: String, _ q: SQLQuery, _ map: @escaping @Sendable (any RowReader) throws -> T) async throws -> [T] {
+        try await rows(what, q.sql, q.binds).map { try map(PGCells($0)) }
     }
 }
+
+extension PGCells: RowReader {}
 
 /// Small helpers over postgres-nio.
 enum PG {

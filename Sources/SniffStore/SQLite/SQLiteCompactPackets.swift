@@ -49,7 +49,7 @@ extension SQLiteSchema {
         let rawColumn = Int32(Schema.packetColumns.count + 1)
         var id: Int64 = 1
         while try read.step() {
-            let p = readTextPacket(read)
+            let p = try RowMapping.packet(SQLiteRow(st: read), from: 1)
             PacketsV10.bind(write, id: id, captureID: p.captureID, sensor: p.sensor, p.row,
                                raw: read.isNull(rawColumn) ? nil : read.blob(rawColumn), scratch: scratch, arena: arena)
             try write.run()
@@ -68,53 +68,6 @@ extension SQLiteSchema {
             st.bind(1, code); st.bind(2, name)
             try st.run()
         }
-    }
-
-    /// A row of the text-typed packets table (versions 1-6), with the id at column 0.
-    static func readTextPacket(_ st: SQLiteStatement) -> StoredPacket {
-        let c0: Int32 = 1
-        var r = PacketRow()
-        var f: PacketRow.Fields = []
-        let captureID = st.int64(c0)
-        let sensor = st.text(c0 + 1)
-        r.n = UInt64(truncatingIfNeeded: st.int64(c0 + 2))
-        r.ts = st.int64(c0 + 3)
-        r.len = UInt32(truncatingIfNeeded: st.int64(c0 + 4))
-        r.caplen = UInt32(truncatingIfNeeded: st.int64(c0 + 5))
-        r.iface = UInt32(truncatingIfNeeded: st.int64(c0 + 6))
-        r.link = RowNames.link(st.text(c0 + 7))
-        if let m = st.optionalText(c0 + 8).flatMap(RowNames.mac) { r.ethSrc = m; f.insert(.ethSrc) }
-        if let m = st.optionalText(c0 + 9).flatMap(RowNames.mac) { r.ethDst = m; f.insert(.ethDst) }
-        if let v = st.optionalInt64(c0 + 10) { r.vlan = UInt16(truncatingIfNeeded: v); f.insert(.vlan) }
-        if let v = st.optionalInt64(c0 + 11) {
-            f.insert(.ip)
-            r.ipVersion = UInt8(truncatingIfNeeded: v)
-            r.src = IPAddress(st.text(c0 + 12)) ?? .none
-            r.dst = IPAddress(st.text(c0 + 13)) ?? .none
-            r.proto = UInt8(truncatingIfNeeded: st.int64(c0 + 14))
-        }
-        r.transport = st.optionalText(c0 + 15).map(RowNames.transport) ?? .none
-        if let s = st.optionalInt64(c0 + 16) {
-            f.insert(.ports)
-            r.sport = UInt16(truncatingIfNeeded: s); r.dport = UInt16(truncatingIfNeeded: st.int64(c0 + 17))
-        }
-        if let s = st.optionalInt64(c0 + 18) {
-            f.insert(.tcp)
-            r.seq = UInt32(truncatingIfNeeded: s); r.ack = UInt32(truncatingIfNeeded: st.int64(c0 + 19))
-            r.tcpFlags = UInt16(truncatingIfNeeded: st.int64(c0 + 20)); r.window = UInt16(truncatingIfNeeded: st.int64(c0 + 21))
-        }
-        if let v = st.optionalInt64(c0 + 22) { r.payloadLen = UInt32(truncatingIfNeeded: v); f.insert(.payloadLen) }
-        if let v = st.optionalInt64(c0 + 23) {
-            f.insert(.icmp)
-            r.icmpType = UInt8(truncatingIfNeeded: v); r.icmpCode = UInt8(truncatingIfNeeded: st.int64(c0 + 24))
-        }
-        if let q = st.optionalText(c0 + 25) { r.dnsQuery = q; f.insert(.dnsQuery) }
-        r.app = st.optionalText(c0 + 26).map(RowNames.app) ?? .unknown
-        if let u = st.optionalText(c0 + 27) { r.flowUID = u; f.insert(.flowUID) }
-        if st.optionalInt64(c0 + 28) == 1 { f.insert(.appPayload) }
-        if let i = st.optionalText(c0 + 29) { r.info = i; f.insert(.info) }
-        r.present = f
-        return StoredPacket(sensor: sensor, captureID: captureID, row: r)
     }
 }
 

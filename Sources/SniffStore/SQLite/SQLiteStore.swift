@@ -593,82 +593,26 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         try await hostQueries.networkShares(q)
     }
 
-    public func alerts(_ q: AlertQuery) async throws -> Page<StoredAlert> {
-        let cursor = try Cursor.parse(q.cursor, kind: "a", count: 2)
-        var b = SQLBuilder(.sqlite)
-        b.rangeFilter(q.range.asFilter, ts: "ts")
-        if let s = q.minSeverity { b.add("severity_level >= \(b.param(Schema.severityLevel(s)))") }
-        if let r = q.rule { b.add("rule = \(b.param(r))") }
-        if let h = q.host { b.add(b.alertHost(h)) }
-        if let cursor { b.add("(ts, id) < (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])))") }
-        let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
-        let sql = "SELECT id, capture_id, sensor, alert_id, ts, severity, rule, kind, message, uid, hosts, suppressed FROM alerts"
-            + b.whereClause + " ORDER BY ts DESC, id DESC LIMIT \(limit + 1)"
-        let binds = b.binds
-        let rows = try await reader.run { c in
-            try c.query(sql, binds) { st -> (Int64, StoredAlert) in
-                var a = AlertRow()
-                a.id = st.text(3); a.ts = st.int64(4); a.severity = st.text(5); a.rule = st.text(6); a.kind = st.text(7)
-                a.message = st.text(8); a.uid = st.optionalText(9)
-                a.hosts = st.text(10).split(separator: ",").compactMap { IPAddress(String($0)) }
-                a.suppressed = UInt64(clamping: st.int64(11))
-                return (st.int64(0), StoredAlert(sensor: st.text(2), captureID: st.int64(1), row: a))
-            }
-        }
-        let more = rows.count > limit
-        let page = Array(rows.prefix(limit))
-        let next = more ? page.last.map { Cursor(kind: "a", values: [$0.1.row.ts, $0.0]).text } : nil
-        return Page(rows: page.map(\.1), nextCursor: next)
-    }
+    public func alerts(_ q: AlertQuery) async throws -> Page<StoredAlert> { try await readAlerts(q) }
 
-    static let captureSelect = "SELECT id, sensor, source, start_ns, end_ns, filters, first_packet_ns, last_packet_ns, "
-        + Schema.captureCounters.joined(separator: ", ") + ", store_packets FROM captures"
+    public func captures(_ q: CaptureQuery) async throws -> [CaptureInfo] { try await readCaptures(q) }
 
-    public func captures(_ q: CaptureQuery) async throws -> [CaptureInfo] {
-        var b = SQLBuilder(.sqlite)
-        if let s = q.sensor { b.add("sensor = \(b.param(s))") }
-        let sql = Self.captureSelect + b.whereClause + " ORDER BY start_ns DESC, id DESC LIMIT \(min(max(q.limit, 1), PacketQuery.maximumLimit))"
-        let binds = b.binds
-        return try await reader.run { c in
-            try c.query(sql, binds) { st in
-                var i = CaptureInfo(id: st.int64(0), sensor: st.text(1), source: st.text(2), start: st.int64(3))
-                i.end = st.optionalInt64(4); i.filters = st.text(5)
-                i.firstPacket = st.optionalInt64(6); i.lastPacket = st.optionalInt64(7)
-                let v = (0..<9).map { UInt64(clamping: st.int64(Int32(8 + $0))) }
-                i.packetsSeen = v[0]; i.packetsMatched = v[1]; i.bytesSeen = v[2]; i.packetsStored = v[3]; i.flows = v[4]
-                i.alerts = v[5]; i.kernelDropped = v[6]; i.interfaceDropped = v[7]; i.sniffDropped = v[8]
-                i.storePackets = st.text(17)
-                return i
-            }
-        }
-    }
+    public func stats() async throws -> StoreStats { try await readStats() }
+}
 
-    public func stats() async throws -> StoreStats {
-        try await reader.run { c in
-            var s = StoreStats()
-            for (kind, n) in try c.query("SELECT kind, SUM(row_count), count(*) FROM sniff_batches GROUP BY kind", [], { ($0.text(0), $0.int64(1)) }) {
-                switch kind {
-                case "packets": s.packets = n
-                case "flows": s.flows = n
-                case "alerts": s.alerts = n
-                default: break
-                }
-            }
-            s.batches = try c.scalar("SELECT count(*) FROM sniff_batches") ?? 0
-            if let last = try c.query("SELECT stored_at, created_at FROM sniff_batches ORDER BY stored_at DESC LIMIT 1", [], { ($0.int64(0), $0.int64(1)) }).first {
-                s.lastWrite = last.0
-                s.lagNanos = max(0, last.0 - last.1)
-            }
-            if let row = try c.query("SELECT count(*), SUM(packets_seen), SUM(kernel_dropped), SUM(interface_dropped), SUM(sniff_dropped) FROM captures", [], {
-                ($0.int64(0), $0.optionalInt64(1) ?? 0, $0.optionalInt64(2) ?? 0, $0.optionalInt64(3) ?? 0, $0.optionalInt64(4) ?? 0)
-            }).first {
-                s.captures = row.0
-                s.packetsSeen = UInt64(clamping: row.1); s.kernelDropped = UInt64(clamping: row.2)
-                s.interfaceDropped = UInt64(clamping: row.3); s.sniffDropped = UInt64(clamping: row.4)
-            }
-            return s
-        }
+extension SQLiteStore: SQLReading {
+    var dialect: SQLDialect { .sqlite }
+
+    func read<T: Sendable>(_ what: String, _ q: SQLQuery, _ map: @escaping @Sendable (any RowReader) throws -> T) async throws -> [T] {
+        try await reader.run { c in try c.query(q.sql, q.binds) { try map(SQLiteRow(st: $0)) } }
     }
+}
+
+/// The statement's current row as a `RowReader`.
+struct SQLiteRow: RowReader {
+    let st: SQLiteStatement
+    func int(_ i: Int) -> Int64? { st.optionalInt64(Int32(i)) }
+    func text(_ i: Int) -> String? { st.optionalText(Int32(i)) }
 }
 
 extension SQLiteConnection {
