@@ -1118,6 +1118,79 @@ rec_app_dhcpv6() {
     install_capture "$WORK/dhcpv6.pcap" "$APPS/dhcpv6.pcap"
 }
 
+# ---------------------------------------------------------------- tunnels
+
+# Traffic carried in a tunnel between sfx-a (10.88.0.1, fd88::1) and sfx-b
+# (10.88.0.2, fd88::2), the tunnel's ends being the veth addresses: 3 UDP
+# datagrams 41201 -> 47201 (payloads 20, 300, 900), one TCP exchange 41202 ->
+# 47202 as in lo-udp-tcp.pcap, and 2 pings; over 6in4 the same in IPv6; over
+# PIM, 3 multicast datagrams 41203 -> 239.1.2.3:47203 (a Register carries only
+# multicast data). The capture is the veth sfx0, so every frame is a tunnel's.
+tunnel_traffic() {
+    local mode=$1 dst=10.88.0.2
+    [[ $mode == 6in4 ]] && dst=fd88::2
+    if [[ $mode == pim ]]; then
+        cl "$NS_A" udp-send 239.1.2.3 47203 --sport 41203 --sizes 20,300,900 --gap 0.05
+        return 0
+    fi
+    cl "$NS_A" udp-send "$dst" 47201 --sport 41201 --sizes 20,300,900 --gap 0.05
+    sleep 0.1
+    cl "$NS_A" tcp-exchange "$dst" 47202 --sport 41202
+    in_ns "$NS_A" ping -n -q -c 2 -i 0.2 "$dst" >/dev/null
+}
+
+# rec_tunnel MODE ID: one tunnel-MODE.pcap. VXLAN is the kernel's (id 42, UDP
+# 4789); the others are scripts/gen/sfxtunnel.py in each namespace (this kernel
+# has no geneve, gre, ipip or sit devices): GRE key 7001, GENEVE VNI 4242,
+# GTP-U TEID 0x1234567.
+rec_tunnel() {
+    local mode=$1 id=$2 out=$WORK/tunnel-$1.pcap
+    ns_pair
+    if [[ $mode == vxlan ]]; then
+        local n ns dev
+        for n in 1 2; do
+            ns=$([[ $n == 1 ]] && echo "$NS_A" || echo "$NS_B")
+            dev=sfx$((n - 1))
+            ip -n "$ns" link add sfxt0 address "02:78:00:00:00:0$n" type vxlan id "$id" \
+                remote "10.77.0.$((3 - n))" local "10.77.0.$n" dstport 4789 dev "$dev"
+            ip -n "$ns" link set sfxt0 mtu 1400 addrgenmode none
+            ip -n "$ns" addr add "10.88.0.$n/24" dev sfxt0
+            ip -n "$ns" addr add "fd88::$n/64" dev sfxt0 nodad
+            ip -n "$ns" link set sfxt0 up
+        done
+    else
+        bg "$NS_A" "$PY" "$GEN/sfxtunnel.py" "$mode" 10.77.0.1 10.77.0.2 10.88.0.1 fd88::1 --id "$id" --timeout 60
+        bg "$NS_B" "$PY" "$GEN/sfxtunnel.py" "$mode" 10.77.0.2 10.77.0.1 10.88.0.2 fd88::2 --id "$id" --timeout 60
+    fi
+    local i
+    for i in $(seq 100); do
+        ip -n "$NS_B" link show sfxt0 2>/dev/null | grep -q UP && break
+        sleep 0.05
+    done
+    local bind=10.88.0.2
+    [[ $mode == 6in4 ]] && bind='[fd88::2]'
+    if [[ $mode == pim ]]; then
+        serve "$NS_B" udp-sink@0.0.0.0:47203
+        wait_listen "$NS_B" u 47203
+    else
+        serve "$NS_B" "udp-sink@$bind:47201" "tcp-reply@$bind:47202"
+        wait_listen "$NS_B" u 47201
+        wait_listen "$NS_B" t 47202
+    fi
+    sleep 0.3
+    cap_start "$NS_A" "$out" tcpdump -i sfx0 'not ip6 proto 0 and not arp'
+    tunnel_traffic "$mode"
+    cap_stop
+    install_capture "$out" "$FIX/tunnel-$mode.pcap"
+}
+rec_tunnel_vxlan() { rec_tunnel vxlan 42; }
+rec_tunnel_geneve() { rec_tunnel geneve 4242; }
+rec_tunnel_gre() { rec_tunnel gre 7001; }
+rec_tunnel_ipip() { rec_tunnel ipip 0; }
+rec_tunnel_6in4() { rec_tunnel 6in4 0; }
+rec_tunnel_pim() { rec_tunnel pim 0; }
+rec_tunnel_gtpu() { rec_tunnel gtpu 19088743; }
+
 # ---------------------------------------------------------------- main
 
 # With arguments, only the named fixtures are recorded (e.g. `tls quic`), so that
@@ -1126,7 +1199,10 @@ mkdir -p "$FIX" "$FIX/apps" "$SAMPLES"
 ALL=(lo_udp_tcp:lo-udp-tcp.pcap lo_nano:lo-nano.pcap lo_nano_pcapng:lo-nano.pcapng vlan:vlan.pcap
      sll2:sll2.pcap multi_iface:multi-iface.pcapng dns:dns.pcap tcp_states:tcp-states.pcap app:app.pcap
      xss:xss.pcap tls:tls.pcap quic:quic.pcap frag:frag.pcap tcp_reasm:tcp-reasm.pcap tcp_loss:tcp-loss.pcap
-     tcp_loss:tcp-gap.pcap logs:logs.pcap sample:../../samples/sample.pcapng)
+     tcp_loss:tcp-gap.pcap logs:logs.pcap sample:../../samples/sample.pcapng
+     tunnel_vxlan:tunnel-vxlan.pcap tunnel_geneve:tunnel-geneve.pcap tunnel_gre:tunnel-gre.pcap
+     tunnel_ipip:tunnel-ipip.pcap tunnel_6in4:tunnel-6in4.pcap tunnel_pim:tunnel-pim.pcap
+     tunnel_gtpu:tunnel-gtpu.pcap)
 # Application fixtures: `apps` records all of them.
 APP_FIXTURES=(redis mqtt postgresql mysql smtp ftp mail:imap,pop3 telnet snmp ntp syslog ldap sip radius memcached
               openvpn isakmp coap socks stun rtsp netbios dhcp:dhcp,tftp dhcpv6 irc xmpp kerberos bittorrent)
@@ -1141,7 +1217,7 @@ for entry in "${ALL[@]}"; do
     if [[ $# -gt 0 ]]; then
         want=0
         for arg in "$@"; do
-            [[ $arg == "$name" || $arg == "${name//_/-}" || ($arg == apps && $name == app_*) ]] && want=1
+            [[ $arg == "$name" || $arg == "${name//_/-}" || ($arg == apps && $name == app_*) || ($arg == tunnels && $name == tunnel_*) ]] && want=1
         done
         [[ $want == 1 ]] || continue
     fi

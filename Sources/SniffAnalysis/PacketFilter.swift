@@ -20,27 +20,45 @@ public struct PacketFilter: Sendable {
     public var transport: TransportKind? = nil
     public var lowestPort: UInt16 = 0
     public var highestPort: UInt16 = 65535
+    /// `--inner`: the filters look at the innermost packet a tunnel carries (VXLAN,
+    /// GENEVE, GRE, IP in IP, PIM Register, GTP-U) instead of the outer headers, and a
+    /// frame without a tunnel does not match. BPF keeps looking at the outer packet.
+    public var inner = false
 
     public init() {}
 
     public var hasPortRange: Bool { lowestPort != 0 || highestPort != 65535 }
-    public var isEmpty: Bool { networks.isEmpty && ipVersion == nil && transport == nil && !hasPortRange }
+    public var isEmpty: Bool { networks.isEmpty && ipVersion == nil && transport == nil && !hasPortRange && !inner }
 
     @inlinable
     public func matches(_ p: DecodedPacket) -> Bool {
-        if let v = ipVersion {
-            guard p.ipVersion == (v == .ipv4 ? 4 : 6) else { return false }
+        if inner {
+            guard p.tunnel != .none else { return false }
+            let t = p.inner
+            return matches(ipVersion: UInt8(t.src.version), transport: TransportKind(ipProto: t.proto),
+                           hasPorts: t.hasPorts, sport: t.sport, dport: t.dport, src: t.src, dst: t.dst)
         }
-        if let t = transport, p.transport != t { return false }
+        return matches(ipVersion: p.ipVersion, transport: p.transport, hasPorts: p.hasPorts, sport: p.sport,
+                       dport: p.dport, src: p.src, dst: p.dst)
+    }
+
+    /// The filters over one set of headers (`ipVersion` 0: no IP header).
+    @inlinable
+    func matches(ipVersion version: UInt8, transport kind: TransportKind, hasPorts: Bool, sport: UInt16, dport: UInt16,
+                 src: IPAddress, dst: IPAddress) -> Bool {
+        if let v = ipVersion {
+            guard version == (v == .ipv4 ? 4 : 6) else { return false }
+        }
+        if let t = transport, kind != t { return false }
         if hasPortRange {
-            guard p.hasPorts else { return false }
-            let inRange = (p.sport >= lowestPort && p.sport <= highestPort) || (p.dport >= lowestPort && p.dport <= highestPort)
+            guard hasPorts else { return false }
+            let inRange = (sport >= lowestPort && sport <= highestPort) || (dport >= lowestPort && dport <= highestPort)
             if !inRange { return false }
         }
         if !networks.isEmpty {
-            guard p.ipVersion != 0 else { return false }
+            guard version != 0 else { return false }
             var hit = false
-            for n in networks where n.contains(p.src) || n.contains(p.dst) { hit = true; break }
+            for n in networks where n.contains(src) || n.contains(dst) { hit = true; break }
             if !hit { return false }
         }
         return true

@@ -39,6 +39,10 @@ public final class PacketPipeline {
         var reassembles = false
         /// What the packet's offsets point into: the frame, or the reassembled datagram.
         var frame = UnsafeRawBufferPointer(start: nil, count: 0)
+        /// Packets carried in tunnels get flows of their own (the default).
+        var carriedFlows = true
+        /// The packet carried in a tunnel, reused.
+        var carried = DecodedPacket()
     }
     private let st: UnsafeMutablePointer<State>
 
@@ -67,6 +71,15 @@ public final class PacketPipeline {
             st.pointee.reassembler = newValue
             st.pointee.reassembles = newValue != nil
         }
+    }
+
+    /// Whether the packets carried in tunnels (VXLAN, GENEVE, GRE, IP in IP, PIM
+    /// Register, GTP-U) are given flows of their own, whose `tunnel` names the tunnel
+    /// and the flow that carried them. Only the flow table sees them: every other
+    /// reader counts the frame once, by its outer headers.
+    public var carriedFlows: Bool {
+        get { st.pointee.carriedFlows }
+        set { st.pointee.carriedFlows = newValue }
     }
 
     public var consumers: [PacketConsumer] {
@@ -148,9 +161,12 @@ public final class PacketPipeline {
         var i = 0
         for c in s.pointee.consumers {
             if i == tableAt, let table = s.pointee.flowTable {
-                table.label(&packet, frame: frame)
+                let index = table.label(&packet, frame: frame)
                 s.pointee.packet.app = packet.app
                 s.pointee.packet.appSource = packet.appSource
+                if packet.tunnel != .none, index >= 0, s.pointee.carriedFlows {
+                    processCarried(packet, frame: frame, parent: index, table: table)
+                }
             } else {
                 c.consume(packet, frame: frame)
             }
@@ -159,6 +175,37 @@ public final class PacketPipeline {
         // After the flow table, so that the report's apps per endpoint use flow names.
         if s.pointee.tracksEndpoints { endpoints.record(packet) }
         return true
+    }
+
+    /// Gives the flow table the packets a tunnelled frame carries, tunnel inside tunnel
+    /// down to `InnerDecoder.maximumDepth`, each decoded on its own from where its
+    /// carrier's header ends. Each keeps its frame's time, number and length on the
+    /// wire, so that a carried flow's `*_l2_bytes` count whole frames, as tshark's
+    /// conversation table does for the conversations inside a tunnel.
+    @inline(never)
+    private func processCarried(_ outer: DecodedPacket, frame: UnsafeRawBufferPointer, parent: Int32, table: FlowTable) {
+        let s = st
+        var carrier = outer
+        var bytes = frame
+        var parent = parent
+        for _ in 0..<InnerDecoder.maximumDepth {
+            let offset = Int(carrier.tunnelOffset)
+            guard offset >= 0, offset < bytes.count else { return }
+            let inner = UnsafeRawBufferPointer(rebasing: bytes[offset...])
+            s.pointee.carried.reset()
+            s.pointee.carried.number = outer.number
+            s.pointee.carried.timestamp = outer.timestamp
+            s.pointee.carried.wireLength = outer.wireLength
+            s.pointee.carried.capturedLength = UInt32(clamping: inner.count)
+            s.pointee.carried.interfaceID = outer.interfaceID
+            PacketDecoder.decode(inner, link: carrier.tunnelCarriesEthernet ? .ethernet : .raw, into: &s.pointee.carried)
+            let p = s.pointee.carried
+            let index = table.processCarried(p, frame: inner, carrier: carrier, parent: parent)
+            guard index >= 0, p.tunnel != .none else { return }
+            carrier = p
+            bytes = inner
+            parent = index
+        }
     }
 
     /// The capture ended: datagrams still waiting for fragments are counted unfinished.

@@ -16,6 +16,7 @@ public struct IPProtocol: RawRepresentable, Hashable, Sendable {
     @inlinable public static var ipv6: IPProtocol { IPProtocol(rawValue: 41) }
     @inlinable public static var gre: IPProtocol { IPProtocol(rawValue: 47) }
     @inlinable public static var icmpv6: IPProtocol { IPProtocol(rawValue: 58) }
+    @inlinable public static var pim: IPProtocol { IPProtocol(rawValue: 103) }
     @inlinable public static var sctp: IPProtocol { IPProtocol(rawValue: 132) }
 
     /// ICMP or ICMPv6, whose type and code stand in for ports.

@@ -48,6 +48,33 @@ public enum TransportKind: UInt8, Sendable, CaseIterable {
     }
 }
 
+/// The encapsulation a packet carries another packet in; its `name` is what flows,
+/// the store and the API call it.
+public enum TunnelKind: UInt8, Sendable, CaseIterable {
+    /// `ipip`: IPv4 in IP (protocol 4); `6in4`: IPv6 in IP (protocol 41, Linux's sit).
+    case none = 0, vxlan, geneve, gre, ipip, ip6in4, pim, gtpu
+
+    public var name: StaticString {
+        switch self {
+        case .none: return "none"
+        case .vxlan: return "vxlan"
+        case .geneve: return "geneve"
+        case .gre: return "gre"
+        case .ipip: return "ipip"
+        case .ip6in4: return "6in4"
+        case .pim: return "pim"
+        case .gtpu: return "gtpu"
+        }
+    }
+
+    public var label: String { "\(name)" }
+
+    public init?(name: String) {
+        guard let k = TunnelKind.allCases.first(where: { $0 != .none && $0.label == name.lowercased() }) else { return nil }
+        self = k
+    }
+}
+
 /// Up to eight 802.1Q/802.1ad tags, stored inline.
 public struct VLANStack: Sendable, Equatable {
     public private(set) var count: Int = 0
@@ -89,7 +116,7 @@ public struct VLANStack: Sendable, Equatable {
     }
 }
 
-/// The 5-tuple carried inside a tunnel (GRE, IP-in-IP, VXLAN, GENEVE) or quoted by an
+/// The 5-tuple carried inside a tunnel (GRE, IP-in-IP, VXLAN, GENEVE, GTP-U, PIM) or quoted by an
 /// ICMP error.
 public struct InnerTuple: Sendable, Equatable {
     public var src: IPAddress
@@ -253,6 +280,16 @@ public struct DecodedPacket: Sendable {
     // Tunnels and ICMP quotes
     public var hasInner = false
     public var inner = InnerTuple(src: .none, dst: .none, proto: 0)
+    /// The tunnel this packet carries a packet in (none for ICMP quotes), where the
+    /// carried packet starts in the frame, whether it starts with an Ethernet header
+    /// (else IP), and the tunnel's id when it has one: VXLAN's and GENEVE's VNI, GRE's
+    /// key, GTP-U's TEID. Only the outermost tunnel; the carried packet, decoded on
+    /// its own, names the next.
+    public var tunnel = TunnelKind.none
+    public var tunnelOffset: Int32 = -1
+    public var tunnelCarriesEthernet = false
+    public var hasTunnelID = false
+    public var tunnelID: UInt32 = 0
 
     // Health
     public var truncated = false
@@ -265,6 +302,18 @@ public struct DecodedPacket: Sendable {
     /// Clears everything decoded from bytes, keeping nothing from the previous packet.
     @inlinable
     public mutating func reset() { self = DecodedPacket() }
+
+    /// Records the outermost tunnel and the innermost 5-tuple found through it.
+    @inlinable
+    public mutating func setTunnel(_ kind: TunnelKind, inner t: InnerTuple, at offset: Int, ethernet: Bool = false,
+                                   id: UInt32? = nil) {
+        hasInner = true
+        inner = t
+        tunnel = kind
+        tunnelOffset = Int32(truncatingIfNeeded: offset)
+        tunnelCarriesEthernet = ethernet
+        if let id { hasTunnelID = true; tunnelID = id }
+    }
 
     /// Records the first malformation only: later ones are usually consequences.
     @inlinable

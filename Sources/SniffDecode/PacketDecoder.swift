@@ -195,8 +195,7 @@ public enum PacketDecoder {
             switch GRE.parse(c, at: offset) {
             case .ok(let g):
                 if let t = InnerDecoder.fromEthertype(g.ethertype, c, at: g.offset, depth: 1) {
-                    p.hasInner = true
-                    p.inner = t
+                    p.setTunnel(.gre, inner: t, at: g.offset, ethernet: g.ethertype == 0x6558, id: GRE.key(c, at: offset))
                 }
             case .short(let have, let need):
                 p.markShort(.gre, have: have, need: need)
@@ -205,8 +204,11 @@ public enum PacketDecoder {
             }
         case IPProtocol.ipip, IPProtocol.ipv6:
             if let t = InnerDecoder.fromIP(c, at: offset, depth: 1) {
-                p.hasInner = true
-                p.inner = t
+                p.setTunnel(proto == IPProtocol.ipip.rawValue ? .ipip : .ip6in4, inner: t, at: offset)
+            }
+        case IPProtocol.pim:
+            if let inner = PIM.registerPayload(c, at: offset), let t = InnerDecoder.fromIP(c, at: inner, depth: 1) {
+                p.setTunnel(.pim, inner: t, at: inner)
             }
         default:
             return
@@ -230,12 +232,13 @@ public enum PacketDecoder {
     static func decodeUDPTunnel(_ c: ByteCursor, into p: inout DecodedPacket) {
         if p.dport == VXLAN.port, let inner = VXLAN.innerOffset(c, at: p.payloadOffset),
            let t = InnerDecoder.fromEthernet(c, at: inner, depth: 1) {
-            p.hasInner = true
-            p.inner = t
+            p.setTunnel(.vxlan, inner: t, at: inner, ethernet: true, id: VXLAN.vni(c, at: p.payloadOffset))
         } else if p.dport == Geneve.port, let g = Geneve.parse(c, at: p.payloadOffset),
                   let t = InnerDecoder.fromEthertype(g.ethertype, c, at: g.offset, depth: 1) {
-            p.hasInner = true
-            p.inner = t
+            p.setTunnel(.geneve, inner: t, at: g.offset, ethernet: g.ethertype == 0x6558, id: Geneve.vni(c, at: p.payloadOffset))
+        } else if p.dport == GTPU.port, let g = GTPU.parse(c, at: p.payloadOffset),
+                  let t = InnerDecoder.fromIP(c, at: g.offset, depth: 1) {
+            p.setTunnel(.gtpu, inner: t, at: g.offset, id: g.teid)
         }
     }
 }

@@ -20,6 +20,10 @@ struct FilterOptions: ParsableArguments {
     @Option(name: .customLong("highest-port"), help: ArgumentHelp("Keep packets with either port <= N.", valueName: "N"))
     var highestPort: Int?
 
+    @Flag(name: .customLong("inner"), help: ArgumentHelp(
+        "Match --ip, --net, --transport and the port range against the innermost packet a tunnel carries (VXLAN, GENEVE, GRE, IP in IP, PIM Register, GTP-U); frames without a tunnel then do not match. A BPF filter still sees the outer packet."))
+    var inner = false
+
     @Option(name: .customLong("min-packets"), help: ArgumentHelp("Report only address:port pairs with at least N packets.", valueName: "N"))
     var minPackets: Int = 0
 
@@ -106,6 +110,7 @@ struct FilterOptions: ParsableArguments {
         f.transport = transport.flatMap(TransportKind.init(userValue:))
         f.lowestPort = UInt16(lowestPort ?? 0)
         f.highestPort = UInt16(highestPort ?? 65535)
+        f.inner = inner
         return f
     }
 }

@@ -122,6 +122,7 @@ final class StoreRun {
         if let t = f.transport { filters.append("transport: \(t)") }
         if let l = f.lowestPort { filters.append("lowest-port: \(l)") }
         if let h = f.highestPort { filters.append("highest-port: \(h)") }
+        if f.inner { filters.append("inner") }
         var info = CaptureInfo(id: Int64.random(in: 1...Int64.max), sensor: o.sensorName, source: source,
                                start: Timestamp.now().totalNanoseconds)
         info.filters = filters.joined(separator: "; ")

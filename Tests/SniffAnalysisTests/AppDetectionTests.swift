@@ -29,6 +29,10 @@ import SniffAnalysis
         ("dhcp-rfc4388.pcap", .dhcp), ("dcb_ets.pcap", .dhcp), ("vxlan.pcap", .vxlan),
     ]
 
+    /// Tunnel fixtures whose outer payload is named while tshark's Protocol column shows
+    /// the protocol of the packet inside (UDP, TCP, ARP).
+    static let namedTunnels: [(file: String, app: AppProtocol)] = [("tunnel-vxlan.pcap", .vxlan)]
+
     /// tshark's Protocol column (4.0) for the protocols Sniff names, and the names Sniff
     /// may give them (one name per application: a port's more precise name counts).
     static let tsharkNames: [String: Set<AppProtocol>] = {
@@ -140,6 +144,7 @@ import SniffAnalysis
             // are theirs (eapon1's SSDP replies are plain HTTP/1.1 to tshark, ...).
             present.formUnion(Self.namedShared.filter { $0.file == file.lastPathComponent }.map { $0.app })
             present.formUnion(Self.namedFixtures.filter { $0.file == "apps/" + file.lastPathComponent }.map { $0.app })
+            present.formUnion(Self.namedTunnels.filter { $0.file == file.lastPathComponent }.map { $0.app })
             guard let frames = try? Self.frames(of: file) else { continue }
             for (i, f) in frames.enumerated() where !f.payload.isEmpty {
                 f.payload.withUnsafeBytes { raw in

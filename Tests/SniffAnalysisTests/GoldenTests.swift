@@ -11,7 +11,7 @@ import SniffAnalysis
 ///   protocol after the extension chain. Rows where tshark names an extension header
 ///   are skipped.
 /// - ports: for ICMP errors tshark reports the ports quoted inside the error, and for
-///   GRE / IP-in-IP the inner ports; Sniff keeps flat fields for the outer header (the
+///   GRE / IP-in-IP / PIM Register the inner ports; Sniff keeps flat fields for the outer header (the
 ///   quote and the inner tuple are in `inner`). Fragments are compared like any frame:
 ///   both reassemble and put the datagram's ports on the frame that completes it
 ///   (FragmentTsharkTests checks the rest of reassembly).
@@ -85,7 +85,7 @@ struct GoldenTests {
             }
             let transport = obj["transport"] as? String
             let tunnelled = transport == "GRE" || obj["proto"] as? Int == 4 || obj["proto"] as? Int == 41
-                || (obj["inner"] != nil && transport == "UDP")
+                || obj["proto"] as? Int == 103 || (obj["inner"] != nil && transport == "UDP")
             check("frame.number", c["frame.number"], str("n"), frame)
             check("frame.time_epoch", c["frame.time_epoch"], rawJSONField(line, "ts"), frame)
             check("frame.len", c["frame.len"], str("len"), frame)

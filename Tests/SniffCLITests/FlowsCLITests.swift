@@ -28,6 +28,42 @@ struct FlowsCLITests {
         }
     }
 
+    /// Flows inside a tunnel: their own 5-tuple, `tunnel_parents` naming the outer
+    /// flow's uid (in the NDJSON and conn.log), and `--inner` filtering on the carried
+    /// packet while the outer flow keeps its own fields.
+    @Test func tunnelledFlows() throws {
+        let gre = CLI.fixtures.appendingPathComponent("tunnel-gre.pcap").path
+        let dir = try CLI.tempDir()
+        let conn = dir.appendingPathComponent("conn.log").path
+        let r = try CLI.run(["-r", gre, "--flows", "--conn-log", conn])
+        #expect(r.status == 0, "\(r.stderr)")
+        let flows = try FlowsCLITests.objects(r.stdout)
+        let outer = try #require(flows.first { $0["id.orig_h"] as? String == "10.77.0.1" })
+        let uid = try #require(outer["uid"] as? String)
+        #expect(outer["tunnel_parents"] == nil)
+        let inner = flows.filter { $0["id.orig_h"] as? String == "10.88.0.1" }
+        #expect(inner.count == 3)
+        for f in inner {
+            #expect(f["tunnel_parents"] as? [String] == [uid])
+            #expect(f["tunnel"] as? String == "gre")
+            #expect(f["tunnel_id"] as? Int == 7001)
+        }
+        let tcp = try #require(inner.first { $0["proto"] as? String == "tcp" })
+        #expect(tcp["conn_state"] as? String == "SF")
+        let rows = try String(contentsOfFile: conn, encoding: .utf8).split(separator: "\n").filter { !$0.hasPrefix("#") }
+        let fields = try String(contentsOfFile: conn, encoding: .utf8).split(separator: "\n")
+            .first { $0.hasPrefix("#fields") }!.split(separator: "\t").dropFirst().map(String.init)
+        let at = try #require(fields.firstIndex(of: "tunnel_parents"))
+        let parents = rows.map { String($0.split(separator: "\t", omittingEmptySubsequences: false)[at]) }
+        #expect(parents.sorted() == ["-", uid, uid, uid])
+
+        let all = try CLI.run(["-r", gre, "--json", "--lowest-port", "47202", "--highest-port", "47202"])
+        #expect(all.status == 0 && all.stdout.isEmpty)
+        let tcpOnly = try CLI.run(["-r", gre, "--json", "--inner", "--lowest-port", "47202", "--highest-port", "47202"])
+        #expect(tcpOnly.status == 0, "\(tcpOnly.stderr)")
+        #expect(tcpOnly.stdout.split(separator: "\n").count == 10)
+    }
+
     @Test func applicationFields() throws {
         let r = try CLI.run(["-r", app, "--flows"])
         #expect(r.status == 0, "\(r.stderr)")

@@ -163,7 +163,7 @@ struct ReadFileCLITests {
     @Test func helpListsTheOptions() throws {
         let r = try CLI.run(["capture", "--help"])
         #expect(r.status == 0)
-        for opt in ["-r <FILE>", "--json", "--report", "--interval", "--ip", "--net", "--transport", "--lowest-port", "--highest-port", "--min-packets", "--country", "--asn"] {
+        for opt in ["-r <FILE>", "--json", "--report", "--interval", "--ip", "--net", "--transport", "--lowest-port", "--highest-port", "--min-packets", "--inner", "--country", "--asn"] {
             #expect(r.stdout.contains(opt), "\(opt) missing from help")
         }
     }

@@ -30,6 +30,8 @@ public struct FlowDetails: Sendable, Equatable {
     public var sshServer: String?
     /// The QUIC version from a long header.
     public var quicVersion: UInt32?
+    /// For a flow carried in a tunnel: the tunnel and the flow that carried it.
+    public var tunnel: FlowTunnel?
 
     public init() {}
 }

@@ -13,6 +13,10 @@ import SniffCapture
 ///      "orig_pkts":9,"orig_ip_bytes":1000,"resp_pkts":8,"resp_ip_bytes":4500,
 ///      "community_id":"1:...","resp_name":"example.com","resp_cc":"US","resp_asn":15133,
 ///      "resp_org":"Edgecast Inc.","app":"TLS","app_source":"payload","tls_sni":"example.com",...}
+///
+/// A flow carried in a tunnel adds `tunnel_parents` (Zeek's: the uid of the flow that
+/// carried it) before `community_id`, and `tunnel` (its kind) and `tunnel_id` (VNI,
+/// GRE key or TEID, when there is one) after `app_source`.
 public struct FlowNDJSONWriter: Sendable {
     public var format: FlowFormat
     /// Whether the TLS/QUIC handshake fields are written (a JSON conn.log leaves them to
@@ -85,6 +89,12 @@ public struct FlowNDJSONWriter: Sendable {
         s.append(decimal: UInt64(f.resp.packets))
         s.append(",\"resp_ip_bytes\":" as StaticString)
         s.append(decimal: f.resp.ipBytes)
+        let d = f.details
+        if let t = d.tunnel {
+            s.append(",\"tunnel_parents\":[\"" as StaticString)
+            FlowUID.append(seed: format.uidSeed, key: t.parentKey, startNanos: t.parentStartNanos, into: &s)
+            s.append("\"]" as StaticString)
+        }
         s.append(",\"community_id\":\"" as StaticString)
         CommunityID.append(f.key, seed: format.communityIDSeed, into: &s)
         s.append(UInt8(ascii: "\""))
@@ -98,7 +108,15 @@ public struct FlowNDJSONWriter: Sendable {
         s.append("\",\"app_source\":\"" as StaticString)
         s.append(f.appSource.name)
         s.append(UInt8(ascii: "\""))
-        let d = f.details
+        if let t = d.tunnel {
+            s.append(",\"tunnel\":\"" as StaticString)
+            s.append(t.kind.name)
+            s.append(UInt8(ascii: "\""))
+            if let id = t.id {
+                s.append(",\"tunnel_id\":" as StaticString)
+                s.append(decimal: UInt64(id))
+            }
+        }
         string(",\"dns_query\":\"", d.dnsQuery, &s)
         string(",\"tls_sni\":\"", d.tlsSNI, &s)
         if d.tlsVersion != 0 { string(",\"tls_version\":\"", TLS.versionName(d.tlsVersion), &s) }

@@ -146,18 +146,34 @@ public final class FlowTable: PacketConsumer {
     /// Accounts the packet, then gives it its flow's current app (the payload finding
     /// once there is one), so that every later reader counts it under the flow's name.
     /// A packet in no flow (ARP, non-IP, later fragments) keeps the decoder's port guess.
-    public func label(_ packet: inout DecodedPacket, frame: UnsafeRawBufferPointer) {
+    /// Returns the index of the packet's flow, or -1 (for `processCarried`).
+    @discardableResult
+    public func label(_ packet: inout DecodedPacket, frame: UnsafeRawBufferPointer) -> Int32 {
         let i = process(packet, frame: frame, now: useWallClock ? Timestamp.now() : packet.timestamp)
-        guard i >= 0 else { return }
+        guard i >= 0 else { return i }
         packet.app = flows[Int(i)].app
         packet.appSource = flows[Int(i)].appSource
+        return i
+    }
+
+    /// Accounts the packet that `carrier` (the packet of the flow at `parent`, just
+    /// processed) carries in its tunnel: its own flow, which records the tunnel and its
+    /// parent when it starts. `frame` is the carried packet's bytes. Returns the index
+    /// of the carried packet's flow, or -1.
+    public func processCarried(_ p: DecodedPacket, frame: UnsafeRawBufferPointer, carrier: DecodedPacket,
+                               parent: Int32) -> Int32 {
+        let f = flows + Int(parent)
+        let tunnel = FlowTunnel(kind: carrier.tunnel, id: carrier.hasTunnelID ? carrier.tunnelID : nil,
+                                parentKey: f.pointee.key, parentStartNanos: f.pointee.startNanos)
+        return process(p, frame: frame, now: useWallClock ? Timestamp.now() : p.timestamp, tunnel: tunnel)
     }
 
     /// Accounts one decoded packet. `frame` is the captured bytes (for payload
     /// inspection); `now` drives the timers: the packet time for files, the wall clock
     /// live. Returns the index of the packet's flow, or -1 when it has none.
     @discardableResult
-    public func process(_ p: DecodedPacket, frame: UnsafeRawBufferPointer, now: Timestamp) -> Int32 {
+    public func process(_ p: DecodedPacket, frame: UnsafeRawBufferPointer, now: Timestamp,
+                        tunnel: FlowTunnel? = nil) -> Int32 {
         let nowNanos = now.totalNanoseconds
         st.pointee.stats.packets &+= 1
         expire(nanos: nowNanos)
@@ -202,6 +218,7 @@ public final class FlowTable: PacketConsumer {
                 ? AppProtocol.forPorts(sport, dport, udp: proto == IPProtocol.udp.rawValue) : .unknown
             var flow = Flow(key: key, origIsA: origIsA, nanos: packetNanos, app: app)
             if flip { flow.markFlipped() }
+            if let tunnel { flow.updateDetails { $0.tunnel = tunnel } }
             index = insert(flow, hash: hash)
             isNew = true
             st.pointee.stats.flowsCreated &+= 1

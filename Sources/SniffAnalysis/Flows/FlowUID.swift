@@ -21,7 +21,12 @@ public enum FlowUID {
     }
 
     public static func append(seed: UInt64, flow: Flow, into sink: inout ByteSink) {
-        let (hi, lo) = bits(seed: seed, key: flow.key, startNanos: flow.startNanos)
+        append(seed: seed, key: flow.key, startNanos: flow.startNanos, into: &sink)
+    }
+
+    /// The uid of the flow with this key and start (a tunnel's parent, FlowTunnel).
+    public static func append(seed: UInt64, key: FlowKey, startNanos: Int64, into sink: inout ByteSink) {
+        let (hi, lo) = bits(seed: seed, key: key, startNanos: startNanos)
         sink.append(UInt8(ascii: "C"))
         appendBase62(hi, digits: 11, into: &sink)
         appendBase62(UInt64(lo), digits: 6, into: &sink)
@@ -30,6 +35,14 @@ public enum FlowUID {
     public static func string(seed: UInt64, flow: Flow) -> String {
         var s = ByteSink(capacity: 18)
         append(seed: seed, flow: flow, into: &s)
+        return s.string
+    }
+
+    /// The uid of the flow that carried `flow` in a tunnel (Zeek's `tunnel_parents`).
+    public static func parentString(seed: UInt64, flow: Flow) -> String? {
+        guard let t = flow.details.tunnel else { return nil }
+        var s = ByteSink(capacity: 18)
+        append(seed: seed, key: t.parentKey, startNanos: t.parentStartNanos, into: &s)
         return s.string
     }
 

@@ -4,7 +4,7 @@ import SniffCapture
 
 /// Writes Zeek's tab-separated conn.log: the `#separator` ... `#types` header, one row
 /// per flow, and `#close`, so that zeek-cut and Zeek log parsers read it. Zeek's
-/// standard columns come first (with `tunnel_parents` always unset), then
+/// standard columns come first (`tunnel_parents` set for flows carried in a tunnel), then
 /// `community_id` (as the zeek-community-id package adds it) and Sniff's extras, the
 /// last of them the names, countries and ASNs of both ends (unset when unknown).
 public struct ZeekConnLogWriter: Sendable {
@@ -90,13 +90,18 @@ public struct ZeekConnLogWriter: Sendable {
         s.append(decimal: f.orig.ipBytes); s.append(tab)
         s.append(decimal: UInt64(f.resp.packets)); s.append(tab)
         s.append(decimal: f.resp.ipBytes); s.append(tab)
-        s.append(UInt8(ascii: "-")); s.append(tab)
+        let d = f.details
+        if let t = d.tunnel {
+            FlowUID.append(seed: format.uidSeed, key: t.parentKey, startNanos: t.parentStartNanos, into: &s)
+        } else {
+            s.append(UInt8(ascii: "-"))
+        }
+        s.append(tab)
         CommunityID.append(f.key, seed: format.communityIDSeed, into: &s); s.append(tab)
         if f.key.vlan != 0 { s.append(decimal: UInt64(f.key.vlan)) } else { s.append(UInt8(ascii: "-")) }
         s.append(tab)
         ZeekConnLogWriter.appendEscaped(f.app.name, into: &s); s.append(tab)
         s.append(f.appSource.name); s.append(tab)
-        let d = f.details
         ZeekConnLogWriter.appendOptional(d.dnsQuery, into: &s); s.append(tab)
         ZeekConnLogWriter.appendOptional(d.tlsSNI, into: &s); s.append(tab)
         ZeekConnLogWriter.appendOptional(d.httpHost, into: &s); s.append(tab)

@@ -60,4 +60,11 @@ public enum GRE {
         }
         return .ok((type, payload))
     }
+
+    /// The key of a version 0 header with the K bit (RFC 2890), which tells tunnels
+    /// between the same two addresses apart.
+    public static func key(_ c: ByteCursor, at offset: Int) -> UInt32? {
+        guard let flags = c.getUInt16(at: offset), flags & 0x7 == 0, flags & 0x2000 != 0 else { return nil }
+        return c.getUInt32(at: offset + (flags & 0xC000 != 0 ? 8 : 4))
+    }
 }

@@ -15,4 +15,8 @@ public enum Geneve {
         guard c.has(len, at: offset) else { return nil }
         return (proto, offset + len)
     }
+
+    public static func vni(_ c: ByteCursor, at offset: Int) -> UInt32? {
+        c.getUInt32(at: offset + 4).map { $0 >> 8 }
+    }
 }

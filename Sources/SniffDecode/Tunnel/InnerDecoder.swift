@@ -61,6 +61,8 @@ public enum InnerDecoder {
                        let t = fromEthernet(sub, at: inner, depth: depth + 1) { return t }
                     if dp == Geneve.port, let g = Geneve.parse(sub, at: l4 + 8),
                        let t = fromEthertype(g.ethertype, sub, at: g.offset, depth: depth + 1) { return t }
+                    if dp == GTPU.port, let g = GTPU.parse(sub, at: l4 + 8),
+                       let t = fromIP(sub, at: g.offset, depth: depth + 1) { return t }
                 }
             }
         case 4, 41:
@@ -68,6 +70,9 @@ public enum InnerDecoder {
         case 47:
             if depth < maximumDepth, case .ok(let g) = GRE.parse(sub, at: l4),
                let t = fromEthertype(g.ethertype, sub, at: g.offset, depth: depth + 1) { return t }
+        case IPProtocol.pim:
+            if depth < maximumDepth, let inner = PIM.registerPayload(sub, at: l4),
+               let t = fromIP(sub, at: inner, depth: depth + 1) { return t }
         default:
             break
         }
