@@ -93,14 +93,22 @@ struct HTTPConnection {
                     guard i < b.count else { return }
                     p.startNanos = nanos
                 }
+                // A line at a time: the block can only end at a line feed, and a direction
+                // that is not HTTP (a download on port 80) costs one copy per segment
+                // instead of one append per byte.
                 while i < b.count {
-                    let c = b[i]
-                    p.buffer.append(c)
-                    i += 1
-                    if c == 0x0A && HTTPConnection.endsBlock(p.buffer) { break }
+                    var lf = i
+                    while lf < b.count && b[lf] != 0x0A { lf += 1 }
+                    let end = Swift.min(lf + 1, b.count)
+                    p.buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: b[i ..< end]))
+                    i = end
+                    if lf < b.count && HTTPConnection.endsBlock(p.buffer) { break }
                 }
                 guard HTTPConnection.endsBlock(p.buffer) else {
-                    if p.buffer.count > TransactionTracker.maximumHeaderBlock { lose(&p, tracker) }
+                    if p.buffer.count > TransactionTracker.maximumHeaderBlock
+                        || !HTTPConnection.mayStartHead(p.buffer, isOrig: isOrig) {
+                        lose(&p, tracker)
+                    }
                     return
                 }
                 let head = p.buffer.withUnsafeBytes { HTTPMessageHead.parse($0) }
@@ -291,6 +299,27 @@ struct HTTPConnection {
             digits += 1
         }
         return digits > 0 ? n : nil
+    }
+
+    /// False once the first bytes of a block rule out the start line `HTTPMessageHead`
+    /// accepts in this direction: a response's "HTTP/1.", a request's method of at most
+    /// 32 capitals, '-' or '_' and its space. Such a block could only be given up at its
+    /// end or at `maximumHeaderBlock`, so it is given up now: a direction that is not
+    /// HTTP (a download on port 80) is not collected 16 KiB at a time.
+    static func mayStartHead(_ b: [UInt8], isOrig: Bool) -> Bool {
+        if !isOrig {
+            let prefix: StaticString = "HTTP/1."
+            return prefix.withUTF8Buffer { p in
+                for i in 0 ..< Swift.min(b.count, p.count) where b[i] != p[i] { return false }
+                return true
+            }
+        }
+        for i in 0 ..< Swift.min(b.count, 33) {
+            let c = b[i]
+            if (c >= 0x41 && c <= 0x5A) || c == 0x2D || c == 0x5F { continue }
+            return c == 0x20 && i > 0
+        }
+        return b.count <= 32
     }
 
     /// The block ends with an empty line: LF LF or LF CR LF.

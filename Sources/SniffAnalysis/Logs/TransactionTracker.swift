@@ -33,7 +33,11 @@ public final class TransactionTracker {
     private var dnsPending: [Int32: [DNSTransaction]] = [:]
     private var dnsPendingCount = 0
     private var dnsStreams: [Int32: DNSStream] = [:]
-    private var http: [Int32: HTTPConnection] = [:]
+    /// Boxed (one allocation per connection) so that a segment changes its connection
+    /// in place: a dictionary of the structs moved the whole record (both directions,
+    /// the pending requests, a flow) out and back in for every segment.
+    private final class HTTPConnectionBox { var connection = HTTPConnection() }
+    private var http: [Int32: HTTPConnectionBox] = [:]
 
     public init(observer: TransactionObserver? = nil) { self.observer = observer }
 
@@ -72,8 +76,8 @@ public final class TransactionTracker {
             dnsPendingCount -= waiting.count
             for var t in waiting { t.flow = flow; emit(t) }
         }
-        if var c = http.removeValue(forKey: index) {
-            c.finish(flow, tracker: self)
+        if let box = http.removeValue(forKey: index) {
+            box.connection.finish(flow, tracker: self)
         }
     }
 
@@ -154,15 +158,15 @@ public final class TransactionTracker {
 
     private func httpSegment(_ flow: Flow, index: Int32, isOrig: Bool, seq: UInt32, _ payload: UnsafeRawBufferPointer,
                              nanos: Int64) {
-        var c: HTTPConnection
-        if let existing = http.removeValue(forKey: index) {
-            c = existing
+        let box: HTTPConnectionBox
+        if let existing = http[index] {
+            box = existing
         } else {
             guard http.count < TransactionTracker.maximumHTTPConnections else { stats.httpUntracked &+= 1; return }
-            c = HTTPConnection()
+            box = HTTPConnectionBox()
+            http[index] = box
         }
-        c.add(flow, isOrig: isOrig, seq: seq, payload, nanos: nanos, tracker: self)
-        http[index] = c
+        box.connection.add(flow, isOrig: isOrig, seq: seq, payload, nanos: nanos, tracker: self)
     }
 
     func emit(_ t: DNSTransaction) {
