@@ -111,18 +111,24 @@ public enum LogValue: Sendable, Equatable {
 
     /// The database's text for a vector.
     static func joined(_ items: [String]) -> String {
-        var out = ""
+        var out = ByteSink(capacity: 64)
+        append(joined: items, into: &out)
+        return out.string
+    }
+
+    /// `joined`'s bytes, appended to `out`. Byte by byte: the two bytes escaped are
+    /// ASCII, which UTF-8 never uses inside a longer sequence.
+    static func append(joined items: [String], into out: inout ByteSink) {
         for (i, item) in items.enumerated() {
-            if i > 0 { out += "," }
-            for c in item.unicodeScalars {
-                switch c {
-                case "\\": out += "\\\\"
-                case ",": out += "\\x2c"
-                default: out.unicodeScalars.append(c)
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            for b in item.utf8 {
+                switch b {
+                case UInt8(ascii: "\\"): out.append("\\\\" as StaticString)
+                case UInt8(ascii: ","): out.append("\\x2c" as StaticString)
+                default: out.append(b)
                 }
             }
         }
-        return out
     }
 
     /// A vector back from its database text.
@@ -197,14 +203,16 @@ public struct StoredLog: Sendable, Equatable {
 }
 
 extension RowBuilder {
-    private func connection(_ kind: LogKind, _ f: Flow, ts: Int64, _ values: [LogValue]) -> LogRow {
-        LogRow(kind: kind, ts: ts, uid: FlowUID.string(seed: format.uidSeed, flow: f), origH: f.origAddress,
-               origP: f.origPort, respH: f.respAddress, respP: f.respPort, proto: "\(f.transportName)", values: values)
+    /// `uid` is the flow's uid when the caller has it already (it is made otherwise).
+    private func connection(_ kind: LogKind, _ f: Flow, ts: Int64, uid: String? = nil, _ values: [LogValue]) -> LogRow {
+        LogRow(kind: kind, ts: ts, uid: uid ?? FlowUID.string(seed: format.uidSeed, flow: f), origH: f.origAddress,
+               origP: f.origPort, respH: f.respAddress, respP: f.respPort,
+               proto: f.transportName.withUTF8Buffer { String(decoding: $0, as: UTF8.self) }, values: values)
     }
 
-    /// dns.log's row, with the values `ZeekDNSLogWriter` writes.
-    public func row(from t: DNSTransaction) -> LogRow {
-        connection(.dns, t.flow, ts: t.nanos, [
+    /// dns.log's row, with the values `ZeekDNSLogWriter` writes; `uid` as for `connection`.
+    public func row(from t: DNSTransaction, uid: String? = nil) -> LogRow {
+        connection(.dns, t.flow, ts: t.nanos, uid: uid, [
             .number(Int64(t.transID)), .number(t.rttNanos), .string(t.query),
             .number(t.qclass), .string(t.qclass.map(DNSMessage.className)),
             .number(t.qtype), .string(t.qtype.map(DNSMessage.typeName)),
@@ -214,9 +222,9 @@ extension RowBuilder {
         ])
     }
 
-    /// http.log's row, with the values `ZeekHTTPLogWriter` writes.
-    public func row(from t: HTTPTransaction) -> LogRow {
-        connection(.http, t.flow, ts: t.nanos, [
+    /// http.log's row, with the values `ZeekHTTPLogWriter` writes; `uid` as for `connection`.
+    public func row(from t: HTTPTransaction, uid: String? = nil) -> LogRow {
+        connection(.http, t.flow, ts: t.nanos, uid: uid, [
             .number(Int64(t.depth)), .string(t.method), .string(t.host), .string(t.uri), .string(t.referrer), .string(t.version),
             .string(t.userAgent), .string(t.origin), .number(t.requestBodyLength), .number(t.responseBodyLength),
             .number(t.statusCode), .string(t.statusMessage), .number(t.infoCode), .string(t.infoMessage),

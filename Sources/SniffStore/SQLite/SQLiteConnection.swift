@@ -136,13 +136,17 @@ final class SQLiteStatement {
     @inline(__always)
     func bind(_ i: Int32, _ s: String, arena: BindArena) {
         var s = s
-        _ = s.withUTF8 { u in
-            if let p = arena.copy(u) {
-                sqlite3_bind_text(stmt, i, p.assumingMemoryBound(to: CChar.self), Int32(u.count), sniff_sqlite_static())
-            } else {
-                sqlite3_bind_text(stmt, i, UnsafeRawPointer(u.baseAddress)?.assumingMemoryBound(to: CChar.self),
-                                  Int32(u.count), sniff_sqlite_transient())
-            }
+        s.withUTF8 { bind(i, bytes: $0, arena: arena) }
+    }
+
+    /// Binds UTF-8 `bytes` as text through `arena`, as `bind(_:_:arena:)` binds a String.
+    @inline(__always)
+    func bind(_ i: Int32, bytes u: UnsafeBufferPointer<UInt8>, arena: BindArena) {
+        if let p = arena.copy(u) {
+            sqlite3_bind_text(stmt, i, p.assumingMemoryBound(to: CChar.self), Int32(u.count), sniff_sqlite_static())
+        } else {
+            sqlite3_bind_text(stmt, i, UnsafeRawPointer(u.baseAddress)?.assumingMemoryBound(to: CChar.self),
+                              Int32(u.count), sniff_sqlite_transient())
         }
     }
 

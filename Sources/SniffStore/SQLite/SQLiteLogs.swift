@@ -9,24 +9,34 @@ extension SQLiteStore {
             + (1...cols.count).map { "?\($0)" }.joined(separator: ", ") + ")")
     })
 
+    /// Text is bound from an arena reset after each row, the addresses and vectors
+    /// written into it as text: no copy by SQLite and no String per value.
     static func insertLogs(_ rows: [LogRow], _ batch: StoreBatch, _ c: SQLiteConnection) throws {
+        let arena = BindArena(capacity: 1 << 16)
+        var text = ByteSink(capacity: 1024)
         for k in LogKind.allCases where rows.contains(where: { $0.kind == k }) {
             let st = try c.cached(insertLogSQL[k]!)
             st.bind(1, batch.captureID); st.bind(2, batch.sensor)
+            func bind(_ i: Int32, _ write: (inout ByteSink) -> Void) {
+                text.removeAll()
+                write(&text)
+                text.bytes.withUnsafeBufferPointer { st.bind(i, bytes: $0, arena: arena) }
+            }
             for r in rows where r.kind == k {
-                st.bind(3, r.ts); st.bind(4, r.uid); st.bind(5, r.origH.description); st.bind(6, Int64(r.origP))
-                st.bind(7, r.respH.description); st.bind(8, Int64(r.respP)); st.bind(9, r.proto)
+                st.bind(3, r.ts); st.bind(4, r.uid, arena: arena); bind(5) { r.origH.write(into: &$0) }; st.bind(6, Int64(r.origP))
+                bind(7) { r.respH.write(into: &$0) }; st.bind(8, Int64(r.respP)); st.bind(9, r.proto, arena: arena)
                 for (j, v) in r.values.enumerated() {
                     let i = Int32(10 + j)
                     switch v {
                     case .null: st.bindNull(i)
                     case .int(let x): st.bind(i, x)
-                    case .text(let s): st.bind(i, s)
+                    case .text(let s): st.bind(i, s, arena: arena)
                     case .bool(let b): st.bind(i, Int64(b ? 1 : 0))
-                    case .list(let l): st.bind(i, LogValue.joined(l))
+                    case .list(let l): bind(i) { LogValue.append(joined: l, into: &$0) }
                     }
                 }
                 try st.run()
+                arena.reset()
             }
         }
     }

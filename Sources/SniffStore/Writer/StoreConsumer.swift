@@ -231,9 +231,16 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
     // MARK: protocol logs
 
     /// A DNS query and its response (the flow table's `TransactionTracker`, on when storing).
-    public func dnsTransaction(_ t: DNSTransaction) { addLog(builder.row(from: t)) }
+    public func dnsTransaction(_ t: DNSTransaction) { addLog(builder.row(from: t, uid: openUID(t.flow))) }
 
-    public func httpTransaction(_ t: HTTPTransaction) { addLog(builder.row(from: t)) }
+    public func httpTransaction(_ t: HTTPTransaction) { addLog(builder.row(from: t, uid: openUID(t.flow))) }
+
+    /// The uid `flowStarted` made for the flow while it is open (a transaction ends
+    /// before its flow, or as it ends), so that the row does not make it again.
+    private func openUID(_ flow: Flow) -> String? {
+        guard let open = flowUIDs[flow.key], open.start == flow.startNanos else { return nil }
+        return open.uid
+    }
 
     private func addLog(_ row: LogRow) {
         logs.append(row)
