@@ -34,6 +34,13 @@ if [ $# -eq 0 ]; then
     swift test --skip-build --filter "$cli"
     swift test --skip-build --skip "$cli|$timing"
     swift test --skip-build --filter "$timing"
+    # The server suites once more against PostgreSQL: the same tests, with the database
+    # they share (SharedDatabase) loaded into a new PostgreSQL database.
+    if [ -n "${SNIFF_TEST_PG_BIN:-}" ]; then
+        api_db="sniff_api_$$"
+        "$SNIFF_TEST_PG_BIN/psql" "$SNIFF_TEST_PG_URL" -qc "CREATE DATABASE $api_db"
+        SNIFF_TEST_API_PG_URL="${SNIFF_TEST_PG_URL%/*}/$api_db" swift test --skip-build --filter SniffServerTests --skip "$timing"
+    fi
 else
     swift test --skip-build "$@"
 fi

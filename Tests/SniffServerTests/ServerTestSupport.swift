@@ -147,17 +147,24 @@ func jsonObject(_ buffer: ByteBuffer) -> [String: Any] {
     (try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any]) ?? [:]
 }
 
-/// One database shared by the API tests (loading takes a few seconds).
+/// One database shared by the API tests (loading takes a few seconds): a SQLite file,
+/// or the empty PostgreSQL database SNIFF_TEST_API_PG_URL names, so that the same API
+/// suites run unchanged against each backend (scripts/test.sh runs them on both).
 actor SharedDatabase {
     static let shared = SharedDatabase()
-    private var loaded: LoadedDatabase? = nil
+    /// One load for every suite: callers that arrive while it runs wait for it (an
+    /// actor's check-then-await would start a load per caller, into the same PostgreSQL
+    /// database).
+    private var loading: Task<LoadedDatabase, Error>? = nil
 
     func get() async throws -> LoadedDatabase {
-        if let loaded { return loaded }
-        let dir = ServerTestEnv.tempDirectory("db")
-        let db = try await loadDatabase(ServerTestEnv.captures, path: dir + "/api.db")
-        loaded = db
-        return db
+        if let loading { return try await loading.value }
+        let task = Task {
+            let dir = ServerTestEnv.tempDirectory("db")
+            return try await loadDatabase(ServerTestEnv.captures, path: dir + "/api.db", url: ServerTestEnv.env["SNIFF_TEST_API_PG_URL"])
+        }
+        loading = task
+        return try await task.value
     }
 }
 
