@@ -127,6 +127,25 @@ func enrich(_ file: URL, capacity: Int = 65_536, geo: GeoIPDatabases = GeoIPData
         #expect(c.entries.map(\.value) == ["C", "d", "a"])
         #expect(c.count == 3)
     }
+
+    /// Bounded: two addresses in a one-slot table cannot both stay; the one stored last
+    /// answers, the other is asked again (nil) rather than given the wrong record.
+    @Test func geoCacheSlots() {
+        var c = GeoCache(capacity: 1)
+        let a = Self.ip("8.8.8.8"), b = Self.ip("2400::1")
+        #expect(c.get(a) == nil)
+        c.set(a, GeoRecord(countryCode: "US"))
+        #expect(c.get(a) == GeoRecord(countryCode: "US"))
+        #expect(c.get(b) == nil)
+        c.set(b, GeoRecord(countryCode: "JP", asn: 7))
+        #expect(c.get(b) == GeoRecord(countryCode: "JP", asn: 7))
+        #expect(c.get(a) == nil)
+        // A larger table keeps many addresses at once.
+        var big = GeoCache(capacity: 4096)
+        for i in 0..<1000 { big.set(IPAddress(v4: 0x0808_0000 &+ UInt32(i)), GeoRecord(asn: UInt32(i))) }
+        let kept = (0..<1000).filter { big.get(IPAddress(v4: 0x0808_0000 &+ UInt32($0))) == GeoRecord(asn: UInt32($0)) }
+        #expect(kept.count > 700)
+    }
 }
 
 @Suite struct GeoIPTests {
@@ -257,3 +276,4 @@ func enrich(_ file: URL, capacity: Int = 65_536, geo: GeoIPDatabases = GeoIPData
         #expect(Self.hash(header + [0xC0, 12], at: 12) == nil)
     }
 }
+

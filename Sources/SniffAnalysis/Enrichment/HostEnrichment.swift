@@ -24,20 +24,22 @@ public struct HostInfo: Sendable, Equatable {
 ///
 /// Only DNS responses reach the lock from the packet path; GeoIP is asked once per
 /// address, when a writer (flow end, report) first wants it, and the answer cached.
+/// A flow end asks for both of its ends under one lock hold, and a database lookup
+/// happens outside the lock.
 /// Unchecked Sendable: the caches are under `lock`; the databases are read-only.
 public final class HostEnrichment: PacketConsumer, @unchecked Sendable {
     public let geo: GeoIPDatabases
     public let localNetworks: LocalNetworks
     private let lock = ConditionLock()
     private var dns: PassiveDNS
-    private var geoCache: LRUCache<IPAddress, GeoRecord>
+    private var geoCache: GeoCache
 
     public init(geo: GeoIPDatabases = GeoIPDatabases(), localNetworks: LocalNetworks = .defaults,
                 capacity: Int = 65_536) {
         self.geo = geo
         self.localNetworks = localNetworks
         dns = PassiveDNS(capacity: capacity)
-        geoCache = LRUCache(capacity: capacity)
+        geoCache = GeoCache(capacity: capacity)
     }
 
     public func consume(_ packet: DecodedPacket, frame: UnsafeRawBufferPointer) {
@@ -56,6 +58,9 @@ public final class HostEnrichment: PacketConsumer, @unchecked Sendable {
         lock.withLock { dns.entries }
     }
 
+    /// Whether GeoIP can say anything of an address of this category.
+    private func asksGeo(_ category: AddressCategory) -> Bool { !geo.isEmpty && category.isRoutable }
+
     /// What GeoIP says of `address`: empty for private and special addresses, which
     /// no database places.
     public func geo(for address: IPAddress) -> GeoRecord {
@@ -67,8 +72,32 @@ public final class HostEnrichment: PacketConsumer, @unchecked Sendable {
         return record
     }
 
-    public func host(_ address: IPAddress) -> HostInfo {
-        HostInfo(name: name(for: address), geo: geo(for: address), category: AddressCategory(address),
-                 isLocal: localNetworks.contains(address))
+    public func host(_ address: IPAddress) -> HostInfo { hosts(address, address).0 }
+
+    /// The facts of two addresses (a flow's ends): names and cached answers read under
+    /// one lock hold; missing answers looked up outside it and stored under a second.
+    public func hosts(_ a: IPAddress, _ b: IPAddress) -> (HostInfo, HostInfo) {
+        let ca = AddressCategory(a), cb = AddressCategory(b)
+        let askA = asksGeo(ca), askB = asksGeo(cb)
+        var nameA: LearnedName?, nameB: LearnedName?
+        var geoA: GeoRecord? = askA ? nil : GeoRecord(), geoB: GeoRecord? = askB ? nil : GeoRecord()
+        lock.withLock {
+            nameA = dns.name(for: a)
+            nameB = dns.name(for: b)
+            if askA { geoA = geoCache.get(a) }
+            if askB { geoB = geoCache.get(b) }
+        }
+        if geoA == nil || geoB == nil {
+            let newA = geoA == nil ? geo.lookup(a) : nil
+            let newB = geoB == nil ? (a == b ? newA : geo.lookup(b)) : nil
+            lock.withLock {
+                if let newA { geoCache.set(a, newA) }
+                if let newB { geoCache.set(b, newB) }
+            }
+            geoA = geoA ?? newA
+            geoB = geoB ?? newB
+        }
+        return (HostInfo(name: nameA, geo: geoA ?? GeoRecord(), category: ca, isLocal: localNetworks.contains(a)),
+                HostInfo(name: nameB, geo: geoB ?? GeoRecord(), category: cb, isLocal: localNetworks.contains(b)))
     }
 }

@@ -21,7 +21,8 @@ public struct FlowFormat: Sendable {
     /// The host facts of both ends, asked once per flow end (each cached per address).
     public func hostPair(_ f: Flow) -> (orig: HostInfo, resp: HostInfo)? {
         guard let hosts else { return nil }
-        return (hosts.host(f.origAddress), hosts.host(f.respAddress))
+        let (o, r) = hosts.hosts(f.origAddress, f.respAddress)
+        return (o, r)
     }
 
     /// Seconds with six decimals from nanoseconds (Zeek's precision), rounded.
