@@ -174,7 +174,7 @@ public enum ReportWriter {
             s.append(text)
             first = false
         }
-        if let name = h.name { part(name.name) }
+        if let name = h.displayName { part(name) }
         if let cc = h.geo.countryCode { part(cc) }
         switch (h.geo.asn, h.geo.organization) {
         case (let asn?, let org?): part("AS\(asn) \(org)")

@@ -31,6 +31,15 @@ struct FlowOptions: ParsableArguments {
     @Option(name: .customLong("geoip"), help: ArgumentHelp("Countries, cities and ASNs from MaxMind DB files (GeoLite2 or DB-IP lite): an .mmdb FILE, or a DIR holding Country/City and ASN files (default: found in /usr/share/GeoIP or /var/lib/GeoIP).", valueName: "FILE|DIR"))
     var geoip: String?
 
+    @Flag(name: .customLong("resolve"), help: "Reverse (PTR) lookups, through the system resolver and in the background, of addresses no DNS answer on the wire named; a name shows once its answer came (off unless given).")
+    var resolve = false
+
+    @Option(name: .customLong("resolve-in-flight"), help: ArgumentHelp("With --resolve: PTR queries outstanding at once, 1 to 64 (default 4).", valueName: "N"))
+    var resolveInFlight: Int?
+
+    @Option(name: .customLong("resolve-rate"), help: ArgumentHelp("With --resolve: PTR queries started per second at most, 1 to 10000 (default 20).", valueName: "N"))
+    var resolveRate: Int?
+
     @Option(name: .customLong("rules"), help: ArgumentHelp("Alert rules from a YAML FILE (see docs/rules.example.yaml); without it the built-in port-scan and SYN-flood rules apply.", valueName: "FILE"))
     var rules: String?
 
@@ -98,6 +107,14 @@ struct FlowOptions: ParsableArguments {
         if geoip == "" { throw ValidationError("--geoip needs an .mmdb file or a folder holding them") }
         if let l = localNets {
             do { _ = try LocalNetworks(parsing: l) } catch let e as SniffError { throw ValidationError(e.userMessage) }
+        }
+        for (name, v, range) in [("--resolve-in-flight", resolveInFlight, ReverseLookupLimits.inFlightRange),
+                                 ("--resolve-rate", resolveRate, ReverseLookupLimits.perSecondRange)] {
+            guard let v else { continue }
+            if !resolve { throw ValidationError("\(name) is for --resolve; give --resolve too") }
+            if !range.contains(v) {
+                throw ValidationError("invalid \(name) \(v): it must be \(range.lowerBound) to \(range.upperBound)")
+            }
         }
         if webhookCA != nil && webhook == nil {
             throw ValidationError("--webhook-ca is for an https --webhook; give the webhook's URL too")
@@ -181,7 +198,11 @@ final class FlowRun: FlowObserver {
                 }
             }
         }
-        hosts = HostEnrichment(geo: geo, localNetworks: local)
+        var limits = ReverseLookupLimits()
+        if let n = options.resolveInFlight { limits.inFlight = n }
+        if let n = options.resolveRate { limits.perSecond = n }
+        hosts = HostEnrichment(geo: geo, localNetworks: local,
+                               resolver: options.resolve ? ReverseResolver(limits: limits) : nil)
         format = FlowFormat(localNetworks: local, hosts: hosts)
         ndjson = FlowNDJSONWriter(format: format)
         connLog = ZeekConnLogWriter(format: format)
@@ -254,7 +275,10 @@ final class FlowRun: FlowObserver {
         pipeline.dnsAnswers = hosts
     }
 
-    func flowStarted(_ flow: Flow) { processes?.flowStarted(flow) }
+    func flowStarted(_ flow: Flow) {
+        processes?.flowStarted(flow)
+        hosts.resolveAhead(flow.origAddress, flow.respAddress)
+    }
 
     func flowEnded(_ flow: Flow, reason: FlowEndReason) {
         let process = processes?.process(of: flow)
@@ -292,6 +316,9 @@ final class FlowRun: FlowObserver {
     func finish() {
         guard !finished else { return }
         finished = true
+        // A file's last flows are written now: their ends' PTR lookups (queued when the
+        // flows started) get a bounded moment to answer, so their names can show.
+        if !live { hosts.resolver?.settle(milliseconds: FlowRun.resolveSettleMilliseconds) }
         table.flush()
         processes?.table.stop()
         engine.finish()
@@ -305,7 +332,11 @@ final class FlowRun: FlowObserver {
             connFD = -1
         }
         logFiles?.finish()
+        hosts.resolver?.stop()
     }
+
+    /// How long a file run's end waits for outstanding PTR lookups.
+    static let resolveSettleMilliseconds = 3_000
 
     /// The report's extra sections: the protocol summary, flow counts and alerts.
     func sections() -> [ReportSection] {

@@ -277,3 +277,31 @@ func enrich(_ file: URL, capacity: Int = 65_536, geo: GeoIPDatabases = GeoIPData
     }
 }
 
+@Suite struct ReverseResolverTests {
+    /// getnameinfo reads /etc/hosts before DNS: 127.0.0.1's line there is a real answer
+    /// that needs no network.
+    static let loopbackLine: Bool = {
+        guard let text = try? String(contentsOfFile: "/etc/hosts", encoding: .utf8) else { return false }
+        let first = text.split(separator: "\n").map { $0.split(whereSeparator: { $0 == " " || $0 == "\t" }) }
+            .first { $0.first == "127.0.0.1" }
+        return first.map { $0.count > 1 && $0[1] == "localhost" } ?? false
+    }()
+
+    @Test(.enabled(if: loopbackLine, "/etc/hosts has no \"127.0.0.1 localhost\" line"))
+    func answersInTheBackground() {
+        let r = ReverseResolver(limits: ReverseLookupLimits(inFlight: 2, perSecond: 100))
+        defer { r.stop() }
+        let lo = IPAddress(v4: 0x7F00_0001)
+        // Asking queues the lookup and returns at once, without a name.
+        #expect(r.name(for: lo) == nil)
+        #expect(r.settle(milliseconds: 10_000))
+        #expect(r.name(for: lo) == "localhost")
+        // Answered once: asking again is a cache hit, not a query.
+        #expect(r.name(for: lo) == "localhost")
+        #expect(r.counts == ReverseResolver.Counts(queries: 1, named: 1, unnamed: 0, dropped: 0, peakInFlight: 1))
+        // Through the enrichment, a name DNS on the wire did not give shows as the PTR one.
+        let hosts = HostEnrichment(resolver: r)
+        #expect(hosts.host(lo).resolvedName == "localhost")
+        #expect(hosts.host(lo).displayName == "localhost")
+    }
+}

@@ -30,7 +30,10 @@ enum CLI {
     static var fixtures: URL { packageRoot.appendingPathComponent("Tests/Fixtures") }
     static var sample: URL { packageRoot.appendingPathComponent("samples/sample.pcapng") }
 
-    static func run(_ args: [String], stdin: Data? = nil, environment: [String: String]? = nil, timeout: TimeInterval = 120) throws -> CLIResult {
+    /// `launcher`: a command that runs sniff for the test (e.g. `unshare … sh script`),
+    /// given the binary's path and `args` after its own arguments.
+    static func run(_ args: [String], stdin: Data? = nil, environment: [String: String]? = nil, timeout: TimeInterval = 120,
+                    launcher: [String] = []) throws -> CLIResult {
         // Output goes to files rather than pipes: nothing to drain concurrently, and a
         // large output can never block the child.
         let dir = try tempDir()
@@ -41,8 +44,13 @@ enum CLI {
         let outHandle = try FileHandle(forWritingTo: outURL)
         let errHandle = try FileHandle(forWritingTo: errURL)
         let p = Process()
-        p.executableURL = binary
-        p.arguments = args
+        if let program = launcher.first {
+            p.executableURL = URL(fileURLWithPath: program)
+            p.arguments = Array(launcher.dropFirst()) + [binary.path] + args
+        } else {
+            p.executableURL = binary
+            p.arguments = args
+        }
         if let environment { p.environment = environment }
         p.standardOutput = outHandle
         p.standardError = errHandle

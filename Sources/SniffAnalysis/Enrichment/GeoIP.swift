@@ -98,7 +98,7 @@ public final class MaxMindDatabase: @unchecked Sendable {
     /// What the file says about `address`; an empty record when it has nothing.
     public func lookup(_ address: IPAddress) -> GeoRecord {
         var mmdbError: Int32 = 0
-        var result = withSockaddr(address) { MMDB_lookup_sockaddr(mmdb, $0, &mmdbError) }
+        var result = address.withSockaddr { sa, _ in MMDB_lookup_sockaddr(mmdb, sa, &mmdbError) }
         var record = GeoRecord()
         guard mmdbError == MMDB_SUCCESS, result.found_entry else { return record }
         switch kind {
@@ -111,26 +111,6 @@ public final class MaxMindDatabase: @unchecked Sendable {
             if kind == .city { record.city = Self.string(&result.entry, MMDBPath.cityName) }
         }
         return record
-    }
-
-    private func withSockaddr<T>(_ a: IPAddress, _ body: (UnsafePointer<sockaddr>) -> T) -> T {
-        // An IPv4-mapped address is looked up as IPv4: not every file aliases ::ffff:0:0/96.
-        if a.isIPv6 && a.high == 0 && a.low >> 32 == 0xFFFF {
-            return withSockaddr(IPAddress(v4: UInt32(truncatingIfNeeded: a.low)), body)
-        }
-        if a.isIPv6 {
-            var sa = sockaddr_in6()
-            sa.sin6_family = sa_family_t(AF_INET6)
-            withUnsafeMutableBytes(of: &sa.sin6_addr) { b in
-                for i in 0..<8 { b[i] = UInt8(truncatingIfNeeded: a.high >> UInt64(56 - 8 * i)) }
-                for i in 0..<8 { b[8 + i] = UInt8(truncatingIfNeeded: a.low >> UInt64(56 - 8 * i)) }
-            }
-            return withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1, body) }
-        }
-        var sa = sockaddr_in()
-        sa.sin_family = sa_family_t(AF_INET)
-        sa.sin_addr.s_addr = a.v4.bigEndian
-        return withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1, body) }
     }
 
     private static func value(_ entry: inout MMDB_entry_s, _ path: MMDBPath) -> MMDB_entry_data_s? {

@@ -5,22 +5,29 @@ import SniffDecode
 public struct HostInfo: Sendable, Equatable {
     /// The name DNS answers on the wire gave it, with first and last seen.
     public var name: LearnedName?
+    /// The name a reverse (PTR) lookup gave it (`--resolve`), once the answer came.
+    public var resolvedName: String?
     public var geo: GeoRecord
     public var category: AddressCategory
     /// Inside `--local-nets`.
     public var isLocal: Bool
 
-    public init(name: LearnedName? = nil, geo: GeoRecord = GeoRecord(), category: AddressCategory, isLocal: Bool) {
+    public init(name: LearnedName? = nil, resolvedName: String? = nil, geo: GeoRecord = GeoRecord(),
+                category: AddressCategory, isLocal: Bool) {
         self.name = name
+        self.resolvedName = resolvedName
         self.geo = geo
         self.category = category
         self.isLocal = isLocal
     }
+
+    /// The name writers show: the one DNS on the wire gave, else the PTR one.
+    public var displayName: String? { name?.name ?? resolvedName }
 }
 
 /// The sources of host facts for one run, behind one lock: passive DNS fed by the
 /// packets (as a consumer), GeoIP lookups cached per address, address categories and
-/// the local networks.
+/// the local networks; with `--resolve`, reverse lookups of addresses no DNS answer named.
 ///
 /// Only DNS responses reach the lock from the packet path; GeoIP is asked once per
 /// address, when a writer (flow end, report) first wants it, and the answer cached.
@@ -33,11 +40,14 @@ public final class HostEnrichment: PacketConsumer, @unchecked Sendable {
     private let lock = ConditionLock()
     private var dns: PassiveDNS
     private var geoCache: GeoCache
+    /// PTR lookups (`--resolve`); nil when not asked for.
+    public let resolver: ReverseResolver?
 
     public init(geo: GeoIPDatabases = GeoIPDatabases(), localNetworks: LocalNetworks = .defaults,
-                capacity: Int = 65_536) {
+                capacity: Int = 65_536, resolver: ReverseResolver? = nil) {
         self.geo = geo
         self.localNetworks = localNetworks
+        self.resolver = resolver
         dns = PassiveDNS(capacity: capacity)
         geoCache = GeoCache(capacity: capacity)
     }
@@ -97,7 +107,29 @@ public final class HostEnrichment: PacketConsumer, @unchecked Sendable {
             geoA = geoA ?? newA
             geoB = geoB ?? newB
         }
-        return (HostInfo(name: nameA, geo: geoA ?? GeoRecord(), category: ca, isLocal: localNetworks.contains(a)),
-                HostInfo(name: nameB, geo: geoB ?? GeoRecord(), category: cb, isLocal: localNetworks.contains(b)))
+        return (HostInfo(name: nameA, resolvedName: nameA == nil ? resolved(a, ca) : nil, geo: geoA ?? GeoRecord(),
+                         category: ca, isLocal: localNetworks.contains(a)),
+                HostInfo(name: nameB, resolvedName: nameB == nil ? resolved(b, cb) : nil, geo: geoB ?? GeoRecord(),
+                         category: cb, isLocal: localNetworks.contains(b)))
+    }
+
+    /// With `--resolve`: queues the PTR lookups of a new flow's ends that DNS on the wire
+    /// has not named, so that the answers can be there when the flow ends.
+    public func resolveAhead(_ a: IPAddress, _ b: IPAddress) {
+        guard resolver != nil else { return }
+        let (unnamedA, unnamedB) = lock.withLock { (dns.name(for: a) == nil, dns.name(for: b) == nil) }
+        if unnamedA { _ = resolved(a, AddressCategory(a)) }
+        if unnamedB && b != a { _ = resolved(b, AddressCategory(b)) }
+    }
+
+    /// The PTR name of an address DNS on the wire did not name, when `--resolve` is on:
+    /// from the resolver's cache, or queued for a lookup. Addresses no PTR record
+    /// describes (unspecified, multicast, broadcast) are not asked about.
+    private func resolved(_ address: IPAddress, _ category: AddressCategory) -> String? {
+        guard let resolver else { return nil }
+        switch category {
+        case .unspecified, .multicast, .broadcast: return nil
+        default: return resolver.name(for: address)
+        }
     }
 }

@@ -196,8 +196,8 @@ public struct FlowNDJSONWriter: Sendable {
     /// orig_name, resp_name, orig_cc, resp_cc, orig_asn, resp_asn, orig_org, resp_org:
     /// each only when known.
     private func writeHosts(_ o: HostInfo, _ r: HostInfo, into s: inout ByteSink) {
-        string(",\"orig_name\":\"", o.name?.name, &s)
-        string(",\"resp_name\":\"", r.name?.name, &s)
+        string(",\"orig_name\":\"", o.displayName, &s)
+        string(",\"resp_name\":\"", r.displayName, &s)
         string(",\"orig_cc\":\"", o.geo.countryCode, &s)
         string(",\"resp_cc\":\"", r.geo.countryCode, &s)
         if let asn = o.geo.asn { s.append(",\"orig_asn\":" as StaticString); s.append(decimal: UInt64(asn)) }

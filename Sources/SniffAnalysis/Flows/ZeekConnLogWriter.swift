@@ -119,8 +119,8 @@ public struct ZeekConnLogWriter: Sendable {
             s.append(tab)
             if let v { s.append(decimal: UInt64(v)) } else { s.append(UInt8(ascii: "-")) }
         }
-        s.append(tab); ZeekConnLogWriter.appendOptional(o?.name?.name, into: &s)
-        s.append(tab); ZeekConnLogWriter.appendOptional(r?.name?.name, into: &s)
+        s.append(tab); ZeekConnLogWriter.appendOptional(o?.displayName, into: &s)
+        s.append(tab); ZeekConnLogWriter.appendOptional(r?.displayName, into: &s)
         s.append(tab); ZeekConnLogWriter.appendOptional(o?.geo.countryCode, into: &s)
         s.append(tab); ZeekConnLogWriter.appendOptional(r?.geo.countryCode, into: &s)
         asn(o?.geo.asn)
