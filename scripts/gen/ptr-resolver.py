@@ -54,24 +54,28 @@ def serve(names_path, log_path, ready_path, delay):
         with lock:
             outstanding[0] += 1
             now_outstanding = outstanding[0]
+        qname, reply = "?", None
         try:
             qname, off = read_name(msg, 12)
             qtype, = struct.unpack("!H", msg[off:off + 2])
             question = msg[12:off + 4]
             time.sleep(delay)
             name = names.get(qname.lower()) if qtype == 12 else None
+            ident = struct.unpack("!H", msg[:2])[0]
             if name:
                 rdata = encode_name(name)
-                header = struct.pack("!HHHHHH", struct.unpack("!H", msg[:2])[0], 0x8580, 1, 1, 0, 0)
                 rr = b"\xc0\x0c" + struct.pack("!HHIH", 12, 1, 60, len(rdata)) + rdata
-                sock.sendto(header + question + rr, peer)
+                reply = struct.pack("!HHHHHH", ident, 0x8580, 1, 1, 0, 0) + question + rr
             else:
-                header = struct.pack("!HHHHHH", struct.unpack("!H", msg[:2])[0], 0x8583, 1, 0, 0, 0)
-                sock.sendto(header + question, peer)
+                reply = struct.pack("!HHHHHH", ident, 0x8583, 1, 0, 0, 0) + question
         finally:
+            # Counted and logged before the reply goes out: once the client has it, it
+            # may ask again (or exit) at once.
             with lock:
                 outstanding[0] -= 1
                 log.write(f"{start:.6f} {time.monotonic():.6f} {now_outstanding} {qname}\n")
+        if reply:
+            sock.sendto(reply, peer)
 
     while True:
         msg, peer = sock.recvfrom(4096)
