@@ -162,18 +162,28 @@ public final class FlowTable: PacketConsumer {
     /// of the carried packet's flow, or -1.
     public func processCarried(_ p: DecodedPacket, frame: UnsafeRawBufferPointer, carrier: DecodedPacket,
                                parent: Int32) -> Int32 {
-        let f = flows + Int(parent)
-        let tunnel = FlowTunnel(kind: carrier.tunnel, id: carrier.hasTunnelID ? carrier.tunnelID : nil,
-                                parentKey: f.pointee.key, parentStartNanos: f.pointee.startNanos)
-        return process(p, frame: frame, now: useWallClock ? Timestamp.now() : p.timestamp, tunnel: tunnel)
+        let by = CarriedBy(kind: carrier.tunnel, id: carrier.hasTunnelID ? carrier.tunnelID : nil, parent: parent)
+        return process(p, frame: frame, now: useWallClock ? Timestamp.now() : p.timestamp, carriedBy: by)
+    }
+
+    /// The tunnel a carried packet came in, and its carrier's flow; a `FlowTunnel` is
+    /// made of it only when the carried packet starts a flow.
+    struct CarriedBy {
+        var kind: TunnelKind
+        var id: UInt32?
+        var parent: Int32
     }
 
     /// Accounts one decoded packet. `frame` is the captured bytes (for payload
     /// inspection); `now` drives the timers: the packet time for files, the wall clock
     /// live. Returns the index of the packet's flow, or -1 when it has none.
     @discardableResult
-    public func process(_ p: DecodedPacket, frame: UnsafeRawBufferPointer, now: Timestamp,
-                        tunnel: FlowTunnel? = nil) -> Int32 {
+    public func process(_ p: DecodedPacket, frame: UnsafeRawBufferPointer, now: Timestamp) -> Int32 {
+        process(p, frame: frame, now: now, carriedBy: nil)
+    }
+
+    @inline(__always)
+    private func process(_ p: DecodedPacket, frame: UnsafeRawBufferPointer, now: Timestamp, carriedBy: CarriedBy?) -> Int32 {
         let nowNanos = now.totalNanoseconds
         st.pointee.stats.packets &+= 1
         expire(nanos: nowNanos)
@@ -204,6 +214,11 @@ public final class FlowTable: PacketConsumer {
         }
         var isNew = false
         if index < 0 {
+            // The parent is read before an eviction could take its place.
+            let tunnel = carriedBy.map { c in
+                FlowTunnel(kind: c.kind, id: c.id, parentKey: flows[Int(c.parent)].key,
+                           parentStartNanos: flows[Int(c.parent)].startNanos)
+            }
             if st.pointee.count >= config.maxFlows { evictOldest() }
             var origIsA = continuedOrigIsA ?? srcIsA
             var flip = false
