@@ -11,7 +11,10 @@ import Glibc
 struct ProcNetParsingTests {
     /// A socket of `type` bound to `address` (127.0.0.1 or ::1) on a free port.
     static func bound(_ family: Int32, _ type: Int32, listen: Bool) throws -> (fd: Int32, port: UInt16, inode: UInt64) {
-        let fd = socket(family, type, 0)
+        // Close-on-exec: tests running beside this one start processes, and a child that
+        // inherited these sockets would share their inodes with another command, which
+        // the table rightly reports as no single owner (CI placed 1708 of 2000).
+        let fd = socket(family, type | Int32(SOCK_CLOEXEC.rawValue), 0)
         try #require(fd >= 0)
         if family == AF_INET {
             var a = sockaddr_in()
@@ -96,7 +99,7 @@ struct ProcNetParsingTests {
     }
 
     @Test func dualStackSocketShowsIPv4PeerAsIPv4() throws {
-        let fd = socket(AF_INET6, datagramType, 0)
+        let fd = socket(AF_INET6, datagramType | Int32(SOCK_CLOEXEC.rawValue), 0)
         try #require(fd >= 0)
         defer { close(fd) }
         var a = sockaddr_in6()
