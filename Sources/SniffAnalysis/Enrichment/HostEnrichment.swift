@@ -74,7 +74,7 @@ public final class HostEnrichment: PacketConsumer, @unchecked Sendable {
     /// What GeoIP says of `address`: empty for private and special addresses, which
     /// no database places.
     public func geo(for address: IPAddress) -> GeoRecord {
-        guard !geo.isEmpty, AddressCategory(address).isRoutable else { return GeoRecord() }
+        guard asksGeo(AddressCategory(address)) else { return GeoRecord() }
         if let cached = lock.withLock({ geoCache.get(address) }) { return cached }
         // Outside the lock: the database is read-only, and a lookup is the slow part.
         let record = geo.lookup(address)
