@@ -121,7 +121,10 @@ public final class TransactionTracker {
             t = list.remove(at: i)
             dnsPendingCount -= 1
             if !list.isEmpty { dnsPending[index] = list }
-            t.rttNanos = nanos - t.nanos
+            // Timestamps are whatever the capture file says; two that lie further apart
+            // than Int64 nanoseconds hold (a corrupt or crafted file) give no rtt, not a trap.
+            let (rtt, overflow) = nanos.subtractingReportingOverflow(t.nanos)
+            t.rttNanos = overflow ? nil : rtt
             if t.query == nil, let q = m.query { t.query = q; t.qclass = m.qclass; t.qtype = m.qtype }
         } else {
             t = DNSTransaction(flow: flow, nanos: nanos, begunBy: m)
