@@ -54,7 +54,8 @@ extension APIRoutes {
         x.string("name", h.names.first?.name)
         x.raw("names") { s in JSONArray.write(h.names, into: &s) { n, s in
             var y = JSONObject(capacity: 128)
-            y.string("name", n.name); y.seconds("first_seen", nanos: n.firstSeen); y.seconds("last_seen", nanos: n.lastSeen)
+            y.string("name", n.name); y.string("source", n.source.rawValue)
+            y.seconds("first_seen", nanos: n.firstSeen); y.seconds("last_seen", nanos: n.lastSeen)
             s.bytes.append(contentsOf: y.finish().bytes)
         } }
         x.string("country", h.country)

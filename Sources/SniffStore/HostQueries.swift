@@ -7,7 +7,8 @@ public struct HostQuery: Sendable, Equatable {
     public var to: Int64? = nil
     public var sensor: String? = nil
     public var capture: Int64? = nil
-    /// `name`: a name passive DNS gave the address contains this (case-insensitive).
+    /// `name`: a name of the address (a DNS answer's or a reverse lookup's) contains this
+    /// (case-insensitive).
     public var name: String? = nil
     public var country: String? = nil
     public var asn: UInt32? = nil
@@ -102,11 +103,23 @@ public struct NetworkShare: Sendable, Equatable {
     }
 }
 
-/// A name passive DNS gave an address, with its first and last answer.
+/// A name of an address, with where it came from and when: for a DNS answer seen on
+/// the wire its first and last answer; for a reverse lookup (`--resolve`) the first and
+/// last flow time of the address while it had that name.
 public struct HostName: Sendable, Equatable {
     public var name: String
     public var firstSeen: Int64
     public var lastSeen: Int64
+    public var source: HostNameSource = .dns
+}
+
+/// Where a stored name came from: `host_names.source` (migration 14) and the API's
+/// `source` of each name.
+public enum HostNameSource: String, Sendable, Equatable, CaseIterable {
+    /// An A/AAAA answer or CNAME chain seen on the wire (passive DNS).
+    case dns
+    /// A PTR lookup through the system resolver (`--resolve`).
+    case ptr
 }
 
 /// One address in `hosts`: merged over the captures the query covers.
@@ -238,12 +251,14 @@ struct HostQueries {
         b.add("address IN (\(list.joined(separator: ", ")))")
         if let s = sensor { b.add("sensor = \(b.param(s))") }
         if let c = capture { b.add("capture_id = \(b.param(c))") }
-        let sql = "SELECT \(addressOut("address")), name, MIN(first_seen), MAX(last_seen) FROM host_names\(b.whereClause) "
-            + "GROUP BY address, name ORDER BY MAX(last_seen) DESC, name"
+        // A name both sources gave counts as a DNS answer ('dns' sorts first).
+        let sql = "SELECT \(addressOut("address")), name, MIN(first_seen), MAX(last_seen), MIN(source) FROM host_names"
+            + "\(b.whereClause) GROUP BY address, name ORDER BY MAX(last_seen) DESC, name"
         var out: [IPAddress: [HostName]] = [:]
         for r in try await run(sql, b.binds) {
             guard let a = r[0].address, let n = r[1].text else { continue }
-            out[a, default: []].append(HostName(name: n, firstSeen: r[2].int ?? 0, lastSeen: r[3].int ?? 0))
+            out[a, default: []].append(HostName(name: n, firstSeen: r[2].int ?? 0, lastSeen: r[3].int ?? 0,
+                                                source: r[4].text.flatMap(HostNameSource.init(rawValue:)) ?? .dns))
         }
         return out
     }

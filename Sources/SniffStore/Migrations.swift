@@ -56,6 +56,7 @@ extension Schema {
     static var latestVersion: Int { versions.last!.version }
     /// Adds `mac` and `vendor` (text, nullable) to `hosts`.
     static let hostMACVersion = 13
+    static let hostNameSourceVersion = 14
 
     /// SQLite keeps addresses and MAC addresses as text in their canonical forms (so
     /// equality is exact) until its conversions make packets and flows compact; times
@@ -319,5 +320,9 @@ extension Schema {
             sqlite: .statements(["ALTER TABLE hosts ADD COLUMN mac TEXT", "ALTER TABLE hosts ADD COLUMN vendor TEXT"]),
             // Text, as in SQLite: the API hands both out as written.
             postgres: ["ALTER TABLE hosts ADD COLUMN mac text", "ALTER TABLE hosts ADD COLUMN vendor text"]),
+        // The names stored before came from DNS answers on the wire: the default says so.
+        SchemaVersion(Schema.hostNameSourceVersion, "host names: their source (DNS answer or reverse lookup)",
+            sqlite: .statements(["ALTER TABLE host_names ADD COLUMN source TEXT NOT NULL DEFAULT 'dns'"]),
+            postgres: ["ALTER TABLE host_names ADD COLUMN source text NOT NULL DEFAULT 'dns'"]),
     ]
 }

@@ -197,7 +197,7 @@ public struct FlowRow: Sendable, Equatable {
 }
 
 /// What enrichment knew of one address when a flow of it ended: written to `hosts`
-/// (and `host_names` when passive DNS named it) as an upsert.
+/// (and `host_names` when passive DNS or a reverse lookup named it) as an upsert.
 public struct HostRow: Sendable, Equatable {
     public var address: IPAddress
     /// The first and last flow time of the address in this capture.
@@ -208,10 +208,12 @@ public struct HostRow: Sendable, Equatable {
     public var org: String? = nil
     /// `AddressCategory`'s name ("public", "private" ...).
     public var category: String
-    /// The name passive DNS gave, with its first and last answer.
+    /// The name passive DNS gave, with its first and last answer; or, when none did,
+    /// the one a reverse lookup gave, with the address's flow times (`HostName`).
     public var name: String? = nil
     public var nameFirstSeen: Int64 = 0
     public var nameLastSeen: Int64 = 0
+    public var nameSource: HostNameSource = .dns
     /// A local address's MAC ("00:11:22:33:44:55"), from the first packet of one of its
     /// flows, and the vendor the IEEE registry (ieee-data) gives it.
     public var mac: String? = nil

@@ -51,7 +51,8 @@ enum Schema {
     /// from and the IEEE registry's organisation for it.
     static let hostColumns = ["capture_id", "sensor", "address", "first_ts", "last_ts", "country", "asn", "org", "category",
                               "mac", "vendor"]
-    static let hostNameColumns = ["capture_id", "sensor", "address", "name", "first_seen", "last_seen"]
+    /// `source` (migration 14): `HostNameSource`, 'dns' for the rows written before it.
+    static let hostNameColumns = ["capture_id", "sensor", "address", "name", "first_seen", "last_seen", "source"]
 
     /// The upserts of both databases (SQLite since 3.24 and PostgreSQL share the syntax):
     /// times widen, a later country/ASN/org replaces an earlier one only when known.
@@ -64,11 +65,13 @@ enum Schema {
         + "mac = COALESCE(excluded.mac, hosts.mac), "
         + "vendor = CASE WHEN excluded.mac IS NULL THEN hosts.vendor ELSE excluded.vendor END"
     static let hostNameUpsert = "INSERT INTO host_names (\(hostNameColumns.joined(separator: ", "))) VALUES "
-        + "($1, $2, $3, $4, $5, $6) ON CONFLICT (capture_id, sensor, address, name) DO UPDATE SET "
+        + "($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (capture_id, sensor, address, name) DO UPDATE SET "
         + "first_seen = CASE WHEN excluded.first_seen < host_names.first_seen THEN excluded.first_seen "
         + "ELSE host_names.first_seen END, "
         + "last_seen = CASE WHEN excluded.last_seen > host_names.last_seen THEN excluded.last_seen "
-        + "ELSE host_names.last_seen END"
+        + "ELSE host_names.last_seen END, "
+        // A name DNS on the wire gave stays a DNS answer when a PTR lookup gives it too.
+        + "source = CASE WHEN host_names.source = 'dns' THEN 'dns' ELSE excluded.source END"
 
     static let alertColumns = [
         "capture_id", "sensor", "alert_id", "ts", "severity", "severity_level", "rule", "kind", "message", "uid",

@@ -456,6 +456,68 @@ def test_host_names(d, base, shots):
     d.find_element(By.ID, "host-close").click()
 
 
+def ptr_database(sniff, work):
+    """The sample stored with --resolve, the system resolver being scripts/gen/ptr-resolver.py
+    in a network and mount namespace of its own (as ResolveCLITests): 10.77.0.1, which no
+    DNS answer names, gets client.sniff.test. None when the namespace cannot be made."""
+    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"):
+        return None
+    d = os.path.join(work, "ptr"); os.makedirs(d)
+    with open(os.path.join(d, "names.json"), "w") as f:
+        json.dump({"10.77.0.1": "client.sniff.test"}, f)
+    with open(os.path.join(d, "resolv.conf"), "w") as f:
+        f.write("nameserver 127.0.0.1\noptions timeout:3 attempts:1\n")
+    script = os.path.join(d, "run.sh")
+    with open(script, "w") as f:
+        f.write(f"""set -e
+ip link set lo up
+mount --bind "{d}/resolv.conf" /etc/resolv.conf
+python3 "{ROOT}/scripts/gen/ptr-resolver.py" serve "{d}/names.json" "{d}/queries.log" "{d}/ready" 0 &
+server=$!
+trap 'kill $server' EXIT
+i=0
+while [ ! -e "{d}/ready" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+"$@"
+""")
+    db = os.path.join(work, "ptr.db")
+    subprocess.run(["unshare", "--mount", "--net", "--fork", "/bin/sh", script, sniff, "-r",
+                    os.path.join(ROOT, "samples/sample.pcapng"), "--resolve", "-q", "--db", "sqlite:" + db],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work, timeout=120)
+    return db
+
+
+def host_page(d, address):
+    """Clicks the address in the flows table; the host page's rows, or {} when it did not open."""
+    d.execute_script("Array.from(document.querySelectorAll('#flows tbody td.addr')).find(c => c.dataset.address === arguments[0]).click()",
+                     address)
+    if not wait_for(d, lambda: d.execute_script("return document.getElementById('host').open"), 5):
+        return {}
+    rows = d.execute_script("return Object.fromEntries(Array.from(document.querySelectorAll('#host-body tr'))"
+                            ".map(tr => [tr.cells[0].textContent, tr.cells[1].textContent]))")
+    d.find_element(By.ID, "host-close").click()
+    return rows
+
+
+def test_ptr_names(d, base, shots):
+    """Issue 18: a name from a reverse lookup (--resolve) shows on the host page with its
+    source, beside a name from a DNS answer."""
+    hosts = {h["address"]: h for h in api(base, "/api/hosts?limit=1000")["rows"]}
+    client = hosts.get("10.77.0.1", {}).get("names", [])
+    server = hosts.get("10.77.0.2", {}).get("names", [])
+    check("/api/hosts: the PTR name with source ptr, the mDNS name with source dns",
+          [(n["name"], n["source"]) for n in client] == [("client.sniff.test", "ptr")]
+          and ("sniffer.local", "dns") in [(n["name"], n["source"]) for n in server], (client, server))
+    d.get(base + "/")
+    wait_loaded(d)
+    wait_for(d, lambda: d.execute_script("return Array.from(document.querySelectorAll('#flows tbody td.addr'))"
+                                         ".some(c => c.dataset.address === '10.77.0.1')"), 10)
+    page = host_page(d, "10.77.0.1")
+    check("host page: the PTR name marked as a reverse lookup",
+          page.get("names", "").startswith("client.sniff.test (reverse lookup, first "), page)
+    page = host_page(d, "10.77.0.2")
+    check("host page: the mDNS name marked as a DNS answer", "sniffer.local (DNS answer, first " in page.get("names", ""), page)
+
+
 GEO_CAPTURES = ["dns_tcp.pcap", "tcp-handshake-nano.pcap", "icmp-rfc8335.pcap"]
 
 
@@ -1394,6 +1456,18 @@ def main():
         test_no_geo(d, base)
         test_phone_file(d, base)
         servers.pop().stop()
+
+        # 1b''. The sample stored with --resolve against a resolver of the test's own.
+        pdb = ptr_database(args.sniff, work)
+        if pdb:
+            port = free_port(); base = f"http://127.0.0.1:{port}"
+            servers.append(Server([args.sniff, "serve", "--db", "sqlite:" + pdb, "--listen", f"127.0.0.1:{port}"],
+                                  os.path.join(work, "ptr.log")))
+            check("sniff serve starts over names from reverse lookups", wait_http(base + "/api/stats"))
+            test_ptr_names(d, base, shots)
+            servers.pop().stop()
+        else:
+            print("skip: names from reverse lookups need root, unshare and ip (a resolver in a namespace of its own)")
 
         # 1b'. Public addresses with test GeoIP databases (scripts/gen/write-test-mmdb.pl).
         shared = os.environ.get("SNIFF_SHARED_PCAPS") or os.path.join(os.path.dirname(ROOT), "shared/pcaps")

@@ -86,6 +86,29 @@ import Testing
             .allSatisfy { $0["orig_name"] == nil })
     }
 
+    /// `--db`: the PTR name goes into host_names with source 'ptr', beside the mDNS
+    /// answer's name with source 'dns' (read back with Python's sqlite3, as any reader would).
+    @Test(.enabled(if: canUnshare, why)) func ptrNamesStored() throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = dir.appendingPathComponent("ptr.db").path
+        let names = ["10.77.0.1": "client.sniff.test", "10.77.0.2": "ptr-would-be-wrong.sniff.test"]
+        let (r, _) = try Self.run(["-r", CLI.sample.path, "--resolve", "-q", "--db", "sqlite:" + db], names: names)
+        #expect(r.status == 0, "\(r.stderr)")
+        let read = Process()
+        read.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        read.arguments = ["-c", "import sqlite3, sys; print('\\n'.join('|'.join(map(str, row)) for row in sqlite3.connect(sys.argv[1])"
+                          + ".execute('SELECT address, name, source FROM host_names ORDER BY address, name')))", db]
+        let out = Pipe()
+        read.standardOutput = out
+        try read.run()
+        read.waitUntilExit()
+        let rows = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
+        #expect(rows.contains("10.77.0.1|client.sniff.test|ptr"), "\(rows)")
+        #expect(rows.contains("10.77.0.2|sniffer.local|dns"), "\(rows)")
+        #expect(!rows.contains { $0.contains("ptr-would-be-wrong") }, "\(rows)")
+    }
+
     /// Nine addresses, answers taking 0.4 s, two queries at once: the server never sees
     /// more than two outstanding, it does see two, and every flow gets its name (the
     /// file's end waits for the lookups, up to 3 s).

@@ -39,6 +39,8 @@ struct HostAPITests {
                 #expect(flows.contains { ($0.row.respH.description == a && $0.row.respName == name)
                     || ($0.row.origH.description == a && $0.row.origName == name) }, "\(a) \(name ?? "")")
                 #expect((h["names"] as? [[String: Any]])?.first?["first_seen"] is Double)
+                // Without --resolve every name is a DNS answer's.
+                #expect((h["names"] as? [[String: Any]])?.allSatisfy { $0["source"] as? String == "dns" } == true)
             }
             // Filters: a part of a name, a category, a bad country.
             let first = named[0]["name"] as! String

@@ -158,6 +158,22 @@ struct HostStoreTests {
         q.country = nil; q.asn = 64500
         #expect(try await store.hosts(q).rows.map(\.address) == [f.respH])
 
+        // Migration 14: a reverse lookup's name (--resolve) is stored with its source; the
+        // same name from a PTR lookup after a DNS answer stays a DNS answer.
+        var ptr = HostRow(address: f.origH, firstTs: f.ts, lastTs: f.lastTs, category: "private")
+        ptr.name = "laptop.lan"; ptr.nameSource = .ptr; ptr.nameFirstSeen = f.ts; ptr.nameLastSeen = f.lastTs
+        var again = h
+        again.nameSource = .ptr; again.nameFirstSeen = f.ts - 150; again.nameLastSeen = f.ts - 20
+        _ = try await store.write(StoreBatch(id: BatchID(writer: 7, seq: 6), sensor: "s1", captureID: capture,
+                                             content: .hosts([ptr, again])))
+        var byPTRName = HostQuery(); byPTRName.capture = capture; byPTRName.name = "LAPTOP"
+        let laptop = try await store.hosts(byPTRName).rows
+        #expect(laptop.map(\.address) == [f.origH])
+        #expect(laptop.first?.names == [HostName(name: "laptop.lan", firstSeen: f.ts, lastSeen: f.lastTs, source: .ptr)])
+        #expect(try await store.hosts(q).rows.first?.names
+            == [HostName(name: "www.example.co.uk", firstSeen: f.ts - 200, lastSeen: f.ts - 10, source: .dns)])
+        #expect(try await store.host(f.origH, range: RangeQuery(capture: capture)).host?.names.first?.source == .ptr)
+
         // Processes: curl owns the originator (sent = orig bytes), sshd the responder.
         let procs = try await store.processes(RangeQuery(capture: capture), process: nil, limit: 10)
         #expect(procs == [
@@ -203,7 +219,9 @@ struct HostStoreTests {
         var host = HostRow(address: IPAddress("2001:db8::1")!, firstTs: 5, lastTs: 9, category: "documentation")
         host.name = "v6.test"; host.nameFirstSeen = 1; host.nameLastSeen = 2; host.asn = 1
         host.mac = "00:11:22:33:44:55"; host.vendor = "CIMSYS Inc"
-        for content in [BatchContent.flows([f]), .hosts([host])] {
+        var ptrHost = host
+        ptrHost.address = IPAddress("192.0.2.9")!; ptrHost.name = "ptr.test"; ptrHost.nameSource = .ptr
+        for content in [BatchContent.flows([f]), .hosts([host, ptrHost])] {
             let batch = StoreBatch(id: BatchID(writer: 1, seq: 2), sensor: "s", captureID: 3, content: content, createdAt: 4)
             #expect(try JournalCodec.roundTrip(batch) == batch)
         }
@@ -227,6 +245,17 @@ struct HostStoreTests {
         var plainHost = host
         plainHost.mac = nil; plainHost.vendor = nil
         #expect(try JournalCodec.decode(old7).content == .hosts([plainHost]))
+        // Kind 9, as journals held before migration 14: names without a source are DNS answers.
+        var old9 = BinaryWriter()
+        old9.int64(1); old9.int64(2); old9.string("s"); old9.int64(3); old9.int64(4)
+        old9.uint8(9); old9.uint32(1)
+        old9.address(ptrHost.address); old9.int64(ptrHost.firstTs); old9.int64(ptrHost.lastTs)
+        old9.optionalString(nil); old9.optionalInt64(1); old9.optionalString(nil); old9.string(ptrHost.category)
+        old9.optionalString(ptrHost.name); old9.int64(1); old9.int64(2)
+        old9.optionalString(ptrHost.mac); old9.optionalString(ptrHost.vendor)
+        var dnsHost = ptrHost
+        dnsHost.nameSource = .dns
+        #expect(try JournalCodec.decode(old9).content == .hosts([dnsHost]))
     }
 
     /// The column names are the flows NDJSON's (one list), and every one is in both

@@ -72,16 +72,19 @@ function list(items, text) {
   return ul;
 }
 
+// Where a name came from (the API's names[].source).
+const NAME_SOURCES = { dns: "DNS answer", ptr: "reverse lookup" };
+
 // The host page: a dialog with everything /api/hosts/{ip} answers.
 export async function showHost(address) {
   const d = await getJSON("/api/hosts/" + encodeURIComponent(address), {});
   const h = d.host || {};
-  const names = (h.names || []).map((n) => n.name + " (first " + new Date(n.first_seen * 1000).toISOString()
-    + ", last " + new Date(n.last_seen * 1000).toISOString() + ")");
+  const names = (h.names || []).map((n) => n.name + " (" + (NAME_SOURCES[n.source] || n.source) + ", first "
+    + new Date(n.first_seen * 1000).toISOString() + ", last " + new Date(n.last_seen * 1000).toISOString() + ")");
   $("host-h").textContent = "Host " + address + (h.name ? " · " + h.name : "");
   const body = $("host-body");
   body.replaceChildren(
-    row("address", d.address), row("names", names.join("; ") || "none seen in DNS answers"),
+    row("address", d.address), row("names", names.join("; ") || "none from DNS answers or reverse lookups"),
     row("country", h.country ? flag(h.country) + " " + h.country : ""),
     row("ASN", h.asn !== undefined ? "AS" + h.asn + (h.org ? " " + h.org : "") : ""),
     row("MAC", h.mac ? h.mac + (h.vendor ? " · " + h.vendor : "") : ""),

@@ -310,7 +310,7 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
                 guard let name = h.name else { continue }
                 var n = PostgresBindings()
                 n.append(batch.captureID); n.append(batch.sensor); n.append(h.address.description); n.append(name)
-                n.append(h.nameFirstSeen); n.append(h.nameLastSeen)
+                n.append(h.nameFirstSeen); n.append(h.nameLastSeen); n.append(h.nameSource.rawValue)
                 try await PG.exec(c, PostgresQuery(unsafeSQL: Schema.hostNameUpsert.replacingOccurrences(of: "$3,", with: "$3::inet,"),
                                                    binds: n), pgLogger)
             }

@@ -258,7 +258,7 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
             try st.run()
             guard let name = h.name else { continue }
             names.bind(1, batch.captureID); names.bind(2, batch.sensor); names.bind(3, address); names.bind(4, name)
-            names.bind(5, h.nameFirstSeen); names.bind(6, h.nameLastSeen)
+            names.bind(5, h.nameFirstSeen); names.bind(6, h.nameLastSeen); names.bind(7, h.nameSource.rawValue)
             try names.run()
         }
     }

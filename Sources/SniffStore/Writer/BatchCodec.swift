@@ -38,9 +38,9 @@ enum BatchCodec {
             w.uint32(UInt32(rows.count))
             for r in rows { encode(r, into: &w) }
         case .hosts(let rows):
-            // Kind 9: kind 7's row followed by the MAC and vendor (journals written
-            // before hold kind 7, which still reads).
-            w.uint8(9)
+            // Kind 10: kind 7's row followed by the MAC and vendor (kind 9) and the
+            // name's source (journals written before hold kind 7 or 9, which still read).
+            w.uint8(10)
             w.uint32(UInt32(rows.count))
             for h in rows { encode(h, into: &w) }
         case .logs(let rows):
@@ -94,12 +94,16 @@ enum BatchCodec {
                 rows.append(f)
             }
             content = .flows(rows)
-        case 7, 9:
+        case 7, 9, 10:
             let n = Int(try r.uint32())
             var rows: [HostRow] = []
             for _ in 0..<n {
                 var h = try decodeHost(&r)
-                if kind == 9 { h.mac = try r.optionalString(); h.vendor = try r.optionalString() }
+                if kind >= 9 { h.mac = try r.optionalString(); h.vendor = try r.optionalString() }
+                if kind >= 10 {
+                    guard let source = HostNameSource(rawValue: try r.string()) else { throw BinaryReader.Failure.invalid }
+                    h.nameSource = source
+                }
                 rows.append(h)
             }
             content = .hosts(rows)
@@ -269,6 +273,7 @@ enum BatchCodec {
         w.string(h.category)
         w.optionalString(h.name); w.int64(h.nameFirstSeen); w.int64(h.nameLastSeen)
         w.optionalString(h.mac); w.optionalString(h.vendor)
+        w.string(h.nameSource.rawValue)
     }
 
     static func decodeHost(_ r: inout BinaryReader) throws -> HostRow {

@@ -250,6 +250,8 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
     /// A host row goes out when the address is new to this run, its name, country, ASN
     /// or MAC changed, a DNS answer named it again, or its times moved by more than a minute
     /// (the table's first/last seen are that precise; most flow ends write nothing).
+    /// A name from a reverse lookup (`--resolve`, when no DNS answer named the address)
+    /// has no answer times: it takes the address's flow times.
     private func noteHost(_ address: IPAddress, _ info: HostInfo, _ flow: Flow) {
         guard address != .none else { return }
         var h = HostRow(address: address, firstTs: flow.startNanos, lastTs: flow.lastNanos, category: info.category.rawValue)
@@ -257,6 +259,9 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
         if let n = info.name {
             h.name = StoreText.clean(n.name)
             h.nameFirstSeen = n.firstSeen.totalNanoseconds; h.nameLastSeen = n.lastSeen.totalNanoseconds
+        } else if let ptr = info.resolvedName {
+            h.name = StoreText.clean(ptr)
+            h.nameSource = .ptr
         }
         if let mac = hostMACs[address] {
             h.mac = mac.description
@@ -266,11 +271,13 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
             h.firstTs = min(h.firstTs, old.firstTs)
             h.lastTs = max(h.lastTs, old.lastTs)
             let minute: Int64 = 60_000_000_000
-            if old.name == h.name && old.nameLastSeen == h.nameLastSeen && old.country == h.country && old.asn == h.asn
+            if old.name == h.name && old.nameSource == h.nameSource && (h.nameSource == .ptr || old.nameLastSeen == h.nameLastSeen)
+                && old.country == h.country && old.asn == h.asn
                 && old.mac == h.mac && h.firstTs == old.firstTs && h.lastTs - old.lastTs < minute {
                 return
             }
         }
+        if h.nameSource == .ptr { (h.nameFirstSeen, h.nameLastSeen) = (h.firstTs, h.lastTs) }
         // Bounded: past this many addresses, start over (an upsert told twice is harmless).
         if hostsTold.count >= 262_144 { hostsTold.removeAll(keepingCapacity: true) }
         hostsTold[address] = h
