@@ -205,6 +205,54 @@ func enrich(_ file: URL, capacity: Int = 65_536, geo: GeoIPDatabases = GeoIPData
     }
 }
 
+@Suite struct GeoFilterTests {
+    /// The filter keeps each address's verdict in a table of its own: over 40,000 packets
+    /// between addresses from placed and unplaced networks (more addresses than the
+    /// table's slots, so slots change hands), read twice, every packet's answer is the
+    /// one the databases give: a country of the list at either end, and an AS of the list
+    /// at either end.
+    @Test(.enabled(if: TestMMDB.writerInstalled, "libmaxmind-db-writer-perl is not installed (scripts/setup.sh --tests)"))
+    func verdictsMatchTheDatabases() throws {
+        let dir = try TestMMDB.write()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let hosts = HostEnrichment(geo: try GeoIPDatabases.open(path: dir.path))
+        let filter = GeoFilter(countries: ["gb", "US"], asns: [64501, 15169], hosts: hosts)
+        // 8.8.8.0/24 US AS15169, 81.2.69.0/24 GB AS20712, 131.155.0.0/16 NL AS64501,
+        // 1.1.0.0/16 nowhere, 10.0.0.0/8 private (never looked up).
+        var seed: UInt64 = 0x5EED
+        func next(_ n: UInt64) -> UInt64 {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return (seed >> 33) % n
+        }
+        func address() -> IPAddress {
+            let low = UInt32(next(65_536))
+            switch next(5) {
+            case 0: return IPAddress(v4: 0x0808_0800 | low & 0xFF)
+            case 1: return IPAddress(v4: 0x5102_4500 | low & 0xFF)
+            case 2: return IPAddress(v4: 0x839B_0000 | low)
+            case 3: return IPAddress(v4: 0x0101_0000 | low)
+            default: return IPAddress(v4: 0x0A00_0000 | low)
+            }
+        }
+        let pairs = (0..<40_000).map { _ in (address(), address()) }
+        #expect(Set(pairs.flatMap { [$0.0, $0.1] }).count > 1 << 14)
+        var packet = DecodedPacket()
+        packet.ipVersion = 4
+        var kept = 0
+        for _ in 0..<2 {
+            for (a, b) in pairs {
+                packet.src = a; packet.dst = b
+                let ga = hosts.geo(for: a), gb = hosts.geo(for: b)
+                let want = ([ga, gb].contains { $0.countryCode == "GB" || $0.countryCode == "US" })
+                    && ([ga, gb].contains { $0.asn == 64501 || $0.asn == 15169 })
+                if filter.matches(packet) != want { Issue.record("\(a) \(b): \(!want)"); return }
+                if want { kept += 1 }
+            }
+        }
+        #expect(kept > 1000 && kept < 70_000, "\(kept)")
+    }
+}
+
 @Suite struct MACVendorTests {
     static let installed = FileManager.default.fileExists(atPath: MACVendors.standardFolder + "/oui.csv")
 

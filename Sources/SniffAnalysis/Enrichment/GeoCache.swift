@@ -3,7 +3,7 @@ import SniffCore
 /// GeoIP answers by address, bounded: a direct-mapped table where each address has one
 /// slot (by hash) and a newer address takes the slot of an older one.
 ///
-/// Asked at every flow end (and per packet under `--country`/`--asn`), so a hit must be
+/// Asked at every flow end (and by `GeoFilter` for each address new to it), so a hit must be
 /// cheap: one hash and one compare, with no dictionary probe and no recency links to
 /// rewrite as an LRU would. An answer pushed out is looked up again when next asked,
 /// which costs what a first lookup costs. The table is allocated on the first answer
@@ -22,7 +22,11 @@ struct GeoCache {
         mask = n - 1
     }
 
-    private func slot(_ a: IPAddress) -> Int {
+    private func slot(_ a: IPAddress) -> Int { Self.slot(a, mask: mask) }
+
+    /// An address's slot in a direct-mapped table of `mask + 1` slots (a power of two);
+    /// `GeoFilter`'s verdicts use the same.
+    static func slot(_ a: IPAddress, mask: Int) -> Int {
         var h = a.low &* 0x9E37_79B9_7F4A_7C15 ^ a.high &* 0xC2B2_AE3D_27D4_EB4F
         h ^= h >> 31
         return Int(truncatingIfNeeded: h) & mask
