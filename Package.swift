@@ -79,6 +79,10 @@ let package = Package(
             dependencies: [
                 "SniffCore", "SniffDecode", "SniffAnalysis", "CSQLite",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                // ClickHouse's HTTP interface.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .target(

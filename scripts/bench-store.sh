@@ -20,6 +20,11 @@
 # PG=1 adds the PostgreSQL comparison (`sniff -r --db postgres://` against psql \copy of
 # the same rows), with a throwaway server (scripts/pg-temp.sh, fsync on).
 #
+# CH=1 adds ClickHouse (`sniff -r --db clickhouse://` into a throwaway server,
+# scripts/ch-temp.sh): packet rows/s, bytes per packet on disk (every table's active
+# parts, and the packets table's alone), and the peer: the same packet rows exported as
+# RowBinary and inserted again with one HTTP POST by curl.
+#
 # SNIFF_BIN=path reuses a built sniff (scripts/bench.sh does); otherwise a release
 # build is made in SCRATCH (default .build). RUNS (default 1) repeats each load and
 # keeps the best.
@@ -45,7 +50,11 @@ fi
 for f in "$@"; do [ -f "$f" ] || { echo "bench-store: $f does not exist (scripts/bench.sh makes one)"; exit 1; }; done
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sniff-bench-store.XXXXXX")
-cleanup() { if [ "${PG:-0}" = 1 ]; then pg_temp_stop; fi; rm -rf "$WORK"; }
+cleanup() {
+    if [ "${PG:-0}" = 1 ]; then pg_temp_stop; fi
+    if [ "${CH:-0}" = 1 ]; then ch_temp_stop; fi
+    rm -rf "$WORK"
+}
 trap cleanup EXIT
 
 now() { date +%s.%N; }
@@ -129,5 +138,37 @@ if [ "${PG:-0}" = 1 ]; then
         copy=$(secs "$t0" "$t1")
         python3 -c "import sys; n, w, c = int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]); print(f'{sys.argv[1]:<22} PostgreSQL {n / w / 1000:.0f} k packet rows/s, psql \\\\copy (same table) {n / c / 1000:.0f} k')" \
             "$(basename "$FILE")" "$rows" "$wall" "$copy"
+    done
+fi
+
+if [ "${CH:-0}" = 1 ]; then
+    # shellcheck source=scripts/ch-temp.sh
+    . scripts/ch-temp.sh
+    ch_temp_start
+    CHHTTP="http://127.0.0.1:${SNIFF_TEST_CH_URL#clickhouse://default@127.0.0.1:}"
+    CHHTTP="${CHHTTP%/default}/"
+    chq() { curl -sS --fail-with-body "$CHHTTP?database=bench" --data-binary "$1"; }
+    echo
+    for FILE in "$@"; do
+        curl -sS --fail-with-body "$CHHTTP" --data-binary "DROP DATABASE IF EXISTS bench" >/dev/null
+        URL="${SNIFF_TEST_CH_URL%/default}/bench"
+        "$SNIFF" db migrate --db "$URL" >/dev/null
+        t0=$(now)
+        "$SNIFF" -r "$FILE" -q --db "$URL" --sensor bench --journal "$WORK/j" 2>"$WORK/ch.log"
+        t1=$(now)
+        wall=$(secs "$t0" "$t1")
+        rows=$(stored "$WORK/ch.log")
+        read -r allrows writerrate <<<"$(writer "$WORK/ch.log")"
+        total=$(chq "SELECT sum(bytes_on_disk) FROM system.parts WHERE database = 'bench' AND active")
+        own=$(chq "SELECT sum(bytes_on_disk) FROM system.parts WHERE database = 'bench' AND active AND table = 'packets'")
+        chq "SELECT * FROM packets FORMAT RowBinary" >"$WORK/packets.bin"
+        chq "CREATE TABLE peer AS packets"
+        t0=$(now)
+        curl -sS --fail-with-body "$CHHTTP?database=bench&query=INSERT%20INTO%20peer%20FORMAT%20RowBinary" \
+            --data-binary @"$WORK/packets.bin" >/dev/null
+        t1=$(now)
+        copy=$(secs "$t0" "$t1")
+        python3 -c "import sys; n, w, a, r, t, o, c = int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]), float(sys.argv[8]); print(f'{sys.argv[1]:<22} ClickHouse {n / w / 1000:.0f} k packet rows/s (wall {w:.1f} s), writer {r / 1000:.0f} k rows/s, {t / n:.1f} B/packet on disk ({o / n:.1f} B in packets), curl RowBinary peer {n / c / 1000:.0f} k rows/s')" \
+            "$(basename "$FILE")" "$rows" "$wall" "$allrows" "$writerrate" "$total" "$own" "$copy"
     done
 fi

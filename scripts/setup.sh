@@ -3,8 +3,8 @@
 #   scripts/setup.sh          the build's libraries: libpcap-dev, libsqlite3-dev, libncurses-dev,
 #                             libmaxminddb-dev (GeoIP), pkg-config; ieee-data (MAC vendors)
 #   scripts/setup.sh --tests  also what scripts/test.sh uses: tcpdump and tshark (compared
-#                             with), iproute2 (namespaces), PostgreSQL's server when missing
-#                             (a throwaway server), Chromium, its driver and pip's selenium,
+#                             with), iproute2 (namespaces), PostgreSQL's and ClickHouse's
+#                             servers when missing (throwaway servers), Chromium, its driver and pip's selenium,
 #                             openpyxl and openapi-spec-validator (the dashboard's browser
 #                             tests), sqlite3, gcc, time and tcpreplay (benchmarks),
 #                             libmaxmind-db-writer-perl (the GeoIP tests write their .mmdb files)
@@ -27,6 +27,8 @@ if [ "$tests" = 1 ]; then
                libmaxmind-db-writer-perl)
     # Any installed PostgreSQL major version will do (scripts/pg-temp.sh finds it).
     if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then packages+=(postgresql); fi
+    # Debian's ClickHouse (18.16 in Debian 12): scripts/ch-temp.sh runs it from a temporary folder.
+    if [ ! -x /usr/sbin/clickhouse-server ]; then packages+=(clickhouse-server); fi
 fi
 
 missing=()

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of Sniff. It starts what the tests need and stops it afterwards:
-# a throwaway PostgreSQL for the storage tests; beyond that the Swift toolchain and
+# a throwaway PostgreSQL and a throwaway ClickHouse for the storage tests; beyond that the Swift toolchain and
 # what `scripts/setup.sh --tests` installs (tests whose tools are missing skip and say so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +10,16 @@ cd "$(dirname "$0")/.."
 # exports SNIFF_TEST_PG_URL; without server binaries the PostgreSQL suite is skipped.
 # shellcheck source=scripts/pg-temp.sh
 . scripts/pg-temp.sh
-if [ -z "${SNIFF_TEST_PG_URL:-}" ] && pg_temp_start; then trap pg_temp_stop EXIT; fi
+# ClickHouse likewise (scripts/ch-temp.sh: Debian's clickhouse-server as the clickhouse
+# user, a temporary folder, free ports); it exports SNIFF_TEST_CH_URL, and without the
+# server binary the ClickHouse suite is skipped.
+# shellcheck source=scripts/ch-temp.sh
+. scripts/ch-temp.sh
+started=()
+if [ -z "${SNIFF_TEST_PG_URL:-}" ] && pg_temp_start; then started+=(pg_temp_stop); fi
+if [ -z "${SNIFF_TEST_CH_URL:-}" ] && ch_temp_start; then started+=(ch_temp_stop); fi
+stop_servers() { local f; for f in "${started[@]}"; do "$f"; done; }
+trap stop_servers EXIT
 
 # Build first so that a compile error is reported on its own, then run every suite.
 # Swift Testing prints the closing summary line ("Test run with N tests ... passed").

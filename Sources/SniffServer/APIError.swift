@@ -49,6 +49,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             switch e {
             case .badParameter(let name, let message):
                 return APIError.badParameter(name, message).response
+            case .unsupported(let message):
+                return APIError(.notImplemented, message).response
             default:
                 logger.error("store error on \(request.uri.path): \(e.logMessage)")
                 return APIError(.serviceUnavailable, "the database did not answer; try again").response

@@ -10,14 +10,21 @@ import SniffCore
 /// dialect's statements (an empty list when that database changes nothing). Another
 /// dialect is one more stored property beside `sqlite` and `postgres`, which makes every
 /// entry name its statements for it.
+///
+/// ClickHouse came at version 14: that entry creates its tables as they were then
+/// (`ClickHouseSchema.tables`), and the versions before it are nothing for it. A later
+/// version that changes a table names the ClickHouse statements too (`ALTER TABLE …
+/// ADD COLUMN`), or ClickHouse's writes will not carry the new columns.
 struct SchemaVersion: Sendable {
     let version: Int
     let name: String
     let sqlite: SQLiteStep
     let postgres: [String]
+    let clickhouse: [String]
 
-    init(_ version: Int, _ name: String, sqlite: SQLiteStep, postgres: [String]) {
+    init(_ version: Int, _ name: String, sqlite: SQLiteStep, postgres: [String], clickhouse: [String] = []) {
         self.version = version; self.name = name; self.sqlite = sqlite; self.postgres = postgres
+        self.clickhouse = clickhouse
     }
 
     /// How SQLite reaches a version: statements, or a conversion that copies a whole
@@ -323,6 +330,7 @@ extension Schema {
         // The names stored before came from DNS answers on the wire: the default says so.
         SchemaVersion(Schema.hostNameSourceVersion, "host names: their source (DNS answer or reverse lookup)",
             sqlite: .statements(["ALTER TABLE host_names ADD COLUMN source TEXT NOT NULL DEFAULT 'dns'"]),
-            postgres: ["ALTER TABLE host_names ADD COLUMN source text NOT NULL DEFAULT 'dns'"]),
+            postgres: ["ALTER TABLE host_names ADD COLUMN source text NOT NULL DEFAULT 'dns'"],
+            clickhouse: ClickHouseSchema.tables),
     ]
 }

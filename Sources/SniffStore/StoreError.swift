@@ -13,6 +13,8 @@ public enum StoreError: SniffError, Equatable {
     /// A query parameter is out of range (the server answers 400 with it).
     case badParameter(name: String, message: String)
     case journal(String)
+    /// The backend cannot answer this yet (a read route ClickHouse does not serve).
+    case unsupported(String)
 
     public var userMessage: String {
         switch self {
@@ -23,6 +25,7 @@ public enum StoreError: SniffError, Equatable {
             return "the database schema is at version \(found) but this sniff knows versions up to \(known); upgrade sniff"
         case .badParameter(let name, let message): return "invalid \(name): \(message)"
         case .journal(let s): return s
+        case .unsupported(let s): return s
         }
     }
 

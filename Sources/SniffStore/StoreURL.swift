@@ -2,11 +2,13 @@
 import Glibc
 #endif
 
-/// Where `--db` points: `sqlite:PATH` or `postgres://` / `postgresql://` URLs, with the
-/// PG* environment variables filling what the URL leaves out, as libpq does.
+/// Where `--db` points: `sqlite:PATH`, `postgres://` / `postgresql://` URLs (with the
+/// PG* environment variables filling what the URL leaves out, as libpq does), or
+/// `clickhouse://` / `clickhouses://` URLs.
 public enum StoreURL: Sendable, Equatable {
     case sqlite(path: String)
     case postgres(PostgresTarget)
+    case clickhouse(ClickHouseTarget)
 
     public static let defaultSQLitePath = "sniff.db"
 
@@ -22,9 +24,13 @@ public enum StoreURL: Sendable, Equatable {
             self = .postgres(try PostgresTarget(url: text, environment: environment))
             return
         }
+        if text.hasPrefix("clickhouse://") || text.hasPrefix("clickhouses://") {
+            self = .clickhouse(try ClickHouseTarget(url: text))
+            return
+        }
         // Echo the value without its credentials: a mistyped scheme ("postgress://",
         // "mysql://") must not print the password it carries.
-        throw StoreError.badURL("invalid --db '\(StoreURL.withoutCredentials(text))': use sqlite:PATH (e.g. sqlite:sniff.db) or postgres://user:password@host:5432/database")
+        throw StoreError.badURL("invalid --db '\(StoreURL.withoutCredentials(text))': use sqlite:PATH (e.g. sqlite:sniff.db), postgres://user:password@host:5432/database or clickhouse://user:password@host:8123/database")
     }
 
     /// `text` with the password of any `user:password@` and any `password=` value
@@ -66,6 +72,7 @@ public enum StoreURL: Sendable, Equatable {
         switch self {
         case .sqlite(let p): return "sqlite:" + p
         case .postgres(let t): return t.redacted
+        case .clickhouse(let t): return t.redacted
         }
     }
 
@@ -204,6 +211,7 @@ public enum StoreFactory {
         switch url {
         case .sqlite(let path): return SQLiteStore(path: path)
         case .postgres(let target): return PostgresStore(target: target)
+        case .clickhouse(let target): return ClickHouseStore(target: target)
         }
     }
 

@@ -119,10 +119,15 @@ enum TestDatabase {
         return try c.query(sql, []) { $0.optionalText(0) ?? "" }.first ?? ""
     }
 
-    /// `SELECT count(*)` of a table in either backend, without the store's code.
+    /// `SELECT count(*)` of a table in any backend, without the store's code.
     static func count(_ url: String, _ table: String, where clause: String = "") async throws -> Int {
         let sql = "SELECT count(*) FROM \(table)" + (clause.isEmpty ? "" : " WHERE \(clause)")
         if url.hasPrefix("sqlite:") { return Int(try sqlite(url, sql)) ?? -1 }
+        if case .clickhouse(let t) = try StoreURL(url) {
+            let http = ClickHouseHTTP(target: t)
+            defer { Task { await http.shutdown() } }
+            return Int((try await http.rows(sql, what: "test count").first?.first ?? nil) ?? "") ?? -1
+        }
         return Int((try await query(url, sql).first?.first ?? nil) ?? "") ?? -1
     }
 }

@@ -1,0 +1,358 @@
+import SniffCore
+import SniffDecode
+
+/// The ClickHouse store, over the server's HTTP interface (18.16 and later).
+///
+/// Writing: each batch's rows go in one `INSERT … FORMAT RowBinary`, then the batch's
+/// row in `sniff_batches`. ClickHouse has no transactions, so a replay is made
+/// idempotent in two ways: a batch whose id is in `sniff_batches` is skipped (the
+/// common case: the journal replays what the server had already stored), and a batch
+/// whose rows arrived but whose id did not (the connection broke between the two
+/// inserts) writes the same rows again, which share their sorting key with the first
+/// copy, so the ReplacingMergeTree tables keep one of them once parts merge
+/// (`SELECT … FINAL` sees one at once).
+///
+/// Reading: `stats` and `captures` are served; the other routes answer
+/// `StoreError.unsupported` until their ClickHouse SQL exists (docs/SCALING.md lists
+/// which).
+public final class ClickHouseStore: PacketStore {
+    public let target: ClickHouseTarget
+    let http: ClickHouseHTTP
+
+    public var backend: String { "clickhouse" }
+    public var location: String { target.redacted }
+
+    public init(target: ClickHouseTarget) {
+        self.target = target
+        http = ClickHouseHTTP(target: target)
+    }
+
+    public func close() async { await http.shutdown() }
+
+    // MARK: schema
+
+    @discardableResult
+    public func migrate() async throws -> [Migration] {
+        try await http.run("CREATE DATABASE IF NOT EXISTS \(target.database)", database: "default", what: "migrate")
+        try await http.run(ClickHouseSchema.migrationsTable, what: "migrate")
+        let applied = Set(try await appliedVersions().keys)
+        var done: [Migration] = []
+        for m in try Schema.pending(applied: applied) {
+            for sql in m.clickhouse { try await http.run(sql, what: "migrate to version \(m.version)") }
+            let now = Timestamp.now().totalNanoseconds
+            var out = RowBinary(capacity: 64)
+            out.i64(Int64(m.version)); out.string(m.name); out.i64(now)
+            try await http.run("INSERT INTO sniff_migrations (version, name, applied_at) FORMAT RowBinary", body: out.bytes,
+                               what: "migrate to version \(m.version)")
+            done.append(Migration(version: m.version, name: m.name, appliedAt: now))
+        }
+        return done
+    }
+
+    /// Version → when it was applied (the earliest, if two processes migrated at once).
+    private func appliedVersions() async throws -> [Int: Int64] {
+        var applied: [Int: Int64] = [:]
+        for r in try await http.rows("SELECT version, min(applied_at) FROM sniff_migrations GROUP BY version", what: "read the schema version") {
+            if let v = r.first.flatMap({ $0.flatMap { Int($0) } }) { applied[v] = r.count > 1 ? r[1].flatMap { Int64($0) } : nil }
+        }
+        return applied
+    }
+
+    public func info() async throws -> StoreInfo {
+        let version = try await http.rows("SELECT version()", what: "info").first?.first ?? nil
+        var info = StoreInfo(backend: backend, location: location, serverVersion: version ?? "",
+                             schemaVersion: 0, latestKnownVersion: Schema.latestVersion)
+        let db = ClickHouseSchema.literal(target.database)
+        let tables = Set(try await http.rows("SELECT name FROM system.tables WHERE database = \(db)", what: "info").compactMap { $0.first ?? nil })
+        guard tables.contains("sniff_migrations") else {
+            info.migrations = Schema.migrationStatus(applied: [:])
+            return info
+        }
+        let applied = try await appliedVersions()
+        info.schemaVersion = applied.keys.max() ?? 0
+        info.migrations = Schema.migrationStatus(applied: applied)
+        for t in Schema.infoTables where tables.contains(t) {
+            let sql = t == "captures" ? "SELECT uniqExact(id, sensor) FROM captures" : "SELECT count() FROM \(t)"
+            let n = try await http.rows(sql, what: "info").first?.first.flatMap { $0.flatMap { Int64($0) } } ?? 0
+            info.tables.append((t, n))
+        }
+        let timeTables = ClickHouseSchema.timeTables.map(ClickHouseSchema.literal).joined(separator: ", ")
+        for r in try await http.rows("""
+            SELECT table, uniqExact(partition), min(partition), max(partition) FROM system.parts
+            WHERE database = \(db) AND active AND table IN (\(timeTables)) GROUP BY table ORDER BY table
+            """, what: "info") where r.count == 4 {
+            info.partitions.append((r[0] ?? "", Int(r[1] ?? "") ?? 0, r[2], r[3]))
+        }
+        let size = try await http.rows("SELECT sum(bytes_on_disk) FROM system.parts WHERE database = \(db) AND active", what: "info")
+        info.sizeBytes = size.first?.first.flatMap { $0.flatMap { Int64($0) } }
+        return info
+    }
+
+    // MARK: writing
+
+    @discardableResult
+    public func write(_ batch: StoreBatch) async throws -> Bool {
+        let what = "write \(batch.content.kindName) batch \(batch.id)"
+        let seen = try await http.rows("SELECT count() FROM sniff_batches WHERE writer_id = \(batch.id.writer) AND seq = \(batch.id.seq)",
+                                       what: what)
+        if let n = seen.first?.first.flatMap({ $0.flatMap { Int64($0) } }), n > 0 { return false }
+        try await writeContent(batch, what: what)
+        var out = RowBinary(capacity: 128)
+        let range = batch.timeRange
+        out.i64(batch.id.writer); out.i64(batch.id.seq); out.string(batch.sensor); out.i64(batch.captureID)
+        out.string(batch.content.kindName); out.i64(Int64(batch.content.rowCount))
+        out.nullableI64(range?.0); out.nullableI64(range?.1); out.i64(batch.createdAt); out.i64(Timestamp.now().totalNanoseconds)
+        try await insert("sniff_batches", ClickHouseSchema.batchColumns, out, what: what)
+        return true
+    }
+
+    private func insert(_ table: String, _ columns: [ClickHouseSchema.Column], _ rows: RowBinary, what: String) async throws {
+        let names = columns.map(\.name).joined(separator: ", ")
+        try await http.run("INSERT INTO \(table) (\(names)) FORMAT RowBinary", body: rows.bytes, what: what)
+    }
+
+    private func writeContent(_ batch: StoreBatch, what: String) async throws {
+        let captureID = batch.captureID, sensor = batch.sensor
+        switch batch.content {
+        case .capture(let c):
+            var out = RowBinary(capacity: 256)
+            ClickHouseRows.capture(c, updatedAt: batch.createdAt, into: &out)
+            try await insert("captures", ClickHouseSchema.captureColumns, out, what: what)
+        case .packets(let rows):
+            var out = RowBinary(capacity: rows.count * 96 + batch.frames.count)
+            for r in rows { ClickHouseRows.packet(r, batch: batch, into: &out) }
+            try await insert("packets", ClickHouseSchema.packetColumns, out, what: what)
+        case .flows(let rows):
+            var out = RowBinary(capacity: rows.count * 256)
+            for f in rows { ClickHouseRows.flow(f, captureID: captureID, sensor: sensor, into: &out) }
+            try await insert("flows", ClickHouseSchema.flowColumns, out, what: what)
+            var counts = RowBinary(capacity: 1024)
+            for (i, c) in FlowCounts.count(rows).enumerated() {
+                counts.i64(captureID); counts.string(sensor); counts.i64(c.key.second); counts.u8(c.key.ipProto)
+                counts.string(c.key.app); counts.i64(c.flows)
+                counts.i64(batch.id.writer); counts.i64(batch.id.seq); counts.u32(UInt32(truncatingIfNeeded: i))
+            }
+            if counts.count > 0 { try await insert("flow_counts", ClickHouseSchema.flowCountColumns, counts, what: what) }
+        case .alerts(let rows):
+            var out = RowBinary(capacity: rows.count * 256)
+            for a in rows {
+                out.i64(captureID); out.string(sensor); out.string(a.id); out.i64(a.ts); out.string(a.severity)
+                out.u8(UInt8(truncatingIfNeeded: Schema.severityLevel(a.severity))); out.string(a.rule); out.string(a.kind)
+                out.string(a.message); out.nullableString(a.uid); out.string(a.hosts.map(\.description).joined(separator: ","))
+                out.u64(a.suppressed)
+            }
+            try await insert("alerts", ClickHouseSchema.alertColumns, out, what: what)
+        case .traffic(let rows):
+            var out = RowBinary(capacity: rows.count * 64)
+            for (i, t) in rows.enumerated() {
+                out.i64(captureID); out.string(sensor); out.i64(t.ts); out.u8(t.transport.rawValue); out.u8(t.app.rawValue)
+                out.i64(t.packets); out.i64(t.bytes)
+                out.i64(batch.id.writer); out.i64(batch.id.seq); out.u32(UInt32(truncatingIfNeeded: i))
+            }
+            try await insert("traffic", ClickHouseSchema.trafficColumns, out, what: what)
+        case .hosts(let rows):
+            var out = RowBinary(capacity: rows.count * 96), names = RowBinary(capacity: 256)
+            for h in rows {
+                out.i64(captureID); out.string(sensor); out.address(h.address); out.i64(h.firstTs); out.i64(h.lastTs)
+                out.nullableString(h.country); out.nullableU32(h.asn); out.nullableString(h.org); out.string(h.category)
+                out.nullableString(h.mac); out.nullableString(h.vendor)
+                if let n = h.name {
+                    names.i64(captureID); names.string(sensor); names.address(h.address); names.string(n)
+                    names.i64(h.nameFirstSeen); names.i64(h.nameLastSeen); names.string(h.nameSource.rawValue)
+                }
+            }
+            try await insert("hosts", ClickHouseSchema.hostColumns, out, what: what)
+            if names.count > 0 { try await insert("host_names", ClickHouseSchema.hostNameColumns, names, what: what) }
+        case .logs(let rows):
+            for kind in LogKind.allCases {
+                var out = RowBinary(capacity: 4096)
+                for (i, r) in rows.enumerated() where r.kind == kind {
+                    ClickHouseRows.log(r, captureID: captureID, sensor: sensor, into: &out)
+                    out.i64(batch.id.writer); out.i64(batch.id.seq); out.u32(UInt32(truncatingIfNeeded: i))
+                }
+                if out.count > 0 { try await insert(kind.table, ClickHouseSchema.logColumns(kind), out, what: what) }
+            }
+        }
+    }
+
+    // MARK: retention
+
+    /// Drops the day partitions wholly before the cutoff's day (a partial day stays
+    /// until its day is wholly past: ClickHouse deletes by partition, not by row).
+    /// ClickHouse makes a partition when its first row arrives, so none is created.
+    @discardableResult
+    public func maintain(now: Int64, retentionCutoff: Int64?) async throws -> MaintenanceReport {
+        var report = MaintenanceReport()
+        guard let cutoff = retentionCutoff else { return report }
+        let day = cutoff >= 0 ? cutoff / ClickHouseStore.dayNanos : (cutoff + 1) / ClickHouseStore.dayNanos - 1
+        let db = ClickHouseSchema.literal(target.database)
+        let timeTables = ClickHouseSchema.timeTables.map(ClickHouseSchema.literal).joined(separator: ", ")
+        // The partition ids of a Date key are YYYYMMDD; the days since 1970 compare exactly.
+        let parts = try await http.rows("""
+            SELECT DISTINCT table, partition FROM system.parts
+            WHERE database = \(db) AND active AND table IN (\(timeTables))
+              AND toUInt32(toDate(partition)) < \(day)
+            ORDER BY table, partition
+            """, what: "retention")
+        for p in parts where p.count == 2 {
+            guard let table = p[0], let partition = p[1], ClickHouseSchema.timeTables.contains(table) else { continue }
+            try await http.run("ALTER TABLE \(table) DROP PARTITION \(ClickHouseSchema.literal(partition))", what: "retention")
+            report.partitionsDropped.append("\(table) \(partition)")
+        }
+        return report
+    }
+
+    static let dayNanos: Int64 = 86_400 * 1_000_000_000
+
+    // MARK: reading
+
+    /// A route this backend does not serve yet: said plainly, never answered with
+    /// something else.
+    private func unsupported(_ route: String) -> StoreError {
+        .unsupported("\(route) is not available on ClickHouse yet (docs/SCALING.md lists what is)")
+    }
+
+    public func packets(_ query: PacketQuery) async throws -> Page<StoredPacket> { throw unsupported("packets") }
+    public func flows(_ query: FlowQuery) async throws -> Page<StoredFlow> { throw unsupported("flows") }
+    public func protocolSummary(_ range: RangeQuery) async throws -> ProtocolSummaryTable { throw unsupported("the protocol summary") }
+    public func timeSeries(_ query: TimeSeriesQuery) async throws -> [TimeSeriesPoint] { throw unsupported("the time series") }
+    public func talkers(_ query: TalkersQuery) async throws -> Talkers { throw unsupported("talkers") }
+    public func alerts(_ query: AlertQuery) async throws -> Page<StoredAlert> { throw unsupported("alerts") }
+    public func logs(_ query: LogQuery) async throws -> Page<StoredLog> { throw unsupported("protocol logs") }
+    public func hosts(_ query: HostQuery) async throws -> Page<HostSummary> { throw unsupported("hosts") }
+    public func host(_ address: IPAddress, range: RangeQuery) async throws -> HostDetail { throw unsupported("host details") }
+    public func processes(_ range: RangeQuery, process: String?, limit: Int) async throws -> [ProcessUsage] {
+        throw unsupported("processes")
+    }
+    public func networkShares(_ query: NetworkShareQuery) async throws -> [NetworkShare] { throw unsupported("network shares") }
+    public func frameSummary(_ filter: TrafficFilter) async throws -> FrameSummary { throw unsupported("pcap export") }
+    public func frames(_ query: PacketQuery) async throws -> FramePage { throw unsupported("pcap export") }
+
+    /// Each capture's updates folded as PostgreSQL's upsert folds them.
+    static let captureFold = """
+        SELECT id, sensor, argMax(source, updated_at), min(start_ns) AS first_start, max(end_ns), argMax(filters, updated_at),
+               min(first_packet_ns), max(last_packet_ns), \(Schema.captureCounters.map { "max(\($0))" }.joined(separator: ", ")),
+               argMax(store_packets, updated_at)
+        FROM captures
+        """
+
+    public func captures(_ q: CaptureQuery) async throws -> [CaptureInfo] {
+        let filter = q.sensor.map { " WHERE sensor = \(ClickHouseSchema.literal($0))" } ?? ""
+        let sql = ClickHouseStore.captureFold + filter + " GROUP BY id, sensor ORDER BY first_start DESC, id DESC LIMIT \(min(max(q.limit, 1), PacketQuery.maximumLimit))"
+        return try await http.rows(sql, what: "captures").map(ClickHouseRows.capture)
+    }
+
+    public func stats() async throws -> StoreStats {
+        var s = StoreStats()
+        func int(_ v: String??) -> Int64 { v.flatMap { $0.flatMap { Int64($0) } } ?? 0 }
+        for r in try await http.rows("SELECT kind, sum(row_count), count() FROM sniff_batches FINAL GROUP BY kind", what: "stats") where r.count == 3 {
+            switch r[0] ?? "" {
+            case "packets": s.packets = int(r[1])
+            case "flows": s.flows = int(r[1])
+            case "alerts": s.alerts = int(r[1])
+            default: break
+            }
+            s.batches += int(r[2])
+        }
+        if let r = try await http.rows("SELECT stored_at, created_at FROM sniff_batches ORDER BY stored_at DESC LIMIT 1", what: "stats").first,
+           r.count == 2, let stored = r[0].flatMap({ Int64($0) }), let created = r[1].flatMap({ Int64($0) }) {
+            s.lastWrite = stored
+            s.lagNanos = max(0, stored - created)
+        }
+        let sums = """
+            SELECT count(), sum(c_seen), sum(c_kernel), sum(c_iface), sum(c_sniff) FROM (SELECT max(packets_seen) AS c_seen,
+                max(kernel_dropped) AS c_kernel, max(interface_dropped) AS c_iface, max(sniff_dropped) AS c_sniff
+                FROM captures GROUP BY id, sensor)
+            """
+        if let r = try await http.rows(sums, what: "stats").first, r.count == 5 {
+            s.captures = int(r[0])
+            s.packetsSeen = UInt64(clamping: int(r[1])); s.kernelDropped = UInt64(clamping: int(r[2]))
+            s.interfaceDropped = UInt64(clamping: int(r[3])); s.sniffDropped = UInt64(clamping: int(r[4]))
+        }
+        return s
+    }
+}
+
+/// Rows to RowBinary in the column order of `ClickHouseSchema`, and back from text.
+enum ClickHouseRows {
+    static func packet(_ r: PacketRow, batch: StoreBatch, into out: inout RowBinary) {
+        let keepsFrame = r.has(.frame) && batch.frameInBounds(r)
+        var present = r.present
+        if !keepsFrame { present.remove(.frame) }
+        out.i64(batch.captureID); out.string(batch.sensor); out.u64(r.n); out.i64(r.ts); out.u32(present.rawValue)
+        out.u32(r.len); out.u32(r.caplen); out.u32(r.iface); out.u32(r.link.rawValue)
+        out.u64(r.has(.ethSrc) ? r.ethSrc.value : 0); out.u64(r.has(.ethDst) ? r.ethDst.value : 0)
+        out.u16(r.vlan); out.u8(r.ipVersion); out.u8(r.proto); out.address(r.src); out.address(r.dst)
+        out.u8(r.transport.rawValue); out.u16(r.sport); out.u16(r.dport); out.u32(r.seq); out.u32(r.ack)
+        out.u16(r.tcpFlags); out.u16(r.window); out.u32(r.payloadLen); out.u8(r.icmpType); out.u8(r.icmpCode)
+        out.u8(r.app.rawValue); out.string(r.dnsQuery ?? ""); out.string(r.info ?? ""); out.string(r.flowUID ?? "")
+        if keepsFrame {
+            batch.frames.withUnsafeBytes { f in
+                out.string(UnsafeRawBufferPointer(rebasing: f[Int(r.frameOffset)..<(Int(r.frameOffset) + Int(r.frameLength))]))
+            }
+        } else {
+            out.length(0)
+        }
+    }
+
+    /// In `Schema.flowColumns` order (`ClickHouseSchema.flowColumns` gives their types).
+    static func flow(_ f: FlowRow, captureID: Int64, sensor: String, into out: inout RowBinary) {
+        out.i64(captureID); out.string(sensor); out.i64(f.ts); out.i64(f.lastTs); out.string(f.uid)
+        out.address(f.origH); out.u16(f.origP); out.address(f.respH); out.u16(f.respP)
+        out.string(f.proto); out.u8(f.ipProto); out.nullableString(f.service); out.nullableI64(f.durationNanos)
+        out.nullableU64(f.origBytes); out.nullableU64(f.respBytes); out.string(f.connState)
+        out.nullableBool(f.localOrig); out.nullableBool(f.localResp); out.u64(f.missedBytes); out.nullableString(f.history)
+        out.u64(f.origPkts); out.u64(f.origIPBytes); out.u64(f.respPkts); out.u64(f.respIPBytes)
+        out.string(f.communityID); out.nullableU16(f.vlan); out.string(f.app); out.string(f.appSource)
+        for s in [f.dnsQuery, f.tlsSNI, f.tlsVersion, f.httpHost, f.httpMethod, f.httpURI, f.sshClient, f.sshServer,
+                  f.quicVersion, f.origTCPFlags, f.respTCPFlags] {
+            out.nullableString(s)
+        }
+        out.u64(f.origL2Bytes); out.u64(f.respL2Bytes); out.nullableString(f.endReason)
+        out.u64(f.totalBytes); out.u64(f.totalPackets)
+        for s in f.handshakeColumns { out.nullableString(s) }
+        for s in [f.origName, f.respName, f.origCC, f.respCC] { out.nullableString(s) }
+        out.nullableU32(f.origASN); out.nullableU32(f.respASN); out.nullableString(f.origOrg); out.nullableString(f.respOrg)
+        out.nullableI32(f.pid); out.nullableString(f.process); out.nullableString(f.user); out.nullableString(f.container)
+        out.nullableBool(f.processIsOrig)
+    }
+
+    /// The common columns and the kind's values (the batch and position follow).
+    static func log(_ r: LogRow, captureID: Int64, sensor: String, into out: inout RowBinary) {
+        out.i64(captureID); out.string(sensor); out.i64(r.ts); out.string(r.uid)
+        out.address(r.origH); out.u16(r.origP); out.address(r.respH); out.u16(r.respP); out.string(r.proto)
+        for (i, c) in r.kind.columns.enumerated() {
+            let v = i < r.values.count ? r.values[i] : .null
+            switch (c.kind, v) {
+            case (.int, .int(let n)): out.u8(0); out.i64(n)
+            case (.bool, .bool(let b)): out.u8(0); out.u8(b ? 1 : 0)
+            case (.text, .text(let s)): out.u8(0); out.string(s)
+            case (.texts, .list(let l)) where !l.isEmpty, (.ints, .list(let l)) where !l.isEmpty:
+                out.u8(0); out.string(LogValue.joined(l))
+            default: out.u8(1)
+            }
+        }
+    }
+
+    static func capture(_ c: CaptureInfo, updatedAt: Int64, into out: inout RowBinary) {
+        out.i64(c.id); out.string(c.sensor); out.string(c.source); out.i64(c.start); out.nullableI64(c.end)
+        out.string(c.filters); out.nullableI64(c.firstPacket); out.nullableI64(c.lastPacket)
+        for v in [c.packetsSeen, c.packetsMatched, c.bytesSeen, c.packetsStored, c.flows, c.alerts,
+                  c.kernelDropped, c.interfaceDropped, c.sniffDropped] { out.u64(v) }
+        out.string(c.storePackets); out.i64(updatedAt)
+    }
+
+    /// A row of `ClickHouseStore.captureFold`.
+    static func capture(_ r: [String?]) -> CaptureInfo {
+        func text(_ i: Int) -> String? { i < r.count ? r[i] : nil }
+        func int(_ i: Int) -> Int64? { text(i).flatMap { Int64($0) } }
+        func uint(_ i: Int) -> UInt64 { text(i).flatMap { UInt64($0) } ?? 0 }
+        var c = CaptureInfo(id: int(0) ?? 0, sensor: text(1) ?? "", source: text(2) ?? "", start: int(3) ?? 0)
+        c.end = int(4); c.filters = text(5) ?? ""; c.firstPacket = int(6); c.lastPacket = int(7)
+        (c.packetsSeen, c.packetsMatched, c.bytesSeen) = (uint(8), uint(9), uint(10))
+        (c.packetsStored, c.flows, c.alerts) = (uint(11), uint(12), uint(13))
+        (c.kernelDropped, c.interfaceDropped, c.sniffDropped) = (uint(14), uint(15), uint(16))
+        c.storePackets = text(17) ?? "all"
+        return c
+    }
+}

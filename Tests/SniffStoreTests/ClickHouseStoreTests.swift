@@ -1,0 +1,337 @@
+import Foundation
+import Testing
+import SniffCore
+import SniffDecode
+import SniffAnalysis
+@testable import SniffStore
+
+/// The ClickHouse server `scripts/test.sh` starts (scripts/ch-temp.sh): a new database
+/// per test on it, dropped afterwards.
+enum ClickHouseTestEnv {
+    static var url: String? { StoreTestEnv.env["SNIFF_TEST_CH_URL"] }
+    static var has: Bool { url != nil }
+
+    static func withDatabase<T>(_ name: String, _ body: (String, ClickHouseStore) async throws -> T) async throws -> T {
+        let base = try #require(url)
+        let slash = try #require(base.lastIndex(of: "/"))
+        let db = "sniff_\(name)_\(UInt32.random(in: 0...UInt32.max))"
+        let dbURL = String(base[..<slash]) + "/" + db
+        guard case .clickhouse(let target) = try StoreURL(dbURL) else { throw StoreError.badURL(dbURL) }
+        let store = ClickHouseStore(target: target)
+        do {
+            let r = try await body(dbURL, store)
+            _ = try? await store.http.run("DROP DATABASE IF EXISTS \(db)", database: "default", what: "test cleanup")
+            await store.close()
+            return r
+        } catch {
+            _ = try? await store.http.run("DROP DATABASE IF EXISTS \(db)", database: "default", what: "test cleanup")
+            await store.close()
+            throw error
+        }
+    }
+
+    static func count(_ store: ClickHouseStore, _ sql: String) async throws -> Int {
+        Int(try await store.http.rows(sql, what: "test").first?.first??.description ?? "") ?? -1
+    }
+}
+
+@Suite("ClickHouse URLs")
+struct ClickHouseURLTests {
+    @Test("clickhouse:// and clickhouses:// URLs, defaults and clear errors")
+    func urls() throws {
+        guard case .clickhouse(let t) = try StoreURL("clickhouse://u%40x:p%3Ass@ch.example:9123/sniff") else {
+            Issue.record("not clickhouse"); return
+        }
+        #expect(t.user == "u@x" && t.password == "p:ss" && t.host == "ch.example" && t.port == 9123 && t.database == "sniff" && !t.tls)
+        #expect(t.redacted == "clickhouse://u@x@ch.example:9123/sniff")
+        #expect(!"\(t)".contains("p:ss") && !String(reflecting: t).contains("p:ss"))
+        guard case .clickhouse(let d) = try StoreURL("clickhouse://db1") else { Issue.record("not clickhouse"); return }
+        #expect(d.user == "default" && d.password == nil && d.port == 8123 && d.database == "default")
+        guard case .clickhouse(let s) = try StoreURL("clickhouses://[::1]/x_1") else { Issue.record("not clickhouse"); return }
+        #expect(s.tls && s.host == "::1" && s.port == 8443 && s.database == "x_1" && s.baseURL == "https://[::1]:8443/")
+        for bad in ["clickhouse://", "clickhouse://h:0/db", "clickhouse://h:port/db", "clickhouse://h/db?x=1",
+                    "clickhouse://h/bad-name", "clickhouse://h/1db", "clickhouse://[::1/db"] {
+            #expect(throws: StoreError.self, "\(bad)") { try StoreURL(bad) }
+        }
+        do {
+            _ = try StoreURL("clickhouse://u:secret@h:x/db")
+            Issue.record("accepted a bad port")
+        } catch let e as StoreError {
+            #expect(e.userMessage.contains("clickhouse://user:password@host:8123/database"))
+            #expect(!e.userMessage.contains("secret"))
+            #expect(e.exitCode == 64)
+        }
+    }
+
+    @Test("literals: quotes, backslashes and control characters escaped")
+    func literals() {
+        #expect(ClickHouseSchema.literal("a'b\\c\nd") == "'a\\'b\\\\c\\nd'")
+        #expect(ClickHouseHTTP.parseTSV(Array("1\t\\N\ta\\tb\n2\t\t\\\\\n".utf8)) == [["1", nil, "a\tb"], ["2", "", "\\"]])
+    }
+}
+
+@Suite("ClickHouse store", .serialized, .enabled(if: ClickHouseTestEnv.has, "set SNIFF_TEST_CH_URL (scripts/test.sh starts a server)"))
+struct ClickHouseStoreTests {
+    @Test("migrations: every version once, idempotent, info lists the tables")
+    func migrations() async throws {
+        try await ClickHouseTestEnv.withDatabase("migrate") { _, store in
+            let first = try await store.migrate()
+            #expect(first.map(\.version) == Schema.versions.map(\.version))
+            #expect(try await store.migrate().isEmpty)
+            let info = try await store.info()
+            #expect(info.backend == "clickhouse" && info.serverVersion.hasPrefix("1"))
+            #expect(info.schemaVersion == Schema.latestVersion)
+            #expect(Set(info.tables.map(\.name)) == Set(Schema.infoTables))
+            #expect(info.migrations.allSatisfy { $0.appliedAt != nil })
+        }
+    }
+
+    /// A packet with every field set, IPv6 and IPv4 addresses, kept bytes; the stored
+    /// row read back column by column equals it.
+    static func fullPackets() -> ([PacketRow], [UInt8]) {
+        var a = PacketRow()
+        a.present = [.ethSrc, .ethDst, .vlan, .ip, .ports, .tcp, .payloadLen, .icmp, .dnsQuery, .flowUID, .frame, .appPayload, .info]
+        a.n = 7; a.ts = 1_765_000_000_123_456_789; a.len = 1514; a.caplen = 6; a.iface = 2; a.link = .ethernet
+        a.ethSrc = MACAddress(0x0011_2233_4455); a.ethDst = MACAddress(0xFFEE_DDCC_BBAA); a.vlan = 4094
+        a.ipVersion = 6; a.proto = 17; a.src = IPAddress(v6High: 0x2001_0db8_0000_0001, low: 0x0000_0000_0000_0042)
+        a.dst = IPAddress(v6High: 0, low: 1); a.transport = .udp; a.sport = 65535; a.dport = 53
+        a.seq = 0xFFFF_FFFF; a.ack = 12345; a.tcpFlags = 0x1FF; a.window = 65535; a.payloadLen = 1400
+        a.icmpType = 3; a.icmpCode = 13; a.app = .dns; a.dnsQuery = "ex'ample\\.org\t"; a.info = "Standard query 0x1 A é"
+        a.flowUID = "CAbcdefghijklmnopq"; a.frameOffset = 0; a.frameLength = 6
+        var b = PacketRow()
+        b.present = [.ip]
+        b.n = 8; b.ts = -5; b.ipVersion = 4; b.proto = 6; b.src = IPAddress(v4: 1); b.dst = IPAddress(v4: 0xC0A8_0001)
+        return ([a, b], [1, 2, 3, 0, 255, 10])
+    }
+
+    @Test("round trip of every packet field; flows, alerts, rollups, logs, captures, hosts stored")
+    func roundTrip() async throws {
+        try await ClickHouseTestEnv.withDatabase("roundtrip") { _, store in
+            try await store.migrate()
+            let (rows, frames) = Self.fullPackets()
+            let w = Int64.random(in: 1...Int64.max)
+            #expect(try await store.write(StoreBatch(id: BatchID(writer: w, seq: 1), sensor: "s'1", captureID: 42,
+                                                     content: .packets(rows), frames: frames)))
+            let back = try await store.http.rows("""
+                SELECT capture_id, sensor, n, ts, present, len, caplen, iface, link, eth_src, eth_dst, vlan, ip, proto,
+                       hex(src), hex(dst), transport, sport, dport, seq, ack, tcp_flags, tcp_window, payload_len,
+                       icmp_type, icmp_code, app, dns_query, info, flow_uid, hex(raw)
+                FROM packets ORDER BY n
+                """, what: "test")
+            #expect(back.count == 2)
+            for (r, want) in zip(back, rows) {
+                func int(_ i: Int) -> Int64 { Int64(r[i] ?? "") ?? Int64(bitPattern: UInt64(r[i] ?? "") ?? 0) }
+                func addr(_ i: Int, v6: Bool) -> IPAddress {
+                    let hex = r[i] ?? ""
+                    let hi = UInt64(hex.prefix(16), radix: 16) ?? 0, lo = UInt64(hex.suffix(16), radix: 16) ?? 0
+                    return v6 ? IPAddress(v6High: hi, low: lo) : IPAddress(v4: UInt32(truncatingIfNeeded: lo))
+                }
+                #expect(r[0] == "42" && r[1] == "s'1")
+                var g = PacketRow()
+                g.n = UInt64(int(2)); g.ts = int(3); g.present = PacketRow.Fields(rawValue: UInt32(int(4)))
+                g.len = UInt32(int(5)); g.caplen = UInt32(int(6)); g.iface = UInt32(int(7)); g.link = LinkType(UInt32(int(8)))
+                if g.has(.ethSrc) { g.ethSrc = MACAddress(UInt64(int(9))) }
+                if g.has(.ethDst) { g.ethDst = MACAddress(UInt64(int(10))) }
+                g.vlan = UInt16(int(11)); g.ipVersion = UInt8(int(12)); g.proto = UInt8(int(13))
+                g.src = addr(14, v6: g.ipVersion == 6); g.dst = addr(15, v6: g.ipVersion == 6)
+                g.transport = TransportKind(rawValue: UInt8(int(16))) ?? .none
+                g.sport = UInt16(int(17)); g.dport = UInt16(int(18)); g.seq = UInt32(int(19)); g.ack = UInt32(int(20))
+                g.tcpFlags = UInt16(int(21)); g.window = UInt16(int(22)); g.payloadLen = UInt32(int(23))
+                g.icmpType = UInt8(int(24)); g.icmpCode = UInt8(int(25)); g.app = AppProtocol(rawValue: UInt8(int(26))) ?? .unknown
+                g.dnsQuery = g.has(.dnsQuery) ? r[27] : nil; g.info = g.has(.info) ? r[28] : nil
+                g.flowUID = g.has(.flowUID) ? r[29] : nil
+                if g.has(.frame) {
+                    #expect(r[30] == "01020300FF0A")
+                    g.frameOffset = want.frameOffset; g.frameLength = want.frameLength
+                }
+                #expect(g == want)
+            }
+
+            // Flows: every column of the row as ClickHouse prints it.
+            var f = FlowRow()
+            f.ts = 1_765_000_000_000_000_001; f.lastTs = f.ts + 5; f.uid = "Cuid"; f.origH = IPAddress(v4: 0x0A00_0001)
+            f.origP = 1234; f.respH = IPAddress(v6High: 0x2001_0db8_0000_0000, low: 2); f.respP = 443; f.proto = "tcp"; f.ipProto = 6
+            f.service = "ssl"; f.durationNanos = 5; f.origBytes = 10; f.respBytes = 20; f.connState = "SF"; f.localOrig = true
+            f.localResp = false; f.missedBytes = 3; f.history = "ShADadFf"; f.origPkts = 4; f.origIPBytes = 400; f.respPkts = 5
+            f.respIPBytes = 500; f.communityID = "1:abc"; f.vlan = 7; f.app = "TLS"; f.appSource = "payload"; f.dnsQuery = "q"
+            f.tlsSNI = "sni"; f.tlsVersion = "1.3"; f.httpHost = "h"; f.httpMethod = "GET"; f.httpURI = "/"; f.sshClient = "c"
+            f.sshServer = "s"; f.quicVersion = "1"; f.origTCPFlags = "SA"; f.respTCPFlags = "F"; f.origL2Bytes = 600
+            f.respL2Bytes = 700; f.endReason = "fin"; f.handshakeColumns = ["TLSv13", "c", "h2", "a,b", "x", "j3", "j3s", "j4"]
+            f.origName = "on"; f.respName = "rn"; f.origCC = "DE"; f.respCC = "US"; f.origASN = 1; f.respASN = 4_000_000_000
+            f.origOrg = "oo"; f.respOrg = "ro"; f.pid = -1; f.process = "curl"; f.user = "root"; f.container = "k"
+            f.processIsOrig = true
+            #expect(try await store.write(StoreBatch(id: BatchID(writer: w, seq: 2), sensor: "s", captureID: 42, content: .flows([f]))))
+            let cols = ClickHouseSchema.flowColumns.map { $0.type == "FixedString(16)" ? "IPv6NumToString(\($0.name))" : $0.name }
+            let flow = try #require(try await store.http.rows("SELECT \(cols.joined(separator: ", ")) FROM flows", what: "test").first)
+            let want: [String?] = ["42", "s", "\(f.ts)", "\(f.lastTs)", "Cuid", "::ffff:10.0.0.1", "1234", "2001:db8::2", "443", "tcp", "6",
+                                   "ssl", "5", "10", "20", "SF", "1", "0", "3", "ShADadFf", "4", "400", "5", "500", "1:abc", "7", "TLS",
+                                   "payload", "q", "sni", "1.3", "h", "GET", "/", "c", "s", "1", "SA", "F", "600", "700", "fin",
+                                   "1300", "9"] + f.handshakeColumns
+                + ["on", "rn", "DE", "US", "1", "4000000000", "oo", "ro", "-1", "curl", "root", "k", "1"]
+            #expect(flow == want)
+            #expect(try await ClickHouseTestEnv.count(store, "SELECT sum(flows) FROM flow_counts") == 1)
+
+            var alert = AlertRow()
+            alert.id = "a1"; alert.ts = f.ts; alert.severity = "high"; alert.rule = "r"; alert.kind = "k"; alert.message = "m"
+            alert.uid = "Cuid"; alert.hosts = [f.origH, f.respH]; alert.suppressed = 2
+            #expect(try await store.write(StoreBatch(id: BatchID(writer: w, seq: 3), sensor: "s", captureID: 42, content: .alerts([alert]))))
+            #expect(try await store.http.rows("SELECT alert_id, severity, uid, hosts, suppressed FROM alerts", what: "test")
+                    == [["a1", "high", "Cuid", "10.0.0.1,2001:db8::2", "2"]])
+
+            let traffic = [TrafficRow(ts: 1_000_000_000, transport: .tcp, app: .tls, packets: 3, bytes: 300),
+                           TrafficRow(ts: 1_000_000_000, transport: .tcp, app: .tls, packets: -1, bytes: -100)]
+            #expect(try await store.write(StoreBatch(id: BatchID(writer: w, seq: 4), sensor: "s", captureID: 42, content: .traffic(traffic))))
+            #expect(try await store.http.rows("SELECT sum(packets), sum(bytes) FROM traffic FINAL", what: "test") == [["2", "200"]],
+                    "two rows of one second and key both kept")
+
+            let dns = LogRow(kind: .dns, ts: f.ts, uid: "Cuid", origH: f.origH, origP: 5353, respH: f.respH, respP: 53, proto: "udp",
+                             values: LogKind.dns.columns.map { c -> LogValue in
+                                 switch c.kind { case .int: .int(9); case .bool: .bool(true); case .text: .text("t"); case .texts, .ints: .list(["a,b", "c"]) }
+                             })
+            #expect(try await store.write(StoreBatch(id: BatchID(writer: w, seq: 5), sensor: "s", captureID: 42, content: .logs([dns]))))
+            let d = try #require(try await store.http.rows("SELECT trans_id, query, aa, answers FROM dns", what: "test").first)
+            #expect(d == ["9", "t", "1", "a\\x2cb,c"])
+
+            var c = CaptureInfo(id: 42, sensor: "s", source: "file x.pcap", start: 100)
+            c.packetsSeen = 10
+            #expect(try await store.write(StoreBatch(id: BatchID(writer: w, seq: 6), sensor: "s", captureID: 42, content: .capture(c), createdAt: 1)))
+            c.end = 200; c.packetsSeen = 20; c.firstPacket = 5; c.lastPacket = 6; c.storePackets = "packets none"
+            #expect(try await store.write(StoreBatch(id: BatchID(writer: w, seq: 7), sensor: "s", captureID: 42, content: .capture(c), createdAt: 2)))
+            #expect(try await store.captures(CaptureQuery()) == [c], "the updates fold into the newest")
+
+            var h = HostRow(address: f.respH, firstTs: 1, lastTs: 2, category: "public")
+            h.name = "example.org"; h.nameFirstSeen = 1; h.nameLastSeen = 2; h.mac = "00:11:22:33:44:55"
+            #expect(try await store.write(StoreBatch(id: BatchID(writer: w, seq: 8), sensor: "s", captureID: 42, content: .hosts([h]))))
+            #expect(try await store.http.rows("SELECT IPv6NumToString(address), category, mac FROM hosts", what: "test")
+                    == [["2001:db8::2", "public", "00:11:22:33:44:55"]])
+            #expect(try await store.http.rows("SELECT name, source FROM host_names", what: "test") == [["example.org", "dns"]])
+
+            let stats = try await store.stats()
+            #expect(stats.packets == 2 && stats.flows == 1 && stats.alerts == 1 && stats.batches == 8 && stats.captures == 1)
+            #expect(stats.packetsSeen == 20)
+        }
+    }
+
+    @Test("a replayed batch stores nothing twice, even when its id was lost")
+    func replay() async throws {
+        try await ClickHouseTestEnv.withDatabase("replay") { _, store in
+            try await store.migrate()
+            let rows = syntheticRows(count: 3000, start: Timestamp.now().totalNanoseconds)
+            let batch = StoreBatch(id: BatchID(writer: 5, seq: 1), sensor: "r", captureID: 1, content: .packets(rows))
+            #expect(try await store.write(batch))
+            #expect(try await store.write(batch) == false, "the id is known: skipped")
+            #expect(try await ClickHouseTestEnv.count(store, "SELECT count() FROM packets") == 3000)
+            // The rows arrived but the batch's id did not (the connection broke between
+            // the two inserts): the replay writes them again, and they collapse.
+            try await store.http.run("ALTER TABLE sniff_batches DELETE WHERE 1", what: "test")
+            var waited = 0
+            while try await ClickHouseTestEnv.count(store, "SELECT count() FROM sniff_batches") != 0 && waited < 100 {
+                try await Task.sleep(nanoseconds: 100_000_000)
+                waited += 1
+            }
+            #expect(try await ClickHouseTestEnv.count(store, "SELECT count() FROM sniff_batches") == 0)
+            #expect(try await store.write(batch))
+            #expect(try await ClickHouseTestEnv.count(store, "SELECT count() FROM packets FINAL") == 3000)
+            try await store.http.run("OPTIMIZE TABLE packets FINAL", what: "test")
+            #expect(try await ClickHouseTestEnv.count(store, "SELECT count() FROM packets") == 3000)
+        }
+    }
+
+    @Test("an unreachable server: journal, then a duplicate-safe replay")
+    func journal() async throws {
+        try await ClickHouseTestEnv.withDatabase("journal") { url, _ in try await StoreChecks.journalAndReplay(url) }
+    }
+
+    @Test("retention drops whole day partitions")
+    func retention() async throws {
+        try await ClickHouseTestEnv.withDatabase("retention") { _, store in
+            try await store.migrate()
+            let day = ClickHouseStore.dayNanos
+            let now = 20_000 * day + 3600 * 1_000_000_000
+            for (i, t) in [now - 3 * day, now - 2 * day, now].enumerated() {
+                #expect(try await store.write(StoreBatch(id: BatchID(writer: 1, seq: Int64(i)), sensor: "t", captureID: 1,
+                                                         content: .packets(syntheticRows(count: 10, start: t, firstNumber: UInt64(i * 10 + 1))))))
+            }
+            let report = try await store.maintain(now: now, retentionCutoff: now - 2 * day)
+            #expect(report.partitionsDropped == ["packets 2024-10-01"])
+            #expect(try await ClickHouseTestEnv.count(store, "SELECT count() FROM packets") == 20)
+            let info = try await store.info()
+            #expect(info.partitions.first { $0.table == "packets" }?.count == 2)
+        }
+    }
+
+    @Test("the server stopped mid-load and started again: the journal keeps the rows, each stored once")
+    func stoppedMidLoad() async throws {
+        let env = StoreTestEnv.env
+        let pidFile = try #require(env["SNIFF_TEST_CH_PIDFILE"])
+        let start = try #require(env["SNIFF_TEST_CH_START"])
+        try await ClickHouseTestEnv.withDatabase("stop") { url, _ in
+            let store = StoreFactory.open(try StoreURL(url))
+            try await store.migrate()
+            var config = StoreWriter.Configuration()
+            config.journalDirectory = StoreTestEnv.tempDirectory("chstop")
+            config.replayOldJournals = false
+            config.memoryLimitRows = 50_000
+            config.retryInitialSeconds = 0.05
+            config.retryMaxSeconds = 0.5
+            let writer = StoreWriter(store: store, configuration: config)
+            writer.start()
+            let batches = 100, rows = 5000
+            let now = Timestamp.now().totalNanoseconds
+            @Sendable func submit(_ range: Range<Int>) {
+                for b in range {
+                    writer.submit(StoreBatch(id: writer.makeBatchID(), sensor: "stop", captureID: 9,
+                                             content: .packets(syntheticRows(count: rows, start: now + Int64(b * rows) * 1000,
+                                                                             firstNumber: UInt64(b * rows + 1)))))
+                }
+            }
+            // A first part, stored while the server runs.
+            submit(0..<20)
+            var waited = 0
+            while writer.currentStats.packetsStored < UInt64(rows * 10) && waited < 600 {
+                try await Task.sleep(nanoseconds: 50_000_000)
+                waited += 1
+            }
+            let storedBefore = writer.currentStats.packetsStored
+            #expect(storedBefore > 0 && storedBefore < UInt64(batches * rows), "the stop comes mid-load")
+            // Killed, not asked to stop: an insert under way may have reached the table
+            // without its batch id, which the replay must not double.
+            let pid = try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            try shell("kill -KILL \(pid); while kill -0 \(pid) 2>/dev/null; do sleep 0.1; done", capture: false)
+            // The rest arrives while the server is away: kept in memory up to the bound,
+            // then in the journal.
+            submit(20..<batches)
+            waited = 0
+            while !writer.currentStats.failing && waited < 300 {
+                try await Task.sleep(nanoseconds: 100_000_000)
+                waited += 1
+            }
+            let during = writer.currentStats
+            #expect(during.failing, "the writer noticed")
+            #expect(during.packetsPending > 0)
+            #expect(during.journalBatches > 0, "past the memory bound, batches went to the journal")
+            try shell(start, capture: false)
+            let report = await writer.finishing(timeoutSeconds: 120)
+            #expect(report.complete)
+            #expect(report.stats.packetsStored == UInt64(batches * rows))
+            guard let ch = store as? ClickHouseStore else { Issue.record("not ClickHouse"); return }
+            #expect(try await ClickHouseTestEnv.count(ch, "SELECT count() FROM packets FINAL") == batches * rows)
+            #expect(try await ClickHouseTestEnv.count(ch, "SELECT count() FROM sniff_batches FINAL") == batches)
+            await store.close()
+        }
+    }
+
+    @Test("routes not served yet say so")
+    func unsupported() async throws {
+        try await ClickHouseTestEnv.withDatabase("routes") { _, store in
+            try await store.migrate()
+            do {
+                _ = try await store.packets(PacketQuery())
+                Issue.record("packets answered")
+            } catch let e as StoreError {
+                guard case .unsupported(let m) = e else { Issue.record("\(e)"); return }
+                #expect(m.contains("not available on ClickHouse yet"))
+            }
+        }
+    }
+}
