@@ -37,6 +37,101 @@ extension Schema {
         }
     }
 
+    /// The version whose uid and address indexes lead with the row's segment.
+    static let logSegmentsVersion = 15
+    /// Log rows `s << 13 ..< (s + 1) << 13` (by id) form segment s.
+    static let logSegmentShift = 13
+    static let logSegment = "(id >> \(logSegmentShift))"
+
+    /// The uid and address B-trees of schema 12, keyed by uid or address alone, took a
+    /// random page per row and index, which made storing DNS rows cost about as much as
+    /// storing their packets. Keyed by (segment, key), only the newest segment's part of
+    /// each tree is written to; `log_segments` keeps each segment's time range so that
+    /// a read visits segments newest first and stops when no older one can hold a row
+    /// of its page (`logRounds`). The `ts` index stays: it pages every other filter.
+    static func logSegmentStatements(_ d: SQLDialect) -> [String] {
+        let pg = d == .postgres
+        let table = pg
+            ? "CREATE TABLE log_segments (kind text NOT NULL, seg bigint NOT NULL, min_ts bigint NOT NULL, max_ts bigint NOT NULL, PRIMARY KEY (kind, seg))"
+            : "CREATE TABLE log_segments (kind TEXT NOT NULL, seg INTEGER NOT NULL, min_ts INTEGER NOT NULL, max_ts INTEGER NOT NULL, PRIMARY KEY (kind, seg)) WITHOUT ROWID"
+        return [table] + LogKind.allCases.flatMap { k -> [String] in
+            let t = k.table
+            return ["DROP INDEX \(t)_uid", "DROP INDEX \(t)_orig", "DROP INDEX \(t)_resp",
+                    "CREATE INDEX \(t)_uid ON \(t) (\(logSegment), uid)",
+                    "CREATE INDEX \(t)_orig ON \(t) (\(logSegment), orig_h)",
+                    "CREATE INDEX \(t)_resp ON \(t) (\(logSegment), resp_h)",
+                    "INSERT INTO log_segments (kind, seg, min_ts, max_ts) SELECT '\(t)', \(logSegment), min(ts), max(ts) FROM \(t) GROUP BY \(logSegment)"]
+        }
+    }
+
+    /// Widens the time ranges of the segments of the rows after id `$1`/`?1` (the
+    /// largest id before the writer's batch).
+    static func logSegmentUpsert(_ k: LogKind, _ d: SQLDialect) -> String {
+        let (p, lo, hi) = d == .postgres ? ("$1", "least", "greatest") : ("?1", "min", "max")
+        return "INSERT INTO log_segments (kind, seg, min_ts, max_ts) SELECT '\(k.table)', \(logSegment), min(ts), max(ts) FROM \(k.table) "
+            + "WHERE id > \(p) GROUP BY \(logSegment) ON CONFLICT (kind, seg) DO UPDATE SET "
+            + "min_ts = \(lo)(log_segments.min_ts, excluded.min_ts), max_ts = \(hi)(log_segments.max_ts, excluded.max_ts)"
+    }
+
+    /// What a query looks up in the segment-keyed indexes: the uid, else an exact
+    /// address (a network has no index to seek), else nothing (the `ts` index pages it).
+    private enum LogKey { case uid(String), orig(IPNetwork), resp(IPNetwork), either(IPNetwork) }
+
+    private static func logKey(_ q: LogQuery) -> LogKey? {
+        func exact(_ n: IPNetwork?) -> IPNetwork? { n.flatMap { $0.prefixLength == ($0.address.isIPv6 ? 128 : 32) ? $0 : nil } }
+        if let u = q.uid { return .uid(u) }
+        if let n = exact(q.filter.src) { return .orig(n) }
+        if let n = exact(q.filter.dst) { return .resp(n) }
+        if let n = exact(q.filter.ip) { return .either(n) }
+        return nil
+    }
+
+    /// The segments a keyed query reads (seg, max_ts), newest rows first; nil when the
+    /// query is not keyed.
+    static func logSegmentsSQL(_ q: LogQuery, _ d: SQLDialect) throws -> SQLQuery? {
+        guard logKey(q) != nil else { return nil }
+        var b = SQLBuilder(d)
+        b.add("kind = \(b.param(q.kind.table))")
+        if let v = q.filter.from { b.add("max_ts >= \(b.param(v))") }
+        if let v = q.filter.to { b.add("min_ts < \(b.param(v))") }
+        if let c = try Cursor.parse(q.cursor, kind: "l", count: 2) { b.add("min_ts <= \(b.param(c.values[0]))") }
+        return SQLQuery(sql: "SELECT seg, max_ts FROM log_segments" + b.whereClause + " ORDER BY max_ts DESC, seg DESC", binds: b.binds)
+    }
+
+    /// Segments in rounds of 1, 2, 4 ... 256, each with the largest max_ts of the
+    /// segments after it (nil for the last round): a page is complete once its last row
+    /// is newer than that.
+    static func logRounds(_ segments: [(seg: Int64, maxTs: Int64)]) -> [(segments: [Int64], next: Int64?)] {
+        var out: [(segments: [Int64], next: Int64?)] = []
+        var i = 0, size = 1
+        while i < segments.count {
+            let end = min(i + size, segments.count)
+            out.append((segments[i..<end].map { $0.seg }, end < segments.count ? segments[end].maxTs : nil))
+            i = end; size = min(size * 2, 256)
+        }
+        return out
+    }
+
+    /// The rows of a page read in rounds: the newest `limit + 1` so far.
+    struct LogMerge {
+        let limit: Int
+        private(set) var rows: [(Int64, StoredLog)] = []
+
+        init(limit: Int) { self.limit = limit }
+
+        mutating func add(_ more: [(Int64, StoredLog)]) {
+            rows += more
+            rows.sort { ($0.1.row.ts, $0.0) > ($1.1.row.ts, $1.0) }
+            if rows.count > limit + 1 { rows.removeLast(rows.count - limit - 1) }
+        }
+
+        /// Whether no row of a segment whose newest row is at `next` can enter the page.
+        func complete(before next: Int64?) -> Bool {
+            guard let next else { return true }
+            return rows.count > limit && rows[limit].1.row.ts > next
+        }
+    }
+
     /// The columns a read selects, `id` first (PostgreSQL's addresses as text).
     static func logSelect(_ k: LogKind, _ d: SQLDialect) -> String {
         let cols = ["id"] + logColumns(k).map { c in
@@ -46,9 +141,21 @@ extension Schema {
     }
 
     /// The WHERE clause and ORDER of a `LogQuery` (newest first, by time then id).
-    static func logQuerySQL(_ q: LogQuery, _ d: SQLDialect) throws -> (sql: String, binds: [SQLValue], limit: Int) {
+    /// With `segments`, only rows of those segments, found through the key's index.
+    static func logQuerySQL(_ q: LogQuery, _ d: SQLDialect, segments: [Int64]? = nil) throws -> (sql: String, binds: [SQLValue], limit: Int) {
         let cursor = try Cursor.parse(q.cursor, kind: "l", count: 2)
         var b = SQLBuilder(d)
+        if let segments, let key = logKey(q) {
+            let t = q.kind.table
+            let these = "\(logSegment) IN (\(segments.map { b.param($0) }.joined(separator: ", ")))"
+            func ids(_ condition: String) -> String { "SELECT id FROM \(t) WHERE \(these) AND \(condition)" }
+            switch key {
+            case .uid(let u): b.add("id IN (\(ids("uid = \(b.param(u))")))")
+            case .orig(let n): b.add("id IN (\(ids(b.address("orig_h", n))))")
+            case .resp(let n): b.add("id IN (\(ids(b.address("resp_h", n))))")
+            case .either(let n): b.add("id IN (\(ids(b.address("orig_h", n))) UNION ALL \(ids(b.address("resp_h", n))))")
+            }
+        }
         let f = q.filter
         if let n = f.ip { b.add("(\(b.address("orig_h", n)) OR \(b.address("resp_h", n)))") }
         if let n = f.src { b.add(b.address("orig_h", n)) }

@@ -332,5 +332,9 @@ extension Schema {
             sqlite: .statements(["ALTER TABLE host_names ADD COLUMN source TEXT NOT NULL DEFAULT 'dns'"]),
             postgres: ["ALTER TABLE host_names ADD COLUMN source text NOT NULL DEFAULT 'dns'"],
             clickhouse: ClickHouseSchema.tables),
+        // ClickHouse's log tables are sorted by time and have no secondary index: unchanged.
+        SchemaVersion(Schema.logSegmentsVersion, "protocol logs: uid and address indexes per segment",
+            sqlite: .statements(Schema.logSegmentStatements(.sqlite)),
+            postgres: Schema.logSegmentStatements(.postgres)),
     ]
 }

@@ -73,6 +73,91 @@ struct LogStoreTests {
         try await TestDatabase.withSQLite("logsjournal") { try await Self.journalReplay($0) }
     }
 
+    @Test("SQLite: keyed reads over several segments, rows out of time order") func sqliteSegments() async throws {
+        try await TestDatabase.withSQLite("logsegments") { try await Self.segmentReads($0) }
+    }
+
+    /// Rows in four segments of the uid and address indexes, written in batches as the
+    /// writer does and out of time order (every 97th row carries a time from long
+    /// before, as a DNS timeout's row does): every keyed read (uid, src, dst, an exact
+    /// ip, with a time range, with a port), whole and paged, returns the rows filtered
+    /// and sorted in memory (newest first, later rows first among equal times).
+    static func segmentReads(_ url: String) async throws {
+        let store = StoreFactory.open(try StoreURL(url))
+        defer { Task { await store.close() } }
+        try await store.migrate()
+        let base: Int64 = 1_700_000_000_000_000_000
+        var seed: UInt64 = 7
+        var rows: [LogRow] = []
+        for i in 0..<(3 * (1 << Schema.logSegmentShift) + 500) {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            let jitter = Int64(seed >> 33) % 5000
+            let ts = base + Int64(i) * 1000 + (i % 97 == 0 ? -Int64(i) * 3000 : jitter)
+            let orig = i % 50 == 0 ? "10.9.9.9" : "10.1.\(i / 256 % 256).\(i % 256)"
+            let resp = i % 3 == 0 ? "192.0.2.53" : "192.0.2.\(i % 7)"
+            rows.append(LogRow(kind: .dns, ts: ts, uid: "C\(i % 1000)", origH: IPAddress(orig)!, origP: UInt16(1024 + i % 60000),
+                               respH: IPAddress(resp)!, respP: 53, proto: "udp",
+                               values: Array(repeating: .null, count: LogKind.dns.columns.count)))
+        }
+        for (n, start) in stride(from: 0, to: rows.count, by: 1024).enumerated() {
+            let batch = Array(rows[start..<min(start + 1024, rows.count)])
+            try await store.write(StoreBatch(id: BatchID(writer: 1, seq: Int64(n + 1)), sensor: "seg", captureID: 1, content: .logs(batch)))
+        }
+        // Row i has id i + 1: newest first, then the later row first.
+        let order = rows.indices.sorted { (rows[$0].ts, $0) > (rows[$1].ts, $1) }
+        let cases: [([String: String], (LogRow) -> Bool)] = [
+            (["src": "10.9.9.9"], { $0.origH.description == "10.9.9.9" }),
+            (["dst": "192.0.2.53"], { $0.respH.description == "192.0.2.53" }),
+            (["ip": "192.0.2.53"], { $0.respH.description == "192.0.2.53" }),
+            (["ip": "10.9.9.9", "from": "1700000000.005", "to": "1700000000.02"],
+             { $0.origH.description == "10.9.9.9" && $0.ts >= base + 5_000_000 && $0.ts < base + 20_000_000 }),
+            (["dst": "192.0.2.53", "sport": "1024"], { $0.respH.description == "192.0.2.53" && $0.origP == 1024 }),
+            (["flow": "C7"], { $0.uid == "C7" }),
+            (["src": "10.200.0.1"], { _ in false }),
+        ]
+        for (parameters, matches) in cases {
+            let expected = order.map { rows[$0] }.filter(matches)
+            #expect(try await all(store, .dns, parameters, pageSize: 100).map(\.row) == expected, "\(parameters)")
+            if expected.count < 1000 {
+                #expect(try await all(store, .dns, parameters, pageSize: 7).map(\.row) == expected, "\(parameters), pages of 7")
+            }
+        }
+        // Retention drops the time ranges of segments it emptied, and reads stay right.
+        let cutoff = base + 20_000_000
+        try await store.maintain(now: Timestamp.now().totalNanoseconds, retentionCutoff: cutoff)
+        #expect(try await all(store, .dns, ["src": "10.9.9.9"]).map(\.row)
+                == order.map { rows[$0] }.filter { $0.origH.description == "10.9.9.9" && $0.ts >= cutoff })
+    }
+
+    @Test("SQLite: log rows written before the segment-keyed indexes are found by uid and address after the migration")
+    func sqliteBeforeLogSegments() async throws {
+        try await TestDatabase.withSQLite("logsbefore") { try await Self.beforeLogSegments($0) }
+    }
+
+    /// Log rows written with plain SQL at the version before `Schema.logSegmentsVersion`
+    /// (indexes keyed by uid and address alone), then `migrate()`: the segment-keyed
+    /// reads find them, and new rows are written beside them.
+    static func beforeLogSegments(_ url: String) async throws {
+        let store = StoreFactory.open(try StoreURL(url))
+        defer { Task { await store.close() } }
+        if let s = store as? SQLiteStore {
+            _ = try await s.migrate(through: Schema.logSegmentsVersion - 1)
+        } else {
+            _ = try await #require(store as? PostgresStore).migrate(through: Schema.logSegmentsVersion - 1)
+        }
+        let insert = "INSERT INTO dns (capture_id, sensor, ts, uid, orig_h, orig_p, resp_h, resp_p, proto) VALUES "
+            + "(3, 'old', 1700000000000000002, 'COld1', '10.0.0.1', 40000, '10.0.0.53', 53, 'udp'), "
+            + "(3, 'old', 1700000000000000001, 'COld2', '10.0.0.2', 40001, '10.0.0.53', 53, 'udp')"
+        if url.hasPrefix("sqlite:") { _ = try TestDatabase.sqlite(url, insert) } else { try await TestDatabase.admin(url, insert) }
+        #expect(try await store.migrate().map(\.version) == Array(Schema.logSegmentsVersion...Schema.latestVersion))
+        #expect(try await all(store, .dns, ["flow": "COld2"]).map(\.row.ts) == [1_700_000_000_000_000_001])
+        #expect(try await all(store, .dns, ["ip": "10.0.0.53"]).map(\.row.uid) == ["COld1", "COld2"])
+        #expect(try await all(store, .dns, ["src": "10.0.0.1"]).map(\.row.uid) == ["COld1"])
+        try await store.write(StoreBatch(id: BatchID(writer: 1, seq: 1), sensor: "new", captureID: 4,
+                                         content: .logs(sampleRows(ts: 1_700_000_000_000_000_010))))
+        #expect(try await all(store, .dns, ["ip": "10.0.0.1"]).map(\.row.uid) == ["E1", "COld1"])
+    }
+
     static func roundTrip(_ url: String) async throws {
         let store = StoreFactory.open(try StoreURL(url))
         defer { Task { await store.close() } }

@@ -103,6 +103,16 @@ struct PostgresStoreTests {
         try await TestDatabase.withPostgres("logs") { try await LogStoreTests.roundTrip($0) }
     }
 
+    @Test("protocol logs: keyed reads over several segments, rows out of time order")
+    func logSegments() async throws {
+        try await TestDatabase.withPostgres("logsegments") { try await LogStoreTests.segmentReads($0) }
+    }
+
+    @Test("protocol logs: rows written before the segment-keyed indexes are found by uid and address after the migration")
+    func logsBeforeSegments() async throws {
+        try await TestDatabase.withPostgres("logsbefore") { try await LogStoreTests.beforeLogSegments($0) }
+    }
+
     @Test("protocol logs: a capture's rows equal --logs JSON")
     func logsCapture() async throws {
         try await TestDatabase.withPostgres("logscap") { try await LogStoreTests.captureEqualsLogFiles($0) }

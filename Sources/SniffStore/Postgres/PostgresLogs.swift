@@ -8,6 +8,7 @@ extension PostgresStore {
         for k in LogKind.allCases {
             let these = rows.filter { $0.kind == k }
             guard !these.isEmpty else { continue }
+            let before = try await PG.rows(c, "SELECT coalesce(max(id), 0) FROM \(k.table)", []).first?.decode(Int64.self) ?? 0
             try await copy(c, table: k.table, columns: Schema.logColumns(k), count: these.count) { out, n in
                 let r = these[n]
                 out.sink.bytes.append(contentsOf: prefix)
@@ -26,23 +27,42 @@ extension PostgresStore {
                 }
                 out.newline()
             }
+            _ = try await PG.rows(c, Schema.logSegmentUpsert(k, .postgres), [.int(before)])
         }
     }
 
     public func logs(_ q: LogQuery) async throws -> Page<StoredLog> {
-        let (sql, binds, limit) = try Schema.logQuerySQL(q, .postgres)
         let kind = q.kind
-        let rows = try await rows(kind.table, sql, binds).map { row -> (Int64, StoredLog) in
-            let c = PGCells(row)
-            return try Schema.logRow(kind) { i, type -> LogValue in
-                switch type {
-                case .int: return try c.int(i).map { .int($0) } ?? .null
-                case .bool: return try c.bool(i).map { .bool($0) } ?? .null
-                case .text: return try c.text(i).map { .text($0) } ?? .null
-                case .texts, .ints: return try c.text(i).map { .list(LogValue.split($0)) } ?? .null
+        @Sendable func read(_ rows: [PostgresRow]) throws -> [(Int64, StoredLog)] {
+            try rows.map { row -> (Int64, StoredLog) in
+                let c = PGCells(row)
+                return try Schema.logRow(kind) { i, type -> LogValue in
+                    switch type {
+                    case .int: return try c.int(i).map { .int($0) } ?? .null
+                    case .bool: return try c.bool(i).map { .bool($0) } ?? .null
+                    case .text: return try c.text(i).map { .text($0) } ?? .null
+                    case .texts, .ints: return try c.text(i).map { .list(LogValue.split($0)) } ?? .null
+                    }
                 }
             }
         }
-        return Schema.logPage(rows, limit: limit)
+        guard let keyed = try Schema.logSegmentsSQL(q, .postgres) else {
+            let (sql, binds, limit) = try Schema.logQuerySQL(q, .postgres)
+            return Schema.logPage(try read(try await rows(kind.table, sql, binds)), limit: limit)
+        }
+        let merge = try await withConnection(kind.table) { c in
+            let segments = try await PG.rows(c, keyed.sql, keyed.binds).map { r in
+                let cells = PGCells(r)
+                return (seg: try cells.int(0) ?? 0, maxTs: try cells.int(1) ?? 0)
+            }
+            var merge = Schema.LogMerge(limit: min(max(q.limit, 1), PacketQuery.maximumLimit))
+            for round in Schema.logRounds(segments) {
+                let (sql, binds, _) = try Schema.logQuerySQL(q, .postgres, segments: round.segments)
+                merge.add(try read(try await PG.rows(c, sql, binds)))
+                if merge.complete(before: round.next) { break }
+            }
+            return merge
+        }
+        return Schema.logPage(merge.rows, limit: merge.limit)
     }
 }

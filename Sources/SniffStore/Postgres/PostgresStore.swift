@@ -396,7 +396,7 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
                         // Flows go by whole days (partitions), so do their counts.
                         "DELETE FROM flow_counts WHERE ts < $1 - (($1 % \(PostgresStore.dayNanos)) + \(PostgresStore.dayNanos)) % \(PostgresStore.dayNanos)",
                         "DELETE FROM alerts WHERE ts < $1",
-                        "DELETE FROM dns WHERE ts < $1", "DELETE FROM http WHERE ts < $1", "DELETE FROM tls WHERE ts < $1",
+                        "DELETE FROM dns WHERE ts < $1", "DELETE FROM http WHERE ts < $1", "DELETE FROM tls WHERE ts < $1", "DELETE FROM log_segments WHERE max_ts < $1",
                         "DELETE FROM captures WHERE end_ns IS NOT NULL AND end_ns < $1",
                         "DELETE FROM sniff_batches WHERE stored_at < $1 AND (last_ts IS NULL OR last_ts < $1)"] {
                 var b = PostgresBindings()
@@ -415,20 +415,7 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
     // MARK: reading
 
     func rows(_ what: String, _ sql: String, _ binds: [SQLValue]) async throws -> [PostgresRow] {
-        var b = PostgresBindings()
-        for v in binds {
-            switch v {
-            case .int(let x): b.append(x)
-            case .text(let s): b.append(s)
-            case .blob(let v): b.append(ByteBuffer(bytes: v))
-            }
-        }
-        let q = PostgresQuery(unsafeSQL: sql, binds: b)
-        return try await withConnection(what) { c in
-            var out: [PostgresRow] = []
-            for try await r in try await c.query(q, logger: pgLogger) { out.append(r) }
-            return out
-        }
+        try await withConnection(what) { c in try await PG.rows(c, sql, binds) }
     }
 
     static let packetSelect = "SELECT " + Schema.packetColumns.map { col -> String in
@@ -707,6 +694,21 @@ enum PG {
     /// Runs a statement and drains its (empty) result.
     static func exec(_ c: PostgresConnection, _ q: PostgresQuery, _ logger: Logger) async throws {
         for try await _ in try await c.query(q, logger: logger) {}
+    }
+
+    /// The rows of one query built by `SQLBuilder`.
+    static func rows(_ c: PostgresConnection, _ sql: String, _ binds: [SQLValue]) async throws -> [PostgresRow] {
+        var b = PostgresBindings()
+        for v in binds {
+            switch v {
+            case .int(let x): b.append(x)
+            case .text(let s): b.append(s)
+            case .blob(let v): b.append(ByteBuffer(bytes: v))
+            }
+        }
+        var out: [PostgresRow] = []
+        for try await r in try await c.query(PostgresQuery(unsafeSQL: sql, binds: b), logger: pgLogger) { out.append(r) }
+        return out
     }
 }
 

@@ -15,6 +15,7 @@ extension SQLiteStore {
         let arena = BindArena(capacity: 1 << 16)
         var text = ByteSink(capacity: 1024)
         for k in LogKind.allCases where rows.contains(where: { $0.kind == k }) {
+            let before = try c.scalar("SELECT coalesce(max(id), 0) FROM \(k.table)") ?? 0
             let st = try c.cached(insertLogSQL[k]!)
             st.bind(1, batch.captureID); st.bind(2, batch.sensor)
             func bind(_ i: Int32, _ write: (inout ByteSink) -> Void) {
@@ -38,13 +39,15 @@ extension SQLiteStore {
                 try st.run()
                 arena.reset()
             }
+            let segments = try c.cached(Schema.logSegmentUpsert(k, .sqlite))
+            segments.bind(1, before)
+            try segments.run()
         }
     }
 
     public func logs(_ q: LogQuery) async throws -> Page<StoredLog> {
-        let (sql, binds, limit) = try Schema.logQuerySQL(q, .sqlite)
         let kind = q.kind
-        let rows = try await reader.run { c in
+        @Sendable func read(_ c: SQLiteConnection, _ sql: String, _ binds: [SQLValue]) throws -> [(Int64, StoredLog)] {
             try c.query(sql, binds) { st in
                 try Schema.logRow(kind) { i, type -> LogValue in
                     let k = Int32(i)
@@ -58,6 +61,20 @@ extension SQLiteStore {
                 }
             }
         }
-        return Schema.logPage(rows, limit: limit)
+        guard let keyed = try Schema.logSegmentsSQL(q, .sqlite) else {
+            let (sql, binds, limit) = try Schema.logQuerySQL(q, .sqlite)
+            return Schema.logPage(try await reader.run { c in try read(c, sql, binds) }, limit: limit)
+        }
+        let merge = try await reader.run { c in
+            let segments = try c.query(keyed.sql, keyed.binds) { st in (seg: st.int64(0), maxTs: st.int64(1)) }
+            var merge = Schema.LogMerge(limit: min(max(q.limit, 1), PacketQuery.maximumLimit))
+            for round in Schema.logRounds(segments) {
+                let (sql, binds, _) = try Schema.logQuerySQL(q, .sqlite, segments: round.segments)
+                merge.add(try read(c, sql, binds))
+                if merge.complete(before: round.next) { break }
+            }
+            return merge
+        }
+        return Schema.logPage(merge.rows, limit: merge.limit)
     }
 }

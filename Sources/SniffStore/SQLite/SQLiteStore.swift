@@ -304,7 +304,7 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
                     }
                 }
             }
-            for sql in ["DELETE FROM captures WHERE end_ns IS NOT NULL AND end_ns < ?1",
+            for sql in ["DELETE FROM captures WHERE end_ns IS NOT NULL AND end_ns < ?1", "DELETE FROM log_segments WHERE max_ts < ?1",
                         "DELETE FROM sniff_batches WHERE stored_at < ?1 AND (last_ts IS NULL OR last_ts < ?1)"] {
                 let st = try c.prepare(sql)
                 st.bind(1, cutoff)
