@@ -87,7 +87,7 @@ struct APIRoutes {
     }
 
     func flows(_ req: Request) async throws -> Response {
-        let names = Self.filterNames + ["conn_state", "min_bytes", "tls", "sort", "cursor", "limit"] + FlowQuery.enrichmentNames
+        let names = Self.filterNames + ["conn_state", "min_bytes", "tls", "tunnel", "sort", "cursor", "limit"] + FlowQuery.enrichmentNames
         let q = try FlowQuery(parameters: Self.parameters(req, allowed: names))
         let page = try await store.flows(q)
         // The first page on a server beside a capture also lists the flows still in

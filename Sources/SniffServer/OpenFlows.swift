@@ -45,6 +45,12 @@ enum OpenFlows {
         if let c = q.country, r.origCC != c && r.respCC != c { return false }
         if let a = q.asn, r.origASN != a && r.respASN != a { return false }
         if let m = q.minBytes, r.totalBytes < m { return false }
+        switch q.tunnel {
+        case nil: break
+        case .any?: if r.tunnel == nil { return false }
+        case .none?: if r.tunnel != nil { return false }
+        case .kind(let k)?: if r.tunnel != k.label { return false }
+        }
         return true
     }
 

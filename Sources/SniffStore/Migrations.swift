@@ -64,6 +64,8 @@ extension Schema {
     /// Adds `mac` and `vendor` (text, nullable) to `hosts`.
     static let hostMACVersion = 13
     static let hostNameSourceVersion = 14
+    /// Adds `Schema.flowTunnelColumns` to `flows`.
+    static let flowTunnelVersion = 16
 
     /// SQLite keeps addresses and MAC addresses as text in their canonical forms (so
     /// equality is exact) until its conversions make packets and flows compact; times
@@ -336,5 +338,14 @@ extension Schema {
         SchemaVersion(Schema.logSegmentsVersion, "protocol logs: uid and address indexes per segment",
             sqlite: .statements(Schema.logSegmentStatements(.sqlite)),
             postgres: Schema.logSegmentStatements(.postgres)),
+        SchemaVersion(Schema.flowTunnelVersion, "flows: tunnel, tunnel_id, tunnel_parents",
+            // Columns of their own, after `cold` (which keeps its layout): NULL for every
+            // flow not carried in a tunnel, which costs a record header byte each.
+            sqlite: .statements(Schema.flowTunnelColumns.map { "ALTER TABLE flows ADD COLUMN \($0) \(SQLiteSchema.flowColumnType($0))" }
+                + ["DROP VIEW flows_v", FlowTable.viewSQL(tunnels: true)]),
+            // Nullable, no default: catalog changes only, on every partition.
+            postgres: Schema.flowTunnelColumns.map { "ALTER TABLE flows ADD COLUMN \($0) \($0 == "tunnel_id" ? "bigint" : "text")" }
+                + ["CREATE INDEX flows_tunnel ON flows (tunnel, ts) WHERE tunnel IS NOT NULL"],
+            clickhouse: ClickHouseSchema.flowTunnelColumns.map { "ALTER TABLE flows ADD COLUMN IF NOT EXISTS \($0.name) \($0.type)" }),
     ]
 }

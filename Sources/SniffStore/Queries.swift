@@ -127,6 +127,8 @@ public struct FlowQuery: Sendable, Equatable {
     public var country: String? = nil
     /// `asn`: either end's autonomous system number (GeoIP); "AS" prefix allowed.
     public var asn: UInt32? = nil
+    /// `tunnel`: flows carried in a tunnel of this kind, or in any ("any"), or in none.
+    public var tunnel: TunnelChoice? = nil
     /// Largest first for bytes and packets, newest first for time.
     public var sort = FlowSort.time
     public var cursor: String? = nil
@@ -161,6 +163,12 @@ public struct FlowQuery: Sendable, Equatable {
         }
         process = try Self.processParameter(p)
         (country, asn) = try Self.geoParameters(p)
+        if let t = p["tunnel"] {
+            guard let v = TunnelChoice(t) else {
+                throw StoreError.badParameter(name: "tunnel", message: "valid values are any, none, " + TunnelChoice.kindNames)
+            }
+            tunnel = v
+        }
         if let s = p["sort"] {
             guard let v = FlowSort(rawValue: s.lowercased()) else {
                 throw StoreError.badParameter(name: "sort", message: "valid values are bytes, packets, time")
@@ -170,6 +178,26 @@ public struct FlowQuery: Sendable, Equatable {
         cursor = p["cursor"]
         limit = try PacketQuery.limit(p)
     }
+}
+
+/// `/api/flows?tunnel=`: the flows carried in one kind of tunnel, in any, or outside
+/// every tunnel.
+public enum TunnelChoice: Sendable, Equatable {
+    case any, none
+    case kind(TunnelKind)
+
+    public init?(_ text: String) {
+        switch text.lowercased() {
+        case "any": self = .any
+        case "none": self = .none
+        default:
+            guard let k = TunnelKind(name: text) else { return nil }
+            self = .kind(k)
+        }
+    }
+
+    /// The kinds' names as stored ("vxlan, geneve, ..."), for the error message.
+    static let kindNames = TunnelKind.allCases.filter { $0 != .none }.map(\.label).joined(separator: ", ")
 }
 
 extension FlowQuery {

@@ -140,6 +140,10 @@ public struct RowBuilder {
         }
         if !d.tlsALPNOffered.isEmpty { r.tlsClientALPN = StoreText.clean(d.tlsALPNOffered.joined(separator: ",")) }
         r.ja3 = d.ja3; r.ja3s = d.ja3s; r.ja4 = d.ja4
+        if let t = d.tunnel {
+            r.tunnel = t.kind.label; r.tunnelID = t.id
+            r.tunnelParents = FlowUID.parentsString(seed: format.uidSeed, flow: f)
+        }
         if f.isTCP {
             r.origTCPFlags = Self.flagLetters(f.orig.tcpFlags)
             r.respTCPFlags = Self.flagLetters(f.resp.tcpFlags)

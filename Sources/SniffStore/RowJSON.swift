@@ -106,12 +106,16 @@ extension StoredFlow {
         num("missed_bytes", f.missedBytes); str("history", f.history)
         num("orig_pkts", f.origPkts); num("orig_ip_bytes", f.origIPBytes)
         num("resp_pkts", f.respPkts); num("resp_ip_bytes", f.respIPBytes)
+        // A carried flow's tunnel, where the flows NDJSON writes it (`tunnel_parents` a
+        // list, as Zeek's set).
+        list("tunnel_parents", f.tunnelParents)
         str("community_id", f.communityID); num("vlan", f.vlan.map { UInt64($0) })
         // FlowNDJSONWriter.hostFields, in its order.
         str("orig_name", f.origName); str("resp_name", f.respName); str("orig_cc", f.origCC); str("resp_cc", f.respCC)
         num("orig_asn", f.origASN.map { UInt64($0) }); num("resp_asn", f.respASN.map { UInt64($0) })
         str("orig_org", f.origOrg); str("resp_org", f.respOrg)
         str("app", f.app); str("app_source", f.appSource)
+        str("tunnel", f.tunnel); num("tunnel_id", f.tunnelID.map { UInt64($0) })
         str("dns_query", f.dnsQuery); str("tls_sni", f.tlsSNI); str("tls_version", f.tlsVersion)
         str("http_host", f.httpHost); str("http_method", f.httpMethod); str("http_uri", f.httpURI)
         str("ssh_client", f.sshClient); str("ssh_server", f.sshServer); str("quic_version", f.quicVersion)

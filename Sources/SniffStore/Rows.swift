@@ -179,6 +179,12 @@ public struct FlowRow: Sendable, Equatable {
     public var user: String? = nil
     public var container: String? = nil
     public var processIsOrig: Bool? = nil
+    /// A flow carried in a tunnel (`Schema.flowTunnelColumns`): the tunnel's kind
+    /// ("vxlan", "gre" ...), its VNI, key or TEID, and the uids of the flows that carried
+    /// it (Zeek's `tunnel_parents`, a set), comma-separated. All nil for other flows.
+    public var tunnel: String? = nil
+    public var tunnelID: UInt32? = nil
+    public var tunnelParents: String? = nil
     /// Both directions' wire bytes: what `min_bytes` and the bytes sort use.
     public var totalBytes: UInt64 { origL2Bytes &+ respL2Bytes }
     public var totalPackets: UInt64 { origPkts &+ respPkts }

@@ -226,6 +226,16 @@ struct SQLBuilder {
         }
     }
 
+    /// Flows carried in a tunnel of a kind, in any, or in none (`tunnel` is NULL outside).
+    mutating func tunnelFilter(_ t: TunnelChoice?) {
+        switch t {
+        case nil: break
+        case .any?: add("tunnel IS NOT NULL")
+        case .none?: add("tunnel IS NULL")
+        case .kind(let k)?: add("tunnel = \(param(k.label))")
+        }
+    }
+
     /// Flows whose server name contains `t`, or whose JA3, JA3S or JA4 is `t`.
     mutating func tlsFilter(_ t: String) {
         let sni = contains("tls_sni", t)

@@ -44,6 +44,13 @@ enum Schema {
     /// The integer columns among them (the rest are text).
     static let flowEnrichmentIntegers: Set = ["orig_asn", "resp_asn", "pid", "process_orig"]
 
+    /// Migration 15: the tunnel a flow was carried in, under the flows NDJSON's names
+    /// (`FlowRow.tunnel`): nullable, added at the end of the table. Not part of
+    /// `flowColumns`, which the older migrations copy tables by.
+    static let flowTunnelColumns = ["tunnel", "tunnel_id", "tunnel_parents"]
+    /// Every column a flow is stored with today (PostgreSQL's COPY and reads).
+    static let flowStoredColumns = flowColumns + flowTunnelColumns
+
     /// What enrichment learned of each address seen in a capture's flows (migration 10):
     /// one row per (capture, sensor, address), updated as flows end, and one per name
     /// passive DNS gave it, with the times of the first and last answer.

@@ -126,4 +126,39 @@ struct TunnelFlowTests {
         #expect(json["tunnel"] as? String == "gtpu")
         #expect(json["tunnel_id"] as? Int == 0x1234567)
     }
+
+    /// `tunnel_parents` is a set, as Zeek's: every outer flow that carried a packet of the
+    /// inner flow. In the VXLAN fixture each end picks its own UDP source port for the
+    /// inner TCP connection (tshark: 10.77.0.1:56456 -> :4789, 6 frames; 10.77.0.2:52500
+    /// -> :4789, 4 frames), so the connection has two parents; GRE's one outer flow
+    /// carries both directions, so one.
+    @Test func parentsAreEveryCarrier() throws {
+        let vxlan = try flows(of: TestPaths.fixtures.appendingPathComponent("tunnel-vxlan.pcap"))
+        let tcp = try #require(vxlan.first { $0.isTCP && !TunnelFlowTests.isOuter($0.origAddress) })
+        let t = try #require(tcp.details.tunnel)
+        let carriers = Set(vxlan.filter { f in
+            TunnelFlowTests.isOuter(f.origAddress) && [56456, 52500].contains(f.origPort) && f.respPort == 4789
+        }.map { FlowUID.string(seed: 0, flow: $0) })
+        #expect(carriers.count == 2)
+        let uids = t.parents.map { p -> String in
+            var s = ByteSink(capacity: 18)
+            FlowUID.append(seed: 0, key: p.key, startNanos: p.startNanos, into: &s)
+            return s.string
+        }
+        #expect(Set(uids) == carriers && uids.count == 2)
+        // The first parent is the carrier of the first packet (the SYN, from 10.88.0.1).
+        #expect(uids.first == FlowUID.parentString(seed: 0, flow: tcp))
+        var s = ByteSink(capacity: 2048)
+        FlowNDJSONWriter().write(tcp, into: &s)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(s.string.utf8)) as? [String: Any])
+        #expect(json["tunnel_parents"] as? [String] == uids)
+        s = ByteSink(capacity: 1024)
+        ZeekConnLogWriter().write(tcp, into: &s)
+        let at = try #require(ZeekConnLogWriter.fields.firstIndex(of: "tunnel_parents"))
+        #expect(s.string.split(separator: "\t", omittingEmptySubsequences: false)[at] == uids.joined(separator: ","))
+
+        let gre = try flows(of: TestPaths.fixtures.appendingPathComponent("tunnel-gre.pcap"))
+        let greTCP = try #require(gre.first { $0.isTCP })
+        #expect(greTCP.details.tunnel?.parents.count == 1)
+    }
 }

@@ -98,6 +98,11 @@ struct PostgresStoreTests {
         try await TestDatabase.withPostgres("handshake") { try await FlowHandshakeStoreTests.storedAndSearched($0) }
     }
 
+    @Test("flow tunnel columns stored from the tunnel fixtures and searched with tunnel=")
+    func tunnels() async throws {
+        try await TestDatabase.withPostgres("tunnels") { try await FlowTunnelStoreTests.storedAndSearched($0) }
+    }
+
     @Test("protocol logs: every field, filters and paging")
     func logs() async throws {
         try await TestDatabase.withPostgres("logs") { try await LogStoreTests.roundTrip($0) }

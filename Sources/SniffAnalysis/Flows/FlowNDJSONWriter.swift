@@ -92,7 +92,7 @@ public struct FlowNDJSONWriter: Sendable {
         let d = f.details
         if let t = d.tunnel {
             s.append(",\"tunnel_parents\":[\"" as StaticString)
-            FlowUID.append(seed: format.uidSeed, key: t.parentKey, startNanos: t.parentStartNanos, into: &s)
+            FlowUID.appendParents(seed: format.uidSeed, t, separator: "\",\"", into: &s)
             s.append("\"]" as StaticString)
         }
         s.append(",\"community_id\":\"" as StaticString)

@@ -174,6 +174,17 @@ public final class FlowTable: PacketConsumer {
         var parent: Int32
     }
 
+    /// Adds the carrier's flow to a carried flow's parents when another outer flow than
+    /// before brings it a packet (Zeek's `tunnel_parents` set). Only carried packets
+    /// come here; a known parent costs one key comparison or a few.
+    private func noteParent(_ f: UnsafeMutablePointer<Flow>, _ c: CarriedBy) {
+        guard let t = f.pointee.detailsBox?.value.tunnel else { return }
+        let p = flows + Int(c.parent)
+        guard !t.hasParent(key: p.pointee.key, startNanos: p.pointee.startNanos),
+              let more = t.adding(key: p.pointee.key, startNanos: p.pointee.startNanos) else { return }
+        f.pointee.updateDetails { $0.tunnel = more }
+    }
+
     /// Accounts one decoded packet. `frame` is the captured bytes (for payload
     /// inspection); `now` drives the timers: the packet time for files, the wall clock
     /// live. Returns the index of the packet's flow, or -1 when it has none.
@@ -239,6 +250,7 @@ public final class FlowTable: PacketConsumer {
             st.pointee.stats.flowsCreated &+= 1
         }
         let f = flows + Int(index)
+        if !isNew, let c = carriedBy { noteParent(f, c) }
         let isOrig = srcIsA == f.pointee.origIsA
         let payload: UInt32
         switch proto {

@@ -92,7 +92,7 @@ public struct ZeekConnLogWriter: Sendable {
         s.append(decimal: f.resp.ipBytes); s.append(tab)
         let d = f.details
         if let t = d.tunnel {
-            FlowUID.append(seed: format.uidSeed, key: t.parentKey, startNanos: t.parentStartNanos, into: &s)
+            FlowUID.appendParents(seed: format.uidSeed, t, separator: ",", into: &s)
         } else {
             s.append(UInt8(ascii: "-"))
         }

@@ -52,6 +52,12 @@ enum ClickHouseSchema {
         }
     }()
 
+    /// `Schema.flowTunnelColumns` (migration 15), added after the rest; the writer sends
+    /// `flowColumns` then these.
+    static let flowTunnelColumns: [Column] = [
+        ("tunnel", "Nullable(String)"), ("tunnel_id", "Nullable(UInt32)"), ("tunnel_parents", "Nullable(String)"),
+    ]
+
     static let alertColumns: [Column] = [
         ("capture_id", "Int64"), ("sensor", "String"), ("alert_id", "String"), ("ts", "Int64"), ("severity", "String"),
         ("severity_level", "UInt8"), ("rule", "String"), ("kind", "String"), ("message", "String"),

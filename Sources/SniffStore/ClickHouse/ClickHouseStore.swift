@@ -125,7 +125,7 @@ public final class ClickHouseStore: PacketStore {
         case .flows(let rows):
             var out = RowBinary(capacity: rows.count * 256)
             for f in rows { ClickHouseRows.flow(f, captureID: captureID, sensor: sensor, into: &out) }
-            try await insert("flows", ClickHouseSchema.flowColumns, out, what: what)
+            try await insert("flows", ClickHouseSchema.flowColumns + ClickHouseSchema.flowTunnelColumns, out, what: what)
             var counts = RowBinary(capacity: 1024)
             for (i, c) in FlowCounts.count(rows).enumerated() {
                 counts.i64(captureID); counts.string(sensor); counts.i64(c.key.second); counts.u8(c.key.ipProto)
@@ -295,7 +295,8 @@ enum ClickHouseRows {
         }
     }
 
-    /// In `Schema.flowColumns` order (`ClickHouseSchema.flowColumns` gives their types).
+    /// In `Schema.flowStoredColumns` order (`ClickHouseSchema.flowColumns` and
+    /// `flowTunnelColumns` give their types).
     static func flow(_ f: FlowRow, captureID: Int64, sensor: String, into out: inout RowBinary) {
         out.i64(captureID); out.string(sensor); out.i64(f.ts); out.i64(f.lastTs); out.string(f.uid)
         out.address(f.origH); out.u16(f.origP); out.address(f.respH); out.u16(f.respP)
@@ -315,6 +316,7 @@ enum ClickHouseRows {
         out.nullableU32(f.origASN); out.nullableU32(f.respASN); out.nullableString(f.origOrg); out.nullableString(f.respOrg)
         out.nullableI32(f.pid); out.nullableString(f.process); out.nullableString(f.user); out.nullableString(f.container)
         out.nullableBool(f.processIsOrig)
+        out.nullableString(f.tunnel); out.nullableU32(f.tunnelID); out.nullableString(f.tunnelParents)
     }
 
     /// The common columns and the kind's values (the batch and position follow).

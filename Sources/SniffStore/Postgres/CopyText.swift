@@ -135,6 +135,7 @@ struct CopyText {
         tab(); text(f.origOrg); tab(); text(f.respOrg)
         tab(); int(f.pid.map { Int64($0) }); tab(); text(f.process); tab(); text(f.user); tab(); text(f.container)
         tab(); bool(f.processIsOrig)
+        tab(); text(f.tunnel); tab(); int(f.tunnelID.map { Int64($0) }); tab(); text(f.tunnelParents)
         newline()
     }
 

@@ -286,7 +286,7 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
             }
         case .flows(let rows):
             // COPY quotes each name itself.
-            let columns = Schema.flowColumns.map { $0.replacingOccurrences(of: "\"", with: "") }
+            let columns = Schema.flowStoredColumns.map { $0.replacingOccurrences(of: "\"", with: "") }
             try await copy(c, table: "flows", columns: columns, count: rows.count) { out, k in
                 out.flow(rows[k], prefix: prefix)
             }
@@ -487,7 +487,7 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
         return page
     }
 
-    static let flowSelect = "SELECT id, " + Schema.flowColumns.map { col -> String in
+    static let flowSelect = "SELECT id, " + Schema.flowStoredColumns.map { col -> String in
         col == "orig_h" || col == "resp_h" ? "host(\(col))" : col
     }.joined(separator: ", ") + " FROM flows"
 
@@ -499,6 +499,7 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
         if let m = q.minBytes { b.add("total_bytes >= \(b.param(Int64(clamping: m)))") }
         if let t = q.tls { b.tlsFilter(t) }
         b.enrichmentFilter(q)
+        b.tunnelFilter(q.tunnel)
         let key = FlowSortKey(q.sort)
         if let cursor { b.add("(\(key.column), id) < (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])))") }
         let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
@@ -574,6 +575,7 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
         f.origOrg = try text(); f.respOrg = try text()
         f.pid = try int().map { Int32(truncatingIfNeeded: $0) }; f.process = try text(); f.user = try text()
         f.container = try text(); f.processIsOrig = try bool()
+        f.tunnel = try text(); f.tunnelID = try int().map { UInt32(truncatingIfNeeded: $0) }; f.tunnelParents = try text()
         return StoredFlow(sensor: sensor, captureID: capture, row: f)
     }
 

@@ -6,21 +6,27 @@ import SniffDecode
 /// the other 32 fields of a `FlowRow` are one `cold` BLOB (`FlowCold`). 35 parameters
 /// per row where version 10 bound 54.
 enum FlowTable {
-    static let columns = [
+    /// Version 11's columns, `cold` last: what its conversion makes and fills.
+    static let columnsV11 = [
         "capture_id", "sensor", "ts", "uid", "orig_h", "orig_p", "resp_h", "resp_p", "proto", "ip_proto", "conn_state",
         "app", "dns_query", "tls_sni", "http_host", "ja3", "ja3s", "ja4", "orig_l2_bytes", "resp_l2_bytes",
         "total_bytes", "total_pkts", "orig_cc", "resp_cc", "orig_asn", "resp_asn", "orig_org", "resp_org", "pid", "process",
         "\"user\"", "container", "process_orig", "cold",
     ]
+    /// Today's columns: migration 15 added the tunnel's after `cold`.
+    static let columns = columnsV11 + Schema.flowTunnelColumns
 
+    /// Version 11's table (`columnsV11`); migration 15 adds the rest.
     static var createSQL: String {
         "CREATE TABLE flows (id INTEGER PRIMARY KEY, "
-            + columns.map { c in
+            + columnsV11.map { c in
                 c == "cold" ? "cold BLOB NOT NULL" : "\(c) \(SQLiteSchema.flowColumnType(c))"
             }.joined(separator: ", ") + ")"
     }
 
     static let insertSQL = MultiRowInsert.sql(table: "flows", columns: ["id"] + columns, rows: 1)
+    /// Version 11's conversion writes the rows of its own table (`bind` with `tunnels` false).
+    static let insertV11SQL = MultiRowInsert.sql(table: "flows", columns: ["id"] + columnsV11, rows: 1)
     /// Flows per statement of the writer's INSERT (see `PacketTable.rowsPerInsert`).
     static let rowsPerInsert = 32
     static let insertManySQL = MultiRowInsert.sql(table: "flows", columns: ["id"] + columns, rows: rowsPerInsert)
@@ -31,7 +37,7 @@ enum FlowTable {
     /// the text and the cold BLOB until the statement runs.
     @inline(__always)
     static func bind(_ st: SQLiteStatement, base: Int32 = 0, id: Int64, captureID: Int64, sensor: String, _ f: FlowRow,
-                     scratch: UnsafeMutableRawPointer, arena: BindArena) {
+                     scratch: UnsafeMutableRawPointer, arena: BindArena, tunnels: Bool = true) {
         var k: Int32 = base
         func int(_ v: Int64?) { k += 1; if let v { st.bind(k, v) } else { st.bindNull(k) } }
         func text(_ v: String?) { k += 1; st.bind(k, v, arena: arena) }
@@ -52,6 +58,8 @@ enum FlowTable {
         int(f.processIsOrig.map { $0 ? 1 : 0 })
         k += 1
         FlowCold.bind(st, k, f, arena: arena)
+        guard tunnels else { return }
+        text(f.tunnel); int(f.tunnelID.map { Int64($0) }); text(f.tunnelParents)
     }
 
     /// "id, capture_id, ... cold": what `read` expects.
@@ -84,13 +92,15 @@ enum FlowTable {
         f.processIsOrig = int().map { $0 != 0 }
         k += 1
         FlowCold.read(st.blob(k), into: &f)
+        f.tunnel = text(); f.tunnelID = int().map { UInt32(truncatingIfNeeded: $0) }; f.tunnelParents = text()
         return StoredFlow(sensor: sensor, captureID: capture, row: f)
     }
 
     /// `flows_v`: every field of the flows as a readable column (addresses as text,
-    /// `time` as RFC 3339), in the version-10 order, for people in the sqlite3 shell.
-    static var viewSQL: String {
-        SQLiteSchema.flowViewSQL(Schema.flowColumns, from: "(\(FlowCold.viewColumns))")
+    /// `time` as RFC 3339), in the version-10 order (then, from version 15, the
+    /// tunnel's), for people in the sqlite3 shell.
+    static func viewSQL(tunnels: Bool) -> String {
+        SQLiteSchema.flowViewSQL(tunnels ? Schema.flowStoredColumns : Schema.flowColumns, from: "(\(FlowCold.viewColumns))")
     }
 }
 

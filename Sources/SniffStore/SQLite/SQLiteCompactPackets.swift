@@ -106,15 +106,15 @@ extension SQLiteSchema {
         try c.exec("ALTER TABLE flows RENAME TO flows_v10")
         try c.exec(FlowTable.createSQL)
         let readFlows = try c.prepare("SELECT id, \(Schema.flowColumns.joined(separator: ", ")) FROM flows_v10 ORDER BY id")
-        let writeFlow = try c.prepare(FlowTable.insertSQL)
+        let writeFlow = try c.prepare(FlowTable.insertV11SQL)
         while try readFlows.step() {
             let f = SQLiteStore.readFlowV10(readFlows, from: 1)
             FlowTable.bind(writeFlow, id: readFlows.int64(0), captureID: f.captureID, sensor: f.sensor, f.row,
-                           scratch: scratch, arena: arena)
+                           scratch: scratch, arena: arena, tunnels: false)
             try writeFlow.run()
             arena.reset()
         }
         try c.exec("DROP TABLE flows_v10")
-        try c.exec(FlowTable.viewSQL)
+        try c.exec(FlowTable.viewSQL(tunnels: false))
     }
 }

@@ -47,9 +47,9 @@ extension SQLiteSchema {
         let nullable = Set<String>(["service", "duration_ns", "orig_bytes", "resp_bytes", "local_orig", "local_resp", "history",
                              "vlan", "dns_query", "tls_sni", "tls_version", "http_host", "http_method", "http_uri",
                              "ssh_client", "ssh_server", "quic_version", "orig_tcp_flags", "resp_tcp_flags", "end_reason"])
-            .union(Schema.flowHandshakeColumns).union(Schema.flowEnrichmentColumns)
+            .union(Schema.flowHandshakeColumns).union(Schema.flowEnrichmentColumns).union(Schema.flowTunnelColumns)
         let type = column == "orig_h" || column == "resp_h" ? "BLOB"
-            : integers.contains(column) || Schema.flowEnrichmentIntegers.contains(column) ? "INTEGER" : "TEXT"
+            : integers.contains(column) || Schema.flowEnrichmentIntegers.contains(column) || column == "tunnel_id" ? "INTEGER" : "TEXT"
         return nullable.contains(column) ? type : type + " NOT NULL"
     }
 

@@ -388,6 +388,7 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         if let m = q.minBytes { b.add("total_bytes >= \(b.param(Int64(clamping: m)))") }
         if let t = q.tls { b.tlsFilter(t) }
         b.enrichmentFilter(q)
+        b.tunnelFilter(q.tunnel)
         let key = FlowSortKey(q.sort)
         if let cursor { b.add("(\(key.column), id) < (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])))") }
         let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)

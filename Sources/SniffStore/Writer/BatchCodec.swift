@@ -24,14 +24,15 @@ enum BatchCodec {
                 w.bytes.append(contentsOf: b.frames)
             }
         case .flows(let rows):
-            // Kind 6: kind 5's row (kind 2's and the handshake) followed by the hosts and
-            // the process. Journals written before hold kind 2 or 5, which still read.
-            w.uint8(6)
+            // Kind 11: kind 6's row (kind 5's followed by the hosts and the process),
+            // then the tunnel. Journals written before hold kind 2, 5 or 6, which still read.
+            w.uint8(11)
             w.uint32(UInt32(rows.count))
             for r in rows {
                 encode(r, into: &w)
                 for s in r.handshakeColumns { w.optionalString(s) }
                 encodeEnrichment(r, into: &w)
+                w.optionalString(r.tunnel); w.optionalInt64(r.tunnelID.map { Int64($0) }); w.optionalString(r.tunnelParents)
             }
         case .alerts(let rows):
             w.uint8(3)
@@ -83,14 +84,22 @@ enum BatchCodec {
             rows.reserveCapacity(n)
             for _ in 0..<n { rows.append(try decodeFlow(&r)) }
             content = .flows(rows)
-        case 5, 6:
+        case 5, 6, 11:
             let n = Int(try r.uint32())
             var rows: [FlowRow] = []
             rows.reserveCapacity(n)
             for _ in 0..<n {
                 var f = try decodeFlow(&r)
                 f.handshakeColumns = try Schema.flowHandshakeColumns.map { _ in try r.optionalString() }
-                if kind == 6 { try decodeEnrichment(&r, into: &f) }
+                if kind >= 6 { try decodeEnrichment(&r, into: &f) }
+                if kind == 11 {
+                    f.tunnel = try r.optionalString()
+                    if let id = try r.optionalInt64() {
+                        guard let v = UInt32(exactly: id) else { throw BinaryReader.Failure.invalid }
+                        f.tunnelID = v
+                    }
+                    f.tunnelParents = try r.optionalString()
+                }
                 rows.append(f)
             }
             content = .flows(rows)
