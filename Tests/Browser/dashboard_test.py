@@ -413,6 +413,69 @@ def test_flow_details(d, base):
     d.find_element(By.ID, "detail-close").click()
 
 
+def test_tunnels(d, base, shots):
+    """Issue 16 §2: flows carried in tunnels (the VXLAN and GRE fixtures) are served with
+    their tunnel, found with tunnel=, marked in the flows table's Info cell, listed in the
+    flow details, and counted under their own application in the protocol summary."""
+    carried = api(base, "/api/flows?tunnel=any&limit=1000")["rows"]
+    every = api(base, "/api/flows?limit=1000")["rows"]
+    uids = {r["uid"] for r in every}
+    check("tunnels: /api/flows?tunnel=any lists the carried flows, each with its kind and parents in the database",
+          len(carried) == 6 and all(r.get("tunnel") in ("vxlan", "gre") and r.get("tunnel_parents")
+                                    and set(r["tunnel_parents"]) <= uids for r in carried), carried[:2])
+    vxlan = api(base, "/api/flows?tunnel=vxlan")["rows"]
+    check("tunnels: tunnel=vxlan narrows to the VXLAN fixture's three inner flows, VNI 42",
+          len(vxlan) == 3 and all(r.get("tunnel_id") == 42 for r in vxlan), vxlan)
+    none = api(base, "/api/flows?tunnel=none&limit=1000")["rows"]
+    check("tunnels: tunnel=none is the rest", len(none) + len(carried) == len(every) and not any("tunnel" in r for r in none))
+    try:
+        urllib.request.urlopen(base + "/api/flows?tunnel=mpls", timeout=30)
+        bad = None
+    except urllib.error.HTTPError as e:
+        bad = e.code
+    check("tunnels: an unknown tunnel kind is a 400", bad == 400, bad)
+    tcp = next((r for r in vxlan if r["proto"] == "tcp"), None)
+    check("tunnels: the VXLAN TCP flow has both outer flows as parents (Zeek's set)",
+          tcp is not None and len(tcp["tunnel_parents"]) == 2, tcp)
+    if tcp is None:
+        return
+    d.get(base + "/")
+    wait_loaded(d)
+    time.sleep(0.5)
+    infos = d.execute_script("return Array.from(document.querySelectorAll('#flows tbody tr')).map(tr => tr.cells[11].textContent)")
+    check("tunnels: the flows table marks each carried flow in its Info cell",
+          sum(1 for t in infos if t.startswith("in vxlan 42")) == 3 and sum(1 for t in infos if t.startswith("in gre 7001")) == 3, infos)
+    clicked = d.execute_script(
+        "const tr = Array.from(document.querySelectorAll('#flows tbody tr')).find(tr =>"
+        " tr.cells[5].textContent === 'TCP' && tr.cells[11].textContent.startsWith('in vxlan'));"
+        "if (tr) tr.click(); return !!tr;")
+    check("tunnels: the VXLAN TCP flow is in the flows table", clicked)
+    if clicked:
+        shown = d.execute_script(
+            "return Object.fromEntries(Array.from(document.querySelectorAll('#detail-body tr'))"
+            ".map(tr => [tr.cells[0].textContent, tr.cells[1].textContent]))")
+        check("tunnels: flow details show tunnel, tunnel_id and tunnel_parents as the API does",
+              shown.get("tunnel") == "vxlan" and shown.get("tunnel_id") == "42"
+              and json.loads(shown.get("tunnel_parents") or "null") == tcp["tunnel_parents"], shown)
+        d.save_screenshot(os.path.join(shots, "tunnel-flow-details.png"))
+        d.find_element(By.ID, "detail-close").click()
+    # The summary counts each carried flow under its own application (here: unknown ports,
+    # ICMP), the outer ones under VXLAN and GRE; the table equals the API.
+    summary = api(base, "/api/protocol_summary")
+    apps = {e["name"]: e["flows"] for e in summary["apps"]}
+    carried_apps = {}
+    for r in carried:
+        carried_apps[r["app"]] = carried_apps.get(r["app"], 0) + 1
+    outer = [r for r in none if r["app"] in ("VXLAN", "GRE")]
+    check("tunnels: /api/protocol_summary counts the carried flows under their own apps, the outer under the tunnel's",
+          all(apps.get(a, 0) >= n for a, n in carried_apps.items()) and apps.get("VXLAN", 0) + apps.get("GRE", 0) == len(outer)
+          and sum(apps.values()) == len(every), (apps, carried_apps))
+    cells = [[c.text for c in r.find_elements(By.TAG_NAME, "td")] for r in d.find_elements(By.CSS_SELECTOR, "#summary tbody tr")]
+    shown_apps = {c[1]: c[4] for c in cells if c and c[0] == "app"}
+    check("tunnels: the summary table's flows per app equal the API", shown_apps == {a: str(n) for a, n in apps.items()},
+          (shown_apps, apps))
+
+
 def test_host_names(d, base, shots):
     # Issue 18: the sample's DNS answers name addresses; the tables show the names with
     # the address on hover, and a click on an address opens its host page.
@@ -1498,6 +1561,17 @@ def main():
         servers.append(Server([args.sniff, "serve", "--db", "sqlite:" + tdb, "--listen", f"127.0.0.1:{port}"], os.path.join(work, "twice.log")))
         check("sniff serve starts over two captures", wait_http(base + "/api/stats"))
         test_captures_and_filters(d, base, shots)
+        servers.pop().stop()
+
+        # 1d. Tunnels: the VXLAN and GRE fixtures in one database.
+        ndb = os.path.join(work, "tunnels.db")
+        for f in ["tunnel-vxlan.pcap", "tunnel-gre.pcap"]:
+            subprocess.run([args.sniff, "-r", os.path.join(ROOT, "Tests/Fixtures", f), "-q", "--db", "sqlite:" + ndb], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
+        port = free_port(); base = f"http://127.0.0.1:{port}"
+        servers.append(Server([args.sniff, "serve", "--db", "sqlite:" + ndb, "--listen", f"127.0.0.1:{port}"], os.path.join(work, "tunnels.log")))
+        check("sniff serve starts over the tunnel fixtures", wait_http(base + "/api/stats"))
+        test_tunnels(d, base, shots)
         servers.pop().stop()
 
         # 2. The XSS capture.

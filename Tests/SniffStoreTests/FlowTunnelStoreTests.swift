@@ -58,6 +58,15 @@ struct FlowTunnelStoreTests {
                 }
             }
             #expect(!(carried[kind] ?? []).isEmpty, "\(file) stored no carried flow")
+            // The summary counts each carried flow under its own application, and the
+            // outer flows under the tunnel's, as the report does.
+            let summary = try await store.protocolSummary(RangeQuery(capture: loaded.captureID))
+            let flowsPerApp = Dictionary(summary.apps.map { ($0.name, $0.flows) }, uniquingKeysWith: +)
+            var want: [String: UInt64] = [:]
+            for f in stored { want[f.row.app, default: 0] += 1 }
+            #expect(flowsPerApp.filter { $0.value > 0 } == want, "\(file)")
+            let reportFlows = Dictionary(loaded.summary.appsByBytes.map { ($0.0.name, $0.1.flows) }, uniquingKeysWith: +)
+            #expect(reportFlows.filter { $0.value > 0 } == want, "\(file)")
         }
 
         // VXLAN picks the outer UDP source port per inner flow and direction: the inner TCP

@@ -255,6 +255,13 @@ function protoLabel(p, address) {
 }
 // Packets carry `info` (the server renders Wireshark's Info column); flows the names.
 function info(p) { return p.info || p.dns_query || p.tls_sni || p.http_host || ""; }
+// A flow carried in a tunnel says so first in its Info cell ("in vxlan 42 · ..."); its
+// details list the tunnel, its id and the outer flows that carried it (tunnel_parents).
+function flowInfo(r) {
+  if (!r.tunnel) return info(r);
+  const t = "in " + r.tunnel + (r.tunnel_id !== undefined ? " " + r.tunnel_id : "");
+  return info(r) ? t + " · " + info(r) : t;
+}
 
 // ---------- packets table (virtualised) ----------
 
@@ -534,7 +541,7 @@ async function loadFlows() {
     if (r.open) tr.className = "open";
     tr.append(td(fmtTime(r.ts)), addressCell(r["id.orig_h"]), td(r["id.orig_p"]), addressCell(r["id.resp_h"]), td(r["id.resp_p"]), td(protoLabel(r.proto, r["id.orig_h"])),
       td(r.app), td(r.open ? r.conn_state + " · in progress" : r.conn_state), td(human(r.orig_l2_bytes), "num"),
-      td(human(r.resp_l2_bytes), "num"), td(r.duration !== undefined ? Number(r.duration).toFixed(3) + " s" : "", "num"), td(info(r)),
+      td(human(r.resp_l2_bytes), "num"), td(r.duration !== undefined ? Number(r.duration).toFixed(3) + " s" : "", "num"), td(flowInfo(r)),
       countryCell(r.resp_cc || r.orig_cc), processCell(r));
     tr.addEventListener("click", () => {
       showDetail(r, "Flow " + r.uid);
