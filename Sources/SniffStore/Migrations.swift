@@ -346,6 +346,6 @@ extension Schema {
             // Nullable, no default: catalog changes only, on every partition.
             postgres: Schema.flowTunnelColumns.map { "ALTER TABLE flows ADD COLUMN \($0) \($0 == "tunnel_id" ? "bigint" : "text")" }
                 + ["CREATE INDEX flows_tunnel ON flows (tunnel, ts) WHERE tunnel IS NOT NULL"],
-            clickhouse: ClickHouseSchema.flowTunnelColumns.map { "ALTER TABLE flows ADD COLUMN IF NOT EXISTS \($0.name) \($0.type)" }),
+            clickhouse: ClickHouseSchema.flowTunnelColumns.map { "ALTER TABLE flows ADD COLUMN \($0.name) \($0.type)" }),
     ]
 }

@@ -159,15 +159,16 @@ struct ClickHouseStoreTests {
             f.respL2Bytes = 700; f.endReason = "fin"; f.handshakeColumns = ["TLSv13", "c", "h2", "a,b", "x", "j3", "j3s", "j4"]
             f.origName = "on"; f.respName = "rn"; f.origCC = "DE"; f.respCC = "US"; f.origASN = 1; f.respASN = 4_000_000_000
             f.origOrg = "oo"; f.respOrg = "ro"; f.pid = -1; f.process = "curl"; f.user = "root"; f.container = "k"
-            f.processIsOrig = true
+            f.processIsOrig = true; f.tunnel = "vxlan"; f.tunnelID = 4_000_000_000; f.tunnelParents = "Cp1,Cp2"
             #expect(try await store.write(StoreBatch(id: BatchID(writer: w, seq: 2), sensor: "s", captureID: 42, content: .flows([f]))))
-            let cols = ClickHouseSchema.flowColumns.map { $0.type == "FixedString(16)" ? "IPv6NumToString(\($0.name))" : $0.name }
+            let cols = (ClickHouseSchema.flowColumns + ClickHouseSchema.flowTunnelColumns).map { $0.type == "FixedString(16)" ? "IPv6NumToString(\($0.name))" : $0.name }
             let flow = try #require(try await store.http.rows("SELECT \(cols.joined(separator: ", ")) FROM flows", what: "test").first)
             let want: [String?] = ["42", "s", "\(f.ts)", "\(f.lastTs)", "Cuid", "::ffff:10.0.0.1", "1234", "2001:db8::2", "443", "tcp", "6",
                                    "ssl", "5", "10", "20", "SF", "1", "0", "3", "ShADadFf", "4", "400", "5", "500", "1:abc", "7", "TLS",
                                    "payload", "q", "sni", "1.3", "h", "GET", "/", "c", "s", "1", "SA", "F", "600", "700", "fin",
                                    "1300", "9"] + f.handshakeColumns
                 + ["on", "rn", "DE", "US", "1", "4000000000", "oo", "ro", "-1", "curl", "root", "k", "1"]
+                + ["vxlan", "4000000000", "Cp1,Cp2"]
             #expect(flow == want)
             #expect(try await ClickHouseTestEnv.count(store, "SELECT sum(flows) FROM flow_counts") == 1)
 
