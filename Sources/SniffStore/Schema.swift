@@ -44,7 +44,7 @@ enum Schema {
     /// The integer columns among them (the rest are text).
     static let flowEnrichmentIntegers: Set = ["orig_asn", "resp_asn", "pid", "process_orig"]
 
-    /// Migration 15: the tunnel a flow was carried in, under the flows NDJSON's names
+    /// `flowTunnelVersion`: the tunnel a flow was carried in, under the flows NDJSON's names
     /// (`FlowRow.tunnel`): nullable, added at the end of the table. Not part of
     /// `flowColumns`, which the older migrations copy tables by.
     static let flowTunnelColumns = ["tunnel", "tunnel_id", "tunnel_parents"]

@@ -4,7 +4,7 @@ import SniffCore
 import SniffDecode
 @testable import SniffStore
 
-/// The tunnel columns of flows (migration 15): every tunnel fixture (Tests/Fixtures/
+/// The tunnel columns of flows (`Schema.flowTunnelVersion`): every tunnel fixture (Tests/Fixtures/
 /// tunnel-*.pcap) stored, read back with the `tunnel`, `tunnel_id` and `tunnel_parents`
 /// that --flows writes for the same run, and searched with `tunnel=`. The PostgreSQL run
 /// is in `PostgresStoreTests` (the one suite that uses the server).

@@ -74,7 +74,7 @@ struct MigrationRegistryTests {
                                content: .packets(syntheticRows(count: 5, start: 1_700_000_001_000_000_000)))
         #expect(try await store.write(batch))
         #expect(try await allPackets(store, capture: 8).count == 5)
-        // Flows too, with the columns of the latest versions (the tunnel's, 15).
+        // Flows too, with the columns of the latest versions (the tunnel's, `Schema.flowTunnelVersion`).
         var f = FlowRow()
         f.ts = 1_700_000_001_000_000_000; f.lastTs = f.ts; f.uid = "Cmigrated"; f.proto = "udp"; f.connState = "S0"
         f.origH = IPAddress("10.0.0.1")!; f.respH = IPAddress("10.0.0.2")!; f.communityID = "1:x"; f.app = "DNS"

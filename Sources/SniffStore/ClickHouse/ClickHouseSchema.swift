@@ -52,7 +52,7 @@ enum ClickHouseSchema {
         }
     }()
 
-    /// `Schema.flowTunnelColumns` (migration 15), added after the rest; the writer sends
+    /// `Schema.flowTunnelColumns` (`Schema.flowTunnelVersion`), added after the rest; the writer sends
     /// `flowColumns` then these.
     static let flowTunnelColumns: [Column] = [
         ("tunnel", "Nullable(String)"), ("tunnel_id", "Nullable(UInt32)"), ("tunnel_parents", "Nullable(String)"),

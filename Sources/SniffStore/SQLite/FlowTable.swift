@@ -13,10 +13,10 @@ enum FlowTable {
         "total_bytes", "total_pkts", "orig_cc", "resp_cc", "orig_asn", "resp_asn", "orig_org", "resp_org", "pid", "process",
         "\"user\"", "container", "process_orig", "cold",
     ]
-    /// Today's columns: migration 15 added the tunnel's after `cold`.
+    /// Today's columns: `Schema.flowTunnelVersion` added the tunnel's after `cold`.
     static let columns = columnsV11 + Schema.flowTunnelColumns
 
-    /// Version 11's table (`columnsV11`); migration 15 adds the rest.
+    /// Version 11's table (`columnsV11`); `Schema.flowTunnelVersion` adds the rest.
     static var createSQL: String {
         "CREATE TABLE flows (id INTEGER PRIMARY KEY, "
             + columnsV11.map { c in
@@ -97,7 +97,7 @@ enum FlowTable {
     }
 
     /// `flows_v`: every field of the flows as a readable column (addresses as text,
-    /// `time` as RFC 3339), in the version-10 order (then, from version 15, the
+    /// `time` as RFC 3339), in the version-10 order (then, from `Schema.flowTunnelVersion`, the
     /// tunnel's), for people in the sqlite3 shell.
     static func viewSQL(tunnels: Bool) -> String {
         SQLiteSchema.flowViewSQL(tunnels ? Schema.flowStoredColumns : Schema.flowColumns, from: "(\(FlowCold.viewColumns))")
