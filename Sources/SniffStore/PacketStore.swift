@@ -7,7 +7,7 @@ import SniffDecode
 ///
 /// Implementations are safe to use from several tasks at once.
 public protocol PacketStore: AnyObject, Sendable {
-    /// "sqlite" or "postgresql".
+    /// "sqlite", "postgresql" or "clickhouse".
     var backend: String { get }
     /// Where the data lives, without a password ("sqlite:sniff.db", "postgres://sniff@db:5432/sniff").
     var location: String { get }

@@ -10,15 +10,16 @@ struct DBCommand: ParsableCommand {
         discussion: """
             The database is SQLite (sniff.db unless --db sqlite:PATH names another) or \
             PostgreSQL (--db postgres://user:password@host:5432/database; PGHOST, PGPORT, \
-            PGUSER, PGPASSWORD, PGDATABASE and PGSSLMODE fill what the URL leaves out). \
-            Captures apply migrations themselves; these commands do it ahead of time.
+            PGUSER, PGPASSWORD, PGDATABASE and PGSSLMODE fill what the URL leaves out) or \
+            ClickHouse (--db clickhouse://user:password@host:8123/database, clickhouses:// for \
+            HTTPS; migrate creates the database). Captures apply migrations themselves; these commands do it ahead of time.
             """,
         subcommands: [DBMigrate.self, DBInfo.self, DBReplay.self]
     )
 }
 
 struct DBTarget: ParsableArguments {
-    @Option(name: .customLong("db"), help: ArgumentHelp("The database: sqlite:PATH or postgres://... .", valueName: "URL"))
+    @Option(name: .customLong("db"), help: ArgumentHelp("The database: sqlite:PATH, postgres://... or clickhouse://... .", valueName: "URL"))
     var db: String = "sqlite:" + StoreURL.defaultSQLitePath
 
     func validate() throws {

@@ -19,7 +19,7 @@ struct ServeCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .customLong("db"), help: ArgumentHelp("The database: sqlite:PATH or postgres://... .", valueName: "URL"))
+    @Option(name: .customLong("db"), help: ArgumentHelp("The database: sqlite:PATH, postgres://... or clickhouse://... .", valueName: "URL"))
     var db: String = "sqlite:" + StoreURL.defaultSQLitePath
 
     @OptionGroup var server: ServerOptions
@@ -56,7 +56,7 @@ struct ExportCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .customLong("db"), help: ArgumentHelp("The database: sqlite:PATH or postgres://... .", valueName: "URL"))
+    @Option(name: .customLong("db"), help: ArgumentHelp("The database: sqlite:PATH, postgres://... or clickhouse://... .", valueName: "URL"))
     var db: String = "sqlite:" + StoreURL.defaultSQLitePath
     @Option(name: .customLong("format"), help: ArgumentHelp("csv, xlsx, ndjson or pcap.", valueName: "FORMAT"))
     var format: String

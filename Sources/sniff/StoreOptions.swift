@@ -14,7 +14,7 @@ struct StoreOptions: ParsableArguments {
     @Flag(name: .customLong("store"), help: "Store packets, flows and alerts in a database (SQLite sniff.db unless --db names another).")
     var store = false
 
-    @Option(name: .customLong("db"), help: ArgumentHelp("The database: sqlite:PATH, or postgres://user:password@host:5432/database (PG* variables fill the gaps). Implies --store.", valueName: "URL"))
+    @Option(name: .customLong("db"), help: ArgumentHelp("The database: sqlite:PATH, postgres://user:password@host:5432/database (PG* variables fill the gaps) or clickhouse://user:password@host:8123/database. Implies --store.", valueName: "URL"))
     var db: String?
 
     @Option(name: .customLong("store-packets"), help: ArgumentHelp("Packets to store: all, none, or sample:N (one in N). Flows are always stored.", valueName: "all|none|sample:N"))
