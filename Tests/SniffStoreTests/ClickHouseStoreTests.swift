@@ -269,14 +269,7 @@ struct ClickHouseStoreTests {
         try await ClickHouseTestEnv.withDatabase("stop") { url, _ in
             let store = StoreFactory.open(try StoreURL(url))
             try await store.migrate()
-            var config = StoreWriter.Configuration()
-            config.journalDirectory = StoreTestEnv.tempDirectory("chstop")
-            config.replayOldJournals = false
-            config.memoryLimitRows = 50_000
-            config.retryInitialSeconds = 0.05
-            config.retryMaxSeconds = 0.5
-            let writer = StoreWriter(store: store, configuration: config)
-            writer.start()
+            let writer = StoreChecks.outageWriter(store, journal: "chstop", memoryLimitRows: 50_000)
             let batches = 100, rows = 5000
             let now = Timestamp.now().totalNanoseconds
             @Sendable func submit(_ range: Range<Int>) {

@@ -325,6 +325,20 @@ enum StoreChecks {
         return (writer, dead, config)
     }
 
+    /// A started writer for the tests that take the server away mid-load: quick
+    /// retries, `memoryLimitRows` in memory, the rest in a new journal directory.
+    static func outageWriter(_ store: any PacketStore, journal name: String, memoryLimitRows: Int) -> StoreWriter {
+        var config = StoreWriter.Configuration()
+        config.journalDirectory = StoreTestEnv.tempDirectory(name)
+        config.replayOldJournals = false
+        config.memoryLimitRows = memoryLimitRows
+        config.retryInitialSeconds = 0.05
+        config.retryMaxSeconds = 0.5
+        let writer = StoreWriter(store: store, configuration: config)
+        writer.start()
+        return writer
+    }
+
     static func journalAndReplay(_ goodURL: String) async throws {
         let journalDir = StoreTestEnv.tempDirectory("spill")
         defer { try? FileManager.default.removeItem(atPath: journalDir) }

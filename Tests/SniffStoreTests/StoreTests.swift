@@ -216,14 +216,7 @@ struct PostgresStoreTests {
             let store = StoreFactory.open(try StoreURL(url))
             // A COPY whose server died may never be answered: give up on it quickly.
             (store as? PostgresStore)?.operationTimeoutSeconds = 5
-            var config = StoreWriter.Configuration()
-            config.journalDirectory = StoreTestEnv.tempDirectory("kill")
-            config.replayOldJournals = false
-            config.memoryLimitRows = 100_000
-            config.retryInitialSeconds = 0.05
-            config.retryMaxSeconds = 0.5
-            let writer = StoreWriter(store: store, configuration: config)
-            writer.start()
+            let writer = StoreChecks.outageWriter(store, journal: "kill", memoryLimitRows: 100_000)
             let batches = 120, rows = 5000
             let now = Timestamp.now().totalNanoseconds
             // Submitted from a plain thread, as the capture thread does, while the
