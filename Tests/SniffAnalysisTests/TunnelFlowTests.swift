@@ -32,6 +32,13 @@ struct TunnelFlowTests {
     /// The tunnel's ends (the veth); every other address is inside.
     static func isOuter(_ a: IPAddress) -> Bool { IPNetwork("10.77.0.0/24")!.contains(a) }
 
+    /// The uid (seed 0) of the flow with this key and start: a tunnel parent's.
+    static func uid(_ key: FlowKey, _ startNanos: Int64) -> String {
+        var s = ByteSink(capacity: 18)
+        FlowUID.append(seed: 0, key: key, startNanos: startNanos, into: &s)
+        return s.string
+    }
+
     /// Every flow between addresses inside the tunnel is carried, names its tunnel, and its
     /// parent is a flow between the tunnel's ends that carried its first packet; the
     /// outer flows carry no tunnel.
@@ -50,7 +57,7 @@ struct TunnelFlowTests {
             let t = try #require(f.details.tunnel, "\(FlowSummary(f)) has no tunnel")
             #expect(t.kind == c.kind)
             #expect(t.id == c.id)
-            let parent = try #require(FlowUID.parentString(seed: 0, flow: f))
+            let parent = TunnelFlowTests.uid(t.parentKey, t.parentStartNanos)
             let p = try #require(outerUIDs[parent], "\(FlowSummary(f)): parent \(parent) is no outer flow")
             #expect(p.startNanos <= f.startNanos && f.startNanos <= p.lastNanos)
             #expect(Set([p.origAddress, p.respAddress]) == Set([IPAddress("10.77.0.1")!, IPAddress("10.77.0.2")!]))
@@ -140,14 +147,11 @@ struct TunnelFlowTests {
             TunnelFlowTests.isOuter(f.origAddress) && [56456, 52500].contains(f.origPort) && f.respPort == 4789
         }.map { FlowUID.string(seed: 0, flow: $0) })
         #expect(carriers.count == 2)
-        let uids = t.parents.map { p -> String in
-            var s = ByteSink(capacity: 18)
-            FlowUID.append(seed: 0, key: p.key, startNanos: p.startNanos, into: &s)
-            return s.string
-        }
+        let uids = t.parents.map { TunnelFlowTests.uid($0.key, $0.startNanos) }
         #expect(Set(uids) == carriers && uids.count == 2)
         // The first parent is the carrier of the first packet (the SYN, from 10.88.0.1).
-        #expect(uids.first == FlowUID.parentString(seed: 0, flow: tcp))
+        #expect(uids.first == TunnelFlowTests.uid(t.parentKey, t.parentStartNanos))
+        #expect(FlowUID.parentsString(seed: 0, flow: tcp) == uids.joined(separator: ","))
         var s = ByteSink(capacity: 2048)
         FlowNDJSONWriter().write(tcp, into: &s)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(s.string.utf8)) as? [String: Any])

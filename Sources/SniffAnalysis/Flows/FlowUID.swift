@@ -38,14 +38,6 @@ public enum FlowUID {
         return s.string
     }
 
-    /// The uid of the flow that carried `flow`'s first packet in a tunnel.
-    public static func parentString(seed: UInt64, flow: Flow) -> String? {
-        guard let t = flow.details.tunnel else { return nil }
-        var s = ByteSink(capacity: 18)
-        append(seed: seed, key: t.parentKey, startNanos: t.parentStartNanos, into: &s)
-        return s.string
-    }
-
     /// The uids of every flow that carried `flow` in a tunnel (Zeek's `tunnel_parents`),
     /// the first first, each followed by `separator` but the last.
     public static func appendParents(seed: UInt64, _ t: FlowTunnel, separator: StaticString, into sink: inout ByteSink) {
