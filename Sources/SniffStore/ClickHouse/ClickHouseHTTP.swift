@@ -67,6 +67,16 @@ final class ClickHouseHTTP: Sendable {
         return ClickHouseHTTP.parseTSV(bytes)
     }
 
+    /// The first value of a SELECT's first row; nil without a row, or when it is NULL.
+    func value(_ sql: String, what: String) async throws -> String? {
+        try await rows(sql, what: what).first?.first ?? nil
+    }
+
+    /// `value` as a number (a count, a sum); nil when there is none.
+    func int(_ sql: String, what: String) async throws -> Int64? {
+        try await value(sql, what: what).flatMap { Int64($0) }
+    }
+
     /// The server's exception as a StoreError: a login it refused, a database that is
     /// missing or a server going down are worth retrying (the journal keeps the rows
     /// meanwhile); anything else is the statement's fault.

@@ -59,7 +59,7 @@ public final class ClickHouseStore: PacketStore {
     }
 
     public func info() async throws -> StoreInfo {
-        let version = try await http.rows("SELECT version()", what: "info").first?.first ?? nil
+        let version = try await http.value("SELECT version()", what: "info")
         var info = StoreInfo(backend: backend, location: location, serverVersion: version ?? "",
                              schemaVersion: 0, latestKnownVersion: Schema.latestVersion)
         let db = ClickHouseSchema.literal(target.database)
@@ -73,7 +73,7 @@ public final class ClickHouseStore: PacketStore {
         info.migrations = Schema.migrationStatus(applied: applied)
         for t in Schema.infoTables where tables.contains(t) {
             let sql = t == "captures" ? "SELECT uniqExact(id, sensor) FROM captures" : "SELECT count() FROM \(t)"
-            let n = try await http.rows(sql, what: "info").first?.first.flatMap { $0.flatMap { Int64($0) } } ?? 0
+            let n = try await http.int(sql, what: "info") ?? 0
             info.tables.append((t, n))
         }
         let timeTables = ClickHouseSchema.timeTables.map(ClickHouseSchema.literal).joined(separator: ", ")
@@ -83,8 +83,7 @@ public final class ClickHouseStore: PacketStore {
             """, what: "info") where r.count == 4 {
             info.partitions.append((r[0] ?? "", Int(r[1] ?? "") ?? 0, r[2], r[3]))
         }
-        let size = try await http.rows("SELECT sum(bytes_on_disk) FROM system.parts WHERE database = \(db) AND active", what: "info")
-        info.sizeBytes = size.first?.first.flatMap { $0.flatMap { Int64($0) } }
+        info.sizeBytes = try await http.int("SELECT sum(bytes_on_disk) FROM system.parts WHERE database = \(db) AND active", what: "info")
         return info
     }
 
@@ -93,9 +92,9 @@ public final class ClickHouseStore: PacketStore {
     @discardableResult
     public func write(_ batch: StoreBatch) async throws -> Bool {
         let what = "write \(batch.content.kindName) batch \(batch.id)"
-        let seen = try await http.rows("SELECT count() FROM sniff_batches WHERE writer_id = \(batch.id.writer) AND seq = \(batch.id.seq)",
-                                       what: what)
-        if let n = seen.first?.first.flatMap({ $0.flatMap { Int64($0) } }), n > 0 { return false }
+        let seen = try await http.int("SELECT count() FROM sniff_batches WHERE writer_id = \(batch.id.writer) AND seq = \(batch.id.seq)",
+                                      what: what)
+        if let seen, seen > 0 { return false }
         try await writeContent(batch, what: what)
         var out = RowBinary(capacity: 128)
         let range = batch.timeRange
