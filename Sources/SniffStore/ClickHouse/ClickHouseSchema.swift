@@ -17,6 +17,17 @@ import SniffDecode
 enum ClickHouseSchema {
     typealias Column = (name: String, type: String)
 
+    /// The table a read names. On one server that is the table itself; in a cluster
+    /// (`sniff db migrate --cluster`) the Distributed table in front of the shards takes
+    /// the plain name and each shard's own table is `localTable(table)`, so reads (and
+    /// the writer's inserts) name the same table either way and the Distributed table
+    /// fans them out. Every read goes through here, so that a change of naming is made
+    /// in one place.
+    static func readTable(_ table: String) -> String { table }
+
+    /// A shard's own table behind the Distributed table of the same plain name.
+    static func localTable(_ table: String) -> String { table + "_local" }
+
     /// The partition key of the time tables: the UTC day of `ts`.
     static let dayOfTs = "toDate(intDiv(ts, 1000000000))"
 
