@@ -82,7 +82,8 @@ func loadDatabase(_ files: [URL], path: String, url: String? = nil, hub: LiveHub
     for file in files {
         guard let reader = try? CaptureFileReader(path: file.path) else { continue }
         var config = StoreWriter.Configuration()
-        config.journalDirectory = ServerTestEnv.tempDirectory("journal")
+        let journal = ServerTestEnv.tempDirectory("journal")
+        config.journalDirectory = journal
         config.replayOldJournals = false
         let writer = StoreWriter(store: store, configuration: config)
         let format = FlowFormat(hosts: hosts)
@@ -123,7 +124,9 @@ func loadDatabase(_ files: [URL], path: String, url: String? = nil, hub: LiveHub
         // A bound against a hang, not a speed check: in the full suite, tests that wait on
         // subprocesses can hold both cooperative threads for about 100 s, and the writer
         // waits with them.
-        _ = await writer.finishing(timeoutSeconds: 300)
+        // The journal folder is kept only when it holds what the store did not take,
+        // for whoever reads the failure; otherwise each load would leave one behind.
+        if await writer.finishing(timeoutSeconds: 300).complete { try? FileManager.default.removeItem(atPath: journal) }
     }
     return LoadedDatabase(url: url, store: store, packets: lines, captureIDs: captureIDs)
 }

@@ -215,7 +215,8 @@ func load(_ file: URL, into store: any PacketStore, sensor: String = "test", pol
     let reader: CaptureFileReader
     do { reader = try CaptureFileReader(path: file.path) } catch { return result }
     var config = StoreWriter.Configuration()
-    config.journalDirectory = journal ?? StoreTestEnv.tempDirectory("journal")
+    let journalDirectory = journal ?? StoreTestEnv.tempDirectory("journal")
+    config.journalDirectory = journalDirectory
     config.replayOldJournals = false
     let writer = StoreWriter(store: store, configuration: config)
     let id = captureID ?? Int64.random(in: 1...Int64.max)
@@ -261,6 +262,9 @@ func load(_ file: URL, into store: any PacketStore, sensor: String = "test", pol
     // subprocesses can hold both cooperative threads for about 100 s, and the writer
     // waits with them.
     result.report = await writer.finishing(timeoutSeconds: 300)
+    // A folder made here is removed when the store took everything; a caller's own
+    // journal is the caller's to inspect.
+    if journal == nil, result.report?.complete == true { try? FileManager.default.removeItem(atPath: journalDirectory) }
     let ndjson = FlowNDJSONWriter(format: format)
     for (f, reason) in zip(flows.flows, flows.reasons) {
         var s = ByteSink(capacity: 512)
