@@ -18,7 +18,7 @@ enum FuzzTargets {
     /// Every target, in the order `scripts/fuzz.sh all` runs them.
     static let all = ["pcap", "pcapng", "ethernet", "linux_sll", "linux_sll2", "null", "raw",
                       "ipv4", "ipv6", "ip_reassembly", "tcp_reassembly", "tcp", "dns", "tls", "quic_initial", "tls_fingerprint", "http",
-                      "detectors",
+                      "x509", "detectors",
                       "flows", "transactions", "report"]
 
     /// Runs `target` on `data`; false when there is no such target. Broken promises
@@ -44,6 +44,7 @@ enum FuzzTargets {
         case "quic_initial": quicInitial(data)
         case "tls_fingerprint": tlsFingerprint(data)
         case "http": http(data)
+        case "x509": x509(data)
         case "detectors": detectors(data)
         case "flows": flows(data)
         case "transactions": transactions(data)
@@ -448,6 +449,34 @@ enum FuzzTargets {
                     && parts[2].utf8.count == 12, "JA4 \(ja4.hash)")
         }
         _ = TLSFingerprint.alpnNames(c, h)
+    }
+
+    /// The bytes as a DER certificate, as the start of a server's TLS stream (records,
+    /// the leaf certificate found in their handshake messages and read), and as those
+    /// messages without records.
+    static func x509(_ data: UnsafeRawBufferPointer) {
+        let c = ByteCursor(data)
+        certificate(c, at: 0, length: data.count)
+        var handshake: [UInt8] = []
+        let ended = TLS.handshakeBytes(c, at: 0, length: data.count, into: &handshake)
+        require(handshake.count <= data.count, "handshake bytes longer than the records")
+        for (bytes, end) in [(handshake, ended), (Array(data), false), (Array(data), true)] {
+            bytes.withUnsafeBytes { raw in
+                let h = ByteCursor(raw)
+                if case .found(let at, let n) = TLS.leafCertificate(h, ended: end) {
+                    require(at > 0 && n > 0 && at + n <= raw.count, "certificate \(at)+\(n) past \(raw.count)")
+                    certificate(h, at: at, length: n)
+                }
+            }
+        }
+    }
+
+    static func certificate(_ c: ByteCursor, at offset: Int, length: Int) {
+        guard let x = X509.parse(c, at: offset, length: length) else { return }
+        for (o, n) in [(x.subjectOffset, x.subjectLength), (x.issuerOffset, x.issuerLength)] {
+            require(o >= offset && n >= 0 && o + n <= offset + length, "Name \(o)+\(n) outside the certificate")
+            require(X509.name(c, at: o, length: n) != nil, "a Name that parsed does not render")
+        }
     }
 
     /// An HTTP request line and headers; the same bytes as an SSH banner.

@@ -149,6 +149,16 @@ enum Seeds {
                 if p.hasDNS { out.append(Array(frame[p.dns.messageOffset..<(p.dns.messageOffset + p.dns.messageLength)])) }
             case "detectors":
                 if p.payloadCaptured > 0 { out.append(Array(frame[p.payloadOffset..<(p.payloadOffset + p.payloadCaptured)])) }
+            case "x509":
+                // TLS records as they start a segment, and the DER of the certificates
+                // of a Certificate message that starts one.
+                guard p.payloadCaptured > 6, frame[p.payloadOffset] == 0x16 else { break }
+                let payload = Array(frame[p.payloadOffset..<(p.payloadOffset + p.payloadCaptured)])
+                out.append(payload)
+                if payload[5] == 11, payload.count > 15 {
+                    let n = Int(payload[12]) << 16 | Int(payload[13]) << 8 | Int(payload[14])
+                    if n > 0, 15 + n <= payload.count { out.append(Array(payload[15..<(15 + n)])) }
+                }
             case "tls", "http", "quic_initial", "tls_fingerprint":
                 if p.payloadCaptured > 0 {
                     let payload = Array(frame[p.payloadOffset..<(p.payloadOffset + p.payloadCaptured)])

@@ -22,7 +22,7 @@ OUT=${FUZZ_BUILD_DIR:-.build-fuzz}
 BIN=$OUT/sniff-fuzz
 MODULES=(SniffCore SniffDecode SniffCapture SniffAnalysis)
 TARGETS=(pcap pcapng ethernet linux_sll linux_sll2 null raw ipv4 ipv6 ip_reassembly tcp_reassembly tcp dns tls quic_initial tls_fingerprint http
-         detectors flows transactions report)
+         x509 detectors flows transactions report)
 SHARED=${SNIFF_SHARED_PCAPS:-/work/shared/pcaps}
 CORPUS_ROOT=${FUZZ_CORPUS:-${TMPDIR:-/tmp}/sniff-fuzz/corpus}
 

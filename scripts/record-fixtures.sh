@@ -495,6 +495,45 @@ rec_tls() {
     install_capture "$WORK/tls.pcap" "$FIX/tls.pcap"
 }
 
+# Server certificates of TLS 1.2 on the veth pair with a 1000-byte MTU, so that the
+# RSA leaf certificate spans TCP segments and the ECDSA one does not: tls-cert.pcap.
+#  - client port 40700 to 10.77.0.2:8443: an RSA 3072 leaf signed by a test CA and sent
+#    with it (leaf, CA); its subject has six RDNs, UTF8Strings with non-ASCII letters,
+#    a comma, a literal plus and a two-valued RDN (OU+UID); the CA's CN has quotes
+#  - client port 40701 to 10.77.0.2:8444: a self-signed ECDSA P-384 leaf valid for
+#    36500 days (notAfter past 2049: a GeneralizedTime) with an emailAddress
+#  - client port 40702 to 8443 again with TLS 1.3: the certificate is encrypted
+rec_tls_cert() {
+    ns_pair
+    ip -n "$NS_A" link set sfx0 mtu 1000
+    ip -n "$NS_B" link set sfx1 mtu 1000
+    local d=$WORK/tlscert
+    mkdir -p "$d"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -utf8 -subj '/C=US/O=Sniff Test CA/CN=Sniff Root "R1"' \
+        -keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null
+    openssl req -new -newkey rsa:3072 -nodes -utf8 \
+        -subj '/C=DE/ST=Baden-Württemberg/L=Zürich, Süd/O=Sniff\+Partner, Inc./OU=Tests+UID=42/CN=cert.sniff.test' \
+        -keyout "$d/rsa.key" -out "$d/rsa.csr" 2>/dev/null
+    openssl x509 -req -in "$d/rsa.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -days 825 \
+        -out "$d/rsa.pem" 2>/dev/null
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -days 36500 -utf8 \
+        -subj '/emailAddress=ops@sniff.test/O=Sniff/CN=ecdsa.sniff.test' -keyout "$d/ec.key" -out "$d/ec.pem" 2>/dev/null
+    bg "$NS_B" openssl s_server -accept 10.77.0.2:8443 -cert "$d/rsa.pem" -key "$d/rsa.key" -cert_chain "$d/ca.pem" \
+        -naccept 2 -quiet
+    bg "$NS_B" openssl s_server -accept 10.77.0.2:8444 -cert "$d/ec.pem" -key "$d/ec.key" -naccept 1 -quiet
+    wait_listen "$NS_B" t 8443
+    wait_listen "$NS_B" t 8444
+    cap_start "$NS_A" "$WORK/tls-cert.pcap" tcpdump -i sfx0 'not ip6 proto 0'
+    in_ns "$NS_A" openssl s_client -connect 10.77.0.2:8443 -servername cert.sniff.test -tls1_2 \
+        -bind 10.77.0.1:40700 </dev/null >/dev/null 2>&1
+    in_ns "$NS_A" openssl s_client -connect 10.77.0.2:8444 -servername ecdsa.sniff.test -tls1_2 \
+        -bind 10.77.0.1:40701 </dev/null >/dev/null 2>&1
+    in_ns "$NS_A" openssl s_client -connect 10.77.0.2:8443 -servername cert.sniff.test -tls1_3 \
+        -bind 10.77.0.1:40702 </dev/null >/dev/null 2>&1
+    cap_stop
+    install_capture "$WORK/tls-cert.pcap" "$FIX/tls-cert.pcap"
+}
+
 # QUIC handshakes on loopback between aioquic's client and server
 # (scripts/gen/sfxaioquic.py): v1 with SNI quic.sniff.test (client port
 # 42301), v2 (42302), and v1 with a ClientHello that spans two Initial
@@ -1198,7 +1237,7 @@ rec_tunnel_gtpu() { rec_tunnel gtpu 19088743; }
 mkdir -p "$FIX" "$FIX/apps" "$SAMPLES"
 ALL=(lo_udp_tcp:lo-udp-tcp.pcap lo_nano:lo-nano.pcap lo_nano_pcapng:lo-nano.pcapng vlan:vlan.pcap
      sll2:sll2.pcap multi_iface:multi-iface.pcapng dns:dns.pcap tcp_states:tcp-states.pcap app:app.pcap
-     xss:xss.pcap tls:tls.pcap quic:quic.pcap frag:frag.pcap tcp_reasm:tcp-reasm.pcap tcp_loss:tcp-loss.pcap
+     xss:xss.pcap tls:tls.pcap tls_cert:tls-cert.pcap quic:quic.pcap frag:frag.pcap tcp_reasm:tcp-reasm.pcap tcp_loss:tcp-loss.pcap
      tcp_loss:tcp-gap.pcap logs:logs.pcap sample:../../samples/sample.pcapng
      tunnel_vxlan:tunnel-vxlan.pcap tunnel_geneve:tunnel-geneve.pcap tunnel_gre:tunnel-gre.pcap
      tunnel_ipip:tunnel-ipip.pcap tunnel_6in4:tunnel-6in4.pcap tunnel_pim:tunnel-pim.pcap
@@ -1233,9 +1272,15 @@ cleanup
 # TLS and QUIC handshakes as tshark sees them (SNI, ALPN, JA3, JA3S, QUIC version).
 TLS_TRUTH=()
 for f in "${TRUTH[@]}"; do
-    case $(basename "$f") in app.pcap|xss.pcap|tls.pcap|quic.pcap|sample.pcapng) TLS_TRUTH+=("$f") ;; esac
+    case $(basename "$f") in app.pcap|xss.pcap|tls.pcap|tls-cert.pcap|quic.pcap|sample.pcapng) TLS_TRUTH+=("$f") ;; esac
 done
 [[ ${#TLS_TRUTH[@]} -eq 0 ]] || "$ROOT/scripts/make-tls-truth.sh" "${TLS_TRUTH[@]}"
+# Server certificates as tshark reads them (subject, issuer, validity).
+CERT_TRUTH=()
+for f in "${TRUTH[@]}"; do
+    case $(basename "$f") in tls.pcap|tls-cert.pcap) CERT_TRUTH+=("$f") ;; esac
+done
+[[ ${#CERT_TRUTH[@]} -eq 0 ]] || "$ROOT/scripts/make-cert-truth.sh" "${CERT_TRUTH[@]}"
 # IP fragments as tshark reassembles them.
 for f in "${TRUTH[@]}"; do
     if [[ $(basename "$f") == frag.pcap ]]; then "$ROOT/scripts/make-frag-truth.sh" "$f"; fi
@@ -1357,6 +1402,9 @@ check "$F/xss.pcap" 'tls.handshake.extensions_server_name == "<script>alert(1)</
 check "$F/tls.pcap" 'tls.handshake.type == 1 && tls.handshake.extensions_alpn_str' -eq 4
 check "$F/tls.pcap" 'tls.handshake.type == 2 && tls.handshake.version == 0x0303 && !tls.handshake.extensions.supported_version' -eq 2
 check "$F/tls.pcap" 'tls.handshake.extensions.supported_version == 0x0304 && tls.handshake.type == 2' -eq 2
+check "$F/tls-cert.pcap" 'tls.handshake.type == 11' -eq 2
+check "$F/tls-cert.pcap" 'tls.handshake.type == 11 && tcp.reassembled.length' -eq 1
+check "$F/tls-cert.pcap" 'x509af.generalizedTime' -eq 1
 check "$F/quic.pcap" 'tls.handshake.type == 1 && quic.version == 1' -eq 2
 check "$F/quic.pcap" 'tls.handshake.type == 1 && quic.version == 0x6b3343cf' -eq 1
 check "$F/quic.pcap" 'tls.handshake.extensions_server_name == "big.sniff.test"' -eq 1

@@ -42,7 +42,20 @@ public enum LogKind: String, Sendable, CaseIterable, Equatable {
         .init("version", .text), .init("cipher", .text), .init("server_name", .text), .init("next_protocol", .text),
         .init("ja3", .text), .init("ja3s", .text), .init("ja4", .text), .init("client_versions", .texts),
         .init("client_alpn", .texts), .init("quic_version", .text),
+    ] + tlsCertificateColumns
+    /// The server certificate's (schema version `Schema.tlsCertificateVersion`): subject
+    /// and issuer as RFC 4514 strings, validity in seconds since 1970 (certificates reach
+    /// years past what nanoseconds hold).
+    static let tlsCertificateColumns: [LogColumn] = [
+        .init("subject", .text), .init("issuer", .text), .init("cert_not_valid_before", .int),
+        .init("cert_not_valid_after", .int),
     ]
+
+    /// The columns the table was made with (schema 12, ClickHouse's at 14); later
+    /// versions add the rest of `columns`.
+    var createdColumns: [LogColumn] {
+        self == .tls ? Array(columns.dropLast(LogKind.tlsCertificateColumns.count)) : columns
+    }
 
     /// The text column that `LogQuery.text` searches: the DNS query, the HTTP host, the
     /// TLS server name.
@@ -243,6 +256,7 @@ extension RowBuilder {
             .string(d.tlsSNI), .string(d.tlsALPNChosen), .string(d.ja3), .string(d.ja3s), .string(d.ja4),
             .strings(d.tlsOfferedVersions.map { TLS.logVersionName($0) }), .strings(d.tlsALPNOffered),
             .string(d.quicVersion.map { QUIC.versionName($0) }),
+            .string(d.tlsSubject), .string(d.tlsIssuer), .number(d.tlsNotBefore), .number(d.tlsNotAfter),
         ])
     }
 }

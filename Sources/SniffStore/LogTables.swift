@@ -15,7 +15,7 @@ extension Schema {
         let pg = d == .postgres
         return LogKind.allCases.flatMap { k -> [String] in
             let t = k.table
-            let columns = k.columns.map { c -> String in
+            let columns = k.createdColumns.map { c -> String in
                 switch c.kind {
                 case .int: return "\(c.name) \(pg ? "bigint" : "INTEGER")"
                 case .bool: return "\(c.name) \(pg ? "boolean" : "INTEGER")"

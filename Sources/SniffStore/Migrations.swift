@@ -66,6 +66,8 @@ extension Schema {
     static let hostNameSourceVersion = 14
     /// Adds `Schema.flowTunnelColumns` to `flows`.
     static let flowTunnelVersion = 16
+    /// Adds `LogKind.tlsCertificateColumns` to `tls`.
+    static let tlsCertificateVersion = 17
 
     /// SQLite keeps addresses and MAC addresses as text in their canonical forms (so
     /// equality is exact) until its conversions make packets and flows compact; times
@@ -347,5 +349,16 @@ extension Schema {
             postgres: Schema.flowTunnelColumns.map { "ALTER TABLE flows ADD COLUMN \($0) \($0 == "tunnel_id" ? "bigint" : "text")" }
                 + ["CREATE INDEX flows_tunnel ON flows (tunnel, ts) WHERE tunnel IS NOT NULL"],
             clickhouse: ClickHouseSchema.flowTunnelColumns.map { "ALTER TABLE flows ADD COLUMN \($0.name) \($0.type)" }),
+        // Nullable columns at the end: earlier rows (and TLS 1.3 and QUIC ones) have none.
+        SchemaVersion(Schema.tlsCertificateVersion, "tls log: certificate subject, issuer and validity",
+            sqlite: .statements(LogKind.tlsCertificateColumns.map {
+                "ALTER TABLE tls ADD COLUMN \($0.name) \($0.kind == .int ? "INTEGER" : "TEXT")"
+            }),
+            postgres: LogKind.tlsCertificateColumns.map {
+                "ALTER TABLE tls ADD COLUMN \($0.name) \($0.kind == .int ? "bigint" : "text")"
+            },
+            clickhouse: LogKind.tlsCertificateColumns.map(ClickHouseSchema.column).map {
+                "ALTER TABLE tls ADD COLUMN \($0.name) \($0.type)"
+            }),
     ]
 }

@@ -413,6 +413,48 @@ def test_flow_details(d, base):
     d.find_element(By.ID, "detail-close").click()
 
 
+def test_certificates(d, base):
+    """Issue 16 §3: the server certificate of a TLS 1.2 flow (Tests/Fixtures/tls-cert.pcap)
+    is served by /api/tls (subject, issuer, validity) and listed in the flow details;
+    TLS 1.3 flows have none."""
+    subject = "CN=cert.sniff.test,OU=Tests+UID=42,O=Sniff\\+Partner\\, Inc.,L=Zürich\\, Süd,ST=Baden-Württemberg,C=DE"
+    issuer = 'CN=Sniff Root \\"R1\\",O=Sniff Test CA,C=US'
+    rows = api(base, "/api/tls?limit=100")["rows"]
+    rsa = [r for r in rows if (r.get("subject") or "").startswith("CN=cert.sniff.test")]
+    check("/api/tls has the RSA certificate's subject and issuer", len(rsa) == 1 and rsa[0]["subject"] == subject
+          and rsa[0]["issuer"] == issuer, rsa)
+    if not rsa:
+        return
+    before, after = rsa[0].get("cert_not_valid_before"), rsa[0].get("cert_not_valid_after")
+    check("/api/tls has its validity (825 days, in seconds)", isinstance(before, int) and isinstance(after, int)
+          and after - before == 825 * 86400, (before, after))
+    tls13 = [r for r in rows if r.get("version") == "TLSv13"]
+    check("TLS 1.3 rows have no certificate", len(tls13) == 1 and tls13[0].get("subject") is None, tls13)
+    d.get(base + "/")
+    wait_loaded(d)
+    time.sleep(0.5)
+    script = ("const t = document.querySelector('#detail-logs table[data-log=tls]'); return t && Object.fromEntries("
+              "Array.from(t.querySelectorAll('tr')).map(tr => [tr.cells[0].textContent, tr.cells[1].textContent]))")
+    logged = {}
+    # Two flows go to cert.sniff.test (TLS 1.2 and 1.3): open each until the certificate shows.
+    for i in range(2):
+        found = d.execute_script(
+            "const trs = Array.from(document.querySelectorAll('#flows tbody tr')).filter(tr =>"
+            " tr.cells[11].textContent === 'cert.sniff.test'); if (trs[arguments[0]]) trs[arguments[0]].click();"
+            " return trs.length;", i)
+        if found <= i:
+            break
+        wait_for(d, lambda: d.execute_script(script))
+        logged = d.execute_script(script) or {}
+        d.find_element(By.ID, "detail-close").click()
+        if logged.get("subject"):
+            break
+    year = str(time.gmtime(after).tm_year)
+    check("flow details list the certificate's subject, issuer and validity (as a date)",
+          logged.get("subject") == subject and logged.get("issuer") == issuer
+          and logged.get("cert_not_valid_after", "").startswith(year + "-"), logged)
+
+
 def test_tunnels(d, base, shots):
     """Issue 16 §2: flows carried in tunnels (the VXLAN and GRE fixtures) are served with
     their tunnel, found with tunnel=, marked in the flows table's Info cell, listed in the
@@ -1572,6 +1614,16 @@ def main():
         servers.append(Server([args.sniff, "serve", "--db", "sqlite:" + ndb, "--listen", f"127.0.0.1:{port}"], os.path.join(work, "tunnels.log")))
         check("sniff serve starts over the tunnel fixtures", wait_http(base + "/api/stats"))
         test_tunnels(d, base, shots)
+        servers.pop().stop()
+
+        # 1e. Server certificates (TLS 1.2) and a TLS 1.3 flow.
+        cdb = os.path.join(work, "certs.db")
+        subprocess.run([args.sniff, "-r", os.path.join(ROOT, "Tests/Fixtures/tls-cert.pcap"), "-q", "--db", "sqlite:" + cdb],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
+        port = free_port(); base = f"http://127.0.0.1:{port}"
+        servers.append(Server([args.sniff, "serve", "--db", "sqlite:" + cdb, "--listen", f"127.0.0.1:{port}"], os.path.join(work, "certs.log")))
+        check("sniff serve starts over tls-cert.pcap", wait_http(base + "/api/stats"))
+        test_certificates(d, base)
         servers.pop().stop()
 
         # 2. The XSS capture.

@@ -143,6 +143,10 @@ struct FlowsCLITests {
         #expect(t12?["ja3"] == "22558766122974704364c9c75c5cce0a")
         #expect(t12?["ja3s"] == "e195432758194ce2d482396b82e0d48e")
         #expect(t12?["curve"] == "-")
+        // The leaf certificate (tshark's, Tests/Fixtures/tls.pcap.x509.tsv); TLS 1.3 encrypts it.
+        #expect(t12?["subject"] == "CN=sniff.example.test" && t12?["issuer"] == "CN=sniff.example.test")
+        #expect(t12?["cert_not_valid_before"] == "1796487991.000000" && t12?["cert_not_valid_after"] == "1796660791.000000")
+        #expect(ssl.rows.first { $0["server_name"] == "tls13.sniff.test" }?["subject"] == "-")
         #expect(ssl.rows.first { $0["server_name"] == "tls13.sniff.test" }?["client_alpn"] == "h2,http/1.1")
         // Each ssl.log row is a conn.log flow.
         #expect(Set(ssl.rows.compactMap { $0["uid"] }).isSubset(of: Set(conn.rows.compactMap { $0["uid"] })))
@@ -158,6 +162,7 @@ struct FlowsCLITests {
         #expect(v2?["version"] as? String == "TLSv13")
         #expect(v2?["ja3"] as? String == "121f6e4f22ee3205214b0676ed64b9e2")
         #expect(v2?["client_alpn"] as? [String] == ["h3"])
+        #expect(sslJSON.allSatisfy { $0["subject"] == nil && $0["cert_not_valid_after"] == nil })
         #expect(v2?["curve"] == nil)  // unset fields are left out, as in Zeek's JSON
         let connJSON = try FlowsCLITests.objects(try String(contentsOfFile: json + "/conn.log", encoding: .utf8))
         #expect(connJSON.count == 3 && connJSON.allSatisfy { $0["ja3"] == nil && $0["service"] as? String == "quic" })

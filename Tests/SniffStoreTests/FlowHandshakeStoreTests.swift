@@ -73,4 +73,23 @@ extension FlowHandshakeStoreTests {
         plain.handshakeColumns = Array(repeating: nil, count: Schema.flowHandshakeColumns.count)
         #expect(oldBack.content == .flows([plain]))
     }
+
+    /// A journal's ssl.log row from before schema 17 has no certificate values: they
+    /// read as unset; one with them reads back whole; a row longer than the columns is
+    /// refused.
+    @Test func journalTLSRowsBeforeCertificates() throws {
+        let full: [LogValue] = [.text("TLSv12"), .text("TLS_AES_128_GCM_SHA256"), .text("a.test"), .null, .text("ja3"),
+                                .text("ja3s"), .text("ja4"), .list(["TLSv12"]), .list(["h2"]), .null,
+                                .text("CN=a.test"), .text("CN=ca"), .int(1_700_000_000), .int(253_402_300_799)]
+        #expect(full.count == LogKind.tls.columns.count)
+        func batch(_ values: [LogValue]) -> StoreBatch {
+            StoreBatch(id: BatchID(writer: 1, seq: 2), sensor: "s", captureID: 3, content: .logs([
+                LogRow(kind: .tls, ts: 5, uid: "Cabc", origH: IPAddress(v4: 0x0A00_0001), origP: 40000,
+                       respH: IPAddress(v4: 0x0A00_0002), respP: 443, proto: "tcp", values: values)]), createdAt: 4)
+        }
+        #expect(try JournalCodec.roundTrip(batch(full)) == batch(full))
+        let old = Array(full.prefix(10))
+        #expect(try JournalCodec.roundTrip(batch(old)) == batch(old + Array(repeating: .null, count: 4)))
+        #expect(throws: (any Error).self) { try JournalCodec.roundTrip(batch(full + [.null])) }
+    }
 }

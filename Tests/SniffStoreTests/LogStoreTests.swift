@@ -206,7 +206,8 @@ struct LogStoreTests {
         defer { Task { await store.close() } }
         let fixtures = StoreTestEnv.packageRoot.appendingPathComponent("Tests/Fixtures")
         var checked: [LogKind: Int] = [:]
-        for name in ["logs.pcap", "tls.pcap", "quic.pcap"] {
+        var subjects = 0
+        for name in ["logs.pcap", "tls.pcap", "tls-cert.pcap", "quic.pcap"] {
             let loaded = try await load(fixtures.appendingPathComponent(name), into: store)
             for (kind, lines) in [(LogKind.dns, loaded.dnsLines), (.http, loaded.httpLines), (.tls, loaded.sslLines)] {
                 let stored = try await all(store, kind, ["capture": String(loaded.captureID)])
@@ -224,11 +225,14 @@ struct LogStoreTests {
                     byKey[k] = candidates
                     Self.expectSame(row, z, line)
                     checked[kind, default: 0] += 1
+                    if row["subject"]?.textValue != nil { subjects += 1 }
                 }
             }
         }
         // The fixtures have each kind (the counts are the --logs files').
         #expect(checked[.dns, default: 0] > 5 && checked[.http, default: 0] > 2 && checked[.tls, default: 0] > 3)
+        // The TLS 1.2 certificates of tls.pcap (2) and tls-cert.pcap (2).
+        #expect(subjects == 4)
     }
 
     static func key(_ r: LogRow) -> String {

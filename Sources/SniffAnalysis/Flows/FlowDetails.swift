@@ -21,6 +21,14 @@ public struct FlowDetails: Sendable, Equatable {
     public var ja3: String?
     public var ja3s: String?
     public var ja4: String?
+    /// The server's leaf certificate (TLS 1.2 and older send it in the clear): its
+    /// subject and issuer as RFC 4514 strings, its validity in seconds since 1970, and
+    /// whether it was read.
+    public var tlsSubject: String?
+    public var tlsIssuer: String?
+    public var tlsNotBefore: Int64?
+    public var tlsNotAfter: Int64?
+    public var tlsCertificate: TLSCertificateState = .unknown
     /// The first HTTP request: method, Host header and path.
     public var httpMethod: HTTPMethod?
     public var httpHost: String?
@@ -34,6 +42,19 @@ public struct FlowDetails: Sendable, Equatable {
     public var tunnel: FlowTunnel?
 
     public init() {}
+}
+
+/// What became of a TLS flow's server certificate.
+public enum TLSCertificateState: UInt8, Sendable {
+    /// Not known yet (or the flow is not TLS, or its handshake was not seen).
+    case unknown
+    /// Read: the details hold its fields.
+    case read
+    /// None in the clear: TLS 1.3 or QUIC (encrypted), a resumed session, no certificate.
+    case absent
+    /// A Certificate message or certificate that does not parse (counted in the flow
+    /// table's `malformedCertificates`).
+    case malformed
 }
 
 /// An immutable holder, so that a `Flow` stays a small value and a copy handed to an

@@ -167,8 +167,10 @@ public struct FlowNDJSONWriter: Sendable {
     }
 
     /// The TLS handshake facts under ssl.log's names (server_name, version, cipher,
-    /// next_protocol, ja3, ja3s, ja4) and Sniff's for what ssl.log lacks (client_versions,
-    /// client_alpn). Written only for flows whose hellos were seen.
+    /// next_protocol, ja3, ja3s, ja4, subject, issuer) and Sniff's for what ssl.log lacks
+    /// (client_versions, client_alpn, and the certificate's validity in seconds since 1970:
+    /// cert_not_valid_before, cert_not_valid_after). Written only for flows whose hellos
+    /// were seen.
     private func writeHandshake(_ d: FlowDetails, into s: inout ByteSink) {
         string(",\"server_name\":\"", d.tlsSNI, &s)
         if d.tlsChosenVersion != 0 {
@@ -191,6 +193,10 @@ public struct FlowNDJSONWriter: Sendable {
         string(",\"ja3\":\"", d.ja3, &s)
         string(",\"ja3s\":\"", d.ja3s, &s)
         string(",\"ja4\":\"", d.ja4, &s)
+        string(",\"subject\":\"", d.tlsSubject, &s)
+        string(",\"issuer\":\"", d.tlsIssuer, &s)
+        if let t = d.tlsNotBefore { s.append(",\"cert_not_valid_before\":" as StaticString); s.append(decimal: t) }
+        if let t = d.tlsNotAfter { s.append(",\"cert_not_valid_after\":" as StaticString); s.append(decimal: t) }
     }
 
     /// orig_name, resp_name, orig_cc, resp_cc, orig_asn, resp_asn, orig_org, resp_org:

@@ -43,6 +43,8 @@ public final class FlowTable: PacketConsumer {
     /// Flows with sequence holes tracked now, and holes left untracked (too many flows).
     public var holeFlows: Int { st.pointee.inspection.gaps.count }
     public var untrackedHoles: UInt64 { st.pointee.inspection.gaps.untracked }
+    /// Server certificates (TLS 1.2 and older) that did not parse.
+    public var malformedCertificates: UInt64 { st.pointee.inspection.malformedCertificates }
     public var count: Int { st.pointee.count }
     /// Follows DNS and HTTP transactions (dns.log, http.log) when set; off by default,
     /// so that runs without protocol logs read no payload past the first packets.

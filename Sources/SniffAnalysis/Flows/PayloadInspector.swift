@@ -15,6 +15,10 @@ struct InspectionState {
     var streams = TCPStreams()
     /// Sequence holes of TCP flows (missed_bytes).
     var gaps = TCPGaps()
+    /// Reused for a server's handshake messages, gathered from their records.
+    var handshake: [UInt8] = []
+    /// Server certificates that did not parse (`TLSCertificateState.malformed`).
+    var malformedCertificates: UInt64 = 0
 }
 
 /// Looks at the first payload-carrying packets of a flow for TLS, HTTP, SSH, DNS and
@@ -33,7 +37,7 @@ enum PayloadInspector {
         }
         guard length > 0, offset > 0 else { return false }
         if flow.isTCP {
-            return inspectTCP(&flow, isOrig: isOrig, c, at: offset, length: length)
+            return inspectTCP(&flow, isOrig: isOrig, c, at: offset, length: length, state: &state)
         }
         if flow.isUDP {
             if let h = QUIC.parseLongHeader(c, at: offset, length: length) {
@@ -66,7 +70,8 @@ enum PayloadInspector {
 
     /// The TCP parsers on `length` bytes at `offset`: one segment, or the reassembled
     /// start of one direction.
-    static func inspectTCP(_ flow: inout Flow, isOrig: Bool, _ c: ByteCursor, at offset: Int, length: Int) -> Bool {
+    static func inspectTCP(_ flow: inout Flow, isOrig: Bool, _ c: ByteCursor, at offset: Int, length: Int,
+                           state: inout InspectionState) -> Bool {
         if let hello = TLS.parseClientHello(c, at: offset, length: length) {
             let before = flow.details
             let wasPayload = flow.appSource == .payload
@@ -79,6 +84,9 @@ enum PayloadInspector {
             let wasPayload = flow.appSource == .payload
             flow.setPayloadApp(.tls)
             sawServerHello(&flow, c, hello)
+            if flow.details.tlsCertificate == .unknown {
+                sawServerHandshake(&flow, c, at: offset, length: length, state: &state)
+            }
             return before != flow.details || !wasPayload
         }
         if let req = HTTP.parseRequest(c, at: offset, length: length) {
@@ -135,7 +143,7 @@ enum PayloadInspector {
             }
             return false
         }
-        return inspectTCP(&flow, isOrig: isOrig, c, at: 0, length: bytes.count)
+        return inspectTCP(&flow, isOrig: isOrig, c, at: 0, length: bytes.count, state: &state)
     }
 
     /// Whether a direction is worth buffering, given its first bytes: the parsers still
@@ -196,7 +204,7 @@ enum PayloadInspector {
         let d = flow.details
         switch flow.app {
         case .tls, .ldaps, .ftps, .dot, .smtps, .imaps, .pop3s:
-            return isOrig ? d.ja3 == nil : d.tlsChosenVersion == 0
+            return isOrig ? d.ja3 == nil : d.tlsChosenVersion == 0 || d.tlsCertificate == .unknown
         case .http, .prometheus, .elasticsearch: return isOrig && (d.httpMethod == nil || d.httpHost == nil)
         case .ssh: return isOrig ? d.sshClient == nil : d.sshServer == nil
         case .dns: return d.dnsQuery == nil
@@ -236,9 +244,47 @@ enum PayloadInspector {
         guard flow.details.tlsChosenVersion == 0 else { return }
         flow.updateDetails { d in
             d.tlsChosenVersion = hello.version
+            // TLS 1.3 (and QUIC) encrypt the Certificate message.
+            if hello.version > 0x0303 { d.tlsCertificate = .absent }
             d.tlsCipher = hello.cipherSuite
             d.tlsALPNChosen = TLSFingerprint.alpnChosen(c, hello)
             d.ja3s = TLSFingerprint.ja3s(c, hello)
+        }
+    }
+
+    /// Reads the leaf certificate from the handshake records that start a server's
+    /// stream (`length` bytes at `offset`, the ServerHello first), once they hold it.
+    /// Until then the state stays unknown, which keeps the direction buffered.
+    static func sawServerHandshake(_ flow: inout Flow, _ c: ByteCursor, at offset: Int, length: Int,
+                                   state: inout InspectionState) {
+        let ended = TLS.handshakeBytes(c, at: offset, length: length, into: &state.handshake)
+        let search = state.handshake.withUnsafeBytes { TLS.leafCertificate(ByteCursor($0), ended: ended) }
+        switch search {
+        case .pending:
+            return
+        case .absent:
+            flow.updateDetails { $0.tlsCertificate = .absent }
+        case .malformed:
+            state.malformedCertificates &+= 1
+            flow.updateDetails { $0.tlsCertificate = .malformed }
+        case .found(let at, let n):
+            let read: (X509Certificate, String, String)? = state.handshake.withUnsafeBytes { raw in
+                let h = ByteCursor(raw)
+                guard let x = X509.parse(h, at: at, length: n),
+                      let subject = X509.name(h, at: x.subjectOffset, length: x.subjectLength),
+                      let issuer = X509.name(h, at: x.issuerOffset, length: x.issuerLength) else { return nil }
+                return (x, subject, issuer)
+            }
+            guard let (x, subject, issuer) = read else {
+                state.malformedCertificates &+= 1
+                flow.updateDetails { $0.tlsCertificate = .malformed }
+                return
+            }
+            flow.updateDetails { d in
+                d.tlsCertificate = .read
+                (d.tlsSubject, d.tlsIssuer) = (subject, issuer)
+                (d.tlsNotBefore, d.tlsNotAfter) = (x.notBefore, x.notAfter)
+            }
         }
     }
 

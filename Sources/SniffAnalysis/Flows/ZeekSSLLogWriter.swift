@@ -10,9 +10,13 @@ public enum ZeekLogFormat: String, Sendable, CaseIterable {
 
 /// Writes Zeek's ssl.log for the flows whose TLS or QUIC handshake was seen: one row per
 /// flow, at its end. Zeek's standard columns come first, unset (`-`) where Sniff does not
-/// know the value (curve, resumption, alerts, completion, certificates); then `ja3`,
-/// `ja3s` and `ja4` (as Zeek's ja3 and ja4 packages add them) and Sniff's
-/// `client_versions`, `client_alpn` and `quic_version`. `ts` is the flow's start.
+/// know the value (curve, resumption, alerts, completion, certificate hashes); `subject`
+/// and `issuer` (Zeek's names, from the server's leaf certificate, which TLS 1.2 and
+/// older send in the clear) as RFC 4514 strings; then `ja3`, `ja3s` and `ja4` (as Zeek's
+/// ja3 and ja4 packages add them) and Sniff's `client_versions`, `client_alpn`,
+/// `quic_version`, and the certificate's `cert_not_valid_before` and
+/// `cert_not_valid_after` (x509.log's certificate.not_valid_before/after, as times).
+/// `ts` is the flow's start.
 public struct ZeekSSLLogWriter: ZeekLogWriter {
     public var format: FlowFormat
     public var logFormat: ZeekLogFormat
@@ -21,11 +25,13 @@ public struct ZeekSSLLogWriter: ZeekLogWriter {
     public static let fields = ["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "version", "cipher",
                                 "curve", "server_name", "resumed", "last_alert", "next_protocol", "established",
                                 "ssl_history", "cert_chain_fps", "client_cert_chain_fps", "sni_matches_cert",
-                                "ja3", "ja3s", "ja4", "client_versions", "client_alpn", "quic_version"]
+                                "subject", "issuer", "ja3", "ja3s", "ja4", "client_versions", "client_alpn",
+                                "quic_version", "cert_not_valid_before", "cert_not_valid_after"]
     public static let types = ["time", "string", "addr", "port", "addr", "port", "string", "string",
                                "string", "string", "bool", "string", "string", "bool",
                                "string", "vector[string]", "vector[string]", "bool",
-                               "string", "string", "string", "vector[string]", "vector[string]", "string"]
+                               "string", "string", "string", "string", "string", "vector[string]", "vector[string]",
+                               "string", "time", "time"]
 
     public init(format: FlowFormat = FlowFormat(), logFormat: ZeekLogFormat = .tsv) {
         self.format = format
@@ -62,12 +68,16 @@ public struct ZeekSSLLogWriter: ZeekLogWriter {
         for name in ["established", "ssl_history", "cert_chain_fps", "client_cert_chain_fps", "sni_matches_cert"] {
             row.string(name, nil)
         }
+        row.string("subject", d.tlsSubject)
+        row.string("issuer", d.tlsIssuer)
         row.string("ja3", d.ja3)
         row.string("ja3s", d.ja3s)
         row.string("ja4", d.ja4)
         row.vector("client_versions", d.tlsOfferedVersions.map { TLS.logVersionName($0) })
         row.vector("client_alpn", d.tlsALPNOffered)
         row.string("quic_version", d.quicVersion.map { QUIC.versionName($0) })
+        row.seconds("cert_not_valid_before", d.tlsNotBefore)
+        row.seconds("cert_not_valid_after", d.tlsNotAfter)
         row.end()
         s = row.sink
     }
@@ -126,6 +136,18 @@ struct ZeekRow {
         } else {
             ZeekConnLogWriter.appendEscaped(v, into: &sink)
         }
+    }
+
+    /// A time in whole seconds since 1970 (certificates reach past what nanoseconds
+    /// in 64 bits hold), written as Zeek writes a time.
+    mutating func seconds(_ name: String, _ v: Int64?) {
+        guard let v else {
+            if !json { key(name); sink.append(UInt8(ascii: "-")) }
+            return
+        }
+        key(name)
+        sink.append(decimal: v)
+        sink.append(".000000" as StaticString)
     }
 
     mutating func vector(_ name: String, _ items: [String]) {

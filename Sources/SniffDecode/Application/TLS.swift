@@ -299,3 +299,69 @@ public enum TLS {
         }
     }
 }
+
+/// Where a server's leaf certificate lies in its handshake messages.
+public enum TLSCertificateSearch: Sendable, Equatable {
+    /// More bytes of the stream are needed.
+    case pending
+    /// No certificate in the clear: the message after the ServerHello is not a
+    /// Certificate (a resumed session, an anonymous suite), or the handshake records
+    /// ended before one.
+    case absent
+    /// The Certificate message does not hold together.
+    case malformed
+    /// The first certificate_list entry: offset and length of its DER encoding.
+    case found(offset: Int, length: Int)
+}
+
+extension TLS {
+    public static let certificateType: UInt8 = 11
+
+    /// Copies the contents of the handshake records that begin a server's stream (at
+    /// `offset`, `length` bytes) into `out`, so that a message split over records reads
+    /// as one (RFC 5246 section 6.2.1). True when a record of another type follows them:
+    /// the handshake messages in the clear are then all there.
+    public static func handshakeBytes(_ c: ByteCursor, at offset: Int, length: Int, into out: inout [UInt8]) -> Bool {
+        out.removeAll(keepingCapacity: true)
+        let end = Swift.min(offset + length, c.count)
+        var pos = offset
+        while pos + recordHeaderLength <= end {
+            guard c.getUInt8(at: pos) == handshakeContentType, let recordLength = c.getUInt16(at: pos + 3) else { return true }
+            let body = pos + recordHeaderLength
+            let bodyEnd = body + Int(recordLength)
+            if let b = c.slice(at: body, count: Swift.min(bodyEnd, end) - body) { out.append(contentsOf: b) }
+            if bodyEnd > end { return false }
+            pos = bodyEnd
+        }
+        return false
+    }
+
+    /// The leaf certificate in a server's handshake messages (as `handshakeBytes` gathers
+    /// them, the ServerHello first) of TLS 1.2 and older, where the Certificate message
+    /// (RFC 5246 section 7.4.2) directly follows the ServerHello:
+    ///
+    ///     Certificate: type(1)=11 length(3) certificate_list<0..2^24-1> of ASN.1Cert<1..2^24-1>
+    ///
+    /// `ended` says that no more handshake bytes will come.
+    public static func leafCertificate(_ h: ByteCursor, ended: Bool) -> TLSCertificateSearch {
+        let more: TLSCertificateSearch = ended ? .absent : .pending
+        guard let first = h.getUInt8(at: 0), let helloLength = uint24(h, at: 1) else { return more }
+        guard first == serverHelloType else { return .absent }
+        let next = 4 + helloLength
+        guard let type = h.getUInt8(at: next), let messageLength = uint24(h, at: next + 1) else { return more }
+        guard type == certificateType else { return .absent }
+        let body = next + 4
+        guard let listLength = uint24(h, at: body) else { return ended ? .malformed : .pending }
+        if listLength == 0 { return .absent }  // a server may send none (RFC 5246 7.4.2)
+        guard let certLength = uint24(h, at: body + 3) else { return ended ? .malformed : .pending }
+        guard listLength + 3 <= messageLength, certLength > 0, certLength + 3 <= listLength else { return .malformed }
+        let start = body + 6
+        guard start + certLength <= h.count else { return ended ? .malformed : .pending }
+        return .found(offset: start, length: certLength)
+    }
+
+    static func uint24(_ c: ByteCursor, at offset: Int) -> Int? {
+        guard let high = c.getUInt8(at: offset), let low = c.getUInt16(at: offset + 1) else { return nil }
+        return Int(high) << 16 | Int(low)
+    }
+}

@@ -366,7 +366,8 @@ async function showFlowLogs(uid) {
         if (v === null || LOG_HIDDEN.includes(key)) continue;
         const tr = document.createElement("tr");
         const th = document.createElement("th"); th.scope = "row"; th.textContent = key;
-        tr.append(th, td(key === "ts" ? fmtTime(v) : Array.isArray(v) ? v.join(", ") : v));
+        // ts and the certificate's validity are epoch seconds.
+        tr.append(th, td(key === "ts" || key.startsWith("cert_not_valid_") ? fmtTime(v) : Array.isArray(v) ? v.join(", ") : v));
         body.append(tr);
       }
       const t = document.createElement("table");

@@ -87,21 +87,25 @@ enum ClickHouseSchema {
     ]
 
     /// Protocol logs: the common columns, then the kind's (vectors joined as in the
-    /// other databases), then the row's batch and position.
-    static func logColumns(_ kind: LogKind) -> [Column] {
+    /// other databases), then the row's batch and position; `created`: only the columns
+    /// the table was made with (`LogKind.createdColumns`), in the order they were added
+    /// either way, since a later version's columns come last.
+    static func logColumns(_ kind: LogKind, created: Bool = false) -> [Column] {
         let common: [Column] = [
             ("capture_id", "Int64"), ("sensor", "String"), ("ts", "Int64"), ("uid", "String"),
             ("orig_h", "FixedString(16)"), ("orig_p", "UInt16"), ("resp_h", "FixedString(16)"), ("resp_p", "UInt16"),
             ("proto", "String"),
         ]
-        let own: [Column] = kind.columns.map { c in
-            switch c.kind {
-            case .int: return (c.name, "Nullable(Int64)")
-            case .bool: return (c.name, "Nullable(UInt8)")
-            case .text, .texts, .ints: return (c.name, "Nullable(String)")
-            }
-        }
+        let own: [Column] = (created ? kind.createdColumns : kind.columns).map(column)
         return common + own + [("writer_id", "Int64"), ("seq", "Int64"), ("i", "UInt32")]
+    }
+
+    static func column(_ c: LogColumn) -> Column {
+        switch c.kind {
+        case .int: return (c.name, "Nullable(Int64)")
+        case .bool: return (c.name, "Nullable(UInt8)")
+        case .text, .texts, .ints: return (c.name, "Nullable(String)")
+        }
     }
 
     /// Captures, hosts and host names are upserts in the other databases; here each
@@ -152,7 +156,7 @@ enum ClickHouseSchema {
         create("traffic", trafficColumns, engine: timeEngine("sensor, ts, transport, app, writer_id, seq, i")),
         create("flow_counts", flowCountColumns, engine: timeEngine("sensor, ts, ip_proto, app, writer_id, seq, i")),
     ] + LogKind.allCases.map {
-        create($0.table, logColumns($0), engine: timeEngine("sensor, ts, writer_id, seq, i"))
+        create($0.table, logColumns($0, created: true), engine: timeEngine("sensor, ts, writer_id, seq, i"))
     } + [
         create("captures", captureColumns, engine: "ReplacingMergeTree ORDER BY (id, sensor, updated_at)"),
         create("hosts", hostColumns, engine: "ReplacingMergeTree ORDER BY (address, capture_id, sensor, last_ts, first_ts)"),

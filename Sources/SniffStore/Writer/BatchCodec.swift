@@ -318,7 +318,8 @@ enum BatchCodec {
         var l = LogRow(kind: kind, ts: try r.int64(), uid: try r.string(), origH: try r.address(), origP: try r.uint16(),
                        respH: try r.address(), respP: try r.uint16(), proto: try r.string(), values: [])
         let n = Int(try r.uint16())
-        guard n == kind.columns.count else { throw BinaryReader.Failure.invalid }
+        // A journal written before a version added columns holds fewer: those are unset.
+        guard n <= kind.columns.count, n >= kind.createdColumns.count else { throw BinaryReader.Failure.invalid }
         for _ in 0..<n {
             switch try r.uint8() {
             case 0: l.values.append(.null)
@@ -334,6 +335,7 @@ enum BatchCodec {
             default: throw BinaryReader.Failure.invalid
             }
         }
+        l.values += Array(repeating: .null, count: kind.columns.count - n)
         return l
     }
 
