@@ -760,6 +760,20 @@ redis_talk() {
     in_ns "$NS_A" redis-cli -h 127.0.0.1 -p 6379 GET sniff:key >/dev/null
 }
 
+# HTTP/2 with prior knowledge: curl --http2-prior-knowledge (client port 41080) sends the
+# connection preface and its SETTINGS to python3 -m http.server on port 5080, a port
+# without a name, which answers HTTP/1.0 400: the flow is named from the preface.
+rec_app_http2() {
+    ns_lo
+    mkdir -p "$WORK/www"
+    bg "$NS_A" "$SYSPY" -m http.server --bind 127.0.0.1 --directory "$WORK/www" 5080
+    wait_listen "$NS_A" t 5080
+    app_lo http2 http2_talk
+}
+http2_talk() {
+    in_ns "$NS_A" curl -s -o /dev/null --http2-prior-knowledge --local-port 41080 http://127.0.0.1:5080/ || true
+}
+
 rec_app_mqtt() {
     ns_lo
     printf 'listener 1883 127.0.0.1\nallow_anonymous true\npersistence false\n' >"$WORK/mosquitto.conf"
@@ -1244,7 +1258,7 @@ ALL=(lo_udp_tcp:lo-udp-tcp.pcap lo_nano:lo-nano.pcap lo_nano_pcapng:lo-nano.pcap
      tunnel_gtpu:tunnel-gtpu.pcap)
 # Application fixtures: `apps` records all of them.
 APP_FIXTURES=(redis mqtt postgresql mysql smtp ftp mail:imap,pop3 telnet snmp ntp syslog ldap sip radius memcached
-              openvpn isakmp coap socks stun rtsp netbios dhcp:dhcp,tftp dhcpv6 irc xmpp kerberos bittorrent)
+              openvpn isakmp coap socks stun rtsp netbios dhcp:dhcp,tftp dhcpv6 irc xmpp kerberos bittorrent http2)
 for entry in "${APP_FIXTURES[@]}"; do
     IFS=, read -ra outs <<<"${entry#*:}"
     for out in "${outs[@]}"; do ALL+=("app_${entry%%:*}:apps/$out.pcap"); done

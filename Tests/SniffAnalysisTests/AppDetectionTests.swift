@@ -20,7 +20,7 @@ import SniffAnalysis
         ("apps/rtsp.pcap", .rtsp), ("apps/sip.pcap", .sip), ("apps/smtp.pcap", .smtp), ("apps/snmp.pcap", .snmp),
         ("apps/socks.pcap", .socks), ("apps/stun.pcap", .stun), ("apps/syslog.pcap", .syslog),
         ("apps/telnet.pcap", .telnet), ("apps/tftp.pcap", .tftp), ("apps/irc.pcap", .irc), ("apps/xmpp.pcap", .xmpp),
-        ("apps/kerberos.pcap", .kerberos), ("apps/bittorrent.pcap", .bittorrent),
+        ("apps/kerberos.pcap", .kerberos), ("apps/bittorrent.pcap", .bittorrent), ("apps/http2.pcap", .http),
     ]
     /// The same for ../shared/pcaps.
     static let namedShared: [(file: String, app: AppProtocol)] = [

@@ -31,6 +31,11 @@ struct HTTPTests {
         // Not requests: a response, HTTP/2 preface, lower-case method, no version.
         #expect(HTTPTests.parse("HTTP/1.1 200 OK\r\n\r\n").0 == nil)
         #expect(HTTPTests.parse("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").0 == nil)
+        // The HTTP/2 preface is named by the payload detectors instead, whole only.
+        let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8) + [0, 0, 0x12, 4, 0, 0, 0, 0, 0]
+        #expect(preface.withUnsafeBytes { AppDetectors.detect(ByteCursor($0), udp: false) } == .http)
+        #expect(preface.prefix(20).withUnsafeBytes { AppDetectors.detect(ByteCursor($0), udp: false) } == nil)
+        #expect(preface.withUnsafeBytes { AppDetectors.detect(ByteCursor($0), udp: true) } == nil)
         #expect(HTTPTests.parse("get / HTTP/1.1\r\n\r\n").0 == nil)
         #expect(HTTPTests.parse("GET /index.html\r\n\r\n").0 == nil)
     }

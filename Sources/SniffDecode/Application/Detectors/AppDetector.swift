@@ -140,6 +140,8 @@ public enum AppDetectors {
         AppDetector(.telnet, .tcp, "starts with two option negotiations: IAC (0xFF), DO/DONT/WILL/WONT or SB",
                     TextDetectors.telnet),
         // Text protocols: a command or greeting line, ending in CRLF, at the start.
+        AppDetector(.http, .tcp, "HTTP/2 connection preface \"PRI * HTTP/2.0\\r\\n\\r\\nSM\\r\\n\\r\\n\" "
+                    + "(HTTP/1.x requests are read by the HTTP parser first)", TextDetectors.http2),
         AppDetector(.sip, .both, "request line \"METHOD sip:... SIP/2.0\" or status line \"SIP/2.0 NNN \"",
                     opensWithText: true, MediaDetectors.sip),
         AppDetector(.rtsp, .tcp, "request line \"METHOD URI RTSP/1.0\" or status line \"RTSP/1.0 NNN \"",

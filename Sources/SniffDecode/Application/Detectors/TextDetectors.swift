@@ -7,6 +7,10 @@ enum TextDetectors {
     /// Telnet (RFC 854, 855): the payload opens with option negotiation, IAC followed by
     /// WILL/WONT/DO/DONT and an option, or a subnegotiation closed by IAC SE; a single
     /// 3-byte command or at least two commands.
+    /// The client connection preface of HTTP/2 with prior knowledge (RFC 9113 section
+    /// 3.4); HTTP/2 over TLS is named TLS, its ALPN (`h2`) says the rest.
+    static func http2(_ c: ByteCursor) -> Bool { Bytes.has(c, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") }
+
     static func telnet(_ c: ByteCursor) -> Bool {
         guard c.count >= 3, c.getUInt8(at: 0) == 0xFF, let cmd = c.getUInt8(at: 1) else { return false }
         switch cmd {
