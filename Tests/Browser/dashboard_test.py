@@ -487,6 +487,17 @@ def test_tunnels(d, base, shots):
     infos = d.execute_script("return Array.from(document.querySelectorAll('#flows tbody tr')).map(tr => tr.cells[11].textContent)")
     check("tunnels: the flows table marks each carried flow in its Info cell",
           sum(1 for t in infos if t.startswith("in vxlan 42")) == 3 and sum(1 for t in infos if t.startswith("in gre 7001")) == 3, infos)
+    # The flows table's Tunnel choice asks /api/flows with tunnel=.
+    rows_js = "return Array.from(document.querySelectorAll('#flows tbody tr')).map(tr => tr.cells[11].textContent)"
+    for kind, want in [("vxlan", lambda t: t.startswith("in vxlan 42")), ("none", lambda t: not t.startswith("in "))]:
+        Select(d.find_element(By.ID, "flows-tunnel")).select_by_value(kind)
+        n = len(vxlan) if kind == "vxlan" else len(none)
+        wait_for(d, lambda: len(d.execute_script(rows_js)) == n)
+        shown = d.execute_script(rows_js)
+        check(f"tunnels: the flows table's Tunnel choice {kind} shows the API's {n} flows", len(shown) == n
+              and all(want(t) for t in shown), shown)
+    Select(d.find_element(By.ID, "flows-tunnel")).select_by_value("")
+    wait_for(d, lambda: len(d.execute_script(rows_js)) == len(infos))
     clicked = d.execute_script(
         "const tr = Array.from(document.querySelectorAll('#flows tbody tr')).find(tr =>"
         " tr.cells[5].textContent === 'TCP' && tr.cells[11].textContent.startsWith('in vxlan'));"

@@ -533,7 +533,11 @@ const FLOW_KEYS = {
 };
 async function loadFlows() {
   const sort = $("flows-sort").value;
-  const f = await getJSON("/api/flows", { ...state.filter, sort, limit: 200 });
+  // The tunnel choice is the flows table's own: the other panels' routes have no
+  // tunnel column (/api/packets, the summary, the talkers).
+  const q = { ...state.filter, sort, limit: 200 };
+  if ($("flows-tunnel").value) q.tunnel = $("flows-tunnel").value;
+  const f = await getJSON("/api/flows", q);
   const open = (f.open_rows || []).map((r) => ({ ...r, open: true }));
   const key = FLOW_KEYS[sort] || FLOW_KEYS.time;
   const rows = f.rows.concat(open).sort((a, b) => key(b) - key(a)).slice(0, 200);
@@ -554,6 +558,7 @@ async function loadFlows() {
   $("flows-count").textContent = f.rows.length + " stored" + (f.open_rows ? ", " + open.length + " in progress" : "");
 }
 $("flows-sort").addEventListener("change", () => loadFlows().catch(showError));
+$("flows-tunnel").addEventListener("change", () => loadFlows().catch(showError));
 
 function alertItem(a) {
   const li = document.createElement("li");
