@@ -128,24 +128,63 @@ func enrich(_ file: URL, capacity: Int = 65_536, geo: GeoIPDatabases = GeoIPData
         #expect(c.count == 3)
     }
 
-    /// Bounded: two addresses in a one-slot table cannot both stay; the one stored last
+    /// Bounded: two networks in a one-slot table cannot both stay; the one stored last
     /// answers, the other is asked again (nil) rather than given the wrong record.
     @Test func geoCacheSlots() {
         var c = GeoCache(capacity: 1)
         let a = Self.ip("8.8.8.8"), b = Self.ip("2400::1")
         #expect(c.get(a) == nil)
-        c.set(a, GeoRecord(countryCode: "US"))
+        c.set(a, prefixLength: 32, GeoRecord(countryCode: "US"))
         #expect(c.get(a) == GeoRecord(countryCode: "US"))
         #expect(c.get(b) == nil)
-        c.set(b, GeoRecord(countryCode: "JP", asn: 7))
+        c.set(b, prefixLength: 128, GeoRecord(countryCode: "JP", asn: 7))
         #expect(c.get(b) == GeoRecord(countryCode: "JP", asn: 7))
         #expect(c.get(a) == nil)
-        // A larger table keeps many addresses at once.
+        // A larger table keeps many networks at once.
         var big = GeoCache(capacity: 4096)
-        for i in 0..<1000 { big.set(IPAddress(v4: 0x0808_0000 &+ UInt32(i)), GeoRecord(asn: UInt32(i))) }
+        for i in 0..<1000 { big.set(IPAddress(v4: 0x0808_0000 &+ UInt32(i)), prefixLength: 32, GeoRecord(asn: UInt32(i))) }
         let kept = (0..<1000).filter { big.get(IPAddress(v4: 0x0808_0000 &+ UInt32($0))) == GeoRecord(asn: UInt32($0)) }
         #expect(kept.count > 700)
     }
+
+    /// One answer per database network: every address of a stored network gets it, an
+    /// address outside it is asked anew (nil), for IPv4, IPv4-mapped IPv6 and IPv6, with
+    /// several prefix lengths held at once and the order they are tried in changing.
+    @Test func geoCacheNetworks() {
+        var c = GeoCache(capacity: 1024)
+        let us = GeoRecord(countryCode: "US", asn: 15169), de = GeoRecord(countryCode: "DE", asn: 3320)
+        let gb = GeoRecord(countryCode: "GB"), none = GeoRecord()
+        c.set(Self.ip("8.8.8.8"), prefixLength: 24, us)
+        #expect(c.get(Self.ip("8.8.8.200")) == us)
+        #expect(c.get(Self.ip("8.8.8.0")) == us)
+        #expect(c.get(Self.ip("::ffff:8.8.8.77")) == us)
+        #expect(c.get(Self.ip("8.8.9.1")) == nil)
+        #expect(c.get(Self.ip("9.8.8.8")) == nil)
+        // A mapped address stores its IPv4 network.
+        c.set(Self.ip("::ffff:81.2.69.160"), prefixLength: 16, gb)
+        #expect(c.get(Self.ip("81.2.1.1")) == gb)
+        #expect(c.get(Self.ip("81.3.0.1")) == nil)
+        // An empty answer is an answer: its network is not asked again.
+        c.set(Self.ip("1.1.1.1"), prefixLength: 8, none)
+        #expect(c.get(Self.ip("1.200.3.4")) == none)
+        // IPv6, and the IPv4 lengths do not answer IPv6 addresses.
+        c.set(Self.ip("2a02:1000::1"), prefixLength: 32, de)
+        #expect(c.get(Self.ip("2a02:1000:ffff::9")) == de)
+        #expect(c.get(Self.ip("2a02:1001::1")) == nil)
+        #expect(c.get(Self.ip("::808:808")) == nil)
+        // The lengths are tried in turn, whichever answered last: all still answer.
+        for _ in 0..<3 {
+            #expect(c.get(Self.ip("1.2.3.4")) == none)
+            #expect(c.get(Self.ip("81.2.200.1")) == gb)
+            #expect(c.get(Self.ip("8.8.8.9")) == us)
+        }
+        // A fourth length; the others still answer.
+        c.set(Self.ip("5.5.5.5"), prefixLength: 30, de)
+        #expect(c.get(Self.ip("5.5.5.6")) == de)
+        #expect(c.get(Self.ip("5.5.5.9")) == nil)
+        #expect(c.get(Self.ip("1.9.9.9")) == none)
+    }
+
 }
 
 @Suite struct GeoIPTests {
@@ -174,6 +213,54 @@ func enrich(_ file: URL, capacity: Int = 65_536, geo: GeoIPDatabases = GeoIPData
         #expect(hosts.geo(for: IPAddress("10.0.0.1")!).isEmpty)
         #expect(hosts.host(IPAddress("8.8.8.8")!).geo.countryCode == "US")
         #expect(hosts.host(IPAddress("8.8.8.8")!).category == .public)
+    }
+
+    /// The answers cached per network are the files' own: the network of a lookup is
+    /// the longest of the two files' records around the address, and over addresses
+    /// spread across placed and unplaced networks (IPv4, IPv4-mapped, IPv6), asked
+    /// twice, `HostEnrichment` answers what a direct lookup of each address answers.
+    @Test(.enabled(if: TestMMDB.writerInstalled, "libmaxmind-db-writer-perl is not installed (scripts/setup.sh --tests)"))
+    func cachedPerNetwork() throws {
+        let dir = try TestMMDB.write()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let geo = try GeoIPDatabases.open(path: dir.path)
+        #expect(geo.lookupNetwork(IPAddress("8.8.8.8")!).prefixLength == 24)
+        #expect(geo.lookupNetwork(IPAddress("::ffff:8.8.8.8")!).prefixLength == 24)
+        #expect(geo.lookupNetwork(IPAddress("131.155.7.1")!).prefixLength == 16)
+        #expect(geo.lookupNetwork(IPAddress("2a02:1000:5::1")!).prefixLength == 32)
+        let unplaced = geo.lookupNetwork(IPAddress("1.1.1.1")!)
+        #expect(unplaced.record.isEmpty && unplaced.prefixLength > 0 && unplaced.prefixLength <= 32)
+
+        var seed: UInt64 = 0xC0FFEE
+        func next(_ n: UInt64) -> UInt64 {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return (seed >> 33) % n
+        }
+        // 8.8.8.0/24 and 81.2.69.0/24 in both files, 131.155.0.0/16 and 5.5.5.0/24 in
+        // one or both, each with its unplaced neighbour /24; 1.1.0.0, unplaced;
+        // 2a02:1000::/32 and beside it.
+        let bases: [IPAddress] = ["8.8.8.0", "81.2.69.0", "131.155.0.0", "5.5.5.0", "1.1.0.0", "::ffff:81.2.69.0",
+                                  "2a02:1000::", "2a02:1001::"].map { IPAddress($0)! }
+        let addresses = (0..<4000).map { _ -> IPAddress in
+            var a = bases[Int(next(UInt64(bases.count)))]
+            if a.isIPv6 && a.high != 0 {
+                a.high |= next(1 << 33)  // within the /31 around 2a02:1000::/32
+                a.low = next(1 << 62)
+            } else {
+                a.low += next(1 << 9)  // within the /23 around the base
+            }
+            return a
+        }
+        let hosts = HostEnrichment(geo: geo)
+        var placed = 0
+        for pass in 0..<2 {
+            for a in addresses {
+                let direct = geo.lookup(a)
+                #expect(hosts.geo(for: a) == direct, "\(a), pass \(pass)")
+                if !direct.isEmpty { placed += 1 }
+            }
+        }
+        #expect(placed > 2000 && placed < 6000, "\(placed)")
     }
 
     @Test(.enabled(if: TestMMDB.writerInstalled, "libmaxmind-db-writer-perl is not installed (scripts/setup.sh --tests)"))

@@ -31,7 +31,7 @@ public enum AddressCategory: String, Sendable, CaseIterable {
 
     public init(_ a: IPAddress) {
         // An IPv4-mapped IPv6 address is the IPv4 address.
-        let address = a.isIPv6 && a.high == 0 && a.low >> 32 == 0xFFFF ? IPAddress(v4: UInt32(truncatingIfNeeded: a.low)) : a
+        let address = a.unmappedIPv4
         for (net, category) in AddressCategory.table where net.contains(address) {
             self = category
             return

@@ -56,6 +56,8 @@ public final class MaxMindDatabase: @unchecked Sendable {
     /// The file's own name for itself ("GeoLite2-City", "DBIP-ASN-Lite").
     public let databaseType: String
     private let mmdb: UnsafeMutablePointer<MMDB_s>
+    /// The file's tree is an IPv6 one (IPv4 inside it under ::/96).
+    private let isIPv6Tree: Bool
 
     public init(path: String) throws {
         self.path = path
@@ -75,6 +77,7 @@ public final class MaxMindDatabase: @unchecked Sendable {
         }
         let type = mmdb.pointee.metadata.database_type.map { String(cString: $0) } ?? ""
         databaseType = type
+        isIPv6Tree = mmdb.pointee.metadata.ip_version == 6
         let lower = type.lowercased()
         if lower.contains("asn") {
             kind = .asn
@@ -96,11 +99,23 @@ public final class MaxMindDatabase: @unchecked Sendable {
     }
 
     /// What the file says about `address`; an empty record when it has nothing.
-    public func lookup(_ address: IPAddress) -> GeoRecord {
+    public func lookup(_ address: IPAddress) -> GeoRecord { lookupNetwork(address).record }
+
+    /// What the file says about `address`, and the prefix length of the tree's network
+    /// around it (an IPv4 length for IPv4 and IPv4-mapped addresses): every address of
+    /// that network has the same answer, an empty one included. The address's full
+    /// length when the file could not be asked (an IPv6 address in an IPv4-only file).
+    func lookupNetwork(_ address: IPAddress) -> (record: GeoRecord, prefixLength: Int) {
         var mmdbError: Int32 = 0
         var result = address.withSockaddr { sa, _ in MMDB_lookup_sockaddr(mmdb, sa, &mmdbError) }
         var record = GeoRecord()
-        guard mmdbError == MMDB_SUCCESS, result.found_entry else { return record }
+        let a = address.unmappedIPv4
+        guard mmdbError == MMDB_SUCCESS else { return (record, a.isIPv6 ? 128 : 32) }
+        // An IPv6 file keeps IPv4 under ::/96, and says the length in IPv6 bits; one
+        // shorter than 96 is a record holding all of IPv4.
+        var length = Int(result.netmask)
+        if !a.isIPv6 && isIPv6Tree { length = max(length - 96, 0) }
+        guard result.found_entry else { return (record, length) }
         switch kind {
         case .asn:
             record.asn = Self.uint32(&result.entry, MMDBPath.asNumber)
@@ -110,7 +125,7 @@ public final class MaxMindDatabase: @unchecked Sendable {
                 ?? Self.string(&result.entry, MMDBPath.registeredCountryCode)
             if kind == .city { record.city = Self.string(&result.entry, MMDBPath.cityName) }
         }
-        return record
+        return (record, length)
     }
 
     private static func value(_ entry: inout MMDB_entry_s, _ path: MMDBPath) -> MMDB_entry_data_s? {
@@ -203,10 +218,22 @@ public struct GeoIPDatabases: Sendable {
         databases.append(d)
     }
 
-    public func lookup(_ address: IPAddress) -> GeoRecord {
+    public func lookup(_ address: IPAddress) -> GeoRecord { lookupNetwork(address).record }
+
+    /// What the files say about `address`, and the prefix length of the network around
+    /// it that has that answer throughout: the longest of the files' networks, which is
+    /// their intersection (prefixes holding one address are nested), and disjoint from
+    /// the network of any address with another answer.
+    func lookupNetwork(_ address: IPAddress) -> (record: GeoRecord, prefixLength: Int) {
         var r = GeoRecord()
-        for d in databases { r.merge(d.lookup(address)) }
-        return r
+        // Without a file nothing is known of any network: only the address itself.
+        var length = databases.isEmpty ? (address.unmappedIPv4.isIPv6 ? 128 : 32) : 0
+        for d in databases {
+            let (record, l) = d.lookupNetwork(address)
+            r.merge(record)
+            length = max(length, l)
+        }
+        return (r, length)
     }
 
     /// `--geoip PATH`: a file, or a folder whose .mmdb files are read (those of other

@@ -26,11 +26,13 @@ public struct HostInfo: Sendable, Equatable {
 }
 
 /// The sources of host facts for one run, behind one lock: passive DNS fed by the
-/// packets (as a consumer), GeoIP lookups cached per address, address categories and
-/// the local networks; with `--resolve`, reverse lookups of addresses no DNS answer named.
+/// packets (as a consumer), GeoIP answers cached per database network (`GeoCache`),
+/// address categories and the local networks; with `--resolve`, reverse lookups of
+/// addresses no DNS answer named.
 ///
-/// Only DNS responses reach the lock from the packet path; GeoIP is asked once per
-/// address, when a writer (flow end, report) first wants it, and the answer cached.
+/// Only DNS responses reach the lock from the packet path; GeoIP is asked at most once
+/// per database network, when a writer (flow end, report) first wants an address of
+/// it, and the answer cached for all its addresses.
 /// A flow end asks for both of its ends under one lock hold, and a database lookup
 /// happens outside the lock.
 /// Unchecked Sendable: the caches are under `lock`; the databases are read-only.
@@ -77,8 +79,8 @@ public final class HostEnrichment: PacketConsumer, @unchecked Sendable {
         guard asksGeo(AddressCategory(address)) else { return GeoRecord() }
         if let cached = lock.withLock({ geoCache.get(address) }) { return cached }
         // Outside the lock: the database is read-only, and a lookup is the slow part.
-        let record = geo.lookup(address)
-        lock.withLock { geoCache.set(address, record) }
+        let (record, length) = geo.lookupNetwork(address)
+        lock.withLock { geoCache.set(address, prefixLength: length, record) }
         return record
     }
 
@@ -98,14 +100,14 @@ public final class HostEnrichment: PacketConsumer, @unchecked Sendable {
             if askB { geoB = geoCache.get(b) }
         }
         if geoA == nil || geoB == nil {
-            let newA = geoA == nil ? geo.lookup(a) : nil
-            let newB = geoB == nil ? (a == b ? newA : geo.lookup(b)) : nil
+            let newA = geoA == nil ? geo.lookupNetwork(a) : nil
+            let newB = geoB == nil ? (a == b ? newA : geo.lookupNetwork(b)) : nil
             lock.withLock {
-                if let newA { geoCache.set(a, newA) }
-                if let newB { geoCache.set(b, newB) }
+                if let newA { geoCache.set(a, prefixLength: newA.prefixLength, newA.record) }
+                if let newB { geoCache.set(b, prefixLength: newB.prefixLength, newB.record) }
             }
-            geoA = geoA ?? newA
-            geoB = geoB ?? newB
+            geoA = geoA ?? newA?.record
+            geoB = geoB ?? newB?.record
         }
         return (HostInfo(name: nameA, resolvedName: nameA == nil ? resolved(a, ca) : nil, geo: geoA ?? GeoRecord(),
                          category: ca, isLocal: localNetworks.contains(a)),
