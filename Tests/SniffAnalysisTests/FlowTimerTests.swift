@@ -38,6 +38,34 @@ struct FlowTimerTests {
         #expect(t.count == 0)
     }
 
+    /// A flush drops the hash index and the idle lists whole rather than flow by flow:
+    /// the table must be as good as new afterwards (a key seen before the flush starts a
+    /// new flow, idle timers still fire, a second flush ends only what came after).
+    @Test func tableWorksAfterFlush() {
+        let (t, out) = FlowTimerTests.table()
+        let clock = Clock()
+        for i in 0..<300 {
+            FlowTimerTests.send(t, udpPacket("10.0.\(i / 250).\(i % 250 + 1)", 5000, "10.1.0.1", 53, at: clock.seconds), clock)
+        }
+        t.flush()
+        #expect(out.flows.count == 300)
+        #expect(t.count == 0)
+        FlowTimerTests.send(t, udpPacket("10.0.0.1", 5000, "10.1.0.1", 53, at: clock.seconds), clock)
+        FlowTimerTests.send(t, udpPacket("10.1.0.1", 53, "10.0.0.1", 5000, at: clock.seconds), clock)
+        FlowTimerTests.send(t, udpPacket("10.0.0.2", 5001, "10.1.0.1", 53, at: clock.seconds), clock)
+        #expect(t.count == 2)
+        clock.seconds += 60
+        t.expire(now: clock.now)
+        #expect(out.flows.count == 302)
+        #expect(out.reasons.suffix(2) == [.idle, .idle])
+        let reused = out.flows[300]
+        #expect(reused.origPort == 5000 && reused.orig.packets == 1 && reused.resp.packets == 1)
+        FlowTimerTests.send(t, udpPacket("10.0.0.3", 5002, "10.1.0.1", 53, at: clock.seconds), clock)
+        t.flush()
+        #expect(out.flows.count == 303)
+        #expect(t.count == 0)
+    }
+
     @Test func tcpTimeoutsDependOnState() {
         let (t, out) = FlowTimerTests.table()
         let clock = Clock()
