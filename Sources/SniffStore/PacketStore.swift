@@ -27,6 +27,13 @@ public protocol PacketStore: AnyObject, Sendable {
     /// the batch id was already stored (a replay), in which case nothing is written.
     @discardableResult
     func write(_ batch: StoreBatch) async throws -> Bool
+    /// Rows the writer may hand over in one `write(_ batches:)` call; 0: one batch at a
+    /// time. A store whose inserts cost per statement (ClickHouse) takes many.
+    var coalesceRows: Int { get }
+    /// Stores several batches; returns, for each, what `write(_:)` returns. A batch
+    /// counts as stored only when this returns: on a throw, none does, and the writer
+    /// writes them all again (which stores each once).
+    func write(_ batches: [StoreBatch]) async throws -> [Bool]
     /// Deletes rows older than `cutoff` (nanoseconds): old day partitions are dropped in
     /// PostgreSQL, rows deleted in SQLite. Also creates the partitions of the coming days.
     @discardableResult
@@ -279,4 +286,14 @@ public struct StoreStats: Sendable, Equatable {
     public var interfaceDropped: UInt64 = 0
     public var sniffDropped: UInt64 = 0
     public init() {}
+}
+
+extension PacketStore {
+    public var coalesceRows: Int { 0 }
+
+    public func write(_ batches: [StoreBatch]) async throws -> [Bool] {
+        var stored: [Bool] = []
+        for b in batches { stored.append(try await write(b)) }
+        return stored
+    }
 }

@@ -33,7 +33,11 @@ final class ClickHouseHTTP: Sendable {
         var url = target.baseURL + "?database=" + ClickHouseHTTP.percentEncode(database ?? target.database)
         var request: HTTPClientRequest
         if let body {
-            url += "&query=" + ClickHouseHTTP.percentEncode(sql)
+            // Through a Distributed table, an insert returns only once every shard has
+            // its rows, so a shard that is down fails it and the writer keeps the rows
+            // (without it, the server queues them on its own disk and answers at once).
+            // Plain tables ignore the setting.
+            url += "&insert_distributed_sync=1&query=" + ClickHouseHTTP.percentEncode(sql)
             request = HTTPClientRequest(url: url)
             request.body = .bytes(ByteBuffer(bytes: body))
         } else {
@@ -95,9 +99,10 @@ final class ClickHouseHTTP: Sendable {
         case 81:
             return .unreachable("ClickHouse at \(target.redacted): \(short); create it (CREATE DATABASE \(target.database)) or run: sniff db migrate",
                                 detail: "\(what) code \(code)")
-        case 202, 210, 241, 242, 252:
+        case 202, 210, 241, 242, 252, 279:
             // Too many simultaneous queries, network error, memory limit, read-only
-            // table (e.g. ZooKeeper gone), too many parts: later may work.
+            // table (e.g. ZooKeeper gone), too many parts, no shard of a Distributed
+            // table reachable: later may work.
             return .unreachable("ClickHouse at \(target.redacted): \(short)", detail: "\(what) code \(code)")
         default:
             if status.code >= 500 && code == 0 {

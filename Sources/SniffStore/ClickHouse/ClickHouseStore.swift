@@ -3,8 +3,8 @@ import SniffDecode
 
 /// The ClickHouse store, over the server's HTTP interface (18.16 and later).
 ///
-/// Writing: each batch's rows go in one `INSERT … FORMAT RowBinary`, then the batch's
-/// row in `sniff_batches`. ClickHouse has no transactions, so a replay is made
+/// Writing (ClickHouseWriter.swift): the queued batches' rows go in one `INSERT … FORMAT
+/// RowBinary` per table, then the batches' rows in `sniff_batches`. ClickHouse has no transactions, so a replay is made
 /// idempotent in two ways: a batch whose id is in `sniff_batches` is skipped (the
 /// common case: the journal replays what the server had already stored), and a batch
 /// whose rows arrived but whose id did not (the connection broke between the two
@@ -87,92 +87,7 @@ public final class ClickHouseStore: PacketStore {
         return info
     }
 
-    // MARK: writing
-
-    @discardableResult
-    public func write(_ batch: StoreBatch) async throws -> Bool {
-        let what = "write \(batch.content.kindName) batch \(batch.id)"
-        let seen = try await http.int("SELECT count() FROM sniff_batches WHERE writer_id = \(batch.id.writer) AND seq = \(batch.id.seq)",
-                                      what: what)
-        if let seen, seen > 0 { return false }
-        try await writeContent(batch, what: what)
-        var out = RowBinary(capacity: 128)
-        let range = batch.timeRange
-        out.i64(batch.id.writer); out.i64(batch.id.seq); out.string(batch.sensor); out.i64(batch.captureID)
-        out.string(batch.content.kindName); out.i64(Int64(batch.content.rowCount))
-        out.nullableI64(range?.0); out.nullableI64(range?.1); out.i64(batch.createdAt); out.i64(Timestamp.now().totalNanoseconds)
-        try await insert("sniff_batches", ClickHouseSchema.batchColumns, out, what: what)
-        return true
-    }
-
-    private func insert(_ table: String, _ columns: [ClickHouseSchema.Column], _ rows: RowBinary, what: String) async throws {
-        let names = columns.map(\.name).joined(separator: ", ")
-        try await http.run("INSERT INTO \(table) (\(names)) FORMAT RowBinary", body: rows.bytes, what: what)
-    }
-
-    private func writeContent(_ batch: StoreBatch, what: String) async throws {
-        let captureID = batch.captureID, sensor = batch.sensor
-        switch batch.content {
-        case .capture(let c):
-            var out = RowBinary(capacity: 256)
-            ClickHouseRows.capture(c, updatedAt: batch.createdAt, into: &out)
-            try await insert("captures", ClickHouseSchema.captureColumns, out, what: what)
-        case .packets(let rows):
-            var out = RowBinary(capacity: rows.count * 96 + batch.frames.count)
-            for r in rows { ClickHouseRows.packet(r, batch: batch, into: &out) }
-            try await insert("packets", ClickHouseSchema.packetColumns, out, what: what)
-        case .flows(let rows):
-            var out = RowBinary(capacity: rows.count * 256)
-            for f in rows { ClickHouseRows.flow(f, captureID: captureID, sensor: sensor, into: &out) }
-            try await insert("flows", ClickHouseSchema.flowColumns + ClickHouseSchema.flowTunnelColumns, out, what: what)
-            var counts = RowBinary(capacity: 1024)
-            for (i, c) in FlowCounts.count(rows).enumerated() {
-                counts.i64(captureID); counts.string(sensor); counts.i64(c.key.second); counts.u8(c.key.ipProto)
-                counts.string(c.key.app); counts.i64(c.flows)
-                counts.i64(batch.id.writer); counts.i64(batch.id.seq); counts.u32(UInt32(truncatingIfNeeded: i))
-            }
-            if counts.count > 0 { try await insert("flow_counts", ClickHouseSchema.flowCountColumns, counts, what: what) }
-        case .alerts(let rows):
-            var out = RowBinary(capacity: rows.count * 256)
-            for a in rows {
-                out.i64(captureID); out.string(sensor); out.string(a.id); out.i64(a.ts); out.string(a.severity)
-                out.u8(UInt8(truncatingIfNeeded: Schema.severityLevel(a.severity))); out.string(a.rule); out.string(a.kind)
-                out.string(a.message); out.nullableString(a.uid); out.string(a.hosts.map(\.description).joined(separator: ","))
-                out.u64(a.suppressed)
-            }
-            try await insert("alerts", ClickHouseSchema.alertColumns, out, what: what)
-        case .traffic(let rows):
-            var out = RowBinary(capacity: rows.count * 64)
-            for (i, t) in rows.enumerated() {
-                out.i64(captureID); out.string(sensor); out.i64(t.ts); out.u8(t.transport.rawValue); out.u8(t.app.rawValue)
-                out.i64(t.packets); out.i64(t.bytes)
-                out.i64(batch.id.writer); out.i64(batch.id.seq); out.u32(UInt32(truncatingIfNeeded: i))
-            }
-            try await insert("traffic", ClickHouseSchema.trafficColumns, out, what: what)
-        case .hosts(let rows):
-            var out = RowBinary(capacity: rows.count * 96), names = RowBinary(capacity: 256)
-            for h in rows {
-                out.i64(captureID); out.string(sensor); out.address(h.address); out.i64(h.firstTs); out.i64(h.lastTs)
-                out.nullableString(h.country); out.nullableU32(h.asn); out.nullableString(h.org); out.string(h.category)
-                out.nullableString(h.mac); out.nullableString(h.vendor)
-                if let n = h.name {
-                    names.i64(captureID); names.string(sensor); names.address(h.address); names.string(n)
-                    names.i64(h.nameFirstSeen); names.i64(h.nameLastSeen); names.string(h.nameSource.rawValue)
-                }
-            }
-            try await insert("hosts", ClickHouseSchema.hostColumns, out, what: what)
-            if names.count > 0 { try await insert("host_names", ClickHouseSchema.hostNameColumns, names, what: what) }
-        case .logs(let rows):
-            for kind in LogKind.allCases {
-                var out = RowBinary(capacity: 4096)
-                for (i, r) in rows.enumerated() where r.kind == kind {
-                    ClickHouseRows.log(r, captureID: captureID, sensor: sensor, into: &out)
-                    out.i64(batch.id.writer); out.i64(batch.id.seq); out.u32(UInt32(truncatingIfNeeded: i))
-                }
-                if out.count > 0 { try await insert(kind.table, ClickHouseSchema.logColumns(kind), out, what: what) }
-            }
-        }
-    }
+    // MARK: writing (ClickHouseWriter.swift)
 
     // MARK: retention
 

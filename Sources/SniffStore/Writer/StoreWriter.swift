@@ -312,17 +312,20 @@ public final class StoreWriter: @unchecked Sendable {
                     nextMaintenance = now + Int64(configuration.maintenanceIntervalSeconds * 1e9)
                     await maintain(now: now)
                 }
+                let batches = coalesce(batch, source)
                 let t0 = Timestamp.now()
-                let stored = try await store.write(batch)
+                let stored = batches.count == 1 ? [try await store.write(batch)] : try await store.write(batches)
                 let t1 = Timestamp.now()
                 lock.withLock {
                     inFlight = false
                     guard !abandoned else { return }
-                    pop(source)
-                    stats.batchesStored &+= 1
-                    if !stored { stats.batchesDuplicate &+= 1 }
-                    stats.packetsStored &+= UInt64(batch.packetCount)
-                    stats.rowsStored &+= UInt64(batch.content.rowCount)
+                    for (b, new) in zip(batches, stored) {
+                        pop(source)
+                        stats.batchesStored &+= 1
+                        if !new { stats.batchesDuplicate &+= 1 }
+                        stats.packetsStored &+= UInt64(b.packetCount)
+                        stats.rowsStored &+= UInt64(b.content.rowCount)
+                    }
                     stats.writeSeconds += Double(t1.nanoseconds(since: t0)) / 1e9
                     if submittedAt > 0 { stats.lagNanos = t1.totalNanoseconds - submittedAt }
                     if stats.failing {
@@ -350,6 +353,26 @@ public final class StoreWriter: @unchecked Sendable {
             }
         }
         lock.withLock { lock.broadcast() }
+    }
+
+    /// The head batch and, when the store takes several at once and the head is in
+    /// memory, the memory batches queued behind it up to the store's `coalesceRows`
+    /// (they are popped in order once all are stored). Batches in journals go one at
+    /// a time, as the journal reads them.
+    private func coalesce(_ head: StoreBatch, _ source: Source) -> [StoreBatch] {
+        let limit = store.coalesceRows
+        guard limit > 0, case .memory = source else { return [head] }
+        return lock.withLock {
+            var batches = [head]
+            var rows = head.content.rowCount
+            var i = memoryHead + 1
+            while i < memory.count && rows < limit {
+                batches.append(memory[i].batch)
+                rows += memory[i].batch.content.rowCount
+                i += 1
+            }
+            return batches
+        }
     }
 
     private func maintain(now: Int64) async {

@@ -1,0 +1,153 @@
+import SniffCore
+import SniffDecode
+
+/// Writing to ClickHouse: the writer hands over every batch it has queued (up to
+/// `coalesceRows` rows), and they go as one `INSERT … FORMAT RowBinary` per table, the
+/// tables' inserts in flight together, then one insert of all their ids into
+/// `sniff_batches`. ClickHouse makes a part of every column per insert and merges
+/// them later, so a few inserts of 100 k+ rows cost far less than one insert per
+/// table per 1-8 k-row batch.
+///
+/// A batch counts as stored only once its id is in `sniff_batches`, which is written
+/// after all the rows of every batch in the call. A failure anywhere leaves no id
+/// written, so the writer retries the batches (or the journal replays them); their
+/// rows written again share their sorting key with the first copies, which the
+/// ReplacingMergeTree tables keep once (see `ClickHouseStore`).
+extension ClickHouseStore {
+    /// Rows per `write(_:)` call: large enough that a call is a few big inserts,
+    /// bounded so that the rows being encoded stay a few tens of megabytes.
+    public var coalesceRows: Int { 262_144 }
+
+    @discardableResult
+    public func write(_ batch: StoreBatch) async throws -> Bool {
+        try await write([batch])[0]
+    }
+
+    public func write(_ batches: [StoreBatch]) async throws -> [Bool] {
+        guard let first = batches.first else { return [] }
+        let what = batches.count == 1 ? "write \(first.content.kindName) batch \(first.id)"
+            : "write \(batches.count) batches from \(first.id)"
+        let ids = batches.map { "(\($0.id.writer), \($0.id.seq))" }.joined(separator: ", ")
+        var seen = Set<BatchID>()
+        for r in try await http.rows("SELECT writer_id, seq FROM \(ClickHouseSchema.readTable("sniff_batches")) WHERE (writer_id, seq) IN (\(ids))",
+                                     what: what) where r.count == 2 {
+            if let w = r[0].flatMap({ Int64($0) }), let s = r[1].flatMap({ Int64($0) }) { seen.insert(BatchID(writer: w, seq: s)) }
+        }
+        var inserts = ClickHouseInserts()
+        var stored: [Bool] = []
+        stored.reserveCapacity(batches.count)
+        for b in batches {
+            let new = !seen.contains(b.id)
+            stored.append(new)
+            if new { inserts.add(b) }
+        }
+        guard !inserts.isEmpty else { return stored }
+        try await inserts.send(http, what: what)
+        var ledger = ClickHouseInserts()
+        let now = Timestamp.now().totalNanoseconds
+        for (b, new) in zip(batches, stored) where new {
+            ledger.append("sniff_batches", ClickHouseSchema.batchColumns) { out in
+                let range = b.timeRange
+                out.i64(b.id.writer); out.i64(b.id.seq); out.string(b.sensor); out.i64(b.captureID)
+                out.string(b.content.kindName); out.i64(Int64(b.content.rowCount))
+                out.nullableI64(range?.0); out.nullableI64(range?.1); out.i64(b.createdAt); out.i64(now)
+            }
+        }
+        try await ledger.send(http, what: what)
+        return stored
+    }
+}
+
+/// The rows of one write call, per table, in RowBinary; `send` posts each table's rows
+/// as one insert, all tables at once.
+struct ClickHouseInserts {
+    private var tables: [(table: String, columns: [ClickHouseSchema.Column], rows: RowBinary)] = []
+    private var index: [String: Int] = [:]
+
+    var isEmpty: Bool { tables.allSatisfy { $0.rows.count == 0 } }
+
+    /// Appends to `table`'s rows whatever `body` encodes.
+    mutating func append(_ table: String, _ columns: [ClickHouseSchema.Column], capacity: Int = 1 << 16,
+                         _ body: (inout RowBinary) -> Void) {
+        let i: Int
+        if let known = index[table] { i = known } else {
+            i = tables.count
+            index[table] = i
+            tables.append((table, columns, RowBinary(capacity: capacity)))
+        }
+        body(&tables[i].rows)
+    }
+
+    func send(_ http: ClickHouseHTTP, what: String) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for t in tables where t.rows.count > 0 {
+                let sql = "INSERT INTO \(t.table) (\(t.columns.map(\.name).joined(separator: ", "))) FORMAT RowBinary"
+                let body = t.rows.bytes
+                group.addTask { try await http.run(sql, body: body, what: what) }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// A batch's rows, in the column order of `ClickHouseSchema`.
+    mutating func add(_ batch: StoreBatch) {
+        let captureID = batch.captureID, sensor = batch.sensor
+        switch batch.content {
+        case .capture(let c):
+            append("captures", ClickHouseSchema.captureColumns) { ClickHouseRows.capture(c, updatedAt: batch.createdAt, into: &$0) }
+        case .packets(let rows):
+            append("packets", ClickHouseSchema.packetColumns, capacity: 1 << 22) { out in
+                for r in rows { ClickHouseRows.packet(r, batch: batch, into: &out) }
+            }
+        case .flows(let rows):
+            append("flows", ClickHouseSchema.flowColumns + ClickHouseSchema.flowTunnelColumns, capacity: 1 << 22) { out in
+                for f in rows { ClickHouseRows.flow(f, captureID: captureID, sensor: sensor, into: &out) }
+            }
+            append("flow_counts", ClickHouseSchema.flowCountColumns) { counts in
+                for (i, c) in FlowCounts.count(rows).enumerated() {
+                    counts.i64(captureID); counts.string(sensor); counts.i64(c.key.second); counts.u8(c.key.ipProto)
+                    counts.string(c.key.app); counts.i64(c.flows)
+                    counts.i64(batch.id.writer); counts.i64(batch.id.seq); counts.u32(UInt32(truncatingIfNeeded: i))
+                }
+            }
+        case .alerts(let rows):
+            append("alerts", ClickHouseSchema.alertColumns) { out in
+                for a in rows {
+                    out.i64(captureID); out.string(sensor); out.string(a.id); out.i64(a.ts); out.string(a.severity)
+                    out.u8(UInt8(truncatingIfNeeded: Schema.severityLevel(a.severity))); out.string(a.rule); out.string(a.kind)
+                    out.string(a.message); out.nullableString(a.uid); out.string(a.hosts.map(\.description).joined(separator: ","))
+                    out.u64(a.suppressed)
+                }
+            }
+        case .traffic(let rows):
+            append("traffic", ClickHouseSchema.trafficColumns) { out in
+                for (i, t) in rows.enumerated() {
+                    out.i64(captureID); out.string(sensor); out.i64(t.ts); out.u8(t.transport.rawValue); out.u8(t.app.rawValue)
+                    out.i64(t.packets); out.i64(t.bytes)
+                    out.i64(batch.id.writer); out.i64(batch.id.seq); out.u32(UInt32(truncatingIfNeeded: i))
+                }
+            }
+        case .hosts(let rows):
+            for h in rows {
+                append("hosts", ClickHouseSchema.hostColumns) { out in
+                    out.i64(captureID); out.string(sensor); out.address(h.address); out.i64(h.firstTs); out.i64(h.lastTs)
+                    out.nullableString(h.country); out.nullableU32(h.asn); out.nullableString(h.org); out.string(h.category)
+                    out.nullableString(h.mac); out.nullableString(h.vendor)
+                }
+                if let n = h.name {
+                    append("host_names", ClickHouseSchema.hostNameColumns) { names in
+                        names.i64(captureID); names.string(sensor); names.address(h.address); names.string(n)
+                        names.i64(h.nameFirstSeen); names.i64(h.nameLastSeen); names.string(h.nameSource.rawValue)
+                    }
+                }
+            }
+        case .logs(let rows):
+            for (i, r) in rows.enumerated() {
+                append(r.kind.table, ClickHouseSchema.logColumns(r.kind)) { out in
+                    ClickHouseRows.log(r, captureID: captureID, sensor: sensor, into: &out)
+                    out.i64(batch.id.writer); out.i64(batch.id.seq); out.u32(UInt32(truncatingIfNeeded: i))
+                }
+            }
+        }
+    }
+}
