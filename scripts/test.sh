@@ -12,12 +12,14 @@ cd "$(dirname "$0")/.."
 . scripts/pg-temp.sh
 # ClickHouse likewise (scripts/ch-temp.sh: Debian's clickhouse-server as the clickhouse
 # user, a temporary folder, free ports); it exports SNIFF_TEST_CH_URL, and without the
-# server binary the ClickHouse suite is skipped.
+# server binary the ClickHouse suite is skipped. Beside it, a two-shard cluster of two
+# more servers for the cluster tests (SNIFF_TEST_CH_CLUSTER and its shards' URLs).
 # shellcheck source=scripts/ch-temp.sh
 . scripts/ch-temp.sh
 started=()
 if [ -z "${SNIFF_TEST_PG_URL:-}" ] && pg_temp_start; then started+=(pg_temp_stop); fi
 if [ -z "${SNIFF_TEST_CH_URL:-}" ] && ch_temp_start; then started+=(ch_temp_stop); fi
+if [ -z "${SNIFF_TEST_CH_CLUSTER:-}" ] && ch_temp_cluster_start; then started+=(ch_temp_cluster_stop); fi
 stop_servers() { local f; for f in "${started[@]}"; do "$f"; done; }
 trap stop_servers EXIT
 

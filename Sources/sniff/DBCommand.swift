@@ -28,8 +28,11 @@ struct DBTarget: ParsableArguments {
 
     /// Runs `body` with the store open, turning store errors into messages and exit codes.
     func withStore<T>(_ body: @escaping @Sendable (any PacketStore) async throws -> T) throws -> T {
-        let store = StoreFactory.open(try StoreURL(db))
-        return try exitOnSniffError(cleanup: { try? Blocking.run { await store.close() } }) {
+        try DBTarget.withStore(StoreFactory.open(try StoreURL(db)), body)
+    }
+
+    static func withStore<T>(_ store: any PacketStore, _ body: @escaping @Sendable (any PacketStore) async throws -> T) throws -> T {
+        try exitOnSniffError(cleanup: { try? Blocking.run { await store.close() } }) {
             let r = try Blocking.run { try await body(store) }
             try? Blocking.run { await store.close() }
             return r
@@ -45,7 +48,32 @@ struct DBMigrate: ParsableCommand {
 
     @OptionGroup var target: DBTarget
 
+    @Option(help: ArgumentHelp("ClickHouse: set up the cluster NAME of the server's remote_servers: on every server, the shard's tables (<table>_local) and Distributed tables in front of them.", valueName: "NAME"))
+    var cluster: String? = nil
+
+    @Option(name: .customLong("shard-db"), help: ArgumentHelp("With --cluster: a server of the cluster to migrate, by its HTTP URL (repeat for each). Without it, each server listed in remote_servers at the --db URL's HTTP port, user and password.", valueName: "URL"))
+    var shardDBs: [String] = []
+
+    func validate() throws {
+        guard let cluster else {
+            if !shardDBs.isEmpty { throw ValidationError("--shard-db needs --cluster NAME") }
+            return
+        }
+        guard case .clickhouse = try StoreURL(target.db) else {
+            throw ValidationError("--cluster is for ClickHouse: give --db clickhouse://user:password@host:8123/database")
+        }
+        if cluster.isEmpty || !cluster.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }) {
+            throw ValidationError("invalid --cluster '\(cluster)': letters, digits, _ and - as in remote_servers")
+        }
+        for url in shardDBs {
+            do {
+                guard case .clickhouse = try StoreURL(url) else { throw ValidationError("--shard-db \(StoreURL.withoutCredentials(url)) is not a clickhouse:// URL") }
+            } catch let e as StoreError { throw ValidationError(e.userMessage) }
+        }
+    }
+
     func run() throws {
+        if let cluster { return try migrateCluster(cluster) }
         let (applied, info) = try target.withStore { store in
             let applied = try await store.migrate()
             return (applied, try await store.info())
@@ -55,6 +83,29 @@ struct DBMigrate: ParsableCommand {
         } else {
             for m in applied { print("applied \(m.version) \(m.name)") }
             print("\(info.location): schema at version \(info.schemaVersion)")
+        }
+    }
+}
+
+extension DBMigrate {
+    /// Migrates every server of the cluster in turn (18.16's ON CLUSTER needs ZooKeeper).
+    func migrateCluster(_ cluster: String) throws {
+        guard case .clickhouse(let entry) = try StoreURL(target.db) else { return }
+        let given = try shardDBs.map { try ClickHouseTarget(url: $0) }
+        let servers: [ClickHouseTarget] = try DBTarget.withStore(ClickHouseStore(target: entry)) { store in
+            let replicas = try await (store as! ClickHouseStore).clusterReplicas(cluster)
+            if replicas.isEmpty {
+                throw StoreError.database("ClickHouse at \(entry.redacted) has no cluster '\(cluster)' in its remote_servers", detail: "migrate --cluster")
+            }
+            // remote_servers names native (TCP) ports; HTTP is the --db URL's port unless given.
+            return given.isEmpty ? replicas.map { r in var t = entry; t.host = r.host; return t } : given
+        }
+        for server in servers {
+            let applied: [Migration] = try DBTarget.withStore(ClickHouseStore(target: server)) { store in
+                try await (store as! ClickHouseStore).migrate(cluster: cluster)
+            }
+            print("\(server.redacted): " + (applied.isEmpty ? "schema is current" : "applied \(applied.map { String($0.version) }.joined(separator: ", "))")
+                  + " (cluster \(cluster): the shard's <table>_local tables and the Distributed tables)")
         }
     }
 }

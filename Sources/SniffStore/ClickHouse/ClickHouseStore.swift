@@ -33,12 +33,30 @@ public final class ClickHouseStore: PacketStore {
 
     @discardableResult
     public func migrate() async throws -> [Migration] {
+        try await migrate(inCluster: nil)
+    }
+
+    /// Applies the pending migrations to one server, or to one server of `cluster`
+    /// (ClickHouseCluster turns each statement into that server's).
+    func migrate(inCluster cluster: String?) async throws -> [Migration] {
         try await http.run("CREATE DATABASE IF NOT EXISTS \(target.database)", database: "default", what: "migrate")
         try await http.run(ClickHouseSchema.migrationsTable, what: "migrate")
         let applied = Set(try await appliedVersions().keys)
+        let pending = try Schema.pending(applied: applied)
         var done: [Migration] = []
-        for m in try Schema.pending(applied: applied) {
-            for sql in m.clickhouse { try await http.run(sql, what: "migrate to version \(m.version)") }
+        if cluster == nil, !pending.isEmpty,
+           try await http.int("SELECT count() FROM system.tables WHERE database = \(ClickHouseSchema.literal(target.database)) AND name = 'packets_local'",
+                              what: "migrate") ?? 0 > 0 {
+            // A server of a cluster: the plain statements would make a table on this
+            // server alone.
+            throw StoreError.database("ClickHouse at \(target.redacted) is a server of a cluster and its schema is behind; run: sniff db migrate --cluster NAME",
+                                      detail: "migrate: packets_local exists")
+        }
+        for m in pending {
+            let statements = m.clickhouse.flatMap { sql in
+                cluster.map { ClickHouseCluster.statements(sql, cluster: $0, database: target.database) } ?? [sql]
+            }
+            for sql in statements { try await http.run(sql, what: "migrate to version \(m.version)") }
             let now = Timestamp.now().totalNanoseconds
             var out = RowBinary(capacity: 64)
             out.i64(Int64(m.version)); out.string(m.name); out.i64(now)
@@ -100,7 +118,9 @@ public final class ClickHouseStore: PacketStore {
         guard let cutoff = retentionCutoff else { return report }
         let day = cutoff >= 0 ? cutoff / ClickHouseStore.dayNanos : (cutoff + 1) / ClickHouseStore.dayNanos - 1
         let db = ClickHouseSchema.literal(target.database)
-        let timeTables = ClickHouseSchema.timeTables.map(ClickHouseSchema.literal).joined(separator: ", ")
+        // A cluster's server holds its shard's rows in the `_local` tables.
+        let names = ClickHouseSchema.timeTables + ClickHouseSchema.timeTables.map(ClickHouseSchema.localTable)
+        let timeTables = names.map(ClickHouseSchema.literal).joined(separator: ", ")
         // The partition ids of a Date key are YYYYMMDD; the days since 1970 compare exactly.
         let parts = try await http.rows("""
             SELECT DISTINCT table, partition FROM system.parts
@@ -109,7 +129,7 @@ public final class ClickHouseStore: PacketStore {
             ORDER BY table, partition
             """, what: "retention")
         for p in parts where p.count == 2 {
-            guard let table = p[0], let partition = p[1], ClickHouseSchema.timeTables.contains(table) else { continue }
+            guard let table = p[0], let partition = p[1], names.contains(table) else { continue }
             try await http.run("ALTER TABLE \(table) DROP PARTITION \(ClickHouseSchema.literal(partition))", what: "retention")
             report.partitionsDropped.append("\(table) \(partition)")
         }

@@ -1,0 +1,88 @@
+import SniffCore
+
+/// A cluster of ClickHouse shards (`sniff db migrate --cluster NAME`), built as
+/// ClickHouse clusters are: on every server, each table as `<table>_local` holding
+/// that shard's rows, and in front of them a Distributed table with the plain name
+/// that fans inserts out by a sharding key and reads out to every shard. Sensors and
+/// `sniff serve` point at any server and name the plain tables, as on one server
+/// (`ClickHouseSchema.readTable`).
+///
+/// 18.16's `ON CLUSTER` DDL needs ZooKeeper (without it the server answers "DDL
+/// background thread is not initialized"), so the migration connects to each server
+/// of the cluster in turn and runs the DDL there; each server records its own
+/// `sniff_migrations`.
+enum ClickHouseCluster {
+    /// Where each table's rows go. Deterministic, never rand(): a batch written again
+    /// (a replay) must reach the shard that holds its first copy, where the
+    /// ReplacingMergeTree folds the two. Packets follow their flow's uid, as do the
+    /// flows and the protocol logs, so a flow, its packets and its log records are on
+    /// one shard (a flow's drill-down is answered there); rows without a flow spread by
+    /// their own identity.
+    static let shardingKeys: [String: String] = [
+        "packets": "cityHash64(sensor, capture_id, if(flow_uid = '', toString(n), flow_uid))",
+        "flows": "cityHash64(sensor, capture_id, uid)",
+        "alerts": "cityHash64(sensor, capture_id, alert_id)",
+        "traffic": "cityHash64(writer_id, seq, i)",
+        "flow_counts": "cityHash64(writer_id, seq, i)",
+        "captures": "cityHash64(sensor, id)",
+        "hosts": "cityHash64(address)",
+        "host_names": "cityHash64(address)",
+        "sniff_batches": "cityHash64(writer_id, seq)",
+    ].merging(LogKind.allCases.map { ($0.table, "cityHash64(sensor, capture_id, if(uid = '', toString(i), uid))") }) { a, _ in a }
+
+    /// A cluster name as written in remote_servers, spliced into the Distributed
+    /// engine's arguments: letters, digits, _ and -.
+    static func validName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.allSatisfy {
+            $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0)
+        }
+    }
+
+    /// One statement of a ClickHouse migration as it runs on each server of the
+    /// cluster: a table is created as `<table>_local` with the Distributed table in
+    /// front of it; a column added to both.
+    static func statements(_ sql: String, cluster: String, database: String) -> [String] {
+        let create = "CREATE TABLE IF NOT EXISTS ", alter = "ALTER TABLE "
+        if sql.hasPrefix(create), let space = sql.dropFirst(create.count).firstIndex(of: " ") {
+            let table = String(sql[sql.index(sql.startIndex, offsetBy: create.count)..<space])
+            let local = ClickHouseSchema.localTable(table)
+            let key = shardingKeys[table] ?? "cityHash64(*)"
+            return [create + local + sql[space...],
+                    create + "\(table) AS \(local) ENGINE = Distributed(`\(cluster)`, \(database), \(local), \(key))"]
+        }
+        if sql.hasPrefix(alter), let space = sql.dropFirst(alter.count).firstIndex(of: " ") {
+            let table = String(sql[sql.index(sql.startIndex, offsetBy: alter.count)..<space])
+            return [alter + ClickHouseSchema.localTable(table) + sql[space...], sql]
+        }
+        return [sql]
+    }
+}
+
+extension ClickHouseStore {
+    /// The servers of `cluster` as this server's remote_servers lists them: shard
+    /// number, host and native (TCP) port.
+    public func clusterReplicas(_ cluster: String) async throws -> [(shard: Int, host: String, port: Int)] {
+        // In `default`: the cluster's database may not exist yet.
+        let sql = "SELECT shard_num, host_name, port FROM system.clusters WHERE cluster = \(ClickHouseSchema.literal(cluster)) "
+            + "ORDER BY shard_num, replica_num FORMAT TabSeparated"
+        let rows = ClickHouseHTTP.parseTSV(try await http.run(sql, database: "default", what: "read the cluster"))
+        return rows.compactMap { r in
+            guard r.count == 3, let s = r[0].flatMap({ Int($0) }), let h = r[1], let p = r[2].flatMap({ Int($0) }) else { return nil }
+            return (s, h, p)
+        }
+    }
+
+    /// Applies the pending migrations to this server as one server of `cluster`: the
+    /// shard's `<table>_local` tables and the Distributed tables in front of them.
+    @discardableResult
+    public func migrate(cluster: String) async throws -> [Migration] {
+        guard ClickHouseCluster.validName(cluster) else {
+            throw StoreError.badURL("invalid cluster name '\(cluster)': letters, digits, _ and - as in remote_servers")
+        }
+        guard !(try await clusterReplicas(cluster)).isEmpty else {
+            throw StoreError.database("ClickHouse at \(target.redacted) has no cluster '\(cluster)' in its remote_servers",
+                                      detail: "migrate --cluster \(cluster)")
+        }
+        return try await migrate(inCluster: cluster)
+    }
+}

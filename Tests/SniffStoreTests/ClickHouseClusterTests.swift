@@ -1,0 +1,153 @@
+import Foundation
+import Testing
+import SniffCore
+@testable import SniffStore
+
+/// The two-shard cluster `scripts/test.sh` starts (scripts/ch-temp.sh,
+/// `ch_temp_cluster_start`): two servers whose remote_servers name both as the shards
+/// of SNIFF_TEST_CH_CLUSTER. Each test migrates a new database on both as a cluster
+/// (`<table>_local` tables, Distributed tables in front) and drops it afterwards.
+enum ClickHouseClusterEnv {
+    static var cluster: String? { StoreTestEnv.env["SNIFF_TEST_CH_CLUSTER"] }
+    static var has: Bool { cluster != nil && StoreTestEnv.env["SNIFF_TEST_CH_SHARD2_URL"] != nil }
+
+    static func withCluster<T>(_ name: String, _ body: ([ClickHouseStore]) async throws -> T) async throws -> T {
+        let cluster = try #require(cluster)
+        let db = "sniff_\(name)_\(UInt32.random(in: 0...UInt32.max))"
+        var stores: [ClickHouseStore] = []
+        for key in ["SNIFF_TEST_CH_SHARD1_URL", "SNIFF_TEST_CH_SHARD2_URL"] {
+            let base = try #require(StoreTestEnv.env[key])
+            let slash = try #require(base.lastIndex(of: "/"))
+            guard case .clickhouse(let target) = try StoreURL(String(base[..<slash]) + "/" + db) else { throw StoreError.badURL(base) }
+            stores.append(ClickHouseStore(target: target))
+        }
+        func cleanup() async {
+            for s in stores {
+                _ = try? await s.http.run("DROP DATABASE IF EXISTS \(db)", database: "default", what: "test cleanup")
+                await s.close()
+            }
+        }
+        do {
+            for s in stores { try await s.migrate(cluster: cluster) }
+            let r = try await body(stores)
+            await cleanup()
+            return r
+        } catch {
+            await cleanup()
+            throw error
+        }
+    }
+
+    static func rows(_ count: Int, from b: Int, flows: Bool) -> [PacketRow] {
+        var rows = syntheticRows(count: count, start: Timestamp.now().totalNanoseconds + Int64(b * count) * 1000,
+                                 firstNumber: UInt64(b * count + 1))
+        if flows { for i in rows.indices where i % 3 != 0 { rows[i].flowUID = "C\(b % 7)f\(i % 40)" } }
+        return rows
+    }
+
+    static func waitUntil(_ seconds: Double, _ done: () -> Bool) async throws {
+        var waited = 0.0
+        while !done() && waited < seconds {
+            try await Task.sleep(nanoseconds: 50_000_000)
+            waited += 0.05
+        }
+    }
+}
+
+@Suite("ClickHouse cluster", .serialized,
+       .enabled(if: ClickHouseClusterEnv.has, "set SNIFF_TEST_CH_CLUSTER and its shards' URLs (scripts/test.sh starts a two-shard cluster)"))
+struct ClickHouseClusterTests {
+    @Test("migrate --cluster: local tables on each server, Distributed tables in front, again changes nothing")
+    func migrate() async throws {
+        try await ClickHouseClusterEnv.withCluster("cmigrate") { stores in
+            for s in stores {
+                let engines = try await s.http.rows("SELECT name, engine FROM system.tables WHERE database = \(ClickHouseSchema.literal(s.target.database))",
+                                                    what: "test")
+                let byName = Dictionary(engines.compactMap { r in r.count == 2 ? (r[0] ?? "", r[1] ?? "") : nil }) { a, _ in a }
+                #expect(byName["packets"] == "Distributed")
+                #expect(byName["packets_local"] == "ReplacingMergeTree")
+                #expect(byName["sniff_batches"] == "Distributed")
+                #expect(byName["flows_local"] == "ReplacingMergeTree")
+                #expect(try await s.migrate(cluster: ClickHouseClusterEnv.cluster!).isEmpty)
+                // A plain migrate on a cluster's server has nothing to do, and says nothing.
+                #expect(try await s.migrate().isEmpty)
+            }
+        }
+    }
+
+    @Test("two sensors at once through the Distributed tables: rows on both shards, each stored once, totals the sums")
+    func twoSensors() async throws {
+        try await ClickHouseClusterEnv.withCluster("csensors") { stores in
+            let batches = 30, rows = 2000
+            let writers = stores.enumerated().map { i, s in StoreChecks.outageWriter(s, journal: "chcluster\(i)", memoryLimitRows: 1_000_000) }
+            await withTaskGroup(of: Void.self) { group in
+                for (i, w) in writers.enumerated() {
+                    group.addTask {
+                        for b in 0..<batches {
+                            w.submit(StoreBatch(id: w.makeBatchID(), sensor: "s\(i)", captureID: Int64(i + 1),
+                                                content: .packets(ClickHouseClusterEnv.rows(rows, from: b, flows: true))))
+                        }
+                    }
+                }
+            }
+            for w in writers {
+                let report = await w.finishing(timeoutSeconds: 120)
+                #expect(report.complete)
+                #expect(report.stats.packetsStored == UInt64(batches * rows))
+            }
+            let total = 2 * batches * rows
+            let s = stores[0]
+            #expect(try await ClickHouseTestEnv.count(s, "SELECT count() FROM packets") == total)
+            #expect(try await ClickHouseTestEnv.count(s, "SELECT uniqExact(sensor, capture_id, n) FROM packets") == total)
+            #expect(try await ClickHouseTestEnv.count(stores[1], "SELECT count() FROM packets WHERE sensor = 's1'") == batches * rows)
+            #expect(try await ClickHouseTestEnv.count(stores[1], "SELECT count() FROM sniff_batches FINAL") == 2 * batches)
+            var locals: [Int] = []
+            var flowSets: [Set<String>] = []
+            for shard in stores {
+                locals.append(try await ClickHouseTestEnv.count(shard, "SELECT count() FROM packets_local"))
+                flowSets.append(Set(try await shard.http.rows("SELECT DISTINCT concat(sensor, '/', flow_uid) FROM packets_local WHERE flow_uid != ''", what: "test")
+                    .compactMap { $0.first ?? nil }))
+            }
+            #expect(locals.allSatisfy { $0 > total / 4 }, "both shards hold a share: \(locals)")
+            #expect(locals.reduce(0, +) == total)
+            #expect(flowSets[0].isDisjoint(with: flowSets[1]), "a flow's packets are on one shard")
+            #expect(!flowSets[0].isEmpty && !flowSets[1].isEmpty)
+        }
+    }
+
+    @Test("a shard stopped mid-load: the sensor's journal keeps the rows, and they arrive once when it returns")
+    func shardDown() async throws {
+        let env = StoreTestEnv.env
+        let pidFile = try #require(env["SNIFF_TEST_CH_SHARD2_PIDFILE"])
+        let start = try #require(env["SNIFF_TEST_CH_SHARD2_START"])
+        try await ClickHouseClusterEnv.withCluster("cdown") { stores in
+            let writer = StoreChecks.outageWriter(stores[0], journal: "chshard", memoryLimitRows: 20_000)
+            let batches = 60, rows = 2000
+            func submit(_ range: Range<Int>) {
+                for b in range {
+                    writer.submit(StoreBatch(id: writer.makeBatchID(), sensor: "down", captureID: 3,
+                                             content: .packets(ClickHouseClusterEnv.rows(rows, from: b, flows: false))))
+                }
+            }
+            submit(0..<10)
+            try await ClickHouseClusterEnv.waitUntil(60) { writer.currentStats.packetsStored >= UInt64(10 * rows) }
+            #expect(writer.currentStats.packetsStored == UInt64(10 * rows))
+            let pid = try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            try shell("kill -KILL \(pid); while kill -0 \(pid) 2>/dev/null; do sleep 0.1; done", capture: false)
+            submit(10..<batches)
+            try await ClickHouseClusterEnv.waitUntil(60) { writer.currentStats.failing && writer.currentStats.journalBatches > 0 }
+            let during = writer.currentStats
+            #expect(during.failing, "an insert with a shard down fails (insert_distributed_sync)")
+            #expect(during.journalBatches > 0, "past the memory bound, the batches went to the journal")
+            #expect(during.packetsStored < UInt64(batches * rows))
+            try shell(start, capture: false)
+            let report = await writer.finishing(timeoutSeconds: 120)
+            #expect(report.complete)
+            #expect(report.stats.packetsStored == UInt64(batches * rows))
+            let s = stores[1]
+            #expect(try await ClickHouseTestEnv.count(s, "SELECT count() FROM packets FINAL") == batches * rows)
+            #expect(try await ClickHouseTestEnv.count(s, "SELECT uniqExact(capture_id, n) FROM packets") == batches * rows)
+            #expect(try await ClickHouseTestEnv.count(s, "SELECT count() FROM sniff_batches FINAL") == batches)
+        }
+    }
+}
