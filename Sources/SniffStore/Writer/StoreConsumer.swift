@@ -221,8 +221,8 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
         let pair = builder.format.hostPair(flow)
         flows.append(builder.row(from: flow, reason: reason, uid: uid, hosts: pair, process: processOf?(flow)))
         if let pair {
-            noteHost(flow.origAddress, pair.orig, flow)
-            noteHost(flow.respAddress, pair.resp, flow)
+            noteHost(flow.origAddress, pair.orig, first: flow.startNanos, last: flow.lastNanos)
+            noteHost(flow.respAddress, pair.resp, first: flow.startNanos, last: flow.lastNanos)
         }
         if flows.count >= flowBatchSize { flushFlows() }
         if let tls = builder.tlsRow(from: flow) { addLog(tls) }
@@ -231,7 +231,23 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
     // MARK: protocol logs
 
     /// A DNS query and its response (the flow table's `TransactionTracker`, on when storing).
-    public func dnsTransaction(_ t: DNSTransaction) { addLog(builder.row(from: t, uid: openUID(t.flow))) }
+    public func dnsTransaction(_ t: DNSTransaction) {
+        addLog(builder.row(from: t, uid: openUID(t.flow)))
+        noteAnswered(t)
+    }
+
+    /// An address a DNS answer named gets its host row, and so its name, even when no
+    /// flow of its own is stored: `/api/hosts/{ip}` answers "who is that?" for every
+    /// address DNS named. Only addresses not told yet: a flow's end updates the rest.
+    private func noteAnswered(_ t: DNSTransaction) {
+        guard let hosts = builder.format.hosts else { return }
+        for text in t.answers {
+            guard let address = IPAddress(text), hostsTold[address] == nil else { continue }
+            let info = hosts.host(address)
+            guard let n = info.name else { continue }
+            noteHost(address, info, first: n.firstSeen.totalNanoseconds, last: n.lastSeen.totalNanoseconds)
+        }
+    }
 
     public func httpTransaction(_ t: HTTPTransaction) { addLog(builder.row(from: t, uid: openUID(t.flow))) }
 
@@ -252,9 +268,9 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
     /// (the table's first/last seen are that precise; most flow ends write nothing).
     /// A name from a reverse lookup (`--resolve`, when no DNS answer named the address)
     /// has no answer times: it takes the address's flow times.
-    private func noteHost(_ address: IPAddress, _ info: HostInfo, _ flow: Flow) {
+    private func noteHost(_ address: IPAddress, _ info: HostInfo, first: Int64, last: Int64) {
         guard address != .none else { return }
-        var h = HostRow(address: address, firstTs: flow.startNanos, lastTs: flow.lastNanos, category: info.category.rawValue)
+        var h = HostRow(address: address, firstTs: first, lastTs: last, category: info.category.rawValue)
         h.country = info.geo.countryCode; h.asn = info.geo.asn; h.org = info.geo.organization.map(StoreText.clean)
         if let n = info.name {
             h.name = StoreText.clean(n.name)
