@@ -1,7 +1,9 @@
 import SniffCore
 import SniffDecode
 
-enum SQLDialect: Sendable { case sqlite, postgres }
+/// ClickHouse (18.16 has no bound parameters over HTTP) takes each value as a literal
+/// that `ClickHouseSchema.literal` writes; the other two bind them.
+enum SQLDialect: Sendable { case sqlite, postgres, clickhouse }
 
 /// A bound value. Queries are built from fixed SQL text and these; user input never
 /// becomes SQL text.
@@ -13,7 +15,9 @@ enum SQLValue: Sendable, Equatable {
 }
 
 /// Builds a WHERE clause with numbered placeholders (`?1` for SQLite, `$1` for
-/// PostgreSQL) and collects the values to bind.
+/// PostgreSQL) and collects the values to bind; on ClickHouse each value is written
+/// in place by `ClickHouseSchema.literal`, the one function that turns a value into
+/// SQL text, and nothing is bound.
 struct SQLBuilder {
     let dialect: SQLDialect
     private(set) var binds: [SQLValue] = []
@@ -22,6 +26,7 @@ struct SQLBuilder {
     init(_ dialect: SQLDialect) { self.dialect = dialect }
 
     mutating func param(_ v: SQLValue) -> String {
+        if dialect == .clickhouse { return ClickHouseSchema.literal(v) }
         binds.append(v)
         return (dialect == .postgres ? "$" : "?") + String(binds.count)
     }
@@ -64,7 +69,8 @@ struct SQLBuilder {
             more(&self)
             return takeWhereClause()
         }
-        guard Self.canSplit(filter) else { return SQLQuery(sql: select + branch(.whole) + order, binds: binds) }
+        // ClickHouse has no index on ports or addresses to read in order: one scan.
+        guard dialect != .clickhouse, Self.canSplit(filter) else { return SQLQuery(sql: select + branch(.whole) + order, binds: binds) }
         let first = branch(.first), second = branch(.second)
         let sql = "SELECT * FROM (\(select)\(first)\(order)) AS a UNION ALL SELECT * FROM (\(select)\(second)\(order)) AS b" + order
         return SQLQuery(sql: sql, binds: binds)
@@ -79,14 +85,22 @@ struct SQLBuilder {
         case .sqlite:
             // Addresses are stored in their canonical text form, so equality is exact.
             return full ? "\(column) = \(param(net.address.description))" : "sniff_in_network(\(column), \(param(net.description)))"
+        case .clickhouse:
+            return compactAddress(column, net)
         }
     }
 
     /// SQLite's packets keep an address as its 4 or 16 network-order bytes (`CompactPacket`),
     /// so equality is exact and a CIDR is one byte range; the length test keeps IPv6
     /// addresses that begin with the same bytes out of an IPv4 range.
+    /// ClickHouse keeps every address in 16 bytes (IPv4 mapped), so a CIDR is one byte range.
     mutating func compactAddress(_ column: String, _ net: IPNetwork) -> String {
         let full = net.prefixLength == (net.address.isIPv6 ? 128 : 32)
+        if dialect == .clickhouse {
+            if full { return "\(column) = \(param(.blob(ClickHouseSchema.bytes16(net.address))))" }
+            let (lo, hi) = CompactPacket.range(net)
+            return "\(column) BETWEEN \(param(.blob(ClickHouseSchema.bytes16(lo)))) AND \(param(.blob(ClickHouseSchema.bytes16(hi))))"
+        }
         if full { return "\(column) = \(param(.blob(CompactPacket.bytes(net.address))))" }
         let (lo, hi) = CompactPacket.range(net)
         return "(\(column) BETWEEN \(param(.blob(lo))) AND \(param(.blob(hi))) AND length(\(column)) = \(lo.count))"
@@ -102,8 +116,7 @@ struct SQLBuilder {
         if let p = f.port { let v = param(Int64(p)); add("(sport = \(v) OR dport = \(v))") }
         if let p = f.sport { add("sport = \(param(Int64(p)))") }
         if let p = f.dport { add("dport = \(param(Int64(p)))") }
-        if let t = f.transport { add(t == .none ? "transport IS NULL" : "transport = \(param(Int64(t.rawValue)))") }
-        if let a = f.app { add(a == .unknown ? "app IS NULL" : "app = \(param(Int64(a.rawValue)))") }
+        codeFilter(f)
         rangeFilter(f, ts: "ts")
         if let q = f.text {
             let host = contains("http_host", q), sni = contains("tls_sni", q), dq = contains("flows.dns_query", q)
@@ -118,6 +131,7 @@ struct SQLBuilder {
             if c == "\\" || c == "%" || c == "_" { escaped.append("\\") }
             escaped.append(c)
         }
+        if dialect == .clickhouse { return "positionCaseInsensitive(\(column), \(param(text))) > 0" }
         let p = param("%" + escaped + "%")
         return dialect == .postgres ? "\(column) ILIKE \(p) ESCAPE '\\'" : "\(column) LIKE \(p) ESCAPE '\\'"
     }
@@ -147,8 +161,12 @@ struct SQLBuilder {
         }
         if let p = f.sport { add("sport = \(param(Int64(p)))") }
         if let p = f.dport { add("dport = \(param(Int64(p)))") }
-        if let t = f.transport { add(t == .none ? "transport IS NULL" : "transport = \(param(t.label))") }
-        if let a = f.app { add(a == .unknown ? "app IS NULL" : "app = \(param(a.name))") }
+        if dialect == .clickhouse {
+            codeFilter(f)
+        } else {
+            if let t = f.transport { add(t == .none ? "transport IS NULL" : "transport = \(param(t.label))") }
+            if let a = f.app { add(a == .unknown ? "app IS NULL" : "app = \(param(a.name))") }
+        }
         rangeFilter(f, ts: "ts")
         if let q = f.text {
             let host = contains("http_host", q), sni = contains("tls_sni", q), dq = contains("flows.dns_query", q)
@@ -202,8 +220,17 @@ struct SQLBuilder {
     /// Transport and app on the per-second `traffic` rollup, written as the labels and
     /// names with NULL for "none" and "unknown".
     mutating func trafficRollupFilter(_ f: TrafficFilter) {
+        if dialect == .clickhouse { return codeFilter(f) }
         if let t = f.transport { add(t == .none ? "transport IS NULL" : "transport = \(param(t.label))") }
         if let a = f.app { add(a == .unknown ? "app IS NULL" : "app = \(param(a.name))") }
+    }
+
+    /// Transport and app as their codes (SQLite's compact packets, every ClickHouse
+    /// table); SQLite writes NULL for "none" and "unknown", ClickHouse their code 0.
+    mutating func codeFilter(_ f: TrafficFilter) {
+        let nulls = dialect != .clickhouse
+        if let t = f.transport { add(t == .none && nulls ? "transport IS NULL" : "transport = \(param(Int64(t.rawValue)))") }
+        if let a = f.app { add(a == .unknown && nulls ? "app IS NULL" : "app = \(param(Int64(a.rawValue)))") }
     }
 
     /// Alerts naming `a` among their hosts (a comma-separated column).

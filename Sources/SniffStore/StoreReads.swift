@@ -14,6 +14,12 @@ struct SQLQuery: Sendable {
 protocol RowReader {
     func int(_ i: Int) throws -> Int64?
     func text(_ i: Int) throws -> String?
+    /// A boolean column; where the database has no such type, an integer that is not 0.
+    func bool(_ i: Int) throws -> Bool?
+}
+
+extension RowReader {
+    func bool(_ i: Int) throws -> Bool? { try int(i).map { $0 != 0 } }
 }
 
 /// A store that runs a `SQLQuery` and maps each row while it is current.
@@ -73,6 +79,43 @@ enum RowMapping {
         return StoredPacket(sensor: sensor, captureID: captureID, row: r)
     }
 
+    /// A flow in `Schema.flowStoredColumns` order from `c0`, addresses as text
+    /// (PostgreSQL and ClickHouse; SQLite's flows are compact).
+    static func flow(_ c: some RowReader, from c0: Int) throws -> StoredFlow {
+        var k = c0 - 1
+        func int() throws -> Int64? { k += 1; return try c.int(k) }
+        func text() throws -> String? { k += 1; return try c.text(k) }
+        func bool() throws -> Bool? { k += 1; return try c.bool(k) }
+        func u64() throws -> UInt64 { UInt64(clamping: try int() ?? 0) }
+        var f = FlowRow()
+        let capture = try int() ?? 0
+        let sensor = try text() ?? ""
+        f.ts = try int() ?? 0; f.lastTs = try int() ?? 0; f.uid = try text() ?? ""
+        f.origH = IPAddress(try text() ?? "") ?? .none; f.origP = UInt16(truncatingIfNeeded: try int() ?? 0)
+        f.respH = IPAddress(try text() ?? "") ?? .none; f.respP = UInt16(truncatingIfNeeded: try int() ?? 0)
+        f.proto = try text() ?? ""; f.ipProto = UInt8(truncatingIfNeeded: try int() ?? 0); f.service = try text()
+        f.durationNanos = try int(); f.origBytes = try int().map { UInt64(clamping: $0) }
+        f.respBytes = try int().map { UInt64(clamping: $0) }
+        f.connState = try text() ?? ""; f.localOrig = try bool(); f.localResp = try bool()
+        f.missedBytes = try u64(); f.history = try text()
+        f.origPkts = try u64(); f.origIPBytes = try u64(); f.respPkts = try u64(); f.respIPBytes = try u64()
+        f.communityID = try text() ?? ""; f.vlan = try int().map { UInt16(truncatingIfNeeded: $0) }
+        f.app = try text() ?? ""; f.appSource = try text() ?? ""
+        f.dnsQuery = try text(); f.tlsSNI = try text(); f.tlsVersion = try text(); f.httpHost = try text()
+        f.httpMethod = try text(); f.httpURI = try text(); f.sshClient = try text(); f.sshServer = try text()
+        f.quicVersion = try text(); f.origTCPFlags = try text(); f.respTCPFlags = try text()
+        f.origL2Bytes = try u64(); f.respL2Bytes = try u64(); f.endReason = try text()
+        k += 2  // total_bytes, total_pkts: sums of the above
+        f.handshakeColumns = try Schema.flowHandshakeColumns.map { _ in try text() }
+        f.origName = try text(); f.respName = try text(); f.origCC = try text(); f.respCC = try text()
+        f.origASN = try int().map { UInt32(truncatingIfNeeded: $0) }; f.respASN = try int().map { UInt32(truncatingIfNeeded: $0) }
+        f.origOrg = try text(); f.respOrg = try text()
+        f.pid = try int().map { Int32(truncatingIfNeeded: $0) }; f.process = try text(); f.user = try text()
+        f.container = try text(); f.processIsOrig = try bool()
+        f.tunnel = try text(); f.tunnelID = try int().map { UInt32(truncatingIfNeeded: $0) }; f.tunnelParents = try text()
+        return StoredFlow(sensor: sensor, captureID: capture, row: f)
+    }
+
     static let alertSelect = "SELECT id, capture_id, sensor, alert_id, ts, severity, rule, kind, message, uid, hosts, suppressed FROM alerts"
 
     /// A row of `alertSelect`, with its id (the cursor's tie-break).
@@ -115,7 +158,8 @@ extension SQLReading {
         if let h = q.host { b.add(b.alertHost(h)) }
         if let cursor { b.add("(ts, id) < (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])))") }
         let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
-        let sql = RowMapping.alertSelect + b.whereClause + " ORDER BY ts DESC, id DESC LIMIT \(limit + 1)"
+        let select = dialect == .clickhouse ? ClickHouseStore.alertSelect : RowMapping.alertSelect
+        let sql = select + b.whereClause + " ORDER BY ts DESC, id DESC LIMIT \(limit + 1)"
         let rows = try await read("alerts", SQLQuery(sql: sql, binds: b.binds)) { try RowMapping.alert($0) }
         let page = Array(rows.prefix(limit))
         let next = rows.count > limit ? page.last.map { Cursor(kind: "a", values: [$0.alert.row.ts, $0.id]).text } : nil

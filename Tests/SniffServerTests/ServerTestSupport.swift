@@ -73,7 +73,7 @@ struct LoadedDatabase: Sendable {
 /// `url`: another database than the SQLite file at `path`.
 /// DNS and HTTP transactions are followed (the protocol logs), as when `sniff` stores.
 func loadDatabase(_ files: [URL], path: String, url: String? = nil, hub: LiveHub? = nil, storeFrames: Bool = false,
-                  hosts: HostEnrichment? = nil, vendors: MACVendors? = nil) async throws -> LoadedDatabase {
+                  hosts: HostEnrichment? = nil, vendors: MACVendors? = nil, fixedCaptureIDs: [Int64]? = nil) async throws -> LoadedDatabase {
     let url = url ?? "sqlite:" + path
     let store = StoreFactory.open(try StoreURL(url))
     try await store.migrate()
@@ -87,7 +87,8 @@ func loadDatabase(_ files: [URL], path: String, url: String? = nil, hub: LiveHub
         config.replayOldJournals = false
         let writer = StoreWriter(store: store, configuration: config)
         let format = FlowFormat(hosts: hosts)
-        let captureID = Int64.random(in: 1...Int64.max)
+        // Fixed ids load the same captures into two databases as the same rows.
+        let captureID = fixedCaptureIDs.map { $0[captureIDs.count] } ?? Int64.random(in: 1...Int64.max)
         captureIDs.append(captureID)
         let consumer = StoreConsumer(writer: writer, capture: CaptureInfo(id: captureID, sensor: "test",
                                                                           source: "file \(file.lastPathComponent)", start: Timestamp.now().totalNanoseconds),

@@ -172,6 +172,36 @@ enum ClickHouseSchema {
         a.isIPv6 ? (a.high, a.low) : (0, 0xFFFF_0000_0000 | UInt64(a.v4))
     }
 
+    /// The 16 bytes an address is stored as (IPv4 mapped).
+    static func bytes16(_ a: IPAddress) -> [UInt8] {
+        let (h, l) = address16(a)
+        return (0..<16).map { i in UInt8(truncatingIfNeeded: (i < 8 ? h : l) >> UInt64(56 - 8 * (i % 8))) }
+    }
+
+    /// 4 or 16 network-order bytes (`CompactPacket.bytes`) as stored here: IPv4 mapped.
+    static func bytes16(_ b: [UInt8]) -> [UInt8] {
+        b.count == 4 ? [UInt8](repeating: 0, count: 10) + [0xFF, 0xFF] + b : b
+    }
+
+    /// A value as ClickHouse SQL text: integers in decimal, strings quoted and escaped
+    /// (`literal(String)`), bytes as `unhex` of their hex digits (a FixedString(16)
+    /// when 16 bytes, to compare with the address columns). The query builder's
+    /// `SQLBuilder.param` calls this for every value on ClickHouse.
+    static func literal(_ v: SQLValue) -> String {
+        switch v {
+        case .int(let n): return String(n)
+        case .text(let s): return literal(s)
+        case .blob(let b):
+            let hex = Array("0123456789ABCDEF".utf8)
+            var digits = ""
+            for x in b {
+                digits.unicodeScalars.append(Unicode.Scalar(hex[Int(x >> 4)]))
+                digits.unicodeScalars.append(Unicode.Scalar(hex[Int(x & 15)]))
+            }
+            return b.count == 16 ? "toFixedString(unhex('\(digits)'), 16)" : "unhex('\(digits)')"
+        }
+    }
+
     /// A string literal for ClickHouse SQL: quoted, with backslash and quote escaped
     /// (ClickHouse's string literals take C escapes). 18.16's HTTP interface has no
     /// query parameters, so values that reach SQL text go through here, and only here.

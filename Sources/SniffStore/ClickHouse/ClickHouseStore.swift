@@ -12,9 +12,11 @@ import SniffDecode
 /// copy, so the ReplacingMergeTree tables keep one of them once parts merge
 /// (`SELECT … FINAL` sees one at once).
 ///
-/// Reading: `stats` and `captures` are served; the other routes answer
-/// `StoreError.unsupported` until their ClickHouse SQL exists (docs/SCALING.md lists
-/// which).
+/// Reading: `ClickHouseReads.swift` serves packets, flows, alerts, the summaries and
+/// pcap export through the query layer the other databases share; `stats` and
+/// `captures` fold their rows here; protocol logs, hosts, processes and network
+/// shares answer `StoreError.unsupported` until their ClickHouse SQL exists
+/// (docs/SCALING.md lists which).
 public final class ClickHouseStore: PacketStore {
     public let target: ClickHouseTarget
     let http: ClickHouseHTTP
@@ -146,12 +148,6 @@ public final class ClickHouseStore: PacketStore {
         .unsupported("\(route) is not available on ClickHouse yet (docs/SCALING.md lists what is)")
     }
 
-    public func packets(_ query: PacketQuery) async throws -> Page<StoredPacket> { throw unsupported("packets") }
-    public func flows(_ query: FlowQuery) async throws -> Page<StoredFlow> { throw unsupported("flows") }
-    public func protocolSummary(_ range: RangeQuery) async throws -> ProtocolSummaryTable { throw unsupported("the protocol summary") }
-    public func timeSeries(_ query: TimeSeriesQuery) async throws -> [TimeSeriesPoint] { throw unsupported("the time series") }
-    public func talkers(_ query: TalkersQuery) async throws -> Talkers { throw unsupported("talkers") }
-    public func alerts(_ query: AlertQuery) async throws -> Page<StoredAlert> { throw unsupported("alerts") }
     public func logs(_ query: LogQuery) async throws -> Page<StoredLog> { throw unsupported("protocol logs") }
     public func hosts(_ query: HostQuery) async throws -> Page<HostSummary> { throw unsupported("hosts") }
     public func host(_ address: IPAddress, range: RangeQuery) async throws -> HostDetail { throw unsupported("host details") }
@@ -159,8 +155,6 @@ public final class ClickHouseStore: PacketStore {
         throw unsupported("processes")
     }
     public func networkShares(_ query: NetworkShareQuery) async throws -> [NetworkShare] { throw unsupported("network shares") }
-    public func frameSummary(_ filter: TrafficFilter) async throws -> FrameSummary { throw unsupported("pcap export") }
-    public func frames(_ query: PacketQuery) async throws -> FramePage { throw unsupported("pcap export") }
 
     /// Each capture's updates folded as PostgreSQL's upsert folds them.
     static let captureFold = """

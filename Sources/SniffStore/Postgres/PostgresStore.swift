@@ -427,22 +427,7 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
         }
     }.joined(separator: ", ") + " FROM packets"
 
-    public func packets(_ q: PacketQuery) async throws -> Page<StoredPacket> {
-        let cursor = try Cursor.parse(q.cursor, kind: "p", count: 3)
-        let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
-        let order = " ORDER BY ts DESC, capture_id DESC, n DESC LIMIT \(limit + 1)"
-        var b = SQLBuilder(.postgres)
-        let query = b.packetPage(Self.packetSelect, q.filter, order: order) { b in
-            if let cursor {
-                b.add("(ts, capture_id, n) < (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])), \(b.param(cursor.values[2])))")
-            }
-        }
-        let rows = try await read("packets", query) { try RowMapping.packet($0) }
-        let more = rows.count > limit
-        let page = Array(rows.prefix(limit))
-        let next = more ? page.last.map { Cursor(kind: "p", values: [$0.row.ts, $0.captureID, Int64(bitPattern: $0.row.n)]).text } : nil
-        return Page(rows: page, nextCursor: next)
-    }
+    public func packets(_ q: PacketQuery) async throws -> Page<StoredPacket> { try await readPackets(q, select: Self.packetSelect) }
 
     public func frameSummary(_ filter: TrafficFilter) async throws -> FrameSummary {
         var b = SQLBuilder(.postgres)
@@ -491,28 +476,7 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
         col == "orig_h" || col == "resp_h" ? "host(\(col))" : col
     }.joined(separator: ", ") + " FROM flows"
 
-    public func flows(_ q: FlowQuery) async throws -> Page<StoredFlow> {
-        let cursor = try Cursor.parse(q.cursor, kind: "f", count: 2)
-        var b = SQLBuilder(.postgres)
-        b.flowFilter(q.filter)
-        if let s = q.connState { b.add("conn_state = \(b.param(s))") }
-        if let m = q.minBytes { b.add("total_bytes >= \(b.param(Int64(clamping: m)))") }
-        if let t = q.tls { b.tlsFilter(t) }
-        b.enrichmentFilter(q)
-        b.tunnelFilter(q.tunnel)
-        let key = FlowSortKey(q.sort)
-        if let cursor { b.add("(\(key.column), id) < (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])))") }
-        let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
-        let sql = Self.flowSelect + b.whereClause + " ORDER BY \(key.column) DESC, id DESC LIMIT \(limit + 1)"
-        let rows = try await rows("flows", sql, b.binds).map { row -> (Int64, StoredFlow) in
-            let c = PGCells(row)
-            return (try c.int(0) ?? 0, try PostgresStore.readFlow(c, from: 1))
-        }
-        let more = rows.count > limit
-        let page = Array(rows.prefix(limit))
-        let next = more ? page.last.map { Cursor(kind: "f", values: [key.value($0.1.row), $0.0]).text } : nil
-        return Page(rows: page.map(\.1), nextCursor: next)
-    }
+    public func flows(_ q: FlowQuery) async throws -> Page<StoredFlow> { try await readFlows(q, select: Self.flowSelect) }
 
     var hostQueries: HostQueries {
         HostQueries(dialect: .postgres) { sql, binds in
@@ -544,135 +508,9 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
         try await hostQueries.networkShares(q)
     }
 
-    static func readFlow(_ c: PGCells, from c0: Int) throws -> StoredFlow {
-        var k = c0 - 1
-        func int() throws -> Int64? { k += 1; return try c.int(k) }
-        func text() throws -> String? { k += 1; return try c.text(k) }
-        func bool() throws -> Bool? { k += 1; return try c.bool(k) }
-        func u64() throws -> UInt64 { UInt64(clamping: try int() ?? 0) }
-        var f = FlowRow()
-        let capture = try int() ?? 0
-        let sensor = try text() ?? ""
-        f.ts = try int() ?? 0; f.lastTs = try int() ?? 0; f.uid = try text() ?? ""
-        f.origH = IPAddress(try text() ?? "") ?? .none; f.origP = UInt16(truncatingIfNeeded: try int() ?? 0)
-        f.respH = IPAddress(try text() ?? "") ?? .none; f.respP = UInt16(truncatingIfNeeded: try int() ?? 0)
-        f.proto = try text() ?? ""; f.ipProto = UInt8(truncatingIfNeeded: try int() ?? 0); f.service = try text()
-        f.durationNanos = try int(); f.origBytes = try int().map { UInt64(clamping: $0) }
-        f.respBytes = try int().map { UInt64(clamping: $0) }
-        f.connState = try text() ?? ""; f.localOrig = try bool(); f.localResp = try bool()
-        f.missedBytes = try u64(); f.history = try text()
-        f.origPkts = try u64(); f.origIPBytes = try u64(); f.respPkts = try u64(); f.respIPBytes = try u64()
-        f.communityID = try text() ?? ""; f.vlan = try int().map { UInt16(truncatingIfNeeded: $0) }
-        f.app = try text() ?? ""; f.appSource = try text() ?? ""
-        f.dnsQuery = try text(); f.tlsSNI = try text(); f.tlsVersion = try text(); f.httpHost = try text()
-        f.httpMethod = try text(); f.httpURI = try text(); f.sshClient = try text(); f.sshServer = try text()
-        f.quicVersion = try text(); f.origTCPFlags = try text(); f.respTCPFlags = try text()
-        f.origL2Bytes = try u64(); f.respL2Bytes = try u64(); f.endReason = try text()
-        k += 2  // total_bytes, total_pkts: sums of the above
-        f.handshakeColumns = try Schema.flowHandshakeColumns.map { _ in try text() }
-        f.origName = try text(); f.respName = try text(); f.origCC = try text(); f.respCC = try text()
-        f.origASN = try int().map { UInt32(truncatingIfNeeded: $0) }; f.respASN = try int().map { UInt32(truncatingIfNeeded: $0) }
-        f.origOrg = try text(); f.respOrg = try text()
-        f.pid = try int().map { Int32(truncatingIfNeeded: $0) }; f.process = try text(); f.user = try text()
-        f.container = try text(); f.processIsOrig = try bool()
-        f.tunnel = try text(); f.tunnelID = try int().map { UInt32(truncatingIfNeeded: $0) }; f.tunnelParents = try text()
-        return StoredFlow(sensor: sensor, captureID: capture, row: f)
-    }
-
-    public func protocolSummary(_ range: RangeQuery) async throws -> ProtocolSummaryTable {
-        if range.needsFlows { return try await flowSummary(range) }
-        var b = SQLBuilder(.postgres)
-        b.rangeFilter(range.asFilter, ts: "ts")
-        b.trafficRollupFilter(range.traffic)
-        let w = b.whereClause
-        let byTransport = try await rows("summary", "SELECT transport, SUM(packets)::bigint, SUM(bytes)::bigint FROM traffic\(w) GROUP BY transport", b.binds).map {
-            let c = PGCells($0)
-            return (try c.text(0) ?? "none", UInt64(clamping: try c.int(1) ?? 0), UInt64(clamping: try c.int(2) ?? 0))
-        }
-        let byApp = try await rows("summary", "SELECT app, SUM(packets)::bigint, SUM(bytes)::bigint FROM traffic\(w) GROUP BY app", b.binds).map {
-            let c = PGCells($0)
-            return (try c.text(0) ?? "unknown", UInt64(clamping: try c.int(1) ?? 0), UInt64(clamping: try c.int(2) ?? 0))
-        }
-        // Flows: whole seconds from flow_counts, the ends of the range from flows.
-        let plan = FlowCounts.plan(range)
-        var sources: [(table: String, count: String, range: RangeQuery)] = plan.edges.map { ("flows", "count(*)", $0) }
-        if let r = plan.counts { sources.append(("flow_counts", "SUM(flows)::bigint", r)) }
-        var flowsByProto: [(UInt8, UInt64)] = []
-        var flowsByApp: [(String, UInt64)] = []
-        for s in sources {
-            var fb = SQLBuilder(.postgres)
-            fb.rangeFilter(s.range.asFilter, ts: "ts")
-            fb.flowProtoFilter(s.range.traffic)
-            let fw = fb.whereClause
-            flowsByProto += try await rows("summary", "SELECT ip_proto, \(s.count) FROM \(s.table)\(fw) GROUP BY ip_proto", fb.binds).map {
-                let c = PGCells($0)
-                return (UInt8(truncatingIfNeeded: try c.int(0) ?? 0), UInt64(clamping: try c.int(1) ?? 0))
-            }
-            flowsByApp += try await rows("summary", "SELECT app, \(s.count) FROM \(s.table)\(fw) GROUP BY app", fb.binds).map {
-                let c = PGCells($0)
-                return (try c.text(0) ?? "unknown", UInt64(clamping: try c.int(1) ?? 0))
-            }
-        }
-        return SummaryAssembler.assemble(byTransport: byTransport, byApp: byApp, flowsByProto: flowsByProto, flowsByApp: flowsByApp)
-    }
-
-    /// The protocol summary of the flows that match an address or port filter and
-    /// start in the range (what the per-second rollups cannot answer).
-    func flowSummary(_ range: RangeQuery) async throws -> ProtocolSummaryTable {
-        var b = SQLBuilder(.postgres)
-        b.flowFilter(range.asFilter)
-        let sql = "SELECT ip_proto, app, SUM(total_pkts)::bigint, SUM(total_bytes)::bigint, count(*) FROM flows\(b.whereClause)"
-            + " GROUP BY ip_proto, app"
-        let grouped = try await rows("summary", sql, b.binds).map {
-            let c = PGCells($0)
-            return (UInt8(truncatingIfNeeded: try c.int(0) ?? 0), try c.text(1) ?? "unknown", UInt64(clamping: try c.int(2) ?? 0),
-                    UInt64(clamping: try c.int(3) ?? 0), UInt64(clamping: try c.int(4) ?? 0))
-        }
-        var t = SummaryAssembler.assembleFlows(grouped)
-        t.countedFromFlows = true
-        return t
-    }
-
-    public func timeSeries(_ q: TimeSeriesQuery) async throws -> [TimeSeriesPoint] {
-        var b = SQLBuilder(.postgres)
-        b.rangeFilter(q.range.asFilter, ts: "ts")
-        b.trafficRollupFilter(q.range.traffic)
-        let key = q.by == .transport ? "transport" : "app"
-        let none = q.by == .transport ? "none" : "unknown"
-        let step = b.param(q.step.nanoseconds)
-        let sql = "SELECT (div(ts, \(step)) * \(step))::bigint AS bucket, \(key), SUM(packets)::bigint, SUM(bytes)::bigint FROM traffic\(b.whereClause)"
-            + " GROUP BY bucket, \(key) ORDER BY bucket DESC, \(key) LIMIT \(q.maxPoints)"
-        let points = try await rows("timeseries", sql, b.binds).map {
-            let c = PGCells($0)
-            return TimeSeriesPoint(ts: try c.int(0) ?? 0, key: try c.text(1) ?? none, packets: UInt64(clamping: try c.int(2) ?? 0),
-                                   bytes: UInt64(clamping: try c.int(3) ?? 0))
-        }
-        return points.reversed()
-    }
-
-    public func talkers(_ q: TalkersQuery) async throws -> Talkers {
-        var b = SQLBuilder(.postgres)
-        b.flowFilter(q.range.asFilter)
-        let w = b.whereClause
-        let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
-        let endpoints = """
-            SELECT orig_h AS h, orig_p AS p, proto, total_pkts AS pk, total_bytes AS b FROM flows\(w)
-            UNION ALL SELECT resp_h, resp_p, proto, total_pkts, total_bytes FROM flows\(w)
-            """
-        var t = Talkers()
-        t.pairs = try await rows("talkers", "SELECT host(h), p, proto, SUM(pk)::bigint, SUM(b)::bigint, count(*) FROM (\(endpoints)) e GROUP BY h, p, proto ORDER BY SUM(b) DESC, h, p LIMIT \(limit)", b.binds).map {
-            let c = PGCells($0)
-            return Talkers.Pair(address: IPAddress(try c.text(0) ?? "") ?? .none, port: UInt16(truncatingIfNeeded: try c.int(1) ?? 0),
-                                proto: try c.text(2) ?? "", packets: UInt64(clamping: try c.int(3) ?? 0),
-                                bytes: UInt64(clamping: try c.int(4) ?? 0), flows: UInt64(clamping: try c.int(5) ?? 0))
-        }
-        t.hosts = try await rows("talkers", "SELECT host(h), SUM(pk)::bigint, SUM(b)::bigint, count(*) FROM (\(endpoints)) e GROUP BY h ORDER BY SUM(b) DESC, h LIMIT \(limit)", b.binds).map {
-            let c = PGCells($0)
-            return Talkers.Host(address: IPAddress(try c.text(0) ?? "") ?? .none, packets: UInt64(clamping: try c.int(1) ?? 0),
-                                bytes: UInt64(clamping: try c.int(2) ?? 0), flows: UInt64(clamping: try c.int(3) ?? 0))
-        }
-        return t
-    }
+    public func protocolSummary(_ range: RangeQuery) async throws -> ProtocolSummaryTable { try await readProtocolSummary(range) }
+    public func timeSeries(_ q: TimeSeriesQuery) async throws -> [TimeSeriesPoint] { try await readTimeSeries(q) }
+    public func talkers(_ q: TalkersQuery) async throws -> Talkers { try await readTalkers(q) }
 
     public func alerts(_ q: AlertQuery) async throws -> Page<StoredAlert> { try await readAlerts(q) }
 
