@@ -7,7 +7,8 @@ import SniffDecode
 extension SQLDialect {
     /// `FROM`'s operand for `table`. ClickHouse reads with FINAL: a batch that was
     /// written twice (its rows arrived, its id did not) counts once before its parts merge.
-    func from(_ table: String) -> String { self == .clickhouse ? "\(table) FINAL" : table }
+    /// On a cluster `ClickHouseSchema.readTable` names the Distributed table in front.
+    func from(_ table: String) -> String { self == .clickhouse ? "\(ClickHouseSchema.readTable(table)) FINAL" : table }
 
     /// An address column as the text `IPAddress` parses: PostgreSQL's `host()`; on
     /// ClickHouse a mapped IPv4 address as a dotted quad and IPv6 as RFC 5952 text.
