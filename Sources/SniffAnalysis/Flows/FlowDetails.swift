@@ -21,14 +21,14 @@ public struct FlowDetails: Sendable, Equatable {
     public var ja3: String?
     public var ja3s: String?
     public var ja4: String?
-    /// The server's leaf certificate (TLS 1.2 and older send it in the clear): its
-    /// subject and issuer as RFC 4514 strings, its validity in seconds since 1970, and
+    /// The server's leaf certificate (TLS 1.2 and older send it in the clear), and
     /// whether it was read.
-    public var tlsSubject: String?
-    public var tlsIssuer: String?
-    public var tlsNotBefore: Int64?
-    public var tlsNotAfter: Int64?
+    public var certificate: TLSServerCertificate?
     public var tlsCertificate: TLSCertificateState = .unknown
+    public var tlsSubject: String? { certificate?.subject }
+    public var tlsIssuer: String? { certificate?.issuer }
+    public var tlsNotBefore: Int64? { certificate?.notBefore }
+    public var tlsNotAfter: Int64? { certificate?.notAfter }
     /// The first HTTP request: method, Host header and path.
     public var httpMethod: HTTPMethod?
     public var httpHost: String?
@@ -42,6 +42,24 @@ public struct FlowDetails: Sendable, Equatable {
     public var tunnel: FlowTunnel?
 
     public init() {}
+}
+
+/// A server certificate's subject and issuer as RFC 4514 strings and its validity in
+/// seconds since 1970. A class, so that `FlowDetails` (whose box every flow with a
+/// payload finding holds) grows by one pointer rather than by these 48 bytes.
+public final class TLSServerCertificate: Sendable, Equatable {
+    public let subject: String
+    public let issuer: String
+    public let notBefore: Int64
+    public let notAfter: Int64
+
+    public init(subject: String, issuer: String, notBefore: Int64, notAfter: Int64) {
+        self.subject = subject; self.issuer = issuer; self.notBefore = notBefore; self.notAfter = notAfter
+    }
+
+    public static func == (a: TLSServerCertificate, b: TLSServerCertificate) -> Bool {
+        a.subject == b.subject && a.issuer == b.issuer && a.notBefore == b.notBefore && a.notAfter == b.notAfter
+    }
 }
 
 /// What became of a TLS flow's server certificate.

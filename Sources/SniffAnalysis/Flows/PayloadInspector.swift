@@ -282,8 +282,8 @@ enum PayloadInspector {
             }
             flow.updateDetails { d in
                 d.tlsCertificate = .read
-                (d.tlsSubject, d.tlsIssuer) = (subject, issuer)
-                (d.tlsNotBefore, d.tlsNotAfter) = (x.notBefore, x.notAfter)
+                d.certificate = TLSServerCertificate(subject: subject, issuer: issuer, notBefore: x.notBefore,
+                                                     notAfter: x.notAfter)
             }
         }
     }
