@@ -238,6 +238,18 @@ struct SQLBuilder {
         "(',' || hosts || ',') LIKE \(param("%," + a.description + ",%"))"
     }
 
+    /// Every filter of `/api/flows` and its keyset cursor (after `key`, then the row id),
+    /// as each store's flow listing applies them.
+    mutating func flowListing(_ q: FlowQuery, key: FlowSortKey, cursor: Cursor?) {
+        flowFilter(q.filter)
+        if let s = q.connState { add("conn_state = \(param(s))") }
+        if let m = q.minBytes { add("total_bytes >= \(param(Int64(clamping: m)))") }
+        if let t = q.tls { tlsFilter(t) }
+        enrichmentFilter(q)
+        tunnelFilter(q.tunnel)
+        if let cursor { add("(\(key.column), id) < (\(param(cursor.values[0])), \(param(cursor.values[1])))") }
+    }
+
     /// The process, country and ASN filters of flows (`FlowQuery`).
     mutating func enrichmentFilter(_ q: FlowQuery) {
         if let p = q.process {

@@ -79,14 +79,8 @@ extension SQLReading {
     func readFlows(_ q: FlowQuery, select: String) async throws -> Page<StoredFlow> {
         let cursor = try Cursor.parse(q.cursor, kind: "f", count: 2)
         var b = SQLBuilder(dialect)
-        b.flowFilter(q.filter)
-        if let s = q.connState { b.add("conn_state = \(b.param(s))") }
-        if let m = q.minBytes { b.add("total_bytes >= \(b.param(Int64(clamping: m)))") }
-        if let t = q.tls { b.tlsFilter(t) }
-        b.enrichmentFilter(q)
-        b.tunnelFilter(q.tunnel)
         let key = FlowSortKey(q.sort)
-        if let cursor { b.add("(\(key.column), id) < (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])))") }
+        b.flowListing(q, key: key, cursor: cursor)
         let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
         let sql = select + b.whereClause + " ORDER BY \(key.column) DESC, id DESC LIMIT \(limit + 1)"
         let rows = try await read("flows", SQLQuery(sql: sql, binds: b.binds)) { c in (try c.int(0) ?? 0, try RowMapping.flow(c, from: 1)) }

@@ -383,14 +383,8 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
     public func flows(_ q: FlowQuery) async throws -> Page<StoredFlow> {
         let cursor = try Cursor.parse(q.cursor, kind: "f", count: 2)
         var b = SQLBuilder(.sqlite)
-        b.flowFilter(q.filter)
-        if let s = q.connState { b.add("conn_state = \(b.param(s))") }
-        if let m = q.minBytes { b.add("total_bytes >= \(b.param(Int64(clamping: m)))") }
-        if let t = q.tls { b.tlsFilter(t) }
-        b.enrichmentFilter(q)
-        b.tunnelFilter(q.tunnel)
         let key = FlowSortKey(q.sort)
-        if let cursor { b.add("(\(key.column), id) < (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])))") }
+        b.flowListing(q, key: key, cursor: cursor)
         let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
         let (conditions, binds, filter, sortColumn, sortRun) = (b.conditions, b.binds, q.filter, key.column, key.run)
         let keyColumn = FlowTable.selectIndex(key.column)
