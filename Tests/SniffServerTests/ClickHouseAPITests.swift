@@ -141,8 +141,14 @@ struct ClickHouseAPITests {
             let a = try await Self.allRows(lite.store, route, query), b = try await Self.allRows(ch.store, route, query)
             let compare = {
                 #expect(a.count == b.count, "\(route)?\(query): SQLite \(a.count) rows, ClickHouse \(b.count)")
-                #expect(a.map { Self.canonical($0[key] ?? 0) } == b.map { Self.canonical($0[key] ?? 0) }, "\(route)?\(query): key order")
-                #expect(a.map(Self.canonical).sorted() == b.map(Self.canonical).sorted(), "\(route)?\(query): rows")
+                // Compared into Bools first: an expectation on the arrays themselves would
+                // print every row of both sides when they differ.
+                let sameKeys = a.map { Self.canonical($0[key] ?? 0) } == b.map { Self.canonical($0[key] ?? 0) }
+                #expect(sameKeys, "\(route)?\(query): key order")
+                let rowsA = a.map(Self.canonical), rowsB = b.map(Self.canonical)
+                let onlyA = Set(rowsA).subtracting(rowsB), onlyB = Set(rowsB).subtracting(rowsA)
+                let sameRows = rowsA.sorted() == rowsB.sorted()
+                #expect(sameRows, "\(route)?\(query): rows only in SQLite \(onlyA.count), only in ClickHouse \(onlyB.count); first: \(onlyA.sorted().first?.prefix(300) ?? "")")
             }
             if route == "/api/flows" { withKnownIssue(Self.collapsedFlows, isIntermittent: true, compare) } else { compare() }
         }
