@@ -314,7 +314,7 @@ public final class StoreWriter: @unchecked Sendable {
                 }
                 let batches = coalesce(batch, source)
                 let t0 = Timestamp.now()
-                let stored = batches.count == 1 ? [try await store.write(batch)] : try await store.write(batches)
+                let stored = try await store.write(batches)
                 let t1 = Timestamp.now()
                 lock.withLock {
                     inFlight = false
