@@ -87,6 +87,9 @@ public final class ProcessTable: @unchecked Sendable {
 
     // The scanning thread's own.
     private var inodeOwner: [UInt64: LocalProcess?] = [:]
+    /// The inodes the last scan walked /proc/PID/fd for (empty when it did not walk).
+    /// Only the scanning thread touches it; tests read it after driving scan() themselves.
+    private(set) var lastWanted = Set<UInt64>()
     private var userNames: [UInt32: String] = [:]
     private let ownNamespace: String?
     private var thread: WorkerThread?
@@ -234,6 +237,7 @@ public final class ProcessTable: @unchecked Sendable {
         }
         var hidden: Int? = nil
         var walkNanos: Int64 = 0
+        lastWanted = unknown
         if !unknown.isEmpty {
             let t = Timestamp.now().totalNanoseconds
             hidden = walk(wanted: unknown)
