@@ -34,8 +34,7 @@ import SniffDecode
 
     @Test("packets_v shows every cold packet field in the sqlite3 shell", .enabled(if: hasShell, "needs the sqlite3 shell"))
     func packetView() async throws {
-        try await TestDatabase.withSQLite("cold_packets") { url in
-            guard case .sqlite(let path) = try StoreURL(url) else { return }
+        try await TestDatabase.withSQLiteFile("cold_packets") { url, path in
             let store = SQLiteStore(path: path, segmentRows: 16)
             defer { Task { await store.close() } }
             try await store.migrate()
@@ -65,8 +64,7 @@ import SniffDecode
 
     @Test("flows_v shows every cold flow field in the sqlite3 shell", .enabled(if: hasShell, "needs the sqlite3 shell"))
     func flowView() async throws {
-        try await TestDatabase.withSQLite("cold_flows") { url in
-            guard case .sqlite(let path) = try StoreURL(url) else { return }
+        try await TestDatabase.withSQLiteFile("cold_flows") { url, path in
             let store = SQLiteStore(path: path, flowSegmentRows: 16)
             defer { Task { await store.close() } }
             try await store.migrate()

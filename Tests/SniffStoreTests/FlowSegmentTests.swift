@@ -62,8 +62,7 @@ struct FlowSegmentTests {
     /// A new SQLite file holding `flows(start:)` in flow segments of `flowSegmentRows`.
     static func withFlows(_ name: String, flowSegmentRows: Int64,
                           _ body: (String, SQLiteStore, Int64, [FlowRow]) async throws -> Void) async throws {
-        try await TestDatabase.withSQLite(name) { url in
-            guard case .sqlite(let path) = try StoreURL(url) else { Issue.record("not sqlite: \(url)"); return }
+        try await TestDatabase.withSQLiteFile(name) { url, path in
             let store = SQLiteStore(path: path, segmentRows: 128, flowSegmentRows: flowSegmentRows)
             defer { Task { await store.close() } }
             try await store.migrate()
@@ -202,8 +201,7 @@ struct FlowSegmentTests {
 
     @Test("retention drops old flow segments by id range and old flows of the others")
     func retention() async throws {
-        try await TestDatabase.withSQLite("flow_retention") { url in
-            guard case .sqlite(let path) = try StoreURL(url) else { Issue.record("not sqlite: \(url)"); return }
+        try await TestDatabase.withSQLiteFile("flow_retention") { url, path in
             let store = SQLiteStore(path: path, segmentRows: 100, flowSegmentRows: 100)
             defer { Task { await store.close() } }
             try await store.migrate()

@@ -88,8 +88,7 @@ struct SegmentTests {
     @Test("every filter pages through the same rows as a filter in Swift, newest first, runs and tail alike",
           arguments: [Int64(128), 100_000])
     func filtersAcrossSegments(segmentRows: Int64) async throws {
-        try await TestDatabase.withSQLite("segments") { url in
-            guard case .sqlite(let path) = try StoreURL(url) else { return }
+        try await TestDatabase.withSQLiteFile("segments") { url, path in
             let store = SQLiteStore(path: path, segmentRows: segmentRows)
             defer { Task { await store.close() } }
             try await store.migrate()
@@ -158,8 +157,7 @@ struct SegmentTests {
 
     @Test("retention drops old segments by id range and old rows of the others")
     func retention() async throws {
-        try await TestDatabase.withSQLite("segments_retention") { url in
-            guard case .sqlite(let path) = try StoreURL(url) else { return }
+        try await TestDatabase.withSQLiteFile("segments_retention") { url, path in
             let store = SQLiteStore(path: path, segmentRows: 100)
             defer { Task { await store.close() } }
             try await store.migrate()

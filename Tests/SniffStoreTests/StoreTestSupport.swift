@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import Testing
 import SniffCore
 import SniffDecode
 import SniffCapture
@@ -70,9 +71,15 @@ enum TestDatabase {
     }
 
     static func withSQLite<T>(_ name: String = "t", _ body: (String) async throws -> T) async throws -> T {
+        try await withSQLiteFile(name) { url, _ in try await body(url) }
+    }
+
+    /// As withSQLite, also handing `body` the database file's path (for tests that open it
+    /// with sqlite3 or look at its size).
+    static func withSQLiteFile<T>(_ name: String, _ body: (String, String) async throws -> T) async throws -> T {
         let dir = StoreTestEnv.tempDirectory(name)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        return try await body("sqlite:\(dir)/sniff.db")
+        return try await body("sqlite:\(dir)/sniff.db", "\(dir)/sniff.db")
     }
 
     /// Runs `body` once per backend (PostgreSQL only when the test server is up).
@@ -114,7 +121,10 @@ enum TestDatabase {
     /// The first column of the first row of a query on a SQLite file, through a
     /// connection of its own (not the store's).
     static func sqlite(_ url: String, _ sql: String) throws -> String {
-        guard case .sqlite(let path) = try StoreURL(url) else { return "" }
+        guard case .sqlite(let path) = try StoreURL(url) else {
+            Issue.record("not a SQLite URL: \(url)")
+            return ""
+        }
         let c = try SQLiteConnection(path: path)
         return try c.query(sql, []) { $0.optionalText(0) ?? "" }.first ?? ""
     }

@@ -41,8 +41,7 @@ struct TailKeysTests {
 
     @Test("runs built from kept keys are the runs read back from the rows")
     func keptEqualsReadBack() async throws {
-        try await TestDatabase.withSQLite("tailkeys") { url in
-            guard case .sqlite(let path) = try StoreURL(url) else { return }
+        try await TestDatabase.withSQLiteFile("tailkeys") { url, path in
             let start = Timestamp.now().totalNanoseconds
             let packetBatches = SegmentTests.rows(start: start)
             let flowBatches = FlowSegmentTests.flows(start: start)

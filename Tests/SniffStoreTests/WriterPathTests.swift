@@ -99,8 +99,7 @@ struct WriterPathTests {
     /// than one statement.
     @Test("packets written many per statement read back equal, field by field")
     func packetsRoundTrip() async throws {
-        try await TestDatabase.withSQLite("writer_packets") { url in
-            guard case .sqlite(let path) = try StoreURL(url) else { return }
+        try await TestDatabase.withSQLiteFile("writer_packets") { url, path in
             let store = SQLiteStore(path: path, segmentRows: 100)
             defer { Task { await store.close() } }
             try await store.migrate()
@@ -128,8 +127,7 @@ struct WriterPathTests {
 
     @Test("flows written many per statement read back equal, field by field")
     func flowsRoundTrip() async throws {
-        try await TestDatabase.withSQLite("writer_flows") { url in
-            guard case .sqlite(let path) = try StoreURL(url) else { return }
+        try await TestDatabase.withSQLiteFile("writer_flows") { url, path in
             let store = SQLiteStore(path: path, flowSegmentRows: 50)
             defer { Task { await store.close() } }
             try await store.migrate()
