@@ -1,0 +1,24 @@
+import SniffCore
+
+/// Runs async work from synchronous code (the command line's commands) and waits for
+/// it on the calling thread, which is not one of the cooperative pool's.
+public enum Blocking {
+    final class Box<T>: @unchecked Sendable { var result: Swift.Result<T, Error>? }
+
+    public static func run<T>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+        let box = Box<T>()
+        let lock = ConditionLock()
+        Task.detached {
+            let r: Swift.Result<T, Error>
+            do { r = .success(try await body()) } catch { r = .failure(error) }
+            lock.withLock {
+                box.result = r
+                lock.broadcast()
+            }
+        }
+        return try lock.withLock {
+            while box.result == nil { lock.wait(milliseconds: 100) }
+            return try box.result!.get()
+        }
+    }
+}
