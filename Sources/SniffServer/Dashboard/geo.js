@@ -3,22 +3,15 @@
 // databases (organisations) goes in through textContent only.
 import { getJSON } from "/ui/api.js";
 import { human } from "/ui/chart.js";
+import { $, td as cell } from "/ui/common.js";
 import { flag } from "/ui/hosts.js";
 
-const $ = (id) => document.getElementById(id);
 let regions = null;
 try { regions = new Intl.DisplayNames(["en"], { type: "region" }); } catch { regions = null; }
 
 // "NL" as "Netherlands"; the code itself where the browser has no name for it.
 export function countryName(cc) {
   try { return (regions && regions.of(cc)) || cc; } catch { return cc; }
-}
-
-function cell(text, cls) {
-  const c = document.createElement("td");
-  c.textContent = text;
-  if (cls) c.className = cls;
-  return c;
 }
 
 // Rows with a bar each, its length the row's bytes against the largest row's.

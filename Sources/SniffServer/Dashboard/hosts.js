@@ -3,8 +3,8 @@
 // textContent only.
 import { getJSON } from "/ui/api.js";
 import { human } from "/ui/chart.js";
+import { $ } from "/ui/common.js";
 
-const $ = (id) => document.getElementById(id);
 // address → { name, country, asn, org, vendor ... }, from the last /api/hosts page.
 let known = new Map();
 

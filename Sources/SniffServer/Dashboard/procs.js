@@ -3,15 +3,7 @@
 // users come from /proc: text only, through textContent.
 import { getJSON } from "/ui/api.js";
 import { human } from "/ui/chart.js";
-
-const $ = (id) => document.getElementById(id);
-
-function cell(text, cls) {
-  const c = document.createElement("td");
-  c.textContent = text === undefined || text === null ? "" : String(text);
-  if (cls) c.className = cls;
-  return c;
-}
+import { $, state, td as cell, rangeOnly, setScope, notFilteredBy } from "/ui/common.js";
 
 // "curl (4242)", its user and container on hover; empty when no process owns the flow.
 export function processCell(r) {
@@ -48,4 +40,11 @@ export async function loadProcesses(range) {
 export function clearProcesses() {
   $("procs").querySelector("tbody").replaceChildren();
   $("procs-note").textContent = "";
+}
+
+// Processes answer the time and capture range only (a flow filter would need each
+// process's flows counted again).
+export async function loadProcessPanel() {
+  setScope("procs-scope", notFilteredBy(["from", "to", "capture"]));
+  await loadProcesses(rangeOnly(state.filter));
 }
