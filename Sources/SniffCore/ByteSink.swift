@@ -119,6 +119,19 @@ public struct ByteSink: Sendable {
         var i = 0
         let n = raw.count
         while i < n {
+            // A run of bytes that need no escaping (most of any name or URI) goes in with
+            // one copy rather than one append per byte.
+            var end = i
+            while end < n {
+                let c = raw[end]
+                if c < 0x20 || c >= 0x7F || c == 0x22 || c == 0x5C { break }
+                end += 1
+            }
+            if end > i {
+                bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[i..<end]))
+                i = end
+                if i == n { break }
+            }
             let b = raw[i]
             if b >= 0x80 {
                 // Validate one UTF-8 sequence; invalid bytes become U+FFFD.
@@ -152,12 +165,13 @@ public struct ByteSink: Sendable {
         s.withUTF8 { appendJSONEscaped(UnsafeRawBufferPointer($0)) }
     }
 
-    /// Length of a valid UTF-8 sequence starting at `i`, or 0 if invalid.
-    @usableFromInline
-    static func utf8SequenceLength(_ raw: UnsafeRawBufferPointer, at i: Int) -> Int {
+    /// Length of a valid UTF-8 sequence starting at `i`, or 0 if invalid (overlong forms,
+    /// surrogates and values past U+10FFFF are invalid). The stores' text cleaning uses
+    /// the same rule, so a string is valid or not alike in JSON and in the database.
+    public static func utf8SequenceLength(_ raw: UnsafeRawBufferPointer, at i: Int) -> Int {
         let b0 = raw[i]
         let need: Int
-        var minValue: UInt32
+        let minValue: UInt32
         var value: UInt32
         switch b0 {
         case 0xC2...0xDF: need = 1; minValue = 0x80; value = UInt32(b0 & 0x1F)
@@ -172,8 +186,6 @@ public struct ByteSink: Sendable {
             value = (value << 6) | UInt32(c & 0x3F)
         }
         if value < minValue || value > 0x10FFFF || (0xD800...0xDFFF).contains(value) { return 0 }
-        _ = minValue
-        minValue = 0
         return need + 1
     }
 

@@ -192,7 +192,7 @@ public enum StoreText {
             let b = raw[i]
             if b == 0 { clean = false; break }
             if b < 0x80 { i += 1; continue }
-            let n = sequenceLength(raw, at: i)
+            let n = ByteSink.utf8SequenceLength(raw, at: i)
             if n == 0 { clean = false; break }
             i += n
         }
@@ -204,7 +204,7 @@ public enum StoreText {
             let b = raw[i]
             if b == 0 { out.append(contentsOf: [0xEF, 0xBF, 0xBD]); i += 1; continue }
             if b < 0x80 { out.append(b); i += 1; continue }
-            let n = sequenceLength(raw, at: i)
+            let n = ByteSink.utf8SequenceLength(raw, at: i)
             if n == 0 {
                 out.append(contentsOf: [0xEF, 0xBF, 0xBD])
                 i += 1
@@ -228,28 +228,5 @@ public enum StoreText {
     public static func clean(_ s: String) -> String {
         guard s.utf8.contains(0) else { return s }
         return String(s.unicodeScalars.map { $0 == "\0" ? "\u{FFFD}" : Character($0) })
-    }
-
-    /// Length of the valid UTF-8 sequence at `i`, or 0 (the rule of `ByteSink`'s JSON
-    /// escaping: overlong forms, surrogates and values past U+10FFFF are invalid).
-    static func sequenceLength(_ raw: UnsafeRawBufferPointer, at i: Int) -> Int {
-        let b0 = raw[i]
-        let need: Int
-        let minValue: UInt32
-        var value: UInt32
-        switch b0 {
-        case 0xC2...0xDF: need = 1; minValue = 0x80; value = UInt32(b0 & 0x1F)
-        case 0xE0...0xEF: need = 2; minValue = 0x800; value = UInt32(b0 & 0x0F)
-        case 0xF0...0xF4: need = 3; minValue = 0x10000; value = UInt32(b0 & 0x07)
-        default: return 0
-        }
-        guard i + need < raw.count else { return 0 }
-        for k in 1...need {
-            let c = raw[i + k]
-            guard c & 0xC0 == 0x80 else { return 0 }
-            value = (value << 6) | UInt32(c & 0x3F)
-        }
-        if value < minValue || value > 0x10FFFF || (0xD800...0xDFFF).contains(value) { return 0 }
-        return need + 1
     }
 }

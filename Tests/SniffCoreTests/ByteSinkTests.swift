@@ -137,6 +137,44 @@ struct ByteSinkTests {
         #expect(escaped(bytes) == text)
     }
 
+    /// Runs of plain bytes are copied whole: random mixes of plain text, escapes and
+    /// UTF-8 (valid and not) come out as escaping one byte at a time gives.
+    @Test func jsonRunsEqualByteByByteEscaping() {
+        func reference(_ bytes: [UInt8]) -> String {
+            var out = ""
+            var i = 0
+            while i < bytes.count {
+                let b = bytes[i]
+                if b >= 0x80 {
+                    let len = bytes.withUnsafeBytes { ByteSink.utf8SequenceLength($0, at: i) }
+                    if len == 0 { out += "\\ufffd"; i += 1 } else {
+                        out += String(decoding: bytes[i..<(i + len)], as: UTF8.self); i += len
+                    }
+                    continue
+                }
+                switch b {
+                case 0x22: out += "\\\""
+                case 0x5C: out += "\\\\"
+                case 0x0A: out += "\\n"
+                case 0x0D: out += "\\r"
+                case 0x09: out += "\\t"
+                case 0x00..<0x20, 0x7F: out += "\\u00" + (b < 0x10 ? "0" : "") + String(b, radix: 16)
+                default: out += String(UnicodeScalar(b))
+                }
+                i += 1
+            }
+            return out
+        }
+        var rng = SystemRandomNumberGenerator()
+        let pieces: [[UInt8]] = [Array("plain".utf8), [0x22], [0x5C], [0x0A], [0x00], [0x7F], [0x1F],
+                                 Array("é€😀".utf8), [0xC3], [0xFF], [0xE2, 0x82], Array(" ~/{}".utf8)]
+        for _ in 0..<500 {
+            var bytes: [UInt8] = []
+            for _ in 0..<Int.random(in: 0...12, using: &rng) { bytes += pieces.randomElement(using: &rng)! }
+            #expect(escaped(bytes) == reference(bytes), "\(bytes)")
+        }
+    }
+
     @Test func jsonStringOverload() {
         let text = render { s in s.appendJSONEscaped("a\"b\\c\nd é") }
         #expect(text == "a\\\"b\\\\c\\nd é")
