@@ -143,21 +143,7 @@ public enum TLS {
         pos += 2 + Int(csLength)
         guard pos + 1 <= end, let compLength = c.getUInt8(at: pos) else { return hello }
         pos += 1 + Int(compLength)
-        guard pos + 2 <= end, let extTotal = c.getUInt16(at: pos) else {
-            // A hello without extensions is legal (TLS 1.2 and older).
-            if pos == declaredEnd { hello.complete = true }
-            return hello
-        }
-        pos += 2
-        let extEnd = pos + Int(extTotal)
-        hello.extensionsOffset = pos
-        hello.extensionsLength = Swift.min(extEnd, end) - pos
-        while pos + 4 <= Swift.min(end, extEnd) {
-            guard let type = c.getUInt16(at: pos), let len16 = c.getUInt16(at: pos + 2) else { break }
-            let dataStart = pos + 4
-            let dataEnd = dataStart + Int(len16)
-            guard dataEnd <= extEnd else { return hello }  // an extension overruns the list
-            if dataEnd > end { return hello }              // cut off by the capture
+        guard let ext = walkExtensions(c, at: pos, end: end, { type, dataStart, dataEnd in
             switch type {
             case serverNameExtension:
                 readServerName(c, from: dataStart, to: dataEnd, into: &hello)
@@ -182,10 +168,39 @@ public enum TLS {
             default:
                 break
             }
-            pos = dataEnd
+        }) else {
+            // A hello without extensions is legal (TLS 1.2 and older).
+            if pos == declaredEnd { hello.complete = true }
+            return hello
         }
-        if pos == extEnd { hello.complete = true }
+        (hello.extensionsOffset, hello.extensionsLength) = (ext.offset, ext.length)
+        if ext.complete { hello.complete = true }
         return hello
+    }
+
+    /// Walks the extensions block whose 2-byte length is at `pos` (both hellos have one):
+    /// `body` gets the type and data range of each extension that fits both the list and
+    /// the captured bytes, in order. Returns where the block's data starts, how much of it
+    /// was captured, and whether its extensions ended exactly at its declared length; nil
+    /// when the capture ends before the length.
+    static func walkExtensions(_ c: ByteCursor, at pos: Int, end: Int,
+                               _ body: (_ type: UInt16, _ dataStart: Int, _ dataEnd: Int) -> Void)
+        -> (offset: Int, length: Int, complete: Bool)? {
+        guard pos + 2 <= end, let total = c.getUInt16(at: pos) else { return nil }
+        let start = pos + 2
+        let extEnd = start + Int(total)
+        let captured = Swift.min(extEnd, end) - start
+        var at = start
+        while at + 4 <= Swift.min(end, extEnd) {
+            guard let type = c.getUInt16(at: at), let length = c.getUInt16(at: at + 2) else { break }
+            let dataStart = at + 4
+            let dataEnd = dataStart + Int(length)
+            // An extension that overruns the list, or is cut off by the capture, ends the walk.
+            guard dataEnd <= extEnd, dataEnd <= end else { return (start, captured, false) }
+            body(type, dataStart, dataEnd)
+            at = dataEnd
+        }
+        return (start, captured, at == extEnd)
     }
 
     /// A list with a 2-byte length prefix inside an extension: where its elements start and
@@ -221,20 +236,8 @@ public enum TLS {
         guard pos + 3 <= end, let suite = c.getUInt16(at: pos) else { return hello }
         hello.cipherSuite = suite
         pos += 3
-        guard pos + 2 <= end, let extTotal = c.getUInt16(at: pos) else {
-            if pos == declaredEnd { hello.complete = true }
-            return hello
-        }
-        pos += 2
-        let extEnd = pos + Int(extTotal)
-        hello.extensionsOffset = pos
-        hello.extensionsLength = Swift.min(extEnd, end) - pos
-        while pos + 4 <= Swift.min(end, extEnd) {
-            guard let type = c.getUInt16(at: pos), let len16 = c.getUInt16(at: pos + 2) else { break }
-            let dataStart = pos + 4
-            let dataEnd = dataStart + Int(len16)
-            guard dataEnd <= extEnd, dataEnd <= end else { return hello }
-            if type == supportedVersionsExtension, len16 == 2, let v = c.getUInt16(at: dataStart) {
+        guard let ext = walkExtensions(c, at: pos, end: end, { type, dataStart, dataEnd in
+            if type == supportedVersionsExtension, dataEnd - dataStart == 2, let v = c.getUInt16(at: dataStart) {
                 hello.supportedVersion = v
             }
             // The server names the one protocol it chose (RFC 7301 section 3.1).
@@ -242,9 +245,12 @@ public enum TLS {
                n >= 2, let nameLength = c.getUInt8(at: o), Int(nameLength) + 1 == n {
                 (hello.alpnOffset, hello.alpnLength) = (o + 1, Int(nameLength))
             }
-            pos = dataEnd
+        }) else {
+            if pos == declaredEnd { hello.complete = true }
+            return hello
         }
-        if pos == extEnd { hello.complete = true }
+        (hello.extensionsOffset, hello.extensionsLength) = (ext.offset, ext.length)
+        if ext.complete { hello.complete = true }
         return hello
     }
 
