@@ -8,9 +8,10 @@ struct ComponentLogTests {
 
     @Test("--log-file gets capture, decode and store records with their labels and no password; stderr lines stay")
     func logFile() throws {
-        let dir = ServerTestEnv.tempDirectory("logs")
-        let file = ServerTestEnv.fixtures.appendingPathComponent("lo-udp-tcp.pcap").path
-        let r = try runSniff(["-r", file, "-q", "--db", Self.unreachable, "--store-timeout", "0", "--journal", dir + "/j",
+        let dir = try CLI.tempDir().path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = CLI.fixtures.appendingPathComponent("lo-udp-tcp.pcap").path
+        let r = try CLI.run(["-r", file, "-q", "--db", Self.unreachable, "--store-timeout", "0", "--journal", dir + "/j",
                               "--log-file", dir + "/sniff.log", "--log-level", "info"])
         #expect(r.status == 75, "rows left in the journal: \(r.stderr)")
         let log = try String(contentsOfFile: dir + "/sniff.log", encoding: .utf8)
@@ -28,15 +29,16 @@ struct ComponentLogTests {
 
     @Test("Logs on stderr do not repeat the lines the user already reads there")
     func stderrOnce() throws {
-        let dir = ServerTestEnv.tempDirectory("logs-stderr")
-        let file = ServerTestEnv.fixtures.appendingPathComponent("lo-udp-tcp.pcap").path
-        let r = try runSniff(["-r", file, "-q", "--db", "sqlite:\(dir)/x.db", "--journal", dir + "/j", "--log-level", "info"])
+        let dir = try CLI.tempDir().path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = CLI.fixtures.appendingPathComponent("lo-udp-tcp.pcap").path
+        let r = try CLI.run(["-r", file, "-q", "--db", "sqlite:\(dir)/x.db", "--journal", dir + "/j", "--log-level", "info"])
         #expect(r.status == 0, "\(r.stderr)")
         let lines = r.stderr.split(separator: "\n")
         #expect(lines.filter { $0.contains("storing in sqlite:") }.count == 1, "\(r.stderr)")
         #expect(lines.contains { $0.contains(" info sniff.decode: 15 packets decoded") }, "log-only records do appear")
         // The default level is warning: a quiet run logs nothing of its own.
-        let quiet = try runSniff(["-r", file, "-q", "--db", "sqlite:\(dir)/y.db", "--journal", dir + "/j"])
+        let quiet = try CLI.run(["-r", file, "-q", "--db", "sqlite:\(dir)/y.db", "--journal", dir + "/j"])
         #expect(!quiet.stderr.contains("sniff.decode") && !quiet.stderr.contains("sniff.capture"))
     }
 }
