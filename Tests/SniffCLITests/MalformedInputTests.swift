@@ -255,13 +255,19 @@ struct Spawned {
 extension Spawned {
     /// sniff's own peak RSS, measured by /usr/bin/time (installed by .ci/run).
     static func peakRSSKiB(_ args: [String], stdinFile: String?) throws -> Int {
+        try measured(args, stdinFile: stdinFile).peakRSSKiB
+    }
+
+    /// sniff run under /usr/bin/time: what it printed and returned, and its own peak RSS.
+    static func measured(_ args: [String], stdinFile: String? = nil) throws -> (result: Spawned, peakRSSKiB: Int) {
         let dir = try CLI.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let report = dir.appendingPathComponent("rss").path
-        _ = try Spawned.run(["-f", "%M", "-o", report, CLI.binary.path] + args, binary: "/usr/bin/time", stdinFile: stdinFile)
+        let r = try Spawned.run(["-f", "%M", "-o", report, CLI.binary.path] + args, binary: "/usr/bin/time",
+                                stdinFile: stdinFile)
         let text = (try? String(contentsOfFile: report, encoding: .utf8)) ?? ""
         let kib = text.split(separator: "\n").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }.last
-        return try #require(kib, "GNU time printed no peak RSS: \(text)")
+        return (r, try #require(kib, "GNU time printed no peak RSS: \(text)"))
     }
 }
 
