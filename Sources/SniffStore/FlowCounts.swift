@@ -10,11 +10,14 @@ struct FlowCounts {
     }
 
     /// One batch's flows, summed. Written in the batch's transaction, so a replayed
-    /// batch (skipped by its id) is never counted twice.
+    /// batch (skipped by its id) is never counted twice. In the order of their keys:
+    /// ClickHouse identifies a sum by its position in the batch, so a batch written
+    /// again must list them in the same order, which a dictionary's does not keep
+    /// (its seed differs per instance, so a retried batch could count its flows twice).
     static func count(_ rows: [FlowRow]) -> [(key: Key, flows: Int64)] {
         var sums: [Key: Int64] = [:]
         for f in rows { sums[Key(second: floorSecond(f.ts), ipProto: f.ipProto, app: f.app), default: 0] += 1 }
-        return sums.map { ($0.key, $0.value) }
+        return sums.map { ($0.key, $0.value) }.sorted { ($0.key.second, $0.key.ipProto, $0.key.app) < ($1.key.second, $1.key.ipProto, $1.key.app) }
     }
 
     static let second: Int64 = 1_000_000_000
