@@ -13,16 +13,17 @@ import SniffCore
 ///
 /// ClickHouse came at version 14: that entry creates its tables as they were then
 /// (`ClickHouseSchema.tables`), and the versions before it are nothing for it. A later
-/// version that changes a table names the ClickHouse statements too (`ALTER TABLE …
-/// ADD COLUMN`), or ClickHouse's writes will not carry the new columns.
+/// version that changes a table names the ClickHouse steps too (`ALTER TABLE … ADD
+/// COLUMN`, or a rebuild for a new sorting key), or ClickHouse's writes will not carry
+/// the new columns.
 struct SchemaVersion: Sendable {
     let version: Int
     let name: String
     let sqlite: SQLiteStep
     let postgres: [String]
-    let clickhouse: [String]
+    let clickhouse: [ClickHouseStep]
 
-    init(_ version: Int, _ name: String, sqlite: SQLiteStep, postgres: [String], clickhouse: [String] = []) {
+    init(_ version: Int, _ name: String, sqlite: SQLiteStep, postgres: [String], clickhouse: [ClickHouseStep] = []) {
         self.version = version; self.name = name; self.sqlite = sqlite; self.postgres = postgres
         self.clickhouse = clickhouse
     }
@@ -36,6 +37,27 @@ struct SchemaVersion: Sendable {
     }
 
     enum SQLiteConversion: Sendable { case compactPackets, segmentedFlows, coldColumns }
+
+    /// How ClickHouse reaches a version: a statement, or columns added to a table, and
+    /// to its sorting key when `orderBy` is given (`ALTER TABLE … ADD COLUMN …, MODIFY
+    /// ORDER BY (…)`: 18.16 takes a new key only as the old one followed by columns the
+    /// same ALTER adds). The columns are added only to a table that lacks them: 18.16 has
+    /// no `ADD COLUMN IF NOT EXISTS`, and a migration stopped between a cluster's servers,
+    /// or between a shard's table and the Distributed table in front, must run again.
+    enum ClickHouseStep: Sendable {
+        case sql(String)
+        case addColumns(table: String, columns: [ClickHouseSchema.Column], orderBy: String?)
+
+        /// The step as one statement (`ClickHouseCluster.statements` makes a cluster's).
+        var sql: String {
+            switch self {
+            case .sql(let s): return s
+            case .addColumns(let table, let columns, let key):
+                return "ALTER TABLE \(table) " + columns.map { "ADD COLUMN \($0.name) \($0.type)" }.joined(separator: ", ")
+                    + (key.map { ", MODIFY ORDER BY (\($0))" } ?? "")
+            }
+        }
+    }
 }
 
 extension Schema {
@@ -68,6 +90,8 @@ extension Schema {
     static let flowTunnelVersion = 16
     /// Adds `LogKind.tlsCertificateColumns` to `tls`.
     static let tlsCertificateVersion = 17
+    /// ClickHouse's flows rebuilt with the batch id and position in their sorting key.
+    static let flowRecordKeyVersion = 18
 
     /// SQLite keeps addresses and MAC addresses as text in their canonical forms (so
     /// equality is exact) until its conversions make packets and flows compact; times
@@ -335,7 +359,7 @@ extension Schema {
         SchemaVersion(Schema.hostNameSourceVersion, "host names: their source (DNS answer or reverse lookup)",
             sqlite: .statements(["ALTER TABLE host_names ADD COLUMN source TEXT NOT NULL DEFAULT 'dns'"]),
             postgres: ["ALTER TABLE host_names ADD COLUMN source text NOT NULL DEFAULT 'dns'"],
-            clickhouse: ClickHouseSchema.tables),
+            clickhouse: ClickHouseSchema.tables.map(SchemaVersion.ClickHouseStep.sql)),
         // ClickHouse's log tables are sorted by time and have no secondary index: unchanged.
         SchemaVersion(Schema.logSegmentsVersion, "protocol logs: uid and address indexes per segment",
             sqlite: .statements(Schema.logSegmentStatements(.sqlite)),
@@ -348,7 +372,7 @@ extension Schema {
             // Nullable, no default: catalog changes only, on every partition.
             postgres: Schema.flowTunnelColumns.map { "ALTER TABLE flows ADD COLUMN \($0) \($0 == "tunnel_id" ? "bigint" : "text")" }
                 + ["CREATE INDEX flows_tunnel ON flows (tunnel, ts) WHERE tunnel IS NOT NULL"],
-            clickhouse: ClickHouseSchema.flowTunnelColumns.map { "ALTER TABLE flows ADD COLUMN \($0.name) \($0.type)" }),
+            clickhouse: ClickHouseSchema.flowTunnelColumns.map { .sql("ALTER TABLE flows ADD COLUMN \($0.name) \($0.type)") }),
         // Nullable columns at the end: earlier rows (and TLS 1.3 and QUIC ones) have none.
         SchemaVersion(Schema.tlsCertificateVersion, "tls log: certificate subject, issuer and validity",
             sqlite: .statements(LogKind.tlsCertificateColumns.map {
@@ -358,7 +382,14 @@ extension Schema {
                 "ALTER TABLE tls ADD COLUMN \($0.name) \($0.kind == .int ? "bigint" : "text")"
             },
             clickhouse: LogKind.tlsCertificateColumns.map(ClickHouseSchema.column).map {
-                "ALTER TABLE tls ADD COLUMN \($0.name) \($0.type)"
+                .sql("ALTER TABLE tls ADD COLUMN \($0.name) \($0.type)")
             }),
+        // ClickHouse's flows were one row per (sensor, ts, capture, uid), which folded
+        // two records of one flow; SQLite and PostgreSQL always kept both. The rows
+        // stored before keep 0, 0, 0: their replayed copies still fold.
+        SchemaVersion(Schema.flowRecordKeyVersion, "flows: every record its own row (ClickHouse's key: batch and position)",
+            sqlite: .statements([]),
+            postgres: [],
+            clickhouse: [.addColumns(table: "flows", columns: ClickHouseSchema.flowRecordColumns, orderBy: ClickHouseSchema.flowKey)]),
     ]
 }

@@ -11,7 +11,8 @@ enum ClickHouseClusterEnv {
     static var cluster: String? { StoreTestEnv.env["SNIFF_TEST_CH_CLUSTER"] }
     static var has: Bool { cluster != nil && StoreTestEnv.env["SNIFF_TEST_CH_SHARD2_URL"] != nil }
 
-    static func withCluster<T>(_ name: String, _ body: ([ClickHouseStore]) async throws -> T) async throws -> T {
+    /// `through`: the schema version the database is migrated to first.
+    static func withCluster<T>(_ name: String, through: Int = Schema.latestVersion, _ body: ([ClickHouseStore]) async throws -> T) async throws -> T {
         let cluster = try #require(cluster)
         let db = "sniff_\(name)_\(UInt32.random(in: 0...UInt32.max))"
         var stores: [ClickHouseStore] = []
@@ -28,7 +29,7 @@ enum ClickHouseClusterEnv {
             }
         }
         do {
-            for s in stores { try await s.migrate(cluster: cluster) }
+            for s in stores { try await s.migrate(inCluster: cluster, through: through) }
             let r = try await body(stores)
             await cleanup()
             return r
@@ -72,6 +73,36 @@ struct ClickHouseClusterTests {
                 // A plain migrate on a cluster's server has nothing to do, and says nothing.
                 #expect(try await s.migrate().isEmpty)
             }
+        }
+    }
+
+    @Test("flows of schema version 17 on a cluster: each shard's table gains the new key, the Distributed table the columns, every row kept; run again after a stop between the two")
+    func flowKeyMigration() async throws {
+        let cluster = try #require(ClickHouseClusterEnv.cluster)
+        let version = Schema.flowRecordKeyVersion
+        try await ClickHouseClusterEnv.withCluster("cflowkey", through: version - 1) { stores in
+            let start = Timestamp.now().totalNanoseconds
+            let flows = (1...40).filter { $0 != 9 }.map { WriterPathTests.flow($0, start: start) }
+            try await ClickHouseTestEnv.insertFlowsOfVersion17(stores[0], flows)
+            // The first server's migration stopped after its shard's table was altered:
+            // run again, it alters only the Distributed table.
+            let step = try #require(Schema.versions.first { $0.version == version }?.clickhouse.first)
+            let statements = ClickHouseCluster.statements(step.sql, cluster: cluster, database: stores[0].target.database)
+            #expect(statements.count == 2 && statements[0].contains("flows_local") && statements[0].contains("MODIFY ORDER BY")
+                    && !statements[1].contains("ORDER BY"))
+            try await stores[0].http.run(statements[0], what: "test")
+            for s in stores { #expect(try await s.migrate(cluster: cluster).map(\.version) == [version]) }
+            for s in stores {
+                #expect(try await ClickHouseTestEnv.sortingKey(s, "flows_local") == ClickHouseSchema.flowKey)
+                #expect(try await ClickHouseTestEnv.count(s, "SELECT count() FROM flows_local") > 0, "rows on both shards")
+                #expect(try await s.migrate(cluster: cluster).isEmpty)
+            }
+            #expect(try await ClickHouseTestEnv.count(stores[1], "SELECT count() FROM flows FINAL") == flows.count)
+            // A record of an old flow with the same uid and start, through the other server: kept beside it.
+            var again = flows[0]
+            again.lastTs += 1
+            #expect(try await stores[1].write(StoreBatch(id: BatchID(writer: 4, seq: 1), sensor: "m", captureID: 1, content: .flows([again]))))
+            #expect(try await ClickHouseTestEnv.count(stores[0], "SELECT count() FROM flows FINAL") == flows.count + 1)
         }
     }
 

@@ -33,6 +33,37 @@ enum ClickHouseTestEnv {
     static func count(_ store: ClickHouseStore, _ sql: String) async throws -> Int {
         Int(try await store.http.rows(sql, what: "test").first?.first??.description ?? "") ?? -1
     }
+
+    /// Deletes the `sniff_batches` rows `condition` selects, as a connection broken
+    /// between a batch's rows and its id leaves it, and waits for the mutation.
+    static func forgetBatches(_ store: ClickHouseStore, where condition: String) async throws {
+        try await store.http.run("ALTER TABLE sniff_batches DELETE WHERE \(condition)", what: "test")
+        var waited = 0
+        while try await count(store, "SELECT count() FROM sniff_batches WHERE \(condition)") != 0 && waited < 100 {
+            try await Task.sleep(nanoseconds: 100_000_000)
+            waited += 1
+        }
+        #expect(try await count(store, "SELECT count() FROM sniff_batches WHERE \(condition)") == 0)
+    }
+
+    /// Flows inserted as the writer of schema versions 14-17 sent them: without their
+    /// batch and position.
+    static func insertFlowsOfVersion17(_ store: ClickHouseStore, _ flows: [FlowRow], captureID: Int64 = 1, sensor: String = "m") async throws {
+        var out = RowBinary(capacity: 1 << 16)
+        for f in flows { ClickHouseRows.flow(f, captureID: captureID, sensor: sensor, into: &out) }
+        let columns = (ClickHouseSchema.flowColumns + ClickHouseSchema.flowTunnelColumns).map(\.name).joined(separator: ", ")
+        try await store.http.run("INSERT INTO flows (\(columns)) FORMAT RowBinary", body: out.bytes, what: "test")
+    }
+
+    static func sortingKey(_ store: ClickHouseStore, _ table: String) async throws -> String? {
+        try await store.http.rows("""
+            SELECT sorting_key FROM system.tables WHERE database = \(ClickHouseSchema.literal(store.target.database))
+            AND name = \(ClickHouseSchema.literal(table))
+            """, what: "test").first?.first ?? nil
+    }
+
+    /// What tells a flow record apart in the API's answer.
+    static func identity(_ f: StoredFlow) -> String { "\(f.row.uid) \(f.row.ts) \(f.row.lastTs) \(f.row.origPkts) \(f.row.endReason ?? "")" }
 }
 
 @Suite("ClickHouse URLs")
@@ -61,6 +92,20 @@ struct ClickHouseURLTests {
             #expect(!e.userMessage.contains("secret"))
             #expect(e.exitCode == 64)
         }
+    }
+
+    /// ClickHouse identifies a flow count by its position in its batch: a batch written
+    /// again (a retry, a replay) must list its counts in the same order to fold.
+    @Test("a batch's flow counts come in one order, whatever the order of its flows")
+    func flowCountOrder() {
+        let rows = (0..<300).map { k -> FlowRow in
+            var f = WriterPathTests.flow(k % 8 == 1 ? k + 1 : k, start: Int64(k % 17) * 1_000_000_000)
+            f.app = ["dns", "TLS", "HTTP", "unknown"][k % 4]
+            return f
+        }
+        let keys = FlowCounts.count(rows).map(\.key)
+        #expect(keys.count > 20)
+        for _ in 0..<5 { #expect(FlowCounts.count(rows.shuffled()).map(\.key) == keys) }
     }
 
     @Test("literals: quotes, backslashes and control characters escaped")
@@ -224,17 +269,66 @@ struct ClickHouseStoreTests {
             #expect(try await ClickHouseTestEnv.count(store, "SELECT count() FROM packets") == 3000)
             // The rows arrived but the batch's id did not (the connection broke between
             // the two inserts): the replay writes them again, and they collapse.
-            try await store.http.run("ALTER TABLE sniff_batches DELETE WHERE 1", what: "test")
-            var waited = 0
-            while try await ClickHouseTestEnv.count(store, "SELECT count() FROM sniff_batches") != 0 && waited < 100 {
-                try await Task.sleep(nanoseconds: 100_000_000)
-                waited += 1
-            }
-            #expect(try await ClickHouseTestEnv.count(store, "SELECT count() FROM sniff_batches") == 0)
+            try await ClickHouseTestEnv.forgetBatches(store, where: "1")
             #expect(try await store.write(batch))
             #expect(try await ClickHouseTestEnv.count(store, "SELECT count() FROM packets FINAL") == 3000)
             try await store.http.run("OPTIMIZE TABLE packets FINAL", what: "test")
             #expect(try await ClickHouseTestEnv.count(store, "SELECT count() FROM packets") == 3000)
+        }
+    }
+
+    /// A flow ended twice with the same uid and start (here even the same end and
+    /// counts in two of the records): SQLite keeps every record, and so must the
+    /// ReplacingMergeTree, which folds only rows with equal sorting keys.
+    @Test("flow records with the same uid and start are all kept; a replayed copy of their batch still folds")
+    func sameUIDAndStart() async throws {
+        try await ClickHouseTestEnv.withDatabase("sameuid") { _, store in
+            try await store.migrate()
+            let a = WriterPathTests.flow(1, start: Timestamp.now().totalNanoseconds)
+            var b = a
+            b.lastTs += 1_000_000_000; b.origPkts += 5; b.endReason = "active"
+            let first = StoreBatch(id: BatchID(writer: 9, seq: 1), sensor: "s", captureID: 3, content: .flows([a, b]))
+            #expect(try await store.write(first))
+            #expect(try await store.write(StoreBatch(id: BatchID(writer: 9, seq: 2), sensor: "s", captureID: 3, content: .flows([a]))))
+            func stored() async throws -> [String] { try await store.flows(FlowQuery()).rows.map(ClickHouseTestEnv.identity).sorted() }
+            let want = [a, b, a].map { ClickHouseTestEnv.identity(StoredFlow(sensor: "s", captureID: 3, row: $0)) }.sorted()
+            #expect(try await stored() == want)
+            // The rows of the first batch arrived, its id did not: written again, its copies fold.
+            try await ClickHouseTestEnv.forgetBatches(store, where: "seq = 1")
+            #expect(try await store.write(first))
+            #expect(try await stored() == want)
+            try await store.http.run("OPTIMIZE TABLE flows FINAL", what: "test")
+            #expect(try await ClickHouseTestEnv.count(store, "SELECT count() FROM flows") == 3)
+            #expect(try await stored() == want)
+        }
+    }
+
+    @Test("a database of schema version 17: flows gain batch and position in their key, keep every row, and migrate once")
+    func flowKeyMigration() async throws {
+        try await ClickHouseTestEnv.withDatabase("flowkey") { _, store in
+            let version = Schema.flowRecordKeyVersion
+            try await store.migrate(inCluster: nil, through: version - 1)
+            #expect(try await ClickHouseTestEnv.sortingKey(store, "flows") == "sensor, ts, capture_id, uid")
+            let start = Timestamp.now().totalNanoseconds
+            // Days apart: the rows span partitions. The first one twice (a replay whose
+            // copies had not merged yet).
+            let flows = (1...8).map { k -> FlowRow in
+                var f = WriterPathTests.flow(k, start: start)
+                f.ts -= Int64(k) * ClickHouseStore.dayNanos; f.lastTs -= Int64(k) * ClickHouseStore.dayNanos
+                return f
+            }
+            try await ClickHouseTestEnv.insertFlowsOfVersion17(store, flows + [flows[0]])
+            #expect(try await store.migrate().map(\.version) == [version])
+            #expect(try await ClickHouseTestEnv.sortingKey(store, "flows") == ClickHouseSchema.flowKey)
+            let want = flows.map { ClickHouseTestEnv.identity(StoredFlow(sensor: "m", captureID: 1, row: $0)) }.sorted()
+            #expect(try await store.flows(FlowQuery()).rows.map(ClickHouseTestEnv.identity).sorted() == want)
+            // A record of an old flow written now, with the same uid and start: kept beside it.
+            var again = flows[1]
+            again.lastTs += 1
+            #expect(try await store.write(StoreBatch(id: BatchID(writer: 4, seq: 1), sensor: "m", captureID: 1, content: .flows([again]))))
+            #expect(try await ClickHouseTestEnv.count(store, "SELECT count() FROM flows FINAL") == flows.count + 1)
+            #expect(try await store.migrate().isEmpty)
+            #expect(try await store.info().schemaVersion == Schema.latestVersion)
         }
     }
 

@@ -40,9 +40,10 @@ enum ClickHouseCluster {
 
     /// One statement of a ClickHouse migration as it runs on each server of the
     /// cluster: a table is created as `<table>_local` with the Distributed table in
-    /// front of it; a column added to both.
+    /// front of it; a column added to both, and a sorting key changed on the local
+    /// table only (a Distributed table has none).
     static func statements(_ sql: String, cluster: String, database: String) -> [String] {
-        let create = "CREATE TABLE IF NOT EXISTS ", alter = "ALTER TABLE "
+        let create = "CREATE TABLE IF NOT EXISTS "
         if sql.hasPrefix(create), let space = sql.dropFirst(create.count).firstIndex(of: " ") {
             let table = String(sql[sql.index(sql.startIndex, offsetBy: create.count)..<space])
             let local = ClickHouseSchema.localTable(table)
@@ -50,11 +51,20 @@ enum ClickHouseCluster {
             return [create + local + sql[space...],
                     create + "\(table) AS \(local) ENGINE = Distributed(`\(cluster)`, \(database), \(local), \(key))"]
         }
-        if sql.hasPrefix(alter), let space = sql.dropFirst(alter.count).firstIndex(of: " ") {
-            let table = String(sql[sql.index(sql.startIndex, offsetBy: alter.count)..<space])
-            return [alter + ClickHouseSchema.localTable(table) + sql[space...], sql]
+        if let table = alteredTable(sql) {
+            let rest = sql.dropFirst(alter.count + table.count)
+            let front = rest.range(of: orderBy).map { rest[..<$0.lowerBound] } ?? rest
+            return [alter + ClickHouseSchema.localTable(table) + rest, alter + table + front]
         }
         return [sql]
+    }
+
+    private static let alter = "ALTER TABLE ", orderBy = ", MODIFY ORDER BY "
+
+    /// The table an `ALTER TABLE` statement names.
+    static func alteredTable(_ sql: String) -> String? {
+        guard sql.hasPrefix(alter), let space = sql.dropFirst(alter.count).firstIndex(of: " ") else { return nil }
+        return String(sql[sql.index(sql.startIndex, offsetBy: alter.count)..<space])
     }
 }
 

@@ -44,7 +44,9 @@ extension ClickHouseStore: SQLReading {
     /// The cursor's tie-break for tables without a row id: a hash of the row's identity.
     private static func identity(_ columns: String) -> String { "toInt64(cityHash64(\(columns))) AS id" }
 
-    static let flowSelect = "SELECT \(identity("sensor, capture_id, uid")), " + Schema.flowStoredColumns.map { quoted in
+    /// A flow record's identity ends in its batch and position: records of one flow
+    /// can share uid and start time (ClickHouseSchema.flowKey).
+    static let flowSelect = "SELECT \(identity("sensor, capture_id, uid, writer_id, seq, i")), " + Schema.flowStoredColumns.map { quoted in
         let col = quoted.replacingOccurrences(of: "\"", with: "")
         return col == "orig_h" || col == "resp_h" ? SQLDialect.clickhouse.addressText(col) : col == "user" ? "`user`" : col
     }.joined(separator: ", ") + " FROM " + SQLDialect.clickhouse.from("flows")

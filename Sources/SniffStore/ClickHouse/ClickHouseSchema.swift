@@ -69,6 +69,22 @@ enum ClickHouseSchema {
         ("tunnel", "Nullable(String)"), ("tunnel_id", "Nullable(UInt32)"), ("tunnel_parents", "Nullable(String)"),
     ]
 
+    /// The flow record's batch and position (`Schema.flowRecordKeyVersion`), the end of
+    /// its sorting key (`flowKey`), written after `flowTunnelColumns`.
+    static let flowRecordColumns: [Column] = [("writer_id", "Int64"), ("seq", "Int64"), ("i", "UInt32")]
+
+    /// Every column the writer sends to `flows`, in order.
+    static let flowStoredColumns = flowColumns + flowTunnelColumns + flowRecordColumns
+
+    /// The flows' sorting key since `Schema.flowRecordKeyVersion`. A capture can end
+    /// more than one record with the same uid and start time (7 pairs in the test
+    /// captures, most with the same end too), and (sensor, ts, capture_id, uid) folded
+    /// them into one. The record's batch id and position in the batch tell every record
+    /// apart and are the same in a copy written again (the writer's retry and the
+    /// journal's replay send the same batch), so replays still fold; the record's own
+    /// fields (`last_ts`, the end reason) can be equal in two records.
+    static let flowKey = "sensor, ts, capture_id, uid, writer_id, seq, i"
+
     static let alertColumns: [Column] = [
         ("capture_id", "Int64"), ("sensor", "String"), ("alert_id", "String"), ("ts", "Int64"), ("severity", "String"),
         ("severity_level", "UInt8"), ("rule", "String"), ("kind", "String"), ("message", "String"),

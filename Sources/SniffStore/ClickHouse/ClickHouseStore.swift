@@ -39,12 +39,14 @@ public final class ClickHouseStore: PacketStore {
     }
 
     /// Applies the pending migrations to one server, or to one server of `cluster`
-    /// (ClickHouseCluster turns each statement into that server's).
-    func migrate(inCluster cluster: String?) async throws -> [Migration] {
+    /// (ClickHouseCluster turns each statement into that server's), up to `last` (an
+    /// earlier version only for the tests of a migration).
+    @discardableResult
+    func migrate(inCluster cluster: String?, through last: Int = Schema.latestVersion) async throws -> [Migration] {
         try await http.run("CREATE DATABASE IF NOT EXISTS \(target.database)", database: "default", what: "migrate")
         try await http.run(ClickHouseSchema.migrationsTable, what: "migrate")
         let applied = Set(try await appliedVersions().keys)
-        let pending = try Schema.pending(applied: applied)
+        let pending = try Schema.pending(applied: applied, through: last)
         var done: [Migration] = []
         if cluster == nil, !pending.isEmpty,
            try await http.int("SELECT count() FROM system.tables WHERE database = \(ClickHouseSchema.literal(target.database)) AND name = 'packets_local'",
@@ -55,10 +57,17 @@ public final class ClickHouseStore: PacketStore {
                                       detail: "migrate: packets_local exists")
         }
         for m in pending {
-            let statements = m.clickhouse.flatMap { sql in
-                cluster.map { ClickHouseCluster.statements(sql, cluster: $0, database: target.database) } ?? [sql]
+            let what = "migrate to version \(m.version)"
+            for step in m.clickhouse {
+                let statements = cluster.map { ClickHouseCluster.statements(step.sql, cluster: $0, database: target.database) } ?? [step.sql]
+                for sql in statements {
+                    if case .addColumns(_, let columns, _) = step, let table = ClickHouseCluster.alteredTable(sql),
+                       try await has(columns, in: table, what: what) {
+                        continue
+                    }
+                    try await http.run(sql, what: what)
+                }
             }
-            for sql in statements { try await http.run(sql, what: "migrate to version \(m.version)") }
             let now = Timestamp.now().totalNanoseconds
             var out = RowBinary(capacity: 64)
             out.i64(Int64(m.version)); out.string(m.name); out.i64(now)
@@ -67,6 +76,14 @@ public final class ClickHouseStore: PacketStore {
             done.append(Migration(version: m.version, name: m.name, appliedAt: now))
         }
         return done
+    }
+
+    /// Whether `table` has every one of `columns` (a step that added them ran before).
+    private func has(_ columns: [ClickHouseSchema.Column], in table: String, what: String) async throws -> Bool {
+        let sql = "SELECT name FROM system.columns WHERE database = \(ClickHouseSchema.literal(target.database)) AND table = "
+            + ClickHouseSchema.literal(table)
+        let names = Set(try await http.rows(sql, what: what).compactMap { $0.first ?? nil })
+        return columns.allSatisfy { names.contains($0.name) }
     }
 
     /// Version → when it was applied (the earliest, if two processes migrated at once).

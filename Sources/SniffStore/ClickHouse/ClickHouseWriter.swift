@@ -100,8 +100,11 @@ struct ClickHouseInserts {
                 for r in rows { ClickHouseRows.packet(r, batch: batch, into: &out) }
             }
         case .flows(let rows):
-            append("flows", ClickHouseSchema.flowColumns + ClickHouseSchema.flowTunnelColumns, capacity: 1 << 22) { out in
-                for f in rows { ClickHouseRows.flow(f, captureID: captureID, sensor: sensor, into: &out) }
+            append("flows", ClickHouseSchema.flowStoredColumns, capacity: 1 << 22) { out in
+                for (i, f) in rows.enumerated() {
+                    ClickHouseRows.flow(f, captureID: captureID, sensor: sensor, into: &out)
+                    out.i64(batch.id.writer); out.i64(batch.id.seq); out.u32(UInt32(truncatingIfNeeded: i))
+                }
             }
             append("flow_counts", ClickHouseSchema.flowCountColumns) { counts in
                 for (i, c) in FlowCounts.count(rows).enumerated() {
