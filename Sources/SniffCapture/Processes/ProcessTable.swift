@@ -76,7 +76,7 @@ public final class ProcessTable: @unchecked Sendable {
     // Guarded by `lock`.
     private var exact: [Tuple: Held] = [:]
     private var bound: [Bound: [Held]] = [:]
-    private var localAddresses: Set<IPAddress> = []
+    private var localAddressSet: Set<IPAddress> = []
     private var wanted = false
     private var stopping = false
     private var notice: String? = nil
@@ -135,7 +135,15 @@ public final class ProcessTable: @unchecked Sendable {
     public var lastScanStart: Int64 { lock.withLock { lastScanStartValue } }
 
     /// Whether an address is one of this namespace's interfaces' (as of the last scan).
-    public func isLocal(_ a: IPAddress) -> Bool { lock.withLock { localAddresses.contains(a) } }
+    public func isLocal(_ a: IPAddress) -> Bool { lock.withLock { localAddressSet.contains(a) } }
+
+    /// Whether either address is this namespace's, under one lock (called per flow).
+    public func isLocal(_ a: IPAddress, or b: IPAddress) -> Bool {
+        lock.withLock { !localAddressSet.isEmpty && (localAddressSet.contains(a) || localAddressSet.contains(b)) }
+    }
+
+    /// This namespace's interface addresses as of the last scan, for a pass over many flows.
+    public var localAddresses: Set<IPAddress> { lock.withLock { localAddressSet } }
 
     public var currentStats: Stats { lock.withLock { stats } }
 
@@ -168,7 +176,7 @@ public final class ProcessTable: @unchecked Sendable {
             }
             for (isFirst, a, p) in [(true, first, firstPort), (false, second, secondPort)] {
                 // An unconnected socket receives for any of this host's addresses, but only those.
-                guard localAddresses.contains(a) else { continue }
+                guard localAddressSet.contains(a) else { continue }
                 let port = ported ? p : 0
                 var found: [Held] = []
                 // A socket bound to :: receives IPv4 too (dual stack); one bound to 0.0.0.0
@@ -278,7 +286,7 @@ public final class ProcessTable: @unchecked Sendable {
                 bound[k] = kept.isEmpty ? nil : kept
             }
             for (k, ps) in freshBound { bound[k] = ps.map { Held(process: $0, goneAt: nil) } }
-            localAddresses = addresses
+            localAddressSet = addresses
             stats.scans += 1
             stats.sockets = entries.count
             stats.owned = owned
