@@ -37,7 +37,8 @@ public enum LiveCaptureError: SniffError {
 /// sized (-B), with immediate mode off and TPACKET_V3 (libpcap's default on Linux).
 ///
 /// `start(into:)` runs the capture loop on its own thread; it copies frames into
-/// batches and never blocks on the consumer.
+/// batches, waiting a bounded time for a free one when the consumer is behind (see
+/// `BatchQueue`).
 /// Unchecked Sendable: the pcap handle is used by the capture thread only; the stop flag is under `stopFlag`.
 public final class LiveCapture: @unchecked Sendable {
     public enum Direction: String, Sendable, CaseIterable {

@@ -63,8 +63,13 @@ public final class PacketBatch: @unchecked Sendable {
 }
 
 /// Hands batches from one producer (the capture thread) to one consumer through a
-/// fixed set of buffers. The producer never waits: with no free buffer, the frame is
-/// dropped and counted in `sniffDropped`, kept apart from the kernel's drops.
+/// fixed set of buffers. With no free buffer the producer waits, up to `waitMilliseconds`,
+/// for the consumer to release one: meanwhile the kernel's ring (64 MiB by default, about
+/// a second of a 300 k packets/s burst of small frames) keeps receiving, so a burst the
+/// consumer catches up with is not lost, and what the ring cannot hold is the kernel's
+/// drop, counted there. When a wait runs out (the consumer is stuck), the producer stops
+/// waiting and drops frames, counted in `sniffDropped`, until a buffer is free again, so
+/// that a stall costs one wait, not one per frame.
 /// Unchecked Sendable: every var is under `lock`.
 public final class BatchQueue: @unchecked Sendable {
     private let lock = ConditionLock()
@@ -75,9 +80,14 @@ public final class BatchQueue: @unchecked Sendable {
     private var _finished = false
     private var _error: String?
     private var _sniffDropped: UInt64 = 0
+    private var _waits: UInt64 = 0
+    /// The producer's own: set when a wait ran out, cleared when a buffer was free.
+    private var gaveUp = false
+    let waitMilliseconds: Int
     private var _kernel = (received: UInt64(0), dropped: UInt64(0), ifDropped: UInt64(0))
 
-    public init(batches: Int = 32, batchBytes: Int = 4 << 20, recordsPerBatch: Int = 32768) {
+    public init(batches: Int = 32, batchBytes: Int = 4 << 20, recordsPerBatch: Int = 32768, waitMilliseconds: Int = 1000) {
+        self.waitMilliseconds = waitMilliseconds
         for _ in 0..<max(2, batches) {
             free.append(PacketBatch(dataCapacity: batchBytes, recordCapacity: recordsPerBatch))
         }
@@ -86,8 +96,28 @@ public final class BatchQueue: @unchecked Sendable {
 
     // MARK: producer side
 
+    /// A free buffer, waiting for one (see the type's comment); nil when the wait ran out
+    /// now or before and none was freed since.
     func acquireFree() -> PacketBatch? {
-        lock.withLock { free.popLast() }
+        lock.withLock {
+            if let b = free.popLast() { gaveUp = false; return b }
+            if gaveUp { return nil }
+            _waits &+= 1
+            var now = BatchQueue.monotonicNanos()
+            let deadline = now + Int64(waitMilliseconds) * 1_000_000
+            while free.isEmpty && now < deadline {
+                lock.wait(milliseconds: max(1, Int((deadline - now) / 1_000_000)))
+                now = BatchQueue.monotonicNanos()
+            }
+            guard let b = free.popLast() else { gaveUp = true; return nil }
+            return b
+        }
+    }
+
+    static func monotonicNanos() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 
     func publish(_ b: PacketBatch) {
@@ -136,7 +166,11 @@ public final class BatchQueue: @unchecked Sendable {
 
     public func release(_ b: PacketBatch) {
         b.reset()
-        lock.withLock { free.append(b) }
+        lock.withLock {
+            free.append(b)
+            // The producer may be waiting for it (the consumer never waits while it holds one).
+            lock.signal()
+        }
     }
 
     /// True once the producer stopped and every batch has been taken.
@@ -146,5 +180,7 @@ public final class BatchQueue: @unchecked Sendable {
 
     public var error: String? { lock.withLock { _error } }
     public var sniffDropped: UInt64 { lock.withLock { _sniffDropped } }
+    /// How many times the producer found every buffer full and waited.
+    public var producerWaits: UInt64 { lock.withLock { _waits } }
     public var kernelStats: (received: UInt64, dropped: UInt64, ifDropped: UInt64) { lock.withLock { _kernel } }
 }
