@@ -134,10 +134,28 @@ extension Schema {
 
     /// The columns a read selects, `id` first (PostgreSQL's addresses as text).
     static func logSelect(_ k: LogKind, _ d: SQLDialect) -> String {
-        let cols = ["id"] + logColumns(k).map { c in
-            d == .postgres && (c == "orig_h" || c == "resp_h") ? "host(\(c)) AS \(c)" : c
+        // ClickHouse has no row id: a hash of the row's batch and position stands for it.
+        let id = d == .clickhouse ? "toInt64(cityHash64(writer_id, seq, i)) AS id" : "id"
+        let cols = [id] + logColumns(k).map { c in
+            guard c == "orig_h" || c == "resp_h" else { return c }
+            // Unnamed on ClickHouse, whose WHERE would take the alias for the column.
+            switch d {
+            case .sqlite: return c
+            case .postgres: return "\(d.addressText(c)) AS \(c)"
+            case .clickhouse: return d.addressText(c)
+            }
         }
-        return "SELECT \(cols.joined(separator: ", ")) FROM \(k.table)"
+        return "SELECT \(cols.joined(separator: ", ")) FROM \(d.from(k.table))"
+    }
+
+    /// Column `i` of a log row as the value of its kind (lists are stored joined).
+    static func logValue(_ c: some RowReader, _ i: Int, _ type: LogColumn.Kind) throws -> LogValue {
+        switch type {
+        case .int: return try c.int(i).map { .int($0) } ?? .null
+        case .bool: return try c.bool(i).map { .bool($0) } ?? .null
+        case .text: return try c.text(i).map { .text($0) } ?? .null
+        case .texts, .ints: return try c.text(i).map { .list(LogValue.split($0)) } ?? .null
+        }
     }
 
     /// The WHERE clause and ORDER of a `LogQuery` (newest first, by time then id).

@@ -57,6 +57,17 @@ extension ClickHouseStore: SQLReading {
     public func packets(_ q: PacketQuery) async throws -> Page<StoredPacket> { try await readPackets(q, select: Self.packetSelect) }
     public func flows(_ q: FlowQuery) async throws -> Page<StoredFlow> { try await readFlows(q, select: Self.flowSelect) }
     public func alerts(_ q: AlertQuery) async throws -> Page<StoredAlert> { try await readAlerts(q) }
+
+    /// Protocol logs newest first, by the query PostgreSQL runs when no uid or address
+    /// narrows it (ClickHouse has no per-segment index: its log tables are read by time).
+    public func logs(_ q: LogQuery) async throws -> Page<StoredLog> {
+        let kind = q.kind
+        let (sql, binds, limit) = try Schema.logQuerySQL(q, .clickhouse)
+        let rows = try await read(kind.table, SQLQuery(sql: sql, binds: binds)) { c in
+            try Schema.logRow(kind) { i, type in try Schema.logValue(c, i, type) }
+        }
+        return Schema.logPage(rows, limit: limit)
+    }
     public func protocolSummary(_ range: RangeQuery) async throws -> ProtocolSummaryTable { try await readProtocolSummary(range) }
     public func timeSeries(_ q: TimeSeriesQuery) async throws -> [TimeSeriesPoint] { try await readTimeSeries(q) }
     public func talkers(_ q: TalkersQuery) async throws -> Talkers { try await readTalkers(q) }

@@ -12,10 +12,9 @@ import SniffDecode
 /// copy, so the ReplacingMergeTree tables keep one of them once parts merge
 /// (`SELECT … FINAL` sees one at once).
 ///
-/// Reading: `ClickHouseReads.swift` serves packets, flows, alerts, the summaries and
-/// pcap export through the query layer the other databases share; `stats` and
-/// `captures` fold their rows here; protocol logs, hosts, processes and network
-/// shares answer `StoreError.unsupported` until their ClickHouse SQL exists
+/// Reading: `ClickHouseReads.swift` serves packets, flows, alerts, protocol logs, the
+/// summaries and pcap export through the query layer the other databases share; `stats`
+/// and `captures` fold their rows here; hosts, processes and network shares answer `StoreError.unsupported` until their ClickHouse SQL exists
 /// (docs/SCALING.md lists which).
 public final class ClickHouseStore: PacketStore {
     public let target: ClickHouseTarget
@@ -165,7 +164,6 @@ public final class ClickHouseStore: PacketStore {
         .unsupported("\(route) is not available on ClickHouse yet (docs/SCALING.md lists what is)")
     }
 
-    public func logs(_ query: LogQuery) async throws -> Page<StoredLog> { throw unsupported("protocol logs") }
     public func hosts(_ query: HostQuery) async throws -> Page<HostSummary> { throw unsupported("hosts") }
     public func host(_ address: IPAddress, range: RangeQuery) async throws -> HostDetail { throw unsupported("host details") }
     public func processes(_ range: RangeQuery, process: String?, limit: Int) async throws -> [ProcessUsage] {

@@ -36,14 +36,7 @@ extension PostgresStore {
         @Sendable func read(_ rows: [PostgresRow]) throws -> [(Int64, StoredLog)] {
             try rows.map { row -> (Int64, StoredLog) in
                 let c = PGCells(row)
-                return try Schema.logRow(kind) { i, type -> LogValue in
-                    switch type {
-                    case .int: return try c.int(i).map { .int($0) } ?? .null
-                    case .bool: return try c.bool(i).map { .bool($0) } ?? .null
-                    case .text: return try c.text(i).map { .text($0) } ?? .null
-                    case .texts, .ints: return try c.text(i).map { .list(LogValue.split($0)) } ?? .null
-                    }
-                }
+                return try Schema.logRow(kind) { i, type in try Schema.logValue(c, i, type) }
             }
         }
         guard let keyed = try Schema.logSegmentsSQL(q, .postgres) else {
