@@ -90,33 +90,8 @@ public struct EndpointStat: Sendable, Equatable {
 /// update, no allocation per packet, and a cap so that a scan cannot grow it without
 /// bound (packets for endpoints beyond the cap are counted in `overflowPackets`).
 ///
-/// Each IP packet updates its source (sent) and its destination (received). Updates
-/// are held in a small buffer and applied `pendingLimit` at a time, in their order:
-/// with millions of endpoints (a flow-heavy capture: every client distinct) nearly
-/// every update is a cache miss, and one at a time in the packet path each stalls it.
-/// Applied together, a first pass loads every slot the batch will probe, so that their
-/// misses overlap instead of following each other. Every read applies what is held
-/// first, so readers see each packet recorded so far.
+/// Each IP packet updates its source (sent) and its destination (received).
 public final class EndpointTable {
-    /// One packet's update, held until the buffer is applied.
-    struct Update {
-        var srcHigh: UInt64
-        var srcLow: UInt64
-        var dstHigh: UInt64
-        var dstLow: UInt64
-        var bytes: UInt64
-        var ns: Int64
-        var sport: Int32
-        var dport: Int32
-        var bit: UInt16
-        var srcV6: Bool
-        var dstV6: Bool
-        var app: AppProtocol
-    }
-
-    /// Updates held before they are applied together.
-    static let pendingLimit = 128
-
     @usableFromInline
     struct Slot {
         var high: UInt64 = 0
@@ -137,19 +112,10 @@ public final class EndpointTable {
     private var slots: UnsafeMutablePointer<Slot>
     private var capacity: Int
     private var shift: UInt64
-    private var stored = 0
+    public private(set) var count = 0
     /// The most endpoints kept; later ones are only counted.
     public let limit: Int
-    private var overflow: UInt64 = 0
-    private let pending: UnsafeMutablePointer<Update>
-    private var pendingCount = 0
-    /// Where the first pass's loads go, so that the compiler keeps them.
-    private var warmed: UInt64 = 0
-
-    /// Endpoints in the table.
-    public var count: Int { applyPending(); return stored }
-    /// Packets not counted because their endpoint came after the table was full.
-    public var overflowPackets: UInt64 { applyPending(); return overflow }
+    public private(set) var overflowPackets: UInt64 = 0
 
     public init(expectedEndpoints: Int = 32768, limit: Int = 4_000_000) {
         var cap = 16
@@ -158,13 +124,9 @@ public final class EndpointTable {
         shift = UInt64(64 - cap.trailingZeroBitCount)
         slots = EndpointTable.allocateSlots(cap)
         self.limit = limit
-        pending = .allocate(capacity: EndpointTable.pendingLimit)
     }
 
-    deinit {
-        LargeAllocation.free(slots, bytes: capacity * MemoryLayout<Slot>.stride)
-        pending.deallocate()
-    }
+    deinit { LargeAllocation.free(slots, bytes: capacity * MemoryLayout<Slot>.stride) }
 
     /// Zeroed memory is a table of empty slots (flags == 0).
     private static func allocateSlots(_ n: Int) -> UnsafeMutablePointer<Slot> {
@@ -172,10 +134,7 @@ public final class EndpointTable {
     }
 
     /// Memory the table holds now, for the benchmark and docs.
-    public var bytesAllocated: Int {
-        applyPending()
-        return capacity * MemoryLayout<Slot>.stride
-    }
+    public var bytesAllocated: Int { capacity * MemoryLayout<Slot>.stride }
 
     @inline(__always)
     private func index(_ high: UInt64, _ low: UInt64, _ port: Int32, _ v6: Bool) -> Int {
@@ -196,8 +155,8 @@ public final class EndpointTable {
         while true {
             let s = slots + i
             if s.pointee.flags == 0 {
-                if stored >= limit { return nil }
-                if (stored + 1) * 10 > capacity * 7 {
+                if count >= limit { return nil }
+                if (count + 1) * 10 > capacity * 7 {
                     grow()
                     return slot(a, port)
                 }
@@ -205,7 +164,7 @@ public final class EndpointTable {
                 s.pointee.low = a.low
                 s.pointee.port = port
                 s.pointee.flags = want
-                stored += 1
+                count += 1
                 return s
             }
             if s.pointee.low == a.low && s.pointee.high == a.high && s.pointee.port == port && s.pointee.flags == want {
@@ -232,7 +191,7 @@ public final class EndpointTable {
     @inline(__always)
     private func touch(_ a: IPAddress, _ port: Int32, sent: Bool, bytes: UInt64, ns: Int64, bit: UInt16, app: AppProtocol) {
         guard let s = slot(a, port) else {
-            overflow &+= 1
+            overflowPackets &+= 1
             return
         }
         if s.pointee.sentPackets == 0 && s.pointee.receivedPackets == 0 {
@@ -257,42 +216,17 @@ public final class EndpointTable {
     @inline(__always)
     public func record(_ p: DecodedPacket) {
         guard p.ipVersion != 0 else { return }
-        let src = p.src, dst = p.dst
-        pending[pendingCount] = Update(
-            srcHigh: src.high, srcLow: src.low, dstHigh: dst.high, dstLow: dst.low, bytes: UInt64(p.wireLength),
-            ns: p.timestamp.totalNanoseconds, sport: p.hasPorts ? Int32(p.sport) : -1, dport: p.hasPorts ? Int32(p.dport) : -1,
-            bit: UInt16(1) << UInt16(p.transport.rawValue), srcV6: src.isIPv6, dstV6: dst.isIPv6, app: p.app)
-        pendingCount &+= 1
-        if pendingCount == EndpointTable.pendingLimit { applyPending() }
-    }
-
-    /// Applies the held updates in their order: first a pass that only loads the first
-    /// slot of each probe (independent loads, so the processor has many in flight), then
-    /// the updates themselves, which find those lines in the cache.
-    @inline(never)
-    private func applyPending() {
-        let n = pendingCount
-        guard n > 0 else { return }
-        pendingCount = 0
-        var sum: UInt64 = 0
-        for k in 0..<n {
-            let u = pending[k]
-            sum &+= slots[index(u.srcHigh, u.srcLow, u.sport, u.srcV6)].low
-            sum &+= slots[index(u.dstHigh, u.dstLow, u.dport, u.dstV6)].low
-        }
-        warmed &+= sum
-        for k in 0..<n {
-            let u = pending[k]
-            let src = u.srcV6 ? IPAddress(v6High: u.srcHigh, low: u.srcLow) : IPAddress(v4: UInt32(truncatingIfNeeded: u.srcLow))
-            let dst = u.dstV6 ? IPAddress(v6High: u.dstHigh, low: u.dstLow) : IPAddress(v4: UInt32(truncatingIfNeeded: u.dstLow))
-            touch(src, u.sport, sent: true, bytes: u.bytes, ns: u.ns, bit: u.bit, app: u.app)
-            touch(dst, u.dport, sent: false, bytes: u.bytes, ns: u.ns, bit: u.bit, app: u.app)
-        }
+        let bytes = UInt64(p.wireLength)
+        let ns = p.timestamp.totalNanoseconds
+        let bit = UInt16(1) << UInt16(p.transport.rawValue)
+        let sp: Int32 = p.hasPorts ? Int32(p.sport) : -1
+        let dp: Int32 = p.hasPorts ? Int32(p.dport) : -1
+        touch(p.src, sp, sent: true, bytes: bytes, ns: ns, bit: bit, app: p.app)
+        touch(p.dst, dp, sent: false, bytes: bytes, ns: ns, bit: bit, app: p.app)
     }
 
     /// Every entry, unsorted.
     public func forEach(_ body: (Endpoint, EndpointStat) -> Void) {
-        applyPending()
         for j in 0..<capacity where slots[j].flags != 0 {
             let s = slots[j]
             let a = s.flags & 2 != 0 ? IPAddress(v6High: s.high, low: s.low) : IPAddress(v4: UInt32(truncatingIfNeeded: s.low))
