@@ -8,6 +8,12 @@ public protocol PacketConsumer: AnyObject {
     func consume(_ packet: DecodedPacket, frame: UnsafeRawBufferPointer)
 }
 
+/// A consumer held without a reference count, by a pipeline whose `consumers` array
+/// holds the same consumer strongly for as long as this is read.
+struct UnownedConsumer {
+    unowned(unsafe) let consumer: PacketConsumer
+}
+
 /// The per-packet path shared by file reading and live capture: BPF, decode, counters,
 /// the report's filters, the address:port table, then the consumers.
 ///
@@ -26,7 +32,12 @@ public final class PacketPipeline {
         var packet = DecodedPacket()
         var frameNumber: UInt64 = 0
         var tracksEndpoints = true
+        var keepsPacket = true
         var consumers: [PacketConsumer] = []
+        /// The same consumers, read per packet: `consumers` keeps them alive, and
+        /// iterating the strong array cost a retain and a release of the array and of
+        /// each consumer per packet.
+        var readers: [UnownedConsumer] = []
         /// The flow table among the consumers, and its place: it labels each packet
         /// with its flow's app for the consumers after it. Unowned: `consumers` holds
         /// it, and a strong reference here cost a retain and release per packet.
@@ -47,9 +58,17 @@ public final class PacketPipeline {
     private let st: UnsafeMutablePointer<State>
 
     public var totals: CaptureTotals { st.pointee.totals }
-    /// The packet just decoded; valid until the next call to `process`.
+    /// The packet just decoded; valid until the next call to `process`, and kept only
+    /// while `keepsPacket` is on.
     public var packet: DecodedPacket {
         _read { yield st.pointee.packet }
+    }
+    /// Whether `process` keeps its packet for `packet` (on by default). A run that
+    /// prints no packets turns it off: keeping it is a copy of the whole record per
+    /// packet that nothing reads.
+    public var keepsPacket: Bool {
+        get { st.pointee.keepsPacket }
+        set { st.pointee.keepsPacket = newValue }
     }
     /// Whether packets update `endpoints`. Only the report reads that table; a run that
     /// prints no report (`-q` without `--report`) turns this off, since on captures with
@@ -86,6 +105,7 @@ public final class PacketPipeline {
         get { st.pointee.consumers }
         set {
             st.pointee.consumers = newValue
+            st.pointee.readers = newValue.map { UnownedConsumer(consumer: $0) }
             st.pointee.flowTableIndex = newValue.firstIndex { $0 is FlowTable } ?? -1
             st.pointee.flowTable = st.pointee.flowTableIndex >= 0 ? newValue[st.pointee.flowTableIndex] as? FlowTable : nil
         }
@@ -126,30 +146,37 @@ public final class PacketPipeline {
     public func process(_ raw: RawPacket) -> Bool {
         let s = st
         s.pointee.frameNumber &+= 1
-        s.pointee.packet.reset()
-        s.pointee.packet.number = s.pointee.frameNumber
-        s.pointee.packet.timestamp = raw.timestamp
-        s.pointee.packet.wireLength = raw.wireLength
-        s.pointee.packet.capturedLength = UInt32(raw.bytes.count)
-        s.pointee.packet.interfaceID = raw.interfaceID
-        s.pointee.packet.link = raw.link
+        // Decoded into a local, which the readers below borrow. Decoded into the state
+        // (behind a pointer), the 421-byte record was reset there and then copied out
+        // for the readers, since the compiler cannot prove that a callee leaves the
+        // state's memory alone; the copy back is made only when someone reads `packet`.
+        var packet = DecodedPacket()
+        packet.number = s.pointee.frameNumber
+        packet.timestamp = raw.timestamp
+        packet.wireLength = raw.wireLength
+        packet.capturedLength = UInt32(raw.bytes.count)
+        packet.interfaceID = raw.interfaceID
+        packet.link = raw.link
+        let matched = analyse(&packet, raw)
+        if s.pointee.keepsPacket { s.pointee.packet = packet }
+        return matched
+    }
+
+    @inline(__always)
+    private func analyse(_ packet: inout DecodedPacket, _ raw: RawPacket) -> Bool {
+        let s = st
         if let bpf, !bpf.matches(raw) {
-            s.pointee.totals.recordSeen(s.pointee.packet)
+            s.pointee.totals.recordSeen(packet)
             return false
         }
-        PacketDecoder.decode(raw.bytes, link: raw.link, into: &s.pointee.packet, holdFragments: s.pointee.reassembles)
+        PacketDecoder.decode(raw.bytes, link: raw.link, into: &packet, holdFragments: s.pointee.reassembles)
         var frame = raw.bytes
         // Fragments only: any other packet pays this one branch.
-        if s.pointee.packet.isFragment, let r = s.pointee.reassembler {
-            if let whole = r.process(&s.pointee.packet, frame: raw.bytes) { frame = whole }
+        if packet.isFragment, let r = s.pointee.reassembler {
+            if let whole = r.process(&packet, frame: raw.bytes) { frame = whole }
             s.pointee.totals.reassembly = r.counters
         }
         s.pointee.frame = frame
-        // One copy out of the state, then borrowed by every reader: passing
-        // `s.pointee.packet` itself makes the compiler copy the whole record for each
-        // call (it cannot prove the callee leaves that memory alone), which was 7% of a
-        // read in memmove.
-        var packet = s.pointee.packet
         s.pointee.totals.recordSeen(packet)
         guard filter.matches(packet) else { return false }
         if let g = s.pointee.geoFilter, !g.matches(packet) { return false }
@@ -158,19 +185,15 @@ public final class PacketPipeline {
             d.consume(packet, frame: frame)
         }
         let tableAt = s.pointee.flowTableIndex
-        var i = 0
-        for c in s.pointee.consumers {
+        for i in 0..<s.pointee.readers.count {
             if i == tableAt, let table = s.pointee.flowTable {
                 let index = table.label(&packet, frame: frame)
-                s.pointee.packet.app = packet.app
-                s.pointee.packet.appSource = packet.appSource
                 if packet.tunnel != .none, index >= 0, s.pointee.carriedFlows {
                     processCarried(packet, frame: frame, parent: index, table: table)
                 }
             } else {
-                c.consume(packet, frame: frame)
+                s.pointee.readers[i].consumer.consume(packet, frame: frame)
             }
-            i &+= 1
         }
         // After the flow table, so that the report's apps per endpoint use flow names.
         if s.pointee.tracksEndpoints { endpoints.record(packet) }

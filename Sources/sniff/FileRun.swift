@@ -25,6 +25,7 @@ struct FileRun {
                                   includeInterface: reader.format == .pcapng, live: false, link: reader.linkType,
                                   interfaceName: nil, hosts: flowRun.hosts, sections: { flowRun.sections() })
         pipeline.tracksEndpoints = outputs.needsEndpoints
+        pipeline.keepsPacket = outputs.wantsJSON
         let storage = StoreRun.start(command, source: "file " + path, pipeline: pipeline, flows: flowRun)
         let serving = try ServeRun.start(command, source: "file " + path, live: false, pipeline: pipeline, flows: flowRun, storage: storage)
         var progress = ProgressBar(total: reader.fileSize, enabled: Stderr.isTerminal && !command.output.json)

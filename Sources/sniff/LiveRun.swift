@@ -23,6 +23,7 @@ struct LiveRun {
                                   link: capture.link, interfaceName: name, hosts: flowRun.hosts,
                                   sections: { flowRun.sections() })
         pipeline.tracksEndpoints = outputs.needsEndpoints
+        pipeline.keepsPacket = outputs.wantsJSON
         let storage = StoreRun.start(command, source: "interface " + name, pipeline: pipeline, flows: flowRun)
         let serving = try ServeRun.start(command, source: "interface " + name, live: true, pipeline: pipeline, flows: flowRun, storage: storage)
         let keys = KeyControl(enabled: true)

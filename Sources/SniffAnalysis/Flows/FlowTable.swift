@@ -27,8 +27,12 @@ public struct FlowTableStats: Sendable, Equatable {
 /// heads, and eviction at the cap takes the head idle the longest.
 public final class FlowTable: PacketConsumer {
     public let config: FlowTableConfig
-    /// Receives started, updated and finished flows.
-    public var observer: FlowObserver?
+    /// Receives started, updated and finished flows. Kept in the state behind the
+    /// pointer: a class's stored `var` pays a dynamic exclusivity check per access.
+    public var observer: FlowObserver? {
+        get { st.pointee.observer }
+        set { st.pointee.observer = newValue }
+    }
     /// Take `now` from the wall clock instead of the packet (live capture). Kept in the
     /// state behind the pointer: it is read for every packet.
     public var useWallClock: Bool {
@@ -75,6 +79,7 @@ public final class FlowTable: PacketConsumer {
         var stats = FlowTableStats()
         var inspection = InspectionState()
         var useWallClock = false
+        var observer: FlowObserver?
         /// DNS and HTTP transactions for the protocol logs; nil unless asked for.
         var transactions: TransactionTracker?
     }
@@ -97,7 +102,6 @@ public final class FlowTable: PacketConsumer {
         var config = config
         config.maxFlows = Swift.min(Swift.max(1, config.maxFlows), FlowTable.maximumFlows)
         self.config = config
-        self.observer = observer
         // Up to a few million flows the whole cap is reserved at once: the pages are
         // mapped lazily, so memory grows with use, and the table never copies or rehashes.
         let reserveAll = config.maxFlows <= FlowTable.reserveLimit
@@ -113,6 +117,7 @@ public final class FlowTable: PacketConsumer {
             slotBytes: slotBytes, slotMask: slotCount - 1,
             timeouts: [config.tcpEstablishedTimeout, config.tcpClosedTimeout, config.udpTimeout, config.icmpTimeout, config.otherTimeout]))
         st.pointee.freeList.reserveCapacity(Swift.min(capacity, 1 << 16))
+        st.pointee.observer = observer
         st.pointee.inspection.streams = TCPStreams(limits: config.tcpReassembly)
     }
 
@@ -216,7 +221,7 @@ public final class FlowTable: PacketConsumer {
         if index >= 0 {
             let f = flows + Int(index)
             let isOrig = srcIsA == f.pointee.origIsA
-            if let tcp, tcp.flags & TCP.syn != 0, FlowTable.isReuse(f.pointee, isOrig: isOrig, tcp) {
+            if let tcp, tcp.flags & TCP.syn != 0, FlowTable.isReuse(orig: f.pointee.orig, resp: f.pointee.resp, isOrig: isOrig, tcp) {
                 end(index, hash: hash, reason: .reuse)
                 index = -1
             } else if config.activeTimeout != .max, nowNanos &- f.pointee.startNanos >= config.activeTimeout {
@@ -295,7 +300,7 @@ public final class FlowTable: PacketConsumer {
            p.hasDNS || f.pointee.app == .dns || f.pointee.app == .http {
             t.packet(f.pointee, index: index, isOrig: isOrig, p, frame: frame)
         }
-        let cls = FlowTable.timeoutClass(of: f.pointee)
+        let cls = FlowTable.timeoutClass(proto: f.pointee.key.proto, orig: f.pointee.orig.state, resp: f.pointee.resp.state)
         // A new flow is on no idle list yet: link it even when its class is the
         // initial 0 and its first packet left lastNanos as it was (TCP first seen
         // midstream), or it never expires, is never evicted, and the table grows past
@@ -429,27 +434,30 @@ public final class FlowTable: PacketConsumer {
     @inlinable
     static func likelyServerPort(_ port: UInt16, udp: Bool) -> Bool { AppProtocol.forPort(port, udp: udp) != .unknown }
 
-    /// Zeek's TCPSessionAdapter::IsReuse for a SYN arriving on an existing flow.
-    static func isReuse(_ f: Flow, isOrig: Bool, _ s: TCPSegment) -> Bool {
-        var connOrig = f.orig
+    /// Zeek's TCPSessionAdapter::IsReuse for a SYN arriving on an existing flow, from
+    /// the flow's two endpoints (plain values: a whole `Flow` read from the table is a
+    /// copy of the record and a retain of its details).
+    static func isReuse(orig: FlowEndpoint, resp: FlowEndpoint, isOrig: Bool, _ s: TCPSegment) -> Bool {
+        var connOrig = orig
         if s.flags & TCP.ack != 0 {
-            if f.orig.state != .inactive { return false }
-            connOrig = f.resp
+            if orig.state != .inactive { return false }
+            connOrig = resp
         }
-        if !(f.orig.didClose || f.resp.didClose) {
+        if !(orig.didClose || resp.didClose) {
             if s.seq == connOrig.startSeq { return false }
-            if s.flags & TCP.ack == 0 && connOrig.state == .synAckSent && f.resp.state == .inactive && s.seq == f.resp.startSeq {
+            if s.flags & TCP.ack == 0 && connOrig.state == .synAckSent && resp.state == .inactive && s.seq == resp.startSeq {
                 return false
             }
         }
         return true
     }
 
-    /// 0 TCP established, 1 TCP closed or half-open, 2 UDP, 3 ICMP, 4 other.
-    static func timeoutClass(of f: Flow) -> UInt8 {
-        switch f.key.proto {
+    /// 0 TCP established, 1 TCP closed or half-open, 2 UDP, 3 ICMP, 4 other. Takes the
+    /// fields it reads, not the `Flow`: passing a flow from the table copied the whole
+    /// record (and retained its details) on every packet.
+    static func timeoutClass(proto: UInt8, orig o: TCPEndpointState, resp r: TCPEndpointState) -> UInt8 {
+        switch proto {
         case 6:
-            let o = f.orig.state, r = f.resp.state
             if o == .closed || o == .reset || r == .closed || r == .reset { return 1 }
             if o == .synSent || o == .synAckSent || r == .synSent || r == .synAckSent { return 1 }
             if o == .inactive && r == .inactive { return 1 }
