@@ -2,7 +2,6 @@ import Foundation
 import Testing
 import SniffCore
 import SniffDecode
-import SniffCapture
 import SniffAnalysis
 
 /// The details of a flow are changed in place when nothing else holds them; a copy of
@@ -55,15 +54,7 @@ struct FlowDetailsTests {
         for name in ["tunnel-vxlan.pcap", "tunnel-gre.pcap", "frag.pcap", "tcp-states.pcap", "dns.pcap", "tls.pcap"] {
             let url = TestPaths.fixtures.appendingPathComponent(name)
             func run(keeping: Bool) throws -> [String] {
-                let reader = try CaptureFileReader(path: url.path)
-                let pipeline = PacketPipeline()
-                pipeline.keepsPacket = keeping
-                let collector = FlowCollector()
-                let table = FlowTable(config: .noTimeouts, observer: collector)
-                pipeline.consumers = [table]
-                while let raw = try reader.next() { pipeline.process(raw) }
-                table.flush()
-                return collector.flows.map {
+                try flows(of: url) { $0.keepsPacket = keeping }.map {
                     "\(FlowSummary($0)) \($0.app) \($0.details.dnsQuery ?? "") \($0.details.tlsSNI ?? "") \($0.details.ja3 ?? "")"
                 }
             }

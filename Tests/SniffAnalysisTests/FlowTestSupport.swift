@@ -5,10 +5,12 @@ import SniffCapture
 import SniffAnalysis
 
 /// Runs a capture through the packet pipeline into a flow table and returns every flow
-/// (flushed at the end), in the order they ended.
-func flows(of file: URL, config: FlowTableConfig = .noTimeouts) throws -> [Flow] {
+/// (flushed at the end), in the order they ended. `setUp` may change the pipeline first.
+func flows(of file: URL, config: FlowTableConfig = .noTimeouts,
+           setUp: (PacketPipeline) -> Void = { _ in }) throws -> [Flow] {
     let reader = try CaptureFileReader(path: file.path)
     let pipeline = PacketPipeline()
+    setUp(pipeline)
     let collector = FlowCollector()
     let table = FlowTable(config: config, observer: collector)
     pipeline.consumers = [table]

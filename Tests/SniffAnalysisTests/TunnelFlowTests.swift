@@ -66,16 +66,9 @@ struct TunnelFlowTests {
 
     /// With carried flows off, only the outer flows are left (the behaviour before).
     @Test func carriedFlowsCanBeTurnedOff() throws {
-        let reader = try CaptureFileReader(path: TestPaths.fixtures.appendingPathComponent("tunnel-gre.pcap").path)
-        let pipeline = PacketPipeline()
-        pipeline.carriedFlows = false
-        let collector = FlowCollector()
-        let table = FlowTable(config: .noTimeouts, observer: collector)
-        pipeline.consumers = [table]
-        while let raw = try reader.next() { pipeline.process(raw) }
-        table.flush()
-        #expect(collector.flows.count == 1)
-        #expect(collector.flows.first?.proto == IPProtocol.gre.rawValue)
+        let all = try flows(of: TestPaths.fixtures.appendingPathComponent("tunnel-gre.pcap")) { $0.carriedFlows = false }
+        #expect(all.count == 1)
+        #expect(all.first?.proto == IPProtocol.gre.rawValue)
     }
 
     /// Frames that pass the filter, with or without `inner`.
