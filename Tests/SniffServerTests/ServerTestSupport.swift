@@ -14,6 +14,9 @@ import SniffStore
 enum ServerTestEnv {
     static let env = ProcessInfo.processInfo.environment
 
+    /// The database the API suites load (SharedDatabase), when not a SQLite file.
+    static var apiDatabaseURL: String? { env["SNIFF_TEST_API_PG_URL"] ?? env["SNIFF_TEST_API_CH_URL"] }
+
     static let packageRoot: URL = {
         var url = URL(fileURLWithPath: #filePath)
         while url.path != "/" {
@@ -152,8 +155,10 @@ func jsonObject(_ buffer: ByteBuffer) -> [String: Any] {
 }
 
 /// One database shared by the API tests (loading takes a few seconds): a SQLite file,
-/// or the empty PostgreSQL database SNIFF_TEST_API_PG_URL names, so that the same API
-/// suites run unchanged against each backend (scripts/test.sh runs them on both).
+/// or the empty PostgreSQL database SNIFF_TEST_API_PG_URL names, or the empty ClickHouse
+/// database SNIFF_TEST_API_CH_URL names, so that the same API suites run unchanged
+/// against each backend (scripts/test.sh runs them on SQLite and PostgreSQL; on
+/// ClickHouse by hand for now: docs/SCALING.md §8 says why).
 actor SharedDatabase {
     static let shared = SharedDatabase()
     /// One load for every suite: callers that arrive while it runs wait for it (an
@@ -165,7 +170,7 @@ actor SharedDatabase {
         if let loading { return try await loading.value }
         let task = Task {
             let dir = ServerTestEnv.tempDirectory("db")
-            return try await loadDatabase(ServerTestEnv.captures, path: dir + "/api.db", url: ServerTestEnv.env["SNIFF_TEST_API_PG_URL"])
+            return try await loadDatabase(ServerTestEnv.captures, path: dir + "/api.db", url: ServerTestEnv.apiDatabaseURL)
         }
         loading = task
         return try await task.value
