@@ -52,8 +52,11 @@ struct LiveCaptureCLITests {
     /// The kernel hands every loopback packet to a packet socket twice (out and in),
     /// and pcap_stats counts both; libpcap 1.10 discards the outgoing copy on lo, and
     /// `--direction in` makes "once" hold whatever libpcap does.
-    /// The filter names both ports of a socket pair held open for the test, so the
-    /// kernel's count (which `--direction` does not narrow) includes no other traffic.
+    /// The filter names both ports of a socket pair held open for the test, so once it is
+    /// set the kernel's count (which `--direction` does not narrow) includes no other
+    /// traffic. Before it is set the socket takes everything, and the kernel counts that
+    /// too: loopback traffic of tests running beside this one can add to it (CI saw 10),
+    /// so the count is at least two per packet sent.
     @Test func loopbackPacketsReachTheKernelFilterTwiceAndSniffOnce() throws {
         let pair = try #require(LoopbackTraffic.UDPPair())
         defer { pair.close() }
@@ -64,7 +67,9 @@ struct LiveCaptureCLITests {
         let r = sniff.stop()
         #expect(jsonObjects(r.stdout).compactMap { $0["payload_len"] as? Int } == [7, 8, 9])
         #expect(r.stderr.contains("3 packets captured"))
-        #expect(r.stderr.contains("6 packets received by filter"), "\(r.stderr)")
+        let received = r.stderr.split(separator: "\n").first { $0.hasSuffix(" packets received by filter") }
+            .flatMap { Int($0.prefix { $0.isNumber }) }
+        #expect(received.map { $0 >= 6 } == true, "\(r.stderr)")
     }
 
     /// Also the direction in capitals: it was accepted but not applied, and every packet
