@@ -103,21 +103,15 @@ public final class BatchQueue: @unchecked Sendable {
             if let b = free.popLast() { gaveUp = false; return b }
             if gaveUp { return nil }
             _waits &+= 1
-            var now = BatchQueue.monotonicNanos()
+            var now = ConditionLock.monotonicNanos()
             let deadline = now + Int64(waitMilliseconds) * 1_000_000
             while free.isEmpty && now < deadline {
                 lock.wait(milliseconds: max(1, Int((deadline - now) / 1_000_000)))
-                now = BatchQueue.monotonicNanos()
+                now = ConditionLock.monotonicNanos()
             }
             guard let b = free.popLast() else { gaveUp = true; return nil }
             return b
         }
-    }
-
-    static func monotonicNanos() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 
     func publish(_ b: PacketBatch) {

@@ -44,6 +44,14 @@ public final class ConditionLock: @unchecked Sendable {
         pthread_cond_timedwait(cond, mutex, &ts)
     }
 
+    /// Now on the clock `wait` measures against (CLOCK_MONOTONIC), in nanoseconds: for
+    /// deadlines of loops around `wait`, which a change of the wall clock must not move.
+    public static func monotonicNanos() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+
     public func signal() { pthread_cond_signal(cond) }
     public func broadcast() { pthread_cond_broadcast(cond) }
 }

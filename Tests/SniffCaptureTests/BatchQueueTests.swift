@@ -20,7 +20,7 @@ struct BatchQueueTests {
         return out
     }
 
-    static func millis(since t: Int64) -> Int64 { (BatchQueue.monotonicNanos() - t) / 1_000_000 }
+    static func millis(since t: Int64) -> Int64 { (ConditionLock.monotonicNanos() - t) / 1_000_000 }
 
     @Test func producerWaitsForTheConsumerToFreeABatch() throws {
         let q = BatchQueue(batches: 2, batchBytes: 4096, recordsPerBatch: 8, waitMilliseconds: 5000)
@@ -34,7 +34,7 @@ struct BatchQueueTests {
             }
         }
         consumer.start()
-        let t = BatchQueue.monotonicNanos()
+        let t = ConditionLock.monotonicNanos()
         let b = q.acquireFree()
         let waited = Self.millis(since: t)
         #expect(b != nil)
@@ -49,12 +49,12 @@ struct BatchQueueTests {
         let q = BatchQueue(batches: 2, batchBytes: 4096, recordsPerBatch: 8, waitMilliseconds: 100)
         let held = Self.fill(q, batches: 2)
         #expect(held.count == 2)
-        var t = BatchQueue.monotonicNanos()
+        var t = ConditionLock.monotonicNanos()
         #expect(q.acquireFree() == nil)
         #expect(Self.millis(since: t) >= 90)
         #expect(q.producerWaits == 1)
         // The consumer is still stuck: the next frames do not wait again.
-        t = BatchQueue.monotonicNanos()
+        t = ConditionLock.monotonicNanos()
         for _ in 0..<100 { #expect(q.acquireFree() == nil) }
         #expect(Self.millis(since: t) < 50)
         #expect(q.producerWaits == 1)
@@ -63,7 +63,7 @@ struct BatchQueueTests {
         q.release(b)
         let again = try #require(q.acquireFree())
         q.publish(again)
-        t = BatchQueue.monotonicNanos()
+        t = ConditionLock.monotonicNanos()
         #expect(q.acquireFree() == nil)
         #expect(Self.millis(since: t) >= 90)
         #expect(q.producerWaits == 2)

@@ -96,10 +96,10 @@ public final class ReverseResolver: @unchecked Sendable {
     /// still show. True when everything was answered.
     @discardableResult
     public func settle(milliseconds: Int) -> Bool {
-        let deadline = Self.monotonicNanos() + Int64(milliseconds) * 1_000_000
+        let deadline = ConditionLock.monotonicNanos() + Int64(milliseconds) * 1_000_000
         return lock.withLock {
             while queueHead < queue.count || taken > 0 {
-                let left = deadline - Self.monotonicNanos()
+                let left = deadline - ConditionLock.monotonicNanos()
                 if left <= 0 || stopping { return false }
                 lock.wait(milliseconds: Int(Swift.max(1, Swift.min(left / 1_000_000, 100))))
             }
@@ -170,11 +170,11 @@ public final class ReverseResolver: @unchecked Sendable {
             queueHead += 1
             taken += 1
             // This query's start: one every 1/perSecond seconds, across all workers.
-            let now = Self.monotonicNanos()
+            let now = ConditionLock.monotonicNanos()
             let start = Swift.max(now, nextStartNanos)
             nextStartNanos = start + 1_000_000_000 / Int64(Swift.max(1, limits.perSecond))
             while !stopping {
-                let left = start - Self.monotonicNanos()
+                let left = start - ConditionLock.monotonicNanos()
                 if left <= 0 { break }
                 lock.wait(milliseconds: Int(Swift.max(1, (left + 999_999) / 1_000_000)))
             }
@@ -198,11 +198,5 @@ public final class ReverseResolver: @unchecked Sendable {
             bytes.append(b < 0x20 || b == 0x7F ? UInt8(ascii: "?") : b)
         }
         return bytes.isEmpty ? nil : String(decoding: bytes, as: UTF8.self)
-    }
-
-    private static func monotonicNanos() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 }
