@@ -30,49 +30,49 @@ public struct FlowDetails: Sendable, Equatable {
 
     /// The client's supported_versions list (GREASE left out) and ALPN names, in its order.
     public var tlsOfferedVersions: [UInt16] {
-        get { handshake.box?.value.offeredVersions ?? [] }
-        set { handshake.update { $0.offeredVersions = newValue } }
+        get { handshake[\.offeredVersions] }
+        set { handshake[\.offeredVersions] = newValue }
     }
     public var tlsALPNOffered: [String] {
-        get { handshake.box?.value.alpnOffered ?? [] }
-        set { handshake.update { $0.alpnOffered = newValue } }
+        get { handshake[\.alpnOffered] }
+        set { handshake[\.alpnOffered] = newValue }
     }
     /// From the ServerHello: the version and cipher suite chosen (0 before one was seen),
     /// and the ALPN protocol chosen when the server sends it in the clear (TLS 1.2).
     public var tlsChosenVersion: UInt16 {
-        get { handshake.box?.value.chosenVersion ?? 0 }
-        set { handshake.update { $0.chosenVersion = newValue } }
+        get { handshake[\.chosenVersion] }
+        set { handshake[\.chosenVersion] = newValue }
     }
     public var tlsCipher: UInt16 {
-        get { handshake.box?.value.cipher ?? 0 }
-        set { handshake.update { $0.cipher = newValue } }
+        get { handshake[\.cipher] }
+        set { handshake[\.cipher] = newValue }
     }
     public var tlsALPNChosen: String? {
-        get { handshake.box?.value.alpnChosen }
-        set { handshake.update { $0.alpnChosen = newValue } }
+        get { handshake[\.alpnChosen] }
+        set { handshake[\.alpnChosen] = newValue }
     }
     /// Fingerprints of the hellos (made only when a hello was read to its end).
     public var ja3: String? {
-        get { handshake.box?.value.ja3 }
-        set { handshake.update { $0.ja3 = newValue } }
+        get { handshake[\.ja3] }
+        set { handshake[\.ja3] = newValue }
     }
     public var ja3s: String? {
-        get { handshake.box?.value.ja3s }
-        set { handshake.update { $0.ja3s = newValue } }
+        get { handshake[\.ja3s] }
+        set { handshake[\.ja3s] = newValue }
     }
     public var ja4: String? {
-        get { handshake.box?.value.ja4 }
-        set { handshake.update { $0.ja4 = newValue } }
+        get { handshake[\.ja4] }
+        set { handshake[\.ja4] = newValue }
     }
     /// The server's leaf certificate (TLS 1.2 and older send it in the clear), and
     /// whether it was read.
     public var certificate: TLSServerCertificate? {
-        get { handshake.box?.value.certificate }
-        set { handshake.update { $0.certificate = newValue } }
+        get { handshake[\.certificate] }
+        set { handshake[\.certificate] = newValue }
     }
     public var tlsCertificate: TLSCertificateState {
-        get { handshake.box?.value.certificateState ?? .unknown }
-        set { handshake.update { $0.certificateState = newValue } }
+        get { handshake[\.certificateState] }
+        set { handshake[\.certificateState] = newValue }
     }
     public var tlsSubject: String? { certificate?.subject }
     public var tlsIssuer: String? { certificate?.issuer }
@@ -102,10 +102,19 @@ struct TLSHandshakeRef: Sendable, Equatable {
 
     static func == (a: TLSHandshakeRef, b: TLSHandshakeRef) -> Bool {
         if a.box === b.box { return true }
-        return (a.box?.value ?? TLSHandshake()) == (b.box?.value ?? TLSHandshake())
+        return (a.box?.value ?? empty) == (b.box?.value ?? empty)
     }
 
-    mutating func update(_ body: (inout TLSHandshake) -> Void) {
+    /// A field, or its default (`TLSHandshake()`'s) while no box was made; setting one
+    /// makes the box, or writes in place when only this value holds it.
+    subscript<T>(_ field: WritableKeyPath<TLSHandshake, T>) -> T {
+        get { (box?.value ?? TLSHandshakeRef.empty)[keyPath: field] }
+        set { update { $0[keyPath: field] = newValue } }
+    }
+
+    private static let empty = TLSHandshake()
+
+    private mutating func update(_ body: (inout TLSHandshake) -> Void) {
         if box != nil && isKnownUniquelyReferenced(&box) {
             body(&box.unsafelyUnwrapped.value)
             return
