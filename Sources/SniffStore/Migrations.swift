@@ -14,8 +14,8 @@ import SniffCore
 /// ClickHouse came at version 14: that entry creates its tables as they were then
 /// (`ClickHouseSchema.tables`), and the versions before it are nothing for it. A later
 /// version that changes a table names the ClickHouse steps too (`ALTER TABLE … ADD
-/// COLUMN`, or a rebuild for a new sorting key), or ClickHouse's writes will not carry
-/// the new columns.
+/// COLUMN`, with `MODIFY ORDER BY` for a longer sorting key), or ClickHouse's writes
+/// will not carry the new columns.
 struct SchemaVersion: Sendable {
     let version: Int
     let name: String
@@ -90,7 +90,7 @@ extension Schema {
     static let flowTunnelVersion = 16
     /// Adds `LogKind.tlsCertificateColumns` to `tls`.
     static let tlsCertificateVersion = 17
-    /// ClickHouse's flows rebuilt with the batch id and position in their sorting key.
+    /// ClickHouse's flows with the batch id and position added to their sorting key.
     static let flowRecordKeyVersion = 18
 
     /// SQLite keeps addresses and MAC addresses as text in their canonical forms (so
