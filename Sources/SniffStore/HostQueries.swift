@@ -192,26 +192,46 @@ enum Cell: Sendable, Equatable {
     }
 }
 
-/// The SQL of the host and process queries, shared by both databases: each store runs
-/// the statements (`run`) and hands back cells. Flows' addresses are bytes in SQLite
-/// (`compactAddress`) and inet in PostgreSQL; `hosts` keeps text in SQLite.
+/// The SQL of the host and process queries, shared by the three databases: each store
+/// runs the statements (`run`) and hands back cells. Flows' addresses are bytes in SQLite
+/// (`compactAddress`), inet in PostgreSQL and 16 bytes in ClickHouse; `hosts` keeps text
+/// in SQLite. ClickHouse reads each table through `SQLDialect.from` (FINAL, and the
+/// Distributed table on a cluster).
 struct HostQueries {
     let dialect: SQLDialect
     /// Runs one statement and returns its rows.
     let run: (String, [SQLValue]) async throws -> [[Cell]]
 
     /// A column holding an address, as the statement should return it.
-    private func addressOut(_ column: String) -> String { dialect == .postgres ? "host(\(column))" : column }
+    private func addressOut(_ column: String) -> String { dialect.addressText(column) }
     private func sum(_ e: String) -> String { dialect.sum(e) }
+    private func table(_ name: String) -> String { dialect.from(name) }
+    /// ClickHouse keeps each update of a host as a row (`ClickHouseStore.hostFold`).
+    private var hostsTable: String { dialect == .clickhouse ? ClickHouseStore.hostFold : "hosts" }
 
-    private func hostAddress(_ b: inout SQLBuilder, _ a: IPAddress) -> String {
-        dialect == .postgres ? "address = \(b.param(a.description))::inet" : "address = \(b.param(a.description))"
-    }
+    /// The address alone, as a network.
+    private func exact(_ a: IPAddress) -> IPNetwork { IPNetwork(address: a, prefixLength: a.isIPv6 ? 128 : 32) }
 
+    /// `hosts.address` and `host_names.address` equal to `a`: text in SQLite.
+    private func hostAddress(_ b: inout SQLBuilder, _ a: IPAddress) -> String { b.address("address", exact(a)) }
+
+    /// A flow's address column equal to `a`: bytes in SQLite.
     private func flowAddress(_ b: inout SQLBuilder, _ column: String, _ a: IPAddress) -> String {
-        let net = IPNetwork(address: a, prefixLength: a.isIPv6 ? 128 : 32)
-        return dialect == .postgres ? b.address(column, net) : b.compactAddress(column, net)
+        dialect == .sqlite ? b.compactAddress(column, exact(a)) : b.address(column, exact(a))
     }
+
+    /// An address as a value of `hosts.address` and `host_names.address`.
+    private func hostAddressValue(_ b: inout SQLBuilder, _ a: IPAddress) -> String {
+        switch dialect {
+        case .sqlite: return b.param(a.description)
+        case .postgres: return b.param(a.description) + "::inet"
+        case .clickhouse: return b.param(.blob(ClickHouseSchema.bytes16(a)))
+        }
+    }
+
+    /// `IN` with a subquery: on a ClickHouse cluster both sides are Distributed tables,
+    /// which the server refuses unless the subquery is run once and sent to the shards.
+    private var inSubquery: String { dialect == .clickhouse ? "GLOBAL IN" : "IN" }
 
     func hosts(_ q: HostQuery, address: IPAddress? = nil) async throws -> Page<HostSummary> {
         let offset = try Cursor.parse(q.cursor, kind: "h", count: 1)?.values[0] ?? 0
@@ -224,10 +244,10 @@ struct HostQueries {
         if let c = q.country { b.add("country = \(b.param(c))") }
         if let a = q.asn { b.add("asn = \(b.param(Int64(a)))") }
         if let c = q.category { b.add("category = \(b.param(c))") }
-        if let n = q.name { b.add("address IN (SELECT address FROM host_names WHERE \(b.contains("name", n)))") }
+        if let n = q.name { b.add("address \(inSubquery) (SELECT address FROM \(table("host_names")) WHERE \(b.contains("name", n)))") }
         let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
         let sql = "SELECT \(addressOut("address")), MIN(first_ts), MAX(last_ts), MAX(country), MAX(asn), MAX(org), "
-            + "MAX(category), MAX(mac), MAX(vendor) FROM hosts\(b.whereClause) GROUP BY address "
+            + "MAX(category), MAX(mac), MAX(vendor) FROM \(hostsTable)\(b.whereClause) GROUP BY address "
             + "ORDER BY MAX(last_ts) DESC, address "
             + "LIMIT \(limit + 1) OFFSET \(max(offset, 0))"
         var hosts = try await run(sql, b.binds).compactMap { r -> HostSummary? in
@@ -247,12 +267,12 @@ struct HostQueries {
     func names(_ addresses: [IPAddress], sensor: String? = nil, capture: Int64? = nil) async throws -> [IPAddress: [HostName]] {
         guard !addresses.isEmpty else { return [:] }
         var b = SQLBuilder(dialect)
-        let list = addresses.map { a in dialect == .postgres ? b.param(a.description) + "::inet" : b.param(a.description) }
+        let list = addresses.map { hostAddressValue(&b, $0) }
         b.add("address IN (\(list.joined(separator: ", ")))")
         if let s = sensor { b.add("sensor = \(b.param(s))") }
         if let c = capture { b.add("capture_id = \(b.param(c))") }
         // A name both sources gave counts as a DNS answer ('dns' sorts first).
-        let sql = "SELECT \(addressOut("address")), name, MIN(first_seen), MAX(last_seen), MIN(source) FROM host_names"
+        let sql = "SELECT \(addressOut("address")), name, MIN(first_seen), MAX(last_seen), MIN(source) FROM \(table("host_names"))"
             + "\(b.whereClause) GROUP BY address, name ORDER BY MAX(last_seen) DESC, name"
         var out: [IPAddress: [HostName]] = [:]
         for r in try await run(sql, b.binds) {
@@ -282,7 +302,7 @@ struct HostQueries {
         let isOrig = flowAddress(&b, "orig_h", a)
         var w = where_(&b)
         let totals = "SELECT \(sum("CASE WHEN \(isOrig) THEN orig_l2_bytes ELSE resp_l2_bytes END")), "
-            + "\(sum("CASE WHEN \(isOrig) THEN resp_l2_bytes ELSE orig_l2_bytes END")), COUNT(*) FROM flows\(w)"
+            + "\(sum("CASE WHEN \(isOrig) THEN resp_l2_bytes ELSE orig_l2_bytes END")), COUNT(*) FROM \(table("flows"))\(w)"
         if let r = try await run(totals, b.binds).first {
             d.sent = UInt64(clamping: r[0].int ?? 0); d.received = UInt64(clamping: r[1].int ?? 0)
             d.flows = UInt64(clamping: r[2].int ?? 0)
@@ -292,7 +312,7 @@ struct HostQueries {
         w = where_(&b)
         let peer = "CASE WHEN \(isOrig2) THEN resp_h ELSE orig_h END"
         let peers = "SELECT \(addressOut("peer")), b, n FROM (SELECT \(peer) AS peer, \(sum("total_bytes")) AS b, "
-            + "COUNT(*) AS n FROM flows\(w) GROUP BY peer) t ORDER BY b DESC LIMIT \(peerLimit)"
+            + "COUNT(*) AS n FROM \(table("flows"))\(w) GROUP BY peer) t ORDER BY b DESC LIMIT \(peerLimit)"
         let peerRows = try await run(peers, b.binds).compactMap { r -> (IPAddress, UInt64, UInt64)? in
             guard let p = r[0].address else { return nil }
             return (p, UInt64(clamping: r[1].int ?? 0), UInt64(clamping: r[2].int ?? 0))
@@ -302,7 +322,7 @@ struct HostQueries {
                                                   flows: $0.2) }
         b = SQLBuilder(dialect)
         w = where_(&b)
-        let apps = "SELECT app, \(sum("total_bytes")) AS b, COUNT(*) FROM flows\(w) GROUP BY app ORDER BY b DESC LIMIT 20"
+        let apps = "SELECT app, \(sum("total_bytes")) AS b, COUNT(*) FROM \(table("flows"))\(w) GROUP BY app ORDER BY b DESC LIMIT 20"
         d.apps = try await run(apps, b.binds).map {
             HostDetail.Share(key: $0[0].text ?? "", name: nil, bytes: UInt64(clamping: $0[1].int ?? 0),
                              flows: UInt64(clamping: $0[2].int ?? 0))
@@ -323,7 +343,7 @@ struct HostQueries {
             b.flowFilter(q.range.asFilter)
             b.add("\(side.0) IS NOT NULL")
             if side == resp { b.add("(\(other.0) IS NULL OR \(other.0) <> \(side.0))") }
-            branches.append("SELECT \(side.0) AS k, \(side.1) AS o, total_bytes AS b FROM flows" + b.takeWhereClause())
+            branches.append("SELECT \(side.0) AS k, \(side.1) AS o, total_bytes AS b FROM \(table("flows"))" + b.takeWhereClause())
         }
         let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
         // A subquery: PostgreSQL's ORDER BY takes an output name alone, not in an expression.
@@ -352,7 +372,7 @@ struct HostQueries {
         let received = sum("CASE WHEN process_orig THEN resp_l2_bytes ELSE orig_l2_bytes END")
         // A subquery: PostgreSQL's ORDER BY takes an output name alone, not in an expression.
         let sql = "SELECT * FROM (SELECT process, pid, \"user\", container, \(sent) AS s, \(received) AS r, COUNT(*) AS n "
-            + "FROM flows\(b.whereClause) GROUP BY process, pid, \"user\", container) t ORDER BY s + r DESC, pid "
+            + "FROM \(table("flows"))\(b.whereClause) GROUP BY process, pid, \"user\", container) t ORDER BY s + r DESC, pid "
             + "LIMIT \(min(max(limit, 1), PacketQuery.maximumLimit))"
         return try await run(sql, b.binds).map {
             ProcessUsage(process: $0[0].text ?? "", pid: Int32(truncatingIfNeeded: $0[1].int ?? 0), user: $0[2].text,

@@ -4,6 +4,7 @@ import HummingbirdTesting
 import NIOCore
 import Testing
 import SniffCore
+import SniffAnalysis
 @testable import SniffStore
 @testable import SniffServer
 
@@ -149,6 +150,98 @@ struct ClickHouseAPITests {
             let sameRows = rowsA.sorted() == rowsB.sorted()
             #expect(sameRows, "\(route)?\(query): rows only in SQLite \(onlyA.count), only in ClickHouse \(onlyB.count); first: \(onlyA.sorted().first?.prefix(300) ?? "")")
         }
+        await lite.store.close()
+        await ch.store.close()
+    }
+
+    /// Hosts (with names from DNS answers and a reverse lookup, countries and ASes from
+    /// the test GeoIP databases), a host's page, processes and countries/ASes, loaded
+    /// into both databases as the same rows: the same answers. Host lists tie-break on
+    /// the address, which SQLite orders as text and ClickHouse as bytes, so their pages
+    /// are compared as `sameAsSQLite` compares flows (the same rows, in the same order of
+    /// `last_seen`).
+    @Test("hosts, host pages, processes, countries and ASes: the same answers as SQLite",
+          .enabled(if: HostAPITests.mmdbWriter && HostAPITests.hasGeoCaptures, "needs libmaxmind-db-writer-perl and ../shared/pcaps"))
+    func hostsSameAsSQLite() async throws {
+        let dir = ServerTestEnv.tempDirectory("ch-hosts")
+        #expect(try HostAPITests.perl([ServerTestEnv.packageRoot.appendingPathComponent("scripts/gen/write-test-mmdb.pl").path, dir]) == 0)
+        let geo = try GeoIPDatabases.open(path: dir)
+        let files = HostAPITests.geoCaptures.map { ServerTestEnv.sharedPcaps!.appendingPathComponent($0) }
+            + [ServerTestEnv.packageRoot.appendingPathComponent("samples/sample.pcapng")]
+        let ids = files.map { _ in Int64.random(in: 1...Int64.max) }
+        let (url, name) = try Self.databaseURL()
+        defer { Task { try? await Self.drop(name) } }
+        let lite = try await loadDatabase(files, path: dir + "/hosts.db", hosts: HostEnrichment(geo: geo), fixedCaptureIDs: ids)
+        let ch = try await loadDatabase(files, path: "", url: url, hosts: HostEnrichment(geo: geo), fixedCaptureIDs: ids)
+        // A live capture's flows with their processes, and a reverse lookup's name, as
+        // `sniff -i --resolve` writes them.
+        let live: Int64 = 77
+        var f = FlowRow()
+        f.ts = 1_700_000_000_000_000_000; f.lastTs = f.ts + 5; f.uid = "Cproc1"; f.proto = "tcp"; f.connState = "SF"
+        f.communityID = "1:x"; f.app = "TLS"; f.appSource = "payload"; f.ipProto = 6
+        f.origH = IPAddress("192.168.1.5")!; f.origP = 40000; f.respH = IPAddress("81.2.69.142")!; f.respP = 443
+        f.origL2Bytes = 700; f.respL2Bytes = 9000; f.origPkts = 5; f.respPkts = 7
+        f.pid = 4242; f.process = "curl"; f.user = "alice"; f.container = "docker:0123456789ab"; f.processIsOrig = true
+        var g = f
+        g.uid = "Cproc2"; g.ts += 10; g.lastTs = g.ts + 1; g.respH = IPAddress("2001:db8::7")!; g.pid = 77; g.process = "sshd"
+        g.user = "root"; g.container = nil; g.processIsOrig = false; g.origL2Bytes = 100; g.respL2Bytes = 50
+        var ptr = HostRow(address: f.origH, firstTs: f.ts, lastTs: f.lastTs, category: "private")
+        ptr.name = "laptop.lan"; ptr.nameSource = .ptr; ptr.nameFirstSeen = f.ts; ptr.nameLastSeen = f.lastTs
+        for store in [lite.store, ch.store] {
+            let info = CaptureInfo(id: live, sensor: "live", source: "interface lo", start: f.ts)
+            _ = try await store.write(StoreBatch(id: BatchID(writer: 9, seq: 1), sensor: "live", captureID: live, content: .capture(info)))
+            _ = try await store.write(StoreBatch(id: BatchID(writer: 9, seq: 2), sensor: "live", captureID: live, content: .flows([f, g])))
+            _ = try await store.write(StoreBatch(id: BatchID(writer: 9, seq: 3), sensor: "live", captureID: live, content: .hosts([ptr])))
+        }
+
+        let hosts = try await Self.allRows(lite.store, "/api/hosts", "")
+        #expect(hosts.count > 10 && hosts.contains { $0["country"] is String } && hosts.contains { $0["name"] is String })
+        let seen = hosts.compactMap { $0["last_seen"] as? Double }.sorted()
+        let mid = seen.isEmpty ? "0" : String(seen[seen.count / 2])
+        let named = hosts.first { $0["name"] is String && ($0["name"] as? String)?.hasSuffix(".lan") == false }
+        let part = String((named?["name"] as? String ?? "sniff").suffix(5))
+        for query in ["", "category=private", "category=public", "country=US", "asn=64500", "name=\(part)", "name=LAPTOP",
+                      "capture=\(ids[0])", "sensor=live", "from=\(mid)", "to=\(mid)", "capture=\(ids[3])&category=private"] {
+            let a = try await Self.allRows(lite.store, "/api/hosts", query), b = try await Self.allRows(ch.store, "/api/hosts", query)
+            #expect(query.hasPrefix("to=") || !a.isEmpty, "/api/hosts?\(query): SQLite has rows to compare")
+            #expect(a.count == b.count, "/api/hosts?\(query): SQLite \(a.count) rows, ClickHouse \(b.count)")
+            let sameKeys = a.map { Self.canonical($0["last_seen"] ?? 0) } == b.map { Self.canonical($0["last_seen"] ?? 0) }
+            #expect(sameKeys, "/api/hosts?\(query): order of last_seen")
+            let rowsA = a.map(Self.canonical), rowsB = b.map(Self.canonical)
+            let onlyA = Set(rowsA).subtracting(rowsB)
+            #expect(rowsA.sorted() == rowsB.sorted(), "/api/hosts?\(query): \(onlyA.count) rows differ; first: \(onlyA.sorted().first?.prefix(400) ?? "")")
+        }
+
+        // Processes and shares are ordered by their sums, then by pid or key: whole bodies.
+        var uris = ["/api/processes", "/api/processes?process=curl", "/api/processes?process=77", "/api/processes?capture=\(live)",
+                    "/api/processes?capture=\(ids[0])", "/api/processes?sensor=live&from=1700000000"]
+        for q in ["", "?transport=tcp", "?ip=209.87.249.18", "?ip=81.2.69.0/24", "?capture=\(ids[1])", "?limit=2"] {
+            uris += ["/api/countries" + q, "/api/asns" + q]
+        }
+        for (uri, a, b) in try await Self.bodies(uris, sqlite: lite.store, clickhouse: ch.store) {
+            #expect(String(buffer: a) == String(buffer: b), "\(uri):\nSQLite     \(String(buffer: a).prefix(600))\nClickHouse \(String(buffer: b).prefix(600))")
+        }
+        let procs = jsonObject(try await Self.bodies(["/api/processes"], sqlite: lite.store, clickhouse: ch.store)[0].2)
+        #expect((procs["rows"] as? [[String: Any]])?.compactMap { $0["process"] as? String } == ["curl", "sshd"])
+
+        // Host pages: every host, and addresses with no host row. Peers, applications and
+        // alerts tie on their bytes or time, broken differently by each database: compared
+        // as sets where the page lists them all, by their bytes where a limit cut them.
+        let addresses = hosts.compactMap { $0["address"] as? String } + ["2001:db8::7", "192.0.2.77"]
+        let pages = try await Self.bodies(addresses.map { "/api/hosts/" + $0 }, sqlite: lite.store, clickhouse: ch.store)
+        var withPeers = 0
+        for (uri, a, b) in pages {
+            var x = jsonObject(a), y = jsonObject(b)
+            for (key, limit, value) in [("peers", 10, "bytes"), ("apps", 20, "bytes"), ("alerts", 50, "ts")] {
+                let l = x[key] as? [[String: Any]] ?? [], r = y[key] as? [[String: Any]] ?? []
+                #expect(l.map { Self.canonical($0[value] ?? 0) } == r.map { Self.canonical($0[value] ?? 0) }, "\(uri) \(key) order")
+                if l.count < limit { #expect(l.map(Self.canonical).sorted() == r.map(Self.canonical).sorted(), "\(uri) \(key)") }
+                x[key] = nil; y[key] = nil
+                if key == "peers" && !l.isEmpty { withPeers += 1 }
+            }
+            #expect(Self.canonical(x) == Self.canonical(y), "\(uri):\nSQLite     \(Self.canonical(x).prefix(600))\nClickHouse \(Self.canonical(y).prefix(600))")
+        }
+        #expect(withPeers > 5, "host pages with traffic compared")
         await lite.store.close()
         await ch.store.close()
     }

@@ -409,17 +409,21 @@ struct ClickHouseStoreTests {
         }
     }
 
-    @Test("routes not served yet say so")
-    func unsupported() async throws {
-        try await ClickHouseTestEnv.withDatabase("routes") { _, store in
+    /// Hosts, a host's page, processes and network shares: the statements and the
+    /// checks SQLite and PostgreSQL pass (`HostStoreTests`), on ClickHouse.
+    @Test("hosts, host pages, processes and network shares as SQLite and PostgreSQL answer them")
+    func hosts() async throws {
+        try await ClickHouseTestEnv.withDatabase("hosts") { url, store in
             try await store.migrate()
-            do {
-                _ = try await store.hosts(HostQuery())
-                Issue.record("hosts answered")
-            } catch let e as StoreError {
-                guard case .unsupported(let m) = e else { Issue.record("\(e)"); return }
-                #expect(m.contains("not available on ClickHouse yet"))
-            }
+            try await HostStoreTests.storedAndRead(url)
+        }
+    }
+
+    @Test(.enabled(if: HostStoreTests.hasVendorCapture, "needs ieee-data (/usr/share/ieee-data) and ../shared/pcaps"))
+    func hostMACs() async throws {
+        try await ClickHouseTestEnv.withDatabase("hostmacs") { url, store in
+            try await store.migrate()
+            try await HostStoreTests.macsStoredAndRead(url)
         }
     }
 
@@ -457,6 +461,10 @@ struct ClickHouseStoreTests {
                 #expect(try await store.alerts(AlertQuery(range: r)).rows.isEmpty, "alert sensor \(h)")
                 #expect(try await store.protocolSummary(r).transports.isEmpty, "summary sensor \(h)")
                 #expect(try await store.captures(CaptureQuery(sensor: h)).isEmpty, "captures sensor \(h)")
+                var hq = HostQuery(); hq.name = h; hq.sensor = h; hq.country = h; hq.category = h
+                #expect(try await store.hosts(hq).rows.isEmpty, "hosts \(h)")
+                #expect(try await store.processes(r, process: h, limit: 10).isEmpty, "processes \(h)")
+                #expect(try await store.networkShares(NetworkShareQuery(by: .asn, range: r)).isEmpty, "asns sensor \(h)")
                 // A cursor is parsed into integers before it reaches SQL; a bad one is refused.
                 await #expect(throws: StoreError.self) { _ = try await store.packets(PacketQuery(cursor: h)) }
             }

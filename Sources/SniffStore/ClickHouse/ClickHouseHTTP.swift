@@ -71,6 +71,50 @@ final class ClickHouseHTTP: Sendable {
         return ClickHouseHTTP.parseTSV(bytes)
     }
 
+    /// The rows of a SELECT as typed cells: the answer names each column's type
+    /// (TabSeparatedWithNamesAndTypes), and each text cell is read once by it.
+    func cells(_ sql: String, what: String) async throws -> [[Cell]] {
+        let rows = ClickHouseHTTP.parseTSV(try await run(sql + " FORMAT TabSeparatedWithNamesAndTypes", what: what))
+        guard rows.count >= 2 else {
+            throw StoreError.database("ClickHouse answered without its column names and types", detail: "\(what): \(rows.count) lines")
+        }
+        let types = rows[1].map { ClickHouseHTTP.CellType($0 ?? "") }
+        return try rows.dropFirst(2).map { row in
+            guard row.count == types.count else {
+                throw StoreError.database("ClickHouse answered a row of \(row.count) columns, not \(types.count)", detail: what)
+            }
+            return try zip(row, types).map { try $1.cell($0) }
+        }
+    }
+
+    /// How a column's text becomes a `Cell`: whole numbers as `.int` (a UInt64 beyond
+    /// Int64 keeps its bits, as the other readers do), anything else as text.
+    enum CellType: Equatable {
+        case int, text, null
+
+        /// `type` as the server names it: `Nullable(…)` and `LowCardinality(…)` wrap
+        /// the type of the values; `Nothing` is the type of a NULL literal.
+        init(_ type: String) {
+            var t = Substring(type)
+            for wrapper in ["Nullable(", "LowCardinality("] where t.hasPrefix(wrapper) && t.hasSuffix(")") {
+                t = t.dropFirst(wrapper.count).dropLast()
+            }
+            if t.hasPrefix("Int") || t.hasPrefix("UInt") { self = .int } else if t == "Nothing" { self = .null } else { self = .text }
+        }
+
+        func cell(_ text: String?) throws -> Cell {
+            guard let text else { return .null }
+            switch self {
+            case .null: return .null
+            case .text: return .text(text)
+            case .int:
+                if let v = Int64(text) { return .int(v) }
+                if let v = UInt64(text) { return .int(Int64(bitPattern: v)) }
+                throw StoreError.database("ClickHouse answered a number Sniff cannot read", detail: String(text.prefix(40)))
+            }
+        }
+    }
+
     /// The first value of a SELECT's first row; nil without a row, or when it is NULL.
     func value(_ sql: String, what: String) async throws -> String? {
         try await rows(sql, what: what).first?.first ?? nil

@@ -14,8 +14,8 @@ import SniffDecode
 ///
 /// Reading: `ClickHouseReads.swift` serves packets, flows, alerts, protocol logs, the
 /// summaries and pcap export through the query layer the other databases share; `stats`
-/// and `captures` fold their rows here; hosts, processes and network shares answer `StoreError.unsupported` until their ClickHouse SQL exists
-/// (docs/SCALING.md lists which).
+/// and `captures` fold their rows here; hosts, processes and network shares run the
+/// statements of `HostQueries` as the other databases do.
 public final class ClickHouseStore: PacketStore {
     public let target: ClickHouseTarget
     let http: ClickHouseHTTP
@@ -158,18 +158,37 @@ public final class ClickHouseStore: PacketStore {
 
     // MARK: reading
 
-    /// A route this backend does not serve yet: said plainly, never answered with
-    /// something else.
-    private func unsupported(_ route: String) -> StoreError {
-        .unsupported("\(route) is not available on ClickHouse yet (docs/SCALING.md lists what is)")
+    /// Hosts, a host's page, processes and network shares: the statements SQLite and
+    /// PostgreSQL run (`HostQueries`), answered as typed cells.
+    var hostQueries: HostQueries {
+        HostQueries(dialect: .clickhouse) { sql, binds in
+            guard binds.isEmpty else { throw StoreError.database("internal: a ClickHouse query with bound values", detail: "hosts") }
+            return try await self.http.cells(sql + Self.readSettings, what: "hosts")
+        }
     }
 
-    public func hosts(_ query: HostQuery) async throws -> Page<HostSummary> { throw unsupported("hosts") }
-    public func host(_ address: IPAddress, range: RangeQuery) async throws -> HostDetail { throw unsupported("host details") }
-    public func processes(_ range: RangeQuery, process: String?, limit: Int) async throws -> [ProcessUsage] {
-        throw unsupported("processes")
+    public func hosts(_ q: HostQuery) async throws -> Page<HostSummary> { try await hostQueries.hosts(q) }
+
+    public func host(_ address: IPAddress, range: RangeQuery) async throws -> HostDetail {
+        try await hostQueries.detail(address, range: range)
     }
-    public func networkShares(_ query: NetworkShareQuery) async throws -> [NetworkShare] { throw unsupported("network shares") }
+
+    public func processes(_ range: RangeQuery, process: String?, limit: Int) async throws -> [ProcessUsage] {
+        try await hostQueries.processes(range, process: process, limit: limit)
+    }
+
+    public func networkShares(_ q: NetworkShareQuery) async throws -> [NetworkShare] { try await hostQueries.networkShares(q) }
+
+    /// Each address's updates in a capture folded as the other databases' upsert
+    /// (`Schema.hostUpsert`) folds them, under the table's name: the host filters
+    /// (country, category, times) test the folded row, as they test the upserted one.
+    /// Of two known values the upsert keeps the newer, this the greater; an address's
+    /// country, AS and category come from the same databases all capture long.
+    static let hostFold = """
+        (SELECT capture_id, sensor, address, min(first_ts) AS first_ts, max(last_ts) AS last_ts, max(country) AS country,
+                max(asn) AS asn, max(org) AS org, max(category) AS category, max(mac) AS mac, max(vendor) AS vendor
+         FROM \(ClickHouseSchema.readTable("hosts")) GROUP BY capture_id, sensor, address) AS hosts
+        """
 
     /// Each capture's updates folded as PostgreSQL's upsert folds them.
     static let captureFold = """
