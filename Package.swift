@@ -122,26 +122,35 @@ let package = Package(
             name: "sniff-bench",
             dependencies: ["SniffCore", "SniffDecode", "SniffCapture", "SniffAnalysis", "SniffStore"]
         ),
+        // What every test target shares: paths, the command runner, frame builders,
+        // loopback traffic. Depends on nothing of Sniff's, so any layer's tests can use it.
+        .target(name: "SniffTestSupport", path: "Tests/SniffTestSupport"),
         .testTarget(name: "SniffCoreTests", dependencies: ["SniffCore"]),
         .testTarget(
             name: "SniffDecodeTests",
-            dependencies: ["SniffCore", "SniffDecode", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["SniffCore", "SniffDecode", "SniffTestSupport", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(
             name: "SniffCaptureTests",
-            dependencies: ["SniffCore", "SniffDecode", "SniffCapture"],
+            dependencies: ["SniffCore", "SniffDecode", "SniffCapture", "SniffTestSupport"],
             resources: []
         ),
-        .testTarget(name: "SniffAnalysisTests", dependencies: ["SniffCore", "SniffDecode", "SniffCapture", "SniffAnalysis"]),
+        .testTarget(
+            name: "SniffAnalysisTests",
+            dependencies: ["SniffCore", "SniffDecode", "SniffCapture", "SniffAnalysis", "SniffTestSupport"]
+        ),
         .testTarget(
             name: "SniffTopTests",
-            dependencies: ["SniffCore", "SniffDecode", "SniffCapture", "SniffAnalysis", "SniffStore", "SniffServer", "SniffTop"]
+            dependencies: [
+                "SniffCore", "SniffDecode", "SniffCapture", "SniffAnalysis", "SniffStore", "SniffServer", "SniffTop",
+                "SniffTestSupport",
+            ]
         ),
-        .testTarget(name: "SniffCLITests", dependencies: ["SniffCore", "sniff"]),
+        .testTarget(name: "SniffCLITests", dependencies: ["SniffCore", "sniff", "SniffTestSupport"]),
         .testTarget(
             name: "SniffStoreTests",
             dependencies: [
-                "SniffCore", "SniffDecode", "SniffCapture", "SniffAnalysis", "SniffStore",
+                "SniffCore", "SniffDecode", "SniffCapture", "SniffAnalysis", "SniffStore", "SniffTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
@@ -149,6 +158,7 @@ let package = Package(
             name: "SniffServerTests",
             dependencies: [
                 "SniffCore", "SniffDecode", "SniffCapture", "SniffAnalysis", "SniffStore", "SniffServer",
+                "SniffTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ]

@@ -4,6 +4,7 @@ import SniffCore
 import SniffDecode
 import SniffAnalysis
 import SniffCapture
+import SniffTestSupport
 
 /// Each rule kind fires on generated or recorded traffic and stays quiet on benign
 /// traffic; rate limiting aggregates; rules files parse (with errors that name the line).

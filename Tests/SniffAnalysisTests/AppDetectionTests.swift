@@ -4,6 +4,7 @@ import SniffCore
 import SniffDecode
 import SniffCapture
 import SniffAnalysis
+import SniffTestSupport
 
 /// Application protocols named from payloads (`AppDetectors`), checked on real captures:
 /// Tests/Fixtures/apps (one protocol each, recorded by scripts/record-fixtures.sh from

@@ -4,6 +4,7 @@ import SniffCore
 import SniffDecode
 import SniffCapture
 @testable import SniffAnalysis
+import SniffTestSupport
 
 /// The server certificate each TLS 1.2 flow carries (subject, issuer, validity, read
 /// from its reassembled stream) against tshark's dissection of the same Certificate

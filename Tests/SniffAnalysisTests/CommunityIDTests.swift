@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import SniffCore
 import SniffAnalysis
+import SniffTestSupport
 
 /// Community ID v1 against the specification's baseline (community-id-spec
 /// baseline/baseline_deflt.json, seed 0) and against tshark's communityid field.
@@ -64,24 +65,13 @@ struct CommunityIDTests {
 
     /// tshark's per-frame communityid, grouped by our flow: every frame of a flow
     /// carries the flow's id. Skipped when tshark is not installed.
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tshark"), "tshark is not installed"))
+    @Test(.enabled(if: Tshark.installed, "tshark is not installed"))
     func agreesWithTshark() throws {
-        let tshark = "/usr/bin/tshark"
         let file = TestPaths.fixtures.appendingPathComponent("app.pcap")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: tshark)
-        p.arguments = ["-n", "-r", file.path, "--enable-protocol", "communityid", "-T", "fields",
-                       "-e", "ip.src", "-e", "ipv6.src", "-e", "communityid"]
-        var env = ProcessInfo.processInfo.environment
-        env["WIRESHARK_CONFIG_DIR"] = NSTemporaryDirectory()
-        p.environment = env
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let tsharkIDs = Set(String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { line in
+        let r = try Tshark.run(["-n", "-r", file.path, "--enable-protocol", "communityid", "-T", "fields",
+                                "-e", "ip.src", "-e", "ipv6.src", "-e", "communityid"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let tsharkIDs = Set(r.stdout.split(separator: "\n").compactMap { line in
             line.split(separator: "\t").last.map(String.init)
         }.filter { $0.hasPrefix("1:") })
         let ours = Set(try flows(of: file).map { CommunityID.string($0.key) })

@@ -4,34 +4,7 @@ import SniffCore
 import SniffDecode
 import SniffCapture
 @testable import SniffAnalysis
-
-/// Test databases written at test time by scripts/gen/write-test-mmdb.pl (Debian's
-/// libmaxmind-db-writer-perl): no downloaded database in the repository.
-enum TestMMDB {
-    static let writerInstalled = FileManager.default.fileExists(atPath: "/usr/share/perl5/MaxMind/DB/Writer/Tree.pm")
-        || FileManager.default.fileExists(atPath: "/usr/lib/x86_64-linux-gnu/perl5/5.36/MaxMind/DB/Writer/Tree.pm")
-        || (try? run(["/usr/bin/perl", "-MMaxMind::DB::Writer::Tree", "-e", "1"])) == 0
-
-    /// A fresh folder holding Test-City.mmdb, Test-ASN.mmdb and Test-Other.mmdb.
-    static func write() throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sniff-mmdb-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let script = TestPaths.packageRoot.appendingPathComponent("scripts/gen/write-test-mmdb.pl").path
-        let status = try run(["/usr/bin/perl", script, dir.path])
-        #expect(status == 0, "write-test-mmdb.pl failed")
-        return dir
-    }
-
-    static func run(_ args: [String]) throws -> Int32 {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: args[0])
-        p.arguments = Array(args.dropFirst())
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        return p.terminationStatus
-    }
-}
+import SniffTestSupport
 
 /// Runs a capture through the pipeline with a HostEnrichment consumer, as `sniff -r` does.
 func enrich(_ file: URL, capacity: Int = 65_536, geo: GeoIPDatabases = GeoIPDatabases()) throws
@@ -73,21 +46,15 @@ func enrich(_ file: URL, capacity: Int = 65_536, geo: GeoIPDatabases = GeoIPData
 
     /// A capture from elsewhere (../shared/pcaps/dns_tcp.pcap, DNS over TCP), checked
     /// against tshark's reading of the same answers.
-    @Test(.enabled(if: TestPaths.sharedPcaps != nil && FileManager.default.isExecutableFile(atPath: "/usr/bin/tshark"),
+    @Test(.enabled(if: TestPaths.sharedPcaps != nil && Tshark.installed,
                    "needs ../shared/pcaps and tshark"))
     func namesAgreeWithTshark() throws {
         let file = TestPaths.sharedPcaps!.appendingPathComponent("dns_tcp.pcap")
         let (hosts, _) = try enrich(file)
         // tshark's verbose tree: the records under "Answers" (not the additional ones).
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/tshark")
-        p.arguments = ["-n", "-r", file.path, "-O", "dns", "-V", "-Y", "dns.flags.response == 1 && dns.flags.rcode == 0"]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
+        let r = try Tshark.run(["-n", "-r", file.path, "-O", "dns", "-V", "-Y", "dns.flags.response == 1 && dns.flags.rcode == 0"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let text = r.stdout
         var inAnswers = false
         var checked = 0
         for line in text.split(separator: "\n") {

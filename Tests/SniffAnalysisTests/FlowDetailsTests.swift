@@ -3,6 +3,7 @@ import Testing
 import SniffCore
 import SniffDecode
 import SniffAnalysis
+import SniffTestSupport
 
 /// The details of a flow are changed in place when nothing else holds them; a copy of
 /// the flow or of its details, as an observer keeps one, must never change under it.

@@ -3,6 +3,7 @@ import Testing
 import SniffCore
 import SniffDecode
 import SniffAnalysis
+import SniffTestSupport
 
 /// Payload detection and the two output formats, on the recorded application capture
 /// (Tests/Fixtures/app.pcap: HTTP on 48080 and 80, TLS with SNI sniff.example.test,

@@ -3,6 +3,7 @@ import Testing
 import SniffCore
 import SniffDecode
 import SniffAnalysis
+import SniffTestSupport
 
 /// conn_state and history on recorded captures, checked against what Zeek documents for
 /// each case (base/protocols/conn/main.zeek).

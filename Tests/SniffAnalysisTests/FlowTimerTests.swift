@@ -4,6 +4,7 @@ import SniffCore
 import SniffDecode
 import SniffAnalysis
 import SniffCapture
+import SniffTestSupport
 
 /// Idle and active timeouts, the cap, connection reuse and sharding, driven by the
 /// `now` passed to the table (a mock clock: no test waits).

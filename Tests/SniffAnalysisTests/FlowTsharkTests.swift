@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import SniffCore
 import SniffAnalysis
+import SniffTestSupport
 
 /// Flows against tshark's conversation tables (FILE.conv.txt, `tshark -z conv,tcp -z
 /// conv,udp`): the same TCP and UDP conversations, with the same frame and byte counts

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import SniffCore
 import SniffAnalysis
+import SniffTestSupport
 
 /// IP reassembly against tshark's (FILE.frag.tsv, made by scripts/make-frag-truth.sh):
 /// for every frame that is a fragment or completes a datagram, `sniff --json` must say

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import SniffCore
 import SniffAnalysis
+import SniffTestSupport
 
 /// Compares `sniff --json` with tshark's per-frame truth (FILE.truth.tsv, made by
 /// make-truth.sh) column by column, for the shared captures and the project's own.

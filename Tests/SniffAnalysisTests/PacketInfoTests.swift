@@ -4,6 +4,7 @@ import SniffCore
 import SniffDecode
 import SniffCapture
 import SniffAnalysis
+import SniffTestSupport
 
 /// The Info line (`PacketInfo`) on real frames: the sample capture's ARP, ICMP, ICMPv6,
 /// DNS, TCP, TLS, HTTP and SSH packets, and malformed frames from the shared captures.

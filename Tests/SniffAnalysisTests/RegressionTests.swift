@@ -4,6 +4,7 @@ import SniffCore
 import SniffDecode
 import SniffCapture
 import SniffAnalysis
+import SniffTestSupport
 
 /// Every input in Tests/Regressions, replayed through the fuzz target its name starts
 /// with (`dns-pointer-loop-1a2b.bin` → the `dns` target). The targets are the harness's

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import SniffCore
 @testable import SniffAnalysis
+import SniffTestSupport
 
 /// TCP reassembly on real captures against tshark's view (FILE.tcp.tsv, made by
 /// scripts/make-tcp-truth.sh; the captures by `scripts/record-fixtures.sh tcp_reasm

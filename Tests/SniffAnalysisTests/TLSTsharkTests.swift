@@ -3,6 +3,7 @@ import Testing
 import SniffCore
 import SniffDecode
 import SniffCapture
+import SniffTestSupport
 
 /// JA3, JA3S and SNI from TCP handshakes and from decrypted QUIC Initials, against tshark
 /// (FILE.tls.tsv, written by scripts/make-tls-truth.sh) on every capture of ours and of

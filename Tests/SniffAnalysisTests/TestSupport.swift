@@ -2,37 +2,7 @@ import Foundation
 import SniffCore
 import SniffCapture
 import SniffAnalysis
-
-/// Paths and helpers shared by the analysis tests.
-enum TestPaths {
-    /// The package root, found from this file's path.
-    static let packageRoot: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        while url.path != "/" {
-            url.deleteLastPathComponent()
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
-        }
-        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-    }()
-
-    /// ../shared/pcaps beside the checkout, or SNIFF_SHARED_PCAPS.
-    static var sharedPcaps: URL? {
-        if let env = ProcessInfo.processInfo.environment["SNIFF_SHARED_PCAPS"] {
-            return URL(fileURLWithPath: env)
-        }
-        let u = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/pcaps")
-        return FileManager.default.fileExists(atPath: u.path) ? u : nil
-    }
-
-    static var fixtures: URL { packageRoot.appendingPathComponent("Tests/Fixtures") }
-
-    /// Capture files (pcap/pcapng) in a folder that have a tshark truth file beside them.
-    static func capturesWithTruth(in dir: URL) -> [URL] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
-        return names.filter { ($0.hasSuffix(".pcap") || $0.hasSuffix(".pcapng")) && names.contains($0 + ".truth.tsv") }
-            .sorted().map { dir.appendingPathComponent($0) }
-    }
-}
+import SniffTestSupport
 
 /// Runs a capture through the same pipeline and writer as `sniff -r FILE --json`.
 func ndjsonLines(of file: URL) throws -> (lines: [String], warnings: [String], totals: CaptureTotals) {

@@ -3,6 +3,7 @@ import Testing
 import SniffCore
 import SniffCapture
 @testable import SniffAnalysis
+import SniffTestSupport
 
 /// dns.log and http.log transactions against tshark's reading of the same messages
 /// (FILE.dns.json and FILE.http.json, made by scripts/make-logs-truth.sh) on the

@@ -4,6 +4,7 @@ import SniffCore
 import SniffDecode
 import SniffCapture
 import SniffAnalysis
+import SniffTestSupport
 
 /// Flows of the packets carried in tunnels, on the tunnel fixtures (Tests/Fixtures/
 /// tunnel-*.pcap: the same UDP, TCP and ping traffic inside each kind of tunnel,

@@ -3,6 +3,7 @@ import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
+import SniffTestSupport
 
 /// The dashboard's capture buttons against a real `sniff -i lo --serve`: the state the
 /// API and /api/stats show is the capture loop's, and a stop is final.
@@ -38,7 +39,7 @@ struct CaptureControlCLITests {
     }
 
     @Test func pauseResumeStopFollowTheRealCapture() throws {
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let port = try Net.freePort()
         let server = try ServerProcess(["-i", "lo", "-q", "--serve", "--db", "sqlite:" + dir.appendingPathComponent("live.db").path,

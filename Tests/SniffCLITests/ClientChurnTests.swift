@@ -3,6 +3,7 @@ import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
+import SniffTestSupport
 
 /// 1000 WebSocket and 1000 telnet-feed clients connect to a real `sniff --serve`
 /// process, some read a little, some send a command, some give up in the middle of the
@@ -23,11 +24,11 @@ struct ClientChurnTests {
         l.rlim_cur = l.rlim_max
         setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &l)
 
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let http = try Net.freePort(), feed = try Net.freePort()
         // Started with a soft limit of 1024, as from a login shell: the server has to raise it.
-        let server = try ServerProcess(["--nofile=1024:\(l.rlim_max)", CLI.binary.path, "-r", CLI.sample.path, "-q", "--serve",
+        let server = try ServerProcess(["--nofile=1024:\(l.rlim_max)", CLI.binary.path, "-r", TestPaths.sample.path, "-q", "--serve",
                                         "--db", "sqlite:" + dir.appendingPathComponent("churn.db").path,
                                         "--listen", "127.0.0.1:\(http)", "--feed", "127.0.0.1:\(feed)"],
                                        executable: "/usr/bin/prlimit", dir: dir)
@@ -145,10 +146,10 @@ struct ClientChurnTests {
     /// client an error message and a close; the API still answers; once clients leave,
     /// new ones are served again.
     @Test func clientsPastTheCapAreRefusedWithAMessage() throws {
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let http = try Net.freePort(), feed = try Net.freePort()
-        let server = try ServerProcess(["-r", CLI.sample.path, "-q", "--serve", "--max-clients", "20",
+        let server = try ServerProcess(["-r", TestPaths.sample.path, "-q", "--serve", "--max-clients", "20",
                                         "--db", "sqlite:" + dir.appendingPathComponent("cap.db").path,
                                         "--listen", "127.0.0.1:\(http)", "--feed", "127.0.0.1:\(feed)"],
                                        executable: CLI.binary.path, dir: dir)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SniffTestSupport
 
 @Suite("Component logs")
 struct ComponentLogTests {
@@ -8,9 +9,9 @@ struct ComponentLogTests {
 
     @Test("--log-file gets capture, decode and store records with their labels and no password; stderr lines stay")
     func logFile() throws {
-        let dir = try CLI.tempDir().path
+        let dir = try TestPaths.tempDir().path
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let file = CLI.fixtures.appendingPathComponent("lo-udp-tcp.pcap").path
+        let file = TestPaths.fixtures.appendingPathComponent("lo-udp-tcp.pcap").path
         let r = try CLI.run(["-r", file, "-q", "--db", Self.unreachable, "--store-timeout", "0", "--journal", dir + "/j",
                               "--log-file", dir + "/sniff.log", "--log-level", "info"])
         #expect(r.status == 75, "rows left in the journal: \(r.stderr)")
@@ -29,9 +30,9 @@ struct ComponentLogTests {
 
     @Test("Logs on stderr do not repeat the lines the user already reads there")
     func stderrOnce() throws {
-        let dir = try CLI.tempDir().path
+        let dir = try TestPaths.tempDir().path
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let file = CLI.fixtures.appendingPathComponent("lo-udp-tcp.pcap").path
+        let file = TestPaths.fixtures.appendingPathComponent("lo-udp-tcp.pcap").path
         let r = try CLI.run(["-r", file, "-q", "--db", "sqlite:\(dir)/x.db", "--journal", dir + "/j", "--log-level", "info"])
         #expect(r.status == 0, "\(r.stderr)")
         let lines = r.stderr.split(separator: "\n")

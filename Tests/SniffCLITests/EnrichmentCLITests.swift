@@ -1,29 +1,16 @@
 import Foundation
 import Testing
+import SniffTestSupport
 
 /// Names, countries, ASNs and MAC vendors beside addresses: `--geoip`, passive DNS and
 /// ieee-data, as a user sees them in flows, conn.log, the report and packet NDJSON.
 @Suite struct EnrichmentCLITests {
-    static let mmdbWriter = FileManager.default.fileExists(atPath: "/usr/share/perl5/MaxMind/DB/Writer/Tree.pm")
-        || FileManager.default.fileExists(atPath: "/usr/lib/x86_64-linux-gnu/perl5/5.36/MaxMind/DB/Writer/Tree.pm")
-    static var dnsTCP: URL { CLI.packageRoot.deletingLastPathComponent().appendingPathComponent("shared/pcaps/dns_tcp.pcap") }
+    static var dnsTCP: URL { (TestPaths.sharedPcaps ?? TestPaths.packageRoot).appendingPathComponent("dns_tcp.pcap") }
     static var hasDNSTCP: Bool { FileManager.default.fileExists(atPath: dnsTCP.path) }
-
-    /// Test databases from scripts/gen/write-test-mmdb.pl, in a fresh folder.
-    static func writeMMDB() throws -> URL {
-        let dir = try CLI.tempDir()
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/perl")
-        p.arguments = [CLI.packageRoot.appendingPathComponent("scripts/gen/write-test-mmdb.pl").path, dir.path]
-        try p.run()
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0)
-        return dir
-    }
 
     /// The sample's mDNS answer names 10.77.0.2: its flows and report entries say so.
     @Test func passiveDNSNamesInFlowsAndReport() throws {
-        let flows = try CLI.run(["-r", CLI.sample.path, "--flows"])
+        let flows = try CLI.run(["-r", TestPaths.sample.path, "--flows"])
         #expect(flows.status == 0, "\(flows.stderr)")
         let objects = try FlowsCLITests.objects(flows.stdout)
         let toServer = objects.filter { $0["id.resp_h"] as? String == "10.77.0.2" }
@@ -33,16 +20,16 @@ import Testing
         #expect(objects.filter { $0["id.orig_h"] as? String == "10.77.0.1" }.allSatisfy { $0["orig_name"] == nil })
         #expect(objects.allSatisfy { $0["resp_cc"] == nil && $0["orig_cc"] == nil })
 
-        let report = try CLI.run(["-r", CLI.sample.path, "--top", "all"])
+        let report = try CLI.run(["-r", TestPaths.sample.path, "--top", "all"])
         #expect(report.status == 0, "\(report.stderr)")
         #expect(report.stdout.contains("\n  10.77.0.2:80\n    Host:               sniffer.local (private, local)\n"),
                 "\(report.stdout.prefix(4000))")
         #expect(report.stdout.contains("\n  10.77.0.1:42013\n    Host:               private, local\n"))
     }
 
-    @Test(.enabled(if: mmdbWriter && hasDNSTCP, "needs libmaxmind-db-writer-perl and ../shared/pcaps"))
+    @Test(.enabled(if: TestMMDB.writerInstalled && hasDNSTCP, "needs libmaxmind-db-writer-perl and ../shared/pcaps"))
     func geoipInFlowsConnLogAndReport() throws {
-        let dir = try Self.writeMMDB()
+        let dir = try TestMMDB.write()
         defer { try? FileManager.default.removeItem(at: dir) }
         let flows = try CLI.run(["-r", Self.dnsTCP.path, "--flows", "--geoip", dir.path])
         #expect(flows.status == 0, "\(flows.stderr)")
@@ -66,28 +53,28 @@ import Testing
     }
 
     @Test func badGeoipIsAUsageErrorNamingTheFile() throws {
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let corrupt = dir.appendingPathComponent("GeoLite2-City.mmdb").path
         try Data("not a database".utf8).write(to: URL(fileURLWithPath: corrupt))
         let empty = dir.appendingPathComponent("empty")
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
         for path in [corrupt, dir.appendingPathComponent("missing.mmdb").path, empty.path] {
-            let r = try CLI.run(["-r", CLI.sample.path, "--geoip", path])
+            let r = try CLI.run(["-r", TestPaths.sample.path, "--geoip", path])
             #expect(r.status == 64, "\(path): \(r.stderr)")
             #expect(r.stderr.contains("cannot use GeoIP database \(path):"), "\(r.stderr)")
             #expect(r.stdout.isEmpty)
         }
-        let none = try CLI.run(["-r", CLI.sample.path, "--geoip", ""])
+        let none = try CLI.run(["-r", TestPaths.sample.path, "--geoip", ""])
         #expect(none.status == 64 && none.stderr.contains("--geoip needs"), "\(none.stderr)")
     }
 
-    @Test(.enabled(if: mmdbWriter, "libmaxmind-db-writer-perl is not installed"))
+    @Test(.enabled(if: TestMMDB.writerInstalled, "libmaxmind-db-writer-perl is not installed"))
     func wrongKindIsNamed() throws {
-        let dir = try Self.writeMMDB()
+        let dir = try TestMMDB.write()
         defer { try? FileManager.default.removeItem(at: dir) }
         let other = dir.appendingPathComponent("Test-Other.mmdb").path
-        let r = try CLI.run(["-r", CLI.sample.path, "--geoip", other])
+        let r = try CLI.run(["-r", TestPaths.sample.path, "--geoip", other])
         #expect(r.status == 64)
         #expect(r.stderr.contains(other) && r.stderr.contains("not a Country, City or ASN database"), "\(r.stderr)")
     }
@@ -103,15 +90,15 @@ import Testing
         #expect(first["eth_src_vendor"] as? String == "CIMSYS Inc")
         #expect(first["eth_dst_vendor"] as? String == "CIMSYS Inc")
         // The sample's veth addresses (02:77:...) are locally administered: no vendor.
-        let sample = try CLI.run(["-r", CLI.sample.path, "--json", "-c", "5"])
+        let sample = try CLI.run(["-r", TestPaths.sample.path, "--json", "-c", "5"])
         #expect(!sample.stdout.contains("_vendor"))
     }
 
     /// `--country` and `--asn` keep the packets (so the flows) with an end there, as the
     /// API's parameters keep flows; bad values and a missing database are usage errors.
-    @Test(.enabled(if: mmdbWriter && hasDNSTCP, "needs libmaxmind-db-writer-perl and ../shared/pcaps"))
+    @Test(.enabled(if: TestMMDB.writerInstalled && hasDNSTCP, "needs libmaxmind-db-writer-perl and ../shared/pcaps"))
     func countryAndASNFilters() throws {
-        let dir = try Self.writeMMDB()
+        let dir = try TestMMDB.write()
         defer { try? FileManager.default.removeItem(at: dir) }
         func flows(_ extra: [String]) throws -> [[String: Any]] {
             let r = try CLI.run(["-r", Self.dnsTCP.path, "--flows", "--geoip", dir.path] + extra)
@@ -150,9 +137,9 @@ import Testing
 
     /// Alert rules naming countries and ASes: the alert names the country or AS; a rule
     /// no database answers, or a bad code in the rules file, is exit 64 before any output.
-    @Test(.enabled(if: mmdbWriter && hasDNSTCP, "needs libmaxmind-db-writer-perl and ../shared/pcaps"))
+    @Test(.enabled(if: TestMMDB.writerInstalled && hasDNSTCP, "needs libmaxmind-db-writer-perl and ../shared/pcaps"))
     func countryAndASNAlertRules() throws {
-        let dir = try Self.writeMMDB()
+        let dir = try TestMMDB.write()
         defer { try? FileManager.default.removeItem(at: dir) }
         let rules = dir.appendingPathComponent("rules.yaml")
         try """

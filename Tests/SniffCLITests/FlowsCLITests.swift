@@ -1,12 +1,13 @@
 import Foundation
 import Testing
+import SniffTestSupport
 
 /// `sniff -r FILE --flows`, `--flows-file`, `--conn-log`, `--local-nets`, `--rules`,
 /// `--alerts`, `--webhook` and the timeout options, as a user runs them.
 @Suite(.serialized)
 struct FlowsCLITests {
-    var app: String { CLI.fixtures.appendingPathComponent("app.pcap").path }
-    var states: String { CLI.fixtures.appendingPathComponent("tcp-states.pcap").path }
+    var app: String { TestPaths.fixtures.appendingPathComponent("app.pcap").path }
+    var states: String { TestPaths.fixtures.appendingPathComponent("tcp-states.pcap").path }
 
     static func objects(_ text: String) throws -> [[String: Any]] {
         try text.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
@@ -32,8 +33,8 @@ struct FlowsCLITests {
     /// flow's uid (in the NDJSON and conn.log), and `--inner` filtering on the carried
     /// packet while the outer flow keeps its own fields.
     @Test func tunnelledFlows() throws {
-        let gre = CLI.fixtures.appendingPathComponent("tunnel-gre.pcap").path
-        let dir = try CLI.tempDir()
+        let gre = TestPaths.fixtures.appendingPathComponent("tunnel-gre.pcap").path
+        let dir = try TestPaths.tempDir()
         let conn = dir.appendingPathComponent("conn.log").path
         let r = try CLI.run(["-r", gre, "--flows", "--conn-log", conn])
         #expect(r.status == 0, "\(r.stderr)")
@@ -77,7 +78,7 @@ struct FlowsCLITests {
     /// The handshake facts of tls.pcap's TLS 1.2 connection and quic.pcap's QUIC v2 one,
     /// under ssl.log's names; values are tshark's (Tests/Fixtures/*.tls.tsv).
     @Test func handshakeFields() throws {
-        let tls = try CLI.run(["-r", CLI.fixtures.appendingPathComponent("tls.pcap").path, "--flows"])
+        let tls = try CLI.run(["-r", TestPaths.fixtures.appendingPathComponent("tls.pcap").path, "--flows"])
         #expect(tls.status == 0, "\(tls.stderr)")
         let t = try FlowsCLITests.objects(tls.stdout).first { $0["server_name"] as? String == "tls12.sniff.test" }
         #expect(t?["version"] as? String == "TLSv12")
@@ -87,7 +88,7 @@ struct FlowsCLITests {
         #expect(t?["ja3"] as? String == "22558766122974704364c9c75c5cce0a")
         #expect(t?["ja3s"] as? String == "e195432758194ce2d482396b82e0d48e")
         #expect((t?["ja4"] as? String)?.hasPrefix("t12d2808h1_") == true)
-        let quic = try CLI.run(["-r", CLI.fixtures.appendingPathComponent("quic.pcap").path, "--flows"])
+        let quic = try CLI.run(["-r", TestPaths.fixtures.appendingPathComponent("quic.pcap").path, "--flows"])
         let q = try FlowsCLITests.objects(quic.stdout).first { $0["server_name"] as? String == "quic2.sniff.test" }
         #expect(q?["quic_version"] as? String == "2")
         #expect(q?["version"] as? String == "TLSv13")
@@ -117,10 +118,10 @@ struct FlowsCLITests {
     /// `--logs DIR`: conn.log and ssl.log as Zeek writes them, TSV and JSON, on tls.pcap
     /// and quic.pcap; the ssl.log values are tshark's (Tests/Fixtures/*.tls.tsv).
     @Test func zeekLogs() throws {
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let tsv = dir.appendingPathComponent("tsv").path
-        let r = try CLI.run(["-r", CLI.fixtures.appendingPathComponent("tls.pcap").path, "-q", "--logs", tsv])
+        let r = try CLI.run(["-r", TestPaths.fixtures.appendingPathComponent("tls.pcap").path, "-q", "--logs", tsv])
         #expect(r.status == 0, "\(r.stderr)")
         let conn = Self.zeekRows(try String(contentsOfFile: tsv + "/conn.log", encoding: .utf8))
         #expect(conn.header["#separator"] == nil)  // "#separator \x09" has a space, not a tab
@@ -152,7 +153,7 @@ struct FlowsCLITests {
         #expect(Set(ssl.rows.compactMap { $0["uid"] }).isSubset(of: Set(conn.rows.compactMap { $0["uid"] })))
 
         let json = dir.appendingPathComponent("json").path
-        let q = try CLI.run(["-r", CLI.fixtures.appendingPathComponent("quic.pcap").path, "-q", "--logs", json,
+        let q = try CLI.run(["-r", TestPaths.fixtures.appendingPathComponent("quic.pcap").path, "-q", "--logs", json,
                              "--logs-format", "json"])
         #expect(q.status == 0, "\(q.stderr)")
         let sslJSON = try FlowsCLITests.objects(try String(contentsOfFile: json + "/ssl.log", encoding: .utf8))
@@ -167,7 +168,7 @@ struct FlowsCLITests {
         let connJSON = try FlowsCLITests.objects(try String(contentsOfFile: json + "/conn.log", encoding: .utf8))
         #expect(connJSON.count == 3 && connJSON.allSatisfy { $0["ja3"] == nil && $0["service"] as? String == "quic" })
 
-        let bad = try CLI.run(["-r", CLI.fixtures.appendingPathComponent("quic.pcap").path, "--logs", json,
+        let bad = try CLI.run(["-r", TestPaths.fixtures.appendingPathComponent("quic.pcap").path, "--logs", json,
                                "--logs-format", "xml"])
         #expect(bad.status == 64 && bad.stderr.contains("--logs-format"))
     }
@@ -177,9 +178,9 @@ struct FlowsCLITests {
     /// #fields, as many cells in every row), every row's uid is a conn.log flow, and the
     /// JSON lines carry the same records.
     @Test func protocolLogs() throws {
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        for capture in [CLI.fixtures.appendingPathComponent("logs.pcap").path, CLI.sample.path] {
+        for capture in [TestPaths.fixtures.appendingPathComponent("logs.pcap").path, TestPaths.sample.path] {
             let tsv = dir.appendingPathComponent("tsv").path
             let r = try CLI.run(["-r", capture, "-q", "--logs", tsv])
             #expect(r.status == 0, "\(r.stderr)")
@@ -200,7 +201,7 @@ struct FlowsCLITests {
             for name in ["dns", "http"] { #expect(logs[name]!.rows.allSatisfy { uids.contains($0["uid"] ?? "") }) }
         }
         let tsv = dir.appendingPathComponent("tsv").path
-        _ = try CLI.run(["-r", CLI.fixtures.appendingPathComponent("logs.pcap").path, "-q", "--logs", tsv])
+        _ = try CLI.run(["-r", TestPaths.fixtures.appendingPathComponent("logs.pcap").path, "-q", "--logs", tsv])
         let dns = Self.zeekRows(try String(contentsOfFile: tsv + "/dns.log", encoding: .utf8)).rows
         let mx = dns.first { $0["query"] == "mail.sniff.test" }
         #expect(mx?["qtype_name"] == "MX" && mx?["answers"] == "mx1.sniff.test,mx2.sniff.test")
@@ -215,7 +216,7 @@ struct FlowsCLITests {
         #expect(http.first { $0["id.orig_p"] == "40621" }?["uri"] == "/second?q=a,b")
 
         let json = dir.appendingPathComponent("json").path
-        let j = try CLI.run(["-r", CLI.fixtures.appendingPathComponent("logs.pcap").path, "-q", "--logs", json,
+        let j = try CLI.run(["-r", TestPaths.fixtures.appendingPathComponent("logs.pcap").path, "-q", "--logs", json,
                              "--logs-format", "json"])
         #expect(j.status == 0, "\(j.stderr)")
         let dnsJSON = try FlowsCLITests.objects(try String(contentsOfFile: json + "/dns.log", encoding: .utf8))
@@ -230,7 +231,7 @@ struct FlowsCLITests {
     }
 
     @Test func filesAndConnLog() throws {
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let flowsFile = dir.appendingPathComponent("flows.ndjson").path
         let connLog = dir.appendingPathComponent("conn.log").path
@@ -258,7 +259,7 @@ struct FlowsCLITests {
     }
 
     @Test func alertsToFile() throws {
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let rules = dir.appendingPathComponent("rules.yaml").path
         try """
@@ -289,7 +290,7 @@ struct FlowsCLITests {
     }
 
     @Test func alertsGoToStderrByDefault() throws {
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let rules = dir.appendingPathComponent("rules.yaml").path
         try "rules:\n  - name: any-refusal\n    kind: port_scan\n    ports: 1\n".write(toFile: rules, atomically: true, encoding: .utf8)
@@ -319,7 +320,7 @@ struct FlowsCLITests {
         let missing = try CLI.run(["-r", states, "--rules", "/nonexistent/rules.yaml"])
         #expect(missing.status == 64)
         #expect(missing.stderr.contains("cannot read rules file"))
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let bad = dir.appendingPathComponent("bad.yaml").path
         try "rules:\n  - name: x\n    kind: teleport\n".write(toFile: bad, atomically: true, encoding: .utf8)
@@ -338,7 +339,7 @@ struct FlowsCLITests {
 
     @Test func webhookFailureDoesNotFailTheRun() throws {
         // Nothing listens on the discard port of loopback: every POST is refused.
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let rules = dir.appendingPathComponent("rules.yaml").path
         try "rules:\n  - name: any-refusal\n    kind: port_scan\n    ports: 1\n".write(toFile: rules, atomically: true, encoding: .utf8)

@@ -1,10 +1,11 @@
 import Foundation
 import Testing
+import SniffTestSupport
 
 /// `sniff -r frag.pcap` as a user runs it: fragmented ICMP echo, UDP and DNS datagrams
 /// over IPv4 and IPv6, recorded by scripts/record-fixtures.sh over a 1280-byte MTU.
 struct FragmentCLITests {
-    var frag: String { CLI.fixtures.appendingPathComponent("frag.pcap").path }
+    var frag: String { TestPaths.fixtures.appendingPathComponent("frag.pcap").path }
 
     static func objects(_ text: String) throws -> [[String: Any]] {
         try text.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SniffTestSupport
 
 /// Every command's --help as a user reads it on an 80- and a 120-column terminal: each
 /// default said once, and paragraphs wrapped by the width, not by the source's lines.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SniffTestSupport
 
 /// Memory under captures built to make a reassembler hoard: a fragment flood (datagrams
 /// whose last fragment never comes), TCP streams that open with a hole (every later
@@ -30,7 +31,7 @@ struct HostileMemoryTests {
     @Test("a fragment flood, TCP streams with a hole and a SYN flood with data: RSS stays bounded",
           .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/time"), "needs GNU time (.ci/run installs it)"))
     func hoardingCaptureStaysBounded() throws {
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("hoard.pcap")
         try Self.hoardingCapture().write(to: file)
@@ -38,7 +39,7 @@ struct HostileMemoryTests {
         // Read from stdin: a file is mapped, and up to 80 MiB of its read pages count in
         // the resident set until they are given back, which would hide what is measured.
         let args = ["-r", "-", "--tcp-reassembly-memory", String(Self.tcpMemory)]
-        let base = try Spawned.measured(args, stdinFile: CLI.sample.path)
+        let base = try Spawned.measured(args, stdinFile: TestPaths.sample.path)
         let (r, rss) = try Spawned.measured(args, stdinFile: file.path)
         #expect(r.signal == nil && r.status == 0, "exit \(r.status) signal \(String(describing: r.signal)): \(r.stderr)")
 

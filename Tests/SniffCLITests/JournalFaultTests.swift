@@ -3,6 +3,7 @@ import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
+import SniffTestSupport
 
 /// A tmpfs of a given size mounted on a directory: a disk that really fills up.
 enum SmallDisk {
@@ -10,7 +11,7 @@ enum SmallDisk {
     /// container); nil when it can.
     static let problem: String? = {
         guard getuid() == 0 else { return "mounting a small tmpfs for the journal needs root" }
-        guard let dir = try? CLI.tempDir() else { return "no temporary directory" }
+        guard let dir = try? TestPaths.tempDir() else { return "no temporary directory" }
         defer { try? FileManager.default.removeItem(at: dir) }
         let dirPath = dir.path
         if let problem = mount(dirPath, size: "64k") { return "cannot mount a tmpfs (\(problem))" }
@@ -114,7 +115,7 @@ struct JournalFaultTests {
     /// fits, the next ones do not, so the run ends with rows both kept and lost. The
     /// NDJSON on stdout is complete, and the journal replays exactly the pending rows.
     @Test func fileRunWithFullJournalDiskCountsAndReportsTheLoss() throws {
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let capture = dir.appendingPathComponent("udp.pcap")
         let count = 40_000
@@ -147,7 +148,7 @@ struct JournalFaultTests {
     /// The same on a 256 KiB disk during live capture on lo: batches leave every second,
     /// so the first ones fit and the later ones are lost while the capture goes on.
     @Test func liveCaptureWithFullJournalDiskKeepsCapturing() throws {
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let journal = dir.appendingPathComponent("journal")
         try FileManager.default.createDirectory(at: journal, withIntermediateDirectories: true)

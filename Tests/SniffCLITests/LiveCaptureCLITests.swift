@@ -3,6 +3,7 @@ import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
+import SniffTestSupport
 
 /// Live capture with real traffic on loopback and in a network namespace the test
 /// creates. These need root (CI runs as root); elsewhere they are skipped.
@@ -87,7 +88,7 @@ struct LiveCaptureCLITests {
 
     @Test func writeProducesAReadablePcapng() throws {
         let port = LoopbackTraffic.randomPort()
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         let file = dir.appendingPathComponent("live.pcapng").path
         let sniff = try BackgroundSniff(["-i", "lo", "--direction", "in", "-q", "-w", file, "udp port \(port)"])
         #expect(sniff.waitUntilListening())
@@ -101,24 +102,16 @@ struct LiveCaptureCLITests {
         #expect(objs.compactMap { $0["payload_len"] as? Int } == [11, 22, 33, 44])
         let head = try Data(contentsOf: URL(fileURLWithPath: file)).prefix(4)
         #expect(Array(head) == [0x0A, 0x0D, 0x0D, 0x0A], "pcapng section header")
-        if let tshark = ["/usr/bin/tshark", "/usr/local/bin/tshark"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: tshark)
-            p.arguments = ["-r", file, "-T", "fields", "-e", "udp.length"]
-            let out = Pipe()
-            p.standardOutput = out
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            #expect(p.terminationStatus == 0)
-            #expect(String(decoding: data, as: UTF8.self).split(separator: "\n") == ["19", "30", "41", "52"])
+        if Tshark.installed {
+            let t = try Tshark.run(["-r", file, "-T", "fields", "-e", "udp.length"])
+            #expect(t.status == 0)
+            #expect(t.stdout.split(separator: "\n") == ["19", "30", "41", "52"])
         }
     }
 
     @Test func writePcapWhenTheNameSaysSo() throws {
         let port = LoopbackTraffic.randomPort()
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         let file = dir.appendingPathComponent("live.pcap").path
         let sniff = try BackgroundSniff(["-i", "lo", "--direction", "in", "-q", "-w", file, "udp port \(port)"])
         #expect(sniff.waitUntilListening())
@@ -132,7 +125,7 @@ struct LiveCaptureCLITests {
 
     @Test func rotationBySizeKeepsARing() throws {
         let port = LoopbackTraffic.randomPort()
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         let base = dir.appendingPathComponent("ring.pcap").path
         let sniff = try BackgroundSniff(["-i", "lo", "--direction", "in", "-q", "-w", base, "-C", "1", "-W", "3", "udp port \(port)"])
         #expect(sniff.waitUntilListening())
@@ -196,7 +189,7 @@ struct LiveCaptureCLITests {
 
     @Test func reportFileIsRewrittenLive() throws {
         let port = LoopbackTraffic.randomPort()
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         let report = dir.appendingPathComponent("live.txt").path
         let sniff = try BackgroundSniff(["-i", "lo", "--direction", "in", "-q", "--report", report, "--interval", "1", "udp port \(port)"])
         #expect(sniff.waitUntilListening())

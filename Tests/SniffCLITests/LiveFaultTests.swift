@@ -3,6 +3,7 @@ import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
+import SniffTestSupport
 
 /// Faults during live capture on loopback: SIGTERM at random moments while packets are
 /// being written, and the `--user` privilege drop. (The interface going down is in
@@ -49,8 +50,8 @@ struct LiveFaultTests {
     /// datagrams flow (seeded, from right after start to well into the capture): every
     /// file it leaves is complete, for `sniff -r` and for tshark.
     @Test func sigtermAtRandomPointsLeavesValidPcapng() throws {
-        var rng = SeededGenerator(seed: 0x51_6E_7E)
-        let dir = try CLI.tempDir()
+        var rng = SplitMix64(seed: 0x51_6E_7E)
+        let dir = try TestPaths.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         // Before the capture is listening, just after, and later at random.
         var delays: [(afterListening: Bool, ms: Int)] = [(false, 0), (false, 30), (true, 0), (true, 5)]
@@ -82,7 +83,7 @@ struct LiveFaultTests {
             let back = try CLI.run(["-r", file, "--json"])
             #expect(back.status == 0, "run \(i) after \(d.ms) ms: sniff -r: \(back.stderr)")
             #expect(!back.stderr.contains("ends inside"), "run \(i): file cut short: \(back.stderr)")
-            if let tshark = Self.tshark {
+            if let tshark = Tshark.path {
                 let t = try Spawned.run(["-n", "-r", file], binary: tshark)
                 #expect(t.signal == nil && t.status == 0, "run \(i): tshark: \(t.stderr)")
                 let lines = t.stdout.split(separator: "\n").count
@@ -93,9 +94,6 @@ struct LiveFaultTests {
         #expect(validated >= 6)
     }
 
-    static var tshark: String? {
-        ["/usr/bin/tshark", "/usr/local/bin/tshark"].first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
 
     /// `--user nobody`: once the capture is open, every thread of the process runs as
     /// nobody with no capabilities and no supplementary groups, and the capture works.

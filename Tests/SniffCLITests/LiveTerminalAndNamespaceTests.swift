@@ -3,6 +3,7 @@ import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
+import SniffTestSupport
 
 /// Keys through a pseudo-terminal, and capture on a veth pair in a namespace.
 @Suite(.serialized, .enabled(if: getuid() == 0, "live capture needs root (CAP_NET_RAW)"))
@@ -11,7 +12,7 @@ struct LiveTerminalAndNamespaceTests {
         var master: Int32 = -1, slave: Int32 = -1
         var ws = winsize(ws_row: 60, ws_col: 120, ws_xpixel: 0, ws_ypixel: 0)
         try #require(openpty(&master, &slave, nil, nil, &ws) == 0)
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         let report = dir.appendingPathComponent("report.txt").path
         let port = LoopbackTraffic.randomPort()
         let tty = FileHandle(fileDescriptor: slave, closeOnDealloc: false)
@@ -82,7 +83,7 @@ struct LiveTerminalAndNamespaceTests {
         let v = try VethPair.make(tag: "t")
         defer { v.remove() }
         let port = LoopbackTraffic.randomPort()
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         let file = dir.appendingPathComponent("down.pcapng").path
         let sniff = try BackgroundSniff(["-i", v.outside, "-q", "-w", file, "udp port \(port)"])
         #expect(sniff.waitUntilListening())

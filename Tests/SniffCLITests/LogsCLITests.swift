@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SniffTestSupport
 
 /// `--db` stores the protocol logs: the transaction tracker runs without --logs, and
 /// with --logs both the files and the database get every record.
@@ -23,14 +24,14 @@ struct LogsCLITests {
     }
 
     @Test func storedWithAndWithoutLogFiles() throws {
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let logs = dir.appendingPathComponent("logs")
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
         let both = "sqlite:" + dir.appendingPathComponent("both.db").path
         let only = "sqlite:" + dir.appendingPathComponent("only.db").path
         for file in ["logs.pcap", "tls.pcap"] {
-            let path = CLI.fixtures.appendingPathComponent(file).path
+            let path = TestPaths.fixtures.appendingPathComponent(file).path
             let r = try CLI.run(["-r", path, "-q", "--db", both, "--logs", logs.appendingPathComponent(file).path])
             #expect(r.status == 0, "\(r.stderr)")
             let s = try CLI.run(["-r", path, "-q", "--db", only])

@@ -4,6 +4,7 @@ import SniffCapture
 #if canImport(Glibc)
 import Glibc
 #endif
+import SniffTestSupport
 
 /// Hostile and broken captures, end to end: the built `sniff -r FILE --json` (and
 /// `--flows`) must exit 0, or 1 with one clear line on stderr, and never crash; a
@@ -15,7 +16,7 @@ struct MalformedInputTests {
     /// among them), when present beside the checkout.
     static var sharedCaptures: [URL] {
         let dir = ProcessInfo.processInfo.environment["SNIFF_SHARED_PCAPS"].map { URL(fileURLWithPath: $0) }
-            ?? CLI.packageRoot.deletingLastPathComponent().appendingPathComponent("shared/pcaps")
+            ?? TestPaths.packageRoot.deletingLastPathComponent().appendingPathComponent("shared/pcaps")
         return captures(in: dir)
     }
 
@@ -26,8 +27,8 @@ struct MalformedInputTests {
 
     /// Our own captures and the regression captures kept from fuzzing.
     static var projectCaptures: [URL] {
-        captures(in: CLI.fixtures) + [CLI.sample]
-            + captures(in: CLI.packageRoot.appendingPathComponent("Tests/Regressions"))
+        captures(in: TestPaths.fixtures) + [TestPaths.sample]
+            + captures(in: TestPaths.packageRoot.appendingPathComponent("Tests/Regressions"))
     }
 
     /// `--flows` exists since the flow table was wired into the command line.
@@ -79,8 +80,8 @@ struct MalformedInputTests {
     /// error), through the binary for 25 of them per file.
     @Test func everyCutOfTheFirstTwoKilobytes() throws {
         for name in ["lo-udp-tcp.pcap", "lo-nano.pcapng"] {
-            let data = try Data(contentsOf: CLI.fixtures.appendingPathComponent(name))
-            let dir = try CLI.tempDir()
+            let data = try Data(contentsOf: TestPaths.fixtures.appendingPathComponent(name))
+            let dir = try TestPaths.tempDir()
             defer { try? FileManager.default.removeItem(at: dir) }
             let cut = dir.appendingPathComponent(name)
             let whole = Self.readAll(data, at: cut)
@@ -93,7 +94,7 @@ struct MalformedInputTests {
                 #expect(got.bytes == Array(whole.bytes.prefix(got.bytes.count)), "\(name) cut at \(n): different frames")
                 previous = got.frames
             }
-            var rng = SeededGenerator(seed: 2048)
+            var rng = SplitMix64(seed: 2048)
             let offsets = Set((0..<25).map { _ in Int.random(in: 0...min(2048, data.count), using: &rng) }).union([0])
             for n in offsets.sorted() {
                 try data.prefix(n).write(to: cut)
@@ -133,10 +134,10 @@ struct MalformedInputTests {
     /// Captures with random bits flipped (seeded, so a failure reproduces): 400 through
     /// the reader in-process, 20 of them through the binary.
     @Test func randomBitFlips() throws {
-        var rng = SeededGenerator(seed: 0xB17F)
+        var rng = SplitMix64(seed: 0xB17F)
         let sources = ["lo-udp-tcp.pcap", "lo-nano.pcapng", "multi-iface.pcapng", "dns.pcap", "app.pcap", "vlan.pcap"]
-        let originals = try sources.map { try [UInt8](Data(contentsOf: CLI.fixtures.appendingPathComponent($0))) }
-        let dir = try CLI.tempDir()
+        let originals = try sources.map { try [UInt8](Data(contentsOf: TestPaths.fixtures.appendingPathComponent($0))) }
+        let dir = try TestPaths.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         for i in 0..<400 {
             let k = i % originals.count
@@ -175,7 +176,7 @@ struct MalformedInputTests {
             ("epb-caplen-huge.pcapng", try Data(contentsOf: Self.regression(prefix: "pcapng-epb-caplen-huge"))),
             ("shb-huge.pcapng", try Data(contentsOf: Self.regression(prefix: "pcapng-shb-length-huge"))),
         ]
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         for (name, data) in cases {
             let f = dir.appendingPathComponent(name)
@@ -199,7 +200,7 @@ struct MalformedInputTests {
     }
 
     static func regression(prefix: String) throws -> URL {
-        let dir = CLI.packageRoot.appendingPathComponent("Tests/Regressions")
+        let dir = TestPaths.packageRoot.appendingPathComponent("Tests/Regressions")
         let names = try FileManager.default.contentsOfDirectory(atPath: dir.path)
         guard let n = names.first(where: { $0.hasPrefix(prefix + "-") }) else {
             throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: "Tests/Regressions/\(prefix)-*"])
@@ -218,7 +219,7 @@ struct Spawned {
     var stderr: String
 
     static func run(_ args: [String], binary: String = CLI.binary.path, stdinFile: String? = nil, timeout: Double = 120) throws -> Spawned {
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("out").path, err = dir.appendingPathComponent("err").path
         var actions = posix_spawn_file_actions_t()
@@ -260,7 +261,7 @@ extension Spawned {
 
     /// sniff run under /usr/bin/time: what it printed and returned, and its own peak RSS.
     static func measured(_ args: [String], stdinFile: String? = nil) throws -> (result: Spawned, peakRSSKiB: Int) {
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let report = dir.appendingPathComponent("rss").path
         let r = try Spawned.run(["-f", "%M", "-o", report, CLI.binary.path] + args, binary: "/usr/bin/time",
@@ -271,15 +272,3 @@ extension Spawned {
     }
 }
 
-/// SplitMix64, so that random cuts and flips are the same on every run.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

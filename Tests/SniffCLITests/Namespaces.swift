@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SniffTestSupport
 
 extension CLI {
     /// Runs a program found on PATH with its output discarded; its exit status, or -1

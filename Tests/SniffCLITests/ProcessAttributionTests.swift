@@ -3,6 +3,7 @@ import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
+import SniffTestSupport
 
 /// Programs the tests run as the two ends of a conversation.
 enum Peers {
@@ -125,7 +126,7 @@ enum Peers {
 struct ProcessAttributionTests {
     @Test(.enabled(if: Peers.hasCurl, "needs curl")) func curlAndPythonOnLoopback() throws {
         let tcpPort = LoopbackTraffic.randomPort(), udpPort = LoopbackTraffic.randomPort() &+ 1
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         let flowsFile = dir.appendingPathComponent("flows.ndjson").path
         let connLog = dir.appendingPathComponent("conn.log").path
         let report = dir.appendingPathComponent("report.txt").path
@@ -201,9 +202,9 @@ struct ProcessAttributionTests {
     }
 
     @Test func readingAFileHasNoProcesses() throws {
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         let flowsFile = dir.appendingPathComponent("flows.ndjson").path
-        let r = try CLI.run(["-r", CLI.sample.path, "-q", "--flows-file", flowsFile])
+        let r = try CLI.run(["-r", TestPaths.sample.path, "-q", "--flows-file", flowsFile])
         #expect(r.status == 0)
         let flows = Peers.flows(flowsFile)
         #expect(!flows.isEmpty)
@@ -212,7 +213,7 @@ struct ProcessAttributionTests {
 
     @Test func anotherUsersProcessesAreSaidOnceAndSkipped() throws {
         let port = LoopbackTraffic.randomPort()
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         let flowsFile = dir.appendingPathComponent("flows.ndjson").path
         chmod(dir.path, 0o777)
         // After --user nobody, sniff can no longer read root's processes' open files.
@@ -243,7 +244,7 @@ struct ProcessNamespaceTests {
         let v = try VethPair.make(tag: "p")
         defer { v.remove() }
         let p1 = LoopbackTraffic.randomPort(), p2 = p1 &+ 1, p3 = p1 &+ 2
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         let flowsFile = dir.appendingPathComponent("flows.ndjson").path
         let sniff = try BackgroundSniff(["-i", v.outside, "-q", "--flows-file", flowsFile])
         #expect(sniff.waitUntilListening())

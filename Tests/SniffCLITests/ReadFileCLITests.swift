@@ -1,11 +1,12 @@
 import Foundation
 import Testing
+import SniffTestSupport
 
 /// `sniff -r` as a user runs it: outputs, filters, and every error case with its exit
 /// status (64 for usage errors, 1 for run-time failures) and message.
 @Suite(.serialized)
 struct ReadFileCLITests {
-    var sample: String { CLI.sample.path }
+    var sample: String { TestPaths.sample.path }
 
     @Test func reportOnSample() throws {
         let r = try CLI.run(["-r", sample])
@@ -34,7 +35,7 @@ struct ReadFileCLITests {
     }
 
     @Test func quietPrintsNothing() throws {
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         let report = dir.appendingPathComponent("report.txt").path
         let r = try CLI.run(["-r", sample, "-q", "--report", report])
         #expect(r.status == 0)
@@ -56,7 +57,7 @@ struct ReadFileCLITests {
     }
 
     @Test func standardInput() throws {
-        let data = try Data(contentsOf: CLI.sample)
+        let data = try Data(contentsOf: TestPaths.sample)
         let fromFile = try CLI.run(["-r", sample, "--json"])
         let fromStdin = try CLI.run(["-r", "-", "--json"], stdin: data)
         #expect(fromStdin.status == 0, "\(fromStdin.stderr)")
@@ -98,7 +99,7 @@ struct ReadFileCLITests {
     }
 
     @Test func notACaptureFile() throws {
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         let f = dir.appendingPathComponent("notes.txt")
         try Data("hello, this is text\n".utf8).write(to: f)
         let r = try CLI.run(["-r", f.path])
@@ -107,7 +108,7 @@ struct ReadFileCLITests {
     }
 
     @Test func unknownLinkTypeIsCountedNotAnError() throws {
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         let f = dir.appendingPathComponent("user0.pcap")
         try CLI.pcap(linkType: 147, frames: [[1, 2, 3, 4], [5, 6, 7, 8, 9]]).write(to: f)
         let r = try CLI.run(["-r", f.path])
@@ -119,11 +120,11 @@ struct ReadFileCLITests {
 
     @Test func truncatedFileKeepsPacketsAndWarnsOnce() throws {
         // A classic pcap ends with a packet record, so cutting 30 bytes cuts the last packet.
-        let original = CLI.fixtures.appendingPathComponent("lo-udp-tcp.pcap")
+        let original = TestPaths.fixtures.appendingPathComponent("lo-udp-tcp.pcap")
         var data = try Data(contentsOf: original)
         let full = try CLI.run(["-r", original.path, "--json"]).stdout.split(separator: "\n").count
         data.removeLast(30)
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         let f = dir.appendingPathComponent("cut.pcap")
         try data.write(to: f)
         let r = try CLI.run(["-r", f.path, "--json"])

@@ -3,13 +3,14 @@ import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
+import SniffTestSupport
 
 /// The report's address:port list: the top 20 on a terminal with a line saying how many
 /// more, everything when piped or written with --report, and the report file of a
 /// capture file written once unless --interval asks for rewrites.
 @Suite(.serialized)
 struct ReportTopTests {
-    var sample: String { CLI.sample.path }
+    var sample: String { TestPaths.sample.path }
     /// The sample has 52 address:port pairs.
     let sampleEndpoints = 52
 
@@ -28,7 +29,7 @@ struct ReportTopTests {
     /// sniff opens, truncates and writes a file that is not a regular one each time it
     /// writes the report, so the reports read here are the writes it made.
     func reportsWritten(_ args: [String]) throws -> (status: Int32, reports: [String]) {
-        let fifo = try CLI.tempDir().appendingPathComponent("report.fifo").path
+        let fifo = try TestPaths.tempDir().appendingPathComponent("report.fifo").path
         try #require(mkfifo(fifo, 0o600) == 0)
         // Read-write, so that the FIFO never reports end of file between two writes.
         let fd = open(fifo, O_RDWR | O_NONBLOCK)
@@ -109,7 +110,7 @@ struct ReportTopTests {
 
     @Test func reportFileOfACaptureFileIsWrittenOnceUnlessAnIntervalIsGiven() throws {
         // The sample spans 6.3 s of capture time: the old default rewrote the file at 5 s.
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         let once = dir.appendingPathComponent("once.txt").path
         #expect(try CLI.run(["-r", sample, "-q", "--report", once]).status == 0)
         let text = try String(contentsOfFile: once, encoding: .utf8)

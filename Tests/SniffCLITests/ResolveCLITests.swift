@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SniffTestSupport
 
 /// `--resolve`: PTR lookups through the system resolver, against a real DNS server
 /// (scripts/gen/ptr-resolver.py) on 127.0.0.1:53 of a network namespace of its own, with
@@ -22,13 +23,13 @@ import Testing
 
     /// Runs sniff with `args` where the system resolver is ptr-resolver.py answering
     /// `names` (address → name; NXDOMAIN for others) after `delay` seconds each.
-    static func run(_ args: [String], names: [String: String], delay: Double = 0) throws -> (CLIResult, [Query]) {
-        let dir = try CLI.tempDir()
+    static func run(_ args: [String], names: [String: String], delay: Double = 0) throws -> (CommandResult, [Query]) {
+        let dir = try TestPaths.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         try JSONSerialization.data(withJSONObject: names).write(to: dir.appendingPathComponent("names.json"))
         try "nameserver 127.0.0.1\noptions timeout:3 attempts:1\n".write(to: dir.appendingPathComponent("resolv.conf"),
                                                                           atomically: true, encoding: .utf8)
-        let server = CLI.packageRoot.appendingPathComponent("scripts/gen/ptr-resolver.py").path
+        let server = TestPaths.packageRoot.appendingPathComponent("scripts/gen/ptr-resolver.py").path
         let script = """
             set -e
             D="\(dir.path)"
@@ -59,7 +60,7 @@ import Testing
     /// flows and the report; 10.77.0.2 keeps the name its mDNS answer gave.
     @Test(.enabled(if: canUnshare, why)) func ptrNamesInFlowsAndReport() throws {
         let names = ["10.77.0.1": "client.sniff.test", "10.77.0.2": "ptr-would-be-wrong.sniff.test"]
-        let (flows, queries) = try Self.run(["-r", CLI.sample.path, "--resolve", "--flows"], names: names)
+        let (flows, queries) = try Self.run(["-r", TestPaths.sample.path, "--resolve", "--flows"], names: names)
         #expect(flows.status == 0, "\(flows.stderr)")
         #expect(queries.contains { $0.name == "1.0.77.10.in-addr.arpa" }, "\(queries.map(\.name))")
         let objects = try FlowsCLITests.objects(flows.stdout)
@@ -72,14 +73,14 @@ import Testing
             $0["resp_name"] as? String == "sniffer.local"
         })
 
-        let (report, _) = try Self.run(["-r", CLI.sample.path, "--resolve", "--top", "all"], names: names)
+        let (report, _) = try Self.run(["-r", TestPaths.sample.path, "--resolve", "--top", "all"], names: names)
         #expect(report.status == 0, "\(report.stderr)")
         #expect(report.stdout.contains("\n  10.77.0.1:42013\n    Host:               client.sniff.test (private, local)\n"),
                 "\(report.stdout.prefix(4000))")
         #expect(report.stdout.contains("\n  10.77.0.2:80\n    Host:               sniffer.local (private, local)\n"))
 
         // Off for a file unless asked: not one query, and no PTR name.
-        let (plain, none) = try Self.run(["-r", CLI.sample.path, "--flows"], names: names)
+        let (plain, none) = try Self.run(["-r", TestPaths.sample.path, "--flows"], names: names)
         #expect(plain.status == 0, "\(plain.stderr)")
         #expect(none.isEmpty, "\(none.map(\.name))")
         #expect(try FlowsCLITests.objects(plain.stdout).filter { $0["id.orig_h"] as? String == "10.77.0.1" }
@@ -89,21 +90,18 @@ import Testing
     /// `--db`: the PTR name goes into host_names with source 'ptr', beside the mDNS
     /// answer's name with source 'dns' (read back with Python's sqlite3, as any reader would).
     @Test(.enabled(if: canUnshare, why)) func ptrNamesStored() throws {
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let db = dir.appendingPathComponent("ptr.db").path
         let names = ["10.77.0.1": "client.sniff.test", "10.77.0.2": "ptr-would-be-wrong.sniff.test"]
-        let (r, _) = try Self.run(["-r", CLI.sample.path, "--resolve", "-q", "--db", "sqlite:" + db], names: names)
+        let (r, _) = try Self.run(["-r", TestPaths.sample.path, "--resolve", "-q", "--db", "sqlite:" + db], names: names)
         #expect(r.status == 0, "\(r.stderr)")
-        let read = Process()
-        read.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        read.arguments = ["-c", "import sqlite3, sys; print('\\n'.join('|'.join(map(str, row)) for row in sqlite3.connect(sys.argv[1])"
-                          + ".execute('SELECT address, name, source FROM host_names ORDER BY address, name')))", db]
-        let out = Pipe()
-        read.standardOutput = out
-        try read.run()
-        read.waitUntilExit()
-        let rows = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
+        let read = try Command.run("/usr/bin/python3", [
+            "-c", "import sqlite3, sys; print('\\n'.join('|'.join(map(str, row)) for row in sqlite3.connect(sys.argv[1])"
+                + ".execute('SELECT address, name, source FROM host_names ORDER BY address, name')))", db,
+        ])
+        #expect(read.status == 0, "\(read.stderr)")
+        let rows = read.stdout.split(separator: "\n")
         #expect(rows.contains("10.77.0.1|client.sniff.test|ptr"), "\(rows)")
         #expect(rows.contains("10.77.0.2|sniffer.local|dns"), "\(rows)")
         #expect(!rows.contains { $0.contains("ptr-would-be-wrong") }, "\(rows)")
@@ -113,7 +111,7 @@ import Testing
     /// more than two outstanding, it does see two, and every flow gets its name (the
     /// file's end waits for the lookups, up to 3 s).
     @Test(.enabled(if: canUnshare, why)) func boundedInFlight() throws {
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let pcap = dir.appendingPathComponent("udp.pcap")
         try JournalFaultTests.udpCapture(count: 8).write(to: pcap)
@@ -135,7 +133,7 @@ import Testing
 
     /// Four queries per second: nine addresses' queries start at least about 0.25 s apart.
     @Test(.enabled(if: canUnshare, why)) func rateLimited() throws {
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let pcap = dir.appendingPathComponent("udp.pcap")
         try JournalFaultTests.udpCapture(count: 8).write(to: pcap)
@@ -155,7 +153,7 @@ import Testing
             (["--resolve-rate", "5"], "--resolve-rate is for --resolve; give --resolve too"),
             (["--resolve", "--resolve-in-flight", "many"], "--resolve-in-flight"),
         ] {
-            let r = try CLI.run(["-r", CLI.sample.path] + args)
+            let r = try CLI.run(["-r", TestPaths.sample.path] + args)
             #expect(r.status == 64, "\(args)")
             #expect(r.stderr.contains(message), "\(args): \(r.stderr)")
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SniffTestSupport
 
 /// A file read again into the same database: stored again as a new capture, and said.
 @Suite("Reading a stored file again")
@@ -11,16 +12,16 @@ struct StoreAgainCLITests {
     }
 
     @Test func secondRunSaysTheFileIsStored() throws {
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let db = "sqlite:" + dir.appendingPathComponent("again.db").path
-        let first = try CLI.run(["-r", CLI.sample.path, "-q", "--db", db])
+        let first = try CLI.run(["-r", TestPaths.sample.path, "-q", "--db", db])
         #expect(first.status == 0, "\(first.stderr)")
         #expect(!first.stderr.contains("already stored"), "\(first.stderr)")
         let id1 = try #require(Self.captureID(first.stderr), "\(first.stderr)")
 
         // The same file named another way.
-        let again = CLI.packageRoot.appendingPathComponent("samples/../samples/sample.pcapng").path
+        let again = TestPaths.packageRoot.appendingPathComponent("samples/../samples/sample.pcapng").path
         let second = try CLI.run(["-r", again, "-q", "--db", db])
         #expect(second.status == 0, "\(second.stderr)")
         let id2 = try #require(Self.captureID(second.stderr), "\(second.stderr)")
@@ -30,7 +31,7 @@ struct StoreAgainCLITests {
                 "\(second.stderr)")
 
         // Another file is not taken for it.
-        let other = try CLI.run(["-r", CLI.fixtures.appendingPathComponent("dns.pcap").path, "-q", "--db", db])
+        let other = try CLI.run(["-r", TestPaths.fixtures.appendingPathComponent("dns.pcap").path, "-q", "--db", db])
         #expect(other.status == 0 && !other.stderr.contains("already stored"), "\(other.stderr)")
     }
 }

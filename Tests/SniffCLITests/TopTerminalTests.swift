@@ -3,6 +3,7 @@ import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
+import SniffTestSupport
 
 /// `sniff top` in a pseudo-terminal, as a user over SSH sees it: the child is a session
 /// leader with the pty as its controlling terminal (so Ctrl-C raises SIGINT), its
@@ -30,7 +31,7 @@ final class PtySniff: @unchecked Sendable {
         _ = fcntl(m, F_SETFD, FD_CLOEXEC); _ = fcntl(s, F_SETFD, FD_CLOEXEC)
         tcgetattr(s, &before)
         screen = VTScreen(rows: rows, cols: cols)
-        let dir = try CLI.tempDir()
+        let dir = try TestPaths.tempDir()
         errPath = dir.appendingPathComponent("stderr").path
         var fa = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&fa)
@@ -134,7 +135,7 @@ struct TopTerminalTests {
     static let sizes: [(Int, Int)] = [(24, 80), (60, 200)]
 
     func startOnSample(rows: Int, cols: Int, environment: [String: String] = [:]) throws -> PtySniff {
-        let p = try PtySniff(["top", "-r", CLI.sample.path], rows: rows, cols: cols, environment: environment)
+        let p = try PtySniff(["top", "-r", TestPaths.sample.path], rows: rows, cols: cols, environment: environment)
         let ok = p.waitFor { $0.line(0).contains("| finished |") && $0.text.contains("391 matched of 391 seen") }
         #expect(ok, "overview never showed the finished file:\n\(p.current.text)\n\(p.stderr)")
         return p
@@ -220,10 +221,10 @@ struct TopTerminalTests {
     }
 
     @Test func refusesWithoutATerminal() throws {
-        let r = try CLI.run(["top", "-r", CLI.sample.path])
+        let r = try CLI.run(["top", "-r", TestPaths.sample.path])
         #expect(r.status == 64)
         #expect(r.stderr.contains("sniff top draws on a terminal"))
-        let bad = try CLI.run(["top", "-r", CLI.sample.path, "--flows"])
+        let bad = try CLI.run(["top", "-r", TestPaths.sample.path, "--flows"])
         #expect(bad.status == 64)
         #expect(bad.stderr.contains("--flows-file"))
     }

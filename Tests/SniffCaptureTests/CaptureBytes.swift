@@ -1,5 +1,6 @@
 import Foundation
 import SniffCore
+import SniffTestSupport
 
 /// Builds capture files byte by byte for reader tests, in either byte order, so that
 /// every block type and option can be exercised without a recorder that writes it.
@@ -102,10 +103,4 @@ struct CaptureBytes {
 }
 
 /// A 60-byte Ethernet/IPv4/UDP frame whose UDP source port tells frames apart.
-func udpFrame(sport: UInt16) -> [UInt8] {
-    var f: [UInt8] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00]
-    f += [0x45, 0, 0, 32, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]
-    f += [UInt8(sport >> 8), UInt8(sport & 0xFF), 0, 53, 0, 12, 0, 0, 1, 2, 3, 4]
-    while f.count < 60 { f.append(0) }
-    return f
-}
+func udpFrame(sport: UInt16) -> [UInt8] { Frames.udp([1, 2, 3, 4], sport: sport, dport: 53, minimumLength: 60) }

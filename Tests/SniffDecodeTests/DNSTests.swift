@@ -1,6 +1,7 @@
 import SniffCore
 import SniffDecode
 import Testing
+import SniffTestSupport
 
 // MARK: - Packets
 
@@ -402,7 +403,7 @@ struct DNSTests {
         var msg: [UInt8] = [0x12, 0x34, 0x81, 0x80, 0, 1, 0xFF, 0xFF, 0, 0, 0, 0]
         msg += [1, 0x61, 0, 0, 1, 0, 1]
         for _ in 0..<200 { msg += record }
-        let frame = udpFrame(msg, sport: 53)
+        let frame = Frames.udp(msg, sport: 53)
         let p = decode(frame)
         #expect(p.hasDNS)
         // forEachAnswer looks at 64 records at most.
@@ -467,7 +468,7 @@ struct DNSTests {
         for _ in 0..<20_000 {
             let n = Int.random(in: 17...300, using: &rng)
             let payload = (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }
-            let p = decode(udpFrame(payload, sport: 40000, dport: 40001))
+            let p = decode(Frames.udp(payload, sport: 40000, dport: 40001))
             if p.hasDNS || p.app != .unknown { taken += 1 }
             #expect(p.malformed == nil)
         }
@@ -478,17 +479,17 @@ struct DNSTests {
         // Header fine, but the class is 0x4142 ("AB"): not IN, CH, HS or ANY.
         let wrongClass: [UInt8] = [0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
                                    3, 0x66, 0x6F, 0x6F, 0, 0, 1, 0x41, 0x42]
-        #expect(!decode(udpFrame(wrongClass)).hasDNS)
+        #expect(!decode(Frames.udp(wrongClass)).hasDNS)
         // Two questions: sniffing demands exactly one.
         let twoQuestions: [UInt8] = [0x12, 0x34, 0x01, 0x00, 0, 2, 0, 0, 0, 0, 0, 0,
                                      3, 0x66, 0x6F, 0x6F, 0, 0, 1, 0, 1]
-        #expect(!decode(udpFrame(twoQuestions)).hasDNS)
+        #expect(!decode(Frames.udp(twoQuestions)).hasDNS)
         // Text that starts like a header: "GET / HTTP/1.1\r\nHost: x\r\n".
         let http = Array("GET / HTTP/1.1\r\nHost: x\r\n".utf8)
-        #expect(!decode(udpFrame(http)).hasDNS)
+        #expect(!decode(Frames.udp(http)).hasDNS)
         // And the same good query is taken.
         let good: [UInt8] = [0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
                              3, 0x66, 0x6F, 0x6F, 0, 0, 1, 0, 1]
-        #expect(decode(udpFrame(good)).hasDNS)
+        #expect(decode(Frames.udp(good)).hasDNS)
     }
 }

@@ -1,5 +1,6 @@
 import SniffCore
 import SniffDecode
+import SniffTestSupport
 
 /// Decodes one frame the way the capture layer does: frame lengths first, then the
 /// bytes. A `wireLength` above the byte count models a snaplen cut.
@@ -61,29 +62,3 @@ func dnsAnswers(_ frame: [UInt8], _ p: DecodedPacket) -> [String] {
     }
 }
 
-/// Ethernet + IPv4 + UDP around `payload`, 192.0.2.1 to 198.51.100.2; checksums are
-/// left zero because decoders do not check them.
-func udpFrame(_ payload: [UInt8], sport: UInt16 = 40000, dport: UInt16 = 40001) -> [UInt8] {
-    let udpLength = 8 + payload.count
-    let total = 20 + udpLength
-    var b: [UInt8] = [0x00, 0x00, 0x5E, 0x00, 0x53, 0x02, 0x00, 0x00, 0x5E, 0x00, 0x53, 0x01, 0x08, 0x00]
-    b += [0x45, 0, UInt8(total >> 8), UInt8(total & 0xFF), 0, 1, 0, 0, 64, 17, 0, 0,
-          192, 0, 2, 1, 198, 51, 100, 2]
-    b += [UInt8(sport >> 8), UInt8(sport & 0xFF), UInt8(dport >> 8), UInt8(dport & 0xFF),
-          UInt8(udpLength >> 8), UInt8(udpLength & 0xFF), 0, 0]
-    return b + payload
-}
-
-/// SplitMix64: a small deterministic generator, so that a failing case can be replayed
-/// from its seed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -1,6 +1,7 @@
 import SniffCore
 import SniffDecode
 import Testing
+import SniffTestSupport
 
 /// One valid frame and the link it was captured on.
 struct Sample: Sendable, CustomTestStringConvertible {
@@ -150,7 +151,7 @@ struct PropertyTests {
                 payload[4] = 0; payload[5] = 1
                 payload[6] = 0; payload[7] = UInt8.random(in: 0...8, using: &rng)
             }
-            let frame = udpFrame(payload, sport: 53, dport: 40000)
+            let frame = Frames.udp(payload, sport: 53, dport: 40000)
             let p = decode(frame)
             exercise(frame, p)
         }

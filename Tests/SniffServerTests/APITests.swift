@@ -6,6 +6,7 @@ import Testing
 import SniffCore
 import SniffStore
 @testable import SniffServer
+import SniffTestSupport
 
 /// Every route, in-process (.router) and over a real socket (.live), with the same body.
 @Suite("API")
@@ -258,7 +259,7 @@ struct APITests {
 
     @Test("the OpenAPI document is valid in structure and lists every route")
     func openAPI() async throws {
-        let path = ServerTestEnv.packageRoot.appendingPathComponent("docs/openapi.json").path
+        let path = TestPaths.packageRoot.appendingPathComponent("docs/openapi.json").path
         let data = try #require(FileManager.default.contents(atPath: path))
         let spec = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         #expect((spec["openapi"] as? String)?.hasPrefix("3.") == true)

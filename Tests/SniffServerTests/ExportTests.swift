@@ -10,6 +10,7 @@ import FoundationXML
 import SniffCore
 import SniffStore
 @testable import SniffServer
+import SniffTestSupport
 
 /// Minimal RFC 4180 reader, to check the writer independently.
 func parseCSV(_ text: String) -> [[String]] {
@@ -124,18 +125,11 @@ struct ExportTests {
 
 /// Runs a Python snippet with one argument; nil when python3 or the module is missing.
 func runPython(_ code: String, _ arg: String) -> String? {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", "-c", code, arg]
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out; p.standardError = err
-    do { try p.run() } catch { return nil }
-    p.waitUntilExit()
-    let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    if p.terminationStatus != 0 {
-        if e.contains("ModuleNotFoundError") { return nil }
-        Issue.record("python: \(e)")
+    guard let r = try? Command.run("/usr/bin/python3", ["-c", code, arg]) else { return nil }
+    if r.status != 0 {
+        if r.stderr.contains("ModuleNotFoundError") { return nil }
+        Issue.record("python: \(r.stderr)")
         return ""
     }
-    return String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    return r.stdout
 }

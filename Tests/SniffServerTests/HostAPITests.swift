@@ -7,6 +7,7 @@ import SniffCore
 import SniffAnalysis
 import SniffStore
 @testable import SniffServer
+import SniffTestSupport
 
 /// /api/hosts, /api/hosts/{ip}, /api/processes and the flows' host and process
 /// filters, over the shipped sample stored with passive DNS (in-process and live).
@@ -14,7 +15,7 @@ import SniffStore
 struct HostAPITests {
     static func database() async throws -> LoadedDatabase {
         let dir = ServerTestEnv.tempDirectory("hostdb")
-        let sample = ServerTestEnv.packageRoot.appendingPathComponent("samples/sample.pcapng")
+        let sample = TestPaths.packageRoot.appendingPathComponent("samples/sample.pcapng")
         return try await loadDatabase([sample], path: dir + "/hosts.db", hosts: HostEnrichment())
     }
 
@@ -108,7 +109,7 @@ struct HostAPITests {
           arguments: bothSetups)
     func macVendors(_ setup: TestingSetup) async throws {
         let dir = ServerTestEnv.tempDirectory("macs")
-        let db = try await loadDatabase([ServerTestEnv.sharedPcaps!.appendingPathComponent("dns_tcp.pcap")],
+        let db = try await loadDatabase([TestPaths.sharedPcaps!.appendingPathComponent("dns_tcp.pcap")],
                                         path: dir + "/macs.db", hosts: HostEnrichment(), vendors: MACVendors.load())
         let (_, app) = makeApp(db.store)
         try await app.test(setup) { client in
@@ -125,33 +126,21 @@ struct HostAPITests {
         }
     }
 
-    static let mmdbWriter = (try? perl(["-MMaxMind::DB::Writer::Tree", "-e", "1"])) == 0
     static let geoCaptures = ["dns_tcp.pcap", "tcp-handshake-nano.pcap", "icmp-rfc8335.pcap"]
     static var hasGeoCaptures: Bool {
-        guard let d = ServerTestEnv.sharedPcaps else { return false }
+        guard let d = TestPaths.sharedPcaps else { return false }
         return geoCaptures.allSatisfy { FileManager.default.fileExists(atPath: d.appendingPathComponent($0).path) }
-    }
-
-    static func perl(_ arguments: [String]) throws -> Int32 {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/perl")
-        p.arguments = arguments
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        return p.terminationStatus
     }
 
     /// Public addresses from three shared captures, with test GeoIP databases
     /// (scripts/gen/write-test-mmdb.pl): /api/countries and /api/asns answer what the
     /// stored flows' countries and ASes add up to, each flow once per distinct country.
-    @Test(.enabled(if: mmdbWriter && hasGeoCaptures, "needs libmaxmind-db-writer-perl and ../shared/pcaps"),
+    @Test(.enabled(if: TestMMDB.writerInstalled && hasGeoCaptures, "needs libmaxmind-db-writer-perl and ../shared/pcaps"),
           arguments: bothSetups)
     func countriesAndASNs(_ setup: TestingSetup) async throws {
-        let dir = ServerTestEnv.tempDirectory("geo")
-        #expect(try Self.perl([ServerTestEnv.packageRoot.appendingPathComponent("scripts/gen/write-test-mmdb.pl").path, dir]) == 0)
+        let dir = try TestMMDB.write().path
         let geo = try GeoIPDatabases.open(path: dir)
-        let files = Self.geoCaptures.map { ServerTestEnv.sharedPcaps!.appendingPathComponent($0) }
+        let files = Self.geoCaptures.map { TestPaths.sharedPcaps!.appendingPathComponent($0) }
         let db = try await loadDatabase(files, path: dir + "/geo.db", hosts: HostEnrichment(geo: geo))
         let flows = try await db.store.flows(FlowQuery(limit: 1000)).rows.map(\.row)
         // The expected shares, summed here from the stored flows.

@@ -9,20 +9,12 @@ import SniffCapture
 import SniffAnalysis
 import SniffStore
 @testable import SniffServer
+import SniffTestSupport
 
 /// The live panels' data: exact per-second stats on an interface capture, and the
 /// flows still in progress in /api/flows and /api/talkers.
 @Suite("Live panels")
 struct LivePanelTests {
-    /// Ethernet + IPv4 + UDP, 192.0.2.1:40000 to 198.51.100.2:40001, `size` bytes on the wire.
-    static func frame(size: Int) -> [UInt8] {
-        let ip = size - 14, udp = ip - 20
-        var b: [UInt8] = [0x00, 0x00, 0x5E, 0x00, 0x53, 0x02, 0x00, 0x00, 0x5E, 0x00, 0x53, 0x01, 0x08, 0x00]
-        b += [0x45, 0, UInt8(ip >> 8), UInt8(ip & 0xFF), 0, 1, 0, 0, 64, 17, 0, 0, 192, 0, 2, 1, 198, 51, 100, 2]
-        b += [0x9C, 0x40, 0x9C, 0x41, UInt8(udp >> 8), UInt8(udp & 0xFF), 0, 0]
-        return b + [UInt8](repeating: 0x41, count: udp - 8)
-    }
-
     static func stats(_ b: LiveBroadcaster) -> [(ts: Int64, packets: Int, bytes: Int, udp: Int)] {
         b.recentStats.compactMap { m in
             guard let o = try? JSONSerialization.jsonObject(with: Data(m.utf8)) as? [String: Any] else { return nil }
@@ -45,7 +37,7 @@ struct LivePanelTests {
     @Test("a steady 2000 packets/s gives exactly 2000 in every second's stats, however the drains fall")
     func exactSeconds() throws {
         let (hub, broadcaster, pipeline) = Self.interfaceCapture()
-        let bytes = Self.frame(size: 100)
+        let bytes = Frames.udp(size: 100)
         let base: Int64 = 1_800_000_000
         // Five seconds at 2000 packets/s (one every 0.5 ms, starting 0.3 ms into a
         // second); the server drains every 37th packet and 0.7 s behind, as a loaded
@@ -75,7 +67,7 @@ struct LivePanelTests {
     @Test("a second is sent once a later second's packets arrive, not later than a second after it ends")
     func secondsComplete() throws {
         let (hub, broadcaster, pipeline) = Self.interfaceCapture()
-        let bytes = Self.frame(size: 60)
+        let bytes = Frames.udp(size: 60)
         func packet(_ s: Int64, _ ms: UInt32) {
             bytes.withUnsafeBytes {
                 pipeline.process(RawPacket(bytes: $0, timestamp: Timestamp(seconds: s, nanoseconds: ms * 1_000_000), wireLength: 60, interfaceID: 0, link: .ethernet))
@@ -106,7 +98,7 @@ struct LivePanelTests {
         hub.openFlowRows = { table.openFlows(largest: 1000).map { builder.row(from: $0, reason: nil) } }
         let pipeline = PacketPipeline()
         pipeline.consumers = [table, hub]
-        let reader = try CaptureFileReader(path: ServerTestEnv.fixtures.appendingPathComponent("lo-udp-tcp.pcap").path)
+        let reader = try CaptureFileReader(path: TestPaths.fixtures.appendingPathComponent("lo-udp-tcp.pcap").path)
         while let raw = try reader.next() { pipeline.process(raw) }
         hub.tick(force: true)
         let open = table.openFlows(largest: 1000)

@@ -11,6 +11,7 @@ import SniffCapture
 import SniffAnalysis
 import SniffStore
 @testable import SniffServer
+import SniffTestSupport
 
 /// Feeds a hub from a capture file on its own thread, as the analysis thread would,
 /// pacing the packets and looping until stopped.
@@ -97,7 +98,7 @@ struct LiveTests {
         let db = try await SharedDatabase.shared.get()
         let hub = LiveHub(sensor: "test", captureID: captureID, source: "file test")
         let (server, app) = makeApp(db.store, hub: hub)
-        let replay = Replayer(hub: hub, files: fixtures.map { ServerTestEnv.fixtures.appendingPathComponent($0) })
+        let replay = Replayer(hub: hub, files: fixtures.map { TestPaths.fixtures.appendingPathComponent($0) })
         replay.start()
         defer { replay.stop() }
         let broadcaster = Task { try await server.broadcaster.run() }
@@ -256,8 +257,8 @@ struct LiveTests {
         let feed = FeedServer(host: "127.0.0.1", port: 0, token: nil, broadcaster: server.broadcaster, logger: Logger(label: "test.feed"), sendBufferBytes: 4096)
         let feedTask = Task { try await feed.run() }
         let broadcaster = Task { try await server.broadcaster.run() }
-        let replay = Replayer(hub: hub, files: [ServerTestEnv.fixtures.appendingPathComponent("lo-udp-tcp.pcap"),
-                                                 ServerTestEnv.fixtures.appendingPathComponent("dns.pcap")], pauseMicros: 20)
+        let replay = Replayer(hub: hub, files: [TestPaths.fixtures.appendingPathComponent("lo-udp-tcp.pcap"),
+                                                 TestPaths.fixtures.appendingPathComponent("dns.pcap")], pauseMicros: 20)
         defer { replay.stop(); broadcaster.cancel(); feedTask.cancel() }
         let p = try #require(await feed.listening(), "the feed did not bind")
 
@@ -397,7 +398,7 @@ struct LiveTests {
     func feedUDPLength() throws {
         // tcpdump -q -n -r lo-udp-tcp.pcap, first packet:
         // 00:13:42.678779 IP 127.0.0.1.40001 > 127.0.0.1.47001: UDP, length 8
-        let lines = try feedLines(ServerTestEnv.fixtures.appendingPathComponent("lo-udp-tcp.pcap"))
+        let lines = try feedLines(TestPaths.fixtures.appendingPathComponent("lo-udp-tcp.pcap"))
         #expect(lines.first?.line.hasSuffix("IP 127.0.0.1.40001 > 127.0.0.1.47001: UDP, length 8") == true,
                 "\(lines.first?.line ?? "no packet")")
         // Not UDP: the frame length as before.

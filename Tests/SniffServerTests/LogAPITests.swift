@@ -5,6 +5,7 @@ import Testing
 import SniffCore
 import SniffStore
 @testable import SniffServer
+import SniffTestSupport
 
 /// /api/dns, /api/http and /api/tls over a database loaded from logs.pcap (DNS over UDP
 /// and TCP, pipelined HTTP) and tls.pcap, on SQLite and (when the test server is up,
@@ -24,7 +25,7 @@ struct LogAPITests {
         let dir = ServerTestEnv.tempDirectory("logsapi")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // PostgreSQL: the test server's database, shared; every query names its capture.
-        let db = try await loadDatabase(["logs.pcap", "tls.pcap"].map { ServerTestEnv.fixtures.appendingPathComponent($0) },
+        let db = try await loadDatabase(["logs.pcap", "tls.pcap"].map { TestPaths.fixtures.appendingPathComponent($0) },
                                         path: dir + "/logs.db", url: backend == "sqlite" ? nil : Self.pgURL)
         defer { Task { await db.store.close() } }
         let (logsCapture, tlsCapture) = (db.captureIDs[0], db.captureIDs[1])

@@ -7,6 +7,7 @@ import SniffCore
 import SniffCapture
 import SniffStore
 @testable import SniffServer
+import SniffTestSupport
 
 /// One frame of a capture file, as Sniff's reader returns it.
 struct FileFrame: Equatable, CustomStringConvertible {
@@ -39,9 +40,9 @@ actor RawDatabases {
     static let shared = RawDatabases()
     /// Two Ethernet captures, one of them pcapng with two interfaces, frames out of
     /// time order and a frame cut by the snaplen.
-    static let ethernetFiles = ["lo-udp-tcp.pcap", "multi-iface.pcapng"].map { ServerTestEnv.fixtures.appendingPathComponent($0) }
+    static let ethernetFiles = ["lo-udp-tcp.pcap", "multi-iface.pcapng"].map { TestPaths.fixtures.appendingPathComponent($0) }
     /// Ethernet and Linux cooked v2: two link types.
-    static let mixedFiles = ["lo-udp-tcp.pcap", "sll2.pcap"].map { ServerTestEnv.fixtures.appendingPathComponent($0) }
+    static let mixedFiles = ["lo-udp-tcp.pcap", "sll2.pcap"].map { TestPaths.fixtures.appendingPathComponent($0) }
     private var loaded: [String: LoadedDatabase] = [:]
 
     func get(_ name: String, _ files: [URL]) async throws -> LoadedDatabase {
@@ -52,41 +53,18 @@ actor RawDatabases {
     }
 }
 
-/// Runs the `sniff` executable built beside the tests.
+/// Runs the `sniff` executable built beside the tests, in a folder of its own.
 func runSniff(_ args: [String]) throws -> (status: Int32, stderr: String) {
-    let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    let binary = [dir, dir.deletingLastPathComponent()].map { $0.appendingPathComponent("sniff") }
-        .first { FileManager.default.isExecutableFile(atPath: $0.path) }
-        ?? ServerTestEnv.packageRoot.appendingPathComponent(".build/debug/sniff")
-    let errURL = URL(fileURLWithPath: ServerTestEnv.tempDirectory("cli") + "/stderr")
-    _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-    let err = try FileHandle(forWritingTo: errURL)
-    let p = Process()
-    p.executableURL = binary
-    p.arguments = args
-    p.currentDirectoryURL = errURL.deletingLastPathComponent()
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = err
-    p.standardInput = FileHandle.nullDevice
-    try p.run()
-    p.waitUntilExit()
-    try? err.close()
-    return (p.terminationStatus, (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
+    let r = try CLI.run(args, currentDirectory: URL(fileURLWithPath: ServerTestEnv.tempDirectory("cli")))
+    return (r.status, r.stderr)
 }
 
+/// The frames tshark reads in a capture file; nil when tshark is not installed, -1 when
+/// it refuses the file.
 func tsharkCount(_ path: String) -> Int? {
-    guard FileManager.default.isExecutableFile(atPath: "/usr/bin/tshark") else { return nil }
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/tshark")
-    p.arguments = ["-n", "-r", path, "-T", "fields", "-e", "frame.number"]
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = FileHandle.nullDevice
-    guard (try? p.run()) != nil else { return nil }
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    guard p.terminationStatus == 0 else { return -1 }
-    return String(decoding: data, as: UTF8.self).split(separator: "\n").count
+    guard Tshark.installed, let r = try? Tshark.run(["-n", "-r", path, "-T", "fields", "-e", "frame.number"]) else { return nil }
+    guard r.status == 0 else { return -1 }
+    return r.stdout.split(separator: "\n").count
 }
 
 @Suite("pcap export")
@@ -206,7 +184,7 @@ struct PcapExportTests {
     @Test("sniff -r FILE --store-raw, then sniff export --format pcap, gives the file's frames back")
     func commandLine() async throws {
         let dir = ServerTestEnv.tempDirectory("cli-pcap")
-        let file = ServerTestEnv.fixtures.appendingPathComponent("multi-iface.pcapng")
+        let file = TestPaths.fixtures.appendingPathComponent("multi-iface.pcapng")
         let raw = "sqlite:\(dir)/raw.db", plain = "sqlite:\(dir)/plain.db"
         var r = try runSniff(["-r", file.path, "-q", "--db", raw, "--store-raw", "--journal", dir + "/j"])
         #expect(r.status == 0, "\(r.stderr)")

@@ -10,6 +10,7 @@ import SniffCapture
 import SniffAnalysis
 import SniffStore
 @testable import SniffServer
+import SniffTestSupport
 
 enum ServerTestEnv {
     static let env = ProcessInfo.processInfo.environment
@@ -17,34 +18,13 @@ enum ServerTestEnv {
     /// The database the API suites load (SharedDatabase), when not a SQLite file.
     static var apiDatabaseURL: String? { env["SNIFF_TEST_API_PG_URL"] ?? env["SNIFF_TEST_API_CH_URL"] }
 
-    static let packageRoot: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        while url.path != "/" {
-            url.deleteLastPathComponent()
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
-        }
-        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-    }()
-
-    static var fixtures: URL { packageRoot.appendingPathComponent("Tests/Fixtures") }
-
-    static var sharedPcaps: URL? {
-        if let e = env["SNIFF_SHARED_PCAPS"] { return URL(fileURLWithPath: e) }
-        let u = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/pcaps")
-        return FileManager.default.fileExists(atPath: u.path) ? u : nil
-    }
-
-    /// The fixtures and the shared captures (when present), largest shared ones first
-    /// up to a budget, so that the database has variety without a slow test.
+    /// The fixtures, then the shared captures (when present) by name while they fit a
+    /// budget, so that the database has variety without a slow test.
     static var captures: [URL] {
-        func list(_ d: URL) -> [URL] {
-            ((try? FileManager.default.contentsOfDirectory(atPath: d.path)) ?? [])
-                .filter { $0.hasSuffix(".pcap") || $0.hasSuffix(".pcapng") }.sorted().map { d.appendingPathComponent($0) }
-        }
-        var out = list(fixtures)
-        if let s = sharedPcaps {
+        var out = TestPaths.captureFiles(in: TestPaths.fixtures)
+        if let s = TestPaths.sharedPcaps {
             var budget = 4_000_000
-            for u in list(s) {
+            for u in TestPaths.captureFiles(in: s) {
                 let size = (try? FileManager.default.attributesOfItem(atPath: u.path)[.size] as? Int) ?? 0
                 if size <= budget { out.append(u); budget -= size }
             }
@@ -181,7 +161,7 @@ func makeApp(_ store: any PacketStore, configure: (inout ServerConfiguration) ->
              control: CaptureControl? = nil) -> (SniffServerApp, some ApplicationProtocol) {
     var c = ServerConfiguration()
     c.port = 0
-    c.dashboardDirectory = ServerTestEnv.packageRoot.appendingPathComponent("Sources/SniffServer/Dashboard").path
+    c.dashboardDirectory = TestPaths.packageRoot.appendingPathComponent("Sources/SniffServer/Dashboard").path
     configure(&c)
     let server = SniffServerApp(store: store, configuration: c, hub: hub, control: control)
     return (server, server.makeApplication())

@@ -3,6 +3,7 @@ import Testing
 import SniffCore
 import SniffDecode
 @testable import SniffStore
+import SniffTestSupport
 
 /// Schema 11 (SQLite): the cold fields of packets and flows in one BLOB per row. The
 /// views must show every field as version 10's columns did, with SQLite's built-in
@@ -89,7 +90,7 @@ import SniffDecode
 
     @Test("a version-10 file written by the previous Sniff (Tests/Fixtures/store/sniff-v10.db) converts to 11, every field kept")
     func migrateVersion10() async throws {
-        let fixture = StoreTestEnv.packageRoot.appendingPathComponent("Tests/Fixtures/store/sniff-v10.db")
+        let fixture = TestPaths.packageRoot.appendingPathComponent("Tests/Fixtures/store/sniff-v10.db")
         let dir = StoreTestEnv.tempDirectory("v10")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/sniff.db"

@@ -3,12 +3,13 @@ import Testing
 import SniffCore
 import SniffDecode
 @testable import SniffStore
+import SniffTestSupport
 
 /// The summaries under the dashboard's filters: transport and app from the per-second
 /// rollups, addresses and ports from flows, one capture of two identical ones.
 @Suite("Filtered summaries")
 struct FilteredSummaryTests {
-    static let sample = StoreTestEnv.packageRoot.appendingPathComponent("samples/sample.pcapng")
+    static let sample = TestPaths.packageRoot.appendingPathComponent("samples/sample.pcapng")
 
     static func packets(_ t: ProtocolSummaryTable) -> (transports: UInt64, apps: UInt64) {
         (t.transports.reduce(0) { $0 + $1.packets }, t.apps.reduce(0) { $0 + $1.packets })

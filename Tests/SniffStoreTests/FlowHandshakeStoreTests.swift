@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import SniffCore
 @testable import SniffStore
+import SniffTestSupport
 
 /// The TLS/QUIC handshake columns of flows (migration 8): stored by both backends, read
 /// back as --flows writes them, and searched with `tls` (server name substring or an
@@ -16,7 +17,7 @@ struct FlowHandshakeStoreTests {
         do {
             let store = StoreFactory.open(try StoreURL(url))
             defer { Task { await store.close() } }
-            let fixtures = StoreTestEnv.packageRoot.appendingPathComponent("Tests/Fixtures")
+            let fixtures = TestPaths.packageRoot.appendingPathComponent("Tests/Fixtures")
             let tls = try await load(fixtures.appendingPathComponent("tls.pcap"), into: store)
             _ = try await load(fixtures.appendingPathComponent("quic.pcap"), into: store)
 

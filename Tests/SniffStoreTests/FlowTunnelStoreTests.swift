@@ -3,6 +3,7 @@ import Testing
 import SniffCore
 import SniffDecode
 @testable import SniffStore
+import SniffTestSupport
 
 /// The tunnel columns of flows (`Schema.flowTunnelVersion`): every tunnel fixture (Tests/Fixtures/
 /// tunnel-*.pcap) stored, read back with the `tunnel`, `tunnel_id` and `tunnel_parents`
@@ -23,7 +24,7 @@ struct FlowTunnelStoreTests {
     static func storedAndSearched(_ url: String) async throws {
         let store = StoreFactory.open(try StoreURL(url))
         defer { Task { await store.close() } }
-        let dir = StoreTestEnv.packageRoot.appendingPathComponent("Tests/Fixtures")
+        let dir = TestPaths.packageRoot.appendingPathComponent("Tests/Fixtures")
         var carried: [TunnelKind: Set<String>] = [:]
         var plain = Set<String>()
         for (file, kind) in fixtures {

@@ -4,6 +4,7 @@ import SniffCore
 import SniffAnalysis
 import SniffCapture
 @testable import SniffStore
+import SniffTestSupport
 
 /// Migration 10: each flow's names, countries, ASNs and process, and the hosts tables,
 /// stored by both backends and read back as --flows writes them. The PostgreSQL run is
@@ -13,7 +14,7 @@ struct HostStoreTests {
         try await TestDatabase.withSQLite("hosts") { try await Self.storedAndRead($0) }
     }
 
-    static var dnsTCP: URL? { StoreTestEnv.sharedPcaps?.appendingPathComponent("dns_tcp.pcap") }
+    static var dnsTCP: URL? { TestPaths.sharedPcaps?.appendingPathComponent("dns_tcp.pcap") }
     static var hasVendorCapture: Bool {
         FileManager.default.fileExists(atPath: MACVendors.standardFolder + "/oui.csv")
             && dnsTCP.map { FileManager.default.fileExists(atPath: $0.path) } == true
@@ -48,7 +49,7 @@ struct HostStoreTests {
         let page = try await store.host(local.address, range: RangeQuery(capture: loaded.captureID))
         #expect(page.host?.vendor == "CIMSYS Inc")
 
-        let sample = try await load(StoreTestEnv.packageRoot.appendingPathComponent("samples/sample.pcapng"), into: store,
+        let sample = try await load(TestPaths.packageRoot.appendingPathComponent("samples/sample.pcapng"), into: store,
                                     format: FlowFormat(hosts: HostEnrichment()), vendors: vendors)
         q.capture = sample.captureID
         let sampleRows = try await store.hosts(q).rows
@@ -63,7 +64,7 @@ struct HostStoreTests {
         // The shipped sample through the pipeline with passive DNS: the stored names are
         // the ones the NDJSON writer gives the same flows.
         let hosts = HostEnrichment()
-        let sample = StoreTestEnv.packageRoot.appendingPathComponent("samples/sample.pcapng")
+        let sample = TestPaths.packageRoot.appendingPathComponent("samples/sample.pcapng")
         let loaded = try await load(sample, into: store, format: FlowFormat(hosts: hosts))
         let stored = try await allFlows(store, capture: loaded.captureID)
         var named = 0
@@ -277,7 +278,7 @@ struct HostStoreTests {
 
     @Test("a version-9 file written by the previous Sniff (Tests/Fixtures/store/sniff-v9.db) gains the columns")
     func migrateVersion9() async throws {
-        let fixture = StoreTestEnv.packageRoot.appendingPathComponent("Tests/Fixtures/store/sniff-v9.db")
+        let fixture = TestPaths.packageRoot.appendingPathComponent("Tests/Fixtures/store/sniff-v9.db")
         let dir = StoreTestEnv.tempDirectory("v9")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/sniff.db"

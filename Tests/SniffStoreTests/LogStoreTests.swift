@@ -3,6 +3,7 @@ import Testing
 import SniffCore
 import SniffAnalysis
 @testable import SniffStore
+import SniffTestSupport
 
 /// The protocol logs in the store (dns, http, tls tables): every field written and read
 /// back on both backends, a capture's rows equal to what `--logs --logs-format json`
@@ -204,7 +205,7 @@ struct LogStoreTests {
     static func captureEqualsLogFiles(_ url: String) async throws {
         let store = StoreFactory.open(try StoreURL(url))
         defer { Task { await store.close() } }
-        let fixtures = StoreTestEnv.packageRoot.appendingPathComponent("Tests/Fixtures")
+        let fixtures = TestPaths.packageRoot.appendingPathComponent("Tests/Fixtures")
         var checked: [LogKind: Int] = [:]
         var subjects = 0
         for name in ["logs.pcap", "tls.pcap", "tls-cert.pcap", "quic.pcap"] {

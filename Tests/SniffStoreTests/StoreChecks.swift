@@ -4,6 +4,7 @@ import SniffCore
 import SniffDecode
 import SniffAnalysis
 @testable import SniffStore
+import SniffTestSupport
 
 /// Checks shared by the SQLite and PostgreSQL suites.
 enum StoreChecks {
@@ -211,7 +212,7 @@ enum StoreChecks {
     static func queries(_ url: String) async throws {
         let store = StoreFactory.open(try StoreURL(url))
         defer { Task { await store.close() } }
-        let file = StoreTestEnv.packageRoot.appendingPathComponent("Tests/Fixtures/app.pcap")
+        let file = TestPaths.packageRoot.appendingPathComponent("Tests/Fixtures/app.pcap")
         let loaded = try await load(file, into: store)
         let lines = loaded.packetLines.map(jsonFields)
         #expect(!lines.isEmpty)

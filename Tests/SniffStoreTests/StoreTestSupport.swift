@@ -6,6 +6,7 @@ import SniffDecode
 import SniffCapture
 import SniffAnalysis
 @testable import SniffStore
+import SniffTestSupport
 
 /// Where the test databases come from. PostgreSQL is the server `scripts/test.sh`
 /// starts (initdb in a temporary directory, a random port); it exports:
@@ -17,31 +18,9 @@ enum StoreTestEnv {
     static var pgURL: String? { env["SNIFF_TEST_PG_URL"] }
     static var hasPostgres: Bool { pgURL != nil }
 
-    static let packageRoot: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        while url.path != "/" {
-            url.deleteLastPathComponent()
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
-        }
-        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-    }()
-
-    static var sharedPcaps: URL? {
-        if let e = env["SNIFF_SHARED_PCAPS"] { return URL(fileURLWithPath: e) }
-        let u = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/pcaps")
-        return FileManager.default.fileExists(atPath: u.path) ? u : nil
-    }
-
     /// Every capture file: Tests/Fixtures, and the shared captures when present.
     static var captures: [URL] {
-        var dirs = [packageRoot.appendingPathComponent("Tests/Fixtures")]
-        if let s = sharedPcaps { dirs.append(s) }
-        var out: [URL] = []
-        for d in dirs {
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: d.path)) ?? []
-            out += names.filter { $0.hasSuffix(".pcap") || $0.hasSuffix(".pcapng") }.sorted().map { d.appendingPathComponent($0) }
-        }
-        return out
+        TestPaths.captureFiles(in: TestPaths.fixtures) + (TestPaths.sharedPcaps.map(TestPaths.captureFiles(in:)) ?? [])
     }
 
     static func tempDirectory(_ name: String) -> String {

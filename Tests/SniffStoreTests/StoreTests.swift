@@ -4,6 +4,7 @@ import SniffCore
 import SniffDecode
 import SniffAnalysis
 @testable import SniffStore
+import SniffTestSupport
 
 @Suite("SQLite store")
 struct SQLiteStoreTests {
@@ -51,7 +52,7 @@ struct SQLiteStoreTests {
     func sampling() async throws {
         try await TestDatabase.withSQLite("sample") { url in
             let store = StoreFactory.open(try StoreURL(url))
-            let file = StoreTestEnv.packageRoot.appendingPathComponent("Tests/Fixtures/app.pcap")
+            let file = TestPaths.packageRoot.appendingPathComponent("Tests/Fixtures/app.pcap")
             let loaded = try await load(file, into: store, policy: .sample(5))
             let stored = try await allPackets(store, capture: loaded.captureID)
             #expect(stored.count == (loaded.packetLines.count + 4) / 5)
@@ -78,7 +79,7 @@ struct PostgresStoreTests {
     }
 
     @Test("report totals equal the API's on every capture",
-          .enabled(if: StoreTestEnv.sharedPcaps != nil, "needs ../shared/pcaps beside the repository"))
+          .enabled(if: TestPaths.sharedPcaps != nil, "needs ../shared/pcaps beside the repository"))
     func reportEqualsAPI() async throws {
         try await TestDatabase.withPostgres("summary") { try await SummaryConsistencyTests.expectReportEqualsAPI($0) }
     }

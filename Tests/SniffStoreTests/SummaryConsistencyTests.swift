@@ -4,6 +4,7 @@ import SniffCore
 import SniffDecode
 import SniffAnalysis
 @testable import SniffStore
+import SniffTestSupport
 
 /// The report's protocol summary and the API's (`/api/protocol_summary` is the store's
 /// `protocolSummary`, which the dashboard draws) give the same totals for one run.
@@ -11,7 +12,7 @@ import SniffAnalysis
 struct SummaryConsistencyTests {
     /// Every shared capture, the fixtures and the sample.
     static var files: [URL] {
-        StoreTestEnv.captures + [StoreTestEnv.packageRoot.appendingPathComponent("samples/sample.pcapng")]
+        StoreTestEnv.captures + [TestPaths.packageRoot.appendingPathComponent("samples/sample.pcapng")]
     }
 
     struct Totals: Equatable, CustomStringConvertible {
@@ -40,7 +41,7 @@ struct SummaryConsistencyTests {
         try await TestDatabase.withSQLite("summary-sample") { url in
             let store = StoreFactory.open(try StoreURL(url))
             defer { Task { await store.close() } }
-            let file = StoreTestEnv.packageRoot.appendingPathComponent("samples/sample.pcapng")
+            let file = TestPaths.packageRoot.appendingPathComponent("samples/sample.pcapng")
             let loaded = try await load(file, into: store)
             let api = Self.apiSide(try await store.protocolSummary(RangeQuery()))
             // The case: TLS on 443 was "HTTPS" by port and "TLS" by payload.
@@ -52,7 +53,7 @@ struct SummaryConsistencyTests {
         }
     }
 
-    @Test(.enabled(if: StoreTestEnv.sharedPcaps != nil, "needs ../shared/pcaps beside the repository"))
+    @Test(.enabled(if: TestPaths.sharedPcaps != nil, "needs ../shared/pcaps beside the repository"))
     func reportEqualsAPIOnEveryCapture() async throws {
         try await TestDatabase.withSQLite("summary") { try await Self.expectReportEqualsAPI($0) }
     }

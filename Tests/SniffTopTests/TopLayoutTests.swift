@@ -7,12 +7,12 @@ import SniffAnalysis
 import SniffStore
 import SniffServer
 @testable import SniffTop
+import SniffTestSupport
 
 /// The pure layer of `sniff top`: a real capture through the pipeline and the
 /// collector, then the model and layout as the terminal would draw them.
 struct TopLayoutTests {
-    static let sample = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("samples/sample.pcapng").path
+    static let sample = TestPaths.sample.path
 
     /// samples/sample.pcapng read as `sniff top -r` reads it.
     static func model(filter: PacketFilter = PacketFilter()) throws -> TopModel {

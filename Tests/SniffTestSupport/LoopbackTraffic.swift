@@ -4,11 +4,11 @@ import Glibc
 #endif
 
 /// Real traffic on 127.0.0.1 for live-capture tests, bounded in count and time.
-enum LoopbackTraffic {
+public enum LoopbackTraffic {
     /// A random port in the dynamic range, so that concurrent runs do not collide.
-    static func randomPort() -> UInt16 { UInt16.random(in: 40000...59999) }
+    public static func randomPort() -> UInt16 { UInt16.random(in: 40000...59999) }
 
-    static func address(_ port: UInt16) -> sockaddr_in {
+    public static func address(_ port: UInt16) -> sockaddr_in {
         var a = sockaddr_in()
         a.sin_family = sa_family_t(AF_INET)
         a.sin_port = port.bigEndian
@@ -17,7 +17,7 @@ enum LoopbackTraffic {
     }
 
     /// Sends one UDP datagram of each given payload length to 127.0.0.1:port.
-    static func sendUDP(to port: UInt16, payloadLengths: [Int]) {
+    public static func sendUDP(to port: UInt16, payloadLengths: [Int]) {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         guard fd >= 0 else { return }
         defer { close(fd) }
@@ -25,7 +25,7 @@ enum LoopbackTraffic {
     }
 
     /// One datagram of each payload length from socket `fd` to 127.0.0.1:port, 2 ms apart.
-    static func sendDatagrams(from fd: Int32, to port: UInt16, payloadLengths: [Int]) {
+    public static func sendDatagrams(from fd: Int32, to port: UInt16, payloadLengths: [Int]) {
         var addr = address(port)
         for n in payloadLengths {
             let payload = [UInt8](repeating: 0x61, count: n)
@@ -39,7 +39,7 @@ enum LoopbackTraffic {
     }
 
     /// A socket of `type` bound to 127.0.0.1 on a port the kernel picked, and that port.
-    static func boundSocket(_ type: Int32) -> (fd: Int32, port: UInt16)? {
+    public static func boundSocket(_ type: Int32) -> (fd: Int32, port: UInt16)? {
         let fd = socket(AF_INET, type, 0)
         guard fd >= 0 else { return nil }
         var a = address(0)
@@ -58,13 +58,13 @@ enum LoopbackTraffic {
     /// be bound to `destinationPort`, so the filter `udp src port S and dst port D`
     /// matches this pair's datagrams and nothing else on lo (a random port alone can be
     /// another socket's ephemeral source port).
-    final class UDPPair {
-        let sender: Int32
-        let receiver: Int32
-        let sourcePort: UInt16
-        let destinationPort: UInt16
+    public final class UDPPair {
+        public let sender: Int32
+        public let receiver: Int32
+        public let sourcePort: UInt16
+        public let destinationPort: UInt16
 
-        init?() {
+        public init?() {
             let udp = Int32(SOCK_DGRAM.rawValue)
             guard let s = LoopbackTraffic.boundSocket(udp) else { return nil }
             guard let r = LoopbackTraffic.boundSocket(udp) else { Glibc.close(s.fd); return nil }
@@ -72,36 +72,36 @@ enum LoopbackTraffic {
         }
 
         /// The BPF expression for this pair's datagrams only.
-        var filter: String { "udp and host 127.0.0.1 and src port \(sourcePort) and dst port \(destinationPort)" }
+        public var filter: String { "udp and host 127.0.0.1 and src port \(sourcePort) and dst port \(destinationPort)" }
 
         /// Sends one datagram of each payload length, 2 ms apart.
-        func send(payloadLengths: [Int]) {
+        public func send(payloadLengths: [Int]) {
             LoopbackTraffic.sendDatagrams(from: sender, to: destinationPort, payloadLengths: payloadLengths)
         }
 
-        func close() { Glibc.close(sender); Glibc.close(receiver) }
+        public func close() { Glibc.close(sender); Glibc.close(receiver) }
     }
 
     /// A TCP listener on 127.0.0.1, on a port the kernel picked, held until `close()`.
     /// While it listens the kernel gives that port to no other socket (not even as an
     /// outgoing connection's ephemeral port), so `tcp port P` matches this listener's
     /// connections and nothing else on lo, as `UDPPair` does for UDP.
-    final class TCPListener {
-        let fd: Int32
-        let port: UInt16
+    public final class TCPListener {
+        public let fd: Int32
+        public let port: UInt16
 
-        init?() {
+        public init?() {
             guard let b = LoopbackTraffic.boundSocket(Int32(SOCK_STREAM.rawValue)) else { return nil }
             guard listen(b.fd, 1) == 0 else { Glibc.close(b.fd); return nil }
             fd = b.fd; port = b.port
         }
 
         /// The BPF expression for this listener's connections only.
-        var filter: String { "tcp and host 127.0.0.1 and port \(port)" }
+        public var filter: String { "tcp and host 127.0.0.1 and port \(port)" }
 
         /// One exchange: connect, send `request` bytes, the server answers `response`
         /// bytes, both close. Returns false if it could not run.
-        func exchange(request: Int, response: Int) -> Bool {
+        public func exchange(request: Int, response: Int) -> Bool {
             var addr = LoopbackTraffic.address(port)
             let cfd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             guard cfd >= 0 else { return false }
@@ -131,72 +131,6 @@ enum LoopbackTraffic {
             return true
         }
 
-        func close() { Glibc.close(fd) }
-    }
-}
-
-/// A `sniff` process running in the background, stopped by signal.
-final class BackgroundSniff: @unchecked Sendable {
-    let process = Process()
-    let dir: URL
-    let outURL: URL
-    let errURL: URL
-
-    init(_ args: [String], stdin: FileHandle? = nil, stdout: FileHandle? = nil) throws {
-        dir = try CLI.tempDir()
-        outURL = dir.appendingPathComponent("stdout")
-        errURL = dir.appendingPathComponent("stderr")
-        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        process.executableURL = CLI.binary
-        process.arguments = args
-        process.standardOutput = try stdout ?? FileHandle(forWritingTo: outURL)
-        process.standardError = try FileHandle(forWritingTo: errURL)
-        process.standardInput = stdin ?? FileHandle.nullDevice
-        try process.run()
-    }
-
-    /// Waits until sniff reports it is listening (its first stderr line), at most `seconds`.
-    func waitUntilListening(seconds: Double = 10) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if let s = try? String(contentsOf: errURL, encoding: .utf8), s.contains("listening on") {
-                usleep(300_000)  // the capture thread starts right after the message
-                return true
-            }
-            if !process.isRunning { return false }
-            usleep(50_000)
-        }
-        return false
-    }
-
-    /// Waits until what sniff has written on stdout so far satisfies `done`, at most
-    /// `seconds`; false when the deadline passed or sniff ended first. Live output is
-    /// flushed every interval, so a test can wait for the packets it expects instead of
-    /// sleeping a fixed time that a loaded machine may overrun.
-    func waitForOutput(seconds: Double = 10, until done: (String) -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if let s = try? String(contentsOf: outURL, encoding: .utf8), done(s) { return true }
-            if !process.isRunning { return false }
-            usleep(50_000)
-        }
-        return false
-    }
-
-    /// Sends `signal` and waits for exit, at most `seconds` (then SIGKILL).
-    func stop(signal: Int32 = SIGINT, seconds: Double = 10) -> CLIResult {
-        if process.isRunning { kill(process.processIdentifier, signal) }
-        return wait(seconds: seconds)
-    }
-
-    func wait(seconds: Double = 10) -> CLIResult {
-        let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-        return CLIResult(status: process.terminationStatus,
-                         stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
-                         stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
+        public func close() { Glibc.close(fd) }
     }
 }
