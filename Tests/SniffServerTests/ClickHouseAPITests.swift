@@ -5,6 +5,7 @@ import NIOCore
 import Testing
 import SniffCore
 import SniffAnalysis
+import SniffTestSupport
 @testable import SniffStore
 @testable import SniffServer
 
@@ -161,13 +162,12 @@ struct ClickHouseAPITests {
     /// are compared as `sameAsSQLite` compares flows (the same rows, in the same order of
     /// `last_seen`).
     @Test("hosts, host pages, processes, countries and ASes: the same answers as SQLite",
-          .enabled(if: HostAPITests.mmdbWriter && HostAPITests.hasGeoCaptures, "needs libmaxmind-db-writer-perl and ../shared/pcaps"))
+          .enabled(if: TestMMDB.writerInstalled && HostAPITests.hasGeoCaptures, "needs libmaxmind-db-writer-perl and ../shared/pcaps"))
     func hostsSameAsSQLite() async throws {
-        let dir = ServerTestEnv.tempDirectory("ch-hosts")
-        #expect(try HostAPITests.perl([ServerTestEnv.packageRoot.appendingPathComponent("scripts/gen/write-test-mmdb.pl").path, dir]) == 0)
+        let dir = try TestMMDB.write().path
         let geo = try GeoIPDatabases.open(path: dir)
-        let files = HostAPITests.geoCaptures.map { ServerTestEnv.sharedPcaps!.appendingPathComponent($0) }
-            + [ServerTestEnv.packageRoot.appendingPathComponent("samples/sample.pcapng")]
+        let files = HostAPITests.geoCaptures.map { TestPaths.sharedPcaps!.appendingPathComponent($0) }
+            + [TestPaths.sample]
         let ids = files.map { _ in Int64.random(in: 1...Int64.max) }
         let (url, name) = try Self.databaseURL()
         defer { Task { try? await Self.drop(name) } }
