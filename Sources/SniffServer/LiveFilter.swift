@@ -34,9 +34,11 @@ public struct LiveFilter: Sendable, Equatable {
             let w = words[i].lowercased()
             if let eq = w.firstIndex(of: "=") {
                 p[String(w[..<eq])] = String(words[i][words[i].index(after: eq)...])
+            } else if TransportKind(userValue: w) != nil {
+                // A transport's name alone, as `--transport` and `transport=` take it.
+                p["transport"] = w
             } else {
                 switch w {
-                case "tcp", "udp", "icmp", "icmpv6", "arp", "gre": p["transport"] = w
                 case "src", "dst": direction = w; i += 1; continue
                 case "host", "ip", "net":
                     let v = try next(w)

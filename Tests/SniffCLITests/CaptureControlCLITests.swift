@@ -11,14 +11,14 @@ import SniffTestSupport
 struct CaptureControlCLITests {
     /// One request over a fresh connection: status and body.
     static func request(_ port: UInt16, _ method: String, _ path: String, headers: [String: String] = [:]) -> (Int, [String: Any]) {
-        let fd = Net.connect(port)
+        let fd = BlockingSocket.connect(port)
         guard fd >= 0 else { return (0, [:]) }
         defer { close(fd) }
         var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\nContent-Length: 0\r\n"
         for (k, v) in headers { head += "\(k): \(v)\r\n" }
-        Net.send(fd, Array((head + "\r\n").utf8))
+        BlockingSocket.send(fd, Array((head + "\r\n").utf8))
         var got: [UInt8] = []
-        while true { let c = Net.readSome(fd, max: 65536); if c.isEmpty { break }; got += c }
+        while true { let c = BlockingSocket.readSome(fd, max: 65536); if c.isEmpty { break }; got += c }
         let text = String(decoding: got, as: UTF8.self)
         guard let split = text.range(of: "\r\n\r\n") else { return (0, [:]) }
         let status = Int(text[..<split.lowerBound].split(separator: " ").dropFirst().first ?? "") ?? 0
@@ -41,7 +41,7 @@ struct CaptureControlCLITests {
     @Test func pauseResumeStopFollowTheRealCapture() throws {
         let dir = try TestPaths.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let port = try Net.freePort()
+        let port = try BlockingSocket.freePort()
         let server = try ServerProcess(["-i", "lo", "-q", "--serve", "--db", "sqlite:" + dir.appendingPathComponent("live.db").path,
                                         "--listen", "127.0.0.1:\(port)", "udp", "port", "9"],
                                        executable: CLI.binary.path, dir: dir)

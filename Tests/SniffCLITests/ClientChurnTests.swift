@@ -26,7 +26,7 @@ struct ClientChurnTests {
 
         let dir = try TestPaths.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let http = try Net.freePort(), feed = try Net.freePort()
+        let http = try BlockingSocket.freePort(), feed = try BlockingSocket.freePort()
         // Started with a soft limit of 1024, as from a login shell: the server has to raise it.
         let server = try ServerProcess(["--nofile=1024:\(l.rlim_max)", CLI.binary.path, "-r", TestPaths.sample.path, "-q", "--serve",
                                         "--db", "sqlite:" + dir.appendingPathComponent("churn.db").path,
@@ -54,46 +54,46 @@ struct ClientChurnTests {
             // answers; every third reads its first frames too, every tenth sends a filter.
             for start in stride(from: 0, to: Self.clients, by: Self.batch) {
                 let group = (start..<start + Self.batch).map { i -> (Int, Int32) in
-                    let fd = Net.connect(http)
-                    if fd >= 0 { Net.send(fd, Net.upgradeRequest(http)) }
+                    let fd = BlockingSocket.connect(http)
+                    if fd >= 0 { BlockingSocket.send(fd, Net.upgradeRequest(http)) }
                     return (i, fd)
                 }
                 for (i, fd) in group {
                     #expect(fd >= 0, "round \(round): WebSocket client \(i) could not connect: \(String(cString: strerror(errno)))")
                     guard fd >= 0 else { continue }
-                    let answer = Net.readUntil(fd, "\r\n\r\n", max: 4096)
+                    let answer = BlockingSocket.readUntil(fd, "\r\n\r\n", max: 4096)
                     #expect(answer.hasPrefix("HTTP/1.1 101"), "round \(round): client \(i) got \(answer.prefix(80))")
-                    if i % 10 == 0 { Net.send(fd, Net.maskedTextFrame("{\"port\":53}")) }
-                    if i % 3 == 0 { _ = Net.readSome(fd, max: 2048) }
+                    if i % 10 == 0 { BlockingSocket.send(fd, Net.maskedTextFrame("{\"port\":53}")) }
+                    if i % 3 == 0 { _ = BlockingSocket.readSome(fd, max: 2048) }
                     sockets.append(fd)
                 }
             }
             // Feed clients: connect, read the greeting; every fifth sends a command.
             for start in stride(from: 0, to: Self.clients, by: Self.batch) {
-                let group = (start..<start + Self.batch).map { i in (i, Net.connect(feed)) }
+                let group = (start..<start + Self.batch).map { i in (i, BlockingSocket.connect(feed)) }
                 for (i, fd) in group {
                     #expect(fd >= 0, "round \(round): feed client \(i) could not connect")
                     guard fd >= 0 else { continue }
-                    let greeting = Net.readUntil(fd, "\n", max: 512)
+                    let greeting = BlockingSocket.readUntil(fd, "\n", max: 512)
                     #expect(greeting.hasPrefix("# sniff feed"), "round \(round): feed client \(i) got \(greeting.prefix(80))")
-                    if i % 5 == 0 { Net.send(fd, Array("json\nfilter udp\n".utf8)) }
+                    if i % 5 == 0 { BlockingSocket.send(fd, Array("json\nfilter udp\n".utf8)) }
                     sockets.append(fd)
                 }
             }
             // Clients that give up halfway through the WebSocket handshake.
             for _ in 0..<Self.batch {
-                let fd = Net.connect(http)
+                let fd = BlockingSocket.connect(http)
                 guard fd >= 0 else { continue }
-                Net.send(fd, Array("GET /ws/live HTTP/1.1\r\nHost: 127.0.0.1\r\nUpg".utf8))
-                Net.reset(fd)
+                BlockingSocket.send(fd, Array("GET /ws/live HTTP/1.1\r\nHost: 127.0.0.1\r\nUpg".utf8))
+                BlockingSocket.reset(fd)
             }
             // Clients that send the whole upgrade request and reset before reading the
             // answer: the upgrade may end on a dead connection.
             for _ in 0..<Self.batch {
-                let fd = Net.connect(http)
+                let fd = BlockingSocket.connect(http)
                 guard fd >= 0 else { continue }
-                Net.send(fd, Net.upgradeRequest(http))
-                Net.reset(fd)
+                BlockingSocket.send(fd, Net.upgradeRequest(http))
+                BlockingSocket.reset(fd)
             }
             // While all are connected the server still answers, and counts them.
             var live = -1
@@ -108,7 +108,7 @@ struct ClientChurnTests {
 
             // Everyone drops: half with a reset (SO_LINGER 0), half with a plain close.
             for (k, fd) in sockets.enumerated() {
-                if k % 2 == 0 { Net.reset(fd) } else { close(fd) }
+                if k % 2 == 0 { BlockingSocket.reset(fd) } else { close(fd) }
             }
             // Descriptors go back to the baseline, and the clients are forgotten.
             var fds = Int.max
@@ -148,7 +148,7 @@ struct ClientChurnTests {
     @Test func clientsPastTheCapAreRefusedWithAMessage() throws {
         let dir = try TestPaths.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let http = try Net.freePort(), feed = try Net.freePort()
+        let http = try BlockingSocket.freePort(), feed = try BlockingSocket.freePort()
         let server = try ServerProcess(["-r", TestPaths.sample.path, "-q", "--serve", "--max-clients", "20",
                                         "--db", "sqlite:" + dir.appendingPathComponent("cap.db").path,
                                         "--listen", "127.0.0.1:\(http)", "--feed", "127.0.0.1:\(feed)"],
@@ -157,31 +157,31 @@ struct ClientChurnTests {
         #expect(server.waitFor("still serving", seconds: 60), "the server did not start: \(server.stderr)")
         var held: [Int32] = []
         for i in 0..<20 {
-            let fd = Net.connect(feed)
-            #expect(Net.readUntil(fd, "\n", max: 512).hasPrefix("# sniff feed: one line"), "client \(i) was not served")
+            let fd = BlockingSocket.connect(feed)
+            #expect(BlockingSocket.readUntil(fd, "\n", max: 512).hasPrefix("# sniff feed: one line"), "client \(i) was not served")
             held.append(fd)
         }
-        let refused = Net.connect(feed)
-        #expect(Net.readUntil(refused, "\n", max: 512).hasPrefix("# sniff feed: too many clients (20 connected)"))
-        #expect(Net.readSome(refused, max: 512).isEmpty, "a refused feed client is closed")
+        let refused = BlockingSocket.connect(feed)
+        #expect(BlockingSocket.readUntil(refused, "\n", max: 512).hasPrefix("# sniff feed: too many clients (20 connected)"))
+        #expect(BlockingSocket.readSome(refused, max: 512).isEmpty, "a refused feed client is closed")
         close(refused)
 
-        let ws = Net.connect(http)
-        Net.send(ws, Net.upgradeRequest(http))
-        var got = Net.readUntilBytes(ws, "too many clients", max: 8192)
-        for _ in 0..<10 where !got.isEmpty { let more = Net.readSome(ws, max: 4096); if more.isEmpty { break }; got += more }
+        let ws = BlockingSocket.connect(http)
+        BlockingSocket.send(ws, Net.upgradeRequest(http))
+        var got = BlockingSocket.readUntilBytes(ws, "too many clients", max: 8192)
+        for _ in 0..<10 where !got.isEmpty { let more = BlockingSocket.readSome(ws, max: 4096); if more.isEmpty { break }; got += more }
         let text = String(decoding: got, as: UTF8.self)
         #expect(text.hasPrefix("HTTP/1.1 101") && text.contains("\"type\":\"error\"") && text.contains("too many clients"),
                 "refused WebSocket client got: \(text.prefix(300))")
         close(ws)
         #expect(try Net.get(http, "/api/stats").status == 200, "the API answers at the cap")
 
-        for fd in held.prefix(5) { Net.reset(fd) }
+        for fd in held.prefix(5) { BlockingSocket.reset(fd) }
         var served = false
         let deadline = Date().addingTimeInterval(10)
         while !served && Date() < deadline {
-            let fd = Net.connect(feed)
-            served = Net.readUntil(fd, "\n", max: 512).hasPrefix("# sniff feed: one line")
+            let fd = BlockingSocket.connect(feed)
+            served = BlockingSocket.readUntil(fd, "\n", max: 512).hasPrefix("# sniff feed: one line")
             close(fd)
             if !served { usleep(100_000) }
         }
@@ -264,85 +264,8 @@ enum Proc {
     }
 }
 
-/// Blocking loopback sockets with timeouts: every call is bounded in time.
+/// The HTTP and WebSocket side of the churn tests, over `BlockingSocket`.
 enum Net {
-    static func freePort() throws -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = LoopbackTraffic.address(0)
-        let rc = withUnsafePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard rc == 0 else { throw POSIXError(.EADDRINUSE) }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-        }
-        return UInt16(bigEndian: addr.sin_port)
-    }
-
-    /// A connected socket with 5 s send and receive timeouts, or -1.
-    static func connect(_ port: UInt16) -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return -1 }
-        var tv = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var addr = LoopbackTraffic.address(port)
-        let rc = withUnsafePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        if rc != 0 { let e = errno; close(fd); errno = e; return -1 }
-        return fd
-    }
-
-    static func send(_ fd: Int32, _ bytes: [UInt8]) {
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + done, bytes.count - done, Int32(MSG_NOSIGNAL)) }
-            if n <= 0 { return }
-            done += n
-        }
-    }
-
-    /// Closes with a reset instead of a FIN: the abrupt end of a killed client.
-    static func reset(_ fd: Int32) {
-        var lg = linger(l_onoff: 1, l_linger: 0)
-        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, socklen_t(MemoryLayout<linger>.size))
-        close(fd)
-    }
-
-    static func readSome(_ fd: Int32, max: Int) -> [UInt8] {
-        var buf = [UInt8](repeating: 0, count: max)
-        let n = read(fd, &buf, max)
-        return n > 0 ? Array(buf[0..<n]) : []
-    }
-
-    /// Reads until `marker` or `max` bytes, EOF or the receive timeout (what follows
-    /// the marker in the last read is kept: the caller may need it).
-    static func readUntilBytes(_ fd: Int32, _ marker: String, max: Int) -> [UInt8] {
-        var got: [UInt8] = []
-        let m = Array(marker.utf8)
-        while got.count < max {
-            var b = [UInt8](repeating: 0, count: max - got.count)
-            let n = read(fd, &b, b.count)
-            if n <= 0 { break }
-            got += b[0..<n]
-            if find(m, in: got) != nil { break }
-        }
-        return got
-    }
-
-    static func readUntil(_ fd: Int32, _ marker: String, max: Int) -> String {
-        String(decoding: readUntilBytes(fd, marker, max: max), as: UTF8.self)
-    }
-
-    static func find(_ needle: [UInt8], in hay: [UInt8]) -> Int? {
-        guard hay.count >= needle.count else { return nil }
-        for i in 0...(hay.count - needle.count) where hay[i] == needle[0] && Array(hay[i..<i + needle.count]) == needle { return i }
-        return nil
-    }
-
     static func upgradeRequest(_ port: UInt16) -> [UInt8] {
         Array(("GET /ws/live HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").utf8)
@@ -358,13 +281,13 @@ enum Net {
 
     /// GET over a fresh connection: status and body (Content-Length or chunked).
     static func get(_ port: UInt16, _ path: String) throws -> (status: Int, body: String) {
-        let fd = connect(port)
+        let fd = BlockingSocket.connect(port)
         guard fd >= 0 else { throw POSIXError(.ECONNREFUSED) }
         defer { close(fd) }
-        send(fd, Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8))
+        BlockingSocket.send(fd, Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8))
         var got: [UInt8] = []
         while got.count < 8 << 20 {
-            let chunk = readSome(fd, max: 65536)
+            let chunk = BlockingSocket.readSome(fd, max: 65536)
             if chunk.isEmpty { break }
             got += chunk
         }
@@ -396,12 +319,12 @@ enum Net {
 
     /// A new WebSocket client receives a per-second stats message within 5 s.
     static func webSocketReceivesStats(_ port: UInt16) throws -> Bool {
-        let fd = connect(port)
+        let fd = BlockingSocket.connect(port)
         guard fd >= 0 else { return false }
         defer { close(fd) }
-        send(fd, upgradeRequest(port))
-        var buffer = readUntilBytes(fd, "\r\n\r\n", max: 4096)
-        guard let end = find(Array("\r\n\r\n".utf8), in: buffer),
+        BlockingSocket.send(fd, upgradeRequest(port))
+        var buffer = BlockingSocket.readUntilBytes(fd, "\r\n\r\n", max: 4096)
+        guard let end = BlockingSocket.find(Array("\r\n\r\n".utf8), in: buffer),
               buffer.starts(with: Array("HTTP/1.1 101".utf8)) else { return false }
         // Frames may have come in the same read as the handshake; they are binary.
         buffer.removeFirst(end + 4)
@@ -417,7 +340,7 @@ enum Net {
                 if payload.contains("\"type\":\"stats\"") { return true }
                 buffer.removeFirst(offset + len)
             }
-            let more = readSome(fd, max: 65536)
+            let more = BlockingSocket.readSome(fd, max: 65536)
             if more.isEmpty { return false }
             buffer += more
         }

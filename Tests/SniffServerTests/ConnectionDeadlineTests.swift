@@ -5,6 +5,7 @@ import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
+import SniffTestSupport
 
 /// Plain HTTP connections are bounded in time: one that never sends a request is
 /// closed after the first-response deadline, one idle after a keep-alive response after
@@ -33,8 +34,8 @@ struct ConnectionDeadlineTests {
         // Each client on its own thread, so that the busy one asks while the others wait.
         async let waited = BlockingSocket.onThread { () -> Seen in
             var r = Seen()
-            let silent = BlockingSocket.connect(p)
-            let idle = BlockingSocket.connect(p)
+            let silent = BlockingSocket.connect(p, timeoutSeconds: 20)
+            let idle = BlockingSocket.connect(p, timeoutSeconds: 20)
             defer { close(silent); close(idle) }
             let start = Date()
             BlockingSocket.send(idle, "GET /api/stats HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
@@ -46,7 +47,7 @@ struct ConnectionDeadlineTests {
         }
         // The busy client asks every 300 ms for 2.4 s: longer than both timeouts.
         async let busyAnswers = BlockingSocket.onThread { () -> Int in
-            let busy = BlockingSocket.connect(p)
+            let busy = BlockingSocket.connect(p, timeoutSeconds: 20)
             defer { close(busy) }
             var n = 0
             for _ in 0..<8 {

@@ -6,6 +6,7 @@ import SniffCore
 #if canImport(Glibc)
 import Glibc
 #endif
+import SniffTestSupport
 
 /// With a token, the feed must not let unauthenticated connections sit on the places
 /// that `--max-clients` allows: one that sends no token in time is told so and closed;
@@ -32,7 +33,7 @@ struct FeedTokenTests {
         let broadcaster = server.broadcaster
         let seen = await BlockingSocket.onThread { () -> Seen in
             var r = Seen()
-            let silent = BlockingSocket.connect(p), member = BlockingSocket.connect(p)
+            let silent = BlockingSocket.connect(p, timeoutSeconds: 20), member = BlockingSocket.connect(p, timeoutSeconds: 20)
             defer { close(silent); close(member) }
             r.memberPrompt = BlockingSocket.readLine(member)
             BlockingSocket.send(member, "token s3cret\n")

@@ -263,18 +263,8 @@ struct LiveTests {
         let p = try #require(await feed.listening(), "the feed did not bind")
 
         func connectSocket(receiveBuffer: Int32? = nil) -> Int32 {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            if var rb = receiveBuffer { setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rb, socklen_t(4)) }
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_port = UInt16(p).bigEndian
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let rc = withUnsafePointer(to: &addr) { ptr in
-                ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            #expect(rc == 0)
-            var tv = timeval(tv_sec: 1, tv_usec: 0)
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            let fd = BlockingSocket.connect(p, timeoutSeconds: 1, receiveBuffer: receiveBuffer)
+            #expect(fd >= 0)
             return fd
         }
         let silent = connectSocket(receiveBuffer: 1024)

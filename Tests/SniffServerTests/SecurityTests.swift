@@ -9,6 +9,7 @@ import SniffStore
 #if canImport(Glibc)
 import Glibc
 #endif
+import SniffTestSupport
 
 /// Who may drive and read the server: Host names (DNS rebinding), Origin (CSRF and
 /// cross-site WebSocket hijacking), the CSRF token on state-changing requests, and the
@@ -135,7 +136,7 @@ struct SecurityTests {
             let port = try #require(client.port)
             func statusLine(_ request: String) async -> String {
                 await BlockingSocket.onThread {
-                    let fd = BlockingSocket.connect(port)
+                    let fd = BlockingSocket.connect(port, timeoutSeconds: 20)
                     defer { close(fd) }
                     BlockingSocket.send(fd, request)
                     return BlockingSocket.readLine(fd).trimmingCharacters(in: .whitespacesAndNewlines)
