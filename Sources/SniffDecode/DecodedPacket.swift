@@ -33,19 +33,18 @@ public enum TransportKind: UInt8, Sendable, CaseIterable {
         }
     }
 
-    /// Parses a user's `--transport` value, case-insensitively.
+    /// Parses a user's `--transport` / `transport=` value, case-insensitively: a name of
+    /// `userNames`, or icmp6 for ICMPv6.
     public init?(userValue: String) {
-        switch userValue.lowercased() {
-        case "tcp": self = .tcp
-        case "udp": self = .udp
-        case "icmp": self = .icmp
-        case "icmpv6", "icmp6": self = .icmpv6
-        case "arp": self = .arp
-        case "gre": self = .gre
-        case "other": self = .other
-        default: return nil
-        }
+        let v = userValue.lowercased()
+        if v == "icmp6" { self = .icmpv6; return }
+        guard let k = Self.allCases.first(where: { $0 != .none && $0.label.lowercased() == v }) else { return nil }
+        self = k
     }
+
+    /// What a user may write for a transport (the CLI, the API and the feed's filter
+    /// take these and list them in their messages).
+    public static let userNames: [String] = allCases.filter { $0 != .none }.map { $0.label.lowercased() }
 }
 
 /// The encapsulation a packet carries another packet in; its `name` is what flows,

@@ -46,7 +46,7 @@ public struct TrafficFilter: Sendable, Equatable {
         port = try portValue("port"); sport = try portValue("sport"); dport = try portValue("dport")
         if let t = p["transport"] {
             guard let k = TransportKind(userValue: t) else {
-                throw StoreError.badParameter(name: "transport", message: "valid values are tcp, udp, icmp, icmpv6, arp, gre, other")
+                throw StoreError.badParameter(name: "transport", message: "valid values are " + TransportKind.userNames.joined(separator: ", "))
             }
             transport = k
         }

@@ -5,20 +5,26 @@ import SniffAnalysis
 
 /// The report's filters, shared by file reading and live capture.
 struct FilterOptions: ParsableArguments {
-    @Option(name: .customLong("ip"), help: ArgumentHelp("Keep packets whose source or destination is ADDR or inside CIDR (repeatable).", valueName: "ADDR|CIDR"))
-    var ips: [String] = []
+    @Option(name: .customLong("ip"), help: ArgumentHelp("Keep packets whose source or destination is ADDR or inside CIDR (repeatable).", valueName: "ADDR|CIDR"),
+            transform: OptionValue.network)
+    var ips: [IPNetwork] = []
 
-    @Option(name: .customLong("net"), help: ArgumentHelp("Keep only this IP version: ipv4 or ipv6.", valueName: "ipv4|ipv6"))
-    var net: String?
+    @Option(name: .customLong("net"), help: ArgumentHelp("Keep only this IP version: ipv4 or ipv6.", valueName: "ipv4|ipv6"),
+            transform: OptionValue.ipVersion)
+    var net: PacketFilter.IPVersion?
 
-    @Option(name: .customLong("transport"), help: ArgumentHelp("Keep only this transport: tcp, udp or icmp (also icmpv6, arp, gre, other).", valueName: "PROTO"))
-    var transport: String?
+    @Option(name: .customLong("transport"), help: ArgumentHelp(
+        "Keep only this transport: " + TransportKind.userNames.joined(separator: ", ") + ".", valueName: "PROTO"),
+            transform: OptionValue.transport)
+    var transport: TransportKind?
 
-    @Option(name: .customLong("lowest-port"), help: ArgumentHelp("Keep packets with either port >= N.", valueName: "N"))
-    var lowestPort: Int?
+    @Option(name: .customLong("lowest-port"), help: ArgumentHelp("Keep packets with either port >= N.", valueName: "N"),
+            transform: OptionValue.port)
+    var lowestPort: UInt16?
 
-    @Option(name: .customLong("highest-port"), help: ArgumentHelp("Keep packets with either port <= N.", valueName: "N"))
-    var highestPort: Int?
+    @Option(name: .customLong("highest-port"), help: ArgumentHelp("Keep packets with either port <= N.", valueName: "N"),
+            transform: OptionValue.port)
+    var highestPort: UInt16?
 
     @Flag(name: .customLong("inner"), help: ArgumentHelp(
         "Match --ip, --net, --transport and the port range against the innermost packet a tunnel carries (VXLAN, GENEVE, GRE, IP in IP, PIM Register, GTP-U); frames without a tunnel then do not match. A BPF filter still sees the outer packet."))
@@ -29,70 +35,26 @@ struct FilterOptions: ParsableArguments {
 
     @Option(name: .customLong("country"), help: ArgumentHelp(
         "Keep packets with an end in one of these countries (ISO 3166 codes; needs a GeoIP Country or City database).",
-        valueName: "CC[,CC]"))
-    var countries: String?
+        valueName: "CC[,CC]"), transform: OptionValue.countries)
+    var countries: Set<String> = []
 
     @Option(name: .customLong("asn"), help: ArgumentHelp(
         "Keep packets with an end in one of these autonomous systems (15169 or AS15169; needs a GeoIP ASN database).",
-        valueName: "N[,N]"))
-    var asns: String?
+        valueName: "N[,N]"), transform: OptionValue.asNumbers)
+    var asns: Set<UInt32> = []
 
     func validate() throws {
-        for ip in ips where IPNetwork(ip) == nil {
-            throw ValidationError("invalid --ip '\(ip)': expected an IPv4 or IPv6 address or CIDR such as 10.0.0.0/8 or 2001:db8::/32")
-        }
-        if let net, PacketFilter.IPVersion(userValue: net) == nil {
-            throw ValidationError("invalid --net '\(net)': valid values are ipv4, ipv6")
-        }
-        if let transport, TransportKind(userValue: transport) == nil {
-            throw ValidationError("invalid --transport '\(transport)': valid values are tcp, udp, icmp, icmpv6, arp, gre, other")
-        }
-        if let p = lowestPort, !(0...65535).contains(p) {
-            throw ValidationError("invalid --lowest-port \(p): a port is between 0 and 65535")
-        }
-        if let p = highestPort, !(0...65535).contains(p) {
-            throw ValidationError("invalid --highest-port \(p): a port is between 0 and 65535")
-        }
         if let l = lowestPort, let h = highestPort, l > h {
             throw ValidationError("--lowest-port \(l) is greater than --highest-port \(h)")
         }
         if minPackets < 0 {
             throw ValidationError("invalid --min-packets \(minPackets): it must be 0 or more")
         }
-        _ = try countryCodes()
-        _ = try asNumbers()
-    }
-
-    /// `--country DE,us`: upper-case two-letter codes, as the API's `country` takes one.
-    func countryCodes() throws -> Set<String> {
-        guard let countries else { return [] }
-        var out = Set<String>()
-        for c in countries.split(separator: ",", omittingEmptySubsequences: false) {
-            guard let code = GeoFilter.countryCode(c) else {
-                throw ValidationError("invalid --country '\(c)': expected two-letter ISO 3166 codes such as DE or US, comma-separated")
-            }
-            out.insert(code)
-        }
-        return out
-    }
-
-    /// `--asn 15169,AS3320`: AS numbers, with or without the AS prefix (the API's `asn`).
-    func asNumbers() throws -> Set<UInt32> {
-        guard let asns else { return [] }
-        var out = Set<UInt32>()
-        for a in asns.split(separator: ",", omittingEmptySubsequences: false) {
-            guard let v = GeoFilter.asNumber(a) else {
-                throw ValidationError("invalid --asn '\(a)': expected AS numbers such as 15169 or AS15169, comma-separated")
-            }
-            out.insert(v)
-        }
-        return out
     }
 
     /// The `--country`/`--asn` filter, on the run's host enrichment; nil without them. A
     /// filter no database can answer would keep nothing: a usage error instead.
     func geoFilter(hosts: HostEnrichment) throws -> GeoFilter? {
-        let countries = try countryCodes(), asns = try asNumbers()
         guard !countries.isEmpty || !asns.isEmpty else { return nil }
         if !countries.isEmpty && !hosts.geo.answersCountries {
             throw GeoFilterError(option: "--country", kind: "Country or City")
@@ -105,11 +67,11 @@ struct FilterOptions: ParsableArguments {
 
     var packetFilter: PacketFilter {
         var f = PacketFilter()
-        f.networks = ips.compactMap(IPNetwork.init)
-        f.ipVersion = net.flatMap(PacketFilter.IPVersion.init(userValue:))
-        f.transport = transport.flatMap(TransportKind.init(userValue:))
-        f.lowestPort = UInt16(lowestPort ?? 0)
-        f.highestPort = UInt16(highestPort ?? 65535)
+        f.networks = ips
+        f.ipVersion = net
+        f.transport = transport
+        f.lowestPort = lowestPort ?? 0
+        f.highestPort = highestPort ?? 65535
         f.inner = inner
         return f
     }

@@ -117,9 +117,9 @@ final class StoreRun {
         var filters: [String] = []
         if let e = command.source.bpfExpression { filters.append("bpf: \(e)") }
         let f = command.filters
-        if !f.ips.isEmpty { filters.append("ip: " + f.ips.joined(separator: ",")) }
-        if let n = f.net { filters.append("net: \(n)") }
-        if let t = f.transport { filters.append("transport: \(t)") }
+        if !f.ips.isEmpty { filters.append("ip: " + f.ips.map(\.description).joined(separator: ",")) }
+        if let n = f.net { filters.append("net: \(n.rawValue)") }
+        if let t = f.transport { filters.append("transport: " + t.label.lowercased()) }
         if let l = f.lowestPort { filters.append("lowest-port: \(l)") }
         if let h = f.highestPort { filters.append("highest-port: \(h)") }
         if f.inner { filters.append("inner") }

@@ -119,9 +119,10 @@ import SniffTestSupport
         let none = try CLI.run(["-r", Self.dnsTCP.path, "--json", "--geoip", dir.path, "--asn", "1"])
         #expect(none.status == 0 && none.stdout.isEmpty)
 
-        for (args, message) in [(["--country", "CAN"], "invalid --country 'CAN'"), (["--country", "C1"], "invalid --country 'C1'"),
-                                (["--country", "CA,"], "invalid --country ''"), (["--asn", "x15169"], "invalid --asn 'x15169'"),
-                                (["--asn", "99999999999"], "invalid --asn '99999999999'")] {
+        for (args, message) in [(["--country", "CAN"], "'--country <CC[,CC]>': 'CAN' is not a country"),
+                                (["--country", "C1"], "'C1' is not a country"), (["--country", "CA,"], "'' is not a country"),
+                                (["--asn", "x15169"], "'--asn <N[,N]>': 'x15169' is not an AS number"),
+                                (["--asn", "99999999999"], "'99999999999' is not an AS number")] {
             let r = try CLI.run(["-r", Self.dnsTCP.path, "--geoip", dir.path] + args)
             #expect(r.status == 64 && r.stderr.contains(message), "\(args): \(r.status) \(r.stderr)")
         }
