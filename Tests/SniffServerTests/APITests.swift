@@ -4,6 +4,7 @@ import HummingbirdTesting
 import NIOCore
 import Testing
 import SniffCore
+import SniffDecode
 import SniffStore
 @testable import SniffServer
 import SniffTestSupport
@@ -292,5 +293,29 @@ struct APITests {
         for kind in LogKind.allCases {
             #expect(params("/api/\(kind.table)") == Set(LogQuery.names + ["cursor", "limit"]), "/api/\(kind.table)")
         }
+        // The transports a user may write are TransportKind.userNames: every traffic
+        // route's `transport` lists them all (the log routes, whose transports are the
+        // TCP and UDP their protocols run on, a part of them).
+        for (route, item) in paths {
+            let parameters = (item["get"] as? [String: Any])?["parameters"] as? [[String: Any]] ?? []
+            guard let t = parameters.first(where: { $0["name"] as? String == "transport" }) else { continue }
+            let names = (t["schema"] as? [String: Any])?["enum"] as? [String] ?? []
+            if LogKind.allCases.contains(where: { "/api/\($0.table)" == route }) {
+                #expect(Set(names).isSubset(of: TransportKind.userNames) && !names.isEmpty, "\(route): \(names)")
+            } else {
+                #expect(names == TransportKind.userNames, "\(route): \(names)")
+            }
+        }
+    }
+
+    /// The dashboard's Transport choice offers exactly the names the API takes.
+    @Test func dashboardTransportChoiceIsTheAPIs() throws {
+        let html = try String(contentsOf: TestPaths.packageRoot.appendingPathComponent("Sources/SniffServer/Dashboard/index.html"),
+                              encoding: .utf8)
+        let start = try #require(html.range(of: "id=\"f-transport\""))
+        let end = try #require(html.range(of: "</select>", range: start.upperBound..<html.endIndex))
+        let values = html[start.upperBound..<end.lowerBound].components(separatedBy: "<option value=\"").dropFirst()
+            .compactMap { $0.split(separator: "\"", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) }
+        #expect(values == [""] + TransportKind.userNames)
     }
 }
