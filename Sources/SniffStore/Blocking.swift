@@ -3,6 +3,7 @@ import SniffCore
 /// Runs async work from synchronous code (the command line's commands) and waits for
 /// it on the calling thread, which is not one of the cooperative pool's.
 public enum Blocking {
+    /// Unchecked Sendable: `result` is written and read under the lock `run` shares with the task.
     final class Box<T>: @unchecked Sendable { var result: Swift.Result<T, Error>? }
 
     public static func run<T>(_ body: @escaping @Sendable () async throws -> T) throws -> T {

@@ -6,6 +6,7 @@ import SniffCore
 /// caller gets `StoreError.unreachable` at once; the abandoned operation is cancelled
 /// and left to end on its own.
 enum Deadline {
+    /// Unchecked Sendable: `continuation` is under `lock`.
     final class State<T: Sendable>: @unchecked Sendable {
         private let lock = ConditionLock()
         private var continuation: CheckedContinuation<T, Error>?
@@ -22,6 +23,7 @@ enum Deadline {
         }
     }
 
+    /// Unchecked Sendable: `task` and `cancelled` are under `lock`.
     final class Handle: @unchecked Sendable {
         private let lock = ConditionLock()
         private var task: Task<Void, Never>?

@@ -4,6 +4,7 @@ import SniffDecode
 
 /// The PostgreSQL store: batches load through `COPY ... FROM STDIN` (text format)
 /// inside a transaction that also records the batch id; tables are partitioned by day.
+/// Unchecked Sendable: `knownPartitions` and `timeout` are under `lock`; the pool is an actor.
 public final class PostgresStore: PacketStore, @unchecked Sendable {
     public let target: PostgresTarget
     public var backend: String { "postgresql" }

@@ -3,6 +3,7 @@ import SniffCore
 /// Runs blocking SQLite work on a thread of its own, so that async callers (the
 /// writer task, the server's handlers) never block the cooperative thread pool. The
 /// thread owns one connection, opened on first use and reopened after a failure to open.
+/// Unchecked Sendable: the job list and flags are under `lock`; the connection is the thread's.
 final class SQLiteExecutor: @unchecked Sendable {
     private let lock = ConditionLock()
     private var jobs: [(SQLiteConnection?, Error?) -> Void] = []

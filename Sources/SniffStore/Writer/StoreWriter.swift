@@ -19,6 +19,7 @@ import SniffCore
 /// counted loss for an out-of-memory kill of the whole capture, so such a batch is
 /// dropped, counted (`packetsLost`, `rowsLost`) and logged; the capture goes on, and
 /// the journal is tried again with the next batch.
+/// Unchecked Sendable: the queue, journal and counters are under `lock`; the rest is set in init.
 public final class StoreWriter: @unchecked Sendable {
     public struct Configuration: Sendable {
         /// Rows kept in memory before batches spill to the journal.
