@@ -85,11 +85,10 @@ public final class FeedServer: Service, Sendable {
                 client.enqueue(authenticated.get() ? Self.greeting : "# sniff feed: send 'token TOKEN' first")
                 await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
-                        while let m = await client.next() {
+                        try await client.writeMessages { m in
                             var b = ByteBuffer(string: m)
                             b.writeInteger(UInt8(0x0A))
                             try await outbound.write(b)
-                            client.wrote()
                         }
                     }
                     group.addTask {

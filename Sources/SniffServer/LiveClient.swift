@@ -1,22 +1,23 @@
-import NIOCore
 import SniffCore
 import SniffStore
 
 /// One subscriber of the live stream (a WebSocket or a feed connection): its filter,
-/// its per-second row budget, and a bounded queue of rendered messages between the
-/// broadcaster and the task that writes to the socket. When the queue is full the
-/// oldest message is dropped and counted; a write that makes no progress for the
-/// configured time marks the client as stuck, and its connection is closed.
-/// Unchecked Sendable: every var is read and written under `lock`.
+/// its per-second row budget, and a bounded stream of rendered messages between the
+/// broadcaster and the task that writes to the socket (an `AsyncStream` keeping the
+/// newest `capacity`: when it is full the oldest message is dropped and counted). A
+/// write that makes no progress for the configured time marks the client as stuck,
+/// and its connection is closed.
+/// Unchecked Sendable: every var is read and written under `lock`; the stream and its
+/// continuation are Sendable.
 public final class LiveClient: @unchecked Sendable {
     public enum Kind: Sendable { case webSocket, feed }
     public let kind: Kind
     public let capacity: Int
     public let rowsPerSecond: Int
 
+    private let messages: AsyncStream<String>
+    private let sink: AsyncStream<String>.Continuation
     private let lock = ConditionLock()
-    private var queue = CircularBuffer<String>()
-    private var waiter: CheckedContinuation<String?, Never>? = nil
     private var closed = false
     private var writeStartedAt: ContinuousClock.Instant? = nil
     private var _dropped: UInt64 = 0
@@ -31,7 +32,7 @@ public final class LiveClient: @unchecked Sendable {
 
     init(kind: Kind, capacity: Int, rowsPerSecond: Int) {
         self.kind = kind; self.capacity = max(1, capacity); self.rowsPerSecond = rowsPerSecond
-        queue.reserveCapacity(min(capacity, 1024))
+        (messages, sink) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(self.capacity))
     }
 
     public var dropped: UInt64 { lock.withLock { _dropped } }
@@ -58,47 +59,27 @@ public final class LiveClient: @unchecked Sendable {
 
     /// Adds a message; drops the oldest when full. Never blocks.
     public func enqueue(_ message: String) {
-        lock.withLock {
-            guard !closed else { return }
-            if let w = waiter {
-                waiter = nil
-                writeStartedAt = ContinuousClock.now
-                w.resume(returning: message)
-                return
-            }
-            if queue.count >= capacity {
-                _ = queue.popFirst()
-                _dropped &+= 1
-            }
-            queue.append(message)
-        }
+        if case .dropped = sink.yield(message) { lock.withLock { _dropped &+= 1 } }
     }
 
-    /// The next message to write; nil once closed. Marks a write as started.
-    public func next() async -> String? {
-        await withCheckedContinuation { (c: CheckedContinuation<String?, Never>) in
-            lock.withLock {
-                writeStartedAt = nil
-                if closed { c.resume(returning: nil); return }
-                if let m = queue.popFirst() {
-                    writeStartedAt = ContinuousClock.now
-                    c.resume(returning: m)
-                } else {
-                    waiter = c
-                }
+    /// Hands each message to `write`, one at a time, until the client is closed (what
+    /// is still queued then is not written) or `write` throws. The time a write takes
+    /// is what `isStuck` measures. Only the client's one writer task calls this.
+    public func writeMessages(_ write: (String) async throws -> Void) async rethrows {
+        for await m in messages {
+            let open = lock.withLock {
+                if !closed { writeStartedAt = ContinuousClock.now }
+                return !closed
             }
+            guard open else { return }
+            try await write(m)
+            lock.withLock { writeStartedAt = nil }
         }
     }
-
-    /// The write of the last message completed.
-    public func wrote() { lock.withLock { writeStartedAt = nil } }
 
     public func close() {
-        lock.withLock {
-            closed = true
-            if let w = waiter { waiter = nil; w.resume(returning: nil) }
-            queue.removeAll()
-        }
+        lock.withLock { closed = true; writeStartedAt = nil }
+        sink.finish()
     }
 
     /// True when a write has been pending for longer than `timeout`.

@@ -44,10 +44,7 @@ enum LiveSocket {
         if !history.isEmpty { client.enqueue("{\"type\":\"history\",\"stats\":[" + history.joined(separator: ",") + "]}") }
         await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                while let m = await client.next() {
-                    try await outbound.write(.text(m))
-                    client.wrote()
-                }
+                try await client.writeMessages { try await outbound.write(.text($0)) }
             }
             group.addTask {
                 for try await message in inbound.messages(maxSize: 4096) {

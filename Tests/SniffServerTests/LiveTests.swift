@@ -443,4 +443,31 @@ struct LiveTests {
         for i in 0..<15 { client.enqueue("m\(i)") }
         #expect(client.dropped == 5)
     }
+
+    @Test("a client's queue writes the newest messages in order, times each write, and stops at close")
+    func clientQueue() async throws {
+        let client = LiveClient(kind: .feed, capacity: 3, rowsPerSecond: 5)
+        for i in 0..<5 { client.enqueue("m\(i)") }
+        #expect(client.dropped == 2)
+        var written: [String] = []
+        var stuckWhileWriting = false
+        await client.writeMessages { m in
+            written.append(m)
+            stuckWhileWriting = client.isStuck(now: ContinuousClock.now + .seconds(60), timeout: .seconds(30))
+            if written.count == 3 { client.close() }
+        }
+        #expect(written == ["m2", "m3", "m4"])
+        #expect(stuckWhileWriting, "a write in progress is timed")
+        #expect(!client.isStuck(now: ContinuousClock.now + .seconds(60), timeout: .seconds(30)), "no write in progress")
+        client.enqueue("after close")
+        #expect(client.dropped == 2)
+
+        // Messages still queued when the client closes are not written.
+        let closing = LiveClient(kind: .webSocket, capacity: 8, rowsPerSecond: 5)
+        closing.enqueue("a"); closing.enqueue("b")
+        closing.close()
+        var late: [String] = []
+        await closing.writeMessages { late.append($0) }
+        #expect(late.isEmpty && closing.isClosed)
+    }
 }
