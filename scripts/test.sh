@@ -52,6 +52,11 @@ if [ $# -eq 0 ]; then
         "$SNIFF_TEST_PG_BIN/psql" "$SNIFF_TEST_PG_URL" -qc "CREATE DATABASE $api_db"
         SNIFF_TEST_API_PG_URL="${SNIFF_TEST_PG_URL%/*}/$api_db" swift test --skip-build --filter SniffServerTests --skip "$timing"
     fi
+    # And against ClickHouse, in a new database on the plain test server (the loading
+    # migration creates it; the server's folder goes at the end).
+    if [ -n "${SNIFF_TEST_CH_URL:-}" ]; then
+        SNIFF_TEST_API_CH_URL="${SNIFF_TEST_CH_URL%/*}/sniff_api_$$" swift test --skip-build --filter SniffServerTests --skip "$timing"
+    fi
 else
     swift test --skip-build "$@"
 fi

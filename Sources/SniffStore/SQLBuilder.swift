@@ -61,16 +61,20 @@ struct SQLBuilder {
     /// A page of packets: `select` (which ends in its FROM) with `filter` and what
     /// `more` adds (a cursor, a column test), then `order` (ORDER BY and LIMIT). A filter
     /// that `canSplit` becomes a UNION ALL of two branches, each one index range read in
-    /// order and stopped at a page, then ordered and limited again.
+    /// order and stopped at a page, then ordered and limited again. `whole` makes the
+    /// statement of an unsplit page from its WHERE clause (`SQLReading.pageStatement`).
     mutating func packetPage(_ select: String, _ filter: TrafficFilter, order: String,
-                             _ more: (inout SQLBuilder) -> Void = { _ in }) -> SQLQuery {
+                             _ more: (inout SQLBuilder) -> Void = { _ in }, whole: ((String) -> String)? = nil) -> SQLQuery {
         func branch(_ part: Branch) -> String {
             packetFilter(filter, branch: part)
             more(&self)
             return takeWhereClause()
         }
         // ClickHouse has no index on ports or addresses to read in order: one scan.
-        guard dialect != .clickhouse, Self.canSplit(filter) else { return SQLQuery(sql: select + branch(.whole) + order, binds: binds) }
+        guard dialect != .clickhouse, Self.canSplit(filter) else {
+            let w = branch(.whole)
+            return SQLQuery(sql: whole?(w) ?? select + w + order, binds: binds)
+        }
         let first = branch(.first), second = branch(.second)
         let sql = "SELECT * FROM (\(select)\(first)\(order)) AS a UNION ALL SELECT * FROM (\(select)\(second)\(order)) AS b" + order
         return SQLQuery(sql: sql, binds: binds)

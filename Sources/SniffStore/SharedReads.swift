@@ -60,13 +60,14 @@ extension SQLReading {
     func readPackets(_ q: PacketQuery, select: String) async throws -> Page<StoredPacket> {
         let cursor = try Cursor.parse(q.cursor, kind: "p", count: 3)
         let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
-        let order = " ORDER BY ts DESC, capture_id DESC, n DESC LIMIT \(limit + 1)"
+        let orderBy = " ORDER BY ts DESC, capture_id DESC, n DESC"
         var b = SQLBuilder(dialect)
-        let query = b.packetPage(select, q.filter, order: order) { b in
+        let whole = { self.pageStatement("packets", select: select, where: $0, orderBy: orderBy, limit: limit + 1) }
+        let query = b.packetPage(select, q.filter, order: orderBy + " LIMIT \(limit + 1)", { b in
             if let cursor {
                 b.add("(ts, capture_id, n) < (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])), \(b.param(cursor.values[2])))")
             }
-        }
+        }, whole: whole)
         let rows = try await read("packets", query) { try RowMapping.packet($0) }
         let more = rows.count > limit
         let page = Array(rows.prefix(limit))
@@ -82,7 +83,7 @@ extension SQLReading {
         let key = FlowSortKey(q.sort)
         b.flowListing(q, key: key, cursor: cursor)
         let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
-        let sql = select + b.whereClause + " ORDER BY \(key.column) DESC, id DESC LIMIT \(limit + 1)"
+        let sql = pageStatement("flows", select: select, where: b.whereClause, orderBy: " ORDER BY \(key.column) DESC, id DESC", limit: limit + 1)
         let rows = try await read("flows", SQLQuery(sql: sql, binds: b.binds)) { c in (try c.int(0) ?? 0, try RowMapping.flow(c, from: 1)) }
         let more = rows.count > limit
         let page = Array(rows.prefix(limit))

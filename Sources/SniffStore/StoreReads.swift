@@ -26,6 +26,15 @@ extension RowReader {
 protocol SQLReading: Sendable {
     var dialect: SQLDialect { get }
     func read<T: Sendable>(_ what: String, _ q: SQLQuery, _ map: @escaping @Sendable (any RowReader) throws -> T) async throws -> [T]
+    /// The statement of one page of `table`'s rows: `select` (which ends in its FROM),
+    /// `where`, `orderBy` and at most `limit` rows.
+    func pageStatement(_ table: String, select: String, where: String, orderBy: String, limit: Int) -> String
+}
+
+extension SQLReading {
+    func pageStatement(_ table: String, select: String, where: String, orderBy: String, limit: Int) -> String {
+        select + `where` + orderBy + " LIMIT \(limit)"
+    }
 }
 
 /// The rows packets, alerts and captures come back as, and the reads whose SQL is the

@@ -272,6 +272,13 @@ struct ClickHouseStoreTests {
             try await ClickHouseTestEnv.forgetBatches(store, where: "1")
             #expect(try await store.write(batch))
             #expect(try await ClickHouseTestEnv.count(store, "SELECT count() FROM packets FINAL") == 3000)
+            // The API's pages (read in two steps: ClickHouseStore.pageStatement) hold each packet once.
+            var seen: [UInt64] = [], cursor: String? = nil
+            repeat {
+                let page = try await store.packets(PacketQuery(cursor: cursor, limit: 1000))
+                seen += page.rows.map(\.row.n); cursor = page.nextCursor
+            } while cursor != nil && seen.count < 10_000
+            #expect(seen.count == 3000 && Set(seen).count == 3000)
             try await store.http.run("OPTIMIZE TABLE packets FINAL", what: "test")
             #expect(try await ClickHouseTestEnv.count(store, "SELECT count() FROM packets") == 3000)
         }

@@ -85,6 +85,9 @@ enum ClickHouseSchema {
     /// fields (`last_ts`, the end reason) can be equal in two records.
     static let flowKey = "sensor, ts, capture_id, uid, writer_id, seq, i"
 
+    /// The packets' sorting key: a packet is its capture's `n`th.
+    static let packetKey = "sensor, ts, capture_id, n"
+
     static let alertColumns: [Column] = [
         ("capture_id", "Int64"), ("sensor", "String"), ("alert_id", "String"), ("ts", "Int64"), ("severity", "String"),
         ("severity_level", "UInt8"), ("rule", "String"), ("kind", "String"), ("message", "String"),
@@ -166,7 +169,7 @@ enum ClickHouseSchema {
     /// time range", mostly of one sensor, and rows arrive in that order, so inserts
     /// append to the key's tail and a range read touches only its granules.
     static let tables: [String] = [
-        create("packets", packetColumns, engine: timeEngine("sensor, ts, capture_id, n")),
+        create("packets", packetColumns, engine: timeEngine(packetKey)),
         create("flows", flowColumns, engine: timeEngine("sensor, ts, capture_id, uid")),
         create("alerts", alertColumns, engine: timeEngine("sensor, ts, capture_id, alert_id")),
         create("traffic", trafficColumns, engine: timeEngine("sensor, ts, transport, app, writer_id, seq, i")),
