@@ -90,6 +90,12 @@ public struct EndpointStat: Sendable, Equatable {
 /// update, no allocation per packet, and a cap so that a scan cannot grow it without
 /// bound (packets for endpoints beyond the cap are counted in `overflowPackets`).
 ///
+/// It grows by doubling, a little at a time: the entries of the old table move to the
+/// new one `migrateStep` slots per new entry (and any entry a packet finds there moves
+/// at once), so that no packet waits for a million entries to move. A growth in one go
+/// held the analysis thread for about a second under load, longer than the capture
+/// thread waits for it before dropping frames.
+///
 /// Each IP packet updates its source (sent) and its destination (received).
 public final class EndpointTable {
     @usableFromInline
@@ -97,7 +103,7 @@ public final class EndpointTable {
         var high: UInt64 = 0
         var low: UInt64 = 0
         var port: Int32 = 0
-        /// bit 0: occupied, bit 1: IPv6
+        /// bit 0: occupied, bit 1: IPv6, bit 2: moved to the new table (old table only)
         var flags: UInt8 = 0
         var transports: UInt16 = 0
         var sentPackets: UInt64 = 0
@@ -112,6 +118,14 @@ public final class EndpointTable {
     private var slots: UnsafeMutablePointer<Slot>
     private var capacity: Int
     private var shift: UInt64
+    /// During a growth: the table whose entries are moving into `slots`; those of its
+    /// slots below `migrated` have moved (or were empty).
+    private var old: UnsafeMutablePointer<Slot>? = nil
+    private var oldCapacity = 0
+    private var migrated = 0
+    /// Old slots moved per new entry while growing: the old table is gone after
+    /// oldCapacity / 32 new entries, long before the new one is 70% full again.
+    static let migrateStep = 32
     public private(set) var count = 0
     /// The most endpoints kept; later ones are only counted.
     public let limit: Int
@@ -126,7 +140,10 @@ public final class EndpointTable {
         self.limit = limit
     }
 
-    deinit { LargeAllocation.free(slots, bytes: capacity * MemoryLayout<Slot>.stride) }
+    deinit {
+        LargeAllocation.free(slots, bytes: capacity * MemoryLayout<Slot>.stride)
+        if let old { LargeAllocation.free(old, bytes: oldCapacity * MemoryLayout<Slot>.stride) }
+    }
 
     /// Zeroed memory is a table of empty slots (flags == 0).
     private static func allocateSlots(_ n: Int) -> UnsafeMutablePointer<Slot> {
@@ -134,10 +151,10 @@ public final class EndpointTable {
     }
 
     /// Memory the table holds now, for the benchmark and docs.
-    public var bytesAllocated: Int { capacity * MemoryLayout<Slot>.stride }
+    public var bytesAllocated: Int { (capacity + oldCapacity) * MemoryLayout<Slot>.stride }
 
     @inline(__always)
-    private func index(_ high: UInt64, _ low: UInt64, _ port: Int32, _ v6: Bool) -> Int {
+    private func index(_ high: UInt64, _ low: UInt64, _ port: Int32, _ v6: Bool, shift: UInt64) -> Int {
         var h = high &* 0x9E37_79B9_7F4A_7C15
         h ^= (low ^ UInt64(UInt32(bitPattern: port)) << 17 ^ (v6 ? 0xABCD : 0)) &* 0xC2B2_AE3D_27D4_EB4F
         h ^= h >> 29
@@ -150,11 +167,17 @@ public final class EndpointTable {
     private func slot(_ a: IPAddress, _ port: Int32) -> UnsafeMutablePointer<Slot>? {
         let v6 = a.isIPv6
         let mask = capacity - 1
-        var i = index(a.high, a.low, port, v6)
+        var i = index(a.high, a.low, port, v6, shift: shift)
         let want: UInt8 = v6 ? 3 : 1
         while true {
             let s = slots + i
             if s.pointee.flags == 0 {
+                if old != nil, let o = oldSlot(a.high, a.low, port, want) {
+                    // Moves now rather than when the migration reaches it.
+                    s.pointee = o.pointee
+                    o.pointee.flags |= 4
+                    return s
+                }
                 if count >= limit { return nil }
                 if (count + 1) * 10 > capacity * 7 {
                     grow()
@@ -165,6 +188,8 @@ public final class EndpointTable {
                 s.pointee.port = port
                 s.pointee.flags = want
                 count += 1
+                // Inserting into the new table never moves its other entries, so `s` stays.
+                if old != nil { migrate(EndpointTable.migrateStep) }
                 return s
             }
             if s.pointee.low == a.low && s.pointee.high == a.high && s.pointee.port == port && s.pointee.flags == want {
@@ -174,18 +199,48 @@ public final class EndpointTable {
         }
     }
 
+    /// The key's entry in the old table if it has not moved yet (a moved one's flags
+    /// never equal `want`).
+    private func oldSlot(_ high: UInt64, _ low: UInt64, _ port: Int32, _ want: UInt8) -> UnsafeMutablePointer<Slot>? {
+        guard let old else { return nil }
+        let mask = oldCapacity - 1
+        var i = index(high, low, port, want & 2 != 0, shift: shift + 1)
+        while old[i].flags != 0 {
+            if old[i].low == low && old[i].high == high && old[i].port == port && old[i].flags == want { return old + i }
+            i = (i + 1) & mask
+        }
+        return nil
+    }
+
+    /// Starts a growth: a table twice the size, empty (untouched pages cost nothing).
+    /// A growth still under way finishes first.
     private func grow() {
-        let old = slots, oldCap = capacity
-        capacity = oldCap * 2
+        if old != nil { migrate(oldCapacity) }
+        old = slots
+        oldCapacity = capacity
+        migrated = 0
+        capacity *= 2
         shift -= 1
         slots = EndpointTable.allocateSlots(capacity)
+    }
+
+    /// Moves the entries of up to `n` more old slots; frees the old table after its last.
+    private func migrate(_ n: Int) {
+        guard let old else { return }
         let mask = capacity - 1
-        for j in 0..<oldCap where old[j].flags != 0 {
-            var i = index(old[j].high, old[j].low, old[j].port, old[j].flags & 2 != 0)
+        let end = min(oldCapacity, migrated + n)
+        for j in migrated..<end where old[j].flags & 5 == 1 {
+            var i = index(old[j].high, old[j].low, old[j].port, old[j].flags & 2 != 0, shift: shift)
             while slots[i].flags != 0 { i = (i + 1) & mask }
             slots[i] = old[j]
+            old[j].flags |= 4
         }
-        LargeAllocation.free(old, bytes: oldCap * MemoryLayout<Slot>.stride)
+        migrated = end
+        if end == oldCapacity {
+            LargeAllocation.free(old, bytes: oldCapacity * MemoryLayout<Slot>.stride)
+            self.old = nil
+            oldCapacity = 0
+        }
     }
 
     @inline(__always)
@@ -227,8 +282,22 @@ public final class EndpointTable {
 
     /// Every entry, unsorted.
     public func forEach(_ body: (Endpoint, EndpointStat) -> Void) {
-        for j in 0..<capacity where slots[j].flags != 0 {
-            let s = slots[j]
+        forEach(slots: 0..<(capacity + oldCapacity), body)
+    }
+
+    /// The slots `forEach(slots:)` ranges over: the table's, then during a growth the
+    /// old table's. The start and the end of a growth change it.
+    public var slotCapacity: Int { capacity + oldCapacity }
+
+    /// The entries in the slots of `range` (clamped to `slotCapacity`): one step of a
+    /// scan that a live view spreads over several calls, so that no call holds the
+    /// analysis thread for a pass over millions of entries. During a growth entries
+    /// move only from the old table (read last) to the new one, so such a scan may miss
+    /// an entry that moved, never see one twice.
+    public func forEach(slots range: Range<Int>, _ body: (Endpoint, EndpointStat) -> Void) {
+        for j in range.clamped(to: 0..<(capacity + oldCapacity)) {
+            let s = j < capacity ? slots[j] : old![j - capacity]
+            guard s.flags & 5 == 1 else { continue }
             let a = s.flags & 2 != 0 ? IPAddress(v6High: s.high, low: s.low) : IPAddress(v4: UInt32(truncatingIfNeeded: s.low))
             var st = EndpointStat()
             st.sentPackets = s.sentPackets
@@ -249,43 +318,60 @@ public final class EndpointTable {
         return found
     }
 
-    /// Entries with at least `minPackets`, sorted by sent + received packets, then by
-    /// bytes, then by endpoint so that the order is stable.
     /// The endpoints with at least `minPackets`, busiest first (then by bytes, then by
     /// address), at most `limit` of them, and how many passed `minPackets` in all.
     public func top(minPackets: UInt64 = 0, limit: Int? = nil) -> (list: [(Endpoint, EndpointStat)], eligible: Int) {
-        let before: ((Endpoint, EndpointStat), (Endpoint, EndpointStat)) -> Bool = { a, b in
+        guard let limit else {
+            var list: [(Endpoint, EndpointStat)] = []
+            list.reserveCapacity(count)
+            forEach { e, s in if s.totalPackets >= minPackets { list.append((e, s)) } }
+            list.sort(by: Busiest.before)
+            return (list, list.count)
+        }
+        var best = Busiest(limit: limit, minPackets: minPackets)
+        forEach { e, s in best.add(e, s) }
+        return (best.list, best.eligible)
+    }
+
+    /// The busiest `limit` endpoints of those added, in `top`'s order: fed by one pass,
+    /// or by the steps of a scan spread over several calls (`forEach(slots:)`).
+    public struct Busiest {
+        public let limit: Int
+        public let minPackets: UInt64
+        /// Sorted, best first.
+        public private(set) var list: [(Endpoint, EndpointStat)] = []
+        /// Entries added that passed `minPackets`.
+        public private(set) var eligible = 0
+
+        public init(limit: Int, minPackets: UInt64 = 0) {
+            self.limit = limit
+            self.minPackets = minPackets
+            list.reserveCapacity(limit + 1)
+        }
+
+        static func before(_ a: (Endpoint, EndpointStat), _ b: (Endpoint, EndpointStat)) -> Bool {
             let pa = a.1.totalPackets, pb = b.1.totalPackets
             if pa != pb { return pa > pb }
             let ba = a.1.sentBytes + a.1.receivedBytes, bb = b.1.sentBytes + b.1.receivedBytes
             if ba != bb { return ba > bb }
             return a.0 < b.0
         }
-        var eligible = 0
-        guard let limit else {
-            var list: [(Endpoint, EndpointStat)] = []
-            list.reserveCapacity(count)
-            forEach { e, s in if s.totalPackets >= minPackets { list.append((e, s)) } }
-            list.sort(by: before)
-            return (list, list.count)
-        }
-        // A terminal shows 20 of possibly millions: keep the best `limit` in a sorted
-        // buffer instead of sorting them all (the full sort was most of a default run).
-        var best: [(Endpoint, EndpointStat)] = []
-        best.reserveCapacity(limit + 1)
-        forEach { e, s in
+
+        /// A terminal shows 20 of possibly millions: the best `limit` stay in a sorted
+        /// buffer instead of a sort of them all (the full sort was most of a default run).
+        public mutating func add(_ e: Endpoint, _ s: EndpointStat) {
             guard s.totalPackets >= minPackets else { return }
             eligible += 1
+            guard limit > 0 else { return }
             let item = (e, s)
-            if best.count == limit, let last = best.last, !before(item, last) { return }
-            var lo = 0, hi = best.count
+            if list.count == limit, let last = list.last, !Busiest.before(item, last) { return }
+            var lo = 0, hi = list.count
             while lo < hi {
                 let mid = (lo + hi) / 2
-                if before(best[mid], item) { lo = mid + 1 } else { hi = mid }
+                if Busiest.before(list[mid], item) { lo = mid + 1 } else { hi = mid }
             }
-            best.insert(item, at: lo)
-            if best.count > limit { best.removeLast() }
+            list.insert(item, at: lo)
+            if list.count > limit { list.removeLast() }
         }
-        return (best, eligible)
     }
 }

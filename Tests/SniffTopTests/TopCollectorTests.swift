@@ -65,4 +65,49 @@ struct TopCollectorTests {
         olderBytes.sort(by: >)
         #expect(smallestKept == olderBytes[499])
     }
+
+    /// Live, the tables are built in steps (one per call of `publish`), so that the
+    /// capture thread never waits for a whole pass over millions of entries: a build cut
+    /// into the smallest steps gives the same tables as one whole pass over a table that
+    /// does not change between the steps.
+    @Test func tablesBuiltInStepsEqualOneWholePass() throws {
+        let pipeline = PacketPipeline()
+        let table = FlowTable()
+        let engine = AlertEngine(sink: AlertSinkList([]))
+        let collector = TopCollector(pipeline: pipeline, table: table, summary: ProtocolSummaryCollector(), engine: engine,
+                                     format: FlowFormat(), source: "test", live: true, sampleCapacity: 10, finishedFlowLimit: 10,
+                                     publishIntervalNanos: 0)
+        let empty = UnsafeRawBufferPointer(start: nil, count: 0)
+        for i in 0..<2500 {
+            let p = Self.udp(i, bytes: 10 + i % 997, at: 5000 + Double(i) / 1000)
+            table.process(p, frame: empty, now: p.timestamp)
+            pipeline.endpoints.record(p)
+        }
+        var stepped = TopCollector.TableBuild(collector)
+        var steps = 1
+        // A deadline already past: one read of `stepSlots` slots per call.
+        while !collector.step(&stepped, until: 0) { steps += 1 }
+        let slots = pipeline.endpoints.slotCapacity + table.slotCount
+        #expect(steps >= slots / TopCollector.stepSlots, "\(steps) steps for \(slots) slots")
+        var whole = TopCollector.TableBuild(collector)
+        #expect(collector.step(&whole, until: .max))
+        let a = collector.finishTables(stepped, nanos: 0), b = collector.finishTables(whole, nanos: 0)
+        #expect(a.talkers.count == 2000)
+        #expect(a.talkersTotal == 2501)
+        #expect(a.talkers.map(\.endpoint) == b.talkers.map(\.endpoint))
+        #expect(a.flows.count == TopCollector.openFlowLimit)
+        #expect(a.flows.map(\.row.uid) == b.flows.map(\.row.uid))
+
+        // Through `publish`: each call not forced advances the build by a step of about
+        // `stepNanos`, and the snapshots carry the tables once it is done.
+        var calls = 0
+        var s = TopSnapshot()
+        while s.talkers.isEmpty && calls < 100_000 {
+            collector.publish(state: "running")
+            s = try #require(collector.take())
+            calls += 1
+        }
+        #expect(s.talkers.map(\.endpoint) == b.talkers.map(\.endpoint))
+        #expect(s.flows.map(\.row.uid) == b.flows.map(\.row.uid))
+    }
 }

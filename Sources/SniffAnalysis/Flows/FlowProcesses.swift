@@ -134,20 +134,42 @@ public final class FlowProcesses {
     }
 
     private func usage(_ forEachOpen: ((Flow) -> Void) -> Void) -> (processes: [Usage], unknown: Usage, others: Usage) {
-        var byProcess = endedUsage
-        var u = unknown, o = others
+        var sum = startUsage()
         let local = table.localAddresses
-        forEachOpen { f in
-            if !placed.isEmpty, let p = placed[f.key] {
-                byProcess[p.process, default: Usage(process: p.process)].add(f, localIsA: p.localIsA)
-            } else if !local.isEmpty && (local.contains(f.key.a) || local.contains(f.key.b)) {
-                u.add(f, localIsA: true)
-            } else {
-                o.add(f, localIsA: true)
-            }
+        forEachOpen { f in add(f, to: &sum, local: local) }
+        return finish(sum)
+    }
+
+    /// `usage(table:)` summed in steps (a live view spreads its pass over the open flows
+    /// over several calls): `startUsage` takes the finished flows' totals, `add` each open
+    /// flow of a step, `finish` sorts. A flow that ends between two steps before its step
+    /// came is left out of that sum, never counted twice.
+    public struct UsageSum {
+        var byProcess: [LocalProcess: Usage]
+        var unknown: Usage
+        var others: Usage
+    }
+
+    public func startUsage() -> UsageSum {
+        UsageSum(byProcess: endedUsage, unknown: unknown, others: others)
+    }
+
+    /// Adds the open flows of one step (`local`: the host's addresses, read once per step).
+    public func add(_ f: Flow, to sum: inout UsageSum, local: Set<IPAddress>) {
+        if !placed.isEmpty, let p = placed[f.key] {
+            sum.byProcess[p.process, default: Usage(process: p.process)].add(f, localIsA: p.localIsA)
+        } else if !local.isEmpty && (local.contains(f.key.a) || local.contains(f.key.b)) {
+            sum.unknown.add(f, localIsA: true)
+        } else {
+            sum.others.add(f, localIsA: true)
         }
-        let list = byProcess.values.sorted { $0.bytes != $1.bytes ? $0.bytes > $1.bytes : $0.process!.pid < $1.process!.pid }
-        return (list, u, o)
+    }
+
+    public var localAddresses: Set<IPAddress> { table.localAddresses }
+
+    public func finish(_ sum: UsageSum) -> (processes: [Usage], unknown: Usage, others: Usage) {
+        let list = sum.byProcess.values.sorted { $0.bytes != $1.bytes ? $0.bytes > $1.bytes : $0.process!.pid < $1.process!.pid }
+        return (list, sum.unknown, sum.others)
     }
 
     private func place(_ f: Flow, final: Bool) -> Placed? {

@@ -524,35 +524,76 @@ public final class FlowTable: PacketConsumer {
         for i in 0..<Int(highWater) where flows[i].timeoutClass != FlowTable.deadClass { body(flows[i]) }
     }
 
+    /// The slots `forEachOpen(slots:)` ranges over: those used since the table began.
+    public var slotCount: Int { Int(highWater) }
+
+    /// As `forEachOpen`, over the slots in `range` only (clamped), with each flow's slot:
+    /// one step of a pass that a live view spreads over several calls, so that no call
+    /// holds the analysis thread for a million flows.
+    public func forEachOpen(slots range: Range<Int>, _ body: (Int, Flow) -> Void) {
+        for i in range.clamped(to: 0..<Int(highWater)) where flows[i].timeoutClass != FlowTable.deadClass {
+            body(i, flows[i])
+        }
+    }
+
     /// The `limit` open flows with the most bytes (both directions), largest first:
     /// a live view's snapshot.
     public func openFlows(largest limit: Int) -> [Flow] {
-        openFlows(top: limit) { $0.orig.wireBytes &+ $0.resp.wireBytes }
+        openFlows(top: Greatest(.largest, limit: limit))
     }
 
     /// The `limit` open flows that began last, newest first: a live view's snapshot.
     public func openFlows(newest limit: Int) -> [Flow] {
-        // Order-preserving from Int64 to UInt64.
-        openFlows(top: limit) { UInt64(bitPattern: $0.startNanos) ^ (1 << 63) }
+        openFlows(top: Greatest(.newest, limit: limit))
     }
 
-    /// The `limit` open flows with the greatest `key`, greatest first (equal keys: the
-    /// lower slot first). A bounded min-heap of slots, so that a table of a million
-    /// flows costs one pass and `limit` copies, not a copy of every flow.
-    @inline(__always)
-    private func openFlows(top limit: Int, key: (Flow) -> UInt64) -> [Flow] {
-        guard limit > 0 else { return [] }
-        var heap: [(key: UInt64, index: Int32)] = []
-        heap.reserveCapacity(min(limit, st.pointee.count))
-        func less(_ a: Int, _ b: Int) -> Bool { heap[a].key < heap[b].key }
-        for i in 0..<Int(highWater) where flows[i].timeoutClass != FlowTable.deadClass {
-            let k = key(flows[i])
+    private func openFlows(top: Greatest) -> [Flow] {
+        var g = top
+        forEachOpen(slots: 0..<Int(highWater)) { g.offer($1, slot: $0) }
+        return g.flows
+    }
+
+    /// The `limit` flows with the greatest key of those offered, greatest first (equal
+    /// keys: the lower slot first). A bounded min-heap of keys, so that a table of a
+    /// million flows costs one pass and at most a few thousand copies, not a copy of
+    /// every flow; fed by one pass or by the steps of one (`forEachOpen(slots:)`).
+    public struct Greatest {
+        public enum Order: Sendable { case largest, newest }
+        public let order: Order
+        public let limit: Int
+        private var heap: [(key: UInt64, slot: Int32, at: Int32)] = []
+        /// The flows kept, where the heap's `at` says; a flow pushed out is overwritten.
+        private var kept: [Flow] = []
+
+        public init(_ order: Order, limit: Int) {
+            self.order = order
+            self.limit = max(0, limit)
+        }
+
+        @inline(__always)
+        func key(_ f: Flow) -> UInt64 {
+            switch order {
+            case .largest: f.orig.wireBytes &+ f.resp.wireBytes
+            // Order-preserving from Int64 to UInt64.
+            case .newest: UInt64(bitPattern: f.startNanos) ^ (1 << 63)
+            }
+        }
+
+        @inline(__always)
+        private func less(_ a: Int, _ b: Int) -> Bool { heap[a].key < heap[b].key }
+
+        public mutating func offer(_ f: Flow, slot: Int) {
+            guard limit > 0 else { return }
+            let k = key(f)
             if heap.count < limit {
-                heap.append((k, Int32(i)))
+                heap.append((k, Int32(slot), Int32(kept.count)))
+                kept.append(f)
                 var c = heap.count - 1
                 while c > 0, less(c, (c - 1) / 2) { heap.swapAt(c, (c - 1) / 2); c = (c - 1) / 2 }
             } else if k > heap[0].key {
-                heap[0] = (k, Int32(i))
+                let at = heap[0].at
+                heap[0] = (k, Int32(slot), at)
+                kept[Int(at)] = f
                 var p = 0
                 while true {
                     let l = 2 * p + 1, r = l + 1
@@ -564,8 +605,11 @@ public final class FlowTable: PacketConsumer {
                 }
             }
         }
-        heap.sort { $0.key != $1.key ? $0.key > $1.key : $0.index < $1.index }
-        return heap.map { flows[Int($0.index)] }
+
+        /// The flows kept, greatest first.
+        public var flows: [Flow] {
+            heap.sorted { $0.key != $1.key ? $0.key > $1.key : $0.slot < $1.slot }.map { kept[Int($0.at)] }
+        }
     }
 
     private func evictOldest() {

@@ -1,0 +1,78 @@
+import Testing
+import SniffCore
+import SniffDecode
+import SniffAnalysis
+
+/// The address:port table grows a little at a time (its old entries move over the next
+/// new entries): during and after a growth every entry is there exactly once, with
+/// every packet counted, whether it was updated before, during or after its move.
+struct EndpointTableTests {
+    static func udp(from src: Int, to dst: Int) -> DecodedPacket {
+        var p = DecodedPacket()
+        p.timestamp = Timestamp(totalNanoseconds: 1_000_000_000 + Int64(src))
+        p.ipVersion = 4
+        p.src = IPAddress("10.\(src >> 16).\((src >> 8) & 255).\(src & 255)")!
+        p.dst = IPAddress("10.200.0.\(dst)")!
+        p.ipProto = 17
+        p.transport = .udp
+        p.hasPorts = true
+        p.sport = UInt16(20000 + src % 1000)
+        p.dport = 53
+        p.wireLength = 60
+        return p
+    }
+
+    static func isPowerOfTwo(_ n: Int) -> Bool { n > 0 && n & (n - 1) == 0 }
+
+    /// Every entry and its packets, from one pass, and from a scan in small steps.
+    static func check(_ table: EndpointTable, _ expected: [Endpoint: (sent: UInt64, received: UInt64)]) {
+        var seen: [Endpoint: (sent: UInt64, received: UInt64)] = [:]
+        var twice = 0
+        table.forEach { e, s in
+            if seen[e] != nil { twice += 1 }
+            seen[e] = (s.sentPackets, s.receivedPackets)
+        }
+        #expect(twice == 0)
+        #expect(seen.count == expected.count)
+        #expect(table.count == expected.count)
+        let wrong = expected.filter { e, v in seen[e].map { $0.sent != v.sent || $0.received != v.received } ?? true }
+        #expect(wrong.isEmpty, "\(wrong.count) entries missing or miscounted")
+        var stepped = 0
+        var from = 0
+        while from < table.slotCapacity {
+            table.forEach(slots: from..<(from + 1000)) { _, _ in stepped += 1 }
+            from += 1000
+        }
+        #expect(stepped == expected.count)
+    }
+
+    @Test func growthMovesEveryEntryOnce() {
+        let table = EndpointTable()
+        var expected: [Endpoint: (sent: UInt64, received: UInt64)] = [:]
+        var checkedDuring = 0
+        var checkedAt = 0
+        for i in 0..<120_000 {
+            // A new source each time; every third packet, an earlier source again (in
+            // the old table during a growth, or already moved).
+            for src in (i % 3 == 0 ? [i, i / 2] : [i]) {
+                let p = Self.udp(from: src, to: src % 7)
+                table.record(p)
+                expected[Endpoint(address: p.src, port: Int32(p.sport)), default: (0, 0)].sent += 1
+                expected[Endpoint(address: p.dst, port: Int32(p.dport)), default: (0, 0)].received += 1
+            }
+            // Once in the middle of each growth (the first two: 65 536 slots to 131 072,
+            // then to 262 144).
+            if !Self.isPowerOfTwo(table.slotCapacity) && table.slotCapacity != checkedAt && i % 1000 == 0 {
+                checkedAt = table.slotCapacity
+                checkedDuring += 1
+                Self.check(table, expected)
+            }
+        }
+        #expect(checkedDuring == 2, "checked while the old table was still moving")
+        Self.check(table, expected)
+        #expect(Self.isPowerOfTwo(table.slotCapacity))
+        // The busiest: the seven servers every packet went to.
+        let top = Set(table.top(limit: 7).list.map { $0.0.address.description })
+        #expect(top == Set((0..<7).map { "10.200.0.\($0)" }))
+    }
+}
