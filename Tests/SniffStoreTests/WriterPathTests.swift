@@ -125,6 +125,51 @@ struct WriterPathTests {
         }
     }
 
+    /// Batches handed over together go in one transaction and store what the same
+    /// batches written one by one store: the rows, the segments and their key runs
+    /// (segments of 100 packets and 50 flows close inside the transaction); a batch
+    /// already stored (a replay) among them writes nothing again.
+    @Test("batches written in one transaction store what they store one by one")
+    func coalescedBatches() async throws {
+        try await TestDatabase.withSQLiteFile("writer_together") { urlA, pathA in
+            try await TestDatabase.withSQLiteFile("writer_onebyone") { urlB, pathB in
+                let start = Timestamp.now().totalNanoseconds
+                var batches: [StoreBatch] = []
+                for k in 0..<5 {
+                    let at = start + Int64(k) * 1_000_000_000
+                    let rows = Self.packets(count: 70, start: at).map { r -> PacketRow in
+                        var r = r
+                        r.n += UInt64(k * 1000)
+                        return r
+                    }
+                    batches.append(StoreBatch(id: BatchID(writer: 1, seq: Int64(2 * k + 1)), sensor: "s", captureID: 1, content: .packets(rows)))
+                    let flows = (0..<30).map { Self.flow(k * 30 + $0, start: at) }
+                    batches.append(StoreBatch(id: BatchID(writer: 1, seq: Int64(2 * k + 2)), sensor: "s", captureID: 1, content: .flows(flows)))
+                }
+                let a = SQLiteStore(path: pathA, segmentRows: 100, flowSegmentRows: 50)
+                let b = SQLiteStore(path: pathB, segmentRows: 100, flowSegmentRows: 50)
+                defer { Task { await a.close(); await b.close() } }
+                try await a.migrate()
+                try await b.migrate()
+                #expect(try await a.write(Array(batches[0..<3])) == [true, true, true])
+                #expect(try await a.write([batches[2]] + Array(batches[3...]))
+                        == [false] + Array(repeating: true, count: batches.count - 3))
+                for batch in batches { #expect(try await b.write(batch)) }
+                #expect(try TestDatabase.sqlite(urlA, "SELECT count(*) FROM packets") == "350")
+                #expect(try TestDatabase.sqlite(urlA, "SELECT count(*) FROM flows") == "150")
+                for sql in ["SELECT count(*) || ' ' || sum(ts % 1000000007) || ' ' || sum(len) || ' ' || sum(length(cold)) FROM packets",
+                            "SELECT count(*) || ' ' || sum(ts % 1000000007) || ' ' || sum(length(cold)) FROM flows",
+                            "SELECT count(*) || ' ' || group_concat(tbl || first_id || kind || hex(data), ';') FROM (SELECT * FROM sniff_key_runs ORDER BY tbl, first_id, kind)",
+                            "SELECT count(*) || ' ' || group_concat(tbl || first_id || '-' || last_id || '-' || min_ts || '-' || max_ts || '-' || ordered, ';') FROM (SELECT * FROM sniff_segments ORDER BY tbl, first_id)"] {
+                    #expect(try TestDatabase.sqlite(urlA, sql) == TestDatabase.sqlite(urlB, sql), "\(sql)")
+                }
+                #expect(try TestDatabase.sqlite(urlA, "SELECT count(*) FROM sniff_segments") != "0", "segments were closed")
+                let got = try await allPackets(a, capture: 1)
+                #expect(got.map(\.row) == batches.flatMap { b -> [PacketRow] in if case .packets(let r) = b.content { return r } else { return [] } })
+            }
+        }
+    }
+
     @Test("flows written many per statement read back equal, field by field")
     func flowsRoundTrip() async throws {
         try await TestDatabase.withSQLiteFile("writer_flows") { url, path in

@@ -125,8 +125,20 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
 
     @discardableResult
     public func write(_ batch: StoreBatch) async throws -> Bool {
+        try await write([batch])[0]
+    }
+
+    /// Rows the writer may hand over at once when it has fallen behind: they go in one
+    /// transaction. A commit writes every page the transaction changed to the WAL
+    /// (and a checkpoint again to the file), and the pages of the trees keyed by
+    /// address (hosts) or time (the logs' `ts`, `traffic`) are changed by nearly every
+    /// batch: one commit for several batches writes each of them once. Bounded so that
+    /// a transaction stays well under a second.
+    public var coalesceRows: Int { 65_536 }
+
+    public func write(_ batches: [StoreBatch]) async throws -> [Bool] {
         let sizes = (self.segmentRows, self.flowSegmentRows)
-        return try await writer.run { c in try SQLiteStore.write(batch, c, segmentRows: sizes.0, flowSegmentRows: sizes.1) }
+        return try await writer.run { c in try SQLiteStore.write(batches, c, segmentRows: sizes.0, flowSegmentRows: sizes.1) }
     }
 
     static let insertBatchSQL = """
@@ -134,44 +146,53 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
         """
 
-    static func write(_ batch: StoreBatch, _ c: SQLiteConnection, segmentRows: Int64, flowSegmentRows: Int64) throws -> Bool {
+    /// The batches in one transaction, each with its id in `sniff_batches`; a batch
+    /// whose id is there already (a replay) writes nothing and returns false. On a
+    /// throw nothing is written.
+    static func write(_ batches: [StoreBatch], _ c: SQLiteConnection, segmentRows: Int64, flowSegmentRows: Int64) throws -> [Bool] {
         try c.exec("BEGIN IMMEDIATE")
         do {
-            let mark = try c.cached(insertBatchSQL)
-            mark.bind(1, batch.id.writer); mark.bind(2, batch.id.seq); mark.bind(3, batch.sensor)
-            mark.bind(4, batch.captureID); mark.bind(5, batch.content.kindName); mark.bind(6, Int64(batch.content.rowCount))
-            if let (lo, hi) = batch.timeRange { mark.bind(7, lo); mark.bind(8, hi) } else { mark.bindNull(7); mark.bindNull(8) }
-            mark.bind(9, batch.createdAt); mark.bind(10, Timestamp.now().totalNanoseconds)
-            try mark.run()
-            guard c.changes == 1 else {
-                try c.exec("ROLLBACK")
-                return false
-            }
-            switch batch.content {
-            case .capture(let info): try upsertCapture(info, c)
-            case .packets(let rows):
-                let first = try insertPackets(rows, batch, c)
-                SegmentedTable.packets.kept(c).append(rows, firstID: first)
-                try SegmentedTable.packets.indexComplete(c, segmentRows: segmentRows)
-                try SegmentedTable.packets.updateTail(c, times: rows.map(\.ts), firstNewID: first)
-            case .flows(let rows):
-                let first = try insertFlows(rows, batch, c)
-                SegmentedTable.flows.kept(c).append(rows, firstID: first)
-                try SegmentedTable.flows.indexComplete(c, segmentRows: flowSegmentRows)
-                try SegmentedTable.flows.updateTail(c, times: rows.map(\.ts), firstNewID: first)
-            case .alerts(let rows): try insertAlerts(rows, batch, c)
-            case .traffic(let rows): try insertTraffic(rows, batch, c)
-            case .hosts(let rows): try upsertHosts(rows, batch, c)
-            case .logs(let rows): try insertLogs(rows, batch, c)
+            var stored: [Bool] = []
+            stored.reserveCapacity(batches.count)
+            for batch in batches {
+                stored.append(try writeOne(batch, c, segmentRows: segmentRows, flowSegmentRows: flowSegmentRows))
             }
             try c.exec("COMMIT")
-            return true
+            return stored
         } catch {
             try? c.exec("ROLLBACK")
             // The kept keys may name rows that were rolled back.
             c.tailKeys.removeAll()
             throw error
         }
+    }
+
+    private static func writeOne(_ batch: StoreBatch, _ c: SQLiteConnection, segmentRows: Int64, flowSegmentRows: Int64) throws -> Bool {
+        let mark = try c.cached(insertBatchSQL)
+        mark.bind(1, batch.id.writer); mark.bind(2, batch.id.seq); mark.bind(3, batch.sensor)
+        mark.bind(4, batch.captureID); mark.bind(5, batch.content.kindName); mark.bind(6, Int64(batch.content.rowCount))
+        if let (lo, hi) = batch.timeRange { mark.bind(7, lo); mark.bind(8, hi) } else { mark.bindNull(7); mark.bindNull(8) }
+        mark.bind(9, batch.createdAt); mark.bind(10, Timestamp.now().totalNanoseconds)
+        try mark.run()
+        guard c.changes == 1 else { return false }
+        switch batch.content {
+        case .capture(let info): try upsertCapture(info, c)
+        case .packets(let rows):
+            let first = try insertPackets(rows, batch, c)
+            SegmentedTable.packets.kept(c).append(rows, firstID: first)
+            try SegmentedTable.packets.indexComplete(c, segmentRows: segmentRows)
+            try SegmentedTable.packets.updateTail(c, times: rows.map(\.ts), firstNewID: first)
+        case .flows(let rows):
+            let first = try insertFlows(rows, batch, c)
+            SegmentedTable.flows.kept(c).append(rows, firstID: first)
+            try SegmentedTable.flows.indexComplete(c, segmentRows: flowSegmentRows)
+            try SegmentedTable.flows.updateTail(c, times: rows.map(\.ts), firstNewID: first)
+        case .alerts(let rows): try insertAlerts(rows, batch, c)
+        case .traffic(let rows): try insertTraffic(rows, batch, c)
+        case .hosts(let rows): try upsertHosts(rows, batch, c)
+        case .logs(let rows): try insertLogs(rows, batch, c)
+        }
+        return true
     }
 
     static let upsertCaptureSQL: String = {

@@ -47,6 +47,11 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
     public var flowBatchSize = 2048
     /// Protocol log rows (DNS and HTTP transactions, TLS handshakes) per batch.
     public var logBatchSize = 1024
+    /// Host rows per batch. Each goes out with a flow batch once this many are
+    /// waiting, and at every `flush` (a live capture's tick): the hosts table's
+    /// B-trees are keyed by address, so a batch dirties pages all over them and its
+    /// commit rewrites them; fewer, larger batches write each page fewer times.
+    public var hostBatchSize = 16_384
     /// With `storeFrames`, a packet batch also goes out once it holds this many bytes,
     /// so that a batch of jumbo frames stays a few megabytes.
     public var frameBatchBytes = 8 << 20
@@ -336,10 +341,13 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
         submit(.flows(flows))
         flows.removeAll(keepingCapacity: true)
         // Host facts go out with the flows that taught them.
-        if !hostsToTell.isEmpty {
-            submit(.hosts(Array(hostsToTell.values)))
-            hostsToTell.removeAll(keepingCapacity: true)
-        }
+        if hostsToTell.count >= hostBatchSize { flushHosts() }
+    }
+
+    private func flushHosts() {
+        guard !hostsToTell.isEmpty else { return }
+        submit(.hosts(Array(hostsToTell.values)))
+        hostsToTell.removeAll(keepingCapacity: true)
     }
 
     private func flushAlerts() {
@@ -361,6 +369,7 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
         flushPackets()
         flushTraffic()
         flushFlows()
+        flushHosts()
         flushAlerts()
         flushLogs()
         lastFlush = Timestamp.now()
