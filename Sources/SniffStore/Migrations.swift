@@ -372,7 +372,7 @@ extension Schema {
             // Nullable, no default: catalog changes only, on every partition.
             postgres: Schema.flowTunnelColumns.map { "ALTER TABLE flows ADD COLUMN \($0) \($0 == "tunnel_id" ? "bigint" : "text")" }
                 + ["CREATE INDEX flows_tunnel ON flows (tunnel, ts) WHERE tunnel IS NOT NULL"],
-            clickhouse: ClickHouseSchema.flowTunnelColumns.map { .sql("ALTER TABLE flows ADD COLUMN \($0.name) \($0.type)") }),
+            clickhouse: [.addColumns(table: "flows", columns: ClickHouseSchema.flowTunnelColumns, orderBy: nil)]),
         // Nullable columns at the end: earlier rows (and TLS 1.3 and QUIC ones) have none.
         SchemaVersion(Schema.tlsCertificateVersion, "tls log: certificate subject, issuer and validity",
             sqlite: .statements(LogKind.tlsCertificateColumns.map {
@@ -381,9 +381,7 @@ extension Schema {
             postgres: LogKind.tlsCertificateColumns.map {
                 "ALTER TABLE tls ADD COLUMN \($0.name) \($0.kind == .int ? "bigint" : "text")"
             },
-            clickhouse: LogKind.tlsCertificateColumns.map(ClickHouseSchema.column).map {
-                .sql("ALTER TABLE tls ADD COLUMN \($0.name) \($0.type)")
-            }),
+            clickhouse: [.addColumns(table: "tls", columns: LogKind.tlsCertificateColumns.map(ClickHouseSchema.column), orderBy: nil)]),
         // ClickHouse's flows were one row per (sensor, ts, capture, uid), which folded
         // two records of one flow; SQLite and PostgreSQL always kept both. The rows
         // stored before keep 0, 0, 0: their replayed copies still fold.

@@ -310,6 +310,22 @@ struct ClickHouseStoreTests {
         }
     }
 
+    /// 18.16 has no ADD COLUMN IF NOT EXISTS: versions 16 and 17 add their columns
+    /// only to a table that lacks them, so a migration stopped between the ALTER and
+    /// the version's row (or between a cluster's servers) can run again.
+    @Test("versions 16 and 17 run again after a stop between their ALTER and their version's row")
+    func addedColumnsRunAgain() async throws {
+        try await ClickHouseTestEnv.withDatabase("addagain") { _, store in
+            try await store.migrate(inCluster: nil, through: Schema.flowTunnelVersion - 1)
+            for v in [Schema.flowTunnelVersion, Schema.tlsCertificateVersion] {
+                let m = try #require(Schema.versions.first { $0.version == v })
+                for step in m.clickhouse { try await store.http.run(step.sql, what: "test") }
+            }
+            #expect(try await store.migrate().map(\.version) == Array(Schema.flowTunnelVersion...Schema.latestVersion))
+            #expect(try await store.migrate().isEmpty)
+        }
+    }
+
     @Test("a database of schema version 17: flows gain batch and position in their key, keep every row, and migrate once")
     func flowKeyMigration() async throws {
         try await ClickHouseTestEnv.withDatabase("flowkey") { _, store in
