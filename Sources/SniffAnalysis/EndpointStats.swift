@@ -325,7 +325,10 @@ public final class EndpointTable {
             var list: [(Endpoint, EndpointStat)] = []
             list.reserveCapacity(count)
             forEach { e, s in if s.totalPackets >= minPackets { list.append((e, s)) } }
-            list.sort(by: Busiest.before)
+            // A closure literal, not `by: Busiest.before`: a method reference is passed as
+            // a thunk the sort cannot inline (a call per comparison;
+            // the thunk alone was 3% of a report run over 3.6 M packets).
+            list.sort { Busiest.before($0, $1) }
             return (list, list.count)
         }
         var best = Busiest(limit: limit, minPackets: minPackets)
@@ -349,6 +352,7 @@ public final class EndpointTable {
             list.reserveCapacity(limit + 1)
         }
 
+        @inline(__always)
         static func before(_ a: (Endpoint, EndpointStat), _ b: (Endpoint, EndpointStat)) -> Bool {
             let pa = a.1.totalPackets, pb = b.1.totalPackets
             if pa != pb { return pa > pb }
