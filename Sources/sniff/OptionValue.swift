@@ -35,23 +35,25 @@ enum OptionValue {
 
     /// `DE,us`: upper-case two-letter codes, as the API's `country` takes one.
     static func countries(_ text: String) throws -> Set<String> {
-        var out = Set<String>()
-        for c in text.split(separator: ",", omittingEmptySubsequences: false) {
-            guard let code = GeoFilter.countryCode(c) else {
-                throw ValidationError("'\(c)' is not a country: expected two-letter ISO 3166 codes such as DE or US, comma-separated")
-            }
-            out.insert(code)
+        try commaSeparated(text, { GeoFilter.countryCode($0) }) {
+            "'\($0)' is not a country: expected two-letter ISO 3166 codes such as DE or US, comma-separated"
         }
-        return out
     }
 
     /// `15169,AS3320`: AS numbers, with or without the AS prefix (the API's `asn`).
     static func asNumbers(_ text: String) throws -> Set<UInt32> {
-        var out = Set<UInt32>()
-        for a in text.split(separator: ",", omittingEmptySubsequences: false) {
-            guard let v = GeoFilter.asNumber(a) else {
-                throw ValidationError("'\(a)' is not an AS number: expected numbers such as 15169 or AS15169, comma-separated")
-            }
+        try commaSeparated(text, { GeoFilter.asNumber($0) }) {
+            "'\($0)' is not an AS number: expected numbers such as 15169 or AS15169, comma-separated"
+        }
+    }
+
+    /// Each comma-separated item parsed; the first that does not parse (an empty one
+    /// included) is refused with `message`.
+    private static func commaSeparated<T: Hashable>(_ text: String, _ parse: (Substring) -> T?,
+                                                    message: (Substring) -> String) throws -> Set<T> {
+        var out = Set<T>()
+        for item in text.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let v = parse(item) else { throw ValidationError(message(item)) }
             out.insert(v)
         }
         return out

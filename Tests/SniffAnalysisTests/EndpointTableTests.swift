@@ -7,19 +7,10 @@ import SniffAnalysis
 /// new entries): during and after a growth every entry is there exactly once, with
 /// every packet counted, whether it was updated before, during or after its move.
 struct EndpointTableTests {
+    /// 60 bytes on the wire from one of 16 M sources to one of a few servers.
     static func udp(from src: Int, to dst: Int) -> DecodedPacket {
-        var p = DecodedPacket()
-        p.timestamp = Timestamp(totalNanoseconds: 1_000_000_000 + Int64(src))
-        p.ipVersion = 4
-        p.src = IPAddress("10.\(src >> 16).\((src >> 8) & 255).\(src & 255)")!
-        p.dst = IPAddress("10.200.0.\(dst)")!
-        p.ipProto = 17
-        p.transport = .udp
-        p.hasPorts = true
-        p.sport = UInt16(20000 + src % 1000)
-        p.dport = 53
-        p.wireLength = 60
-        return p
+        udpPacket("10.\(src >> 16).\((src >> 8) & 255).\(src & 255)", UInt16(20000 + src % 1000), "10.200.0.\(dst)", 53,
+                  payload: 18, at: 1 + Double(src) / 1e9)
     }
 
     static func isPowerOfTwo(_ n: Int) -> Bool { n > 0 && n & (n - 1) == 0 }

@@ -340,7 +340,8 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
         flowsHandedOver &+= UInt64(flows.count)
         submit(.flows(flows))
         flows.removeAll(keepingCapacity: true)
-        // Host facts go out with the flows that taught them.
+        // Host facts follow the flows that taught them, in batches of `hostBatchSize`
+        // (and at every flush).
         if hostsToTell.count >= hostBatchSize { flushHosts() }
     }
 
