@@ -93,9 +93,9 @@ struct APIRoutes {
         // The first page on a server beside a capture also lists the flows still in
         // progress (not stored until they end), less any that ended meanwhile.
         var open: [StoredFlow]? = nil
-        if q.cursor == nil, let hub = broadcaster.hub {
+        if q.cursor == nil, let outbox = broadcaster.outbox {
             let stored = Set(page.rows.map(\.row.uid))
-            let matching = hub.openFlows.filter { !stored.contains($0.row.uid) && OpenFlows.matches($0, q) }
+            let matching = outbox.openFlows.filter { !stored.contains($0.row.uid) && OpenFlows.matches($0, q) }
             open = Array(OpenFlows.sorted(matching, by: q.sort).prefix(min(max(q.limit, 1), PacketQuery.maximumLimit)))
         }
         var o = JSONObject(capacity: 1024 + (page.rows.count + (open?.count ?? 0)) * 800)
@@ -144,9 +144,9 @@ struct APIRoutes {
     func talkers(_ req: Request) async throws -> Response {
         let q = try TalkersQuery(parameters: Self.parameters(req, allowed: Self.rangeNames + RangeQuery.flowNames + ["limit"]))
         var t = try await store.talkers(q)
-        if let hub = broadcaster.hub {
+        if let outbox = broadcaster.outbox {
             let match = FlowQuery(filter: q.range.asFilter)
-            let open = hub.openFlows.filter { OpenFlows.matches($0, match) }
+            let open = outbox.openFlows.filter { OpenFlows.matches($0, match) }
             t = OpenFlows.talkers(t, open: open, limit: min(max(q.limit, 1), PacketQuery.maximumLimit))
         }
         var o = JSONObject(capacity: 4096)
@@ -205,13 +205,13 @@ struct APIRoutes {
         let live = broadcaster.liveSummary
         var o = JSONObject(capacity: 1024)
         o.string("backend", store.backend)
-        o.string("source", broadcaster.hub?.source ?? "database " + store.location)
-        o.string("state", broadcaster.hub?.state ?? "idle")
-        o.bool("live", broadcaster.hub != nil)
-        o.bool("live_capture", broadcaster.hub?.liveCapture ?? false)
+        o.string("source", broadcaster.outbox?.source ?? "database " + store.location)
+        o.string("state", broadcaster.outbox?.state ?? "idle")
+        o.bool("live", broadcaster.outbox != nil)
+        o.bool("live_capture", broadcaster.outbox?.liveCapture ?? false)
         // The capture this process writes (a string: ids exceed 2^53); null without one.
-        o.string("live_capture_id", broadcaster.hub.map { String($0.captureID) })
-        let span = broadcaster.hub?.packetSpan
+        o.string("live_capture_id", broadcaster.outbox.map { String($0.captureID) })
+        let span = broadcaster.outbox?.packetSpan
         o.seconds("first_packet", nanos: span?.first)
         o.seconds("last_packet", nanos: span?.last)
         o.bool("capture_control", control != nil)

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
@@ -78,11 +79,11 @@ public final class FeedServer: Service, Sendable {
             return
         }
         defer { broadcaster.unregister(client) }
-        let authenticated = LockedBox(token == nil)
-        if !authenticated.get() { client.paused = true }
+        let authenticated = NIOLockedValueBox(token == nil)
+        if !authenticated.withLockedValue({ $0 }) { client.paused = true }
         do {
             try await connection.executeThenClose { inbound, outbound in
-                client.enqueue(authenticated.get() ? Self.greeting : "# sniff feed: send 'token TOKEN' first")
+                client.enqueue(authenticated.withLockedValue { $0 } ? Self.greeting : "# sniff feed: send 'token TOKEN' first")
                 await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
                         try await client.writeMessages { m in
@@ -99,10 +100,10 @@ public final class FeedServer: Service, Sendable {
                             while let nl = pending.firstIndex(of: 0x0A) {
                                 let line = String(decoding: pending[..<nl], as: UTF8.self).trimmingCharacters(in: [" ", "\r", "\t"])
                                 pending.removeSubrange(...nl)
-                                if !authenticated.get() {
+                                if !authenticated.withLockedValue({ $0 }) {
                                     if let token = self.token, line.hasPrefix("token "),
                                        SecurityMiddleware<BasicRequestContextStub>.constantTimeEquals(line.dropFirst(6), token) {
-                                        authenticated.set(true)
+                                        authenticated.withLockedValue { $0 = true }
                                         client.paused = false
                                         client.enqueue(Self.greeting)
                                     } else {
@@ -118,7 +119,7 @@ public final class FeedServer: Service, Sendable {
                     group.addTask {
                         let deadline = ContinuousClock.now + .milliseconds(Int64(tokenTimeout * 1000))
                         while !client.isClosed {
-                            if !authenticated.get() && ContinuousClock.now >= deadline {
+                            if !authenticated.withLockedValue({ $0 }) && ContinuousClock.now >= deadline {
                                 client.enqueue("# no token within \(Self.seconds(tokenTimeout)) s; closing")
                                 // Time for the writer to send it before the connection closes.
                                 try await Task.sleep(for: .milliseconds(200))

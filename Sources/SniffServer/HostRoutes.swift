@@ -19,9 +19,9 @@ extension APIRoutes {
     func networkShares(_ req: Request, by: NetworkShareQuery.Key) async throws -> Response {
         let q = try NetworkShareQuery(by: by, parameters: Self.parameters(req, allowed: NetworkShareQuery.parameterNames))
         var list = try await store.networkShares(q)
-        if let hub = broadcaster.hub {
+        if let outbox = broadcaster.outbox {
             let match = FlowQuery(filter: q.range.asFilter)
-            list = OpenFlows.networkShares(list, open: hub.openFlows.filter { OpenFlows.matches($0, match) }, by: by,
+            list = OpenFlows.networkShares(list, open: outbox.openFlows.filter { OpenFlows.matches($0, match) }, by: by,
                                            limit: min(max(q.limit, 1), PacketQuery.maximumLimit))
         }
         var o = JSONObject(capacity: 512 + list.count * 128)
@@ -97,11 +97,11 @@ extension APIRoutes {
     func processes(_ req: Request) async throws -> Response {
         let q = try ProcessQuery(parameters: Self.parameters(req, allowed: ProcessQuery.parameterNames))
         var list = try await store.processes(q.range, process: q.process, limit: q.limit)
-        if let hub = broadcaster.hub {
+        if let outbox = broadcaster.outbox {
             // The running capture's flows in progress count too, as in /api/talkers.
             var match = FlowQuery(filter: q.range.asFilter)
             match.process = q.process
-            list = OpenFlows.processes(list, open: hub.openFlows.filter { OpenFlows.matches($0, match) },
+            list = OpenFlows.processes(list, open: outbox.openFlows.filter { OpenFlows.matches($0, match) },
                                        limit: min(max(q.limit, 1), PacketQuery.maximumLimit))
         }
         var o = JSONObject(capacity: 1024 + list.count * 200)

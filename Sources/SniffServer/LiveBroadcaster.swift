@@ -4,13 +4,13 @@ import SniffCore
 import SniffDecode
 import SniffStore
 
-/// The server side of the live stream: drains the hub's batches four times a second,
+/// The server side of the live stream: drains the capture's outbox four times a second,
 /// gives each client its filtered and rate-limited rows, sends per-second stats and
 /// new alerts, keeps the last five minutes of stats for new dashboards, and closes
 /// clients whose writes are stuck. It is a ServiceLifecycle service.
 /// Unchecked Sendable: every var is under `lock`.
 public final class LiveBroadcaster: Service, @unchecked Sendable {
-    public let hub: LiveHub?
+    public let outbox: LiveOutbox?
     let configuration: ServerConfiguration
     let logger: Logger
     let metrics: ServerMetrics?
@@ -47,8 +47,8 @@ public final class LiveBroadcaster: Service, @unchecked Sendable {
         var activeFlows = 0
     }
 
-    public init(hub: LiveHub?, configuration: ServerConfiguration, logger: Logger, metrics: ServerMetrics? = nil) {
-        self.hub = hub; self.configuration = configuration; self.logger = logger; self.metrics = metrics
+    public init(outbox: LiveOutbox?, configuration: ServerConfiguration, logger: Logger, metrics: ServerMetrics? = nil) {
+        self.outbox = outbox; self.configuration = configuration; self.logger = logger; self.metrics = metrics
     }
 
     /// A new client, or nil when `maxLiveClients` are connected already (the caller
@@ -129,14 +129,14 @@ public final class LiveBroadcaster: Service, @unchecked Sendable {
         for c in all { c.close() }
     }
 
-    /// One round: drain the hub, fan out rows and alerts, and send the seconds that are
+    /// One round: drain the outbox, fan out rows and alerts, and send the seconds that are
     /// complete. A batch's counters belong to its `second` (the packets' second on an
     /// interface capture, else the wall-clock second it was drained in). A second is
     /// complete once a later second's counters arrived, or one whole second after it
     /// ended on the wall clock (an idle capture sends zeros). `latestSecond` is the
     /// newest second known to have begun.
     func step(now: Timestamp) {
-        let batches = hub?.drain() ?? []
+        let batches = outbox?.drain() ?? []
         let nowSecond = now.seconds
         let all = lock.withLock { Array(clients.values) }
         var secondsDone: [SecondStats] = []
@@ -170,7 +170,7 @@ public final class LiveBroadcaster: Service, @unchecked Sendable {
         // Rows and alerts. Clients that get the same rows share one rendered message
         // (the common case: many dashboards without a filter).
         var rendered: [String: String] = [:]
-        let running = hub?.captureID
+        let running = outbox?.captureID
         for c in all {
             // A client that chose another capture (a stored one) gets none of this one's
             // rows or alerts; the per-second stats still reach it, labelled by the page.
@@ -205,7 +205,7 @@ public final class LiveBroadcaster: Service, @unchecked Sendable {
                 for b in batches { for a in b.alerts { c.enqueue(alertMessage(a)) } }
             case .feed:
                 let json = c.json
-                for r in rows { c.enqueue(json ? StoredPacket(sensor: hub?.sensor ?? "", captureID: hub?.captureID ?? 0, row: r).json : PacketLine.text(r)) }
+                for r in rows { c.enqueue(json ? StoredPacket(sensor: outbox?.sensor ?? "", captureID: outbox?.captureID ?? 0, row: r).json : PacketLine.text(r)) }
                 if skipped > 0 { c.enqueue("# skipped \(skipped) packets (at most \(c.rowsPerSecond) lines per second)") }
             }
         }
@@ -246,15 +246,15 @@ public final class LiveBroadcaster: Service, @unchecked Sendable {
             sink.bytes.append(contentsOf: d.finish().bytes)
         }
         o.number("active_flows", s.activeFlows)
-        o.string("state", hub?.state ?? "idle")
-        o.string("source", hub?.source ?? "database")
+        o.string("state", outbox?.state ?? "idle")
+        o.string("source", outbox?.source ?? "database")
         return o.finish().string
     }
 
     func packetsMessage(_ rows: [PacketRow], skipped: UInt64, dropped: UInt64) -> String {
         var o = JSONObject(capacity: 256 + rows.count * 300)
         o.string("type", "packets")
-        let sensor = hub?.sensor ?? "", capture = hub?.captureID ?? 0
+        let sensor = outbox?.sensor ?? "", capture = outbox?.captureID ?? 0
         // Newest first, as the packets table shows them.
         o.raw("rows") { s in JSONArray.write(rows.reversed(), into: &s) { r, s in StoredPacket(sensor: sensor, captureID: capture, row: r).writeJSON(into: &s) } }
         o.number("skipped", skipped)
@@ -265,18 +265,18 @@ public final class LiveBroadcaster: Service, @unchecked Sendable {
     func alertMessage(_ a: AlertRow) -> String {
         var o = JSONObject(capacity: 512)
         o.string("type", "alert")
-        o.raw("alert") { s in StoredAlert(sensor: hub?.sensor ?? "", captureID: hub?.captureID ?? 0, row: a).writeJSON(into: &s) }
+        o.raw("alert") { s in StoredAlert(sensor: outbox?.sensor ?? "", captureID: outbox?.captureID ?? 0, row: a).writeJSON(into: &s) }
         return o.finish().string
     }
 
     func helloMessage() -> String {
         var o = JSONObject()
         o.string("type", "hello")
-        o.string("source", hub?.source ?? "database")
-        o.string("state", hub?.state ?? "idle")
-        o.bool("live", hub != nil)
+        o.string("source", outbox?.source ?? "database")
+        o.string("state", outbox?.state ?? "idle")
+        o.bool("live", outbox != nil)
         // The capture whose rows and stats stream here, as a string (ids exceed 2^53).
-        if let hub { o.string("capture", String(hub.captureID)) }
+        if let outbox { o.string("capture", String(outbox.captureID)) }
         o.number("rows_per_second", configuration.liveRowsPerSecond)
         return o.finish().string
     }

@@ -7,8 +7,7 @@ import SniffStore
 /// newest `capacity`: when it is full the oldest message is dropped and counted). A
 /// write that makes no progress for the configured time marks the client as stuck,
 /// and its connection is closed.
-/// Unchecked Sendable: every var is read and written under `lock`; the stream and its
-/// continuation are Sendable.
+/// Unchecked Sendable: every var is under `lock`; the stream and its continuation are Sendable.
 public final class LiveClient: @unchecked Sendable {
     public enum Kind: Sendable { case webSocket, feed }
     public let kind: Kind

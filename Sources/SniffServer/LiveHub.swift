@@ -2,6 +2,7 @@ import SniffCore
 import SniffDecode
 import SniffAnalysis
 import SniffStore
+import Synchronization
 
 /// What the analysis thread hands to the server side: counters for a short interval,
 /// a bounded sample of packet rows, and the alerts raised. One batch every ~250 ms,
@@ -31,16 +32,96 @@ public struct LiveBatch: Sendable {
     public var alerts: [AlertRow] = []
 }
 
+/// What the server side reads of a capture: the published intervals, the flows in
+/// progress, the header's source and state. Shared between the analysis thread (which
+/// publishes through its `LiveHub`) and the server's tasks, all of it under one mutex.
+public final class LiveOutbox: Sendable {
+    public let sensor: String
+    public let captureID: Int64
+    static let capacity = 64
+
+    struct Shared {
+        var batches: [LiveBatch] = []
+        var dropped: UInt64 = 0
+        var source: String
+        var state = "running"
+        var liveCapture = true
+        var span: (first: Int64, last: Int64)? = nil
+        var openFlows: [FlowRow] = []
+    }
+    private let shared: Mutex<Shared>
+
+    public init(sensor: String = "sniff", captureID: Int64 = 0, source: String = "") {
+        self.sensor = sensor
+        self.captureID = captureID
+        shared = Mutex(Shared(source: source))
+    }
+
+    /// Called by the hub once per interval: past `capacity` unread batches the oldest
+    /// is dropped and counted, so that capture never waits for the server.
+    func publish(_ batch: LiveBatch, span: (first: Int64, last: Int64)?, openFlows: [FlowRow]?) {
+        shared.withLock { s in
+            if span != nil { s.span = span }
+            if let openFlows { s.openFlows = openFlows }
+            if s.batches.count >= Self.capacity {
+                s.batches.removeFirst()
+                s.dropped &+= 1
+            }
+            s.batches.append(batch)
+        }
+    }
+
+    /// Takes the published batches, oldest first.
+    public func drain() -> [LiveBatch] {
+        shared.withLock { s in
+            let b = s.batches
+            s.batches.removeAll(keepingCapacity: true)
+            return b
+        }
+    }
+
+    /// The capture's flows still in progress as of the last snapshot (at most every
+    /// `openFlowsIntervalNanos`), largest first; empty when none or not provided.
+    public var openFlows: [StoredFlow] {
+        let rows = shared.withLock { $0.openFlows }
+        return rows.map { StoredFlow(sensor: sensor, captureID: captureID, row: $0) }
+    }
+
+    /// Batches dropped because the server side did not drain in time.
+    public var droppedBatches: UInt64 { shared.withLock { $0.dropped } }
+
+    /// What the dashboard's header shows as the source ("file x.pcap", "interface eth0").
+    public var source: String {
+        get { shared.withLock { $0.source } }
+        set { shared.withLock { $0.source = newValue } }
+    }
+
+    /// True while an interface is captured: the dashboard's chart then follows the wall
+    /// clock. False when a file is read: its packets keep their own times.
+    public var liveCapture: Bool {
+        get { shared.withLock { $0.liveCapture } }
+        set { shared.withLock { $0.liveCapture = newValue } }
+    }
+
+    /// Times of the first and last packet read so far (nanoseconds), as of the last
+    /// published interval; nil before the first packet.
+    public var packetSpan: (first: Int64, last: Int64)? { shared.withLock { $0.span } }
+
+    /// "running", "paused", "finished" or "stopped".
+    public var state: String {
+        get { shared.withLock { $0.state } }
+        set { shared.withLock { $0.state = newValue } }
+    }
+}
+
 /// The in-process bridge from capture to the live feeds. It is a `PacketConsumer` (and
 /// an `AlertSink`) on the analysis thread: per packet it bumps counters in plain
 /// arrays and, while the interval's sample has room, builds one row. Every 64 packets
-/// it looks at the clock and publishes the interval as a `LiveBatch` into a bounded
-/// outbox that the server side drains. When the server falls behind, old batches are
-/// dropped and counted; capture never waits for the server.
-/// Unchecked Sendable: analysis-thread vars are touched only by the pipeline; the outbox is under `lock`.
-public final class LiveHub: PacketConsumer, AlertSink, @unchecked Sendable {
-    public let sensor: String
-    public let captureID: Int64
+/// it looks at the clock and publishes the interval as a `LiveBatch` into its
+/// `outbox`, which the server side drains. Not Sendable: its counters belong to the
+/// thread that feeds it; the server gets the outbox, never the hub.
+public final class LiveHub: PacketConsumer, AlertSink {
+    public let outbox: LiveOutbox
     /// Rows kept per interval (the server samples further per client).
     public let sampleCapacity: Int
     public let publishIntervalNanos: Int64
@@ -55,7 +136,6 @@ public final class LiveHub: PacketConsumer, AlertSink, @unchecked Sendable {
     /// the first packet.
     public var secondsFromPackets = false
 
-    // Analysis-thread state.
     private var builder = RowBuilder()
     private var packets: UInt64 = 0
     private var bytes: UInt64 = 0
@@ -72,25 +152,19 @@ public final class LiveHub: PacketConsumer, AlertSink, @unchecked Sendable {
     /// The packets' second the current counters belong to (with `secondsFromPackets`).
     private var currentSecond: Int64 = .min
 
-    // Shared with the server side, under `lock`.
-    private let lock = ConditionLock()
-    private var outbox: [LiveBatch] = []
-    private var outboxDropped: UInt64 = 0
-    private let outboxCapacity = 64
-    private var _source: String
-    private var _state = "running"
-    private var _liveCapture = true
-    private var _span: (first: Int64, last: Int64)? = nil
-    private var _openFlows: [FlowRow] = []
-
-    public init(sensor: String = "sniff", captureID: Int64 = 0, source: String = "", sampleCapacity: Int = 2000,
-                publishIntervalNanos: Int64 = 250_000_000) {
-        self.sensor = sensor; self.captureID = captureID; self._source = source
-        self.sampleCapacity = sampleCapacity; self.publishIntervalNanos = publishIntervalNanos
-        rows.reserveCapacity(sampleCapacity)
+    public convenience init(sensor: String = "sniff", captureID: Int64 = 0, source: String = "", sampleCapacity: Int = 2000,
+                            publishIntervalNanos: Int64 = 250_000_000) {
+        self.init(outbox: LiveOutbox(sensor: sensor, captureID: captureID, source: source), sampleCapacity: sampleCapacity,
+                  publishIntervalNanos: publishIntervalNanos)
     }
 
-    // MARK: analysis thread
+    /// A hub feeding an outbox made beforehand (the server may be given it first).
+    public init(outbox: LiveOutbox, sampleCapacity: Int = 2000, publishIntervalNanos: Int64 = 250_000_000) {
+        self.outbox = outbox
+        self.sampleCapacity = sampleCapacity
+        self.publishIntervalNanos = publishIntervalNanos
+        rows.reserveCapacity(sampleCapacity)
+    }
 
     public func consume(_ p: DecodedPacket, frame: UnsafeRawBufferPointer) {
         if secondsFromPackets {
@@ -124,8 +198,8 @@ public final class LiveHub: PacketConsumer, AlertSink, @unchecked Sendable {
 
     public func close() {}
 
-    /// Publishes the interval when it is old enough. Call from the analysis thread
-    /// (the consumer does every 64 packets; live loops call it when idle).
+    /// Publishes the interval when it is old enough (the consumer does every 64
+    /// packets; live loops call it when idle).
     public func tick(force: Bool = false) {
         let now = Timestamp.now()
         guard force || now.nanoseconds(since: lastPublish) >= publishIntervalNanos else { return }
@@ -161,58 +235,6 @@ public final class LiveHub: PacketConsumer, AlertSink, @unchecked Sendable {
             lastOpenFlows = now
             open = f()
         }
-        lock.withLock {
-            if span != nil { _span = span }
-            if let open { _openFlows = open }
-            if outbox.count >= outboxCapacity {
-                outbox.removeFirst()
-                outboxDropped &+= 1
-            }
-            outbox.append(b)
-        }
-    }
-
-    // MARK: server side
-
-    /// Takes the published batches, oldest first.
-    public func drain() -> [LiveBatch] {
-        lock.withLock {
-            let b = outbox
-            outbox.removeAll(keepingCapacity: true)
-            return b
-        }
-    }
-
-    /// The capture's flows still in progress as of the last snapshot (at most every
-    /// `openFlowsIntervalNanos`), largest first; empty when none or not provided.
-    public var openFlows: [StoredFlow] {
-        let rows = lock.withLock { _openFlows }
-        return rows.map { StoredFlow(sensor: sensor, captureID: captureID, row: $0) }
-    }
-
-    /// Batches dropped because the server side did not drain in time.
-    public var droppedBatches: UInt64 { lock.withLock { outboxDropped } }
-
-    /// What the dashboard's header shows as the source ("file x.pcap", "interface eth0").
-    public var source: String {
-        get { lock.withLock { _source } }
-        set { lock.withLock { _source = newValue } }
-    }
-
-    /// True while an interface is captured: the dashboard's chart then follows the wall
-    /// clock. False when a file is read: its packets keep their own times.
-    public var liveCapture: Bool {
-        get { lock.withLock { _liveCapture } }
-        set { lock.withLock { _liveCapture = newValue } }
-    }
-
-    /// Times of the first and last packet read so far (nanoseconds), as of the last
-    /// published interval; nil before the first packet.
-    public var packetSpan: (first: Int64, last: Int64)? { lock.withLock { _span } }
-
-    /// "running", "paused", "finished" or "stopped".
-    public var state: String {
-        get { lock.withLock { _state } }
-        set { lock.withLock { _state = newValue } }
+        outbox.publish(b, span: span, openFlows: open)
     }
 }

@@ -49,7 +49,7 @@ enum LiveSocket {
             group.addTask {
                 for try await message in inbound.messages(maxSize: 4096) {
                     guard case .text(let text) = message else { continue }
-                    client.enqueue(apply(text, to: client, running: broadcaster.hub?.captureID))
+                    client.enqueue(apply(text, to: client, running: broadcaster.outbox?.captureID))
                 }
             }
             group.addTask {

@@ -24,7 +24,7 @@ extension TrafficFilter {
     }
 }
 
-/// The running capture's flows in progress (the hub's snapshot of its flow table),
+/// The running capture's flows in progress (the live hub's snapshot of its flow table),
 /// filtered and ranked as the API ranks stored flows, so that /api/flows and
 /// /api/talkers show a flow before it ends. Filters mean what they mean in SQL
 /// (`SQLBuilder.flowFilter`): ip/port match either end, transport is the IP protocol.

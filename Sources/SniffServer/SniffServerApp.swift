@@ -27,12 +27,12 @@ public final class SniffServerApp: Sendable {
     private let group = Mutex<ServiceGroup?>(nil)
     private let httpReadiness = ListenerReadiness()
 
-    public init(store: any PacketStore, configuration: ServerConfiguration, hub: LiveHub? = nil,
+    public init(store: any PacketStore, configuration: ServerConfiguration, live: LiveOutbox? = nil,
                 control: CaptureControl? = nil, logger: Logger = Logger(label: "sniff.api")) {
         self.store = store
         self.configuration = configuration
         self.metrics = ServerMetrics()
-        let broadcaster = LiveBroadcaster(hub: hub, configuration: configuration, logger: Logger(label: "sniff.ws"), metrics: metrics)
+        let broadcaster = LiveBroadcaster(outbox: live, configuration: configuration, logger: Logger(label: "sniff.ws"), metrics: metrics)
         self.broadcaster = broadcaster
         self.control = control
         self.dashboard = DashboardFiles(directory: configuration.dashboardDirectory)

@@ -92,7 +92,7 @@ public final class TopCollector: PacketConsumer, FlowObserver, @unchecked Sendab
         packetRing = Array(repeating: 0, count: n)
         byteRing = Array(repeating: 0, count: n)
         hub = LiveHub(source: source, sampleCapacity: sampleCapacity, publishIntervalNanos: publishIntervalNanos)
-        hub.liveCapture = live
+        hub.outbox.liveCapture = live
         hub.totals = { [unowned pipeline] in pipeline.totals }
         hub.activeFlows = { [unowned table] in table.count }
     }
@@ -190,7 +190,7 @@ public final class TopCollector: PacketConsumer, FlowObserver, @unchecked Sendab
         lastPublish = now
         if live { advance(to: now / 1_000_000_000) }
         let snap = snapshot(state: state, wallNanos: now, fileProgress: fileProgress)
-        hub.state = state
+        hub.outbox.state = state
         hub.tick(force: true)
         lock.withLock { slot = snap }
     }

@@ -27,7 +27,7 @@ final class ServeRun {
 
     private init(_ options: ServerOptions, source: String, live: Bool, pipeline: PacketPipeline, flows: FlowRun, storage: StoreRun) {
         hub = LiveHub(sensor: storage.consumer.capture.sensor, captureID: storage.consumer.capture.id, source: source)
-        hub.liveCapture = live
+        hub.outbox.liveCapture = live
         // An interface capture: per-second figures in the packets' own seconds (what
         // /api/timeseries counts), and partial store batches out every 0.5 s so that
         // the dashboard's panels stay within about a second of the capture.
@@ -49,7 +49,7 @@ final class ServeRun {
         // The server reads through its own store: the run's store is closed when the
         // capture's writer finishes, and the server goes on after that.
         readStore = StoreFactory.open(storage.options.url)
-        let app = SniffServerApp(store: readStore, configuration: configuration, hub: hub, control: live ? control : nil,
+        let app = SniffServerApp(store: readStore, configuration: configuration, live: hub.outbox, control: live ? control : nil,
                                  logger: SniffLogging.logger("api"))
         server = RunningServer(app, serving: nil)
         if !server.listening {
@@ -64,14 +64,14 @@ final class ServeRun {
     /// capture's real state, which the header, /api/stats and the buttons show.
     func tick(stopping: Bool, paused: Bool) {
         if stopping { control.captureEnding() }
-        hub.state = stopping ? CaptureControl.State.stopping.rawValue
+        hub.outbox.state = stopping ? CaptureControl.State.stopping.rawValue
             : (paused ? CaptureControl.State.paused : CaptureControl.State.running).rawValue
         hub.tick()
     }
 
     func captureEnded(_ state: String) {
         hub.tick(force: true)
-        hub.state = state
+        hub.outbox.state = state
         control.captureEnded()
     }
 

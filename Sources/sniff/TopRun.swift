@@ -102,7 +102,7 @@ struct TopRun {
                 }
             }
             if let s = collector.take() { model.ingest(s); dirty = true }
-            let batches = collector.hub.drain()
+            let batches = collector.hub.outbox.drain()
             if !batches.isEmpty { model.ingest(batches); dirty = true }
             let t = Timestamp.now().totalNanoseconds
             if dirty && t - lastDraw >= 100_000_000 {

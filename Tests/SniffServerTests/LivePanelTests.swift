@@ -28,7 +28,7 @@ struct LivePanelTests {
     static func interfaceCapture() -> (LiveHub, LiveBroadcaster, PacketPipeline) {
         let hub = LiveHub(sensor: "t", captureID: 1, source: "interface test")
         hub.secondsFromPackets = true
-        let broadcaster = LiveBroadcaster(hub: hub, configuration: ServerConfiguration(), logger: Logger(label: "t"))
+        let broadcaster = LiveBroadcaster(outbox: hub.outbox, configuration: ServerConfiguration(), logger: Logger(label: "t"))
         let pipeline = PacketPipeline()
         pipeline.consumers = [hub]
         return (hub, broadcaster, pipeline)
@@ -107,7 +107,7 @@ struct LivePanelTests {
         #expect(bytes == bytes.sorted(by: >))
         #expect(table.openFlows(largest: 1).first.map { $0.orig.wireBytes + $0.resp.wireBytes } == bytes.first)
         let udpPort = try #require(open.first { $0.proto == 17 }?.respPort)
-        let (_, app) = makeApp(db.store, hub: hub)
+        let (_, app) = makeApp(db.store, live: hub.outbox)
         try await app.test(setup) { client in
             let all = try await client.execute(uri: "/api/flows?sort=bytes", method: .get) { jsonObject($0.body) }
             #expect((all["rows"] as? [Any])?.count == 0)

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import HummingbirdWSClient
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import Testing
 import SniffCore
@@ -97,7 +98,7 @@ struct LiveTests {
                           _ body: @escaping @Sendable (any TestClientProtocol, Int) async throws -> Void) async throws {
         let db = try await SharedDatabase.shared.get()
         let hub = LiveHub(sensor: "test", captureID: captureID, source: "file test")
-        let (server, app) = makeApp(db.store, hub: hub)
+        let (server, app) = makeApp(db.store, live: hub.outbox)
         let replay = Replayer(hub: hub, files: fixtures.map { TestPaths.fixtures.appendingPathComponent($0) })
         replay.start()
         defer { replay.stop() }
@@ -174,7 +175,7 @@ struct LiveTests {
     func webSocketToken() async throws {
         let db = try await SharedDatabase.shared.get()
         let hub = LiveHub()
-        let (server, app) = makeApp(db.store, configure: { $0.host = "0.0.0.0"; $0.token = "ws-token-123" }, hub: hub)
+        let (server, app) = makeApp(db.store, configure: { $0.host = "0.0.0.0"; $0.token = "ws-token-123" }, live: hub.outbox)
         let broadcaster = Task { try await server.broadcaster.run() }
         defer { broadcaster.cancel() }
         try await app.test(.live) { client in
@@ -191,17 +192,17 @@ struct LiveTests {
     func webSocketLoopback() async throws {
         let db = try await SharedDatabase.shared.get()
         let hub = LiveHub(sensor: "test", captureID: 2, source: "interface lo")
-        let (server, app) = makeApp(db.store, hub: hub)
+        let (server, app) = makeApp(db.store, live: hub.outbox)
         var options = LiveCapture.Options(interface: "lo")
         options.filter = "udp port 39999"
         let capture = try LiveCapture(options)
         let queue = BatchQueue()
         capture.start(into: queue)
-        let stop = LockedBox(false)
+        let stop = NIOLockedValueBox(false)
         let analysis = WorkerThread(name: "analysis") {
             let pipeline = PacketPipeline()
             pipeline.consumers = [hub]
-            while !stop.get() {
+            while !stop.withLockedValue({ $0 }) {
                 if let b = queue.take(milliseconds: 50) {
                     b.forEach(link: capture.link) { pipeline.process($0) }
                     queue.release(b)
@@ -216,7 +217,7 @@ struct LiveTests {
             addr.sin_port = UInt16(39999).bigEndian
             addr.sin_addr.s_addr = inet_addr("127.0.0.1")
             let payload = [UInt8](repeating: 0x41, count: 64)
-            while !stop.get() {
+            while !stop.withLockedValue({ $0 }) {
                 _ = withUnsafePointer(to: &addr) { p in
                     p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, payload, payload.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
                 }
@@ -227,7 +228,7 @@ struct LiveTests {
         let broadcaster = Task { try await server.broadcaster.run() }
         defer {
             broadcaster.cancel()
-            stop.set(true)
+            stop.withLockedValue { $0 = true }
             capture.stop(); capture.join()
             analysis.join(); sender.join()
         }
@@ -253,7 +254,7 @@ struct LiveTests {
         // that is not scheduled for 2 s was dropped as slow with the silent client (seen
         // as 11 drops); the silent client is still dropped, only later.
         c.slowClientTimeoutSeconds = 5
-        let server = SniffServerApp(store: db.store, configuration: c, hub: hub)
+        let server = SniffServerApp(store: db.store, configuration: c, live: hub.outbox)
         let feed = FeedServer(host: "127.0.0.1", port: 0, token: nil, broadcaster: server.broadcaster, logger: Logger(label: "test.feed"), sendBufferBytes: 4096)
         let feedTask = Task { try await feed.run() }
         let broadcaster = Task { try await server.broadcaster.run() }

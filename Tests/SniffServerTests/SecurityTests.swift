@@ -131,7 +131,7 @@ struct SecurityTests {
     @Test("over a socket: one foreign Host is 421; a foreign or other-port Origin cannot open /ws/live")
     func rawSocket() async throws {
         let db = try await SharedDatabase.shared.get()
-        let (_, app) = makeApp(db.store, hub: LiveHub())
+        let (_, app) = makeApp(db.store, live: LiveOutbox())
         try await app.test(.live) { client in
             let port = try #require(client.port)
             func statusLine(_ request: String) async -> String {

@@ -157,13 +157,13 @@ actor SharedDatabase {
     }
 }
 
-func makeApp(_ store: any PacketStore, configure: (inout ServerConfiguration) -> Void = { _ in }, hub: LiveHub? = nil,
+func makeApp(_ store: any PacketStore, configure: (inout ServerConfiguration) -> Void = { _ in }, live: LiveOutbox? = nil,
              control: CaptureControl? = nil) -> (SniffServerApp, some ApplicationProtocol) {
     var c = ServerConfiguration()
     c.port = 0
     c.dashboardDirectory = TestPaths.packageRoot.appendingPathComponent("Sources/SniffServer/Dashboard").path
     configure(&c)
-    let server = SniffServerApp(store: store, configuration: c, hub: hub, control: control)
+    let server = SniffServerApp(store: store, configuration: c, live: live, control: control)
     return (server, server.makeApplication())
 }
 

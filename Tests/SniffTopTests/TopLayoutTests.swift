@@ -33,7 +33,7 @@ struct TopLayoutTests {
         collector.publish(state: "finished", force: true)
         var m = TopModel(keepNewest: false)
         m.ingest(try #require(collector.take()))
-        m.ingest(collector.hub.drain())
+        m.ingest(collector.hub.outbox.drain())
         #expect(collector.take() == nil, "a snapshot is taken once")
         return m
     }
