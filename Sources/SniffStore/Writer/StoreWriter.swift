@@ -19,7 +19,10 @@ import SniffCore
 /// counted loss for an out-of-memory kill of the whole capture, so such a batch is
 /// dropped, counted (`packetsLost`, `rowsLost`) and logged; the capture goes on, and
 /// the journal is tried again with the next batch.
-/// Unchecked Sendable: the queue, journal and counters are under `lock`; the rest is set in init.
+///
+/// The decisions (memory or journal, which batches a write takes, backoff, finishing)
+/// are `WriterStateMachine`'s; this class does the I/O they call for.
+/// Unchecked Sendable: the state machine, journals and counters are under `lock`; the rest is set in init.
 public final class StoreWriter: @unchecked Sendable {
     public struct Configuration: Sendable {
         /// Rows kept in memory before batches spill to the journal.
@@ -86,26 +89,15 @@ public final class StoreWriter: @unchecked Sendable {
         public var journalPaths: [String]
     }
 
-    struct Entry {
-        var batch: StoreBatch
-        var submittedAt: Int64
-    }
-
     public let store: any PacketStore
     public let writerID: Int64
     public let configuration: Configuration
     private let lock = ConditionLock()
     // Guarded by `lock`.
-    private var memory: [Entry] = []
-    private var memoryHead = 0
-    private var memoryRows = 0
-    private var memoryPackets = 0
+    private var machine: WriterStateMachine<StoreBatch>
     private var journal: Journal? = nil
     private var adopted: [Journal] = []
     private var nextSeq: Int64 = 0
-    private var closed = false
-    private var abandoned = false
-    private var inFlight = false
     private var waiter: CheckedContinuation<Void, Never>? = nil
     private var stats = Stats()
     private var task: Task<Void, Never>? = nil
@@ -117,6 +109,10 @@ public final class StoreWriter: @unchecked Sendable {
         var id = writerID ?? 0
         while id == 0 { id = Int64.random(in: 1...Int64.max) }
         self.writerID = id
+        machine = WriterStateMachine(configuration: .init(
+            memoryLimitRows: configuration.memoryLimitRows, coalesceRows: store.coalesceRows,
+            retryInitialSeconds: configuration.retryInitialSeconds, retryMaxSeconds: configuration.retryMaxSeconds,
+            maintenanceIntervalNanos: Int64(configuration.maintenanceIntervalSeconds * 1e9), migrate: configuration.migrate))
     }
 
     /// Starts the writer task (and the replay of earlier journals).
@@ -135,6 +131,7 @@ public final class StoreWriter: @unchecked Sendable {
                 }
             }
         }
+        machine = WriterStateMachine(configuration: machine.configuration, adoptedPending: adopted.map(\.pendingRecords))
         task = Task.detached { [self] in await self.run() }
     }
 
@@ -150,23 +147,12 @@ public final class StoreWriter: @unchecked Sendable {
     /// batch is appended to the journal file.
     public func submit(_ batch: StoreBatch) {
         let now = Timestamp.now().totalNanoseconds
-        // Kept packet bytes (--store-raw) weigh in too, or a million rows of them
-        // could hold over a gigabyte before the journal takes over.
-        let rows = batch.memoryWeight
+        // Kept packet bytes (--store-raw) weigh in too (`memoryWeight`), or a million
+        // rows of them could hold over a gigabyte before the journal takes over.
         var resume: CheckedContinuation<Void, Never>? = nil
         lock.withLock {
             stats.packetsSubmitted &+= UInt64(batch.packetCount)
-            if abandoned {
-                spill(batch)
-                return
-            }
-            if (journal?.isEmpty ?? true) && memoryRows + rows <= configuration.memoryLimitRows {
-                memory.append(Entry(batch: batch, submittedAt: now))
-                memoryRows += rows
-                memoryPackets += batch.packetCount
-            } else {
-                spill(batch)
-            }
+            if machine.submitted(batch, now: now) == .spill { spill(batch) }
             resume = waiter
             waiter = nil
         }
@@ -183,6 +169,7 @@ public final class StoreWriter: @unchecked Sendable {
                 configuration.log("the database is behind; batches now go to the journal \(name)")
             }
             try journal!.append(batch)
+            machine.spilled()
             // Quietly: a small batch that fits says little about the next big one, and
             // the losses are reported at most every 30 s and at the end.
             stats.journalFailure = nil
@@ -224,8 +211,8 @@ public final class StoreWriter: @unchecked Sendable {
 
     private func snapshotLocked() -> Stats {
         var s = stats
-        s.memoryRows = memoryRows
-        var packets = memoryPackets
+        s.memoryRows = machine.memoryRows
+        var packets = machine.memoryPackets
         var batches = 0
         var paths: [String] = []
         for j in adopted where !j.isEmpty { packets += j.pendingPackets; batches += j.pendingRecords; paths.append(j.path) }
@@ -236,27 +223,20 @@ public final class StoreWriter: @unchecked Sendable {
         return s
     }
 
-    private var queueEmptyLocked: Bool {
-        memoryHead >= memory.count && (journal?.isEmpty ?? true) && adopted.allSatisfy { $0.isEmpty }
-    }
-
     // MARK: the writer task
 
-    private enum Source { case adopted(Journal), memory, journal }
-
-    private enum Head { case batch(StoreBatch, Source, Int64), empty, finished }
-
-    /// The oldest batch: earlier runs' journals, then memory, then this run's journal.
-    /// Waits for `submit` when there is none; nil once finished or abandoned.
-    private func head() async -> (StoreBatch, Source, Int64)? {
+    /// The next write with its batches read: from memory as the state machine took them,
+    /// from a journal its next record. Waits for `submit` when nothing is queued; nil
+    /// once finished or abandoned.
+    private func nextWrite() async -> WriterStateMachine<StoreBatch>.Write? {
         while true {
-            switch lock.withLock({ headLocked() }) {
-            case .batch(let b, let s, let t): return (b, s, t)
-            case .finished: return nil
-            case .empty:
+            switch lock.withLock({ readNextLocked() }) {
+            case .write(let w): return w
+            case .finish: return nil
+            case .wait:
                 await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
                     let resumeNow: Bool = lock.withLock {
-                        if memoryHead < memory.count || !(journal?.isEmpty ?? true) || closed || abandoned { return true }
+                        if machine.hasWork { return true }
                         waiter = c
                         return false
                     }
@@ -266,114 +246,85 @@ public final class StoreWriter: @unchecked Sendable {
         }
     }
 
-    private func headLocked() -> Head {
-        if abandoned { return .finished }
-        while let j = adopted.first {
-            if j.isEmpty { j.close(); adopted.removeFirst(); continue }
+    private func readNextLocked() -> WriterStateMachine<StoreBatch>.NextAction {
+        var next = machine.nextWrite()
+        while case .write(var w) = next, w.source != .memory {
+            let j = w.source == .adopted ? adopted[0] : journal!
             do {
-                if let b = try j.peek() { return .batch(b, .adopted(j), 0) }
+                if let b = try j.peek() {
+                    w.batches = [b]
+                    return .write(w)
+                }
             } catch {
                 configuration.log("\(error)")
             }
-            // Unreadable from here on: keep the file for a look, move on.
-            j.close(removeIfEmpty: false)
-            adopted.removeFirst()
-        }
-        if memoryHead < memory.count {
-            let e = memory[memoryHead]
-            return .batch(e.batch, .memory, e.submittedAt)
-        }
-        if let j = journal, !j.isEmpty {
-            do {
-                if let b = try j.peek() { return .batch(b, .journal, 0) }
-            } catch {
-                configuration.log("\(error)")
+            if w.source == .adopted {
+                // Unreadable from here on: keep the file for a look, move on.
+                j.close(removeIfEmpty: false)
+                adopted.removeFirst()
             }
+            next = machine.unreadable()
         }
-        return closed ? .finished : .empty
+        return next
     }
 
     private func run() async {
-        var delay = configuration.retryInitialSeconds
-        var failures = 0
-        var migrated = !configuration.migrate
-        var nextMaintenance: Int64 = 0
-        while let (batch, source, submittedAt) = await head() {
-            lock.withLock { inFlight = true }
+        while let write = await nextWrite() {
             do {
-                if !migrated {
+                if write.migrate {
                     let applied = try await store.migrate()
-                    migrated = true
+                    lock.withLock { machine.migrationsApplied() }
                     if !applied.isEmpty {
                         configuration.log("schema migrated to version \(applied.last!.version) (\(applied.map { "\($0.version) \($0.name)" }.joined(separator: ", ")))")
                     }
                 }
                 let now = Timestamp.now().totalNanoseconds
-                if now >= nextMaintenance {
-                    nextMaintenance = now + Int64(configuration.maintenanceIntervalSeconds * 1e9)
-                    await maintain(now: now)
-                }
-                let batches = coalesce(batch, source)
+                if lock.withLock({ machine.maintenanceDue(now: now) }) { await maintain(now: now) }
                 let t0 = Timestamp.now()
-                let stored = try await store.write(batches)
+                let stored = try await store.write(write.batches)
                 let t1 = Timestamp.now()
-                lock.withLock {
-                    inFlight = false
-                    guard !abandoned else { return }
-                    for (b, new) in zip(batches, stored) {
-                        pop(source)
-                        stats.batchesStored &+= 1
-                        if !new { stats.batchesDuplicate &+= 1 }
-                        stats.packetsStored &+= UInt64(b.packetCount)
-                        stats.rowsStored &+= UInt64(b.content.rowCount)
-                    }
-                    stats.writeSeconds += Double(t1.nanoseconds(since: t0)) / 1e9
-                    if submittedAt > 0 { stats.lagNanos = t1.totalNanoseconds - submittedAt }
-                    if stats.failing {
-                        stats.failing = false
-                        configuration.log("the database is back after \(failures) failed attempts; writing the queued batches")
-                    }
-                    lock.broadcast()
-                }
-                delay = configuration.retryInitialSeconds
-                failures = 0
+                lock.withLock { recordWritten(write, stored: stored, seconds: Double(t1.nanoseconds(since: t0)) / 1e9, at: t1) }
             } catch {
-                failures += 1
                 let message = (error as? SniffError)?.userMessage ?? "\(error)"
-                let first: Bool = lock.withLock {
-                    inFlight = false
-                    let first = !stats.failing
+                let failed = lock.withLock {
                     stats.failing = true
                     stats.lastError = message
                     lock.broadcast()
-                    return first
+                    return machine.failed()
                 }
-                if first { configuration.log("cannot write to the database: \(message); capture goes on, retrying") }
-                try? await Task.sleep(nanoseconds: UInt64(delay * 1e9))
-                delay = min(delay * 2, configuration.retryMaxSeconds)
+                if failed.first { configuration.log("cannot write to the database: \(message); capture goes on, retrying") }
+                try? await Task.sleep(nanoseconds: UInt64(failed.retryAfterSeconds * 1e9))
             }
         }
         lock.withLock { lock.broadcast() }
     }
 
-    /// The head batch and, when the store takes several at once and the head is in
-    /// memory, the memory batches queued behind it up to the store's `coalesceRows`
-    /// (they are popped in order once all are stored). Batches in journals go one at
-    /// a time, as the journal reads them.
-    private func coalesce(_ head: StoreBatch, _ source: Source) -> [StoreBatch] {
-        let limit = store.coalesceRows
-        guard limit > 0, case .memory = source else { return [head] }
-        return lock.withLock {
-            var batches = [head]
-            var rows = head.content.rowCount
-            var i = memoryHead + 1
-            while i < memory.count && rows < limit {
-                batches.append(memory[i].batch)
-                rows += memory[i].batch.content.rowCount
-                i += 1
-            }
-            return batches
+    /// The database committed `write` (lock held): its batches leave their queue.
+    private func recordWritten(_ write: WriterStateMachine<StoreBatch>.Write, stored: [Bool], seconds: Double, at t1: Timestamp) {
+        let done = machine.written()
+        guard done.applied else { return }
+        switch write.source {
+        case .adopted:
+            adopted[0].advance()
+            if done.closeAdopted { adopted.removeFirst().close() }
+        case .journal:
+            journal?.advance()
+        case .memory:
+            break
         }
+        for (b, new) in zip(write.batches, stored) {
+            stats.batchesStored &+= 1
+            if !new { stats.batchesDuplicate &+= 1 }
+            stats.packetsStored &+= UInt64(b.packetCount)
+            stats.rowsStored &+= UInt64(b.content.rowCount)
+        }
+        stats.writeSeconds += seconds
+        if write.submittedAt > 0 { stats.lagNanos = t1.totalNanoseconds - write.submittedAt }
+        if let failures = done.recoveredAfter {
+            stats.failing = false
+            configuration.log("the database is back after \(failures) failed attempts; writing the queued batches")
+        }
+        lock.broadcast()
     }
 
     private func maintain(now: Int64) async {
@@ -384,25 +335,6 @@ public final class StoreWriter: @unchecked Sendable {
             }
         } catch {
             configuration.log("maintenance failed: \((error as? SniffError)?.userMessage ?? "\(error)"); writing goes on")
-        }
-    }
-
-    /// Removes the batch just written (lock held).
-    private func pop(_ source: Source) {
-        switch source {
-        case .adopted(let j):
-            j.advance()
-        case .memory:
-            let e = memory[memoryHead]
-            memoryHead += 1
-            memoryRows -= e.batch.memoryWeight
-            memoryPackets -= e.batch.packetCount
-            if memoryHead >= 1024 && memoryHead * 2 >= memory.count {
-                memory.removeFirst(memoryHead)
-                memoryHead = 0
-            }
-        case .journal:
-            journal?.advance()
         }
     }
 
@@ -455,21 +387,29 @@ public final class StoreWriter: @unchecked Sendable {
     private func beginFinish() {
         var resume: CheckedContinuation<Void, Never>? = nil
         lock.withLock {
-            closed = true
+            machine.close()
             resume = waiter
             waiter = nil
         }
         resume?.resume()
     }
 
-    /// True when everything is stored, or (with `stop`) after moving the rest to the journal.
+    /// True when everything is stored, or (with `stop`) after moving the rest to the
+    /// journal and stopping the writer task.
     private func doneLocked(stop: Bool) -> Bool {
-        if queueEmptyLocked && !inFlight { return true }
-        if stop {
-            abandonLocked()
+        switch machine.finishCheck(stop: stop) {
+        case .done:
+            return true
+        case .keepWaiting:
+            return false
+        case .abandon(let rest):
+            for b in rest { spill(b) }
+            journal?.sync()
+            waiter?.resume()
+            waiter = nil
+            task?.cancel()
             return true
         }
-        return false
     }
 
     private func endFinish() -> FinishReport {
@@ -480,20 +420,4 @@ public final class StoreWriter: @unchecked Sendable {
         }
         return FinishReport(stats: s, pendingBatches: s.journalBatches, journalPaths: s.journalPaths)
     }
-
-    /// Moves everything still in memory to the journal (lock held) and stops the writer.
-    private func abandonLocked() {
-        abandoned = true
-        let rest = memory[memoryHead...]
-        memory.removeAll()
-        memoryHead = 0
-        memoryRows = 0
-        memoryPackets = 0
-        for e in rest { spill(e.batch) }
-        journal?.sync()
-        waiter?.resume()
-        waiter = nil
-        task?.cancel()
-    }
 }
-
