@@ -1,7 +1,10 @@
 import SniffCore
 
-/// Runs async work from synchronous code (the command line's commands) and waits for
-/// it on the calling thread, which is not one of the cooperative pool's.
+/// Runs async work from synchronous code and waits for it on the calling thread, which
+/// is not one of the cooperative pool's. Used only where the caller cannot become
+/// async: `sniff`'s main thread running an async command (an async main would end that
+/// thread, which then keeps uid 0 after `--user`), and the capture's own threads
+/// (`-r/-i --store`, `--serve`), which block in their packet loops by design.
 public enum Blocking {
     /// Unchecked Sendable: `result` is written and read under the lock `run` shares with the task.
     final class Box<T>: @unchecked Sendable { var result: Swift.Result<T, Error>? }

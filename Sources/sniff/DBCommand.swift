@@ -27,20 +27,20 @@ struct DBTarget: ParsableArguments {
     }
 
     /// Runs `body` with the store open, turning store errors into messages and exit codes.
-    func withStore<T>(_ body: @escaping @Sendable (any PacketStore) async throws -> T) throws -> T {
-        try DBTarget.withStore(StoreFactory.open(try StoreURL(db)), body)
+    func withStore<T>(_ body: (any PacketStore) async throws -> T) async throws -> T {
+        try await DBTarget.withStore(StoreFactory.open(try StoreURL(db)), body)
     }
 
-    static func withStore<T>(_ store: any PacketStore, _ body: @escaping @Sendable (any PacketStore) async throws -> T) throws -> T {
-        try exitOnSniffError(cleanup: { try? Blocking.run { await store.close() } }) {
-            let r = try Blocking.run { try await body(store) }
-            try? Blocking.run { await store.close() }
+    static func withStore<T>(_ store: any PacketStore, _ body: (any PacketStore) async throws -> T) async throws -> T {
+        try await exitOnSniffError(cleanup: { await store.close() }) {
+            let r = try await body(store)
+            await store.close()
             return r
         }
     }
 }
 
-struct DBMigrate: ParsableCommand {
+struct DBMigrate: SniffAsyncCommand {
     static let configuration = CommandConfiguration(
         commandName: "migrate",
         abstract: "Apply the schema migrations the database lacks (safe to run again)."
@@ -72,9 +72,9 @@ struct DBMigrate: ParsableCommand {
         }
     }
 
-    func run() throws {
-        if let cluster { return try migrateCluster(cluster) }
-        let (applied, info) = try target.withStore { store in
+    func run() async throws {
+        if let cluster { return try await migrateCluster(cluster) }
+        let (applied, info) = try await target.withStore { store in
             let applied = try await store.migrate()
             return (applied, try await store.info())
         }
@@ -89,10 +89,10 @@ struct DBMigrate: ParsableCommand {
 
 extension DBMigrate {
     /// Migrates every server of the cluster in turn (18.16's ON CLUSTER needs ZooKeeper).
-    func migrateCluster(_ cluster: String) throws {
+    func migrateCluster(_ cluster: String) async throws {
         guard case .clickhouse(let entry) = try StoreURL(target.db) else { return }
         let given = try shardDBs.map { try ClickHouseTarget(url: $0) }
-        let servers: [ClickHouseTarget] = try DBTarget.withStore(ClickHouseStore(target: entry)) { store in
+        let servers: [ClickHouseTarget] = try await DBTarget.withStore(ClickHouseStore(target: entry)) { store in
             let replicas = try await (store as! ClickHouseStore).clusterReplicas(cluster)
             if replicas.isEmpty {
                 throw StoreError.database("ClickHouse at \(entry.redacted) has no cluster '\(cluster)' in its remote_servers", detail: "migrate --cluster")
@@ -101,7 +101,7 @@ extension DBMigrate {
             return given.isEmpty ? replicas.map { r in var t = entry; t.host = r.host; return t } : given
         }
         for server in servers {
-            let applied: [Migration] = try DBTarget.withStore(ClickHouseStore(target: server)) { store in
+            let applied: [Migration] = try await DBTarget.withStore(ClickHouseStore(target: server)) { store in
                 try await (store as! ClickHouseStore).migrate(cluster: cluster)
             }
             print("\(server.redacted): " + (applied.isEmpty ? "schema is current" : "applied \(applied.map { String($0.version) }.joined(separator: ", "))")
@@ -110,7 +110,7 @@ extension DBMigrate {
     }
 }
 
-struct DBInfo: ParsableCommand {
+struct DBInfo: SniffAsyncCommand {
     static let configuration = CommandConfiguration(
         commandName: "info",
         abstract: "Show the schema version, the migrations, the tables and their sizes."
@@ -118,13 +118,13 @@ struct DBInfo: ParsableCommand {
 
     @OptionGroup var target: DBTarget
 
-    func run() throws {
-        let info = try target.withStore { try await $0.info() }
+    func run() async throws {
+        let info = try await target.withStore { try await $0.info() }
         print(info.text, terminator: "")
     }
 }
 
-struct DBReplay: ParsableCommand {
+struct DBReplay: SniffAsyncCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
         abstract: "Store the batches a run left in journal files (batches already stored are skipped)."
@@ -135,10 +135,10 @@ struct DBReplay: ParsableCommand {
     @Argument(help: ArgumentHelp("Journal files (*.sniffj) to replay.", valueName: "JOURNAL"))
     var journals: [String]
 
-    func run() throws {
+    func run() async throws {
         var failed = false
         for path in journals {
-            let r = try target.withStore { store in
+            let r = try await target.withStore { store in
                 try await store.migrate()
                 return try await JournalReplay.replay(path: path, into: store)
             }

@@ -6,8 +6,8 @@ import SniffServer
 
 /// `sniff serve [--db URL] [--listen 127.0.0.1:8086]`: the API and dashboard over a
 /// database, without capturing. The server's service group owns SIGINT and SIGTERM, as
-/// a Hummingbird application's does; this thread only waits for it to end.
-struct ServeCommand: ParsableCommand {
+/// a Hummingbird application's does.
+struct ServeCommand: SniffAsyncCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Serve the JSON API, the dashboard and the live stream over a database.",
@@ -28,16 +28,16 @@ struct ServeCommand: ParsableCommand {
         do { _ = try StoreURL(db) } catch let e as StoreError { throw ValidationError(e.userMessage) }
     }
 
-    func run() throws {
+    func run() async throws {
         // Until the service group takes SIGINT and SIGTERM over, the flag handler notes them.
         Signals.install()
         try server.bootstrapLogging()
         FileLimit.prepareServer()
         let store = StoreFactory.open(try StoreURL(db))
-        try exitOnSniffError { _ = try Blocking.run { try await store.migrate() } }
+        try await exitOnSniffError { _ = try await store.migrate() }
         let app = SniffServerApp(store: store, configuration: server.configuration, logger: SniffLogging.logger("api"))
-        let failure = try Blocking.run { await app.serveUntilSignalled(announcing: store.location) }
-        try? Blocking.run { await store.close() }
+        let failure = await app.serveUntilSignalled(announcing: store.location)
+        await store.close()
         if let failure {
             Stderr.print("sniff: server stopped: \(failure)")
             throw ExitCode(1)
@@ -46,7 +46,7 @@ struct ServeCommand: ParsableCommand {
 }
 
 /// `sniff export --db URL --format csv|xlsx|ndjson|pcap [filters] -o FILE`.
-struct ExportCommand: ParsableCommand {
+struct ExportCommand: SniffAsyncCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Write stored packets that match filters as CSV, xlsx, NDJSON (or pcap when bytes were kept).",
@@ -95,7 +95,7 @@ struct ExportCommand: ParsableCommand {
         if limit < 1 { throw ValidationError("invalid --limit \(limit): at least 1") }
     }
 
-    func run() throws {
+    func run() async throws {
         let store = StoreFactory.open(try StoreURL(db))
         let filter = try TrafficFilter(parameters: parameters)
         let exportFormat = ExportFormat(rawValue: format.lowercased())!
@@ -103,11 +103,11 @@ struct ExportCommand: ParsableCommand {
         if exportFormat == .pcap {
             // Before the output file is created: a refusal leaves nothing behind.
             do {
-                layout = try exitOnSniffError(cleanup: { try? Blocking.run { await store.close() } }) {
-                    try Blocking.run { try await PacketExport.pcapLayout(store: store, filter: filter) }
+                layout = try await exitOnSniffError(cleanup: { await store.close() }) {
+                    try await PacketExport.pcapLayout(store: store, filter: filter)
                 }
             } catch let e as PcapUnavailable {
-                try? Blocking.run { await store.close() }
+                await store.close()
                 Stderr.print("sniff: cannot export pcap: \(e.message)")
                 throw ExitCode(1)
             }
@@ -121,16 +121,15 @@ struct ExportCommand: ParsableCommand {
             Stderr.print("sniff: cannot create \(o): \(String(cString: strerror(errno)))")
             throw ExitCode(1)
         }
-        try exitOnSniffError {
-            let n = try Blocking.run {
-                try await export.run { chunk in
-                    var c = chunk
-                    guard c.flush(to: fd) else { throw RuntimeFailure("cannot write \(o): \(String(cString: strerror(errno)))") }
-                }
+        let output = o
+        try await exitOnSniffError {
+            let n = try await export.run { chunk in
+                var c = chunk
+                guard c.flush(to: fd) else { throw RuntimeFailure("cannot write \(output): \(String(cString: strerror(errno)))") }
             }
             if fd != 1 { close(fd) }
-            Stderr.print("sniff: exported \(n) packets to \(o)")
+            Stderr.print("sniff: exported \(n) packets to \(output)")
         }
-        try? Blocking.run { await store.close() }
+        await store.close()
     }
 }

@@ -73,7 +73,21 @@ func exitOnSniffError<T>(cleanup: () -> Void = {}, _ body: () throws -> T) throw
         return try body()
     } catch let e as SniffError {
         cleanup()
-        Stderr.print("sniff: \(e.userMessage)")
-        throw ExitCode(e.exitCode)
+        throw exitCode(e)
     }
+}
+
+/// `exitOnSniffError` for async commands.
+func exitOnSniffError<T>(cleanup: () async -> Void = {}, _ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let e as SniffError {
+        await cleanup()
+        throw exitCode(e)
+    }
+}
+
+private func exitCode(_ e: SniffError) -> ExitCode {
+    Stderr.print("sniff: \(e.userMessage)")
+    return ExitCode(e.exitCode)
 }

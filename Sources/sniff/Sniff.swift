@@ -1,9 +1,11 @@
 import ArgumentParser
 import SniffCore
+import SniffStore
 
-/// Synchronous, as every command is: under an async main (tried for `serve`), one
-/// thread of the process kept uid 0 after `--user`'s setuid (LiveFaultTests'
-/// privilege-drop test), so `serve` waits for its service group from this thread.
+/// The root stays synchronous and runs the commands itself: capture commands on this
+/// thread, async ones (`serve`, `export`, `db`) through `Blocking.run` while this thread
+/// waits. Under ArgumentParser's async main this thread would end (dispatch_main) and,
+/// after `--user`'s setuid, stay listed with uid 0 (LiveFaultTests' privilege-drop test).
 @main
 struct Sniff: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,7 +27,27 @@ struct Sniff: ParsableCommand {
         subcommands: [CaptureCommand.self, TopCommand.self, DevicesCommand.self, DBCommand.self, ServeCommand.self, ExportCommand.self],
         defaultSubcommand: CaptureCommand.self
     )
+
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            if let async = command as? any SniffAsyncCommand {
+                try Blocking.run {
+                    var c = async
+                    try await c.run()
+                }
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
+
+/// A command whose work is async (the server, the database commands): `main` runs it
+/// on the cooperative pool.
+protocol SniffAsyncCommand: AsyncParsableCommand, Sendable {}
 
 enum SniffVersion {
     static let string = "0.1.0"
