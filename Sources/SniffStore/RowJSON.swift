@@ -1,57 +1,18 @@
 import SniffCore
 import SniffDecode
+import SniffAnalysis
 
 /// JSON for stored rows, with the NDJSON contract's field names (`sniff --json` for
 /// packets, the flows writer's for flows), plus `sensor`, `capture` and `flow_uid`.
-/// Fields a row lacks are left out.
+/// Fields a row lacks are left out; a packet's fields are written by the same
+/// `PacketJSONWriter` as the NDJSON's.
 extension StoredPacket {
     public func writeJSON(into s: inout ByteSink) {
-        let p = row
-        s.append("{\"n\":" as StaticString); s.append(decimal: p.n)
-        s.append(",\"ts\":" as StaticString); s.appendEpoch(Timestamp(totalNanoseconds: p.ts))
-        s.append(",\"len\":" as StaticString); s.append(decimal: UInt64(p.len))
-        s.append(",\"caplen\":" as StaticString); s.append(decimal: UInt64(p.caplen))
-        s.append(",\"iface\":" as StaticString); s.append(decimal: UInt64(p.iface))
-        s.append(",\"link\":\"" as StaticString); s.append(p.link.name); s.append(0x22)
-        if p.has(.ethSrc) { s.append(",\"eth_src\":\"" as StaticString); p.ethSrc.write(into: &s); s.append(0x22) }
-        if p.has(.ethDst) { s.append(",\"eth_dst\":\"" as StaticString); p.ethDst.write(into: &s); s.append(0x22) }
-        if p.has(.vlan) { s.append(",\"vlan\":" as StaticString); s.append(decimal: UInt64(p.vlan)) }
-        if p.has(.ip) {
-            s.append(",\"ip\":" as StaticString); s.append(decimal: UInt64(p.ipVersion))
-            s.append(",\"src\":\"" as StaticString); p.src.write(into: &s); s.append(0x22)
-            s.append(",\"dst\":\"" as StaticString); p.dst.write(into: &s); s.append(0x22)
-            s.append(",\"proto\":" as StaticString); s.append(decimal: UInt64(p.proto))
+        var writer = PacketJSONWriter()
+        writer.writeFields(PacketRowFields(row: row), into: &s)
+        if row.has(.flowUID), let u = row.flowUID {
+            s.append(",\"flow_uid\":\"" as StaticString); s.appendJSONEscaped(u); s.append(0x22)
         }
-        if let t = p.transport.name { s.append(",\"transport\":\"" as StaticString); s.append(t); s.append(0x22) }
-        if p.has(.ports) {
-            s.append(",\"sport\":" as StaticString); s.append(decimal: UInt64(p.sport))
-            s.append(",\"dport\":" as StaticString); s.append(decimal: UInt64(p.dport))
-        }
-        if p.has(.tcp) {
-            s.append(",\"seq\":" as StaticString); s.append(decimal: UInt64(p.seq))
-            s.append(",\"ack\":" as StaticString); s.append(decimal: UInt64(p.ack))
-            s.append(",\"tcp_flags\":" as StaticString); s.append(decimal: UInt64(p.tcpFlags))
-            s.append(",\"flags\":\"" as StaticString); TCP.writeFlagLetters(p.tcpFlags, into: &s); s.append(0x22)
-            s.append(",\"window\":" as StaticString); s.append(decimal: UInt64(p.window))
-        }
-        if p.has(.payloadLen) { s.append(",\"payload_len\":" as StaticString); s.append(decimal: UInt64(p.payloadLen)) }
-        if p.has(.icmp) {
-            s.append(",\"icmp_type\":" as StaticString); s.append(decimal: UInt64(p.icmpType))
-            s.append(",\"icmp_code\":" as StaticString); s.append(decimal: UInt64(p.icmpCode))
-        }
-        if p.has(.dnsQuery), let q = p.dnsQuery { s.append(",\"dns_query\":\"" as StaticString); s.appendJSONEscaped(q); s.append(0x22) }
-        if p.app != .unknown {
-            s.append(",\"app\":\"" as StaticString); s.append(p.app.name)
-            s.append("\",\"app_source\":\"" as StaticString); s.append(p.appSource.name); s.append(0x22)
-        }
-        var line = ByteSink(capacity: 96)
-        p.writeInfo(into: &line)
-        if !line.isEmpty {
-            s.append(",\"info\":\"" as StaticString)
-            line.bytes.withUnsafeBytes { s.appendJSONEscaped($0) }
-            s.append(0x22)
-        }
-        if p.has(.flowUID), let u = p.flowUID { s.append(",\"flow_uid\":\"" as StaticString); s.appendJSONEscaped(u); s.append(0x22) }
         s.append(",\"sensor\":\"" as StaticString); s.appendJSONEscaped(sensor)
         // Ids as strings: capture ids are random 63-bit numbers, which JavaScript (and
         // jq) would round to the nearest double.
@@ -139,5 +100,50 @@ extension StoredFlow {
         var s = ByteSink(capacity: 1024)
         writeJSON(into: &s)
         return s.string
+    }
+}
+
+/// A stored packet row as `PacketJSONFields` reads it: the columns the packets table
+/// keeps (no TTL, no DNS answers, one VLAN tag), with the interface always known.
+struct PacketRowFields: PacketJSONFields {
+    let row: PacketRow
+
+    var number: UInt64 { row.n }
+    var timestamp: Timestamp { Timestamp(totalNanoseconds: row.ts) }
+    var wireLength: UInt32 { row.len }
+    var capturedLength: UInt32 { row.caplen }
+    var interfaceID: UInt32? { row.iface }
+    var link: LinkType { row.link }
+    var ethSrc: MACAddress? { row.has(.ethSrc) ? row.ethSrc : nil }
+    var ethDst: MACAddress? { row.has(.ethDst) ? row.ethDst : nil }
+    var vlan: UInt16? { row.has(.vlan) ? row.vlan : nil }
+    var vlanStack: VLANStack? { nil }
+    var ethertype: UInt16? { nil }
+    var arpOp: UInt16? { nil }
+    var ip: (version: UInt8, src: IPAddress, dst: IPAddress, proto: UInt8)? {
+        row.has(.ip) ? (row.ipVersion, row.src, row.dst, row.proto) : nil
+    }
+    var ttl: UInt8? { nil }
+    var transport: TransportKind { row.transport }
+    var isFragment: Bool { false }
+    var reassembled: (frames: UInt16, length: UInt32)? { nil }
+    var ports: (sport: UInt16, dport: UInt16)? { row.has(.ports) ? (row.sport, row.dport) : nil }
+    var tcp: (seq: UInt32, ack: UInt32, flags: UInt16, window: UInt16)? {
+        row.has(.tcp) ? (row.seq, row.ack, row.tcpFlags, row.window) : nil
+    }
+    var payloadLength: UInt32? { row.has(.payloadLen) ? row.payloadLen : nil }
+    var icmp: (type: UInt8, code: UInt8)? { row.has(.icmp) ? (row.icmpType, row.icmpCode) : nil }
+    var app: AppProtocol { row.app }
+    var appSource: AppSource { row.appSource }
+    func writeInfo(into line: inout ByteSink) { row.writeInfo(into: &line) }
+    var inner: InnerTuple? { nil }
+    var truncated: Bool { false }
+    var undecoded: Bool { false }
+    var malformed: Malformation? { nil }
+
+    /// Only the first question's name is a column.
+    func writeDNS(into s: inout ByteSink, scratch: inout ByteSink) {
+        guard row.has(.dnsQuery), let q = row.dnsQuery else { return }
+        s.append(",\"dns_query\":\"" as StaticString); s.appendJSONEscaped(q); s.append(0x22)
     }
 }
