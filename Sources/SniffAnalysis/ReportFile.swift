@@ -14,7 +14,9 @@ public enum ReportFile {
         if regular {
             let tmp = path + ".tmp-\(getpid())"
             let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { throw RuntimeFailure("cannot write report \(path): \(String(cString: strerror(errno)))") }
+            guard fd >= 0 else {
+                throw RuntimeFailure("cannot write report \(path): \(String(cString: strerror(errno)))")
+            }
             var copy = sink
             let ok = copy.flush(to: fd)
             close(fd)
@@ -25,7 +27,9 @@ public enum ReportFile {
             }
         } else {
             let fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
-            guard fd >= 0 else { throw RuntimeFailure("cannot write report \(path): \(String(cString: strerror(errno)))") }
+            guard fd >= 0 else {
+                throw RuntimeFailure("cannot write report \(path): \(String(cString: strerror(errno)))")
+            }
             var copy = sink
             _ = copy.flush(to: fd)
             close(fd)

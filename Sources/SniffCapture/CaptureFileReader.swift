@@ -88,7 +88,8 @@ public final class CaptureFileReader {
         default: swapped = false
         }
         guard let h = try source.peek(24) else {
-            throw CaptureFileError.corrupt(path: path, detail: "pcap file header is incomplete (\(source.available) of 24 bytes)")
+            throw CaptureFileError.corrupt(
+                path: path, detail: "pcap file header is incomplete (\(source.available) of 24 bytes)")
         }
         versionMajor = u16(h, 4)
         versionMinor = u16(h, 6)
@@ -100,7 +101,8 @@ public final class CaptureFileReader {
         if canonical == 0xA1B2_CD34 { pcapRecordHeaderLength = 24 }  // Kuznetsov's patched format
         if versionMajor != 2 || versionMinor != 4 {
             if versionMajor != 2 {
-                throw CaptureFileError.unsupportedVersion(path: path, format: "pcap", major: versionMajor, minor: versionMinor)
+                throw CaptureFileError.unsupportedVersion(
+                    path: path, format: "pcap", major: versionMajor, minor: versionMinor)
             }
             warnOnce("pcap version \(versionMajor).\(versionMinor), expected 2.4; reading the records anyway")
         }
@@ -127,7 +129,9 @@ public final class CaptureFileReader {
         let wire = u32(h, 12)
         guard caplen <= CaptureFileReader.maximumRecordLength else {
             finished = true
-            throw CaptureFileError.corrupt(path: path, detail: "packet \(packetsRead + 1) at offset \(source.offset) claims \(caplen) captured bytes")
+            throw CaptureFileError.corrupt(
+                path: path,
+                detail: "packet \(packetsRead + 1) at offset \(source.offset) claims \(caplen) captured bytes")
         }
         guard let rec = try source.peek(hl + caplen) else {
             let have = max(0, source.available - hl)
@@ -157,11 +161,15 @@ public final class CaptureFileReader {
         case 0x1A2B_3C4D: swapped = false
         case 0x4D3C_2B1A: swapped = true
         default:
-            throw CaptureFileError.corrupt(path: path, detail: "pcapng section header at offset \(source.offset) has byte-order magic 0x\(String(bom, radix: 16))")
+            throw CaptureFileError.corrupt(
+                path: path,
+                detail:
+                    "pcapng section header at offset \(source.offset) has byte-order magic 0x\(String(bom, radix: 16))")
         }
         let total = Int(u32(pre, 4))
         guard total >= 28, total % 4 == 0, total <= CaptureFileReader.maximumRecordLength else {
-            throw CaptureFileError.corrupt(path: path, detail: "pcapng section header at offset \(source.offset) has length \(total)")
+            throw CaptureFileError.corrupt(
+                path: path, detail: "pcapng section header at offset \(source.offset) has length \(total)")
         }
         guard let blk = try source.peek(total) else {
             warnOnce("file ends inside a section header block: \(source.available) of \(total) bytes")
@@ -171,7 +179,8 @@ public final class CaptureFileReader {
         versionMajor = u16(blk, 12)
         versionMinor = u16(blk, 14)
         if versionMajor != 1 {
-            throw CaptureFileError.unsupportedVersion(path: path, format: "pcapng", major: versionMajor, minor: versionMinor)
+            throw CaptureFileError.unsupportedVersion(
+                path: path, format: "pcapng", major: versionMajor, minor: versionMinor)
         }
         interfaces.removeAll(keepingCapacity: true)
         sectionCount += 1
@@ -199,14 +208,20 @@ public final class CaptureFileReader {
                 let r = blk[v]
                 let exp = Int(r & 0x7F)
                 if r & 0x80 != 0 {
-                    if exp < 64 { iface.unitsPerSecond = UInt64(1) << UInt64(exp) } else { warnOnce("interface \(interfaces.count): if_tsresol 2^-\(exp) is out of range; using microseconds") }
+                    if exp < 64 {
+                        iface.unitsPerSecond = UInt64(1) << UInt64(exp)
+                    } else {
+                        warnOnce(
+                            "interface \(interfaces.count): if_tsresol 2^-\(exp) is out of range; using microseconds")
+                    }
                 } else {
                     if exp <= 19 {
                         var u: UInt64 = 1
                         for _ in 0..<exp { u &*= 10 }
                         iface.unitsPerSecond = u
                     } else {
-                        warnOnce("interface \(interfaces.count): if_tsresol 10^-\(exp) is out of range; using microseconds")
+                        warnOnce(
+                            "interface \(interfaces.count): if_tsresol 10^-\(exp) is out of range; using microseconds")
                     }
                 }
             case 14 where len == 8:  // if_tsoffset, signed seconds
@@ -224,7 +239,9 @@ public final class CaptureFileReader {
         while true {
             guard let pre = try source.peek(8) else {
                 let have = source.available
-                if have > 0 { warnOnce("file ends inside a block header after packet \(packetsRead): \(have) of 8 bytes") }
+                if have > 0 {
+                    warnOnce("file ends inside a block header after packet \(packetsRead): \(have) of 8 bytes")
+                }
                 finished = true
                 return nil
             }
@@ -239,17 +256,23 @@ public final class CaptureFileReader {
             let total = Int(u32(pre, 4))
             guard total >= 12, total % 4 == 0, total <= CaptureFileReader.maximumRecordLength else {
                 finished = true
-                throw CaptureFileError.corrupt(path: path, detail: "block at offset \(source.offset) (after packet \(packetsRead)) has length \(total)")
+                throw CaptureFileError.corrupt(
+                    path: path,
+                    detail: "block at offset \(source.offset) (after packet \(packetsRead)) has length \(total)")
             }
             guard let blk = try source.peek(total) else {
-                let what = (type == 6 || type == 3 || type == 2) ? "packet \(packetsRead + 1)" : "a block of type \(type)"
+                let what =
+                    (type == 6 || type == 3 || type == 2) ? "packet \(packetsRead + 1)" : "a block of type \(type)"
                 warnOnce("file ends inside \(what): \(source.available) of \(total) bytes")
                 finished = true
                 return nil
             }
             if u32(blk, total - 4) != UInt32(total) {
                 finished = true
-                throw CaptureFileError.corrupt(path: path, detail: "block at offset \(source.offset) has mismatched lengths \(total) and \(u32(blk, total - 4))")
+                throw CaptureFileError.corrupt(
+                    path: path,
+                    detail:
+                        "block at offset \(source.offset) has mismatched lengths \(total) and \(u32(blk, total - 4))")
             }
             switch type {
             case 1:  // Interface Description Block
@@ -258,7 +281,8 @@ public final class CaptureFileReader {
             case 6, 2:  // Enhanced Packet Block, obsolete Packet Block
                 guard total >= 32 else {
                     finished = true
-                    throw CaptureFileError.corrupt(path: path, detail: "packet block at offset \(source.offset) is only \(total) bytes")
+                    throw CaptureFileError.corrupt(
+                        path: path, detail: "packet block at offset \(source.offset) is only \(total) bytes")
                 }
                 let ifid = type == 6 ? u32(blk, 8) : UInt32(u16(blk, 8))
                 let tsHigh = u32(blk, 12)
@@ -267,7 +291,8 @@ public final class CaptureFileReader {
                 let wire = u32(blk, 24)
                 guard 28 + caplen <= total - 4 else {
                     finished = true
-                    throw CaptureFileError.corrupt(path: path, detail: "packet \(packetsRead + 1) claims \(caplen) bytes in a block of \(total)")
+                    throw CaptureFileError.corrupt(
+                        path: path, detail: "packet \(packetsRead + 1) claims \(caplen) bytes in a block of \(total)")
                 }
                 let iface: CaptureInterface
                 if Int(ifid) < interfaces.count {

@@ -30,7 +30,10 @@ public final class CaptureFileWriter {
 
     /// With `link` known (live capture), the headers are written at once, so that even
     /// a capture that sees no packet leaves a valid file.
-    public init(path: String, format: Format? = nil, snaplen: UInt32 = 262_144, interfaceName: String? = nil, link: LinkType? = nil) throws {
+    public init(
+        path: String, format: Format? = nil, snaplen: UInt32 = 262_144, interfaceName: String? = nil,
+        link: LinkType? = nil
+    ) throws {
         self.path = path
         self.format = format ?? CaptureFileWriter.format(forPath: path)
         self.snaplen = snaplen
@@ -170,8 +173,10 @@ public final class RotatingCaptureWriter {
     private var openedAt: Int64 = 0
     public private(set) var filesOpened: [String] = []
 
-    public init(path: String, rotateSeconds: Int? = nil, rotateMegabytes: Int? = nil, maxFiles: Int? = nil,
-                snaplen: UInt32 = 262_144, interfaceName: String? = nil, link: LinkType? = nil, startTime: Int64? = nil) throws {
+    public init(
+        path: String, rotateSeconds: Int? = nil, rotateMegabytes: Int? = nil, maxFiles: Int? = nil,
+        snaplen: UInt32 = 262_144, interfaceName: String? = nil, link: LinkType? = nil, startTime: Int64? = nil
+    ) throws {
         basePath = path
         self.link = link
         self.rotateSeconds = rotateSeconds
@@ -202,7 +207,9 @@ public final class RotatingCaptureWriter {
         }
         // Without -W, the first file keeps the name and later ones get a counter (a -G
         // name with a strftime pattern is already unique).
-        if index > 0 && (rotateMegabytes != nil || !base.contains("%")) && base == basePath { return base + String(index) }
+        if index > 0 && (rotateMegabytes != nil || !base.contains("%")) && base == basePath {
+            return base + String(index)
+        }
         return base
     }
 

@@ -10,7 +10,9 @@ public struct RawPacket {
     public var link: LinkType
 
     @inlinable
-    public init(bytes: UnsafeRawBufferPointer, timestamp: Timestamp, wireLength: UInt32, interfaceID: UInt32, link: LinkType) {
+    public init(
+        bytes: UnsafeRawBufferPointer, timestamp: Timestamp, wireLength: UInt32, interfaceID: UInt32, link: LinkType
+    ) {
         self.bytes = bytes
         self.timestamp = timestamp
         self.wireLength = wireLength
@@ -31,7 +33,10 @@ public struct CaptureInterface: Sendable, Equatable {
     /// Seconds added to every timestamp (pcapng if_tsoffset).
     public var offsetSeconds: Int64
 
-    public init(link: LinkType, snaplen: UInt32, name: String? = nil, unitsPerSecond: UInt64 = 1_000_000, offsetSeconds: Int64 = 0) {
+    public init(
+        link: LinkType, snaplen: UInt32, name: String? = nil, unitsPerSecond: UInt64 = 1_000_000,
+        offsetSeconds: Int64 = 0
+    ) {
         self.link = link
         self.snaplen = snaplen
         self.name = name

@@ -14,7 +14,8 @@ import Glibc
 public enum LargeAllocation {
     public static func allocateZeroed(bytes: Int) -> UnsafeMutableRawPointer {
         let length = max(bytes, 1)
-        guard let p = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else {
+        guard let p = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED
+        else {
             // `free` unmaps, so memory from the allocator cannot be handed out instead.
             fatalError("sniff: out of memory: cannot map \(length) bytes for a table (errno \(errno))")
         }

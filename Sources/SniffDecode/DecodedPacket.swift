@@ -69,7 +69,9 @@ public enum TunnelKind: UInt8, Sendable, CaseIterable {
     public var label: String { "\(name)" }
 
     public init?(name: String) {
-        guard let k = TunnelKind.allCases.first(where: { $0 != .none && $0.label == name.lowercased() }) else { return nil }
+        guard let k = TunnelKind.allCases.first(where: { $0 != .none && $0.label == name.lowercased() }) else {
+            return nil
+        }
         self = k
     }
 }
@@ -125,7 +127,9 @@ public struct InnerTuple: Sendable, Equatable {
     public var dport: UInt16
     public var hasPorts: Bool
 
-    public init(src: IPAddress, dst: IPAddress, proto: UInt8, sport: UInt16 = 0, dport: UInt16 = 0, hasPorts: Bool = false) {
+    public init(
+        src: IPAddress, dst: IPAddress, proto: UInt8, sport: UInt16 = 0, dport: UInt16 = 0, hasPorts: Bool = false
+    ) {
         self.src = src; self.dst = dst; self.proto = proto
         self.sport = sport; self.dport = dport; self.hasPorts = hasPorts
     }

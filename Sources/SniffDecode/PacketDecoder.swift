@@ -84,7 +84,8 @@ public enum PacketDecoder {
             if h.totalLength > available {
                 p.truncated = true
                 if p.capturedLength >= p.wireLength {
-                    p.markMalformed(Malformation(.totalLengthExceedsCaptured, .ipv4, UInt32(h.totalLength), UInt32(available)))
+                    p.markMalformed(
+                        Malformation(.totalLengthExceedsCaptured, .ipv4, UInt32(h.totalLength), UInt32(available)))
                 }
             }
             if h.isFragment {
@@ -163,7 +164,9 @@ public enum PacketDecoder {
 
     /// `c` ends where the IP payload ends (padding excluded); `length` is the transport
     /// length the IP header states, which can exceed what was captured.
-    static func decodeTransport(_ proto: UInt8, _ c: ByteCursor, at offset: Int, length: Int, firstFragment: Bool, into p: inout DecodedPacket) {
+    static func decodeTransport(
+        _ proto: UInt8, _ c: ByteCursor, at offset: Int, length: Int, firstFragment: Bool, into p: inout DecodedPacket
+    ) {
         switch proto {
         case IPProtocol.tcp: p.transport = .tcp
         case IPProtocol.udp: p.transport = .udp
@@ -195,7 +198,8 @@ public enum PacketDecoder {
             switch GRE.parse(c, at: offset) {
             case .ok(let g):
                 if let t = InnerDecoder.fromEthertype(g.ethertype, c, at: g.offset, depth: 1) {
-                    p.setTunnel(.gre, inner: t, at: g.offset, ethernet: g.ethertype == 0x6558, id: GRE.key(c, at: offset))
+                    p.setTunnel(
+                        .gre, inner: t, at: g.offset, ethernet: g.ethertype == 0x6558, id: GRE.key(c, at: offset))
                 }
             case .short(let have, let need):
                 p.markShort(.gre, have: have, need: need)
@@ -234,8 +238,10 @@ public enum PacketDecoder {
            let t = InnerDecoder.fromEthernet(c, at: inner, depth: 1) {
             p.setTunnel(.vxlan, inner: t, at: inner, ethernet: true, id: VXLAN.vni(c, at: p.payloadOffset))
         } else if p.dport == Geneve.port, let g = Geneve.parse(c, at: p.payloadOffset),
-                  let t = InnerDecoder.fromEthertype(g.ethertype, c, at: g.offset, depth: 1) {
-            p.setTunnel(.geneve, inner: t, at: g.offset, ethernet: g.ethertype == 0x6558, id: Geneve.vni(c, at: p.payloadOffset))
+            let t = InnerDecoder.fromEthertype(g.ethertype, c, at: g.offset, depth: 1) {
+            p.setTunnel(
+                .geneve, inner: t, at: g.offset, ethernet: g.ethertype == 0x6558, id: Geneve.vni(c, at: p.payloadOffset)
+            )
         } else if p.dport == GTPU.port, let g = GTPU.parse(c, at: p.payloadOffset),
                   let t = InnerDecoder.fromIP(c, at: g.offset, depth: 1) {
             p.setTunnel(.gtpu, inner: t, at: g.offset, id: g.teid)

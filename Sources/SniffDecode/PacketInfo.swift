@@ -54,7 +54,8 @@ public enum PacketInfo {
     /// Writes the line when the frame says more than the header fields, and returns
     /// true; else writes nothing and returns false (the line is `writeHeaderLine`'s).
     @discardableResult
-    public static func writeFrameLine(_ p: DecodedPacket, frame: UnsafeRawBufferPointer, into s: inout ByteSink) -> Bool {
+    public static func writeFrameLine(_ p: DecodedPacket, frame: UnsafeRawBufferPointer, into s: inout ByteSink) -> Bool
+    {
         let start = s.count
         let c = ByteCursor(frame)
         if p.isARP {
@@ -239,7 +240,8 @@ public enum PacketInfo {
             s.append(" seq=" as StaticString); s.append(decimal: UInt64(seq))
             return
         }
-        if v6, p.icmpType == 135 || p.icmpType == 136, let hi = c.getUInt64(at: h + 8), let lo = c.getUInt64(at: h + 16) {
+        if v6, p.icmpType == 135 || p.icmpType == 136, let hi = c.getUInt64(at: h + 8), let lo = c.getUInt64(at: h + 16)
+        {
             writeICMPName(type: p.icmpType, code: p.icmpCode, v6: true, into: &s)
             s.append(" for " as StaticString)
             IPAddress(v6High: hi, low: lo).write(into: &s)
@@ -310,7 +312,9 @@ public enum PacketInfo {
             case .cname(let off):
                 s.append(" CNAME " as StaticString)
                 let mark = s.count
-                if DNS.writeName(msg, at: off, into: &s) != nil { s.bytes.removeLast(s.count - mark); s.append(UInt8(ascii: "?")) }
+                if DNS.writeName(msg, at: off, into: &s) != nil {
+                    s.bytes.removeLast(s.count - mark); s.append(UInt8(ascii: "?"))
+                }
                 makePrintable(&s, from: mark)
             }
         }

@@ -53,7 +53,8 @@ let optimisedBuild = true
 
 /// Prints one measurement against its limit; false when it passes a limit that binds
 /// this build. A scenario without a line in the file is an error of the file.
-func checkAllocations(_ name: String, _ what: String, _ perPacket: Double, _ limits: [String: AllocationLimit]) -> Bool {
+func checkAllocations(_ name: String, _ what: String, _ perPacket: Double, _ limits: [String: AllocationLimit]) -> Bool
+{
     guard let limit = limits[name] else {
         print("allocations per packet, \(what): \(perPacket) (no \"\(name)\" line in allocation-limits.txt) FAILED")
         return false

@@ -119,7 +119,9 @@ struct SyntheticCapture {
         case 3:
             let bulkStart = 4, bulkEnd = fl.steps - 3
             if fl.step < bulkStart {
-                let plan: [(Bool, UInt8, Int)] = [(true, 0x02, 0), (false, 0x12, 0), (true, 0x10, 0), (true, 0x18, 60 + Int(rng.next() % 60))]
+                let plan: [(Bool, UInt8, Int)] = [
+                    (true, 0x02, 0), (false, 0x12, 0), (true, 0x10, 0), (true, 0x18, 60 + Int(rng.next() % 60))
+                ]
                 (fromClient, tcpFlags, payload) = plan[fl.step]
             } else if fl.step < bulkEnd {
                 // Two segments, then an ACK from the client.
@@ -133,8 +135,10 @@ struct SyntheticCapture {
                 (fromClient, tcpFlags, payload) = plan[fl.step - bulkEnd]
             }
         default:
-            let plan: [(Bool, UInt8, Int)] = [(true, 0x02, 0), (false, 0x12, 0), (true, 0x10, 0), (true, 0x18, 40 + Int(rng.next() % 60)),
-                                             (false, 0x18, 60 + Int(rng.next() % 80)), (true, 0x11, 0), (false, 0x11, 0), (true, 0x10, 0)]
+            let plan: [(Bool, UInt8, Int)] = [
+                (true, 0x02, 0), (false, 0x12, 0), (true, 0x10, 0), (true, 0x18, 40 + Int(rng.next() % 60)),
+                (false, 0x18, 60 + Int(rng.next() % 80)), (true, 0x11, 0), (false, 0x11, 0), (true, 0x10, 0)
+            ]
             let s = plan[fl.step]
             fromClient = s.0; tcpFlags = s.1; payload = s.2
         }
@@ -160,7 +164,8 @@ struct SyntheticCapture {
             put32(0x2001_0db8); put32(0); put32(srcNet); put32(src6)
             put32(0x2001_0db8); put32(0); put32(dstNet); put32(dst6)
         } else {
-            put8(0x45); put8(0); put16(UInt16(20 + l4 + payload)); put16(0); put16(0x4000); put8(64); put8(isTCP ? 6 : 17); put16(0)
+            put8(0x45); put8(0); put16(UInt16(20 + l4 + payload)); put16(0); put16(0x4000); put8(64);
+            put8(isTCP ? 6 : 17); put16(0)
             put32(src4); put32(dst4)
         }
         let sp = fromClient ? fl.sport : fl.dport
@@ -169,13 +174,18 @@ struct SyntheticCapture {
         if isTCP {
             put32(fromClient ? fl.seqC : fl.seqS); put32(fromClient ? fl.seqS : fl.seqC)
             put8(0x50); put8(tcpFlags); put16(64240); put16(0); put16(0)
-            if fromClient { fl.seqC &+= UInt32(payload) + (tcpFlags & 0x03 != 0 ? 1 : 0) } else { fl.seqS &+= UInt32(payload) + (tcpFlags & 0x03 != 0 ? 1 : 0) }
+            if fromClient {
+                fl.seqC &+= UInt32(payload) + (tcpFlags & 0x03 != 0 ? 1 : 0)
+            } else {
+                fl.seqS &+= UInt32(payload) + (tcpFlags & 0x03 != 0 ? 1 : 0)
+            }
         } else {
             put16(UInt16(8 + payload)); put16(0)
         }
         if fl.dport == 53 && payload >= 17 {
             // A DNS header and a question "bench<n>.example." so DNS decoding is exercised.
-            put16(UInt16(truncatingIfNeeded: fl.sport)); put16(fromClient ? 0x0100 : 0x8180); put16(1); put16(fromClient ? 0 : 1); put16(0); put16(0)
+            put16(UInt16(truncatingIfNeeded: fl.sport)); put16(fromClient ? 0x0100 : 0x8180); put16(1);
+            put16(fromClient ? 0 : 1); put16(0); put16(0)
             var left = payload - 12
             let name: [UInt8] = [5, 98, 101, 110, 99, 104, 7, 101, 120, 97, 109, 112, 108, 101, 0, 0, 1, 0, 1]
             for b in name where left > 0 { put8(b); left -= 1 }

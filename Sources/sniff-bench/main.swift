@@ -39,7 +39,9 @@ var args = CommandLine.arguments.dropFirst()
 while let a = args.popFirst() {
     switch a {
     case "--packets":
-        guard let n = Int(args.popFirst() ?? ""), n > 0 else { print("sniff-bench: --packets takes a positive count"); exit(64) }
+        guard let n = Int(args.popFirst() ?? ""), n > 0 else {
+            print("sniff-bench: --packets takes a positive count"); exit(64)
+        }
         packets = n
     case "--file": path = args.popFirst() ?? path
     case "--keep": keep = true
@@ -63,7 +65,8 @@ if access(path, R_OK) != 0 || !keep {
     // The small profile's 3.6 M packets make ~1.5 M flows; the mixed one's 1.5 M ~1 GB.
     var gen = SyntheticCapture(packets: packets ?? (profile == .small ? 3_600_000 : 1_500_000), profile: profile)
     let (n, bytes) = try gen.write(to: path)
-    print("generated \(path): \(n) packets, \(bytes / 1_000_000) MB of frames in \(Int((monotonicNow() - t0) * 1000)) ms")
+    print(
+        "generated \(path): \(n) packets, \(bytes / 1_000_000) MB of frames in \(Int((monotonicNow() - t0) * 1000)) ms")
 }
 
 if generateOnly { exit(0) }

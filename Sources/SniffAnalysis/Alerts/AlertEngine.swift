@@ -26,7 +26,9 @@ public final class AlertEngine: PacketConsumer, FlowObserver {
     private let blocklists: [NetworkSet]
 
     struct Window { var start: Int64 = 0; var value: UInt64 = 0; var alerted = false }
-    struct ScanState { var start: Int64; var ports: Set<UInt32> = []; var hosts: Set<IPAddress> = []; var alerted = false }
+    struct ScanState {
+        var start: Int64; var ports: Set<UInt32> = []; var hosts: Set<IPAddress> = []; var alerted = false
+    }
     struct FloodState { var start: Int64; var count: Int = 0; var alerted = false }
 
     final class RuleState {
@@ -63,8 +65,9 @@ public final class AlertEngine: PacketConsumer, FlowObserver {
             let st = states[i]
             if !perHost {
                 if let v = Self.add(&st.total, amount, now: now, window: window, threshold: threshold) {
-                    raise(rule, time: p.timestamp, subject: "total",
-                          message: "\(v) \(metric.rawValue) in \(seconds(window)) s (threshold \(threshold))", hosts: [])
+                    raise(
+                        rule, time: p.timestamp, subject: "total",
+                        message: "\(v) \(metric.rawValue) in \(seconds(window)) s (threshold \(threshold))", hosts: [])
                 }
                 continue
             }
@@ -103,8 +106,10 @@ public final class AlertEngine: PacketConsumer, FlowObserver {
             case .blocklist:
                 for host in [flow.origAddress, flow.respAddress] where blocklists[i].contains(host) {
                     let other = host == flow.origAddress ? flow.respAddress : flow.origAddress
-                    raise(rule, flow: flow, subject: "\(host)|\(other)",
-                          message: "traffic with blocklisted \(host): \(describe(flow))", hosts: [flow.origAddress, flow.respAddress])
+                    raise(
+                        rule, flow: flow, subject: "\(host)|\(other)",
+                        message: "traffic with blocklisted \(host): \(describe(flow))",
+                        hosts: [flow.origAddress, flow.respAddress])
                     break
                 }
             case .country(let codes, let end):
@@ -123,7 +128,9 @@ public final class AlertEngine: PacketConsumer, FlowObserver {
                     guard !st.seenHosts.contains(host) else { continue }
                     if st.seenHosts.count < maxTrackedKeys { st.seenHosts.insert(host) }
                     if flow.startNanos &- (firstPacketNanos ?? flow.startNanos) >= learn {
-                        raise(rule, flow: flow, subject: host.description, message: "new host \(host): \(describe(flow))", hosts: [host])
+                        raise(
+                            rule, flow: flow, subject: host.description, message: "new host \(host): \(describe(flow))",
+                            hosts: [host])
                     }
                 }
             case .newPort(let localOnly, let learn):
@@ -133,9 +140,11 @@ public final class AlertEngine: PacketConsumer, FlowObserver {
                 guard !st.seenPorts.contains(key) else { continue }
                 if st.seenPorts.count < maxTrackedKeys { st.seenPorts.insert(key) }
                 if flow.startNanos &- (firstPacketNanos ?? flow.startNanos) >= learn {
-                    raise(rule, flow: flow, subject: "\(key)",
-                          message: "new port \(flow.transportName)/\(flow.respPort) on \(flow.respAddress): \(describe(flow))",
-                          hosts: [flow.origAddress, flow.respAddress])
+                    raise(
+                        rule, flow: flow, subject: "\(key)",
+                        message:
+                            "new port \(flow.transportName)/\(flow.respPort) on \(flow.respAddress): \(describe(flow))",
+                        hosts: [flow.origAddress, flow.respAddress])
                 }
             default:
                 break
@@ -158,14 +167,18 @@ public final class AlertEngine: PacketConsumer, FlowObserver {
                 let src = flow.origAddress
                 var s = st.scans[src] ?? ScanState(start: flow.startNanos)
                 if st.scans[src] == nil && st.scans.count >= maxTrackedKeys { continue }
-                if flow.startNanos &- s.start >= window || flow.startNanos < s.start { s = ScanState(start: flow.startNanos) }
+                if flow.startNanos &- s.start >= window || flow.startNanos < s.start {
+                    s = ScanState(start: flow.startNanos)
+                }
                 s.ports.insert(UInt32(flow.respPort))
                 if s.hosts.count < hosts { s.hosts.insert(flow.respAddress) }
                 if !s.alerted && (s.ports.count >= ports || s.hosts.count >= hosts) {
                     s.alerted = true
                     let what = s.ports.count >= ports ? "\(s.ports.count) ports" : "\(s.hosts.count) hosts"
-                    raise(rule, flow: flow, subject: src.description,
-                          message: "\(src) probed \(what) with failed connections within \(seconds(window)) s", hosts: [src])
+                    raise(
+                        rule, flow: flow, subject: src.description,
+                        message: "\(src) probed \(what) with failed connections within \(seconds(window)) s",
+                        hosts: [src])
                 }
                 if s.ports.count > ports * 4 { s.ports.removeAll(keepingCapacity: true) }
                 st.scans[src] = s
@@ -174,7 +187,9 @@ public final class AlertEngine: PacketConsumer, FlowObserver {
                 let dst = flow.respAddress
                 if st.floods[dst] == nil && st.floods.count >= maxTrackedKeys { continue }
                 var f = st.floods[dst] ?? FloodState(start: flow.startNanos)
-                if flow.startNanos &- f.start >= window || flow.startNanos < f.start { f = FloodState(start: flow.startNanos) }
+                if flow.startNanos &- f.start >= window || flow.startNanos < f.start {
+                    f = FloodState(start: flow.startNanos)
+                }
                 f.count += 1
                 if !f.alerted && f.count >= threshold {
                     f.alerted = true
@@ -194,8 +209,10 @@ public final class AlertEngine: PacketConsumer, FlowObserver {
         for rule in config.rules {
             guard case .dnsDomain(let domains) = rule.kind else { continue }
             for d in domains where name == d || name.hasSuffix("." + d) {
-                raise(rule, flow: flow, subject: "\(name)|\(flow.origAddress)",
-                      message: "DNS query for \(q) (listed: \(d)) from \(flow.origAddress)", hosts: [flow.origAddress, flow.respAddress])
+                raise(
+                    rule, flow: flow, subject: "\(name)|\(flow.origAddress)",
+                    message: "DNS query for \(q) (listed: \(d)) from \(flow.origAddress)",
+                    hosts: [flow.origAddress, flow.respAddress])
                 break
             }
         }
@@ -234,7 +251,9 @@ public final class AlertEngine: PacketConsumer, FlowObserver {
               uid: FlowUID.string(seed: format.uidSeed, flow: flow))
     }
 
-    private func raise(_ rule: AlertRule, time: Timestamp, subject: String, message: String, hosts: [IPAddress], uid: String? = nil) {
+    private func raise(
+        _ rule: AlertRule, time: Timestamp, subject: String, message: String, hosts: [IPAddress], uid: String? = nil
+    ) {
         alertsRaised &+= 1
         nextID &+= 1
         let alert = Alert(id: "A\(nextID)", time: time, severity: rule.severity, rule: rule.name, kind: rule.kindName,

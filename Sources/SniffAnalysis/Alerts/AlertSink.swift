@@ -41,7 +41,9 @@ public final class NDJSONAlertSink: AlertSink {
         self.path = path
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         if fd < 0 {
-            throw RuntimeFailure("cannot open alerts file \(path): \(String(cString: strerror(errno))); check the path given to --alerts")
+            throw RuntimeFailure(
+                "cannot open alerts file \(path): \(String(cString: strerror(errno))); check the path given to --alerts"
+            )
         }
     }
 

@@ -48,6 +48,7 @@ public struct NetworkSet: Sendable, Equatable {
     }
 
     public static func == (a: NetworkSet, b: NetworkSet) -> Bool {
-        a.ranges.count == b.ranges.count && zip(a.ranges, b.ranges).allSatisfy { $0.first == $1.first && $0.last == $1.last }
+        a.ranges.count == b.ranges.count
+            && zip(a.ranges, b.ranges).allSatisfy { $0.first == $1.first && $0.last == $1.last }
     }
 }

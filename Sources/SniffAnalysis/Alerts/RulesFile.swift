@@ -29,7 +29,9 @@ public enum RulesFile {
         return try parse(text, source: path, baseDirectory: directory(of: path))
     }
 
-    public static func parse(_ text: String, source: String = "rules", baseDirectory: String = ".") throws -> AlertConfig {
+    public static func parse(
+        _ text: String, source: String = "rules", baseDirectory: String = "."
+    ) throws -> AlertConfig {
         let root: YAMLValue
         do { root = try YAMLValue.parse(text) } catch let e as YAMLValue.ParseError {
             throw Error(userMessage: "\(source):\(e.line): \(e.message)")
@@ -39,20 +41,27 @@ public enum RulesFile {
         if let d = root["defaults"] {
             if let s = d["suppress"]?.string { defaultSuppress = try duration(s, "defaults.suppress", source) }
             if let m = d["max_alerts_per_second"]?.string {
-                guard let n = Int(m), n > 0 else { throw Error(userMessage: "\(source): defaults.max_alerts_per_second must be a positive integer") }
+                guard let n = Int(m), n > 0 else {
+                    throw Error(userMessage: "\(source): defaults.max_alerts_per_second must be a positive integer")
+                }
                 config.maxAlertsPerSecond = n
             }
         }
         if root["builtin"]?.string == "true" || root["rules"] == nil { config.rules = AlertRule.defaults }
         guard let rules = root["rules"] else { return config }
-        guard case .list(let items) = rules else { throw Error(userMessage: "\(source): \"rules\" must be a list of rules (\"- name: ...\")") }
+        guard case .list(let items) = rules else {
+            throw Error(userMessage: "\(source): \"rules\" must be a list of rules (\"- name: ...\")")
+        }
         for (i, item) in items.enumerated() {
-            config.rules.append(try rule(item, index: i, defaultSuppress: defaultSuppress, source: source, base: baseDirectory))
+            config.rules.append(
+                try rule(item, index: i, defaultSuppress: defaultSuppress, source: source, base: baseDirectory))
         }
         return config
     }
 
-    static func rule(_ v: YAMLValue, index: Int, defaultSuppress: Int64, source: String, base: String) throws -> AlertRule {
+    static func rule(
+        _ v: YAMLValue, index: Int, defaultSuppress: Int64, source: String, base: String
+    ) throws -> AlertRule {
         let name = v["name"]?.string ?? "rule-\(index + 1)"
         let what = "\(source): rule \"\(name)\""
         guard let kindName = v["kind"]?.string else {
@@ -60,7 +69,9 @@ public enum RulesFile {
         }
         func int(_ key: String, _ def: Int) throws -> Int {
             guard let s = v[key]?.string else { return def }
-            guard let n = Int(s.replacingUnderscores()), n > 0 else { throw Error(userMessage: "\(what): \(key) must be a positive integer, not \"\(s)\"") }
+            guard let n = Int(s.replacingUnderscores()), n > 0 else {
+                throw Error(userMessage: "\(what): \(key) must be a positive integer, not \"\(s)\"")
+            }
             return n
         }
         func dur(_ key: String, _ def: Int64) throws -> Int64 {
@@ -87,7 +98,9 @@ public enum RulesFile {
         }
         var severity = AlertSeverity.medium
         if let s = v["severity"]?.string {
-            guard let sev = AlertSeverity(name: s) else { throw Error(userMessage: "\(what): severity must be info, low, medium, high or critical") }
+            guard let sev = AlertSeverity(name: s) else {
+                throw Error(userMessage: "\(what): severity must be info, low, medium, high or critical")
+            }
             severity = sev
         }
         let scopeLocal: Bool
@@ -112,7 +125,9 @@ public enum RulesFile {
         func end() throws -> AlertRule.FlowEnd {
             guard let s = v["end"]?.string else { return .any }
             guard let e = AlertRule.FlowEnd(rawValue: s) else {
-                throw Error(userMessage: "\(what): end must be any, orig (flows from there) or resp (flows to there), not \"\(s)\"")
+                throw Error(
+                    userMessage:
+                        "\(what): end must be any, orig (flows from there) or resp (flows to there), not \"\(s)\"")
             }
             return e
         }
@@ -123,7 +138,9 @@ public enum RulesFile {
                 throw Error(userMessage: "\(what): metric must be bytes or packets")
             }
             let per = v["per"]?.string ?? "host"
-            guard per == "host" || per == "total" else { throw Error(userMessage: "\(what): per must be host or total") }
+            guard per == "host" || per == "total" else {
+                throw Error(userMessage: "\(what): per must be host or total")
+            }
             guard v["threshold"] != nil else { throw Error(userMessage: "\(what): a rate rule needs a threshold") }
             kind = .rate(metric: m, perHost: per == "host", threshold: UInt64(try int("threshold", 1)),
                          window: try dur("window", 10 * 1_000_000_000))
@@ -132,13 +149,16 @@ public enum RulesFile {
         case "new_port":
             kind = .newPort(localOnly: scopeLocal, learn: try dur("learn", 60 * 1_000_000_000))
         case "port_scan":
-            kind = .portScan(ports: try int("ports", 20), hosts: try int("hosts", 20), window: try dur("window", 60 * 1_000_000_000))
+            kind = .portScan(
+                ports: try int("ports", 20), hosts: try int("hosts", 20), window: try dur("window", 60 * 1_000_000_000))
         case "syn_flood":
             kind = .synFlood(threshold: try int("threshold", 200), window: try dur("window", 10 * 1_000_000_000))
         case "blocklist":
             var nets: [IPNetwork] = []
             for (s, origin) in try entries("addresses") {
-                guard let n = IPNetwork(s) else { throw Error(userMessage: "\(origin): \"\(s)\" is not an IP address or CIDR network") }
+                guard let n = IPNetwork(s) else {
+                    throw Error(userMessage: "\(origin): \"\(s)\" is not an IP address or CIDR network")
+                }
                 nets.append(n)
             }
             guard !nets.isEmpty else { throw Error(userMessage: "\(what): a blocklist needs addresses or a file") }
@@ -150,7 +170,9 @@ public enum RulesFile {
                 guard isDomain(d) else { throw Error(userMessage: "\(origin): \"\(s)\" is not a domain name") }
                 domains.append(d)
             }
-            guard !domains.isEmpty else { throw Error(userMessage: "\(what): a dns_domain rule needs domains or a file") }
+            guard !domains.isEmpty else {
+                throw Error(userMessage: "\(what): a dns_domain rule needs domains or a file")
+            }
             kind = .dnsDomain(domains: domains)
         case "country":
             let codes = try set("countries", GeoFilter.countryCode, "a two-letter ISO 3166 country code (DE, US ...)")
@@ -158,7 +180,8 @@ public enum RulesFile {
         case "asn":
             kind = .asn(numbers: try set("asns", GeoFilter.asNumber, "an AS number (15169 or AS15169)"), end: try end())
         default:
-            throw Error(userMessage: "\(what): unknown kind \"\(kindName)\" (\(AlertRule.kindNames.joined(separator: ", ")))")
+            throw Error(
+                userMessage: "\(what): unknown kind \"\(kindName)\" (\(AlertRule.kindNames.joined(separator: ", ")))")
         }
         return AlertRule(name: name, kind: kind, severity: severity, suppress: try dur("suppress", defaultSuppress))
     }
@@ -173,7 +196,9 @@ public enum RulesFile {
         let lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
         for (i, raw) in lines.enumerated() {
             let content = raw.prefix { $0 != "#" && $0 != ";" }
-            let trimmed = content.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" || $0 == "\r" }
+            let trimmed = content.drop { $0 == " " || $0 == "\t" }.reversed().drop {
+                $0 == " " || $0 == "\t" || $0 == "\r"
+            }
             if !trimmed.isEmpty { out.append((i + 1, String(trimmed.reversed()))) }
         }
         return out
@@ -185,7 +210,9 @@ public enum RulesFile {
         guard !d.isEmpty, d.utf8.count <= 253 else { return false }
         for label in d.split(separator: ".", omittingEmptySubsequences: false) {
             guard !label.isEmpty, label.utf8.count <= 63,
-                  label.utf8.allSatisfy({ b in (0x61...0x7A).contains(b) || (0x30...0x39).contains(b) || b == 0x2D || b == 0x5F })
+                label.utf8.allSatisfy({ b in
+                    (0x61...0x7A).contains(b) || (0x30...0x39).contains(b) || b == 0x2D || b == 0x5F
+                })
             else { return false }
         }
         return true

@@ -12,7 +12,8 @@ public enum YAMLValue: Sendable, Equatable {
         switch (a, b) {
         case (.scalar(let x), .scalar(let y)): return x == y
         case (.list(let x), .list(let y)): return x == y
-        case (.map(let x), .map(let y)): return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        case (.map(let x), .map(let y)):
+            return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         default: return false
         }
     }

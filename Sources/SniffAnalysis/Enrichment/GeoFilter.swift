@@ -73,7 +73,8 @@ extension GeoFilter {
     /// them); nil for anything else. `--country`, the API's `country` and the rules'
     /// `countries` take the same codes.
     public static func countryCode(_ text: some StringProtocol) -> String? {
-        guard text.utf8.count == 2, text.unicodeScalars.allSatisfy({ ("A"..."Z").contains($0) || ("a"..."z").contains($0) })
+        guard text.utf8.count == 2,
+            text.unicodeScalars.allSatisfy({ ("A"..."Z").contains($0) || ("a"..."z").contains($0) })
         else { return nil }
         return text.uppercased()
     }

@@ -88,8 +88,9 @@ public final class MaxMindDatabase: @unchecked Sendable {
         } else {
             MMDB_close(mmdb)
             mmdb.deallocate()
-            throw GeoIPError(path: path, reason: "its database type is \"\(type)\", not a Country, City or ASN database",
-                             isWrongKind: true)
+            throw GeoIPError(
+                path: path, reason: "its database type is \"\(type)\", not a Country, City or ASN database",
+                isWrongKind: true)
         }
     }
 

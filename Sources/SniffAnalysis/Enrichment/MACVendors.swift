@@ -74,8 +74,10 @@ public final class MACVendors: Sendable {
                 guard let d = hexValue(b) else { ok = false; break }
                 prefix = prefix << 4 | UInt64(d)
             }
-            let name = String(decoding: fields[2].map { $0 < 0x20 || $0 == 0x7F ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
-                .trimmingSpaces
+            let name = String(
+                decoding: fields[2].map { $0 < 0x20 || $0 == 0x7F ? UInt8(ascii: " ") : $0 }, as: UTF8.self
+            )
+            .trimmingSpaces
             guard ok, !name.isEmpty else { continue }
             body(hex.count * 4, prefix, name)
         }

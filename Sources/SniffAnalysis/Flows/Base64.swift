@@ -6,7 +6,8 @@ import SniffCore
 /// every flow of `--flows`, conn.log and the store, and Foundation needs a `Data` and a
 /// `String` per ID where this writes into the output buffer and allocates nothing.
 public enum Base64 {
-    @usableFromInline static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+    @usableFromInline static let alphabet: [UInt8] = Array(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
     public static func append(_ bytes: UnsafeRawBufferPointer, into sink: inout ByteSink) {
         var i = 0

@@ -59,7 +59,9 @@ public enum CommunityID {
     }
 
     /// The ID for one packet's tuple; ICMP `sport`/`dport` are the raw type and code.
-    public static func string(src: IPAddress, dst: IPAddress, proto: UInt8, sport: UInt16, dport: UInt16, seed: UInt16 = 0) -> String {
+    public static func string(
+        src: IPAddress, dst: IPAddress, proto: UInt8, sport: UInt16, dport: UInt16, seed: UInt16 = 0
+    ) -> String {
         var sp = sport, dp = dport, oneWay = false
         if IPProtocol(rawValue: proto).isICMP {
             let m = FlowKey.icmpPorts(type: UInt8(truncatingIfNeeded: sport), code: UInt8(truncatingIfNeeded: dport),

@@ -190,7 +190,9 @@ public struct Flow: Sendable {
         if isTCP {
             let os = orig.state, rs = resp.state
             if rs == .reset {
-                if os == .synSent || os == .synAckSent || (os == .reset && origBytes == 0 && respBytes == 0) { return .rej }
+                if os == .synSent || os == .synAckSent || (os == .reset && origBytes == 0 && respBytes == 0) {
+                    return .rej
+                }
                 return os.isInactiveOrPartial ? .rstrh : .rstr
             }
             if os == .reset {

@@ -46,7 +46,13 @@ public struct FlowHistory: Sendable, Equatable {
         var copy = FlowHistory()
         for i in 0..<Int(count) {
             let c = self[i]
-            if c >= 0x41 && c <= 0x5A { copy.append(c | 0x20) } else if c >= 0x61 && c <= 0x7A { copy.append(c & ~0x20) } else { copy.append(c) }
+            if c >= 0x41 && c <= 0x5A {
+                copy.append(c | 0x20)
+            } else if c >= 0x61 && c <= 0x7A {
+                copy.append(c & ~0x20)
+            } else {
+                copy.append(c)
+            }
         }
         self = copy
     }

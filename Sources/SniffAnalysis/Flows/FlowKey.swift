@@ -33,12 +33,18 @@ public struct FlowKey: Hashable, Sendable {
     @inlinable public var isOneWay: Bool { bits & FlowKey.oneWayBit != 0 }
 
     @inlinable
-    public var a: IPAddress { isIPv6 ? IPAddress(v6High: aHigh, low: aLow) : IPAddress(v4: UInt32(truncatingIfNeeded: aLow)) }
+    public var a: IPAddress {
+        isIPv6 ? IPAddress(v6High: aHigh, low: aLow) : IPAddress(v4: UInt32(truncatingIfNeeded: aLow))
+    }
     @inlinable
-    public var b: IPAddress { isIPv6 ? IPAddress(v6High: bHigh, low: bLow) : IPAddress(v4: UInt32(truncatingIfNeeded: bLow)) }
+    public var b: IPAddress {
+        isIPv6 ? IPAddress(v6High: bHigh, low: bLow) : IPAddress(v4: UInt32(truncatingIfNeeded: bLow))
+    }
 
     @inlinable
-    public init(a: IPAddress, portA: UInt16, b: IPAddress, portB: UInt16, proto: UInt8, vlan: UInt16 = 0, oneWay: Bool = false) {
+    public init(
+        a: IPAddress, portA: UInt16, b: IPAddress, portB: UInt16, proto: UInt8, vlan: UInt16 = 0, oneWay: Bool = false
+    ) {
         aHigh = a.high; aLow = a.low; bHigh = b.high; bLow = b.low
         self.portA = portA; self.portB = portB
         self.proto = proto
@@ -155,7 +161,8 @@ extension FlowKey {
             dport = p.dport
         case IPProtocol.icmp, IPProtocol.icmpv6:
             if p.hasICMP {
-                let m = FlowKey.icmpPorts(type: p.icmpType, code: p.icmpCode, v6: p.ipProto == IPProtocol.icmpv6.rawValue)
+                let m = FlowKey.icmpPorts(
+                    type: p.icmpType, code: p.icmpCode, v6: p.ipProto == IPProtocol.icmpv6.rawValue)
                 sport = m.sport
                 dport = m.dport
                 oneWay = m.oneWay

@@ -53,7 +53,9 @@ public final class FlowObserverList: FlowObserver {
 
     public func flowStarted(_ flow: Flow) { for o in observers { o.flowStarted(flow) } }
     public func flowUpdated(_ flow: Flow) { for o in observers { o.flowUpdated(flow) } }
-    public func flowEnded(_ flow: Flow, reason: FlowEndReason) { for o in observers { o.flowEnded(flow, reason: reason) } }
+    public func flowEnded(_ flow: Flow, reason: FlowEndReason) {
+        for o in observers { o.flowEnded(flow, reason: reason) }
+    }
     public func flowAppChanged(_ flow: Flow, from old: AppProtocol, packets: UInt64, bytes: UInt64, at nanos: Int64) {
         for o in observers { o.flowAppChanged(flow, from: old, packets: packets, bytes: bytes, at: nanos) }
     }

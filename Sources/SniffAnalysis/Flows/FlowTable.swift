@@ -110,12 +110,17 @@ public final class FlowTable: PacketConsumer {
         let slotCount = FlowTable.slotCount(for: capacity)
         let slotBytes = slotCount * MemoryLayout<UInt64>.stride
         st = .allocate(capacity: 1)
-        st.initialize(to: Store(
-            flows: LargeAllocation.allocateZeroed(bytes: flowBytes).bindMemory(to: Flow.self, capacity: capacity),
-            flowBytes: flowBytes, capacity: capacity,
-            slots: LargeAllocation.allocateZeroed(bytes: slotBytes).bindMemory(to: UInt64.self, capacity: slotCount),
-            slotBytes: slotBytes, slotMask: slotCount - 1,
-            timeouts: [config.tcpEstablishedTimeout, config.tcpClosedTimeout, config.udpTimeout, config.icmpTimeout, config.otherTimeout]))
+        st.initialize(
+            to: Store(
+                flows: LargeAllocation.allocateZeroed(bytes: flowBytes).bindMemory(to: Flow.self, capacity: capacity),
+                flowBytes: flowBytes, capacity: capacity,
+                slots: LargeAllocation.allocateZeroed(bytes: slotBytes).bindMemory(
+                    to: UInt64.self, capacity: slotCount),
+                slotBytes: slotBytes, slotMask: slotCount - 1,
+                timeouts: [
+                    config.tcpEstablishedTimeout, config.tcpClosedTimeout, config.udpTimeout, config.icmpTimeout,
+                    config.otherTimeout
+                ]))
         st.pointee.freeList.reserveCapacity(Swift.min(capacity, 1 << 16))
         st.pointee.observer = observer
         st.pointee.inspection.streams = TCPStreams(limits: config.tcpReassembly)
@@ -141,7 +146,8 @@ public final class FlowTable: PacketConsumer {
     /// Bytes the table holds per flow of capacity: the flow record plus its share of
     /// the index (for the memory figure in docs/FLOWS.md).
     public var bytesPerFlowSlot: Double {
-        Double(MemoryLayout<Flow>.stride) + Double((slotMask + 1) * MemoryLayout<UInt64>.stride) / Double(st.pointee.capacity)
+        Double(MemoryLayout<Flow>.stride) + Double((slotMask + 1) * MemoryLayout<UInt64>.stride)
+            / Double(st.pointee.capacity)
     }
 
     // MARK: packets
@@ -201,7 +207,9 @@ public final class FlowTable: PacketConsumer {
     }
 
     @inline(__always)
-    private func process(_ p: DecodedPacket, frame: UnsafeRawBufferPointer, now: Timestamp, carriedBy: CarriedBy?) -> Int32 {
+    private func process(
+        _ p: DecodedPacket, frame: UnsafeRawBufferPointer, now: Timestamp, carriedBy: CarriedBy?
+    ) -> Int32 {
         let nowNanos = now.totalNanoseconds
         st.pointee.stats.packets &+= 1
         expire(nanos: nowNanos)
@@ -212,8 +220,11 @@ public final class FlowTable: PacketConsumer {
         let proto = p.ipProto
         let hash = key.fastHash
         let packetNanos = p.timestamp.totalNanoseconds
-        let tcp: TCPSegment? = p.hasTCP
-            ? TCPSegment(flags: p.tcp.flags, seq: p.tcp.seq, ack: p.tcp.ack, window: p.tcp.window, payloadLength: Int(p.payloadLength))
+        let tcp: TCPSegment? =
+            p.hasTCP
+            ? TCPSegment(
+                flags: p.tcp.flags, seq: p.tcp.seq, ack: p.tcp.ack, window: p.tcp.window,
+                payloadLength: Int(p.payloadLength))
             : nil
 
         var index = find(key, hash: hash)
@@ -221,7 +232,8 @@ public final class FlowTable: PacketConsumer {
         if index >= 0 {
             let f = flows + Int(index)
             let isOrig = srcIsA == f.pointee.origIsA
-            if let tcp, tcp.flags & TCP.syn != 0, FlowTable.isReuse(orig: f.pointee.orig, resp: f.pointee.resp, isOrig: isOrig, tcp) {
+            if let tcp, tcp.flags & TCP.syn != 0,
+                FlowTable.isReuse(orig: f.pointee.orig, resp: f.pointee.resp, isOrig: isOrig, tcp) {
                 end(index, hash: hash, reason: .reuse)
                 index = -1
             } else if config.activeTimeout != .max, nowNanos &- f.pointee.startNanos >= config.activeTimeout {
@@ -262,7 +274,8 @@ public final class FlowTable: PacketConsumer {
         let payload: UInt32
         switch proto {
         case IPProtocol.tcp, IPProtocol.udp: payload = p.payloadLength
-        case IPProtocol.icmp, IPProtocol.icmpv6: payload = UInt32(clamping: Int(p.ipTotalLength) - Int(p.ipHeaderLength) - 8)
+        case IPProtocol.icmp, IPProtocol.icmpv6:
+            payload = UInt32(clamping: Int(p.ipTotalLength) - Int(p.ipHeaderLength) - 8)
         default: payload = UInt32(clamping: Int(p.ipTotalLength) - Int(p.ipHeaderLength))
         }
         let lastBefore = f.pointee.lastNanos
@@ -300,7 +313,8 @@ public final class FlowTable: PacketConsumer {
            p.hasDNS || f.pointee.app == .dns || f.pointee.app == .http {
             t.packet(f.pointee, index: index, isOrig: isOrig, p, frame: frame)
         }
-        let cls = FlowTable.timeoutClass(proto: f.pointee.key.proto, orig: f.pointee.orig.state, resp: f.pointee.resp.state)
+        let cls = FlowTable.timeoutClass(
+            proto: f.pointee.key.proto, orig: f.pointee.orig.state, resp: f.pointee.resp.state)
         // A new flow is on no idle list yet: link it even when its class is the
         // initial 0 and its first packet left lastNanos as it was (TCP first seen
         // midstream), or it never expires, is never evicted, and the table grows past
@@ -361,7 +375,8 @@ public final class FlowTable: PacketConsumer {
         guard st.pointee.inspection.streams.add(index, isOrig: isOrig, seq: seq, start: start,
                                                 payload: payload) == .grew else { return false }
         let (changed, prefix, wanted) = st.pointee.inspection.streams.withPrefix(index, isOrig: isOrig) { bytes in
-            let changed = PayloadInspector.inspectStream(&f.pointee, isOrig: isOrig, bytes, state: &st.pointee.inspection)
+            let changed = PayloadInspector.inspectStream(
+                &f.pointee, isOrig: isOrig, bytes, state: &st.pointee.inspection)
             return (changed, bytes.count, PayloadInspector.wantsStream(f.pointee, isOrig: isOrig, bytes))
         }
         if !wanted || prefix >= config.tcpReassembly.budget {
@@ -394,7 +409,8 @@ public final class FlowTable: PacketConsumer {
             && sideState != .inactive && sideState != .reset {
             let d = Flow.seqDelta(tcp.seq, seqBefore)
             if d > 0 {
-                let (tracked, found) = st.pointee.inspection.gaps.open(index, isOrig: isOrig, from: seqBefore, to: tcp.seq)
+                let (tracked, found) = st.pointee.inspection.gaps.open(
+                    index, isOrig: isOrig, from: seqBefore, to: tcp.seq)
                 if tracked { f.pointee.bits |= Flow.holesBit }
                 addGaps(index, isOrig: isOrig, found)
             } else if d < 0 && hasHoles {
@@ -445,7 +461,8 @@ public final class FlowTable: PacketConsumer {
         }
         if !(orig.didClose || resp.didClose) {
             if s.seq == connOrig.startSeq { return false }
-            if s.flags & TCP.ack == 0 && connOrig.state == .synAckSent && resp.state == .inactive && s.seq == resp.startSeq {
+            if s.flags & TCP.ack == 0 && connOrig.state == .synAckSent && resp.state == .inactive
+                && s.seq == resp.startSeq {
                 return false
             }
         }

@@ -30,7 +30,8 @@ public final class FlowTunnel: Sendable, Equatable {
     /// handful of source ports per inner flow at most).
     public static let maxParents = 8
 
-    public init(kind: TunnelKind, id: UInt32?, parentKey: FlowKey, parentStartNanos: Int64, laterParents: [Parent] = []) {
+    public init(kind: TunnelKind, id: UInt32?, parentKey: FlowKey, parentStartNanos: Int64, laterParents: [Parent] = [])
+    {
         self.kind = kind
         self.id = id
         self.parentKey = parentKey

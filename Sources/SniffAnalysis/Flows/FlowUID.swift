@@ -40,7 +40,8 @@ public enum FlowUID {
 
     /// The uids of every flow that carried `flow` in a tunnel (Zeek's `tunnel_parents`),
     /// the first first, each followed by `separator` but the last.
-    public static func appendParents(seed: UInt64, _ t: FlowTunnel, separator: StaticString, into sink: inout ByteSink) {
+    public static func appendParents(seed: UInt64, _ t: FlowTunnel, separator: StaticString, into sink: inout ByteSink)
+    {
         append(seed: seed, key: t.parentKey, startNanos: t.parentStartNanos, into: &sink)
         for p in t.laterParents {
             sink.append(separator)

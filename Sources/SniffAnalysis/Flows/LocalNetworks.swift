@@ -19,8 +19,9 @@ public struct LocalNetworks: Sendable, Equatable {
         var nets: [IPNetwork] = []
         for part in text.split(whereSeparator: { $0 == "," || $0 == " " }) where !part.isEmpty {
             guard let n = IPNetwork(String(part)) else {
-                throw RuntimeFailure("invalid network \"\(part)\" in --local-nets; use CIDR notation such as 10.0.0.0/8 or fd00::/8",
-                                     exitCode: 64)
+                throw RuntimeFailure(
+                    "invalid network \"\(part)\" in --local-nets; use CIDR notation such as 10.0.0.0/8 or fd00::/8",
+                    exitCode: 64)
             }
             nets.append(n)
         }

@@ -114,7 +114,8 @@ public final class ParallelFlowTables: PacketConsumer, @unchecked Sendable {
                 for i in 0..<b.packets.count {
                     let start = b.frameStarts[i], end = b.frameStarts[i + 1]
                     _ = b.bytes.withUnsafeBytes { raw in
-                        table.process(b.packets[i], frame: UnsafeRawBufferPointer(rebasing: raw[start..<end]), now: b.nows[i])
+                        table.process(
+                            b.packets[i], frame: UnsafeRawBufferPointer(rebasing: raw[start..<end]), now: b.nows[i])
                     }
                 }
                 let last = b.flush
@@ -171,8 +172,10 @@ public final class ParallelFlowTables: PacketConsumer, @unchecked Sendable {
         if b.frameStarts.isEmpty { b.frameStarts.append(0) }
         b.packets.append(packet)
         b.nows.append(useWallClock ? Timestamp.now() : packet.timestamp)
-        let keep = packet.payloadCaptured > 0 || packet.hasDNS
-            ? Swift.min(frame.count, packet.payloadOffset + Swift.min(packet.payloadCaptured, ParallelFlowTables.framePrefix))
+        let keep =
+            packet.payloadCaptured > 0 || packet.hasDNS
+            ? Swift.min(
+                frame.count, packet.payloadOffset + Swift.min(packet.payloadCaptured, ParallelFlowTables.framePrefix))
             : 0
         if keep > 0 { b.bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: frame[0..<keep])) }
         b.frameStarts.append(b.bytes.count)

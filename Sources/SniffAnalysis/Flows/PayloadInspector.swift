@@ -325,7 +325,9 @@ enum PayloadInspector {
         let wasPayload = flow.appSource == .payload
         flow.setPayloadApp(.dns)
         var changed = !wasPayload
-        guard flow.details.dnsQuery == nil, let msgBytes = c.slice(at: messageOffset, count: messageLength) else { return changed }
+        guard flow.details.dnsQuery == nil, let msgBytes = c.slice(at: messageOffset, count: messageLength) else {
+            return changed
+        }
         scratch.removeAll()
         if DNS.writeName(ByteCursor(msgBytes), at: questionOffset, into: &scratch) == nil {
             let name = scratch.bytes.withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) }

@@ -137,7 +137,11 @@ extension Flow {
         }
         let bitsSet = (syn ? 1 : 0) + (fin ? 1 : 0) + (rst ? 1 : 0)
         if bitsSet > 1 {
-            if fin && rst { _ = check(HistoryMask.finRst, UInt8(ascii: "I")) } else { _ = check(HistoryMask.multi, UInt8(ascii: "Q")) }
+            if fin && rst {
+                _ = check(HistoryMask.finRst, UInt8(ascii: "I"))
+            } else {
+                _ = check(HistoryMask.multi, UInt8(ascii: "Q"))
+            }
         } else if bitsSet == 1 {
             if syn {
                 let letter = ack ? UInt8(ascii: "H") : UInt8(ascii: "S")
@@ -147,11 +151,15 @@ extension Flow {
             if fin {
                 // A FIN's sequence number counts at the end of its data.
                 let finSeq = relSeq &+ UInt32(truncatingIfNeeded: len)
-                if check(HistoryMask.fin, UInt8(ascii: "F")) && finSeq != ep.lastFIN { history.append(UInt8(ascii: "F"), originator: isOrig) }
+                if check(HistoryMask.fin, UInt8(ascii: "F")) && finSeq != ep.lastFIN {
+                    history.append(UInt8(ascii: "F"), originator: isOrig)
+                }
                 ep.lastFIN = finSeq
             }
             if rst {
-                if check(HistoryMask.rst, UInt8(ascii: "R")) && relSeq != ep.lastRST { history.append(UInt8(ascii: "R"), originator: isOrig) }
+                if check(HistoryMask.rst, UInt8(ascii: "R")) && relSeq != ep.lastRST {
+                    history.append(UInt8(ascii: "R"), originator: isOrig)
+                }
                 ep.lastRST = relSeq
             }
         } else if len > 0 {

@@ -135,7 +135,9 @@ public struct TCPStreams {
 
     /// Calls `body` with the stream's contiguous prefix (empty when there is none).
     public func withPrefix<R>(_ index: Int32, isOrig: Bool, _ body: (UnsafeRawBufferPointer) -> R) -> R {
-        guard let s = streams[TCPStreams.key(index, isOrig)] else { return body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        guard let s = streams[TCPStreams.key(index, isOrig)] else {
+            return body(UnsafeRawBufferPointer(start: nil, count: 0))
+        }
         let n = s.prefix
         return s.bytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
     }

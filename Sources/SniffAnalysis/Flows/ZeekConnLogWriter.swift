@@ -80,8 +80,10 @@ public struct ZeekConnLogWriter: Sendable {
         if format.localNetworks.isEmpty {
             s.append("-\t-\t" as StaticString)
         } else {
-            s.append(format.localNetworks.contains(f.origAddress) ? UInt8(ascii: "T") : UInt8(ascii: "F")); s.append(tab)
-            s.append(format.localNetworks.contains(f.respAddress) ? UInt8(ascii: "T") : UInt8(ascii: "F")); s.append(tab)
+            s.append(format.localNetworks.contains(f.origAddress) ? UInt8(ascii: "T") : UInt8(ascii: "F"));
+            s.append(tab)
+            s.append(format.localNetworks.contains(f.respAddress) ? UInt8(ascii: "T") : UInt8(ascii: "F"));
+            s.append(tab)
         }
         s.append(decimal: f.missedBytes); s.append(tab)
         if f.history.isEmpty { s.append(UInt8(ascii: "-")) } else { f.history.write(into: &s) }

@@ -58,7 +58,9 @@ public struct PacketJSONWriter: Sendable {
     /// `frame` is what the packet's offsets point into (`PacketPipeline.frame`: the
     /// captured bytes, or a reassembled datagram); DNS names are rendered from it.
     /// `includeInterface` is true for pcapng and live sources.
-    public mutating func write(_ p: DecodedPacket, frame: UnsafeRawBufferPointer, includeInterface: Bool, into s: inout ByteSink) {
+    public mutating func write(
+        _ p: DecodedPacket, frame: UnsafeRawBufferPointer, includeInterface: Bool, into s: inout ByteSink
+    ) {
         writeFields(DecodedPacketFields(packet: p, frame: frame, includeInterface: includeInterface), into: &s)
         s.append("}\n" as StaticString)
     }

@@ -73,7 +73,9 @@ public enum DNS {
 
     /// Calls `body` with each label of the name at `offset` in order, following pointers
     /// with the same rules as `skipName` (backwards only, 255 bytes at most).
-    static func forEachLabel(_ msg: ByteCursor, at offset: Int, _ body: (UnsafeRawBufferPointer) -> Void) -> DNSNameError? {
+    static func forEachLabel(
+        _ msg: ByteCursor, at offset: Int, _ body: (UnsafeRawBufferPointer) -> Void
+    ) -> DNSNameError? {
         var pos = offset
         var total = 0
         var lowestJump = offset

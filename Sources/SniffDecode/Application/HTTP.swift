@@ -65,7 +65,8 @@ public enum HTTP {
         if c.getUInt8(at: pos) == 0x0D { pos += 1 }
         guard c.getUInt8(at: pos) == 0x0A else { return nil }
         pos += 1
-        var request = HTTPRequest(method: method, pathOffset: pathStart, pathLength: pathLength, minorVersion: minor &- 0x30)
+        var request = HTTPRequest(
+            method: method, pathOffset: pathStart, pathLength: pathLength, minorVersion: minor &- 0x30)
         findHost(c, from: pos, to: end, into: &request)
         return request
     }

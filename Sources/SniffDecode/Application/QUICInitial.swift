@@ -113,7 +113,9 @@ public enum QUICInitial {
               header.version == QUIC.version1 || header.version == QUIC.version2 else { return nil }
         let limit = offset + Swift.min(length, c.count - offset)
         var pos = header.scidOffset + header.scidLength
-        guard let token = getVarInt(c, at: pos), fits(token.value, from: pos + token.size, to: limit) else { return nil }
+        guard let token = getVarInt(c, at: pos), fits(token.value, from: pos + token.size, to: limit) else {
+            return nil
+        }
         pos += token.size + Int(token.value)
         guard let len = getVarInt(c, at: pos), fits(len.value, from: pos + len.size, to: limit) else { return nil }
         let pnOffset = pos + len.size
@@ -360,8 +362,10 @@ public struct QUICHandshake: Sendable {
         let n = serverStream.contiguous
         guard n >= 4 else { return .none }
         let bytes = Array(serverStream.bytes[0..<n])
-        guard let hello = bytes.withUnsafeBytes({ TLS.parseServerHelloMessage(ByteCursor($0), at: 0, length: $0.count) }),
-              hello.complete else { return .none }
+        guard
+            let hello = bytes.withUnsafeBytes({ TLS.parseServerHelloMessage(ByteCursor($0), at: 0, length: $0.count) }),
+            hello.complete
+        else { return .none }
         serverHello = (hello, bytes)
         serverStream = QUICCryptoStream(capacity: 0)
         return .serverHello

@@ -332,7 +332,9 @@ extension TLS {
         let end = Swift.min(offset + length, c.count)
         var pos = offset
         while pos + recordHeaderLength <= end {
-            guard c.getUInt8(at: pos) == handshakeContentType, let recordLength = c.getUInt16(at: pos + 3) else { return true }
+            guard c.getUInt8(at: pos) == handshakeContentType, let recordLength = c.getUInt16(at: pos + 3) else {
+                return true
+            }
             let body = pos + recordHeaderLength
             let bodyEnd = body + Int(recordLength)
             if let b = c.slice(at: body, count: Swift.min(bodyEnd, end) - body) { out.append(contentsOf: b) }

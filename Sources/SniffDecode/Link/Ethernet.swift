@@ -44,7 +44,8 @@ public enum Ethernet {
             if Int(type) > present {
                 p.truncated = true
                 if p.capturedLength >= p.wireLength {
-                    p.markMalformed(Malformation(.lengthExceedsFrame, .ethernet, UInt32(type), UInt32(clamping: present)))
+                    p.markMalformed(
+                        Malformation(.lengthExceedsFrame, .ethernet, UInt32(type), UInt32(clamping: present)))
                 }
             }
             return decodeLLC(c, at: offset, length: Int(type), into: &p)

@@ -21,7 +21,9 @@ public enum LinuxSLL {
 
     /// The protocol field is an ethertype, except for a few values below 0x0600 that
     /// name what follows when there is no ethertype (Linux if_ether.h ETH_P_*).
-    static func next(protocol proto: UInt16, hatype: UInt16, offset: Int, _ c: ByteCursor, _ p: inout DecodedPacket) -> LinkNext {
+    static func next(
+        protocol proto: UInt16, hatype: UInt16, offset: Int, _ c: ByteCursor, _ p: inout DecodedPacket
+    ) -> LinkNext {
         switch proto {
         case 0x0004:  // ETH_P_802_2: an LLC header follows
             return Ethernet.decodeLLC(c, at: offset, length: c.count - offset, into: &p)

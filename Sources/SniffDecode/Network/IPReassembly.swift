@@ -411,7 +411,9 @@ public final class IPReassembler {
         let captured = d.captured.first.map { $0.start == 0 ? Int($0.end) : 0 } ?? 0
         d.header.withUnsafeBytes { out.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: h) }
         if captured > 0 {
-            d.data.withUnsafeBytes { out.baseAddress!.advanced(by: h).copyMemory(from: $0.baseAddress!, byteCount: captured) }
+            d.data.withUnsafeBytes {
+                out.baseAddress!.advanced(by: h).copyMemory(from: $0.baseAddress!, byteCount: captured)
+            }
         }
         if v4 {
             out[2] = UInt8(payload >> 8); out[3] = UInt8(payload & 0xFF)

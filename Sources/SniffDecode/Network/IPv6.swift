@@ -84,7 +84,9 @@ public struct IPv6Header: Sendable {
             }
             guard pos + len <= end else {
                 if pos + len > declaredEnd {
-                    return .malformed(Malformation(.lengthExceedsFrame, .ipv6ext, UInt32(len), UInt32(Swift.max(0, declaredEnd - pos))))
+                    return .malformed(
+                        Malformation(
+                            .lengthExceedsFrame, .ipv6ext, UInt32(len), UInt32(Swift.max(0, declaredEnd - pos))))
                 }
                 return .short(have: end - pos, need: len)
             }

@@ -98,9 +98,12 @@ public enum AppDetectors {
     public static let all: [AppDetector] = [
         // Binary headers with a magic number or an exact length.
         AppDetector(.dhcp, .udp, "BOOTP op 1/2, hlen 6, magic cookie 0x63825363 at offset 236", ServiceDetectors.dhcp),
-        AppDetector(.stun, .both, "message type with the top two bits 0, length = payload - 20, "
-                    + "magic cookie 0x2112A442", MediaDetectors.stun),
-        AppDetector(.pptp, .tcp, "length = payload, message type 1 or 2, magic cookie 0x1A2B3C4D", TunnelDetectors.pptp),
+        AppDetector(
+            .stun, .both,
+            "message type with the top two bits 0, length = payload - 20, "
+                + "magic cookie 0x2112A442", MediaDetectors.stun),
+        AppDetector(
+            .pptp, .tcp, "length = payload, message type 1 or 2, magic cookie 0x1A2B3C4D", TunnelDetectors.pptp),
         AppDetector(.bgp, .tcp, "16-byte 0xFF marker, length 19...4096, type 1...5", RoutingDetectors.bgp),
         AppDetector(.babel, .udp, "magic 42, version 2, body length within the datagram", RoutingDetectors.babel),
         AppDetector(.postgresql, .tcp, "length then protocol 3.0, SSLRequest, GSSENCRequest or CancelRequest code",

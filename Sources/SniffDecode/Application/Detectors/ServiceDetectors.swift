@@ -36,7 +36,9 @@ enum ServiceDetectors {
         }
         var pos = 20
         while pos < c.count {
-            guard let type = c.getUInt8(at: pos), type != 0, let l = c.getUInt8(at: pos + 1), l >= 2 else { return false }
+            guard let type = c.getUInt8(at: pos), type != 0, let l = c.getUInt8(at: pos + 1), l >= 2 else {
+                return false
+            }
             pos += Int(l)
         }
         return pos == c.count
