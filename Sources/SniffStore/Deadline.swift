@@ -47,7 +47,8 @@ enum Deadline {
             let timer = Task {
                 try? await Task.sleep(nanoseconds: UInt64(max(0, seconds) * 1e9))
                 if Task.isCancelled { return }
-                let message = "the database did not answer within \(Int(seconds)) s (\(what)); retrying on a new connection"
+                let message =
+                    "the database did not answer within \(Int(seconds)) s (\(what)); retrying on a new connection"
                 if state.finish(.failure(StoreError.unreachable(message, detail: "deadline"))) {
                     work.cancel()
                     onTimeout()

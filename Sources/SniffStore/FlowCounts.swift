@@ -17,7 +17,9 @@ struct FlowCounts {
     static func count(_ rows: [FlowRow]) -> [(key: Key, flows: Int64)] {
         var sums: [Key: Int64] = [:]
         for f in rows { sums[Key(second: floorSecond(f.ts), ipProto: f.ipProto, app: f.app), default: 0] += 1 }
-        return sums.map { ($0.key, $0.value) }.sorted { ($0.key.second, $0.key.ipProto, $0.key.app) < ($1.key.second, $1.key.ipProto, $1.key.app) }
+        return sums.map { ($0.key, $0.value) }.sorted {
+            ($0.key.second, $0.key.ipProto, $0.key.app) < ($1.key.second, $1.key.ipProto, $1.key.app)
+        }
     }
 
     static let second: Int64 = 1_000_000_000

@@ -212,7 +212,9 @@ public struct StoredLog: Sendable, Equatable {
     public var sensor: String
     public var captureID: Int64
     public var row: LogRow
-    public init(sensor: String, captureID: Int64, row: LogRow) { self.sensor = sensor; self.captureID = captureID; self.row = row }
+    public init(sensor: String, captureID: Int64, row: LogRow) {
+        self.sensor = sensor; self.captureID = captureID; self.row = row
+    }
 }
 
 extension RowBuilder {

@@ -154,15 +154,20 @@ public struct StoreInfo: Sendable {
 
     /// Plain text for the terminal.
     public var text: String {
-        var lines = ["backend        \(backend) \(serverVersion)", "location       \(location)",
-                     "schema         version \(schemaVersion) of \(latestKnownVersion)" + (schemaVersion < latestKnownVersion ? " (run: sniff db migrate)" : "")]
+        var lines = [
+            "backend        \(backend) \(serverVersion)", "location       \(location)",
+            "schema         version \(schemaVersion) of \(latestKnownVersion)"
+                + (schemaVersion < latestKnownVersion ? " (run: sniff db migrate)" : "")
+        ]
         for m in migrations {
             let when = m.appliedAt.map { Timestamp(totalNanoseconds: $0).utcString(fractionDigits: 0) } ?? "not applied"
             lines.append("  \(m.version)  \(m.name.padded(34)) \(when)")
         }
         for t in tables { lines.append("table          \(t.name.padded(10)) \(t.rows) rows") }
         for p in partitions {
-            lines.append("partitions     \(p.table.padded(10)) \(p.count) days" + (p.oldest.map { " from \($0) to \(p.newest ?? $0)" } ?? ""))
+            lines.append(
+                "partitions     \(p.table.padded(10)) \(p.count) days"
+                    + (p.oldest.map { " from \($0) to \(p.newest ?? $0)" } ?? ""))
         }
         if let s = sizeBytes { lines.append("size           \(s / 1_000_000) MB") }
         return lines.joined(separator: "\n") + "\n"
@@ -185,21 +190,27 @@ public struct StoredPacket: Sendable, Equatable {
     public var sensor: String
     public var captureID: Int64
     public var row: PacketRow
-    public init(sensor: String, captureID: Int64, row: PacketRow) { self.sensor = sensor; self.captureID = captureID; self.row = row }
+    public init(sensor: String, captureID: Int64, row: PacketRow) {
+        self.sensor = sensor; self.captureID = captureID; self.row = row
+    }
 }
 
 public struct StoredFlow: Sendable, Equatable {
     public var sensor: String
     public var captureID: Int64
     public var row: FlowRow
-    public init(sensor: String, captureID: Int64, row: FlowRow) { self.sensor = sensor; self.captureID = captureID; self.row = row }
+    public init(sensor: String, captureID: Int64, row: FlowRow) {
+        self.sensor = sensor; self.captureID = captureID; self.row = row
+    }
 }
 
 public struct StoredAlert: Sendable, Equatable {
     public var sensor: String
     public var captureID: Int64
     public var row: AlertRow
-    public init(sensor: String, captureID: Int64, row: AlertRow) { self.sensor = sensor; self.captureID = captureID; self.row = row }
+    public init(sensor: String, captureID: Int64, row: AlertRow) {
+        self.sensor = sensor; self.captureID = captureID; self.row = row
+    }
 }
 
 /// One page of results; `nextCursor` fetches the following page (nil at the end).
@@ -251,7 +262,9 @@ public struct Talkers: Sendable, Equatable {
         public var packets: UInt64
         public var bytes: UInt64
         public var flows: UInt64
-        public init(address: IPAddress, port: UInt16, proto: String, packets: UInt64 = 0, bytes: UInt64 = 0, flows: UInt64 = 0) {
+        public init(
+            address: IPAddress, port: UInt16, proto: String, packets: UInt64 = 0, bytes: UInt64 = 0, flows: UInt64 = 0
+        ) {
             self.address = address; self.port = port; self.proto = proto
             self.packets = packets; self.bytes = bytes; self.flows = flows
         }

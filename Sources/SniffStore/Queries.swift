@@ -32,21 +32,27 @@ public struct TrafficFilter: Sendable, Equatable {
     public init(parameters p: [String: String]) throws {
         func net(_ name: String) throws -> IPNetwork? {
             guard let v = p[name] else { return nil }
-            guard let n = IPNetwork(v) ?? IPAddress(v).map({ IPNetwork(address: $0, prefixLength: $0.isIPv6 ? 128 : 32) }) else {
-                throw StoreError.badParameter(name: name, message: "expected an IPv4 or IPv6 address or CIDR such as 10.0.0.0/8")
+            guard
+                let n = IPNetwork(v) ?? IPAddress(v).map({ IPNetwork(address: $0, prefixLength: $0.isIPv6 ? 128 : 32) })
+            else {
+                throw StoreError.badParameter(
+                    name: name, message: "expected an IPv4 or IPv6 address or CIDR such as 10.0.0.0/8")
             }
             return n
         }
         func portValue(_ name: String) throws -> UInt16? {
             guard let v = p[name] else { return nil }
-            guard let n = UInt16(v) else { throw StoreError.badParameter(name: name, message: "a port is a number from 0 to 65535") }
+            guard let n = UInt16(v) else {
+                throw StoreError.badParameter(name: name, message: "a port is a number from 0 to 65535")
+            }
             return n
         }
         ip = try net("ip"); src = try net("src"); dst = try net("dst")
         port = try portValue("port"); sport = try portValue("sport"); dport = try portValue("dport")
         if let t = p["transport"] {
             guard let k = TransportKind(userValue: t) else {
-                throw StoreError.badParameter(name: "transport", message: "valid values are " + TransportKind.userNames.joined(separator: ", "))
+                throw StoreError.badParameter(
+                    name: "transport", message: "valid values are " + TransportKind.userNames.joined(separator: ", "))
             }
             transport = k
         }
@@ -57,19 +63,27 @@ public struct TrafficFilter: Sendable, Equatable {
             app = k
         }
         if let f = p["from"] {
-            guard let t = TimeText.nanoseconds(f) else { throw StoreError.badParameter(name: "from", message: TimeText.help) }
+            guard let t = TimeText.nanoseconds(f) else {
+                throw StoreError.badParameter(name: "from", message: TimeText.help)
+            }
             from = t
         }
         if let f = p["to"] {
-            guard let t = TimeText.nanoseconds(f) else { throw StoreError.badParameter(name: "to", message: TimeText.help) }
+            guard let t = TimeText.nanoseconds(f) else {
+                throw StoreError.badParameter(name: "to", message: TimeText.help)
+            }
             to = t
         }
         if let c = p["capture"] {
-            guard let v = Int64(c) else { throw StoreError.badParameter(name: "capture", message: "a capture id is a number") }
+            guard let v = Int64(c) else {
+                throw StoreError.badParameter(name: "capture", message: "a capture id is a number")
+            }
             capture = v
         }
         if let s = p["sensor"] {
-            guard s.utf8.count <= 128 else { throw StoreError.badParameter(name: "sensor", message: "at most 128 bytes") }
+            guard s.utf8.count <= 128 else {
+                throw StoreError.badParameter(name: "sensor", message: "at most 128 bytes")
+            }
             sensor = s
         }
         if let q = p["q"] {
@@ -145,7 +159,8 @@ public struct FlowQuery: Sendable, Equatable {
         if let c = p["conn_state"] {
             let states = ["S0", "S1", "SF", "REJ", "S2", "S3", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SH", "SHR", "OTH"]
             guard states.contains(c.uppercased()) else {
-                throw StoreError.badParameter(name: "conn_state", message: "valid values are " + states.joined(separator: ", "))
+                throw StoreError.badParameter(
+                    name: "conn_state", message: "valid values are " + states.joined(separator: ", "))
             }
             connState = c.uppercased()
         }
@@ -165,7 +180,8 @@ public struct FlowQuery: Sendable, Equatable {
         (country, asn) = try Self.geoParameters(p)
         if let t = p["tunnel"] {
             guard let v = TunnelChoice(t) else {
-                throw StoreError.badParameter(name: "tunnel", message: "valid values are any, none, " + TunnelChoice.kindNames)
+                throw StoreError.badParameter(
+                    name: "tunnel", message: "valid values are any, none, " + TunnelChoice.kindNames)
             }
             tunnel = v
         }
@@ -304,11 +320,15 @@ public struct TimeSeriesQuery: Sendable, Equatable {
     public init(parameters p: [String: String]) throws {
         range = try RangeQuery(parameters: p, trafficNames: RangeQuery.rollupNames)
         if let s = p["step"] {
-            guard let v = TimeStep(rawValue: s) else { throw StoreError.badParameter(name: "step", message: "valid values are 1s, 1m, 1h") }
+            guard let v = TimeStep(rawValue: s) else {
+                throw StoreError.badParameter(name: "step", message: "valid values are 1s, 1m, 1h")
+            }
             step = v
         }
         if let b = p["by"] {
-            guard let v = SeriesKey(rawValue: b) else { throw StoreError.badParameter(name: "by", message: "valid values are transport, app") }
+            guard let v = SeriesKey(rawValue: b) else {
+                throw StoreError.badParameter(name: "by", message: "valid values are transport, app")
+            }
             by = v
         }
     }
@@ -338,7 +358,10 @@ public struct AlertQuery: Sendable, Equatable {
     public var cursor: String? = nil
     public var limit = 100
 
-    public init(range: RangeQuery = RangeQuery(), minSeverity: String? = nil, rule: String? = nil, cursor: String? = nil, limit: Int = 100) {
+    public init(
+        range: RangeQuery = RangeQuery(), minSeverity: String? = nil, rule: String? = nil, cursor: String? = nil,
+        limit: Int = 100
+    ) {
         self.range = range; self.minSeverity = minSeverity; self.rule = rule; self.cursor = cursor; self.limit = limit
     }
 
@@ -348,7 +371,8 @@ public struct AlertQuery: Sendable, Equatable {
         range = try RangeQuery(parameters: p)
         if let s = p["severity"] {
             guard Self.severities.contains(s.lowercased()) else {
-                throw StoreError.badParameter(name: "severity", message: "valid values are " + Self.severities.joined(separator: ", "))
+                throw StoreError.badParameter(
+                    name: "severity", message: "valid values are " + Self.severities.joined(separator: ", "))
             }
             minSeverity = s.lowercased()
         }
@@ -369,7 +393,9 @@ public struct CaptureQuery: Sendable, Equatable {
 
     public init(parameters p: [String: String]) throws {
         if let s = p["sensor"] {
-            guard s.utf8.count <= 128 else { throw StoreError.badParameter(name: "sensor", message: "at most 128 bytes") }
+            guard s.utf8.count <= 128 else {
+                throw StoreError.badParameter(name: "sensor", message: "at most 128 bytes")
+            }
             sensor = s
         }
         limit = try PacketQuery.limit(p)
@@ -388,12 +414,14 @@ struct Cursor: Equatable {
         guard let text else { return nil }
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         guard text.utf8.count <= 200, parts.count == count + 1, parts[0] == Substring(String(kind)) else {
-            throw StoreError.badParameter(name: "cursor", message: "not a cursor from this listing; start again without one")
+            throw StoreError.badParameter(
+                name: "cursor", message: "not a cursor from this listing; start again without one")
         }
         var values: [Int64] = []
         for p in parts.dropFirst() {
             guard let v = Int64(p) else {
-                throw StoreError.badParameter(name: "cursor", message: "not a cursor from this listing; start again without one")
+                throw StoreError.badParameter(
+                    name: "cursor", message: "not a cursor from this listing; start again without one")
             }
             values.append(v)
         }
@@ -441,8 +469,10 @@ public enum TimeText {
             return v
         }
         guard u.count >= 20, let y = num(0, 4), u[4] == 45, let mo = num(5, 2), u[7] == 45, let d = num(8, 2),
-              u[10] == 84 || u[10] == 116 || u[10] == 32, let h = num(11, 2), u[13] == 58, let mi = num(14, 2), u[16] == 58,
-              let sec = num(17, 2), (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, sec < 61 else { return nil }
+            u[10] == 84 || u[10] == 116 || u[10] == 32, let h = num(11, 2), u[13] == 58, let mi = num(14, 2),
+            u[16] == 58,
+            let sec = num(17, 2), (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, sec < 61
+        else { return nil }
         var i = 19
         var frac: Int64 = 0
         if i < u.count && u[i] == 46 {
@@ -459,7 +489,8 @@ public enum TimeText {
         var offset = 0
         if u[i] == 90 || u[i] == 122 {
             i += 1
-        } else if u[i] == 43 || u[i] == 45, let oh = num(i + 1, 2), i + 3 < u.count, u[i + 3] == 58, let om = num(i + 4, 2) {
+        } else if u[i] == 43 || u[i] == 45, let oh = num(i + 1, 2), i + 3 < u.count, u[i + 3] == 58,
+            let om = num(i + 4, 2) {
             offset = (oh * 60 + om) * 60 * (u[i] == 45 ? -1 : 1)
             i += 6
         } else {
@@ -493,7 +524,9 @@ public enum TimeText {
         let d = doy - (153 * mp + 2) / 5 + 1
         let m = mp < 10 ? mp + 3 : mp - 9
         let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
-        func pad(_ v: Int64, _ n: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, n - s.count)) + s }
+        func pad(_ v: Int64, _ n: Int) -> String {
+            let s = String(v); return String(repeating: "0", count: max(0, n - s.count)) + s
+        }
         return (y < 0 ? "m" + pad(-y, 4) : pad(y, 4)) + pad(m, 2) + pad(d, 2)
     }
 }

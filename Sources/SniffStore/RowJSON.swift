@@ -32,7 +32,8 @@ extension StoredFlow {
         let f = row
         func str(_ name: StaticString, _ v: String?) {
             guard let v else { return }
-            s.append(",\"" as StaticString); s.append(name); s.append("\":\"" as StaticString); s.appendJSONEscaped(v); s.append(0x22)
+            s.append(",\"" as StaticString); s.append(name); s.append("\":\"" as StaticString); s.appendJSONEscaped(v);
+            s.append(0x22)
         }
         func num(_ name: StaticString, _ v: UInt64?) {
             guard let v else { return }

@@ -63,8 +63,10 @@ struct SQLBuilder {
     /// that `canSplit` becomes a UNION ALL of two branches, each one index range read in
     /// order and stopped at a page, then ordered and limited again. `whole` makes the
     /// statement of an unsplit page from its WHERE clause (`SQLReading.pageStatement`).
-    mutating func packetPage(_ select: String, _ filter: TrafficFilter, order: String,
-                             _ more: (inout SQLBuilder) -> Void = { _ in }, whole: ((String) -> String)? = nil) -> SQLQuery {
+    mutating func packetPage(
+        _ select: String, _ filter: TrafficFilter, order: String,
+        _ more: (inout SQLBuilder) -> Void = { _ in }, whole: ((String) -> String)? = nil
+    ) -> SQLQuery {
         func branch(_ part: Branch) -> String {
             packetFilter(filter, branch: part)
             more(&self)
@@ -76,7 +78,9 @@ struct SQLBuilder {
             return SQLQuery(sql: whole?(w) ?? select + w + order, binds: binds)
         }
         let first = branch(.first), second = branch(.second)
-        let sql = "SELECT * FROM (\(select)\(first)\(order)) AS a UNION ALL SELECT * FROM (\(select)\(second)\(order)) AS b" + order
+        let sql =
+            "SELECT * FROM (\(select)\(first)\(order)) AS a UNION ALL SELECT * FROM (\(select)\(second)\(order)) AS b"
+            + order
         return SQLQuery(sql: sql, binds: binds)
     }
 
@@ -85,10 +89,14 @@ struct SQLBuilder {
         let full = net.prefixLength == (net.address.isIPv6 ? 128 : 32)
         switch dialect {
         case .postgres:
-            return full ? "\(column) = \(param(net.address.description))::inet" : "\(column) <<= \(param(net.description))::inet"
+            return full
+                ? "\(column) = \(param(net.address.description))::inet"
+                : "\(column) <<= \(param(net.description))::inet"
         case .sqlite:
             // Addresses are stored in their canonical text form, so equality is exact.
-            return full ? "\(column) = \(param(net.address.description))" : "sniff_in_network(\(column), \(param(net.description)))"
+            return full
+                ? "\(column) = \(param(net.address.description))"
+                : "sniff_in_network(\(column), \(param(net.description)))"
         case .clickhouse:
             return compactAddress(column, net)
         }
@@ -213,7 +221,9 @@ struct SQLBuilder {
             if let p = Self.flowIPProtos[t] {
                 add("ip_proto = \(p)")
             } else if t == .other {
-                add("ip_proto NOT IN (" + Self.flowIPProtos.values.sorted().map(String.init).joined(separator: ", ") + ")")
+                add(
+                    "ip_proto NOT IN (" + Self.flowIPProtos.values.sorted().map(String.init).joined(separator: ", ")
+                        + ")")
             } else {
                 add("1 = 0")
             }
@@ -233,7 +243,9 @@ struct SQLBuilder {
     /// table); SQLite writes NULL for "none" and "unknown", ClickHouse their code 0.
     mutating func codeFilter(_ f: TrafficFilter) {
         let nulls = dialect != .clickhouse
-        if let t = f.transport { add(t == .none && nulls ? "transport IS NULL" : "transport = \(param(Int64(t.rawValue)))") }
+        if let t = f.transport {
+            add(t == .none && nulls ? "transport IS NULL" : "transport = \(param(Int64(t.rawValue)))")
+        }
         if let a = f.app { add(a == .unknown && nulls ? "app IS NULL" : "app = \(param(Int64(a.rawValue)))") }
     }
 

@@ -71,7 +71,10 @@ extension SQLReading {
         let rows = try await read("packets", query) { try RowMapping.packet($0) }
         let more = rows.count > limit
         let page = Array(rows.prefix(limit))
-        let next = more ? page.last.map { Cursor(kind: "p", values: [$0.row.ts, $0.captureID, Int64(bitPattern: $0.row.n)]).text } : nil
+        let next =
+            more
+            ? page.last.map { Cursor(kind: "p", values: [$0.row.ts, $0.captureID, Int64(bitPattern: $0.row.n)]).text }
+            : nil
         return Page(rows: page, nextCursor: next)
     }
 
@@ -83,8 +86,12 @@ extension SQLReading {
         let key = FlowSortKey(q.sort)
         b.flowListing(q, key: key, cursor: cursor)
         let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
-        let sql = pageStatement("flows", select: select, where: b.whereClause, orderBy: " ORDER BY \(key.column) DESC, id DESC", limit: limit + 1)
-        let rows = try await read("flows", SQLQuery(sql: sql, binds: b.binds)) { c in (try c.int(0) ?? 0, try RowMapping.flow(c, from: 1)) }
+        let sql = pageStatement(
+            "flows", select: select, where: b.whereClause, orderBy: " ORDER BY \(key.column) DESC, id DESC",
+            limit: limit + 1)
+        let rows = try await read("flows", SQLQuery(sql: sql, binds: b.binds)) { c in
+            (try c.int(0) ?? 0, try RowMapping.flow(c, from: 1))
+        }
         let more = rows.count > limit
         let page = Array(rows.prefix(limit))
         let next = more ? page.last.map { Cursor(kind: "f", values: [key.value($0.1.row), $0.0]).text } : nil
@@ -99,7 +106,9 @@ extension SQLReading {
         let w = b.whereClause, traffic = dialect.from("traffic")
         let sums = "\(dialect.sum("packets")), \(dialect.sum("bytes"))"
         func grouped(_ name: String, _ none: String) async throws -> [(String, UInt64, UInt64)] {
-            try await read("summary", SQLQuery(sql: "SELECT \(name) AS k, \(sums) FROM \(traffic)\(w) GROUP BY k", binds: b.binds)) {
+            try await read(
+                "summary", SQLQuery(sql: "SELECT \(name) AS k, \(sums) FROM \(traffic)\(w) GROUP BY k", binds: b.binds)
+            ) {
                 (try $0.text(0) ?? none, UInt64(clamping: try $0.int(1) ?? 0), UInt64(clamping: try $0.int(2) ?? 0))
             }
         }
@@ -116,14 +125,20 @@ extension SQLReading {
             fb.rangeFilter(s.range.asFilter, ts: "ts")
             fb.flowProtoFilter(s.range.traffic)
             let fw = fb.whereClause, table = dialect.from(s.table)
-            flowsByProto += try await read("summary", SQLQuery(sql: "SELECT ip_proto, \(s.count) FROM \(table)\(fw) GROUP BY ip_proto", binds: fb.binds)) {
+            flowsByProto += try await read(
+                "summary",
+                SQLQuery(sql: "SELECT ip_proto, \(s.count) FROM \(table)\(fw) GROUP BY ip_proto", binds: fb.binds)
+            ) {
                 (UInt8(truncatingIfNeeded: try $0.int(0) ?? 0), UInt64(clamping: try $0.int(1) ?? 0))
             }
-            flowsByApp += try await read("summary", SQLQuery(sql: "SELECT app, \(s.count) FROM \(table)\(fw) GROUP BY app", binds: fb.binds)) {
+            flowsByApp += try await read(
+                "summary", SQLQuery(sql: "SELECT app, \(s.count) FROM \(table)\(fw) GROUP BY app", binds: fb.binds)
+            ) {
                 (try $0.text(0) ?? "unknown", UInt64(clamping: try $0.int(1) ?? 0))
             }
         }
-        return SummaryAssembler.assemble(byTransport: byTransport, byApp: byApp, flowsByProto: flowsByProto, flowsByApp: flowsByApp)
+        return SummaryAssembler.assemble(
+            byTransport: byTransport, byApp: byApp, flowsByProto: flowsByProto, flowsByApp: flowsByApp)
     }
 
     /// The protocol summary of the flows that match an address or port filter and
@@ -134,8 +149,11 @@ extension SQLReading {
         let sql = "SELECT ip_proto, app, \(dialect.sum("total_pkts")), \(dialect.sum("total_bytes")), count(*) FROM \(dialect.from("flows"))"
             + b.whereClause + " GROUP BY ip_proto, app"
         let grouped = try await read("summary", SQLQuery(sql: sql, binds: b.binds)) {
-            (UInt8(truncatingIfNeeded: try $0.int(0) ?? 0), try $0.text(1) ?? "unknown", UInt64(clamping: try $0.int(2) ?? 0),
-             UInt64(clamping: try $0.int(3) ?? 0), UInt64(clamping: try $0.int(4) ?? 0))
+            (
+                UInt8(truncatingIfNeeded: try $0.int(0) ?? 0), try $0.text(1) ?? "unknown",
+                UInt64(clamping: try $0.int(2) ?? 0),
+                UInt64(clamping: try $0.int(3) ?? 0), UInt64(clamping: try $0.int(4) ?? 0)
+            )
         }
         var t = SummaryAssembler.assembleFlows(grouped)
         t.countedFromFlows = true
@@ -152,8 +170,9 @@ extension SQLReading {
         let sql = "SELECT \(dialect.bucket("ts", step)) AS bucket, \(key) AS k, \(dialect.sum("packets")), \(dialect.sum("bytes"))"
             + " FROM \(dialect.from("traffic"))\(b.whereClause) GROUP BY bucket, k ORDER BY bucket DESC, k\(dialect.nullsFirst) LIMIT \(q.maxPoints)"
         let points = try await read("timeseries", SQLQuery(sql: sql, binds: b.binds)) {
-            TimeSeriesPoint(ts: try $0.int(0) ?? 0, key: try $0.text(1) ?? none, packets: UInt64(clamping: try $0.int(2) ?? 0),
-                            bytes: UInt64(clamping: try $0.int(3) ?? 0))
+            TimeSeriesPoint(
+                ts: try $0.int(0) ?? 0, key: try $0.text(1) ?? none, packets: UInt64(clamping: try $0.int(2) ?? 0),
+                bytes: UInt64(clamping: try $0.int(3) ?? 0))
         }
         return points.reversed()
     }

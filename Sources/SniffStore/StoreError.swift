@@ -22,7 +22,8 @@ public enum StoreError: SniffError, Equatable {
         case .unreachable(let s, _): return s
         case .database(let s, _): return s
         case .schemaTooNew(let found, let known):
-            return "the database schema is at version \(found) but this sniff knows versions up to \(known); upgrade sniff"
+            return
+                "the database schema is at version \(found) but this sniff knows versions up to \(known); upgrade sniff"
         case .badParameter(let name, let message): return "invalid \(name): \(message)"
         case .journal(let s): return s
         case .unsupported(let s): return s

@@ -25,7 +25,9 @@ extension RowReader {
 /// A store that runs a `SQLQuery` and maps each row while it is current.
 protocol SQLReading: Sendable {
     var dialect: SQLDialect { get }
-    func read<T: Sendable>(_ what: String, _ q: SQLQuery, _ map: @escaping @Sendable (any RowReader) throws -> T) async throws -> [T]
+    func read<T: Sendable>(
+        _ what: String, _ q: SQLQuery, _ map: @escaping @Sendable (any RowReader) throws -> T
+    ) async throws -> [T]
     /// The statement of one page of `table`'s rows: `select` (which ends in its FROM),
     /// `where`, `orderBy` and at most `limit` rows.
     func pageStatement(_ table: String, select: String, where: String, orderBy: String, limit: Int) -> String
@@ -117,20 +119,24 @@ enum RowMapping {
         k += 2  // total_bytes, total_pkts: sums of the above
         f.handshakeColumns = try Schema.flowHandshakeColumns.map { _ in try text() }
         f.origName = try text(); f.respName = try text(); f.origCC = try text(); f.respCC = try text()
-        f.origASN = try int().map { UInt32(truncatingIfNeeded: $0) }; f.respASN = try int().map { UInt32(truncatingIfNeeded: $0) }
+        f.origASN = try int().map { UInt32(truncatingIfNeeded: $0) };
+        f.respASN = try int().map { UInt32(truncatingIfNeeded: $0) }
         f.origOrg = try text(); f.respOrg = try text()
         f.pid = try int().map { Int32(truncatingIfNeeded: $0) }; f.process = try text(); f.user = try text()
         f.container = try text(); f.processIsOrig = try bool()
-        f.tunnel = try text(); f.tunnelID = try int().map { UInt32(truncatingIfNeeded: $0) }; f.tunnelParents = try text()
+        f.tunnel = try text(); f.tunnelID = try int().map { UInt32(truncatingIfNeeded: $0) };
+        f.tunnelParents = try text()
         return StoredFlow(sensor: sensor, captureID: capture, row: f)
     }
 
-    static let alertSelect = "SELECT id, capture_id, sensor, alert_id, ts, severity, rule, kind, message, uid, hosts, suppressed FROM alerts"
+    static let alertSelect =
+        "SELECT id, capture_id, sensor, alert_id, ts, severity, rule, kind, message, uid, hosts, suppressed FROM alerts"
 
     /// A row of `alertSelect`, with its id (the cursor's tie-break).
     static func alert(_ c: some RowReader) throws -> (id: Int64, alert: StoredAlert) {
         var a = AlertRow()
-        a.id = try c.text(3) ?? ""; a.ts = try c.int(4) ?? 0; a.severity = try c.text(5) ?? ""; a.rule = try c.text(6) ?? ""
+        a.id = try c.text(3) ?? ""; a.ts = try c.int(4) ?? 0; a.severity = try c.text(5) ?? "";
+        a.rule = try c.text(6) ?? ""
         a.kind = try c.text(7) ?? ""; a.message = try c.text(8) ?? ""; a.uid = try c.text(9)
         a.hosts = (try c.text(10) ?? "").split(separator: ",").compactMap { IPAddress(String($0)) }
         a.suppressed = UInt64(clamping: try c.int(11) ?? 0)
@@ -141,7 +147,8 @@ enum RowMapping {
         + Schema.captureCounters.joined(separator: ", ") + ", store_packets FROM captures"
 
     static func capture(_ c: some RowReader) throws -> CaptureInfo {
-        var i = CaptureInfo(id: try c.int(0) ?? 0, sensor: try c.text(1) ?? "", source: try c.text(2) ?? "", start: try c.int(3) ?? 0)
+        var i = CaptureInfo(
+            id: try c.int(0) ?? 0, sensor: try c.text(1) ?? "", source: try c.text(2) ?? "", start: try c.int(3) ?? 0)
         i.end = try c.int(4); i.filters = try c.text(5) ?? ""
         i.firstPacket = try c.int(6); i.lastPacket = try c.int(7)
         let v = try (0..<Schema.captureCounters.count).map { UInt64(clamping: try c.int(8 + $0) ?? 0) }
@@ -186,7 +193,11 @@ extension SQLReading {
     func readStats() async throws -> StoreStats {
         var s = StoreStats()
         let none = [SQLValue]()
-        let kinds = try await read("stats", SQLQuery(sql: "SELECT kind, \(dialect.sum("row_count")), count(*) FROM sniff_batches GROUP BY kind", binds: none)) {
+        let kinds = try await read(
+            "stats",
+            SQLQuery(
+                sql: "SELECT kind, \(dialect.sum("row_count")), count(*) FROM sniff_batches GROUP BY kind", binds: none)
+        ) {
             (try $0.text(0) ?? "", try $0.int(1) ?? 0, try $0.int(2) ?? 0)
         }
         for (kind, rows, batches) in kinds {
@@ -199,13 +210,18 @@ extension SQLReading {
             s.batches += batches
         }
         let last = "SELECT stored_at, created_at FROM sniff_batches ORDER BY stored_at DESC LIMIT 1"
-        if let (stored, created) = try await read("stats", SQLQuery(sql: last, binds: none), { (try $0.int(0), try $0.int(1)) }).first {
+        if let (stored, created) = try await read(
+            "stats", SQLQuery(sql: last, binds: none), { (try $0.int(0), try $0.int(1)) }
+        ).first {
             s.lastWrite = stored
             if let stored, let created { s.lagNanos = max(0, stored - created) }
         }
         let sums = ["packets_seen", "kernel_dropped", "interface_dropped", "sniff_dropped"].map { dialect.sum($0) }
         let totals = "SELECT count(*), \(sums.joined(separator: ", ")) FROM captures"
-        if let v = try await read("stats", SQLQuery(sql: totals, binds: none), { c in try (0..<5).map { UInt64(clamping: try c.int($0) ?? 0) } }).first {
+        if let v = try await read(
+            "stats", SQLQuery(sql: totals, binds: none),
+            { c in try (0..<5).map { UInt64(clamping: try c.int($0) ?? 0) } }
+        ).first {
             s.captures = Int64(clamping: v[0])
             s.packetsSeen = v[1]; s.kernelDropped = v[2]; s.interfaceDropped = v[3]; s.sniffDropped = v[4]
         }

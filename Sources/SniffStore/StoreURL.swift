@@ -20,7 +20,8 @@ public enum StoreURL: Sendable, Equatable {
             self = .sqlite(path: path)
             return
         }
-        if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") || text == "postgres:" || text == "postgresql:" {
+        if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") || text == "postgres:"
+            || text == "postgresql:" {
             self = .postgres(try PostgresTarget(url: text, environment: environment))
             return
         }
@@ -60,7 +61,9 @@ public enum StoreURL: Sendable, Equatable {
             guard zip(b[i..<(i + key.count)], key).allSatisfy({ $0 | 0x20 == $1 }) else { i += 1; continue }
             let valueStart = i + key.count
             var valueEnd = valueStart
-            while valueEnd < b.count, b[valueEnd] != UInt8(ascii: "&"), b[valueEnd] != UInt8(ascii: "#") { valueEnd += 1 }
+            while valueEnd < b.count, b[valueEnd] != UInt8(ascii: "&"), b[valueEnd] != UInt8(ascii: "#") {
+                valueEnd += 1
+            }
             b.replaceSubrange(valueStart..<valueEnd, with: stars)
             i = valueStart + stars.count
         }
@@ -78,7 +81,10 @@ public enum StoreURL: Sendable, Equatable {
 
     public static func processEnvironment() -> [String: String] {
         var env: [String: String] = [:]
-        for key in ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "PGSSLMODE", "PGCONNECT_TIMEOUT", "PGAPPNAME", "USER"] {
+        for key in [
+            "PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "PGSSLMODE", "PGCONNECT_TIMEOUT", "PGAPPNAME",
+            "USER"
+        ] {
             if let v = getenv(key) { env[key] = String(cString: v) }
         }
         return env
@@ -120,7 +126,9 @@ public struct PostgresTarget: Sendable, Equatable {
         if let q = rest.firstIndex(of: "?") {
             for pair in rest[rest.index(after: q)...].split(separator: "&") {
                 let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                guard kv.count == 2, let k = PostgresTarget.percentDecode(kv[0]), let v = PostgresTarget.percentDecode(kv[1]) else {
+                guard kv.count == 2, let k = PostgresTarget.percentDecode(kv[0]),
+                    let v = PostgresTarget.percentDecode(kv[1])
+                else {
                     throw bad("the parameter '\(pair)' is not name=value")
                 }
                 query[k] = v
@@ -140,10 +148,14 @@ public struct PostgresTarget: Sendable, Equatable {
         var urlUser: String? = nil, urlPassword: String? = nil
         if let ui = userInfo {
             let parts = ui.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-            guard let u = PostgresTarget.percentDecode(parts[0]) else { throw bad("bad percent-encoding in the user name") }
+            guard let u = PostgresTarget.percentDecode(parts[0]) else {
+                throw bad("bad percent-encoding in the user name")
+            }
             urlUser = u.isEmpty ? nil : u
             if parts.count == 2 {
-                guard let p = PostgresTarget.percentDecode(parts[1]) else { throw bad("bad percent-encoding in the password") }
+                guard let p = PostgresTarget.percentDecode(parts[1]) else {
+                    throw bad("bad percent-encoding in the password")
+                }
                 urlPassword = p
             }
         }
@@ -167,7 +179,9 @@ public struct PostgresTarget: Sendable, Equatable {
                 urlPort = p
             }
         }
-        guard let db = PostgresTarget.percentDecode(Substring(path)) else { throw bad("bad percent-encoding in the database name") }
+        guard let db = PostgresTarget.percentDecode(Substring(path)) else {
+            throw bad("bad percent-encoding in the database name")
+        }
 
         let hostValue = query["host"] ?? urlHost ?? env["PGHOST"] ?? "localhost"
         // libpq allows a list of hosts; Sniff takes the first.
@@ -194,7 +208,9 @@ public struct PostgresTarget: Sendable, Equatable {
         var it = Array(s.utf8)[...]
         while let c = it.popFirst() {
             if c == UInt8(ascii: "%") {
-                guard it.count >= 2, let v = UInt8(String(decoding: it.prefix(2), as: UTF8.self), radix: 16) else { return nil }
+                guard it.count >= 2, let v = UInt8(String(decoding: it.prefix(2), as: UTF8.self), radix: 16) else {
+                    return nil
+                }
                 out.append(v)
                 it = it.dropFirst(2)
             } else {

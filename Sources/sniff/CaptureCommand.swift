@@ -25,16 +25,28 @@ struct CaptureCommand: ParsableCommand {
     @Flag(name: .customShort("D"), help: "List the interfaces Sniff can capture on, and exit.")
     var listInterfaces = false
 
-    @Option(name: .short, help: ArgumentHelp("Write the packets that pass the filters to FILE: pcapng, or pcap when the name ends in .pcap.", valueName: "FILE"))
+    @Option(
+        name: .short,
+        help: ArgumentHelp(
+            "Write the packets that pass the filters to FILE: pcapng, or pcap when the name ends in .pcap.",
+            valueName: "FILE"))
     var w: String?
 
-    @Option(name: .customShort("G"), help: ArgumentHelp("With -w, start a new file every SECONDS (a strftime pattern in the name is expanded).", valueName: "SECONDS"))
+    @Option(
+        name: .customShort("G"),
+        help: ArgumentHelp(
+            "With -w, start a new file every SECONDS (a strftime pattern in the name is expanded).",
+            valueName: "SECONDS"))
     var rotateSeconds: Int?
 
-    @Option(name: .customShort("C"), help: ArgumentHelp("With -w, start a new file when the current one passes MB million bytes.", valueName: "MB"))
+    @Option(
+        name: .customShort("C"),
+        help: ArgumentHelp("With -w, start a new file when the current one passes MB million bytes.", valueName: "MB"))
     var rotateMegabytes: Int?
 
-    @Option(name: .customShort("W"), help: ArgumentHelp("With -G or -C, keep at most N files, reusing their names in a ring.", valueName: "N"))
+    @Option(
+        name: .customShort("W"),
+        help: ArgumentHelp("With -G or -C, keep at most N files, reusing their names in a ring.", valueName: "N"))
     var rotateFiles: Int?
 
     @OptionGroup(title: "Output") var output: OutputOptions
@@ -52,7 +64,9 @@ struct CaptureCommand: ParsableCommand {
             throw ValidationError("give --flows (one JSON object per flow) or --json (one per packet), not both; --flows-file FILE writes flows beside --json")
         }
         if let g = rotateSeconds, g < 1 { throw ValidationError("invalid -G \(g): it must be at least 1 second") }
-        if let c = rotateMegabytes, c < 1 { throw ValidationError("invalid -C \(c): it must be at least 1 (million bytes)") }
+        if let c = rotateMegabytes, c < 1 {
+            throw ValidationError("invalid -C \(c): it must be at least 1 (million bytes)")
+        }
         if let n = rotateFiles, n < 1 { throw ValidationError("invalid -W \(n): it must be at least 1 file") }
         if (rotateSeconds != nil || rotateMegabytes != nil || rotateFiles != nil) && w == nil {
             throw ValidationError("-G, -C and -W need -w FILE")

@@ -27,7 +27,8 @@ struct FileRun {
         pipeline.tracksEndpoints = outputs.needsEndpoints
         pipeline.keepsPacket = outputs.wantsJSON
         let storage = StoreRun.start(command, source: "file " + path, pipeline: pipeline, flows: flowRun)
-        let serving = try ServeRun.start(command, source: "file " + path, live: false, pipeline: pipeline, flows: flowRun, storage: storage)
+        let serving = try ServeRun.start(
+            command, source: "file " + path, live: false, pipeline: pipeline, flows: flowRun, storage: storage)
         var progress = ProgressBar(total: reader.fileSize, enabled: Stderr.isTerminal && !command.output.json)
         var readError: Error? = nil
         var runError: Error? = nil
@@ -85,7 +86,8 @@ extension FileRun {
     static func reportFilterFailures(_ bpf: BPFFilter?) {
         guard let bpf, !bpf.failedLinkTypes.isEmpty else { return }
         for (link, msg) in bpf.failedLinkTypes.sorted(by: { $0.key < $1.key }) {
-            ComponentLog.captureWarning("the filter does not apply to link type \(LinkType(link).name): \(msg); those packets were skipped")
+            ComponentLog.captureWarning(
+                "the filter does not apply to link type \(LinkType(link).name): \(msg); those packets were skipped")
         }
     }
 }

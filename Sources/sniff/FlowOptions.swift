@@ -10,13 +10,19 @@ import Glibc
 
 /// Flow records, the protocol summary and alerts: options shared by -r and -i.
 struct FlowOptions: ParsableArguments {
-    @Flag(name: .customLong("flows"), help: "Print one JSON object per flow (Zeek conn.log field names) on stdout instead of the report.")
+    @Flag(
+        name: .customLong("flows"),
+        help: "Print one JSON object per flow (Zeek conn.log field names) on stdout instead of the report.")
     var flows = false
 
-    @Option(name: .customLong("flows-file"), help: ArgumentHelp("Also write the flows as NDJSON to FILE.", valueName: "FILE"))
+    @Option(
+        name: .customLong("flows-file"),
+        help: ArgumentHelp("Also write the flows as NDJSON to FILE.", valueName: "FILE"))
     var flowsFile: String?
 
-    @Option(name: .customLong("conn-log"), help: ArgumentHelp("Write the flows as a Zeek TSV conn.log to FILE (zeek-cut reads it).", valueName: "FILE"))
+    @Option(
+        name: .customLong("conn-log"),
+        help: ArgumentHelp("Write the flows as a Zeek TSV conn.log to FILE (zeek-cut reads it).", valueName: "FILE"))
     var connLog: String?
 
     @Option(name: .customLong("logs"), help: ArgumentHelp("Write Zeek-style conn.log, ssl.log (TLS and QUIC handshakes), dns.log and http.log (one row per transaction) into DIR, created if missing.", valueName: "DIR"))
@@ -34,76 +40,117 @@ struct FlowOptions: ParsableArguments {
     @Flag(name: .customLong("resolve"), help: "Reverse (PTR) lookups, through the system resolver and in the background, of addresses no DNS answer on the wire named; a name shows once its answer came (off unless given).")
     var resolve = false
 
-    @Option(name: .customLong("resolve-in-flight"), help: ArgumentHelp("With --resolve: PTR queries outstanding at once, 1 to 64 (default 4).", valueName: "N"))
+    @Option(
+        name: .customLong("resolve-in-flight"),
+        help: ArgumentHelp("With --resolve: PTR queries outstanding at once, 1 to 64 (default 4).", valueName: "N"))
     var resolveInFlight: Int?
 
-    @Option(name: .customLong("resolve-rate"), help: ArgumentHelp("With --resolve: PTR queries started per second at most, 1 to 10000 (default 20).", valueName: "N"))
+    @Option(
+        name: .customLong("resolve-rate"),
+        help: ArgumentHelp(
+            "With --resolve: PTR queries started per second at most, 1 to 10000 (default 20).", valueName: "N"))
     var resolveRate: Int?
 
     @Option(name: .customLong("rules"), help: ArgumentHelp("Alert rules from a YAML FILE (see docs/rules.example.yaml); without it the built-in port-scan and SYN-flood rules apply.", valueName: "FILE"))
     var rules: String?
 
-    @Option(name: .customLong("alerts"), help: ArgumentHelp("Write alerts as NDJSON to FILE (instead of stderr).", valueName: "FILE"))
+    @Option(
+        name: .customLong("alerts"),
+        help: ArgumentHelp("Write alerts as NDJSON to FILE (instead of stderr).", valueName: "FILE"))
     var alerts: String?
 
-    @Option(name: .customLong("webhook"), help: ArgumentHelp("POST each alert as JSON to an http:// or https:// URL (instead of stderr).", valueName: "URL"))
+    @Option(
+        name: .customLong("webhook"),
+        help: ArgumentHelp(
+            "POST each alert as JSON to an http:// or https:// URL (instead of stderr).", valueName: "URL"))
     var webhook: String?
 
-    @Option(name: .customLong("webhook-ca"), help: ArgumentHelp("Trust the CA certificates in this PEM file for an https webhook (default: the system's).", valueName: "FILE"))
+    @Option(
+        name: .customLong("webhook-ca"),
+        help: ArgumentHelp(
+            "Trust the CA certificates in this PEM file for an https webhook (default: the system's).",
+            valueName: "FILE"))
     var webhookCA: String?
 
-    @Option(name: .customLong("webhook-timeout"), help: ArgumentHelp("Seconds before a webhook request is abandoned.", valueName: "SECONDS"))
+    @Option(
+        name: .customLong("webhook-timeout"),
+        help: ArgumentHelp("Seconds before a webhook request is abandoned.", valueName: "SECONDS"))
     var webhookTimeout: Double = 5
 
-    @Option(name: .customLong("webhook-retries"), help: ArgumentHelp("Retries of a failed webhook request.", valueName: "N"))
+    @Option(
+        name: .customLong("webhook-retries"), help: ArgumentHelp("Retries of a failed webhook request.", valueName: "N")
+    )
     var webhookRetries: Int = 2
 
-    @Option(name: .customLong("tcp-timeout"), help: ArgumentHelp("Idle timeout of an established TCP flow.", valueName: "SECONDS"))
+    @Option(
+        name: .customLong("tcp-timeout"),
+        help: ArgumentHelp("Idle timeout of an established TCP flow.", valueName: "SECONDS"))
     var tcpTimeout: Double = 3600
 
-    @Option(name: .customLong("tcp-closed-timeout"), help: ArgumentHelp("Idle timeout of a closed, reset or half-open TCP flow.", valueName: "SECONDS"))
+    @Option(
+        name: .customLong("tcp-closed-timeout"),
+        help: ArgumentHelp("Idle timeout of a closed, reset or half-open TCP flow.", valueName: "SECONDS"))
     var tcpClosedTimeout: Double = 10
 
     @Option(name: .customLong("udp-timeout"), help: ArgumentHelp("Idle timeout of a UDP flow.", valueName: "SECONDS"))
     var udpTimeout: Double = 60
 
-    @Option(name: .customLong("icmp-timeout"), help: ArgumentHelp("Idle timeout of ICMP and other IP flows.", valueName: "SECONDS"))
+    @Option(
+        name: .customLong("icmp-timeout"),
+        help: ArgumentHelp("Idle timeout of ICMP and other IP flows.", valueName: "SECONDS"))
     var icmpTimeout: Double = 60
 
-    @Option(name: .customLong("active-timeout"), help: ArgumentHelp("Split flows open longer than this.", valueName: "SECONDS"))
+    @Option(
+        name: .customLong("active-timeout"),
+        help: ArgumentHelp("Split flows open longer than this.", valueName: "SECONDS"))
     var activeTimeout: Double = 1800
 
-    @Flag(name: .customLong("no-processes"), help: "Live capture: do not look up which local process owns each flow's socket.")
+    @Flag(
+        name: .customLong("no-processes"),
+        help: "Live capture: do not look up which local process owns each flow's socket.")
     var noProcesses = false
 
-    @Option(name: .customLong("max-flows"), help: ArgumentHelp("Flows kept at once; beyond it the longest idle is evicted.", valueName: "N"))
+    @Option(
+        name: .customLong("max-flows"),
+        help: ArgumentHelp("Flows kept at once; beyond it the longest idle is evicted.", valueName: "N"))
     var maxFlows: Int = 1_000_000
 
     @Option(name: .customLong("tcp-reassembly-budget"), help: ArgumentHelp("Bytes of each TCP direction reassembled for the payload parsers (TLS, HTTP, DNS over TCP ...); 0 turns reassembly off.", valueName: "BYTES"))
     var tcpReassemblyBudget: Int = TCPReassemblyLimits().budget
 
-    @Option(name: .customLong("tcp-reassembly-memory"), help: ArgumentHelp("Bytes all TCP streams may hold at once; past it new streams are inspected one segment at a time.", valueName: "BYTES"))
+    @Option(
+        name: .customLong("tcp-reassembly-memory"),
+        help: ArgumentHelp(
+            "Bytes all TCP streams may hold at once; past it new streams are inspected one segment at a time.",
+            valueName: "BYTES"))
     var tcpReassemblyMemory: Int = TCPReassemblyLimits().memory
 
     func validate() throws {
         if tcpReassemblyBudget < 0 || tcpReassemblyBudget > 1 << 30 {
-            throw ValidationError("invalid --tcp-reassembly-budget \(tcpReassemblyBudget): it must be 0 (off) to 1073741824 bytes")
+            throw ValidationError(
+                "invalid --tcp-reassembly-budget \(tcpReassemblyBudget): it must be 0 (off) to 1073741824 bytes")
         }
         if tcpReassemblyMemory < 1 {
             throw ValidationError("invalid --tcp-reassembly-memory \(tcpReassemblyMemory): it must be at least 1 byte")
         }
-        for (name, v) in [("--tcp-timeout", tcpTimeout), ("--tcp-closed-timeout", tcpClosedTimeout), ("--udp-timeout", udpTimeout),
-                          ("--icmp-timeout", icmpTimeout), ("--active-timeout", activeTimeout), ("--webhook-timeout", webhookTimeout)]
-            where !(v > 0) {
+        for (name, v) in [
+            ("--tcp-timeout", tcpTimeout), ("--tcp-closed-timeout", tcpClosedTimeout), ("--udp-timeout", udpTimeout),
+            ("--icmp-timeout", icmpTimeout), ("--active-timeout", activeTimeout), ("--webhook-timeout", webhookTimeout)
+        ]
+        where !(v > 0) {
             throw ValidationError("invalid \(name) \(v): it must be a positive number of seconds")
         }
         if let f = logsFormat {
-            guard ZeekLogFormat(rawValue: f) != nil else { throw ValidationError("invalid --logs-format \(f): use tsv or json") }
+            guard ZeekLogFormat(rawValue: f) != nil else {
+                throw ValidationError("invalid --logs-format \(f): use tsv or json")
+            }
             if logs == nil { throw ValidationError("--logs-format is for --logs DIR; give the directory too") }
         }
         if logs == "" { throw ValidationError("--logs needs a directory") }
         if maxFlows < 1 { throw ValidationError("invalid --max-flows \(maxFlows): it must be at least 1") }
-        if webhookRetries < 0 { throw ValidationError("invalid --webhook-retries \(webhookRetries): it must be 0 or more") }
+        if webhookRetries < 0 {
+            throw ValidationError("invalid --webhook-retries \(webhookRetries): it must be 0 or more")
+        }
         if geoip == "" { throw ValidationError("--geoip needs an .mmdb file or a folder holding them") }
         if let l = localNets {
             do { _ = try LocalNetworks(parsing: l) } catch let e as SniffError { throw ValidationError(e.userMessage) }
@@ -217,8 +264,10 @@ final class FlowRun: FlowObserver {
         var sinks: [AlertSink] = []
         if let a = options.alerts { sinks.append(try NDJSONAlertSink(path: a)) }
         if let w = options.webhook {
-            sinks.append(try WebhookAlertSink(url: w, timeoutSeconds: options.webhookTimeout, retries: options.webhookRetries,
-                                               caFile: options.webhookCA))
+            sinks.append(
+                try WebhookAlertSink(
+                    url: w, timeoutSeconds: options.webhookTimeout, retries: options.webhookRetries,
+                    caFile: options.webhookCA))
         }
         if sinks.isEmpty && alertsToStderr { sinks.append(StderrAlertSink()) }
         // Always a list, so that storage and live feeds can add their own sink.
@@ -261,7 +310,8 @@ final class FlowRun: FlowObserver {
     static func create(_ path: String, what: String) throws -> Int32 {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         if fd < 0 {
-            throw RuntimeFailure("cannot open \(path) for \(what): \(String(cString: strerror(errno))); check the path and permissions")
+            throw RuntimeFailure(
+                "cannot open \(path) for \(what): \(String(cString: strerror(errno))); check the path and permissions")
         }
         return fd
     }
@@ -303,7 +353,11 @@ final class FlowRun: FlowObserver {
     func tick() {
         table.expire(now: Timestamp.now())
         if let notice = processes?.tick() {
-            if holdNotices { heldNotices.append("sniff: warning: " + notice) } else { ComponentLog.captureWarning(notice) }
+            if holdNotices {
+                heldNotices.append("sniff: warning: " + notice)
+            } else {
+                ComponentLog.captureWarning(notice)
+            }
         }
         if options.flows && !stdoutBroken && !stdoutSink.isEmpty, !stdoutSink.flush(to: 1) { stdoutBroken = true }
         if flowsFD >= 0 { fileSink.flush(to: flowsFD) }
@@ -343,9 +397,11 @@ final class FlowRun: FlowObserver {
         let s = summary.summary
         var lines: [String] = []
         func row(_ name: String, _ c: ProtocolSummary.Counts) -> String {
-            name.padding(12) + String(c.packets).leftPadded(12) + String(c.bytes).leftPadded(16) + String(c.flows).leftPadded(10)
+            name.padding(12) + String(c.packets).leftPadded(12) + String(c.bytes).leftPadded(16)
+                + String(c.flows).leftPadded(10)
         }
-        lines.append("transport".padding(12) + "packets".leftPadded(12) + "bytes".leftPadded(16) + "flows".leftPadded(10))
+        lines.append(
+            "transport".padding(12) + "packets".leftPadded(12) + "bytes".leftPadded(16) + "flows".leftPadded(10))
         for t in TransportKind.allCases {
             let c = s.transport(t)
             guard c.packets > 0 || c.flows > 0 else { continue }
@@ -358,7 +414,9 @@ final class FlowRun: FlowObserver {
             for (a, c) in apps { lines.append(row(a.name, c)) }
         }
         let st = table.stats
-        var flowLines = ["flows started \(st.flowsCreated), finished \(st.flowsEnded), open \(table.count), peak \(st.peakFlows)"]
+        var flowLines = [
+            "flows started \(st.flowsCreated), finished \(st.flowsEnded), open \(table.count), peak \(st.peakFlows)"
+        ]
         let reasons = FlowEndReason.allCases.filter { st.ended($0) > 0 }.map { "\($0.name) \(st.ended($0))" }
         if !reasons.isEmpty { flowLines.append("ended by: " + reasons.joined(separator: ", ")) }
         let r = table.reassemblyStats
@@ -369,15 +427,24 @@ final class FlowRun: FlowObserver {
         }
         var alertLines = ["raised \(engine.alertsRaised), delivered \(engine.alertsDelivered), held back \(engine.limiter.suppressed + engine.limiter.droppedByRate)"]
         alertLines.append("rules: " + engine.config.rules.map { "\($0.name) (\($0.kindName))" }.joined(separator: ", "))
-        var out = [ReportSection(title: "Protocol summary", lines: lines),
-                   ReportSection(title: "Flows", lines: flowLines)]
-        if let processes { out.append(ReportSection(title: "Processes", lines: ProcessReport.lines(processes, open: table.openFlows()))) }
+        var out = [
+            ReportSection(title: "Protocol summary", lines: lines),
+            ReportSection(title: "Flows", lines: flowLines)
+        ]
+        if let processes {
+            out.append(
+                ReportSection(title: "Processes", lines: ProcessReport.lines(processes, open: table.openFlows())))
+        }
         out.append(ReportSection(title: "Alerts", lines: alertLines))
         return out
     }
 }
 
 extension String {
-    func padding(_ width: Int) -> String { count >= width ? self + " " : self + String(repeating: " ", count: width - count) }
-    func leftPadded(_ width: Int) -> String { count >= width ? " " + self : String(repeating: " ", count: width - count) + self }
+    func padding(_ width: Int) -> String {
+        count >= width ? self + " " : self + String(repeating: " ", count: width - count)
+    }
+    func leftPadded(_ width: Int) -> String {
+        count >= width ? " " + self : String(repeating: " ", count: width - count) + self
+    }
 }

@@ -16,7 +16,8 @@ enum OptionValue {
 
     static func ipVersion(_ text: String) throws -> PacketFilter.IPVersion {
         guard let v = PacketFilter.IPVersion(userValue: text) else {
-            throw ValidationError("valid values are " + PacketFilter.IPVersion.allCases.map(\.rawValue).joined(separator: ", "))
+            throw ValidationError(
+                "valid values are " + PacketFilter.IPVersion.allCases.map(\.rawValue).joined(separator: ", "))
         }
         return v
     }

@@ -5,12 +5,17 @@ import SniffAnalysis
 
 /// The report's filters, shared by file reading and live capture.
 struct FilterOptions: ParsableArguments {
-    @Option(name: .customLong("ip"), help: ArgumentHelp("Keep packets whose source or destination is ADDR or inside CIDR (repeatable).", valueName: "ADDR|CIDR"),
-            transform: OptionValue.network)
+    @Option(
+        name: .customLong("ip"),
+        help: ArgumentHelp(
+            "Keep packets whose source or destination is ADDR or inside CIDR (repeatable).", valueName: "ADDR|CIDR"),
+        transform: OptionValue.network)
     var ips: [IPNetwork] = []
 
-    @Option(name: .customLong("net"), help: ArgumentHelp("Keep only this IP version: ipv4 or ipv6.", valueName: "ipv4|ipv6"),
-            transform: OptionValue.ipVersion)
+    @Option(
+        name: .customLong("net"),
+        help: ArgumentHelp("Keep only this IP version: ipv4 or ipv6.", valueName: "ipv4|ipv6"),
+        transform: OptionValue.ipVersion)
     var net: PacketFilter.IPVersion?
 
     @Option(name: .customLong("transport"), help: ArgumentHelp(
@@ -22,15 +27,18 @@ struct FilterOptions: ParsableArguments {
             transform: OptionValue.port)
     var lowestPort: UInt16?
 
-    @Option(name: .customLong("highest-port"), help: ArgumentHelp("Keep packets with either port <= N.", valueName: "N"),
-            transform: OptionValue.port)
+    @Option(
+        name: .customLong("highest-port"), help: ArgumentHelp("Keep packets with either port <= N.", valueName: "N"),
+        transform: OptionValue.port)
     var highestPort: UInt16?
 
     @Flag(name: .customLong("inner"), help: ArgumentHelp(
         "Match --ip, --net, --transport and the port range against the innermost packet a tunnel carries (VXLAN, GENEVE, GRE, IP in IP, PIM Register, GTP-U); frames without a tunnel then do not match. A BPF filter still sees the outer packet."))
     var inner = false
 
-    @Option(name: .customLong("min-packets"), help: ArgumentHelp("Report only address:port pairs with at least N packets.", valueName: "N"))
+    @Option(
+        name: .customLong("min-packets"),
+        help: ArgumentHelp("Report only address:port pairs with at least N packets.", valueName: "N"))
     var minPackets: Int = 0
 
     @Option(name: .customLong("country"), help: ArgumentHelp(
@@ -87,7 +95,10 @@ struct OutputOptions: ParsableArguments {
         valueName: "FILE"))
     var reportFile: String?
 
-    @Option(name: .customLong("interval"), help: ArgumentHelp("Seconds between report rewrites (default 5; capture time for files).", valueName: "SECONDS"))
+    @Option(
+        name: .customLong("interval"),
+        help: ArgumentHelp("Seconds between report rewrites (default 5; capture time for files).", valueName: "SECONDS")
+    )
     var interval: Int?
 
     @Option(name: .customLong("top"), help: ArgumentHelp(

@@ -66,7 +66,8 @@ final class Outputs {
         if let w = command.writeFile {
             writer = try RotatingCaptureWriter(
                 path: w, rotateSeconds: command.rotateSeconds, rotateMegabytes: command.rotateMegabytes,
-                maxFiles: command.rotateFiles, snaplen: UInt32(command.source.snaplenValue), interfaceName: interfaceName,
+                maxFiles: command.rotateFiles, snaplen: UInt32(command.source.snaplenValue),
+                interfaceName: interfaceName,
                 link: live ? link : nil, startTime: live ? Timestamp.now().seconds : nil)
         }
     }

@@ -33,9 +33,11 @@ enum ClickHouseCluster {
     /// A cluster name as written in remote_servers, spliced into the Distributed
     /// engine's arguments: letters, digits, _ and -.
     static func validName(_ name: String) -> Bool {
-        !name.isEmpty && name.utf8.allSatisfy {
-            $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0)
-        }
+        !name.isEmpty
+            && name.utf8.allSatisfy {
+                $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || (0x30...0x39).contains($0)
+                    || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0)
+            }
     }
 
     /// One statement of a ClickHouse migration as it runs on each server of the
@@ -77,7 +79,8 @@ extension ClickHouseStore {
             + "ORDER BY shard_num, replica_num FORMAT TabSeparated"
         let rows = ClickHouseHTTP.parseTSV(try await http.run(sql, database: "default", what: "read the cluster"))
         return rows.compactMap { r in
-            guard r.count == 3, let s = r[0].flatMap({ Int($0) }), let h = r[1], let p = r[2].flatMap({ Int($0) }) else { return nil }
+            guard r.count == 3, let s = r[0].flatMap({ Int($0) }), let h = r[1], let p = r[2].flatMap({ Int($0) })
+            else { return nil }
             return (s, h, p)
         }
     }
@@ -90,8 +93,9 @@ extension ClickHouseStore {
             throw StoreError.badURL("invalid cluster name '\(cluster)': letters, digits, _ and - as in remote_servers")
         }
         guard !(try await clusterReplicas(cluster)).isEmpty else {
-            throw StoreError.database("ClickHouse at \(target.redacted) has no cluster '\(cluster)' in its remote_servers",
-                                      detail: "migrate --cluster \(cluster)")
+            throw StoreError.database(
+                "ClickHouse at \(target.redacted) has no cluster '\(cluster)' in its remote_servers",
+                detail: "migrate --cluster \(cluster)")
         }
         return try await migrate(inCluster: cluster)
     }

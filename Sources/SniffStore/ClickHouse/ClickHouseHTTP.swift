@@ -54,13 +54,15 @@ final class ClickHouseHTTP: Sendable {
             response = try await client.execute(request, timeout: .seconds(timeoutSeconds))
             answer = try await response.body.collect(upTo: ClickHouseHTTP.maxAnswer)
         } catch {
-            throw StoreError.unreachable("cannot reach ClickHouse at \(target.redacted): \(ClickHouseHTTP.describe(error))",
-                                         detail: "\(what) \(String(reflecting: error))")
+            throw StoreError.unreachable(
+                "cannot reach ClickHouse at \(target.redacted): \(ClickHouseHTTP.describe(error))",
+                detail: "\(what) \(String(reflecting: error))")
         }
         let bytes = answer.readBytes(length: answer.readableBytes) ?? []
         guard response.status == .ok else {
-            throw ClickHouseHTTP.failure(status: response.status, text: String(decoding: bytes.prefix(2000), as: UTF8.self),
-                                         target: target, what: what)
+            throw ClickHouseHTTP.failure(
+                status: response.status, text: String(decoding: bytes.prefix(2000), as: UTF8.self),
+                target: target, what: what)
         }
         return bytes
     }
@@ -76,12 +78,14 @@ final class ClickHouseHTTP: Sendable {
     func cells(_ sql: String, what: String) async throws -> [[Cell]] {
         let rows = ClickHouseHTTP.parseTSV(try await run(sql + " FORMAT TabSeparatedWithNamesAndTypes", what: what))
         guard rows.count >= 2 else {
-            throw StoreError.database("ClickHouse answered without its column names and types", detail: "\(what): \(rows.count) lines")
+            throw StoreError.database(
+                "ClickHouse answered without its column names and types", detail: "\(what): \(rows.count) lines")
         }
         let types = rows[1].map { ClickHouseHTTP.CellType($0 ?? "") }
         return try rows.dropFirst(2).map { row in
             guard row.count == types.count else {
-                throw StoreError.database("ClickHouse answered a row of \(row.count) columns, not \(types.count)", detail: what)
+                throw StoreError.database(
+                    "ClickHouse answered a row of \(row.count) columns, not \(types.count)", detail: what)
             }
             return try zip(row, types).map { try $1.cell($0) }
         }
@@ -99,7 +103,13 @@ final class ClickHouseHTTP: Sendable {
             for wrapper in ["Nullable(", "LowCardinality("] where t.hasPrefix(wrapper) && t.hasSuffix(")") {
                 t = t.dropFirst(wrapper.count).dropLast()
             }
-            if t.hasPrefix("Int") || t.hasPrefix("UInt") { self = .int } else if t == "Nothing" { self = .null } else { self = .text }
+            if t.hasPrefix("Int") || t.hasPrefix("UInt") {
+                self = .int
+            } else if t == "Nothing" {
+                self = .null
+            } else {
+                self = .text
+            }
         }
 
         func cell(_ text: String?) throws -> Cell {
@@ -110,7 +120,8 @@ final class ClickHouseHTTP: Sendable {
             case .int:
                 if let v = Int64(text) { return .int(v) }
                 if let v = UInt64(text) { return .int(Int64(bitPattern: v)) }
-                throw StoreError.database("ClickHouse answered a number Sniff cannot read", detail: String(text.prefix(40)))
+                throw StoreError.database(
+                    "ClickHouse answered a number Sniff cannot read", detail: String(text.prefix(40)))
             }
         }
     }
@@ -128,7 +139,8 @@ final class ClickHouseHTTP: Sendable {
     /// The server's exception as a StoreError: a login it refused, a database that is
     /// missing or a server going down are worth retrying (the journal keeps the rows
     /// meanwhile); anything else is the statement's fault.
-    static func failure(status: HTTPResponseStatus, text: String, target: ClickHouseTarget, what: String) -> StoreError {
+    static func failure(status: HTTPResponseStatus, text: String, target: ClickHouseTarget, what: String) -> StoreError
+    {
         let message = text.split(separator: "\n").first.map(String.init) ?? "HTTP \(status.code)"
         // "Code: 516, e.displayText() = DB::Exception: ..." (the format of 18.16 to today).
         var code = 0
@@ -138,8 +150,9 @@ final class ClickHouseHTTP: Sendable {
         let short = message.range(of: "DB::Exception: ").map { String(message[$0.upperBound...]) } ?? message
         switch code {
         case 192, 193, 194, 195, 516:
-            return .unreachable("ClickHouse at \(target.redacted) refused the login: \(short); check the user and password in --db",
-                                detail: "\(what) code \(code)")
+            return .unreachable(
+                "ClickHouse at \(target.redacted) refused the login: \(short); check the user and password in --db",
+                detail: "\(what) code \(code)")
         case 81:
             return .unreachable("ClickHouse at \(target.redacted): \(short); create it (CREATE DATABASE \(target.database)) or run: sniff db migrate",
                                 detail: "\(what) code \(code)")
@@ -150,7 +163,8 @@ final class ClickHouseHTTP: Sendable {
             return .unreachable("ClickHouse at \(target.redacted): \(short)", detail: "\(what) code \(code)")
         default:
             if status.code >= 500 && code == 0 {
-                return .unreachable("ClickHouse at \(target.redacted) answered HTTP \(status.code)", detail: "\(what) \(message)")
+                return .unreachable(
+                    "ClickHouse at \(target.redacted) answered HTTP \(status.code)", detail: "\(what) \(message)")
             }
             return .database("ClickHouse: \(short)", detail: "\(what) code \(code)")
         }
@@ -172,8 +186,9 @@ final class ClickHouseHTTP: Sendable {
         var out = ""
         for b in s.utf8 {
             switch b {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
                 out.unicodeScalars.append(Unicode.Scalar(b))
             default:
                 let hex = Array("0123456789ABCDEF".utf8)

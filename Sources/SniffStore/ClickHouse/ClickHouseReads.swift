@@ -9,10 +9,14 @@ import SniffDecode
 extension ClickHouseStore: SQLReading {
     var dialect: SQLDialect { .clickhouse }
 
-    func read<T: Sendable>(_ what: String, _ q: SQLQuery, _ map: @escaping @Sendable (any RowReader) throws -> T) async throws -> [T] {
+    func read<T: Sendable>(
+        _ what: String, _ q: SQLQuery, _ map: @escaping @Sendable (any RowReader) throws -> T
+    ) async throws -> [T] {
         // The builder writes every value into the SQL on this dialect; a bound value
         // here would be a query built for another database.
-        guard q.binds.isEmpty else { throw StoreError.database("internal: a ClickHouse query with bound values", detail: what) }
+        guard q.binds.isEmpty else {
+            throw StoreError.database("internal: a ClickHouse query with bound values", detail: what)
+        }
         return try await http.rows(q.sql + Self.readSettings, what: what).map { try map(TSVRow(cells: $0)) }
     }
 
@@ -49,10 +53,13 @@ extension ClickHouseStore: SQLReading {
     static let flowIdentity = identity("sensor, capture_id, uid, writer_id, seq, i")
 
     /// Every stored column of a flow, read without FINAL (`pageStatement` picks the rows).
-    static let flowSelect = "SELECT \(flowIdentity), " + Schema.flowStoredColumns.map { quoted in
-        let col = quoted.replacingOccurrences(of: "\"", with: "")
-        return col == "orig_h" || col == "resp_h" ? SQLDialect.clickhouse.addressText(col) : col == "user" ? "`user`" : col
-    }.joined(separator: ", ") + " FROM " + ClickHouseSchema.readTable("flows")
+    static let flowSelect =
+        "SELECT \(flowIdentity), "
+        + Schema.flowStoredColumns.map { quoted in
+            let col = quoted.replacingOccurrences(of: "\"", with: "")
+            return col == "orig_h" || col == "resp_h"
+                ? SQLDialect.clickhouse.addressText(col) : col == "user" ? "`user`" : col
+        }.joined(separator: ", ") + " FROM " + ClickHouseSchema.readTable("flows")
 
     /// A page of flows or packets in two reads. `FINAL` on 18.16 opens every column
     /// file of every part of the table at once (it merges all parts, across
@@ -64,17 +71,25 @@ extension ClickHouseStore: SQLReading {
     /// primary key; a batch written twice (ClickHouseStore) leaves two equal rows
     /// there, of which `LIMIT 1 BY` keeps one. `select` reads the table without FINAL.
     func pageStatement(_ table: String, select: String, where: String, orderBy: String, limit: Int) -> String {
-        let keys = ["flows": (ClickHouseSchema.flowKey, ", " + Self.flowIdentity), "packets": (ClickHouseSchema.packetKey, "")]
+        let keys = [
+            "flows": (ClickHouseSchema.flowKey, ", " + Self.flowIdentity), "packets": (ClickHouseSchema.packetKey, "")
+        ]
         guard let (key, identity) = keys[table] else { return select + `where` + orderBy + " LIMIT \(limit)" }
         let chosen = "SELECT \(key)\(identity) FROM \(dialect.from(table))\(`where`)\(orderBy) LIMIT \(limit)"
-        return select + " WHERE (\(key)) GLOBAL IN (SELECT \(key) FROM (\(chosen)))\(orderBy) LIMIT 1 BY \(key) LIMIT \(limit)"
+        return select
+            + " WHERE (\(key)) GLOBAL IN (SELECT \(key) FROM (\(chosen)))\(orderBy) LIMIT 1 BY \(key) LIMIT \(limit)"
     }
 
-    static let alertSelect = "SELECT \(identity("sensor, capture_id, alert_id")), capture_id, sensor, alert_id, ts, severity, rule, kind, "
+    static let alertSelect =
+        "SELECT \(identity("sensor, capture_id, alert_id")), capture_id, sensor, alert_id, ts, severity, rule, kind, "
         + "message, uid, hosts, suppressed FROM " + SQLDialect.clickhouse.from("alerts")
 
-    public func packets(_ q: PacketQuery) async throws -> Page<StoredPacket> { try await readPackets(q, select: Self.packetSelect) }
-    public func flows(_ q: FlowQuery) async throws -> Page<StoredFlow> { try await readFlows(q, select: Self.flowSelect) }
+    public func packets(_ q: PacketQuery) async throws -> Page<StoredPacket> {
+        try await readPackets(q, select: Self.packetSelect)
+    }
+    public func flows(_ q: FlowQuery) async throws -> Page<StoredFlow> {
+        try await readFlows(q, select: Self.flowSelect)
+    }
     public func alerts(_ q: AlertQuery) async throws -> Page<StoredAlert> { try await readAlerts(q) }
 
     /// Protocol logs newest first, by the query PostgreSQL runs when no uid or address
@@ -87,7 +102,9 @@ extension ClickHouseStore: SQLReading {
         }
         return Schema.logPage(rows, limit: limit)
     }
-    public func protocolSummary(_ range: RangeQuery) async throws -> ProtocolSummaryTable { try await readProtocolSummary(range) }
+    public func protocolSummary(_ range: RangeQuery) async throws -> ProtocolSummaryTable {
+        try await readProtocolSummary(range)
+    }
     public func timeSeries(_ q: TimeSeriesQuery) async throws -> [TimeSeriesPoint] { try await readTimeSeries(q) }
     public func talkers(_ q: TalkersQuery) async throws -> Talkers { try await readTalkers(q) }
 
@@ -96,10 +113,13 @@ extension ClickHouseStore: SQLReading {
     public func frameSummary(_ filter: TrafficFilter) async throws -> FrameSummary {
         var b = SQLBuilder(.clickhouse)
         b.packetFilter(filter)
-        let sql = "SELECT link, count(), countIf(\(Self.hasFrame)), max(caplen) FROM \(dialect.from("packets"))" + b.whereClause + " GROUP BY link"
+        let sql =
+            "SELECT link, count(), countIf(\(Self.hasFrame)), max(caplen) FROM \(dialect.from("packets"))"
+            + b.whereClause + " GROUP BY link"
         let links = try await read("frame summary", SQLQuery(sql: sql, binds: b.binds)) {
-            FrameSummary.Link(link: LinkType(UInt32(truncatingIfNeeded: try $0.int(0) ?? 0)), packets: try $0.int(1) ?? 0,
-                              withBytes: try $0.int(2) ?? 0, maxCaplen: try $0.int(3) ?? 0)
+            FrameSummary.Link(
+                link: LinkType(UInt32(truncatingIfNeeded: try $0.int(0) ?? 0)), packets: try $0.int(1) ?? 0,
+                withBytes: try $0.int(2) ?? 0, maxCaplen: try $0.int(3) ?? 0)
         }
         return FrameSummary(links: links)
     }
@@ -116,7 +136,10 @@ extension ClickHouseStore: SQLReading {
             }
         }
         let rows = try await read("frames", query) { c in
-            (try c.int(0) ?? 0, try c.int(1) ?? 0, try c.int(2) ?? 0, try c.int(3) ?? 0, try c.int(4) ?? 0, try c.text(5) ?? "")
+            (
+                try c.int(0) ?? 0, try c.int(1) ?? 0, try c.int(2) ?? 0, try c.int(3) ?? 0, try c.int(4) ?? 0,
+                try c.text(5) ?? ""
+            )
         }
         var page = FramePage()
         for (i, r) in rows.enumerated() {
@@ -127,8 +150,10 @@ extension ClickHouseStore: SQLReading {
             }
             let start = page.bytes.count
             try TSVRow.appendHex(r.5, to: &page.bytes)
-            page.frames.append(FramePage.Frame(ts: r.0, wireLength: UInt32(clamping: r.3), link: LinkType(UInt32(truncatingIfNeeded: r.4)),
-                                               offset: start, count: page.bytes.count - start))
+            page.frames.append(
+                FramePage.Frame(
+                    ts: r.0, wireLength: UInt32(clamping: r.3), link: LinkType(UInt32(truncatingIfNeeded: r.4)),
+                    offset: start, count: page.bytes.count - start))
         }
         return page
     }
@@ -139,7 +164,10 @@ struct TSVRow: RowReader {
     let cells: [String?]
 
     func text(_ i: Int) throws -> String? {
-        guard i < cells.count else { throw StoreError.database("ClickHouse answered fewer columns than asked", detail: "column \(i) of \(cells.count)") }
+        guard i < cells.count else {
+            throw StoreError.database(
+                "ClickHouse answered fewer columns than asked", detail: "column \(i) of \(cells.count)")
+        }
         return cells[i]
     }
 
@@ -147,7 +175,8 @@ struct TSVRow: RowReader {
         guard let s = try text(i) else { return nil }
         if let v = Int64(s) { return v }
         if let v = UInt64(s) { return Int64(bitPattern: v) }
-        throw StoreError.database("ClickHouse answered a number Sniff cannot read", detail: "column \(i): \(s.prefix(40))")
+        throw StoreError.database(
+            "ClickHouse answered a number Sniff cannot read", detail: "column \(i): \(s.prefix(40))")
     }
 
     /// `hex()`'s upper-case digits as bytes.
@@ -161,7 +190,9 @@ struct TSVRow: RowReader {
             }
         }
         let u = Array(s.utf8)
-        guard u.count % 2 == 0 else { throw StoreError.database("ClickHouse answered bytes Sniff cannot read", detail: "odd hex length") }
+        guard u.count % 2 == 0 else {
+            throw StoreError.database("ClickHouse answered bytes Sniff cannot read", detail: "odd hex length")
+        }
         out.reserveCapacity(out.count + u.count / 2)
         var i = 0
         while i < u.count { out.append(try digit(u[i]) << 4 | digit(u[i + 1])); i += 2 }

@@ -58,7 +58,10 @@ public final class ClickHouseStore: PacketStore {
         for m in pending {
             let what = "migrate to version \(m.version)"
             for step in m.clickhouse {
-                let statements = cluster.map { ClickHouseCluster.statements(step.sql, cluster: $0, database: target.database) } ?? [step.sql]
+                let statements =
+                    cluster.map { ClickHouseCluster.statements(step.sql, cluster: $0, database: target.database) } ?? [
+                        step.sql
+                    ]
                 for sql in statements {
                     if case .addColumns(_, let columns, _) = step, let table = ClickHouseCluster.alteredTable(sql),
                        try await has(columns, in: table, what: what) {
@@ -70,8 +73,9 @@ public final class ClickHouseStore: PacketStore {
             let now = Timestamp.now().totalNanoseconds
             var out = RowBinary(capacity: 64)
             out.i64(Int64(m.version)); out.string(m.name); out.i64(now)
-            try await http.run("INSERT INTO sniff_migrations (version, name, applied_at) FORMAT RowBinary", body: out.bytes,
-                               what: "migrate to version \(m.version)")
+            try await http.run(
+                "INSERT INTO sniff_migrations (version, name, applied_at) FORMAT RowBinary", body: out.bytes,
+                what: "migrate to version \(m.version)")
             done.append(Migration(version: m.version, name: m.name, appliedAt: now))
         }
         return done
@@ -79,7 +83,8 @@ public final class ClickHouseStore: PacketStore {
 
     /// Whether `table` has every one of `columns` (a step that added them ran before).
     private func has(_ columns: [ClickHouseSchema.Column], in table: String, what: String) async throws -> Bool {
-        let sql = "SELECT name FROM system.columns WHERE database = \(ClickHouseSchema.literal(target.database)) AND table = "
+        let sql =
+            "SELECT name FROM system.columns WHERE database = \(ClickHouseSchema.literal(target.database)) AND table = "
             + ClickHouseSchema.literal(table)
         let names = Set(try await http.rows(sql, what: what).compactMap { $0.first ?? nil })
         return columns.allSatisfy { names.contains($0.name) }
@@ -88,8 +93,11 @@ public final class ClickHouseStore: PacketStore {
     /// Version → when it was applied (the earliest, if two processes migrated at once).
     private func appliedVersions() async throws -> [Int: Int64] {
         var applied: [Int: Int64] = [:]
-        for r in try await http.rows("SELECT version, min(applied_at) FROM sniff_migrations GROUP BY version", what: "read the schema version") {
-            if let v = r.first.flatMap({ $0.flatMap { Int($0) } }) { applied[v] = r.count > 1 ? r[1].flatMap { Int64($0) } : nil }
+        for r in try await http.rows(
+            "SELECT version, min(applied_at) FROM sniff_migrations GROUP BY version", what: "read the schema version") {
+            if let v = r.first.flatMap({ $0.flatMap { Int($0) } }) {
+                applied[v] = r.count > 1 ? r[1].flatMap { Int64($0) } : nil
+            }
         }
         return applied
     }
@@ -99,7 +107,10 @@ public final class ClickHouseStore: PacketStore {
         var info = StoreInfo(backend: backend, location: location, serverVersion: version ?? "",
                              schemaVersion: 0, latestKnownVersion: Schema.latestVersion)
         let db = ClickHouseSchema.literal(target.database)
-        let tables = Set(try await http.rows("SELECT name FROM system.tables WHERE database = \(db)", what: "info").compactMap { $0.first ?? nil })
+        let tables = Set(
+            try await http.rows("SELECT name FROM system.tables WHERE database = \(db)", what: "info").compactMap {
+                $0.first ?? nil
+            })
         guard tables.contains("sniff_migrations") else {
             info.migrations = Schema.migrationStatus(applied: [:])
             return info
@@ -119,7 +130,8 @@ public final class ClickHouseStore: PacketStore {
             """, what: "info") where r.count == 4 {
             info.partitions.append((r[0] ?? "", Int(r[1] ?? "") ?? 0, r[2], r[3]))
         }
-        info.sizeBytes = try await http.int("SELECT sum(bytes_on_disk) FROM system.parts WHERE database = \(db) AND active", what: "info")
+        info.sizeBytes = try await http.int(
+            "SELECT sum(bytes_on_disk) FROM system.parts WHERE database = \(db) AND active", what: "info")
         return info
     }
 
@@ -148,7 +160,8 @@ public final class ClickHouseStore: PacketStore {
             """, what: "retention")
         for p in parts where p.count == 2 {
             guard let table = p[0], let partition = p[1], names.contains(table) else { continue }
-            try await http.run("ALTER TABLE \(table) DROP PARTITION \(ClickHouseSchema.literal(partition))", what: "retention")
+            try await http.run(
+                "ALTER TABLE \(table) DROP PARTITION \(ClickHouseSchema.literal(partition))", what: "retention")
             report.partitionsDropped.append("\(table) \(partition)")
         }
         return report
@@ -162,7 +175,9 @@ public final class ClickHouseStore: PacketStore {
     /// PostgreSQL run (`HostQueries`), answered as typed cells.
     var hostQueries: HostQueries {
         HostQueries(dialect: .clickhouse) { sql, binds in
-            guard binds.isEmpty else { throw StoreError.database("internal: a ClickHouse query with bound values", detail: "hosts") }
+            guard binds.isEmpty else {
+                throw StoreError.database("internal: a ClickHouse query with bound values", detail: "hosts")
+            }
             return try await self.http.cells(sql + Self.readSettings, what: "hosts")
         }
     }
@@ -177,7 +192,9 @@ public final class ClickHouseStore: PacketStore {
         try await hostQueries.processes(range, process: process, limit: limit)
     }
 
-    public func networkShares(_ q: NetworkShareQuery) async throws -> [NetworkShare] { try await hostQueries.networkShares(q) }
+    public func networkShares(_ q: NetworkShareQuery) async throws -> [NetworkShare] {
+        try await hostQueries.networkShares(q)
+    }
 
     /// Each address's updates in a capture folded as the other databases' upsert
     /// (`Schema.hostUpsert`) folds them, under the table's name: the host filters
@@ -207,7 +224,9 @@ public final class ClickHouseStore: PacketStore {
     public func stats() async throws -> StoreStats {
         var s = StoreStats()
         func int(_ v: String??) -> Int64 { v.flatMap { $0.flatMap { Int64($0) } } ?? 0 }
-        for r in try await http.rows("SELECT kind, sum(row_count), count() FROM sniff_batches FINAL GROUP BY kind", what: "stats") where r.count == 3 {
+        for r in try await http.rows(
+            "SELECT kind, sum(row_count), count() FROM sniff_batches FINAL GROUP BY kind", what: "stats")
+        where r.count == 3 {
             switch r[0] ?? "" {
             case "packets": s.packets = int(r[1])
             case "flows": s.flows = int(r[1])
@@ -216,8 +235,10 @@ public final class ClickHouseStore: PacketStore {
             }
             s.batches += int(r[2])
         }
-        if let r = try await http.rows("SELECT stored_at, created_at FROM sniff_batches ORDER BY stored_at DESC LIMIT 1", what: "stats").first,
-           r.count == 2, let stored = r[0].flatMap({ Int64($0) }), let created = r[1].flatMap({ Int64($0) }) {
+        if let r = try await http.rows(
+            "SELECT stored_at, created_at FROM sniff_batches ORDER BY stored_at DESC LIMIT 1", what: "stats"
+        ).first,
+            r.count == 2, let stored = r[0].flatMap({ Int64($0) }), let created = r[1].flatMap({ Int64($0) }) {
             s.lastWrite = stored
             s.lagNanos = max(0, stored - created)
         }
@@ -250,7 +271,8 @@ enum ClickHouseRows {
         out.u8(r.app.rawValue); out.string(r.dnsQuery ?? ""); out.string(r.info ?? ""); out.string(r.flowUID ?? "")
         if keepsFrame {
             batch.frames.withUnsafeBytes { f in
-                out.string(UnsafeRawBufferPointer(rebasing: f[Int(r.frameOffset)..<(Int(r.frameOffset) + Int(r.frameLength))]))
+                out.string(
+                    UnsafeRawBufferPointer(rebasing: f[Int(r.frameOffset)..<(Int(r.frameOffset) + Int(r.frameLength))]))
             }
         } else {
             out.length(0)
@@ -264,7 +286,8 @@ enum ClickHouseRows {
         out.address(f.origH); out.u16(f.origP); out.address(f.respH); out.u16(f.respP)
         out.string(f.proto); out.u8(f.ipProto); out.nullableString(f.service); out.nullableI64(f.durationNanos)
         out.nullableU64(f.origBytes); out.nullableU64(f.respBytes); out.string(f.connState)
-        out.nullableBool(f.localOrig); out.nullableBool(f.localResp); out.u64(f.missedBytes); out.nullableString(f.history)
+        out.nullableBool(f.localOrig); out.nullableBool(f.localResp); out.u64(f.missedBytes);
+        out.nullableString(f.history)
         out.u64(f.origPkts); out.u64(f.origIPBytes); out.u64(f.respPkts); out.u64(f.respIPBytes)
         out.string(f.communityID); out.nullableU16(f.vlan); out.string(f.app); out.string(f.appSource)
         for s in [f.dnsQuery, f.tlsSNI, f.tlsVersion, f.httpHost, f.httpMethod, f.httpURI, f.sshClient, f.sshServer,
@@ -275,8 +298,10 @@ enum ClickHouseRows {
         out.u64(f.totalBytes); out.u64(f.totalPackets)
         for s in f.handshakeColumns { out.nullableString(s) }
         for s in [f.origName, f.respName, f.origCC, f.respCC] { out.nullableString(s) }
-        out.nullableU32(f.origASN); out.nullableU32(f.respASN); out.nullableString(f.origOrg); out.nullableString(f.respOrg)
-        out.nullableI32(f.pid); out.nullableString(f.process); out.nullableString(f.user); out.nullableString(f.container)
+        out.nullableU32(f.origASN); out.nullableU32(f.respASN); out.nullableString(f.origOrg);
+        out.nullableString(f.respOrg)
+        out.nullableI32(f.pid); out.nullableString(f.process); out.nullableString(f.user);
+        out.nullableString(f.container)
         out.nullableBool(f.processIsOrig)
         out.nullableString(f.tunnel); out.nullableU32(f.tunnelID); out.nullableString(f.tunnelParents)
     }

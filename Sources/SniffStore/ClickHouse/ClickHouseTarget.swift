@@ -42,10 +42,14 @@ public struct ClickHouseTarget: Sendable, Equatable {
         password = nil
         if let at = rest.lastIndex(of: "@") {
             let parts = rest[..<at].split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-            guard let u = PostgresTarget.percentDecode(parts[0]) else { throw bad("bad percent-encoding in the user name") }
+            guard let u = PostgresTarget.percentDecode(parts[0]) else {
+                throw bad("bad percent-encoding in the user name")
+            }
             urlUser = u.isEmpty ? nil : u
             if parts.count == 2 {
-                guard let p = PostgresTarget.percentDecode(parts[1]) else { throw bad("bad percent-encoding in the password") }
+                guard let p = PostgresTarget.percentDecode(parts[1]) else {
+                    throw bad("bad percent-encoding in the password")
+                }
                 password = p
             }
             rest = rest[rest.index(after: at)...]
@@ -55,7 +59,11 @@ public struct ClickHouseTarget: Sendable, Equatable {
             guard let close = rest.firstIndex(of: "]") else { throw bad("unclosed [ in the host") }
             hostText = rest[rest.index(after: rest.startIndex)..<close]
             let after = rest[rest.index(after: close)...]
-            if after.hasPrefix(":") { portText = after.dropFirst() } else if !after.isEmpty { throw bad("unexpected text after the host") }
+            if after.hasPrefix(":") {
+                portText = after.dropFirst()
+            } else if !after.isEmpty {
+                throw bad("unexpected text after the host")
+            }
         } else if let colon = rest.firstIndex(of: ":") {
             hostText = rest[..<colon]
             portText = rest[rest.index(after: colon)...]
@@ -63,18 +71,27 @@ public struct ClickHouseTarget: Sendable, Equatable {
         guard !hostText.isEmpty else { throw bad("the host is missing") }
         host = String(hostText)
         if let pt = portText {
-            guard let p = Int(pt), (1...65535).contains(p) else { throw bad("the port '\(pt)' is not between 1 and 65535") }
+            guard let p = Int(pt), (1...65535).contains(p) else {
+                throw bad("the port '\(pt)' is not between 1 and 65535")
+            }
             port = p
         } else {
             port = tls ? 8443 : 8123
         }
         user = urlUser ?? "default"
-        guard let db = PostgresTarget.percentDecode(Substring(path)) else { throw bad("bad percent-encoding in the database name") }
+        guard let db = PostgresTarget.percentDecode(Substring(path)) else {
+            throw bad("bad percent-encoding in the database name")
+        }
         // The name is spliced into DDL and sent as a URL parameter: keep it to what an
         // unquoted ClickHouse identifier allows.
         let name = db.isEmpty ? "default" : db
-        guard name.utf8.allSatisfy({ $0 == UInt8(ascii: "_") || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }),
-              !(0x30...0x39).contains(name.utf8.first!) else {
+        guard
+            name.utf8.allSatisfy({
+                $0 == UInt8(ascii: "_") || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0)
+                    || (0x61...0x7A).contains($0)
+            }),
+            !(0x30...0x39).contains(name.utf8.first!)
+        else {
             throw bad("the database name '\(name)' must be letters, digits and _ (not starting with a digit)")
         }
         database = name

@@ -94,7 +94,9 @@ struct ClickHouseInserts {
         let captureID = batch.captureID, sensor = batch.sensor
         switch batch.content {
         case .capture(let c):
-            append("captures", ClickHouseSchema.captureColumns) { ClickHouseRows.capture(c, updatedAt: batch.createdAt, into: &$0) }
+            append("captures", ClickHouseSchema.captureColumns) {
+                ClickHouseRows.capture(c, updatedAt: batch.createdAt, into: &$0)
+            }
         case .packets(let rows):
             append("packets", ClickHouseSchema.packetColumns, capacity: 1 << 22) { out in
                 for r in rows { ClickHouseRows.packet(r, batch: batch, into: &out) }
@@ -117,15 +119,18 @@ struct ClickHouseInserts {
             append("alerts", ClickHouseSchema.alertColumns) { out in
                 for a in rows {
                     out.i64(captureID); out.string(sensor); out.string(a.id); out.i64(a.ts); out.string(a.severity)
-                    out.u8(UInt8(truncatingIfNeeded: Schema.severityLevel(a.severity))); out.string(a.rule); out.string(a.kind)
-                    out.string(a.message); out.nullableString(a.uid); out.string(a.hosts.map(\.description).joined(separator: ","))
+                    out.u8(UInt8(truncatingIfNeeded: Schema.severityLevel(a.severity))); out.string(a.rule);
+                    out.string(a.kind)
+                    out.string(a.message); out.nullableString(a.uid);
+                    out.string(a.hosts.map(\.description).joined(separator: ","))
                     out.u64(a.suppressed)
                 }
             }
         case .traffic(let rows):
             append("traffic", ClickHouseSchema.trafficColumns) { out in
                 for (i, t) in rows.enumerated() {
-                    out.i64(captureID); out.string(sensor); out.i64(t.ts); out.u8(t.transport.rawValue); out.u8(t.app.rawValue)
+                    out.i64(captureID); out.string(sensor); out.i64(t.ts); out.u8(t.transport.rawValue);
+                    out.u8(t.app.rawValue)
                     out.i64(t.packets); out.i64(t.bytes)
                     out.i64(batch.id.writer); out.i64(batch.id.seq); out.u32(UInt32(truncatingIfNeeded: i))
                 }
@@ -133,8 +138,10 @@ struct ClickHouseInserts {
         case .hosts(let rows):
             for h in rows {
                 append("hosts", ClickHouseSchema.hostColumns) { out in
-                    out.i64(captureID); out.string(sensor); out.address(h.address); out.i64(h.firstTs); out.i64(h.lastTs)
-                    out.nullableString(h.country); out.nullableU32(h.asn); out.nullableString(h.org); out.string(h.category)
+                    out.i64(captureID); out.string(sensor); out.address(h.address); out.i64(h.firstTs);
+                    out.i64(h.lastTs)
+                    out.nullableString(h.country); out.nullableU32(h.asn); out.nullableString(h.org);
+                    out.string(h.category)
                     out.nullableString(h.mac); out.nullableString(h.vendor)
                 }
                 if let n = h.name {

@@ -14,7 +14,9 @@ struct RowBinary {
     mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
 
     @inline(__always) mutating func u8(_ v: UInt8) { bytes.append(v) }
-    @inline(__always) mutating func u16(_ v: UInt16) { bytes.append(UInt8(truncatingIfNeeded: v)); bytes.append(UInt8(truncatingIfNeeded: v >> 8)) }
+    @inline(__always) mutating func u16(_ v: UInt16) {
+        bytes.append(UInt8(truncatingIfNeeded: v)); bytes.append(UInt8(truncatingIfNeeded: v >> 8))
+    }
     @inline(__always) mutating func u32(_ v: UInt32) {
         for s in stride(from: 0, to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: v >> UInt32(s))) }
     }

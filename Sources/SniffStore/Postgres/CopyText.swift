@@ -87,7 +87,8 @@ struct CopyText {
             sink.append("\\N\t\\N\t" as StaticString)
         }
         if r.has(.tcp) {
-            uint(UInt64(r.seq)); tab(); uint(UInt64(r.ack)); tab(); uint(UInt64(r.tcpFlags)); tab(); uint(UInt64(r.window)); tab()
+            uint(UInt64(r.seq)); tab(); uint(UInt64(r.ack)); tab(); uint(UInt64(r.tcpFlags)); tab();
+            uint(UInt64(r.window)); tab()
         } else {
             sink.append("\\N\t\\N\t\\N\t\\N\t" as StaticString)
         }
@@ -104,7 +105,11 @@ struct CopyText {
         tab()
         if r.has(.flowUID), let u = r.flowUID { text(u) } else { nullValue() }
         tab()
-        if r.app != .unknown { sink.append(r.has(.appPayload) ? UInt8(ascii: "1") : UInt8(ascii: "0")) } else { nullValue() }
+        if r.app != .unknown {
+            sink.append(r.has(.appPayload) ? UInt8(ascii: "1") : UInt8(ascii: "0"))
+        } else {
+            nullValue()
+        }
         tab()
         if r.has(.info), let i = r.info { text(i) } else { nullValue() }
         // No newline: the caller adds the `raw` column and ends the line.

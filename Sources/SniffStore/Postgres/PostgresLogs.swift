@@ -8,12 +8,14 @@ extension PostgresStore {
         for k in LogKind.allCases {
             let these = rows.filter { $0.kind == k }
             guard !these.isEmpty else { continue }
-            let before = try await PG.rows(c, "SELECT coalesce(max(id), 0) FROM \(k.table)", []).first?.decode(Int64.self) ?? 0
+            let before =
+                try await PG.rows(c, "SELECT coalesce(max(id), 0) FROM \(k.table)", []).first?.decode(Int64.self) ?? 0
             try await copy(c, table: k.table, columns: Schema.logColumns(k), count: these.count) { out, n in
                 let r = these[n]
                 out.sink.bytes.append(contentsOf: prefix)
                 out.int(r.ts); out.tab(); out.text(r.uid); out.tab(); out.text(r.origH.description); out.tab()
-                out.int(Int64(r.origP)); out.tab(); out.text(r.respH.description); out.tab(); out.int(Int64(r.respP)); out.tab()
+                out.int(Int64(r.origP)); out.tab(); out.text(r.respH.description); out.tab(); out.int(Int64(r.respP));
+                out.tab()
                 out.text(r.proto)
                 for v in r.values {
                     out.tab()

@@ -35,7 +35,9 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
 
     /// Runs `body` on a pooled connection; a connection that failed or did not answer
     /// in time is closed, not reused.
-    func withConnection<T: Sendable>(_ what: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+    func withConnection<T: Sendable>(
+        _ what: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
         let conn: PostgresConnection
         do { conn = try await pool.acquire() } catch { throw PostgresStore.map(error, what: "connect", target: target) }
         do {
@@ -59,21 +61,25 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
                 // 08: connection exception, 57P: operator intervention (shutdown),
                 // 53: insufficient resources, 40: serialization/deadlock: try again.
                 if state.hasPrefix("08") || state.hasPrefix("57P") || state.hasPrefix("53") || state.hasPrefix("40") {
-                    return .unreachable("PostgreSQL at \(target.redacted): \(message)", detail: "\(what) sqlstate \(state)")
+                    return .unreachable(
+                        "PostgreSQL at \(target.redacted): \(message)", detail: "\(what) sqlstate \(state)")
                 }
                 if state == "28P01" || state == "28000" {
                     return .unreachable("PostgreSQL at \(target.redacted) refused the login: \(message); check the user and password (PGUSER, PGPASSWORD)",
                                         detail: "\(what) sqlstate \(state)")
                 }
                 if state == "3D000" {
-                    return .unreachable("PostgreSQL at \(target.redacted): \(message); create it with: createdb \(target.database)",
-                                        detail: "\(what) sqlstate \(state)")
+                    return .unreachable(
+                        "PostgreSQL at \(target.redacted): \(message); create it with: createdb \(target.database)",
+                        detail: "\(what) sqlstate \(state)")
                 }
                 return .database("PostgreSQL: \(message)", detail: "\(what) sqlstate \(state)")
             }
-            return .unreachable("cannot reach PostgreSQL at \(target.redacted): \(e.code)", detail: "\(what) \(String(reflecting: e))")
+            return .unreachable(
+                "cannot reach PostgreSQL at \(target.redacted): \(e.code)", detail: "\(what) \(String(reflecting: e))")
         }
-        return .unreachable("cannot reach PostgreSQL at \(target.redacted): \(error)", detail: "\(what) \(String(reflecting: error))")
+        return .unreachable(
+            "cannot reach PostgreSQL at \(target.redacted): \(error)", detail: "\(what) \(String(reflecting: error))")
     }
 
     // MARK: schema
@@ -89,7 +95,8 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
                 try await PG.exec(c, "SELECT pg_advisory_xact_lock(\(PostgresSchema.ddlLockKey))", pgLogger)
                 try await PG.exec(c, PostgresQuery(unsafeSQL: Schema.migrationsTable(.postgres)), pgLogger)
                 var applied = Set<Int>()
-                for try await v in try await c.query("SELECT version FROM sniff_migrations", logger: pgLogger).decode(Int.self) {
+                for try await v in try await c.query("SELECT version FROM sniff_migrations", logger: pgLogger).decode(
+                    Int.self) {
                     applied.insert(v)
                 }
                 var done: [Migration] = []
@@ -114,16 +121,24 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
         let target = self.target
         return try await withConnection("info") { c in
             var version = ""
-            for try await v in try await c.query("SHOW server_version", logger: pgLogger).decode(String.self) { version = v }
-            var info = StoreInfo(backend: "postgresql", location: target.redacted, serverVersion: version,
-                                 schemaVersion: 0, latestKnownVersion: Schema.latestVersion)
+            for try await v in try await c.query("SHOW server_version", logger: pgLogger).decode(String.self) {
+                version = v
+            }
+            var info = StoreInfo(
+                backend: "postgresql", location: target.redacted, serverVersion: version,
+                schemaVersion: 0, latestKnownVersion: Schema.latestVersion)
             var hasTable = false
-            for try await n in try await c.query("SELECT count(*) FROM pg_tables WHERE tablename = 'sniff_migrations' AND schemaname = current_schema()", logger: pgLogger).decode(Int.self) {
+            for try await n in try await c.query(
+                "SELECT count(*) FROM pg_tables WHERE tablename = 'sniff_migrations' AND schemaname = current_schema()",
+                logger: pgLogger
+            ).decode(Int.self) {
                 hasTable = n > 0
             }
             var applied: [Int: Int64] = [:]
             if hasTable {
-                for try await (v, at) in try await c.query("SELECT version, applied_at FROM sniff_migrations", logger: pgLogger).decode((Int, Int64).self) {
+                for try await (v, at) in try await c.query(
+                    "SELECT version, applied_at FROM sniff_migrations", logger: pgLogger
+                ).decode((Int, Int64).self) {
                     applied[v] = at
                 }
             }
@@ -138,14 +153,18 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
                         WHERE s.relname = \(t) OR s.relid IN (
                             SELECT i.inhrelid FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = \(t))
                         """
-                    for try await n in try await c.query(q, logger: pgLogger).decode(Int64.self) { info.tables.append((t, n)) }
+                    for try await n in try await c.query(q, logger: pgLogger).decode(Int64.self) {
+                        info.tables.append((t, n))
+                    }
                 }
                 for t in Schema.timeTables {
                     let names = try await PostgresStore.partitionNames(c, table: t, logger: pgLogger)
                     let days = names.compactMap { PostgresStore.day(fromPartition: $0, table: t) }.sorted()
-                    info.partitions.append((t, days.count, days.first.map(TimeText.dayName), days.last.map(TimeText.dayName)))
+                    info.partitions.append(
+                        (t, days.count, days.first.map(TimeText.dayName), days.last.map(TimeText.dayName)))
                 }
-                for try await s in try await c.query("SELECT pg_database_size(current_database())", logger: pgLogger).decode(Int64.self) {
+                for try await s in try await c.query("SELECT pg_database_size(current_database())", logger: pgLogger)
+                    .decode(Int64.self) {
                     info.sizeBytes = s
                 }
             }
@@ -161,8 +180,10 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
         let prefix = table + "_p"
         guard name.hasPrefix(prefix) else { return nil }
         let d = name.dropFirst(prefix.count)
-        guard d.count == 8, d.allSatisfy(\.isASCIIDigit), let y = Int(d.prefix(4)), let m = Int(d.dropFirst(4).prefix(2)),
-              let dd = Int(d.suffix(2)) else { return nil }
+        guard d.count == 8, d.allSatisfy(\.isASCIIDigit), let y = Int(d.prefix(4)),
+            let m = Int(d.dropFirst(4).prefix(2)),
+            let dd = Int(d.suffix(2))
+        else { return nil }
         return Int64(TimeText.daysFromCivil(y, m, dd))
     }
 
@@ -231,9 +252,11 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
     @discardableResult
     public func write(_ batch: StoreBatch) async throws -> Bool {
         switch batch.content {
-        case .packets(let rows): _ = try await ensurePartitions("packets", days: PostgresStore.days(rows.lazy.map(\.ts)))
+        case .packets(let rows):
+            _ = try await ensurePartitions("packets", days: PostgresStore.days(rows.lazy.map(\.ts)))
         case .flows(let rows): _ = try await ensurePartitions("flows", days: PostgresStore.days(rows.lazy.map(\.ts)))
-        case .traffic(let rows): _ = try await ensurePartitions("traffic", days: PostgresStore.days(rows.lazy.map(\.ts)))
+        case .traffic(let rows):
+            _ = try await ensurePartitions("traffic", days: PostgresStore.days(rows.lazy.map(\.ts)))
         default: break
         }
         return try await withConnection("write \(batch.content.kindName) batch \(batch.id)") { c in
@@ -278,7 +301,9 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
                 out.tab()
                 if r.has(.frame), batch.frameInBounds(r) {
                     batch.frames.withUnsafeBytes { f in
-                        out.bytea(UnsafeRawBufferPointer(rebasing: f[Int(r.frameOffset)..<(Int(r.frameOffset) + Int(r.frameLength))]))
+                        out.bytea(
+                            UnsafeRawBufferPointer(
+                                rebasing: f[Int(r.frameOffset)..<(Int(r.frameOffset) + Int(r.frameLength))]))
                     }
                 } else {
                     out.nullValue()
@@ -312,8 +337,11 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
                 var n = PostgresBindings()
                 n.append(batch.captureID); n.append(batch.sensor); n.append(h.address.description); n.append(name)
                 n.append(h.nameFirstSeen); n.append(h.nameLastSeen); n.append(h.nameSource.rawValue)
-                try await PG.exec(c, PostgresQuery(unsafeSQL: Schema.hostNameUpsert.replacingOccurrences(of: "$3,", with: "$3::inet,"),
-                                                   binds: n), pgLogger)
+                try await PG.exec(
+                    c,
+                    PostgresQuery(
+                        unsafeSQL: Schema.hostNameUpsert.replacingOccurrences(of: "$3,", with: "$3::inet,"),
+                        binds: n), pgLogger)
             }
         case .logs(let rows):
             try await copyLogs(rows, prefix: prefix, c)
@@ -358,13 +386,16 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
                   i.kernelDropped, i.interfaceDropped, i.sniffDropped] { b.append(Int64(clamping: v)) }
         b.append(i.storePackets)
         let counters = Schema.captureCounters
-        let cols = ["id", "sensor", "source", "start_ns", "end_ns", "filters", "first_packet_ns", "last_packet_ns"] + counters + ["store_packets"]
+        let cols =
+            ["id", "sensor", "source", "start_ns", "end_ns", "filters", "first_packet_ns", "last_packet_ns"] + counters
+            + ["store_packets"]
         let values = (1...cols.count).map { "$\($0)" }.joined(separator: ", ")
         let updates = ["end_ns = COALESCE(EXCLUDED.end_ns, captures.end_ns)",
                        "first_packet_ns = LEAST(captures.first_packet_ns, EXCLUDED.first_packet_ns)",
                        "last_packet_ns = GREATEST(captures.last_packet_ns, EXCLUDED.last_packet_ns)"]
             + counters.map { "\($0) = GREATEST(captures.\($0), EXCLUDED.\($0))" }
-        let sql = "INSERT INTO captures (\(cols.joined(separator: ", "))) VALUES (\(values)) ON CONFLICT (id) DO UPDATE SET "
+        let sql =
+            "INSERT INTO captures (\(cols.joined(separator: ", "))) VALUES (\(values)) ON CONFLICT (id) DO UPDATE SET "
             + updates.joined(separator: ", ")
         return PostgresQuery(unsafeSQL: sql, binds: b)
     }
@@ -428,7 +459,9 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
         }
     }.joined(separator: ", ") + " FROM packets"
 
-    public func packets(_ q: PacketQuery) async throws -> Page<StoredPacket> { try await readPackets(q, select: Self.packetSelect) }
+    public func packets(_ q: PacketQuery) async throws -> Page<StoredPacket> {
+        try await readPackets(q, select: Self.packetSelect)
+    }
 
     public func frameSummary(_ filter: TrafficFilter) async throws -> FrameSummary {
         var b = SQLBuilder(.postgres)
@@ -445,7 +478,8 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
     public func frames(_ q: PacketQuery) async throws -> FramePage {
         let cursor = try Cursor.parse(q.cursor, kind: "r", count: 3)
         let limit = min(max(q.limit, 1), FramePage.pageSize)
-        let select = "SELECT ts, capture_id, n, len, link, raw FROM packets", order = " ORDER BY ts, capture_id, n LIMIT \(limit + 1)"
+        let select = "SELECT ts, capture_id, n, len, link, raw FROM packets",
+            order = " ORDER BY ts, capture_id, n LIMIT \(limit + 1)"
         var b = SQLBuilder(.postgres)
         // As in `packets`: each page reads two index ranges, not every match.
         let query = b.packetPage(select, q.filter, order: order) { b in
@@ -466,8 +500,10 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
             last = [ts, try c.int(1) ?? 0, try c.int(2) ?? 0]
             let bytes = try c.row[5].decode(ByteBuffer.self)
             let n = bytes.readableBytes
-            page.frames.append(FramePage.Frame(ts: ts, wireLength: UInt32(clamping: try c.int(3) ?? 0),
-                                               link: RowNames.link(try c.text(4) ?? ""), offset: page.bytes.count, count: n))
+            page.frames.append(
+                FramePage.Frame(
+                    ts: ts, wireLength: UInt32(clamping: try c.int(3) ?? 0),
+                    link: RowNames.link(try c.text(4) ?? ""), offset: page.bytes.count, count: n))
             bytes.withUnsafeReadableBytes { page.bytes.append(contentsOf: $0) }
         }
         return page
@@ -477,7 +513,9 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
         col == "orig_h" || col == "resp_h" ? "host(\(col))" : col
     }.joined(separator: ", ") + " FROM flows"
 
-    public func flows(_ q: FlowQuery) async throws -> Page<StoredFlow> { try await readFlows(q, select: Self.flowSelect) }
+    public func flows(_ q: FlowQuery) async throws -> Page<StoredFlow> {
+        try await readFlows(q, select: Self.flowSelect)
+    }
 
     var hostQueries: HostQueries {
         HostQueries(dialect: .postgres) { sql, binds in
@@ -509,7 +547,9 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
         try await hostQueries.networkShares(q)
     }
 
-    public func protocolSummary(_ range: RangeQuery) async throws -> ProtocolSummaryTable { try await readProtocolSummary(range) }
+    public func protocolSummary(_ range: RangeQuery) async throws -> ProtocolSummaryTable {
+        try await readProtocolSummary(range)
+    }
     public func timeSeries(_ q: TimeSeriesQuery) async throws -> [TimeSeriesPoint] { try await readTimeSeries(q) }
     public func talkers(_ q: TalkersQuery) async throws -> Talkers { try await readTalkers(q) }
 
@@ -523,7 +563,9 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
 extension PostgresStore: SQLReading {
     var dialect: SQLDialect { .postgres }
 
-    func read<T: Sendable>(_ what: String, _ q: SQLQuery, _ map: @escaping @Sendable (any RowReader) throws -> T) async throws -> [T] {
+    func read<T: Sendable>(
+        _ what: String, _ q: SQLQuery, _ map: @escaping @Sendable (any RowReader) throws -> T
+    ) async throws -> [T] {
         try await rows(what, q.sql, q.binds).map { try map(PGCells($0)) }
     }
 }
@@ -548,7 +590,9 @@ enum PG {
             }
         }
         var out: [PostgresRow] = []
-        for try await r in try await c.query(PostgresQuery(unsafeSQL: sql, binds: b), logger: pgLogger) { out.append(r) }
+        for try await r in try await c.query(PostgresQuery(unsafeSQL: sql, binds: b), logger: pgLogger) {
+            out.append(r)
+        }
         return out
     }
 }
@@ -605,7 +649,9 @@ actor PGPool {
     private func configuration() throws -> PostgresConnection.Configuration {
         var config: PostgresConnection.Configuration
         if target.isUnixSocket {
-            config = .init(unixSocketPath: target.socketPath, username: target.user, password: target.password, database: target.database)
+            config = .init(
+                unixSocketPath: target.socketPath, username: target.user, password: target.password,
+                database: target.database)
         } else {
             let tls: PostgresConnection.Configuration.TLS
             switch target.sslMode {
@@ -615,7 +661,9 @@ actor PGPool {
                 if tlsContext == nil {
                     var t = TLSConfiguration.makeClientConfiguration()
                     // libpq's prefer and require encrypt without checking the certificate.
-                    if target.sslMode != "verify-ca" && target.sslMode != "verify-full" { t.certificateVerification = .none }
+                    if target.sslMode != "verify-ca" && target.sslMode != "verify-full" {
+                        t.certificateVerification = .none
+                    }
                     tlsContext = try NIOSSLContext(configuration: t)
                 }
                 tls = target.sslMode == "prefer" ? .prefer(tlsContext!) : .require(tlsContext!)
