@@ -12,6 +12,26 @@ public enum Ethernet {
         type == 0x8100 || type == 0x88A8 || type == 0x9100
     }
 
+    /// Reads 802.1Q/802.1ad tags while `type` names one, leaving `type` and `offset` at
+    /// what follows the last. False, with the packet marked, when the frame ends inside
+    /// a tag or a ninth tag comes (reported, not dropped silently).
+    @inline(__always)
+    static func readTags(_ c: ByteCursor, type: inout UInt16, offset: inout Int, into p: inout DecodedPacket) -> Bool {
+        while isTag(type) {
+            guard let tci = c.getUInt16(at: offset), let next = c.getUInt16(at: offset + 2) else {
+                p.markShort(.vlan, have: c.count - offset, need: 4)
+                return false
+            }
+            if !p.vlans.append(id: tci & 0x0FFF, tpid: type) {
+                p.markMalformed(Malformation(.tooDeep, .vlan, UInt32(VLANStack.capacity)))
+                return false
+            }
+            type = next
+            offset += 4
+        }
+        return true
+    }
+
     public static func decode(_ c: ByteCursor, at start: Int, into p: inout DecodedPacket) -> LinkNext {
         guard c.has(headerLength, at: start),
               let dst = MACAddress(c, at: start), let src = MACAddress(c, at: start + 6),
@@ -24,18 +44,7 @@ public enum Ethernet {
         p.ethSrc = src
         p.hasEthSrc = true
         var offset = start + headerLength
-        while isTag(type) {
-            guard let tci = c.getUInt16(at: offset), let next = c.getUInt16(at: offset + 2) else {
-                p.markShort(.vlan, have: c.count - offset, need: 4)
-                return .end
-            }
-            if !p.vlans.append(id: tci & 0x0FFF, tpid: type) {
-                p.markMalformed(Malformation(.tooDeep, .vlan, UInt32(VLANStack.capacity)))
-                return .end
-            }
-            type = next
-            offset += 4
-        }
+        guard readTags(c, type: &type, offset: &offset, into: &p) else { return .end }
         if type <= 1500 {
             // An 802.3 length field: the payload is LLC, maybe with a SNAP header. The
             // length is checked because nothing after it would notice a cut LLC frame

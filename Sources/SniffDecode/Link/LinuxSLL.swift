@@ -12,11 +12,17 @@ public enum LinuxSLL {
             p.markShort(.sll, have: c.count - start, need: headerLength)
             return .end
         }
-        if halen == 6, hatype == 1 || hatype == 772, let mac = MACAddress(c, at: start + 6) {
+        source(c, at: start + 6, length: Int(halen), hatype: hatype, into: &p)
+        return LinuxSLL.next(protocol: proto, hatype: hatype, offset: start + headerLength, c, &p)
+    }
+
+    /// The sender's link-layer address, kept when it is an Ethernet one (ARPHRD_ETHER,
+    /// ARPHRD_LOOPBACK).
+    static func source(_ c: ByteCursor, at offset: Int, length: Int, hatype: UInt16, into p: inout DecodedPacket) {
+        if length == 6, hatype == 1 || hatype == 772, let mac = MACAddress(c, at: offset) {
             p.ethSrc = mac
             p.hasEthSrc = true
         }
-        return LinuxSLL.next(protocol: proto, hatype: hatype, offset: start + headerLength, c, &p)
     }
 
     /// The protocol field is an ethertype, except for a few values below 0x0600 that
@@ -40,19 +46,7 @@ public enum LinuxSLL {
                 // Tags kept in the payload (no VLAN acceleration): parse them here.
                 var type = proto
                 var off = offset
-                while Ethernet.isTag(type) {
-                    guard let tci = c.getUInt16(at: off), let nxt = c.getUInt16(at: off + 2) else {
-                        p.markShort(.vlan, have: c.count - off, need: 4)
-                        return .end
-                    }
-                    // As on Ethernet: a ninth tag is reported, not dropped silently.
-                    if !p.vlans.append(id: tci & 0x0FFF, tpid: type) {
-                        p.markMalformed(Malformation(.tooDeep, .vlan, UInt32(VLANStack.capacity)))
-                        return .end
-                    }
-                    type = nxt
-                    off += 4
-                }
+                guard Ethernet.readTags(c, type: &type, offset: &off, into: &p) else { return .end }
                 p.ethertype = type
                 return .ethertype(type, offset: off)
             }

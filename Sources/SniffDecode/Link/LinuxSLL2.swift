@@ -13,10 +13,7 @@ public enum LinuxSLL2 {
             p.markShort(.sll2, have: c.count - start, need: headerLength)
             return .end
         }
-        if halen == 6, hatype == 1 || hatype == 772, let mac = MACAddress(c, at: start + 12) {
-            p.ethSrc = mac
-            p.hasEthSrc = true
-        }
+        LinuxSLL.source(c, at: start + 12, length: Int(halen), hatype: hatype, into: &p)
         return LinuxSLL.next(protocol: proto, hatype: hatype, offset: start + headerLength, c, &p)
     }
 }

@@ -12,24 +12,36 @@ public enum ICMP {
     }
 
     public static func decode(_ c: ByteCursor, at offset: Int, ipPayloadLength: Int, into p: inout DecodedPacket) {
-        p.transport = .icmp
+        guard let type = decodeHeader(c, at: offset, ipPayloadLength: ipPayloadLength, bodyOffset: headerLength,
+                                      transport: .icmp, layer: .icmp, into: &p) else { return }
+        if quotesDatagram(type), let quoted = InnerDecoder.quotedIPv4(c, at: offset + headerLength) {
+            p.hasInner = true
+            p.inner = quoted
+        }
+    }
+
+    /// What ICMP and ICMPv6 share: type and code, and the payload after the first
+    /// `bodyOffset` bytes of the message. Returns the type; nil when the frame ends
+    /// before the code, with the packet marked short.
+    @inline(__always)
+    static func decodeHeader(_ c: ByteCursor, at offset: Int, ipPayloadLength: Int, bodyOffset: Int,
+                             transport: TransportKind, layer: Malformation.Layer,
+                             into p: inout DecodedPacket) -> UInt8? {
+        p.transport = transport
         guard let type = c.getUInt8(at: offset), let code = c.getUInt8(at: offset + 1) else {
-            p.markShort(.icmp, have: c.count - offset, need: 4)
-            return
+            p.markShort(layer, have: c.count - offset, need: 4)
+            return nil
         }
         p.hasICMP = true
         p.icmpOffset = offset
         p.icmpType = type
         p.icmpCode = code
         p.hasPayloadLength = true
-        p.payloadLength = UInt32(Swift.max(0, ipPayloadLength - headerLength))
+        p.payloadLength = UInt32(Swift.max(0, ipPayloadLength - bodyOffset))
         // Clamped so that a header cut after type and code never hands out an offset
         // past the end of the frame (readers slice the frame with it).
-        p.payloadOffset = Swift.min(offset + headerLength, c.count)
+        p.payloadOffset = Swift.min(offset + bodyOffset, c.count)
         p.payloadCaptured = Swift.max(0, Swift.min(c.count, offset + ipPayloadLength) - p.payloadOffset)
-        if quotesDatagram(type), let quoted = InnerDecoder.quotedIPv4(c, at: offset + headerLength) {
-            p.hasInner = true
-            p.inner = quoted
-        }
+        return type
     }
 }

@@ -6,21 +6,10 @@ public enum ICMPv6 {
     public static let headerLength = 8
 
     public static func decode(_ c: ByteCursor, at offset: Int, ipPayloadLength: Int, into p: inout DecodedPacket) {
-        p.transport = .icmpv6
-        guard let type = c.getUInt8(at: offset), let code = c.getUInt8(at: offset + 1) else {
-            p.markShort(.icmpv6, have: c.count - offset, need: 4)
-            return
-        }
-        p.hasICMP = true
-        p.icmpOffset = offset
-        p.icmpType = type
-        p.icmpCode = code
-        p.hasPayloadLength = true
-        p.payloadLength = UInt32(Swift.max(0, ipPayloadLength - 4))
-        // Clamped so that a header cut after type and code never hands out an offset
-        // past the end of the frame (readers slice the frame with it).
-        p.payloadOffset = Swift.min(offset + 4, c.count)
-        p.payloadCaptured = Swift.max(0, Swift.min(c.count, offset + ipPayloadLength) - p.payloadOffset)
+        // The payload starts after type, code and checksum: the 4 bytes that follow
+        // belong to the message's body (an echo's id and sequence, an error's unused word).
+        guard let type = ICMP.decodeHeader(c, at: offset, ipPayloadLength: ipPayloadLength, bodyOffset: 4,
+                                           transport: .icmpv6, layer: .icmpv6, into: &p) else { return }
         if type >= 1 && type <= 4, let quoted = InnerDecoder.quotedIPv6(c, at: offset + headerLength) {
             p.hasInner = true
             p.inner = quoted
