@@ -19,14 +19,9 @@ public enum TCP {
     /// Decodes the header at `offset`; `ipPayloadLength` is the transport length the IP
     /// header states, used for `payload_len`.
     public static func decode(_ c: ByteCursor, at offset: Int, ipPayloadLength: Int, into p: inout DecodedPacket) {
-        p.transport = .tcp
-        guard let sport = c.getUInt16(at: offset), let dport = c.getUInt16(at: offset + 2) else {
-            p.markShort(.tcp, have: c.count - offset, need: minimumLength)
+        guard UDP.decodePorts(c, at: offset, transport: .tcp, layer: .tcp, headerLength: minimumLength, into: &p) else {
             return
         }
-        p.hasPorts = true
-        p.sport = sport
-        p.dport = dport
         guard c.has(minimumLength, at: offset),
               let seq = c.getUInt32(at: offset + 4), let ackNum = c.getUInt32(at: offset + 8),
               let offFlags = c.getUInt16(at: offset + 12), let window = c.getUInt16(at: offset + 14) else {

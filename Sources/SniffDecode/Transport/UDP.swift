@@ -5,14 +5,9 @@ public enum UDP {
     public static let headerLength = 8
 
     public static func decode(_ c: ByteCursor, at offset: Int, ipPayloadLength: Int, into p: inout DecodedPacket) {
-        p.transport = .udp
-        guard let sport = c.getUInt16(at: offset), let dport = c.getUInt16(at: offset + 2) else {
-            p.markShort(.udp, have: c.count - offset, need: headerLength)
+        guard decodePorts(c, at: offset, transport: .udp, layer: .udp, headerLength: headerLength, into: &p) else {
             return
         }
-        p.hasPorts = true
-        p.sport = sport
-        p.dport = dport
         guard let length = c.getUInt16(at: offset + 4), c.has(headerLength, at: offset) else {
             p.markShort(.udp, have: c.count - offset, need: headerLength)
             return
@@ -32,5 +27,21 @@ public enum UDP {
         p.payloadLength = UInt32(Swift.max(0, udpLength - headerLength))
         p.payloadOffset = offset + headerLength
         p.payloadCaptured = Swift.max(0, Swift.min(c.count, offset + udpLength) - p.payloadOffset)
+    }
+
+    /// The two ports that open UDP and TCP headers. False, with the packet
+    /// marked short against the whole `headerLength`, when the frame ends first.
+    @inline(__always)
+    static func decodePorts(_ c: ByteCursor, at offset: Int, transport: TransportKind, layer: Malformation.Layer,
+                            headerLength: Int, into p: inout DecodedPacket) -> Bool {
+        p.transport = transport
+        guard let sport = c.getUInt16(at: offset), let dport = c.getUInt16(at: offset + 2) else {
+            p.markShort(layer, have: c.count - offset, need: headerLength)
+            return false
+        }
+        p.hasPorts = true
+        p.sport = sport
+        p.dport = dport
+        return true
     }
 }
