@@ -1,11 +1,10 @@
-import SniffCore
+import Synchronization
 
 /// Pause, resume and stop of a live capture: what POST /api/capture/... asks and what
 /// the capture loop reads and reports back. The state it answers is the capture's,
 /// not the last request's: once a stop is asked, or the capture ends for any other
 /// reason, pause and resume are refused, since nothing would capture again.
-/// Unchecked Sendable: every flag is under `lock`.
-public final class CaptureControl: @unchecked Sendable {
+public final class CaptureControl: Sendable {
     public enum State: String, Sendable {
         /// Capturing.
         case running
@@ -17,26 +16,28 @@ public final class CaptureControl: @unchecked Sendable {
         case stopped
     }
 
-    private let lock = ConditionLock()
-    private var _paused = false
-    private var _stopRequested = false
-    private var _ending = false
-    private var _ended = false
+    private struct Flags {
+        var paused = false
+        var stopRequested = false
+        var ending = false
+        var ended = false
+
+        var state: State {
+            if ended { return .stopped }
+            if stopRequested || ending { return .stopping }
+            return paused ? .paused : .running
+        }
+    }
+    private let flags = Mutex(Flags())
 
     public init() {}
 
     /// Read by the capture loop for each batch.
-    public var paused: Bool { lock.withLock { _paused } }
+    public var paused: Bool { flags.withLock { $0.paused } }
     /// Read by the capture loop: stop capturing (asked through the API).
-    public var stopRequested: Bool { lock.withLock { _stopRequested } }
+    public var stopRequested: Bool { flags.withLock { $0.stopRequested } }
 
-    public var state: State {
-        lock.withLock {
-            if _ended { return .stopped }
-            if _stopRequested || _ending { return .stopping }
-            return _paused ? .paused : .running
-        }
-    }
+    public var state: State { flags.withLock { $0.state } }
 
     /// Pauses; nil (nothing changed) when the capture is stopping or stopped.
     public func pause() -> State? { setPaused(true) }
@@ -45,9 +46,9 @@ public final class CaptureControl: @unchecked Sendable {
     public func resume() -> State? { setPaused(false) }
 
     private func setPaused(_ p: Bool) -> State? {
-        lock.withLock {
-            if _ended || _stopRequested || _ending { return nil }
-            _paused = p
+        flags.withLock { f in
+            if f.ended || f.stopRequested || f.ending { return nil }
+            f.paused = p
             return p ? .paused : .running
         }
     }
@@ -55,16 +56,23 @@ public final class CaptureControl: @unchecked Sendable {
     /// Asks the capture to stop; asking again changes nothing.
     @discardableResult
     public func stop() -> State {
-        lock.withLock { if !_ended { _stopRequested = true } }
-        return state
+        flags.withLock { f in
+            if !f.ended { f.stopRequested = true }
+            return f.state
+        }
     }
 
     /// The capture loop is ending for a reason of its own (Ctrl-C, count reached, the
     /// interface went down).
-    public func captureEnding() { lock.withLock { _ending = true } }
+    public func captureEnding() { flags.withLock { $0.ending = true } }
 
     /// The capture loop has ended.
-    public func captureEnded() { lock.withLock { _ending = true; _ended = true } }
+    public func captureEnded() {
+        flags.withLock { f in
+            f.ending = true
+            f.ended = true
+        }
+    }
 
     /// Waits (polling, at most `seconds`) until the capture loop has ended, so that a
     /// stop answers "stopped" when the capture really is; returns the state then.
