@@ -137,6 +137,12 @@ def main():
             ("/api/dns?dport=", lambda: lq("dns", dport=53)),
             ("/api/http?ip=", lambda: lq("http", ip=rnd.choice(log_clients))),
             ("/api/tls?ip=", lambda: lq("tls", ip=rnd.choice(log_clients))),
+            ("/api/hosts", lambda: "/api/hosts"),
+            ("/api/hosts?from=&to= (1 s)", lambda: (lambda t: "/api/hosts?" + urllib.parse.urlencode(
+                {"from": f"{t:.6f}", "to": f"{t + 1:.6f}"}))(rnd.choice(times))),
+            ("/api/hosts?category=", lambda: "/api/hosts?category=" + rnd.choice(["private", "public"])),
+            ("/api/hosts?name=", lambda: "/api/hosts?name=" + rnd.choice(["example", "sniff", "absent-name"])),
+            ("/api/hosts/{ip}", lambda: "/api/hosts/" + urllib.parse.quote(rnd.choice(ips))),
         ]
         print(f"{'route':<34} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
         if a.only:

@@ -182,7 +182,7 @@ enum Cell: Sendable, Equatable {
 
     var int: Int64? { if case .int(let v) = self { return v }; return nil }
     var text: String? { if case .text(let v) = self { return v }; return nil }
-    /// An address column: SQLite's flows keep bytes, its hosts text; PostgreSQL text (host()).
+    /// An address column: SQLite keeps bytes (its hosts text before schema 19); PostgreSQL text (host()).
     var address: IPAddress? {
         switch self {
         case .text(let s): return IPAddress(s)
@@ -193,9 +193,9 @@ enum Cell: Sendable, Equatable {
 }
 
 /// The SQL of the host and process queries, shared by the three databases: each store
-/// runs the statements (`run`) and hands back cells. Flows' addresses are bytes in SQLite
-/// (`compactAddress`), inet in PostgreSQL and 16 bytes in ClickHouse; `hosts` keeps text
-/// in SQLite. ClickHouse reads each table through `SQLDialect.from` (FINAL, and the
+/// runs the statements (`run`) and hands back cells. Addresses are bytes in SQLite
+/// (`compactAddress`; the hosts tables' since `SQLiteSchema.hostBytesVersion`), inet in
+/// PostgreSQL and 16 bytes in ClickHouse. ClickHouse reads each table through `SQLDialect.from` (FINAL, and the
 /// Distributed table on a cluster).
 struct HostQueries {
     let dialect: SQLDialect
@@ -212,8 +212,11 @@ struct HostQueries {
     /// The address alone, as a network.
     private func exact(_ a: IPAddress) -> IPNetwork { IPNetwork(address: a, prefixLength: a.isIPv6 ? 128 : 32) }
 
-    /// `hosts.address` and `host_names.address` equal to `a`: text in SQLite.
-    private func hostAddress(_ b: inout SQLBuilder, _ a: IPAddress) -> String { b.address("address", exact(a)) }
+    /// `hosts.address` and `host_names.address` equal to `a`: bytes in SQLite
+    /// (`SQLiteSchema.hostBytesVersion`), the leading column of their keys.
+    private func hostAddress(_ b: inout SQLBuilder, _ a: IPAddress) -> String {
+        dialect == .sqlite ? b.compactAddress("address", exact(a)) : b.address("address", exact(a))
+    }
 
     /// A flow's address column equal to `a`: bytes in SQLite.
     private func flowAddress(_ b: inout SQLBuilder, _ column: String, _ a: IPAddress) -> String {
@@ -223,7 +226,7 @@ struct HostQueries {
     /// An address as a value of `hosts.address` and `host_names.address`.
     private func hostAddressValue(_ b: inout SQLBuilder, _ a: IPAddress) -> String {
         switch dialect {
-        case .sqlite: return b.param(a.description)
+        case .sqlite: return b.param(.blob(CompactPacket.bytes(a)))
         case .postgres: return b.param(a.description) + "::inet"
         case .clickhouse: return b.param(.blob(ClickHouseSchema.bytes16(a)))
         }

@@ -91,7 +91,7 @@ struct ClickHouseClusterTests {
             #expect(statements.count == 2 && statements[0].contains("flows_local") && statements[0].contains("MODIFY ORDER BY")
                     && !statements[1].contains("ORDER BY"))
             try await stores[0].http.run(statements[0], what: "test")
-            for s in stores { #expect(try await s.migrate(cluster: cluster).map(\.version) == [version]) }
+            for s in stores { #expect(try await s.migrate(cluster: cluster).map(\.version) == Array(version...Schema.latestVersion)) }
             for s in stores {
                 #expect(try await ClickHouseTestEnv.sortingKey(s, "flows_local") == ClickHouseSchema.flowKey)
                 #expect(try await ClickHouseTestEnv.count(s, "SELECT count() FROM flows_local") > 0, "rows on both shards")

@@ -341,7 +341,7 @@ struct ClickHouseStoreTests {
                 return f
             }
             try await ClickHouseTestEnv.insertFlowsOfVersion17(store, flows + [flows[0]])
-            #expect(try await store.migrate().map(\.version) == [version])
+            #expect(try await store.migrate().map(\.version) == Array(version...Schema.latestVersion))
             #expect(try await ClickHouseTestEnv.sortingKey(store, "flows") == ClickHouseSchema.flowKey)
             let want = flows.map { ClickHouseTestEnv.identity(StoredFlow(sensor: "m", captureID: 1, row: $0)) }.sorted()
             #expect(try await store.flows(FlowQuery()).rows.map(ClickHouseTestEnv.identity).sorted() == want)

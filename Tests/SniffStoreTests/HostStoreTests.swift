@@ -14,6 +14,56 @@ struct HostStoreTests {
         try await TestDatabase.withSQLite("hosts") { try await Self.storedAndRead($0) }
     }
 
+    /// Schema 19: a database with the text hosts tables of 10-18 (and their four
+    /// indexes) converts to bytes-keyed tables; every row reads back the same through the
+    /// store and as text through the views, a row whose text is no address is dropped,
+    /// and upserts after the conversion merge into the converted rows.
+    @Test func sqliteHostBytesMigration() async throws {
+        try await TestDatabase.withSQLite("hostbytes") { url in
+            let store = try #require(StoreFactory.open(try StoreURL(url)) as? SQLiteStore)
+            defer { Task { await store.close() } }
+            _ = try await store.migrate(through: SQLiteSchema.hostBytesVersion - 1)
+            let (t0, t1) = (1_700_000_000_000_000_000 as Int64, 1_700_000_100_000_000_000 as Int64)
+            _ = try TestDatabase.sqlite(url, "INSERT INTO hosts (capture_id, sensor, address, first_ts, last_ts, country, asn, org, "
+                + "category, mac, vendor) VALUES (1, 'old', '10.0.0.2', \(t0), \(t1), 'GB', 64500, 'Org', 'private', "
+                + "'02:00:00:00:00:01', NULL), (1, 'old', '2001:db8::7', \(t0 + 5), \(t0 + 9), NULL, NULL, NULL, 'public', NULL, NULL), "
+                + "(2, 'old', '10.0.0.2', \(t0 - 7), \(t0 + 3), NULL, NULL, NULL, 'private', NULL, NULL), "
+                + "(1, 'old', 'not an address', \(t0), \(t0), NULL, NULL, NULL, 'public', NULL, NULL)")
+            _ = try TestDatabase.sqlite(url, "INSERT INTO host_names (capture_id, sensor, address, name, first_seen, last_seen, source) "
+                + "VALUES (1, 'old', '10.0.0.2', 'nas.lan', \(t0), \(t0 + 1), 'dns'), "
+                + "(1, 'old', '2001:db8::7', 'v6.example', \(t0 + 2), \(t0 + 3), 'ptr')")
+            #expect(try await store.migrate().map(\.version) == Array(SQLiteSchema.hostBytesVersion...Schema.latestVersion))
+
+            let v4 = IPAddress("10.0.0.2")!, v6 = IPAddress("2001:db8::7")!
+            let all = try await store.hosts(HostQuery()).rows
+            #expect(all.map(\.address) == [v4, v6], "newest first; the row that was no address is gone")
+            #expect(all.first?.firstTs == t0 - 7 && all.first?.lastTs == t1, "merged over both captures")
+            #expect(all.first?.country == "GB" && all.first?.asn == 64500 && all.first?.mac == "02:00:00:00:00:01")
+            #expect(all.first?.names == [HostName(name: "nas.lan", firstSeen: t0, lastSeen: t0 + 1, source: .dns)])
+            #expect(try await store.host(v6, range: RangeQuery()).host?.names
+                == [HostName(name: "v6.example", firstSeen: t0 + 2, lastSeen: t0 + 3, source: .ptr)])
+            var byName = HostQuery(); byName.name = "NAS"
+            #expect(try await store.hosts(byName).rows.map(\.address) == [v4])
+            // People read the views: addresses as text.
+            #expect(try TestDatabase.sqlite(url, "SELECT group_concat(address || '/' || capture_id, ' ') FROM "
+                + "(SELECT address, capture_id FROM hosts_v ORDER BY capture_id, address)") == "10.0.0.2/1 2001:0db8:0000:0000:0000:0000:0000:0007/1 10.0.0.2/2")
+            #expect(try TestDatabase.sqlite(url, "SELECT address FROM host_names_v WHERE name = 'nas.lan'") == "10.0.0.2")
+            // One B-tree per table: the address indexes and hosts_last are gone.
+            #expect(try TestDatabase.sqlite(url, "SELECT count(*) FROM sqlite_master WHERE type = 'index' "
+                + "AND tbl_name IN ('hosts', 'host_names') AND name NOT LIKE 'sqlite_autoindex%'") == "0")
+
+            // A later upsert of the same address and capture merges into the converted row.
+            var h = HostRow(address: v4, firstTs: t0 - 100, lastTs: t0, category: "private")
+            h.name = "nas.lan"; h.nameFirstSeen = t0 - 50; h.nameLastSeen = t0 + 1
+            #expect(try await store.write(StoreBatch(id: BatchID(writer: 3, seq: 1), sensor: "old", captureID: 1, content: .hosts([h]))))
+            #expect(try await TestDatabase.count(url, "hosts") == 3)
+            var one = HostQuery(); one.capture = 1
+            let merged = try #require(try await store.hosts(one).rows.first { $0.address == v4 })
+            #expect(merged.firstTs == t0 - 100 && merged.lastTs == t1 && merged.mac == "02:00:00:00:00:01")
+            #expect(merged.names == [HostName(name: "nas.lan", firstSeen: t0 - 50, lastSeen: t0 + 1, source: .dns)])
+        }
+    }
+
     static var dnsTCP: URL? { TestPaths.sharedPcaps?.appendingPathComponent("dns_tcp.pcap") }
     static var hasVendorCapture: Bool {
         FileManager.default.fileExists(atPath: MACVendors.standardFolder + "/oui.csv")

@@ -227,9 +227,22 @@ final class SQLiteStatement {
     }
 }
 
-/// SQL functions Sniff adds to SQLite: `sniff_in_network(address_text, cidr_text)`.
+/// SQL functions Sniff adds to SQLite: `sniff_in_network(address_text, cidr_text)`, and
+/// `sniff_address_bytes(address_text)`, an address's 4 or 16 bytes (`CompactPacket`; NULL
+/// for text that is no address), with which migrations convert text columns in SQL.
 enum SQLiteFunctions {
     static func register(on db: OpaquePointer) {
+        sqlite3_create_function_v2(db, "sniff_address_bytes", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nil, { ctx, argc, argv in
+            guard let argv, argc == 1, let t = sqlite3_value_text(argv[0]), let a = IPAddress(String(cString: t)) else {
+                sqlite3_result_null(ctx)
+                return
+            }
+            var bytes: (UInt64, UInt64) = (0, 0)
+            withUnsafeMutableBytes(of: &bytes) { p in
+                let n = CompactPacket.write(a, to: p.baseAddress!)
+                sqlite3_result_blob(ctx, p.baseAddress, Int32(n), sniff_sqlite_transient())
+            }
+        }, nil, nil, nil)
         sqlite3_create_function_v2(db, "sniff_in_network", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nil, { ctx, argc, argv in
             guard let argv, argc == 2,
                   let a = sqlite3_value_text(argv[0]), let n = sqlite3_value_text(argv[1]) else {

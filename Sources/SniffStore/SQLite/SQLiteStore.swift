@@ -270,15 +270,18 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
     static func upsertHosts(_ rows: [HostRow], _ batch: StoreBatch, _ c: SQLiteConnection) throws {
         let st = try c.cached(upsertHostSQL)
         let names = try c.cached(upsertHostNameSQL)
+        // The 4 or 16 bytes (`SQLiteSchema.hostBytesVersion`), bound without a copy until the next row.
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 16, alignment: 8)
+        defer { scratch.deallocate() }
         for h in rows {
-            let address = h.address.description
-            st.bind(1, batch.captureID); st.bind(2, batch.sensor); st.bind(3, address); st.bind(4, h.firstTs)
+            let address = UnsafeRawBufferPointer(start: scratch, count: CompactPacket.write(h.address, to: scratch))
+            st.bind(1, batch.captureID); st.bind(2, batch.sensor); st.bindBlobStatic(3, address); st.bind(4, h.firstTs)
             st.bind(5, h.lastTs); st.bind(6, h.country)
             if let a = h.asn { st.bind(7, Int64(a)) } else { st.bindNull(7) }
             st.bind(8, h.org); st.bind(9, h.category); st.bind(10, h.mac); st.bind(11, h.vendor)
             try st.run()
             guard let name = h.name else { continue }
-            names.bind(1, batch.captureID); names.bind(2, batch.sensor); names.bind(3, address); names.bind(4, name)
+            names.bind(1, batch.captureID); names.bind(2, batch.sensor); names.bindBlobStatic(3, address); names.bind(4, name)
             names.bind(5, h.nameFirstSeen); names.bind(6, h.nameLastSeen); names.bind(7, h.nameSource.rawValue)
             try names.run()
         }
