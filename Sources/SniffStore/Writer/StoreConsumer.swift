@@ -74,8 +74,9 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
     /// can be reused by a later flow, and the start tells whether the uid is the ending
     /// flow's (then its row takes it instead of making it again).
     private var flowUIDs: [FlowKey: OpenFlowUID] = [:]
-    /// What the `hosts` table was last told of each address, and what is to tell.
-    private var hostsTold: [IPAddress: HostRow] = [:]
+    /// What the `hosts` table was last told of each address (the raw values, compared
+    /// before any text is made), and what is to tell.
+    private var hostsTold: [IPAddress: HostTold] = [:]
     private var hostsToTell: [IPAddress: HostRow] = [:]
     /// The MAC each local address sent from (or was sent to) in the first packet of a
     /// flow; a remote address's frames carry its router's MAC, so it gets none.
@@ -275,7 +276,24 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
     /// has no answer times: it takes the address's flow times.
     private func noteHost(_ address: IPAddress, _ info: HostInfo, first: Int64, last: Int64) {
         guard address != .none else { return }
-        var h = HostRow(address: address, firstTs: first, lastTs: last, category: info.category.rawValue)
+        // Most flow ends change nothing: decide that on the raw values, before the row's
+        // text (the MAC's, the vendor's, the cleaned names) is made.
+        let mac = hostMACs[address]
+        var told = HostTold(firstTs: first, lastTs: last, name: info.name?.name ?? info.resolvedName,
+                            isPTR: info.name == nil && info.resolvedName != nil,
+                            nameLastSeen: info.name?.lastSeen.totalNanoseconds ?? 0, country: info.geo.countryCode,
+                            asn: info.geo.asn, mac: mac)
+        if let old = hostsTold[address] {
+            told.firstTs = min(told.firstTs, old.firstTs)
+            told.lastTs = max(told.lastTs, old.lastTs)
+            let minute: Int64 = 60_000_000_000
+            if old.name == told.name && old.isPTR == told.isPTR && (told.isPTR || old.nameLastSeen == told.nameLastSeen)
+                && old.country == told.country && old.asn == told.asn
+                && old.mac == told.mac && told.firstTs == old.firstTs && told.lastTs - old.lastTs < minute {
+                return
+            }
+        }
+        var h = HostRow(address: address, firstTs: told.firstTs, lastTs: told.lastTs, category: info.category.rawValue)
         h.country = info.geo.countryCode; h.asn = info.geo.asn; h.org = info.geo.organization.map(StoreText.clean)
         if let n = info.name {
             h.name = StoreText.clean(n.name)
@@ -283,26 +301,29 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
         } else if let ptr = info.resolvedName {
             h.name = StoreText.clean(ptr)
             h.nameSource = .ptr
+            (h.nameFirstSeen, h.nameLastSeen) = (h.firstTs, h.lastTs)
         }
-        if let mac = hostMACs[address] {
+        if let mac {
             h.mac = mac.description
             h.vendor = vendors?.vendor(mac).map(StoreText.clean)
         }
-        if let old = hostsTold[address] {
-            h.firstTs = min(h.firstTs, old.firstTs)
-            h.lastTs = max(h.lastTs, old.lastTs)
-            let minute: Int64 = 60_000_000_000
-            if old.name == h.name && old.nameSource == h.nameSource && (h.nameSource == .ptr || old.nameLastSeen == h.nameLastSeen)
-                && old.country == h.country && old.asn == h.asn
-                && old.mac == h.mac && h.firstTs == old.firstTs && h.lastTs - old.lastTs < minute {
-                return
-            }
-        }
-        if h.nameSource == .ptr { (h.nameFirstSeen, h.nameLastSeen) = (h.firstTs, h.lastTs) }
         // Bounded: past this many addresses, start over (an upsert told twice is harmless).
         if hostsTold.count >= 262_144 { hostsTold.removeAll(keepingCapacity: true) }
-        hostsTold[address] = h
+        hostsTold[address] = told
         hostsToTell[address] = h
+    }
+
+    /// What a host row said, as `noteHost` compares it: the name as enrichment gave it
+    /// (a DNS answer's, else a reverse lookup's), and the times as told.
+    private struct HostTold {
+        var firstTs: Int64
+        var lastTs: Int64
+        var name: String?
+        var isPTR: Bool
+        var nameLastSeen: Int64
+        var country: String?
+        var asn: UInt32?
+        var mac: MACAddress?
     }
 
     public func deliver(_ alert: Alert) {
