@@ -7,7 +7,8 @@ extension Schema {
     /// A log table's columns, in the order the writers send them.
     static func logColumns(_ k: LogKind) -> [String] { ["capture_id", "sensor"] + LogRow.commonColumns + k.columns.map(\.name) }
 
-    /// The tables of `LogKind`, for both databases: addresses as text (SQLite) or inet,
+    /// The tables of `LogKind`, for both databases: addresses as text (SQLite, bytes
+    /// since `SQLiteSchema.logAddressBytesVersion`) or inet,
     /// vectors as text (see `LogValue`), booleans as 0/1 (SQLite) or boolean. Few rows
     /// next to packets and flows, so PostgreSQL does not partition them: retention
     /// deletes by `ts`, as for alerts.
@@ -172,15 +173,15 @@ extension Schema {
             func ids(_ condition: String) -> String { "SELECT id FROM \(t) WHERE \(these) AND \(condition)" }
             switch key {
             case .uid(let u): b.add("id IN (\(ids("uid = \(b.param(u))")))")
-            case .orig(let n): b.add("id IN (\(ids(b.address("orig_h", n))))")
-            case .resp(let n): b.add("id IN (\(ids(b.address("resp_h", n))))")
-            case .either(let n): b.add("id IN (\(ids(b.address("orig_h", n))) UNION ALL \(ids(b.address("resp_h", n))))")
+            case .orig(let n): b.add("id IN (\(ids(b.logAddress("orig_h", n))))")
+            case .resp(let n): b.add("id IN (\(ids(b.logAddress("resp_h", n))))")
+            case .either(let n): b.add("id IN (\(ids(b.logAddress("orig_h", n))) UNION ALL \(ids(b.logAddress("resp_h", n))))")
             }
         }
         let f = q.filter
-        if let n = f.ip { b.add("(\(b.address("orig_h", n)) OR \(b.address("resp_h", n)))") }
-        if let n = f.src { b.add(b.address("orig_h", n)) }
-        if let n = f.dst { b.add(b.address("resp_h", n)) }
+        if let n = f.ip { b.add("(\(b.logAddress("orig_h", n)) OR \(b.logAddress("resp_h", n)))") }
+        if let n = f.src { b.add(b.logAddress("orig_h", n)) }
+        if let n = f.dst { b.add(b.logAddress("resp_h", n)) }
         if let p = f.port { let v = b.param(Int64(p)); b.add("(orig_p = \(v) OR resp_p = \(v))") }
         if let p = f.sport { b.add("orig_p = \(b.param(Int64(p)))") }
         if let p = f.dport { b.add("resp_p = \(b.param(Int64(p)))") }
@@ -258,5 +259,13 @@ public struct LogQuery: Sendable, Equatable {
         }
         cursor = p["cursor"]
         limit = try PacketQuery.limit(p)
+    }
+}
+
+extension SQLBuilder {
+    /// A log table's address column in `net`: bytes in SQLite since
+    /// `SQLiteSchema.logAddressBytesVersion`, inet in PostgreSQL, 16 bytes in ClickHouse.
+    mutating func logAddress(_ column: String, _ net: IPNetwork) -> String {
+        dialect == .sqlite ? compactAddress(column, net) : address(column, net)
     }
 }

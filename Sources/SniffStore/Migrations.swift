@@ -395,5 +395,10 @@ extension Schema {
         SchemaVersion(SQLiteSchema.hostBytesVersion, "hosts: addresses as bytes, one B-tree per table (SQLite)",
             sqlite: .statements(SQLiteSchema.hostBytesStatements),
             postgres: []),
+        // SQLite only (see SQLiteSchema.logAddressBytesVersion): PostgreSQL's are inet,
+        // ClickHouse's 16 bytes already.
+        SchemaVersion(SQLiteSchema.logAddressBytesVersion, "protocol logs: addresses as bytes (SQLite)",
+            sqlite: .statements(SQLiteSchema.logAddressBytesStatements),
+            postgres: []),
     ]
 }

@@ -206,6 +206,8 @@ final class SQLiteStatement {
 
     func optionalText(_ c: Int32) -> String? { isNull(c) ? nil : text(c) }
 
+    func isBlob(_ c: Int32) -> Bool { sqlite3_column_type(stmt, c) == SQLITE_BLOB }
+
     /// Every column of the current row as cells (the host and process queries).
     func cells() -> [Cell] {
         (0..<sqlite3_column_count(stmt)).map { c in

@@ -9,11 +9,17 @@ extension SQLiteStore {
             + (1...cols.count).map { "?\($0)" }.joined(separator: ", ") + ")")
     })
 
-    /// Text is bound from an arena reset after each row, the addresses and vectors
-    /// written into it as text: no copy by SQLite and no String per value.
+    /// Text is bound from an arena reset after each row, the vectors written into it as
+    /// text: no copy by SQLite and no String per value. The addresses are their 4 or 16
+    /// bytes (`SQLiteSchema.logAddressBytesVersion`).
     static func insertLogs(_ rows: [LogRow], _ batch: StoreBatch, _ c: SQLiteConnection) throws {
         let arena = BindArena(capacity: 1 << 16)
         var text = ByteSink(capacity: 1024)
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 32, alignment: 8)
+        defer { scratch.deallocate() }
+        func address(_ a: IPAddress, at offset: Int) -> UnsafeRawBufferPointer {
+            UnsafeRawBufferPointer(start: scratch + offset, count: CompactPacket.write(a, to: scratch + offset))
+        }
         for k in LogKind.allCases where rows.contains(where: { $0.kind == k }) {
             let before = try c.scalar("SELECT coalesce(max(id), 0) FROM \(k.table)") ?? 0
             let st = try c.cached(insertLogSQL[k]!)
@@ -24,8 +30,9 @@ extension SQLiteStore {
                 text.bytes.withUnsafeBufferPointer { st.bind(i, bytes: $0, arena: arena) }
             }
             for r in rows where r.kind == k {
-                st.bind(3, r.ts); st.bind(4, r.uid, arena: arena); bind(5) { r.origH.write(into: &$0) }; st.bind(6, Int64(r.origP))
-                bind(7) { r.respH.write(into: &$0) }; st.bind(8, Int64(r.respP)); st.bind(9, r.proto, arena: arena)
+                st.bind(3, r.ts); st.bind(4, r.uid, arena: arena); st.bindBlobStatic(5, address(r.origH, at: 0))
+                st.bind(6, Int64(r.origP)); st.bindBlobStatic(7, address(r.respH, at: 16)); st.bind(8, Int64(r.respP))
+                st.bind(9, r.proto, arena: arena)
                 for (j, v) in r.values.enumerated() {
                     let i = Int32(10 + j)
                     switch v {
@@ -55,7 +62,8 @@ extension SQLiteStore {
                     switch type {
                     case .int: return .int(st.int64(k))
                     case .bool: return .bool(st.int64(k) != 0)
-                    case .text: return .text(st.text(k))
+                    // The addresses are bytes (text in a row the conversion could not read).
+                    case .text: return .text(st.isBlob(k) ? CompactPacket.address(st.blob(k))?.description ?? "" : st.text(k))
                     case .texts, .ints: return .list(LogValue.split(st.text(k)))
                     }
                 }
@@ -76,5 +84,25 @@ extension SQLiteStore {
             return merge
         }
         return Schema.logPage(merge.rows, limit: merge.limit)
+    }
+}
+
+/// The log tables' addresses as bytes (`CompactPacket`): a DNS row's two addresses as
+/// text were 27 bytes of its record and 13 of each address index's entries on a capture
+/// of IPv4 clients. The columns keep their declared type (a BLOB is stored as given
+/// whatever the affinity); `dns_v`, `http_v` and `tls_v` show the addresses as text.
+extension SQLiteSchema {
+    static let logAddressBytesVersion = 20
+
+    /// Rows are rewritten in place; a value that is no address stays text (the reads
+    /// take either). A later version that adds a log column makes the view again.
+    static let logAddressBytesStatements: [String] = LogKind.allCases.flatMap { k -> [String] in
+        let t = k.table
+        func bytes(_ c: String) -> String { "\(c) = coalesce(sniff_address_bytes(\(c)), \(c))" }
+        let cols = ["id"] + Schema.logColumns(k).map { c in
+            c == "orig_h" || c == "resp_h" ? "CASE typeof(\(c)) WHEN 'blob' THEN \(CompactPacket.addressText(c)) ELSE \(c) END AS \(c)" : c
+        }
+        return ["UPDATE \(t) SET \(bytes("orig_h")), \(bytes("resp_h"))",
+                "CREATE VIEW \(t)_v AS SELECT \(cols.joined(separator: ", ")) FROM \(t)"]
     }
 }
