@@ -175,7 +175,8 @@ extension Schema {
             case .uid(let u): b.add("id IN (\(ids("uid = \(b.param(u))")))")
             case .orig(let n): b.add("id IN (\(ids(b.logAddress("orig_h", n))))")
             case .resp(let n): b.add("id IN (\(ids(b.logAddress("resp_h", n))))")
-            case .either(let n): b.add("id IN (\(ids(b.logAddress("orig_h", n))) UNION ALL \(ids(b.logAddress("resp_h", n))))")
+            case .either(let n):
+                b.add("id IN (\(ids(b.logAddress("orig_h", n))) UNION ALL \(ids(b.logAddress("resp_h", n))))")
             }
         }
         let f = q.filter

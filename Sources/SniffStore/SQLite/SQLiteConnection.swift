@@ -234,7 +234,8 @@ final class SQLiteStatement {
 /// for text that is no address), with which migrations convert text columns in SQL.
 enum SQLiteFunctions {
     static func register(on db: OpaquePointer) {
-        sqlite3_create_function_v2(db, "sniff_address_bytes", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nil, { ctx, argc, argv in
+        let deterministic = SQLITE_UTF8 | SQLITE_DETERMINISTIC
+        sqlite3_create_function_v2(db, "sniff_address_bytes", 1, deterministic, nil, { ctx, argc, argv in
             guard let argv, argc == 1, let t = sqlite3_value_text(argv[0]), let a = IPAddress(String(cString: t)) else {
                 sqlite3_result_null(ctx)
                 return

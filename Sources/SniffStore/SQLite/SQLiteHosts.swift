@@ -30,8 +30,8 @@ extension SQLiteSchema {
             """
             CREATE TABLE hosts (
                 capture_id INTEGER NOT NULL, sensor TEXT NOT NULL, address BLOB NOT NULL, first_ts INTEGER NOT NULL,
-                last_ts INTEGER NOT NULL, country TEXT, asn INTEGER, org TEXT, category TEXT NOT NULL, mac TEXT, vendor TEXT,
-                PRIMARY KEY (address, capture_id, sensor)) WITHOUT ROWID
+                last_ts INTEGER NOT NULL, country TEXT, asn INTEGER, org TEXT, category TEXT NOT NULL, mac TEXT,
+                vendor TEXT, PRIMARY KEY (address, capture_id, sensor)) WITHOUT ROWID
             """,
             """
             CREATE TABLE host_names (

@@ -63,7 +63,8 @@ extension SQLiteStore {
                     case .int: return .int(st.int64(k))
                     case .bool: return .bool(st.int64(k) != 0)
                     // The addresses are bytes (text in a row the conversion could not read).
-                    case .text: return .text(st.isBlob(k) ? CompactPacket.address(st.blob(k))?.description ?? "" : st.text(k))
+                    case .text:
+                        return .text(st.isBlob(k) ? CompactPacket.address(st.blob(k))?.description ?? "" : st.text(k))
                     case .texts, .ints: return .list(LogValue.split(st.text(k)))
                     }
                 }
@@ -100,7 +101,8 @@ extension SQLiteSchema {
         let t = k.table
         func bytes(_ c: String) -> String { "\(c) = coalesce(sniff_address_bytes(\(c)), \(c))" }
         let cols = ["id"] + Schema.logColumns(k).map { c in
-            c == "orig_h" || c == "resp_h" ? "CASE typeof(\(c)) WHEN 'blob' THEN \(CompactPacket.addressText(c)) ELSE \(c) END AS \(c)" : c
+            guard c == "orig_h" || c == "resp_h" else { return c }
+            return "CASE typeof(\(c)) WHEN 'blob' THEN \(CompactPacket.addressText(c)) ELSE \(c) END AS \(c)"
         }
         return ["UPDATE \(t) SET \(bytes("orig_h")), \(bytes("resp_h"))",
                 "CREATE VIEW \(t)_v AS SELECT \(cols.joined(separator: ", ")) FROM \(t)"]

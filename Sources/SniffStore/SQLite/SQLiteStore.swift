@@ -281,7 +281,8 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
             st.bind(8, h.org); st.bind(9, h.category); st.bind(10, h.mac); st.bind(11, h.vendor)
             try st.run()
             guard let name = h.name else { continue }
-            names.bind(1, batch.captureID); names.bind(2, batch.sensor); names.bindBlobStatic(3, address); names.bind(4, name)
+            names.bind(1, batch.captureID); names.bind(2, batch.sensor); names.bindBlobStatic(3, address)
+            names.bind(4, name)
             names.bind(5, h.nameFirstSeen); names.bind(6, h.nameLastSeen); names.bind(7, h.nameSource.rawValue)
             try names.run()
         }
