@@ -142,7 +142,7 @@ def main():
                 {"from": f"{t:.6f}", "to": f"{t + 1:.6f}"}))(rnd.choice(times))),
             ("/api/hosts?category=", lambda: "/api/hosts?category=" + rnd.choice(["private", "public"])),
             ("/api/hosts?name=", lambda: "/api/hosts?name=" + rnd.choice(["example", "sniff", "absent-name"])),
-            ("/api/hosts/{ip}", lambda: "/api/hosts/" + urllib.parse.quote(rnd.choice(ips))),
+            ("/api/hosts/{ip}", lambda: "/api/hosts/" + urllib.parse.quote(rnd.choice(ips), safe=":")),
         ]
         print(f"{'route':<34} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
         if a.only:
