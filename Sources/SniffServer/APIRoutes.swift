@@ -17,7 +17,9 @@ struct APIRoutes {
     /// The per-process secret that state-changing requests send in X-Sniff-CSRF.
     let csrfToken: String
 
-    static let filterNames = ["ip", "src", "dst", "port", "sport", "dport", "transport", "app", "from", "to", "capture", "sensor", "q"]
+    static let filterNames = [
+        "ip", "src", "dst", "port", "sport", "dport", "transport", "app", "from", "to", "capture", "sensor", "q"
+    ]
     static let rangeNames = ["from", "to", "sensor", "capture"]
 
     /// The query string as a dictionary, rejecting names the route does not know and
@@ -28,7 +30,8 @@ struct APIRoutes {
         for (k, v) in request.uri.queryParameters {
             let name = String(k)
             guard allowedSet.contains(name) else {
-                throw APIError.badParameter(String(name.prefix(40)), "unknown parameter; this route takes " + allowed.joined(separator: ", "))
+                throw APIError.badParameter(
+                    String(name.prefix(40)), "unknown parameter; this route takes " + allowed.joined(separator: ", "))
             }
             guard out[name] == nil else { throw APIError.badParameter(name, "given more than once") }
             guard v.utf8.count <= 1024 else { throw APIError.badParameter(name, "longer than 1024 bytes") }
@@ -54,7 +57,10 @@ struct APIRoutes {
         router.get("/api/stats") { req, _ in try await self.stats(req) }
         router.get("/api/session") { req, _ in try self.session(req) }
         router.get("/api/openapi.json") { _, _ in try self.dashboard.response(for: "openapi.json") }
-        router.get("/api/export") { req, _ in try await Exporter(store: self.store, limit: self.configuration.exportLimit, logger: self.logger).response(req) }
+        router.get("/api/export") { req, _ in
+            try await Exporter(store: self.store, limit: self.configuration.exportLimit, logger: self.logger).response(
+                req)
+        }
         for action in ["pause", "resume", "stop"] {
             router.post("/api/capture/\(action)") { req, _ in try await self.captureControl(req, action) }
         }
@@ -72,7 +78,9 @@ struct APIRoutes {
     func packets(_ req: Request) async throws -> Response {
         let q = try PacketQuery(parameters: Self.parameters(req, allowed: Self.filterNames + ["cursor", "limit"]))
         let page = try await store.packets(q)
-        return Self.pageResponse(page.rows, next: page.nextCursor, limit: q.limit, rowBytes: 400) { r, s in r.writeJSON(into: &s) }
+        return Self.pageResponse(page.rows, next: page.nextCursor, limit: q.limit, rowBytes: 400) { r, s in
+            r.writeJSON(into: &s)
+        }
     }
 
     /// A page of rows: `rows`, `count`, `next_cursor` and `limit`.
@@ -87,7 +95,9 @@ struct APIRoutes {
     }
 
     func flows(_ req: Request) async throws -> Response {
-        let names = Self.filterNames + ["conn_state", "min_bytes", "tls", "tunnel", "sort", "cursor", "limit"] + FlowQuery.enrichmentNames
+        let names =
+            Self.filterNames + ["conn_state", "min_bytes", "tls", "tunnel", "sort", "cursor", "limit"]
+            + FlowQuery.enrichmentNames
         let q = try FlowQuery(parameters: Self.parameters(req, allowed: names))
         let page = try await store.flows(q)
         // The first page on a server beside a capture also lists the flows still in
@@ -112,11 +122,14 @@ struct APIRoutes {
                                trafficNames: RangeQuery.flowNames)
         let t = try await store.protocolSummary(q)
         func entries(_ e: [ProtocolSummaryTable.Entry]) -> (inout ByteSink) -> Void {
-            { s in JSONArray.write(e, into: &s) { x, s in
-                var o = JSONObject(capacity: 96)
-                o.string("name", x.name); o.number("packets", x.packets); o.number("bytes", x.bytes); o.number("flows", x.flows)
-                s.bytes.append(contentsOf: o.finish().bytes)
-            } }
+            { s in
+                JSONArray.write(e, into: &s) { x, s in
+                    var o = JSONObject(capacity: 96)
+                    o.string("name", x.name); o.number("packets", x.packets); o.number("bytes", x.bytes);
+                    o.number("flows", x.flows)
+                    s.bytes.append(contentsOf: o.finish().bytes)
+                }
+            }
         }
         var o = JSONObject(capacity: 2048)
         o.raw("transports", entries(t.transports))
@@ -128,21 +141,26 @@ struct APIRoutes {
     }
 
     func timeSeries(_ req: Request) async throws -> Response {
-        let q = try TimeSeriesQuery(parameters: Self.parameters(req, allowed: Self.rangeNames + RangeQuery.rollupNames + ["step", "by"]))
+        let q = try TimeSeriesQuery(
+            parameters: Self.parameters(req, allowed: Self.rangeNames + RangeQuery.rollupNames + ["step", "by"]))
         let points = try await store.timeSeries(q)
         var o = JSONObject(capacity: 256 + points.count * 80)
         o.string("step", q.step.rawValue)
         o.string("by", q.by.rawValue)
-        o.raw("points") { s in JSONArray.write(points, into: &s) { p, s in
-            var x = JSONObject(capacity: 96)
-            x.seconds("ts", nanos: p.ts); x.string("key", p.key); x.number("packets", p.packets); x.number("bytes", p.bytes)
-            s.bytes.append(contentsOf: x.finish().bytes)
-        } }
+        o.raw("points") { s in
+            JSONArray.write(points, into: &s) { p, s in
+                var x = JSONObject(capacity: 96)
+                x.seconds("ts", nanos: p.ts); x.string("key", p.key); x.number("packets", p.packets);
+                x.number("bytes", p.bytes)
+                s.bytes.append(contentsOf: x.finish().bytes)
+            }
+        }
         return JSONResponse.make(o.finish())
     }
 
     func talkers(_ req: Request) async throws -> Response {
-        let q = try TalkersQuery(parameters: Self.parameters(req, allowed: Self.rangeNames + RangeQuery.flowNames + ["limit"]))
+        let q = try TalkersQuery(
+            parameters: Self.parameters(req, allowed: Self.rangeNames + RangeQuery.flowNames + ["limit"]))
         var t = try await store.talkers(q)
         if let outbox = broadcaster.outbox {
             let match = FlowQuery(filter: q.range.asFilter)
@@ -166,7 +184,8 @@ struct APIRoutes {
     }
 
     func alerts(_ req: Request) async throws -> Response {
-        let q = try AlertQuery(parameters: Self.parameters(req, allowed: Self.rangeNames + ["severity", "rule", "cursor", "limit"]))
+        let q = try AlertQuery(
+            parameters: Self.parameters(req, allowed: Self.rangeNames + ["severity", "rule", "cursor", "limit"]))
         let page = try await store.alerts(q)
         var o = JSONObject(capacity: 1024 + page.rows.count * 400)
         o.raw("rows") { s in JSONArray.write(page.rows, into: &s) { r, s in r.writeJSON(into: &s) } }
@@ -177,9 +196,12 @@ struct APIRoutes {
 
     /// /api/dns, /api/http, /api/tls: the protocol logs, newest first.
     func logs(_ req: Request, _ kind: LogKind) async throws -> Response {
-        let q = try LogQuery(kind: kind, parameters: Self.parameters(req, allowed: LogQuery.names + ["cursor", "limit"]))
+        let q = try LogQuery(
+            kind: kind, parameters: Self.parameters(req, allowed: LogQuery.names + ["cursor", "limit"]))
         let page = try await store.logs(q)
-        return Self.pageResponse(page.rows, next: page.nextCursor, limit: q.limit, rowBytes: 500) { r, s in r.writeJSON(into: &s) }
+        return Self.pageResponse(page.rows, next: page.nextCursor, limit: q.limit, rowBytes: 500) { r, s in
+            r.writeJSON(into: &s)
+        }
     }
 
     func captures(_ req: Request) async throws -> Response {
@@ -222,7 +244,8 @@ struct APIRoutes {
             x.seconds("last_write", nanos: s.lastWrite)
             if let l = s.lagNanos { x.double("lag_seconds", Double(l) / 1e9) } else { x.string("lag_seconds", nil) }
             x.number("packets_seen", s.packetsSeen)
-            x.number("kernel_dropped", s.kernelDropped); x.number("interface_dropped", s.interfaceDropped); x.number("sniff_dropped", s.sniffDropped)
+            x.number("kernel_dropped", s.kernelDropped); x.number("interface_dropped", s.interfaceDropped);
+            x.number("sniff_dropped", s.sniffDropped)
             sink.bytes.append(contentsOf: x.finish().bytes)
         }
         if let chosen { o.raw("capture") { sink in chosen.writeJSON(into: &sink) } }
@@ -230,7 +253,8 @@ struct APIRoutes {
             var x = JSONObject(capacity: 512)
             x.number("packets", live.packets); x.number("bytes", live.bytes)
             x.number("packets_per_second", live.packetsPerSecond); x.number("bytes_per_second", live.bytesPerSecond)
-            x.number("kernel_dropped", live.kernelDropped); x.number("interface_dropped", live.interfaceDropped); x.number("sniff_dropped", live.sniffDropped)
+            x.number("kernel_dropped", live.kernelDropped); x.number("interface_dropped", live.interfaceDropped);
+            x.number("sniff_dropped", live.sniffDropped)
             x.number("active_flows", live.activeFlows)
             x.number("clients", broadcaster.clientCount)
             x.number("slow_clients_disconnected", broadcaster.slowDisconnects)
@@ -261,8 +285,10 @@ struct APIRoutes {
         switch action {
         case "pause", "resume":
             guard let s = action == "pause" ? control.pause() : control.resume() else {
-                throw APIError(.conflict, "the capture was stopped, so it cannot be paused or resumed; the server still " +
-                               "serves what was stored. Start a new capture with sniff -i IFACE --serve")
+                throw APIError(
+                    .conflict,
+                    "the capture was stopped, so it cannot be paused or resumed; the server still "
+                        + "serves what was stored. Start a new capture with sniff -i IFACE --serve")
             }
             state = s
         default:
@@ -284,8 +310,11 @@ public struct DashboardFiles: Sendable {
     public init(directory: String? = nil) {
         var files: [String: (String, [UInt8])] = [:]
         let dir = directory ?? Bundle.module.resourceURL.map { $0.appendingPathComponent("Dashboard").path } ?? "."
-        let types = ["html": "text/html; charset=utf-8", "js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8",
-                     "json": "application/json; charset=utf-8", "svg": "image/svg+xml", "png": "image/png", "ico": "image/x-icon"]
+        let types = [
+            "html": "text/html; charset=utf-8", "js": "text/javascript; charset=utf-8",
+            "css": "text/css; charset=utf-8",
+            "json": "application/json; charset=utf-8", "svg": "image/svg+xml", "png": "image/png", "ico": "image/x-icon"
+        ]
         if let names = try? FileManager.default.contentsOfDirectory(atPath: dir) {
             for n in names {
                 let ext = String(n.split(separator: ".").last ?? "")

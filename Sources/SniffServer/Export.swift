@@ -36,7 +36,9 @@ public struct PacketExport: Sendable {
     /// Excel's last row is 1 048 576; one is the header.
     public static let xlsxRowLimit = 1_048_575
 
-    public init(store: any PacketStore, filter: TrafficFilter, format: ExportFormat, limit: Int, pcapLayout: PcapLayout? = nil) {
+    public init(
+        store: any PacketStore, filter: TrafficFilter, format: ExportFormat, limit: Int, pcapLayout: PcapLayout? = nil
+    ) {
         self.store = store
         self.pcapLayout = pcapLayout
         self.query = PacketQuery(filter: filter, cursor: nil, limit: PacketQuery.maximumLimit)
@@ -50,9 +52,12 @@ public struct PacketExport: Sendable {
         try PcapLayout.plan(try await store.frameSummary(filter))
     }
 
-    public static let columns = ["time", "src", "sport", "dst", "dport", "transport", "app", "len", "caplen", "flags",
-                                 "seq", "ack", "window", "payload_len", "icmp_type", "icmp_code", "dns_query", "flow_uid", "sensor", "capture", "n",
-                                 "app_source", "info"]
+    public static let columns = [
+        "time", "src", "sport", "dst", "dport", "transport", "app", "len", "caplen", "flags",
+        "seq", "ack", "window", "payload_len", "icmp_type", "icmp_code", "dns_query", "flow_uid", "sensor", "capture",
+        "n",
+        "app_source", "info"
+    ]
 
     /// Calls `write` with successive chunks of output. Returns the number of rows.
     @discardableResult
@@ -75,7 +80,11 @@ public struct PacketExport: Sendable {
             return try await XLSXWriter.write(self, output: write)
         case .pcap:
             let layout: PcapLayout
-            if let l = pcapLayout { layout = l } else { layout = try await Self.pcapLayout(store: store, filter: query.filter) }
+            if let l = pcapLayout {
+                layout = l
+            } else {
+                layout = try await Self.pcapLayout(store: store, filter: query.filter)
+            }
             return try await PcapStream(layout: layout).write(self, output: write)
         }
     }
@@ -101,7 +110,9 @@ public struct PacketExport: Sendable {
 enum CSVRow {
     static func write(_ p: StoredPacket, into s: inout ByteSink) {
         let r = p.row
-        func num<T: BinaryInteger>(_ v: T, _ present: Bool = true) { if present { s.append(String(v)) }; s.append(0x2C) }
+        func num<T: BinaryInteger>(_ v: T, _ present: Bool = true) {
+            if present { s.append(String(v)) }; s.append(0x2C)
+        }
         func text(_ v: String?, last: Bool = false) {
             if let v { field(v, into: &s) }
             s.append(last ? 0x0D : 0x2C)
@@ -179,7 +190,8 @@ enum XLSXWriter {
         let archive = try Archive(url: zipURL, accessMode: .create)
         for (name, text) in fixedParts {
             let d = Data(text.utf8)
-            try archive.addEntry(with: name, type: .file, uncompressedSize: Int64(d.count), compressionMethod: .deflate) { pos, size in
+            try archive.addEntry(with: name, type: .file, uncompressedSize: Int64(d.count), compressionMethod: .deflate)
+            { pos, size in
                 d.subdata(in: Int(pos)..<Int(pos) + size)
             }
         }
@@ -213,7 +225,8 @@ enum XLSXWriter {
     }
 
     static func number<T: BinaryInteger>(_ v: T, col: Int, row: Int, into s: inout ByteSink) {
-        cellStart(col, row, into: &s); s.append("><v>" as StaticString); s.append(String(v)); s.append("</v></c>" as StaticString)
+        cellStart(col, row, into: &s); s.append("><v>" as StaticString); s.append(String(v));
+        s.append("</v></c>" as StaticString)
     }
 
     static func inlineString(_ v: String, col: Int, row: Int, style: Int = 0, into s: inout ByteSink) {
@@ -247,7 +260,8 @@ enum XLSXWriter {
         s.append("<row r=\"" as StaticString); s.append(decimal: Int64(n)); s.append("\">" as StaticString)
         // Excel serial date: days since 1899-12-30, UTC.
         let days = Double(r.ts) / 86_400e9 + 25_569
-        cellStart(0, n, into: &s); s.append(" s=\"1\"><v>" as StaticString); s.append(String(days)); s.append("</v></c>" as StaticString)
+        cellStart(0, n, into: &s); s.append(" s=\"1\"><v>" as StaticString); s.append(String(days));
+        s.append("</v></c>" as StaticString)
         if r.has(.ip) { inlineString(r.src.description, col: 1, row: n, into: &s) }
         if r.has(.ports) { number(r.sport, col: 2, row: n, into: &s) }
         if r.has(.ip) { inlineString(r.dst.description, col: 3, row: n, into: &s) }
@@ -258,7 +272,8 @@ enum XLSXWriter {
         number(r.caplen, col: 8, row: n, into: &s)
         if r.has(.tcp) {
             inlineString(CSVRow.flags(r.tcpFlags), col: 9, row: n, into: &s)
-            number(r.seq, col: 10, row: n, into: &s); number(r.ack, col: 11, row: n, into: &s); number(r.window, col: 12, row: n, into: &s)
+            number(r.seq, col: 10, row: n, into: &s); number(r.ack, col: 11, row: n, into: &s);
+            number(r.window, col: 12, row: n, into: &s)
         }
         if r.has(.payloadLen) { number(r.payloadLen, col: 13, row: n, into: &s) }
         if r.has(.icmp) { number(r.icmpType, col: 14, row: n, into: &s); number(r.icmpCode, col: 15, row: n, into: &s) }
@@ -306,13 +321,17 @@ struct Exporter {
 
     func response(_ req: Request) async throws -> Response {
         var p = try APIRoutes.parameters(req, allowed: APIRoutes.filterNames + ["format", "limit"])
-        guard let f = p.removeValue(forKey: "format") else { throw APIError.badParameter("format", "give format=csv, xlsx, ndjson or pcap") }
+        guard let f = p.removeValue(forKey: "format") else {
+            throw APIError.badParameter("format", "give format=csv, xlsx, ndjson or pcap")
+        }
         guard let format = ExportFormat(rawValue: f.lowercased()) else {
             throw APIError.badParameter("format", "valid values are csv, xlsx, ndjson, pcap")
         }
         var rows = limit
         if let l = p.removeValue(forKey: "limit") {
-            guard let v = Int(l), v >= 1, v <= limit else { throw APIError.badParameter("limit", "between 1 and \(limit)") }
+            guard let v = Int(l), v >= 1, v <= limit else {
+                throw APIError.badParameter("limit", "between 1 and \(limit)")
+            }
             rows = v
         }
         let filter = try TrafficFilter(parameters: p)
@@ -320,7 +339,8 @@ struct Exporter {
         if format == .pcap {
             // Decided before the answer starts: a 409 when bytes are missing, and the
             // file type (pcap or pcapng) for the headers.
-            do { layout = try await PacketExport.pcapLayout(store: store, filter: filter) } catch let e as PcapUnavailable {
+            do { layout = try await PacketExport.pcapLayout(store: store, filter: filter) } catch let e
+                as PcapUnavailable {
                 throw APIError(.conflict, e.message, parameter: "format")
             }
         }

@@ -22,7 +22,10 @@ public final class FeedServer: Service, Sendable {
     /// Socket send buffer for clients (small buffers make a stuck reader show sooner).
     let sendBufferBytes: Int?
 
-    public init(host: String, port: Int, token: String?, broadcaster: LiveBroadcaster, logger: Logger, sendBufferBytes: Int? = nil) {
+    public init(
+        host: String, port: Int, token: String?, broadcaster: LiveBroadcaster, logger: Logger,
+        sendBufferBytes: Int? = nil
+    ) {
         self.host = host; self.port = port; self.token = token; self.broadcaster = broadcaster; self.logger = logger
         self.sendBufferBytes = sendBufferBytes
     }
@@ -64,7 +67,8 @@ public final class FeedServer: Service, Sendable {
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let sendBuffer {
-                        try channel.syncOptions?.setOption(.socketOption(.so_sndbuf), value: SocketOptionValue(sendBuffer))
+                        try channel.syncOptions?.setOption(
+                            .socketOption(.so_sndbuf), value: SocketOptionValue(sendBuffer))
                     }
                     return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
@@ -74,7 +78,8 @@ public final class FeedServer: Service, Sendable {
     func handle(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
         guard let client = broadcaster.register(.feed) else {
             try? await connection.executeThenClose { _, outbound in
-                try await outbound.write(ByteBuffer(string: Self.tooManyClients(broadcaster.configuration.maxLiveClients) + "\n"))
+                try await outbound.write(
+                    ByteBuffer(string: Self.tooManyClients(broadcaster.configuration.maxLiveClients) + "\n"))
             }
             return
         }
@@ -83,7 +88,8 @@ public final class FeedServer: Service, Sendable {
         if !authenticated.withLockedValue({ $0 }) { client.paused = true }
         do {
             try await connection.executeThenClose { inbound, outbound in
-                client.enqueue(authenticated.withLockedValue { $0 } ? Self.greeting : "# sniff feed: send 'token TOKEN' first")
+                client.enqueue(
+                    authenticated.withLockedValue { $0 } ? Self.greeting : "# sniff feed: send 'token TOKEN' first")
                 await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
                         try await client.writeMessages { m in
@@ -98,11 +104,14 @@ public final class FeedServer: Service, Sendable {
                             pending += chunk.readableBytesView
                             guard pending.count <= 4096 else { client.enqueue("# line too long"); return }
                             while let nl = pending.firstIndex(of: 0x0A) {
-                                let line = String(decoding: pending[..<nl], as: UTF8.self).trimmingCharacters(in: [" ", "\r", "\t"])
+                                let line = String(decoding: pending[..<nl], as: UTF8.self).trimmingCharacters(in: [
+                                    " ", "\r", "\t"
+                                ])
                                 pending.removeSubrange(...nl)
                                 if !authenticated.withLockedValue({ $0 }) {
                                     if let token = self.token, line.hasPrefix("token "),
-                                       SecurityMiddleware<BasicRequestContextStub>.constantTimeEquals(line.dropFirst(6), token) {
+                                        SecurityMiddleware<BasicRequestContextStub>.constantTimeEquals(
+                                            line.dropFirst(6), token) {
                                         authenticated.withLockedValue { $0 = true }
                                         client.paused = false
                                         client.enqueue(Self.greeting)

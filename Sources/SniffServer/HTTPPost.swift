@@ -90,8 +90,9 @@ public final class HTTPPost: Sendable {
             do {
                 tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
             } catch {
-                throw RuntimeFailure("cannot read --webhook-ca \(caFile): \(error); it must be a PEM file of CA certificates",
-                                     exitCode: 64)
+                throw RuntimeFailure(
+                    "cannot read --webhook-ca \(caFile): \(error); it must be a PEM file of CA certificates",
+                    exitCode: 64)
             }
         }
         var config = HTTPClient.Configuration(
@@ -113,7 +114,8 @@ public final class HTTPPost: Sendable {
             return .failure(.io("\(error)"))
         }
         do {
-            let response = try client.execute(request: request, deadline: .now() + .milliseconds(Int64(timeoutMillis))).wait()
+            let response = try client.execute(request: request, deadline: .now() + .milliseconds(Int64(timeoutMillis)))
+                .wait()
             let code = Int(response.status.code)
             return (200..<300).contains(code) ? .success(code) : .failure(.status(code))
         } catch {
@@ -129,7 +131,9 @@ public final class HTTPPost: Sendable {
             }
         }
         if error is NIOSSLError || error is BoringSSLError { return .tls("\(error)") }
-        if let e = error as? NIOConnectionError { return .connect(e.connectionErrors.first.map { "\($0.error)" } ?? "\(e)") }
+        if let e = error as? NIOConnectionError {
+            return .connect(e.connectionErrors.first.map { "\($0.error)" } ?? "\(e)")
+        }
         if let e = error as? IOError { return .connect(e.description) }
         return .io("\(error)")
     }

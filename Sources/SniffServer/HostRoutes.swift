@@ -17,7 +17,8 @@ extension APIRoutes {
     /// /api/countries, /api/asns: stored flows per country or AS of their ends, and the
     /// running capture's flows in progress (as /api/talkers adds them).
     func networkShares(_ req: Request, by: NetworkShareQuery.Key) async throws -> Response {
-        let q = try NetworkShareQuery(by: by, parameters: Self.parameters(req, allowed: NetworkShareQuery.parameterNames))
+        let q = try NetworkShareQuery(
+            by: by, parameters: Self.parameters(req, allowed: NetworkShareQuery.parameterNames))
         var list = try await store.networkShares(q)
         if let outbox = broadcaster.outbox {
             let match = FlowQuery(filter: q.range.asFilter)

@@ -34,7 +34,11 @@ struct JSONObject {
     mutating func bool(_ k: String, _ v: Bool) { key(k); sink.append(v ? "true" as StaticString : "false") }
     mutating func seconds(_ k: String, nanos: Int64?) {
         key(k)
-        if let nanos { sink.appendEpoch(Timestamp(totalNanoseconds: nanos)) } else { sink.append("null" as StaticString) }
+        if let nanos {
+            sink.appendEpoch(Timestamp(totalNanoseconds: nanos))
+        } else {
+            sink.append("null" as StaticString)
+        }
     }
     /// A value already rendered as JSON.
     mutating func raw(_ k: String, _ json: (inout ByteSink) -> Void) { key(k); json(&sink) }
@@ -65,7 +69,11 @@ extension StoredAlert {
         o.string("kind", row.kind)
         o.string("message", row.message)
         if let u = row.uid { o.string("uid", u) }
-        o.raw("hosts") { s in JSONArray.write(row.hosts, into: &s) { h, s in s.append(0x22); s.append(h.description); s.append(0x22) } }
+        o.raw("hosts") { s in
+            JSONArray.write(row.hosts, into: &s) { h, s in
+                s.append(0x22); s.append(h.description); s.append(0x22)
+            }
+        }
         o.number("suppressed", row.suppressed)
         o.string("sensor", sensor)
         o.string("capture", String(captureID))

@@ -47,15 +47,18 @@ public final class LiveBroadcaster: Service, @unchecked Sendable {
         var activeFlows = 0
     }
 
-    public init(outbox: LiveOutbox?, configuration: ServerConfiguration, logger: Logger, metrics: ServerMetrics? = nil) {
+    public init(outbox: LiveOutbox?, configuration: ServerConfiguration, logger: Logger, metrics: ServerMetrics? = nil)
+    {
         self.outbox = outbox; self.configuration = configuration; self.logger = logger; self.metrics = metrics
     }
 
     /// A new client, or nil when `maxLiveClients` are connected already (the caller
     /// tells the client and closes the connection).
     public func register(_ kind: LiveClient.Kind) -> LiveClient? {
-        let c = LiveClient(kind: kind, capacity: kind == .webSocket ? configuration.clientQueueCapacity : configuration.feedQueueCapacity,
-                           rowsPerSecond: configuration.liveRowsPerSecond)
+        let c = LiveClient(
+            kind: kind,
+            capacity: kind == .webSocket ? configuration.clientQueueCapacity : configuration.feedQueueCapacity,
+            rowsPerSecond: configuration.liveRowsPerSecond)
         let now = ContinuousClock.now
         let (n, logRefusal) = lock.withLock { () -> (Int?, Bool) in
             guard clients.count < configuration.maxLiveClients else {
@@ -108,7 +111,9 @@ public final class LiveBroadcaster: Service, @unchecked Sendable {
                              kernelDropped: UInt64, interfaceDropped: UInt64, sniffDropped: UInt64, activeFlows: Int) {
         lock.withLock {
             let l = lastSecond ?? SecondStats()
-            return (totalPackets, totalBytes, l.packets, l.bytes, kernelDropped, interfaceDropped, sniffDropped, activeFlows)
+            return (
+                totalPackets, totalBytes, l.packets, l.bytes, kernelDropped, interfaceDropped, sniffDropped, activeFlows
+            )
         }
     }
 
@@ -143,13 +148,20 @@ public final class LiveBroadcaster: Service, @unchecked Sendable {
         lock.withLock {
             for b in batches {
                 var second = b.second ?? nowSecond
-                if nextSecond == nil || second > nextSecond! + 300 { nextSecond = max(second - 300, nextSecond ?? second) }
+                if nextSecond == nil || second > nextSecond! + 300 {
+                    nextSecond = max(second - 300, nextSecond ?? second)
+                }
                 // Counters for a second already sent (a clock step back) join the next one.
                 second = max(second, nextSecond!)
                 var s = pending[second] ?? SecondStats(second: second)
                 s.packets &+= b.packets; s.bytes &+= b.bytes
-                for (k, v) in b.transports { s.transports[k, default: .init()].packets &+= v.packets; s.transports[k, default: .init()].bytes &+= v.bytes }
-                for (k, v) in b.apps { s.apps[k, default: .init()].packets &+= v.packets; s.apps[k, default: .init()].bytes &+= v.bytes }
+                for (k, v) in b.transports {
+                    s.transports[k, default: .init()].packets &+= v.packets;
+                    s.transports[k, default: .init()].bytes &+= v.bytes
+                }
+                for (k, v) in b.apps {
+                    s.apps[k, default: .init()].packets &+= v.packets; s.apps[k, default: .init()].bytes &+= v.bytes
+                }
                 pending[second] = s
                 latestSecond = max(latestSecond ?? second, b.closesSecond ? second + 1 : second)
                 totalPackets &+= b.packets; totalBytes &+= b.bytes
@@ -205,8 +217,15 @@ public final class LiveBroadcaster: Service, @unchecked Sendable {
                 for b in batches { for a in b.alerts { c.enqueue(alertMessage(a)) } }
             case .feed:
                 let json = c.json
-                for r in rows { c.enqueue(json ? StoredPacket(sensor: outbox?.sensor ?? "", captureID: outbox?.captureID ?? 0, row: r).json : PacketLine.text(r)) }
-                if skipped > 0 { c.enqueue("# skipped \(skipped) packets (at most \(c.rowsPerSecond) lines per second)") }
+                for r in rows {
+                    c.enqueue(
+                        json
+                            ? StoredPacket(sensor: outbox?.sensor ?? "", captureID: outbox?.captureID ?? 0, row: r).json
+                            : PacketLine.text(r))
+                }
+                if skipped > 0 {
+                    c.enqueue("# skipped \(skipped) packets (at most \(c.rowsPerSecond) lines per second)")
+                }
             }
         }
         for s in secondsDone {
@@ -242,7 +261,8 @@ public final class LiveBroadcaster: Service, @unchecked Sendable {
         o.raw("app", counters(s.apps))
         o.raw("drops") { sink in
             var d = JSONObject(capacity: 64)
-            d.number("kernel", s.kernelDropped); d.number("interface", s.interfaceDropped); d.number("sniff", s.sniffDropped)
+            d.number("kernel", s.kernelDropped); d.number("interface", s.interfaceDropped);
+            d.number("sniff", s.sniffDropped)
             sink.bytes.append(contentsOf: d.finish().bytes)
         }
         o.number("active_flows", s.activeFlows)
@@ -256,7 +276,11 @@ public final class LiveBroadcaster: Service, @unchecked Sendable {
         o.string("type", "packets")
         let sensor = outbox?.sensor ?? "", capture = outbox?.captureID ?? 0
         // Newest first, as the packets table shows them.
-        o.raw("rows") { s in JSONArray.write(rows.reversed(), into: &s) { r, s in StoredPacket(sensor: sensor, captureID: capture, row: r).writeJSON(into: &s) } }
+        o.raw("rows") { s in
+            JSONArray.write(rows.reversed(), into: &s) { r, s in
+                StoredPacket(sensor: sensor, captureID: capture, row: r).writeJSON(into: &s)
+            }
+        }
         o.number("skipped", skipped)
         o.number("dropped_messages", dropped)
         return o.finish().string
@@ -265,7 +289,9 @@ public final class LiveBroadcaster: Service, @unchecked Sendable {
     func alertMessage(_ a: AlertRow) -> String {
         var o = JSONObject(capacity: 512)
         o.string("type", "alert")
-        o.raw("alert") { s in StoredAlert(sensor: outbox?.sensor ?? "", captureID: outbox?.captureID ?? 0, row: a).writeJSON(into: &s) }
+        o.raw("alert") { s in
+            StoredAlert(sensor: outbox?.sensor ?? "", captureID: outbox?.captureID ?? 0, row: a).writeJSON(into: &s)
+        }
         return o.finish().string
     }
 

@@ -13,7 +13,9 @@ public struct LiveFilter: Sendable, Equatable {
     public init(parameters: [String: String]) throws {
         let allowed: Set<String> = ["ip", "src", "dst", "port", "sport", "dport", "transport", "app", "q"]
         for k in parameters.keys where !allowed.contains(k) {
-            throw StoreError.badParameter(name: String(k.prefix(40)), message: "unknown filter field; use " + allowed.sorted().joined(separator: ", "))
+            throw StoreError.badParameter(
+                name: String(k.prefix(40)),
+                message: "unknown filter field; use " + allowed.sorted().joined(separator: ", "))
         }
         filter = try TrafficFilter(parameters: parameters.filter { !$0.value.isEmpty })
     }

@@ -152,10 +152,13 @@ public final class LiveHub: PacketConsumer, AlertSink {
     /// The packets' second the current counters belong to (with `secondsFromPackets`).
     private var currentSecond: Int64 = .min
 
-    public convenience init(sensor: String = "sniff", captureID: Int64 = 0, source: String = "", sampleCapacity: Int = 2000,
-                            publishIntervalNanos: Int64 = 250_000_000) {
-        self.init(outbox: LiveOutbox(sensor: sensor, captureID: captureID, source: source), sampleCapacity: sampleCapacity,
-                  publishIntervalNanos: publishIntervalNanos)
+    public convenience init(
+        sensor: String = "sniff", captureID: Int64 = 0, source: String = "", sampleCapacity: Int = 2000,
+        publishIntervalNanos: Int64 = 250_000_000
+    ) {
+        self.init(
+            outbox: LiveOutbox(sensor: sensor, captureID: captureID, source: source), sampleCapacity: sampleCapacity,
+            publishIntervalNanos: publishIntervalNanos)
     }
 
     /// A hub feeding an outbox made beforehand (the server may be given it first).
@@ -214,7 +217,8 @@ public final class LiveHub: PacketConsumer, AlertSink {
         b.packets = packets; b.bytes = bytes
         for k in TransportKind.allCases where transportPackets[Int(k.rawValue)] > 0 {
             let name = k.name.map { "\($0)" } ?? "none"
-            b.transports[name] = .init(packets: transportPackets[Int(k.rawValue)], bytes: transportBytes[Int(k.rawValue)])
+            b.transports[name] = .init(
+                packets: transportPackets[Int(k.rawValue)], bytes: transportBytes[Int(k.rawValue)])
             transportPackets[Int(k.rawValue)] = 0; transportBytes[Int(k.rawValue)] = 0
         }
         for k in AppProtocol.allCases where appPackets[Int(k.rawValue)] > 0 {

@@ -33,7 +33,8 @@ enum LiveSocket {
         guard let client = broadcaster.register(.webSocket) else {
             var o = JSONObject()
             o.string("type", "error")
-            o.string("error", "too many clients (\(broadcaster.configuration.maxLiveClients) connected); try again later")
+            o.string(
+                "error", "too many clients (\(broadcaster.configuration.maxLiveClients) connected); try again later")
             try await outbound.write(.text(o.finish().string))
             return
         }
@@ -41,7 +42,9 @@ enum LiveSocket {
         client.filter = first.filter; client.capture = first.capture
         client.enqueue(broadcaster.helloMessage())
         let history = broadcaster.recentStats
-        if !history.isEmpty { client.enqueue("{\"type\":\"history\",\"stats\":[" + history.joined(separator: ",") + "]}") }
+        if !history.isEmpty {
+            client.enqueue("{\"type\":\"history\",\"stats\":[" + history.joined(separator: ",") + "]}")
+        }
         await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 try await client.writeMessages { try await outbound.write(.text($0)) }
@@ -72,7 +75,9 @@ enum LiveSocket {
             if let parameter { o.string("parameter", parameter) }
             return o.finish().string
         }
-        guard let data = text.data(using: .utf8), let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        guard let data = text.data(using: .utf8),
+            let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else {
             return failure("a filter message is a JSON object such as {\"ip\":\"10.0.0.0/8\",\"port\":53}", nil)
         }
         var p: [String: String] = [:]

@@ -97,8 +97,13 @@ enum OpenFlows {
             }
         }
         var t = Talkers()
-        t.pairs = Array(pairs.values.sorted { ($0.bytes, $1.address.description, $1.port) > ($1.bytes, $0.address.description, $0.port) }.prefix(limit))
-        t.hosts = Array(hosts.values.sorted { ($0.bytes, $1.address.description) > ($1.bytes, $0.address.description) }.prefix(limit))
+        t.pairs = Array(
+            pairs.values.sorted {
+                ($0.bytes, $1.address.description, $1.port) > ($1.bytes, $0.address.description, $0.port)
+            }.prefix(limit))
+        t.hosts = Array(
+            hosts.values.sorted { ($0.bytes, $1.address.description) > ($1.bytes, $0.address.description) }.prefix(
+                limit))
         return t
     }
 
@@ -113,10 +118,16 @@ enum OpenFlows {
         for s in stored { shares[key(s)] = s }
         for f in open {
             let r = f.row
-            let sides = by == .country
-                ? [NetworkShare(country: r.origCC, bytes: 0, flows: 0), NetworkShare(country: r.respCC, bytes: 0, flows: 0)]
-                : [NetworkShare(asn: r.origASN, org: r.origOrg, bytes: 0, flows: 0),
-                   NetworkShare(asn: r.respASN, org: r.respOrg, bytes: 0, flows: 0)]
+            let sides =
+                by == .country
+                ? [
+                    NetworkShare(country: r.origCC, bytes: 0, flows: 0),
+                    NetworkShare(country: r.respCC, bytes: 0, flows: 0)
+                ]
+                : [
+                    NetworkShare(asn: r.origASN, org: r.origOrg, bytes: 0, flows: 0),
+                    NetworkShare(asn: r.respASN, org: r.respOrg, bytes: 0, flows: 0)
+                ]
             var counted = Set<String>()
             for side in sides where side.country != nil || side.asn != nil {
                 let k = key(side)
@@ -140,14 +151,18 @@ enum OpenFlows {
             let r = f.row
             guard let pid = r.pid, let name = r.process else { continue }
             let k = Key(process: name, pid: pid, user: r.user, container: r.container)
-            var u = usage[k] ?? ProcessUsage(process: name, pid: pid, user: r.user, container: r.container, sent: 0, received: 0,
-                                             flows: 0)
+            var u =
+                usage[k]
+                ?? ProcessUsage(
+                    process: name, pid: pid, user: r.user, container: r.container, sent: 0, received: 0,
+                    flows: 0)
             let isOrig = r.processIsOrig ?? true
             u.sent &+= isOrig ? r.origL2Bytes : r.respL2Bytes
             u.received &+= isOrig ? r.respL2Bytes : r.origL2Bytes
             u.flows &+= 1
             usage[k] = u
         }
-        return Array(usage.values.sorted { ($0.sent &+ $0.received, $1.pid) > ($1.sent &+ $1.received, $0.pid) }.prefix(limit))
+        return Array(
+            usage.values.sorted { ($0.sent &+ $0.received, $1.pid) > ($1.sent &+ $1.received, $0.pid) }.prefix(limit))
     }
 }

@@ -47,7 +47,9 @@ public struct PcapUnavailable: Error, Sendable, Equatable {
     public var withoutBytes: Int64
 
     public var message: String {
-        let which = withoutBytes == packets ? "the \(packets) packets that match were" : "\(withoutBytes) of the \(packets) packets that match were"
+        let which =
+            withoutBytes == packets
+            ? "the \(packets) packets that match were" : "\(withoutBytes) of the \(packets) packets that match were"
         return "\(which) stored without their bytes, so they cannot be written as pcap; "
             + "keep packet bytes with --store-raw when storing (sniff -r FILE --store-raw, sniff -i IFACE --store-raw), "
             + "or write a capture file while capturing with -w FILE; csv, xlsx and ndjson exports need no bytes"
@@ -111,7 +113,8 @@ struct PcapStream {
             // Every frame's link type is in the plan unless a capture wrote a new one
             // since; such a frame has no interface to name and is left out.
             guard let iface = links.firstIndex(of: f.link) else { return }
-            PcapEncoding.enhancedPacket(interface: UInt32(iface), ts: f.ts, wireLength: f.wireLength, bytes: bytes, into: &s)
+            PcapEncoding.enhancedPacket(
+                interface: UInt32(iface), ts: f.ts, wireLength: f.wireLength, bytes: bytes, into: &s)
         }
     }
 }
@@ -120,7 +123,8 @@ struct PcapStream {
 enum PcapEncoding {
     static func u16(_ v: UInt16, into s: inout ByteSink) { s.append(UInt8(v & 0xFF)); s.append(UInt8(v >> 8)) }
     static func u32(_ v: UInt32, into s: inout ByteSink) {
-        s.append(UInt8(v & 0xFF)); s.append(UInt8((v >> 8) & 0xFF)); s.append(UInt8((v >> 16) & 0xFF)); s.append(UInt8(v >> 24))
+        s.append(UInt8(v & 0xFF)); s.append(UInt8((v >> 8) & 0xFF)); s.append(UInt8((v >> 16) & 0xFF));
+        s.append(UInt8(v >> 24))
     }
     static func pad(_ n: Int, into s: inout ByteSink) { for _ in 0..<((4 - n % 4) % 4) { s.append(0) } }
 
@@ -146,7 +150,9 @@ enum PcapEncoding {
 
     /// Enhanced packet block; the timestamp is nanoseconds since the epoch (unsigned:
     /// a time before 1970 cannot be written and becomes 0).
-    static func enhancedPacket(interface: UInt32, ts: Int64, wireLength: UInt32, bytes: UnsafeRawBufferPointer, into s: inout ByteSink) {
+    static func enhancedPacket(
+        interface: UInt32, ts: Int64, wireLength: UInt32, bytes: UnsafeRawBufferPointer, into s: inout ByteSink
+    ) {
         let padded = (bytes.count + 3) & ~3
         let length = UInt32(32 + padded)
         let t = UInt64(max(0, ts))

@@ -28,7 +28,9 @@ struct SecurityMiddleware<Context: RequestContext>: RouterMiddleware {
     /// A Host header beyond the first (which becomes the authority).
     static var hostHeader: HeaderName { HeaderName("Host")! }
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
         if let refusal = refusal(request) {
             if request.headers[.upgrade]?.lowercased() == "websocket", let c = context as? SniffRequestContext {
                 await RefusedUpgradeAnswer.record(refusal, on: c.slot.channel)
@@ -50,11 +52,13 @@ struct SecurityMiddleware<Context: RequestContext>: RouterMiddleware {
         // The first Host header becomes the authority; any further ones stay in the
         // fields. Each must name this server.
         var named: HostPolicy.Authority? = nil
-        for (i, value) in ([request.head.authority].compactMap { $0 } + request.headers[values: Self.hostHeader]).enumerated() {
+        for (i, value) in ([request.head.authority].compactMap { $0 } + request.headers[values: Self.hostHeader])
+            .enumerated() {
             guard let a = HostPolicy.Authority(value), hosts.allows(a) else {
-                return APIError(.misdirectedRequest,
-                                "this server does not answer to the name '\(value.prefix(100))' in the Host header; " +
-                                "open it as \(hosts.example), or start sniff with --allow-host NAME for a name of yours")
+                return APIError(
+                    .misdirectedRequest,
+                    "this server does not answer to the name '\(value.prefix(100))' in the Host header; "
+                        + "open it as \(hosts.example), or start sniff with --allow-host NAME for a name of yours")
             }
             if i == 0 { named = a }
         }
@@ -62,8 +66,10 @@ struct SecurityMiddleware<Context: RequestContext>: RouterMiddleware {
             return APIError(.forbidden, "cross-site requests are refused: only this server's own pages may call it")
         }
         if let origin = request.headers[.origin], !hosts.allowsOrigin(origin, host: named) {
-            return APIError(.forbidden, "requests from the page at '\(origin.prefix(100))' are refused: only this server's own " +
-                            "pages may call it (start sniff with --allow-host NAME when a proxy serves it under NAME)")
+            return APIError(
+                .forbidden,
+                "requests from the page at '\(origin.prefix(100))' are refused: only this server's own "
+                    + "pages may call it (start sniff with --allow-host NAME when a proxy serves it under NAME)")
         }
         var authenticated = false
         if let token {
@@ -73,14 +79,19 @@ struct SecurityMiddleware<Context: RequestContext>: RouterMiddleware {
             authenticated = given.map { Self.constantTimeEquals($0, token) } ?? false
             let path = request.uri.path
             if !authenticated && (path.hasPrefix("/api") || path.hasPrefix("/ws") || path.hasPrefix("/metrics")) {
-                return APIError(.unauthorized, "this server needs a token: send Authorization: Bearer TOKEN (or ?token=TOKEN)",
-                                parameter: "token")
+                return APIError(
+                    .unauthorized, "this server needs a token: send Authorization: Bearer TOKEN (or ?token=TOKEN)",
+                    parameter: "token")
             }
         }
         if request.method != .get && request.method != .head && !authenticated {
-            guard let given = request.headers[Self.csrfHeader], Self.constantTimeEquals(Substring(given), csrfToken) else {
-                return APIError(.forbidden, "a request that changes something needs the header X-Sniff-CSRF: take its value " +
-                                "from GET /api/session (csrf_token)" + (token == nil ? "" : ", or send Authorization: Bearer TOKEN"))
+            guard let given = request.headers[Self.csrfHeader], Self.constantTimeEquals(Substring(given), csrfToken)
+            else {
+                return APIError(
+                    .forbidden,
+                    "a request that changes something needs the header X-Sniff-CSRF: take its value "
+                        + "from GET /api/session (csrf_token)"
+                        + (token == nil ? "" : ", or send Authorization: Bearer TOKEN"))
             }
         }
         return nil
@@ -138,7 +149,9 @@ struct HostPolicy: Sendable {
             allowed.formUnion(loopbackNames.compactMap { Authority(bare: $0)?.key })
         } else {
             if let a = Authority(bare: listen) { allowed.insert(a.key) }
-            if ServerConfiguration.isLoopback(listen) { allowed.formUnion(loopbackNames.compactMap { Authority(bare: $0)?.key }) }
+            if ServerConfiguration.isLoopback(listen) {
+                allowed.formUnion(loopbackNames.compactMap { Authority(bare: $0)?.key })
+            }
         }
         for name in c.allowedHosts {
             guard let a = Authority(bare: name) else { continue }
@@ -160,7 +173,13 @@ struct HostPolicy: Sendable {
         // send none: no page stands behind it.
         if origin.hasPrefix("ws://") || origin.hasPrefix("wss://") { return true }
         let scheme: String
-        if origin.hasPrefix("http://") { scheme = "http" } else if origin.hasPrefix("https://") { scheme = "https" } else { return false }
+        if origin.hasPrefix("http://") {
+            scheme = "http"
+        } else if origin.hasPrefix("https://") {
+            scheme = "https"
+        } else {
+            return false
+        }
         guard let o = Authority(origin.dropFirst(scheme.count + 3)) else { return false }
         if proxies.contains(o.key) { return true }
         guard let host else { return allows(o) }
@@ -192,8 +211,10 @@ struct HostPolicy: Sendable {
             var port: Int? = nil
             if !rest.isEmpty {
                 let digits = rest.dropFirst()
-                guard rest.first == ":", !digits.isEmpty, digits.count <= 5, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
-                      let p = Int(digits), p <= 65535 else { return nil }
+                guard rest.first == ":", !digits.isEmpty, digits.count <= 5,
+                    digits.allSatisfy({ $0.isASCII && $0.isNumber }),
+                    let p = Int(digits), p <= 65535
+                else { return nil }
                 port = p
             }
             guard let bare = Authority(bare: host) else { return nil }
@@ -212,7 +233,10 @@ struct HostPolicy: Sendable {
                 self.name = name; self.address = a; self.port = nil
                 return
             }
-            guard name.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D || $0 == 0x2E || $0 == 0x5F })
+            guard
+                name.utf8.allSatisfy({
+                    ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D || $0 == 0x2E || $0 == 0x5F
+                })
             else { return nil }
             self.name = name; self.address = nil; self.port = nil
         }

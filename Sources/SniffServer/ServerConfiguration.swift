@@ -89,7 +89,9 @@ public struct ServerConfiguration: Sendable {
         for name in allowedHosts where HostPolicy.Authority(bare: name) == nil {
             return "invalid --allow-host '\(name.prefix(100))': give a host name or an address without port, such as sniff.example.com or 192.0.2.7"
         }
-        if let t = token, t.utf8.count < 8 || t.utf8.count > 256 || t.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value >= 0x7F }) {
+        if let t = token,
+            t.utf8.count < 8 || t.utf8.count > 256
+                || t.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value >= 0x7F }) {
             return "the token must be 8 to 256 printable ASCII characters without spaces"
         }
         return nil

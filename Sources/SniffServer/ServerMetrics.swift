@@ -17,18 +17,24 @@ public final class ServerMetrics: Sendable {
 
     public init() {
         // Names are given whole (no namespace or unit parts), so they read as in the docs.
-        func d(_ name: String, _ help: String) -> MetricNameDescriptor { .init(metricName: name, unitName: "", helpText: help) }
-        packets = registry.makeCounter(descriptor: d("sniff_packets_total", "Packets analysed by the capture in this process"))
+        func d(_ name: String, _ help: String) -> MetricNameDescriptor {
+            .init(metricName: name, unitName: "", helpText: help)
+        }
+        packets = registry.makeCounter(
+            descriptor: d("sniff_packets_total", "Packets analysed by the capture in this process"))
         bytes = registry.makeCounter(descriptor: d("sniff_bytes_total", "Wire bytes of the packets analysed"))
         var drop: [String: Gauge] = [:]
         for where_ in ["kernel", "interface", "sniff"] {
-            drop[where_] = registry.makeGauge(descriptor: d("sniff_dropped_packets", "Packets dropped since the capture started"),
-                                              labels: [("where", where_)])
+            drop[where_] = registry.makeGauge(
+                descriptor: d("sniff_dropped_packets", "Packets dropped since the capture started"),
+                labels: [("where", where_)])
         }
         drops = drop
         activeFlows = registry.makeGauge(descriptor: d("sniff_active_flows", "Flows in the flow table"))
-        dbLag = registry.makeGauge(descriptor: d("sniff_db_write_lag_seconds",
-                                                 "Time from a batch being handed to the writer to its commit (newest batch)"))
+        dbLag = registry.makeGauge(
+            descriptor: d(
+                "sniff_db_write_lag_seconds",
+                "Time from a batch being handed to the writer to its commit (newest batch)"))
         dbPackets = registry.makeGauge(descriptor: d("sniff_db_packets", "Packet rows in the database"))
         wsClients = registry.makeGauge(descriptor: d("sniff_websocket_clients", "Connected /ws/live clients"))
         feedClients = registry.makeGauge(descriptor: d("sniff_feed_clients", "Connected feed clients"))

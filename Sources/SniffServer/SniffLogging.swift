@@ -35,7 +35,9 @@ public enum SniffLogging {
         var fd: Int32 = 2
         if let file {
             fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
-            if fd < 0 { throw LoggingSetupError(message: "cannot open --log-file \(file): \(String(cString: strerror(errno)))") }
+            if fd < 0 {
+                throw LoggingSetupError(message: "cannot open --log-file \(file): \(String(cString: strerror(errno)))")
+            }
         }
         let output = LogOutput(fd: fd)
         LoggingSystem.bootstrap { label in
@@ -84,7 +86,9 @@ struct LineLogHandler: LogHandler {
         if let extra = event.metadata { all.merge(extra) { $1 } }
         // The user read it on stderr already; a log file keeps it.
         if all.removeValue(forKey: SniffLogging.shownKey) != nil && output.fd == 2 { return }
-        let meta = all.isEmpty ? "" : " " + all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        let meta =
+            all.isEmpty
+            ? "" : " " + all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         let time = Timestamp.now().utcString(fractionDigits: 3)
         // One line per record: newlines inside a message (from a packet, say) are escaped.
         let text = "\(event.message)".replacingOccurrences(of: "\n", with: "\\n")

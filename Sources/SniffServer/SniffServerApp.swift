@@ -32,13 +32,17 @@ public final class SniffServerApp: Sendable {
         self.store = store
         self.configuration = configuration
         self.metrics = ServerMetrics()
-        let broadcaster = LiveBroadcaster(outbox: live, configuration: configuration, logger: Logger(label: "sniff.ws"), metrics: metrics)
+        let broadcaster = LiveBroadcaster(
+            outbox: live, configuration: configuration, logger: Logger(label: "sniff.ws"), metrics: metrics)
         self.broadcaster = broadcaster
         self.control = control
         self.dashboard = DashboardFiles(directory: configuration.dashboardDirectory)
         self.logger = logger
-        self.feed = configuration.feedHost.map { FeedServer(host: $0, port: configuration.feedPort, token: configuration.token,
-                                                            broadcaster: broadcaster, logger: Logger(label: "sniff.feed")) }
+        self.feed = configuration.feedHost.map {
+            FeedServer(
+                host: $0, port: configuration.feedPort, token: configuration.token,
+                broadcaster: broadcaster, logger: Logger(label: "sniff.feed"))
+        }
     }
 
     /// The router with every route; a WebSocket request context so that the same
@@ -48,12 +52,16 @@ public final class SniffServerApp: Sendable {
         // same status, Content-Type and Content-Length, and no body (RFC 9110 9.3.2).
         let router = Router(context: SniffRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: HeadMiddleware())
-        router.add(middleware: SecurityMiddleware(token: configuration.token, maxURILength: configuration.maxURILength,
-                                                  hosts: HostPolicy(configuration: configuration), csrfToken: csrfToken))
+        router.add(
+            middleware: SecurityMiddleware(
+                token: configuration.token, maxURILength: configuration.maxURILength,
+                hosts: HostPolicy(configuration: configuration), csrfToken: csrfToken))
         router.add(middleware: ErrorMiddleware(logger: logger))
         router.add(middleware: CountingMiddleware(metrics: metrics))
-        APIRoutes(store: store, broadcaster: broadcaster, control: control, metrics: metrics, configuration: configuration,
-                  dashboard: dashboard, logger: logger, csrfToken: csrfToken).add(to: router)
+        APIRoutes(
+            store: store, broadcaster: broadcaster, control: control, metrics: metrics, configuration: configuration,
+            dashboard: dashboard, logger: logger, csrfToken: csrfToken
+        ).add(to: router)
         let broadcaster = self.broadcaster
         // The query may hold the first filter (the message's fields: ip, port, ...,
         // capture); a bad one is refused before the upgrade, with the API's 400.
@@ -79,7 +87,8 @@ public final class SniffServerApp: Sendable {
         // deadline wrapper covers the time before that.
         let server = HTTPServerBuilder { responder in
             FirstResponseDeadline(
-                inner: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: channel),
+                inner: HTTP1WebSocketUpgradeChannel(
+                    responder: responder, webSocketResponder: webSocketResponder, configuration: channel),
                 timeout: .nanoseconds(Int64(c.firstResponseTimeoutSeconds * 1e9)))
         }
         return Application(
@@ -130,7 +139,9 @@ public final class SniffServerApp: Sendable {
 
 struct CountingMiddleware<Context: RequestContext>: RouterMiddleware {
     let metrics: ServerMetrics
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
         metrics.requests.increment()
         return try await next(request, context)
     }
@@ -139,7 +150,9 @@ struct CountingMiddleware<Context: RequestContext>: RouterMiddleware {
 /// Errors (404, 400, 401) answer HEAD with their status and headers and, like the
 /// routes, no body: the generated HEAD routes cover matched paths only.
 struct HeadMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
         let response = try await next(request, context)
         return request.method == .head ? response.createHeadResponse() : response
     }

@@ -31,10 +31,12 @@ public final class WebhookAlertSink: AlertSink, @unchecked Sendable {
     public private(set) var lastError: String?
     private let log: (String) -> Void
 
-    public init(url: String, timeoutSeconds: Double = 5, retries: Int = 2, queueLimit: Int = 1000, caFile: String? = nil,
-                log: @escaping (String) -> Void = { msg in
-                    var s = ByteSink(capacity: 128); s.append("sniff: " + msg + "\n"); s.flush(to: 2)
-                }) throws {
+    public init(
+        url: String, timeoutSeconds: Double = 5, retries: Int = 2, queueLimit: Int = 1000, caFile: String? = nil,
+        log: @escaping (String) -> Void = { msg in
+            var s = ByteSink(capacity: 128); s.append("sniff: " + msg + "\n"); s.flush(to: 2)
+        }
+    ) throws {
         self.url = try WebhookURL(url)
         timeoutMillis = max(1, Int(timeoutSeconds * 1000))
         self.retries = max(0, retries)

@@ -17,10 +17,14 @@ public struct HostQuery: Sendable, Equatable {
     public var cursor: String? = nil
     public var limit = 100
 
-    public static let parameterNames = ["from", "to", "sensor", "capture", "name", "country", "asn", "category", "cursor",
-                                        "limit"]
-    public static let categories = ["unspecified", "loopback", "private", "link-local", "multicast", "broadcast", "CGNAT",
-                                    "documentation", "public"]
+    public static let parameterNames = [
+        "from", "to", "sensor", "capture", "name", "country", "asn", "category", "cursor",
+        "limit"
+    ]
+    public static let categories = [
+        "unspecified", "loopback", "private", "link-local", "multicast", "broadcast", "CGNAT",
+        "documentation", "public"
+    ]
 
     public init() {}
 
@@ -36,7 +40,8 @@ public struct HostQuery: Sendable, Equatable {
         (country, asn) = try FlowQuery.geoParameters(p)
         if let c = p["category"] {
             guard let known = Self.categories.first(where: { $0.lowercased() == c.lowercased() }) else {
-                throw StoreError.badParameter(name: "category", message: "valid values are " + Self.categories.joined(separator: ", "))
+                throw StoreError.badParameter(
+                    name: "category", message: "valid values are " + Self.categories.joined(separator: ", "))
             }
             category = known
         }
@@ -247,7 +252,9 @@ struct HostQueries {
         if let c = q.country { b.add("country = \(b.param(c))") }
         if let a = q.asn { b.add("asn = \(b.param(Int64(a)))") }
         if let c = q.category { b.add("category = \(b.param(c))") }
-        if let n = q.name { b.add("address \(inSubquery) (SELECT address FROM \(table("host_names")) WHERE \(b.contains("name", n)))") }
+        if let n = q.name {
+            b.add("address \(inSubquery) (SELECT address FROM \(table("host_names")) WHERE \(b.contains("name", n)))")
+        }
         let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
         let sql = "SELECT \(addressOut("address")), MIN(first_ts), MAX(last_ts), MAX(country), MAX(asn), MAX(org), "
             + "MAX(category), MAX(mac), MAX(vendor) FROM \(hostsTable)\(b.whereClause) GROUP BY address "
@@ -255,9 +262,10 @@ struct HostQueries {
             + "LIMIT \(limit + 1) OFFSET \(max(offset, 0))"
         var hosts = try await run(sql, b.binds).compactMap { r -> HostSummary? in
             guard let a = r[0].address else { return nil }
-            return HostSummary(address: a, firstTs: r[1].int ?? 0, lastTs: r[2].int ?? 0, country: r[3].text,
-                               asn: r[4].int.map { UInt32(truncatingIfNeeded: $0) }, org: r[5].text, category: r[6].text ?? "",
-                               mac: r[7].text, vendor: r[8].text)
+            return HostSummary(
+                address: a, firstTs: r[1].int ?? 0, lastTs: r[2].int ?? 0, country: r[3].text,
+                asn: r[4].int.map { UInt32(truncatingIfNeeded: $0) }, org: r[5].text, category: r[6].text ?? "",
+                mac: r[7].text, vendor: r[8].text)
         }
         let more = hosts.count > limit
         hosts = Array(hosts.prefix(limit))
@@ -267,7 +275,9 @@ struct HostQueries {
     }
 
     /// The names of each address, most recently answered first.
-    func names(_ addresses: [IPAddress], sensor: String? = nil, capture: Int64? = nil) async throws -> [IPAddress: [HostName]] {
+    func names(
+        _ addresses: [IPAddress], sensor: String? = nil, capture: Int64? = nil
+    ) async throws -> [IPAddress: [HostName]] {
         guard !addresses.isEmpty else { return [:] }
         var b = SQLBuilder(dialect)
         let list = addresses.map { hostAddressValue(&b, $0) }
@@ -297,8 +307,9 @@ struct HostQueries {
 
         func where_(_ b: inout SQLBuilder) -> String {
             b.add("(\(flowAddress(&b, "orig_h", a)) OR \(flowAddress(&b, "resp_h", a)))")
-            b.rangeFilter(RangeQuery(from: range.from, to: range.to, sensor: range.sensor, capture: range.capture).asFilter,
-                          ts: "ts")
+            b.rangeFilter(
+                RangeQuery(from: range.from, to: range.to, sensor: range.sensor, capture: range.capture).asFilter,
+                ts: "ts")
             return b.whereClause
         }
         var b = SQLBuilder(dialect)
@@ -321,8 +332,11 @@ struct HostQueries {
             return (p, UInt64(clamping: r[1].int ?? 0), UInt64(clamping: r[2].int ?? 0))
         }
         let peerNames = try await names(peerRows.map(\.0), sensor: range.sensor, capture: range.capture)
-        d.peers = peerRows.map { HostDetail.Share(key: $0.0.description, name: peerNames[$0.0]?.first?.name, bytes: $0.1,
-                                                  flows: $0.2) }
+        d.peers = peerRows.map {
+            HostDetail.Share(
+                key: $0.0.description, name: peerNames[$0.0]?.first?.name, bytes: $0.1,
+                flows: $0.2)
+        }
         b = SQLBuilder(dialect)
         w = where_(&b)
         let apps = "SELECT app, \(sum("total_bytes")) AS b, COUNT(*) FROM \(table("flows"))\(w) GROUP BY app ORDER BY b DESC LIMIT 20"
@@ -346,7 +360,8 @@ struct HostQueries {
             b.flowFilter(q.range.asFilter)
             b.add("\(side.0) IS NOT NULL")
             if side == resp { b.add("(\(other.0) IS NULL OR \(other.0) <> \(side.0))") }
-            branches.append("SELECT \(side.0) AS k, \(side.1) AS o, total_bytes AS b FROM \(table("flows"))" + b.takeWhereClause())
+            branches.append(
+                "SELECT \(side.0) AS k, \(side.1) AS o, total_bytes AS b FROM \(table("flows"))" + b.takeWhereClause())
         }
         let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
         // A subquery: PostgreSQL's ORDER BY takes an output name alone, not in an expression.
@@ -356,7 +371,8 @@ struct HostQueries {
             let bytes = UInt64(clamping: r[2].int ?? 0), flows = UInt64(clamping: r[3].int ?? 0)
             return q.by == .country
                 ? NetworkShare(country: r[0].text, bytes: bytes, flows: flows)
-                : NetworkShare(asn: r[0].int.map { UInt32(truncatingIfNeeded: $0) }, org: r[1].text, bytes: bytes, flows: flows)
+                : NetworkShare(
+                    asn: r[0].int.map { UInt32(truncatingIfNeeded: $0) }, org: r[1].text, bytes: bytes, flows: flows)
         }
     }
 
@@ -374,7 +390,8 @@ struct HostQueries {
         let sent = sum("CASE WHEN process_orig THEN orig_l2_bytes ELSE resp_l2_bytes END")
         let received = sum("CASE WHEN process_orig THEN resp_l2_bytes ELSE orig_l2_bytes END")
         // A subquery: PostgreSQL's ORDER BY takes an output name alone, not in an expression.
-        let sql = "SELECT * FROM (SELECT process, pid, \"user\", container, \(sent) AS s, \(received) AS r, COUNT(*) AS n "
+        let sql =
+            "SELECT * FROM (SELECT process, pid, \"user\", container, \(sent) AS s, \(received) AS r, COUNT(*) AS n "
             + "FROM \(table("flows"))\(b.whereClause) GROUP BY process, pid, \"user\", container) t ORDER BY s + r DESC, pid "
             + "LIMIT \(min(max(limit, 1), PacketQuery.maximumLimit))"
         return try await run(sql, b.binds).map {

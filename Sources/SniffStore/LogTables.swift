@@ -5,7 +5,9 @@ extension Schema {
     static let logsVersion = 12
 
     /// A log table's columns, in the order the writers send them.
-    static func logColumns(_ k: LogKind) -> [String] { ["capture_id", "sensor"] + LogRow.commonColumns + k.columns.map(\.name) }
+    static func logColumns(_ k: LogKind) -> [String] {
+        ["capture_id", "sensor"] + LogRow.commonColumns + k.columns.map(\.name)
+    }
 
     /// The tables of `LogKind`, for both databases: addresses as text (SQLite, bytes
     /// since `SQLiteSchema.logAddressBytesVersion`) or inet,
@@ -23,18 +25,27 @@ extension Schema {
                 case .text, .texts, .ints: return "\(c.name) \(pg ? "text" : "TEXT")"
                 }
             }
-            let common = pg
-                ? ["id bigserial PRIMARY KEY", "capture_id bigint NOT NULL", "sensor text NOT NULL", "ts bigint NOT NULL",
-                   "uid text NOT NULL", "orig_h inet NOT NULL", "orig_p integer NOT NULL", "resp_h inet NOT NULL",
-                   "resp_p integer NOT NULL", "proto text NOT NULL"]
-                : ["id INTEGER PRIMARY KEY", "capture_id INTEGER NOT NULL", "sensor TEXT NOT NULL", "ts INTEGER NOT NULL",
-                   "uid TEXT NOT NULL", "orig_h TEXT NOT NULL", "orig_p INTEGER NOT NULL", "resp_h TEXT NOT NULL",
-                   "resp_p INTEGER NOT NULL", "proto TEXT NOT NULL"]
-            return ["CREATE TABLE \(t) (\((common + columns).joined(separator: ", ")))",
-                    "CREATE INDEX \(t)_ts ON \(t) (ts)",
-                    "CREATE INDEX \(t)_uid ON \(t) (uid)",
-                    "CREATE INDEX \(t)_orig ON \(t) (orig_h, ts)",
-                    "CREATE INDEX \(t)_resp ON \(t) (resp_h, ts)"]
+            let common =
+                pg
+                ? [
+                    "id bigserial PRIMARY KEY", "capture_id bigint NOT NULL", "sensor text NOT NULL",
+                    "ts bigint NOT NULL",
+                    "uid text NOT NULL", "orig_h inet NOT NULL", "orig_p integer NOT NULL", "resp_h inet NOT NULL",
+                    "resp_p integer NOT NULL", "proto text NOT NULL"
+                ]
+                : [
+                    "id INTEGER PRIMARY KEY", "capture_id INTEGER NOT NULL", "sensor TEXT NOT NULL",
+                    "ts INTEGER NOT NULL",
+                    "uid TEXT NOT NULL", "orig_h TEXT NOT NULL", "orig_p INTEGER NOT NULL", "resp_h TEXT NOT NULL",
+                    "resp_p INTEGER NOT NULL", "proto TEXT NOT NULL"
+                ]
+            return [
+                "CREATE TABLE \(t) (\((common + columns).joined(separator: ", ")))",
+                "CREATE INDEX \(t)_ts ON \(t) (ts)",
+                "CREATE INDEX \(t)_uid ON \(t) (uid)",
+                "CREATE INDEX \(t)_orig ON \(t) (orig_h, ts)",
+                "CREATE INDEX \(t)_resp ON \(t) (resp_h, ts)"
+            ]
         }
     }
 
@@ -82,7 +93,9 @@ extension Schema {
     private enum LogKey { case uid(String), orig(IPNetwork), resp(IPNetwork), either(IPNetwork) }
 
     private static func logKey(_ q: LogQuery) -> LogKey? {
-        func exact(_ n: IPNetwork?) -> IPNetwork? { n.flatMap { $0.prefixLength == ($0.address.isIPv6 ? 128 : 32) ? $0 : nil } }
+        func exact(_ n: IPNetwork?) -> IPNetwork? {
+            n.flatMap { $0.prefixLength == ($0.address.isIPv6 ? 128 : 32) ? $0 : nil }
+        }
         if let u = q.uid { return .uid(u) }
         if let n = exact(q.filter.src) { return .orig(n) }
         if let n = exact(q.filter.dst) { return .resp(n) }
@@ -99,7 +112,9 @@ extension Schema {
         if let v = q.filter.from { b.add("max_ts >= \(b.param(v))") }
         if let v = q.filter.to { b.add("min_ts < \(b.param(v))") }
         if let c = try Cursor.parse(q.cursor, kind: "l", count: 2) { b.add("min_ts <= \(b.param(c.values[0]))") }
-        return SQLQuery(sql: "SELECT seg, max_ts FROM log_segments" + b.whereClause + " ORDER BY max_ts DESC, seg DESC", binds: b.binds)
+        return SQLQuery(
+            sql: "SELECT seg, max_ts FROM log_segments" + b.whereClause + " ORDER BY max_ts DESC, seg DESC",
+            binds: b.binds)
     }
 
     /// Segments in rounds of 1, 2, 4 ... 256, each with the largest max_ts of the
@@ -164,7 +179,9 @@ extension Schema {
 
     /// The WHERE clause and ORDER of a `LogQuery` (newest first, by time then id).
     /// With `segments`, only rows of those segments, found through the key's index.
-    static func logQuerySQL(_ q: LogQuery, _ d: SQLDialect, segments: [Int64]? = nil) throws -> (sql: String, binds: [SQLValue], limit: Int) {
+    static func logQuerySQL(
+        _ q: LogQuery, _ d: SQLDialect, segments: [Int64]? = nil
+    ) throws -> (sql: String, binds: [SQLValue], limit: Int) {
         let cursor = try Cursor.parse(q.cursor, kind: "l", count: 2)
         var b = SQLBuilder(d)
         if let segments, let key = logKey(q) {
@@ -231,8 +248,10 @@ public struct LogQuery: Sendable, Equatable {
     public var limit = 100
 
     /// The parameters the routes take (besides `cursor` and `limit`).
-    public static let names = ["ip", "src", "dst", "port", "sport", "dport", "transport", "from", "to", "capture", "sensor",
-                               "q", "uid", "flow", "sort"]
+    public static let names = [
+        "ip", "src", "dst", "port", "sport", "dport", "transport", "from", "to", "capture", "sensor",
+        "q", "uid", "flow", "sort"
+    ]
 
     public init(kind: LogKind, filter: TrafficFilter = TrafficFilter(), uid: String? = nil, cursor: String? = nil,
                 limit: Int = 100) {
@@ -256,7 +275,8 @@ public struct LogQuery: Sendable, Equatable {
             uid = u
         }
         if let s = p["sort"], s.lowercased() != "time" {
-            throw StoreError.badParameter(name: "sort", message: "protocol logs are sorted by time (newest first); valid value: time")
+            throw StoreError.badParameter(
+                name: "sort", message: "protocol logs are sorted by time (newest first); valid value: time")
         }
         cursor = p["cursor"]
         limit = try PacketQuery.limit(p)

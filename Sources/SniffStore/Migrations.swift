@@ -53,7 +53,8 @@ struct SchemaVersion: Sendable {
             switch self {
             case .sql(let s): return s
             case .addColumns(let table, let columns, let key):
-                return "ALTER TABLE \(table) " + columns.map { "ADD COLUMN \($0.name) \($0.type)" }.joined(separator: ", ")
+                return "ALTER TABLE \(table) "
+                    + columns.map { "ADD COLUMN \($0.name) \($0.type)" }.joined(separator: ", ")
                     + (key.map { ", MODIFY ORDER BY (\($0))" } ?? "")
             }
         }
@@ -303,9 +304,13 @@ extension Schema {
             // app_payload: 1 when the app came from the flow's payload, 0 from the port
             // (SQLite stores both in the record header, no body byte). info: the Info
             // line only when the frame gave it; NULL when the header columns render it.
-            sqlite: .statements(["ALTER TABLE packets ADD COLUMN app_payload INTEGER", "ALTER TABLE packets ADD COLUMN info TEXT"]),
+            sqlite: .statements([
+                "ALTER TABLE packets ADD COLUMN app_payload INTEGER", "ALTER TABLE packets ADD COLUMN info TEXT"
+            ]),
             // Nullable, no default: catalog changes only, on every partition.
-            postgres: ["ALTER TABLE packets ADD COLUMN app_payload smallint", "ALTER TABLE packets ADD COLUMN info text"]),
+            postgres: [
+                "ALTER TABLE packets ADD COLUMN app_payload smallint", "ALTER TABLE packets ADD COLUMN info text"
+            ]),
         // SQLite rewrites a table in code (see SQLiteCompactPackets); PostgreSQL records the version and changes nothing.
         SchemaVersion(SQLiteSchema.compactPacketsVersion, "compact packets with per-segment key runs (SQLite)",
             sqlite: .convert(.compactPackets),
@@ -367,10 +372,13 @@ extension Schema {
         SchemaVersion(Schema.flowTunnelVersion, "flows: tunnel, tunnel_id, tunnel_parents",
             // Columns of their own, after `cold` (which keeps its layout): NULL for every
             // flow not carried in a tunnel, which costs a record header byte each.
-            sqlite: .statements(Schema.flowTunnelColumns.map { "ALTER TABLE flows ADD COLUMN \($0) \(SQLiteSchema.flowColumnType($0))" }
-                + ["DROP VIEW flows_v", FlowTable.viewSQL(tunnels: true)]),
+            sqlite: .statements(
+                Schema.flowTunnelColumns.map { "ALTER TABLE flows ADD COLUMN \($0) \(SQLiteSchema.flowColumnType($0))" }
+                    + ["DROP VIEW flows_v", FlowTable.viewSQL(tunnels: true)]),
             // Nullable, no default: catalog changes only, on every partition.
-            postgres: Schema.flowTunnelColumns.map { "ALTER TABLE flows ADD COLUMN \($0) \($0 == "tunnel_id" ? "bigint" : "text")" }
+            postgres: Schema.flowTunnelColumns.map {
+                "ALTER TABLE flows ADD COLUMN \($0) \($0 == "tunnel_id" ? "bigint" : "text")"
+            }
                 + ["CREATE INDEX flows_tunnel ON flows (tunnel, ts) WHERE tunnel IS NOT NULL"],
             clickhouse: [.addColumns(table: "flows", columns: ClickHouseSchema.flowTunnelColumns, orderBy: nil)]),
         // Nullable columns at the end: earlier rows (and TLS 1.3 and QUIC ones) have none.
@@ -381,14 +389,21 @@ extension Schema {
             postgres: LogKind.tlsCertificateColumns.map {
                 "ALTER TABLE tls ADD COLUMN \($0.name) \($0.kind == .int ? "bigint" : "text")"
             },
-            clickhouse: [.addColumns(table: "tls", columns: LogKind.tlsCertificateColumns.map(ClickHouseSchema.column), orderBy: nil)]),
+            clickhouse: [
+                .addColumns(
+                    table: "tls", columns: LogKind.tlsCertificateColumns.map(ClickHouseSchema.column), orderBy: nil)
+            ]),
         // ClickHouse's flows were one row per (sensor, ts, capture, uid), which folded
         // two records of one flow; SQLite and PostgreSQL always kept both. The rows
         // stored before keep 0, 0, 0: their replayed copies still fold.
-        SchemaVersion(Schema.flowRecordKeyVersion, "flows: every record its own row (ClickHouse's key: batch and position)",
+        SchemaVersion(
+            Schema.flowRecordKeyVersion, "flows: every record its own row (ClickHouse's key: batch and position)",
             sqlite: .statements([]),
             postgres: [],
-            clickhouse: [.addColumns(table: "flows", columns: ClickHouseSchema.flowRecordColumns, orderBy: ClickHouseSchema.flowKey)]),
+            clickhouse: [
+                .addColumns(
+                    table: "flows", columns: ClickHouseSchema.flowRecordColumns, orderBy: ClickHouseSchema.flowKey)
+            ]),
         // SQLite only (see SQLiteHosts). PostgreSQL keeps `inet` (already binary) and its
         // indexes, whose cost there was not measured; ClickHouse keeps its 16-byte
         // addresses and sorting key.

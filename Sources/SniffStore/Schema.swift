@@ -56,8 +56,10 @@ enum Schema {
     /// passive DNS gave it, with the times of the first and last answer.
     /// `mac` and `vendor` (migration 13): the MAC address a local address last sent
     /// from and the IEEE registry's organisation for it.
-    static let hostColumns = ["capture_id", "sensor", "address", "first_ts", "last_ts", "country", "asn", "org", "category",
-                              "mac", "vendor"]
+    static let hostColumns = [
+        "capture_id", "sensor", "address", "first_ts", "last_ts", "country", "asn", "org", "category",
+        "mac", "vendor"
+    ]
     /// `source` (migration 14): `HostNameSource`, 'dns' for the rows written before it.
     static let hostNameColumns = ["capture_id", "sensor", "address", "name", "first_seen", "last_seen", "source"]
 
@@ -101,7 +103,8 @@ enum Schema {
         + "SELECT capture_id, sensor, \(secondOf("ts")) AS second, ip_proto, app, count(*) FROM flows GROUP BY capture_id, sensor, second, ip_proto, app"
 
     /// The tables `sniff db info` counts.
-    static let infoTables = ["captures", "packets", "flows", "alerts", "traffic", "sniff_batches"] + LogKind.allCases.map(\.table)
+    static let infoTables =
+        ["captures", "packets", "flows", "alerts", "traffic", "sniff_batches"] + LogKind.allCases.map(\.table)
 
     static let captureCounters = [
         "packets_seen", "packets_matched", "bytes_seen", "packets_stored", "flows", "alerts",

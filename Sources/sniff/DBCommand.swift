@@ -19,7 +19,9 @@ struct DBCommand: ParsableCommand {
 }
 
 struct DBTarget: ParsableArguments {
-    @Option(name: .customLong("db"), help: ArgumentHelp("The database: sqlite:PATH, postgres://... or clickhouse://... .", valueName: "URL"))
+    @Option(
+        name: .customLong("db"),
+        help: ArgumentHelp("The database: sqlite:PATH, postgres://... or clickhouse://... .", valueName: "URL"))
     var db: String = "sqlite:" + StoreURL.defaultSQLitePath
 
     func validate() throws {
@@ -60,14 +62,18 @@ struct DBMigrate: SniffAsyncCommand {
             return
         }
         guard case .clickhouse = try StoreURL(target.db) else {
-            throw ValidationError("--cluster is for ClickHouse: give --db clickhouse://user:password@host:8123/database")
+            throw ValidationError(
+                "--cluster is for ClickHouse: give --db clickhouse://user:password@host:8123/database")
         }
-        if cluster.isEmpty || !cluster.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }) {
+        if cluster.isEmpty
+            || !cluster.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }) {
             throw ValidationError("invalid --cluster '\(cluster)': letters, digits, _ and - as in remote_servers")
         }
         for url in shardDBs {
             do {
-                guard case .clickhouse = try StoreURL(url) else { throw ValidationError("--shard-db \(StoreURL.withoutCredentials(url)) is not a clickhouse:// URL") }
+                guard case .clickhouse = try StoreURL(url) else {
+                    throw ValidationError("--shard-db \(StoreURL.withoutCredentials(url)) is not a clickhouse:// URL")
+                }
             } catch let e as StoreError { throw ValidationError(e.userMessage) }
         }
     }
@@ -95,7 +101,9 @@ extension DBMigrate {
         let servers: [ClickHouseTarget] = try await DBTarget.withStore(ClickHouseStore(target: entry)) { store in
             let replicas = try await (store as! ClickHouseStore).clusterReplicas(cluster)
             if replicas.isEmpty {
-                throw StoreError.database("ClickHouse at \(entry.redacted) has no cluster '\(cluster)' in its remote_servers", detail: "migrate --cluster")
+                throw StoreError.database(
+                    "ClickHouse at \(entry.redacted) has no cluster '\(cluster)' in its remote_servers",
+                    detail: "migrate --cluster")
             }
             // remote_servers names native (TCP) ports; HTTP is the --db URL's port unless given.
             return given.isEmpty ? replicas.map { r in var t = entry; t.host = r.host; return t } : given
@@ -104,8 +112,11 @@ extension DBMigrate {
             let applied: [Migration] = try await DBTarget.withStore(ClickHouseStore(target: server)) { store in
                 try await (store as! ClickHouseStore).migrate(cluster: cluster)
             }
-            print("\(server.redacted): " + (applied.isEmpty ? "schema is current" : "applied \(applied.map { String($0.version) }.joined(separator: ", "))")
-                  + " (cluster \(cluster): the shard's <table>_local tables and the Distributed tables)")
+            print(
+                "\(server.redacted): "
+                    + (applied.isEmpty
+                        ? "schema is current" : "applied \(applied.map { String($0.version) }.joined(separator: ", "))")
+                    + " (cluster \(cluster): the shard's <table>_local tables and the Distributed tables)")
         }
     }
 }

@@ -19,7 +19,9 @@ struct ServeCommand: SniffAsyncCommand {
             """
     )
 
-    @Option(name: .customLong("db"), help: ArgumentHelp("The database: sqlite:PATH, postgres://... or clickhouse://... .", valueName: "URL"))
+    @Option(
+        name: .customLong("db"),
+        help: ArgumentHelp("The database: sqlite:PATH, postgres://... or clickhouse://... .", valueName: "URL"))
     var db: String = "sqlite:" + StoreURL.defaultSQLitePath
 
     @OptionGroup var server: ServerOptions
@@ -56,7 +58,9 @@ struct ExportCommand: SniffAsyncCommand {
             """
     )
 
-    @Option(name: .customLong("db"), help: ArgumentHelp("The database: sqlite:PATH, postgres://... or clickhouse://... .", valueName: "URL"))
+    @Option(
+        name: .customLong("db"),
+        help: ArgumentHelp("The database: sqlite:PATH, postgres://... or clickhouse://... .", valueName: "URL"))
     var db: String = "sqlite:" + StoreURL.defaultSQLitePath
     @Option(name: .customLong("format"), help: ArgumentHelp("csv, xlsx, ndjson or pcap.", valueName: "FORMAT"))
     var format: String
@@ -80,17 +84,23 @@ struct ExportCommand: SniffAsyncCommand {
 
     var parameters: [String: String] {
         var p: [String: String] = [:]
-        let pairs: [(String, String?)] = [("ip", ip), ("src", src), ("dst", dst), ("port", port), ("sport", sport), ("dport", dport),
-                                          ("transport", transport), ("app", app), ("from", from), ("to", to), ("capture", capture),
-                                          ("sensor", sensor), ("q", q)]
+        let pairs: [(String, String?)] = [
+            ("ip", ip), ("src", src), ("dst", dst), ("port", port), ("sport", sport), ("dport", dport),
+            ("transport", transport), ("app", app), ("from", from), ("to", to), ("capture", capture),
+            ("sensor", sensor), ("q", q)
+        ]
         for (k, v) in pairs { if let v { p[k] = v } }
         return p
     }
 
     func validate() throws {
-        guard let f = ExportFormat(rawValue: format.lowercased()) else { throw ValidationError("invalid --format '\(format)': valid values are csv, xlsx, ndjson, pcap") }
+        guard let f = ExportFormat(rawValue: format.lowercased()) else {
+            throw ValidationError("invalid --format '\(format)': valid values are csv, xlsx, ndjson, pcap")
+        }
         _ = f
-        do { _ = try TrafficFilter(parameters: parameters) } catch let e as StoreError { throw ValidationError(e.userMessage) }
+        do { _ = try TrafficFilter(parameters: parameters) } catch let e as StoreError {
+            throw ValidationError(e.userMessage)
+        }
         do { _ = try StoreURL(db) } catch let e as StoreError { throw ValidationError(e.userMessage) }
         if limit < 1 { throw ValidationError("invalid --limit \(limit): at least 1") }
     }
@@ -125,7 +135,9 @@ struct ExportCommand: SniffAsyncCommand {
         try await exitOnSniffError {
             let n = try await export.run { chunk in
                 var c = chunk
-                guard c.flush(to: fd) else { throw RuntimeFailure("cannot write \(output): \(String(cString: strerror(errno)))") }
+                guard c.flush(to: fd) else {
+                    throw RuntimeFailure("cannot write \(output): \(String(cString: strerror(errno)))")
+                }
             }
             if fd != 1 { close(fd) }
             Stderr.print("sniff: exported \(n) packets to \(output)")

@@ -18,14 +18,21 @@ final class ServeRun {
     let control = CaptureControl()
     let readStore: any PacketStore
 
-    static func start(_ command: CaptureCommand, source: String, live: Bool, pipeline: PacketPipeline, flows: FlowRun, storage: StoreRun?) throws -> ServeRun? {
+    static func start(
+        _ command: CaptureCommand, source: String, live: Bool, pipeline: PacketPipeline, flows: FlowRun,
+        storage: StoreRun?
+    ) throws -> ServeRun? {
         guard command.serveOptions.serve, let storage else { return nil }
         try command.serveOptions.server.bootstrapLogging()
         FileLimit.prepareServer()
-        return ServeRun(command.serveOptions.server, source: source, live: live, pipeline: pipeline, flows: flows, storage: storage)
+        return ServeRun(
+            command.serveOptions.server, source: source, live: live, pipeline: pipeline, flows: flows, storage: storage)
     }
 
-    private init(_ options: ServerOptions, source: String, live: Bool, pipeline: PacketPipeline, flows: FlowRun, storage: StoreRun) {
+    private init(
+        _ options: ServerOptions, source: String, live: Bool, pipeline: PacketPipeline, flows: FlowRun,
+        storage: StoreRun
+    ) {
         hub = LiveHub(sensor: storage.consumer.capture.sensor, captureID: storage.consumer.capture.id, source: source)
         hub.outbox.liveCapture = live
         // An interface capture: per-second figures in the packets' own seconds (what
@@ -38,7 +45,9 @@ final class ServeRun {
         // analysis thread, which owns both, at most once per snapshot interval).
         hub.openFlowRows = { [unowned flows] in
             flows.table.openFlows(largest: 1000).map {
-                builder.row(from: $0, reason: nil, hosts: builder.format.hostPair($0), process: flows.processes?.placedOwner(of: $0))
+                builder.row(
+                    from: $0, reason: nil, hosts: builder.format.hostPair($0),
+                    process: flows.processes?.placedOwner(of: $0))
             }
         }
         hub.totals = { [unowned pipeline] in pipeline.totals }
@@ -49,8 +58,9 @@ final class ServeRun {
         // The server reads through its own store: the run's store is closed when the
         // capture's writer finishes, and the server goes on after that.
         readStore = StoreFactory.open(storage.options.url)
-        let app = SniffServerApp(store: readStore, configuration: configuration, live: hub.outbox, control: live ? control : nil,
-                                 logger: SniffLogging.logger("api"))
+        let app = SniffServerApp(
+            store: readStore, configuration: configuration, live: hub.outbox, control: live ? control : nil,
+            logger: SniffLogging.logger("api"))
         server = RunningServer(app, serving: nil)
         if !server.listening {
             Stderr.print("sniff: server: \(server.failure.map { "\($0)" } ?? "it stopped"); the capture goes on")

@@ -24,7 +24,10 @@ struct Sniff: ParsableCommand {
               sniff top -i eth0        (a full-screen terminal UI; see sniff top --help)
             """,
         version: SniffVersion.string,
-        subcommands: [CaptureCommand.self, TopCommand.self, DevicesCommand.self, DBCommand.self, ServeCommand.self, ExportCommand.self],
+        subcommands: [
+            CaptureCommand.self, TopCommand.self, DevicesCommand.self, DBCommand.self, ServeCommand.self,
+            ExportCommand.self
+        ],
         defaultSubcommand: CaptureCommand.self
     )
 

@@ -11,31 +11,53 @@ import Glibc
 
 /// Storage: where rows go and what is kept. Shared by -r and -i.
 struct StoreOptions: ParsableArguments {
-    @Flag(name: .customLong("store"), help: "Store packets, flows and alerts in a database (SQLite sniff.db unless --db names another).")
+    @Flag(
+        name: .customLong("store"),
+        help: "Store packets, flows and alerts in a database (SQLite sniff.db unless --db names another).")
     var store = false
 
     @Option(name: .customLong("db"), help: ArgumentHelp("The database: sqlite:PATH, postgres://user:password@host:5432/database (PG* variables fill the gaps) or clickhouse://user:password@host:8123/database. Implies --store.", valueName: "URL"))
     var db: String?
 
-    @Option(name: .customLong("store-packets"), help: ArgumentHelp("Packets to store: all, none, or sample:N (one in N). Flows are always stored.", valueName: "all|none|sample:N"))
+    @Option(
+        name: .customLong("store-packets"),
+        help: ArgumentHelp(
+            "Packets to store: all, none, or sample:N (one in N). Flows are always stored.",
+            valueName: "all|none|sample:N"))
     var storePackets: String = "all"
 
     @Flag(name: .customLong("store-raw"), help: "Also store each stored packet's captured bytes, so that `sniff export --format pcap` and /api/export?format=pcap can rebuild a capture (about the capture file's size again in the database).")
     var storeRaw = false
 
-    @Option(name: .customLong("sensor"), help: ArgumentHelp("Name stored with every row, to tell sensors apart in one database (default: the host name).", valueName: "NAME"))
+    @Option(
+        name: .customLong("sensor"),
+        help: ArgumentHelp(
+            "Name stored with every row, to tell sensors apart in one database (default: the host name).",
+            valueName: "NAME"))
     var sensor: String?
 
-    @Option(name: .customLong("retention"), help: ArgumentHelp("Delete stored rows older than this (s, m, h, d or w: 7d); PostgreSQL drops whole day partitions.", valueName: "AGE"))
+    @Option(
+        name: .customLong("retention"),
+        help: ArgumentHelp(
+            "Delete stored rows older than this (s, m, h, d or w: 7d); PostgreSQL drops whole day partitions.",
+            valueName: "AGE"))
     var retention: String?
 
-    @Option(name: .customLong("journal"), help: ArgumentHelp("Directory for batches waiting for the database; journals left there are replayed at start.", valueName: "DIR"))
+    @Option(
+        name: .customLong("journal"),
+        help: ArgumentHelp(
+            "Directory for batches waiting for the database; journals left there are replayed at start.",
+            valueName: "DIR"))
     var journal: String = "sniff-journal"
 
     @Option(name: .customLong("store-timeout"), help: ArgumentHelp("At exit, seconds to wait for the database while it stores nothing (an unreachable one is retried) before leaving the rest in the journal; a slow database still storing is waited for (Ctrl-C again stops waiting).", valueName: "SECONDS"))
     var storeTimeout: Double = 60
 
-    @Option(name: .customLong("store-memory"), help: ArgumentHelp("Rows held in memory while the database is behind, before batches spill to the journal.", valueName: "ROWS"))
+    @Option(
+        name: .customLong("store-memory"),
+        help: ArgumentHelp(
+            "Rows held in memory while the database is behind, before batches spill to the journal.", valueName: "ROWS")
+    )
     var storeMemory: Int = 1_000_000
 
     var enabled: Bool { store || db != nil }
@@ -45,24 +67,31 @@ struct StoreOptions: ParsableArguments {
             do { _ = try StoreURL(db) } catch let e as StoreError { throw ValidationError(e.userMessage) }
         }
         if PacketPolicy(storePackets) == nil {
-            throw ValidationError("invalid --store-packets '\(storePackets)': valid values are all, none, sample:N (N at least 1)")
+            throw ValidationError(
+                "invalid --store-packets '\(storePackets)': valid values are all, none, sample:N (N at least 1)")
         }
         if let r = retention, RetentionText.nanoseconds(r) == nil {
             throw ValidationError("invalid --retention '\(r)': give a number and a unit, such as 7d, 12h, 30m or 2w")
         }
         if let s = sensor {
-            if s.isEmpty || s.utf8.count > 128 || s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            if s.isEmpty || s.utf8.count > 128
+                || s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
                 throw ValidationError("invalid --sensor: a name of 1 to 128 bytes without control characters")
             }
         }
         if storeRaw, PacketPolicy(storePackets) == PacketPolicy.none {
-            throw ValidationError("--store-raw keeps the bytes of stored packets, and --store-packets none stores none: drop one of them")
+            throw ValidationError(
+                "--store-raw keeps the bytes of stored packets, and --store-packets none stores none: drop one of them")
         }
-        if !(storeTimeout >= 0) { throw ValidationError("invalid --store-timeout \(storeTimeout): it must be 0 or more seconds") }
+        if !(storeTimeout >= 0) {
+            throw ValidationError("invalid --store-timeout \(storeTimeout): it must be 0 or more seconds")
+        }
         if storeMemory < 1 { throw ValidationError("invalid --store-memory \(storeMemory): it must be at least 1 row") }
         if !enabled {
-            let given = [(storePackets != "all", "--store-packets"), (storeRaw, "--store-raw"), (sensor != nil, "--sensor"),
-                         (retention != nil, "--retention")]
+            let given = [
+                (storePackets != "all", "--store-packets"), (storeRaw, "--store-raw"), (sensor != nil, "--sensor"),
+                (retention != nil, "--retention")
+            ]
             if let (_, name) = given.first(where: { $0.0 }) {
                 throw ValidationError("\(name) applies to storage: add --store (SQLite sniff.db) or --db URL")
             }
@@ -96,7 +125,8 @@ final class StoreRun {
 
     /// Adds storage to a run when asked for. Call after the flow consumers were added
     /// to `pipeline`, so that a stored packet's flow exists (its uid is in the row).
-    static func start(_ command: CaptureCommand, source: String, pipeline: PacketPipeline, flows: FlowRun) -> StoreRun? {
+    static func start(_ command: CaptureCommand, source: String, pipeline: PacketPipeline, flows: FlowRun) -> StoreRun?
+    {
         guard command.storeOptions.enabled else { return nil }
         return StoreRun(command, source: source, pipeline: pipeline, flows: flows)
     }
@@ -142,7 +172,8 @@ final class StoreRun {
         if let sinks = flows.alertSinks as? AlertSinkList {
             sinks.sinks.append(consumer)
         } else {
-            ComponentLog.store(.warning, "warning: alerts are not stored in this run (the alert sink takes no second receiver)")
+            ComponentLog.store(
+                .warning, "warning: alerts are not stored in this run (the alert sink takes no second receiver)")
         }
         pipeline.consumers.append(consumer)
         // dns, http (and tls, from the flows) tables: the tracker runs as with --logs.
@@ -195,11 +226,15 @@ final class StoreRun {
         }
         let path = String(mine.source.dropFirst(5)), name = fileName(mine.source)
         let store = self.store
-        guard let stored = try? Blocking.run({ try await store.captures(CaptureQuery(limit: PacketQuery.maximumLimit)) }),
-              let same = stored.filter({
-                  $0.id != mine.id && fileName($0.source) == name && $0.firstPacket == first && $0.packetsSeen == t.packetsSeen
-              }).min(by: { $0.start < $1.start }) else { return nil }
-        return "\(path) is already stored as capture \(same.id) (\(same.packetsSeen) packets); stored it again as capture "
+        guard
+            let stored = try? Blocking.run({ try await store.captures(CaptureQuery(limit: PacketQuery.maximumLimit)) }),
+            let same = stored.filter({
+                $0.id != mine.id && fileName($0.source) == name && $0.firstPacket == first
+                    && $0.packetsSeen == t.packetsSeen
+            }).min(by: { $0.start < $1.start })
+        else { return nil }
+        return
+            "\(path) is already stored as capture \(same.id) (\(same.packetsSeen) packets); stored it again as capture "
             + "\(mine.id); the dashboard and the API (capture=) show each capture apart"
     }
 

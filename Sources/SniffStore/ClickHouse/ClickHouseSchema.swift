@@ -51,7 +51,8 @@ enum ClickHouseSchema {
             "resp_bytes": "Nullable(UInt64)", "local_orig": "Nullable(UInt8)", "local_resp": "Nullable(UInt8)",
             "missed_bytes": "UInt64", "orig_pkts": "UInt64", "orig_ip_bytes": "UInt64", "resp_pkts": "UInt64",
             "resp_ip_bytes": "UInt64", "vlan": "Nullable(UInt16)", "orig_l2_bytes": "UInt64", "resp_l2_bytes": "UInt64",
-            "total_bytes": "UInt64", "total_pkts": "UInt64", "orig_asn": "Nullable(UInt32)", "resp_asn": "Nullable(UInt32)",
+            "total_bytes": "UInt64", "total_pkts": "UInt64", "orig_asn": "Nullable(UInt32)",
+            "resp_asn": "Nullable(UInt32)",
             "pid": "Nullable(Int32)", "process_orig": "Nullable(UInt8)",
             "orig_h": "FixedString(16)", "resp_h": "FixedString(16)",
             "sensor": "String", "uid": "String", "proto": "String", "conn_state": "String", "community_id": "String",
@@ -156,7 +157,8 @@ enum ClickHouseSchema {
     static let timeTables = ["packets", "flows", "alerts", "traffic", "flow_counts"] + LogKind.allCases.map(\.table)
 
     static func create(_ table: String, _ columns: [Column], engine: String) -> String {
-        "CREATE TABLE IF NOT EXISTS \(table) (" + columns.map { "\($0.name) \($0.type)" }.joined(separator: ", ") + ") ENGINE = " + engine
+        "CREATE TABLE IF NOT EXISTS \(table) (" + columns.map { "\($0.name) \($0.type)" }.joined(separator: ", ")
+            + ") ENGINE = " + engine
     }
 
     /// A day-partitioned ReplacingMergeTree sorted by `key`.
@@ -183,7 +185,8 @@ enum ClickHouseSchema {
         create("sniff_batches", batchColumns, engine: "ReplacingMergeTree ORDER BY (writer_id, seq)"),
     ]
 
-    static let migrationsTable = "CREATE TABLE IF NOT EXISTS sniff_migrations (version Int64, name String, applied_at Int64) "
+    static let migrationsTable =
+        "CREATE TABLE IF NOT EXISTS sniff_migrations (version Int64, name String, applied_at Int64) "
         + "ENGINE = ReplacingMergeTree ORDER BY version"
 
     /// The 16 bytes of an address as two big-endian halves (see the type's comment).

@@ -52,7 +52,9 @@ enum CompactPacket {
         var rows: [(String, Int64, String)] = []
         for t in TransportKind.allCases { rows.append(("sniff_transports", Int64(t.rawValue), t.label)) }
         for a in AppProtocol.allCases { rows.append(("sniff_apps", Int64(a.rawValue), a.name)) }
-        for l: UInt32 in [0, 1, 12, 14, 101, 108, 113, 228, 229, 276] { rows.append(("sniff_links", Int64(l), LinkType(l).name)) }
+        for l: UInt32 in [0, 1, 12, 14, 101, 108, 113, 228, 229, 276] {
+            rows.append(("sniff_links", Int64(l), LinkType(l).name))
+        }
         return rows
     }
 
@@ -119,14 +121,23 @@ enum PacketsV10 {
             st.bindNull(p(11)); st.bindNull(p(12)); st.bindNull(p(13)); st.bindNull(p(14))
         }
         if r.transport == .none { st.bindNull(p(15)) } else { st.bind(p(15), Int64(r.transport.rawValue)) }
-        if r.has(.ports) { st.bind(p(16), Int64(r.sport)); st.bind(p(17), Int64(r.dport)) } else { st.bindNull(p(16)); st.bindNull(p(17)) }
+        if r.has(.ports) {
+            st.bind(p(16), Int64(r.sport)); st.bind(p(17), Int64(r.dport))
+        } else {
+            st.bindNull(p(16)); st.bindNull(p(17))
+        }
         if r.has(.tcp) {
-            st.bind(p(18), Int64(r.seq)); st.bind(p(19), Int64(r.ack)); st.bind(p(20), Int64(r.tcpFlags)); st.bind(p(21), Int64(r.window))
+            st.bind(p(18), Int64(r.seq)); st.bind(p(19), Int64(r.ack)); st.bind(p(20), Int64(r.tcpFlags));
+            st.bind(p(21), Int64(r.window))
         } else {
             st.bindNull(p(18)); st.bindNull(p(19)); st.bindNull(p(20)); st.bindNull(p(21))
         }
         if r.has(.payloadLen) { st.bind(p(22), Int64(r.payloadLen)) } else { st.bindNull(p(22)) }
-        if r.has(.icmp) { st.bind(p(23), Int64(r.icmpType)); st.bind(p(24), Int64(r.icmpCode)) } else { st.bindNull(p(23)); st.bindNull(p(24)) }
+        if r.has(.icmp) {
+            st.bind(p(23), Int64(r.icmpType)); st.bind(p(24), Int64(r.icmpCode))
+        } else {
+            st.bindNull(p(23)); st.bindNull(p(24))
+        }
         if r.has(.dnsQuery), let q = r.dnsQuery { st.bind(p(25), q, arena: arena) } else { st.bindNull(p(25)) }
         if r.app == .unknown {
             st.bindNull(p(26)); st.bindNull(p(28))
@@ -164,7 +175,9 @@ enum PacketsV10 {
             r.dst = CompactPacket.address(st.blob(c(13))) ?? .none
             r.proto = UInt8(truncatingIfNeeded: st.int64(c(14)))
         }
-        if let t = st.optionalInt64(c(15)) { r.transport = TransportKind(rawValue: UInt8(truncatingIfNeeded: t)) ?? .other }
+        if let t = st.optionalInt64(c(15)) {
+            r.transport = TransportKind(rawValue: UInt8(truncatingIfNeeded: t)) ?? .other
+        }
         if let s = st.optionalInt64(c(16)) {
             f.insert(.ports)
             r.sport = UInt16(truncatingIfNeeded: s); r.dport = UInt16(truncatingIfNeeded: st.int64(c(17)))
@@ -172,7 +185,8 @@ enum PacketsV10 {
         if let s = st.optionalInt64(c(18)) {
             f.insert(.tcp)
             r.seq = UInt32(truncatingIfNeeded: s); r.ack = UInt32(truncatingIfNeeded: st.int64(c(19)))
-            r.tcpFlags = UInt16(truncatingIfNeeded: st.int64(c(20))); r.window = UInt16(truncatingIfNeeded: st.int64(c(21)))
+            r.tcpFlags = UInt16(truncatingIfNeeded: st.int64(c(20)));
+            r.window = UInt16(truncatingIfNeeded: st.int64(c(21)))
         }
         if let v = st.optionalInt64(c(22)) { r.payloadLen = UInt32(truncatingIfNeeded: v); f.insert(.payloadLen) }
         if let v = st.optionalInt64(c(23)) {
@@ -180,7 +194,9 @@ enum PacketsV10 {
             r.icmpType = UInt8(truncatingIfNeeded: v); r.icmpCode = UInt8(truncatingIfNeeded: st.int64(c(24)))
         }
         if let q = st.optionalText(c(25)) { r.dnsQuery = q; f.insert(.dnsQuery) }
-        if let a = st.optionalInt64(c(26)) { r.app = AppProtocol.stored(rawValue: UInt8(truncatingIfNeeded: a)) ?? .unknown }
+        if let a = st.optionalInt64(c(26)) {
+            r.app = AppProtocol.stored(rawValue: UInt8(truncatingIfNeeded: a)) ?? .unknown
+        }
         if let u = st.optionalText(c(27)) { r.flowUID = u; f.insert(.flowUID) }
         if st.optionalInt64(c(28)) == 1 { f.insert(.appPayload) }
         if let i = st.optionalText(c(29)) { r.info = i; f.insert(.info) }

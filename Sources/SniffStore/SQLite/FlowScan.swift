@@ -124,8 +124,9 @@ struct TalkerTotals {
             return x.key.proto < y.key.proto
         }.prefix(limit)
         t.pairs = p.map { e in
-            Talkers.Pair(address: address(e.key.address), port: e.key.port, proto: e.key.proto, packets: e.value.packets,
-                         bytes: e.value.bytes, flows: e.value.flows)
+            Talkers.Pair(
+                address: address(e.key.address), port: e.key.port, proto: e.key.proto, packets: e.value.packets,
+                bytes: e.value.bytes, flows: e.value.flows)
         }
         let h = hosts.sorted { x, y in
             x.value.bytes != y.value.bytes ? x.value.bytes > y.value.bytes : x.key < y.key

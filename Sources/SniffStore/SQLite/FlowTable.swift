@@ -86,7 +86,8 @@ enum FlowTable {
         f.origL2Bytes = UInt64(clamping: int() ?? 0); f.respL2Bytes = UInt64(clamping: int() ?? 0)
         k += 2  // total_bytes, total_pkts: sums
         f.origCC = text(); f.respCC = text()
-        f.origASN = int().map { UInt32(truncatingIfNeeded: $0) }; f.respASN = int().map { UInt32(truncatingIfNeeded: $0) }
+        f.origASN = int().map { UInt32(truncatingIfNeeded: $0) };
+        f.respASN = int().map { UInt32(truncatingIfNeeded: $0) }
         f.origOrg = text(); f.respOrg = text()
         f.pid = int().map { Int32(truncatingIfNeeded: $0) }; f.process = text(); f.user = text(); f.container = text()
         f.processIsOrig = int().map { $0 != 0 }
@@ -100,7 +101,8 @@ enum FlowTable {
     /// `time` as RFC 3339), in the version-10 order (then, from `Schema.flowTunnelVersion`, the
     /// tunnel's), for people in the sqlite3 shell.
     static func viewSQL(tunnels: Bool) -> String {
-        SQLiteSchema.flowViewSQL(tunnels ? Schema.flowStoredColumns : Schema.flowColumns, from: "(\(FlowCold.viewColumns))")
+        SQLiteSchema.flowViewSQL(
+            tunnels ? Schema.flowStoredColumns : Schema.flowColumns, from: "(\(FlowCold.viewColumns))")
     }
 }
 
@@ -166,11 +168,16 @@ enum FlowCold {
         let d = f.lastTs &- f.ts
         let big = UInt64(UInt32.max)
         var fl: UInt32 = 0
-        if d < 0 || UInt64(d) > big || f.origPkts > big || f.origIPBytes > big || f.respPkts > big || f.respIPBytes > big
+        if d < 0 || UInt64(d) > big || f.origPkts > big || f.origIPBytes > big || f.respPkts > big
+            || f.respIPBytes > big
             || f.missedBytes > big || (f.durationNanos ?? 0) < 0 || UInt64(f.durationNanos ?? 0) > big
             || (f.origBytes ?? 0) > big || (f.respBytes ?? 0) > big { fl |= Bit.wide }
         let w = fl & Bit.wide != 0 ? 8 : 4
-        if textBytes > Int(UInt16.max) { fl |= Bit.widestText } else if textBytes > Int(UInt8.max) { fl |= Bit.wideText }
+        if textBytes > Int(UInt16.max) {
+            fl |= Bit.widestText
+        } else if textBytes > Int(UInt8.max) {
+            fl |= Bit.wideText
+        }
         let e = endWidth(fl)
         var size = 9 + texts.count * e + 5 * w + textBytes
         if f.missedBytes != 0 { fl |= Bit.missed; size += w }
@@ -261,8 +268,10 @@ enum FlowCold {
         let numbers = "(9 + \(texts.count) * \(e))"
         var at = "\(numbers) + 5 * \(w)"
         var offsets: [String: String] = [:]
-        for (name, b, size) in [("missed", Bit.missed, w), ("duration", Bit.duration, w), ("orig_bytes", Bit.origBytes, w),
-                                ("resp_bytes", Bit.respBytes, w), ("vlan", Bit.vlan, "2")] {
+        for (name, b, size) in [
+            ("missed", Bit.missed, w), ("duration", Bit.duration, w), ("orig_bytes", Bit.origBytes, w),
+            ("resp_bytes", Bit.respBytes, w), ("vlan", Bit.vlan, "2")
+        ] {
             offsets[name] = at
             at += " + \(size) * \(bit(b))"
         }
@@ -275,14 +284,19 @@ enum FlowCold {
         func word(_ offset: String) -> String {
             "CASE \(bit(Bit.wide)) WHEN 1 THEN \(ColdSQL.uint("cold", offset, 8)) ELSE \(ColdSQL.uint("cold", offset, 4)) END"
         }
-        func optional(_ name: String, _ b: UInt32) -> String { "CASE WHEN \(bit(b)) = 1 THEN \(word(offsets[name]!)) END" }
-        func boolean(_ known: UInt32, _ value: UInt32) -> String { "CASE WHEN \(bit(known)) = 1 THEN \(bit(value)) END" }
+        func optional(_ name: String, _ b: UInt32) -> String {
+            "CASE WHEN \(bit(b)) = 1 THEN \(word(offsets[name]!)) END"
+        }
+        func boolean(_ known: UInt32, _ value: UInt32) -> String {
+            "CASE WHEN \(bit(known)) = 1 THEN \(bit(value)) END"
+        }
         var cold = [
             "ts + \(word(numbers)) AS last_ts", "\(word("\(numbers) + \(w)")) AS orig_pkts",
             "\(word("\(numbers) + 2 * \(w)")) AS orig_ip_bytes", "\(word("\(numbers) + 3 * \(w)")) AS resp_pkts",
             "\(word("\(numbers) + 4 * \(w)")) AS resp_ip_bytes",
             "COALESCE(\(optional("missed", Bit.missed)), 0) AS missed_bytes",
-            "\(optional("duration", Bit.duration)) AS duration_ns", "\(optional("orig_bytes", Bit.origBytes)) AS orig_bytes",
+            "\(optional("duration", Bit.duration)) AS duration_ns",
+            "\(optional("orig_bytes", Bit.origBytes)) AS orig_bytes",
             "\(optional("resp_bytes", Bit.respBytes)) AS resp_bytes",
             "\(boolean(Bit.localOrigKnown, Bit.localOrig)) AS local_orig",
             "\(boolean(Bit.localRespKnown, Bit.localResp)) AS local_resp",
@@ -292,7 +306,8 @@ enum FlowCold {
             "CASE WHEN \(ColdSQL.bit(tp, k)) = 1 THEN CAST(substr(cold, \(data) + \(end(k - 1)) + 1, "
                 + "\(end(k)) - \(end(k - 1))) AS TEXT) END AS \(name)"
         }
-        return "SELECT l0.*, " + cold.joined(separator: ", ") + " FROM (SELECT fl.*, \(ColdSQL.uint("fl.cold", "1", 4)) AS _fl, "
+        return "SELECT l0.*, " + cold.joined(separator: ", ")
+            + " FROM (SELECT fl.*, \(ColdSQL.uint("fl.cold", "1", 4)) AS _fl, "
             + "\(ColdSQL.uint("fl.cold", "5", 4)) AS _tp FROM flows fl) l0"
     }()
 }

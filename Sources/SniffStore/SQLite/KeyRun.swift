@@ -54,7 +54,11 @@ enum KeyRun {
         init(bytes: UnsafeRawBufferPointer, row: UInt32) {
             var a: UInt64 = 0, b: UInt64 = 0
             for i in 0..<min(bytes.count, 16) {
-                if i < 8 { a |= UInt64(bytes[i]) << UInt64(56 - 8 * i) } else { b |= UInt64(bytes[i]) << UInt64(56 - 8 * (i - 8)) }
+                if i < 8 {
+                    a |= UInt64(bytes[i]) << UInt64(56 - 8 * i)
+                } else {
+                    b |= UInt64(bytes[i]) << UInt64(56 - 8 * (i - 8))
+                }
             }
             k0 = a; k1 = b; length = UInt8(min(bytes.count, 16)); self.row = row
         }

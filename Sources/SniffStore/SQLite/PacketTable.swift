@@ -84,7 +84,9 @@ enum PacketTable {
             f.insert(.ports)
             r.sport = UInt16(truncatingIfNeeded: s); r.dport = UInt16(truncatingIfNeeded: st.int64(11))
         }
-        if let a = st.optionalInt64(12) { r.app = AppProtocol.stored(rawValue: UInt8(truncatingIfNeeded: a)) ?? .unknown }
+        if let a = st.optionalInt64(12) {
+            r.app = AppProtocol.stored(rawValue: UInt8(truncatingIfNeeded: a)) ?? .unknown
+        }
         if let q = st.optionalText(13) { r.dnsQuery = q; f.insert(.dnsQuery) }
         if let u = st.optionalText(14) { r.flowUID = u; f.insert(.flowUID) }
         r.present = f
@@ -156,13 +158,19 @@ enum PacketCold {
     }
 
     @inline(__always)
-    static func write(_ r: PacketRow, flags fl: UInt16, info: UnsafeBufferPointer<UInt8>?, to p: UnsafeMutableRawPointer) {
+    static func write(
+        _ r: PacketRow, flags fl: UInt16, info: UnsafeBufferPointer<UInt8>?, to p: UnsafeMutableRawPointer
+    ) {
         var w = BlobWriter(p)
         w.u8(version); w.u16(fl)
         w.word(r.n, wide: fl & Bit.wideN != 0)
         if fl & Bit.iface != 0 { w.u32(r.iface) }
-        if fl & Bit.ethSrc != 0 { w.u16(UInt16(truncatingIfNeeded: r.ethSrc.value >> 32)); w.u32(UInt32(truncatingIfNeeded: r.ethSrc.value)) }
-        if fl & Bit.ethDst != 0 { w.u16(UInt16(truncatingIfNeeded: r.ethDst.value >> 32)); w.u32(UInt32(truncatingIfNeeded: r.ethDst.value)) }
+        if fl & Bit.ethSrc != 0 {
+            w.u16(UInt16(truncatingIfNeeded: r.ethSrc.value >> 32)); w.u32(UInt32(truncatingIfNeeded: r.ethSrc.value))
+        }
+        if fl & Bit.ethDst != 0 {
+            w.u16(UInt16(truncatingIfNeeded: r.ethDst.value >> 32)); w.u32(UInt32(truncatingIfNeeded: r.ethDst.value))
+        }
         if fl & Bit.vlan != 0 { w.u16(r.vlan) }
         if fl & Bit.ip != 0 { w.u8(r.ipVersion); w.u8(r.proto) }
         if fl & Bit.tcp != 0 { w.u32(r.seq); w.u32(r.ack); w.u16(r.tcpFlags); w.u16(r.window) }
@@ -173,7 +181,9 @@ enum PacketCold {
 
     /// Encodes `r` into `arena` and binds it (a copy SQLite owns when the arena is full).
     @inline(__always)
-    static func bind(_ st: SQLiteStatement, _ k: Int32, _ r: PacketRow, info: UnsafeBufferPointer<UInt8>?, arena: BindArena) {
+    static func bind(
+        _ st: SQLiteStatement, _ k: Int32, _ r: PacketRow, info: UnsafeBufferPointer<UInt8>?, arena: BindArena
+    ) {
         let (fl, size) = layout(r, infoBytes: info?.count)
         if let p = arena.reserve(size) {
             write(r, flags: fl, info: info, to: p)
@@ -198,7 +208,9 @@ enum PacketCold {
         if fl & Bit.ethDst != 0 { r.ethDst = MACAddress(x.uint(6)); f.insert(.ethDst) }
         if fl & Bit.vlan != 0 { r.vlan = x.u16(); f.insert(.vlan) }
         if fl & Bit.ip != 0 { r.ipVersion = x.u8(); r.proto = x.u8(); f.insert(.ip) }
-        if fl & Bit.tcp != 0 { r.seq = x.u32(); r.ack = x.u32(); r.tcpFlags = x.u16(); r.window = x.u16(); f.insert(.tcp) }
+        if fl & Bit.tcp != 0 {
+            r.seq = x.u32(); r.ack = x.u32(); r.tcpFlags = x.u16(); r.window = x.u16(); f.insert(.tcp)
+        }
         if fl & Bit.payloadLen != 0 { r.payloadLen = x.u32(); f.insert(.payloadLen) }
         if fl & Bit.icmp != 0 { r.icmpType = x.u8(); r.icmpCode = x.u8(); f.insert(.icmp) }
         if fl & Bit.appPayload != 0 && r.app != .unknown { f.insert(.appPayload) }
@@ -229,13 +241,15 @@ enum PacketCold {
         let n = "CASE WHEN \(bit(Bit.wideN)) = 1 THEN \(ColdSQL.uint(h, "3", 8)) ELSE \(ColdSQL.uint(h, "3", 4)) END"
         let cold = [
             "\(n) AS n", "COALESCE(\(field("iface", Bit.iface, plus: 0, 4)), 0) AS iface",
-            "\(field("eth_src", Bit.ethSrc, plus: 0, 6)) AS eth_src", "\(field("eth_dst", Bit.ethDst, plus: 0, 6)) AS eth_dst",
+            "\(field("eth_src", Bit.ethSrc, plus: 0, 6)) AS eth_src",
+            "\(field("eth_dst", Bit.ethDst, plus: 0, 6)) AS eth_dst",
             "\(field("vlan", Bit.vlan, plus: 0, 2)) AS vlan", "\(field("ip", Bit.ip, plus: 0, 1)) AS ip",
             "\(field("ip", Bit.ip, plus: 1, 1)) AS proto", "\(field("tcp", Bit.tcp, plus: 0, 4)) AS seq",
             "\(field("tcp", Bit.tcp, plus: 4, 4)) AS ack", "\(field("tcp", Bit.tcp, plus: 8, 2)) AS tcp_flags",
             "\(field("tcp", Bit.tcp, plus: 10, 2)) AS tcp_window",
             "\(field("payload_len", Bit.payloadLen, plus: 0, 4)) AS payload_len",
-            "\(field("icmp", Bit.icmp, plus: 0, 1)) AS icmp_type", "\(field("icmp", Bit.icmp, plus: 1, 1)) AS icmp_code",
+            "\(field("icmp", Bit.icmp, plus: 0, 1)) AS icmp_type",
+            "\(field("icmp", Bit.icmp, plus: 1, 1)) AS icmp_code",
             "\(bit(Bit.appPayload)) AS app_payload",
             "CASE WHEN \(bit(Bit.info)) = 1 THEN CAST(substr(q.cold, \(offsets["info"]!) + 1) AS TEXT) END AS info",
         ]

@@ -41,7 +41,8 @@ extension SQLiteSchema {
     static func migrateToCompactPackets(_ c: SQLiteConnection, segmentRows: Int64) throws {
         try c.exec("ALTER TABLE packets RENAME TO packets_v6")
         for sql in compactPacketStatements { try c.exec(sql) }
-        let read = try c.prepare("SELECT id, " + Schema.packetColumns.joined(separator: ", ") + ", raw FROM packets_v6 ORDER BY id")
+        let read = try c.prepare(
+            "SELECT id, " + Schema.packetColumns.joined(separator: ", ") + ", raw FROM packets_v6 ORDER BY id")
         let write = try c.prepare(PacketsV10.insertSQL)
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: 32, alignment: 8)
         defer { scratch.deallocate() }
@@ -105,7 +106,8 @@ extension SQLiteSchema {
 
         try c.exec("ALTER TABLE flows RENAME TO flows_v10")
         try c.exec(FlowTable.createSQL)
-        let readFlows = try c.prepare("SELECT id, \(Schema.flowColumns.joined(separator: ", ")) FROM flows_v10 ORDER BY id")
+        let readFlows = try c.prepare(
+            "SELECT id, \(Schema.flowColumns.joined(separator: ", ")) FROM flows_v10 ORDER BY id")
         let writeFlow = try c.prepare(FlowTable.insertV11SQL)
         while try readFlows.step() {
             let f = SQLiteStore.readFlowV10(readFlows, from: 1)

@@ -24,13 +24,15 @@ final class SQLiteConnection {
     init(path: String, readOnly: Bool = false) throws {
         _ = SQLiteConnection.configured
         var handle: OpaquePointer? = nil
-        let flags = (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_NOMUTEX
+        let flags =
+            (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &handle, flags, nil)
         guard rc == SQLITE_OK, let handle else {
             let msg = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             if let handle { sqlite3_close_v2(handle) }
-            throw StoreError.unreachable("cannot open the SQLite database \(path): \(msg); check that the directory exists and is writable",
-                                         detail: "sqlite3_open_v2 rc=\(rc)")
+            throw StoreError.unreachable(
+                "cannot open the SQLite database \(path): \(msg); check that the directory exists and is writable",
+                detail: "sqlite3_open_v2 rc=\(rc)")
         }
         db = handle
         self.path = path
@@ -49,7 +51,8 @@ final class SQLiteConnection {
     func error(_ what: String, rc: Int32) -> StoreError {
         let msg = errorMessage
         let primary = rc & 0xFF
-        if primary == SQLITE_BUSY || primary == SQLITE_LOCKED || primary == SQLITE_FULL || primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN {
+        if primary == SQLITE_BUSY || primary == SQLITE_LOCKED || primary == SQLITE_FULL || primary == SQLITE_IOERR
+            || primary == SQLITE_CANTOPEN {
             return .unreachable("SQLite \(path): \(msg)", detail: "\(what) rc=\(rc)")
         }
         return .database("SQLite \(path): \(msg)", detail: "\(what) rc=\(rc)")
@@ -164,7 +167,10 @@ final class SQLiteStatement {
             switch v {
             case .int(let x): bind(Int32(k + 1), x)
             case .text(let s): bind(Int32(k + 1), s)
-            case .blob(let v): _ = v.withUnsafeBytes { sqlite3_bind_blob(stmt, Int32(k + 1), $0.baseAddress, Int32(v.count), sniff_sqlite_transient()) }
+            case .blob(let v):
+                _ = v.withUnsafeBytes {
+                    sqlite3_bind_blob(stmt, Int32(k + 1), $0.baseAddress, Int32(v.count), sniff_sqlite_transient())
+                }
             }
         }
     }

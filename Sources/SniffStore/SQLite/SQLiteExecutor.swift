@@ -41,7 +41,8 @@ final class SQLiteExecutor: @unchecked Sendable {
                 guard !stopped else { return false }
                 jobs.append { conn, openError in
                     guard let conn else {
-                        c.resume(throwing: openError ?? StoreError.unreachable("the SQLite database is closed", detail: ""))
+                        c.resume(
+                            throwing: openError ?? StoreError.unreachable("the SQLite database is closed", detail: ""))
                         return
                     }
                     do { c.resume(returning: try body(conn)) } catch { c.resume(throwing: error) }
@@ -49,7 +50,9 @@ final class SQLiteExecutor: @unchecked Sendable {
                 lock.signal()
                 return true
             }
-            if !accepted { c.resume(throwing: StoreError.unreachable("the SQLite store is closed", detail: "executor stopped")) }
+            if !accepted {
+                c.resume(throwing: StoreError.unreachable("the SQLite store is closed", detail: "executor stopped"))
+            }
         }
     }
 

@@ -41,15 +41,22 @@ extension SQLiteSchema {
     /// A flow column's SQLite type: the addresses are bytes, counters and times integers,
     /// the rest text; NOT NULL where `FlowRow` has no nil.
     static func flowColumnType(_ column: String) -> String {
-        let integers: Set = ["capture_id", "ts", "last_ts", "orig_p", "resp_p", "ip_proto", "duration_ns", "orig_bytes",
-                             "resp_bytes", "local_orig", "local_resp", "missed_bytes", "orig_pkts", "orig_ip_bytes",
-                             "resp_pkts", "resp_ip_bytes", "vlan", "orig_l2_bytes", "resp_l2_bytes", "total_bytes", "total_pkts"]
-        let nullable = Set<String>(["service", "duration_ns", "orig_bytes", "resp_bytes", "local_orig", "local_resp", "history",
-                             "vlan", "dns_query", "tls_sni", "tls_version", "http_host", "http_method", "http_uri",
-                             "ssh_client", "ssh_server", "quic_version", "orig_tcp_flags", "resp_tcp_flags", "end_reason"])
-            .union(Schema.flowHandshakeColumns).union(Schema.flowEnrichmentColumns).union(Schema.flowTunnelColumns)
-        let type = column == "orig_h" || column == "resp_h" ? "BLOB"
-            : integers.contains(column) || Schema.flowEnrichmentIntegers.contains(column) || column == "tunnel_id" ? "INTEGER" : "TEXT"
+        let integers: Set = [
+            "capture_id", "ts", "last_ts", "orig_p", "resp_p", "ip_proto", "duration_ns", "orig_bytes",
+            "resp_bytes", "local_orig", "local_resp", "missed_bytes", "orig_pkts", "orig_ip_bytes",
+            "resp_pkts", "resp_ip_bytes", "vlan", "orig_l2_bytes", "resp_l2_bytes", "total_bytes", "total_pkts"
+        ]
+        let nullable = Set<String>([
+            "service", "duration_ns", "orig_bytes", "resp_bytes", "local_orig", "local_resp", "history",
+            "vlan", "dns_query", "tls_sni", "tls_version", "http_host", "http_method", "http_uri",
+            "ssh_client", "ssh_server", "quic_version", "orig_tcp_flags", "resp_tcp_flags", "end_reason"
+        ])
+        .union(Schema.flowHandshakeColumns).union(Schema.flowEnrichmentColumns).union(Schema.flowTunnelColumns)
+        let type =
+            column == "orig_h" || column == "resp_h"
+            ? "BLOB"
+            : integers.contains(column) || Schema.flowEnrichmentIntegers.contains(column) || column == "tunnel_id"
+                ? "INTEGER" : "TEXT"
         return nullable.contains(column) ? type : type + " NOT NULL"
     }
 
@@ -76,7 +83,8 @@ extension SQLiteSchema {
                                         closed: (SegmentedTable.Segment) throws -> Void) throws {
         try c.exec("ALTER TABLE flows RENAME TO flows_v8")
         for sql in segmentedFlowStatements { try c.exec(sql) }
-        let read = try c.prepare("SELECT id, " + Schema.flowColumnsV9.joined(separator: ", ") + " FROM flows_v8 ORDER BY id")
+        let read = try c.prepare(
+            "SELECT id, " + Schema.flowColumnsV9.joined(separator: ", ") + " FROM flows_v8 ORDER BY id")
         let write = try c.prepare(MultiRowInsert.sql(table: "flows", columns: ["id"] + Schema.flowColumnsV9, rows: 1))
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: 32, alignment: 8)
         defer { scratch.deallocate() }
@@ -85,8 +93,9 @@ extension SQLiteSchema {
         var times: [Int64] = []
         while try read.step() {
             let f = SQLiteStore.readFlowV10(read, from: 1, addresses: .text, enrichment: false)
-            SQLiteStore.bindFlowV10(write, id: id, captureID: f.captureID, sensor: f.sensor, f.row, scratch: scratch, arena: arena,
-                                 enrichment: false)
+            SQLiteStore.bindFlowV10(
+                write, id: id, captureID: f.captureID, sensor: f.sensor, f.row, scratch: scratch, arena: arena,
+                enrichment: false)
             try write.run()
             arena.reset()
             times.append(f.row.ts)
@@ -105,8 +114,10 @@ extension SQLiteStore {
     /// Binds one flow to `insertFlowV10SQL` (or, `enrichment` false, version 9's
     /// columns); `scratch` (32 bytes) and `arena` hold the two addresses and the text
     /// until the statement runs.
-    static func bindFlowV10(_ st: SQLiteStatement, base: Int32 = 0, id: Int64, captureID: Int64, sensor: String, _ f: FlowRow,
-                         scratch: UnsafeMutableRawPointer, arena: BindArena, enrichment: Bool = true) {
+    static func bindFlowV10(
+        _ st: SQLiteStatement, base: Int32 = 0, id: Int64, captureID: Int64, sensor: String, _ f: FlowRow,
+        scratch: UnsafeMutableRawPointer, arena: BindArena, enrichment: Bool = true
+    ) {
         var k: Int32 = base
         func int(_ v: Int64?) { k += 1; if let v { st.bind(k, v) } else { st.bindNull(k) } }
         func text(_ v: String?) { k += 1; st.bind(k, v, arena: arena) }
@@ -122,7 +133,8 @@ extension SQLiteStore {
         int(f.origBytes.map { Int64(clamping: $0) }); int(f.respBytes.map { Int64(clamping: $0) })
         text(f.connState); bool(f.localOrig); bool(f.localResp); int(Int64(clamping: f.missedBytes)); text(f.history)
         int(Int64(clamping: f.origPkts)); int(Int64(clamping: f.origIPBytes)); int(Int64(clamping: f.respPkts))
-        int(Int64(clamping: f.respIPBytes)); text(f.communityID); int(f.vlan.map { Int64($0) }); text(f.app); text(f.appSource)
+        int(Int64(clamping: f.respIPBytes)); text(f.communityID); int(f.vlan.map { Int64($0) }); text(f.app);
+        text(f.appSource)
         text(f.dnsQuery); text(f.tlsSNI); text(f.tlsVersion); text(f.httpHost); text(f.httpMethod); text(f.httpURI)
         text(f.sshClient); text(f.sshServer); text(f.quicVersion); text(f.origTCPFlags); text(f.respTCPFlags)
         int(Int64(clamping: f.origL2Bytes)); int(Int64(clamping: f.respL2Bytes)); text(f.endReason)
@@ -158,7 +170,8 @@ extension SQLiteStore {
         f.origH = address(); f.origP = UInt16(truncatingIfNeeded: int() ?? 0)
         f.respH = address(); f.respP = UInt16(truncatingIfNeeded: int() ?? 0)
         f.proto = text() ?? ""; f.ipProto = UInt8(truncatingIfNeeded: int() ?? 0); f.service = text()
-        f.durationNanos = int(); f.origBytes = int().map { UInt64(clamping: $0) }; f.respBytes = int().map { UInt64(clamping: $0) }
+        f.durationNanos = int(); f.origBytes = int().map { UInt64(clamping: $0) };
+        f.respBytes = int().map { UInt64(clamping: $0) }
         f.connState = text() ?? ""; f.localOrig = int().map { $0 != 0 }; f.localResp = int().map { $0 != 0 }
         f.missedBytes = u64(); f.history = text()
         f.origPkts = u64(); f.origIPBytes = u64(); f.respPkts = u64(); f.respIPBytes = u64()
@@ -172,9 +185,11 @@ extension SQLiteStore {
         f.handshakeColumns = Schema.flowHandshakeColumns.map { _ in text() }
         if enrichment {
             f.origName = text(); f.respName = text(); f.origCC = text(); f.respCC = text()
-            f.origASN = int().map { UInt32(truncatingIfNeeded: $0) }; f.respASN = int().map { UInt32(truncatingIfNeeded: $0) }
+            f.origASN = int().map { UInt32(truncatingIfNeeded: $0) };
+            f.respASN = int().map { UInt32(truncatingIfNeeded: $0) }
             f.origOrg = text(); f.respOrg = text()
-            f.pid = int().map { Int32(truncatingIfNeeded: $0) }; f.process = text(); f.user = text(); f.container = text()
+            f.pid = int().map { Int32(truncatingIfNeeded: $0) }; f.process = text(); f.user = text();
+            f.container = text()
             f.processIsOrig = int().map { $0 != 0 }
         }
         return StoredFlow(sensor: sensor, captureID: capture, row: f)
@@ -187,9 +202,12 @@ extension SQLiteStore {
         let many = try c.cached(FlowTable.insertManySQL)
         let first = try SegmentedTable.flows.nextID(c)
         try rows.withUnsafeBufferPointer { rows in
-            try MultiRowInsert.run(count: rows.count, per: FlowTable.rowsPerInsert, one: one, many: many) { st, slot, n, space in
-                FlowTable.bind(st, base: Int32(slot) * FlowTable.parametersPerRow, id: first + Int64(n), captureID: batch.captureID, sensor: batch.sensor,
-                         rows[n], scratch: space.scratch, arena: space.arena)
+            try MultiRowInsert.run(count: rows.count, per: FlowTable.rowsPerInsert, one: one, many: many) {
+                st, slot, n, space in
+                FlowTable.bind(
+                    st, base: Int32(slot) * FlowTable.parametersPerRow, id: first + Int64(n),
+                    captureID: batch.captureID, sensor: batch.sensor,
+                    rows[n], scratch: space.scratch, arena: space.arena)
             }
         }
         let counts = try c.cached(insertFlowCountSQL)

@@ -57,7 +57,9 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
     /// Applies the versions up to `last` (tests stop early to write an older schema).
     func migrate(through last: Int) async throws -> [Migration] {
         let sizes = (self.segmentRows, self.flowSegmentRows)
-        return try await writer.run { c in try SQLiteStore.migrate(c, segmentRows: sizes.0, flowSegmentRows: sizes.1, through: last) }
+        return try await writer.run { c in
+            try SQLiteStore.migrate(c, segmentRows: sizes.0, flowSegmentRows: sizes.1, through: last)
+        }
     }
 
     static func migrate(_ c: SQLiteConnection, segmentRows: Int64, flowSegmentRows: Int64,
@@ -84,7 +86,8 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
                 try st.run()
                 done.append(Migration(version: m.version, name: m.name, appliedAt: now))
             }
-            if applied.contains(SQLiteSchema.compactPacketsVersion) || done.contains(where: { $0.version == SQLiteSchema.compactPacketsVersion }) {
+            if applied.contains(SQLiteSchema.compactPacketsVersion)
+                || done.contains(where: { $0.version == SQLiteSchema.compactPacketsVersion }) {
                 try SQLiteSchema.refreshLookups(c)
             }
             try c.exec("COMMIT")
@@ -98,12 +101,16 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
     public func info() async throws -> StoreInfo {
         let path = self.path
         return try await reader.run { c in
-            var info = StoreInfo(backend: "sqlite", location: "sqlite:" + path, serverVersion: String(cString: sqlite3_libversion()),
-                                 schemaVersion: 0, latestKnownVersion: Schema.latestVersion)
-            let hasTable = try c.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'sniff_migrations'") ?? 0
+            var info = StoreInfo(
+                backend: "sqlite", location: "sqlite:" + path, serverVersion: String(cString: sqlite3_libversion()),
+                schemaVersion: 0, latestKnownVersion: Schema.latestVersion)
+            let hasTable =
+                try c.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'sniff_migrations'")
+                ?? 0
             var applied: [Int: Int64] = [:]
             if hasTable > 0 {
-                for (v, at) in try c.query("SELECT version, applied_at FROM sniff_migrations", [], { (Int($0.int64(0)), $0.int64(1)) }) {
+                for (v, at) in try c.query(
+                    "SELECT version, applied_at FROM sniff_migrations", [], { (Int($0.int64(0)), $0.int64(1)) }) {
                     applied[v] = at
                 }
             }
@@ -138,7 +145,9 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
 
     public func write(_ batches: [StoreBatch]) async throws -> [Bool] {
         let sizes = (self.segmentRows, self.flowSegmentRows)
-        return try await writer.run { c in try SQLiteStore.write(batches, c, segmentRows: sizes.0, flowSegmentRows: sizes.1) }
+        return try await writer.run { c in
+            try SQLiteStore.write(batches, c, segmentRows: sizes.0, flowSegmentRows: sizes.1)
+        }
     }
 
     static let insertBatchSQL = """
@@ -149,7 +158,9 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
     /// The batches in one transaction, each with its id in `sniff_batches`; a batch
     /// whose id is there already (a replay) writes nothing and returns false. On a
     /// throw nothing is written.
-    static func write(_ batches: [StoreBatch], _ c: SQLiteConnection, segmentRows: Int64, flowSegmentRows: Int64) throws -> [Bool] {
+    static func write(
+        _ batches: [StoreBatch], _ c: SQLiteConnection, segmentRows: Int64, flowSegmentRows: Int64
+    ) throws -> [Bool] {
         try c.exec("BEGIN IMMEDIATE")
         do {
             var stored: [Bool] = []
@@ -167,11 +178,17 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         }
     }
 
-    private static func writeOne(_ batch: StoreBatch, _ c: SQLiteConnection, segmentRows: Int64, flowSegmentRows: Int64) throws -> Bool {
+    private static func writeOne(
+        _ batch: StoreBatch, _ c: SQLiteConnection, segmentRows: Int64, flowSegmentRows: Int64
+    ) throws -> Bool {
         let mark = try c.cached(insertBatchSQL)
         mark.bind(1, batch.id.writer); mark.bind(2, batch.id.seq); mark.bind(3, batch.sensor)
         mark.bind(4, batch.captureID); mark.bind(5, batch.content.kindName); mark.bind(6, Int64(batch.content.rowCount))
-        if let (lo, hi) = batch.timeRange { mark.bind(7, lo); mark.bind(8, hi) } else { mark.bindNull(7); mark.bindNull(8) }
+        if let (lo, hi) = batch.timeRange {
+            mark.bind(7, lo); mark.bind(8, hi)
+        } else {
+            mark.bindNull(7); mark.bindNull(8)
+        }
         mark.bind(9, batch.createdAt); mark.bind(10, Timestamp.now().totalNanoseconds)
         try mark.run()
         guard c.changes == 1 else { return false }
@@ -197,13 +214,16 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
 
     static let upsertCaptureSQL: String = {
         let counters = Schema.captureCounters
-        let cols = ["id", "sensor", "source", "start_ns", "end_ns", "filters", "first_packet_ns", "last_packet_ns"] + counters + ["store_packets"]
+        let cols =
+            ["id", "sensor", "source", "start_ns", "end_ns", "filters", "first_packet_ns", "last_packet_ns"] + counters
+            + ["store_packets"]
         let values = (1...cols.count).map { "?\($0)" }.joined(separator: ", ")
         let updates = ["end_ns = COALESCE(excluded.end_ns, end_ns)",
                        "first_packet_ns = MIN(COALESCE(first_packet_ns, excluded.first_packet_ns), COALESCE(excluded.first_packet_ns, first_packet_ns))",
                        "last_packet_ns = MAX(COALESCE(last_packet_ns, excluded.last_packet_ns), COALESCE(excluded.last_packet_ns, last_packet_ns))"]
             + counters.map { "\($0) = MAX(\($0), excluded.\($0))" }
-        return "INSERT INTO captures (\(cols.joined(separator: ", "))) VALUES (\(values)) ON CONFLICT (id) DO UPDATE SET "
+        return
+            "INSERT INTO captures (\(cols.joined(separator: ", "))) VALUES (\(values)) ON CONFLICT (id) DO UPDATE SET "
             + updates.joined(separator: ", ")
     }()
 
@@ -248,7 +268,8 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         UnsafeRawBufferPointer(rebasing: frames[Int(r.frameOffset)..<(Int(r.frameOffset) + Int(r.frameLength))])
     }
 
-    static let insertFlowCountSQL = "INSERT INTO flow_counts (\(Schema.flowCountColumns.joined(separator: ", "))) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+    static let insertFlowCountSQL =
+        "INSERT INTO flow_counts (\(Schema.flowCountColumns.joined(separator: ", "))) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
 
     static let insertAlertSQL = "INSERT INTO alerts (\(Schema.alertColumns.joined(separator: ", "))) VALUES ("
         + (1...Schema.alertColumns.count).map { "?\($0)" }.joined(separator: ", ") + ")"
@@ -288,7 +309,8 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         }
     }
 
-    static let insertTrafficSQL = "INSERT INTO traffic (\(Schema.trafficColumns.joined(separator: ", "))) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+    static let insertTrafficSQL =
+        "INSERT INTO traffic (\(Schema.trafficColumns.joined(separator: ", "))) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
 
     static func insertTraffic(_ rows: [TrafficRow], _ batch: StoreBatch, _ c: SQLiteConnection) throws {
         let st = try c.cached(insertTrafficSQL)
@@ -316,7 +338,9 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
                 while true {
                     try c.exec("BEGIN IMMEDIATE")
                     do {
-                        let st = try c.prepare("DELETE FROM \(table) WHERE rowid IN (SELECT rowid FROM \(table) WHERE ts < ?1 LIMIT 50000)")
+                        let st = try c.prepare(
+                            "DELETE FROM \(table) WHERE rowid IN (SELECT rowid FROM \(table) WHERE ts < ?1 LIMIT 50000)"
+                        )
                         st.bind(1, cutoff)
                         try st.run()
                         let n = c.changes
@@ -329,8 +353,11 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
                     }
                 }
             }
-            for sql in ["DELETE FROM captures WHERE end_ns IS NOT NULL AND end_ns < ?1", "DELETE FROM log_segments WHERE max_ts < ?1",
-                        "DELETE FROM sniff_batches WHERE stored_at < ?1 AND (last_ts IS NULL OR last_ts < ?1)"] {
+            for sql in [
+                "DELETE FROM captures WHERE end_ns IS NOT NULL AND end_ns < ?1",
+                "DELETE FROM log_segments WHERE max_ts < ?1",
+                "DELETE FROM sniff_batches WHERE stored_at < ?1 AND (last_ts IS NULL OR last_ts < ?1)"
+            ] {
                 let st = try c.prepare(sql)
                 st.bind(1, cutoff)
                 try st.run()
@@ -350,8 +377,10 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
             // One read transaction: the segments, their runs and the rows are one snapshot.
             try c.exec("BEGIN")
             defer { try? c.exec("COMMIT") }
-            return try PacketSearch.run(c, filter: filter, need: limit + 1, cursor: cursor.map { ($0.values[0], $0.values[1]) })
-                .map { ($0.id, $0.row) }
+            return try PacketSearch.run(
+                c, filter: filter, need: limit + 1, cursor: cursor.map { ($0.values[0], $0.values[1]) }
+            )
+            .map { ($0.id, $0.row) }
         }
         let more = found.count > limit
         let page = Array(found.prefix(limit))
@@ -366,7 +395,9 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         let binds = b.binds
         let links = try await reader.run { c in
             try c.query(sql, binds) {
-                FrameSummary.Link(link: LinkType(UInt32(truncatingIfNeeded: $0.int64(0))), packets: $0.int64(1), withBytes: $0.int64(2), maxCaplen: $0.int64(3))
+                FrameSummary.Link(
+                    link: LinkType(UInt32(truncatingIfNeeded: $0.int64(0))), packets: $0.int64(1),
+                    withBytes: $0.int64(2), maxCaplen: $0.int64(3))
             }
         }
         return FrameSummary(links: links)
@@ -397,8 +428,11 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
                 let ts = st.int64(1)
                 last = (ts, st.int64(0))
                 let bytes = st.blob(4)
-                page.frames.append(FramePage.Frame(ts: ts, wireLength: UInt32(clamping: st.int64(2)), link: LinkType(UInt32(truncatingIfNeeded: st.int64(3))),
-                                                   offset: page.bytes.count, count: bytes.count))
+                page.frames.append(
+                    FramePage.Frame(
+                        ts: ts, wireLength: UInt32(clamping: st.int64(2)),
+                        link: LinkType(UInt32(truncatingIfNeeded: st.int64(3))),
+                        offset: page.bytes.count, count: bytes.count))
                 page.bytes.append(contentsOf: bytes)
             }
             return page
@@ -446,13 +480,16 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
             var cb = SQLBuilder(.sqlite)
             cb.rangeFilter(r.asFilter, ts: "ts")
             cb.flowProtoFilter(r.traffic)
-            counted.append(("SELECT ip_proto, SUM(flows) FROM flow_counts\(cb.whereClause) GROUP BY ip_proto", cb.binds))
+            counted.append(
+                ("SELECT ip_proto, SUM(flows) FROM flow_counts\(cb.whereClause) GROUP BY ip_proto", cb.binds))
             counted.append(("SELECT app, SUM(flows) FROM flow_counts\(cb.whereClause) GROUP BY app", cb.binds))
         }
         let edges = plan.edges
         let flowQueries = counted
         return try await reader.run { c in
-            let byTransport = try c.query("SELECT transport, SUM(packets), SUM(bytes) FROM traffic\(w) GROUP BY transport", binds) {
+            let byTransport = try c.query(
+                "SELECT transport, SUM(packets), SUM(bytes) FROM traffic\(w) GROUP BY transport", binds
+            ) {
                 ($0.optionalText(0) ?? "none", UInt64(clamping: $0.int64(1)), UInt64(clamping: $0.int64(2)))
             }
             let byApp = try c.query("SELECT app, SUM(packets), SUM(bytes) FROM traffic\(w) GROUP BY app", binds) {
@@ -487,7 +524,8 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
                 flowsByProto += protos.map { ($0.key, $0.value) }
                 flowsByApp += apps.map { ($0.key, $0.value) }
             }
-            return SummaryAssembler.assemble(byTransport: byTransport, byApp: byApp, flowsByProto: flowsByProto, flowsByApp: flowsByApp)
+            return SummaryAssembler.assemble(
+                byTransport: byTransport, byApp: byApp, flowsByProto: flowsByProto, flowsByApp: flowsByApp)
         }
     }
 
@@ -502,19 +540,27 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
             struct Key: Hashable { let proto: UInt8; let app: String }
             var sums: [Key: (packets: UInt64, bytes: UInt64, flows: UInt64)] = [:]
             var rows: [(UInt8, String, UInt64, UInt64, UInt64)]
-            let narrow = try FlowScan(c: c, columns: "ip_proto, app, total_pkts, total_bytes", filter: filter).run { st in
+            let narrow = try FlowScan(c: c, columns: "ip_proto, app, total_pkts, total_bytes", filter: filter).run {
+                st in
                 let k = Key(proto: UInt8(truncatingIfNeeded: st.int64(0)), app: st.text(1))
                 let v = sums[k] ?? (0, 0, 0)
-                sums[k] = (v.packets &+ UInt64(clamping: st.int64(2)), v.bytes &+ UInt64(clamping: st.int64(3)), v.flows &+ 1)
+                sums[k] = (
+                    v.packets &+ UInt64(clamping: st.int64(2)), v.bytes &+ UInt64(clamping: st.int64(3)), v.flows &+ 1
+                )
             }
             if narrow {
                 rows = sums.map { ($0.key.proto, $0.key.app, $0.value.packets, $0.value.bytes, $0.value.flows) }
             } else {
                 let (w, binds) = try Self.flowWhere(c, filter)
-                rows = try c.query("SELECT ip_proto, app, SUM(total_pkts), SUM(total_bytes), count(*) FROM flows\(w)"
-                                   + " GROUP BY ip_proto, app", binds) {
-                    (UInt8(truncatingIfNeeded: $0.int64(0)), $0.text(1), UInt64(clamping: $0.int64(2)), UInt64(clamping: $0.int64(3)),
-                     UInt64(clamping: $0.int64(4)))
+                rows = try c.query(
+                    "SELECT ip_proto, app, SUM(total_pkts), SUM(total_bytes), count(*) FROM flows\(w)"
+                        + " GROUP BY ip_proto, app", binds
+                ) {
+                    (
+                        UInt8(truncatingIfNeeded: $0.int64(0)), $0.text(1), UInt64(clamping: $0.int64(2)),
+                        UInt64(clamping: $0.int64(3)),
+                        UInt64(clamping: $0.int64(4))
+                    )
                 }
             }
             var t = SummaryAssembler.assembleFlows(rows)
@@ -555,8 +601,9 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         let binds = b.binds
         let points = try await reader.run { c in
             try c.query(sql, binds) {
-                TimeSeriesPoint(ts: $0.int64(0), key: $0.optionalText(1) ?? none, packets: UInt64(clamping: $0.int64(2)),
-                                bytes: UInt64(clamping: $0.int64(3)))
+                TimeSeriesPoint(
+                    ts: $0.int64(0), key: $0.optionalText(1) ?? none, packets: UInt64(clamping: $0.int64(2)),
+                    bytes: UInt64(clamping: $0.int64(3)))
             }
         }
         return points.reversed()
@@ -580,10 +627,15 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
                 UNION ALL SELECT resp_h, resp_p, proto, total_pkts, total_bytes FROM flows\(w)
                 """
             var t = Talkers()
-            t.pairs = try c.query("SELECT h, p, proto, SUM(pk), SUM(b), count(*) FROM (\(endpoints)) GROUP BY h, p, proto"
-                                  + " ORDER BY SUM(b) DESC, h, p, proto LIMIT \(limit)", binds) {
-                Talkers.Pair(address: CompactPacket.address($0.blob(0)) ?? .none, port: UInt16(truncatingIfNeeded: $0.int64(1)), proto: $0.text(2),
-                             packets: UInt64(clamping: $0.int64(3)), bytes: UInt64(clamping: $0.int64(4)), flows: UInt64(clamping: $0.int64(5)))
+            t.pairs = try c.query(
+                "SELECT h, p, proto, SUM(pk), SUM(b), count(*) FROM (\(endpoints)) GROUP BY h, p, proto"
+                    + " ORDER BY SUM(b) DESC, h, p, proto LIMIT \(limit)", binds
+            ) {
+                Talkers.Pair(
+                    address: CompactPacket.address($0.blob(0)) ?? .none, port: UInt16(truncatingIfNeeded: $0.int64(1)),
+                    proto: $0.text(2),
+                    packets: UInt64(clamping: $0.int64(3)), bytes: UInt64(clamping: $0.int64(4)),
+                    flows: UInt64(clamping: $0.int64(5)))
             }
             t.hosts = try c.query("SELECT h, SUM(pk), SUM(b), count(*) FROM (\(endpoints)) GROUP BY h ORDER BY SUM(b) DESC, h LIMIT \(limit)", binds) {
                 Talkers.Host(address: CompactPacket.address($0.blob(0)) ?? .none, packets: UInt64(clamping: $0.int64(1)),
@@ -623,7 +675,9 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
 extension SQLiteStore: SQLReading {
     var dialect: SQLDialect { .sqlite }
 
-    func read<T: Sendable>(_ what: String, _ q: SQLQuery, _ map: @escaping @Sendable (any RowReader) throws -> T) async throws -> [T] {
+    func read<T: Sendable>(
+        _ what: String, _ q: SQLQuery, _ map: @escaping @Sendable (any RowReader) throws -> T
+    ) async throws -> [T] {
         try await reader.run { c in try c.query(q.sql, q.binds) { try map(SQLiteRow(st: $0)) } }
     }
 }

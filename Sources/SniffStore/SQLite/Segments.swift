@@ -28,12 +28,18 @@ struct SegmentedTable: Sendable {
     ) { st, row, entries in
         if !st.isNull(2) { entries[0].append(KeyRun.Entry(bytes: st.blob(2), row: row)) }
         if !st.isNull(3) { entries[1].append(KeyRun.Entry(bytes: st.blob(3), row: row)) }
-        if let v = st.optionalInt64(4) { entries[2].append(KeyRun.Entry(integer: UInt64(truncatingIfNeeded: v), width: 2, row: row)) }
-        if let v = st.optionalInt64(5) { entries[3].append(KeyRun.Entry(integer: UInt64(truncatingIfNeeded: v), width: 2, row: row)) }
+        if let v = st.optionalInt64(4) {
+            entries[2].append(KeyRun.Entry(integer: UInt64(truncatingIfNeeded: v), width: 2, row: row))
+        }
+        if let v = st.optionalInt64(5) {
+            entries[3].append(KeyRun.Entry(integer: UInt64(truncatingIfNeeded: v), width: 2, row: row))
+        }
         // NULL transport and app are stored as code 0 (none, unknown), which is what
         // a filter for them looks up.
-        entries[4].append(KeyRun.Entry(integer: UInt64(truncatingIfNeeded: st.optionalInt64(6) ?? 0), width: 1, row: row))
-        entries[5].append(KeyRun.Entry(integer: UInt64(truncatingIfNeeded: st.optionalInt64(7) ?? 0), width: 1, row: row))
+        entries[4].append(
+            KeyRun.Entry(integer: UInt64(truncatingIfNeeded: st.optionalInt64(6) ?? 0), width: 1, row: row))
+        entries[5].append(
+            KeyRun.Entry(integer: UInt64(truncatingIfNeeded: st.optionalInt64(7) ?? 0), width: 1, row: row))
     }
 
     /// Flows (schema 9): the addresses and ports the filters look up, and the three
@@ -136,9 +142,11 @@ struct SegmentedTable: Sendable {
         let seg = try c.cached("""
             INSERT OR REPLACE INTO sniff_segments (tbl, first_id, last_id, min_ts, max_ts, ordered) VALUES (?6, ?1, ?2, ?3, ?4, ?5)
             """)
-        seg.bind(1, first); seg.bind(2, last); seg.bind(3, minTs); seg.bind(4, maxTs); seg.bind(5, ordered ? 1 : 0); seg.bind(6, name)
+        seg.bind(1, first); seg.bind(2, last); seg.bind(3, minTs); seg.bind(4, maxTs); seg.bind(5, ordered ? 1 : 0);
+        seg.bind(6, name)
         try seg.run()
-        let put = try c.cached("INSERT OR REPLACE INTO sniff_key_runs (tbl, first_id, kind, data) VALUES (?4, ?1, ?2, ?3)")
+        let put = try c.cached(
+            "INSERT OR REPLACE INTO sniff_key_runs (tbl, first_id, kind, data) VALUES (?4, ?1, ?2, ?3)")
         var scratch: [KeyRun.Entry] = []
         for (k, kind) in kinds.enumerated() {
             // Entries were appended in id order (kept or read back), as `KeyRun.sort` needs.
@@ -154,8 +162,12 @@ struct SegmentedTable: Sendable {
     }
 
     private func readSegments(_ c: SQLiteConnection, tag: String) throws -> [Segment] {
-        try c.query("SELECT first_id, last_id, min_ts, max_ts, ordered FROM sniff_segments WHERE tbl = ?1", [.text(tag)]) {
-            Segment(first: $0.int64(0), last: $0.int64(1), minTs: $0.int64(2), maxTs: $0.int64(3), ordered: $0.int64(4) != 0)
+        try c.query(
+            "SELECT first_id, last_id, min_ts, max_ts, ordered FROM sniff_segments WHERE tbl = ?1", [.text(tag)]
+        ) {
+            Segment(
+                first: $0.int64(0), last: $0.int64(1), minTs: $0.int64(2), maxTs: $0.int64(3), ordered: $0.int64(4) != 0
+            )
         }
     }
 
@@ -193,7 +205,8 @@ struct SegmentedTable: Sendable {
         let clear = try c.cached("DELETE FROM sniff_segments WHERE tbl = ?1")
         clear.bind(1, tailTag)
         try clear.run()
-        put.bind(1, t.first); put.bind(2, t.last); put.bind(3, t.minTs); put.bind(4, t.maxTs); put.bind(5, t.ordered ? 1 : 0)
+        put.bind(1, t.first); put.bind(2, t.last); put.bind(3, t.minTs); put.bind(4, t.maxTs);
+        put.bind(5, t.ordered ? 1 : 0)
         put.bind(6, tailTag)
         try put.run()
     }
@@ -278,7 +291,9 @@ struct SegmentedTable: Sendable {
             runs.bind(1, name); runs.bind(2, s.first)
             if hasRun, try runs.step() {
                 var rows: [UInt32] = []
-                KeyRun.rows(in: runs.blob(0), from: KeyRun.sortKeyBytes(from), through: KeyRun.sortKeyBytes(to - 1), into: &rows)
+                KeyRun.rows(
+                    in: runs.blob(0), from: KeyRun.sortKeyBytes(from), through: KeyRun.sortKeyBytes(to - 1), into: &rows
+                )
                 ids += rows.map { s.first + Int64($0) }
             } else {
                 try scanRange(s.first, s.last)
@@ -330,9 +345,12 @@ struct SegmentSearch<Row> {
     ///   - sortColumn: `ts`, or another integer column with a run (`sortRun`).
     ///   - conditions, binds: the whole filter (and the cursor), checked on every row.
     ///   - from, to: the filter's time range, to skip segments outside it.
-    init(_ c: SQLiteConnection, table: SegmentedTable, columns: String, keyColumn: Int32, sortColumn: String, sortRun: String?,
-         conditions: [String], binds: [SQLValue], from: Int64?, to: Int64?, need: Int, cursor: (key: Int64, id: Int64)?,
-         lookup: Lookup?, read: @escaping (SQLiteStatement) -> Row) throws {
+    init(
+        _ c: SQLiteConnection, table: SegmentedTable, columns: String, keyColumn: Int32, sortColumn: String,
+        sortRun: String?,
+        conditions: [String], binds: [SQLValue], from: Int64?, to: Int64?, need: Int, cursor: (key: Int64, id: Int64)?,
+        lookup: Lookup?, read: @escaping (SQLiteStatement) -> Row
+    ) throws {
         self.c = c; self.table = table; self.need = need; self.cursor = cursor; self.lookup = lookup
         self.timeSorted = sortColumn == "ts"; self.sortRun = sortRun; self.from = from; self.to = to
         self.readRow = read
@@ -341,10 +359,12 @@ struct SegmentSearch<Row> {
         // Table and column names come from SegmentedTable and the callers' fixed lists.
         let select = "SELECT \(columns) FROM \(table.name)"
         point = try c.prepare("\(select) WHERE id = ?\(extra + 1)\(cond)")
-        byID = try c.prepare("\(select) WHERE id BETWEEN ?\(extra + 1) AND ?\(extra + 2)\(cond) ORDER BY id DESC LIMIT ?\(extra + 3)")
+        byID = try c.prepare(
+            "\(select) WHERE id BETWEEN ?\(extra + 1) AND ?\(extra + 2)\(cond) ORDER BY id DESC LIMIT ?\(extra + 3)")
         // Without ORDER BY: sorting whole rows in SQLite cost 7 times the scan; the largest
         // (key, id) pairs are picked in Swift and only those rows read.
-        byKey = try c.prepare("SELECT id, \(sortColumn) FROM \(table.name) WHERE id BETWEEN ?\(extra + 1) AND ?\(extra + 2)\(cond)")
+        byKey = try c.prepare(
+            "SELECT id, \(sortColumn) FROM \(table.name) WHERE id BETWEEN ?\(extra + 1) AND ?\(extra + 2)\(cond)")
         for st in [point, byID, byKey] { try st.bind(binds) }
         probe = try c.prepare("SELECT id, ts FROM \(table.name) WHERE id >= ?1 AND id <= ?2 ORDER BY id LIMIT 1")
         runs = try c.prepare("SELECT data FROM sniff_key_runs WHERE tbl = ?3 AND first_id = ?1 AND kind = ?2")
@@ -537,7 +557,8 @@ enum PacketSearch {
         b.compactPacketFilter(filter)
         if let cursor { b.add("(ts, id) < (\(b.param(cursor.ts)), \(b.param(cursor.id)))") }
         var search = try SegmentSearch<StoredPacket>(
-            c, table: .packets, columns: PacketTable.selectColumns, keyColumn: PacketTable.tsColumn, sortColumn: "ts", sortRun: nil,
+            c, table: .packets, columns: PacketTable.selectColumns, keyColumn: PacketTable.tsColumn, sortColumn: "ts",
+            sortRun: nil,
             conditions: b.conditions, binds: b.binds, from: filter.from, to: filter.to, need: need,
             cursor: cursor.map { ($0.ts, $0.id) }, lookup: lookup(filter), read: PacketTable.read)
         try search.run()

@@ -68,7 +68,8 @@ final class TailKeys {
             entries[3].append(KeyRun.Entry(integer: UInt64(f.respP), width: 2, row: row))
             entries[4].append(KeyRun.Entry(integer: KeyRun.sortKey(f.ts), width: 8, row: row))
             entries[5].append(KeyRun.Entry(integer: KeyRun.sortKey(Int64(clamping: f.totalBytes)), width: 8, row: row))
-            entries[6].append(KeyRun.Entry(integer: KeyRun.sortKey(Int64(clamping: f.totalPackets)), width: 8, row: row))
+            entries[6].append(
+                KeyRun.Entry(integer: KeyRun.sortKey(Int64(clamping: f.totalPackets)), width: 8, row: row))
             times.append(f.ts)
             row &+= 1
         }

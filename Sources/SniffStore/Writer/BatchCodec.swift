@@ -32,7 +32,8 @@ enum BatchCodec {
                 encode(r, into: &w)
                 for s in r.handshakeColumns { w.optionalString(s) }
                 encodeEnrichment(r, into: &w)
-                w.optionalString(r.tunnel); w.optionalInt64(r.tunnelID.map { Int64($0) }); w.optionalString(r.tunnelParents)
+                w.optionalString(r.tunnel); w.optionalInt64(r.tunnelID.map { Int64($0) });
+                w.optionalString(r.tunnelParents)
             }
         case .alerts(let rows):
             w.uint8(3)
@@ -110,7 +111,9 @@ enum BatchCodec {
                 var h = try decodeHost(&r)
                 if kind >= 9 { h.mac = try r.optionalString(); h.vendor = try r.optionalString() }
                 if kind >= 10 {
-                    guard let source = HostNameSource(rawValue: try r.string()) else { throw BinaryReader.Failure.invalid }
+                    guard let source = HostNameSource(rawValue: try r.string()) else {
+                        throw BinaryReader.Failure.invalid
+                    }
                     h.nameSource = source
                 }
                 rows.append(h)
@@ -131,7 +134,9 @@ enum BatchCodec {
             var rows: [TrafficRow] = []
             for _ in 0..<n {
                 let ts = try r.int64()
-                guard let t = TransportKind(rawValue: try r.uint8()), let a = AppProtocol.stored(rawValue: try r.uint8()) else {
+                guard let t = TransportKind(rawValue: try r.uint8()),
+                    let a = AppProtocol.stored(rawValue: try r.uint8())
+                else {
                     throw BinaryReader.Failure.invalid
                 }
                 rows.append(TrafficRow(ts: ts, transport: t, app: a, packets: try r.int64(), bytes: try r.int64()))
@@ -140,8 +145,11 @@ enum BatchCodec {
         default:
             throw BinaryReader.Failure.invalid
         }
-        let batch = StoreBatch(id: id, sensor: sensor, captureID: capture, content: content, createdAt: createdAt, frames: frames)
-        if case .packets(let rows) = content, !rows.allSatisfy(batch.frameInBounds) { throw BinaryReader.Failure.invalid }
+        let batch = StoreBatch(
+            id: id, sensor: sensor, captureID: capture, content: content, createdAt: createdAt, frames: frames)
+        if case .packets(let rows) = content, !rows.allSatisfy(batch.frameInBounds) {
+            throw BinaryReader.Failure.invalid
+        }
         return batch
     }
 
@@ -197,11 +205,15 @@ enum BatchCodec {
         if p.has(.ethSrc) { p.ethSrc = MACAddress(try r.uint64()) }
         if p.has(.ethDst) { p.ethDst = MACAddress(try r.uint64()) }
         if p.has(.vlan) { p.vlan = try r.uint16() }
-        if p.has(.ip) { p.ipVersion = try r.uint8(); p.proto = try r.uint8(); p.src = try r.address(); p.dst = try r.address() }
+        if p.has(.ip) {
+            p.ipVersion = try r.uint8(); p.proto = try r.uint8(); p.src = try r.address(); p.dst = try r.address()
+        }
         guard let t = TransportKind(rawValue: try r.uint8()) else { throw BinaryReader.Failure.invalid }
         p.transport = t
         if p.has(.ports) { p.sport = try r.uint16(); p.dport = try r.uint16() }
-        if p.has(.tcp) { p.seq = try r.uint32(); p.ack = try r.uint32(); p.tcpFlags = try r.uint16(); p.window = try r.uint16() }
+        if p.has(.tcp) {
+            p.seq = try r.uint32(); p.ack = try r.uint32(); p.tcpFlags = try r.uint16(); p.window = try r.uint16()
+        }
         if p.has(.payloadLen) { p.payloadLen = try r.uint32() }
         if p.has(.icmp) { p.icmpType = try r.uint8(); p.icmpCode = try r.uint8() }
         guard let a = AppProtocol.stored(rawValue: try r.uint8()) else { throw BinaryReader.Failure.invalid }
@@ -218,7 +230,8 @@ enum BatchCodec {
         w.address(f.origH); w.uint16(f.origP); w.address(f.respH); w.uint16(f.respP)
         w.string(f.proto); w.uint8(f.ipProto); w.optionalString(f.service)
         w.optionalInt64(f.durationNanos)
-        w.optionalInt64(f.origBytes.map { Int64(bitPattern: $0) }); w.optionalInt64(f.respBytes.map { Int64(bitPattern: $0) })
+        w.optionalInt64(f.origBytes.map { Int64(bitPattern: $0) });
+        w.optionalInt64(f.respBytes.map { Int64(bitPattern: $0) })
         w.string(f.connState)
         w.optionalBool(f.localOrig); w.optionalBool(f.localResp)
         w.uint64(f.missedBytes); w.optionalString(f.history)
@@ -243,13 +256,15 @@ enum BatchCodec {
         f.connState = try r.string()
         f.localOrig = try r.optionalBool(); f.localResp = try r.optionalBool()
         f.missedBytes = try r.uint64(); f.history = try r.optionalString()
-        f.origPkts = try r.uint64(); f.origIPBytes = try r.uint64(); f.respPkts = try r.uint64(); f.respIPBytes = try r.uint64()
+        f.origPkts = try r.uint64(); f.origIPBytes = try r.uint64(); f.respPkts = try r.uint64();
+        f.respIPBytes = try r.uint64()
         f.communityID = try r.string()
         f.vlan = try r.optionalInt64().map { UInt16(truncatingIfNeeded: $0) }
         f.app = try r.string(); f.appSource = try r.string()
         f.dnsQuery = try r.optionalString(); f.tlsSNI = try r.optionalString(); f.tlsVersion = try r.optionalString()
         f.httpHost = try r.optionalString(); f.httpMethod = try r.optionalString(); f.httpURI = try r.optionalString()
-        f.sshClient = try r.optionalString(); f.sshServer = try r.optionalString(); f.quicVersion = try r.optionalString()
+        f.sshClient = try r.optionalString(); f.sshServer = try r.optionalString();
+        f.quicVersion = try r.optionalString()
         f.origTCPFlags = try r.optionalString(); f.respTCPFlags = try r.optionalString()
         f.origL2Bytes = try r.uint64(); f.respL2Bytes = try r.uint64()
         f.endReason = try r.optionalString()
@@ -315,8 +330,9 @@ enum BatchCodec {
 
     static func decodeLog(_ r: inout BinaryReader) throws -> LogRow {
         guard let kind = LogKind(code: try r.uint8()) else { throw BinaryReader.Failure.invalid }
-        var l = LogRow(kind: kind, ts: try r.int64(), uid: try r.string(), origH: try r.address(), origP: try r.uint16(),
-                       respH: try r.address(), respP: try r.uint16(), proto: try r.string(), values: [])
+        var l = LogRow(
+            kind: kind, ts: try r.int64(), uid: try r.string(), origH: try r.address(), origP: try r.uint16(),
+            respH: try r.address(), respP: try r.uint16(), proto: try r.string(), values: [])
         let n = Int(try r.uint16())
         // A journal written before a version added columns holds fewer: those are unset.
         guard n <= kind.columns.count, n >= kind.createdColumns.count else { throw BinaryReader.Failure.invalid }

@@ -64,7 +64,8 @@ final class Journal {
             let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
             return StoreError.journal("the journal's disk is full: cannot \(verb) \(path) (\(reason)); free space in \(dir.isEmpty ? "/" : dir) or pass --journal DIR on a disk with room")
         }
-        return StoreError.journal("cannot \(verb) the journal \(path): \(reason); check the directory or pass --journal DIR")
+        return StoreError.journal(
+            "cannot \(verb) the journal \(path): \(reason); check the directory or pass --journal DIR")
     }
 
     /// Opens a journal left by an earlier run; nil when another process holds it.
@@ -123,9 +124,12 @@ final class Journal {
     func peek() throws -> StoreBatch? {
         guard pendingRecords > 0, let (len, sum, packets) = recordHeader(at: readOffset) else { return nil }
         var payload = [UInt8](repeating: 0, count: len)
-        let got = payload.withUnsafeMutableBytes { pread(fd, $0.baseAddress, len, off_t(readOffset + Journal.recordHeader)) }
+        let got = payload.withUnsafeMutableBytes {
+            pread(fd, $0.baseAddress, len, off_t(readOffset + Journal.recordHeader))
+        }
         guard got == len, Journal.fnv(payload) == sum else {
-            throw StoreError.journal("the journal \(path) is damaged at byte \(readOffset); the batches before it were replayed")
+            throw StoreError.journal(
+                "the journal \(path) is damaged at byte \(readOffset); the batches before it were replayed")
         }
         let batch = try payload.withUnsafeBytes { raw -> StoreBatch in
             var r = BinaryReader(raw)
@@ -178,7 +182,9 @@ final class Journal {
     private func writeAll(_ bytes: [UInt8], at offset: Int) throws {
         var done = 0
         while done < bytes.count {
-            let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
+            let n = bytes.withUnsafeBytes {
+                pwrite(fd, $0.baseAddress! + done, bytes.count - done, off_t(offset + done))
+            }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw Journal.failure(creating: false, path: path, errno: errno)

@@ -128,8 +128,10 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
     }
 
     private func submit(_ content: BatchContent, frames: [UInt8] = []) {
-        writer.submit(StoreBatch(id: writer.makeBatchID(), sensor: capture.sensor, captureID: capture.id, content: content,
-                                 frames: frames))
+        writer.submit(
+            StoreBatch(
+                id: writer.makeBatchID(), sensor: capture.sensor, captureID: capture.id, content: content,
+                frames: frames))
     }
 
     // MARK: packets
@@ -190,7 +192,8 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
             slot = s
         } else {
             slot = traffic.count
-            traffic.append(TrafficRow(ts: second &* 1_000_000_000, transport: p.transport, app: p.app, packets: 0, bytes: 0))
+            traffic.append(
+                TrafficRow(ts: second &* 1_000_000_000, transport: p.transport, app: p.app, packets: 0, bytes: 0))
             trafficIndex[key] = slot
         }
         lastTrafficKey = key
@@ -206,8 +209,10 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
     public func flowAppChanged(_ flow: Flow, from old: AppProtocol, packets: UInt64, bytes: UInt64, at nanos: Int64) {
         let second = nanos >= 0 ? nanos / 1_000_000_000 : (nanos + 1) / 1_000_000_000 - 1
         let p = Int64(clamping: packets), b = Int64(clamping: bytes)
-        traffic.append(TrafficRow(ts: second &* 1_000_000_000, transport: flow.transport, app: old, packets: -p, bytes: -b))
-        traffic.append(TrafficRow(ts: second &* 1_000_000_000, transport: flow.transport, app: flow.app, packets: p, bytes: b))
+        traffic.append(
+            TrafficRow(ts: second &* 1_000_000_000, transport: flow.transport, app: old, packets: -p, bytes: -b))
+        traffic.append(
+            TrafficRow(ts: second &* 1_000_000_000, transport: flow.transport, app: flow.app, packets: p, bytes: b))
         if traffic.count >= 8192 { flushTraffic() }
     }
 
@@ -215,7 +220,8 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
 
     public func flowStarted(_ flow: Flow) {
         packetOpensFlow = true
-        flowUIDs[flow.key] = OpenFlowUID(start: flow.startNanos, uid: FlowUID.string(seed: builder.format.uidSeed, flow: flow))
+        flowUIDs[flow.key] = OpenFlowUID(
+            start: flow.startNanos, uid: FlowUID.string(seed: builder.format.uidSeed, flow: flow))
     }
 
     public func flowEnded(_ flow: Flow, reason: FlowEndReason) {

@@ -81,7 +81,9 @@ public final class StoreWriter: @unchecked Sendable {
     public struct FinishReport: Sendable {
         public var stats: Stats
         /// True when every batch was stored.
-        public var complete: Bool { stats.packetsPending == 0 && stats.journalBatches == 0 && pendingBatches == 0 && !lost }
+        public var complete: Bool {
+            stats.packetsPending == 0 && stats.journalBatches == 0 && pendingBatches == 0 && !lost
+        }
         /// True when some rows could be neither stored nor kept in the journal.
         public var lost: Bool { stats.batchesLost > 0 }
         public var pendingBatches: Int
@@ -109,10 +111,12 @@ public final class StoreWriter: @unchecked Sendable {
         var id = writerID ?? 0
         while id == 0 { id = Int64.random(in: 1...Int64.max) }
         self.writerID = id
-        machine = WriterStateMachine(configuration: .init(
-            memoryLimitRows: configuration.memoryLimitRows, coalesceRows: store.coalesceRows,
-            retryInitialSeconds: configuration.retryInitialSeconds, retryMaxSeconds: configuration.retryMaxSeconds,
-            maintenanceIntervalNanos: Int64(configuration.maintenanceIntervalSeconds * 1e9), migrate: configuration.migrate))
+        machine = WriterStateMachine(
+            configuration: .init(
+                memoryLimitRows: configuration.memoryLimitRows, coalesceRows: store.coalesceRows,
+                retryInitialSeconds: configuration.retryInitialSeconds, retryMaxSeconds: configuration.retryMaxSeconds,
+                maintenanceIntervalNanos: Int64(configuration.maintenanceIntervalSeconds * 1e9),
+                migrate: configuration.migrate))
     }
 
     /// Starts the writer task (and the replay of earlier journals).
@@ -131,7 +135,8 @@ public final class StoreWriter: @unchecked Sendable {
                 }
             }
         }
-        machine = WriterStateMachine(configuration: machine.configuration, adoptedPending: adopted.map(\.pendingRecords))
+        machine = WriterStateMachine(
+            configuration: machine.configuration, adoptedPending: adopted.map(\.pendingRecords))
         task = Task.detached { [self] in await self.run() }
     }
 
@@ -199,9 +204,11 @@ public final class StoreWriter: @unchecked Sendable {
     }
 
     static func safeFileName(_ s: String) -> String {
-        let cleaned = String(s.unicodeScalars.map { c -> Character in
-            (c.properties.isAlphabetic && c.isASCII) || ("0"..."9").contains(c) || c == "-" || c == "_" ? Character(c) : "_"
-        })
+        let cleaned = String(
+            s.unicodeScalars.map { c -> Character in
+                (c.properties.isAlphabetic && c.isASCII) || ("0"..."9").contains(c) || c == "-" || c == "_"
+                    ? Character(c) : "_"
+            })
         return cleaned.isEmpty ? "sniff" : String(cleaned.prefix(64))
     }
 
@@ -215,8 +222,12 @@ public final class StoreWriter: @unchecked Sendable {
         var packets = machine.memoryPackets
         var batches = 0
         var paths: [String] = []
-        for j in adopted where !j.isEmpty { packets += j.pendingPackets; batches += j.pendingRecords; paths.append(j.path) }
-        if let j = journal, !j.isEmpty { packets += j.pendingPackets; batches += j.pendingRecords; paths.append(j.path) }
+        for j in adopted where !j.isEmpty {
+            packets += j.pendingPackets; batches += j.pendingRecords; paths.append(j.path)
+        }
+        if let j = journal, !j.isEmpty {
+            packets += j.pendingPackets; batches += j.pendingRecords; paths.append(j.path)
+        }
         s.packetsPending = UInt64(packets)
         s.journalBatches = batches
         s.journalPaths = paths
@@ -283,7 +294,9 @@ public final class StoreWriter: @unchecked Sendable {
                 let t0 = Timestamp.now()
                 let stored = try await store.write(write.batches)
                 let t1 = Timestamp.now()
-                lock.withLock { recordWritten(write, stored: stored, seconds: Double(t1.nanoseconds(since: t0)) / 1e9, at: t1) }
+                lock.withLock {
+                    recordWritten(write, stored: stored, seconds: Double(t1.nanoseconds(since: t0)) / 1e9, at: t1)
+                }
             } catch {
                 let message = (error as? SniffError)?.userMessage ?? "\(error)"
                 let failed = lock.withLock {
@@ -292,7 +305,9 @@ public final class StoreWriter: @unchecked Sendable {
                     lock.broadcast()
                     return machine.failed()
                 }
-                if failed.first { configuration.log("cannot write to the database: \(message); capture goes on, retrying") }
+                if failed.first {
+                    configuration.log("cannot write to the database: \(message); capture goes on, retrying")
+                }
                 try? await Task.sleep(nanoseconds: UInt64(failed.retryAfterSeconds * 1e9))
             }
         }
@@ -300,7 +315,9 @@ public final class StoreWriter: @unchecked Sendable {
     }
 
     /// The database committed `write` (lock held): its batches leave their queue.
-    private func recordWritten(_ write: WriterStateMachine<StoreBatch>.Write, stored: [Bool], seconds: Double, at t1: Timestamp) {
+    private func recordWritten(
+        _ write: WriterStateMachine<StoreBatch>.Write, stored: [Bool], seconds: Double, at t1: Timestamp
+    ) {
         let done = machine.written()
         guard done.applied else { return }
         switch write.source {
@@ -331,10 +348,12 @@ public final class StoreWriter: @unchecked Sendable {
         do {
             let r = try await store.maintain(now: now, retentionCutoff: configuration.retentionNanos.map { now - $0 })
             if !r.partitionsDropped.isEmpty || r.rowsDeleted > 0 {
-                configuration.log("retention: dropped \(r.partitionsDropped.count) day partitions, deleted \(r.rowsDeleted) rows")
+                configuration.log(
+                    "retention: dropped \(r.partitionsDropped.count) day partitions, deleted \(r.rowsDeleted) rows")
             }
         } catch {
-            configuration.log("maintenance failed: \((error as? SniffError)?.userMessage ?? "\(error)"); writing goes on")
+            configuration.log(
+                "maintenance failed: \((error as? SniffError)?.userMessage ?? "\(error)"); writing goes on")
         }
     }
 

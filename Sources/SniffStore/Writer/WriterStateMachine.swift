@@ -123,7 +123,9 @@ struct WriterStateMachine<Batch: WriterQueueItem> {
     /// is empty (so that order is kept once batches have gone to the journal).
     mutating func submitted(_ batch: Batch, now: Int64) -> SubmitAction {
         if abandoned { return .spill }
-        guard journalPending == 0 && memoryRows + batch.memoryWeight <= configuration.memoryLimitRows else { return .spill }
+        guard journalPending == 0 && memoryRows + batch.memoryWeight <= configuration.memoryLimitRows else {
+            return .spill
+        }
         memory.append(Entry(batch: batch, submittedAt: now))
         memoryRows += batch.memoryWeight
         memoryPackets += batch.packetCount
@@ -205,7 +207,9 @@ struct WriterStateMachine<Batch: WriterQueueItem> {
 
     /// The database committed the write in flight: its batches leave their queue.
     mutating func written() -> WrittenAction {
-        guard let flight = inFlight else { return WrittenAction(applied: false, closeAdopted: false, recoveredAfter: nil) }
+        guard let flight = inFlight else {
+            return WrittenAction(applied: false, closeAdopted: false, recoveredAfter: nil)
+        }
         inFlight = nil
         guard !abandoned else { return WrittenAction(applied: false, closeAdopted: false, recoveredAfter: nil) }
         var action = WrittenAction(applied: true, closeAdopted: false, recoveredAfter: failing ? failures : nil)
