@@ -48,6 +48,8 @@ public final class TopCollector: PacketConsumer, FlowObserver, @unchecked Sendab
     private var packetRing: [UInt64]
     private var byteRing: [UInt64]
     private var headSecond: Int64? = nil
+    /// A file's whole timeline (the time cursor's); never touched live.
+    private var timeline = TopTimeline()
     /// `slot(headSecond)`.
     private var headSlot = 0
     /// A file's finished flows as rows, made once when the flow ends (its first ones).
@@ -110,6 +112,7 @@ public final class TopCollector: PacketConsumer, FlowObserver, @unchecked Sendab
     public func consume(_ p: DecodedPacket, frame: UnsafeRawBufferPointer) {
         let sec = p.timestamp.seconds
         let j: Int
+        if !live { timeline.add(second: sec, transport: p.transport, wireLength: p.wireLength) }
         if sec == headSecond {
             // Nearly every packet: its second's slot is known, no division.
             j = headSlot
@@ -189,7 +192,9 @@ public final class TopCollector: PacketConsumer, FlowObserver, @unchecked Sendab
         guard due else { return }
         lastPublish = now
         if live { advance(to: now / 1_000_000_000) }
-        let snap = snapshot(state: state, wallNanos: now, fileProgress: fileProgress)
+        var snap = snapshot(state: state, wallNanos: now, fileProgress: fileProgress)
+        // The last snapshot of a file carries its timeline (copied once, not four times a second).
+        if force && !live { snap.timeline = timeline }
         hub.outbox.state = state
         hub.tick(force: true)
         lock.withLock { slot = snap }

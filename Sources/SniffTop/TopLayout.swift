@@ -53,7 +53,7 @@ public enum TopLayout {
             case .overview: overview(model, &g, area)
             case .talkers: table(&model, &g, area, items: talkers(model), columns: talkerColumns)
             case .flows: table(&model, &g, area, items: flows(model), columns: flowColumns)
-            case .apps: table(&model, &g, area, items: model.snapshot.apps, columns: appColumns)
+            case .apps: table(&model, &g, area, items: apps(model), columns: appColumns)
             case .alerts: table(&model, &g, area, items: alerts(model), columns: alertColumns)
             case .packets: packets(&model, &g, area)
             case .processes:
@@ -76,6 +76,7 @@ public enum TopLayout {
         let s = m.snapshot
         let state = m.stopped && s.state != "finished" ? "stopped" : s.state
         var parts = ["sniff top", s.source.isEmpty ? "-" : s.source, state]
+        if let w = windowLabel(m) { parts.append("cursor " + w) }
         parts.append("\(TopFormat.count(s.totals.packetsMatched)) pkts \(TopFormat.bytes(s.totals.bytesMatched))")
         if let p = s.fileProgress, p.total > 0, s.state != "finished" {
             parts.append("read \(min(100, p.done * 100 / p.total))%")
@@ -96,11 +97,19 @@ public enum TopLayout {
             return
         }
         var s = m.view != .overview && !m.showHelp ? (m.position.map { "row \($0)  " } ?? "") : ""
+        if let w = windowLabel(m), let k = m.cursor {
+            s = "cursor \(w), window \(k + 1)/\(m.cursorWindowCount) ([ ] { } ^ $, c all)  " + s
+        }
         if m.view != .overview, let sort = m.sorts[m.view], sort.column < columnTitles(m.view).count {
             s += "sort: " + columnTitles(m.view)[sort.column] + (sort.descending ? " desc" : " asc") + " (</> i)  "
         }
         s += "filter: " + (m.filterText.isEmpty ? "none" : m.filterText) + " (/)  "
-        s += m.stopped ? "stopped" : (m.paused ? "paused (r resumes)" : "p pause  r resume  s stop")
+        // A file read to its end has nothing left to pause: its keys are the cursor's.
+        if m.cursorWindowCount > 0 {
+            if m.cursor == nil { s += "[ ] time cursor" }
+        } else {
+            s += m.stopped ? "stopped" : (m.paused ? "paused (r resumes)" : "p pause  r resume  s stop")
+        }
         g.put(s, row: row, col: 0, style: .dim)
     }
 
@@ -129,11 +138,16 @@ public enum TopLayout {
         "  /                    filter: tcp port 80, host 10.0.0.1, net 10.0.0.0/8,",
         "                       src 1.2.3.4, dst port 53, app dns, udp (Esc clears)",
         "  p  r  s              pause, resume, stop the capture (or the file read)",
+        "  [ ]  { }  ^ $        time cursor, a file read to its end: back, forward one",
+        "                       window (ten with { }), first, last; c the whole file",
         "  ?                    this help (any key closes it)",
         "  q  Ctrl-C            quit",
         "",
         "The packet list shows the selected packet's fields below it; it follows the",
         "newest packet until the selection moves (End follows again).",
+        "At the cursor: the overview shows the packets up to the window's end and its",
+        "rates; flows, talkers and apps the flows active in the window (whole counts);",
+        "alerts and packets those inside it.",
     ]
 
     static func help(_ g: inout TopGrid, _ area: (top: Int, rows: Int)) {
@@ -167,46 +181,86 @@ public enum TopLayout {
             return Double(l.totalNanoseconds - f.totalNanoseconds) / 1e9
         }()
         let last = lastSecond(s)
+        let at = cursorTotals(m)
+        let average = ("Average", span > 0 ? "\(TopFormat.rate(Double(t.packetsMatched) / span, unit: "pkt/s")), "
+            + "\(TopFormat.bytes(UInt64(Double(t.bytesMatched) / span)))/s"
+            + " over \(TopFormat.duration(nanos: Int64(span * 1e9)))" : "-")
         pair(("Source", s.source), ("State", m.stopped && s.state != "finished" ? "stopped" : s.state))
-        pair(("Packets", "\(t.packetsMatched) matched of \(t.packetsSeen) seen"),
-             ("Bytes", "\(TopFormat.bytes(t.bytesMatched)) matched of \(TopFormat.bytes(t.bytesSeen))"))
-        let lastRate = "\(TopFormat.rate(Double(last.packets), unit: "pkt/s")), \(TopFormat.bytes(last.bytes))/s"
-        pair(("Rate", lastRate + " last second"),
-             ("Average", span > 0 ? "\(TopFormat.rate(Double(t.packetsMatched) / span, unit: "pkt/s")), "
-                + "\(TopFormat.bytes(UInt64(Double(t.bytesMatched) / span)))/s"
-                + " over \(TopFormat.duration(nanos: Int64(span * 1e9)))" : "-"))
+        if let at {
+            pair(("Packets", "\(at.upTo.0) by the cursor, of \(t.packetsMatched) matched"),
+                 ("Bytes", "\(TopFormat.bytes(at.upTo.1)) by the cursor, of \(TopFormat.bytes(t.bytesMatched))"))
+            let step = Double(m.cursorStep)
+            pair(("Rate", "\(TopFormat.rate(Double(at.window.0) / step, unit: "pkt/s")), "
+                    + "\(TopFormat.bytes(UInt64(Double(at.window.1) / step)))/s in the window"),
+                 average)
+        } else {
+            pair(("Packets", "\(t.packetsMatched) matched of \(t.packetsSeen) seen"),
+                 ("Bytes", "\(TopFormat.bytes(t.bytesMatched)) matched of \(TopFormat.bytes(t.bytesSeen))"))
+            let lastRate = "\(TopFormat.rate(Double(last.packets), unit: "pkt/s")), \(TopFormat.bytes(last.bytes))/s"
+            pair(("Rate", lastRate + " last second"),
+                 average)
+        }
         pair(("Drops", "kernel \(t.kernelDropped), interface \(t.interfaceDropped), sniff \(t.sniffDropped)"
                 + (t.skippedWhilePaused > 0 ? ", paused \(t.skippedWhilePaused)" : "")),
              ("Decode", "malformed \(t.malformed), truncated \(t.truncated), undecoded \(t.undecoded)"))
-        pair(("Flows", "open \(s.openFlows), started \(s.flowsStarted), finished \(s.flowsEnded)"),
-             ("Alerts", "\(s.alertsRaised) raised"
-                + (m.packetsNotListed > 0 ? "; \(m.packetsNotListed) packets not listed" : "")))
+        if at != nil {
+            pair(("Flows", "\(windowFlows(m).count) active in the window, of \(s.flows.count) listed"),
+                 ("Alerts", "\(alerts(m).count) in the window, of \(s.alertsRaised) raised"))
+        } else {
+            pair(("Flows", "open \(s.openFlows), started \(s.flowsStarted), finished \(s.flowsEnded)"),
+                 ("Alerts", "\(s.alertsRaised) raised"
+                    + (m.packetsNotListed > 0 ? "; \(m.packetsNotListed) packets not listed" : "")))
+        }
         r += 1
         guard r < area.top + area.rows else { return }
         // Per transport: totals, then packets/s and bytes/s for as many seconds as fit,
-        // from the first packet's second at most.
+        // from the first packet's second at most. At the cursor: the window's counts,
+        // and one column per window of the file, the cursor's marked.
         let labelWidth = 32
-        var seconds = max(0, min(TopHistory.seconds, g.width - labelWidth - 3))
+        let room = max(0, g.width - labelWidth - 3)
+        var seconds = max(0, min(TopHistory.seconds, room))
         if let first = t.firstTimestamp?.seconds, let lastSec = s.history.lastSecond {
             seconds = max(1, min(seconds, Int(lastSec - first + 1)))
         }
         g.put("transport packets     bytes", row: r, col: 1, style: .header)
-        g.put("per second, last \(seconds) s" + (s.live ? "" : " of capture time"), row: r, col: labelWidth + 2, style: .header)
+        var cursorCol: Int? = nil
+        if let k = m.cursor {
+            let first = cursorSeries(m, transport: 0, columns: room).first
+            let col = labelWidth + 2 + k - first
+            cursorCol = col
+            g.put(m.unicode ? "↓" : "v", row: r, col: col, style: .warn)
+            let shown = min(m.cursorWindowCount, room)
+            g.put(stepLabel(m.cursorStep) + " a column", row: r, col: labelWidth + 2 + shown + 1, style: .header)
+        } else {
+            g.put("per second, last \(seconds) s" + (s.live ? "" : " of capture time"), row: r, col: labelWidth + 2, style: .header)
+        }
         r += 1
         for k in TransportKind.allCases where k.rawValue < s.transports.count {
             let c = s.transports[Int(k.rawValue)]
             guard c.packets > 0 else { continue }
             guard r + 1 < area.top + area.rows else { break }
-            let pk = s.history.packets[Int(k.rawValue)].suffix(seconds)
-            let by = s.history.bytes[Int(k.rawValue)].suffix(seconds)
+            var pk = s.history.packets[Int(k.rawValue)].suffix(seconds)
+            var by = s.history.bytes[Int(k.rawValue)].suffix(seconds)
+            var counts = (c.packets, c.bytes)
+            var perSecond: UInt64 = 1
+            if let at {
+                let series = cursorSeries(m, transport: Int(k.rawValue), columns: room)
+                pk = series.packets[...]; by = series.bytes[...]
+                counts = (at.perTransport.packets[Int(k.rawValue)], at.perTransport.bytes[Int(k.rawValue)])
+                perSecond = UInt64(m.cursorStep)
+            }
             // Both labels end at labelWidth, where the sparklines start.
             g.put(TopFormat.fit(k == .none ? "non-IP" : k.label.lowercased(), 8)
-                  + TopFormat.fit(TopFormat.count(c.packets), 8, right: true)
-                  + TopFormat.fit(TopFormat.bytes(c.bytes), 10, right: true) + " pkt/s", row: r, col: 1)
-            g.put(TopFormat.fit("  peak \(TopFormat.count(pk.max() ?? 0))/s, \(TopFormat.bytes(by.max() ?? 0))/s", 26)
+                  + TopFormat.fit(TopFormat.count(counts.0), 8, right: true)
+                  + TopFormat.fit(TopFormat.bytes(counts.1), 10, right: true) + " pkt/s", row: r, col: 1)
+            g.put(TopFormat.fit("  peak \(TopFormat.count((pk.max() ?? 0) / perSecond))/s, \(TopFormat.bytes((by.max() ?? 0) / perSecond))/s", 26)
                   + "   B/s", row: r + 1, col: 1, style: .dim)
             g.put(TopFormat.sparkline(pk, unicode: m.unicode), row: r, col: labelWidth + 2, style: .spark)
             g.put(TopFormat.sparkline(by, unicode: m.unicode), row: r + 1, col: labelWidth + 2, style: .good)
+            if let col = cursorCol {
+                g.paint(row: r, col: col, width: 1, style: .selected)
+                g.paint(row: r + 1, col: col, width: 1, style: .selected)
+            }
             r += 2
         }
     }
@@ -308,8 +362,9 @@ public enum TopLayout {
     // MARK: talkers
 
     static func talkers(_ m: TopModel) -> [TopTalker] {
-        guard let f = m.filter?.filter else { return m.snapshot.talkers }
-        return m.snapshot.talkers.filter { t in
+        let all = m.timeWindow == nil ? m.snapshot.talkers : windowTalkers(windowFlows(m))
+        guard let f = m.filter?.filter else { return all }
+        return all.filter { t in
             let a = t.endpoint.address, p = t.endpoint.port
             for n in [f.ip, f.src, f.dst].compactMap({ $0 }) where !n.contains(a) { return false }
             for q in [f.port, f.sport, f.dport].compactMap({ $0 }) where p != Int32(q) { return false }
@@ -337,8 +392,9 @@ public enum TopLayout {
     // MARK: flows
 
     static func flows(_ m: TopModel) -> [TopFlow] {
-        guard let f = m.filter?.filter else { return m.snapshot.flows }
-        return m.snapshot.flows.filter { f.matchesFlow($0.row) }
+        let all = windowFlows(m)
+        guard let f = m.filter?.filter else { return all }
+        return all.filter { f.matchesFlow($0.row) }
     }
 
     static let flowColumns: [TopColumn<TopFlow>] = [
@@ -385,9 +441,10 @@ public enum TopLayout {
     // MARK: alerts
 
     static func alerts(_ m: TopModel) -> [AlertRow] {
-        guard let f = m.filter?.filter else { return m.alerts }
+        let all = m.timeWindow == nil ? m.alerts : m.alerts.filter { inWindow(m, $0.ts) }
+        guard let f = m.filter?.filter else { return all }
         let nets = [f.ip, f.src, f.dst].compactMap { $0 }
-        return m.alerts.filter { a in nets.allSatisfy { n in a.hosts.contains { n.contains($0) } } }
+        return all.filter { a in nets.allSatisfy { n in a.hosts.contains { n.contains($0) } } }
     }
 
     static let alertColumns: [TopColumn<AlertRow>] = [
@@ -401,8 +458,9 @@ public enum TopLayout {
     // MARK: packets
 
     static func packetItems(_ m: TopModel) -> [PacketRow] {
-        guard let f = m.filter else { return m.packets }
-        return m.packets.filter(f.matches)
+        let all = m.timeWindow == nil ? m.packets : m.packets.filter { inWindow(m, $0.ts) }
+        guard let f = m.filter else { return all }
+        return all.filter(f.matches)
     }
 
     static func packetColumns(origin: Int64) -> [TopColumn<PacketRow>] {
@@ -499,7 +557,7 @@ public enum TopLayout {
         case .overview: return 0
         case .talkers: return talkers(m).count
         case .flows: return flows(m).count
-        case .apps: return m.snapshot.apps.count
+        case .apps: return apps(m).count
         case .alerts: return alerts(m).count
         case .packets: return packetItems(m).count
         case .processes: return m.snapshot.processes.count

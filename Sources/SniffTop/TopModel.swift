@@ -75,6 +75,10 @@ public struct TopModel {
     /// Draw sparklines with Unicode blocks (the terminal's character set is UTF-8).
     public var unicode = true
 
+    /// The time cursor (a file read to its end): the index of the window of `cursorStep`
+    /// seconds the views show, from the file's first second; nil shows the whole file.
+    public private(set) var cursor: Int? = nil
+
     public private(set) var snapshot = TopSnapshot()
     public private(set) var packets: [PacketRow] = []
     /// Rows the packet list could not keep (beyond `packetLimit`) or the hub did not sample.
@@ -91,7 +95,73 @@ public struct TopModel {
 
     // MARK: data
 
-    public mutating func ingest(_ snap: TopSnapshot) { snapshot = snap }
+    public mutating func ingest(_ snap: TopSnapshot) {
+        snapshot = snap
+        if snap.timeline == nil { cursor = nil }
+    }
+
+    // MARK: time cursor
+
+    /// Window lengths the cursor steps by: the first that cuts the file into at most
+    /// `cursorWindows` windows, so that each window is a column of the overview's
+    /// sparkline at 80 columns.
+    static let cursorSteps: [Int64] = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400]
+    public static let cursorWindows = 40
+
+    /// The cursor's step in seconds: a whole number of the timeline's bins.
+    public var cursorStep: Int64 {
+        guard let tl = snapshot.timeline, !tl.isEmpty else { return 1 }
+        let span = tl.endSecond - tl.firstSecond
+        let want = (span + Int64(TopModel.cursorWindows) - 1) / Int64(TopModel.cursorWindows)
+        var step = TopModel.cursorSteps.first { $0 >= want } ?? ((want + 86399) / 86400 * 86400)
+        step = (step + tl.binSeconds - 1) / tl.binSeconds * tl.binSeconds
+        return max(1, step)
+    }
+
+    /// How many windows of `cursorStep` the file spans (0 without a timeline).
+    public var cursorWindowCount: Int {
+        guard let tl = snapshot.timeline, !tl.isEmpty else { return 0 }
+        let step = cursorStep
+        return Int((tl.endSecond - tl.firstSecond + step - 1) / step)
+    }
+
+    /// The seconds [start, end) of window `k`.
+    public func cursorWindow(_ k: Int) -> (start: Int64, end: Int64)? {
+        guard let tl = snapshot.timeline, !tl.isEmpty else { return nil }
+        let start = tl.firstSecond + Int64(k) * cursorStep
+        return (start, start + cursorStep)
+    }
+
+    /// The window the views show, in nanoseconds [start, end); nil: the whole file.
+    public var timeWindow: (start: Int64, end: Int64)? {
+        guard let k = cursor, let w = cursorWindow(k) else { return nil }
+        return (w.start * 1_000_000_000, w.end * 1_000_000_000)
+    }
+
+    /// Moves the cursor by `by` windows, stopping at the first and the last; from the
+    /// whole file, back starts at the last window and forward at the first; forward
+    /// from the last is the whole file again.
+    mutating func moveCursor(_ by: Int) {
+        let n = cursorWindowCount
+        guard n > 0 else {
+            message = snapshot.live ? "the time cursor is for files (sniff top -r FILE)" : "the time cursor works once the file is read"
+            return
+        }
+        message = nil
+        if let c = cursor {
+            cursor = c == n - 1 && by > 0 ? nil : max(0, min(n - 1, c + by))
+        } else {
+            cursor = by < 0 ? n - 1 : 0
+        }
+        selection = [:]; scroll = [:]
+    }
+
+    mutating func setCursor(_ k: Int?) {
+        guard cursorWindowCount > 0 else { moveCursor(0); return }
+        message = nil
+        cursor = k.map { max(0, min(cursorWindowCount - 1, $0)) }
+        selection = [:]; scroll = [:]
+    }
 
     public mutating func ingest(_ batches: [LiveBatch]) {
         for b in batches {
@@ -179,6 +249,13 @@ public struct TopModel {
             case "k": moveSelection(-1)
             case "g": moveSelection(Int.min / 2)
             case "G": moveSelection(Int.max / 2)
+            case "[": moveCursor(-1)
+            case "]": moveCursor(1)
+            case "{": moveCursor(-10)
+            case "}": moveCursor(10)
+            case "^": setCursor(0)
+            case "$": setCursor(Int.max)
+            case "c": if cursor != nil { setCursor(nil) }
             default: break
             }
         case .tab: view = TopView(rawValue: (view.rawValue + 1) % TopView.allCases.count)!
@@ -189,8 +266,9 @@ public struct TopModel {
         case .down: moveSelection(1)
         case .pageUp: moveSelection(-max(1, pageRows - 1))
         case .pageDown: moveSelection(max(1, pageRows - 1))
-        case .home: moveSelection(Int.min / 2)
-        case .end: moveSelection(Int.max / 2)
+        // The overview has no rows: Home and End move the time cursor there.
+        case .home: if view == .overview { setCursor(0) } else { moveSelection(Int.min / 2) }
+        case .end: if view == .overview { setCursor(Int.max) } else { moveSelection(Int.max / 2) }
         case .escape:
             if filter != nil { setFilter("") }
             message = nil

@@ -28,6 +28,79 @@ public struct TopHistory: Sendable, Equatable {
     }
 }
 
+/// A file's packets and bytes per transport over the whole file, in bins of
+/// `binSeconds` seconds of capture time from its first packet's second: what the time
+/// cursor reads. Filled while a file is read (never live: the live history is the
+/// ring of `TopHistory`); one second a bin until the file spans `maxBins` seconds,
+/// then neighbouring bins merge and a bin covers twice as long, so that a file of
+/// days stays a few megabytes.
+public struct TopTimeline: Sendable, Equatable {
+    public static let maxBins = 86_400
+    static let kinds = TransportKind.allCases.count
+    /// The second (since the epoch) where bin 0 starts.
+    public private(set) var firstSecond: Int64 = 0
+    public private(set) var binSeconds: Int64 = 1
+    /// [bin * transports + transport raw value].
+    public private(set) var packets: [UInt64] = []
+    public private(set) var bytes: [UInt64] = []
+
+    public init() {}
+
+    public var bins: Int { packets.count / TopTimeline.kinds }
+    public var isEmpty: Bool { packets.isEmpty }
+    /// The second just after the last bin.
+    public var endSecond: Int64 { firstSecond + Int64(bins) * binSeconds }
+
+    /// Counts one packet. A packet older than the first (out of order) counts in bin 0.
+    public mutating func add(second: Int64, transport: TransportKind, wireLength: UInt32) {
+        if packets.isEmpty { firstSecond = second }
+        var bin = max(0, Int((second - firstSecond) / binSeconds))
+        while bin >= TopTimeline.maxBins {
+            coarsen()
+            bin = Int((second - firstSecond) / binSeconds)
+        }
+        if bin >= bins {
+            let extra = (bin + 1 - bins) * TopTimeline.kinds
+            packets.append(contentsOf: repeatElement(0, count: extra))
+            bytes.append(contentsOf: repeatElement(0, count: extra))
+        }
+        let i = bin * TopTimeline.kinds + Int(transport.rawValue)
+        packets[i] &+= 1
+        bytes[i] &+= UInt64(wireLength)
+    }
+
+    /// Halves the bins: each new bin is two old ones.
+    mutating func coarsen() {
+        let k = TopTimeline.kinds, n = (bins + 1) / 2
+        for b in 0..<n {
+            for t in 0..<k {
+                let a = 2 * b * k + t, c = a + k
+                packets[b * k + t] = packets[a] &+ (c < packets.count ? packets[c] : 0)
+                bytes[b * k + t] = bytes[a] &+ (c < bytes.count ? bytes[c] : 0)
+            }
+        }
+        packets.removeLast(packets.count - n * k)
+        bytes.removeLast(bytes.count - n * k)
+        binSeconds *= 2
+    }
+
+    /// Packets and bytes per transport (raw value) in the seconds [from, to).
+    public func sum(from: Int64, to: Int64) -> (packets: [UInt64], bytes: [UInt64]) {
+        var p = Array(repeating: UInt64(0), count: TopTimeline.kinds), b = p
+        guard !packets.isEmpty, to > from else { return (p, b) }
+        let lo = max(0, Int((from - firstSecond) / binSeconds))
+        let hi = min(bins, Int((to - firstSecond + binSeconds - 1) / binSeconds))
+        guard lo < hi else { return (p, b) }
+        for bin in lo..<hi {
+            for t in 0..<TopTimeline.kinds {
+                p[t] &+= packets[bin * TopTimeline.kinds + t]
+                b[t] &+= bytes[bin * TopTimeline.kinds + t]
+            }
+        }
+        return (p, b)
+    }
+}
+
 /// One address:port of the talkers view.
 public struct TopTalker: Sendable, Equatable {
     public var endpoint: Endpoint
@@ -105,6 +178,9 @@ public struct TopSnapshot: Sendable, Equatable {
     public var processesShown = false
     /// Bytes read of the file and its size (a file being read); nil live.
     public var fileProgress: (done: Int, total: Int)? = nil
+    /// The whole file's packets and bytes over time, for the time cursor: only in a
+    /// file's last snapshot (read to its end, or stopped); nil live.
+    public var timeline: TopTimeline? = nil
 
     public init() {}
 
@@ -112,5 +188,6 @@ public struct TopSnapshot: Sendable, Equatable {
         a.source == b.source && a.state == b.state && a.totals == b.totals && a.wallNanos == b.wallNanos
             && a.talkers == b.talkers && a.flows == b.flows && a.processes == b.processes && a.apps == b.apps && a.history == b.history
             && a.fileProgress?.done == b.fileProgress?.done && a.fileProgress?.total == b.fileProgress?.total
+            && a.timeline == b.timeline
     }
 }

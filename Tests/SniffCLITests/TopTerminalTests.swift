@@ -279,3 +279,32 @@ extension TopTerminalTests {
         #expect(p.terminalRestored)
     }
 }
+
+extension TopTerminalTests {
+    /// The time cursor over the sample (7 windows of 1 s; 12, 28, 60, 200, 32, 5 and 54
+    /// frames per second, tshark): keys move it, the overview and the tables follow.
+    @Test func timeCursorKeysMoveThroughTheFile() throws {
+        let p = try startOnSample(rows: 24, cols: 80)
+        p.send("]")
+        // The title holds the file's whole path first: the status line says where the cursor is.
+        #expect(p.waitFor { $0.line(22).hasPrefix("cursor 00:14:22 +1 s, window 1/7") && $0.text.contains("12 by the cursor, of 391 matched") },
+                "\(p.current.text)")
+        p.send("]]]")
+        #expect(p.waitFor { $0.text.contains("300 by the cursor, of 391 matched") && $0.text.contains("200 pkt/s") }, "\(p.current.text)")
+        p.send("2")
+        #expect(p.waitFor { $0.line(1).hasPrefix("address:port") && $0.line(2).hasPrefix("[fd77::2]:80 ") && $0.text.contains("row 1/") },
+                "\(p.current.text)")
+        p.send("^")
+        // The first second has no ports: ARP and pings.
+        #expect(p.waitFor { s in s.text.contains("window 1/7") && !s.text.contains(":80")
+                    && (s.line(2).hasPrefix("10.77.0.") || s.line(2).hasPrefix("fd77::")) },
+                "\(p.current.text)")
+        p.send("6")
+        #expect(p.waitFor { $0.text.contains("row 12/12") && $0.text.contains("-- Frame 12 ") }, "\(p.current.text)")
+        p.send("c")
+        #expect(p.waitFor { !$0.line(0).contains("cursor") && $0.text.contains("-- Frame 391 ") }, "\(p.current.text)")
+        p.send("q")
+        #expect(p.waitExit() == 0, "\(p.stderr)")
+        #expect(p.terminalRestored)
+    }
+}

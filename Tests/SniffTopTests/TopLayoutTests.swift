@@ -232,4 +232,109 @@ struct TopLayoutTests {
         #expect(TopFormat.fit("abcdef", 4) == "abc~")
         #expect(TopFormat.fit("12", 4, right: true) == "  12")
     }
+
+    /// The time cursor over samples/sample.pcapng: 7 windows of 1 s from 00:14:22 UTC.
+    /// Per second (tshark -T fields -e frame.time_epoch -e frame.protocols): 12, 28, 60,
+    /// 200, 32, 5 and 54 frames; TCP 0, 10, 60, 196, 28, 5, 0.
+    @Test func timeCursorMovesThroughTheFile() throws {
+        var m = try Self.model()
+        #expect(m.cursorStep == 1)
+        #expect(m.cursorWindowCount == 7)
+        #expect(m.cursor == nil)
+        #expect(Self.screen(&m).text.contains("391 matched of 391 seen"))
+        // Forward from the whole file starts at the first window.
+        #expect(m.handle(.char("]")) == .none)
+        var g = Self.screen(&m)
+        #expect(m.cursor == 0)
+        #expect(g.line(0).contains("| cursor 00:14:22 +1 s"), "\(g.text)")
+        #expect(g.text.contains("12 by the cursor, of 391 matched"), "\(g.text)")
+        #expect(g.text.contains("12 pkt/s, 1.08 kB/s in the window"), "\(g.text)")
+        #expect(g.line(22).hasPrefix("cursor 00:14:22 +1 s, window 1/7"), "\(g.text)")
+        // No TCP in the first second; the marker is over the first column.
+        #expect(g.text.range(of: #"\n tcp +0 +0 B"#, options: .regularExpression) != nil, "\(g.text)")
+        let header = try #require((0..<24).first { g.line($0).hasPrefix(" transport packets") })
+        #expect(g.scalar(row: header, col: 34) == "↓")
+        #expect(g.style(row: header + 1, col: 34) == .selected)
+        _ = m.handle(.char("]"))
+        g = Self.screen(&m)
+        #expect(g.text.contains("40 by the cursor, of 391 matched"), "\(g.text)")
+        #expect(g.text.range(of: #"\n tcp +10 +"#, options: .regularExpression) != nil, "\(g.text)")
+        #expect(g.scalar(row: header, col: 35) == "↓")
+        _ = m.handle(.char("]")); _ = m.handle(.char("]"))
+        g = Self.screen(&m)
+        #expect(g.text.contains("300 by the cursor, of 391 matched"), "\(g.text)")
+        #expect(g.text.contains("200 pkt/s, 118 kB/s in the window"), "\(g.text)")
+        #expect(g.text.range(of: #"\n tcp +196 +"#, options: .regularExpression) != nil, "\(g.text)")
+        // Ten forward stops at the last window, one more is the whole file again.
+        _ = m.handle(.char("}"))
+        #expect(m.cursor == 6)
+        #expect(Self.screen(&m).text.contains("391 by the cursor, of 391 matched"))
+        _ = m.handle(.char("]"))
+        #expect(m.cursor == nil)
+        #expect(Self.screen(&m).text.contains("391 matched of 391 seen"))
+        // Back from the whole file starts at the last window; { stops at the first.
+        _ = m.handle(.char("["))
+        #expect(m.cursor == 6)
+        _ = m.handle(.char("{"))
+        #expect(m.cursor == 0)
+        _ = m.handle(.end)
+        #expect(m.cursor == 6)
+        _ = m.handle(.home)
+        #expect(m.cursor == 0)
+        _ = m.handle(.char("$"))
+        #expect(m.cursor == 6)
+        _ = m.handle(.char("^"))
+        #expect(m.cursor == 0)
+        _ = m.handle(.char("c"))
+        #expect(m.cursor == nil)
+    }
+
+    @Test func timeCursorWindowsTheTables() throws {
+        var m = try Self.model()
+        let allFlows = TopLayout.rowCount(m, .flows)
+        #expect(allFlows == 39)
+        _ = m.handle(.char("^"))
+        // The first second: ARP, ICMP and ICMPv6 only (tcpdump -tt): no port in any view.
+        let flows = TopLayout.flows(m)
+        #expect(!flows.isEmpty && flows.count < allFlows)
+        #expect(flows.allSatisfy { $0.row.proto == "icmp" }, "\(flows.map(\.row.proto))")
+        #expect(flows.contains { $0.row.origH.description == "10.77.0.1" && $0.row.respH.description == "10.77.0.2" })
+        let talkers = TopLayout.talkers(m)
+        #expect(Set(talkers.map(\.endpoint.description)).isSuperset(of: ["10.77.0.1", "10.77.0.2", "fd77::1", "fd77::2"]),
+                "\(talkers.map(\.endpoint.description))")
+        #expect(talkers.allSatisfy { $0.endpoint.port == -1 })
+        let packets = TopLayout.packetItems(m)
+        #expect(packets.count == 12)
+        #expect(packets.map(\.n) == Array(1...12))
+        m.view = .flows
+        var g = Self.screen(&m)
+        #expect(g.text.contains("row 1/\(flows.count)"), "\(g.text)")
+        #expect(!g.text.contains(":80"))
+        // At 00:14:25 (200 frames, the HTTP transfers): the web server's ports are the
+        // busiest, each with its two flows of that second whole (54.1 + 1.15 kB over IPv6,
+        // 52.9 + 0.916 kB over IPv4, as the whole file's flows view lists them).
+        _ = m.handle(.char("]")); _ = m.handle(.char("]")); _ = m.handle(.char("]"))
+        m.view = .talkers
+        g = Self.screen(&m)
+        #expect(g.line(2).hasPrefix("[fd77::2]:80 ") && g.line(2).contains(" 55.2 kB"), "\(g.text)")
+        #expect((3..<22).contains { g.line($0).hasPrefix("10.77.0.2:80 ") && g.line($0).contains(" 53.8 kB") }, "\(g.text)")
+        #expect(TopLayout.packetItems(m).count == 200)
+        #expect(TopLayout.packetItems(m).allSatisfy { $0.ts >= 1_795_306_465_000_000_000 && $0.ts < 1_795_306_466_000_000_000 })
+        m.view = .apps
+        g = Self.screen(&m)
+        #expect(g.line(2).hasPrefix("HTTP "), "\(g.text)")
+    }
+
+    @Test func timelineCoarsensLongFiles() {
+        var t = TopTimeline()
+        t.add(second: 1000, transport: .tcp, wireLength: 100)
+        t.add(second: 1000 + Int64(TopTimeline.maxBins), transport: .udp, wireLength: 50)
+        #expect(t.binSeconds == 2)
+        #expect(t.bins == TopTimeline.maxBins / 2 + 1)
+        t.add(second: 999, transport: .tcp, wireLength: 10)  // out of order, before the first: bin 0
+        let all = t.sum(from: 0, to: .max / 2)
+        #expect(all.packets[Int(TransportKind.tcp.rawValue)] == 2)
+        #expect(all.bytes[Int(TransportKind.udp.rawValue)] == 50)
+        #expect(t.sum(from: 1002, to: 1000 + Int64(TopTimeline.maxBins)).packets.reduce(0, +) == 0)
+    }
 }
