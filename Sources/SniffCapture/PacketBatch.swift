@@ -70,6 +70,16 @@ public final class PacketBatch: @unchecked Sendable {
 /// drop, counted there. When a wait runs out (the consumer is stuck), the producer stops
 /// waiting and drops frames, counted in `sniffDropped`, until a buffer is free again, so
 /// that a stall costs one wait, not one per frame.
+///
+/// The buffers are many and small (128 of 1 MiB and 8,192 frames; 128 MiB in all, as
+/// 32 of 4 MiB and 32,768 frames were): the capture loop hands its batch over after
+/// every `pcap_dispatch` cycle, full or not, so that a quiet link is not delayed, and a
+/// cycle brings what the ring holds at that moment (3,000 to 6,000 small frames while
+/// the consumer keeps up under a flood). So the queue holds its number of batches
+/// times a few thousand frames when the consumer stalls, far below its capacity in
+/// frames: in `sniff top` on a loaded machine, stalls of the analysis thread of about
+/// 2 s filled all 32 batches, outlasted the 1 s wait and dropped frames while the
+/// kernel's ring was far from full; 128 batches held them (docs/PERFORMANCE.md).
 /// Unchecked Sendable: every var is under `lock`.
 public final class BatchQueue: @unchecked Sendable {
     private let lock = ConditionLock()
@@ -86,7 +96,7 @@ public final class BatchQueue: @unchecked Sendable {
     let waitMilliseconds: Int
     private var _kernel = (received: UInt64(0), dropped: UInt64(0), ifDropped: UInt64(0))
 
-    public init(batches: Int = 32, batchBytes: Int = 4 << 20, recordsPerBatch: Int = 32768, waitMilliseconds: Int = 1000) {
+    public init(batches: Int = 128, batchBytes: Int = 1 << 20, recordsPerBatch: Int = 8192, waitMilliseconds: Int = 1000) {
         self.waitMilliseconds = waitMilliseconds
         for _ in 0..<max(2, batches) {
             free.append(PacketBatch(dataCapacity: batchBytes, recordCapacity: recordsPerBatch))
