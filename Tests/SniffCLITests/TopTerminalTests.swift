@@ -308,3 +308,65 @@ extension TopTerminalTests {
         #expect(p.terminalRestored)
     }
 }
+
+/// `sniff top` inside tmux, as over SSH: it draws in the pane, and q gives the pane back
+/// as it was (the alternate screen left, the shell's lines before it visible again).
+@Suite(.serialized)
+struct TopTmuxTests {
+    /// Runs a command and waits for it (waitpid: tmux's first client forks the server,
+    /// which must not hold the output open); its output through a file.
+    static func run(_ args: [String]) -> (status: Int32, out: String) {
+        guard let dir = try? TestPaths.tempDir() else { return (-1, "") }
+        let path = dir.appendingPathComponent("out").path
+        var fa = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&fa)
+        defer { posix_spawn_file_actions_destroy(&fa) }
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&fa, 1, path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0)
+        let argv = args.map { strdup($0) } + [nil]
+        defer { for p in argv { free(p) } }
+        var pid: pid_t = 0
+        guard posix_spawnp(&pid, args[0], &fa, nil, argv, environ) == 0 else { return (-1, "") }
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        return ((status >> 8) & 0xFF, (try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
+    }
+
+    static var hasTmux: Bool { run(["tmux", "-V"]).status == 0 }
+
+    /// Polls `read` until `ok` holds (up to 20 s); the last text read.
+    static func poll(_ read: () -> String, _ ok: (String) -> Bool) -> (Bool, String) {
+        let deadline = Date().addingTimeInterval(20)
+        var text = read()
+        while !ok(text) && Date() < deadline {
+            usleep(100_000)
+            text = read()
+        }
+        return (ok(text), text)
+    }
+
+    @Test(.enabled(if: hasTmux, "tmux is not installed"), .timeLimit(.minutes(2)))
+    func drawsInTmuxAndQRestoresThePane() throws {
+        // A server of its own (-L), so that no user's tmux session is touched.
+        let tmux = ["tmux", "-L", "sniff-test-\(getpid())", "-f", "/dev/null"]
+        defer { _ = Self.run(tmux + ["kill-server"]) }
+        let script = "echo BEFORE-TOP; '\(CLI.binary.path)' top -r '\(TestPaths.sample.path)'; echo EXIT=$?; sleep 60"
+        let started = Self.run(tmux + ["new-session", "-d", "-s", "top", "-x", "80", "-y", "24",
+                                       "env", "TERM=screen-256color", "LANG=C.UTF-8", "sh", "-c", script])
+        #expect(started.status == 0)
+        let pane = { Self.run(tmux + ["capture-pane", "-p", "-t", "top"]).out }
+        var (ok, text) = Self.poll(pane) { $0.contains("| finished |") && $0.contains("391 matched of 391 seen") }
+        #expect(ok, "the overview in the pane:\n\(text)")
+        #expect(text.contains("1 Overview 2 Talkers 3 Flows 4 Apps"), "\(text)")
+        #expect(Self.run(tmux + ["display-message", "-p", "-t", "top", "#{alternate_on}"]).out.hasPrefix("1"))
+        _ = Self.run(tmux + ["send-keys", "-t", "top", "3"])
+        (ok, text) = Self.poll(pane) { $0.contains("id.orig_h:p") && $0.contains("row 1/39") }
+        #expect(ok, "the flows view in the pane:\n\(text)")
+        _ = Self.run(tmux + ["send-keys", "-t", "top", "q"])
+        (ok, text) = Self.poll(pane) { $0.contains("EXIT=0") }
+        #expect(ok, "sniff top ended with 0:\n\(text)")
+        #expect(text.contains("BEFORE-TOP") && !text.contains("1 Overview"), "the pane as before:\n\(text)")
+        #expect(Self.run(tmux + ["display-message", "-p", "-t", "top", "#{alternate_on}"]).out.hasPrefix("0"))
+    }
+}
