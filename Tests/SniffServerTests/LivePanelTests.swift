@@ -45,7 +45,7 @@ struct LivePanelTests {
         for i in 0..<10_000 {
             let nanos = base * 1_000_000_000 + 300_000 + Int64(i) * 500_000
             let ts = Timestamp(seconds: nanos / 1_000_000_000, nanoseconds: UInt32(nanos % 1_000_000_000))
-            bytes.withUnsafeBytes { pipeline.process(RawPacket(bytes: $0, timestamp: ts, wireLength: 100, interfaceID: 0, link: .ethernet)) }
+            _ = bytes.withUnsafeBytes { pipeline.process(RawPacket(bytes: $0, timestamp: ts, wireLength: 100, interfaceID: 0, link: .ethernet)) }
             if i % 37 == 0 {
                 hub.tick(force: true)
                 let late = nanos + 700_000_000
@@ -69,7 +69,7 @@ struct LivePanelTests {
         let (hub, broadcaster, pipeline) = Self.interfaceCapture()
         let bytes = Frames.udp(size: 60)
         func packet(_ s: Int64, _ ms: UInt32) {
-            bytes.withUnsafeBytes {
+            _ = bytes.withUnsafeBytes {
                 pipeline.process(RawPacket(bytes: $0, timestamp: Timestamp(seconds: s, nanoseconds: ms * 1_000_000), wireLength: 60, interfaceID: 0, link: .ethernet))
             }
         }
