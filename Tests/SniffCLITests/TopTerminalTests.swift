@@ -324,10 +324,21 @@ struct TopTmuxTests {
         posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&fa, 1, path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0)
+        // The test runner's threads block most signals, and a spawned process inherits
+        // the mask: tmux's server would then never see SIGCHLD or SIGTERM (nor end).
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var empty = sigset_t(); sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attr, &empty)
+        var defaults = sigset_t(); sigemptyset(&defaults)
+        for sig in [SIGINT, SIGTERM, SIGPIPE, SIGCHLD, SIGHUP] { sigaddset(&defaults, sig) }
+        posix_spawnattr_setsigdefault(&attr, &defaults)
         let argv = args.map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
         var pid: pid_t = 0
-        guard posix_spawnp(&pid, args[0], &fa, nil, argv, environ) == 0 else { return (-1, "") }
+        guard posix_spawnp(&pid, args[0], &fa, &attr, argv, environ) == 0 else { return (-1, "") }
         var status: Int32 = 0
         waitpid(pid, &status, 0)
         return ((status >> 8) & 0xFF, (try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
