@@ -206,7 +206,9 @@ public final class EndpointTable {
         let mask = oldCapacity - 1
         var i = index(high, low, port, want & 2 != 0, shift: shift + 1)
         while old[i].flags != 0 {
-            if old[i].low == low && old[i].high == high && old[i].port == port && old[i].flags == want { return old + i }
+            if old[i].low == low && old[i].high == high && old[i].port == port && old[i].flags == want {
+                return old + i
+            }
             i = (i + 1) & mask
         }
         return nil
@@ -244,7 +246,9 @@ public final class EndpointTable {
     }
 
     @inline(__always)
-    private func touch(_ a: IPAddress, _ port: Int32, sent: Bool, bytes: UInt64, ns: Int64, bit: UInt16, app: AppProtocol) {
+    private func touch(
+        _ a: IPAddress, _ port: Int32, sent: Bool, bytes: UInt64, ns: Int64, bit: UInt16, app: AppProtocol
+    ) {
         guard let s = slot(a, port) else {
             overflowPackets &+= 1
             return
@@ -298,7 +302,9 @@ public final class EndpointTable {
         for j in range.clamped(to: 0..<(capacity + oldCapacity)) {
             let s = j < capacity ? slots[j] : old![j - capacity]
             guard s.flags & 5 == 1 else { continue }
-            let a = s.flags & 2 != 0 ? IPAddress(v6High: s.high, low: s.low) : IPAddress(v4: UInt32(truncatingIfNeeded: s.low))
+            let a =
+                s.flags & 2 != 0
+                ? IPAddress(v6High: s.high, low: s.low) : IPAddress(v4: UInt32(truncatingIfNeeded: s.low))
             var st = EndpointStat()
             st.sentPackets = s.sentPackets
             st.sentBytes = s.sentBytes

@@ -107,7 +107,8 @@ public final class PacketPipeline {
             st.pointee.consumers = newValue
             st.pointee.readers = newValue.map { UnownedConsumer(consumer: $0) }
             st.pointee.flowTableIndex = newValue.firstIndex { $0 is FlowTable } ?? -1
-            st.pointee.flowTable = st.pointee.flowTableIndex >= 0 ? newValue[st.pointee.flowTableIndex] as? FlowTable : nil
+            st.pointee.flowTable =
+                st.pointee.flowTableIndex >= 0 ? newValue[st.pointee.flowTableIndex] as? FlowTable : nil
         }
     }
 
@@ -206,7 +207,8 @@ public final class PacketPipeline {
     /// wire, so that a carried flow's `*_l2_bytes` count whole frames, as tshark's
     /// conversation table does for the conversations inside a tunnel.
     @inline(never)
-    private func processCarried(_ outer: DecodedPacket, frame: UnsafeRawBufferPointer, parent: Int32, table: FlowTable) {
+    private func processCarried(_ outer: DecodedPacket, frame: UnsafeRawBufferPointer, parent: Int32, table: FlowTable)
+    {
         let s = st
         var carrier = outer
         var bytes = frame
@@ -221,7 +223,8 @@ public final class PacketPipeline {
             s.pointee.carried.wireLength = outer.wireLength
             s.pointee.carried.capturedLength = UInt32(clamping: inner.count)
             s.pointee.carried.interfaceID = outer.interfaceID
-            PacketDecoder.decode(inner, link: carrier.tunnelCarriesEthernet ? .ethernet : .raw, into: &s.pointee.carried)
+            PacketDecoder.decode(
+                inner, link: carrier.tunnelCarriesEthernet ? .ethernet : .raw, into: &s.pointee.carried)
             let p = s.pointee.carried
             let index = table.processCarried(p, frame: inner, carrier: carrier, parent: parent)
             guard index >= 0, p.tunnel != .none else { return }

@@ -105,7 +105,8 @@ public enum ReportWriter {
             if r.badLength > 0 { parts.append("\(r.badLength) with bad lengths") }
             field("IP fragments:", parts.joined(separator: ", "))
         }
-        if totals.kernelDropped > 0 || totals.interfaceDropped > 0 || totals.sniffDropped > 0 || context.status != "Finished" {
+        if totals.kernelDropped > 0 || totals.interfaceDropped > 0 || totals.sniffDropped > 0
+            || context.status != "Finished" {
             field("Dropped (kernel):", "\(totals.kernelDropped)")
             field("Dropped (interface):", "\(totals.interfaceDropped)")
             field("Dropped (sniff):", "\(totals.sniffDropped)")

@@ -109,7 +109,8 @@ public final class LiveCapture: @unchecked Sendable {
             if pcap_setdirection(h, dir) != 0 {
                 let detail = String(cString: pcap_geterr(h))
                 pcap_close(h)
-                throw LiveCaptureError.failed(name: options.interface, detail: "cannot set direction \(d.rawValue): \(detail)")
+                throw LiveCaptureError.failed(
+                    name: options.interface, detail: "cannot set direction \(d.rawValue): \(detail)")
             }
         }
         if let f = options.filter {
@@ -201,7 +202,8 @@ public final class LiveCapture: @unchecked Sendable {
                     ctx.queue.publish(b)
                     ctx.batch = ctx.queue.acquireFree()
                     guard let nb = ctx.batch,
-                          nb.append(bytes!, caplen: caplen, wireLength: hdr!.pointee.len, seconds: sec, nanoseconds: nsec) else {
+                        nb.append(bytes!, caplen: caplen, wireLength: hdr!.pointee.len, seconds: sec, nanoseconds: nsec)
+                    else {
                         ctx.drops &+= 1
                         return
                     }

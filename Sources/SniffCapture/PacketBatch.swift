@@ -41,10 +41,13 @@ public final class PacketBatch: @unchecked Sendable {
 
     /// Copies one frame in; false when the batch has no room (the caller publishes it).
     @inline(__always)
-    func append(_ bytes: UnsafeRawPointer, caplen: Int, wireLength: UInt32, seconds: Int64, nanoseconds: UInt32) -> Bool {
+    func append(_ bytes: UnsafeRawPointer, caplen: Int, wireLength: UInt32, seconds: Int64, nanoseconds: UInt32) -> Bool
+    {
         guard count < recordCapacity, used + caplen <= dataCapacity else { return false }
         (data + used).copyMemory(from: bytes, byteCount: caplen)
-        records[count] = Record(offset: Int32(used), caplen: Int32(caplen), wireLength: wireLength, seconds: seconds, nanoseconds: nanoseconds)
+        records[count] = Record(
+            offset: Int32(used), caplen: Int32(caplen), wireLength: wireLength, seconds: seconds,
+            nanoseconds: nanoseconds)
         used += (caplen + 7) & ~7
         count += 1
         return true
@@ -96,7 +99,9 @@ public final class BatchQueue: @unchecked Sendable {
     let waitMilliseconds: Int
     private var _kernel = (received: UInt64(0), dropped: UInt64(0), ifDropped: UInt64(0))
 
-    public init(batches: Int = 128, batchBytes: Int = 1 << 20, recordsPerBatch: Int = 8192, waitMilliseconds: Int = 1000) {
+    public init(
+        batches: Int = 128, batchBytes: Int = 1 << 20, recordsPerBatch: Int = 8192, waitMilliseconds: Int = 1000
+    ) {
         self.waitMilliseconds = waitMilliseconds
         for _ in 0..<max(2, batches) {
             free.append(PacketBatch(dataCapacity: batchBytes, recordCapacity: recordsPerBatch))

@@ -128,7 +128,11 @@ public final class TopCollector: PacketConsumer, FlowObserver, @unchecked Sendab
 
     public func flowEnded(_ flow: Flow, reason: FlowEndReason) {
         if live {
-            if ended.count < finishedFlowLimit { ended.append((flow, reason)) } else { ended[finishedNext] = (flow, reason) }
+            if ended.count < finishedFlowLimit {
+                ended.append((flow, reason))
+            } else {
+                ended[finishedNext] = (flow, reason)
+            }
         } else if finished.count < finishedFlowLimit {
             finished.append(TopFlow(row: rows.row(from: flow, reason: reason), open: false))
         } else {
@@ -295,7 +299,11 @@ public final class TopCollector: PacketConsumer, FlowObserver, @unchecked Sendab
                 let procs = processes, local = procs?.localAddresses ?? []
                 table.forEachOpen(slots: from..<b.next) { i, f in
                     if b.allComplete {
-                        if b.all.count < TopCollector.openFlowLimit { b.all.append(f) } else { b.allComplete = false; b.all = [] }
+                        if b.all.count < TopCollector.openFlowLimit {
+                            b.all.append(f)
+                        } else {
+                            b.allComplete = false; b.all = []
+                        }
                     }
                     b.newest.offer(f, slot: i)
                     b.largest.offer(f, slot: i)
@@ -342,8 +350,10 @@ public final class TopCollector: PacketConsumer, FlowObserver, @unchecked Sendab
     }
 
     /// The processes view's rows, with rates from the totals a second or two ago.
-    func processRows(_ usage: (processes: [FlowProcesses.Usage], unknown: FlowProcesses.Usage, others: FlowProcesses.Usage),
-                     nanos: Int64) -> [TopProcess] {
+    func processRows(
+        _ usage: (processes: [FlowProcesses.Usage], unknown: FlowProcesses.Usage, others: FlowProcesses.Usage),
+        nanos: Int64
+    ) -> [TopProcess] {
         let (list, unknown, others) = usage
         var rows: [TopProcess] = list.compactMap { u in
             guard let pr = u.process else { return nil }
@@ -352,7 +362,9 @@ public final class TopCollector: PacketConsumer, FlowObserver, @unchecked Sendab
         }
         // No direction can be told for these: their bytes count as received.
         for (name, u) in [("(unknown)", unknown), ("(not local)", others)] where u.flows > 0 {
-            rows.append(TopProcess(pid: 0, command: name, user: "-", container: "-", flows: u.flows, sent: 0, received: u.bytes))
+            rows.append(
+                TopProcess(pid: 0, command: name, user: "-", container: "-", flows: u.flows, sent: 0, received: u.bytes)
+            )
         }
         func key(_ r: TopProcess) -> String { "\(r.pid) \(r.command)" }
         var now: [String: (UInt64, UInt64)] = [:]

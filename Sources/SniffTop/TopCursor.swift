@@ -23,7 +23,8 @@ extension TopLayout {
         return m.snapshot.flows.filter { $0.row.ts < w.end && max($0.row.lastTs, $0.row.ts) >= w.start }
     }
 
-    static let appsByName: [String: AppProtocol] = Dictionary(AppProtocol.allCases.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+    static let appsByName: [String: AppProtocol] = Dictionary(
+        AppProtocol.allCases.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
 
     /// The address:port pairs of `flows`, each flow's counts added to both ends.
     static func windowTalkers(_ flows: [TopFlow]) -> [TopTalker] {
@@ -93,12 +94,17 @@ extension TopLayout {
                                                  perTransport: (packets: [UInt64], bytes: [UInt64]))? {
         guard let tl = m.snapshot.timeline, let k = m.cursor, let w = m.cursorWindow(k) else { return nil }
         let upTo = tl.sum(from: tl.firstSecond, to: w.end), win = tl.sum(from: w.start, to: w.end)
-        return ((upTo.packets.reduce(0, &+), upTo.bytes.reduce(0, &+)), (win.packets.reduce(0, &+), win.bytes.reduce(0, &+)), win)
+        return (
+            (upTo.packets.reduce(0, &+), upTo.bytes.reduce(0, &+)),
+            (win.packets.reduce(0, &+), win.bytes.reduce(0, &+)), win
+        )
     }
 
     /// Per transport, the packets and bytes of each window of the file, and the first
     /// window shown when they do not all fit `columns` (the cursor's stays in sight).
-    static func cursorSeries(_ m: TopModel, transport: Int, columns: Int) -> (packets: [UInt64], bytes: [UInt64], first: Int) {
+    static func cursorSeries(
+        _ m: TopModel, transport: Int, columns: Int
+    ) -> (packets: [UInt64], bytes: [UInt64], first: Int) {
         guard let tl = m.snapshot.timeline, columns > 0 else { return ([], [], 0) }
         let n = m.cursorWindowCount
         let shown = min(n, columns)

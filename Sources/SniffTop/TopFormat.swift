@@ -87,7 +87,8 @@ public enum TopFormat {
     /// levels when the terminal's character set is not UTF-8. Zero is a blank.
     public static func sparkline(_ values: ArraySlice<UInt64>, unicode: Bool) -> String {
         let maxV = values.max() ?? 0
-        let levels: [Character] = unicode ? ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"] : ["_", ".", "-", "~", "=", "+", "*", "#"]
+        let levels: [Character] =
+            unicode ? ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"] : ["_", ".", "-", "~", "=", "+", "*", "#"]
         var s = ""
         for v in values {
             if v == 0 || maxV == 0 { s.append(" "); continue }

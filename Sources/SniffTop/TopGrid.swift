@@ -64,7 +64,8 @@ public struct TopGrid: Sendable, Equatable {
     static func cellScalar(_ u: Unicode.Scalar) -> Unicode.Scalar {
         if (0x20..<0x7F).contains(u.value) { return u }
         // Latin-1 letters, arrows (the Info line's →), sparkline blocks: all one cell wide.
-        if (0xA0...0xFF).contains(u.value) || (0x2190...0x2193).contains(u.value) || (0x2581...0x2588).contains(u.value) {
+        if (0xA0...0xFF).contains(u.value) || (0x2190...0x2193).contains(u.value) || (0x2581...0x2588).contains(u.value)
+        {
             return u
         }
         return "?"

@@ -232,7 +232,9 @@ public enum TopLayout {
             let shown = min(m.cursorWindowCount, room)
             g.put(stepLabel(m.cursorStep) + " a column", row: r, col: labelWidth + 2 + shown + 1, style: .header)
         } else {
-            g.put("per second, last \(seconds) s" + (s.live ? "" : " of capture time"), row: r, col: labelWidth + 2, style: .header)
+            g.put(
+                "per second, last \(seconds) s" + (s.live ? "" : " of capture time"), row: r, col: labelWidth + 2,
+                style: .header)
         }
         r += 1
         for k in TransportKind.allCases where k.rawValue < s.transports.count {
@@ -376,8 +378,10 @@ public enum TopLayout {
 
     static let talkerColumns: [TopColumn<TopTalker>] = [
         .string("address:port", 24, flexible: true) { $0.endpoint.description },
-        TopColumn("transport", 9, priority: 2, text: { $0.stat.transportKinds.map { $0.label.lowercased() }.joined(separator: ",") },
-                  less: { $0.stat.transports < $1.stat.transports }),
+        TopColumn(
+            "transport", 9, priority: 2,
+            text: { $0.stat.transportKinds.map { $0.label.lowercased() }.joined(separator: ",") },
+            less: { $0.stat.transports < $1.stat.transports }),
         .number("pkts out", 8, priority: 4) { $0.stat.sentPackets },
         .number("bytes out", 9, { $0.stat.sentBytes }, text: { TopFormat.bytes($0.stat.sentBytes) }),
         .number("bytes in", 9, { $0.stat.receivedBytes }, text: { TopFormat.bytes($0.stat.receivedBytes) }),
@@ -400,14 +404,26 @@ public enum TopLayout {
     static let flowColumns: [TopColumn<TopFlow>] = [
         TopColumn("ts", 12, text: { TopFormat.clock(nanos: $0.row.ts) }, less: { $0.row.ts < $1.row.ts }),
         .string("uid", 18, priority: 2) { $0.row.uid },
-        .string("id.orig_h:p", 20, flexible: true) { TopFormat.endpoint($0.row.origH, $0.row.ipProto == 6 || $0.row.ipProto == 17 ? $0.row.origP : nil) },
-        .string("id.resp_h:p", 20, flexible: true) { TopFormat.endpoint($0.row.respH, $0.row.ipProto == 6 || $0.row.ipProto == 17 ? $0.row.respP : nil) },
+        .string("id.orig_h:p", 20, flexible: true) {
+            TopFormat.endpoint($0.row.origH, $0.row.ipProto == 6 || $0.row.ipProto == 17 ? $0.row.origP : nil)
+        },
+        .string("id.resp_h:p", 20, flexible: true) {
+            TopFormat.endpoint($0.row.respH, $0.row.ipProto == 6 || $0.row.ipProto == 17 ? $0.row.respP : nil)
+        },
         .string("proto", 5, priority: 6) { $0.row.proto },
-        .string("service", 8, priority: 7) { $0.row.service ?? ($0.row.app.isEmpty || $0.row.app == "unknown" ? "-" : $0.row.app) },
-        TopColumn("duration", 9, right: true, priority: 4, text: { $0.row.durationNanos.map { TopFormat.duration(nanos: $0) } ?? "-" },
-                  less: { ($0.row.durationNanos ?? 0) < ($1.row.durationNanos ?? 0) }),
-        .number("orig_bytes", 10, priority: 3, { $0.row.origBytes ?? 0 }, text: { $0.row.origBytes.map(TopFormat.bytes) ?? "-" }),
-        .number("resp_bytes", 10, priority: 3, { $0.row.respBytes ?? 0 }, text: { $0.row.respBytes.map(TopFormat.bytes) ?? "-" }),
+        .string("service", 8, priority: 7) {
+            $0.row.service ?? ($0.row.app.isEmpty || $0.row.app == "unknown" ? "-" : $0.row.app)
+        },
+        TopColumn(
+            "duration", 9, right: true, priority: 4,
+            text: { $0.row.durationNanos.map { TopFormat.duration(nanos: $0) } ?? "-" },
+            less: { ($0.row.durationNanos ?? 0) < ($1.row.durationNanos ?? 0) }),
+        .number(
+            "orig_bytes", 10, priority: 3, { $0.row.origBytes ?? 0 },
+            text: { $0.row.origBytes.map(TopFormat.bytes) ?? "-" }),
+        .number(
+            "resp_bytes", 10, priority: 3, { $0.row.respBytes ?? 0 },
+            text: { $0.row.respBytes.map(TopFormat.bytes) ?? "-" }),
         .number("bytes", 9, { $0.bytes }, text: { TopFormat.bytes($0.bytes) }),
         .string("conn_state", 10, priority: 5) { $0.row.connState },
         .string("history", 9, priority: 1) { $0.row.history ?? "-" },
@@ -466,11 +482,18 @@ public enum TopLayout {
     static func packetColumns(origin: Int64) -> [TopColumn<PacketRow>] {
         [
             .number("no.", 6) { $0.n },
-            TopColumn("time", 10, right: true, priority: 3, text: { TopFormat.relative(nanos: $0.ts, origin: origin) },
-                      less: { $0.ts < $1.ts }),
-            .string("source", 19) { r in r.has(.ip) ? TopFormat.endpoint(r.src, r.has(.ports) ? r.sport : nil) : r.ethSrc.description },
-            .string("destination", 19) { r in r.has(.ip) ? TopFormat.endpoint(r.dst, r.has(.ports) ? r.dport : nil) : r.ethDst.description },
-            .string("proto", 6, priority: 2) { r in r.app != .unknown ? r.app.name : (r.transport.name.map { "\($0)" } ?? r.link.name) },
+            TopColumn(
+                "time", 10, right: true, priority: 3, text: { TopFormat.relative(nanos: $0.ts, origin: origin) },
+                less: { $0.ts < $1.ts }),
+            .string("source", 19) { r in
+                r.has(.ip) ? TopFormat.endpoint(r.src, r.has(.ports) ? r.sport : nil) : r.ethSrc.description
+            },
+            .string("destination", 19) { r in
+                r.has(.ip) ? TopFormat.endpoint(r.dst, r.has(.ports) ? r.dport : nil) : r.ethDst.description
+            },
+            .string("proto", 6, priority: 2) { r in
+                r.app != .unknown ? r.app.name : (r.transport.name.map { "\($0)" } ?? r.link.name)
+            },
             .number("len", 5, priority: 1) { UInt64($0.len) },
             .string("info", 14, flexible: true) { PacketLine.printable($0.infoLine) },
         ]
@@ -503,7 +526,9 @@ public enum TopLayout {
         out.append("Frame \(r.n): \(r.len) bytes on wire, \(r.caplen) captured, interface \(r.iface), \(r.link.name)")
         out.append("Time: " + Timestamp(totalNanoseconds: r.ts).utcString(fractionDigits: 6))
         if r.has(.ethSrc) || r.has(.ethDst) {
-            out.append("Ethernet: \(r.ethSrc.description) -> \(r.ethDst.description)" + (r.has(.vlan) ? ", VLAN \(r.vlan)" : ""))
+            out.append(
+                "Ethernet: \(r.ethSrc.description) -> \(r.ethDst.description)"
+                    + (r.has(.vlan) ? ", VLAN \(r.vlan)" : ""))
         }
         if r.has(.ip) {
             out.append("IPv\(r.ipVersion): \(r.src.description) -> \(r.dst.description), protocol \(r.proto)")
@@ -511,10 +536,13 @@ public enum TopLayout {
         if r.has(.tcp) {
             var f = ByteSink(capacity: 8)
             TCP.writeFlagLetters(r.tcpFlags, into: &f)
-            out.append("TCP: \(r.sport) -> \(r.dport), flags [\(f.string)], seq \(r.seq), ack \(r.ack), window \(r.window)"
-                       + (r.has(.payloadLen) ? ", payload \(r.payloadLen) bytes" : ""))
+            out.append(
+                "TCP: \(r.sport) -> \(r.dport), flags [\(f.string)], seq \(r.seq), ack \(r.ack), window \(r.window)"
+                    + (r.has(.payloadLen) ? ", payload \(r.payloadLen) bytes" : ""))
         } else if r.has(.ports) {
-            out.append("\(r.transport.label): \(r.sport) -> \(r.dport)" + (r.has(.payloadLen) ? ", payload \(r.payloadLen) bytes" : ""))
+            out.append(
+                "\(r.transport.label): \(r.sport) -> \(r.dport)"
+                    + (r.has(.payloadLen) ? ", payload \(r.payloadLen) bytes" : ""))
         }
         if r.has(.icmp) { out.append("\(r.transport.label): type \(r.icmpType), code \(r.icmpCode)") }
         if r.app != .unknown { out.append("App: \(r.app.name) (from the \(r.appSource.name))") }

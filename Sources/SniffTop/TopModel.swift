@@ -105,7 +105,9 @@ public struct TopModel {
     /// Window lengths the cursor steps by: the first that cuts the file into at most
     /// `cursorWindows` windows, so that each window is a column of the overview's
     /// sparkline at 80 columns.
-    static let cursorSteps: [Int64] = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400]
+    static let cursorSteps: [Int64] = [
+        1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400
+    ]
     public static let cursorWindows = 40
 
     /// The cursor's step in seconds: a whole number of the timeline's bins.
@@ -144,7 +146,9 @@ public struct TopModel {
     mutating func moveCursor(_ by: Int) {
         let n = cursorWindowCount
         guard n > 0 else {
-            message = snapshot.live ? "the time cursor is for files (sniff top -r FILE)" : "the time cursor works once the file is read"
+            message =
+                snapshot.live
+                ? "the time cursor is for files (sniff top -r FILE)" : "the time cursor works once the file is read"
             return
         }
         message = nil
@@ -315,7 +319,8 @@ public struct TopModel {
         let count = TopLayout.rowCount(self, view)
         guard count > 0 else { return }
         let current = selection[view] ?? (view == .packets && followPackets ? count - 1 : 0)
-        let next = max(0, min(count - 1, current.addingReportingOverflow(by).overflow ? (by > 0 ? count - 1 : 0) : current + by))
+        let next = max(
+            0, min(count - 1, current.addingReportingOverflow(by).overflow ? (by > 0 ? count - 1 : 0) : current + by))
         selection[view] = next
         if view == .packets { followPackets = next == count - 1 && by > 0 }
     }

@@ -186,7 +186,8 @@ public struct TopSnapshot: Sendable, Equatable {
 
     public static func == (a: TopSnapshot, b: TopSnapshot) -> Bool {
         a.source == b.source && a.state == b.state && a.totals == b.totals && a.wallNanos == b.wallNanos
-            && a.talkers == b.talkers && a.flows == b.flows && a.processes == b.processes && a.apps == b.apps && a.history == b.history
+            && a.talkers == b.talkers && a.flows == b.flows && a.processes == b.processes && a.apps == b.apps
+            && a.history == b.history
             && a.fileProgress?.done == b.fileProgress?.done && a.fileProgress?.total == b.fileProgress?.total
             && a.timeline == b.timeline
     }

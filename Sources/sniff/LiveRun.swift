@@ -25,7 +25,8 @@ struct LiveRun {
         pipeline.tracksEndpoints = outputs.needsEndpoints
         pipeline.keepsPacket = outputs.wantsJSON
         let storage = StoreRun.start(command, source: "interface " + name, pipeline: pipeline, flows: flowRun)
-        let serving = try ServeRun.start(command, source: "interface " + name, live: true, pipeline: pipeline, flows: flowRun, storage: storage)
+        let serving = try ServeRun.start(
+            command, source: "interface " + name, live: true, pipeline: pipeline, flows: flowRun, storage: storage)
         let keys = KeyControl(enabled: true)
         defer { keys.finish() }
         let loop = LiveLoop(capture, pipeline: pipeline)
@@ -164,15 +165,18 @@ final class LiveLoop {
 extension LiveRun {
     /// Opens the capture as `sniff -i` and `sniff top -i` do: the named interface, or
     /// the first that is up and not a loopback; then drops privileges for `--user`.
-    static func open(interface: String?, snaplen: Int, bufferMiB: Int, promiscuous: Bool, direction: LiveCapture.Direction?,
-                     filter: String?, user: String?) throws -> (LiveCapture, String) {
+    static func open(
+        interface: String?, snaplen: Int, bufferMiB: Int, promiscuous: Bool, direction: LiveCapture.Direction?,
+        filter: String?, user: String?
+    ) throws -> (LiveCapture, String) {
         let name: String
         if let i = interface {
             name = i
         } else {
             guard let d = try Interfaces.defaultCaptureInterface() else { throw LiveCaptureError.noInterface }
             name = d.name
-            ComponentLog.captureInfo("no -i given; capturing on \(name), the first interface that is up and not a loopback")
+            ComponentLog.captureInfo(
+                "no -i given; capturing on \(name), the first interface that is up and not a loopback")
         }
         var options = LiveCapture.Options(interface: name)
         options.snaplen = Int32(snaplen)
@@ -197,7 +201,8 @@ enum Privileges {
         }
         let uid = pw.pointee.pw_uid, gid = pw.pointee.pw_gid
         guard setgroups(0, nil) == 0, setgid(gid) == 0, setuid(uid) == 0 else {
-            throw RuntimeFailure("cannot switch to user \(user): \(String(cString: strerror(errno))); run as root to use --user")
+            throw RuntimeFailure(
+                "cannot switch to user \(user): \(String(cString: strerror(errno))); run as root to use --user")
         }
         // setuid from root to another user clears the permitted capability set; check
         // that root cannot be regained.

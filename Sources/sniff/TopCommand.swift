@@ -33,8 +33,12 @@ struct TopCommand: ParsableCommand {
     @OptionGroup(title: "Flows and alerts") var flowOptions: FlowOptions
 
     func validate() throws {
-        if source.r == "-" { throw ValidationError("sniff top reads keys from standard input: give -r a file, not '-'") }
-        if flowOptions.flows { throw ValidationError("--flows prints on stdout, which sniff top draws on; use --flows-file FILE") }
+        if source.r == "-" {
+            throw ValidationError("sniff top reads keys from standard input: give -r a file, not '-'")
+        }
+        if flowOptions.flows {
+            throw ValidationError("--flows prints on stdout, which sniff top draws on; use --flows-file FILE")
+        }
     }
 
     func run() throws {

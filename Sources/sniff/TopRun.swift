@@ -39,7 +39,8 @@ struct TopRun {
             let (pipeline, flows, c) = try setUp(source: "interface " + name, live: true)
             collector = c
             worker = WorkerThread(name: "sniff-top-capture") {
-                let r = TopRun.capture(capture, name: name, pipeline: pipeline, flows: flows, collector: c, control: control)
+                let r = TopRun.capture(
+                    capture, name: name, pipeline: pipeline, flows: flows, collector: c, control: control)
                 failure = r.error
                 closing = r.closing
             }
@@ -68,10 +69,11 @@ struct TopRun {
         flows.attach(to: pipeline)
         pipeline.geoFilter = try command.filters.geoFilter(hosts: flows.hosts)
         pipeline.tracksEndpoints = true
-        let collector = TopCollector(pipeline: pipeline, table: flows.table, summary: flows.summary, engine: flows.engine,
-                                     format: flows.format, source: source, live: live,
-                                     sampleCapacity: live ? TopRun.liveSample : TopRun.fileSample,
-                                     finishedFlowLimit: live ? 1000 : 100_000)
+        let collector = TopCollector(
+            pipeline: pipeline, table: flows.table, summary: flows.summary, engine: flows.engine,
+            format: flows.format, source: source, live: live,
+            sampleCapacity: live ? TopRun.liveSample : TopRun.fileSample,
+            finishedFlowLimit: live ? 1000 : 100_000)
         if let sinks = flows.alertSinks as? AlertSinkList { collector.attach(alertSinks: sinks) }
         collector.processes = flows.processes
         return (pipeline, flows, collector)
@@ -150,8 +152,10 @@ struct TopRun {
     /// Live capture on the analysis thread, as `LiveRun`: batches from the capture
     /// thread, paused packets counted and skipped. Returns the closing lines that
     /// `sniff -i` prints (printed once the terminal is restored).
-    static func capture(_ capture: LiveCapture, name: String, pipeline: PacketPipeline, flows: FlowRun, collector: TopCollector,
-                        control: RunFlags) -> (error: Error?, closing: [String]) {
+    static func capture(
+        _ capture: LiveCapture, name: String, pipeline: PacketPipeline, flows: FlowRun, collector: TopCollector,
+        control: RunFlags
+    ) -> (error: Error?, closing: [String]) {
         let loop = LiveLoop(capture, pipeline: pipeline)
         while true {
             let paused = control.paused

@@ -104,7 +104,9 @@ final class TopTerminal {
     }
 
     private func ascii(_ s: String.UnicodeScalarView) -> String {
-        String(String.UnicodeScalarView(s.map { $0.isASCII ? $0 : ($0.value == 0x2192 ? ">" : ($0.value == 0x2190 ? "<" : "?")) }))
+        String(
+            String.UnicodeScalarView(
+                s.map { $0.isASCII ? $0 : ($0.value == 0x2192 ? ">" : ($0.value == 0x2190 ? "<" : "?")) }))
     }
 
     private func attributes(_ s: TopStyle) -> Int32 {

@@ -168,7 +168,9 @@ public final class FlowProcesses {
     public var localAddresses: Set<IPAddress> { table.localAddresses }
 
     public func finish(_ sum: UsageSum) -> (processes: [Usage], unknown: Usage, others: Usage) {
-        let list = sum.byProcess.values.sorted { $0.bytes != $1.bytes ? $0.bytes > $1.bytes : $0.process!.pid < $1.process!.pid }
+        let list = sum.byProcess.values.sorted {
+            $0.bytes != $1.bytes ? $0.bytes > $1.bytes : $0.process!.pid < $1.process!.pid
+        }
         return (list, sum.unknown, sum.others)
     }
 
@@ -217,21 +219,31 @@ public enum ProcessReport {
 
     public static func lines(_ p: FlowProcesses, open: [Flow], limit: Int = ProcessReport.limit) -> [String] {
         let (list, unknown, others) = p.usage(open: open)
-        func cell(_ s: String, _ w: Int) -> String { s.count >= w ? s + " " : s + String(repeating: " ", count: w - s.count) }
-        func right(_ s: String, _ w: Int) -> String { s.count >= w ? " " + s : String(repeating: " ", count: w - s.count) + s }
-        func row(_ pid: String, _ name: String, _ user: String, _ u: FlowProcesses.Usage, _ container: String) -> String {
+        func cell(_ s: String, _ w: Int) -> String {
+            s.count >= w ? s + " " : s + String(repeating: " ", count: w - s.count)
+        }
+        func right(_ s: String, _ w: Int) -> String {
+            s.count >= w ? " " + s : String(repeating: " ", count: w - s.count) + s
+        }
+        func row(_ pid: String, _ name: String, _ user: String, _ u: FlowProcesses.Usage, _ container: String) -> String
+        {
             cell(pid, 8) + cell(name, 16) + cell(user, 10) + right(String(u.sent), 14) + right(String(u.received), 14)
                 + right(String(u.flows), 8) + "  " + container
         }
         var out = [cell("pid", 8) + cell("process", 16) + cell("user", 10) + right("sent", 14) + right("received", 14)
                    + right("flows", 8) + "  container"]
         // Names come from processes: keep them printable on a terminal.
-        func printable(_ s: String) -> String { String(s.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : Character($0) }) }
+        func printable(_ s: String) -> String {
+            String(s.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : Character($0) })
+        }
         for u in list.prefix(limit) {
             guard let pr = u.process else { continue }
-            out.append(row(String(pr.pid), printable(pr.command), printable(pr.user), u, printable(pr.container ?? "-")))
+            out.append(
+                row(String(pr.pid), printable(pr.command), printable(pr.user), u, printable(pr.container ?? "-")))
         }
-        if list.count > limit { out.append("\(list.count - limit) more processes (see --flows for each flow's process)") }
+        if list.count > limit {
+            out.append("\(list.count - limit) more processes (see --flows for each flow's process)")
+        }
         out.append("unknown: \(unknown.flows) flows, \(unknown.bytes) bytes (a local address, but no socket found)")
         if others.flows > 0 { out.append("not this host's: \(others.flows) flows, \(others.bytes) bytes") }
         return out

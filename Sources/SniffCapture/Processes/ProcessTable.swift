@@ -183,7 +183,8 @@ public final class ProcessTable: @unchecked Sendable {
                 // receives no IPv6.
                 let any6 = IPAddress(v6High: 0, low: 0)
                 for address in a.isIPv6 ? [a, any6] : [a, IPAddress(v4: 0), any6] {
-                    for h in bound[Bound(proto: proto, address: address, port: port)] ?? [] where ProcessTable.valid(h, startedAt) {
+                    for h in bound[Bound(proto: proto, address: address, port: port)] ?? []
+                    where ProcessTable.valid(h, startedAt) {
                         found.append(h)
                     }
                 }
@@ -275,7 +276,11 @@ public final class ProcessTable: @unchecked Sendable {
         let took = Timestamp.now().totalNanoseconds - now
         lock.withLock {
             for (k, var h) in exact where freshExact[k] == nil {
-                if h.goneAt == nil { h.goneAt = now; exact[k] = h } else if now - h.goneAt! > keepNanos { exact[k] = nil }
+                if h.goneAt == nil {
+                    h.goneAt = now; exact[k] = h
+                } else if now - h.goneAt! > keepNanos {
+                    exact[k] = nil
+                }
             }
             for (k, p) in freshExact { exact[k] = Held(process: p, goneAt: nil) }
             for (k, list) in bound where freshBound[k] == nil {
