@@ -8,7 +8,7 @@
 #                             openpyxl and openapi-spec-validator (the dashboard's browser
 #                             tests), sqlite3, gcc, time and tcpreplay (benchmarks),
 #                             libmaxmind-db-writer-perl (the GeoIP tests write their .mmdb files),
-#                             tmux (sniff top is tested inside it)
+#                             tmux and screen (sniff top is tested inside each)
 # Root runs apt-get itself; anyone else goes through sudo. Packages already installed are
 # not asked for again, and apt-get runs (update, then install) only when one is missing.
 set -euo pipefail
@@ -25,7 +25,7 @@ done
 packages=(libpcap-dev libsqlite3-dev libncurses-dev libmaxminddb-dev pkg-config ieee-data)
 if [ "$tests" = 1 ]; then
     packages+=(tcpdump tshark tcpreplay iproute2 time sqlite3 gcc libc6-dev chromium chromium-driver python3-pip
-               libmaxmind-db-writer-perl tmux)
+               libmaxmind-db-writer-perl tmux screen)
     # Any installed PostgreSQL major version will do (scripts/pg-temp.sh finds it).
     if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then packages+=(postgresql); fi
     # Debian's ClickHouse (18.16 in Debian 12): scripts/ch-temp.sh runs it from a temporary folder.

@@ -381,3 +381,47 @@ struct TopTmuxTests {
         #expect(Self.run(tmux + ["display-message", "-p", "-t", "top", "#{alternate_on}"]).out.hasPrefix("0"))
     }
 }
+
+/// The same through GNU screen, whose terminal emulation (TERM=screen) is its own.
+struct TopScreenTests {
+    static var hasScreen: Bool { TopTmuxTests.run(["screen", "-v"]).out.hasPrefix("Screen version") }
+
+    @Test(.enabled(if: hasScreen, "screen is not installed"), .timeLimit(.minutes(2)))
+    func drawsInScreenAndQRestoresTheWindow() throws {
+        // A socket folder of its own (SCREENDIR, which screen wants private), so that no
+        // user's session is touched; `altscreen on`, as most screenrc files have it, so
+        // that the window shows again what was there before sniff top.
+        let dir = try TestPaths.tempDir()
+        chmod(dir.path, 0o700)
+        let rc = dir.appendingPathComponent("screenrc")
+        try "altscreen on\n".write(to: rc, atomically: true, encoding: .utf8)
+        let screen = ["env", "SCREENDIR=\(dir.path)", "TERM=xterm", "screen"]
+        defer { _ = TopTmuxTests.run(screen + ["-S", "top", "-X", "quit"]) }
+        let script = "echo BEFORE-TOP; '\(CLI.binary.path)' top -r '\(TestPaths.sample.path)'; echo EXIT=$?; sleep 60"
+        let started = TopTmuxTests.run(screen + ["-c", rc.path, "-U", "-dmS", "top",
+                                                 "env", "LANG=C.UTF-8", "sh", "-c", script])
+        #expect(started.status == 0)
+        // `-X hardcopy` only sends the command: the session writes the file a moment later,
+        // each time under a new name so that an older copy is never read.
+        var copies = 0
+        let window = { () -> String in
+            copies += 1
+            let copy = dir.appendingPathComponent("window-\(copies)").path
+            _ = TopTmuxTests.run(screen + ["-S", "top", "-X", "hardcopy", copy])
+            for _ in 0..<20 where !FileManager.default.fileExists(atPath: copy) { usleep(50_000) }
+            usleep(50_000)
+            // Decoded leniently: the copy is in the window's encoding, not always UTF-8.
+            return FileManager.default.contents(atPath: copy).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        }
+        var (ok, text) = TopTmuxTests.poll(window) { $0.contains("| finished |") && $0.contains("391 matched of 391 seen") }
+        #expect(ok, "the overview in the window:\n\(text)")
+        #expect(text.contains("1 Overview 2 Talkers 3 Flows 4 Apps"), "\(text)")
+        _ = TopTmuxTests.run(screen + ["-S", "top", "-X", "stuff", "3"])
+        (ok, text) = TopTmuxTests.poll(window) { $0.contains("id.orig_h:p") && $0.contains("row 1/39") }
+        #expect(ok, "the flows view in the window:\n\(text)")
+        _ = TopTmuxTests.run(screen + ["-S", "top", "-X", "stuff", "q"])
+        (ok, text) = TopTmuxTests.poll(window) { $0.contains("EXIT=0") }
+        #expect(ok, "sniff top ended with 0:\n\(text)")
+        #expect(text.contains("BEFORE-TOP") && !text.contains("1 Overview"), "the window as before:\n\(text)")
+    }
+}
