@@ -275,7 +275,8 @@ struct APIRoutes {
     }
 
     /// Answers the state of the capture after the action, as the capture loop reports
-    /// it: a stop waits (up to 5 s) until the capture has really stopped.
+    /// it: a pause or resume waits (up to 2 s) until the loop has applied it, a stop
+    /// (up to 5 s) until the capture has really stopped.
     func captureControl(_ req: Request, _ action: String) async throws -> Response {
         _ = try Self.parameters(req, allowed: [])
         guard let control else {
@@ -284,13 +285,13 @@ struct APIRoutes {
         let state: CaptureControl.State
         switch action {
         case "pause", "resume":
-            guard let s = action == "pause" ? control.pause() : control.resume() else {
+            guard (action == "pause" ? control.pause() : control.resume()) != nil else {
                 throw APIError(
                     .conflict,
                     "the capture was stopped, so it cannot be paused or resumed; the server still "
                         + "serves what was stored. Start a new capture with sniff -i IFACE --serve")
             }
-            state = s
+            state = await control.waitUntilApplied(seconds: 2)
         default:
             control.stop()
             state = await control.waitUntilStopped(seconds: 5)

@@ -21,6 +21,8 @@ public final class CaptureControl: Sendable {
         var stopRequested = false
         var ending = false
         var ended = false
+        /// The pause the capture loop last reported applying; nil before its first report.
+        var applied: Bool? = nil
 
         var state: State {
             if ended { return .stopped }
@@ -51,6 +53,26 @@ public final class CaptureControl: Sendable {
             f.paused = p
             return p ? .paused : .running
         }
+    }
+
+    /// The capture loop, once per batch or idle wait, after publishing its state: from
+    /// now on its batches are `paused` or not.
+    public func applied(paused: Bool) { flags.withLock { $0.applied = paused } }
+
+    /// Waits (polling, at most `seconds`) until the capture loop has applied the last
+    /// pause or resume, so that the answer, /api/stats and the live stream agree as
+    /// soon as the dashboard shows it; returns the state then. Without a loop that
+    /// reports (none has yet), answers at once.
+    public func waitUntilApplied(seconds: Double) async -> State {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while ContinuousClock.now < deadline {
+            let settled = flags.withLock { f in
+                f.applied == nil || f.applied == f.paused || f.stopRequested || f.ending || f.ended
+            }
+            if settled { break }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return state
     }
 
     /// Asks the capture to stop; asking again changes nothing.

@@ -60,7 +60,7 @@ struct LiveRun {
             outputs.status = pausedNow ? "Paused" : "Running"
             flowRun.tick()
             storage?.tick(pipeline)
-            serving?.tick(stopping: loop.stopping, paused: pausedNow)
+            serving?.tick(stopping: loop.stopping, keysPaused: keys.paused)
             if !loop.stopping {
                 do { try outputs.tick(now: Timestamp.now(), pipeline) } catch { fail(error) }
             }

@@ -71,11 +71,15 @@ final class ServeRun {
     func tick() { hub.tick() }
 
     /// Live capture loop, once per batch or idle wait: publish the interval and the
-    /// capture's real state, which the header, /api/stats and the buttons show.
-    func tick(stopping: Bool, paused: Bool) {
+    /// capture's real state, which the header, /api/stats and the buttons show, then
+    /// tell the control which pause the next batches follow (a POST waits for that).
+    /// `keysPaused`: paused with the p key.
+    func tick(stopping: Bool, keysPaused: Bool) {
         if stopping { control.captureEnding() }
+        let asked = control.paused
         hub.outbox.state = stopping ? CaptureControl.State.stopping.rawValue
-            : (paused ? CaptureControl.State.paused : CaptureControl.State.running).rawValue
+            : (keysPaused || asked ? CaptureControl.State.paused : CaptureControl.State.running).rawValue
+        control.applied(paused: asked)
         hub.tick()
     }
 

@@ -888,8 +888,10 @@ def test_live_panels(d, base, shots):
         return d.execute_script("""
             const o = {}; for (const tr of document.querySelectorAll('#chart-table tbody tr'))
               o[tr.dataset.ts] = Number(tr.lastChild.dataset.value); return o;""")
-    got = table()
     seconds = list(range(lo, hi + 1))
+    # The table is drawn on the disclosure's toggle event, which the browser queues.
+    wait_for(d, lambda: all(str(s) in table() for s in seconds), 5)
+    got = table()
     check("rates: the chart's packets/s equal /api/timeseries for each whole second",
           all(got.get(str(s)) == api_pps.get(s) for s in seconds), [(s, got.get(str(s)), api_pps.get(s)) for s in seconds])
     inner = [api_pps.get(s, 0) for s in seconds]
