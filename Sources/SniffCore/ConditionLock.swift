@@ -61,7 +61,8 @@ public final class ConditionLock: @unchecked Sendable {
 public final class WorkerThread: @unchecked Sendable {
     private var thread = pthread_t()
     private let body: () -> Void
-    private var started = false
+    /// False when the system refused a thread: `body` never runs.
+    public private(set) var started = false
 
     public init(name: String, _ body: @escaping () -> Void) {
         self.body = body

@@ -1,5 +1,6 @@
 import Logging
 import ServiceLifecycle
+import Synchronization
 import SniffCore
 import SniffDecode
 import SniffStore
@@ -7,33 +8,13 @@ import SniffStore
 /// The server side of the live stream: drains the capture's outbox four times a second,
 /// gives each client its filtered and rate-limited rows, sends per-second stats and
 /// new alerts, keeps the last five minutes of stats for new dashboards, and closes
-/// clients whose writes are stuck. It is a ServiceLifecycle service.
-/// Unchecked Sendable: every var is under `lock`.
-public final class LiveBroadcaster: Service, @unchecked Sendable {
+/// clients whose writes are stuck. It is a ServiceLifecycle service; all of its mutable
+/// state is one `State` under one `Mutex`.
+public final class LiveBroadcaster: Service, Sendable {
     public let outbox: LiveOutbox?
     let configuration: ServerConfiguration
     let logger: Logger
     let metrics: ServerMetrics?
-
-    private let lock = ConditionLock()
-    private var clients: [ObjectIdentifier: LiveClient] = [:]
-    private var webSocketClients = 0
-    private var feedClients = 0
-    private var refused: UInt64 = 0
-    private var lastRefusalLog: ContinuousClock.Instant? = nil
-    private var history: [String] = []
-    /// Seconds with counters, not yet sent; `nextSecond` is the next one to send.
-    private var pending: [Int64: SecondStats] = [:]
-    private var nextSecond: Int64? = nil
-    private var latestSecond: Int64? = nil
-    private var lastSecond: SecondStats? = nil
-    private var kernelDropped: UInt64 = 0
-    private var interfaceDropped: UInt64 = 0
-    private var sniffDropped: UInt64 = 0
-    private var activeFlows = 0
-    private var totalPackets: UInt64 = 0
-    private var totalBytes: UInt64 = 0
-    private var disconnectedSlow: UInt64 = 0
 
     struct SecondStats {
         var second: Int64 = 0
@@ -47,105 +28,38 @@ public final class LiveBroadcaster: Service, @unchecked Sendable {
         var activeFlows = 0
     }
 
-    public init(outbox: LiveOutbox?, configuration: ServerConfiguration, logger: Logger, metrics: ServerMetrics? = nil)
-    {
-        self.outbox = outbox; self.configuration = configuration; self.logger = logger; self.metrics = metrics
-    }
+    struct State {
+        var clients: [ObjectIdentifier: LiveClient] = [:]
+        var webSocketClients = 0
+        var feedClients = 0
+        var refused: UInt64 = 0
+        var lastRefusalLog: ContinuousClock.Instant? = nil
+        var history: [String] = []
+        /// Seconds with counters, not yet sent; `nextSecond` is the next one to send.
+        var pending: [Int64: SecondStats] = [:]
+        var nextSecond: Int64? = nil
+        var latestSecond: Int64? = nil
+        var lastSecond: SecondStats? = nil
+        var kernelDropped: UInt64 = 0
+        var interfaceDropped: UInt64 = 0
+        var sniffDropped: UInt64 = 0
+        var activeFlows = 0
+        var totalPackets: UInt64 = 0
+        var totalBytes: UInt64 = 0
+        var disconnectedSlow: UInt64 = 0
 
-    /// A new client, or nil when `maxLiveClients` are connected already (the caller
-    /// tells the client and closes the connection).
-    public func register(_ kind: LiveClient.Kind) -> LiveClient? {
-        let c = LiveClient(
-            kind: kind,
-            capacity: kind == .webSocket ? configuration.clientQueueCapacity : configuration.feedQueueCapacity,
-            rowsPerSecond: configuration.liveRowsPerSecond)
-        let now = ContinuousClock.now
-        let (n, logRefusal) = lock.withLock { () -> (Int?, Bool) in
-            guard clients.count < configuration.maxLiveClients else {
-                refused &+= 1
-                // One line per 10 s at most: a flood must not flood the log too.
-                let log = lastRefusalLog.map { now - $0 >= .seconds(10) } ?? true
-                if log { lastRefusalLog = now }
-                return (nil, log)
-            }
-            clients[ObjectIdentifier(c)] = c
-            return (adjustCount(kind, by: 1), false)
-        }
-        if logRefusal {
-            logger.warning("refusing live clients: \(configuration.maxLiveClients) connected already (\(refusedClients) refused so far)")
-        }
-        guard let n else { return nil }
-        metrics?.setClients(kind, n)
-        return c
-    }
-
-    public func unregister(_ c: LiveClient) {
-        c.close()
-        let n = lock.withLock { () -> Int? in
-            guard clients.removeValue(forKey: ObjectIdentifier(c)) != nil else { return nil }
-            return adjustCount(c.kind, by: -1)
-        }
-        if let n { metrics?.setClients(c.kind, n) }
-    }
-
-    /// Clients of one kind after a change (lock held); counted rather than filtered
-    /// from the table, which held thousands of clients in the connect-and-drop test.
-    private func adjustCount(_ kind: LiveClient.Kind, by delta: Int) -> Int {
-        switch kind {
-        case .webSocket: webSocketClients += delta; return webSocketClients
-        case .feed: feedClients += delta; return feedClients
-        }
-    }
-
-    /// Clients refused because `maxLiveClients` were connected.
-    public var refusedClients: UInt64 { lock.withLock { refused } }
-
-    public var clientCount: Int { lock.withLock { clients.count } }
-    public var slowDisconnects: UInt64 { lock.withLock { disconnectedSlow } }
-
-    /// The last five minutes of stats messages, oldest first (for a new dashboard).
-    public var recentStats: [String] { lock.withLock { history } }
-
-    /// Counters for /api/stats: totals since start and the last full second.
-    public var liveSummary: (packets: UInt64, bytes: UInt64, packetsPerSecond: UInt64, bytesPerSecond: UInt64,
-                             kernelDropped: UInt64, interfaceDropped: UInt64, sniffDropped: UInt64, activeFlows: Int) {
-        lock.withLock {
-            let l = lastSecond ?? SecondStats()
-            return (
-                totalPackets, totalBytes, l.packets, l.bytes, kernelDropped, interfaceDropped, sniffDropped, activeFlows
-            )
-        }
-    }
-
-    public func run() async throws {
-        let timeout = Duration.milliseconds(Int64(configuration.slowClientTimeoutSeconds * 1000))
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: .milliseconds(250))
-            step(now: Timestamp.now())
-            let now = ContinuousClock.now
-            let stuck = lock.withLock { clients.values.filter { $0.isStuck(now: now, timeout: timeout) } }
-            for c in stuck {
-                logger.warning("disconnecting a \(c.kind == .webSocket ? "WebSocket" : "feed") client: no write progress for \(configuration.slowClientTimeoutSeconds) s (\(c.dropped) messages dropped)")
-                lock.withLock { disconnectedSlow &+= 1 }
-                unregister(c)
+        /// Clients of one kind after a change; counted rather than filtered from the
+        /// table, which held thousands of clients in the connect-and-drop test.
+        mutating func adjustCount(_ kind: LiveClient.Kind, by delta: Int) -> Int {
+            switch kind {
+            case .webSocket: webSocketClients += delta; return webSocketClients
+            case .feed: feedClients += delta; return feedClients
             }
         }
-        let all = lock.withLock { Array(clients.values) }
-        for c in all { c.close() }
-    }
 
-    /// One round: drain the outbox, fan out rows and alerts, and send the seconds that are
-    /// complete. A batch's counters belong to its `second` (the packets' second on an
-    /// interface capture, else the wall-clock second it was drained in). A second is
-    /// complete once a later second's counters arrived, or one whole second after it
-    /// ended on the wall clock (an idle capture sends zeros). `latestSecond` is the
-    /// newest second known to have begun.
-    func step(now: Timestamp) {
-        let batches = outbox?.drain() ?? []
-        let nowSecond = now.seconds
-        let all = lock.withLock { Array(clients.values) }
-        var secondsDone: [SecondStats] = []
-        lock.withLock {
+        /// Adds the batches' counters to their seconds and returns the seconds now
+        /// complete, oldest first (see `step`).
+        mutating func absorb(_ batches: [LiveBatch], nowSecond: Int64) -> [SecondStats] {
             for b in batches {
                 var second = b.second ?? nowSecond
                 if nextSecond == nil || second > nextSecond! + 300 {
@@ -169,15 +83,111 @@ public final class LiveBroadcaster: Service, @unchecked Sendable {
                 sniffDropped = b.sniffDropped; activeFlows = b.activeFlows
             }
             if nextSecond == nil { nextSecond = nowSecond }
+            var done: [SecondStats] = []
             while let n = nextSecond, n < (latestSecond ?? .min) || n + 2 <= nowSecond {
                 var s = pending.removeValue(forKey: n) ?? SecondStats(second: n)
                 s.kernelDropped = kernelDropped; s.interfaceDropped = interfaceDropped
                 s.sniffDropped = sniffDropped; s.activeFlows = activeFlows
-                secondsDone.append(s)
+                done.append(s)
                 lastSecond = s
                 nextSecond = n + 1
             }
+            return done
         }
+    }
+    private let state = Mutex(State())
+
+    public init(outbox: LiveOutbox?, configuration: ServerConfiguration, logger: Logger, metrics: ServerMetrics? = nil)
+    {
+        self.outbox = outbox; self.configuration = configuration; self.logger = logger; self.metrics = metrics
+    }
+
+    /// A new client, or nil when `maxLiveClients` are connected already (the caller
+    /// tells the client and closes the connection).
+    public func register(_ kind: LiveClient.Kind) -> LiveClient? {
+        let c = LiveClient(
+            kind: kind,
+            capacity: kind == .webSocket ? configuration.clientQueueCapacity : configuration.feedQueueCapacity,
+            rowsPerSecond: configuration.liveRowsPerSecond)
+        let now = ContinuousClock.now
+        let limit = configuration.maxLiveClients
+        let (n, logRefusal) = state.withLock { s -> (Int?, Bool) in
+            guard s.clients.count < limit else {
+                s.refused &+= 1
+                // One line per 10 s at most: a flood must not flood the log too.
+                let log = s.lastRefusalLog.map { now - $0 >= .seconds(10) } ?? true
+                if log { s.lastRefusalLog = now }
+                return (nil, log)
+            }
+            s.clients[ObjectIdentifier(c)] = c
+            return (s.adjustCount(kind, by: 1), false)
+        }
+        if logRefusal {
+            logger.warning("refusing live clients: \(configuration.maxLiveClients) connected already (\(refusedClients) refused so far)")
+        }
+        guard let n else { return nil }
+        metrics?.setClients(kind, n)
+        return c
+    }
+
+    public func unregister(_ c: LiveClient) {
+        c.close()
+        let n = state.withLock { s -> Int? in
+            guard s.clients.removeValue(forKey: ObjectIdentifier(c)) != nil else { return nil }
+            return s.adjustCount(c.kind, by: -1)
+        }
+        if let n { metrics?.setClients(c.kind, n) }
+    }
+
+    /// Clients refused because `maxLiveClients` were connected.
+    public var refusedClients: UInt64 { state.withLock { $0.refused } }
+
+    public var clientCount: Int { state.withLock { $0.clients.count } }
+    public var slowDisconnects: UInt64 { state.withLock { $0.disconnectedSlow } }
+
+    /// The last five minutes of stats messages, oldest first (for a new dashboard).
+    public var recentStats: [String] { state.withLock { $0.history } }
+
+    /// Counters for /api/stats: totals since start and the last full second.
+    public var liveSummary: (packets: UInt64, bytes: UInt64, packetsPerSecond: UInt64, bytesPerSecond: UInt64,
+                             kernelDropped: UInt64, interfaceDropped: UInt64, sniffDropped: UInt64, activeFlows: Int) {
+        state.withLock { s in
+            let l = s.lastSecond ?? SecondStats()
+            return (
+                s.totalPackets, s.totalBytes, l.packets, l.bytes, s.kernelDropped, s.interfaceDropped, s.sniffDropped,
+                s.activeFlows
+            )
+        }
+    }
+
+    private var allClients: [LiveClient] { state.withLock { Array($0.clients.values) } }
+
+    public func run() async throws {
+        let timeout = Duration.milliseconds(Int64(configuration.slowClientTimeoutSeconds * 1000))
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: .milliseconds(250))
+            step(now: Timestamp.now())
+            let now = ContinuousClock.now
+            for c in allClients where c.isStuck(now: now, timeout: timeout) {
+                logger.warning("disconnecting a \(c.kind == .webSocket ? "WebSocket" : "feed") client: no write progress for \(configuration.slowClientTimeoutSeconds) s (\(c.dropped) messages dropped)")
+                state.withLock { $0.disconnectedSlow &+= 1 }
+                unregister(c)
+            }
+        }
+        for c in allClients { c.close() }
+    }
+
+    /// One round: drain the outbox, fan out rows and alerts, and send the seconds that are
+    /// complete. A batch's counters belong to its `second` (the packets' second on an
+    /// interface capture, else the wall-clock second it was drained in). A second is
+    /// complete once a later second's counters arrived, or one whole second after it
+    /// ended on the wall clock (an idle capture sends zeros). `latestSecond` is the
+    /// newest second known to have begun.
+    func step(now: Timestamp) {
+        let batches = outbox?.drain() ?? []
+        let nowSecond = now.seconds
+        let all = allClients
+        let secondsDone = state.withLock { $0.absorb(batches, nowSecond: nowSecond) }
         if !batches.isEmpty { metrics?.recordLive(batches) }
         // Rows and alerts. Clients that get the same rows share one rendered message
         // (the common case: many dashboards without a filter).
@@ -230,9 +240,9 @@ public final class LiveBroadcaster: Service, @unchecked Sendable {
         }
         for s in secondsDone {
             let message = statsMessage(s)
-            lock.withLock {
-                history.append(message)
-                if history.count > 300 { history.removeFirst(history.count - 300) }
+            state.withLock { s in
+                s.history.append(message)
+                if s.history.count > 300 { s.history.removeFirst(s.history.count - 300) }
             }
             for c in all where c.kind == .webSocket { c.enqueue(message) }
         }

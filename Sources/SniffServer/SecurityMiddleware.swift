@@ -1,6 +1,7 @@
 import Hummingbird
 import NIOCore
 import SniffCore
+import Synchronization
 
 /// Checks every request before any route runs, in this order:
 ///
@@ -247,13 +248,12 @@ struct HostPolicy: Sendable {
 /// upgrade its responder declines with a bare "400 Bad Request", dropping the status and
 /// the sentence that the middleware chose; this handler, next to the socket, writes
 /// those instead and closes the connection.
-/// Unchecked Sendable: its two vars are under `lock`.
+/// Unchecked Sendable: `written` is touched on the channel's event loop only (as NIO
+/// handlers' state is); `answer` comes from the responder's task, under its mutex.
 final class RefusedUpgradeAnswer: ChannelOutboundHandler, RemovableChannelHandler, @unchecked Sendable {
     typealias OutboundIn = Any
     typealias OutboundOut = ByteBuffer
-    // Set from the responder's task, read on the event loop.
-    private let lock = ConditionLock()
-    private var answer: [UInt8]? = nil
+    private let answer = Mutex<[UInt8]?>(nil)
     private var written = false
 
     static func record(_ refusal: APIError, on channel: any Channel) async {
@@ -264,11 +264,11 @@ final class RefusedUpgradeAnswer: ChannelOutboundHandler, RemovableChannelHandle
         let head = "HTTP/1.1 \(refusal.status.code) \(refusal.status.reasonPhrase)\r\n" +
             "Content-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\n" +
             "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n"
-        handler.lock.withLock { handler.answer = Array(head.utf8) + body }
+        handler.answer.withLock { $0 = Array(head.utf8) + body }
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        guard let answer = lock.withLock({ answer }) else {
+        guard let answer = answer.withLock({ $0 }) else {
             context.write(data, promise: promise)
             return
         }

@@ -14,17 +14,16 @@ public enum SniffLogging {
     public static let shownOnStderr: Logger.Metadata = [shownKey: "stderr"]
     static let shownKey = "shown"
 
-    private static let once = ConditionLock()
-    nonisolated(unsafe) private static var bootstrapped = false
+    private static let bootstrapped = Mutex(false)
 
     /// Call before any logger is made; later calls do nothing (swift-log takes one
     /// bootstrap per process, and a capture with --serve reaches this twice). Throws a
     /// sentence when the file cannot be opened.
     public static func bootstrap(level: String, file: String?) throws {
-        try once.withLock {
-            guard !bootstrapped else { return }
+        try bootstrapped.withLock { done in
+            guard !done else { return }
             try bootstrapOnce(level: level, file: file)
-            bootstrapped = true
+            done = true
         }
     }
 

@@ -2,6 +2,7 @@ import Hummingbird
 import HummingbirdWebSocket
 import NIOCore
 import SniffCore
+import Synchronization
 
 /// The router's request context: `BasicWebSocketRequestContext`, without its leak.
 ///
@@ -25,22 +26,23 @@ public struct SniffRequestContext: RequestContext, WebSocketRequestContext {
 
 /// Holds a context's WebSocket handler reference until its connection closes. Plain
 /// HTTP requests never ask for it, so they cost no close callback.
-/// Unchecked Sendable: `held` and `released` are under `lock`; `channel` is Sendable.
-final class WebSocketSlot: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var held: WebSocketHandlerReference<SniffRequestContext>? = nil
-    private var released = false
+final class WebSocketSlot: Sendable {
+    private struct Slot {
+        var held: WebSocketHandlerReference<SniffRequestContext>? = nil
+        var released = false
+    }
+    private let slot = Mutex(Slot())
     let channel: any Channel
 
     init(channel: any Channel) { self.channel = channel }
 
     var reference: WebSocketHandlerReference<SniffRequestContext> {
-        let (reference, first) = lock.withLock { () -> (WebSocketHandlerReference<SniffRequestContext>, Bool) in
-            if let held { return (held, false) }
+        let (reference, first) = slot.withLock { s -> (WebSocketHandlerReference<SniffRequestContext>, Bool) in
+            if let held = s.held { return (held, false) }
             // After release: an empty reference, which upgrades nothing.
-            if released { return (WebSocketHandlerReference(), false) }
+            if s.released { return (WebSocketHandlerReference(), false) }
             let r = WebSocketHandlerReference<SniffRequestContext>()
-            held = r
+            s.held = r
             return (r, true)
         }
         // Outside the lock: the callback may run at once if the channel is closed.
@@ -49,9 +51,9 @@ final class WebSocketSlot: @unchecked Sendable {
     }
 
     func release() {
-        lock.withLock {
-            held = nil
-            released = true
+        slot.withLock { s in
+            s.held = nil
+            s.released = true
         }
     }
 }

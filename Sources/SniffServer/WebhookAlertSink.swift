@@ -9,7 +9,8 @@ import SniffAnalysis
 /// POSTs each alert as JSON to a URL from its own thread, with a timeout and retries,
 /// so the analysis thread never waits on the network. The queue is bounded: when the
 /// receiver cannot keep up, alerts are dropped and counted.
-/// Unchecked Sendable: the queue and flags are under `mutex`; counters are read after close().
+/// Unchecked Sendable: the queue, flags and counters are under `lock` (a condition
+/// lock: the thread waits on it for alerts).
 public final class WebhookAlertSink: AlertSink, @unchecked Sendable {
     public let url: WebhookURL
     public let timeoutMillis: Int
@@ -17,18 +18,19 @@ public final class WebhookAlertSink: AlertSink, @unchecked Sendable {
     public let queueLimit: Int
     private let http: HTTPPost
 
-    private var mutex = pthread_mutex_t()
-    private var cond = pthread_cond_t()
+    private let lock = ConditionLock()
     private var queue: [Alert] = []
     private var closing = false
-    private var thread: pthread_t? = nil
-    private var idle = true
+    private var worker: WorkerThread? = nil
 
-    // Counters, read after close().
-    public private(set) var sent: UInt64 = 0
-    public private(set) var failed: UInt64 = 0
-    public private(set) var dropped: UInt64 = 0
-    public private(set) var lastError: String?
+    private var _sent: UInt64 = 0
+    private var _failed: UInt64 = 0
+    private var _dropped: UInt64 = 0
+    private var _lastError: String?
+    public var sent: UInt64 { lock.withLock { _sent } }
+    public var failed: UInt64 { lock.withLock { _failed } }
+    public var dropped: UInt64 { lock.withLock { _dropped } }
+    public var lastError: String? { lock.withLock { _lastError } }
     private let log: (String) -> Void
 
     public init(
@@ -43,45 +45,37 @@ public final class WebhookAlertSink: AlertSink, @unchecked Sendable {
         self.queueLimit = max(1, queueLimit)
         self.log = log
         http = try HTTPPost(timeoutMillis: timeoutMillis, caFile: caFile)
-        pthread_mutex_init(&mutex, nil)
-        pthread_cond_init(&cond, nil)
-        let box = Unmanaged.passRetained(self).toOpaque()
-        var t = pthread_t()
-        let rc = pthread_create(&t, nil, { arg in
-            let sink = Unmanaged<WebhookAlertSink>.fromOpaque(arg!).takeRetainedValue()
-            sink.run()
-            return nil
-        }, box)
-        if rc != 0 {
-            Unmanaged<WebhookAlertSink>.fromOpaque(box).release()
+        // The thread holds the sink until close() lets it end.
+        let worker = WorkerThread(name: "webhook") { [self] in run() }
+        guard worker.started else {
             http.shutdown()
-            throw RuntimeFailure("cannot start the webhook thread (error \(rc))")
+            throw RuntimeFailure("cannot start the webhook thread")
         }
-        thread = t
+        self.worker = worker
     }
 
     public func deliver(_ alert: Alert) {
-        pthread_mutex_lock(&mutex)
-        if queue.count >= queueLimit || closing {
-            dropped &+= 1
-        } else {
-            queue.append(alert)
-            pthread_cond_signal(&cond)
+        lock.withLock {
+            if queue.count >= queueLimit || closing {
+                _dropped &+= 1
+            } else {
+                queue.append(alert)
+                lock.signal()
+            }
         }
-        pthread_mutex_unlock(&mutex)
     }
 
     /// Waits until the queue is delivered (each alert bounded by its timeout and
     /// retries), then stops the thread.
     public func close() {
-        pthread_mutex_lock(&mutex)
-        let wasClosing = closing
-        closing = true
-        pthread_cond_broadcast(&cond)
-        pthread_mutex_unlock(&mutex)
-        if !wasClosing, let t = thread {
-            pthread_join(t, nil)
-            thread = nil
+        let first = lock.withLock {
+            let first = !closing
+            closing = true
+            lock.broadcast()
+            return first
+        }
+        if first, let worker {
+            worker.join()
             http.shutdown()
             if failed > 0 || dropped > 0 {
                 log("webhook \(url.host):\(url.port): \(sent) alerts delivered, \(failed) failed, \(dropped) dropped"
@@ -92,11 +86,11 @@ public final class WebhookAlertSink: AlertSink, @unchecked Sendable {
 
     private func run() {
         while true {
-            pthread_mutex_lock(&mutex)
-            while queue.isEmpty && !closing { pthread_cond_wait(&cond, &mutex) }
-            if queue.isEmpty && closing { pthread_mutex_unlock(&mutex); return }
-            let alert = queue.removeFirst()
-            pthread_mutex_unlock(&mutex)
+            let next = lock.withLock { () -> Alert? in
+                while queue.isEmpty && !closing { lock.wait(milliseconds: 1000) }
+                return queue.isEmpty ? nil : queue.removeFirst()
+            }
+            guard let alert = next else { return }
             var body = ByteSink(capacity: 512)
             alert.writeJSON(into: &body)
             var attempt = 0
@@ -106,9 +100,7 @@ public final class WebhookAlertSink: AlertSink, @unchecked Sendable {
                 case .success:
                     delivered = true
                 case .failure(let e):
-                    pthread_mutex_lock(&mutex)
-                    lastError = e.description
-                    pthread_mutex_unlock(&mutex)
+                    lock.withLock { _lastError = e.description }
                     // A client error will not get better by retrying.
                     if case .status(let code) = e, (400..<500).contains(code), code != 429 { attempt = retries }
                 }
@@ -116,14 +108,7 @@ public final class WebhookAlertSink: AlertSink, @unchecked Sendable {
                 attempt += 1
                 if attempt <= retries { usleep(UInt32(min(2_000_000, 200_000 << min(attempt - 1, 4)))) }
             }
-            pthread_mutex_lock(&mutex)
-            if delivered { sent &+= 1 } else { failed &+= 1 }
-            pthread_mutex_unlock(&mutex)
+            lock.withLock { if delivered { _sent &+= 1 } else { _failed &+= 1 } }
         }
-    }
-
-    deinit {
-        pthread_mutex_destroy(&mutex)
-        pthread_cond_destroy(&cond)
     }
 }
