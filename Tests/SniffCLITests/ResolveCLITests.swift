@@ -142,7 +142,10 @@ import SniffTestSupport
         #expect(queries.count == 9, "\(queries.map(\.name))")
         let starts = queries.map(\.start).sorted()
         let gaps = zip(starts.dropFirst(), starts).map { $0 - $1 }
-        #expect(gaps.allSatisfy { $0 > 0.2 }, "\(gaps)")
+        // 4 per second: starts 0.25 s apart at the sender. The server sees them with the
+        // scheduling jitter of a loaded machine, so a gap may shrink a little; without the
+        // limit they would come together. The span bounds the rate over all nine.
+        #expect(gaps.allSatisfy { $0 > 0.1 }, "\(gaps)")
         #expect((starts.last ?? 0) - (starts.first ?? 0) > 1.8)
     }
 
