@@ -90,8 +90,7 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
     /// Applies the versions up to `last` (tests stop early to write an older schema).
     func migrate(through last: Int) async throws -> [Migration] {
         try await withConnection("migrate") { c in
-            try await PG.exec(c, "BEGIN", pgLogger)
-            do {
+            try await PG.transaction(c) { c in
                 try await PG.exec(c, "SELECT pg_advisory_xact_lock(\(PostgresSchema.ddlLockKey))", pgLogger)
                 try await PG.exec(c, PostgresQuery(unsafeSQL: Schema.migrationsTable(.postgres)), pgLogger)
                 var applied = Set<Int>()
@@ -108,11 +107,7 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
                     try await PG.exec(c, "INSERT INTO sniff_migrations (version, name, applied_at) VALUES (\(m.version), \(m.name), \(now))", pgLogger)
                     done.append(Migration(version: m.version, name: m.name, appliedAt: now))
                 }
-                try await PG.exec(c, "COMMIT", pgLogger)
                 return done
-            } catch {
-                try? await PG.exec(c, "ROLLBACK", pgLogger)
-                throw error
             }
         }
     }
@@ -216,19 +211,15 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
             // DDL takes no parameters; the name and bounds are computed from integers here.
             let sql = "CREATE TABLE IF NOT EXISTS \(name) PARTITION OF \(table) FOR VALUES FROM (\(lo)) TO (\(hi))"
             let made: Bool = try await withConnection("create partition \(name)") { c in
-                try await PG.exec(c, "BEGIN", pgLogger)
                 do {
-                    try await PG.exec(c, "SELECT pg_advisory_xact_lock(\(PostgresSchema.ddlLockKey))", pgLogger)
-                    try await PG.exec(c, PostgresQuery(unsafeSQL: sql), pgLogger)
-                    try await PG.exec(c, "COMMIT", pgLogger)
+                    try await PG.transaction(c) { c in
+                        try await PG.exec(c, "SELECT pg_advisory_xact_lock(\(PostgresSchema.ddlLockKey))", pgLogger)
+                        try await PG.exec(c, PostgresQuery(unsafeSQL: sql), pgLogger)
+                    }
                     return true
                 } catch let e as PSQLError where e.serverInfo?[.sqlState] == "23514" {
                     // Rows of that day already sit in the default partition: keep using it.
-                    try? await PG.exec(c, "ROLLBACK", pgLogger)
                     return false
-                } catch {
-                    try? await PG.exec(c, "ROLLBACK", pgLogger)
-                    throw error
                 }
             }
             lock.withLock { _ = knownPartitions.insert("\(table):\(day)") }
@@ -260,8 +251,7 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
         default: break
         }
         return try await withConnection("write \(batch.content.kindName) batch \(batch.id)") { c in
-            try await PG.exec(c, "BEGIN", pgLogger)
-            do {
+            try await PG.transaction(c) { c in
                 let range = batch.timeRange
                 let now = Timestamp.now().totalNanoseconds
                 let mark: PostgresQuery = """
@@ -272,16 +262,10 @@ public final class PostgresStore: PacketStore, @unchecked Sendable {
                     """
                 var inserted = false
                 for try await _ in try await c.query(mark, logger: pgLogger) { inserted = true }
-                guard inserted else {
-                    try await PG.exec(c, "ROLLBACK", pgLogger)
-                    return false
-                }
+                // Stored before (a replay): the transaction commits nothing.
+                guard inserted else { return false }
                 try await self.writeContent(batch, c)
-                try await PG.exec(c, "COMMIT", pgLogger)
                 return true
-            } catch {
-                try? await PG.exec(c, "ROLLBACK", pgLogger)
-                throw error
             }
         }
     }
@@ -574,6 +558,20 @@ extension PGCells: RowReader {}
 
 /// Small helpers over postgres-nio.
 enum PG {
+    /// `body` in a transaction, through postgres-nio's `withTransaction` (BEGIN, then
+    /// COMMIT, or ROLLBACK when `body` throws). What it throws is the error that broke
+    /// the transaction (body's, else COMMIT's or BEGIN's), not postgres-nio's wrapper,
+    /// so that callers and `PostgresStore.map` see the server's sqlstate.
+    static func transaction<T: Sendable>(
+        _ c: PostgresConnection, _ body: (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        do {
+            return try await c.withTransaction(logger: pgLogger) { c in try await body(c) }
+        } catch let e as PostgresTransactionError {
+            throw e.closureError ?? e.commitError ?? e.beginError ?? e
+        }
+    }
+
     /// Runs a statement and drains its (empty) result.
     static func exec(_ c: PostgresConnection, _ q: PostgresQuery, _ logger: Logger) async throws {
         for try await _ in try await c.query(q, logger: logger) {}
@@ -607,6 +605,12 @@ struct PGCells {
 }
 
 /// Connections for one store: reused while healthy, closed after a failure.
+/// Not postgres-nio's `PostgresClient`: while the server is down, its pool (1.33.2)
+/// keeps a lease waiting until connecting has failed for 60 s (its circuit breaker,
+/// which `PostgresClient.Configuration` does not expose), where the writer must learn
+/// at once that the database is gone, to spill to the journal and say so, and `sniff
+/// db info` must answer "cannot reach" without a minute's wait. Here a refused connect
+/// fails the call that asked.
 actor PGPool {
     let target: PostgresTarget
     let logger: Logger
