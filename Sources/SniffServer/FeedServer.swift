@@ -172,8 +172,8 @@ public final class FeedServer: Service, Sendable {
             do {
                 client.filter = try LiveFilter(expression: expr)
                 return expr.isEmpty ? "# filter cleared" : "# filter " + PacketLine.printable(expr)
-            } catch let e as StoreError {
-                return "# error: " + PacketLine.printable(e.userMessage)
+            } catch let e as APIError {
+                return "# error: " + PacketLine.printable(e.message)
             } catch {
                 return "# error: invalid filter"
             }

@@ -13,9 +13,8 @@ public struct LiveFilter: Sendable, Equatable {
     public init(parameters: [String: String]) throws {
         let allowed: Set<String> = ["ip", "src", "dst", "port", "sport", "dport", "transport", "app", "q"]
         for k in parameters.keys where !allowed.contains(k) {
-            throw StoreError.badParameter(
-                name: String(k.prefix(40)),
-                message: "unknown filter field; use " + allowed.sorted().joined(separator: ", "))
+            throw APIError.badParameter(
+                String(k.prefix(40)), "unknown filter field; use " + allowed.sorted().joined(separator: ", "))
         }
         filter = try TrafficFilter(parameters: parameters.filter { !$0.value.isEmpty })
     }
@@ -29,7 +28,7 @@ public struct LiveFilter: Sendable, Equatable {
         var direction: String? = nil
         func next(_ name: String) throws -> String {
             i += 1
-            guard i < words.count else { throw StoreError.badParameter(name: name, message: "'\(name)' needs a value") }
+            guard i < words.count else { throw APIError.badParameter(name, "'\(name)' needs a value") }
             return words[i]
         }
         while i < words.count {
@@ -52,7 +51,7 @@ public struct LiveFilter: Sendable, Equatable {
                 case "and", "&&": break
                 default:
                     if direction != nil { p[direction!] = words[i] } else {
-                        throw StoreError.badParameter(name: "filter", message: "unknown word '\(words[i].prefix(40))'; try: tcp port 80, host 10.0.0.1, net 10.0.0.0/8, src 1.2.3.4, dst port 53, app dns")
+                        throw APIError.badParameter("filter", "unknown word '\(words[i].prefix(40))'; try: tcp port 80, host 10.0.0.1, net 10.0.0.0/8, src 1.2.3.4, dst port 53, app dns")
                     }
                 }
             }

@@ -14,11 +14,7 @@ enum LiveSocket {
         var p: [String: String] = [:]
         for (k, v) in query where k != "token" { p[String(k)] = String(v) }
         let capture = try parseCapture(p.removeValue(forKey: "capture"))
-        do {
-            return (try LiveFilter(parameters: p), capture)
-        } catch StoreError.badParameter(let name, let message) {
-            throw APIError.badParameter(name, message)
-        }
+        return (try LiveFilter(parameters: p), capture)
     }
 
     /// A capture id (a string of digits, as the API writes ids); empty means all.
@@ -115,9 +111,8 @@ enum LiveSocket {
             o.bool("paused", client.paused)
             o.bool("streaming", running != nil && (capture == nil || capture == running))
             return o.finish().string
-        } catch let e as StoreError {
-            if case .badParameter(let name, let message) = e { return failure("invalid \(name): \(message)", name) }
-            return failure("invalid filter", nil)
+        } catch let e as APIError {
+            return failure(e.message, e.parameter)
         } catch {
             return failure("invalid filter", nil)
         }

@@ -28,26 +28,6 @@ public struct HostQuery: Sendable, Equatable {
 
     public init() {}
 
-    public init(parameters p: [String: String]) throws {
-        let range = try RangeQuery(parameters: p.filter { ["from", "to", "sensor", "capture"].contains($0.key) })
-        from = range.from; to = range.to; sensor = range.sensor; capture = range.capture
-        if let n = p["name"] {
-            guard !n.isEmpty, n.utf8.count <= 255 else {
-                throw StoreError.badParameter(name: "name", message: "a name or part of one, 1 to 255 bytes")
-            }
-            name = n
-        }
-        (country, asn) = try FlowQuery.geoParameters(p)
-        if let c = p["category"] {
-            guard let known = Self.categories.first(where: { $0.lowercased() == c.lowercased() }) else {
-                throw StoreError.badParameter(
-                    name: "category", message: "valid values are " + Self.categories.joined(separator: ", "))
-            }
-            category = known
-        }
-        cursor = p["cursor"]
-        limit = try PacketQuery.limit(p)
-    }
 }
 
 /// GET /api/processes.
@@ -63,11 +43,6 @@ public struct ProcessQuery: Sendable, Equatable {
         self.range = range; self.process = process; self.limit = limit
     }
 
-    public init(parameters p: [String: String]) throws {
-        range = try RangeQuery(parameters: p.filter { RangeQuery.names.contains($0.key) })
-        process = try FlowQuery.processParameter(p)
-        limit = try PacketQuery.limit(p)
-    }
 }
 
 /// GET /api/countries and /api/asns: stored flows' bytes per country or autonomous
@@ -84,11 +59,6 @@ public struct NetworkShareQuery: Sendable, Equatable {
         self.by = by; self.range = range; self.limit = limit
     }
 
-    public init(by: Key, parameters p: [String: String]) throws {
-        self.by = by
-        range = try RangeQuery(parameters: p, trafficNames: RangeQuery.flowNames)
-        limit = try PacketQuery.limit(p, default: 20)
-    }
 }
 
 /// One country or autonomous system: the flows with an endpoint in it. A flow between

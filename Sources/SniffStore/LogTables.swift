@@ -258,29 +258,6 @@ public struct LogQuery: Sendable, Equatable {
         self.kind = kind; self.filter = filter; self.uid = uid; self.cursor = cursor; self.limit = limit
     }
 
-    public init(kind: LogKind, parameters p: [String: String]) throws {
-        self.kind = kind
-        filter = try TrafficFilter(parameters: p.filter { $0.key != "app" })
-        if let t = filter.transport, t != .tcp && t != .udp {
-            throw StoreError.badParameter(name: "transport", message: "protocol logs are over tcp or udp")
-        }
-        for name in ["uid", "flow"] {
-            guard let u = p[name] else { continue }
-            guard !u.isEmpty, u.utf8.count <= 64, u.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
-                throw StoreError.badParameter(name: name, message: "a flow uid such as CHhAvVGS1DHFjwGM9")
-            }
-            if let other = uid, other != u {
-                throw StoreError.badParameter(name: name, message: "uid and flow name the same thing; give one")
-            }
-            uid = u
-        }
-        if let s = p["sort"], s.lowercased() != "time" {
-            throw StoreError.badParameter(
-                name: "sort", message: "protocol logs are sorted by time (newest first); valid value: time")
-        }
-        cursor = p["cursor"]
-        limit = try PacketQuery.limit(p)
-    }
 }
 
 extension SQLBuilder {

@@ -26,71 +26,6 @@ public struct TrafficFilter: Sendable, Equatable {
 
     public init() {}
 
-    /// Reads the API's query parameters (`ip`, `src`, `dst`, `port`, `sport`, `dport`,
-    /// `transport`, `app`, `from`, `to`, `capture`, `sensor`, `q`); unknown names are
-    /// left to the caller. Throws `StoreError.badParameter` naming the parameter.
-    public init(parameters p: [String: String]) throws {
-        func net(_ name: String) throws -> IPNetwork? {
-            guard let v = p[name] else { return nil }
-            guard
-                let n = IPNetwork(v) ?? IPAddress(v).map({ IPNetwork(address: $0, prefixLength: $0.isIPv6 ? 128 : 32) })
-            else {
-                throw StoreError.badParameter(
-                    name: name, message: "expected an IPv4 or IPv6 address or CIDR such as 10.0.0.0/8")
-            }
-            return n
-        }
-        func portValue(_ name: String) throws -> UInt16? {
-            guard let v = p[name] else { return nil }
-            guard let n = UInt16(v) else {
-                throw StoreError.badParameter(name: name, message: "a port is a number from 0 to 65535")
-            }
-            return n
-        }
-        ip = try net("ip"); src = try net("src"); dst = try net("dst")
-        port = try portValue("port"); sport = try portValue("sport"); dport = try portValue("dport")
-        if let t = p["transport"] {
-            guard let k = TransportKind(userValue: t) else {
-                throw StoreError.badParameter(
-                    name: "transport", message: "valid values are " + TransportKind.userNames.joined(separator: ", "))
-            }
-            transport = k
-        }
-        if let a = p["app"] {
-            guard let k = AppProtocol.allCases.first(where: { $0.name.lowercased() == a.lowercased() }) else {
-                throw StoreError.badParameter(name: "app", message: "unknown application '\(a.prefix(40))'")
-            }
-            app = k
-        }
-        if let f = p["from"] {
-            guard let t = TimeText.nanoseconds(f) else {
-                throw StoreError.badParameter(name: "from", message: TimeText.help)
-            }
-            from = t
-        }
-        if let f = p["to"] {
-            guard let t = TimeText.nanoseconds(f) else {
-                throw StoreError.badParameter(name: "to", message: TimeText.help)
-            }
-            to = t
-        }
-        if let c = p["capture"] {
-            guard let v = Int64(c) else {
-                throw StoreError.badParameter(name: "capture", message: "a capture id is a number")
-            }
-            capture = v
-        }
-        if let s = p["sensor"] {
-            guard s.utf8.count <= 128 else {
-                throw StoreError.badParameter(name: "sensor", message: "at most 128 bytes")
-            }
-            sensor = s
-        }
-        if let q = p["q"] {
-            guard q.utf8.count <= 256 else { throw StoreError.badParameter(name: "q", message: "at most 256 bytes") }
-            if !q.isEmpty { text = q }
-        }
-    }
 }
 
 /// GET /api/packets.
@@ -105,20 +40,7 @@ public struct PacketQuery: Sendable, Equatable {
         self.filter = filter; self.cursor = cursor; self.limit = limit
     }
 
-    /// The filters plus `cursor` and `limit` (1...1000).
-    public init(parameters p: [String: String]) throws {
-        filter = try TrafficFilter(parameters: p)
-        cursor = p["cursor"]
-        limit = try Self.limit(p)
-    }
 
-    static func limit(_ p: [String: String], default d: Int = 100) throws -> Int {
-        guard let l = p["limit"] else { return d }
-        guard let v = Int(l), (1...maximumLimit).contains(v) else {
-            throw StoreError.badParameter(name: "limit", message: "between 1 and \(maximumLimit)")
-        }
-        return v
-    }
 }
 
 public enum FlowSort: String, Sendable, CaseIterable {
@@ -154,46 +76,6 @@ public struct FlowQuery: Sendable, Equatable {
         self.sort = sort; self.cursor = cursor; self.limit = limit
     }
 
-    public init(parameters p: [String: String]) throws {
-        filter = try TrafficFilter(parameters: p)
-        if let c = p["conn_state"] {
-            let states = ["S0", "S1", "SF", "REJ", "S2", "S3", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SH", "SHR", "OTH"]
-            guard states.contains(c.uppercased()) else {
-                throw StoreError.badParameter(
-                    name: "conn_state", message: "valid values are " + states.joined(separator: ", "))
-            }
-            connState = c.uppercased()
-        }
-        if let m = p["min_bytes"] {
-            guard let v = UInt64(m), v <= UInt64(Int64.max) else {
-                throw StoreError.badParameter(name: "min_bytes", message: "a number of bytes")
-            }
-            minBytes = v
-        }
-        if let t = p["tls"] {
-            guard !t.isEmpty, t.utf8.count <= 255 else {
-                throw StoreError.badParameter(name: "tls", message: "a server name or fingerprint, 1 to 255 bytes")
-            }
-            tls = t
-        }
-        process = try Self.processParameter(p)
-        (country, asn) = try Self.geoParameters(p)
-        if let t = p["tunnel"] {
-            guard let v = TunnelChoice(t) else {
-                throw StoreError.badParameter(
-                    name: "tunnel", message: "valid values are any, none, " + TunnelChoice.kindNames)
-            }
-            tunnel = v
-        }
-        if let s = p["sort"] {
-            guard let v = FlowSort(rawValue: s.lowercased()) else {
-                throw StoreError.badParameter(name: "sort", message: "valid values are bytes, packets, time")
-            }
-            sort = v
-        }
-        cursor = p["cursor"]
-        limit = try PacketQuery.limit(p)
-    }
 }
 
 /// `/api/flows?tunnel=`: the flows carried in one kind of tunnel, in any, or outside
@@ -213,37 +95,14 @@ public enum TunnelChoice: Sendable, Equatable {
     }
 
     /// The kinds' names as stored ("vxlan, geneve, ..."), for the error message.
-    static let kindNames = TunnelKind.allCases.filter { $0 != .none }.map(\.label).joined(separator: ", ")
+    public static let kindNames = TunnelKind.allCases.filter { $0 != .none }.map(\.label).joined(separator: ", ")
 }
 
 extension FlowQuery {
     /// The names the host and process filters take (flows, hosts, processes).
     public static let enrichmentNames = ["process", "country", "asn"]
 
-    static func processParameter(_ p: [String: String]) throws -> String? {
-        guard let v = p["process"] else { return nil }
-        guard !v.isEmpty, v.utf8.count <= 255 else {
-            throw StoreError.badParameter(name: "process", message: "a command name or pid, 1 to 255 bytes")
-        }
-        return v
-    }
 
-    static func geoParameters(_ p: [String: String]) throws -> (country: String?, asn: UInt32?) {
-        var country: String? = nil, asn: UInt32? = nil
-        if let c = p["country"] {
-            guard let code = GeoFilter.countryCode(c) else {
-                throw StoreError.badParameter(name: "country", message: "a two-letter ISO 3166 code (DE, US ...)")
-            }
-            country = code
-        }
-        if let a = p["asn"] {
-            guard let v = GeoFilter.asNumber(a) else {
-                throw StoreError.badParameter(name: "asn", message: "an AS number (15169 or AS15169)")
-            }
-            asn = v
-        }
-        return (country, asn)
-    }
 }
 
 /// A time range with the sensor and capture filters (protocol summary, talkers), and
@@ -269,15 +128,6 @@ public struct RangeQuery: Sendable, Equatable {
         self.from = from; self.to = to; self.sensor = sensor; self.capture = capture; self.traffic = traffic
     }
 
-    /// The range parameters, plus those of `trafficNames` (a subset of `flowNames`)
-    /// that the caller's route takes.
-    public init(parameters p: [String: String], trafficNames: [String] = []) throws {
-        let keep = Set(Self.names + trafficNames)
-        let f = try TrafficFilter(parameters: p.filter { keep.contains($0.key) })
-        from = f.from; to = f.to; sensor = f.sensor; capture = f.capture
-        traffic = f
-        traffic.from = nil; traffic.to = nil; traffic.sensor = nil; traffic.capture = nil
-    }
 
     /// An address or port filter: only flows can answer it.
     public var needsFlows: Bool {
@@ -317,21 +167,6 @@ public struct TimeSeriesQuery: Sendable, Equatable {
         self.range = range; self.step = step; self.by = by
     }
 
-    public init(parameters p: [String: String]) throws {
-        range = try RangeQuery(parameters: p, trafficNames: RangeQuery.rollupNames)
-        if let s = p["step"] {
-            guard let v = TimeStep(rawValue: s) else {
-                throw StoreError.badParameter(name: "step", message: "valid values are 1s, 1m, 1h")
-            }
-            step = v
-        }
-        if let b = p["by"] {
-            guard let v = SeriesKey(rawValue: b) else {
-                throw StoreError.badParameter(name: "by", message: "valid values are transport, app")
-            }
-            by = v
-        }
-    }
 }
 
 /// GET /api/talkers.
@@ -341,10 +176,6 @@ public struct TalkersQuery: Sendable, Equatable {
 
     public init(range: RangeQuery = RangeQuery(), limit: Int = 20) { self.range = range; self.limit = limit }
 
-    public init(parameters p: [String: String]) throws {
-        range = try RangeQuery(parameters: p, trafficNames: RangeQuery.flowNames)
-        limit = try PacketQuery.limit(p, default: 20)
-    }
 }
 
 /// GET /api/alerts.
@@ -367,22 +198,6 @@ public struct AlertQuery: Sendable, Equatable {
 
     public static let severities = ["info", "low", "medium", "high", "critical"]
 
-    public init(parameters p: [String: String]) throws {
-        range = try RangeQuery(parameters: p)
-        if let s = p["severity"] {
-            guard Self.severities.contains(s.lowercased()) else {
-                throw StoreError.badParameter(
-                    name: "severity", message: "valid values are " + Self.severities.joined(separator: ", "))
-            }
-            minSeverity = s.lowercased()
-        }
-        if let r = p["rule"] {
-            guard r.utf8.count <= 128 else { throw StoreError.badParameter(name: "rule", message: "at most 128 bytes") }
-            rule = r
-        }
-        cursor = p["cursor"]
-        limit = try PacketQuery.limit(p)
-    }
 }
 
 /// GET /api/captures.
@@ -391,15 +206,6 @@ public struct CaptureQuery: Sendable, Equatable {
     public var limit = 100
     public init(sensor: String? = nil, limit: Int = 100) { self.sensor = sensor; self.limit = limit }
 
-    public init(parameters p: [String: String]) throws {
-        if let s = p["sensor"] {
-            guard s.utf8.count <= 128 else {
-                throw StoreError.badParameter(name: "sensor", message: "at most 128 bytes")
-            }
-            sensor = s
-        }
-        limit = try PacketQuery.limit(p)
-    }
 }
 
 /// Opaque keyset cursors: a letter for the kind, then integers, dot-separated
@@ -432,7 +238,7 @@ struct Cursor: Equatable {
 /// Times in API parameters: epoch seconds with up to nine decimals ("1700000000.25"),
 /// or RFC 3339 ("2023-11-14T22:13:20Z", "2023-11-14T22:13:20.5+01:00").
 public enum TimeText {
-    static let help = "expected epoch seconds (1700000000.5) or RFC 3339 (2023-11-14T22:13:20Z)"
+    public static let help = "expected epoch seconds (1700000000.5) or RFC 3339 (2023-11-14T22:13:20Z)"
 
     public static func nanoseconds(_ s: String) -> Int64? {
         if s.contains("-") && s.contains("T") { return rfc3339(s) }

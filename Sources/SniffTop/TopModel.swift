@@ -203,8 +203,8 @@ public struct TopModel {
             message = nil
             selection = [:]; scroll = [:]
             return true
-        } catch let e as StoreError {
-            message = e.userMessage
+        } catch let e as APIError {
+            message = e.message
         } catch {
             message = "filter: \(error)"
         }

@@ -98,8 +98,8 @@ struct ExportCommand: SniffAsyncCommand {
             throw ValidationError("invalid --format '\(format)': valid values are csv, xlsx, ndjson, pcap")
         }
         _ = f
-        do { _ = try TrafficFilter(parameters: parameters) } catch let e as StoreError {
-            throw ValidationError(e.userMessage)
+        do { _ = try TrafficFilter(parameters: parameters) } catch let e as APIError {
+            throw ValidationError(e.message)
         }
         do { _ = try StoreURL(db) } catch let e as StoreError { throw ValidationError(e.userMessage) }
         if limit < 1 { throw ValidationError("invalid --limit \(limit): at least 1") }

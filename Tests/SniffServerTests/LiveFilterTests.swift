@@ -25,8 +25,8 @@ struct LiveFilterTests {
     }
 
     @Test func unknownWordsAndMissingValuesAreRefused() {
-        #expect(throws: StoreError.self) { try LiveFilter(expression: "sctp") }
-        #expect(throws: StoreError.self) { try LiveFilter(expression: "tcp port") }
-        #expect(throws: StoreError.self) { try LiveFilter(expression: "colour=red") }
+        #expect(throws: APIError.self) { try LiveFilter(expression: "sctp") }
+        #expect(throws: APIError.self) { try LiveFilter(expression: "tcp port") }
+        #expect(throws: APIError.self) { try LiveFilter(expression: "colour=red") }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import SniffCore
 @testable import SniffStore
+import SniffServer
 import SniffTestSupport
 
 /// The TLS/QUIC handshake columns of flows (migration 8): stored by both backends, read
@@ -45,7 +46,7 @@ struct FlowHandshakeStoreTests {
             #expect(try await search("121f6e4f22ee3205214b0676ed64b9e").isEmpty)  // no prefix match
             // LIKE's wildcards are literal.
             #expect(try await search("%").isEmpty)
-            #expect(throws: StoreError.self) { try FlowQuery(parameters: ["tls": ""]) }
+            #expect(throws: APIError.self) { try FlowQuery(parameters: ["tls": ""]) }
         }
     }
 }

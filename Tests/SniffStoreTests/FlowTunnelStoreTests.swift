@@ -3,6 +3,7 @@ import Testing
 import SniffCore
 import SniffDecode
 @testable import SniffStore
+import SniffServer
 import SniffTestSupport
 
 /// The tunnel columns of flows (`Schema.flowTunnelVersion`): every tunnel fixture (Tests/Fixtures/
@@ -89,7 +90,7 @@ struct FlowTunnelStoreTests {
         #expect(try await uids(["tunnel": "any"]) == carried.values.reduce(into: Set<String>()) { $0.formUnion($1) })
         #expect(try await uids(["tunnel": "none"]) == plain)
         for bad in ["", "mpls", "vxlan6"] {
-            #expect(throws: StoreError.self) { try FlowQuery(parameters: ["tunnel": bad]) }
+            #expect(throws: APIError.self) { try FlowQuery(parameters: ["tunnel": bad]) }
         }
     }
 

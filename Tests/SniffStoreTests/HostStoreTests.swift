@@ -4,6 +4,7 @@ import SniffCore
 import SniffAnalysis
 import SniffCapture
 @testable import SniffStore
+import SniffServer
 import SniffTestSupport
 
 /// Migration 10: each flow's names, countries, ASNs and process, and the hosts tables,
@@ -205,8 +206,8 @@ struct HostStoreTests {
         #expect(try await uids(["process": "curl"]) == ["Chosts1"])
         #expect(try await uids(["process": "77"]) == ["Chosts2"])
         #expect(try await uids(["process": "cur"]).isEmpty)
-        #expect(throws: StoreError.self) { try FlowQuery(parameters: ["country": "GBR"]) }
-        #expect(throws: StoreError.self) { try FlowQuery(parameters: ["asn": "x1"]) }
+        #expect(throws: APIError.self) { try FlowQuery(parameters: ["country": "GBR"]) }
+        #expect(throws: APIError.self) { try FlowQuery(parameters: ["asn": "x1"]) }
 
         // The upserts widened the times and kept what the second row lacked.
         var q = HostQuery(); q.capture = capture; q.country = "GB"
@@ -266,7 +267,7 @@ struct HostStoreTests {
         #expect(try await shares(.asn, ["limit": "1"]).map(\.asn) == [64500])
         #expect(try await store.networkShares(NetworkShareQuery(by: .country, range: RangeQuery(capture: loaded.captureID)))
             .isEmpty, "the sample's addresses are private: no country")
-        #expect(throws: StoreError.self) { try NetworkShareQuery(by: .asn, parameters: ["limit": "0"]) }
+        #expect(throws: APIError.self) { try NetworkShareQuery(by: .asn, parameters: ["limit": "0"]) }
     }
 
     /// Journals: flows are written as kind 6 and read back equal; kind 5, as journals

@@ -3,6 +3,7 @@ import Testing
 import SniffCore
 import SniffAnalysis
 @testable import SniffStore
+import SniffServer
 import SniffTestSupport
 
 /// The protocol logs in the store (dns, http, tls tables): every field written and read
@@ -220,8 +221,12 @@ struct LogStoreTests {
             #expect(try await all(store, k, ["capture": "9"]).count == 2)
         }
         for bad in [["transport": "icmp"], ["uid": ""], ["uid": "a", "flow": "b"], ["sort": "bytes"], ["limit": "0"],
-                    ["cursor": "x"], ["ip": "nonsense"], ["from": "yesterday"]] {
-            #expect(throws: StoreError.self) { _ = try Schema.logQuerySQL(LogQuery(kind: .dns, parameters: bad), .sqlite) }
+                    ["ip": "nonsense"], ["from": "yesterday"]] {
+            #expect(throws: APIError.self) { _ = try LogQuery(kind: .dns, parameters: bad) }
+        }
+        // A cursor is the store's own: it refuses one it did not make.
+        #expect(throws: StoreError.self) {
+            _ = try Schema.logQuerySQL(LogQuery(kind: .dns, parameters: ["cursor": "x"]), .sqlite)
         }
     }
 

@@ -4,6 +4,7 @@ import SniffCore
 import SniffDecode
 import SniffAnalysis
 @testable import SniffStore
+import SniffServer
 import SniffTestSupport
 
 /// Checks shared by the SQLite and PostgreSQL suites.
@@ -190,11 +191,11 @@ enum StoreChecks {
         // Parameters from the API: hostile values are rejected or bound, never run.
         for bad in hostileStrings {
             for name in ["ip", "src", "dst", "port", "sport", "dport", "transport", "app", "from", "to", "capture"] {
-                #expect(throws: StoreError.self, "\(name)=\(bad)") { try PacketQuery(parameters: [name: bad]) }
+                #expect(throws: APIError.self, "\(name)=\(bad)") { try PacketQuery(parameters: [name: bad]) }
             }
-            #expect(throws: StoreError.self) { try FlowQuery(parameters: ["conn_state": bad]) }
-            #expect(throws: StoreError.self) { try FlowQuery(parameters: ["sort": bad]) }
-            #expect(throws: StoreError.self) { try TimeSeriesQuery(parameters: ["step": bad]) }
+            #expect(throws: APIError.self) { try FlowQuery(parameters: ["conn_state": bad]) }
+            #expect(throws: APIError.self) { try FlowQuery(parameters: ["sort": bad]) }
+            #expect(throws: APIError.self) { try TimeSeriesQuery(parameters: ["step": bad]) }
             await #expect(throws: StoreError.self) { try await store.packets(PacketQuery(cursor: bad)) }
             let q = try PacketQuery(parameters: ["sensor": bad, "q": bad])
             _ = try await store.packets(q)

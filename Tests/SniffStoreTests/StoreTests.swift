@@ -4,6 +4,7 @@ import SniffCore
 import SniffDecode
 import SniffAnalysis
 @testable import SniffStore
+import SniffServer
 import SniffTestSupport
 
 @Suite("SQLite store")
@@ -370,8 +371,8 @@ struct StorePartsTests {
             do {
                 _ = try PacketQuery(parameters: [name: value])
                 Issue.record("\(name)=\(value) accepted")
-            } catch StoreError.badParameter(let n, _) {
-                #expect(n == name)
+            } catch let e as APIError {
+                #expect(e.parameter == name && e.status == .badRequest)
             }
         }
         #expect(try Cursor.parse("p.1.2.3", kind: "p", count: 3) == Cursor(kind: "p", values: [1, 2, 3]))
