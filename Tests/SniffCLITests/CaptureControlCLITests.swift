@@ -10,7 +10,9 @@ import SniffTestSupport
 @Suite(.serialized, .enabled(if: getuid() == 0, "live capture needs root (CAP_NET_RAW)"))
 struct CaptureControlCLITests {
     /// One request over a fresh connection: status and body.
-    static func request(_ port: UInt16, _ method: String, _ path: String, headers: [String: String] = [:]) -> (Int, [String: Any]) {
+    static func request(
+        _ port: UInt16, _ method: String, _ path: String, headers: [String: String] = [:]
+    ) -> (Int, [String: Any]) {
         let fd = BlockingSocket.connect(port)
         guard fd >= 0 else { return (0, [:]) }
         defer { close(fd) }
@@ -22,7 +24,8 @@ struct CaptureControlCLITests {
         let text = String(decoding: got, as: UTF8.self)
         guard let split = text.range(of: "\r\n\r\n") else { return (0, [:]) }
         let status = Int(text[..<split.lowerBound].split(separator: " ").dropFirst().first ?? "") ?? 0
-        let body = (try? JSONSerialization.jsonObject(with: Data(text[split.upperBound...].utf8)) as? [String: Any]) ?? [:]
+        let body =
+            (try? JSONSerialization.jsonObject(with: Data(text[split.upperBound...].utf8)) as? [String: Any]) ?? [:]
         return (status, body)
     }
 
@@ -42,9 +45,12 @@ struct CaptureControlCLITests {
         let dir = try TestPaths.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let port = try BlockingSocket.freePort()
-        let server = try ServerProcess(["-i", "lo", "-q", "--serve", "--db", "sqlite:" + dir.appendingPathComponent("live.db").path,
-                                        "--listen", "127.0.0.1:\(port)", "udp", "port", "9"],
-                                       executable: CLI.binary.path, dir: dir)
+        let server = try ServerProcess(
+            [
+                "-i", "lo", "-q", "--serve", "--db", "sqlite:" + dir.appendingPathComponent("live.db").path,
+                "--listen", "127.0.0.1:\(port)", "udp", "port", "9"
+            ],
+            executable: CLI.binary.path, dir: dir)
         defer { server.stop() }
         #expect(server.waitFor("serving on", seconds: 60), "the server did not start: \(server.stderr)")
         #expect(Self.waitForState(port, "running"))
@@ -53,8 +59,13 @@ struct CaptureControlCLITests {
 
         // Refused without the token or from another site: the capture goes on.
         #expect(Self.request(port, "POST", "/api/capture/pause").0 == 403)
-        #expect(Self.request(port, "POST", "/api/capture/pause", headers: h.merging(["Origin": "http://evil.example"]) { a, _ in a }).0 == 403)
-        #expect(Self.request(port, "POST", "/api/capture/pause", headers: h.merging(["Host": "evil.example"]) { a, _ in a }).0 == 421)
+        #expect(
+            Self.request(
+                port, "POST", "/api/capture/pause", headers: h.merging(["Origin": "http://evil.example"]) { a, _ in a }
+            ).0 == 403)
+        #expect(
+            Self.request(port, "POST", "/api/capture/pause", headers: h.merging(["Host": "evil.example"]) { a, _ in a })
+                .0 == 421)
         #expect(Self.statsState(port) == "running")
 
         let paused = Self.request(port, "POST", "/api/capture/pause", headers: h)

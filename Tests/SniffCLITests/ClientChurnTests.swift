@@ -10,7 +10,11 @@ import SniffTestSupport
 /// handshake, and all drop abruptly (RST or FIN), for several rounds. The server must
 /// then still answer, hold no leaked descriptors, and not have grown in memory; and it
 /// must have raised its own open-file limit, since it is started with the usual 1024.
-@Suite(.serialized, .enabled(if: Proc.hardFileLimit >= 8192, "the hard open-file limit (ulimit -Hn) is below 8192: 2000 clients on each side do not fit"))
+@Suite(
+    .serialized,
+    .enabled(
+        if: Proc.hardFileLimit >= 8192,
+        "the hard open-file limit (ulimit -Hn) is below 8192: 2000 clients on each side do not fit"))
 struct ClientChurnTests {
     static let clients = 1000
     static let batch = 100
@@ -28,15 +32,19 @@ struct ClientChurnTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let http = try BlockingSocket.freePort(), feed = try BlockingSocket.freePort()
         // Started with a soft limit of 1024, as from a login shell: the server has to raise it.
-        let server = try ServerProcess(["--nofile=1024:\(l.rlim_max)", CLI.binary.path, "-r", TestPaths.sample.path, "-q", "--serve",
-                                        "--db", "sqlite:" + dir.appendingPathComponent("churn.db").path,
-                                        "--listen", "127.0.0.1:\(http)", "--feed", "127.0.0.1:\(feed)"],
-                                       executable: "/usr/bin/prlimit", dir: dir)
+        let server = try ServerProcess(
+            [
+                "--nofile=1024:\(l.rlim_max)", CLI.binary.path, "-r", TestPaths.sample.path, "-q", "--serve",
+                "--db", "sqlite:" + dir.appendingPathComponent("churn.db").path,
+                "--listen", "127.0.0.1:\(http)", "--feed", "127.0.0.1:\(feed)"
+            ],
+            executable: "/usr/bin/prlimit", dir: dir)
         defer { server.stop() }
         #expect(server.waitFor("still serving", seconds: 60), "the server did not start: \(server.stderr)")
         let pid = server.pid
         let limits = try #require(Proc.openFileLimits(pid))
-        #expect(limits.soft == limits.hard, "sniff kept its soft open-file limit at \(limits.soft) (hard \(limits.hard))")
+        #expect(
+            limits.soft == limits.hard, "sniff kept its soft open-file limit at \(limits.soft) (hard \(limits.hard))")
 
         // Warm up what is allocated once (routes, the first WebSocket), then take the baseline.
         #expect(try Net.get(http, "/api/stats").status == 200)
@@ -59,7 +67,9 @@ struct ClientChurnTests {
                     return (i, fd)
                 }
                 for (i, fd) in group {
-                    #expect(fd >= 0, "round \(round): WebSocket client \(i) could not connect: \(String(cString: strerror(errno)))")
+                    #expect(
+                        fd >= 0,
+                        "round \(round): WebSocket client \(i) could not connect: \(String(cString: strerror(errno)))")
                     guard fd >= 0 else { continue }
                     let answer = BlockingSocket.readUntil(fd, "\r\n\r\n", max: 4096)
                     #expect(answer.hasPrefix("HTTP/1.1 101"), "round \(round): client \(i) got \(answer.prefix(80))")
@@ -75,7 +85,9 @@ struct ClientChurnTests {
                     #expect(fd >= 0, "round \(round): feed client \(i) could not connect")
                     guard fd >= 0 else { continue }
                     let greeting = BlockingSocket.readUntil(fd, "\n", max: 512)
-                    #expect(greeting.hasPrefix("# sniff feed"), "round \(round): feed client \(i) got \(greeting.prefix(80))")
+                    #expect(
+                        greeting.hasPrefix("# sniff feed"),
+                        "round \(round): feed client \(i) got \(greeting.prefix(80))")
                     if i % 5 == 0 { BlockingSocket.send(fd, Array("json\nfilter udp\n".utf8)) }
                     sockets.append(fd)
                 }
@@ -126,7 +138,9 @@ struct ClientChurnTests {
 
         // Still serving: the API answers and a fresh WebSocket client gets stats.
         let stats = try Net.get(http, "/api/stats")
-        #expect(stats.status == 200 && stats.body.contains("\"live_stats\""), "after the churn: \(stats.status) \(stats.body.prefix(200))")
+        #expect(
+            stats.status == 200 && stats.body.contains("\"live_stats\""),
+            "after the churn: \(stats.status) \(stats.body.prefix(200))")
         #expect(try Net.webSocketReceivesStats(http), "a fresh WebSocket client got no stats after the churn")
         // Memory: bounded. RSS is a coarse gauge here: glibc keeps what each round's
         // 2000 connections took (about 75 MB of heap at the peak) and fragments, so RSS
@@ -134,12 +148,16 @@ struct ClientChurnTests {
         // flat. A gross leak (a buffer per client) shows; the small WebSocket context
         // leak (400 bytes per client) was found with heaptrack, see docs/THREAT_MODEL.md.
         let first = rssAfterRound[0], last = rssAfterRound[rssAfterRound.count - 1]
-        #expect(last <= first + 48 * 1024, "RSS grew from \(first) KiB after round 1 to \(last) KiB after round \(Self.rounds): \(rssAfterRound)")
+        #expect(
+            last <= first + 48 * 1024,
+            "RSS grew from \(first) KiB after round 1 to \(last) KiB after round \(Self.rounds): \(rssAfterRound)")
         #expect(last <= baselineRSS + 192 * 1024, "RSS \(last) KiB against a baseline of \(baselineRSS) KiB")
         print("client churn: fds baseline \(baselineFDs), peak \(peakFDs), after rounds \(fdsAfterRound); RSS KiB baseline \(baselineRSS), after rounds \(rssAfterRound); soft limit \(limits.soft)")
 
         let r = server.stop()
-        #expect(r.exited && r.status == 0, "sniff ended with \(r.status) (exited \(r.exited)): \(server.stderr.suffix(2000))")
+        #expect(
+            r.exited && r.status == 0,
+            "sniff ended with \(r.status) (exited \(r.exited)): \(server.stderr.suffix(2000))")
     }
 
     /// `--max-clients`: past the cap, a feed client gets one line and EOF, a WebSocket
@@ -158,21 +176,28 @@ struct ClientChurnTests {
         var held: [Int32] = []
         for i in 0..<20 {
             let fd = BlockingSocket.connect(feed)
-            #expect(BlockingSocket.readUntil(fd, "\n", max: 512).hasPrefix("# sniff feed: one line"), "client \(i) was not served")
+            #expect(
+                BlockingSocket.readUntil(fd, "\n", max: 512).hasPrefix("# sniff feed: one line"),
+                "client \(i) was not served")
             held.append(fd)
         }
         let refused = BlockingSocket.connect(feed)
-        #expect(BlockingSocket.readUntil(refused, "\n", max: 512).hasPrefix("# sniff feed: too many clients (20 connected)"))
+        #expect(
+            BlockingSocket.readUntil(refused, "\n", max: 512).hasPrefix("# sniff feed: too many clients (20 connected)")
+        )
         #expect(BlockingSocket.readSome(refused, max: 512).isEmpty, "a refused feed client is closed")
         close(refused)
 
         let ws = BlockingSocket.connect(http)
         BlockingSocket.send(ws, Net.upgradeRequest(http))
         var got = BlockingSocket.readUntilBytes(ws, "too many clients", max: 8192)
-        for _ in 0..<10 where !got.isEmpty { let more = BlockingSocket.readSome(ws, max: 4096); if more.isEmpty { break }; got += more }
+        for _ in 0..<10 where !got.isEmpty {
+            let more = BlockingSocket.readSome(ws, max: 4096); if more.isEmpty { break }; got += more
+        }
         let text = String(decoding: got, as: UTF8.self)
-        #expect(text.hasPrefix("HTTP/1.1 101") && text.contains("\"type\":\"error\"") && text.contains("too many clients"),
-                "refused WebSocket client got: \(text.prefix(300))")
+        #expect(
+            text.hasPrefix("HTTP/1.1 101") && text.contains("\"type\":\"error\"") && text.contains("too many clients"),
+            "refused WebSocket client got: \(text.prefix(300))")
         close(ws)
         #expect(try Net.get(http, "/api/stats").status == 200, "the API answers at the cap")
 
@@ -187,7 +212,9 @@ struct ClientChurnTests {
         }
         #expect(served, "no client served after others left")
         for fd in held.dropFirst(5) { close(fd) }
-        #expect(server.stderr.contains("refusing live clients: 20 connected already"), "the refusal is not logged: \(server.stderr)")
+        #expect(
+            server.stderr.contains("refusing live clients: 20 connected already"),
+            "the refusal is not logged: \(server.stderr)")
     }
 }
 
@@ -276,7 +303,8 @@ enum Net {
         let payload = Array(text.utf8)
         precondition(payload.count < 126)
         let mask: [UInt8] = [0x12, 0x34, 0x56, 0x78]
-        return [0x81, 0x80 | UInt8(payload.count)] + mask + payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
+        return [0x81, 0x80 | UInt8(payload.count)] + mask
+            + payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
     }
 
     /// GET over a fresh connection: status and body (Content-Length or chunked).
@@ -333,8 +361,13 @@ enum Net {
             // Unmasked server frames: FIN+opcode, length (7 bits, 16 or 64).
             while buffer.count >= 2 {
                 var len = Int(buffer[1] & 0x7F), offset = 2
-                if len == 126 { guard buffer.count >= 4 else { break }; len = Int(buffer[2]) << 8 | Int(buffer[3]); offset = 4 }
-                if len == 127 { guard buffer.count >= 10 else { break }; len = buffer[2..<10].reduce(0) { $0 << 8 | Int($1) }; offset = 10 }
+                if len == 126 {
+                    guard buffer.count >= 4 else { break }; len = Int(buffer[2]) << 8 | Int(buffer[3]); offset = 4
+                }
+                if len == 127 {
+                    guard buffer.count >= 10 else { break }; len = buffer[2..<10].reduce(0) { $0 << 8 | Int($1) };
+                    offset = 10
+                }
                 guard buffer.count >= offset + len else { break }
                 let payload = String(decoding: buffer[offset..<offset + len], as: UTF8.self)
                 if payload.contains("\"type\":\"stats\"") { return true }

@@ -12,8 +12,10 @@ struct ComponentLogTests {
         let dir = try TestPaths.tempDir().path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let file = TestPaths.fixtures.appendingPathComponent("lo-udp-tcp.pcap").path
-        let r = try CLI.run(["-r", file, "-q", "--db", Self.unreachable, "--store-timeout", "0", "--journal", dir + "/j",
-                              "--log-file", dir + "/sniff.log", "--log-level", "info"])
+        let r = try CLI.run([
+            "-r", file, "-q", "--db", Self.unreachable, "--store-timeout", "0", "--journal", dir + "/j",
+            "--log-file", dir + "/sniff.log", "--log-level", "info"
+        ])
         #expect(r.status == 75, "rows left in the journal: \(r.stderr)")
         let log = try String(contentsOfFile: dir + "/sniff.log", encoding: .utf8)
         let lines = log.split(separator: "\n").map(String.init)
@@ -33,7 +35,9 @@ struct ComponentLogTests {
         let dir = try TestPaths.tempDir().path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let file = TestPaths.fixtures.appendingPathComponent("lo-udp-tcp.pcap").path
-        let r = try CLI.run(["-r", file, "-q", "--db", "sqlite:\(dir)/x.db", "--journal", dir + "/j", "--log-level", "info"])
+        let r = try CLI.run([
+            "-r", file, "-q", "--db", "sqlite:\(dir)/x.db", "--journal", dir + "/j", "--log-level", "info"
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         let lines = r.stderr.split(separator: "\n")
         #expect(lines.filter { $0.contains("storing in sqlite:") }.count == 1, "\(r.stderr)")

@@ -48,8 +48,9 @@ import SniffTestSupport
         #expect(rows == [["-", "CA", "-", "64500", "Sniff Test Network", "-"]])
 
         let report = try CLI.run(["-r", Self.dnsTCP.path, "--geoip", dir.path])
-        #expect(report.stdout.contains("\n  209.87.249.18:53\n    Host:               CA, AS64500 Sniff Test Network\n"),
-                "\(report.stdout)")
+        #expect(
+            report.stdout.contains("\n  209.87.249.18:53\n    Host:               CA, AS64500 Sniff Test Network\n"),
+            "\(report.stdout)")
     }
 
     @Test func badGeoipIsAUsageErrorNamingTheFile() throws {
@@ -119,10 +120,12 @@ import SniffTestSupport
         let none = try CLI.run(["-r", Self.dnsTCP.path, "--json", "--geoip", dir.path, "--asn", "1"])
         #expect(none.status == 0 && none.stdout.isEmpty)
 
-        for (args, message) in [(["--country", "CAN"], "'--country <CC[,CC]>': 'CAN' is not a country"),
-                                (["--country", "C1"], "'C1' is not a country"), (["--country", "CA,"], "'' is not a country"),
-                                (["--asn", "x15169"], "'--asn <N[,N]>': 'x15169' is not an AS number"),
-                                (["--asn", "99999999999"], "'99999999999' is not an AS number")] {
+        for (args, message) in [
+            (["--country", "CAN"], "'--country <CC[,CC]>': 'CAN' is not a country"),
+            (["--country", "C1"], "'C1' is not a country"), (["--country", "CA,"], "'' is not a country"),
+            (["--asn", "x15169"], "'--asn <N[,N]>': 'x15169' is not an AS number"),
+            (["--asn", "99999999999"], "'99999999999' is not an AS number")
+        ] {
             let r = try CLI.run(["-r", Self.dnsTCP.path, "--geoip", dir.path] + args)
             #expect(r.status == 64 && r.stderr.contains(message), "\(args): \(r.status) \(r.stderr)")
         }
@@ -159,22 +162,35 @@ import SniffTestSupport
                 end: resp
             """.write(to: rules, atomically: true, encoding: .utf8)
         let alertsFile = dir.appendingPathComponent("alerts.ndjson").path
-        let r = try CLI.run(["-r", Self.dnsTCP.path, "-q", "--geoip", dir.path, "--rules", rules.path, "--alerts", alertsFile])
+        let r = try CLI.run([
+            "-r", Self.dnsTCP.path, "-q", "--geoip", dir.path, "--rules", rules.path, "--alerts", alertsFile
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         let alerts = try FlowsCLITests.objects(try String(contentsOfFile: alertsFile, encoding: .utf8))
-        #expect(alerts.map { $0["rule"] as? String } .sorted { ($0 ?? "") < ($1 ?? "") } == ["canada", "to-test-network"])
-        #expect(alerts.contains { $0["kind"] as? String == "country" && $0["severity"] as? String == "high"
-            && ($0["message"] as? String ?? "").hasPrefix("flow to 209.87.249.18 in CA: ") })
-        #expect(alerts.contains { ($0["message"] as? String ?? "").hasPrefix("flow to 209.87.249.18 in AS64500 (Sniff Test Network): ") })
+        #expect(
+            alerts.map { $0["rule"] as? String }.sorted { ($0 ?? "") < ($1 ?? "") } == ["canada", "to-test-network"])
+        #expect(
+            alerts.contains {
+                $0["kind"] as? String == "country" && $0["severity"] as? String == "high"
+                    && ($0["message"] as? String ?? "").hasPrefix("flow to 209.87.249.18 in CA: ")
+            })
+        #expect(
+            alerts.contains {
+                ($0["message"] as? String ?? "").hasPrefix("flow to 209.87.249.18 in AS64500 (Sniff Test Network): ")
+            })
 
         let asnOnly = dir.appendingPathComponent("Test-ASN.mmdb").path
         let noCountry = try CLI.run(["-r", Self.dnsTCP.path, "--geoip", asnOnly, "--rules", rules.path])
         #expect(noCountry.status == 64 && noCountry.stdout.isEmpty, "\(noCountry.stderr)")
-        #expect(noCountry.stderr.contains("alert rule \"canada\" (kind country) needs a GeoIP Country or City database"),
-                "\(noCountry.stderr)")
-        try "rules:\n  - name: bad\n    kind: country\n    countries: [CAN]\n".write(to: rules, atomically: true, encoding: .utf8)
+        #expect(
+            noCountry.stderr.contains("alert rule \"canada\" (kind country) needs a GeoIP Country or City database"),
+            "\(noCountry.stderr)")
+        try "rules:\n  - name: bad\n    kind: country\n    countries: [CAN]\n".write(
+            to: rules, atomically: true, encoding: .utf8)
         let bad = try CLI.run(["-r", Self.dnsTCP.path, "--geoip", dir.path, "--rules", rules.path])
-        #expect(bad.status == 64 && bad.stderr.contains("\"CAN\" is not a two-letter ISO 3166 country code"), "\(bad.stderr)")
+        #expect(
+            bad.status == 64 && bad.stderr.contains("\"CAN\" is not a two-letter ISO 3166 country code"),
+            "\(bad.stderr)")
     }
 }
 
@@ -184,7 +200,9 @@ enum FlowOutputCut {
         var fields: [String] = []
         var rows: [[String]] = []
         for line in text.split(separator: "\n") {
-            if line.hasPrefix("#fields\t") { fields = line.split(separator: "\t").dropFirst().map(String.init); continue }
+            if line.hasPrefix("#fields\t") {
+                fields = line.split(separator: "\t").dropFirst().map(String.init); continue
+            }
             if line.hasPrefix("#") { continue }
             let cells = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
             rows.append(columns.map { c in fields.firstIndex(of: c).map { cells[$0] } ?? "?" })

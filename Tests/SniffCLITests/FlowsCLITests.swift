@@ -22,8 +22,10 @@ struct FlowsCLITests {
         let states = Set(flows.compactMap { $0["conn_state"] as? String })
         #expect(states == ["SF", "REJ", "RSTO", "S0"])
         for f in flows {
-            for k in ["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "conn_state", "history",
-                      "orig_pkts", "orig_ip_bytes", "resp_pkts", "resp_ip_bytes", "community_id", "local_orig", "local_resp"] {
+            for k in [
+                "ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "conn_state", "history",
+                "orig_pkts", "orig_ip_bytes", "resp_pkts", "resp_ip_bytes", "community_id", "local_orig", "local_resp"
+            ] {
                 #expect(f[k] != nil, "missing \(k)")
             }
         }
@@ -51,7 +53,9 @@ struct FlowsCLITests {
         }
         let tcp = try #require(inner.first { $0["proto"] as? String == "tcp" })
         #expect(tcp["conn_state"] as? String == "SF")
-        let rows = try String(contentsOfFile: conn, encoding: .utf8).split(separator: "\n").filter { !$0.hasPrefix("#") }
+        let rows = try String(contentsOfFile: conn, encoding: .utf8).split(separator: "\n").filter {
+            !$0.hasPrefix("#")
+        }
         let fields = try String(contentsOfFile: conn, encoding: .utf8).split(separator: "\n")
             .first { $0.hasPrefix("#fields") }!.split(separator: "\t").dropFirst().map(String.init)
         let at = try #require(fields.firstIndex(of: "tunnel_parents"))
@@ -69,8 +73,12 @@ struct FlowsCLITests {
         let r = try CLI.run(["-r", app, "--flows"])
         #expect(r.status == 0, "\(r.stderr)")
         let flows = try FlowsCLITests.objects(r.stdout)
-        #expect(flows.contains { $0["tls_sni"] as? String == "sniff.example.test" && $0["service"] as? String == "ssl" })
-        #expect(flows.contains { $0["http_host"] as? String == "www.sniff.test" && $0["app_source"] as? String == "payload" })
+        #expect(
+            flows.contains { $0["tls_sni"] as? String == "sniff.example.test" && $0["service"] as? String == "ssl" })
+        #expect(
+            flows.contains {
+                $0["http_host"] as? String == "www.sniff.test" && $0["app_source"] as? String == "payload"
+            })
         #expect(flows.contains { ($0["ssh_server"] as? String)?.hasPrefix("SSH-2.0-") == true })
         #expect(flows.contains { $0["quic_version"] as? String == "1" })
     }
@@ -131,7 +139,8 @@ struct FlowsCLITests {
         #expect(conn.header["#close"] != nil)
         #expect(conn.rows.count == 4 && conn.rows.allSatisfy { $0["service"] == "ssl" })
         let text = try String(contentsOfFile: tsv + "/ssl.log", encoding: .utf8)
-        #expect(text.hasPrefix("#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tssl\n"))
+        #expect(
+            text.hasPrefix("#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tssl\n"))
         let ssl = Self.zeekRows(text)
         #expect(ssl.header["#fields"]?.count == ssl.header["#types"]?.count)
         #expect(ssl.header["#fields"]?.contains("ja3") == true)
@@ -146,7 +155,8 @@ struct FlowsCLITests {
         #expect(t12?["curve"] == "-")
         // The leaf certificate (tshark's, Tests/Fixtures/tls.pcap.x509.tsv); TLS 1.3 encrypts it.
         #expect(t12?["subject"] == "CN=sniff.example.test" && t12?["issuer"] == "CN=sniff.example.test")
-        #expect(t12?["cert_not_valid_before"] == "1796487991.000000" && t12?["cert_not_valid_after"] == "1796660791.000000")
+        #expect(
+            t12?["cert_not_valid_before"] == "1796487991.000000" && t12?["cert_not_valid_after"] == "1796660791.000000")
         #expect(ssl.rows.first { $0["server_name"] == "tls13.sniff.test" }?["subject"] == "-")
         #expect(ssl.rows.first { $0["server_name"] == "tls13.sniff.test" }?["client_alpn"] == "h2,http/1.1")
         // Each ssl.log row is a conn.log flow.
@@ -235,7 +245,9 @@ struct FlowsCLITests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let flowsFile = dir.appendingPathComponent("flows.ndjson").path
         let connLog = dir.appendingPathComponent("conn.log").path
-        let r = try CLI.run(["-r", states, "-q", "--flows-file", flowsFile, "--conn-log", connLog, "--local-nets", "10.0.0.0/8"])
+        let r = try CLI.run([
+            "-r", states, "-q", "--flows-file", flowsFile, "--conn-log", connLog, "--local-nets", "10.0.0.0/8"
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.isEmpty)
         let flows = try FlowsCLITests.objects(try String(contentsOfFile: flowsFile, encoding: .utf8))
@@ -293,7 +305,8 @@ struct FlowsCLITests {
         let dir = try TestPaths.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let rules = dir.appendingPathComponent("rules.yaml").path
-        try "rules:\n  - name: any-refusal\n    kind: port_scan\n    ports: 1\n".write(toFile: rules, atomically: true, encoding: .utf8)
+        try "rules:\n  - name: any-refusal\n    kind: port_scan\n    ports: 1\n".write(
+            toFile: rules, atomically: true, encoding: .utf8)
         let r = try CLI.run(["-r", states, "-q", "--rules", rules])
         #expect(r.status == 0)
         #expect(r.stderr.contains("alert medium any-refusal"))
@@ -333,7 +346,9 @@ struct FlowsCLITests {
         // The two IPv4 pings are 0.2 s apart: a 0.1 s ICMP idle timeout makes them two flows.
         let r = try CLI.run(["-r", app, "--flows", "--icmp-timeout", "0.1"])
         #expect(r.status == 0)
-        let pings = try FlowsCLITests.objects(r.stdout).filter { $0["proto"] as? String == "icmp" && ($0["id.orig_p"] as? Int == 8) }
+        let pings = try FlowsCLITests.objects(r.stdout).filter {
+            $0["proto"] as? String == "icmp" && ($0["id.orig_p"] as? Int == 8)
+        }
         #expect(pings.count == 2)
     }
 
@@ -342,16 +357,22 @@ struct FlowsCLITests {
         let dir = try TestPaths.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let rules = dir.appendingPathComponent("rules.yaml").path
-        try "rules:\n  - name: any-refusal\n    kind: port_scan\n    ports: 1\n".write(toFile: rules, atomically: true, encoding: .utf8)
-        let r = try CLI.run(["-r", states, "-q", "--rules", rules, "--webhook", "http://127.0.0.1:9/hook",
-                             "--webhook-timeout", "0.5", "--webhook-retries", "0"])
+        try "rules:\n  - name: any-refusal\n    kind: port_scan\n    ports: 1\n".write(
+            toFile: rules, atomically: true, encoding: .utf8)
+        let r = try CLI.run([
+            "-r", states, "-q", "--rules", rules, "--webhook", "http://127.0.0.1:9/hook",
+            "--webhook-timeout", "0.5", "--webhook-retries", "0"
+        ])
         #expect(r.status == 0)
         #expect(r.stderr.contains("webhook 127.0.0.1:9: 0 alerts delivered"))
     }
 
     @Test func helpMentionsFlowOptions() throws {
         let r = try CLI.run(["capture", "--help"])
-        for option in ["--flows", "--flows-file", "--conn-log", "--local-nets", "--rules", "--alerts", "--webhook", "--tcp-timeout", "--max-flows"] {
+        for option in [
+            "--flows", "--flows-file", "--conn-log", "--local-nets", "--rules", "--alerts", "--webhook",
+            "--tcp-timeout", "--max-flows"
+        ] {
             #expect(r.stdout.contains(option), "help lacks \(option)")
         }
     }

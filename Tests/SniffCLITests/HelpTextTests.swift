@@ -70,9 +70,12 @@ struct HelpTextTests {
     @Test("the checks catch what they look for")
     func checksFail() {
         // The two faults seen before: a default said twice and a sentence broken early.
-        #expect(Self.entries("OPTIONS:\n  --listen <HOST:PORT>    Address (default 1:2)\n                          (default: 1:2)\n")
-            == ["--listen <HOST:PORT>    Address (default 1:2) (default: 1:2)"])
-        let broken = "Reads a capture file with -r (tcpdump's letters where they exist), decodes\nevery\npacket and prints\n"
+        #expect(
+            Self.entries(
+                "OPTIONS:\n  --listen <HOST:PORT>    Address (default 1:2)\n                          (default: 1:2)\n")
+                == ["--listen <HOST:PORT>    Address (default 1:2) (default: 1:2)"])
+        let broken =
+            "Reads a capture file with -r (tcpdump's letters where they exist), decodes\nevery\npacket and prints\n"
         #expect(Self.brokenLines(broken, width: 80) == ["every / packet"])
         #expect(Self.brokenLines("Examples:\n  sniff -r a\n  sniff -r b\n", width: 80).isEmpty)
     }

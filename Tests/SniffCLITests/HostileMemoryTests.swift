@@ -28,8 +28,10 @@ struct HostileMemoryTests {
             + synFlood * synBytes
     }
 
-    @Test("a fragment flood, TCP streams with a hole and a SYN flood with data: RSS stays bounded",
-          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/time"), "needs GNU time (.ci/run installs it)"))
+    @Test(
+        "a fragment flood, TCP streams with a hole and a SYN flood with data: RSS stays bounded",
+        .enabled(
+            if: FileManager.default.isExecutableFile(atPath: "/usr/bin/time"), "needs GNU time (.ci/run installs it)"))
     func hoardingCaptureStaysBounded() throws {
         let dir = try TestPaths.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -41,7 +43,8 @@ struct HostileMemoryTests {
         let args = ["-r", "-", "--tcp-reassembly-memory", String(Self.tcpMemory)]
         let base = try Spawned.measured(args, stdinFile: TestPaths.sample.path)
         let (r, rss) = try Spawned.measured(args, stdinFile: file.path)
-        #expect(r.signal == nil && r.status == 0, "exit \(r.status) signal \(String(describing: r.signal)): \(r.stderr)")
+        #expect(
+            r.signal == nil && r.status == 0, "exit \(r.status) signal \(String(describing: r.signal)): \(r.stderr)")
 
         // The caps were reached: fragments were dropped over the caps, streams were not
         // buffered, and the streams never held more than the cap (plus the one buffer a

@@ -20,10 +20,14 @@ enum SmallDisk {
     }()
 
     static func mount(_ dir: String, size: String) -> String? {
-        guard let r = try? Spawned.run(["-t", "tmpfs", "-o", "size=\(size),mode=0755", "tmpfs", dir], binary: "/usr/bin/mount", timeout: 20) else {
+        guard
+            let r = try? Spawned.run(
+                ["-t", "tmpfs", "-o", "size=\(size),mode=0755", "tmpfs", dir], binary: "/usr/bin/mount", timeout: 20)
+        else {
             return "mount did not start"
         }
-        return r.status == 0 ? nil : "mount exited \(r.status): \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines))"
+        return r.status == 0
+            ? nil : "mount exited \(r.status): \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines))"
     }
 
     static func unmount(_ dir: String) {
@@ -36,7 +40,11 @@ enum SmallDisk {
 /// not keep, print them in the final line, leave a journal that replays, and exit 1.
 /// The journal lives on a tmpfs of 256 KiB or 4 MiB mounted for the test, so the disk
 /// is really full (ENOSPC from the kernel), not simulated.
-@Suite(.serialized, .enabled(if: SmallDisk.problem == nil, "needs root and permission to mount a tmpfs (CAP_SYS_ADMIN); SmallDisk.problem says which is missing"))
+@Suite(
+    .serialized,
+    .enabled(
+        if: SmallDisk.problem == nil,
+        "needs root and permission to mount a tmpfs (CAP_SYS_ADMIN); SmallDisk.problem says which is missing"))
 struct JournalFaultTests {
     /// Nothing listens on port 1: connections are refused at once, as for a database
     /// that is down.
@@ -47,7 +55,9 @@ struct JournalFaultTests {
         var captured: Int, stored: Int, pending: Int, lost: Int
 
         init?(_ stderr: String) {
-            guard let line = stderr.split(separator: "\n").last(where: { $0.contains(" packets captured, ") }) else { return nil }
+            guard let line = stderr.split(separator: "\n").last(where: { $0.contains(" packets captured, ") }) else {
+                return nil
+            }
             let numbers = line.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
             guard numbers.count >= 4 else { return nil }
             (captured, stored, pending, lost) = (numbers[0], numbers[1], numbers[2], numbers[3])
@@ -77,7 +87,8 @@ struct JournalFaultTests {
     static func replay(_ dir: URL, into db: String) throws -> (packets: Int, output: String) {
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".sniffj") }
         guard !files.isEmpty else { return (0, "no journal") }
-        let r = try Spawned.run(["db", "replay", "--db", "sqlite:" + db] + files.map { dir.appendingPathComponent($0).path })
+        let r = try Spawned.run(
+            ["db", "replay", "--db", "sqlite:" + db] + files.map { dir.appendingPathComponent($0).path })
         #expect(r.signal == nil && r.status == 0, "sniff db replay: \(r.status) \(r.stderr)")
         // "FILE: N batches (P packets), D already stored"
         let packets = r.stdout.split(separator: "\n").compactMap { line -> Int? in
@@ -88,9 +99,13 @@ struct JournalFaultTests {
     }
 
     /// What every disk-full run must show on stderr and in its counts.
-    static func expectLossReported(_ r: Spawned, journal: URL, sourceLocation: SourceLocation = #_sourceLocation) throws -> FinalLine {
+    static func expectLossReported(
+        _ r: Spawned, journal: URL, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> FinalLine {
         #expect(r.signal == nil, "killed by signal \(r.signal ?? 0)", sourceLocation: sourceLocation)
-        #expect(r.status == 1, "exit \(r.status) instead of 1 for lost rows\n\(r.stderr.suffix(3000))", sourceLocation: sourceLocation)
+        #expect(
+            r.status == 1, "exit \(r.status) instead of 1 for lost rows\n\(r.stderr.suffix(3000))",
+            sourceLocation: sourceLocation)
         let diskFull = r.stderr.split(separator: "\n").filter { $0.contains("the journal's disk is full") }
         #expect(!diskFull.isEmpty, "no disk-full error:\n\(r.stderr.suffix(3000))", sourceLocation: sourceLocation)
         #expect(diskFull.allSatisfy { $0.contains(journal.path) && $0.contains("No space left on device") },
@@ -100,14 +115,17 @@ struct JournalFaultTests {
         let firstError = lines.firstIndex { $0.contains("the journal's disk is full") }
         let finalIndex = lines.firstIndex { $0.contains(" packets captured, ") }
         #expect(firstError != nil && finalIndex != nil && firstError! < finalIndex!, sourceLocation: sourceLocation)
-        let final = try #require(FinalLine(r.stderr), "no final line:\n\(r.stderr.suffix(3000))", sourceLocation: sourceLocation)
+        let final = try #require(
+            FinalLine(r.stderr), "no final line:\n\(r.stderr.suffix(3000))", sourceLocation: sourceLocation)
         #expect(final.stored == 0, sourceLocation: sourceLocation)
         #expect(final.lost > 0, "nothing counted as lost: \(final)", sourceLocation: sourceLocation)
         #expect(final.stored + final.pending + final.lost == final.captured,
                 "every packet is stored, pending or lost: \(final)", sourceLocation: sourceLocation)
         let lossLine = lines.first { $0.contains(" were lost") }
-        #expect(lossLine?.contains("\(final.lost) packets") == true && lossLine?.contains(journal.path) == true,
-                "the loss line names neither the count nor the journal: \(lossLine ?? "none")", sourceLocation: sourceLocation)
+        #expect(
+            lossLine?.contains("\(final.lost) packets") == true && lossLine?.contains(journal.path) == true,
+            "the loss line names neither the count nor the journal: \(lossLine ?? "none")",
+            sourceLocation: sourceLocation)
         return final
     }
 

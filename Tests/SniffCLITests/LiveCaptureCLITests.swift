@@ -39,7 +39,10 @@ struct LiveCaptureCLITests {
         let datagrams = objs.filter { $0["transport"] as? String == "UDP" }
         #expect(datagrams.count == 5, "each datagram once with --direction in")
         #expect(datagrams.compactMap { $0["payload_len"] as? Int } == [10, 20, 30, 40, 50])
-        #expect(datagrams.allSatisfy { $0["dport"] as? Int == Int(udp.destinationPort) && $0["src"] as? String == "127.0.0.1" })
+        #expect(
+            datagrams.allSatisfy {
+                $0["dport"] as? Int == Int(udp.destinationPort) && $0["src"] as? String == "127.0.0.1"
+            })
         let tcp = objs.filter { $0["transport"] as? String == "TCP" }
         // Handshake (3), request, response and their ACKs, FINs and ACKs: the flags and
         // payloads are what matter.
@@ -127,7 +130,9 @@ struct LiveCaptureCLITests {
         let port = LoopbackTraffic.randomPort()
         let dir = try TestPaths.tempDir()
         let base = dir.appendingPathComponent("ring.pcap").path
-        let sniff = try BackgroundSniff(["-i", "lo", "--direction", "in", "-q", "-w", base, "-C", "1", "-W", "3", "udp port \(port)"])
+        let sniff = try BackgroundSniff([
+            "-i", "lo", "--direction", "in", "-q", "-w", base, "-C", "1", "-W", "3", "udp port \(port)"
+        ])
         #expect(sniff.waitUntilListening())
         // About 3 MB in 1400-byte datagrams: the ring of 1 MB files wraps around.
         for _ in 0..<30 { LoopbackTraffic.sendUDP(to: port, payloadLengths: Array(repeating: 1400, count: 80)) }
@@ -154,7 +159,9 @@ struct LiveCaptureCLITests {
         #expect(r.stderr.contains("invalid filter expression 'udp port nope'"))
     }
 
-    @Test(arguments: [["-B", "0"], ["-B", "999999"], ["-s", "-5"], ["-s", "300000"], ["-c", "0"], ["--direction", "sideways"]])
+    @Test(arguments: [
+        ["-B", "0"], ["-B", "999999"], ["-s", "-5"], ["-s", "300000"], ["-c", "0"], ["--direction", "sideways"]
+    ])
     func badCaptureOptionsExit64(args: [String]) throws {
         let r = try CLI.run(["-i", "lo", "-q"] + args)
         #expect(r.status == 64, "\(args): \(r.stderr)")
@@ -191,7 +198,9 @@ struct LiveCaptureCLITests {
         let port = LoopbackTraffic.randomPort()
         let dir = try TestPaths.tempDir()
         let report = dir.appendingPathComponent("live.txt").path
-        let sniff = try BackgroundSniff(["-i", "lo", "--direction", "in", "-q", "--report", report, "--interval", "1", "udp port \(port)"])
+        let sniff = try BackgroundSniff([
+            "-i", "lo", "--direction", "in", "-q", "--report", report, "--interval", "1", "udp port \(port)"
+        ])
         #expect(sniff.waitUntilListening())
         LoopbackTraffic.sendUDP(to: port, payloadLengths: [3, 4])
         usleep(2_500_000)

@@ -27,7 +27,8 @@ struct LiveFaultTests {
                 while n < limit && !isStopped {
                     _ = withUnsafePointer(to: &addr) { p in
                         p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                            sendto(fd, payload, payload.count - n % 150, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                            sendto(
+                                fd, payload, payload.count - n % 150, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
                         }
                     }
                     n += 1
@@ -71,7 +72,8 @@ struct LiveFaultTests {
             // the default action may kill the process, which must then leave no file
             // or a valid one.
             if d.afterListening {
-                #expect(reason == .exit && r.status == 0, "run \(i) after \(d.ms) ms: \(reason) \(r.status) \(r.stderr)")
+                #expect(
+                    reason == .exit && r.status == 0, "run \(i) after \(d.ms) ms: \(reason) \(r.status) \(r.stderr)")
             } else {
                 #expect((reason == .exit && r.status == 0) || (reason == .uncaughtSignal && r.status == SIGTERM),
                         "run \(i): \(reason) \(r.status) \(r.stderr)")
@@ -109,11 +111,14 @@ struct LiveFaultTests {
         let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
         #expect(!tasks.isEmpty)
         for t in tasks {
-            guard let status = try? String(contentsOfFile: "/proc/\(pid)/task/\(t)/status", encoding: .utf8) else { continue }
-            let fields = Dictionary(status.split(separator: "\n").compactMap { line -> (String, String)? in
-                let parts = line.split(separator: ":", maxSplits: 1)
-                return parts.count == 2 ? (String(parts[0]), parts[1].trimmingCharacters(in: .whitespaces)) : nil
-            }, uniquingKeysWith: { a, _ in a })
+            guard let status = try? String(contentsOfFile: "/proc/\(pid)/task/\(t)/status", encoding: .utf8) else {
+                continue
+            }
+            let fields = Dictionary(
+                status.split(separator: "\n").compactMap { line -> (String, String)? in
+                    let parts = line.split(separator: ":", maxSplits: 1)
+                    return parts.count == 2 ? (String(parts[0]), parts[1].trimmingCharacters(in: .whitespaces)) : nil
+                }, uniquingKeysWith: { a, _ in a })
             let uids = fields["Uid"]?.split(whereSeparator: { $0 == "\t" || $0 == " " }).map(String.init) ?? []
             let gids = fields["Gid"]?.split(whereSeparator: { $0 == "\t" || $0 == " " }).map(String.init) ?? []
             #expect(uids == Array(repeating: "\(uid)", count: 4), "thread \(t): Uid \(uids)")

@@ -16,8 +16,9 @@ struct LiveTerminalAndNamespaceTests {
         let report = dir.appendingPathComponent("report.txt").path
         let port = LoopbackTraffic.randomPort()
         let tty = FileHandle(fileDescriptor: slave, closeOnDealloc: false)
-        let sniff = try BackgroundSniff(["-i", "lo", "--direction", "in", "--report", report, "--interval", "1", "udp port \(port)"],
-                                        stdin: tty, stdout: tty)
+        let sniff = try BackgroundSniff(
+            ["-i", "lo", "--direction", "in", "--report", report, "--interval", "1", "udp port \(port)"],
+            stdin: tty, stdout: tty)
         // Drain the terminal so that redraws never block sniff.
         let masterFD = master
         let drain = Thread {
@@ -73,7 +74,9 @@ struct LiveTerminalAndNamespaceTests {
         usleep(500_000)
         let r = sniff.stop()
         #expect(r.status == 0, "\(r.stderr)")
-        let objs = r.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let objs = r.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
         #expect(objs.compactMap { $0["payload_len"] as? Int } == [100, 200, 300])
         #expect(objs.allSatisfy { $0["src"] as? String == v.insideAddress && $0["dst"] as? String == v.outsideAddress })
         #expect(objs.allSatisfy { $0["eth_src"] as? String != "00:00:00:00:00:00" }, "a veth has real MAC addresses")

@@ -38,10 +38,14 @@ struct LogsCLITests {
             #expect(s.status == 0, "\(s.stderr)")
         }
         func count(_ name: String) throws -> Int {
-            try ["logs.pcap", "tls.pcap"].reduce(0) { $0 + (try Self.records(logs.appendingPathComponent("\($1)/\(name).log"))) }
+            try ["logs.pcap", "tls.pcap"].reduce(0) {
+                $0 + (try Self.records(logs.appendingPathComponent("\($1)/\(name).log")))
+            }
         }
         let expected = ["dns": try count("dns"), "http": try count("http"), "tls": try count("ssl")]
-        #expect(expected["dns", default: 0] > 5 && expected["http", default: 0] > 2 && expected["tls", default: 0] > 3, "\(expected)")
+        #expect(
+            expected["dns", default: 0] > 5 && expected["http", default: 0] > 2 && expected["tls", default: 0] > 3,
+            "\(expected)")
         for db in [both, only] {
             let rows = try Self.tableRows(db)
             for (table, n) in expected { #expect(rows[table] == n, "\(db) \(table): \(rows)") }

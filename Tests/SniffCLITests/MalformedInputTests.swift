@@ -22,7 +22,9 @@ struct MalformedInputTests {
 
     static func captures(in dir: URL) -> [URL] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
-        return names.filter { $0.hasSuffix(".pcap") || $0.hasSuffix(".pcapng") }.sorted().map { dir.appendingPathComponent($0) }
+        return names.filter { $0.hasSuffix(".pcap") || $0.hasSuffix(".pcapng") }.sorted().map {
+            dir.appendingPathComponent($0)
+        }
     }
 
     /// Our own captures and the regression captures kept from fuzzing.
@@ -37,12 +39,18 @@ struct MalformedInputTests {
     /// What must hold for any input: exit 0, or exit 1 with exactly one line on stderr
     /// after any warnings, naming the file; never a signal, never another status.
     static func expectGraceful(_ r: Spawned, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
-        #expect(r.signal == nil, "\(what): killed by signal \(r.signal ?? 0)\n\(r.stderr.suffix(2000))", sourceLocation: sourceLocation)
-        #expect(r.status == 0 || r.status == 1, "\(what): exit \(r.status)\n\(r.stderr.suffix(2000))", sourceLocation: sourceLocation)
+        #expect(
+            r.signal == nil, "\(what): killed by signal \(r.signal ?? 0)\n\(r.stderr.suffix(2000))",
+            sourceLocation: sourceLocation)
+        #expect(
+            r.status == 0 || r.status == 1, "\(what): exit \(r.status)\n\(r.stderr.suffix(2000))",
+            sourceLocation: sourceLocation)
         if r.status == 1 {
             let errors = r.stderr.split(separator: "\n").filter { !$0.hasPrefix("sniff: warning:") }
-            #expect(errors.count == 1 && errors[0].hasPrefix("sniff: ") && errors[0].count < 400,
-                    "\(what): exit 1 without one clear error line: \(r.stderr.suffix(2000))", sourceLocation: sourceLocation)
+            #expect(
+                errors.count == 1 && errors[0].hasPrefix("sniff: ") && errors[0].count < 400,
+                "\(what): exit 1 without one clear error line: \(r.stderr.suffix(2000))", sourceLocation: sourceLocation
+            )
         }
     }
 
@@ -90,8 +98,10 @@ struct MalformedInputTests {
             for n in 0...min(2048, data.count) {
                 let got = Self.readAll(Data(data.prefix(n)), at: cut)
                 // Frames only appear as the cut moves on, and they are the file's own.
-                #expect(got.frames >= previous && got.frames <= whole.frames, "\(name) cut at \(n): \(got.frames) frames")
-                #expect(got.bytes == Array(whole.bytes.prefix(got.bytes.count)), "\(name) cut at \(n): different frames")
+                #expect(
+                    got.frames >= previous && got.frames <= whole.frames, "\(name) cut at \(n): \(got.frames) frames")
+                #expect(
+                    got.bytes == Array(whole.bytes.prefix(got.bytes.count)), "\(name) cut at \(n): different frames")
                 previous = got.frames
             }
             var rng = SplitMix64(seed: 2048)
@@ -189,13 +199,17 @@ struct MalformedInputTests {
                 // wait4's ru_maxrss is not usable here: posix_spawn starts the child on the
                 // test process's memory (vfork), and exec records that as the child's peak.
                 // GNU time's own child starts from time's small image, so its figure is sniff's.
-                let rss = try Spawned.peakRSSKiB(["-r", stdin ? "-" : f.path, "--json"], stdinFile: stdin ? f.path : nil)
+                let rss = try Spawned.peakRSSKiB(
+                    ["-r", stdin ? "-" : f.path, "--json"], stdinFile: stdin ? f.path : nil)
                 #expect(rss < 256 * 1024, "\(name)\(stdin ? " on stdin" : ""): peak RSS \(rss) KiB")
             }
             // In-process: the reader refuses the length before reading it.
             let got = Self.readAll(data, at: f)
-            #expect(got.error.map { "\($0)".contains("corrupt") || "\($0)".contains("claims") || "\($0)".contains("length") } == true,
-                    "\(name): \(String(describing: got.error))")
+            #expect(
+                got.error.map {
+                    "\($0)".contains("corrupt") || "\($0)".contains("claims") || "\($0)".contains("length")
+                } == true,
+                "\(name): \(String(describing: got.error))")
         }
     }
 
@@ -218,7 +232,9 @@ struct Spawned {
     var stdout: String
     var stderr: String
 
-    static func run(_ args: [String], binary: String = CLI.binary.path, stdinFile: String? = nil, timeout: Double = 120) throws -> Spawned {
+    static func run(
+        _ args: [String], binary: String = CLI.binary.path, stdinFile: String? = nil, timeout: Double = 120
+    ) throws -> Spawned {
         let dir = try TestPaths.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("out").path, err = dir.appendingPathComponent("err").path

@@ -117,7 +117,9 @@ enum Peers {
     /// The flows of an NDJSON file.
     static func flows(_ path: String) -> [[String: Any]] {
         let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        return text.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
     }
 }
 
@@ -131,8 +133,10 @@ struct ProcessAttributionTests {
         let connLog = dir.appendingPathComponent("conn.log").path
         let report = dir.appendingPathComponent("report.txt").path
         let db = "sqlite:" + dir.appendingPathComponent("flows.db").path
-        let sniff = try BackgroundSniff(["-i", "lo", "-q", "--flows-file", flowsFile, "--conn-log", connLog, "--report", report,
-                                         "--db", db, "--store-packets", "none", "tcp port \(tcpPort) or udp port \(udpPort)"])
+        let sniff = try BackgroundSniff([
+            "-i", "lo", "-q", "--flows-file", flowsFile, "--conn-log", connLog, "--report", report,
+            "--db", db, "--store-packets", "none", "tcp port \(tcpPort) or udp port \(udpPort)"
+        ])
         #expect(sniff.waitUntilListening())
         // Held 3 s, not 1: with the machine loaded (load 15, builds beside the tests) the
         // scan that places curl's socket came after a 1 s exchange had ended once.
@@ -166,8 +170,10 @@ struct ProcessAttributionTests {
         let conn = try String(contentsOfFile: connLog, encoding: .utf8)
         let fields = try #require(conn.split(separator: "\n").first { $0.hasPrefix("#fields") })
             .split(separator: "\t").dropFirst().map(String.init)
-        let row = try #require(conn.split(separator: "\n").first { !$0.hasPrefix("#") && $0.contains("\t\(tcpPort)\t") })
-            .split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+        let row = try #require(
+            conn.split(separator: "\n").first { !$0.hasPrefix("#") && $0.contains("\t\(tcpPort)\t") }
+        )
+        .split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
         #expect(row.count == fields.count)
         if let i = fields.firstIndex(of: "process"), let j = fields.firstIndex(of: "pid") {
             #expect(row[i] == "curl" && row[j] == String(curl.pid), "\(row)")
@@ -199,8 +205,13 @@ struct ProcessAttributionTests {
         let list = procs["rows"] as? [[String: Any]] ?? []
         let curlRow = try #require(list.first { $0["process"] as? String == "curl" }, "\(procs)")
         #expect(curlRow["pid"] as? Int == Int(curl.pid) && curlRow["flows"] as? Int == 1)
-        #expect(curlRow["sent"] as? Int == http["orig_l2_bytes"] as? Int && curlRow["received"] as? Int == http["resp_l2_bytes"] as? Int)
-        #expect(list.contains { ($0["process"] as? String)?.hasPrefix("python3") == true && $0["pid"] as? Int == Int(sender.pid) })
+        #expect(
+            curlRow["sent"] as? Int == http["orig_l2_bytes"] as? Int
+                && curlRow["received"] as? Int == http["resp_l2_bytes"] as? Int)
+        #expect(
+            list.contains {
+                ($0["process"] as? String)?.hasPrefix("python3") == true && $0["pid"] as? Int == Int(sender.pid)
+            })
     }
 
     @Test func readingAFileHasNoProcesses() throws {
@@ -219,7 +230,9 @@ struct ProcessAttributionTests {
         let flowsFile = dir.appendingPathComponent("flows.ndjson").path
         chmod(dir.path, 0o777)
         // After --user nobody, sniff can no longer read root's processes' open files.
-        let sniff = try BackgroundSniff(["-i", "lo", "-q", "--user", "nobody", "--flows-file", flowsFile, "udp port \(port)"])
+        let sniff = try BackgroundSniff([
+            "-i", "lo", "-q", "--user", "nobody", "--flows-file", flowsFile, "udp port \(port)"
+        ])
         #expect(sniff.waitUntilListening())
         let receiver = try Peers.udpReceiver(host: "127.0.0.1", port: port, seconds: 4)
         defer { receiver.stop() }
@@ -281,9 +294,12 @@ struct ProcessNamespaceTests {
         let r = sniff.stop()
         #expect(r.status == 0, "\(r.stderr)")
         let flows = Peers.flows(flowsFile)
-        let foreign: Set<Int> = [Int(remoteServer.pid), Int(remoteClient.pid), Int(remoteDecoy.pid), Int(remoteSender.pid)]
-        #expect(flows.allSatisfy { ($0["pid"] as? Int).map { !foreign.contains($0) } ?? true },
-                "no process of the other namespace: \(flows)")
+        let foreign: Set<Int> = [
+            Int(remoteServer.pid), Int(remoteClient.pid), Int(remoteDecoy.pid), Int(remoteSender.pid)
+        ]
+        #expect(
+            flows.allSatisfy { ($0["pid"] as? Int).map { !foreign.contains($0) } ?? true },
+            "no process of the other namespace: \(flows)")
 
         let out = try #require(flows.first { $0["id.resp_p"] as? Int == Int(p1) }, "\(flows)")
         #expect(out["id.orig_p"] as? Int == localClientPort.map(Int.init))

@@ -50,8 +50,11 @@ struct ReadFileCLITests {
             t.split(separator: "\n").drop { !$0.contains("Address:port list:") }.filter { !$0.contains("Last update") }
         }
         let fromReport = endpointList(text)
-        #expect(fromReport.contains { $0.hasPrefix("  ") && ($0.dropFirst(2).first?.isNumber == true || $0.dropFirst(2).first == "[") },
-                "the report lists address:port entries")
+        #expect(
+            fromReport.contains {
+                $0.hasPrefix("  ") && ($0.dropFirst(2).first?.isNumber == true || $0.dropFirst(2).first == "[")
+            },
+            "the report lists address:port entries")
         #expect(!fromReport.contains { $0.contains(" of 0 endpoints") })
         #expect(fromReport == endpointList(plain.stdout))
     }
@@ -74,7 +77,8 @@ struct ReadFileCLITests {
     }
 
     @Test func portRangeAndIPFilters() throws {
-        let dns = try CLI.run(["-r", sample, "--json", "--lowest-port", "53", "--highest-port", "53"]).stdout.split(separator: "\n")
+        let dns = try CLI.run(["-r", sample, "--json", "--lowest-port", "53", "--highest-port", "53"]).stdout.split(
+            separator: "\n")
         #expect(!dns.isEmpty)
         #expect(dns.allSatisfy { $0.contains("\"sport\":53,") || $0.contains("\"dport\":53,") })
         let lo = try CLI.run(["-r", sample, "--json", "--ip", "127.0.0.0/8"]).stdout.split(separator: "\n")
@@ -115,7 +119,10 @@ struct ReadFileCLITests {
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.range(of: #"Undecoded:\s+2\n"#, options: .regularExpression) != nil, "\(r.stdout)")
         let j = try CLI.run(["-r", f.path, "--json"])
-        #expect(j.stdout.split(separator: "\n").allSatisfy { $0.contains("\"undecoded\":true") && $0.contains("\"link\":\"linktype_147\"") })
+        #expect(
+            j.stdout.split(separator: "\n").allSatisfy {
+                $0.contains("\"undecoded\":true") && $0.contains("\"link\":\"linktype_147\"")
+            })
     }
 
     @Test func truncatedFileKeepsPacketsAndWarnsOnce() throws {
@@ -164,7 +171,10 @@ struct ReadFileCLITests {
     @Test func helpListsTheOptions() throws {
         let r = try CLI.run(["capture", "--help"])
         #expect(r.status == 0)
-        for opt in ["-r <FILE>", "--json", "--report", "--interval", "--ip", "--net", "--transport", "--lowest-port", "--highest-port", "--min-packets", "--inner", "--country", "--asn"] {
+        for opt in [
+            "-r <FILE>", "--json", "--report", "--interval", "--ip", "--net", "--transport", "--lowest-port",
+            "--highest-port", "--min-packets", "--inner", "--country", "--asn"
+        ] {
             #expect(r.stdout.contains(opt), "\(opt) missing from help")
         }
     }

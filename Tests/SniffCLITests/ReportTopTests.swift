@@ -95,7 +95,9 @@ struct ReportTopTests {
         #expect(blocks(five) == 5)
         #expect(five.contains("\(sampleEndpoints - 5) more address:port pairs"))
         // The five are the first five of the full list, in the same order.
-        let list = { (t: String) in t.components(separatedBy: "\n    Sent:").dropLast().map { $0.split(separator: "\n").last ?? "" } }
+        let list = { (t: String) in
+            t.components(separatedBy: "\n    Sent:").dropLast().map { $0.split(separator: "\n").last ?? "" }
+        }
         #expect(Array(list(five)) == Array(list(all).prefix(5)))
     }
 

@@ -9,7 +9,8 @@ import SniffTestSupport
 @Suite(.serialized) struct ResolveCLITests {
     static let canUnshare = getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare")
         && FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")
-        && (FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") || FileManager.default.isExecutableFile(atPath: "/sbin/ip"))
+        && (FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip")
+            || FileManager.default.isExecutableFile(atPath: "/sbin/ip"))
     static let why: Comment = "needs root, unshare, ip and python3 for a resolver in a namespace of its own"
 
     /// One query the server saw: when it started and ended (monotonic seconds), how many
@@ -75,8 +76,9 @@ import SniffTestSupport
 
         let (report, _) = try Self.run(["-r", TestPaths.sample.path, "--resolve", "--top", "all"], names: names)
         #expect(report.status == 0, "\(report.stderr)")
-        #expect(report.stdout.contains("\n  10.77.0.1:42013\n    Host:               client.sniff.test (private, local)\n"),
-                "\(report.stdout.prefix(4000))")
+        #expect(
+            report.stdout.contains("\n  10.77.0.1:42013\n    Host:               client.sniff.test (private, local)\n"),
+            "\(report.stdout.prefix(4000))")
         #expect(report.stdout.contains("\n  10.77.0.2:80\n    Host:               sniffer.local (private, local)\n"))
 
         // Off for a file unless asked: not one query, and no PTR name.
@@ -94,7 +96,8 @@ import SniffTestSupport
         defer { try? FileManager.default.removeItem(at: dir) }
         let db = dir.appendingPathComponent("ptr.db").path
         let names = ["10.77.0.1": "client.sniff.test", "10.77.0.2": "ptr-would-be-wrong.sniff.test"]
-        let (r, _) = try Self.run(["-r", TestPaths.sample.path, "--resolve", "-q", "--db", "sqlite:" + db], names: names)
+        let (r, _) = try Self.run(
+            ["-r", TestPaths.sample.path, "--resolve", "-q", "--db", "sqlite:" + db], names: names)
         #expect(r.status == 0, "\(r.stderr)")
         let read = try Command.run("/usr/bin/python3", [
             "-c", "import sqlite3, sys; print('\\n'.join('|'.join(map(str, row)) for row in sqlite3.connect(sys.argv[1])"
@@ -117,8 +120,11 @@ import SniffTestSupport
         try JournalFaultTests.udpCapture(count: 8).write(to: pcap)
         var names = ["10.1.0.1": "server.sniff.test"]
         for i in 0..<8 { names["10.0.0.\(i)"] = "h\(i).sniff.test" }
-        let (r, queries) = try Self.run(["-r", pcap.path, "--resolve", "--resolve-in-flight", "2", "--resolve-rate", "1000",
-                                         "--flows"], names: names, delay: 0.4)
+        let (r, queries) = try Self.run(
+            [
+                "-r", pcap.path, "--resolve", "--resolve-in-flight", "2", "--resolve-rate", "1000",
+                "--flows"
+            ], names: names, delay: 0.4)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(queries.count == 9, "\(queries.map(\.name))")
         #expect(queries.map(\.outstanding).max() == 2)

@@ -21,14 +21,17 @@ struct ServeSignalTests {
             }
             usleep(50_000)
         }
-        let listening = try #require(port, "no serving line: \((try? String(contentsOf: sniff.errURL, encoding: .utf8)) ?? "")")
+        let listening = try #require(
+            port, "no serving line: \((try? String(contentsOf: sniff.errURL, encoding: .utf8)) ?? "")")
         let fd = BlockingSocket.connect(listening)
         #expect(fd >= 0)
         BlockingSocket.send(fd, "GET /api/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         #expect(BlockingSocket.readLine(fd).hasPrefix("HTTP/1.1 200"))
         close(fd)
         // The open store keeps its write-ahead log; closing the last connection removes it.
-        #expect(FileManager.default.fileExists(atPath: db + "-wal"), "the store is not open in WAL mode: the check below would prove nothing")
+        #expect(
+            FileManager.default.fileExists(atPath: db + "-wal"),
+            "the store is not open in WAL mode: the check below would prove nothing")
         let r = sniff.stop(signal: signal, seconds: 15)
         #expect(sniff.process.terminationReason == .exit && r.status == 0, "status \(r.status): \(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: db + "-wal"), "the store was not closed")

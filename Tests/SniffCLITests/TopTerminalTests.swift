@@ -44,7 +44,8 @@ final class PtySniff: @unchecked Sendable {
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
-        posix_spawnattr_setflags(&attr, Int16(0x80 /* POSIX_SPAWN_SETSID */ | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        posix_spawnattr_setflags(
+            &attr, Int16(0x80 /* POSIX_SPAWN_SETSID */ | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var empty = sigset_t(); sigemptyset(&empty)
         posix_spawnattr_setsigmask(&attr, &empty)
         var defaults = sigset_t(); sigemptyset(&defaults)
@@ -154,13 +155,22 @@ struct TopTerminalTests {
         #expect(s.text.contains("▁") || s.text.contains("█"), "a sparkline:\n\(s.text)")
 
         p.send("2")
-        #expect(p.waitFor { $0.line(1).hasPrefix("address:port") && $0.line(2).hasPrefix("10.77.0.2:80 ") }, "\(p.current.text)")
+        #expect(
+            p.waitFor { $0.line(1).hasPrefix("address:port") && $0.line(2).hasPrefix("10.77.0.2:80 ") },
+            "\(p.current.text)")
         p.send(">")
-        #expect(p.waitFor { $0.text.contains("sort: pkts desc") && $0.line(2).range(of: #" 138( |$)"#, options: .regularExpression) != nil }, "\(p.current.text)")
+        #expect(
+            p.waitFor {
+                $0.text.contains("sort: pkts desc")
+                    && $0.line(2).range(of: #" 138( |$)"#, options: .regularExpression) != nil
+            }, "\(p.current.text)")
 
         p.send("3")
-        #expect(p.waitFor { $0.line(1).hasPrefix("ts") && $0.text.contains("[fd77::1]:40008") && $0.text.contains("row 1/39") },
-                "\(p.current.text)")
+        #expect(
+            p.waitFor {
+                $0.line(1).hasPrefix("ts") && $0.text.contains("[fd77::1]:40008") && $0.text.contains("row 1/39")
+            },
+            "\(p.current.text)")
         if cols >= 200 {
             s = p.current
             for field in ["uid", "conn_state", "history", "orig_bytes"] { #expect(s.line(1).contains(field)) }
@@ -172,7 +182,9 @@ struct TopTerminalTests {
         p.send("5")
         #expect(p.waitFor { $0.line(1).hasPrefix("time") && $0.text.contains("nothing yet") }, "\(p.current.text)")
         p.send("6")
-        #expect(p.waitFor { $0.text.contains("-- Frame 391 ") && $0.text.contains("Info: 7 → 40008 len=1452") }, "\(p.current.text)")
+        #expect(
+            p.waitFor { $0.text.contains("-- Frame 391 ") && $0.text.contains("Info: 7 → 40008 len=1452") },
+            "\(p.current.text)")
         p.send("\u{1B}OH")  // Home, as xterm sends it in keypad mode: the first packet
         #expect(p.waitFor { $0.text.contains("-- Frame 1 ") }, "\(p.current.text)")
         p.send("?")
@@ -217,7 +229,9 @@ struct TopTerminalTests {
         }
         #expect(contains(colored.output, cyanBackground))
         #expect(!contains(plain.output, cyanBackground))
-        #expect(contains(plain.output, Array("\u{1B}[7m".utf8)) || contains(plain.output, Array(";7m".utf8)), "reverse video")
+        #expect(
+            contains(plain.output, Array("\u{1B}[7m".utf8)) || contains(plain.output, Array(";7m".utf8)),
+            "reverse video")
     }
 
     @Test func refusesWithoutATerminal() throws {
@@ -233,7 +247,9 @@ struct TopTerminalTests {
     func liveCaptureOnLoopbackShowsThePackets() throws {
         let port = LoopbackTraffic.randomPort()
         let p = try PtySniff(["top", "-i", "lo", "--direction", "in", "udp port \(port)"], rows: 24, cols: 80)
-        #expect(p.waitFor { $0.line(0).contains("interface lo") && $0.line(0).contains("running") }, "\(p.current.text)\n\(p.stderr)")
+        #expect(
+            p.waitFor { $0.line(0).contains("interface lo") && $0.line(0).contains("running") },
+            "\(p.current.text)\n\(p.stderr)")
         LoopbackTraffic.sendUDP(to: port, payloadLengths: [10, 20, 30])
         #expect(p.waitFor { $0.text.contains("3 matched of 3 seen") }, "\(p.current.text)")
         p.send("6")
@@ -253,15 +269,22 @@ extension TopTerminalTests {
     func processesViewShowsTheLocalProcesses() throws {
         let port = LoopbackTraffic.randomPort()
         let p = try PtySniff(["top", "-i", "lo", "tcp port \(port)"], rows: 24, cols: 80)
-        #expect(p.waitFor { $0.line(0).contains("interface lo") && $0.line(0).contains("running") }, "\(p.current.text)\n\(p.stderr)")
+        #expect(
+            p.waitFor { $0.line(0).contains("interface lo") && $0.line(0).contains("running") },
+            "\(p.current.text)\n\(p.stderr)")
         let server = try Peers.tcpServer(host: "127.0.0.1", port: port)
         defer { server.stop() }
         #expect(server.firstLine() == "ready")
         p.send("7")
         let curl = try Peers.Peer(["curl", "-s", "-o", "/dev/null", "--max-time", "10", "http://127.0.0.1:\(port)/"])
         curl.finish()
-        #expect(p.waitFor { s in (0..<24).contains { s.line($0).hasPrefix(String(repeating: " ", count: 7 - String(curl.pid).count) + "\(curl.pid) curl") } },
-                "\(p.current.text)")
+        #expect(
+            p.waitFor { s in
+                (0..<24).contains {
+                    s.line($0).hasPrefix(String(repeating: " ", count: 7 - String(curl.pid).count) + "\(curl.pid) curl")
+                }
+            },
+            "\(p.current.text)")
         // The server's python3 is the responder of the same flow: the flow is curl's.
         #expect(p.current.text.contains("recv/s") && p.current.text.contains("sent/s"))
         print(p.current.text)
@@ -287,13 +310,23 @@ extension TopTerminalTests {
         let p = try startOnSample(rows: 24, cols: 80)
         p.send("]")
         // The title holds the file's whole path first: the status line says where the cursor is.
-        #expect(p.waitFor { $0.line(22).hasPrefix("cursor 00:14:22 +1 s, window 1/7") && $0.text.contains("12 by the cursor, of 391 matched") },
-                "\(p.current.text)")
+        #expect(
+            p.waitFor {
+                $0.line(22).hasPrefix("cursor 00:14:22 +1 s, window 1/7")
+                    && $0.text.contains("12 by the cursor, of 391 matched")
+            },
+            "\(p.current.text)")
         p.send("]]]")
-        #expect(p.waitFor { $0.text.contains("300 by the cursor, of 391 matched") && $0.text.contains("200 pkt/s") }, "\(p.current.text)")
+        #expect(
+            p.waitFor { $0.text.contains("300 by the cursor, of 391 matched") && $0.text.contains("200 pkt/s") },
+            "\(p.current.text)")
         p.send("2")
-        #expect(p.waitFor { $0.line(1).hasPrefix("address:port") && $0.line(2).hasPrefix("[fd77::2]:80 ") && $0.text.contains("row 1/") },
-                "\(p.current.text)")
+        #expect(
+            p.waitFor {
+                $0.line(1).hasPrefix("address:port") && $0.line(2).hasPrefix("[fd77::2]:80 ")
+                    && $0.text.contains("row 1/")
+            },
+            "\(p.current.text)")
         p.send("^")
         // The first second has no ports: ARP and pings.
         #expect(p.waitFor { s in s.text.contains("window 1/7") && !s.text.contains(":80")
@@ -413,7 +446,9 @@ struct TopScreenTests {
             // Decoded leniently: the copy is in the window's encoding, not always UTF-8.
             return FileManager.default.contents(atPath: copy).map { String(decoding: $0, as: UTF8.self) } ?? ""
         }
-        var (ok, text) = TopTmuxTests.poll(window) { $0.contains("| finished |") && $0.contains("391 matched of 391 seen") }
+        var (ok, text) = TopTmuxTests.poll(window) {
+            $0.contains("| finished |") && $0.contains("391 matched of 391 seen")
+        }
         #expect(ok, "the overview in the window:\n\(text)")
         #expect(text.contains("1 Overview 2 Talkers 3 Flows 4 Apps"), "\(text)")
         _ = TopTmuxTests.run(screen + ["-S", "top", "-X", "stuff", "3"])

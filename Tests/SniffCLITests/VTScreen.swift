@@ -115,7 +115,9 @@ struct VTScreen {
         if (0x20...0x2F).contains(b) { return }
         state = 0
         let priv = params.hasPrefix("?")
-        let nums = params.drop(while: { $0 == "?" || $0 == ">" }).split(separator: ";", omittingEmptySubsequences: false).map { Int($0) }
+        let nums = params.drop(while: { $0 == "?" || $0 == ">" }).split(
+            separator: ";", omittingEmptySubsequences: false
+        ).map { Int($0) }
         func p(_ i: Int, _ d: Int) -> Int { i < nums.count ? (nums[i] ?? d) == 0 ? d : (nums[i] ?? d) : d }
         func p0(_ i: Int) -> Int { i < nums.count ? (nums[i] ?? 0) : 0 }
         let f = Character(Unicode.Scalar(b))
@@ -151,11 +153,15 @@ struct VTScreen {
             for _ in 0..<p(0, 1) { cells[row].remove(at: col); cells[row].append(" ") }
         case "L":
             if row >= top && row <= bottom {
-                for _ in 0..<p(0, 1) { cells.remove(at: bottom); cells.insert(Array(repeating: " ", count: cols), at: row) }
+                for _ in 0..<p(0, 1) {
+                    cells.remove(at: bottom); cells.insert(Array(repeating: " ", count: cols), at: row)
+                }
             }
         case "M":
             if row >= top && row <= bottom {
-                for _ in 0..<p(0, 1) { cells.remove(at: row); cells.insert(Array(repeating: " ", count: cols), at: bottom) }
+                for _ in 0..<p(0, 1) {
+                    cells.remove(at: row); cells.insert(Array(repeating: " ", count: cols), at: bottom)
+                }
             }
         case "S": scrollUp(p(0, 1))
         case "T": scrollDown(p(0, 1))

@@ -9,8 +9,12 @@ struct CaptureBytes {
     var bigEndian = false
 
     mutating func u8(_ v: UInt8) { data.append(v) }
-    mutating func u16(_ v: UInt16) { withUnsafeBytes(of: bigEndian ? v.bigEndian : v.littleEndian) { data.append(contentsOf: $0) } }
-    mutating func u32(_ v: UInt32) { withUnsafeBytes(of: bigEndian ? v.bigEndian : v.littleEndian) { data.append(contentsOf: $0) } }
+    mutating func u16(_ v: UInt16) {
+        withUnsafeBytes(of: bigEndian ? v.bigEndian : v.littleEndian) { data.append(contentsOf: $0) }
+    }
+    mutating func u32(_ v: UInt32) {
+        withUnsafeBytes(of: bigEndian ? v.bigEndian : v.littleEndian) { data.append(contentsOf: $0) }
+    }
     mutating func bytes(_ b: [UInt8]) { data.append(contentsOf: b) }
     mutating func pad() { while data.count % 4 != 0 { data.append(0) } }
 
@@ -48,7 +52,9 @@ struct CaptureBytes {
     }
 
     /// An IDB with optional if_tsresol and if_tsoffset options.
-    mutating func interface(link: UInt16, snaplen: UInt32 = 0, tsresol: UInt8? = nil, tsoffset: Int64? = nil, name: String? = nil) {
+    mutating func interface(
+        link: UInt16, snaplen: UInt32 = 0, tsresol: UInt8? = nil, tsoffset: Int64? = nil, name: String? = nil
+    ) {
         block(1) { b in
             b.u16(link); b.u16(0); b.u32(snaplen)
             if let name {

@@ -4,7 +4,12 @@ import SniffCore
 import SniffCapture
 
 @Suite struct PcapReaderTests {
-    func readAll(_ url: URL) throws -> (packets: [(ts: Timestamp, len: Int, wire: UInt32, iface: UInt32, link: UInt32, sport: UInt16)], reader: CaptureFileReader) {
+    func readAll(
+        _ url: URL
+    ) throws -> (
+        packets: [(ts: Timestamp, len: Int, wire: UInt32, iface: UInt32, link: UInt32, sport: UInt16)],
+        reader: CaptureFileReader
+    ) {
         let r = try CaptureFileReader(path: url.path)
         var out: [(Timestamp, Int, UInt32, UInt32, UInt32, UInt16)] = []
         while let p = try r.next() {
@@ -56,7 +61,9 @@ import SniffCapture
     }
 
     @Test func truncatedLastRecordKeepsEarlierPacketsAndSaysWhere() throws {
-        var data = CaptureBytes.pcap(records: [(1, 0, udpFrame(sport: 1), nil), (2, 0, udpFrame(sport: 2), nil), (3, 0, udpFrame(sport: 3), nil)])
+        var data = CaptureBytes.pcap(records: [
+            (1, 0, udpFrame(sport: 1), nil), (2, 0, udpFrame(sport: 2), nil), (3, 0, udpFrame(sport: 3), nil)
+        ])
         data.removeLast(20)
         let (pk, r) = try readAll(try CaptureBytes(data: data).write())
         #expect(pk.map(\.sport) == [1, 2])
@@ -96,7 +103,10 @@ import SniffCapture
         var out: [RawSummary] = []
         while let p = try r.next() {
             let sport = p.bytes.count >= 36 ? UInt16(p.bytes[34]) << 8 | UInt16(p.bytes[35]) : 0
-            out.append(RawSummary(ts: p.timestamp, len: p.bytes.count, wire: p.wireLength, iface: p.interfaceID, link: p.link.rawValue, sport: sport))
+            out.append(
+                RawSummary(
+                    ts: p.timestamp, len: p.bytes.count, wire: p.wireLength, iface: p.interfaceID,
+                    link: p.link.rawValue, sport: sport))
         }
         return (out, r)
     }

@@ -9,12 +9,14 @@ import SniffCapture
     @Test("a 256 MB capture read to the end keeps under 100 MB of its mapping resident")
     func readPagesAreGivenBack() throws {
         // 128 k records of 2000 bytes: 256 MB, written in 8 MB pieces.
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sniff-residency-\(getpid()).pcap").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sniff-residency-\(getpid()).pcap")
+            .path
         defer { unlink(path) }
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         try #require(fd >= 0)
         var header = CaptureBytes()
-        header.u32(0xA1B2_C3D4); header.u16(2); header.u16(4); header.u32(0); header.u32(0); header.u32(65535); header.u32(1)
+        header.u32(0xA1B2_C3D4); header.u16(2); header.u16(4); header.u32(0); header.u32(0); header.u32(65535);
+        header.u32(1)
         _ = header.data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         var record = CaptureBytes()
         record.u32(1_700_000_000); record.u32(0); record.u32(1984); record.u32(1984)

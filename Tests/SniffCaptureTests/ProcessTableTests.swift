@@ -21,7 +21,9 @@ struct ProcNetParsingTests {
             a.sin_family = sa_family_t(AF_INET)
             a.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
             let rc = withUnsafePointer(to: &a) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
             }
             try #require(rc == 0)
         } else {
@@ -29,7 +31,9 @@ struct ProcNetParsingTests {
             a.sin6_family = sa_family_t(AF_INET6)
             a.sin6_addr = in6addr_loopback
             let rc = withUnsafePointer(to: &a) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+                }
             }
             try #require(rc == 0)
         }
@@ -42,7 +46,9 @@ struct ProcNetParsingTests {
     static func port(_ fd: Int32) -> UInt16 {
         var ss = sockaddr_storage()
         var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        _ = withUnsafeMutablePointer(to: &ss) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        _ = withUnsafeMutablePointer(to: &ss) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
         return withUnsafeBytes(of: ss) { b in UInt16(b[2]) << 8 | UInt16(b[3]) }
     }
 
@@ -88,7 +94,9 @@ struct ProcNetParsingTests {
         peer.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
         peer.sin_port = b.port.bigEndian
         let rc = withUnsafePointer(to: &peer) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(a.fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(a.fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         try #require(rc == 0)
         let entries = try #require(ProcNet.read(path: "/proc/net/udp", proto: 17))
@@ -110,7 +118,9 @@ struct ProcNetParsingTests {
         }
         a.sin6_port = UInt16(9).bigEndian
         let rc = withUnsafePointer(to: &a) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+            }
         }
         try #require(rc == 0)
         var st = stat()
@@ -153,12 +163,16 @@ struct ProcNetParsingTests {
     @Test func thisProcessesCgroupReads() throws {
         let text = try String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8)
         // Whatever this machine runs under, the answer is a unit, a container or none.
-        if let n = CgroupName.parse(cgroupFile: text) { #expect(n.hasSuffix(".service") || n.hasSuffix(".scope") || n.contains(":")) }
+        if let n = CgroupName.parse(cgroupFile: text) {
+            #expect(n.hasSuffix(".service") || n.hasSuffix(".scope") || n.contains(":"))
+        }
     }
 }
 
 /// A process started by the test, holding a socket the test opened the other end of.
-@Suite(.serialized, .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/env"), "needs /usr/bin/env and python3"))
+@Suite(
+    .serialized,
+    .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/env"), "needs /usr/bin/env and python3"))
 struct ProcessTableTests {
     /// python3 connecting to `port` on 127.0.0.1 (TCP or UDP) and sleeping while holding the socket.
     static func client(port: UInt16, udp: Bool, seconds: Double = 5) throws -> Process {

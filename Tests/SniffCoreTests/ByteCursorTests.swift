@@ -114,6 +114,7 @@ struct ByteCursorTests {
             #expect(c.slice(at: 0, count: 1) == nil)
             #expect(c.slice(at: 0, count: 0)?.count == 0)
         }
-        #expect(ByteCursor(UnsafeRawBufferPointer(start: nil, count: 0)).getUInt16(at: 0) == nil, "read from a nil buffer")
+        #expect(
+            ByteCursor(UnsafeRawBufferPointer(start: nil, count: 0)).getUInt16(at: 0) == nil, "read from a nil buffer")
     }
 }

@@ -115,7 +115,9 @@ struct ByteSinkTests {
     }
 
     @Test func jsonKeepsValidMultiByteUTF8() {
-        for text in ["é", "€", "日本語", "😀", "Ω≈ç√", "\u{10FFFF}", "\u{80}", "\u{7FF}", "\u{800}", "\u{FFFF}", "\u{10000}"] {
+        for text in [
+            "é", "€", "日本語", "😀", "Ω≈ç√", "\u{10FFFF}", "\u{80}", "\u{7FF}", "\u{800}", "\u{FFFF}", "\u{10000}"
+        ] {
             #expect(escaped(Array(text.utf8)) == text)
         }
     }

@@ -35,7 +35,9 @@ struct MACAddressTests {
         #expect(LinkType.ipv6.name == "ipv6")
         #expect(LinkType(147).name == "linktype_147")
         #expect(!LinkType(147).isKnown)
-        for known in [LinkType.null, .ethernet, .rawOpenBSD, .rawBSDOS, .raw, .loop, .linuxSLL, .ipv4, .ipv6, .linuxSLL2] {
+        for known in [
+            LinkType.null, .ethernet, .rawOpenBSD, .rawBSDOS, .raw, .loop, .linuxSLL, .ipv4, .ipv6, .linuxSLL2
+        ] {
             #expect(known.isKnown)
         }
         #expect(LinkType.linuxSLL.description == "linux_sll (113)")

@@ -7,7 +7,8 @@ struct TimestampTests {
         #expect(Timestamp(seconds: 1, nanoseconds: 5).totalNanoseconds == 1_000_000_005)
         #expect(Timestamp(seconds: 0, nanoseconds: 0).totalNanoseconds == 0)
         #expect(Timestamp(seconds: -1, nanoseconds: 999_999_999).totalNanoseconds == -1)
-        #expect(Timestamp(seconds: 1_700_000_000, nanoseconds: 123_456_789).totalNanoseconds == 1_700_000_000_123_456_789)
+        #expect(
+            Timestamp(seconds: 1_700_000_000, nanoseconds: 123_456_789).totalNanoseconds == 1_700_000_000_123_456_789)
     }
 
     @Test func totalNanosecondsSaturates() {

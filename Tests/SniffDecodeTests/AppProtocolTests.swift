@@ -82,7 +82,8 @@ struct AppProtocolTests {
     @Test func storedRawValues() {
         #expect(AppProtocol.stored(rawValue: 16) == .tls)
         #expect(AppProtocol.stored(rawValue: 47) == .http)
-        #expect(AppProtocol.ldaps.rawValue == 17 && AppProtocol.vnc.rawValue == 46 && AppProtocol.kerberos.rawValue == 48)
+        #expect(
+            AppProtocol.ldaps.rawValue == 17 && AppProtocol.vnc.rawValue == 46 && AppProtocol.kerberos.rawValue == 48)
         #expect(AppProtocol.tls.rawValue == 64 && AppProtocol.irc.rawValue == 65)
         #expect(AppProtocol.bittorrent.rawValue == 67 && AppProtocol.rawValueBound == 68)
         #expect(AppProtocol.stored(rawValue: 68) == nil)

@@ -9,14 +9,17 @@ struct HTTPTests {
             let c = ByteCursor(raw)
             guard let r = HTTP.parseRequest(c, at: 0, length: raw.count) else { return (nil, nil, nil) }
             let path = c.slice(at: r.pathOffset, count: r.pathLength).map { String(decoding: $0, as: UTF8.self) }
-            let host = r.hasHost ? c.slice(at: r.hostOffset, count: r.hostLength).map { String(decoding: $0, as: UTF8.self) } : nil
+            let host =
+                r.hasHost
+                ? c.slice(at: r.hostOffset, count: r.hostLength).map { String(decoding: $0, as: UTF8.self) } : nil
             return (r, path, host)
         }
     }
 
     @Test func recordedRequest() throws {
         // Tests/Fixtures/app.pcap frame 16 (curl to a local server).
-        let (r, path, host) = HTTPTests.parse("GET / HTTP/1.1\r\nHost: www.sniff.test\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n")
+        let (r, path, host) = HTTPTests.parse(
+            "GET / HTTP/1.1\r\nHost: www.sniff.test\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n")
         #expect(r?.method == .get)
         #expect(r?.minorVersion == 1)
         #expect(path == "/")

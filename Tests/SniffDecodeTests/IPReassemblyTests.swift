@@ -159,7 +159,9 @@ struct IPReassemblyTests {
         #expect(o.malformed?.text.contains("overlaps data already received") == true)
         for (k, piece) in pieces.dropFirst().enumerated() {
             let (p, whole) = f.feed(piece, link: link)
-            if k == 0 { #expect(p.malformed?.kind == .fragmentOverlap, "the real second fragment overlaps the evil one") }
+            if k == 0 {
+                #expect(p.malformed?.kind == .fragmentOverlap, "the real second fragment overlaps the evil one")
+            }
             if let whole {
                 #expect(p.reassembledFrames == 5 && p.malformed == nil, "the overlaps were marked on their own frames")
                 let payload = Array(whole[p.payloadOffset..<(p.payloadOffset + p.payloadCaptured)])

@@ -30,7 +30,11 @@ struct QUICInitialTests {
 
     static func frames(_ payload: [UInt8]) -> (frames: [QUICFrame], ok: Bool) {
         var out: [QUICFrame] = []
-        let ok = payload.withUnsafeBytes { QUICInitial.forEachFrame(ByteCursor($0), from: 0, to: $0.count) { out.append($0); return true } }
+        let ok = payload.withUnsafeBytes {
+            QUICInitial.forEachFrame(ByteCursor($0), from: 0, to: $0.count) {
+                out.append($0); return true
+            }
+        }
         return (out, ok)
     }
 

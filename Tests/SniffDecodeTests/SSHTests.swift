@@ -9,7 +9,10 @@ struct SSHTests {
             let c = ByteCursor(raw)
             guard let s = SSH.parseBanner(c, at: 0, length: raw.count) else { return nil }
             func str(_ o: Int, _ n: Int) -> String { String(decoding: c.slice(at: o, count: n)!, as: UTF8.self) }
-            return (str(s.protocolOffset, s.protocolLength), str(s.softwareOffset, s.softwareLength), str(s.lineOffset, s.lineLength))
+            return (
+                str(s.protocolOffset, s.protocolLength), str(s.softwareOffset, s.softwareLength),
+                str(s.lineOffset, s.lineLength)
+            )
         }
     }
 

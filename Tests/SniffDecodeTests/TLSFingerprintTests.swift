@@ -29,7 +29,9 @@ struct TLSFingerprintTests {
     static func ja4(_ message: [UInt8], _ transport: TLSFingerprint.Transport = .tcp) -> (hash: String, raw: String)? {
         message.withUnsafeBytes { b in
             let c = ByteCursor(b)
-            return TLS.parseClientHelloMessage(c, at: 0, length: b.count).flatMap { TLSFingerprint.ja4(c, $0, transport: transport) }
+            return TLS.parseClientHelloMessage(c, at: 0, length: b.count).flatMap {
+                TLSFingerprint.ja4(c, $0, transport: transport)
+            }
         }
     }
 

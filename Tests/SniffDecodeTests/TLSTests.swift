@@ -28,7 +28,9 @@ struct TLSTests {
         b.withUnsafeBytes { raw in
             let c = ByteCursor(raw)
             guard let h = TLS.parseClientHello(c, at: 0, length: raw.count) else { return (nil, nil) }
-            let sni = h.hasSNI ? c.slice(at: h.sniOffset, count: h.sniLength).map { String(decoding: $0, as: UTF8.self) } : nil
+            let sni =
+                h.hasSNI
+                ? c.slice(at: h.sniOffset, count: h.sniLength).map { String(decoding: $0, as: UTF8.self) } : nil
             return (h, sni)
         }
     }

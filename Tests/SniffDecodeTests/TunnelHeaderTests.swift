@@ -48,7 +48,8 @@ struct TunnelHeaderTests {
     @Test func pimRegisterOnly() {
         #expect(registerPayload([0x21, 0x00, 0xde, 0xff, 0, 0, 0, 0] + TunnelHeaderTests.innerIPv4UDP) == 8)
         // Null-Register: the N bit, an IP header only.
-        #expect(registerPayload([0x21, 0x00, 0x9e, 0xff, 0x40, 0, 0, 0] + TunnelHeaderTests.innerIPv4UDP.prefix(20)) == 8)
+        #expect(
+            registerPayload([0x21, 0x00, 0x9e, 0xff, 0x40, 0, 0, 0] + TunnelHeaderTests.innerIPv4UDP.prefix(20)) == 8)
         // Hello (type 0), Join/Prune (3), PIMv1, and a Register whose payload is not IP.
         #expect(registerPayload([0x20, 0x00, 0, 0, 0, 1, 0, 2, 0, 0x69]) == nil)
         #expect(registerPayload([0x23, 0x00, 0, 0, 1, 0, 0, 0] + TunnelHeaderTests.innerIPv4UDP) == nil)

@@ -9,7 +9,8 @@ struct X509Tests {
     /// A DER element: tag, the shortest length form, contents.
     static func der(_ tag: UInt8, _ contents: [UInt8]) -> [UInt8] {
         let n = contents.count
-        let length: [UInt8] = n < 0x80 ? [UInt8(n)] : n < 0x100 ? [0x81, UInt8(n)] : [0x82, UInt8(n >> 8), UInt8(n & 0xFF)]
+        let length: [UInt8] =
+            n < 0x80 ? [UInt8(n)] : n < 0x100 ? [0x81, UInt8(n)] : [0x82, UInt8(n >> 8), UInt8(n & 0xFF)]
         return [tag] + length + contents
     }
     static func seq(_ parts: [UInt8]...) -> [UInt8] { der(0x30, parts.flatMap { $0 }) }
@@ -22,17 +23,23 @@ struct X509Tests {
 
     static func certificate(issuer: [UInt8], subject: [UInt8], notBefore: [UInt8], notAfter: [UInt8]) -> [UInt8] {
         let algorithm = seq(der(0x06, [0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02]))  // ecdsa-with-SHA256
-        let tbs = seq(der(0xA0, der(0x02, [2])), der(0x02, [0x01, 0x23]), algorithm, issuer, seq(notBefore, notAfter), subject,
-                      seq(algorithm, der(0x03, [0, 4, 1, 2])))
+        let tbs = seq(
+            der(0xA0, der(0x02, [2])), der(0x02, [0x01, 0x23]), algorithm, issuer, seq(notBefore, notAfter), subject,
+            seq(algorithm, der(0x03, [0, 4, 1, 2])))
         return seq(tbs, algorithm, der(0x03, [0, 0x30, 0x00]))
     }
 
     static let example = certificate(
-        issuer: name(rdn(atv(6, printable("US"))), rdn(atv(10, utf8("Sniff Test CA"))), rdn(atv(3, utf8("Root \"R1\"")))),
-        subject: name(rdn(atv(6, printable("DE"))), rdn(atv(7, utf8("Zürich, Süd"))),
-                      rdn(atv(11, utf8("Tests")), seq(der(0x06, [0x09, 0x92, 0x26, 0x89, 0x93, 0xF2, 0x2C, 0x64, 0x01, 0x01]),
-                                                      utf8("42"))),
-                      rdn(atv(3, utf8("a+b;c<d>e\\f")))),
+        issuer: name(
+            rdn(atv(6, printable("US"))), rdn(atv(10, utf8("Sniff Test CA"))), rdn(atv(3, utf8("Root \"R1\"")))),
+        subject: name(
+            rdn(atv(6, printable("DE"))), rdn(atv(7, utf8("Zürich, Süd"))),
+            rdn(
+                atv(11, utf8("Tests")),
+                seq(
+                    der(0x06, [0x09, 0x92, 0x26, 0x89, 0x93, 0xF2, 0x2C, 0x64, 0x01, 0x01]),
+                    utf8("42"))),
+            rdn(atv(3, utf8("a+b;c<d>e\\f")))),
         notBefore: der(0x17, Array("491231235959Z".utf8)), notAfter: der(0x18, Array("21260101000000Z".utf8)))
 
     static func parse(_ b: [UInt8]) -> (X509Certificate, String, String)? {
@@ -65,13 +72,14 @@ struct X509Tests {
         #expect(Self.single(Self.utf8(" x")) == #"CN=\ x"#)
         #expect(Self.single(Self.utf8("tab\there\u{7F}")) == #"CN=tab\09here\7f"#)
         #expect(Self.single(Self.der(0x1E, [0x00, 0x41, 0x00, 0xE9, 0xD8, 0x3D, 0xDE, 0x00])) == "CN=Aé😀")  // BMPString
-        #expect(Self.single(Self.der(0x1E, [0xD8, 0x3D])) == "CN=\u{FFFD}")                              // lone surrogate
-        #expect(Self.single(Self.der(0x1C, [0, 0, 0, 0x41, 0, 1, 0xF6, 0x00])) == "CN=A😀")               // UniversalString
-        #expect(Self.single(Self.der(0x14, [0x41, 0xE9])) == "CN=Aé")                                    // Teletex as Latin-1
-        #expect(Self.single(Self.der(0x04, [0xAB, 0x01])) == "CN=#0402ab01")                             // other: hex of its TLV
+        #expect(Self.single(Self.der(0x1E, [0xD8, 0x3D])) == "CN=\u{FFFD}")  // lone surrogate
+        #expect(Self.single(Self.der(0x1C, [0, 0, 0, 0x41, 0, 1, 0xF6, 0x00])) == "CN=A😀")  // UniversalString
+        #expect(Self.single(Self.der(0x14, [0x41, 0xE9])) == "CN=Aé")  // Teletex as Latin-1
+        #expect(Self.single(Self.der(0x04, [0xAB, 0x01])) == "CN=#0402ab01")  // other: hex of its TLV
         // Types without a short name in dotted decimal (2.999.1), emailAddress by name.
         #expect(Self.single(Self.utf8("x"), type: [0x88, 0x37, 0x01]) == "2.999.1=x")
-        #expect(Self.single(Self.der(0x16, Array("a@b".utf8)), type: [0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x01])
+        #expect(
+            Self.single(Self.der(0x16, Array("a@b".utf8)), type: [0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x01])
                 == "emailAddress=a@b")
         #expect(Self.single(Self.der(0x1E, [0x00])) == nil)   // odd BMPString
         #expect(Self.single(Self.utf8("x"), type: [0x55, 0x84]) == nil)  // an OID cut inside an arc
@@ -79,8 +87,9 @@ struct X509Tests {
 
     @Test func times() throws {
         func notAfter(_ tag: UInt8, _ s: String) -> Int64? {
-            let b = Self.certificate(issuer: Self.name(), subject: Self.name(), notBefore: Self.der(0x17, Array("700101000000Z".utf8)),
-                                     notAfter: Self.der(tag, Array(s.utf8)))
+            let b = Self.certificate(
+                issuer: Self.name(), subject: Self.name(), notBefore: Self.der(0x17, Array("700101000000Z".utf8)),
+                notAfter: Self.der(tag, Array(s.utf8)))
             return Self.parse(b)?.0.notAfter
         }
         #expect(notAfter(0x17, "500101000000Z") == -631_152_000)       // 1950
@@ -144,9 +153,13 @@ struct X509Tests {
         }
         let records = record(22, all[..<cut]) + record(22, all[cut...]) + record(20, [1])
         var gathered: [UInt8] = []
-        let ended = records.withUnsafeBytes { TLS.handshakeBytes(ByteCursor($0), at: 0, length: $0.count, into: &gathered) }
+        let ended = records.withUnsafeBytes {
+            TLS.handshakeBytes(ByteCursor($0), at: 0, length: $0.count, into: &gathered)
+        }
         #expect(ended && gathered == all)
-        let partial = records.withUnsafeBytes { TLS.handshakeBytes(ByteCursor($0), at: 0, length: cut + 20, into: &gathered) }
+        let partial = records.withUnsafeBytes {
+            TLS.handshakeBytes(ByteCursor($0), at: 0, length: cut + 20, into: &gathered)
+        }
         #expect(!partial && gathered == Array(all[..<(cut + 10)]))
     }
 }

@@ -23,7 +23,9 @@ public enum BlockingSocket {
         defer { close(fd) }
         var addr = LoopbackTraffic.address(0)
         let rc = withUnsafePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard rc == 0 else { throw POSIXError(.EADDRINUSE) }
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -44,7 +46,9 @@ public enum BlockingSocket {
         if var rb = receiveBuffer { setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rb, socklen_t(4)) }
         var addr = LoopbackTraffic.address(UInt16(port))
         let rc = withUnsafePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         if rc != 0 { let e = errno; close(fd); errno = e; return -1 }
         return fd
@@ -59,7 +63,9 @@ public enum BlockingSocket {
     public static func send(_ fd: Int32, _ bytes: [UInt8]) {
         var done = 0
         while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + done, bytes.count - done, Int32(MSG_NOSIGNAL)) }
+            let n = bytes.withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress! + done, bytes.count - done, Int32(MSG_NOSIGNAL))
+            }
             if n <= 0 { return }
             done += n
         }
@@ -114,7 +120,8 @@ public enum BlockingSocket {
     /// Where `needle` first stands in `hay`.
     public static func find(_ needle: [UInt8], in hay: [UInt8]) -> Int? {
         guard hay.count >= needle.count, !needle.isEmpty else { return nil }
-        for i in 0...(hay.count - needle.count) where hay[i] == needle[0] && Array(hay[i..<i + needle.count]) == needle {
+        for i in 0...(hay.count - needle.count) where hay[i] == needle[0] && Array(hay[i..<i + needle.count]) == needle
+        {
             return i
         }
         return nil

@@ -72,7 +72,9 @@ public enum LoopbackTraffic {
         }
 
         /// The BPF expression for this pair's datagrams only.
-        public var filter: String { "udp and host 127.0.0.1 and src port \(sourcePort) and dst port \(destinationPort)" }
+        public var filter: String {
+            "udp and host 127.0.0.1 and src port \(sourcePort) and dst port \(destinationPort)"
+        }
 
         /// Sends one datagram of each payload length, 2 ms apart.
         public func send(payloadLengths: [Int]) {
@@ -106,7 +108,9 @@ public enum LoopbackTraffic {
             let cfd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             guard cfd >= 0 else { return false }
             let connected = withUnsafePointer(to: &addr) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(cfd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(cfd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
             }
             guard connected == 0 else { Glibc.close(cfd); return false }
             let sfd = accept(fd, nil, nil)

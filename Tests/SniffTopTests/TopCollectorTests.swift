@@ -36,8 +36,9 @@ struct TopCollectorTests {
         let summary = ProtocolSummaryCollector()
         let sinks = AlertSinkList([])
         let engine = AlertEngine(sink: sinks)
-        let collector = TopCollector(pipeline: pipeline, table: table, summary: summary, engine: engine, format: FlowFormat(),
-                                     source: "test", live: true, sampleCapacity: 10, finishedFlowLimit: 10)
+        let collector = TopCollector(
+            pipeline: pipeline, table: table, summary: summary, engine: engine, format: FlowFormat(),
+            source: "test", live: true, sampleCapacity: 10, finishedFlowLimit: 10)
         // 2500 flows, one a millisecond; flow i carries i % 997 bytes more than the
         // smallest, so the biggest are spread over the whole table.
         let empty = UnsafeRawBufferPointer(start: nil, count: 0)
@@ -74,9 +75,10 @@ struct TopCollectorTests {
         let pipeline = PacketPipeline()
         let table = FlowTable()
         let engine = AlertEngine(sink: AlertSinkList([]))
-        let collector = TopCollector(pipeline: pipeline, table: table, summary: ProtocolSummaryCollector(), engine: engine,
-                                     format: FlowFormat(), source: "test", live: true, sampleCapacity: 10, finishedFlowLimit: 10,
-                                     publishIntervalNanos: 0)
+        let collector = TopCollector(
+            pipeline: pipeline, table: table, summary: ProtocolSummaryCollector(), engine: engine,
+            format: FlowFormat(), source: "test", live: true, sampleCapacity: 10, finishedFlowLimit: 10,
+            publishIntervalNanos: 0)
         let empty = UnsafeRawBufferPointer(start: nil, count: 0)
         for i in 0..<2500 {
             let p = Self.udp(i, bytes: 10 + i % 997, at: 5000 + Double(i) / 1000)

@@ -24,8 +24,9 @@ struct TopLayoutTests {
         let engine = AlertEngine(sink: sinks)
         table.observer = FlowObserverList([summary, engine])
         pipeline.consumers = [engine, table, summary]
-        let collector = TopCollector(pipeline: pipeline, table: table, summary: summary, engine: engine, format: FlowFormat(),
-                                     source: "file sample.pcapng", live: false, sampleCapacity: 100_000, finishedFlowLimit: 100_000)
+        let collector = TopCollector(
+            pipeline: pipeline, table: table, summary: summary, engine: engine, format: FlowFormat(),
+            source: "file sample.pcapng", live: false, sampleCapacity: 100_000, finishedFlowLimit: 100_000)
         collector.attach(alertSinks: sinks)
         while let raw = try reader.next() { pipeline.process(raw) }
         table.flush()
@@ -84,7 +85,10 @@ struct TopLayoutTests {
         #expect(g.text.contains("[fd77::1]:40008"))
         #expect(g.line(22).hasPrefix("row 1/39"))
         let wide = Self.screen(&m, 200, 60)
-        for field in ["uid", "id.orig_h:p", "id.resp_h:p", "proto", "service", "duration", "orig_bytes", "resp_bytes", "conn_state", "history"] {
+        for field in [
+            "uid", "id.orig_h:p", "id.resp_h:p", "proto", "service", "duration", "orig_bytes", "resp_bytes",
+            "conn_state", "history"
+        ] {
             #expect(wide.line(1).contains(field), "\(field) in \(wide.line(1))")
         }
         #expect(wide.text.contains("ShADadFf"))
@@ -300,8 +304,9 @@ struct TopLayoutTests {
         #expect(flows.allSatisfy { $0.row.proto == "icmp" }, "\(flows.map(\.row.proto))")
         #expect(flows.contains { $0.row.origH.description == "10.77.0.1" && $0.row.respH.description == "10.77.0.2" })
         let talkers = TopLayout.talkers(m)
-        #expect(Set(talkers.map(\.endpoint.description)).isSuperset(of: ["10.77.0.1", "10.77.0.2", "fd77::1", "fd77::2"]),
-                "\(talkers.map(\.endpoint.description))")
+        #expect(
+            Set(talkers.map(\.endpoint.description)).isSuperset(of: ["10.77.0.1", "10.77.0.2", "fd77::1", "fd77::2"]),
+            "\(talkers.map(\.endpoint.description))")
         #expect(talkers.allSatisfy { $0.endpoint.port == -1 })
         let packets = TopLayout.packetItems(m)
         #expect(packets.count == 12)
@@ -317,9 +322,13 @@ struct TopLayoutTests {
         m.view = .talkers
         g = Self.screen(&m)
         #expect(g.line(2).hasPrefix("[fd77::2]:80 ") && g.line(2).contains(" 55.2 kB"), "\(g.text)")
-        #expect((3..<22).contains { g.line($0).hasPrefix("10.77.0.2:80 ") && g.line($0).contains(" 53.8 kB") }, "\(g.text)")
+        #expect(
+            (3..<22).contains { g.line($0).hasPrefix("10.77.0.2:80 ") && g.line($0).contains(" 53.8 kB") }, "\(g.text)")
         #expect(TopLayout.packetItems(m).count == 200)
-        #expect(TopLayout.packetItems(m).allSatisfy { $0.ts >= 1_795_306_465_000_000_000 && $0.ts < 1_795_306_466_000_000_000 })
+        #expect(
+            TopLayout.packetItems(m).allSatisfy {
+                $0.ts >= 1_795_306_465_000_000_000 && $0.ts < 1_795_306_466_000_000_000
+            })
         m.view = .apps
         g = Self.screen(&m)
         #expect(g.line(2).hasPrefix("HTTP "), "\(g.text)")
