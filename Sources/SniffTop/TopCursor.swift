@@ -23,9 +23,6 @@ extension TopLayout {
         return m.snapshot.flows.filter { $0.row.ts < w.end && max($0.row.lastTs, $0.row.ts) >= w.start }
     }
 
-    static let appsByName: [String: AppProtocol] = Dictionary(
-        AppProtocol.allCases.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-
     /// The address:port pairs of `flows`, each flow's counts added to both ends.
     static func windowTalkers(_ flows: [TopFlow]) -> [TopTalker] {
         var stats: [Endpoint: EndpointStat] = [:]
@@ -33,7 +30,7 @@ extension TopLayout {
             let r = f.row
             let ports = r.ipProto == 6 || r.ipProto == 17
             let kind = TransportKind(ipProto: r.ipProto)
-            let app = appsByName[r.app]
+            let app = AppProtocol(name: r.app)
             let first = Timestamp(totalNanoseconds: r.ts), last = Timestamp(totalNanoseconds: max(r.ts, r.lastTs))
             func add(_ h: IPAddress, _ p: UInt16, sent: (UInt64, UInt64), received: (UInt64, UInt64)) {
                 let e = Endpoint(address: h, port: ports ? Int32(p) : -1)
