@@ -77,12 +77,11 @@ let package = Package(
         .target(
             name: "SniffStore",
             dependencies: [
-                "SniffCore", "SniffDecode", "SniffAnalysis", "CSQLite",
+                "SniffCore", "SniffDecode", "SniffCapture", "SniffAnalysis", "CSQLite",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 // ClickHouse's HTTP interface.
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
@@ -100,6 +99,7 @@ let package = Package(
                 // The alert webhook's client (https, timeouts).
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -109,7 +109,7 @@ let package = Package(
         // `sniff top`'s model and layout: pure, drawn by the CLI through ncurses.
         .target(
             name: "SniffTop",
-            dependencies: ["SniffCore", "SniffDecode", "SniffCapture", "SniffAnalysis", "SniffStore", "SniffServer"]
+            dependencies: ["SniffCore", "SniffDecode", "SniffAnalysis", "SniffStore", "SniffServer"]
         ),
         .executableTarget(
             name: "sniff",
@@ -117,6 +117,7 @@ let package = Package(
                 "SniffCore", "SniffDecode", "SniffCapture", "SniffAnalysis", "SniffStore", "SniffServer",
                 "SniffTop", "CNcurses",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -147,7 +148,8 @@ let package = Package(
                 "SniffTestSupport",
             ]
         ),
-        .testTarget(name: "SniffCLITests", dependencies: ["SniffCore", "sniff", "SniffTestSupport"]),
+        // `sniff`: the binary the tests run.
+        .testTarget(name: "SniffCLITests", dependencies: ["SniffCapture", "sniff", "SniffTestSupport"]),
         .testTarget(
             name: "SniffStoreTests",
             dependencies: [
@@ -162,9 +164,13 @@ let package = Package(
             dependencies: [
                 "SniffCore", "SniffDecode", "SniffCapture", "SniffAnalysis", "SniffStore", "SniffServer",
                 "SniffTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),
     ],
