@@ -47,10 +47,15 @@ struct SchemaVersion: Sendable {
     enum ClickHouseStep: Sendable {
         case sql(String)
         case addColumns(table: String, columns: [ClickHouseSchema.Column], orderBy: String?)
+        /// Packets' flow uid as bytes and caplen as the bytes cut: several statements and
+        /// a wait for the rows' conversion (`ClickHouseStore.convertPackets`).
+        case packetUIDBytes
 
-        /// The step as one statement (`ClickHouseCluster.statements` makes a cluster's).
+        /// The step as one statement (`ClickHouseCluster.statements` makes a cluster's);
+        /// none for `packetUIDBytes`, which `ClickHouseStore.migrate` runs by itself.
         var sql: String {
             switch self {
+            case .packetUIDBytes: return ""
             case .sql(let s): return s
             case .addColumns(let table, let columns, let key):
                 return "ALTER TABLE \(table) "
@@ -93,6 +98,9 @@ extension Schema {
     static let tlsCertificateVersion = 17
     /// ClickHouse's flows with the batch id and position added to their sorting key.
     static let flowRecordKeyVersion = 18
+    /// ClickHouse's packets keep the flow uid as its 96 bits and caplen as the bytes cut
+    /// (`ClickHousePacketColumns`).
+    static let packetUIDBytesVersion = 21
 
     /// SQLite keeps addresses and MAC addresses as text in their canonical forms (so
     /// equality is exact) until its conversions make packets and flows compact; times
@@ -415,5 +423,10 @@ extension Schema {
         SchemaVersion(SQLiteSchema.logAddressBytesVersion, "protocol logs: addresses as bytes (SQLite)",
             sqlite: .statements(SQLiteSchema.logAddressBytesStatements),
             postgres: []),
+        // ClickHouse only: the other databases keep their packets' uids as they were.
+        SchemaVersion(Schema.packetUIDBytesVersion, "packets: flow uid as 12 bytes, caplen as the bytes cut (ClickHouse)",
+            sqlite: .statements([]),
+            postgres: [],
+            clickhouse: [.packetUIDBytes]),
     ]
 }

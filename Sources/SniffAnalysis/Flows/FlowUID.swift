@@ -4,7 +4,10 @@ import SniffCore
 /// the flow key and the start time, so that a run is reproducible and a flow gets the
 /// same id whichever shard or thread handled it.
 public enum FlowUID {
-    static let alphabet: [UInt8] = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
+    /// The 62 digits, in value order (a store that keeps the 96 bits decodes the text with them).
+    public static let alphabet: [UInt8] = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
+    /// The text's digits: 11 for the high 64 bits, then 6 for the low 32.
+    public static let highDigits = 11, lowDigits = 6
 
     static func mix(_ x: UInt64) -> UInt64 {
         var z = x &+ 0x9E37_79B9_7F4A_7C15
@@ -28,8 +31,8 @@ public enum FlowUID {
     public static func append(seed: UInt64, key: FlowKey, startNanos: Int64, into sink: inout ByteSink) {
         let (hi, lo) = bits(seed: seed, key: key, startNanos: startNanos)
         sink.append(UInt8(ascii: "C"))
-        appendBase62(hi, digits: 11, into: &sink)
-        appendBase62(UInt64(lo), digits: 6, into: &sink)
+        appendBase62(hi, digits: highDigits, into: &sink)
+        appendBase62(UInt64(lo), digits: lowDigits, into: &sink)
     }
 
     public static func string(seed: UInt64, flow: Flow) -> String {

@@ -18,6 +18,8 @@ enum ClickHouseCluster {
     /// flows and the protocol logs, so a flow, its packets and its log records are on
     /// one shard (a flow's drill-down is answered there); rows without a flow spread by
     /// their own identity.
+    /// (Packets' key as version 14 made it; `ClickHousePacketColumns.shardingKey` since
+    /// `Schema.packetUIDBytesVersion` hashes the same uid text.)
     static let shardingKeys: [String: String] = [
         "packets": "cityHash64(sensor, capture_id, if(flow_uid = '', toString(n), flow_uid))",
         "flows": "cityHash64(sensor, capture_id, uid)",
@@ -49,9 +51,8 @@ enum ClickHouseCluster {
         if sql.hasPrefix(create), let space = sql.dropFirst(create.count).firstIndex(of: " ") {
             let table = String(sql[sql.index(sql.startIndex, offsetBy: create.count)..<space])
             let local = ClickHouseSchema.localTable(table)
-            let key = shardingKeys[table] ?? "cityHash64(*)"
             return [create + local + sql[space...],
-                    create + "\(table) AS \(local) ENGINE = Distributed(`\(cluster)`, \(database), \(local), \(key))"]
+                    distributed(table, cluster: cluster, database: database, key: shardingKeys[table] ?? "cityHash64(*)")]
         }
         if let table = alteredTable(sql) {
             let rest = sql.dropFirst(alter.count + table.count)
@@ -59,6 +60,12 @@ enum ClickHouseCluster {
             return [alter + ClickHouseSchema.localTable(table) + rest, alter + table + front]
         }
         return [sql]
+    }
+
+    /// The Distributed table `table` in front of each shard's `<table>_local`, with its columns.
+    static func distributed(_ table: String, cluster: String, database: String, key: String) -> String {
+        let local = ClickHouseSchema.localTable(table)
+        return "CREATE TABLE IF NOT EXISTS \(table) AS \(local) ENGINE = Distributed(`\(cluster)`, \(database), \(local), \(key))"
     }
 
     private static let alter = "ALTER TABLE ", orderBy = ", MODIFY ORDER BY "

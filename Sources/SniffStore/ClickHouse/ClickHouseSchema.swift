@@ -32,16 +32,26 @@ enum ClickHouseSchema {
     static let dayOfTs = "toDate(intDiv(ts, 1000000000))"
 
     /// Packet rows: `PacketRow` as it is in memory, the presence bits standing for the
-    /// NULLs of the other databases (a value that is absent is stored as 0 or '').
-    static let packetColumns: [Column] = [
-        ("capture_id", "Int64"), ("sensor", "String"), ("n", "UInt64"), ("ts", "Int64"), ("present", "UInt32"),
-        ("len", "UInt32"), ("caplen", "UInt32"), ("iface", "UInt32"), ("link", "UInt32"),
+    /// NULLs of the other databases (a value that is absent is stored as 0 or ''). The
+    /// columns the writer sends, in its order: since `Schema.packetUIDBytesVersion`
+    /// `caplen` and `flow_uid` are stored as `ClickHousePacketColumns` says.
+    static let packetColumns: [Column] = packetColumns(
+        caplen: [ClickHousePacketColumns.caplenCut],
+        flowUID: [ClickHousePacketColumns.uidBytes, ClickHousePacketColumns.uidText])
+
+    /// The packets as version 14 created them (`tables`).
+    static let packetColumnsCreated: [Column] = packetColumns(
+        caplen: [("caplen", "UInt32")], flowUID: [("flow_uid", "String")])
+
+    private static func packetColumns(caplen: [Column], flowUID: [Column]) -> [Column] {
+        [("capture_id", "Int64"), ("sensor", "String"), ("n", "UInt64"), ("ts", "Int64"), ("present", "UInt32"),
+         ("len", "UInt32")] + caplen + [("iface", "UInt32"), ("link", "UInt32"),
         ("eth_src", "UInt64"), ("eth_dst", "UInt64"), ("vlan", "UInt16"), ("ip", "UInt8"), ("proto", "UInt8"),
         ("src", "FixedString(16)"), ("dst", "FixedString(16)"), ("transport", "UInt8"),
         ("sport", "UInt16"), ("dport", "UInt16"), ("seq", "UInt32"), ("ack", "UInt32"), ("tcp_flags", "UInt16"),
         ("tcp_window", "UInt16"), ("payload_len", "UInt32"), ("icmp_type", "UInt8"), ("icmp_code", "UInt8"),
-        ("app", "UInt8"), ("dns_query", "String"), ("info", "String"), ("flow_uid", "String"), ("raw", "String"),
-    ]
+        ("app", "UInt8"), ("dns_query", "String"), ("info", "String")] + flowUID + [("raw", "String")]
+    }
 
     /// `Schema.flowColumns`, in its order, with ClickHouse types.
     static let flowColumns: [Column] = {
@@ -171,7 +181,7 @@ enum ClickHouseSchema {
     /// time range", mostly of one sensor, and rows arrive in that order, so inserts
     /// append to the key's tail and a range read touches only its granules.
     static let tables: [String] = [
-        create("packets", packetColumns, engine: timeEngine(packetKey)),
+        create("packets", packetColumnsCreated, engine: timeEngine(packetKey)),
         create("flows", flowColumns, engine: timeEngine("sensor, ts, capture_id, uid")),
         create("alerts", alertColumns, engine: timeEngine("sensor, ts, capture_id, alert_id")),
         create("traffic", trafficColumns, engine: timeEngine("sensor, ts, transport, app, writer_id, seq, i")),

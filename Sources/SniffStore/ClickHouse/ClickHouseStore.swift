@@ -58,6 +58,10 @@ public final class ClickHouseStore: PacketStore {
         for m in pending {
             let what = "migrate to version \(m.version)"
             for step in m.clickhouse {
+                if case .packetUIDBytes = step {
+                    try await convertPackets(inCluster: cluster, what: what)
+                    continue
+                }
                 let statements =
                     cluster.map { ClickHouseCluster.statements(step.sql, cluster: $0, database: target.database) } ?? [
                         step.sql
@@ -83,11 +87,89 @@ public final class ClickHouseStore: PacketStore {
 
     /// Whether `table` has every one of `columns` (a step that added them ran before).
     private func has(_ columns: [ClickHouseSchema.Column], in table: String, what: String) async throws -> Bool {
+        let names = try await columnKinds(table, what: what)
+        return columns.allSatisfy { names[$0.name] != nil }
+    }
+
+    /// `table`'s columns and how each is made: "" stored, "ALIAS", "DEFAULT", "MATERIALIZED".
+    private func columnKinds(_ table: String, what: String) async throws -> [String: String] {
         let sql =
-            "SELECT name FROM system.columns WHERE database = \(ClickHouseSchema.literal(target.database)) AND table = "
-            + ClickHouseSchema.literal(table)
-        let names = Set(try await http.rows(sql, what: what).compactMap { $0.first ?? nil })
-        return columns.allSatisfy { names.contains($0.name) }
+            "SELECT name, default_kind FROM system.columns WHERE database = \(ClickHouseSchema.literal(target.database)) "
+            + "AND table = " + ClickHouseSchema.literal(table)
+        var kinds: [String: String] = [:]
+        for r in try await http.rows(sql, what: what) where r.count == 2 {
+            if let name = r[0] { kinds[name] = r[1] ?? "" }
+        }
+        return kinds
+    }
+
+    /// Schema version `Schema.packetUIDBytesVersion` on this server (a cluster's: its
+    /// shard's `packets_local`, then the Distributed table in front): the new columns
+    /// added, the rows stored before converted by a mutation (`ALTER TABLE … UPDATE`,
+    /// which rewrites the parts in the background; this waits for it), the old columns
+    /// dropped and made again as ALIAS columns that rebuild them, so reads name them as
+    /// before. Each part is done only when it is not yet, so a migration stopped midway
+    /// runs again to the end.
+    func convertPackets(inCluster cluster: String?, what: String) async throws {
+        let table = cluster == nil ? "packets" : ClickHouseSchema.localTable("packets")
+        let p = ClickHousePacketColumns.self
+        var kinds = try await columnKinds(table, what: what)
+        let added = [p.uidBytes, p.uidText, p.caplenCut].filter { kinds[$0.name] == nil }
+        if !added.isEmpty {
+            try await http.run(
+                "ALTER TABLE \(table) " + added.map { "ADD COLUMN \($0.name) \($0.type)" }.joined(separator: ", "),
+                what: what)
+        }
+        let stored = ["flow_uid", "caplen"].filter { kinds[$0] == "" }
+        if !stored.isEmpty {
+            let update = p.update(flowUID: stored.contains("flow_uid"), caplen: stored.contains("caplen"))
+            try await http.run("ALTER TABLE \(table) \(update)", what: what)
+            try await waitForMutations(table, what: what)
+            try await http.run(
+                "ALTER TABLE \(table) " + stored.map { "DROP COLUMN \($0)" }.joined(separator: ", "), what: what)
+            kinds = try await columnKinds(table, what: what)
+        }
+        let aliases = p.aliases.filter { kinds[$0.name] == nil }
+        if !aliases.isEmpty {
+            try await http.run(
+                "ALTER TABLE \(table) " + aliases.map { "ADD COLUMN \($0.name) \($0.type)" }.joined(separator: ", "),
+                what: what)
+        }
+        // The Distributed table: made again in front of the converted table, with a
+        // sharding key over the new columns (18.16 cannot alter a sharding key).
+        if let cluster, try await columnKinds("packets", what: what)[p.uidBytes.name] == nil {
+            try await http.run("DROP TABLE IF EXISTS packets", what: what)
+            try await http.run(
+                ClickHouseCluster.distributed(
+                    "packets", cluster: cluster, database: target.database, key: p.shardingKey), what: what)
+        }
+    }
+
+    /// Waits until `table` has no mutation left to do. 18.16 retries a failing mutation
+    /// forever and does not say why, so a wait whose parts to do stop going down for
+    /// `stall` gives up with what system.mutations shows.
+    private func waitForMutations(_ table: String, what: String, stall: Duration = .seconds(600)) async throws {
+        let sql = """
+            SELECT count(), sum(parts_to_do) FROM system.mutations
+            WHERE database = \(ClickHouseSchema.literal(target.database)) AND table = \(ClickHouseSchema.literal(table))
+              AND is_done = 0
+            """
+        let clock = ContinuousClock()
+        var fewest = Int64.max, since = clock.now
+        while true {
+            let r = try await http.rows(sql, what: what).first ?? []
+            let left = r.first.flatMap { $0.flatMap { Int64($0) } } ?? 0
+            guard left > 0 else { return }
+            let parts = r.count > 1 ? r[1].flatMap { Int64($0) } ?? 0 : 0
+            if parts < fewest {
+                fewest = parts; since = clock.now
+            } else if clock.now - since > stall {
+                throw StoreError.database(
+                    "ClickHouse's conversion of \(table) made no progress for \(stall); see system.mutations",
+                    detail: "\(what): \(left) mutations, \(parts) parts to do")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
     }
 
     /// Version → when it was applied (the earliest, if two processes migrated at once).
@@ -263,12 +345,13 @@ enum ClickHouseRows {
         var present = r.present
         if !keepsFrame { present.remove(.frame) }
         out.i64(batch.captureID); out.string(batch.sensor); out.u64(r.n); out.i64(r.ts); out.u32(present.rawValue)
-        out.u32(r.len); out.u32(r.caplen); out.u32(r.iface); out.u32(r.link.rawValue)
+        out.u32(r.len); out.u32(r.len &- r.caplen); out.u32(r.iface); out.u32(r.link.rawValue)
         out.u64(r.has(.ethSrc) ? r.ethSrc.value : 0); out.u64(r.has(.ethDst) ? r.ethDst.value : 0)
         out.u16(r.vlan); out.u8(r.ipVersion); out.u8(r.proto); out.address(r.src); out.address(r.dst)
         out.u8(r.transport.rawValue); out.u16(r.sport); out.u16(r.dport); out.u32(r.seq); out.u32(r.ack)
         out.u16(r.tcpFlags); out.u16(r.window); out.u32(r.payloadLen); out.u8(r.icmpType); out.u8(r.icmpCode)
-        out.u8(r.app.rawValue); out.string(r.dnsQuery ?? ""); out.string(r.info ?? ""); out.string(r.flowUID ?? "")
+        out.u8(r.app.rawValue); out.string(r.dnsQuery ?? ""); out.string(r.info ?? "")
+        ClickHousePacketColumns.write(r.flowUID, into: &out)
         if keepsFrame {
             batch.frames.withUnsafeBytes { f in
                 out.string(
