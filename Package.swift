@@ -51,6 +51,8 @@ let package = Package(
             providers: [.apt(["libmaxminddb-dev"])]
         ),
         .target(name: "SniffCore"),
+        // Cache prefetch hints for the file reader and the flow table (Swift has none).
+        .target(name: "CPrefetch"),
         .target(
             name: "SniffDecode",
             dependencies: [
@@ -59,11 +61,11 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
-        .target(name: "SniffCapture", dependencies: ["SniffCore", "SniffDecode", "CPcap"]),
+        .target(name: "SniffCapture", dependencies: ["SniffCore", "SniffDecode", "CPcap", "CPrefetch"]),
         .target(
             name: "SniffAnalysis",
             dependencies: [
-                "SniffCore", "SniffDecode", "SniffCapture", "CMaxMindDB",
+                "SniffCore", "SniffDecode", "SniffCapture", "CMaxMindDB", "CPrefetch",
                 // SHA-1 for Community ID.
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),

@@ -163,6 +163,14 @@ public final class PacketPipeline {
         return matched
     }
 
+    /// Hands the flow table the raw frames of the next two packets, so that it fetches
+    /// their flows' memory while this one is processed (see `FlowTable.prefetch`).
+    @inline(__always)
+    public func prefetch(next: UnsafeRawBufferPointer?, after: UnsafeRawBufferPointer?, link: LinkType) {
+        guard next != nil, let table = st.pointee.flowTable else { return }
+        table.prefetch(next: next, after: after, link: link)
+    }
+
     @inline(__always)
     private func analyse(_ packet: inout DecodedPacket, _ raw: RawPacket) -> Bool {
         let s = st

@@ -87,6 +87,13 @@ final class ByteSource {
         return UnsafeRawBufferPointer(start: base! + start, count: n)
     }
 
+    /// The `n` bytes that begin `offset` bytes past the read position, if the window
+    /// holds them already; reads and consumes nothing.
+    func buffered(at offset: Int, count n: Int) -> UnsafeRawBufferPointer? {
+        guard offset >= 0, n >= 0, end - start - offset >= n, let b = base else { return nil }
+        return UnsafeRawBufferPointer(start: b + start + offset, count: n)
+    }
+
     func advance(_ n: Int) {
         start += n
         if mapped != nil && start &- released >= ByteSource.releaseStep { releaseConsumed() }

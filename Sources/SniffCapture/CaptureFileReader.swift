@@ -1,3 +1,4 @@
+import CPrefetch
 import SniffCore
 
 /// Reads pcap and pcapng files (or standard input with path "-"), detecting the
@@ -148,6 +149,31 @@ public final class CaptureFileReader {
         packetsRead &+= 1
         return RawPacket(bytes: UnsafeRawBufferPointer(rebasing: rec[hl...]), timestamp: ts,
                          wireLength: wire, interfaceID: 0, link: pcapInterface.link)
+    }
+
+    /// The frames of the next two pcap records, as far as the bytes at hand hold them,
+    /// without reading or consuming anything (nil for pcapng, or past what is buffered):
+    /// the file loop hands them to the flow table, which fetches the memory of their
+    /// flows while the current packet is processed. Valid until the next call to `next()`.
+    public func upcoming() -> (next: UnsafeRawBufferPointer?, after: UnsafeRawBufferPointer?) {
+        guard format == .pcap, !finished else { return (nil, nil) }
+        let hl = pcapRecordHeaderLength
+        guard let h1 = source.buffered(at: 0, count: hl) else { return (nil, nil) }
+        let len1 = Int(u32(h1, 8))
+        guard len1 <= CaptureFileReader.maximumRecordLength,
+              let f1 = source.buffered(at: hl, count: len1) else { return (nil, nil) }
+        guard let h2 = source.buffered(at: hl + len1, count: hl) else { return (f1, nil) }
+        let len2 = Int(u32(h2, 8))
+        guard len2 <= CaptureFileReader.maximumRecordLength else { return (f1, nil) }
+        let f2 = source.buffered(at: 2 * hl + len1, count: len2)
+        // The record after these two: its header and the frame's first headers, which
+        // the next call reads. Frames of 1.5 KB leave the header of each record on a
+        // line of its own that no hardware prefetcher sees coming.
+        if f2 != nil, len2 > 64, let third = source.buffered(at: 2 * hl + len1 + len2, count: 0)?.baseAddress {
+            sniff_prefetch_read(third)
+            sniff_prefetch_read(third + 64)
+        }
+        return (f1, f2)
     }
 
     // MARK: pcapng

@@ -117,6 +117,9 @@ func runAllocationCheck(path: String, geoip: String? = nil) throws {
         var start: UInt64 = 0
         while let raw = try reader.next() {
             if n == half { start = count() }
+            // As the file loop does (FileRun).
+            let (next, after) = reader.upcoming()
+            pipeline.prefetch(next: next, after: after, link: raw.link)
             pipeline.process(raw)
             n &+= 1
         }

@@ -36,6 +36,8 @@ struct FileRun {
             let raw: RawPacket?
             do { raw = try reader.next() } catch { readError = error; break }
             guard let raw else { break }
+            let (next, after) = reader.upcoming()
+            pipeline.prefetch(next: next, after: after, link: raw.link)
             do {
                 if pipeline.process(raw), try !outputs.matched(pipeline, raw) { break loop }
                 // Report rewrites follow capture time, so a file replays as it was captured.

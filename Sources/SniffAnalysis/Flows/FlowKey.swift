@@ -176,3 +176,65 @@ extension FlowKey {
                                  vlan: p.vlans.primary ?? 0, oneWay: oneWay)
     }
 }
+
+extension FlowKey {
+    /// The `fastHash` of the flow a raw frame will belong to, read straight from its
+    /// headers without decoding it: Ethernet (untagged or one 802.1Q tag) or raw IP,
+    /// IPv4 without fragmentation or IPv6 without extension headers, TCP or UDP. Nil for
+    /// anything else. Only `FlowTable.prefetch` uses it, as a hint: a frame it misreads
+    /// costs a useless fetch, never a different flow, since the table looks every packet
+    /// up by its decoded key.
+    @inline(__always)
+    static func peekHash(_ f: UnsafeRawBufferPointer, link: LinkType) -> UInt64? {
+        @inline(__always) func u16(_ o: Int) -> UInt16 { UInt16(bigEndian: f.loadUnaligned(fromByteOffset: o, as: UInt16.self)) }
+        @inline(__always) func u32(_ o: Int) -> UInt32 { UInt32(bigEndian: f.loadUnaligned(fromByteOffset: o, as: UInt32.self)) }
+        @inline(__always) func u64(_ o: Int) -> UInt64 { UInt64(bigEndian: f.loadUnaligned(fromByteOffset: o, as: UInt64.self)) }
+        var ip = 0
+        var vlan: UInt16 = 0
+        let version: UInt8
+        switch link {
+        case .ethernet:
+            guard f.count >= 14 + 20 else { return nil }
+            var type = u16(12)
+            ip = 14
+            if type == 0x8100 {
+                guard f.count >= 18 + 20 else { return nil }
+                vlan = u16(14) & 0x0FFF
+                type = u16(16)
+                ip = 18
+            }
+            switch type {
+            case 0x0800: version = 4
+            case 0x86DD: version = 6
+            default: return nil
+            }
+            guard f[ip] >> 4 == version else { return nil }
+        case .raw, .ipv4, .ipv6:
+            guard f.count >= 20 else { return nil }
+            version = f[0] >> 4
+        default:
+            return nil
+        }
+        let src: IPAddress, dst: IPAddress, proto: UInt8, l4: Int
+        if version == 4 {
+            let ihl = Int(f[ip] & 0x0F) * 4
+            // A fragment (more to come, or an offset) keys on what reassembly decides.
+            guard ihl >= 20, u16(ip + 6) & 0x3FFF == 0 else { return nil }
+            proto = f[ip + 9]
+            src = IPAddress(v4: u32(ip + 12))
+            dst = IPAddress(v4: u32(ip + 16))
+            l4 = ip + ihl
+        } else if version == 6 {
+            guard f.count >= ip + 40 else { return nil }
+            proto = f[ip + 6]
+            src = IPAddress(v6High: u64(ip + 8), low: u64(ip + 16))
+            dst = IPAddress(v6High: u64(ip + 24), low: u64(ip + 32))
+            l4 = ip + 40
+        } else {
+            return nil
+        }
+        guard proto == 6 || proto == 17, f.count >= l4 + 4 else { return nil }
+        return FlowKey.canonical(src: src, sport: u16(l4), dst: dst, dport: u16(l4 + 2), proto: proto, vlan: vlan)
+            .key.fastHash
+    }
+}
