@@ -428,5 +428,10 @@ extension Schema {
             sqlite: .statements([]),
             postgres: [],
             clickhouse: [.packetUIDBytes]),
+        // SQLite only (see FlowUIDBytes): PostgreSQL keeps the uid as text, ClickHouse's
+        // packets have their 12 bytes since `packetUIDBytesVersion`.
+        SchemaVersion(SQLiteSchema.uidBytesVersion, "packets and flows: flow uid as 13 bytes (SQLite)",
+            sqlite: .statements(SQLiteSchema.uidBytesStatements),
+            postgres: []),
     ]
 }

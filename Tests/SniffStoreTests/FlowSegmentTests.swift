@@ -259,7 +259,7 @@ struct FlowSegmentTests {
         let flows = try await store.flows(FlowQuery(limit: 1000)).rows
         #expect(flows.count == 31)
         let got = flows.sorted { $0.row.uid < $1.row.uid }.map { "\($0.row.origH) \($0.row.respH)" }
-        let uids = try TestDatabase.sqlite(db, "SELECT group_concat(uid, char(10)) FROM (SELECT uid FROM flows ORDER BY id)").split(separator: "\n")
+        let uids = try TestDatabase.sqlite(db, "SELECT group_concat(uid, char(10)) FROM (SELECT uid FROM flows_v ORDER BY id)").split(separator: "\n")
         let old = Dictionary(uniqueKeysWithValues: zip(uids.map(String.init), addresses.split(separator: "\n").map(String.init)))
         #expect(got == flows.map(\.row.uid).sorted().map { old[$0] ?? "?" })
         #expect(flows.contains { $0.row.origH.isIPv6 } && flows.contains { $0.row.ja3 != nil })

@@ -46,7 +46,9 @@ enum FlowTable {
             let n = CompactPacket.write(a, to: scratch + offset)
             st.bindBlobStatic(k, UnsafeRawBufferPointer(start: scratch + offset, count: n))
         }
-        int(id); int(captureID); text(sensor); int(f.ts); text(f.uid)
+        int(id); int(captureID); text(sensor); int(f.ts)
+        k += 1
+        FlowUIDBytes.bind(st, k, f.uid, arena: arena)
         address(f.origH, at: 0); int(Int64(f.origP)); address(f.respH, at: 16); int(Int64(f.respP))
         text(f.proto); int(Int64(f.ipProto)); text(f.connState); text(f.app)
         text(f.dnsQuery); text(f.tlsSNI); text(f.httpHost); text(f.ja3); text(f.ja3s); text(f.ja4)
@@ -77,7 +79,9 @@ enum FlowTable {
         var f = FlowRow()
         let capture = int() ?? 0
         let sensor = text() ?? ""
-        f.ts = int() ?? 0; f.uid = text() ?? ""
+        f.ts = int() ?? 0
+        k += 1
+        f.uid = FlowUIDBytes.read(st, k) ?? ""
         f.origH = address(); f.origP = UInt16(truncatingIfNeeded: int() ?? 0)
         f.respH = address(); f.respP = UInt16(truncatingIfNeeded: int() ?? 0)
         f.proto = text() ?? ""; f.ipProto = UInt8(truncatingIfNeeded: int() ?? 0)

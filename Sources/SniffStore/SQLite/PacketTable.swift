@@ -51,7 +51,11 @@ enum PacketTable {
         }
         if r.app == .unknown { st.bindNull(base + 13) } else { st.bind(base + 13, Int64(r.app.rawValue)) }
         if r.has(.dnsQuery), let q = r.dnsQuery { st.bind(base + 14, q, arena: arena) } else { st.bindNull(base + 14) }
-        if r.has(.flowUID), let u = r.flowUID { st.bind(base + 15, u, arena: arena) } else { st.bindNull(base + 15) }
+        if r.has(.flowUID), let u = r.flowUID {
+            FlowUIDBytes.bind(st, base + 15, u, arena: arena)
+        } else {
+            st.bindNull(base + 15)
+        }
         if r.has(.info), var info = r.info {
             info.withUTF8 { PacketCold.bind(st, base + 16, r, info: $0, arena: arena) }
         } else {
@@ -88,7 +92,7 @@ enum PacketTable {
             r.app = AppProtocol.stored(rawValue: UInt8(truncatingIfNeeded: a)) ?? .unknown
         }
         if let q = st.optionalText(13) { r.dnsQuery = q; f.insert(.dnsQuery) }
-        if let u = st.optionalText(14) { r.flowUID = u; f.insert(.flowUID) }
+        if let u = FlowUIDBytes.read(st, 14) { r.flowUID = u; f.insert(.flowUID) }
         r.present = f
         PacketCold.read(st.blob(15), into: &r)
         return StoredPacket(sensor: sensor, captureID: captureID, row: r)
@@ -104,7 +108,7 @@ enum PacketTable {
             \(CompactPacket.addressText("p.dst")) AS dst, p.proto, t.name AS transport, p.sport, p.dport, p.seq, p.ack,
             p.tcp_flags, p.tcp_window, p.payload_len, p.icmp_type, p.icmp_code, p.dns_query, COALESCE(a.name, 'unknown') AS app,
             CASE WHEN p.app IS NOT NULL THEN CASE p.app_payload WHEN 1 THEN 'payload' ELSE 'port' END END AS app_source,
-            p.flow_uid, p.info, p.raw IS NOT NULL AS has_raw
+            \(FlowUIDBytes.viewText("p.flow_uid")) AS flow_uid, p.info, p.raw IS NOT NULL AS has_raw
         FROM (\(PacketCold.viewColumns)) p LEFT JOIN sniff_links l ON l.code = p.link
             LEFT JOIN sniff_transports t ON t.code = p.transport LEFT JOIN sniff_apps a ON a.code = p.app
         """

@@ -235,12 +235,30 @@ final class SQLiteStatement {
     }
 }
 
-/// SQL functions Sniff adds to SQLite: `sniff_in_network(address_text, cidr_text)`, and
+/// SQL functions Sniff adds to SQLite: `sniff_in_network(address_text, cidr_text)`,
 /// `sniff_address_bytes(address_text)`, an address's 4 or 16 bytes (`CompactPacket`; NULL
-/// for text that is no address), with which migrations convert text columns in SQL.
+/// for text that is no address), and `sniff_uid_bytes(uid_text)`, a flow uid's 13 bytes
+/// (`FlowUIDBytes`; NULL for anything else), with which migrations convert text columns
+/// in SQL.
 enum SQLiteFunctions {
     static func register(on db: OpaquePointer) {
         let deterministic = SQLITE_UTF8 | SQLITE_DETERMINISTIC
+        sqlite3_create_function_v2(db, "sniff_uid_bytes", 1, deterministic, nil, { ctx, argc, argv in
+            guard let argv, argc == 1, sqlite3_value_type(argv[0]) == SQLITE_TEXT,
+                  let t = sqlite3_value_text(argv[0]) else {
+                sqlite3_result_null(ctx)
+                return
+            }
+            let n = Int(sqlite3_value_bytes(argv[0]))
+            var bytes: (UInt64, UInt64) = (0, 0)
+            withUnsafeMutableBytes(of: &bytes) { p in
+                if FlowUIDBytes.write(UnsafeBufferPointer(start: t, count: n), to: p.baseAddress!) {
+                    sqlite3_result_blob(ctx, p.baseAddress, Int32(FlowUIDBytes.count), sniff_sqlite_transient())
+                } else {
+                    sqlite3_result_null(ctx)
+                }
+            }
+        }, nil, nil, nil)
         sqlite3_create_function_v2(db, "sniff_address_bytes", 1, deterministic, nil, { ctx, argc, argv in
             guard let argv, argc == 1, let t = sqlite3_value_text(argv[0]), let a = IPAddress(String(cString: t)) else {
                 sqlite3_result_null(ctx)

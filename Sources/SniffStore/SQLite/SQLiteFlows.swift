@@ -65,7 +65,8 @@ extension SQLiteSchema {
     /// since version 11 a subquery that takes the cold BLOB apart (`FlowTable.viewSQL`).
     static func flowViewSQL(_ columns: [String], from source: String = "flows") -> String {
         let rest = columns.map { c -> String in
-            c == "orig_h" || c == "resp_h" ? "\(CompactPacket.addressText("f.\(c)")) AS \(c)" : "f.\(c)"
+            if c == "uid" { return "\(FlowUIDBytes.viewText("f.uid")) AS uid" }
+            return c == "orig_h" || c == "resp_h" ? "\(CompactPacket.addressText("f.\(c)")) AS \(c)" : "f.\(c)"
         }.joined(separator: ", ")
         return """
             CREATE VIEW flows_v AS SELECT f.id,
