@@ -34,7 +34,7 @@ quiet() { grep -v -e "Cannot export local symbol" -e "^$" || true; }
 build() {
     mkdir -p "$OUT/mods"
     local stamp
-    stamp=$( { swiftc --version 2>&1; cat "$0"; find Fuzz "${MODULES[@]/#/Sources/}" Sources/CPcap Sources/CMaxMindDB -type f | sort | xargs cat; } | sha256sum | cut -c1-16)
+    stamp=$( { swiftc --version 2>&1; cat "$0"; find Fuzz "${MODULES[@]/#/Sources/}" Sources/CPcap Sources/CMaxMindDB Sources/CPrefetch -type f | sort | xargs cat; } | sha256sum | cut -c1-16)
     if [[ -x $BIN && -f $OUT/stamp && $(cat "$OUT/stamp") == "$stamp" ]]; then return; fi
     echo "== fuzz build ($OUT)"
     # swift-crypto (SniffDecode's QUIC Initial keys and TLS fingerprints, Community ID's
@@ -43,6 +43,7 @@ build() {
     local spm=${FUZZ_SWIFTPM_BUILD:-.build/debug}
     [[ -f $spm/Modules/Crypto.swiftmodule ]] || { echo "fuzz build needs \`swift build\` first ($spm)" >&2; exit 1; }
     local flags=(-swift-version 6 -O -wmo -sanitize=fuzzer,address -parse-as-library -I "$OUT/mods" -I Sources/CPcap -I Sources/CMaxMindDB
+                 -I Sources/CPrefetch/include
                  -I "$spm/Modules" -I "$(dirname "$spm")/checkouts/Yams/Sources/CYaml/include")
     local objs=()
     local dep
