@@ -51,6 +51,7 @@ struct FileRun {
                 progress.update(done: reader.bytesRead)
             }
         }
+        let signalsAtReadEnd = Signals.count
         progress.finish()
         let t = pipeline.totals
         ComponentLog.captureLogger.info("read \(t.packetsSeen) packets (\(t.bytesSeen) bytes) from \(path == "-" ? "standard input" : path), \(t.packetsMatched) matched")
@@ -62,7 +63,7 @@ struct FileRun {
         serving?.captureEnded("finished")
         let stored = storage?.finish(pipeline)
         try outputs.finish(pipeline)
-        serving?.serveUntilStopped()
+        serving?.serveUntilStopped(signalsAtCaptureEnd: signalsAtReadEnd)
         FileRun.reportFilterFailures(bpf)
         if let runError { throw runError }
         if let readError { throw readError }

@@ -65,6 +65,7 @@ struct LiveRun {
                 do { try outputs.tick(now: Timestamp.now(), pipeline) } catch { fail(error) }
             }
         }
+        let signalsAtCaptureEnd = Signals.count
         loop.finish()
         keys.finish()
         pipeline.finishReassembly()
@@ -73,7 +74,7 @@ struct LiveRun {
         let stored = storage?.finish(pipeline)
         try outputs.finish(pipeline)
         // Stopped from the dashboard: keep serving until Ctrl-C; stopped by Ctrl-C: end.
-        if serving?.control.stopRequested == true { serving?.serveUntilStopped() } else { serving?.stop() }
+        if serving?.control.stopRequested == true { serving?.serveUntilStopped(signalsAtCaptureEnd: signalsAtCaptureEnd) } else { serving?.stop() }
         for line in loop.closingLines() { Stderr.print(line) }
         let t = pipeline.totals, k = loop.queue.kernelStats, sniffDropped = loop.queue.sniffDropped
         ComponentLog.captureEnded("capture on \(name) ended: \(t.packetsSeen) captured, \(k.received) received by filter, \(k.dropped) dropped by kernel, \(k.ifDropped) by interface, \(sniffDropped) by sniff",

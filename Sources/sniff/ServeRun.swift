@@ -89,11 +89,17 @@ final class ServeRun {
         control.captureEnded()
     }
 
-    /// After a file was read: keep serving until SIGINT/SIGTERM, then shut down gracefully.
-    func serveUntilStopped() {
+    /// After the capture ended (a file read, or a stop from the dashboard): keep serving
+    /// until SIGINT/SIGTERM, then shut down gracefully. A signal that ended the capture
+    /// was handled by ending it; one that came after `Signals.count` was
+    /// `signalsAtCaptureEnd` (while the store flushed or the report was written, when
+    /// the stored rows may already show) asks to stop now, so it is kept, even one that
+    /// lands during the reset.
+    func serveUntilStopped(signalsAtCaptureEnd: sig_atomic_t) {
         guard server.listening else { return stop() }
         Signals.stopRequested = 0
-        Stderr.print("sniff: capture done; still serving — Ctrl-C to stop")
+        if Signals.count != signalsAtCaptureEnd { Signals.stopRequested = 1 }
+        if !Signals.shouldStop { Stderr.print("sniff: capture done; still serving — Ctrl-C to stop") }
         server.waitForSignal()
         stop()
     }

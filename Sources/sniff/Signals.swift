@@ -10,6 +10,8 @@ import Glibc
 enum Signals {
     nonisolated(unsafe) static var stopRequested: sig_atomic_t = 0
     nonisolated(unsafe) static var received: Int32 = 0
+    /// Signals received so far: tells one that came after a given moment from one before.
+    nonisolated(unsafe) static var count: sig_atomic_t = 0
     /// Posted by the handler (sem_post is async-signal-safe) and by `wake()`.
     nonisolated(unsafe) private static let wakeUp: UnsafeMutablePointer<sem_t> = {
         let s = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
@@ -24,6 +26,7 @@ enum Signals {
         _ = wakeUp
         let handler: @convention(c) (Int32) -> Void = { sig in
             Signals.received = sig
+            Signals.count &+= 1
             Signals.stopRequested = 1
             sem_post(Signals.wakeUp)
         }
