@@ -64,16 +64,11 @@ public final class CaptureControl: Sendable {
     /// soon as the dashboard shows it; returns the state then. Without a loop that
     /// reports (none has yet), answers at once.
     public func waitUntilApplied(seconds: Double) async -> State {
-        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-        while ContinuousClock.now < deadline {
-            let settled = flags.withLock { f in
-                f.applied == nil || f.applied == f.paused || f.stopRequested || f.ending || f.ended
-            }
-            if settled { break }
-            try? await Task.sleep(for: .milliseconds(10))
+        await wait(seconds: seconds) { f in
+            f.applied == nil || f.applied == f.paused || f.stopRequested || f.ending || f.ended
         }
-        return state
     }
+
 
     /// Asks the capture to stop; asking again changes nothing.
     @discardableResult
@@ -99,10 +94,16 @@ public final class CaptureControl: Sendable {
     /// Waits (polling, at most `seconds`) until the capture loop has ended, so that a
     /// stop answers "stopped" when the capture really is; returns the state then.
     public func waitUntilStopped(seconds: Double) async -> State {
+        await wait(seconds: seconds) { $0.ended }
+    }
+
+    /// Polls every 10 ms, at most `seconds`, until `settled`; returns the state then.
+    private func wait(seconds: Double, until settled: (Flags) -> Bool) async -> State {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-        while state != .stopped && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
+        while !flags.withLock({ settled($0) }) && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
         }
         return state
     }
+
 }
