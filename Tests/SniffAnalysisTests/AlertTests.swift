@@ -44,8 +44,11 @@ struct AlertTests {
     }
 
     static var benign: [URL] {
-        [TestPaths.fixtures.appendingPathComponent("app.pcap"), TestPaths.fixtures.appendingPathComponent("tcp-states.pcap"),
-         TestPaths.fixtures.appendingPathComponent("dns.pcap")]
+        [
+            TestPaths.fixtures.appendingPathComponent("app.pcap"),
+            TestPaths.fixtures.appendingPathComponent("tcp-states.pcap"),
+            TestPaths.fixtures.appendingPathComponent("dns.pcap")
+        ]
     }
 
     @Test func defaultsAreQuietOnBenignCaptures() throws {
@@ -71,10 +74,13 @@ struct AlertTests {
     }
 
     @Test func hostSweepFires() {
-        let h = Harness([AlertRule(name: "sweep", kind: .portScan(ports: 100, hosts: 10, window: 60_000_000_000), severity: .low)])
+        let h = Harness([
+            AlertRule(name: "sweep", kind: .portScan(ports: 100, hosts: 10, window: 60_000_000_000), severity: .low)
+        ])
         for host in 1...12 {
             h.seconds += 0.5
-            h.send(tcpPacket("192.168.7.9", 40000, "192.168.7.\(100 + host)", 445, flags: TCP.syn, seq: 1, at: h.seconds))
+            h.send(
+                tcpPacket("192.168.7.9", 40000, "192.168.7.\(100 + host)", 445, flags: TCP.syn, seq: 1, at: h.seconds))
         }
         #expect(h.finish().map(\.rule) == ["sweep"])
     }
@@ -83,7 +89,10 @@ struct AlertTests {
         let h = Harness(AlertRule.defaults)
         for i in 0..<250 {
             h.seconds += 0.001
-            h.send(tcpPacket("198.51.100.\(i % 250)", UInt16(10000 + i), "10.0.0.2", 80, flags: TCP.syn, seq: UInt32(i), at: h.seconds))
+            h.send(
+                tcpPacket(
+                    "198.51.100.\(i % 250)", UInt16(10000 + i), "10.0.0.2", 80, flags: TCP.syn, seq: UInt32(i),
+                    at: h.seconds))
         }
         let alerts = h.finish()
         #expect(alerts.map(\.rule) == ["syn-flood"])
@@ -92,8 +101,12 @@ struct AlertTests {
     }
 
     @Test func rateThresholds() {
-        let perHost = AlertRule(name: "big", kind: .rate(metric: .bytes, perHost: true, threshold: 10_000, window: 10_000_000_000), severity: .low)
-        let total = AlertRule(name: "pps", kind: .rate(metric: .packets, perHost: false, threshold: 15, window: 1_000_000_000), severity: .info)
+        let perHost = AlertRule(
+            name: "big", kind: .rate(metric: .bytes, perHost: true, threshold: 10_000, window: 10_000_000_000),
+            severity: .low)
+        let total = AlertRule(
+            name: "pps", kind: .rate(metric: .packets, perHost: false, threshold: 15, window: 1_000_000_000),
+            severity: .info)
         let h = Harness([perHost, total])
         for i in 0..<20 {
             h.send(udpPacket("10.0.0.5", 4000, "10.0.0.6", 9000, payload: 958, at: h.seconds + Double(i) * 0.01))
@@ -103,13 +116,17 @@ struct AlertTests {
         #expect(alerts.filter { $0.rule == "big" }.count == 2)
         #expect(alerts.filter { $0.rule == "pps" }.count == 1)
         let quiet = Harness([perHost, total])
-        for i in 0..<5 { quiet.send(udpPacket("10.0.0.5", 4000, "10.0.0.6", 9000, payload: 958, at: quiet.seconds + Double(i))) }
+        for i in 0..<5 {
+            quiet.send(udpPacket("10.0.0.5", 4000, "10.0.0.6", 9000, payload: 958, at: quiet.seconds + Double(i)))
+        }
         #expect(quiet.finish().isEmpty)
     }
 
     @Test func newHostAndPort() {
-        let rules = [AlertRule(name: "new-host", kind: .newHost(localOnly: true, learn: 30_000_000_000), severity: .low),
-                     AlertRule(name: "new-port", kind: .newPort(localOnly: true, learn: 30_000_000_000), severity: .low)]
+        let rules = [
+            AlertRule(name: "new-host", kind: .newHost(localOnly: true, learn: 30_000_000_000), severity: .low),
+            AlertRule(name: "new-port", kind: .newPort(localOnly: true, learn: 30_000_000_000), severity: .low)
+        ]
         let h = Harness(rules)
         // Learning: seen in the first 30 s, no alert.
         h.send(tcpPacket("10.0.0.1", 40000, "10.0.0.2", 22, flags: TCP.syn, at: h.seconds))
@@ -124,7 +141,8 @@ struct AlertTests {
     @Test func blocklistFromFile() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sniff-alerts-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        try "# bad hosts\n203.0.113.0/24\n2001:db8:bad::1 # one host\n".write(to: dir.appendingPathComponent("block.txt"), atomically: true, encoding: .utf8)
+        try "# bad hosts\n203.0.113.0/24\n2001:db8:bad::1 # one host\n".write(
+            to: dir.appendingPathComponent("block.txt"), atomically: true, encoding: .utf8)
         let yaml = "rules:\n  - name: bad\n    kind: blocklist\n    file: block.txt\n    severity: high\n"
         let config = try RulesFile.parse(yaml, baseDirectory: dir.path)
         let h = Harness(config.rules)
@@ -174,7 +192,8 @@ struct AlertTests {
     @Test func blocklistReadsFireHOLAndSpamhausFiles() throws {
         let dir = try Self.listDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        try Self.fireHOL.write(to: dir.appendingPathComponent("firehol_level1.netset"), atomically: true, encoding: .utf8)
+        try Self.fireHOL.write(
+            to: dir.appendingPathComponent("firehol_level1.netset"), atomically: true, encoding: .utf8)
         try Self.spamhausDROP.write(to: dir.appendingPathComponent("drop.txt"), atomically: true, encoding: .utf8)
         let yaml = """
             rules:
@@ -188,8 +207,12 @@ struct AlertTests {
             """
         let config = try RulesFile.parse(yaml, baseDirectory: dir.path)
         let net = { (s: String) in IPNetwork(s)! }
-        #expect(config.rules[0].kind == .blocklist(networks: [net("0.0.0.0/8"), net("192.0.2.66"), net("198.51.100.0/25"),
-                                                             net("198.51.100.64/26"), net("224.0.0.0/3")]))
+        #expect(
+            config.rules[0].kind
+                == .blocklist(networks: [
+                    net("0.0.0.0/8"), net("192.0.2.66"), net("198.51.100.0/25"),
+                    net("198.51.100.64/26"), net("224.0.0.0/3")
+                ]))
         #expect(config.rules[1].kind == .blocklist(networks: [net("203.0.113.0/24"), net("100.64.128.0/18"),
                                                              net("2001:db8:bad::/48")]))
         let h = Harness(config.rules)
@@ -208,11 +231,14 @@ struct AlertTests {
         #expect(alerts.filter { $0.rule == "drop" }.allSatisfy { $0.severity == .critical && $0.kind == "blocklist" })
 
         // A line that is not an address names its file and line.
-        try "# list\n10.0.0.0/8\n\n10.0.0.300 ; typo\n".write(to: dir.appendingPathComponent("bad.txt"), atomically: true,
-                                                                 encoding: .utf8)
-        #expect { try RulesFile.parse("rules:\n  - kind: blocklist\n    file: bad.txt\n", baseDirectory: dir.path) } throws: { e in
+        try "# list\n10.0.0.0/8\n\n10.0.0.300 ; typo\n".write(
+            to: dir.appendingPathComponent("bad.txt"), atomically: true, encoding: .utf8)
+        #expect {
+            try RulesFile.parse("rules:\n  - kind: blocklist\n    file: bad.txt\n", baseDirectory: dir.path)
+        } throws: { e in
             let m = (e as? RulesFile.Error)?.userMessage ?? ""
-            return m.contains(dir.path + "/bad.txt:4: \"10.0.0.300\" is not an IP address or CIDR network") && (e as? RulesFile.Error)?.exitCode == 64
+            return m.contains(dir.path + "/bad.txt:4: \"10.0.0.300\" is not an IP address or CIDR network")
+                && (e as? RulesFile.Error)?.exitCode == 64
         }
     }
 
@@ -223,10 +249,12 @@ struct AlertTests {
         let set = NetworkSet(nets)
         // 10.1/16 and 10.255.255.255 are inside 10/8: one range.
         #expect(set.rangeCount == 10)
-        var probes = ["9.255.255.255", "10.0.0.0", "10.200.3.4", "11.0.0.0", "11.0.0.1", "11.0.0.2", "0.0.0.0", "0.0.0.1",
-                      "255.255.255.255", "255.255.255.254", "192.168.0.255", "192.168.1.0", "192.168.1.255", "192.168.2.0",
-                      "fe80::1", "febf:ffff::1", "fec0::", "2001:db8::1", "2001:db8::2", "::", "::1", "ffff:ffff::1",
-                      "::ffff:10.0.0.1"].map { IPAddress($0)! }
+        var probes = [
+            "9.255.255.255", "10.0.0.0", "10.200.3.4", "11.0.0.0", "11.0.0.1", "11.0.0.2", "0.0.0.0", "0.0.0.1",
+            "255.255.255.255", "255.255.255.254", "192.168.0.255", "192.168.1.0", "192.168.1.255", "192.168.2.0",
+            "fe80::1", "febf:ffff::1", "fec0::", "2001:db8::1", "2001:db8::2", "::", "::1", "ffff:ffff::1",
+            "::ffff:10.0.0.1"
+        ].map { IPAddress($0)! }
         var rng = SystemRandomNumberGenerator()
         for _ in 0..<2000 { probes.append(IPAddress(v4: UInt32.random(in: 0x0900_0000...0x0C00_0000, using: &rng))) }
         for a in probes {
@@ -243,11 +271,16 @@ struct AlertTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         try "# domains\nEvil.Example.\n  malware.test   # with a comment\n*.tracker.test\n".write(
             to: dir.appendingPathComponent("domains.txt"), atomically: true, encoding: .utf8)
-        let config = try RulesFile.parse("rules:\n  - name: d\n    kind: dns_domain\n    domains: [sniff.test]\n    file: domains.txt\n",
-                                         baseDirectory: dir.path)
-        #expect(config.rules[0].kind == .dnsDomain(domains: ["sniff.test", "evil.example", "malware.test", "tracker.test"]))
-        try "good.test\nbad domain.test\n".write(to: dir.appendingPathComponent("bad.txt"), atomically: true, encoding: .utf8)
-        #expect { try RulesFile.parse("rules:\n  - kind: dns_domain\n    file: bad.txt\n", baseDirectory: dir.path) } throws: { e in
+        let config = try RulesFile.parse(
+            "rules:\n  - name: d\n    kind: dns_domain\n    domains: [sniff.test]\n    file: domains.txt\n",
+            baseDirectory: dir.path)
+        #expect(
+            config.rules[0].kind == .dnsDomain(domains: ["sniff.test", "evil.example", "malware.test", "tracker.test"]))
+        try "good.test\nbad domain.test\n".write(
+            to: dir.appendingPathComponent("bad.txt"), atomically: true, encoding: .utf8)
+        #expect {
+            try RulesFile.parse("rules:\n  - kind: dns_domain\n    file: bad.txt\n", baseDirectory: dir.path)
+        } throws: { e in
             (e as? RulesFile.Error)?.userMessage.contains("bad.txt:2: \"bad domain.test\" is not a domain name") == true
         }
     }
@@ -263,17 +296,25 @@ struct AlertTests {
             == "rules: rule \"c\", countries: \"USA\" is not a two-letter ISO 3166 country code (DE, US ...)")
         #expect(message("rules:\n  - name: a\n    kind: asn\n    asns: [AS15169, ASX]\n")
             == "rules: rule \"a\", asns: \"ASX\" is not an AS number (15169 or AS15169)")
-        #expect(message("rules:\n  - name: a\n    kind: asn\n    asns: [\"-1\"]\n").contains("\"-1\" is not an AS number"))
+        #expect(
+            message("rules:\n  - name: a\n    kind: asn\n    asns: [\"-1\"]\n").contains("\"-1\" is not an AS number"))
         #expect(message("rules:\n  - name: c\n    kind: country\n    countries: [DE]\n    end: outbound\n")
             .contains("end must be any, orig (flows from there) or resp (flows to there), not \"outbound\""))
         #expect(message("rules:\n  - name: c\n    kind: country\n") == "rules: rule \"c\" needs countries or a file")
-        #expect(message("rules:\n  - name: c\n    kind: countries\n").contains("unknown kind \"countries\" (rate, new_host"))
-        let ok = try RulesFile.parse("rules:\n  - kind: country\n    countries: [de, Us]\n  - kind: asn\n    asns: 4200000000\n    end: orig\n")
-        #expect(ok.rules.map(\.kind) == [.country(codes: ["DE", "US"], end: .any), .asn(numbers: [4_200_000_000], end: .orig)])
+        #expect(
+            message("rules:\n  - name: c\n    kind: countries\n").contains("unknown kind \"countries\" (rate, new_host")
+        )
+        let ok = try RulesFile.parse(
+            "rules:\n  - kind: country\n    countries: [de, Us]\n  - kind: asn\n    asns: 4200000000\n    end: orig\n")
+        #expect(
+            ok.rules.map(\.kind) == [
+                .country(codes: ["DE", "US"], end: .any), .asn(numbers: [4_200_000_000], end: .orig)
+            ])
         #expect(ok.countryRule?.name == "rule-1" && ok.asnRule?.name == "rule-2")
     }
 
-    @Test(.enabled(if: TestMMDB.writerInstalled, "libmaxmind-db-writer-perl is not installed (scripts/setup.sh --tests)"))
+    @Test(
+        .enabled(if: TestMMDB.writerInstalled, "libmaxmind-db-writer-perl is not installed (scripts/setup.sh --tests)"))
     func countryAndASNRulesFire() throws {
         let dir = try TestMMDB.write()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -315,7 +356,9 @@ struct AlertTests {
         var limiter = AlertLimiter(maxPerSecond: 5)
         var delivered: [Alert] = []
         for i in 0..<100 {
-            let a = Alert(time: Timestamp(seconds: 100 + Int64(i / 50), nanoseconds: 0), severity: .low, rule: "r", kind: "rate", message: "m\(i)")
+            let a = Alert(
+                time: Timestamp(seconds: 100 + Int64(i / 50), nanoseconds: 0), severity: .low, rule: "r", kind: "rate",
+                message: "m\(i)")
             if let out = limiter.admit(a, subject: "r|x", holdoff: 60_000_000_000) { delivered.append(out) }
         }
         #expect(delivered.count == 1)
@@ -326,7 +369,8 @@ struct AlertTests {
         var global = AlertLimiter(maxPerSecond: 3)
         var n = 0
         for i in 0..<10 {
-            let a = Alert(time: Timestamp(seconds: 5, nanoseconds: 0), severity: .low, rule: "r", kind: "k", message: "")
+            let a = Alert(
+                time: Timestamp(seconds: 5, nanoseconds: 0), severity: .low, rule: "r", kind: "k", message: "")
             if global.admit(a, subject: "s\(i)", holdoff: 0) != nil { n += 1 }
         }
         #expect(n == 3)

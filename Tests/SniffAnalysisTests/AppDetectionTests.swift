@@ -13,7 +13,8 @@ import SniffTestSupport
 @Suite struct AppDetectionTests {
     /// Each capture with the protocol its main flow must be named, from its payload.
     static let namedFixtures: [(file: String, app: AppProtocol)] = [
-        ("apps/coap.pcap", .coap), ("apps/dhcp.pcap", .dhcp), ("apps/dhcpv6.pcap", .dhcpv6), ("apps/ftp.pcap", .ftp), ("apps/imap.pcap", .imap),
+        ("apps/coap.pcap", .coap), ("apps/dhcp.pcap", .dhcp), ("apps/dhcpv6.pcap", .dhcpv6), ("apps/ftp.pcap", .ftp),
+        ("apps/imap.pcap", .imap),
         ("apps/isakmp.pcap", .isakmp), ("apps/ldap.pcap", .ldap), ("apps/memcached.pcap", .memcached),
         ("apps/mqtt.pcap", .mqtt), ("apps/mysql.pcap", .mysql), ("apps/netbios.pcap", .netbios),
         ("apps/ntp.pcap", .ntp), ("apps/openvpn.pcap", .openvpn), ("apps/pop3.pcap", .pop),
@@ -26,7 +27,8 @@ import SniffTestSupport
     /// The same for ../shared/pcaps.
     static let namedShared: [(file: String, app: AppProtocol)] = [
         ("bgp-4byte-asn.pcap", .bgp), ("bgp-role.pcapng", .bgp), ("babel_rfc6126bis.pcap", .babel),
-        ("pptp.pcap", .pptp), ("quic_handshake_truncated.pcap", .quic), ("eapon1.pcap", .netbios), ("eapon1.pcap", .ssdp), ("resp_1_benchmark.pcap", .redis),
+        ("pptp.pcap", .pptp), ("quic_handshake_truncated.pcap", .quic), ("eapon1.pcap", .netbios),
+        ("eapon1.pcap", .ssdp), ("resp_1_benchmark.pcap", .redis),
         ("dhcp-rfc4388.pcap", .dhcp), ("dcb_ets.pcap", .dhcp), ("vxlan.pcap", .vxlan),
     ]
 
@@ -151,8 +153,9 @@ import SniffTestSupport
                 f.payload.withUnsafeBytes { raw in
                     let c = ByteCursor(raw)
                     for d in f.udp ? AppDetectors.udp : AppDetectors.tcp where d.matches(c) {
-                        #expect(present.contains(d.app),
-                                "\(file.lastPathComponent) frame \(i + 1): \(d.app.name) claims a payload (\(d.checks))")
+                        #expect(
+                            present.contains(d.app),
+                            "\(file.lastPathComponent) frame \(i + 1): \(d.app.name) claims a payload (\(d.checks))")
                     }
                     checked += 1
                 }

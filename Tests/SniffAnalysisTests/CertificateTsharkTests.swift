@@ -33,8 +33,10 @@ struct CertificateTsharkTests {
     }
 
     /// The short names RFC 4514 and OpenSSL give the types in the fixtures.
-    static let shortNames = ["2.5.4.3": "CN", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.10": "O",
-                             "2.5.4.11": "OU", "0.9.2342.19200300.100.1.1": "UID", "1.2.840.113549.1.9.1": "emailAddress"]
+    static let shortNames = [
+        "2.5.4.3": "CN", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.10": "O",
+        "2.5.4.11": "OU", "0.9.2342.19200300.100.1.1": "UID", "1.2.840.113549.1.9.1": "emailAddress"
+    ]
 
     /// An RFC 4514 string read back (section 3): RDNs split at unescaped commas, their
     /// attributes at unescaped '+', type and value at the first '=', escapes undone (a
@@ -81,17 +83,24 @@ struct CertificateTsharkTests {
     static var cases: [(capture: URL, truth: URL)] {
         ((try? FileManager.default.contentsOfDirectory(atPath: TestPaths.fixtures.path)) ?? [])
             .filter { $0.hasSuffix(".x509.tsv") }.sorted()
-            .map { (TestPaths.fixtures.appendingPathComponent(String($0.dropLast(9))), TestPaths.fixtures.appendingPathComponent($0)) }
+            .map {
+                (
+                    TestPaths.fixtures.appendingPathComponent(String($0.dropLast(9))),
+                    TestPaths.fixtures.appendingPathComponent($0)
+                )
+            }
     }
 
     @Test func flowsAgreeWithTshark() throws {
         var agree = 0, total = 0
         for (capture, truthFile) in Self.cases {
-            let rows = try String(contentsOf: truthFile, encoding: .utf8).split(separator: "\n").dropFirst().compactMap(Row.init)
+            let rows = try String(contentsOf: truthFile, encoding: .utf8).split(separator: "\n").dropFirst()
+                .compactMap(Row.init)
             let all = try flows(of: capture)
             for r in rows {
                 let at = "\(capture.lastPathComponent) frame \(r.frame)"
-                let flow = try #require(all.first { $0.respPort == r.serverPort && $0.origPort == r.clientPort }, "\(at): no flow")
+                let flow = try #require(
+                    all.first { $0.respPort == r.serverPort && $0.origPort == r.clientPort }, "\(at): no flow")
                 let d = flow.details
                 total += 1
                 let ok = d.tlsCertificate == .read
@@ -100,7 +109,8 @@ struct CertificateTsharkTests {
                     && d.tlsNotBefore == r.notBefore && d.tlsNotAfter == r.notAfter
                 if ok { agree += 1 }
                 #expect(d.tlsCertificate == .read, "\(at)")
-                #expect(Self.rdns(d.tlsSubject ?? "") == Self.expected(r.subject), "\(at): subject \(d.tlsSubject ?? "-")")
+                #expect(
+                    Self.rdns(d.tlsSubject ?? "") == Self.expected(r.subject), "\(at): subject \(d.tlsSubject ?? "-")")
                 #expect(Self.rdns(d.tlsIssuer ?? "") == Self.expected(r.issuer), "\(at): issuer \(d.tlsIssuer ?? "-")")
                 #expect(d.tlsNotBefore == r.notBefore && d.tlsNotAfter == r.notAfter, "\(at): validity")
             }
@@ -123,7 +133,8 @@ struct CertificateTsharkTests {
         #expect(rsa.tlsSubject == #"CN=cert.sniff.test,OU=Tests+UID=42,O=Sniff\+Partner\, Inc.,L=Zürich\, Süd,ST=Baden-Württemberg,C=DE"#)
         #expect(rsa.tlsIssuer == #"CN=Sniff Root \"R1\",O=Sniff Test CA,C=US"#)
         let ec = try #require(all.first { $0.origPort == 40701 }).details
-        #expect(ec.tlsSubject == "CN=ecdsa.sniff.test,O=Sniff,emailAddress=ops@sniff.test" && ec.tlsIssuer == ec.tlsSubject)
+        #expect(
+            ec.tlsSubject == "CN=ecdsa.sniff.test,O=Sniff,emailAddress=ops@sniff.test" && ec.tlsIssuer == ec.tlsSubject)
         #expect(try #require(ec.tlsNotAfter) - (ec.tlsNotBefore ?? 0) == 36500 * 86_400)
         let tls13 = try #require(all.first { $0.origPort == 40702 }).details
         #expect(tls13.tlsChosenVersion == 0x0304 && tls13.tlsCertificate == .absent && tls13.tlsSubject == nil)
@@ -136,6 +147,8 @@ struct CertificateTsharkTests {
         config.tcpReassembly.budget = 0
         let all = try flows(of: TestPaths.fixtures.appendingPathComponent("tls-cert.pcap"), config: config)
         #expect(try #require(all.first { $0.origPort == 40700 }).details.tlsSubject == nil)
-        #expect(try #require(all.first { $0.origPort == 40701 }).details.tlsSubject == "CN=ecdsa.sniff.test,O=Sniff,emailAddress=ops@sniff.test")
+        #expect(
+            try #require(all.first { $0.origPort == 40701 }).details.tlsSubject
+                == "CN=ecdsa.sniff.test,O=Sniff,emailAddress=ops@sniff.test")
     }
 }

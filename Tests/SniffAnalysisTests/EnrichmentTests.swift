@@ -52,7 +52,9 @@ func enrich(_ file: URL, capacity: Int = 65_536, geo: GeoIPDatabases = GeoIPData
         let file = TestPaths.sharedPcaps!.appendingPathComponent("dns_tcp.pcap")
         let (hosts, _) = try enrich(file)
         // tshark's verbose tree: the records under "Answers" (not the additional ones).
-        let r = try Tshark.run(["-n", "-r", file.path, "-O", "dns", "-V", "-Y", "dns.flags.response == 1 && dns.flags.rcode == 0"])
+        let r = try Tshark.run([
+            "-n", "-r", file.path, "-O", "dns", "-V", "-Y", "dns.flags.response == 1 && dns.flags.rcode == 0"
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         let text = r.stdout
         var inAnswers = false
@@ -109,7 +111,9 @@ func enrich(_ file: URL, capacity: Int = 65_536, geo: GeoIPDatabases = GeoIPData
         #expect(c.get(a) == nil)
         // A larger table keeps many networks at once.
         var big = GeoCache(capacity: 4096)
-        for i in 0..<1000 { big.set(IPAddress(v4: 0x0808_0000 &+ UInt32(i)), prefixLength: 32, GeoRecord(asn: UInt32(i))) }
+        for i in 0..<1000 {
+            big.set(IPAddress(v4: 0x0808_0000 &+ UInt32(i)), prefixLength: 32, GeoRecord(asn: UInt32(i)))
+        }
         let kept = (0..<1000).filter { big.get(IPAddress(v4: 0x0808_0000 &+ UInt32($0))) == GeoRecord(asn: UInt32($0)) }
         #expect(kept.count > 700)
     }
@@ -155,7 +159,8 @@ func enrich(_ file: URL, capacity: Int = 65_536, geo: GeoIPDatabases = GeoIPData
 }
 
 @Suite struct GeoIPTests {
-    @Test(.enabled(if: TestMMDB.writerInstalled, "libmaxmind-db-writer-perl is not installed (scripts/setup.sh --tests)"))
+    @Test(
+        .enabled(if: TestMMDB.writerInstalled, "libmaxmind-db-writer-perl is not installed (scripts/setup.sh --tests)"))
     func lookups() throws {
         let dir = try TestMMDB.write()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -186,7 +191,8 @@ func enrich(_ file: URL, capacity: Int = 65_536, geo: GeoIPDatabases = GeoIPData
     /// the longest of the two files' records around the address, and over addresses
     /// spread across placed and unplaced networks (IPv4, IPv4-mapped, IPv6), asked
     /// twice, `HostEnrichment` answers what a direct lookup of each address answers.
-    @Test(.enabled(if: TestMMDB.writerInstalled, "libmaxmind-db-writer-perl is not installed (scripts/setup.sh --tests)"))
+    @Test(
+        .enabled(if: TestMMDB.writerInstalled, "libmaxmind-db-writer-perl is not installed (scripts/setup.sh --tests)"))
     func cachedPerNetwork() throws {
         let dir = try TestMMDB.write()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -230,7 +236,8 @@ func enrich(_ file: URL, capacity: Int = 65_536, geo: GeoIPDatabases = GeoIPData
         #expect(placed > 2000 && placed < 6000, "\(placed)")
     }
 
-    @Test(.enabled(if: TestMMDB.writerInstalled, "libmaxmind-db-writer-perl is not installed (scripts/setup.sh --tests)"))
+    @Test(
+        .enabled(if: TestMMDB.writerInstalled, "libmaxmind-db-writer-perl is not installed (scripts/setup.sh --tests)"))
     func badFilesAreNamed() throws {
         let dir = try TestMMDB.write()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -265,7 +272,8 @@ func enrich(_ file: URL, capacity: Int = 65_536, geo: GeoIPDatabases = GeoIPData
     /// table's slots, so slots change hands), read twice, every packet's answer is the
     /// one the databases give: a country of the list at either end, and an AS of the list
     /// at either end.
-    @Test(.enabled(if: TestMMDB.writerInstalled, "libmaxmind-db-writer-perl is not installed (scripts/setup.sh --tests)"))
+    @Test(
+        .enabled(if: TestMMDB.writerInstalled, "libmaxmind-db-writer-perl is not installed (scripts/setup.sh --tests)"))
     func verdictsMatchTheDatabases() throws {
         let dir = try TestMMDB.write()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -372,7 +380,8 @@ func enrich(_ file: URL, capacity: Int = 65_536, geo: GeoIPDatabases = GeoIPData
         #expect(upper != nil && upper == lower)
         #expect(Self.hash(header + Self.name(["www", "example", "org"]), at: 12) != lower)
         // "com" at 12, then "www.example" + pointer to it at 17.
-        let compressed = header + Self.name(["com"]) + [3] + Array("www".utf8) + [7] + Array("example".utf8) + [0xC0, 12]
+        let compressed =
+            header + Self.name(["com"]) + [3] + Array("www".utf8) + [7] + Array("example".utf8) + [0xC0, 12]
         #expect(Self.hash(compressed, at: 17) == lower)
         // A pointer loop is no name.
         #expect(Self.hash(header + [0xC0, 12], at: 12) == nil)

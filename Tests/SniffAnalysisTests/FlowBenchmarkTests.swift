@@ -48,7 +48,9 @@ struct FlowBenchmarkTests {
         let path = FlowBenchmarkTests.path!
         var best = Double.infinity
         var packets: UInt64 = 0
-        for _ in 0..<3 { let (t, n) = try FlowBenchmarkTests.run(path, consumer: nil); best = min(best, t); packets = n }
+        for _ in 0..<3 {
+            let (t, n) = try FlowBenchmarkTests.run(path, consumer: nil); best = min(best, t); packets = n
+        }
         print("bench: read+decode           \(packets) packets in \(String(format: "%.3f", best)) s = \(String(format: "%.2f", Double(packets) / best / 1e6)) Mpps")
         var bestFlows = Double.infinity
         var flows: UInt64 = 0

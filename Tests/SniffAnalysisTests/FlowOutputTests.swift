@@ -53,7 +53,9 @@ struct FlowOutputTests {
         let table = FlowTable(config: .noTimeouts, observer: nil)
         let collector = FlowCollector()
         table.observer = collector
-        table.process(tcpPacket("10.0.0.1", 40000, "10.0.0.2", 5432, flags: TCP.syn, seq: 1, at: 1), frame: emptyFrame, now: Timestamp(seconds: 1, nanoseconds: 0))
+        table.process(
+            tcpPacket("10.0.0.1", 40000, "10.0.0.2", 5432, flags: TCP.syn, seq: 1, at: 1), frame: emptyFrame,
+            now: Timestamp(seconds: 1, nanoseconds: 0))
         table.flush()
         let f = collector.flows[0]
         #expect(f.app == .postgresql && f.appSource == .port)
@@ -68,9 +70,11 @@ struct FlowOutputTests {
         let line = sink.string
         #expect(line.hasSuffix("}\n"))
         let obj = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-        for field in ["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "service", "duration",
-                      "orig_bytes", "resp_bytes", "conn_state", "local_orig", "local_resp", "missed_bytes", "history",
-                      "orig_pkts", "orig_ip_bytes", "resp_pkts", "resp_ip_bytes", "community_id", "app", "app_source", "tls_sni"] {
+        for field in [
+            "ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "service", "duration",
+            "orig_bytes", "resp_bytes", "conn_state", "local_orig", "local_resp", "missed_bytes", "history",
+            "orig_pkts", "orig_ip_bytes", "resp_pkts", "resp_ip_bytes", "community_id", "app", "app_source", "tls_sni"
+        ] {
             #expect(obj[field] != nil, "missing \(field) in \(line)")
         }
         #expect(obj["id.orig_h"] as? String == "127.0.0.1")
@@ -91,7 +95,9 @@ struct FlowOutputTests {
         var fields: [String] = []
         var rows: [[String]] = []
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            if line.hasPrefix("#fields\t") { fields = line.split(separator: "\t").dropFirst().map(String.init); continue }
+            if line.hasPrefix("#fields\t") {
+                fields = line.split(separator: "\t").dropFirst().map(String.init); continue
+            }
             if line.hasPrefix("#") || line.isEmpty { continue }
             let cells = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
             #expect(cells.count == fields.count, "row has \(cells.count) cells for \(fields.count) fields")
@@ -115,7 +121,9 @@ struct FlowOutputTests {
         #expect(lines[3] == "#unset_field\t-")
         #expect(lines[4] == "#path\tconn")
         #expect(lines[5] == "#open\t2023-11-14-22-13-20")
-        #expect(lines[6].hasPrefix("#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration"))
+        #expect(
+            lines[6].hasPrefix("#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration")
+        )
         #expect(lines[7].hasPrefix("#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval"))
         #expect(lines.last == "#close\t2023-11-14-22-14-20")
         let rows = FlowOutputTests.zeekCut(text, ["id.orig_p", "conn_state", "history", "local_orig"])

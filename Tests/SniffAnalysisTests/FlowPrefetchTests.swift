@@ -11,7 +11,8 @@ import SniffTestSupport
 struct FlowPrefetchTests {
     /// The project's captures and, when present, ../shared/pcaps.
     static var captures: [URL] {
-        TestPaths.captureFiles(in: TestPaths.fixtures) + (TestPaths.sharedPcaps.map { TestPaths.captureFiles(in: $0) } ?? [])
+        TestPaths.captureFiles(in: TestPaths.fixtures)
+            + (TestPaths.sharedPcaps.map { TestPaths.captureFiles(in: $0) } ?? [])
     }
 
     /// `upcoming()` shows exactly the frames that the next two calls to `next()` return.

@@ -14,9 +14,14 @@ struct FlowStateTests {
         // first, then IPv6 complete and refused.
         let all = try flows(of: TestPaths.fixtures.appendingPathComponent("tcp-states.pcap"))
         let got = all.map { FlowSummary($0) }
-        let byPort = Dictionary(uniqueKeysWithValues: all.map { (Int($0.origPort) == 47104 ? 41004 : Int($0.origPort), $0) })
-        func check(_ port: Int, _ state: ConnState, _ history: String, sourceLocation: SourceLocation = #_sourceLocation) {
-            guard let f = byPort[port] else { Issue.record("no flow from port \(port): \(got)", sourceLocation: sourceLocation); return }
+        let byPort = Dictionary(
+            uniqueKeysWithValues: all.map { (Int($0.origPort) == 47104 ? 41004 : Int($0.origPort), $0) })
+        func check(
+            _ port: Int, _ state: ConnState, _ history: String, sourceLocation: SourceLocation = #_sourceLocation
+        ) {
+            guard let f = byPort[port] else {
+                Issue.record("no flow from port \(port): \(got)", sourceLocation: sourceLocation); return
+            }
             #expect(f.connState == state, "\(FlowSummary(f))", sourceLocation: sourceLocation)
             #expect(f.history.string == history, "\(FlowSummary(f))", sourceLocation: sourceLocation)
         }

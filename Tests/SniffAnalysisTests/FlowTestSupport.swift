@@ -43,8 +43,10 @@ struct FlowSummary: Hashable, CustomStringConvertible {
 }
 
 /// Builds a decoded TCP packet for driving the table without a capture.
-func tcpPacket(_ src: String, _ sport: UInt16, _ dst: String, _ dport: UInt16, flags: UInt16,
-               seq: UInt32 = 0, ack: UInt32 = 0, payload: Int = 0, at seconds: Double, window: UInt16 = 1024) -> DecodedPacket {
+func tcpPacket(
+    _ src: String, _ sport: UInt16, _ dst: String, _ dport: UInt16, flags: UInt16,
+    seq: UInt32 = 0, ack: UInt32 = 0, payload: Int = 0, at seconds: Double, window: UInt16 = 1024
+) -> DecodedPacket {
     var p = DecodedPacket()
     p.timestamp = Timestamp(totalNanoseconds: Int64(seconds * 1e9))
     p.ipVersion = IPAddress(src)!.isIPv6 ? 6 : 4
@@ -69,7 +71,9 @@ func tcpPacket(_ src: String, _ sport: UInt16, _ dst: String, _ dport: UInt16, f
     return p
 }
 
-func udpPacket(_ src: String, _ sport: UInt16, _ dst: String, _ dport: UInt16, payload: Int = 10, at seconds: Double) -> DecodedPacket {
+func udpPacket(
+    _ src: String, _ sport: UInt16, _ dst: String, _ dport: UInt16, payload: Int = 10, at seconds: Double
+) -> DecodedPacket {
     var p = DecodedPacket()
     p.timestamp = Timestamp(totalNanoseconds: Int64(seconds * 1e9))
     p.ipVersion = IPAddress(src)!.isIPv6 ? 6 : 4

@@ -46,7 +46,8 @@ struct FlowTimerTests {
         let (t, out) = FlowTimerTests.table()
         let clock = Clock()
         for i in 0..<300 {
-            FlowTimerTests.send(t, udpPacket("10.0.\(i / 250).\(i % 250 + 1)", 5000, "10.1.0.1", 53, at: clock.seconds), clock)
+            FlowTimerTests.send(
+                t, udpPacket("10.0.\(i / 250).\(i % 250 + 1)", 5000, "10.1.0.1", 53, at: clock.seconds), clock)
         }
         t.flush()
         #expect(out.flows.count == 300)
@@ -71,11 +72,19 @@ struct FlowTimerTests {
         let (t, out) = FlowTimerTests.table()
         let clock = Clock()
         // An established connection: 3600 s.
-        FlowTimerTests.send(t, tcpPacket("10.0.0.1", 40000, "10.0.0.2", 22, flags: TCP.syn, seq: 100, at: clock.seconds), clock)
-        FlowTimerTests.send(t, tcpPacket("10.0.0.2", 22, "10.0.0.1", 40000, flags: TCP.syn | TCP.ack, seq: 500, ack: 101, at: clock.seconds), clock)
-        FlowTimerTests.send(t, tcpPacket("10.0.0.1", 40000, "10.0.0.2", 22, flags: TCP.ack, seq: 101, ack: 501, at: clock.seconds), clock)
+        FlowTimerTests.send(
+            t, tcpPacket("10.0.0.1", 40000, "10.0.0.2", 22, flags: TCP.syn, seq: 100, at: clock.seconds), clock)
+        FlowTimerTests.send(
+            t,
+            tcpPacket(
+                "10.0.0.2", 22, "10.0.0.1", 40000, flags: TCP.syn | TCP.ack, seq: 500, ack: 101, at: clock.seconds),
+            clock)
+        FlowTimerTests.send(
+            t, tcpPacket("10.0.0.1", 40000, "10.0.0.2", 22, flags: TCP.ack, seq: 101, ack: 501, at: clock.seconds),
+            clock)
         // A half-open attempt: 10 s.
-        FlowTimerTests.send(t, tcpPacket("10.0.0.1", 40001, "10.0.0.2", 23, flags: TCP.syn, seq: 7, at: clock.seconds), clock)
+        FlowTimerTests.send(
+            t, tcpPacket("10.0.0.1", 40001, "10.0.0.2", 23, flags: TCP.syn, seq: 7, at: clock.seconds), clock)
         clock.seconds += 10
         t.expire(now: clock.now)
         #expect(out.flows.map { $0.origPort } == [40001])
@@ -94,9 +103,12 @@ struct FlowTimerTests {
         let clock = Clock()
         let a = "192.168.1.5", b = "93.184.216.34"
         FlowTimerTests.send(t, tcpPacket(a, 40000, b, 80, flags: TCP.syn, seq: 1, at: clock.seconds), clock)
-        FlowTimerTests.send(t, tcpPacket(b, 80, a, 40000, flags: TCP.syn | TCP.ack, seq: 9, ack: 2, at: clock.seconds), clock)
-        FlowTimerTests.send(t, tcpPacket(a, 40000, b, 80, flags: TCP.ack | TCP.fin, seq: 2, ack: 10, at: clock.seconds + 1), clock)
-        FlowTimerTests.send(t, tcpPacket(b, 80, a, 40000, flags: TCP.ack | TCP.fin, seq: 10, ack: 3, at: clock.seconds + 1), clock)
+        FlowTimerTests.send(
+            t, tcpPacket(b, 80, a, 40000, flags: TCP.syn | TCP.ack, seq: 9, ack: 2, at: clock.seconds), clock)
+        FlowTimerTests.send(
+            t, tcpPacket(a, 40000, b, 80, flags: TCP.ack | TCP.fin, seq: 2, ack: 10, at: clock.seconds + 1), clock)
+        FlowTimerTests.send(
+            t, tcpPacket(b, 80, a, 40000, flags: TCP.ack | TCP.fin, seq: 10, ack: 3, at: clock.seconds + 1), clock)
         clock.seconds += 11
         t.expire(now: clock.now)
         #expect(out.flows.count == 1)
@@ -159,7 +171,8 @@ struct FlowTimerTests {
         let a = "10.0.0.1", b = "10.0.0.2"
         for isn: UInt32 in [1000, 5000] {
             FlowTimerTests.send(t, tcpPacket(a, 40000, b, 80, flags: TCP.syn, seq: isn, at: clock.seconds), clock)
-            FlowTimerTests.send(t, tcpPacket(b, 80, a, 40000, flags: TCP.rst | TCP.ack, seq: 0, ack: isn + 1, at: clock.seconds), clock)
+            FlowTimerTests.send(
+                t, tcpPacket(b, 80, a, 40000, flags: TCP.rst | TCP.ack, seq: 0, ack: isn + 1, at: clock.seconds), clock)
             clock.seconds += 1
         }
         t.flush()
@@ -176,19 +189,27 @@ struct FlowTimerTests {
         FlowTimerTests.send(t, tcpPacket(b, 80, a, 40000, flags: TCP.syn | TCP.ack, seq: 100, ack: 2, at: 1000), clock)
         FlowTimerTests.send(t, tcpPacket(a, 40000, b, 80, flags: TCP.ack, seq: 2, ack: 101, at: 1000), clock)
         for _ in 0..<12 {
-            FlowTimerTests.send(t, tcpPacket(a, 40000, b, 80, flags: TCP.ack | TCP.psh, seq: 2, ack: 101, payload: 100, at: 1000), clock)
+            FlowTimerTests.send(
+                t, tcpPacket(a, 40000, b, 80, flags: TCP.ack | TCP.psh, seq: 2, ack: 101, payload: 100, at: 1000), clock
+            )
         }
-        FlowTimerTests.send(t, tcpPacket(b, 80, a, 40000, flags: TCP.ack, seq: 101, ack: 102, at: 1000, window: 0), clock)
+        FlowTimerTests.send(
+            t, tcpPacket(b, 80, a, 40000, flags: TCP.ack, seq: 101, ack: 102, at: 1000, window: 0), clock)
         t.flush()
         // D once, then 11 retransmissions: T at the 1st and the 10th.
         #expect(out.flows.first?.history.string == "ShADTTaw")  // the ack adds a before the zero window w
     }
 
     @Test func shardedEqualsSingle() throws {
-        var files = [TestPaths.fixtures.appendingPathComponent("app.pcap"), TestPaths.fixtures.appendingPathComponent("tcp-states.pcap"),
-                     TestPaths.fixtures.appendingPathComponent("dns.pcap")]
+        var files = [
+            TestPaths.fixtures.appendingPathComponent("app.pcap"),
+            TestPaths.fixtures.appendingPathComponent("tcp-states.pcap"),
+            TestPaths.fixtures.appendingPathComponent("dns.pcap")
+        ]
         if let shared = TestPaths.sharedPcaps {
-            files += ["resp_1_benchmark.pcap", "mptcp-v0.pcap", "bgp-4byte-asn.pcap", "eapon1.pcap"].map { shared.appendingPathComponent($0) }
+            files += ["resp_1_benchmark.pcap", "mptcp-v0.pcap", "bgp-4byte-asn.pcap", "eapon1.pcap"].map {
+                shared.appendingPathComponent($0)
+            }
         }
         var sink = ByteSink()
         let writer = FlowNDJSONWriter()
@@ -221,8 +242,11 @@ extension Flow {
 /// The threaded shards give the same flows as one table.
 struct ParallelFlowTablesTests {
     @Test func threadedEqualsSingle() throws {
-        var files = [TestPaths.fixtures.appendingPathComponent("app.pcap"), TestPaths.fixtures.appendingPathComponent("tcp-states.pcap"),
-                     TestPaths.fixtures.appendingPathComponent("dns.pcap")]
+        var files = [
+            TestPaths.fixtures.appendingPathComponent("app.pcap"),
+            TestPaths.fixtures.appendingPathComponent("tcp-states.pcap"),
+            TestPaths.fixtures.appendingPathComponent("dns.pcap")
+        ]
         if let shared = TestPaths.sharedPcaps {
             files += ["resp_1_benchmark.pcap", "mptcp-v0.pcap", "eapon1.pcap"].map { shared.appendingPathComponent($0) }
         }

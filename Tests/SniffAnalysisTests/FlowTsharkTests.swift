@@ -35,7 +35,9 @@ struct FlowTsharkTests {
             let w = line.split(separator: " ").map(String.init)
             guard w.count >= 11 else { continue }
             func unit(_ u: String) -> UInt64 {
-                switch u { case "kB": return 1000; case "MB": return 1_000_000; case "GB": return 1_000_000_000; default: return 1 }
+                switch u {
+                case "kB": return 1000; case "MB": return 1_000_000; case "GB": return 1_000_000_000; default: return 1
+                }
             }
             out.append(Conversation(proto: proto, a: w[0], b: w[2],
                                     framesBA: UInt64(w[3]) ?? 0, bytesBA: (UInt64(w[4]) ?? 0) * unit(w[5]),
@@ -69,8 +71,10 @@ struct FlowTsharkTests {
         var out: [URL] = []
         for dir in dirs {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
-            out += names.filter { ($0.hasSuffix(".pcap") || $0.hasSuffix(".pcapng")) && names.contains($0 + ".conv.txt") }
-                .sorted().map { dir.appendingPathComponent($0) }
+            out += names.filter {
+                ($0.hasSuffix(".pcap") || $0.hasSuffix(".pcapng")) && names.contains($0 + ".conv.txt")
+            }
+            .sorted().map { dir.appendingPathComponent($0) }
         }
         return out
     }
@@ -93,7 +97,9 @@ struct FlowTsharkTests {
                 continue
             }
             if o.a != t.a { swap(&o.a, &o.b); swap(&o.framesAB, &o.framesBA); swap(&o.bytesAB, &o.bytesBA) }
-            #expect(o.framesAB == t.framesAB && o.framesBA == t.framesBA, "\(file.lastPathComponent): tshark \(t), Sniff \(o)")
+            #expect(
+                o.framesAB == t.framesAB && o.framesBA == t.framesBA,
+                "\(file.lastPathComponent): tshark \(t), Sniff \(o)")
             #expect(o.bytesAB / t.unitAB == t.bytesAB / t.unitAB && o.bytesBA / t.unitBA == t.bytesBA / t.unitBA,
                     "\(file.lastPathComponent): tshark \(t), Sniff \(o)")
         }

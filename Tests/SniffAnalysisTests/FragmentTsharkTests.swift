@@ -45,7 +45,8 @@ struct FragmentTsharkTests {
         // Frames that tshark put into a datagram completed by another frame.
         var inDatagram = Set<Int>()
         for row in truth {
-            let frames = (row.cells["ip.fragment"].flatMap { $0.isEmpty ? nil : $0 } ?? row.cells["ipv6.fragment"] ?? "")
+            let frames =
+                (row.cells["ip.fragment"].flatMap { $0.isEmpty ? nil : $0 } ?? row.cells["ipv6.fragment"] ?? "")
                 .split(separator: ",").compactMap { Int($0) }
             let n = Int(row.cells["frame.number"] ?? "") ?? 0
             for f in frames where f != n { inDatagram.insert(f) }
@@ -94,8 +95,10 @@ struct FragmentTsharkTests {
             if differ.isEmpty {
                 tally.equal += 1
             } else {
-                problems.append("frame \(n): " + differ.map { "\($0) tshark=\((want[$0] ?? nil) ?? "-") sniff=\((got[$0] ?? nil) ?? "-")" }
-                    .joined(separator: ", "))
+                problems.append(
+                    "frame \(n): "
+                        + differ.map { "\($0) tshark=\((want[$0] ?? nil) ?? "-") sniff=\((got[$0] ?? nil) ?? "-")" }
+                        .joined(separator: ", "))
             }
         }
         return (tally, problems)
@@ -112,7 +115,9 @@ struct FragmentTsharkTests {
     @Test("The project's fragment fixture is there and has datagrams of every kind")
     func fixtureCoversEveryKind() throws {
         let truth = try GoldenTests.truthRows(TestPaths.fixtures.appendingPathComponent("frag.pcap.frag.tsv"))
-        let completing = truth.filter { !($0.cells["ip.fragment"] ?? "").isEmpty || !($0.cells["ipv6.fragment"] ?? "").isEmpty }
+        let completing = truth.filter {
+            !($0.cells["ip.fragment"] ?? "").isEmpty || !($0.cells["ipv6.fragment"] ?? "").isEmpty
+        }
         // 4 ICMP echo datagrams per family, 2 UDP echo datagrams per family, 1 DNS answer per family.
         #expect(completing.filter { !($0.cells["ip.fragment"] ?? "").isEmpty }.count == 7)
         #expect(completing.filter { !($0.cells["ipv6.fragment"] ?? "").isEmpty }.count == 7)

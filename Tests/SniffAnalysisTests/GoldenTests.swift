@@ -28,7 +28,9 @@ struct GoldenTests {
         let text = try String(contentsOf: url, encoding: .utf8)
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         if lines.last == "" { lines.removeLast() }
-        guard let header = lines.first?.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) else { return [] }
+        guard let header = lines.first?.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) else {
+            return []
+        }
         return lines.dropFirst().map { line in
             let cells = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
             var d: [String: String] = [:]
@@ -105,7 +107,9 @@ struct GoldenTests {
             if !tunnelled && !icmp {
                 check("tcp.seq_raw", first(c["tcp.seq_raw"]), str("seq"), frame)
                 check("tcp.ack_raw", first(c["tcp.ack_raw"]), str("ack"), frame)
-                let tflags = first(c["tcp.flags"]).flatMap { UInt16($0.dropFirst(2), radix: 16) }.map { String($0 & 0x1FF) }
+                let tflags = first(c["tcp.flags"]).flatMap { UInt16($0.dropFirst(2), radix: 16) }.map {
+                    String($0 & 0x1FF)
+                }
                 check("tcp.flags", tflags, str("tcp_flags"), frame)
                 check("tcp.window", first(c["tcp.window_size_value"]), str("window"), frame)
             }
@@ -137,13 +141,21 @@ struct GoldenTests {
             caplens += Int(rawJSONField(l, "caplen") ?? "0") ?? 0
         }
         var failures: [String] = []
-        if let n = obj["total_packets"] as? Int, n != run.lines.count { failures.append("total_packets \(n) vs \(run.lines.count)") }
+        if let n = obj["total_packets"] as? Int, n != run.lines.count {
+            failures.append("total_packets \(n) vs \(run.lines.count)")
+        }
         if let n = obj["total_bytes"] as? Int, n != lens { failures.append("total_bytes \(n) vs \(lens)") }
-        if let n = obj["total_captured_bytes"] as? Int, n != caplens { failures.append("total_captured_bytes \(n) vs \(caplens)") }
-        if let f = obj["first_time_epoch"] as? String, let ours = run.lines.first.flatMap({ rawJSONField($0, "ts") }), f != ours {
+        if let n = obj["total_captured_bytes"] as? Int, n != caplens {
+            failures.append("total_captured_bytes \(n) vs \(caplens)")
+        }
+        if let f = obj["first_time_epoch"] as? String, let ours = run.lines.first.flatMap({ rawJSONField($0, "ts") }),
+            f != ours
+        {
             failures.append("first_time_epoch \(f) vs \(ours)")
         }
-        if let f = obj["last_time_epoch"] as? String, let ours = run.lines.last.flatMap({ rawJSONField($0, "ts") }), f != ours {
+        if let f = obj["last_time_epoch"] as? String, let ours = run.lines.last.flatMap({ rawJSONField($0, "ts") }),
+            f != ours
+        {
             failures.append("last_time_epoch \(f) vs \(ours)")
         }
         return failures

@@ -22,7 +22,9 @@ struct HTTPConnectionTests {
 
     /// Sends `bytes` on one direction in segments of `size` bytes, in order from
     /// sequence number 1 (the flow's start is 0).
-    static func send(_ bytes: [UInt8], isOrig: Bool, size: Int, on c: inout HTTPConnection, _ tracker: TransactionTracker) {
+    static func send(
+        _ bytes: [UInt8], isOrig: Bool, size: Int, on c: inout HTTPConnection, _ tracker: TransactionTracker
+    ) {
         var at = 0
         while at < bytes.count {
             let n = min(size, bytes.count - at)

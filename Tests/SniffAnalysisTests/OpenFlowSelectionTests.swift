@@ -21,7 +21,9 @@ struct OpenFlowSelectionTests {
             let at = second + Double((i * 37) % 100) / 100
             let src = "10.99.\(i / 250).\(i % 250 + 1)"
             for k in 0..<Int(rng.next() % 40 + 1) {
-                let p = udpPacket(src, UInt16(20000 + i % 30000), "10.98.0.1", 53, payload: Int(rng.next() % 900), at: at + Double(k) / 1000)
+                let p = udpPacket(
+                    src, UInt16(20000 + i % 30000), "10.98.0.1", 53, payload: Int(rng.next() % 900),
+                    at: at + Double(k) / 1000)
                 table.process(p, frame: emptyFrame, now: p.timestamp)
             }
         }

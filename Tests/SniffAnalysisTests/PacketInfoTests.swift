@@ -127,7 +127,9 @@ struct PacketInfoTests {
         for f in files {
             guard let all = try? Self.lines(of: f) else { continue }
             for l in all {
-                #expect(!l.info.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }, "\(f.lastPathComponent) \(l.n)")
+                #expect(
+                    !l.info.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F },
+                    "\(f.lastPathComponent) \(l.n)")
                 if !l.info.isEmpty { rendered += 1 }
             }
         }

@@ -17,7 +17,9 @@ struct RegressionTests {
 
     static var files: [URL] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        return names.filter { !$0.hasPrefix(".") && $0 != "README.md" }.sorted().map { directory.appendingPathComponent($0) }
+        return names.filter { !$0.hasPrefix(".") && $0 != "README.md" }.sorted().map {
+            directory.appendingPathComponent($0)
+        }
     }
 
     static func target(of file: URL) -> String {

@@ -24,7 +24,9 @@ struct TCPReassemblyTsharkTests {
     /// The first non-empty value of `field` among the rows of the connection of client
     /// port `port`.
     static func first(_ rows: [[String: String]], port: UInt16, _ field: String) -> String? {
-        rows.first { ($0["tcp.srcport"] == "\(port)" || $0["tcp.dstport"] == "\(port)") && $0[field, default: ""] != "" }?[field]
+        rows.first {
+            ($0["tcp.srcport"] == "\(port)" || $0["tcp.dstport"] == "\(port)") && $0[field, default: ""] != ""
+        }?[field]
     }
 
     static func flow(_ flows: [Flow], clientPort: UInt16) throws -> Flow {
@@ -45,7 +47,9 @@ struct TCPReassemblyTsharkTests {
         let ja3 = try #require(Self.first(rows, port: 40600, "tls.handshake.ja3"))
         // The hello spans segments: more than one client segment with data precedes the
         // frame on which tshark completes it.
-        let helloFrame = try #require(rows.first { $0["tls.handshake.ja3"] == ja3 }?["frame.number"]).flatMap { Int($0) }
+        let helloFrame = try #require(rows.first { $0["tls.handshake.ja3"] == ja3 }?["frame.number"]).flatMap {
+            Int($0)
+        }
         let before = rows.filter {
             $0["tcp.srcport"] == "40600" && Int($0["tcp.len"] ?? "0")! > 0 && Int($0["frame.number"]!)! <= helloFrame!
         }
@@ -112,7 +116,8 @@ struct TCPReassemblyTsharkTests {
     @Test func retransmissions() throws {
         let rows = try Self.truth("tcp-loss.pcap")
         let again = rows.filter {
-            $0["tcp.srcport"] == "8080" && ($0["tcp.analysis.retransmission"] == "1" || $0["tcp.analysis.out_of_order"] == "1")
+            $0["tcp.srcport"] == "8080"
+                && ($0["tcp.analysis.retransmission"] == "1" || $0["tcp.analysis.out_of_order"] == "1")
         }
         #expect(!again.isEmpty)
         let f = try Self.flow(Self.run("tcp-loss.pcap"), clientPort: 40610)

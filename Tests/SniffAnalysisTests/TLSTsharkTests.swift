@@ -33,9 +33,13 @@ struct TLSTsharkTests {
             let c = ByteCursor(raw.bytes)
             var seen = Seen()
             if p.ipProto == 6 {
-                if let h = TLS.parseClientHello(c, at: p.payloadOffset, length: p.payloadCaptured), let ja3 = TLSFingerprint.ja3(c, h) {
+                if let h = TLS.parseClientHello(c, at: p.payloadOffset, length: p.payloadCaptured),
+                    let ja3 = TLSFingerprint.ja3(c, h)
+                {
                     seen.ja3 = ja3
-                    if h.hasSNI, let b = c.slice(at: h.sniOffset, count: h.sniLength) { seen.sni = String(decoding: b, as: UTF8.self) }
+                    if h.hasSNI, let b = c.slice(at: h.sniOffset, count: h.sniLength) {
+                        seen.sni = String(decoding: b, as: UTF8.self)
+                    }
                     seen.alpn = TLSFingerprint.alpnNames(c, h).joined(separator: ",")
                     out[frame] = seen
                 } else if let h = TLS.parseServerHello(c, at: p.payloadOffset, length: p.payloadCaptured),
@@ -47,7 +51,8 @@ struct TLSTsharkTests {
                 let src = "\(p.src):\(p.sport)", dst = "\(p.dst):\(p.dport)"
                 let key = min(src, dst) + " " + max(src, dst)
                 var conn = quic[key] ?? (src, QUICHandshake())
-                let event = conn.handshake.add(c, at: p.payloadOffset, length: p.payloadCaptured, fromClient: conn.client == src)
+                let event = conn.handshake.add(
+                    c, at: p.payloadOffset, length: p.payloadCaptured, fromClient: conn.client == src)
                 quic[key] = conn
                 let version = "0x" + String(conn.handshake.version, radix: 16).leftPadded(8)
                 switch event {
@@ -93,13 +98,15 @@ struct TLSTsharkTests {
     static var cases: [(capture: URL, truth: URL)] {
         var out: [(URL, URL)] = []
         for dir in [TestPaths.fixtures, TestPaths.packageRoot.appendingPathComponent("samples")] {
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [] where name.hasSuffix(".tls.tsv") {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+            where name.hasSuffix(".tls.tsv") {
                 out.append((dir.appendingPathComponent(String(name.dropLast(8))), dir.appendingPathComponent(name)))
             }
         }
         if let shared = TestPaths.sharedPcaps {
             let dir = TestPaths.fixtures.appendingPathComponent("shared")
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [] where name.hasSuffix(".tls.tsv") {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+            where name.hasSuffix(".tls.tsv") {
                 out.append((shared.appendingPathComponent(String(name.dropLast(8))), dir.appendingPathComponent(name)))
             }
         }

@@ -49,7 +49,8 @@ struct TunnelFlowTests {
         let inner = all.filter { !TunnelFlowTests.isOuter($0.origAddress) }
         let outer = all.filter { TunnelFlowTests.isOuter($0.origAddress) }
         // The ICMPv6 listener reports the GENEVE fixture's TAP device sends are inner flows too.
-        let expected = c.kind == .geneve ? c.inner + inner.filter { $0.respAddress == IPAddress("ff02::16")! }.count : c.inner
+        let expected =
+            c.kind == .geneve ? c.inner + inner.filter { $0.respAddress == IPAddress("ff02::16")! }.count : c.inner
         #expect(inner.count == expected, "\(inner.map { FlowSummary($0) })")
         #expect(outer.allSatisfy { $0.details.tunnel == nil })
         var outerUIDs: [String: Flow] = [:]
@@ -67,7 +68,9 @@ struct TunnelFlowTests {
 
     /// With carried flows off, only the outer flows are left (the behaviour before).
     @Test func carriedFlowsCanBeTurnedOff() throws {
-        let all = try flows(of: TestPaths.fixtures.appendingPathComponent("tunnel-gre.pcap")) { $0.carriedFlows = false }
+        let all = try flows(of: TestPaths.fixtures.appendingPathComponent("tunnel-gre.pcap")) {
+            $0.carriedFlows = false
+        }
         #expect(all.count == 1)
         #expect(all.first?.proto == IPProtocol.gre.rawValue)
     }
