@@ -19,14 +19,20 @@ public enum CaptureFileError: SniffError, Equatable {
             let reason = String(cString: strerror(e))
             switch e {
             case ENOENT: return "cannot open \(path): no such file; check the path (-r - reads standard input)"
-            case EACCES, EPERM: return "cannot open \(path): permission denied; check the file's permissions or run with a user that can read it"
+            case EACCES, EPERM: return """
+                cannot open \(path): permission denied; check the file's permissions or run with a user that can read it
+                """
             default: return "cannot open \(path): \(reason)"
             }
         case .isDirectory(let path):
             return "cannot read \(path): it is a directory, not a capture file"
         case .notACaptureFile(let path, let magic):
             let hex = String(magic, radix: 16)
-            return "\(path) is not a pcap or pcapng capture file (first bytes 0x\(String(repeating: "0", count: max(0, 8 - hex.count)))\(hex)); convert it with editcap or capture with tcpdump -w"
+            return """
+                \(path) is not a pcap or pcapng capture file (first bytes \
+                0x\(String(repeating: "0", count: max(0, 8 - hex.count)))\(hex)); convert it with editcap or capture \
+                with tcpdump -w
+                """
         case .empty(let path):
             return "\(path) is empty: it holds no capture file header"
         case .unsupportedVersion(let path, let format, let major, let minor):

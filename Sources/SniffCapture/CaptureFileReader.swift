@@ -324,7 +324,10 @@ public final class CaptureFileReader {
                 if Int(ifid) < interfaces.count {
                     iface = interfaces[Int(ifid)]
                 } else {
-                    warnOnce("packet \(packetsRead + 1) names interface \(ifid), but the section describes \(interfaces.count); its link type is unknown")
+                    warnOnce("""
+                        packet \(packetsRead + 1) names interface \(ifid), but the section describes \
+                        \(interfaces.count); its link type is unknown
+                        """)
                     iface = CaptureInterface(link: LinkType(0xFFFF), snaplen: 0)
                 }
                 let ts = iface.timestamp(ticks: UInt64(tsHigh) << 32 | UInt64(tsLow))

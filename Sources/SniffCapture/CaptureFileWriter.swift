@@ -109,7 +109,10 @@ public final class CaptureFileWriter {
                 pcapLink = p.link
                 writePcapHeader(p.link)
             } else if pcapLink != p.link {
-                throw RuntimeFailure("cannot write \(path): a pcap file holds one link type (\(pcapLink!.name)), and this packet is \(p.link.name); use a .pcapng name")
+                throw RuntimeFailure("""
+                    cannot write \(path): a pcap file holds one link type (\(pcapLink!.name)), and this packet is \
+                    \(p.link.name); use a .pcapng name
+                    """)
             }
             u32(UInt32(truncatingIfNeeded: p.timestamp.seconds)); u32(p.timestamp.nanoseconds)
             u32(UInt32(caplen)); u32(p.wireLength)

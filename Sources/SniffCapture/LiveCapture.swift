@@ -15,9 +15,15 @@ public enum LiveCaptureError: SniffError {
     public var userMessage: String {
         switch self {
         case .noSuchDevice(let name, let available):
-            return "no such interface '\(name)'. Available interfaces: \(available.joined(separator: ", ")) (sniff -D lists them with their addresses)"
+            return """
+                no such interface '\(name)'. Available interfaces: \(available.joined(separator: ", ")) (sniff -D \
+                lists them with their addresses)
+                """
         case .permissionDenied(let name, _):
-            return "cannot capture on \(name): permission denied. Run sniff as root, or grant it the capture capabilities once: sudo setcap cap_net_raw,cap_net_admin=eip \(CommandLine.arguments.first ?? "sniff")"
+            return """
+                cannot capture on \(name): permission denied. Run sniff as root, or grant it the capture capabilities \
+                once: sudo setcap cap_net_raw,cap_net_admin=eip \(CommandLine.arguments.first ?? "sniff")
+                """
         case .interfaceDown(let name):
             return "interface \(name) is down; bring it up with: ip link set dev \(name) up"
         case .noInterface:

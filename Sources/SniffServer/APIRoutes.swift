@@ -330,7 +330,10 @@ public struct DashboardFiles: Sendable {
         guard let f = files[name] else { throw APIError(.notFound, "no such file") }
         var headers: HTTPFields = [.contentType: f.type, .cacheControl: "no-cache"]
         if f.type.hasPrefix("text/html") {
-            headers[.contentSecurityPolicy] = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+            headers[.contentSecurityPolicy] = """
+                default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
+                base-uri 'none'; form-action 'none'; frame-ancestors 'none'
+                """
         }
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: f.data)))
     }

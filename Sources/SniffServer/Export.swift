@@ -170,7 +170,13 @@ enum XLSXWriter {
         _ = FileManager.default.createFile(atPath: sheetURL.path, contents: nil)
         let sheet = try FileHandle(forWritingTo: sheetURL)
         var s = ByteSink(capacity: 1 << 16)
-        s.append("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<worksheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"><sheetViews><sheetView workbookViewId=\"0\"><pane ySplit=\"1\" topLeftCell=\"A2\" activePane=\"bottomLeft\" state=\"frozen\"/></sheetView></sheetViews><cols><col min=\"1\" max=\"1\" width=\"26\" customWidth=\"1\"/></cols><sheetData>" as StaticString)
+        s.append("""
+            <?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<worksheet \
+            xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"><sheetViews><sheetView \
+            workbookViewId=\"0\"><pane ySplit=\"1\" topLeftCell=\"A2\" activePane=\"bottomLeft\" \
+            state=\"frozen\"/></sheetView></sheetViews><cols><col min=\"1\" max=\"1\" width=\"26\" \
+            customWidth=\"1\"/></cols><sheetData>
+            """ as StaticString)
         s.append("<row r=\"1\">" as StaticString)
         for (i, c) in PacketExport.columns.enumerated() { inlineString(c, col: i, row: 1, style: 2, into: &s) }
         s.append("</row>" as StaticString)

@@ -178,7 +178,10 @@ public final class FeedServer: Service, Sendable {
                 return "# error: invalid filter"
             }
         default:
-            return "# unknown command '\(PacketLine.printable(String(word.prefix(40))))'; commands: json, text, filter <expr>, pause, resume, quit"
+            return """
+                # unknown command '\(PacketLine.printable(String(word.prefix(40))))'; commands: json, text, filter \
+                <expr>, pause, resume, quit
+                """
         }
     }
 }

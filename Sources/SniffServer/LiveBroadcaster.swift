@@ -123,7 +123,10 @@ public final class LiveBroadcaster: Service, Sendable {
             return (s.adjustCount(kind, by: 1), false)
         }
         if logRefusal {
-            logger.warning("refusing live clients: \(configuration.maxLiveClients) connected already (\(refusedClients) refused so far)")
+            logger.warning("""
+                refusing live clients: \(configuration.maxLiveClients) connected already (\(refusedClients) refused \
+                so far)
+                """)
         }
         guard let n else { return nil }
         metrics?.setClients(kind, n)
@@ -169,7 +172,10 @@ public final class LiveBroadcaster: Service, Sendable {
             step(now: Timestamp.now())
             let now = ContinuousClock.now
             for c in allClients where c.isStuck(now: now, timeout: timeout) {
-                logger.warning("disconnecting a \(c.kind == .webSocket ? "WebSocket" : "feed") client: no write progress for \(configuration.slowClientTimeoutSeconds) s (\(c.dropped) messages dropped)")
+                logger.warning("""
+                    disconnecting a \(c.kind == .webSocket ? "WebSocket" : "feed") client: no write progress for \
+                    \(configuration.slowClientTimeoutSeconds) s (\(c.dropped) messages dropped)
+                    """)
                 state.withLock { $0.disconnectedSlow &+= 1 }
                 unregister(c)
             }
@@ -213,7 +219,9 @@ public final class LiveBroadcaster: Service, Sendable {
                     if !chunk.isEmpty || skipped > 0 {
                         let sk = end == rows.count ? skipped : 0
                         let dropped = c.dropped
-                        let key = "\(chunk.first?.n ?? 0).\(chunk.first?.ts ?? 0).\(chunk.last?.n ?? 0).\(chunk.last?.ts ?? 0).\(chunk.count).\(sk)"
+                        let first = chunk.first, last = chunk.last
+                        let key = "\(first?.n ?? 0).\(first?.ts ?? 0)."
+                            + "\(last?.n ?? 0).\(last?.ts ?? 0).\(chunk.count).\(sk)"
                         if dropped == 0, let m = rendered[key] {
                             c.enqueue(m)
                         } else {

@@ -11,7 +11,7 @@ public struct LiveFilter: Sendable, Equatable {
     /// From a WebSocket filter message's fields (the API's parameter names). Numbers
     /// may be JSON numbers or strings.
     public init(parameters: [String: String]) throws {
-        let allowed: Set<String> = ["ip", "src", "dst", "port", "sport", "dport", "transport", "app", "q"]
+        let allowed = TrafficFilter.rowParameterNames
         for k in parameters.keys where !allowed.contains(k) {
             throw APIError.badParameter(
                 String(k.prefix(40)), "unknown filter field; use " + allowed.sorted().joined(separator: ", "))
@@ -51,7 +51,10 @@ public struct LiveFilter: Sendable, Equatable {
                 case "and", "&&": break
                 default:
                     if direction != nil { p[direction!] = words[i] } else {
-                        throw APIError.badParameter("filter", "unknown word '\(words[i].prefix(40))'; try: tcp port 80, host 10.0.0.1, net 10.0.0.0/8, src 1.2.3.4, dst port 53, app dns")
+                        throw APIError.badParameter("filter", """
+                            unknown word '\(words[i].prefix(40))'; try: tcp port 80, host 10.0.0.1, net 10.0.0.0/8, \
+                            src 1.2.3.4, dst port 53, app dns
+                            """)
                     }
                 }
             }

@@ -96,6 +96,12 @@ struct QueryParameters {
 }
 
 extension TrafficFilter {
+    /// The parameters below that a single row can be tested against (not the time range,
+    /// capture or sensor): what the live streams' filters accept.
+    public static let rowParameterNames: Set<String> = [
+        "ip", "src", "dst", "port", "sport", "dport", "transport", "app", "q",
+    ]
+
     /// Reads the API's query parameters (`ip`, `src`, `dst`, `port`, `sport`, `dport`,
     /// `transport`, `app`, `from`, `to`, `capture`, `sensor`, `q`); unknown names are
     /// left to the caller. Throws `APIError` (400) naming the parameter.
@@ -135,7 +141,9 @@ extension PacketQuery {
 }
 
 extension FlowQuery {
-    public static let connStates = ["S0", "S1", "SF", "REJ", "S2", "S3", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SH", "SHR", "OTH"]
+    public static let connStates = [
+        "S0", "S1", "SF", "REJ", "S2", "S3", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SH", "SHR", "OTH",
+    ]
 
     public init(parameters p: [String: String]) throws {
         let q = QueryParameters(p)

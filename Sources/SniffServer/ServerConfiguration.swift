@@ -81,13 +81,22 @@ public struct ServerConfiguration: Sendable {
     /// Why this configuration may not run, as a sentence for the user; nil when fine.
     public var problem: String? {
         if !ServerConfiguration.isLoopback(host) && (token ?? "").isEmpty {
-            return "listening on \(host) exposes captured traffic to the network; give --token TOKEN (or set SNIFF_TOKEN), or listen on 127.0.0.1"
+            return """
+                listening on \(host) exposes captured traffic to the network; give --token TOKEN (or set \
+                SNIFF_TOKEN), or listen on 127.0.0.1
+                """
         }
         if let feedHost, !ServerConfiguration.isLoopback(feedHost) && (token ?? "").isEmpty {
-            return "the feed on \(feedHost) would expose captured traffic to the network; give --token TOKEN (or set SNIFF_TOKEN), or use 127.0.0.1"
+            return """
+                the feed on \(feedHost) would expose captured traffic to the network; give --token TOKEN (or set \
+                SNIFF_TOKEN), or use 127.0.0.1
+                """
         }
         for name in allowedHosts where HostPolicy.Authority(bare: name) == nil {
-            return "invalid --allow-host '\(name.prefix(100))': give a host name or an address without port, such as sniff.example.com or 192.0.2.7"
+            return """
+                invalid --allow-host '\(name.prefix(100))': give a host name or an address without port, such as \
+                sniff.example.com or 192.0.2.7
+                """
         }
         if let t = token,
             t.utf8.count < 8 || t.utf8.count > 256

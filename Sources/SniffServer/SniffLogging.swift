@@ -29,7 +29,9 @@ public enum SniffLogging {
 
     private static func bootstrapOnce(level: String, file: String?) throws {
         guard let lvl = Logger.Level(rawValue: level.lowercased()) else {
-            throw LoggingSetupError(message: "invalid --log-level '\(level)': valid values are trace, debug, info, notice, warning, error, critical")
+            throw LoggingSetupError(message: """
+                invalid --log-level '\(level)': valid values are trace, debug, info, notice, warning, error, critical
+                """)
         }
         var fd: Int32 = 2
         if let file {

@@ -55,7 +55,10 @@ while let a = args.popFirst() {
     case "--generate-only": generateOnly = true; keep = true
     case "--geoip": geoip = args.popFirst()
     default:
-        print("usage: sniff-bench [--packets N] [--profile small|mixed] [--file PATH] [--keep] [--generate-only] [--only decode|pipeline] [--alloc-check [--geoip FILE|DIR]]")
+        print("""
+            usage: sniff-bench [--packets N] [--profile small|mixed] [--file PATH] [--keep] [--generate-only] \
+            [--only decode|pipeline] [--alloc-check [--geoip FILE|DIR]]
+            """)
         exit(64)
     }
 }

@@ -61,7 +61,10 @@ struct CaptureCommand: ParsableCommand {
 
     func validate() throws {
         if flowOptions.flows && output.json {
-            throw ValidationError("give --flows (one JSON object per flow) or --json (one per packet), not both; --flows-file FILE writes flows beside --json")
+            throw ValidationError("""
+                give --flows (one JSON object per flow) or --json (one per packet), not both; --flows-file FILE \
+                writes flows beside --json
+                """)
         }
         if let g = rotateSeconds, g < 1 { throw ValidationError("invalid -G \(g): it must be at least 1 second") }
         if let c = rotateMegabytes, c < 1 {

@@ -1,4 +1,5 @@
 import Logging
+import SniffAnalysis
 import SniffServer
 
 /// Messages of the capture, decode and store components. Each goes to its component's
@@ -42,7 +43,10 @@ enum ComponentLog {
     }
 
     /// What decoding made of a run's packets, for the log only.
-    static func decodeTotals(seen: UInt64, malformed: UInt64, truncated: UInt64, undecoded: UInt64) {
-        decodeLogger.info("\(seen) packets decoded: \(malformed) malformed, \(truncated) truncated, \(undecoded) of a link type Sniff does not decode")
+    static func decodeTotals(_ t: CaptureTotals) {
+        decodeLogger.info("""
+            \(t.packetsSeen) packets decoded: \(t.malformed) malformed, \(t.truncated) truncated, \(t.undecoded) \
+            of a link type Sniff does not decode
+            """)
     }
 }

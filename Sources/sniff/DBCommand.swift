@@ -12,7 +12,8 @@ struct DBCommand: ParsableCommand {
             PostgreSQL (--db postgres://user:password@host:5432/database; PGHOST, PGPORT, \
             PGUSER, PGPASSWORD, PGDATABASE and PGSSLMODE fill what the URL leaves out) or \
             ClickHouse (--db clickhouse://user:password@host:8123/database, clickhouses:// for \
-            HTTPS; migrate creates the database). Captures apply migrations themselves; these commands do it ahead of time.
+            HTTPS; migrate creates the database). Captures apply migrations themselves; these commands do it ahead of \
+            time.
             """,
         subcommands: [DBMigrate.self, DBInfo.self, DBReplay.self]
     )
@@ -50,10 +51,16 @@ struct DBMigrate: SniffAsyncCommand {
 
     @OptionGroup var target: DBTarget
 
-    @Option(help: ArgumentHelp("ClickHouse: set up the cluster NAME of the server's remote_servers: on every server, the shard's tables (<table>_local) and Distributed tables in front of them.", valueName: "NAME"))
+    @Option(help: ArgumentHelp("""
+        ClickHouse: set up the cluster NAME of the server's remote_servers: on every server, the shard's tables \
+        (<table>_local) and Distributed tables in front of them.
+        """, valueName: "NAME"))
     var cluster: String? = nil
 
-    @Option(name: .customLong("shard-db"), help: ArgumentHelp("With --cluster: a server of the cluster to migrate, by its HTTP URL (repeat for each). Without it, each server listed in remote_servers at the --db URL's HTTP port, user and password.", valueName: "URL"))
+    @Option(name: .customLong("shard-db"), help: ArgumentHelp("""
+        With --cluster: a server of the cluster to migrate, by its HTTP URL (repeat for each). Without it, each \
+        server listed in remote_servers at the --db URL's HTTP port, user and password.
+        """, valueName: "URL"))
     var shardDBs: [String] = []
 
     func validate() throws {

@@ -38,7 +38,10 @@ enum FileLimit {
     static func prepareServer() {
         guard let l = raiseToHard() else { return }
         if l.soft < 4096 {
-            Stderr.print("sniff: warning: at most \(l.soft) open files (ulimit -n, hard limit \(l.hard)): the server can hold about \(l.soft / 2) clients; raise the hard limit for more")
+            Stderr.print("""
+                sniff: warning: at most \(l.soft) open files (ulimit -n, hard limit \(l.hard)): the server can hold \
+                about \(l.soft / 2) clients; raise the hard limit for more
+                """)
         }
     }
 }

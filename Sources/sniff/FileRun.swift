@@ -54,8 +54,11 @@ struct FileRun {
         let signalsAtReadEnd = Signals.count
         progress.finish()
         let t = pipeline.totals
-        ComponentLog.captureLogger.info("read \(t.packetsSeen) packets (\(t.bytesSeen) bytes) from \(path == "-" ? "standard input" : path), \(t.packetsMatched) matched")
-        ComponentLog.decodeTotals(seen: t.packetsSeen, malformed: t.malformed, truncated: t.truncated, undecoded: t.undecoded)
+        ComponentLog.captureLogger.info("""
+            read \(t.packetsSeen) packets (\(t.bytesSeen) bytes) from \(path == "-" ? "standard input" : path), \
+            \(t.packetsMatched) matched
+            """)
+        ComponentLog.decodeTotals(t)
         for w in reader.warnings.dropFirst(reported) { ComponentLog.captureWarning(w) }
         reported = reader.warnings.count
         pipeline.finishReassembly()

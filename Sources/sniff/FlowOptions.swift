@@ -25,19 +25,33 @@ struct FlowOptions: ParsableArguments {
         help: ArgumentHelp("Write the flows as a Zeek TSV conn.log to FILE (zeek-cut reads it).", valueName: "FILE"))
     var connLog: String?
 
-    @Option(name: .customLong("logs"), help: ArgumentHelp("Write Zeek-style conn.log, ssl.log (TLS and QUIC handshakes), dns.log and http.log (one row per transaction) into DIR, created if missing.", valueName: "DIR"))
+    @Option(name: .customLong("logs"), help: ArgumentHelp("""
+        Write Zeek-style conn.log, ssl.log (TLS and QUIC handshakes), dns.log and http.log (one row per transaction) \
+        into DIR, created if missing.
+        """, valueName: "DIR"))
     var logs: String?
 
-    @Option(name: .customLong("logs-format"), help: ArgumentHelp("Format of the --logs files: tsv (Zeek's ASCII logs, zeek-cut reads them, the default) or json (JSON lines).", valueName: "tsv|json"))
+    @Option(name: .customLong("logs-format"), help: ArgumentHelp("""
+        Format of the --logs files: tsv (Zeek's ASCII logs, zeek-cut reads them, the default) or json (JSON lines).
+        """, valueName: "tsv|json"))
     var logsFormat: String?
 
-    @Option(name: .customLong("local-nets"), help: ArgumentHelp("Networks counted as local for local_orig/local_resp and the new_host/new_port rules (default: RFC 1918, ULA, loopback, link-local; '' for none).", valueName: "CIDR,..."))
+    @Option(name: .customLong("local-nets"), help: ArgumentHelp("""
+        Networks counted as local for local_orig/local_resp and the new_host/new_port rules (default: RFC 1918, ULA, \
+        loopback, link-local; '' for none).
+        """, valueName: "CIDR,..."))
     var localNets: String?
 
-    @Option(name: .customLong("geoip"), help: ArgumentHelp("Countries, cities and ASNs from MaxMind DB files (GeoLite2 or DB-IP lite): an .mmdb FILE, or a DIR holding Country/City and ASN files (default: found in /usr/share/GeoIP or /var/lib/GeoIP).", valueName: "FILE|DIR"))
+    @Option(name: .customLong("geoip"), help: ArgumentHelp("""
+        Countries, cities and ASNs from MaxMind DB files (GeoLite2 or DB-IP lite): an .mmdb FILE, or a DIR holding \
+        Country/City and ASN files (default: found in /usr/share/GeoIP or /var/lib/GeoIP).
+        """, valueName: "FILE|DIR"))
     var geoip: String?
 
-    @Flag(name: .customLong("resolve"), help: "Reverse (PTR) lookups, through the system resolver and in the background, of addresses no DNS answer on the wire named; a name shows once its answer came (off unless given).")
+    @Flag(name: .customLong("resolve"), help: """
+        Reverse (PTR) lookups, through the system resolver and in the background, of addresses no DNS answer on the \
+        wire named; a name shows once its answer came (off unless given).
+        """)
     var resolve = false
 
     @Option(
@@ -51,7 +65,10 @@ struct FlowOptions: ParsableArguments {
             "With --resolve: PTR queries started per second at most, 1 to 10000 (default 20).", valueName: "N"))
     var resolveRate: Int?
 
-    @Option(name: .customLong("rules"), help: ArgumentHelp("Alert rules from a YAML FILE (see docs/rules.example.yaml); without it the built-in port-scan and SYN-flood rules apply.", valueName: "FILE"))
+    @Option(name: .customLong("rules"), help: ArgumentHelp("""
+        Alert rules from a YAML FILE (see docs/rules.example.yaml); without it the built-in port-scan and SYN-flood \
+        rules apply.
+        """, valueName: "FILE"))
     var rules: String?
 
     @Option(
@@ -115,7 +132,10 @@ struct FlowOptions: ParsableArguments {
         help: ArgumentHelp("Flows kept at once; beyond it the longest idle is evicted.", valueName: "N"))
     var maxFlows: Int = 1_000_000
 
-    @Option(name: .customLong("tcp-reassembly-budget"), help: ArgumentHelp("Bytes of each TCP direction reassembled for the payload parsers (TLS, HTTP, DNS over TCP ...); 0 turns reassembly off.", valueName: "BYTES"))
+    @Option(name: .customLong("tcp-reassembly-budget"), help: ArgumentHelp("""
+        Bytes of each TCP direction reassembled for the payload parsers (TLS, HTTP, DNS over TCP ...); 0 turns \
+        reassembly off.
+        """, valueName: "BYTES"))
     var tcpReassemblyBudget: Int = TCPReassemblyLimits().budget
 
     @Option(
@@ -425,7 +445,10 @@ final class FlowRun: FlowObserver {
                              + "retransmitted bytes \(r.duplicateBytes), conflicting \(r.conflictBytes), "
                              + "over budget \(r.overBudgetBytes), peak held \(r.peakHeld)")
         }
-        var alertLines = ["raised \(engine.alertsRaised), delivered \(engine.alertsDelivered), held back \(engine.limiter.suppressed + engine.limiter.droppedByRate)"]
+        var alertLines = ["""
+            raised \(engine.alertsRaised), delivered \(engine.alertsDelivered), held back \
+            \(engine.limiter.suppressed + engine.limiter.droppedByRate)
+            """]
         alertLines.append("rules: " + engine.config.rules.map { "\($0.name) (\($0.kindName))" }.joined(separator: ", "))
         var out = [
             ReportSection(title: "Protocol summary", lines: lines),

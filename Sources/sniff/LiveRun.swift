@@ -74,12 +74,19 @@ struct LiveRun {
         let stored = storage?.finish(pipeline)
         try outputs.finish(pipeline)
         // Stopped from the dashboard: keep serving until Ctrl-C; stopped by Ctrl-C: end.
-        if serving?.control.stopRequested == true { serving?.serveUntilStopped(signalsAtCaptureEnd: signalsAtCaptureEnd) } else { serving?.stop() }
+        if serving?.control.stopRequested == true {
+            serving?.serveUntilStopped(signalsAtCaptureEnd: signalsAtCaptureEnd)
+        } else {
+            serving?.stop()
+        }
         for line in loop.closingLines() { Stderr.print(line) }
         let t = pipeline.totals, k = loop.queue.kernelStats, sniffDropped = loop.queue.sniffDropped
-        ComponentLog.captureEnded("capture on \(name) ended: \(t.packetsSeen) captured, \(k.received) received by filter, \(k.dropped) dropped by kernel, \(k.ifDropped) by interface, \(sniffDropped) by sniff",
+        ComponentLog.captureEnded("""
+            capture on \(name) ended: \(t.packetsSeen) captured, \(k.received) received by filter, \(k.dropped) \
+            dropped by kernel, \(k.ifDropped) by interface, \(sniffDropped) by sniff
+            """,
                                   dropped: k.dropped > 0 || k.ifDropped > 0 || sniffDropped > 0)
-        ComponentLog.decodeTotals(seen: t.packetsSeen, malformed: t.malformed, truncated: t.truncated, undecoded: t.undecoded)
+        ComponentLog.decodeTotals(t)
         if let runError { throw runError }
         if let error = loop.captureError(interface: name, flushed: true) { throw error }
         try stored?.check()
@@ -187,7 +194,10 @@ extension LiveRun {
         options.filter = filter
         let capture = try LiveCapture(options)
         if let user { try Privileges.drop(to: user) }
-        ComponentLog.captureInfo("listening on \(name), link-type \(capture.link.name) (\(capture.link.rawValue)), snapshot length \(options.snaplen) bytes, buffer \(options.bufferMiB) MiB")
+        ComponentLog.captureInfo("""
+            listening on \(name), link-type \(capture.link.name) (\(capture.link.rawValue)), snapshot length \
+            \(options.snaplen) bytes, buffer \(options.bufferMiB) MiB
+            """)
         return (capture, name)
     }
 }

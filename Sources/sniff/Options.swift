@@ -33,7 +33,11 @@ struct FilterOptions: ParsableArguments {
     var highestPort: UInt16?
 
     @Flag(name: .customLong("inner"), help: ArgumentHelp(
-        "Match --ip, --net, --transport and the port range against the innermost packet a tunnel carries (VXLAN, GENEVE, GRE, IP in IP, PIM Register, GTP-U); frames without a tunnel then do not match. A BPF filter still sees the outer packet."))
+        """
+            Match --ip, --net, --transport and the port range against the innermost packet a tunnel carries (VXLAN, \
+            GENEVE, GRE, IP in IP, PIM Register, GTP-U); frames without a tunnel then do not match. A BPF filter \
+            still sees the outer packet.
+            """))
     var inner = false
 
     @Option(
@@ -91,7 +95,10 @@ struct OutputOptions: ParsableArguments {
     var json = false
 
     @Option(name: .customLong("report"), help: ArgumentHelp(
-        "Also write the whole report to FILE: at the end of a capture file (and every --interval seconds of capture time when --interval is given); live, every --interval seconds and at the end.",
+        """
+            Also write the whole report to FILE: at the end of a capture file (and every --interval seconds of \
+            capture time when --interval is given); live, every --interval seconds and at the end.
+            """,
         valueName: "FILE"))
     var reportFile: String?
 
@@ -102,7 +109,10 @@ struct OutputOptions: ParsableArguments {
     var interval: Int?
 
     @Option(name: .customLong("top"), help: ArgumentHelp(
-        "Address:port pairs the report shows on stdout: a number, or all (default 20 on a terminal, all when stdout is a file or pipe; --report FILE always has all).",
+        """
+            Address:port pairs the report shows on stdout: a number, or all (default 20 on a terminal, all when \
+            stdout is a file or pipe; --report FILE always has all).
+            """,
         valueName: "N|all"))
     var top: ReportTop?
 

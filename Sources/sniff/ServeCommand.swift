@@ -122,7 +122,10 @@ struct ExportCommand: SniffAsyncCommand {
                 throw ExitCode(1)
             }
             if case .pcapng(let links, _)? = layout {
-                Stderr.print("sniff: the packets have \(links.count) link types (\(links.map(\.name).joined(separator: ", "))), which a pcap cannot mix: writing pcapng")
+                Stderr.print("""
+                    sniff: the packets have \(links.count) link types (\(links.map(\.name).joined(separator: ", "))), \
+                    which a pcap cannot mix: writing pcapng
+                    """)
             }
         }
         let export = PacketExport(store: store, filter: filter, format: exportFormat, limit: limit, pcapLayout: layout)

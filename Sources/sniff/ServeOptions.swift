@@ -14,10 +14,16 @@ struct ServerOptions: ParsableArguments {
             "Address and port of the HTTP server; other than loopback needs --token.", valueName: "HOST:PORT"))
     var listen: String = "127.0.0.1:8086"
 
-    @Option(name: .customLong("token"), help: ArgumentHelp("Token every API and WebSocket request must present (Authorization: Bearer, or ?token=); default $SNIFF_TOKEN.", valueName: "TOKEN"))
+    @Option(name: .customLong("token"), help: ArgumentHelp("""
+        Token every API and WebSocket request must present (Authorization: Bearer, or ?token=); default $SNIFF_TOKEN.
+        """, valueName: "TOKEN"))
     var token: String?
 
-    @Option(name: .customLong("allow-host"), help: ArgumentHelp("Also answer requests that name the server NAME (Host header) and pages served as NAME (Origin): a reverse proxy's name or the machine's DNS name. Repeatable. Without it only the --listen address (and localhost, 127.0.0.1, [::1] on loopback; any address on 0.0.0.0 or ::) is answered; other names get 421.", valueName: "NAME"))
+    @Option(name: .customLong("allow-host"), help: ArgumentHelp("""
+        Also answer requests that name the server NAME (Host header) and pages served as NAME (Origin): a reverse \
+        proxy's name or the machine's DNS name. Repeatable. Without it only the --listen address (and localhost, \
+        127.0.0.1, [::1] on loopback; any address on 0.0.0.0 or ::) is answered; other names get 421.
+        """, valueName: "NAME"))
     var allowHost: [String] = []
 
     @Option(
@@ -37,7 +43,10 @@ struct ServerOptions: ParsableArguments {
             "WebSocket and feed clients served at once; more are refused with a message.", valueName: "N"))
     var maxClients: Int = 4096
 
-    @Option(name: .customLong("log-level"), help: ArgumentHelp("Logs of the capture, decode, store, api, ws and feed components: trace, debug, info, notice, warning, error or critical.", valueName: "LEVEL"))
+    @Option(name: .customLong("log-level"), help: ArgumentHelp("""
+        Logs of the capture, decode, store, api, ws and feed components: trace, debug, info, notice, warning, error \
+        or critical.
+        """, valueName: "LEVEL"))
     var logLevel: String = "warning"
 
     @Option(
@@ -76,7 +85,9 @@ struct ServerOptions: ParsableArguments {
             throw ValidationError("invalid --max-clients \(maxClients): between 1 and 1000000")
         }
         if Logger.Level(rawValue: logLevel.lowercased()) == nil {
-            throw ValidationError("invalid --log-level '\(logLevel)': valid values are trace, debug, info, notice, warning, error, critical")
+            throw ValidationError("""
+                invalid --log-level '\(logLevel)': valid values are trace, debug, info, notice, warning, error, critical
+                """)
         }
         if let p = configuration.problem { throw ValidationError(p) }
     }
@@ -90,7 +101,10 @@ struct ServerOptions: ParsableArguments {
 
 /// `--serve` on the capture command.
 struct ServeOptions: ParsableArguments {
-    @Flag(name: .customLong("serve"), help: "Also run the server (API, dashboard, live stream) while capturing; stores into sniff.db unless --db is given, and keeps serving after a file is read until Ctrl-C.")
+    @Flag(name: .customLong("serve"), help: """
+        Also run the server (API, dashboard, live stream) while capturing; stores into sniff.db unless --db is given, \
+        and keeps serving after a file is read until Ctrl-C.
+        """)
     var serve = false
 
     @OptionGroup var server: ServerOptions

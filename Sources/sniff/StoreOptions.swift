@@ -16,7 +16,10 @@ struct StoreOptions: ParsableArguments {
         help: "Store packets, flows and alerts in a database (SQLite sniff.db unless --db names another).")
     var store = false
 
-    @Option(name: .customLong("db"), help: ArgumentHelp("The database: sqlite:PATH, postgres://user:password@host:5432/database (PG* variables fill the gaps) or clickhouse://user:password@host:8123/database. Implies --store.", valueName: "URL"))
+    @Option(name: .customLong("db"), help: ArgumentHelp("""
+        The database: sqlite:PATH, postgres://user:password@host:5432/database (PG* variables fill the gaps) or \
+        clickhouse://user:password@host:8123/database. Implies --store.
+        """, valueName: "URL"))
     var db: String?
 
     @Option(
@@ -26,7 +29,10 @@ struct StoreOptions: ParsableArguments {
             valueName: "all|none|sample:N"))
     var storePackets: String = "all"
 
-    @Flag(name: .customLong("store-raw"), help: "Also store each stored packet's captured bytes, so that `sniff export --format pcap` and /api/export?format=pcap can rebuild a capture (about the capture file's size again in the database).")
+    @Flag(name: .customLong("store-raw"), help: """
+        Also store each stored packet's captured bytes, so that `sniff export --format pcap` and \
+        /api/export?format=pcap can rebuild a capture (about the capture file's size again in the database).
+        """)
     var storeRaw = false
 
     @Option(
@@ -50,7 +56,10 @@ struct StoreOptions: ParsableArguments {
             valueName: "DIR"))
     var journal: String = "sniff-journal"
 
-    @Option(name: .customLong("store-timeout"), help: ArgumentHelp("At exit, seconds to wait for the database while it stores nothing (an unreachable one is retried) before leaving the rest in the journal; a slow database still storing is waited for (Ctrl-C again stops waiting).", valueName: "SECONDS"))
+    @Option(name: .customLong("store-timeout"), help: ArgumentHelp("""
+        At exit, seconds to wait for the database while it stores nothing (an unreachable one is retried) before \
+        leaving the rest in the journal; a slow database still storing is waited for (Ctrl-C again stops waiting).
+        """, valueName: "SECONDS"))
     var storeTimeout: Double = 60
 
     @Option(
@@ -178,7 +187,10 @@ final class StoreRun {
         pipeline.consumers.append(consumer)
         // dns, http (and tls, from the flows) tables: the tracker runs as with --logs.
         flows.observeTransactions(consumer)
-        let storing = "storing in \(url.redacted) as sensor \(o.sensorName) (packets: \(consumer.policy)\(o.storeRaw ? " with their bytes" : ""), capture \(info.id))"
+        let storing = """
+            storing in \(url.redacted) as sensor \(o.sensorName) (packets: \
+            \(consumer.policy)\(o.storeRaw ? " with their bytes" : ""), capture \(info.id))
+            """
         ComponentLog.say(ComponentLog.storeLogger, .info, "sniff: " + storing, message: storing)
         writer.start()
         consumer.start()
@@ -250,24 +262,39 @@ final class StoreRun {
         // The first Ctrl-C ended the capture; a second one stops waiting for the database.
         Signals.stopRequested = 0
         let report = writer.finish(timeoutSeconds: options.storeTimeout, giveUp: { Signals.shouldStop }) { s in
-            ComponentLog.store(.notice, "waiting for the database: \(s.packetsPending) packets pending (\(s.lastError ?? "writing")); Ctrl-C again to leave them in the journal")
+            ComponentLog.store(.notice, """
+                waiting for the database: \(s.packetsPending) packets pending (\(s.lastError ?? "writing")); Ctrl-C \
+                again to leave them in the journal
+                """)
         }
         let s = report.stats
         let captured = pipeline.totals.packetsSeen
-        var line = "sniff: store: \(captured) packets captured, \(s.packetsStored) stored, \(s.packetsPending) pending, \(s.packetsLost) lost"
+        var line = """
+            sniff: store: \(captured) packets captured, \(s.packetsStored) stored, \(s.packetsPending) pending, \
+            \(s.packetsLost) lost
+            """
         if case .sample(let n) = consumer.policy { line += " (1 in \(n) kept)" }
         if case .none = consumer.policy { line += " (packets not kept; flows and traffic sums stored)" }
         if s.writeSeconds > 0 && s.rowsStored > 0 {
-            line += "; \(s.rowsStored) rows in \(Int(s.writeSeconds * 1000)) ms of writing (\(Int(Double(s.rowsStored) / s.writeSeconds)) rows/s)"
+            line += """
+                ; \(s.rowsStored) rows in \(Int(s.writeSeconds * 1000)) ms of writing \
+                (\(Int(Double(s.rowsStored) / s.writeSeconds)) rows/s)
+                """
         }
         ComponentLog.store(.info, String(line.dropFirst("sniff: store: ".count)))
         if report.lost {
             let why = s.lastJournalFailure ?? "the journal could not be written"
-            ComponentLog.store(.error, "error: \(s.packetsLost) packets (\(s.rowsLost) rows in \(s.batchesLost) batches) were lost, kept neither in memory nor in the journal \(options.journal): \(why)")
+            ComponentLog.store(.error, """
+                error: \(s.packetsLost) packets (\(s.rowsLost) rows in \(s.batchesLost) batches) were lost, kept \
+                neither in memory nor in the journal \(options.journal): \(why)
+                """)
         }
         if s.journalBatches > 0 {
             let paths = report.journalPaths.joined(separator: ", ")
-            ComponentLog.store(.warning, "\(report.pendingBatches) batches could not be stored and are kept in \(paths); replay them with: sniff db replay --db '\(options.url.redacted)' \(report.journalPaths.joined(separator: " "))")
+            ComponentLog.store(.warning, """
+                \(report.pendingBatches) batches could not be stored and are kept in \(paths); replay them with: \
+                sniff db replay --db '\(options.url.redacted)' \(report.journalPaths.joined(separator: " "))
+                """)
         }
         if let note = sameFileNote(pipeline.totals) { ComponentLog.store(.warning, note) }
         let store = self.store

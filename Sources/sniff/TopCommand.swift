@@ -44,7 +44,10 @@ struct TopCommand: ParsableCommand {
     func run() throws {
         Signals.install()
         guard isatty(0) == 1 && isatty(1) == 1 else {
-            Stderr.print("sniff: sniff top draws on a terminal: standard input and output must be one (for a report, run sniff -r FILE or sniff -i IFACE)")
+            Stderr.print("""
+                sniff: sniff top draws on a terminal: standard input and output must be one (for a report, run sniff \
+                -r FILE or sniff -i IFACE)
+                """)
             throw ExitCode(64)
         }
         try exitOnSniffError { try TopRun(command: self).run() }

@@ -26,7 +26,10 @@ final class TopTerminal {
         guard let s = sniff_curses_newterm() else {
             TopCrashGuard.releaseStderr()
             let term = getenv("TERM").map { String(cString: $0) } ?? ""
-            throw RuntimeFailure("cannot start the terminal UI: TERM='\(term)' is not a terminal type this system knows; try TERM=xterm-256color", exitCode: 64)
+            throw RuntimeFailure("""
+                cannot start the terminal UI: TERM='\(term)' is not a terminal type this system knows; try \
+                TERM=xterm-256color
+                """, exitCode: 64)
         }
         screen = s
         set_term(s)

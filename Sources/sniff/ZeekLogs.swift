@@ -32,7 +32,10 @@ final class ZeekLogFiles: TransactionObserver {
         dns = ZeekDNSLogWriter(format: flowFormat, logFormat: format)
         http = ZeekHTTPLogWriter(format: flowFormat, logFormat: format)
         if mkdir(directory, 0o755) != 0 && errno != EEXIST {
-            throw RuntimeFailure("cannot create \(directory) for --logs: \(String(cString: strerror(errno))); check the path and permissions")
+            throw RuntimeFailure("""
+                cannot create \(directory) for --logs: \(String(cString: strerror(errno))); check the path and \
+                permissions
+                """)
         }
         connFD = try FlowRun.create(directory + "/conn.log", what: "--logs")
         sslFD = try FlowRun.create(directory + "/ssl.log", what: "--logs")

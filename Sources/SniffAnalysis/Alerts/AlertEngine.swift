@@ -80,10 +80,13 @@ public final class AlertEngine: PacketConsumer, FlowObserver {
             for side in 0..<2 {
                 let host = side == 0 ? p.src : p.dst
                 if st.perHost[host] == nil && st.perHost.count >= maxTrackedKeys { continue }
-                if let v = Self.add(&st.perHost[host, default: Window(start: now)], amount, now: now, window: window, threshold: threshold) {
-                    raise(rule, time: p.timestamp, subject: host.description,
-                          message: "\(host) sent and received \(v) \(metric.rawValue) in \(seconds(window)) s (threshold \(threshold))",
-                          hosts: [host])
+                let over = Self.add(
+                    &st.perHost[host, default: Window(start: now)], amount, now: now, window: window,
+                    threshold: threshold)
+                if let v = over {
+                    let message = "\(host) sent and received \(v) \(metric.rawValue) in \(seconds(window)) s "
+                        + "(threshold \(threshold))"
+                    raise(rule, time: p.timestamp, subject: host.description, message: message, hosts: [host])
                 }
             }
         }

@@ -66,7 +66,8 @@ public struct AlertRule: Sendable, Equatable {
 
     /// What applies without a rules file: port scans and SYN floods.
     public static let defaults: [AlertRule] = [
-        AlertRule(name: "port-scan", kind: .portScan(ports: 20, hosts: 20, window: 60 * 1_000_000_000), severity: .medium),
+        AlertRule(
+            name: "port-scan", kind: .portScan(ports: 20, hosts: 20, window: 60 * 1_000_000_000), severity: .medium),
         AlertRule(name: "syn-flood", kind: .synFlood(threshold: 200, window: 10 * 1_000_000_000), severity: .high),
     ]
 }

@@ -24,7 +24,9 @@ public enum RulesFile {
 
     public static func load(path: String) throws -> AlertConfig {
         guard let text = readText(path) else {
-            throw Error(userMessage: "cannot read rules file \(path): \(String(cString: strerror(errno))); check the path given to --rules")
+            throw Error(userMessage: """
+                cannot read rules file \(path): \(String(cString: strerror(errno))); check the path given to --rules
+                """)
         }
         return try parse(text, source: path, baseDirectory: directory(of: path))
     }

@@ -118,7 +118,8 @@ public enum AppDetectors {
                     TunnelDetectors.vxlan),
         AppDetector(.dhcpv6, .udp, "message type 1...13 with transaction id (or relay header), options tiling "
                     + "the rest", ServiceDetectors.dhcpv6),
-        AppDetector(.radius, .udp, "known code, length = payload, attributes fill the rest exactly", ServiceDetectors.radius),
+        AppDetector(.radius, .udp, "known code, length = payload, attributes fill the rest exactly",
+                    ServiceDetectors.radius),
         AppDetector(.snmp, .udp, "BER SEQUENCE, INTEGER version 0/1/3, then community OCTET STRING and PDU tag "
                     + "(v1/v2c) or header SEQUENCE (v3)", DirectoryDetectors.snmp),
         AppDetector(.ldap, .tcp, "BER SEQUENCE = payload, INTEGER message id, LDAP application tag "
@@ -150,7 +151,8 @@ public enum AppDetectors {
         AppDetector(.rtsp, .tcp, "request line \"METHOD URI RTSP/1.0\" or status line \"RTSP/1.0 NNN \"",
                     opensWithText: true, MediaDetectors.rtsp),
         AppDetector(.ssdp, .udp, "\"M-SEARCH * HTTP/1.1\" or \"NOTIFY * HTTP/1.1\" request line", MediaDetectors.ssdp),
-        AppDetector(.syslog, .udp, "<PRI> (0...191) then RFC 5424 version 1 or an RFC 3164 month", ServiceDetectors.syslog),
+        AppDetector(.syslog, .udp, "<PRI> (0...191) then RFC 5424 version 1 or an RFC 3164 month",
+                    ServiceDetectors.syslog),
         AppDetector(.smtp, .tcp, "\"EHLO \"/\"HELO \" command line, or a 220 greeting naming SMTP", opensWithText: true,
                     TextDetectors.smtp),
         AppDetector(.ftp, .tcp, "a 220 greeting naming FTP, 331/230/257 replies, or PASV/EPSV/PWD/SYST/FEAT/TYPE",
