@@ -100,7 +100,8 @@ import SniffTestSupport
             ["-r", TestPaths.sample.path, "--resolve", "-q", "--db", "sqlite:" + db], names: names)
         #expect(r.status == 0, "\(r.stderr)")
         let read = try Command.run("/usr/bin/python3", [
-            "-c", "import sqlite3, sys; print('\\n'.join('|'.join(map(str, row)) for row in sqlite3.connect(sys.argv[1])"
+            "-c",
+            "import sqlite3, sys; print('\\n'.join('|'.join(map(str, row)) for row in sqlite3.connect(sys.argv[1])"
                 + ".execute('SELECT address, name, source FROM host_names_v ORDER BY address, name')))", db,
         ])
         #expect(read.status == 0, "\(read.stderr)")
