@@ -13,14 +13,18 @@ import SniffTestSupport
 @Suite("API")
 struct APITests {
     /// Fetches every page of /api/packets with `query`, checking order and page sizes.
-    static func allPages(_ client: some TestClientProtocol, _ query: String, limit: Int = 400) async throws -> [[String: Any]] {
+    static func allPages(
+        _ client: some TestClientProtocol, _ query: String, limit: Int = 400
+    ) async throws -> [[String: Any]] {
         var rows: [[String: Any]] = []
         var cursor: String? = nil
         var pages = 0
         repeat {
             var uri = "/api/packets?limit=\(limit)" + (query.isEmpty ? "" : "&" + query)
             if let c = cursor { uri += "&cursor=" + c }
-            let (status, body) = try await client.execute(uri: uri, method: .get) { r in (r.status, jsonObject(r.body)) }
+            let (status, body) = try await client.execute(uri: uri, method: .get) { r in
+                (r.status, jsonObject(r.body))
+            }
             #expect(status == .ok, "\(uri): \(body)")
             let page = body["rows"] as? [[String: Any]] ?? []
             #expect(page.count <= limit)
@@ -60,8 +64,12 @@ struct APITests {
                 #expect(got.count == want, "\(query): API \(got.count), NDJSON \(want)")
             }
             // The alias.
-            let f = try await client.execute(uri: "/api/filter?transport=udp&limit=5", method: .get) { jsonObject($0.body) }
-            #expect((f["rows"] as? [[String: Any]])?.allSatisfy { ($0["transport"] as? String)?.lowercased() == "udp" } == true)
+            let f = try await client.execute(uri: "/api/filter?transport=udp&limit=5", method: .get) {
+                jsonObject($0.body)
+            }
+            #expect(
+                (f["rows"] as? [[String: Any]])?.allSatisfy { ($0["transport"] as? String)?.lowercased() == "udp" }
+                    == true)
         }
     }
 
@@ -70,9 +78,12 @@ struct APITests {
         let db = try await SharedDatabase.shared.get()
         let (_, app) = makeApp(db.store)
         try await app.test(setup) { client in
-            for uri in ["/api/packets", "/api/filter", "/api/flows?sort=bytes", "/api/flows?sort=time&limit=3", "/api/protocol_summary",
-                        "/api/timeseries?step=1m&by=transport", "/api/timeseries?step=1s&by=app", "/api/timeseries?step=1h",
-                        "/api/talkers", "/api/alerts", "/api/captures", "/api/stats", "/api/openapi.json", "/api/session"] {
+            for uri in [
+                "/api/packets", "/api/filter", "/api/flows?sort=bytes", "/api/flows?sort=time&limit=3",
+                "/api/protocol_summary",
+                "/api/timeseries?step=1m&by=transport", "/api/timeseries?step=1s&by=app", "/api/timeseries?step=1h",
+                "/api/talkers", "/api/alerts", "/api/captures", "/api/stats", "/api/openapi.json", "/api/session"
+            ] {
                 try await client.execute(uri: uri, method: .get) { r in
                     #expect(r.status == .ok, "\(uri)")
                     #expect(r.headers[.contentType]?.hasPrefix("application/json") == true, "\(uri)")
@@ -80,8 +91,11 @@ struct APITests {
                 }
             }
             let summary = try await client.execute(uri: "/api/protocol_summary", method: .get) { jsonObject($0.body) }
-            let tcp = (summary["transports"] as? [[String: Any]])?.first { ($0["name"] as? String)?.lowercased() == "tcp" }
-            #expect((tcp?["packets"] as? Int ?? 0) == db.packets.filter { $0["transport"]?.lowercased() == "tcp" }.count)
+            let tcp = (summary["transports"] as? [[String: Any]])?.first {
+                ($0["name"] as? String)?.lowercased() == "tcp"
+            }
+            #expect(
+                (tcp?["packets"] as? Int ?? 0) == db.packets.filter { $0["transport"]?.lowercased() == "tcp" }.count)
             try await client.execute(uri: "/", method: .get) { r in
                 #expect(r.status == .ok)
                 #expect(String(buffer: r.body).contains("<canvas id=\"chart\""))
@@ -105,8 +119,12 @@ struct APITests {
             }
             // No live capture here: control is a 409 (once the CSRF token is given).
             try await client.execute(uri: "/api/capture/pause", method: .post) { #expect($0.status == .forbidden) }
-            let csrf = try await client.execute(uri: "/api/session", method: .get) { jsonObject($0.body)["csrf_token"] as? String }
-            try await client.execute(uri: "/api/capture/pause", method: .post, headers: [SecurityTests.csrf: csrf ?? ""]) {
+            let csrf = try await client.execute(uri: "/api/session", method: .get) {
+                jsonObject($0.body)["csrf_token"] as? String
+            }
+            try await client.execute(
+                uri: "/api/capture/pause", method: .post, headers: [SecurityTests.csrf: csrf ?? ""]
+            ) {
                 #expect($0.status == .conflict)
             }
             // No packet bytes in the database: pcap is a 409 that says why.
@@ -130,7 +148,9 @@ struct APITests {
                     return jsonObject(r.body)
                 }
             }
-            func packets(_ list: Any?) -> Int { (list as? [[String: Any]] ?? []).reduce(0) { $0 + ($1["packets"] as? Int ?? 0) } }
+            func packets(_ list: Any?) -> Int {
+                (list as? [[String: Any]] ?? []).reduce(0) { $0 + ($1["packets"] as? Int ?? 0) }
+            }
             #expect(packets(try await get("/api/timeseries?step=1s&transport=udp")["points"]) == udp)
             let s = try await get("/api/protocol_summary?transport=udp")
             #expect(s["counted"] as? String == "packets")
@@ -154,10 +174,15 @@ struct APITests {
         let db = try await SharedDatabase.shared.get()
         let (_, app) = makeApp(db.store)
         try await app.test(setup) { client in
-            for uri in ["/", "/ui/app.js", "/api/stats", "/api/packets?limit=5", "/api/flows?limit=3", "/api/timeseries?step=1s",
-                        "/api/protocol_summary", "/api/captures", "/api/openapi.json", "/api/export?format=csv&limit=2",
-                        "/api/packets?limit=0", "/nope"] {
-                let get = try await client.execute(uri: uri, method: .get) { ($0.status, $0.headers, $0.body.readableBytes) }
+            for uri in [
+                "/", "/ui/app.js", "/api/stats", "/api/packets?limit=5", "/api/flows?limit=3",
+                "/api/timeseries?step=1s",
+                "/api/protocol_summary", "/api/captures", "/api/openapi.json", "/api/export?format=csv&limit=2",
+                "/api/packets?limit=0", "/nope"
+            ] {
+                let get = try await client.execute(uri: uri, method: .get) {
+                    ($0.status, $0.headers, $0.body.readableBytes)
+                }
                 try await client.execute(uri: uri, method: .head) { r in
                     #expect(r.status == get.0, "\(uri)")
                     #expect(r.headers[.contentType] == get.1[.contentType], "\(uri)")
@@ -183,17 +208,24 @@ struct APITests {
         let db = try await SharedDatabase.shared.get()
         let (_, app) = makeApp(db.store)
         let cases: [(String, String)] = [
-            ("/api/packets?limit=1001", "limit"), ("/api/packets?limit=0", "limit"), ("/api/packets?port=70000", "port"),
-            ("/api/packets?ip=300.1.1.1", "ip"), ("/api/packets?transport=tcpx", "transport"), ("/api/packets?app=nope", "app"),
-            ("/api/packets?from=yesterday", "from"), ("/api/packets?cursor=zzz", "cursor"), ("/api/packets?bogus=1", "bogus"),
-            ("/api/flows?sort=size", "sort"), ("/api/flows?conn_state=XX", "conn_state"), ("/api/flows?min_bytes=-1", "min_bytes"),
-            ("/api/timeseries?step=2s", "step"), ("/api/timeseries?by=host", "by"), ("/api/alerts?severity=huge", "severity"),
+            ("/api/packets?limit=1001", "limit"), ("/api/packets?limit=0", "limit"),
+            ("/api/packets?port=70000", "port"),
+            ("/api/packets?ip=300.1.1.1", "ip"), ("/api/packets?transport=tcpx", "transport"),
+            ("/api/packets?app=nope", "app"),
+            ("/api/packets?from=yesterday", "from"), ("/api/packets?cursor=zzz", "cursor"),
+            ("/api/packets?bogus=1", "bogus"),
+            ("/api/flows?sort=size", "sort"), ("/api/flows?conn_state=XX", "conn_state"),
+            ("/api/flows?min_bytes=-1", "min_bytes"),
+            ("/api/timeseries?step=2s", "step"), ("/api/timeseries?by=host", "by"),
+            ("/api/alerts?severity=huge", "severity"),
             ("/api/export?format=doc", "format"), ("/api/export", "format"), ("/api/packets?port=1&port=2", "port"),
             // The summaries' filters: as the packets' are parsed; the time series has no address or port.
             ("/api/protocol_summary?ip=10.0.0.300", "ip"), ("/api/protocol_summary?port=70000", "port"),
-            ("/api/talkers?transport=tcpx", "transport"), ("/api/talkers?app=nope", "app"), ("/api/talkers?dport=x", "dport"),
+            ("/api/talkers?transport=tcpx", "transport"), ("/api/talkers?app=nope", "app"),
+            ("/api/talkers?dport=x", "dport"),
             ("/api/timeseries?transport=tcpx", "transport"), ("/api/timeseries?ip=10.0.0.1", "ip"),
-            ("/api/timeseries?port=53", "port"), ("/api/stats?capture=abc", "capture"), ("/api/stats?capture=12345", "capture"),
+            ("/api/timeseries?port=53", "port"), ("/api/stats?capture=abc", "capture"),
+            ("/api/stats?capture=12345", "capture"),
         ]
         try await app.test(setup) { client in
             for (uri, parameter) in cases {
@@ -212,11 +244,20 @@ struct APITests {
         let db = try await SharedDatabase.shared.get()
         let before = try await db.store.stats().packets
         let (_, app) = makeApp(db.store)
-        let attacks = ["' OR 1=1 --", "1; DROP TABLE packets; --", "\" onmouseover=alert(1)", "<script>alert(1)</script>",
-                       "../../etc/passwd", "%00", "1' UNION SELECT * FROM captures --", String(repeating: "A", count: 1000), "$(reboot)", "😀"]
-        let params = APIRoutes.filterNames + ["cursor", "limit", "conn_state", "min_bytes", "sort", "step", "by", "severity", "rule", "format"]
+        let attacks = [
+            "' OR 1=1 --", "1; DROP TABLE packets; --", "\" onmouseover=alert(1)", "<script>alert(1)</script>",
+            "../../etc/passwd", "%00", "1' UNION SELECT * FROM captures --", String(repeating: "A", count: 1000),
+            "$(reboot)", "😀"
+        ]
+        let params =
+            APIRoutes.filterNames + [
+                "cursor", "limit", "conn_state", "min_bytes", "sort", "step", "by", "severity", "rule", "format"
+            ]
         try await app.test(setup) { client in
-            for route in ["/api/packets", "/api/flows", "/api/protocol_summary", "/api/timeseries", "/api/talkers", "/api/alerts", "/api/captures", "/api/export"] {
+            for route in [
+                "/api/packets", "/api/flows", "/api/protocol_summary", "/api/timeseries", "/api/talkers", "/api/alerts",
+                "/api/captures", "/api/export"
+            ] {
                 for p in params {
                     for a in attacks {
                         let v = a.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
@@ -251,7 +292,9 @@ struct APITests {
                 }
             }
             try await client.execute(uri: "/api/capture/stop", method: .post) { #expect($0.status == .unauthorized) }
-            try await client.execute(uri: "/api/stats", method: .get, headers: [.authorization: "Bearer s3cret-token-1"]) { #expect($0.status == .ok) }
+            try await client.execute(
+                uri: "/api/stats", method: .get, headers: [.authorization: "Bearer s3cret-token-1"]
+            ) { #expect($0.status == .ok) }
             try await client.execute(uri: "/api/stats?token=s3cret-token-1", method: .get) { #expect($0.status == .ok) }
             // The dashboard's files hold no data.
             try await client.execute(uri: "/", method: .get) { #expect($0.status == .ok) }
@@ -266,10 +309,13 @@ struct APITests {
         #expect((spec["openapi"] as? String)?.hasPrefix("3.") == true)
         #expect((spec["info"] as? [String: Any])?["title"] != nil)
         let paths = try #require(spec["paths"] as? [String: [String: Any]])
-        for route in ["/api/packets", "/api/filter", "/api/flows", "/api/protocol_summary", "/api/timeseries", "/api/talkers",
-                      "/api/alerts", "/api/captures", "/api/stats", "/api/session", "/api/openapi.json", "/api/export", "/api/capture/pause",
-                      "/api/capture/resume", "/api/capture/stop", "/ws/live", "/metrics", "/", "/api/hosts", "/api/hosts/{ip}",
-                      "/api/processes", "/api/countries", "/api/asns", "/api/dns", "/api/http", "/api/tls"] {
+        for route in [
+            "/api/packets", "/api/filter", "/api/flows", "/api/protocol_summary", "/api/timeseries", "/api/talkers",
+            "/api/alerts", "/api/captures", "/api/stats", "/api/session", "/api/openapi.json", "/api/export",
+            "/api/capture/pause",
+            "/api/capture/resume", "/api/capture/stop", "/ws/live", "/metrics", "/", "/api/hosts", "/api/hosts/{ip}",
+            "/api/processes", "/api/countries", "/api/asns", "/api/dns", "/api/http", "/api/tls"
+        ] {
             #expect(paths[route] != nil, "\(route) missing from openapi.json")
         }
         // Every $ref resolves.
@@ -280,10 +326,16 @@ struct APITests {
             #expect(components[String(parts[2])]?[String(parts[3])] != nil, "\(match)")
         }
         // Every parameter the code accepts is documented.
-        let packetParams = Set(((paths["/api/packets"]?["get"] as? [String: Any])?["parameters"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String })
+        let packetParams = Set(
+            ((paths["/api/packets"]?["get"] as? [String: Any])?["parameters"] as? [[String: Any]] ?? []).compactMap {
+                $0["name"] as? String
+            })
         #expect(packetParams == Set(APIRoutes.filterNames + ["cursor", "limit"]))
         func params(_ route: String) -> Set<String> {
-            Set(((paths[route]?["get"] as? [String: Any])?["parameters"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String })
+            Set(
+                ((paths[route]?["get"] as? [String: Any])?["parameters"] as? [[String: Any]] ?? []).compactMap {
+                    $0["name"] as? String
+                })
         }
         #expect(params("/api/hosts") == Set(HostQuery.parameterNames))
         #expect(params("/api/processes") == Set(ProcessQuery.parameterNames))
@@ -310,12 +362,15 @@ struct APITests {
 
     /// The dashboard's Transport choice offers exactly the names the API takes.
     @Test func dashboardTransportChoiceIsTheAPIs() throws {
-        let html = try String(contentsOf: TestPaths.packageRoot.appendingPathComponent("Sources/SniffServer/Dashboard/index.html"),
-                              encoding: .utf8)
+        let html = try String(
+            contentsOf: TestPaths.packageRoot.appendingPathComponent("Sources/SniffServer/Dashboard/index.html"),
+            encoding: .utf8)
         let start = try #require(html.range(of: "id=\"f-transport\""))
         let end = try #require(html.range(of: "</select>", range: start.upperBound..<html.endIndex))
         let values = html[start.upperBound..<end.lowerBound].components(separatedBy: "<option value=\"").dropFirst()
-            .compactMap { $0.split(separator: "\"", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) }
+            .compactMap {
+                $0.split(separator: "\"", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)
+            }
         #expect(values == [""] + TransportKind.userNames)
     }
 }

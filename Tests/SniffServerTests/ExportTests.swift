@@ -26,7 +26,8 @@ func parseCSV(_ text: String) -> [[String]] {
             } else { field.unicodeScalars.append(c) }
         } else if c == "\"" { quoted = true
         } else if c == "," { row.append(field); field = ""
-        } else if c == "\r" && it.first == "\n" { it.removeFirst(); row.append(field); rows.append(row); row = []; field = ""
+        } else if c == "\r" && it.first == "\n" {
+            it.removeFirst(); row.append(field); rows.append(row); row = []; field = ""
         } else { field.unicodeScalars.append(c) }
     }
     if !field.isEmpty || !row.isEmpty { row.append(field); rows.append(row) }
@@ -60,7 +61,10 @@ struct ExportTests {
                 #expect(line[col["dns_query"]!] == want)
                 // The Info line and the app's source, as the API gives them.
                 let info = p["info"] as? String ?? ""
-                #expect(line[col["info"]!] == (info.unicodeScalars.first.map { "=+-@\t\r".unicodeScalars.contains($0) } == true ? "'" + info : info))
+                #expect(
+                    line[col["info"]!]
+                        == (info.unicodeScalars.first.map { "=+-@\t\r".unicodeScalars.contains($0) } == true
+                            ? "'" + info : info))
                 #expect(line[col["app_source"]!] == p["app_source"] as? String ?? "")
             }
         }
@@ -71,7 +75,9 @@ struct ExportTests {
         let db = try await SharedDatabase.shared.get()
         let (_, app) = makeApp(db.store)
         try await app.test(.router) { client in
-            let text = try await client.execute(uri: "/api/export?format=ndjson&transport=tcp", method: .get) { String(buffer: $0.body) }
+            let text = try await client.execute(uri: "/api/export?format=ndjson&transport=tcp", method: .get) {
+                String(buffer: $0.body)
+            }
             let lines = text.split(separator: "\n")
             #expect(lines.count == db.packets.filter { $0["transport"]?.lowercased() == "tcp" }.count)
             #expect(lines.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) != nil })
@@ -88,7 +94,10 @@ struct ExportTests {
                 return Data(r.body.readableBytesView)
             }
             let archive = try Archive(data: bytes, accessMode: .read)
-            for part in ["[Content_Types].xml", "_rels/.rels", "xl/workbook.xml", "xl/_rels/workbook.xml.rels", "xl/styles.xml", "xl/worksheets/sheet1.xml"] {
+            for part in [
+                "[Content_Types].xml", "_rels/.rels", "xl/workbook.xml", "xl/_rels/workbook.xml.rels", "xl/styles.xml",
+                "xl/worksheets/sheet1.xml"
+            ] {
                 #expect(archive[part] != nil, "\(part)")
             }
             var sheet = Data()
@@ -116,9 +125,13 @@ struct ExportTests {
         let db = try await SharedDatabase.shared.get()
         let (_, app) = makeApp(db.store) { $0.exportLimit = 10 }
         try await app.test(.router) { client in
-            let text = try await client.execute(uri: "/api/export?format=ndjson", method: .get) { String(buffer: $0.body) }
+            let text = try await client.execute(uri: "/api/export?format=ndjson", method: .get) {
+                String(buffer: $0.body)
+            }
             #expect(text.split(separator: "\n").count == 10)
-            try await client.execute(uri: "/api/export?format=csv&limit=11", method: .get) { #expect($0.status == .badRequest) }
+            try await client.execute(uri: "/api/export?format=csv&limit=11", method: .get) {
+                #expect($0.status == .badRequest)
+            }
         }
     }
 }

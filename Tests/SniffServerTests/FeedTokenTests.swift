@@ -20,20 +20,24 @@ struct FeedTokenTests {
         c.feedTokenTimeoutSeconds = 1
         c.token = "s3cret"
         let server = SniffServerApp(store: db.store, configuration: c)
-        let feed = FeedServer(host: "127.0.0.1", port: 0, token: "s3cret", broadcaster: server.broadcaster, logger: Logger(label: "test.feed"))
+        let feed = FeedServer(
+            host: "127.0.0.1", port: 0, token: "s3cret", broadcaster: server.broadcaster,
+            logger: Logger(label: "test.feed"))
         let feedTask = Task { try await feed.run() }
         defer { feedTask.cancel() }
         let p = try #require(await feed.listening(), "the feed did not bind")
 
         struct Seen: Sendable {
-            var memberPrompt = "", memberGreeting = "", silentPrompt = "", silentNotice = "", silentAfter = "", paused = ""
+            var memberPrompt = "", memberGreeting = "", silentPrompt = "", silentNotice = "", silentAfter = "",
+                paused = ""
             var waited = 0.0
             var clients = -1
         }
         let broadcaster = server.broadcaster
         let seen = await BlockingSocket.onThread { () -> Seen in
             var r = Seen()
-            let silent = BlockingSocket.connect(p, timeoutSeconds: 20), member = BlockingSocket.connect(p, timeoutSeconds: 20)
+            let silent = BlockingSocket.connect(p, timeoutSeconds: 20),
+                member = BlockingSocket.connect(p, timeoutSeconds: 20)
             defer { close(silent); close(member) }
             r.memberPrompt = BlockingSocket.readLine(member)
             BlockingSocket.send(member, "token s3cret\n")

@@ -51,7 +51,8 @@ struct HostAPITests {
             let chosen = try #require(named.first { flowAddresses.contains($0["address"] as? String ?? "") })
             let first = chosen["name"] as! String
             let part = String(first.suffix(6))
-            let (_, byName) = try await get("/api/hosts?name=" + (part.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? part))
+            let (_, byName) = try await get(
+                "/api/hosts?name=" + (part.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? part))
             #expect((byName["rows"] as? [[String: Any]] ?? []).contains { $0["name"] as? String == first })
             let (_, priv) = try await get("/api/hosts?category=private&limit=1000")
             let privRows = priv["rows"] as? [[String: Any]] ?? []
@@ -66,7 +67,9 @@ struct HostAPITests {
             #expect(ds == .ok)
             let mine = flows.filter { $0.row.origH.description == address || $0.row.respH.description == address }
             #expect(d["flows"] as? Int == mine.count)
-            let sent = mine.reduce(UInt64(0)) { $0 + ($1.row.origH.description == address ? $1.row.origL2Bytes : $1.row.respL2Bytes) }
+            let sent = mine.reduce(UInt64(0)) {
+                $0 + ($1.row.origH.description == address ? $1.row.origL2Bytes : $1.row.respL2Bytes)
+            }
             #expect((d["sent"] as? NSNumber)?.uint64Value == sent)
             #expect(((d["host"] as? [String: Any])?["name"] as? String) == first)
             #expect(!(d["peers"] as? [[String: Any]] ?? []).isEmpty)
@@ -76,7 +79,9 @@ struct HostAPITests {
             // An address the sample's DNS answers name (www.sniff.test, through a CNAME)
             // but which sends nothing: its page has the name, and no traffic.
             let (ns, named80) = try await get("/api/hosts/10.77.0.80")
-            let names80 = ((named80["host"] as? [String: Any])?["names"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+            let names80 = ((named80["host"] as? [String: Any])?["names"] as? [[String: Any]] ?? []).compactMap {
+                $0["name"] as? String
+            }
             #expect(ns == .ok && names80.contains("www.sniff.test") && named80["flows"] as? Int == 0, "\(named80)")
             // An address never seen: an empty page, not an error.
             let (us, unknown) = try await get("/api/hosts/192.0.2.77")
@@ -118,7 +123,9 @@ struct HostAPITests {
             }
             let rows = try await get("/api/hosts")["rows"] as? [[String: Any]] ?? []
             let local = rows.first { $0["address"] as? String == "192.168.1.11" }
-            #expect(local?["mac"] as? String == "00:11:22:33:44:55" && local?["vendor"] as? String == "CIMSYS Inc", "\(rows)")
+            #expect(
+                local?["mac"] as? String == "00:11:22:33:44:55" && local?["vendor"] as? String == "CIMSYS Inc",
+                "\(rows)")
             let remote = rows.first { $0["address"] as? String == "209.87.249.18" }
             #expect(remote != nil && !(remote?["mac"] is String) && !(remote?["vendor"] is String), "\(rows)")
             let page = try await get("/api/hosts/192.168.1.11")["host"] as? [String: Any]
@@ -135,8 +142,9 @@ struct HostAPITests {
     /// Public addresses from three shared captures, with test GeoIP databases
     /// (scripts/gen/write-test-mmdb.pl): /api/countries and /api/asns answer what the
     /// stored flows' countries and ASes add up to, each flow once per distinct country.
-    @Test(.enabled(if: TestMMDB.writerInstalled && hasGeoCaptures, "needs libmaxmind-db-writer-perl and ../shared/pcaps"),
-          arguments: bothSetups)
+    @Test(
+        .enabled(if: TestMMDB.writerInstalled && hasGeoCaptures, "needs libmaxmind-db-writer-perl and ../shared/pcaps"),
+        arguments: bothSetups)
     func countriesAndASNs(_ setup: TestingSetup) async throws {
         let dir = try TestMMDB.write().path
         let geo = try GeoIPDatabases.open(path: dir)
@@ -155,7 +163,9 @@ struct HostAPITests {
         }
         let countries = byCountry, asns = byASN
         #expect(Set(countries.keys) == ["CA", "NL", "IE", "US"])
-        #expect(countries["US"]?.flows == flows.filter { $0.proto == "icmp" }.count, "both ends of the ICMP flows are in US")
+        #expect(
+            countries["US"]?.flows == flows.filter { $0.proto == "icmp" }.count, "both ends of the ICMP flows are in US"
+        )
         let (_, app) = makeApp(db.store)
         try await app.test(setup) { client in
             func get(_ uri: String) async throws -> (HTTPResponse.Status, [String: Any]) {
@@ -164,10 +174,13 @@ struct HostAPITests {
             let (cs, c) = try await get("/api/countries")
             #expect(cs == .ok)
             let crows = c["rows"] as? [[String: Any]] ?? []
-            #expect(crows.map { $0["country"] as? String ?? "" } == countries.sorted { ($0.value.bytes, $1.key) > ($1.value.bytes, $0.key) }.map(\.key))
+            #expect(
+                crows.map { $0["country"] as? String ?? "" }
+                    == countries.sorted { ($0.value.bytes, $1.key) > ($1.value.bytes, $0.key) }.map(\.key))
             for r in crows {
                 let want = countries[r["country"] as? String ?? ""]
-                #expect((r["bytes"] as? NSNumber)?.uint64Value == want?.bytes && r["flows"] as? Int == want?.flows, "\(r)")
+                #expect(
+                    (r["bytes"] as? NSNumber)?.uint64Value == want?.bytes && r["flows"] as? Int == want?.flows, "\(r)")
                 #expect(r["asn"] == nil)
             }
             let (_, a) = try await get("/api/asns")
@@ -175,12 +188,15 @@ struct HostAPITests {
             #expect(Set(arows.compactMap { $0["asn"] as? Int }) == Set(asns.keys))
             for r in arows {
                 let want = asns[r["asn"] as? Int ?? -1]
-                #expect((r["bytes"] as? NSNumber)?.uint64Value == want?.bytes && r["flows"] as? Int == want?.flows, "\(r)")
+                #expect(
+                    (r["bytes"] as? NSNumber)?.uint64Value == want?.bytes && r["flows"] as? Int == want?.flows, "\(r)")
             }
             #expect(arows.contains { $0["asn"] as? Int == 64504 && $0["org"] as? String == "Sniff Test <b>ISP</b>" })
             // Filters as talkers take them; bad ones are refused.
             let (_, tcp) = try await get("/api/countries?transport=tcp")
-            #expect(Set((tcp["rows"] as? [[String: Any]] ?? []).compactMap { $0["country"] as? String }) == ["CA", "NL", "IE"])
+            #expect(
+                Set((tcp["rows"] as? [[String: Any]] ?? []).compactMap { $0["country"] as? String })
+                    == ["CA", "NL", "IE"])
             let (_, one) = try await get("/api/asns?ip=209.87.249.18")
             #expect((one["rows"] as? [[String: Any]] ?? []).map { $0["asn"] as? Int } == [64500])
             #expect(try await get("/api/countries?limit=0").0 == .badRequest)
@@ -198,8 +214,12 @@ struct HostAPITests {
             r.origL2Bytes = bytes; r.respL2Bytes = 0
             return StoredFlow(sensor: "s", captureID: 1, row: r)
         }
-        let open = [flow("GB", "GB", 1, 2, bytes: 500), flow("DE", "GB", 3, 2, bytes: 40), flow(nil, nil, nil, nil, bytes: 9)]
-        let stored = [NetworkShare(country: "DE", bytes: 1000, flows: 3), NetworkShare(country: "FR", bytes: 10, flows: 1)]
+        let open = [
+            flow("GB", "GB", 1, 2, bytes: 500), flow("DE", "GB", 3, 2, bytes: 40), flow(nil, nil, nil, nil, bytes: 9)
+        ]
+        let stored = [
+            NetworkShare(country: "DE", bytes: 1000, flows: 3), NetworkShare(country: "FR", bytes: 10, flows: 1)
+        ]
         #expect(OpenFlows.networkShares(stored, open: open, by: .country, limit: 10) == [
             NetworkShare(country: "DE", bytes: 1040, flows: 4), NetworkShare(country: "GB", bytes: 540, flows: 2),
             NetworkShare(country: "FR", bytes: 10, flows: 1),

@@ -28,7 +28,8 @@ struct LivePanelTests {
     static func interfaceCapture() -> (LiveHub, LiveBroadcaster, PacketPipeline) {
         let hub = LiveHub(sensor: "t", captureID: 1, source: "interface test")
         hub.secondsFromPackets = true
-        let broadcaster = LiveBroadcaster(outbox: hub.outbox, configuration: ServerConfiguration(), logger: Logger(label: "t"))
+        let broadcaster = LiveBroadcaster(
+            outbox: hub.outbox, configuration: ServerConfiguration(), logger: Logger(label: "t"))
         let pipeline = PacketPipeline()
         pipeline.consumers = [hub]
         return (hub, broadcaster, pipeline)
@@ -45,11 +46,14 @@ struct LivePanelTests {
         for i in 0..<10_000 {
             let nanos = base * 1_000_000_000 + 300_000 + Int64(i) * 500_000
             let ts = Timestamp(seconds: nanos / 1_000_000_000, nanoseconds: UInt32(nanos % 1_000_000_000))
-            _ = bytes.withUnsafeBytes { pipeline.process(RawPacket(bytes: $0, timestamp: ts, wireLength: 100, interfaceID: 0, link: .ethernet)) }
+            _ = bytes.withUnsafeBytes {
+                pipeline.process(RawPacket(bytes: $0, timestamp: ts, wireLength: 100, interfaceID: 0, link: .ethernet))
+            }
             if i % 37 == 0 {
                 hub.tick(force: true)
                 let late = nanos + 700_000_000
-                broadcaster.step(now: Timestamp(seconds: late / 1_000_000_000, nanoseconds: UInt32(late % 1_000_000_000)))
+                broadcaster.step(
+                    now: Timestamp(seconds: late / 1_000_000_000, nanoseconds: UInt32(late % 1_000_000_000)))
             }
         }
         hub.tick(force: true)
@@ -70,7 +74,10 @@ struct LivePanelTests {
         let bytes = Frames.udp(size: 60)
         func packet(_ s: Int64, _ ms: UInt32) {
             _ = bytes.withUnsafeBytes {
-                pipeline.process(RawPacket(bytes: $0, timestamp: Timestamp(seconds: s, nanoseconds: ms * 1_000_000), wireLength: 60, interfaceID: 0, link: .ethernet))
+                pipeline.process(
+                    RawPacket(
+                        bytes: $0, timestamp: Timestamp(seconds: s, nanoseconds: ms * 1_000_000), wireLength: 60,
+                        interfaceID: 0, link: .ethernet))
             }
         }
         packet(100, 100); packet(100, 900)
@@ -114,12 +121,20 @@ struct LivePanelTests {
             let rows = all["open_rows"] as? [[String: Any]] ?? []
             #expect(rows.count == open.count)
             #expect(rows.allSatisfy { $0["sensor"] as? String == "live" && $0["end_reason"] == nil })
-            let f = try await client.execute(uri: "/api/flows?transport=udp&port=\(udpPort)", method: .get) { jsonObject($0.body) }
+            let f = try await client.execute(uri: "/api/flows?transport=udp&port=\(udpPort)", method: .get) {
+                jsonObject($0.body)
+            }
             let frows = f["open_rows"] as? [[String: Any]] ?? []
             #expect(!frows.isEmpty && frows.count < rows.count)
-            #expect(frows.allSatisfy { $0["proto"] as? String == "udp" && ($0["id.resp_p"] as? Int == Int(udpPort) || $0["id.orig_p"] as? Int == Int(udpPort)) })
+            #expect(
+                frows.allSatisfy {
+                    $0["proto"] as? String == "udp"
+                        && ($0["id.resp_p"] as? Int == Int(udpPort) || $0["id.orig_p"] as? Int == Int(udpPort))
+                })
             // A later page (with a cursor) lists stored flows only.
-            let none = try await client.execute(uri: "/api/flows?sort=bytes&from=2100-01-01T00:00:00Z", method: .get) { jsonObject($0.body) }
+            let none = try await client.execute(uri: "/api/flows?sort=bytes&from=2100-01-01T00:00:00Z", method: .get) {
+                jsonObject($0.body)
+            }
             #expect((none["open_rows"] as? [Any])?.count == 0)
             let t = try await client.execute(uri: "/api/talkers", method: .get) { jsonObject($0.body) }
             let hosts = (t["hosts"] as? [[String: Any]] ?? []).compactMap { $0["address"] as? String }

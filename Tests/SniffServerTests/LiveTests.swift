@@ -24,7 +24,9 @@ final class Replayer: @unchecked Sendable {
     private var thread: WorkerThread? = nil
     let pauseMicros: UInt32
 
-    init(hub: LiveHub, files: [URL], pauseMicros: UInt32 = 200) { self.hub = hub; self.files = files; self.pauseMicros = pauseMicros }
+    init(hub: LiveHub, files: [URL], pauseMicros: UInt32 = 200) {
+        self.hub = hub; self.files = files; self.pauseMicros = pauseMicros
+    }
 
     func start() {
         thread = WorkerThread(name: "replay") { [self] in
@@ -67,16 +69,22 @@ final class Received: @unchecked Sendable {
     }
 }
 
-func connectAndCollect(port: Int, query: String = "", send: String? = nil, until: @escaping @Sendable (Received) -> Bool) async throws -> Received {
+func connectAndCollect(
+    port: Int, query: String = "", send: String? = nil, until: @escaping @Sendable (Received) -> Bool
+) async throws -> Received {
     let received = Received()
     let logger = Logger(label: "test.ws")
     try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask {
-            _ = try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/ws/live\(query)", configuration: .init(maxFrameSize: 1 << 22), logger: logger) { inbound, outbound, _ in
+            _ = try await WebSocketClient.connect(
+                url: "ws://127.0.0.1:\(port)/ws/live\(query)", configuration: .init(maxFrameSize: 1 << 22),
+                logger: logger
+            ) { inbound, outbound, _ in
                 if let send { try await outbound.write(.text(send)) }
                 for try await message in inbound.messages(maxSize: 1 << 22) {
                     guard case .text(let t) = message,
-                          let o = try? JSONSerialization.jsonObject(with: Data(t.utf8)) as? [String: Any] else { continue }
+                        let o = try? JSONSerialization.jsonObject(with: Data(t.utf8)) as? [String: Any]
+                    else { continue }
                     received.add(o)
                     if until(received) { break }
                 }
@@ -175,7 +183,8 @@ struct LiveTests {
     func webSocketToken() async throws {
         let db = try await SharedDatabase.shared.get()
         let hub = LiveHub()
-        let (server, app) = makeApp(db.store, configure: { $0.host = "0.0.0.0"; $0.token = "ws-token-123" }, live: hub.outbox)
+        let (server, app) = makeApp(
+            db.store, configure: { $0.host = "0.0.0.0"; $0.token = "ws-token-123" }, live: hub.outbox)
         let broadcaster = Task { try await server.broadcaster.run() }
         defer { broadcaster.cancel() }
         try await app.test(.live) { client in
@@ -219,7 +228,9 @@ struct LiveTests {
             let payload = [UInt8](repeating: 0x41, count: 64)
             while !stop.withLockedValue({ $0 }) {
                 _ = withUnsafePointer(to: &addr) { p in
-                    p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, payload, payload.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                    p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        sendto(fd, payload, payload.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    }
                 }
                 usleep(2000)
             }
@@ -238,15 +249,20 @@ struct LiveTests {
                 r.of("stats").contains { ($0["packets"] as? Int ?? 0) > 0 } && !r.of("packets").isEmpty
             }
             let rows = r.of("packets").flatMap { $0["rows"] as? [[String: Any]] ?? [] }
-            #expect(rows.contains { $0["dport"] as? Int == 39999 && ($0["transport"] as? String)?.lowercased() == "udp" })
-            #expect(r.of("stats").contains { (($0["transport"] as? [String: Any])?["UDP"] as? [String: Any])?["packets"] as? Int ?? 0 > 0 })
+            #expect(
+                rows.contains { $0["dport"] as? Int == 39999 && ($0["transport"] as? String)?.lowercased() == "udp" })
+            #expect(
+                r.of("stats").contains {
+                    (($0["transport"] as? [String: Any])?["UDP"] as? [String: Any])?["packets"] as? Int ?? 0 > 0
+                })
         }
     }
 
     @Test("telnet feed: 20 clients, one never reads and is dropped, the others keep receiving")
     func feedSlowClient() async throws {
         let db = try await SharedDatabase.shared.get()
-        let hub = LiveHub(sensor: "test", captureID: 3, source: "file test", sampleCapacity: 4000, publishIntervalNanos: 100_000_000)
+        let hub = LiveHub(
+            sensor: "test", captureID: 3, source: "file test", sampleCapacity: 4000, publishIntervalNanos: 100_000_000)
         var c = ServerConfiguration()
         c.liveRowsPerSecond = 3000
         c.feedQueueCapacity = 256
@@ -255,11 +271,17 @@ struct LiveTests {
         // as 11 drops); the silent client is still dropped, only later.
         c.slowClientTimeoutSeconds = 5
         let server = SniffServerApp(store: db.store, configuration: c, live: hub.outbox)
-        let feed = FeedServer(host: "127.0.0.1", port: 0, token: nil, broadcaster: server.broadcaster, logger: Logger(label: "test.feed"), sendBufferBytes: 4096)
+        let feed = FeedServer(
+            host: "127.0.0.1", port: 0, token: nil, broadcaster: server.broadcaster, logger: Logger(label: "test.feed"),
+            sendBufferBytes: 4096)
         let feedTask = Task { try await feed.run() }
         let broadcaster = Task { try await server.broadcaster.run() }
-        let replay = Replayer(hub: hub, files: [TestPaths.fixtures.appendingPathComponent("lo-udp-tcp.pcap"),
-                                                 TestPaths.fixtures.appendingPathComponent("dns.pcap")], pauseMicros: 20)
+        let replay = Replayer(
+            hub: hub,
+            files: [
+                TestPaths.fixtures.appendingPathComponent("lo-udp-tcp.pcap"),
+                TestPaths.fixtures.appendingPathComponent("dns.pcap")
+            ], pauseMicros: 20)
         defer { replay.stop(); broadcaster.cancel(); feedTask.cancel() }
         let p = try #require(await feed.listening(), "the feed did not bind")
 
@@ -312,7 +334,9 @@ struct LiveTests {
                     counts.lock.withLock {
                         counts.lines[i] += packetLines.count
                         counts.bytes[i] += n
-                        if i == 1 && counts.streamFullAt == nil && counts.bytes[i] >= fullAfter { counts.streamFullAt = now }
+                        if i == 1 && counts.streamFullAt == nil && counts.bytes[i] >= fullAfter {
+                            counts.streamFullAt = now
+                        }
                         if counts.droppedAt != nil { counts.linesAfterDrop[i] += packetLines.count }
                         if !packetLines.isEmpty { counts.lastLine[i] = now; counts.sample[i] = packetLines.last! }
                     }
@@ -334,7 +358,9 @@ struct LiveTests {
         counts.lock.withLock { counts.stop = true }
         for t in threads { t.join() }
         let (droppedAt, fullAt) = counts.lock.withLock { (counts.droppedAt, counts.streamFullAt) }
-        #expect(server.broadcaster.slowDisconnects == 1, "the client that never reads was not disconnected; clients \(server.broadcaster.clientCount)")
+        #expect(
+            server.broadcaster.slowDisconnects == 1,
+            "the client that never reads was not disconnected; clients \(server.broadcaster.clientCount)")
         #expect(server.broadcaster.clientCount == 19, "only the silent client is dropped")
         // Dropped within the timeout (plus slack for a loaded machine) of its buffers filling;
         // a drop before the stream carried `fullAfter` bytes is within that window too.
@@ -344,8 +370,9 @@ struct LiveTests {
         }
         for i in 0..<19 {
             #expect(counts.lines[i] > 100, "reader \(i): \(counts.lines[i]) lines")
-            #expect(counts.linesAfterDrop[i] >= 100 && counts.lastLine[i] > (droppedAt ?? deadline) + 1,
-                    "reader \(i): \(counts.linesAfterDrop[i]) lines after the drop, the last at \(counts.lastLine[i]) s")
+            #expect(
+                counts.linesAfterDrop[i] >= 100 && counts.lastLine[i] > (droppedAt ?? deadline) + 1,
+                "reader \(i): \(counts.linesAfterDrop[i]) lines after the drop, the last at \(counts.lastLine[i]) s")
         }
         // The JSON reader got NDJSON rows of UDP only.
         let row = try #require(try JSONSerialization.jsonObject(with: Data(counts.sample[0].utf8)) as? [String: Any])
@@ -396,8 +423,9 @@ struct LiveTests {
         #expect(lines.contains { $0.row.transport == .tcp && $0.line.contains(" len \($0.row.len)") })
     }
 
-    @Test("feed UDP lengths equal tcpdump's on every fixture", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tcpdump"),
-                                                                       "needs tcpdump"))
+    @Test(
+        "feed UDP lengths equal tcpdump's on every fixture",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tcpdump"), "needs tcpdump"))
     func feedUDPLengthMatchesTcpdump() throws {
         var compared = 0
         for file in ServerTestEnv.captures where !file.lastPathComponent.hasPrefix("xss") {
@@ -408,7 +436,8 @@ struct LiveTests {
             let out = Pipe()
             p.standardOutput = out; p.standardError = FileHandle.nullDevice
             try p.run()
-            let theirs = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
+            let theirs = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                .split(separator: "\n")
             p.waitUntilExit()
             let ours = try feedLines(file)
             guard theirs.count == ours.count else { continue }
@@ -419,7 +448,8 @@ struct LiveTests {
                 // tcpdump's outermost header only: tunnelled packets print differently.
                 guard let r = t.range(of: ": UDP, length ") else { continue }
                 let n = t[r.upperBound...].prefix { $0.isNumber }
-                #expect(o.line.contains(": UDP, length \(n)"), "\(file.lastPathComponent): ours \(o.line) / tcpdump \(t)")
+                #expect(
+                    o.line.contains(": UDP, length \(n)"), "\(file.lastPathComponent): ours \(o.line) / tcpdump \(t)")
                 compared += 1
             }
         }

@@ -16,7 +16,9 @@ struct LogAPITests {
     static let pgURL = ProcessInfo.processInfo.environment["SNIFF_TEST_PG_URL"]
     static let backends = ["sqlite"] + (pgURL == nil ? [] : ["postgresql"])
 
-    static func get(_ client: some TestClientProtocol, _ uri: String) async throws -> (HTTPResponse.Status, [String: Any]) {
+    static func get(
+        _ client: some TestClientProtocol, _ uri: String
+    ) async throws -> (HTTPResponse.Status, [String: Any]) {
         try await client.execute(uri: uri, method: .get) { r in (r.status, jsonObject(r.body)) }
     }
 
@@ -37,11 +39,14 @@ struct LogAPITests {
                 let (status, body) = try await Self.get(client, base + "&limit=1000")
                 #expect(status == .ok, "\(kind): \(body)")
                 let rows = body["rows"] as? [[String: Any]] ?? []
-                let stored = try await db.store.logs(LogQuery(kind: kind, parameters: ["capture": String(capture), "limit": "1000"]))
+                let stored = try await db.store.logs(
+                    LogQuery(kind: kind, parameters: ["capture": String(capture), "limit": "1000"]))
                 #expect(rows.count == stored.rows.count && rows.count > 2, "\(kind): \(rows.count) rows")
                 #expect(rows.map { $0["uid"] as? String ?? "" } == stored.rows.map(\.row.uid))
                 // Each row: the connection, the kind's columns by name, sensor and capture.
-                let names = ["ts", "uid", "orig_h", "orig_p", "resp_h", "resp_p", "proto"] + kind.columns.map(\.name) + ["sensor", "capture"]
+                let names =
+                    ["ts", "uid", "orig_h", "orig_p", "resp_h", "resp_p", "proto"] + kind.columns.map(\.name)
+                        + ["sensor", "capture"]
                 #expect(rows.allSatisfy { Set($0.keys) == Set(names) }, "\(kind): \(rows.first?.keys.sorted() ?? [])")
                 #expect(rows.allSatisfy { $0["capture"] as? String == String(capture) })
                 let ts = rows.compactMap { $0["ts"] as? Double }
@@ -51,7 +56,8 @@ struct LogAPITests {
                 var paged: [String] = []
                 var cursor: String? = nil
                 repeat {
-                    let (s, page) = try await Self.get(client, base + "&limit=2" + (cursor.map { "&cursor=" + $0 } ?? ""))
+                    let (s, page) = try await Self.get(
+                        client, base + "&limit=2" + (cursor.map { "&cursor=" + $0 } ?? ""))
                     #expect(s == .ok)
                     paged += (page["rows"] as? [[String: Any]] ?? []).map { $0["uid"] as? String ?? "" }
                     cursor = page["next_cursor"] as? String
@@ -74,7 +80,10 @@ struct LogAPITests {
                     let (_, found) = try await Self.get(client, base + "&limit=1000&q=" + q)
                     let hits = found["rows"] as? [[String: Any]] ?? []
                     #expect(!hits.isEmpty)
-                    #expect(hits.count == rows.filter { ($0[kind.textColumn] as? String)?.uppercased().contains(part) == true }.count)
+                    #expect(
+                        hits.count
+                            == rows.filter { ($0[kind.textColumn] as? String)?.uppercased().contains(part) == true }
+                            .count)
                 }
                 // Address and port of the first row's responder.
                 let resp = try #require(rows.first?["resp_h"] as? String)
@@ -94,7 +103,8 @@ struct LogAPITests {
             // DNS over TCP and UDP both reach dns (logs.pcap has both).
             let (_, tcp) = try await Self.get(client, "/api/dns?capture=\(logsCapture)&transport=tcp")
             let (_, udp) = try await Self.get(client, "/api/dns?capture=\(logsCapture)&transport=udp")
-            #expect(!(tcp["rows"] as? [[String: Any]] ?? []).isEmpty && !(udp["rows"] as? [[String: Any]] ?? []).isEmpty)
+            #expect(
+                !(tcp["rows"] as? [[String: Any]] ?? []).isEmpty && !(udp["rows"] as? [[String: Any]] ?? []).isEmpty)
         }
     }
 }

@@ -23,7 +23,8 @@ func readFrames(_ path: String) throws -> (format: CaptureFileReader.Format, lin
     let r = try CaptureFileReader(path: path)
     var out: [FileFrame] = []
     while let p = try r.next() {
-        out.append(FileFrame(ts: p.timestamp.totalNanoseconds, wireLength: p.wireLength, link: p.link, bytes: Array(p.bytes)))
+        out.append(
+            FileFrame(ts: p.timestamp.totalNanoseconds, wireLength: p.wireLength, link: p.link, bytes: Array(p.bytes)))
     }
     return (r.format, r.interfaces.map(\.link), out)
 }
@@ -40,14 +41,17 @@ actor RawDatabases {
     static let shared = RawDatabases()
     /// Two Ethernet captures, one of them pcapng with two interfaces, frames out of
     /// time order and a frame cut by the snaplen.
-    static let ethernetFiles = ["lo-udp-tcp.pcap", "multi-iface.pcapng"].map { TestPaths.fixtures.appendingPathComponent($0) }
+    static let ethernetFiles = ["lo-udp-tcp.pcap", "multi-iface.pcapng"].map {
+        TestPaths.fixtures.appendingPathComponent($0)
+    }
     /// Ethernet and Linux cooked v2: two link types.
     static let mixedFiles = ["lo-udp-tcp.pcap", "sll2.pcap"].map { TestPaths.fixtures.appendingPathComponent($0) }
     private var loaded: [String: LoadedDatabase] = [:]
 
     func get(_ name: String, _ files: [URL]) async throws -> LoadedDatabase {
         if let db = loaded[name] { return db }
-        let db = try await loadDatabase(files, path: ServerTestEnv.tempDirectory("raw-\(name)") + "/raw.db", storeFrames: true)
+        let db = try await loadDatabase(
+            files, path: ServerTestEnv.tempDirectory("raw-\(name)") + "/raw.db", storeFrames: true)
         loaded[name] = db
         return db
     }
@@ -62,14 +66,18 @@ func runSniff(_ args: [String]) throws -> (status: Int32, stderr: String) {
 /// The frames tshark reads in a capture file; nil when tshark is not installed, -1 when
 /// it refuses the file.
 func tsharkCount(_ path: String) -> Int? {
-    guard Tshark.installed, let r = try? Tshark.run(["-n", "-r", path, "-T", "fields", "-e", "frame.number"]) else { return nil }
+    guard Tshark.installed, let r = try? Tshark.run(["-n", "-r", path, "-T", "fields", "-e", "frame.number"]) else {
+        return nil
+    }
     guard r.status == 0 else { return -1 }
     return r.stdout.split(separator: "\n").count
 }
 
 @Suite("pcap export")
 struct PcapExportTests {
-    func download(_ client: some TestClientProtocol, _ query: String) async throws -> (HTTPResponse.Status, HTTPFields, [UInt8]) {
+    func download(
+        _ client: some TestClientProtocol, _ query: String
+    ) async throws -> (HTTPResponse.Status, HTTPFields, [UInt8]) {
         try await client.execute(uri: "/api/export?format=pcap" + query, method: .get) { r in
             (r.status, r.headers, Array(r.body.readableBytesView))
         }
@@ -81,7 +89,9 @@ struct PcapExportTests {
         return path
     }
 
-    @Test("Stored with --store-raw, the API's pcap holds every frame's bytes and time, and tshark reads it", arguments: bothSetups)
+    @Test(
+        "Stored with --store-raw, the API's pcap holds every frame's bytes and time, and tshark reads it",
+        arguments: bothSetups)
     func wholeCapture(_ setup: TestingSetup) async throws {
         let db = try await RawDatabases.shared.get("ethernet", RawDatabases.ethernetFiles)
         let (_, app) = makeApp(db.store)
@@ -115,7 +125,9 @@ struct PcapExportTests {
             let want = try exportOrder(RawDatabases.ethernetFiles)
             let api = try await APITests.allPages(client, "transport=udp&port=47001", limit: 1000)
             #expect(back.frames.count == api.count)
-            let ndjson = db.packets.filter { $0["transport"] == "UDP" && ($0["sport"] == "47001" || $0["dport"] == "47001") }
+            let ndjson = db.packets.filter {
+                $0["transport"] == "UDP" && ($0["sport"] == "47001" || $0["dport"] == "47001")
+            }
             #expect(back.frames.count == ndjson.count && ndjson.count >= 5, "counted from the NDJSON")
             #expect(back.frames.allSatisfy { want.contains($0) })
             // Oldest first, the API's times.
@@ -137,7 +149,9 @@ struct PcapExportTests {
         }
     }
 
-    @Test("Two link types make a pcapng with one interface each; one capture of them alone is a pcap", arguments: bothSetups)
+    @Test(
+        "Two link types make a pcapng with one interface each; one capture of them alone is a pcap",
+        arguments: bothSetups)
     func mixedLinkTypes(_ setup: TestingSetup) async throws {
         let db = try await RawDatabases.shared.get("mixed", RawDatabases.mixedFiles)
         let (_, app) = makeApp(db.store)
@@ -155,8 +169,13 @@ struct PcapExportTests {
             for (got, expected) in zip(back.frames, want) { #expect(got == expected) }
             if let n = tsharkCount(path) { #expect(n == want.count, "tshark -r") }
 
-            let captures = try await client.execute(uri: "/api/captures", method: .get) { jsonObject($0.body)["rows"] as? [[String: Any]] ?? [] }
-            let sll2 = try #require((captures.first { ($0["source"] as? String)?.contains("sll2") == true }?["id"] as? String).flatMap { Int64($0) })
+            let captures = try await client.execute(uri: "/api/captures", method: .get) {
+                jsonObject($0.body)["rows"] as? [[String: Any]] ?? []
+            }
+            let sll2 = try #require(
+                (captures.first { ($0["source"] as? String)?.contains("sll2") == true }?["id"] as? String).flatMap {
+                    Int64($0)
+                })
             let (s2, h2, one) = try await download(client, "&capture=\(sll2)")
             #expect(s2 == .ok)
             #expect(h2[.contentType] == "application/vnd.tcpdump.pcap")
@@ -201,7 +220,9 @@ struct PcapExportTests {
         let icmp = try readFrames(dir + "/icmp.pcap").frames
         #expect(!icmp.isEmpty)
         // Ethernet, IPv4 (0x0800), protocol 1: ICMP and nothing else.
-        #expect(icmp.allSatisfy { $0.bytes.count > 23 && $0.bytes[12] == 0x08 && $0.bytes[13] == 0x00 && $0.bytes[23] == 1 })
+        #expect(
+            icmp.allSatisfy { $0.bytes.count > 23 && $0.bytes[12] == 0x08 && $0.bytes[13] == 0x00 && $0.bytes[23] == 1 }
+        )
         #expect(icmp.allSatisfy { back.frames.contains($0) })
 
         // Stored without bytes: a refusal that says what to do, and no output file.

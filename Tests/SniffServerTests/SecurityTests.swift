@@ -62,26 +62,39 @@ struct SecurityTests {
             }
         }
         // Loopback listen: the loopback names on any port (an SSH tunnel changes it).
-        let loopback = try await statuses(["localhost:8086", "127.0.0.1:8086", "[::1]:8086", "LocalHost", "localhost:9000",
-                                           "evil.example", "localhost.evil.example", "127.0.0.2:8086", "::1", "[::2]:8086",
-                                           "localhost:99999", "local host"], configure: { _ in })
+        let loopback = try await statuses(
+            [
+                "localhost:8086", "127.0.0.1:8086", "[::1]:8086", "LocalHost", "localhost:9000",
+                "evil.example", "localhost.evil.example", "127.0.0.2:8086", "::1", "[::2]:8086",
+                "localhost:99999", "local host"
+            ], configure: { _ in })
         for h in ["localhost:8086", "127.0.0.1:8086", "[::1]:8086", "LocalHost", "localhost:9000"] {
             #expect(loopback[h] == .ok, "\(h): \(String(describing: loopback[h]))")
         }
-        for h in ["evil.example", "localhost.evil.example", "127.0.0.2:8086", "::1", "[::2]:8086", "localhost:99999", "local host"] {
+        for h in [
+            "evil.example", "localhost.evil.example", "127.0.0.2:8086", "::1", "[::2]:8086", "localhost:99999",
+            "local host"
+        ] {
             #expect(loopback[h] == .misdirectedRequest, "\(h): \(String(describing: loopback[h]))")
         }
         // --allow-host names, for a reverse proxy.
-        let named = try await statuses(["sniff.example.com", "sniff.example.com:443", "other.example.com", "localhost:8086"],
-                                       configure: { $0.allowedHosts = ["sniff.example.com"] })
-        #expect(named["sniff.example.com"] == .ok && named["sniff.example.com:443"] == .ok && named["localhost:8086"] == .ok)
+        let named = try await statuses(
+            ["sniff.example.com", "sniff.example.com:443", "other.example.com", "localhost:8086"],
+            configure: { $0.allowedHosts = ["sniff.example.com"] })
+        #expect(
+            named["sniff.example.com"] == .ok && named["sniff.example.com:443"] == .ok && named["localhost:8086"] == .ok
+        )
         #expect(named["other.example.com"] == .misdirectedRequest)
         // Every address: any address literal (rebinding needs a name), names only when given.
-        let wildcard = try await statuses(["192.0.2.7:8086", "[2001:db8::1]:8086", "localhost:8086", "evil.example:8086"],
-                                          configure: { $0.host = "0.0.0.0"; $0.token = "s3cret-token-1" },
-                                          auth: [.authorization: "Bearer s3cret-token-1"])
-        #expect(wildcard["192.0.2.7:8086"] == .ok && wildcard["[2001:db8::1]:8086"] == .ok && wildcard["localhost:8086"] == .ok)
-        #expect(wildcard["evil.example:8086"] == .misdirectedRequest, "the token does not make a foreign name acceptable")
+        let wildcard = try await statuses(
+            ["192.0.2.7:8086", "[2001:db8::1]:8086", "localhost:8086", "evil.example:8086"],
+            configure: { $0.host = "0.0.0.0"; $0.token = "s3cret-token-1" },
+            auth: [.authorization: "Bearer s3cret-token-1"])
+        #expect(
+            wildcard["192.0.2.7:8086"] == .ok && wildcard["[2001:db8::1]:8086"] == .ok
+                && wildcard["localhost:8086"] == .ok)
+        #expect(
+            wildcard["evil.example:8086"] == .misdirectedRequest, "the token does not make a foreign name acceptable")
         // A bad --allow-host is a configuration problem (exit 64 in the CLI).
         var c = ServerConfiguration()
         c.allowedHosts = ["evil.example:80"]
@@ -90,7 +103,9 @@ struct SecurityTests {
         #expect(c.problem == nil)
     }
 
-    @Test("a request from a foreign page (Origin, Sec-Fetch-Site) is 403, the WebSocket upgrade included", arguments: bothSetups)
+    @Test(
+        "a request from a foreign page (Origin, Sec-Fetch-Site) is 403, the WebSocket upgrade included",
+        arguments: bothSetups)
     func foreignOrigin(_ setup: TestingSetup) async throws {
         let db = try await SharedDatabase.shared.get()
         let control = CaptureControl()
@@ -163,7 +178,9 @@ struct SecurityTests {
             #expect(await statusLine(upgrade(host: me, origin: "http://127.0.0.1:3000")).hasPrefix("HTTP/1.1 403"),
                     "a page on another local port is another origin")
             #expect(await statusLine(upgrade(host: me, origin: "http://\(me)")).hasPrefix("HTTP/1.1 101"))
-            #expect(await statusLine(upgrade(host: me, origin: nil)).hasPrefix("HTTP/1.1 101"), "non-browser clients send no Origin")
+            #expect(
+                await statusLine(upgrade(host: me, origin: nil)).hasPrefix("HTTP/1.1 101"),
+                "non-browser clients send no Origin")
         }
     }
 
@@ -175,7 +192,10 @@ struct SecurityTests {
         #expect(server.csrfToken.utf8.count == 64 && server.csrfToken.allSatisfy(\.isHexDigit))
         #expect(server.csrfToken != makeApp(db.store).0.csrfToken, "a secret per process (per server)")
         try await app.test(setup) { client in
-            for headers: HTTPFields in [[:], [Self.csrf: (server.csrfToken.first == "0" ? "1" : "0") + server.csrfToken.dropFirst()], [Self.csrf: ""]] {
+            for headers: HTTPFields in [
+                [:], [Self.csrf: (server.csrfToken.first == "0" ? "1" : "0") + server.csrfToken.dropFirst()],
+                [Self.csrf: ""]
+            ] {
                 try await client.execute(uri: "/api/capture/pause", method: .post, headers: headers) { r in
                     #expect(r.status == .forbidden)
                     let message = jsonObject(r.body)["error"] as? String ?? ""
@@ -200,12 +220,17 @@ struct SecurityTests {
         // With a token configured, the token alone is enough (browsers never add it on
         // their own), and nothing passes without it.
         let tokenControl = CaptureControl()
-        let (tokenServer, tokenApp) = makeApp(db.store, configure: { $0.token = "s3cret-token-1" }, control: tokenControl)
+        let (tokenServer, tokenApp) = makeApp(
+            db.store, configure: { $0.token = "s3cret-token-1" }, control: tokenControl)
         try await tokenApp.test(setup) { client in
-            try await client.execute(uri: "/api/capture/pause", method: .post, headers: [Self.csrf: tokenServer.csrfToken]) {
+            try await client.execute(
+                uri: "/api/capture/pause", method: .post, headers: [Self.csrf: tokenServer.csrfToken]
+            ) {
                 #expect($0.status == .unauthorized)
             }
-            try await client.execute(uri: "/api/capture/pause", method: .post, headers: [.authorization: "Bearer s3cret-token-1"]) { r in
+            try await client.execute(
+                uri: "/api/capture/pause", method: .post, headers: [.authorization: "Bearer s3cret-token-1"]
+            ) { r in
                 #expect(r.status == .ok)
                 #expect(jsonObject(r.body)["state"] as? String == "paused")
             }
@@ -213,7 +238,9 @@ struct SecurityTests {
         #expect(tokenControl.state == .paused)
     }
 
-    @Test("after a stop, pause and resume are 409 and the state stays stopped; a second stop is harmless", arguments: bothSetups)
+    @Test(
+        "after a stop, pause and resume are 409 and the state stays stopped; a second stop is harmless",
+        arguments: bothSetups)
     func stopIsFinal(_ setup: TestingSetup) async throws {
         let db = try await SharedDatabase.shared.get()
         let control = CaptureControl()
@@ -229,7 +256,9 @@ struct SecurityTests {
         let h: HTTPFields = [Self.csrf: server.csrfToken]
         try await app.test(setup) { client in
             func post(_ action: String) async throws -> (HTTPResponse.Status, [String: Any]) {
-                try await client.execute(uri: "/api/capture/" + action, method: .post, headers: h) { ($0.status, jsonObject($0.body)) }
+                try await client.execute(uri: "/api/capture/" + action, method: .post, headers: h) {
+                    ($0.status, jsonObject($0.body))
+                }
             }
             #expect(try await post("pause").1["state"] as? String == "paused")
             let (status, body) = try await post("stop")

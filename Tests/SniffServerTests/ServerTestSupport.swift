@@ -55,8 +55,10 @@ struct LoadedDatabase: Sendable {
 /// `hosts`: names from passive DNS (and GeoIP when it has databases) for the flows.
 /// `url`: another database than the SQLite file at `path`.
 /// DNS and HTTP transactions are followed (the protocol logs), as when `sniff` stores.
-func loadDatabase(_ files: [URL], path: String, url: String? = nil, hub: LiveHub? = nil, storeFrames: Bool = false,
-                  hosts: HostEnrichment? = nil, vendors: MACVendors? = nil, fixedCaptureIDs: [Int64]? = nil) async throws -> LoadedDatabase {
+func loadDatabase(
+    _ files: [URL], path: String, url: String? = nil, hub: LiveHub? = nil, storeFrames: Bool = false,
+    hosts: HostEnrichment? = nil, vendors: MACVendors? = nil, fixedCaptureIDs: [Int64]? = nil
+) async throws -> LoadedDatabase {
     let url = url ?? "sqlite:" + path
     let store = StoreFactory.open(try StoreURL(url))
     try await store.migrate()
@@ -73,9 +75,12 @@ func loadDatabase(_ files: [URL], path: String, url: String? = nil, hub: LiveHub
         // Fixed ids load the same captures into two databases as the same rows.
         let captureID = fixedCaptureIDs.map { $0[captureIDs.count] } ?? Int64.random(in: 1...Int64.max)
         captureIDs.append(captureID)
-        let consumer = StoreConsumer(writer: writer, capture: CaptureInfo(id: captureID, sensor: "test",
-                                                                          source: "file \(file.lastPathComponent)", start: Timestamp.now().totalNanoseconds),
-                                     policy: .all, format: format, storeFrames: storeFrames)
+        let consumer = StoreConsumer(
+            writer: writer,
+            capture: CaptureInfo(
+                id: captureID, sensor: "test",
+                source: "file \(file.lastPathComponent)", start: Timestamp.now().totalNanoseconds),
+            policy: .all, format: format, storeFrames: storeFrames)
         consumer.vendors = vendors
         let sinks: [AlertSink] = [consumer] + (hub.map { [$0] } ?? [])
         let engine = AlertEngine(config: AlertConfig(), sink: AlertSinkList(sinks), format: format)
@@ -150,15 +155,18 @@ actor SharedDatabase {
         if let loading { return try await loading.value }
         let task = Task {
             let dir = ServerTestEnv.tempDirectory("db")
-            return try await loadDatabase(ServerTestEnv.captures, path: dir + "/api.db", url: ServerTestEnv.apiDatabaseURL)
+            return try await loadDatabase(
+                ServerTestEnv.captures, path: dir + "/api.db", url: ServerTestEnv.apiDatabaseURL)
         }
         loading = task
         return try await task.value
     }
 }
 
-func makeApp(_ store: any PacketStore, configure: (inout ServerConfiguration) -> Void = { _ in }, live: LiveOutbox? = nil,
-             control: CaptureControl? = nil) -> (SniffServerApp, some ApplicationProtocol) {
+func makeApp(
+    _ store: any PacketStore, configure: (inout ServerConfiguration) -> Void = { _ in }, live: LiveOutbox? = nil,
+    control: CaptureControl? = nil
+) -> (SniffServerApp, some ApplicationProtocol) {
     var c = ServerConfiguration()
     c.port = 0
     c.dashboardDirectory = TestPaths.packageRoot.appendingPathComponent("Sources/SniffServer/Dashboard").path

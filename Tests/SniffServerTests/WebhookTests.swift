@@ -26,10 +26,16 @@ struct WebhookTests {
             addr.sin_family = sa_family_t(AF_INET)
             addr.sin_addr.s_addr = inet_addr("127.0.0.1")
             addr.sin_port = 0
-            let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            let bound = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
             guard bound == 0, listen(fd, 8) == 0 else { port = 0; throw RuntimeFailure("cannot listen") }
             var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-            _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+            _ = withUnsafeMutablePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+            }
             port = UInt16(bigEndian: addr.sin_port)
             start(statuses)
         }
@@ -50,9 +56,12 @@ struct WebhookTests {
                         data += buf[0..<n]
                         let text = String(decoding: data, as: UTF8.self)
                         if let r = text.range(of: "\r\n\r\n"),
-                           let cl = text.components(separatedBy: "\r\n").first(where: { $0.lowercased().hasPrefix("content-length:") }),
-                           let n = Int(cl.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)),
-                           text[r.upperBound...].utf8.count >= n {
+                            let cl = text.components(separatedBy: "\r\n").first(where: {
+                                $0.lowercased().hasPrefix("content-length:")
+                            }),
+                            let n = Int(cl.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)),
+                            text[r.upperBound...].utf8.count >= n
+                        {
                             lock.lock(); _bodies.append(String(text[r.upperBound...])); lock.unlock()
                             break
                         }
@@ -73,13 +82,15 @@ struct WebhookTests {
     }
 
     static func alert(_ n: Int) -> Alert {
-        Alert(id: "A\(n)", time: Timestamp(seconds: 1_700_000_000, nanoseconds: 0), severity: .high, rule: "r", kind: "port_scan",
-              message: "test \(n)", uid: "Cabc", hosts: [IPAddress("10.0.0.1")!])
+        Alert(
+            id: "A\(n)", time: Timestamp(seconds: 1_700_000_000, nanoseconds: 0), severity: .high, rule: "r",
+            kind: "port_scan", message: "test \(n)", uid: "Cabc", hosts: [IPAddress("10.0.0.1")!])
     }
 
     @Test func postsJSON() throws {
         let server = try TinyServer(statuses: [200, 204])
-        let sink = try WebhookAlertSink(url: "http://127.0.0.1:\(server.port)/hook", timeoutSeconds: 2, retries: 0, log: { _ in })
+        let sink = try WebhookAlertSink(
+            url: "http://127.0.0.1:\(server.port)/hook", timeoutSeconds: 2, retries: 0, log: { _ in })
         sink.deliver(WebhookTests.alert(1))
         sink.deliver(WebhookTests.alert(2))
         sink.close()
@@ -96,7 +107,8 @@ struct WebhookTests {
     @Test func retriesAfterServerErrorAndTimeout() throws {
         // 500, then no answer (timeout), then 200: delivered on the third try.
         let server = try TinyServer(statuses: [500, 0, 200])
-        let sink = try WebhookAlertSink(url: "http://127.0.0.1:\(server.port)/", timeoutSeconds: 0.3, retries: 2, log: { _ in })
+        let sink = try WebhookAlertSink(
+            url: "http://127.0.0.1:\(server.port)/", timeoutSeconds: 0.3, retries: 2, log: { _ in })
         sink.deliver(WebhookTests.alert(1))
         sink.close()
         #expect(server.done.wait(timeout: .now() + 10) == .success)
@@ -108,7 +120,8 @@ struct WebhookTests {
         // A port that was just closed: connection refused on every try.
         let probe = try TinyServer(statuses: [])
         _ = probe.done.wait(timeout: .now() + 5)
-        let sink = try WebhookAlertSink(url: "http://127.0.0.1:\(probe.port)/", timeoutSeconds: 0.2, retries: 1, log: { _ in })
+        let sink = try WebhookAlertSink(
+            url: "http://127.0.0.1:\(probe.port)/", timeoutSeconds: 0.2, retries: 1, log: { _ in })
         sink.deliver(WebhookTests.alert(1))
         sink.close()
         #expect(sink.failed == 1 && sink.sent == 0)
@@ -146,13 +159,22 @@ struct WebhookTests {
             p.waitUntilExit()
             try #require(p.terminationStatus == 0, "\(tool) \(args)")
         }
-        try run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=sniff test CA",
-                                     "-keyout", "ca.key", "-out", "ca.pem"])
+        try run(
+            "/usr/bin/openssl",
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=sniff test CA",
+                "-keyout", "ca.key", "-out", "ca.pem"
+            ])
         try run("/usr/bin/openssl", ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
                                      "-keyout", "server.key", "-out", "server.csr"])
-        try "subjectAltName=IP:127.0.0.1\n".write(to: dir.appendingPathComponent("san.ext"), atomically: true, encoding: .utf8)
-        try run("/usr/bin/openssl", ["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                                     "-days", "1", "-extfile", "san.ext", "-out", "server.pem"])
+        try "subjectAltName=IP:127.0.0.1\n".write(
+            to: dir.appendingPathComponent("san.ext"), atomically: true, encoding: .utf8)
+        try run(
+            "/usr/bin/openssl",
+            [
+                "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                "-days", "1", "-extfile", "san.ext", "-out", "server.pem"
+            ])
         // Serves POSTs until it has two bodies or 20 s have passed; prints its port first.
         let script = """
             import http.server, ssl, sys, threading
@@ -185,7 +207,8 @@ struct WebhookTests {
         let port = try #require(Int(portLine.trimmingCharacters(in: .whitespacesAndNewlines)))
 
         // Not trusted by the system's store: the handshake fails, the alert is counted.
-        let untrusted = try WebhookAlertSink(url: "https://127.0.0.1:\(port)/hook", timeoutSeconds: 2, retries: 0, log: { _ in })
+        let untrusted = try WebhookAlertSink(
+            url: "https://127.0.0.1:\(port)/hook", timeoutSeconds: 2, retries: 0, log: { _ in })
         untrusted.deliver(WebhookTests.alert(1))
         untrusted.close()
         #expect(untrusted.failed == 1 && untrusted.sent == 0)
