@@ -36,7 +36,7 @@ struct SchemaVersion: Sendable {
         case convert(SQLiteConversion)
     }
 
-    enum SQLiteConversion: Sendable { case compactPackets, segmentedFlows, coldColumns }
+    enum SQLiteConversion: Sendable { case compactPackets, segmentedFlows, coldColumns, packetCodes }
 
     /// How ClickHouse reaches a version: a statement, or columns added to a table, and
     /// to its sorting key when `orderBy` is given (`ALTER TABLE … ADD COLUMN …, MODIFY
@@ -432,6 +432,11 @@ extension Schema {
         // packets have their 12 bytes since `packetUIDBytesVersion`.
         SchemaVersion(SQLiteSchema.uidBytesVersion, "packets and flows: flow uid as 13 bytes (SQLite)",
             sqlite: .statements(SQLiteSchema.uidBytesStatements),
+            postgres: []),
+        // SQLite only (see PacketCodes): PostgreSQL and ClickHouse keep the capture id,
+        // sensor and MACs in every packet row as they were.
+        SchemaVersion(PacketCodes.version, "packets: capture, sensor and MAC addresses as codes (SQLite)",
+            sqlite: .convert(.packetCodes),
             postgres: []),
     ]
 }

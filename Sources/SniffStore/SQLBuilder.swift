@@ -129,7 +129,12 @@ struct SQLBuilder {
         if let p = f.sport { add("sport = \(param(Int64(p)))") }
         if let p = f.dport { add("dport = \(param(Int64(p)))") }
         codeFilter(f)
-        rangeFilter(f, ts: "ts")
+        // Capture and sensor through the packets' `origin` code (SQLite schema 23, `PacketCodes`).
+        var time = f
+        time.capture = nil; time.sensor = nil
+        rangeFilter(time, ts: "ts")
+        let capture = f.capture.map { param($0) }, sensor = f.sensor.map { param($0) }
+        if let o = PacketCodes.originFilter(capture: capture, sensor: sensor) { add(o) }
         if let q = f.text {
             let host = contains("http_host", q), sni = contains("tls_sni", q), dq = contains("flows.dns_query", q)
             add("(\(contains("dns_query", q)) OR flow_uid IN (SELECT uid FROM flows WHERE \(host) OR \(sni) OR \(dq)))")

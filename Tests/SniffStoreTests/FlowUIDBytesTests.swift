@@ -55,8 +55,8 @@ struct FlowUIDBytesTests {
                 flows[k].uid = k < uids.count ? uids[k] : "CU\(k)"
                 flows[k].dnsQuery = k % 2 == 0 ? "joined-\(k).example" : nil
             }
-            try await store.write(StoreBatch(id: BatchID(writer: 1, seq: 1), sensor: "s", captureID: 1,
-                                             content: .packets(packets)))
+            // Packets as version 22's table takes them (version 23 changed its columns).
+            try PacketCodesTests.writeV22(path: path, packets, captureID: 1, sensor: "s")
             try await store.write(StoreBatch(id: BatchID(writer: 1, seq: 2), sensor: "s", captureID: 1,
                                              content: .flows(flows)))
             // What version 21 stored: the uids' text.
@@ -66,7 +66,8 @@ struct FlowUIDBytesTests {
             #expect(try await TestDatabase.count(url, "flows", where: "typeof(uid) = 'blob'") == 0)
             var joined = PacketQuery(limit: 1000)
             joined.filter.text = "joined-"
-            let joinedBefore = try await store.packets(joined).rows.map(\.row.n)
+            let joinedUIDs = Set(flows.filter { $0.dnsQuery?.contains("joined-") == true }.map(\.uid))
+            let joinedWant = Set(packets.filter { $0.has(.flowUID) && joinedUIDs.contains($0.flowUID ?? "") }.map(\.n))
 
             #expect(try await store.migrate().map(\.version) == Array(SQLiteSchema.uidBytesVersion...Schema.latestVersion))
             let ours = packets.filter { p in p.has(.flowUID) && p.flowUID.flatMap(Self.bytes) != nil }.count
@@ -89,7 +90,7 @@ struct FlowUIDBytesTests {
                 == flows.map(\.uid).joined(separator: " "))
             // Packets found through their flow's DNS name: the join compares bytes with bytes.
             let joinedAfter = try await store.packets(joined).rows.map(\.row.n)
-            #expect(joinedAfter == joinedBefore)
+            #expect(Set(joinedAfter) == joinedWant && joinedAfter.count == joinedWant.count)
             #expect(!joinedAfter.isEmpty)
             // New rows are written as bytes and a second migrate changes nothing.
             try await store.write(StoreBatch(id: BatchID(writer: 1, seq: 3), sensor: "s", captureID: 1,

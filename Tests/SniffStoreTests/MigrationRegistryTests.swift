@@ -16,7 +16,7 @@ struct MigrationRegistryTests {
             if case .convert = v.sqlite { return v.version } else { return nil }
         }
         #expect(conversions == [SQLiteSchema.compactPacketsVersion, SQLiteSchema.segmentedFlowsVersion,
-                                SQLiteSchema.coldColumnsVersion])
+                                SQLiteSchema.coldColumnsVersion, PacketCodes.version])
     }
 
     @Test("a database newer than this Sniff is refused")

@@ -120,7 +120,7 @@ extension SQLiteSchema {
     static let uidBytesStatements: [String] = [
         "UPDATE packets SET flow_uid = coalesce(sniff_uid_bytes(flow_uid), flow_uid) WHERE typeof(flow_uid) = 'text'",
         "UPDATE flows SET uid = coalesce(sniff_uid_bytes(uid), uid) WHERE typeof(uid) = 'text'",
-        "DROP VIEW packets_v", PacketTable.viewSQL,
+        "DROP VIEW packets_v", PacketsV22.viewSQL,
         "DROP VIEW flows_v", FlowTable.viewSQL(tunnels: true),
     ]
 }

@@ -1,21 +1,20 @@
 import SniffCore
 import SniffDecode
 
-/// SQLite's packets table since schema 11: the columns a filter, a key run, the pcap
+/// SQLite's packets table since schema 23: the columns a filter, a key run, the pcap
 /// export or a sort reads stay columns (addresses as bytes, transport and app as codes,
-/// see `CompactPacket`); the rest of a `PacketRow` is one `cold` BLOB (`PacketCold`).
-/// 17 parameters per row where version 10 bound 31: the writer's time went to binding
-/// columns one by one.
+/// see `CompactPacket`); the capture and sensor are one code, `origin`, and the MAC
+/// addresses codes too (`PacketCodes`); the rest of a `PacketRow` is one `cold` BLOB
+/// (`PacketCold`). 18 parameters per row where version 10 bound 31: the writer's time
+/// went to binding columns one by one.
 enum PacketTable {
-    static let columns = [
-        "capture_id", "sensor", "ts", "len", "caplen", "link", "src", "dst", "transport", "sport", "dport", "app",
-        "dns_query", "flow_uid", "cold",
-    ]
+    static let columns = ["origin"] + PacketBody.columns + ["mac_src", "mac_dst"]
     static let createSQL = """
         CREATE TABLE packets (
-            id INTEGER PRIMARY KEY, capture_id INTEGER NOT NULL, sensor TEXT NOT NULL, ts INTEGER NOT NULL,
+            id INTEGER PRIMARY KEY, origin INTEGER NOT NULL, ts INTEGER NOT NULL,
             len INTEGER NOT NULL, caplen INTEGER NOT NULL, link INTEGER NOT NULL, src BLOB, dst BLOB, transport INTEGER,
-            sport INTEGER, dport INTEGER, app INTEGER, dns_query TEXT, flow_uid TEXT, cold BLOB NOT NULL, raw BLOB)
+            sport INTEGER, dport INTEGER, app INTEGER, dns_query TEXT, flow_uid TEXT, cold BLOB NOT NULL,
+            mac_src INTEGER, mac_dst INTEGER, raw BLOB)
         """
 
     static var insertColumns: [String] { ["id"] + columns + ["raw"] }
@@ -30,88 +29,163 @@ enum PacketTable {
     /// parameter is `base + 1`. `scratch` (32 bytes) holds the addresses and `arena`
     /// the text and the cold BLOB until the statement runs (all bound without a copy).
     @inline(__always)
-    static func bind(_ st: SQLiteStatement, base: Int32 = 0, id: Int64, captureID: Int64, sensor: String,
+    static func bind(_ st: SQLiteStatement, base: Int32 = 0, id: Int64, origin: Int64, _ macs: (src: Int64?, dst: Int64?),
                      _ r: PacketRow, raw: UnsafeRawBufferPointer?, scratch: UnsafeMutableRawPointer, arena: BindArena) {
-        st.bind(base + 1, id); st.bind(base + 2, captureID); st.bind(base + 3, sensor, arena: arena)
-        st.bind(base + 4, r.ts); st.bind(base + 5, Int64(r.len)); st.bind(base + 6, Int64(r.caplen))
-        st.bind(base + 7, Int64(r.link.rawValue))
-        if r.has(.ip) {
-            let n = CompactPacket.write(r.src, to: scratch)
-            st.bindBlobStatic(base + 8, UnsafeRawBufferPointer(start: scratch, count: n))
-            let m = CompactPacket.write(r.dst, to: scratch + 16)
-            st.bindBlobStatic(base + 9, UnsafeRawBufferPointer(start: scratch + 16, count: m))
-        } else {
-            st.bindNull(base + 8); st.bindNull(base + 9)
-        }
-        if r.transport == .none { st.bindNull(base + 10) } else { st.bind(base + 10, Int64(r.transport.rawValue)) }
-        if r.has(.ports) {
-            st.bind(base + 11, Int64(r.sport)); st.bind(base + 12, Int64(r.dport))
-        } else {
-            st.bindNull(base + 11); st.bindNull(base + 12)
-        }
-        if r.app == .unknown { st.bindNull(base + 13) } else { st.bind(base + 13, Int64(r.app.rawValue)) }
-        if r.has(.dnsQuery), let q = r.dnsQuery { st.bind(base + 14, q, arena: arena) } else { st.bindNull(base + 14) }
-        if r.has(.flowUID), let u = r.flowUID {
-            FlowUIDBytes.bind(st, base + 15, u, arena: arena)
-        } else {
-            st.bindNull(base + 15)
-        }
-        if r.has(.info), var info = r.info {
-            info.withUTF8 { PacketCold.bind(st, base + 16, r, info: $0, arena: arena) }
-        } else {
-            PacketCold.bind(st, base + 16, r, info: nil, arena: arena)
-        }
-        if let raw { st.bindBlobStatic(base + 17, raw) } else { st.bindNull(base + 17) }
+        st.bind(base + 1, id); st.bind(base + 2, origin)
+        PacketBody.bind(st, at: base + 3, r, macsInCold: false, scratch: scratch, arena: arena)
+        let k = base + 3 + Int32(PacketBody.columns.count)
+        if let m = macs.src { st.bind(k, m) } else { st.bindNull(k) }
+        if let m = macs.dst { st.bind(k + 1, m) } else { st.bindNull(k + 1) }
+        if let raw { st.bindBlobStatic(k + 2, raw) } else { st.bindNull(k + 2) }
     }
 
-    /// "id, capture_id, ... cold": what `read` expects.
+    /// "id, origin, ts, ... mac_dst": what `read` expects.
     static let selectColumns = "id, " + columns.joined(separator: ", ")
     /// Where `ts` is in `selectColumns`.
     static let tsColumn = Int32(1 + columns.firstIndex(of: "ts")!)
 
-    /// Reads a row of `selectColumns` (the id at column 0).
+    /// Reads a row of `selectColumns` (the id at column 0); the codes through the
+    /// statement's connection (`PacketCodeCache`).
     static func read(_ st: SQLiteStatement) -> StoredPacket {
-        var r = PacketRow()
-        var f: PacketRow.Fields = []
-        let captureID = st.int64(1)
-        let sensor = st.text(2)
-        r.ts = st.int64(3)
-        r.len = UInt32(truncatingIfNeeded: st.int64(4))
-        r.caplen = UInt32(truncatingIfNeeded: st.int64(5))
-        r.link = LinkType(UInt32(truncatingIfNeeded: st.int64(6)))
-        if !st.isNull(7) {
-            r.src = CompactPacket.address(st.blob(7)) ?? .none
-            r.dst = CompactPacket.address(st.blob(8)) ?? .none
+        let codes = st.connection.packetCodes
+        let (captureID, sensor) = codes.origin(st.int64(1), st.connection)
+        var r = PacketBody.read(st, from: 2)
+        let k = Int32(2 + PacketBody.columns.count)
+        if let c = st.optionalInt64(k), let m = codes.mac(c, st.connection) {
+            r.ethSrc = MACAddress(m); r.present.insert(.ethSrc)
         }
-        if let t = st.optionalInt64(9) { r.transport = TransportKind(rawValue: UInt8(truncatingIfNeeded: t)) ?? .other }
-        if let s = st.optionalInt64(10) {
-            f.insert(.ports)
-            r.sport = UInt16(truncatingIfNeeded: s); r.dport = UInt16(truncatingIfNeeded: st.int64(11))
+        if let c = st.optionalInt64(k + 1), let m = codes.mac(c, st.connection) {
+            r.ethDst = MACAddress(m); r.present.insert(.ethDst)
         }
-        if let a = st.optionalInt64(12) {
-            r.app = AppProtocol.stored(rawValue: UInt8(truncatingIfNeeded: a)) ?? .unknown
-        }
-        if let q = st.optionalText(13) { r.dnsQuery = q; f.insert(.dnsQuery) }
-        if let u = FlowUIDBytes.read(st, 14) { r.flowUID = u; f.insert(.flowUID) }
-        r.present = f
-        PacketCold.read(st.blob(15), into: &r)
         return StoredPacket(sensor: sensor, captureID: captureID, row: r)
     }
 
     /// `packets_v`: the packets with every field as a readable column, for people in
-    /// the sqlite3 shell; the cold BLOB is taken apart by `PacketCold.viewColumns`.
-    static let viewSQL = """
-        CREATE VIEW packets_v AS SELECT p.id, p.capture_id, p.sensor, p.n, p.ts,
+    /// the sqlite3 shell (the same columns as versions 7-22); the cold BLOB is taken
+    /// apart by `PacketCold.viewColumns`, the codes looked up in their tables.
+    static let viewSQL = PacketBody.viewSQL(
+        origin: ("o.capture_id", "o.sensor"), macs: ("ms.mac", "md.mac"),
+        joins: "LEFT JOIN sniff_origins o ON o.code = p.origin LEFT JOIN sniff_macs ms ON ms.code = p.mac_src "
+            + "LEFT JOIN sniff_macs md ON md.code = p.mac_dst")
+}
+
+/// The packets table of schemas 11-22: capture id and sensor in every row, the MAC
+/// addresses in the cold BLOB. What migrations 11-22 write and migration 23 reads back.
+enum PacketsV22 {
+    static let columns = ["capture_id", "sensor"] + PacketBody.columns
+    static let createSQL = """
+        CREATE TABLE packets (
+            id INTEGER PRIMARY KEY, capture_id INTEGER NOT NULL, sensor TEXT NOT NULL, ts INTEGER NOT NULL,
+            len INTEGER NOT NULL, caplen INTEGER NOT NULL, link INTEGER NOT NULL, src BLOB, dst BLOB, transport INTEGER,
+            sport INTEGER, dport INTEGER, app INTEGER, dns_query TEXT, flow_uid TEXT, cold BLOB NOT NULL, raw BLOB)
+        """
+    static let insertSQL = MultiRowInsert.sql(table: "packets", columns: ["id"] + columns + ["raw"], rows: 1)
+
+    static func bind(_ st: SQLiteStatement, id: Int64, captureID: Int64, sensor: String,
+                     _ r: PacketRow, raw: UnsafeRawBufferPointer?, scratch: UnsafeMutableRawPointer, arena: BindArena) {
+        st.bind(1, id); st.bind(2, captureID); st.bind(3, sensor, arena: arena)
+        PacketBody.bind(st, at: 4, r, macsInCold: true, scratch: scratch, arena: arena)
+        let k = 4 + Int32(PacketBody.columns.count)
+        if let raw { st.bindBlobStatic(k, raw) } else { st.bindNull(k) }
+    }
+
+    static let selectColumns = "id, " + columns.joined(separator: ", ")
+
+    static func read(_ st: SQLiteStatement) -> StoredPacket {
+        StoredPacket(sensor: st.text(2), captureID: st.int64(1), row: PacketBody.read(st, from: 3))
+    }
+
+    static let viewSQL = PacketBody.viewSQL(
+        origin: ("p.capture_id", "p.sensor"), macs: ("p.eth_src", "p.eth_dst"), joins: "")
+}
+
+/// The columns from `ts` to `cold` that the packets tables of versions 11-22 and 23
+/// share, bound and read alike.
+enum PacketBody {
+    static let columns = [
+        "ts", "len", "caplen", "link", "src", "dst", "transport", "sport", "dport", "app", "dns_query", "flow_uid", "cold",
+    ]
+
+    /// Binds `columns` to parameters `k`, `k + 1`, ...; the MACs go into the cold BLOB
+    /// only with `macsInCold` (versions 11-22).
+    @inline(__always)
+    static func bind(_ st: SQLiteStatement, at k: Int32, _ r: PacketRow, macsInCold: Bool,
+                     scratch: UnsafeMutableRawPointer, arena: BindArena) {
+        st.bind(k, r.ts); st.bind(k + 1, Int64(r.len)); st.bind(k + 2, Int64(r.caplen))
+        st.bind(k + 3, Int64(r.link.rawValue))
+        if r.has(.ip) {
+            let n = CompactPacket.write(r.src, to: scratch)
+            st.bindBlobStatic(k + 4, UnsafeRawBufferPointer(start: scratch, count: n))
+            let m = CompactPacket.write(r.dst, to: scratch + 16)
+            st.bindBlobStatic(k + 5, UnsafeRawBufferPointer(start: scratch + 16, count: m))
+        } else {
+            st.bindNull(k + 4); st.bindNull(k + 5)
+        }
+        if r.transport == .none { st.bindNull(k + 6) } else { st.bind(k + 6, Int64(r.transport.rawValue)) }
+        if r.has(.ports) {
+            st.bind(k + 7, Int64(r.sport)); st.bind(k + 8, Int64(r.dport))
+        } else {
+            st.bindNull(k + 7); st.bindNull(k + 8)
+        }
+        if r.app == .unknown { st.bindNull(k + 9) } else { st.bind(k + 9, Int64(r.app.rawValue)) }
+        if r.has(.dnsQuery), let q = r.dnsQuery { st.bind(k + 10, q, arena: arena) } else { st.bindNull(k + 10) }
+        if r.has(.flowUID), let u = r.flowUID {
+            FlowUIDBytes.bind(st, k + 11, u, arena: arena)
+        } else {
+            st.bindNull(k + 11)
+        }
+        if r.has(.info), var info = r.info {
+            info.withUTF8 { PacketCold.bind(st, k + 12, r, info: $0, macs: macsInCold, arena: arena) }
+        } else {
+            PacketCold.bind(st, k + 12, r, info: nil, macs: macsInCold, arena: arena)
+        }
+    }
+
+    /// Reads `columns` from column `k` on (the cold BLOB's MACs when it has them).
+    static func read(_ st: SQLiteStatement, from k: Int32) -> PacketRow {
+        var r = PacketRow()
+        var f: PacketRow.Fields = []
+        r.ts = st.int64(k)
+        r.len = UInt32(truncatingIfNeeded: st.int64(k + 1))
+        r.caplen = UInt32(truncatingIfNeeded: st.int64(k + 2))
+        r.link = LinkType(UInt32(truncatingIfNeeded: st.int64(k + 3)))
+        if !st.isNull(k + 4) {
+            r.src = CompactPacket.address(st.blob(k + 4)) ?? .none
+            r.dst = CompactPacket.address(st.blob(k + 5)) ?? .none
+        }
+        if let t = st.optionalInt64(k + 6) {
+            r.transport = TransportKind(rawValue: UInt8(truncatingIfNeeded: t)) ?? .other
+        }
+        if let s = st.optionalInt64(k + 7) {
+            f.insert(.ports)
+            r.sport = UInt16(truncatingIfNeeded: s); r.dport = UInt16(truncatingIfNeeded: st.int64(k + 8))
+        }
+        if let a = st.optionalInt64(k + 9) {
+            r.app = AppProtocol.stored(rawValue: UInt8(truncatingIfNeeded: a)) ?? .unknown
+        }
+        if let q = st.optionalText(k + 10) { r.dnsQuery = q; f.insert(.dnsQuery) }
+        if let u = FlowUIDBytes.read(st, k + 11) { r.flowUID = u; f.insert(.flowUID) }
+        r.present = f
+        PacketCold.read(st.blob(k + 12), into: &r)
+        return r
+    }
+
+    /// `packets_v` over a packets table whose capture, sensor and MACs (as 48-bit
+    /// integers) are the given expressions, after `joins`.
+    static func viewSQL(origin: (String, String), macs: (String, String), joins: String) -> String {
+        """
+        CREATE VIEW packets_v AS SELECT p.id, \(origin.0) AS capture_id, \(origin.1) AS sensor, p.n, p.ts,
             strftime('%Y-%m-%dT%H:%M:%S', p.ts / 1000000000, 'unixepoch') || '.' || printf('%09d', p.ts % 1000000000) || 'Z' AS time,
-            p.len, p.caplen, p.iface, l.name AS link, \(CompactPacket.macText("p.eth_src")) AS eth_src,
-            \(CompactPacket.macText("p.eth_dst")) AS eth_dst, p.vlan, p.ip, \(CompactPacket.addressText("p.src")) AS src,
+            p.len, p.caplen, p.iface, l.name AS link, \(CompactPacket.macText(macs.0)) AS eth_src,
+            \(CompactPacket.macText(macs.1)) AS eth_dst, p.vlan, p.ip, \(CompactPacket.addressText("p.src")) AS src,
             \(CompactPacket.addressText("p.dst")) AS dst, p.proto, t.name AS transport, p.sport, p.dport, p.seq, p.ack,
             p.tcp_flags, p.tcp_window, p.payload_len, p.icmp_type, p.icmp_code, p.dns_query, COALESCE(a.name, 'unknown') AS app,
             CASE WHEN p.app IS NOT NULL THEN CASE p.app_payload WHEN 1 THEN 'payload' ELSE 'port' END END AS app_source,
             \(FlowUIDBytes.viewText("p.flow_uid")) AS flow_uid, p.info, p.raw IS NOT NULL AS has_raw
-        FROM (\(PacketCold.viewColumns)) p LEFT JOIN sniff_links l ON l.code = p.link
+        FROM (\(PacketCold.viewColumns)) p \(joins) LEFT JOIN sniff_links l ON l.code = p.link
             LEFT JOIN sniff_transports t ON t.code = p.transport LEFT JOIN sniff_apps a ON a.code = p.app
         """
+    }
 }
 
 /// The `cold` BLOB of a packet row, layout version 1. Big-endian; sections present
@@ -123,8 +197,8 @@ enum PacketTable {
 /// | 2 | flags (bits below) |
 /// | 4, or 8 with bit 8 | n, the frame number |
 /// | 4 (bit 9) | iface (absent: 0) |
-/// | 6 (bit 0) | eth_src |
-/// | 6 (bit 1) | eth_dst |
+/// | 6 (bit 0) | eth_src (versions 11-22; since 23 a code in `mac_src`) |
+/// | 6 (bit 1) | eth_dst (likewise, `mac_dst`) |
 /// | 2 (bit 2) | vlan |
 /// | 1 + 1 (bit 3) | ip version, IP protocol |
 /// | 4 + 4 + 2 + 2 (bit 4) | seq, ack, tcp_flags, tcp_window |
@@ -144,13 +218,13 @@ enum PacketCold {
 
     /// The flags of `r`, and the BLOB's size with `infoBytes` of Info line.
     @inline(__always)
-    static func layout(_ r: PacketRow, infoBytes: Int?) -> (flags: UInt16, size: Int) {
+    static func layout(_ r: PacketRow, infoBytes: Int?, macs: Bool) -> (flags: UInt16, size: Int) {
         var fl: UInt16 = 0
         var n = 3
         if r.n > UInt64(UInt32.max) { fl |= Bit.wideN; n += 8 } else { n += 4 }
         if r.iface != 0 { fl |= Bit.iface; n += 4 }
-        if r.has(.ethSrc) { fl |= Bit.ethSrc; n += 6 }
-        if r.has(.ethDst) { fl |= Bit.ethDst; n += 6 }
+        if macs && r.has(.ethSrc) { fl |= Bit.ethSrc; n += 6 }
+        if macs && r.has(.ethDst) { fl |= Bit.ethDst; n += 6 }
         if r.has(.vlan) { fl |= Bit.vlan; n += 2 }
         if r.has(.ip) { fl |= Bit.ip; n += 2 }
         if r.has(.tcp) { fl |= Bit.tcp; n += 12 }
@@ -186,9 +260,10 @@ enum PacketCold {
     /// Encodes `r` into `arena` and binds it (a copy SQLite owns when the arena is full).
     @inline(__always)
     static func bind(
-        _ st: SQLiteStatement, _ k: Int32, _ r: PacketRow, info: UnsafeBufferPointer<UInt8>?, arena: BindArena
+        _ st: SQLiteStatement, _ k: Int32, _ r: PacketRow, info: UnsafeBufferPointer<UInt8>?, macs: Bool,
+        arena: BindArena
     ) {
-        let (fl, size) = layout(r, infoBytes: info?.count)
+        let (fl, size) = layout(r, infoBytes: info?.count, macs: macs)
         if let p = arena.reserve(size) {
             write(r, flags: fl, info: info, to: p)
             st.bindBlobStatic(k, UnsafeRawBufferPointer(start: p, count: size))

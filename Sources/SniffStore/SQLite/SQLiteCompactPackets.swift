@@ -89,20 +89,20 @@ extension SQLiteSchema {
         let arena = BindArena()
 
         try c.exec("ALTER TABLE packets RENAME TO packets_v10")
-        try c.exec(PacketTable.createSQL)
+        try c.exec(PacketsV22.createSQL)
         let readPackets = try c.prepare("SELECT \(PacketsV10.selectColumns), raw FROM packets_v10 ORDER BY id")
-        let writePacket = try c.prepare(PacketTable.insertSQL)
+        let writePacket = try c.prepare(PacketsV22.insertSQL)
         let rawColumn = Int32(Schema.packetColumns.count + 1)
         while try readPackets.step() {
             let p = PacketsV10.read(readPackets)
-            PacketTable.bind(writePacket, id: readPackets.int64(0), captureID: p.captureID, sensor: p.sensor, p.row,
+            PacketsV22.bind(writePacket, id: readPackets.int64(0), captureID: p.captureID, sensor: p.sensor, p.row,
                              raw: readPackets.isNull(rawColumn) ? nil : readPackets.blob(rawColumn),
                              scratch: scratch, arena: arena)
             try writePacket.run()
             arena.reset()
         }
         try c.exec("DROP TABLE packets_v10")
-        try c.exec(PacketTable.viewSQL)
+        try c.exec(PacketsV22.viewSQL)
 
         try c.exec("ALTER TABLE flows RENAME TO flows_v10")
         try c.exec(FlowTable.createSQL)

@@ -13,6 +13,8 @@ final class SQLiteConnection {
     /// The writer's keys of the rows after the last indexed segment, by table
     /// (`SegmentedTable.kept`).
     var tailKeys: [String: TailKeys] = [:]
+    /// The codes of `sniff_origins` and `sniff_macs` this connection read or wrote.
+    let packetCodes = PacketCodeCache()
 
     /// Process-wide settings, made once before SQLite's first use: no memory
     /// statistics, which took a global mutex and a counter update around every one of

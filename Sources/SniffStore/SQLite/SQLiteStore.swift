@@ -79,6 +79,8 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
                     try SQLiteSchema.migrateToSegmentedFlows(c, segmentRows: flowSegmentRows) { _ in }
                 case .convert(.coldColumns):
                     try SQLiteSchema.migrateToColdColumns(c)
+                case .convert(.packetCodes):
+                    try PacketCodes.migrate(c)
                 }
                 let now = Timestamp.now().totalNanoseconds
                 let st = try c.prepare("INSERT INTO sniff_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)")
@@ -172,8 +174,9 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
             return stored
         } catch {
             try? c.exec("ROLLBACK")
-            // The kept keys may name rows that were rolled back.
+            // The kept keys may name rows that were rolled back, and the codes too.
             c.tailKeys.removeAll()
+            c.packetCodes.forget()
             throw error
         }
     }
@@ -249,13 +252,15 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         let one = try c.cached(PacketTable.insertSQL)
         let many = try c.cached(PacketTable.insertManySQL)
         let first = try SegmentedTable.packets.nextID(c)
+        let origin = try c.packetCodes.originCode(captureID: batch.captureID, sensor: batch.sensor, c)
+        let macs = try rows.map { try c.packetCodes.macCodes($0, c) }
         try batch.frames.withUnsafeBytes { frames in
             try rows.withUnsafeBufferPointer { rows in
                 try MultiRowInsert.run(count: rows.count, per: PacketTable.rowsPerInsert, one: one, many: many) {
                     st, slot, n, space in
                     let raw = rows[n].has(.frame) && batch.frameInBounds(rows[n]) ? frame(of: rows[n], in: frames) : nil
                     PacketTable.bind(st, base: Int32(slot) * PacketTable.parametersPerRow, id: first + Int64(n),
-                                     captureID: batch.captureID, sensor: batch.sensor, rows[n], raw: raw,
+                                     origin: origin, macs[n], rows[n], raw: raw,
                                      scratch: space.scratch, arena: space.arena)
                 }
             }
