@@ -48,16 +48,12 @@ public struct ZeekSSLLogWriter: ZeekLogWriter {
     /// Appends the flow's row, or nothing when it had no handshake.
     public func write(_ f: Flow, into s: inout ByteSink) {
         guard Self.hasHandshake(f) else { return }
-        let d = f.details
-        var row = ZeekRow(json: logFormat == .json, sink: s)
-        s = ByteSink(capacity: 0)
-        row.begin()
-        row.raw("ts") { FlowFormat.appendSeconds(f.startNanos, into: &$0) }
-        row.raw("uid", quoted: true) { FlowUID.append(seed: format.uidSeed, flow: f, into: &$0) }
-        row.raw("id.orig_h", quoted: true) { f.origAddress.write(into: &$0) }
-        row.raw("id.orig_p") { $0.append(decimal: UInt64(f.origPort)) }
-        row.raw("id.resp_h", quoted: true) { f.respAddress.write(into: &$0) }
-        row.raw("id.resp_p") { $0.append(decimal: UInt64(f.respPort)) }
+        writeRow(f, nanos: f.startNanos, into: &s) { row in
+            handshakeFields(f.details, into: &row)
+        }
+    }
+
+    private func handshakeFields(_ d: FlowDetails, into row: inout ZeekRow) {
         row.string("version", d.tlsChosenVersion != 0 ? TLS.logVersionName(d.tlsChosenVersion) : nil)
         row.string("cipher", d.tlsChosenVersion != 0 ? TLS.cipherSuiteName(d.tlsCipher) : nil)
         row.string("curve", nil)
@@ -78,8 +74,6 @@ public struct ZeekSSLLogWriter: ZeekLogWriter {
         row.string("quic_version", d.quicVersion.map { QUIC.versionName($0) })
         row.seconds("cert_not_valid_before", d.tlsNotBefore)
         row.seconds("cert_not_valid_after", d.tlsNotAfter)
-        row.end()
-        s = row.sink
     }
 }
 

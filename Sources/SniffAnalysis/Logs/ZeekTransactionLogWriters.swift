@@ -23,10 +23,12 @@ public struct ZeekDNSLogWriter: ZeekLogWriter {
     }
 
     public func write(_ t: DNSTransaction, into s: inout ByteSink) {
-        var row = ZeekRow(json: logFormat == .json, sink: s)
-        s = ByteSink(capacity: 0)
-        row.begin()
-        row.connection(t.flow, nanos: t.nanos, seed: format.uidSeed)
+        writeRow(t.flow, nanos: t.nanos, into: &s) { row in
+            dnsFields(t, into: &row)
+        }
+    }
+
+    private func dnsFields(_ t: DNSTransaction, into row: inout ZeekRow) {
         row.raw("proto", quoted: true) { $0.append(t.flow.transportName) }
         row.raw("trans_id") { $0.append(decimal: UInt64(t.transID)) }
         row.interval("rtt", t.rttNanos)
@@ -45,8 +47,6 @@ public struct ZeekDNSLogWriter: ZeekLogWriter {
         row.vector("answers", t.answers)
         row.intervals("TTLs", t.ttls.map { Int64($0) * 1_000_000_000 })
         row.bool("rejected", t.rejected)
-        row.end()
-        s = row.sink
     }
 }
 
@@ -78,10 +78,12 @@ public struct ZeekHTTPLogWriter: ZeekLogWriter {
     }
 
     public func write(_ t: HTTPTransaction, into s: inout ByteSink) {
-        var row = ZeekRow(json: logFormat == .json, sink: s)
-        s = ByteSink(capacity: 0)
-        row.begin()
-        row.connection(t.flow, nanos: t.nanos, seed: format.uidSeed)
+        writeRow(t.flow, nanos: t.nanos, into: &s) { row in
+            httpFields(t, into: &row)
+        }
+    }
+
+    private func httpFields(_ t: HTTPTransaction, into row: inout ZeekRow) {
         row.raw("trans_depth") { $0.append(decimal: UInt64(t.depth)) }
         row.string("method", t.method)
         row.string("host", t.host)
@@ -102,8 +104,6 @@ public struct ZeekHTTPLogWriter: ZeekLogWriter {
         row.string("resp_fuids", nil)
         row.string("resp_filenames", nil)
         row.vector("resp_mime_types", t.responseContentType.map { [$0] } ?? [])
-        row.end()
-        s = row.sink
     }
 }
 
@@ -113,10 +113,23 @@ public protocol ZeekLogWriter: Sendable {
     static var path: StaticString { get }
     static var fields: [String] { get }
     static var types: [String] { get }
+    var format: FlowFormat { get }
     var logFormat: ZeekLogFormat { get }
 }
 
 extension ZeekLogWriter {
+    /// Appends one row about `flow`: ts (`nanos`), uid and the four id fields, then the
+    /// columns `fields` writes.
+    func writeRow(_ flow: Flow, nanos: Int64, into s: inout ByteSink, _ fields: (inout ZeekRow) -> Void) {
+        var row = ZeekRow(json: logFormat == .json, sink: s)
+        s = ByteSink(capacity: 0)
+        row.begin()
+        row.connection(flow, nanos: nanos, seed: format.uidSeed)
+        fields(&row)
+        row.end()
+        s = row.sink
+    }
+
     public func writeHeader(open: Timestamp, into s: inout ByteSink) {
         guard logFormat == .tsv else { return }
         ZeekConnLogWriter.writeHeader(path: Self.path, fields: Self.fields, types: Self.types, open: open, into: &s)
