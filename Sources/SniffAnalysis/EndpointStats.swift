@@ -96,6 +96,15 @@ public struct EndpointStat: Sendable, Equatable {
 /// held the analysis thread for about a second under load, longer than the capture
 /// thread waits for it before dropping frames.
 ///
+/// The next table is mapped before it is needed, when the table is 60% full (it grows
+/// at 70%), and a helper thread faults its pages in (`LargeAllocation.prefault`). Its
+/// slots are chosen by hash, so the first few hundred inserts after a growth write to
+/// every 2 MB huge page of it: left to those writes, the kernel zeroed the whole new
+/// table in one burst on the analysis thread (0.8 s of CPU and 2.4 s of wall time for
+/// the growth to 4 M slots, live at 179 k packets/s). A growth that comes before the
+/// helper is done takes the table anyway: faulting in writes nothing, so both threads
+/// may touch the same pages.
+///
 /// Each IP packet updates its source (sent) and its destination (received).
 public final class EndpointTable {
     @usableFromInline
@@ -126,6 +135,15 @@ public final class EndpointTable {
     /// Old slots moved per new entry while growing: the old table is gone after
     /// oldCapacity / 32 new entries, long before the new one is 70% full again.
     static let migrateStep = 32
+    /// The next table, mapped ahead of the growth that takes it and being faulted in by
+    /// `prefaulter` (`spareCapacity` slots; nil before 60% and after the growth).
+    private var spare: UnsafeMutablePointer<Slot>? = nil
+    private var spareCapacity = 0
+    private var prefaulter: WorkerThread? = nil
+    /// The count at which the next table is prepared; Int.max when there is none to
+    /// prepare (the table stops at `limit` first, or the next table is too small for
+    /// huge pages, whose 4 KB pages are zeroed one at a time as inserts reach them).
+    private var prepareAt = Int.max
     public private(set) var count = 0
     /// The most endpoints kept; later ones are only counted.
     public let limit: Int
@@ -138,12 +156,44 @@ public final class EndpointTable {
         shift = UInt64(64 - cap.trailingZeroBitCount)
         slots = EndpointTable.allocateSlots(cap)
         self.limit = limit
+        prepareAt = nextPrepareAt()
     }
 
     deinit {
+        // The helper may still be faulting in the spare table, which is unmapped below.
+        prefaulter?.join()
         LargeAllocation.free(slots, bytes: capacity * MemoryLayout<Slot>.stride)
         if let old { LargeAllocation.free(old, bytes: oldCapacity * MemoryLayout<Slot>.stride) }
+        if let spare { LargeAllocation.free(spare, bytes: spareCapacity * MemoryLayout<Slot>.stride) }
     }
+
+    /// 60% of the capacity, if the table will grow again and the next one gets huge pages.
+    private func nextPrepareAt() -> Int {
+        let grows = capacity * 7 / 10 < limit
+        let hugePages = 2 * capacity * MemoryLayout<Slot>.stride >= LargeAllocation.hugePageThreshold
+        return grows && hugePages ? capacity * 6 / 10 : Int.max
+    }
+
+    /// Maps the next table and has a helper thread fault its pages in.
+    private func prepareSpare() {
+        prepareAt = Int.max
+        // The previous helper finished long ago: its table was half this one's size,
+        // faulted in while the table grew from 60% to 70% and then filled to 60% again.
+        prefaulter?.join()
+        prefaulter = nil
+        guard spare == nil else { return }
+        spareCapacity = capacity * 2
+        let bytes = spareCapacity * MemoryLayout<Slot>.stride
+        let p = EndpointTable.allocateSlots(spareCapacity)
+        spare = p
+        let address = UInt(bitPattern: p)
+        prefaulter = WorkerThread(name: "sniff-prefault") {
+            LargeAllocation.prefault(UnsafeMutableRawPointer(bitPattern: address)!, bytes: bytes)
+        }
+    }
+
+    /// Slots of the next table, mapped ahead of its growth (0 when none is).
+    public var spareSlots: Int { spare == nil ? 0 : spareCapacity }
 
     /// Zeroed memory is a table of empty slots (flags == 0).
     private static func allocateSlots(_ n: Int) -> UnsafeMutablePointer<Slot> {
@@ -151,7 +201,7 @@ public final class EndpointTable {
     }
 
     /// Memory the table holds now, for the benchmark and docs.
-    public var bytesAllocated: Int { (capacity + oldCapacity) * MemoryLayout<Slot>.stride }
+    public var bytesAllocated: Int { (capacity + oldCapacity + spareSlots) * MemoryLayout<Slot>.stride }
 
     @inline(__always)
     private func index(_ high: UInt64, _ low: UInt64, _ port: Int32, _ v6: Bool, shift: UInt64) -> Int {
@@ -188,6 +238,7 @@ public final class EndpointTable {
                 s.pointee.port = port
                 s.pointee.flags = want
                 count += 1
+                if count >= prepareAt { prepareSpare() }
                 // Inserting into the new table never moves its other entries, so `s` stays.
                 if old != nil { migrate(EndpointTable.migrateStep) }
                 return s
@@ -214,7 +265,7 @@ public final class EndpointTable {
         return nil
     }
 
-    /// Starts a growth: a table twice the size, empty (untouched pages cost nothing).
+    /// Starts a growth: a table twice the size, empty, the spare one if it was prepared.
     /// A growth still under way finishes first.
     private func grow() {
         if old != nil { migrate(oldCapacity) }
@@ -223,7 +274,11 @@ public final class EndpointTable {
         migrated = 0
         capacity *= 2
         shift -= 1
-        slots = EndpointTable.allocateSlots(capacity)
+        // A spare is always twice the capacity it was prepared at, which only a growth changes.
+        slots = spare ?? EndpointTable.allocateSlots(capacity)
+        spare = nil
+        spareCapacity = 0
+        prepareAt = nextPrepareAt()
     }
 
     /// Moves the entries of up to `n` more old slots; frees the old table after its last.

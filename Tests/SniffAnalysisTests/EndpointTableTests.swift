@@ -66,4 +66,50 @@ struct EndpointTableTests {
         let top = Set(table.top(limit: 7).list.map { $0.0.address.description })
         #expect(top == Set((0..<7).map { "10.200.0.\($0)" }))
     }
+
+    /// The next table is mapped at 60% (39 321 of 65 536 slots) and faulted in by a helper
+    /// thread; the growth at 70% takes it, and every entry is there once, counted, before,
+    /// during and after the move, and again for the next growth.
+    @Test func growthTakesTheTablePreparedAhead() {
+        let table = EndpointTable()
+        var expected: [Endpoint: (sent: UInt64, received: UInt64)] = [:]
+        var spares: [Int] = []
+        var src = 0
+        func add() {
+            let p = Self.udp(from: src, to: src % 7)
+            table.record(p)
+            expected[Endpoint(address: p.src, port: Int32(p.sport)), default: (0, 0)].sent += 1
+            expected[Endpoint(address: p.dst, port: Int32(p.dport)), default: (0, 0)].received += 1
+            src += 1
+            if table.spareSlots != 0 && spares.last != table.spareSlots { spares.append(table.spareSlots) }
+        }
+        while table.count < 39_000 { add() }
+        #expect(table.spareSlots == 0, "not before 60%")
+        let before = table.bytesAllocated
+        while table.count < 40_000 { add() }
+        #expect(table.spareSlots == 131_072)
+        #expect(table.bytesAllocated == 3 * before)
+        Self.check(table, expected)
+        while table.slotCapacity == 65_536 { add() }
+        #expect(table.spareSlots == 0, "the growth took it")
+        #expect(table.slotCapacity == 65_536 + 131_072)
+        Self.check(table, expected)
+        // Through the growth to 262 144 slots, prepared at 78 643 entries.
+        while table.count < 100_000 { add() }
+        #expect(spares == [131_072, 262_144])
+        #expect(table.slotCapacity == 262_144)
+        Self.check(table, expected)
+    }
+
+    /// A table that stops at its limit before it would grow again prepares no next table.
+    @Test func noTablePreparedPastTheLimit() {
+        let table = EndpointTable(limit: 40_000)
+        for src in 0..<50_000 {
+            table.record(Self.udp(from: src, to: 1))
+            #expect(table.spareSlots == 0)
+        }
+        #expect(table.count == 40_000)
+        #expect(table.slotCapacity == 65_536)
+        #expect(table.overflowPackets == 10_001)
+    }
 }
