@@ -31,6 +31,8 @@ public final class CaptureFileReader {
     private var pcapRecordHeaderLength = 16
     private var pcapInterface = CaptureInterface(link: .ethernet, snaplen: 0)
     private var finished = false
+    /// The interface of the last packet `next()` returned (pcapng), for `upcoming()`.
+    private var lastInterfaceID: UInt32 = 0
 
     public var bytesRead: Int { source.offset }
     public var fileSize: Int? { source.totalSize }
@@ -151,12 +153,24 @@ public final class CaptureFileReader {
                          wireLength: wire, interfaceID: 0, link: pcapInterface.link)
     }
 
-    /// The frames of the next two pcap records, as far as the bytes at hand hold them,
-    /// without reading or consuming anything (nil for pcapng, or past what is buffered):
-    /// the file loop hands them to the flow table, which fetches the memory of their
-    /// flows while the current packet is processed. Valid until the next call to `next()`.
+    /// The frames of the next two records, as far as the bytes at hand hold them,
+    /// without reading or consuming anything (nil past what is buffered): the file loop
+    /// hands them to the flow table, which fetches the memory of their flows while the
+    /// current packet is processed. Valid until the next call to `next()`.
+    ///
+    /// In pcapng, only Enhanced Packet Blocks of the interface the last packet came from
+    /// are shown (the file loop reads them with that packet's link type); any other
+    /// block ends the look ahead.
     public func upcoming() -> (next: UnsafeRawBufferPointer?, after: UnsafeRawBufferPointer?) {
-        guard format == .pcap, !finished else { return (nil, nil) }
+        guard !finished else { return (nil, nil) }
+        switch format {
+        case .pcap: return upcomingPcap()
+        case .pcapng: return upcomingPcapng()
+        }
+    }
+
+    @inline(__always)
+    private func upcomingPcap() -> (next: UnsafeRawBufferPointer?, after: UnsafeRawBufferPointer?) {
         let hl = pcapRecordHeaderLength
         guard let h1 = source.buffered(at: 0, count: hl) else { return (nil, nil) }
         let len1 = Int(u32(h1, 8))
@@ -169,11 +183,43 @@ public final class CaptureFileReader {
         // The record after these two: its header and the frame's first headers, which
         // the next call reads. Frames of 1.5 KB leave the header of each record on a
         // line of its own that no hardware prefetcher sees coming.
-        if f2 != nil, len2 > 64, let third = source.buffered(at: 2 * hl + len1 + len2, count: 0)?.baseAddress {
-            sniff_prefetch_read(third)
-            sniff_prefetch_read(third + 64)
-        }
+        if f2 != nil, len2 > 64 { prefetchHeader(at: 2 * hl + len1 + len2) }
         return (f1, f2)
+    }
+
+    /// The header of the record after the two shown, and its frame's first headers,
+    /// which the next call reads. Frames of 1.5 KB leave the header of each record on a
+    /// line of its own that no hardware prefetcher sees coming.
+    @inline(__always)
+    private func prefetchHeader(at offset: Int) {
+        guard let p = source.buffered(at: offset, count: 0)?.baseAddress else { return }
+        sniff_prefetch_read(p)
+        sniff_prefetch_read(p + 64)
+    }
+
+    @inline(__always)
+    private func upcomingPcapng() -> (next: UnsafeRawBufferPointer?, after: UnsafeRawBufferPointer?) {
+        guard let b1 = upcomingPacketBlock(at: 0) else { return (nil, nil) }
+        guard let b2 = upcomingPacketBlock(at: b1.total) else { return (b1.frame, nil) }
+        if b2.frame.count > 64 { prefetchHeader(at: b1.total + b2.total) }
+        return (b1.frame, b2.frame)
+    }
+
+    /// The frame and length of the Enhanced Packet Block `offset` bytes ahead, if the
+    /// bytes at hand hold all of it and it is one that `nextPcapng` would return as is:
+    /// lengths as it checks them, and the last packet's interface.
+    @inline(__always)
+    private func upcomingPacketBlock(at offset: Int) -> (frame: UnsafeRawBufferPointer, total: Int)? {
+        guard let h = source.buffered(at: offset, count: 28) else { return nil }
+        let rawType = h.loadUnaligned(fromByteOffset: 0, as: UInt32.self)
+        guard (swapped ? rawType.byteSwapped : rawType) == 6, u32(h, 8) == lastInterfaceID else { return nil }
+        let total = Int(u32(h, 4))
+        let caplen = Int(u32(h, 20))
+        guard total >= 32, total % 4 == 0, total <= CaptureFileReader.maximumRecordLength,
+              28 + caplen <= total - 4, let blk = source.buffered(at: offset, count: total),
+              u32(blk, total - 4) == UInt32(total)
+        else { return nil }
+        return source.buffered(at: offset + 28, count: caplen).map { ($0, total) }
     }
 
     // MARK: pcapng
@@ -333,6 +379,7 @@ public final class CaptureFileReader {
                 let ts = iface.timestamp(ticks: UInt64(tsHigh) << 32 | UInt64(tsLow))
                 source.advance(total)
                 packetsRead &+= 1
+                lastInterfaceID = ifid
                 return RawPacket(bytes: UnsafeRawBufferPointer(rebasing: blk[28..<(28 + caplen)]), timestamp: ts,
                                  wireLength: wire, interfaceID: ifid, link: iface.link)
             case 3:  // Simple Packet Block: interface 0, no timestamp
@@ -346,6 +393,7 @@ public final class CaptureFileReader {
                 if iface.snaplen > 0 { caplen = min(caplen, Int(iface.snaplen)) }
                 source.advance(total)
                 packetsRead &+= 1
+                lastInterfaceID = 0
                 return RawPacket(bytes: UnsafeRawBufferPointer(rebasing: blk[12..<(12 + caplen)]), timestamp: .zero,
                                  wireLength: wire, interfaceID: 0, link: iface.link)
             default:

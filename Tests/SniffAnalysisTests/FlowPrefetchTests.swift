@@ -15,10 +15,26 @@ struct FlowPrefetchTests {
             + (TestPaths.sharedPcaps.map { TestPaths.captureFiles(in: $0) } ?? [])
     }
 
+    /// Every pcap capture of Tests/Fixtures rewritten as pcapng (one Enhanced Packet
+    /// Block per packet, as Sniff and dumpcap write it), into `dir`: pcapng files with
+    /// many flows, which the recorded pcapng fixtures are not.
+    static func pcapngCopies(in dir: URL) throws -> [URL] {
+        try TestPaths.captureFiles(in: TestPaths.fixtures).filter { $0.pathExtension == "pcap" }.map { file in
+            let copy = dir.appendingPathComponent(file.deletingPathExtension().lastPathComponent + ".pcapng")
+            let reader = try CaptureFileReader(path: file.path)
+            let writer = try CaptureFileWriter(path: copy.path)
+            while let raw = try reader.next() { try writer.write(raw) }
+            try writer.close()
+            return copy
+        }
+    }
+
     /// `upcoming()` shows exactly the frames that the next two calls to `next()` return.
     @Test func upcomingFramesAreTheNextOnes() throws {
-        var compared = 0
-        for file in FlowPrefetchTests.captures {
+        let dir = try TestPaths.tempDir("sniff-prefetch")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var compared = 0, comparedPcapng = 0
+        for file in FlowPrefetchTests.captures + (try Self.pcapngCopies(in: dir)) {
             let reader = try CaptureFileReader(path: file.path)
             var expected: [[UInt8]?] = []
             var frames: [[UInt8]] = []
@@ -34,7 +50,9 @@ struct FlowPrefetchTests {
                 if let n = expected[2 * i] {
                     #expect(n == frames[i], "\(file.lastPathComponent): frame \(i + 1)")
                     compared += 1
+                    if reader.format == .pcapng { comparedPcapng += 1 }
                 } else {
+                    // pcapng shows packets of the last packet's interface only, so not the first.
                     #expect(reader.format == .pcapng, "\(file.lastPathComponent): pcap frame \(i + 1) not shown")
                 }
                 if let a = expected[2 * i + 1] {
@@ -43,6 +61,7 @@ struct FlowPrefetchTests {
             }
         }
         #expect(compared > 1000)
+        #expect(comparedPcapng > 1000)
     }
 
     /// Wherever the raw headers give a hash, it is the decoded key's: the prefetch
@@ -74,22 +93,32 @@ struct FlowPrefetchTests {
         #expect(withoutKey < agreed / 100, "\(withoutKey) hashes for packets without a key")
     }
 
-    /// The same flows, in the same order, with and without prefetching.
+    /// The same flows, in the same order, with and without prefetching, in pcap and in
+    /// pcapng (the recorded captures and the pcapng copies of the pcap fixtures, whose
+    /// flows are also those of their originals).
     @Test func prefetchChangesNoFlow() throws {
+        let dir = try TestPaths.tempDir("sniff-prefetch")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let copies = try Self.pcapngCopies(in: dir)
         var sink = ByteSink()
         let writer = FlowNDJSONWriter()
         func lines(_ fl: [Flow]) -> [String] {
             fl.map { sink.removeAll(); writer.write($0, into: &sink); return sink.string }
         }
-        var flowsSeen = 0
+        var flowsSeen = 0, pcapngFlows = 0
         var evicted: UInt64 = 0
         var small = FlowTableConfig()
         // A cap that captures exceed: a new flow evicts, and the prefetch reads the
         // idle lists' heads.
         small.maxFlows = 8
-        for file in FlowPrefetchTests.captures {
+        for file in FlowPrefetchTests.captures + copies {
             for config in [FlowTableConfig(), small] {
                 let plain = try flows(of: file, config: config)
+                if copies.contains(file) {
+                    let original = file.deletingPathExtension().appendingPathExtension("pcap").lastPathComponent
+                    let fromPcap = try flows(of: TestPaths.fixtures.appendingPathComponent(original), config: config)
+                    #expect(lines(plain) == lines(fromPcap), "\(original) as pcapng, cap \(config.maxFlows)")
+                }
                 let reader = try CaptureFileReader(path: file.path)
                 let pipeline = PacketPipeline()
                 let collector = FlowCollector()
@@ -103,10 +132,12 @@ struct FlowPrefetchTests {
                 table.flush()
                 #expect(lines(collector.flows) == lines(plain), "\(file.lastPathComponent), cap \(config.maxFlows)")
                 flowsSeen += plain.count
+                if reader.format == .pcapng { pcapngFlows += plain.count }
                 evicted += table.stats.ended(.evicted)
             }
         }
         #expect(flowsSeen > 400)
+        #expect(pcapngFlows > 100)
         #expect(evicted > 10)
     }
 }
