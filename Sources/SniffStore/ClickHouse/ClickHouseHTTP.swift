@@ -29,7 +29,14 @@ final class ClickHouseHTTP: Sendable {
     /// Runs `sql` (with `body` as its data, for an INSERT … FORMAT) in `database`
     /// (the target's unless given) and returns the answer's bytes.
     @discardableResult
-    func run(_ sql: String, body: [UInt8]? = nil, database: String? = nil, what: String) async throws -> [UInt8] {
+    func run(_ sql: String, body: [UInt8], database: String? = nil, what: String) async throws -> [UInt8] {
+        try await run(sql, body: ByteBuffer(bytes: body), database: database, what: what)
+    }
+
+    /// As above, with the insert's rows in the buffer they were encoded into (sent as
+    /// they are, not copied).
+    @discardableResult
+    func run(_ sql: String, body: ByteBuffer? = nil, database: String? = nil, what: String) async throws -> [UInt8] {
         var url = target.baseURL + "?database=" + ClickHouseHTTP.percentEncode(database ?? target.database)
         var request: HTTPClientRequest
         if let body {
@@ -39,7 +46,7 @@ final class ClickHouseHTTP: Sendable {
             // Plain tables ignore the setting.
             url += "&insert_distributed_sync=1&query=" + ClickHouseHTTP.percentEncode(sql)
             request = HTTPClientRequest(url: url)
-            request.body = .bytes(ByteBuffer(bytes: body))
+            request.body = .bytes(body)
         } else {
             request = HTTPClientRequest(url: url)
             request.body = .bytes(ByteBuffer(string: sql))

@@ -19,6 +19,8 @@ import SniffDecode
 public final class ClickHouseStore: PacketStore {
     public let target: ClickHouseTarget
     let http: ClickHouseHTTP
+    /// The write calls' encode buffers, kept from one call to the next.
+    let buffers = ClickHouseBuffers()
 
     public var backend: String { "clickhouse" }
     public var location: String { target.redacted }
@@ -373,14 +375,19 @@ enum ClickHouseRows {
         out.nullableString(f.history)
         out.u64(f.origPkts); out.u64(f.origIPBytes); out.u64(f.respPkts); out.u64(f.respIPBytes)
         out.string(f.communityID); out.nullableU16(f.vlan); out.string(f.app); out.string(f.appSource)
-        for s in [f.dnsQuery, f.tlsSNI, f.tlsVersion, f.httpHost, f.httpMethod, f.httpURI, f.sshClient, f.sshServer,
-                  f.quicVersion, f.origTCPFlags, f.respTCPFlags] {
-            out.nullableString(s)
-        }
+        // Field by field: an array of the optional strings would be allocated per row.
+        out.nullableString(f.dnsQuery); out.nullableString(f.tlsSNI); out.nullableString(f.tlsVersion)
+        out.nullableString(f.httpHost); out.nullableString(f.httpMethod); out.nullableString(f.httpURI)
+        out.nullableString(f.sshClient); out.nullableString(f.sshServer); out.nullableString(f.quicVersion)
+        out.nullableString(f.origTCPFlags); out.nullableString(f.respTCPFlags)
         out.u64(f.origL2Bytes); out.u64(f.respL2Bytes); out.nullableString(f.endReason)
         out.u64(f.totalBytes); out.u64(f.totalPackets)
-        for s in f.handshakeColumns { out.nullableString(s) }
-        for s in [f.origName, f.respName, f.origCC, f.respCC] { out.nullableString(s) }
+        // `Schema.flowHandshakeColumns`' order (`FlowRow.handshakeColumns`).
+        out.nullableString(f.tlsChosenVersion); out.nullableString(f.tlsCipher); out.nullableString(f.tlsNextProtocol)
+        out.nullableString(f.tlsClientVersions); out.nullableString(f.tlsClientALPN)
+        out.nullableString(f.ja3); out.nullableString(f.ja3s); out.nullableString(f.ja4)
+        out.nullableString(f.origName); out.nullableString(f.respName); out.nullableString(f.origCC)
+        out.nullableString(f.respCC)
         out.nullableU32(f.origASN); out.nullableU32(f.respASN); out.nullableString(f.origOrg);
         out.nullableString(f.respOrg)
         out.nullableI32(f.pid); out.nullableString(f.process); out.nullableString(f.user);

@@ -1,5 +1,7 @@
+import NIOCore
 import SniffCore
 import SniffDecode
+import Synchronization
 
 /// Writing to ClickHouse: the writer hands over every batch it has queued (up to
 /// `coalesceRows` rows), and they go as one `INSERT … FORMAT RowBinary` per table, the
@@ -33,7 +35,7 @@ extension ClickHouseStore {
                                      what: what) where r.count == 2 {
             if let w = r[0].flatMap({ Int64($0) }), let s = r[1].flatMap({ Int64($0) }) { seen.insert(BatchID(writer: w, seq: s)) }
         }
-        var inserts = ClickHouseInserts()
+        var inserts = ClickHouseInserts(buffers: buffers)
         var stored: [Bool] = []
         stored.reserveCapacity(batches.count)
         for b in batches {
@@ -43,7 +45,7 @@ extension ClickHouseStore {
         }
         guard !inserts.isEmpty else { return stored }
         try await inserts.send(http, what: what)
-        var ledger = ClickHouseInserts()
+        var ledger = ClickHouseInserts(buffers: buffers)
         let now = Timestamp.now().totalNanoseconds
         for (b, new) in zip(batches, stored) where new {
             ledger.append("sniff_batches", ClickHouseSchema.batchColumns) { out in
@@ -58,34 +60,61 @@ extension ClickHouseStore {
     }
 }
 
+/// Each table's encode buffer between write calls. A call's buffers grow to tens of
+/// megabytes (262 k packet or flow rows); made anew per call, their pages were faulted
+/// in and zeroed by the kernel every time (about a sixth of sniff's CPU in a load).
+/// Taken back once the insert is answered, when the HTTP client no longer holds them.
+final class ClickHouseBuffers: Sendable {
+    private let free = Mutex<[String: ByteBuffer]>([:])
+
+    func take(_ table: String) -> ByteBuffer? { free.withLock { $0.removeValue(forKey: table) } }
+
+    func give(_ table: String, _ buffer: ByteBuffer) { free.withLock { $0[table] = buffer } }
+}
+
 /// The rows of one write call, per table, in RowBinary; `send` posts each table's rows
 /// as one insert, all tables at once.
 struct ClickHouseInserts {
     private var tables: [(table: String, columns: [ClickHouseSchema.Column], rows: RowBinary)] = []
     private var index: [String: Int] = [:]
+    private let buffers: ClickHouseBuffers?
+
+    init(buffers: ClickHouseBuffers? = nil) { self.buffers = buffers }
 
     var isEmpty: Bool { tables.allSatisfy { $0.rows.count == 0 } }
 
-    /// Appends to `table`'s rows whatever `body` encodes.
-    mutating func append(_ table: String, _ columns: [ClickHouseSchema.Column], capacity: Int = 1 << 16,
-                         _ body: (inout RowBinary) -> Void) {
+    /// Appends to `table`'s rows whatever `body` encodes. `columns` is asked only for a
+    /// table new to the call (a log table's list is built, and logs come a row at a time).
+    mutating func append(_ table: String, _ columns: @autoclosure () -> [ClickHouseSchema.Column],
+                         capacity: Int = 1 << 16, _ body: (inout RowBinary) -> Void) {
         let i: Int
         if let known = index[table] { i = known } else {
             i = tables.count
             index[table] = i
-            tables.append((table, columns, RowBinary(capacity: capacity)))
+            let rows: RowBinary
+            if let reused = buffers?.take(table) { rows = RowBinary(reusing: reused) } else {
+                rows = RowBinary(capacity: capacity)
+            }
+            tables.append((table, columns(), rows))
         }
         body(&tables[i].rows)
+        tables[i].rows.flush()
     }
 
+    /// Posts every table's rows; once all are answered, their buffers go back for the
+    /// next call (after a failure they are dropped: the call's rows are written again
+    /// from the batches).
     func send(_ http: ClickHouseHTTP, what: String) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for t in tables where t.rows.count > 0 {
                 let sql = "INSERT INTO \(t.table) (\(t.columns.map(\.name).joined(separator: ", "))) FORMAT RowBinary"
-                let body = t.rows.bytes
+                let body = t.rows.buffer
                 group.addTask { try await http.run(sql, body: body, what: what) }
             }
             try await group.waitForAll()
+        }
+        if let buffers {
+            for t in tables { buffers.give(t.table, t.rows.buffer) }
         }
     }
 
@@ -98,14 +127,20 @@ struct ClickHouseInserts {
                 ClickHouseRows.capture(c, updatedAt: batch.createdAt, into: &$0)
             }
         case .packets(let rows):
+            // Rows are read where they lie (`withUnsafeBufferPointer`): a `for` over the
+            // array copied each row, retaining and releasing its strings.
             append("packets", ClickHouseSchema.packetColumns, capacity: 1 << 22) { out in
-                for r in rows { ClickHouseRows.packet(r, batch: batch, into: &out) }
+                rows.withUnsafeBufferPointer { rows in
+                    for i in rows.indices { ClickHouseRows.packet(rows[i], batch: batch, into: &out) }
+                }
             }
         case .flows(let rows):
             append("flows", ClickHouseSchema.flowStoredColumns, capacity: 1 << 22) { out in
-                for (i, f) in rows.enumerated() {
-                    ClickHouseRows.flow(f, captureID: captureID, sensor: sensor, into: &out)
-                    out.i64(batch.id.writer); out.i64(batch.id.seq); out.u32(UInt32(truncatingIfNeeded: i))
+                rows.withUnsafeBufferPointer { rows in
+                    for i in rows.indices {
+                        ClickHouseRows.flow(rows[i], captureID: captureID, sensor: sensor, into: &out)
+                        out.i64(batch.id.writer); out.i64(batch.id.seq); out.u32(UInt32(truncatingIfNeeded: i))
+                    }
                 }
             }
             append("flow_counts", ClickHouseSchema.flowCountColumns) { counts in
@@ -152,10 +187,12 @@ struct ClickHouseInserts {
                 }
             }
         case .logs(let rows):
-            for (i, r) in rows.enumerated() {
-                append(r.kind.table, ClickHouseSchema.logColumns(r.kind)) { out in
-                    ClickHouseRows.log(r, captureID: captureID, sensor: sensor, into: &out)
-                    out.i64(batch.id.writer); out.i64(batch.id.seq); out.u32(UInt32(truncatingIfNeeded: i))
+            rows.withUnsafeBufferPointer { rows in
+                for i in rows.indices {
+                    append(rows[i].kind.table, ClickHouseSchema.logColumns(rows[i].kind)) { out in
+                        ClickHouseRows.log(rows[i], captureID: captureID, sensor: sensor, into: &out)
+                        out.i64(batch.id.writer); out.i64(batch.id.seq); out.u32(UInt32(truncatingIfNeeded: i))
+                    }
                 }
             }
         }

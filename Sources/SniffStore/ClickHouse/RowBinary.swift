@@ -1,3 +1,4 @@
+import NIOCore
 import SniffCore
 
 /// ClickHouse's RowBinary input format: each row's values back to back in the order
@@ -5,75 +6,120 @@ import SniffCore
 /// their bytes, FixedString(N) as exactly N bytes, Nullable(T) as a byte (1: NULL)
 /// followed by T's value when not NULL. The server parses it without any text
 /// conversion, which is what makes the inserts cheap on both ends.
+///
+/// Values are stored with one unaligned store each into a fixed 64 KiB chunk, which
+/// goes into `buffer` (the `ByteBuffer` the HTTP client sends as it is, not copied) when
+/// it fills and at `flush`: a value costs a bounds test and a store, where appending to
+/// an array byte by byte, or `ByteBuffer.writeInteger` per value, each tested the
+/// storage's uniqueness and capacity. `ClickHouseBuffers` hands `buffer` to the next
+/// write call, so a load does not fault in tens of megabytes of new pages per call.
+///
+/// The chunk is shared by copies of the struct: pass a `RowBinary` inout, never copy it.
 struct RowBinary {
-    var bytes: [UInt8] = []
+    private(set) var buffer: ByteBuffer
+    private let chunk = Chunk()
+    private var used = 0
 
-    init(capacity: Int = 1 << 16) { bytes.reserveCapacity(capacity) }
-
-    var count: Int { bytes.count }
-    mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
-
-    @inline(__always) mutating func u8(_ v: UInt8) { bytes.append(v) }
-    @inline(__always) mutating func u16(_ v: UInt16) {
-        bytes.append(UInt8(truncatingIfNeeded: v)); bytes.append(UInt8(truncatingIfNeeded: v >> 8))
+    final class Chunk {
+        static let size = 1 << 16
+        let base = UnsafeMutableRawPointer.allocate(byteCount: Chunk.size, alignment: 8)
+        deinit { base.deallocate() }
     }
-    @inline(__always) mutating func u32(_ v: UInt32) {
-        for s in stride(from: 0, to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: v >> UInt32(s))) }
-    }
-    @inline(__always) mutating func u64(_ v: UInt64) {
-        for s in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: v >> UInt64(s))) }
-    }
-    @inline(__always) mutating func i64(_ v: Int64) { u64(UInt64(bitPattern: v)) }
-    @inline(__always) mutating func i32(_ v: Int32) { u32(UInt32(bitPattern: v)) }
 
-    mutating func length(_ n: Int) {
+    init(capacity: Int = 1 << 16) { buffer = ByteBufferAllocator().buffer(capacity: capacity) }
+
+    /// Starts empty in `buffer`'s memory (a buffer of an earlier call). The buffer must
+    /// be its storage's only reference (`consuming`), or `clear` allocates anew.
+    init(reusing buffer: consuming ByteBuffer) {
+        self.buffer = buffer
+        self.buffer.clear()
+    }
+
+    var count: Int { buffer.readableBytes + used }
+
+    /// The rows' bytes (tests, small inserts).
+    var bytes: [UInt8] {
+        Array(buffer.readableBytesView) + Array(UnsafeRawBufferPointer(start: chunk.base, count: used))
+    }
+
+    /// Moves what the chunk holds into `buffer`; call before sending `buffer`.
+    mutating func flush() {
+        guard used > 0 else { return }
+        buffer.writeBytes(UnsafeRawBufferPointer(start: chunk.base, count: used))
+        used = 0
+    }
+
+    @inline(__always) private mutating func room(_ n: Int) {
+        if used &+ n > Chunk.size { flush() }
+    }
+
+    @inline(__always) private mutating func store<T: FixedWidthInteger>(_ v: T) {
+        room(MemoryLayout<T>.size)
+        chunk.base.storeBytes(of: v.littleEndian, toByteOffset: used, as: T.self)
+        used &+= MemoryLayout<T>.size
+    }
+
+    @inline(__always) mutating func u8(_ v: UInt8) { store(v) }
+    @inline(__always) mutating func u16(_ v: UInt16) { store(v) }
+    @inline(__always) mutating func u32(_ v: UInt32) { store(v) }
+    @inline(__always) mutating func u64(_ v: UInt64) { store(v) }
+    @inline(__always) mutating func i64(_ v: Int64) { store(v) }
+    @inline(__always) mutating func i32(_ v: Int32) { store(v) }
+
+    @inline(__always) mutating func length(_ n: Int) {
+        if n < 0x80 { store(UInt8(truncatingIfNeeded: n)); return }
         var v = UInt64(n)
-        while v >= 0x80 { bytes.append(UInt8(truncatingIfNeeded: v) | 0x80); v >>= 7 }
-        bytes.append(UInt8(v))
+        while v >= 0x80 { store(UInt8(truncatingIfNeeded: v) | 0x80); v >>= 7 }
+        store(UInt8(v))
     }
 
     mutating func string(_ s: String) {
         var s = s
-        s.withUTF8 { b in
-            length(b.count)
-            bytes.append(contentsOf: b)
-        }
+        s.withUTF8 { string(UnsafeRawBufferPointer($0)) }
     }
 
     mutating func string(_ b: UnsafeRawBufferPointer) {
         length(b.count)
-        bytes.append(contentsOf: b)
+        if b.count > Chunk.size / 4 {
+            // A long value (a kept frame) goes straight into the buffer.
+            flush()
+            buffer.writeBytes(b)
+            return
+        }
+        room(b.count)
+        if let from = b.baseAddress { (chunk.base + used).copyMemory(from: from, byteCount: b.count) }
+        used &+= b.count
     }
 
     /// An address as FixedString(16): IPv6 as its 16 bytes, IPv4 as the IPv4-mapped
     /// IPv6 address (::ffff:a.b.c.d), which ClickHouse's IPv6NumToString prints with a
     /// dotted tail.
-    mutating func address(_ a: IPAddress) {
+    @inline(__always) mutating func address(_ a: IPAddress) {
         let (hi, lo) = ClickHouseSchema.address16(a)
-        for s in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: hi >> UInt64(s))) }
-        for s in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: lo >> UInt64(s))) }
+        store(hi.byteSwapped)
+        store(lo.byteSwapped)
     }
 
     // Nullable(T): the NULL flag, then the value.
-    mutating func nullableString(_ s: String?) {
+    @inline(__always) mutating func nullableString(_ s: String?) {
         if let s { u8(0); string(s) } else { u8(1) }
     }
-    mutating func nullableI64(_ v: Int64?) {
+    @inline(__always) mutating func nullableI64(_ v: Int64?) {
         if let v { u8(0); i64(v) } else { u8(1) }
     }
-    mutating func nullableU64(_ v: UInt64?) {
+    @inline(__always) mutating func nullableU64(_ v: UInt64?) {
         if let v { u8(0); u64(v) } else { u8(1) }
     }
-    mutating func nullableU32(_ v: UInt32?) {
+    @inline(__always) mutating func nullableU32(_ v: UInt32?) {
         if let v { u8(0); u32(v) } else { u8(1) }
     }
-    mutating func nullableU16(_ v: UInt16?) {
+    @inline(__always) mutating func nullableU16(_ v: UInt16?) {
         if let v { u8(0); u16(v) } else { u8(1) }
     }
-    mutating func nullableI32(_ v: Int32?) {
+    @inline(__always) mutating func nullableI32(_ v: Int32?) {
         if let v { u8(0); i32(v) } else { u8(1) }
     }
-    mutating func nullableBool(_ v: Bool?) {
+    @inline(__always) mutating func nullableBool(_ v: Bool?) {
         if let v { u8(0); u8(v ? 1 : 0) } else { u8(1) }
     }
 }

@@ -289,7 +289,11 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
                             isPTR: info.name == nil && info.resolvedName != nil,
                             nameLastSeen: info.name?.lastSeen.totalNanoseconds ?? 0, country: info.geo.countryCode,
                             asn: info.geo.asn, mac: mac)
-        if let old = hostsTold[address] {
+        // One probe of the table for the address (it holds up to 262 144): the slot
+        // found is updated in place below instead of being looked up again.
+        let slot = hostsTold.index(forKey: address)
+        if let slot {
+            let old = hostsTold.values[slot]
             told.firstTs = min(told.firstTs, old.firstTs)
             told.lastTs = max(told.lastTs, old.lastTs)
             let minute: Int64 = 60_000_000_000
@@ -314,8 +318,14 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
             h.vendor = vendors?.vendor(mac).map(StoreText.clean)
         }
         // Bounded: past this many addresses, start over (an upsert told twice is harmless).
-        if hostsTold.count >= 262_144 { hostsTold.removeAll(keepingCapacity: true) }
-        hostsTold[address] = told
+        if hostsTold.count >= 262_144 {
+            hostsTold.removeAll(keepingCapacity: true)
+            hostsTold[address] = told
+        } else if let slot {
+            hostsTold.values[slot] = told
+        } else {
+            hostsTold[address] = told
+        }
         hostsToTell[address] = h
     }
 
