@@ -12,14 +12,18 @@ enum ClickHouseClusterEnv {
     static var has: Bool { cluster != nil && StoreTestEnv.env["SNIFF_TEST_CH_SHARD2_URL"] != nil }
 
     /// `through`: the schema version the database is migrated to first.
-    static func withCluster<T>(_ name: String, through: Int = Schema.latestVersion, _ body: ([ClickHouseStore]) async throws -> T) async throws -> T {
+    static func withCluster<T>(
+        _ name: String, through: Int = Schema.latestVersion, _ body: ([ClickHouseStore]) async throws -> T
+    ) async throws -> T {
         let cluster = try #require(cluster)
         let db = "sniff_\(name)_\(UInt32.random(in: 0...UInt32.max))"
         var stores: [ClickHouseStore] = []
         for key in ["SNIFF_TEST_CH_SHARD1_URL", "SNIFF_TEST_CH_SHARD2_URL"] {
             let base = try #require(StoreTestEnv.env[key])
             let slash = try #require(base.lastIndex(of: "/"))
-            guard case .clickhouse(let target) = try StoreURL(String(base[..<slash]) + "/" + db) else { throw StoreError.badURL(base) }
+            guard case .clickhouse(let target) = try StoreURL(String(base[..<slash]) + "/" + db) else {
+                throw StoreError.badURL(base)
+            }
             stores.append(ClickHouseStore(target: target))
         }
         func cleanup() async {
@@ -55,8 +59,11 @@ enum ClickHouseClusterEnv {
     }
 }
 
-@Suite("ClickHouse cluster", .serialized,
-       .enabled(if: ClickHouseClusterEnv.has, "set SNIFF_TEST_CH_CLUSTER and its shards' URLs (scripts/test.sh starts a two-shard cluster)"))
+@Suite(
+    "ClickHouse cluster", .serialized,
+    .enabled(
+        if: ClickHouseClusterEnv.has,
+        "set SNIFF_TEST_CH_CLUSTER and its shards' URLs (scripts/test.sh starts a two-shard cluster)"))
 struct ClickHouseClusterTests {
     @Test("migrate --cluster: local tables on each server, Distributed tables in front, again changes nothing")
     func migrate() async throws {
@@ -64,7 +71,8 @@ struct ClickHouseClusterTests {
             for s in stores {
                 let engines = try await s.http.rows("SELECT name, engine FROM system.tables WHERE database = \(ClickHouseSchema.literal(s.target.database))",
                                                     what: "test")
-                let byName = Dictionary(engines.compactMap { r in r.count == 2 ? (r[0] ?? "", r[1] ?? "") : nil }) { a, _ in a }
+                let byName = Dictionary(
+                    engines.compactMap { r in r.count == 2 ? (r[0] ?? "", r[1] ?? "") : nil }) { a, _ in a }
                 #expect(byName["packets"] == "Distributed")
                 #expect(byName["packets_local"] == "ReplacingMergeTree")
                 #expect(byName["sniff_batches"] == "Distributed")
@@ -87,21 +95,29 @@ struct ClickHouseClusterTests {
             // The first server's migration stopped after its shard's table was altered:
             // run again, it alters only the Distributed table.
             let step = try #require(Schema.versions.first { $0.version == version }?.clickhouse.first)
-            let statements = ClickHouseCluster.statements(step.sql, cluster: cluster, database: stores[0].target.database)
-            #expect(statements.count == 2 && statements[0].contains("flows_local") && statements[0].contains("MODIFY ORDER BY")
+            let statements = ClickHouseCluster.statements(
+                step.sql, cluster: cluster, database: stores[0].target.database)
+            #expect(
+                statements.count == 2 && statements[0].contains("flows_local")
+                    && statements[0].contains("MODIFY ORDER BY")
                     && !statements[1].contains("ORDER BY"))
             try await stores[0].http.run(statements[0], what: "test")
-            for s in stores { #expect(try await s.migrate(cluster: cluster).map(\.version) == Array(version...Schema.latestVersion)) }
+            for s in stores {
+                #expect(try await s.migrate(cluster: cluster).map(\.version) == Array(version...Schema.latestVersion))
+            }
             for s in stores {
                 #expect(try await ClickHouseTestEnv.sortingKey(s, "flows_local") == ClickHouseSchema.flowKey)
-                #expect(try await ClickHouseTestEnv.count(s, "SELECT count() FROM flows_local") > 0, "rows on both shards")
+                #expect(
+                    try await ClickHouseTestEnv.count(s, "SELECT count() FROM flows_local") > 0, "rows on both shards")
                 #expect(try await s.migrate(cluster: cluster).isEmpty)
             }
             #expect(try await ClickHouseTestEnv.count(stores[1], "SELECT count() FROM flows FINAL") == flows.count)
             // A record of an old flow with the same uid and start, through the other server: kept beside it.
             var again = flows[0]
             again.lastTs += 1
-            #expect(try await stores[1].write(StoreBatch(id: BatchID(writer: 4, seq: 1), sensor: "m", captureID: 1, content: .flows([again]))))
+            #expect(
+                try await stores[1].write(
+                    StoreBatch(id: BatchID(writer: 4, seq: 1), sensor: "m", captureID: 1, content: .flows([again]))))
             #expect(try await ClickHouseTestEnv.count(stores[0], "SELECT count() FROM flows FINAL") == flows.count + 1)
         }
     }
@@ -110,13 +126,17 @@ struct ClickHouseClusterTests {
     func twoSensors() async throws {
         try await ClickHouseClusterEnv.withCluster("csensors") { stores in
             let batches = 30, rows = 2000
-            let writers = stores.enumerated().map { i, s in StoreChecks.outageWriter(s, journal: "chcluster\(i)", memoryLimitRows: 1_000_000) }
+            let writers = stores.enumerated().map { i, s in
+                StoreChecks.outageWriter(s, journal: "chcluster\(i)", memoryLimitRows: 1_000_000)
+            }
             await withTaskGroup(of: Void.self) { group in
                 for (i, w) in writers.enumerated() {
                     group.addTask {
                         for b in 0..<batches {
-                            w.submit(StoreBatch(id: w.makeBatchID(), sensor: "s\(i)", captureID: Int64(i + 1),
-                                                content: .packets(ClickHouseClusterEnv.rows(rows, from: b, flows: true))))
+                            w.submit(
+                                StoreBatch(
+                                    id: w.makeBatchID(), sensor: "s\(i)", captureID: Int64(i + 1),
+                                    content: .packets(ClickHouseClusterEnv.rows(rows, from: b, flows: true))))
                         }
                     }
                 }
@@ -129,15 +149,23 @@ struct ClickHouseClusterTests {
             let total = 2 * batches * rows
             let s = stores[0]
             #expect(try await ClickHouseTestEnv.count(s, "SELECT count() FROM packets") == total)
-            #expect(try await ClickHouseTestEnv.count(s, "SELECT uniqExact(sensor, capture_id, n) FROM packets") == total)
-            #expect(try await ClickHouseTestEnv.count(stores[1], "SELECT count() FROM packets WHERE sensor = 's1'") == batches * rows)
-            #expect(try await ClickHouseTestEnv.count(stores[1], "SELECT count() FROM sniff_batches FINAL") == 2 * batches)
+            #expect(
+                try await ClickHouseTestEnv.count(s, "SELECT uniqExact(sensor, capture_id, n) FROM packets") == total)
+            #expect(
+                try await ClickHouseTestEnv.count(stores[1], "SELECT count() FROM packets WHERE sensor = 's1'")
+                    == batches * rows)
+            #expect(
+                try await ClickHouseTestEnv.count(stores[1], "SELECT count() FROM sniff_batches FINAL") == 2 * batches)
             var locals: [Int] = []
             var flowSets: [Set<String>] = []
             for shard in stores {
                 locals.append(try await ClickHouseTestEnv.count(shard, "SELECT count() FROM packets_local"))
-                flowSets.append(Set(try await shard.http.rows("SELECT DISTINCT concat(sensor, '/', flow_uid) FROM packets_local WHERE flow_uid != ''", what: "test")
-                    .compactMap { $0.first ?? nil }))
+                flowSets.append(
+                    Set(
+                        try await shard.http.rows(
+                            "SELECT DISTINCT concat(sensor, '/', flow_uid) FROM packets_local WHERE flow_uid != ''",
+                            what: "test")
+                        .compactMap { $0.first ?? nil }))
             }
             #expect(locals.allSatisfy { $0 > total / 4 }, "both shards hold a share: \(locals)")
             #expect(locals.reduce(0, +) == total)
@@ -163,10 +191,13 @@ struct ClickHouseClusterTests {
             submit(0..<10)
             try await ClickHouseClusterEnv.waitUntil(60) { writer.currentStats.packetsStored >= UInt64(10 * rows) }
             #expect(writer.currentStats.packetsStored == UInt64(10 * rows))
-            let pid = try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            let pid = try String(contentsOfFile: pidFile, encoding: .utf8)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
             try shell("kill -KILL \(pid); while kill -0 \(pid) 2>/dev/null; do sleep 0.1; done", capture: false)
             submit(10..<batches)
-            try await ClickHouseClusterEnv.waitUntil(60) { writer.currentStats.failing && writer.currentStats.journalBatches > 0 }
+            try await ClickHouseClusterEnv.waitUntil(60) {
+                writer.currentStats.failing && writer.currentStats.journalBatches > 0
+            }
             let during = writer.currentStats
             #expect(during.failing, "an insert with a shard down fails (insert_distributed_sync)")
             #expect(during.journalBatches > 0, "past the memory bound, the batches went to the journal")
@@ -177,7 +208,8 @@ struct ClickHouseClusterTests {
             #expect(report.stats.packetsStored == UInt64(batches * rows))
             let s = stores[1]
             #expect(try await ClickHouseTestEnv.count(s, "SELECT count() FROM packets FINAL") == batches * rows)
-            #expect(try await ClickHouseTestEnv.count(s, "SELECT uniqExact(capture_id, n) FROM packets") == batches * rows)
+            #expect(
+                try await ClickHouseTestEnv.count(s, "SELECT uniqExact(capture_id, n) FROM packets") == batches * rows)
             #expect(try await ClickHouseTestEnv.count(s, "SELECT count() FROM sniff_batches FINAL") == batches)
         }
     }

@@ -52,7 +52,9 @@ enum PacketColumnsFixture {
     /// Packets inserted as the writer of schema versions 14-20 sent them: the uid as
     /// text in `flow_uid`, `caplen` itself (the columns the conversion reads; the others
     /// as `rows` has them, through VALUES).
-    static func insertOfVersion20(_ store: ClickHouseStore, _ rows: [PacketRow], table: String = "packets") async throws {
+    static func insertOfVersion20(
+        _ store: ClickHouseStore, _ rows: [PacketRow], table: String = "packets"
+    ) async throws {
         let values = rows.map { r in
             "(1, 'm', \(r.n), \(r.ts), \(r.present.rawValue), \(r.len), \(r.caplen), "
                 + "\(ClickHouseSchema.literal(r.flowUID ?? "")), \(r.sport), \(r.dport))"
@@ -99,8 +101,10 @@ extension ClickHouseURLTests {
             let got = ClickHousePacketColumns.bits(text)
             #expect(got?.0 == bits.0 && got?.1 == bits.1, "\(text)")
         }
-        let top = "C" + ClickHousePacketColumns.digits(UInt64.max, 11) + ClickHousePacketColumns.digits(UInt64(UInt32.max), 6)
-        #expect(ClickHousePacketColumns.bits(top)?.0 == UInt64.max && ClickHousePacketColumns.bits(top)?.1 == UInt32.max)
+        let top = "C" + ClickHousePacketColumns.digits(UInt64.max, 11)
+            + ClickHousePacketColumns.digits(UInt64(UInt32.max), 6)
+        #expect(
+            ClickHousePacketColumns.bits(top)?.0 == UInt64.max && ClickHousePacketColumns.bits(top)?.1 == UInt32.max)
         for other in PacketColumnsFixture.otherUIDs {
             #expect(ClickHousePacketColumns.bits(other) == nil, "\(other)")
         }
@@ -113,7 +117,9 @@ extension ClickHouseStoreTests {
         try await ClickHouseTestEnv.withDatabase("uidbytes") { _, store in
             try await store.migrate()
             let rows = PacketColumnsFixture.rows(600, start: Timestamp.now().totalNanoseconds)
-            #expect(try await store.write(StoreBatch(id: BatchID(writer: 1, seq: 1), sensor: "m", captureID: 1, content: .packets(rows))))
+            #expect(
+                try await store.write(
+                    StoreBatch(id: BatchID(writer: 1, seq: 1), sensor: "m", captureID: 1, content: .packets(rows))))
             #expect(try await PacketColumnsFixture.read(store) == PacketColumnsFixture.want(rows))
             let kinds = try await PacketColumnsFixture.kinds(store, "packets")
             #expect(kinds["flow_uid_bin"] == "FixedString(12) " && kinds["caplen_cut"] == "UInt32 ")
@@ -125,7 +131,10 @@ extension ClickHouseStoreTests {
             #expect(try await ClickHouseTestEnv.count(store, "SELECT count() FROM packets WHERE caplen_cut = 0") == 150)
             let (text, (hi, lo)) = PacketColumnsFixture.uid(0)
             var le = RowBinary(); le.u64(hi); le.u32(lo)
-            #expect(try await store.http.value("SELECT hex(flow_uid_bin) FROM packets WHERE flow_uid = \(ClickHouseSchema.literal(text)) LIMIT 1", what: "test")
+            #expect(
+                try await store.http.value(
+                    "SELECT hex(flow_uid_bin) FROM packets WHERE flow_uid = \(ClickHouseSchema.literal(text)) LIMIT 1",
+                    what: "test")
                     == le.bytes.map { String(format: "%02X", $0) }.joined())
             // The SQL that rebuilds the text and the one the conversion reads it with agree with FlowUID.
             let sample = (0..<200).map { PacketColumnsFixture.uid($0 * 31, seed: 9).0 }
@@ -134,7 +143,9 @@ extension ClickHouseStoreTests {
             #expect(try await store.http.rows("SELECT \(p.text(ofBytes: p.bytes(ofText: "u"))), \(p.canonical("u")) FROM (SELECT arrayJoin([\(list)]) AS u)", what: "test")
                     .map { "\($0[0] ?? "") \($0[1] ?? "")" } == sample.map { "\($0) 1" })
             let others = PacketColumnsFixture.otherUIDs.map(ClickHouseSchema.literal).joined(separator: ", ")
-            #expect(try await ClickHouseTestEnv.count(store, "SELECT countIf(\(p.canonical("u"))) FROM (SELECT arrayJoin([\(others)]) AS u)") == 0)
+            #expect(
+                try await ClickHouseTestEnv.count(
+                    store, "SELECT countIf(\(p.canonical("u"))) FROM (SELECT arrayJoin([\(others)]) AS u)") == 0)
         }
     }
 
@@ -153,14 +164,18 @@ extension ClickHouseStoreTests {
             #expect(try await store.migrate().map(\.version) == Array(version...Schema.latestVersion))
             #expect(try await PacketColumnsFixture.read(store) == PacketColumnsFixture.want(rows))
             let kinds = try await PacketColumnsFixture.kinds(store, "packets")
-            #expect(kinds["flow_uid"] == "String ALIAS" && kinds["caplen"] == "UInt32 ALIAS" && kinds["caplen_cut"] == "UInt32 ")
+            #expect(
+                kinds["flow_uid"] == "String ALIAS" && kinds["caplen"] == "UInt32 ALIAS"
+                    && kinds["caplen_cut"] == "UInt32 ")
             // Rows written now read the same way beside the converted ones.
             let later = PacketColumnsFixture.rows(30, start: Timestamp.now().totalNanoseconds).map { r -> PacketRow in
                 var r = r
                 r.n += 10_000
                 return r
             }
-            #expect(try await store.write(StoreBatch(id: BatchID(writer: 2, seq: 1), sensor: "m", captureID: 1, content: .packets(later))))
+            #expect(
+                try await store.write(
+                    StoreBatch(id: BatchID(writer: 2, seq: 1), sensor: "m", captureID: 1, content: .packets(later))))
             #expect(try await PacketColumnsFixture.read(store) == PacketColumnsFixture.want(rows + later))
             #expect(try await store.migrate().isEmpty)
         }
@@ -178,7 +193,9 @@ extension ClickHouseClusterTests {
             var before: [Int] = []
             for s in stores { before.append(try await ClickHouseTestEnv.count(s, "SELECT count() FROM packets_local")) }
             #expect(before.allSatisfy { $0 > 0 } && before.reduce(0, +) == rows.count, "\(before)")
-            for s in stores { #expect(try await s.migrate(cluster: cluster).map(\.version) == Array(version...Schema.latestVersion)) }
+            for s in stores {
+                #expect(try await s.migrate(cluster: cluster).map(\.version) == Array(version...Schema.latestVersion))
+            }
             for s in stores {
                 #expect(try await PacketColumnsFixture.kinds(s, "packets")["flow_uid_bin"] == "FixedString(12) ")
                 #expect(try await s.migrate(cluster: cluster).isEmpty)
@@ -186,7 +203,9 @@ extension ClickHouseClusterTests {
             #expect(try await PacketColumnsFixture.read(stores[1]) == PacketColumnsFixture.want(rows))
             // The same packets through the new writer and sharding key: each shard gets
             // exactly the rows it had, and FINAL folds each pair.
-            #expect(try await stores[1].write(StoreBatch(id: BatchID(writer: 3, seq: 1), sensor: "m", captureID: 1, content: .packets(rows))))
+            #expect(
+                try await stores[1].write(
+                    StoreBatch(id: BatchID(writer: 3, seq: 1), sensor: "m", captureID: 1, content: .packets(rows))))
             for (i, s) in stores.enumerated() {
                 #expect(try await ClickHouseTestEnv.count(s, "SELECT count() FROM packets_local") == 2 * before[i])
                 #expect(try await ClickHouseTestEnv.count(s, "SELECT count() FROM packets_local FINAL") == before[i])

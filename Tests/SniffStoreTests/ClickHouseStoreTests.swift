@@ -48,10 +48,13 @@ enum ClickHouseTestEnv {
 
     /// Flows inserted as the writer of schema versions 14-17 sent them: without their
     /// batch and position.
-    static func insertFlowsOfVersion17(_ store: ClickHouseStore, _ flows: [FlowRow], captureID: Int64 = 1, sensor: String = "m") async throws {
+    static func insertFlowsOfVersion17(
+        _ store: ClickHouseStore, _ flows: [FlowRow], captureID: Int64 = 1, sensor: String = "m"
+    ) async throws {
         var out = RowBinary(capacity: 1 << 16)
         for f in flows { ClickHouseRows.flow(f, captureID: captureID, sensor: sensor, into: &out) }
-        let columns = (ClickHouseSchema.flowColumns + ClickHouseSchema.flowTunnelColumns).map(\.name).joined(separator: ", ")
+        let columns = (ClickHouseSchema.flowColumns + ClickHouseSchema.flowTunnelColumns).map(\.name)
+            .joined(separator: ", ")
         try await store.http.run("INSERT INTO flows (\(columns)) FORMAT RowBinary", body: out.bytes, what: "test")
     }
 
@@ -63,7 +66,9 @@ enum ClickHouseTestEnv {
     }
 
     /// What tells a flow record apart in the API's answer.
-    static func identity(_ f: StoredFlow) -> String { "\(f.row.uid) \(f.row.ts) \(f.row.lastTs) \(f.row.origPkts) \(f.row.endReason ?? "")" }
+    static func identity(_ f: StoredFlow) -> String {
+        "\(f.row.uid) \(f.row.ts) \(f.row.lastTs) \(f.row.origPkts) \(f.row.endReason ?? "")"
+    }
 }
 
 @Suite("ClickHouse URLs")
@@ -73,12 +78,16 @@ struct ClickHouseURLTests {
         guard case .clickhouse(let t) = try StoreURL("clickhouse://u%40x:p%3Ass@ch.example:9123/sniff") else {
             Issue.record("not clickhouse"); return
         }
-        #expect(t.user == "u@x" && t.password == "p:ss" && t.host == "ch.example" && t.port == 9123 && t.database == "sniff" && !t.tls)
+        #expect(
+            t.user == "u@x" && t.password == "p:ss" && t.host == "ch.example" && t.port == 9123 && t.database == "sniff"
+                && !t.tls)
         #expect(t.redacted == "clickhouse://u@x@ch.example:9123/sniff")
         #expect(!"\(t)".contains("p:ss") && !String(reflecting: t).contains("p:ss"))
         guard case .clickhouse(let d) = try StoreURL("clickhouse://db1") else { Issue.record("not clickhouse"); return }
         #expect(d.user == "default" && d.password == nil && d.port == 8123 && d.database == "default")
-        guard case .clickhouse(let s) = try StoreURL("clickhouses://[::1]/x_1") else { Issue.record("not clickhouse"); return }
+        guard case .clickhouse(let s) = try StoreURL("clickhouses://[::1]/x_1") else {
+            Issue.record("not clickhouse"); return
+        }
         #expect(s.tls && s.host == "::1" && s.port == 8443 && s.database == "x_1" && s.baseURL == "https://[::1]:8443/")
         for bad in ["clickhouse://", "clickhouse://h:0/db", "clickhouse://h:port/db", "clickhouse://h/db?x=1",
                     "clickhouse://h/bad-name", "clickhouse://h/1db", "clickhouse://[::1/db"] {
@@ -111,11 +120,14 @@ struct ClickHouseURLTests {
     @Test("literals: quotes, backslashes and control characters escaped")
     func literals() {
         #expect(ClickHouseSchema.literal("a'b\\c\nd") == "'a\\'b\\\\c\\nd'")
-        #expect(ClickHouseHTTP.parseTSV(Array("1\t\\N\ta\\tb\n2\t\t\\\\\n".utf8)) == [["1", nil, "a\tb"], ["2", "", "\\"]])
+        #expect(
+            ClickHouseHTTP.parseTSV(Array("1\t\\N\ta\\tb\n2\t\t\\\\\n".utf8)) == [["1", nil, "a\tb"], ["2", "", "\\"]])
     }
 }
 
-@Suite("ClickHouse store", .serialized, .enabled(if: ClickHouseTestEnv.has, "set SNIFF_TEST_CH_URL (scripts/test.sh starts a server)"))
+@Suite(
+    "ClickHouse store", .serialized,
+    .enabled(if: ClickHouseTestEnv.has, "set SNIFF_TEST_CH_URL (scripts/test.sh starts a server)"))
 struct ClickHouseStoreTests {
     @Test("migrations: every version once, idempotent, info lists the tables")
     func migrations() async throws {
@@ -135,13 +147,17 @@ struct ClickHouseStoreTests {
     /// row read back column by column equals it.
     static func fullPackets() -> ([PacketRow], [UInt8]) {
         var a = PacketRow()
-        a.present = [.ethSrc, .ethDst, .vlan, .ip, .ports, .tcp, .payloadLen, .icmp, .dnsQuery, .flowUID, .frame, .appPayload, .info]
+        a.present = [
+            .ethSrc, .ethDst, .vlan, .ip, .ports, .tcp, .payloadLen, .icmp, .dnsQuery, .flowUID, .frame,
+            .appPayload, .info
+        ]
         a.n = 7; a.ts = 1_765_000_000_123_456_789; a.len = 1514; a.caplen = 6; a.iface = 2; a.link = .ethernet
         a.ethSrc = MACAddress(0x0011_2233_4455); a.ethDst = MACAddress(0xFFEE_DDCC_BBAA); a.vlan = 4094
         a.ipVersion = 6; a.proto = 17; a.src = IPAddress(v6High: 0x2001_0db8_0000_0001, low: 0x0000_0000_0000_0042)
         a.dst = IPAddress(v6High: 0, low: 1); a.transport = .udp; a.sport = 65535; a.dport = 53
         a.seq = 0xFFFF_FFFF; a.ack = 12345; a.tcpFlags = 0x1FF; a.window = 65535; a.payloadLen = 1400
-        a.icmpType = 3; a.icmpCode = 13; a.app = .dns; a.dnsQuery = "ex'ample\\.org\t"; a.info = "Standard query 0x1 A é"
+        a.icmpType = 3; a.icmpCode = 13; a.app = .dns; a.dnsQuery = "ex'ample\\.org\t";
+        a.info = "Standard query 0x1 A é"
         a.flowUID = "CAbcdefghijklmnopq"; a.frameOffset = 0; a.frameLength = 6
         var b = PacketRow()
         b.present = [.ip]
@@ -174,7 +190,8 @@ struct ClickHouseStoreTests {
                 #expect(r[0] == "42" && r[1] == "s'1")
                 var g = PacketRow()
                 g.n = UInt64(int(2)); g.ts = int(3); g.present = PacketRow.Fields(rawValue: UInt32(int(4)))
-                g.len = UInt32(int(5)); g.caplen = UInt32(int(6)); g.iface = UInt32(int(7)); g.link = LinkType(UInt32(int(8)))
+                g.len = UInt32(int(5)); g.caplen = UInt32(int(6)); g.iface = UInt32(int(7));
+                g.link = LinkType(UInt32(int(8)))
                 if g.has(.ethSrc) { g.ethSrc = MACAddress(UInt64(int(9))) }
                 if g.has(.ethDst) { g.ethDst = MACAddress(UInt64(int(10))) }
                 g.vlan = UInt16(int(11)); g.ipVersion = UInt8(int(12)); g.proto = UInt8(int(13))
@@ -182,7 +199,8 @@ struct ClickHouseStoreTests {
                 g.transport = TransportKind(rawValue: UInt8(int(16))) ?? .none
                 g.sport = UInt16(int(17)); g.dport = UInt16(int(18)); g.seq = UInt32(int(19)); g.ack = UInt32(int(20))
                 g.tcpFlags = UInt16(int(21)); g.window = UInt16(int(22)); g.payloadLen = UInt32(int(23))
-                g.icmpType = UInt8(int(24)); g.icmpCode = UInt8(int(25)); g.app = AppProtocol(rawValue: UInt8(int(26))) ?? .unknown
+                g.icmpType = UInt8(int(24)); g.icmpCode = UInt8(int(25));
+                g.app = AppProtocol(rawValue: UInt8(int(26))) ?? .unknown
                 g.dnsQuery = g.has(.dnsQuery) ? r[27] : nil; g.info = g.has(.info) ? r[28] : nil
                 g.flowUID = g.has(.flowUID) ? r[29] : nil
                 if g.has(.frame) {
@@ -195,65 +213,110 @@ struct ClickHouseStoreTests {
             // Flows: every column of the row as ClickHouse prints it.
             var f = FlowRow()
             f.ts = 1_765_000_000_000_000_001; f.lastTs = f.ts + 5; f.uid = "Cuid"; f.origH = IPAddress(v4: 0x0A00_0001)
-            f.origP = 1234; f.respH = IPAddress(v6High: 0x2001_0db8_0000_0000, low: 2); f.respP = 443; f.proto = "tcp"; f.ipProto = 6
-            f.service = "ssl"; f.durationNanos = 5; f.origBytes = 10; f.respBytes = 20; f.connState = "SF"; f.localOrig = true
-            f.localResp = false; f.missedBytes = 3; f.history = "ShADadFf"; f.origPkts = 4; f.origIPBytes = 400; f.respPkts = 5
-            f.respIPBytes = 500; f.communityID = "1:abc"; f.vlan = 7; f.app = "TLS"; f.appSource = "payload"; f.dnsQuery = "q"
-            f.tlsSNI = "sni"; f.tlsVersion = "1.3"; f.httpHost = "h"; f.httpMethod = "GET"; f.httpURI = "/"; f.sshClient = "c"
+            f.origP = 1234; f.respH = IPAddress(v6High: 0x2001_0db8_0000_0000, low: 2); f.respP = 443; f.proto = "tcp";
+            f.ipProto = 6
+            f.service = "ssl"; f.durationNanos = 5; f.origBytes = 10; f.respBytes = 20; f.connState = "SF";
+            f.localOrig = true
+            f.localResp = false; f.missedBytes = 3; f.history = "ShADadFf"; f.origPkts = 4; f.origIPBytes = 400;
+            f.respPkts = 5
+            f.respIPBytes = 500; f.communityID = "1:abc"; f.vlan = 7; f.app = "TLS"; f.appSource = "payload";
+            f.dnsQuery = "q"
+            f.tlsSNI = "sni"; f.tlsVersion = "1.3"; f.httpHost = "h"; f.httpMethod = "GET"; f.httpURI = "/";
+            f.sshClient = "c"
             f.sshServer = "s"; f.quicVersion = "1"; f.origTCPFlags = "SA"; f.respTCPFlags = "F"; f.origL2Bytes = 600
-            f.respL2Bytes = 700; f.endReason = "fin"; f.handshakeColumns = ["TLSv13", "c", "h2", "a,b", "x", "j3", "j3s", "j4"]
-            f.origName = "on"; f.respName = "rn"; f.origCC = "DE"; f.respCC = "US"; f.origASN = 1; f.respASN = 4_000_000_000
+            f.respL2Bytes = 700; f.endReason = "fin";
+            f.handshakeColumns = ["TLSv13", "c", "h2", "a,b", "x", "j3", "j3s", "j4"]
+            f.origName = "on"; f.respName = "rn"; f.origCC = "DE"; f.respCC = "US"; f.origASN = 1;
+            f.respASN = 4_000_000_000
             f.origOrg = "oo"; f.respOrg = "ro"; f.pid = -1; f.process = "curl"; f.user = "root"; f.container = "k"
             f.processIsOrig = true; f.tunnel = "vxlan"; f.tunnelID = 4_000_000_000; f.tunnelParents = "Cp1,Cp2"
-            #expect(try await store.write(StoreBatch(id: BatchID(writer: w, seq: 2), sensor: "s", captureID: 42, content: .flows([f]))))
-            let cols = (ClickHouseSchema.flowColumns + ClickHouseSchema.flowTunnelColumns).map { $0.type == "FixedString(16)" ? "IPv6NumToString(\($0.name))" : $0.name }
-            let flow = try #require(try await store.http.rows("SELECT \(cols.joined(separator: ", ")) FROM flows", what: "test").first)
-            let want: [String?] = ["42", "s", "\(f.ts)", "\(f.lastTs)", "Cuid", "::ffff:10.0.0.1", "1234", "2001:db8::2", "443", "tcp", "6",
-                                   "ssl", "5", "10", "20", "SF", "1", "0", "3", "ShADadFf", "4", "400", "5", "500", "1:abc", "7", "TLS",
-                                   "payload", "q", "sni", "1.3", "h", "GET", "/", "c", "s", "1", "SA", "F", "600", "700", "fin",
-                                   "1300", "9"] + f.handshakeColumns
+            #expect(
+                try await store.write(
+                    StoreBatch(id: BatchID(writer: w, seq: 2), sensor: "s", captureID: 42, content: .flows([f]))))
+            let cols = (ClickHouseSchema.flowColumns + ClickHouseSchema.flowTunnelColumns).map {
+                $0.type == "FixedString(16)" ? "IPv6NumToString(\($0.name))" : $0.name
+            }
+            let flow = try #require(
+                try await store.http.rows("SELECT \(cols.joined(separator: ", ")) FROM flows", what: "test").first)
+            let want: [String?] = [
+                "42", "s", "\(f.ts)", "\(f.lastTs)", "Cuid", "::ffff:10.0.0.1", "1234", "2001:db8::2", "443", "tcp",
+                "6", "ssl", "5", "10", "20", "SF", "1", "0", "3", "ShADadFf", "4", "400", "5", "500", "1:abc", "7",
+                "TLS", "payload", "q", "sni", "1.3", "h", "GET", "/", "c", "s", "1", "SA", "F", "600", "700", "fin",
+                "1300", "9"
+            ] + f.handshakeColumns
                 + ["on", "rn", "DE", "US", "1", "4000000000", "oo", "ro", "-1", "curl", "root", "k", "1"]
                 + ["vxlan", "4000000000", "Cp1,Cp2"]
             #expect(flow == want)
             #expect(try await ClickHouseTestEnv.count(store, "SELECT sum(flows) FROM flow_counts") == 1)
 
             var alert = AlertRow()
-            alert.id = "a1"; alert.ts = f.ts; alert.severity = "high"; alert.rule = "r"; alert.kind = "k"; alert.message = "m"
+            alert.id = "a1"; alert.ts = f.ts; alert.severity = "high"; alert.rule = "r"; alert.kind = "k";
+            alert.message = "m"
             alert.uid = "Cuid"; alert.hosts = [f.origH, f.respH]; alert.suppressed = 2
-            #expect(try await store.write(StoreBatch(id: BatchID(writer: w, seq: 3), sensor: "s", captureID: 42, content: .alerts([alert]))))
-            #expect(try await store.http.rows("SELECT alert_id, severity, uid, hosts, suppressed FROM alerts", what: "test")
+            #expect(
+                try await store.write(
+                    StoreBatch(id: BatchID(writer: w, seq: 3), sensor: "s", captureID: 42, content: .alerts([alert]))))
+            #expect(
+                try await store.http.rows("SELECT alert_id, severity, uid, hosts, suppressed FROM alerts", what: "test")
                     == [["a1", "high", "Cuid", "10.0.0.1,2001:db8::2", "2"]])
 
             let traffic = [TrafficRow(ts: 1_000_000_000, transport: .tcp, app: .tls, packets: 3, bytes: 300),
                            TrafficRow(ts: 1_000_000_000, transport: .tcp, app: .tls, packets: -1, bytes: -100)]
-            #expect(try await store.write(StoreBatch(id: BatchID(writer: w, seq: 4), sensor: "s", captureID: 42, content: .traffic(traffic))))
-            #expect(try await store.http.rows("SELECT sum(packets), sum(bytes) FROM traffic FINAL", what: "test") == [["2", "200"]],
-                    "two rows of one second and key both kept")
+            #expect(
+                try await store.write(
+                    StoreBatch(id: BatchID(writer: w, seq: 4), sensor: "s", captureID: 42, content: .traffic(traffic))))
+            #expect(
+                try await store.http.rows("SELECT sum(packets), sum(bytes) FROM traffic FINAL", what: "test")
+                    == [["2", "200"]],
+                "two rows of one second and key both kept")
 
-            let dns = LogRow(kind: .dns, ts: f.ts, uid: "Cuid", origH: f.origH, origP: 5353, respH: f.respH, respP: 53, proto: "udp",
-                             values: LogKind.dns.columns.map { c -> LogValue in
-                                 switch c.kind { case .int: .int(9); case .bool: .bool(true); case .text: .text("t"); case .texts, .ints: .list(["a,b", "c"]) }
-                             })
-            #expect(try await store.write(StoreBatch(id: BatchID(writer: w, seq: 5), sensor: "s", captureID: 42, content: .logs([dns]))))
-            let d = try #require(try await store.http.rows("SELECT trans_id, query, aa, answers FROM dns", what: "test").first)
+            let dns = LogRow(
+                kind: .dns, ts: f.ts, uid: "Cuid", origH: f.origH, origP: 5353, respH: f.respH, respP: 53, proto: "udp",
+                values: LogKind.dns.columns.map { c -> LogValue in
+                    switch c.kind {
+                    case .int: .int(9);
+                    case .bool: .bool(true);
+                    case .text: .text("t");
+                    case .texts, .ints: .list(["a,b", "c"])
+                    }
+                })
+            #expect(
+                try await store.write(
+                    StoreBatch(id: BatchID(writer: w, seq: 5), sensor: "s", captureID: 42, content: .logs([dns]))))
+            let d = try #require(
+                try await store.http.rows("SELECT trans_id, query, aa, answers FROM dns", what: "test").first)
             #expect(d == ["9", "t", "1", "a\\x2cb,c"])
 
             var c = CaptureInfo(id: 42, sensor: "s", source: "file x.pcap", start: 100)
             c.packetsSeen = 10
-            #expect(try await store.write(StoreBatch(id: BatchID(writer: w, seq: 6), sensor: "s", captureID: 42, content: .capture(c), createdAt: 1)))
+            #expect(
+                try await store.write(
+                    StoreBatch(
+                        id: BatchID(writer: w, seq: 6), sensor: "s", captureID: 42, content: .capture(c),
+                    createdAt: 1)))
             c.end = 200; c.packetsSeen = 20; c.firstPacket = 5; c.lastPacket = 6; c.storePackets = "packets none"
-            #expect(try await store.write(StoreBatch(id: BatchID(writer: w, seq: 7), sensor: "s", captureID: 42, content: .capture(c), createdAt: 2)))
+            #expect(
+                try await store.write(
+                    StoreBatch(
+                        id: BatchID(writer: w, seq: 7), sensor: "s", captureID: 42, content: .capture(c),
+                    createdAt: 2)))
             #expect(try await store.captures(CaptureQuery()) == [c], "the updates fold into the newest")
 
             var h = HostRow(address: f.respH, firstTs: 1, lastTs: 2, category: "public")
             h.name = "example.org"; h.nameFirstSeen = 1; h.nameLastSeen = 2; h.mac = "00:11:22:33:44:55"
-            #expect(try await store.write(StoreBatch(id: BatchID(writer: w, seq: 8), sensor: "s", captureID: 42, content: .hosts([h]))))
+            #expect(
+                try await store.write(
+                    StoreBatch(id: BatchID(writer: w, seq: 8), sensor: "s", captureID: 42, content: .hosts([h]))))
             #expect(try await store.http.rows("SELECT IPv6NumToString(address), category, mac FROM hosts", what: "test")
                     == [["2001:db8::2", "public", "00:11:22:33:44:55"]])
-            #expect(try await store.http.rows("SELECT name, source FROM host_names", what: "test") == [["example.org", "dns"]])
+            #expect(
+                try await store.http.rows("SELECT name, source FROM host_names", what: "test")
+                    == [["example.org", "dns"]])
 
             let stats = try await store.stats()
-            #expect(stats.packets == 2 && stats.flows == 1 && stats.alerts == 1 && stats.batches == 8 && stats.captures == 1)
+            #expect(
+                stats.packets == 2 && stats.flows == 1 && stats.alerts == 1 && stats.batches == 8
+                    && stats.captures == 1)
             #expect(stats.packetsSeen == 20)
         }
     }
@@ -296,9 +359,14 @@ struct ClickHouseStoreTests {
             b.lastTs += 1_000_000_000; b.origPkts += 5; b.endReason = "active"
             let first = StoreBatch(id: BatchID(writer: 9, seq: 1), sensor: "s", captureID: 3, content: .flows([a, b]))
             #expect(try await store.write(first))
-            #expect(try await store.write(StoreBatch(id: BatchID(writer: 9, seq: 2), sensor: "s", captureID: 3, content: .flows([a]))))
-            func stored() async throws -> [String] { try await store.flows(FlowQuery()).rows.map(ClickHouseTestEnv.identity).sorted() }
-            let want = [a, b, a].map { ClickHouseTestEnv.identity(StoredFlow(sensor: "s", captureID: 3, row: $0)) }.sorted()
+            #expect(
+                try await store.write(
+                    StoreBatch(id: BatchID(writer: 9, seq: 2), sensor: "s", captureID: 3, content: .flows([a]))))
+            func stored() async throws -> [String] {
+                try await store.flows(FlowQuery()).rows.map(ClickHouseTestEnv.identity).sorted()
+            }
+            let want = [a, b, a].map { ClickHouseTestEnv.identity(StoredFlow(sensor: "s", captureID: 3, row: $0)) }
+                .sorted()
             #expect(try await stored() == want)
             // The rows of the first batch arrived, its id did not: written again, its copies fold.
             try await ClickHouseTestEnv.forgetBatches(store, where: "seq = 1")
@@ -326,7 +394,8 @@ struct ClickHouseStoreTests {
         }
     }
 
-    @Test("a database of schema version 17: flows gain batch and position in their key, keep every row, and migrate once")
+    @Test(
+        "a database of schema version 17: flows gain batch and position in their key, keep every row, and migrate once")
     func flowKeyMigration() async throws {
         try await ClickHouseTestEnv.withDatabase("flowkey") { _, store in
             let version = Schema.flowRecordKeyVersion
@@ -348,7 +417,9 @@ struct ClickHouseStoreTests {
             // A record of an old flow written now, with the same uid and start: kept beside it.
             var again = flows[1]
             again.lastTs += 1
-            #expect(try await store.write(StoreBatch(id: BatchID(writer: 4, seq: 1), sensor: "m", captureID: 1, content: .flows([again]))))
+            #expect(
+                try await store.write(
+                    StoreBatch(id: BatchID(writer: 4, seq: 1), sensor: "m", captureID: 1, content: .flows([again]))))
             #expect(try await ClickHouseTestEnv.count(store, "SELECT count() FROM flows FINAL") == flows.count + 1)
             #expect(try await store.migrate().isEmpty)
             #expect(try await store.info().schemaVersion == Schema.latestVersion)
@@ -367,8 +438,11 @@ struct ClickHouseStoreTests {
             let day = ClickHouseStore.dayNanos
             let now = 20_000 * day + 3600 * 1_000_000_000
             for (i, t) in [now - 3 * day, now - 2 * day, now].enumerated() {
-                #expect(try await store.write(StoreBatch(id: BatchID(writer: 1, seq: Int64(i)), sensor: "t", captureID: 1,
-                                                         content: .packets(syntheticRows(count: 10, start: t, firstNumber: UInt64(i * 10 + 1))))))
+                #expect(
+                    try await store.write(
+                        StoreBatch(
+                            id: BatchID(writer: 1, seq: Int64(i)), sensor: "t", captureID: 1,
+                            content: .packets(syntheticRows(count: 10, start: t, firstNumber: UInt64(i * 10 + 1))))))
             }
             let report = try await store.maintain(now: now, retentionCutoff: now - 2 * day)
             #expect(report.partitionsDropped == ["packets 2024-10-01"])
@@ -391,9 +465,13 @@ struct ClickHouseStoreTests {
             let now = Timestamp.now().totalNanoseconds
             @Sendable func submit(_ range: Range<Int>) {
                 for b in range {
-                    writer.submit(StoreBatch(id: writer.makeBatchID(), sensor: "stop", captureID: 9,
-                                             content: .packets(syntheticRows(count: rows, start: now + Int64(b * rows) * 1000,
-                                                                             firstNumber: UInt64(b * rows + 1)))))
+                    writer.submit(
+                        StoreBatch(
+                            id: writer.makeBatchID(), sensor: "stop", captureID: 9,
+                            content: .packets(
+                                syntheticRows(
+                                    count: rows, start: now + Int64(b * rows) * 1000,
+                                    firstNumber: UInt64(b * rows + 1)))))
                 }
             }
             // A first part, stored while the server runs.
@@ -407,7 +485,8 @@ struct ClickHouseStoreTests {
             #expect(storedBefore > 0 && storedBefore < UInt64(batches * rows), "the stop comes mid-load")
             // Killed, not asked to stop: an insert under way may have reached the table
             // without its batch id, which the replay must not double.
-            let pid = try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            let pid = try String(contentsOfFile: pidFile, encoding: .utf8)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
             try shell("kill -KILL \(pid); while kill -0 \(pid) 2>/dev/null; do sleep 0.1; done", capture: false)
             // The rest arrives while the server is away: kept in memory up to the bound,
             // then in the journal.
@@ -460,13 +539,20 @@ struct ClickHouseStoreTests {
             try await store.migrate()
             let (rows, frames) = Self.fullPackets()
             let w = Int64.random(in: 1...Int64.max)
-            try await store.write(StoreBatch(id: BatchID(writer: w, seq: 1), sensor: "s'1", captureID: 42, content: .packets(rows), frames: frames))
+            try await store.write(
+                StoreBatch(
+                    id: BatchID(writer: w, seq: 1), sensor: "s'1", captureID: 42, content: .packets(rows),
+                    frames: frames))
             var alert = AlertRow()
-            alert.id = "a1"; alert.ts = 5; alert.severity = "warning"; alert.rule = "r"; alert.kind = "k"; alert.message = "m"
+            alert.id = "a1"; alert.ts = 5; alert.severity = "warning"; alert.rule = "r"; alert.kind = "k";
+            alert.message = "m"
             alert.hosts = [IPAddress(v4: 1)]
-            try await store.write(StoreBatch(id: BatchID(writer: w, seq: 2), sensor: "s'1", captureID: 42, content: .alerts([alert])))
-            let hostile = ["'", "\\", "\\'", "\0", "a\u{0}b", "x\ny", "'; DROP TABLE packets; --", "' OR 1=1 --", "\\' OR '1'='1",
-                           "%", "_", "`", "\"", "é'\t"]
+            try await store.write(
+                StoreBatch(id: BatchID(writer: w, seq: 2), sensor: "s'1", captureID: 42, content: .alerts([alert])))
+            let hostile = [
+                "'", "\\", "\\'", "\0", "a\u{0}b", "x\ny", "'; DROP TABLE packets; --", "' OR 1=1 --", "\\' OR '1'='1",
+                "%", "_", "`", "\"", "é'\t"
+            ]
             for h in hostile {
                 var f = TrafficFilter()
                 f.sensor = h
@@ -487,7 +573,8 @@ struct ClickHouseStoreTests {
                 var hq = HostQuery(); hq.name = h; hq.sensor = h; hq.country = h; hq.category = h
                 #expect(try await store.hosts(hq).rows.isEmpty, "hosts \(h)")
                 #expect(try await store.processes(r, process: h, limit: 10).isEmpty, "processes \(h)")
-                #expect(try await store.networkShares(NetworkShareQuery(by: .asn, range: r)).isEmpty, "asns sensor \(h)")
+                #expect(
+                    try await store.networkShares(NetworkShareQuery(by: .asn, range: r)).isEmpty, "asns sensor \(h)")
                 // A cursor is parsed into integers before it reaches SQL; a bad one is refused.
                 await #expect(throws: StoreError.self) { _ = try await store.packets(PacketQuery(cursor: h)) }
             }
@@ -498,7 +585,9 @@ struct ClickHouseStoreTests {
             #expect(try await store.alerts(AlertQuery(rule: "r")).rows.map(\.row.id) == ["a1"])
             var text = TrafficFilter()
             text.text = "EX'AMPLE\\"
-            #expect(try await store.packets(PacketQuery(filter: text)).rows.map(\.row.n) == [7], "a quote and a backslash found as text")
+            #expect(
+                try await store.packets(PacketQuery(filter: text)).rows.map(\.row.n) == [7],
+                "a quote and a backslash found as text")
         }
     }
 
@@ -507,7 +596,10 @@ struct ClickHouseStoreTests {
         try await ClickHouseTestEnv.withDatabase("packetread") { _, store in
             try await store.migrate()
             var (rows, frames) = Self.fullPackets()
-            try await store.write(StoreBatch(id: BatchID(writer: 1, seq: 1), sensor: "s", captureID: 42, content: .packets(rows), frames: frames))
+            try await store.write(
+                StoreBatch(
+                    id: BatchID(writer: 1, seq: 1), sensor: "s", captureID: 42, content: .packets(rows),
+                    frames: frames))
             let page = try await store.packets(PacketQuery(limit: 1))
             #expect(page.rows.count == 1 && page.nextCursor != nil)
             let rest = try await store.packets(PacketQuery(cursor: page.nextCursor, limit: 10))

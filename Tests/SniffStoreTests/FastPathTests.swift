@@ -34,18 +34,25 @@ struct FastPathTests {
             let store = StoreFactory.open(try StoreURL(url))
             try await store.migrate()
             let rows = Self.rows(start: Timestamp.now().totalNanoseconds)
-            try await store.write(StoreBatch(id: BatchID(writer: 1, seq: 1), sensor: "t", captureID: 1, content: .packets(rows)))
+            try await store.write(
+                StoreBatch(id: BatchID(writer: 1, seq: 1), sensor: "t", captureID: 1, content: .packets(rows)))
             let a = IPAddress("10.9.9.9")!
             let cases: [(String, TrafficFilter, (PacketRow) -> Bool)] = [
-                ("port", { var f = TrafficFilter(); f.port = 53; return f }(), { $0.has(.ports) && ($0.sport == 53 || $0.dport == 53) }),
-                ("ip", { var f = TrafficFilter(); f.ip = IPNetwork(address: a, prefixLength: 32); return f }(), { $0.src == a || $0.dst == a }),
-                ("port+ip", { var f = TrafficFilter(); f.port = 53; f.ip = IPNetwork(address: a, prefixLength: 32); return f }(),
-                 { $0.has(.ports) && ($0.sport == 53 || $0.dport == 53) && ($0.src == a || $0.dst == a) }),
-                ("port+sport", { var f = TrafficFilter(); f.port = 53; f.sport = 40000; return f }(), { $0.has(.ports) && $0.sport == 40000 && $0.dport == 53 }),
+                ("port", { var f = TrafficFilter(); f.port = 53; return f }(),
+                    { $0.has(.ports) && ($0.sport == 53 || $0.dport == 53) }),
+                ("ip", { var f = TrafficFilter(); f.ip = IPNetwork(address: a, prefixLength: 32); return f }(),
+                    { $0.src == a || $0.dst == a }),
+                ("port+ip", {
+                    var f = TrafficFilter(); f.port = 53; f.ip = IPNetwork(address: a, prefixLength: 32); return f
+                }(), { $0.has(.ports) && ($0.sport == 53 || $0.dport == 53) && ($0.src == a || $0.dst == a) }),
+                ("port+sport", { var f = TrafficFilter(); f.port = 53; f.sport = 40000; return f }(),
+                    { $0.has(.ports) && $0.sport == 40000 && $0.dport == 53 }),
             ]
             for (name, filter, matches) in cases {
                 // Newest first; equal times by insertion order, newest first.
-                let want = rows.enumerated().filter { matches($0.element) }.sorted { ($0.element.ts, $0.offset) > ($1.element.ts, $1.offset) }
+                let want = rows.enumerated().filter { matches($0.element) }.sorted {
+                    ($0.element.ts, $0.offset) > ($1.element.ts, $1.offset)
+                }
                 var q = PacketQuery(filter: filter, limit: 7)
                 var got: [PacketRow] = []
                 var pages = 0
@@ -79,18 +86,26 @@ struct FastPathTests {
                 flows.append(f)
             }
             // Two batches: counts add up across batches of the same second.
-            try await store.write(StoreBatch(id: BatchID(writer: 1, seq: 1), sensor: "t", captureID: 1, content: .flows(Array(flows[..<250]))))
-            try await store.write(StoreBatch(id: BatchID(writer: 1, seq: 2), sensor: "t", captureID: 1, content: .flows(Array(flows[250...]))))
+            try await store.write(
+                StoreBatch(
+                    id: BatchID(writer: 1, seq: 1), sensor: "t", captureID: 1, content: .flows(Array(flows[..<250]))))
+            try await store.write(
+                StoreBatch(
+                    id: BatchID(writer: 1, seq: 2), sensor: "t", captureID: 1, content: .flows(Array(flows[250...]))))
             let s = Int64(1_000_000_000)
-            let ranges: [(Int64?, Int64?)] = [(nil, nil), (base + s, base + 5 * s), (base + s / 2, base + 5 * s + s / 3),
-                                              (base + 2 * s + 1, base + 2 * s + s / 2), (base + 3 * s + s / 2, nil), (nil, base + 4 * s + 7),
-                                              (base + 20 * s, base + 30 * s)]
+            let ranges: [(Int64?, Int64?)] = [
+                (nil, nil), (base + s, base + 5 * s), (base + s / 2, base + 5 * s + s / 3),
+                (base + 2 * s + 1, base + 2 * s + s / 2), (base + 3 * s + s / 2, nil), (nil, base + 4 * s + 7),
+                (base + 20 * s, base + 30 * s)
+            ]
             for (from, to) in ranges {
                 let inRange = flows.filter { f in (from.map { f.ts >= $0 } ?? true) && (to.map { f.ts < $0 } ?? true) }
                 let table = try await store.protocolSummary(RangeQuery(from: from, to: to))
                 let byApp = Dictionary(table.apps.map { ($0.name, $0.flows) }, uniquingKeysWith: +)
                 for app in ["DNS", "HTTPS", "SSH"] {
-                    #expect(byApp[app, default: 0] == UInt64(inRange.filter { $0.app == app }.count), "\(app) \(String(describing: from))..<\(String(describing: to))")
+                    #expect(
+                        byApp[app, default: 0] == UInt64(inRange.filter { $0.app == app }.count),
+                        "\(app) \(String(describing: from))..<\(String(describing: to))")
                 }
                 let byTransport = Dictionary(table.transports.map { ($0.name, $0.flows) }, uniquingKeysWith: +)
                 #expect(byTransport.values.reduce(0, +) == UInt64(inRange.count))

@@ -30,7 +30,9 @@ struct FilteredSummaryTests {
             // The file stored twice: one capture is half of all.
             #expect(Self.packets(mine).transports == UInt64(rows.count), "\(url.prefix(6))")
             #expect(Self.packets(all).transports == 2 * UInt64(rows.count), "\(url.prefix(6))")
-            #expect(Self.packets(try await store.protocolSummary(RangeQuery(capture: second.captureID))).transports == UInt64(rows.count))
+            #expect(
+                Self.packets(try await store.protocolSummary(RangeQuery(capture: second.captureID))).transports
+                    == UInt64(rows.count))
 
             // Transport: exact, from the rollups.
             var udp = one
@@ -60,7 +62,9 @@ struct FilteredSummaryTests {
             edged.to = times[3 * times.count / 4] + 500_000_000
             let e = try await store.protocolSummary(edged)
             let inRange = flows.filter { $0.row.ipProto == 17 && $0.row.ts >= edged.from! && $0.row.ts < edged.to! }
-            #expect(e.transports.reduce(0) { $0 + $1.flows } == UInt64(inRange.count), "\(url.prefix(6)): flows at the edges")
+            #expect(
+                e.transports.reduce(0) { $0 + $1.flows } == UInt64(inRange.count),
+                "\(url.prefix(6)): flows at the edges")
 
             // An address: counted from the flows that have it at either end.
             let counts = Dictionary(flows.map { ($0.row.origH, 1) }, uniquingKeysWith: +)
@@ -70,7 +74,9 @@ struct FilteredSummaryTests {
             let matching = flows.filter { $0.row.origH == host || $0.row.respH == host }
             let f = try await store.protocolSummary(byIP)
             #expect(f.countedFromFlows)
-            #expect(f.transports.reduce(0) { $0 + $1.flows } == UInt64(matching.count), "\(url.prefix(6)): flows of \(host)")
+            #expect(
+                f.transports.reduce(0) { $0 + $1.flows } == UInt64(matching.count),
+                "\(url.prefix(6)): flows of \(host)")
             #expect(Self.packets(f).transports == matching.reduce(0) { $0 + $1.row.totalPackets }, "\(url.prefix(6))")
             #expect(Self.packets(f).apps == Self.packets(f).transports)
             let t = try await store.talkers(TalkersQuery(range: byIP, limit: 1000))
@@ -86,8 +92,10 @@ struct FilteredSummaryTests {
             var byPort = one
             byPort.traffic.port = port
             let p = try await store.protocolSummary(byPort)
-            #expect(p.transports.reduce(0) { $0 + $1.flows }
-                    == UInt64(flows.filter { $0.row.origP == port || $0.row.respP == port }.count), "\(url.prefix(6)): port \(port)")
+            #expect(
+                p.transports.reduce(0) { $0 + $1.flows }
+                    == UInt64(flows.filter { $0.row.origP == port || $0.row.respP == port }.count),
+                "\(url.prefix(6)): port \(port)")
             await store.close()
         }
     }

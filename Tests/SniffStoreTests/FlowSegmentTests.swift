@@ -69,7 +69,9 @@ struct FlowSegmentTests {
             let start = Timestamp.now().totalNanoseconds
             let batches = Self.flows(start: start)
             for (k, rows) in batches.enumerated() {
-                try await store.write(StoreBatch(id: BatchID(writer: 1, seq: Int64(k + 1)), sensor: "t", captureID: 1, content: .flows(rows)))
+                try await store.write(
+                    StoreBatch(
+                        id: BatchID(writer: 1, seq: Int64(k + 1)), sensor: "t", captureID: 1, content: .flows(rows)))
             }
             try await body(url, store, start, batches.flatMap { $0 })
         }
@@ -81,7 +83,9 @@ struct FlowSegmentTests {
         try await Self.withFlows("flow_segments", flowSegmentRows: flowSegmentRows) { url, store, start, all in
             let segments = try TestDatabase.sqlite(url, "SELECT count(*) FROM sniff_segments WHERE tbl = 'flows'")
             #expect(segments == (flowSegmentRows == 64 ? "14" : "0"))
-            #expect(try TestDatabase.sqlite(url, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'flows'") == "0")
+            #expect(
+                try TestDatabase.sqlite(
+                    url, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'flows'") == "0")
             func q(_ body: (inout FlowQuery) -> Void) -> FlowQuery { var x = FlowQuery(); body(&x); return x }
             let a = IPAddress("10.9.9.9")!
             var cases: [(String, FlowQuery)] = [
@@ -101,11 +105,14 @@ struct FlowSegmentTests {
                 ("port+ip", q { $0.filter.port = 53; $0.filter.ip = IPNetwork(address: a, prefixLength: 32) }),
                 ("nothing", q { $0.filter.port = 9 }),
             ]
-            cases += cases.flatMap { c in [FlowSort.bytes, .packets].map { s in (c.0 + " by \(s)", q { $0 = c.1; $0.sort = s }) } }
+            cases += cases.flatMap { c in
+                [FlowSort.bytes, .packets].map { s in (c.0 + " by \(s)", q { $0 = c.1; $0.sort = s }) }
+            }
             for (name, query) in cases {
                 let key = FlowSortKey(query.sort)
                 let want = all.enumerated().filter { Self.matches(query, $0.element) }
-                    .sorted { (key.value($0.element), $0.offset) > (key.value($1.element), $1.offset) }.map(\.element.uid)
+                    .sorted { (key.value($0.element), $0.offset) > (key.value($1.element), $1.offset) }
+                    .map(\.element.uid)
                 for limit in [7, 1000] {
                     var page = query
                     page.limit = limit
@@ -126,7 +133,8 @@ struct FlowSegmentTests {
             #expect(Set(stored.map(\.uid)) == Set(all.map(\.uid)))
             for f in stored { #expect(all.first { $0.uid == f.uid } == f, "flow \(f.uid)") }
             // The readable view shows addresses as text.
-            let row = try TestDatabase.sqlite(url, "SELECT orig_h || '|' || resp_h || '|' || resp_p FROM flows_v WHERE uid = 'C10'")
+            let row = try TestDatabase.sqlite(
+                url, "SELECT orig_h || '|' || resp_h || '|' || resp_p FROM flows_v WHERE uid = 'C10'")
             #expect(row == "10.9.9.9|10.8.8.8|53")
             // Talkers over a time range read the segments that can hold it (no ts index).
             var tq = TalkersQuery(limit: 1000)
@@ -144,7 +152,8 @@ struct FlowSegmentTests {
             let summary = try await store.protocolSummary(r)
             let inRange = all.filter { $0.ts >= r.from! && $0.ts < r.to! }
             let counted = summary.transports.reduce(UInt64(0)) { $0 + $1.flows }
-            #expect(counted == UInt64(inRange.count), "\(counted) flows in a tenth of a second, \(inRange.count) wanted")
+            #expect(
+                counted == UInt64(inRange.count), "\(counted) flows in a tenth of a second, \(inRange.count) wanted")
         }
     }
 
@@ -162,7 +171,10 @@ struct FlowSegmentTests {
                 ("port, 1 in 40", r { $0.traffic.port = 30011 }),
                 ("port 443", r { $0.traffic.port = 443 }),
                 ("net /24", r { $0.traffic.ip = IPNetwork("10.0.0.0/24") }),
-                ("dst v6 + time", r { $0.traffic.dst = IPNetwork("2001:db8::9/128"); $0.from = start - 900_000_000; $0.to = start + 1_050_000_000 }),
+                ("dst v6 + time", r {
+                    $0.traffic.dst = IPNetwork("2001:db8::9/128"); $0.from = start - 900_000_000;
+                    $0.to = start + 1_050_000_000
+                }),
                 ("sport + time", r { $0.traffic.sport = 30007; $0.from = start; $0.to = start + 2_000_000_000 }),
                 ("nothing", r { $0.traffic.port = 9 }),
             ]
@@ -187,13 +199,16 @@ struct FlowSegmentTests {
                     #expect(v.map { $0 == (x.packets, x.bytes, x.flows) } == true, "\(name): \(x)")
                 }
                 #expect(t.hosts.count == hosts.count, "\(name)")
-                for x in t.hosts { #expect(hosts[x.address].map { $0 == (x.packets, x.bytes, x.flows) } == true, "\(name): \(x)") }
+                for x in t.hosts {
+                    #expect(hosts[x.address].map { $0 == (x.packets, x.bytes, x.flows) } == true, "\(name): \(x)")
+                }
                 #expect(t.pairs.map(\.bytes) == t.pairs.map(\.bytes).sorted(by: >), "\(name)")
                 #expect(t.hosts.map(\.bytes) == t.hosts.map(\.bytes).sorted(by: >), "\(name)")
                 let s = try await store.protocolSummary(range)
                 #expect(s.countedFromFlows, "\(name)")
                 #expect(s.transports.reduce(0) { $0 + $1.flows } == UInt64(want.count), "\(name)")
-                #expect(s.transports.reduce(0) { $0 + $1.packets } == want.reduce(0) { $0 + $1.totalPackets }, "\(name)")
+                #expect(
+                    s.transports.reduce(0) { $0 + $1.packets } == want.reduce(0) { $0 + $1.totalPackets }, "\(name)")
                 #expect(s.apps.reduce(0) { $0 + $1.bytes } == want.reduce(0) { $0 + $1.totalBytes }, "\(name)")
             }
         }
@@ -210,8 +225,10 @@ struct FlowSegmentTests {
             let old = Self.flows(start: now - 10 * day)[0] + Self.flows(start: now - 10 * day)[2].prefix(50)
             var recent = Array(Self.flows(start: now - day)[0].prefix(120))
             for i in recent.indices { recent[i].uid = "R\(i)" }
-            try await store.write(StoreBatch(id: BatchID(writer: 1, seq: 1), sensor: "r", captureID: 1, content: .flows(old)))
-            try await store.write(StoreBatch(id: BatchID(writer: 1, seq: 2), sensor: "r", captureID: 1, content: .flows(recent)))
+            try await store.write(
+                StoreBatch(id: BatchID(writer: 1, seq: 1), sensor: "r", captureID: 1, content: .flows(old)))
+            try await store.write(
+                StoreBatch(id: BatchID(writer: 1, seq: 2), sensor: "r", captureID: 1, content: .flows(recent)))
             #expect(try TestDatabase.sqlite(url, "SELECT count(*) FROM sniff_segments WHERE tbl = 'flows'") == "4")
             let report = try await store.maintain(now: now, retentionCutoff: now - 7 * day)
             #expect(report.rowsDeleted >= 350)
@@ -240,31 +257,44 @@ struct FlowSegmentTests {
         let columns = Schema.flowColumnsV9.filter { $0 != "orig_h" && $0 != "resp_h" }
         func dump(_ table: String) throws -> String {
             let line = columns.map { "quote(\($0))" }.joined(separator: " || '|' || ")
-            return try TestDatabase.sqlite(db, "SELECT group_concat(line, char(10)) FROM (SELECT \(line) AS line FROM \(table) ORDER BY id)")
+            return try TestDatabase.sqlite(
+                db, "SELECT group_concat(line, char(10)) FROM (SELECT \(line) AS line FROM \(table) ORDER BY id)")
         }
         let before = try dump("flows")
         #expect(before.split(separator: "\n").count == 31)
-        let addresses = try TestDatabase.sqlite(db, "SELECT group_concat(orig_h || ' ' || resp_h, char(10)) FROM (SELECT * FROM flows ORDER BY id)")
-        #expect(try TestDatabase.sqlite(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'flows'") == "6")
+        let addresses = try TestDatabase.sqlite(
+            db, "SELECT group_concat(orig_h || ' ' || resp_h, char(10)) FROM (SELECT * FROM flows ORDER BY id)")
+        #expect(
+            try TestDatabase.sqlite(
+                db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'flows'") == "6")
         let store = SQLiteStore(path: path, segmentRows: 50, flowSegmentRows: 10)
         defer { Task { await store.close() } }
         let applied = try await store.migrate()
         #expect(applied.map(\.version) == Schema.migrations.map(\.version).filter { $0 >= 9 })
         #expect(try await store.info().schemaVersion == Schema.latestVersion)
         #expect(try dump("flows_v") == before)
-        #expect(try TestDatabase.sqlite(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'flows'") == "0")
+        #expect(
+            try TestDatabase.sqlite(
+                db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'flows'") == "0")
         #expect(try TestDatabase.sqlite(db, "SELECT count(*) FROM sniff_segments WHERE tbl = 'flows'") == "3")
         #expect(try TestDatabase.sqlite(db, "SELECT count(*) FROM sniff_key_runs WHERE tbl = 'flows'") == "21")
         // Through the API, newest first, with Sniff's own address text.
         let flows = try await store.flows(FlowQuery(limit: 1000)).rows
         #expect(flows.count == 31)
         let got = flows.sorted { $0.row.uid < $1.row.uid }.map { "\($0.row.origH) \($0.row.respH)" }
-        let uids = try TestDatabase.sqlite(db, "SELECT group_concat(uid, char(10)) FROM (SELECT uid FROM flows_v ORDER BY id)").split(separator: "\n")
-        let old = Dictionary(uniqueKeysWithValues: zip(uids.map(String.init), addresses.split(separator: "\n").map(String.init)))
+        let uids = try TestDatabase.sqlite(
+            db, "SELECT group_concat(uid, char(10)) FROM (SELECT uid FROM flows_v ORDER BY id)"
+        ).split(separator: "\n")
+        let old = Dictionary(
+            uniqueKeysWithValues: zip(uids.map(String.init), addresses.split(separator: "\n").map(String.init)))
         #expect(got == flows.map(\.row.uid).sorted().map { old[$0] ?? "?" })
         #expect(flows.contains { $0.row.origH.isIPv6 } && flows.contains { $0.row.ja3 != nil })
-        var q = FlowQuery(); q.filter.ip = IPNetwork(address: flows.first { $0.row.origH.isIPv6 }!.row.origH, prefixLength: 128)
-        #expect(try await store.flows(q).rows.allSatisfy { $0.row.origH == q.filter.ip!.address || $0.row.respH == q.filter.ip!.address })
+        var q = FlowQuery();
+        q.filter.ip = IPNetwork(address: flows.first { $0.row.origH.isIPv6 }!.row.origH, prefixLength: 128)
+        #expect(
+            try await store.flows(q).rows.allSatisfy {
+                $0.row.origH == q.filter.ip!.address || $0.row.respH == q.filter.ip!.address
+            })
         #expect(!(try await store.flows(q).rows.isEmpty))
         // New flows go after the converted ones, and a second migrate changes nothing.
         #expect(try await store.migrate().isEmpty)

@@ -42,8 +42,10 @@ struct FlowTunnelStoreTests {
                 #expect(row.tunnelID.map { Int($0) } == (ndjson["tunnel_id"] as? NSNumber)?.intValue, "\(file) \(uid)")
                 let parents = ndjson["tunnel_parents"] as? [String]
                 #expect(row.tunnelParents?.split(separator: ",").map(String.init) == parents, "\(file) \(uid)")
-                let served = try #require(try JSONSerialization.jsonObject(with: Data(StoredFlow(sensor: "s", captureID: 1, row: row).json.utf8))
-                                          as? [String: Any])
+                let served = try #require(
+                    try JSONSerialization.jsonObject(
+                        with: Data(StoredFlow(sensor: "s", captureID: 1, row: row).json.utf8))
+                        as? [String: Any])
                 #expect(served["tunnel"] as? String == ndjson["tunnel"] as? String)
                 #expect((served["tunnel_id"] as? NSNumber)?.intValue == (ndjson["tunnel_id"] as? NSNumber)?.intValue)
                 #expect(served["tunnel_parents"] as? [String] == parents)
@@ -67,7 +69,8 @@ struct FlowTunnelStoreTests {
             var want: [String: UInt64] = [:]
             for f in stored { want[f.row.app, default: 0] += 1 }
             #expect(flowsPerApp.filter { $0.value > 0 } == want, "\(file)")
-            let reportFlows = Dictionary(loaded.summary.appsByBytes.map { ($0.0.name, $0.1.flows) }, uniquingKeysWith: +)
+            let reportFlows = Dictionary(
+                loaded.summary.appsByBytes.map { ($0.0.name, $0.1.flows) }, uniquingKeysWith: +)
             #expect(reportFlows.filter { $0.value > 0 } == want, "\(file)")
         }
 

@@ -12,7 +12,9 @@ struct FlowUIDBytesTests {
     static let canonical = ["C" + String(repeating: "0", count: 17), "Czzzzzzzzzzzzzzzzz", "CLaEiM4IvDaz2p0XRJ",
                             "C553xF3cRnE43VYXqy", "Cz0z0z0z0z0z0z0z0z"]
     /// Text that is not: kept as it is.
-    static let other = ["CU7", "X553xF3cRnE43VYXqy", "C553xF3cRnE43VYXq-", "C553xF3cRnE43VYXqyy", "", "C553xF3cRnE43VYX é"]
+    static let other = [
+        "CU7", "X553xF3cRnE43VYXqy", "C553xF3cRnE43VYXq-", "C553xF3cRnE43VYXqyy", "", "C553xF3cRnE43VYX é"
+    ]
 
     static func bytes(_ uid: String) -> [UInt8]? {
         var u = uid
@@ -69,13 +71,16 @@ struct FlowUIDBytesTests {
             let joinedUIDs = Set(flows.filter { $0.dnsQuery?.contains("joined-") == true }.map(\.uid))
             let joinedWant = Set(packets.filter { $0.has(.flowUID) && joinedUIDs.contains($0.flowUID ?? "") }.map(\.n))
 
-            #expect(try await store.migrate().map(\.version) == Array(SQLiteSchema.uidBytesVersion...Schema.latestVersion))
+            #expect(
+                try await store.migrate().map(\.version) == Array(SQLiteSchema.uidBytesVersion...Schema.latestVersion))
             let ours = packets.filter { p in p.has(.flowUID) && p.flowUID.flatMap(Self.bytes) != nil }.count
             #expect(ours > 0 && ours < packets.filter { $0.has(.flowUID) }.count)
             #expect(try await TestDatabase.count(url, "packets", where: "typeof(flow_uid) = 'blob'") == ours)
             #expect(try await TestDatabase.count(url, "flows", where: "typeof(uid) = 'blob'") == Self.canonical.count)
-            #expect(try await TestDatabase.count(url, "packets", where: "length(flow_uid) = 13 AND typeof(flow_uid) = 'blob'")
-                == (try await TestDatabase.count(url, "packets", where: "typeof(flow_uid) = 'blob'")))
+            #expect(
+                try await TestDatabase.count(
+                    url, "packets", where: "length(flow_uid) = 13 AND typeof(flow_uid) = 'blob'")
+                    == (try await TestDatabase.count(url, "packets", where: "typeof(flow_uid) = 'blob'")))
 
             // The store reads every uid back.
             let stored = try await store.packets(PacketQuery(limit: 1000)).rows.sorted { $0.row.ts < $1.row.ts }
@@ -86,8 +91,9 @@ struct FlowUIDBytesTests {
             // The views show the text.
             #expect(try TestDatabase.sqlite(url, "SELECT group_concat(coalesce(flow_uid, '-'), ' ') FROM (SELECT flow_uid FROM packets_v ORDER BY id)")
                 == packets.map { $0.has(.flowUID) ? $0.flowUID ?? "-" : "-" }.joined(separator: " "))
-            #expect(try TestDatabase.sqlite(url, "SELECT group_concat(uid, ' ') FROM (SELECT uid FROM flows_v ORDER BY id)")
-                == flows.map(\.uid).joined(separator: " "))
+            #expect(
+                try TestDatabase.sqlite(url, "SELECT group_concat(uid, ' ') FROM (SELECT uid FROM flows_v ORDER BY id)")
+                    == flows.map(\.uid).joined(separator: " "))
             // Packets found through their flow's DNS name: the join compares bytes with bytes.
             let joinedAfter = try await store.packets(joined).rows.map(\.row.n)
             #expect(Set(joinedAfter) == joinedWant && joinedAfter.count == joinedWant.count)
@@ -96,7 +102,8 @@ struct FlowUIDBytesTests {
             try await store.write(StoreBatch(id: BatchID(writer: 1, seq: 3), sensor: "s", captureID: 1,
                                              content: .flows([WriterPathTests.flow(30, start: t0)].map { f in
                                                  var f = f; f.uid = "CLaEiM4IvDaz2p0XRJ"; return f })))
-            #expect(try await TestDatabase.count(url, "flows", where: "typeof(uid) = 'blob'") == Self.canonical.count + 1)
+            #expect(
+                try await TestDatabase.count(url, "flows", where: "typeof(uid) = 'blob'") == Self.canonical.count + 1)
             #expect(try await store.migrate().isEmpty)
         }
     }

@@ -33,7 +33,9 @@ struct FrameStoreTests {
             try await store.migrate()
             let start = Timestamp.now().totalNanoseconds
             let (rows, frames, expected) = rowsWithFrames(count: 700, start: start)
-            try await store.write(StoreBatch(id: BatchID(writer: 1, seq: 1), sensor: "t", captureID: 1, content: .packets(rows), frames: frames))
+            try await store.write(
+                StoreBatch(
+                    id: BatchID(writer: 1, seq: 1), sensor: "t", captureID: 1, content: .packets(rows), frames: frames))
 
             let summary = try await store.frameSummary(TrafficFilter())
             #expect(summary.links == [FrameSummary.Link(link: .ethernet, packets: 700, withBytes: Int64(expected.count),
@@ -93,7 +95,9 @@ struct FrameStoreTests {
     @Test("A journal keeps the bytes; offsets past them are refused, and old journals read the same")
     func journal() throws {
         let (rows, frames, _) = rowsWithFrames(count: 20, start: 5)
-        let b = StoreBatch(id: BatchID(writer: 2, seq: 3), sensor: "s", captureID: 4, content: .packets(rows), createdAt: 6, frames: frames)
+        let b = StoreBatch(
+            id: BatchID(writer: 2, seq: 3), sensor: "s", captureID: 4, content: .packets(rows), createdAt: 6,
+            frames: frames)
         var w = BinaryWriter()
         BatchCodec.encode(b, into: &w)
         let back = try w.bytes.withUnsafeBytes { raw -> StoreBatch in
@@ -109,7 +113,9 @@ struct FrameStoreTests {
         bad[0].frameOffset = UInt32(frames.count)
         bad[0].frameLength = 1
         var w2 = BinaryWriter()
-        BatchCodec.encode(StoreBatch(id: b.id, sensor: "s", captureID: 4, content: .packets(bad), createdAt: 6, frames: frames), into: &w2)
+        BatchCodec.encode(
+            StoreBatch(id: b.id, sensor: "s", captureID: 4, content: .packets(bad), createdAt: 6, frames: frames),
+            into: &w2)
         #expect(throws: (any Error).self) {
             try w2.bytes.withUnsafeBytes { raw in var r = BinaryReader(raw); _ = try BatchCodec.decode(&r) }
         }
@@ -117,9 +123,12 @@ struct FrameStoreTests {
         // Rows without bytes encode as before --store-raw existed.
         let plain = syntheticRows(count: 3, start: 5)
         var w3 = BinaryWriter()
-        BatchCodec.encode(StoreBatch(id: b.id, sensor: "s", captureID: 4, content: .packets(plain), createdAt: 6), into: &w3)
+        BatchCodec.encode(
+            StoreBatch(id: b.id, sensor: "s", captureID: 4, content: .packets(plain), createdAt: 6), into: &w3)
         var w4 = BinaryWriter()
-        BatchCodec.encode(StoreBatch(id: b.id, sensor: "s", captureID: 4, content: .packets(plain), createdAt: 6, frames: [1, 2, 3]), into: &w4)
+        BatchCodec.encode(
+            StoreBatch(id: b.id, sensor: "s", captureID: 4, content: .packets(plain), createdAt: 6, frames: [1, 2, 3]),
+            into: &w4)
         #expect(w3.bytes == w4.bytes)
     }
 
@@ -141,10 +150,14 @@ struct FrameStoreTests {
         // 10 rows holding 600 000 bytes weigh 10 + 1171 rows: past the bound of 1000.
         let (rows, _, _) = rowsWithFrames(count: 10, start: 1)
         let bytes = [UInt8](repeating: 0xAB, count: 600_000)
-        writer.submit(StoreBatch(id: writer.makeBatchID(), sensor: "t", captureID: 1, content: .packets(rows), frames: bytes))
+        writer.submit(
+            StoreBatch(id: writer.makeBatchID(), sensor: "t", captureID: 1, content: .packets(rows), frames: bytes))
         #expect(writer.currentStats.journalBatches == 1)
         #expect(writer.currentStats.memoryRows == 10)
-        #expect(StoreBatch(id: BatchID(writer: 1, seq: 1), sensor: "t", captureID: 1, content: .packets(rows), frames: bytes).memoryWeight == 10 + 1171)
+        #expect(
+            StoreBatch(
+                id: BatchID(writer: 1, seq: 1), sensor: "t", captureID: 1, content: .packets(rows), frames: bytes
+            ).memoryWeight == 10 + 1171)
         _ = await writer.finishing(timeoutSeconds: 0)
         await store.close()
     }
@@ -158,8 +171,10 @@ struct FrameStoreTests {
             #expect(info.schemaVersion == Schema.latestVersion)
             #expect(info.migrations.contains { $0.version == 4 && $0.appliedAt != nil })
             // Written rows without bytes read back as "no bytes".
-            try await store.write(StoreBatch(id: BatchID(writer: 1, seq: 1), sensor: "t", captureID: 1,
-                                             content: .packets(syntheticRows(count: 3, start: Timestamp.now().totalNanoseconds))))
+            try await store.write(
+                StoreBatch(
+                    id: BatchID(writer: 1, seq: 1), sensor: "t", captureID: 1,
+                    content: .packets(syntheticRows(count: 3, start: Timestamp.now().totalNanoseconds))))
             #expect(try await store.frameSummary(TrafficFilter()).withoutBytes == 3)
             #expect(try await store.migrate().isEmpty)
             await store.close()

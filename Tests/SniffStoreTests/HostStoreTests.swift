@@ -30,10 +30,13 @@ struct HostStoreTests {
                 + "'02:00:00:00:00:01', NULL), (1, 'old', '2001:db8::7', \(t0 + 5), \(t0 + 9), NULL, NULL, NULL, 'public', NULL, NULL), "
                 + "(2, 'old', '10.0.0.2', \(t0 - 7), \(t0 + 3), NULL, NULL, NULL, 'private', NULL, NULL), "
                 + "(1, 'old', 'not an address', \(t0), \(t0), NULL, NULL, NULL, 'public', NULL, NULL)")
-            _ = try TestDatabase.sqlite(url, "INSERT INTO host_names (capture_id, sensor, address, name, first_seen, last_seen, source) "
-                + "VALUES (1, 'old', '10.0.0.2', 'nas.lan', \(t0), \(t0 + 1), 'dns'), "
-                + "(1, 'old', '2001:db8::7', 'v6.example', \(t0 + 2), \(t0 + 3), 'ptr')")
-            #expect(try await store.migrate().map(\.version) == Array(SQLiteSchema.hostBytesVersion...Schema.latestVersion))
+            _ = try TestDatabase.sqlite(
+                url,
+                "INSERT INTO host_names (capture_id, sensor, address, name, first_seen, last_seen, source) "
+                    + "VALUES (1, 'old', '10.0.0.2', 'nas.lan', \(t0), \(t0 + 1), 'dns'), "
+                    + "(1, 'old', '2001:db8::7', 'v6.example', \(t0 + 2), \(t0 + 3), 'ptr')")
+            #expect(
+                try await store.migrate().map(\.version) == Array(SQLiteSchema.hostBytesVersion...Schema.latestVersion))
 
             let v4 = IPAddress("10.0.0.2")!, v6 = IPAddress("2001:db8::7")!
             let all = try await store.hosts(HostQuery()).rows
@@ -46,9 +49,14 @@ struct HostStoreTests {
             var byName = HostQuery(); byName.name = "NAS"
             #expect(try await store.hosts(byName).rows.map(\.address) == [v4])
             // People read the views: addresses as text.
-            #expect(try TestDatabase.sqlite(url, "SELECT group_concat(address || '/' || capture_id, ' ') FROM "
-                + "(SELECT address, capture_id FROM hosts_v ORDER BY capture_id, address)") == "10.0.0.2/1 2001:0db8:0000:0000:0000:0000:0000:0007/1 10.0.0.2/2")
-            #expect(try TestDatabase.sqlite(url, "SELECT address FROM host_names_v WHERE name = 'nas.lan'") == "10.0.0.2")
+            #expect(
+                try TestDatabase.sqlite(
+                    url,
+                    "SELECT group_concat(address || '/' || capture_id, ' ') FROM "
+                        + "(SELECT address, capture_id FROM hosts_v ORDER BY capture_id, address)")
+                    == "10.0.0.2/1 2001:0db8:0000:0000:0000:0000:0000:0007/1 10.0.0.2/2")
+            #expect(
+                try TestDatabase.sqlite(url, "SELECT address FROM host_names_v WHERE name = 'nas.lan'") == "10.0.0.2")
             // One B-tree per table: the address indexes and hosts_last are gone.
             #expect(try TestDatabase.sqlite(url, "SELECT count(*) FROM sqlite_master WHERE type = 'index' "
                 + "AND tbl_name IN ('hosts', 'host_names') AND name NOT LIKE 'sqlite_autoindex%'") == "0")
@@ -56,7 +64,9 @@ struct HostStoreTests {
             // A later upsert of the same address and capture merges into the converted row.
             var h = HostRow(address: v4, firstTs: t0 - 100, lastTs: t0, category: "private")
             h.name = "nas.lan"; h.nameFirstSeen = t0 - 50; h.nameLastSeen = t0 + 1
-            #expect(try await store.write(StoreBatch(id: BatchID(writer: 3, seq: 1), sensor: "old", captureID: 1, content: .hosts([h]))))
+            #expect(
+                try await store.write(
+                    StoreBatch(id: BatchID(writer: 3, seq: 1), sensor: "old", captureID: 1, content: .hosts([h]))))
             #expect(try await TestDatabase.count(url, "hosts") == 3)
             var one = HostQuery(); one.capture = 1
             let merged = try #require(try await store.hosts(one).rows.first { $0.address == v4 })
@@ -154,8 +164,11 @@ struct HostStoreTests {
         let detail = try await store.host(address, range: RangeQuery(capture: loaded.captureID))
         let mine = stored.filter { $0.row.origH == address || $0.row.respH == address }
         #expect(detail.flows == UInt64(mine.count))
-        #expect(detail.sent == mine.reduce(0) { $0 + ($1.row.origH == address ? $1.row.origL2Bytes : $1.row.respL2Bytes) })
-        #expect(detail.received == mine.reduce(0) { $0 + ($1.row.origH == address ? $1.row.respL2Bytes : $1.row.origL2Bytes) })
+        #expect(
+            detail.sent == mine.reduce(0) { $0 + ($1.row.origH == address ? $1.row.origL2Bytes : $1.row.respL2Bytes) })
+        #expect(
+            detail.received
+                == mine.reduce(0) { $0 + ($1.row.origH == address ? $1.row.respL2Bytes : $1.row.origL2Bytes) })
         #expect(!detail.peers.isEmpty && !detail.apps.isEmpty)
         #expect(detail.host?.names.first?.name != nil)
 
@@ -172,9 +185,12 @@ struct HostStoreTests {
         g.respASN = 64501; g.respOrg = nil; g.respName = nil; g.pid = 77; g.process = "sshd"; g.user = "root"
         g.container = nil; g.processIsOrig = false; g.origL2Bytes = 100; g.respL2Bytes = 50
         let capture: Int64 = 99
-        _ = try await store.write(StoreBatch(id: BatchID(writer: 7, seq: 1), sensor: "s1", captureID: capture,
-                                             content: .capture(CaptureInfo(id: capture, sensor: "s1", source: "interface lo",
-                                                                           start: f.ts))))
+        _ = try await store.write(
+            StoreBatch(
+                id: BatchID(writer: 7, seq: 1), sensor: "s1", captureID: capture,
+                content: .capture(
+                    CaptureInfo(
+                        id: capture, sensor: "s1", source: "interface lo", start: f.ts))))
         _ = try await store.write(StoreBatch(id: BatchID(writer: 7, seq: 2), sensor: "s1", captureID: capture,
                                              content: .flows([f, g])))
         var h = HostRow(address: f.respH, firstTs: f.ts, lastTs: f.lastTs, category: "public")
@@ -215,7 +231,9 @@ struct HostStoreTests {
         #expect(gb.count == 1)
         #expect(gb.first?.firstTs == f.ts - 1000 && gb.first?.lastTs == f.ts + 1000)
         #expect(gb.first?.asn == 64500 && gb.first?.org == f.respOrg)
-        #expect(gb.first?.mac == "00:00:0c:12:34:56" && gb.first?.vendor == "Cisco Systems, Inc", "a row without a MAC keeps it")
+        #expect(
+            gb.first?.mac == "00:00:0c:12:34:56" && gb.first?.vendor == "Cisco Systems, Inc",
+            "a row without a MAC keeps it")
         #expect(gb.first?.names == [HostName(name: "www.example.co.uk", firstSeen: f.ts - 200, lastSeen: f.ts - 10)])
         q.country = nil; q.asn = 64500
         #expect(try await store.hosts(q).rows.map(\.address) == [f.respH])
@@ -231,7 +249,8 @@ struct HostStoreTests {
         var byPTRName = HostQuery(); byPTRName.capture = capture; byPTRName.name = "LAPTOP"
         let laptop = try await store.hosts(byPTRName).rows
         #expect(laptop.map(\.address) == [f.origH])
-        #expect(laptop.first?.names == [HostName(name: "laptop.lan", firstSeen: f.ts, lastSeen: f.lastTs, source: .ptr)])
+        #expect(
+            laptop.first?.names == [HostName(name: "laptop.lan", firstSeen: f.ts, lastSeen: f.lastTs, source: .ptr)])
         #expect(try await store.hosts(q).rows.first?.names
             == [HostName(name: "www.example.co.uk", firstSeen: f.ts - 200, lastSeen: f.ts - 10, source: .dns)])
         #expect(try await store.host(f.origH, range: RangeQuery(capture: capture)).host?.names.first?.source == .ptr)
@@ -255,7 +274,8 @@ struct HostStoreTests {
         _ = try await store.write(StoreBatch(id: BatchID(writer: 7, seq: 5), sensor: "s1", captureID: capture,
                                              content: .flows([k])))
         func shares(_ by: NetworkShareQuery.Key, _ p: [String: String] = [:]) async throws -> [NetworkShare] {
-            try await store.networkShares(NetworkShareQuery(by: by, parameters: p.merging(["capture": String(capture)]) { a, _ in a }))
+            try await store.networkShares(
+                NetworkShareQuery(by: by, parameters: p.merging(["capture": String(capture)]) { a, _ in a }))
         }
         #expect(try await shares(.country) == [NetworkShare(country: "GB", bytes: 9730, flows: 2),
                                                NetworkShare(country: "DE", bytes: 150, flows: 1)])
@@ -263,10 +283,12 @@ struct HostStoreTests {
                                            NetworkShare(asn: 64501, bytes: 150, flows: 1),
                                            NetworkShare(asn: 64502, org: "Other Net", bytes: 30, flows: 1)])
         // The traffic filters of talkers narrow them; limit cuts the list.
-        #expect(try await shares(.country, ["ip": "2001:db8::7"]) == [NetworkShare(country: "DE", bytes: 150, flows: 1)])
+        #expect(
+            try await shares(.country, ["ip": "2001:db8::7"]) == [NetworkShare(country: "DE", bytes: 150, flows: 1)])
         #expect(try await shares(.asn, ["limit": "1"]).map(\.asn) == [64500])
-        #expect(try await store.networkShares(NetworkShareQuery(by: .country, range: RangeQuery(capture: loaded.captureID)))
-            .isEmpty, "the sample's addresses are private: no country")
+        #expect(
+            try await store.networkShares(NetworkShareQuery(by: .country, range: RangeQuery(capture: loaded.captureID)))
+                .isEmpty, "the sample's addresses are private: no country")
         #expect(throws: APIError.self) { try NetworkShareQuery(by: .asn, parameters: ["limit": "0"]) }
     }
 
@@ -284,7 +306,8 @@ struct HostStoreTests {
         var ptrHost = host
         ptrHost.address = IPAddress("192.0.2.9")!; ptrHost.name = "ptr.test"; ptrHost.nameSource = .ptr
         for content in [BatchContent.flows([f]), .hosts([host, ptrHost])] {
-            let batch = StoreBatch(id: BatchID(writer: 1, seq: 2), sensor: "s", captureID: 3, content: content, createdAt: 4)
+            let batch = StoreBatch(
+                id: BatchID(writer: 1, seq: 2), sensor: "s", captureID: 3, content: content, createdAt: 4)
             #expect(try JournalCodec.roundTrip(batch) == batch)
         }
         var old = BinaryWriter()
@@ -334,8 +357,9 @@ struct HostStoreTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/sniff.db"
         try FileManager.default.copyItem(atPath: fixture.path, toPath: path)
-        let before = try TestDatabase.sqlite("sqlite:" + path,
-                                             "SELECT group_concat(uid || '|' || orig_l2_bytes, ',') FROM (SELECT * FROM flows ORDER BY id)")
+        let before = try TestDatabase.sqlite(
+            "sqlite:" + path,
+            "SELECT group_concat(uid || '|' || orig_l2_bytes, ',') FROM (SELECT * FROM flows ORDER BY id)")
         let store = SQLiteStore(path: path)
         defer { Task { await store.close() } }
         #expect(try await store.migrate().map(\.version) == Schema.migrations.map(\.version).filter { $0 >= 10 })
@@ -343,17 +367,22 @@ struct HostStoreTests {
         let flows = try await store.flows(FlowQuery(limit: 1000)).rows
         #expect(flows.count == 39)
         #expect(flows.allSatisfy { $0.row.respName == nil && $0.row.process == nil })
-        let after = try TestDatabase.sqlite("sqlite:" + path,
-                                            "SELECT group_concat(uid || '|' || orig_l2_bytes, ',') FROM (SELECT * FROM flows_v ORDER BY id)")
+        let after = try TestDatabase.sqlite(
+            "sqlite:" + path,
+            "SELECT group_concat(uid || '|' || orig_l2_bytes, ',') FROM (SELECT * FROM flows_v ORDER BY id)")
         #expect(after == before)
-        #expect(try TestDatabase.sqlite("sqlite:" + path, "SELECT count(*) FROM flows_v WHERE resp_name IS NULL") == "39")
+        #expect(
+            try TestDatabase.sqlite("sqlite:" + path, "SELECT count(*) FROM flows_v WHERE resp_name IS NULL") == "39")
         #expect(try await store.hosts(HostQuery()).rows.isEmpty)
         // New flows with names store beside the old ones.
         var f = flows[0].row
         f.uid = "Cnew"; f.respName = "new.test"; f.process = "curl"; f.pid = 1; f.processIsOrig = true
-        _ = try await store.write(StoreBatch(id: BatchID(writer: 9, seq: 1), sensor: "vm", captureID: flows[0].captureID,
-                                             content: .flows([f])))
-        #expect(try await store.flows(FlowQuery(parameters: ["process": "curl"])).rows.map(\.row.respName) == ["new.test"])
+        _ = try await store.write(
+            StoreBatch(
+                id: BatchID(writer: 9, seq: 1), sensor: "vm", captureID: flows[0].captureID,
+                content: .flows([f])))
+        #expect(
+            try await store.flows(FlowQuery(parameters: ["process": "curl"])).rows.map(\.row.respName) == ["new.test"])
         #expect(try await store.migrate().isEmpty)
     }
 }

@@ -29,8 +29,10 @@ struct LogStoreTests {
                           respH: IPAddress("192.0.2.53")!, respP: 53, proto: n % 2 == 0 ? "udp" : "tcp", values: values)
         }
         func empty(_ k: LogKind, _ n: Int64) -> LogRow {
-            LogRow(kind: k, ts: ts + n, uid: "E\(n)", origH: IPAddress("10.0.0.1")!, origP: 0, respH: IPAddress("10.0.0.2")!,
-                   respP: 65535, proto: "tcp", values: Array(repeating: .null, count: k.columns.count))
+            LogRow(
+                kind: k, ts: ts + n, uid: "E\(n)", origH: IPAddress("10.0.0.1")!, origP: 0,
+                respH: IPAddress("10.0.0.2")!, respP: 65535, proto: "tcp",
+                values: Array(repeating: .null, count: k.columns.count))
         }
         return LogKind.allCases.enumerated().flatMap { i, k in [full(k, Int64(2 * i)), empty(k, Int64(2 * i + 1))] }
     }
@@ -58,8 +60,9 @@ struct LogStoreTests {
 
     @Test("journal kind 8: log rows of every kind read back equal")
     func journalCodec() throws {
-        let batch = StoreBatch(id: BatchID(writer: 5, seq: 6), sensor: "s", captureID: 7, content: .logs(Self.sampleRows()),
-                               createdAt: 8)
+        let batch = StoreBatch(
+            id: BatchID(writer: 5, seq: 6), sensor: "s", captureID: 7, content: .logs(Self.sampleRows()),
+            createdAt: 8)
         #expect(try JournalCodec.roundTrip(batch) == batch)
     }
 
@@ -71,7 +74,8 @@ struct LogStoreTests {
         try await TestDatabase.withSQLite("logscap") { try await Self.captureEqualsLogFiles($0) }
     }
 
-    @Test("SQLite: log batches journaled while the database is down are replayed once") func sqliteJournal() async throws {
+    @Test("SQLite: log batches journaled while the database is down are replayed once")
+    func sqliteJournal() async throws {
         try await TestDatabase.withSQLite("logsjournal") { try await Self.journalReplay($0) }
     }
 
@@ -117,13 +121,17 @@ struct LogStoreTests {
             let ts = base + Int64(i) * 1000 + (i % 97 == 0 ? -Int64(i) * 3000 : jitter)
             let orig = i % 50 == 0 ? "10.9.9.9" : "10.1.\(i / 256 % 256).\(i % 256)"
             let resp = i % 3 == 0 ? "192.0.2.53" : "192.0.2.\(i % 7)"
-            rows.append(LogRow(kind: .dns, ts: ts, uid: "C\(i % 1000)", origH: IPAddress(orig)!, origP: UInt16(1024 + i % 60000),
-                               respH: IPAddress(resp)!, respP: 53, proto: "udp",
-                               values: Array(repeating: .null, count: LogKind.dns.columns.count)))
+            rows.append(
+                LogRow(
+                    kind: .dns, ts: ts, uid: "C\(i % 1000)", origH: IPAddress(orig)!, origP: UInt16(1024 + i % 60000),
+                    respH: IPAddress(resp)!, respP: 53, proto: "udp",
+                    values: Array(repeating: .null, count: LogKind.dns.columns.count)))
         }
         for (n, start) in stride(from: 0, to: rows.count, by: 1024).enumerated() {
             let batch = Array(rows[start..<min(start + 1024, rows.count)])
-            try await store.write(StoreBatch(id: BatchID(writer: 1, seq: Int64(n + 1)), sensor: "seg", captureID: 1, content: .logs(batch)))
+            try await store.write(
+                StoreBatch(
+                    id: BatchID(writer: 1, seq: Int64(n + 1)), sensor: "seg", captureID: 1, content: .logs(batch)))
         }
         // Row i has id i + 1: newest first, then the later row first.
         let order = rows.indices.sorted { (rows[$0].ts, $0) > (rows[$1].ts, $1) }
@@ -141,7 +149,9 @@ struct LogStoreTests {
             let expected = order.map { rows[$0] }.filter(matches)
             #expect(try await all(store, .dns, parameters, pageSize: 100).map(\.row) == expected, "\(parameters)")
             if expected.count < 1000 {
-                #expect(try await all(store, .dns, parameters, pageSize: 7).map(\.row) == expected, "\(parameters), pages of 7")
+                #expect(
+                    try await all(store, .dns, parameters, pageSize: 7).map(\.row) == expected,
+                    "\(parameters), pages of 7")
             }
         }
         // Retention drops the time ranges of segments it emptied, and reads stay right.
@@ -170,7 +180,11 @@ struct LogStoreTests {
         let insert = "INSERT INTO dns (capture_id, sensor, ts, uid, orig_h, orig_p, resp_h, resp_p, proto) VALUES "
             + "(3, 'old', 1700000000000000002, 'COld1', '10.0.0.1', 40000, '10.0.0.53', 53, 'udp'), "
             + "(3, 'old', 1700000000000000001, 'COld2', '10.0.0.2', 40001, '10.0.0.53', 53, 'udp')"
-        if url.hasPrefix("sqlite:") { _ = try TestDatabase.sqlite(url, insert) } else { try await TestDatabase.admin(url, insert) }
+        if url.hasPrefix("sqlite:") {
+            _ = try TestDatabase.sqlite(url, insert)
+        } else {
+            try await TestDatabase.admin(url, insert)
+        }
         #expect(try await store.migrate().map(\.version) == Array(Schema.logSegmentsVersion...Schema.latestVersion))
         #expect(try await all(store, .dns, ["flow": "COld2"]).map(\.row.ts) == [1_700_000_000_000_000_001])
         #expect(try await all(store, .dns, ["ip": "10.0.0.53"]).map(\.row.uid) == ["COld1", "COld2"])
@@ -180,8 +194,12 @@ struct LogStoreTests {
         #expect(try await all(store, .dns, ["ip": "10.0.0.1"]).map(\.row.uid) == ["E1", "COld1"])
         if url.hasPrefix("sqlite:") {
             // Schema 20: the old rows' addresses are bytes now, like the new rows'; the view shows text.
-            #expect(try TestDatabase.sqlite(url, "SELECT group_concat(DISTINCT typeof(orig_h) || typeof(resp_h)) FROM dns") == "blobblob")
-            #expect(try TestDatabase.sqlite(url, "SELECT orig_h || ' ' || resp_h FROM dns_v WHERE uid = 'COld2'") == "10.0.0.2 10.0.0.53")
+            #expect(
+                try TestDatabase.sqlite(url, "SELECT group_concat(DISTINCT typeof(orig_h) || typeof(resp_h)) FROM dns")
+                    == "blobblob")
+            #expect(
+                try TestDatabase.sqlite(url, "SELECT orig_h || ' ' || resp_h FROM dns_v WHERE uid = 'COld2'")
+                    == "10.0.0.2 10.0.0.53")
             #expect(try await all(store, .dns, ["ip": "10.0.0.0/24"]).map(\.row.uid) == ["E1", "COld1", "COld2"])
         }
     }
@@ -191,7 +209,8 @@ struct LogStoreTests {
         defer { Task { await store.close() } }
         try await store.migrate()
         let rows = sampleRows()
-        try await store.write(StoreBatch(id: BatchID(writer: 1, seq: 1), sensor: "rt", captureID: 9, content: .logs(rows)))
+        try await store.write(
+            StoreBatch(id: BatchID(writer: 1, seq: 1), sensor: "rt", captureID: 9, content: .logs(rows)))
         try await store.write(StoreBatch(id: BatchID(writer: 1, seq: 2), sensor: "other", captureID: 10,
                                          content: .logs(sampleRows(ts: 1_600_000_000_000_000_000))))
         for k in LogKind.allCases {
@@ -207,7 +226,9 @@ struct LogStoreTests {
             #expect(try await all(store, k, ["dst": "10.0.0.1"]).isEmpty)
             #expect(try await all(store, k, ["port": "65535"]).count == 2)
             #expect(try await all(store, k, ["dport": "53", "sport": "53000"]).count == 2)
-            #expect(try await all(store, k, ["flow": back.last!.row.uid]).map(\.row.uid) == [back.last!.row.uid, back.last!.row.uid])
+            #expect(
+                try await all(store, k, ["flow": back.last!.row.uid]).map(\.row.uid)
+                    == [back.last!.row.uid, back.last!.row.uid])
             #expect(try await all(store, k, ["from": "1650000000", "to": "1800000000"]).count == 2)
             // `q` searches the kind's text column, case-insensitively, wildcards literal.
             #expect(try await all(store, k, ["q": "\(k.textColumn.uppercased()) A,B", "capture": "9"]).count == 1)
@@ -310,7 +331,9 @@ struct LogStoreTests {
             case .texts:
                 #expect(((zv as? [Any]) ?? []).compactMap { $0 as? String } == v.listValue, "\(name) in \(line)")
             case .ints:
-                #expect(((zv as? [Any]) ?? []).compactMap { number($0) } == v.listValue.compactMap(Double.init), "\(name) in \(line)")
+                #expect(
+                    ((zv as? [Any]) ?? []).compactMap { number($0) } == v.listValue.compactMap(Double.init),
+                    "\(name) in \(line)")
             }
         }
         // Nothing --logs writes is missing from the store.
@@ -325,7 +348,8 @@ struct LogStoreTests {
         let (writer, dead, _) = try StoreChecks.unreachableWriter(journal: journalDir, memoryLimitRows: 4)
         let rows = sampleRows()
         for b in 0..<3 {
-            writer.submit(StoreBatch(id: writer.makeBatchID(), sensor: "spill", captureID: 80 + Int64(b), content: .logs(rows)))
+            writer.submit(
+                StoreBatch(id: writer.makeBatchID(), sensor: "spill", captureID: 80 + Int64(b), content: .logs(rows)))
         }
         #expect(writer.currentStats.journalBatches >= 2, "past the memory bound, batches go to the journal")
         let report = await writer.finishing(timeoutSeconds: 0.5)

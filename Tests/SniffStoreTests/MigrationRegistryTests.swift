@@ -48,11 +48,16 @@ struct MigrationRegistryTests {
         #expect(try await store.info().schemaVersion == 6)
         let (tcp, udp) = (TransportKind.tcp.label, TransportKind.udp.label)
         let (tls, dns) = (AppProtocol.tls.name, AppProtocol.dns.name)
-        let insert = "INSERT INTO packets (capture_id, sensor, n, ts, len, caplen, iface, link, ip, src, dst, proto, transport, "
+        let insert =
+            "INSERT INTO packets (capture_id, sensor, n, ts, len, caplen, iface, link, ip, src, dst, proto, transport, "
             + "sport, dport, app, app_payload) VALUES "
             + "(7, 'old', 1, 1700000000000000001, 74, 74, 0, 'ethernet', 4, '10.0.0.1', '10.0.0.2', 6, '\(tcp)', 40000, 443, '\(tls)', 1), "
             + "(7, 'old', 2, 1700000000000000002, 90, 90, 0, 'ethernet', 6, '2001:db8::1', '2001:db8::2', 17, '\(udp)', 5353, 53, '\(dns)', 0)"
-        if url.hasPrefix("sqlite:") { _ = try TestDatabase.sqlite(url, insert) } else { try await TestDatabase.admin(url, insert) }
+        if url.hasPrefix("sqlite:") {
+            _ = try TestDatabase.sqlite(url, insert)
+        } else {
+            try await TestDatabase.admin(url, insert)
+        }
         let rest = try await store.migrate()
         #expect(rest.map(\.version) == Array(7...Schema.latestVersion))
         #expect(try await store.info().schemaVersion == Schema.latestVersion)
@@ -79,7 +84,9 @@ struct MigrationRegistryTests {
         f.ts = 1_700_000_001_000_000_000; f.lastTs = f.ts; f.uid = "Cmigrated"; f.proto = "udp"; f.connState = "S0"
         f.origH = IPAddress("10.0.0.1")!; f.respH = IPAddress("10.0.0.2")!; f.communityID = "1:x"; f.app = "DNS"
         f.appSource = "port"; f.tunnel = "vxlan"; f.tunnelID = 42; f.tunnelParents = "Cone,Ctwo"
-        #expect(try await store.write(StoreBatch(id: BatchID(writer: 1, seq: 2), sensor: "new", captureID: 8, content: .flows([f]))))
+        #expect(
+            try await store.write(
+                StoreBatch(id: BatchID(writer: 1, seq: 2), sensor: "new", captureID: 8, content: .flows([f]))))
         #expect(try await allFlows(store, capture: 8).map(\.row) == [f])
     }
 }

@@ -10,7 +10,9 @@ import SniffTestSupport
 struct PacketCodesTests {
     static let t0: Int64 = 1_700_000_000_000_000_000
     /// (capture, sensor) of the rows 0..<20, 20..<40, 40..<60 of `rows`.
-    static let origins: [(Int64, String)] = [(7_000_000_000_000_000_001, "a"), (9, "sensor-ü"), (7_000_000_000_000_000_001, "b")]
+    static let origins: [(Int64, String)] = [
+        (7_000_000_000_000_000_001, "a"), (9, "sensor-ü"), (7_000_000_000_000_000_001, "b")
+    ]
     static var rows: [PacketRow] { WriterPathTests.packets(count: 60, start: t0) }
 
     /// `packets_v` as text, one line a row, in id order.
@@ -89,10 +91,14 @@ struct PacketCodesTests {
             #expect(try await count(capture: 12345, sensor: nil) == 0)
 
             // New rows reuse the codes and add new ones; a second migrate changes nothing.
-            try await store.write(StoreBatch(id: BatchID(writer: 1, seq: 1), sensor: "a", captureID: Self.origins[0].0,
-                                             content: .packets(WriterPathTests.packets(count: 10, start: Self.t0 + 1_000_000))))
-            try await store.write(StoreBatch(id: BatchID(writer: 1, seq: 2), sensor: "c", captureID: 1,
-                                             content: .packets(WriterPathTests.packets(count: 4, start: Self.t0 + 2_000_000))))
+            try await store.write(
+                StoreBatch(
+                    id: BatchID(writer: 1, seq: 1), sensor: "a", captureID: Self.origins[0].0,
+                    content: .packets(WriterPathTests.packets(count: 10, start: Self.t0 + 1_000_000))))
+            try await store.write(
+                StoreBatch(
+                    id: BatchID(writer: 1, seq: 2), sensor: "c", captureID: 1,
+                    content: .packets(WriterPathTests.packets(count: 4, start: Self.t0 + 2_000_000))))
             #expect(try TestDatabase.sqlite(url, "SELECT count(*) FROM sniff_origins") == "4")
             #expect(try TestDatabase.sqlite(url, "SELECT count(*) FROM sniff_macs") == "31")
             #expect(try await count(capture: Self.origins[0].0, sensor: "a") == 30)
@@ -118,9 +124,12 @@ struct PacketCodesTests {
             // Another value takes the same codes after the rollback.
             try await store.write(StoreBatch(id: BatchID(writer: 1, seq: 1), sensor: "kept", captureID: 6,
                                              content: .packets(WriterPathTests.packets(count: 4, start: Self.t0))))
-            #expect(try TestDatabase.sqlite(url, "SELECT capture_id || ' ' || sensor FROM sniff_origins WHERE code = \(origin)")
-                == "6 kept")
-            #expect(try TestDatabase.sqlite(url, "SELECT mac FROM sniff_macs WHERE code = \(mac)") != "\(0x0200_0000_0001)")
+            #expect(
+                try TestDatabase.sqlite(
+                    url, "SELECT capture_id || ' ' || sensor FROM sniff_origins WHERE code = \(origin)")
+                    == "6 kept")
+            #expect(
+                try TestDatabase.sqlite(url, "SELECT mac FROM sniff_macs WHERE code = \(mac)") != "\(0x0200_0000_0001)")
             let read = c.packetCodes.origin(origin, c)
             #expect(read.captureID == 6 && read.sensor == "kept")
             let got = try await store.packets(PacketQuery(limit: 10)).rows

@@ -33,15 +33,21 @@ func expectRoundTrip(_ file: URL, _ url: String, sourceLocation: SourceLocation 
     let loaded = try await load(file, into: store)
     let name = file.lastPathComponent
     #expect(loaded.report?.complete == true, "\(name): pending rows", sourceLocation: sourceLocation)
-    #expect(loaded.report?.stats.packetsStored == UInt64(loaded.packetLines.count), "\(name)", sourceLocation: sourceLocation)
+    #expect(
+        loaded.report?.stats.packetsStored == UInt64(loaded.packetLines.count), "\(name)",
+        sourceLocation: sourceLocation)
 
     // In frame order, as the NDJSON (files need not be in time order).
     let stored = try await allPackets(store, capture: loaded.captureID).sorted { $0.row.n < $1.row.n }
-    #expect(stored.count == loaded.packetLines.count, "\(name): \(stored.count) rows for \(loaded.packetLines.count) packets",
-            sourceLocation: sourceLocation)
+    #expect(
+        stored.count == loaded.packetLines.count,
+        "\(name): \(stored.count) rows for \(loaded.packetLines.count) packets",
+        sourceLocation: sourceLocation)
     // Independently of the store's reading code.
-    #expect(try await TestDatabase.count(url, "packets", where: "capture_id = \(loaded.captureID)") == loaded.packetLines.count,
-            "\(name)", sourceLocation: sourceLocation)
+    #expect(
+        try await TestDatabase.count(url, "packets", where: "capture_id = \(loaded.captureID)")
+            == loaded.packetLines.count,
+        "\(name)", sourceLocation: sourceLocation)
     let flowUIDs = Set(loaded.flowLines.compactMap { jsonFields($0)["uid"] })
     var mismatches = 0
     for (row, line) in zip(stored, loaded.packetLines) {
@@ -68,7 +74,8 @@ func expectRoundTrip(_ file: URL, _ url: String, sourceLocation: SourceLocation 
     // Flows as multisets of their fields (a uid can repeat when a flow is split with
     // the same start time, so rows are not matched by uid alone).
     func canonical(_ fields: [String: String]) -> String {
-        fields.filter { storedFlowKeys.contains($0.key) }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "|")
+        fields.filter { storedFlowKeys.contains($0.key) }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+            .joined(separator: "|")
     }
     let got = flows.map { canonical(jsonFields($0.json)) }.sorted()
     let want = loaded.flowLines.map { canonical(jsonFields($0)) }.sorted()
@@ -76,7 +83,9 @@ func expectRoundTrip(_ file: URL, _ url: String, sourceLocation: SourceLocation 
     // ts: nanoseconds stored, microseconds printed.
     let gotTimes = flows.map { Double($0.row.ts) / 1e9 }.sorted()
     let wantTimes = loaded.flowLines.compactMap { jsonFields($0)["ts"].flatMap(Double.init) }.sorted()
-    #expect(zip(gotTimes, wantTimes).allSatisfy { abs($0 - $1) < 2e-6 }, "\(name): flow times", sourceLocation: sourceLocation)
+    #expect(
+        zip(gotTimes, wantTimes).allSatisfy { abs($0 - $1) < 2e-6 }, "\(name): flow times",
+        sourceLocation: sourceLocation)
 }
 
 @Suite("Round trip into SQLite")

@@ -35,7 +35,8 @@ struct SegmentTests {
             // Damaged runs give no rows or some, never a crash.
             for cut in [0, 1, 2, 7, run.count / 2] {
                 var some: [UInt32] = []
-                KeyRun.rows(in: UnsafeRawBufferPointer(rebasing: b[0..<cut]), from: [0, 0], through: [255, 255], into: &some)
+                KeyRun.rows(
+                    in: UnsafeRawBufferPointer(rebasing: b[0..<cut]), from: [0, 0], through: [255, 255], into: &some)
                 #expect(some.count <= 5000)
             }
         }
@@ -56,7 +57,9 @@ struct SegmentTests {
                 rows[i].ts = base + Int64(i / 3) * 1_000_000 + (batch == 1 && i % 7 == 0 ? 5_000_000 : 0)
                 switch k % 6 {
                 case 0: rows[i].sport = 53; rows[i].dport = 40000; rows[i].src = a; rows[i].dst = b; rows[i].app = .dns
-                case 1: rows[i].sport = 40000; rows[i].dport = 53; rows[i].src = b; rows[i].dst = a; rows[i].transport = .udp
+                case 1:
+                    rows[i].sport = 40000; rows[i].dport = 53; rows[i].src = b; rows[i].dst = a;
+                    rows[i].transport = .udp
                 case 2: rows[i].sport = 53; rows[i].dport = 53; rows[i].src = a; rows[i].dst = a
                 case 3: rows[i].src = v6; rows[i].dst = IPAddress("2001:db8::1")!; rows[i].ipVersion = 6
                 case 4: rows[i].present.remove(.ports); rows[i].sport = 0; rows[i].dport = 0; rows[i].app = .unknown
@@ -95,19 +98,26 @@ struct SegmentTests {
             let start = Timestamp.now().totalNanoseconds
             let batches = Self.rows(start: start)
             for (k, rows) in batches.enumerated() {
-                try await store.write(StoreBatch(id: BatchID(writer: 1, seq: Int64(k + 1)), sensor: "t", captureID: 1, content: .packets(rows)))
+                try await store.write(
+                    StoreBatch(
+                        id: BatchID(writer: 1, seq: Int64(k + 1)), sensor: "t", captureID: 1, content: .packets(rows)))
             }
             let all = batches.flatMap { $0 }
             let tail = try TestDatabase.sqlite(url, "SELECT ordered FROM sniff_segments WHERE tbl = 'packets_tail'")
             if segmentRows == 128 {
-                #expect(try TestDatabase.sqlite(url, "SELECT count(*) FROM sniff_segments WHERE tbl = 'packets'") == "11")
-                #expect(try TestDatabase.sqlite(url, "SELECT count(*) FROM sniff_segments WHERE tbl = 'packets' AND ordered = 0") != "0",
-                        "some segments go back in time")
+                #expect(
+                    try TestDatabase.sqlite(url, "SELECT count(*) FROM sniff_segments WHERE tbl = 'packets'") == "11")
+                #expect(
+                    try TestDatabase.sqlite(
+                        url, "SELECT count(*) FROM sniff_segments WHERE tbl = 'packets' AND ordered = 0") != "0",
+                    "some segments go back in time")
                 #expect(tail == "1", "the last 92 rows are in time order")
             } else {
                 #expect(tail == "0", "the tail goes back in time")
             }
-            func f(_ body: (inout TrafficFilter) -> Void) -> TrafficFilter { var x = TrafficFilter(); body(&x); return x }
+            func f(_ body: (inout TrafficFilter) -> Void) -> TrafficFilter {
+                var x = TrafficFilter(); body(&x); return x
+            }
             let a = IPAddress("10.9.9.9")!
             let cases: [(String, TrafficFilter)] = [
                 ("none", TrafficFilter()),
@@ -149,7 +159,8 @@ struct SegmentTests {
             // Rows written now are found at once, by a run-backed filter too.
             var late = syntheticRows(count: 3, start: start + 10_000_000_000, firstNumber: 9001)
             for i in late.indices { late[i].sport = 7777 }
-            try await store.write(StoreBatch(id: BatchID(writer: 1, seq: 9), sensor: "t", captureID: 1, content: .packets(late)))
+            try await store.write(
+                StoreBatch(id: BatchID(writer: 1, seq: 9), sensor: "t", captureID: 1, content: .packets(late)))
             var q = PacketQuery(); q.filter.sport = 7777
             #expect(try await store.packets(q).rows.map(\.row.n) == [9003, 9002, 9001])
         }
@@ -165,8 +176,10 @@ struct SegmentTests {
             let now = Timestamp.now().totalNanoseconds
             try await store.write(StoreBatch(id: BatchID(writer: 1, seq: 1), sensor: "r", captureID: 1,
                                              content: .packets(syntheticRows(count: 350, start: now - 10 * day))))
-            try await store.write(StoreBatch(id: BatchID(writer: 1, seq: 2), sensor: "r", captureID: 1,
-                                             content: .packets(syntheticRows(count: 120, start: now - day, firstNumber: 1000))))
+            try await store.write(
+                StoreBatch(
+                    id: BatchID(writer: 1, seq: 2), sensor: "r", captureID: 1,
+                    content: .packets(syntheticRows(count: 120, start: now - day, firstNumber: 1000))))
             #expect(try TestDatabase.sqlite(url, "SELECT count(*) FROM sniff_segments WHERE tbl = 'packets'") == "4")
             let report = try await store.maintain(now: now, retentionCutoff: now - 7 * day)
             #expect(report.rowsDeleted >= 350)
@@ -174,8 +187,10 @@ struct SegmentTests {
             #expect(try TestDatabase.sqlite(url, "SELECT count(*) FROM sniff_segments WHERE tbl = 'packets'") == "1")
             #expect(try TestDatabase.sqlite(url, "SELECT count(*) FROM sniff_key_runs") == "6")
             // New rows get ids after every segment, even the deleted ones.
-            try await store.write(StoreBatch(id: BatchID(writer: 1, seq: 3), sensor: "r", captureID: 1,
-                                             content: .packets(syntheticRows(count: 100, start: now, firstNumber: 5000))))
+            try await store.write(
+                StoreBatch(
+                    id: BatchID(writer: 1, seq: 3), sensor: "r", captureID: 1,
+                    content: .packets(syntheticRows(count: 100, start: now, firstNumber: 5000))))
             #expect(try TestDatabase.sqlite(url, "SELECT min(id) > 400 FROM packets_v WHERE n >= 5000") == "1")
             var q = PacketQuery(); q.filter.dport = 443; q.limit = 1000
             #expect(try await store.packets(q).rows.count == 220)
@@ -192,13 +207,17 @@ struct SegmentTests {
         try FileManager.default.copyItem(atPath: fixture.path, toPath: path)
         // The old rows, read before the conversion, in id order; IPv6 addresses are
         // compared through the API below (the view writes them uncompressed).
-        let columns = ["n", "ts", "len", "caplen", "iface", "link", "eth_src", "eth_dst", "vlan", "ip",
-                       "CASE ip WHEN 4 THEN src END", "CASE ip WHEN 4 THEN dst END", "proto", "transport", "sport", "dport",
-                       "seq", "ack", "tcp_flags", "tcp_window", "payload_len", "icmp_type", "icmp_code", "dns_query", "app",
-                       "flow_uid", "app_payload", "info", "hex(raw)", "capture_id", "sensor"]
+        let columns = [
+            "n", "ts", "len", "caplen", "iface", "link", "eth_src", "eth_dst", "vlan", "ip",
+            "CASE ip WHEN 4 THEN src END", "CASE ip WHEN 4 THEN dst END", "proto", "transport", "sport", "dport",
+            "seq", "ack", "tcp_flags", "tcp_window", "payload_len", "icmp_type", "icmp_code", "dns_query", "app",
+            "flow_uid", "app_payload", "info", "hex(raw)", "capture_id", "sensor"
+        ]
         func dump(_ cols: [String], from table: String) throws -> String {
             let line = cols.map { "quote(\($0))" }.joined(separator: " || '|' || ")
-            return try TestDatabase.sqlite("sqlite:" + path, "SELECT group_concat(line, char(10)) FROM (SELECT \(line) AS line FROM \(table) ORDER BY id)")
+            return try TestDatabase.sqlite(
+                "sqlite:" + path,
+                "SELECT group_concat(line, char(10)) FROM (SELECT \(line) AS line FROM \(table) ORDER BY id)")
         }
         let before = try dump(columns, from: "packets")
         #expect(before.split(separator: "\n").count == 141)
@@ -220,8 +239,13 @@ struct SegmentTests {
         // And through the API: every row, newest first.
         let page = try await store.packets(PacketQuery(limit: 1000))
         #expect(page.rows.count == 141)
-        #expect(try TestDatabase.sqlite("sqlite:" + path, "SELECT count(*) FROM sniff_segments WHERE tbl = 'packets'") == "2")
-        #expect(try TestDatabase.sqlite("sqlite:" + path, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'packets'") == "0")
+        #expect(
+            try TestDatabase.sqlite("sqlite:" + path, "SELECT count(*) FROM sniff_segments WHERE tbl = 'packets'")
+                == "2")
+        #expect(
+            try TestDatabase.sqlite(
+                "sqlite:" + path, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'packets'")
+                == "0")
         var q = PacketQuery(); q.filter.app = .http; q.limit = 1000
         let http = try await store.packets(q).rows
         #expect(!http.isEmpty && http.allSatisfy { $0.row.app == .http })
@@ -229,7 +253,8 @@ struct SegmentTests {
         // Flows stored before version 8 read back without a handshake.
         let flows = try await store.flows(FlowQuery(limit: 1000)).rows
         #expect(!flows.isEmpty && flows.allSatisfy { $0.row.ja3 == nil && $0.row.tlsCipher == nil })
-        let v6After = page.rows.filter { $0.row.ipVersion == 6 }.sorted { ($0.captureID, $0.row.n) < ($1.captureID, $1.row.n) }
+        let v6After = page.rows.filter { $0.row.ipVersion == 6 }
+            .sorted { ($0.captureID, $0.row.n) < ($1.captureID, $1.row.n) }
             .map { "\($0.row.n)|\($0.captureID)|'\($0.row.src)'|'\($0.row.dst)'" }.joined(separator: "\n")
         let v6Sorted = v6Before.split(separator: "\n").sorted { a, b in
             let x = a.split(separator: "|"), y = b.split(separator: "|")

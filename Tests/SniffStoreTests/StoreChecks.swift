@@ -51,14 +51,22 @@ enum StoreChecks {
                     writer.start()
                     let capture = Int64(1000 + s)
                     var info = CaptureInfo(id: capture, sensor: "sensor-\(s)", source: "test", start: now)
-                    writer.submit(StoreBatch(id: writer.makeBatchID(), sensor: info.sensor, captureID: capture, content: .capture(info)))
+                    writer.submit(
+                        StoreBatch(
+                            id: writer.makeBatchID(), sensor: info.sensor, captureID: capture, content: .capture(info)))
                     for b in 0..<batches {
-                        let r = syntheticRows(count: rows, start: now + Int64(b * rows) * 1000, firstNumber: UInt64(b * rows + 1))
-                        writer.submit(StoreBatch(id: writer.makeBatchID(), sensor: info.sensor, captureID: capture, content: .packets(r)))
+                        let r = syntheticRows(
+                            count: rows, start: now + Int64(b * rows) * 1000, firstNumber: UInt64(b * rows + 1))
+                        writer.submit(
+                            StoreBatch(
+                                id: writer.makeBatchID(), sensor: info.sensor, captureID: capture,
+                                content: .packets(r)))
                     }
                     info.end = Timestamp.now().totalNanoseconds
                     info.packetsStored = UInt64(batches * rows)
-                    writer.submit(StoreBatch(id: writer.makeBatchID(), sensor: info.sensor, captureID: capture, content: .capture(info)))
+                    writer.submit(
+                        StoreBatch(
+                            id: writer.makeBatchID(), sensor: info.sensor, captureID: capture, content: .capture(info)))
                     let report = await writer.finishing(timeoutSeconds: 120)
                     await store.close()
                     return report
@@ -94,17 +102,22 @@ enum StoreChecks {
         let now = Timestamp.now().totalNanoseconds
         let old = syntheticRows(count: 300, start: now - 10 * day)
         let recent = syntheticRows(count: 200, start: now - day / 2, firstNumber: 1000)
-        try await store.write(StoreBatch(id: BatchID(writer: 9, seq: 1), sensor: "r", captureID: 5, content: .packets(old)))
-        try await store.write(StoreBatch(id: BatchID(writer: 9, seq: 2), sensor: "r", captureID: 5, content: .packets(recent)))
+        try await store.write(
+            StoreBatch(id: BatchID(writer: 9, seq: 1), sensor: "r", captureID: 5, content: .packets(old)))
+        try await store.write(
+            StoreBatch(id: BatchID(writer: 9, seq: 2), sensor: "r", captureID: 5, content: .packets(recent)))
         var t1 = TrafficRow(ts: now - 10 * day, transport: .tcp, app: .tls, packets: 300, bytes: 1)
         let t2 = TrafficRow(ts: now - day / 2, transport: .tcp, app: .tls, packets: 200, bytes: 1)
-        try await store.write(StoreBatch(id: BatchID(writer: 9, seq: 3), sensor: "r", captureID: 5, content: .traffic([t1, t2])))
+        try await store.write(
+            StoreBatch(id: BatchID(writer: 9, seq: 3), sensor: "r", captureID: 5, content: .traffic([t1, t2])))
         t1.packets = 0
         var oldFlow = FlowRow()
-        oldFlow.ts = now - 9 * day; oldFlow.lastTs = oldFlow.ts; oldFlow.uid = "Cold"; oldFlow.proto = "tcp"; oldFlow.connState = "SF"
+        oldFlow.ts = now - 9 * day; oldFlow.lastTs = oldFlow.ts; oldFlow.uid = "Cold"; oldFlow.proto = "tcp";
+        oldFlow.connState = "SF"
         var newFlow = oldFlow
         newFlow.ts = now; newFlow.lastTs = now; newFlow.uid = "Cnew"
-        try await store.write(StoreBatch(id: BatchID(writer: 9, seq: 4), sensor: "r", captureID: 5, content: .flows([oldFlow, newFlow])))
+        try await store.write(
+            StoreBatch(id: BatchID(writer: 9, seq: 4), sensor: "r", captureID: 5, content: .flows([oldFlow, newFlow])))
         #expect(try await TestDatabase.count(url, "packets") == 500)
 
         let report = try await store.maintain(now: now, retentionCutoff: now - 7 * day)
@@ -116,7 +129,9 @@ enum StoreChecks {
             // The old day's partitions were dropped, not emptied row by row.
             #expect(report.partitionsDropped.contains { $0.hasPrefix("packets_p") })
             #expect(report.partitionsDropped.contains { $0.hasPrefix("flows_p") })
-            let names = try await TestDatabase.query(url, "SELECT relname::text FROM pg_class WHERE relname LIKE 'packets_p%'").compactMap { $0.first ?? nil }
+            let names = try await TestDatabase.query(
+                url, "SELECT relname::text FROM pg_class WHERE relname LIKE 'packets_p%'"
+            ).compactMap { $0.first ?? nil }
             let oldName = PostgresStore.partitionName("packets", day: (now - 10 * day) / day)
             #expect(!names.contains(oldName))
             #expect(names.contains(PostgresStore.partitionName("packets", day: now / day)))
@@ -160,11 +175,21 @@ enum StoreChecks {
             let capture = Int64(100 + k)
             var info = CaptureInfo(id: capture, sensor: sensor, source: sensor, start: now)
             info.filters = sensor
-            try await store.write(StoreBatch(id: BatchID(writer: 7, seq: Int64(2 * k + 1)), sensor: sensor, captureID: capture, content: .capture(info)))
-            try await store.write(StoreBatch(id: BatchID(writer: 7, seq: Int64(2 * k + 2)), sensor: sensor, captureID: capture, content: .packets(rows)))
+            try await store.write(
+                StoreBatch(
+                    id: BatchID(writer: 7, seq: Int64(2 * k + 1)), sensor: sensor, captureID: capture,
+                    content: .capture(info)))
+            try await store.write(
+                StoreBatch(
+                    id: BatchID(writer: 7, seq: Int64(2 * k + 2)), sensor: sensor, captureID: capture,
+                    content: .packets(rows)))
             var alert = AlertRow()
-            alert.id = sensor; alert.ts = now; alert.severity = "high"; alert.rule = sensor; alert.kind = sensor; alert.message = sensor
-            try await store.write(StoreBatch(id: BatchID(writer: 8, seq: Int64(k + 1)), sensor: sensor, captureID: capture, content: .alerts([alert])))
+            alert.id = sensor; alert.ts = now; alert.severity = "high"; alert.rule = sensor; alert.kind = sensor;
+            alert.message = sensor
+            try await store.write(
+                StoreBatch(
+                    id: BatchID(writer: 8, seq: Int64(k + 1)), sensor: sensor, captureID: capture,
+                    content: .alerts([alert])))
         }
         #expect(try await TestDatabase.count(url, "packets") == 3 * hostileStrings.count)
         for (k, sensor) in hostileStrings.enumerated() {
@@ -173,12 +198,17 @@ enum StoreChecks {
             f.sensor = sensor
             let page = try await store.packets(PacketQuery(filter: f))
             #expect(page.rows.count == 3, "sensor \(sensor)")
-            #expect(page.rows.allSatisfy { $0.sensor == sensor && $0.row.dnsQuery == sensor && $0.captureID == Int64(100 + k) })
+            #expect(
+                page.rows.allSatisfy {
+                    $0.sensor == sensor && $0.row.dnsQuery == sensor && $0.captureID == Int64(100 + k)
+                })
             // Text search treats LIKE wildcards as text.
             var q = TrafficFilter()
             q.text = sensor
             let found = try await store.packets(PacketQuery(filter: q, limit: 1000))
-            #expect(found.rows.allSatisfy { $0.row.dnsQuery?.lowercased().contains(sensor.lowercased()) == true }, "q=\(sensor)")
+            #expect(
+                found.rows.allSatisfy { $0.row.dnsQuery?.lowercased().contains(sensor.lowercased()) == true },
+                "q=\(sensor)")
             #expect(found.rows.contains { $0.sensor == sensor })
             let alerts = try await store.alerts(AlertQuery(rule: sensor))
             #expect(alerts.rows.count == 1 && alerts.rows.first?.row.message == sensor)
@@ -245,7 +275,9 @@ enum StoreChecks {
         #expect(try await count(["transport": "tcp"]) == lines.filter { $0["transport"] == "TCP" }.count)
         #expect(try await count(["transport": "udp"]) == lines.filter { $0["transport"] == "UDP" }.count)
         let somePort = lines.first { $0["dport"] != nil }!["dport"]!
-        #expect(try await count(["port": somePort]) == lines.filter { $0["sport"] == somePort || $0["dport"] == somePort }.count)
+        #expect(
+            try await count(["port": somePort])
+                == lines.filter { $0["sport"] == somePort || $0["dport"] == somePort }.count)
         #expect(try await count(["dport": somePort]) == lines.filter { $0["dport"] == somePort }.count)
         let someApp = lines.first { $0["app"] != nil }!["app"]!
         #expect(try await count(["app": someApp]) == lines.filter { $0["app"] == someApp }.count)
@@ -257,7 +289,9 @@ enum StoreChecks {
         #expect(try await count(["capture": "1"]) == 0)
         if let dns = lines.first(where: { $0["dns_query"] != nil })?["dns_query"] {
             let part = String(dns.prefix(4)).uppercased()
-            #expect(try await count(["q": part]) >= lines.filter { $0["dns_query"]?.lowercased().contains(part.lowercased()) == true }.count)
+            #expect(
+                try await count(["q": part])
+                    >= lines.filter { $0["dns_query"]?.lowercased().contains(part.lowercased()) == true }.count)
         }
         // Newest first.
         let first = try await store.packets(PacketQuery(limit: 1000))
@@ -316,7 +350,8 @@ enum StoreChecks {
     /// batches past `memoryLimitRows` go to the journal in `journal`.
     static func unreachableWriter(journal: String, memoryLimitRows: Int) throws
         -> (StoreWriter, PostgresStore, StoreWriter.Configuration) {
-        let dead = PostgresStore(target: try PostgresTarget(url: "postgres://nobody@127.0.0.1:1/none", environment: [:]))
+        let dead = PostgresStore(
+            target: try PostgresTarget(url: "postgres://nobody@127.0.0.1:1/none", environment: [:]))
         var config = StoreWriter.Configuration()
         config.journalDirectory = journal
         config.memoryLimitRows = memoryLimitRows
@@ -347,8 +382,11 @@ enum StoreChecks {
         let (writer, dead, config) = try unreachableWriter(journal: journalDir, memoryLimitRows: 1500)
         let now = Timestamp.now().totalNanoseconds
         for b in 0..<10 {
-            writer.submit(StoreBatch(id: writer.makeBatchID(), sensor: "spill", captureID: 77,
-                                     content: .packets(syntheticRows(count: 500, start: now + Int64(b) * 500_000, firstNumber: UInt64(b * 500 + 1)))))
+            writer.submit(
+                StoreBatch(
+                    id: writer.makeBatchID(), sensor: "spill", captureID: 77,
+                    content: .packets(
+                        syntheticRows(count: 500, start: now + Int64(b) * 500_000, firstNumber: UInt64(b * 500 + 1)))))
         }
         let stats = writer.currentStats
         #expect(stats.packetsPending == 5000)

@@ -76,8 +76,9 @@ enum TestDatabase {
     @discardableResult
     static func query(_ url: String, _ sql: String) async throws -> [[String?]] {
         guard case .postgres(let t) = try StoreURL(url) else { return [] }
-        var config = PostgresConnection.Configuration(host: t.host, port: t.port, username: t.user, password: t.password,
-                                                      database: t.database, tls: .disable)
+        var config = PostgresConnection.Configuration(
+            host: t.host, port: t.port, username: t.user, password: t.password,
+            database: t.database, tls: .disable)
         config.options.connectTimeout = .seconds(5)
         var logger = Logger(label: "sniff.test")
         logger.logLevel = .critical
@@ -114,7 +115,8 @@ enum TestDatabase {
             // SQLite's packets name their capture and sensor by a code (schema 23,
             // `PacketCodes`): its view shows both as columns.
             let byOrigin = table == "packets" && (clause.contains("capture_id") || clause.contains("sensor"))
-            let sql = "SELECT count(*) FROM \(byOrigin ? "packets_v" : table)" + (clause.isEmpty ? "" : " WHERE \(clause)")
+            let sql =
+                "SELECT count(*) FROM \(byOrigin ? "packets_v" : table)" + (clause.isEmpty ? "" : " WHERE \(clause)")
             return Int(try sqlite(url, sql)) ?? -1
         }
         let sql = "SELECT count(*) FROM \(table)" + (clause.isEmpty ? "" : " WHERE \(clause)")
@@ -216,9 +218,12 @@ func load(_ file: URL, into store: any PacketStore, sensor: String = "test", pol
     let writer = StoreWriter(store: store, configuration: config)
     let id = captureID ?? Int64.random(in: 1...Int64.max)
     result.captureID = id
-    let consumer = StoreConsumer(writer: writer, capture: CaptureInfo(id: id, sensor: sensor, source: "file \(file.lastPathComponent)",
-                                                                      start: Timestamp.now().totalNanoseconds),
-                                 policy: policy, format: format)
+    let consumer = StoreConsumer(
+        writer: writer,
+        capture: CaptureInfo(
+            id: id, sensor: sensor, source: "file \(file.lastPathComponent)",
+            start: Timestamp.now().totalNanoseconds),
+        policy: policy, format: format)
     consumer.packetBatchSize = 500
     consumer.vendors = vendors
     let flows = FlowCollector()

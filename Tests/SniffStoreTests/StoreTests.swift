@@ -70,7 +70,9 @@ struct SQLiteStoreTests {
 
 /// Everything that needs the PostgreSQL server runs in this one serialized suite: the
 /// kill test stops the server, which no other test may see.
-@Suite("PostgreSQL store", .serialized, .enabled(if: StoreTestEnv.hasPostgres, "set SNIFF_TEST_PG_URL (scripts/test.sh starts a server)"))
+@Suite(
+    "PostgreSQL store", .serialized,
+    .enabled(if: StoreTestEnv.hasPostgres, "set SNIFF_TEST_PG_URL (scripts/test.sh starts a server)"))
 struct PostgresStoreTests {
     @Test("round trip of every field for every capture")
     func roundTrip() async throws {
@@ -115,7 +117,8 @@ struct PostgresStoreTests {
         try await TestDatabase.withPostgres("logsegments") { try await LogStoreTests.segmentReads($0) }
     }
 
-    @Test("protocol logs: rows written before the segment-keyed indexes are found by uid and address after the migration")
+    @Test(
+        "protocol logs: rows written before the segment-keyed indexes are found by uid and address after the migration")
     func logsBeforeSegments() async throws {
         try await TestDatabase.withPostgres("logsbefore") { try await LogStoreTests.beforeLogSegments($0) }
     }
@@ -150,13 +153,15 @@ struct PostgresStoreTests {
             rows[1].src = IPAddress("2001:db8::1")!
             rows[1].dst = IPAddress("::ffff:10.1.2.3")!
             rows[1].ipVersion = 6
-            try await store.write(StoreBatch(id: BatchID(writer: 1, seq: 1), sensor: "t", captureID: 1, content: .packets(rows)))
+            try await store.write(
+                StoreBatch(id: BatchID(writer: 1, seq: 1), sensor: "t", captureID: 1, content: .packets(rows)))
             let types = try await TestDatabase.query(url, """
                 SELECT pg_typeof(src)::text, pg_typeof(ts)::text, pg_typeof(eth_src)::text, min(ts)::text FROM packets GROUP BY 1, 2, 3
                 """)
             #expect(types.first?[0] == "inet" && types.first?[1] == "bigint" && types.first?[2] == "macaddr")
             #expect(types.first?[3] == "1700000000123456789")
-            let v6 = try await TestDatabase.query(url, "SELECT count(*)::text FROM packets WHERE src << '2001:db8::/32'::inet")
+            let v6 = try await TestDatabase.query(
+                url, "SELECT count(*)::text FROM packets WHERE src << '2001:db8::/32'::inet")
             #expect(v6.first?[0] == "1")
             let parts = try await TestDatabase.query(url, """
                 SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
@@ -168,18 +173,21 @@ struct PostgresStoreTests {
             // rest lands in the default partition, nothing is refused.
             let day: Int64 = 86_400_000_000_000
             let spread = (0..<40).map { i -> PacketRow in
-                var r = syntheticRows(count: 1, start: 1_500_000_000_000_000_000 + Int64(i) * day, firstNumber: UInt64(i + 10))[0]
+                var r = syntheticRows(
+                    count: 1, start: 1_500_000_000_000_000_000 + Int64(i) * day, firstNumber: UInt64(i + 10))[0]
                 r.n = UInt64(i + 10)
                 return r
             }
-            try await store.write(StoreBatch(id: BatchID(writer: 1, seq: 2), sensor: "t", captureID: 1, content: .packets(spread)))
+            try await store.write(
+                StoreBatch(id: BatchID(writer: 1, seq: 2), sensor: "t", captureID: 1, content: .packets(spread)))
             #expect(try await TestDatabase.count(url, "packets") == 43)
             #expect(try await TestDatabase.count(url, "packets_default") == 40 - PostgresStore.maxNewPartitionsPerBatch)
             // Partitions of today and the next two days exist before their packets.
             let m = try await store.maintain(now: Timestamp.now().totalNanoseconds, retentionCutoff: nil)
             #expect(m.partitionsCreated.count == 9)
             let info = try await store.info()
-            #expect(info.partitions.first { $0.table == "packets" }!.count >= 3 + PostgresStore.maxNewPartitionsPerBatch)
+            #expect(
+                info.partitions.first { $0.table == "packets" }!.count >= 3 + PostgresStore.maxNewPartitionsPerBatch)
             await store.close()
         }
     }
@@ -225,9 +233,13 @@ struct PostgresStoreTests {
             // server goes away and comes back.
             let producer = Task.detached {
                 for b in 0..<batches {
-                    writer.submit(StoreBatch(id: writer.makeBatchID(), sensor: "kill", captureID: 9,
-                                             content: .packets(syntheticRows(count: rows, start: now + Int64(b * rows) * 1000,
-                                                                             firstNumber: UInt64(b * rows + 1)))))
+                    writer.submit(
+                        StoreBatch(
+                            id: writer.makeBatchID(), sensor: "kill", captureID: 9,
+                            content: .packets(
+                                syntheticRows(
+                                    count: rows, start: now + Int64(b * rows) * 1000,
+                                    firstNumber: UInt64(b * rows + 1)))))
                     try? await Task.sleep(nanoseconds: 5_000_000)
                 }
             }
@@ -272,15 +284,26 @@ struct StorePartsTests {
         #expect(try StoreURL("sqlite:") == .sqlite(path: "sniff.db"))
         #expect(try StoreURL("sqlite:/var/lib/sniff.db") == .sqlite(path: "/var/lib/sniff.db"))
         #expect(try StoreURL("sqlite://rel/x.db") == .sqlite(path: "rel/x.db"))
-        guard case .postgres(let t) = try StoreURL("postgres://u%40x:p%3Ass@db.example:6543/sniff?sslmode=disable", environment: [:]) else {
+        guard
+            case .postgres(let t) = try StoreURL(
+                "postgres://u%40x:p%3Ass@db.example:6543/sniff?sslmode=disable", environment: [:])
+        else {
             Issue.record("not postgres"); return
         }
-        #expect(t.user == "u@x" && t.password == "p:ss" && t.host == "db.example" && t.port == 6543 && t.database == "sniff" && t.sslMode == "disable")
+        #expect(
+            t.user == "u@x" && t.password == "p:ss" && t.host == "db.example" && t.port == 6543 && t.database == "sniff"
+                && t.sslMode == "disable")
         #expect(t.redacted == "postgres://u@x@db.example:6543/sniff")
         let env = ["PGHOST": "/run/postgresql", "PGPORT": "5433", "PGUSER": "sn", "PGPASSWORD": "pw", "PGDATABASE": "d"]
-        guard case .postgres(let e) = try StoreURL("postgresql://", environment: env) else { Issue.record("not postgres"); return }
-        #expect(e.isUnixSocket && e.socketPath == "/run/postgresql/.s.PGSQL.5433" && e.user == "sn" && e.password == "pw" && e.database == "d")
-        guard case .postgres(let v6) = try StoreURL("postgres://[::1]:5432/x", environment: ["USER": "me"]) else { Issue.record("not postgres"); return }
+        guard case .postgres(let e) = try StoreURL("postgresql://", environment: env) else {
+            Issue.record("not postgres"); return
+        }
+        #expect(
+            e.isUnixSocket && e.socketPath == "/run/postgresql/.s.PGSQL.5433" && e.user == "sn" && e.password == "pw"
+                && e.database == "d")
+        guard case .postgres(let v6) = try StoreURL("postgres://[::1]:5432/x", environment: ["USER": "me"]) else {
+            Issue.record("not postgres"); return
+        }
         #expect(v6.host == "::1" && v6.user == "me")
         #expect(throws: StoreError.self) { try StoreURL("mysql://x") }
         #expect(throws: StoreError.self) { try StoreURL("postgres://h:notaport/x", environment: [:]) }
@@ -302,8 +325,12 @@ struct StorePartsTests {
         #expect(PostgresStore.day(fromPartition: "packets_p20231114", table: "packets") == 19_675)
         #expect(RetentionText.nanoseconds("7d") == Int64(7 * 86_400_000_000_000))
         #expect(RetentionText.nanoseconds("12h") == Int64(12 * 3_600_000_000_000))
-        #expect(RetentionText.nanoseconds("0d") == nil && RetentionText.nanoseconds("7") == nil && RetentionText.nanoseconds("d") == nil)
-        #expect(PacketPolicy("all") == .all && PacketPolicy("none") == PacketPolicy.none && PacketPolicy("sample:10") == .sample(10))
+        #expect(
+            RetentionText.nanoseconds("0d") == nil && RetentionText.nanoseconds("7") == nil
+                && RetentionText.nanoseconds("d") == nil)
+        #expect(
+            PacketPolicy("all") == .all && PacketPolicy("none") == PacketPolicy.none
+                && PacketPolicy("sample:10") == .sample(10))
         #expect(PacketPolicy("sample:0") == nil && PacketPolicy("some") == nil)
     }
 
@@ -314,14 +341,16 @@ struct StorePartsTests {
         rows[3].flowUID = "Cabc"; rows[3].present.insert(.flowUID)
         rows[4].src = IPAddress("2001:db8::5")!
         var flow = FlowRow()
-        flow.uid = "C1"; flow.localOrig = true; flow.localResp = false; flow.durationNanos = 5; flow.vlan = 7; flow.history = "ShAD"
+        flow.uid = "C1"; flow.localOrig = true; flow.localResp = false; flow.durationNanos = 5; flow.vlan = 7;
+        flow.history = "ShAD"
         var alert = AlertRow()
         alert.hosts = [IPAddress("10.0.0.1")!, IPAddress("::1")!]; alert.uid = "C2"
         var info = CaptureInfo(id: 3, sensor: "s", source: "file x", start: 1)
         info.end = 9; info.kernelDropped = 4
         for content in [BatchContent.packets(rows), .flows([flow]), .alerts([alert]), .capture(info),
                         .traffic([TrafficRow(ts: 5, transport: .udp, app: .dns, packets: 2, bytes: 3)])] {
-            let b = StoreBatch(id: BatchID(writer: -4, seq: 9), sensor: "sënsor", captureID: 12, content: content, createdAt: 77)
+            let b = StoreBatch(
+                id: BatchID(writer: -4, seq: 9), sensor: "sënsor", captureID: 12, content: content, createdAt: 77)
             var w = BinaryWriter()
             BatchCodec.encode(b, into: &w)
             let back = try w.bytes.withUnsafeBytes { raw -> StoreBatch in
@@ -334,7 +363,9 @@ struct StorePartsTests {
             // Every shorter prefix is an error, never a trap.
             for cut in stride(from: 0, to: w.bytes.count, by: max(1, w.bytes.count / 50)) {
                 #expect(throws: (any Error).self) {
-                    try w.bytes.prefix(cut).withUnsafeBytes { raw in var r = BinaryReader(raw); _ = try BatchCodec.decode(&r) }
+                    try w.bytes.prefix(cut).withUnsafeBytes { raw in
+                        var r = BinaryReader(raw); _ = try BatchCodec.decode(&r)
+                    }
                 }
             }
         }
@@ -361,13 +392,19 @@ struct StorePartsTests {
 
     @Test("API parameters are checked and named in errors")
     func parameters() throws {
-        let q = try PacketQuery(parameters: ["ip": "10.0.0.0/8", "port": "53", "transport": "UDP", "app": "dns", "limit": "1000",
-                                             "from": "1700000000", "sensor": "a"])
-        #expect(q.filter.ip == IPNetwork("10.0.0.0/8") && q.filter.port == 53 && q.filter.transport == .udp && q.filter.app == .dns)
+        let q = try PacketQuery(parameters: [
+            "ip": "10.0.0.0/8", "port": "53", "transport": "UDP", "app": "dns", "limit": "1000",
+            "from": "1700000000", "sensor": "a"
+        ])
+        #expect(
+            q.filter.ip == IPNetwork("10.0.0.0/8") && q.filter.port == 53 && q.filter.transport == .udp
+                && q.filter.app == .dns)
         #expect(q.limit == 1000 && q.filter.from == 1_700_000_000_000_000_000)
         #expect(try PacketQuery(parameters: ["ip": "192.168.1.7"]).filter.ip?.prefixLength == 32)
-        for (name, value) in [("limit", "1001"), ("limit", "0"), ("port", "65536"), ("ip", "10.0.0.0/33"), ("transport", "sctp"),
-                              ("app", "nope"), ("capture", "x"), ("sensor", String(repeating: "s", count: 129))] {
+        for (name, value) in [
+            ("limit", "1001"), ("limit", "0"), ("port", "65536"), ("ip", "10.0.0.0/33"), ("transport", "sctp"),
+            ("app", "nope"), ("capture", "x"), ("sensor", String(repeating: "s", count: 129))
+        ] {
             do {
                 _ = try PacketQuery(parameters: [name: value])
                 Issue.record("\(name)=\(value) accepted")

@@ -32,7 +32,9 @@ struct SummaryConsistencyTests {
 
     static func apiSide(_ s: ProtocolSummaryTable) -> (transports: [String: Totals], apps: [String: Totals]) {
         func map(_ e: [ProtocolSummaryTable.Entry]) -> [String: Totals] {
-            Dictionary(uniqueKeysWithValues: e.map { ($0.name, Totals(packets: $0.packets, bytes: $0.bytes, flows: $0.flows)) })
+            Dictionary(uniqueKeysWithValues: e.map {
+                ($0.name, Totals(packets: $0.packets, bytes: $0.bytes, flows: $0.flows))
+            })
         }
         return (map(s.transports), map(s.apps))
     }

@@ -16,19 +16,29 @@ struct TailKeysTests {
         var differ: [String] = []
         var runs = 0
         for table in [SegmentedTable.packets, SegmentedTable.flows] {
-            let stored = try c.query("SELECT first_id, kind, data FROM sniff_key_runs WHERE tbl = ?1 ORDER BY first_id, kind",
-                                     [.text(table.name)]) { ($0.int64(0), $0.text(1), Array($0.blob(2))) }
-            let segments = try c.query("SELECT first_id, last_id, min_ts, max_ts, ordered FROM sniff_segments WHERE tbl = ?1",
-                                       [.text(table.name)]) { [$0.int64(0), $0.int64(1), $0.int64(2), $0.int64(3), $0.int64(4)] }
+            let stored = try c.query(
+                "SELECT first_id, kind, data FROM sniff_key_runs WHERE tbl = ?1 ORDER BY first_id, kind",
+                [.text(table.name)]
+            ) { ($0.int64(0), $0.text(1), Array($0.blob(2))) }
+            let segments = try c.query(
+                "SELECT first_id, last_id, min_ts, max_ts, ordered FROM sniff_segments WHERE tbl = ?1",
+                [.text(table.name)]
+            ) { [$0.int64(0), $0.int64(1), $0.int64(2), $0.int64(3), $0.int64(4)] }
             try c.exec("BEGIN IMMEDIATE")
             for s in segments { try table.index(c, first: s[0], last: s[1], readBack: true) }
-            let again = try c.query("SELECT first_id, kind, data FROM sniff_key_runs WHERE tbl = ?1 ORDER BY first_id, kind",
-                                    [.text(table.name)]) { ($0.int64(0), $0.text(1), Array($0.blob(2))) }
-            let segmentsAgain = try c.query("SELECT first_id, last_id, min_ts, max_ts, ordered FROM sniff_segments WHERE tbl = ?1",
-                                            [.text(table.name)]) { [$0.int64(0), $0.int64(1), $0.int64(2), $0.int64(3), $0.int64(4)] }
+            let again = try c.query(
+                "SELECT first_id, kind, data FROM sniff_key_runs WHERE tbl = ?1 ORDER BY first_id, kind",
+                [.text(table.name)]
+            ) { ($0.int64(0), $0.text(1), Array($0.blob(2))) }
+            let segmentsAgain = try c.query(
+                "SELECT first_id, last_id, min_ts, max_ts, ordered FROM sniff_segments WHERE tbl = ?1",
+                [.text(table.name)]
+            ) { [$0.int64(0), $0.int64(1), $0.int64(2), $0.int64(3), $0.int64(4)] }
             try c.exec("ROLLBACK")
             runs += stored.count
-            if stored.count != again.count { differ.append("\(table.name): \(stored.count) runs, \(again.count) read back") }
+            if stored.count != again.count {
+                differ.append("\(table.name): \(stored.count) runs, \(again.count) read back")
+            }
             for (a, b) in zip(stored, again) where a.0 != b.0 || a.1 != b.1 || a.2 != b.2 {
                 differ.append("\(table.name) segment \(a.0) \(a.1)")
             }
@@ -48,7 +58,8 @@ struct TailKeysTests {
             var seq: Int64 = 0
             func write(_ store: SQLiteStore, _ content: BatchContent) async throws {
                 seq += 1
-                try await store.write(StoreBatch(id: BatchID(writer: 1, seq: seq), sensor: "t", captureID: 1, content: content))
+                try await store.write(
+                    StoreBatch(id: BatchID(writer: 1, seq: seq), sensor: "t", captureID: 1, content: content))
             }
             // 500-row batches into 128-row segments (flows: 300 into 100): every batch
             // straddles a segment.
@@ -67,7 +78,8 @@ struct TailKeysTests {
             try await write(second, .packets(packetBatches[2]))
             try await write(second, .flows(flowBatches[1]))
             try await write(second, .flows(flowBatches[2]))
-            try await write(second, .packets(syntheticRows(count: 300, start: start + 5_000_000_000, firstNumber: 2001)))
+            try await write(
+                second, .packets(syntheticRows(count: 300, start: start + 5_000_000_000, firstNumber: 2001)))
             await second.close()
             let (runs, differ) = try Self.compareRuns(path)
             #expect(runs == 14 * 6 + 9 * 7, "\(runs) runs")

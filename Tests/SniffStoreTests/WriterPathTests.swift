@@ -20,18 +20,25 @@ struct WriterPathTests {
                 switch shape {
                 case 0: // addresses: v4, and v6 whose first 4 bytes may equal a v4 key
                     if Bool.random(using: &rng) {
-                        var b: [UInt8] = [10, UInt8.random(in: 0...3, using: &rng), UInt8.random(in: 0...255, using: &rng), 1]
+                        var b: [UInt8] = [
+                            10, UInt8.random(in: 0...3, using: &rng), UInt8.random(in: 0...255, using: &rng), 1
+                        ]
                         if Int.random(in: 0..<10, using: &rng) == 0 { b = [0, 0, 0, 0] }
                         entries.append(b.withUnsafeBytes { KeyRun.Entry(bytes: $0, row: r) })
                     } else {
                         var b = [UInt8](repeating: 0, count: 16)
-                        b[0] = 10; b[1] = UInt8.random(in: 0...3, using: &rng); b[15] = UInt8.random(in: 0...255, using: &rng)
+                        b[0] = 10; b[1] = UInt8.random(in: 0...3, using: &rng);
+                        b[15] = UInt8.random(in: 0...255, using: &rng)
                         entries.append(b.withUnsafeBytes { KeyRun.Entry(bytes: $0, row: r) })
                     }
-                case 1: entries.append(KeyRun.Entry(integer: UInt64.random(in: 0...65535, using: &rng), width: 2, row: r))
+                case 1:
+                    entries.append(KeyRun.Entry(integer: UInt64.random(in: 0...65535, using: &rng), width: 2, row: r))
                 case 2: entries.append(KeyRun.Entry(integer: UInt64.random(in: 0...3, using: &rng), width: 1, row: r))
-                case 3: entries.append(KeyRun.Entry(integer: KeyRun.sortKey(Int64.random(in: -5...Int64.max / 2, using: &rng)),
-                                                    width: 8, row: r))
+                case 3:
+                    entries.append(
+                        KeyRun.Entry(
+                            integer: KeyRun.sortKey(Int64.random(in: -5...Int64.max / 2, using: &rng)),
+                            width: 8, row: r))
                 default: entries.append(KeyRun.Entry(integer: 7, width: 2, row: r))  // one key
                 }
             }
@@ -51,7 +58,8 @@ struct WriterPathTests {
     func multiRowSQL() {
         #expect(MultiRowInsert.sql(table: "t", columns: ["a", "b"], rows: 3)
                 == "INSERT INTO t (a, b) VALUES (?1, ?2), (?3, ?4), (?5, ?6)")
-        #expect(PacketTable.insertSQL == MultiRowInsert.sql(table: "packets", columns: PacketTable.insertColumns, rows: 1))
+        #expect(
+            PacketTable.insertSQL == MultiRowInsert.sql(table: "packets", columns: PacketTable.insertColumns, rows: 1))
     }
 
     /// Rows of every shape: each optional field present and absent, IPv4 and IPv6, text
@@ -70,12 +78,16 @@ struct WriterPathTests {
             if i % 13 != 0 {
                 f.insert(.ip)
                 if i % 4 == 0 {
-                    r.ipVersion = 6; r.src = IPAddress("2001:db8::\(i % 9000 + 1)")!; r.dst = IPAddress("fe80::1")!; r.proto = 17
+                    r.ipVersion = 6; r.src = IPAddress("2001:db8::\(i % 9000 + 1)")!; r.dst = IPAddress("fe80::1")!;
+                    r.proto = 17
                 } else {
-                    r.ipVersion = 4; r.src = IPAddress(v4: 0x0A00_0000 | UInt32(i)); r.dst = IPAddress(v4: 0xC0A8_0101); r.proto = 6
+                    r.ipVersion = 4; r.src = IPAddress(v4: 0x0A00_0000 | UInt32(i)); r.dst = IPAddress(v4: 0xC0A8_0101);
+                    r.proto = 6
                 }
                 r.transport = i % 4 == 0 ? .udp : .tcp
-                if i % 17 != 0 { f.insert(.ports); r.sport = UInt16(1024 + i % 60000); r.dport = UInt16(i % 3 == 0 ? 53 : 443) }
+                if i % 17 != 0 {
+                    f.insert(.ports); r.sport = UInt16(1024 + i % 60000); r.dport = UInt16(i % 3 == 0 ? 53 : 443)
+                }
                 if i % 4 != 0 {
                     f.insert(.tcp); r.seq = UInt32(truncatingIfNeeded: i &* 7919); r.ack = UInt32(i); r.tcpFlags = 0x18
                     r.window = UInt16(i % 65535)
@@ -110,8 +122,10 @@ struct WriterPathTests {
                 r.n += 10_000
                 return r
             }
-            try await store.write(StoreBatch(id: BatchID(writer: 1, seq: 1), sensor: "sensor-ü", captureID: 4, content: .packets(rows)))
-            try await store.write(StoreBatch(id: BatchID(writer: 1, seq: 2), sensor: "sensor-ü", captureID: 4, content: .packets(small)))
+            try await store.write(
+                StoreBatch(id: BatchID(writer: 1, seq: 1), sensor: "sensor-ü", captureID: 4, content: .packets(rows)))
+            try await store.write(
+                StoreBatch(id: BatchID(writer: 1, seq: 2), sensor: "sensor-ü", captureID: 4, content: .packets(small)))
             let got = try await allPackets(store, capture: 4)
             let want = rows + small
             #expect(got.count == want.count)
@@ -142,9 +156,15 @@ struct WriterPathTests {
                         r.n += UInt64(k * 1000)
                         return r
                     }
-                    batches.append(StoreBatch(id: BatchID(writer: 1, seq: Int64(2 * k + 1)), sensor: "s", captureID: 1, content: .packets(rows)))
+                    batches.append(
+                        StoreBatch(
+                            id: BatchID(writer: 1, seq: Int64(2 * k + 1)), sensor: "s", captureID: 1,
+                            content: .packets(rows)))
                     let flows = (0..<30).map { Self.flow(k * 30 + $0, start: at) }
-                    batches.append(StoreBatch(id: BatchID(writer: 1, seq: Int64(2 * k + 2)), sensor: "s", captureID: 1, content: .flows(flows)))
+                    batches.append(
+                        StoreBatch(
+                            id: BatchID(writer: 1, seq: Int64(2 * k + 2)), sensor: "s", captureID: 1,
+                            content: .flows(flows)))
                 }
                 let a = SQLiteStore(path: pathA, segmentRows: 100, flowSegmentRows: 50)
                 let b = SQLiteStore(path: pathB, segmentRows: 100, flowSegmentRows: 50)
@@ -163,9 +183,14 @@ struct WriterPathTests {
                             "SELECT count(*) || ' ' || group_concat(tbl || first_id || '-' || last_id || '-' || min_ts || '-' || max_ts || '-' || ordered, ';') FROM (SELECT * FROM sniff_segments ORDER BY tbl, first_id)"] {
                     #expect(try TestDatabase.sqlite(urlA, sql) == TestDatabase.sqlite(urlB, sql), "\(sql)")
                 }
-                #expect(try TestDatabase.sqlite(urlA, "SELECT count(*) FROM sniff_segments") != "0", "segments were closed")
+                #expect(
+                    try TestDatabase.sqlite(urlA, "SELECT count(*) FROM sniff_segments") != "0", "segments were closed")
                 let got = try await allPackets(a, capture: 1)
-                #expect(got.map(\.row) == batches.flatMap { b -> [PacketRow] in if case .packets(let r) = b.content { return r } else { return [] } })
+                #expect(
+                    got.map(\.row)
+                        == batches.flatMap { b -> [PacketRow] in
+                            if case .packets(let r) = b.content { return r } else { return [] }
+                        })
             }
         }
     }
@@ -181,7 +206,8 @@ struct WriterPathTests {
             for k in 0..<(FlowTable.rowsPerInsert * 2 + 7) {
                 rows.append(Self.flow(k, start: start))
             }
-            try await store.write(StoreBatch(id: BatchID(writer: 1, seq: 1), sensor: "s", captureID: 2, content: .flows(rows)))
+            try await store.write(
+                StoreBatch(id: BatchID(writer: 1, seq: 1), sensor: "s", captureID: 2, content: .flows(rows)))
             let got = try await allFlows(store, capture: 2).sorted { $0.row.ts < $1.row.ts }
             #expect(got.count == rows.count)
             for (g, w) in zip(got, rows) { #expect(g.row == w, "flow \(w.uid)") }
@@ -222,7 +248,8 @@ struct WriterPathTests {
         if k % 3 == 2 {
             f.origName = "a.example"; f.respName = "b.éxample"; f.origCC = "DE"; f.respCC = "US"; f.origASN = 3320
             f.respASN = 4_200_000_000; f.origOrg = "Org A"; f.respOrg = ""
-            f.pid = 1234; f.process = "curl"; f.user = "root"; f.container = k % 2 == 0 ? "c1" : nil; f.processIsOrig = k % 2 == 0
+            f.pid = 1234; f.process = "curl"; f.user = "root"; f.container = k % 2 == 0 ? "c1" : nil;
+            f.processIsOrig = k % 2 == 0
         }
         return f
     }

@@ -201,12 +201,16 @@ struct WriterStateMachineTests {
         _ = m.submitted(Item(id: 1, rows: 1), now: 0)
         #expect(m.hasWork)
         m.close()
-        guard case .keepWaiting = m.finishCheck(stop: false) else { Issue.record("finished with a batch queued"); return }
+        guard case .keepWaiting = m.finishCheck(stop: false) else {
+            Issue.record("finished with a batch queued"); return
+        }
         do {
             let got = Self.next(&m)
             #expect(got == "memory [1]")
         }
-        guard case .keepWaiting = m.finishCheck(stop: false) else { Issue.record("finished with a write in flight"); return }
+        guard case .keepWaiting = m.finishCheck(stop: false) else {
+            Issue.record("finished with a write in flight"); return
+        }
         _ = m.written()
         guard case .done = m.finishCheck(stop: false) else { Issue.record("not done once stored"); return }
         do {
@@ -259,7 +263,9 @@ struct WriterStateMachineTests {
         #expect(m.journalPending == 1 && m.inFlight == nil)
         m.close()
         _ = m.nextWrite()
-        guard case .finish = m.unreadable() else { Issue.record("closed: an unreadable journal did not finish"); return }
+        guard case .finish = m.unreadable() else {
+            Issue.record("closed: an unreadable journal did not finish"); return
+        }
     }
 
     @Test("memory's array is compacted once its head passes half of it, with the counts kept")
