@@ -5,6 +5,12 @@ import Darwin
 #endif
 import SniffCore
 import SniffDecode
+import SniffAnalysis
+
+// With the analysis tests, not in SniffAnalysis, for the reason ShardedFlowTable.swift
+// gives: nothing outside the tests runs it, since on this 2-core machine copying the
+// packets to the shard threads costs more than the second core gives. A two-thread
+// engine may move it back into the product target.
 
 /// Flow tables on their own threads, one per shard, fed in batches.
 ///
@@ -16,10 +22,10 @@ import SniffDecode
 /// events come back in batches and are handed to `observer` on the caller's thread, in
 /// `drain()` (called from `consume` as batches complete) and in `flush()`.
 /// Unchecked Sendable: the caller's thread owns it; shards are reached only through their queues.
-public final class ParallelFlowTables: PacketConsumer, @unchecked Sendable {
-    public static let batchSize = 256
+final class ParallelFlowTables: PacketConsumer, @unchecked Sendable {
+    static let batchSize = 256
     /// Frame bytes kept per packet: headers and the start of the payload.
-    public static let framePrefix = 2048
+    static let framePrefix = 2048
 
     enum Event { case started(Flow), updated(Flow), ended(Flow, FlowEndReason) }
 
@@ -127,8 +133,8 @@ public final class ParallelFlowTables: PacketConsumer, @unchecked Sendable {
         }
     }
 
-    public var observer: FlowObserver?
-    public var useWallClock = false
+    var observer: FlowObserver?
+    var useWallClock = false
     private let shards: [Shard]
     private var current: [Batch]
     private var spare: [Batch] = []
@@ -136,7 +142,7 @@ public final class ParallelFlowTables: PacketConsumer, @unchecked Sendable {
     private var inFlight = 0
     private var finished = false
 
-    public init(shards n: Int, config: FlowTableConfig = FlowTableConfig(), observer: FlowObserver? = nil) {
+    init(shards n: Int, config: FlowTableConfig = FlowTableConfig(), observer: FlowObserver? = nil) {
         let count = Swift.max(1, n)
         var c = config
         c.maxFlows = Swift.max(1, config.maxFlows / count)
@@ -166,7 +172,7 @@ public final class ParallelFlowTables: PacketConsumer, @unchecked Sendable {
 
     deinit { if !finished { flush() } }
 
-    public func consume(_ packet: DecodedPacket, frame: UnsafeRawBufferPointer) {
+    func consume(_ packet: DecodedPacket, frame: UnsafeRawBufferPointer) {
         let s = ShardedFlowTable.shard(of: packet, count: shards.count)
         let b = current[s]
         if b.frameStarts.isEmpty { b.frameStarts.append(0) }
@@ -210,7 +216,7 @@ public final class ParallelFlowTables: PacketConsumer, @unchecked Sendable {
 
     /// Sends the partial batches, waits for every shard to finish and emit its open
     /// flows, then stops the threads. The tables cannot be used afterwards.
-    public func flush() {
+    func flush() {
         guard !finished else { return }
         finished = true
         for s in 0..<shards.count {
@@ -223,5 +229,5 @@ public final class ParallelFlowTables: PacketConsumer, @unchecked Sendable {
     }
 
     /// Per-shard counters (read after `flush`).
-    public var stats: [FlowTableStats] { shards.map(\.table.stats) }
+    var stats: [FlowTableStats] { shards.map(\.table.stats) }
 }

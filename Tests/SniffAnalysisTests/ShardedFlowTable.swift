@@ -1,5 +1,12 @@
 import SniffCore
 import SniffDecode
+import SniffAnalysis
+
+// This lives with the analysis tests, not in SniffAnalysis: no command and no benchmark
+// runs flows on shards (the CLI runs one FlowTable on the analysis thread, which is
+// faster on this machine, docs/FLOWS.md "Sharding"). The tests keep it, and with it
+// the proof that FlowKey's hash splits flows cleanly, so that a two-thread engine can
+// move it back into the product target when it needs it.
 
 /// N flow tables chosen by the direction-independent key hash, so that both directions
 /// of a flow always reach the same table and the tables never share state. Each table
@@ -7,12 +14,12 @@ import SniffDecode
 /// on the caller's thread, which is also what the equivalence test runs.
 ///
 /// The cap is split evenly between the shards.
-public final class ShardedFlowTable: PacketConsumer {
-    public let shards: [FlowTable]
-    public var useWallClock = false
+final class ShardedFlowTable: PacketConsumer {
+    let shards: [FlowTable]
+    var useWallClock = false
     private var sinceExpiry = 0
 
-    public init(shards n: Int, config: FlowTableConfig = FlowTableConfig(), observer: FlowObserver? = nil) {
+    init(shards n: Int, config: FlowTableConfig = FlowTableConfig(), observer: FlowObserver? = nil) {
         var c = config
         c.maxFlows = Swift.max(1, config.maxFlows / Swift.max(1, n))
         c.initialCapacity = Swift.max(16, config.initialCapacity / Swift.max(1, n))
@@ -21,12 +28,12 @@ public final class ShardedFlowTable: PacketConsumer {
 
     /// The shard for a packet: the same for both directions of its flow. Packets with no
     /// flow go to shard 0, which only counts them.
-    public static func shard(of p: DecodedPacket, count: Int) -> Int {
+    static func shard(of p: DecodedPacket, count: Int) -> Int {
         guard count > 1, let key = FlowKey(packet: p) else { return 0 }
         return Int(truncatingIfNeeded: (key.fastHash >> 40) % UInt64(count))
     }
 
-    public func consume(_ packet: DecodedPacket, frame: UnsafeRawBufferPointer) {
+    func consume(_ packet: DecodedPacket, frame: UnsafeRawBufferPointer) {
         let now = useWallClock ? Timestamp.now() : packet.timestamp
         shards[ShardedFlowTable.shard(of: packet, count: shards.count)].process(packet, frame: frame, now: now)
         // Quiet shards still need their timers to run.
@@ -37,9 +44,9 @@ public final class ShardedFlowTable: PacketConsumer {
         }
     }
 
-    public func expire(now: Timestamp) { for s in shards { s.expire(now: now) } }
+    func expire(now: Timestamp) { for s in shards { s.expire(now: now) } }
 
-    public func flush(reason: FlowEndReason = .end) { for s in shards { s.flush(reason: reason) } }
+    func flush(reason: FlowEndReason = .end) { for s in shards { s.flush(reason: reason) } }
 
-    public var count: Int { shards.reduce(0) { $0 + $1.count } }
+    var count: Int { shards.reduce(0) { $0 + $1.count } }
 }
