@@ -75,7 +75,16 @@ final class ClickHouseBuffers: Sendable {
 /// The rows of one write call, per table, in RowBinary; `send` posts each table's rows
 /// as one insert, all tables at once.
 struct ClickHouseInserts {
-    private var tables: [(table: String, columns: [ClickHouseSchema.Column], rows: RowBinary)] = []
+    /// A table's rows in the call (a class: `RowBinary` is `~Copyable`, which an
+    /// array's element cannot be).
+    private final class Table {
+        let table: String, columns: [ClickHouseSchema.Column]
+        var rows: RowBinary
+        init(_ table: String, _ columns: [ClickHouseSchema.Column], _ rows: consuming RowBinary) {
+            self.table = table; self.columns = columns; self.rows = rows
+        }
+    }
+    private var tables: [Table] = []
     private var index: [String: Int] = [:]
     private let buffers: ClickHouseBuffers?
 
@@ -91,11 +100,8 @@ struct ClickHouseInserts {
         if let known = index[table] { i = known } else {
             i = tables.count
             index[table] = i
-            let rows: RowBinary
-            if let reused = buffers?.take(table) { rows = RowBinary(reusing: reused) } else {
-                rows = RowBinary(capacity: capacity)
-            }
-            tables.append((table, columns(), rows))
+            let reused = buffers?.take(table)
+            tables.append(Table(table, columns(), reused.map { RowBinary(reusing: $0) } ?? RowBinary(capacity: capacity)))
         }
         body(&tables[i].rows)
         tables[i].rows.flush()

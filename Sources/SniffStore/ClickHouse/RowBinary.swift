@@ -14,17 +14,16 @@ import SniffCore
 /// storage's uniqueness and capacity. `ClickHouseBuffers` hands `buffer` to the next
 /// write call, so a load does not fault in tens of megabytes of new pages per call.
 ///
-/// The chunk is shared by copies of the struct: pass a `RowBinary` inout, never copy it.
-struct RowBinary {
+/// The struct owns its chunk and is `~Copyable`: a copy would share the chunk (both
+/// writing into it, both freeing it), so the compiler allows only moves and borrows.
+struct RowBinary: ~Copyable {
     private(set) var buffer: ByteBuffer
-    private let chunk = Chunk()
+    private let chunk = UnsafeMutableRawPointer.allocate(byteCount: RowBinary.chunkSize, alignment: 8)
     private var used = 0
 
-    final class Chunk {
-        static let size = 1 << 16
-        let base = UnsafeMutableRawPointer.allocate(byteCount: Chunk.size, alignment: 8)
-        deinit { base.deallocate() }
-    }
+    static let chunkSize = 1 << 16
+
+    deinit { chunk.deallocate() }
 
     init(capacity: Int = 1 << 16) { buffer = ByteBufferAllocator().buffer(capacity: capacity) }
 
@@ -39,23 +38,23 @@ struct RowBinary {
 
     /// The rows' bytes (tests, small inserts).
     var bytes: [UInt8] {
-        Array(buffer.readableBytesView) + Array(UnsafeRawBufferPointer(start: chunk.base, count: used))
+        Array(buffer.readableBytesView) + Array(UnsafeRawBufferPointer(start: chunk, count: used))
     }
 
     /// Moves what the chunk holds into `buffer`; call before sending `buffer`.
     mutating func flush() {
         guard used > 0 else { return }
-        buffer.writeBytes(UnsafeRawBufferPointer(start: chunk.base, count: used))
+        buffer.writeBytes(UnsafeRawBufferPointer(start: chunk, count: used))
         used = 0
     }
 
     @inline(__always) private mutating func room(_ n: Int) {
-        if used &+ n > Chunk.size { flush() }
+        if used &+ n > RowBinary.chunkSize { flush() }
     }
 
     @inline(__always) private mutating func store<T: FixedWidthInteger>(_ v: T) {
         room(MemoryLayout<T>.size)
-        chunk.base.storeBytes(of: v.littleEndian, toByteOffset: used, as: T.self)
+        chunk.storeBytes(of: v.littleEndian, toByteOffset: used, as: T.self)
         used &+= MemoryLayout<T>.size
     }
 
@@ -80,14 +79,14 @@ struct RowBinary {
 
     mutating func string(_ b: UnsafeRawBufferPointer) {
         length(b.count)
-        if b.count > Chunk.size / 4 {
+        if b.count > RowBinary.chunkSize / 4 {
             // A long value (a kept frame) goes straight into the buffer.
             flush()
             buffer.writeBytes(b)
             return
         }
         room(b.count)
-        if let from = b.baseAddress { (chunk.base + used).copyMemory(from: from, byteCount: b.count) }
+        if let from = b.baseAddress { (chunk + used).copyMemory(from: from, byteCount: b.count) }
         used &+= b.count
     }
 
