@@ -117,16 +117,9 @@ public struct TopFlow: Sendable, Equatable {
     public var bytes: UInt64 { row.origIPBytes + row.respIPBytes }
 }
 
-/// One application protocol of the apps view.
-public struct TopApp: Sendable, Equatable {
-    public var name: String
-    public var packets: UInt64
-    public var bytes: UInt64
-    public var flows: UInt64
-    public init(name: String, packets: UInt64, bytes: UInt64, flows: UInt64) {
-        self.name = name; self.packets = packets; self.bytes = bytes; self.flows = flows
-    }
-}
+/// One application protocol of the apps view: its name, packets, bytes and flows, the
+/// same entry the store's protocol summary gives per app, so there is one such type.
+public typealias TopApp = ProtocolSummaryTable.Entry
 
 /// One process of the processes view: what its sockets sent and received, in all
 /// and per second (over the last one to two seconds). `pid` 0 with a command in

@@ -263,9 +263,18 @@ public struct Flow: Sendable {
     @inlinable
     @discardableResult
     mutating func checkHistory(isOrig: Bool, mask: UInt16, letter: UInt8) -> Bool {
+        Flow.checkHistory(&history, &historySeen, isOrig: isOrig, mask: mask, letter: letter)
+    }
+
+    /// The same on a history and its seen bits passed apart from their flow, as the TCP
+    /// state machine holds them while it also changes both endpoints.
+    @inlinable
+    @discardableResult
+    static func checkHistory(_ history: inout FlowHistory, _ seen: inout UInt16, isOrig: Bool, mask: UInt16,
+                             letter: UInt8) -> Bool {
         let m = isOrig ? mask : mask << 8
-        if historySeen & m == 0 {
-            historySeen |= m
+        if seen & m == 0 {
+            seen |= m
             history.append(letter, originator: isOrig)
             return false
         }

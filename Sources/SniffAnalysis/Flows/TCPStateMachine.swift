@@ -127,13 +127,7 @@ extension Flow {
     static func updateHistory(_ ep: inout FlowEndpoint, isOrig: Bool, syn: Bool, fin: Bool, rst: Bool, ack: Bool,
                               relSeq: UInt32, len: Int, _ history: inout FlowHistory, _ seen: inout UInt16) {
         func check(_ mask: UInt16, _ letter: UInt8) -> Bool {
-            let m = isOrig ? mask : mask << 8
-            if seen & m == 0 {
-                seen |= m
-                history.append(letter, originator: isOrig)
-                return false
-            }
-            return true
+            Flow.checkHistory(&history, &seen, isOrig: isOrig, mask: mask, letter: letter)
         }
         let bitsSet = (syn ? 1 : 0) + (fin ? 1 : 0) + (rst ? 1 : 0)
         if bitsSet > 1 {
