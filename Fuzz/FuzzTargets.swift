@@ -17,7 +17,8 @@ import Glibc
 enum FuzzTargets {
     /// Every target, in the order `scripts/fuzz.sh all` runs them.
     static let all = ["pcap", "pcapng", "ethernet", "linux_sll", "linux_sll2", "null", "raw",
-                      "ipv4", "ipv6", "ip_reassembly", "tcp_reassembly", "tcp", "dns", "tls", "quic_initial", "tls_fingerprint", "http",
+                      "ipv4", "ipv6", "ip_reassembly", "tcp_reassembly", "tcp", "dns", "tls", "quic_initial",
+                      "tls_fingerprint", "http",
                       "x509", "detectors",
                       "flows", "transactions", "report"]
 
@@ -83,7 +84,9 @@ enum FuzzTargets {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
         var warnings: [String] = []
         var failed = false
-        var description: String { "opened \(opened), \(packets) packets, hash \(hash), warnings \(warnings), failed \(failed)" }
+        var description: String {
+            "opened \(opened), \(packets) packets, hash \(hash), warnings \(warnings), failed \(failed)"
+        }
     }
 
     static func readCapture(path: String, decode: Bool) -> ReadOutcome {
@@ -98,7 +101,8 @@ enum FuzzTargets {
                 out.packets += 1
                 if out.packets > 1 << 20 { require(false, "reader does not advance"); break }
                 out.hash = fnv(raw.bytes, out.hash)
-                out.hash = fnv(UInt64(bitPattern: raw.timestamp.seconds) ^ UInt64(raw.timestamp.nanoseconds) << 32, out.hash)
+                out.hash = fnv(UInt64(bitPattern: raw.timestamp.seconds) ^ UInt64(raw.timestamp.nanoseconds) << 32,
+                               out.hash)
                 out.hash = fnv(UInt64(raw.wireLength) << 32 | UInt64(raw.interfaceID), out.hash)
                 out.hash = fnv(UInt64(raw.link.rawValue), out.hash)
                 require(raw.timestamp.nanoseconds < 1_000_000_000, "nanoseconds \(raw.timestamp.nanoseconds)")
@@ -196,7 +200,8 @@ enum FuzzTargets {
             } else {
                 let total = min(65535, 20 + body.count)
                 let fo = UInt16(unit) | (more ? 0x2000 : 0)
-                frame = [0x45, 0, UInt8(total >> 8), UInt8(total & 0xFF), 0, UInt8(id), UInt8(fo >> 8), UInt8(fo & 0xFF),
+                frame = [0x45, 0, UInt8(total >> 8), UInt8(total & 0xFF), 0, UInt8(id),
+                         UInt8(fo >> 8), UInt8(fo & 0xFF),
                          64, proto == 58 ? 1 : proto, 0, 0, 10, 78, 0, 1, 10, 78, 0, 2]
             }
             frame += body
@@ -279,7 +284,8 @@ enum FuzzTargets {
             }
         }
         for f in Int32(0)..<8 { streams.release(f) }
-        require(streams.held == 0 && streams.count == 0, "\(streams.held) bytes in \(streams.count) streams after release")
+        require(streams.held == 0 && streams.count == 0,
+                "\(streams.held) bytes in \(streams.count) streams after release")
     }
 
     /// A TCP segment (header, options, payload): decoded alone with the captured length
@@ -363,7 +369,8 @@ enum FuzzTargets {
     /// encrypted flow).
     static func tls(_ data: UnsafeRawBufferPointer) {
         let c = ByteCursor(data)
-        let starts = [(0, data.count), (data.count > 0 ? Int(data[0] & 0x0F) : 0, data.count > 1 ? Int(data[1]) << 4 : 0)]
+        let starts = [(0, data.count),
+                      (data.count > 0 ? Int(data[0] & 0x0F) : 0, data.count > 1 ? Int(data[1]) << 4 : 0)]
         for (offset, length) in starts {
             if let h = TLS.parseClientHello(c, at: offset, length: length) {
                 if h.hasSNI {
@@ -490,7 +497,8 @@ enum FuzzTargets {
             }
         }
         if let b = SSH.parseBanner(c, at: 0, length: data.count) {
-            require(b.lineLength <= SSH.maximumLineLength && b.lineOffset + b.lineLength <= data.count, "SSH line past the buffer")
+            require(b.lineLength <= SSH.maximumLineLength && b.lineOffset + b.lineLength <= data.count,
+                    "SSH line past the buffer")
             require(b.softwareOffset + b.softwareLength <= b.lineOffset + b.lineLength, "SSH software past the line")
         }
     }
@@ -680,11 +688,13 @@ enum FuzzTargets {
             require(p.payloadOffset >= 0 && p.payloadOffset + p.payloadCaptured <= n,
                     "payload \(p.payloadOffset)+\(p.payloadCaptured) of \(n)")
             if p.hasPayloadLength {
-                require(p.payloadCaptured <= Int(p.payloadLength), "captured \(p.payloadCaptured) > stated \(p.payloadLength)")
+                require(p.payloadCaptured <= Int(p.payloadLength),
+                        "captured \(p.payloadCaptured) > stated \(p.payloadLength)")
             }
         }
         if p.hasDNS {
-            require(p.dns.messageOffset >= 0 && p.dns.messageLength >= 0 && p.dns.messageOffset + p.dns.messageLength <= n,
+            require(p.dns.messageOffset >= 0 && p.dns.messageLength >= 0
+                        && p.dns.messageOffset + p.dns.messageLength <= n,
                     "DNS message \(p.dns.messageOffset)+\(p.dns.messageLength) of \(n)")
         }
         require(p.vlans.count <= VLANStack.capacity, "\(p.vlans.count) VLAN tags")
@@ -852,7 +862,8 @@ struct PacketRecords {
         if p.ipProto == 6 && p.hasPorts && portSel & 0x10 == 0 {
             p.hasTCP = true
             let small = r.u8()
-            p.tcp.flags = small & 0x80 != 0 ? r.u16() & 0x1FF : [0x002, 0x012, 0x010, 0x018, 0x011, 0x004, 0x014, 0x001][Int(small & 7)]
+            p.tcp.flags = small & 0x80 != 0
+                ? r.u16() & 0x1FF : [0x002, 0x012, 0x010, 0x018, 0x011, 0x004, 0x014, 0x001][Int(small & 7)]
             p.tcp.seq = small & 0x40 != 0 ? r.u32() : UInt32(small & 0x38) * 100
             p.tcp.ack = small & 0x40 != 0 ? r.u32() : UInt32(small & 0x38) * 100 + 1
             p.tcp.window = r.u16()
@@ -1011,7 +1022,9 @@ struct JSONValidator {
                 case 0x22, 0x5C, 0x2F, 0x62, 0x66, 0x6E, 0x72, 0x74: break
                 case 0x75:
                     for _ in 0..<4 {
-                        guard let h = peek(), (h >= 0x30 && h <= 0x39) || (h | 0x20 >= 0x61 && h | 0x20 <= 0x66) else { return false }
+                        guard let h = peek(), (h >= 0x30 && h <= 0x39) || (h | 0x20 >= 0x61 && h | 0x20 <= 0x66) else {
+                            return false
+                        }
                         pos += 1
                     }
                 default: return false

@@ -81,7 +81,8 @@ enum FlowSoak {
                 }
             }
             table.expire(now: Timestamp(totalNanoseconds: start + Int64(hour * 3600) * nanosPerSecond))
-            sample(Sample(hour: hour, rssKiB: rssKiB(), openFlows: table.count, flowsEnded: sink.ended, packets: packets))
+            sample(Sample(hour: hour, rssKiB: rssKiB(), openFlows: table.count, flowsEnded: sink.ended,
+                          packets: packets))
         }
         table.flush()
     }
@@ -95,7 +96,8 @@ enum FlowSoak {
         var n: UInt64 = 0
         var p = DecodedPacket()
         func send(_ fromClient: Bool, proto: UInt8, sport: UInt16, dport: UInt16, flags: UInt16 = 0,
-                  seq: UInt32 = 0, ack: UInt32 = 0, payload: Int = 0, frame: [UInt8] = [], payloadOffset: Int = 0, isDNS: Bool = false) {
+                  seq: UInt32 = 0, ack: UInt32 = 0, payload: Int = 0, frame: [UInt8] = [], payloadOffset: Int = 0,
+                  isDNS: Bool = false) {
             p.reset()
             p.timestamp = Timestamp(totalNanoseconds: t + Int64(n) * 20_000)
             p.ipVersion = 4
@@ -145,8 +147,10 @@ enum FlowSoak {
             let hello = tls.count - 54
             send(true, proto: 6, sport: cport, dport: 443, flags: TCP.ack | TCP.psh, seq: s + 1, ack: r + 1,
                  payload: hello, frame: tls, payloadOffset: 54)
-            send(true, proto: 6, sport: cport, dport: 443, flags: TCP.fin | TCP.ack, seq: s + 1 + UInt32(hello), ack: r + 1)
-            send(false, proto: 6, sport: cport, dport: 443, flags: TCP.fin | TCP.ack, seq: r + 1, ack: s + 2 + UInt32(hello))
+            send(true, proto: 6, sport: cport, dport: 443, flags: TCP.fin | TCP.ack, seq: s + 1 + UInt32(hello),
+                 ack: r + 1)
+            send(false, proto: 6, sport: cport, dport: 443, flags: TCP.fin | TCP.ack, seq: r + 1,
+                 ack: s + 2 + UInt32(hello))
             send(true, proto: 6, sport: cport, dport: 443, flags: TCP.ack, seq: s + 2 + UInt32(hello), ack: r + 2)
         case 14..<19:  // DNS over UDP
             let len = dns.count - 42

@@ -130,7 +130,10 @@ import SniffTestSupport
     static func expectNamed(_ file: URL, _ app: AppProtocol) throws {
         let all = try flows(of: file)
         let named = all.filter { $0.app == app && $0.appSource == .payload }
-        #expect(!named.isEmpty, "\(file.lastPathComponent): no flow named \(app.name) from its payload; got \(all.map { "\($0.app.name)/\($0.appSource.name)" })")
+        #expect(!named.isEmpty, """
+            \(file.lastPathComponent): no flow named \(app.name) from its payload; \
+            got \(all.map { "\($0.app.name)/\($0.appSource.name)" })
+            """)
         #expect(named.allSatisfy { $0.service != nil })
         let frames = try frames(of: file)
         #expect(frames.contains { $0.app == app && $0.source == .payload })

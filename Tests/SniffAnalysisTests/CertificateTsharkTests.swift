@@ -130,7 +130,8 @@ struct CertificateTsharkTests {
     @Test func fixtureStrings() throws {
         let all = try flows(of: TestPaths.fixtures.appendingPathComponent("tls-cert.pcap"))
         let rsa = try #require(all.first { $0.origPort == 40700 }).details
-        #expect(rsa.tlsSubject == #"CN=cert.sniff.test,OU=Tests+UID=42,O=Sniff\+Partner\, Inc.,L=Zürich\, Süd,ST=Baden-Württemberg,C=DE"#)
+        #expect(rsa.tlsSubject == #"CN=cert.sniff.test,OU=Tests+UID=42,O=Sniff\+Partner\, Inc.,"#
+                    + #"L=Zürich\, Süd,ST=Baden-Württemberg,C=DE"#)
         #expect(rsa.tlsIssuer == #"CN=Sniff Root \"R1\",O=Sniff Test CA,C=US"#)
         let ec = try #require(all.first { $0.origPort == 40701 }).details
         #expect(

@@ -51,7 +51,8 @@ struct FlowBenchmarkTests {
         for _ in 0..<3 {
             let (t, n) = try FlowBenchmarkTests.run(path, consumer: nil); best = min(best, t); packets = n
         }
-        print("bench: read+decode           \(packets) packets in \(String(format: "%.3f", best)) s = \(String(format: "%.2f", Double(packets) / best / 1e6)) Mpps")
+        print("bench: read+decode           \(packets) packets in \(String(format: "%.3f", best)) s = "
+              + "\(String(format: "%.2f", Double(packets) / best / 1e6)) Mpps")
         var bestFlows = Double.infinity
         var flows: UInt64 = 0
         var peak = 0
@@ -68,9 +69,13 @@ struct FlowBenchmarkTests {
             peak = table.stats.peakFlows
             perFlow = table.bytesPerFlowSlot
         }
-        print("bench: read+decode+flows     \(String(format: "%.3f", bestFlows)) s = \(String(format: "%.2f", Double(packets) / bestFlows / 1e6)) Mpps, \(flows) flows = \(String(format: "%.2f", Double(flows) / bestFlows / 1e6)) M flows/s, peak \(peak) open")
-        print("bench: flow table only       \(String(format: "%.0f", (bestFlows - best) / Double(packets) * 1e9)) ns/packet")
-        print("bench: memory per flow       Flow stride \(MemoryLayout<Flow>.stride) B, with index \(String(format: "%.0f", perFlow)) B at current capacity")
+        print("bench: read+decode+flows     \(String(format: "%.3f", bestFlows)) s = "
+              + "\(String(format: "%.2f", Double(packets) / bestFlows / 1e6)) Mpps, \(flows) flows = "
+              + "\(String(format: "%.2f", Double(flows) / bestFlows / 1e6)) M flows/s, peak \(peak) open")
+        print("bench: flow table only       "
+              + "\(String(format: "%.0f", (bestFlows - best) / Double(packets) * 1e9)) ns/packet")
+        print("bench: memory per flow       Flow stride \(MemoryLayout<Flow>.stride) B, with index "
+              + "\(String(format: "%.0f", perFlow)) B at current capacity")
         var ru = rusage()
         getrusage(RUSAGE_SELF.rawValue, &ru)
         print("bench: peak RSS              \(ru.ru_maxrss / 1024) MiB")
@@ -87,7 +92,8 @@ struct FlowBenchmarkTests {
             _ = try FlowBenchmarkTests.run(path, consumer: table)
             let during = mallocCount() - before
             table.flush()
-            print("bench: allocations, warm pass \(during) for \(packets) packets and \(counter.ended / 2) flows = \(String(format: "%.4f", Double(during) / Double(packets))) per packet")
+            print("bench: allocations, warm pass \(during) for \(packets) packets and \(counter.ended / 2) flows = "
+                  + "\(String(format: "%.4f", Double(during) / Double(packets))) per packet")
         }
         let sharded = ShardedFlowTable(shards: 2, config: FlowTableConfig(), observer: Counter())
         let (ts, _) = try FlowBenchmarkTests.run(path, consumer: sharded)
@@ -100,7 +106,8 @@ struct FlowBenchmarkTests {
             let t1 = FlowBenchmarkTests.now()
             parallel.flush()
             let total = tp + (FlowBenchmarkTests.now() - t1)
-            print("bench: \(n) shard thread(s)     \(String(format: "%.3f", total)) s = \(String(format: "%.2f", Double(packets) / total / 1e6)) Mpps, \(counter.ended) flows")
+            print("bench: \(n) shard thread(s)     \(String(format: "%.3f", total)) s = "
+                  + "\(String(format: "%.2f", Double(packets) / total / 1e6)) Mpps, \(counter.ended) flows")
         }
         #expect(flows > 0)
     }

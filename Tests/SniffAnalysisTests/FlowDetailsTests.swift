@@ -56,7 +56,8 @@ struct FlowDetailsTests {
             let url = TestPaths.fixtures.appendingPathComponent(name)
             func run(keeping: Bool) throws -> [String] {
                 try flows(of: url) { $0.keepsPacket = keeping }.map {
-                    "\(FlowSummary($0)) \($0.app) \($0.details.dnsQuery ?? "") \($0.details.tlsSNI ?? "") \($0.details.ja3 ?? "")"
+                    "\(FlowSummary($0)) \($0.app) \($0.details.dnsQuery ?? "") "
+                        + "\($0.details.tlsSNI ?? "") \($0.details.ja3 ?? "")"
                 }
             }
             let kept = try run(keeping: true)

@@ -107,7 +107,8 @@ struct FragmentTsharkTests {
     @Test("Reassembled frames agree with tshark's", arguments: captures())
     func agreesWithTshark(capture: URL) throws {
         let (tally, problems) = try Self.compare(capture)
-        print("FragmentTsharkTests: \(capture.lastPathComponent): \(tally.equal) of \(tally.compared) fragment frames agree")
+        print("FragmentTsharkTests: \(capture.lastPathComponent): \(tally.equal) of \(tally.compared) "
+              + "fragment frames agree")
         #expect(tally.compared > 0, "\(capture.lastPathComponent): no fragment frames to compare")
         #expect(problems.isEmpty, "\(capture.lastPathComponent): \(problems.prefix(8).joined(separator: " | "))")
     }

@@ -111,7 +111,8 @@ struct PacketInfoTests {
     @Test(.enabled(if: TestPaths.sharedPcaps != nil, "needs ../shared/pcaps beside the repository"))
     func malformedFromSharedCapture() throws {
         let file = TestPaths.sharedPcaps!.appendingPathComponent("babel_update_oobr.pcap")
-        #expect(try Self.info(file, frame: 3) == "88 → 24191 len=32792 [malformed: udp: length field 65524 is invalid]")
+        #expect(try Self.info(file, frame: 3)
+                    == "88 → 24191 len=32792 [malformed: udp: length field 65524 is invalid]")
     }
 
     /// Every frame of every shared capture and fixture renders (no trap), and a frame

@@ -71,7 +71,8 @@ struct X509Tests {
         #expect(Self.single(Self.utf8("#lead and trail ")) == ##"CN=\#lead and trail\ "##)
         #expect(Self.single(Self.utf8(" x")) == #"CN=\ x"#)
         #expect(Self.single(Self.utf8("tab\there\u{7F}")) == #"CN=tab\09here\7f"#)
-        #expect(Self.single(Self.der(0x1E, [0x00, 0x41, 0x00, 0xE9, 0xD8, 0x3D, 0xDE, 0x00])) == "CN=Aé😀")  // BMPString
+        // BMPString
+        #expect(Self.single(Self.der(0x1E, [0x00, 0x41, 0x00, 0xE9, 0xD8, 0x3D, 0xDE, 0x00])) == "CN=Aé😀")
         #expect(Self.single(Self.der(0x1E, [0xD8, 0x3D])) == "CN=\u{FFFD}")  // lone surrogate
         #expect(Self.single(Self.der(0x1C, [0, 0, 0, 0x41, 0, 1, 0xF6, 0x00])) == "CN=A😀")  // UniversalString
         #expect(Self.single(Self.der(0x14, [0x41, 0xE9])) == "CN=Aé")  // Teletex as Latin-1
