@@ -127,7 +127,7 @@ struct APIRoutes {
                     var o = JSONObject(capacity: 96)
                     o.string("name", x.name); o.number("packets", x.packets); o.number("bytes", x.bytes);
                     o.number("flows", x.flows)
-                    s.bytes.append(contentsOf: o.finish().bytes)
+                    o.finish(into: &s)
                 }
             }
         }

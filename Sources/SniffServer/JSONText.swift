@@ -44,6 +44,19 @@ struct JSONObject {
     mutating func raw(_ k: String, _ json: (inout ByteSink) -> Void) { key(k); json(&sink) }
 
     mutating func finish() -> ByteSink { sink.append(0x7D); return sink }
+
+    /// Closes the object and appends it to `s`, for an object inside a longer text.
+    mutating func finish(into s: inout ByteSink) {
+        let done = finish()
+        s.bytes.append(contentsOf: done.bytes)
+    }
+
+    /// Where a stored row came from: its sensor and its capture's id, as a string like
+    /// `CaptureInfo`'s id.
+    mutating func origin(sensor: String, captureID: Int64) {
+        string("sensor", sensor)
+        string("capture", String(captureID))
+    }
 }
 
 enum JSONArray {
@@ -75,10 +88,8 @@ extension StoredAlert {
             }
         }
         o.number("suppressed", row.suppressed)
-        o.string("sensor", sensor)
-        o.string("capture", String(captureID))
-        let done = o.finish()
-        s.bytes.append(contentsOf: done.bytes)
+        o.origin(sensor: sensor, captureID: captureID)
+        o.finish(into: &s)
     }
 }
 
@@ -110,10 +121,8 @@ extension StoredLog {
                 }
             }
         }
-        o.string("sensor", sensor)
-        o.string("capture", String(captureID))
-        let done = o.finish()
-        s.bytes.append(contentsOf: done.bytes)
+        o.origin(sensor: sensor, captureID: captureID)
+        o.finish(into: &s)
     }
 }
 
@@ -140,7 +149,6 @@ extension CaptureInfo {
         o.number("interface_dropped", interfaceDropped)
         o.number("sniff_dropped", sniffDropped)
         o.string("store_packets", storePackets)
-        let done = o.finish()
-        s.bytes.append(contentsOf: done.bytes)
+        o.finish(into: &s)
     }
 }
