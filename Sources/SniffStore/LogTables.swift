@@ -153,6 +153,7 @@ extension Schema {
 
     /// The columns a read selects, `id` first (PostgreSQL's addresses as text).
     static func logSelect(_ k: LogKind, _ d: SQLDialect) -> String {
+        if DNSTable.isCoded(k, d) { return DNSTable.selectSQL }
         // ClickHouse has no row id: a hash of the row's batch and position stands for it.
         let id = d == .clickhouse ? "toInt64(cityHash64(writer_id, seq, i)) AS id" : "id"
         let cols = [id] + logColumns(k).map { c in
@@ -184,12 +185,15 @@ extension Schema {
     ) throws -> (sql: String, binds: [SQLValue], limit: Int) {
         let cursor = try Cursor.parse(q.cursor, kind: "l", count: 2)
         var b = SQLBuilder(d)
+        // SQLite's dns table keeps the uid's bytes, the origin and name codes (`DNSTable`).
+        let coded = DNSTable.isCoded(q.kind, d)
+        func uid(_ u: String) -> String { b.param(coded ? DNSTable.uidValue(u) : .text(u)) }
         if let segments, let key = logKey(q) {
             let t = q.kind.table
             let these = "\(logSegment) IN (\(segments.map { b.param($0) }.joined(separator: ", ")))"
             func ids(_ condition: String) -> String { "SELECT id FROM \(t) WHERE \(these) AND \(condition)" }
             switch key {
-            case .uid(let u): b.add("id IN (\(ids("uid = \(b.param(u))")))")
+            case .uid(let u): b.add("id IN (\(ids("uid = \(uid(u))")))")
             case .orig(let n): b.add("id IN (\(ids(b.logAddress("orig_h", n))))")
             case .resp(let n): b.add("id IN (\(ids(b.logAddress("resp_h", n))))")
             case .either(let n):
@@ -203,10 +207,13 @@ extension Schema {
         if let p = f.port { let v = b.param(Int64(p)); b.add("(orig_p = \(v) OR resp_p = \(v))") }
         if let p = f.sport { b.add("orig_p = \(b.param(Int64(p)))") }
         if let p = f.dport { b.add("resp_p = \(b.param(Int64(p)))") }
-        if let t = f.transport { b.add("proto = \(b.param(t == .tcp ? "tcp" : "udp"))") }
-        b.rangeFilter(f, ts: "ts")
+        if let t = f.transport {
+            let p = b.param(t == .tcp ? "tcp" : "udp")
+            b.add(coded ? "proto IN (SELECT code FROM sniff_names WHERE name = \(p))" : "proto = \(p)")
+        }
+        if coded { b.originRangeFilter(f, ts: "ts") } else { b.rangeFilter(f, ts: "ts") }
         if let t = f.text { b.add(b.contains(q.kind.textColumn, t)) }
-        if let u = q.uid { b.add("uid = \(b.param(u))") }
+        if let u = q.uid { b.add("uid = \(uid(u))") }
         if let cursor { b.add("(ts, id) < (\(b.param(cursor.values[0])), \(b.param(cursor.values[1])))") }
         let limit = min(max(q.limit, 1), PacketQuery.maximumLimit)
         return (logSelect(q.kind, d) + b.whereClause + " ORDER BY ts DESC, id DESC LIMIT \(limit + 1)", b.binds, limit)

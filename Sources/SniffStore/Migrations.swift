@@ -438,5 +438,10 @@ extension Schema {
         SchemaVersion(PacketCodes.version, "packets: capture, sensor and MAC addresses as codes (SQLite)",
             sqlite: .convert(.packetCodes),
             postgres: []),
+        // SQLite only (see DNSTable): PostgreSQL keeps text and inet, ClickHouse its table
+        // sorted by time; both record the version and change nothing.
+        SchemaVersion(DNSTable.version, "dns log: capture and sensor, uid and names as codes and bytes (SQLite)",
+            sqlite: .statements(DNSTable.migrationStatements),
+            postgres: []),
     ]
 }

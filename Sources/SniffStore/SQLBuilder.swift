@@ -129,12 +129,7 @@ struct SQLBuilder {
         if let p = f.sport { add("sport = \(param(Int64(p)))") }
         if let p = f.dport { add("dport = \(param(Int64(p)))") }
         codeFilter(f)
-        // Capture and sensor through the packets' `origin` code (SQLite schema 23, `PacketCodes`).
-        var time = f
-        time.capture = nil; time.sensor = nil
-        rangeFilter(time, ts: "ts")
-        let capture = f.capture.map { param($0) }, sensor = f.sensor.map { param($0) }
-        if let o = PacketCodes.originFilter(capture: capture, sensor: sensor) { add(o) }
+        originRangeFilter(f, ts: "ts")
         if let q = f.text {
             let host = contains("http_host", q), sni = contains("tls_sni", q), dq = contains("flows.dns_query", q)
             add("(\(contains("dns_query", q)) OR flow_uid IN (SELECT uid FROM flows WHERE \(host) OR \(sni) OR \(dq)))")
@@ -301,6 +296,16 @@ struct SQLBuilder {
         let sni = contains("tls_sni", t)
         let v = param(t.lowercased())
         add("(\(sni) OR ja3 = \(v) OR ja3s = \(v) OR ja4 = \(v))")
+    }
+
+    /// `rangeFilter` on a SQLite table that names capture and sensor by an `origin` code
+    /// (packets since schema 23, `PacketCodes`; dns since 24, `DNSTable`).
+    mutating func originRangeFilter(_ f: TrafficFilter, ts: String) {
+        var time = f
+        time.capture = nil; time.sensor = nil
+        rangeFilter(time, ts: ts)
+        let capture = f.capture.map { param($0) }, sensor = f.sensor.map { param($0) }
+        if let o = PacketCodes.originFilter(capture: capture, sensor: sensor) { add(o) }
     }
 
     mutating func rangeFilter(_ f: TrafficFilter, ts: String) {

@@ -41,10 +41,7 @@ struct FlowUIDBytesTests {
     /// and the text filter that joins packets to their flows by uid finds the same rows.
     @Test("version 21's text uids convert to bytes; reads, views and the flow join unchanged")
     func migration() async throws {
-        try await TestDatabase.withSQLiteFile("uidbytes") { url, path in
-            let store = SQLiteStore(path: path, segmentRows: 16, flowSegmentRows: 8)
-            defer { Task { await store.close() } }
-            _ = try await store.migrate(through: SQLiteSchema.uidBytesVersion - 1)
+        try await TestDatabase.withSQLiteStore("uidbytes", at: SQLiteSchema.uidBytesVersion - 1) { store, url, path in
             let uids = Self.canonical + Self.other.filter { !$0.isEmpty }
             let t0: Int64 = 1_700_000_000_000_000_000
             var packets = WriterPathTests.packets(count: 40, start: t0)

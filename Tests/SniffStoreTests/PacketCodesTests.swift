@@ -50,10 +50,7 @@ struct PacketCodesTests {
     /// the same text, and the rows take less room.
     @Test("version 22's packets convert to codes; reads, filters and packets_v unchanged")
     func migration() async throws {
-        try await TestDatabase.withSQLiteFile("packetcodes") { url, path in
-            let store = SQLiteStore(path: path, segmentRows: 16, flowSegmentRows: 8)
-            defer { Task { await store.close() } }
-            _ = try await store.migrate(through: PacketCodes.version - 1)
+        try await TestDatabase.withSQLiteStore("packetcodes", at: PacketCodes.version - 1) { store, url, path in
             let rows = Self.rows
             for k in 0..<3 {
                 try Self.writeV22(path: path, Array(rows[(20 * k)..<(20 * k + 20)]), captureID: Self.origins[k].0,

@@ -61,6 +61,20 @@ enum TestDatabase {
         return try await body("sqlite:\(dir)/sniff.db", "\(dir)/sniff.db")
     }
 
+    /// A SQLite store on a new file, migrated through `version` (the one before a
+    /// migration under test, or the latest), with small segments (16 packets, 8 flows)
+    /// so that a few rows span several; `body` gets the store, the file's URL and path.
+    static func withSQLiteStore<T>(
+        _ name: String, at version: Int, _ body: (SQLiteStore, String, String) async throws -> T
+    ) async throws -> T {
+        try await withSQLiteFile(name) { url, path in
+            let store = SQLiteStore(path: path, segmentRows: 16, flowSegmentRows: 8)
+            defer { Task { await store.close() } }
+            _ = try await store.migrate(through: version)
+            return try await body(store, url, path)
+        }
+    }
+
     /// Runs `body` once per backend (PostgreSQL only when the test server is up).
     static func forEachBackend(_ name: String, _ body: (String) async throws -> Void) async throws {
         try await withSQLite(name, body)

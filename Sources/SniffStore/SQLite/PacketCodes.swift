@@ -66,6 +66,8 @@ final class PacketCodeCache {
     private var origins: [Int64: (captureID: Int64, sensor: String)] = [:]
     private var macCodes: [UInt64: Int64] = [:]
     private var macs: [Int64: UInt64] = [:]
+    /// `sniff_names` (`DNSTable`): the writer's side only, the reads join in SQL.
+    private var nameCodes: [String: Int64] = [:]
 
     private struct OriginKey: Hashable {
         let captureID: Int64
@@ -74,7 +76,7 @@ final class PacketCodeCache {
 
     /// Forgets everything (after a rollback of the writer's transaction).
     func forget() {
-        originCodes.removeAll(); origins.removeAll(); macCodes.removeAll(); macs.removeAll()
+        originCodes.removeAll(); origins.removeAll(); macCodes.removeAll(); macs.removeAll(); nameCodes.removeAll()
     }
 
     /// The code of (capture, sensor), added to `sniff_origins` if new.
@@ -117,6 +119,23 @@ final class PacketCodeCache {
         let code = find.int64(0)
         macCodes[value] = code
         macs[code] = value
+        return code
+    }
+
+    /// The code of a name of `DNSTable.namedColumns`, added to `sniff_names` if new.
+    func nameCode(_ name: String, _ c: SQLiteConnection) throws -> Int64 {
+        if let code = nameCodes[name] { return code }
+        let add = try c.cached("INSERT OR IGNORE INTO sniff_names (name) VALUES (?1)")
+        add.bind(1, name)
+        try add.run()
+        let find = try c.cached("SELECT code FROM sniff_names WHERE name = ?1")
+        find.bind(1, name)
+        defer { find.reset() }
+        guard try find.step() else {
+            throw StoreError.database("SQLite \(c.path): sniff_names lost a row it was given", detail: name)
+        }
+        let code = find.int64(0)
+        nameCodes[name] = code
         return code
     }
 

@@ -22,22 +22,43 @@ extension SQLiteStore {
         }
         for k in LogKind.allCases where rows.contains(where: { $0.kind == k }) {
             let before = try c.scalar("SELECT coalesce(max(id), 0) FROM \(k.table)") ?? 0
-            let st = try c.cached(insertLogSQL[k]!)
-            st.bind(1, batch.captureID); st.bind(2, batch.sensor)
+            // The dns table keeps codes and the uid's bytes (`DNSTable`): its columns
+            // are one to the left, `origin` standing for capture_id and sensor.
+            let coded = DNSTable.isCoded(k, .sqlite)
+            let st = try c.cached(coded ? DNSTable.insertSQL : insertLogSQL[k]!)
+            let shift: Int32 = coded ? -1 : 0
+            if coded {
+                st.bind(1, try c.packetCodes.originCode(captureID: batch.captureID, sensor: batch.sensor, c))
+            } else {
+                st.bind(1, batch.captureID); st.bind(2, batch.sensor)
+            }
             func bind(_ i: Int32, _ write: (inout ByteSink) -> Void) {
                 text.removeAll()
                 write(&text)
                 text.bytes.withUnsafeBufferPointer { st.bind(i, bytes: $0, arena: arena) }
             }
             for r in rows where r.kind == k {
-                st.bind(3, r.ts); st.bind(4, r.uid, arena: arena); st.bindBlobStatic(5, address(r.origH, at: 0))
-                st.bind(6, Int64(r.origP)); st.bindBlobStatic(7, address(r.respH, at: 16)); st.bind(8, Int64(r.respP))
-                st.bind(9, r.proto, arena: arena)
+                st.bind(3 + shift, r.ts)
+                if coded {
+                    FlowUIDBytes.bind(st, 4 + shift, r.uid, arena: arena)
+                } else {
+                    st.bind(4, r.uid, arena: arena)
+                }
+                st.bindBlobStatic(5 + shift, address(r.origH, at: 0))
+                st.bind(6 + shift, Int64(r.origP)); st.bindBlobStatic(7 + shift, address(r.respH, at: 16))
+                st.bind(8 + shift, Int64(r.respP))
+                if coded {
+                    st.bind(9 + shift, try c.packetCodes.nameCode(r.proto, c))
+                } else {
+                    st.bind(9, r.proto, arena: arena)
+                }
                 for (j, v) in r.values.enumerated() {
-                    let i = Int32(10 + j)
+                    let i = Int32(10 + j) + shift
                     switch v {
                     case .null: st.bindNull(i)
                     case .int(let x): st.bind(i, x)
+                    case .text(let s) where coded && DNSTable.namedValues[j]:
+                        st.bind(i, try c.packetCodes.nameCode(s, c))
                     case .text(let s): st.bind(i, s, arena: arena)
                     case .bool(let b): st.bind(i, Int64(b ? 1 : 0))
                     case .list(let l): bind(i) { LogValue.append(joined: l, into: &$0) }
@@ -62,6 +83,8 @@ extension SQLiteStore {
                     switch type {
                     case .int: return .int(st.int64(k))
                     case .bool: return .bool(st.int64(k) != 0)
+                    // The uid of `DNSTable` is bytes when it is one of Sniff's.
+                    case .text where i == 4 && st.isBlob(k): return .text(FlowUIDBytes.read(st, k) ?? "")
                     // The addresses are bytes (text in a row the conversion could not read).
                     case .text:
                         return .text(st.isBlob(k) ? CompactPacket.address(st.blob(k))?.description ?? "" : st.text(k))
