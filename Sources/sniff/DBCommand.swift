@@ -153,10 +153,21 @@ struct DBReplay: SniffAsyncCommand {
     @Argument(help: ArgumentHelp("Journal files (*.sniffj) to replay.", valueName: "JOURNAL"))
     var journals: [String]
 
+    @Flag(name: .customLong("store-local-shard"), help: """
+        ClickHouse cluster: replay into the --db server's own shard, as the capture that left the journal \
+        with --store-local-shard wrote (so that a batch written again folds with its first copy there).
+        """)
+    var storeLocalShard = false
+
+    func validate() throws {
+        if storeLocalShard { try StoreOptions.requireClickHouse(target.db) }
+    }
+
     func run() async throws {
         var failed = false
+        let url = try StoreURL(target.db)
         for path in journals {
-            let r = try await target.withStore { store in
+            let r = try await DBTarget.withStore(StoreOptions.open(url, localShard: storeLocalShard)) { store in
                 try await store.migrate()
                 return try await JournalReplay.replay(path: path, into: store)
             }

@@ -69,12 +69,20 @@ struct StoreOptions: ParsableArguments {
     )
     var storeMemory: Int = 1_000_000
 
+    @Flag(name: .customLong("store-local-shard"), help: """
+        ClickHouse cluster (sniff db migrate --cluster): write into the --db server's own shard, its <table>_local \
+        tables, not through the Distributed tables. The sensor's rows stay on that server and it needs no other; \
+        reads (sniff serve) still see every shard.
+        """)
+    var storeLocalShard = false
+
     var enabled: Bool { store || db != nil }
 
     func validate() throws {
         if let db {
             do { _ = try StoreURL(db) } catch let e as StoreError { throw ValidationError(e.userMessage) }
         }
+        if storeLocalShard { try StoreOptions.requireClickHouse(db) }
         if PacketPolicy(storePackets) == nil {
             throw ValidationError(
                 "invalid --store-packets '\(storePackets)': valid values are all, none, sample:N (N at least 1)")
@@ -105,6 +113,22 @@ struct StoreOptions: ParsableArguments {
                 throw ValidationError("\(name) applies to storage: add --store (SQLite sniff.db) or --db URL")
             }
         }
+    }
+
+    /// --store-local-shard writes a ClickHouse cluster's shard tables: other databases have none.
+    static func requireClickHouse(_ db: String?) throws {
+        guard let db, case .clickhouse = try? StoreURL(db) else {
+            throw ValidationError("""
+                --store-local-shard is for a ClickHouse cluster: give --db \
+                clickhouse://user:password@host:8123/database
+                """)
+        }
+    }
+
+    /// The store the rows go into: with --store-local-shard, the ClickHouse server's own shard.
+    static func open(_ url: StoreURL, localShard: Bool) -> any PacketStore {
+        if localShard, case .clickhouse(let target) = url { return ClickHouseStore(target: target, localShard: true) }
+        return StoreFactory.open(url)
     }
 
     var url: StoreURL {
@@ -144,7 +168,7 @@ final class StoreRun {
         let o = command.storeOptions
         options = o
         let url = o.url
-        store = StoreFactory.open(url)
+        store = StoreOptions.open(url, localShard: o.storeLocalShard)
         var config = StoreWriter.Configuration()
         config.memoryLimitRows = o.storeMemory
         config.journalDirectory = o.journal
@@ -188,7 +212,8 @@ final class StoreRun {
         // dns, http (and tls, from the flows) tables: the tracker runs as with --logs.
         flows.observeTransactions(consumer)
         let storing = """
-            storing in \(url.redacted) as sensor \(o.sensorName) (packets: \
+            storing in \(url.redacted)\(o.storeLocalShard ? " (its shard's tables)" : "") as sensor \
+            \(o.sensorName) (packets: \
             \(consumer.policy)\(o.storeRaw ? " with their bytes" : ""), capture \(info.id))
             """
         ComponentLog.say(ComponentLog.storeLogger, .info, "sniff: " + storing, message: storing)
@@ -293,7 +318,8 @@ final class StoreRun {
             let paths = report.journalPaths.joined(separator: ", ")
             ComponentLog.store(.warning, """
                 \(report.pendingBatches) batches could not be stored and are kept in \(paths); replay them with: \
-                sniff db replay --db '\(options.url.redacted)' \(report.journalPaths.joined(separator: " "))
+                sniff db replay --db '\(options.url.redacted)'\(options.storeLocalShard ? " --store-local-shard" : "") \
+                \(report.journalPaths.joined(separator: " "))
                 """)
         }
         if let note = sameFileNote(pipeline.totals) { ComponentLog.store(.warning, note) }

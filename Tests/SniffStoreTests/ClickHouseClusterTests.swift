@@ -174,6 +174,105 @@ struct ClickHouseClusterTests {
         }
     }
 
+    @Test("""
+        two sensors at once, each into its own server's shard: each shard holds its sensor's rows alone, \
+        the Distributed totals are the sums, a batch written again folds
+        """)
+    func localShards() async throws {
+        try await ClickHouseClusterEnv.withCluster("clocal") { stores in
+            let locals = stores.map { ClickHouseStore(target: $0.target, localShard: true) }
+            defer { Task { for s in locals { await s.close() } } }
+            let batches = 20, rows = 1500, flows = 40
+            let writers = locals.enumerated().map { i, s in
+                StoreChecks.outageWriter(s, journal: "chlocal\(i)", memoryLimitRows: 1_000_000)
+            }
+            let start = Timestamp.now().totalNanoseconds
+            await withTaskGroup(of: Void.self) { group in
+                for (i, w) in writers.enumerated() {
+                    group.addTask {
+                        for b in 0..<batches {
+                            let packets = ClickHouseClusterEnv.rows(rows, from: b, flows: true)
+                            w.submit(StoreBatch(id: w.makeBatchID(), sensor: "s\(i)", captureID: Int64(i + 1),
+                                                content: .packets(packets)))
+                        }
+                        let records = (1...flows).map { WriterPathTests.flow($0, start: start) }
+                        w.submit(StoreBatch(id: w.makeBatchID(), sensor: "s\(i)", captureID: Int64(i + 1),
+                                            content: .flows(records)))
+                        w.submit(StoreBatch(id: w.makeBatchID(), sensor: "s\(i)", captureID: Int64(i + 1),
+                                            content: .logs(LogStoreTests.sampleRows())))
+                    }
+                }
+            }
+            for w in writers {
+                let report = await w.finishing(timeoutSeconds: 120)
+                #expect(report.complete)
+                #expect(report.stats.packetsStored == UInt64(batches * rows))
+            }
+            let logs = LogStoreTests.sampleRows().filter { $0.kind == .dns }.count
+            #expect(logs > 0)
+            for (i, shard) in stores.enumerated() {
+                for (table, n) in [("packets", batches * rows), ("flows", flows), ("dns", logs),
+                                   ("sniff_batches", batches + 2)] {
+                    let local = ClickHouseSchema.localTable(table)
+                    #expect(
+                        try await ClickHouseTestEnv.count(shard, "SELECT count() FROM \(local)") == n, "\(local) \(i)")
+                    #expect(
+                        try await ClickHouseTestEnv.count(
+                            shard, "SELECT count() FROM \(local) WHERE sensor != 's\(i)'") == 0, "\(local) \(i)")
+                }
+            }
+            // Through either server's Distributed tables: every row once, the sums.
+            for s in stores {
+                #expect(try await ClickHouseTestEnv.count(s, "SELECT count() FROM packets") == 2 * batches * rows)
+                #expect(
+                    try await ClickHouseTestEnv.count(s, "SELECT uniqExact(sensor, capture_id, n) FROM packets")
+                        == 2 * batches * rows)
+                #expect(try await ClickHouseTestEnv.count(s, "SELECT count() FROM flows FINAL") == 2 * flows)
+                #expect(try await ClickHouseTestEnv.count(s, "SELECT count() FROM dns FINAL") == 2 * logs)
+                let ids = try await ClickHouseTestEnv.count(s, "SELECT count() FROM sniff_batches FINAL")
+                #expect(ids == 2 * (batches + 2))
+            }
+            // A batch stored, then again: its id is known, nothing is written.
+            let again = StoreBatch(id: BatchID(writer: 77, seq: 1), sensor: "s0", captureID: 1,
+                                   content: .packets(ClickHouseClusterEnv.rows(rows, from: batches, flows: true)))
+            #expect(try await locals[0].write(again))
+            #expect(try await locals[0].write(again) == false)
+            // Its id lost (a connection broken between rows and id): the rows written again
+            // reach the same shard, where they fold.
+            try await ClickHouseTestEnv.forgetBatches(stores[0], where: "writer_id = 77", table: "sniff_batches_local")
+            #expect(try await locals[0].write(again))
+            let one = (batches + 1) * rows
+            #expect(try await ClickHouseTestEnv.count(stores[0], "SELECT count() FROM packets_local") == one + rows)
+            let folded = try await ClickHouseTestEnv.count(stores[1], "SELECT count() FROM packets FINAL")
+            #expect(folded == one + batches * rows)
+            try await stores[0].http.run("OPTIMIZE TABLE packets_local FINAL", what: "test")
+            #expect(try await ClickHouseTestEnv.count(stores[0], "SELECT count() FROM packets_local") == one)
+            #expect(try await ClickHouseTestEnv.count(stores[1], "SELECT count() FROM packets_local") == batches * rows)
+        }
+    }
+
+    @Test("into a server without shard tables: refused before anything is made there, with the fix")
+    func localShardNeedsCluster() async throws {
+        let base = try #require(StoreTestEnv.env["SNIFF_TEST_CH_SHARD1_URL"])
+        let db = "sniff_clocalno_\(UInt32.random(in: 0...UInt32.max))"
+        guard case .clickhouse(let target) = try StoreURL(String(base[..<base.lastIndex(of: "/")!]) + "/" + db) else {
+            throw StoreError.badURL(base)
+        }
+        let store = ClickHouseStore(target: target, localShard: true)
+        defer { Task { await store.close() } }
+        do {
+            _ = try await store.migrate()
+            Issue.record("migrate into a server without packets_local succeeded")
+        } catch let e as StoreError {
+            #expect(e.userMessage.contains("no shard tables (packets_local)"), "\(e.userMessage)")
+            #expect(e.userMessage.contains("sniff db migrate --cluster NAME"), "\(e.userMessage)")
+        }
+        let made = try await store.http.run(
+            "SELECT count() FROM system.databases WHERE name = \(ClickHouseSchema.literal(db)) FORMAT TabSeparated",
+            database: "default", what: "test")
+        #expect(String(decoding: made, as: UTF8.self).hasPrefix("0"), "nothing created")
+    }
+
     @Test("a shard stopped mid-load: the sensor's journal keeps the rows, and they arrive once when it returns")
     func shardDown() async throws {
         let env = StoreTestEnv.env

@@ -36,14 +36,16 @@ enum ClickHouseTestEnv {
 
     /// Deletes the `sniff_batches` rows `condition` selects, as a connection broken
     /// between a batch's rows and its id leaves it, and waits for the mutation.
-    static func forgetBatches(_ store: ClickHouseStore, where condition: String) async throws {
-        try await store.http.run("ALTER TABLE sniff_batches DELETE WHERE \(condition)", what: "test")
+    static func forgetBatches(
+        _ store: ClickHouseStore, where condition: String, table: String = "sniff_batches"
+    ) async throws {
+        try await store.http.run("ALTER TABLE \(table) DELETE WHERE \(condition)", what: "test")
         var waited = 0
-        while try await count(store, "SELECT count() FROM sniff_batches WHERE \(condition)") != 0 && waited < 100 {
+        while try await count(store, "SELECT count() FROM \(table) WHERE \(condition)") != 0 && waited < 100 {
             try await Task.sleep(nanoseconds: 100_000_000)
             waited += 1
         }
-        #expect(try await count(store, "SELECT count() FROM sniff_batches WHERE \(condition)") == 0)
+        #expect(try await count(store, "SELECT count() FROM \(table) WHERE \(condition)") == 0)
     }
 
     /// Flows inserted as the writer of schema versions 14-17 sent them: without their

@@ -21,12 +21,16 @@ public final class ClickHouseStore: PacketStore {
     let http: ClickHouseHTTP
     /// The write calls' encode buffers, kept from one call to the next.
     let buffers = ClickHouseBuffers()
+    /// Rows go into this server's own shard, its `<table>_local` tables, not through
+    /// the Distributed tables (`--store-local-shard`; ClickHouseCluster.swift says why).
+    public let localShard: Bool
 
     public var backend: String { "clickhouse" }
     public var location: String { target.redacted }
 
-    public init(target: ClickHouseTarget) {
+    public init(target: ClickHouseTarget, localShard: Bool = false) {
         self.target = target
+        self.localShard = localShard
         http = ClickHouseHTTP(target: target)
     }
 
@@ -44,6 +48,7 @@ public final class ClickHouseStore: PacketStore {
     /// earlier version only for the tests of a migration).
     @discardableResult
     func migrate(inCluster cluster: String?, through last: Int = Schema.latestVersion) async throws -> [Migration] {
+        if localShard, cluster == nil { try await requireLocalTables() }
         try await http.run("CREATE DATABASE IF NOT EXISTS \(target.database)", database: "default", what: "migrate")
         try await http.run(ClickHouseSchema.migrationsTable, what: "migrate")
         let applied = Set(try await appliedVersions().keys)
@@ -85,6 +90,19 @@ public final class ClickHouseStore: PacketStore {
             done.append(Migration(version: m.version, name: m.name, appliedAt: now))
         }
         return done
+    }
+
+    /// A writer into this server's shard needs the shard's tables, which only a
+    /// cluster's migration makes: refused before anything is created here.
+    private func requireLocalTables() async throws {
+        let sql = "SELECT count() FROM system.tables WHERE database = \(ClickHouseSchema.literal(target.database)) "
+            + "AND name = \(ClickHouseSchema.literal(ClickHouseSchema.localTable("packets"))) FORMAT TabSeparated"
+        let n = ClickHouseHTTP.parseTSV(try await http.run(sql, database: "default", what: "migrate")).first?.first
+        guard n.flatMap({ $0.flatMap { Int($0) } }) ?? 0 == 0 else { return }
+        throw StoreError.database(
+            "ClickHouse at \(target.redacted) has no shard tables (packets_local): --store-local-shard writes a "
+                + "cluster's; make them with: sniff db migrate --cluster NAME --db URL, or drop --store-local-shard",
+            detail: "migrate: no packets_local")
     }
 
     /// Whether `table` has every one of `columns` (a step that added them ran before).

@@ -31,11 +31,15 @@ extension ClickHouseStore {
             : "write \(batches.count) batches from \(first.id)"
         let ids = batches.map { "(\($0.id.writer), \($0.id.seq))" }.joined(separator: ", ")
         var seen = Set<BatchID>()
-        for r in try await http.rows("SELECT writer_id, seq FROM \(ClickHouseSchema.readTable("sniff_batches")) WHERE (writer_id, seq) IN (\(ids))",
+        // Writing into its own shard, a sensor's batch ids are there: read there, so that
+        // the sensor depends on its server alone.
+        let known = localShard
+            ? ClickHouseSchema.localTable("sniff_batches") : ClickHouseSchema.readTable("sniff_batches")
+        for r in try await http.rows("SELECT writer_id, seq FROM \(known) WHERE (writer_id, seq) IN (\(ids))",
                                      what: what) where r.count == 2 {
             if let w = r[0].flatMap({ Int64($0) }), let s = r[1].flatMap({ Int64($0) }) { seen.insert(BatchID(writer: w, seq: s)) }
         }
-        var inserts = ClickHouseInserts(buffers: buffers)
+        var inserts = ClickHouseInserts(buffers: buffers, localShard: localShard)
         var stored: [Bool] = []
         stored.reserveCapacity(batches.count)
         for b in batches {
@@ -45,7 +49,7 @@ extension ClickHouseStore {
         }
         guard !inserts.isEmpty else { return stored }
         try await inserts.send(http, what: what)
-        var ledger = ClickHouseInserts(buffers: buffers)
+        var ledger = ClickHouseInserts(buffers: buffers, localShard: localShard)
         let now = Timestamp.now().totalNanoseconds
         for (b, new) in zip(batches, stored) where new {
             ledger.append("sniff_batches", ClickHouseSchema.batchColumns) { out in
@@ -87,8 +91,13 @@ struct ClickHouseInserts {
     private var tables: [Table] = []
     private var index: [String: Int] = [:]
     private let buffers: ClickHouseBuffers?
+    /// Into the `<table>_local` tables of the server (`ClickHouseStore.localShard`).
+    private let localShard: Bool
 
-    init(buffers: ClickHouseBuffers? = nil) { self.buffers = buffers }
+    init(buffers: ClickHouseBuffers? = nil, localShard: Bool = false) {
+        self.buffers = buffers
+        self.localShard = localShard
+    }
 
     var isEmpty: Bool { tables.allSatisfy { $0.rows.count == 0 } }
 
@@ -113,7 +122,8 @@ struct ClickHouseInserts {
     func send(_ http: ClickHouseHTTP, what: String) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for t in tables where t.rows.count > 0 {
-                let sql = "INSERT INTO \(t.table) (\(t.columns.map(\.name).joined(separator: ", "))) FORMAT RowBinary"
+                let table = localShard ? ClickHouseSchema.localTable(t.table) : t.table
+                let sql = "INSERT INTO \(table) (\(t.columns.map(\.name).joined(separator: ", "))) FORMAT RowBinary"
                 let body = t.rows.buffer
                 group.addTask { try await http.run(sql, body: body, what: what) }
             }
