@@ -59,7 +59,8 @@ struct DBMigrate: SniffAsyncCommand {
 
     @Option(name: .customLong("shard-db"), help: ArgumentHelp("""
         With --cluster: a server of the cluster to migrate, by its HTTP URL (repeat for each). Without it, each \
-        server listed in remote_servers at the --db URL's HTTP port, user and password.
+        server listed in remote_servers at the --db URL's HTTP port, user and password (refused when two \
+        servers share a host: their HTTP ports differ).
         """, valueName: "URL"))
     var shardDBs: [String] = []
 
@@ -112,8 +113,7 @@ extension DBMigrate {
                     "ClickHouse at \(entry.redacted) has no cluster '\(cluster)' in its remote_servers",
                     detail: "migrate --cluster")
             }
-            // remote_servers names native (TCP) ports; HTTP is the --db URL's port unless given.
-            return given.isEmpty ? replicas.map { r in var t = entry; t.host = r.host; return t } : given
+            return given.isEmpty ? try ClickHouseCluster.httpTargets(of: replicas, like: entry, cluster: cluster) : given
         }
         for server in servers {
             let applied: [Migration] = try await DBTarget.withStore(ClickHouseStore(target: server)) { store in

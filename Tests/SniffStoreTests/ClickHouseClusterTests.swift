@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import SniffCore
 @testable import SniffStore
+import SniffTestSupport
 
 /// The two-shard cluster `scripts/test.sh` starts (scripts/ch-temp.sh,
 /// `ch_temp_cluster_start`): two servers whose remote_servers name both as the shards
@@ -273,6 +274,52 @@ struct ClickHouseClusterTests {
         #expect(String(decoding: made, as: UTF8.self).hasPrefix("0"), "nothing created")
     }
 
+    @Test("sniff db migrate --cluster with both servers on one host: refused unless --shard-db names each")
+    func migrateSharedHost() async throws {
+        let cluster = try #require(ClickHouseClusterEnv.cluster)
+        let db = "sniff_cshared_\(UInt32.random(in: 0...UInt32.max))"
+        var urls: [String] = [], stores: [ClickHouseStore] = []
+        for key in ["SNIFF_TEST_CH_SHARD1_URL", "SNIFF_TEST_CH_SHARD2_URL"] {
+            let base = try #require(StoreTestEnv.env[key])
+            urls.append(String(base[..<base.lastIndex(of: "/")!]) + "/" + db)
+            guard case .clickhouse(let target) = try StoreURL(urls.last!) else { throw StoreError.badURL(base) }
+            stores.append(ClickHouseStore(target: target))
+        }
+        // In `default`: the database may not exist.
+        func tables(_ s: ClickHouseStore) async throws -> Int {
+            let sql = "SELECT count() FROM system.tables WHERE database = \(ClickHouseSchema.literal(db)) "
+                + "AND name = 'packets_local' FORMAT TabSeparated"
+            let out = try await s.http.run(sql, database: "default", what: "test")
+            return Int(String(decoding: out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        }
+        func cleanup() async {
+            for s in stores {
+                _ = try? await s.http.run("DROP DATABASE IF EXISTS \(db)", database: "default", what: "test cleanup")
+                await s.close()
+            }
+        }
+        func check() async throws {
+            // The test cluster's remote_servers lists 127.0.0.1 twice, with two native ports.
+            let refused = try CLI.run(["db", "migrate", "--cluster", cluster, "--db", urls[0]])
+            #expect(refused.status == 64, "\(refused.stderr)")
+            #expect(refused.stderr.contains("share the host 127.0.0.1"), "\(refused.stderr)")
+            #expect(refused.stderr.contains("--shard-db"), "\(refused.stderr)")
+            for s in stores { #expect(try await tables(s) == 0, "nothing created on \(s.target.redacted)") }
+
+            let r = try CLI.run(["db", "migrate", "--cluster", cluster, "--db", urls[0],
+                                 "--shard-db", urls[0], "--shard-db", urls[1]])
+            #expect(r.status == 0, "\(r.stderr)")
+            for s in stores { #expect(try await tables(s) == 1, "packets_local on \(s.target.redacted)") }
+        }
+        do {
+            try await check()
+            await cleanup()
+        } catch {
+            await cleanup()
+            throw error
+        }
+    }
+
     @Test("a shard stopped mid-load: the sensor's journal keeps the rows, and they arrive once when it returns")
     func shardDown() async throws {
         let env = StoreTestEnv.env
@@ -310,6 +357,36 @@ struct ClickHouseClusterTests {
             #expect(
                 try await ClickHouseTestEnv.count(s, "SELECT uniqExact(capture_id, n) FROM packets") == batches * rows)
             #expect(try await ClickHouseTestEnv.count(s, "SELECT count() FROM sniff_batches FINAL") == batches)
+        }
+    }
+}
+
+/// The HTTP targets `sniff db migrate --cluster` derives from remote_servers when no
+/// `--shard-db` names them (no server needed).
+@Suite("ClickHouse cluster: servers' HTTP targets")
+struct ClickHouseClusterTargetsTests {
+    static let entry = try! ClickHouseTarget(url: "clickhouse://u:p@db1.example:8124/sniff")
+
+    @Test("one server per host: each host with the --db URL's port, user, password and database")
+    func distinctHosts() throws {
+        let replicas = [(shard: 1, host: "db1.example", port: 9000), (shard: 2, host: "db2.example", port: 9000)]
+        let targets = try ClickHouseCluster.httpTargets(of: replicas, like: Self.entry, cluster: "fleet")
+        #expect(targets.map(\.host) == ["db1.example", "db2.example"])
+        for t in targets {
+            #expect(t.port == 8124 && t.user == "u" && t.password == "p" && t.database == "sniff")
+        }
+    }
+
+    @Test("two servers on one host: refused with exit 64, naming the host, its ports and --shard-db")
+    func sharedHost() {
+        let replicas = [(shard: 1, host: "10.0.0.5", port: 9000), (shard: 2, host: "10.0.0.5", port: 9001),
+                        (shard: 3, host: "10.0.0.6", port: 9000)]
+        #expect {
+            _ = try ClickHouseCluster.httpTargets(of: replicas, like: Self.entry, cluster: "fleet")
+        } throws: { e in
+            guard let e = e as? StoreError else { return false }
+            return e.exitCode == 64 && e.userMessage.contains("share the host 10.0.0.5 (native ports 9000, 9001)")
+                && e.userMessage.contains("--shard-db")
         }
     }
 }

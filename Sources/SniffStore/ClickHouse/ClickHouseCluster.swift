@@ -11,7 +11,7 @@ import SniffCore
 /// background thread is not initialized"), so the migration connects to each server
 /// of the cluster in turn and runs the DDL there; each server records its own
 /// `sniff_migrations`.
-enum ClickHouseCluster {
+public enum ClickHouseCluster {
     /// Where each table's rows go. Deterministic, never rand(): a batch written again
     /// (a replay) must reach the shard that holds its first copy, where the
     /// ReplacingMergeTree folds the two. Packets follow their flow's uid, as do the
@@ -74,6 +74,33 @@ enum ClickHouseCluster {
     static func alteredTable(_ sql: String) -> String? {
         guard sql.hasPrefix(alter), let space = sql.dropFirst(alter.count).firstIndex(of: " ") else { return nil }
         return String(sql[sql.index(sql.startIndex, offsetBy: alter.count)..<space])
+    }
+}
+
+extension ClickHouseCluster {
+    /// The HTTP targets of a cluster's servers when no `--shard-db` names them: each
+    /// server's host with the `--db` URL's port, user and password. remote_servers names
+    /// native (TCP) ports only, so two servers on one host would both become the same
+    /// HTTP target, and one server would be migrated twice while the other never was:
+    /// refused, with the fix.
+    public static func httpTargets(
+        of replicas: [(shard: Int, host: String, port: Int)], like entry: ClickHouseTarget, cluster: String
+    ) throws -> [ClickHouseTarget] {
+        var ports: [String: [Int]] = [:]
+        for r in replicas { ports[r.host, default: []].append(r.port) }
+        if let shared = replicas.first(where: { ports[$0.host]!.count > 1 }) {
+            let native = ports[shared.host]!.map(String.init).joined(separator: ", ")
+            throw StoreError.badURL("""
+                the servers of cluster '\(cluster)' share the host \(shared.host) (native ports \(native)), \
+                so their HTTP ports cannot be told from remote_servers: give each server's URL with \
+                --shard-db clickhouse://user:password@host:port/database, once per server
+                """)
+        }
+        return replicas.map { r in
+            var t = entry
+            t.host = r.host
+            return t
+        }
     }
 }
 
