@@ -83,16 +83,9 @@ final class PacketCodeCache {
     func originCode(captureID: Int64, sensor: String, _ c: SQLiteConnection) throws -> Int64 {
         let key = OriginKey(captureID: captureID, sensor: sensor)
         if let code = originCodes[key] { return code }
-        let add = try c.cached("INSERT OR IGNORE INTO sniff_origins (capture_id, sensor) VALUES (?1, ?2)")
-        add.bind(1, captureID); add.bind(2, sensor)
-        try add.run()
-        let find = try c.cached("SELECT code FROM sniff_origins WHERE capture_id = ?1 AND sensor = ?2")
-        find.bind(1, captureID); find.bind(2, sensor)
-        defer { find.reset() }
-        guard try find.step() else {
-            throw StoreError.database("SQLite \(c.path): sniff_origins lost a row it was given", detail: sensor)
+        let code = try Self.code(in: "sniff_origins", ["capture_id", "sensor"], detail: sensor, c) {
+            $0.bind(1, captureID); $0.bind(2, sensor)
         }
-        let code = find.int64(0)
         originCodes[key] = code
         origins[code] = (captureID, sensor)
         return code
@@ -107,16 +100,9 @@ final class PacketCodeCache {
     @inline(__always)
     func macCode(_ value: UInt64, _ c: SQLiteConnection) throws -> Int64 {
         if let code = macCodes[value] { return code }
-        let add = try c.cached("INSERT OR IGNORE INTO sniff_macs (mac) VALUES (?1)")
-        add.bind(1, Int64(bitPattern: value))
-        try add.run()
-        let find = try c.cached("SELECT code FROM sniff_macs WHERE mac = ?1")
-        find.bind(1, Int64(bitPattern: value))
-        defer { find.reset() }
-        guard try find.step() else {
-            throw StoreError.database("SQLite \(c.path): sniff_macs lost a row it was given", detail: "\(value)")
+        let code = try Self.code(in: "sniff_macs", ["mac"], detail: "\(value)", c) {
+            $0.bind(1, Int64(bitPattern: value))
         }
-        let code = find.int64(0)
         macCodes[value] = code
         macs[code] = value
         return code
@@ -125,18 +111,32 @@ final class PacketCodeCache {
     /// The code of a name of `DNSTable.namedColumns`, added to `sniff_names` if new.
     func nameCode(_ name: String, _ c: SQLiteConnection) throws -> Int64 {
         if let code = nameCodes[name] { return code }
-        let add = try c.cached("INSERT OR IGNORE INTO sniff_names (name) VALUES (?1)")
-        add.bind(1, name)
-        try add.run()
-        let find = try c.cached("SELECT code FROM sniff_names WHERE name = ?1")
-        find.bind(1, name)
-        defer { find.reset() }
-        guard try find.step() else {
-            throw StoreError.database("SQLite \(c.path): sniff_names lost a row it was given", detail: name)
-        }
-        let code = find.int64(0)
+        let code = try Self.code(in: "sniff_names", ["name"], detail: name, c) { $0.bind(1, name) }
         nameCodes[name] = code
         return code
+    }
+
+    /// The code of a row of a dictionary table (`sniff_origins`, `sniff_macs`, `sniff_names`),
+    /// whose `columns` are unique together: added if new, then read back. `bind` gives
+    /// both statements the row's values as ?1, ?2… Called only for values the caches lack.
+    private static func code(
+        in table: String, _ columns: [String], detail: String, _ c: SQLiteConnection,
+        bind: (SQLiteStatement) -> Void
+    ) throws -> Int64 {
+        let params = columns.indices.map { "?\($0 + 1)" }
+        let add = try c.cached(
+            "INSERT OR IGNORE INTO \(table) (\(columns.joined(separator: ", "))) "
+                + "VALUES (\(params.joined(separator: ", ")))")
+        bind(add)
+        try add.run()
+        let match = zip(columns, params).map { "\($0) = \($1)" }.joined(separator: " AND ")
+        let find = try c.cached("SELECT code FROM \(table) WHERE \(match)")
+        bind(find)
+        defer { find.reset() }
+        guard try find.step() else {
+            throw StoreError.database("SQLite \(c.path): \(table) lost a row it was given", detail: detail)
+        }
+        return find.int64(0)
     }
 
     /// The capture and sensor of an origin code; (0, "") for a code the file lacks
