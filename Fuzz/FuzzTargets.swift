@@ -569,7 +569,7 @@ enum FuzzTargets {
         table.transactions = transactions
         var records = PacketRecords()
         while let (p, frame) = records.next(&r) {
-            frame.withUnsafeBytes { f in table.process(p, frame: f, now: p.timestamp) }
+            _ = frame.withUnsafeBytes { f in table.process(p, frame: f, now: p.timestamp) }
             require(table.count <= config.maxFlows, "\(table.count) flows above the cap \(config.maxFlows)")
             if records.count % 16 == 0 { table.expire(now: p.timestamp) }
         }

@@ -136,7 +136,7 @@ enum FlowSoak {
                 p.dns.questionCount = 1
                 p.dns.qtype = 1
             }
-            frame.withUnsafeBytes { table.process(p, frame: $0, now: p.timestamp) }
+            _ = frame.withUnsafeBytes { table.process(p, frame: $0, now: p.timestamp) }
             n += 1
         }
         let s: UInt32 = 1000, r: UInt32 = 5000

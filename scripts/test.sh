@@ -25,7 +25,7 @@ trap stop_servers EXIT
 
 # Build first so that a compile error is reported on its own, then run every suite.
 # Swift Testing prints the closing summary line ("Test run with N tests ... passed").
-# A warning from Sources/ fails the run (scripts/check-warnings.sh); an incremental
+# A warning from the project's code fails the run (scripts/check-warnings.sh); an incremental
 # build only sees the files it recompiles, a fresh clone sees them all.
 build_log=$(mktemp)
 swift build --build-tests 2>&1 | tee "$build_log"

@@ -36,7 +36,7 @@ final class PtySniff: @unchecked Sendable {
         var fa = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&fa)
         defer { posix_spawn_file_actions_destroy(&fa) }
-        let ttyPath = String(cString: name)
+        let ttyPath = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         // Opened after setsid: the pty becomes the child's controlling terminal.
         posix_spawn_file_actions_addopen(&fa, 0, ttyPath, O_RDWR, 0)
         posix_spawn_file_actions_adddup2(&fa, 0, 1)
