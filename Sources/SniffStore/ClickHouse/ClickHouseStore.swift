@@ -21,6 +21,8 @@ public final class ClickHouseStore: PacketStore {
     let http: ClickHouseHTTP
     /// The write calls' encode buffers, kept from one call to the next.
     let buffers = ClickHouseBuffers()
+    /// Write calls of several batches held to about one a second (`ClickHousePace`).
+    let pace = ClickHousePace(interval: .seconds(1))
     /// Rows go into this server's own shard, its `<table>_local` tables, not through
     /// the Distributed tables (`--store-local-shard`; ClickHouseCluster.swift says why).
     public let localShard: Bool
@@ -98,7 +100,7 @@ public final class ClickHouseStore: PacketStore {
         let sql = "SELECT count() FROM system.tables WHERE database = \(ClickHouseSchema.literal(target.database)) "
             + "AND name = \(ClickHouseSchema.literal(ClickHouseSchema.localTable("packets"))) FORMAT TabSeparated"
         let n = ClickHouseHTTP.parseTSV(try await http.run(sql, database: "default", what: "migrate")).first?.first
-        guard n.flatMap({ $0.flatMap { Int($0) } }) ?? 0 == 0 else { return }
+        guard n.flatMap({ $0.flatMap { Int($0) } }) ?? 0 == 0 else { return try await requireOwnCluster() }
         throw StoreError.database(
             "ClickHouse at \(target.redacted) has no shard tables (packets_local): --store-local-shard writes a "
                 + "cluster's; make them with: sniff db migrate --cluster NAME --db URL, or drop --store-local-shard",

@@ -27,19 +27,20 @@ extension ClickHouseStore {
 
     public func write(_ batches: [StoreBatch]) async throws -> [Bool] {
         guard let first = batches.first else { return [] }
+        await pace.wait(rows: batches.reduce(0) { $0 + $1.content.rowCount }, batches: batches.count,
+                        limit: coalesceRows)
         let what = batches.count == 1 ? "write \(first.content.kindName) batch \(first.id)"
             : "write \(batches.count) batches from \(first.id)"
         let ids = batches.map { "(\($0.id.writer), \($0.id.seq))" }.joined(separator: ", ")
         var seen = Set<BatchID>()
         // Writing into its own shard, a sensor's batch ids are there: read there, so that
         // the sensor depends on its server alone.
-        let known = localShard
-            ? ClickHouseSchema.localTable("sniff_batches") : ClickHouseSchema.readTable("sniff_batches")
+        let known = writeTable("sniff_batches")
         for r in try await http.rows("SELECT writer_id, seq FROM \(known) WHERE (writer_id, seq) IN (\(ids))",
                                      what: what) where r.count == 2 {
             if let w = r[0].flatMap({ Int64($0) }), let s = r[1].flatMap({ Int64($0) }) { seen.insert(BatchID(writer: w, seq: s)) }
         }
-        var inserts = ClickHouseInserts(buffers: buffers, localShard: localShard)
+        var inserts = ClickHouseInserts(buffers: buffers)
         var stored: [Bool] = []
         stored.reserveCapacity(batches.count)
         for b in batches {
@@ -48,8 +49,8 @@ extension ClickHouseStore {
             if new { inserts.add(b) }
         }
         guard !inserts.isEmpty else { return stored }
-        try await inserts.send(http, what: what)
-        var ledger = ClickHouseInserts(buffers: buffers, localShard: localShard)
+        try await inserts.send(self, what: what)
+        var ledger = ClickHouseInserts(buffers: buffers)
         let now = Timestamp.now().totalNanoseconds
         for (b, new) in zip(batches, stored) where new {
             ledger.append("sniff_batches", ClickHouseSchema.batchColumns) { out in
@@ -59,8 +60,42 @@ extension ClickHouseStore {
                 out.nullableI64(range?.0); out.nullableI64(range?.1); out.i64(b.createdAt); out.i64(now)
             }
         }
-        try await ledger.send(http, what: what)
+        try await ledger.send(self, what: what)
         return stored
+    }
+
+    /// The table a write names, its rows' inserts and the read of its batch ids alike:
+    /// the plain table (on a cluster, the Distributed one), or with `localShard` this
+    /// server's own `<table>_local`.
+    func writeTable(_ table: String) -> String {
+        localShard ? ClickHouseSchema.localTable(table) : table
+    }
+}
+
+/// Holds a write call of several batches from memory until `interval` after the
+/// previous call began, unless it is near the coalescing limit. ClickHouse makes a part
+/// of every table per insert and merges the parts in the background; merges were half of
+/// the server's CPU in a load (docs/SCALING.md). A call that waits lets the writer queue
+/// more behind it, so the next call is larger: fewer, larger parts and fewer merges. A
+/// single batch (the journal's replay, a quiet sensor) is not held.
+final class ClickHousePace: Sendable {
+    let interval: Duration
+    private let last = Mutex<ContinuousClock.Instant?>(nil)
+
+    init(interval: Duration) { self.interval = interval }
+
+    func wait(rows: Int, batches: Int, limit: Int) async {
+        let clock = ContinuousClock()
+        let now = clock.now
+        let due = last.withLock { last -> ContinuousClock.Instant? in
+            var due: ContinuousClock.Instant? = nil
+            if batches > 1, rows < limit / 2, let previous = last, previous + interval > now {
+                due = previous + interval
+            }
+            last = due ?? now
+            return due
+        }
+        if let due { try? await Task.sleep(until: due, clock: clock) }
     }
 }
 
@@ -91,12 +126,9 @@ struct ClickHouseInserts {
     private var tables: [Table] = []
     private var index: [String: Int] = [:]
     private let buffers: ClickHouseBuffers?
-    /// Into the `<table>_local` tables of the server (`ClickHouseStore.localShard`).
-    private let localShard: Bool
 
-    init(buffers: ClickHouseBuffers? = nil, localShard: Bool = false) {
+    init(buffers: ClickHouseBuffers? = nil) {
         self.buffers = buffers
-        self.localShard = localShard
     }
 
     var isEmpty: Bool { tables.allSatisfy { $0.rows.count == 0 } }
@@ -119,10 +151,11 @@ struct ClickHouseInserts {
     /// Posts every table's rows; once all are answered, their buffers go back for the
     /// next call (after a failure they are dropped: the call's rows are written again
     /// from the batches).
-    func send(_ http: ClickHouseHTTP, what: String) async throws {
+    func send(_ store: ClickHouseStore, what: String) async throws {
+        let http = store.http
         try await withThrowingTaskGroup(of: Void.self) { group in
             for t in tables where t.rows.count > 0 {
-                let table = localShard ? ClickHouseSchema.localTable(t.table) : t.table
+                let table = store.writeTable(t.table)
                 let sql = "INSERT INTO \(table) (\(t.columns.map(\.name).joined(separator: ", "))) FORMAT RowBinary"
                 let body = t.rows.buffer
                 group.addTask { try await http.run(sql, body: body, what: what) }
