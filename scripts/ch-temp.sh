@@ -145,7 +145,9 @@ ch_temp_stop() {
 
 # A two-shard cluster for the cluster tests: two servers on free ports, each with the
 # same remote_servers (cluster sniff_test: shard 1 on the first server's native port,
-# shard 2 on the second's). Exports SNIFF_TEST_CH_CLUSTER (its name),
+# shard 2 on the second's; and sniff_test_shard2, the second alone, for the test of a
+# server that is not a shard of the cluster its tables name). Exports
+# SNIFF_TEST_CH_CLUSTER (its name), SNIFF_TEST_CH_CLUSTER_SHARD2,
 # SNIFF_TEST_CH_SHARD1_URL and SNIFF_TEST_CH_SHARD2_URL (each server's HTTP URL), and
 # SNIFF_TEST_CH_SHARD2_PIDFILE and SNIFF_TEST_CH_SHARD2_START, for the test that stops
 # the second shard mid-load and starts it again.
@@ -162,7 +164,9 @@ ch_temp_cluster_start() {
     xml="<remote_servers><sniff_test>
  <shard><replica><host>127.0.0.1</host><port>$t1</port></replica></shard>
  <shard><replica><host>127.0.0.1</host><port>$t2</port></replica></shard>
-</sniff_test></remote_servers>"
+</sniff_test><sniff_test_shard2>
+ <shard><replica><host>127.0.0.1</host><port>$t2</port></replica></shard>
+</sniff_test_shard2></remote_servers>"
     ch_temp_config "$CH_TEMP_CLUSTER_DIR/s1" "$h1" "$t1" "$xml"
     ch_temp_config "$CH_TEMP_CLUSTER_DIR/s2" "$h2" "$t2" "$xml"
     if ! ch_temp_launch_in "$CH_TEMP_CLUSTER_DIR/s1" "$h1" || ! ch_temp_launch_in "$CH_TEMP_CLUSTER_DIR/s2" "$h2"; then
@@ -171,6 +175,7 @@ ch_temp_cluster_start() {
         return 1
     fi
     export SNIFF_TEST_CH_CLUSTER=sniff_test
+    export SNIFF_TEST_CH_CLUSTER_SHARD2=sniff_test_shard2
     export SNIFF_TEST_CH_SHARD1_URL="clickhouse://default@127.0.0.1:$h1/default"
     export SNIFF_TEST_CH_SHARD2_URL="clickhouse://default@127.0.0.1:$h2/default"
     export SNIFF_TEST_CH_SHARD2_PIDFILE="$CH_TEMP_CLUSTER_DIR/s2/server.pid"

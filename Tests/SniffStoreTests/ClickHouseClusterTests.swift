@@ -274,6 +274,35 @@ struct ClickHouseClusterTests {
         #expect(String(decoding: made, as: UTF8.self).hasPrefix("0"), "nothing created")
     }
 
+    @Test("""
+        --store-local-shard into a server whose Distributed tables read another database or a cluster it is \
+        not a shard of: refused at start, with the fix; its own cluster's tables are accepted
+        """)
+    func localShardOwnCluster() async throws {
+        let other = try #require(StoreTestEnv.env["SNIFF_TEST_CH_CLUSTER_SHARD2"], "ch_temp_cluster_start exports it")
+        try await ClickHouseClusterEnv.withCluster("cown") { stores in
+            let store = ClickHouseStore(target: stores[0].target, localShard: true)
+            defer { Task { await store.close() } }
+            try await store.migrate()
+            func refused(_ distributed: String, _ expected: String) async throws {
+                try await stores[0].http.run("DROP TABLE packets", what: "test")
+                try await stores[0].http.run(
+                    "CREATE TABLE packets AS packets_local ENGINE = Distributed(\(distributed), rand())", what: "test")
+                do {
+                    try await store.migrate()
+                    Issue.record("a local shard under Distributed(\(distributed)) was accepted")
+                } catch let e as StoreError {
+                    #expect(e.userMessage.contains(expected), "\(e.userMessage)")
+                }
+            }
+            let cluster = try #require(ClickHouseClusterEnv.cluster), db = store.target.database
+            try await refused("`\(cluster)`, default, packets_local", "does not read this database's packets_local")
+            try await refused("`\(cluster)`, \(db), flows_local", "does not read this database's packets_local")
+            try await refused("`\(other)`, \(db), packets_local", "is not a shard of cluster '\(other)'")
+            #expect(try await ClickHouseTestEnv.count(stores[0], "SELECT count() FROM packets_local") == 0)
+        }
+    }
+
     @Test("sniff db migrate --cluster with both servers on one host: refused unless --shard-db names each")
     func migrateSharedHost() async throws {
         let cluster = try #require(ClickHouseClusterEnv.cluster)
@@ -366,6 +395,14 @@ struct ClickHouseClusterTests {
 @Suite("ClickHouse cluster: servers' HTTP targets")
 struct ClickHouseClusterTargetsTests {
     static let entry = try! ClickHouseTarget(url: "clickhouse://u:p@db1.example:8124/sniff")
+
+    @Test("the Distributed engine's arguments as system.tables shows them, unquoted")
+    func distributedArguments() {
+        #expect(ClickHouseCluster.distributedArguments("Distributed(`sniff_test`, db, packets_local, cityHash64(a, b))")
+            == ["sniff_test", "db", "packets_local"])
+        #expect(ClickHouseCluster.distributedArguments("Distributed('c', 'd', 't')") == ["c", "d", "t"])
+        #expect(ClickHouseCluster.distributedArguments("ReplacingMergeTree ORDER BY n").isEmpty)
+    }
 
     @Test("one server per host: each host with the --db URL's port, user, password and database")
     func distinctHosts() throws {

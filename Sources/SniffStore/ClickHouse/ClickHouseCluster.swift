@@ -134,3 +134,51 @@ extension ClickHouseStore {
         return try await migrate(inCluster: cluster)
     }
 }
+
+extension ClickHouseStore {
+    /// A writer into this server's shard (`localShard`) stores rows that reads see only
+    /// through the Distributed tables: each must name a cluster this server is a shard
+    /// of, and this database's `<table>_local`. Otherwise the rows would be stored where
+    /// no read looks (partial totals): refused, with the fix.
+    func requireOwnCluster() async throws {
+        let db = ClickHouseSchema.literal(target.database)
+        let tables = try await http.rows(
+            "SELECT name, engine_full FROM system.tables WHERE database = \(db) AND engine = 'Distributed'",
+            what: "migrate")
+        var clusters = Set<String>()
+        for r in tables where r.count == 2 {
+            let name = r[0] ?? "", args = ClickHouseCluster.distributedArguments(r[1] ?? "")
+            guard args.count >= 3, args[1] == target.database, args[2] == ClickHouseSchema.localTable(name) else {
+                throw StoreError.database(
+                    "ClickHouse at \(target.redacted): the Distributed table \(name) does not read this database's "
+                        + "\(ClickHouseSchema.localTable(name)) (\(r[1] ?? "")), so --store-local-shard would "
+                        + "store rows that reads do not see; migrate it again with: sniff db migrate --cluster NAME "
+                        + "--db URL",
+                    detail: "migrate: \(name) is \(r[1] ?? "")")
+            }
+            clusters.insert(args[0])
+        }
+        for c in clusters.sorted() {
+            let sql = "SELECT count() FROM system.clusters WHERE cluster = \(ClickHouseSchema.literal(c)) AND is_local"
+            guard try await http.int(sql, what: "migrate") ?? 0 == 0 else { continue }
+            throw StoreError.database(
+                "ClickHouse at \(target.redacted) is not a shard of cluster '\(c)', which its Distributed tables "
+                    + "read: --store-local-shard would store rows that reads through them do not see; point --db at "
+                    + "one of the cluster's servers (system.clusters), or drop --store-local-shard",
+                detail: "migrate: no local replica of \(c)")
+        }
+    }
+}
+
+extension ClickHouseCluster {
+    /// The arguments of a Distributed engine as system.tables shows it
+    /// (`Distributed(cluster, database, table, key)`), unquoted; the key, which may
+    /// hold commas, is not split.
+    static func distributedArguments(_ engine: String) -> [String] {
+        guard engine.hasPrefix("Distributed(") else { return [] }
+        return engine.dropFirst("Distributed(".count).split(separator: ",", maxSplits: 3).prefix(3).map {
+            let quote: (Character) -> Bool = { " `'\")".contains($0) }
+            return String($0.drop(while: quote).reversed().drop(while: quote).reversed())
+        }
+    }
+}
