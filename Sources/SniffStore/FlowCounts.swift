@@ -16,7 +16,12 @@ struct FlowCounts {
     /// (its seed differs per instance, so a retried batch could count its flows twice).
     static func count(_ rows: [FlowRow]) -> [(key: Key, flows: Int64)] {
         var sums: [Key: Int64] = [:]
-        for f in rows { sums[Key(second: floorSecond(f.ts), ipProto: f.ipProto, app: f.app), default: 0] += 1 }
+        rows.withUnsafeBufferPointer { f in
+            // Fields read in place: `for f in rows` copied each row, retaining its dozen strings.
+            for i in f.indices {
+                sums[Key(second: floorSecond(f[i].ts), ipProto: f[i].ipProto, app: f[i].app), default: 0] += 1
+            }
+        }
         return sums.map { ($0.key, $0.value) }.sorted {
             ($0.key.second, $0.key.ipProto, $0.key.app) < ($1.key.second, $1.key.ipProto, $1.key.app)
         }

@@ -94,7 +94,10 @@ final class PacketCodeCache {
     /// The codes of the row's MAC addresses (nil where the row has none).
     @inline(__always)
     func macCodes(_ r: PacketRow, _ c: SQLiteConnection) throws -> (src: Int64?, dst: Int64?) {
-        (r.has(.ethSrc) ? try macCode(r.ethSrc.value, c) : nil, r.has(.ethDst) ? try macCode(r.ethDst.value, c) : nil)
+        // The fields read before `macCode` runs: reading them across that call made the
+        // compiler copy the whole row (retaining its strings) for every packet.
+        let f = r.present, src = r.ethSrc.value, dst = r.ethDst.value
+        return (f.contains(.ethSrc) ? try macCode(src, c) : nil, f.contains(.ethDst) ? try macCode(dst, c) : nil)
     }
 
     @inline(__always)

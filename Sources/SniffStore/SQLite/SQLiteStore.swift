@@ -201,12 +201,12 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
             let first = try insertPackets(rows, batch, c)
             SegmentedTable.packets.kept(c).append(rows, firstID: first)
             try SegmentedTable.packets.indexComplete(c, segmentRows: segmentRows)
-            try SegmentedTable.packets.updateTail(c, times: rows.map(\.ts), firstNewID: first)
+            try SegmentedTable.packets.updateTail(c, times: rows.map { $0.ts }, firstNewID: first)
         case .flows(let rows):
             let first = try insertFlows(rows, batch, c)
             SegmentedTable.flows.kept(c).append(rows, firstID: first)
             try SegmentedTable.flows.indexComplete(c, segmentRows: flowSegmentRows)
-            try SegmentedTable.flows.updateTail(c, times: rows.map(\.ts), firstNewID: first)
+            try SegmentedTable.flows.updateTail(c, times: rows.map { $0.ts }, firstNewID: first)
         case .alerts(let rows): try insertAlerts(rows, batch, c)
         case .traffic(let rows): try insertTraffic(rows, batch, c)
         case .hosts(let rows): try upsertHosts(rows, batch, c)
@@ -253,7 +253,7 @@ public final class SQLiteStore: PacketStore, @unchecked Sendable {
         let many = try c.cached(PacketTable.insertManySQL)
         let first = try SegmentedTable.packets.nextID(c)
         let origin = try c.packetCodes.originCode(captureID: batch.captureID, sensor: batch.sensor, c)
-        let macs = try rows.map { try c.packetCodes.macCodes($0, c) }
+        let macs = try rows.withUnsafeBufferPointer { r in try r.indices.map { try c.packetCodes.macCodes(r[$0], c) } }
         try batch.frames.withUnsafeBytes { frames in
             try rows.withUnsafeBufferPointer { rows in
                 try MultiRowInsert.run(count: rows.count, per: PacketTable.rowsPerInsert, one: one, many: many) {

@@ -42,36 +42,42 @@ final class TailKeys {
     /// back from the columns `PacketTable.bind` writes (NULL transport and app as 0).
     func append(_ rows: [PacketRow], firstID: Int64) {
         var row = follow(firstID, count: rows.count)
-        for r in rows {
-            if r.has(.ip) {
-                entries[0].append(KeyRun.Entry(address: r.src, row: row))
-                entries[1].append(KeyRun.Entry(address: r.dst, row: row))
+        // Fields read through the buffer: `for r in rows` copied each row, retaining its strings.
+        rows.withUnsafeBufferPointer { rows in
+            for i in rows.indices {
+                if rows[i].has(.ip) {
+                    entries[0].append(KeyRun.Entry(address: rows[i].src, row: row))
+                    entries[1].append(KeyRun.Entry(address: rows[i].dst, row: row))
+                }
+                if rows[i].has(.ports) {
+                    entries[2].append(KeyRun.Entry(integer: UInt64(rows[i].sport), width: 2, row: row))
+                    entries[3].append(KeyRun.Entry(integer: UInt64(rows[i].dport), width: 2, row: row))
+                }
+                entries[4].append(KeyRun.Entry(integer: UInt64(rows[i].transport.rawValue), width: 1, row: row))
+                entries[5].append(KeyRun.Entry(integer: UInt64(rows[i].app.rawValue), width: 1, row: row))
+                times.append(rows[i].ts)
+                row &+= 1
             }
-            if r.has(.ports) {
-                entries[2].append(KeyRun.Entry(integer: UInt64(r.sport), width: 2, row: row))
-                entries[3].append(KeyRun.Entry(integer: UInt64(r.dport), width: 2, row: row))
-            }
-            entries[4].append(KeyRun.Entry(integer: UInt64(r.transport.rawValue), width: 1, row: row))
-            entries[5].append(KeyRun.Entry(integer: UInt64(r.app.rawValue), width: 1, row: row))
-            times.append(r.ts)
-            row &+= 1
         }
     }
 
     /// Flows written with ids from `firstID`: the keys of `SegmentedTable.flows`.
     func append(_ rows: [FlowRow], firstID: Int64) {
         var row = follow(firstID, count: rows.count)
-        for f in rows {
-            entries[0].append(KeyRun.Entry(address: f.origH, row: row))
-            entries[1].append(KeyRun.Entry(address: f.respH, row: row))
-            entries[2].append(KeyRun.Entry(integer: UInt64(f.origP), width: 2, row: row))
-            entries[3].append(KeyRun.Entry(integer: UInt64(f.respP), width: 2, row: row))
-            entries[4].append(KeyRun.Entry(integer: KeyRun.sortKey(f.ts), width: 8, row: row))
-            entries[5].append(KeyRun.Entry(integer: KeyRun.sortKey(Int64(clamping: f.totalBytes)), width: 8, row: row))
-            entries[6].append(
-                KeyRun.Entry(integer: KeyRun.sortKey(Int64(clamping: f.totalPackets)), width: 8, row: row))
-            times.append(f.ts)
-            row &+= 1
+        rows.withUnsafeBufferPointer { f in
+            for i in f.indices {
+                entries[0].append(KeyRun.Entry(address: f[i].origH, row: row))
+                entries[1].append(KeyRun.Entry(address: f[i].respH, row: row))
+                entries[2].append(KeyRun.Entry(integer: UInt64(f[i].origP), width: 2, row: row))
+                entries[3].append(KeyRun.Entry(integer: UInt64(f[i].respP), width: 2, row: row))
+                entries[4].append(KeyRun.Entry(integer: KeyRun.sortKey(f[i].ts), width: 8, row: row))
+                entries[5].append(
+                    KeyRun.Entry(integer: KeyRun.sortKey(Int64(clamping: f[i].totalBytes)), width: 8, row: row))
+                entries[6].append(
+                    KeyRun.Entry(integer: KeyRun.sortKey(Int64(clamping: f[i].totalPackets)), width: 8, row: row))
+                times.append(f[i].ts)
+                row &+= 1
+            }
         }
     }
 

@@ -77,7 +77,10 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
     /// What the `hosts` table was last told of each address (the raw values, compared
     /// before any text is made), and what is to tell.
     private var hostsTold: [IPAddress: HostTold] = [:]
-    private var hostsToTell: [IPAddress: HostRow] = [:]
+    /// The rows to tell, one per address (its slot in `hostsToTellSlot`): an array that
+    /// the batch takes whole, where the values of a dictionary were copied out row by row.
+    private var hostsToTell: [HostRow] = []
+    private var hostsToTellSlot: [IPAddress: Int] = [:]
     /// The MAC each local address sent from (or was sent to) in the first packet of a
     /// flow; a remote address's frames carry its router's MAC, so it gets none.
     private var hostMACs: [IPAddress: MACAddress] = [:]
@@ -175,7 +178,8 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
             let address = side == 0 ? p.src : p.dst, mac = side == 0 ? p.ethSrc : p.ethDst
             // Not the all-zero MAC of loopback captures, nor a group (multicast, broadcast) one.
             guard mac.value != 0, mac.value >> 40 & 1 == 0, local.contains(address) else { continue }
-            if hostMACs[address] == nil && hostMACs.count >= 262_144 { hostMACs.removeAll(keepingCapacity: true) }
+            // The count first: the lookup runs only when the table is full, not for every flow.
+            if hostMACs.count >= 262_144 && hostMACs[address] == nil { hostMACs.removeAll(keepingCapacity: true) }
             hostMACs[address] = mac
         }
     }
@@ -326,7 +330,13 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
         } else {
             hostsTold[address] = told
         }
-        hostsToTell[address] = h
+        // One probe for a new address; one more when it is told twice in a batch.
+        if let i = hostsToTellSlot.updateValue(hostsToTell.count, forKey: address) {
+            hostsToTellSlot[address] = i
+            hostsToTell[i] = h
+        } else {
+            hostsToTell.append(h)
+        }
     }
 
     /// What a host row said, as `noteHost` compares it: the name as enrichment gave it
@@ -384,8 +394,11 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
 
     private func flushHosts() {
         guard !hostsToTell.isEmpty else { return }
-        submit(.hosts(Array(hostsToTell.values)))
-        hostsToTell.removeAll(keepingCapacity: true)
+        submit(.hosts(hostsToTell))
+        // A new array that grows as needed: the batch holds the old buffer, and a live
+        // capture's tick sends a few rows a second.
+        hostsToTell = []
+        hostsToTellSlot.removeAll(keepingCapacity: true)
     }
 
     private func flushAlerts() {
