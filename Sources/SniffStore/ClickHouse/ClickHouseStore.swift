@@ -21,8 +21,6 @@ public final class ClickHouseStore: PacketStore {
     let http: ClickHouseHTTP
     /// The write calls' encode buffers, kept from one call to the next.
     let buffers = ClickHouseBuffers()
-    /// Write calls of several batches held to about one a second (`ClickHousePace`).
-    let pace = ClickHousePace(interval: .seconds(1))
     /// Rows go into this server's own shard, its `<table>_local` tables, not through
     /// the Distributed tables (`--store-local-shard`; ClickHouseCluster.swift says why).
     public let localShard: Bool

@@ -27,8 +27,6 @@ extension ClickHouseStore {
 
     public func write(_ batches: [StoreBatch]) async throws -> [Bool] {
         guard let first = batches.first else { return [] }
-        await pace.wait(rows: batches.reduce(0) { $0 + $1.content.rowCount }, batches: batches.count,
-                        limit: coalesceRows)
         let what = batches.count == 1 ? "write \(first.content.kindName) batch \(first.id)"
             : "write \(batches.count) batches from \(first.id)"
         let ids = batches.map { "(\($0.id.writer), \($0.id.seq))" }.joined(separator: ", ")
@@ -69,33 +67,6 @@ extension ClickHouseStore {
     /// server's own `<table>_local`.
     func writeTable(_ table: String) -> String {
         localShard ? ClickHouseSchema.localTable(table) : table
-    }
-}
-
-/// Holds a write call of several batches from memory until `interval` after the
-/// previous call began, unless it is near the coalescing limit. ClickHouse makes a part
-/// of every table per insert and merges the parts in the background; merges were half of
-/// the server's CPU in a load (docs/SCALING.md). A call that waits lets the writer queue
-/// more behind it, so the next call is larger: fewer, larger parts and fewer merges. A
-/// single batch (the journal's replay, a quiet sensor) is not held.
-final class ClickHousePace: Sendable {
-    let interval: Duration
-    private let last = Mutex<ContinuousClock.Instant?>(nil)
-
-    init(interval: Duration) { self.interval = interval }
-
-    func wait(rows: Int, batches: Int, limit: Int) async {
-        let clock = ContinuousClock()
-        let now = clock.now
-        let due = last.withLock { last -> ContinuousClock.Instant? in
-            var due: ContinuousClock.Instant? = nil
-            if batches > 1, rows < limit / 2, let previous = last, previous + interval > now {
-                due = previous + interval
-            }
-            last = due ?? now
-            return due
-        }
-        if let due { try? await Task.sleep(until: due, clock: clock) }
     }
 }
 
