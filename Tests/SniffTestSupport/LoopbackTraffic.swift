@@ -5,8 +5,47 @@ import Glibc
 
 /// Real traffic on 127.0.0.1 for live-capture tests, bounded in count and time.
 public enum LoopbackTraffic {
-    /// A random port in the dynamic range, so that concurrent runs do not collide.
-    public static func randomPort() -> UInt16 { UInt16.random(in: 40000...59999) }
+    /// A random port that is free on 127.0.0.1 for both TCP and UDP when chosen, so that
+    /// concurrent runs do not collide. Chosen below the kernel's ephemeral range
+    /// (ip_local_port_range, 32768 by default): a port inside it can be any outgoing
+    /// socket's source port at the moment a peer binds it, and the peer's bind fails (a
+    /// CI run lost a test so: its Python server never said "ready"). Ports `p` and `p + 1`
+    /// are both checked, since tests use the pair. 27017 is skipped: a port the app
+    /// table names (MongoDB) would change the flows' `app`; no other named port lies in
+    /// 12000-32767.
+    public static func randomPort() -> UInt16 {
+        let low = ephemeralLow()
+        let range: ClosedRange<UInt16> = low > 14_000 ? 12_000...(low - 2) : 40_000...59_999
+        for _ in 0..<64 {
+            let p = UInt16.random(in: range)
+            if p != 27_017 && p &+ 1 != 27_017 && isFree(p) && isFree(p &+ 1) { return p }
+        }
+        return UInt16.random(in: range)
+    }
+
+    /// The first port of the kernel's ephemeral range.
+    static func ephemeralLow() -> UInt16 {
+        let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
+        return text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first
+            .flatMap { UInt16($0) } ?? 32_768
+    }
+
+    /// Whether TCP and UDP sockets can bind 127.0.0.1:port right now.
+    static func isFree(_ port: UInt16) -> Bool {
+        for type in [Int32(SOCK_STREAM.rawValue), Int32(SOCK_DGRAM.rawValue)] {
+            let fd = socket(AF_INET, type, 0)
+            guard fd >= 0 else { return false }
+            defer { Glibc.close(fd) }
+            var a = address(port)
+            let ok = withUnsafePointer(to: &a) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+                }
+            }
+            if !ok { return false }
+        }
+        return true
+    }
 
     public static func address(_ port: UInt16) -> sockaddr_in {
         var a = sockaddr_in()
