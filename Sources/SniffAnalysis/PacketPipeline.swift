@@ -58,6 +58,9 @@ public final class PacketPipeline {
     private let st: UnsafeMutablePointer<State>
 
     public var totals: CaptureTotals { st.pointee.totals }
+    /// The frames seen so far: read per packet by the file loop, where `totals` copied
+    /// the whole record (its array retained and released) for one counter.
+    public var packetsSeen: UInt64 { st.pointee.totals.packetsSeen }
     /// The packet just decoded; valid until the next call to `process`, and kept only
     /// while `keepsPacket` is on.
     public var packet: DecodedPacket {

@@ -46,7 +46,7 @@ struct FileRun {
                 runError = error
                 break
             }
-            if pipeline.totals.packetsSeen & 0xFFF == 0 {
+            if pipeline.packetsSeen & 0xFFF == 0 {
                 if Signals.shouldStop { break }
                 progress.update(done: reader.bytesRead)
             }

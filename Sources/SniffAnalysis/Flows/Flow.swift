@@ -167,7 +167,8 @@ public struct Flow: Sendable {
         guard detailsBox != nil else {
             var d = FlowDetails()
             body(&d)
-            if d != FlowDetails() { detailsBox = FlowDetailsBox(d) }
+            // Moved into the box, not copied (a flow's first finding is a copy per flow).
+            if d != FlowDetails() { detailsBox = FlowDetailsBox(consume d) }
             return
         }
         if isKnownUniquelyReferenced(&detailsBox) {

@@ -325,9 +325,10 @@ enum PayloadInspector {
         let wasPayload = flow.appSource == .payload
         flow.setPayloadApp(.dns)
         var changed = !wasPayload
-        guard flow.details.dnsQuery == nil, let msgBytes = c.slice(at: messageOffset, count: messageLength) else {
-            return changed
-        }
+        // Read in place: `details` copies the whole record (a retain and a release of
+        // each of its references), and every DNS packet with a question comes here.
+        guard flow.detailsBox?.value.dnsQuery == nil,
+              let msgBytes = c.slice(at: messageOffset, count: messageLength) else { return changed }
         scratch.removeAll()
         if DNS.writeName(ByteCursor(msgBytes), at: questionOffset, into: &scratch) == nil {
             let name = scratch.bytes.withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) }

@@ -182,8 +182,12 @@ public enum AppDetectors {
     public static func detect(_ payload: ByteCursor, udp: Bool) -> AppProtocol? {
         guard payload.count > 0 else { return nil }
         var p = AppPayload(payload)
-        for d in udp ? AppDetectors.udp : AppDetectors.tcp where d.test(&p) { return d.app }
-        return nil
+        // Read in place: `for d in` copied each detector, a retain and a release of its
+        // description and its closure per detector tried, per payload.
+        return (udp ? AppDetectors.udp : AppDetectors.tcp).withUnsafeBufferPointer { table in
+            for i in table.indices where table[i].test(&p) { return table[i].app }
+            return nil
+        }
     }
 }
 
@@ -259,5 +263,49 @@ enum Bytes {
             v = v << 8 | Int(b)
         }
         return (v, 1 + n)
+    }
+}
+
+/// Keywords a detector looks for at one place, with a bitmap of the bytes they can
+/// begin with: a payload whose byte there begins none of them (nearly every payload)
+/// is ruled out by one test, before any keyword is compared. The answer is the same as
+/// comparing each keyword in order.
+struct Keywords {
+    let words: [StaticString]
+    let caseless: Bool
+    /// Bit b of word b >> 6: some keyword can match a payload whose byte is b.
+    private let firstBytes: (UInt64, UInt64, UInt64, UInt64)
+
+    init(_ words: [StaticString], caseless: Bool = false) {
+        self.words = words
+        self.caseless = caseless
+        var m: [UInt64] = [0, 0, 0, 0]
+        func mark(_ b: UInt8) { m[Int(b >> 6)] |= 1 << UInt64(b & 63) }
+        for w in words where w.utf8CodeUnitCount > 0 {
+            let b = w.utf8Start.pointee
+            mark(b)
+            // `Bytes.hasCaseless` compares b | 0x20: both bytes that give the same
+            // value (a letter's two cases) match it.
+            if caseless { mark(b | 0x20); mark((b | 0x20) & ~0x20) }
+        }
+        firstBytes = (m[0], m[1], m[2], m[3])
+    }
+
+    /// The first keyword (in order) at `offset`, or nil.
+    @inline(__always)
+    func first(in c: ByteCursor, at offset: Int = 0) -> StaticString? {
+        guard let b = c.getUInt8(at: offset) else { return nil }
+        let word: UInt64
+        switch b >> 6 {
+        case 0: word = firstBytes.0
+        case 1: word = firstBytes.1
+        case 2: word = firstBytes.2
+        default: word = firstBytes.3
+        }
+        guard word & (1 << UInt64(b & 63)) != 0 else { return nil }
+        for w in words where caseless ? Bytes.hasCaseless(c, w, at: offset) : Bytes.has(c, w, at: offset) {
+            return w
+        }
+        return nil
     }
 }

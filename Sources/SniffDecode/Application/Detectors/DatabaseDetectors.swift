@@ -41,11 +41,11 @@ enum DatabaseDetectors {
         return Bytes.has(c, "\r\n", at: 4 + nd + ld)
     }
 
-    static let memcachedAlone: [StaticString] = ["version", "stats", "flush_all", "END", "STORED", "NOT_STORED",
-                                                 "DELETED"]
-    static let memcachedWithArguments: [StaticString] = ["get ", "gets ", "set ", "add ", "replace ", "append ",
-                                                         "prepend ", "cas ", "delete ", "incr ", "decr ", "touch ",
-                                                         "gat ", "VALUE ", "STAT ", "VERSION "]
+    static let memcachedAlone = Keywords(["version", "stats", "flush_all", "END", "STORED", "NOT_STORED",
+                                          "DELETED"])
+    static let memcachedWithArguments = Keywords(["get ", "gets ", "set ", "add ", "replace ", "append ",
+                                                  "prepend ", "cas ", "delete ", "incr ", "decr ", "touch ",
+                                                  "gat ", "VALUE ", "STAT ", "VERSION "])
 
     /// Memcached: a text command or reply line (protocol.txt) ending in CRLF, or the
     /// binary protocol's 24-byte header with magic 0x80/0x81 and a body length equal to
@@ -60,11 +60,11 @@ enum DatabaseDetectors {
         // Commands alone on their line, then those followed by arguments; the keyword
         // before the line, which most payloads lack.
         guard p.opensWithText else { return false }
-        if let w = memcachedAlone.first(where: { Bytes.has(c, $0) }) {
+        if let w = memcachedAlone.first(in: c) {
             guard let end = p.firstLineEnd(limit: 512) else { return false }
             return end == w.utf8CodeUnitCount || c.getUInt8(at: w.utf8CodeUnitCount) == 0x20
         }
-        guard let w = memcachedWithArguments.first(where: { Bytes.has(c, $0) }),
+        guard let w = memcachedWithArguments.first(in: c),
               let end = p.firstLineEnd(limit: 512) else { return false }
         return end > w.utf8CodeUnitCount
     }

@@ -10,16 +10,16 @@ enum MediaDetectors {
         return c.getUInt32(at: 4) == 0x2112_A442
     }
 
-    static let sipMethods: [StaticString] = ["INVITE ", "REGISTER ", "OPTIONS ", "ACK ", "BYE ", "CANCEL ",
-                                             "SUBSCRIBE ", "NOTIFY ", "MESSAGE ", "INFO ", "PRACK ", "UPDATE ",
-                                             "REFER ", "PUBLISH "]
-    static let rtspMethods: [StaticString] = ["OPTIONS ", "DESCRIBE ", "SETUP ", "PLAY ", "PAUSE ", "TEARDOWN ",
-                                              "ANNOUNCE ", "RECORD ", "GET_PARAMETER ", "SET_PARAMETER ",
-                                              "REDIRECT "]
+    static let sipMethods = Keywords(["INVITE ", "REGISTER ", "OPTIONS ", "ACK ", "BYE ", "CANCEL ",
+                                      "SUBSCRIBE ", "NOTIFY ", "MESSAGE ", "INFO ", "PRACK ", "UPDATE ",
+                                      "REFER ", "PUBLISH "])
+    static let rtspMethods = Keywords(["OPTIONS ", "DESCRIBE ", "SETUP ", "PLAY ", "PAUSE ", "TEARDOWN ",
+                                       "ANNOUNCE ", "RECORD ", "GET_PARAMETER ", "SET_PARAMETER ",
+                                       "REDIRECT "])
 
     /// A first line "METHOD target VERSION" (one of `methods`, the version at the end of
     /// the line) or "VERSION NNN reason".
-    static func startLine(_ p: inout AppPayload, methods: [StaticString], version: StaticString) -> Bool {
+    static func startLine(_ p: inout AppPayload, methods: Keywords, version: StaticString) -> Bool {
         let c = p.bytes
         let vlen = version.utf8CodeUnitCount
         if Bytes.has(c, version) {
@@ -29,7 +29,7 @@ enum MediaDetectors {
             }
         }
         // The method first: it rules out almost every payload without finding the line.
-        guard let m = methods.first(where: { Bytes.has(c, $0) }), let end = p.firstLineEnd(limit: 2048) else {
+        guard let m = methods.first(in: c), let end = p.firstLineEnd(limit: 2048) else {
             return false
         }
         let target = m.utf8CodeUnitCount

@@ -93,7 +93,7 @@ enum MessagingDetectors {
         return pos == c.count
     }
 
-    static let ircCommands: [StaticString] = ["NICK ", "CAP LS", "CAP REQ "]
+    static let ircCommands = Keywords(["NICK ", "CAP LS", "CAP REQ "])
 
     /// IRC (RFC 2812 §2.3): a client's registration ("NICK name", or the capability
     /// negotiation of IRCv3 "CAP LS"/"CAP REQ") or a server's message: ":prefix", then
@@ -102,7 +102,7 @@ enum MessagingDetectors {
     static func irc(_ p: inout AppPayload) -> Bool {
         let c = p.bytes
         if c.getUInt8(at: 0) != 0x3A {
-            guard ircCommands.contains(where: { Bytes.has(c, $0) }), let end = p.firstLineEnd(limit: 512) else {
+            guard ircCommands.first(in: c) != nil, let end = p.firstLineEnd(limit: 512) else {
                 return false
             }
             return end > 5

@@ -37,17 +37,17 @@ enum TextDetectors {
     }
 
     /// A command alone on its line ("PWD\r\n") or followed by arguments ("TYPE I\r\n").
-    static func command(_ p: inout AppPayload, _ words: [StaticString], arguments: Bool) -> Bool {
+    static func command(_ p: inout AppPayload, _ words: Keywords, arguments: Bool) -> Bool {
         let c = p.bytes
         // The keyword first: it rules out almost every payload without finding the line.
-        guard let w = words.first(where: { Bytes.hasCaseless(c, $0, at: 0) }),
+        guard let w = words.first(in: c),
               let end = p.firstLineEnd(limit: 512) else { return false }
         let n = w.utf8CodeUnitCount
         if arguments { return c.getUInt8(at: n) == 0x20 && end > n + 1 }
         return end == n
     }
 
-    static let smtpHello: [StaticString] = ["EHLO", "HELO"]
+    static let smtpHello = Keywords(["EHLO", "HELO"], caseless: true)
 
     /// SMTP (RFC 5321): the client's EHLO/HELO, or a 220 greeting that names SMTP.
     static func smtp(_ p: inout AppPayload) -> Bool {
@@ -56,8 +56,8 @@ enum TextDetectors {
         return Bytes.contains(p.bytes, "SMTP", from: 4, to: end)
     }
 
-    static let ftpAlone: [StaticString] = ["PASV", "EPSV", "PWD", "XPWD", "SYST", "FEAT"]
-    static let ftpWithArgument: [StaticString] = ["TYPE", "EPRT", "PORT", "CWD", "RETR", "STOR", "MLSD"]
+    static let ftpAlone = Keywords(["PASV", "EPSV", "PWD", "XPWD", "SYST", "FEAT"], caseless: true)
+    static let ftpWithArgument = Keywords(["TYPE", "EPRT", "PORT", "CWD", "RETR", "STOR", "MLSD"], caseless: true)
 
     /// FTP (RFC 959): a 220 greeting naming FTP, the replies only FTP sends (331 user
     /// okay, need password; 257 "path"), or a command only FTP has.
@@ -68,8 +68,8 @@ enum TextDetectors {
         return command(&p, ftpAlone, arguments: false) || command(&p, ftpWithArgument, arguments: true)
     }
 
-    static let imapCommands: [StaticString] = ["CAPABILITY", "LOGIN ", "AUTHENTICATE ", "STARTTLS", "SELECT ",
-                                               "EXAMINE ", "ID "]
+    static let imapCommands = Keywords(["CAPABILITY", "LOGIN ", "AUTHENTICATE ", "STARTTLS", "SELECT ",
+                                        "EXAMINE ", "ID "])
 
     /// IMAP (RFC 9051): the server's untagged OK/PREAUTH greeting, or a tagged command
     /// (tag of 1...20 letters and digits) IMAP owns.
@@ -82,14 +82,14 @@ enum TextDetectors {
         guard tag >= 1, c.getUInt8(at: tag) == 0x20 else { return false }
         // Upper case only: clients send commands so, and FTP's "230 Login successful"
         // would otherwise read as tag 230 and LOGIN.
-        guard let w = imapCommands.first(where: { Bytes.has(c, $0, at: tag + 1) }),
+        guard let w = imapCommands.first(in: c, at: tag + 1),
               let end = p.firstLineEnd() else { return false }
         let after = tag + 1 + w.utf8CodeUnitCount
         return after == end || c.getUInt8(at: after - 1) == 0x20 || c.getUInt8(at: after) == 0x20
     }
 
-    static let pop3Alone: [StaticString] = ["CAPA", "STLS", "STAT", "UIDL"]
-    static let pop3WithArgument: [StaticString] = ["APOP"]
+    static let pop3Alone = Keywords(["CAPA", "STLS", "STAT", "UIDL"], caseless: true)
+    static let pop3WithArgument = Keywords(["APOP"], caseless: true)
 
     /// POP3 (RFC 1939, 2449): a "+OK " greeting line, or a command only POP3 has.
     static func pop3(_ p: inout AppPayload) -> Bool {
