@@ -28,7 +28,25 @@ struct MigrationRegistryTests {
 
     @Test("SQLite: a database stopped at version 6 (text packets) migrates with its packets kept")
     func sqliteFromVersion6() async throws {
-        try await TestDatabase.withSQLite("v6") { try await MigrationRegistryTests.fromVersion6($0) }
+        try await TestDatabase.withSQLite("v6") { url in
+            try await MigrationRegistryTests.fromVersion6(url)
+            // The migrations run with `legacy_alter_table` (no view checks on RENAME and ADD
+            // COLUMN): every view must still read the tables it names, and the setting
+            // must be off again on the connection that migrated.
+            guard case .sqlite(let path) = try StoreURL(url) else {
+                Issue.record("not SQLite: \(url)")
+                return
+            }
+            let c = try SQLiteConnection(path: path)
+            let views = try c.query("SELECT name FROM sqlite_master WHERE type = 'view' ORDER BY name", []) {
+                $0.text(0)
+            }
+            #expect(views == ["dns_v", "flows_v", "host_names_v", "hosts_v", "http_v", "packets_v", "tls_v"])
+            for v in views { #expect(try c.scalar("SELECT count(*) FROM \(v)") != nil, "\(v)") }
+            #expect(try c.scalar("SELECT count(*) FROM packets_v WHERE sensor = 'old'") == 2)
+            #expect(try SQLiteStore.migrate(c, segmentRows: 8, flowSegmentRows: 8).isEmpty)
+            #expect(try c.scalar("PRAGMA legacy_alter_table") == 0)
+        }
     }
 
     /// Stops a new database at version 6 (the last version whose packets table both
