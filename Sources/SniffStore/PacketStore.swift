@@ -30,6 +30,11 @@ public protocol PacketStore: AnyObject, Sendable {
     /// Rows the writer may hand over in one `write(_ batches:)` call; 0: one batch at a
     /// time. A store whose inserts cost per statement (ClickHouse) takes many.
     var coalesceRows: Int { get }
+    /// The least time between the starts of two writes from memory while the capture
+    /// goes on (nanoseconds; 0: none). A store that pays per write call (ClickHouse makes
+    /// a part per table per insert and merges them later) asks the writer to gather more
+    /// rows into fewer calls (`WriterStateMachine.nextWrite`).
+    var writePaceNanos: Int64 { get }
     /// Stores several batches; returns, for each, what `write(_:)` returns. A batch
     /// counts as stored only when this returns: on a throw, none does, and the writer
     /// writes them all again (which stores each once).
@@ -303,6 +308,7 @@ public struct StoreStats: Sendable, Equatable {
 
 extension PacketStore {
     public var coalesceRows: Int { 0 }
+    public var writePaceNanos: Int64 { 0 }
 
     public func write(_ batches: [StoreBatch]) async throws -> [Bool] {
         var stored: [Bool] = []

@@ -15,20 +15,72 @@ struct WriterStateMachineTests {
 
     typealias Machine = WriterStateMachine<Item>
 
-    static func machine(memory: Int = 10, coalesce: Int = 0, migrate: Bool = false, adopted: [Int] = []) -> Machine {
+    static func machine(memory: Int = 10, coalesce: Int = 0, migrate: Bool = false, adopted: [Int] = [],
+                        pace: Int64 = 0) -> Machine {
         Machine(configuration: .init(memoryLimitRows: memory, coalesceRows: coalesce, retryInitialSeconds: 0.1,
-                                     retryMaxSeconds: 0.5, maintenanceIntervalNanos: 1000, migrate: migrate),
+                                     retryMaxSeconds: 0.5, maintenanceIntervalNanos: 1000, migrate: migrate,
+                                     paceNanos: pace),
                 adoptedPending: adopted)
     }
 
-    /// The next action in a word: "wait", "finish", or the write's source and batch ids
-    /// ("memory [1, 2]"; a journal's record is read by the writer: "journal []").
-    static func next(_ m: inout Machine) -> String {
-        switch m.nextWrite() {
+    /// The next action in a word: "wait", "finish", "hold until T", or the write's source
+    /// and batch ids ("memory [1, 2]"; a journal's record is read by the writer: "journal []").
+    static func next(_ m: inout Machine, now: Int64? = nil) -> String {
+        switch m.nextWrite(now: now) {
         case .write(let w): return "\(w.source) \(w.batches.map(\.id))"
         case .wait: return "wait"
+        case .hold(let until): return "hold until \(until)"
         case .finish: return "finish"
         }
+    }
+
+    @Test("""
+        the pace holds a write from memory while few rows are queued and the last began less than \
+        the pace ago; a close, half the coalescing bound, a failure, journals and no clock are never held
+        """)
+    func pace() {
+        var m = Self.machine(memory: 1000, coalesce: 100, pace: 1000)
+        _ = m.submitted(Item(id: 1, rows: 10), now: 0)
+        // The first write is never held: there is no previous one.
+        #expect(Self.next(&m, now: 5) == "memory [1]")
+        _ = m.submitted(Item(id: 2, rows: 10), now: 6)
+        _ = m.written()
+        #expect(Self.next(&m, now: 300) == "hold until 1005")
+        _ = m.submitted(Item(id: 3, rows: 10), now: 400)
+        #expect(Self.next(&m, now: 400) == "hold until 1005")
+        // Without a clock (the journal's unreadable-record path), nothing is held.
+        #expect(Self.next(&m, now: nil) == "memory [2, 3]")
+        _ = m.written()
+        // Half the coalescing bound queued: written at once, in one call.
+        for i in 4...8 { _ = m.submitted(Item(id: i, rows: 10), now: 500) }
+        #expect(Self.next(&m, now: 500) == "memory [4, 5, 6, 7, 8]")
+        _ = m.written()
+        // Time up: written.
+        _ = m.submitted(Item(id: 9, rows: 10), now: 600)
+        #expect(Self.next(&m, now: 1499) == "hold until 1500")
+        #expect(Self.next(&m, now: 1500) == "memory [9]")
+        // After a failure the retry is not held (its backoff already waited).
+        _ = m.failed()
+        #expect(Self.next(&m, now: 1600) == "memory [9]")
+        _ = m.written()
+        // Closed: a finishing writer's last call never waits for the pace.
+        _ = m.submitted(Item(id: 10, rows: 10), now: 1700)
+        #expect(Self.next(&m, now: 1700) == "hold until 2600")
+        m.close()
+        #expect(Self.next(&m, now: 1700) == "memory [10]")
+        _ = m.written()
+        #expect(Self.next(&m, now: 1800) == "finish")
+        #expect(m.memoryStoreRows == 0)
+    }
+
+    @Test("without a pace nothing is held")
+    func noPace() {
+        var m = Self.machine(memory: 1000, coalesce: 100)
+        _ = m.submitted(Item(id: 1, rows: 10), now: 0)
+        #expect(Self.next(&m, now: 1) == "memory [1]")
+        _ = m.written()
+        _ = m.submitted(Item(id: 2, rows: 10), now: 2)
+        #expect(Self.next(&m, now: 3) == "memory [2]")
     }
 
     @Test("memory takes batches up to its bound; past it, and while the journal holds any, they spill")

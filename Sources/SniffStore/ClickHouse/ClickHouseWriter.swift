@@ -20,6 +20,11 @@ extension ClickHouseStore {
     /// bounded so that the rows being encoded stay a few tens of megabytes.
     public var coalesceRows: Int { 262_144 }
 
+    /// At most about one write call a second while batches keep coming: the server's
+    /// merges of small parts were half its CPU in a load (docs/SCALING.md). A finishing
+    /// writer's last call and the journal's replays are never held (`WriterStateMachine`).
+    public var writePaceNanos: Int64 { 1_000_000_000 }
+
     @discardableResult
     public func write(_ batch: StoreBatch) async throws -> Bool {
         try await write([batch])[0]

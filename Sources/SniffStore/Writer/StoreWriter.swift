@@ -39,6 +39,9 @@ public final class StoreWriter: @unchecked Sendable {
         public var maintenanceIntervalSeconds = 3600.0
         /// Apply the schema migrations before the first write.
         public var migrate = true
+        /// The least time between two writes from memory during the capture
+        /// (nanoseconds); nil: the store's `writePaceNanos`.
+        public var paceNanos: Int64? = nil
         /// Called with one line when the database fails or recovers.
         public var log: @Sendable (String) -> Void = { _ in }
         public init() {}
@@ -69,8 +72,9 @@ public final class StoreWriter: @unchecked Sendable {
         public var lastJournalFailure: String? = nil
         public var failing = false
         public var lastError: String? = nil
-        /// Seconds spent in successful writes (for rows/s).
+        /// Seconds spent in successful writes (for rows/s), and how many there were.
         public var writeSeconds: Double = 0
+        public var writes: UInt64 = 0
         /// Nanoseconds between a batch being handed over and being committed, for the
         /// last batch stored: the database write lag.
         public var lagNanos: Int64 = 0
@@ -101,6 +105,9 @@ public final class StoreWriter: @unchecked Sendable {
     private var adopted: [Journal] = []
     private var nextSeq: Int64 = 0
     private var waiter: CheckedContinuation<Void, Never>? = nil
+    /// Counts the events that wake the writer task (a submit, a close, an abandon), so
+    /// that one coming between its decision to wait and its parking is not missed.
+    private var wakeups: UInt64 = 0
     private var stats = Stats()
     private var task: Task<Void, Never>? = nil
     private var lastLossLog: Int64 = 0
@@ -116,7 +123,7 @@ public final class StoreWriter: @unchecked Sendable {
                 memoryLimitRows: configuration.memoryLimitRows, coalesceRows: store.coalesceRows,
                 retryInitialSeconds: configuration.retryInitialSeconds, retryMaxSeconds: configuration.retryMaxSeconds,
                 maintenanceIntervalNanos: Int64(configuration.maintenanceIntervalSeconds * 1e9),
-                migrate: configuration.migrate))
+                migrate: configuration.migrate, paceNanos: configuration.paceNanos ?? store.writePaceNanos))
     }
 
     /// Starts the writer task (and the replay of earlier journals).
@@ -158,6 +165,7 @@ public final class StoreWriter: @unchecked Sendable {
         lock.withLock {
             stats.packetsSubmitted &+= UInt64(batch.packetCount)
             if machine.submitted(batch, now: now) == .spill { spill(batch) }
+            wakeups &+= 1
             resume = waiter
             waiter = nil
         }
@@ -237,28 +245,49 @@ public final class StoreWriter: @unchecked Sendable {
     // MARK: the writer task
 
     /// The next write with its batches read: from memory as the state machine took them,
-    /// from a journal its next record. Waits for `submit` when nothing is queued; nil
-    /// once finished or abandoned.
+    /// from a journal its next record. Waits for `submit` when nothing is queued, and
+    /// for a submit, a close or the time when the pace holds the write; nil once
+    /// finished or abandoned.
     private func nextWrite() async -> WriterStateMachine<StoreBatch>.Write? {
         while true {
-            switch lock.withLock({ readNextLocked() }) {
+            let (next, seen) = lock.withLock { (readNextLocked(), wakeups) }
+            switch next {
             case .write(let w): return w
             case .finish: return nil
-            case .wait:
-                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                    let resumeNow: Bool = lock.withLock {
-                        if machine.hasWork { return true }
-                        waiter = c
-                        return false
-                    }
-                    if resumeNow { c.resume() }
+            case .wait: await park(seen: seen, until: nil)
+            case .hold(let until): await park(seen: seen, until: until)
+            }
+        }
+    }
+
+    /// Waits until an event after `seen` (`wakeups`) or, with `until`, that time
+    /// (nanoseconds since the epoch), whichever comes first.
+    private func park(seen: UInt64, until: Int64?) async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let parked: Bool = lock.withLock {
+                if wakeups != seen { return false }
+                waiter = c
+                return true
+            }
+            guard parked else { return c.resume() }
+            guard let until else { return }
+            Task.detached { [self] in
+                let wait = until - Timestamp.now().totalNanoseconds
+                if wait > 0 { try? await Task.sleep(nanoseconds: UInt64(wait)) }
+                // Still parked on this wait (no event came): wake it.
+                let resume: CheckedContinuation<Void, Never>? = lock.withLock {
+                    guard wakeups == seen, let w = waiter else { return nil }
+                    wakeups &+= 1
+                    waiter = nil
+                    return w
                 }
+                resume?.resume()
             }
         }
     }
 
     private func readNextLocked() -> WriterStateMachine<StoreBatch>.NextAction {
-        var next = machine.nextWrite()
+        var next = machine.nextWrite(now: Timestamp.now().totalNanoseconds)
         while case .write(var w) = next, w.source != .memory {
             let j = w.source == .adopted ? adopted[0] : journal!
             do {
@@ -336,6 +365,7 @@ public final class StoreWriter: @unchecked Sendable {
             stats.rowsStored &+= UInt64(b.content.rowCount)
         }
         stats.writeSeconds += seconds
+        stats.writes &+= 1
         if write.submittedAt > 0 { stats.lagNanos = t1.totalNanoseconds - write.submittedAt }
         if let failures = done.recoveredAfter {
             stats.failing = false
@@ -407,6 +437,7 @@ public final class StoreWriter: @unchecked Sendable {
         var resume: CheckedContinuation<Void, Never>? = nil
         lock.withLock {
             machine.close()
+            wakeups &+= 1
             resume = waiter
             waiter = nil
         }
@@ -424,6 +455,7 @@ public final class StoreWriter: @unchecked Sendable {
         case .abandon(let rest):
             for b in rest { spill(b) }
             journal?.sync()
+            wakeups &+= 1
             waiter?.resume()
             waiter = nil
             task?.cancel()

@@ -26,6 +26,9 @@ struct WriterStateMachine<Batch: WriterQueueItem> {
         var retryMaxSeconds: Double
         var maintenanceIntervalNanos: Int64
         var migrate: Bool
+        /// The least time between the starts of two writes from memory (0: none), while
+        /// not closed and while what is queued is under half of `coalesceRows`.
+        var paceNanos: Int64 = 0
     }
 
     /// Where a write's batches come from: the oldest journal of an earlier run, memory,
@@ -58,6 +61,10 @@ struct WriterStateMachine<Batch: WriterQueueItem> {
         case write(Write)
         /// Nothing queued: wait for a submit or a close.
         case wait
+        /// Batches are queued but few, and the previous write from memory began less than
+        /// the pace ago: wait for more (up to half the coalescing bound), a close, or
+        /// this time (nanoseconds), then ask again.
+        case hold(until: Int64)
         /// Closed with nothing left, or abandoned: the writer task ends.
         case finish
     }
@@ -90,6 +97,10 @@ struct WriterStateMachine<Batch: WriterQueueItem> {
     private(set) var memoryHead = 0
     private(set) var memoryRows = 0
     private(set) var memoryPackets = 0
+    /// The queued batches' rows, against the coalescing bound (`storeRows`).
+    private(set) var memoryStoreRows = 0
+    /// When the last write from memory began (for the pace).
+    private(set) var lastMemoryWriteAt: Int64? = nil
     /// Records left in each journal of an earlier run, oldest first.
     private(set) var adoptedPending: [Int]
     /// Records in this run's journal not yet stored.
@@ -129,6 +140,7 @@ struct WriterStateMachine<Batch: WriterQueueItem> {
         memory.append(Entry(batch: batch, submittedAt: now))
         memoryRows += batch.memoryWeight
         memoryPackets += batch.packetCount
+        memoryStoreRows += batch.storeRows
         return .keepInMemory
     }
 
@@ -140,7 +152,11 @@ struct WriterStateMachine<Batch: WriterQueueItem> {
     // MARK: writing
 
     /// The next write: earlier runs' journals first, then memory, then this run's journal.
-    mutating func nextWrite() -> NextAction {
+    /// With `now` (nanoseconds) a write from memory follows the pace: it is held while
+    /// the capture goes on, what is queued is under half the coalescing bound, and the
+    /// previous one began less than `paceNanos` ago. Never held: a closed writer's writes
+    /// (a finishing writer's last call must not wait), journals, retries after a failure.
+    mutating func nextWrite(now: Int64? = nil) -> NextAction {
         if abandoned { return .finish }
         let source: Source
         if !adoptedPending.isEmpty {
@@ -152,13 +168,23 @@ struct WriterStateMachine<Batch: WriterQueueItem> {
         } else {
             return closed ? .finish : .wait
         }
+        if source == .memory, let until = holdUntil(now: now) { return .hold(until: until) }
         var write = Write(source: source, batches: [], submittedAt: 0, migrate: !migrated)
         if source == .memory {
             write.batches = coalesced()
             write.submittedAt = memory[memoryHead].submittedAt
+            if let now { lastMemoryWriteAt = now }
         }
         inFlight = (source, source == .memory ? write.batches.count : 1)
         return .write(write)
+    }
+
+    /// When a write from memory is held (`nextWrite`), until when; nil: write now.
+    private func holdUntil(now: Int64?) -> Int64? {
+        let pace = configuration.paceNanos
+        guard pace > 0, let now, let last = lastMemoryWriteAt, !closed, !failing,
+              memoryStoreRows < configuration.coalesceRows / 2, now < last + pace else { return nil }
+        return last + pace
     }
 
     /// The memory head and, when the store takes several at once, the batches queued
@@ -237,6 +263,7 @@ struct WriterStateMachine<Batch: WriterQueueItem> {
             memoryHead += 1
             memoryRows -= e.batch.memoryWeight
             memoryPackets -= e.batch.packetCount
+            memoryStoreRows -= e.batch.storeRows
         }
         if memoryHead >= 1024 && memoryHead * 2 >= memory.count {
             memory.removeFirst(memoryHead)
@@ -273,6 +300,7 @@ struct WriterStateMachine<Batch: WriterQueueItem> {
         memoryHead = 0
         memoryRows = 0
         memoryPackets = 0
+        memoryStoreRows = 0
         return .abandon(rest)
     }
 }
