@@ -120,7 +120,11 @@ public enum LogValue: Sendable, Equatable {
     static func number<T: BinaryInteger>(_ v: T?) -> LogValue { v.map { .int(Int64(clamping: $0)) } ?? .null }
     /// Packet-derived text is cleaned as every stored string is (`StoreText.clean`).
     static func string(_ v: String?) -> LogValue { v.map { .text(StoreText.clean($0)) } ?? .null }
-    static func strings(_ v: [String]) -> LogValue { v.isEmpty ? .null : .list(v.map(StoreText.clean)) }
+    static func strings(_ v: [String]) -> LogValue {
+        guard !v.isEmpty else { return .null }
+        // Lists seldom hold a NUL: kept as they are then, without a new array per row.
+        return v.contains(where: { $0.utf8.contains(0) }) ? .list(v.map(StoreText.clean)) : .list(v)
+    }
 
     /// The database's text for a vector.
     static func joined(_ items: [String]) -> String {

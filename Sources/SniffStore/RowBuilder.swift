@@ -82,6 +82,16 @@ public struct RowBuilder {
                     hosts: (orig: HostInfo, resp: HostInfo)? = nil,
                     process: (process: LocalProcess, isOrig: Bool)? = nil) -> FlowRow {
         var r = FlowRow()
+        fill(&r, from: f, reason: reason, uid: uid, hosts: hosts, process: process)
+        return r
+    }
+
+    /// `row(from:reason:uid:hosts:process:)` made in `r`, a new `FlowRow()` (the fields
+    /// that the flow leaves empty are not set): a store fills the row where it lies in
+    /// its batch instead of copying a returned one in.
+    public func fill(_ r: inout FlowRow, from f: Flow, reason: FlowEndReason?, uid: String? = nil,
+                     hosts: (orig: HostInfo, resp: HostInfo)? = nil,
+                     process: (process: LocalProcess, isOrig: Bool)? = nil) {
         if let hosts {
             r.origName = hosts.orig.name.map { StoreText.clean($0.name) }
             r.respName = hosts.resp.name.map { StoreText.clean($0.name) }
@@ -151,7 +161,6 @@ public struct RowBuilder {
         r.origL2Bytes = f.orig.wireBytes
         r.respL2Bytes = f.resp.wireBytes
         r.endReason = reason.map { StoreText.name($0.name) }
-        return r
     }
 
     /// The letters of every combination of the nine flags, made once: a flow's two

@@ -73,17 +73,16 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
     /// The uid of each open flow, for its packets' rows, with the flow's start: a key
     /// can be reused by a later flow, and the start tells whether the uid is the ending
     /// flow's (then its row takes it instead of making it again).
-    private var flowUIDs: [FlowKey: OpenFlowUID] = [:]
-    /// What the `hosts` table was last told of each address (the raw values, compared
-    /// before any text is made), and what is to tell.
-    private var hostsTold: [IPAddress: HostTold] = [:]
-    /// The rows to tell, one per address (its slot in `hostsToTellSlot`): an array that
-    /// the batch takes whole, where the values of a dictionary were copied out row by row.
+    private var flowUIDs = SlotTable<FlowKey, OpenFlowUID>()
+    /// What this consumer knows of each address (`AddressFacts`): one table, so that a
+    /// flow's end probes it once per address, where three dictionaries were probed.
+    private var addresses = SlotTable<IPAddress, AddressFacts>()
+    /// The host rows to tell, one per address (its slot in `AddressFacts.tellSlot`): an
+    /// array that the batch takes whole.
     private var hostsToTell: [HostRow] = []
-    private var hostsToTellSlot: [IPAddress: Int] = [:]
-    /// The MAC each local address sent from (or was sent to) in the first packet of a
-    /// flow; a remote address's frames carry its router's MAC, so it gets none.
-    private var hostMACs: [IPAddress: MACAddress] = [:]
+    /// Counts the host batches handed over: a `tellSlot` is this batch's when its
+    /// `tellBatch` equals this.
+    private var hostBatch: UInt32 = 1
     /// Set by `flowStarted`: the packet this consumer sees next opened a flow.
     private var packetOpensFlow = false
     /// The IEEE registry (ieee-data) for the hosts' vendors; nil without it.
@@ -104,6 +103,24 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
     struct OpenFlowUID {
         var start: Int64
         var uid: String
+    }
+
+    /// Addresses kept in `addresses`: past this many, the table starts over (a host
+    /// told twice is a harmless upsert; a MAC forgotten is learned again from the
+    /// address's next flow).
+    static let addressLimit = 262_144
+
+    /// The facts of one address.
+    struct AddressFacts {
+        /// What the `hosts` table was last told (the raw values, compared before any
+        /// text is made); nil before the first time.
+        var told: HostTold? = nil
+        /// The MAC the address sent from (or was sent to) in the first packet of a flow;
+        /// a remote address's frames carry its router's MAC, so it gets none.
+        var mac: MACAddress? = nil
+        /// The address's row in `hostsToTell`, when `tellBatch` is the current batch.
+        var tellSlot: Int32 = 0
+        var tellBatch: UInt32 = 0
     }
 
     struct TrafficKey: Hashable {
@@ -155,8 +172,8 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
         packets.append(PacketRow())
         let i = packets.count - 1
         builder.fill(&packets[i], from: p, frame: frame)
-        if !flowUIDs.isEmpty, let key = FlowKey(packet: p), let open = flowUIDs[key] {
-            packets[i].flowUID = open.uid
+        if !flowUIDs.isEmpty, let key = FlowKey(packet: p), let slot = flowUIDs.find(key) {
+            packets[i].flowUID = flowUIDs[slot: slot].uid
             packets[i].present.insert(.flowUID)
         }
         if storeFrames {
@@ -178,9 +195,8 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
             let address = side == 0 ? p.src : p.dst, mac = side == 0 ? p.ethSrc : p.ethDst
             // Not the all-zero MAC of loopback captures, nor a group (multicast, broadcast) one.
             guard mac.value != 0, mac.value >> 40 & 1 == 0, local.contains(address) else { continue }
-            // The count first: the lookup runs only when the table is full, not for every flow.
-            if hostMACs.count >= 262_144 && hostMACs[address] == nil { hostMACs.removeAll(keepingCapacity: true) }
-            hostMACs[address] = mac
+            let slot = addressSlot(address)
+            addresses[slot: slot].mac = mac
         }
     }
 
@@ -224,18 +240,22 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
 
     public func flowStarted(_ flow: Flow) {
         packetOpensFlow = true
-        flowUIDs[flow.key] = OpenFlowUID(
-            start: flow.startNanos, uid: FlowUID.string(seed: builder.format.uidSeed, flow: flow))
+        let uid = OpenFlowUID(start: flow.startNanos, uid: FlowUID.string(seed: builder.format.uidSeed, flow: flow))
+        let (slot, inserted) = flowUIDs.slot(flow.key) { uid }
+        if !inserted { flowUIDs[slot: slot] = uid }
     }
 
     public func flowEnded(_ flow: Flow, reason: FlowEndReason) {
         var uid: String? = nil
-        if let i = flowUIDs.index(forKey: flow.key), flowUIDs.values[i].start == flow.startNanos {
-            uid = flowUIDs.values[i].uid
-            flowUIDs.remove(at: i)
+        if let i = flowUIDs.find(flow.key), flowUIDs[slot: i].start == flow.startNanos {
+            uid = flowUIDs.remove(at: i).uid
         }
         let pair = builder.format.hostPair(flow)
-        flows.append(builder.row(from: flow, reason: reason, uid: uid, hosts: pair, process: processOf?(flow)))
+        // Built where it lies in the batch: a returned row (about 1 KB) was copied in,
+        // each of its strings retained, and the original released.
+        flows.append(FlowRow())
+        builder.fill(&flows[flows.count - 1], from: flow, reason: reason, uid: uid, hosts: pair,
+                     process: processOf?(flow))
         if let pair {
             noteHost(flow.origAddress, pair.orig, first: flow.startNanos, last: flow.lastNanos)
             noteHost(flow.respAddress, pair.resp, first: flow.startNanos, last: flow.lastNanos)
@@ -258,7 +278,8 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
     private func noteAnswered(_ t: DNSTransaction) {
         guard let hosts = builder.format.hosts else { return }
         for text in t.answers {
-            guard let address = IPAddress(text), hostsTold[address] == nil else { continue }
+            guard let address = Self.answerAddress(text) else { continue }
+            if let slot = addresses.find(address), addresses[slot: slot].told != nil { continue }
             let info = hosts.host(address)
             guard let n = info.name else { continue }
             noteHost(address, info, first: n.firstSeen.totalNanoseconds, last: n.lastSeen.totalNanoseconds)
@@ -267,11 +288,47 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
 
     public func httpTransaction(_ t: HTTPTransaction) { addLog(builder.row(from: t, uid: openUID(t.flow))) }
 
+    /// An answer's address, or nil for a name (a CNAME's, an MX's ...). A dotted quad is
+    /// read here byte by byte, as `IPAddress(_:)` reads it (four parts of one to three
+    /// digits, each at most 255) without splitting the text into substrings.
+    static func answerAddress(_ text: String) -> IPAddress? {
+        var v: UInt32 = 0, part: UInt32 = 0, digits = 0, dots = 0
+        for c in text.utf8 {
+            if c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") {
+                part = part * 10 + UInt32(c &- UInt8(ascii: "0"))
+                digits += 1
+                if digits > 3 || part > 255 { return nil }
+            } else if c == UInt8(ascii: ".") {
+                guard digits > 0, dots < 3 else { return nil }
+                v = v << 8 | part
+                part = 0; digits = 0; dots += 1
+            } else if c == UInt8(ascii: ":") {
+                return IPAddress(text)
+            } else {
+                // An IPv6 address may begin with a letter ("fe80::1"); a name has no colon.
+                return text.utf8.contains(UInt8(ascii: ":")) ? IPAddress(text) : nil
+            }
+        }
+        guard dots == 3, digits > 0 else { return nil }
+        return IPAddress(v4: v << 8 | part)
+    }
+
     /// The uid `flowStarted` made for the flow while it is open (a transaction ends
     /// before its flow, or as it ends), so that the row does not make it again.
     private func openUID(_ flow: Flow) -> String? {
-        guard let open = flowUIDs[flow.key], open.start == flow.startNanos else { return nil }
-        return open.uid
+        guard let i = flowUIDs.find(flow.key), flowUIDs[slot: i].start == flow.startNanos else { return nil }
+        return flowUIDs[slot: i].uid
+    }
+
+    /// The slot of `address` in `addresses`, inserted when new. Past `addressLimit`
+    /// addresses the table starts over, after handing over the host rows waiting (their
+    /// slots are in it: a batch must not hold an address twice).
+    private func addressSlot(_ address: IPAddress) -> Int {
+        if addresses.count >= Self.addressLimit && addresses.find(address) == nil {
+            flushHosts()
+            addresses.removeAll()
+        }
+        return addresses.slot(address) { AddressFacts() }.slot
     }
 
     private func addLog(_ row: LogRow) {
@@ -287,17 +344,15 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
     private func noteHost(_ address: IPAddress, _ info: HostInfo, first: Int64, last: Int64) {
         guard address != .none else { return }
         // Most flow ends change nothing: decide that on the raw values, before the row's
-        // text (the MAC's, the vendor's, the cleaned names) is made.
-        let mac = hostMACs[address]
+        // text (the MAC's, the vendor's, the cleaned names) is made. One probe of the
+        // table for the address: the slot found is read and updated in place below.
+        let slot = addressSlot(address)
+        let mac = addresses[slot: slot].mac
         var told = HostTold(firstTs: first, lastTs: last, name: info.name?.name ?? info.resolvedName,
                             isPTR: info.name == nil && info.resolvedName != nil,
                             nameLastSeen: info.name?.lastSeen.totalNanoseconds ?? 0, country: info.geo.countryCode,
                             asn: info.geo.asn, mac: mac)
-        // One probe of the table for the address (it holds up to 262 144): the slot
-        // found is updated in place below instead of being looked up again.
-        let slot = hostsTold.index(forKey: address)
-        if let slot {
-            let old = hostsTold.values[slot]
+        if let old = addresses[slot: slot].told {
             told.firstTs = min(told.firstTs, old.firstTs)
             told.lastTs = max(told.lastTs, old.lastTs)
             let minute: Int64 = 60_000_000_000
@@ -321,27 +376,19 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
             h.mac = mac.description
             h.vendor = vendors?.vendor(mac).map(StoreText.clean)
         }
-        // Bounded: past this many addresses, start over (an upsert told twice is harmless).
-        if hostsTold.count >= 262_144 {
-            hostsTold.removeAll(keepingCapacity: true)
-            hostsTold[address] = told
-        } else if let slot {
-            hostsTold.values[slot] = told
+        addresses[slot: slot].told = told
+        if addresses[slot: slot].tellBatch == hostBatch {
+            hostsToTell[Int(addresses[slot: slot].tellSlot)] = h
         } else {
-            hostsTold[address] = told
-        }
-        // One probe for a new address; one more when it is told twice in a batch.
-        if let i = hostsToTellSlot.updateValue(hostsToTell.count, forKey: address) {
-            hostsToTellSlot[address] = i
-            hostsToTell[i] = h
-        } else {
+            addresses[slot: slot].tellBatch = hostBatch
+            addresses[slot: slot].tellSlot = Int32(hostsToTell.count)
             hostsToTell.append(h)
         }
     }
 
     /// What a host row said, as `noteHost` compares it: the name as enrichment gave it
     /// (a DNS answer's, else a reverse lookup's), and the times as told.
-    private struct HostTold {
+    struct HostTold {
         var firstTs: Int64
         var lastTs: Int64
         var name: String?
@@ -398,7 +445,7 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
         // A new array that grows as needed: the batch holds the old buffer, and a live
         // capture's tick sends a few rows a second.
         hostsToTell = []
-        hostsToTellSlot.removeAll(keepingCapacity: true)
+        hostBatch &+= 1
     }
 
     private func flushAlerts() {
