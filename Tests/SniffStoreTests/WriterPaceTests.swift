@@ -40,4 +40,37 @@ struct WriterPaceTests {
             await store.close()
         }
     }
+
+    @Test("a held write goes when the pace's time is up, without a close or more batches")
+    func holdEndsWithTheTime() async throws {
+        try await TestDatabase.withSQLiteFile("pace-time") { _, path in
+            let store = SQLiteStore(path: path)
+            var config = StoreWriter.Configuration()
+            config.journalDirectory = StoreTestEnv.tempDirectory("pace-time-journal")
+            config.replayOldJournals = false
+            // Longer than the first write (it migrates a new file, about a second in a debug
+            // build), so that the second batch finds the pace running and is held.
+            config.paceNanos = 3_000_000_000
+            let writer = StoreWriter(store: store, configuration: config)
+            writer.start()
+            let batches = SegmentTests.rows(start: Timestamp.now().totalNanoseconds)
+            func stored(_ n: UInt64) async throws -> Bool {
+                // Bounded, and far longer than the pace: a hold that never ended fails here.
+                let deadline = Date().addingTimeInterval(60)
+                while writer.currentStats.batchesStored < n && Date() < deadline {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                return writer.currentStats.batchesStored == n
+            }
+            writer.submit(StoreBatch(id: writer.makeBatchID(), sensor: "t", captureID: 1, content: .packets(batches[0])))
+            let first = try await stored(1)
+            #expect(first)
+            writer.submit(StoreBatch(id: writer.makeBatchID(), sensor: "t", captureID: 1, content: .packets(batches[1])))
+            let second = try await stored(2)
+            #expect(second && writer.currentStats.writes == 2)
+            let report = await writer.finishing(timeoutSeconds: 30)
+            #expect(report.complete && report.stats.packetsStored == 1000)
+            await store.close()
+        }
+    }
 }

@@ -108,6 +108,9 @@ public final class StoreWriter: @unchecked Sendable {
     /// Counts the events that wake the writer task (a submit, a close, an abandon), so
     /// that one coming between its decision to wait and its parking is not missed.
     private var wakeups: UInt64 = 0
+    /// The pace's clock: monotonic, so that a step of the wall clock (NTP, a changed
+    /// date) neither holds writes for as long as it stepped back nor skips the pace.
+    private let paceOrigin = ContinuousClock.now
     private var stats = Stats()
     private var task: Task<Void, Never>? = nil
     private var lastLossLog: Int64 = 0
@@ -261,7 +264,7 @@ public final class StoreWriter: @unchecked Sendable {
     }
 
     /// Waits until an event after `seen` (`wakeups`) or, with `until`, that time
-    /// (nanoseconds since the epoch), whichever comes first.
+    /// (`paceNow`), whichever comes first.
     private func park(seen: UInt64, until: Int64?) async {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             let parked: Bool = lock.withLock {
@@ -272,7 +275,7 @@ public final class StoreWriter: @unchecked Sendable {
             guard parked else { return c.resume() }
             guard let until else { return }
             Task.detached { [self] in
-                let wait = until - Timestamp.now().totalNanoseconds
+                let wait = until - paceNow()
                 if wait > 0 { try? await Task.sleep(nanoseconds: UInt64(wait)) }
                 // Still parked on this wait (no event came): wake it.
                 let resume: CheckedContinuation<Void, Never>? = lock.withLock {
@@ -286,8 +289,14 @@ public final class StoreWriter: @unchecked Sendable {
         }
     }
 
+    /// Nanoseconds on the pace's clock.
+    private func paceNow() -> Int64 {
+        let (s, atto) = (ContinuousClock.now - paceOrigin).components
+        return s * 1_000_000_000 + atto / 1_000_000_000
+    }
+
     private func readNextLocked() -> WriterStateMachine<StoreBatch>.NextAction {
-        var next = machine.nextWrite(now: Timestamp.now().totalNanoseconds)
+        var next = machine.nextWrite(now: paceNow())
         while case .write(var w) = next, w.source != .memory {
             let j = w.source == .adopted ? adopted[0] : journal!
             do {
