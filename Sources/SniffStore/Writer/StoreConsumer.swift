@@ -278,7 +278,7 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
     private func noteAnswered(_ t: DNSTransaction) {
         guard let hosts = builder.format.hosts else { return }
         for text in t.answers {
-            guard let address = Self.answerAddress(text) else { continue }
+            guard let address = IPAddress(text) else { continue }
             if let slot = addresses.find(address), addresses[slot: slot].told != nil { continue }
             let info = hosts.host(address)
             guard let n = info.name else { continue }
@@ -287,31 +287,6 @@ public final class StoreConsumer: PacketConsumer, FlowObserver, AlertSink, Trans
     }
 
     public func httpTransaction(_ t: HTTPTransaction) { addLog(builder.row(from: t, uid: openUID(t.flow))) }
-
-    /// An answer's address, or nil for a name (a CNAME's, an MX's ...). A dotted quad is
-    /// read here byte by byte, as `IPAddress(_:)` reads it (four parts of one to three
-    /// digits, each at most 255) without splitting the text into substrings.
-    static func answerAddress(_ text: String) -> IPAddress? {
-        var v: UInt32 = 0, part: UInt32 = 0, digits = 0, dots = 0
-        for c in text.utf8 {
-            if c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") {
-                part = part * 10 + UInt32(c &- UInt8(ascii: "0"))
-                digits += 1
-                if digits > 3 || part > 255 { return nil }
-            } else if c == UInt8(ascii: ".") {
-                guard digits > 0, dots < 3 else { return nil }
-                v = v << 8 | part
-                part = 0; digits = 0; dots += 1
-            } else if c == UInt8(ascii: ":") {
-                return IPAddress(text)
-            } else {
-                // An IPv6 address may begin with a letter ("fe80::1"); a name has no colon.
-                return text.utf8.contains(UInt8(ascii: ":")) ? IPAddress(text) : nil
-            }
-        }
-        guard dots == 3, digits > 0 else { return nil }
-        return IPAddress(v4: v << 8 | part)
-    }
 
     /// The uid `flowStarted` made for the flow while it is open (a transaction ends
     /// before its flow, or as it ends), so that the row does not make it again.
